@@ -1,0 +1,76 @@
+/**
+ * Str: a view of UTF-8 bytes somewhere in linear memory (a request body, a
+ * scratch arena, a static table). It never owns memory, so filling one costs
+ * no allocation: the bid path reuses preallocated Str fields for every request.
+ */
+export class Str {
+  ptr: usize = 0;
+  len: i32 = 0;
+
+  @inline set(ptr: usize, len: i32): void {
+    this.ptr = ptr;
+    this.len = len;
+  }
+
+  @inline copyFrom(other: Str): void {
+    this.ptr = other.ptr;
+    this.len = other.len;
+  }
+
+  @inline clear(): void {
+    this.ptr = 0;
+    this.len = 0;
+  }
+
+  @inline get isEmpty(): bool {
+    return this.len == 0;
+  }
+
+  @inline byteAt(i: i32): u8 {
+    return load<u8>(this.ptr + <usize>i);
+  }
+
+  equals(other: Str): bool {
+    return bytesEqual(this.ptr, this.len, other.ptr, other.len);
+  }
+
+  equalsBytes(ptr: usize, len: i32): bool {
+    return bytesEqual(this.ptr, this.len, ptr, len);
+  }
+
+  /** Compares with an ASCII string literal without allocating (literals are static). */
+  equalsAscii(lit: string): bool {
+    const n = lit.length;
+    if (n != this.len) return false;
+    for (let i = 0; i < n; i++) {
+      if (<u32>load<u8>(this.ptr + <usize>i) != <u32>lit.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+
+  /** ASCII case-insensitive comparison with a lower-case ASCII literal. */
+  equalsAsciiIgnoreCase(lowerLit: string): bool {
+    const n = lowerLit.length;
+    if (n != this.len) return false;
+    for (let i = 0; i < n; i++) {
+      if (<u32>asciiLower(load<u8>(this.ptr + <usize>i)) != <u32>lowerLit.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+
+  /** Allocates: for tests, logs and cold paths only. */
+  toString(): string {
+    return String.UTF8.decodeUnsafe(this.ptr, <usize>this.len);
+  }
+}
+
+@inline
+export function asciiLower(c: u8): u8 {
+  return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+}
+
+export function bytesEqual(a: usize, alen: i32, b: usize, blen: i32): bool {
+  if (alen != blen) return false;
+  if (a == b) return true;
+  return memory.compare(a, b, <usize>alen) == 0;
+}
