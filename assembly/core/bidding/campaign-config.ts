@@ -1,0 +1,198 @@
+// Parses the campaign set the host publishes ({"version": n, "campaigns": [...]})
+// into a CampaignTable. Cold path: runs when the configuration version changes.
+// The format is documented in docs/CAMPAIGNS.md.
+import { ConfigDoc } from "../config/config-doc";
+import { Campaign, CampaignTable, Creative, StringSet } from "./campaign";
+import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
+import { Str } from "../bytes/str";
+
+const MAX_MICROS: i64 = 1_000_000_000_000_000; // 1e9 currency units
+const MAX_CAMPAIGNS: i32 = 256;
+
+export class CampaignConfigParser {
+  readonly doc: ConfigDoc;
+  private readonly tmp: Str = new Str();
+
+  constructor(maxBytes: i32 = 1 << 20) {
+    this.doc = new ConfigDoc(maxBytes);
+  }
+
+  /** Returns the table, or null with the reason in `error`. */
+  parse(ptr: usize, len: i32): CampaignTable | null {
+    const d = this.doc;
+    d.start(ptr, len);
+    const table = new CampaignTable();
+    let sawCampaigns = false;
+    if (!d.beginObject()) return null;
+    while (d.nextKey()) {
+      if (d.keyIs("version")) table.version = d.int(0, i64.MAX_VALUE);
+      else if (d.keyIs("campaigns")) {
+        sawCampaigns = true;
+        this.campaigns(table);
+      } else d.unknownKey();
+      d.endMember();
+    }
+    if (!d.failed && !sawCampaigns) d.fail("campaigns: required");
+    if (!d.finish()) return null;
+    return table;
+  }
+
+  get error(): string {
+    return this.doc.message();
+  }
+
+  private campaigns(table: CampaignTable): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      if (i >= MAX_CAMPAIGNS) {
+        d.fail("more than " + MAX_CAMPAIGNS.toString() + " campaigns");
+        return;
+      }
+      const c = this.campaign();
+      c.index = i;
+      for (let j = 0; j < table.campaigns.length; j++) {
+        if (table.campaigns[j].id.toString() == c.id.toString()) d.fail("duplicate campaign id");
+      }
+      table.campaigns.push(c);
+      d.endMember();
+      i++;
+    }
+  }
+
+  private campaign(): Campaign {
+    const d = this.doc;
+    const c = new Campaign();
+    let hasId = false;
+    if (!d.beginObject()) return c;
+    while (d.nextKey()) {
+      if (d.keyIs("id")) {
+        c.id = d.owned(MAX_CAMPAIGN_ID);
+        hasId = c.id.len > 0;
+      } else if (d.keyIs("active")) c.active = d.bool();
+      else if (d.keyIs("value_per_conversion_micros")) c.valuePerConversionMicros = d.int(0, MAX_MICROS);
+      else if (d.keyIs("alpha")) c.alpha = d.number(0, 100);
+      else if (d.keyIs("max_bid_cpm_micros")) c.maxBidCpmMicros = d.int(0, MAX_MICROS);
+      else if (d.keyIs("market_price_cpm_micros")) c.marketPriceCpmMicros = d.int(0, MAX_MICROS);
+      else if (d.keyIs("roi_factor")) c.roiFactor = d.number(0, 100);
+      else if (d.keyIs("targeting")) this.targeting(c);
+      else if (d.keyIs("creatives")) this.creatives(c);
+      else if (d.keyIs("budget")) this.budget(c);
+      else if (d.keyIs("name")) d.string();
+      else d.unknownKey();
+      d.endMember();
+    }
+    if (!d.failed && !hasId) d.fail("id: required");
+    if (!d.failed && c.creatives.length == 0) d.fail("creatives: at least one required");
+    return c;
+  }
+
+  private targeting(c: Campaign): void {
+    const d = this.doc;
+    if (!d.beginObject()) return;
+    while (d.nextKey()) {
+      if (d.keyIs("sizes")) this.sizes(c);
+      else if (d.keyIs("device_types")) this.deviceTypes(c);
+      else if (d.keyIs("countries")) this.stringSet(c.countries);
+      else if (d.keyIs("domains_allow")) this.stringSet(c.domainAllow);
+      else if (d.keyIs("domains_block")) this.stringSet(c.domainBlock);
+      else d.unknownKey();
+      d.endMember();
+    }
+  }
+
+  private sizes(c: Campaign): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const s = d.string();
+      const x = s.indexOf("x");
+      const w = x > 0 ? parseDimension(s.substring(0, x)) : -1;
+      const h = x > 0 ? parseDimension(s.substring(x + 1)) : -1;
+      if (!d.failed && (w <= 0 || h <= 0)) d.fail("expected \"WxH\"");
+      else c.sizes.push((<u32>w << 16) | <u32>h);
+      d.endMember();
+      i++;
+    }
+  }
+
+  private deviceTypes(c: Campaign): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const t = <u32>d.int(1, 31);
+      c.deviceTypes |= 1 << t;
+      d.endMember();
+      i++;
+    }
+  }
+
+  private stringSet(set: StringSet): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const o = d.owned(256);
+      set.items.push(o);
+      d.endMember();
+      i++;
+    }
+  }
+
+  private creatives(c: Campaign): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      c.creatives.push(this.creative());
+      d.endMember();
+      i++;
+    }
+  }
+
+  private creative(): Creative {
+    const d = this.doc;
+    const cr = new Creative();
+    if (!d.beginObject()) return cr;
+    while (d.nextKey()) {
+      if (d.keyIs("crid")) cr.crid = d.owned(128);
+      else if (d.keyIs("w")) cr.w = <i32>d.int(1, 65535);
+      else if (d.keyIs("h")) cr.h = <i32>d.int(1, 65535);
+      else if (d.keyIs("adm")) cr.adm = d.owned(32768);
+      else if (d.keyIs("adomain")) this.stringSet(cr.adomain);
+      else if (d.keyIs("cat")) this.stringSet(cr.cat);
+      else d.unknownKey();
+      d.endMember();
+    }
+    if (!d.failed && (cr.crid.len == 0 || cr.w == 0 || cr.h == 0)) d.fail("crid, w and h are required");
+    return cr;
+  }
+
+  private budget(c: Campaign): void {
+    const d = this.doc;
+    if (!d.beginObject()) return;
+    while (d.nextKey()) {
+      if (d.keyIs("total_micros")) c.totalBudgetMicros = d.int(0, MAX_MICROS);
+      else if (d.keyIs("daily_micros")) c.dailyBudgetMicros = d.int(0, MAX_MICROS);
+      else if (d.keyIs("hourly_micros")) c.hourlyBudgetMicros = d.int(0, MAX_MICROS);
+      else if (d.keyIs("minute_micros")) c.minuteBudgetMicros = d.int(0, MAX_MICROS);
+      else d.unknownKey();
+      d.endMember();
+    }
+  }
+}
+
+/** Digits only, 1..65535; -1 otherwise. */
+function parseDimension(s: string): i32 {
+  if (s.length == 0 || s.length > 5) return -1;
+  let v = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    v = v * 10 + (c - 0x30);
+  }
+  return v > 0 && v <= 65535 ? v : -1;
+}

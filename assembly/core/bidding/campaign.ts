@@ -1,0 +1,144 @@
+// Campaigns as the filter holds them: parsed once from the host's sync answer
+// (a cold path, so these objects may allocate), read on every bid request.
+// Strings are owned UTF-8 copies (OwnedBytes) compared byte-wise with request
+// views (Str), so matching allocates nothing.
+import { Str, bytesEqual } from "../bytes/str";
+
+export class OwnedBytes {
+  readonly buf: ArrayBuffer;
+  constructor(ptr: usize, len: i32) {
+    this.buf = new ArrayBuffer(len);
+    memory.copy(changetype<usize>(this.buf), ptr, <usize>len);
+  }
+  static fromString(s: string): OwnedBytes {
+    const b = String.UTF8.encode(s);
+    return new OwnedBytes(changetype<usize>(b), b.byteLength);
+  }
+  @inline get ptr(): usize {
+    return changetype<usize>(this.buf);
+  }
+  @inline get len(): i32 {
+    return this.buf.byteLength;
+  }
+  @inline equalsStr(s: Str): bool {
+    return bytesEqual(this.ptr, this.len, s.ptr, s.len);
+  }
+  toString(): string {
+    return String.UTF8.decode(this.buf);
+  }
+}
+
+/** A list of owned strings with allocation-free membership tests. */
+export class StringSet {
+  readonly items: Array<OwnedBytes> = new Array<OwnedBytes>();
+
+  add(ptr: usize, len: i32): void {
+    this.items.push(new OwnedBytes(ptr, len));
+  }
+
+  @inline get size(): i32 {
+    return this.items.length;
+  }
+
+  has(s: Str): bool {
+    const n = this.items.length;
+    for (let i = 0; i < n; i++) {
+      if (unchecked(this.items[i]).equalsStr(s)) return true;
+    }
+    return false;
+  }
+
+  /** True if s equals an item or is a subdomain of it ("news.example.com" matches "example.com"). */
+  hasDomain(s: Str): bool {
+    const n = this.items.length;
+    for (let i = 0; i < n; i++) {
+      const it = unchecked(this.items[i]);
+      if (it.equalsStr(s)) return true;
+      const off = s.len - it.len;
+      if (off > 0 && load<u8>(s.ptr + <usize>(off - 1)) == 0x2e && bytesEqual(s.ptr + <usize>off, it.len, it.ptr, it.len)) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
+
+export class Creative {
+  crid: OwnedBytes = OwnedBytes.fromString("");
+  w: i32 = 0;
+  h: i32 = 0;
+  /** Markup returned in bid.adm (may contain ${AUCTION_PRICE}). Empty: the nurl serves it. */
+  adm: OwnedBytes = OwnedBytes.fromString("");
+  adomain: StringSet = new StringSet();
+  cat: StringSet = new StringSet();
+}
+
+export class Campaign {
+  /** Position in the campaign table (ledger keys and metrics use it). */
+  index: i32 = 0;
+  id: OwnedBytes = OwnedBytes.fromString("");
+  active: bool = true;
+  /** Value of one conversion, in micros of the account currency. */
+  valuePerConversionMicros: i64 = 0;
+  /** Campaign-level bid multiplier (the seed's alpha). */
+  alpha: f64 = 1.0;
+  /** Cap on the bid, CPM in micros (0 = no cap). */
+  maxBidCpmMicros: i64 = 0;
+  /** Prior for the market price (CPM micros) used by the ROI guard until wins give an estimate; 0 disables. */
+  marketPriceCpmMicros: i64 = 0;
+  /** The ROI guard skips when expected cost × roiFactor exceeds the expected value. */
+  roiFactor: f64 = 1.0;
+
+  // Targeting (empty list = any).
+  sizes: Array<u32> = new Array<u32>(); // (w << 16) | h
+  deviceTypes: u32 = 0; // bit n set = OpenRTB devicetype n allowed; 0 = any
+  countries: StringSet = new StringSet();
+  domainAllow: StringSet = new StringSet(); // site.domain or app.bundle
+  domainBlock: StringSet = new StringSet();
+
+  creatives: Array<Creative> = new Array<Creative>();
+
+  // Budget (hard caps block reservations; soft caps only steer pacing).
+  totalBudgetMicros: i64 = 0;
+  dailyBudgetMicros: i64 = 0;
+  hourlyBudgetMicros: i64 = 0;
+  minuteBudgetMicros: i64 = 0;
+
+  allowsSize(w: i32, h: i32): bool {
+    if (this.sizes.length == 0) return true;
+    const key = (<u32>w << 16) | (<u32>h & 0xffff);
+    for (let i = 0; i < this.sizes.length; i++) {
+      if (unchecked(this.sizes[i]) == key) return true;
+    }
+    return false;
+  }
+
+  allowsDeviceType(deviceType: i32): bool {
+    if (this.deviceTypes == 0) return true;
+    if (deviceType <= 0 || deviceType > 31) return false;
+    return (this.deviceTypes & (1 << <u32>deviceType)) != 0;
+  }
+
+  /** First creative of exactly w×h, or null. */
+  creativeFor(w: i32, h: i32): Creative | null {
+    for (let i = 0; i < this.creatives.length; i++) {
+      const c = unchecked(this.creatives[i]);
+      if (c.w == w && c.h == h) return c;
+    }
+    return null;
+  }
+}
+
+/** The campaigns of one configuration version. Replaced as a whole. */
+export class CampaignTable {
+  campaigns: Array<Campaign> = new Array<Campaign>();
+  version: i64 = 0;
+
+  @inline get size(): i32 {
+    return this.campaigns.length;
+  }
+
+  @inline at(i: i32): Campaign {
+    return unchecked(this.campaigns[i]);
+  }
+}

@@ -1,0 +1,25 @@
+// Exchange rates into the account currency, from configuration. A floor in a
+// currency we have no rate for makes the impression unbiddable (we cannot
+// know whether our bid clears it).
+import { Str } from "../bytes/str";
+import { OwnedBytes } from "./campaign";
+
+export class CurrencyTable {
+  readonly codes: Array<OwnedBytes> = new Array<OwnedBytes>();
+  readonly rates: Array<f64> = new Array<f64>();
+
+  /** 1 unit of `code` = `rate` units of the account currency. */
+  set(code: string, rate: f64): void {
+    this.codes.push(OwnedBytes.fromString(code));
+    this.rates.push(rate);
+  }
+
+  /** Rate from `code` to the account currency; 1 for the account currency itself; 0 if unknown. */
+  rateToAccount(code: Str, account: Str): f64 {
+    if (code.len == 0 || code.equals(account)) return 1.0;
+    for (let i = 0; i < this.codes.length; i++) {
+      if (unchecked(this.codes[i]).equalsStr(code)) return unchecked(this.rates[i]);
+    }
+    return 0.0;
+  }
+}

@@ -1,0 +1,272 @@
+// The bidding decision for one parsed BidRequest: for every impression, score
+// it once with the model pair, value it for every eligible campaign
+// (EV = pCTR × pCVR × value; bid = EV × shading × alpha), keep the best, apply
+// the ROI guard and the floor, and reserve its price. Pure: no ABI calls; the
+// clock, the money and the pacing come in through arguments and BudgetPort.
+import { BidRequest, Imp } from "../openrtb/request";
+import { Str } from "../bytes/str";
+import { FeatureExtractor } from "../features/extract";
+import { FeatureVector } from "../features/feature-vector";
+import { LrModelPair } from "../model/lr-model";
+import { Campaign, CampaignTable, Creative } from "./campaign";
+import { BudgetPort } from "./budget-port";
+import { ImpBid, formatBidId } from "./imp-bid";
+import { NoBid } from "./reasons";
+import { cpmToImpressionMicrosCeil, microsFloor } from "./money";
+import { CurrencyTable } from "./currency";
+import { MAX_IMPS } from "../openrtb/limits";
+
+export class Decision {
+  readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
+  count: i32 = 0;
+  /** The request's no-bid reason when count == 0 (the most specific one seen). */
+  reason: i32 = NoBid.NONE;
+  /** Per-reason impression counts of this decision (for metrics). */
+  readonly impReasons: StaticArray<i32> = new StaticArray<i32>(NoBid.COUNT);
+
+  constructor() {
+    for (let i = 0; i < MAX_IMPS; i++) unchecked((this.bids[i] = new ImpBid()));
+  }
+
+  reset(): void {
+    for (let i = 0; i < this.count; i++) unchecked(this.bids[i]).reset();
+    this.count = 0;
+    this.reason = NoBid.NONE;
+    for (let i = 0; i < NoBid.COUNT; i++) unchecked((this.impReasons[i] = 0));
+  }
+
+  @inline bid(i: i32): ImpBid {
+    return unchecked(this.bids[i]);
+  }
+
+  noteImpReason(reason: i32): void {
+    unchecked((this.impReasons[reason] += 1));
+    // Keep the reason that got furthest down the pipeline.
+    if (reasonRank(reason) > reasonRank(this.reason)) this.reason = reason;
+  }
+}
+
+/** How far a request got before failing: later stages explain more. */
+function reasonRank(r: i32): i32 {
+  switch (r) {
+    case NoBid.NONE: return 0;
+    case NoBid.NO_MATCH: return 1;
+    case NoBid.BLOCKED: return 2;
+    case NoBid.CURRENCY: return 3;
+    case NoBid.PAUSED: return 4;
+    case NoBid.ROI: return 5;
+    case NoBid.BELOW_FLOOR: return 6;
+    case NoBid.BUDGET: return 7;
+    case NoBid.CONTENTION: return 8;
+    default: return 1;
+  }
+}
+
+export class DecisionSettings {
+  /** Account currency, e.g. "USD". */
+  readonly currency: Str = new Str();
+  utcOffsetMinutes: i32 = 0;
+  readonly fx: CurrencyTable = new CurrencyTable();
+}
+
+export class DecisionEngine {
+  readonly features: FeatureExtractor;
+  private readonly x: FeatureVector = new FeatureVector();
+  /** Nonce source for bid ids (xorshift64*; seeded by the caller from time and VM identity). */
+  private rng: u64 = 0x9e3779b97f4a7c15;
+
+  constructor(hashBits: i32) {
+    this.features = new FeatureExtractor(hashBits);
+  }
+
+  seed(v: u64): void {
+    this.rng = v != 0 ? v : 0x9e3779b97f4a7c15;
+  }
+
+  nextNonce(): u32 {
+    let x = this.rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    this.rng = x;
+    return <u32>((x * 0x2545f4914f6cdd1d) >> 32);
+  }
+
+  decide(
+    req: BidRequest,
+    model: LrModelPair,
+    table: CampaignTable,
+    settings: DecisionSettings,
+    budget: BudgetPort,
+    nowMs: i64,
+    out: Decision,
+  ): void {
+    out.reset();
+    if (!model.loaded) {
+      out.reason = NoBid.NO_MODEL;
+      return;
+    }
+    if (table.size == 0) {
+      out.reason = NoBid.NO_CAMPAIGN;
+      return;
+    }
+    // The exchange's currency allow-list; OpenRTB's default is USD.
+    const cur = settings.currency;
+    if (req.cur.count > 0 ? !req.cur.contains(cur) : !cur.equalsAscii("USD")) {
+      out.reason = NoBid.CURRENCY;
+      return;
+    }
+    for (let i = 0; i < req.impCount; i++) {
+      this.decideImp(req, i, model, table, settings, budget, nowMs, out);
+    }
+    if (out.count == 0 && out.reason == NoBid.NONE) out.reason = NoBid.NO_MATCH;
+  }
+
+  private decideImp(
+    req: BidRequest,
+    impIndex: i32,
+    model: LrModelPair,
+    table: CampaignTable,
+    settings: DecisionSettings,
+    budget: BudgetPort,
+    nowMs: i64,
+    out: Decision,
+  ): void {
+    const imp = req.imp(impIndex);
+    if (!imp.banner.present || (imp.pmp.present && imp.pmp.privateAuction == 1)) {
+      // Only banner creatives exist, and no deals are configured: not biddable.
+      out.noteImpReason(NoBid.NO_MATCH);
+      return;
+    }
+    const rate = settings.fx.rateToAccount(imp.bidfloorcur, settings.currency);
+    if (rate <= 0 && imp.bidfloor > 0) {
+      out.noteImpReason(NoBid.CURRENCY);
+      return;
+    }
+    const floorMicros = imp.bidfloor > 0 ? cpmToImpressionMicrosCeil(imp.bidfloor * rate) : 0;
+
+    const x = this.x;
+    x.reset();
+    this.features.extract(req, imp, nowMs, settings.utcOffsetMinutes, x);
+    model.score(x);
+    const pCtr = model.pCtr;
+    const pCvr = model.pCvr;
+
+    let best: Campaign | null = null;
+    let bestCreative: Creative | null = null;
+    let bestBid: i64 = 0;
+    let reason = NoBid.NO_MATCH;
+    for (let c = 0; c < table.size; c++) {
+      const camp = table.at(c);
+      const creative = eligibleCreative(req, imp, camp);
+      if (creative === null) continue;
+      if (blocked(req, creative)) {
+        reason = worse(reason, NoBid.BLOCKED);
+        continue;
+      }
+      if (!camp.active || budget.isExhausted(camp)) {
+        reason = worse(reason, camp.active ? NoBid.BUDGET : NoBid.PAUSED);
+        continue;
+      }
+      const ev = pCtr * pCvr * <f64>camp.valuePerConversionMicros; // micros per impression
+      // ROI guard: skip when the expected market cost is above the expected value.
+      let expectedCost = budget.marketPriceMicros(camp);
+      if (floorMicros > expectedCost) expectedCost = floorMicros;
+      if (<f64>expectedCost * camp.roiFactor > ev) {
+        reason = worse(reason, NoBid.ROI);
+        continue;
+      }
+      let bid = microsFloor(ev * budget.shading(camp) * camp.alpha);
+      const cap = camp.maxBidCpmMicros / 1000;
+      if (cap > 0 && bid > cap) bid = cap;
+      if (bid <= 0 || bid < floorMicros) {
+        reason = worse(reason, NoBid.BELOW_FLOOR);
+        continue;
+      }
+      if (bid > bestBid) {
+        best = camp;
+        bestCreative = creative;
+        bestBid = bid;
+      }
+    }
+    if (best === null) {
+      out.noteImpReason(reason);
+      return;
+    }
+    const slot = out.bid(out.count);
+    slot.reset();
+    slot.impIndex = impIndex;
+    slot.impId.copyFrom(imp.id);
+    slot.campaign = best;
+    slot.creative = bestCreative;
+    slot.nonce = this.nextNonce();
+    const reserved = budget.reserve(best, bestBid, slot);
+    if (reserved <= 0) {
+      out.noteImpReason(budget.lastFailure);
+      slot.reset();
+      return;
+    }
+    slot.reserved = true;
+    slot.priceMicros = reserved;
+    if (reserved < floorMicros || reserved <= 0) {
+      // A partial reservation (the budget ran short) that no longer clears the floor.
+      budget.refund(slot);
+      slot.reset();
+      out.noteImpReason(NoBid.BELOW_FLOOR);
+      return;
+    }
+    formatBidId(slot);
+    out.count++;
+  }
+}
+
+@inline function worse(current: i32, candidate: i32): i32 {
+  return reasonRank(candidate) > reasonRank(current) ? candidate : current;
+}
+
+/** The campaign's creative for this impression if its targeting matches, else null. */
+function eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
+  const dev = req.device;
+  if (!c.allowsDeviceType(dev.present ? dev.devicetype : 0)) return null;
+  if (c.countries.size > 0 && !(dev.present && dev.geo.present && c.countries.has(dev.geo.country))) return null;
+  const domain = req.site.present ? req.site.domain : req.app.present ? req.app.bundle : EMPTY;
+  if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domain)) return null;
+  if (c.domainBlock.size > 0 && domain.len > 0 && c.domainBlock.hasDomain(domain)) return null;
+  // Size: the banner's own w×h, then each format, that the campaign targets and has a creative for.
+  const b = imp.banner;
+  if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h)) {
+    const cr = c.creativeFor(b.w, b.h);
+    if (cr !== null) return cr;
+  }
+  for (let i = 0; i < b.formatCount; i++) {
+    const f = b.format(i);
+    if (c.allowsSize(f.w, f.h)) {
+      const cr = c.creativeFor(f.w, f.h);
+      if (cr !== null) return cr;
+    }
+  }
+  return null;
+}
+
+/** The exchange's block lists: advertiser domains (badv) and categories (bcat). */
+function blocked(req: BidRequest, cr: Creative): bool {
+  if (req.badv.count > 0) {
+    for (let i = 0; i < cr.adomain.items.length; i++) {
+      const d = unchecked(cr.adomain.items[i]);
+      for (let j = 0; j < req.badv.count; j++) {
+        if (d.equalsStr(req.badv.get(j))) return true;
+      }
+    }
+  }
+  if (req.bcat.count > 0) {
+    for (let i = 0; i < cr.cat.items.length; i++) {
+      const cat = unchecked(cr.cat.items[i]);
+      for (let j = 0; j < req.bcat.count; j++) {
+        if (cat.equalsStr(req.bcat.get(j))) return true;
+      }
+    }
+  }
+  return false;
+}
+
+const EMPTY = new Str();

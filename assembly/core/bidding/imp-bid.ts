@@ -1,0 +1,99 @@
+// One priced impression of a decision: what the reply writer needs and what
+// the ledger needs to settle it later (reservation sequence and nonce, which
+// are also what the bid id encodes).
+import { Str } from "../bytes/str";
+import { Campaign, Creative } from "./campaign";
+
+export const BID_ID_MAX: i32 = 32;
+
+export class ImpBid {
+  impIndex: i32 = 0;
+  impId: Str = new Str();
+  campaign: Campaign | null = null;
+  creative: Creative | null = null;
+  /** Price of one impression in micros (the amount reserved). */
+  priceMicros: i64 = 0;
+  /** Reservation handle: ring sequence and an unguessable nonce. */
+  seq: u64 = 0;
+  nonce: u32 = 0;
+  reserved: bool = false;
+  /** The bid id as sent ("<seq hex>-<nonce hex>"). */
+  readonly bidId: usize = heap.alloc(<usize>BID_ID_MAX);
+  bidIdLen: i32 = 0;
+
+  reset(): void {
+    this.impIndex = 0;
+    this.impId.clear();
+    this.campaign = null;
+    this.creative = null;
+    this.priceMicros = 0;
+    this.seq = 0;
+    this.nonce = 0;
+    this.reserved = false;
+    this.bidIdLen = 0;
+  }
+}
+
+const HEX: string = "0123456789abcdef";
+
+/** Writes "<seq hex>-<nonce hex8>" into the bid's id buffer. */
+export function formatBidId(bid: ImpBid): void {
+  let p = bid.bidId;
+  let n = 0;
+  // seq in hex without leading zeros (at least one digit)
+  let digits = 1;
+  let t = bid.seq >> 4;
+  while (t != 0) {
+    digits++;
+    t >>= 4;
+  }
+  for (let i = digits - 1; i >= 0; i--) {
+    store<u8>(p + <usize>n, <u8>HEX.charCodeAt(<i32>((bid.seq >> (<u64>i << 2)) & 15)));
+    n++;
+  }
+  store<u8>(p + <usize>n, 0x2d);
+  n++;
+  for (let i = 7; i >= 0; i--) {
+    store<u8>(p + <usize>n, <u8>HEX.charCodeAt(<i32>((bid.nonce >> (<u32>i << 2)) & 15)));
+    n++;
+  }
+  bid.bidIdLen = n;
+}
+
+/** Parses a bid id written by formatBidId. Returns false on any deviation. */
+export class ParsedBidId {
+  seq: u64 = 0;
+  nonce: u32 = 0;
+
+  parse(ptr: usize, len: i32): bool {
+    if (len < 10 || len > BID_ID_MAX) return false;
+    let i = 0;
+    let seq: u64 = 0;
+    let seqDigits = 0;
+    while (i < len && load<u8>(ptr + <usize>i) != 0x2d) {
+      const d = hexDigit(load<u8>(ptr + <usize>i));
+      if (d < 0 || seqDigits >= 16) return false;
+      seq = (seq << 4) | <u64>d;
+      seqDigits++;
+      i++;
+    }
+    if (seqDigits == 0 || i >= len) return false;
+    i++; // '-'
+    if (len - i != 8) return false;
+    let nonce: u32 = 0;
+    for (; i < len; i++) {
+      const d = hexDigit(load<u8>(ptr + <usize>i));
+      if (d < 0) return false;
+      nonce = (nonce << 4) | <u32>d;
+    }
+    this.seq = seq;
+    this.nonce = nonce;
+    return true;
+  }
+}
+
+@inline function hexDigit(c: u8): i32 {
+  if (c >= 0x30 && c <= 0x39) return <i32>c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return <i32>c - 0x61 + 10;
+  return -1;
+}

@@ -1,0 +1,22 @@
+// Money is integer micros of the account currency. OpenRTB prices are CPM
+// (per 1000 impressions), so one impression at price P CPM costs P × 1000
+// micros. Conversions round so that we never under-count what we may spend:
+// costs and floors round up, bids round down.
+
+export const MICROS_PER_UNIT: f64 = 1e6;
+
+/** Micros per impression of a CPM price in currency units, rounded up (for floors and charges). */
+export function cpmToImpressionMicrosCeil(cpm: f64): i64 {
+  if (!(cpm > 0)) return 0;
+  const v = cpm * 1000.0;
+  if (v >= 9.0e15) return <i64>9.0e15;
+  // Absorb binary representation error (2.3 * 1000 = 2299.9999999999995) before rounding up.
+  return <i64>Math.ceil(v - 1e-6);
+}
+
+/** Micros per impression of a value in micros (f64), rounded down (bids). */
+export function microsFloor(v: f64): i64 {
+  if (!(v > 0)) return 0;
+  if (v >= 9.0e15) return <i64>9.0e15;
+  return <i64>Math.floor(v);
+}

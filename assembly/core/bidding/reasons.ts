@@ -1,0 +1,39 @@
+// Why a request or an impression got no bid. Each reason has a stable name
+// (used in the X-Nexus-NoBid-Reason header and in metric names).
+
+export namespace NoBid {
+  export const NONE: i32 = 0;
+  export const NO_MODEL: i32 = 1;
+  export const NO_CAMPAIGN: i32 = 2;
+  export const NO_MATCH: i32 = 3;
+  export const BELOW_FLOOR: i32 = 4;
+  export const BUDGET: i32 = 5;
+  export const ROI: i32 = 6;
+  export const CURRENCY: i32 = 7;
+  export const TIMEOUT: i32 = 8;
+  export const CONTENTION: i32 = 9;
+  export const REPLAY: i32 = 10;
+  export const BLOCKED: i32 = 11;
+  export const PAUSED: i32 = 12;
+  export const COUNT: i32 = 13;
+}
+
+export const NO_BID_NAMES: StaticArray<string> = [
+  "none",
+  "no_model",
+  "no_campaign",
+  "no_match",
+  "below_floor",
+  "budget",
+  "roi",
+  "currency",
+  "timeout",
+  "contention",
+  "replay",
+  "blocked",
+  "paused",
+];
+
+export function noBidName(reason: i32): string {
+  return reason >= 0 && reason < NoBid.COUNT ? unchecked(NO_BID_NAMES[reason]) : "unknown";
+}

@@ -1,0 +1,146 @@
+// ByteWriter: appends bytes into one preallocated buffer (replies, shared-data
+// records, log lines). Writes that do not fit set `overflowed` instead of
+// growing, so a caller checks once at the end and nothing allocates per request.
+
+const HEX: string = "0123456789abcdef";
+const HEX_UPPER: string = "0123456789ABCDEF";
+
+export class ByteWriter {
+  readonly base: usize;
+  readonly capacity: i32;
+  len: i32 = 0;
+  overflowed: bool = false;
+
+  constructor(capacity: i32) {
+    this.capacity = capacity;
+    this.base = heap.alloc(<usize>capacity);
+  }
+
+  @inline reset(): void {
+    this.len = 0;
+    this.overflowed = false;
+  }
+
+  @inline private room(n: i32): bool {
+    if (this.len + n > this.capacity) {
+      this.overflowed = true;
+      return false;
+    }
+    return true;
+  }
+
+  @inline byte(b: u8): void {
+    if (this.room(1)) {
+      store<u8>(this.base + <usize>this.len, b);
+      this.len++;
+    }
+  }
+
+  bytes(ptr: usize, n: i32): void {
+    if (n <= 0) return;
+    if (this.room(n)) {
+      memory.copy(this.base + <usize>this.len, ptr, <usize>n);
+      this.len += n;
+    }
+  }
+
+  /** Appends an ASCII string literal (static, so no allocation). */
+  ascii(s: string): void {
+    const n = s.length;
+    if (!this.room(n)) return;
+    const p = this.base + <usize>this.len;
+    for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
+    this.len += n;
+  }
+
+  /** Decimal digits of an unsigned integer. */
+  u64(v: u64): void {
+    let tmp: u64 = v;
+    let digits = 1;
+    while (tmp >= 10) {
+      tmp /= 10;
+      digits++;
+    }
+    if (!this.room(digits)) return;
+    let p = this.base + <usize>(this.len + digits - 1);
+    do {
+      store<u8>(p, <u8>(0x30 + <u32>(v % 10)));
+      v /= 10;
+      p--;
+    } while (v != 0);
+    this.len += digits;
+  }
+
+  i64(v: i64): void {
+    if (v < 0) {
+      this.byte(0x2d);
+      this.u64(<u64>(-v));
+    } else {
+      this.u64(<u64>v);
+    }
+  }
+
+  /** value / 10^scale as a decimal with trailing zeros trimmed (exact: no float printing). */
+  fixed(value: i64, scale: i32): void {
+    if (value < 0) {
+      this.byte(0x2d);
+      value = -value;
+    }
+    let div: i64 = 1;
+    for (let i = 0; i < scale; i++) div *= 10;
+    this.u64(<u64>(value / div));
+    let frac = value % div;
+    if (frac == 0) return;
+    this.byte(0x2e);
+    let d = div / 10;
+    while (frac != 0 && d > 0) {
+      const digit = frac / d;
+      this.byte(<u8>(0x30 + <i32>digit));
+      frac -= digit * d;
+      d /= 10;
+    }
+  }
+
+  /** A JSON string body (without quotes): escapes ", \ and control characters; UTF-8 passes through. */
+  jsonEscaped(ptr: usize, n: i32): void {
+    for (let i = 0; i < n; i++) {
+      const c = load<u8>(ptr + <usize>i);
+      if (c == 0x22 || c == 0x5c) {
+        this.byte(0x5c);
+        this.byte(c);
+      } else if (c < 0x20) {
+        this.ascii("\\u00");
+        this.byte(<u8>HEX.charCodeAt(c >> 4));
+        this.byte(<u8>HEX.charCodeAt(c & 15));
+      } else {
+        this.byte(c);
+      }
+    }
+  }
+
+  /** Percent-encodes for a URL query value (RFC 3986 unreserved characters pass through). */
+  urlEncoded(ptr: usize, n: i32): void {
+    for (let i = 0; i < n; i++) {
+      const c = load<u8>(ptr + <usize>i);
+      const unreserved =
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+        c == 0x2d || c == 0x2e || c == 0x5f || c == 0x7e;
+      if (unreserved) {
+        this.byte(c);
+      } else {
+        this.byte(0x25);
+        this.byte(<u8>HEX_UPPER.charCodeAt(c >> 4));
+        this.byte(<u8>HEX_UPPER.charCodeAt(c & 15));
+      }
+    }
+  }
+
+  /** Lower-case hex of n bytes. */
+  hex(ptr: usize, n: i32): void {
+    for (let i = 0; i < n; i++) {
+      const c = load<u8>(ptr + <usize>i);
+      this.byte(<u8>HEX.charCodeAt(c >> 4));
+      this.byte(<u8>HEX.charCodeAt(c & 15));
+    }
+  }
+}

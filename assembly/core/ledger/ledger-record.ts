@@ -1,0 +1,150 @@
+// The money state of one campaign in this pod, as a fixed 96-byte record that
+// lives in proxy-wasm shared data and is changed only by CAS (read → apply one
+// of the pure functions below → write with the CAS token → retry on mismatch).
+// All amounts are integer micros. Invariant kept by reserve(): for the hard
+// caps, charged + reserved never exceeds min(granted, total cap), and
+// dailyCharged + reserved never exceeds the daily cap (late wins aside).
+
+export const LEDGER_RECORD_SIZE: i32 = 96;
+const MAGIC: u32 = 0x314c584e; // "NXL1"
+
+// Field offsets.
+const GRANTED: usize = 8;
+const CHARGED: usize = 16;
+const RESERVED: usize = 24;
+const DAY: usize = 32;
+const DAILY_CHARGED: usize = 40;
+const WINS: usize = 48;
+const LATE_WINS: usize = 56;
+const LATE_CHARGED: usize = 64;
+const RESERVATIONS: usize = 72;
+const REFUNDED: usize = 80;
+const PAUSED: usize = 88;
+
+export class LedgerRecord {
+  granted: i64 = 0;
+  charged: i64 = 0;
+  reserved: i64 = 0;
+  day: i64 = 0;
+  dailyCharged: i64 = 0;
+  wins: i64 = 0;
+  lateWins: i64 = 0;
+  lateCharged: i64 = 0;
+  reservations: i64 = 0;
+  refunded: i64 = 0;
+  paused: i64 = 0;
+
+  clear(): void {
+    this.granted = 0;
+    this.charged = 0;
+    this.reserved = 0;
+    this.day = 0;
+    this.dailyCharged = 0;
+    this.wins = 0;
+    this.lateWins = 0;
+    this.lateCharged = 0;
+    this.reservations = 0;
+    this.refunded = 0;
+    this.paused = 0;
+  }
+
+  /** Decodes a record; false if the bytes are not a ledger record (the caller treats that as empty). */
+  read(ptr: usize, len: i32): bool {
+    if (len != LEDGER_RECORD_SIZE || load<u32>(ptr) != MAGIC) {
+      this.clear();
+      return false;
+    }
+    this.granted = load<i64>(ptr + GRANTED);
+    this.charged = load<i64>(ptr + CHARGED);
+    this.reserved = load<i64>(ptr + RESERVED);
+    this.day = load<i64>(ptr + DAY);
+    this.dailyCharged = load<i64>(ptr + DAILY_CHARGED);
+    this.wins = load<i64>(ptr + WINS);
+    this.lateWins = load<i64>(ptr + LATE_WINS);
+    this.lateCharged = load<i64>(ptr + LATE_CHARGED);
+    this.reservations = load<i64>(ptr + RESERVATIONS);
+    this.refunded = load<i64>(ptr + REFUNDED);
+    this.paused = load<i64>(ptr + PAUSED);
+    return true;
+  }
+
+  write(ptr: usize): void {
+    store<u32>(ptr, MAGIC);
+    store<u32>(ptr + 4, 0);
+    store<i64>(ptr + GRANTED, this.granted);
+    store<i64>(ptr + CHARGED, this.charged);
+    store<i64>(ptr + RESERVED, this.reserved);
+    store<i64>(ptr + DAY, this.day);
+    store<i64>(ptr + DAILY_CHARGED, this.dailyCharged);
+    store<i64>(ptr + WINS, this.wins);
+    store<i64>(ptr + LATE_WINS, this.lateWins);
+    store<i64>(ptr + LATE_CHARGED, this.lateCharged);
+    store<i64>(ptr + RESERVATIONS, this.reservations);
+    store<i64>(ptr + REFUNDED, this.refunded);
+    store<i64>(ptr + PAUSED, this.paused);
+  }
+
+  /** Starts a new day for the daily cap when the day number changed. */
+  rollDay(today: i64): void {
+    if (today != this.day) {
+      this.day = today;
+      this.dailyCharged = 0;
+    }
+  }
+
+  /**
+   * Money this ledger may still reserve today: the hard caps (0 = no cap) and
+   * the grant, minus what is charged and reserved. Never negative.
+   */
+  available(totalCap: i64, dailyCap: i64, today: i64): i64 {
+    const dailyCharged = today == this.day ? this.dailyCharged : 0;
+    let limit = this.granted;
+    if (totalCap > 0 && totalCap < limit) limit = totalCap;
+    let avail = limit - this.charged - this.reserved;
+    if (dailyCap > 0) {
+      const d = dailyCap - dailyCharged - this.reserved;
+      if (d < avail) avail = d;
+    }
+    return avail > 0 ? avail : 0;
+  }
+
+  /** Reserves up to `wanted` micros; returns the amount reserved (0 = none). */
+  reserve(wanted: i64, totalCap: i64, dailyCap: i64, today: i64): i64 {
+    if (wanted <= 0 || this.paused != 0) return 0;
+    this.rollDay(today);
+    const avail = this.available(totalCap, dailyCap, today);
+    const amount = wanted < avail ? wanted : avail;
+    if (amount <= 0) return 0;
+    this.reserved += amount;
+    this.reservations++;
+    return amount;
+  }
+
+  /** A win for a live reservation: charge the clearing price, release the reservation. */
+  settle(reservedAmount: i64, price: i64, today: i64): void {
+    this.rollDay(today);
+    this.reserved -= reservedAmount;
+    if (this.reserved < 0) this.reserved = 0;
+    this.charged += price;
+    this.dailyCharged += price;
+    this.refunded += reservedAmount - price;
+    this.wins++;
+  }
+
+  /** A reservation that ends without a charge (loss, floor, timeout, TTL). */
+  refund(reservedAmount: i64): void {
+    this.reserved -= reservedAmount;
+    if (this.reserved < 0) this.reserved = 0;
+    this.refunded += reservedAmount;
+  }
+
+  /** A win that arrives after its reservation was refunded: still charged, and counted. */
+  chargeLate(price: i64, today: i64): void {
+    this.rollDay(today);
+    this.charged += price;
+    this.dailyCharged += price;
+    this.lateCharged += price;
+    this.lateWins++;
+    this.wins++;
+  }
+}

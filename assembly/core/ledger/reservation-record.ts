@@ -1,0 +1,95 @@
+// One reservation in the shared-data ring: which campaign, how much, until
+// when, and how it ended. A record's state only moves forward:
+//   RESERVED → WON | LOST | REFUNDED (floor, timeout) | EXPIRED (TTL)
+//   EXPIRED | LOST → LATE_WON (a win after all: charged and counted)
+// so a repeated or late notice can always tell what already happened.
+
+export namespace SlotState {
+  export const FREE: u8 = 0;
+  export const RESERVED: u8 = 1;
+  export const WON: u8 = 2;
+  export const LOST: u8 = 3;
+  export const REFUNDED: u8 = 4;
+  export const EXPIRED: u8 = 5;
+  export const LATE_WON: u8 = 6;
+}
+
+export const MAX_CAMPAIGN_ID: i32 = 64;
+const HEADER: i32 = 48;
+const MAGIC: u8 = 0x52; // 'R'
+
+export class ReservationRecord {
+  state: u8 = SlotState.FREE;
+  nonce: u32 = 0;
+  seq: u64 = 0;
+  amountMicros: i64 = 0;
+  createdMs: i64 = 0;
+  expiresMs: i64 = 0;
+  priceMicros: i64 = 0;
+  readonly campaignId: usize = heap.alloc(<usize>MAX_CAMPAIGN_ID);
+  campaignIdLen: i32 = 0;
+
+  get size(): i32 {
+    return HEADER + this.campaignIdLen;
+  }
+
+  clear(): void {
+    this.state = SlotState.FREE;
+    this.nonce = 0;
+    this.seq = 0;
+    this.amountMicros = 0;
+    this.createdMs = 0;
+    this.expiresMs = 0;
+    this.priceMicros = 0;
+    this.campaignIdLen = 0;
+  }
+
+  setCampaignId(ptr: usize, len: i32): void {
+    const n = len < MAX_CAMPAIGN_ID ? len : MAX_CAMPAIGN_ID;
+    memory.copy(this.campaignId, ptr, <usize>n);
+    this.campaignIdLen = n;
+  }
+
+  /** Decodes; a missing or malformed value reads as FREE. */
+  read(ptr: usize, len: i32): bool {
+    if (len < HEADER || load<u8>(ptr) != MAGIC) {
+      this.clear();
+      return false;
+    }
+    const idLen = <i32>load<u16>(ptr, 2);
+    if (idLen > MAX_CAMPAIGN_ID || len != HEADER + idLen) {
+      this.clear();
+      return false;
+    }
+    this.state = load<u8>(ptr, 1);
+    this.nonce = load<u32>(ptr, 4);
+    this.seq = load<u64>(ptr, 8);
+    this.amountMicros = load<i64>(ptr, 16);
+    this.createdMs = load<i64>(ptr, 24);
+    this.expiresMs = load<i64>(ptr, 32);
+    this.priceMicros = load<i64>(ptr, 40);
+    memory.copy(this.campaignId, ptr + <usize>HEADER, <usize>idLen);
+    this.campaignIdLen = idLen;
+    return true;
+  }
+
+  write(ptr: usize): i32 {
+    store<u8>(ptr, MAGIC);
+    store<u8>(ptr, this.state, 1);
+    store<u16>(ptr, <u16>this.campaignIdLen, 2);
+    store<u32>(ptr, this.nonce, 4);
+    store<u64>(ptr, this.seq, 8);
+    store<i64>(ptr, this.amountMicros, 16);
+    store<i64>(ptr, this.createdMs, 24);
+    store<i64>(ptr, this.expiresMs, 32);
+    store<i64>(ptr, this.priceMicros, 40);
+    memory.copy(ptr + <usize>HEADER, this.campaignId, <usize>this.campaignIdLen);
+    return HEADER + this.campaignIdLen;
+  }
+
+  /** True if the slot may be taken by a new reservation. */
+  isReusable(nowMs: i64): bool {
+    // A RESERVED slot is reusable only after the sweeper expired it; others are final.
+    return this.state != SlotState.RESERVED;
+  }
+}

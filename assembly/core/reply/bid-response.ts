@@ -1,0 +1,131 @@
+// Writes the OpenRTB BidResponse for a decision into a reused buffer. Prices
+// are exact decimals from integer micros (no float printing); every echoed
+// string is JSON-escaped, every URL component percent-encoded. Notice URLs
+// carry the exchange macros (${AUCTION_PRICE}, ${AUCTION_LOSS}) and point back
+// at the filter's own win/loss paths.
+import { ByteWriter } from "../bytes/writer";
+import { Str } from "../bytes/str";
+import { ImpBid } from "../bidding/imp-bid";
+import { StringSet } from "../bidding/campaign";
+
+/** Where notices go and how the reply is labelled; set once from configuration. */
+export class ReplySettings {
+  /** e.g. "https://bidder.example.com" (no trailing slash). Empty: derived per request. */
+  noticeBase: Str = new Str();
+  winPath: Str = new Str();
+  lossPath: Str = new Str();
+  seat: Str = new Str();
+  currency: Str = new Str();
+}
+
+function writeStringArray(w: ByteWriter, set: StringSet): void {
+  w.byte(0x5b);
+  for (let i = 0; i < set.items.length; i++) {
+    if (i > 0) w.byte(0x2c);
+    const it = unchecked(set.items[i]);
+    w.byte(0x22);
+    w.jsonEscaped(it.ptr, it.len);
+    w.byte(0x22);
+  }
+  w.byte(0x5d);
+}
+
+/** "<base><path>?bid=..&imp=..&cid=.." (JSON-escaped as it is written inside a JSON string). */
+function writeNoticeUrl(w: ByteWriter, s: ReplySettings, base: Str, path: Str, bid: ImpBid): void {
+  w.jsonEscaped(base.ptr, base.len);
+  w.jsonEscaped(path.ptr, path.len);
+  w.ascii("?bid=");
+  w.bytes(bid.bidId, bid.bidIdLen);
+  w.ascii("&imp=");
+  w.urlEncoded(bid.impId.ptr, bid.impId.len);
+  const c = bid.campaign;
+  if (c !== null) {
+    w.ascii("&cid=");
+    w.urlEncoded(c.id.ptr, c.id.len);
+  }
+}
+
+/**
+ * Writes {"id":…,"bidid":…,"cur":…,"seatbid":[{"seat":…,"bid":[…]}]}.
+ * `base` is the notice base URL for this request (settings.noticeBase or one derived from :authority).
+ */
+export function writeBidResponse(
+  w: ByteWriter,
+  s: ReplySettings,
+  base: Str,
+  requestId: Str,
+  bids: StaticArray<ImpBid>,
+  count: i32,
+): void {
+  w.reset();
+  w.ascii("{\"id\":\"");
+  w.jsonEscaped(requestId.ptr, requestId.len);
+  w.ascii("\",\"bidid\":\"");
+  if (count > 0) {
+    const first = unchecked(bids[0]);
+    w.bytes(first.bidId, first.bidIdLen);
+  }
+  w.ascii("\",\"cur\":\"");
+  w.jsonEscaped(s.currency.ptr, s.currency.len);
+  w.ascii("\",\"seatbid\":[{\"seat\":\"");
+  w.jsonEscaped(s.seat.ptr, s.seat.len);
+  w.ascii("\",\"bid\":[");
+  for (let i = 0; i < count; i++) {
+    const bid = unchecked(bids[i]);
+    if (i > 0) w.byte(0x2c);
+    writeBid(w, s, base, bid);
+  }
+  w.ascii("]}]}");
+}
+
+function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void {
+  w.ascii("{\"id\":\"");
+  w.bytes(bid.bidId, bid.bidIdLen);
+  w.ascii("\",\"impid\":\"");
+  w.jsonEscaped(bid.impId.ptr, bid.impId.len);
+  w.ascii("\",\"price\":");
+  // micros per impression → CPM in currency units: micros × 1000 / 1e6 = micros / 1000
+  w.fixed(bid.priceMicros, 3);
+  w.ascii(",\"nurl\":\"");
+  writeNoticeUrl(w, s, base, s.winPath, bid);
+  w.ascii("&price=${AUCTION_PRICE}\",\"burl\":\"");
+  writeNoticeUrl(w, s, base, s.winPath, bid);
+  w.ascii("&price=${AUCTION_PRICE}&event=billing\",\"lurl\":\"");
+  writeNoticeUrl(w, s, base, s.lossPath, bid);
+  w.ascii("&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}\"");
+  const c = bid.campaign;
+  const cr = bid.creative;
+  if (cr !== null) {
+    if (cr.adm.len > 0) {
+      w.ascii(",\"adm\":\"");
+      w.jsonEscaped(cr.adm.ptr, cr.adm.len);
+      w.byte(0x22);
+    }
+    w.ascii(",\"adomain\":");
+    writeStringArray(w, cr.adomain);
+    if (cr.cat.size > 0) {
+      w.ascii(",\"cat\":");
+      writeStringArray(w, cr.cat);
+    }
+    w.ascii(",\"crid\":\"");
+    w.jsonEscaped(cr.crid.ptr, cr.crid.len);
+    w.ascii("\",\"w\":");
+    w.i64(cr.w);
+    w.ascii(",\"h\":");
+    w.i64(cr.h);
+  }
+  if (c !== null) {
+    w.ascii(",\"cid\":\"");
+    w.jsonEscaped(c.id.ptr, c.id.len);
+    w.byte(0x22);
+  }
+  w.byte(0x7d);
+}
+
+/** {"error":"<message>"} for a 400 reply; the message is escaped anyway. */
+export function writeError(w: ByteWriter, ptr: usize, len: i32): void {
+  w.reset();
+  w.ascii("{\"error\":\"");
+  w.jsonEscaped(ptr, len);
+  w.ascii("\"}");
+}

@@ -1,0 +1,203 @@
+// The proxy_on_* exports: one-line dispatchers from the host's context ids to
+// the plugin's context objects. The filter's entry file re-exports this module.
+// Each dispatcher brackets the call with enter/leaveCallback so that host copies
+// made during the callback are rewound afterwards (memory.ts).
+import { Action } from "./types";
+import { RootContext, HttpContext, HttpContextTable } from "./context";
+import { allocateHostCopy, enterCallback, leaveCallback } from "./memory";
+
+type RootFactory = (contextId: u32) => RootContext;
+
+let rootFactory: RootFactory | null = null;
+const MAX_ROOTS = 8;
+const rootIds = new StaticArray<u32>(MAX_ROOTS);
+const roots = new StaticArray<RootContext | null>(MAX_ROOTS);
+const streams = new HttpContextTable(1024);
+
+/** Registers the plugin. Call once from the entry file's top level. */
+export function registerRootContext(factory: RootFactory): void {
+  rootFactory = factory;
+}
+
+function findRoot(id: u32): RootContext | null {
+  for (let i = 0; i < MAX_ROOTS; i++) {
+    if (unchecked(rootIds[i]) == id) return unchecked(roots[i]);
+  }
+  return null;
+}
+
+function addRoot(root: RootContext): void {
+  for (let i = 0; i < MAX_ROOTS; i++) {
+    if (unchecked(rootIds[i]) == 0) {
+      unchecked((rootIds[i] = root.contextId));
+      unchecked((roots[i] = root));
+      return;
+    }
+  }
+}
+
+function removeRoot(id: u32): void {
+  for (let i = 0; i < MAX_ROOTS; i++) {
+    if (unchecked(rootIds[i]) == id) {
+      unchecked((rootIds[i] = 0));
+      unchecked((roots[i] = null));
+    }
+  }
+}
+
+/** Number of live HTTP stream contexts (for tests and metrics). */
+export function liveHttpContexts(): i32 {
+  return streams.count;
+}
+
+// ---- integration and memory ----------------------------------------------
+
+export function proxy_abi_version_0_2_1(): void {}
+
+export function proxy_on_memory_allocate(size: usize): usize {
+  return allocateHostCopy(size);
+}
+
+// ---- lifecycle -----------------------------------------------------------
+
+export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
+  enterCallback();
+  if (parentContextId == 0) {
+    const factory = rootFactory;
+    if (factory !== null && findRoot(contextId) === null) addRoot(factory(contextId));
+  } else {
+    const root = findRoot(parentContextId);
+    if (root !== null) {
+      const ctx = root.newHttpContext(contextId);
+      if (ctx !== null) {
+        ctx.contextId = contextId;
+        ctx.root = root;
+        streams.set(contextId, ctx);
+      }
+    }
+  }
+  leaveCallback();
+}
+
+export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: usize): bool {
+  enterCallback();
+  const root = findRoot(rootContextId);
+  const ok = root !== null ? root.onVmStart(vmConfigurationSize) : false;
+  leaveCallback();
+  return ok;
+}
+
+export function proxy_on_configure(rootContextId: u32, pluginConfigurationSize: usize): bool {
+  enterCallback();
+  const root = findRoot(rootContextId);
+  const ok = root !== null ? root.onConfigure(pluginConfigurationSize) : false;
+  leaveCallback();
+  return ok;
+}
+
+export function proxy_on_tick(rootContextId: u32): void {
+  enterCallback();
+  const root = findRoot(rootContextId);
+  if (root !== null) root.onTick();
+  leaveCallback();
+}
+
+export function proxy_on_http_call_response(rootContextId: u32, token: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
+  enterCallback();
+  const root = findRoot(rootContextId);
+  if (root !== null) root.onHttpCallResponse(token, numHeaders, bodySize, numTrailers);
+  leaveCallback();
+}
+
+export function proxy_on_done(contextId: u32): bool {
+  enterCallback();
+  let result = true;
+  const ctx = streams.get(contextId);
+  if (ctx !== null) {
+    result = ctx.onDone();
+  } else {
+    const root = findRoot(contextId);
+    if (root !== null) result = root.onDone();
+  }
+  leaveCallback();
+  return result;
+}
+
+export function proxy_on_log(contextId: u32): void {
+  enterCallback();
+  const ctx = streams.get(contextId);
+  if (ctx !== null) {
+    ctx.onLog();
+  } else {
+    const root = findRoot(contextId);
+    if (root !== null) root.onLog();
+  }
+  leaveCallback();
+}
+
+export function proxy_on_delete(contextId: u32): void {
+  enterCallback();
+  const ctx = streams.remove(contextId);
+  if (ctx !== null) {
+    ctx.onDelete();
+    const root = ctx.root;
+    if (root !== null) root.releaseHttpContext(ctx);
+  } else {
+    const root = findRoot(contextId);
+    if (root !== null) {
+      root.onDelete();
+      removeRoot(contextId);
+    }
+  }
+  leaveCallback();
+}
+
+// ---- HTTP stream callbacks -------------------------------------------------
+
+export function proxy_on_request_headers(contextId: u32, numHeaders: u32, endOfStream: u32): u32 {
+  enterCallback();
+  const ctx = streams.get(contextId);
+  const action = ctx !== null ? ctx.onRequestHeaders(numHeaders, endOfStream != 0) : Action.CONTINUE;
+  leaveCallback();
+  return action;
+}
+
+export function proxy_on_request_body(contextId: u32, bodySize: usize, endOfStream: u32): u32 {
+  enterCallback();
+  const ctx = streams.get(contextId);
+  const action = ctx !== null ? ctx.onRequestBody(bodySize, endOfStream != 0) : Action.CONTINUE;
+  leaveCallback();
+  return action;
+}
+
+export function proxy_on_request_trailers(contextId: u32, numTrailers: u32): u32 {
+  enterCallback();
+  const ctx = streams.get(contextId);
+  const action = ctx !== null ? ctx.onRequestTrailers(numTrailers) : Action.CONTINUE;
+  leaveCallback();
+  return action;
+}
+
+export function proxy_on_response_headers(contextId: u32, numHeaders: u32, endOfStream: u32): u32 {
+  enterCallback();
+  const ctx = streams.get(contextId);
+  const action = ctx !== null ? ctx.onResponseHeaders(numHeaders, endOfStream != 0) : Action.CONTINUE;
+  leaveCallback();
+  return action;
+}
+
+export function proxy_on_response_body(contextId: u32, bodySize: usize, endOfStream: u32): u32 {
+  enterCallback();
+  const ctx = streams.get(contextId);
+  const action = ctx !== null ? ctx.onResponseBody(bodySize, endOfStream != 0) : Action.CONTINUE;
+  leaveCallback();
+  return action;
+}
+
+export function proxy_on_response_trailers(contextId: u32, numTrailers: u32): u32 {
+  enterCallback();
+  const ctx = streams.get(contextId);
+  const action = ctx !== null ? ctx.onResponseTrailers(numTrailers) : Action.CONTINUE;
+  leaveCallback();
+  return action;
+}

@@ -1,0 +1,9 @@
+// proxy-wasm-as: the project's typed proxy-wasm ABI v0.2.1 layer for AssemblyScript.
+// A filter's entry file does `export * from "../proxy-wasm/exports"` (the
+// proxy_on_* callbacks) and registers its root context factory.
+export * from "./types";
+export * from "./context";
+export * from "./hostcalls";
+export * from "./header-map";
+export { reserveHostCopyArena, freeHostCopy, hostCopyArenaUsed } from "./memory";
+export { registerRootContext, liveHttpContexts } from "./exports";

@@ -1,0 +1,63 @@
+// Memory the host copies into the VM (proxy_on_memory_allocate).
+//
+// The ABI says every host→VM copy is allocated through the module's allocator
+// and the module owns it. On the bid path that is one copy of the request body
+// and a few small values (headers, shared data), so a heap allocation per copy
+// would put the allocator on the hot path. Instead copies come from a bump
+// arena that is rewound when the outermost callback returns: a value the host
+// hands us is only valid until the end of the callback that received it
+// (every wrapper in hostcalls.ts documents this). Copies that do not fit the
+// arena (a model blob, a large configuration) fall back to the heap and are
+// freed by freeHostCopy().
+
+const ALIGN: usize = 8;
+let arenaStart: usize = 0;
+let arenaEnd: usize = 0;
+let arenaTop: usize = 0;
+let callbackDepth: i32 = 0;
+
+/** (Re)sizes the arena; call from on_vm_start/on_configure, never mid-callback. */
+export function reserveHostCopyArena(bytes: usize): void {
+  if (arenaEnd - arenaStart >= bytes) return;
+  if (arenaStart != 0) heap.free(arenaStart);
+  arenaStart = heap.alloc(bytes);
+  arenaEnd = arenaStart + bytes;
+  arenaTop = arenaStart;
+}
+
+/** The allocator export's body. Returns 0 on failure, as the spec asks. */
+export function allocateHostCopy(size: usize): usize {
+  if (size == 0) size = 1;
+  const aligned = (arenaTop + ALIGN - 1) & ~(ALIGN - 1);
+  if (arenaStart != 0 && aligned + size <= arenaEnd) {
+    arenaTop = aligned + size;
+    return aligned;
+  }
+  return heap.alloc(size);
+}
+
+/** Releases a host copy once it is no longer needed (arena copies are rewound instead). */
+export function freeHostCopy(ptr: usize): void {
+  if (ptr == 0) return;
+  if (ptr >= arenaStart && ptr < arenaEnd) return;
+  heap.free(ptr);
+}
+
+/** Called by every export dispatcher on entry. */
+@inline export function enterCallback(): void {
+  callbackDepth++;
+}
+
+/** Called by every export dispatcher on exit: rewinds the arena after the outermost callback. */
+@inline export function leaveCallback(): void {
+  callbackDepth--;
+  if (callbackDepth <= 0) {
+    callbackDepth = 0;
+    arenaTop = arenaStart;
+  }
+}
+
+/** Bytes currently used in the arena (for tests and metrics). */
+export function hostCopyArenaUsed(): usize {
+  return arenaTop - arenaStart;
+}
