@@ -3,52 +3,8 @@
 // Each dispatcher brackets the call with enter/leaveCallback so that host copies
 // made during the callback are rewound afterwards (memory.ts).
 import { Action } from "./types";
-import { RootContext, HttpContext, HttpContextTable } from "./context";
 import { allocateHostCopy, enterCallback, leaveCallback } from "./memory";
-
-type RootFactory = (contextId: u32) => RootContext;
-
-let rootFactory: RootFactory | null = null;
-const MAX_ROOTS = 8;
-const rootIds = new StaticArray<u32>(MAX_ROOTS);
-const roots = new StaticArray<RootContext | null>(MAX_ROOTS);
-const streams = new HttpContextTable(1024);
-
-/** Registers the plugin. Call once from the entry file's top level. */
-export function registerRootContext(factory: RootFactory): void {
-  rootFactory = factory;
-}
-
-function findRoot(id: u32): RootContext | null {
-  for (let i = 0; i < MAX_ROOTS; i++) {
-    if (unchecked(rootIds[i]) == id) return unchecked(roots[i]);
-  }
-  return null;
-}
-
-function addRoot(root: RootContext): void {
-  for (let i = 0; i < MAX_ROOTS; i++) {
-    if (unchecked(rootIds[i]) == 0) {
-      unchecked((rootIds[i] = root.contextId));
-      unchecked((roots[i] = root));
-      return;
-    }
-  }
-}
-
-function removeRoot(id: u32): void {
-  for (let i = 0; i < MAX_ROOTS; i++) {
-    if (unchecked(rootIds[i]) == id) {
-      unchecked((rootIds[i] = 0));
-      unchecked((roots[i] = null));
-    }
-  }
-}
-
-/** Number of live HTTP stream contexts (for tests and metrics). */
-export function liveHttpContexts(): i32 {
-  return streams.count;
-}
+import { rootFactory, findRoot, addRoot, removeRoot, streams } from "./registry";
 
 // ---- integration and memory ----------------------------------------------
 

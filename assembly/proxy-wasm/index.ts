@@ -6,4 +6,4 @@ export * from "./context";
 export * from "./hostcalls";
 export * from "./header-map";
 export { reserveHostCopyArena, freeHostCopy, hostCopyArenaUsed } from "./memory";
-export { registerRootContext, liveHttpContexts } from "./exports";
+export { registerRootContext, liveHttpContexts } from "./registry";

@@ -1,0 +1,326 @@
+import { Str } from "../bytes/str";
+import { JsonError, jsonErrorText } from "./errors";
+import { IntList, StrList } from "./lists";
+import { MessageBuffer } from "./message";
+import { NumberStatus } from "./number";
+import { JsonPath } from "./path";
+import { JsonKind, JsonReader } from "./reader";
+import { utf8TruncatedLength } from "./utf8";
+
+/** nextField() results that are not a field index. */
+export const FIELD_END: i32 = -1;
+export const FIELD_ERROR: i32 = -2;
+/** Field tables may list at most this many names (one bit each for duplicate detection). */
+export const MAX_FIELDS_PER_OBJECT: i32 = 64;
+
+/** Index of `key` in a table of field-name literals, or -1. */
+export function fieldIndex(key: Str, names: StaticArray<string>): i32 {
+  const n = names.length;
+  for (let i = 0; i < n; i++) {
+    if (key.equalsAscii(unchecked(names[i]))) return i;
+  }
+  return -1;
+}
+
+/**
+ * Typed reading of a JSON document with known fields, on top of JsonReader:
+ * the rules every document of ours follows, in one place.
+ *
+ * - Known fields come from a table of names; unknown ones are skipped (and
+ *   validated). A known field given twice in one object is an error, even if
+ *   one of the values is null.
+ * - `null` for a known field means "absent": nextField() consumes it and moves on.
+ * - Wrong types are errors: `imp[0].banner.w: expected integer`.
+ * - Errors are written once into a fixed message buffer as `<path>: <reason>`,
+ *   or for invalid JSON `$: <reason> at byte <offset>`. Nothing allocates.
+ */
+export class FieldReader {
+  readonly reader: JsonReader;
+  readonly path: JsonPath = new JsonPath();
+  readonly message: MessageBuffer = new MessageBuffer(256);
+  /** The key just read (a view into the input or the scratch arena). */
+  readonly key: Str = new Str();
+  /** Duplicate detection: one bit per field-table entry, one word per open object. */
+  private seen: StaticArray<u64>;
+  private level: i32 = 0;
+  /** Receives strings that are validated but not kept (list elements past capacity). */
+  private discard: Str = new Str();
+  error: i32 = 0;
+  intValue: i64 = 0;
+  floatValue: f64 = 0;
+  /** Strings cut at maxLen (at a UTF-8 character boundary) since reset(). */
+  truncatedStrings: i32 = 0;
+  /** Arrays that had more elements than their capacity since reset(). */
+  truncatedArrays: i32 = 0;
+
+  constructor(scratchBytes: i32 = 65536, maxDepth: i32 = 32) {
+    const reader = new JsonReader(scratchBytes, maxDepth);
+    this.reader = reader;
+    this.seen = new StaticArray<u64>(reader.maxDepth + 2);
+  }
+
+  reset(ptr: usize, len: i32): void {
+    this.reader.reset(ptr, len);
+    this.path.clear();
+    this.message.clear();
+    this.key.clear();
+    this.level = 0;
+    this.error = 0;
+    this.intValue = 0;
+    this.floatValue = 0;
+    this.truncatedStrings = 0;
+    this.truncatedArrays = 0;
+  }
+
+  @inline get failed(): bool {
+    return this.error != 0;
+  }
+
+  /** Records `<path>: <reason>` (first error only). Returns false. */
+  fail(code: i32, reason: string): bool {
+    if (this.error != 0) return false;
+    this.error = code;
+    const m = this.message;
+    m.clear();
+    this.path.writeTo(m);
+    m.appendAscii(": ");
+    m.appendAscii(reason);
+    return false;
+  }
+
+  /** Records `<path>: <reason><n><suffix>` (first error only). Returns false. */
+  failNumber(code: i32, reason: string, n: i64, suffix: string): bool {
+    if (this.error != 0) return false;
+    this.fail(code, reason);
+    this.message.appendInt(n);
+    this.message.appendAscii(suffix);
+    return false;
+  }
+
+  /** Turns the reader's syntax error into `$: <reason> at byte <offset>`. Returns false. */
+  failSyntax(): bool {
+    if (this.error != 0) return false;
+    const r = this.reader;
+    const code = r.error != 0 ? r.error : JsonError.EXPECTED_VALUE;
+    this.error = code;
+    const m = this.message;
+    m.clear();
+    m.appendAscii("$: ");
+    m.appendAscii(jsonErrorText(code));
+    if (code == JsonError.TOO_DEEP) {
+      m.appendByte(0x20);
+      m.appendInt(r.maxDepth);
+    }
+    m.appendAscii(" at byte ");
+    m.appendInt(r.errorAt);
+    return false;
+  }
+
+  /** Peeks the next value and requires `kind`; otherwise `<path>: expected <what>`. */
+  expect(kind: JsonKind, what: string): bool {
+    if (this.error != 0) return false;
+    const k = this.reader.peekKind();
+    if (k == JsonKind.NONE) return this.failSyntax();
+    if (k != kind) {
+      // A malformed value ("tru", "01") is reported as such, not as a wrong type.
+      if (!this.reader.skipValue()) return this.failSyntax();
+      return this.fail(JsonError.WRONG_TYPE, what);
+    }
+    return true;
+  }
+
+  /** Opens an object value (`expected object` otherwise) and starts duplicate tracking for it. */
+  beginObject(): bool {
+    if (!this.expect(JsonKind.OBJECT, "expected object")) return false;
+    if (!this.reader.beginObject()) return this.failSyntax();
+    const l = this.level + 1;
+    this.level = l;
+    if (l < this.seen.length) unchecked((this.seen[l] = 0));
+    return true;
+  }
+
+  /**
+   * Moves to the next known, non-null field of the current object and pushes
+   * its name on the path (the caller pops it with endField()). Returns its
+   * index in `names`, FIELD_END after the closing '}', or FIELD_ERROR.
+   */
+  nextField(names: StaticArray<string>): i32 {
+    const r = this.reader;
+    while (true) {
+      if (this.error != 0) return FIELD_ERROR;
+      if (!r.nextKey(this.key)) {
+        if (r.failed) {
+          this.failSyntax();
+          return FIELD_ERROR;
+        }
+        if (this.level > 0) this.level--;
+        return FIELD_END;
+      }
+      const i = fieldIndex(this.key, names);
+      if (i < 0) {
+        if (!r.skipValue()) {
+          this.failSyntax();
+          return FIELD_ERROR;
+        }
+        continue;
+      }
+      const l = this.level;
+      if (i < MAX_FIELDS_PER_OBJECT && l < this.seen.length) {
+        const bit = (<u64>1) << <u64>i;
+        const seen = unchecked(this.seen[l]);
+        if (seen & bit) {
+          this.path.pushField(unchecked(names[i]));
+          this.fail(JsonError.DUPLICATE_KEY, "duplicate key");
+          return FIELD_ERROR;
+        }
+        unchecked((this.seen[l] = seen | bit));
+      }
+      const kind = r.peekKind();
+      if (kind == JsonKind.NONE) {
+        this.failSyntax();
+        return FIELD_ERROR;
+      }
+      if (kind == JsonKind.NULL) {
+        if (!r.readNull()) {
+          this.failSyntax();
+          return FIELD_ERROR;
+        }
+        continue; // null = absent
+      }
+      this.path.pushField(unchecked(names[i]));
+      return i;
+    }
+    return FIELD_ERROR; // unreachable
+  }
+
+  @inline endField(): void {
+    this.path.pop();
+  }
+
+  /** Opens an array value (`expected array` otherwise). */
+  beginArray(): bool {
+    if (!this.expect(JsonKind.ARRAY, "expected array")) return false;
+    if (!this.reader.beginArray()) return this.failSyntax();
+    return true;
+  }
+
+  /**
+   * True when element `index` follows; pushes `[index]` on the path (pop with
+   * endElement()). False at the closing ']' or on an error (check `failed`).
+   */
+  nextElement(index: i32): bool {
+    if (this.error != 0) return false;
+    if (!this.reader.nextElement()) {
+      if (this.reader.failed) this.failSyntax();
+      return false;
+    }
+    this.path.pushIndex(index);
+    return true;
+  }
+
+  @inline endElement(): void {
+    this.path.pop();
+  }
+
+  /** Skips the current value (validating it). */
+  skip(): bool {
+    if (this.error != 0) return false;
+    if (!this.reader.skipValue()) return this.failSyntax();
+    return true;
+  }
+
+  /** Reads an integer in [min, max] into `intValue`. */
+  readInt(min: i64, max: i64): bool {
+    if (!this.expect(JsonKind.NUMBER, "expected integer")) return false;
+    const status = this.reader.readI64();
+    if (status == NumberStatus.INVALID) return this.failSyntax();
+    if (status != NumberStatus.OK) return this.fail(JsonError.WRONG_TYPE, "expected integer");
+    const v = this.reader.number.intValue;
+    if (v < min || v > max) return this.fail(JsonError.OUT_OF_RANGE, "out of range");
+    this.intValue = v;
+    return true;
+  }
+
+  /** Reads a number in [min, max] into `floatValue`. */
+  readNumber(min: f64, max: f64): bool {
+    if (!this.expect(JsonKind.NUMBER, "expected number")) return false;
+    const status = this.reader.readF64();
+    if (status == NumberStatus.INVALID) return this.failSyntax();
+    if (status != NumberStatus.OK) return this.fail(JsonError.OUT_OF_RANGE, "out of range");
+    const v = this.reader.number.floatValue;
+    if (!(v >= min && v <= max)) return this.fail(JsonError.OUT_OF_RANGE, "out of range");
+    this.floatValue = v;
+    return true;
+  }
+
+  /** Reads true/false into `reader.boolValue`. */
+  readBool(): bool {
+    if (!this.expect(JsonKind.BOOL, "expected boolean")) return false;
+    if (!this.reader.readBool()) return this.failSyntax();
+    return true;
+  }
+
+  /** Reads a string; longer than maxLen bytes is cut at a character boundary and counted. */
+  readString(dst: Str, maxLen: i32): bool {
+    if (!this.expect(JsonKind.STRING, "expected string")) return false;
+    if (!this.reader.readString(dst)) return this.failSyntax();
+    if (dst.len > maxLen) {
+      dst.len = utf8TruncatedLength(dst.ptr, dst.len, maxLen);
+      this.truncatedStrings++;
+    }
+    return true;
+  }
+
+  /**
+   * Reads an identifier that will be echoed back (so it may not be cut):
+   * empty or longer than maxLen bytes is an error.
+   */
+  readId(dst: Str, maxLen: i32): bool {
+    if (!this.expect(JsonKind.STRING, "expected string")) return false;
+    if (!this.reader.readString(dst)) return this.failSyntax();
+    if (dst.len == 0) return this.fail(JsonError.EMPTY_VALUE, "must not be empty");
+    if (dst.len > maxLen) return this.failNumber(JsonError.TOO_LONG, "longer than ", maxLen, " bytes");
+    return true;
+  }
+
+  /** Reads an array of strings; keeps the first `list.capacity`, validates all. */
+  readStringList(list: StrList, maxLen: i32): bool {
+    if (!this.beginArray()) return false;
+    let i = 0;
+    while (this.nextElement(i)) {
+      let slot = list.next();
+      if (slot === null) slot = this.discard;
+      if (!this.readString(slot, maxLen)) return false;
+      this.endElement();
+      i++;
+    }
+    if (list.truncated) this.truncatedArrays++;
+    return !this.failed;
+  }
+
+  /** Reads an array of integers in [min, max]; keeps the first `list.capacity`, validates all. */
+  readIntList(list: IntList, min: i64, max: i64): bool {
+    if (!this.beginArray()) return false;
+    let i = 0;
+    while (this.nextElement(i)) {
+      if (!this.readInt(min, max)) return false;
+      list.add(<i32>this.intValue);
+      this.endElement();
+      i++;
+    }
+    if (list.truncated) this.truncatedArrays++;
+    return !this.failed;
+  }
+
+  /** Checks that only whitespace follows the top-level value. */
+  finish(): bool {
+    if (this.error != 0) return false;
+    if (!this.reader.finish()) return this.failSyntax();
+    return true;
+  }
+
+  /** Points `out` at the error message (empty when there is none). */
+  @inline errorMessageInto(out: Str): void {
+    this.message.viewInto(out);
+  }
+}

@@ -1,0 +1,237 @@
+/** The impression side of the BidRequest: Imp and its media objects, Pmp and deals. */
+import { Str } from "../bytes/str";
+import { IntList, StrList } from "../json/lists";
+import {
+  MAX_DEAL_SEATS,
+  MAX_DEALS,
+  MAX_FORMATS,
+  MAX_INT_LIST,
+  MAX_MIMES,
+  setDefaultCurrency,
+  UNSET,
+} from "./limits";
+
+export class Format {
+  w: i32 = 0;
+  h: i32 = 0;
+
+  reset(): void {
+    this.w = 0;
+    this.h = 0;
+  }
+}
+
+export class Banner {
+  present: bool = false;
+  w: i32 = 0;
+  h: i32 = 0;
+  readonly formats: StaticArray<Format>;
+  formatCount: i32 = 0;
+  formatTotal: i32 = 0;
+  /** Ad position (0 = unknown). */
+  pos: i32 = 0;
+  readonly btype: IntList = new IntList(MAX_INT_LIST);
+  readonly battr: IntList = new IntList(MAX_INT_LIST);
+  readonly api: IntList = new IntList(MAX_INT_LIST);
+
+  constructor() {
+    const formats = new StaticArray<Format>(MAX_FORMATS);
+    for (let i = 0; i < MAX_FORMATS; i++) unchecked((formats[i] = new Format()));
+    this.formats = formats;
+  }
+
+  /** Format i (0 <= i < formatCount); a spare empty one otherwise (never traps). */
+  format(i: i32): Format {
+    if (i < 0 || i >= this.formatCount) return NO_FORMAT;
+    return unchecked(this.formats[i]);
+  }
+
+  /** True when w x h is the banner's own size or one of its formats. */
+  hasSize(w: i32, h: i32): bool {
+    if (this.w == w && this.h == h) return true;
+    for (let i = 0; i < this.formatCount; i++) {
+      const f = unchecked(this.formats[i]);
+      if (f.w == w && f.h == h) return true;
+    }
+    return false;
+  }
+
+  reset(): void {
+    this.present = false;
+    this.w = 0;
+    this.h = 0;
+    for (let i = 0; i < this.formatCount; i++) unchecked(this.formats[i]).reset();
+    this.formatCount = 0;
+    this.formatTotal = 0;
+    this.pos = 0;
+    this.btype.reset();
+    this.battr.reset();
+    this.api.reset();
+  }
+}
+
+export class Video {
+  present: bool = false;
+  readonly mimes: StrList = new StrList(MAX_MIMES);
+  w: i32 = 0;
+  h: i32 = 0;
+  minduration: i32 = 0;
+  maxduration: i32 = 0;
+  readonly protocols: IntList = new IntList(MAX_INT_LIST);
+  placement: i32 = 0;
+  /** 2.6 plcmt (0 = not given). */
+  plcmt: i32 = 0;
+  linearity: i32 = 0;
+  /** Only meaningful when hasStartdelay: 0 is pre-roll, -1/-2 generic mid/post-roll. */
+  startdelay: i32 = 0;
+  hasStartdelay: bool = false;
+  /** 0/1, UNSET when not given. */
+  skip: i32 = UNSET;
+
+  reset(): void {
+    this.present = false;
+    this.mimes.reset();
+    this.w = 0;
+    this.h = 0;
+    this.minduration = 0;
+    this.maxduration = 0;
+    this.protocols.reset();
+    this.placement = 0;
+    this.plcmt = 0;
+    this.linearity = 0;
+    this.startdelay = 0;
+    this.hasStartdelay = false;
+    this.skip = UNSET;
+  }
+}
+
+export class Native {
+  present: bool = false;
+  /** The native request document, kept as a string (not parsed). */
+  readonly request: Str = new Str();
+  readonly ver: Str = new Str();
+  readonly api: IntList = new IntList(MAX_INT_LIST);
+  readonly battr: IntList = new IntList(MAX_INT_LIST);
+
+  reset(): void {
+    this.present = false;
+    this.request.clear();
+    this.ver.clear();
+    this.api.reset();
+    this.battr.reset();
+  }
+}
+
+export class Audio {
+  present: bool = false;
+  readonly mimes: StrList = new StrList(MAX_MIMES);
+  minduration: i32 = 0;
+  maxduration: i32 = 0;
+
+  reset(): void {
+    this.present = false;
+    this.mimes.reset();
+    this.minduration = 0;
+    this.maxduration = 0;
+  }
+}
+
+export class Deal {
+  readonly id: Str = new Str();
+  bidfloor: f64 = 0;
+  /** "USD" unless given (see hasBidfloorcur). */
+  readonly bidfloorcur: Str = new Str();
+  hasBidfloorcur: bool = false;
+  /** Auction type override, 0 = not given (inherit the request's). */
+  at: i32 = 0;
+  readonly wseat: StrList = new StrList(MAX_DEAL_SEATS);
+  readonly wadomain: StrList = new StrList(MAX_DEAL_SEATS);
+
+  constructor() {
+    setDefaultCurrency(this.bidfloorcur);
+  }
+
+  reset(): void {
+    this.id.clear();
+    this.bidfloor = 0;
+    setDefaultCurrency(this.bidfloorcur);
+    this.hasBidfloorcur = false;
+    this.at = 0;
+    this.wseat.reset();
+    this.wadomain.reset();
+  }
+}
+
+export class Pmp {
+  present: bool = false;
+  privateAuction: i32 = 0;
+  readonly deals: StaticArray<Deal>;
+  dealCount: i32 = 0;
+  dealTotal: i32 = 0;
+
+  constructor() {
+    const deals = new StaticArray<Deal>(MAX_DEALS);
+    for (let i = 0; i < MAX_DEALS; i++) unchecked((deals[i] = new Deal()));
+    this.deals = deals;
+  }
+
+  /** Deal i (0 <= i < dealCount); a spare empty one otherwise (never traps). */
+  deal(i: i32): Deal {
+    if (i < 0 || i >= this.dealCount) return NO_DEAL;
+    return unchecked(this.deals[i]);
+  }
+
+  reset(): void {
+    this.present = false;
+    this.privateAuction = 0;
+    for (let i = 0; i < this.dealCount; i++) unchecked(this.deals[i]).reset();
+    this.dealCount = 0;
+    this.dealTotal = 0;
+  }
+}
+
+export class Imp {
+  readonly id: Str = new Str();
+  readonly banner: Banner = new Banner();
+  readonly video: Video = new Video();
+  readonly native: Native = new Native();
+  readonly audio: Audio = new Audio();
+  bidfloor: f64 = 0;
+  /** "USD" unless given (see hasBidfloorcur). */
+  readonly bidfloorcur: Str = new Str();
+  hasBidfloorcur: bool = false;
+  readonly tagid: Str = new Str();
+  /** 0/1, UNSET when not given. */
+  secure: i32 = UNSET;
+  instl: i32 = 0;
+  readonly pmp: Pmp = new Pmp();
+  /** 2.6 rewarded flag. */
+  rwdd: i32 = 0;
+  /** 2.6 advisory seconds between auction and impression, 0 = not given. */
+  exp: i32 = 0;
+
+  constructor() {
+    setDefaultCurrency(this.bidfloorcur);
+  }
+
+  reset(): void {
+    this.id.clear();
+    this.banner.reset();
+    this.video.reset();
+    this.native.reset();
+    this.audio.reset();
+    this.bidfloor = 0;
+    setDefaultCurrency(this.bidfloorcur);
+    this.hasBidfloorcur = false;
+    this.tagid.clear();
+    this.secure = UNSET;
+    this.instl = 0;
+    this.pmp.reset();
+    this.rwdd = 0;
+    this.exp = 0;
+  }
+}
+
+/** Only returned by out-of-range accessors; never filled. */
+const NO_FORMAT = new Format();
+const NO_DEAL = new Deal();

@@ -1,0 +1,43 @@
+/**
+ * Capacities and limits of the preallocated BidRequest, and shared defaults.
+ * Arrays longer than their capacity are still validated whole; only the first
+ * N elements are kept (see `total` / `*Total` counters).
+ */
+import { Str } from "../bytes/str";
+
+export const MAX_IMPS: i32 = 16;
+export const MAX_FORMATS: i32 = 16;
+export const MAX_DEALS: i32 = 16;
+/** user.data[].segment[], flattened over all data objects. */
+export const MAX_SEGMENTS: i32 = 64;
+export const MAX_CUR: i32 = 8;
+/** bcat, badv, bapp (each). */
+export const MAX_BLOCKED: i32 = 64;
+export const MAX_MIMES: i32 = 16;
+/** Lists of small enums (api, battr, btype, protocols, gpp_sid). */
+export const MAX_INT_LIST: i32 = 16;
+/** wseat, bseat. */
+export const MAX_SEATS: i32 = 16;
+/** site.cat, app.cat. */
+export const MAX_CATS: i32 = 16;
+/** deal.wseat and deal.wadomain (per deal, so kept small). */
+export const MAX_DEAL_SEATS: i32 = 8;
+/** Nodes of a supply chain are counted, never stored: no capacity. */
+
+/** Ids echoed in the response (request id, imp.id, deal.id): longer is an error, never cut. */
+export const MAX_ID_BYTES: i32 = 256;
+/** Every other string is cut to this many bytes (at a character boundary). */
+export const MAX_STRING_BYTES: i32 = 512;
+/** native.request is a whole JSON document: cutting it at 512 bytes would always break it. */
+export const MAX_NATIVE_REQUEST_BYTES: i32 = 16384;
+
+/** Default of integer fields for which 0 is a meaningful value (flags such as secure, dnt, gdpr). */
+export const UNSET: i32 = -1;
+
+/** "USD", the default currency, as static UTF-8 bytes for Str views. */
+const USD_BYTES: usize = memory.data<u8>([0x55, 0x53, 0x44]);
+
+/** Points `s` at the static "USD" (the OpenRTB default for bidfloorcur). */
+export function setDefaultCurrency(s: Str): void {
+  s.set(USD_BYTES, 3);
+}

@@ -1,0 +1,306 @@
+/**
+ * Reading BidRequest.imp[]: imp, banner (+ format[]), video, native, audio,
+ * pmp (+ deals[]). Each function reads one JSON object into a preallocated
+ * model object; elements past a capacity are read into a spare object so they
+ * are validated like the kept ones, then dropped.
+ */
+import { Str } from "../bytes/str";
+import { JsonError } from "../json/errors";
+import { FieldReader, FIELD_ERROR } from "../json/fields";
+import { Banner, Deal, Format, Imp, Native, Pmp, Video, Audio } from "./imp";
+import {
+  MAX_DEALS,
+  MAX_FORMATS,
+  MAX_ID_BYTES,
+  MAX_IMPS,
+  MAX_NATIVE_REQUEST_BYTES,
+  MAX_STRING_BYTES,
+  setDefaultCurrency,
+} from "./limits";
+import { BidRequest } from "./request";
+
+const I32_MAX: i64 = 2147483647;
+const F64_MAX: f64 = 1.7976931348623157e308;
+
+const IMP_FIELDS: StaticArray<string> = [
+  "id", "banner", "video", "native", "audio", "bidfloor", "bidfloorcur",
+  "tagid", "secure", "instl", "pmp", "rwdd", "exp",
+];
+const BANNER_FIELDS: StaticArray<string> = ["w", "h", "format", "pos", "btype", "battr", "api"];
+const FORMAT_FIELDS: StaticArray<string> = ["w", "h"];
+const VIDEO_FIELDS: StaticArray<string> = [
+  "mimes", "w", "h", "minduration", "maxduration", "protocols", "placement",
+  "plcmt", "linearity", "startdelay", "skip",
+];
+const NATIVE_FIELDS: StaticArray<string> = ["request", "ver", "api", "battr"];
+const AUDIO_FIELDS: StaticArray<string> = ["mimes", "minduration", "maxduration"];
+const PMP_FIELDS: StaticArray<string> = ["private_auction", "deals"];
+const DEAL_FIELDS: StaticArray<string> = ["id", "bidfloor", "bidfloorcur", "at", "wseat", "wadomain"];
+
+// Validation targets for array elements past capacity.
+const SPARE_IMP = new Imp();
+const SPARE_FORMAT = new Format();
+const SPARE_DEAL = new Deal();
+
+/** imp: a non-empty array of imp objects. */
+export function readImps(f: FieldReader, req: BidRequest): bool {
+  if (!f.beginArray()) return false;
+  let i = 0;
+  while (f.nextElement(i)) {
+    let imp = SPARE_IMP;
+    if (i < MAX_IMPS) {
+      imp = unchecked(req.imps[i]);
+      req.impCount = i + 1; // counted before filling, so reset() also clears a half-read imp
+    } else {
+      SPARE_IMP.reset();
+    }
+    if (!readImp(f, imp)) return false;
+    f.endElement();
+    i++;
+  }
+  if (f.failed) return false;
+  req.impCountTotal = i;
+  if (i > MAX_IMPS) f.truncatedArrays++;
+  if (i == 0) return f.fail(JsonError.EMPTY_VALUE, "must not be empty");
+  return true;
+}
+
+function readImp(f: FieldReader, imp: Imp): bool {
+  if (!f.beginObject()) return false;
+  let k: i32;
+  while ((k = f.nextField(IMP_FIELDS)) >= 0) {
+    let ok = false;
+    switch (k) {
+      case 0: ok = f.readId(imp.id, MAX_ID_BYTES); break;
+      case 1: ok = readBanner(f, imp.banner); break;
+      case 2: ok = readVideo(f, imp.video); break;
+      case 3: ok = readNative(f, imp.native); break;
+      case 4: ok = readAudio(f, imp.audio); break;
+      case 5: ok = f.readNumber(0, F64_MAX); imp.bidfloor = f.floatValue; break;
+      case 6: {
+        const given = readCurrency(f, imp.bidfloorcur);
+        ok = given >= 0;
+        imp.hasBidfloorcur = given > 0;
+        break;
+      }
+      case 7: ok = f.readString(imp.tagid, MAX_STRING_BYTES); break;
+      case 8: ok = f.readInt(0, 1); imp.secure = <i32>f.intValue; break;
+      case 9: ok = f.readInt(0, 1); imp.instl = <i32>f.intValue; break;
+      case 10: ok = readPmp(f, imp.pmp); break;
+      case 11: ok = f.readInt(0, 1); imp.rwdd = <i32>f.intValue; break;
+      case 12: ok = f.readInt(0, I32_MAX); imp.exp = <i32>f.intValue; break;
+    }
+    if (!ok) return false;
+    f.endField();
+  }
+  if (k == FIELD_ERROR) return false;
+  if (imp.id.len == 0) return requiredField(f, "id");
+  if (!(imp.banner.present || imp.video.present || imp.native.present || imp.audio.present)) {
+    return f.fail(JsonError.INVALID_VALUE, "no banner, video, native or audio");
+  }
+  return true;
+}
+
+/** `<path>.<name>: required` for a field the current object lacks. */
+export function requiredField(f: FieldReader, name: string): bool {
+  f.path.pushField(name);
+  return f.fail(JsonError.REQUIRED, "required");
+}
+
+/**
+ * A currency code into `cur`. Returns 1 when one was given, 0 for "" (which
+ * keeps the default "USD"), -1 on an error.
+ */
+function readCurrency(f: FieldReader, cur: Str): i32 {
+  if (!f.readString(cur, MAX_STRING_BYTES)) return -1;
+  if (cur.len > 0) return 1;
+  setDefaultCurrency(cur);
+  return 0;
+}
+
+function readBanner(f: FieldReader, b: Banner): bool {
+  if (!f.beginObject()) return false;
+  b.present = true;
+  let k: i32;
+  while ((k = f.nextField(BANNER_FIELDS)) >= 0) {
+    let ok = false;
+    switch (k) {
+      case 0: ok = f.readInt(0, I32_MAX); b.w = <i32>f.intValue; break;
+      case 1: ok = f.readInt(0, I32_MAX); b.h = <i32>f.intValue; break;
+      case 2: ok = readFormats(f, b); break;
+      case 3: ok = f.readInt(0, I32_MAX); b.pos = <i32>f.intValue; break;
+      case 4: ok = f.readIntList(b.btype, 0, I32_MAX); break;
+      case 5: ok = f.readIntList(b.battr, 0, I32_MAX); break;
+      case 6: ok = f.readIntList(b.api, 0, I32_MAX); break;
+    }
+    if (!ok) return false;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
+}
+
+function readFormats(f: FieldReader, b: Banner): bool {
+  if (!f.beginArray()) return false;
+  let i = 0;
+  while (f.nextElement(i)) {
+    let fmt = SPARE_FORMAT;
+    if (i < MAX_FORMATS) {
+      fmt = unchecked(b.formats[i]);
+      b.formatCount = i + 1;
+    } else {
+      SPARE_FORMAT.reset();
+    }
+    if (!readFormat(f, fmt)) return false;
+    f.endElement();
+    i++;
+  }
+  if (f.failed) return false;
+  b.formatTotal = i;
+  if (i > MAX_FORMATS) f.truncatedArrays++;
+  return true;
+}
+
+function readFormat(f: FieldReader, fmt: Format): bool {
+  if (!f.beginObject()) return false;
+  let k: i32;
+  while ((k = f.nextField(FORMAT_FIELDS)) >= 0) {
+    // wratio, hratio, wmin are unknown here, so they are skipped.
+    const ok = f.readInt(0, I32_MAX);
+    if (!ok) return false;
+    if (k == 0) fmt.w = <i32>f.intValue;
+    else fmt.h = <i32>f.intValue;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
+}
+
+function readVideo(f: FieldReader, v: Video): bool {
+  if (!f.beginObject()) return false;
+  v.present = true;
+  let k: i32;
+  while ((k = f.nextField(VIDEO_FIELDS)) >= 0) {
+    let ok = false;
+    switch (k) {
+      case 0: ok = f.readStringList(v.mimes, MAX_STRING_BYTES); break;
+      case 1: ok = f.readInt(0, I32_MAX); v.w = <i32>f.intValue; break;
+      case 2: ok = f.readInt(0, I32_MAX); v.h = <i32>f.intValue; break;
+      case 3: ok = f.readInt(0, I32_MAX); v.minduration = <i32>f.intValue; break;
+      case 4: ok = f.readInt(0, I32_MAX); v.maxduration = <i32>f.intValue; break;
+      case 5: ok = f.readIntList(v.protocols, 0, I32_MAX); break;
+      case 6: ok = f.readInt(0, I32_MAX); v.placement = <i32>f.intValue; break;
+      case 7: ok = f.readInt(0, I32_MAX); v.plcmt = <i32>f.intValue; break;
+      case 8: ok = f.readInt(0, I32_MAX); v.linearity = <i32>f.intValue; break;
+      case 9: {
+        // > 0 mid-roll offset in seconds, 0 pre-roll, -1 generic mid-roll, -2 generic post-roll.
+        ok = f.readInt(-2, I32_MAX);
+        v.startdelay = <i32>f.intValue;
+        v.hasStartdelay = true;
+        break;
+      }
+      case 10: ok = f.readInt(0, 1); v.skip = <i32>f.intValue; break;
+    }
+    if (!ok) return false;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
+}
+
+function readNative(f: FieldReader, n: Native): bool {
+  if (!f.beginObject()) return false;
+  n.present = true;
+  let k: i32;
+  while ((k = f.nextField(NATIVE_FIELDS)) >= 0) {
+    let ok = false;
+    switch (k) {
+      case 0: ok = f.readString(n.request, MAX_NATIVE_REQUEST_BYTES); break;
+      case 1: ok = f.readString(n.ver, MAX_STRING_BYTES); break;
+      case 2: ok = f.readIntList(n.api, 0, I32_MAX); break;
+      case 3: ok = f.readIntList(n.battr, 0, I32_MAX); break;
+    }
+    if (!ok) return false;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
+}
+
+function readAudio(f: FieldReader, a: Audio): bool {
+  if (!f.beginObject()) return false;
+  a.present = true;
+  let k: i32;
+  while ((k = f.nextField(AUDIO_FIELDS)) >= 0) {
+    let ok = false;
+    switch (k) {
+      case 0: ok = f.readStringList(a.mimes, MAX_STRING_BYTES); break;
+      case 1: ok = f.readInt(0, I32_MAX); a.minduration = <i32>f.intValue; break;
+      case 2: ok = f.readInt(0, I32_MAX); a.maxduration = <i32>f.intValue; break;
+    }
+    if (!ok) return false;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
+}
+
+function readPmp(f: FieldReader, pmp: Pmp): bool {
+  if (!f.beginObject()) return false;
+  pmp.present = true;
+  let k: i32;
+  while ((k = f.nextField(PMP_FIELDS)) >= 0) {
+    let ok = false;
+    if (k == 0) {
+      ok = f.readInt(0, 1);
+      pmp.privateAuction = <i32>f.intValue;
+    } else {
+      ok = readDeals(f, pmp);
+    }
+    if (!ok) return false;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
+}
+
+function readDeals(f: FieldReader, pmp: Pmp): bool {
+  if (!f.beginArray()) return false;
+  let i = 0;
+  while (f.nextElement(i)) {
+    let deal = SPARE_DEAL;
+    if (i < MAX_DEALS) {
+      deal = unchecked(pmp.deals[i]);
+      pmp.dealCount = i + 1;
+    } else {
+      SPARE_DEAL.reset();
+    }
+    if (!readDeal(f, deal)) return false;
+    f.endElement();
+    i++;
+  }
+  if (f.failed) return false;
+  pmp.dealTotal = i;
+  if (i > MAX_DEALS) f.truncatedArrays++;
+  return true;
+}
+
+function readDeal(f: FieldReader, d: Deal): bool {
+  if (!f.beginObject()) return false;
+  let k: i32;
+  while ((k = f.nextField(DEAL_FIELDS)) >= 0) {
+    let ok = false;
+    switch (k) {
+      case 0: ok = f.readId(d.id, MAX_ID_BYTES); break;
+      case 1: ok = f.readNumber(0, F64_MAX); d.bidfloor = f.floatValue; break;
+      case 2: {
+        const given = readCurrency(f, d.bidfloorcur);
+        ok = given >= 0;
+        d.hasBidfloorcur = given > 0;
+        break;
+      }
+      case 3: ok = f.readInt(1, I32_MAX); d.at = <i32>f.intValue; break;
+      case 4: ok = f.readStringList(d.wseat, MAX_STRING_BYTES); break;
+      case 5: ok = f.readStringList(d.wadomain, MAX_STRING_BYTES); break;
+    }
+    if (!ok) return false;
+    f.endField();
+  }
+  if (k == FIELD_ERROR) return false;
+  if (d.id.len == 0) return requiredField(f, "id");
+  return true;
+}

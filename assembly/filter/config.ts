@@ -1,0 +1,152 @@
+// The plugin configuration (Envoy's `configuration` of the Wasm filter, JSON),
+// parsed once in on_configure into a typed object with defaults. Any error —
+// wrong type, out of range, unknown key — fails the plugin start with a
+// message naming the field. Documented field by field in docs/PLUGIN_CONFIG.md.
+import { ConfigDoc } from "../core/config/config-doc";
+import { Str } from "../core/bytes/str";
+import { OwnedBytes } from "../core/bidding/campaign";
+import { CurrencyTable } from "../core/bidding/currency";
+import { PidGains } from "../core/pacing/pid";
+
+export class PluginConfig {
+  bidPath: OwnedBytes = OwnedBytes.fromString("/openrtb2/bid");
+  winPath: OwnedBytes = OwnedBytes.fromString("/openrtb2/win");
+  lossPath: OwnedBytes = OwnedBytes.fromString("/openrtb2/loss");
+  maxBodyBytes: i32 = 65536;
+  decisionBudgetMs: i32 = 4;
+  /** Share of the request's tmax the decision may use (the rest is network). */
+  tmaxShare: f64 = 0.5;
+  currency: OwnedBytes = OwnedBytes.fromString("USD");
+  fx: CurrencyTable = new CurrencyTable();
+  seat: OwnedBytes = OwnedBytes.fromString("nexus");
+  /** Base of notice URLs; empty = "<scheme>://<:authority>" of each bid request. */
+  noticeBaseUrl: OwnedBytes = OwnedBytes.fromString("");
+  hashBits: i32 = 18;
+  utcOffsetMinutes: i32 = 0;
+  /** Envoy cluster of the control-plane host (proxy_http_call upstream). */
+  hostCluster: OwnedBytes = OwnedBytes.fromString("nexus_host");
+  hostAuthority: OwnedBytes = OwnedBytes.fromString("nexus-host");
+  tickMs: i32 = 200;
+  syncPeriodMs: i32 = 1000;
+  syncTimeoutMs: i32 = 2000;
+  reservationTtlMs: i32 = 120000;
+  reservationSlots: i32 = 65536;
+  casRetries: i32 = 32;
+  pacing: PidGains = new PidGains();
+  hourlyWeights: StaticArray<f64> | null = null;
+  /** Test-only: a path that makes the VM trap (to test recovery). Empty = off. */
+  trapPath: OwnedBytes = OwnedBytes.fromString("");
+}
+
+export class PluginConfigParser {
+  private readonly doc: ConfigDoc = new ConfigDoc(1 << 16);
+  error: string = "";
+
+  /** Parses; an empty configuration means all defaults. Returns null on error (see `error`). */
+  parse(ptr: usize, len: i32): PluginConfig | null {
+    const cfg = new PluginConfig();
+    if (len == 0) return cfg;
+    const d = this.doc;
+    d.start(ptr, len);
+    if (!d.beginObject()) return this.failed();
+    while (d.nextKey()) {
+      if (d.keyIs("bid_path")) cfg.bidPath = this.path();
+      else if (d.keyIs("win_path")) cfg.winPath = this.path();
+      else if (d.keyIs("loss_path")) cfg.lossPath = this.path();
+      else if (d.keyIs("max_body_bytes")) cfg.maxBodyBytes = <i32>d.int(1024, 1 << 20);
+      else if (d.keyIs("decision_budget_ms")) cfg.decisionBudgetMs = <i32>d.int(1, 1000);
+      else if (d.keyIs("tmax_share")) cfg.tmaxShare = d.number(0.01, 1.0);
+      else if (d.keyIs("currency")) cfg.currency = this.currencyCode();
+      else if (d.keyIs("fx_rates")) this.fxRates(cfg.fx);
+      else if (d.keyIs("seat")) cfg.seat = d.owned(64);
+      else if (d.keyIs("notice_base_url")) cfg.noticeBaseUrl = d.owned(256);
+      else if (d.keyIs("hash_bits")) cfg.hashBits = <i32>d.int(10, 24);
+      else if (d.keyIs("utc_offset_minutes")) cfg.utcOffsetMinutes = <i32>d.int(-14 * 60, 14 * 60);
+      else if (d.keyIs("host_cluster")) cfg.hostCluster = d.owned(128);
+      else if (d.keyIs("host_authority")) cfg.hostAuthority = d.owned(256);
+      else if (d.keyIs("tick_ms")) cfg.tickMs = <i32>d.int(10, 60000);
+      else if (d.keyIs("sync_period_ms")) cfg.syncPeriodMs = <i32>d.int(50, 600000);
+      else if (d.keyIs("sync_timeout_ms")) cfg.syncTimeoutMs = <i32>d.int(10, 60000);
+      else if (d.keyIs("reservation_ttl_ms")) cfg.reservationTtlMs = <i32>d.int(1000, 86400000);
+      else if (d.keyIs("reservation_slots")) cfg.reservationSlots = <i32>d.int(64, 1 << 22);
+      else if (d.keyIs("cas_retries")) cfg.casRetries = <i32>d.int(1, 1000);
+      else if (d.keyIs("pacing")) this.pacing(cfg);
+      else if (d.keyIs("test_trap_path")) cfg.trapPath = this.path();
+      else d.unknownKey();
+      d.endMember();
+    }
+    if (!d.finish()) return this.failed();
+    if (cfg.bidPath.toString() == cfg.winPath.toString() || cfg.bidPath.toString() == cfg.lossPath.toString()) {
+      this.error = "bid_path, win_path and loss_path must differ";
+      return null;
+    }
+    return cfg;
+  }
+
+  private failed(): PluginConfig | null {
+    this.error = this.doc.message();
+    return null;
+  }
+
+  private path(): OwnedBytes {
+    const p = this.doc.owned(256);
+    if (!this.doc.failed && (p.len == 0 || load<u8>(p.ptr) != 0x2f)) this.doc.fail("must start with '/'");
+    return p;
+  }
+
+  private currencyCode(): OwnedBytes {
+    const c = this.doc.owned(3);
+    if (!this.doc.failed && c.len != 3) this.doc.fail("expected a 3-letter ISO 4217 code");
+    return c;
+  }
+
+  private fxRates(fx: CurrencyTable): void {
+    const d = this.doc;
+    if (!d.beginObject()) return;
+    while (d.nextKey()) {
+      const code = d.key.toString();
+      if (code.length != 3) d.fail("expected a 3-letter ISO 4217 code");
+      fx.set(code, d.number(1e-9, 1e9));
+      d.endMember();
+    }
+  }
+
+  private pacing(cfg: PluginConfig): void {
+    const d = this.doc;
+    const g = cfg.pacing;
+    if (!d.beginObject()) return;
+    while (d.nextKey()) {
+      if (d.keyIs("kp")) g.kp = d.number(0, 1e6);
+      else if (d.keyIs("ki")) g.ki = d.number(0, 1e6);
+      else if (d.keyIs("kd")) g.kd = d.number(0, 1e6);
+      else if (d.keyIs("min_multiplier")) g.minMultiplier = d.number(0, 10);
+      else if (d.keyIs("max_multiplier")) g.maxMultiplier = d.number(0, 10);
+      else if (d.keyIs("integral_limit")) g.integralLimit = d.number(0, 1e9);
+      else if (d.keyIs("hourly_weights")) cfg.hourlyWeights = this.weights();
+      else d.unknownKey();
+      d.endMember();
+    }
+    if (!d.failed && g.minMultiplier > g.maxMultiplier) d.fail("min_multiplier above max_multiplier");
+  }
+
+  private weights(): StaticArray<f64> {
+    const d = this.doc;
+    const w = new StaticArray<f64>(24);
+    if (!d.beginArray()) return w;
+    let i = 0;
+    while (d.nextElement(i)) {
+      if (i < 24) w[i] = d.number(0, 1e12);
+      else d.fail("expected 24 weights");
+      d.endMember();
+      i++;
+    }
+    if (!d.failed && i != 24) d.fail("expected 24 weights");
+    return w;
+  }
+}
+
+/** Fills a Str view of owned bytes (for APIs that take Str). */
+export function viewOf(o: OwnedBytes, s: Str): Str {
+  s.set(o.ptr, o.len);
+  return s;
+}

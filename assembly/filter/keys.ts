@@ -1,0 +1,58 @@
+// Shared-data keys. Versioned ("nexus/v1/") so that a new filter version with a
+// new encoding never misreads an old one's values. Fixed keys are static
+// bytes; per-slot keys are written into one reusable buffer.
+import { OwnedBytes } from "../core/bidding/campaign";
+
+export const KEY_VM_SEQ = OwnedBytes.fromString("nexus/v1/vm-seq");
+export const KEY_LEADER = OwnedBytes.fromString("nexus/v1/leader");
+export const KEY_CONFIG_VERSION = OwnedBytes.fromString("nexus/v1/config/version");
+export const KEY_CONFIG = OwnedBytes.fromString("nexus/v1/config/campaigns");
+export const KEY_MODEL_META = OwnedBytes.fromString("nexus/v1/model/meta");
+export const KEY_MODEL_BLOB = OwnedBytes.fromString("nexus/v1/model/blob");
+export const KEY_RESV_CURSOR = OwnedBytes.fromString("nexus/v1/resv/cursor");
+export const KEY_SWEEP_CURSOR = OwnedBytes.fromString("nexus/v1/resv/sweep");
+export const KEY_STATUS = OwnedBytes.fromString("nexus/v1/status");
+
+export const LEDGER_PREFIX = "nexus/v1/ledger/";
+const PACE_PREFIX = "nexus/v1/pace/";
+
+export function ledgerKey(campaignId: string): OwnedBytes {
+  return OwnedBytes.fromString(LEDGER_PREFIX + campaignId);
+}
+
+export function paceKey(campaignId: string): OwnedBytes {
+  return OwnedBytes.fromString(PACE_PREFIX + campaignId);
+}
+
+/** Builds "nexus/v1/resv/<n>" into a reused buffer without allocating. */
+export class SlotKey {
+  readonly buf: usize = heap.alloc(64);
+  len: i32 = 0;
+
+  build(slot: u32): void {
+    const prefix = "nexus/v1/resv/";
+    let n = 0;
+    for (let i = 0; i < prefix.length; i++) store<u8>(this.buf + <usize>(n++), <u8>prefix.charCodeAt(i));
+    let div: u32 = 1;
+    while (slot / div >= 10) div *= 10;
+    while (div > 0) {
+      store<u8>(this.buf + <usize>(n++), <u8>(0x30 + (slot / div) % 10));
+      div /= 10;
+    }
+    this.len = n;
+  }
+}
+
+/** Builds LEDGER_PREFIX + campaign id bytes into a reused buffer. */
+export class LedgerKeyBuilder {
+  readonly buf: usize = heap.alloc(128);
+  len: i32 = 0;
+
+  build(idPtr: usize, idLen: i32): void {
+    let n = 0;
+    for (let i = 0; i < LEDGER_PREFIX.length; i++) store<u8>(this.buf + <usize>(n++), <u8>LEDGER_PREFIX.charCodeAt(i));
+    const m = idLen < 100 ? idLen : 100;
+    memory.copy(this.buf + <usize>n, idPtr, <usize>m);
+    this.len = n + m;
+  }
+}

@@ -1,0 +1,381 @@
+// The money, atomic across Envoy's worker VMs: per-campaign ledger records and
+// a ring of reservation records in proxy-wasm shared data, changed only with
+// bounded CAS loops (read value + cas → apply → write with cas → retry on
+// CAS_MISMATCH). A reservation's record is the idempotency gate for notices:
+// its state moves forward with one CAS before the ledger is touched, so a
+// repeated or concurrent notice can never apply twice.
+import { Status } from "../proxy-wasm";
+import { BudgetPort } from "../core/bidding/budget-port";
+import { Campaign, CampaignTable, OwnedBytes } from "../core/bidding/campaign";
+import { ImpBid } from "../core/bidding/imp-bid";
+import { NoBid } from "../core/bidding/reasons";
+import { LedgerRecord, LEDGER_RECORD_SIZE } from "../core/ledger/ledger-record";
+import { ReservationRecord, SlotState } from "../core/ledger/reservation-record";
+import { dayNumber } from "../core/features/time";
+import { PidController } from "../core/pacing/pid";
+import { readShared, writeShared, shared, fetchAddU64 } from "./shared";
+import { KEY_RESV_CURSOR, SlotKey, LedgerKeyBuilder, ledgerKey, paceKey } from "./keys";
+import { metrics } from "./metrics";
+
+/** What the filter keeps per campaign besides its configuration. */
+export class CampaignRuntime {
+  readonly ledgerKey: OwnedBytes;
+  readonly paceKey: OwnedBytes;
+  exhausted: bool = false;
+  multiplier: f64 = 1.0;
+  marketPriceMicros: i64 = 0;
+  // Leader-only pacing state.
+  readonly pid: PidController = new PidController();
+  lastPaceMs: i64 = 0;
+  hourStartCharged: i64 = 0;
+  hourNumber: i64 = -1;
+  minuteStartCharged: i64 = 0;
+  minuteNumber: i64 = -1;
+
+  constructor(public readonly campaign: Campaign) {
+    const id = campaign.id.toString();
+    this.ledgerKey = ledgerKey(id);
+    this.paceKey = paceKey(id);
+  }
+}
+
+/** Outcome of a win or loss notice. */
+export namespace NoticeResult {
+  export const CHARGED: i32 = 0;
+  export const REFUNDED: i32 = 1;
+  export const LATE_CHARGED: i32 = 2;
+  export const DUPLICATE: i32 = 3;
+  export const UNKNOWN_BID: i32 = 4;
+  export const PRICE_ABOVE_BID: i32 = 5;
+  export const CONTENTION: i32 = 6;
+}
+
+const recordBuf = heap.alloc(256);
+
+export class SharedLedger extends BudgetPort {
+  runtimes: Array<CampaignRuntime> = new Array<CampaignRuntime>();
+  readonly ledger: LedgerRecord = new LedgerRecord();
+  readonly slot: ReservationRecord = new ReservationRecord();
+  private readonly slotKey: SlotKey = new SlotKey();
+  private readonly ledgerKeyBuf: LedgerKeyBuilder = new LedgerKeyBuilder();
+  nowMs: i64 = 0;
+  utcOffsetMinutes: i32 = 0;
+  ttlMs: i64 = 120000;
+  slots: u32 = 65536;
+  retries: i32 = 32;
+
+  /** Rebuilds the per-campaign state for a new campaign table (keeps nothing from the old one). */
+  bindCampaigns(table: CampaignTable): void {
+    const rts = new Array<CampaignRuntime>();
+    for (let i = 0; i < table.size; i++) rts.push(new CampaignRuntime(table.at(i)));
+    this.runtimes = rts;
+  }
+
+  @inline runtime(c: Campaign): CampaignRuntime {
+    return unchecked(this.runtimes[c.index]);
+  }
+
+  @inline today(): i64 {
+    return dayNumber(this.nowMs, this.utcOffsetMinutes);
+  }
+
+  // ---- BudgetPort -----------------------------------------------------------
+
+  isExhausted(c: Campaign): bool {
+    return c.index < this.runtimes.length && this.runtime(c).exhausted;
+  }
+
+  shading(c: Campaign): f64 {
+    return c.index < this.runtimes.length ? this.runtime(c).multiplier : 1.0;
+  }
+
+  marketPriceMicros(c: Campaign): i64 {
+    if (c.index < this.runtimes.length) {
+      const m = this.runtime(c).marketPriceMicros;
+      if (m > 0) return m;
+    }
+    return c.marketPriceCpmMicros / 1000;
+  }
+
+  reserve(c: Campaign, wanted: i64, bid: ImpBid): i64 {
+    if (c.index >= this.runtimes.length) return 0;
+    const rt = this.runtime(c);
+    const amount = this.reserveInLedger(rt, wanted);
+    if (amount <= 0) return 0;
+    if (!this.claimSlot(rt, amount, bid)) {
+      this.refundInLedger(rt, amount);
+      this.lastFailure = NoBid.CONTENTION;
+      return 0;
+    }
+    metrics.inc(metrics.reservations);
+    metrics.add(metrics.reservedMicros, amount);
+    return amount;
+  }
+
+  refund(bid: ImpBid): void {
+    const c = bid.campaign;
+    if (c === null || !bid.reserved) return;
+    if (this.transitionSlot(bid.seq, bid.nonce, SlotState.REFUNDED, 0) == SlotState.RESERVED) {
+      this.applyForSlot(0, this.slot.amountMicros, 0);
+      metrics.inc(metrics.refunds);
+    }
+    bid.reserved = false;
+  }
+
+  // ---- ledger CAS loops -------------------------------------------------------
+
+  private reserveInLedger(rt: CampaignRuntime, wanted: i64): i64 {
+    const c = rt.campaign;
+    for (let attempt = 0; attempt < this.retries; attempt++) {
+      if (attempt > 0) metrics.inc(metrics.casRetries);
+      const st = readShared(rt.ledgerKey);
+      if (st != Status.OK) {
+        rt.exhausted = true; // no grant yet
+        this.lastFailure = NoBid.BUDGET;
+        return 0;
+      }
+      const cas = shared.cas;
+      this.ledger.read(shared.ptr, shared.len);
+      const amount = this.ledger.reserve(wanted, c.totalBudgetMicros, c.dailyBudgetMicros, this.today());
+      if (amount <= 0) {
+        rt.exhausted = true;
+        this.lastFailure = NoBid.BUDGET;
+        return 0;
+      }
+      this.ledger.write(recordBuf);
+      const w = writeShared(rt.ledgerKey, recordBuf, LEDGER_RECORD_SIZE, cas);
+      if (w == Status.OK) return amount;
+      if (w != Status.CAS_MISMATCH) break;
+    }
+    metrics.inc(metrics.casGiveUps);
+    this.lastFailure = NoBid.CONTENTION;
+    return 0;
+  }
+
+  /** op: 0 refund(amount), 1 settle(amount, price), 2 late charge(price), 3 set grant(amount). */
+  private applyToLedger(keyPtr: usize, keyLen: i32, op: i32, amount: i64, price: i64, retries: i32): bool {
+    for (let attempt = 0; attempt < retries; attempt++) {
+      if (attempt > 0) metrics.inc(metrics.casRetries);
+      const st = getSharedRaw(keyPtr, keyLen);
+      let cas: u32 = 0;
+      if (st == Status.OK) {
+        cas = shared.cas;
+        this.ledger.read(shared.ptr, shared.len);
+      } else {
+        this.ledger.clear();
+        if (op != 3) return false; // nothing was ever reserved from a missing ledger
+      }
+      const today = this.today();
+      if (op == 0) this.ledger.refund(amount);
+      else if (op == 1) this.ledger.settle(amount, price, today);
+      else if (op == 2) this.ledger.chargeLate(price, today);
+      else {
+        // A grant never takes back money already charged or reserved.
+        const floor = this.ledger.charged + this.ledger.reserved;
+        this.ledger.granted = amount > floor ? amount : floor;
+        this.ledger.rollDay(today);
+      }
+      this.ledger.write(recordBuf);
+      const w = setSharedRaw(keyPtr, keyLen, recordBuf, LEDGER_RECORD_SIZE, cas);
+      if (w == Status.OK) return true;
+      if (w != Status.CAS_MISMATCH) break;
+    }
+    metrics.inc(metrics.casGiveUps);
+    return false;
+  }
+
+  /** Refunds are retried harder than reservations: giving up would strand money (safe, but lost to bidding). */
+  private refundInLedger(rt: CampaignRuntime, amount: i64): void {
+    this.applyToLedger(rt.ledgerKey.ptr, rt.ledgerKey.len, 0, amount, 0, this.retries * 8);
+  }
+
+  /** Applies the host's cumulative grant for a campaign id (its ledger is created if needed). */
+  setGrantById(idPtr: usize, idLen: i32, grantedTotal: i64): bool {
+    this.ledgerKeyBuf.build(idPtr, idLen);
+    return this.applyToLedger(this.ledgerKeyBuf.buf, this.ledgerKeyBuf.len, 3, grantedTotal, 0, this.retries * 8);
+  }
+
+  setGrant(rt: CampaignRuntime, grantedTotal: i64): bool {
+    return this.applyToLedger(rt.ledgerKey.ptr, rt.ledgerKey.len, 3, grantedTotal, 0, this.retries * 8);
+  }
+
+  // ---- reservation ring --------------------------------------------------------
+
+  private claimSlot(rt: CampaignRuntime, amount: i64, bid: ImpBid): bool {
+    const seq = fetchAddU64(KEY_RESV_CURSOR, 1, this.retries);
+    if (seq < 0) {
+      metrics.inc(metrics.casGiveUps);
+      return false;
+    }
+    this.slotKey.build(<u32>(<u64>seq % <u64>this.slots));
+    const st = readShared2(this.slotKey);
+    let cas: u32 = 0;
+    if (st == Status.OK) {
+      cas = shared.cas;
+      this.slot.read(shared.ptr, shared.len);
+      // Ring full: the slot still holds a live reservation from one lap ago.
+      if (this.slot.state == SlotState.RESERVED) return false;
+    }
+    const s = this.slot;
+    s.clear();
+    s.state = SlotState.RESERVED;
+    s.seq = <u64>seq;
+    s.nonce = bid.nonce;
+    s.amountMicros = amount;
+    s.createdMs = this.nowMs;
+    s.expiresMs = this.nowMs + this.ttlMs;
+    s.setCampaignId(rt.campaign.id.ptr, rt.campaign.id.len);
+    const n = s.write(recordBuf);
+    if (setShared2(this.slotKey, recordBuf, n, cas) != Status.OK) return false;
+    bid.seq = <u64>seq;
+    return true;
+  }
+
+  /**
+   * Moves the reservation (seq, nonce) to `to` if it is in a state that allows
+   * it, recording `price`. Returns the state it was in before (the record is
+   * left in this.slot), SlotState.FREE if unknown, or 255 on CAS give-up.
+   */
+  transitionSlot(seq: u64, nonce: u32, to: u8, price: i64): u8 {
+    this.slotKey.build(<u32>(seq % <u64>this.slots));
+    for (let attempt = 0; attempt < this.retries * 4; attempt++) {
+      if (readShared2(this.slotKey) != Status.OK) return SlotState.FREE;
+      const cas = shared.cas;
+      const s = this.slot;
+      if (!s.read(shared.ptr, shared.len) || s.seq != seq || s.nonce != nonce) return SlotState.FREE;
+      const from = s.state;
+      if (!allowed(from, to)) return from;
+      s.state = to;
+      s.priceMicros = price;
+      const n = s.write(recordBuf);
+      const w = setShared2(this.slotKey, recordBuf, n, cas);
+      if (w == Status.OK) {
+        s.state = from; // report the previous state; amount and campaign stay readable
+        return from;
+      }
+      if (w != Status.CAS_MISMATCH) break;
+      metrics.inc(metrics.casRetries);
+    }
+    metrics.inc(metrics.casGiveUps);
+    return 255;
+  }
+
+  /**
+   * Applies a ledger operation for the campaign recorded in this.slot. The key
+   * is built from the slot's campaign id, not from the current campaign table,
+   * so a notice still lands after its campaign was removed from configuration.
+   */
+  private applyForSlot(op: i32, amount: i64, price: i64): bool {
+    this.ledgerKeyBuf.build(this.slot.campaignId, this.slot.campaignIdLen);
+    return this.applyToLedger(this.ledgerKeyBuf.buf, this.ledgerKeyBuf.len, op, amount, price, this.retries * 8);
+  }
+
+  // ---- notices ------------------------------------------------------------------
+
+  /** A win (nurl or burl) at `price` micros per impression. */
+  win(seq: u64, nonce: u32, price: i64): i32 {
+    // Check the price against the bid before moving the state: an invalid notice changes nothing.
+    this.slotKey.build(<u32>(seq % <u64>this.slots));
+    if (readShared2(this.slotKey) != Status.OK) return NoticeResult.UNKNOWN_BID;
+    if (!this.slot.read(shared.ptr, shared.len) || this.slot.seq != seq || this.slot.nonce != nonce) {
+      return NoticeResult.UNKNOWN_BID;
+    }
+    if (price > this.slot.amountMicros) return NoticeResult.PRICE_ABOVE_BID;
+
+    let from = this.transitionSlot(seq, nonce, SlotState.WON, price);
+    if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
+    if (from == 255) return NoticeResult.CONTENTION;
+    if (from == SlotState.RESERVED) {
+      this.applyForSlot(1, this.slot.amountMicros, price);
+      metrics.inc(metrics.wins);
+      metrics.add(metrics.spendMicros, price);
+      return NoticeResult.CHARGED;
+    }
+    if (from == SlotState.EXPIRED || from == SlotState.LOST) {
+      // The reservation was already refunded: the impression still cost money.
+      from = this.transitionSlot(seq, nonce, SlotState.LATE_WON, price);
+      if (from == SlotState.EXPIRED || from == SlotState.LOST) {
+        this.applyForSlot(2, 0, price);
+        metrics.inc(metrics.lateWins);
+        metrics.add(metrics.spendMicros, price);
+        return NoticeResult.LATE_CHARGED;
+      }
+    }
+    return NoticeResult.DUPLICATE;
+  }
+
+  /** A loss notice: releases the reservation. */
+  loss(seq: u64, nonce: u32): i32 {
+    const from = this.transitionSlot(seq, nonce, SlotState.LOST, 0);
+    if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
+    if (from == 255) return NoticeResult.CONTENTION;
+    if (from != SlotState.RESERVED) return NoticeResult.DUPLICATE;
+    this.applyForSlot(0, this.slot.amountMicros, 0);
+    metrics.inc(metrics.losses);
+    metrics.inc(metrics.refunds);
+    return NoticeResult.REFUNDED;
+  }
+
+  /**
+   * Expires reservations past their TTL in `count` ring slots starting at
+   * `start` (the leader walks the whole ring, a slice per tick). Returns how
+   * many were expired.
+   */
+  sweep(start: u32, count: u32): i32 {
+    let expired = 0;
+    for (let i: u32 = 0; i < count; i++) {
+      const idx = (start + i) % this.slots;
+      this.slotKey.build(idx);
+      if (readShared2(this.slotKey) != Status.OK) continue;
+      if (!this.slot.read(shared.ptr, shared.len)) continue;
+      if (this.slot.state != SlotState.RESERVED || this.slot.expiresMs > this.nowMs) continue;
+      const seq = this.slot.seq;
+      const nonce = this.slot.nonce;
+      if (this.transitionSlot(seq, nonce, SlotState.EXPIRED, 0) == SlotState.RESERVED) {
+        this.applyForSlot(0, this.slot.amountMicros, 0);
+        metrics.inc(metrics.expired);
+        metrics.inc(metrics.refunds);
+        expired++;
+      }
+    }
+    return expired;
+  }
+
+  /** Re-reads a campaign's ledger: exhausted flag and market price estimate (every VM, every tick). */
+  refresh(rt: CampaignRuntime): void {
+    if (readShared(rt.ledgerKey) != Status.OK) {
+      rt.exhausted = true;
+      return;
+    }
+    this.ledger.read(shared.ptr, shared.len);
+    const c = rt.campaign;
+    rt.exhausted = this.ledger.available(c.totalBudgetMicros, c.dailyBudgetMicros, this.today()) <= 0;
+    // Average clearing price once there are enough wins to trust it.
+    rt.marketPriceMicros = this.ledger.wins >= 20 ? (this.ledger.charged - this.ledger.lateCharged) / this.ledger.wins : 0;
+  }
+}
+
+/** Forward-only state machine of a reservation. */
+function allowed(from: u8, to: u8): bool {
+  if (from == SlotState.RESERVED) return to != SlotState.RESERVED && to != SlotState.LATE_WON;
+  if (from == SlotState.EXPIRED || from == SlotState.LOST) return to == SlotState.LATE_WON;
+  return false;
+}
+
+@inline function readShared2(k: SlotKey): u32 {
+  return getSharedRaw(k.buf, k.len);
+}
+
+@inline function setShared2(k: SlotKey, ptr: usize, len: i32, cas: u32): u32 {
+  return setSharedRaw(k.buf, k.len, ptr, len, cas);
+}
+
+import { getSharedData, setSharedData } from "../proxy-wasm";
+
+@inline function getSharedRaw(kp: usize, kl: i32): u32 {
+  return getSharedData(kp, kl, shared);
+}
+
+@inline function setSharedRaw(kp: usize, kl: i32, vp: usize, vl: i32, cas: u32): u32 {
+  return setSharedData(kp, kl, vp, vl, cas);
+}

@@ -1,0 +1,87 @@
+// The filter's metrics, defined with proxy_define_metric in on_configure (the
+// host dedupes by name, so every VM of the process shares them). Envoy
+// exports them at /stats/prometheus; the standalone host at /metrics.
+import { defineMetric, incrementMetric, recordMetric, MetricType } from "../proxy-wasm";
+import { NoBid, noBidName } from "../core/bidding/reasons";
+
+export class FilterMetrics {
+  requests: u32 = 0;
+  bidResponses: u32 = 0;
+  impBids: u32 = 0;
+  badRequests: u32 = 0;
+  tooLarge: u32 = 0;
+  noBidByReason: StaticArray<u32> = new StaticArray<u32>(NoBid.COUNT);
+  reservations: u32 = 0;
+  reservedMicros: u32 = 0;
+  refunds: u32 = 0;
+  casRetries: u32 = 0;
+  casGiveUps: u32 = 0;
+  spendMicros: u32 = 0;
+  wins: u32 = 0;
+  lateWins: u32 = 0;
+  losses: u32 = 0;
+  noticeDuplicate: u32 = 0;
+  noticeUnknown: u32 = 0;
+  noticeInvalid: u32 = 0;
+  expired: u32 = 0;
+  syncOk: u32 = 0;
+  syncFailed: u32 = 0;
+  modelLoads: u32 = 0;
+  modelLoadFailures: u32 = 0;
+  configLoads: u32 = 0;
+  configLoadFailures: u32 = 0;
+  modelLoaded: u32 = 0;
+  configVersion: u32 = 0;
+  decisionLatencyUs: u32 = 0;
+
+  define(): void {
+    this.requests = defineMetric(MetricType.COUNTER, "nexus_bid_requests_total");
+    this.bidResponses = defineMetric(MetricType.COUNTER, "nexus_bid_responses_total");
+    this.impBids = defineMetric(MetricType.COUNTER, "nexus_bids_total");
+    this.badRequests = defineMetric(MetricType.COUNTER, "nexus_bad_requests_total");
+    this.tooLarge = defineMetric(MetricType.COUNTER, "nexus_too_large_total");
+    for (let r = 1; r < NoBid.COUNT; r++) {
+      this.noBidByReason[r] = defineMetric(MetricType.COUNTER, "nexus_nobids_" + noBidName(r) + "_total");
+    }
+    this.reservations = defineMetric(MetricType.COUNTER, "nexus_reservations_total");
+    this.reservedMicros = defineMetric(MetricType.COUNTER, "nexus_reserved_micros_total");
+    this.refunds = defineMetric(MetricType.COUNTER, "nexus_refunds_total");
+    this.casRetries = defineMetric(MetricType.COUNTER, "nexus_cas_retries_total");
+    this.casGiveUps = defineMetric(MetricType.COUNTER, "nexus_cas_giveups_total");
+    this.spendMicros = defineMetric(MetricType.COUNTER, "nexus_spend_micros_total");
+    this.wins = defineMetric(MetricType.COUNTER, "nexus_wins_total");
+    this.lateWins = defineMetric(MetricType.COUNTER, "nexus_late_wins_total");
+    this.losses = defineMetric(MetricType.COUNTER, "nexus_losses_total");
+    this.noticeDuplicate = defineMetric(MetricType.COUNTER, "nexus_notices_duplicate_total");
+    this.noticeUnknown = defineMetric(MetricType.COUNTER, "nexus_notices_unknown_total");
+    this.noticeInvalid = defineMetric(MetricType.COUNTER, "nexus_notices_invalid_total");
+    this.expired = defineMetric(MetricType.COUNTER, "nexus_reservations_expired_total");
+    this.syncOk = defineMetric(MetricType.COUNTER, "nexus_sync_ok_total");
+    this.syncFailed = defineMetric(MetricType.COUNTER, "nexus_sync_failed_total");
+    this.modelLoads = defineMetric(MetricType.COUNTER, "nexus_model_loads_total");
+    this.modelLoadFailures = defineMetric(MetricType.COUNTER, "nexus_model_load_failures_total");
+    this.configLoads = defineMetric(MetricType.COUNTER, "nexus_config_loads_total");
+    this.configLoadFailures = defineMetric(MetricType.COUNTER, "nexus_config_load_failures_total");
+    this.modelLoaded = defineMetric(MetricType.GAUGE, "nexus_model_loaded");
+    this.configVersion = defineMetric(MetricType.GAUGE, "nexus_config_version");
+    this.decisionLatencyUs = defineMetric(MetricType.HISTOGRAM, "nexus_decision_latency_us");
+  }
+
+  @inline inc(id: u32): void {
+    incrementMetric(id, 1);
+  }
+
+  @inline add(id: u32, v: i64): void {
+    if (v > 0) incrementMetric(id, v);
+  }
+
+  @inline set(id: u32, v: u64): void {
+    recordMetric(id, v);
+  }
+
+  @inline noBid(reason: i32): void {
+    if (reason > 0 && reason < NoBid.COUNT) incrementMetric(unchecked(this.noBidByReason[reason]), 1);
+  }
+}
+
+export const metrics = new FilterMetrics();

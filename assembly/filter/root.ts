@@ -1,0 +1,220 @@
+// The Nexus root context: one per VM. It parses the plugin configuration once,
+// owns every preallocated object of the bid path (parser, request, engine,
+// reply buffers), answers bids and notices for its streams, and on each tick
+// refreshes campaigns and model from shared data; the VM holding the leader
+// lease also syncs with the host, sweeps expired reservations and paces.
+import {
+  RootContext, HttpContext, LogLevel, BufferType, HostBytes, Status,
+  getBufferBytes, log, setTickPeriodMillis, currentTimeNanos, reserveHostCopyArena, recordMetric,
+} from "../proxy-wasm";
+import { Str } from "../core/bytes/str";
+import { BidRequestParser } from "../core/openrtb/parse";
+import { BidRequest } from "../core/openrtb/request";
+import { LrModelPair } from "../core/model/lr-model";
+import { CampaignTable } from "../core/bidding/campaign";
+import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
+import { NoBid } from "../core/bidding/reasons";
+import { ParsedBidId } from "../core/bidding/imp-bid";
+import { writeBidResponse, ReplySettings } from "../core/reply/bid-response";
+import { PluginConfig, PluginConfigParser, viewOf } from "./config";
+import { NexusStream } from "./stream";
+import { SharedLedger, NoticeResult } from "./ledger";
+import { HostSync } from "./sync";
+import { metrics } from "./metrics";
+import { body, replyJson, replyNoBid, replyError, replyErrorText } from "./replies";
+import { queryParam, parseCpmToMicros } from "./query";
+import { ensureU64, fetchAddU64 } from "./shared";
+import { KEY_VM_SEQ, KEY_RESV_CURSOR, KEY_SWEEP_CURSOR } from "./keys";
+
+const configBytes = new HostBytes();
+
+export class NexusRoot extends RootContext {
+  config: PluginConfig = new PluginConfig();
+  vmSeq: u32 = 0;
+  // Bid path (allocated in onConfigure, reused for every request).
+  parser: BidRequestParser = new BidRequestParser(1024, 1);
+  request: BidRequest = new BidRequest();
+  model: LrModelPair = new LrModelPair(10);
+  campaigns: CampaignTable = new CampaignTable();
+  engine: DecisionEngine = new DecisionEngine(10);
+  decision: Decision = new Decision();
+  settings: DecisionSettings = new DecisionSettings();
+  reply: ReplySettings = new ReplySettings();
+  ledger: SharedLedger = new SharedLedger();
+  sync: HostSync = new HostSync(this);
+  private readonly base: Str = new Str();
+  private readonly param: Str = new Str();
+  private readonly bidId: ParsedBidId = new ParsedBidId();
+  private pool: Array<NexusStream> = new Array<NexusStream>();
+
+  onConfigure(size: usize): bool {
+    let cfg: PluginConfig | null = null;
+    const parser = new PluginConfigParser();
+    if (size == 0) {
+      cfg = new PluginConfig();
+    } else {
+      getBufferBytes(BufferType.PLUGIN_CONFIGURATION, 0, size, configBytes);
+      cfg = configBytes.ok ? parser.parse(configBytes.ptr, configBytes.len) : parser.parse(0, 0);
+      configBytes.release();
+    }
+    if (cfg === null) {
+      log(LogLevel.CRITICAL, "nexus: invalid plugin configuration: " + parser.error);
+      return false;
+    }
+    this.config = cfg;
+    reserveHostCopyArena(<usize>cfg.maxBodyBytes + 128 * 1024);
+    this.parser = new BidRequestParser(cfg.maxBodyBytes, 32);
+    this.model = new LrModelPair(cfg.hashBits);
+    this.engine = new DecisionEngine(cfg.hashBits);
+    viewOf(cfg.currency, this.settings.currency);
+    this.settings.utcOffsetMinutes = cfg.utcOffsetMinutes;
+    for (let i = 0; i < cfg.fx.codes.length; i++) {
+      this.settings.fx.set(cfg.fx.codes[i].toString(), cfg.fx.rates[i]);
+    }
+    viewOf(cfg.winPath, this.reply.winPath);
+    viewOf(cfg.lossPath, this.reply.lossPath);
+    viewOf(cfg.seat, this.reply.seat);
+    viewOf(cfg.currency, this.reply.currency);
+    const l = this.ledger;
+    l.ttlMs = cfg.reservationTtlMs;
+    l.slots = <u32>cfg.reservationSlots;
+    l.retries = cfg.casRetries;
+    l.utcOffsetMinutes = cfg.utcOffsetMinutes;
+
+    metrics.define();
+    ensureU64(KEY_VM_SEQ);
+    ensureU64(KEY_RESV_CURSOR);
+    ensureU64(KEY_SWEEP_CURSOR);
+    const seq = fetchAddU64(KEY_VM_SEQ, 1, 64);
+    const now = currentTimeNanos();
+    this.vmSeq = seq >= 0 ? <u32>seq + 1 : <u32>(now & 0x7fffffff) | 0x80000000;
+    this.engine.seed(now ^ (<u64>this.vmSeq << 40) ^ 0x5deece66d);
+    for (let i = 0; i < 64; i++) this.pool.push(new NexusStream(this));
+    this.sync.configure();
+    setTickPeriodMillis(<u32>cfg.tickMs);
+    log(LogLevel.INFO, "nexus: configured vm " + this.vmSeq.toString());
+    return true;
+  }
+
+  onTick(): void {
+    this.sync.tick(nowMs());
+  }
+
+  onHttpCallResponse(token: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
+    this.sync.onResponse(token, numHeaders, bodySize, nowMs());
+  }
+
+  newHttpContext(contextId: u32): HttpContext | null {
+    const s = this.pool.length > 0 ? this.pool.pop() : new NexusStream(this);
+    s.recycle();
+    return s;
+  }
+
+  releaseHttpContext(ctx: HttpContext): void {
+    if (this.pool.length < 4096) this.pool.push(changetype<NexusStream>(ctx));
+  }
+
+  /** POST bid: parse, decide, reserve, reply — one local reply whatever happens. */
+  handleBid(ptr: usize, len: i32, stream: NexusStream): void {
+    const req = this.request;
+    if (this.parser.parse(ptr, len, req) != 0) {
+      metrics.inc(metrics.badRequests);
+      const msg = this.parser.errorMessage;
+      replyError(400, msg.ptr, msg.len, "nexus_bad_request");
+      return;
+    }
+    const ms = nowMs();
+    this.ledger.nowMs = ms;
+    const d = this.decision;
+    this.engine.decide(req, this.model, this.campaigns, this.settings, this.ledger, ms, d);
+    const elapsed = currentTimeNanos() - stream.startNanos;
+    if (d.count > 0 && elapsed > this.budgetNanos(req.tmax)) {
+      for (let i = 0; i < d.count; i++) this.ledger.refund(d.bid(i));
+      d.count = 0;
+      d.reason = NoBid.TIMEOUT;
+    }
+    recordMetric(metrics.decisionLatencyUs, elapsed / 1000);
+    if (d.count == 0) {
+      metrics.noBid(d.reason);
+      replyNoBid(d.reason);
+      return;
+    }
+    writeBidResponse(body, this.reply, stream.noticeBase(this.base), req.id, d.bids, d.count);
+    if (body.overflowed) {
+      // Cannot happen with sane creatives (256 KiB buffer); never send a truncated reply.
+      for (let i = 0; i < d.count; i++) this.ledger.refund(d.bid(i));
+      metrics.noBid(NoBid.NO_MATCH);
+      replyNoBid(NoBid.NO_MATCH);
+      return;
+    }
+    metrics.inc(metrics.bidResponses);
+    metrics.add(metrics.impBids, d.count);
+    replyJson(200, "nexus_bid");
+  }
+
+  /** The decision's time budget: decision_budget_ms, or a share of tmax when that is tighter. */
+  private budgetNanos(tmax: i32): u64 {
+    let ms: f64 = <f64>this.config.decisionBudgetMs;
+    if (tmax > 0) {
+      const share = <f64>tmax * this.config.tmaxShare;
+      if (share < ms) ms = share;
+    }
+    return <u64>(ms * 1e6);
+  }
+
+  /** GET/POST win or loss notice: answer with what happened to the money. */
+  handleNotice(isWin: bool, pathPtr: usize, pathLen: i32): void {
+    this.ledger.nowMs = nowMs();
+    if (!queryParam(pathPtr, pathLen, "bid", this.param) || !this.bidId.parse(this.param.ptr, this.param.len)) {
+      metrics.inc(metrics.noticeUnknown);
+      replyErrorText(404, "unknown bid id", "nexus_notice_unknown");
+      return;
+    }
+    let result: i32;
+    if (isWin) {
+      queryParam(pathPtr, pathLen, "price", this.param);
+      const price = parseCpmToMicros(this.param);
+      if (price < 0) {
+        metrics.inc(metrics.noticeInvalid);
+        replyErrorText(400, "price: expected a non-negative decimal CPM", "nexus_notice_invalid");
+        return;
+      }
+      result = this.ledger.win(this.bidId.seq, this.bidId.nonce, price);
+    } else {
+      result = this.ledger.loss(this.bidId.seq, this.bidId.nonce);
+    }
+    this.replyNotice(result);
+  }
+
+  private replyNotice(result: i32): void {
+    switch (result) {
+      case NoticeResult.CHARGED:
+        return this.noticeOk("{\"status\":\"charged\"}");
+      case NoticeResult.LATE_CHARGED:
+        return this.noticeOk("{\"status\":\"late_charged\"}");
+      case NoticeResult.REFUNDED:
+        return this.noticeOk("{\"status\":\"refunded\"}");
+      case NoticeResult.DUPLICATE:
+        metrics.inc(metrics.noticeDuplicate);
+        return this.noticeOk("{\"status\":\"already_settled\"}");
+      case NoticeResult.PRICE_ABOVE_BID:
+        metrics.inc(metrics.noticeInvalid);
+        return replyErrorText(400, "price: above the bid price", "nexus_notice_invalid");
+      case NoticeResult.CONTENTION:
+        return replyErrorText(503, "busy: retry the notice", "nexus_notice_busy");
+      default:
+        metrics.inc(metrics.noticeUnknown);
+        return replyErrorText(404, "unknown bid id", "nexus_notice_unknown");
+    }
+  }
+
+  private noticeOk(json: string): void {
+    body.reset();
+    body.ascii(json);
+    replyJson(200, "nexus_notice");
+  }
+}
+
+@inline export function nowMs(): i64 {
+  return <i64>(currentTimeNanos() / 1000000);
+}

@@ -1,0 +1,476 @@
+// Control-plane sync, from the root context's tick. Every VM refreshes its
+// campaigns, model and per-campaign state from shared data. The VM holding the
+// leader lease (a shared-data key renewed with CAS) also calls the host through
+// the configured cluster (proxy_http_call): it reports spend, applies the
+// budget grants it gets back, fetches a new campaign set or model when the
+// announced version changes (checking the model's SHA-256 against the
+// announcement), and publishes them in shared data for every VM. It also
+// sweeps expired reservations and runs the pacing controllers.
+// Host unreachable: nothing changes; grants run out and bidding stops (safe).
+import {
+  Status, LogLevel, MapType, BufferType, HostBytes, CallToken, HeaderMapWriter, HeaderMapReader,
+  httpCall, getBufferBytes, getHeaderMapPairs, log, defineMetric, recordMetric, MetricType,
+} from "../proxy-wasm";
+import { ByteWriter } from "../core/bytes/writer";
+import { Str } from "../core/bytes/str";
+import { ConfigDoc } from "../core/config/config-doc";
+import { CampaignConfigParser } from "../core/bidding/campaign-config";
+import { sha256 } from "../core/hash/sha256";
+import { SpendPlan, } from "../core/pacing/spend-plan";
+import { dayNumber, msIntoDay, localMinutes } from "../core/features/time";
+import { LedgerRecord } from "../core/ledger/ledger-record";
+import { readShared, writeShared, shared } from "./shared";
+import {
+  KEY_LEADER, KEY_CONFIG, KEY_CONFIG_VERSION, KEY_MODEL_META, KEY_MODEL_BLOB, KEY_STATUS, LedgerKeyBuilder,
+} from "./keys";
+import { CampaignRuntime } from "./ledger";
+import { metrics } from "./metrics";
+import { NexusRoot } from "./root";
+
+const MAX_VERSION: i32 = 64;
+const buf16 = memory.data(16);
+
+export class HostSync {
+  readonly root: NexusRoot;
+  private readonly hdrs: HeaderMapWriter = new HeaderMapWriter(8, 1024);
+  private readonly out: ByteWriter = new ByteWriter(64 * 1024);
+  private readonly bytes: HostBytes = new HostBytes();
+  private readonly token: CallToken = new CallToken();
+  private readonly respHeaders: HeaderMapReader = new HeaderMapReader();
+  private readonly doc: ConfigDoc = new ConfigDoc(1 << 16);
+  private readonly campaignParser: CampaignConfigParser = new CampaignConfigParser(1 << 22);
+  private readonly plan: SpendPlan = new SpendPlan();
+  private readonly ledger: LedgerRecord = new LedgerRecord();
+  private readonly keyBuilder: LedgerKeyBuilder = new LedgerKeyBuilder();
+  private readonly tmp: Str = new Str();
+
+  // What this VM has loaded.
+  private loadedConfigVersion: i64 = -1;
+  private loadedModelMeta: ArrayBuffer = new ArrayBuffer(0);
+  // Leader state.
+  leader: bool = false;
+  private lastSyncMs: i64 = 0;
+  private syncToken: u32 = 0;
+  private configToken: u32 = 0;
+  private modelToken: u32 = 0;
+  private pendingConfigVersion: i64 = -1;
+  private pendingModelVersion: string = "";
+  private readonly pendingModelSha: ArrayBuffer = new ArrayBuffer(32);
+  private sweepStart: u32 = 0;
+  private multiplierGauges: Array<u32> = new Array<u32>();
+
+  constructor(root: NexusRoot) {
+    this.root = root;
+  }
+
+  configure(): void {
+    const w = this.root.config.hourlyWeights;
+    if (w !== null) this.plan.setHourlyWeights(w);
+    this.plan.finishEarlyMs = 30 * 60 * 1000;
+  }
+
+  tick(now: i64): void {
+    this.root.ledger.nowMs = now;
+    this.refreshConfig();
+    this.refreshModel();
+    this.refreshCampaigns();
+    if (this.tryLead(now)) {
+      if (this.syncToken == 0 && now - this.lastSyncMs >= <i64>this.root.config.syncPeriodMs) this.sendSync(now);
+      this.sweep();
+      this.pace(now);
+    }
+  }
+
+  // ---- every VM: pick up what the leader published --------------------------------
+
+  private refreshConfig(): void {
+    if (readShared(KEY_CONFIG_VERSION) != Status.OK || shared.len != 8) return;
+    const version = load<i64>(shared.ptr);
+    if (version == this.loadedConfigVersion) return;
+    if (readShared(KEY_CONFIG) != Status.OK) return;
+    const table = this.campaignParser.parse(shared.ptr, shared.len);
+    if (table === null) {
+      metrics.inc(metrics.configLoadFailures);
+      log(LogLevel.ERROR, "nexus: published campaigns rejected: " + this.campaignParser.error);
+      this.loadedConfigVersion = version; // do not retry the same bad version every tick
+      return;
+    }
+    this.root.campaigns = table;
+    this.root.ledger.bindCampaigns(table);
+    this.loadedConfigVersion = version;
+    metrics.inc(metrics.configLoads);
+    recordMetric(metrics.configVersion, <u64>version);
+    this.multiplierGauges = new Array<u32>();
+    for (let i = 0; i < table.size; i++) {
+      this.multiplierGauges.push(defineMetric(MetricType.GAUGE, "nexus_pacing_multiplier_ppm." + table.at(i).id.toString()));
+    }
+  }
+
+  private refreshModel(): void {
+    if (readShared(KEY_MODEL_META) != Status.OK) return;
+    if (bytesMatch(this.loadedModelMeta, shared.ptr, shared.len)) return;
+    const meta = new ArrayBuffer(shared.len);
+    memory.copy(changetype<usize>(meta), shared.ptr, <usize>shared.len);
+    const metaLen = meta.byteLength;
+    if (readShared(KEY_MODEL_BLOB) != Status.OK || shared.len < 32 || metaLen < 33) return;
+    const vlen = <i32>load<u8>(changetype<usize>(meta));
+    // The blob starts with the digest the meta announces: a torn pair (new meta, old blob) waits a tick.
+    if (1 + vlen + 32 > metaLen || memory.compare(shared.ptr, changetype<usize>(meta) + 1 + <usize>vlen, 32) != 0) return;
+    const err = this.root.model.loadNxm(shared.ptr + 32, shared.len - 32);
+    this.loadedModelMeta = meta;
+    if (err != 0) {
+      metrics.inc(metrics.modelLoadFailures);
+      log(LogLevel.ERROR, "nexus: published model rejected, code " + err.toString());
+      return;
+    }
+    metrics.inc(metrics.modelLoads);
+    recordMetric(metrics.modelLoaded, 1);
+  }
+
+  private refreshCampaigns(): void {
+    const l = this.root.ledger;
+    for (let i = 0; i < l.runtimes.length; i++) {
+      const rt = unchecked(l.runtimes[i]);
+      l.refresh(rt);
+      if (readShared(rt.paceKey) == Status.OK && shared.len == 16) {
+        const m = load<f64>(shared.ptr);
+        if (isFinite(m) && m >= 0) rt.multiplier = m;
+      }
+    }
+  }
+
+  // ---- leadership -----------------------------------------------------------------
+
+  private tryLead(now: i64): bool {
+    const me = this.root.vmSeq;
+    const lease = <i64>this.root.config.tickMs * 5;
+    const st = readShared(KEY_LEADER);
+    let cas: u32 = 0;
+    if (st == Status.OK && shared.len == 16) {
+      const owner = load<u32>(shared.ptr);
+      const expires = load<i64>(shared.ptr, 8);
+      if (owner != me && expires > now) {
+        this.leader = false;
+        return false;
+      }
+      cas = shared.cas;
+    }
+    store<u32>(buf16, me);
+    store<u32>(buf16, 0, 4);
+    store<i64>(buf16, now + lease, 8);
+    this.leader = writeShared(KEY_LEADER, buf16, 16, cas) == Status.OK;
+    return this.leader;
+  }
+
+  // ---- leader: talk to the host ----------------------------------------------------
+
+  private call(method: string, path: string, bodyPtr: usize, bodyLen: i32): u32 {
+    const cfg = this.root.config;
+    const h = this.hdrs;
+    h.reset();
+    h.addAscii(":method", method);
+    h.addAscii(":path", path);
+    h.addAsciiKey(":authority", cfg.hostAuthority.ptr, cfg.hostAuthority.len);
+    h.addAscii("content-type", "application/json");
+    httpCall(cfg.hostCluster.ptr, cfg.hostCluster.len, h.ptr, h.len, bodyPtr, bodyLen, <u32>cfg.syncTimeoutMs, this.token);
+    if (this.token.status != Status.OK) {
+      metrics.inc(metrics.syncFailed);
+      log(LogLevel.WARN, "nexus: proxy_http_call to " + cfg.hostCluster.toString() + " failed, status " + this.token.status.toString());
+      return 0;
+    }
+    return this.token.token;
+  }
+
+  private sendSync(now: i64): void {
+    this.lastSyncMs = now;
+    const w = this.out;
+    w.reset();
+    w.ascii("{\"vm\":");
+    w.u64(this.root.vmSeq);
+    w.ascii(",\"config_version\":");
+    w.i64(this.loadedConfigVersion);
+    w.ascii(",\"model_loaded\":");
+    w.ascii(this.root.model.loaded ? "true" : "false");
+    w.ascii(",\"campaigns\":[");
+    const l = this.root.ledger;
+    const today = dayNumber(now, this.root.config.utcOffsetMinutes);
+    for (let i = 0; i < l.runtimes.length; i++) {
+      const rt = unchecked(l.runtimes[i]);
+      if (i > 0) w.byte(0x2c);
+      const rec = this.ledger;
+      if (readShared(rt.ledgerKey) == Status.OK) rec.read(shared.ptr, shared.len);
+      else rec.clear();
+      w.ascii("{\"id\":\"");
+      w.jsonEscaped(rt.campaign.id.ptr, rt.campaign.id.len);
+      w.ascii("\",\"granted_micros\":");
+      w.i64(rec.granted);
+      w.ascii(",\"charged_micros\":");
+      w.i64(rec.charged);
+      w.ascii(",\"reserved_micros\":");
+      w.i64(rec.reserved);
+      w.ascii(",\"daily_charged_micros\":");
+      w.i64(rec.day == today ? rec.dailyCharged : 0);
+      w.ascii(",\"wins\":");
+      w.i64(rec.wins);
+      w.ascii(",\"late_wins\":");
+      w.i64(rec.lateWins);
+      w.ascii(",\"multiplier_ppm\":");
+      w.i64(<i64>(rt.multiplier * 1e6));
+      w.byte(0x7d);
+    }
+    w.ascii("]}");
+    this.syncToken = this.call("POST", "/nexus/v1/sync", w.base, w.len);
+  }
+
+  onResponse(token: u32, numHeaders: u32, bodySize: usize, now: i64): void {
+    let which = 0;
+    if (token == this.syncToken) which = 1;
+    else if (token == this.configToken) which = 2;
+    else if (token == this.modelToken) which = 3;
+    if (which == 0) return;
+    if (which == 1) this.syncToken = 0;
+    else if (which == 2) this.configToken = 0;
+    else this.modelToken = 0;
+
+    if (numHeaders == 0 || this.statusCode() != 200) {
+      metrics.inc(metrics.syncFailed);
+      return;
+    }
+    getBufferBytes(BufferType.HTTP_CALL_RESPONSE_BODY, 0, bodySize, this.bytes);
+    const ptr = this.bytes.ok ? this.bytes.ptr : 0;
+    const len = this.bytes.ok ? this.bytes.len : 0;
+    if (which == 1) this.onSyncAnswer(ptr, len);
+    else if (which == 2) this.onConfig(ptr, len);
+    else this.onModel(ptr, len);
+    this.bytes.release();
+  }
+
+  private statusCode(): i32 {
+    const b = new HostBytes();
+    getHeaderMapPairs(MapType.HTTP_CALL_RESPONSE_HEADERS, b);
+    this.respHeaders.bind(b.ptr, b.len);
+    if (!this.respHeaders.findAscii(":status")) return 0;
+    let v = 0;
+    for (let i = 0; i < this.respHeaders.valueLen; i++) v = v * 10 + (load<u8>(this.respHeaders.valuePtr + <usize>i) - 0x30);
+    return v;
+  }
+
+  private onSyncAnswer(ptr: usize, len: i32): void {
+    const d = this.doc;
+    d.start(ptr, len);
+    let configVersion: i64 = -1;
+    let modelVersion = "";
+    let modelSha = "";
+    if (d.beginObject()) {
+      while (d.nextKey()) {
+        if (d.keyIs("config_version")) configVersion = d.int(0, i64.MAX_VALUE);
+        else if (d.keyIs("model")) {
+          if (d.r.peekKind() == 6) d.skip(); // null: no model available
+          else if (d.beginObject()) {
+            while (d.nextKey()) {
+              if (d.keyIs("version")) modelVersion = d.string();
+              else if (d.keyIs("sha256")) modelSha = d.string();
+              else d.skip();
+              d.endMember();
+            }
+          }
+        } else if (d.keyIs("grants")) this.applyGrants();
+        else d.skip(); // newer hosts may send more
+        d.endMember();
+      }
+    }
+    if (d.failed || !d.finish()) {
+      metrics.inc(metrics.syncFailed);
+      log(LogLevel.WARN, "nexus: bad sync answer: " + d.message());
+      return;
+    }
+    metrics.inc(metrics.syncOk);
+    this.publishStatus();
+    if (configVersion >= 0 && configVersion != this.publishedConfigVersion() && this.configToken == 0) {
+      this.pendingConfigVersion = configVersion;
+      this.configToken = this.call("GET", "/nexus/v1/config?version=" + configVersion.toString(), 0, 0);
+    }
+    if (modelVersion.length > 0 && modelVersion.length <= MAX_VERSION && modelSha.length == 64 && this.modelToken == 0) {
+      if (!this.publishedModelIs(modelVersion, modelSha) && hexTo(modelSha, changetype<usize>(this.pendingModelSha))) {
+        this.pendingModelVersion = modelVersion;
+        this.modelToken = this.call("GET", "/nexus/v1/model?version=" + modelVersion, 0, 0);
+      }
+    }
+  }
+
+  private applyGrants(): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      let id = "";
+      let granted: i64 = -1;
+      if (d.beginObject()) {
+        while (d.nextKey()) {
+          if (d.keyIs("id")) id = d.string();
+          else if (d.keyIs("granted_micros")) granted = d.int(0, i64.MAX_VALUE);
+          else d.skip();
+          d.endMember();
+        }
+      }
+      if (!d.failed && id.length > 0 && granted >= 0) {
+        const b = String.UTF8.encode(id);
+        this.root.ledger.setGrantById(changetype<usize>(b), b.byteLength, granted);
+      }
+      d.endMember();
+      i++;
+    }
+  }
+
+  private publishedConfigVersion(): i64 {
+    if (readShared(KEY_CONFIG_VERSION) != Status.OK || shared.len != 8) return -1;
+    return load<i64>(shared.ptr);
+  }
+
+  private publishedModelIs(version: string, sha: string): bool {
+    if (readShared(KEY_MODEL_META) != Status.OK || shared.len < 1) return false;
+    const vlen = <i32>load<u8>(shared.ptr);
+    if (shared.len < 1 + vlen + 32) return false;
+    const v = String.UTF8.decodeUnsafe(shared.ptr + 1, <usize>vlen);
+    const out = new ArrayBuffer(32);
+    if (!hexTo(sha, changetype<usize>(out))) return false;
+    return v == version && memory.compare(shared.ptr + 1 + <usize>vlen, changetype<usize>(out), 32) == 0;
+  }
+
+  private onConfig(ptr: usize, len: i32): void {
+    const table = this.campaignParser.parse(ptr, len);
+    if (table === null) {
+      metrics.inc(metrics.configLoadFailures);
+      log(LogLevel.ERROR, "nexus: host sent invalid campaigns: " + this.campaignParser.error);
+      return;
+    }
+    // Data first, then the version that announces it.
+    writeShared(KEY_CONFIG, ptr, len, 0);
+    store<i64>(buf16, table.version);
+    writeShared(KEY_CONFIG_VERSION, buf16, 8, 0);
+  }
+
+  private onModel(ptr: usize, len: i32): void {
+    const digest = new ArrayBuffer(32);
+    sha256(ptr, len, changetype<usize>(digest));
+    if (memory.compare(changetype<usize>(digest), changetype<usize>(this.pendingModelSha), 32) != 0) {
+      metrics.inc(metrics.modelLoadFailures);
+      log(LogLevel.ERROR, "nexus: model " + this.pendingModelVersion + " digest mismatch: refused");
+      return;
+    }
+    const err = this.root.model.validateNxm(ptr, len);
+    if (err != 0) {
+      metrics.inc(metrics.modelLoadFailures);
+      log(LogLevel.ERROR, "nexus: model " + this.pendingModelVersion + " invalid (code " + err.toString() + "): refused");
+      return;
+    }
+    const blob = new ArrayBuffer(32 + len);
+    memory.copy(changetype<usize>(blob), changetype<usize>(digest), 32);
+    memory.copy(changetype<usize>(blob) + 32, ptr, <usize>len);
+    writeShared(KEY_MODEL_BLOB, changetype<usize>(blob), blob.byteLength, 0);
+    const v = String.UTF8.encode(this.pendingModelVersion);
+    const meta = new ArrayBuffer(1 + v.byteLength + 32 + 4);
+    const mp = changetype<usize>(meta);
+    store<u8>(mp, <u8>v.byteLength);
+    memory.copy(mp + 1, changetype<usize>(v), <usize>v.byteLength);
+    memory.copy(mp + 1 + <usize>v.byteLength, changetype<usize>(digest), 32);
+    store<u32>(mp + 1 + <usize>v.byteLength + 32, <u32>len);
+    writeShared(KEY_MODEL_META, mp, meta.byteLength, 0);
+    log(LogLevel.INFO, "nexus: model " + this.pendingModelVersion + " published");
+  }
+
+  private publishStatus(): void {
+    const w = this.out;
+    w.reset();
+    w.ascii("{\"leader_vm\":");
+    w.u64(this.root.vmSeq);
+    w.ascii(",\"config_version\":");
+    w.i64(this.loadedConfigVersion);
+    w.ascii(",\"model_loaded\":");
+    w.ascii(this.root.model.loaded ? "true" : "false");
+    w.ascii("}");
+    writeShared(KEY_STATUS, w.base, w.len, 0);
+  }
+
+  // ---- leader: reservations and pacing ------------------------------------------------
+
+  private sweep(): void {
+    const l = this.root.ledger;
+    // Cover the whole ring about four times per TTL.
+    const ticksPerTtl = this.root.config.reservationTtlMs / this.root.config.tickMs;
+    let slice = <u32>(<i64>l.slots * 4 / (ticksPerTtl > 0 ? <i64>ticksPerTtl : 1)) + 1;
+    if (slice > 4096) slice = 4096;
+    l.sweep(this.sweepStart, slice);
+    this.sweepStart = (this.sweepStart + slice) % l.slots;
+  }
+
+  private pace(now: i64): void {
+    const l = this.root.ledger;
+    const cfg = this.root.config;
+    const offset = cfg.utcOffsetMinutes;
+    const today = dayNumber(now, offset);
+    const minutes = localMinutes(now, offset);
+    for (let i = 0; i < l.runtimes.length; i++) {
+      const rt = unchecked(l.runtimes[i]);
+      const c = rt.campaign;
+      if (readShared(rt.ledgerKey) != Status.OK) continue;
+      const rec = this.ledger;
+      rec.read(shared.ptr, shared.len);
+      let m: f64 = 1.0;
+      if (c.dailyBudgetMicros > 0) {
+        const spent = rec.day == today ? rec.dailyCharged : 0;
+        const target = <f64>c.dailyBudgetMicros * this.plan.fractionAt(msIntoDay(now, offset));
+        const error = (target - <f64>spent) / <f64>c.dailyBudgetMicros;
+        const dt = rt.lastPaceMs > 0 ? <f64>(now - rt.lastPaceMs) / 1000.0 : <f64>cfg.tickMs / 1000.0;
+        m = rt.pid.update(error, dt, cfg.pacing);
+      }
+      rt.lastPaceMs = now;
+      m = this.applySoftCaps(rt, rec, minutes, m);
+      store<f64>(buf16, m);
+      store<i64>(buf16, now, 8);
+      writeShared(rt.paceKey, buf16, 16, 0);
+      rt.multiplier = m;
+      if (i < this.multiplierGauges.length) recordMetric(unchecked(this.multiplierGauges[i]), <u64>(m * 1e6));
+    }
+  }
+
+  /** Hourly and per-minute caps never block a reservation; reaching one drops the shading to its floor. */
+  private applySoftCaps(rt: CampaignRuntime, rec: LedgerRecord, minutes: i64, m: f64): f64 {
+    const c = rt.campaign;
+    const hour = minutes / 60;
+    if (hour != rt.hourNumber) {
+      rt.hourNumber = hour;
+      rt.hourStartCharged = rec.charged;
+    }
+    if (minutes != rt.minuteNumber) {
+      rt.minuteNumber = minutes;
+      rt.minuteStartCharged = rec.charged;
+    }
+    const floor = this.root.config.pacing.minMultiplier;
+    if (c.hourlyBudgetMicros > 0 && rec.charged - rt.hourStartCharged >= c.hourlyBudgetMicros) return floor;
+    if (c.minuteBudgetMicros > 0 && rec.charged - rt.minuteStartCharged >= c.minuteBudgetMicros) return floor;
+    return m;
+  }
+}
+
+function bytesMatch(a: ArrayBuffer, ptr: usize, len: i32): bool {
+  return a.byteLength == len && memory.compare(changetype<usize>(a), ptr, <usize>len) == 0;
+}
+
+function hexTo(hex: string, out: usize): bool {
+  if (hex.length != 64) return false;
+  for (let i = 0; i < 32; i++) {
+    const hi = hexVal(hex.charCodeAt(i * 2));
+    const lo = hexVal(hex.charCodeAt(i * 2 + 1));
+    if (hi < 0 || lo < 0) return false;
+    store<u8>(out + <usize>i, <u8>((hi << 4) | lo));
+  }
+  return true;
+}
+
+function hexVal(c: i32): i32 {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
+  if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
+  return -1;
+}

@@ -1,0 +1,188 @@
+// Entry of build/nexus_core.wasm: the filter's own core (OpenRTB parser,
+// feature hashing, model scoring, pacing controller) plus the FTRL trainer,
+// exported for the Node tools (train, replay, loadgen) through
+// @assemblyscript/loader. Data crosses through two buffers owned here:
+// callers write input bytes at inputPtr() and read results at outputPtr().
+import { murmur3_32 } from "../core/hash/murmur3";
+import { BidRequestParser } from "../core/openrtb/parse";
+import { BidRequest } from "../core/openrtb/request";
+import { FeatureExtractor } from "../core/features/extract";
+import { FeatureVector } from "../core/features/feature-vector";
+import { FtrlModel, FtrlParams } from "../core/train/ftrl";
+import { LrModelPair } from "../core/model/lr-model";
+import { PidController, PidGains } from "../core/pacing/pid";
+import { SpendPlan } from "../core/pacing/spend-plan";
+import { classifyOs, classifyBrowser, osName, browserName } from "../core/features/user-agent";
+
+const INPUT_CAPACITY: i32 = 1 << 20;
+const input = heap.alloc(<usize>INPUT_CAPACITY);
+const output = heap.alloc(4096);
+
+export function inputPtr(): usize {
+  return input;
+}
+export function inputCapacity(): i32 {
+  return INPUT_CAPACITY;
+}
+export function outputPtr(): usize {
+  return output;
+}
+
+/** murmur3_32(input[0..len), seed). */
+export function hashBytes(len: i32, seed: u32): u32 {
+  return murmur3_32(input, len, seed);
+}
+
+// ---- requests and features ------------------------------------------------
+
+let hashBits: i32 = 18;
+const parser = new BidRequestParser(1 << 20, 32);
+const request = new BidRequest();
+let extractor = new FeatureExtractor(18);
+const features = new FeatureVector();
+
+export function setHashBits(bits: i32): void {
+  hashBits = bits;
+  extractor = new FeatureExtractor(bits);
+}
+
+/**
+ * Parses input[0..len) as a BidRequest and writes the feature buckets of
+ * imp[impIndex] at outputPtr() as u32s. Returns the count, or -(error code)
+ * if the request does not parse (message via parseErrorPtr/Len).
+ */
+export function requestFeatures(len: i32, impIndex: i32, timeMs: i64, utcOffsetMinutes: i32): i32 {
+  const err = parser.parse(input, len, request);
+  if (err != 0) return -err;
+  if (impIndex < 0 || impIndex >= request.impCount) return 0;
+  features.reset();
+  extractor.extract(request, request.imp(impIndex), timeMs, utcOffsetMinutes, features);
+  for (let i = 0; i < features.count; i++) store<u32>(output + (<usize>i << 2), features.at(i));
+  return features.count;
+}
+
+export function parseErrorPtr(): usize {
+  return parser.errorMessage.ptr;
+}
+export function parseErrorLen(): i32 {
+  return parser.errorMessage.len;
+}
+
+/** "os_browser" of the UA in input[0..len), written at outputPtr(); returns its length. */
+export function userAgentClass(len: i32): i32 {
+  const os = osName(classifyOs(input, len));
+  const br = browserName(classifyBrowser(input, len));
+  let n = 0;
+  for (let i = 0; i < os.length; i++) store<u8>(output + <usize>(n++), <u8>os.charCodeAt(i));
+  store<u8>(output + <usize>(n++), 0x5f);
+  for (let i = 0; i < br.length; i++) store<u8>(output + <usize>(n++), <u8>br.charCodeAt(i));
+  return n;
+}
+
+// ---- FTRL training (two models: CTR and CVR) --------------------------------
+
+const ftrlParams = new FtrlParams();
+let ftrlCtr: FtrlModel | null = null;
+let ftrlCvr: FtrlModel | null = null;
+
+export function ftrlInit(bits: i32, alpha: f64, beta: f64, l1: f64, l2: f64): void {
+  ftrlParams.alpha = alpha;
+  ftrlParams.beta = beta;
+  ftrlParams.l1 = l1;
+  ftrlParams.l2 = l2;
+  ftrlCtr = new FtrlModel(bits, ftrlParams);
+  ftrlCvr = new FtrlModel(bits, ftrlParams);
+}
+
+/** One step on the CTR (which=0) or CVR (which=1) model with the buckets at inputPtr(); returns p before the update. */
+export function ftrlUpdate(which: i32, count: i32, label: f64): f64 {
+  const m = which == 0 ? ftrlCtr : ftrlCvr;
+  if (m === null) return -1;
+  return m.update(input, count, label);
+}
+
+export function ftrlPredict(which: i32, count: i32): f64 {
+  const m = which == 0 ? ftrlCtr : ftrlCvr;
+  if (m === null) return -1;
+  return m.predict(input, count);
+}
+
+/** Writes the 2^bits weights of a model as f32 at `dst` (a buffer the caller got from __new or inputPtr). */
+export function ftrlWeights(which: i32, dst: usize): f64 {
+  const m = which == 0 ? ftrlCtr : ftrlCvr;
+  if (m === null) return 0;
+  for (let i = 0; i < m.size; i++) store<f32>(dst + (<usize>i << 2), <f32>m.weight(i));
+  return m.bias();
+}
+
+export function allocate(bytes: i32): usize {
+  return heap.alloc(<usize>bytes);
+}
+
+export function release(ptr: usize): void {
+  heap.free(ptr);
+}
+
+// ---- scoring with a model blob (the filter's own code path) ------------------
+
+let scorer: LrModelPair | null = null;
+
+/** Loads an NXM blob from input[0..len); returns 0 or the filter's model error code. */
+export function loadModel(bits: i32, len: i32): i32 {
+  const m = new LrModelPair(bits);
+  const err = m.loadNxm(input, len);
+  if (err == 0) scorer = m;
+  return err;
+}
+
+/** Scores the buckets at inputPtr(); writes pCTR, pCVR (f64) at outputPtr(). */
+export function scoreBuckets(count: i32): bool {
+  const m = scorer;
+  if (m === null) return false;
+  features.reset();
+  for (let i = 0; i < count; i++) features.push(load<u32>(input + (<usize>i << 2)));
+  m.score(features);
+  store<f64>(output, m.pCtr);
+  store<f64>(output + 8, m.pCvr);
+  return true;
+}
+
+// ---- pacing (the filter's PID controller, for the replay and pacing simulations) ----
+
+const gains = new PidGains();
+const controllers = new Array<PidController>();
+const plan = new SpendPlan();
+
+export function pidConfigure(kp: f64, ki: f64, kd: f64, minM: f64, maxM: f64, integralLimit: f64): void {
+  gains.kp = kp;
+  gains.ki = ki;
+  gains.kd = kd;
+  gains.minMultiplier = minM;
+  gains.maxMultiplier = maxM;
+  gains.integralLimit = integralLimit;
+}
+
+export function pidCreate(): i32 {
+  controllers.push(new PidController());
+  return controllers.length - 1;
+}
+
+export function pidUpdate(id: i32, error: f64, dtSeconds: f64): f64 {
+  if (id < 0 || id >= controllers.length) return 1.0;
+  return controllers[id].update(error, dtSeconds, gains);
+}
+
+/** Sets the spend plan from 24 f64 hourly weights at inputPtr(); returns false if unusable. */
+export function planSetHourly(): bool {
+  const w = new StaticArray<f64>(24);
+  for (let i = 0; i < 24; i++) w[i] = load<f64>(input + (<usize>i << 3));
+  return plan.setHourlyWeights(w);
+}
+
+export function planSetFinishEarly(ms: i64): void {
+  plan.finishEarlyMs = ms;
+}
+
+export function planFraction(msIntoDay: i64): f64 {
+  return plan.fractionAt(msIntoDay);
+}

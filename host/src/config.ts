@@ -1,0 +1,187 @@
+// The host's one typed configuration: defaults, then a JSON file (--config or
+// NEXUS_CONFIG), then NEXUS_* environment variables. Validated at start; an
+// invalid value is a ConfigError naming the field. Documented in docs/HOST_CONFIG.md.
+import { readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { ConfigError } from "./errors.ts";
+import { DEFAULT_WASM, DEMO_DIR, PACKAGE_ROOT } from "./paths.ts";
+
+export interface Listen {
+  host: string;
+  port: number;
+}
+
+export interface HostConfig {
+  /** standalone: run the filter in-process and serve bids; sidecar: control plane only (Envoy runs the filter). */
+  mode: "standalone" | "sidecar";
+  bid: Listen;
+  control: Listen;
+  /** Number of filter VMs (Envoy worker threads in standalone mode). */
+  vms: number;
+  vmMode: "inline" | "workers";
+  wasmPath: string;
+  /** The filter's plugin configuration (docs/PLUGIN_CONFIG.md); host_cluster is set by the host in standalone mode. */
+  plugin: Record<string, unknown>;
+  campaignsPath: string;
+  model: {
+    /** A local directory or s3://bucket/prefix. */
+    store: string;
+    /** Model file name inside the store (the newest by version when empty). */
+    file: string;
+    publicKey: string;
+    allowUnsigned: boolean;
+    pollMs: number;
+    s3Endpoint: string;
+  };
+  budget: {
+    source: "memory" | "redis";
+    redisUrl: string;
+    keyPrefix: string;
+    /** Seconds of pacing-target spend a pod may hold beyond what it spent. */
+    leaseSeconds: number;
+    /** Smallest slice granted (micros). */
+    minSliceMicros: number;
+  };
+  adminToken: string;
+  logLevel: string;
+}
+
+export function defaultConfig(): HostConfig {
+  return {
+    mode: "standalone",
+    bid: { host: "127.0.0.1", port: 8080 },
+    control: { host: "127.0.0.1", port: 9090 },
+    vms: 2,
+    vmMode: "inline",
+    wasmPath: DEFAULT_WASM,
+    plugin: {},
+    campaignsPath: join(DEMO_DIR, "campaigns.json"),
+    model: {
+      store: DEMO_DIR,
+      file: "demo.nxm",
+      publicKey: join(DEMO_DIR, "demo-public.pem"),
+      allowUnsigned: false,
+      pollMs: 5000,
+      s3Endpoint: "",
+    },
+    budget: {
+      source: "memory",
+      redisUrl: "redis://127.0.0.1:6379",
+      keyPrefix: "nexus",
+      leaseSeconds: 60,
+      minSliceMicros: 100_000,
+    },
+    adminToken: "",
+    logLevel: "info",
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Loads defaults ← file ← environment and validates. */
+export function loadConfig(opts: { file?: string; env?: Env; overrides?: Partial<HostConfig> } = {}): HostConfig {
+  const env = opts.env ?? process.env;
+  const cfg = defaultConfig();
+  const file = opts.file ?? env.NEXUS_CONFIG;
+  if (file) mergeFile(cfg, file);
+  applyEnv(cfg, env);
+  if (opts.overrides) Object.assign(cfg, opts.overrides);
+  validate(cfg);
+  return cfg;
+}
+
+function mergeFile(cfg: HostConfig, file: string): void {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file}: expected a JSON object`);
+  const base = resolve(file, "..");
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (!(key in cfg)) throw new ConfigError(`config file ${file}: unknown key "${key}"`);
+    const current = (cfg as unknown as Record<string, unknown>)[key];
+    if (isPlainObject(current) && key !== "plugin") {
+      if (!isPlainObject(value)) throw new ConfigError(`${key}: expected an object`);
+      for (const [k, v] of Object.entries(value)) {
+        if (!(k in current)) throw new ConfigError(`${key}.${k}: unknown key`);
+        (current as Record<string, unknown>)[k] = v;
+      }
+    } else {
+      (cfg as unknown as Record<string, unknown>)[key] = value;
+    }
+  }
+  // Paths in a config file are relative to the file.
+  for (const p of ["wasmPath", "campaignsPath"] as const) {
+    if (typeof cfg[p] === "string" && !isAbsolute(cfg[p])) cfg[p] = resolve(base, cfg[p]);
+  }
+  if (!cfg.model.store.startsWith("s3://") && !isAbsolute(cfg.model.store)) cfg.model.store = resolve(base, cfg.model.store);
+  if (cfg.model.publicKey && !cfg.model.publicKey.includes("BEGIN") && !isAbsolute(cfg.model.publicKey) && cfg.model.publicKey.includes("/")) {
+    cfg.model.publicKey = resolve(base, cfg.model.publicKey);
+  }
+}
+
+function applyEnv(cfg: HostConfig, env: Env): void {
+  const str = (name: string, set: (v: string) => void) => {
+    const v = env[name];
+    if (v !== undefined && v !== "") set(v);
+  };
+  const num = (name: string, set: (v: number) => void) => str(name, (v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new ConfigError(`${name}: expected a number, got "${v}"`);
+    set(n);
+  });
+  str("NEXUS_MODE", (v) => (cfg.mode = v as HostConfig["mode"]));
+  str("NEXUS_BID_HOST", (v) => (cfg.bid.host = v));
+  num("NEXUS_BID_PORT", (v) => (cfg.bid.port = v));
+  str("NEXUS_CONTROL_HOST", (v) => (cfg.control.host = v));
+  num("NEXUS_CONTROL_PORT", (v) => (cfg.control.port = v));
+  num("NEXUS_VMS", (v) => (cfg.vms = v));
+  str("NEXUS_VM_MODE", (v) => (cfg.vmMode = v as HostConfig["vmMode"]));
+  str("NEXUS_WASM", (v) => (cfg.wasmPath = resolve(v)));
+  str("NEXUS_CAMPAIGNS", (v) => (cfg.campaignsPath = resolve(v)));
+  str("NEXUS_MODEL_STORE", (v) => (cfg.model.store = v.startsWith("s3://") ? v : resolve(v)));
+  str("NEXUS_MODEL_FILE", (v) => (cfg.model.file = v));
+  str("NEXUS_MODEL_PUBLIC_KEY", (v) => (cfg.model.publicKey = v));
+  str("NEXUS_MODEL_ALLOW_UNSIGNED", (v) => (cfg.model.allowUnsigned = v === "1" || v === "true"));
+  num("NEXUS_MODEL_POLL_MS", (v) => (cfg.model.pollMs = v));
+  str("NEXUS_S3_ENDPOINT", (v) => (cfg.model.s3Endpoint = v));
+  str("NEXUS_BUDGET_SOURCE", (v) => (cfg.budget.source = v as HostConfig["budget"]["source"]));
+  str("NEXUS_REDIS_URL", (v) => (cfg.budget.redisUrl = v));
+  str("NEXUS_REDIS_PREFIX", (v) => (cfg.budget.keyPrefix = v));
+  str("NEXUS_ADMIN_TOKEN", (v) => (cfg.adminToken = v));
+  str("NEXUS_LOG_LEVEL", (v) => (cfg.logLevel = v));
+  str("NEXUS_PLUGIN_CONFIG", (v) => {
+    try {
+      cfg.plugin = JSON.parse(v) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`NEXUS_PLUGIN_CONFIG: ${(err as Error).message}`);
+    }
+  });
+}
+
+function validate(cfg: HostConfig): void {
+  const oneOf = (name: string, v: string, allowed: string[]) => {
+    if (!allowed.includes(v)) throw new ConfigError(`${name}: expected one of ${allowed.join(", ")}, got "${v}"`);
+  };
+  const port = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 0 || v > 65535) throw new ConfigError(`${name}: expected a port 0-65535, got ${v}`);
+  };
+  oneOf("mode", cfg.mode, ["standalone", "sidecar"]);
+  oneOf("vmMode", cfg.vmMode, ["inline", "workers"]);
+  oneOf("budget.source", cfg.budget.source, ["memory", "redis"]);
+  port("bid.port", cfg.bid.port);
+  port("control.port", cfg.control.port);
+  if (!Number.isInteger(cfg.vms) || cfg.vms < 1 || cfg.vms > 64) throw new ConfigError(`vms: expected 1-64, got ${cfg.vms}`);
+  if (!Number.isInteger(cfg.model.pollMs) || cfg.model.pollMs < 100) throw new ConfigError(`model.pollMs: expected >= 100`);
+  if (!(cfg.budget.leaseSeconds > 0)) throw new ConfigError(`budget.leaseSeconds: expected > 0`);
+  if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
+  if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+export { PACKAGE_ROOT };

@@ -1,0 +1,74 @@
+// Budget grants: how much of a campaign's money a pod may hold. A pod's
+// filter spends only what it was granted; each sync it reports what it
+// charged and reserved, and gets back its new cumulative grant (charged +
+// reserved + a slice that refills at the pacing target rate), never more than
+// what is left of the campaign's total and daily budget across all pods.
+// In-memory here (standalone, one pod); Redis for many pods (budget-redis.ts).
+
+export interface PodReport {
+  campaignId: string;
+  podId: string;
+  /** Cumulative micros the pod was granted, charged and holds reserved (from its ledger). */
+  granted: number;
+  charged: number;
+  reserved: number;
+  dailyCharged: number;
+}
+
+export interface CampaignLimits {
+  id: string;
+  totalMicros: number; // 0 = unlimited
+  dailyMicros: number; // 0 = unlimited
+  active: boolean;
+}
+
+export interface BudgetSource {
+  /** The pod's new cumulative grant for the campaign. Throws when the source is unreachable. */
+  grant(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<number>;
+  /** True while the source answers (readiness). */
+  healthy(): boolean;
+  close(): Promise<void>;
+}
+
+export interface SlicePolicy {
+  /** Seconds of pacing-target spend a pod may hold ahead of what it spent. */
+  leaseSeconds: number;
+  minSliceMicros: number;
+}
+
+/** The slice a pod may hold beyond charged + reserved: daily pace × lease, at least the minimum. */
+export function sliceMicros(limits: CampaignLimits, policy: SlicePolicy): number {
+  const base = limits.dailyMicros > 0 ? limits.dailyMicros : limits.totalMicros > 0 ? limits.totalMicros : 0;
+  const paced = Math.ceil((base * policy.leaseSeconds) / 86_400);
+  return Math.max(paced, policy.minSliceMicros);
+}
+
+/**
+ * One process's budgets (standalone mode, or tests). Pods are tracked so the
+ * total cap holds across them; the daily cap is enforced by each filter's
+ * ledger (it knows the campaign's caps) and, across pods, by the Redis source.
+ */
+export class MemoryBudgetSource implements BudgetSource {
+  private readonly granted = new Map<string, Map<string, number>>();
+
+  constructor(private readonly policy: SlicePolicy) {}
+
+  async grant(limits: CampaignLimits, r: PodReport, _nowMs: number): Promise<number> {
+    let byPod = this.granted.get(limits.id);
+    if (!byPod) this.granted.set(limits.id, (byPod = new Map()));
+    const held = r.charged + r.reserved;
+    let others = 0;
+    for (const [pod, g] of byPod) if (pod !== r.podId) others += g;
+    let want = limits.active ? held + sliceMicros(limits, this.policy) : held;
+    if (limits.totalMicros > 0) want = Math.min(want, limits.totalMicros - others);
+    const granted = Math.max(held, Math.floor(want));
+    byPod.set(r.podId, granted);
+    return granted;
+  }
+
+  healthy(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}

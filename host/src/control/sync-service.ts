@@ -1,0 +1,134 @@
+// The host end of the filter↔host sync protocol (docs/SYNC_PROTOCOL.md):
+//   POST /nexus/v1/sync            report in, grants + versions out
+//   GET  /nexus/v1/config?version= the campaign set
+//   GET  /nexus/v1/model?version=  the NXM blob (its SHA-256 was announced)
+import type { CampaignCatalog } from "./campaigns.ts";
+import type { BudgetSource, CampaignLimits, PodReport } from "./budget.ts";
+import type { ModelRegistry } from "./model-registry.ts";
+import type { Logger } from "../log.ts";
+
+export interface SyncReportCampaign {
+  id: string;
+  granted_micros: number;
+  charged_micros: number;
+  reserved_micros: number;
+  daily_charged_micros: number;
+  wins: number;
+  late_wins: number;
+  multiplier_ppm: number;
+}
+
+export interface SyncReport {
+  vm: number;
+  config_version: number;
+  model_loaded: boolean;
+  campaigns: SyncReportCampaign[];
+}
+
+export interface SyncAnswer {
+  config_version: number;
+  model: { version: string; sha256: string } | null;
+  grants: Array<{ id: string; granted_micros: number }>;
+}
+
+export class SyncError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** What the host last heard from the filter (for /readyz, the admin API and metrics). */
+export interface FilterView {
+  lastSyncMs: number;
+  modelLoaded: boolean;
+  configVersion: number;
+  campaigns: Map<string, SyncReportCampaign>;
+}
+
+export class SyncService {
+  readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, campaigns: new Map() };
+  budgetErrors = 0;
+  syncs = 0;
+
+  constructor(
+    private readonly podId: string,
+    private readonly catalog: CampaignCatalog,
+    private readonly models: ModelRegistry,
+    private readonly budget: BudgetSource,
+    private readonly log: Logger,
+  ) {}
+
+  async sync(body: unknown, nowMs = Date.now()): Promise<SyncAnswer> {
+    const report = parseReport(body);
+    this.syncs++;
+    this.filter.lastSyncMs = nowMs;
+    this.filter.modelLoaded = report.model_loaded;
+    this.filter.configVersion = report.config_version;
+    const reported = new Map(report.campaigns.map((c) => [c.id, c]));
+    for (const c of report.campaigns) this.filter.campaigns.set(c.id, c);
+
+    const grants: SyncAnswer["grants"] = [];
+    for (const c of this.catalog.campaigns) {
+      const r = reported.get(c.id);
+      const limits: CampaignLimits = {
+        id: c.id,
+        totalMicros: c.budget?.total_micros ?? 0,
+        dailyMicros: c.budget?.daily_micros ?? 0,
+        active: c.active !== false,
+      };
+      const podReport: PodReport = {
+        campaignId: c.id,
+        podId: this.podId,
+        granted: r?.granted_micros ?? 0,
+        charged: r?.charged_micros ?? 0,
+        reserved: r?.reserved_micros ?? 0,
+        dailyCharged: r?.daily_charged_micros ?? 0,
+      };
+      try {
+        grants.push({ id: c.id, granted_micros: await this.budget.grant(limits, podReport, nowMs) });
+      } catch (err) {
+        // Budget source down: no new money; the filter keeps what it holds.
+        this.budgetErrors++;
+        this.log.warn({ event: "grant_failed", campaign: c.id, err: (err as Error).message }, "budget source unavailable");
+      }
+    }
+    return { config_version: this.catalog.version, model: this.models.announcement(), grants };
+  }
+
+  config(version: string | null): string {
+    if (version !== null && version !== String(this.catalog.version)) {
+      throw new SyncError(404, `config version ${version} is not current (current: ${this.catalog.version})`);
+    }
+    return this.catalog.json;
+  }
+
+  model(version: string | null): Uint8Array {
+    const blob = version ? this.models.blob(version) : undefined;
+    if (!blob) throw new SyncError(404, `model version ${version ?? "(none)"} is not served`);
+    return blob;
+  }
+}
+
+function parseReport(body: unknown): SyncReport {
+  if (typeof body !== "object" || body === null) throw new SyncError(400, "sync: expected a JSON object");
+  const b = body as Record<string, unknown>;
+  const campaigns = Array.isArray(b.campaigns) ? b.campaigns : [];
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+  return {
+    vm: num(b.vm),
+    config_version: typeof b.config_version === "number" ? b.config_version : -1,
+    model_loaded: b.model_loaded === true,
+    campaigns: campaigns
+      .filter((c): c is Record<string, unknown> => typeof c === "object" && c !== null && typeof (c as { id?: unknown }).id === "string")
+      .map((c) => ({
+        id: c.id as string,
+        granted_micros: num(c.granted_micros),
+        charged_micros: num(c.charged_micros),
+        reserved_micros: num(c.reserved_micros),
+        daily_charged_micros: num(c.daily_charged_micros),
+        wins: num(c.wins),
+        late_wins: num(c.late_wins),
+        multiplier_ppm: num(c.multiplier_ppm),
+      })),
+  };
+}

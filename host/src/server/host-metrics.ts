@@ -1,0 +1,21 @@
+// The host's own metrics (prom-client). In standalone mode /metrics appends
+// the filter's metrics (proxy_define_metric) in the same text format.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class HostMetrics {
+  readonly registry = new Registry();
+  readonly syncRequests = new Counter({ name: "nexus_host_sync_requests_total", help: "Sync calls from the filter", labelNames: ["outcome"], registers: [this.registry] });
+  readonly syncLatency = new Histogram({ name: "nexus_host_sync_seconds", help: "Time to answer a sync call", buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
+  readonly grants = new Counter({ name: "nexus_host_grants_total", help: "Budget grants answered", labelNames: ["campaign"], registers: [this.registry] });
+  readonly grantedMicros = new Gauge({ name: "nexus_host_granted_micros", help: "Cumulative micros granted to this pod", labelNames: ["campaign"], registers: [this.registry] });
+  readonly budgetErrors = new Counter({ name: "nexus_host_budget_errors_total", help: "Budget source failures (e.g. Redis unreachable)", registers: [this.registry] });
+  readonly budgetUp = new Gauge({ name: "nexus_host_budget_source_up", help: "1 when the budget source answers", registers: [this.registry] });
+  readonly modelLoads = new Counter({ name: "nexus_host_model_loads_total", help: "Model load attempts", labelNames: ["outcome"], registers: [this.registry] });
+  readonly modelLoaded = new Gauge({ name: "nexus_host_model_loaded", help: "1 when a model is served", registers: [this.registry] });
+  readonly adminRequests = new Counter({ name: "nexus_host_admin_requests_total", help: "Admin API requests", labelNames: ["outcome"], registers: [this.registry] });
+  readonly vmRestarts = new Gauge({ name: "nexus_host_vm_restarts", help: "Filter VMs recreated after a trap (standalone)", registers: [this.registry] });
+
+  constructor(withDefaults = true) {
+    if (withDefaults) collectDefaultMetrics({ register: this.registry, prefix: "nexus_host_" });
+  }
+}

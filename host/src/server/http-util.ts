@@ -1,0 +1,66 @@
+// Small helpers shared by the bid and control servers.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createGunzip, createInflate } from "node:zlib";
+
+export class BodyTooLarge extends Error {
+  readonly code = "BODY_TOO_LARGE";
+}
+
+export class BadEncoding extends Error {
+  readonly code = "BAD_ENCODING";
+}
+
+/**
+ * Reads a request body as chunks, stopping at `limit` bytes (after
+ * decompression for gzip/deflate, like Envoy's decompressor filter, so a
+ * gzip bomb is cut off at the limit, never inflated into memory).
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array[]> {
+  const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase().trim();
+  let source: NodeJS.ReadableStream = req;
+  if (encoding === "gzip" || encoding === "x-gzip") source = req.pipe(createGunzip());
+  else if (encoding === "deflate") source = req.pipe(createInflate());
+  else if (encoding !== "identity" && encoding !== "") return Promise.reject(new BadEncoding(`unsupported content-encoding "${encoding}"`));
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: Error | null) => {
+      if (done) return;
+      done = true;
+      if (err) {
+        if (source !== req) (source as unknown as { destroy(): void }).destroy();
+        req.resume(); // drain what the client still sends
+        reject(err);
+      } else {
+        resolve(chunks);
+      }
+    };
+    source.on("data", (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) return finish(new BodyTooLarge(`body larger than ${limit} bytes`));
+      chunks.push(chunk);
+    });
+    source.on("end", () => finish(null));
+    source.on("error", (err: Error) => finish(source === req ? err : new BadEncoding(`invalid ${encoding} body: ${err.message}`)));
+    req.on("aborted", () => finish(new Error("client aborted")));
+  });
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers });
+  res.end(body);
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, contentType = "text/plain; charset=utf-8"): void {
+  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const chunks = await readBody(req, limit);
+  const text = Buffer.concat(chunks).toString("utf8");
+  return text.length === 0 ? {} : JSON.parse(text);
+}
