@@ -56,3 +56,15 @@ export class LedgerKeyBuilder {
     this.len = n + m;
   }
 }
+
+/** "nexus/v1/vm/<seq>": a VM's status (i64 time ms, i64 config version, u8 model loaded). */
+export class VmStatusKey {
+  key: OwnedBytes = OwnedBytes.fromString("nexus/v1/vm/0");
+  private seq: u32 = 0;
+
+  build(seq: u32): void {
+    if (seq == this.seq && this.key.len > 0) return;
+    this.seq = seq;
+    this.key = OwnedBytes.fromString("nexus/v1/vm/" + seq.toString());
+  }
+}

@@ -21,7 +21,7 @@ import { dayNumber, msIntoDay, localMinutes } from "../core/features/time";
 import { LedgerRecord } from "../core/ledger/ledger-record";
 import { readShared, writeShared, shared } from "./shared";
 import {
-  KEY_LEADER, KEY_CONFIG, KEY_CONFIG_VERSION, KEY_MODEL_META, KEY_MODEL_BLOB, KEY_STATUS, LedgerKeyBuilder,
+  KEY_LEADER, KEY_CONFIG, KEY_CONFIG_VERSION, KEY_MODEL_META, KEY_MODEL_BLOB, KEY_STATUS, LedgerKeyBuilder, VmStatusKey,
 } from "./keys";
 import { CampaignRuntime } from "./ledger";
 import { metrics } from "./metrics";
@@ -29,6 +29,7 @@ import { NexusRoot } from "./root";
 
 const MAX_VERSION: i32 = 64;
 const buf16 = memory.data(16);
+const statusBuf = memory.data(24);
 
 export class HostSync {
   readonly root: NexusRoot;
@@ -42,7 +43,7 @@ export class HostSync {
   private readonly plan: SpendPlan = new SpendPlan();
   private readonly ledger: LedgerRecord = new LedgerRecord();
   private readonly keyBuilder: LedgerKeyBuilder = new LedgerKeyBuilder();
-  private readonly tmp: Str = new Str();
+  private readonly vmStatusKey: VmStatusKey = new VmStatusKey();
 
   // What this VM has loaded.
   private loadedConfigVersion: i64 = -1;
@@ -74,6 +75,7 @@ export class HostSync {
     this.refreshConfig();
     this.refreshModel();
     this.refreshCampaigns();
+    this.publishVmStatus(now);
     if (this.tryLead(now)) {
       if (this.syncToken == 0 && now - this.lastSyncMs >= <i64>this.root.config.syncPeriodMs) this.sendSync(now);
       this.sweep();
@@ -137,6 +139,15 @@ export class HostSync {
         if (isFinite(m) && m >= 0) rt.multiplier = m;
       }
     }
+  }
+
+  /** Every VM says what it has loaded (the host's readiness waits for all of them). */
+  private publishVmStatus(now: i64): void {
+    this.vmStatusKey.build(this.root.vmSeq);
+    store<i64>(statusBuf, now);
+    store<i64>(statusBuf, this.loadedConfigVersion, 8);
+    store<u8>(statusBuf, this.root.model.loaded ? 1 : 0, 16);
+    writeShared(this.vmStatusKey.key, statusBuf, 17, 0);
   }
 
   // ---- leadership -----------------------------------------------------------------

@@ -169,10 +169,11 @@ export class DecisionEngine {
         continue;
       }
       const ev = pCtr * pCvr * <f64>camp.valuePerConversionMicros; // micros per impression
-      // ROI guard: skip when the expected market cost is above the expected value.
-      let expectedCost = budget.marketPriceMicros(camp);
-      if (floorMicros > expectedCost) expectedCost = floorMicros;
-      if (<f64>expectedCost * camp.roiFactor > ev) {
+      // ROI guard: skip when the expected market cost (the average clearing
+      // price, or the campaign's prior) is above the expected value. The floor
+      // is checked on its own below, after shading.
+      const expectedCost = budget.marketPriceMicros(camp);
+      if (expectedCost > 0 && <f64>expectedCost * camp.roiFactor > ev) {
         reason = worse(reason, NoBid.ROI);
         continue;
       }

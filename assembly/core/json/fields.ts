@@ -13,11 +13,18 @@ export const FIELD_ERROR: i32 = -2;
 /** Field tables may list at most this many names (one bit each for duplicate detection). */
 export const MAX_FIELDS_PER_OBJECT: i32 = 64;
 
-/** Index of `key` in a table of field-name literals, or -1. */
+/** Index of `key` in a table of ASCII field-name literals, or -1. */
 export function fieldIndex(key: Str, names: StaticArray<string>): i32 {
+  const len = key.len;
+  if (len == 0) return -1;
+  const first = <u32>load<u8>(key.ptr);
   const n = names.length;
   for (let i = 0; i < n; i++) {
-    if (key.equalsAscii(unchecked(names[i]))) return i;
+    const name = unchecked(names[i]);
+    // Length and first character reject almost every other name before a full compare
+    // (AssemblyScript strings are UTF-16: one u16 per ASCII character).
+    if (name.length != len || <u32>load<u16>(changetype<usize>(name)) != first) continue;
+    if (key.equalsAscii(name)) return i;
   }
   return -1;
 }

@@ -24,7 +24,7 @@ export const MAX_DEPTH_LIMIT: i32 = 1024;
  *
  * The caller drives it: `peekKind()` says what comes next, `beginObject()` +
  * `nextKey()` walk an object, `beginArray()` + `nextElement()` walk an array,
- * `readString/readNumber/readBool/readNull` take scalars, `skipValue()` skips
+ * `readString/readI64/readF64/readBool/readNull` take scalars, `skipValue()` skips
  * (and fully validates) anything the caller does not want. Every container,
  * skipped or not, counts towards the depth limit.
  *
@@ -45,6 +45,7 @@ export class JsonReader {
   errorAt: i32 = 0;
   /** Set by beginObject/beginArray: the next nextKey/nextElement is the first one. */
   private first: bool = false;
+  /** Kind of each open container by depth (skipValue needs to know how to continue). */
   private containers: StaticArray<u8>;
   readonly scratch: StringScratch;
   readonly number: NumberToken = new NumberToken();

@@ -63,6 +63,16 @@ export class BidRequestParser {
     return f.error;
   }
 
+  /** Start of the error message in linear memory (see errorMessage). */
+  get errorMessagePtr(): usize {
+    return this.errorMessage.ptr;
+  }
+
+  /** Length in bytes of the error message (0 after success). */
+  get errorMessageLen(): i32 {
+    return this.errorMessage.len;
+  }
+
   /** Metrics label of the last error ("ok" after success). */
   get errorLabel(): string {
     return parseErrorLabel(this.errorCode);

@@ -54,6 +54,11 @@ export class ControlServer {
     });
   }
 
+  /** Adds the standalone hooks (filter metrics, VM readiness, extra state) once the VMs exist. */
+  extend(hooks: Pick<ControlDeps, "filterMetrics" | "readiness" | "state">): void {
+    Object.assign(this.d, hooks);
+  }
+
   readiness(): { ok: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.d.models.state !== "loaded") reasons.push(`model ${this.d.models.state}`);

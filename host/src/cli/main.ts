@@ -1,0 +1,125 @@
+// nexus-rtb: one CLI for the bidder and its tools.
+//   serve     run the bidder (standalone: filter VMs + control plane; sidecar: control plane for Envoy)
+//   keygen    create an Ed25519 key pair for model signing
+//   sign      write <model>.sha256 and <model>.sig
+//   train | replay | loadgen   offline tools on the same compiled core (see docs/TOOLS.md)
+import { parseArgs } from "node:util";
+import { loadConfig } from "../config.ts";
+import { createLogger } from "../log.ts";
+import { startStandalone, startControlPlane } from "../standalone.ts";
+import { keygen, signModel } from "../models/index.ts";
+
+const USAGE = `usage: nexus-rtb <command> [options]
+
+commands:
+  serve [--config FILE]        run the bidder (NEXUS_* environment variables override the file)
+  keygen --out DIR             create private.pem / public.pem for model signing
+  sign --model FILE --key PEM  write FILE.sha256 and FILE.sig
+  train | replay | loadgen     offline tools (run with --help)
+`;
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: "string" }, help: { type: "boolean" } } });
+  if (values.help) {
+    process.stdout.write("usage: nexus-rtb serve [--config FILE]\n");
+    return 0;
+  }
+  const cfg = loadConfig({ file: values.config });
+  const log = createLogger(cfg.logLevel);
+  if (cfg.mode === "sidecar") {
+    const cp = await startControlPlane(cfg, log);
+    log.info({ event: "listening", control: cp.controlUrl }, "control plane ready for Envoy");
+    process.stdout.write(`nexus-rtb control plane listening on ${cp.controlUrl} (Envoy runs the filter)\n`);
+    await waitForSignal();
+    await cp.control.close();
+    return 0;
+  }
+  const app = await startStandalone(cfg, log);
+  await app.ready();
+  process.stdout.write(
+    `\nNexus-RTB bidder listening on ${app.bidUrl} (${cfg.vms} filter VMs, ${cfg.vmMode}); control plane on ${app.controlUrl}\n\n` +
+      `Send a bid request:\n` +
+      `  curl -s -X POST ${app.bidUrl}/openrtb2/bid -H 'content-type: application/json' \\\n` +
+      `    -d '{"id":"req-1","imp":[{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}],"site":{"domain":"news.example","page":"https://news.example/a"},"device":{"ua":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0","ip":"203.0.113.7","geo":{"country":"USA"}}}'\n\n` +
+      `Health: ${app.controlUrl}/readyz   Metrics: ${app.controlUrl}/metrics   Stop: Ctrl-C\n`,
+  );
+  await waitForSignal();
+  log.info({ event: "stopping" }, "shutting down");
+  await app.close();
+  return 0;
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+}
+
+async function keygenCmd(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, force: { type: "boolean" } } });
+  if (!values.out) {
+    process.stderr.write("keygen: --out DIR is required\n");
+    return 2;
+  }
+  const r = await keygen(values.out, { overwrite: values.force === true });
+  process.stdout.write(JSON.stringify(r) + "\n");
+  return 0;
+}
+
+async function signCmd(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: "string" }, key: { type: "string" } } });
+  if (!values.model || !values.key) {
+    process.stderr.write("sign: --model FILE and --key PRIVATE_PEM are required\n");
+    return 2;
+  }
+  const r = await signModel(values.model, values.key);
+  process.stdout.write(JSON.stringify(r) + "\n");
+  return 0;
+}
+
+/** Offline tools, loaded lazily: they pull in the compiled core and the data readers. */
+const TOOLS: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {};
+
+async function tool(name: string, argv: string[]): Promise<number> {
+  const load = TOOLS[name];
+  if (!load) {
+    process.stderr.write(`${name}: not available in this build\n`);
+    return 2;
+  }
+  return (await load()).main(argv);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "serve":
+      return serve(rest);
+    case "keygen":
+      return keygenCmd(rest);
+    case "sign":
+      return signCmd(rest);
+    case "train":
+    case "replay":
+    case "loadgen":
+      return tool(command, rest);
+    case undefined:
+    case "help":
+    case "--help":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error & { code?: string }) => {
+    process.stderr.write(`nexus-rtb: ${err.code ? err.code + ": " : ""}${err.message}\n`);
+    process.exitCode = 1;
+  },
+);

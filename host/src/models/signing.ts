@@ -1,0 +1,230 @@
+// Ed25519 detached signatures of model files and the verification policy.
+//
+// What is signed: the 32 raw bytes of SHA-256(model file bytes), signed with
+// pure Ed25519 (RFC 8032, no pre-hash, no context, no prefix). Equivalent to:
+//   openssl dgst -sha256 -binary model.npz > digest.bin
+//   openssl pkeyutl -sign -inkey private.pem -rawin -in digest.bin -out model.npz.sig
+// `<model>.sig` holds the raw 64-byte signature (what signModel writes); base64
+// text of those 64 bytes (optionally with surrounding whitespace) is accepted too.
+import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, sign, timingSafeEqual, verify } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { parseDigestFile, sha256 } from "./digest.ts";
+import { KeyError } from "./errors.ts";
+
+export const ED25519_SIGNATURE_BYTES = 64;
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+export const MAX_SIGNATURE_FILE_BYTES = 4096;
+
+export type PublicKeyInput = KeyObject | string;
+
+export interface GeneratedKeyPair {
+  privateKeyPem: string;
+  publicKeyPem: string;
+  /** Base64 of the raw 32-byte public key (the other form configuration may hold). */
+  publicKeyBase64: string;
+}
+
+export function generateSigningKeyPair(): GeneratedKeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  return {
+    privateKeyPem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+    publicKeyPem: publicKey.export({ format: "pem", type: "spki" }).toString(),
+    publicKeyBase64: publicKeyToBase64(publicKey),
+  };
+}
+
+/** Base64 (standard alphabet, padded) of the raw 32-byte Ed25519 public key. */
+export function publicKeyToBase64(key: KeyObject): string {
+  const jwk = key.export({ format: "jwk" }) as { x?: string };
+  if (!jwk.x) throw new KeyError("KEY_INVALID", "not an Ed25519 public key");
+  return Buffer.from(jwk.x, "base64url").toString("base64");
+}
+
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+/** Strict base64 (standard, padded or not; or base64url unpadded). Undefined if malformed. */
+function decodeBase64Strict(text: string): Uint8Array | undefined {
+  const s = text.trim();
+  if (s.length === 0) return undefined;
+  let buf: Buffer;
+  if (B64.test(s)) {
+    const unpadded = s.replace(/=+$/, "");
+    if (s.length !== unpadded.length && s.length % 4 !== 0) return undefined;
+    buf = Buffer.from(s, "base64");
+    if (buf.toString("base64").replace(/=+$/, "") !== unpadded) return undefined; // non-canonical bits
+  } else if (B64URL.test(s)) {
+    buf = Buffer.from(s, "base64url");
+    if (buf.toString("base64url") !== s) return undefined;
+  } else {
+    return undefined;
+  }
+  return new Uint8Array(buf);
+}
+
+function ensureEd25519(key: KeyObject, what: string): KeyObject {
+  if (key.asymmetricKeyType !== "ed25519") {
+    throw new KeyError("KEY_INVALID", `${what} is a ${key.asymmetricKeyType ?? key.type} key, expected Ed25519`);
+  }
+  return key;
+}
+
+/**
+ * Public key from configuration: a PEM "PUBLIC KEY" (SPKI) block, or the
+ * base64 of the raw 32-byte key, or a KeyObject. Throws KeyError KEY_INVALID.
+ * A private key is refused (configuration must never hold one).
+ */
+export function parsePublicKey(input: PublicKeyInput): KeyObject {
+  if (input instanceof KeyObject) {
+    if (input.type !== "public") throw new KeyError("KEY_INVALID", `expected a public key, got a ${input.type} key`);
+    return ensureEd25519(input, "public key");
+  }
+  if (typeof input !== "string") throw new KeyError("KEY_INVALID", "public key must be a PEM string, base64 raw key or KeyObject");
+  let text = input.trim();
+  // PEM held in an environment variable often has its newlines escaped as "\n".
+  if (text.includes("-----BEGIN") && !text.includes("\n") && text.includes("\\n")) text = text.replace(/\\n/g, "\n").trim();
+  if (text.includes("-----BEGIN")) {
+    if (!/^-----BEGIN PUBLIC KEY-----\r?\n[\s\S]+\r?\n-----END PUBLIC KEY-----$/.test(text)) {
+      throw new KeyError("KEY_INVALID", "PEM must be a single \"PUBLIC KEY\" block (private keys are refused)");
+    }
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: text, format: "pem" });
+    } catch (err) {
+      throw new KeyError("KEY_INVALID", `unreadable PEM public key: ${(err as Error).message}`, { cause: err });
+    }
+    return ensureEd25519(key, "PEM public key");
+  }
+  const raw = decodeBase64Strict(text);
+  if (!raw || raw.length !== ED25519_PUBLIC_KEY_BYTES) {
+    throw new KeyError("KEY_INVALID", "public key is neither a PEM block nor base64 of 32 raw bytes");
+  }
+  try {
+    return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(raw).toString("base64url") }, format: "jwk" });
+  } catch (err) {
+    throw new KeyError("KEY_INVALID", `invalid Ed25519 public key: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export async function loadPublicKeyFile(path: string): Promise<KeyObject> {
+  return parsePublicKey(await readFile(path, "utf8"));
+}
+
+/** Private key from an unencrypted PKCS#8 PEM ("PRIVATE KEY"). Throws KeyError KEY_INVALID. */
+export function parsePrivateKey(pem: string | KeyObject): KeyObject {
+  if (pem instanceof KeyObject) {
+    if (pem.type !== "private") throw new KeyError("KEY_INVALID", `expected a private key, got a ${pem.type} key`);
+    return ensureEd25519(pem, "private key");
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: pem, format: "pem" });
+  } catch (err) {
+    throw new KeyError("KEY_INVALID", `unreadable PEM private key: ${(err as Error).message}`, { cause: err });
+  }
+  return ensureEd25519(key, "PEM private key");
+}
+
+export async function loadPrivateKeyFile(path: string): Promise<KeyObject> {
+  return parsePrivateKey(await readFile(path, "utf8"));
+}
+
+/** Signs the 32-byte SHA-256 digest of a model file. Returns the raw 64-byte signature. */
+export function signDigest(digest: Uint8Array, privateKey: KeyObject): Uint8Array {
+  if (digest.length !== 32) throw new TypeError("digest must be 32 bytes (SHA-256)");
+  return new Uint8Array(sign(null, digest, parsePrivateKey(privateKey)));
+}
+
+export function signModelBytes(modelBytes: Uint8Array, privateKey: KeyObject): Uint8Array {
+  return signDigest(sha256(modelBytes), privateKey);
+}
+
+export function verifyDigestSignature(digest: Uint8Array, signature: Uint8Array, publicKey: KeyObject): boolean {
+  if (digest.length !== 32 || signature.length !== ED25519_SIGNATURE_BYTES) return false;
+  try {
+    return verify(null, digest, publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Parses a `.sig` file: exactly 64 bytes = the raw signature; otherwise the
+ * content must be ASCII base64 of 64 bytes (surrounding whitespace allowed).
+ * Undefined when malformed.
+ */
+export function parseSignatureFile(content: Uint8Array): Uint8Array | undefined {
+  if (content.length === ED25519_SIGNATURE_BYTES) return content;
+  if (content.length > MAX_SIGNATURE_FILE_BYTES) return undefined;
+  for (const b of content) if (b > 0x7e || (b < 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09)) return undefined;
+  const raw = decodeBase64Strict(Buffer.from(content).toString("latin1"));
+  return raw && raw.length === ED25519_SIGNATURE_BYTES ? raw : undefined;
+}
+
+export type VerifyReason =
+  | "OK"
+  | "UNSIGNED_ALLOWED"
+  | "DIGEST_MISSING"
+  | "DIGEST_MALFORMED"
+  | "DIGEST_MISMATCH"
+  | "SIGNATURE_MISSING"
+  | "SIGNATURE_INVALID"
+  | "PUBLIC_KEY_MISSING";
+
+export interface VerifyModelInput {
+  modelBytes: Uint8Array;
+  /** Content of `<model>.sha256`, undefined when the file does not exist. */
+  digestText?: string | Uint8Array;
+  /** Content of `<model>.sig`, undefined when the file does not exist. */
+  signatureBytes?: Uint8Array;
+  publicKey?: PublicKeyInput;
+  /** Accept a model without a (checkable) signature. The digest is still required. */
+  allowUnsigned: boolean;
+}
+
+export interface VerifyModelResult {
+  ok: boolean;
+  reason: VerifyReason;
+  /** SHA-256 (hex) of modelBytes. */
+  sha256: string;
+  /** True only when a signature was checked and is valid. */
+  signed: boolean;
+  message: string;
+}
+
+/**
+ * Verification policy (fails closed):
+ *  1. `.sha256` is always required and must match the model bytes.
+ *  2. A present signature is always checked when a public key is configured;
+ *     an invalid one is refused even with allowUnsigned.
+ *  3. No signature (or a signature but no key): refused unless allowUnsigned,
+ *     then accepted as UNSIGNED_ALLOWED.
+ * A malformed public key configuration throws KeyError (a configuration error).
+ */
+export function verifyModelFile(input: VerifyModelInput): VerifyModelResult {
+  const digest = sha256(input.modelBytes);
+  const hex = Buffer.from(digest).toString("hex");
+  const result = (ok: boolean, reason: VerifyReason, message: string, signed = false): VerifyModelResult => ({ ok, reason, sha256: hex, signed, message });
+  const key = input.publicKey === undefined ? undefined : parsePublicKey(input.publicKey);
+
+  if (input.digestText === undefined) return result(false, "DIGEST_MISSING", "no .sha256 digest file");
+  const parsed = parseDigestFile(input.digestText);
+  if (!parsed) return result(false, "DIGEST_MALFORMED", ".sha256 file is not \"<64 hex digits>[  <name>]\"");
+  if (!timingSafeEqual(Buffer.from(parsed.hex, "hex"), digest)) {
+    return result(false, "DIGEST_MISMATCH", `model SHA-256 ${hex} does not match the .sha256 file (${parsed.hex})`);
+  }
+  if (input.signatureBytes === undefined) {
+    return input.allowUnsigned
+      ? result(true, "UNSIGNED_ALLOWED", "no .sig file; accepted because unsigned models are allowed")
+      : result(false, "SIGNATURE_MISSING", "no .sig file and unsigned models are not allowed");
+  }
+  if (!key) {
+    return input.allowUnsigned
+      ? result(true, "UNSIGNED_ALLOWED", "no public key configured; signature not checked, accepted because unsigned models are allowed")
+      : result(false, "PUBLIC_KEY_MISSING", "a signature is required but no public key is configured");
+  }
+  const sig = parseSignatureFile(input.signatureBytes);
+  if (!sig) return result(false, "SIGNATURE_INVALID", ".sig is neither 64 raw bytes nor base64 of 64 bytes");
+  if (!verifyDigestSignature(digest, sig, key)) return result(false, "SIGNATURE_INVALID", "Ed25519 signature does not verify with the configured public key");
+  return result(true, "OK", "digest and signature verified", true);
+}

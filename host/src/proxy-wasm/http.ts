@@ -1,0 +1,170 @@
+// The HTTP stream state machine: which callbacks run, in which order, with Envoy's semantics.
+//
+// Request: proxy_on_context_create(id, 1); proxy_on_request_headers(id, n, eos);
+//   - PAUSE from headers stops everything (Envoy StopAllIteration): body chunks are held back and,
+//     once the filter calls proxy_continue_stream, delivered as one chunk (Envoy's buffered data).
+//   - proxy_on_request_body(id, size, eos) per chunk: CONTINUE lets the buffered bytes go upstream
+//     (they are no longer in the buffer); PAUSE (StopIterationAndBuffer) on a chunk that is not the
+//     last keeps the bytes and the next size is cumulative; PAUSE on the last chunk waits for
+//     proxy_continue_stream; results >= 3 (StopIterationNoBuffer) drop the chunk.
+//   - proxy_on_request_trailers(id, n) when the request has trailers.
+// A local reply (proxy_send_local_response) stops the stream whatever the callback returns; so do
+// proxy_close_stream (reset), the per-request timeout and a VM failure.
+// With an `upstream` handler the request then goes there and the answer runs through
+// proxy_on_response_headers/body/trailers the same way. The stream then ends (vm.finishStream):
+// proxy_on_done, proxy_on_log, proxy_on_delete.
+
+import { Action, ROOT_CONTEXT_ID } from "./constants.ts";
+import { HeaderMap } from "./header-map.ts";
+import { BodyBuffer, concatBytes, type Direction, type StreamContext } from "./stream.ts";
+import type { ContinueOutcome } from "./types.ts";
+import type { ProxyWasmVm } from "./vm.ts";
+
+const NAMES = {
+  request: { headers: "proxy_on_request_headers", body: "proxy_on_request_body", trailers: "proxy_on_request_trailers" },
+  response: { headers: "proxy_on_response_headers", body: "proxy_on_response_body", trailers: "proxy_on_response_trailers" },
+} as const;
+
+function terminal(vm: ProxyWasmVm, s: StreamContext): boolean {
+  return vm.failure !== null || s.localReply !== null || s.resetRequested || s.timedOut || s.aborted;
+}
+
+function isPause(r: number | undefined): boolean {
+  return r !== undefined && r !== Action.CONTINUE;
+}
+
+/** Waits until the filter continues `dir`; false when the stream ended meanwhile. */
+async function waitResume(vm: ProxyWasmVm, s: StreamContext, dir: Direction): Promise<boolean> {
+  for (;;) {
+    if (terminal(vm, s)) return false;
+    if (s.resume[dir]) {
+      s.resume[dir] = false;
+      return true;
+    }
+    await s.wait();
+  }
+}
+
+function setOpen(s: StreamContext, dir: Direction, what: "headers" | "trailers", open: boolean): void {
+  if (dir === "request") {
+    if (what === "headers") s.reqHeadersOpen = open;
+    else s.reqTrailersOpen = open;
+  } else if (what === "headers") s.respHeadersOpen = open;
+  else s.respTrailersOpen = open;
+}
+
+function forward(s: StreamContext, dir: Direction): void {
+  const buf = dir === "request" ? s.reqBody : s.respBody;
+  if (buf && buf.data.length > 0) (dir === "request" ? s.forwardedReq : s.forwardedResp).push(buf.data);
+  if (dir === "request") s.reqBody = null;
+  else s.respBody = null;
+}
+
+/** Runs headers, body chunks and trailers of one direction. False when the stream ended early. */
+async function runDirection(
+  vm: ProxyWasmVm,
+  s: StreamContext,
+  dir: Direction,
+  headers: HeaderMap,
+  chunks: readonly Uint8Array[],
+  trailers: ReadonlyArray<readonly [string, string]> | undefined,
+): Promise<boolean> {
+  const names = NAMES[dir];
+  const hasBody = chunks.length > 0;
+  const hasTrailers = trailers !== undefined;
+  s.resume[dir] = false;
+
+  setOpen(s, dir, "headers", true);
+  const r = vm.callVm(names.headers, s.id, [s.id, headers.size, !hasBody && !hasTrailers ? 1 : 0]);
+  if (terminal(vm, s)) return false;
+  let headersPaused = false;
+  if (isPause(r) && !s.resume[dir]) {
+    headersPaused = true;
+    if (!(await waitResume(vm, s, dir))) return false;
+  }
+  s.resume[dir] = false;
+  setOpen(s, dir, "headers", false);
+
+  const list = headersPaused && hasBody ? [concatBytes(chunks)] : chunks;
+  for (let i = 0; i < list.length; i++) {
+    const eos = i === list.length - 1 && !hasTrailers;
+    let buf = dir === "request" ? s.reqBody : s.respBody;
+    if (!buf) {
+      buf = new BodyBuffer(list[i]!.slice());
+      if (dir === "request") s.reqBody = buf;
+      else s.respBody = buf;
+    } else {
+      buf.append(list[i]!);
+    }
+    if (dir === "request") s.reqTrailersAddable = eos;
+    else s.respTrailersAddable = eos;
+    const rb = vm.callVm(names.body, s.id, [s.id, buf.data.length, eos ? 1 : 0]);
+    if (dir === "request") s.reqTrailersAddable = false;
+    else s.respTrailersAddable = false;
+    if (terminal(vm, s)) return false;
+    if (!isPause(rb) || s.resume[dir]) {
+      s.resume[dir] = false;
+      forward(s, dir);
+      continue;
+    }
+    if (rb! >= 3) {
+      // StopIterationNoBuffer: the chunk is not kept.
+      if (dir === "request") s.reqBody = null;
+      else s.respBody = null;
+    }
+    if (!eos) continue;
+    if (!(await waitResume(vm, s, dir))) return false;
+    forward(s, dir);
+  }
+
+  if (hasTrailers) {
+    const t = new HeaderMap(trailers);
+    if (dir === "request") s.reqTrailers = t;
+    else s.respTrailers = t;
+    setOpen(s, dir, "trailers", true);
+    const rt = vm.callVm(names.trailers, s.id, [s.id, t.size]);
+    if (terminal(vm, s)) return false;
+    if (isPause(rt) && !s.resume[dir]) {
+      if (!(await waitResume(vm, s, dir))) return false;
+    }
+    s.resume[dir] = false;
+    setOpen(s, dir, "trailers", false);
+    forward(s, dir);
+  }
+  return true;
+}
+
+export async function runStream(vm: ProxyWasmVm, s: StreamContext): Promise<void> {
+  vm.callVm("proxy_on_context_create", s.id, [s.id, ROOT_CONTEXT_ID]);
+  if (terminal(vm, s)) return vm.finishStream(s);
+  const req = s.request;
+  if (!(await runDirection(vm, s, "request", s.reqHeaders, req.body, req.trailers))) return vm.finishStream(s);
+
+  const outcome: ContinueOutcome = { kind: "continue", headers: s.reqHeaders.pairs(), body: concatBytes(s.forwardedReq) };
+  if (s.reqTrailers) outcome.trailers = s.reqTrailers.pairs();
+  const upstream = vm.options.upstream;
+  if (!upstream) return vm.finishStream(s, outcome);
+
+  const call = upstream({ headers: outcome.headers, body: outcome.body, ...(outcome.trailers ? { trailers: outcome.trailers } : {}) }).then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  let answer: Awaited<typeof call> | null = null;
+  while (answer === null) {
+    answer = await Promise.race([call, s.wait().then(() => null)]);
+    if (terminal(vm, s)) return vm.finishStream(s);
+  }
+  if ("error" in answer) {
+    s.resetRequested = true;
+    return vm.finishStream(s);
+  }
+  const res = answer.value;
+  let headers = new HeaderMap(res.headers);
+  if (!headers.has(":status")) headers = new HeaderMap([[":status", String(res.status ?? 200)], ...headers.pairs()]);
+  s.respHeaders = headers;
+  const body = res.body === undefined ? [] : Array.isArray(res.body) ? res.body : [res.body];
+  if (!(await runDirection(vm, s, "response", headers, body, res.trailers))) return vm.finishStream(s);
+  outcome.response = { headers: headers.pairs(), body: concatBytes(s.forwardedResp) };
+  if (s.respTrailers) outcome.response.trailers = s.respTrailers.pairs();
+  vm.finishStream(s, outcome);
+}

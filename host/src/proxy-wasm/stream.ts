@@ -1,0 +1,149 @@
+// State of one HTTP stream context (ids 2, 3, ...) and of the root context, as the host sees it.
+// What the filter may touch at a given moment follows Envoy's Context (context.cc):
+//   - request headers: in on_request_headers and while paused from it (Envoy nulls its pointer
+//     once the headers continue), read-only in on_log;
+//   - request body: the buffered bytes, from on_request_body while they are buffered;
+//   - request trailers: in on_request_trailers / while paused from it; can be added in the last
+//     on_request_body when the request has none;
+//   - same for the response side; callout response maps/body belong to the VM while
+//     on_http_call_response runs, whatever the effective context.
+
+import { Status } from "./constants.ts";
+import { HeaderMap, type HeaderPair } from "./header-map.ts";
+import type { BufferRef } from "./abi.ts";
+import type { HttpOutcome, HttpRequest, LocalReply } from "./types.ts";
+
+export class RootContext {
+  readonly kind = "root" as const;
+  /** on_done returned false; waiting for proxy_done. */
+  pendingDone = false;
+  onDoneResolved: (() => void) | undefined;
+  constructor(readonly id: number) {}
+}
+
+/** A mutable body buffer with Envoy's Buffer::copyFrom rules. */
+export class BodyBuffer implements BufferRef {
+  constructor(public data: Uint8Array) {}
+  bytes(): Uint8Array {
+    return this.data;
+  }
+  append(chunk: Uint8Array): void {
+    const out = new Uint8Array(this.data.length + chunk.length);
+    out.set(this.data);
+    out.set(chunk, this.data.length);
+    this.data = out;
+  }
+  /** prepend (0, 0), replace all (0, >= size), append (start >= size); anything else BAD_ARGUMENT. */
+  set(start: number, length: number, value: Uint8Array): Status {
+    const size = this.data.length;
+    if (start === 0) {
+      if (length === 0) {
+        const out = new Uint8Array(size + value.length);
+        out.set(value);
+        out.set(this.data, value.length);
+        this.data = out;
+        return Status.OK;
+      }
+      if (length >= size) {
+        this.data = value.slice();
+        return Status.OK;
+      }
+      return Status.BAD_ARGUMENT;
+    }
+    if (start >= size) {
+      this.append(value);
+      return Status.OK;
+    }
+    return Status.BAD_ARGUMENT;
+  }
+}
+
+export type Direction = "request" | "response";
+
+export class StreamContext {
+  readonly kind = "stream" as const;
+  readonly reqHeaders: HeaderMap;
+  reqHeadersOpen = false;
+  reqTrailers: HeaderMap | null = null;
+  reqTrailersOpen = false;
+  /** Trailers may be added during the last on_request_body of a request without trailers. */
+  reqTrailersAddable = false;
+  reqBody: BodyBuffer | null = null;
+  readonly forwardedReq: Uint8Array[] = [];
+
+  respHeaders: HeaderMap | null = null;
+  respHeadersOpen = false;
+  respTrailers: HeaderMap | null = null;
+  respTrailersOpen = false;
+  respTrailersAddable = false;
+  respBody: BodyBuffer | null = null;
+  readonly forwardedResp: Uint8Array[] = [];
+
+  /** proxy_continue_stream was called for that direction (applies after the current callback). */
+  resume: Record<Direction, boolean> = { request: false, response: false };
+  localReply: LocalReply | null = null;
+  resetRequested = false;
+  timedOut = false;
+  /** Set by the host when the VM closes while the stream is active. */
+  aborted = false;
+  accessLog = false;
+  finished = false;
+  pendingDone = false;
+  readonly properties = new Map<string, Uint8Array>();
+  timer: NodeJS.Timeout | undefined;
+  private waker: (() => void) | undefined;
+  resolve: (o: HttpOutcome) => void = () => {};
+
+  constructor(
+    readonly id: number,
+    readonly request: HttpRequest,
+  ) {
+    this.reqHeaders = new HeaderMap(request.headers);
+  }
+
+  /** Resolves when something happens to a paused stream (continue, local reply, reset, timeout...). */
+  wait(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waker = resolve;
+    });
+  }
+
+  wake(): void {
+    const w = this.waker;
+    this.waker = undefined;
+    w?.();
+  }
+
+  headersFor(type: "request" | "response"): HeaderMap | null {
+    return type === "request" ? this.reqHeaders : this.respHeaders;
+  }
+
+  /** Headers as they were when the stream ended (what on_log reads). */
+  logResponseHeaders(): HeaderMap | null {
+    if (this.localReply) {
+      const h = new HeaderMap([[":status", String(this.localReply.status)], ...this.localReply.headers]);
+      if (!h.has("content-length")) h.add("content-length", String(this.localReply.body.length));
+      return h;
+    }
+    return this.respHeaders;
+  }
+}
+
+export type AnyContext = RootContext | StreamContext;
+
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let p = 0;
+  for (const c of chunks) {
+    out.set(c, p);
+    p += c.length;
+  }
+  return out;
+}
+
+export function pairsOf(map: HeaderMap | null): HeaderPair[] | undefined {
+  return map ? map.pairs() : undefined;
+}

@@ -1,0 +1,758 @@
+// ProxyWasmVm: one proxy-wasm VM (what one Envoy worker thread runs), hosting one plugin.
+//
+// Lifecycle (cpp-host WasmBase/ContextBase, Envoy Context):
+//   create():     validate + instantiate with exactly the host's imports, then `_initialize` (and
+//                 `main(0, 0)` if exported) or `_start`, with only proxy_log and a few WASI calls
+//                 allowed (anything else traps "restricted_callback": the load fails).
+//   startPlugin(): proxy_on_context_create(1, 0), proxy_on_vm_start(1, vm_config_size),
+//                 proxy_on_configure(1, plugin_config_size); false -> PluginStartError.
+//   requests:     see http.ts (context ids 2, 3, ...).
+//   tick():       proxy_on_tick(1); autoTick runs it every period set by the filter.
+//   close():      active streams are reset, then proxy_on_done(1) (waiting for proxy_done if it
+//                 returns false), proxy_on_log(1), proxy_on_delete(1). discard() drops a canary VM
+//                 without calling it (Envoy does not call on_done on the configuration canary).
+// A trap in any callback kills the VM for good (vm.failure); requests then get { kind: "vm_failed" }.
+
+import type { AbiHost, BufferRef } from "./abi.ts";
+import { createImports } from "./abi.ts";
+import { compileFilter, type CompiledFilter, type FilterSource } from "./compile.ts";
+import {
+  ALLOWED_DURING_ALLOC,
+  ALLOWED_DURING_START,
+  BufferType,
+  LogLevel,
+  MapType,
+  ROOT_CONTEXT_ID,
+  Status,
+  StreamType,
+  VM_CONTEXT_ID,
+} from "./constants.ts";
+import { defaultHttpCall, jsonStderrLog, realClock } from "./defaults.ts";
+import { HostTrap, PluginStartError, VmClosedError, VmStartError } from "./errors.ts";
+import { HeaderMap, type HeaderPair } from "./header-map.ts";
+import { VmMemory } from "./memory.ts";
+import { MetricsRegistry, VmMetrics } from "./metrics.ts";
+import type { ValidatedModule } from "./module-info.ts";
+import { SharedDataStore } from "./shared-data.ts";
+import { SharedQueues } from "./shared-queue.ts";
+import { type AnyContext, RootContext, StreamContext } from "./stream.ts";
+import { runStream } from "./http.ts";
+import { isWasmMemory, wasmApi, type WasmInstance, type WasmMemory } from "./wasm-api.ts";
+import type { Clock, HttpCallHandler, HttpCallResult, HttpOutcome, HttpRequest, LogSink, PluginConfig, UpstreamHandler, VmFailure } from "./types.ts";
+
+const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+export interface VmOptions {
+  wasm: FilterSource;
+  /** Property plugin_vm_id (Envoy vm_config.vm_id). Default "". */
+  vmId?: string;
+  /** Property plugin_name (Envoy plugin name). Default "". */
+  pluginName?: string;
+  /** Shared data store (share one between the VMs of a process). Default: a new 4 MiB store. */
+  shared?: SharedDataStore;
+  /** Metrics registry (share one between the VMs of a process). Default: a new registry. */
+  metrics?: MetricsRegistry;
+  queues?: SharedQueues;
+  /**
+   * Known upstreams (Envoy clusters) for proxy_http_call: name -> base URL. Any other name is
+   * BAD_ARGUMENT. Without `httpCall`, calls go to the base URL (node:http).
+   */
+  upstreams?: Readonly<Record<string, string>>;
+  /** Callout transport (default: defaultHttpCall over node:http); null or rejection = failed call. */
+  httpCall?: HttpCallHandler;
+  /** Response path: when set, a request the filter lets through is sent here, and the answer goes through on_response_*. */
+  upstream?: UpstreamHandler;
+  clock?: Clock;
+  log?: LogSink;
+  /** Host log level (proxy_get_log_level; messages below it are dropped). Default INFO (2). */
+  logLevel?: number;
+  /** A stream paused for longer than this ends with { kind: "timeout" }. Default 15000; 0 = never. */
+  requestTimeoutMs?: number;
+  /** Call proxy_on_tick(1) every tick period on a timer (unref'd). Default false. */
+  autoTick?: boolean;
+  /** WASI environment variables (default none). */
+  env?: Readonly<Record<string, string>>;
+  /** Label used by the default log sink. */
+  label?: string;
+}
+
+interface Callout {
+  headers: HeaderMap;
+  body: Uint8Array;
+  trailers: HeaderMap | null;
+}
+
+function constBuffer(bytes: Uint8Array): BufferRef {
+  return { bytes: () => bytes };
+}
+
+function toBytes(x: Uint8Array | string | undefined): Uint8Array {
+  if (x === undefined) return EMPTY;
+  return typeof x === "string" ? utf8.encode(x) : x;
+}
+
+export class ProxyWasmVm implements AbiHost {
+  readonly mem = new VmMemory();
+  readonly shared: SharedDataStore;
+  readonly metrics: VmMetrics;
+  readonly queues: SharedQueues;
+  readonly validated: ValidatedModule;
+  readonly options: VmOptions;
+  restricted: ReadonlySet<string> | null = null;
+  /** Set when the VM trapped; it is dead for good. */
+  failure: VmFailure | null = null;
+  /** Period set by proxy_set_tick_period_milliseconds (0 = none). */
+  tickPeriodMs = 0;
+  lastCriticalLog: string | null = null;
+
+  private restrictedWhy = "";
+  private exports: Record<string, (...args: number[]) => number> = {};
+  private allocFn: (size: number) => number = () => 0;
+  readonly contexts = new Map<number, AnyContext>();
+  /** Streams that have not finished yet. */
+  readonly active = new Set<StreamContext>();
+  private nextContextId = 1;
+  currentContextId = VM_CONTEXT_ID;
+  private effectiveContextId = 0;
+  currentCallback = "";
+  private depth = 0;
+  private trapOrigin: string | undefined;
+  private readonly after: Array<() => void> = [];
+  private runningAfter = false;
+  private started = false;
+  private closed = false;
+  private config: { rootIdName: string; vmConfig: Uint8Array; pluginConfig: Uint8Array } = {
+    rootIdName: "",
+    vmConfig: EMPTY,
+    pluginConfig: EMPTY,
+  };
+  private tickTimer: NodeJS.Timeout | undefined;
+  private nextCallToken = 0;
+  private readonly callouts = new Map<number, { abort: AbortController; timer: NodeJS.Timeout | undefined }>();
+  private callout: Callout | null = null;
+  private status: { code: number; message: Uint8Array } = { code: 0, message: EMPTY };
+  private readonly failureListeners: Array<(f: VmFailure) => void> = [];
+  private readonly sink: LogSink;
+  private readonly clock: Clock;
+  private readonly queueNotify = (token: number): void => this.onQueueReady(token);
+
+  private constructor(options: VmOptions, compiled: CompiledFilter) {
+    this.options = options;
+    this.validated = compiled.validated;
+    this.shared = options.shared ?? SharedDataStore.create({ bytes: 4 * 1024 * 1024, maxKeys: 1024 });
+    this.metrics = new VmMetrics(options.metrics ?? MetricsRegistry.create());
+    this.queues = options.queues ?? new SharedQueues();
+    this.sink = options.log ?? jsonStderrLog(options.label);
+    this.clock = options.clock ?? realClock;
+  }
+
+  /** Loads the module and runs its start-up functions. Throws ModuleLoadError, ModuleLinkError or VmStartError. */
+  static async create(options: VmOptions): Promise<ProxyWasmVm> {
+    const compiled = await compileFilter(options.wasm);
+    const vm = new ProxyWasmVm(options, compiled);
+    await vm.instantiate(compiled);
+    return vm;
+  }
+
+  private async instantiate(compiled: CompiledFilter): Promise<void> {
+    const imports = createImports(this, this.validated.abiVersion);
+    let importedMemory: WasmMemory | undefined;
+    for (const imp of this.validated.info.imports) {
+      if (imp.kind === "memory" && imp.limits) {
+        const d: { initial: number; maximum?: number; shared?: boolean } = { initial: imp.limits.min };
+        if (imp.limits.max !== undefined) d.maximum = imp.limits.max;
+        if (imp.limits.shared) d.shared = true;
+        importedMemory = new wasmApi.Memory(d);
+        (imports[imp.module] ??= {})[imp.name] = importedMemory;
+      } else if (imp.kind === "table" && imp.limits) {
+        const d: { element: string; initial: number; maximum?: number } = { element: imp.tableElement === "externref" ? "externref" : "anyfunc", initial: imp.limits.min };
+        if (imp.limits.max !== undefined) d.maximum = imp.limits.max;
+        (imports[imp.module] ??= {})[imp.name] = new wasmApi.Table(d);
+      }
+    }
+    // A Wasm start section would run here, without any context: no host call is allowed.
+    this.restricted = new Set();
+    this.restrictedWhy = "during instantiation (Wasm start section)";
+    let instance: WasmInstance;
+    try {
+      instance = await wasmApi.instantiate(compiled.module, imports);
+    } catch (e) {
+      throw new VmStartError(`Failed to instantiate Wasm module: ${(e as Error).message}`, { cause: e });
+    } finally {
+      this.restricted = null;
+    }
+    const ex = instance.exports;
+    let memory: WasmMemory | undefined = isWasmMemory(ex.memory) ? ex.memory : undefined;
+    memory ??= Object.values(ex).find(isWasmMemory) ?? importedMemory;
+    if (!memory) throw new VmStartError("Wasm module has no memory");
+    this.mem.attach(memory);
+    for (const [name, v] of Object.entries(ex)) if (typeof v === "function") this.exports[name] = v as (...a: number[]) => number;
+    this.allocFn = this.exports[this.validated.allocator]!;
+
+    this.restricted = ALLOWED_DURING_START;
+    this.restrictedWhy = "during _initialize/main/_start (only proxy_log and some WASI calls are allowed there)";
+    try {
+      if (this.exports._initialize) {
+        this.callVm("_initialize", VM_CONTEXT_ID, []);
+        if (!this.failure && this.exports.main) this.callVm("main", VM_CONTEXT_ID, [0, 0]);
+      } else if (this.exports._start) {
+        this.callVm("_start", VM_CONTEXT_ID, []);
+      }
+    } finally {
+      this.restricted = null;
+    }
+    if (this.failure) throw new VmStartError(`Wasm module start-up failed: ${this.failure.error}`);
+  }
+
+  /** (A method, so that TypeScript does not narrow `failure` across VM calls.) */
+  failed(): VmFailure | null {
+    return this.failure;
+  }
+
+  get abiVersion(): string {
+    return this.validated.abiVersion;
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  onFailure(listener: (f: VmFailure) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  /** on_context_create(1, 0), on_vm_start, on_configure. Throws PluginStartError. */
+  startPlugin(config: PluginConfig = {}): void {
+    if (this.started) throw new Error("startPlugin: already started");
+    if (this.failure) throw new PluginStartError("context_create", `VM failed: ${this.failure.error}`);
+    this.config = { rootIdName: config.rootIdName ?? "", vmConfig: toBytes(config.vmConfig), pluginConfig: toBytes(config.pluginConfig) };
+    const root = new RootContext(this.allocContextId());
+    this.contexts.set(root.id, root);
+    this.callVm("proxy_on_context_create", root.id, [root.id, 0]);
+    if (this.failed()) throw new PluginStartError("context_create", `proxy_on_context_create failed: ${this.failed()!.error}`);
+    const vmStart = this.callVm("proxy_on_vm_start", root.id, [root.id, this.config.vmConfig.length]);
+    if (this.failed()) throw new PluginStartError("vm_start", `proxy_on_vm_start failed: ${this.failed()!.error}`);
+    if (vmStart === 0) throw new PluginStartError("vm_start", "proxy_on_vm_start returned false (the VM configuration was rejected)");
+    const configure = this.callVm("proxy_on_configure", root.id, [root.id, this.config.pluginConfig.length]);
+    if (this.failed()) throw new PluginStartError("configure", `proxy_on_configure failed: ${this.failed()!.error}`);
+    if (configure === 0) throw new PluginStartError("configure", "proxy_on_configure returned false (the plugin configuration was rejected)");
+    this.started = true;
+    this.scheduleTicks();
+  }
+
+  /** Runs one HTTP request through the filter. */
+  handleHttpRequest(request: HttpRequest): Promise<HttpOutcome> {
+    if (this.failure) return Promise.resolve({ kind: "vm_failed", failure: this.failure });
+    if (this.closed || !this.started) return Promise.reject(new VmClosedError(this.closed ? undefined : "proxy-wasm VM: startPlugin() first"));
+    const s = new StreamContext(this.allocContextId(), request);
+    this.contexts.set(s.id, s);
+    this.active.add(s);
+    const outcome = new Promise<HttpOutcome>((resolve) => {
+      s.resolve = resolve;
+    });
+    const timeout = this.options.requestTimeoutMs ?? 15_000;
+    if (timeout > 0) {
+      s.timer = setTimeout(() => {
+        s.timedOut = true;
+        s.wake();
+      }, timeout);
+    }
+    runStream(this, s).catch((err: unknown) => {
+      this.emit(LogLevel.ERROR, `proxy-wasm host error on stream ${s.id}: ${(err as Error)?.stack ?? String(err)}`, s.id);
+      s.resetRequested = true;
+      this.finishStream(s);
+    });
+    return outcome;
+  }
+
+  /** Calls proxy_on_tick(1) once. */
+  tick(): void {
+    if (!this.started || this.closed || this.failure) return;
+    this.callVm("proxy_on_tick", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID]);
+  }
+
+  /** Normal shutdown (see the header). */
+  async close(options: { doneTimeoutMs?: number } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopTimers();
+    const pending = [...this.active].map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          const prev = s.resolve;
+          s.resolve = (o) => {
+            prev(o);
+            resolve();
+          };
+          s.aborted = true;
+          s.wake();
+        }),
+    );
+    await Promise.all(pending);
+    const root = this.contexts.get(ROOT_CONTEXT_ID);
+    if (this.started && !this.failure && root instanceof RootContext) {
+      const done = this.callVm("proxy_on_done", root.id, [root.id]);
+      if (done === 0 && !this.failure) {
+        root.pendingDone = true;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, options.doneTimeoutMs ?? 1000);
+          root.onDoneResolved = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+      if (!this.failure) this.callVm("proxy_on_log", root.id, [root.id]);
+      if (!this.failure) this.callVm("proxy_on_delete", root.id, [root.id]);
+    }
+    this.contexts.clear();
+    this.queues.forget(this.queueNotify);
+  }
+
+  /** Drops the VM without calling it (configuration canary). */
+  discard(): void {
+    this.closed = true;
+    this.stopTimers();
+    for (const s of this.active) {
+      s.aborted = true;
+      s.wake();
+    }
+    this.queues.forget(this.queueNotify);
+  }
+
+  // ---- calls into the VM ----------------------------------------------------------------------
+
+  /** Calls an export with the given current context; undefined when not exported or when it trapped. */
+  callVm(name: string, contextId: number, args: number[]): number | undefined {
+    const fn = this.exports[name];
+    if (!fn || this.failure) return undefined;
+    const saved = { ctx: this.currentContextId, eff: this.effectiveContextId, cb: this.currentCallback };
+    this.currentContextId = contextId;
+    this.effectiveContextId = 0;
+    this.currentCallback = name;
+    this.depth++;
+    try {
+      return fn(...args);
+    } catch (e) {
+      this.fail(this.trapOrigin ?? name, contextId, e);
+      if (this.depth > 1) throw e;
+      return undefined;
+    } finally {
+      this.depth--;
+      this.currentContextId = saved.ctx;
+      this.effectiveContextId = saved.eff;
+      this.currentCallback = saved.cb;
+      if (this.depth === 0) {
+        this.trapOrigin = undefined;
+        this.runAfterActions();
+      }
+    }
+  }
+
+  /** Defers work until the outermost VM call returns (cpp-host DeferAfterCallActions). */
+  private defer(action: () => void): void {
+    this.after.push(action);
+    if (this.depth === 0) this.runAfterActions();
+  }
+
+  private runAfterActions(): void {
+    if (this.runningAfter) return;
+    this.runningAfter = true;
+    try {
+      while (this.after.length > 0) this.after.shift()!();
+    } finally {
+      this.runningAfter = false;
+    }
+  }
+
+  private fail(callback: string, contextId: number, err: unknown): void {
+    if (this.failure) return;
+    const e = err as Error;
+    const message = `Function: ${callback} failed: ${e?.message ?? String(err)}`;
+    this.failure = { callback, contextId, error: e?.stack ? `${message}\n${e.stack}` : message, lastCriticalLog: this.lastCriticalLog };
+    this.emit(LogLevel.CRITICAL, message, contextId);
+    this.stopTimers();
+    queueMicrotask(() => {
+      for (const s of this.active) s.wake();
+    });
+    for (const l of this.failureListeners) {
+      try {
+        l(this.failure);
+      } catch {
+        // listeners must not break the VM bookkeeping
+      }
+    }
+  }
+
+  allocContextId(): number {
+    while (this.contexts.has(this.nextContextId) || this.nextContextId === 0) {
+      this.nextContextId = (this.nextContextId + 1) >>> 0;
+    }
+    const id = this.nextContextId;
+    this.nextContextId = (id + 1) >>> 0;
+    return id;
+  }
+
+  /** The context host calls act on: the effective context if set and alive, else the current one. */
+  effectiveContext(): AnyContext | undefined {
+    if (this.effectiveContextId !== 0) {
+      const c = this.contexts.get(this.effectiveContextId);
+      if (c) return c;
+    }
+    return this.contexts.get(this.currentContextId);
+  }
+
+  // ---- stream end (shared with http.ts) --------------------------------------------------------
+
+  finishStream(s: StreamContext, completed?: HttpOutcome): void {
+    if (s.finished) return;
+    s.finished = true;
+    clearTimeout(s.timer);
+    this.active.delete(s);
+    let outcome: HttpOutcome;
+    if (this.failure) outcome = { kind: "vm_failed", failure: this.failure };
+    else if (s.localReply) outcome = s.localReply;
+    else if (s.resetRequested || s.aborted) outcome = { kind: "reset" };
+    else if (s.timedOut) outcome = { kind: "timeout" };
+    else outcome = completed ?? { kind: "reset" };
+    s.reqHeadersOpen = s.reqTrailersOpen = s.respHeadersOpen = s.respTrailersOpen = false;
+    s.reqBody = s.respBody = null;
+    if (!this.failure) {
+      const done = this.callVm("proxy_on_done", s.id, [s.id]);
+      if (done === 0 && !this.failure) {
+        // The filter will call proxy_done later (spec); Envoy itself ignores on_done's result for HTTP streams.
+        s.pendingDone = true;
+        s.resolve(outcome);
+        return;
+      }
+    }
+    this.finalizeStream(s);
+    s.resolve(outcome);
+  }
+
+  private finalizeStream(s: StreamContext): void {
+    if (!this.failure) {
+      s.accessLog = true;
+      this.callVm("proxy_on_log", s.id, [s.id]);
+      s.accessLog = false;
+      if (!this.failure) this.callVm("proxy_on_delete", s.id, [s.id]);
+    }
+    this.contexts.delete(s.id);
+  }
+
+  // ---- timers and callouts ---------------------------------------------------------------------
+
+  private scheduleTicks(): void {
+    clearInterval(this.tickTimer);
+    this.tickTimer = undefined;
+    if (!this.options.autoTick || !this.started || this.closed || this.failure || this.tickPeriodMs <= 0) return;
+    this.tickTimer = setInterval(() => this.tick(), this.tickPeriodMs);
+    this.tickTimer.unref();
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.tickTimer);
+    this.tickTimer = undefined;
+    for (const c of this.callouts.values()) {
+      clearTimeout(c.timer);
+      c.abort.abort();
+    }
+    this.callouts.clear();
+  }
+
+  private deliverCallout(token: number, res: HttpCallResult | null, reason: string): void {
+    if (this.failure || this.closed || !this.exports.proxy_on_http_call_response) return;
+    if (res) {
+      let headers = new HeaderMap(res.headers);
+      const status = res.status ?? (Number.parseInt(headers.get(":status") ?? "", 10) || 200);
+      if (!headers.has(":status")) headers = new HeaderMap([[":status", String(status)], ...headers.pairs()]);
+      const trailers = res.trailers && res.trailers.length > 0 ? new HeaderMap(res.trailers) : null;
+      this.callout = { headers, body: res.body, trailers };
+      this.status = { code: status, message: EMPTY };
+      this.callVm("proxy_on_http_call_response", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID, token, headers.size, res.body.length, trailers?.size ?? 0]);
+    } else {
+      // Envoy onHttpCallFailure: no response maps, status BrokenConnection + reason.
+      this.callout = null;
+      this.status = { code: Status.BROKEN_CONNECTION, message: utf8.encode(reason) };
+      this.callVm("proxy_on_http_call_response", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID, token, 0, 0, 0]);
+    }
+    this.callout = null;
+    this.status = { code: this.status.code, message: EMPTY };
+  }
+
+  private onQueueReady(token: number): void {
+    if (!this.started || this.closed || this.failure) return;
+    this.callVm("proxy_on_queue_ready", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID, token]);
+  }
+
+  /** Logs bypassing the level filter check of the module's own messages. */
+  private emit(level: number, message: string, contextId: number): void {
+    if (level < (this.options.logLevel ?? LogLevel.INFO)) return;
+    try {
+      this.sink(level, message, contextId);
+    } catch {
+      // a broken sink must not break the VM
+    }
+  }
+
+  // ---- AbiHost ----------------------------------------------------------------------------------
+
+  checkRestricted(name: string): void {
+    if (this.restricted !== null && !this.restricted.has(name)) {
+      throw new HostTrap(`restricted_callback: ${name} called ${this.restrictedWhy}`);
+    }
+  }
+
+  allocate(data: Uint8Array): number {
+    const saved = { ctx: this.currentContextId, eff: this.effectiveContextId, r: this.restricted, why: this.restrictedWhy };
+    this.currentContextId = VM_CONTEXT_ID;
+    this.effectiveContextId = 0;
+    this.restricted = ALLOWED_DURING_ALLOC;
+    this.restrictedWhy = `inside the allocator (${this.validated.allocator})`;
+    let ptr: number;
+    try {
+      ptr = this.allocFn(data.length) >>> 0;
+    } catch (e) {
+      this.trapOrigin ??= this.validated.allocator;
+      throw e;
+    } finally {
+      this.currentContextId = saved.ctx;
+      this.effectiveContextId = saved.eff;
+      this.restricted = saved.r;
+      this.restrictedWhy = saved.why;
+    }
+    if (ptr === 0 || !this.mem.write(ptr, data)) return 0;
+    return ptr;
+  }
+
+  logLevel(): number {
+    return this.options.logLevel ?? LogLevel.INFO;
+  }
+
+  log(level: number, message: string): void {
+    if (level === LogLevel.CRITICAL) this.lastCriticalLog = message;
+    this.emit(level, message, this.effectiveContext()?.id ?? this.currentContextId);
+  }
+
+  nowNanos(): bigint {
+    return this.clock.nowNanos();
+  }
+
+  monotonicNanos(): bigint {
+    return this.clock.monotonicNanos ? this.clock.monotonicNanos() : process.hrtime.bigint();
+  }
+
+  setTickPeriod(ms: number): Status {
+    this.tickPeriodMs = ms;
+    this.scheduleTicks();
+    return Status.OK;
+  }
+
+  getProperty(path: Uint8Array): { status: Status; value?: Uint8Array } {
+    const key = new TextDecoder().decode(path);
+    const ctx = this.effectiveContext();
+    if (ctx instanceof StreamContext) {
+      const v = ctx.properties.get(key.replace(/\0$/, ""));
+      if (v) return { status: Status.OK, value: v };
+    }
+    const parts = key.split("\0");
+    if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+    if (parts.length !== 1) return { status: Status.NOT_FOUND };
+    const props: Record<string, string> = {
+      plugin_name: this.options.pluginName ?? "",
+      plugin_root_id: this.config.rootIdName,
+      plugin_vm_id: this.options.vmId ?? "",
+    };
+    const v = Object.hasOwn(props, parts[0]!) ? props[parts[0]!] : undefined;
+    return v === undefined ? { status: Status.NOT_FOUND } : { status: Status.OK, value: utf8.encode(v) };
+  }
+
+  setProperty(path: Uint8Array, value: Uint8Array): Status {
+    const ctx = this.effectiveContext();
+    if (!(ctx instanceof StreamContext)) return Status.NOT_FOUND;
+    ctx.properties.set(new TextDecoder().decode(path).replace(/\0$/, ""), value);
+    return Status.OK;
+  }
+
+  continueStream(type: number): Status {
+    if (type === StreamType.UPSTREAM) return Status.UNIMPLEMENTED;
+    if (type === StreamType.DOWNSTREAM) return Status.OK;
+    const ctx = this.effectiveContext();
+    if (!(ctx instanceof StreamContext) || ctx.finished) return Status.OK;
+    if (type === StreamType.HTTP_REQUEST) {
+      ctx.reqHeadersOpen = ctx.reqTrailersOpen = false;
+      ctx.resume.request = true;
+    } else {
+      ctx.respHeadersOpen = ctx.respTrailersOpen = false;
+      ctx.resume.response = true;
+    }
+    this.defer(() => ctx.wake());
+    return Status.OK;
+  }
+
+  closeStream(type: number): Status {
+    if (type !== StreamType.HTTP_REQUEST && type !== StreamType.HTTP_RESPONSE) return Status.OK;
+    const ctx = this.effectiveContext();
+    if (ctx instanceof StreamContext && !ctx.finished) {
+      ctx.resetRequested = true;
+      this.defer(() => ctx.wake());
+    }
+    return Status.OK;
+  }
+
+  sendLocalResponse(code: number, details: string, body: Uint8Array, headers: HeaderPair[], grpcStatus: number): Status {
+    const ctx = this.effectiveContext();
+    // On the root context (no stream) Envoy does nothing and still returns OK.
+    if (ctx instanceof StreamContext && !ctx.finished && ctx.localReply === null) {
+      ctx.localReply = {
+        kind: "local",
+        status: code,
+        details: details.replace(/\s/g, "_"),
+        headers: headers.map(([k, v]) => [k.toLowerCase(), v]),
+        body,
+        grpcStatus: grpcStatus <= 16 ? grpcStatus : null,
+      };
+      this.defer(() => ctx.wake());
+    }
+    return Status.OK;
+  }
+
+  setEffectiveContext(id: number): Status {
+    if (id !== 0 && !this.contexts.has(id)) return Status.BAD_ARGUMENT;
+    this.effectiveContextId = id;
+    return Status.OK;
+  }
+
+  done(): Status {
+    const ctx = this.effectiveContext();
+    if (!ctx || !ctx.pendingDone) return Status.NOT_FOUND;
+    ctx.pendingDone = false;
+    if (ctx instanceof StreamContext) this.defer(() => this.finalizeStream(ctx));
+    else this.defer(() => ctx.onDoneResolved?.());
+    return Status.OK;
+  }
+
+  getStatus(): { code: number; message: Uint8Array } {
+    return this.status;
+  }
+
+  buffer(type: number): BufferRef | null {
+    switch (type) {
+      case BufferType.VM_CONFIGURATION:
+        return this.currentCallback === "proxy_on_vm_start" ? constBuffer(this.config.vmConfig) : null;
+      case BufferType.PLUGIN_CONFIGURATION:
+        return this.currentCallback === "proxy_on_configure" ? constBuffer(this.config.pluginConfig) : null;
+      case BufferType.HTTP_CALL_RESPONSE_BODY:
+        return this.callout ? constBuffer(this.callout.body) : null;
+      case BufferType.HTTP_REQUEST_BODY:
+      case BufferType.HTTP_RESPONSE_BODY: {
+        const ctx = this.effectiveContext();
+        if (!(ctx instanceof StreamContext)) return null;
+        return type === BufferType.HTTP_REQUEST_BODY ? ctx.reqBody : ctx.respBody;
+      }
+      default:
+        return null;
+    }
+  }
+
+  map(type: number, mode: "read" | "write"): HeaderMap | null {
+    if (type === MapType.HTTP_CALL_RESPONSE_HEADERS) return mode === "read" ? (this.callout?.headers ?? null) : null;
+    if (type === MapType.HTTP_CALL_RESPONSE_TRAILERS) return mode === "read" ? (this.callout?.trailers ?? null) : null;
+    const ctx = this.effectiveContext();
+    if (!(ctx instanceof StreamContext)) return null;
+    if (ctx.accessLog) {
+      if (mode === "write") return null;
+      if (type === MapType.HTTP_REQUEST_HEADERS) return ctx.reqHeaders;
+      if (type === MapType.HTTP_RESPONSE_HEADERS) return ctx.logResponseHeaders();
+      if (type === MapType.HTTP_RESPONSE_TRAILERS) return ctx.respTrailers;
+      return null;
+    }
+    switch (type) {
+      case MapType.HTTP_REQUEST_HEADERS:
+        return ctx.reqHeadersOpen ? ctx.reqHeaders : null;
+      case MapType.HTTP_RESPONSE_HEADERS:
+        return ctx.respHeadersOpen ? ctx.respHeaders : null;
+      case MapType.HTTP_REQUEST_TRAILERS:
+        if (ctx.reqTrailersOpen) return ctx.reqTrailers;
+        if (ctx.reqTrailersAddable && (mode === "write" || ctx.reqTrailers)) return (ctx.reqTrailers ??= new HeaderMap());
+        return null;
+      case MapType.HTTP_RESPONSE_TRAILERS:
+        if (ctx.respTrailersOpen) return ctx.respTrailers;
+        if (ctx.respTrailersAddable && (mode === "write" || ctx.respTrailers)) return (ctx.respTrailers ??= new HeaderMap());
+        return null;
+      default:
+        return null;
+    }
+  }
+
+  inAccessLog(): boolean {
+    const ctx = this.effectiveContext();
+    return ctx instanceof StreamContext && ctx.accessLog;
+  }
+
+  httpCall(upstream: string, headers: HeaderPair[], body: Uint8Array, trailers: HeaderPair[], timeoutMs: number): { status: Status; token: number } {
+    // Envoy Context::httpCall: negative timeout, unknown cluster, then missing pseudo-headers.
+    if (timeoutMs < 0) return { status: Status.BAD_ARGUMENT, token: 0 };
+    const upstreams = this.options.upstreams ?? {};
+    if (!Object.hasOwn(upstreams, upstream)) return { status: Status.BAD_ARGUMENT, token: 0 };
+    const h = new HeaderMap(headers);
+    if (!h.has(":method") || !h.has(":path") || !h.has(":authority")) return { status: Status.BAD_ARGUMENT, token: 0 };
+    do {
+      this.nextCallToken = (this.nextCallToken + 4) >>> 0;
+    } while (this.nextCallToken === 0 || this.callouts.has(this.nextCallToken));
+    const token = this.nextCallToken;
+    const handler: HttpCallHandler = this.options.httpCall ?? defaultHttpCall(upstreams);
+    const abort = new AbortController();
+    let settled = false;
+    const settle = (res: HttpCallResult | null, reason: string): void => {
+      if (settled) return;
+      settled = true;
+      const c = this.callouts.get(token);
+      clearTimeout(c?.timer);
+      this.callouts.delete(token);
+      this.deliverCallout(token, res, reason);
+    };
+    const timer = timeoutMs > 0 ? setTimeout(() => {
+      abort.abort();
+      settle(null, "timeout");
+    }, timeoutMs) : undefined;
+    this.callouts.set(token, { abort, timer });
+    const pairs = h.pairs();
+    const tr = trailers.map(([k, v]): HeaderPair => [k.toLowerCase(), v]);
+    // The call starts after the current VM call, like Envoy's async client.
+    queueMicrotask(() => {
+      Promise.resolve()
+        .then(() => handler(upstream, pairs, body, tr, timeoutMs, abort.signal))
+        .then(
+          (res) => settle(res, "reset"),
+          () => settle(null, "reset"),
+        );
+    });
+    return { status: Status.OK, token };
+  }
+
+  registerQueue(name: string): number {
+    return this.queues.register(this.options.vmId ?? "", name, this.queueNotify);
+  }
+
+  resolveQueue(vmId: string, name: string): number {
+    return this.queues.resolve(vmId === "" ? (this.options.vmId ?? "") : vmId, name);
+  }
+
+  enqueue(token: number, data: Uint8Array): Status {
+    return this.queues.enqueue(token, data);
+  }
+
+  dequeue(token: number): { status: Status; data?: Uint8Array } {
+    return this.queues.dequeue(token);
+  }
+
+  env(): ReadonlyArray<readonly [string, string]> {
+    return Object.entries(this.options.env ?? {});
+  }
+}

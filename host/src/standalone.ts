@@ -1,0 +1,162 @@
+// Standalone mode: the whole bidder in one Node process. The control plane
+// (sync endpoints, campaigns, budget grants, models) listens on the control
+// port; N filter VMs run the same .wasm Envoy would load, under the project's
+// proxy-wasm host, and reach the control plane through the same sync protocol
+// (proxy_http_call to the "nexus_host" cluster, mapped to the control port).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { HostConfig } from "./config.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { CampaignCatalog } from "./control/campaigns.ts";
+import { MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
+import { ModelRegistry } from "./control/model-registry.ts";
+import { SyncService } from "./control/sync-service.ts";
+import { ControlServer } from "./server/control-server.ts";
+import { BidServer } from "./server/bid-server.ts";
+import { HostMetrics } from "./server/host-metrics.ts";
+import { VmPool } from "./proxy-wasm/pool.ts";
+import { renderPrometheus } from "./proxy-wasm/metrics.ts";
+
+import { NexusError } from "./errors.ts";
+
+export const HOST_CLUSTER = "nexus_host";
+
+export interface ControlPlane {
+  catalog: CampaignCatalog;
+  models: ModelRegistry;
+  budget: BudgetSource;
+  sync: SyncService;
+  metrics: HostMetrics;
+  control: ControlServer;
+  controlUrl: string;
+}
+
+export interface Standalone extends ControlPlane {
+  pool: VmPool;
+  bid: BidServer;
+  bidUrl: string;
+  log: Logger;
+  /** Resolves when the filter VMs have loaded the model and campaigns (or rejects after timeoutMs). */
+  ready(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource): Promise<ControlPlane> {
+  const metrics = new HostMetrics();
+  const catalog = CampaignCatalog.fromFile(cfg.campaignsPath);
+  const publicKey = cfg.model.publicKey.includes("BEGIN") || !cfg.model.publicKey.includes("/") ? cfg.model.publicKey : readFileSync(cfg.model.publicKey, "utf8");
+  const models = new ModelRegistry({
+    publicKey: publicKey || undefined,
+    allowUnsigned: cfg.model.allowUnsigned,
+    log,
+    onLoad: (ok) => {
+      metrics.modelLoads.inc({ outcome: ok ? "ok" : "refused" });
+      metrics.modelLoaded.set(models.state === "loaded" ? 1 : 0);
+    },
+  });
+  if (cfg.model.store.startsWith("s3://")) throw new NexusError("NOT_SUPPORTED", "S3 model stores are not available in this build yet");
+  await models.loadFile(join(cfg.model.store, cfg.model.file));
+  const source = budget ?? new MemoryBudgetSource({ leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros });
+  metrics.budgetUp.set(source.healthy() ? 1 : 0);
+  const sync = new SyncService("pod-local", catalog, models, source, log);
+  const control = new ControlServer({ sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken });
+  const addr = await control.listen(cfg.control.port, cfg.control.host);
+  const controlUrl = `http://${formatHost(addr.address)}:${addr.port}`;
+  return { catalog, models, budget: source, sync, metrics, control, controlUrl };
+}
+
+export async function startStandalone(cfg: HostConfig, log: Logger = createLogger(cfg.logLevel)): Promise<Standalone> {
+  const cp = await startControlPlane(cfg, log);
+  const plugin: Record<string, unknown> = { ...cfg.plugin, host_cluster: HOST_CLUSTER };
+  const maxBody = typeof plugin.max_body_bytes === "number" ? plugin.max_body_bytes : 65536;
+  let pool: VmPool;
+  try {
+    pool = await VmPool.start({
+      wasm: readFileSync(cfg.wasmPath),
+      vms: cfg.vms,
+      mode: cfg.vmMode,
+      rootId: "nexus",
+      vmId: "nexus",
+      pluginConfig: JSON.stringify(plugin),
+      upstreams: { [HOST_CLUSTER]: cp.controlUrl },
+      sharedData: { bytes: 64 << 20 },
+      autoTick: true,
+      log: (level: number, message: string, contextId: number) => logFilter(log, level, message, contextId),
+    });
+  } catch (err) {
+    await cp.control.close();
+    throw err;
+  }
+  const bid = new BidServer({ pool, log, maxBodyBytes: Math.max(maxBody * 4, 1 << 20) });
+  const addr = await bid.listen(cfg.bid.port, cfg.bid.host);
+  const bidUrl = `http://${formatHost(addr.address)}:${addr.port}`;
+
+  const filterReady = () => {
+    const loaded = vmStatuses(pool).filter((s) => s.modelLoaded && s.configVersion >= 0).length;
+    const ok = loaded >= pool.size;
+    return { ok, reasons: ok ? [] : [`${loaded} of ${pool.size} filter VMs have loaded the model and campaigns`] };
+  };
+  // Wire the standalone extras into the control server (one /metrics, readiness of the VMs).
+  cp.control.extend({
+    filterMetrics: () => renderPrometheus(pool.metrics),
+    readiness: filterReady,
+    state: () => ({ vms: cfg.vms, vm_restarts: pool.vmRestarts }),
+  });
+
+  return {
+    ...cp,
+    pool,
+    bid,
+    bidUrl,
+    log,
+    async ready(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (cp.control.readiness().ok && filterReady().ok && cp.sync.syncs > 0 && cp.sync.filter.configVersion >= 0) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new NexusError("NOT_READY", `bidder not ready after ${timeoutMs} ms: ${cp.control.readiness().reasons.join(", ") || "filter has not synced"}`);
+    },
+    async close() {
+      await bid.close();
+      await pool.close();
+      await cp.control.close();
+      await cp.budget.close();
+    },
+  };
+}
+
+export interface VmStatus {
+  vm: number;
+  atMs: number;
+  configVersion: number;
+  modelLoaded: boolean;
+}
+
+/** The per-VM statuses the filter publishes each tick (fresh ones only: a dead VM's goes stale). */
+export function vmStatuses(pool: VmPool, nowMs = Date.now(), maxAgeMs = 5000): VmStatus[] {
+  const out: VmStatus[] = [];
+  for (const key of pool.shared.keys()) {
+    if (!key.startsWith("nexus/v1/vm/")) continue;
+    const v = pool.shared.get(key);
+    if (!v || v.value.byteLength !== 17) continue;
+    const d = new DataView(v.value.buffer, v.value.byteOffset, v.value.byteLength);
+    const atMs = Number(d.getBigInt64(0, true));
+    if (nowMs - atMs > maxAgeMs) continue;
+    out.push({ vm: Number(key.slice("nexus/v1/vm/".length)), atMs, configVersion: Number(d.getBigInt64(8, true)), modelLoaded: d.getUint8(16) === 1 });
+  }
+  return out;
+}
+
+function logFilter(log: Logger, level: number, message: string, contextId: number): void {
+  const fields = { source: "filter", context: contextId };
+  if (level >= 5) log.fatal(fields, message);
+  else if (level === 4) log.error(fields, message);
+  else if (level === 3) log.warn(fields, message);
+  else if (level === 2) log.info(fields, message);
+  else log.debug(fields, message);
+}
+
+function formatHost(address: string): string {
+  return address.includes(":") ? `[${address}]` : address;
+}

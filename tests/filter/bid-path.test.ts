@@ -1,0 +1,165 @@
+// The bid path end to end: the compiled filter in the standalone host, real HTTP.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FIXTURES, README_REQUEST, get, post, startTestBidder } from "../helpers/bidder.ts";
+import type { Standalone } from "../../host/src/standalone.ts";
+
+let app: Standalone;
+let bidUrl: string;
+
+before(async () => {
+  app = await startTestBidder({ vms: 2 });
+  bidUrl = `${app.bidUrl}/openrtb2/bid`;
+});
+after(async () => {
+  await app?.close();
+});
+
+describe("bid path", () => {
+  it("answers the README request with a valid BidResponse", async () => {
+    const r = await post(bidUrl, README_REQUEST);
+    assert.equal(r.status, 200, r.text);
+    assert.match(String(r.headers["content-type"]), /application\/json/);
+    const res = r.json();
+    assert.equal(res.id, "req-1");
+    assert.equal(res.cur, "USD");
+    const bid = res.seatbid[0].bid[0];
+    assert.equal(bid.impid, "1");
+    assert.ok(bid.price > 0.5, `price ${bid.price} must clear the 0.5 floor`);
+    assert.equal(bid.crid, "cr-300x250");
+    assert.equal(bid.cid, "test-cpa");
+    assert.deepEqual(bid.adomain, ["nexus-demo.example"]);
+    assert.equal(bid.w, 300);
+    assert.equal(bid.h, 250);
+    assert.ok(bid.nurl.includes("${AUCTION_PRICE}"), "nurl carries the price macro");
+    assert.ok(bid.burl.includes("${AUCTION_PRICE}"));
+    assert.ok(bid.lurl.includes("/openrtb2/loss?"));
+    assert.ok(bid.nurl.startsWith(app.bidUrl + "/openrtb2/win?bid=" + bid.id), bid.nurl);
+    assert.match(bid.adm, /300x250/);
+  });
+
+  it("prices with the model: EV x shading x alpha", async () => {
+    // The test model scores pCTR = 0.002 and pCVR = 0.05 before feature weights; value $20:
+    // EV = 0.002 x 0.05 x 20 USD = 0.002 USD per impression = 2 USD CPM, moved by the feature weights.
+    const r = await post(bidUrl, README_REQUEST);
+    const price = r.json().seatbid[0].bid[0].price as number;
+    assert.ok(price > 0.5 && price < 20, `price ${price}`);
+  });
+
+  it("rejects a malformed body with 400 and names the problem", async () => {
+    const r = await post(bidUrl, '{"id": 5, "imp": []}');
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json(), { error: "id: expected string" });
+    const bad = await post(bidUrl, "{not json");
+    assert.equal(bad.status, 400);
+    assert.match(bad.json().error, /^\$: /);
+  });
+
+  it("answers 204 with a reason when no campaign matches", async () => {
+    const r = await post(bidUrl, JSON.stringify({ id: "r2", imp: [{ id: "1", banner: { w: 1, h: 1 } }] }));
+    assert.equal(r.status, 204);
+    assert.equal(r.headers["x-nexus-nobid-reason"], "no_match");
+    assert.equal(r.text, "");
+  });
+
+  it("does not bid below the floor", async () => {
+    const req = JSON.parse(README_REQUEST);
+    req.imp[0].bidfloor = 50;
+    const r = await post(bidUrl, JSON.stringify(req));
+    assert.equal(r.status, 204);
+    assert.equal(r.headers["x-nexus-nobid-reason"], "below_floor");
+  });
+
+  it("honours the exchange's block lists and the campaign's domain block list", async () => {
+    const req = JSON.parse(README_REQUEST);
+    req.badv = ["nexus-demo.example"];
+    let r = await post(bidUrl, JSON.stringify(req));
+    assert.equal(r.status, 204);
+    assert.equal(r.headers["x-nexus-nobid-reason"], "blocked");
+    const req2 = JSON.parse(README_REQUEST);
+    req2.site.domain = "www.blocked.example";
+    r = await post(bidUrl, JSON.stringify(req2));
+    assert.equal(r.status, 204);
+  });
+
+  it("converts the floor currency and refuses unknown currencies", async () => {
+    const req = JSON.parse(README_REQUEST);
+    req.imp[0].bidfloorcur = "XYZ";
+    let r = await post(bidUrl, JSON.stringify(req));
+    assert.equal(r.status, 204);
+    assert.equal(r.headers["x-nexus-nobid-reason"], "currency");
+    const req2 = JSON.parse(README_REQUEST);
+    req2.cur = ["EUR"];
+    r = await post(bidUrl, JSON.stringify(req2));
+    assert.equal(r.headers["x-nexus-nobid-reason"], "currency");
+  });
+
+  it("prices each imp of a multi-imp request", async () => {
+    const req = JSON.parse(README_REQUEST);
+    req.imp = [
+      { id: "a", banner: { w: 300, h: 250 } },
+      { id: "b", banner: { format: [{ w: 728, h: 90 }] } },
+      { id: "c", banner: { w: 5, h: 5 } },
+    ];
+    const r = await post(bidUrl, JSON.stringify(req));
+    assert.equal(r.status, 200);
+    const bids = r.json().seatbid[0].bid;
+    assert.deepEqual(bids.map((b: { impid: string }) => b.impid).sort(), ["a", "b"]);
+    assert.notEqual(bids[0].id, bids[1].id);
+  });
+
+  it("answers 405 to GET on the bid path, 413 above the body limit, 404 off its paths", async () => {
+    assert.equal((await get(bidUrl)).status, 405);
+    const big = JSON.stringify({ id: "x", imp: [{ id: "1", banner: { w: 300, h: 250 } }], pad: "x".repeat(70_000) });
+    assert.equal((await post(bidUrl, big)).status, 413);
+    assert.equal((await get(`${app.bidUrl}/elsewhere`)).status, 404);
+  });
+});
+
+describe("OpenRTB corpus over HTTP", () => {
+  const validDir = join(FIXTURES, "openrtb/valid");
+  const invalidDir = join(FIXTURES, "openrtb/invalid");
+
+  it("answers every realistic request with 200 or 204, consistently with the request", async () => {
+    const files = readdirSync(validDir).filter((f) => f.endsWith(".json"));
+    assert.ok(files.length >= 30, `corpus has ${files.length} requests`);
+    let bids = 0;
+    for (const f of files) {
+      const body = readFileSync(join(validDir, f));
+      const r = await post(bidUrl, body);
+      assert.ok(r.status === 200 || r.status === 204, `${f}: ${r.status} ${r.text}`);
+      if (r.status === 200) {
+        bids++;
+        const req = JSON.parse(body.toString("utf8"));
+        const res = r.json();
+        assert.equal(res.id, req.id, `${f}: id echo`);
+        const impIds = new Set(req.imp.map((i: { id: string }) => i.id));
+        for (const b of res.seatbid[0].bid) {
+          assert.ok(impIds.has(b.impid), `${f}: impid ${b.impid} not in request`);
+          assert.ok(b.price > 0, `${f}: price`);
+        }
+      } else {
+        assert.ok(r.headers["x-nexus-nobid-reason"], `${f}: 204 without a reason`);
+      }
+    }
+    assert.ok(bids >= 10, `only ${bids} of ${files.length} realistic requests got a bid`);
+  });
+
+  it("answers every malformed request with 400 and the expected reason", async () => {
+    const expected = JSON.parse(readFileSync(join(invalidDir, "expected.json"), "utf8")) as Record<string, string>;
+    const names = Object.keys(expected);
+    assert.ok(names.length >= 40);
+    for (const name of names) {
+      const body = readFileSync(join(invalidDir, name));
+      const r = await post(bidUrl, body);
+      if (body.length > 65536) {
+        assert.equal(r.status, 413, name);
+        continue;
+      }
+      assert.equal(r.status, 400, `${name}: ${r.status} ${r.text}`);
+      assert.ok(r.json().error.includes(expected[name]), `${name}: got "${r.json().error}", want "${expected[name]}"`);
+    }
+  });
+});

@@ -1,0 +1,105 @@
+// Win and loss notices settle each reservation exactly once, in integer micros.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { README_REQUEST, get, post, startTestBidder, noticeUrl } from "../helpers/bidder.ts";
+import { readLedger, cpmToMicros } from "../helpers/ledger.ts";
+import type { Standalone } from "../../host/src/standalone.ts";
+
+let app: Standalone;
+
+before(async () => {
+  app = await startTestBidder({ vms: 2, plugin: { reservation_ttl_ms: 1000 } });
+});
+after(async () => {
+  await app?.close();
+});
+
+async function bid(): Promise<{ id: string; price: number; nurl: string; burl: string; lurl: string }> {
+  const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
+  assert.equal(r.status, 200, r.text);
+  return r.json().seatbid[0].bid[0];
+}
+
+const ledger = () => readLedger(app.pool.shared, "test-cpa")!;
+
+describe("notices", () => {
+  it("a bid reserves its price; a win charges the clearing price and refunds the rest", async () => {
+    const before = ledger();
+    const b = await bid();
+    const reservedMicros = cpmToMicros(String(b.price));
+    const mid = ledger();
+    assert.equal(mid.reserved - before.reserved, reservedMicros, "the bid's price is reserved");
+    const price = (b.price * 0.6).toFixed(3);
+    const r = await get(noticeUrl(b.nurl, price));
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json(), { status: "charged" });
+    const end = ledger();
+    assert.equal(end.charged - before.charged, cpmToMicros(price));
+    assert.equal(end.reserved, before.reserved, "the reservation is released");
+    assert.equal(end.wins - before.wins, 1n);
+  });
+
+  it("a repeated notice (nurl then burl) changes nothing", async () => {
+    const b = await bid();
+    const price = (b.price / 2).toFixed(3);
+    assert.equal((await get(noticeUrl(b.nurl, price))).json().status, "charged");
+    const once = ledger();
+    const again = await get(noticeUrl(b.burl, price));
+    assert.equal(again.status, 200);
+    assert.equal(again.json().status, "already_settled");
+    assert.deepEqual(ledger(), once);
+  });
+
+  it("an unknown or forged bid id is a 404 and changes nothing", async () => {
+    const snap = ledger();
+    assert.equal((await get(`${app.bidUrl}/openrtb2/win?bid=ffff-00000000&price=1`)).status, 404);
+    assert.equal((await get(`${app.bidUrl}/openrtb2/win?bid=nonsense&price=1`)).status, 404);
+    assert.equal((await get(`${app.bidUrl}/openrtb2/win?price=1`)).status, 404);
+    const b = await bid();
+    const forged = b.nurl.replace(/bid=([0-9a-f]+)-([0-9a-f]{8})/, (_m, seq: string, nonce: string) => `bid=${seq}-${nonce === "00000000" ? "00000001" : "00000000"}`);
+    assert.equal((await get(noticeUrl(forged, "0.1"))).status, 404);
+    const after = ledger();
+    assert.equal(after.charged, snap.charged);
+    await get(noticeUrl(b.lurl, "0")); // release the test's reservation
+  });
+
+  it("a price above the bid, a negative or non-numeric price, an unsubstituted macro: 400, nothing changes", async () => {
+    const b = await bid();
+    const snap = ledger();
+    for (const p of [(b.price * 2).toFixed(3), "-1", "abc", "${AUCTION_PRICE}", "1e3", "", "1.2.3", "0.1234567891"]) {
+      const r = await get(b.nurl.replace("${AUCTION_PRICE}", encodeURIComponent(p)));
+      assert.equal(r.status, 400, `price "${p}": ${r.status} ${r.text}`);
+      assert.ok(r.json().error.startsWith("price:"), r.text);
+    }
+    assert.deepEqual(ledger(), snap, "invalid notices change no money");
+    // The reservation is still live: a valid notice settles it.
+    assert.equal((await get(noticeUrl(b.nurl, "0.001"))).json().status, "charged");
+  });
+
+  it("a loss notice refunds the reservation once", async () => {
+    const before = ledger();
+    const b = await bid();
+    const r = await get(noticeUrl(b.lurl, "0"));
+    assert.deepEqual(r.json(), { status: "refunded" });
+    const end = ledger();
+    assert.equal(end.reserved, before.reserved);
+    assert.equal(end.charged, before.charged);
+    assert.equal((await get(noticeUrl(b.lurl, "0"))).json().status, "already_settled");
+  });
+
+  it("a reservation without a notice is refunded after the TTL; a late win is still charged and counted", async () => {
+    const before = ledger();
+    const b = await bid();
+    const deadline = Date.now() + 8000;
+    while (ledger().reserved !== before.reserved && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const expired = ledger();
+    assert.equal(expired.reserved, before.reserved, "refunded after the TTL");
+    const r = await get(noticeUrl(b.nurl, "0.5"));
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json(), { status: "late_charged" });
+    const end = ledger();
+    assert.equal(end.charged - expired.charged, cpmToMicros("0.5"));
+    assert.equal(end.lateWins - expired.lateWins, 1n);
+    assert.equal((await get(noticeUrl(b.nurl, "0.5"))).json().status, "already_settled");
+  });
+});

@@ -1,0 +1,97 @@
+// Starts a real standalone bidder for tests: the compiled filter .wasm in the
+// project's proxy-wasm host, the control plane, real HTTP on ephemeral ports,
+// and a freshly signed test model (so tests never depend on the demo model).
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { request } from "undici";
+import { defaultConfig, type HostConfig } from "../../host/src/config.ts";
+import { startStandalone, type Standalone } from "../../host/src/standalone.ts";
+import { silentLogger } from "../../host/src/log.ts";
+import { encodeNxm, formatDigestFile, generateSigningKeyPair, parsePrivateKey, sha256Hex, signModelBytes } from "../../host/src/models/index.ts";
+
+export const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
+
+export interface TestModelOptions {
+  hashBits?: number;
+  pCtr?: number;
+  pCvr?: number;
+}
+
+/** Writes a signed NXM model with constant-ish scores; returns the directory and public key. */
+export function writeTestModel(dir: string, o: TestModelOptions = {}): { file: string; publicKeyPem: string } {
+  const bits = o.hashBits ?? 18;
+  const n = 1 << bits;
+  const wCtr = new Float32Array(n);
+  const wCvr = new Float32Array(n);
+  // A sprinkle of weights so scores differ between requests.
+  for (let i = 0; i < 4096; i++) wCtr[(i * 2654435761) % n] = ((i % 7) - 3) * 0.05;
+  const logit = (p: number) => Math.log(p / (1 - p));
+  const model = { hashBits: bits, wCtr, bCtr: logit(o.pCtr ?? 0.002), wCvr, bCvr: logit(o.pCvr ?? 0.05) };
+  const bytes = encodeNxm(model, { encoding: "auto" });
+  const file = join(dir, "test.nxm");
+  writeFileSync(file, bytes);
+  writeFileSync(file + ".sha256", formatDigestFile(sha256Hex(bytes), "test.nxm"));
+  const keys = generateSigningKeyPair();
+  writeFileSync(file + ".sig", signModelBytes(bytes, parsePrivateKey(keys.privateKeyPem)));
+  return { file, publicKeyPem: keys.publicKeyPem };
+}
+
+export interface TestBidderOptions {
+  vms?: number;
+  vmMode?: "inline" | "workers";
+  plugin?: Record<string, unknown>;
+  campaigns?: unknown;
+  model?: TestModelOptions;
+  adminToken?: string;
+}
+
+export async function startTestBidder(o: TestBidderOptions = {}): Promise<Standalone> {
+  const dir = mkdtempSync(join(tmpdir(), "nexus-test-"));
+  const { publicKeyPem } = writeTestModel(dir, o.model);
+  const campaigns = o.campaigns ?? JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+  writeFileSync(join(dir, "campaigns.json"), JSON.stringify(campaigns));
+  const cfg: HostConfig = defaultConfig();
+  cfg.bid = { host: "127.0.0.1", port: 0 };
+  cfg.control = { host: "127.0.0.1", port: 0 };
+  cfg.vms = o.vms ?? 2;
+  cfg.vmMode = o.vmMode ?? "inline";
+  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, ...(o.plugin ?? {}) };
+  cfg.campaignsPath = join(dir, "campaigns.json");
+  cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem, allowUnsigned: false };
+  cfg.adminToken = o.adminToken ?? "";
+  const app = await startStandalone(cfg, silentLogger());
+  await app.ready(20_000);
+  return app;
+}
+
+export interface HttpReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json(): any;
+}
+
+export async function post(url: string, body: string | Uint8Array, headers: Record<string, string> = {}): Promise<HttpReply> {
+  const r = await request(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+  const text = await r.body.text();
+  return { status: r.statusCode, headers: r.headers, text, json: () => JSON.parse(text) };
+}
+
+export async function get(url: string, headers: Record<string, string> = {}): Promise<HttpReply> {
+  const r = await request(url, { method: "GET", headers });
+  const text = await r.body.text();
+  return { status: r.statusCode, headers: r.headers, text, json: () => JSON.parse(text) };
+}
+
+export const README_REQUEST = JSON.stringify({
+  id: "req-1",
+  imp: [{ id: "1", banner: { w: 300, h: 250 }, bidfloor: 0.5 }],
+  site: { domain: "news.example", page: "https://news.example/a" },
+  device: { ua: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0", ip: "203.0.113.7", geo: { country: "USA" } },
+});
+
+/** The nurl of a bid with the price macro replaced. */
+export function noticeUrl(template: string, price: string): string {
+  return template.replace("${AUCTION_PRICE}", price).replace("${AUCTION_LOSS}", "102");
+}
