@@ -67,7 +67,7 @@ export class HostSync {
   configure(): void {
     const w = this.root.config.hourlyWeights;
     if (w !== null) this.plan.setHourlyWeights(w);
-    this.plan.finishEarlyMs = 30 * 60 * 1000;
+    this.plan.finishEarlyMs = 0;
   }
 
   tick(now: i64): void {

@@ -81,6 +81,10 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       upstreams: { [HOST_CLUSTER]: cp.controlUrl },
       sharedData: { bytes: 64 << 20 },
       autoTick: true,
+      // Behave as Envoy does: on_log before on_done/on_delete, and local replies
+      // pass through the filter's own response callbacks.
+      streamLifecycle: "envoy",
+      localReplyThroughFilter: true,
       log: (level: number, message: string, contextId: number) => logFilter(log, level, message, contextId),
     });
   } catch (err) {

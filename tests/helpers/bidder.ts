@@ -44,6 +44,7 @@ export interface TestBidderOptions {
   campaigns?: unknown;
   model?: TestModelOptions;
   adminToken?: string;
+  budget?: Partial<HostConfig["budget"]>;
 }
 
 export async function startTestBidder(o: TestBidderOptions = {}): Promise<Standalone> {
@@ -56,10 +57,13 @@ export async function startTestBidder(o: TestBidderOptions = {}): Promise<Standa
   cfg.control = { host: "127.0.0.1", port: 0 };
   cfg.vms = o.vms ?? 2;
   cfg.vmMode = o.vmMode ?? "inline";
-  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, ...(o.plugin ?? {}) };
+  // A generous decision budget: tests must not depend on this shared machine's speed (the
+  // 4 ms default is tested deterministically with a simulated clock in time-budget.test.ts).
+  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 100, ...(o.plugin ?? {}) };
   cfg.campaignsPath = join(dir, "campaigns.json");
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem, allowUnsigned: false };
   cfg.adminToken = o.adminToken ?? "";
+  cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
   const app = await startStandalone(cfg, silentLogger());
   await app.ready(20_000);
   return app;

@@ -7,8 +7,8 @@
 // the anti-windup), and is itself bounded.
 
 export class PidGains {
-  kp: f64 = 4.0;
-  ki: f64 = 0.02; // per second of accumulated error
+  kp: f64 = 80.0;
+  ki: f64 = 0.005; // per second of accumulated error
   kd: f64 = 0.0;
   minMultiplier: f64 = 0.05;
   maxMultiplier: f64 = 1.0;

@@ -134,11 +134,37 @@ async function runDirection(
   return true;
 }
 
+/** Optional: a request-phase local reply goes through the filter's own response callbacks (Envoy). */
+async function localReplyThroughFilter(vm: ProxyWasmVm, s: StreamContext): Promise<void> {
+  const reply = s.localReply;
+  if (!reply || !vm.options.localReplyThroughFilter || vm.failure || s.resetRequested || s.timedOut || s.aborted) return;
+  const headers = new HeaderMap([[":status", String(reply.status)], ...reply.headers]);
+  s.localReply = null;
+  s.respHeaders = headers;
+  const ok = await runDirection(vm, s, "response", headers, reply.body.length > 0 ? [reply.body] : [], undefined);
+  if (s.localReply !== null || !ok) {
+    // A second local reply while encoding replaces the first (Envoy: sendDirectLocalReply); a
+    // reset, timeout or VM failure wins over both.
+    if (s.localReply === null) s.localReply = reply;
+    return;
+  }
+  const status = Number.parseInt(headers.get(":status") ?? "", 10);
+  s.localReply = {
+    ...reply,
+    status: Number.isFinite(status) ? status : reply.status,
+    headers: headers.pairs().filter(([k]) => k !== ":status"),
+    body: concatBytes(s.forwardedResp),
+  };
+}
+
 export async function runStream(vm: ProxyWasmVm, s: StreamContext): Promise<void> {
   vm.callVm("proxy_on_context_create", s.id, [s.id, ROOT_CONTEXT_ID]);
   if (terminal(vm, s)) return vm.finishStream(s);
   const req = s.request;
-  if (!(await runDirection(vm, s, "request", s.reqHeaders, req.body, req.trailers))) return vm.finishStream(s);
+  if (!(await runDirection(vm, s, "request", s.reqHeaders, req.body, req.trailers))) {
+    await localReplyThroughFilter(vm, s);
+    return vm.finishStream(s);
+  }
 
   const outcome: ContinueOutcome = { kind: "continue", headers: s.reqHeaders.pairs(), body: concatBytes(s.forwardedReq) };
   if (s.reqTrailers) outcome.trailers = s.reqTrailers.pairs();

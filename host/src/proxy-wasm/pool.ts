@@ -57,6 +57,10 @@ export interface PoolOptions {
   workerUrl?: string | URL;
   /** Run the configuration canary first (default true). */
   canary?: boolean;
+  /** See VmOptions.streamLifecycle (default "spec"). */
+  streamLifecycle?: "spec" | "envoy";
+  /** See VmOptions.localReplyThroughFilter (default false). */
+  localReplyThroughFilter?: boolean;
 }
 
 interface Slot {
@@ -169,6 +173,8 @@ export class VmPool {
     if (o.requestTimeoutMs !== undefined) v.requestTimeoutMs = o.requestTimeoutMs;
     if (o.autoTick !== undefined) v.autoTick = o.autoTick;
     if (o.env !== undefined) v.env = o.env;
+    if (o.streamLifecycle !== undefined) v.streamLifecycle = o.streamLifecycle;
+    if (o.localReplyThroughFilter !== undefined) v.localReplyThroughFilter = o.localReplyThroughFilter;
     return v;
   }
 
@@ -217,6 +223,8 @@ export class VmPool {
       proxyHttpCall: o.httpCall !== undefined,
       proxyUpstream: o.upstream !== undefined,
       proxyLog: o.log !== undefined,
+      streamLifecycle: o.streamLifecycle ?? "spec",
+      localReplyThroughFilter: o.localReplyThroughFilter ?? false,
     };
     const worker: Worker = spawnWorker(o.workerUrl ?? defaultWorkerUrl(), { workerData: init });
     let nextId = 1;

@@ -15,13 +15,13 @@
 
 import type { AbiHost, BufferRef } from "./abi.ts";
 import { createImports } from "./abi.ts";
+import { bufferFor, getProperty as accessGetProperty, mapFor, setProperty as accessSetProperty } from "./access.ts";
+import { Callouts } from "./callouts.ts";
 import { compileFilter, type CompiledFilter, type FilterSource } from "./compile.ts";
 import {
   ALLOWED_DURING_ALLOC,
   ALLOWED_DURING_START,
-  BufferType,
   LogLevel,
-  MapType,
   ROOT_CONTEXT_ID,
   Status,
   StreamType,
@@ -29,7 +29,7 @@ import {
 } from "./constants.ts";
 import { defaultHttpCall, jsonStderrLog, realClock } from "./defaults.ts";
 import { HostTrap, PluginStartError, VmClosedError, VmStartError } from "./errors.ts";
-import { HeaderMap, type HeaderPair } from "./header-map.ts";
+import type { HeaderMap, HeaderPair } from "./header-map.ts";
 import { VmMemory } from "./memory.ts";
 import { MetricsRegistry, VmMetrics } from "./metrics.ts";
 import type { ValidatedModule } from "./module-info.ts";
@@ -38,7 +38,7 @@ import { SharedQueues } from "./shared-queue.ts";
 import { type AnyContext, RootContext, StreamContext } from "./stream.ts";
 import { runStream } from "./http.ts";
 import { isWasmMemory, wasmApi, type WasmInstance, type WasmMemory } from "./wasm-api.ts";
-import type { Clock, HttpCallHandler, HttpCallResult, HttpOutcome, HttpRequest, LogSink, PluginConfig, UpstreamHandler, VmFailure } from "./types.ts";
+import type { Clock, HttpCallHandler, HttpOutcome, HttpRequest, LogSink, PluginConfig, UpstreamHandler, VmFailure } from "./types.ts";
 
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -75,16 +75,21 @@ export interface VmOptions {
   env?: Readonly<Record<string, string>>;
   /** Label used by the default log sink. */
   label?: string;
-}
-
-interface Callout {
-  headers: HeaderMap;
-  body: Uint8Array;
-  trailers: HeaderMap | null;
-}
-
-function constBuffer(bytes: Uint8Array): BufferRef {
-  return { bytes: () => bytes };
+  /**
+   * End-of-stream callback order. "spec" (default): proxy_on_done, then (when it returns true, or
+   * after proxy_done) proxy_on_log and proxy_on_delete. "envoy": what current Envoy does for HTTP
+   * streams (ConnectionManagerImpl::doDeferredStreamDestroy runs the access log before
+   * destroyFilters): proxy_on_log, then proxy_on_done (its result ignored), then proxy_on_delete.
+   * A filter should work with both.
+   */
+  streamLifecycle?: "spec" | "envoy";
+  /**
+   * Envoy sends a local reply made in the request phase through every encoder filter, the sending
+   * filter included (FilterManager::sendLocalReplyViaFilterChain -> encodeHeaders(nullptr, ...)):
+   * its proxy_on_response_headers/body then see (and may change) the reply, with ":status" in the
+   * response headers. Default false: the reply goes out as the filter made it.
+   */
+  localReplyThroughFilter?: boolean;
 }
 
 function toBytes(x: Uint8Array | string | undefined): Uint8Array {
@@ -128,10 +133,7 @@ export class ProxyWasmVm implements AbiHost {
     pluginConfig: EMPTY,
   };
   private tickTimer: NodeJS.Timeout | undefined;
-  private nextCallToken = 0;
-  private readonly callouts = new Map<number, { abort: AbortController; timer: NodeJS.Timeout | undefined }>();
-  private callout: Callout | null = null;
-  private status: { code: number; message: Uint8Array } = { code: 0, message: EMPTY };
+  private readonly callouts: Callouts;
   private readonly failureListeners: Array<(f: VmFailure) => void> = [];
   private readonly sink: LogSink;
   private readonly clock: Clock;
@@ -145,6 +147,14 @@ export class ProxyWasmVm implements AbiHost {
     this.queues = options.queues ?? new SharedQueues();
     this.sink = options.log ?? jsonStderrLog(options.label);
     this.clock = options.clock ?? realClock;
+    this.callouts = new Callouts({
+      upstreams: () => options.upstreams ?? {},
+      handler: () => options.httpCall ?? defaultHttpCall(options.upstreams ?? {}),
+      alive: () => !this.failure && !this.closed && this.exports.proxy_on_http_call_response !== undefined,
+      deliver: (token, nh, bs, nt) => {
+        this.callVm("proxy_on_http_call_response", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID, token, nh, bs, nt]);
+      },
+    });
   }
 
   /** Loads the module and runs its start-up functions. Throws ModuleLoadError, ModuleLinkError or VmStartError. */
@@ -422,6 +432,18 @@ export class ProxyWasmVm implements AbiHost {
     else outcome = completed ?? { kind: "reset" };
     s.reqHeadersOpen = s.reqTrailersOpen = s.respHeadersOpen = s.respTrailersOpen = false;
     s.reqBody = s.respBody = null;
+    if (this.options.streamLifecycle === "envoy") {
+      if (!this.failure) {
+        s.accessLog = true;
+        this.callVm("proxy_on_log", s.id, [s.id]);
+        s.accessLog = false;
+      }
+      if (!this.failure) this.callVm("proxy_on_done", s.id, [s.id]);
+      if (!this.failure) this.callVm("proxy_on_delete", s.id, [s.id]);
+      this.contexts.delete(s.id);
+      s.resolve(outcome);
+      return;
+    }
     if (!this.failure) {
       const done = this.callVm("proxy_on_done", s.id, [s.id]);
       if (done === 0 && !this.failure) {
@@ -458,31 +480,7 @@ export class ProxyWasmVm implements AbiHost {
   private stopTimers(): void {
     clearInterval(this.tickTimer);
     this.tickTimer = undefined;
-    for (const c of this.callouts.values()) {
-      clearTimeout(c.timer);
-      c.abort.abort();
-    }
-    this.callouts.clear();
-  }
-
-  private deliverCallout(token: number, res: HttpCallResult | null, reason: string): void {
-    if (this.failure || this.closed || !this.exports.proxy_on_http_call_response) return;
-    if (res) {
-      let headers = new HeaderMap(res.headers);
-      const status = res.status ?? (Number.parseInt(headers.get(":status") ?? "", 10) || 200);
-      if (!headers.has(":status")) headers = new HeaderMap([[":status", String(status)], ...headers.pairs()]);
-      const trailers = res.trailers && res.trailers.length > 0 ? new HeaderMap(res.trailers) : null;
-      this.callout = { headers, body: res.body, trailers };
-      this.status = { code: status, message: EMPTY };
-      this.callVm("proxy_on_http_call_response", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID, token, headers.size, res.body.length, trailers?.size ?? 0]);
-    } else {
-      // Envoy onHttpCallFailure: no response maps, status BrokenConnection + reason.
-      this.callout = null;
-      this.status = { code: Status.BROKEN_CONNECTION, message: utf8.encode(reason) };
-      this.callVm("proxy_on_http_call_response", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID, token, 0, 0, 0]);
-    }
-    this.callout = null;
-    this.status = { code: this.status.code, message: EMPTY };
+    this.callouts.abortAll();
   }
 
   private onQueueReady(token: number): void {
@@ -554,29 +552,15 @@ export class ProxyWasmVm implements AbiHost {
   }
 
   getProperty(path: Uint8Array): { status: Status; value?: Uint8Array } {
-    const key = new TextDecoder().decode(path);
-    const ctx = this.effectiveContext();
-    if (ctx instanceof StreamContext) {
-      const v = ctx.properties.get(key.replace(/\0$/, ""));
-      if (v) return { status: Status.OK, value: v };
-    }
-    const parts = key.split("\0");
-    if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
-    if (parts.length !== 1) return { status: Status.NOT_FOUND };
-    const props: Record<string, string> = {
+    return accessGetProperty(this.effectiveContext(), path, {
       plugin_name: this.options.pluginName ?? "",
       plugin_root_id: this.config.rootIdName,
       plugin_vm_id: this.options.vmId ?? "",
-    };
-    const v = Object.hasOwn(props, parts[0]!) ? props[parts[0]!] : undefined;
-    return v === undefined ? { status: Status.NOT_FOUND } : { status: Status.OK, value: utf8.encode(v) };
+    });
   }
 
   setProperty(path: Uint8Array, value: Uint8Array): Status {
-    const ctx = this.effectiveContext();
-    if (!(ctx instanceof StreamContext)) return Status.NOT_FOUND;
-    ctx.properties.set(new TextDecoder().decode(path).replace(/\0$/, ""), value);
-    return Status.OK;
+    return accessSetProperty(this.effectiveContext(), path, value);
   }
 
   continueStream(type: number): Status {
@@ -638,56 +622,15 @@ export class ProxyWasmVm implements AbiHost {
   }
 
   getStatus(): { code: number; message: Uint8Array } {
-    return this.status;
+    return this.callouts.status;
   }
 
   buffer(type: number): BufferRef | null {
-    switch (type) {
-      case BufferType.VM_CONFIGURATION:
-        return this.currentCallback === "proxy_on_vm_start" ? constBuffer(this.config.vmConfig) : null;
-      case BufferType.PLUGIN_CONFIGURATION:
-        return this.currentCallback === "proxy_on_configure" ? constBuffer(this.config.pluginConfig) : null;
-      case BufferType.HTTP_CALL_RESPONSE_BODY:
-        return this.callout ? constBuffer(this.callout.body) : null;
-      case BufferType.HTTP_REQUEST_BODY:
-      case BufferType.HTTP_RESPONSE_BODY: {
-        const ctx = this.effectiveContext();
-        if (!(ctx instanceof StreamContext)) return null;
-        return type === BufferType.HTTP_REQUEST_BODY ? ctx.reqBody : ctx.respBody;
-      }
-      default:
-        return null;
-    }
+    return bufferFor(this.effectiveContext(), type, this.currentCallback, this.config, this.callouts.current);
   }
 
   map(type: number, mode: "read" | "write"): HeaderMap | null {
-    if (type === MapType.HTTP_CALL_RESPONSE_HEADERS) return mode === "read" ? (this.callout?.headers ?? null) : null;
-    if (type === MapType.HTTP_CALL_RESPONSE_TRAILERS) return mode === "read" ? (this.callout?.trailers ?? null) : null;
-    const ctx = this.effectiveContext();
-    if (!(ctx instanceof StreamContext)) return null;
-    if (ctx.accessLog) {
-      if (mode === "write") return null;
-      if (type === MapType.HTTP_REQUEST_HEADERS) return ctx.reqHeaders;
-      if (type === MapType.HTTP_RESPONSE_HEADERS) return ctx.logResponseHeaders();
-      if (type === MapType.HTTP_RESPONSE_TRAILERS) return ctx.respTrailers;
-      return null;
-    }
-    switch (type) {
-      case MapType.HTTP_REQUEST_HEADERS:
-        return ctx.reqHeadersOpen ? ctx.reqHeaders : null;
-      case MapType.HTTP_RESPONSE_HEADERS:
-        return ctx.respHeadersOpen ? ctx.respHeaders : null;
-      case MapType.HTTP_REQUEST_TRAILERS:
-        if (ctx.reqTrailersOpen) return ctx.reqTrailers;
-        if (ctx.reqTrailersAddable && (mode === "write" || ctx.reqTrailers)) return (ctx.reqTrailers ??= new HeaderMap());
-        return null;
-      case MapType.HTTP_RESPONSE_TRAILERS:
-        if (ctx.respTrailersOpen) return ctx.respTrailers;
-        if (ctx.respTrailersAddable && (mode === "write" || ctx.respTrailers)) return (ctx.respTrailers ??= new HeaderMap());
-        return null;
-      default:
-        return null;
-    }
+    return mapFor(this.effectiveContext(), type, mode, this.callouts.current);
   }
 
   inAccessLog(): boolean {
@@ -696,44 +639,7 @@ export class ProxyWasmVm implements AbiHost {
   }
 
   httpCall(upstream: string, headers: HeaderPair[], body: Uint8Array, trailers: HeaderPair[], timeoutMs: number): { status: Status; token: number } {
-    // Envoy Context::httpCall: negative timeout, unknown cluster, then missing pseudo-headers.
-    if (timeoutMs < 0) return { status: Status.BAD_ARGUMENT, token: 0 };
-    const upstreams = this.options.upstreams ?? {};
-    if (!Object.hasOwn(upstreams, upstream)) return { status: Status.BAD_ARGUMENT, token: 0 };
-    const h = new HeaderMap(headers);
-    if (!h.has(":method") || !h.has(":path") || !h.has(":authority")) return { status: Status.BAD_ARGUMENT, token: 0 };
-    do {
-      this.nextCallToken = (this.nextCallToken + 4) >>> 0;
-    } while (this.nextCallToken === 0 || this.callouts.has(this.nextCallToken));
-    const token = this.nextCallToken;
-    const handler: HttpCallHandler = this.options.httpCall ?? defaultHttpCall(upstreams);
-    const abort = new AbortController();
-    let settled = false;
-    const settle = (res: HttpCallResult | null, reason: string): void => {
-      if (settled) return;
-      settled = true;
-      const c = this.callouts.get(token);
-      clearTimeout(c?.timer);
-      this.callouts.delete(token);
-      this.deliverCallout(token, res, reason);
-    };
-    const timer = timeoutMs > 0 ? setTimeout(() => {
-      abort.abort();
-      settle(null, "timeout");
-    }, timeoutMs) : undefined;
-    this.callouts.set(token, { abort, timer });
-    const pairs = h.pairs();
-    const tr = trailers.map(([k, v]): HeaderPair => [k.toLowerCase(), v]);
-    // The call starts after the current VM call, like Envoy's async client.
-    queueMicrotask(() => {
-      Promise.resolve()
-        .then(() => handler(upstream, pairs, body, tr, timeoutMs, abort.signal))
-        .then(
-          (res) => settle(res, "reset"),
-          () => settle(null, "reset"),
-        );
-    });
-    return { status: Status.OK, token };
+    return this.callouts.start(upstream, headers, body, trailers, timeoutMs);
   }
 
   registerQueue(name: string): number {

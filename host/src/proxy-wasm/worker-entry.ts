@@ -62,6 +62,8 @@ const options: VmOptions = {
   autoTick: init.autoTick,
   env: init.env,
   label: `vm-${init.index}`,
+  streamLifecycle: init.streamLifecycle,
+  localReplyThroughFilter: init.localReplyThroughFilter,
 };
 if (init.proxyHttpCall) options.httpCall = proxiedHttpCall;
 if (init.proxyUpstream) options.upstream = proxiedUpstream;

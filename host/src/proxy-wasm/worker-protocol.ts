@@ -31,6 +31,8 @@ export interface WorkerInit {
   proxyUpstream: boolean;
   /** The main thread has a log sink: log lines are posted to it. Otherwise JSON lines on stderr. */
   proxyLog: boolean;
+  streamLifecycle: "spec" | "envoy";
+  localReplyThroughFilter: boolean;
 }
 
 export interface SerializedError {

@@ -203,6 +203,21 @@ describe("proxy-wasm VM: ticks, paused streams, proxy_done", () => {
     await vm.close();
   });
 
+  test('streamLifecycle "envoy": on_log first, then on_done (result ignored), then on_delete', async () => {
+    const { vm, logs } = await startProbe({ streamLifecycle: "envoy" });
+    await vm.handleHttpRequest(request("/local"));
+    const end = logs.lines
+      .map((l) => l.message)
+      .filter((m) => m.startsWith("report on_log") || m.startsWith("done ctx=") || m.startsWith("delete ctx="))
+      .map((m) => m.split(" ").slice(0, 2).join(" "));
+    assert.deepEqual(end, ["report on_log", "done ctx=2", "delete ctx=2"]);
+    assert.equal(report(logs.lines, "on_log").status, "403:0");
+    const o = await vm.handleHttpRequest(request("/done-later"));
+    assert.equal(o.kind, "continue");
+    assert.ok(logs.lines.some((l) => l.message === "delete ctx=3"), "on_done false does not keep the stream in Envoy");
+    await vm.close();
+  });
+
   test("close(): on_done, on_log, on_delete on the root context", async () => {
     const { vm, logs } = await startProbe();
     await vm.close();
@@ -228,6 +243,16 @@ describe("proxy-wasm VM: queues and the response path", () => {
     const ready = allReports(logs.lines, "queue_ready");
     assert.ok(ready.length >= 1);
     assert.equal(ready.at(-1)!.root, "1");
+    await vm.close();
+  });
+
+  test("localReplyThroughFilter: the filter's own response callbacks see (and change) its local reply, like Envoy", async () => {
+    const { vm, logs } = await startProbe({ localReplyThroughFilter: true });
+    const o = asLocal(await vm.handleHttpRequest(request("/local")));
+    assert.equal(report(logs.lines, "response_headers").status, "403");
+    assert.equal(o.status, 403);
+    assert.deepEqual(o.headers, [["x-probe", "yes"], ["content-type", "text/plain"], ["x-resp", "1"]]);
+    assert.equal(text(o.body), "RESP:nope");
     await vm.close();
   });
 

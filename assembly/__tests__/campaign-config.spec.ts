@@ -1,0 +1,343 @@
+// The campaign set parser (assembly/core/bidding/campaign-config.ts): a full
+// valid document, defaults, and the exact text of every error (with its path).
+import { CampaignConfigParser } from "../core/bidding/campaign-config";
+import { CampaignTable } from "../core/bidding/campaign";
+import { Str } from "../core/bytes/str";
+
+const parser = new CampaignConfigParser();
+let doc: ArrayBuffer = new ArrayBuffer(0);
+
+function parse(json: string): CampaignTable | null {
+  doc = String.UTF8.encode(json);
+  return parser.parse(changetype<usize>(doc), doc.byteLength);
+}
+
+/** "OK" or the error text. */
+function errorOf(json: string): string {
+  const t = parse(json);
+  if (t !== null) return "OK";
+  return parser.error;
+}
+
+/** A document with one campaign whose members are `members` (JSON text without braces). */
+function one(members: string): string {
+  return '{"campaigns":[{' + members + "}]}";
+}
+
+const CR = '"creatives":[{"crid":"cr","w":300,"h":250}]';
+
+function withTargeting(t: string): string {
+  return one('"id":"c",' + CR + ',"targeting":{' + t + "}");
+}
+
+function strView(s: string): Str {
+  const b = String.UTF8.encode(s);
+  keep.push(b);
+  const v = new Str();
+  v.set(changetype<usize>(b), b.byteLength);
+  return v;
+}
+const keep = new Array<ArrayBuffer>();
+
+const FULL =
+  '{"version":7,"campaigns":[' +
+  '{"id":"c1","name":"Spring","active":false,"value_per_conversion_micros":5000000,"alpha":0.8,' +
+  '"max_bid_cpm_micros":2500000,"market_price_cpm_micros":900000,"roi_factor":1.25,' +
+  '"targeting":{"sizes":["300x250","728x90"],"device_types":[2,4,31],"countries":["USA","CAN"],' +
+  '"domains_allow":["news.example"],"domains_block":["bad.example","worse.example"]},' +
+  '"creatives":[{"crid":"cr-1","w":300,"h":250,"adm":"<a href=\\"x\\">ad</a>","adomain":["adv.example"],"cat":["IAB1","IAB2"]},' +
+  '{"crid":"cr-2","w":728,"h":90}],' +
+  '"budget":{"total_micros":100000000,"daily_micros":10000000,"hourly_micros":1000000,"minute_micros":50000}},' +
+  '{"id":"c2","creatives":[{"crid":"x","w":1,"h":1}]}' +
+  "]}";
+
+describe("campaign config: valid documents", () => {
+  it("reads every field", () => {
+    const t = parse(FULL);
+    expect(t).not.toBeNull();
+    const table = t!;
+    expect(table.version).toBe(7);
+    expect(table.size).toBe(2);
+    const c = table.at(0);
+    expect(c.index).toBe(0);
+    expect(c.id.toString()).toBe("c1");
+    expect(c.active).toBe(false);
+    expect(c.valuePerConversionMicros).toBe(5000000);
+    expect(c.alpha).toBe(0.8);
+    expect(c.maxBidCpmMicros).toBe(2500000);
+    expect(c.marketPriceCpmMicros).toBe(900000);
+    expect(c.roiFactor).toBe(1.25);
+    expect(c.sizes.length).toBe(2);
+    expect(c.sizes[0]).toBe((<u32>300 << 16) | 250);
+    expect(c.sizes[1]).toBe((<u32>728 << 16) | 90);
+    expect(c.deviceTypes).toBe((<u32>1 << 2) | (<u32>1 << 4) | (<u32>1 << 31));
+    expect(c.countries.size).toBe(2);
+    expect(c.countries.has(strView("CAN"))).toBe(true);
+    expect(c.countries.has(strView("MEX"))).toBe(false);
+    expect(c.domainAllow.size).toBe(1);
+    expect(c.domainBlock.size).toBe(2);
+    expect(c.domainBlock.items[1].toString()).toBe("worse.example");
+    expect(c.creatives.length).toBe(2);
+    const cr = c.creatives[0];
+    expect(cr.crid.toString()).toBe("cr-1");
+    expect(cr.w).toBe(300);
+    expect(cr.h).toBe(250);
+    expect(cr.adm.toString()).toBe('<a href="x">ad</a>');
+    expect(cr.adomain.size).toBe(1);
+    expect(cr.adomain.items[0].toString()).toBe("adv.example");
+    expect(cr.cat.size).toBe(2);
+    expect(cr.cat.items[1].toString()).toBe("IAB2");
+    expect(c.creatives[1].crid.toString()).toBe("cr-2");
+    expect(c.creatives[1].adm.len).toBe(0);
+    expect(c.totalBudgetMicros).toBe(100000000);
+    expect(c.dailyBudgetMicros).toBe(10000000);
+    expect(c.hourlyBudgetMicros).toBe(1000000);
+    expect(c.minuteBudgetMicros).toBe(50000);
+  });
+
+  it("applies defaults for omitted fields", () => {
+    const c = parse(FULL)!.at(1);
+    expect(c.index).toBe(1);
+    expect(c.id.toString()).toBe("c2");
+    expect(c.active).toBe(true);
+    expect(c.valuePerConversionMicros).toBe(0);
+    expect(c.alpha).toBe(1.0);
+    expect(c.maxBidCpmMicros).toBe(0);
+    expect(c.marketPriceCpmMicros).toBe(0);
+    expect(c.roiFactor).toBe(1.0);
+    expect(c.sizes.length).toBe(0);
+    expect(c.deviceTypes).toBe(0);
+    expect(c.countries.size).toBe(0);
+    expect(c.domainAllow.size).toBe(0);
+    expect(c.domainBlock.size).toBe(0);
+    expect(c.totalBudgetMicros).toBe(0);
+    expect(c.dailyBudgetMicros).toBe(0);
+    expect(c.allowsSize(1, 1)).toBe(true);
+    expect(c.allowsDeviceType(0)).toBe(true);
+  });
+
+  it("accepts an empty campaign list and a missing version", () => {
+    const t = parse('{"campaigns":[]}');
+    expect(t).not.toBeNull();
+    expect(t!.size).toBe(0);
+    expect(t!.version).toBe(0);
+    expect(errorOf('  {"version":0,"campaigns":[]}\n')).toBe("OK");
+  });
+
+  it("accepts the size limits and leading zeros", () => {
+    const t = parse(withTargeting('"sizes":["1x1","65535x65535","0300x0250"]'));
+    expect(t).not.toBeNull();
+    const c = t!.at(0);
+    expect(c.sizes[0]).toBe((<u32>1 << 16) | 1);
+    expect(c.sizes[1]).toBe(0xffffffff);
+    expect(c.sizes[2]).toBe((<u32>300 << 16) | 250);
+    expect(c.allowsSize(300, 250)).toBe(true);
+    expect(c.allowsSize(250, 300)).toBe(false);
+    expect(c.allowsSize(65535, 65535)).toBe(true);
+  });
+
+  it("accepts the money limits", () => {
+    expect(errorOf(one('"id":"c",' + CR + ',"value_per_conversion_micros":0'))).toBe("OK");
+    expect(errorOf(one('"id":"c",' + CR + ',"value_per_conversion_micros":1000000000000000'))).toBe("OK");
+    expect(errorOf(one('"id":"c",' + CR + ',"alpha":0,"roi_factor":100'))).toBe("OK");
+  });
+
+  it("accepts a 64-byte id", () => {
+    let id = "";
+    for (let i = 0; i < 64; i++) id += "a";
+    const t = parse(one('"id":"' + id + '",' + CR));
+    expect(t).not.toBeNull();
+    expect(t!.at(0).id.len).toBe(64);
+  });
+});
+
+describe("campaign config: errors name the JSON path", () => {
+  it("document shape", () => {
+    expect(errorOf("[]")).toBe("$: expected object");
+    expect(errorOf('{"version":1}')).toBe("$: campaigns: required");
+    expect(errorOf('{"campaigns":{}}')).toBe("campaigns: expected array");
+    expect(errorOf('{"campaigns":[1]}')).toBe("campaigns[0]: expected object");
+    expect(errorOf('{"version":-1,"campaigns":[]}')).toBe("version: must be between 0 and 9223372036854775807");
+    expect(errorOf('{"version":"1","campaigns":[]}')).toBe("version: expected integer");
+  });
+
+  it("unknown keys at every level", () => {
+    expect(errorOf('{"campaigns":[],"extra":1}')).toBe("extra: unknown key");
+    expect(errorOf(one('"id":"c",' + CR + ',"bid":1'))).toBe("campaigns[0].bid: unknown key");
+    expect(errorOf(withTargeting('"geo":[]'))).toBe("campaigns[0].targeting.geo: unknown key");
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"cr","w":300,"h":250,"size":"300x250"}]'))).toBe(
+      "campaigns[0].creatives[0].size: unknown key",
+    );
+    expect(errorOf(one('"id":"c",' + CR + ',"budget":{"weekly_micros":1}'))).toBe(
+      "campaigns[0].budget.weekly_micros: unknown key",
+    );
+    // the path of the second campaign
+    expect(errorOf('{"campaigns":[{"id":"a",' + CR + '},{"id":"b",' + CR + ',"Active":true}]}')).toBe(
+      "campaigns[1].Active: unknown key",
+    );
+  });
+
+  it("missing and duplicate ids", () => {
+    expect(errorOf(one(CR))).toBe("campaigns[0]: id: required");
+    expect(errorOf(one('"id":"",' + CR))).toBe("campaigns[0]: id: required");
+    expect(errorOf('{"campaigns":[{"id":"a",' + CR + '},{"id":"b",' + CR + '},{"id":"a",' + CR + "}]}")).toBe(
+      "campaigns[2]: duplicate campaign id",
+    );
+    let id = "";
+    for (let i = 0; i < 65; i++) id += "a";
+    expect(errorOf(one('"id":"' + id + '",' + CR))).toBe("campaigns[0].id: longer than 64 bytes");
+    expect(errorOf(one('"id":7,' + CR))).toBe("campaigns[0].id: expected string");
+  });
+
+  it("creatives", () => {
+    expect(errorOf(one('"id":"c"'))).toBe("campaigns[0]: creatives: at least one required");
+    expect(errorOf(one('"id":"c","creatives":[]'))).toBe("campaigns[0]: creatives: at least one required");
+    expect(errorOf(one('"id":"c","creatives":{}'))).toBe("campaigns[0].creatives: expected array");
+    expect(errorOf(one('"id":"c","creatives":[{"w":300,"h":250}]'))).toBe(
+      "campaigns[0].creatives[0]: crid, w and h are required",
+    );
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250},{"crid":"b","w":300}]'))).toBe(
+      "campaigns[0].creatives[1]: crid, w and h are required",
+    );
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"","w":300,"h":250}]'))).toBe(
+      "campaigns[0].creatives[0]: crid, w and h are required",
+    );
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":0,"h":250}]'))).toBe(
+      "campaigns[0].creatives[0].w: must be between 1 and 65535",
+    );
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":65536}]'))).toBe(
+      "campaigns[0].creatives[0].h: must be between 1 and 65535",
+    );
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"adomain":"x.example"}]'))).toBe(
+      "campaigns[0].creatives[0].adomain: expected array",
+    );
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"cat":["IAB1",2]}]'))).toBe(
+      "campaigns[0].creatives[0].cat[1]: expected string",
+    );
+  });
+
+  it("bad size strings", () => {
+    const bad: string[] = ["300x", "x250", "300x250x", "0x1", "1x0", "70000x1", "1x70000", "300X250", "300", "", " 300x250", "+300x250", "3e2x250", "x"];
+    for (let i = 0; i < bad.length; i++) {
+      const err = errorOf(withTargeting('"sizes":["300x250","' + bad[i] + '"]'));
+      if (err != 'campaigns[0].targeting.sizes[1]: expected "WxH"') trace("size: " + bad[i] + " -> " + err);
+      expect(err).toBe('campaigns[0].targeting.sizes[1]: expected "WxH"');
+    }
+    expect(errorOf(withTargeting('"sizes":[300]'))).toBe("campaigns[0].targeting.sizes[0]: expected string");
+    expect(errorOf(withTargeting('"sizes":"300x250"'))).toBe("campaigns[0].targeting.sizes: expected array");
+  });
+
+  it("device types out of range or not integers", () => {
+    expect(errorOf(withTargeting('"device_types":[0]'))).toBe(
+      "campaigns[0].targeting.device_types[0]: must be between 1 and 31",
+    );
+    expect(errorOf(withTargeting('"device_types":[1,32]'))).toBe(
+      "campaigns[0].targeting.device_types[1]: must be between 1 and 31",
+    );
+    expect(errorOf(withTargeting('"device_types":[-1]'))).toBe(
+      "campaigns[0].targeting.device_types[0]: must be between 1 and 31",
+    );
+    expect(errorOf(withTargeting('"device_types":[1.5]'))).toBe("campaigns[0].targeting.device_types[0]: expected integer");
+    expect(errorOf(withTargeting('"device_types":["2"]'))).toBe("campaigns[0].targeting.device_types[0]: expected integer");
+  });
+
+  it("string lists", () => {
+    expect(errorOf(withTargeting('"countries":"USA"'))).toBe("campaigns[0].targeting.countries: expected array");
+    expect(errorOf(withTargeting('"domains_allow":["a",null]'))).toBe(
+      "campaigns[0].targeting.domains_allow[1]: expected string",
+    );
+    expect(errorOf(withTargeting('"domains_block":[true]'))).toBe("campaigns[0].targeting.domains_block[0]: expected string");
+    expect(errorOf(withTargeting('"targeting":1'))).toBe("campaigns[0].targeting.targeting: unknown key");
+    expect(errorOf(one('"id":"c",' + CR + ',"targeting":[]'))).toBe("campaigns[0].targeting: expected object");
+  });
+
+  it("negative or too large money", () => {
+    const keys: string[] = ["value_per_conversion_micros", "max_bid_cpm_micros", "market_price_cpm_micros"];
+    for (let i = 0; i < keys.length; i++) {
+      expect(errorOf(one('"id":"c",' + CR + ',"' + keys[i] + '":-1'))).toBe(
+        "campaigns[0]." + keys[i] + ": must be between 0 and 1000000000000000",
+      );
+      expect(errorOf(one('"id":"c",' + CR + ',"' + keys[i] + '":1000000000000001'))).toBe(
+        "campaigns[0]." + keys[i] + ": must be between 0 and 1000000000000000",
+      );
+    }
+    const budgets: string[] = ["total_micros", "daily_micros", "hourly_micros", "minute_micros"];
+    for (let i = 0; i < budgets.length; i++) {
+      expect(errorOf(one('"id":"c",' + CR + ',"budget":{"' + budgets[i] + '":-5}'))).toBe(
+        "campaigns[0].budget." + budgets[i] + ": must be between 0 and 1000000000000000",
+      );
+    }
+    expect(errorOf(one('"id":"c",' + CR + ',"value_per_conversion_micros":1.5'))).toBe(
+      "campaigns[0].value_per_conversion_micros: expected integer",
+    );
+    expect(errorOf(one('"id":"c",' + CR + ',"budget":[]'))).toBe("campaigns[0].budget: expected object");
+  });
+
+  it("wrong types and ranges of numbers and flags", () => {
+    expect(errorOf(one('"id":"c",' + CR + ',"alpha":-0.1'))).toBe("campaigns[0].alpha: must be between 0.0 and 100.0");
+    expect(errorOf(one('"id":"c",' + CR + ',"alpha":100.5'))).toBe("campaigns[0].alpha: must be between 0.0 and 100.0");
+    expect(errorOf(one('"id":"c",' + CR + ',"roi_factor":-1'))).toBe("campaigns[0].roi_factor: must be between 0.0 and 100.0");
+    expect(errorOf(one('"id":"c",' + CR + ',"alpha":"1"'))).toBe("campaigns[0].alpha: expected number");
+    expect(errorOf(one('"id":"c",' + CR + ',"active":1'))).toBe("campaigns[0].active: expected true or false");
+    expect(errorOf(one('"id":"c",' + CR + ',"active":"true"'))).toBe("campaigns[0].active: expected true or false");
+    expect(errorOf(one('"id":"c",' + CR + ',"name":5'))).toBe("campaigns[0].name: expected string");
+    expect(errorOf(one('"id":"c",' + CR + ',"value_per_conversion_micros":"5"'))).toBe(
+      "campaigns[0].value_per_conversion_micros: expected integer",
+    );
+  });
+
+  it("JSON syntax errors carry the byte offset", () => {
+    expect(errorOf('{"campaigns":[]} x')).toBe("$: trailing characters after JSON value at byte 17");
+    const e = errorOf('{"campaigns":[');
+    expect(e.startsWith("$: ")).toBe(true);
+    expect(e.includes(" at byte ")).toBe(true);
+    expect(errorOf("")).not.toBe("OK");
+  });
+
+  it("more than 256 campaigns", () => {
+    let s = '{"campaigns":[';
+    for (let i = 0; i < 257; i++) s += (i > 0 ? "," : "") + '{"id":"c' + i.toString() + '",' + CR + "}";
+    s += "]}";
+    expect(errorOf(s)).toBe("campaigns[256]: more than 256 campaigns");
+    let ok = '{"campaigns":[';
+    for (let i = 0; i < 256; i++) ok += (i > 0 ? "," : "") + '{"id":"c' + i.toString() + '",' + CR + "}";
+    ok += "]}";
+    const t = parse(ok);
+    expect(t).not.toBeNull();
+    expect(t!.size).toBe(256);
+    expect(t!.at(255).index).toBe(255);
+  });
+
+  it("a parser can be reused after an error", () => {
+    expect(errorOf(one('"id":"c"'))).not.toBe("OK");
+    expect(errorOf(one('"id":"c",' + CR))).toBe("OK");
+    expect(parser.error).toBe("");
+  });
+});
+
+describe("Campaign targeting helpers", () => {
+  it("StringSet.hasDomain matches the name and its subdomains only", () => {
+    const c = parse(withTargeting('"domains_allow":["example.com"]'))!.at(0);
+    expect(c.domainAllow.hasDomain(strView("example.com"))).toBe(true);
+    expect(c.domainAllow.hasDomain(strView("news.example.com"))).toBe(true);
+    expect(c.domainAllow.hasDomain(strView("a.b.example.com"))).toBe(true);
+    expect(c.domainAllow.hasDomain(strView("badexample.com"))).toBe(false);
+    expect(c.domainAllow.hasDomain(strView("example.com.evil"))).toBe(false);
+    expect(c.domainAllow.hasDomain(strView(".example.com"))).toBe(true);
+    expect(c.domainAllow.hasDomain(strView("com"))).toBe(false);
+    expect(c.domainAllow.hasDomain(strView(""))).toBe(false);
+  });
+
+  it("allowsDeviceType and creativeFor", () => {
+    const c = parse(FULL)!.at(0);
+    expect(c.allowsDeviceType(2)).toBe(true);
+    expect(c.allowsDeviceType(4)).toBe(true);
+    expect(c.allowsDeviceType(31)).toBe(true);
+    expect(c.allowsDeviceType(3)).toBe(false);
+    expect(c.allowsDeviceType(0)).toBe(false);
+    expect(c.allowsDeviceType(32)).toBe(false);
+    expect(c.allowsDeviceType(-1)).toBe(false);
+    expect(c.creativeFor(728, 90)!.crid.toString()).toBe("cr-2");
+    expect(c.creativeFor(90, 728)).toBeNull();
+  });
+});

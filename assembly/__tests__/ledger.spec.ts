@@ -1,0 +1,437 @@
+// Ledger arithmetic and record encodings (assembly/core/ledger/*).
+import { LedgerRecord, LEDGER_RECORD_SIZE } from "../core/ledger/ledger-record";
+import { MAX_CAMPAIGN_ID, ReservationRecord, SlotState } from "../core/ledger/reservation-record";
+
+function ledger(granted: i64): LedgerRecord {
+  const l = new LedgerRecord();
+  l.granted = granted;
+  return l;
+}
+
+function filled(): LedgerRecord {
+  const l = new LedgerRecord();
+  l.granted = 1000000001;
+  l.charged = 2;
+  l.reserved = 3;
+  l.day = 19723;
+  l.dailyCharged = 5;
+  l.wins = 6;
+  l.lateWins = 7;
+  l.lateCharged = 8;
+  l.reservations = 9;
+  l.refunded = -10;
+  l.paused = 1;
+  return l;
+}
+
+function expectSame(a: LedgerRecord, b: LedgerRecord): void {
+  expect(a.granted).toBe(b.granted);
+  expect(a.charged).toBe(b.charged);
+  expect(a.reserved).toBe(b.reserved);
+  expect(a.day).toBe(b.day);
+  expect(a.dailyCharged).toBe(b.dailyCharged);
+  expect(a.wins).toBe(b.wins);
+  expect(a.lateWins).toBe(b.lateWins);
+  expect(a.lateCharged).toBe(b.lateCharged);
+  expect(a.reservations).toBe(b.reservations);
+  expect(a.refunded).toBe(b.refunded);
+  expect(a.paused).toBe(b.paused);
+}
+
+function expectEmpty(a: LedgerRecord): void {
+  expectSame(a, new LedgerRecord());
+}
+
+describe("LedgerRecord encoding", () => {
+  it("round-trips every field through 96 bytes", () => {
+    expect(LEDGER_RECORD_SIZE).toBe(96);
+    const buf = new ArrayBuffer(LEDGER_RECORD_SIZE);
+    const p = changetype<usize>(buf);
+    const a = filled();
+    a.write(p);
+    // magic "NXL1" then 4 zero bytes
+    expect(load<u8>(p)).toBe(0x4e);
+    expect(load<u8>(p, 1)).toBe(0x58);
+    expect(load<u8>(p, 2)).toBe(0x4c);
+    expect(load<u8>(p, 3)).toBe(0x31);
+    expect(load<u32>(p, 4)).toBe(0);
+    expect(load<i64>(p, 8)).toBe(1000000001);
+    expect(load<i64>(p, 88)).toBe(1);
+    const b = new LedgerRecord();
+    expect(b.read(p, LEDGER_RECORD_SIZE)).toBe(true);
+    expectSame(b, a);
+  });
+
+  it("reads malformed bytes as an empty record", () => {
+    const buf = new ArrayBuffer(LEDGER_RECORD_SIZE + 1);
+    const p = changetype<usize>(buf);
+    filled().write(p);
+    const b = filled();
+    expect(b.read(p, LEDGER_RECORD_SIZE - 1)).toBe(false);
+    expectEmpty(b);
+    const c = filled();
+    expect(c.read(p, LEDGER_RECORD_SIZE + 1)).toBe(false);
+    expectEmpty(c);
+    const d = filled();
+    expect(d.read(p, 0)).toBe(false);
+    expectEmpty(d);
+    store<u8>(p, 0x4f); // magic broken
+    const e = filled();
+    expect(e.read(p, LEDGER_RECORD_SIZE)).toBe(false);
+    expectEmpty(e);
+  });
+});
+
+describe("LedgerRecord.reserve", () => {
+  it("grants up to the grant, partially at the end, then nothing", () => {
+    const l = ledger(1000);
+    expect(l.reserve(400, 0, 0, 1)).toBe(400);
+    expect(l.reserve(400, 0, 0, 1)).toBe(400);
+    expect(l.reserve(400, 0, 0, 1)).toBe(200); // partial
+    expect(l.reserve(1, 0, 0, 1)).toBe(0);
+    expect(l.reserved).toBe(1000);
+    expect(l.reservations).toBe(3);
+    expect(l.available(0, 0, 1)).toBe(0);
+  });
+
+  it("reserves nothing without a grant, for wanted <= 0, or when paused", () => {
+    expect(ledger(0).reserve(10, 0, 0, 1)).toBe(0);
+    const l = ledger(1000);
+    expect(l.reserve(0, 0, 0, 1)).toBe(0);
+    expect(l.reserve(-5, 0, 0, 1)).toBe(0);
+    l.paused = 1;
+    expect(l.reserve(10, 0, 0, 1)).toBe(0);
+    expect(l.reserved).toBe(0);
+    expect(l.reservations).toBe(0);
+    l.paused = 0;
+    expect(l.reserve(10, 0, 0, 1)).toBe(10);
+  });
+
+  it("applies the total cap below the grant (charged counts)", () => {
+    const l = ledger(1000);
+    l.charged = 500;
+    expect(l.available(600, 0, 1)).toBe(100);
+    expect(l.reserve(300, 600, 0, 1)).toBe(100);
+    expect(l.reserve(1, 600, 0, 1)).toBe(0);
+    // a total cap above the grant does not raise it
+    const m = ledger(100);
+    expect(m.reserve(500, 10000, 0, 1)).toBe(100);
+  });
+
+  it("applies the daily cap and rolls it over at a new day", () => {
+    const l = ledger(10000);
+    expect(l.reserve(700, 0, 1000, 5)).toBe(700);
+    l.settle(700, 600, 5); // charged 600 today
+    expect(l.dailyCharged).toBe(600);
+    expect(l.available(0, 1000, 5)).toBe(400);
+    expect(l.reserve(1000, 0, 1000, 5)).toBe(400);
+    l.refund(400);
+    // the next day: daily spend starts from 0 (total is unaffected)
+    expect(l.available(0, 1000, 6)).toBe(1000);
+    expect(l.reserve(2000, 0, 1000, 6)).toBe(1000);
+    expect(l.day).toBe(6);
+    expect(l.dailyCharged).toBe(0);
+    expect(l.charged).toBe(600);
+  });
+
+  it("counts reservations carried over midnight against the new day", () => {
+    const l = ledger(10000);
+    expect(l.reserve(800, 0, 1000, 1)).toBe(800);
+    expect(l.reserve(500, 0, 1000, 2)).toBe(200); // 800 still reserved from yesterday
+    expect(l.dailyCharged + l.reserved).toBeLessThanOrEqual(1000);
+  });
+
+  it("available() never goes negative", () => {
+    const l = ledger(100);
+    l.charged = 150; // e.g. a late win
+    expect(l.available(0, 0, 0)).toBe(0);
+    expect(l.reserve(10, 0, 0, 0)).toBe(0);
+    const m = ledger(1000);
+    m.day = 3;
+    m.dailyCharged = 2000;
+    expect(m.available(0, 1000, 3)).toBe(0);
+    expect(m.available(0, 1000, 4)).toBe(1000); // other day: today's spend is 0
+  });
+});
+
+describe("LedgerRecord settle / refund / chargeLate", () => {
+  it("settle charges the price and refunds the rest of the reservation", () => {
+    const l = ledger(1000);
+    l.reserve(300, 0, 0, 1);
+    l.settle(300, 120, 1);
+    expect(l.reserved).toBe(0);
+    expect(l.charged).toBe(120);
+    expect(l.dailyCharged).toBe(120);
+    expect(l.refunded).toBe(180);
+    expect(l.wins).toBe(1);
+    expect(l.available(0, 0, 1)).toBe(880);
+  });
+
+  it("settle on a new day charges the new day", () => {
+    const l = ledger(1000);
+    l.reserve(300, 0, 0, 1);
+    l.settle(100, 50, 1);
+    expect(l.dailyCharged).toBe(50);
+    l.settle(200, 70, 2);
+    expect(l.day).toBe(2);
+    expect(l.dailyCharged).toBe(70);
+    expect(l.charged).toBe(120);
+    expect(l.refunded).toBe(50 + 130);
+  });
+
+  it("refund releases the reservation; never below zero", () => {
+    const l = ledger(1000);
+    l.reserve(300, 0, 0, 1);
+    l.refund(100);
+    expect(l.reserved).toBe(200);
+    expect(l.refunded).toBe(100);
+    l.refund(500);
+    expect(l.reserved).toBe(0);
+    expect(l.refunded).toBe(600);
+    expect(l.charged).toBe(0);
+  });
+
+  it("chargeLate charges and counts without touching reservations", () => {
+    const l = ledger(1000);
+    l.reserve(300, 0, 0, 1);
+    l.chargeLate(40, 1);
+    expect(l.reserved).toBe(300);
+    expect(l.charged).toBe(40);
+    expect(l.dailyCharged).toBe(40);
+    expect(l.lateCharged).toBe(40);
+    expect(l.lateWins).toBe(1);
+    expect(l.wins).toBe(1);
+    l.chargeLate(5, 9);
+    expect(l.day).toBe(9);
+    expect(l.dailyCharged).toBe(5);
+    expect(l.lateCharged).toBe(45);
+  });
+
+  it("rollDay resets the daily spend only when the day changes", () => {
+    const l = ledger(1000);
+    l.day = 4;
+    l.dailyCharged = 77;
+    l.rollDay(4);
+    expect(l.dailyCharged).toBe(77);
+    l.rollDay(3);
+    expect(l.day).toBe(3);
+    expect(l.dailyCharged).toBe(0);
+  });
+});
+
+/** Deterministic xorshift32 for the sequence test. */
+class Rng {
+  s: u32;
+  constructor(seed: u32) {
+    this.s = seed;
+  }
+  next(): u32 {
+    let x = this.s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    this.s = x;
+    return x;
+  }
+  below(n: u32): i64 {
+    return <i64>(this.next() % n);
+  }
+}
+
+function runSequence(seed: u32, ops: i32, granted: i64, totalCap: i64, dailyCap: i64): void {
+  const rng = new Rng(seed);
+  const l = ledger(granted);
+  const live = new Array<i64>();
+  let day: i64 = 100;
+  let sumReserved: i64 = 0;
+  let sumCharged: i64 = 0;
+  let sumRefunded: i64 = 0;
+  let outstanding: i64 = 0;
+  let dayCharged: i64 = 0;
+  let partial = 0;
+  let refused = 0;
+  let violation = "";
+  for (let i = 0; i < ops; i++) {
+    const op = rng.below(20);
+    if (op < 10) {
+      const wanted = 1 + rng.below(2000);
+      const got = l.reserve(wanted, totalCap, dailyCap, day);
+      if (violation.length == 0 && (got < 0 || got > wanted)) violation = "step " + i.toString() + ": reserve returned " + got.toString();
+      if (got > 0) {
+        live.push(got);
+        sumReserved += got;
+        outstanding += got;
+        if (got < wanted) partial++;
+      } else {
+        refused++;
+      }
+    } else if (op < 14 && live.length > 0) {
+      const k = <i32>rng.below(<u32>live.length);
+      const amount = live[k];
+      live[k] = live[live.length - 1];
+      live.pop();
+      const price = rng.below(<u32>amount + 1);
+      l.settle(amount, price, day);
+      sumCharged += price;
+      sumRefunded += amount - price;
+      dayCharged += price;
+      outstanding -= amount;
+    } else if (op < 18 && live.length > 0) {
+      const k = <i32>rng.below(<u32>live.length);
+      const amount = live[k];
+      live[k] = live[live.length - 1];
+      live.pop();
+      l.refund(amount);
+      sumRefunded += amount;
+      outstanding -= amount;
+    } else if (op == 18) {
+      // the host raises the cumulative grant now and then
+      if (rng.below(4) == 0) l.granted += 3000;
+    } else if (op == 19 && rng.below(10) == 0) {
+      day++;
+      dayCharged = 0;
+    }
+    // bookkeeping is exact (checked without expect() per step: as-pect assertions are slow)
+    if (violation.length == 0) {
+      const hardLimit = totalCap > 0 && totalCap < l.granted ? totalCap : l.granted;
+      if (l.reserved != outstanding) violation = "reserved " + l.reserved.toString() + " != " + outstanding.toString();
+      else if (l.charged != sumCharged) violation = "charged " + l.charged.toString();
+      else if (l.refunded != sumRefunded) violation = "refunded " + l.refunded.toString();
+      else if (sumReserved != sumCharged + sumRefunded + outstanding) violation = "money not conserved";
+      // the hard-cap invariants
+      else if (l.charged + l.reserved > hardLimit) violation = "charged + reserved above " + hardLimit.toString();
+      else if (dailyCap > 0 && l.day == day && l.dailyCharged != dayCharged) violation = "dailyCharged";
+      else if (dailyCap > 0 && l.day == day && l.dailyCharged + l.reserved > dailyCap) violation = "daily cap";
+      else if (l.available(totalCap, dailyCap, day) < 0) violation = "available < 0";
+      if (violation.length > 0) violation = "step " + i.toString() + ": " + violation;
+    }
+  }
+  expect(violation).toBe("");
+  // the caps were actually reached and money moved (the test is not vacuous)
+  expect(sumCharged).toBeGreaterThan(0);
+  expect(l.reservations).toBeGreaterThan(100);
+  expect(partial).toBeGreaterThan(0);
+  expect(refused).toBeGreaterThan(0);
+}
+
+describe("LedgerRecord invariant under random sequences", () => {
+  it("charged + reserved <= min(granted, total cap); daily cap holds (grant only)", () => {
+    runSequence(12345, 4000, 50000, 0, 0);
+  });
+  it("with a total cap below the grant", () => {
+    runSequence(987654321, 4000, 80000, 30000, 0);
+  });
+  it("with a daily cap and day rolls", () => {
+    runSequence(42, 5000, 1000000, 0, 6000);
+  });
+  it("with all three caps", () => {
+    runSequence(7, 5000, 200000, 150000, 9000);
+  });
+});
+
+function sample(): ReservationRecord {
+  const r = new ReservationRecord();
+  r.state = SlotState.WON;
+  r.nonce = 0xdeadbeef;
+  r.seq = 0x0123456789abcdef;
+  r.amountMicros = 2500;
+  r.createdMs = 1704067200000;
+  r.expiresMs = 1704067260000;
+  r.priceMicros = 1999;
+  const id = String.UTF8.encode("camp-é1");
+  r.setCampaignId(changetype<usize>(id), id.byteLength);
+  return r;
+}
+
+describe("ReservationRecord", () => {
+  it("round-trips through HEADER + id bytes", () => {
+    const a = sample();
+    expect(a.campaignIdLen).toBe(8);
+    expect(a.size).toBe(56);
+    const buf = new ArrayBuffer(a.size);
+    const p = changetype<usize>(buf);
+    expect(a.write(p)).toBe(56);
+    expect(load<u8>(p)).toBe(0x52);
+    expect(load<u8>(p, 1)).toBe(SlotState.WON);
+    expect(load<u16>(p, 2)).toBe(8);
+    const b = new ReservationRecord();
+    expect(b.read(p, 56)).toBe(true);
+    expect(b.state).toBe(SlotState.WON);
+    expect(b.nonce).toBe(0xdeadbeef);
+    expect(b.seq).toBe(0x0123456789abcdef);
+    expect(b.amountMicros).toBe(2500);
+    expect(b.createdMs).toBe(1704067200000);
+    expect(b.expiresMs).toBe(1704067260000);
+    expect(b.priceMicros).toBe(1999);
+    expect(b.campaignIdLen).toBe(8);
+    expect(String.UTF8.decodeUnsafe(b.campaignId, 8)).toBe("camp-é1");
+  });
+
+  it("round-trips an empty campaign id", () => {
+    const a = new ReservationRecord();
+    a.state = SlotState.RESERVED;
+    a.seq = 1;
+    const buf = new ArrayBuffer(48);
+    expect(a.write(changetype<usize>(buf))).toBe(48);
+    const b = sample();
+    expect(b.read(changetype<usize>(buf), 48)).toBe(true);
+    expect(b.state).toBe(SlotState.RESERVED);
+    expect(b.campaignIdLen).toBe(0);
+    expect(b.priceMicros).toBe(0);
+  });
+
+  it("cuts campaign ids at MAX_CAMPAIGN_ID bytes", () => {
+    let s = "";
+    for (let i = 0; i < 70; i++) s += "x";
+    const b = String.UTF8.encode(s);
+    const r = new ReservationRecord();
+    r.setCampaignId(changetype<usize>(b), b.byteLength);
+    expect(r.campaignIdLen).toBe(MAX_CAMPAIGN_ID);
+    expect(r.size).toBe(48 + 64);
+  });
+
+  it("reads malformed bytes as FREE", () => {
+    const a = sample();
+    const buf = new ArrayBuffer(a.size + 1);
+    const p = changetype<usize>(buf);
+    a.write(p);
+    let r = sample();
+    expect(r.read(p, 47)).toBe(false); // shorter than the header
+    expect(r.state).toBe(SlotState.FREE);
+    expect(r.seq).toBe(0);
+    expect(r.campaignIdLen).toBe(0);
+    r = sample();
+    expect(r.read(p, a.size + 1)).toBe(false); // length disagrees with the id length
+    expect(r.state).toBe(SlotState.FREE);
+    r = sample();
+    expect(r.read(p, a.size - 1)).toBe(false);
+    expect(r.amountMicros).toBe(0);
+    // id length above the maximum
+    store<u16>(p, 65, 2);
+    r = sample();
+    expect(r.read(p, 48 + 65)).toBe(false);
+    expect(r.state).toBe(SlotState.FREE);
+    store<u16>(p, 8, 2);
+    // bad magic
+    store<u8>(p, 0x53);
+    r = sample();
+    expect(r.read(p, a.size)).toBe(false);
+    expect(r.state).toBe(SlotState.FREE);
+    expect(r.nonce).toBe(0);
+    // restored: reads again
+    store<u8>(p, 0x52);
+    expect(r.read(p, a.size)).toBe(true);
+  });
+
+  it("only a live RESERVED slot is not reusable", () => {
+    const r = new ReservationRecord();
+    const states: u8[] = [SlotState.FREE, SlotState.WON, SlotState.LOST, SlotState.REFUNDED, SlotState.EXPIRED, SlotState.LATE_WON];
+    for (let i = 0; i < states.length; i++) {
+      r.state = states[i];
+      expect(r.isReusable(0)).toBe(true);
+    }
+    r.state = SlotState.RESERVED;
+    expect(r.isReusable(0)).toBe(false);
+    expect(r.isReusable(i64.MAX_VALUE)).toBe(false);
+  });
+});

@@ -1,0 +1,55 @@
+// The time budget: a decision that runs past decision_budget_ms (4 ms by
+// default), or past its share of tmax, is a no-bid and its reservations are
+// refunded. Time is simulated, so the test does not depend on machine speed.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { README_REQUEST } from "../helpers/bidder.ts";
+import { readLedger } from "../helpers/ledger.ts";
+
+let sim: SimBidder;
+const dec = new TextDecoder();
+
+before(async () => {
+  sim = await startSimBidder({ vms: 1 });
+  await sim.untilReady();
+});
+after(async () => {
+  await sim?.close();
+});
+
+function header(out: Awaited<ReturnType<SimBidder["bid"]>>, name: string): string | undefined {
+  return out.kind === "local" ? out.headers.find(([k]) => k === name)?.[1] : undefined;
+}
+
+describe("time budget", () => {
+  it("bids when the decision is fast", async () => {
+    sim.clock.stepPerReadMs = 0;
+    const out = await sim.bid(README_REQUEST);
+    assert.equal(out.kind, "local");
+    assert.equal(out.kind === "local" && out.status, 200, out.kind === "local" ? dec.decode(out.body) : out.kind);
+  });
+
+  it("answers a no-bid (timeout) past 4 ms and refunds what it reserved", async () => {
+    const before = readLedger(sim.pool.shared, "test-cpa")!;
+    sim.clock.stepPerReadMs = 5; // every clock read by the filter is 5 ms later than the previous one
+    const out = await sim.bid(README_REQUEST);
+    sim.clock.stepPerReadMs = 0;
+    assert.equal(out.kind === "local" && out.status, 204);
+    assert.equal(header(out, "x-nexus-nobid-reason"), "timeout");
+    const end = readLedger(sim.pool.shared, "test-cpa")!;
+    assert.equal(end.reserved, before.reserved, "the reservation was refunded");
+    assert.equal(end.reservations - before.reservations, 1n, "it had reserved before the check");
+  });
+
+  it("uses the tighter tmax share: tmax 4 ms leaves 2 ms for the decision", async () => {
+    const req = JSON.parse(README_REQUEST);
+    req.tmax = 4;
+    sim.clock.stepPerReadMs = 1.5; // 3 ms between the two reads of a decision: over 2 ms, under 4 ms
+    const out = await sim.bid(JSON.stringify(req));
+    const plain = await sim.bid(README_REQUEST);
+    sim.clock.stepPerReadMs = 0;
+    assert.equal(header(out, "x-nexus-nobid-reason"), "timeout");
+    assert.equal(plain.kind === "local" && plain.status, 200, "without tmax, 3 ms is within the 4 ms budget");
+  });
+});

@@ -1,0 +1,98 @@
+// A bidder with a simulated clock: the control plane over real HTTP, and
+// inline filter VMs whose proxy_get_current_time_nanoseconds reads `clock.now`.
+// For tests that need deterministic time (time budget, TTLs, pacing).
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
+import { startControlPlane, type ControlPlane } from "../../host/src/standalone.ts";
+import { defaultConfig } from "../../host/src/config.ts";
+import { silentLogger } from "../../host/src/log.ts";
+import { DEFAULT_WASM } from "../../host/src/paths.ts";
+import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
+import { FIXTURES, writeTestModel } from "./bidder.ts";
+
+export interface SimClock {
+  /** Milliseconds since the epoch. */
+  now: number;
+  /** Added to `now` on every read by the filter (to make work look slow). */
+  stepPerReadMs: number;
+}
+
+export interface SimBidder {
+  pool: VmPool;
+  cp: ControlPlane;
+  clock: SimClock;
+  /** Ticks every VM and lets the event loop deliver HTTP callouts. */
+  tick(): Promise<void>;
+  /** Ticks until every VM has loaded campaigns and model. */
+  untilReady(): Promise<void>;
+  bid(body: string): Promise<HttpOutcome>;
+  close(): Promise<void>;
+}
+
+export async function startSimBidder(o: { vms?: number; plugin?: Record<string, unknown>; campaigns?: unknown; startMs?: number } = {}): Promise<SimBidder> {
+  const dir = mkdtempSync(join(tmpdir(), "nexus-sim-"));
+  const { publicKeyPem } = writeTestModel(dir, {});
+  const campaigns = o.campaigns ?? JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+  writeFileSync(join(dir, "campaigns.json"), JSON.stringify(campaigns));
+  const cfg = defaultConfig();
+  cfg.control = { host: "127.0.0.1", port: 0 };
+  cfg.campaignsPath = join(dir, "campaigns.json");
+  cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem };
+  const cp = await startControlPlane(cfg, silentLogger());
+  const clock: SimClock = { now: o.startMs ?? Date.UTC(2026, 10, 2, 12), stepPerReadMs: 0 };
+  const vms = o.vms ?? 1;
+  const pool = await VmPool.start({
+    wasm: readFileSync(DEFAULT_WASM),
+    vms,
+    mode: "inline",
+    rootId: "nexus",
+    pluginConfig: JSON.stringify({ host_cluster: "nexus_host", tick_ms: 1000, sync_period_ms: 1000, ...(o.plugin ?? {}) }),
+    upstreams: { nexus_host: cp.controlUrl },
+    sharedData: { bytes: 64 << 20 },
+    clock: {
+      nowNanos: () => {
+        const t = clock.now;
+        clock.now += clock.stepPerReadMs;
+        return BigInt(Math.round(t * 1e6));
+      },
+    },
+    autoTick: false,
+    log: () => {},
+  });
+  const tick = async () => {
+    await pool.tickAll();
+    await new Promise((r) => setTimeout(r, 2));
+  };
+  const enc = new TextEncoder();
+  return {
+    pool,
+    cp,
+    clock,
+    tick,
+    async untilReady() {
+      for (let i = 0; i < 500; i++) {
+        clock.now += 1000;
+        await tick();
+        let loaded = 0;
+        for (const k of pool.shared.keys()) {
+          const v = k.startsWith("nexus/v1/vm/") ? pool.shared.get(k) : undefined;
+          if (v && v.value[16] === 1 && new DataView(v.value.buffer, v.value.byteOffset).getBigInt64(8, true) >= 0n) loaded++;
+        }
+        if (loaded >= vms && pool.shared.get("nexus/v1/ledger/test-cpa")) return;
+      }
+      throw new Error("simulated bidder never became ready");
+    },
+    bid(body: string) {
+      return pool.handleHttpRequest({
+        headers: [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.test"], [":scheme", "http"]],
+        body: [enc.encode(body)],
+      });
+    },
+    async close() {
+      await pool.close();
+      await cp.control.close();
+    },
+  };
+}
