@@ -308,6 +308,18 @@ describe("campaign config: errors name the JSON path", () => {
     expect(t!.at(255).index).toBe(255);
   });
 
+  // Regression: a second "campaigns" array used to be appended with indexes
+  // restarting at 0, so two campaigns shared a ledger. Repeated keys are errors.
+  it("refuses a duplicate \"campaigns\" key (indexes would collide)", () => {
+    const json = '{"campaigns":[{"id":"a",' + CR + '}],"campaigns":[{"id":"b",' + CR + "}]}";
+    const t = parse(json);
+    if (t !== null) {
+      // what happens today: a#0 and b#0
+      expect(t.at(1).index).not.toBe(t.at(0).index);
+    }
+    expect(t).toBeNull();
+  });
+
   it("a parser can be reused after an error", () => {
     expect(errorOf(one('"id":"c"'))).not.toBe("OK");
     expect(errorOf(one('"id":"c",' + CR))).toBe("OK");

@@ -212,6 +212,11 @@ describe("floor buckets and decimal hashing", () => {
     expect(floorBucket(1.0)).toBe("51-100");
     expect(floorBucket(1.01)).toBe("101+");
     expect(floorBucket(250)).toBe("101+");
+    // half-cent boundaries (x * 100 is exactly 0.5, 10.5, 50.5 for these)
+    expect(floorBucket(0.005)).toBe("0");
+    expect(floorBucket(0.105)).toBe("1-10");
+    expect(floorBucket(0.505)).toBe("11-50");
+    expect(floorBucket(1.0051)).toBe("101+");
     expect(floorBucket(NaN)).toBe("0");
     expect(floorBucket(-1)).toBe("0");
   });

@@ -237,10 +237,8 @@ describe("NXM v1 validation", () => {
     expect(validate(m, sparse(BITS, 0, 0, [1], [1], [2], [Infinity]))).toBe(ModelError.NON_FINITE);
   });
 
-  // host/src/models/README.md: sparse weights are "non-zero and finite" and a
-  // 0 weight is NXM_BAD_WEIGHT; "the AssemblyScript reader should apply the
-  // same checks". validateSection only checks isFinite, so 0 is accepted.
-  xit("refuses a sparse entry with weight 0 (as the host decoder does) [BUG: accepted]", () => {
+  // host/src/models/README.md: sparse weights are "non-zero and finite" (NXM_BAD_WEIGHT on the host side).
+  it("refuses a sparse entry with weight 0 (as the host decoder does)", () => {
     const m = new LrModelPair(BITS);
     expect(validate(m, sparse(BITS, 0, 0, [1], [0], [], []))).not.toBe(ModelError.OK);
     expect(validate(m, sparse(BITS, 0, 0, [], [], [1], [-0.0]))).not.toBe(ModelError.OK);

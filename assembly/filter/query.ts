@@ -70,6 +70,7 @@ export function parseCpmToMicros(s: Str): i64 {
     }
     for (let k = fracDigits; k < 9; k++) frac *= 10;
   }
+  if (intPart == 1000000 && frac > 0) return -1;
   // micros per impression = CPM × 1000; CPM = intPart + frac / 1e9
   const nanoMicros = intPart * 1_000_000_000_000 + frac * 1000; // micros × 1e9
   return (nanoMicros + 999_999_999) / 1_000_000_000;

@@ -186,3 +186,83 @@ export function planSetFinishEarly(ms: i64): void {
 export function planFraction(msIntoDay: i64): f64 {
   return plan.fractionAt(msIntoDay);
 }
+
+// ---- the whole decision (benchmarks, replay): parse → decide → reply -------
+
+import { CampaignConfigParser } from "../core/bidding/campaign-config";
+import { CampaignTable } from "../core/bidding/campaign";
+import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
+import { BudgetPort } from "../core/bidding/budget-port";
+import { ByteWriter } from "../core/bytes/writer";
+import { Str } from "../core/bytes/str";
+import { writeBidResponse, writeError, ReplySettings } from "../core/reply/bid-response";
+
+let table = new CampaignTable();
+const campaignParser = new CampaignConfigParser();
+let engine = new DecisionEngine(18);
+const decision = new Decision();
+const settings = new DecisionSettings();
+const replySettings = new ReplySettings();
+const reply = new ByteWriter(256 * 1024);
+const noticeBase = new Str();
+/** Grants every reservation in full: the benchmark measures the decision, not the money. */
+const unlimited = new BudgetPort();
+
+function literal(s: string, out: Str): void {
+  const b = String.UTF8.encode(s);
+  out.set(changetype<usize>(b), b.byteLength);
+  keep.push(b);
+}
+const keep = new Array<ArrayBuffer>();
+
+/** Loads a campaign set (JSON in input[0..len)); returns 0, or -1 with the message at parseErrorPtr. */
+export function loadCampaigns(len: i32): i32 {
+  const t = campaignParser.parse(input, len);
+  if (t === null) return -1;
+  table = t;
+  if (keep.length == 0) {
+    literal("USD", settings.currency);
+    literal("USD", replySettings.currency);
+    literal("nexus", replySettings.seat);
+    literal("/openrtb2/win", replySettings.winPath);
+    literal("/openrtb2/loss", replySettings.lossPath);
+    literal("http://bidder.example", noticeBase);
+  }
+  return 0;
+}
+
+export function campaignError(): string {
+  return campaignParser.error;
+}
+
+/** Uses the model loaded by loadModel() for decisions with this hash size. */
+export function useModelForDecisions(bits: i32): bool {
+  if (scorer === null) return false;
+  engine = new DecisionEngine(bits);
+  return true;
+}
+
+/**
+ * The filter's decision on the bid request in input[0..len): 200 (reply at
+ * replyPtr/replyLen), 204 (no-bid, reason code in the high bits), or 400.
+ */
+export function decide(len: i32, nowMs: i64): i32 {
+  const m = scorer;
+  if (m === null) return 500;
+  if (parser.parse(input, len, request) != 0) {
+    writeError(reply, parser.errorMessage.ptr, parser.errorMessage.len);
+    return 400;
+  }
+  engine.decide(request, m, table, settings, unlimited, nowMs, decision);
+  if (decision.count == 0) return 204 | (decision.reason << 16);
+  writeBidResponse(reply, replySettings, noticeBase, request.id, decision.bids, decision.count);
+  return 200;
+}
+
+export function replyPtr(): usize {
+  return reply.base;
+}
+
+export function replyLen(): i32 {
+  return reply.len;
+}

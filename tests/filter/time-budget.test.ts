@@ -27,7 +27,7 @@ describe("time budget", () => {
     sim.clock.stepPerReadMs = 0;
     const out = await sim.bid(README_REQUEST);
     assert.equal(out.kind, "local");
-    assert.equal(out.kind === "local" && out.status, 200, out.kind === "local" ? dec.decode(out.body) : out.kind);
+    assert.ok(out.kind === "local" && out.status === 200, JSON.stringify({ kind: out.kind }));
   });
 
   it("answers a no-bid (timeout) past 4 ms and refunds what it reserved", async () => {

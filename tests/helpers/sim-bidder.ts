@@ -28,10 +28,22 @@ export interface SimBidder {
   /** Ticks until every VM has loaded campaigns and model. */
   untilReady(): Promise<void>;
   bid(body: string): Promise<HttpOutcome>;
+  get(path: string): Promise<HttpOutcome>;
   close(): Promise<void>;
 }
 
-export async function startSimBidder(o: { vms?: number; plugin?: Record<string, unknown>; campaigns?: unknown; startMs?: number } = {}): Promise<SimBidder> {
+export interface SimBidderOptions {
+  vms?: number;
+  plugin?: Record<string, unknown>;
+  campaigns?: unknown;
+  startMs?: number;
+  /** Another build of the filter (e.g. the allocation-tracing one). */
+  wasmPath?: string;
+  instrumentation?: Record<string, Record<string, (...args: number[]) => unknown>>;
+  budget?: Partial<ReturnType<typeof defaultConfig>["budget"]>;
+}
+
+export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidder> {
   const dir = mkdtempSync(join(tmpdir(), "nexus-sim-"));
   const { publicKeyPem } = writeTestModel(dir, {});
   const campaigns = o.campaigns ?? JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
@@ -40,11 +52,13 @@ export async function startSimBidder(o: { vms?: number; plugin?: Record<string, 
   cfg.control = { host: "127.0.0.1", port: 0 };
   cfg.campaignsPath = join(dir, "campaigns.json");
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem };
+  cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
   const cp = await startControlPlane(cfg, silentLogger());
   const clock: SimClock = { now: o.startMs ?? Date.UTC(2026, 10, 2, 12), stepPerReadMs: 0 };
   const vms = o.vms ?? 1;
   const pool = await VmPool.start({
-    wasm: readFileSync(DEFAULT_WASM),
+    wasm: readFileSync(o.wasmPath ?? DEFAULT_WASM),
+    ...(o.instrumentation ? { instrumentation: o.instrumentation } : {}),
     vms,
     mode: "inline",
     rootId: "nexus",
@@ -89,6 +103,9 @@ export async function startSimBidder(o: { vms?: number; plugin?: Record<string, 
         headers: [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.test"], [":scheme", "http"]],
         body: [enc.encode(body)],
       });
+    },
+    get(path: string) {
+      return pool.handleHttpRequest({ headers: [[":method", "GET"], [":path", path], [":authority", "bidder.test"], [":scheme", "http"]], body: [] });
     },
     async close() {
       await pool.close();

@@ -2,7 +2,7 @@
 // into a CampaignTable. Cold path: runs when the configuration version changes.
 // The format is documented in docs/CAMPAIGNS.md.
 import { ConfigDoc } from "../config/config-doc";
-import { Campaign, CampaignTable, Creative, StringSet } from "./campaign";
+import { Campaign, CampaignTable, Creative, OwnedBytes, StringSet } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str } from "../bytes/str";
 
@@ -51,7 +51,7 @@ export class CampaignConfigParser {
         return;
       }
       const c = this.campaign();
-      c.index = i;
+      c.index = table.campaigns.length;
       for (let j = 0; j < table.campaigns.length; j++) {
         if (table.campaigns[j].id.toString() == c.id.toString()) d.fail("duplicate campaign id");
       }
@@ -95,8 +95,8 @@ export class CampaignConfigParser {
       if (d.keyIs("sizes")) this.sizes(c);
       else if (d.keyIs("device_types")) this.deviceTypes(c);
       else if (d.keyIs("countries")) this.stringSet(c.countries);
-      else if (d.keyIs("domains_allow")) this.stringSet(c.domainAllow);
-      else if (d.keyIs("domains_block")) this.stringSet(c.domainBlock);
+      else if (d.keyIs("domains_allow")) this.domainSet(c.domainAllow);
+      else if (d.keyIs("domains_block")) this.domainSet(c.domainBlock);
       else d.unknownKey();
       d.endMember();
     }
@@ -137,6 +137,20 @@ export class CampaignConfigParser {
     while (d.nextElement(i)) {
       const o = d.owned(256);
       set.items.push(o);
+      d.endMember();
+      i++;
+    }
+  }
+
+  /** Domains and bundles, stored lower-case (matching ignores ASCII case). */
+  private domainSet(set: StringSet): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const s = d.string().toLowerCase();
+      if (!d.failed && s.length == 0) d.fail("empty domain");
+      set.items.push(OwnedBytes.fromString(s));
       d.endMember();
       i++;
     }

@@ -2,7 +2,7 @@
 // (a cold path, so these objects may allocate), read on every bid request.
 // Strings are owned UTF-8 copies (OwnedBytes) compared byte-wise with request
 // views (Str), so matching allocates nothing.
-import { Str, bytesEqual } from "../bytes/str";
+import { Str, bytesEqual, asciiLower } from "../bytes/str";
 
 export class OwnedBytes {
   readonly buf: ArrayBuffer;
@@ -48,16 +48,18 @@ export class StringSet {
     return false;
   }
 
-  /** True if s equals an item or is a subdomain of it ("news.example.com" matches "example.com"). */
+  /**
+   * True if s equals an item or is a subdomain of it ("news.example.com" matches
+   * "example.com"), ignoring ASCII case as DNS does. Items are stored lower-case.
+   */
   hasDomain(s: Str): bool {
     const n = this.items.length;
     for (let i = 0; i < n; i++) {
       const it = unchecked(this.items[i]);
-      if (it.equalsStr(s)) return true;
       const off = s.len - it.len;
-      if (off > 0 && load<u8>(s.ptr + <usize>(off - 1)) == 0x2e && bytesEqual(s.ptr + <usize>off, it.len, it.ptr, it.len)) {
-        return true;
-      }
+      if (off < 0) continue;
+      if (off > 0 && load<u8>(s.ptr + <usize>(off - 1)) != 0x2e) continue;
+      if (equalsLowerAscii(s.ptr + <usize>off, it.ptr, it.len)) return true;
     }
     return false;
   }
@@ -141,4 +143,12 @@ export class CampaignTable {
   @inline at(i: i32): Campaign {
     return unchecked(this.campaigns[i]);
   }
+}
+
+/** [a, a+n) equals the lower-case bytes [lower, lower+n) ignoring ASCII case of a. */
+function equalsLowerAscii(a: usize, lower: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) {
+    if (asciiLower(load<u8>(a + <usize>i)) != load<u8>(lower + <usize>i)) return false;
+  }
+  return true;
 }

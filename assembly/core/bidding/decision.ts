@@ -178,8 +178,8 @@ export class DecisionEngine {
         continue;
       }
       let bid = microsFloor(ev * budget.shading(camp) * camp.alpha);
-      const cap = camp.maxBidCpmMicros / 1000;
-      if (cap > 0 && bid > cap) bid = cap;
+      // The cap is CPM micros; compare in CPM terms so a cap under 1000 still caps (at 0: no bid).
+      if (camp.maxBidCpmMicros > 0 && bid * 1000 > camp.maxBidCpmMicros) bid = camp.maxBidCpmMicros / 1000;
       if (bid <= 0 || bid < floorMicros) {
         reason = worse(reason, NoBid.BELOW_FLOOR);
         continue;

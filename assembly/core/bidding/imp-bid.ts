@@ -78,6 +78,7 @@ export class ParsedBidId {
       i++;
     }
     if (seqDigits == 0 || i >= len) return false;
+    if (seqDigits > 1 && load<u8>(ptr) == 0x30) return false; // formatBidId never writes leading zeros
     i++; // '-'
     if (len - i != 8) return false;
     let nonce: u32 = 0;

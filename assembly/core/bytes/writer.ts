@@ -82,20 +82,21 @@ export class ByteWriter {
 
   /** value / 10^scale as a decimal with trailing zeros trimmed (exact: no float printing). */
   fixed(value: i64, scale: i32): void {
+    let mag: u64 = <u64>value;
     if (value < 0) {
       this.byte(0x2d);
-      value = -value;
+      mag = 0 - mag; // two's complement magnitude, exact for i64.MIN_VALUE too
     }
-    let div: i64 = 1;
+    let div: u64 = 1;
     for (let i = 0; i < scale; i++) div *= 10;
-    this.u64(<u64>(value / div));
-    let frac = value % div;
+    this.u64(mag / div);
+    let frac = mag % div;
     if (frac == 0) return;
     this.byte(0x2e);
     let d = div / 10;
     while (frac != 0 && d > 0) {
       const digit = frac / d;
-      this.byte(<u8>(0x30 + <i32>digit));
+      this.byte(<u8>(0x30 + <u32>digit));
       frac -= digit * d;
       d /= 10;
     }

@@ -15,6 +15,8 @@ export class ConfigDoc {
   readonly key: Str = new Str();
   private readonly value: Str = new Str();
   private path: Array<string> = new Array<string>();
+  /** Keys seen in each open object, innermost last: a repeated key is an error. */
+  private seen: Array<Set<string>> = new Array<Set<string>>();
   error: string = "";
 
   constructor(maxBytes: i32) {
@@ -24,6 +26,7 @@ export class ConfigDoc {
   start(ptr: usize, len: i32): void {
     this.r.reset(ptr, len);
     this.path = new Array<string>();
+    this.seen = new Array<Set<string>>();
     this.error = "";
   }
 
@@ -65,7 +68,9 @@ export class ConfigDoc {
   /** Enters an object at the current position. */
   beginObject(): bool {
     if (this.r.peekKind() != JsonKind.OBJECT) return this.fail("expected object");
-    return this.r.beginObject();
+    if (!this.r.beginObject()) return false;
+    this.seen.push(new Set<string>());
+    return true;
   }
 
   beginArray(): bool {
@@ -76,8 +81,17 @@ export class ConfigDoc {
   /** Next key of the current object (pushes it on the path; call endMember() after the value). */
   nextKey(): bool {
     if (this.failed) return false;
-    if (!this.r.nextKey(this.key)) return false;
-    this.path.push(this.key.toString());
+    if (!this.r.nextKey(this.key)) {
+      if (!this.r.failed && this.seen.length > 0) this.seen.pop(); // the object ended
+      return false;
+    }
+    const name = this.key.toString();
+    this.path.push(name);
+    if (this.seen.length > 0) {
+      const keys = this.seen[this.seen.length - 1];
+      if (keys.has(name)) return this.fail("duplicate key");
+      keys.add(name);
+    }
     return true;
   }
 

@@ -13,6 +13,7 @@ export namespace ModelError {
   export const BAD_INDEX: i32 = 5;
   export const NON_FINITE: i32 = 6;
   export const BAD_LENGTH: i32 = 7;
+  export const ZERO_WEIGHT: i32 = 8;
 }
 
 const NXM_MAGIC: u32 = 0x314d584e; // "NXM1" little-endian
@@ -99,6 +100,7 @@ export class LrModelPair {
       const w = load<f32>(p + (<usize>i << 3), 4);
       if (idx <= prev || idx >= <i64>this.size) return ModelError.BAD_INDEX;
       if (!isFinite(w)) return ModelError.NON_FINITE;
+      if (w == 0) return ModelError.ZERO_WEIGHT; // the format says sparse weights are non-zero
       prev = idx;
     }
     return ModelError.OK;

@@ -30,7 +30,7 @@ export class PidController {
 
   /** One control step; dtSeconds > 0. Returns the new multiplier. */
   update(error: f64, dtSeconds: f64, g: PidGains): f64 {
-    if (!(dtSeconds > 0) || !isFinite(error)) return this.multiplier;
+    if (!(dtSeconds > 0) || !isFinite(dtSeconds) || !isFinite(error)) return this.multiplier;
     const derivative = this.initialised ? (error - this.lastError) / dtSeconds : 0.0;
     this.lastError = error;
     this.initialised = true;

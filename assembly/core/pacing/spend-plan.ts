@@ -39,6 +39,7 @@ export class SpendPlan {
   /** Planned fraction of the daily budget spent by msIntoDay (0 … 86_400_000). */
   fractionAt(msIntoDay: i64): f64 {
     const dayMs: f64 = <f64>(<i64>86400000 - this.finishEarlyMs);
+    if (!(dayMs > 0)) return 1.0;
     let t = <f64>msIntoDay / dayMs; // 0..1 of the planned day
     if (t >= 1.0) return 1.0;
     if (t <= 0.0) return 0.0;

@@ -32,10 +32,10 @@ function infoFromModule(m: WasmModule): ModuleInfo {
  * ModuleLoadError / ModuleLinkError naming what is wrong. Prefer bytes: a bare WebAssembly.Module
  * can only be checked by name.
  */
-export async function compileFilter(source: FilterSource): Promise<CompiledFilter> {
+export async function compileFilter(source: FilterSource, instrumentationModules?: ReadonlySet<string>): Promise<CompiledFilter> {
   if (isCompiledFilter(source)) return source;
-  if (isWasmModule(source)) return { module: source, validated: validateModule(infoFromModule(source)) };
-  const validated = validateModule(parseModuleInfo(source));
+  if (isWasmModule(source)) return { module: source, validated: validateModule(infoFromModule(source), instrumentationModules) };
+  const validated = validateModule(parseModuleInfo(source), instrumentationModules);
   let module: WasmModule;
   try {
     module = await wasmApi.compile(source);

@@ -236,7 +236,13 @@ export function hostImportSignature(module: string, name: string, abi: AbiVersio
  * Validates a module like cpp-host's WasmBase::load/initialize + the V8 link step. Throws
  * ModuleLoadError (ABI, exports) or ModuleLinkError (imports) naming what is wrong.
  */
-export function validateModule(info: ModuleInfo): ValidatedModule {
+/**
+ * `instrumentationModules`: import modules accepted besides the ABI's (test-only
+ * instrumentation such as AssemblyScript's "rtrace"; Envoy would refuse them).
+ */
+const NO_MODULES: ReadonlySet<string> = new Set();
+
+export function validateModule(info: ModuleInfo, instrumentationModules: ReadonlySet<string> = NO_MODULES): ValidatedModule {
   const exportByName = new Map(info.exports.map((e) => [e.name, e]));
   // ABI version (cpp-host BytecodeUtil::getAbiVersion: any proxy_abi_version_* export).
   const markers = info.exports.filter((e) => e.kind === "function" && e.name.startsWith(ABI_MARKER_PREFIX));
@@ -275,6 +281,7 @@ export function validateModule(info: ModuleInfo): ValidatedModule {
   let importedMemory = false;
   for (const imp of info.imports) {
     const full = `${imp.module}.${imp.name}`;
+    if (imp.kind === "function" && instrumentationModules.has(imp.module)) continue;
     if (imp.kind === "function") {
       const host = hostImportSignature(imp.module, imp.name, abiVersion);
       if (!host) throw new ModuleLinkError(full, `Failed to load Wasm module due to a missing import: ${full}`);

@@ -55,6 +55,8 @@ export interface PoolOptions {
   env?: Record<string, string>;
   /** Worker entry (default: worker-entry.ts next to this file when running from source, else ./vm-worker.mjs). */
   workerUrl?: string | URL;
+  /** Inline mode only, test-only: instrumentation imports (see VmOptions.instrumentation). */
+  instrumentation?: VmOptions["instrumentation"];
   /** Run the configuration canary first (default true). */
   canary?: boolean;
   /** See VmOptions.streamLifecycle (default "spec"). */
@@ -99,7 +101,7 @@ export class VmPool {
 
   static async start(options: PoolOptions): Promise<VmPool> {
     if (!(options.vms >= 1)) throw new RangeError("VmPool: vms must be >= 1");
-    const compiled = await compileFilter(options.wasm);
+    const compiled = await compileFilter(options.wasm, new Set(Object.keys(options.instrumentation ?? {})));
     const pool = new VmPool(options, compiled);
     if (options.canary !== false) {
       const canary = await ProxyWasmVm.create(pool.vmOptions(new SharedQueues(), "canary"));
@@ -175,6 +177,7 @@ export class VmPool {
     if (o.env !== undefined) v.env = o.env;
     if (o.streamLifecycle !== undefined) v.streamLifecycle = o.streamLifecycle;
     if (o.localReplyThroughFilter !== undefined) v.localReplyThroughFilter = o.localReplyThroughFilter;
+    if (o.instrumentation !== undefined) v.instrumentation = o.instrumentation;
     return v;
   }
 

@@ -76,6 +76,11 @@ export interface VmOptions {
   /** Label used by the default log sink. */
   label?: string;
   /**
+   * Test-only instrumentation imports by module (e.g. AssemblyScript's "rtrace" allocation hooks
+   * of an ASC_RTRACE build). Envoy provides no such imports: never use it for a production module.
+   */
+  instrumentation?: Record<string, Record<string, (...args: number[]) => unknown>>;
+  /**
    * End-of-stream callback order. "spec" (default): proxy_on_done, then (when it returns true, or
    * after proxy_done) proxy_on_log and proxy_on_delete. "envoy": what current Envoy does for HTTP
    * streams (ConnectionManagerImpl::doDeferredStreamDestroy runs the access log before
@@ -159,7 +164,7 @@ export class ProxyWasmVm implements AbiHost {
 
   /** Loads the module and runs its start-up functions. Throws ModuleLoadError, ModuleLinkError or VmStartError. */
   static async create(options: VmOptions): Promise<ProxyWasmVm> {
-    const compiled = await compileFilter(options.wasm);
+    const compiled = await compileFilter(options.wasm, new Set(Object.keys(options.instrumentation ?? {})));
     const vm = new ProxyWasmVm(options, compiled);
     await vm.instantiate(compiled);
     return vm;
@@ -167,6 +172,7 @@ export class ProxyWasmVm implements AbiHost {
 
   private async instantiate(compiled: CompiledFilter): Promise<void> {
     const imports = createImports(this, this.validated.abiVersion);
+    for (const [mod, fns] of Object.entries(this.options.instrumentation ?? {})) imports[mod] = { ...(imports[mod] ?? {}), ...fns };
     let importedMemory: WasmMemory | undefined;
     for (const imp of this.validated.info.imports) {
       if (imp.kind === "memory" && imp.limits) {

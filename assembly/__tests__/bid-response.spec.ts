@@ -1,0 +1,208 @@
+// The OpenRTB BidResponse writer (assembly/core/reply/bid-response.ts):
+// exact JSON text for one and two bids, escaping, notice URLs, writeError.
+import { ByteWriter } from "../core/bytes/writer";
+import { Str } from "../core/bytes/str";
+import { ImpBid, formatBidId } from "../core/bidding/imp-bid";
+import { Campaign, Creative, OwnedBytes } from "../core/bidding/campaign";
+import { ReplySettings, writeBidResponse, writeError } from "../core/reply/bid-response";
+import { JsonReader } from "../core/json/reader";
+
+const keep = new Array<ArrayBuffer>();
+
+function view(s: string): Str {
+  const b = String.UTF8.encode(s);
+  keep.push(b);
+  const v = new Str();
+  v.set(changetype<usize>(b), b.byteLength);
+  return v;
+}
+
+function settings(): ReplySettings {
+  const s = new ReplySettings();
+  s.noticeBase = view("https://bidder.example");
+  s.winPath = view("/openrtb2/win");
+  s.lossPath = view("/openrtb2/loss");
+  s.seat = view("nexus");
+  s.currency = view("USD");
+  return s;
+}
+
+function creative(crid: string, w: i32, h: i32, adm: string, adomain: string[], cat: string[]): Creative {
+  const c = new Creative();
+  c.crid = OwnedBytes.fromString(crid);
+  c.w = w;
+  c.h = h;
+  c.adm = OwnedBytes.fromString(adm);
+  for (let i = 0; i < adomain.length; i++) c.adomain.items.push(OwnedBytes.fromString(adomain[i]));
+  for (let i = 0; i < cat.length; i++) c.cat.items.push(OwnedBytes.fromString(cat[i]));
+  return c;
+}
+
+function campaign(id: string): Campaign {
+  const c = new Campaign();
+  c.id = OwnedBytes.fromString(id);
+  return c;
+}
+
+function bid(seq: u64, nonce: u32, impId: string, price: i64, c: Campaign | null, cr: Creative | null): ImpBid {
+  const b = new ImpBid();
+  b.seq = seq;
+  b.nonce = nonce;
+  b.impId.copyFrom(view(impId));
+  b.priceMicros = price;
+  b.campaign = c;
+  b.creative = cr;
+  formatBidId(b);
+  return b;
+}
+
+function text(w: ByteWriter): string {
+  return String.UTF8.decodeUnsafe(w.base, <usize>w.len);
+}
+
+/** True if the writer holds exactly one valid JSON value (checked with the core reader). */
+function isValidJson(w: ByteWriter): bool {
+  const r = new JsonReader(65536, 32);
+  r.reset(w.base, w.len);
+  return r.skipValue() && r.finish();
+}
+
+function write(reqId: string, bids: ImpBid[], s: ReplySettings = settings(), cap: i32 = 8192): ByteWriter {
+  const arr = new StaticArray<ImpBid>(bids.length > 0 ? bids.length : 1);
+  for (let i = 0; i < bids.length; i++) arr[i] = bids[i];
+  if (bids.length == 0) arr[0] = new ImpBid();
+  const w = new ByteWriter(cap);
+  writeBidResponse(w, s, s.noticeBase, view(reqId), arr, bids.length);
+  return w;
+}
+
+const NOTICE_Q1 = "?bid=1f-0000abcd&imp=1&cid=camp%201";
+
+describe("writeBidResponse", () => {
+  it("writes one bid exactly", () => {
+    const c = campaign("camp 1");
+    const cr = creative("cr-1", 300, 250, "", ["adv.example"], ["IAB1", "IAB2"]);
+    const w = write("req-1", [bid(0x1f, 0xabcd, "1", 2003, c, cr)]);
+    expect(w.overflowed).toBe(false);
+    const want =
+      '{"id":"req-1","bidid":"1f-0000abcd","cur":"USD","seatbid":[{"seat":"nexus","bid":[' +
+      '{"id":"1f-0000abcd","impid":"1","price":2.003,' +
+      '"nurl":"https://bidder.example/openrtb2/win' + NOTICE_Q1 + '&price=${AUCTION_PRICE}",' +
+      '"burl":"https://bidder.example/openrtb2/win' + NOTICE_Q1 + '&price=${AUCTION_PRICE}&event=billing",' +
+      '"lurl":"https://bidder.example/openrtb2/loss' + NOTICE_Q1 + '&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
+      '"adomain":["adv.example"],"cat":["IAB1","IAB2"],"crid":"cr-1","w":300,"h":250,"cid":"camp 1"}' +
+      "]}]}";
+    expect(text(w)).toBe(want);
+    expect(isValidJson(w)).toBe(true);
+  });
+
+  it("writes two bids; bidid is the first bid's id; adm escaped, empty cat omitted", () => {
+    const c1 = campaign("c1");
+    const c2 = campaign("c2");
+    const cr1 = creative("a", 728, 90, "", [], []);
+    const cr2 = creative("b", 300, 600, '<img src="https://x.example/i.png?p=${AUCTION_PRICE}">', ["b.example", "c.example"], []);
+    const w = write("r", [bid(0x10, 1, "i1", 1000, c1, cr1), bid(0xabc, 0xffffffff, "i2", 5, c2, cr2)]);
+    expect(w.overflowed).toBe(false);
+    const want =
+      '{"id":"r","bidid":"10-00000001","cur":"USD","seatbid":[{"seat":"nexus","bid":[' +
+      '{"id":"10-00000001","impid":"i1","price":1,' +
+      '"nurl":"https://bidder.example/openrtb2/win?bid=10-00000001&imp=i1&cid=c1&price=${AUCTION_PRICE}",' +
+      '"burl":"https://bidder.example/openrtb2/win?bid=10-00000001&imp=i1&cid=c1&price=${AUCTION_PRICE}&event=billing",' +
+      '"lurl":"https://bidder.example/openrtb2/loss?bid=10-00000001&imp=i1&cid=c1&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
+      '"adomain":[],"crid":"a","w":728,"h":90,"cid":"c1"},' +
+      '{"id":"abc-ffffffff","impid":"i2","price":0.005,' +
+      '"nurl":"https://bidder.example/openrtb2/win?bid=abc-ffffffff&imp=i2&cid=c2&price=${AUCTION_PRICE}",' +
+      '"burl":"https://bidder.example/openrtb2/win?bid=abc-ffffffff&imp=i2&cid=c2&price=${AUCTION_PRICE}&event=billing",' +
+      '"lurl":"https://bidder.example/openrtb2/loss?bid=abc-ffffffff&imp=i2&cid=c2&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
+      '"adm":"<img src=\\"https://x.example/i.png?p=${AUCTION_PRICE}\\">",' +
+      '"adomain":["b.example","c.example"],"crid":"b","w":300,"h":600,"cid":"c2"}' +
+      "]}]}";
+    expect(text(w)).toBe(want);
+    expect(isValidJson(w)).toBe(true);
+  });
+
+  it("escapes ids in JSON and percent-encodes them in notice URLs", () => {
+    const c = campaign('c"1/é');
+    const cr = creative('cr\\"x', 1, 1, "", ['adv"q'], ["I\nAB"]);
+    const w = write('r"1\\', [bid(0, 0, 'a b&"é', 123456789, c, cr)]);
+    expect(w.overflowed).toBe(false);
+    const q = "?bid=0-00000000&imp=a%20b%26%22%C3%A9&cid=c%221%2F%C3%A9";
+    const want =
+      '{"id":"r\\"1\\\\","bidid":"0-00000000","cur":"USD","seatbid":[{"seat":"nexus","bid":[' +
+      '{"id":"0-00000000","impid":"a b&\\"é","price":123456.789,' +
+      '"nurl":"https://bidder.example/openrtb2/win' + q + '&price=${AUCTION_PRICE}",' +
+      '"burl":"https://bidder.example/openrtb2/win' + q + '&price=${AUCTION_PRICE}&event=billing",' +
+      '"lurl":"https://bidder.example/openrtb2/loss' + q + '&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
+      '"adomain":["adv\\"q"],"cat":["I\\u000aAB"],"crid":"cr\\\\\\"x","w":1,"h":1,"cid":"c\\"1/é"}' +
+      "]}]}";
+    expect(text(w)).toBe(want);
+    expect(isValidJson(w)).toBe(true);
+  });
+
+  it("omits creative fields and cid when they are unknown", () => {
+    const w = write("r", [bid(1, 2, "1", 1500, null, null)]);
+    const want =
+      '{"id":"r","bidid":"1-00000002","cur":"USD","seatbid":[{"seat":"nexus","bid":[' +
+      '{"id":"1-00000002","impid":"1","price":1.5,' +
+      '"nurl":"https://bidder.example/openrtb2/win?bid=1-00000002&imp=1&price=${AUCTION_PRICE}",' +
+      '"burl":"https://bidder.example/openrtb2/win?bid=1-00000002&imp=1&price=${AUCTION_PRICE}&event=billing",' +
+      '"lurl":"https://bidder.example/openrtb2/loss?bid=1-00000002&imp=1&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}"}' +
+      "]}]}";
+    expect(text(w)).toBe(want);
+    expect(isValidJson(w)).toBe(true);
+  });
+
+  it("uses the given base and settings (seat, currency)", () => {
+    const s = settings();
+    s.seat = view("seat-9");
+    s.currency = view("EUR");
+    const arr = new StaticArray<ImpBid>(1);
+    arr[0] = bid(2, 3, "1", 1, campaign("c"), null);
+    const w = new ByteWriter(4096);
+    writeBidResponse(w, s, view("http://10.0.0.1:8080"), view("x"), arr, 1);
+    const t = text(w);
+    expect(t.startsWith('{"id":"x","bidid":"2-00000003","cur":"EUR","seatbid":[{"seat":"seat-9","bid":[')).toBe(true);
+    expect(t.includes('"nurl":"http://10.0.0.1:8080/openrtb2/win?bid=2-00000003&imp=1&cid=c&price=${AUCTION_PRICE}"')).toBe(true);
+    expect(t.includes('"price":0.001,')).toBe(true);
+    expect(isValidJson(w)).toBe(true);
+  });
+
+  it("writes an empty bid list for count 0", () => {
+    const w = write("r", []);
+    expect(text(w)).toBe('{"id":"r","bidid":"","cur":"USD","seatbid":[{"seat":"nexus","bid":[]}]}');
+  });
+
+  it("resets the writer and flags a reply that does not fit", () => {
+    const c = campaign("c");
+    const cr = creative("cr", 300, 250, "", [], []);
+    const s = settings();
+    const arr = new StaticArray<ImpBid>(1);
+    arr[0] = bid(1, 1, "1", 1000, c, cr);
+    const w = new ByteWriter(200);
+    w.ascii("garbage");
+    writeBidResponse(w, s, s.noticeBase, view("r"), arr, 1);
+    expect(w.overflowed).toBe(true);
+    expect(w.len).toBeLessThanOrEqual(200);
+    const big = new ByteWriter(4096);
+    big.ascii("garbage");
+    writeBidResponse(big, s, s.noticeBase, view("r"), arr, 1);
+    expect(big.overflowed).toBe(false);
+    expect(text(big).startsWith('{"id":"r"')).toBe(true);
+  });
+});
+
+describe("writeError", () => {
+  it("writes {\"error\":...} with the message escaped", () => {
+    const w = new ByteWriter(256);
+    w.ascii("old");
+    const m = String.UTF8.encode('imp[0].banner.w: expected integer');
+    writeError(w, changetype<usize>(m), m.byteLength);
+    expect(text(w)).toBe('{"error":"imp[0].banner.w: expected integer"}');
+    const n = String.UTF8.encode('bad "x"\\\n');
+    writeError(w, changetype<usize>(n), n.byteLength);
+    expect(text(w)).toBe('{"error":"bad \\"x\\"\\\\\\u000a"}');
+    expect(isValidJson(w)).toBe(true);
+    writeError(w, 0, 0);
+    expect(text(w)).toBe('{"error":""}');
+  });
+});

@@ -1,0 +1,767 @@
+// The bidding decision (assembly/core/bidding/decision.ts) over a parsed
+// BidRequest, a CampaignTable from CampaignConfigParser, a model pair loaded
+// from an NXM blob built here, and an in-memory BudgetPort.
+import { BidRequestParser } from "../core/openrtb/parse";
+import { BidRequest } from "../core/openrtb/request";
+import { CampaignConfigParser } from "../core/bidding/campaign-config";
+import { Campaign, CampaignTable } from "../core/bidding/campaign";
+import { BudgetPort } from "../core/bidding/budget-port";
+import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
+import { BID_ID_MAX, ImpBid, ParsedBidId, formatBidId } from "../core/bidding/imp-bid";
+import { NoBid, noBidName } from "../core/bidding/reasons";
+import { cpmToImpressionMicrosCeil, microsFloor } from "../core/bidding/money";
+import { LrModelPair, ModelError } from "../core/model/lr-model";
+import { murmur3_32 } from "../core/hash/murmur3";
+import { Str } from "../core/bytes/str";
+
+const BITS: i32 = 10;
+const MASK: u32 = (1 << 10) - 1;
+/** 2024-01-01T00:00:00Z, a Monday. */
+const NOW: i64 = 1704067200000;
+
+const keep = new Array<ArrayBuffer>();
+
+function view(s: string): Str {
+  const b = String.UTF8.encode(s);
+  keep.push(b);
+  const v = new Str();
+  v.set(changetype<usize>(b), b.byteLength);
+  return v;
+}
+
+function bucket(s: string): u32 {
+  const b = String.UTF8.encode(s);
+  return murmur3_32(changetype<usize>(b), b.byteLength, 0) & MASK;
+}
+
+function sig(z: f64): f64 {
+  return 1.0 / (1.0 + Math.exp(-z));
+}
+
+// ---- model ---------------------------------------------------------------
+
+/** A sparse NXM v1 blob (indexes must be given increasing). */
+function nxm(bCtr: f32, bCvr: f32, ctrIdx: u32[], ctrW: f32[], cvrIdx: u32[], cvrW: f32[]): ArrayBuffer {
+  const b = new ArrayBuffer(32 + 8 * (ctrIdx.length + cvrIdx.length));
+  const p = changetype<usize>(b);
+  store<u32>(p, 0x314d584e);
+  store<u32>(p, 32, 4);
+  store<u8>(p, <u8>BITS, 8);
+  store<u8>(p, 1, 9);
+  store<f32>(p, bCtr, 12);
+  store<f32>(p, bCvr, 16);
+  store<u32>(p, <u32>ctrIdx.length, 20);
+  store<u32>(p, <u32>cvrIdx.length, 24);
+  let off: usize = 32;
+  for (let i = 0; i < ctrIdx.length; i++) {
+    store<u32>(p + off, ctrIdx[i]);
+    store<f32>(p + off, ctrW[i], 4);
+    off += 8;
+  }
+  for (let i = 0; i < cvrIdx.length; i++) {
+    store<u32>(p + off, cvrIdx[i]);
+    store<f32>(p + off, cvrW[i], 4);
+    off += 8;
+  }
+  return b;
+}
+
+function loadModel(blob: ArrayBuffer): LrModelPair {
+  const m = new LrModelPair(BITS);
+  expect(m.loadNxm(changetype<usize>(blob), blob.byteLength)).toBe(ModelError.OK);
+  return m;
+}
+
+/** pCTR = pCVR = 0.5 for every request: EV = 0.25 x value. */
+const HALF = loadModel(nxm(0, 0, [], [], [], []));
+
+// ---- budget --------------------------------------------------------------
+
+class MemBudget extends BudgetPort {
+  /** Most micros one reserve() grants (-1 = all that is asked). */
+  grant: i64 = -1;
+  /** lastFailure when nothing is granted. */
+  failure: i32 = NoBid.BUDGET;
+  shade: f64 = 1.0;
+  /** Market price override in micros (-1 = BudgetPort's default: the campaign prior). */
+  market: i64 = -1;
+  /** Campaign index reported exhausted (-1 = none). */
+  exhaustedIndex: i32 = -1;
+  nextSeq: u64 = 0x100;
+  wanted: Array<i64> = new Array<i64>();
+  reservedFor: Array<string> = new Array<string>();
+  refunded: Array<i64> = new Array<i64>();
+
+  isExhausted(campaign: Campaign): bool {
+    return campaign.index == this.exhaustedIndex;
+  }
+
+  shading(campaign: Campaign): f64 {
+    return this.shade;
+  }
+
+  marketPriceMicros(campaign: Campaign): i64 {
+    return this.market >= 0 ? this.market : super.marketPriceMicros(campaign);
+  }
+
+  reserve(campaign: Campaign, wanted: i64, bid: ImpBid): i64 {
+    this.wanted.push(wanted);
+    this.reservedFor.push(campaign.id.toString());
+    const amount = this.grant < 0 || this.grant > wanted ? wanted : this.grant;
+    if (amount <= 0) {
+      this.lastFailure = this.failure;
+      return 0;
+    }
+    bid.seq = this.nextSeq++;
+    return amount;
+  }
+
+  refund(bid: ImpBid): void {
+    this.refunded.push(bid.priceMicros);
+    bid.reserved = false;
+  }
+}
+
+// ---- request, campaigns, settings ---------------------------------------------
+
+const parser = new BidRequestParser();
+const req = new BidRequest();
+let body: ArrayBuffer = new ArrayBuffer(0);
+
+function parseReq(json: string): void {
+  body = String.UTF8.encode(json);
+  const rc = parser.parse(changetype<usize>(body), body.byteLength, req);
+  if (rc != 0) trace("request: " + parser.errorMessage.toString());
+  expect(rc).toBe(0);
+}
+
+const config = new CampaignConfigParser();
+
+function table(campaigns: string): CampaignTable {
+  const b = String.UTF8.encode('{"version":1,"campaigns":[' + campaigns + "]}");
+  const t = config.parse(changetype<usize>(b), b.byteLength);
+  if (t === null) trace("campaigns: " + config.error);
+  expect(t).not.toBeNull();
+  return t!;
+}
+
+const CR_300 = '{"crid":"cr300","w":300,"h":250,"adomain":["adv.example"],"cat":["IAB1"]}';
+const CR_728 = '{"crid":"cr728","w":728,"h":90}';
+
+/** A campaign with EV 0.25 x value; `extra` is more members (with a trailing comma). */
+function camp(id: string, value: i64, extra: string = "", creatives: string = CR_300): string {
+  return '{"id":"' + id + '","value_per_conversion_micros":' + value.toString() + "," + extra + '"creatives":[' + creatives + "]}";
+}
+
+/** EV 2000 micros per impression (2.0 CPM) with the HALF model. */
+const C1 = camp("c1", 8000);
+
+const IMP = '{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}';
+const SITE = '"site":{"domain":"news.example"}';
+const DEVICE = '"device":{"devicetype":2,"geo":{"country":"USA"}}';
+
+/** A request with the given imps and top-level members. */
+function request(imps: string = IMP, top: string = SITE + "," + DEVICE): string {
+  return '{"id":"r1","imp":[' + imps + "]" + (top.length > 0 ? "," + top : "") + "}";
+}
+
+function imp(id: string, members: string): string {
+  return '{"id":"' + id + '",' + members + "}";
+}
+
+function settings(currency: string = "USD"): DecisionSettings {
+  const s = new DecisionSettings();
+  s.currency.copyFrom(view(currency));
+  s.fx.set("EUR", 1.1);
+  return s;
+}
+
+const engine = new DecisionEngine(BITS);
+const out = new Decision();
+
+function decide(
+  reqJson: string,
+  campaigns: string,
+  budget: MemBudget = new MemBudget(),
+  s: DecisionSettings = settings(),
+  model: LrModelPair = HALF,
+): Decision {
+  parseReq(reqJson);
+  engine.seed(1);
+  engine.decide(req, model, table(campaigns), s, budget, NOW, out);
+  return out;
+}
+
+/** The price of the single bid, or -(reason) when there is none. */
+function priceOrReason(reqJson: string, campaigns: string, budget: MemBudget = new MemBudget()): i64 {
+  const d = decide(reqJson, campaigns, budget);
+  if (d.count == 0) return -(<i64>d.reason);
+  expect(d.count).toBe(1);
+  return d.bid(0).priceMicros;
+}
+
+function nb(reason: i32): i64 {
+  return -(<i64>reason);
+}
+
+function bidIdOf(b: ImpBid): string {
+  return String.UTF8.decodeUnsafe(b.bidId, <usize>b.bidIdLen);
+}
+
+// ---- tests ------------------------------------------------------------------
+
+describe("decision: a simple bid", () => {
+  it("bids floor(pCTR x pCVR x value), reserves it and formats the bid id", () => {
+    const budget = new MemBudget();
+    const d = decide(request(), C1, budget);
+    expect(d.count).toBe(1);
+    expect(d.reason).toBe(NoBid.NONE);
+    for (let i = 0; i < NoBid.COUNT; i++) expect(d.impReasons[i]).toBe(0);
+    const b = d.bid(0);
+    expect(b.priceMicros).toBe(2000);
+    expect(b.reserved).toBe(true);
+    expect(b.impIndex).toBe(0);
+    expect(b.impId.toString()).toBe("1");
+    expect(b.campaign!.id.toString()).toBe("c1");
+    expect(b.creative!.crid.toString()).toBe("cr300");
+    expect(b.seq).toBe(0x100);
+    expect(budget.wanted).toStrictEqual([<i64>2000]);
+    expect(budget.refunded.length).toBe(0);
+    const id = bidIdOf(b);
+    expect(id.length).toBe(12);
+    expect(id.startsWith("100-")).toBe(true);
+    const parsed = new ParsedBidId();
+    expect(parsed.parse(b.bidId, b.bidIdLen)).toBe(true);
+    expect(parsed.seq).toBe(0x100);
+    expect(parsed.nonce).toBe(b.nonce);
+  });
+
+  it("scales with value, alpha and the pacing multiplier", () => {
+    expect(priceOrReason(request(), camp("c", 12000))).toBe(3000);
+    expect(priceOrReason(request(), camp("c", 8000, '"alpha":0.5,'))).toBe(1000);
+    const shaded = new MemBudget();
+    shaded.shade = 0.5;
+    expect(priceOrReason(request(), C1, shaded)).toBe(1000);
+    const both = new MemBudget();
+    both.shade = 0.5;
+    expect(priceOrReason(request(), camp("c", 8000, '"alpha":0.5,'), both)).toBe(500);
+    // rounds down to whole micros
+    expect(priceOrReason(request(), camp("c", 8003))).toBe(2000);
+    expect(priceOrReason(request(), camp("c", 8004))).toBe(2001);
+  });
+
+  it("scores the impression's features with the model (and the settings' UTC offset)", () => {
+    const wDomain: f32 = 1.0;
+    const m = loadModel(nxm(0, 0, [bucket("domain=news.example")], [wDomain], [], []));
+    const budget = new MemBudget();
+    let d = decide(request(), C1, budget, settings(), m);
+    expect(d.count).toBe(1);
+    const want = microsFloor(sig(1.0) * 0.5 * 8000.0);
+    expect(want).toBe(2924);
+    expect(d.bid(0).priceMicros).toBe(want);
+    // a pCVR weight on the local hour: only seen with the offset that makes it 05:00
+    const h5 = bucket("hour=5");
+    const m2 = loadModel(nxm(0, 0, [], [], [h5], [2.0]));
+    d = decide(request(), C1, new MemBudget(), settings(), m2);
+    expect(d.bid(0).priceMicros).toBe(2000);
+    const s = settings();
+    s.utcOffsetMinutes = 300;
+    d = decide(request(), C1, new MemBudget(), s, m2);
+    expect(d.bid(0).priceMicros).toBe(microsFloor(0.5 * sig(2.0) * 8000.0));
+  });
+
+  it("caps the bid at max_bid_cpm_micros / 1000", () => {
+    expect(priceOrReason(request(), camp("c", 8000, '"max_bid_cpm_micros":1500000,'))).toBe(1500);
+    expect(priceOrReason(request(), camp("c", 8000, '"max_bid_cpm_micros":1500999,'))).toBe(1500);
+    expect(priceOrReason(request(), camp("c", 8000, '"max_bid_cpm_micros":2500000,'))).toBe(2000);
+    expect(priceOrReason(request(), camp("c", 8000, '"max_bid_cpm_micros":0,'))).toBe(2000);
+    // capped below the floor (0.5 CPM = 500 micros)
+    expect(priceOrReason(request(), camp("c", 8000, '"max_bid_cpm_micros":400000,'))).toBe(nb(NoBid.BELOW_FLOOR));
+  });
+
+  // Regression: max_bid_cpm_micros in 1..999 used to truncate to 0 = "no cap".
+  it("a max_bid_cpm_micros below 1000 still caps the bid", () => {
+    const noFloor = request('{"id":"1","banner":{"w":300,"h":250}}');
+    expect(priceOrReason(noFloor, camp("c", 8000, '"max_bid_cpm_micros":999,'))).toBe(nb(NoBid.BELOW_FLOOR));
+  });
+});
+
+describe("decision: floors and currencies", () => {
+  it("bids at or above the floor (CPM x 1000 micros), not below", () => {
+    expect(cpmToImpressionMicrosCeil(2.0)).toBe(2000);
+    expect(cpmToImpressionMicrosCeil(2.3)).toBe(2300);
+    expect(cpmToImpressionMicrosCeil(0.0001)).toBe(1);
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.0')), C1)).toBe(2000);
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.001')), C1)).toBe(nb(NoBid.BELOW_FLOOR));
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.0000001')), C1)).toBe(nb(NoBid.BELOW_FLOOR));
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250}')), C1)).toBe(2000);
+  });
+
+  it("does not reserve when the bid is below the floor", () => {
+    const budget = new MemBudget();
+    const d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":3')), C1, budget);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.BELOW_FLOOR);
+    expect(d.impReasons[NoBid.BELOW_FLOOR]).toBe(1);
+    expect(budget.wanted.length).toBe(0);
+  });
+
+  it("converts the floor currency with DecisionSettings.fx", () => {
+    // 1.8 EUR x 1.1 = 1.98 USD -> 1980 micros <= 2000
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":1.8,"bidfloorcur":"EUR"')), C1)).toBe(2000);
+    // 1.9 EUR = 2.09 USD > 2.0
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":1.9,"bidfloorcur":"EUR"')), C1)).toBe(
+      nb(NoBid.BELOW_FLOOR),
+    );
+    // the account currency itself needs no rate
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":1.9,"bidfloorcur":"USD"')), C1)).toBe(2000);
+  });
+
+  it("refuses a floor in a currency without a rate (CURRENCY), but not a zero floor", () => {
+    const budget = new MemBudget();
+    const d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":0.01,"bidfloorcur":"JPY"')), C1, budget);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.CURRENCY);
+    expect(d.impReasons[NoBid.CURRENCY]).toBe(1);
+    expect(budget.wanted.length).toBe(0);
+    // nothing to convert: the bid stands
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloorcur":"JPY"')), C1)).toBe(2000);
+  });
+
+  it("requires the account currency in the request's cur list (default USD)", () => {
+    expect(priceOrReason(request(IMP, SITE + ',"cur":["EUR"]'), C1)).toBe(nb(NoBid.CURRENCY));
+    expect(priceOrReason(request(IMP, SITE + ',"cur":["EUR","USD"]'), C1)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"cur":["usd"]'), C1)).toBe(nb(NoBid.CURRENCY));
+  });
+
+  it("works in a non-USD account currency", () => {
+    const eur = new DecisionSettings();
+    eur.currency.copyFrom(view("EUR"));
+    eur.fx.set("USD", 0.9);
+    // no cur list: OpenRTB's default is USD, which is not the account currency
+    let d = decide(request(), C1, new MemBudget(), eur);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.CURRENCY);
+    // floor 2.1 USD (default bidfloorcur) = 1.89 EUR -> 1890 micros <= 2000
+    d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.1'), SITE + ',"cur":["EUR"]'), C1, new MemBudget(), eur);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).priceMicros).toBe(2000);
+    // floor 2.3 USD = 2.07 EUR
+    d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.3'), SITE + ',"cur":["EUR"]'), C1, new MemBudget(), eur);
+    expect(d.reason).toBe(NoBid.BELOW_FLOOR);
+  });
+});
+
+describe("decision: request-level refusals", () => {
+  it("NO_MODEL without a loaded model (before anything else)", () => {
+    const m = new LrModelPair(BITS);
+    const budget = new MemBudget();
+    const d = decide(request(), C1, budget, settings(), m);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.NO_MODEL);
+    expect(budget.wanted.length).toBe(0);
+    const unloaded = loadModel(nxm(0, 0, [], [], [], []));
+    unloaded.unload();
+    expect(decide(request(), "", new MemBudget(), settings(), unloaded).reason).toBe(NoBid.NO_MODEL);
+  });
+
+  it("NO_CAMPAIGN for an empty table", () => {
+    const d = decide(request(), "");
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.NO_CAMPAIGN);
+  });
+
+  it("reason names are stable", () => {
+    expect(noBidName(NoBid.NO_MODEL)).toBe("no_model");
+    expect(noBidName(NoBid.BELOW_FLOOR)).toBe("below_floor");
+    expect(noBidName(NoBid.PAUSED)).toBe("paused");
+    expect(noBidName(NoBid.COUNT)).toBe("unknown");
+    expect(noBidName(-1)).toBe("unknown");
+  });
+});
+
+describe("decision: targeting", () => {
+  it("sizes: the banner's own size, then its formats, with a matching creative", () => {
+    const both = CR_300 + "," + CR_728;
+    // targeted to 728x90 only: the banner's 300x250 does not match
+    expect(priceOrReason(request(), camp("c", 8000, '"targeting":{"sizes":["728x90"]},', both))).toBe(nb(NoBid.NO_MATCH));
+    // ... but its format does
+    const fmt = imp("1", '"banner":{"w":300,"h":250,"format":[{"w":300,"h":250},{"w":728,"h":90}]}');
+    const d = decide(request(fmt), camp("c", 8000, '"targeting":{"sizes":["728x90"]},', both));
+    expect(d.count).toBe(1);
+    expect(d.bid(0).creative!.crid.toString()).toBe("cr728");
+    // no size targeting, but no creative of the banner's size
+    expect(priceOrReason(request(), camp("c", 8000, "", CR_728))).toBe(nb(NoBid.NO_MATCH));
+    // banner without w/h: the first format with a creative
+    const onlyFmt = imp("1", '"banner":{"format":[{"w":320,"h":50},{"w":728,"h":90}]}');
+    const d2 = decide(request(onlyFmt), camp("c", 8000, "", both));
+    expect(d2.count).toBe(1);
+    expect(d2.bid(0).creative!.crid.toString()).toBe("cr728");
+    // the banner's own size wins over formats
+    const d3 = decide(request(fmt), camp("c", 8000, "", CR_728 + "," + CR_300));
+    expect(d3.bid(0).creative!.crid.toString()).toBe("cr300");
+  });
+
+  it("device types", () => {
+    const t = camp("c", 8000, '"targeting":{"device_types":[4,5]},');
+    expect(priceOrReason(request(), t)).toBe(nb(NoBid.NO_MATCH)); // devicetype 2
+    expect(priceOrReason(request(IMP, '"device":{"devicetype":4}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"device":{"devicetype":5}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE), t)).toBe(nb(NoBid.NO_MATCH)); // no device
+    expect(priceOrReason(request(IMP, '"device":{}'), t)).toBe(nb(NoBid.NO_MATCH));
+  });
+
+  it("countries", () => {
+    const t = camp("c", 8000, '"targeting":{"countries":["USA","CAN"]},');
+    expect(priceOrReason(request(), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"CAN"}}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"MEX"}}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"device":{"ua":"x"}'), t)).toBe(nb(NoBid.NO_MATCH)); // no geo
+    expect(priceOrReason(request(IMP, ""), t)).toBe(nb(NoBid.NO_MATCH)); // no device
+    // user.geo is not used for targeting
+    expect(priceOrReason(request(IMP, '"user":{"geo":{"country":"USA"}}'), t)).toBe(nb(NoBid.NO_MATCH));
+  });
+
+  it("domain allow list (with subdomains) over site.domain or app.bundle", () => {
+    const t = camp("c", 8000, '"targeting":{"domains_allow":["example.com","com.game"]},');
+    expect(priceOrReason(request(IMP, '"site":{"domain":"example.com"}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"site":{"domain":"news.example.com"}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"site":{"domain":"badexample.com"}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"site":{"page":"https://example.com/"}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"app":{"bundle":"com.game"}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"app":{"bundle":"com.other"}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, ""), t)).toBe(nb(NoBid.NO_MATCH));
+  });
+
+  it("domain block list (with subdomains); no domain is not blocked", () => {
+    const t = camp("c", 8000, '"targeting":{"domains_block":["bad.example"]},');
+    expect(priceOrReason(request(IMP, '"site":{"domain":"bad.example"}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"site":{"domain":"www.bad.example"}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"site":{"domain":"notbad.example"}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"app":{"bundle":"bad.example"}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, ""), t)).toBe(2000);
+  });
+
+  // DNS names are case-insensitive: "BAD.example" must not get past the block list.
+  it("a block-listed domain in another letter case is still blocked", () => {
+    const t = camp("c", 8000, '"targeting":{"domains_block":["bad.example"]},');
+    expect(priceOrReason(request(IMP, '"site":{"domain":"BAD.Example"}'), t)).toBe(nb(NoBid.NO_MATCH));
+  });
+
+  it("badv and bcat block a creative (BLOCKED)", () => {
+    expect(priceOrReason(request(IMP, SITE + ',"badv":["adv.example"]'), C1)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB9","IAB1"]'), C1)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"badv":["other.example"],"bcat":["IAB2"]'), C1)).toBe(2000);
+    // badv is an exact match (no subdomain rule)
+    expect(priceOrReason(request(IMP, SITE + ',"badv":["example"]'), C1)).toBe(2000);
+    // another campaign's creative is not blocked
+    const d = decide(request(IMP, SITE + ',"badv":["adv.example"]'), C1 + "," + camp("c2", 4000, "", CR_728 + ',{"crid":"ok","w":300,"h":250}'));
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("c2");
+    expect(d.bid(0).priceMicros).toBe(1000);
+  });
+
+  it("an inactive campaign is PAUSED; an exhausted one is BUDGET", () => {
+    const budget = new MemBudget();
+    const d = decide(request(), camp("c", 8000, '"active":false,'), budget);
+    expect(d.reason).toBe(NoBid.PAUSED);
+    expect(budget.wanted.length).toBe(0);
+    const ex = new MemBudget();
+    ex.exhaustedIndex = 0;
+    const d2 = decide(request(), C1, ex);
+    expect(d2.count).toBe(0);
+    expect(d2.reason).toBe(NoBid.BUDGET);
+    expect(ex.wanted.length).toBe(0);
+  });
+});
+
+describe("decision: ROI guard", () => {
+  it("skips when market price x roi_factor exceeds the EV", () => {
+    expect(priceOrReason(request(), camp("c", 8000, '"market_price_cpm_micros":2500000,'))).toBe(nb(NoBid.ROI));
+    expect(priceOrReason(request(), camp("c", 8000, '"market_price_cpm_micros":2000000,'))).toBe(2000);
+    expect(priceOrReason(request(), camp("c", 8000, '"market_price_cpm_micros":2500000,"roi_factor":0.5,'))).toBe(2000);
+    expect(priceOrReason(request(), camp("c", 8000, '"market_price_cpm_micros":1000000,"roi_factor":2.5,'))).toBe(nb(NoBid.ROI));
+  });
+
+  it("uses the budget port's market price estimate", () => {
+    const b = new MemBudget();
+    b.market = 2001;
+    expect(priceOrReason(request(), C1, b)).toBe(nb(NoBid.ROI));
+    const c = new MemBudget();
+    c.market = 1999;
+    expect(priceOrReason(request(), camp("c", 8000, '"market_price_cpm_micros":9000000,'), c)).toBe(2000);
+    const z = new MemBudget();
+    z.market = 0; // unknown: no guard
+    expect(priceOrReason(request(), camp("c", 8000, '"market_price_cpm_micros":9000000,'), z)).toBe(2000);
+  });
+
+  it("compares the unshaded EV (shading applies after the guard)", () => {
+    const b = new MemBudget();
+    b.market = 1500;
+    b.shade = 0.5; // bid 1000 < market 1500, but EV 2000 >= 1500
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250}')), C1, b)).toBe(1000);
+  });
+});
+
+describe("decision: reservations", () => {
+  it("bids the partial amount when it still clears the floor", () => {
+    const b = new MemBudget();
+    b.grant = 600;
+    const d = decide(request(), C1, b);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).priceMicros).toBe(600);
+    expect(b.wanted).toStrictEqual([<i64>2000]);
+    expect(b.refunded.length).toBe(0);
+  });
+
+  it("refunds a partial reservation below the floor (BELOW_FLOOR)", () => {
+    const b = new MemBudget();
+    b.grant = 400;
+    const d = decide(request(), C1, b);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.BELOW_FLOOR);
+    expect(b.refunded).toStrictEqual([<i64>400]);
+    expect(d.bid(0).reserved).toBe(false);
+    expect(d.bid(0).campaign).toBeNull();
+  });
+
+  it("reports the budget port's failure when nothing is reserved", () => {
+    const b = new MemBudget();
+    b.grant = 0;
+    let d = decide(request(), C1, b);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.BUDGET);
+    expect(d.impReasons[NoBid.BUDGET]).toBe(1);
+    expect(b.refunded.length).toBe(0);
+    const c = new MemBudget();
+    c.grant = 0;
+    c.failure = NoBid.CONTENTION;
+    d = decide(request(), C1, c);
+    expect(d.reason).toBe(NoBid.CONTENTION);
+  });
+});
+
+describe("decision: choosing among campaigns and imps", () => {
+  it("keeps the highest bid; the first one on a tie", () => {
+    const b = new MemBudget();
+    let d = decide(request(), camp("a", 8000) + "," + camp("b", 12000) + "," + camp("c", 10000), b);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("b");
+    expect(d.bid(0).campaign!.index).toBe(1);
+    expect(d.bid(0).priceMicros).toBe(3000);
+    expect(b.reservedFor).toStrictEqual(["b"]); // only the winner is reserved
+    d = decide(request(), camp("a", 8000) + "," + camp("b", 8000));
+    expect(d.bid(0).campaign!.id.toString()).toBe("a");
+    // the best is paused: the next best bids
+    d = decide(request(), camp("a", 8000) + "," + camp("b", 12000, '"active":false,'));
+    expect(d.bid(0).campaign!.id.toString()).toBe("a");
+    // a campaign that is capped lower loses to one that is not
+    d = decide(request(), camp("a", 12000, '"max_bid_cpm_micros":1000000,') + "," + camp("b", 8000));
+    expect(d.bid(0).campaign!.id.toString()).toBe("b");
+  });
+
+  it("reserves only for the best campaign (no fallback when its reservation fails)", () => {
+    const b = new MemBudget();
+    b.grant = 0;
+    const d = decide(request(), camp("a", 8000) + "," + camp("b", 12000), b);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.BUDGET);
+    expect(b.reservedFor).toStrictEqual(["b"]);
+  });
+
+  it("bids on every biddable imp with its own reservation and bid id", () => {
+    const b = new MemBudget();
+    const imps = IMP + "," + imp("2", '"banner":{"w":300,"h":250},"bidfloor":1');
+    const d = decide(request(imps), C1, b);
+    expect(d.count).toBe(2);
+    expect(d.bid(0).impIndex).toBe(0);
+    expect(d.bid(1).impIndex).toBe(1);
+    expect(d.bid(1).impId.toString()).toBe("2");
+    expect(d.bid(0).seq).toBe(0x100);
+    expect(d.bid(1).seq).toBe(0x101);
+    expect(d.bid(0).nonce).not.toBe(d.bid(1).nonce);
+    expect(bidIdOf(d.bid(0))).not.toBe(bidIdOf(d.bid(1)));
+    expect(b.wanted).toStrictEqual([<i64>2000, <i64>2000]);
+  });
+
+  it("skips imps it cannot bid on and counts each imp's reason", () => {
+    const imps =
+      IMP +
+      "," +
+      imp("2", '"banner":{"w":728,"h":90}') +
+      "," +
+      imp("3", '"banner":{"w":300,"h":250},"bidfloor":5') +
+      "," +
+      imp("4", '"video":{"w":640,"h":480}') +
+      "," +
+      imp("5", '"banner":{"w":300,"h":250},"bidfloor":0.1');
+    const d = decide(request(imps), C1);
+    expect(d.count).toBe(2);
+    expect(d.bid(0).impId.toString()).toBe("1");
+    expect(d.bid(1).impId.toString()).toBe("5");
+    expect(d.bid(1).impIndex).toBe(4);
+    expect(d.impReasons[NoBid.NO_MATCH]).toBe(2);
+    expect(d.impReasons[NoBid.BELOW_FLOOR]).toBe(1);
+  });
+
+  it("does not bid on private auctions or non-banner imps", () => {
+    const pa = imp("1", '"banner":{"w":300,"h":250},"pmp":{"private_auction":1,"deals":[{"id":"d1","bidfloor":0.1}]}');
+    expect(priceOrReason(request(pa), C1)).toBe(nb(NoBid.NO_MATCH));
+    const open = imp("1", '"banner":{"w":300,"h":250},"pmp":{"private_auction":0,"deals":[{"id":"d1"}]}');
+    expect(priceOrReason(request(open), C1)).toBe(2000);
+    expect(priceOrReason(request(imp("1", '"video":{"w":300,"h":250}')), C1)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(imp("1", '"native":{"request":"{}"}')), C1)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(imp("1", '"audio":{}')), C1)).toBe(nb(NoBid.NO_MATCH));
+  });
+
+  it("reuses the Decision: reset clears the previous bids and reasons", () => {
+    let d = decide(request(IMP + "," + imp("2", '"banner":{"w":300,"h":250}')), C1);
+    expect(d.count).toBe(2);
+    d = decide(request(imp("1", '"banner":{"w":728,"h":90}')), C1);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.NO_MATCH);
+    expect(d.impReasons[NoBid.NO_MATCH]).toBe(1);
+    expect(d.bid(0).campaign).toBeNull();
+    expect(d.bid(1).campaign).toBeNull();
+  });
+});
+
+describe("decision: the reason when nothing is bid", () => {
+  it("keeps the reason that got furthest across imps", () => {
+    // imp 1 BLOCKED is not possible per imp with different creatives, so use
+    // two campaigns: one blocked everywhere, and floors per imp.
+    let d = decide(request(imp("1", '"video":{}') + "," + imp("2", '"banner":{"w":300,"h":250},"bidfloor":0.1,"bidfloorcur":"JPY"')), C1);
+    expect(d.reason).toBe(NoBid.CURRENCY);
+    expect(d.impReasons[NoBid.NO_MATCH]).toBe(1);
+    expect(d.impReasons[NoBid.CURRENCY]).toBe(1);
+    d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":9') + "," + imp("2", '"banner":{"w":300,"h":250},"bidfloorcur":"JPY","bidfloor":1')), C1);
+    expect(d.reason).toBe(NoBid.BELOW_FLOOR);
+    d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":9') + "," + imp("2", '"banner":{"w":728,"h":90}'), SITE + ',"badv":["adv.example"]'), C1);
+    // imp 1: blocked before the floor is looked at; imp 2: no creative
+    expect(d.reason).toBe(NoBid.BLOCKED);
+    expect(d.impReasons[NoBid.BLOCKED]).toBe(1);
+    expect(d.impReasons[NoBid.NO_MATCH]).toBe(1);
+    const b = new MemBudget();
+    b.grant = 0;
+    d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":9') + "," + IMP), C1, b);
+    expect(d.reason).toBe(NoBid.BUDGET);
+    expect(d.impReasons[NoBid.BELOW_FLOOR]).toBe(1);
+    expect(d.impReasons[NoBid.BUDGET]).toBe(1);
+  });
+
+  it("keeps the reason that got furthest across campaigns of one imp", () => {
+    // PAUSED ranks above BLOCKED
+    let d = decide(request(IMP, SITE + ',"bcat":["IAB1"]'), C1 + "," + camp("p", 8000, '"active":false,', CR_728 + ',{"crid":"x","w":300,"h":250}'));
+    expect(d.reason).toBe(NoBid.PAUSED);
+    // ROI above PAUSED
+    d = decide(request(), camp("p", 8000, '"active":false,') + "," + camp("r", 8000, '"market_price_cpm_micros":9000000,'));
+    expect(d.reason).toBe(NoBid.ROI);
+    // BELOW_FLOOR above ROI, whatever the order
+    d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.5')), camp("f", 8000) + "," + camp("r", 8000, '"market_price_cpm_micros":9000000,'));
+    expect(d.reason).toBe(NoBid.BELOW_FLOOR);
+    expect(d.impReasons[NoBid.BELOW_FLOOR]).toBe(1);
+    expect(d.impReasons[NoBid.ROI]).toBe(0);
+    // BUDGET (exhausted) above BELOW_FLOOR
+    const b = new MemBudget();
+    b.exhaustedIndex = 1;
+    d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.5')), camp("f", 8000) + "," + camp("e", 8000), b);
+    expect(d.reason).toBe(NoBid.BUDGET);
+    // only non-matching campaigns
+    d = decide(request(), camp("x", 8000, "", CR_728));
+    expect(d.reason).toBe(NoBid.NO_MATCH);
+  });
+});
+
+function fmt(seq: u64, nonce: u32): string {
+  const b = new ImpBid();
+  b.seq = seq;
+  b.nonce = nonce;
+  formatBidId(b);
+  return bidIdOf(b);
+}
+
+function parses(s: string, seq: u64, nonce: u32): bool {
+  const b = String.UTF8.encode(s);
+  const p = new ParsedBidId();
+  if (!p.parse(changetype<usize>(b), b.byteLength)) return false;
+  return p.seq == seq && p.nonce == nonce;
+}
+
+function valid(s: string): bool {
+  const b = String.UTF8.encode(s);
+  return new ParsedBidId().parse(changetype<usize>(b), b.byteLength);
+}
+
+describe("bid ids", () => {
+  it("formats <seq hex>-<nonce hex8>", () => {
+    expect(fmt(0, 0)).toBe("0-00000000");
+    expect(fmt(0x1a2b, 0xdeadbeef)).toBe("1a2b-deadbeef");
+    expect(fmt(0xf, 1)).toBe("f-00000001");
+    expect(fmt(0x10, 0x10)).toBe("10-00000010");
+    expect(fmt(u64.MAX_VALUE, u32.MAX_VALUE)).toBe("ffffffffffffffff-ffffffff");
+    expect(fmt(u64.MAX_VALUE, 0).length).toBeLessThanOrEqual(BID_ID_MAX);
+  });
+
+  it("parses back what it formats", () => {
+    const seqs: u64[] = [0, 1, 0xf, 0x10, 0xabcdef, 0x8000000000000000, u64.MAX_VALUE];
+    const nonces: u32[] = [0, 1, 0xdeadbeef, u32.MAX_VALUE];
+    for (let i = 0; i < seqs.length; i++) {
+      for (let j = 0; j < nonces.length; j++) {
+        expect(parses(fmt(seqs[i], nonces[j]), seqs[i], nonces[j])).toBe(true);
+      }
+    }
+  });
+
+  it("refuses invalid ids", () => {
+    expect(valid("")).toBe(false);
+    expect(valid("-deadbeef")).toBe(false); // no seq digit
+    expect(valid("1a2b-deadbee")).toBe(false); // 7 nonce digits
+    expect(valid("1a2b-deadbeef0")).toBe(false); // 9 nonce digits
+    expect(valid("1a2bdeadbeef")).toBe(false); // no dash
+    expect(valid("1A2B-deadbeef")).toBe(false); // upper case
+    expect(valid("1a2b-DEADBEEF")).toBe(false);
+    expect(valid("1a2g-deadbeef")).toBe(false);
+    expect(valid("1a2b-deadbeeg")).toBe(false);
+    expect(valid("1a2b--deadbee")).toBe(false);
+    expect(valid("1a2b-dead-eef")).toBe(false);
+    expect(valid("10000000000000000-00000000")).toBe(false); // 17 seq digits
+    expect(valid(" 1-deadbeef")).toBe(false);
+    expect(valid("1-deadbeef ")).toBe(false);
+    expect(valid("${AUCTION_ID}")).toBe(false);
+    expect(valid("1-deadbeef")).toBe(true);
+  });
+
+  it("leaves the previous values on failure", () => {
+    const p = new ParsedBidId();
+    const good = String.UTF8.encode("ab-00000002");
+    expect(p.parse(changetype<usize>(good), good.byteLength)).toBe(true);
+    const bad = String.UTF8.encode("zz-00000002");
+    expect(p.parse(changetype<usize>(bad), bad.byteLength)).toBe(false);
+    expect(p.seq).toBe(0xab);
+    expect(p.nonce).toBe(2);
+  });
+
+  // formatBidId never writes leading zeros: "01-..." must not name the same reservation as "1-...".
+  it("refuses a seq with leading zeros (never written by formatBidId)", () => {
+    expect(valid("01a2b-deadbeef")).toBe(false);
+    expect(valid("00-deadbeef")).toBe(false);
+  });
+
+  it("nonces follow the seed; seed(0) falls back to the default", () => {
+    const a = new DecisionEngine(BITS);
+    const b = new DecisionEngine(BITS);
+    a.seed(42);
+    b.seed(42);
+    const n1 = a.nextNonce();
+    expect(b.nextNonce()).toBe(n1);
+    expect(a.nextNonce()).not.toBe(n1);
+    const c = new DecisionEngine(BITS);
+    const d = new DecisionEngine(BITS);
+    c.seed(0);
+    expect(c.nextNonce()).toBe(d.nextNonce());
+    const e = new DecisionEngine(BITS);
+    e.seed(43);
+    b.seed(42);
+    expect(e.nextNonce()).not.toBe(b.nextNonce());
+  });
+});

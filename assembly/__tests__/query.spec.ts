@@ -1,0 +1,149 @@
+// Notice URL helpers (assembly/filter/query.ts: pure, no ABI imports).
+import { parseCpmToMicros, pathLength, queryParam } from "../filter/query";
+import { Str } from "../core/bytes/str";
+
+const keep = new Array<ArrayBuffer>();
+
+function view(s: string): Str {
+  const b = String.UTF8.encode(s);
+  keep.push(b);
+  const v = new Str();
+  v.set(changetype<usize>(b), b.byteLength);
+  return v;
+}
+
+function cpm(s: string): i64 {
+  return parseCpmToMicros(view(s));
+}
+
+/** The raw value of `name` in `path`, or "<none>". */
+function param(path: string, name: string): string {
+  const p = view(path);
+  const out = new Str();
+  out.set(1, 1); // must be overwritten or cleared
+  const found = queryParam(p.ptr, p.len, name, out);
+  if (!found) {
+    expect(out.len).toBe(0);
+    expect(out.ptr).toBe(0);
+    return "<none>";
+  }
+  // the value is a view into the path
+  expect(out.ptr).toBeGreaterThanOrEqual(p.ptr);
+  expect(out.ptr + <usize>out.len).toBeLessThanOrEqual(p.ptr + <usize>p.len);
+  return out.toString();
+}
+
+describe("parseCpmToMicros", () => {
+  it("converts CPM prices to micros per impression", () => {
+    expect(cpm("1.25")).toBe(1250);
+    expect(cpm("2")).toBe(2000);
+    expect(cpm("0.3")).toBe(300);
+    expect(cpm("0")).toBe(0);
+    expect(cpm("0.000")).toBe(0);
+    expect(cpm("0.001")).toBe(1);
+    expect(cpm("1000000")).toBe(1000000000);
+    expect(cpm("007.5")).toBe(7500);
+    expect(cpm("123456.789")).toBe(123456789);
+  });
+
+  it("rounds sub-micro prices up", () => {
+    expect(cpm("0.0011")).toBe(2);
+    expect(cpm("0.0001")).toBe(1);
+    expect(cpm("0.000000001")).toBe(1);
+    expect(cpm("1.2345")).toBe(1235);
+    expect(cpm("0.999999999")).toBe(1000);
+    expect(cpm("2.000000000")).toBe(2000);
+  });
+
+  it("accepts nine decimals and refuses ten", () => {
+    expect(cpm("0.123456789")).toBe(124);
+    expect(cpm("0.1234567891")).toBe(-1);
+    expect(cpm("1.0000000000")).toBe(-1);
+  });
+
+  it("refuses anything that is not a plain decimal", () => {
+    expect(cpm("")).toBe(-1);
+    expect(cpm("-1")).toBe(-1);
+    expect(cpm("+1")).toBe(-1);
+    expect(cpm("1e3")).toBe(-1);
+    expect(cpm("1.")).toBe(-1);
+    expect(cpm(".5")).toBe(-1);
+    expect(cpm(".")).toBe(-1);
+    expect(cpm("1.2.3")).toBe(-1);
+    expect(cpm("1,5")).toBe(-1);
+    expect(cpm(" 1")).toBe(-1);
+    expect(cpm("1 ")).toBe(-1);
+    expect(cpm("0x10")).toBe(-1);
+    expect(cpm("NaN")).toBe(-1);
+    expect(cpm("${AUCTION_PRICE}")).toBe(-1);
+    expect(cpm("%24%7BAUCTION_PRICE%7D")).toBe(-1);
+  });
+
+  it("refuses prices above 1,000,000 CPM and over-long input", () => {
+    expect(cpm("1000001")).toBe(-1);
+    expect(cpm("9999999999999999999999")).toBe(-1);
+    expect(cpm("0000000000000000000001.5")).toBe(1500); // 24 characters
+    expect(cpm("00000000000000000000001.5")).toBe(-1); // 25 characters
+  });
+
+  // Regression: only the integer part was checked against 1,000,000 CPM.
+  it("refuses 1000000.5 (above 1,000,000 CPM)", () => {
+    expect(cpm("1000000.5")).toBe(-1);
+    expect(cpm("1000000.000000001")).toBe(-1);
+  });
+});
+
+describe("queryParam", () => {
+  it("finds parameters anywhere in the query", () => {
+    const p = "/openrtb2/win?bid=1f-0000abcd&imp=1&cid=camp%201&price=1.25";
+    expect(param(p, "bid")).toBe("1f-0000abcd");
+    expect(param(p, "imp")).toBe("1");
+    expect(param(p, "cid")).toBe("camp%201");
+    expect(param(p, "price")).toBe("1.25");
+    expect(param(p, "reason")).toBe("<none>");
+  });
+
+  it("matches whole keys only", () => {
+    expect(param("/w?xbid=1&bid=2", "bid")).toBe("2");
+    expect(param("/w?bidx=1&bid=2", "bid")).toBe("2");
+    expect(param("/w?bidx=1", "bid")).toBe("<none>");
+    expect(param("/w?bi=1", "bid")).toBe("<none>");
+    expect(param("/w?a=bid=3", "bid")).toBe("<none>");
+  });
+
+  it("returns empty values and the first occurrence", () => {
+    expect(param("/w?bid=&imp=1", "bid")).toBe("");
+    expect(param("/w?bid=", "bid")).toBe("");
+    expect(param("/w?bid=1&bid=2", "bid")).toBe("1");
+    expect(param("/w?bid", "bid")).toBe("<none>");
+    expect(param("/w?&&bid=9&", "bid")).toBe("9");
+  });
+
+  it("only looks after the first '?'", () => {
+    expect(param("/w/bid=1", "bid")).toBe("<none>");
+    expect(param("", "bid")).toBe("<none>");
+    expect(param("?", "bid")).toBe("<none>");
+    expect(param("?bid=7", "bid")).toBe("7");
+    expect(param("/w?x=1?bid=2", "bid")).toBe("<none>");
+    expect(param("/w?x=?&bid=2", "bid")).toBe("2");
+  });
+
+  it("keeps the raw (still encoded) value", () => {
+    expect(param("/w?price=${AUCTION_PRICE}&x=1", "price")).toBe("${AUCTION_PRICE}");
+    expect(param("/w?reason=%24%7BAUCTION_LOSS%7D", "reason")).toBe("%24%7BAUCTION_LOSS%7D");
+  });
+});
+
+describe("pathLength", () => {
+  it("is the length before the first '?'", () => {
+    let p = view("/openrtb2/win?bid=1");
+    expect(pathLength(p.ptr, p.len)).toBe(13);
+    p = view("/openrtb2/win");
+    expect(pathLength(p.ptr, p.len)).toBe(13);
+    p = view("?a=1");
+    expect(pathLength(p.ptr, p.len)).toBe(0);
+    p = view("/a?b?c");
+    expect(pathLength(p.ptr, p.len)).toBe(2);
+    expect(pathLength(0, 0)).toBe(0);
+  });
+});

@@ -1,0 +1,93 @@
+// Benchmarks of the compiled core and of the filter path, without HTTP.
+import { readFileSync } from "node:fs";
+import * as loader from "@assemblyscript/loader";
+import { join } from "node:path";
+import { CORE_WASM, type BenchCorpus } from "./corpus.ts";
+
+export interface CoreApi {
+  inputPtr(): number;
+  inputCapacity(): number;
+  loadModel(bits: number, len: number): number;
+  useModelForDecisions(bits: number): number;
+  loadCampaigns(len: number): number;
+  decide(len: number, nowMs: bigint): number;
+  memory: { buffer: ArrayBuffer };
+}
+
+export async function loadCore(modelNxm: Uint8Array, campaignsJson: string): Promise<{ api: CoreApi; put(bytes: Uint8Array): number }> {
+  const { exports } = await loader.instantiate<Record<string, unknown>>(readFileSync(CORE_WASM), {});
+  const api = exports as unknown as CoreApi;
+  const put = (bytes: Uint8Array) => {
+    new Uint8Array(api.memory.buffer, api.inputPtr(), bytes.byteLength).set(bytes);
+    return bytes.byteLength;
+  };
+  if (api.loadModel(18, put(modelNxm)) !== 0) throw new Error("core rejected the bench model");
+  api.useModelForDecisions(18);
+  if (api.loadCampaigns(put(new TextEncoder().encode(campaignsJson))) !== 0) throw new Error("core rejected the bench campaigns");
+  return { api, put };
+}
+
+/** Median of per-round nanoseconds per item. */
+export function medianNs(rounds: number, items: number, run: () => void): number {
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = process.hrtime.bigint();
+    run();
+    samples.push(Number(process.hrtime.bigint() - t0) / items);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
+export interface CoreResult {
+  bodies: number;
+  decisionNs: number;
+  jsonParseNs: number;
+  ratio: number;
+  decisionsPerSecond: number;
+  outcomes: Record<string, number>;
+}
+
+export async function benchCore(corpus: BenchCorpus, rounds: number, modelNxm: Uint8Array, campaignsJson: string): Promise<CoreResult> {
+  const { api } = await loadCore(modelNxm, campaignsJson);
+  const mem = () => new Uint8Array(api.memory.buffer);
+  const base = api.inputPtr();
+  const bodies = corpus.bodies;
+  const texts = bodies.map((b) => new TextDecoder().decode(b));
+  const now = BigInt(Date.UTC(2026, 10, 25, 12));
+  const outcomes: Record<string, number> = {};
+  for (const b of bodies) {
+    mem().set(b, base);
+    const code = api.decide(b.byteLength, now) & 0xffff;
+    outcomes[code] = (outcomes[code] ?? 0) + 1;
+  }
+  // Warm both sides, then measure in alternating rounds so machine noise hits both alike.
+  const reps = Math.max(1, Math.floor(20000 / bodies.length));
+  const decideAll = () => {
+    for (let r = 0; r < reps; r++) {
+      for (const b of bodies) {
+        mem().set(b, base);
+        api.decide(b.byteLength, now);
+      }
+    }
+  };
+  let sink = 0;
+  const parseAll = () => {
+    for (let r = 0; r < reps; r++) for (const t of texts) sink += (JSON.parse(t) as { imp?: unknown[] }).imp?.length ?? 0;
+  };
+  decideAll();
+  parseAll();
+  const d: number[] = [];
+  const p: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    d.push(medianNs(1, reps * bodies.length, decideAll));
+    p.push(medianNs(1, reps * bodies.length, parseAll));
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const decisionNs = med(d);
+  const jsonParseNs = med(p);
+  if (sink < 0) console.log(sink);
+  return { bodies: bodies.length, decisionNs, jsonParseNs, ratio: decisionNs / jsonParseNs, decisionsPerSecond: 1e9 / decisionNs, outcomes };
+}
+
+export { join };

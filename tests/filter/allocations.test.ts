@@ -1,0 +1,98 @@
+// No allocation on the warm bid path: the filter built with AssemblyScript's
+// allocation tracing (ASC_RTRACE, build/nexus_filter.rtrace.wasm) runs in the
+// standalone host; after warm-up, bid requests (bids, no-bids, malformed) and
+// notices must not allocate at all. Ticks (cold path) are outside the window.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { README_REQUEST } from "../helpers/bidder.ts";
+import { PACKAGE_ROOT } from "../../host/src/paths.ts";
+import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
+
+let sim: SimBidder;
+let counting = false;
+let allocations = 0;
+let frees = 0;
+const dec = new TextDecoder();
+
+before(async () => {
+  sim = await startSimBidder({
+    vms: 1,
+    wasmPath: join(PACKAGE_ROOT, "build/nexus_filter.rtrace.wasm"),
+    plugin: { decision_budget_ms: 1000 },
+    budget: { minSliceMicros: 900_000_000 }, // the whole test budget granted at once: no tick needed
+    instrumentation: {
+      rtrace: {
+        onalloc: () => {
+          if (counting) allocations++;
+        },
+        onfree: () => {
+          if (counting) frees++;
+        },
+        onrealloc: () => {
+          if (counting) allocations++;
+        },
+        oninit: () => {},
+        onvisit: () => 1,
+        // Instrumented stores ask where to write: the address itself.
+        onstore: (ptr: number) => ptr,
+        onmove: () => {},
+        oninterrupt: () => {},
+        onyield: () => {},
+      },
+    },
+  });
+  await sim.untilReady();
+});
+after(async () => {
+  await sim?.close();
+});
+
+function status(out: HttpOutcome): number {
+  return out.kind === "local" ? out.status : -1;
+}
+
+const requests = {
+  bid: README_REQUEST,
+  multiImp: JSON.stringify({ ...JSON.parse(README_REQUEST), imp: [{ id: "a", banner: { w: 300, h: 250 } }, { id: "b", banner: { format: [{ w: 728, h: 90 }] } }] }),
+  noBid: JSON.stringify({ id: "n", imp: [{ id: "1", banner: { w: 1, h: 1 } }] }),
+  malformed: '{"id": 1, "imp": [}',
+  escaped: '{"id":"e\\u00e9\\ud83d\\ude00","imp":[{"id":"1","banner":{"w":300,"h":250}}],"site":{"domain":"news.example"}}',
+};
+
+describe("allocations on the warm path", () => {
+  it("bids, no-bids, malformed requests and notices allocate nothing once warm", async () => {
+    const nurls: string[] = [];
+    const run = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const b = await sim.bid(requests.bid);
+        assert.equal(status(b), 200);
+        if (b.kind === "local") nurls.push(JSON.parse(dec.decode(b.body)).seatbid[0].bid[0].nurl);
+        assert.equal(status(await sim.bid(requests.multiImp)), 200);
+        assert.equal(status(await sim.bid(requests.noBid)), 204);
+        assert.equal(status(await sim.bid(requests.malformed)), 400);
+        assert.equal(status(await sim.bid(requests.escaped)), 200);
+        const nurl = nurls.shift()!;
+        const win = await sim.get(new URL(nurl.replace("${AUCTION_PRICE}", "0.5")).pathname + new URL(nurl.replace("${AUCTION_PRICE}", "0.5")).search);
+        assert.equal(status(win), 200);
+      }
+    };
+    await run(50); // warm-up: pools, arenas, first-use paths
+    counting = true;
+    await run(200);
+    counting = false;
+    assert.equal(allocations, 0, `${allocations} allocations in 1200 warm requests`);
+    assert.equal(frees, 0, `${frees} frees in 1200 warm requests`);
+  });
+
+  it("the tracing is live: a tick (cold path) does allocate", async () => {
+    counting = true;
+    sim.clock.now += 5000;
+    await sim.tick();
+    sim.clock.now += 5000;
+    await sim.tick();
+    counting = false;
+    assert.ok(allocations > 0, "the rtrace hooks count allocations");
+  });
+});
