@@ -1,0 +1,54 @@
+// The host configuration: defaults, file, environment, and clear errors.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../../host/src/config.ts";
+import { ConfigError } from "../../../host/src/errors.ts";
+
+function file(content: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), "nexus-cfg-"));
+  const p = join(dir, "config.json");
+  writeFileSync(p, typeof content === "string" ? content : JSON.stringify(content));
+  return p;
+}
+
+describe("host configuration", () => {
+  it("defaults to standalone on loopback with the demo model", () => {
+    const c = loadConfig({ env: {} });
+    assert.equal(c.mode, "standalone");
+    assert.equal(c.bid.host, "127.0.0.1");
+    assert.equal(c.control.host, "127.0.0.1");
+    assert.ok(c.model.store.endsWith(join("models", "demo")));
+    assert.equal(c.model.allowUnsigned, false);
+  });
+
+  it("merges a file and then the environment", () => {
+    const f = file({ vms: 4, bid: { port: 18080 }, model: { pollMs: 2000 }, campaignsPath: "c.json" });
+    const c = loadConfig({ file: f, env: { NEXUS_VMS: "3", NEXUS_BUDGET_SOURCE: "redis" } });
+    assert.equal(c.vms, 3);
+    assert.equal(c.bid.port, 18080);
+    assert.equal(c.model.pollMs, 2000);
+    assert.equal(c.budget.source, "redis");
+    assert.equal(c.campaignsPath, join(f, "..", "c.json"), "paths in a file are relative to it");
+  });
+
+  it("names the field of every invalid value", () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ nope: 1 }, /unknown key "nope"/],
+      [{ bid: { prot: 1 } }, /bid\.prot: unknown key/],
+      [{ vms: 0 }, /vms: expected 1-64/],
+      [{ mode: "edge" }, /mode: expected one of standalone, sidecar/],
+      [{ bid: { port: 70000 } }, /bid\.port: expected a port/],
+      [{ adminToken: "short" }, /adminToken: use at least 16 characters/],
+      [{ plugin: [] }, /plugin: expected an object/],
+    ];
+    for (const [content, msg] of cases) {
+      assert.throws(() => loadConfig({ file: file(content), env: {} }), (e: unknown) => e instanceof ConfigError && msg.test((e as Error).message), JSON.stringify(content));
+    }
+    assert.throws(() => loadConfig({ file: file("{broken"), env: {} }), /config file .*: /);
+    assert.throws(() => loadConfig({ env: { NEXUS_VMS: "many" } }), /NEXUS_VMS: expected a number/);
+    assert.throws(() => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: "{x" } }), /NEXUS_PLUGIN_CONFIG/);
+  });
+});
