@@ -5,15 +5,10 @@
 // gets its win or loss notice. Prints budget utilisation, hard-cap breaches
 // and the pacing error: RMS over 15-minute slots of (actual − planned spend)
 // / (budget / slots).
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { VmPool } from "../host/src/proxy-wasm/pool.ts";
-import { startControlPlane } from "../host/src/standalone.ts";
-import { defaultConfig } from "../host/src/config.ts";
-import { silentLogger } from "../host/src/log.ts";
-import { DEFAULT_WASM, PACKAGE_ROOT } from "../host/src/paths.ts";
-import { writeTestModel } from "../tests/helpers/bidder.ts";
+import { PACKAGE_ROOT } from "../host/src/paths.ts";
+import { startSimBidder } from "../tests/helpers/sim-bidder.ts";
 import { readLedger } from "../tests/helpers/ledger.ts";
 import type { HttpOutcome } from "../host/src/proxy-wasm/types.ts";
 
@@ -101,8 +96,7 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
   const times = requestTimes(o.requestsPerDay, weights, random);
   const prices = times.map(() => marketPrice(random));
   // Unpaced demand: what a multiplier of 1 would spend (the test model bids ~$2 CPM; measured below).
-  const dir = mkdtempSync(join(tmpdir(), "nexus-pacing-"));
-  const { publicKeyPem } = writeTestModel(dir, {});
+  // Unpaced demand: what a multiplier of 1 would spend (the test model bids ~$2 CPM).
   const demandProbe = 2.0;
   let unpaced = 0;
   for (const p of prices) if (demandProbe > p) unpaced += p * 1000;
@@ -110,53 +104,25 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
 
   const campaigns = JSON.parse(readFileSync(join(PACKAGE_ROOT, "tests/fixtures/campaigns/test-campaigns.json"), "utf8"));
   campaigns.campaigns[0].budget = { total_micros: daily * 10, daily_micros: daily, hourly_micros: 0, minute_micros: 0 };
-  writeFileSync(join(dir, "campaigns.json"), JSON.stringify(campaigns));
-  const cfg = defaultConfig();
-  cfg.control = { host: "127.0.0.1", port: 0 };
-  cfg.campaignsPath = join(dir, "campaigns.json");
-  cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem };
-  cfg.budget = { ...cfg.budget, minSliceMicros: daily * 10 }; // grants never limit: the ledger's daily cap and pacing do
-  const log = silentLogger();
-  const cp = await startControlPlane(cfg, log);
-
-  // Simulated clock: starts at a UTC midnight; the filter's features and pacing see it.
+  // Simulated clock from a UTC midnight: the filter's features and pacing see it.
   const day0 = Date.UTC(2026, 10, 2);
-  let now = day0;
-  const pool = await VmPool.start({
-    wasm: readFileSync(DEFAULT_WASM),
+  const sim = await startSimBidder({
     vms: o.vms,
-    mode: "inline",
-    rootId: "nexus",
-    pluginConfig: JSON.stringify({
-      host_cluster: "nexus_host",
+    campaigns,
+    startMs: day0 - 600_000,
+    budget: { minSliceMicros: daily * 10 }, // grants never limit: the ledger's daily cap and pacing do
+    plugin: {
       tick_ms: o.tickMs,
       sync_period_ms: 60_000,
       reservation_slots: 4096,
       reservation_ttl_ms: 600_000,
       decision_budget_ms: 1000, // simulated time stands still within a request
       pacing: { ...(o.gains ?? {}), hourly_weights: weights },
-    }),
-    upstreams: { nexus_host: cp.controlUrl },
-    sharedData: { bytes: 64 << 20 },
-    clock: { nowNanos: () => BigInt(now) * 1_000_000n },
-    autoTick: false,
-    log: () => {},
+    },
   });
-
-  const tickAll = async () => {
-    await pool.tickAll();
-    await new Promise((r) => setImmediate(r));
-  };
-  // Let the leader sync (real HTTP) and every VM load campaigns and model.
-  for (let i = 0; i < 200; i++) {
-    await tickAll();
-    await new Promise((r) => setTimeout(r, 5));
-    if (readLedger(pool.shared, "test-cpa") && pool.shared.get("nexus/v1/model/meta")) {
-      let loaded = 0;
-      for (const k of pool.shared.keys()) if (k.startsWith("nexus/v1/vm/") && pool.shared.get(k)!.value[16] === 1) loaded++;
-      if (loaded >= o.vms) break;
-    }
-  }
+  await sim.untilReady();
+  const pool = sim.pool;
+  const clock = sim.clock;
 
   const slots = DAY_MS / SLOT_MS;
   const spendBySlot = new Array<number>(slots).fill(0);
@@ -164,6 +130,7 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
   let wins = 0;
   let breaches = 0;
   let nextTick = day0 + o.tickMs;
+  clock.now = day0;
   const headers: Array<[string, string]> = [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.sim"], [":scheme", "http"]];
   const notice = async (url: string) => {
     const u = new URL(url);
@@ -173,13 +140,13 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
   for (let i = 0; i < times.length; i++) {
     const t = day0 + times[i]!;
     while (nextTick <= t) {
-      now = nextTick;
-      await tickAll();
+      clock.now = nextTick;
+      await sim.tick();
       nextTick += o.tickMs;
       const l = readLedger(pool.shared, "test-cpa")!;
       if (l.dailyCharged + l.reserved > BigInt(daily)) breaches++;
     }
-    now = t;
+    clock.now = t;
     const body = enc.encode(`{"id":"sim-${i}","imp":[{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.05}],"site":{"domain":"news.example","page":"https://news.example/p${i % 50}"},"device":{"ua":"Mozilla/5.0 (Windows NT 10.0) Chrome/120.0","ip":"203.0.113.${i % 200}","geo":{"country":"USA"}}}`);
     const out = await pool.handleHttpRequest({ headers, body: [body] });
     if (out.kind !== "local" || out.status !== 200) continue;
@@ -200,8 +167,7 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
     if (l.dailyCharged + l.reserved > BigInt(daily)) breaches++;
   }
   const end = readLedger(pool.shared, "test-cpa")!;
-  await pool.close();
-  await cp.control.close();
+  await sim.close();
 
   // Planned spend per slot from the same hourly weights the filter paces to.
   const total = weights.reduce((a, b) => a + b, 0);

@@ -32,74 +32,50 @@ export class HeaderMapWriter {
   }
 
   add(keyPtr: usize, keyLen: i32, valuePtr: usize, valueLen: i32): bool {
-    const need = keyLen + valueLen + 2;
-    if (this.count >= this.maxPairs || this.dataLen + need > this.capacity || keyLen < 0 || valueLen < 0) {
-      this.overflowed = true;
-      return false;
-    }
-    let p = this.data + <usize>this.dataLen;
+    const p = this.reserve(keyLen, valueLen);
+    if (p == 0) return false;
     memory.copy(p, keyPtr, <usize>keyLen);
-    p += <usize>keyLen;
-    store<u8>(p, 0);
-    p++;
-    memory.copy(p, valuePtr, <usize>valueLen);
-    p += <usize>valueLen;
-    store<u8>(p, 0);
-    unchecked((this.lengths[this.count * 2] = <u32>keyLen));
-    unchecked((this.lengths[this.count * 2 + 1] = <u32>valueLen));
-    this.dataLen += need;
-    this.count++;
-    this.outLen = 0;
+    memory.copy(p + <usize>keyLen + 1, valuePtr, <usize>valueLen);
     return true;
   }
 
   /** Adds an ASCII key and value given as string literals (no allocation: written byte by byte). */
   addAscii(key: string, value: string): bool {
-    const kl = key.length;
-    const vl = value.length;
-    const need = kl + vl + 2;
-    if (this.count >= this.maxPairs || this.dataLen + need > this.capacity) {
-      this.overflowed = true;
-      return false;
-    }
-    let p = this.data + <usize>this.dataLen;
-    for (let i = 0; i < kl; i++) store<u8>(p + <usize>i, <u8>key.charCodeAt(i));
-    p += <usize>kl;
-    store<u8>(p, 0);
-    p++;
-    for (let i = 0; i < vl; i++) store<u8>(p + <usize>i, <u8>value.charCodeAt(i));
-    p += <usize>vl;
-    store<u8>(p, 0);
-    unchecked((this.lengths[this.count * 2] = <u32>kl));
-    unchecked((this.lengths[this.count * 2 + 1] = <u32>vl));
-    this.dataLen += need;
-    this.count++;
-    this.outLen = 0;
+    const p = this.reserve(key.length, value.length);
+    if (p == 0) return false;
+    writeAscii(p, key);
+    writeAscii(p + <usize>key.length + 1, value);
     return true;
   }
 
   /** Adds an ASCII key literal with a value given as bytes. */
   addAsciiKey(key: string, valuePtr: usize, valueLen: i32): bool {
-    const kl = key.length;
-    const need = kl + valueLen + 2;
-    if (this.count >= this.maxPairs || this.dataLen + need > this.capacity || valueLen < 0) {
+    const p = this.reserve(key.length, valueLen);
+    if (p == 0) return false;
+    writeAscii(p, key);
+    memory.copy(p + <usize>key.length + 1, valuePtr, <usize>valueLen);
+    return true;
+  }
+
+  /**
+   * Makes room for one pair and records its lengths and NULs; returns where the
+   * key goes (the value goes after the key's NUL), or 0 when it does not fit.
+   */
+  private reserve(keyLen: i32, valueLen: i32): usize {
+    const need = keyLen + valueLen + 2;
+    if (this.count >= this.maxPairs || this.dataLen + need > this.capacity || keyLen < 0 || valueLen < 0) {
       this.overflowed = true;
-      return false;
+      return 0;
     }
-    let p = this.data + <usize>this.dataLen;
-    for (let i = 0; i < kl; i++) store<u8>(p + <usize>i, <u8>key.charCodeAt(i));
-    p += <usize>kl;
-    store<u8>(p, 0);
-    p++;
-    memory.copy(p, valuePtr, <usize>valueLen);
-    p += <usize>valueLen;
-    store<u8>(p, 0);
-    unchecked((this.lengths[this.count * 2] = <u32>kl));
+    const p = this.data + <usize>this.dataLen;
+    store<u8>(p + <usize>keyLen, 0);
+    store<u8>(p + <usize>(keyLen + 1 + valueLen), 0);
+    unchecked((this.lengths[this.count * 2] = <u32>keyLen));
     unchecked((this.lengths[this.count * 2 + 1] = <u32>valueLen));
     this.dataLen += need;
     this.count++;
     this.outLen = 0;
-    return true;
+    return p;
   }
 
   private finish(): void {
@@ -197,4 +173,8 @@ export class HeaderMapReader {
     this.valueLen = 0;
     return false;
   }
+}
+
+function writeAscii(p: usize, s: string): void {
+  for (let i = 0; i < s.length; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
 }

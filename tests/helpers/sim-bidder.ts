@@ -77,7 +77,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
   });
   const tick = async () => {
     await pool.tickAll();
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setImmediate(r));
   };
   const enc = new TextEncoder();
   return {
@@ -89,6 +89,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
       for (let i = 0; i < 500; i++) {
         clock.now += 1000;
         await tick();
+        await new Promise((r) => setTimeout(r, 5)); // let the leader's HTTP calls to the host complete
         let loaded = 0;
         for (const k of pool.shared.keys()) {
           const v = k.startsWith("nexus/v1/vm/") ? pool.shared.get(k) : undefined;

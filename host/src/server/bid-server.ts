@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import type { HttpOutcome, HttpRequest } from "../proxy-wasm/types.ts";
 import type { Logger } from "../log.ts";
 import { BadEncoding, BodyTooLarge, readBody, sendJson } from "./http-util.ts";
+import { closeServer, listen } from "./http-util.ts";
 
 export interface FilterPool {
   handleHttpRequest(req: HttpRequest): Promise<HttpOutcome>;
@@ -34,17 +35,11 @@ export class BidServer {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => resolve(this.server.address() as AddressInfo));
-    });
+    return listen(this.server, port, host);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.closeAllConnections?.();
-      this.server.close(() => resolve());
-    });
+    return closeServer(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -11,6 +11,7 @@ import type { ModelRegistry } from "../control/model-registry.ts";
 import type { BudgetSource } from "../control/budget.ts";
 import type { HostMetrics } from "./host-metrics.ts";
 import { readJson, sendJson, sendText } from "./http-util.ts";
+import { closeServer, listen } from "./http-util.ts";
 
 export interface ControlDeps {
   sync: SyncService;
@@ -41,17 +42,11 @@ export class ControlServer {
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => resolve(this.server.address() as AddressInfo));
-    });
+    return listen(this.server, port, host);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.closeAllConnections?.();
-      this.server.close(() => resolve());
-    });
+    return closeServer(this.server);
   }
 
   /** Adds the standalone hooks (filter metrics, VM readiness, extra state) once the VMs exist. */

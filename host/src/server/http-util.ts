@@ -1,5 +1,6 @@
 // Small helpers shared by the bid and control servers.
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createGunzip, createInflate } from "node:zlib";
 
 export class BodyTooLarge extends Error {
@@ -63,4 +64,19 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   const chunks = await readBody(req, limit);
   const text = Buffer.concat(chunks).toString("utf8");
   return text.length === 0 ? {} : JSON.parse(text);
+}
+
+export function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server.address() as AddressInfo));
+  });
+}
+
+/** Closes the server and its keep-alive connections. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections?.();
+    server.close(() => resolve());
+  });
 }
