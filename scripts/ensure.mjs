@@ -10,8 +10,18 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-const run = (args) => execFileSync(npm, args, { cwd: root, stdio: "inherit" });
+// The npm that runs this script (npm sets npm_execpath). Not a bare "npm": inside
+// an npm script, node_modules/.bin comes first in PATH, and a dependency may ship
+// its own old npm there.
+const npmCli = process.env.npm_execpath;
+const run = (args) =>
+  npmCli && npmCli.endsWith(".js")
+    ? execFileSync(process.execPath, [npmCli, ...args], { cwd: root, stdio: "inherit" })
+    : execFileSync(process.platform === "win32" ? "npm.cmd" : "npm", args, { cwd: root, stdio: "inherit", env: { ...process.env, PATH: withoutLocalBin(process.env.PATH ?? "") } });
+
+function withoutLocalBin(path) {
+  return path.split(":").filter((p) => !p.endsWith("node_modules/.bin")).join(":");
+}
 
 function lockHash() {
   return createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex");

@@ -145,7 +145,10 @@ export class SharedLedger extends BudgetPort {
       this.ledger.write(recordBuf);
       const w = writeShared(rt.ledgerKey, recordBuf, LEDGER_RECORD_SIZE, cas);
       if (w == Status.OK) return amount;
-      if (w != Status.CAS_MISMATCH) break;
+      if (w != Status.CAS_MISMATCH) {
+        metrics.inc(metrics.sharedDataErrors);
+        break;
+      }
     }
     metrics.inc(metrics.casGiveUps);
     this.lastFailure = NoBid.CONTENTION;
@@ -204,7 +207,7 @@ export class SharedLedger extends BudgetPort {
   private claimSlot(rt: CampaignRuntime, amount: i64, bid: ImpBid): bool {
     const seq = fetchAddU64(KEY_RESV_CURSOR, 1, this.retries);
     if (seq < 0) {
-      metrics.inc(metrics.casGiveUps);
+      metrics.inc(metrics.sharedDataErrors);
       return false;
     }
     this.slotKey.build(<u32>(<u64>seq % <u64>this.slots));
@@ -226,7 +229,12 @@ export class SharedLedger extends BudgetPort {
     s.expiresMs = this.nowMs + this.ttlMs;
     s.setCampaignId(rt.campaign.id.ptr, rt.campaign.id.len);
     const n = s.write(recordBuf);
-    if (setShared2(this.slotKey, recordBuf, n, cas) != Status.OK) return false;
+    const st2 = setShared2(this.slotKey, recordBuf, n, cas);
+    if (st2 != Status.OK) {
+      // CAS_MISMATCH: a racing writer (safe: fail this bid). Anything else: the host's store is full.
+      if (st2 != Status.CAS_MISMATCH) metrics.inc(metrics.sharedDataErrors);
+      return false;
+    }
     bid.seq = <u64>seq;
     return true;
   }

@@ -16,6 +16,7 @@ export class FilterMetrics {
   refunds: u32 = 0;
   casRetries: u32 = 0;
   casGiveUps: u32 = 0;
+  sharedDataErrors: u32 = 0;
   spendMicros: u32 = 0;
   wins: u32 = 0;
   lateWins: u32 = 0;
@@ -48,6 +49,7 @@ export class FilterMetrics {
     this.refunds = defineMetric(MetricType.COUNTER, "nexus_refunds_total");
     this.casRetries = defineMetric(MetricType.COUNTER, "nexus_cas_retries_total");
     this.casGiveUps = defineMetric(MetricType.COUNTER, "nexus_cas_giveups_total");
+    this.sharedDataErrors = defineMetric(MetricType.COUNTER, "nexus_shared_data_errors_total");
     this.spendMicros = defineMetric(MetricType.COUNTER, "nexus_spend_micros_total");
     this.wins = defineMetric(MetricType.COUNTER, "nexus_wins_total");
     this.lateWins = defineMetric(MetricType.COUNTER, "nexus_late_wins_total");

@@ -54,7 +54,8 @@ export function defaultConfig(): HostConfig {
     vms: 2,
     vmMode: "inline",
     wasmPath: DEFAULT_WASM,
-    plugin: {},
+    // The demo model is trained on iPinYou logs (China time, CNY floors); the rates are demo values.
+    plugin: { utc_offset_minutes: 480, fx_rates: { CNY: 0.14, EUR: 1.08, GBP: 1.27 } },
     campaignsPath: join(DEMO_DIR, "campaigns.json"),
     model: {
       store: DEMO_DIR,
@@ -102,7 +103,9 @@ function mergeFile(cfg: HostConfig, file: string): void {
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     if (!(key in cfg)) throw new ConfigError(`config file ${file}: unknown key "${key}"`);
     const current = (cfg as unknown as Record<string, unknown>)[key];
-    if (isPlainObject(current) && key !== "plugin") {
+    if (key === "plugin" && isPlainObject(value)) {
+      cfg.plugin = { ...cfg.plugin, ...value }; // the file's plugin fields override the defaults one by one
+    } else if (isPlainObject(current)) {
       if (!isPlainObject(value)) throw new ConfigError(`${key}: expected an object`);
       for (const [k, v] of Object.entries(value)) {
         if (!(k in current)) throw new ConfigError(`${key}.${k}: unknown key`);
@@ -154,7 +157,9 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   str("NEXUS_LOG_LEVEL", (v) => (cfg.logLevel = v));
   str("NEXUS_PLUGIN_CONFIG", (v) => {
     try {
-      cfg.plugin = JSON.parse(v) as Record<string, unknown>;
+      const parsed: unknown = JSON.parse(v);
+      if (!isPlainObject(parsed)) throw new ConfigError("NEXUS_PLUGIN_CONFIG: expected a JSON object");
+      cfg.plugin = { ...cfg.plugin, ...parsed };
     } catch (err) {
       throw new ConfigError(`NEXUS_PLUGIN_CONFIG: ${(err as Error).message}`);
     }

@@ -79,7 +79,8 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       vmId: "nexus",
       pluginConfig: JSON.stringify(plugin),
       upstreams: { [HOST_CLUSTER]: cp.controlUrl },
-      sharedData: { bytes: 64 << 20 },
+      // Keys: the reservation ring (reservation_slots) plus per-campaign and per-VM keys.
+      sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
       autoTick: true,
       // Behave as Envoy does: on_log before on_done/on_delete, and local replies
       // pass through the filter's own response callbacks.

@@ -64,7 +64,8 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
     rootId: "nexus",
     pluginConfig: JSON.stringify({ host_cluster: "nexus_host", tick_ms: 1000, sync_period_ms: 1000, ...(o.plugin ?? {}) }),
     upstreams: { nexus_host: cp.controlUrl },
-    sharedData: { bytes: 64 << 20 },
+    // Keys: the reservation ring (reservation_slots) plus per-campaign and per-VM keys.
+      sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
     clock: {
       nowNanos: () => {
         const t = clock.now;

@@ -79,7 +79,11 @@ async function signCmd(argv: string[]): Promise<number> {
 }
 
 /** Offline tools, loaded lazily: they pull in the compiled core and the data readers. */
-const TOOLS: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {};
+const TOOLS: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
+  train: () => import("../tools/train.ts"),
+  replay: () => import("../tools/replay.ts"),
+  loadgen: () => import("../tools/loadgen.ts"),
+};
 
 async function tool(name: string, argv: string[]): Promise<number> {
   const load = TOOLS[name];

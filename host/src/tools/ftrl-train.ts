@@ -1,0 +1,228 @@
+// Training and evaluating the pCTR/pCVR pair with the core's FTRL-Proximal:
+// seeded shuffled epochs, the constant pCVR fallback, evaluation through the
+// filter's own scorer (NXM blob loaded into the core), and a grid search on
+// folds of the training data (never on the test file).
+import { encodeNxm } from "../models/nxm.ts";
+import type { LrModelPair } from "../models/model.ts";
+import type { FtrlHyperParams, NexusCore } from "./core.ts";
+import type { ExampleSet } from "./examples.ts";
+import { evaluateBinary, type BinaryEvaluation } from "./metrics.ts";
+import { mulberry32, permutation } from "./rng.ts";
+
+/** The core's FtrlParams defaults (assembly/core/train/ftrl.ts). */
+export const DEFAULT_FTRL: Readonly<FtrlHyperParams> = { alpha: 0.05, beta: 1.0, l1: 1.0, l2: 1.0 };
+
+/** pCVR when no conversion labels exist: sigmoid(b_cvr) = p with all CVR weights 0. */
+export const DEFAULT_CVR_PRIOR = 0.05;
+
+export interface TrainSettings extends FtrlHyperParams {
+  hashBits: number;
+  epochs: number;
+  seed: number;
+  /** pCVR of the constant model used when there are no conversion labels. */
+  cvrPrior: number;
+}
+
+export interface TrainedModel {
+  model: LrModelPair;
+  /** "trained" when conversion labels of clicked examples existed, else "constant". */
+  cvr: "trained" | "constant";
+  cvrExamples: number;
+  /** Non-zero CTR weights. */
+  nonZeroCtr: number;
+  nonZeroCvr: number;
+}
+
+export function logit(p: number): number {
+  return Math.log(p / (1 - p));
+}
+
+/** One pass over `order` (indices into `set`): CTR on every example, CVR on clicked examples with a conversion label. */
+function epoch(core: NexusCore, set: ExampleSet, order: ArrayLike<number>, trainCvr: boolean): void {
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k]!;
+    const x = set.features(i);
+    core.ftrlUpdate(0, x, set.click(i));
+    if (trainCvr && set.click(i) === 1) {
+      const conv = set.conversion(i);
+      if (conv >= 0) core.ftrlUpdate(1, x, conv);
+    }
+  }
+}
+
+/** Counts non-zero weights, turning −0 into +0 (NXM sparse drops zeros and decodes them as +0). */
+function normaliseZeros(w: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < w.length; i++) {
+    if (w[i] === 0) w[i] = 0;
+    else n++;
+  }
+  return n;
+}
+
+/**
+ * Trains a model pair on `set`: `epochs` passes, each over a fresh seeded
+ * shuffle. pCVR is trained on the clicked examples that carry a conversion
+ * label (conversion given click); when there are none it is the constant
+ * model b_cvr = logit(cvrPrior), weights 0.
+ */
+export function trainModel(core: NexusCore, set: ExampleSet, s: TrainSettings, onEpoch?: (e: number) => void): TrainedModel {
+  core.setHashBits(s.hashBits);
+  core.ftrlInit(s.hashBits, s);
+  const cvrExamples = set.cvrExamples.n;
+  const trainCvr = cvrExamples > 0;
+  const rand = mulberry32(s.seed);
+  for (let e = 1; e <= s.epochs; e++) {
+    epoch(core, set, permutation(set.size, rand), trainCvr);
+    onEpoch?.(e);
+  }
+  const ctr = core.ftrlWeights(0, s.hashBits);
+  let wCvr: Float32Array;
+  let bCvr: number;
+  if (trainCvr) {
+    const cvr = core.ftrlWeights(1, s.hashBits);
+    wCvr = cvr.weights;
+    bCvr = cvr.bias;
+  } else {
+    wCvr = new Float32Array(2 ** s.hashBits);
+    bCvr = logit(s.cvrPrior);
+  }
+  const model: LrModelPair = { hashBits: s.hashBits, wCtr: ctr.weights, bCtr: Math.fround(ctr.bias), wCvr, bCvr: Math.fround(bCvr) };
+  const nonZeroCtr = normaliseZeros(model.wCtr);
+  const nonZeroCvr = normaliseZeros(model.wCvr);
+  return { model, cvr: trainCvr ? "trained" : "constant", cvrExamples, nonZeroCtr, nonZeroCvr };
+}
+
+export interface Evaluation {
+  ctr: BinaryEvaluation;
+  /** On clicked examples with a conversion label; undefined when there are none. */
+  cvr?: BinaryEvaluation;
+}
+
+/** Scores every example with the filter's scorer (the model's NXM blob loaded into the core). */
+export function scoreSet(core: NexusCore, model: LrModelPair, set: ExampleSet): { pCtr: Float64Array; pCvr: Float64Array } {
+  core.setHashBits(model.hashBits);
+  core.loadModel(encodeNxm(model), model.hashBits);
+  const pCtr = new Float64Array(set.size);
+  const pCvr = new Float64Array(set.size);
+  for (let i = 0; i < set.size; i++) {
+    const s = core.score(set.features(i));
+    pCtr[i] = s.pCtr;
+    pCvr[i] = s.pCvr;
+  }
+  return { pCtr, pCvr };
+}
+
+export function evaluateModel(core: NexusCore, model: LrModelPair, set: ExampleSet): Evaluation {
+  const { pCtr, pCvr } = scoreSet(core, model, set);
+  const clicks = new Uint8Array(set.size);
+  const cvrP: number[] = [];
+  const cvrY: number[] = [];
+  for (let i = 0; i < set.size; i++) {
+    clicks[i] = set.click(i);
+    if (set.click(i) === 1 && set.conversion(i) >= 0) {
+      cvrP.push(pCvr[i]!);
+      cvrY.push(set.conversion(i));
+    }
+  }
+  const out: Evaluation = { ctr: evaluateBinary(pCtr, clicks) };
+  if (cvrY.length > 0) out.cvr = evaluateBinary(cvrP, cvrY);
+  return out;
+}
+
+// ---- tuning -------------------------------------------------------------------
+
+export interface TuneGrid {
+  alpha: readonly number[];
+  beta: readonly number[];
+  l1: readonly number[];
+  l2: readonly number[];
+  /** Epochs 1 … maxEpochs are all scored (one run per setting). */
+  maxEpochs: number;
+}
+
+export const DEFAULT_TUNE_GRID: TuneGrid = {
+  alpha: [0.05, 0.1, 0.2, 0.5, 1],
+  beta: [0.1, 1],
+  l1: [0, 1, 2, 4, 8],
+  l2: [0, 1],
+  maxEpochs: 6,
+};
+
+export interface TuneTrial extends FtrlHyperParams {
+  epochs: number;
+  /** Mean validation AUC over the folds. */
+  auc: number;
+  logLoss: number;
+}
+
+export interface TuneResult {
+  best: TuneTrial;
+  folds: number;
+  repeats: number;
+  trials: number;
+  /** The best 10 trials (by AUC). */
+  top: TuneTrial[];
+}
+
+/**
+ * Grid search with repeated k-fold cross-validation on `set` (`repeats`
+ * seeded random splits into `folds` parts): for every (alpha, beta, l1, l2),
+ * train on k−1 folds and score the held-out fold after each epoch with the
+ * core's FTRL prediction. The best AUC averaged over all folds of all repeats
+ * wins (lower log loss breaks ties). Repeats matter with few clicks: one split's
+ * ranking of settings is mostly noise.
+ */
+export function tuneFtrl(
+  core: NexusCore,
+  set: ExampleSet,
+  grid: TuneGrid,
+  options: { hashBits: number; folds: number; repeats?: number; seed: number; onTrial?: (done: number, total: number) => void },
+): TuneResult {
+  const k = Math.max(2, options.folds);
+  const repeats = Math.max(1, options.repeats ?? 1);
+  const splits: Uint8Array[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const perm = permutation(set.size, mulberry32((options.seed ^ 0x5eed) + r * 7919));
+    const foldOf = new Uint8Array(set.size);
+    for (let i = 0; i < perm.length; i++) foldOf[perm[i]!] = i % k;
+    splits.push(foldOf);
+  }
+  const runs = k * repeats;
+  core.setHashBits(options.hashBits);
+
+  const combos: FtrlHyperParams[] = [];
+  for (const alpha of grid.alpha) for (const beta of grid.beta) for (const l1 of grid.l1) for (const l2 of grid.l2) combos.push({ alpha, beta, l1, l2 });
+  const trials: TuneTrial[] = [];
+  let done = 0;
+  for (const p of combos) {
+    const aucs = new Float64Array(grid.maxEpochs);
+    const losses = new Float64Array(grid.maxEpochs);
+    for (let run = 0; run < runs; run++) {
+      const foldOf = splits[Math.floor(run / k)]!;
+      const f = run % k;
+      const trainIdx: number[] = [];
+      const validIdx: number[] = [];
+      for (let i = 0; i < set.size; i++) (foldOf[i] === f ? validIdx : trainIdx).push(i);
+      core.ftrlInit(options.hashBits, p);
+      const rand = mulberry32(options.seed + run);
+      const labels = validIdx.map((i) => set.click(i));
+      for (let e = 0; e < grid.maxEpochs; e++) {
+        const order = permutation(trainIdx.length, rand);
+        for (let r = 0; r < order.length; r++) {
+          const i = trainIdx[order[r]!]!;
+          core.ftrlUpdate(0, set.features(i), set.click(i));
+        }
+        const probs = validIdx.map((i) => core.ftrlPredict(0, set.features(i)));
+        const ev = evaluateBinary(probs, labels);
+        aucs[e]! += ev.auc / runs;
+        losses[e]! += ev.logLoss / runs;
+      }
+    }
+    for (let e = 0; e < grid.maxEpochs; e++) trials.push({ ...p, epochs: e + 1, auc: aucs[e]!, logLoss: losses[e]! });
+    options.onTrial?.(++done, combos.length);
+  }
+  const ranked = trials.filter((t) => Number.isFinite(t.auc)).sort((a, b) => b.auc - a.auc || a.logLoss - b.logLoss);
+  const best = ranked[0] ?? trials[0]!;
+  return { best, folds: k, repeats, trials: trials.length, top: ranked.slice(0, 10) };
+}

@@ -1,0 +1,58 @@
+// The committed demo model and campaign set: signed with the committed public
+// key, small and sparse, loadable by the filter's loader, and the campaign set
+// parses with the filter's campaign parser and bids roughly $0.5–5 CPM on the
+// kind of traffic the model was trained on.
+import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { loadModelFile, readNxmHeader, toWireBlob } from "../../host/src/models/index.ts";
+import { bidRequestFromLog } from "../../host/src/data/openrtb-from-log.ts";
+import { Featindex, readLibfm } from "../../host/src/data/ipinyou.ts";
+import type { NexusCore } from "../../host/src/tools/core.ts";
+import { fixture, loadCore, ROOT } from "./helpers.ts";
+
+const DEMO = join(ROOT, "models", "demo");
+let core: NexusCore;
+before(async () => {
+  core = await loadCore();
+});
+
+describe("models/demo", () => {
+  it("demo.nxm is signed with demo-public.pem, sparse and under 1 MB", async () => {
+    const pub = readFileSync(join(DEMO, "demo-public.pem"), "utf8");
+    assert.match(pub, /^-----BEGIN PUBLIC KEY-----\n/);
+    const m = await loadModelFile(join(DEMO, "demo.nxm"), { publicKey: pub, allowUnsigned: false });
+    assert.equal(m.signed, true);
+    assert.equal(m.model.hashBits, 18);
+    assert.ok(statSync(join(DEMO, "demo.nxm")).size < 1 << 20);
+    assert.equal(readNxmHeader(new Uint8Array(readFileSync(join(DEMO, "demo.nxm")))).encoding, "sparse");
+    assert.ok(Math.abs(1 / (1 + Math.exp(-m.model.bCvr)) - 0.05) < 1e-6); // the constant pCVR model
+    core.loadModel(toWireBlob(m.model), 18);
+  });
+
+  it("campaigns.json parses with the filter's parser and bids $0.5–5 CPM on typical requests", async () => {
+    const text = readFileSync(join(DEMO, "campaigns.json"), "utf8");
+    const doc = JSON.parse(text) as { campaigns: Array<{ creatives: Array<{ w: number; h: number }>; targeting: { sizes: string[] } }> };
+    assert.deepEqual(doc.campaigns[0]!.targeting.sizes, ["300x250", "728x90", "320x50", "160x600", "300x600"]);
+    assert.deepEqual(doc.campaigns[0]!.creatives.map((c) => `${c.w}x${c.h}`), doc.campaigns[0]!.targeting.sizes);
+    core.loadModel(new Uint8Array(readFileSync(join(DEMO, "demo.nxm"))), 18);
+    core.loadCampaigns(text);
+    const fi = await Featindex.read(fixture("featindex.sample.txt"));
+    const prices: number[] = [];
+    for await (const rec of readLibfm(fixture("libfm-deepctr.sample.txt"), fi)) {
+      // mobile 320x50 traffic, as in campaign 2997, without a floor
+      const r = bidRequestFromLog({ ...rec, slotwidth: 320, slotheight: 50, slotprice: 0 });
+      const d = core.decide(r.json, r.timeMs);
+      assert.equal(d.status, 200, `no bid: reason ${d.reason}`);
+      const resp = JSON.parse(d.body!) as { cur: string; seatbid: Array<{ bid: Array<{ price: number; crid: string }> }> };
+      assert.equal(resp.cur, "USD");
+      assert.equal(resp.seatbid[0]!.bid[0]!.crid, "demo-320x50");
+      prices.push(resp.seatbid[0]!.bid[0]!.price);
+    }
+    prices.sort((a, b) => a - b);
+    const median = prices[Math.floor(prices.length / 2)]!;
+    assert.ok(median >= 0.5 && median <= 5, `median bid $${median} CPM`);
+    assert.ok(prices[prices.length - 1]! <= 8, "max_bid_cpm caps bids at $8");
+  });
+});

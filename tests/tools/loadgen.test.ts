@@ -1,0 +1,105 @@
+// loadgen against a tiny node:http bidder: requests come from the shared
+// mapping with unique ids, wins are bids above the logged market price
+// (converted from CNY fen with --fx), win notices carry ${AUCTION_PRICE}.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { readRawLog } from "../../host/src/data/ipinyou.ts";
+import {
+  formatPrice, loadAuctions, main, parseBidResponse, parseFx, percentile, runLoadgen, substituteMacros, type LoadgenResult,
+} from "../../host/src/tools/loadgen.ts";
+import { fixture } from "./helpers.ts";
+import { startStubBidder, type StubBidder } from "./stub-bidder.ts";
+
+let stub: StubBidder;
+before(async () => {
+  stub = await startStubBidder({ price: 0.1, cur: "USD", bidEvery: 1 });
+});
+after(() => stub.close());
+
+describe("bid responses and macros", () => {
+  it("reads price, nurl and cur of any BidResponse", () => {
+    const r = parseBidResponse(JSON.stringify({ id: "r", seatbid: [{ seat: "s", bid: [{ id: "b", impid: "1", price: 1.5, nurl: "http://x/w?p=${AUCTION_PRICE}" }] }] }));
+    assert.ok(!("error" in r));
+    assert.equal(r.cur, "USD"); // OpenRTB default
+    assert.deepEqual(r.bids, [{ id: "b", impid: "1", price: 1.5, nurl: "http://x/w?p=${AUCTION_PRICE}", seat: "s" }]);
+    assert.deepEqual(parseBidResponse("{"), { error: "invalid-json" });
+    assert.deepEqual(parseBidResponse(JSON.stringify({ seatbid: [{ bid: [{ price: "1" }] }] })), { error: "bad-price" });
+    const empty = parseBidResponse(JSON.stringify({ id: "r", cur: "EUR" }));
+    assert.ok(!("error" in empty) && empty.bids.length === 0 && empty.cur === "EUR");
+  });
+
+  it("substitutes macros, also URL-encoded ones", () => {
+    const v = { AUCTION_ID: "a b", AUCTION_BID_ID: "b", AUCTION_IMP_ID: "1", AUCTION_SEAT_ID: "s", AUCTION_AD_ID: "", AUCTION_PRICE: "0.287", AUCTION_CURRENCY: "USD" };
+    assert.equal(substituteMacros("/w?p=${AUCTION_PRICE}&id=${AUCTION_ID}&c=%24%7BAUCTION_CURRENCY%7D&x=${UNKNOWN}", v), "/w?p=0.287&id=a%20b&c=USD&x=${UNKNOWN}");
+    assert.equal(formatPrice(0.28700000001), "0.287");
+    assert.equal(formatPrice(2), "2");
+    assert.equal(formatPrice(1e-7), "0");
+  });
+
+  it("parses --fx and percentiles", () => {
+    assert.deepEqual(parseFx("usd=0.14, EUR=0.13"), { CNY: 1, USD: 0.14, EUR: 0.13 });
+    assert.throws(() => parseFx("USD:1"));
+    const s = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual([percentile(s, 50), percentile(s, 90), percentile(s, 99), percentile(s, 100)], [5, 9, 10, 10]);
+  });
+});
+
+describe("loadgen against a stub bidder", () => {
+  it("sends every log row once, counts wins exactly, sends their win notices", async () => {
+    stub.requests.length = 0;
+    stub.wins.length = 0;
+    const auctions = await loadAuctions(fixture("raw-log.sample.txt"));
+    assert.equal(auctions.length, 5);
+    const fx = { CNY: 1, USD: 0.14 };
+    const res = await runLoadgen({ url: stub.url, auctions, concurrency: 2, timeoutMs: 2000, fx, winNotices: true, lossNotices: false });
+    assert.equal(res.requests, 5);
+    assert.equal(res.responses, 5);
+    assert.equal(res.bids, 5);
+    assert.equal(res.bidRate, 1);
+    // the stub bids 0.1 USD CPM; market prices 205, 46, 34, 174, 20 fen → 0.287, 0.0644, 0.0476, 0.2436, 0.028 USD CPM
+    const fens = [];
+    for await (const r of readRawLog(fixture("raw-log.sample.txt"))) fens.push(r.payprice);
+    const winners = fens.filter((f) => 0.1 > (f / 100) * 0.14);
+    assert.equal(res.wins, winners.length);
+    assert.equal(res.wins, 3);
+    assert.deepEqual(res.spendMicros, { USD: winners.reduce((a, f) => a + Math.round((f / 100) * 0.14 * 1000), 0) });
+    assert.equal(res.notices.winSent, 3);
+    assert.equal(res.notices.winOk, 3);
+    assert.equal(stub.wins.length, 3);
+    const prices = stub.wins.map((q) => Number(q.get("price"))).sort((a, b) => a - b);
+    assert.deepEqual(prices, winners.map((f) => Number(formatPrice((f / 100) * 0.14))).sort((a, b) => a - b));
+    for (const q of stub.wins) assert.equal(q.get("cur"), "USD");
+    // request ids are unique and the requests are the mapping's
+    const ids = stub.requests.map((r) => r.id as string);
+    assert.equal(new Set(ids).size, 5);
+    assert.ok(stub.requests.every((r) => (r.device as { geo: { country: string } }).geo.country === "CHN"));
+    assert.ok(res.latencyMs.p50 > 0 && res.latencyMs.max >= res.latencyMs.p99);
+  });
+
+  it("cycles the log for --requests and runs at a --rate", async () => {
+    const auctions = await loadAuctions(fixture("raw-log.sample.txt"));
+    const res = await runLoadgen({ url: stub.url, auctions, concurrency: 8, rate: 200, requests: 40, timeoutMs: 2000, fx: { CNY: 1, USD: 0.14 }, winNotices: false, lossNotices: false });
+    assert.equal(res.requests, 40);
+    assert.equal(res.mode, "rate");
+    assert.equal(res.notices.winSent, 0);
+    assert.ok(res.wallSeconds > 0.15, `${res.wallSeconds} s for 40 requests at 200/s`);
+  });
+
+  it("counts connection failures instead of failing", async () => {
+    const auctions = await loadAuctions(fixture("raw-log.sample.txt"));
+    const res = await runLoadgen({ url: "http://127.0.0.1:9/openrtb2/bid", auctions, concurrency: 1, requests: 2, timeoutMs: 500, fx: { CNY: 1 }, winNotices: true, lossNotices: false });
+    assert.equal(res.responses, 0);
+    assert.equal(Object.values(res.errors).reduce((a, b) => a + b, 0), 2);
+  });
+
+  it("the CLI prints --json", async () => {
+    const out: string[] = [];
+    const code = await main(["--url", stub.url, "--log", fixture("raw-log.sample.txt"), "--requests", "10", "--fx", "USD=0.14", "--json"], { out: (s) => void out.push(s), err: () => {}, progress: false });
+    assert.equal(code, 0);
+    const r = JSON.parse(out.join("")) as LoadgenResult & { log: { used: number } };
+    assert.equal(r.requests, 10);
+    assert.equal(r.log.used, 5);
+    const err: string[] = [];
+    assert.equal(await main(["--url", "ftp://x"], { out: () => {}, err: (s) => void err.push(s), progress: false }), 2);
+  });
+});

@@ -1,0 +1,130 @@
+// Replay rules on hand-made auctions with known results: a bid wins only when
+// strictly above the market price and pays the market price; a bid is placed
+// only when it can be reserved against what is left of the budget; budgets are
+// fractions of the replayed set's cost; pacing uses the core's PID.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { NexusCore } from "../../host/src/tools/core.ts";
+import { DEFAULT_PID_GAINS } from "../../host/src/tools/core.ts";
+import {
+  bidder, loadReplayFile, main, renderReplayReport, replayData, runReplay, simulate, totalCost, tune, defaultSearchSpace,
+  type ReplayData, type ReplaySummary,
+} from "../../host/src/tools/replay.ts";
+import { mulberry32 } from "../../host/src/tools/rng.ts";
+import { fixture, loadCore } from "./helpers.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "nexus-replay-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+let core: NexusCore;
+let rules: ReplayData;
+before(async () => {
+  core = await loadCore();
+  rules = (await loadReplayFile(fixture("replay-rules.txt"))).data;
+});
+
+const constant = (bid: number) => () => bid;
+
+describe("replay rules (replay-rules.txt: prices 10 20 30 5 20 0, clicks on rows 2, 4, 6)", () => {
+  it("wins only strictly above the market price and pays the market price", () => {
+    const r = simulate(rules, 1000, constant(20));
+    assert.equal(r.bids, 6);
+    assert.equal(r.impressions, 3); // 10, 5 and 0; not the two 20s, not 30
+    assert.equal(r.clicks, 2);
+    assert.equal(r.spend, 15);
+  });
+
+  it("places a bid only when the whole bid fits in what is left of the budget", () => {
+    const r = simulate(rules, 25, constant(20));
+    assert.deepEqual([r.bids, r.impressions, r.clicks, r.spend], [1, 1, 0, 10]); // then 20 > 15 left: no more bids
+    const s = simulate(rules, 25, constant(12));
+    assert.deepEqual([s.bids, s.impressions, s.clicks, s.spend], [4, 2, 1, 15]); // 12 > 10 left after row 4
+    assert.equal(simulate(rules, 15, constant(21)).bids, 0);
+  });
+
+  it("stops when the budget is spent, never above it", () => {
+    const r = simulate(rules, 10.5, constant(10.5));
+    assert.deepEqual([r.bids, r.impressions, r.spend], [1, 1, 10]);
+    for (const bid of [1, 6, 11, 21, 31, 100]) for (const budget of [5, 15, 35, 85]) assert.ok(simulate(rules, budget, constant(bid)).spend <= budget);
+  });
+
+  it("strategies bid as their formulas say", () => {
+    const lin = bidder({ strategy: "LIN", base: 10, avgCtr: 0.002 }, rules);
+    assert.deepEqual([0, 1, 2, 3, 4, 5].map(lin), [5, 20, 5, 15, 5, 10]);
+    const r = simulate(rules, 1000, lin);
+    assert.deepEqual([r.impressions, r.clicks, r.spend], [2, 2, 5]);
+    const ortb = bidder({ strategy: "ORTB", c: 10, lambda: 1e-4 }, rules);
+    assert.ok(Math.abs(ortb(1) - (Math.sqrt((10 / 1e-4) * 0.004 + 100) - 10)) < 1e-12);
+    const rand = bidder({ strategy: "RAND", upper: 50, seed: 3 }, rules);
+    const again = bidder({ strategy: "RAND", upper: 50, seed: 3 }, rules);
+    for (let i = 0; i < 6; i++) {
+      const b = rand(i);
+      assert.ok(b >= 0 && b < 50);
+      assert.equal(b, again(i));
+    }
+  });
+
+  it("tunes on one set, and budgets are the replayed set's cost / k", () => {
+    assert.equal(totalCost(rules), 85);
+    const res = runReplay(core, rules, rules, { budgets: [2, 4], strategies: ["CONST", "LIN"], pacing: "off", steps: 24, seed: 1, oracle: true });
+    assert.deepEqual(res.budgets.map((b) => [b.k, b.trainBudget, b.testBudget]), [[2, 42.5, 42.5], [4, 21.25, 21.25]]);
+    for (const b of res.budgets) for (const r of b.runs) assert.ok(r.test.spend <= b.testBudget);
+    // the oracle is tuned on the test set itself: never below LIN
+    for (const b of res.budgets) assert.ok(b.oracleLin!.test.clicks >= b.runs.find((r) => r.strategy === "LIN")!.test.clicks);
+    const t = tune(rules, 1000, "CONST", defaultSearchSpace(rules));
+    assert.equal(t.result.clicks, 3); // a bid above 20 wins every click
+  });
+});
+
+describe("pacing with the core's PID controller", () => {
+  // 20,000 auctions, prices uniform in 1..100, equal pCTR; a constant bid of 200 wins every auction.
+  const rand = mulberry32(5);
+  const rows = Array.from({ length: 20_000 }, () => ({ click: rand() < 0.001 ? 1 : 0, price: 1 + Math.floor(rand() * 100), pctr: 0.001 }));
+  const d = replayData(rows);
+  const budget = totalCost(d) / 4;
+
+  it("unpaced, the budget is gone in the first quarter; paced, it follows the flat plan", () => {
+    const unpaced = simulate(d, budget, constant(200));
+    assert.ok(unpaced.spent95At! < 0.3, `unpaced 95% at ${unpaced.spent95At}`);
+    const paced = simulate(d, budget, constant(200), { pacing: { core, settings: { gains: DEFAULT_PID_GAINS, steps: 1440 } } });
+    assert.ok(paced.spent95At! > 0.85, `paced 95% at ${paced.spent95At}`);
+    assert.ok(paced.pacingError < 1, `paced pacing error ${paced.pacingError}`);
+    assert.ok(unpaced.pacingError > 5 * paced.pacingError);
+    assert.ok(paced.meanMultiplier < 1);
+    assert.ok(paced.spend <= budget);
+  });
+});
+
+describe("replay CLI and report", () => {
+  it("runs on files and writes a self-contained HTML report", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const report = join(tmp, "r.html");
+    const code = await main(
+      ["--train", fixture("replay-rules.txt"), "--test", fixture("replay-rules.txt"), "--budgets", "2,4", "--strategies", "LIN,ORTB", "--steps", "24", "--report", report, "--json"],
+      { out: (s) => void out.push(s), err: (s) => void err.push(s), progress: false },
+    );
+    assert.equal(code, 0, err.join(""));
+    const s = JSON.parse(out.join("")) as ReplaySummary;
+    assert.equal(s.budgets.length, 2);
+    assert.equal(s.budgets[0]!.runs.length, 4); // LIN, LIN+PID, ORTB, ORTB+PID
+    assert.deepEqual(s.findings.ortbVsLin.map((x) => x.k), [2, 4]);
+    const html = readFileSync(report, "utf8");
+    assert.match(html, /^<!doctype html>/);
+    assert.ok((html.match(/<svg /g) ?? []).length === 3); // clicks vs budget + one spend chart per budget
+    assert.doesNotMatch(html, /<script|src=|href=|@import|url\(/i);
+    assert.equal(renderReplayReport(s), html);
+  });
+
+  it("refuses a bad command line", async () => {
+    const err: string[] = [];
+    const io = { out: () => {}, err: (s: string) => void err.push(s), progress: false };
+    assert.equal(await main(["--train", fixture("replay-rules.txt")], io), 2);
+    assert.equal(await main(["--train", fixture("replay-rules.txt"), "--test", fixture("replay-rules.txt"), "--strategies", "FOO"], io), 2);
+    assert.equal(await main(["--train", fixture("raw-log.sample.txt"), "--test", fixture("raw-log.sample.txt"), "--format", "raw"], io), 2);
+    assert.match(err.join(""), /--model/);
+  });
+});

@@ -1,0 +1,146 @@
+// Short training runs on small fixtures: the model loads with host/src/models
+// loadModelFile (digest, signature) and scores through the core; the CLI
+// entry; pCVR trained from conversion labels or the documented constant.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { keygen } from "../../host/src/models/sign-cli.ts";
+import { loadModelFile, toWireBlob } from "../../host/src/models/load.ts";
+import { modelsEqual } from "../../host/src/models/model.ts";
+import { ParseError, type NexusCore } from "../../host/src/tools/core.ts";
+import { loadExamples } from "../../host/src/tools/examples.ts";
+import { evaluateModel, logit, main, runTrain, trainModel, tuneFtrl, type TrainSummary } from "../../host/src/tools/train.ts";
+import { bidRequestFromLog } from "../../host/src/data/openrtb-from-log.ts";
+import { readRawLog } from "../../host/src/data/ipinyou.ts";
+import { enc, fixture, loadCore } from "./helpers.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "nexus-train-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+let core: NexusCore;
+before(async () => {
+  core = await loadCore();
+});
+
+const SETTINGS = { hashBits: 18, alpha: 0.1, beta: 1, l1: 0.5, l2: 1, epochs: 3, seed: 1, cvrPrior: 0.05 };
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s), progress: false }, out, err };
+}
+
+describe("train", () => {
+  it("raw logs: learns the signal, writes .nxm/.npz with digests, loads and scores through the core", async () => {
+    const out = join(tmp, "raw-model");
+    const s = await runTrain({ data: fixture("train-raw.sample.txt"), format: "raw", test: fixture("test-raw.sample.txt"), out, settings: SETTINGS });
+    assert.equal(s.data.examples, 400);
+    assert.ok(s.metrics.test!.ctr.auc > 0.7, `test AUC ${s.metrics.test!.ctr.auc}`);
+    assert.equal(s.model.cvr, "constant");
+    assert.ok(Math.abs(s.model.bCvr - logit(0.05)) < 1e-6);
+    assert.equal(s.files.signed, false);
+
+    const nxm = await loadModelFile(`${out}.nxm`, { allowUnsigned: true });
+    const npz = await loadModelFile(`${out}.npz`, { allowUnsigned: true });
+    assert.ok(modelsEqual(nxm.model, npz.model));
+    assert.equal(nxm.model.hashBits, 18);
+    assert.match(readFileSync(`${out}.nxm.sha256`, "utf8"), /^[0-9a-f]{64} {2}raw-model\.nxm\n$/);
+    assert.equal(existsSync(`${out}.nxm.sig`), false);
+
+    // the filter's scorer: a shop request (high CTR in the fixture) scores above a news one
+    core.loadModel(toWireBlob(nxm.model), 18);
+    const score = (domain: string): number => {
+      const r = bidRequestFromLog({ bidid: "t", timestamp: "20131023120000000", domain, slotwidth: 300, slotheight: 250 });
+      const b = core.requestFeatures(enc.encode(r.json), 0, r.timeMs, r.utcOffsetMinutes);
+      assert.ok(!(b instanceof ParseError));
+      return core.score(b).pCtr;
+    };
+    assert.ok(score("dom-shop") > 2 * score("dom-news"), `${score("dom-shop")} vs ${score("dom-news")}`);
+    const cvr = core.score(new Uint32Array([1, 2, 3])).pCvr;
+    assert.ok(Math.abs(cvr - 0.05) < 1e-6);
+  });
+
+  it("the evaluation equals scoring the written model with the core", async () => {
+    const { set } = await loadExamples(core, fixture("test-raw.sample.txt"), { format: "raw" });
+    const train = await loadExamples(core, fixture("train-raw.sample.txt"), { format: "raw" });
+    const t = trainModel(core, train.set, SETTINGS);
+    const e1 = evaluateModel(core, t.model, set);
+    const recs = [];
+    for await (const r of readRawLog(fixture("test-raw.sample.txt"))) recs.push(r);
+    core.loadModel(toWireBlob(t.model), 18);
+    let sum = 0;
+    for (const rec of recs) {
+      const r = bidRequestFromLog(rec);
+      sum += core.score(core.requestFeatures(enc.encode(r.json), 0, r.timeMs, r.utcOffsetMinutes) as Uint32Array).pCtr;
+    }
+    assert.ok(Math.abs(e1.ctr.calibration * e1.ctr.positives - sum) < 1e-9);
+  });
+
+  it("is reproducible for a seed", async () => {
+    const train = await loadExamples(core, fixture("train-raw.sample.txt"), { format: "raw" });
+    const a = trainModel(core, train.set, SETTINGS);
+    const b = trainModel(core, train.set, SETTINGS);
+    const c = trainModel(core, train.set, { ...SETTINGS, seed: 2 });
+    assert.ok(modelsEqual(a.model, b.model));
+    assert.ok(!modelsEqual(a.model, c.model));
+  });
+
+  it("events: trains pCVR on clicked events with a conversion label; signs with --key", async () => {
+    const keys = await keygen(join(tmp, "keys"));
+    const out = join(tmp, "ev-model.nxm");
+    const s = await runTrain({ data: fixture("events-train.sample.jsonl"), format: "events", out, settings: SETTINGS, keyPath: keys.privateKeyPath });
+    assert.equal(s.model.cvr, "trained");
+    assert.ok(s.model.cvrExamples > 5);
+    assert.ok(s.model.nonZeroCvr > 0);
+    assert.equal(s.files.signed, true);
+    const pub = readFileSync(keys.publicKeyPath, "utf8");
+    const loaded = await loadModelFile(join(tmp, "ev-model.nxm"), { publicKey: pub, allowUnsigned: false });
+    assert.equal(loaded.signed, true);
+    const npz = await loadModelFile(join(tmp, "ev-model.npz"), { publicKey: pub, allowUnsigned: false });
+    assert.ok(modelsEqual(loaded.model, npz.model));
+  });
+
+  it("libFM with the featindex next to it is found by default; skipped rows are counted", async () => {
+    const { set, stats, layout } = await loadExamples(core, fixture("libfm-deepctr.sample.txt"), { format: "libfm", featindexPath: fixture("featindex.sample.txt") });
+    assert.equal(layout, "deep-ctr");
+    assert.equal(set.size, 62);
+    assert.equal(stats.skippedTotal, 7);
+    await assert.rejects(loadExamples(core, fixture("libfm-deepctr.sample.txt"), { format: "libfm" }), (e: Error & { code?: string }) => e.code === "FEATINDEX_MISSING");
+  });
+
+  it("events: requests the core refuses or imps that do not exist are counted", async () => {
+    const { stats } = await loadExamples(core, fixture("events.sample.jsonl"), { format: "events" });
+    assert.equal(stats.skipped["no-imp"], 1);
+    assert.equal(stats.used, 2);
+  });
+
+  it("tuning picks settings by cross-validation on the training data", async () => {
+    const train = await loadExamples(core, fixture("train-raw.sample.txt"), { format: "raw" });
+    const r = tuneFtrl(core, train.set, { alpha: [0.05, 0.2], beta: [1], l1: [0, 1], l2: [1], maxEpochs: 2 }, { hashBits: 18, folds: 3, repeats: 1, seed: 1 });
+    assert.equal(r.trials, 8);
+    assert.ok(r.best.auc > 0.6);
+    assert.ok([1, 2].includes(r.best.epochs));
+  });
+
+  it("the CLI: --json summary, exit codes", async () => {
+    const o = io();
+    const code = await main(["--data", fixture("train-raw.sample.txt"), "--test", fixture("test-raw.sample.txt"), "--out", join(tmp, "cli"), "--epochs", "2", "--json"], o.io);
+    assert.equal(code, 0, o.err.join(""));
+    const s = JSON.parse(o.out.join("")) as TrainSummary;
+    assert.equal(s.data.format, "raw");
+    assert.equal(s.settings.epochs, 2);
+    assert.ok(s.metrics.test!.ctr.auc > 0.5);
+    const text = io();
+    assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "cli2")], text.io), 0);
+    assert.match(text.out.join(""), /train {2}pCTR AUC/);
+    const bad = io();
+    assert.equal(await main(["--data", fixture("train-raw.sample.txt")], bad.io), 2);
+    assert.match(bad.err.join(""), /--out is required/);
+    assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "x"), "--alpha", "abc"], io().io), 2);
+    const missing = io();
+    assert.equal(await main(["--data", join(tmp, "nope.txt"), "--out", join(tmp, "x")], missing.io), 1);
+    assert.match(missing.err.join(""), /DATA_UNREADABLE/);
+  });
+});
