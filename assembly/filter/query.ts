@@ -1,5 +1,5 @@
 // Query-string helpers for notice URLs (allocation-free views into the path).
-import { Str } from "../core/bytes/str";
+import { Str, codeAt } from "../core/bytes/str";
 
 /** Finds `name=` in the query of [ptr, ptr+len) (after the first '?') and sets `out` to its raw value. */
 export function queryParam(ptr: usize, len: i32, name: string, out: Str): bool {
@@ -11,7 +11,7 @@ export function queryParam(ptr: usize, len: i32, name: string, out: Str): bool {
     // i is at the start of a key
     let match = i + n < len;
     for (let j = 0; match && j < n; j++) {
-      if (<u32>load<u8>(ptr + <usize>(i + j)) != <u32>name.charCodeAt(j)) match = false;
+      if (<u32>load<u8>(ptr + <usize>(i + j)) != codeAt(name, j)) match = false;
     }
     if (match && load<u8>(ptr + <usize>(i + n)) == 0x3d) {
       const start = i + n + 1;

@@ -6,7 +6,7 @@ import {
   HttpContext, Action, MapType, BufferType, HostBytes, HeaderMapReader,
   getHeaderMapPairs, getBufferBytes, currentTimeNanos,
 } from "../proxy-wasm";
-import { Str, bytesEqual } from "../core/bytes/str";
+import { Str, bytesEqual, codeAt } from "../core/bytes/str";
 import { NexusRoot } from "./root";
 import { pathLength } from "./query";
 import { replyErrorText } from "./replies";
@@ -165,7 +165,7 @@ function methodIs(m: string): bool {
   const n = m.length;
   if (headerMap.valueLen != n) return false;
   for (let i = 0; i < n; i++) {
-    if (<u32>load<u8>(headerMap.valuePtr + <usize>i) != <u32>m.charCodeAt(i)) return false;
+    if (<u32>load<u8>(headerMap.valuePtr + <usize>i) != codeAt(m, i)) return false;
   }
   return true;
 }
@@ -176,7 +176,7 @@ function valueIs(v: string): bool {
   for (let i = 0; i < n; i++) {
     let c = load<u8>(headerMap.valuePtr + <usize>i);
     if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (<u32>c != <u32>v.charCodeAt(i)) return false;
+    if (<u32>c != codeAt(v, i)) return false;
   }
   return true;
 }

@@ -156,7 +156,7 @@ export class HeaderMapReader {
       if (kl == kn) {
         let same = true;
         for (let j = 0; j < kn; j++) {
-          if (<u32>load<u8>(data + <usize>j) != <u32>key.charCodeAt(j)) {
+          if (<u32>load<u8>(data + <usize>j) != <u32>load<u16>(changetype<usize>(key) + (<usize>(j) << 1))) {
             same = false;
             break;
           }
@@ -176,5 +176,5 @@ export class HeaderMapReader {
 }
 
 function writeAscii(p: usize, s: string): void {
-  for (let i = 0; i < s.length; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
+  for (let i = 0; i < s.length; i++) store<u8>(p + <usize>i, <u8>load<u16>(changetype<usize>(s) + (<usize>(i) << 1)));
 }

@@ -1,7 +1,7 @@
 // One priced impression of a decision: what the reply writer needs and what
 // the ledger needs to settle it later (reservation sequence and nonce, which
 // are also what the bid id encodes).
-import { Str } from "../bytes/str";
+import { Str, codeAt } from "../bytes/str";
 import { Campaign, Creative } from "./campaign";
 
 export const BID_ID_MAX: i32 = 32;
@@ -48,13 +48,13 @@ export function formatBidId(bid: ImpBid): void {
     t >>= 4;
   }
   for (let i = digits - 1; i >= 0; i--) {
-    store<u8>(p + <usize>n, <u8>HEX.charCodeAt(<i32>((bid.seq >> (<u64>i << 2)) & 15)));
+    store<u8>(p + <usize>n, <u8>codeAt(HEX, <i32>((bid.seq >> (<u64>i << 2)) & 15)));
     n++;
   }
   store<u8>(p + <usize>n, 0x2d);
   n++;
   for (let i = 7; i >= 0; i--) {
-    store<u8>(p + <usize>n, <u8>HEX.charCodeAt(<i32>((bid.nonce >> (<u32>i << 2)) & 15)));
+    store<u8>(p + <usize>n, <u8>codeAt(HEX, <i32>((bid.nonce >> (<u32>i << 2)) & 15)));
     n++;
   }
   bid.bidIdLen = n;

@@ -43,7 +43,7 @@ export class Str {
     const n = lit.length;
     if (n != this.len) return false;
     for (let i = 0; i < n; i++) {
-      if (<u32>load<u8>(this.ptr + <usize>i) != <u32>lit.charCodeAt(i)) return false;
+      if (<u32>load<u8>(this.ptr + <usize>i) != codeAt(lit, i)) return false;
     }
     return true;
   }
@@ -53,7 +53,7 @@ export class Str {
     const n = lowerLit.length;
     if (n != this.len) return false;
     for (let i = 0; i < n; i++) {
-      if (<u32>asciiLower(load<u8>(this.ptr + <usize>i)) != <u32>lowerLit.charCodeAt(i)) return false;
+      if (<u32>asciiLower(load<u8>(this.ptr + <usize>i)) != codeAt(lowerLit, i)) return false;
     }
     return true;
   }
@@ -62,6 +62,16 @@ export class Str {
   toString(): string {
     return String.UTF8.decodeUnsafe(this.ptr, <usize>this.len);
   }
+}
+
+/**
+ * Code unit i of a string without the bounds check and call of charCodeAt:
+ * AssemblyScript strings are UTF-16 in memory. Callers guarantee i < s.length
+ * (every use loops over the string's own length).
+ */
+@inline
+export function codeAt(s: string, i: i32): u32 {
+  return <u32>load<u16>(changetype<usize>(s) + (<usize>i << 1));
 }
 
 @inline

@@ -1,3 +1,4 @@
+import { codeAt } from "../bytes/str";
 // ByteWriter: appends bytes into one preallocated buffer (replies, shared-data
 // records, log lines). Writes that do not fit set `overflowed` instead of
 // growing, so a caller checks once at the end and nothing allocates per request.
@@ -49,7 +50,7 @@ export class ByteWriter {
     const n = s.length;
     if (!this.room(n)) return;
     const p = this.base + <usize>this.len;
-    for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
+    for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>codeAt(s, i));
     this.len += n;
   }
 
@@ -104,19 +105,22 @@ export class ByteWriter {
 
   /** A JSON string body (without quotes): escapes ", \ and control characters; UTF-8 passes through. */
   jsonEscaped(ptr: usize, n: i32): void {
+    let run = 0; // start of the current run of bytes that need no escape
     for (let i = 0; i < n; i++) {
       const c = load<u8>(ptr + <usize>i);
+      if (c >= 0x20 && c != 0x22 && c != 0x5c) continue;
+      this.bytes(ptr + <usize>run, i - run);
       if (c == 0x22 || c == 0x5c) {
         this.byte(0x5c);
         this.byte(c);
-      } else if (c < 0x20) {
-        this.ascii("\\u00");
-        this.byte(<u8>HEX.charCodeAt(c >> 4));
-        this.byte(<u8>HEX.charCodeAt(c & 15));
       } else {
-        this.byte(c);
+        this.ascii("\\u00");
+        this.byte(<u8>codeAt(HEX, c >> 4));
+        this.byte(<u8>codeAt(HEX, c & 15));
       }
+      run = i + 1;
     }
+    this.bytes(ptr + <usize>run, n - run);
   }
 
   /** Percent-encodes for a URL query value (RFC 3986 unreserved characters pass through). */
@@ -130,8 +134,8 @@ export class ByteWriter {
         this.byte(c);
       } else {
         this.byte(0x25);
-        this.byte(<u8>HEX_UPPER.charCodeAt(c >> 4));
-        this.byte(<u8>HEX_UPPER.charCodeAt(c & 15));
+        this.byte(<u8>codeAt(HEX_UPPER, c >> 4));
+        this.byte(<u8>codeAt(HEX_UPPER, c & 15));
       }
     }
   }
@@ -140,8 +144,8 @@ export class ByteWriter {
   hex(ptr: usize, n: i32): void {
     for (let i = 0; i < n; i++) {
       const c = load<u8>(ptr + <usize>i);
-      this.byte(<u8>HEX.charCodeAt(c >> 4));
-      this.byte(<u8>HEX.charCodeAt(c & 15));
+      this.byte(<u8>codeAt(HEX, c >> 4));
+      this.byte(<u8>codeAt(HEX, c & 15));
     }
   }
 }

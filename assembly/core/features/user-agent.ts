@@ -4,7 +4,7 @@
 // the iPinYou data set was built with (make-ipinyou-data), so that models
 // trained on those logs see the same values the filter computes from
 // device.ua. Matching is ASCII case-insensitive and allocation-free.
-import { asciiLower } from "../bytes/str";
+import { asciiLower, codeAt } from "../bytes/str";
 
 export const OS_NAMES: StaticArray<string> = ["windows", "ios", "mac", "android", "linux"];
 export const BROWSER_NAMES: StaticArray<string> = ["chrome", "sogou", "maxthon", "safari", "firefox", "theworld", "opera", "ie"];
@@ -14,11 +14,11 @@ export const OTHER: string = "other";
 export function containsIgnoreCase(ptr: usize, len: i32, needle: string): bool {
   const n = needle.length;
   if (n == 0) return true;
-  const first = <u8>needle.charCodeAt(0);
+  const first = <u8>codeAt(needle, 0);
   for (let i = 0; i + n <= len; i++) {
     if (asciiLower(load<u8>(ptr + <usize>i)) != first) continue;
     let j = 1;
-    while (j < n && <u32>asciiLower(load<u8>(ptr + <usize>(i + j))) == <u32>needle.charCodeAt(j)) j++;
+    while (j < n && <u32>asciiLower(load<u8>(ptr + <usize>(i + j))) == codeAt(needle, j)) j++;
     if (j == n) return true;
   }
   return false;

@@ -1,3 +1,4 @@
+import { codeAt } from "../bytes/str";
 // MurmurHash3 x86_32 (Austin Appleby's reference, public domain), over bytes in
 // linear memory. Features are hashed as the UTF-8 bytes of "field=value"; the
 // trainer runs this same compiled code, so both sides agree bit for bit.
@@ -112,7 +113,7 @@ export class Murmur3Stream {
   /** Hashes an ASCII string literal (no allocation). */
   updateAscii(s: string): void {
     const n = s.length;
-    for (let i = 0; i < n; i++) this.updateByte(<u8>s.charCodeAt(i));
+    for (let i = 0; i < n; i++) this.updateByte(<u8>codeAt(s, i));
   }
 
   finish(): u32 {

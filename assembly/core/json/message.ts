@@ -1,4 +1,4 @@
-import { Str } from "../bytes/str";
+import { Str, codeAt } from "../bytes/str";
 
 /**
  * A fixed byte buffer for error messages, written without allocating.
@@ -35,7 +35,7 @@ export class MessageBuffer {
   /** Appends a string literal (meant to be ASCII). */
   appendAscii(s: string): void {
     const n = s.length;
-    for (let i = 0; i < n; i++) this.appendByte(<u32>s.charCodeAt(i));
+    for (let i = 0; i < n; i++) this.appendByte(codeAt(s, i));
   }
 
   appendInt(v: i64): void {

@@ -1,4 +1,4 @@
-import { Str } from "../bytes/str";
+import { Str, codeAt } from "../bytes/str";
 import { JsonError } from "./errors";
 import { NumberStatus, NumberToken } from "./number";
 import { scanString, skipString, StringScratch } from "./strings";
@@ -272,7 +272,7 @@ export class JsonReader {
     for (let i = 0; i < n; i++) {
       const q = p + <usize>i;
       if (q >= this.end) return this.fail(JsonError.UNEXPECTED_END, q);
-      if (<u32>load<u8>(q) != <u32>word.charCodeAt(i)) return this.fail(JsonError.INVALID_LITERAL, p);
+      if (<u32>load<u8>(q) != codeAt(word, i)) return this.fail(JsonError.INVALID_LITERAL, p);
     }
     const after = p + <usize>n;
     if (after < this.end) {

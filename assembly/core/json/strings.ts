@@ -59,6 +59,26 @@ function readHex4(p: usize, end: usize): i32 {
   return v;
 }
 
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+/**
+ * True when none of the 8 bytes in `w` needs a closer look inside a string:
+ * no quote, no backslash, no control character, no non-ASCII byte. Lets the
+ * scanners skip plain ASCII 8 bytes at a time (SWAR) instead of byte by byte.
+ */
+@inline
+function plainAscii8(w: u64): bool {
+  const quote = w ^ 0x2222222222222222;
+  const backslash = w ^ 0x5c5c5c5c5c5c5c5c;
+  const special =
+    ((w - 0x2020202020202020) & ~w) | // some byte < 0x20 (or >= 0x80, caught below too)
+    ((quote - ONES) & ~quote) |
+    ((backslash - ONES) & ~backslash) |
+    w; // high bit: non-ASCII
+  return (special & HIGHS) == 0;
+}
+
 /**
  * Scans the string whose opening quote is at `p`. Without escapes `out` views
  * the input; with escapes the unescaped bytes go to the scratch arena and `out`
@@ -69,6 +89,7 @@ export function scanString(p: usize, end: usize, out: Str, scratch: StringScratc
   const start = p + 1;
   p = start;
   while (true) {
+    while (p + 8 <= end && plainAscii8(load<u64>(p))) p += 8;
     if (p >= end) return scratch.fail(JsonError.UNEXPECTED_END, p);
     const c = <u32>load<u8>(p);
     if (c == 0x22) {
@@ -92,6 +113,7 @@ export function skipString(p: usize, end: usize, scratch: StringScratch): usize 
   const start = p + 1;
   p = start;
   while (true) {
+    while (p + 8 <= end && plainAscii8(load<u64>(p))) p += 8;
     if (p >= end) return scratch.fail(JsonError.UNEXPECTED_END, p);
     const c = <u32>load<u8>(p);
     if (c == 0x22) return p + 1;
