@@ -11,9 +11,12 @@ import { parseArgs } from "node:util";
 import { loadBenchCorpus } from "./corpus.ts";
 import { benchCore, medianNs } from "./core-bench.ts";
 import { startTestBidder, writeTestModel, FIXTURES } from "../tests/helpers/bidder.ts";
+import { benchHttp } from "./http-bench.ts";
 import { PACKAGE_ROOT } from "../host/src/paths.ts";
 
-const { values } = parseArgs({ options: { rounds: { type: "string", default: "7" }, compare: { type: "string" }, out: { type: "string" } } });
+const { values } = parseArgs({
+  options: { rounds: { type: "string", default: "7" }, compare: { type: "string" }, out: { type: "string" }, "http-seconds": { type: "string", default: "5" }, "no-http": { type: "boolean" } },
+});
 const rounds = Number(values.rounds);
 
 const corpus = await loadBenchCorpus();
@@ -46,9 +49,13 @@ const filterNs = filterSamples[Math.floor(rounds / 2)]!;
 results.filter = { requestNs: filterNs, requestsPerSecond: 1e9 / filterNs, overCore: filterNs / core.decisionNs - 1 };
 
 // ---- memory ----
-const vmPages = (app.pool as unknown as { slots: Array<{ vm?: { mem: { size: number } } }> }).slots.map((s) => s.vm?.mem.size ?? 0);
+const vmPages = app.pool.memoryBytes();
 results.memory = { wasmBytesPerVm: vmPages, rssBytes: process.memoryUsage().rss };
 await app.close();
+
+// ---- http ----
+const http = values["no-http"] ? undefined : await benchHttp(corpus.bodies, Number(values["http-seconds"]));
+results.http = http;
 
 // ---- report ----
 const fmt = (ns: number) => (ns / 1000).toFixed(2) + " µs";
@@ -56,7 +63,14 @@ console.log(`\nNexus-RTB bench (${corpus.bodies.length} requests: ${corpus.bodie
 console.log(`core    decision            ${fmt(core.decisionNs).padStart(12)}   ${Math.round(core.decisionsPerSecond).toLocaleString("en-US")} decisions/s`);
 console.log(`core    JSON.parse (floor)  ${fmt(core.jsonParseNs).padStart(12)}   ratio core/JSON.parse = ${core.ratio.toFixed(2)}`);
 console.log(`filter  proxy-wasm path     ${fmt(filterNs).padStart(12)}   +${((filterNs / core.decisionNs - 1) * 100).toFixed(0)}% over the core`);
-console.log(`memory  wasm per VM ${vmPages.map((b) => (b / 1048576).toFixed(1) + " MiB").join(", ")}; RSS ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB`);
+console.log(`memory  wasm per VM ${vmPages.map((b) => (b / 1048576).toFixed(1) + " MiB").join(", ")} (2^18 model pair loaded)`);
+if (http) {
+  const l = (r: typeof http.bare) => `${Math.round(r.rps).toLocaleString("en-US")} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  max ${r.max.toFixed(1)} ms`;
+  console.log(`http    bare node:http      ${l(http.bare)}`);
+  console.log(`http    bidder (saturation) ${l(http.bidderSaturation)}   ratio ${(http.ratio * 100).toFixed(0)}% of bare`);
+  console.log(`http    bidder (half rate)  ${l(http.bidderHalfRate)}`);
+  console.log(`memory  bidder process RSS after the load: ${(http.serverRssBytes / 1048576).toFixed(0)} MiB`);
+}
 console.log(`outcomes of the core on the mix: ${JSON.stringify(core.outcomes)}`);
 
 const outDir = join(PACKAGE_ROOT, "bench", "results");

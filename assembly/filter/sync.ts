@@ -39,7 +39,8 @@ export class HostSync {
   private readonly token: CallToken = new CallToken();
   private readonly respHeaders: HeaderMapReader = new HeaderMapReader();
   private readonly doc: ConfigDoc = new ConfigDoc(1 << 16);
-  private readonly campaignParser: CampaignConfigParser = new CampaignConfigParser(1 << 22);
+  // Scratch for unescaped strings of a campaign document (escapes are rare; 256 KiB is ample).
+  private readonly campaignParser: CampaignConfigParser = new CampaignConfigParser(256 * 1024);
   private readonly plan: SpendPlan = new SpendPlan();
   private readonly ledger: LedgerRecord = new LedgerRecord();
   private readonly keyBuilder: LedgerKeyBuilder = new LedgerKeyBuilder();

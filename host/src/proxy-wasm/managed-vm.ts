@@ -15,6 +15,11 @@ export class ManagedVm {
   restarts = 0;
   lastRestartError: unknown = undefined;
   private vm: ProxyWasmVm;
+
+  /** Bytes of the current VM's linear memory. */
+  get memoryBytes(): number {
+    return this.vm.mem.size;
+  }
   private replacing: Promise<void> | null = null;
   private closed = false;
 

@@ -67,6 +67,8 @@ export interface PoolOptions {
 
 interface Slot {
   handle(request: HttpRequest): Promise<HttpOutcome>;
+  /** Linear memory of the slot's VM in bytes (-1 in workers mode: not visible here). */
+  memoryBytes(): number;
   tick(): Promise<void>;
   close(): Promise<void>;
 }
@@ -132,6 +134,11 @@ export class VmPool {
   /** VMs recreated after a trap. */
   get vmRestarts(): number {
     return this.restartCount;
+  }
+
+  /** Linear memory per VM in bytes (inline mode; -1 for worker VMs). */
+  memoryBytes(): number[] {
+    return this.slots.map((s) => s.memoryBytes());
   }
 
   handleHttpRequest(request: HttpRequest): Promise<HttpOutcome> {
@@ -200,6 +207,7 @@ export class VmPool {
     });
     return {
       handle: (r) => managed.handleHttpRequest(r),
+      memoryBytes: () => managed.memoryBytes,
       tick: () => managed.tick(),
       close: () => managed.close(),
     };
@@ -241,6 +249,7 @@ export class VmPool {
     };
 
     const slot: Slot = {
+      memoryBytes: () => -1,
       handle: (request) =>
         new Promise<HttpOutcome>((resolve) => {
           if (exited) return resolve({ kind: "vm_failed", failure: null });

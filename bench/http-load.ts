@@ -1,0 +1,78 @@
+// Load generator for the HTTP benchmark, run as its own process so it does not
+// share the event loop with the server under test. Closed loop (--concurrency)
+// or open loop at a fixed --rate; prints one JSON line with throughput and
+// latency percentiles (ms).
+import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+import { Agent, request } from "undici";
+
+const { values } = parseArgs({
+  options: {
+    url: { type: "string" },
+    bodies: { type: "string" }, // JSON file: array of request bodies (strings)
+    concurrency: { type: "string", default: "32" },
+    rate: { type: "string", default: "0" },
+    seconds: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
+  },
+});
+const url = values.url!;
+const bodies = JSON.parse(readFileSync(values.bodies!, "utf8")) as string[];
+const concurrency = Number(values.concurrency);
+const rate = Number(values.rate);
+const agent = new Agent({ connections: concurrency, pipelining: 1, keepAliveTimeout: 30_000 });
+const latencies: number[] = [];
+let errors = 0;
+let statuses: Record<string, number> = {};
+let recording = false;
+let i = 0;
+
+async function one(): Promise<void> {
+  const body = bodies[i++ % bodies.length]!;
+  const t0 = process.hrtime.bigint();
+  try {
+    const r = await request(url, { method: "POST", body, headers: { "content-type": "application/json" }, dispatcher: agent });
+    await r.body.dump();
+    if (recording) {
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1;
+    }
+  } catch {
+    if (recording) errors++;
+  }
+}
+
+async function closedLoop(ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (Date.now() < end) await one();
+  }));
+}
+
+async function openLoop(ms: number): Promise<void> {
+  const inflight = new Set<Promise<void>>();
+  const start = process.hrtime.bigint();
+  const total = Math.floor((rate * ms) / 1000);
+  for (let k = 0; k < total; k++) {
+    const due = start + BigInt(Math.round((k * 1e9) / rate));
+    while (process.hrtime.bigint() < due) {
+      if (due - process.hrtime.bigint() > 2_000_000n) await new Promise((r) => setTimeout(r, 1));
+      else await new Promise((r) => setImmediate(r));
+    }
+    const p = one().finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+  await Promise.all(inflight);
+}
+
+const run = rate > 0 ? openLoop : closedLoop;
+await run(Number(values.warmup) * 1000);
+recording = true;
+statuses = {};
+const t0 = Date.now();
+await run(Number(values.seconds) * 1000);
+const elapsed = (Date.now() - t0) / 1000;
+latencies.sort((a, b) => a - b);
+const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+console.log(JSON.stringify({ requests: latencies.length, rps: latencies.length / elapsed, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: latencies[latencies.length - 1] ?? NaN, errors, statuses }));
+await agent.close();
