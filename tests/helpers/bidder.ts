@@ -1,7 +1,7 @@
 // Starts a real standalone bidder for tests: the compiled filter .wasm in the
 // project's proxy-wasm host, the control plane, real HTTP on ephemeral ports,
 // and a freshly signed test model (so tests never depend on the demo model).
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
@@ -65,6 +65,11 @@ export async function startTestBidder(o: TestBidderOptions = {}): Promise<Standa
   cfg.adminToken = o.adminToken ?? "";
   cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
   const app = await startStandalone(cfg, silentLogger());
+  const close = app.close.bind(app);
+  app.close = async () => {
+    await close();
+    rmSync(dir, { recursive: true, force: true });
+  };
   await app.ready(20_000);
   return app;
 }

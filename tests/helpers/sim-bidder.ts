@@ -1,7 +1,7 @@
 // A bidder with a simulated clock: the control plane over real HTTP, and
 // inline filter VMs whose proxy_get_current_time_nanoseconds reads `clock.now`.
 // For tests that need deterministic time (time budget, TTLs, pacing).
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
@@ -112,6 +112,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
     async close() {
       await pool.close();
       await cp.control.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
