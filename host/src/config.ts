@@ -41,6 +41,14 @@ export interface HostConfig {
     leaseSeconds: number;
     /** Smallest slice granted (micros). */
     minSliceMicros: number;
+    /** The pacing target spreads the daily budget (the total when no daily) over this many seconds: the lease refill rate. */
+    pacingSeconds: number;
+    /** This pod's id in the shared budget store (Redis); empty: "<hostname>-<pid>". Set it to the pod name in Kubernetes. */
+    podId: string;
+    /** Redis command timeout (ms): a slower answer is a failed lease (no new money, the pod keeps what it holds). */
+    redisTimeoutMs: number;
+    /** After Redis lost its data, no new slices for this long (ms) while the pods re-register what they hold. */
+    recoveryHoldMs: number;
   };
   adminToken: string;
   logLevel: string;
@@ -71,6 +79,10 @@ export function defaultConfig(): HostConfig {
       keyPrefix: "nexus",
       leaseSeconds: 60,
       minSliceMicros: 100_000,
+      pacingSeconds: 86_400,
+      podId: "",
+      redisTimeoutMs: 200,
+      recoveryHoldMs: 5000,
     },
     adminToken: "",
     logLevel: "info",
@@ -153,6 +165,12 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   str("NEXUS_BUDGET_SOURCE", (v) => (cfg.budget.source = v as HostConfig["budget"]["source"]));
   str("NEXUS_REDIS_URL", (v) => (cfg.budget.redisUrl = v));
   str("NEXUS_REDIS_PREFIX", (v) => (cfg.budget.keyPrefix = v));
+  num("NEXUS_BUDGET_LEASE_SECONDS", (v) => (cfg.budget.leaseSeconds = v));
+  num("NEXUS_BUDGET_MIN_SLICE_MICROS", (v) => (cfg.budget.minSliceMicros = v));
+  num("NEXUS_BUDGET_PACING_SECONDS", (v) => (cfg.budget.pacingSeconds = v));
+  str("NEXUS_POD_ID", (v) => (cfg.budget.podId = v));
+  num("NEXUS_REDIS_TIMEOUT_MS", (v) => (cfg.budget.redisTimeoutMs = v));
+  num("NEXUS_BUDGET_RECOVERY_HOLD_MS", (v) => (cfg.budget.recoveryHoldMs = v));
   str("NEXUS_ADMIN_TOKEN", (v) => (cfg.adminToken = v));
   str("NEXUS_LOG_LEVEL", (v) => (cfg.logLevel = v));
   str("NEXUS_PLUGIN_CONFIG", (v) => {
@@ -181,6 +199,10 @@ function validate(cfg: HostConfig): void {
   if (!Number.isInteger(cfg.vms) || cfg.vms < 1 || cfg.vms > 64) throw new ConfigError(`vms: expected 1-64, got ${cfg.vms}`);
   if (!Number.isInteger(cfg.model.pollMs) || cfg.model.pollMs < 100) throw new ConfigError(`model.pollMs: expected >= 100`);
   if (!(cfg.budget.leaseSeconds > 0)) throw new ConfigError(`budget.leaseSeconds: expected > 0`);
+  if (!Number.isSafeInteger(cfg.budget.minSliceMicros) || cfg.budget.minSliceMicros < 0) throw new ConfigError(`budget.minSliceMicros: expected a non-negative integer`);
+  if (!(cfg.budget.pacingSeconds > 0)) throw new ConfigError(`budget.pacingSeconds: expected > 0`);
+  if (!Number.isInteger(cfg.budget.redisTimeoutMs) || cfg.budget.redisTimeoutMs < 1) throw new ConfigError(`budget.redisTimeoutMs: expected a positive integer`);
+  if (!Number.isInteger(cfg.budget.recoveryHoldMs) || cfg.budget.recoveryHoldMs < 0) throw new ConfigError(`budget.recoveryHoldMs: expected a non-negative integer`);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);
 }

@@ -9,6 +9,7 @@ import type { HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog } from "./control/campaigns.ts";
 import { MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
+import { limitsOf, startRedisBudgetSource } from "./control/budget-redis.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { SyncService } from "./control/sync-service.ts";
 import { ControlServer } from "./server/control-server.ts";
@@ -56,7 +57,11 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   });
   if (cfg.model.store.startsWith("s3://")) throw new NexusError("NOT_SUPPORTED", "S3 model stores are not available in this build yet");
   await models.loadFile(join(cfg.model.store, cfg.model.file));
-  const source = budget ?? new MemoryBudgetSource({ leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros });
+  const source =
+    budget ??
+    (cfg.budget.source === "redis"
+      ? await startRedisBudgetSource(cfg, catalog.campaigns.map(limitsOf), { metrics, log })
+      : new MemoryBudgetSource({ leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds }));
   metrics.budgetUp.set(source.healthy() ? 1 : 0);
   const sync = new SyncService("pod-local", catalog, models, source, log);
   const control = new ControlServer({ sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken });
@@ -107,6 +112,9 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
     readiness: filterReady,
     state: () => ({ vms: cfg.vms, vm_restarts: pool.vmRestarts }),
   });
+  // nexus_host_vm_restarts: read from the pool at every scrape (prom-client calls `collect` first).
+  cp.metrics.vmRestarts.set(0);
+  Object.assign(cp.metrics.vmRestarts, { collect: () => cp.metrics.vmRestarts.set(pool.vmRestarts) });
 
   return {
     ...cp,

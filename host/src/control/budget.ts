@@ -34,12 +34,19 @@ export interface SlicePolicy {
   /** Seconds of pacing-target spend a pod may hold ahead of what it spent. */
   leaseSeconds: number;
   minSliceMicros: number;
+  /** The pacing target spends the daily budget (the total without one) over this many seconds (default 86 400). */
+  pacingSeconds?: number;
+}
+
+/** The pacing target rate in micros per second (0: the campaign has no budget, so no pace). */
+export function paceMicrosPerSecond(limits: CampaignLimits, policy: SlicePolicy): number {
+  const base = limits.dailyMicros > 0 ? limits.dailyMicros : limits.totalMicros > 0 ? limits.totalMicros : 0;
+  return base / (policy.pacingSeconds ?? 86_400);
 }
 
 /** The slice a pod may hold beyond charged + reserved: daily pace × lease, at least the minimum. */
 export function sliceMicros(limits: CampaignLimits, policy: SlicePolicy): number {
-  const base = limits.dailyMicros > 0 ? limits.dailyMicros : limits.totalMicros > 0 ? limits.totalMicros : 0;
-  const paced = Math.ceil((base * policy.leaseSeconds) / 86_400);
+  const paced = Math.ceil(paceMicrosPerSecond(limits, policy) * policy.leaseSeconds);
   return Math.max(paced, policy.minSliceMicros);
 }
 

@@ -10,6 +10,13 @@ export class HostMetrics {
   readonly grantedMicros = new Gauge({ name: "nexus_host_granted_micros", help: "Cumulative micros granted to this pod", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetErrors = new Counter({ name: "nexus_host_budget_errors_total", help: "Budget source failures (e.g. Redis unreachable)", registers: [this.registry] });
   readonly budgetUp = new Gauge({ name: "nexus_host_budget_source_up", help: "1 when the budget source answers", registers: [this.registry] });
+  readonly budgetLeases = new Counter({ name: "nexus_host_budget_leases_total", help: "Budget leases run against the shared budget store (Redis)", labelNames: ["campaign"], registers: [this.registry] });
+  readonly budgetLeasedMicros = new Counter({ name: "nexus_host_budget_leased_micros_total", help: "New micros this pod took from the shared budget (increases of its grant)", labelNames: ["campaign"], registers: [this.registry] });
+  readonly budgetReturnedMicros = new Counter({ name: "nexus_host_budget_returned_micros_total", help: "Micros this pod gave back to the shared budget (unused slices)", labelNames: ["campaign"], registers: [this.registry] });
+  readonly budgetCampaignGranted = new Gauge({ name: "nexus_host_budget_campaign_granted_micros", help: "Micros granted to all pods, net of returns, as of this pod's last lease", labelNames: ["campaign"], registers: [this.registry] });
+  readonly redisErrors = new Counter({ name: "nexus_host_redis_errors_total", help: "Failed Redis operations (unreachable, timeout, error reply)", labelNames: ["operation"], registers: [this.registry] });
+  readonly redisLatency = new Histogram({ name: "nexus_host_redis_seconds", help: "Latency of Redis operations", labelNames: ["operation"], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5], registers: [this.registry] });
+  readonly redisScriptLoads = new Counter({ name: "nexus_host_redis_script_loads_total", help: "Lease script (re)loads after NOSCRIPT (EVAL fallback)", registers: [this.registry] });
   readonly modelLoads = new Counter({ name: "nexus_host_model_loads_total", help: "Model load attempts", labelNames: ["outcome"], registers: [this.registry] });
   readonly modelLoaded = new Gauge({ name: "nexus_host_model_loaded", help: "1 when a model is served", registers: [this.registry] });
   readonly adminRequests = new Counter({ name: "nexus_host_admin_requests_total", help: "Admin API requests", labelNames: ["outcome"], registers: [this.registry] });

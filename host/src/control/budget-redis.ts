@@ -1,0 +1,550 @@
+// The global budget in Redis: every pod's host leases slices of each
+// campaign's budget for its filter with ONE atomic Lua script per lease.
+//
+// Keys (one Redis Cluster slot per campaign: every key a lease touches shares
+// the hash tag {nexus:<prefix>:<campaign>}):
+//   {nexus:P:C}:campaign    hash: total, daily, active, rate, cap (the limits of the last lease:
+//                           the limits the host passes are authoritative), granted (Σ over pods of
+//                           what each may hold, net of returns, ever), charged (Σ pods' reported
+//                           charged), tokens + ts (the token bucket), hold_until, leases,
+//                           registrations, resets, updated_ms
+//   {nexus:P:C}:pod:<pod>   hash: granted (what the pod may hold, counted in the sums), answer (the
+//                           last grant answered), charged, reserved, daily_charged (its last report),
+//                           day (last day it leased), updated_ms
+//   {nexus:P:C}:day:<n>     hash: granted (what pods may spend on day n: their unspent holdings
+//                           when they first leased that day + every change since), charged (spend
+//                           reported for day n); expires 3 days after its last write
+//   {nexus:P:C}:pods        set of pod ids (for operators)
+//
+// The lease (LEASE_LUA) is a token bucket refilled at the pacing target
+// (daily budget / pacingSeconds, or total / pacingSeconds without a daily
+// budget), of size sliceMicros() (leaseSeconds of that pace, at least
+// minSliceMicros). A pod reports absolute, cumulative numbers from its filter's
+// ledger (granted, charged, reserved, daily charged) and gets back its new
+// cumulative grant:
+//   - held = charged + reserved; the pod may hold prev = max(reported granted, held, last answer).
+//   - it wants held + slice (active) or held (paused: unspent slices go back);
+//   - an increase beyond what is counted for the pod comes from the bucket (an increase smaller
+//     than minSliceMicros waits for the bucket, unless the budget's remainder is smaller), never
+//     beyond the total (total − what the other pods hold) nor the day (daily − what pods may spend
+//     today) — so Σ granted ≤ total and Σ granted today ≤ daily, whatever the number of pods;
+//   - a lower answer returns money, but the store keeps counting max(answer, reported granted)
+//     until the pod's next report shows what its ledger kept (the filter never takes back what is
+//     reserved, and it may reserve between its report and the answer); returns refill the bucket;
+//   - the answer is never below held.
+// Retries are idempotent: the report is absolute and the pod's counted grant is stored, so
+// running the same lease twice changes nothing the second time. The day number is computed by
+// the host (nowMs and the filter's utc_offset_minutes); a pod's first lease of a day carries its
+// unspent holding (granted − charged before today) into the day's sum.
+//
+// Recovery after Redis lost its data (restart without persistence): a pod the
+// store does not know but that reports a grant (or a pod whose reported
+// charged went backwards: a restarted ledger) is registered with what it holds,
+// max(reported granted, charged + reserved) — its ledger's grant includes all
+// it ever charged, so the rebuilt totals are at least what live pods spent — and
+// no pod gets new money for recoveryHoldMs, while the other pods re-register. A
+// restarted ledger's old grant stays counted (consumed). What only dead pods
+// spent is lost with the data: run Redis with persistence (AOF) for the total
+// cap to survive data loss across pod churn.
+//
+// Redis down or slow (commandTimeout, 200 ms): grant() throws (SyncService keeps the filter on
+// what it holds: no new money, safe), healthy() is false and nexus_host_budget_source_up 0;
+// commands are never queued offline (enableOfflineQueue false, no resend after a reconnect) and,
+// while down, one lease at a time probes Redis (the others fail at once). ioredis reconnects by
+// itself; the next answer restores everything. Readiness (/readyz) does not depend on Redis: a
+// pod without Redis bids only with the grants it holds, then answers no-bids (budget) — taking
+// every pod out of the load balancer during a Redis outage would turn a budget-store outage
+// into a bidding outage without saving a cent.
+//
+// Pods: the source leases under its own podId (default "<hostname>-<pid>"; set it to the
+// Kubernetes pod name): SyncService reports as "pod-local". A pod that dies keeps its unspent
+// slice counted (never re-granted: safe, at most one slice per dead pod is lost to bidding).
+import { createHash } from "node:crypto";
+import { hostname } from "node:os";
+import { performance } from "node:perf_hooks";
+import { Redis } from "ioredis";
+import type { Logger } from "../log.ts";
+import type { HostConfig } from "../config.ts";
+import type { HostMetrics } from "../server/host-metrics.ts";
+import { NexusError } from "../errors.ts";
+import { paceMicrosPerSecond, sliceMicros, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
+
+/** KEYS: campaign, pod, day, pods. ARGV: see RedisBudgetSource.grant. Returns {answer, counted, campaign granted, day granted, tokens, registered, holding}. */
+export const LEASE_LUA = `
+local function num(v) if v == false or v == nil then return nil end return tonumber(v) end
+local function int(x) return string.format('%d', x) end
+local ck, pk, dk, sk = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local pod = ARGV[1]
+local now = tonumber(ARGV[2])
+local day = ARGV[3]
+local total = tonumber(ARGV[4])
+local daily = tonumber(ARGV[5])
+local active = ARGV[6] == '1'
+local rate = tonumber(ARGV[7])
+local cap = tonumber(ARGV[8])
+local minSlice = tonumber(ARGV[9])
+local slice = tonumber(ARGV[10])
+local rg = tonumber(ARGV[11])
+local charged = tonumber(ARGV[12])
+local reserved = tonumber(ARGV[13])
+local dcharged = tonumber(ARGV[14])
+local dayTtl = tonumber(ARGV[15])
+local holdMs = tonumber(ARGV[16])
+
+-- Read everything first: no write happens before the last check that could fail.
+local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
+local cg = num(c[1]) or 0
+local cc = num(c[2]) or 0
+local tokens = num(c[3])
+local ts = num(c[4])
+local holdUntil = num(c[5]) or 0
+if tokens == nil or ts == nil then tokens = cap; ts = now end
+local p = redis.call('HMGET', pk, 'granted', 'answer', 'charged', 'day', 'daily_charged')
+local G = num(p[1])
+local answer = num(p[2]) or 0
+local pc = num(p[3]) or 0
+local pday = p[4]
+local pdc = num(p[5]) or 0
+local d = redis.call('HMGET', dk, 'granted', 'charged')
+local dg = num(d[1]) or 0
+local dc = num(d[2]) or 0
+
+local held = charged + reserved
+local H = math.max(rg, held)
+local registered = 0
+if G == nil or charged < pc then
+  -- A pod this store does not know (new, or the store lost its data) or whose ledger restarted
+  -- (charged went backwards): count what it holds now; a restarted ledger's old grant and charges
+  -- stay counted (consumed). Holdings nobody counted: hold new money while the others re-register.
+  if G == nil then registered = 1 else registered = 2 end
+  G = H; answer = H; pc = 0; pday = false; pdc = 0
+  cg = cg + H
+  if H > 0 then holdUntil = math.max(holdUntil, now + holdMs) end
+end
+cc = cc + (charged - pc)
+
+-- What the pod may hold right now: its ledger's grant, or the last answer if not applied yet.
+local prev = math.max(H, answer)
+if prev > G then
+  cg = cg + (prev - G)
+  if pday == day then dg = dg + (prev - G) end
+  G = prev
+end
+-- First lease of the day: what the pod held unspent at the start of the day may be spent today.
+if pday ~= day then
+  local carry = G - (charged - dcharged)
+  if carry < 0 then carry = 0 end
+  dg = dg + carry
+  dc = dc + dcharged
+else
+  if dcharged > pdc then dc = dc + (dcharged - pdc) end
+end
+
+-- Token bucket: refill at the pacing target, never above its size (rate < 0: no pacing).
+if rate < 0 then
+  tokens = cap
+elseif now > ts then
+  tokens = tokens + rate * (now - ts) / 1000
+  ts = now
+end
+if tokens > cap then tokens = cap end
+
+local target = held
+if active then target = held + slice end
+local upper = target
+if total > 0 then upper = math.min(upper, G + total - cg) end
+if daily > 0 then upper = math.min(upper, G + daily - dg) end
+local holding = now < holdUntil
+local new
+if upper > G then
+  local inc = upper - G
+  if holding then
+    inc = 0
+  elseif inc > tokens then
+    inc = math.floor(tokens)
+    if inc < minSlice then inc = 0 end
+  end
+  new = G + inc
+else
+  new = upper
+end
+new = math.floor(new)
+if new < held then new = held end
+local Gn = math.max(new, rg)
+local delta = Gn - G
+if delta > 0 then tokens = tokens - delta else tokens = math.min(cap, tokens - delta) end
+cg = cg + delta
+dg = dg + delta
+
+redis.call('HSET', ck, 'granted', int(cg), 'charged', int(cc), 'tokens', string.format('%.3f', tokens), 'ts', int(ts),
+  'hold_until', int(holdUntil), 'total', int(total), 'daily', int(daily), 'active', active and '1' or '0',
+  'rate', ARGV[7], 'cap', int(cap), 'updated_ms', int(now))
+redis.call('HINCRBY', ck, 'leases', 1)
+if registered == 1 then redis.call('HINCRBY', ck, 'registrations', 1) end
+if registered == 2 then redis.call('HINCRBY', ck, 'resets', 1) end
+redis.call('HSET', pk, 'granted', int(Gn), 'answer', int(new), 'charged', int(charged), 'reserved', int(reserved),
+  'daily_charged', int(dcharged), 'day', day, 'updated_ms', int(now))
+redis.call('HSET', dk, 'granted', int(dg), 'charged', int(dc))
+redis.call('PEXPIRE', dk, dayTtl)
+redis.call('SADD', sk, pod)
+return {new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0}
+`;
+
+const LEASE_SHA = createHash("sha1").update(LEASE_LUA).digest("hex");
+const DAY_MS = 86_400_000;
+const DAY_TTL_MS = 3 * DAY_MS;
+
+export class BudgetUnavailableError extends NexusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("BUDGET_UNAVAILABLE", message, options);
+    this.name = "BudgetUnavailableError";
+  }
+}
+
+export interface RedisBudgetOptions {
+  /** redis://host:port[/db] (ignored when client is given). */
+  url?: string;
+  /** An ioredis client to use (tests); the source then does not own its options. */
+  client?: Redis;
+  /** Key prefix: keys are {nexus:<keyPrefix>:<campaign>}:… */
+  keyPrefix: string;
+  policy: SlicePolicy;
+  /** Lease under this pod id (default: the report's podId). */
+  podId?: string;
+  /** Day boundary: the filter's utc_offset_minutes. */
+  utcOffsetMinutes?: number;
+  /** Command timeout (ms), default 200. */
+  commandTimeoutMs?: number;
+  /** No new money this long (ms) after a pod with uncounted holdings registered (default 5000). */
+  recoveryHoldMs?: number;
+  /** Fail at once when this many leases are already waiting for Redis (default 256). */
+  maxInFlight?: number;
+  metrics?: HostMetrics;
+  log?: Logger;
+}
+
+export interface LeaseResult {
+  /** The pod's new cumulative grant (what grant() returns). */
+  granted: number;
+  /** What the store counts for the pod until its next report: max(answer, reported granted). */
+  counted: number;
+  campaignGranted: number;
+  dayGranted: number;
+  tokens: number;
+  /** 0 known pod, 1 registered (new or after data loss), 2 ledger restart. */
+  registered: number;
+  /** True while new money is held back after a recovery. */
+  holding: boolean;
+}
+
+export interface PodState {
+  granted: number;
+  answer: number;
+  charged: number;
+  reserved: number;
+  dailyCharged: number;
+  day: number;
+  updatedMs: number;
+}
+
+export interface CampaignState {
+  exists: boolean;
+  totalMicros: number;
+  dailyMicros: number;
+  active: boolean;
+  granted: number;
+  charged: number;
+  tokens: number;
+  holdUntil: number;
+  leases: number;
+  registrations: number;
+  resets: number;
+  day: number;
+  dayGranted: number;
+  dayCharged: number;
+  pods: Record<string, PodState>;
+}
+
+export function budgetDay(nowMs: number, utcOffsetMinutes: number): number {
+  return Math.floor((nowMs + utcOffsetMinutes * 60_000) / DAY_MS);
+}
+
+export class RedisBudgetSource implements BudgetSource {
+  readonly redis: Redis;
+  readonly podId: string | undefined;
+  private readonly ownsClient: boolean;
+  private up = false;
+  private inFlight = 0;
+  private lastErrorLogMs = 0;
+  private closed = false;
+
+  constructor(private readonly o: RedisBudgetOptions) {
+    this.podId = o.podId;
+    if (o.client) {
+      this.redis = o.client;
+      this.ownsClient = false;
+    } else {
+      this.redis = new Redis(o.url ?? "redis://127.0.0.1:6379", {
+        commandTimeout: o.commandTimeoutMs ?? 200,
+        connectTimeout: Math.max(1000, (o.commandTimeoutMs ?? 200) * 5),
+        // Never queue commands while offline, never resend them after a reconnect: a lease
+        // is either answered now or failed (the pod keeps what it holds).
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        // Reconnect for ever, at most a second apart.
+        retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
+        lazyConnect: false,
+      });
+      this.ownsClient = true;
+    }
+    this.redis.on("ready", () => this.setUp(true));
+    // The connection alone must not keep a stopping process alive (close() may never be called).
+    if (this.ownsClient) this.redis.on("connect", () => this.redis.stream?.unref?.());
+    this.redis.on("close", () => this.setUp(false));
+    this.redis.on("end", () => this.setUp(false));
+    this.redis.on("error", (err: Error) => this.logError("redis_error", err));
+    if (this.redis.status === "ready") this.setUp(true);
+  }
+
+  healthy(): boolean {
+    return this.up;
+  }
+
+  /** Resolves true once connected (false after timeoutMs). */
+  async waitReady(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && this.redis.status !== "ready" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.redis.status === "ready";
+  }
+
+  keys(campaignId: string, podId: string, day: number): [string, string, string, string] {
+    const tag = `{nexus:${this.o.keyPrefix}:${campaignId}}`;
+    return [`${tag}:campaign`, `${tag}:pod:${podId}`, `${tag}:day:${day}`, `${tag}:pods`];
+  }
+
+  /** Writes each campaign's limits where Redis has none yet (operators see them; leases keep them current). */
+  async init(campaigns: readonly CampaignLimits[], nowMs = Date.now()): Promise<void> {
+    if (campaigns.length === 0) return;
+    await this.op("init", async () => {
+      // One transaction per campaign: each touches one key (one cluster slot).
+      for (const l of campaigns) {
+        const [ck] = this.keys(l.id, "-", 0);
+        const res = await this.redis
+          .multi()
+          .hsetnx(ck, "total", String(int(l.totalMicros)))
+          .hsetnx(ck, "daily", String(int(l.dailyMicros)))
+          .hsetnx(ck, "active", l.active ? "1" : "0")
+          .hsetnx(ck, "created_ms", String(Math.floor(nowMs)))
+          .exec();
+        const failed = res?.find(([err]) => err);
+        if (failed?.[0]) throw failed[0];
+      }
+    });
+  }
+
+  async grant(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<number> {
+    return (await this.lease(limits, report, nowMs)).granted;
+  }
+
+  /** One lease (grant() with the details). Throws BudgetUnavailableError when Redis does not answer. */
+  async lease(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<LeaseResult> {
+    const podId = this.podId ?? report.podId;
+    const day = budgetDay(nowMs, this.o.utcOffsetMinutes ?? 0);
+    const keys = this.keys(limits.id, podId, day);
+    const pace = paceMicrosPerSecond(limits, this.o.policy);
+    const slice = sliceMicros(limits, this.o.policy);
+    const args = [
+      podId,
+      String(Math.floor(nowMs)),
+      String(day),
+      String(int(limits.totalMicros)),
+      String(int(limits.dailyMicros)),
+      limits.active ? "1" : "0",
+      pace > 0 ? pace.toFixed(6) : "-1",
+      String(slice),
+      String(int(this.o.policy.minSliceMicros)),
+      String(slice),
+      String(int(report.granted)),
+      String(int(report.charged)),
+      String(int(report.reserved)),
+      String(int(report.dailyCharged)),
+      String(DAY_TTL_MS),
+      String(int(this.o.recoveryHoldMs ?? 5000)),
+    ];
+    let raw: unknown;
+    try {
+      raw = await this.op("lease", () => this.evalLease(keys, args));
+    } catch (err) {
+      this.o.metrics?.budgetErrors.inc();
+      throw err;
+    }
+    const a = raw as number[];
+    const r: LeaseResult = {
+      granted: Number(a[0]),
+      counted: Number(a[1]),
+      campaignGranted: Number(a[2]),
+      dayGranted: Number(a[3]),
+      tokens: Number(a[4]),
+      registered: Number(a[5]),
+      holding: Number(a[6]) === 1,
+    };
+    const m = this.o.metrics;
+    if (m) {
+      m.budgetLeases.inc({ campaign: limits.id });
+      const change = r.granted - report.granted;
+      if (change > 0) m.budgetLeasedMicros.inc({ campaign: limits.id }, change);
+      else if (change < 0) m.budgetReturnedMicros.inc({ campaign: limits.id }, -change);
+      m.budgetCampaignGranted.set({ campaign: limits.id }, r.campaignGranted);
+    }
+    if (r.registered !== 0) {
+      this.o.log?.warn(
+        { event: r.registered === 1 ? "budget_pod_registered" : "budget_ledger_restarted", campaign: limits.id, pod: podId, holds: Math.max(report.granted, report.charged + report.reserved), hold: r.holding },
+        r.registered === 1 ? "budget store did not know this pod: registered what it holds" : "pod ledger restarted: its old grant stays counted",
+      );
+    }
+    return r;
+  }
+
+  /** EVALSHA, and EVAL (which caches the script again) when Redis answers NOSCRIPT. */
+  private async evalLease(keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(LEASE_SHA, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
+      this.o.metrics?.redisScriptLoads.inc();
+      return await this.redis.eval(LEASE_LUA, keys.length, ...keys, ...args);
+    }
+  }
+
+  /** What Redis holds for a campaign (operators, tests). */
+  async campaignState(campaignId: string, nowMs = Date.now()): Promise<CampaignState> {
+    return this.op("state", async () => {
+      const day = budgetDay(nowMs, this.o.utcOffsetMinutes ?? 0);
+      const [ck, , dk, sk] = this.keys(campaignId, "-", day);
+      const c = await this.redis.hgetall(ck);
+      const d = await this.redis.hgetall(dk);
+      const pods: Record<string, PodState> = {};
+      for (const pod of await this.redis.smembers(sk)) {
+        const p = await this.redis.hgetall(this.keys(campaignId, pod, day)[1]);
+        pods[pod] = {
+          granted: n(p.granted), answer: n(p.answer), charged: n(p.charged), reserved: n(p.reserved),
+          dailyCharged: n(p.daily_charged), day: n(p.day), updatedMs: n(p.updated_ms),
+        };
+      }
+      return {
+        exists: Object.keys(c).length > 0,
+        totalMicros: n(c.total), dailyMicros: n(c.daily), active: c.active !== "0",
+        granted: n(c.granted), charged: n(c.charged), tokens: n(c.tokens), holdUntil: n(c.hold_until),
+        leases: n(c.leases), registrations: n(c.registrations), resets: n(c.resets),
+        day, dayGranted: n(d.granted), dayCharged: n(d.charged), pods,
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (!this.ownsClient) return;
+    try {
+      if (this.redis.status === "ready") await this.redis.quit();
+      else this.redis.disconnect();
+    } catch {
+      this.redis.disconnect();
+    }
+    this.setUp(false);
+  }
+
+  private async op<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const m = this.o.metrics;
+    // While Redis is down, one operation at a time probes it; the others fail at once
+    // (a sync with many campaigns must not wait a timeout per campaign).
+    if ((!this.up && this.inFlight > 0) || this.inFlight >= (this.o.maxInFlight ?? 256) || this.closed) {
+      m?.redisErrors.inc({ operation });
+      throw new BudgetUnavailableError(`redis ${operation}: ${this.closed ? "source closed" : "redis unavailable (a probe is in flight)"}`);
+    }
+    this.inFlight++;
+    const t0 = performance.now();
+    try {
+      const r = await fn();
+      m?.redisLatency.observe({ operation }, (performance.now() - t0) / 1000);
+      this.setUp(true);
+      return r;
+    } catch (err) {
+      m?.redisLatency.observe({ operation }, (performance.now() - t0) / 1000);
+      m?.redisErrors.inc({ operation });
+      this.setUp(false);
+      this.logError(`redis_${operation}_failed`, err as Error);
+      throw new BudgetUnavailableError(`redis ${operation}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private setUp(up: boolean): void {
+    if (this.closed && up) return;
+    if (up !== this.up) {
+      this.up = up;
+      if (up) this.o.log?.info({ event: "budget_source_up" }, "redis budget source answers");
+      else this.o.log?.warn({ event: "budget_source_down" }, "redis budget source unavailable: no new grants, pods spend what they hold");
+    }
+    this.o.metrics?.budgetUp.set(up ? 1 : 0);
+  }
+
+  /** Logs at most one Redis error every 5 s (a reconnect loop would flood the log). */
+  private logError(event: string, err: Error): void {
+    const now = Date.now();
+    if (now - this.lastErrorLogMs < 5000) return;
+    this.lastErrorLogMs = now;
+    this.o.log?.warn({ event, err: err.message }, "redis budget source error");
+  }
+}
+
+/** The Redis source of a host configuration: connects, and writes campaign budgets Redis lacks (best effort). */
+export async function startRedisBudgetSource(
+  cfg: HostConfig,
+  campaigns: readonly CampaignLimits[],
+  opts: { metrics?: HostMetrics; log?: Logger; connectWaitMs?: number } = {},
+): Promise<RedisBudgetSource> {
+  const offset = cfg.plugin.utc_offset_minutes;
+  const source = new RedisBudgetSource({
+    url: cfg.budget.redisUrl,
+    keyPrefix: cfg.budget.keyPrefix,
+    policy: { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds },
+    podId: cfg.budget.podId || `${hostname()}-${process.pid}`,
+    utcOffsetMinutes: typeof offset === "number" && Number.isFinite(offset) ? offset : 0,
+    commandTimeoutMs: cfg.budget.redisTimeoutMs,
+    recoveryHoldMs: cfg.budget.recoveryHoldMs,
+    metrics: opts.metrics,
+    log: opts.log,
+  });
+  opts.metrics?.budgetUp.set(0);
+  // Redis down at start is not fatal: the pod has no grants (no bids) until it answers.
+  if (await source.waitReady(opts.connectWaitMs ?? 2000)) {
+    try {
+      await source.init(campaigns);
+    } catch (err) {
+      opts.log?.warn({ event: "budget_init_failed", err: (err as Error).message }, "could not write campaign budgets to redis (leases will)");
+    }
+  } else {
+    opts.log?.warn({ event: "budget_source_down", url: redactUrl(cfg.budget.redisUrl) }, "redis not reachable at start: no grants until it answers");
+  }
+  return source;
+}
+
+/** The limits SyncService passes for a campaign document. */
+export function limitsOf(c: { id: string; active?: boolean; budget?: { total_micros: number; daily_micros: number } }): CampaignLimits {
+  return { id: c.id, totalMicros: c.budget?.total_micros ?? 0, dailyMicros: c.budget?.daily_micros ?? 0, active: c.active !== false };
+}
+
+function int(v: number): number {
+  return Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
+}
+
+function n(v: string | undefined): number {
+  const x = v === undefined ? 0 : Number(v);
+  return Number.isFinite(x) ? x : 0;
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}
