@@ -55,5 +55,5 @@ const sourcesNewest = Math.max(
 const stale = outputs.some((p) => !existsSync(p) || statSync(p).mtimeMs < sourcesNewest);
 if (process.argv.includes("--build") || stale) {
   console.error("[setup] building filter .wasm and host bundle");
-  run(["run", "--silent", "build"]);
+  execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { cwd: root, stdio: "inherit" });
 }
