@@ -26,11 +26,17 @@ export interface HostConfig {
   model: {
     /** A local directory or s3://bucket/prefix. */
     store: string;
-    /** Model file name inside the store (the newest by version when empty). */
+    /**
+     * Model file name inside the store, used when the store has no CURRENT pointer
+     * (a CURRENT file/object whose content names the model wins; see
+     * host/src/models/stores/README.md). Empty and no CURRENT: no model (fail closed).
+     */
     file: string;
     publicKey: string;
     allowUnsigned: boolean;
+    /** How often the model store is polled for a new version. */
     pollMs: number;
+    /** S3-compatible endpoint for s3:// stores ("" = AWS); path-style addressing when set. */
     s3Endpoint: string;
   };
   budget: {

@@ -4,13 +4,14 @@
 // proxy-wasm host, and reach the control plane through the same sync protocol
 // (proxy_http_call to the "nexus_host" cluster, mapped to the control port).
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog } from "./control/campaigns.ts";
 import { MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
 import { limitsOf, startRedisBudgetSource } from "./control/budget-redis.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
+import { ModelWatcher } from "./control/model-watcher.ts";
+import { createModelStore } from "./models/stores/index.ts";
 import { SyncService } from "./control/sync-service.ts";
 import { ControlServer } from "./server/control-server.ts";
 import { BidServer } from "./server/bid-server.ts";
@@ -25,6 +26,8 @@ export const HOST_CLUSTER = "nexus_host";
 export interface ControlPlane {
   catalog: CampaignCatalog;
   models: ModelRegistry;
+  /** Polls the model store (cfg.model.store) every cfg.model.pollMs; stop() it on shutdown. */
+  modelWatcher: ModelWatcher;
   budget: BudgetSource;
   sync: SyncService;
   metrics: HostMetrics;
@@ -50,13 +53,27 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     publicKey: publicKey || undefined,
     allowUnsigned: cfg.model.allowUnsigned,
     log,
-    onLoad: (ok) => {
-      metrics.modelLoads.inc({ outcome: ok ? "ok" : "refused" });
+    onLoad: (ok, reason) => {
+      metrics.modelLoads.inc({ outcome: ok ? "ok" : "refused", reason });
       metrics.modelLoaded.set(models.state === "loaded" ? 1 : 0);
+      if (ok && models.current) {
+        metrics.modelInfo.reset();
+        metrics.modelInfo.set({ version: models.current.version }, 1);
+      }
     },
   });
-  if (cfg.model.store.startsWith("s3://")) throw new NexusError("NOT_SUPPORTED", "S3 model stores are not available in this build yet");
-  await models.loadFile(join(cfg.model.store, cfg.model.file));
+  // The model store (a directory by default, or s3://bucket/prefix) and its pull-based watcher.
+  // The initial load is the watcher's first poll (CURRENT pointer, else cfg.model.file; see
+  // host/src/models/stores/README.md); without a valid model the registry is failed and the
+  // filter fails closed until a later poll finds one.
+  const modelWatcher = new ModelWatcher({
+    store: createModelStore(cfg.model),
+    registry: models,
+    log,
+    pollMs: cfg.model.pollMs,
+    onPoll: (r) => metrics.modelPolls.inc({ result: r.result }),
+  });
+  await modelWatcher.pollOnce();
   const source =
     budget ??
     (cfg.budget.source === "redis"
@@ -67,7 +84,8 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   const control = new ControlServer({ sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken });
   const addr = await control.listen(cfg.control.port, cfg.control.host);
   const controlUrl = `http://${formatHost(addr.address)}:${addr.port}`;
-  return { catalog, models, budget: source, sync, metrics, control, controlUrl };
+  modelWatcher.start(); // polls from now on (after the start-up steps above succeeded)
+  return { catalog, models, modelWatcher, budget: source, sync, metrics, control, controlUrl };
 }
 
 export async function startStandalone(cfg: HostConfig, log: Logger = createLogger(cfg.logLevel)): Promise<Standalone> {
@@ -94,6 +112,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       log: (level: number, message: string, contextId: number) => logFilter(log, level, message, contextId),
     });
   } catch (err) {
+    await cp.modelWatcher.stop();
     await cp.control.close();
     throw err;
   }
@@ -131,6 +150,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       throw new NexusError("NOT_READY", `bidder not ready after ${timeoutMs} ms: ${cp.control.readiness().reasons.join(", ") || "filter has not synced"}`);
     },
     async close() {
+      await cp.modelWatcher.stop();
       await bid.close();
       await pool.close();
       await cp.control.close();

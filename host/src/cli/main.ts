@@ -31,7 +31,9 @@ async function serve(argv: string[]): Promise<number> {
     log.info({ event: "listening", control: cp.controlUrl }, "control plane ready for Envoy");
     process.stdout.write(`nexus-rtb control plane listening on ${cp.controlUrl} (Envoy runs the filter)\n`);
     await waitForSignal();
+    await cp.modelWatcher.stop();
     await cp.control.close();
+    await cp.budget.close();
     return 0;
   }
   const app = await startStandalone(cfg, log);

@@ -3,8 +3,10 @@
 // refused format, exception). A failure never replaces a loaded model; with no
 // model at all the filter fails closed (every bid request is a no-bid) and
 // readiness is false. The filter gets the NXM wire blob and its SHA-256.
+// New versions arrive through the ModelWatcher (model-watcher.ts): loadBytes /
+// verifyBytes + accept; a later good version takes a failed registry to loaded.
 import { join } from "node:path";
-import { loadModelFile, toWireBlobWithDigest } from "../models/index.ts";
+import { loadModelFile, loadModelFromBytes, toWireBlobWithDigest, type LoadedModel, type ModelSource } from "../models/index.ts";
 import type { Logger } from "../log.ts";
 
 export type ModelState = "loading" | "loaded" | "failed";
@@ -25,7 +27,10 @@ export interface ServedModel {
 export interface ModelRegistryOptions {
   publicKey?: string;
   allowUnsigned: boolean;
+  /** Model size limit (file and uncompressed .npz content); default DEFAULT_MAX_MODEL_BYTES. */
+  maxBytes?: number;
   log: Logger;
+  /** Every load attempt: ok, or refused with the stable error code as the reason. */
   onLoad?: (ok: boolean, reason: string) => void;
 }
 
@@ -41,33 +46,68 @@ export class ModelRegistry {
   /** Loads a model file (with its .sha256 and .sig). Returns true when it is now served. */
   async loadFile(path: string): Promise<boolean> {
     try {
-      const loaded = await loadModelFile(path, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned });
-      const wire = toWireBlobWithDigest(loaded.model);
-      this.current = {
-        version: loaded.version,
-        sha256: wire.sha256,
-        blob: wire.bytes,
-        source: path,
-        format: loaded.format,
-        signed: loaded.signed,
-        loadedAtMs: Date.now(),
-        hashBits: loaded.model.hashBits,
-      };
-      this.state = "loaded";
-      this.loads++;
-      this.lastError = undefined;
-      this.opts.log.info({ event: "model_loaded", version: loaded.version, source: path, format: loaded.format, signed: loaded.signed }, "model loaded");
-      this.opts.onLoad?.(true, "ok");
+      const loaded = await loadModelFile(path, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.opts.maxBytes });
+      this.accept(loaded, path);
       return true;
     } catch (err) {
-      const code = (err as { code?: string }).code ?? "MODEL_LOAD_FAILED";
-      this.failures++;
-      this.lastError = { code, message: (err as Error).message, source: path };
-      if (!this.current) this.state = "failed";
-      this.opts.log.error({ event: "model_refused", code, source: path, err: (err as Error).message, serving: this.current?.version ?? null }, "model refused");
-      this.opts.onLoad?.(false, code);
+      this.refuse(err, path);
       return false;
     }
+  }
+
+  /**
+   * Verifies (digest, signature) and parses a model already in memory (a store's
+   * download) and serves it; same states, logs and callbacks as loadFile.
+   * `source` names where it came from (e.g. s3://bucket/prefix/model.nxm).
+   */
+  loadBytes(src: ModelSource, source: string, logFields: Record<string, unknown> = {}): boolean {
+    try {
+      this.accept(this.verifyBytes(src), source, logFields);
+      return true;
+    } catch (err) {
+      this.refuse(err, source, logFields);
+      return false;
+    }
+  }
+
+  /** Verifies and parses model bytes with this registry's key and policy; throws the loader's errors. Changes nothing. */
+  verifyBytes(src: ModelSource): LoadedModel {
+    return loadModelFromBytes(src, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.opts.maxBytes });
+  }
+
+  /** Swaps in a verified model: one assignment, so a sync sees the old or the new one, never a mix. */
+  accept(loaded: LoadedModel, source: string, logFields: Record<string, unknown> = {}): void {
+    const wire = toWireBlobWithDigest(loaded.model);
+    const previous = this.current?.version ?? null;
+    this.current = {
+      version: loaded.version,
+      sha256: wire.sha256,
+      blob: wire.bytes,
+      source,
+      format: loaded.format,
+      signed: loaded.signed,
+      loadedAtMs: Date.now(),
+      hashBits: loaded.model.hashBits,
+    };
+    this.state = "loaded";
+    this.loads++;
+    this.lastError = undefined;
+    this.opts.log.info({ event: "model_loaded", version: loaded.version, previous, source, format: loaded.format, signed: loaded.signed, ...logFields }, "model loaded");
+    this.opts.onLoad?.(true, "ok");
+  }
+
+  /**
+   * Records a refused load (verification or parse error, or a store error before
+   * verification: missing file, refused format, store unreachable). A loaded model
+   * keeps serving; with none the state becomes failed. Logged with the error's stable code.
+   */
+  refuse(err: unknown, source: string, logFields: Record<string, unknown> = {}): void {
+    const code = (err as { code?: string }).code ?? "MODEL_LOAD_FAILED";
+    this.failures++;
+    this.lastError = { code, message: (err as Error).message, source };
+    if (!this.current) this.state = "failed";
+    this.opts.log.error({ event: "model_refused", code, source, err: (err as Error).message, serving: this.current?.version ?? null, ...logFields }, "model refused");
+    this.opts.onLoad?.(false, code);
   }
 
   async loadFromDirectory(dir: string, file: string): Promise<boolean> {

@@ -17,8 +17,12 @@ export class HostMetrics {
   readonly redisErrors = new Counter({ name: "nexus_host_redis_errors_total", help: "Failed Redis operations (unreachable, timeout, error reply)", labelNames: ["operation"], registers: [this.registry] });
   readonly redisLatency = new Histogram({ name: "nexus_host_redis_seconds", help: "Latency of Redis operations", labelNames: ["operation"], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5], registers: [this.registry] });
   readonly redisScriptLoads = new Counter({ name: "nexus_host_redis_script_loads_total", help: "Lease script (re)loads after NOSCRIPT (EVAL fallback)", registers: [this.registry] });
-  readonly modelLoads = new Counter({ name: "nexus_host_model_loads_total", help: "Model load attempts", labelNames: ["outcome"], registers: [this.registry] });
+  /** outcome "ok" | "refused"; reason "ok" or the stable error code (DIGEST_MISMATCH, SIGNATURE_INVALID, MODEL_FORMAT_REFUSED, STORE_UNAVAILABLE, ...). */
+  readonly modelLoads = new Counter({ name: "nexus_host_model_loads_total", help: "Model load attempts by outcome and reason", labelNames: ["outcome", "reason"], registers: [this.registry] });
   readonly modelLoaded = new Gauge({ name: "nexus_host_model_loaded", help: "1 when a model is served", registers: [this.registry] });
+  /** result "unchanged" | "loaded" | "refused" | "backoff" (a refused version waiting for its retry). */
+  readonly modelPolls = new Counter({ name: "nexus_host_model_polls_total", help: "Model store polls by result", labelNames: ["result"], registers: [this.registry] });
+  readonly modelInfo = new Gauge({ name: "nexus_host_model_info", help: "1 for the model version served (label version)", labelNames: ["version"], registers: [this.registry] });
   readonly adminRequests = new Counter({ name: "nexus_host_admin_requests_total", help: "Admin API requests", labelNames: ["outcome"], registers: [this.registry] });
   readonly vmRestarts = new Gauge({ name: "nexus_host_vm_restarts", help: "Filter VMs recreated after a trap (standalone)", registers: [this.registry] });
 
