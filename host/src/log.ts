@@ -1,16 +1,34 @@
 // JSON-lines logging (pino). Bid requests are never logged at info level; ids only.
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
-export function createLogger(level: string = process.env.NEXUS_LOG_LEVEL ?? "info", name = "nexus-host"): Logger {
-  return pino({
-    name,
+/**
+ * Fields that must never reach a log line, wherever a caller puts them (top level or one level
+ * down): the admin token, authorization headers, keys and credentials.
+ */
+export const REDACTED_PATHS: readonly string[] = [
+  "adminToken", "*.adminToken",
+  "authorization", "*.authorization", "headers.authorization", "*.headers.authorization",
+  "token", "*.token",
+  "privateKey", "*.privateKey",
+  "password", "*.password",
+  "secretAccessKey", "*.secretAccessKey",
+  "redisUrl", "*.redisUrl",
+];
+
+/**
+ * JSON lines on stdout, or on `destination` (tests capture them). The process is named by
+ * `service` only: pino's own `name` key would collide with callers' fields of that name.
+ */
+export function createLogger(level: string = process.env.NEXUS_LOG_LEVEL ?? "info", name = "nexus-host", destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service: name },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ["adminToken", "*.adminToken", "authorization", "*.authorization", "privateKey"], censor: "[redacted]" },
-  });
+    redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** A logger that drops everything (tests). */

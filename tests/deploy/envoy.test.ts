@@ -1,0 +1,195 @@
+// envoy/envoy.yaml (docker-compose) and deploy/k8s/envoy.yaml (Kubernetes): the wiring that
+// matters, checked against the filter itself (its own configuration parser) and the host.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ENVOY_FILES, ROOT, cluster, clusterEndpoints, hcm, httpFilters, listener, pluginConfig, read, readYaml,
+  routeFor, routes, wasmPluginConfig,
+} from "./helpers.ts";
+import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
+import { HOST_CLUSTER } from "../../host/src/standalone.ts";
+import { defaultConfig } from "../../host/src/config.ts";
+import { startTestBidder, post, README_REQUEST } from "../helpers/bidder.ts";
+
+const WASM = join(ROOT, "build/nexus_filter.wasm");
+const docs = ENVOY_FILES.map((f) => ({ file: f, envoy: readYaml(f) }));
+const compose = readYaml("envoy/envoy.yaml");
+const k8s = readYaml("deploy/k8s/envoy.yaml");
+
+const seconds = (d: string): number => {
+  const m = /^([0-9.]+)s$/.exec(d);
+  assert.ok(m, `duration ${d}`);
+  return Number(m[1]);
+};
+
+for (const { file, envoy } of docs) {
+  test(`${file}: HTTP filters in order decompressor → nexus (Wasm) → buffer → router`, () => {
+    const filters = httpFilters(envoy);
+    assert.deepEqual(filters.map((f) => f.name), [
+      "envoy.filters.http.decompressor",
+      "envoy.filters.http.wasm",
+      "envoy.filters.http.buffer",
+      "envoy.filters.http.router",
+    ]);
+    assert.deepEqual(filters.map((f) => f.typed_config["@type"]), [
+      "type.googleapis.com/envoy.extensions.filters.http.decompressor.v3.Decompressor",
+      "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+      "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
+      "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+    ]);
+  });
+
+  test(`${file}: the decompressor inflates gzip request bodies only, with a bomb limit`, () => {
+    const d = httpFilters(envoy)[0].typed_config;
+    assert.equal(d.decompressor_library.typed_config["@type"], "type.googleapis.com/envoy.extensions.compression.gzip.decompressor.v3.Gzip");
+    const gz = d.decompressor_library.typed_config;
+    assert.ok(gz.max_inflate_ratio >= 1 && gz.max_inflate_ratio <= 100, "max_inflate_ratio bounds gzip bombs");
+    assert.equal(gz.window_bits, 15);
+    assert.equal(d.request_direction_config.common_config.enabled.default_value, true);
+    assert.equal(d.response_direction_config.common_config.enabled.default_value, false);
+  });
+
+  test(`${file}: the Wasm filter: V8, root_id and vm_id "nexus" (what the host passes), fail closed, the baked .wasm`, () => {
+    const c = wasmPluginConfig(envoy);
+    assert.equal(c.root_id, "nexus");
+    assert.equal(c.vm_config.vm_id, "nexus");
+    assert.equal(c.vm_config.runtime, "envoy.wasm.runtime.v8");
+    assert.equal(c.fail_open, false);
+    // The file the Dockerfile's envoy target copies the filter to.
+    const dockerfile = read("Dockerfile");
+    const copy = /COPY --from=build \/src\/build\/nexus_filter\.wasm (\S+)/g;
+    const targets = [...dockerfile.matchAll(copy)].map((m) => m[1]);
+    assert.ok(targets.includes(c.vm_config.code.local.filename), `Dockerfile copies the .wasm to ${targets.join(", ")}, envoy.yaml loads ${c.vm_config.code.local.filename}`);
+    // The standalone host runs the same filter with the same ids.
+    const standalone = read("host/src/standalone.ts");
+    assert.match(standalone, /rootId:\s*"nexus"/);
+    assert.match(standalone, /vmId:\s*"nexus"/);
+  });
+
+  test(`${file}: the host cluster is the plugin's host_cluster and reaches the host's control port`, () => {
+    const plugin = pluginConfig(envoy);
+    assert.equal(plugin.host_cluster, HOST_CLUSTER);
+    const c = cluster(envoy, plugin.host_cluster as string);
+    assert.ok(c, `cluster ${plugin.host_cluster} is defined`);
+    const endpoints = clusterEndpoints(c);
+    assert.equal(endpoints.length, 1);
+    assert.ok(endpoints[0]!.endsWith(`:${defaultConfig().control.port}`), `host endpoint ${endpoints[0]} on the control port`);
+    assert.ok(seconds(c.connect_timeout) <= 1);
+  });
+
+  test(`${file}: body limits agree (buffer filter = max_body_bytes <= connection buffer)`, () => {
+    const plugin = pluginConfig(envoy);
+    const buffer = httpFilters(envoy)[2].typed_config;
+    assert.equal(buffer.max_request_bytes, plugin.max_body_bytes);
+    assert.ok(listener(envoy, "bids").per_connection_buffer_limit_bytes >= (plugin.max_body_bytes as number));
+  });
+
+  test(`${file}: timeouts fit the bid SLA`, () => {
+    const plugin = pluginConfig(envoy);
+    assert.equal(plugin.decision_budget_ms, 4, "the 4 ms decision SLA");
+    const h = hcm(listener(envoy, "bids"));
+    assert.ok(seconds(h.request_timeout) <= 1, "a bid never holds a stream past 1 s");
+    assert.ok(seconds(h.request_headers_timeout) <= 1);
+    assert.ok(seconds(h.stream_idle_timeout) <= 10);
+    assert.ok(seconds(h.common_http_protocol_options.idle_timeout) >= 60, "exchanges keep connections alive");
+    assert.ok((plugin.sync_timeout_ms as number) <= 5000);
+  });
+
+  test(`${file}: a JSON access log on stdout, with ids and no body`, () => {
+    const logs = hcm(listener(envoy, "bids")).access_log;
+    assert.equal(logs.length, 1);
+    assert.equal(logs[0].typed_config["@type"], "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog");
+    const fields = logs[0].typed_config.log_format.json_format;
+    assert.equal(typeof fields, "object");
+    for (const k of ["time", "method", "path", "status", "duration_ms", "request_id", "nobid_reason"]) assert.ok(k in fields, `access log field ${k}`);
+    for (const v of Object.values(fields)) assert.doesNotMatch(String(v), /BODY|AUTHORIZATION/i);
+    // Envoy's own logs (and the filter's) as JSON too.
+    assert.ok(envoy.application_log_config.log_format.json_format.msg.includes("%j"));
+  });
+
+  test(`${file}: admin on loopback only; /ready and /stats/prometheus on the read-only listener`, () => {
+    const admin = envoy.admin.address.socket_address;
+    assert.equal(admin.address, "127.0.0.1");
+    const ro = listener(envoy, "admin_readonly");
+    assert.equal(ro.address.socket_address.port_value, 9901);
+    const adminCluster = cluster(envoy, "envoy_admin");
+    assert.deepEqual(clusterEndpoints(adminCluster), [`127.0.0.1:${admin.port_value}`]);
+    for (const p of ["/ready", "/stats/prometheus", "/stats/prometheus?usedonly"]) {
+      const r = routeFor(envoy, "admin_readonly", p);
+      assert.equal(r.route?.cluster, "envoy_admin", `${p} goes to the admin interface`);
+    }
+    for (const p of ["/quitquitquit", "/drain_listeners", "/runtime_modify", "/config_dump", "/stats"]) {
+      const r = routeFor(envoy, "admin_readonly", p);
+      assert.equal(r.direct_response?.status, 404, `${p} is not reachable`);
+    }
+    // Only GET reaches the admin interface.
+    for (const r of routes(envoy, "admin_readonly").filter((x) => x.route)) {
+      assert.deepEqual(r.match.headers, [{ name: ":method", string_match: { exact: "GET" } }]);
+    }
+  });
+
+  test(`${file}: /nexus/live answers 200 through the whole filter chain; other paths 404`, () => {
+    const plugin = pluginConfig(envoy);
+    const live = routeFor(envoy, "bids", "/nexus/live");
+    assert.equal(live.direct_response.status, 200);
+    for (const k of ["bid_path", "win_path", "loss_path"]) assert.notEqual(plugin[k], "/nexus/live");
+    assert.equal(routeFor(envoy, "bids", "/anything").direct_response.status, 404);
+  });
+
+  test(`${file}: decision latency buckets bound the 4 ms SLA exactly`, () => {
+    const s = envoy.stats_config.histogram_bucket_settings.find((x: any) => x.match.suffix === "nexus_decision_latency_us");
+    assert.ok(s.buckets.includes(4000));
+  });
+
+  test(`${file}: every plugin configuration field is documented in docs/PLUGIN_CONFIG.md`, () => {
+    const doc = read("docs/PLUGIN_CONFIG.md");
+    for (const k of Object.keys(pluginConfig(envoy))) assert.match(doc, new RegExp("^\\| `" + k + "` \\|", "m"), `${k} documented`);
+  });
+}
+
+test("the Kubernetes envoy.yaml is the compose one with the host at 127.0.0.1 (nothing else differs)", () => {
+  const strip = (e: any) => {
+    const c = structuredClone(e);
+    c.static_resources.clusters = c.static_resources.clusters.filter((x: any) => x.name !== HOST_CLUSTER);
+    return c;
+  };
+  assert.deepEqual(strip(k8s), strip(compose));
+  assert.deepEqual(clusterEndpoints(cluster(k8s, HOST_CLUSTER)), ["127.0.0.1:9090"]);
+  assert.equal(cluster(k8s, HOST_CLUSTER).type, "STATIC");
+  // Compose: the host service's name and port.
+  const dc = readYaml("docker-compose.yml");
+  const [host, port] = clusterEndpoints(cluster(compose, HOST_CLUSTER))[0]!.split(":");
+  assert.ok(dc.services[host!], `compose service ${host}`);
+  assert.equal(String(dc.services[host!].environment.NEXUS_CONTROL_PORT), port);
+});
+
+test("the plugin configuration in envoy.yaml is accepted by the filter's own parser (and a bad one is not)", async () => {
+  const wasm = readFileSync(WASM);
+  const wasmConfig = wasmPluginConfig(compose);
+  const text: string = wasmConfig.configuration.value;
+  const quiet = () => {};
+  // Exactly the bytes Envoy hands the filter, with the root_id and vm_id of envoy.yaml.
+  const pool = await VmPool.start({
+    wasm, vms: 1, mode: "inline", rootId: wasmConfig.root_id, vmId: wasmConfig.vm_config.vm_id, pluginConfig: text,
+    upstreams: { [HOST_CLUSTER]: "http://127.0.0.1:9" }, log: quiet,
+  });
+  await pool.close();
+  // Control: the same configuration with an unknown key fails the plugin start, as in Envoy.
+  const bad = JSON.stringify({ ...JSON.parse(text), no_such_field: 1 });
+  await assert.rejects(VmPool.start({ wasm, vms: 1, mode: "inline", rootId: "nexus", vmId: "nexus", pluginConfig: bad, upstreams: {}, log: quiet }));
+});
+
+test("a standalone bidder with envoy.yaml's plugin configuration syncs and answers bids", async () => {
+  const plugin = pluginConfig(compose);
+  const app = await startTestBidder({ plugin });
+  try {
+    const r = await post(`${app.bidUrl}${plugin.bid_path}`, README_REQUEST);
+    // 4 ms is the production budget; on a loaded test machine a decision may take longer.
+    assert.ok(r.status === 200 || (r.status === 204 && r.headers["x-nexus-nobid-reason"] === "timeout"), `${r.status} ${r.text}`);
+    if (r.status === 200) assert.equal(r.json().id, "req-1");
+  } finally {
+    await app.close();
+  }
+});
