@@ -1,7 +1,7 @@
 // The control-plane HTTP server (loopback by default): health, readiness,
 // metrics, the filter's sync endpoints and the admin API (bearer token).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../log.ts";
 import type { SyncService } from "../control/sync-service.ts";
@@ -84,22 +84,31 @@ export class ControlServer {
         res.end(blob);
       });
     }
-    if (path.startsWith("/admin/")) return this.admin(req, res, path);
+    if (path.startsWith("/admin/")) {
+      // Method, path and outcome with a request id; never the Authorization header or the body.
+      const log = this.d.log.child({ req_id: requestId(req) });
+      res.once("finish", () => log.info({ event: "admin_request", method: req.method, path, status: res.statusCode }, "admin request"));
+      return this.admin(req, res, path, log);
+    }
     sendJson(res, 404, { error: "not found" });
   }
 
   private async syncCall(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const end = this.d.metrics.syncLatency.startTimer();
+    // One id per sync round trip on its log lines (the filter's call may carry x-request-id).
+    const log = this.d.log.child({ sync_id: requestId(req) });
     try {
       const body = await readJson(req, 4 << 20);
       const answer = await this.d.sync.sync(body);
       for (const g of answer.grants) this.d.metrics.grantedMicros.set({ campaign: g.id }, g.granted_micros);
       this.d.metrics.syncRequests.inc({ outcome: "ok" });
       sendJson(res, 200, answer);
+      log.debug({ event: "sync", grants: answer.grants.length, config_version: answer.config_version }, "sync answered");
     } catch (err) {
       this.d.metrics.syncRequests.inc({ outcome: "error" });
       const status = err instanceof SyncError ? err.status : err instanceof SyntaxError ? 400 : 500;
       sendJson(res, status, { error: (err as Error).message });
+      log.warn({ event: "sync_failed", status, err: (err as Error).message }, "sync failed");
     } finally {
       end();
     }
@@ -119,13 +128,14 @@ export class ControlServer {
     const token = this.d.adminToken;
     if (!token) return false;
     const header = req.headers.authorization ?? "";
-    const given = header.startsWith("Bearer ") ? header.slice(7) : "";
+    // The auth scheme is case-insensitive (RFC 7235); the token is everything after one space.
+    const given = header.length > 7 && header.slice(0, 7).toLowerCase() === "bearer " ? header.slice(7) : "";
     const a = createHash("sha256").update(given).digest();
     const b = createHash("sha256").update(token).digest();
     return timingSafeEqual(a, b) && given.length > 0;
   }
 
-  private async admin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  private async admin(req: IncomingMessage, res: ServerResponse, path: string, log: Logger): Promise<void> {
     if (!this.d.adminToken) {
       this.d.metrics.adminRequests.inc({ outcome: "disabled" });
       return sendJson(res, 404, { error: "admin API disabled (no admin token configured)" });
@@ -162,17 +172,23 @@ export class ControlServer {
           if (typeof total === "number") c.budget.total_micros = total;
           if (typeof daily === "number") c.budget.daily_micros = daily;
         });
-        this.d.log.info({ event: "admin_budget", campaign: id, budget: c.budget }, "campaign budget changed");
+        log.info({ event: "admin_budget", campaign: id, budget: c.budget }, "campaign budget changed");
         return sendJson(res, 200, { id, budget: c.budget, config_version: this.d.catalog.version });
       }
       if ((action === "pause" || action === "resume") && req.method === "POST") {
         this.d.catalog.update(id, (c) => {
           c.active = action === "resume";
         });
-        this.d.log.info({ event: "admin_" + action, campaign: id }, `campaign ${action}d`);
+        log.info({ event: "admin_" + action, campaign: id }, `campaign ${action}d`);
         return sendJson(res, 200, { id, active: action === "resume", config_version: this.d.catalog.version });
       }
     }
     sendJson(res, 404, { error: "not found" });
   }
+}
+
+/** The caller's x-request-id when it sends a sane one, else a fresh UUID (for log correlation). */
+function requestId(req: IncomingMessage): string {
+  const given = req.headers["x-request-id"];
+  return typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
 }

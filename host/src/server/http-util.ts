@@ -60,9 +60,17 @@ export function sendText(res: ServerResponse, status: number, text: string, cont
   res.end(text);
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Reads a JSON body; invalid UTF-8 is a SyntaxError like invalid JSON (never silently replaced by U+FFFD). */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const chunks = await readBody(req, limit);
-  const text = Buffer.concat(chunks).toString("utf8");
+  let text: string;
+  try {
+    text = strictUtf8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new SyntaxError("request body is not valid UTF-8");
+  }
   return text.length === 0 ? {} : JSON.parse(text);
 }
 
