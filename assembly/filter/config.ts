@@ -34,6 +34,10 @@ export class PluginConfig {
   casRetries: i32 = 32;
   pacing: PidGains = new PidGains();
   hourlyWeights: StaticArray<f64> | null = null;
+  /** Replay guard: a request id seen within this many ms is a no-bid ("replay"); 0 = off. */
+  replayTtlMs: i32 = 0;
+  /** Replay guard: shared-data buckets of 16 ids each (capacity of ids live within the TTL). */
+  replayBuckets: i32 = 16384;
   /** Test-only: a path that makes the VM trap (to test recovery). Empty = off. */
   trapPath: OwnedBytes = OwnedBytes.fromString("");
 }
@@ -71,6 +75,8 @@ export class PluginConfigParser {
       else if (d.keyIs("reservation_slots")) cfg.reservationSlots = <i32>d.int(64, 1 << 22);
       else if (d.keyIs("cas_retries")) cfg.casRetries = <i32>d.int(1, 1000);
       else if (d.keyIs("pacing")) this.pacing(cfg);
+      else if (d.keyIs("replay_ttl_ms")) cfg.replayTtlMs = <i32>d.int(0, 86400000);
+      else if (d.keyIs("replay_buckets")) cfg.replayBuckets = <i32>d.int(16, 1 << 16);
       else if (d.keyIs("test_trap_path")) cfg.trapPath = this.path();
       else d.unknownKey();
       d.endMember();

@@ -32,8 +32,12 @@ export class FilterMetrics {
   configLoads: u32 = 0;
   configLoadFailures: u32 = 0;
   modelLoaded: u32 = 0;
+  /** The loaded model's identity: the first 48 bits of its SHA-256 as a number (exact in a float64). */
+  modelDigest: u32 = 0;
   configVersion: u32 = 0;
   decisionLatencyUs: u32 = 0;
+  replayGiveUps: u32 = 0;
+  replayEvictions: u32 = 0;
 
   define(): void {
     this.requests = defineMetric(MetricType.COUNTER, "nexus_bid_requests_total");
@@ -65,8 +69,11 @@ export class FilterMetrics {
     this.configLoads = defineMetric(MetricType.COUNTER, "nexus_config_loads_total");
     this.configLoadFailures = defineMetric(MetricType.COUNTER, "nexus_config_load_failures_total");
     this.modelLoaded = defineMetric(MetricType.GAUGE, "nexus_model_loaded");
+    this.modelDigest = defineMetric(MetricType.GAUGE, "nexus_model_digest_prefix");
     this.configVersion = defineMetric(MetricType.GAUGE, "nexus_config_version");
     this.decisionLatencyUs = defineMetric(MetricType.HISTOGRAM, "nexus_decision_latency_us");
+    this.replayGiveUps = defineMetric(MetricType.COUNTER, "nexus_replay_giveups_total");
+    this.replayEvictions = defineMetric(MetricType.COUNTER, "nexus_replay_evictions_total");
   }
 
   @inline inc(id: u32): void {

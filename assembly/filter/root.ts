@@ -20,6 +20,7 @@ import { PluginConfig, PluginConfigParser, viewOf } from "./config";
 import { NexusStream } from "./stream";
 import { SharedLedger, NoticeResult } from "./ledger";
 import { HostSync } from "./sync";
+import { ReplayGuard } from "./replay-guard";
 import { metrics } from "./metrics";
 import { body, replyJson, replyNoBid, replyError, replyErrorText } from "./replies";
 import { queryParam, parseCpmToMicros } from "./query";
@@ -42,6 +43,7 @@ export class NexusRoot extends RootContext {
   reply: ReplySettings = new ReplySettings();
   ledger: SharedLedger = new SharedLedger();
   sync: HostSync = new HostSync(this);
+  replay: ReplayGuard = new ReplayGuard();
   private readonly base: Str = new Str();
   private readonly param: Str = new Str();
   private readonly bidId: ParsedBidId = new ParsedBidId();
@@ -89,6 +91,9 @@ export class NexusRoot extends RootContext {
     const now = currentTimeNanos();
     this.vmSeq = seq >= 0 ? <u32>seq + 1 : <u32>(now & 0x7fffffff) | 0x80000000;
     this.engine.seed(now ^ (<u64>this.vmSeq << 40) ^ 0x5deece66d);
+    if (!this.replay.configure(<i64>cfg.replayTtlMs, <u32>cfg.replayBuckets, cfg.casRetries, now ^ <u64>this.vmSeq)) {
+      log(LogLevel.ERROR, "nexus: replay guard: shared data refused some bucket keys; requests in those buckets are no-bids");
+    }
     for (let i = 0; i < 64; i++) this.pool.push(new NexusStream(this));
     this.sync.configure();
     setTickPeriodMillis(<u32>cfg.tickMs);
@@ -117,6 +122,12 @@ export class NexusRoot extends RootContext {
   /** POST bid: parse, decide, reserve, reply — one local reply whatever happens. */
   handleBid(ptr: usize, len: i32, stream: NexusStream): void {
     const req = this.request;
+    if (stream.badAuthority && this.config.noticeBaseUrl.len == 0) {
+      // Notice URLs are built from the Host: one that cannot be put in a URL gets no bid URLs at all.
+      metrics.inc(metrics.badRequests);
+      replyErrorText(400, ":authority: not a valid host[:port] (set notice_base_url to bid without it)", "nexus_bad_request");
+      return;
+    }
     if (this.parser.parse(ptr, len, req) != 0) {
       metrics.inc(metrics.badRequests);
       const msg = this.parser.errorMessage;
@@ -124,6 +135,15 @@ export class NexusRoot extends RootContext {
       return;
     }
     const ms = nowMs();
+    if (this.replay.enabled) {
+      // A request id seen within replay_ttl_ms (in any VM) is a no-bid; see replay-guard.ts.
+      const seen = this.replay.check(req.id.ptr, req.id.len, ms);
+      if (seen != NoBid.NONE) {
+        metrics.noBid(seen);
+        replyNoBid(seen);
+        return;
+      }
+    }
     this.ledger.nowMs = ms;
     const d = this.decision;
     this.engine.decide(req, this.model, this.campaigns, this.settings, this.ledger, ms, d);

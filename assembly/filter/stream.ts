@@ -31,6 +31,10 @@ export class NexusStream extends HttpContext {
   /** "<scheme>://<authority>" of this request, for notice URLs (copied: headers die with the callback). */
   readonly authority: usize = heap.alloc(300);
   authorityLen: i32 = 0;
+  /** The :authority could not go into a URL (bytes outside RFC 3986 host[:port], or too long). */
+  badAuthority: bool = false;
+  /** Body bytes buffered so far (body_size is cumulative while we PAUSE). */
+  bodySize: usize = 0;
 
   constructor(root: NexusRoot) {
     super();
@@ -42,6 +46,8 @@ export class NexusStream extends HttpContext {
     this.startNanos = 0;
     this.replied = false;
     this.authorityLen = 0;
+    this.badAuthority = false;
+    this.bodySize = 0;
   }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
@@ -98,6 +104,7 @@ export class NexusStream extends HttpContext {
   onRequestBody(bodySize: usize, endOfStream: bool): u32 {
     if (this.route != Route.BID) return Action.CONTINUE;
     if (this.replied) return Action.PAUSE;
+    this.bodySize = bodySize;
     const root = this.nexus;
     if (<i64>bodySize > <i64>root.config.maxBodyBytes) {
       metrics.inc(metrics.tooLarge);
@@ -120,8 +127,8 @@ export class NexusStream extends HttpContext {
   }
 
   onRequestTrailers(numTrailers: u32): u32 {
-    // Trailers end the stream without an end_of_stream body chunk: decide now.
-    if (this.route == Route.BID && !this.replied) return this.onRequestBody(0, true);
+    // Trailers end the stream without an end_of_stream body chunk: decide on what was buffered.
+    if (this.route == Route.BID && !this.replied) return this.onRequestBody(this.bodySize, true);
     return Action.CONTINUE;
   }
 
@@ -144,9 +151,11 @@ export class NexusStream extends HttpContext {
     store<u8>(this.authority + <usize>(n++), 0x3a);
     store<u8>(this.authority + <usize>(n++), 0x2f);
     store<u8>(this.authority + <usize>(n++), 0x2f);
-    if (headerMap.findAscii(":authority") && headerMap.valueLen < 280) {
+    this.badAuthority = true;
+    if (headerMap.findAscii(":authority") && headerMap.valueLen > 0 && headerMap.valueLen < 256 && isUrlHost(headerMap.valuePtr, headerMap.valueLen)) {
       memory.copy(this.authority + <usize>n, headerMap.valuePtr, <usize>headerMap.valueLen);
       n += headerMap.valueLen;
+      this.badAuthority = false;
     }
     this.authorityLen = n;
   }
@@ -193,4 +202,16 @@ function contentLengthAbove(max: i32): bool {
     v = v * 10 + <i64>(c - 0x30);
   }
   return v > <i64>max;
+}
+
+/** RFC 3986 host[:port] bytes only (reg-name, IPv4, [IPv6]): safe inside a URL and a JSON string. */
+function isUrlHost(p: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) {
+    const c = load<u8>(p + <usize>i);
+    const ok =
+      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+      c == 0x2d || c == 0x2e || c == 0x3a || c == 0x5b || c == 0x5d || c == 0x5f || c == 0x7e;
+    if (!ok) return false;
+  }
+  return true;
 }

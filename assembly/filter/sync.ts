@@ -128,6 +128,12 @@ export class HostSync {
     }
     metrics.inc(metrics.modelLoads);
     recordMetric(metrics.modelLoaded, 1);
+    // Which model: the first 6 bytes of its SHA-256 (after the version in the meta) as a
+    // number, so a dashboard sees a switch and pods that disagree. Cold path (model change).
+    const digest = changetype<usize>(meta) + 1 + <usize>vlen;
+    let id: u64 = 0;
+    for (let i = 0; i < 6; i++) id = (id << 8) | <u64>load<u8>(digest + <usize>i);
+    recordMetric(metrics.modelDigest, id);
   }
 
   private refreshCampaigns(): void {
