@@ -35,7 +35,7 @@ export class PluginConfig {
   pacing: PidGains = new PidGains();
   hourlyWeights: StaticArray<f64> | null = null;
   /** Replay guard: a request id seen within this many ms is a no-bid ("replay"); 0 = off. */
-  replayTtlMs: i32 = 0;
+  replayTtlMs: i32 = 60000;
   /** Replay guard: shared-data buckets of 16 ids each (capacity of ids live within the TTL). */
   replayBuckets: i32 = 16384;
   /** Test-only: a path that makes the VM trap (to test recovery). Empty = off. */

@@ -59,7 +59,8 @@ export async function startTestBidder(o: TestBidderOptions = {}): Promise<Standa
   cfg.vmMode = o.vmMode ?? "inline";
   // A generous decision budget: tests must not depend on this shared machine's speed (the
   // 4 ms default is tested deterministically with a simulated clock in time-budget.test.ts).
-  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 100, ...(o.plugin ?? {}) };
+  // Replay protection off unless a test asks for it: most tests resend README_REQUEST (id "req-1").
+  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 100, replay_ttl_ms: 0, ...(o.plugin ?? {}) };
   cfg.campaignsPath = join(dir, "campaigns.json");
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem, allowUnsigned: false };
   cfg.adminToken = o.adminToken ?? "";

@@ -1,0 +1,99 @@
+// The replay guard allocates nothing per request: the allocation-tracing build
+// (build/nexus_filter.rtrace.wasm) with the guard on, after warm-up, answers
+// fresh ids (bids), replayed ids (no-bids), ids that evict (full buckets),
+// escaped ids and malformed requests without a single allocation or free.
+// (tests/filter/allocations.test.ts proves the same for the rest of the bid
+// path, with the guard off.)
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { README_REQUEST } from "../helpers/bidder.ts";
+import { PACKAGE_ROOT } from "../../host/src/paths.ts";
+import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
+
+let sim: SimBidder;
+let counting = false;
+let allocations = 0;
+let frees = 0;
+const dec = new TextDecoder();
+
+before(async () => {
+  sim = await startSimBidder({
+    vms: 1,
+    wasmPath: join(PACKAGE_ROOT, "build/nexus_filter.rtrace.wasm"),
+    // 16 buckets: 256 ids fill them, so the warm window also runs the eviction path.
+    plugin: { decision_budget_ms: 1000, replay_ttl_ms: 60_000, replay_buckets: 16 },
+    budget: { minSliceMicros: 900_000_000 },
+    instrumentation: {
+      rtrace: {
+        onalloc: () => {
+          if (counting) allocations++;
+        },
+        onfree: () => {
+          if (counting) frees++;
+        },
+        onrealloc: () => {
+          if (counting) allocations++;
+        },
+        oninit: () => {},
+        onvisit: () => 1,
+        onstore: (ptr: number) => ptr,
+        onmove: () => {},
+        oninterrupt: () => {},
+        onyield: () => {},
+      },
+    },
+  });
+  await sim.untilReady();
+});
+after(async () => {
+  await sim?.close();
+});
+
+const status = (o: HttpOutcome) => (o.kind === "local" ? o.status : -1);
+const reason = (o: HttpOutcome) => (o.kind === "local" ? o.headers.find(([k]) => k === "x-nexus-nobid-reason")?.[1] : undefined);
+const base = JSON.parse(README_REQUEST) as Record<string, unknown>;
+let n = 0;
+
+describe("replay guard allocations", () => {
+  it("fresh, replayed, evicting, escaped and malformed requests allocate nothing once warm", async () => {
+    const round = async () => {
+      const id = `alloc-${n++}`;
+      const fresh = JSON.stringify({ ...base, id });
+      const b = await sim.bid(fresh);
+      assert.equal(status(b), 200, String(reason(b)));
+      const r = await sim.bid(fresh);
+      assert.equal(status(r), 204);
+      assert.equal(reason(r), "replay");
+      const escaped = JSON.stringify({ ...base, id: `esc-${n}` }).replace(`"esc-`, `"\\u0065sc-`);
+      assert.equal(status(await sim.bid(escaped)), 200);
+      assert.equal(reason(await sim.bid(escaped)), "replay");
+      assert.equal(status(await sim.bid(`{"id":"${id}","imp":[}`)), 400);
+      // Settle the bid (loss) so that budget never runs out.
+      if (b.kind === "local") {
+        const lurl = JSON.parse(dec.decode(b.body)).seatbid[0].bid[0].lurl as string;
+        const u = new URL(lurl.replace("${AUCTION_LOSS}", "102"));
+        assert.equal(status(await sim.get(u.pathname + u.search)), 200);
+      }
+    };
+    for (let i = 0; i < 300; i++) await round(); // warm-up; 600 ids > 256 entries: buckets are full
+    counting = true;
+    for (let i = 0; i < 300; i++) await round();
+    counting = false;
+    assert.equal(allocations, 0, `${allocations} allocations in 1800 warm requests`);
+    assert.equal(frees, 0, `${frees} frees in 1800 warm requests`);
+    const evictions = sim.pool.metrics.find("nexus_replay_evictions_total")?.value ?? 0n;
+    assert.ok(evictions > 300n, `the eviction path ran (${evictions})`);
+  });
+
+  it("the tracing is live: a tick (cold path) does allocate", async () => {
+    counting = true;
+    sim.clock.now += 5000;
+    await sim.tick();
+    sim.clock.now += 5000;
+    await sim.tick();
+    counting = false;
+    assert.ok(allocations > 0);
+  });
+});
