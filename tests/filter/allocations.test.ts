@@ -5,15 +5,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { AllocationCounter } from "../helpers/rtrace.ts";
 import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { README_REQUEST } from "../helpers/bidder.ts";
 import { PACKAGE_ROOT } from "../../host/src/paths.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 
 let sim: SimBidder;
-let counting = false;
-let allocations = 0;
-let frees = 0;
+const rt = new AllocationCounter();
 const dec = new TextDecoder();
 
 before(async () => {
@@ -22,26 +21,7 @@ before(async () => {
     wasmPath: join(PACKAGE_ROOT, "build/nexus_filter.rtrace.wasm"),
     plugin: { decision_budget_ms: 1000 },
     budget: { minSliceMicros: 900_000_000 }, // the whole test budget granted at once: no tick needed
-    instrumentation: {
-      rtrace: {
-        onalloc: () => {
-          if (counting) allocations++;
-        },
-        onfree: () => {
-          if (counting) frees++;
-        },
-        onrealloc: () => {
-          if (counting) allocations++;
-        },
-        oninit: () => {},
-        onvisit: () => 1,
-        // Instrumented stores ask where to write: the address itself.
-        onstore: (ptr: number) => ptr,
-        onmove: () => {},
-        oninterrupt: () => {},
-        onyield: () => {},
-      },
-    },
+    instrumentation: rt.imports(),
   });
   await sim.untilReady();
 });
@@ -79,20 +59,20 @@ describe("allocations on the warm path", () => {
       }
     };
     await run(50); // warm-up: pools, arenas, first-use paths
-    counting = true;
+    rt.counting = true;
     await run(200);
-    counting = false;
-    assert.equal(allocations, 0, `${allocations} allocations in 1200 warm requests`);
-    assert.equal(frees, 0, `${frees} frees in 1200 warm requests`);
+    rt.counting = false;
+    assert.equal(rt.allocations, 0, `${rt.allocations} allocations in 1200 warm requests`);
+    assert.equal(rt.frees, 0, `${rt.frees} frees in 1200 warm requests`);
   });
 
   it("the tracing is live: a tick (cold path) does allocate", async () => {
-    counting = true;
+    rt.counting = true;
     sim.clock.now += 5000;
     await sim.tick();
     sim.clock.now += 5000;
     await sim.tick();
-    counting = false;
-    assert.ok(allocations > 0, "the rtrace hooks count allocations");
+    rt.counting = false;
+    assert.ok(rt.allocations > 0, "the rtrace hooks count allocations");
   });
 });

@@ -1,15 +1,12 @@
 // Helpers of the hardening suites: a standalone bidder whose logs can be read,
 // requests straight into the VM pool (no HTTP: the fast path of the property
 // tests), loss notices for every bid of a reply, and the ledger's `reserved`.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import { defaultConfig, type HostConfig } from "../../host/src/config.ts";
 import { startStandalone, type Standalone } from "../../host/src/standalone.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
-import { FIXTURES, writeTestModel, type TestBidderOptions } from "../helpers/bidder.ts";
+import { testBidderConfig, type TestBidderOptions } from "../helpers/bidder.ts";
 import { readLedger } from "../helpers/ledger.ts";
 
 export const CAMPAIGN = "test-cpa";
@@ -28,20 +25,7 @@ export interface HardeningBidder extends Standalone {
  * so that a test can look at what the filter and the pool logged.
  */
 export async function startHardeningBidder(o: TestBidderOptions = {}): Promise<HardeningBidder> {
-  const dir = mkdtempSync(join(tmpdir(), "nexus-hardening-"));
-  const { publicKeyPem } = writeTestModel(dir, o.model);
-  const campaigns = o.campaigns ?? JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
-  writeFileSync(join(dir, "campaigns.json"), JSON.stringify(campaigns));
-  const cfg: HostConfig = defaultConfig();
-  cfg.bid = { host: "127.0.0.1", port: 0 };
-  cfg.control = { host: "127.0.0.1", port: 0 };
-  cfg.vms = o.vms ?? 2;
-  cfg.vmMode = o.vmMode ?? "inline";
-  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 100, replay_ttl_ms: 0, ...(o.plugin ?? {}) };
-  cfg.campaignsPath = join(dir, "campaigns.json");
-  cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem, allowUnsigned: false };
-  cfg.adminToken = o.adminToken ?? "";
-  cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
+  const { cfg, dir } = testBidderConfig(o);
   const logs: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {

@@ -7,15 +7,14 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { AllocationCounter } from "../helpers/rtrace.ts";
 import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { README_REQUEST } from "../helpers/bidder.ts";
 import { PACKAGE_ROOT } from "../../host/src/paths.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 
 let sim: SimBidder;
-let counting = false;
-let allocations = 0;
-let frees = 0;
+const rt = new AllocationCounter();
 const dec = new TextDecoder();
 
 before(async () => {
@@ -25,25 +24,7 @@ before(async () => {
     // 16 buckets: 256 ids fill them, so the warm window also runs the eviction path.
     plugin: { decision_budget_ms: 1000, replay_ttl_ms: 60_000, replay_buckets: 16 },
     budget: { minSliceMicros: 900_000_000 },
-    instrumentation: {
-      rtrace: {
-        onalloc: () => {
-          if (counting) allocations++;
-        },
-        onfree: () => {
-          if (counting) frees++;
-        },
-        onrealloc: () => {
-          if (counting) allocations++;
-        },
-        oninit: () => {},
-        onvisit: () => 1,
-        onstore: (ptr: number) => ptr,
-        onmove: () => {},
-        oninterrupt: () => {},
-        onyield: () => {},
-      },
-    },
+    instrumentation: rt.imports(),
   });
   await sim.untilReady();
 });
@@ -78,22 +59,22 @@ describe("replay guard allocations", () => {
       }
     };
     for (let i = 0; i < 300; i++) await round(); // warm-up; 600 ids > 256 entries: buckets are full
-    counting = true;
+    rt.counting = true;
     for (let i = 0; i < 300; i++) await round();
-    counting = false;
-    assert.equal(allocations, 0, `${allocations} allocations in 1800 warm requests`);
-    assert.equal(frees, 0, `${frees} frees in 1800 warm requests`);
+    rt.counting = false;
+    assert.equal(rt.allocations, 0, `${rt.allocations} allocations in 1800 warm requests`);
+    assert.equal(rt.frees, 0, `${rt.frees} frees in 1800 warm requests`);
     const evictions = sim.pool.metrics.find("nexus_replay_evictions_total")?.value ?? 0n;
     assert.ok(evictions > 300n, `the eviction path ran (${evictions})`);
   });
 
   it("the tracing is live: a tick (cold path) does allocate", async () => {
-    counting = true;
+    rt.counting = true;
     sim.clock.now += 5000;
     await sim.tick();
     sim.clock.now += 5000;
     await sim.tick();
-    counting = false;
-    assert.ok(allocations > 0);
+    rt.counting = false;
+    assert.ok(rt.allocations > 0);
   });
 });

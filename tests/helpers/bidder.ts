@@ -47,7 +47,8 @@ export interface TestBidderOptions {
   budget?: Partial<HostConfig["budget"]>;
 }
 
-export async function startTestBidder(o: TestBidderOptions = {}): Promise<Standalone> {
+/** A test bidder's configuration: signed test model and campaigns in a fresh temporary directory. */
+export function testBidderConfig(o: TestBidderOptions = {}): { cfg: HostConfig; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), "nexus-test-"));
   const { publicKeyPem } = writeTestModel(dir, o.model);
   const campaigns = o.campaigns ?? JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
@@ -65,6 +66,11 @@ export async function startTestBidder(o: TestBidderOptions = {}): Promise<Standa
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem, allowUnsigned: false };
   cfg.adminToken = o.adminToken ?? "";
   cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
+  return { cfg, dir };
+}
+
+export async function startTestBidder(o: TestBidderOptions = {}): Promise<Standalone> {
+  const { cfg, dir } = testBidderConfig(o);
   const app = await startStandalone(cfg, silentLogger());
   const close = app.close.bind(app);
   app.close = async () => {
