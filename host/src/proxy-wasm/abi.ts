@@ -85,6 +85,17 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
     }
     return mem.writeU32(ptrPtr, ptr) && mem.writeU32(sizePtr, data.length);
   };
+  /** proxy_add/replace_header_map_value after their guard: same checks, one map operation apart. */
+  const writePair = (type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number, op: "add" | "replace"): number => {
+    if (type >>> 0 > MAP_TYPE_MAX) return Status.BAD_ARGUMENT;
+    const key = mem.read(keyPtr, keySize);
+    const value = mem.read(valuePtr, valueSize);
+    if (!key || !value) return Status.INVALID_MEMORY_ACCESS;
+    const map = host.map(type, "write");
+    if (!map) return Status.BAD_ARGUMENT;
+    map[op](latin1String(key), latin1String(value));
+    return Status.OK;
+  };
 
   const env: Record<string, Fn> = {
     proxy_log(level: number, ptr: number, size: number): number {
@@ -190,25 +201,11 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
     },
     proxy_add_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
       guard("env.proxy_add_header_map_value");
-      if (type >>> 0 > MAP_TYPE_MAX) return Status.BAD_ARGUMENT;
-      const key = mem.read(keyPtr, keySize);
-      const value = mem.read(valuePtr, valueSize);
-      if (!key || !value) return Status.INVALID_MEMORY_ACCESS;
-      const map = host.map(type, "write");
-      if (!map) return Status.BAD_ARGUMENT;
-      map.add(latin1String(key), latin1String(value));
-      return Status.OK;
+      return writePair(type, keyPtr, keySize, valuePtr, valueSize, "add");
     },
     proxy_replace_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
       guard("env.proxy_replace_header_map_value");
-      if (type >>> 0 > MAP_TYPE_MAX) return Status.BAD_ARGUMENT;
-      const key = mem.read(keyPtr, keySize);
-      const value = mem.read(valuePtr, valueSize);
-      if (!key || !value) return Status.INVALID_MEMORY_ACCESS;
-      const map = host.map(type, "write");
-      if (!map) return Status.BAD_ARGUMENT;
-      map.replace(latin1String(key), latin1String(value));
-      return Status.OK;
+      return writePair(type, keyPtr, keySize, valuePtr, valueSize, "replace");
     },
     proxy_remove_header_map_value(type: number, keyPtr: number, keySize: number): number {
       guard("env.proxy_remove_header_map_value");
