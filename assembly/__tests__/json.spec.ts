@@ -1,6 +1,7 @@
 import { Str } from "../core/bytes/str";
 import { JsonError } from "../core/json/errors";
 import { FieldReader, FIELD_END } from "../core/json/fields";
+import { FieldTable } from "../core/json/field-table";
 import { MessageBuffer } from "../core/json/message";
 import { NumberStatus } from "../core/json/number";
 import { JsonPath } from "../core/json/path";
@@ -478,7 +479,7 @@ describe("MessageBuffer and JsonPath", () => {
   });
 });
 
-const NAMES: StaticArray<string> = ["a", "b", "list"];
+const NAMES = new FieldTable(["a", "b", "list"]);
 
 function run(text: string, f: FieldReader): i32 {
   useText(text);
@@ -538,5 +539,51 @@ describe("FieldReader", () => {
     expect(f.message.toString()).toStrictEqual("$: invalid number at byte 12");
     expect(run('{"a":1} x', f)).toBe(-1);
     expect(f.message.toString()).toStrictEqual("$: trailing characters after JSON value at byte 8");
+  });
+});
+
+const LONG_NAMES = new FieldTable([
+  "w", "id", "pos", "tagid", "domain", "country", "bidfloor", "publisher",
+  "bidfloorcur", "private_auction", "a_name_of_seventeen", "a_name_of_seventeex",
+]);
+
+function lookupText(t: FieldTable, key: string): i32 {
+  const b = String.UTF8.encode(key);
+  return t.lookup(changetype<usize>(b), b.byteLength);
+}
+
+function fieldOf(t: FieldTable, key: string): i32 {
+  // Through the reader, so short keys take its one-load packed path.
+  useText('{"' + key + '":1}');
+  const f = new FieldReader();
+  f.reset(changetype<usize>(input), input.byteLength);
+  if (!f.beginObject()) return -9;
+  return f.nextField(t);
+}
+
+describe("FieldTable", () => {
+  it("finds every name at its index, through lookup() and through the reader", () => {
+    for (let i = 0; i < LONG_NAMES.length; i++) {
+      const name = LONG_NAMES.names[i];
+      expect(lookupText(LONG_NAMES, name)).toBe(i, name);
+      expect(fieldOf(LONG_NAMES, name)).toBe(i, name);
+    }
+  });
+
+  it("refuses keys that share a length, a prefix, a suffix or all but a middle byte", () => {
+    const others: string[] = ["", "x", "ix", "idd", "i", "tagiD", "bidfloors", "bidfloorcux", "publishex",
+      "private_auctiom", "a_name_of_seventee", "a_name_of_sevenXeen", "a_name_of_seventeen_", "\u00e9", "id\u00e9"];
+    for (let i = 0; i < others.length; i++) {
+      expect(lookupText(LONG_NAMES, others[i])).toBe(-1, others[i]);
+      if (others[i].length > 0) expect(fieldOf(LONG_NAMES, others[i])).toBe(FIELD_END, others[i]);
+    }
+  });
+
+  it("matches escaped keys by their decoded bytes", () => {
+    useText('{"t\\u0061gid":1}');
+    const f = new FieldReader();
+    f.reset(changetype<usize>(input), input.byteLength);
+    f.beginObject();
+    expect(f.nextField(LONG_NAMES)).toBe(3);
   });
 });

@@ -4,6 +4,7 @@ import { IntList, StrList } from "./lists";
 import { MessageBuffer } from "./message";
 import { NumberStatus } from "./number";
 import { JsonPath } from "./path";
+import { FieldTable } from "./field-table";
 import { JsonKind, JsonReader } from "./reader";
 import { utf8TruncatedLength } from "./utf8";
 
@@ -13,21 +14,13 @@ export const FIELD_ERROR: i32 = -2;
 /** Field tables may list at most this many names (one bit each for duplicate detection). */
 export const MAX_FIELDS_PER_OBJECT: i32 = 64;
 
-/** Index of `key` in a table of ASCII field-name literals, or -1. */
-export function fieldIndex(key: Str, names: StaticArray<string>): i32 {
-  const len = key.len;
-  if (len == 0) return -1;
-  const first = <u32>load<u8>(key.ptr);
-  const n = names.length;
-  for (let i = 0; i < n; i++) {
-    const name = unchecked(names[i]);
-    // Length and first character reject almost every other name before a full compare
-    // (AssemblyScript strings are UTF-16: one u16 per ASCII character).
-    if (name.length != len || <u32>load<u16>(changetype<usize>(name)) != first) continue;
-    if (key.equalsAscii(name)) return i;
-  }
-  return -1;
+/** Index of `key` in a field table, or -1. */
+export function fieldIndex(key: Str, table: FieldTable): i32 {
+  return table.lookup(key.ptr, key.len);
 }
+
+/** `kind` before the next value is peeked (a value was just consumed). */
+const KIND_UNKNOWN: i32 = -1;
 
 /**
  * Typed reading of a JSON document with known fields, on top of JsonReader:
@@ -53,6 +46,12 @@ export class FieldReader {
   /** Receives strings that are validated but not kept (list elements past capacity). */
   private discard: Str = new Str();
   error: i32 = 0;
+  /**
+   * Kind of the value at the read position, peeked once by nextField() /
+   * nextElement() / peekValue() so the typed readers need not peek again;
+   * KIND_UNKNOWN after a value was consumed.
+   */
+  private kind: i32 = KIND_UNKNOWN;
   intValue: i64 = 0;
   floatValue: f64 = 0;
   /** Strings cut at maxLen (at a UTF-8 character boundary) since reset(). */
@@ -73,6 +72,7 @@ export class FieldReader {
     this.key.clear();
     this.level = 0;
     this.error = 0;
+    this.kind = KIND_UNKNOWN;
     this.intValue = 0;
     this.floatValue = 0;
     this.truncatedStrings = 0;
@@ -123,23 +123,38 @@ export class FieldReader {
     return false;
   }
 
-  /** Peeks the next value and requires `kind`; otherwise `<path>: expected <what>`. */
+  /** Peeks the next value and remembers its kind (NONE after a syntax error). */
+  peekValue(): JsonKind {
+    const k = this.reader.peekKind();
+    this.kind = k;
+    return k;
+  }
+
+  /** Requires the next value to be of `kind`; otherwise `<path>: expected <what>`. */
   expect(kind: JsonKind, what: string): bool {
     if (this.error != 0) return false;
-    const k = this.reader.peekKind();
+    let k = this.kind;
+    if (k == KIND_UNKNOWN) k = this.peekValue();
     if (k == JsonKind.NONE) return this.failSyntax();
     if (k != kind) {
       // A malformed value ("tru", "01") is reported as such, not as a wrong type.
+      this.kind = KIND_UNKNOWN;
       if (!this.reader.skipValue()) return this.failSyntax();
       return this.fail(JsonError.WRONG_TYPE, what);
     }
     return true;
   }
 
+  /** The expected value was consumed (or failed): the next one must be peeked. */
+  @inline private consumed(ok: bool): bool {
+    this.kind = KIND_UNKNOWN;
+    return ok;
+  }
+
   /** Opens an object value (`expected object` otherwise) and starts duplicate tracking for it. */
   beginObject(): bool {
     if (!this.expect(JsonKind.OBJECT, "expected object")) return false;
-    if (!this.reader.beginObject()) return this.failSyntax();
+    if (!this.consumed(this.reader.beginObjectPeeked())) return this.failSyntax();
     const l = this.level + 1;
     this.level = l;
     if (l < this.seen.length) unchecked((this.seen[l] = 0));
@@ -151,7 +166,7 @@ export class FieldReader {
    * its name on the path (the caller pops it with endField()). Returns its
    * index in `names`, FIELD_END after the closing '}', or FIELD_ERROR.
    */
-  nextField(names: StaticArray<string>): i32 {
+  nextField(table: FieldTable): i32 {
     const r = this.reader;
     while (true) {
       if (this.error != 0) return FIELD_ERROR;
@@ -163,7 +178,8 @@ export class FieldReader {
         if (this.level > 0) this.level--;
         return FIELD_END;
       }
-      const i = fieldIndex(this.key, names);
+      const key = this.key;
+      const i = r.keyPacked ? table.lookupPacked(key.ptr, key.len, r.keyPackedLo, 0) : table.lookup(key.ptr, key.len);
       if (i < 0) {
         if (!r.skipValue()) {
           this.failSyntax();
@@ -176,7 +192,7 @@ export class FieldReader {
         const bit = (<u64>1) << <u64>i;
         const seen = unchecked(this.seen[l]);
         if (seen & bit) {
-          this.path.pushField(unchecked(names[i]));
+          this.path.pushField(unchecked(table.names[i]));
           this.fail(JsonError.DUPLICATE_KEY, "duplicate key");
           return FIELD_ERROR;
         }
@@ -188,13 +204,14 @@ export class FieldReader {
         return FIELD_ERROR;
       }
       if (kind == JsonKind.NULL) {
-        if (!r.readNull()) {
+        if (!r.readNullPeeked()) {
           this.failSyntax();
           return FIELD_ERROR;
         }
         continue; // null = absent
       }
-      this.path.pushField(unchecked(names[i]));
+      this.kind = kind;
+      this.path.pushField(unchecked(table.names[i]));
       return i;
     }
     return FIELD_ERROR; // unreachable
@@ -207,7 +224,7 @@ export class FieldReader {
   /** Opens an array value (`expected array` otherwise). */
   beginArray(): bool {
     if (!this.expect(JsonKind.ARRAY, "expected array")) return false;
-    if (!this.reader.beginArray()) return this.failSyntax();
+    if (!this.consumed(this.reader.beginArrayPeeked())) return this.failSyntax();
     return true;
   }
 
@@ -222,6 +239,10 @@ export class FieldReader {
       return false;
     }
     this.path.pushIndex(index);
+    if (this.peekValue() == JsonKind.NONE) {
+      this.failSyntax();
+      return false;
+    }
     return true;
   }
 
@@ -232,14 +253,15 @@ export class FieldReader {
   /** Skips the current value (validating it). */
   skip(): bool {
     if (this.error != 0) return false;
-    if (!this.reader.skipValue()) return this.failSyntax();
+    if (!this.consumed(this.reader.skipValue())) return this.failSyntax();
     return true;
   }
 
   /** Reads an integer in [min, max] into `intValue`. */
   readInt(min: i64, max: i64): bool {
     if (!this.expect(JsonKind.NUMBER, "expected integer")) return false;
-    const status = this.reader.readI64();
+    const status = this.reader.readI64Peeked();
+    this.kind = KIND_UNKNOWN;
     if (status == NumberStatus.INVALID) return this.failSyntax();
     if (status != NumberStatus.OK) return this.fail(JsonError.WRONG_TYPE, "expected integer");
     const v = this.reader.number.intValue;
@@ -251,7 +273,8 @@ export class FieldReader {
   /** Reads a number in [min, max] into `floatValue`. */
   readNumber(min: f64, max: f64): bool {
     if (!this.expect(JsonKind.NUMBER, "expected number")) return false;
-    const status = this.reader.readF64();
+    const status = this.reader.readF64Peeked();
+    this.kind = KIND_UNKNOWN;
     if (status == NumberStatus.INVALID) return this.failSyntax();
     if (status != NumberStatus.OK) return this.fail(JsonError.OUT_OF_RANGE, "out of range");
     const v = this.reader.number.floatValue;
@@ -263,14 +286,14 @@ export class FieldReader {
   /** Reads true/false into `reader.boolValue`. */
   readBool(): bool {
     if (!this.expect(JsonKind.BOOL, "expected boolean")) return false;
-    if (!this.reader.readBool()) return this.failSyntax();
+    if (!this.consumed(this.reader.readBoolPeeked())) return this.failSyntax();
     return true;
   }
 
   /** Reads a string; longer than maxLen bytes is cut at a character boundary and counted. */
   readString(dst: Str, maxLen: i32): bool {
     if (!this.expect(JsonKind.STRING, "expected string")) return false;
-    if (!this.reader.readString(dst)) return this.failSyntax();
+    if (!this.consumed(this.reader.readStringPeeked(dst))) return this.failSyntax();
     if (dst.len > maxLen) {
       dst.len = utf8TruncatedLength(dst.ptr, dst.len, maxLen);
       this.truncatedStrings++;
@@ -284,7 +307,7 @@ export class FieldReader {
    */
   readId(dst: Str, maxLen: i32): bool {
     if (!this.expect(JsonKind.STRING, "expected string")) return false;
-    if (!this.reader.readString(dst)) return this.failSyntax();
+    if (!this.consumed(this.reader.readStringPeeked(dst))) return this.failSyntax();
     if (dst.len == 0) return this.fail(JsonError.EMPTY_VALUE, "must not be empty");
     if (dst.len > maxLen) return this.failNumber(JsonError.TOO_LONG, "longer than ", maxLen, " bytes");
     return true;

@@ -4,6 +4,7 @@ export { JsonKind, JsonReader, MAX_DEPTH_LIMIT } from "./reader";
 export { NumberStatus, NumberToken } from "./number";
 export { StringScratch } from "./strings";
 export { FieldReader, fieldIndex, FIELD_END, FIELD_ERROR, MAX_FIELDS_PER_OBJECT } from "./fields";
+export { FieldTable } from "./field-table";
 export { StrList, IntList } from "./lists";
 export { JsonPath, MAX_PATH_SEGMENTS } from "./path";
 export { MessageBuffer } from "./message";

@@ -10,7 +10,11 @@ export const MAX_PATH_SEGMENTS: i32 = 32;
  * safe to put in an error reply.
  */
 export class JsonPath {
-  private names: StaticArray<string | null> = new StaticArray<string | null>(MAX_PATH_SEGMENTS);
+  /**
+   * Addresses of the name literals: plain integers, so a push is a store and
+   * not a garbage-collector write barrier (literals are static, never moved).
+   */
+  private names: StaticArray<usize> = new StaticArray<usize>(MAX_PATH_SEGMENTS);
   /** -1 for a name segment, else an array index. */
   private indexes: StaticArray<i32> = new StaticArray<i32>(MAX_PATH_SEGMENTS);
   depth: i32 = 0;
@@ -23,7 +27,7 @@ export class JsonPath {
   pushField(name: string): void {
     const d = this.depth;
     if (d < MAX_PATH_SEGMENTS) {
-      unchecked((this.names[d] = name));
+      unchecked((this.names[d] = changetype<usize>(name)));
       unchecked((this.indexes[d] = -1));
     }
     this.depth = d + 1;
@@ -51,7 +55,7 @@ export class JsonPath {
       if (index < 0) {
         if (i > 0) m.appendByte(0x2e); // '.'
         const name = unchecked(this.names[i]);
-        if (name !== null) m.appendAscii(name);
+        if (name != 0) m.appendAscii(changetype<string>(name));
       } else {
         m.appendByte(0x5b); // '['
         m.appendUint(<u64>index);

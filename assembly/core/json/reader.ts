@@ -1,7 +1,13 @@
 import { Str, codeAt } from "../bytes/str";
 import { JsonError } from "./errors";
 import { NumberStatus, NumberToken } from "./number";
-import { scanString, skipString, StringScratch } from "./strings";
+import { scanString, skipString, specialBytes, StringScratch } from "./strings";
+
+/** JSON whitespace: space, \t, \n, \r (one compare for the common non-space byte). */
+@inline
+function isWhitespace(c: u32): bool {
+  return c <= 0x20 && (c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09);
+}
 
 /** What the next value is, from its first byte. NONE: no value (the reader failed). */
 export enum JsonKind {
@@ -50,6 +56,13 @@ export class JsonReader {
   readonly scratch: StringScratch;
   readonly number: NumberToken = new NumberToken();
   boolValue: bool = false;
+  /**
+   * After nextKey(): the key's bytes zero-extended into a word when it is
+   * under 8 plain ASCII bytes (then keyPacked is true): FieldTable looks it up
+   * without reading it again. Almost every OpenRTB key takes this path.
+   */
+  keyPacked: bool = false;
+  keyPackedLo: u64 = 0;
 
   constructor(scratchBytes: i32 = 65536, maxDepth: i32 = 32) {
     const depth = maxDepth < 1 ? 1 : maxDepth > MAX_DEPTH_LIMIT ? MAX_DEPTH_LIMIT : maxDepth;
@@ -91,11 +104,7 @@ export class JsonReader {
   @inline private skipWhitespace(): void {
     let p = this.pos;
     const end = this.end;
-    while (p < end) {
-      const c = load<u8>(p);
-      if (c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09) break;
-      p++;
-    }
+    while (p < end && isWhitespace(<u32>load<u8>(p))) p++;
     this.pos = p;
   }
 
@@ -157,6 +166,52 @@ export class JsonReader {
     return this.enter(CONTAINER_ARRAY);
   }
 
+  // The *Peeked variants skip the peekKind() of their plain twins: the caller
+  // has just peeked and got that kind, so pos is on the value's first byte.
+  // (The field layer peeks once per value; peeking again was a third of its cost.)
+
+  /** beginObject() right after peekKind() returned OBJECT. */
+  @inline beginObjectPeeked(): bool {
+    return this.enter(CONTAINER_OBJECT);
+  }
+
+  /** beginArray() right after peekKind() returned ARRAY. */
+  @inline beginArrayPeeked(): bool {
+    return this.enter(CONTAINER_ARRAY);
+  }
+
+  /** readString() right after peekKind() returned STRING. */
+  @inline readStringPeeked(out: Str): bool {
+    return this.readStringAt(out);
+  }
+
+  /** readI64() right after peekKind() returned NUMBER. */
+  readI64Peeked(): NumberStatus {
+    if (!this.scanNumberAt()) return NumberStatus.INVALID;
+    return this.number.toI64();
+  }
+
+  /** readF64() right after peekKind() returned NUMBER. */
+  readF64Peeked(): NumberStatus {
+    if (!this.scanNumberAt()) return NumberStatus.INVALID;
+    return this.number.toF64();
+  }
+
+  /** readBool() right after peekKind() returned BOOL. */
+  readBoolPeeked(): bool {
+    if (load<u8>(this.pos) == 0x74) {
+      this.boolValue = true;
+      return this.literal("true");
+    }
+    this.boolValue = false;
+    return this.literal("false");
+  }
+
+  /** readNull() right after peekKind() returned NULL. */
+  @inline readNullPeeked(): bool {
+    return this.literal("null");
+  }
+
   /**
    * Reads the next key of the current object into `key` and consumes the ':'.
    * Returns false at the closing '}' (consumed) or on an error (check `failed`).
@@ -178,11 +233,33 @@ export class JsonReader {
       c = load<u8>(this.pos);
     }
     if (c != 0x22) return this.fail(JsonError.EXPECTED_KEY, this.pos);
-    if (!this.readStringAt(key)) return false;
-    this.skipWhitespace();
-    if (this.pos >= this.end) return this.fail(JsonError.UNEXPECTED_END, this.pos);
-    if (load<u8>(this.pos) != 0x3a) return this.fail(JsonError.EXPECTED_COLON, this.pos);
-    this.pos++;
+    this.keyPacked = false;
+    const start = this.pos + 1;
+    let p: usize;
+    if (start + 8 <= this.end) {
+      // Short plain key: its closing quote is the first special byte of one 8-byte load.
+      const w = load<u64>(start);
+      const special = specialBytes(w);
+      const n = <i32>(ctz(special) >> 3); // 8 when there is none
+      if (n < 8 && <u32>((w >> (<u64>n << 3)) & 0xff) == 0x22) {
+        key.set(start, n);
+        this.keyPackedLo = n == 0 ? 0 : w & (0xffffffffffffffff >> (<u64>(8 - n) << 3));
+        this.keyPacked = true;
+        p = start + <usize>n + 1;
+      } else {
+        if (!this.readStringAt(key)) return false;
+        p = this.pos;
+      }
+    } else {
+      if (!this.readStringAt(key)) return false;
+      p = this.pos;
+    }
+    // ':' usually follows at once.
+    const end = this.end;
+    while (p < end && isWhitespace(<u32>load<u8>(p))) p++;
+    if (p >= end) return this.fail(JsonError.UNEXPECTED_END, p);
+    if (load<u8>(p) != 0x3a) return this.fail(JsonError.EXPECTED_COLON, p);
+    this.pos = p + 1;
     return true;
   }
 
@@ -230,6 +307,10 @@ export class JsonReader {
   /** Scans the number at the read position; typed value via readI64/readF64. */
   private scanNumber(): bool {
     if (this.peekKind() != JsonKind.NUMBER) return this.fail(JsonError.UNEXPECTED_KIND, this.pos);
+    return this.scanNumberAt();
+  }
+
+  private scanNumberAt(): bool {
     const tok = this.number;
     const p = tok.scan(this.pos, this.end);
     if (tok.error != 0) return this.fail(tok.error, tok.errorAt);
@@ -252,12 +333,7 @@ export class JsonReader {
   /** Reads true/false into `boolValue`. */
   readBool(): bool {
     if (this.peekKind() != JsonKind.BOOL) return this.fail(JsonError.UNEXPECTED_KIND, this.pos);
-    if (load<u8>(this.pos) == 0x74) {
-      this.boolValue = true;
-      return this.literal("true");
-    }
-    this.boolValue = false;
-    return this.literal("false");
+    return this.readBoolPeeked();
   }
 
   readNull(): bool {

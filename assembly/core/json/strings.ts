@@ -63,12 +63,13 @@ const ONES: u64 = 0x0101010101010101;
 const HIGHS: u64 = 0x8080808080808080;
 
 /**
- * True when none of the 8 bytes in `w` needs a closer look inside a string:
- * no quote, no backslash, no control character, no non-ASCII byte. Lets the
- * scanners skip plain ASCII 8 bytes at a time (SWAR) instead of byte by byte.
+ * The high bit of every byte of `w` that needs a closer look inside a string:
+ * a quote, a backslash, a control character or a non-ASCII byte. Bytes above
+ * the lowest flagged one may be flagged wrongly (borrows), never the lowest:
+ * ctz(result) >> 3 is the index of the first special byte (8 when none).
  */
 @inline
-function plainAscii8(w: u64): bool {
+export function specialBytes(w: u64): u64 {
   const quote = w ^ 0x2222222222222222;
   const backslash = w ^ 0x5c5c5c5c5c5c5c5c;
   const special =
@@ -76,7 +77,17 @@ function plainAscii8(w: u64): bool {
     ((quote - ONES) & ~quote) |
     ((backslash - ONES) & ~backslash) |
     w; // high bit: non-ASCII
-  return (special & HIGHS) == 0;
+  return special & HIGHS;
+}
+
+/**
+ * True when none of the 8 bytes in `w` needs a closer look inside a string.
+ * Lets the scanners skip plain ASCII 8 bytes at a time (SWAR) instead of
+ * byte by byte.
+ */
+@inline
+function plainAscii8(w: u64): bool {
+  return specialBytes(w) == 0;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { Str } from "../bytes/str";
 import { FieldReader, FIELD_ERROR } from "../json/fields";
+import { FieldTable } from "../json/field-table";
 import { JsonKind } from "../json/reader";
 import { App, Device, Geo, Publisher, Regs, Segment, Site, Source, SupplyChain, User } from "./context";
 import { MAX_SEGMENTS, MAX_STRING_BYTES } from "./limits";
@@ -14,23 +15,23 @@ import { BidRequest } from "./request";
 const I32_MAX: i64 = 2147483647;
 const S = MAX_STRING_BYTES;
 
-const SITE_FIELDS: StaticArray<string> = ["id", "name", "domain", "page", "ref", "cat", "mobile", "publisher"];
-const APP_FIELDS: StaticArray<string> = ["id", "name", "bundle", "domain", "storeurl", "ver", "cat", "publisher"];
-const PUBLISHER_FIELDS: StaticArray<string> = ["id", "name", "domain"];
-const DEVICE_FIELDS: StaticArray<string> = [
+const SITE_FIELDS = new FieldTable(["id", "name", "domain", "page", "ref", "cat", "mobile", "publisher"]);
+const APP_FIELDS = new FieldTable(["id", "name", "bundle", "domain", "storeurl", "ver", "cat", "publisher"]);
+const PUBLISHER_FIELDS = new FieldTable(["id", "name", "domain"]);
+const DEVICE_FIELDS = new FieldTable([
   "ua", "ip", "ipv6", "make", "model", "os", "osv", "language", "ifa",
   "devicetype", "js", "dnt", "lmt", "connectiontype", "w", "h", "geo",
-];
-const GEO_FIELDS: StaticArray<string> = ["lat", "lon", "type", "country", "region", "city", "zip", "metro", "utcoffset"];
-const USER_FIELDS: StaticArray<string> = ["id", "buyeruid", "gender", "keywords", "yob", "geo", "data", "consent", "ext"];
-const USER_EXT_FIELDS: StaticArray<string> = ["consent"];
-const DATA_FIELDS: StaticArray<string> = ["id", "name", "segment"];
-const SEGMENT_FIELDS: StaticArray<string> = ["id", "name", "value"];
-const REGS_FIELDS: StaticArray<string> = ["coppa", "gdpr", "us_privacy", "gpp", "gpp_sid", "ext"];
-const REGS_EXT_FIELDS: StaticArray<string> = ["gdpr", "us_privacy"];
-const SOURCE_FIELDS: StaticArray<string> = ["tid", "fd", "schain", "ext"];
-const SOURCE_EXT_FIELDS: StaticArray<string> = ["schain"];
-const SCHAIN_FIELDS: StaticArray<string> = ["complete", "nodes", "ver"];
+]);
+const GEO_FIELDS = new FieldTable(["lat", "lon", "type", "country", "region", "city", "zip", "metro", "utcoffset"]);
+const USER_FIELDS = new FieldTable(["id", "buyeruid", "gender", "keywords", "yob", "geo", "data", "consent", "ext"]);
+const USER_EXT_FIELDS = new FieldTable(["consent"]);
+const DATA_FIELDS = new FieldTable(["id", "name", "segment"]);
+const SEGMENT_FIELDS = new FieldTable(["id", "name", "value"]);
+const REGS_FIELDS = new FieldTable(["coppa", "gdpr", "us_privacy", "gpp", "gpp_sid", "ext"]);
+const REGS_EXT_FIELDS = new FieldTable(["gdpr", "us_privacy"]);
+const SOURCE_FIELDS = new FieldTable(["tid", "fd", "schain", "ext"]);
+const SOURCE_EXT_FIELDS = new FieldTable(["schain"]);
+const SCHAIN_FIELDS = new FieldTable(["complete", "nodes", "ver"]);
 
 const SPARE_SEGMENT = new Segment();
 /** user.data[].id and .name while a data object is read (ids are copied onto its segments). */

@@ -7,6 +7,7 @@
 import { Str } from "../bytes/str";
 import { JsonError } from "../json/errors";
 import { FieldReader, FIELD_ERROR } from "../json/fields";
+import { FieldTable } from "../json/field-table";
 import { Banner, Deal, Format, Imp, Native, Pmp, Video, Audio } from "./imp";
 import {
   MAX_DEALS,
@@ -22,20 +23,20 @@ import { BidRequest } from "./request";
 const I32_MAX: i64 = 2147483647;
 const F64_MAX: f64 = 1.7976931348623157e308;
 
-const IMP_FIELDS: StaticArray<string> = [
+const IMP_FIELDS = new FieldTable([
   "id", "banner", "video", "native", "audio", "bidfloor", "bidfloorcur",
   "tagid", "secure", "instl", "pmp", "rwdd", "exp",
-];
-const BANNER_FIELDS: StaticArray<string> = ["w", "h", "format", "pos", "btype", "battr", "api"];
-const FORMAT_FIELDS: StaticArray<string> = ["w", "h"];
-const VIDEO_FIELDS: StaticArray<string> = [
+]);
+const BANNER_FIELDS = new FieldTable(["w", "h", "format", "pos", "btype", "battr", "api"]);
+const FORMAT_FIELDS = new FieldTable(["w", "h"]);
+const VIDEO_FIELDS = new FieldTable([
   "mimes", "w", "h", "minduration", "maxduration", "protocols", "placement",
   "plcmt", "linearity", "startdelay", "skip",
-];
-const NATIVE_FIELDS: StaticArray<string> = ["request", "ver", "api", "battr"];
-const AUDIO_FIELDS: StaticArray<string> = ["mimes", "minduration", "maxduration"];
-const PMP_FIELDS: StaticArray<string> = ["private_auction", "deals"];
-const DEAL_FIELDS: StaticArray<string> = ["id", "bidfloor", "bidfloorcur", "at", "wseat", "wadomain"];
+]);
+const NATIVE_FIELDS = new FieldTable(["request", "ver", "api", "battr"]);
+const AUDIO_FIELDS = new FieldTable(["mimes", "minduration", "maxduration"]);
+const PMP_FIELDS = new FieldTable(["private_auction", "deals"]);
+const DEAL_FIELDS = new FieldTable(["id", "bidfloor", "bidfloorcur", "at", "wseat", "wadomain"]);
 
 // Validation targets for array elements past capacity.
 const SPARE_IMP = new Imp();

@@ -6,6 +6,7 @@
  */
 import { Str } from "../bytes/str";
 import { FieldReader, FIELD_ERROR } from "../json/fields";
+import { FieldTable } from "../json/field-table";
 import { JsonKind } from "../json/reader";
 import { ParseErrorCode, parseErrorLabel } from "./errors";
 import { MAX_ID_BYTES, MAX_STRING_BYTES } from "./limits";
@@ -18,10 +19,10 @@ export { ParseErrorCode } from "./errors";
 const I32_MAX: i64 = 2147483647;
 const S = MAX_STRING_BYTES;
 
-const REQUEST_FIELDS: StaticArray<string> = [
+const REQUEST_FIELDS = new FieldTable([
   "id", "imp", "site", "app", "device", "user", "test", "at", "tmax",
   "cur", "bcat", "badv", "bapp", "wseat", "bseat", "regs", "source",
-];
+]);
 
 export class BidRequestParser {
   /** The JSON layer (reader, path, message); exposed for diagnostics. */
