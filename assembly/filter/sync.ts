@@ -9,7 +9,7 @@
 // Host unreachable: nothing changes; grants run out and bidding stops (safe).
 import {
   Status, LogLevel, MapType, BufferType, HostBytes, CallToken, HeaderMapWriter, HeaderMapReader,
-  httpCall, getBufferBytes, getHeaderMapPairs, log, defineMetric, recordMetric, MetricType,
+  httpCall, getBufferBytes, getHeaderMapPairs, log, defineMetric, recordMetric, MetricType, collectAfterCallback,
 } from "../proxy-wasm";
 import { ByteWriter } from "../core/bytes/writer";
 import { Str } from "../core/bytes/str";
@@ -99,6 +99,7 @@ export class HostSync {
       return;
     }
     this.root.campaigns = table;
+    collectAfterCallback(); // the previous campaign table becomes garbage
     this.root.ledger.bindCampaigns(table);
     this.loadedConfigVersion = version;
     metrics.inc(metrics.configLoads);
@@ -113,6 +114,7 @@ export class HostSync {
     if (readShared(KEY_MODEL_META) != Status.OK) return;
     if (bytesMatch(this.loadedModelMeta, shared.ptr, shared.len)) return;
     const meta = new ArrayBuffer(shared.len);
+    collectAfterCallback(); // the previous model and meta become garbage
     memory.copy(changetype<usize>(meta), shared.ptr, <usize>shared.len);
     const metaLen = meta.byteLength;
     if (readShared(KEY_MODEL_BLOB) != Status.OK || shared.len < 32 || metaLen < 33) return;

@@ -3,7 +3,7 @@
 // Each dispatcher brackets the call with enter/leaveCallback so that host copies
 // made during the callback are rewound afterwards (memory.ts).
 import { Action } from "./types";
-import { allocateHostCopy, enterCallback, leaveCallback } from "./memory";
+import { allocateHostCopy, collectAfterCallback, enterCallback, leaveCallback } from "./memory";
 import { rootFactory, findRoot, addRoot, removeRoot, streams } from "./registry";
 
 // ---- integration and memory ----------------------------------------------
@@ -21,6 +21,7 @@ export function proxy_on_context_create(contextId: u32, parentContextId: u32): v
   if (parentContextId == 0) {
     const factory = rootFactory;
     if (factory !== null && findRoot(contextId) === null) addRoot(factory(contextId));
+    collectAfterCallback();
   } else {
     const root = findRoot(parentContextId);
     if (root !== null) {
@@ -39,6 +40,7 @@ export function proxy_on_vm_start(rootContextId: u32, vmConfigurationSize: usize
   enterCallback();
   const root = findRoot(rootContextId);
   const ok = root !== null ? root.onVmStart(vmConfigurationSize) : false;
+  collectAfterCallback();
   leaveCallback();
   return ok;
 }
@@ -47,14 +49,24 @@ export function proxy_on_configure(rootContextId: u32, pluginConfigurationSize: 
   enterCallback();
   const root = findRoot(rootContextId);
   const ok = root !== null ? root.onConfigure(pluginConfigurationSize) : false;
+  collectAfterCallback();
   leaveCallback();
   return ok;
 }
+
+const TICKS_PER_COLLECT: i32 = 50;
+let ticksSinceCollect: i32 = 0;
 
 export function proxy_on_tick(rootContextId: u32): void {
   enterCallback();
   const root = findRoot(rootContextId);
   if (root !== null) root.onTick();
+  // Ticks allocate only when they pick up a new configuration or model (and
+  // then ask for a collection themselves); a periodic one bounds any other garbage.
+  if (++ticksSinceCollect >= TICKS_PER_COLLECT) {
+    ticksSinceCollect = 0;
+    collectAfterCallback();
+  }
   leaveCallback();
 }
 
@@ -62,6 +74,7 @@ export function proxy_on_http_call_response(rootContextId: u32, token: u32, numH
   enterCallback();
   const root = findRoot(rootContextId);
   if (root !== null) root.onHttpCallResponse(token, numHeaders, bodySize, numTrailers);
+  collectAfterCallback();
   leaveCallback();
 }
 
@@ -103,6 +116,7 @@ export function proxy_on_delete(contextId: u32): void {
     if (root !== null) {
       root.onDelete();
       removeRoot(contextId);
+      collectAfterCallback();
     }
   }
   leaveCallback();

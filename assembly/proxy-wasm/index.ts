@@ -5,5 +5,5 @@ export * from "./types";
 export * from "./context";
 export * from "./hostcalls";
 export * from "./header-map";
-export { reserveHostCopyArena, freeHostCopy, hostCopyArenaUsed } from "./memory";
+export { reserveHostCopyArena, freeHostCopy, hostCopyArenaUsed, collectAfterCallback } from "./memory";
 export { registerRootContext, liveHttpContexts } from "./registry";

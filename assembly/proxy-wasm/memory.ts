@@ -15,6 +15,7 @@ let arenaStart: usize = 0;
 let arenaEnd: usize = 0;
 let arenaTop: usize = 0;
 let callbackDepth: i32 = 0;
+let collectWanted = false;
 
 /** (Re)sizes the arena; call from on_vm_start/on_configure, never mid-callback. */
 export function reserveHostCopyArena(bytes: usize): void {
@@ -48,12 +49,31 @@ export function freeHostCopy(ptr: usize): void {
   callbackDepth++;
 }
 
-/** Called by every export dispatcher on exit: rewinds the arena after the outermost callback. */
+/**
+ * Asks for a garbage collection when the outermost callback returns.
+ *
+ * The module uses AssemblyScript's minimal runtime (two-colour mark & sweep
+ * without a shadow stack): the incremental runtime's shadow stack spilled
+ * every object reference on every call and made the whole bid path twice as
+ * slow. The price is that the collector does not see references held in Wasm
+ * locals, so it may only run when no callback is on the stack: here, after
+ * the outermost one. Callbacks that allocate (configuration, model and sync
+ * updates) ask for it; the bid path allocates nothing and never does.
+ */
+export function collectAfterCallback(): void {
+  collectWanted = true;
+}
+
+/** Called by every export dispatcher on exit: rewinds the arena (and collects if asked) after the outermost callback. */
 @inline export function leaveCallback(): void {
   callbackDepth--;
   if (callbackDepth <= 0) {
     callbackDepth = 0;
     arenaTop = arenaStart;
+    if (collectWanted) {
+      collectWanted = false;
+      __collect();
+    }
   }
 }
 

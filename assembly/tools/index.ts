@@ -14,6 +14,15 @@ import { PidController, PidGains } from "../core/pacing/pid";
 import { SpendPlan } from "../core/pacing/spend-plan";
 import { classifyOs, classifyBrowser, osName, browserName } from "../core/features/user-agent";
 
+// The module uses the minimal runtime (no shadow stack: see
+// assembly/proxy-wasm/memory.ts): the collector runs only when called with no
+// Wasm frame on the stack. Exports that replace objects call collect() as
+// their last step, when everything they keep is reachable from globals.
+@inline
+function collect(): void {
+  __collect();
+}
+
 const INPUT_CAPACITY: i32 = 1 << 20;
 const input = heap.alloc(<usize>INPUT_CAPACITY);
 const output = heap.alloc(4096);
@@ -44,6 +53,7 @@ const features = new FeatureVector();
 export function setHashBits(bits: i32): void {
   hashBits = bits;
   extractor = new FeatureExtractor(bits);
+  collect();
 }
 
 /**
@@ -92,6 +102,7 @@ export function ftrlInit(bits: i32, alpha: f64, beta: f64, l1: f64, l2: f64): vo
   ftrlParams.l2 = l2;
   ftrlCtr = new FtrlModel(bits, ftrlParams);
   ftrlCvr = new FtrlModel(bits, ftrlParams);
+  collect();
 }
 
 /** One step on the CTR (which=0) or CVR (which=1) model with the buckets at inputPtr(); returns p before the update. */
@@ -132,6 +143,7 @@ export function loadModel(bits: i32, len: i32): i32 {
   const m = new LrModelPair(bits);
   const err = m.loadNxm(input, len);
   if (err == 0) scorer = m;
+  collect();
   return err;
 }
 
@@ -176,7 +188,9 @@ export function pidUpdate(id: i32, error: f64, dtSeconds: f64): f64 {
 export function planSetHourly(): bool {
   const w = new StaticArray<f64>(24);
   for (let i = 0; i < 24; i++) w[i] = load<f64>(input + (<usize>i << 3));
-  return plan.setHourlyWeights(w);
+  const ok = plan.setHourlyWeights(w);
+  collect();
+  return ok;
 }
 
 export function planSetFinishEarly(ms: i64): void {
@@ -218,7 +232,10 @@ const keep = new Array<ArrayBuffer>();
 /** Loads a campaign set (JSON in input[0..len)); returns 0, or -1 with the message at parseErrorPtr. */
 export function loadCampaigns(len: i32): i32 {
   const t = campaignParser.parse(input, len);
-  if (t === null) return -1;
+  if (t === null) {
+    collect();
+    return -1;
+  }
   table = t;
   if (keep.length == 0) {
     literal("USD", settings.currency);
@@ -228,6 +245,7 @@ export function loadCampaigns(len: i32): i32 {
     literal("/openrtb2/loss", replySettings.lossPath);
     literal("http://bidder.example", noticeBase);
   }
+  collect();
   return 0;
 }
 
@@ -239,6 +257,7 @@ export function campaignError(): string {
 export function useModelForDecisions(bits: i32): bool {
   if (scorer === null) return false;
   engine = new DecisionEngine(bits);
+  collect();
   return true;
 }
 
@@ -277,4 +296,9 @@ const skipReader = new JsonReader(1 << 20, 32);
 export function skipOnly(len: i32): i32 {
   skipReader.reset(input, len);
   return skipReader.skipValue() ? 0 : 1;
+}
+export function byteLoop(len: i32): i32 {
+  let s: u32 = 0;
+  for (let i = 0; i < len; i++) { const c = <u32>load<u8>(input + <usize>i); if (c == 0x22) s++; }
+  return <i32>s;
 }

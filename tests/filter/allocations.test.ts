@@ -64,6 +64,7 @@ describe("allocations on the warm path", () => {
     rt.counting = false;
     assert.equal(rt.allocations, 0, `${rt.allocations} allocations in 1200 warm requests`);
     assert.equal(rt.frees, 0, `${rt.frees} frees in 1200 warm requests`);
+    assert.equal(rt.collections, 0, `${rt.collections} garbage collections in 1200 warm requests`);
   });
 
   it("the tracing is live: a tick (cold path) does allocate", async () => {

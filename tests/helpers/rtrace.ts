@@ -5,6 +5,7 @@ export class AllocationCounter {
   counting = false;
   allocations = 0;
   frees = 0;
+  collections = 0;
 
   /** The instrumentation imports for startSimBidder({ instrumentation }). */
   imports(): Record<string, Record<string, (...args: number[]) => unknown>> {
@@ -24,8 +25,13 @@ export class AllocationCounter {
         // Instrumented stores ask where to write: the address itself.
         onstore: (ptr: number) => ptr,
         onmove: () => {},
+        onresize: () => {},
         oninterrupt: () => {},
         onyield: () => {},
+        // The minimal runtime's collector (runs only after the outermost callback).
+        oncollect: () => {
+          if (this.counting) this.collections++;
+        },
       },
     };
   }
