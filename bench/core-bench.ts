@@ -11,6 +11,7 @@ export interface CoreApi {
   useModelForDecisions(bits: number): number;
   loadCampaigns(len: number): number;
   decide(len: number, nowMs: bigint): number;
+  parseOnly(len: number): number;
   memory: { buffer: ArrayBuffer };
 }
 
@@ -42,6 +43,8 @@ export function medianNs(rounds: number, items: number, run: () => void): number
 export interface CoreResult {
   bodies: number;
   decisionNs: number;
+  /** The OpenRTB parse alone (part of decisionNs). */
+  parseNs: number;
   jsonParseNs: number;
   ratio: number;
   decisionsPerSecond: number;
@@ -75,19 +78,30 @@ export async function benchCore(corpus: BenchCorpus, rounds: number, modelNxm: U
   const parseAll = () => {
     for (let r = 0; r < reps; r++) for (const t of texts) sink += (JSON.parse(t) as { imp?: unknown[] }).imp?.length ?? 0;
   };
+  const coreParseAll = () => {
+    for (let r = 0; r < reps; r++) {
+      for (const b of bodies) {
+        mem().set(b, base);
+        api.parseOnly(b.byteLength);
+      }
+    }
+  };
   decideAll();
   parseAll();
+  coreParseAll();
   const d: number[] = [];
   const p: number[] = [];
+  const c: number[] = [];
   for (let i = 0; i < rounds; i++) {
     d.push(medianNs(1, reps * bodies.length, decideAll));
     p.push(medianNs(1, reps * bodies.length, parseAll));
+    c.push(medianNs(1, reps * bodies.length, coreParseAll));
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const decisionNs = med(d);
   const jsonParseNs = med(p);
   if (sink < 0) console.log(sink);
-  return { bodies: bodies.length, decisionNs, jsonParseNs, ratio: decisionNs / jsonParseNs, decisionsPerSecond: 1e9 / decisionNs, outcomes };
+  return { bodies: bodies.length, decisionNs, parseNs: med(c), jsonParseNs, ratio: decisionNs / jsonParseNs, decisionsPerSecond: 1e9 / decisionNs, outcomes };
 }
 
 export { join };

@@ -61,6 +61,7 @@ results.http = http;
 const fmt = (ns: number) => (ns / 1000).toFixed(2) + " µs";
 console.log(`\nNexus-RTB bench (${corpus.bodies.length} requests: ${corpus.bodies.length - corpus.fromLogs} corpus + ${corpus.fromLogs} from logs; median of ${rounds} rounds)\n`);
 console.log(`core    decision            ${fmt(core.decisionNs).padStart(12)}   ${Math.round(core.decisionsPerSecond).toLocaleString("en-US")} decisions/s`);
+console.log(`core    of which parse      ${fmt(core.parseNs).padStart(12)}`);
 console.log(`core    JSON.parse (floor)  ${fmt(core.jsonParseNs).padStart(12)}   ratio core/JSON.parse = ${core.ratio.toFixed(2)}`);
 console.log(`filter  proxy-wasm path     ${fmt(filterNs).padStart(12)}   +${((filterNs / core.decisionNs - 1) * 100).toFixed(0)}% over the core`);
 console.log(`memory  wasm per VM ${vmPages.map((b) => (b / 1048576).toFixed(1) + " MiB").join(", ")} (2^18 model pair loaded)`);

@@ -290,15 +290,3 @@ export function replyLen(): i32 {
 export function parseOnly(len: i32): i32 {
   return parser.parse(input, len, request) == 0 ? 0 : 400;
 }
-
-import { JsonReader } from "../core/json/reader";
-const skipReader = new JsonReader(1 << 20, 32);
-export function skipOnly(len: i32): i32 {
-  skipReader.reset(input, len);
-  return skipReader.skipValue() ? 0 : 1;
-}
-export function byteLoop(len: i32): i32 {
-  let s: u32 = 0;
-  for (let i = 0; i < len; i++) { const c = <u32>load<u8>(input + <usize>i); if (c == 0x22) s++; }
-  return <i32>s;
-}

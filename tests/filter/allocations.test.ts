@@ -76,4 +76,17 @@ describe("allocations on the warm path", () => {
     rt.counting = false;
     assert.ok(rt.allocations > 0, "the rtrace hooks count allocations");
   });
+
+  it("garbage from the cold path is collected (minimal runtime: after the outermost callback)", async () => {
+    rt.counting = true;
+    rt.frees = 0;
+    rt.collections = 0;
+    for (let i = 0; i < 60; i++) {
+      sim.clock.now += 200;
+      await sim.tick();
+    }
+    rt.counting = false;
+    assert.ok(rt.collections >= 1, `${rt.collections} collections in 60 ticks`);
+    assert.ok(rt.frees > 0, "the collection freed the ticks' garbage");
+  });
 });
