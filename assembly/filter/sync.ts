@@ -358,6 +358,7 @@ export class HostSync {
   }
 
   private onConfig(ptr: usize, len: i32): void {
+    collectAfterCallback(); // parsing and publishing a campaign set allocates
     const table = this.campaignParser.parse(ptr, len);
     if (table === null) {
       metrics.inc(metrics.configLoadFailures);
@@ -371,6 +372,7 @@ export class HostSync {
   }
 
   private onModel(ptr: usize, len: i32): void {
+    collectAfterCallback(); // the published copy of a model is large garbage afterwards
     const digest = new ArrayBuffer(32);
     sha256(ptr, len, changetype<usize>(digest));
     if (memory.compare(changetype<usize>(digest), changetype<usize>(this.pendingModelSha), 32) != 0) {

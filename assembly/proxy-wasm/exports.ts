@@ -73,8 +73,9 @@ export function proxy_on_tick(rootContextId: u32): void {
 export function proxy_on_http_call_response(rootContextId: u32, token: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
   enterCallback();
   const root = findRoot(rootContextId);
+  // No collection here: call responses may be on the bid path (a stream resumed from
+  // one must stay allocation-free); handlers that allocate ask for it themselves.
   if (root !== null) root.onHttpCallResponse(token, numHeaders, bodySize, numTrailers);
-  collectAfterCallback();
   leaveCallback();
 }
 
