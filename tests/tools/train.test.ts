@@ -184,6 +184,12 @@ describe("train", () => {
     assert.equal(await main(["--data", fixture("train-raw.sample.txt")], bad.io), 2);
     assert.match(bad.err.join(""), /--out is required/);
     assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "x"), "--alpha", "abc"], io().io), 2);
+    const noDir = io();
+    assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "no-such-dir", "m")], noDir.io), 2);
+    assert.match(noDir.err.join(""), /--out: directory .*no-such-dir does not exist/);
+    const noKey = io();
+    assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "k"), "--key", join(tmp, "no-key.pem")], noKey.io), 2);
+    assert.match(noKey.err.join(""), /--key: .*does not exist/);
     const missing = io();
     assert.equal(await main(["--data", join(tmp, "nope.txt"), "--out", join(tmp, "x")], missing.io), 1);
     assert.match(missing.err.join(""), /DATA_UNREADABLE/);

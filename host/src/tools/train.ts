@@ -2,6 +2,8 @@
 // filter's hashed features, from iPinYou raw logs, iPinYou libFM rows with
 // their featindex, or the bidder's own event log; AUC and log loss on a
 // held-out file; writes <out>.nxm + <out>.npz with .sha256 (and .sig with --key).
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { DEFAULT_HASH_BITS, MAX_HASH_BITS, MIN_HASH_BITS } from "../models/model.ts";
 import { Featindex, type LibfmLayoutName } from "../data/ipinyou.ts";
 import type { LineStats } from "../data/lines.ts";
@@ -12,7 +14,8 @@ import {
   DEFAULT_BAG, DEFAULT_CVR_PRIOR, DEFAULT_FTRL, DEFAULT_TUNE_GRID, evaluateModel, trainModel, tuneFtrl,
   type Evaluation, type TrainSettings, type TuneResult,
 } from "./ftrl-train.ts";
-import { writeModelFiles, type WrittenModel } from "./model-output.ts";
+import { modelBasePath, writeModelFiles, type WrittenModel } from "./model-output.ts";
+import { UsageError } from "./errors.ts";
 
 export * from "./ftrl-train.ts";
 export { loadExamples, ExampleSet, inferFormat } from "./examples.ts";
@@ -232,7 +235,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (test !== undefined) opts.test = test;
     if (flag(v, "tune")) opts.tune = { folds: folds ?? 4, repeats: repeats ?? 3 };
     const key = str(v, "key");
-    if (key !== undefined) opts.keyPath = key;
+    if (key !== undefined) {
+      // Checked before minutes of training, not after.
+      if (!existsSync(key)) throw new UsageError(`--key: ${key} does not exist`);
+      opts.keyPath = key;
+    }
+    const outDir = dirname(modelBasePath(opts.out));
+    if (!existsSync(outDir)) throw new UsageError(`--out: directory ${outDir} does not exist`);
     const corePath = str(v, "core");
     if (corePath !== undefined) opts.corePath = corePath;
     if (flag(v, "no-npz")) opts.npz = false;
