@@ -112,6 +112,12 @@ export function ftrlUpdate(which: i32, count: i32, label: f64): f64 {
   return m.update(input, count, label);
 }
 
+/** Sets the bias weight of a model (before training: the log-odds of the base rate). */
+export function ftrlSetBias(which: i32, w: f64): void {
+  const m = which == 0 ? ftrlCtr : ftrlCvr;
+  if (m !== null) m.setBias(w);
+}
+
 export function ftrlPredict(which: i32, count: i32): f64 {
   const m = which == 0 ? ftrlCtr : ftrlCvr;
   if (m === null) return -1;

@@ -1,7 +1,8 @@
 // The committed demo model and campaign set: signed with the committed public
 // key, small and sparse, loadable by the filter's loader, and the campaign set
 // parses with the filter's campaign parser and bids roughly $0.5–5 CPM on the
-// kind of traffic the model was trained on.
+// kind of traffic the model was trained on; traffic unlike it (the README's
+// request) scores near the training click rate, not at the bid cap.
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -29,6 +30,24 @@ describe("models/demo", () => {
     assert.equal(readNxmHeader(new Uint8Array(readFileSync(join(DEMO, "demo.nxm")))).encoding, "sparse");
     assert.ok(Math.abs(1 / (1 + Math.exp(-m.model.bCvr)) - 0.05) < 1e-6); // the constant pCVR model
     core.loadModel(toWireBlob(m.model), 18);
+  });
+
+  it("a request whose features it never saw (the README's) scores near the training click rate", async () => {
+    core.loadModel(new Uint8Array(readFileSync(join(DEMO, "demo.nxm"))), 18);
+    const readme = JSON.stringify({
+      id: "req-1",
+      imp: [{ id: "1", banner: { w: 300, h: 250 }, bidfloor: 0.5 }],
+      site: { domain: "news.example", page: "https://news.example/a" },
+      device: { ua: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0", ip: "203.0.113.7", geo: { country: "USA" } },
+    });
+    // campaign 2997's training click rate is 255 / 26,773 = 0.95%; every hour of a week
+    for (let h = 0; h < 24 * 7; h++) {
+      const now = Date.UTC(2025, 0, 12, h);
+      const b = core.requestFeatures(new TextEncoder().encode(readme), 0, now, 480);
+      assert.ok(b instanceof Uint32Array);
+      const p = core.score(b).pCtr;
+      assert.ok(p > 0.002 && p < 0.02, `pCTR ${p} at hour ${h} of the week`);
+    }
   });
 
   it("campaigns.json parses with the filter's parser and bids $0.5–5 CPM on typical requests", async () => {

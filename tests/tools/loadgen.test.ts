@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { readRawLog } from "../../host/src/data/ipinyou.ts";
 import {
-  formatPrice, loadAuctions, main, parseBidResponse, parseFx, percentile, runLoadgen, substituteMacros, type LoadgenResult,
+  chargedMicros, formatPrice, loadAuctions, main, parseBidResponse, parseFx, percentile, runLoadgen, substituteMacros, type LoadgenResult,
 } from "../../host/src/tools/loadgen.ts";
 import { fixture } from "./helpers.ts";
 import { startStubBidder, type StubBidder } from "./stub-bidder.ts";
@@ -36,6 +36,16 @@ describe("bid responses and macros", () => {
     assert.equal(formatPrice(1e-7), "0");
   });
 
+  it("charges a win the notice's price × 1000 micros, rounded up as the bidder books it", () => {
+    assert.equal(chargedMicros("2"), 2000);
+    assert.equal(chargedMicros("1.5"), 1500);
+    assert.equal(chargedMicros("0.0287"), 29); // 28.7 micros
+    assert.equal(chargedMicros("0.02436"), 25); // 24.36 micros: up, not to the nearest
+    assert.equal(chargedMicros("0.000001"), 1);
+    assert.equal(chargedMicros("0"), 0);
+    assert.throws(() => chargedMicros("1e-7"));
+  });
+
   it("parses --fx and percentiles", () => {
     assert.deepEqual(parseFx("usd=0.14, EUR=0.13"), { CNY: 1, USD: 0.14, EUR: 0.13 });
     assert.throws(() => parseFx("USD:1"));
@@ -62,7 +72,7 @@ describe("loadgen against a stub bidder", () => {
     const winners = fens.filter((f) => 0.1 > (f / 100) * 0.14);
     assert.equal(res.wins, winners.length);
     assert.equal(res.wins, 3);
-    assert.deepEqual(res.spendMicros, { USD: winners.reduce((a, f) => a + Math.round((f / 100) * 0.14 * 1000), 0) });
+    assert.deepEqual(res.spendMicros, { USD: winners.reduce((a, f) => a + Math.ceil(Number(formatPrice((f / 100) * 0.14)) * 1000 - 1e-9), 0) });
     assert.equal(res.notices.winSent, 3);
     assert.equal(res.notices.winOk, 3);
     assert.equal(stub.wins.length, 3);

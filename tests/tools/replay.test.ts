@@ -11,6 +11,7 @@ import type { NexusCore } from "../../host/src/tools/core.ts";
 import { DEFAULT_PID_GAINS } from "../../host/src/tools/core.ts";
 import {
   bidder, loadReplayFile, main, renderReplayReport, replayData, runReplay, simulate, totalCost, tune, defaultSearchSpace,
+  fitWinFunctionC, paramsAtScale, solveScale, tuneByBudget, BUDGET_SPENT, meanPctr,
   type ReplayData, type ReplaySummary,
 } from "../../host/src/tools/replay.ts";
 import { mulberry32 } from "../../host/src/tools/rng.ts";
@@ -98,6 +99,70 @@ describe("pacing with the core's PID controller", () => {
   });
 });
 
+describe("the budget rule: scales solved from the budget on the tuning data", () => {
+  // 20,000 auctions in time order, prices uniform in 1..100, pCTR from 0.0005 to 0.005.
+  const rand = mulberry32(11);
+  const d = replayData(Array.from({ length: 20_000 }, () => ({ click: rand() < 0.002 ? 1 : 0, price: 1 + Math.floor(rand() * 100), pctr: 0.0005 + rand() * 0.0045 })));
+  const budget = totalCost(d) / 8;
+
+  for (const strategy of ["CONST", "RAND", "LIN", "ORTB"] as const) {
+    it(`${strategy}: the smallest scale that spends the budget, which then lasts to the end`, () => {
+      const params = (scale: number) => paramsAtScale(strategy, d, scale, { c: 30, seed: 1 });
+      const s = solveScale(d, budget, params);
+      assert.ok(s.result.spend >= BUDGET_SPENT * budget && s.result.spend <= budget);
+      assert.ok(simulate(d, budget, bidder(params(s.scale * 0.99), d)).spend < BUDGET_SPENT * budget, "a 1% smaller scale leaves budget unspent");
+      assert.ok(s.result.spent95At! > 0.9, `95% spent at ${s.result.spent95At}`); // a stationary stream: spent evenly
+    });
+  }
+
+  it("searches upwards: a scale so large that no bid fits in the budget is never the answer", () => {
+    // a budget smaller than 1000 × the highest price: huge bids cannot be reserved and spend nothing
+    const small = 3 * 100;
+    const s = solveScale(d, small, (scale) => ({ strategy: "CONST", bid: scale }));
+    assert.ok(s.result.spend >= BUDGET_SPENT * small, `spent ${s.result.spend} of ${small}`);
+    assert.ok(s.scale < 100);
+  });
+
+  it("ORTB's c is fitted to the winning function w(b) = b / (b + c) of the market prices", () => {
+    // prices drawn so that P(price < b) = b / (b + c): price = c·u / (1 − u)
+    for (const c of [20, 80]) {
+      const r = mulberry32(c);
+      const prices = replayData(Array.from({ length: 50_000 }, () => {
+        const u = r() * 0.98;
+        return { click: 0, price: (c * u) / (1 - u), pctr: 0.001 };
+      }));
+      const fitted = fitWinFunctionC(prices);
+      assert.ok(Math.abs(fitted - c) / c < 0.1, `c ${c} fitted as ${fitted}`);
+    }
+  });
+
+  it("a scale is the strategy's bid at the mean pCTR", () => {
+    const mean = meanPctr(d);
+    const atMean = replayData([{ click: 0, price: 1, pctr: mean }]);
+    for (const strategy of ["CONST", "LIN", "ORTB"] as const) {
+      const p = paramsAtScale(strategy, d, 42, { c: 30, seed: 1 });
+      assert.ok(Math.abs(bidder(p, atMean)(0) - 42) < 1e-9, strategy);
+    }
+    const r = paramsAtScale("RAND", d, 42, { c: 30, seed: 1 });
+    assert.ok(r.strategy === "RAND" && r.upper === 42);
+  });
+
+  it("tuneByBudget: ORTB's c is the fitted one; paced runs keep the gains with the smallest pacing error", () => {
+    const space = defaultSearchSpace(d);
+    const ortb = tuneByBudget(d, budget, "ORTB", space);
+    assert.ok(ortb.params.strategy === "ORTB" && Math.abs(ortb.params.c - fitWinFunctionC(d)) < 1e-12);
+
+    const paced = tuneByBudget(d, budget, "LIN", space, { seed: 1, pacing: { core, steps: 240 } });
+    assert.ok(paced.gains !== undefined && space.gains.includes(paced.gains));
+    assert.ok(paced.result.spend >= BUDGET_SPENT * budget);
+    for (const gains of space.gains) {
+      const settings = { gains, steps: 240 };
+      const s = solveScale(d, budget, (scale) => paramsAtScale("LIN", d, scale, { c: 0, seed: 1 }), { core, settings });
+      assert.ok(paced.result.pacingError <= s.result.pacingError + 1e-12);
+    }
+  });
+});
+
 describe("replay CLI and report", () => {
   it("runs on files and writes a self-contained HTML report", async () => {
     const out: string[] = [];
@@ -110,6 +175,7 @@ describe("replay CLI and report", () => {
     assert.equal(code, 0, err.join(""));
     const s = JSON.parse(out.join("")) as ReplaySummary;
     assert.equal(s.budgets.length, 2);
+    assert.equal(s.tuneRule, "budget");
     assert.equal(s.budgets[0]!.runs.length, 4); // LIN, LIN+PID, ORTB, ORTB+PID
     assert.deepEqual(s.findings.ortbVsLin.map((x) => x.k), [2, 4]);
     const html = readFileSync(report, "utf8");
@@ -124,6 +190,7 @@ describe("replay CLI and report", () => {
     const io = { out: () => {}, err: (s: string) => void err.push(s), progress: false };
     assert.equal(await main(["--train", fixture("replay-rules.txt")], io), 2);
     assert.equal(await main(["--train", fixture("replay-rules.txt"), "--test", fixture("replay-rules.txt"), "--strategies", "FOO"], io), 2);
+    assert.equal(await main(["--train", fixture("replay-rules.txt"), "--test", fixture("replay-rules.txt"), "--tune", "test"], io), 2);
     assert.equal(await main(["--train", fixture("raw-log.sample.txt"), "--test", fixture("raw-log.sample.txt"), "--format", "raw"], io), 2);
     assert.match(err.join(""), /--model/);
   });

@@ -11,7 +11,7 @@ import { loadModelFile, toWireBlob } from "../../host/src/models/load.ts";
 import { modelsEqual } from "../../host/src/models/model.ts";
 import { ParseError, type NexusCore } from "../../host/src/tools/core.ts";
 import { loadExamples } from "../../host/src/tools/examples.ts";
-import { evaluateModel, logit, main, runTrain, trainModel, tuneFtrl, type TrainSummary } from "../../host/src/tools/train.ts";
+import { baseRateLogit, evaluateModel, logit, main, runTrain, trainModel, tuneFtrl, type TrainSummary } from "../../host/src/tools/train.ts";
 import { bidRequestFromLog } from "../../host/src/data/openrtb-from-log.ts";
 import { readRawLog } from "../../host/src/data/ipinyou.ts";
 import { enc, fixture, loadCore } from "./helpers.ts";
@@ -87,6 +87,51 @@ describe("train", () => {
     assert.ok(!modelsEqual(a.model, c.model));
   });
 
+  it("the core's FTRL starts from a set bias and keeps it under a zero gradient", () => {
+    core.ftrlInit(18, { alpha: 0.2, beta: 0.1, l1: 2, l2: 1 });
+    core.ftrlSetBias(0, logit(0.01));
+    const none = new Uint32Array(0);
+    assert.ok(Math.abs(core.ftrlPredict(0, none) - 0.01) < 1e-12);
+    // a label equal to the prediction is a zero gradient: FTRL's lazy weights do not move
+    core.ftrlUpdate(0, none, 0.01);
+    assert.ok(Math.abs(core.ftrlPredict(0, none) - 0.01) < 1e-12);
+    core.ftrlUpdate(0, none, 1);
+    assert.ok(core.ftrlPredict(0, none) > 0.01);
+  });
+
+  it("the bias starts at the base rate: a request with only unseen features scores near the click rate", async () => {
+    const train = await loadExamples(core, fixture("train-raw.sample.txt"), { format: "raw" });
+    const rate = train.set.clicks / train.set.size;
+    const unseen = new Uint32Array([core.bucketOf("domain=never-seen.example"), core.bucketOf("ip=198.51.100.*")]);
+    const pUnseen = (settings: typeof SETTINGS & { baseRateBias: boolean }): number => {
+      const t = trainModel(core, train.set, { ...settings, bag: 1 });
+      core.loadModel(toWireBlob(t.model), 18);
+      return core.score(unseen).pCtr;
+    };
+    const fromBaseRate = pUnseen({ ...SETTINGS, baseRateBias: true });
+    const fromZero = pUnseen({ ...SETTINGS, baseRateBias: false });
+    assert.ok(fromBaseRate > rate / 2 && fromBaseRate < rate * 2, `unseen ${fromBaseRate} vs click rate ${rate}`);
+    assert.ok(fromZero > fromBaseRate * 1.5, `from 0: unseen ${fromZero}, from the base rate ${fromBaseRate}`);
+    assert.ok(Math.abs(baseRateLogit(0, 99) - logit(0.005)) < 1e-12); // finite without positives
+  });
+
+  it("--bag averages the weights of the models of seeds seed … seed+bag−1", async () => {
+    const train = await loadExamples(core, fixture("train-raw.sample.txt"), { format: "raw" });
+    const singles = [1, 2, 3].map((seed) => trainModel(core, train.set, { ...SETTINGS, seed, bag: 1 }).model);
+    const bagged = trainModel(core, train.set, { ...SETTINGS, seed: 1, bag: 3 });
+    assert.ok(modelsEqual(singles[0]!, trainModel(core, train.set, { ...SETTINGS, bag: 1 }).model));
+    let compared = 0;
+    for (let i = 0; i < bagged.model.wCtr.length; i++) {
+      const mean = (singles[0]!.wCtr[i]! + singles[1]!.wCtr[i]! + singles[2]!.wCtr[i]!) / 3;
+      assert.ok(Math.abs(bagged.model.wCtr[i]! - mean) <= 1e-6 * Math.max(1, Math.abs(mean)), `weight ${i}`);
+      if (mean !== 0) compared++;
+    }
+    assert.ok(compared >= bagged.nonZeroCtr && compared > 0);
+    const bMean = (singles[0]!.bCtr + singles[1]!.bCtr + singles[2]!.bCtr) / 3;
+    assert.ok(Math.abs(bagged.model.bCtr - bMean) < 1e-5);
+    assert.ok(!modelsEqual(bagged.model, singles[0]!));
+  });
+
   it("events: trains pCVR on clicked events with a conversion label; signs with --key", async () => {
     const keys = await keygen(join(tmp, "keys"));
     const out = join(tmp, "ev-model.nxm");
@@ -139,6 +184,12 @@ describe("train", () => {
     assert.equal(await main(["--data", fixture("train-raw.sample.txt")], bad.io), 2);
     assert.match(bad.err.join(""), /--out is required/);
     assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "x"), "--alpha", "abc"], io().io), 2);
+    const noDir = io();
+    assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "no-such-dir", "m")], noDir.io), 2);
+    assert.match(noDir.err.join(""), /--out: directory .*no-such-dir does not exist/);
+    const noKey = io();
+    assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "k"), "--key", join(tmp, "no-key.pem")], noKey.io), 2);
+    assert.match(noKey.err.join(""), /--key: .*does not exist/);
     const missing = io();
     assert.equal(await main(["--data", join(tmp, "nope.txt"), "--out", join(tmp, "x")], missing.io), 1);
     assert.match(missing.err.join(""), /DATA_UNREADABLE/);

@@ -41,6 +41,17 @@ export class FtrlModel {
     return this.weightOf(this.zBias, this.nBias, 0.0);
   }
 
+  /**
+   * Sets the bias weight to `w` (e.g. the log-odds of the base rate) by
+   * solving the lazy-weight formula for zBias at the current nBias. FTRL's
+   * update keeps a weight unchanged under a zero gradient, so the bias starts
+   * there and learns from it; features then learn deviations from the base
+   * rate instead of each absorbing a share of it.
+   */
+  setBias(w: f64): void {
+    this.zBias = -w * ((this.p.beta + Math.sqrt(this.nBias)) / this.p.alpha + this.p.l2);
+  }
+
   /** Probability for the active buckets idx[0..count). */
   predict(idx: usize, count: i32): f64 {
     let s = this.bias();

@@ -61,6 +61,20 @@ export function formatPrice(cpm: number): string {
   return s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
 }
 
+/**
+ * Micros charged for one impression at a CPM price written as a plain
+ * decimal (formatPrice's output): CPM × 1000, rounded up to a whole micro —
+ * the bidder's rule for the ${AUCTION_PRICE} of a win notice (the filter's
+ * parseCpmToMicros), so loadgen's spend is what the bidder books.
+ */
+export function chargedMicros(priceText: string): number {
+  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(priceText);
+  if (!m) throw new RangeError(`not a plain decimal price: ${JSON.stringify(priceText)}`);
+  // CPM in 1e-9 units; micros per impression = CPM × 1000 = that / 1e6
+  const nano = BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? "").padEnd(9, "0"));
+  return Number((nano + 999_999n) / 1_000_000n);
+}
+
 export interface MacroValues {
   AUCTION_ID: string;
   AUCTION_BID_ID: string;

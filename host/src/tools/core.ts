@@ -83,6 +83,7 @@ interface CoreExports {
   ftrlInit(bits: number, alpha: number, beta: number, l1: number, l2: number): void;
   ftrlUpdate(which: number, count: number, label: number): number;
   ftrlPredict(which: number, count: number): number;
+  ftrlSetBias(which: number, w: number): void;
   ftrlWeights(which: number, dst: number): number;
   allocate(bytes: number): number;
   release(ptr: number): void;
@@ -264,6 +265,12 @@ export class NexusCore {
     this.needFtrl();
     this.writeBuckets(buckets);
     return this.x.ftrlUpdate(which, buckets.length, label);
+  }
+
+  /** Sets a model's bias weight (before training: the log-odds of the base rate). */
+  ftrlSetBias(which: ModelWhich, w: number): void {
+    this.needFtrl();
+    this.x.ftrlSetBias(which, w);
   }
 
   ftrlPredict(which: ModelWhich, buckets: Uint32Array): number {

@@ -11,7 +11,8 @@ export type ToolErrorCode =
   | "CORE_NOT_INITIALISED" // ftrl*() before ftrlInit()
   | "NO_DATA" // a data file gave no usable rows
   | "BAD_DATA" // data that cannot be used as asked (e.g. no clicks to evaluate an AUC on)
-  | "OUTPUT_EXISTS"; // refusing to overwrite an output
+  | "OUTPUT_EXISTS" // refusing to overwrite an output
+  | "OUTPUT_UNWRITABLE"; // an output file cannot be written (permissions, a file in the way)
 
 export class ToolError extends NexusError {
   constructor(code: ToolErrorCode, message: string, options?: { cause?: unknown }) {

@@ -21,7 +21,14 @@ export interface TrainSettings extends FtrlHyperParams {
   seed: number;
   /** pCVR of the constant model used when there are no conversion labels. */
   cvrPrior: number;
+  /** Models averaged into the one written (seeds seed … seed+bag−1); default DEFAULT_BAG. */
+  bag?: number;
+  /** Start the bias at the log-odds of the training base rate instead of 0 (default true). */
+  baseRateBias?: boolean;
 }
+
+/** Seeds averaged by default: bagging over shuffle orders (validated on train folds, docs/TOOLS.md). */
+export const DEFAULT_BAG = 5;
 
 export interface TrainedModel {
   model: LrModelPair;
@@ -35,6 +42,50 @@ export interface TrainedModel {
 
 export function logit(p: number): number {
   return Math.log(p / (1 - p));
+}
+
+/**
+ * Log-odds of the smoothed rate (positives + ½) / (n + 1): the bias a model
+ * with no features would learn, finite even when a fold has no positive.
+ */
+export function baseRateLogit(positives: number, n: number): number {
+  return logit((positives + 0.5) / (n + 1));
+}
+
+/** Click and conversion base rates of the examples at `idx` (all when absent), as starting biases. */
+function startBiases(set: ExampleSet, idx?: ArrayLike<number>): { ctr: number; cvr: number } {
+  const n = idx ? idx.length : set.size;
+  let clicks = 0;
+  let cvrN = 0;
+  let conversions = 0;
+  for (let k = 0; k < n; k++) {
+    const i = idx ? idx[k]! : k;
+    if (set.click(i) === 1) {
+      clicks++;
+      const c = set.conversion(i);
+      if (c >= 0) {
+        cvrN++;
+        conversions += c;
+      }
+    }
+  }
+  return { ctr: baseRateLogit(clicks, n), cvr: baseRateLogit(conversions, cvrN) };
+}
+
+/**
+ * Fresh FTRL models. With `baseRateBias` the bias starts at the base rate's
+ * log-odds: the first gradients are then centred and each feature learns its
+ * deviation from the average. Started at 0, every frequent feature takes a
+ * share of the (very negative) intercept, and a value unseen in training
+ * (weight 0) lacks that share and scores far above the average — which on a
+ * new day is most IPs, hours and cities.
+ */
+function initModels(core: NexusCore, hashBits: number, p: FtrlHyperParams, biases: { ctr: number; cvr: number } | undefined): void {
+  core.ftrlInit(hashBits, p);
+  if (biases) {
+    core.ftrlSetBias(0, biases.ctr);
+    core.ftrlSetBias(1, biases.cvr);
+  }
 }
 
 /** One pass over `order` (indices into `set`): CTR on every example, CVR on clicked examples with a conversion label. */
@@ -60,34 +111,55 @@ function normaliseZeros(w: Float32Array): number {
   return n;
 }
 
+/** Running mean of `bag` weight vectors and biases, in float64. */
+class WeightMean {
+  readonly w: Float64Array;
+  b = 0;
+  constructor(size: number, private readonly count: number) {
+    this.w = new Float64Array(size);
+  }
+  add(m: { weights: Float32Array; bias: number }): void {
+    for (let i = 0; i < m.weights.length; i++) if (m.weights[i] !== 0) this.w[i]! += m.weights[i]! / this.count;
+    this.b += m.bias / this.count;
+  }
+}
+
 /**
- * Trains a model pair on `set`: `epochs` passes, each over a fresh seeded
- * shuffle. pCVR is trained on the clicked examples that carry a conversion
- * label (conversion given click); when there are none it is the constant
- * model b_cvr = logit(cvrPrior), weights 0.
+ * Trains a model pair on `set`. Each of the `bag` models makes `epochs` passes,
+ * each over a fresh shuffle seeded from its own seed (seed + b); the written
+ * model averages their weights and biases. Averaging logistic models'
+ * weights averages their logits, so the result is one linear model the filter
+ * scores as any other, with less of the variance one shuffle order puts into
+ * an online learner. pCVR is trained on the clicked examples that carry a
+ * conversion label (conversion given click); when there are none it is the
+ * constant model b_cvr = logit(cvrPrior), weights 0.
  */
 export function trainModel(core: NexusCore, set: ExampleSet, s: TrainSettings, onEpoch?: (e: number) => void): TrainedModel {
   core.setHashBits(s.hashBits);
-  core.ftrlInit(s.hashBits, s);
+  const bag = s.bag ?? DEFAULT_BAG;
+  const biases = s.baseRateBias === false ? undefined : startBiases(set);
   const cvrExamples = set.cvrExamples.n;
   const trainCvr = cvrExamples > 0;
-  const rand = mulberry32(s.seed);
-  for (let e = 1; e <= s.epochs; e++) {
-    epoch(core, set, permutation(set.size, rand), trainCvr);
-    onEpoch?.(e);
+  const size = 2 ** s.hashBits;
+  const ctr = new WeightMean(size, bag);
+  const cvr = new WeightMean(size, bag);
+  for (let b = 0; b < bag; b++) {
+    initModels(core, s.hashBits, s, biases);
+    const rand = mulberry32(s.seed + b);
+    for (let e = 1; e <= s.epochs; e++) {
+      epoch(core, set, permutation(set.size, rand), trainCvr);
+      onEpoch?.(b * s.epochs + e);
+    }
+    ctr.add(core.ftrlWeights(0, s.hashBits));
+    if (trainCvr) cvr.add(core.ftrlWeights(1, s.hashBits));
   }
-  const ctr = core.ftrlWeights(0, s.hashBits);
-  let wCvr: Float32Array;
-  let bCvr: number;
-  if (trainCvr) {
-    const cvr = core.ftrlWeights(1, s.hashBits);
-    wCvr = cvr.weights;
-    bCvr = cvr.bias;
-  } else {
-    wCvr = new Float32Array(2 ** s.hashBits);
-    bCvr = logit(s.cvrPrior);
-  }
-  const model: LrModelPair = { hashBits: s.hashBits, wCtr: ctr.weights, bCtr: Math.fround(ctr.bias), wCvr, bCvr: Math.fround(bCvr) };
+  const model: LrModelPair = {
+    hashBits: s.hashBits,
+    wCtr: Float32Array.from(ctr.w),
+    bCtr: Math.fround(ctr.b),
+    wCvr: trainCvr ? Float32Array.from(cvr.w) : new Float32Array(size),
+    bCvr: Math.fround(trainCvr ? cvr.b : logit(s.cvrPrior)),
+  };
   const nonZeroCtr = normaliseZeros(model.wCtr);
   const nonZeroCvr = normaliseZeros(model.wCvr);
   return { model, cvr: trainCvr ? "trained" : "constant", cvrExamples, nonZeroCtr, nonZeroCvr };
@@ -177,7 +249,15 @@ export function tuneFtrl(
   core: NexusCore,
   set: ExampleSet,
   grid: TuneGrid,
-  options: { hashBits: number; folds: number; repeats?: number; seed: number; onTrial?: (done: number, total: number) => void },
+  options: {
+    hashBits: number;
+    folds: number;
+    repeats?: number;
+    seed: number;
+    /** Start each fold's bias at its training rows' base rate, as trainModel does (default true). */
+    baseRateBias?: boolean;
+    onTrial?: (done: number, total: number) => void;
+  },
 ): TuneResult {
   const k = Math.max(2, options.folds);
   const repeats = Math.max(1, options.repeats ?? 1);
@@ -204,7 +284,7 @@ export function tuneFtrl(
       const trainIdx: number[] = [];
       const validIdx: number[] = [];
       for (let i = 0; i < set.size; i++) (foldOf[i] === f ? validIdx : trainIdx).push(i);
-      core.ftrlInit(options.hashBits, p);
+      initModels(core, options.hashBits, p, options.baseRateBias === false ? undefined : startBiases(set, trainIdx));
       const rand = mulberry32(options.seed + run);
       const labels = validIdx.map((i) => set.click(i));
       for (let e = 0; e < grid.maxEpochs; e++) {

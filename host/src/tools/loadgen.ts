@@ -9,7 +9,9 @@
 // Money: iPinYou prices are CNY fen CPM. A market price of P fen is P/100 CNY
 // CPM, converted into the response currency with --fx (the value of 1 CNY in
 // that currency; default USD 0.14, i.e. 7.14 CNY per USD). A win is charged
-// P/100 × rate CPM, i.e. that × 1000 micros per impression.
+// P/100 × rate CPM, i.e. that × 1000 micros per impression: the price the
+// win notice announces (≤ 6 decimals), rounded up to a whole micro as the
+// bidder books it.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -19,10 +21,10 @@ import { LineStats } from "../data/lines.ts";
 import { bidRequestFromLog } from "../data/openrtb-from-log.ts";
 import { PACKAGE_ROOT } from "../paths.ts";
 import { flag, num, optNum, parse, processIo, runTool, str, type Io } from "./args.ts";
-import { formatPrice, parseBidResponse, substituteMacros, type ParsedBidResponse } from "./bid-response.ts";
+import { chargedMicros, formatPrice, parseBidResponse, substituteMacros, type ParsedBidResponse } from "./bid-response.ts";
 import { ToolError, UsageError } from "./errors.ts";
 
-export { parseBidResponse, substituteMacros, formatPrice } from "./bid-response.ts";
+export { parseBidResponse, substituteMacros, formatPrice, chargedMicros } from "./bid-response.ts";
 
 export const DEFAULT_BID_URL = "http://127.0.0.1:8080/openrtb2/bid";
 export const DEFAULT_LOG = join(PACKAGE_ROOT, "..", "shared", "data", "ipinyou-2259-logs", "train.log.txt");
@@ -179,7 +181,7 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
       };
       if (bid.price > clearing) {
         res.wins++;
-        bump(res.spendMicros, parsed.cur, Math.round(clearing * 1000));
+        bump(res.spendMicros, parsed.cur, chargedMicros(macros.AUCTION_PRICE));
         if (o.winNotices && bid.nurl) notice(substituteMacros(bid.nurl, macros), "win");
       } else if (o.lossNotices && bid.lurl) {
         notice(substituteMacros(bid.lurl, { ...macros, AUCTION_LOSS: LOSS_LOST_TO_HIGHER_BID }), "loss");

@@ -57,8 +57,17 @@ export async function writeModelFiles(model: LrModelPair, out: string, options: 
     throw new ToolError("BAD_DATA", "internal: the written model does not decode to the trained one");
   }
   const encoding = readNxmHeader(nxmBytes).encoding;
-  const nxm = await writeOne(`${base}.nxm`, nxmBytes, options.keyPath);
-  const written: WrittenModel = { nxm: { ...nxm, encoding }, signed: options.keyPath !== undefined };
-  if (options.npz !== false) written.npz = await writeOne(`${base}.npz`, npzBytes, options.keyPath);
-  return written;
+  try {
+    const nxm = await writeOne(`${base}.nxm`, nxmBytes, options.keyPath);
+    const written: WrittenModel = { nxm: { ...nxm, encoding }, signed: options.keyPath !== undefined };
+    if (options.npz !== false) written.npz = await writeOne(`${base}.npz`, npzBytes, options.keyPath);
+    return written;
+  } catch (err) {
+    if (err instanceof ToolError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.code === "string" && typeof e.path === "string") {
+      throw new ToolError("OUTPUT_UNWRITABLE", `writing the model files: ${e.path}: ${e.code}`, { cause: err });
+    }
+    throw err;
+  }
 }

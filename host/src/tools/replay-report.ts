@@ -161,7 +161,7 @@ td:first-child,th:first-child,td:last-child{text-align:left}tr.k td{background:#
 <p>Train (tuning): ${esc(s.train.path)}: ${s.train.rows} auctions, ${s.train.clicks} clicks.
 Test: ${esc(s.test.path)}: ${s.test.rows} auctions, ${s.test.clicks} clicks, market cost ${(s.test.cost / 100_000).toFixed(2)} CNY.
 A bid wins when it is above the market price and pays the market price; the budget is the test set's total market cost / k;
-parameters are tuned on the train set at the same fraction; +PID = paced by the filter's PID controller (${s.steps} control steps, flat plan).</p>
+parameters are chosen on the train set at the same fraction (${s.tuneRule === "budget" ? "budget rule: each strategy's scale solved from the budget, ORTB's c fitted to the win rate, PID gains by pacing error" : "clicks rule: most clicks"}); +PID = paced by the filter's PID controller (${s.steps} control steps, flat plan).</p>
 <ul>${findings.map((x) => `<li>${x}</li>`).join("")}</ul>
 ${clicksChart}
 <div class="charts">${spendCharts.join("\n")}</div>

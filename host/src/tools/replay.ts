@@ -16,7 +16,7 @@ import {
   bidder, describeParams, DEFAULT_PACING, meanPctr, simulate, STRATEGIES, totalClicks, totalCost,
   type PacingSettings, type ReplayData, type SimResult, type StrategyName, type StrategyParams,
 } from "./replay-sim.ts";
-import { defaultSearchSpace, geometric, tune, tuneAmong } from "./replay-tune.ts";
+import { defaultSearchSpace, geometric, tune, tuneAmong, tuneByBudget, TUNE_RULES, type TuneRule } from "./replay-tune.ts";
 
 /** LIN oracle bids at the mean pCTR: 240 points from 0.5 to 20 × the highest market price. */
 function ORACLE_GRID(d: ReplayData): number[] {
@@ -48,6 +48,10 @@ export const REPLAY_USAGE = `usage: nexus-rtb replay (--train FILE --test FILE |
   --pacing P          off | on | both (default both)
   --steps N           PID control steps over the replayed period (default ${DEFAULT_PACING.steps})
   --seed N            RAND's seed (default 1)
+  --tune R            budget: each strategy's scale solved on train from the budget
+                      (spent by the end of the period), ORTB's c fitted to the win
+                      rate, PID gains by pacing error (default); clicks: grid search
+                      for the most clicks on train
   --report FILE       write the HTML report (spend curves, clicks vs budget)
   --json              machine-readable results on stdout
 `;
@@ -96,6 +100,7 @@ export interface PacingFinding {
 
 export interface ReplaySummary {
   format: ReplayFormat;
+  tuneRule: TuneRule;
   train: DataInfo;
   test: DataInfo;
   steps: number;
@@ -119,10 +124,14 @@ export interface ReplayOptions {
   steps: number;
   seed: number;
   oracle: boolean;
+  /** How parameters are chosen on train (default "budget"). */
+  tuneRule?: TuneRule;
 }
 
 /** Tunes on `train` and replays on `test` for every budget, strategy and pacing mode. */
 export function runReplay(core: NexusCore, train: ReplayData, test: ReplayData, o: ReplayOptions, log: (m: string) => void = () => {}): Omit<ReplaySummary, "format" | "train" | "test"> {
+  const rule = o.tuneRule ?? "budget";
+  const tuneOn = rule === "clicks" ? tune : tuneByBudget;
   const space = defaultSearchSpace(train);
   const trainCost = totalCost(train);
   const testCost = totalCost(test);
@@ -133,7 +142,7 @@ export function runReplay(core: NexusCore, train: ReplayData, test: ReplayData, 
     for (const strategy of o.strategies) {
       for (const paced of modes) {
         log(`1/${k} ${strategy}${paced ? " paced" : ""}: tuning`);
-        const t = tune(train, run.trainBudget, strategy, space, paced ? { seed: o.seed, pacing: { core, steps: o.steps } } : { seed: o.seed });
+        const t = tuneOn(train, run.trainBudget, strategy, space, paced ? { seed: o.seed, pacing: { core, steps: o.steps } } : { seed: o.seed });
         let pacing: { core: NexusCore; settings: PacingSettings } | undefined;
         if (paced && t.gains) pacing = { core, settings: { gains: t.gains, steps: o.steps } };
         const res = simulate(test, run.testBudget, bidder(t.params, test), pacing ? { pacing } : {});
@@ -183,7 +192,7 @@ export function runReplay(core: NexusCore, train: ReplayData, test: ReplayData, 
       findings.pacing.push(f);
     }
   }
-  return { steps: o.steps, budgets, findings };
+  return { tuneRule: rule, steps: o.steps, budgets, findings };
 }
 
 // ---- text output ----------------------------------------------------------------
@@ -198,6 +207,7 @@ export function formatReplaySummary(s: ReplaySummary): string {
   const d = (x: DataInfo, name: string): string =>
     `${name.padEnd(5)} ${x.path}: ${x.rows} auctions, ${x.clicks} clicks, market cost ${x.cost} (CPM sum; ${cny(x.cost)} CNY)${Object.keys(x.lines.skipped).length ? `; skipped ${JSON.stringify(x.lines.skipped)}` : ""}`;
   out.push(d(s.train, "train"), d(s.test, "test"));
+  out.push(`parameters chosen on train by the ${s.tuneRule} rule${s.tuneRule === "budget" ? " (scale solved from the budget, ORTB c fitted to the win rate, PID gains by pacing error)" : " (most clicks)"}`);
   out.push(`money: CPM fen sums (spend CNY = sum / 100,000); bids win when bid > market price and pay it; PID steps ${s.steps}`);
   out.push("(exp.) = sum of the pCTR of the impressions won; pace err = RMS of (actual − planned cumulative spend) / (budget / 24) over 24 slices; 95% at = when 95% of the budget was spent");
   for (const b of s.budgets) {
@@ -240,6 +250,7 @@ const OPTIONS = {
   pacing: { type: "string" },
   steps: { type: "string" },
   seed: { type: "string" },
+  tune: { type: "string" },
   report: { type: "string" },
   core: { type: "string" },
   json: { type: "boolean" },
@@ -271,6 +282,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       steps: num(v, "steps", DEFAULT_PACING.steps, { min: 1, max: 1_000_000, integer: true }),
       seed: num(v, "seed", 1, { min: 0, integer: true }),
       oracle: true,
+      tuneRule: choice(v, "tune", TUNE_RULES, "budget"),
     };
     const json = flag(v, "json");
     const log = (m: string): void => {

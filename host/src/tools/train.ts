@@ -2,6 +2,8 @@
 // filter's hashed features, from iPinYou raw logs, iPinYou libFM rows with
 // their featindex, or the bidder's own event log; AUC and log loss on a
 // held-out file; writes <out>.nxm + <out>.npz with .sha256 (and .sig with --key).
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { DEFAULT_HASH_BITS, MAX_HASH_BITS, MIN_HASH_BITS } from "../models/model.ts";
 import { Featindex, type LibfmLayoutName } from "../data/ipinyou.ts";
 import type { LineStats } from "../data/lines.ts";
@@ -9,10 +11,11 @@ import { choice, flag, num, optNum, parse, pct, processIo, required, runTool, st
 import { NexusCore } from "./core.ts";
 import { DATA_FORMATS, inferFormat, loadExamples, type DataFormat, type LoadedExamples } from "./examples.ts";
 import {
-  DEFAULT_CVR_PRIOR, DEFAULT_FTRL, DEFAULT_TUNE_GRID, evaluateModel, trainModel, tuneFtrl,
+  DEFAULT_BAG, DEFAULT_CVR_PRIOR, DEFAULT_FTRL, DEFAULT_TUNE_GRID, evaluateModel, trainModel, tuneFtrl,
   type Evaluation, type TrainSettings, type TuneResult,
 } from "./ftrl-train.ts";
-import { writeModelFiles, type WrittenModel } from "./model-output.ts";
+import { modelBasePath, writeModelFiles, type WrittenModel } from "./model-output.ts";
+import { UsageError } from "./errors.ts";
 
 export * from "./ftrl-train.ts";
 export { loadExamples, ExampleSet, inferFormat } from "./examples.ts";
@@ -33,6 +36,10 @@ export const TRAIN_USAGE = `usage: nexus-rtb train --data FILE --out PATH [optio
                        FTRL-Proximal parameters (default ${DEFAULT_FTRL.alpha}, ${DEFAULT_FTRL.beta}, ${DEFAULT_FTRL.l1}, ${DEFAULT_FTRL.l2})
   --epochs N           passes over the shuffled training data (default 1)
   --seed N             shuffle seed (default 1)
+  --bag N              models trained with seeds seed … seed+N−1 and averaged into
+                       the one written (default ${DEFAULT_BAG}; 1 = a single model)
+  --zero-bias          start the bias at 0 instead of the log-odds of the training
+                       click rate (the base-rate start is the default)
   --cvr-prior P        pCVR of the constant model used without conversion labels (default ${DEFAULT_CVR_PRIOR})
   --tune               grid-search alpha/l1/l2/epochs by k-fold cross-validation on --data
                        (never on --test), then train with the best
@@ -98,13 +105,15 @@ export async function runTrain(
       folds: opts.tune.folds,
       repeats: opts.tune.repeats,
       seed: settings.seed,
+      baseRateBias: settings.baseRateBias !== false,
       onTrial: (d, t) => log(`tuning ${d}/${t}`),
     });
     const b = tuning.best;
     settings = { ...settings, alpha: b.alpha, beta: b.beta, l1: b.l1, l2: b.l2, epochs: b.epochs };
   }
 
-  const trained = trainModel(core, train.set, settings, (e) => log(`epoch ${e}/${settings.epochs}`));
+  const totalEpochs = (settings.bag ?? DEFAULT_BAG) * settings.epochs;
+  const trained = trainModel(core, train.set, settings, (e) => log(`epoch ${e}/${totalEpochs}`));
   const metrics: TrainSummary["metrics"] = { train: evaluateModel(core, trained.model, train.set) };
   if (test) metrics.test = evaluateModel(core, trained.model, test.set);
   const writeOpts: { keyPath?: string; npz?: boolean } = { npz: opts.npz !== false };
@@ -149,7 +158,8 @@ export function formatTrainSummary(s: TrainSummary): string {
     lines.push(`tuning ${s.tuning.trials} trials, ${s.tuning.repeats} × ${s.tuning.folds}-fold CV on --data: best alpha ${b.alpha} beta ${b.beta} l1 ${b.l1} l2 ${b.l2} epochs ${b.epochs} (CV AUC ${pct(b.auc)}, log loss ${b.logLoss.toFixed(5)})`);
   }
   const st = s.settings;
-  lines.push(`ftrl   alpha ${st.alpha} beta ${st.beta} l1 ${st.l1} l2 ${st.l2} epochs ${st.epochs} seed ${st.seed} hash_bits ${st.hashBits}`);
+  const bias = st.baseRateBias === false ? "bias from 0" : "bias from the base rate";
+  lines.push(`ftrl   alpha ${st.alpha} beta ${st.beta} l1 ${st.l1} l2 ${st.l2} epochs ${st.epochs} seed ${st.seed} bag ${st.bag ?? DEFAULT_BAG} (${bias}) hash_bits ${st.hashBits}`);
   lines.push(`model  ${s.model.nonZeroCtr} non-zero CTR weights, b_ctr ${s.model.bCtr.toFixed(4)}; pCVR ${s.model.cvr === "constant" ? `constant ${(1 / (1 + Math.exp(-s.model.bCvr))).toFixed(4)} (no conversion labels)` : `trained on ${s.model.cvrExamples} clicked examples (${s.model.nonZeroCvr} non-zero weights)`}`);
   const m = (name: string, e: Evaluation): void => {
     lines.push(`${name.padEnd(6)} pCTR AUC ${pct(e.ctr.auc)} (± ${pct(e.ctr.aucStdErr)} s.e.)  log loss ${e.ctr.logLoss.toFixed(5)}  (${e.ctr.n} rows, ${e.ctr.positives} clicks, mean pCTR / CTR ${e.ctr.calibration.toFixed(3)})`);
@@ -176,6 +186,8 @@ const OPTIONS = {
   l2: { type: "string" },
   epochs: { type: "string" },
   seed: { type: "string" },
+  bag: { type: "string" },
+  "zero-bias": { type: "boolean" },
   "cvr-prior": { type: "string" },
   tune: { type: "boolean" },
   "tune-folds": { type: "string" },
@@ -206,6 +218,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       epochs: num(v, "epochs", 1, { min: 1, max: 1000, integer: true }),
       seed: num(v, "seed", 1, { min: 0, max: 2 ** 32 - 1, integer: true }),
       cvrPrior: num(v, "cvr-prior", DEFAULT_CVR_PRIOR, { min: 1e-6, max: 1 - 1e-6 }),
+      bag: num(v, "bag", DEFAULT_BAG, { min: 1, max: 100, integer: true }),
+      baseRateBias: !flag(v, "zero-bias"),
     };
     const folds = optNum(v, "tune-folds", { min: 2, max: 20, integer: true });
     const repeats = optNum(v, "tune-repeats", { min: 1, max: 20, integer: true });
@@ -221,7 +235,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     if (test !== undefined) opts.test = test;
     if (flag(v, "tune")) opts.tune = { folds: folds ?? 4, repeats: repeats ?? 3 };
     const key = str(v, "key");
-    if (key !== undefined) opts.keyPath = key;
+    if (key !== undefined) {
+      // Checked before minutes of training, not after.
+      if (!existsSync(key)) throw new UsageError(`--key: ${key} does not exist`);
+      opts.keyPath = key;
+    }
+    const outDir = dirname(modelBasePath(opts.out));
+    if (!existsSync(outDir)) throw new UsageError(`--out: directory ${outDir} does not exist`);
     const corePath = str(v, "core");
     if (corePath !== undefined) opts.corePath = corePath;
     if (flag(v, "no-npz")) opts.npz = false;
