@@ -44,6 +44,7 @@ export class ControlServer {
   readonly server: Server;
   /** Filter-endpoint calls refused for a missing or wrong sync token, by endpoint. */
   private readonly unauthorizedCalls: Counter<"endpoint">;
+  private lastUnauthorizedLogMs = 0;
 
   constructor(private readonly d: ControlDeps) {
     const name = "nexus_host_filter_unauthorized_total";
@@ -98,7 +99,14 @@ export class ControlServer {
     if (path.startsWith("/nexus/v1/")) {
       // The filter's endpoints: the sync token first, before anything is read or looked up.
       if (!this.authorized(req, this.d.syncToken)) {
-        this.unauthorizedCalls.inc({ endpoint: FILTER_ENDPOINTS.has(path) ? path.slice("/nexus/v1/".length) : "other" });
+        const endpoint = FILTER_ENDPOINTS.has(path) ? path.slice("/nexus/v1/".length) : "other";
+        this.unauthorizedCalls.inc({ endpoint });
+        // A misconfigured filter calls on every sync and bid: one line per 10 s, never the header.
+        const now = Date.now();
+        if (now - this.lastUnauthorizedLogMs >= 10_000) {
+          this.lastUnauthorizedLogMs = now;
+          this.d.log.warn({ event: "filter_unauthorized", endpoint }, "filter call refused: missing or wrong sync token (see nexus_host_filter_unauthorized_total)");
+        }
         req.resume();
         return sendJson(res, 401, { error: "unauthorized" }, { "www-authenticate": "Bearer" });
       }
