@@ -57,7 +57,7 @@ export async function startBarePod(name: string, o: PodOptions & { requestTimeou
     mode: "inline",
     rootId: "nexus",
     vmId: "nexus",
-    pluginConfig: JSON.stringify({ ...cfg.plugin, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken, replay_claim: true }),
+    pluginConfig: JSON.stringify({ replay_claim: true, ...cfg.plugin, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken }),
     upstreams: { [HOST_CLUSTER]: cp.controlUrl },
     sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
     autoTick: true,
