@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { post, type HttpReply } from "../helpers/bidder.ts";
 import { RedisServer, uniquePrefix } from "../helpers/redis-server.ts";
-import { answerOf, lossAll, reserved, type HardeningBidder } from "./helpers.ts";
+import { answerOf, lossAll, poolBid, reserved, type HardeningBidder } from "./helpers.ts";
 import { SHARED_REDIS_URL, deleteTestKeys, metric, startBarePod, startPod, uniqueRequest, type BarePod } from "./replay-pods.ts";
 import { replayKey } from "../../host/src/control/replay-claims.ts";
 import { metricValue } from "../host/budget/bidders.ts";
@@ -56,6 +56,7 @@ describe("replay claims across two pods on one Redis", () => {
     assert.equal(reasonOf(rb), "replay");
     assert.equal(metric(b.pool, "nexus_replay_claims_seen_total"), 1);
     assert.equal(metric(b.pool, "nexus_nobids_replay_total"), 1);
+    assert.equal(metric(b.pool, "nexus_reservations_total"), 0, "B reserved nothing for it");
     assert.equal(metric(b.pool, "nexus_replay_claims_claimed_total"), 0);
     assert.equal(metric(a.pool, "nexus_replay_claims_claimed_total"), 1);
     assert.equal(metric(a.pool, "nexus_replay_claims_seen_total"), 0);
@@ -72,6 +73,19 @@ describe("replay claims across two pods on one Redis", () => {
     // B reserved nothing for the replay; A's bid settles and its ledger returns to its start.
     assert.equal(await lossAll(a, ra.text), 1);
     assert.equal(reserved(a), startA);
+  });
+
+  it("a body in chunks or ended by trailers is read again after the claim: same answers as in one piece", async () => {
+    for (const opts of [{ cuts: [1, 17, 40, 90] }, { trailers: [["x-checksum", "1"]] as Array<[string, string]> }, { cuts: [5, 60], trailers: [["x-t", "2"]] as Array<[string, string]> }]) {
+      const { id, body } = uniqueRequest("xpod-chunks");
+      const ra = await poolBid(a, body, opts);
+      assert.equal(ra.status, 200, `${JSON.stringify(opts)}: ${ra.status} ${ra.text}`);
+      assert.equal(JSON.parse(ra.text).id, id);
+      const rb = await poolBid(b, body, opts);
+      assert.equal(rb.status, 204);
+      assert.equal(rb.headers["x-nexus-nobid-reason"], "replay");
+      await lossAll(a, ra.text);
+    }
   });
 
   it("different ids bid on both pods", async () => {
