@@ -369,10 +369,14 @@ describe("the compiled filter sends the sync token", () => {
     }
   });
 
-  it("refuses a plugin configuration with both sync_token and sync_token_env, or a malformed token", async () => {
+  it("refuses a plugin configuration with both sync_token and sync_token_env, a malformed token, or bad replay claim settings", async () => {
     const { cfg, dir } = testBidderConfig({ vms: 1 });
     try {
-      for (const plugin of [{ sync_token: SYNC_TOKEN, sync_token_env: "X" }, { sync_token: "short" }, { sync_token: "with space 0123456789abc" }, { sync_token_env: "" }]) {
+      const bad = [
+        { sync_token: SYNC_TOKEN, sync_token_env: "X" }, { sync_token: "short" }, { sync_token: "with space 0123456789abc" }, { sync_token_env: "" },
+        { replay_claim: "yes" }, { replay_claim_timeout_ms: 0 }, { replay_claim_timeout_ms: 1001 }, { replay_claim_failure: "maybe" }, { replay_claim_failure: true },
+      ];
+      for (const plugin of bad) {
         await assert.rejects(
           VmPool.start({ wasm: readFileSync(cfg.wasmPath), vms: 1, mode: "inline", rootId: "nexus", pluginConfig: JSON.stringify({ ...plugin, host_cluster: HOST_CLUSTER }), upstreams: { [HOST_CLUSTER]: "http://127.0.0.1:9" }, log: () => {} }),
           /plugin configuration was rejected/,
