@@ -127,6 +127,39 @@ describe("replay claims across two pods on one Redis", () => {
   });
 });
 
+describe("replay claims from worker-thread VMs (the token through the VM environment)", () => {
+  const prefix = uniquePrefix("xpod-workers");
+  let redis: Redis;
+  let a: HardeningBidder;
+  let b: HardeningBidder;
+
+  before(async () => {
+    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    const o = { redisUrl: SHARED_REDIS_URL, keyPrefix: prefix, vmMode: "workers" as const, plugin: { sync_token_env: "NEXUS_SYNC_TOKEN" } };
+    [a, b] = await Promise.all([startPod("pod-wa", o), startPod("pod-wb", o)]);
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    if (redis) {
+      await deleteTestKeys(redis, prefix);
+      redis.disconnect();
+    }
+  });
+
+  it("each worker calls the host itself; the second pod answers replay", async () => {
+    for (let i = 0; i < 4; i++) {
+      const { body } = uniqueRequest("xpod-workers");
+      const ra = await bid(a, body);
+      assert.equal(ra.status, 200, `${ra.status} ${String(reasonOf(ra))}`);
+      const rb = await bid(b, body);
+      assert.equal(reasonOf(rb), "replay", `${rb.status} ${String(reasonOf(rb))}, claim failures on b: ${metric(b.pool, "nexus_replay_claim_failures_total")}`);
+      await lossAll(a, ra.text);
+    }
+    assert.equal(metric(b.pool, "nexus_replay_claims_seen_total"), 4);
+  });
+});
+
 describe("replay claims when Redis fails", () => {
   const prefix = uniquePrefix("xpod-fail");
   let server: RedisServer;

@@ -17,14 +17,16 @@ export interface PodOptions {
   keyPrefix: string;
   plugin?: Record<string, unknown>;
   vms?: number;
+  vmMode?: "inline" | "workers";
 }
 
 /** The pods' plugin settings: guard and claims on, a decision budget this shared machine meets. */
-export const POD_PLUGIN = { replay_ttl_ms: 60_000, decision_budget_ms: 1000, replay_claim_timeout_ms: 500 };
+export const POD_PLUGIN = { replay_ttl_ms: 60_000, decision_budget_ms: 1000, replay_claim_timeout_ms: 1000 };
 
 function podOptions(name: string, o: PodOptions): TestBidderOptions {
   return {
     vms: o.vms ?? 2,
+    vmMode: o.vmMode ?? "inline",
     plugin: { ...POD_PLUGIN, ...(o.plugin ?? {}) },
     // Budgets leased from the same Redis (distinct pod ids), paced fast (the daily budget over a
     // minute, 10 s slices) so that every pod holds money from its first syncs.
