@@ -57,7 +57,8 @@ try {
   console.log(`added by the claim: mean ${(b.mean - a.mean).toFixed(0)} µs, p50 ${(b.p50 - a.p50).toFixed(0)} µs`);
   const h = on.pool.metrics.find("nexus_replay_claim_latency_us") as unknown as { count?: bigint; sum?: bigint } | undefined;
   if (h?.count) console.log(`filter's nexus_replay_claim_latency_us: mean ${(Number(h.sum) / Number(h.count)).toFixed(0)} µs over ${h.count} claims`);
-  const host = (await on.cp.metrics.registry.getSingleMetric("nexus_host_replay_claim_seconds")!.get()).values;
+  // The histogram's _sum and _count series (prom-client names them in metricName).
+  const host = (await on.cp.metrics.registry.getSingleMetric("nexus_host_replay_claim_seconds")!.get()).values as Array<{ metricName?: string; value: number }>;
   const sum = host.find((v) => v.metricName === "nexus_host_replay_claim_seconds_sum")?.value ?? 0;
   const count = host.find((v) => v.metricName === "nexus_host_replay_claim_seconds_count")?.value ?? 0;
   if (count) console.log(`host's Redis SET NX PX (nexus_host_replay_claim_seconds): mean ${((sum / count) * 1e6).toFixed(0)} µs over ${count} claims`);
