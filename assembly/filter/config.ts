@@ -38,6 +38,16 @@ export class PluginConfig {
   replayTtlMs: i32 = 60000;
   /** Replay guard: shared-data buckets of 16 ids each (capacity of ids live within the TTL). */
   replayBuckets: i32 = 16384;
+  /** Cross-pod replay claims through the host (replay-claim.ts); only while the local guard is on. */
+  replayClaim: bool = false;
+  /** Longest wait for a claim's answer (further capped by the request's time budget). */
+  replayClaimTimeoutMs: i32 = 2;
+  /** A claim that failed (no answer in time, host or Redis error): bid anyway (open) or not (closed). */
+  replayClaimFailOpen: bool = true;
+  /** Bearer token sent to the host on every call (sync, config, model, replay claims). */
+  syncToken: OwnedBytes = OwnedBytes.fromString("");
+  /** Name of a VM environment variable holding the token instead (Envoy: vm_config.environment_variables). */
+  syncTokenEnv: OwnedBytes = OwnedBytes.fromString("");
   /** Test-only: a path that makes the VM trap (to test recovery). Empty = off. */
   trapPath: OwnedBytes = OwnedBytes.fromString("");
 }
@@ -77,11 +87,20 @@ export class PluginConfigParser {
       else if (d.keyIs("pacing")) this.pacing(cfg);
       else if (d.keyIs("replay_ttl_ms")) cfg.replayTtlMs = <i32>d.int(0, 86400000);
       else if (d.keyIs("replay_buckets")) cfg.replayBuckets = <i32>d.int(16, 1 << 16);
+      else if (d.keyIs("replay_claim")) cfg.replayClaim = d.bool();
+      else if (d.keyIs("replay_claim_timeout_ms")) cfg.replayClaimTimeoutMs = <i32>d.int(1, 1000);
+      else if (d.keyIs("replay_claim_failure")) cfg.replayClaimFailOpen = this.failMode();
+      else if (d.keyIs("sync_token")) cfg.syncToken = this.token();
+      else if (d.keyIs("sync_token_env")) cfg.syncTokenEnv = this.envName();
       else if (d.keyIs("test_trap_path")) cfg.trapPath = this.path();
       else d.unknownKey();
       d.endMember();
     }
     if (!d.finish()) return this.failed();
+    if (cfg.syncToken.len > 0 && cfg.syncTokenEnv.len > 0) {
+      this.error = "sync_token and sync_token_env: set one, not both";
+      return null;
+    }
     if (cfg.bidPath.toString() == cfg.winPath.toString() || cfg.bidPath.toString() == cfg.lossPath.toString()) {
       this.error = "bid_path, win_path and loss_path must differ";
       return null;
@@ -98,6 +117,27 @@ export class PluginConfigParser {
     const p = this.doc.owned(256);
     if (!this.doc.failed && (p.len == 0 || load<u8>(p.ptr) != 0x2f)) this.doc.fail("must start with '/'");
     return p;
+  }
+
+  /** A bearer token: it goes into an Authorization header as is (RFC 6750 token68, 16-512 bytes). */
+  private token(): OwnedBytes {
+    const t = this.doc.owned(512);
+    if (!this.doc.failed && !isToken68(t.ptr, t.len)) this.doc.fail("expected 16-512 characters of A-Z a-z 0-9 - . _ ~ + / (then = padding only)");
+    return t;
+  }
+
+  private envName(): OwnedBytes {
+    const n = this.doc.owned(128);
+    if (!this.doc.failed && n.len == 0) this.doc.fail("expected the name of an environment variable");
+    return n;
+  }
+
+  private failMode(): bool {
+    const m = this.doc.string();
+    if (this.doc.failed) return true;
+    if (m == "open") return true;
+    if (m != "closed") this.doc.fail("expected \"open\" or \"closed\"");
+    return false;
   }
 
   private currencyCode(): OwnedBytes {
@@ -155,4 +195,20 @@ export class PluginConfigParser {
 export function viewOf(o: OwnedBytes, s: Str): Str {
   s.set(o.ptr, o.len);
   return s;
+}
+
+/** RFC 6750 token68 (A-Z a-z 0-9 - . _ ~ + /, then "=" padding), 16 to 512 bytes. */
+export function isToken68(p: usize, n: i32): bool {
+  if (n < 16 || n > 512) return false;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = load<u8>(p + <usize>i);
+    const ok =
+      (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) ||
+      c == 0x2d || c == 0x2e || c == 0x5f || c == 0x7e || c == 0x2b || c == 0x2f;
+    if (!ok) break;
+  }
+  if (i == 0) return false;
+  for (; i < n; i++) if (load<u8>(p + <usize>i) != 0x3d) return false;
+  return true;
 }

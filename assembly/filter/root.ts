@@ -21,6 +21,8 @@ import { NexusStream } from "./stream";
 import { SharedLedger, NoticeResult } from "./ledger";
 import { HostSync } from "./sync";
 import { ReplayGuard } from "./replay-guard";
+import { ReplayClaims, CLAIM_PENDING } from "./replay-claim";
+import { HostAuth } from "./host-auth";
 import { metrics } from "./metrics";
 import { body, replyJson, replyNoBid, replyError, replyErrorText } from "./replies";
 import { queryParam, parseCpmToMicros } from "./query";
@@ -28,6 +30,7 @@ import { ensureU64, fetchAddU64 } from "./shared";
 import { KEY_VM_SEQ, KEY_RESV_CURSOR, KEY_SWEEP_CURSOR } from "./keys";
 
 const configBytes = new HostBytes();
+const claimedBody = new HostBytes();
 
 export class NexusRoot extends RootContext {
   config: PluginConfig = new PluginConfig();
@@ -44,6 +47,8 @@ export class NexusRoot extends RootContext {
   ledger: SharedLedger = new SharedLedger();
   sync: HostSync = new HostSync(this);
   replay: ReplayGuard = new ReplayGuard();
+  claims: ReplayClaims = new ReplayClaims(this);
+  hostAuth: HostAuth = new HostAuth();
   private readonly base: Str = new Str();
   private readonly param: Str = new Str();
   private readonly bidId: ParsedBidId = new ParsedBidId();
@@ -94,6 +99,8 @@ export class NexusRoot extends RootContext {
     if (!this.replay.configure(<i64>cfg.replayTtlMs, <u32>cfg.replayBuckets, cfg.casRetries, now ^ <u64>this.vmSeq)) {
       log(LogLevel.ERROR, "nexus: replay guard: shared data refused some bucket keys; requests in those buckets are no-bids");
     }
+    this.hostAuth.configure(cfg);
+    this.claims.configure(cfg);
     for (let i = 0; i < 64; i++) this.pool.push(new NexusStream(this));
     this.sync.configure();
     setTickPeriodMillis(<u32>cfg.tickMs);
@@ -106,6 +113,7 @@ export class NexusRoot extends RootContext {
   }
 
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
+    if (this.claims.onResponse(token, numHeaders)) return;
     this.sync.onResponse(token, numHeaders, bodySize, nowMs());
   }
 
@@ -116,6 +124,7 @@ export class NexusRoot extends RootContext {
   }
 
   releaseHttpContext(ctx: HttpContext): void {
+    this.claims.drop(changetype<NexusStream>(ctx));
     if (this.pool.length < 4096) this.pool.push(changetype<NexusStream>(ctx));
   }
 
@@ -143,7 +152,44 @@ export class NexusRoot extends RootContext {
         replyNoBid(seen);
         return;
       }
+      if (this.claims.enabled) {
+        // Across pods: claim the id through the host (replay-claim.ts); nothing is reserved before the answer.
+        const left = <i64>this.budgetNanos(req.tmax) - <i64>(currentTimeNanos() - stream.startNanos);
+        const claim = this.claims.begin(stream, req.id.ptr, req.id.len, left);
+        if (claim == CLAIM_PENDING) return;
+        if (claim != NoBid.NONE) {
+          metrics.noBid(claim);
+          replyNoBid(claim);
+          return;
+        }
+      }
     }
+    this.decideAndReply(req, stream, ms);
+  }
+
+  /**
+   * The claim of `stream`'s request id succeeded (or failed open): the effective
+   * context is the stream, still paused from on_request_body, whose body the
+   * host keeps buffered. Parse it again (this VM's request object may hold
+   * another request by now) and decide.
+   */
+  resumeBid(stream: NexusStream): void {
+    const req = this.request;
+    getBufferBytes(BufferType.HTTP_REQUEST_BODY, 0, stream.bodySize, claimedBody);
+    if (!claimedBody.ok || <usize>claimedBody.len != stream.bodySize || this.parser.parse(claimedBody.ptr, claimedBody.len, req) != 0) {
+      claimedBody.release();
+      // Not expected (the body parsed before the claim): no bid rather than a guess.
+      log(LogLevel.ERROR, "nexus: replay claim answered but the request body could not be read again");
+      metrics.noBid(NoBid.CONTENTION);
+      replyNoBid(NoBid.CONTENTION);
+      return;
+    }
+    this.decideAndReply(req, stream, nowMs());
+    claimedBody.release();
+  }
+
+  /** Decide, reserve and reply (the request passed parsing and the replay checks). */
+  private decideAndReply(req: BidRequest, stream: NexusStream, ms: i64): void {
     this.ledger.nowMs = ms;
     const d = this.decision;
     this.engine.decide(req, this.model, this.campaigns, this.settings, this.ledger, ms, d);
@@ -173,7 +219,7 @@ export class NexusRoot extends RootContext {
   }
 
   /** The decision's time budget: decision_budget_ms, or a share of tmax when that is tighter. */
-  private budgetNanos(tmax: i32): u64 {
+  budgetNanos(tmax: i32): u64 {
     let ms: f64 = <f64>this.config.decisionBudgetMs;
     if (tmax > 0) {
       const share = <f64>tmax * this.config.tmaxShare;

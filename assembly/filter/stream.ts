@@ -35,6 +35,9 @@ export class NexusStream extends HttpContext {
   badAuthority: bool = false;
   /** Body bytes buffered so far (body_size is cumulative while we PAUSE). */
   bodySize: usize = 0;
+  /** Token of this request's pending replay claim (replay-claim.ts), 0 if none. */
+  claimToken: u32 = 0;
+  claimStartNanos: u64 = 0;
 
   constructor(root: NexusRoot) {
     super();
@@ -48,6 +51,7 @@ export class NexusStream extends HttpContext {
     this.authorityLen = 0;
     this.badAuthority = false;
     this.bodySize = 0;
+    this.claimToken = 0;
   }
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {

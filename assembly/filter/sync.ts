@@ -33,7 +33,7 @@ const statusBuf = memory.data(24);
 
 export class HostSync {
   readonly root: NexusRoot;
-  private readonly hdrs: HeaderMapWriter = new HeaderMapWriter(8, 1024);
+  private readonly hdrs: HeaderMapWriter = new HeaderMapWriter(8, 2048);
   private readonly out: ByteWriter = new ByteWriter(64 * 1024);
   private readonly bytes: HostBytes = new HostBytes();
   private readonly token: CallToken = new CallToken();
@@ -192,6 +192,7 @@ export class HostSync {
     h.addAscii(":path", path);
     h.addAsciiKey(":authority", cfg.hostAuthority.ptr, cfg.hostAuthority.len);
     h.addAscii("content-type", "application/json");
+    this.root.hostAuth.addTo(h);
     httpCall(cfg.hostCluster.ptr, cfg.hostCluster.len, h.ptr, h.len, bodyPtr, bodyLen, <u32>cfg.syncTimeoutMs, this.token);
     if (this.token.status != Status.OK) {
       metrics.inc(metrics.syncFailed);

@@ -57,6 +57,13 @@ export interface HostConfig {
     recoveryHoldMs: number;
   };
   adminToken: string;
+  /**
+   * Bearer token the filter must send on every call to the host's /nexus/v1/* endpoints (sync,
+   * config, model, replay claims); the filter gets it through its plugin configuration
+   * (sync_token or sync_token_env). Required in sidecar mode; standalone mode makes a random
+   * one per process when it is empty (the host configures its own filter VMs).
+   */
+  syncToken: string;
   logLevel: string;
 }
 
@@ -91,6 +98,7 @@ export function defaultConfig(): HostConfig {
       recoveryHoldMs: 5000,
     },
     adminToken: "",
+    syncToken: "",
     logLevel: "info",
   };
 }
@@ -178,6 +186,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   num("NEXUS_REDIS_TIMEOUT_MS", (v) => (cfg.budget.redisTimeoutMs = v));
   num("NEXUS_BUDGET_RECOVERY_HOLD_MS", (v) => (cfg.budget.recoveryHoldMs = v));
   str("NEXUS_ADMIN_TOKEN", (v) => (cfg.adminToken = v));
+  str("NEXUS_SYNC_TOKEN", (v) => (cfg.syncToken = v));
   str("NEXUS_LOG_LEVEL", (v) => (cfg.logLevel = v));
   str("NEXUS_PLUGIN_CONFIG", (v) => {
     try {
@@ -211,7 +220,18 @@ function validate(cfg: HostConfig): void {
   if (!Number.isInteger(cfg.budget.recoveryHoldMs) || cfg.budget.recoveryHoldMs < 0) throw new ConfigError(`budget.recoveryHoldMs: expected a non-negative integer`);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);
+  if (typeof cfg.syncToken !== "string") throw new ConfigError(`syncToken: expected a string`);
+  if (cfg.syncToken && !SYNC_TOKEN.test(cfg.syncToken)) {
+    // It travels in an Authorization header and inside the filter's JSON plugin configuration.
+    throw new ConfigError(`syncToken: use 16-512 characters of A-Z a-z 0-9 - . _ ~ + / (then = padding only)`);
+  }
+  if (cfg.mode === "sidecar" && !cfg.syncToken) {
+    throw new ConfigError(`syncToken: required in sidecar mode (NEXUS_SYNC_TOKEN, the same secret the filter sends: plugin sync_token or sync_token_env)`);
+  }
 }
+
+/** An RFC 6750 token68 of 16 to 512 characters. */
+export const SYNC_TOKEN = /^(?=.{16,512}$)[A-Za-z0-9\-._~+/]+=*$/;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);

@@ -5,10 +5,11 @@ export type { Logger };
 
 /**
  * Fields that must never reach a log line, wherever a caller puts them (top level or one level
- * down): the admin token, authorization headers, keys and credentials.
+ * down): the admin and sync tokens, authorization headers, keys and credentials.
  */
 export const REDACTED_PATHS: readonly string[] = [
   "adminToken", "*.adminToken",
+  "syncToken", "*.syncToken", "sync_token", "*.sync_token",
   "authorization", "*.authorization", "headers.authorization", "*.headers.authorization",
   "token", "*.token",
   "privateKey", "*.privateKey",

@@ -4,6 +4,7 @@
 // proxy-wasm host, and reach the control plane through the same sync protocol
 // (proxy_http_call to the "nexus_host" cluster, mapped to the control port).
 import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import type { HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog } from "./control/campaigns.ts";
@@ -13,6 +14,7 @@ import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
 import { createModelStore } from "./models/stores/index.ts";
 import { SyncService } from "./control/sync-service.ts";
+import { RedisReplayClaims, ReplayClaimMetrics, ReplayClaimService } from "./control/replay-claims.ts";
 import { ControlServer } from "./server/control-server.ts";
 import { BidServer } from "./server/bid-server.ts";
 import { HostMetrics } from "./server/host-metrics.ts";
@@ -33,6 +35,10 @@ export interface ControlPlane {
   metrics: HostMetrics;
   control: ControlServer;
   controlUrl: string;
+  /** The bearer token the filter must send to /nexus/v1/* (cfg.syncToken, or a random one). */
+  syncToken: string;
+  /** Cross-pod replay claims (Redis when budget.source is redis; closed with the control server). */
+  replay: ReplayClaimService;
 }
 
 export interface Standalone extends ControlPlane {
@@ -81,16 +87,31 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
       : new MemoryBudgetSource({ leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds }));
   metrics.budgetUp.set(source.healthy() ? 1 : 0);
   const sync = new SyncService("pod-local", catalog, models, source, log);
-  const control = new ControlServer({ sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken });
+  // The filter's endpoints always require a token: standalone mode configures its own VMs, so
+  // a random one per process does when none is configured (sidecar mode requires one).
+  const syncToken = cfg.syncToken || randomBytes(32).toString("base64url");
+  const replayStore =
+    cfg.budget.source === "redis"
+      ? new RedisReplayClaims({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, commandTimeoutMs: cfg.budget.redisTimeoutMs, log })
+      : null;
+  const replay = new ReplayClaimService(replayStore, new ReplayClaimMetrics(metrics.registry));
+  const control = new ControlServer({ sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay });
   const addr = await control.listen(cfg.control.port, cfg.control.host);
   const controlUrl = `http://${formatHost(addr.address)}:${addr.port}`;
   modelWatcher.start(); // polls from now on (after the start-up steps above succeeded)
-  return { catalog, models, modelWatcher, budget: source, sync, metrics, control, controlUrl };
+  return { catalog, models, modelWatcher, budget: source, sync, metrics, control, controlUrl, syncToken, replay };
 }
 
 export async function startStandalone(cfg: HostConfig, log: Logger = createLogger(cfg.logLevel)): Promise<Standalone> {
   const cp = await startControlPlane(cfg, log);
   const plugin: Record<string, unknown> = { ...cfg.plugin, host_cluster: HOST_CLUSTER };
+  // The filter's token for this host: through the VM environment variable the plugin
+  // configuration names (what envoy.yaml does with vm_config.environment_variables), else inline.
+  const env: Record<string, string> = {};
+  if (typeof plugin.sync_token_env === "string" && plugin.sync_token_env !== "") env[plugin.sync_token_env] = cp.syncToken;
+  else plugin.sync_token = cp.syncToken;
+  // Cross-pod replay claims whenever this host has the shared store, unless configured otherwise.
+  if (plugin.replay_claim === undefined && cp.replay.configured) plugin.replay_claim = true;
   const maxBody = typeof plugin.max_body_bytes === "number" ? plugin.max_body_bytes : 65536;
   let pool: VmPool;
   try {
@@ -102,6 +123,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       vmId: "nexus",
       pluginConfig: JSON.stringify(plugin),
       upstreams: { [HOST_CLUSTER]: cp.controlUrl },
+      env,
       // Keys: the reservation ring (reservation_slots) plus per-campaign and per-VM keys.
       sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
       autoTick: true,

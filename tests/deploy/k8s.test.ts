@@ -184,7 +184,7 @@ test("secrets are references only: no Secret object or value in the repository",
   }
   for (const i of volume("model-public-key").secret.items) refs.add(i.key);
   assert.equal(volume("model-public-key").secret.secretName, SECRET);
-  assert.deepEqual([...refs].sort(), ["admin-token", "model-public-key.pem", "redis-url", "s3-access-key-id", "s3-secret-access-key"]);
+  assert.deepEqual([...refs].sort(), ["admin-token", "model-public-key.pem", "redis-url", "s3-access-key-id", "s3-secret-access-key", "sync-token"]);
   const secretEnv = hostC.env.filter((e: any) => /TOKEN|SECRET|ACCESS_KEY|REDIS_URL/.test(e.name));
   for (const e of secretEnv) assert.ok(e.valueFrom?.secretKeyRef && e.value === undefined, `${e.name} from the Secret`);
   assert.doesNotMatch(read(`${K8S_DIR}/host.env`), /TOKEN|SECRET|PASSWORD|ACCESS_KEY/);

@@ -52,7 +52,7 @@ test("host logs are JSON lines with sync/request ids, and never carry the token 
     await budget.body.text();
     assert.equal((await get(`${app.controlUrl}/admin/v1/state`, { authorization: `Bearer ${WRONG}` })).status, 401);
     // A sync call the host refuses (logged as a warning with its sync id).
-    assert.equal((await post(`${app.controlUrl}/nexus/v1/sync`, `{"vm": 1, "token": "${TOKEN}"`)).status, 400);
+    assert.equal((await post(`${app.controlUrl}/nexus/v1/sync`, `{"vm": 1, "token": "${TOKEN}"`, { authorization: `Bearer ${app.syncToken}` })).status, 400);
     await new Promise((r) => setTimeout(r, 300)); // a few more syncs from the filter
   } finally {
     await app.close();
@@ -75,7 +75,7 @@ test("host logs are JSON lines with sync/request ids, and never carry the token 
     assert.equal(typeof r.msg, "string");
   }
   // Nothing secret, at any level (debug included).
-  for (const s of [TOKEN, WRONG, "Bearer", bidBody, ...Object.values(secrets)]) assert.ok(!all.includes(s), `the logs contain ${s}`);
+  for (const s of [TOKEN, WRONG, app.syncToken, "Bearer", bidBody, ...Object.values(secrets)]) assert.ok(!all.includes(s), `the logs contain ${s}`);
   // At info level and above: no part of a bid request at all (not even its id).
   const info = records.filter((r) => (r.level as number) >= 30);
   assert.ok(!JSON.stringify(info).includes("log-req-"), "bid request ids are not logged at info");

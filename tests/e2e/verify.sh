@@ -71,6 +71,7 @@ if [ "$EXTERNAL" != 1 ]; then
     fail "docker compose (or docker-compose) is required"
   fi
   export NEXUS_ADMIN_TOKEN="${NEXUS_ADMIN_TOKEN:-e2e-$(rand_hex 16)}"
+  export NEXUS_SYNC_TOKEN="${NEXUS_SYNC_TOKEN:-e2e-$(rand_hex 16)}"
   export MINIO_ROOT_USER="${MINIO_ROOT_USER:-e2e-root}"
   export MINIO_ROOT_PASSWORD="${MINIO_ROOT_PASSWORD:-$(rand_hex 16)}"
   export NEXUS_S3_ACCESS_KEY_ID="${NEXUS_S3_ACCESS_KEY_ID:-e2e-model-reader}"

@@ -18,6 +18,10 @@ const ABI_HOST_FUNCTIONS = new Set([
   "proxy_get_property", "proxy_set_property",
 ]);
 
+// The spec's WASI functions the filter may use (v0.2.1 "Environment variables": the plugin's
+// sync_token_env, read once in on_configure).
+const WASI_HOST_FUNCTIONS = new Set(["environ_sizes_get", "environ_get"]);
+
 const REQUIRED_EXPORTS = ["memory", "_initialize", "proxy_abi_version_0_2_1", "proxy_on_memory_allocate", "proxy_on_context_create"];
 const CALLBACKS = [
   "proxy_on_vm_start", "proxy_on_configure", "proxy_on_tick", "proxy_on_request_headers", "proxy_on_request_body",
@@ -28,10 +32,14 @@ const CALLBACKS = [
 describe("filter module surface", () => {
   const module = new wasmApi.Module(readFileSync(DEFAULT_WASM));
 
-  it("imports only proxy-wasm ABI functions from env (no abort, no WASI)", () => {
+  it("imports only proxy-wasm ABI functions from env (no abort) and only the spec's environ functions from WASI", () => {
     const imports = wasmApi.Module.imports(module);
     assert.ok(imports.length > 0);
     for (const imp of imports) {
+      if (imp.module === "wasi_snapshot_preview1") {
+        assert.ok(WASI_HOST_FUNCTIONS.has(imp.name) && imp.kind === "function", `unexpected import ${imp.module}.${imp.name}`);
+        continue;
+      }
       assert.equal(imp.module, "env", `${imp.module}.${imp.name}`);
       assert.equal(imp.kind, "function", imp.name);
       assert.ok(ABI_HOST_FUNCTIONS.has(imp.name), `unexpected import env.${imp.name}`);

@@ -1,27 +1,38 @@
 // The control plane's defences: the admin API's bearer token (constant-time
 // comparison; no token or a wrong one → 401; no token configured → the admin
-// API is off), hostile bodies on the sync endpoints, and the loopback default
-// of the listener that serves the (unauthenticated) sync endpoints.
+// API is off), the filter endpoints' bearer sync token (/nexus/v1/*: sync,
+// config, model, replay claims; end to end with the compiled filter, inline or
+// through a VM environment variable), hostile bodies on the sync and replay
+// endpoints (413, 415, 400 with a reason, never 500), and the loopback default.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { request } from "undici";
 import { defaultConfig, loadConfig, type HostConfig } from "../../host/src/config.ts";
-import { startControlPlane, type ControlPlane } from "../../host/src/standalone.ts";
+import { startControlPlane, HOST_CLUSTER, vmStatuses, type ControlPlane } from "../../host/src/standalone.ts";
 import { silentLogger } from "../../host/src/log.ts";
 import { PACKAGE_ROOT } from "../../host/src/paths.ts";
+import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
+import { testBidderConfig, README_REQUEST } from "../helpers/bidder.ts";
+import { metricValue } from "../host/budget/bidders.ts";
+import { answerOf } from "./helpers.ts";
 
 const TOKEN = "hardening-admin-token-0123456789abcdef";
+const SYNC_TOKEN = "hardening-sync-token-0123456789abcdef";
 
 async function start(adminToken: string, host = "127.0.0.1"): Promise<ControlPlane> {
   const cfg: HostConfig = defaultConfig();
   cfg.control = { host, port: 0 };
   cfg.adminToken = adminToken;
+  cfg.syncToken = SYNC_TOKEN;
   return startControlPlane(cfg, silentLogger());
 }
+
+const SYNC_AUTH = { authorization: `Bearer ${SYNC_TOKEN}` };
 
 async function stop(cp: ControlPlane | undefined): Promise<void> {
   if (!cp) return;
@@ -137,8 +148,9 @@ describe("sync endpoints under hostile bodies", () => {
       ["null", "null"],
     ];
     for (const [what, body] of notJson) {
-      const r = await call(cp, "POST", "/nexus/v1/sync", { "content-type": "application/json" }, body);
+      const r = await call(cp, "POST", "/nexus/v1/sync", { "content-type": "application/json", ...SYNC_AUTH }, body);
       assert.equal(r.status, 400, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
+      assert.match(JSON.parse(r.text).error, /invalid JSON body|expected a JSON object/, `${what}: a reason`);
     }
     // The sync report parser is lenient: JSON of another shape is read as an empty report.
     const odd: Array<[string, string]> = [
@@ -147,14 +159,234 @@ describe("sync endpoints under hostile bodies", () => {
       ["proto", "{\"__proto__\":{\"polluted\":1},\"constructor\":{\"prototype\":{\"polluted\":1}},\"campaigns\":[{\"id\":\"__proto__\",\"granted_micros\":1e308}]}"],
     ];
     for (const [what, body] of odd) {
-      const r = await call(cp, "POST", "/nexus/v1/sync", { "content-type": "application/json" }, body);
+      const r = await call(cp, "POST", "/nexus/v1/sync", { "content-type": "application/json", ...SYNC_AUTH }, body);
       assert.ok(r.status === 200 || r.status === 400, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
     }
     assert.equal(({} as Record<string, unknown>).polluted, undefined, "no prototype pollution");
-    // A body above the sync endpoint's 4 MiB limit: refused without reading it all, and the server lives on.
-    const big = await call(cp, "POST", "/nexus/v1/sync", { "content-type": "application/json" }, Buffer.alloc(5 << 20, 0x20));
-    assert.ok(big.status >= 400, `oversized sync body: ${big.status}`);
     assert.equal((await call(cp, "GET", "/healthz")).status, 200);
+  });
+
+  it("a body above 4 MiB is 413 (also once inflated), an unknown encoding 415, a corrupt one 400: with a reason, never 500", async () => {
+    const json = { "content-type": "application/json", ...SYNC_AUTH };
+    const big = await call(cp, "POST", "/nexus/v1/sync", json, Buffer.alloc(5 << 20, 0x20));
+    assert.equal(big.status, 413);
+    assert.match(JSON.parse(big.text).error, /larger than 4194304 bytes/);
+    // A gzip bomb: 64 MiB of spaces in 64 KiB, cut off at the limit while inflating.
+    const bomb = await call(cp, "POST", "/nexus/v1/sync", { ...json, "content-encoding": "gzip" }, gzipSync(Buffer.alloc(64 << 20, 0x20)));
+    assert.equal(bomb.status, 413);
+    for (const enc of ["br", "compress", "gzip, br"]) {
+      const r = await call(cp, "POST", "/nexus/v1/sync", { ...json, "content-encoding": enc }, "{}");
+      assert.equal(r.status, 415, `${enc}: ${r.status}`);
+      assert.match(JSON.parse(r.text).error, /unsupported content-encoding .*use identity, gzip or deflate/);
+    }
+    for (const enc of ["gzip", "deflate"]) {
+      const r = await call(cp, "POST", "/nexus/v1/sync", { ...json, "content-encoding": enc }, Buffer.from("this is not compressed"));
+      assert.equal(r.status, 400, `corrupt ${enc}: ${r.status}`);
+      assert.match(JSON.parse(r.text).error, new RegExp(`invalid ${enc} body`));
+    }
+    // Control: a well-formed gzip report is read.
+    const ok = await call(cp, "POST", "/nexus/v1/sync", { ...json, "content-encoding": "gzip" }, gzipSync(Buffer.from('{"vm":1,"campaigns":[]}')));
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal((await call(cp, "GET", "/healthz")).status, 200);
+  });
+
+  it("the replay endpoint: a bad ttl_ms or an empty id is 400, an id above 1 KiB 413, no Redis 503", async () => {
+    const bin = { "content-type": "application/octet-stream", ...SYNC_AUTH };
+    for (const q of ["", "?ttl_ms=0", "?ttl_ms=-1", "?ttl_ms=1e3", "?ttl_ms=86400001", "?ttl_ms=abc", "?ttl_ms=9999999999"]) {
+      const r = await call(cp, "POST", `/nexus/v1/replay${q}`, bin, "req-1");
+      assert.equal(r.status, 400, `${q}: ${r.status}`);
+      assert.match(JSON.parse(r.text).error, /ttl_ms/);
+    }
+    const empty = await call(cp, "POST", "/nexus/v1/replay?ttl_ms=1000", bin, "");
+    assert.equal(empty.status, 400);
+    const long = await call(cp, "POST", "/nexus/v1/replay?ttl_ms=1000", bin, Buffer.alloc(1025, 0x61));
+    assert.equal(long.status, 413);
+    const noRedis = await call(cp, "POST", "/nexus/v1/replay?ttl_ms=1000", bin, "req-1");
+    assert.equal(noRedis.status, 503);
+    assert.match(JSON.parse(noRedis.text).error, /no shared replay store/);
+  });
+});
+
+describe("filter endpoints: the sync token", () => {
+  let cp: ControlPlane;
+  before(async () => {
+    cp = await start(TOKEN);
+  });
+  after(async () => {
+    await stop(cp);
+  });
+
+  const endpoints: Array<[string, string, string | undefined]> = [
+    ["POST", "/nexus/v1/sync", '{"vm":1,"campaigns":[]}'],
+    ["GET", "/nexus/v1/config", undefined],
+    ["GET", "/nexus/v1/model", undefined],
+    ["POST", "/nexus/v1/replay?ttl_ms=1000", "req-1"],
+    ["GET", "/nexus/v1/anything-else", undefined],
+  ];
+
+  it("no token, a wrong one, or the admin token: 401 with a Bearer challenge on every endpoint, before anything is read", async () => {
+    const wrong = [
+      undefined,
+      "Bearer " + SYNC_TOKEN.slice(0, -1) + "x",
+      "Bearer " + SYNC_TOKEN.slice(0, -1),
+      "Bearer " + SYNC_TOKEN + "0",
+      "Bearer " + SYNC_TOKEN.toUpperCase(),
+      "Bearer ",
+      "Bearer  " + SYNC_TOKEN,
+      SYNC_TOKEN,
+      "Basic " + Buffer.from(`nexus:${SYNC_TOKEN}`).toString("base64"),
+      "Bearer " + TOKEN, // the admin token is not the sync token
+    ];
+    for (const [method, path, body] of endpoints) {
+      for (const auth of wrong) {
+        const r = await call(cp, method, path, auth === undefined ? {} : { authorization: auth }, body);
+        assert.equal(r.status, 401, `${method} ${path} with ${String(auth).slice(0, 30)}: ${r.status}`);
+        assert.equal(r.headers["www-authenticate"], "Bearer");
+        assert.deepEqual(JSON.parse(r.text), { error: "unauthorized" });
+      }
+    }
+    // A refused sync changes nothing the filter could see.
+    assert.equal(cp.sync.syncs, 0);
+    const metrics = (await call(cp, "GET", "/metrics")).text;
+    assert.equal(metricValue(metrics, "nexus_host_filter_unauthorized_total", { endpoint: "sync" }), wrong.length);
+    assert.equal(metricValue(metrics, "nexus_host_filter_unauthorized_total", { endpoint: "replay" }), wrong.length);
+    assert.equal(metricValue(metrics, "nexus_host_filter_unauthorized_total", { endpoint: "other" }), wrong.length);
+  });
+
+  it("the right token: the endpoints answer; the sync token does not open the admin API", async () => {
+    const sync = await call(cp, "POST", "/nexus/v1/sync", { "content-type": "application/json", ...SYNC_AUTH }, '{"vm":1,"campaigns":[]}');
+    assert.equal(sync.status, 200, sync.text);
+    assert.equal((await call(cp, "GET", "/nexus/v1/config", { authorization: `bearer ${SYNC_TOKEN}` })).status, 200);
+    assert.equal((await call(cp, "GET", "/nexus/v1/model", SYNC_AUTH)).status, 404, "no such model version: past the token check");
+    assert.equal((await call(cp, "GET", "/nexus/v1/anything-else", SYNC_AUTH)).status, 404);
+    assert.equal((await call(cp, "GET", "/admin/v1/state", SYNC_AUTH)).status, 401);
+  });
+
+  it("uses the same constant-time comparison as the admin API", () => {
+    const src = readFileSync(join(PACKAGE_ROOT, "host/src/server/control-server.ts"), "utf8");
+    assert.match(src, /if \(!this\.authorized\(req, this\.d\.syncToken\)\)/);
+    assert.match(src, /if \(!this\.authorized\(req, this\.d\.adminToken\)\)/);
+  });
+
+  it("sidecar mode requires a token; tokens are 16-512 token68 characters", () => {
+    assert.throws(() => loadConfig({ env: { NEXUS_MODE: "sidecar" } }), /syncToken: required in sidecar mode/);
+    assert.equal(loadConfig({ env: { NEXUS_MODE: "sidecar", NEXUS_SYNC_TOKEN: SYNC_TOKEN } }).syncToken, SYNC_TOKEN);
+    for (const bad of ["short-token", "a".repeat(513), "has space in it 0123456789", "quote\"0123456789abcdef", "pad=middle0123456789"]) {
+      assert.throws(() => loadConfig({ env: { NEXUS_SYNC_TOKEN: bad } }), /syncToken/, bad);
+    }
+    assert.equal(loadConfig({ env: { NEXUS_SYNC_TOKEN: "AbC-._~+/0123456789==" } }).syncToken, "AbC-._~+/0123456789==");
+  });
+
+  it("standalone without a configured token makes a random one per process", async () => {
+    const a = await startControlPlane({ ...defaultConfig(), control: { host: "127.0.0.1", port: 0 } }, silentLogger());
+    const b = await startControlPlane({ ...defaultConfig(), control: { host: "127.0.0.1", port: 0 } }, silentLogger());
+    try {
+      assert.ok(a.syncToken.length >= 32 && b.syncToken.length >= 32);
+      assert.notEqual(a.syncToken, b.syncToken);
+      assert.equal((await call(a, "GET", "/nexus/v1/config")).status, 401);
+      assert.equal((await call(a, "GET", "/nexus/v1/config", { authorization: `Bearer ${a.syncToken}` })).status, 200);
+    } finally {
+      await stop(a);
+      await stop(b);
+    }
+  });
+});
+
+describe("the compiled filter sends the sync token", () => {
+  /** Control plane + one inline VM of the real filter with the given plugin settings and VM environment. */
+  async function filterWith(plugin: Record<string, unknown>, env: Record<string, string> = {}) {
+    const { cfg, dir } = testBidderConfig({ vms: 1 });
+    cfg.syncToken = SYNC_TOKEN;
+    const cp = await startControlPlane(cfg, silentLogger());
+    const logs: string[] = [];
+    const pool = await VmPool.start({
+      wasm: readFileSync(cfg.wasmPath), vms: 1, mode: "inline", rootId: "nexus", vmId: "nexus",
+      pluginConfig: JSON.stringify({ ...cfg.plugin, host_cluster: HOST_CLUSTER, ...plugin }),
+      upstreams: { [HOST_CLUSTER]: cp.controlUrl }, env, autoTick: true,
+      sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
+      log: (_level, message) => logs.push(message),
+    });
+    return {
+      cp, pool, logs,
+      ready: () => vmStatuses(pool).some((s) => s.modelLoaded && s.configVersion >= 0),
+      async close() {
+        await pool.close();
+        await stop(cp);
+        await cp.modelWatcher.stop();
+        const { rmSync } = await import("node:fs");
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const bidStatus = async (pool: VmPool) =>
+    answerOf(await pool.handleHttpRequest({ headers: [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.test"], [":scheme", "http"]], body: [new TextEncoder().encode(README_REQUEST)] }));
+
+  it("inline sync_token: syncs, loads the model and bids", async () => {
+    const f = await filterWith({ sync_token: SYNC_TOKEN });
+    try {
+      for (let i = 0; i < 200 && !f.ready(); i++) await wait(25);
+      assert.ok(f.ready(), "model and campaigns loaded through the authenticated sync");
+      assert.equal((await bidStatus(f.pool)).status, 200);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("sync_token_env: the token from the VM environment (WASI environ_get, Envoy's vm_config.environment_variables)", async () => {
+    const f = await filterWith({ sync_token_env: "NEXUS_SYNC_TOKEN" }, { OTHER: "x", NEXUS_SYNC_TOKEN: SYNC_TOKEN, NEXUS_SYNC_TOKEN_OLD: "y" });
+    try {
+      for (let i = 0; i < 200 && !f.ready(); i++) await wait(25);
+      assert.ok(f.ready(), "model and campaigns loaded through the authenticated sync");
+    } finally {
+      await f.close();
+    }
+  });
+
+  it("a wrong or missing token: every call refused (401), nothing loaded, no bids; counted on both sides", async () => {
+    for (const [plugin, env, log] of [
+      [{ sync_token: "wrong-token-0123456789abcdef" }, {}, undefined],
+      [{ sync_token_env: "NEXUS_SYNC_TOKEN" }, {}, /NEXUS_SYNC_TOKEN is not set/],
+      [{ sync_token_env: "NEXUS_SYNC_TOKEN" }, { NEXUS_SYNC_TOKEN: "short" }, /not a valid token/],
+      [{}, {}, /no sync_token or sync_token_env/],
+    ] as const) {
+      const f = await filterWith(plugin, env);
+      try {
+        await wait(600); // a dozen ticks; the leader syncs every 100 ms
+        assert.equal(f.ready(), false);
+        const failed = Number(f.pool.metrics.find("nexus_sync_failed_total")?.value ?? 0n);
+        assert.ok(failed >= 2, `nexus_sync_failed_total ${failed}`);
+        const m = (await call(f.cp, "GET", "/metrics")).text;
+        assert.ok(metricValue(m, "nexus_host_filter_unauthorized_total", { endpoint: "sync" }) >= 2);
+        assert.equal(f.cp.sync.syncs, 0);
+        const r = await bidStatus(f.pool);
+        assert.equal(r.status, 204);
+        assert.equal(r.headers["x-nexus-nobid-reason"], "no_model");
+        if (log) assert.ok(f.logs.some((l) => log.test(l)), `logged: ${f.logs.join(" | ")}`);
+      } finally {
+        await f.close();
+      }
+    }
+  });
+
+  it("refuses a plugin configuration with both sync_token and sync_token_env, a malformed token, or bad replay claim settings", async () => {
+    const { cfg, dir } = testBidderConfig({ vms: 1 });
+    try {
+      const bad = [
+        { sync_token: SYNC_TOKEN, sync_token_env: "X" }, { sync_token: "short" }, { sync_token: "with space 0123456789abc" }, { sync_token_env: "" },
+        { replay_claim: "yes" }, { replay_claim_timeout_ms: 0 }, { replay_claim_timeout_ms: 1001 }, { replay_claim_failure: "maybe" }, { replay_claim_failure: true },
+      ];
+      for (const plugin of bad) {
+        await assert.rejects(
+          VmPool.start({ wasm: readFileSync(cfg.wasmPath), vms: 1, mode: "inline", rootId: "nexus", pluginConfig: JSON.stringify({ ...plugin, host_cluster: HOST_CLUSTER }), upstreams: { [HOST_CLUSTER]: "http://127.0.0.1:9" }, log: () => {} }),
+          /plugin configuration was rejected/,
+          JSON.stringify(plugin),
+        );
+      }
+    } finally {
+      const { rmSync } = await import("node:fs");
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

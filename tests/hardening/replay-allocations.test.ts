@@ -2,6 +2,9 @@
 // (build/nexus_filter.rtrace.wasm) with the guard on, after warm-up, answers
 // fresh ids (bids), replayed ids (no-bids), ids that evict (full buckets),
 // escaped ids and malformed requests without a single allocation or free.
+// With cross-pod claims on (a real Redis behind the real host), the claim
+// path too: claimed ids (bids), ids another pod claimed (no-bid replay) and
+// failed claims (Redis down, fail open: bids) allocate nothing once warm.
 // (tests/filter/allocations.test.ts proves the same for the rest of the bid
 // path, with the guard off.)
 import { after, before, describe, it } from "node:test";
@@ -12,6 +15,9 @@ import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { README_REQUEST } from "../helpers/bidder.ts";
 import { PACKAGE_ROOT } from "../../host/src/paths.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
+import { Redis } from "ioredis";
+import { RedisServer, uniquePrefix } from "../helpers/redis-server.ts";
+import { replayKey } from "../../host/src/control/replay-claims.ts";
 
 let sim: SimBidder;
 const rt = new AllocationCounter();
@@ -76,5 +82,83 @@ describe("replay guard allocations", () => {
     await sim.tick();
     rt.counting = false;
     assert.ok(rt.allocations > 0);
+  });
+});
+
+describe("replay claim allocations (real Redis behind the real host)", () => {
+  const rtc = new AllocationCounter();
+  const prefix = uniquePrefix("claim-alloc");
+  let server: RedisServer;
+  let redis: Redis;
+  let claimSim: SimBidder;
+  let k = 0;
+
+  before(async () => {
+    server = await RedisServer.start();
+    redis = new Redis(server.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200 });
+    redis.on("error", () => {});
+    claimSim = await startSimBidder({
+      vms: 1,
+      wasmPath: join(PACKAGE_ROOT, "build/nexus_filter.rtrace.wasm"),
+      plugin: { decision_budget_ms: 1000, replay_ttl_ms: 60_000, replay_claim: true, replay_claim_timeout_ms: 1000, replay_claim_failure: "open" },
+      budget: { source: "redis", redisUrl: server.url, keyPrefix: prefix, pacingSeconds: 10, minSliceMicros: 900_000_000 },
+      instrumentation: rtc.imports(),
+    });
+    await claimSim.untilReady();
+  });
+  after(async () => {
+    await claimSim?.close();
+    await claimSim?.cp.budget.close(); // its Redis client would otherwise keep reconnecting
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  const loss = async (b: HttpOutcome) => {
+    if (b.kind !== "local" || b.status !== 200) return;
+    const lurl = JSON.parse(dec.decode(b.body)).seatbid[0].bid[0].lurl as string;
+    const u = new URL(lurl.replace("${AUCTION_LOSS}", "102"));
+    assert.equal(status(await claimSim.get(u.pathname + u.search)), 200);
+  };
+  const metric = (name: string) => claimSim.pool.metrics.find(name)?.value ?? 0n;
+
+  it("claimed, claimed elsewhere (409) and locally replayed ids allocate nothing once warm", async () => {
+    const round = async () => {
+      const fresh = JSON.stringify({ ...base, id: `claim-${k++}` });
+      const b = await claimSim.bid(fresh);
+      assert.equal(status(b), 200, String(reason(b)));
+      assert.equal(reason(await claimSim.bid(fresh)), "replay"); // this pod's guard
+      const elsewhere = `other-pod-${k++}`;
+      assert.equal(await redis.set(replayKey(prefix, Buffer.from(elsewhere)), "1", "PX", 60_000, "NX"), "OK");
+      const o = await claimSim.bid(JSON.stringify({ ...base, id: elsewhere }));
+      assert.equal(status(o), 204);
+      assert.equal(reason(o), "replay"); // the other pod's claim
+      assert.equal(status(await claimSim.bid(`{"id":"${k}","imp":[}`)), 400);
+      await loss(b);
+    };
+    for (let i = 0; i < 150; i++) await round();
+    const claimsBefore = metric("nexus_replay_claims_total");
+    rtc.counting = true;
+    for (let i = 0; i < 150; i++) await round();
+    rtc.counting = false;
+    assert.equal(rtc.allocations, 0, `${rtc.allocations} allocations in 600 warm requests with claims`);
+    assert.equal(rtc.frees, 0, `${rtc.frees} frees`);
+    assert.equal(metric("nexus_replay_claims_total") - claimsBefore, 300n, "two claims per round went to the host");
+    assert.ok(metric("nexus_replay_claims_seen_total") >= 150n);
+  });
+
+  it("failed claims (Redis down, fail open) allocate nothing once warm", async () => {
+    await server.kill();
+    const failuresBefore = metric("nexus_replay_claim_failures_total");
+    const round = async () => {
+      const b = await claimSim.bid(JSON.stringify({ ...base, id: `down-${k++}` }));
+      assert.equal(status(b), 200, String(reason(b)));
+      await loss(b);
+    };
+    for (let i = 0; i < 100; i++) await round();
+    rtc.counting = true;
+    for (let i = 0; i < 100; i++) await round();
+    rtc.counting = false;
+    assert.equal(rtc.allocations, 0, `${rtc.allocations} allocations in 100 warm failed claims`);
+    assert.equal(metric("nexus_replay_claim_failures_total") - failuresBefore, 200n);
   });
 });

@@ -62,7 +62,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
     vms,
     mode: "inline",
     rootId: "nexus",
-    pluginConfig: JSON.stringify({ host_cluster: "nexus_host", tick_ms: 1000, sync_period_ms: 1000, replay_ttl_ms: 0, ...(o.plugin ?? {}) }),
+    pluginConfig: JSON.stringify({ host_cluster: "nexus_host", sync_token: cp.syncToken, tick_ms: 1000, sync_period_ms: 1000, replay_ttl_ms: 0, ...(o.plugin ?? {}) }),
     upstreams: { nexus_host: cp.controlUrl },
     // Keys: the reservation ring (reservation_slots) plus per-campaign and per-VM keys.
       sharedData: { bytes: 128 << 20, maxKeys: 200_000 },

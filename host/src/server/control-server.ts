@@ -1,17 +1,25 @@
 // The control-plane HTTP server (loopback by default): health, readiness,
-// metrics, the filter's sync endpoints and the admin API (bearer token).
+// metrics, the filter's endpoints (/nexus/v1/*: sync, config, model, replay
+// claims; bearer sync token) and the admin API (bearer admin token).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { Counter } from "prom-client";
 import type { Logger } from "../log.ts";
 import type { SyncService } from "../control/sync-service.ts";
 import { SyncError } from "../control/sync-service.ts";
 import type { CampaignCatalog } from "../control/campaigns.ts";
 import type { ModelRegistry } from "../control/model-registry.ts";
 import type { BudgetSource } from "../control/budget.ts";
+import { MAX_REPLAY_ID_BYTES, type ReplayClaimService } from "../control/replay-claims.ts";
 import type { HostMetrics } from "./host-metrics.ts";
-import { readJson, sendJson, sendText } from "./http-util.ts";
+import { BadEncoding, BodyTooLarge, readBody, readJson, sendJson, sendText } from "./http-util.ts";
 import { closeServer, listen } from "./http-util.ts";
+
+/** Largest sync report accepted (a report is about 300 bytes per campaign). */
+export const MAX_SYNC_BODY_BYTES = 4 << 20;
+/** Content encodings readBody can decode. */
+const DECODABLE = new Set(["", "identity", "gzip", "x-gzip", "deflate"]);
 
 export interface ControlDeps {
   sync: SyncService;
@@ -21,6 +29,10 @@ export interface ControlDeps {
   metrics: HostMetrics;
   log: Logger;
   adminToken: string;
+  /** Bearer token of the filter's endpoints (/nexus/v1/*); empty: every filter call is refused. */
+  syncToken: string;
+  /** Cross-pod replay claims (POST /nexus/v1/replay); absent: answered 503. */
+  replay?: ReplayClaimService;
   /** Extra Prometheus text appended to /metrics (the filter's metrics in standalone mode). */
   filterMetrics?: () => string;
   /** Extra readiness checks (standalone: the filter VMs loaded the model). */
@@ -30,12 +42,20 @@ export interface ControlDeps {
 
 export class ControlServer {
   readonly server: Server;
+  /** Filter-endpoint calls refused for a missing or wrong sync token, by endpoint. */
+  private readonly unauthorizedCalls: Counter<"endpoint">;
+  private lastUnauthorizedLogMs = 0;
 
   constructor(private readonly d: ControlDeps) {
+    const name = "nexus_host_filter_unauthorized_total";
+    this.unauthorizedCalls =
+      (d.metrics.registry.getSingleMetric(name) as Counter<"endpoint"> | undefined) ??
+      new Counter({ name, help: "Calls to the filter endpoints (/nexus/v1/*) refused for a missing or wrong sync token", labelNames: ["endpoint"], registers: [d.metrics.registry] });
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: Error) => {
         d.log.error({ event: "control_error", err: err.message, path: req.url }, "control request failed");
-        if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+        const status = requestErrorStatus(err, req);
+        if (!res.headersSent) sendJson(res, status ?? 500, { error: status ? requestErrorMessage(err, status) : "internal error" });
         else res.destroy();
       });
     });
@@ -45,8 +65,9 @@ export class ControlServer {
     return listen(this.server, port, host);
   }
 
-  close(): Promise<void> {
-    return closeServer(this.server);
+  async close(): Promise<void> {
+    await closeServer(this.server);
+    await this.d.replay?.close();
   }
 
   /** Adds the standalone hooks (filter metrics, VM readiness, extra state) once the VMs exist. */
@@ -75,14 +96,30 @@ export class ControlServer {
       const filter = this.d.filterMetrics?.() ?? "";
       return sendText(res, 200, host + (filter ? "\n" + filter : ""), this.d.metrics.registry.contentType);
     }
-    if (path === "/nexus/v1/sync" && req.method === "POST") return this.syncCall(req, res);
-    if (path === "/nexus/v1/config" && req.method === "GET") return this.guard(res, () => sendText(res, 200, this.d.sync.config(url.searchParams.get("version")), "application/json"));
-    if (path === "/nexus/v1/model" && req.method === "GET") {
-      return this.guard(res, () => {
-        const blob = this.d.sync.model(url.searchParams.get("version"));
-        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": blob.byteLength });
-        res.end(blob);
-      });
+    if (path.startsWith("/nexus/v1/")) {
+      // The filter's endpoints: the sync token first, before anything is read or looked up.
+      if (!this.authorized(req, this.d.syncToken)) {
+        const endpoint = FILTER_ENDPOINTS.has(path) ? path.slice("/nexus/v1/".length) : "other";
+        this.unauthorizedCalls.inc({ endpoint });
+        // A misconfigured filter calls on every sync and bid: one line per 10 s, never the header.
+        const now = Date.now();
+        if (now - this.lastUnauthorizedLogMs >= 10_000) {
+          this.lastUnauthorizedLogMs = now;
+          this.d.log.warn({ event: "filter_unauthorized", endpoint }, "filter call refused: missing or wrong sync token (see nexus_host_filter_unauthorized_total)");
+        }
+        req.resume();
+        return sendJson(res, 401, { error: "unauthorized" }, { "www-authenticate": "Bearer" });
+      }
+      if (path === "/nexus/v1/replay" && req.method === "POST") return this.replayCall(req, res, url);
+      if (path === "/nexus/v1/sync" && req.method === "POST") return this.syncCall(req, res);
+      if (path === "/nexus/v1/config" && req.method === "GET") return this.guard(res, () => sendText(res, 200, this.d.sync.config(url.searchParams.get("version")), "application/json"));
+      if (path === "/nexus/v1/model" && req.method === "GET") {
+        return this.guard(res, () => {
+          const blob = this.d.sync.model(url.searchParams.get("version"));
+          res.writeHead(200, { "content-type": "application/octet-stream", "content-length": blob.byteLength });
+          res.end(blob);
+        });
+      }
     }
     if (path.startsWith("/admin/")) {
       // Method, path and outcome with a request id; never the Authorization header or the body.
@@ -98,7 +135,7 @@ export class ControlServer {
     // One id per sync round trip on its log lines (the filter's call may carry x-request-id).
     const log = this.d.log.child({ sync_id: requestId(req) });
     try {
-      const body = await readJson(req, 4 << 20);
+      const body = await readJson(req, MAX_SYNC_BODY_BYTES);
       const answer = await this.d.sync.sync(body);
       for (const g of answer.grants) this.d.metrics.grantedMicros.set({ campaign: g.id }, g.granted_micros);
       this.d.metrics.syncRequests.inc({ outcome: "ok" });
@@ -106,12 +143,26 @@ export class ControlServer {
       log.debug({ event: "sync", grants: answer.grants.length, config_version: answer.config_version }, "sync answered");
     } catch (err) {
       this.d.metrics.syncRequests.inc({ outcome: "error" });
-      const status = err instanceof SyncError ? err.status : err instanceof SyntaxError ? 400 : 500;
-      sendJson(res, status, { error: (err as Error).message });
+      const status = requestErrorStatus(err, req) ?? (err instanceof SyncError ? err.status : 500);
+      sendJson(res, status, { error: requestErrorMessage(err, status) });
       log.warn({ event: "sync_failed", status, err: (err as Error).message }, "sync failed");
     } finally {
       end();
     }
+  }
+
+  /** POST /nexus/v1/replay?ttl_ms=N, body = the bid request id's bytes: 200 claimed, 409 seen (docs/SYNC_PROTOCOL.md). */
+  private async replayCall(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    let id: Uint8Array;
+    try {
+      id = Buffer.concat(await readBody(req, MAX_REPLAY_ID_BYTES));
+    } catch (err) {
+      const status = requestErrorStatus(err, req) ?? 400;
+      return sendJson(res, status, { error: requestErrorMessage(err, status) });
+    }
+    if (!this.d.replay) return sendJson(res, 503, { error: "no shared replay store configured" });
+    const answer = await this.d.replay.claim(id, url.searchParams.get("ttl_ms"));
+    sendJson(res, answer.status, answer.body);
   }
 
   private guard(res: ServerResponse, fn: () => void): void {
@@ -123,9 +174,8 @@ export class ControlServer {
     }
   }
 
-  /** Constant-time bearer token check (no token configured: the admin API is off). */
-  private authorized(req: IncomingMessage): boolean {
-    const token = this.d.adminToken;
+  /** Constant-time bearer token check against the admin or the sync token (an empty token never matches). */
+  private authorized(req: IncomingMessage, token: string): boolean {
     if (!token) return false;
     const header = req.headers.authorization ?? "";
     // The auth scheme is case-insensitive (RFC 7235); the token is everything after one space.
@@ -140,7 +190,7 @@ export class ControlServer {
       this.d.metrics.adminRequests.inc({ outcome: "disabled" });
       return sendJson(res, 404, { error: "admin API disabled (no admin token configured)" });
     }
-    if (!this.authorized(req)) {
+    if (!this.authorized(req, this.d.adminToken)) {
       this.d.metrics.adminRequests.inc({ outcome: "unauthorized" });
       return sendJson(res, 401, { error: "unauthorized" }, { "www-authenticate": "Bearer" });
     }
@@ -185,6 +235,26 @@ export class ControlServer {
     }
     sendJson(res, 404, { error: "not found" });
   }
+}
+
+const FILTER_ENDPOINTS = new Set(["/nexus/v1/sync", "/nexus/v1/config", "/nexus/v1/model", "/nexus/v1/replay"]);
+
+/** The 4xx a request body earned (too large, undecodable, not JSON), or undefined for other errors. */
+function requestErrorStatus(err: unknown, req: IncomingMessage): number | undefined {
+  if (err instanceof BodyTooLarge) return 413;
+  if (err instanceof BadEncoding) {
+    const encoding = String(req.headers["content-encoding"] ?? "").toLowerCase().trim();
+    return DECODABLE.has(encoding) ? 400 : 415;
+  }
+  if (err instanceof SyntaxError) return 400;
+  return undefined;
+}
+
+function requestErrorMessage(err: unknown, status: number): string {
+  const message = (err as Error).message;
+  if (status === 415) return `${message} (use identity, gzip or deflate)`;
+  if (status === 400 && err instanceof SyntaxError) return `invalid JSON body: ${message}`;
+  return message;
 }
 
 /** The caller's x-request-id when it sends a sane one, else a fresh UUID (for log correlation). */

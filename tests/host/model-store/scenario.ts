@@ -74,7 +74,7 @@ function betweenPolls(pub: Publisher, app: () => Standalone | undefined): Publis
 }
 
 async function servedByHost(app: Standalone, version: string): Promise<boolean> {
-  return (await get(`${app.controlUrl}/nexus/v1/model?version=${version}`)).status === 200;
+  return (await get(`${app.controlUrl}/nexus/v1/model?version=${version}`, { authorization: `Bearer ${app.syncToken}` })).status === 200;
 }
 
 /**

@@ -1,0 +1,155 @@
+// Cross-pod replay claims (docs/SYNC_PROTOCOL.md, "Replay claims"): the filter's local replay
+// guard covers the VMs of one Envoy process (shared data); a bid request id replayed to another
+// pod is caught here, in the Redis every pod already shares for budgets.
+//
+// One claim = one command: SET nexus:<prefix>:replay:{<h>} 1 NX PX <ttl>, where <h> is the first
+// 128 bits of SHA-256 of the id's bytes (hex). The first pod to claim an id within the TTL gets
+// "OK" (claimed: it may bid); every later claim gets nil (seen: a replay). NX makes the check and
+// the write one atomic step, so two pods racing on one id cannot both win. The key is the hash,
+// not the id: bounded key length whatever the exchange sends, and the hash is the Redis Cluster
+// hash tag, so claims spread over every slot.
+//
+// Redis down or slow: claim() throws (ReplayStoreUnavailable) after commandTimeoutMs at most;
+// commands are never queued while disconnected (enableOfflineQueue false), so a dead Redis
+// fails fast. The filter decides what a failed claim means (replay_claim_failure).
+import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { Redis } from "ioredis";
+import { Counter, Histogram, type Registry } from "prom-client";
+import { NexusError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+
+/** Largest id the host accepts (the filter refuses ids above 256 bytes anyway). */
+export const MAX_REPLAY_ID_BYTES = 1024;
+/** TTL bounds (the filter's replay_ttl_ms is at most a day). */
+export const MAX_REPLAY_TTL_MS = 86_400_000;
+
+export class ReplayStoreUnavailable extends NexusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("REPLAY_STORE_UNAVAILABLE", message, options);
+  }
+}
+
+export interface ReplayClaimStore {
+  /** True: this call claimed the id (first within the TTL). False: already claimed (a replay). Throws ReplayStoreUnavailable. */
+  claim(id: Uint8Array, ttlMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The Redis key of an id's claim. */
+export function replayKey(keyPrefix: string, id: Uint8Array): string {
+  const h = createHash("sha256").update(id).digest("hex").slice(0, 32);
+  return `nexus:${keyPrefix}:replay:{${h}}`;
+}
+
+export interface RedisReplayClaimsOptions {
+  url: string;
+  keyPrefix: string;
+  /** A slower Redis answer is a failed claim. */
+  commandTimeoutMs: number;
+  log?: Logger;
+}
+
+export class RedisReplayClaims implements ReplayClaimStore {
+  private readonly redis: Redis;
+  private closed = false;
+
+  constructor(private readonly o: RedisReplayClaimsOptions) {
+    this.redis = new Redis(o.url, {
+      commandTimeout: o.commandTimeoutMs,
+      connectTimeout: Math.max(1000, o.commandTimeoutMs * 5),
+      // A claim is answered now or failed: never queued while offline, never resent.
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: false,
+      // Reconnect for ever, at most half a second apart (claims fail fast meanwhile).
+      retryStrategy: (times: number) => Math.min(50 * times, 500),
+    });
+    this.redis.on("error", (err: Error) => o.log?.debug({ event: "replay_redis_error", err: err.message }, "replay claim store error"));
+    // The connection alone must not keep a stopping process alive (close() may never be called).
+    this.redis.on("connect", () => this.redis.stream?.unref?.());
+  }
+
+  async claim(id: Uint8Array, ttlMs: number): Promise<boolean> {
+    if (this.closed) throw new ReplayStoreUnavailable("replay claim store closed");
+    try {
+      const r = await this.redis.set(replayKey(this.o.keyPrefix, id), "1", "PX", ttlMs, "NX");
+      return r === "OK";
+    } catch (err) {
+      throw new ReplayStoreUnavailable(`redis replay claim: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+}
+
+/** The host's metrics of replay claims (on the host's registry). */
+export class ReplayClaimMetrics {
+  /** outcome: claimed | seen | unavailable (store down, slow or not configured) | bad_request | unauthorized. */
+  readonly claims: Counter<"outcome">;
+  readonly latency: Histogram;
+
+  constructor(registry: Registry) {
+    this.claims = new Counter({ name: "nexus_host_replay_claims_total", help: "Replay claims from the filter, by outcome", labelNames: ["outcome"], registers: [registry] });
+    this.latency = new Histogram({
+      name: "nexus_host_replay_claim_seconds",
+      help: "Time to answer a replay claim (Redis round trip included)",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.2],
+      registers: [registry],
+    });
+  }
+}
+
+/** What the control server answers to POST /nexus/v1/replay (after authentication). */
+export type ClaimAnswer = { status: 200 | 409; body: { claimed: boolean } } | { status: 400 | 503; body: { error: string } };
+
+export class ReplayClaimService {
+  constructor(
+    private readonly store: ReplayClaimStore | null,
+    private readonly metrics: ReplayClaimMetrics,
+  ) {}
+
+  /** True when claims can be answered (a shared store is configured). */
+  get configured(): boolean {
+    return this.store !== null;
+  }
+
+  async claim(id: Uint8Array, ttlParam: string | null): Promise<ClaimAnswer> {
+    const ttl = ttlParam !== null && /^[0-9]{1,9}$/.test(ttlParam) ? Number(ttlParam) : NaN;
+    if (!(ttl >= 1 && ttl <= MAX_REPLAY_TTL_MS)) {
+      this.metrics.claims.inc({ outcome: "bad_request" });
+      return { status: 400, body: { error: `ttl_ms: expected an integer 1-${MAX_REPLAY_TTL_MS}` } };
+    }
+    if (id.length === 0) {
+      this.metrics.claims.inc({ outcome: "bad_request" });
+      return { status: 400, body: { error: "empty request id" } };
+    }
+    if (!this.store) {
+      this.metrics.claims.inc({ outcome: "unavailable" });
+      return { status: 503, body: { error: "no shared replay store: the host has no Redis (budget.source redis)" } };
+    }
+    const t0 = performance.now();
+    try {
+      const claimed = await this.store.claim(id, ttl);
+      this.metrics.latency.observe((performance.now() - t0) / 1000);
+      this.metrics.claims.inc({ outcome: claimed ? "claimed" : "seen" });
+      return claimed ? { status: 200, body: { claimed: true } } : { status: 409, body: { claimed: false } };
+    } catch (err) {
+      this.metrics.claims.inc({ outcome: "unavailable" });
+      return { status: 503, body: { error: (err as Error).message } };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store?.close();
+  }
+}

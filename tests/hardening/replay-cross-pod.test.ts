@@ -1,0 +1,308 @@
+// Replay protection across pods: two standalone bidders ("pods": separate VMs and
+// shared data) claim request ids in one real Redis through their hosts (real
+// HTTP, the compiled filter). The same id to pod A then pod B: B answers no-bid
+// "replay" and counts it; different ids bid on both; a race on one id has one
+// winner; Redis down or hanging gives the configured fail mode, counted, within
+// the request's time budget; a stream reset while its claim is pending leaks
+// nothing. Keys live under a unique prefix and are deleted afterwards.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { post, type HttpReply } from "../helpers/bidder.ts";
+import { RedisServer, uniquePrefix } from "../helpers/redis-server.ts";
+import { answerOf, lossAll, poolBid, reserved, type HardeningBidder } from "./helpers.ts";
+import { SHARED_REDIS_URL, deleteTestKeys, metric, startBarePod, startPod, uniqueRequest, type BarePod } from "./replay-pods.ts";
+import { replayKey } from "../../host/src/control/replay-claims.ts";
+import { metricValue } from "../host/budget/bidders.ts";
+import { readLedger } from "../helpers/ledger.ts";
+
+const reasonOf = (r: HttpReply) => r.headers["x-nexus-nobid-reason"];
+const bid = (pod: HardeningBidder, body: string) => post(`${pod.bidUrl}/openrtb2/bid`, body);
+const hostMetric = async (pod: HardeningBidder, name: string, labels: Record<string, string>) => {
+  const v = metricValue(await (await fetch(`${pod.controlUrl}/metrics`)).text(), name, labels);
+  return Number.isNaN(v) ? 0 : v;
+};
+
+describe("replay claims across two pods on one Redis", () => {
+  const prefix = uniquePrefix("xpod");
+  let redis: Redis;
+  let a: HardeningBidder;
+  let b: HardeningBidder;
+
+  before(async () => {
+    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    [a, b] = await Promise.all([startPod("pod-a", { redisUrl: SHARED_REDIS_URL, keyPrefix: prefix }), startPod("pod-b", { redisUrl: SHARED_REDIS_URL, keyPrefix: prefix })]);
+  });
+
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    if (redis) {
+      await deleteTestKeys(redis, prefix);
+      const left = await redis.scan("0", "MATCH", `*${prefix}*`, "COUNT", 10_000);
+      redis.disconnect();
+      assert.deepEqual(left[1], [], "the test's keys are gone");
+    }
+  });
+
+  it("the same id to pod A then pod B: A bids, B answers no-bid replay and counts it", async () => {
+    const { id, body } = uniqueRequest("xpod-same");
+    const startA = reserved(a);
+    const ra = await bid(a, body);
+    assert.equal(ra.status, 200, ra.text);
+    assert.equal(ra.json().id, id);
+    const rb = await bid(b, body);
+    assert.equal(rb.status, 204, rb.text);
+    assert.equal(reasonOf(rb), "replay");
+    assert.equal(metric(b.pool, "nexus_replay_claims_seen_total"), 1);
+    assert.equal(metric(b.pool, "nexus_nobids_replay_total"), 1);
+    assert.equal(metric(b.pool, "nexus_reservations_total"), 0, "B reserved nothing for it");
+    assert.equal(metric(b.pool, "nexus_replay_claims_claimed_total"), 0);
+    assert.equal(metric(a.pool, "nexus_replay_claims_claimed_total"), 1);
+    assert.equal(metric(a.pool, "nexus_replay_claims_seen_total"), 0);
+    // The claim in Redis: a key per id hash, expiring with the filter's replay_ttl_ms.
+    const ttl = await redis.pttl(replayKey(prefix, Buffer.from(id)));
+    assert.ok(ttl > 0 && ttl <= 60_000, `claim TTL ${ttl} ms`);
+    assert.equal(await hostMetric(b, "nexus_host_replay_claims_total", { outcome: "seen" }), 1);
+    assert.equal(await hostMetric(a, "nexus_host_replay_claims_total", { outcome: "claimed" }), 1);
+    // B's own guard has seen the id now: a third copy is refused locally, without a claim.
+    const claims = metric(b.pool, "nexus_replay_claims_total");
+    const again = await bid(b, body);
+    assert.equal(reasonOf(again), "replay");
+    assert.equal(metric(b.pool, "nexus_replay_claims_total"), claims);
+    // B reserved nothing for the replay; A's bid settles and its ledger returns to its start.
+    assert.equal(await lossAll(a, ra.text), 1);
+    assert.equal(reserved(a), startA);
+  });
+
+  it("a body in chunks or ended by trailers is read again after the claim: same answers as in one piece", async () => {
+    for (const opts of [{ cuts: [1, 17, 40, 90] }, { trailers: [["x-checksum", "1"]] as Array<[string, string]> }, { cuts: [5, 60], trailers: [["x-t", "2"]] as Array<[string, string]> }]) {
+      const { id, body } = uniqueRequest("xpod-chunks");
+      const ra = await poolBid(a, body, opts);
+      assert.equal(ra.status, 200, `${JSON.stringify(opts)}: ${ra.status} ${ra.text}`);
+      assert.equal(JSON.parse(ra.text).id, id);
+      const rb = await poolBid(b, body, opts);
+      assert.equal(rb.status, 204);
+      assert.equal(rb.headers["x-nexus-nobid-reason"], "replay");
+      await lossAll(a, ra.text);
+    }
+  });
+
+  it("different ids bid on both pods", async () => {
+    for (let i = 0; i < 5; i++) {
+      for (const pod of [a, b]) {
+        const { body } = uniqueRequest("xpod-distinct");
+        const r = await bid(pod, body);
+        assert.equal(r.status, 200, `${r.status} ${String(reasonOf(r))}`);
+        await lossAll(pod, r.text);
+      }
+    }
+  });
+
+  it("one id sent to both pods at the same moment: exactly one bids", async () => {
+    const seenBefore = metric(a.pool, "nexus_replay_claims_seen_total") + metric(b.pool, "nexus_replay_claims_seen_total");
+    const ids = Array.from({ length: 25 }, () => uniqueRequest("xpod-race"));
+    const results = await Promise.all(ids.map(async ({ body }) => Promise.all([bid(a, body), bid(b, body)])));
+    for (const [ra, rb] of results) {
+      const statuses = [ra.status, rb.status].sort();
+      assert.deepEqual(statuses, [200, 204], `one 200 and one 204, got ${statuses}`);
+      const loser = ra.status === 204 ? ra : rb;
+      assert.equal(reasonOf(loser), "replay");
+      const winner = ra.status === 200 ? a : b;
+      await lossAll(winner, (ra.status === 200 ? ra : rb).text);
+    }
+    const seenAfter = metric(a.pool, "nexus_replay_claims_seen_total") + metric(b.pool, "nexus_replay_claims_seen_total");
+    assert.equal(seenAfter - seenBefore, ids.length);
+  });
+
+  it("every claim is accounted for: started = claimed + seen + failed + abandoned", () => {
+    for (const pod of [a, b]) {
+      const started = metric(pod.pool, "nexus_replay_claims_total");
+      const settled = ["claimed", "seen"].map((k) => metric(pod.pool, `nexus_replay_claims_${k}_total`)).reduce((x, y) => x + y) +
+        metric(pod.pool, "nexus_replay_claim_failures_total") + metric(pod.pool, "nexus_replay_claims_abandoned_total");
+      assert.ok(started > 0);
+      assert.equal(settled, started);
+      assert.equal(metric(pod.pool, "nexus_replay_claim_failures_total"), 0);
+    }
+  });
+});
+
+describe("replay claims from worker-thread VMs (the token through the VM environment)", () => {
+  const prefix = uniquePrefix("xpod-workers");
+  let redis: Redis;
+  let a: HardeningBidder;
+  let b: HardeningBidder;
+
+  before(async () => {
+    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    const o = { redisUrl: SHARED_REDIS_URL, keyPrefix: prefix, vmMode: "workers" as const, plugin: { sync_token_env: "NEXUS_SYNC_TOKEN" } };
+    [a, b] = await Promise.all([startPod("pod-wa", o), startPod("pod-wb", o)]);
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    if (redis) {
+      await deleteTestKeys(redis, prefix);
+      redis.disconnect();
+    }
+  });
+
+  it("each worker calls the host itself; the second pod answers replay", async () => {
+    for (let i = 0; i < 4; i++) {
+      const { body } = uniqueRequest("xpod-workers");
+      const ra = await bid(a, body);
+      assert.equal(ra.status, 200, `${ra.status} ${String(reasonOf(ra))}`);
+      const rb = await bid(b, body);
+      assert.equal(reasonOf(rb), "replay", `${rb.status} ${String(reasonOf(rb))}, claim failures on b: ${metric(b.pool, "nexus_replay_claim_failures_total")}`);
+      await lossAll(a, ra.text);
+    }
+    assert.equal(metric(b.pool, "nexus_replay_claims_seen_total"), 4);
+  });
+});
+
+describe("replay claims when Redis fails", () => {
+  const prefix = uniquePrefix("xpod-fail");
+  let server: RedisServer;
+  let probe: Redis;
+  let open: HardeningBidder;
+  let closed: HardeningBidder;
+
+  before(async () => {
+    server = await RedisServer.start();
+    probe = new Redis(server.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 100 });
+    probe.on("error", () => {});
+    const timeout = { replay_claim_timeout_ms: 50 };
+    [open, closed] = await Promise.all([
+      startPod("pod-open", { redisUrl: server.url, keyPrefix: prefix, plugin: { ...timeout, replay_claim_failure: "open" } }),
+      startPod("pod-closed", { redisUrl: server.url, keyPrefix: prefix, plugin: { ...timeout, replay_claim_failure: "closed" } }),
+    ]);
+  });
+
+  after(async () => {
+    await open?.close();
+    await closed?.close();
+    probe?.disconnect();
+    await server?.stop();
+  });
+
+  const failures = (p: HardeningBidder) => metric(p.pool, "nexus_replay_claim_failures_total");
+
+  it("Redis hanging: fail open bids after the claim timeout, fail closed answers contention; both counted", async () => {
+    await probe.call("CLIENT", "PAUSE", "1500", "ALL");
+    const t0 = performance.now();
+    const [ro, rc] = await Promise.all([bid(open, uniqueRequest("hang-open").body), bid(closed, uniqueRequest("hang-closed").body)]);
+    const ms = performance.now() - t0;
+    assert.equal(ro.status, 200, `${ro.status} ${String(reasonOf(ro))}`);
+    assert.equal(rc.status, 204);
+    assert.equal(reasonOf(rc), "contention");
+    assert.ok(ms < 1000, `answered in ${ms.toFixed(0)} ms, not after Redis's 1500 ms pause`);
+    assert.equal(failures(open), 1);
+    assert.equal(failures(closed), 1);
+    assert.equal(metric(closed.pool, "nexus_nobids_contention_total"), 1);
+    await lossAll(open, ro.text);
+  });
+
+  it("the request's time budget (tmax) bounds the wait, not replay_claim_timeout_ms; a late claim reserves nothing", async () => {
+    await new Promise((r) => setTimeout(r, 1600)); // the previous pause is over
+    const start = reserved(open);
+    await probe.call("CLIENT", "PAUSE", "1500", "ALL");
+    // tmax 20 ms × tmax_share 0.5: a 10 ms budget, well below replay_claim_timeout_ms (50).
+    const t0 = performance.now();
+    const r = await bid(open, uniqueRequest("hang-tmax", { tmax: 20 }).body);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 45, `answered in ${ms.toFixed(1)} ms: the claim waited for the 10 ms budget, not the 50 ms claim timeout`);
+    // Fail open: the decision runs in what is left of the budget: a bid only if still in time.
+    assert.ok(r.status === 200 || reasonOf(r) === "timeout", `${r.status} ${String(reasonOf(r))}`);
+    assert.equal(failures(open), 2);
+    if (r.status === 200) await lossAll(open, r.text);
+    assert.equal(reserved(open), start, "no reservation survives");
+    // A budget with less than 1 ms left is not even claimed: no-bid timeout in every fail mode.
+    const claims = metric(open.pool, "nexus_replay_claims_total");
+    const tiny = await bid(open, uniqueRequest("tmax-1", { tmax: 1 }).body);
+    assert.equal(reasonOf(tiny), "timeout");
+    assert.equal(metric(open.pool, "nexus_replay_claims_total"), claims);
+  });
+
+  it("Redis down: the host answers 503 at once; fail open bids, fail closed does not; the local guard still applies", async () => {
+    await new Promise((r) => setTimeout(r, 1600));
+    await server.kill();
+    const before = [failures(open), failures(closed)];
+    const o = uniqueRequest("down-open");
+    const t0 = performance.now();
+    const ro = await bid(open, o.body);
+    const ms = performance.now() - t0;
+    assert.equal(ro.status, 200, `${ro.status} ${String(reasonOf(ro))}`);
+    assert.ok(ms < 45, `a dead Redis fails the claim at once (${ms.toFixed(1)} ms < the 50 ms claim timeout)`);
+    const rc = await bid(closed, uniqueRequest("down-closed").body);
+    assert.equal(reasonOf(rc), "contention");
+    assert.deepEqual([failures(open), failures(closed)], [before[0]! + 1, before[1]! + 1]);
+    assert.ok((await hostMetric(open, "nexus_host_replay_claims_total", { outcome: "unavailable" })) >= 1);
+    // Fail open never skips the pod's own guard.
+    const again = await bid(open, o.body);
+    assert.equal(reasonOf(again), "replay");
+    await lossAll(open, ro.text);
+  });
+
+  it("Redis back: claims succeed again without a restart", async () => {
+    await server.restart();
+    const deadline = Date.now() + 10_000;
+    let r: HttpReply;
+    do {
+      r = await bid(closed, uniqueRequest("back").body);
+      if (r.status === 200) break;
+      await new Promise((res) => setTimeout(res, 100));
+    } while (Date.now() < deadline);
+    assert.equal(r.status, 200, `${r.status} ${String(reasonOf(r))}`);
+    await lossAll(closed, r.text);
+  });
+});
+
+describe("a stream reset while its claim is pending", () => {
+  const prefix = uniquePrefix("xpod-reset");
+  let server: RedisServer;
+  let probe: Redis;
+  let pod: BarePod;
+
+  before(async () => {
+    server = await RedisServer.start();
+    probe = new Redis(server.url, { maxRetriesPerRequest: 0 });
+    // The host's own request timeout (Envoy: request_timeout) resets the stream at 100 ms, the
+    // claim waits up to 400 ms.
+    pod = await startBarePod("pod-reset", { redisUrl: server.url, keyPrefix: prefix, requestTimeoutMs: 100, plugin: { replay_claim_timeout_ms: 400 } });
+  });
+
+  after(async () => {
+    await pod?.close();
+    probe?.disconnect();
+    await server?.stop();
+  });
+
+  const enc = new TextEncoder();
+  const send = (body: string) =>
+    pod.pool.handleHttpRequest({
+      headers: [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.test"], [":scheme", "http"], ["content-type", "application/json"]],
+      body: [enc.encode(body)],
+    });
+  const ledgerReserved = () => readLedger(pod.pool.shared, "test-cpa")?.reserved;
+
+  it("ends without a reply, reserves nothing, and the late answer is counted as abandoned", async () => {
+    const fresh = answerOf(await send(uniqueRequest("reset-warm").body));
+    assert.equal(fresh.status, 200, fresh.text);
+    const reservedBefore = ledgerReserved();
+    await probe.call("CLIENT", "PAUSE", "1000", "ALL");
+    const out = await send(uniqueRequest("reset").body);
+    assert.equal(out.kind, "timeout", "the stream was reset by the host's request timeout");
+    assert.equal(metric(pod.pool, "nexus_replay_claims_abandoned_total"), 0, "the claim is still pending");
+    await new Promise((r) => setTimeout(r, 500)); // the claim's own timeout (400 ms) passes
+    assert.equal(metric(pod.pool, "nexus_replay_claims_abandoned_total"), 1);
+    assert.equal(ledgerReserved(), reservedBefore, "nothing reserved for the reset stream");
+    // The VM carries on: its recycled stream objects bid again once Redis answers.
+    await new Promise((r) => setTimeout(r, 600));
+    const next = answerOf(await send(uniqueRequest("reset-after").body));
+    assert.equal(next.status, 200, next.text);
+    const started = metric(pod.pool, "nexus_replay_claims_total");
+    const settled = metric(pod.pool, "nexus_replay_claims_claimed_total") + metric(pod.pool, "nexus_replay_claims_seen_total") +
+      metric(pod.pool, "nexus_replay_claim_failures_total") + metric(pod.pool, "nexus_replay_claims_abandoned_total");
+    assert.equal(settled, started);
+  });
+});

@@ -1,0 +1,112 @@
+// Helpers of the cross-pod replay tests: bidder "pods" (standalone bidders,
+// each with its own VMs and shared data) sharing one Redis under a test key
+// prefix, unique bid requests, and cleanup of every key the prefix made.
+import { readFileSync } from "node:fs";
+import { Redis } from "ioredis";
+import { startHardeningBidder, type HardeningBidder } from "./helpers.ts";
+import { README_REQUEST, testBidderConfig, type TestBidderOptions } from "../helpers/bidder.ts";
+import { startControlPlane, HOST_CLUSTER, vmStatuses, type ControlPlane } from "../../host/src/standalone.ts";
+import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
+import { silentLogger } from "../../host/src/log.ts";
+
+/** The Redis every test file may use (tests use their own key prefix and clean up). */
+export const SHARED_REDIS_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export interface PodOptions {
+  redisUrl: string;
+  keyPrefix: string;
+  plugin?: Record<string, unknown>;
+  vms?: number;
+  vmMode?: "inline" | "workers";
+}
+
+/** The pods' plugin settings: guard and claims on, a decision budget this shared machine meets. */
+export const POD_PLUGIN = { replay_ttl_ms: 60_000, decision_budget_ms: 1000, replay_claim_timeout_ms: 1000 };
+
+function podOptions(name: string, o: PodOptions): TestBidderOptions {
+  return {
+    vms: o.vms ?? 2,
+    vmMode: o.vmMode ?? "inline",
+    plugin: { ...POD_PLUGIN, ...(o.plugin ?? {}) },
+    // Budgets leased from the same Redis (distinct pod ids), paced fast (the daily budget over a
+    // minute, 10 s slices) so that every pod holds money from its first syncs.
+    budget: { source: "redis", redisUrl: o.redisUrl, keyPrefix: o.keyPrefix, podId: name, pacingSeconds: 60, leaseSeconds: 10, minSliceMicros: 1_000_000, redisTimeoutMs: 200 },
+  };
+}
+
+/** A standalone bidder (bid server, control plane, VMs with their own shared data) on a shared Redis. */
+export function startPod(name: string, o: PodOptions): Promise<HardeningBidder> {
+  return startHardeningBidder(podOptions(name, o));
+}
+
+export interface BarePod {
+  cp: ControlPlane;
+  pool: VmPool;
+  close(): Promise<void>;
+}
+
+/**
+ * A pod without the bid server, for options startStandalone does not expose (the host's own
+ * request timeout, which resets a stream as Envoy's request_timeout does). The claim still goes
+ * over real HTTP to the real control plane and Redis.
+ */
+export async function startBarePod(name: string, o: PodOptions & { requestTimeoutMs: number }): Promise<BarePod> {
+  const { cfg, dir } = testBidderConfig(podOptions(name, o));
+  const cp = await startControlPlane(cfg, silentLogger());
+  const pool = await VmPool.start({
+    wasm: readFileSync(cfg.wasmPath),
+    vms: o.vms ?? 1,
+    mode: "inline",
+    rootId: "nexus",
+    vmId: "nexus",
+    pluginConfig: JSON.stringify({ replay_claim: true, ...cfg.plugin, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken }),
+    upstreams: { [HOST_CLUSTER]: cp.controlUrl },
+    sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
+    autoTick: true,
+    requestTimeoutMs: o.requestTimeoutMs,
+    log: () => {},
+  });
+  const deadline = Date.now() + 20_000;
+  while (vmStatuses(pool).filter((s) => s.modelLoaded && s.configVersion >= 0).length < pool.size || !pool.shared.get("nexus/v1/ledger/test-cpa")) {
+    if (Date.now() > deadline) throw new Error(`${name}: VMs not ready`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    cp,
+    pool,
+    async close() {
+      await pool.close();
+      await cp.modelWatcher.stop();
+      await cp.control.close();
+      await cp.budget.close();
+      const { rmSync } = await import("node:fs");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let seq = 0;
+/** README_REQUEST with a fresh id (and optional extra top-level fields). */
+export function uniqueRequest(tag: string, extra: Record<string, unknown> = {}): { id: string; body: string } {
+  const id = `${tag}-${process.pid}-${++seq}`;
+  return { id, body: JSON.stringify({ ...JSON.parse(README_REQUEST), id, ...extra }) };
+}
+
+/** Deletes every key a test prefix made: replay claims (nexus:P:replay:{h}) and budget keys ({nexus:P:C}:…). */
+export async function deleteTestKeys(redis: Redis, keyPrefix: string): Promise<number> {
+  let deleted = 0;
+  for (const match of [`nexus:${keyPrefix}:replay:*`, `{nexus:${keyPrefix}:*`]) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", match.replace(/[{}[\]]/g, "\\$&"), "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== "0");
+  }
+  return deleted;
+}
+
+/** A filter metric summed over the metric registry (0 when not defined yet). */
+export function metric(pool: VmPool, name: string): number {
+  return Number(pool.metrics.find(name)?.value ?? 0n);
+}
