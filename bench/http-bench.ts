@@ -61,7 +61,7 @@ function rssOf(pid: number): number {
 
 let idBase = 0;
 
-function load(url: string, bodiesFile: string, serverPid: number, args: string[]): Promise<LoadResult> {
+export function load(url: string, bodiesFile: string, serverPid: number, args: string[]): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const cpu0 = cpuSeconds(serverPid);
     // Ids never repeat across runs (the replay guard keeps ids for a minute).
@@ -81,7 +81,7 @@ function load(url: string, bodiesFile: string, serverPid: number, args: string[]
   });
 }
 
-interface ServerProcess {
+export interface ServerProcess {
   url: string;
   pid: number;
   kill(): Promise<void>;
@@ -113,7 +113,7 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv, what: string): Pro
 }
 
 /** The bidder as `npm start` runs it: the bundled CLI in its own process, with the default VM layout. */
-function startBidder(dir: string): Promise<ServerProcess> {
+export function startBidder(dir: string, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const { publicKeyPem } = writeTestModel(dir, {});
   const campaigns = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
   writeFileSync(join(dir, "campaigns.json"), JSON.stringify(campaigns));
@@ -133,12 +133,13 @@ function startBidder(dir: string): Promise<ServerProcess> {
       // bid the filter wants to make goes through the shared-data ledger for real.
       NEXUS_BUDGET_PACING_SECONDS: "1",
       NEXUS_PLUGIN_CONFIG: JSON.stringify({ utc_offset_minutes: 0, reservation_slots: 160_000 }),
+      ...env,
     },
     "bidder",
   );
 }
 
-function startBare(): Promise<ServerProcess> {
+export function startBare(): Promise<ServerProcess> {
   return startProcess(["--import", "tsx", new URL("./bare-server.ts", import.meta.url).pathname], {}, "bare server");
 }
 
@@ -163,8 +164,8 @@ function median(results: LoadResult[]): LoadResult {
   };
 }
 
-export async function benchHttp(corpus: BenchCorpus, seconds: number, rounds: number): Promise<HttpBenchResult> {
-  const dir = mkdtempSync(join(tmpdir(), "nexus-http-"));
+/** The load generator's bodies file: [text before the id digits, text after] per body. */
+export function writeBodiesFile(corpus: BenchCorpus, dir: string): string {
   const bodiesFile = join(dir, "bodies.json");
   const dec = new TextDecoder();
   const templates = corpus.bodies.map((b, i) => {
@@ -173,6 +174,12 @@ export async function benchHttp(corpus: BenchCorpus, seconds: number, rounds: nu
     return [dec.decode(b.subarray(0, at)), dec.decode(b.subarray(at + 8))];
   });
   writeFileSync(bodiesFile, JSON.stringify(templates));
+  return bodiesFile;
+}
+
+export async function benchHttp(corpus: BenchCorpus, seconds: number, rounds: number): Promise<HttpBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), "nexus-http-"));
+  const bodiesFile = writeBodiesFile(corpus, dir);
   const closed = ["--concurrency", "32", "--seconds", String(seconds), "--warmup", "1"];
 
   const bare = await startBare();
@@ -203,4 +210,14 @@ export async function benchHttp(corpus: BenchCorpus, seconds: number, rounds: nu
   } finally {
     await Promise.all([bare.kill(), bidder.kill()]);
   }
+}
+
+// Run alone: node --import tsx bench/http-bench.ts [--seconds 5] [--rounds 3]
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { parseArgs } = await import("node:util");
+  const { loadBenchCorpus } = await import("./corpus.ts");
+  const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" }, rounds: { type: "string", default: "3" } } });
+  const r = await benchHttp(await loadBenchCorpus(), Number(values.seconds), Number(values.rounds));
+  const l = (x: LoadResult) => `${Math.round(x.rps)} req/s  p50 ${x.p50.toFixed(2)} ms  p99 ${x.p99.toFixed(2)} ms  server CPU ${x.serverCpuUsPerRequest.toFixed(1)} µs/req`;
+  console.log(`bare    ${l(r.bare)}\nbidder  ${l(r.bidderSaturation)}  ratio ${(r.ratio * 100).toFixed(0)}%\nhalf    ${l(r.bidderHalfRate)}\nanswers ${JSON.stringify(r.bidderSaturation.statuses)} ${JSON.stringify(r.bidderSaturation.nobid)}`);
 }

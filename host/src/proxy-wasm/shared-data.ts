@@ -106,6 +106,12 @@ export class SharedDataStore {
   private readonly arenaOff: number; // in bytes
   private readonly arenaSize: number;
   private inHook = false;
+  /** readValue() copies a value here (reused: the hot keys are small), or into a one-off array when large. */
+  private scratch = new Uint8Array(4096);
+  /** The value of the last readValue() that found its key: valueBytes[0, length). */
+  valueBytes: Uint8Array = this.scratch;
+  /** The CAS of the last readValue() that found its key. */
+  valueCas = 0;
   /**
    * Test hook: runs in set() before the store is locked, in the thread (the store object) that
    * installed it, so a test can inject a competing write between a VM's get and its set. A set made
@@ -172,6 +178,34 @@ export class SharedDataStore {
       const voff = this.arenaOff + i32[s + S_VAL]! + 8;
       const len = i32[s + S_VAL_LEN]!;
       return { value: this.u8.slice(voff, voff + len), cas: i32[s + S_CAS]! >>> 0 };
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * get() without a result object or a fresh array: copies the value of `key` into `valueBytes`
+   * (valid until the next readValue of this store object) and its CAS into `valueCas`; returns the
+   * value's length, or -1 when the key does not exist.
+   */
+  readValue(key: Uint8Array): number {
+    const hash = fnv1a(key);
+    this.lock();
+    try {
+      const s = this.find(key, hash);
+      if (s < 0) return -1;
+      const i32 = this.i32;
+      const voff = this.arenaOff + i32[s + S_VAL]! + 8;
+      const len = i32[s + S_VAL_LEN]!;
+      let dst = this.scratch;
+      if (len > dst.length) {
+        dst = new Uint8Array(len);
+        if (len <= 65536) this.scratch = dst;
+      }
+      dst.set(this.u8.subarray(voff, voff + len));
+      this.valueBytes = dst;
+      this.valueCas = i32[s + S_CAS]! >>> 0;
+      return len;
     } finally {
       this.unlock();
     }
