@@ -199,26 +199,26 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
     },
     proxy_get_shared_data(keyPtr: number, keySize: number, valuePtrPtr: number, valueSizePtr: number, casPtr: number): number {
       guard("env.proxy_get_shared_data");
-      const key = mem.read(keyPtr, keySize);
-      if (!key) return Status.INVALID_MEMORY_ACCESS;
+      if (!mem.inBounds(keyPtr, keySize)) return Status.INVALID_MEMORY_ACCESS;
       const store = host.shared;
-      const len = store.readValue(key);
+      const len = store.readValueAt(mem.bytes(), keyPtr >>> 0, keySize >>> 0);
       if (len < 0) return Status.NOT_FOUND;
-      // Take what readValue left in the store before the allocator runs (it is VM code).
+      // Take what readValueAt left in the store before the allocator runs (it is VM code).
       const value = store.valueBytes;
       const cas = store.valueCas;
       const ptr = allocOut(len, valuePtrPtr, valueSizePtr);
       if (ptr < 0) return Status.INVALID_MEMORY_ACCESS;
-      if (len > 0) mem.bytes().set(len === value.length ? value : value.subarray(0, len), ptr);
+      const m = mem.bytes();
+      if (len <= 64) for (let i = 0; i < len; i++) m[ptr + i] = value[i]!;
+      else m.set(len === value.length ? value : value.subarray(0, len), ptr);
       return mem.writeU32(casPtr, cas) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
     proxy_set_shared_data(keyPtr: number, keySize: number, valuePtr: number, valueSize: number, cas: number): number {
       guard("env.proxy_set_shared_data");
-      // Views, not copies: the store copies both under its lock, and nothing runs VM code before.
-      const key = mem.read(keyPtr, keySize);
-      const value = mem.read(valuePtr, valueSize);
-      if (!key || !value) return Status.INVALID_MEMORY_ACCESS;
-      return host.shared.set(key, value, cas >>> 0);
+      if (!mem.inBounds(keyPtr, keySize) || !mem.inBounds(valuePtr, valueSize)) return Status.INVALID_MEMORY_ACCESS;
+      // Straight from the VM's memory: the store copies both under its lock, and no VM code runs before.
+      const m = mem.bytes();
+      return host.shared.setAt(m, keyPtr >>> 0, keySize >>> 0, m, valuePtr >>> 0, valueSize >>> 0, cas >>> 0);
     },
     proxy_register_shared_queue(namePtr: number, nameSize: number, tokenPtr: number): number {
       guard("env.proxy_register_shared_queue");

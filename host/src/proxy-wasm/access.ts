@@ -63,7 +63,7 @@ export function mapFor(ctx: AnyContext | undefined, type: number, mode: "read" |
     case MapType.HTTP_REQUEST_HEADERS:
       return ctx.reqHeadersOpen ? ctx.reqHeaders : null;
     case MapType.HTTP_RESPONSE_HEADERS:
-      return ctx.respHeadersOpen ? ctx.respHeaders : null;
+      return ctx.respHeadersOpen ? ctx.responseHeaders() : null;
     case MapType.HTTP_REQUEST_TRAILERS:
       if (ctx.reqTrailersOpen) return ctx.reqTrailers;
       if (ctx.reqTrailersAddable && (mode === "write" || ctx.reqTrailers)) return (ctx.reqTrailers ??= new HeaderMap());

@@ -126,10 +126,34 @@ export function deserializeHeaderMapAt(buf: Buffer, start: number, size: number,
     const vl = buf.readUInt32LE(start + 8 + i * 8);
     const k = data.substring(q, q + kl);
     q += kl + 1;
-    out[i] = [lowerKeys ? k.toLowerCase() : k, data.substring(q, q + vl)];
+    out[i] = [lowerKeys ? lower(k) : k, data.substring(q, q + vl)];
     q += vl + 1;
   }
   return out;
+}
+
+/** `k` lower-cased; names that already are (node:http hands them over so) are returned as they are. */
+function lower(k: string): string {
+  for (let i = 0; i < k.length; i++) {
+    const c = k.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return k.toLowerCase();
+    if (c > 0x7f) return k.toLowerCase(); // non-ASCII: leave it to the full conversion
+  }
+  return k;
+}
+
+/**
+ * Writes `s` as latin1 at buf[p] and returns the end. Short strings (most header names and many
+ * values) byte by byte: cheaper than a call into native code, and nothing to collect afterwards.
+ */
+function writeLatin1(buf: Buffer, p: number, s: string): number {
+  const n = s.length;
+  if (n <= 24) {
+    for (let j = 0; j < n; j++) buf[p + j] = s.charCodeAt(j);
+  } else {
+    buf.write(s, p, n, "latin1");
+  }
+  return p + n;
 }
 
 /**
@@ -145,7 +169,7 @@ export class HeaderMap {
 
   constructor(pairs: Iterable<readonly [string, string]> = []) {
     for (const [k, v] of pairs) {
-      this.keys.push(k.toLowerCase());
+      this.keys.push(lower(k));
       this.values.push(v);
     }
   }
@@ -165,7 +189,7 @@ export class HeaderMap {
   }
 
   get(key: string): string | undefined {
-    const i = this.keys.indexOf(key.toLowerCase());
+    const i = this.keys.indexOf(lower(key));
     return i < 0 ? undefined : this.values[i];
   }
 
@@ -177,11 +201,11 @@ export class HeaderMap {
   }
 
   has(key: string): boolean {
-    return this.keys.indexOf(key.toLowerCase()) >= 0;
+    return this.keys.indexOf(lower(key)) >= 0;
   }
 
   add(key: string, value: string): void {
-    this.keys.push(key.toLowerCase());
+    this.keys.push(lower(key));
     this.values.push(value);
     this.changes++;
   }
@@ -224,7 +248,7 @@ export class HeaderMap {
     this.keys = [];
     this.values = [];
     for (const [k, v] of pairs) {
-      this.keys.push(k.toLowerCase());
+      this.keys.push(lower(k));
       this.values.push(v);
     }
   }
@@ -250,16 +274,17 @@ export class HeaderMap {
     const n = this.keys.length;
     if (n === 0) return;
     buf.writeUInt32LE(n, at);
-    // The keys and values go out as one latin1 string: one native write instead of two per pair.
-    let data = "";
+    let p = at + 4 + n * 8;
     for (let i = 0; i < n; i++) {
       const k = this.keys[i]!;
       const v = this.values[i]!;
       buf.writeUInt32LE(k.length, at + 4 + i * 8);
       buf.writeUInt32LE(v.length, at + 8 + i * 8);
-      data += k + "\0" + v + "\0";
+      p = writeLatin1(buf, p, k);
+      buf[p++] = 0;
+      p = writeLatin1(buf, p, v);
+      buf[p++] = 0;
     }
-    buf.write(data, at + 4 + n * 8, data.length, "latin1");
   }
 
   serialize(): Uint8Array {

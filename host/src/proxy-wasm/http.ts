@@ -85,7 +85,7 @@ function* runDirection(
   vm: ProxyWasmVm,
   s: StreamContext,
   dir: Direction,
-  headers: HeaderMap,
+  headerCount: number,
   chunks: readonly Uint8Array[],
   trailers: ReadonlyArray<readonly [string, string]> | undefined,
 ): StreamSteps<boolean> {
@@ -95,7 +95,7 @@ function* runDirection(
   clearResume(s, dir);
 
   setOpen(s, dir, "headers", true);
-  const r = vm.callVm(names.headers, s.id, s.id, headers.size, !hasBody && !hasTrailers ? 1 : 0);
+  const r = vm.callVm(names.headers, s.id, s.id, headerCount, !hasBody && !hasTrailers ? 1 : 0);
   if (terminal(vm, s)) return false;
   let headersPaused = false;
   if (isPause(r) && !resumed(s, dir)) {
@@ -160,12 +160,11 @@ function* runDirection(
 function* localReplyThroughFilter(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void> {
   const reply = s.localReply;
   if (!reply || !vm.options.localReplyThroughFilter || vm.failure || s.resetRequested || s.timedOut || s.aborted) return;
-  const headers = new HeaderMap([[":status", String(reply.status)]]);
-  for (const [k, v] of reply.headers) headers.add(k, v);
-  const unchanged = headers.changes;
   s.localReply = null;
-  s.respHeaders = headers;
-  const ok = yield* runDirection(vm, s, "response", headers, reply.body.length > 0 ? [reply.body] : [], undefined);
+  s.respHeaders = null;
+  s.respHeadersOf = reply;
+  const ok = yield* runDirection(vm, s, "response", reply.headers.length + 1, reply.body.length > 0 ? [reply.body] : [], undefined);
+  s.respHeadersOf = null;
   if (s.localReply !== null || !ok) {
     // A second local reply while encoding replaces the first (Envoy: sendDirectLocalReply); a
     // reset, timeout or VM failure wins over both.
@@ -173,7 +172,9 @@ function* localReplyThroughFilter(vm: ProxyWasmVm, s: StreamContext): StreamStep
     return;
   }
   const body = concatBytes(s.forwardedResp);
-  if (headers.changes === unchanged) {
+  // (Made only if the filter looked at them; TypeScript cannot see the callbacks set it.)
+  const headers = s.respHeaders as HeaderMap | null;
+  if (headers === null || headers.changes === 0) {
     // The filter let the reply through as it was (the usual case): keep its status and headers.
     s.localReply = body === reply.body ? reply : { ...reply, body };
     return;
@@ -193,7 +194,7 @@ export function* runStream(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void>
   vm.callVm("proxy_on_context_create", s.id, s.id, ROOT_CONTEXT_ID);
   if (terminal(vm, s)) return vm.finishStream(s);
   const req = s.request;
-  if (!(yield* runDirection(vm, s, "request", s.reqHeaders, req.body, req.trailers))) {
+  if (!(yield* runDirection(vm, s, "request", s.reqHeaders.size, req.body, req.trailers))) {
     yield* localReplyThroughFilter(vm, s);
     return vm.finishStream(s);
   }
@@ -222,7 +223,7 @@ export function* runStream(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void>
   if (!headers.has(":status")) headers = new HeaderMap([[":status", String(res.status ?? 200)], ...headers.pairs()]);
   s.respHeaders = headers;
   const body = res.body === undefined ? [] : Array.isArray(res.body) ? res.body : [res.body];
-  if (!(yield* runDirection(vm, s, "response", headers, body, res.trailers))) return vm.finishStream(s);
+  if (!(yield* runDirection(vm, s, "response", headers.size, body, res.trailers))) return vm.finishStream(s);
   outcome.response = { headers: headers.pairs(), body: concatBytes(s.forwardedResp) };
   if (s.respTrailers) outcome.response.trailers = s.respTrailers.pairs();
   vm.finishStream(s, outcome);

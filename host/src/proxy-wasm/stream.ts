@@ -75,6 +75,11 @@ export class StreamContext {
   forwardedReq: Uint8Array[] | null = null;
 
   respHeaders: HeaderMap | null = null;
+  /**
+   * A local reply going through the response callbacks: its headers become respHeaders only when
+   * the filter first reaches for them (most filters never do).
+   */
+  respHeadersOf: LocalReply | null = null;
   respHeadersOpen = false;
   respTrailers: HeaderMap | null = null;
   respTrailersOpen = false;
@@ -121,7 +126,20 @@ export class StreamContext {
   }
 
   headersFor(type: "request" | "response"): HeaderMap | null {
-    return type === "request" ? this.reqHeaders : this.respHeaders;
+    return type === "request" ? this.reqHeaders : this.responseHeaders();
+  }
+
+  /** The response headers, made from a local reply (respHeadersOf) on first use. */
+  responseHeaders(): HeaderMap | null {
+    const reply = this.respHeadersOf;
+    if (this.respHeaders === null && reply !== null) {
+      const h = new HeaderMap([[":status", String(reply.status)]]);
+      for (const [k, v] of reply.headers) h.add(k, v);
+      h.changes = 0;
+      this.respHeaders = h;
+      this.respHeadersOf = null;
+    }
+    return this.respHeaders;
   }
 
   /** Headers as they were when the stream ended (what on_log reads). */

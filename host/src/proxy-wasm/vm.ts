@@ -128,6 +128,8 @@ export class ProxyWasmVm implements AbiHost {
   private restrictedWhy = "";
   private allocatorWhy = "";
   private exports: Record<string, (...args: number[]) => number> = {};
+  /** Exported functions with their parameter counts (Function#length is a native getter: read it once). */
+  private readonly callbacks = new Map<string, { fn: (...args: number[]) => number; arity: number }>();
   private allocFn: (size: number) => number = () => 0;
   readonly contexts = new Map<number, AnyContext>();
   /** Streams that have not finished yet. */
@@ -213,7 +215,11 @@ export class ProxyWasmVm implements AbiHost {
     memory ??= Object.values(ex).find(isWasmMemory) ?? importedMemory;
     if (!memory) throw new VmStartError("Wasm module has no memory");
     this.mem.attach(memory);
-    for (const [name, v] of Object.entries(ex)) if (typeof v === "function") this.exports[name] = v as (...a: number[]) => number;
+    for (const [name, v] of Object.entries(ex)) {
+      if (typeof v !== "function") continue;
+      this.exports[name] = v as (...a: number[]) => number;
+      this.callbacks.set(name, { fn: v as (...a: number[]) => number, arity: v.length });
+    }
     this.allocFn = this.exports[this.validated.allocator]!;
     this.allocatorWhy = `inside the allocator (${this.validated.allocator})`;
 
@@ -379,8 +385,9 @@ export class ProxyWasmVm implements AbiHost {
    * allocation here.
    */
   callVm(name: string, contextId: number, a = 0, b = 0, c = 0, d = 0, e = 0): number | undefined {
-    const fn = this.exports[name];
-    if (!fn || this.failure) return undefined;
+    const cb = this.callbacks.get(name);
+    if (cb === undefined || this.failure) return undefined;
+    const fn = cb.fn;
     const savedCtx = this.currentContextId;
     const savedEff = this.effectiveContextId;
     const savedCb = this.currentCallback;
@@ -389,7 +396,7 @@ export class ProxyWasmVm implements AbiHost {
     this.currentCallback = name;
     this.depth++;
     try {
-      switch (fn.length) {
+      switch (cb.arity) {
         case 0:
           return fn();
         case 1:
