@@ -117,24 +117,30 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
    * and a byte-equal map gets the same (frozen) pairs in a fresh array instead of new strings.
    */
   const replyHeaders: Array<{ bytes: Uint8Array; pairs: HeaderPair[] }> = [];
-  let replyHeadersNext = 0;
   const readReplyHeaders = (ptr: number, size: number): HeaderPair[] | undefined => {
     if (!mem.inBounds(ptr, size)) return undefined;
     const p = ptr >>> 0;
     const n = size >>> 0;
     const m = mem.bytes();
-    for (const e of replyHeaders) {
+    for (let j = 0; j < replyHeaders.length; j++) {
+      const e = replyHeaders[j]!;
       const b = e.bytes;
       if (b.length !== n) continue;
       let i = 0;
       while (i < n && m[p + i] === b[i]) i++;
-      if (i === n) return e.pairs.slice();
+      if (i < n) continue;
+      // Most recently used first: the next reply most likely repeats this one.
+      if (j > 0) {
+        replyHeaders.splice(j, 1);
+        replyHeaders.unshift(e);
+      }
+      return e.pairs.slice();
     }
     const pairs = deserializeHeaderMapAt(mem.buffer(), p, n, true);
     if (n <= REPLY_HEADERS_CACHED_BYTES) {
       for (const pair of pairs) Object.freeze(pair);
-      replyHeaders[replyHeadersNext] = { bytes: m.slice(p, p + n), pairs: pairs.slice() };
-      replyHeadersNext = (replyHeadersNext + 1) % REPLY_HEADERS_CACHED;
+      replyHeaders.unshift({ bytes: m.slice(p, p + n), pairs: pairs.slice() });
+      if (replyHeaders.length > REPLY_HEADERS_CACHED) replyHeaders.pop();
     }
     return pairs;
   };

@@ -132,6 +132,14 @@ export function deserializeHeaderMapAt(buf: Buffer, start: number, size: number,
   return out;
 }
 
+/** A little-endian u32 at buf[p] (byte stores: no bounds-checking helper call per field). */
+function writeU32(buf: Uint8Array, p: number, v: number): void {
+  buf[p] = v;
+  buf[p + 1] = v >>> 8;
+  buf[p + 2] = v >>> 16;
+  buf[p + 3] = v >>> 24;
+}
+
 /** `k` lower-cased; names that already are (node:http hands them over so) are returned as they are. */
 function lower(k: string): string {
   for (let i = 0; i < k.length; i++) {
@@ -273,13 +281,13 @@ export class HeaderMap {
   serializeInto(buf: Buffer, at: number): void {
     const n = this.keys.length;
     if (n === 0) return;
-    buf.writeUInt32LE(n, at);
+    writeU32(buf, at, n);
     let p = at + 4 + n * 8;
     for (let i = 0; i < n; i++) {
       const k = this.keys[i]!;
       const v = this.values[i]!;
-      buf.writeUInt32LE(k.length, at + 4 + i * 8);
-      buf.writeUInt32LE(v.length, at + 8 + i * 8);
+      writeU32(buf, at + 4 + i * 8, k.length);
+      writeU32(buf, at + 8 + i * 8, v.length);
       p = writeLatin1(buf, p, k);
       buf[p++] = 0;
       p = writeLatin1(buf, p, v);
