@@ -41,6 +41,8 @@ export interface HttpBenchResult {
   bare: LoadResult;
   bidderSaturation: LoadResult;
   bidderHalfRate: LoadResult;
+  /** The bare server at half of its own saturation rate: the framework's own latency floor on this machine. */
+  bareHalfRate: LoadResult;
   /** Bidder throughput / bare throughput at saturation (medians). */
   ratio: number;
   /**
@@ -50,7 +52,7 @@ export interface HttpBenchResult {
    */
   cpuRatio: number;
   /** Every round, for the record. */
-  all: { bare: LoadResult[]; bidderSaturation: LoadResult[]; bidderHalfRate: LoadResult[] };
+  all: { bare: LoadResult[]; bidderSaturation: LoadResult[]; bidderHalfRate: LoadResult[]; bareHalfRate: LoadResult[] };
   /** RSS of the bidder process after the load. */
   serverRssBytes: number;
 }
@@ -209,26 +211,28 @@ export async function benchHttp(corpus: BenchCorpus, seconds: number, rounds: nu
     }
   };
   const bidder = () => startBidder(mkdtempSync(join(dir, "bidder-")));
-  const all: HttpBenchResult["all"] = { bare: [], bidderSaturation: [], bidderHalfRate: [] };
+  const all: HttpBenchResult["all"] = { bare: [], bidderSaturation: [], bidderHalfRate: [], bareHalfRate: [] };
   for (let r = 0; r < rounds; r++) {
     all.bare.push((await measure(startBare, closed))[0]);
     all.bidderSaturation.push((await measure(bidder, closed))[0]);
   }
   const saturation = median(all.bidderSaturation);
-  const half = ["--rate", String(Math.round(saturation.rps / 2)), "--concurrency", "64", "--seconds", String(seconds), "--warmup", "1"];
+  const bareMedian = median(all.bare);
+  const halfOf = (rps: number) => ["--rate", String(Math.round(rps / 2)), "--concurrency", "64", "--seconds", String(seconds), "--warmup", "1"];
   let rss = -1;
   for (let r = 0; r < rounds; r++) {
-    const [result, bytes] = await measure(bidder, half, r === rounds - 1);
+    all.bareHalfRate.push((await measure(startBare, halfOf(bareMedian.rps)))[0]);
+    const [result, bytes] = await measure(bidder, halfOf(saturation.rps), r === rounds - 1);
     all.bidderHalfRate.push(result);
     if (bytes >= 0) rss = bytes;
   }
-  const bareMedian = median(all.bare);
   return {
     rounds,
     seconds,
     bare: bareMedian,
     bidderSaturation: saturation,
     bidderHalfRate: median(all.bidderHalfRate),
+    bareHalfRate: median(all.bareHalfRate),
     ratio: saturation.rps / bareMedian.rps,
     cpuRatio: bareMedian.serverCpuUsPerRequest / saturation.serverCpuUsPerRequest,
     all,
@@ -243,5 +247,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" }, rounds: { type: "string", default: "3" } } });
   const r = await benchHttp(await loadBenchCorpus(), Number(values.seconds), Number(values.rounds));
   const l = (x: LoadResult) => `${Math.round(x.rps)} req/s  p50 ${x.p50.toFixed(2)} ms  p99 ${x.p99.toFixed(2)} ms  server CPU ${x.serverCpuUsPerRequest.toFixed(1)} µs/req`;
-  console.log(`bare    ${l(r.bare)}\nbidder  ${l(r.bidderSaturation)}  ratio ${(r.ratio * 100).toFixed(0)}% (CPU ratio ${(r.cpuRatio * 100).toFixed(0)}%)\nhalf    ${l(r.bidderHalfRate)}\nanswers ${JSON.stringify(r.bidderSaturation.statuses)} ${JSON.stringify(r.bidderSaturation.nobid)}`);
+  console.log(`bare    ${l(r.bare)}\nbidder  ${l(r.bidderSaturation)}  ratio ${(r.ratio * 100).toFixed(0)}% (CPU ratio ${(r.cpuRatio * 100).toFixed(0)}%)\nhalf    ${l(r.bidderHalfRate)}\nbare/2  ${l(r.bareHalfRate)}\nanswers ${JSON.stringify(r.bidderSaturation.statuses)} ${JSON.stringify(r.bidderSaturation.nobid)}`);
 }

@@ -75,6 +75,7 @@ if (http) {
   console.log(`http    bidder (saturation) ${l(http.bidderSaturation)}`);
   console.log(`http    bidder / bare       throughput ${(http.ratio * 100).toFixed(0)}%, CPU per request ${(http.cpuRatio * 100).toFixed(0)}%   (target >= 70%, the lower of the two: ${mark(ratio >= 0.7)})`);
   console.log(`http    bidder (half rate)  ${l(http.bidderHalfRate)}   (target p99 <= 2 ms: ${mark(http.bidderHalfRate.p99 <= 2)})`);
+  console.log(`http    bare (half rate)    ${l(http.bareHalfRate)}   (reference: node:http's own latency at half its saturation)`);
   console.log(`http    bidder answers      ${JSON.stringify(http.bidderSaturation.statuses)} no-bid reasons ${JSON.stringify(http.bidderSaturation.nobid)}`);
   console.log(`memory  bidder process RSS after the load: ${(http.serverRssBytes / 1048576).toFixed(0)} MiB   (target <= 150 MiB: ${mark(http.serverRssBytes <= 150 * 1048576)})`);
 }
@@ -101,6 +102,7 @@ function compare(prev: any, file: string): void {
     ["http ratio", (r) => r.http?.ratio, (v) => `${(v * 100).toFixed(0)}%`],
     ["http CPU ratio", (r) => r.http?.cpuRatio, (v) => `${(v * 100).toFixed(0)}%`],
     ["http half-rate p99", (r) => r.http?.bidderHalfRate?.p99, (v) => `${v.toFixed(2)} ms`],
+    ["http bare half p99", (r) => r.http?.bareHalfRate?.p99, (v) => `${v.toFixed(2)} ms`],
     ["http bare CPU/req", (r) => r.http?.bare?.serverCpuUsPerRequest, (v) => `${v.toFixed(1)} µs`],
     ["http bidder CPU/req", (r) => r.http?.bidderSaturation?.serverCpuUsPerRequest, (v) => `${v.toFixed(1)} µs`],
     ["bidder RSS", (r) => r.http?.serverRssBytes, (v) => `${(v / 1048576).toFixed(0)} MiB`],
