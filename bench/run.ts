@@ -3,19 +3,29 @@
 //           against JSON.parse of the same bodies in the same process (ratio)
 //   filter  the same requests through the full proxy-wasm path in the standalone host (no HTTP)
 //   memory  Wasm linear memory per VM and process RSS after warm-up
-// Writes bench/results/latest.json; --compare FILE prints the change against an earlier run.
+//   http    the standalone bidder against a bare node:http server (http-bench.ts)
+// Writes bench/results/latest.json (or --out FILE); --compare FILE prints the change against an
+// earlier run's JSON. Options: --rounds N (core, filter), --http-rounds N, --http-seconds S, --no-http.
 import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBenchCorpus } from "./corpus.ts";
-import { benchCore, medianNs } from "./core-bench.ts";
+import { benchCore } from "./core-bench.ts";
+import { benchFilter, FILTER_BENCH_BIDDER } from "./filter-bench.ts";
 import { startTestBidder, writeTestModel, FIXTURES } from "../tests/helpers/bidder.ts";
-import { benchHttp } from "./http-bench.ts";
+import { benchHttp, type LoadResult } from "./http-bench.ts";
 import { PACKAGE_ROOT } from "../host/src/paths.ts";
 
 const { values } = parseArgs({
-  options: { rounds: { type: "string", default: "7" }, compare: { type: "string" }, out: { type: "string" }, "http-seconds": { type: "string", default: "5" }, "no-http": { type: "boolean" } },
+  options: {
+    rounds: { type: "string", default: "7" },
+    compare: { type: "string" },
+    out: { type: "string" },
+    "http-seconds": { type: "string", default: "5" },
+    "http-rounds": { type: "string", default: "3" },
+    "no-http": { type: "boolean" },
+  },
 });
 const rounds = Number(values.rounds);
 
@@ -31,22 +41,10 @@ const core = await benchCore(corpus, rounds, model, campaignsJson);
 results.core = core;
 
 // ---- filter (proxy-wasm path, inline VM, no HTTP) ----
-const app = await startTestBidder({ vms: 1, vmMode: "inline" });
-const headers: Array<[string, string]> = [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bench"], [":scheme", "http"], ["content-type", "application/json"]];
-const reps = Math.max(1, Math.floor(5000 / corpus.bodies.length));
-const runFilter = async () => {
-  for (let r = 0; r < reps; r++) for (const b of corpus.bodies) await app.pool.handleHttpRequest({ headers, body: [b] });
-};
-await runFilter();
-const filterSamples: number[] = [];
-for (let i = 0; i < rounds; i++) {
-  const t0 = process.hrtime.bigint();
-  await runFilter();
-  filterSamples.push(Number(process.hrtime.bigint() - t0) / (reps * corpus.bodies.length));
-}
-filterSamples.sort((a, b) => a - b);
-const filterNs = filterSamples[Math.floor(rounds / 2)]!;
-results.filter = { requestNs: filterNs, requestsPerSecond: 1e9 / filterNs, overCore: filterNs / core.decisionNs - 1 };
+const app = await startTestBidder(FILTER_BENCH_BIDDER);
+const filter = await benchFilter(app, corpus, rounds);
+const filterNs = filter.requestNs;
+results.filter = { ...filter, overCore: filterNs / core.decisionNs - 1 };
 
 // ---- memory ----
 const vmPages = app.pool.memoryBytes();
@@ -54,23 +52,33 @@ results.memory = { wasmBytesPerVm: vmPages, rssBytes: process.memoryUsage().rss 
 await app.close();
 
 // ---- http ----
-const http = values["no-http"] ? undefined : await benchHttp(corpus.bodies, Number(values["http-seconds"]));
+const http = values["no-http"] ? undefined : await benchHttp(corpus, Number(values["http-seconds"]), Number(values["http-rounds"]));
 results.http = http;
 
 // ---- report ----
 const fmt = (ns: number) => (ns / 1000).toFixed(2) + " µs";
+const mark = (ok: boolean) => (ok ? "met" : "NOT met");
 console.log(`\nNexus-RTB bench (${corpus.bodies.length} requests: ${corpus.bodies.length - corpus.fromLogs} corpus + ${corpus.fromLogs} from logs; median of ${rounds} rounds)\n`);
 console.log(`core    decision            ${fmt(core.decisionNs).padStart(12)}   ${Math.round(core.decisionsPerSecond).toLocaleString("en-US")} decisions/s`);
 console.log(`core    of which parse      ${fmt(core.parseNs).padStart(12)}`);
-console.log(`core    JSON.parse (floor)  ${fmt(core.jsonParseNs).padStart(12)}   ratio core/JSON.parse = ${core.ratio.toFixed(2)}`);
-console.log(`filter  proxy-wasm path     ${fmt(filterNs).padStart(12)}   +${((filterNs / core.decisionNs - 1) * 100).toFixed(0)}% over the core`);
+console.log(`core    JSON.parse (floor)  ${fmt(core.jsonParseNs).padStart(12)}   ratio core/JSON.parse = ${core.ratio.toFixed(2)}   (target <= 1.00: ${mark(core.ratio <= 1)})`);
+console.log(`filter  proxy-wasm path     ${fmt(filterNs).padStart(12)}   +${((filterNs / core.decisionNs - 1) * 100).toFixed(0)}% over the core   (target <= +30%: ${mark(filterNs / core.decisionNs - 1 <= 0.3)})`);
+console.log(`filter  answers (one pass)  ${JSON.stringify(filter.statuses)}`);
 console.log(`memory  wasm per VM ${vmPages.map((b) => (b / 1048576).toFixed(1) + " MiB").join(", ")} (2^18 model pair loaded)`);
 if (http) {
-  const l = (r: typeof http.bare) => `${Math.round(r.rps).toLocaleString("en-US")} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  max ${r.max.toFixed(1)} ms`;
+  const l = (r: LoadResult) =>
+    `${Math.round(r.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  max ${r.max.toFixed(1)} ms  server CPU ${r.serverCpuUsPerRequest.toFixed(1)} µs/req`;
+  console.log(`http    (${http.rounds} alternating rounds of ${http.seconds} s on fresh warmed-up servers, medians; each server in its own process, load from a third)`);
   console.log(`http    bare node:http      ${l(http.bare)}`);
-  console.log(`http    bidder (saturation) ${l(http.bidderSaturation)}   ratio ${(http.ratio * 100).toFixed(0)}% of bare`);
-  console.log(`http    bidder (half rate)  ${l(http.bidderHalfRate)}`);
-  console.log(`memory  bidder process RSS after the load: ${(http.serverRssBytes / 1048576).toFixed(0)} MiB`);
+  // The verdict takes the lower of the throughput ratio and the CPU-per-request ratio: a load
+  // generator that cannot saturate the bare server would otherwise flatter the bidder.
+  const ratio = Math.min(http.ratio, http.cpuRatio);
+  console.log(`http    bidder (saturation) ${l(http.bidderSaturation)}`);
+  console.log(`http    bidder / bare       throughput ${(http.ratio * 100).toFixed(0)}%, CPU per request ${(http.cpuRatio * 100).toFixed(0)}%   (target >= 70%, the lower of the two: ${mark(ratio >= 0.7)})`);
+  console.log(`http    bidder (half rate)  ${l(http.bidderHalfRate)}   (target p99 <= 2 ms: ${mark(http.bidderHalfRate.p99 <= 2)})`);
+  console.log(`http    bare (half rate)    ${l(http.bareHalfRate)}   (reference: node:http's own latency at half its saturation)`);
+  console.log(`http    bidder answers      ${JSON.stringify(http.bidderSaturation.statuses)} no-bid reasons ${JSON.stringify(http.bidderSaturation.nobid)}`);
+  console.log(`memory  bidder process RSS after the load: ${(http.serverRssBytes / 1048576).toFixed(0)} MiB   (target <= 150 MiB: ${mark(http.serverRssBytes <= 150 * 1048576)})`);
 }
 console.log(`outcomes of the core on the mix: ${JSON.stringify(core.outcomes)}`);
 
@@ -79,9 +87,32 @@ mkdirSync(outDir, { recursive: true });
 const out = values.out ?? join(outDir, "latest.json");
 writeFileSync(out, JSON.stringify(results, null, 2));
 console.log(`\nwritten ${out}`);
-if (values.compare) {
-  const prev = JSON.parse(readFileSync(values.compare, "utf8"));
-  const pct = (a: number, b: number) => `${((a / b - 1) * 100).toFixed(1)}%`;
-  console.log(`vs ${values.compare}: core ${pct(core.decisionNs, prev.core.decisionNs)}, filter ${pct(filterNs, prev.filter.requestNs)}`);
+if (values.compare) compare(JSON.parse(readFileSync(values.compare, "utf8")), values.compare);
+
+/** Prints each headline figure next to the earlier run's (fields missing there are skipped). */
+function compare(prev: any, file: string): void {
+  const now: any = results;
+  const rows: Array<[string, (r: any) => number | undefined, (v: number) => string]> = [
+    ["core decision", (r) => r.core?.decisionNs, (v) => fmt(v)],
+    ["core / JSON.parse", (r) => r.core?.ratio, (v) => v.toFixed(2)],
+    ["filter path", (r) => r.filter?.requestNs, (v) => fmt(v)],
+    ["filter over core", (r) => r.filter?.overCore, (v) => `+${(v * 100).toFixed(0)}%`],
+    ["filter CPU", (r) => r.filter?.cpuNs, (v) => fmt(v)],
+    ["http bare", (r) => r.http?.bare?.rps, (v) => `${Math.round(v)} req/s`],
+    ["http bidder", (r) => r.http?.bidderSaturation?.rps, (v) => `${Math.round(v)} req/s`],
+    ["http ratio", (r) => r.http?.ratio, (v) => `${(v * 100).toFixed(0)}%`],
+    ["http CPU ratio", (r) => r.http?.cpuRatio, (v) => `${(v * 100).toFixed(0)}%`],
+    ["http half-rate p99", (r) => r.http?.bidderHalfRate?.p99, (v) => `${v.toFixed(2)} ms`],
+    ["http bare half p99", (r) => r.http?.bareHalfRate?.p99, (v) => `${v.toFixed(2)} ms`],
+    ["http bare CPU/req", (r) => r.http?.bare?.serverCpuUsPerRequest, (v) => `${v.toFixed(1)} µs`],
+    ["http bidder CPU/req", (r) => r.http?.bidderSaturation?.serverCpuUsPerRequest, (v) => `${v.toFixed(1)} µs`],
+    ["bidder RSS", (r) => r.http?.serverRssBytes, (v) => `${(v / 1048576).toFixed(0)} MiB`],
+  ];
+  console.log(`\nvs ${file} (${prev.date ?? "undated"}):`);
+  for (const [name, get, show] of rows) {
+    const a = get(now);
+    const b = get(prev);
+    if (typeof a !== "number" || typeof b !== "number") continue;
+    console.log(`  ${name.padEnd(20)} ${show(b).padStart(14)} -> ${show(a).padStart(14)}  (${((a / b - 1) * 100).toFixed(1)}%)`);
+  }
 }
-void medianNs;

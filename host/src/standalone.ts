@@ -188,19 +188,43 @@ export interface VmStatus {
   modelLoaded: boolean;
 }
 
-/** The per-VM statuses the filter publishes each tick (fresh ones only: a dead VM's goes stale). */
-export function vmStatuses(pool: VmPool, nowMs = Date.now(), maxAgeMs = 5000): VmStatus[] {
+/**
+ * The per-VM statuses the filter publishes each tick (fresh ones only: a dead VM's goes stale).
+ * Readiness probes call this while bids are served: it reads the keys "nexus/v1/vm/1" up to the
+ * filter's VM counter ("nexus/v1/vm-seq") instead of walking every key of the store (the
+ * reservation ring alone holds tens of thousands). Only when that finds fewer statuses than
+ * `expected` (start-up, or a VM that could not count itself) does it fall back to the full walk.
+ */
+export function vmStatuses(pool: VmPool, nowMs = Date.now(), maxAgeMs = 5000, expected = pool.size): VmStatus[] {
   const out: VmStatus[] = [];
+  const seq = pool.shared.get(VM_SEQ_KEY);
+  if (seq && seq.value.byteLength === 8) {
+    const n = Number(new DataView(seq.value.buffer, seq.value.byteOffset, 8).getBigUint64(0, true));
+    for (let vm = 1; vm <= n && vm <= 4096; vm++) {
+      const status = vmStatusOf(pool, vm, nowMs, maxAgeMs);
+      if (status) out.push(status);
+    }
+    if (out.length >= expected) return out;
+    out.length = 0;
+  }
   for (const key of pool.shared.keys()) {
-    if (!key.startsWith("nexus/v1/vm/")) continue;
-    const v = pool.shared.get(key);
-    if (!v || v.value.byteLength !== 17) continue;
-    const d = new DataView(v.value.buffer, v.value.byteOffset, v.value.byteLength);
-    const atMs = Number(d.getBigInt64(0, true));
-    if (nowMs - atMs > maxAgeMs) continue;
-    out.push({ vm: Number(key.slice("nexus/v1/vm/".length)), atMs, configVersion: Number(d.getBigInt64(8, true)), modelLoaded: d.getUint8(16) === 1 });
+    if (!key.startsWith(VM_STATUS_PREFIX)) continue;
+    const status = vmStatusOf(pool, Number(key.slice(VM_STATUS_PREFIX.length)), nowMs, maxAgeMs);
+    if (status) out.push(status);
   }
   return out;
+}
+
+const VM_SEQ_KEY = "nexus/v1/vm-seq";
+const VM_STATUS_PREFIX = "nexus/v1/vm/";
+
+function vmStatusOf(pool: VmPool, vm: number, nowMs: number, maxAgeMs: number): VmStatus | undefined {
+  const v = pool.shared.get(VM_STATUS_PREFIX + vm);
+  if (!v || v.value.byteLength !== 17) return undefined;
+  const d = new DataView(v.value.buffer, v.value.byteOffset, v.value.byteLength);
+  const atMs = Number(d.getBigInt64(0, true));
+  if (nowMs - atMs > maxAgeMs) return undefined;
+  return { vm, atMs, configVersion: Number(d.getBigInt64(8, true)), modelLoaded: d.getUint8(16) === 1 };
 }
 
 function logFilter(log: Logger, level: number, message: string, contextId: number): void {

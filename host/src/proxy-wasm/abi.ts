@@ -16,7 +16,7 @@ import {
   WASI_MODULES,
   WasiErrno,
 } from "./constants.ts";
-import { deserializeHeaderMap, type HeaderMap, type HeaderPair, latin1String } from "./header-map.ts";
+import { deserializeHeaderMapAt, type HeaderMap, type HeaderPair } from "./header-map.ts";
 import type { VmMemory } from "./memory.ts";
 import type { SharedDataStore } from "./shared-data.ts";
 import type { VmMetrics } from "./metrics.ts";
@@ -25,6 +25,9 @@ import { Buffer } from "node:buffer";
 import { webcrypto } from "node:crypto";
 
 const utf8 = new TextDecoder("utf-8");
+/** Local-reply header maps remembered per VM, and the largest one remembered (bytes). */
+const REPLY_HEADERS_CACHED = 8;
+const REPLY_HEADERS_CACHED_BYTES = 512;
 
 /** A buffer visible to the VM (HTTP body, configuration, callout body...). */
 export interface BufferRef {
@@ -43,15 +46,20 @@ export interface AbiHost {
   checkRestricted(name: string): void;
   /** Allocates `data.length` bytes with the module's allocator and copies `data` there; 0 on failure. */
   allocate(data: Uint8Array): number;
+  /** Allocates `size` bytes with the module's allocator (the caller fills them); 0 on failure. */
+  allocateSize(size: number): number;
   logLevel(): number;
   log(level: number, message: string): void;
   nowNanos(): bigint;
+  /** Writes nowNanos() as a u64 at ptr; false when out of bounds. */
+  writeNowNanos(ptr: number): boolean;
   monotonicNanos(): bigint;
   setTickPeriod(ms: number): Status;
   getProperty(path: Uint8Array): { status: Status; value?: Uint8Array };
   setProperty(path: Uint8Array, value: Uint8Array): Status;
   continueStream(type: number): Status;
   closeStream(type: number): Status;
+  /** `headers`: keys already lower-cased. */
   sendLocalResponse(code: number, details: string, body: Uint8Array, headers: HeaderPair[], grpcStatus: number): Status;
   setEffectiveContext(id: number): Status;
   done(): Status;
@@ -85,15 +93,66 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
     }
     return mem.writeU32(ptrPtr, ptr) && mem.writeU32(sizePtr, data.length);
   };
+  /**
+   * Allocates `size` bytes in the VM and writes the pointer and size out (copyToPointerSize without
+   * the copy: the caller writes the bytes). Returns the pointer, 0 for size 0 (nothing allocated),
+   * or -1 when the allocation or a write failed.
+   */
+  const allocOut = (size: number, ptrPtr: number, sizePtr: number): number => {
+    let ptr = 0;
+    if (size > 0) {
+      ptr = host.allocateSize(size);
+      if (ptr === 0) return -1;
+    }
+    return mem.writeU32(ptrPtr, ptr) && mem.writeU32(sizePtr, size) ? ptr : -1;
+  };
+  /** A serialised header map at (ptr, size) as pairs (malformed: []); undefined when out of bounds. */
+  const readPairs = (ptr: number, size: number, lowerKeys: boolean): HeaderPair[] | undefined => {
+    if (!mem.inBounds(ptr, size)) return undefined;
+    return deserializeHeaderMapAt(mem.buffer(), ptr >>> 0, size >>> 0, lowerKeys);
+  };
+  /**
+   * The headers of proxy_send_local_response, keys lower-cased. A filter sends the same few header
+   * maps over and over (content type, a no-bid reason...): the last few are kept with their bytes,
+   * and a byte-equal map gets the same (frozen) pairs in a fresh array instead of new strings.
+   */
+  const replyHeaders: Array<{ bytes: Uint8Array; pairs: HeaderPair[] }> = [];
+  const readReplyHeaders = (ptr: number, size: number): HeaderPair[] | undefined => {
+    if (!mem.inBounds(ptr, size)) return undefined;
+    const p = ptr >>> 0;
+    const n = size >>> 0;
+    const m = mem.bytes();
+    for (let j = 0; j < replyHeaders.length; j++) {
+      const e = replyHeaders[j]!;
+      const b = e.bytes;
+      if (b.length !== n) continue;
+      let i = 0;
+      while (i < n && m[p + i] === b[i]) i++;
+      if (i < n) continue;
+      // Most recently used first: the next reply most likely repeats this one.
+      if (j > 0) {
+        replyHeaders.splice(j, 1);
+        replyHeaders.unshift(e);
+      }
+      return e.pairs.slice();
+    }
+    const pairs = deserializeHeaderMapAt(mem.buffer(), p, n, true);
+    if (n <= REPLY_HEADERS_CACHED_BYTES) {
+      for (const pair of pairs) Object.freeze(pair);
+      replyHeaders.unshift({ bytes: m.slice(p, p + n), pairs: pairs.slice() });
+      if (replyHeaders.length > REPLY_HEADERS_CACHED) replyHeaders.pop();
+    }
+    return pairs;
+  };
   /** proxy_add/replace_header_map_value after their guard: same checks, one map operation apart. */
   const writePair = (type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number, op: "add" | "replace"): number => {
     if (type >>> 0 > MAP_TYPE_MAX) return Status.BAD_ARGUMENT;
-    const key = mem.read(keyPtr, keySize);
-    const value = mem.read(valuePtr, valueSize);
-    if (!key || !value) return Status.INVALID_MEMORY_ACCESS;
+    const key = mem.latin1(keyPtr, keySize);
+    const value = mem.latin1(valuePtr, valueSize);
+    if (key === undefined || value === undefined) return Status.INVALID_MEMORY_ACCESS;
     const map = host.map(type, "write");
     if (!map) return Status.BAD_ARGUMENT;
-    map[op](latin1String(key), latin1String(value));
+    map[op](key, value);
     return Status.OK;
   };
 
@@ -101,9 +160,9 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
     proxy_log(level: number, ptr: number, size: number): number {
       guard("env.proxy_log");
       if (level >>> 0 > LOG_LEVEL_MAX) return Status.BAD_ARGUMENT;
-      const msg = mem.read(ptr, size);
-      if (!msg) return Status.INVALID_MEMORY_ACCESS;
-      host.log(level >>> 0, utf8.decode(msg));
+      const msg = mem.utf8(ptr, size);
+      if (msg === undefined) return Status.INVALID_MEMORY_ACCESS;
+      host.log(level >>> 0, msg);
       return Status.OK;
     },
     proxy_get_status(codePtr: number, msgPtrPtr: number, msgSizePtr: number): number {
@@ -138,27 +197,34 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       grpcStatus: number,
     ): number {
       guard("env.proxy_send_local_response");
-      const details = mem.read(detailsPtr, detailsSize);
+      const details = mem.utf8(detailsPtr, detailsSize);
       const body = mem.copy(bodyPtr, bodySize);
-      const headers = mem.read(headersPtr, headersSize);
-      if (!details || !body || !headers) return Status.INVALID_MEMORY_ACCESS;
-      return host.sendLocalResponse(code >>> 0, utf8.decode(details), body, deserializeHeaderMap(headers), grpcStatus >>> 0);
+      const headers = readReplyHeaders(headersPtr, headersSize);
+      if (details === undefined || !body || !headers) return Status.INVALID_MEMORY_ACCESS;
+      return host.sendLocalResponse(code >>> 0, details, body, headers, grpcStatus >>> 0);
     },
     proxy_get_shared_data(keyPtr: number, keySize: number, valuePtrPtr: number, valueSizePtr: number, casPtr: number): number {
       guard("env.proxy_get_shared_data");
-      const key = mem.read(keyPtr, keySize);
-      if (!key) return Status.INVALID_MEMORY_ACCESS;
-      const r = host.shared.get(key);
-      if (r === undefined) return Status.NOT_FOUND;
-      if (!copyOut(r.value, valuePtrPtr, valueSizePtr)) return Status.INVALID_MEMORY_ACCESS;
-      return mem.writeU32(casPtr, r.cas) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+      if (!mem.inBounds(keyPtr, keySize)) return Status.INVALID_MEMORY_ACCESS;
+      const store = host.shared;
+      const len = store.readValueAt(mem.bytes(), keyPtr >>> 0, keySize >>> 0);
+      if (len < 0) return Status.NOT_FOUND;
+      // Take what readValueAt left in the store before the allocator runs (it is VM code).
+      const value = store.valueBytes;
+      const cas = store.valueCas;
+      const ptr = allocOut(len, valuePtrPtr, valueSizePtr);
+      if (ptr < 0) return Status.INVALID_MEMORY_ACCESS;
+      const m = mem.bytes();
+      if (len <= 64) for (let i = 0; i < len; i++) m[ptr + i] = value[i]!;
+      else m.set(len === value.length ? value : value.subarray(0, len), ptr);
+      return mem.writeU32(casPtr, cas) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
     proxy_set_shared_data(keyPtr: number, keySize: number, valuePtr: number, valueSize: number, cas: number): number {
       guard("env.proxy_set_shared_data");
-      const key = mem.copy(keyPtr, keySize);
-      const value = mem.read(valuePtr, valueSize);
-      if (!key || !value) return Status.INVALID_MEMORY_ACCESS;
-      return host.shared.set(key, value, cas >>> 0);
+      if (!mem.inBounds(keyPtr, keySize) || !mem.inBounds(valuePtr, valueSize)) return Status.INVALID_MEMORY_ACCESS;
+      // Straight from the VM's memory: the store copies both under its lock, and no VM code runs before.
+      const m = mem.bytes();
+      return host.shared.setAt(m, keyPtr >>> 0, keySize >>> 0, m, valuePtr >>> 0, valueSize >>> 0, cas >>> 0);
     },
     proxy_register_shared_queue(namePtr: number, nameSize: number, tokenPtr: number): number {
       guard("env.proxy_register_shared_queue");
@@ -191,13 +257,16 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
     proxy_get_header_map_value(type: number, keyPtr: number, keySize: number, valuePtrPtr: number, valueSizePtr: number): number {
       guard("env.proxy_get_header_map_value");
       if (type >>> 0 > MAP_TYPE_MAX) return Status.BAD_ARGUMENT;
-      const key = mem.read(keyPtr, keySize);
-      if (!key) return Status.INVALID_MEMORY_ACCESS;
+      const key = mem.latin1(keyPtr, keySize);
+      if (key === undefined) return Status.INVALID_MEMORY_ACCESS;
       const map = host.map(type, "read");
       if (!map) return host.inAccessLog() ? Status.NOT_FOUND : Status.BAD_ARGUMENT;
-      const value = map.get(latin1String(key));
+      const value = map.get(key);
       if (value === undefined) return Status.NOT_FOUND;
-      return copyOut(Buffer.from(value, "latin1"), valuePtrPtr, valueSizePtr) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+      const ptr = allocOut(value.length, valuePtrPtr, valueSizePtr);
+      if (ptr < 0) return Status.INVALID_MEMORY_ACCESS;
+      mem.writeLatin1(ptr, value);
+      return Status.OK;
     },
     proxy_add_header_map_value(type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number): number {
       guard("env.proxy_add_header_map_value");
@@ -210,11 +279,11 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
     proxy_remove_header_map_value(type: number, keyPtr: number, keySize: number): number {
       guard("env.proxy_remove_header_map_value");
       if (type >>> 0 > MAP_TYPE_MAX) return Status.BAD_ARGUMENT;
-      const key = mem.read(keyPtr, keySize);
-      if (!key) return Status.INVALID_MEMORY_ACCESS;
+      const key = mem.latin1(keyPtr, keySize);
+      if (key === undefined) return Status.INVALID_MEMORY_ACCESS;
       const map = host.map(type, "write");
       if (!map) return Status.BAD_ARGUMENT;
-      map.remove(latin1String(key));
+      map.remove(key);
       return Status.OK;
     },
     proxy_get_header_map_pairs(type: number, ptrPtr: number, sizePtr: number): number {
@@ -222,17 +291,21 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       if (type >>> 0 > MAP_TYPE_MAX) return Status.BAD_ARGUMENT;
       // Envoy: an unavailable map reads as an empty one here (headerMapToPairs(nullptr)).
       const map = host.map(type, "read");
-      const bytes = map && map.size > 0 ? map.serialize() : new Uint8Array(0);
-      return copyOut(bytes, ptrPtr, sizePtr) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+      const size = map ? map.serializedSize() : 0;
+      // Serialised straight into the VM's memory.
+      const ptr = allocOut(size, ptrPtr, sizePtr);
+      if (ptr < 0) return Status.INVALID_MEMORY_ACCESS;
+      if (size > 0) map!.serializeInto(mem.buffer(), ptr);
+      return Status.OK;
     },
     proxy_set_header_map_pairs(type: number, ptr: number, size: number): number {
       guard("env.proxy_set_header_map_pairs");
       if (type >>> 0 > MAP_TYPE_MAX) return Status.BAD_ARGUMENT;
-      const data = mem.read(ptr, size);
-      if (!data) return Status.INVALID_MEMORY_ACCESS;
+      const pairs = readPairs(ptr, size, false);
+      if (!pairs) return Status.INVALID_MEMORY_ACCESS;
       const map = host.map(type, "write");
       if (!map) return Status.BAD_ARGUMENT;
-      map.setAll(deserializeHeaderMap(data));
+      map.setAll(pairs);
       return Status.OK;
     },
     proxy_get_header_map_size(type: number, sizePtr: number): number {
@@ -266,7 +339,7 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       if (n === 0) {
         return mem.writeU32(ptrPtr, 0) && mem.writeU32(sizePtr, 0) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
       }
-      return copyOut(bytes.subarray(s, s + n), ptrPtr, sizePtr) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+      return copyOut(n === bytes.length ? bytes : bytes.subarray(s, s + n), ptrPtr, sizePtr) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
     proxy_set_buffer_bytes(type: number, start: number, length: number, dataPtr: number, dataSize: number): number {
       guard("env.proxy_set_buffer_bytes");
@@ -291,14 +364,14 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       tokenPtr: number,
     ): number {
       guard("env.proxy_http_call");
-      const upstream = mem.read(upstreamPtr, upstreamSize);
+      const upstream = mem.utf8(upstreamPtr, upstreamSize);
       const body = mem.copy(bodyPtr, bodySize);
-      const headers = mem.read(headersPtr, headersSize);
-      const trailers = mem.read(trailersPtr, trailersSize);
-      if (!upstream || !body || !headers || !trailers) return Status.INVALID_MEMORY_ACCESS;
+      const headers = readPairs(headersPtr, headersSize, false);
+      const trailers = readPairs(trailersPtr, trailersSize, false);
+      if (upstream === undefined || !body || !headers || !trailers) return Status.INVALID_MEMORY_ACCESS;
       // cpp-host writes the token once before the call to check the pointer.
       if (!mem.writeU32(tokenPtr, 0)) return Status.INVALID_MEMORY_ACCESS;
-      const r = host.httpCall(utf8.decode(upstream), deserializeHeaderMap(headers), body, deserializeHeaderMap(trailers), timeoutMs | 0);
+      const r = host.httpCall(upstream, headers, body, trailers, timeoutMs | 0);
       mem.writeU32(tokenPtr, r.token);
       return r.status;
     },
@@ -334,7 +407,7 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
     },
     proxy_get_current_time_nanoseconds(resultPtr: number): number {
       guard("env.proxy_get_current_time_nanoseconds");
-      return mem.writeU64(resultPtr, host.nowNanos()) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
+      return host.writeNowNanos(resultPtr) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
     proxy_define_metric(type: number, namePtr: number, nameSize: number, idPtr: number): number {
       guard("env.proxy_define_metric");

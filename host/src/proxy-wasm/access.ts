@@ -63,7 +63,7 @@ export function mapFor(ctx: AnyContext | undefined, type: number, mode: "read" |
     case MapType.HTTP_REQUEST_HEADERS:
       return ctx.reqHeadersOpen ? ctx.reqHeaders : null;
     case MapType.HTTP_RESPONSE_HEADERS:
-      return ctx.respHeadersOpen ? ctx.respHeaders : null;
+      return ctx.respHeadersOpen ? ctx.responseHeaders() : null;
     case MapType.HTTP_REQUEST_TRAILERS:
       if (ctx.reqTrailersOpen) return ctx.reqTrailers;
       if (ctx.reqTrailersAddable && (mode === "write" || ctx.reqTrailers)) return (ctx.reqTrailers ??= new HeaderMap());
@@ -85,7 +85,7 @@ export function mapFor(ctx: AnyContext | undefined, type: number, mode: "read" |
 export function getProperty(ctx: AnyContext | undefined, path: Uint8Array, props: Readonly<Record<string, string>>): { status: Status; value?: Uint8Array } {
   const key = new TextDecoder().decode(path);
   if (ctx instanceof StreamContext) {
-    const v = ctx.properties.get(key.replace(/\0$/, ""));
+    const v = ctx.properties?.get(key.replace(/\0$/, ""));
     if (v) return { status: Status.OK, value: v };
   }
   const parts = key.split("\0");
@@ -98,6 +98,6 @@ export function getProperty(ctx: AnyContext | undefined, path: Uint8Array, props
 /** Envoy keeps set properties in the stream's filter state: only on a stream context. */
 export function setProperty(ctx: AnyContext | undefined, path: Uint8Array, value: Uint8Array): Status {
   if (!(ctx instanceof StreamContext)) return Status.NOT_FOUND;
-  ctx.properties.set(new TextDecoder().decode(path).replace(/\0$/, ""), value);
+  (ctx.properties ??= new Map()).set(new TextDecoder().decode(path).replace(/\0$/, ""), value);
   return Status.OK;
 }

@@ -6,14 +6,34 @@ import { performance } from "node:perf_hooks";
 import { LOG_LEVEL_NAMES } from "./constants.ts";
 import type { Clock, HttpCallHandler, HttpCallResult, LogSink } from "./types.ts";
 
-const hr0 = process.hrtime.bigint();
-const wall0 = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+// Wall clock with nanosecond resolution: the epoch time at start-up (in µs) plus the monotonic
+// time since, from performance.now() (a double in ms; its sub-ns rounding is far below what a
+// filter can observe). The same arithmetic gives a BigInt (nowNanos) or, on the hot path of
+// proxy_get_current_time_nanoseconds, the two u32 halves without any BigInt.
+const perf0 = performance.now();
+const wall0Micros = Math.round((performance.timeOrigin + perf0) * 1000);
+const wall0 = BigInt(wall0Micros) * 1000n;
+const TWO32 = 0x1_0000_0000;
+// wall0 as u32 halves (wall0Micros * 1000 < 2^64 for the next few centuries).
+const wall0Hi = Math.floor(wall0Micros / TWO32) * 1000 + Math.floor(((wall0Micros % TWO32) * 1000) / TWO32);
+const wall0Lo = ((wall0Micros % TWO32) * 1000) % TWO32;
 
-/** Wall clock with nanosecond resolution: the epoch time at start-up plus the monotonic hrtime since. */
+function sinceStartNanos(): number {
+  return Math.round((performance.now() - perf0) * 1e6);
+}
+
 export const realClock: Clock = {
-  nowNanos: () => wall0 + (process.hrtime.bigint() - hr0),
+  nowNanos: () => wall0 + BigInt(sinceStartNanos()),
   monotonicNanos: () => process.hrtime.bigint(),
 };
+
+/** realClock.nowNanos() as out[0] = low 32 bits, out[1] = high 32 bits. */
+export function realNowNanosParts(out: Float64Array): void {
+  const d = sinceStartNanos();
+  const lo = wall0Lo + (d % TWO32);
+  out[0] = lo % TWO32;
+  out[1] = (wall0Hi + Math.floor(d / TWO32) + (lo >= TWO32 ? 1 : 0)) % TWO32;
+}
 
 /** Default log sink: one JSON line per message on stderr. */
 export function jsonStderrLog(label?: string): LogSink {

@@ -13,12 +13,20 @@
 // With an `upstream` handler the request then goes there and the answer runs through
 // proxy_on_response_headers/body/trailers the same way. The stream then ends (vm.finishStream):
 // proxy_on_done, proxy_on_log, proxy_on_delete.
+//
+// The machine is written as generators that yield a promise only where the stream really has to
+// wait (a pause, the upstream's answer); ProxyWasmVm.drive() runs them. A stream that never waits
+// (every bid: the filter answers from on_request_body) runs to its end synchronously, without a
+// microtask hop per step.
 
 import { Action, ROOT_CONTEXT_ID } from "./constants.ts";
 import { HeaderMap } from "./header-map.ts";
 import { BodyBuffer, concatBytes, type Direction, type StreamContext } from "./stream.ts";
 import type { ContinueOutcome } from "./types.ts";
 import type { ProxyWasmVm } from "./vm.ts";
+
+/** A step that waits: yields the promise to wait for, receives its value. */
+export type StreamSteps<T> = Generator<Promise<unknown>, T, unknown>;
 
 const NAMES = {
   request: { headers: "proxy_on_request_headers", body: "proxy_on_request_body", trailers: "proxy_on_request_trailers" },
@@ -33,15 +41,24 @@ function isPause(r: number | undefined): boolean {
   return r !== undefined && r !== Action.CONTINUE;
 }
 
+function resumed(s: StreamContext, dir: Direction): boolean {
+  return dir === "request" ? s.resumeRequest : s.resumeResponse;
+}
+
+function clearResume(s: StreamContext, dir: Direction): void {
+  if (dir === "request") s.resumeRequest = false;
+  else s.resumeResponse = false;
+}
+
 /** Waits until the filter continues `dir`; false when the stream ended meanwhile. */
-async function waitResume(vm: ProxyWasmVm, s: StreamContext, dir: Direction): Promise<boolean> {
+function* waitResume(vm: ProxyWasmVm, s: StreamContext, dir: Direction): StreamSteps<boolean> {
   for (;;) {
     if (terminal(vm, s)) return false;
-    if (s.resume[dir]) {
-      s.resume[dir] = false;
+    if (resumed(s, dir)) {
+      clearResume(s, dir);
       return true;
     }
-    await s.wait();
+    yield s.wait();
   }
 }
 
@@ -55,34 +72,37 @@ function setOpen(s: StreamContext, dir: Direction, what: "headers" | "trailers",
 
 function forward(s: StreamContext, dir: Direction): void {
   const buf = dir === "request" ? s.reqBody : s.respBody;
-  if (buf && buf.data.length > 0) (dir === "request" ? s.forwardedReq : s.forwardedResp).push(buf.data);
+  if (buf && buf.data.length > 0) {
+    if (dir === "request") (s.forwardedReq ??= []).push(buf.data);
+    else (s.forwardedResp ??= []).push(buf.data);
+  }
   if (dir === "request") s.reqBody = null;
   else s.respBody = null;
 }
 
 /** Runs headers, body chunks and trailers of one direction. False when the stream ended early. */
-async function runDirection(
+function* runDirection(
   vm: ProxyWasmVm,
   s: StreamContext,
   dir: Direction,
-  headers: HeaderMap,
+  headerCount: number,
   chunks: readonly Uint8Array[],
   trailers: ReadonlyArray<readonly [string, string]> | undefined,
-): Promise<boolean> {
+): StreamSteps<boolean> {
   const names = NAMES[dir];
   const hasBody = chunks.length > 0;
   const hasTrailers = trailers !== undefined;
-  s.resume[dir] = false;
+  clearResume(s, dir);
 
   setOpen(s, dir, "headers", true);
-  const r = vm.callVm(names.headers, s.id, [s.id, headers.size, !hasBody && !hasTrailers ? 1 : 0]);
+  const r = vm.callVm(names.headers, s.id, s.id, headerCount, !hasBody && !hasTrailers ? 1 : 0);
   if (terminal(vm, s)) return false;
   let headersPaused = false;
-  if (isPause(r) && !s.resume[dir]) {
+  if (isPause(r) && !resumed(s, dir)) {
     headersPaused = true;
-    if (!(await waitResume(vm, s, dir))) return false;
+    if (!(yield* waitResume(vm, s, dir))) return false;
   }
-  s.resume[dir] = false;
+  clearResume(s, dir);
   setOpen(s, dir, "headers", false);
 
   const list = headersPaused && hasBody ? [concatBytes(chunks)] : chunks;
@@ -90,7 +110,9 @@ async function runDirection(
     const eos = i === list.length - 1 && !hasTrailers;
     let buf = dir === "request" ? s.reqBody : s.respBody;
     if (!buf) {
-      buf = new BodyBuffer(list[i]!.slice());
+      // No copy: BodyBuffer never writes into its bytes (changes replace them), and the caller
+      // leaves the chunks alone until the outcome (see HttpRequest).
+      buf = new BodyBuffer(list[i]!);
       if (dir === "request") s.reqBody = buf;
       else s.respBody = buf;
     } else {
@@ -98,12 +120,12 @@ async function runDirection(
     }
     if (dir === "request") s.reqTrailersAddable = eos;
     else s.respTrailersAddable = eos;
-    const rb = vm.callVm(names.body, s.id, [s.id, buf.data.length, eos ? 1 : 0]);
+    const rb = vm.callVm(names.body, s.id, s.id, buf.data.length, eos ? 1 : 0);
     if (dir === "request") s.reqTrailersAddable = false;
     else s.respTrailersAddable = false;
     if (terminal(vm, s)) return false;
-    if (!isPause(rb) || s.resume[dir]) {
-      s.resume[dir] = false;
+    if (!isPause(rb) || resumed(s, dir)) {
+      clearResume(s, dir);
       forward(s, dir);
       continue;
     }
@@ -113,7 +135,7 @@ async function runDirection(
       else s.respBody = null;
     }
     if (!eos) continue;
-    if (!(await waitResume(vm, s, dir))) return false;
+    if (!(yield* waitResume(vm, s, dir))) return false;
     forward(s, dir);
   }
 
@@ -122,12 +144,12 @@ async function runDirection(
     if (dir === "request") s.reqTrailers = t;
     else s.respTrailers = t;
     setOpen(s, dir, "trailers", true);
-    const rt = vm.callVm(names.trailers, s.id, [s.id, t.size]);
+    const rt = vm.callVm(names.trailers, s.id, s.id, t.size);
     if (terminal(vm, s)) return false;
-    if (isPause(rt) && !s.resume[dir]) {
-      if (!(await waitResume(vm, s, dir))) return false;
+    if (isPause(rt) && !resumed(s, dir)) {
+      if (!(yield* waitResume(vm, s, dir))) return false;
     }
-    s.resume[dir] = false;
+    clearResume(s, dir);
     setOpen(s, dir, "trailers", false);
     forward(s, dir);
   }
@@ -135,34 +157,45 @@ async function runDirection(
 }
 
 /** Optional: a request-phase local reply goes through the filter's own response callbacks (Envoy). */
-async function localReplyThroughFilter(vm: ProxyWasmVm, s: StreamContext): Promise<void> {
+function* localReplyThroughFilter(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void> {
   const reply = s.localReply;
   if (!reply || !vm.options.localReplyThroughFilter || vm.failure || s.resetRequested || s.timedOut || s.aborted) return;
-  const headers = new HeaderMap([[":status", String(reply.status)], ...reply.headers]);
   s.localReply = null;
-  s.respHeaders = headers;
-  const ok = await runDirection(vm, s, "response", headers, reply.body.length > 0 ? [reply.body] : [], undefined);
+  s.respHeaders = null;
+  s.respHeadersOf = reply;
+  const ok = yield* runDirection(vm, s, "response", reply.headers.length + 1, reply.body.length > 0 ? [reply.body] : [], undefined);
+  s.respHeadersOf = null;
   if (s.localReply !== null || !ok) {
     // A second local reply while encoding replaces the first (Envoy: sendDirectLocalReply); a
     // reset, timeout or VM failure wins over both.
     if (s.localReply === null) s.localReply = reply;
     return;
   }
+  const body = concatBytes(s.forwardedResp);
+  // (Made only if the filter looked at them; TypeScript cannot see the callbacks set it.)
+  const headers = s.respHeaders as HeaderMap | null;
+  if (headers === null || headers.changes === 0) {
+    // The filter let the reply through as it was (the usual case): keep its status and headers.
+    s.localReply = body === reply.body ? reply : { ...reply, body };
+    return;
+  }
   const status = Number.parseInt(headers.get(":status") ?? "", 10);
   s.localReply = {
-    ...reply,
+    kind: "local",
     status: Number.isFinite(status) ? status : reply.status,
+    details: reply.details,
     headers: headers.pairs().filter(([k]) => k !== ":status"),
-    body: concatBytes(s.forwardedResp),
+    body,
+    grpcStatus: reply.grpcStatus,
   };
 }
 
-export async function runStream(vm: ProxyWasmVm, s: StreamContext): Promise<void> {
-  vm.callVm("proxy_on_context_create", s.id, [s.id, ROOT_CONTEXT_ID]);
+export function* runStream(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void> {
+  vm.callVm("proxy_on_context_create", s.id, s.id, ROOT_CONTEXT_ID);
   if (terminal(vm, s)) return vm.finishStream(s);
   const req = s.request;
-  if (!(await runDirection(vm, s, "request", s.reqHeaders, req.body, req.trailers))) {
-    await localReplyThroughFilter(vm, s);
+  if (!(yield* runDirection(vm, s, "request", s.reqHeaders.size, req.body, req.trailers))) {
+    yield* localReplyThroughFilter(vm, s);
     return vm.finishStream(s);
   }
 
@@ -175,9 +208,10 @@ export async function runStream(vm: ProxyWasmVm, s: StreamContext): Promise<void
     (value) => ({ value }),
     (error: unknown) => ({ error }),
   );
-  let answer: Awaited<typeof call> | null = null;
+  type Answer = Awaited<typeof call>;
+  let answer: Answer | null = null;
   while (answer === null) {
-    answer = await Promise.race([call, s.wait().then(() => null)]);
+    answer = (yield Promise.race([call, s.wait().then(() => null)])) as Answer | null;
     if (terminal(vm, s)) return vm.finishStream(s);
   }
   if ("error" in answer) {
@@ -189,7 +223,7 @@ export async function runStream(vm: ProxyWasmVm, s: StreamContext): Promise<void
   if (!headers.has(":status")) headers = new HeaderMap([[":status", String(res.status ?? 200)], ...headers.pairs()]);
   s.respHeaders = headers;
   const body = res.body === undefined ? [] : Array.isArray(res.body) ? res.body : [res.body];
-  if (!(await runDirection(vm, s, "response", headers, body, res.trailers))) return vm.finishStream(s);
+  if (!(yield* runDirection(vm, s, "response", headers.size, body, res.trailers))) return vm.finishStream(s);
   outcome.response = { headers: headers.pairs(), body: concatBytes(s.forwardedResp) };
   if (s.respTrailers) outcome.response.trailers = s.respTrailers.pairs();
   vm.finishStream(s, outcome);

@@ -74,7 +74,13 @@ export class ManagedVm {
     return this.replacing;
   }
 
-  async handleHttpRequest(request: HttpRequest): Promise<HttpOutcome> {
+  handleHttpRequest(request: HttpRequest): Promise<HttpOutcome> {
+    // The common case hands the VM's promise through (no extra async step per request).
+    if (!this.replacing && !(this.vm.failure && !this.closed)) return this.vm.handleHttpRequest(request);
+    return this.handleAfterRestart(request);
+  }
+
+  private async handleAfterRestart(request: HttpRequest): Promise<HttpOutcome> {
     if (this.replacing) await this.replacing;
     // A previous restart attempt failed: try again now.
     if (this.vm.failure && !this.closed) await this.replace();

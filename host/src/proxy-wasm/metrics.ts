@@ -212,7 +212,8 @@ export class MetricsRegistry {
 
 /** Per-VM metric ids (like Envoy's Wasm::counters_/gauges_/histograms_ maps). */
 export class VmMetrics {
-  private readonly ids = new Map<number, number>(); // id -> registry slot
+  /** Registry slot by metric id (ids are small: 4 per definition and type). */
+  private readonly slots: number[] = [];
   private nextId = [0, 1, 2];
 
   constructor(readonly registry: MetricsRegistry) {}
@@ -223,13 +224,17 @@ export class VmMetrics {
     if ("status" in r) return { status: r.status, id: 0 };
     const id = (this.nextId[type]! + 4) >>> 0;
     this.nextId[type] = id;
-    this.ids.set(id, r.slot);
+    this.slots[id] = r.slot;
     return { status: Status.OK, id };
+  }
+
+  private slotOf(id: number): number | undefined {
+    return id < this.slots.length ? this.slots[id] : undefined;
   }
 
   increment(id: number, delta: bigint): Status {
     const type = id & 3;
-    const slot = this.ids.get(id >>> 0);
+    const slot = this.slotOf(id >>> 0);
     if (type === MetricType.COUNTER) {
       if (slot === undefined) return Status.NOT_FOUND;
       if (delta <= 0n) return Status.BAD_ARGUMENT;
@@ -245,7 +250,7 @@ export class VmMetrics {
   }
 
   record(id: number, value: bigint): Status {
-    const slot = this.ids.get(id >>> 0);
+    const slot = this.slotOf(id >>> 0);
     if (slot === undefined) return Status.NOT_FOUND;
     const type = id & 3;
     const v = BigInt.asUintN(64, value);
@@ -259,7 +264,7 @@ export class VmMetrics {
   get(id: number): { status: Status; value: bigint } {
     const type = id & 3;
     if (type !== MetricType.COUNTER && type !== MetricType.GAUGE) return { status: Status.BAD_ARGUMENT, value: 0n };
-    const slot = this.ids.get(id >>> 0);
+    const slot = this.slotOf(id >>> 0);
     if (slot === undefined) return { status: Status.NOT_FOUND, value: 0n };
     return { status: Status.OK, value: this.registry.value(slot) };
   }

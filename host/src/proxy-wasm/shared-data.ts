@@ -84,9 +84,9 @@ export interface SharedValue {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function fnv1a(bytes: Uint8Array): number {
+function fnv1a(bytes: Uint8Array, off: number, len: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) {
+  for (let i = off; i < off + len; i++) {
     h ^= bytes[i]!;
     h = Math.imul(h, 0x01000193);
   }
@@ -106,6 +106,12 @@ export class SharedDataStore {
   private readonly arenaOff: number; // in bytes
   private readonly arenaSize: number;
   private inHook = false;
+  /** readValueAt() copies a value here (reused: the hot keys are small), or into a one-off array when large. */
+  private scratch = new Uint8Array(4096);
+  /** The value of the last readValueAt() that found its key: valueBytes[0, length). */
+  valueBytes: Uint8Array = this.scratch;
+  /** The CAS of the last readValueAt() that found its key. */
+  valueCas = 0;
   /**
    * Test hook: runs in set() before the store is locked, in the thread (the store object) that
    * installed it, so a test can inject a competing write between a VM's get and its set. A set made
@@ -163,15 +169,44 @@ export class SharedDataStore {
 
   get(key: string | Uint8Array): SharedValue | undefined {
     const k = typeof key === "string" ? encoder.encode(key) : key;
-    const hash = fnv1a(k);
+    const hash = fnv1a(k, 0, k.length);
     this.lock();
     try {
-      const s = this.find(k, hash);
+      const s = this.find(k, 0, k.length, hash);
       if (s < 0) return undefined;
       const i32 = this.i32;
       const voff = this.arenaOff + i32[s + S_VAL]! + 8;
       const len = i32[s + S_VAL_LEN]!;
       return { value: this.u8.slice(voff, voff + len), cas: i32[s + S_CAS]! >>> 0 };
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * get() of the key at src[keyOff, keyOff+keyLen) (e.g. a VM's memory) without a result object or
+   * a fresh array: copies the value into `valueBytes` (valid until the next readValueAt of this
+   * store object) and its CAS into `valueCas`; returns the value's length, or -1 when the key does
+   * not exist.
+   */
+  readValueAt(src: Uint8Array, keyOff: number, keyLen: number): number {
+    const hash = fnv1a(src, keyOff, keyLen);
+    this.lock();
+    try {
+      const s = this.find(src, keyOff, keyLen, hash);
+      if (s < 0) return -1;
+      const i32 = this.i32;
+      const voff = this.arenaOff + i32[s + S_VAL]! + 8;
+      const len = i32[s + S_VAL_LEN]!;
+      let dst = this.scratch;
+      if (len > dst.length) {
+        dst = new Uint8Array(len);
+        if (len <= 65536) this.scratch = dst;
+      }
+      dst.set(this.u8.subarray(voff, voff + len));
+      this.valueBytes = dst;
+      this.valueCas = i32[s + S_CAS]! >>> 0;
+      return len;
     } finally {
       this.unlock();
     }
@@ -186,25 +221,33 @@ export class SharedDataStore {
   set(key: string | Uint8Array, value: Uint8Array | string, cas = 0): Status {
     const k = typeof key === "string" ? encoder.encode(key) : key;
     const v = typeof value === "string" ? encoder.encode(value) : value;
+    return this.setAt(k, 0, k.length, v, 0, v.length, cas);
+  }
+
+  /**
+   * set() of the key at ks[keyOff, keyOff+keyLen) to the value at vs[valOff, valOff+valLen) (e.g.
+   * both in a VM's memory): both are copied into the store under its lock.
+   */
+  setAt(ks: Uint8Array, keyOff: number, keyLen: number, vs: Uint8Array, valOff: number, valLen: number, cas = 0): Status {
     if (this.onBeforeSet !== undefined && !this.inHook) {
       this.inHook = true;
       try {
-        this.onBeforeSet(typeof key === "string" ? key : decoder.decode(key));
+        this.onBeforeSet(decoder.decode(ks.subarray(keyOff, keyOff + keyLen)));
       } finally {
         this.inHook = false;
       }
     }
-    const hash = fnv1a(k);
+    const hash = fnv1a(ks, keyOff, keyLen);
     cas = cas >>> 0;
     this.lock();
     try {
-      const s = this.find(k, hash);
+      const s = this.find(ks, keyOff, keyLen, hash);
       if (s >= 0) {
         if (cas !== 0 && cas !== this.i32[s + S_CAS]! >>> 0) return Status.CAS_MISMATCH;
-        if (!this.replaceValue(s, v)) return Status.INTERNAL_FAILURE;
+        if (!this.replaceValue(s, vs, valOff, valLen)) return Status.INTERNAL_FAILURE;
         this.i32[s + S_CAS] = this.nextCas();
       } else {
-        if (!this.insert(k, hash, v)) return Status.INTERNAL_FAILURE;
+        if (!this.insert(ks, keyOff, keyLen, hash, vs, valOff, valLen)) return Status.INTERNAL_FAILURE;
       }
       this.i32[H_VERSION] = (this.i32[H_VERSION]! + 1) | 0;
       return Status.OK;
@@ -297,36 +340,46 @@ export class SharedDataStore {
   }
 
   /** Slot index (Int32 units) of the key, or -1. */
-  private find(k: Uint8Array, hash: number): number {
+  private find(k: Uint8Array, off: number, len: number, hash: number): number {
     const mask = this.cap - 1;
     const i32 = this.i32;
     for (let n = 0, i = hash & mask; n < this.cap; n++, i = (i + 1) & mask) {
       const s = this.tableOff + i * SLOT_INTS;
       const state = i32[s + S_STATE];
       if (state === 0) return -1;
-      if (i32[s + S_HASH] === hash && i32[s + S_KEY_LEN] === k.length && this.keyEquals(i32[s + S_KEY]!, k)) return s;
+      if (i32[s + S_HASH] === hash && i32[s + S_KEY_LEN] === len && this.keyEquals(i32[s + S_KEY]!, k, off, len)) return s;
     }
     return -1;
   }
 
-  private keyEquals(block: number, k: Uint8Array): boolean {
-    const off = this.arenaOff + block + 8;
+  private keyEquals(block: number, k: Uint8Array, off: number, len: number): boolean {
+    const at = this.arenaOff + block + 8;
     const u8 = this.u8;
-    for (let i = 0; i < k.length; i++) if (u8[off + i] !== k[i]) return false;
+    for (let i = 0; i < len; i++) if (u8[at + i] !== k[off + i]) return false;
     return true;
   }
 
-  private insert(k: Uint8Array, hash: number, v: Uint8Array): boolean {
+  /** Copies src[off, off+len) into the arena at byte `at` (a loop for small ranges: no view object). */
+  private copyIn(src: Uint8Array, off: number, len: number, at: number): void {
+    if (len <= 64) {
+      const u8 = this.u8;
+      for (let i = 0; i < len; i++) u8[at + i] = src[off + i]!;
+    } else {
+      this.u8.set(src.subarray(off, off + len), at);
+    }
+  }
+
+  private insert(k: Uint8Array, koff: number, klen: number, hash: number, v: Uint8Array, voff: number, vlen: number): boolean {
     if (this.i32[H_COUNT]! >= this.cap >> 1) return false;
-    const kb = this.alloc(k.length);
+    const kb = this.alloc(klen);
     if (kb === NIL) return false;
-    const vb = this.alloc(v.length);
+    const vb = this.alloc(vlen);
     if (vb === NIL) {
       this.free(kb);
       return false;
     }
-    this.u8.set(k, this.arenaOff + kb + 8);
-    this.u8.set(v, this.arenaOff + vb + 8);
+    this.copyIn(k, koff, klen, this.arenaOff + kb + 8);
+    this.copyIn(v, voff, vlen, this.arenaOff + vb + 8);
     const mask = this.cap - 1;
     let i = hash & mask;
     while (this.i32[this.tableOff + i * SLOT_INTS + S_STATE] !== 0) i = (i + 1) & mask;
@@ -334,31 +387,31 @@ export class SharedDataStore {
     const i32 = this.i32;
     i32[s + S_HASH] = hash;
     i32[s + S_KEY] = kb;
-    i32[s + S_KEY_LEN] = k.length;
+    i32[s + S_KEY_LEN] = klen;
     i32[s + S_VAL] = vb;
-    i32[s + S_VAL_LEN] = v.length;
+    i32[s + S_VAL_LEN] = vlen;
     i32[s + S_CAS] = this.nextCas();
     i32[s + S_STATE] = 1;
     i32[H_COUNT] = i32[H_COUNT]! + 1;
     return true;
   }
 
-  private replaceValue(s: number, v: Uint8Array): boolean {
+  private replaceValue(s: number, v: Uint8Array, voff: number, vlen: number): boolean {
     const i32 = this.i32;
     const old = i32[s + S_VAL]!;
     const capacity = (this.blk(old, 0) & ~7) - BLOCK_OVERHEAD;
-    if (v.length <= capacity && (capacity <= 256 || v.length >= capacity >> 1)) {
-      this.u8.set(v, this.arenaOff + old + 8);
-      i32[s + S_VAL_LEN] = v.length;
+    if (vlen <= capacity && (capacity <= 256 || vlen >= capacity >> 1)) {
+      this.copyIn(v, voff, vlen, this.arenaOff + old + 8);
+      i32[s + S_VAL_LEN] = vlen;
       return true;
     }
-    let nb = this.alloc(v.length);
+    let nb = this.alloc(vlen);
     if (nb === NIL) {
       // Not enough room next to the old value: free it first, keeping a copy to restore on failure.
       const oldLen = i32[s + S_VAL_LEN]!;
       const saved = this.u8.slice(this.arenaOff + old + 8, this.arenaOff + old + 8 + oldLen);
       this.free(old);
-      nb = this.alloc(v.length);
+      nb = this.alloc(vlen);
       if (nb === NIL) {
         const back = this.alloc(oldLen);
         // Cannot fail: the block just freed (possibly coalesced) is at least that large.
@@ -369,9 +422,9 @@ export class SharedDataStore {
     } else {
       this.free(old);
     }
-    this.u8.set(v, this.arenaOff + nb + 8);
+    this.copyIn(v, voff, vlen, this.arenaOff + nb + 8);
     i32[s + S_VAL] = nb;
-    i32[s + S_VAL_LEN] = v.length;
+    i32[s + S_VAL_LEN] = vlen;
     return true;
   }
 

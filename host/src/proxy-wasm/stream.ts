@@ -60,6 +60,8 @@ export class BodyBuffer implements BufferRef {
 
 export type Direction = "request" | "response";
 
+function ignoreOutcome(_o: HttpOutcome): void {}
+
 export class StreamContext {
   readonly kind = "stream" as const;
   readonly reqHeaders: HeaderMap;
@@ -69,18 +71,25 @@ export class StreamContext {
   /** Trailers may be added during the last on_request_body of a request without trailers. */
   reqTrailersAddable = false;
   reqBody: BodyBuffer | null = null;
-  readonly forwardedReq: Uint8Array[] = [];
+  /** Request body bytes the filter let through (created on the first). */
+  forwardedReq: Uint8Array[] | null = null;
 
   respHeaders: HeaderMap | null = null;
+  /**
+   * A local reply going through the response callbacks: its headers become respHeaders only when
+   * the filter first reaches for them (most filters never do).
+   */
+  respHeadersOf: LocalReply | null = null;
   respHeadersOpen = false;
   respTrailers: HeaderMap | null = null;
   respTrailersOpen = false;
   respTrailersAddable = false;
   respBody: BodyBuffer | null = null;
-  readonly forwardedResp: Uint8Array[] = [];
+  forwardedResp: Uint8Array[] | null = null;
 
-  /** proxy_continue_stream was called for that direction (applies after the current callback). */
-  resume: Record<Direction, boolean> = { request: false, response: false };
+  /** proxy_continue_stream was called for the request / response (applies after the current callback). */
+  resumeRequest = false;
+  resumeResponse = false;
   localReply: LocalReply | null = null;
   resetRequested = false;
   timedOut = false;
@@ -89,10 +98,12 @@ export class StreamContext {
   accessLog = false;
   finished = false;
   pendingDone = false;
-  readonly properties = new Map<string, Uint8Array>();
+  /** What the filter stored with proxy_set_property (created on the first). */
+  properties: Map<string, Uint8Array> | null = null;
+  /** The request timeout, armed when the stream first has to wait (a stream that never pauses needs none). */
   timer: NodeJS.Timeout | undefined;
   private waker: (() => void) | undefined;
-  resolve: (o: HttpOutcome) => void = () => {};
+  resolve: (o: HttpOutcome) => void = ignoreOutcome;
 
   constructor(
     readonly id: number,
@@ -115,13 +126,27 @@ export class StreamContext {
   }
 
   headersFor(type: "request" | "response"): HeaderMap | null {
-    return type === "request" ? this.reqHeaders : this.respHeaders;
+    return type === "request" ? this.reqHeaders : this.responseHeaders();
+  }
+
+  /** The response headers, made from a local reply (respHeadersOf) on first use. */
+  responseHeaders(): HeaderMap | null {
+    const reply = this.respHeadersOf;
+    if (this.respHeaders === null && reply !== null) {
+      const h = new HeaderMap([[":status", String(reply.status)]]);
+      for (const [k, v] of reply.headers) h.add(k, v);
+      h.changes = 0;
+      this.respHeaders = h;
+      this.respHeadersOf = null;
+    }
+    return this.respHeaders;
   }
 
   /** Headers as they were when the stream ended (what on_log reads). */
   logResponseHeaders(): HeaderMap | null {
     if (this.localReply) {
-      const h = new HeaderMap([[":status", String(this.localReply.status)], ...this.localReply.headers]);
+      const h = new HeaderMap([[":status", String(this.localReply.status)]]);
+      for (const [k, v] of this.localReply.headers) h.add(k, v);
       if (!h.has("content-length")) h.add("content-length", String(this.localReply.body.length));
       return h;
     }
@@ -131,7 +156,10 @@ export class StreamContext {
 
 export type AnyContext = RootContext | StreamContext;
 
-export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+const EMPTY = new Uint8Array(0);
+
+export function concatBytes(chunks: readonly Uint8Array[] | null): Uint8Array {
+  if (chunks === null || chunks.length === 0) return EMPTY;
   if (chunks.length === 1) return chunks[0]!;
   let n = 0;
   for (const c of chunks) n += c.length;

@@ -8,7 +8,10 @@ export type { HeaderPair };
 export interface HttpRequest {
   /** All headers, including ":method", ":path", ":authority" and ":scheme". Keys are lower-cased by the host. */
   headers: HeaderPair[];
-  /** Body chunks as they arrived; an empty array means no body (end_of_stream on the headers). */
+  /**
+   * Body chunks as they arrived; an empty array means no body (end_of_stream on the headers).
+   * The host reads the chunks without copying them: leave them unchanged until the outcome.
+   */
   body: Uint8Array[];
   /** Request trailers, if any. */
   trailers?: HeaderPair[];

@@ -27,7 +27,7 @@ import {
   StreamType,
   VM_CONTEXT_ID,
 } from "./constants.ts";
-import { defaultHttpCall, jsonStderrLog, realClock } from "./defaults.ts";
+import { defaultHttpCall, jsonStderrLog, realClock, realNowNanosParts } from "./defaults.ts";
 import { HostTrap, PluginStartError, VmClosedError, VmStartError } from "./errors.ts";
 import type { HeaderMap, HeaderPair } from "./header-map.ts";
 import { VmMemory } from "./memory.ts";
@@ -36,12 +36,21 @@ import type { ValidatedModule } from "./module-info.ts";
 import { SharedDataStore } from "./shared-data.ts";
 import { SharedQueues } from "./shared-queue.ts";
 import { type AnyContext, RootContext, StreamContext } from "./stream.ts";
-import { runStream } from "./http.ts";
+import { runStream, type StreamSteps } from "./http.ts";
 import { isWasmMemory, wasmApi, type WasmInstance, type WasmMemory } from "./wasm-api.ts";
 import type { Clock, HttpCallHandler, HttpOutcome, HttpRequest, LogSink, PluginConfig, UpstreamHandler, VmFailure } from "./types.ts";
 
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+const WHITESPACE = /\s/;
+const WHITESPACE_ALL = /\s/g;
+// A promise's resolve function without a closure per request: the executor runs synchronously.
+let capturedResolve: (o: HttpOutcome) => void = () => {};
+function captureResolve(resolve: (o: HttpOutcome) => void): void {
+  capturedResolve = resolve;
+}
+/** writeNowNanos' out-parameter: [low 32 bits, high 32 bits]. */
+const nowParts = new Float64Array(2);
 
 export interface VmOptions {
   wasm: FilterSource;
@@ -117,7 +126,10 @@ export class ProxyWasmVm implements AbiHost {
   lastCriticalLog: string | null = null;
 
   private restrictedWhy = "";
+  private allocatorWhy = "";
   private exports: Record<string, (...args: number[]) => number> = {};
+  /** Exported functions with their parameter counts (Function#length is a native getter: read it once). */
+  private readonly callbacks = new Map<string, { fn: (...args: number[]) => number; arity: number }>();
   private allocFn: (size: number) => number = () => 0;
   readonly contexts = new Map<number, AnyContext>();
   /** Streams that have not finished yet. */
@@ -157,7 +169,7 @@ export class ProxyWasmVm implements AbiHost {
       handler: () => options.httpCall ?? defaultHttpCall(options.upstreams ?? {}),
       alive: () => !this.failure && !this.closed && this.exports.proxy_on_http_call_response !== undefined,
       deliver: (token, nh, bs, nt) => {
-        this.callVm("proxy_on_http_call_response", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID, token, nh, bs, nt]);
+        this.callVm("proxy_on_http_call_response", ROOT_CONTEXT_ID, ROOT_CONTEXT_ID, token, nh, bs, nt);
       },
     });
   }
@@ -203,17 +215,22 @@ export class ProxyWasmVm implements AbiHost {
     memory ??= Object.values(ex).find(isWasmMemory) ?? importedMemory;
     if (!memory) throw new VmStartError("Wasm module has no memory");
     this.mem.attach(memory);
-    for (const [name, v] of Object.entries(ex)) if (typeof v === "function") this.exports[name] = v as (...a: number[]) => number;
+    for (const [name, v] of Object.entries(ex)) {
+      if (typeof v !== "function") continue;
+      this.exports[name] = v as (...a: number[]) => number;
+      this.callbacks.set(name, { fn: v as (...a: number[]) => number, arity: v.length });
+    }
     this.allocFn = this.exports[this.validated.allocator]!;
+    this.allocatorWhy = `inside the allocator (${this.validated.allocator})`;
 
     this.restricted = ALLOWED_DURING_START;
     this.restrictedWhy = "during _initialize/main/_start (only proxy_log and some WASI calls are allowed there)";
     try {
       if (this.exports._initialize) {
-        this.callVm("_initialize", VM_CONTEXT_ID, []);
-        if (!this.failure && this.exports.main) this.callVm("main", VM_CONTEXT_ID, [0, 0]);
+        this.callVm("_initialize", VM_CONTEXT_ID);
+        if (!this.failure && this.exports.main) this.callVm("main", VM_CONTEXT_ID, 0, 0);
       } else if (this.exports._start) {
-        this.callVm("_start", VM_CONTEXT_ID, []);
+        this.callVm("_start", VM_CONTEXT_ID);
       }
     } finally {
       this.restricted = null;
@@ -249,12 +266,12 @@ export class ProxyWasmVm implements AbiHost {
     this.config = { rootIdName: config.rootIdName ?? "", vmConfig: toBytes(config.vmConfig), pluginConfig: toBytes(config.pluginConfig) };
     const root = new RootContext(this.allocContextId());
     this.contexts.set(root.id, root);
-    this.callVm("proxy_on_context_create", root.id, [root.id, 0]);
+    this.callVm("proxy_on_context_create", root.id, root.id, 0);
     if (this.failed()) throw new PluginStartError("context_create", `proxy_on_context_create failed: ${this.failed()!.error}`);
-    const vmStart = this.callVm("proxy_on_vm_start", root.id, [root.id, this.config.vmConfig.length]);
+    const vmStart = this.callVm("proxy_on_vm_start", root.id, root.id, this.config.vmConfig.length);
     if (this.failed()) throw new PluginStartError("vm_start", `proxy_on_vm_start failed: ${this.failed()!.error}`);
     if (vmStart === 0) throw new PluginStartError("vm_start", "proxy_on_vm_start returned false (the VM configuration was rejected)");
-    const configure = this.callVm("proxy_on_configure", root.id, [root.id, this.config.pluginConfig.length]);
+    const configure = this.callVm("proxy_on_configure", root.id, root.id, this.config.pluginConfig.length);
     if (this.failed()) throw new PluginStartError("configure", `proxy_on_configure failed: ${this.failed()!.error}`);
     if (configure === 0) throw new PluginStartError("configure", "proxy_on_configure returned false (the plugin configuration was rejected)");
     this.started = true;
@@ -268,28 +285,47 @@ export class ProxyWasmVm implements AbiHost {
     const s = new StreamContext(this.allocContextId(), request);
     this.contexts.set(s.id, s);
     this.active.add(s);
-    const outcome = new Promise<HttpOutcome>((resolve) => {
-      s.resolve = resolve;
-    });
-    const timeout = this.options.requestTimeoutMs ?? 15_000;
-    if (timeout > 0) {
-      s.timer = setTimeout(() => {
-        s.timedOut = true;
-        s.wake();
-      }, timeout);
-    }
-    runStream(this, s).catch((err: unknown) => {
+    const outcome = new Promise<HttpOutcome>(captureResolve);
+    s.resolve = capturedResolve;
+    this.drive(s, runStream(this, s), undefined);
+    return outcome;
+  }
+
+  /**
+   * Runs the stream's steps until they finish or have to wait; then continues when the awaited
+   * promise settles. The request timeout is armed when the stream first waits (a stream that runs
+   * to its end at once needs no timer).
+   */
+  private drive(s: StreamContext, steps: StreamSteps<void>, input: unknown): void {
+    let step: IteratorResult<Promise<unknown>, void>;
+    try {
+      step = steps.next(input);
+    } catch (err) {
       this.emit(LogLevel.ERROR, `proxy-wasm host error on stream ${s.id}: ${(err as Error)?.stack ?? String(err)}`, s.id);
       s.resetRequested = true;
       this.finishStream(s);
-    });
-    return outcome;
+      return;
+    }
+    if (step.done) return;
+    if (s.timer === undefined && !s.finished) {
+      const timeout = this.options.requestTimeoutMs ?? 15_000;
+      if (timeout > 0) {
+        s.timer = setTimeout(() => {
+          s.timedOut = true;
+          s.wake();
+        }, timeout);
+      }
+    }
+    step.value.then(
+      (value) => this.drive(s, steps, value),
+      (err: unknown) => this.drive(s, steps, err),
+    );
   }
 
   /** Calls proxy_on_tick(1) once. */
   tick(): void {
     if (!this.started || this.closed || this.failure) return;
-    this.callVm("proxy_on_tick", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID]);
+    this.callVm("proxy_on_tick", ROOT_CONTEXT_ID, ROOT_CONTEXT_ID);
   }
 
   /** Normal shutdown (see the header). */
@@ -312,7 +348,7 @@ export class ProxyWasmVm implements AbiHost {
     await Promise.all(pending);
     const root = this.contexts.get(ROOT_CONTEXT_ID);
     if (this.started && !this.failure && root instanceof RootContext) {
-      const done = this.callVm("proxy_on_done", root.id, [root.id]);
+      const done = this.callVm("proxy_on_done", root.id, root.id);
       if (done === 0 && !this.failure) {
         root.pendingDone = true;
         await new Promise<void>((resolve) => {
@@ -323,8 +359,8 @@ export class ProxyWasmVm implements AbiHost {
           };
         });
       }
-      if (!this.failure) this.callVm("proxy_on_log", root.id, [root.id]);
-      if (!this.failure) this.callVm("proxy_on_delete", root.id, [root.id]);
+      if (!this.failure) this.callVm("proxy_on_log", root.id, root.id);
+      if (!this.failure) this.callVm("proxy_on_delete", root.id, root.id);
     }
     this.contexts.clear();
     this.queues.forget(this.queueNotify);
@@ -343,29 +379,49 @@ export class ProxyWasmVm implements AbiHost {
 
   // ---- calls into the VM ----------------------------------------------------------------------
 
-  /** Calls an export with the given current context; undefined when not exported or when it trapped. */
-  callVm(name: string, contextId: number, args: number[]): number | undefined {
-    const fn = this.exports[name];
-    if (!fn || this.failure) return undefined;
-    const saved = { ctx: this.currentContextId, eff: this.effectiveContextId, cb: this.currentCallback };
+  /**
+   * Calls an export with the given current context and arguments (as many as the export takes);
+   * undefined when not exported or when it trapped. Runs on every callback of every request: no
+   * allocation here.
+   */
+  callVm(name: string, contextId: number, a = 0, b = 0, c = 0, d = 0, e = 0): number | undefined {
+    const cb = this.callbacks.get(name);
+    if (cb === undefined || this.failure) return undefined;
+    const fn = cb.fn;
+    const savedCtx = this.currentContextId;
+    const savedEff = this.effectiveContextId;
+    const savedCb = this.currentCallback;
     this.currentContextId = contextId;
     this.effectiveContextId = 0;
     this.currentCallback = name;
     this.depth++;
     try {
-      return fn(...args);
-    } catch (e) {
-      this.fail(this.trapOrigin ?? name, contextId, e);
-      if (this.depth > 1) throw e;
+      switch (cb.arity) {
+        case 0:
+          return fn();
+        case 1:
+          return fn(a);
+        case 2:
+          return fn(a, b);
+        case 3:
+          return fn(a, b, c);
+        case 4:
+          return fn(a, b, c, d);
+        default:
+          return fn(a, b, c, d, e);
+      }
+    } catch (err) {
+      this.fail(this.trapOrigin ?? name, contextId, err);
+      if (this.depth > 1) throw err;
       return undefined;
     } finally {
       this.depth--;
-      this.currentContextId = saved.ctx;
-      this.effectiveContextId = saved.eff;
-      this.currentCallback = saved.cb;
+      this.currentContextId = savedCtx;
+      this.effectiveContextId = savedEff;
+      this.currentCallback = savedCb;
       if (this.depth === 0) {
         this.trapOrigin = undefined;
-        this.runAfterActions();
+        if (this.after.length > 0) this.runAfterActions();
       }
     }
   }
@@ -380,8 +436,10 @@ export class ProxyWasmVm implements AbiHost {
     if (this.runningAfter) return;
     this.runningAfter = true;
     try {
-      while (this.after.length > 0) this.after.shift()!();
+      // Actions may defer more actions: run until none is left.
+      for (let i = 0; i < this.after.length; i++) this.after[i]!();
     } finally {
+      this.after.length = 0;
       this.runningAfter = false;
     }
   }
@@ -441,17 +499,17 @@ export class ProxyWasmVm implements AbiHost {
     if (this.options.streamLifecycle === "envoy") {
       if (!this.failure) {
         s.accessLog = true;
-        this.callVm("proxy_on_log", s.id, [s.id]);
+        this.callVm("proxy_on_log", s.id, s.id);
         s.accessLog = false;
       }
-      if (!this.failure) this.callVm("proxy_on_done", s.id, [s.id]);
-      if (!this.failure) this.callVm("proxy_on_delete", s.id, [s.id]);
+      if (!this.failure) this.callVm("proxy_on_done", s.id, s.id);
+      if (!this.failure) this.callVm("proxy_on_delete", s.id, s.id);
       this.contexts.delete(s.id);
       s.resolve(outcome);
       return;
     }
     if (!this.failure) {
-      const done = this.callVm("proxy_on_done", s.id, [s.id]);
+      const done = this.callVm("proxy_on_done", s.id, s.id);
       if (done === 0 && !this.failure) {
         // The filter will call proxy_done later (spec); Envoy itself ignores on_done's result for HTTP streams.
         s.pendingDone = true;
@@ -466,9 +524,9 @@ export class ProxyWasmVm implements AbiHost {
   private finalizeStream(s: StreamContext): void {
     if (!this.failure) {
       s.accessLog = true;
-      this.callVm("proxy_on_log", s.id, [s.id]);
+      this.callVm("proxy_on_log", s.id, s.id);
       s.accessLog = false;
-      if (!this.failure) this.callVm("proxy_on_delete", s.id, [s.id]);
+      if (!this.failure) this.callVm("proxy_on_delete", s.id, s.id);
     }
     this.contexts.delete(s.id);
   }
@@ -491,7 +549,7 @@ export class ProxyWasmVm implements AbiHost {
 
   private onQueueReady(token: number): void {
     if (!this.started || this.closed || this.failure) return;
-    this.callVm("proxy_on_queue_ready", ROOT_CONTEXT_ID, [ROOT_CONTEXT_ID, token]);
+    this.callVm("proxy_on_queue_ready", ROOT_CONTEXT_ID, ROOT_CONTEXT_ID, token);
   }
 
   /** Logs bypassing the level filter check of the module's own messages. */
@@ -513,24 +571,33 @@ export class ProxyWasmVm implements AbiHost {
   }
 
   allocate(data: Uint8Array): number {
-    const saved = { ctx: this.currentContextId, eff: this.effectiveContextId, r: this.restricted, why: this.restrictedWhy };
+    const ptr = this.allocateSize(data.length);
+    if (ptr === 0 || !this.mem.write(ptr, data)) return 0;
+    return ptr;
+  }
+
+  allocateSize(size: number): number {
+    const savedCtx = this.currentContextId;
+    const savedEff = this.effectiveContextId;
+    const savedRestricted = this.restricted;
+    const savedWhy = this.restrictedWhy;
     this.currentContextId = VM_CONTEXT_ID;
     this.effectiveContextId = 0;
     this.restricted = ALLOWED_DURING_ALLOC;
-    this.restrictedWhy = `inside the allocator (${this.validated.allocator})`;
+    this.restrictedWhy = this.allocatorWhy;
     let ptr: number;
     try {
-      ptr = this.allocFn(data.length) >>> 0;
+      ptr = this.allocFn(size) >>> 0;
     } catch (e) {
       this.trapOrigin ??= this.validated.allocator;
       throw e;
     } finally {
-      this.currentContextId = saved.ctx;
-      this.effectiveContextId = saved.eff;
-      this.restricted = saved.r;
-      this.restrictedWhy = saved.why;
+      this.currentContextId = savedCtx;
+      this.effectiveContextId = savedEff;
+      this.restricted = savedRestricted;
+      this.restrictedWhy = savedWhy;
     }
-    if (ptr === 0 || !this.mem.write(ptr, data)) return 0;
+    if (ptr === 0 || !this.mem.inBounds(ptr, size)) return 0;
     return ptr;
   }
 
@@ -545,6 +612,15 @@ export class ProxyWasmVm implements AbiHost {
 
   nowNanos(): bigint {
     return this.clock.nowNanos();
+  }
+
+  writeNowNanos(ptr: number): boolean {
+    if (this.clock === realClock) {
+      // The default clock without BigInt: the filter reads the time several times per request.
+      realNowNanosParts(nowParts);
+      return this.mem.writeU64Parts(ptr, nowParts[0]!, nowParts[1]!);
+    }
+    return this.mem.writeU64(ptr, this.clock.nowNanos());
   }
 
   monotonicNanos(): bigint {
@@ -576,10 +652,10 @@ export class ProxyWasmVm implements AbiHost {
     if (!(ctx instanceof StreamContext) || ctx.finished) return Status.OK;
     if (type === StreamType.HTTP_REQUEST) {
       ctx.reqHeadersOpen = ctx.reqTrailersOpen = false;
-      ctx.resume.request = true;
+      ctx.resumeRequest = true;
     } else {
       ctx.respHeadersOpen = ctx.respTrailersOpen = false;
-      ctx.resume.response = true;
+      ctx.resumeResponse = true;
     }
     this.defer(() => ctx.wake());
     return Status.OK;
@@ -602,8 +678,8 @@ export class ProxyWasmVm implements AbiHost {
       ctx.localReply = {
         kind: "local",
         status: code,
-        details: details.replace(/\s/g, "_"),
-        headers: headers.map(([k, v]) => [k.toLowerCase(), v]),
+        details: WHITESPACE.test(details) ? details.replace(WHITESPACE_ALL, "_") : details,
+        headers, // keys lower-cased by the caller
         body,
         grpcStatus: grpcStatus <= 16 ? grpcStatus : null,
       };

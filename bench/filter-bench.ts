@@ -1,0 +1,94 @@
+// The filter path without HTTP: every bench request through the full proxy-wasm
+// path of the standalone host (stream callbacks, hostcalls, shared-data ledger,
+// metrics, local reply), one inline VM, one request at a time.
+//
+// Run alone (e.g. under --cpu-prof or callgrind):
+//   node --import tsx bench/filter-bench.ts [--rounds 7] [--reps N] [--wasm FILE]
+// (--wasm: e.g. a build with a name section, `asc ... --target filter --debug`, for readable profiles)
+import { stampId, type BenchCorpus } from "./corpus.ts";
+import type { Standalone } from "../host/src/standalone.ts";
+import type { TestBidderOptions } from "../tests/helpers/bidder.ts";
+
+/**
+ * The bidder the filter bench runs: one inline VM, the filter's default plugin settings (the test
+ * helper turns the replay guard off; here it stays on, as in production), and a budget that does
+ * not run out during the bench (the grant refills a day's budget per second, capped by the
+ * campaign's total), so every bid the core would make also goes through the shared-data ledger.
+ */
+export const FILTER_BENCH_BIDDER: TestBidderOptions = { vms: 1, vmMode: "inline", plugin: { replay_ttl_ms: undefined }, budget: { pacingSeconds: 1 } };
+
+export interface FilterResult {
+  /** Wall-clock time per request (median over rounds). */
+  requestNs: number;
+  requestsPerSecond: number;
+  /** CPU time of the process per request (median over rounds): less sensitive to other load on the machine. */
+  cpuNs: number;
+  /** HTTP statuses of one pass over the corpus. */
+  statuses: Record<string, number>;
+}
+
+const HEADERS: Array<[string, string]> = [
+  [":method", "POST"],
+  [":path", "/openrtb2/bid"],
+  [":authority", "bench"],
+  [":scheme", "http"],
+  ["content-type", "application/json"],
+];
+
+export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: number, totalPerRound = 5000): Promise<FilterResult> {
+  const reps = Math.max(1, Math.floor(totalPerRound / corpus.bodies.length));
+  const { bodies, idDigitsAt } = corpus;
+  let n = 0;
+  const statuses: Record<string, number> = {};
+  for (let i = 0; i < bodies.length; i++) {
+    stampId(bodies[i]!, idDigitsAt[i]!, n++);
+    const o = await app.pool.handleHttpRequest({ headers: HEADERS, body: [bodies[i]!] });
+    const k = o.kind === "local" ? (o.status === 204 ? `204 ${o.headers.find(([h]) => h === "x-nexus-nobid-reason")?.[1]}` : String(o.status)) : o.kind;
+    statuses[k] = (statuses[k] ?? 0) + 1;
+  }
+  // Unique request ids (see corpus.ts): stamping 8 digits costs the harness a few ns per request.
+  const runAll = async () => {
+    for (let r = 0; r < reps; r++) {
+      for (let i = 0; i < bodies.length; i++) {
+        stampId(bodies[i]!, idDigitsAt[i]!, n++);
+        await app.pool.handleHttpRequest({ headers: HEADERS, body: [bodies[i]!] });
+      }
+    }
+  };
+  await runAll();
+  const samples: number[] = [];
+  const cpu: number[] = [];
+  const count = reps * corpus.bodies.length;
+  for (let i = 0; i < rounds; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    await runAll();
+    samples.push(Number(process.hrtime.bigint() - t0) / count);
+    const c = process.cpuUsage(c0);
+    cpu.push(((c.user + c.system) * 1000) / count);
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const requestNs = med(samples);
+  return { requestNs, requestsPerSecond: 1e9 / requestNs, cpuNs: med(cpu), statuses };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { parseArgs } = await import("node:util");
+  const { loadBenchCorpus } = await import("./corpus.ts");
+  const { testBidderConfig } = await import("../tests/helpers/bidder.ts");
+  const { startStandalone } = await import("../host/src/standalone.ts");
+  const { silentLogger } = await import("../host/src/log.ts");
+  const { resolve } = await import("node:path");
+  const { values } = parseArgs({ options: { rounds: { type: "string", default: "7" }, reps: { type: "string", default: "5000" }, wasm: { type: "string" } } });
+  const corpus = await loadBenchCorpus();
+  const { cfg } = testBidderConfig(FILTER_BENCH_BIDDER);
+  if (values.wasm) cfg.wasmPath = resolve(values.wasm);
+  const app = await startStandalone(cfg, silentLogger());
+  await app.ready(20_000);
+  try {
+    const r = await benchFilter(app, corpus, Number(values.rounds), Number(values.reps));
+    console.log(`filter  proxy-wasm path  ${(r.requestNs / 1000).toFixed(2)} µs/request (CPU ${(r.cpuNs / 1000).toFixed(2)} µs)  ${JSON.stringify(r.statuses)}`);
+  } finally {
+    await app.close();
+  }
+}
