@@ -62,7 +62,8 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { loadIoredis } from "../lazy-deps.ts";
 import type { Logger } from "../log.ts";
 import type { HostConfig } from "../config.ts";
 import type { HostMetrics } from "../server/host-metrics.ts";
@@ -284,7 +285,7 @@ export class RedisBudgetSource implements BudgetSource {
       this.redis = o.client;
       this.ownsClient = false;
     } else {
-      this.redis = new Redis(o.url ?? "redis://127.0.0.1:6379", {
+      this.redis = new (loadIoredis().Redis)(o.url ?? "redis://127.0.0.1:6379", {
         commandTimeout: o.commandTimeoutMs ?? 200,
         connectTimeout: Math.max(1000, (o.commandTimeoutMs ?? 200) * 5),
         // Never queue commands while offline, never resend them after a reconnect: a lease

@@ -14,7 +14,8 @@
 // fails fast. The filter decides what a failed claim means (replay_claim_failure).
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { loadIoredis } from "../lazy-deps.ts";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { NexusError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -55,7 +56,7 @@ export class RedisReplayClaims implements ReplayClaimStore {
   private closed = false;
 
   constructor(private readonly o: RedisReplayClaimsOptions) {
-    this.redis = new Redis(o.url, {
+    this.redis = new (loadIoredis().Redis)(o.url, {
       commandTimeout: o.commandTimeoutMs,
       connectTimeout: Math.max(1000, o.commandTimeoutMs * 5),
       // A claim is answered now or failed: never queued while offline, never resent.

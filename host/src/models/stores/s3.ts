@@ -4,7 +4,8 @@
 // AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, profiles, web identity, instance
 // roles); the region from AWS_REGION / AWS_DEFAULT_REGION, else us-east-1. With a
 // custom endpoint (MinIO, Ceph, s3rver, ...) path-style addressing is used.
-import { GetObjectCommand, HeadObjectCommand, S3Client, type GetObjectCommandOutput } from "@aws-sdk/client-s3";
+import type { S3Client, GetObjectCommandOutput } from "@aws-sdk/client-s3";
+import { loadS3Sdk } from "../../lazy-deps.ts";
 import type { Readable } from "node:stream";
 import { DEFAULT_MAX_MODEL_BYTES, formatFromFileName } from "../load.ts";
 import { ModelLoadError } from "../errors.ts";
@@ -84,7 +85,7 @@ export class S3ModelStore implements ModelStore {
     this.ownsClient = !opts.client;
     this.client =
       opts.client ??
-      new S3Client({
+      new (loadS3Sdk().S3Client)({
         region: opts.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1",
         ...(opts.endpoint ? { endpoint: opts.endpoint, forcePathStyle: true } : {}),
         // The store only reads; no checksum trailers on requests (S3-compatible servers differ).
@@ -153,7 +154,7 @@ export class S3ModelStore implements ModelStore {
   private async head(name: string, outer?: AbortSignal): Promise<{ tag: string; size: number } | undefined> {
     const key = this.key(name);
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.loc.bucket, Key: key }), { abortSignal: this.signal(outer, this.requestTimeoutMs) });
+      const r = await this.client.send(new (loadS3Sdk().HeadObjectCommand)({ Bucket: this.loc.bucket, Key: key }), { abortSignal: this.signal(outer, this.requestTimeoutMs) });
       return { tag: r.ETag ?? `${r.ContentLength}:${r.LastModified?.getTime()}`, size: r.ContentLength ?? 0 };
     } catch (err) {
       if (isMissing(err, true)) return undefined;
@@ -172,7 +173,7 @@ export class S3ModelStore implements ModelStore {
     const signal = this.signal(outer, over === "refuse" ? this.downloadTimeoutMs : this.requestTimeoutMs);
     let r: GetObjectCommandOutput;
     try {
-      r = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key: key }), { abortSignal: signal });
+      r = await this.client.send(new (loadS3Sdk().GetObjectCommand)({ Bucket: this.loc.bucket, Key: key }), { abortSignal: signal });
     } catch (err) {
       if (isMissing(err, false)) return undefined;
       throw this.storeError(err, key);
