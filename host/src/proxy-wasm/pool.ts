@@ -362,13 +362,17 @@ export class VmPool {
             break;
         }
       });
+      // A worker whose VM fails to start posts "startError" and then throws; its
+      // "error" (or "exit") event can overtake that message, so a start failure
+      // waits a moment for the worker's own, more precise error before rejecting.
+      const rejectStartSoon = (e: Error) => setTimeout(() => rejectStart(startError ?? e), 50);
       worker.on("error", (e) => {
-        if (!started && !startError) rejectStart(e);
+        if (!started && !startError) rejectStartSoon(e);
         else if (!startError) this.logSink(label)(LogLevel.CRITICAL, `proxy-wasm worker ${label} crashed: ${e.stack ?? e.message}`, 0);
       });
       worker.on("exit", (code) => {
         exited = true;
-        if (!started && !startError) rejectStart(new Error(`proxy-wasm worker ${label} exited during start-up (code ${code})`));
+        if (!started && !startError) rejectStartSoon(new Error(`proxy-wasm worker ${label} exited during start-up (code ${code})`));
         for (const r of pending.values()) r({ kind: "vm_failed", failure: null });
         pending.clear();
         for (const a of acks.values()) a();
