@@ -14,11 +14,6 @@ export const FIELD_ERROR: i32 = -2;
 /** Field tables may list at most this many names (one bit each for duplicate detection). */
 export const MAX_FIELDS_PER_OBJECT: i32 = 64;
 
-/** Index of `key` in a field table, or -1. */
-export function fieldIndex(key: Str, table: FieldTable): i32 {
-  return table.lookup(key.ptr, key.len);
-}
-
 /** `kind` before the next value is peeked (a value was just consumed). */
 const KIND_UNKNOWN: i32 = -1;
 

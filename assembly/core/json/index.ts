@@ -3,7 +3,7 @@ export { JsonError, isSyntaxError, jsonErrorText, jsonErrorLabel } from "./error
 export { JsonKind, JsonReader, MAX_DEPTH_LIMIT } from "./reader";
 export { NumberStatus, NumberToken } from "./number";
 export { StringScratch } from "./strings";
-export { FieldReader, fieldIndex, FIELD_END, FIELD_ERROR, MAX_FIELDS_PER_OBJECT } from "./fields";
+export { FieldReader, FIELD_END, FIELD_ERROR, MAX_FIELDS_PER_OBJECT } from "./fields";
 export { FieldTable } from "./field-table";
 export { StrList, IntList } from "./lists";
 export { JsonPath, MAX_PATH_SEGMENTS } from "./path";

@@ -235,22 +235,20 @@ export class JsonReader {
     if (c != 0x22) return this.fail(JsonError.EXPECTED_KEY, this.pos);
     this.keyPacked = false;
     const start = this.pos + 1;
-    let p: usize;
+    let p: usize = 0;
     if (start + 8 <= this.end) {
       // Short plain key: its closing quote is the first special byte of one 8-byte load.
       const w = load<u64>(start);
-      const special = specialBytes(w);
-      const n = <i32>(ctz(special) >> 3); // 8 when there is none
+      const n = <i32>(ctz(specialBytes(w)) >> 3); // 8 when there is none
       if (n < 8 && <u32>((w >> (<u64>n << 3)) & 0xff) == 0x22) {
         key.set(start, n);
         this.keyPackedLo = n == 0 ? 0 : w & (0xffffffffffffffff >> (<u64>(8 - n) << 3));
         this.keyPacked = true;
         p = start + <usize>n + 1;
-      } else {
-        if (!this.readStringAt(key)) return false;
-        p = this.pos;
       }
-    } else {
+    }
+    if (!this.keyPacked) {
+      // Longer keys, escapes, non-ASCII, or the end of the input near: the full scanner.
       if (!this.readStringAt(key)) return false;
       p = this.pos;
     }
@@ -389,7 +387,7 @@ export class JsonReader {
           break;
         }
         case JsonKind.NUMBER: {
-          if (!this.scanNumber()) return false;
+          if (!this.scanNumberAt()) return false; // peeked just above
           break;
         }
         case JsonKind.BOOL: {
