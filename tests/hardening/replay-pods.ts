@@ -8,6 +8,7 @@ import { README_REQUEST, testBidderConfig, type TestBidderOptions } from "../hel
 import { startControlPlane, HOST_CLUSTER, vmStatuses, type ControlPlane } from "../../host/src/standalone.ts";
 import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
 import { silentLogger } from "../../host/src/log.ts";
+import { deleteKeysStartingWith, deletePrefix } from "../helpers/redis-server.ts";
 
 /** The Redis every test file may use (tests use their own key prefix and clean up). */
 export const SHARED_REDIS_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -94,16 +95,7 @@ export function uniqueRequest(tag: string, extra: Record<string, unknown> = {}):
 
 /** Deletes every key a test prefix made: replay claims (nexus:P:replay:{h}) and budget keys ({nexus:P:C}:…). */
 export async function deleteTestKeys(redis: Redis, keyPrefix: string): Promise<number> {
-  let deleted = 0;
-  for (const match of [`nexus:${keyPrefix}:replay:*`, `{nexus:${keyPrefix}:*`]) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", match.replace(/[{}[\]]/g, "\\$&"), "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== "0");
-  }
-  return deleted;
+  return (await deleteKeysStartingWith(redis, `nexus:${keyPrefix}:replay:`)) + (await deletePrefix(redis, keyPrefix));
 }
 
 /** A filter metric summed over the metric registry (0 when not defined yet). */

@@ -90,17 +90,22 @@ export class RedisServer {
   }
 }
 
-/** Deletes every key of a test's prefix ({nexus:<prefix>:…}). */
-export async function deletePrefix(redis: Redis, keyPrefix: string): Promise<number> {
+/** Deletes every key that starts with `keyStart` (taken literally: MATCH wildcards in it are escaped). */
+export async function deleteKeysStartingWith(redis: Redis, keyStart: string): Promise<number> {
   let cursor = "0";
   let deleted = 0;
-  const match = `{nexus:${keyPrefix}:*`;
+  const match = keyStart.replace(/[{}[\]*?\\]/g, "\\$&") + "*";
   do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", match.replace(/[{}[\]]/g, "\\$&"), "COUNT", 1000);
+    const [next, keys] = await redis.scan(cursor, "MATCH", match, "COUNT", 1000);
     cursor = next;
     if (keys.length > 0) deleted += await redis.del(...keys);
   } while (cursor !== "0");
   return deleted;
+}
+
+/** Deletes every key of a test's prefix ({nexus:<prefix>:…}). */
+export function deletePrefix(redis: Redis, keyPrefix: string): Promise<number> {
+  return deleteKeysStartingWith(redis, `{nexus:${keyPrefix}:`);
 }
 
 /** A key prefix no other test run uses. */

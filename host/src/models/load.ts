@@ -4,7 +4,7 @@
 // file is even read) -> read <path>, <path>.sha256, <path>.sig -> verify the
 // digest and signature -> check the magic bytes against the extension ->
 // parse (.npz or .nxm) -> validate the model.
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { MAX_DIGEST_FILE_BYTES, sha256Hex } from "./digest.ts";
 import { ModelError, ModelLoadError, ModelVerificationError } from "./errors.ts";
@@ -125,6 +125,18 @@ export async function loadModelFile(path: string, options: LoadModelOptions): Pr
   return loadModelFromBytes({ fileName: path, modelBytes, digestText, signatureBytes }, options);
 }
 
+/** The first `want` bytes of an open file (fewer if it shrank while being read). */
+export async function readUpTo(fh: FileHandle, want: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(want);
+  let got = 0;
+  while (got < want) {
+    const { bytesRead } = await fh.read(buf, got, want - got, got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === want ? buf : buf.subarray(0, got);
+}
+
 /**
  * Reads a whole file of at most `max` bytes; undefined if it does not exist.
  * Larger files: the model throws MODEL_TOO_LARGE; sidecars are returned cut at
@@ -142,15 +154,7 @@ async function readBounded(path: string, max: number, isModel: boolean): Promise
     const st = await fh.stat();
     if (!st.isFile()) throw new ModelLoadError("MODEL_READ_FAILED", `${path}: not a regular file`);
     if (isModel && st.size > max) throw new ModelLoadError("MODEL_TOO_LARGE", `${path}: ${st.size} bytes (limit ${max})`);
-    const want = Math.min(st.size, max);
-    const buf = new Uint8Array(want);
-    let got = 0;
-    while (got < want) {
-      const { bytesRead } = await fh.read(buf, got, want - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return got === want ? buf : buf.subarray(0, got);
+    return await readUpTo(fh, Math.min(st.size, max));
   } catch (err) {
     if (err instanceof ModelError) throw err;
     throw new ModelLoadError("MODEL_READ_FAILED", `${path}: ${(err as Error).message}`, { cause: err });

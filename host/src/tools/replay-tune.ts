@@ -150,6 +150,12 @@ function better(a: SimResult, b: SimResult | undefined, paced: boolean): boolean
  */
 export const MAX_TUNED_PACING_ERROR = 1.0;
 
+/** RAND's seed; with `pacing`, the core whose PID controller paces and how. */
+export interface TuneOptions {
+  seed: number;
+  pacing?: { core: NexusCore; steps: number; hourly?: readonly number[] };
+}
+
 /**
  * The parameters of `strategy` that win the most clicks on `d` at `budget`;
  * with `pacing`, parameters and PID gains are searched together among the
@@ -161,7 +167,7 @@ export function tune(
   budget: number,
   strategy: StrategyName,
   space: SearchSpace,
-  options: { seed: number; pacing?: { core: NexusCore; steps: number; hourly?: readonly number[] } } = { seed: 1 },
+  options: TuneOptions = { seed: 1 },
 ): Tuned {
   const cands = candidates(strategy, d, space, options.seed);
   return tuneAmong(d, budget, cands, options.pacing ? space.gains : [undefined], options.pacing);
@@ -238,7 +244,7 @@ export function tuneByBudget(
   budget: number,
   strategy: StrategyName,
   space: SearchSpace,
-  options: { seed: number; pacing?: { core: NexusCore; steps: number; hourly?: readonly number[] } } = { seed: 1 },
+  options: TuneOptions = { seed: 1 },
 ): Tuned {
   const c = strategy === "ORTB" ? fitWinFunctionC(d) : 0;
   const params = (scale: number): StrategyParams => paramsAtScale(strategy, d, scale, { c, seed: options.seed });

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { deflateRawSync } from "node:zlib";
 import { crc32 } from "../../../host/src/models/zip.ts";
 import type { LrModelPair } from "../../../host/src/models/model.ts";
+import { mulberry32 } from "../../../host/src/tools/rng.ts";
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "fixtures", "models");
 
@@ -59,17 +60,8 @@ export function formulaModel(): LrModelPair {
   };
 }
 
-/** Mulberry32: small deterministic PRNG for fuzz-style tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small deterministic PRNG for fuzz-style tests: the tools' own. */
+export const prng = mulberry32;
 
 export function randomModel(hashBits: number, density: number, seed: number): LrModelPair {
   const rnd = prng(seed);

@@ -3,7 +3,7 @@
 // directory). The pointer is the file <dir>/CURRENT.
 import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { DEFAULT_MAX_MODEL_BYTES, formatFromFileName } from "../load.ts";
+import { DEFAULT_MAX_MODEL_BYTES, formatFromFileName, readUpTo } from "../load.ts";
 import { ModelLoadError } from "../errors.ts";
 import {
   CURRENT_POINTER,
@@ -117,15 +117,8 @@ export class DirectoryModelStore implements ModelStore {
       const st = await fh.stat();
       if (!st.isFile()) return undefined;
       if (over === "refuse" && st.size > max) throw new ModelLoadError("MODEL_TOO_LARGE", `${path}: ${st.size} bytes (limit ${max})`);
-      const want = Math.min(st.size, max);
-      const buf = new Uint8Array(want);
-      let got = 0;
-      while (got < want) {
-        const { bytesRead } = await fh.read(buf, got, want - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return { bytes: got === want ? buf : buf.subarray(0, got), tag: `${st.size}:${st.mtimeMs}:${st.ino}` };
+      const bytes = await readUpTo(fh, Math.min(st.size, max));
+      return { bytes, tag: `${st.size}:${st.mtimeMs}:${st.ino}` };
     } catch (err) {
       if (err instanceof ModelLoadError) throw err;
       throw toStoreError(err, path);
