@@ -3,8 +3,9 @@
 // prefix, unique bid requests, and cleanup of every key the prefix made.
 import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
-import { startHardeningBidder, type HardeningBidder } from "./helpers.ts";
-import { README_REQUEST, testBidderConfig, type TestBidderOptions } from "../helpers/bidder.ts";
+import { CAMPAIGN, startHardeningBidder, type HardeningBidder } from "./helpers.ts";
+import { readLedger } from "../helpers/ledger.ts";
+import { README_REQUEST, TEST_TICK_MS, testBidderConfig, type TestBidderOptions } from "../helpers/bidder.ts";
 import { startControlPlane, HOST_CLUSTER, vmStatuses, type ControlPlane } from "../../host/src/standalone.ts";
 import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
 import { silentLogger } from "../../host/src/log.ts";
@@ -35,9 +36,29 @@ function podOptions(name: string, o: PodOptions): TestBidderOptions {
   };
 }
 
-/** A standalone bidder (bid server, control plane, VMs with their own shared data) on a shared Redis. */
-export function startPod(name: string, o: PodOptions): Promise<HardeningBidder> {
-  return startHardeningBidder(podOptions(name, o));
+/**
+ * A standalone bidder (bid server, control plane, VMs with their own shared data) on a shared Redis,
+ * returned once it holds money. Pods started together race for one token bucket: the loser's first
+ * grants are what the bucket refilled meanwhile (possibly nothing yet), and a VM that found the
+ * ledger empty keeps its campaign "exhausted" until its next tick. So readiness (which does not
+ * wait for money, on purpose) is not enough for a test that expects a bid.
+ */
+export async function startPod(name: string, o: PodOptions): Promise<HardeningBidder> {
+  const pod = await startHardeningBidder(podOptions(name, o));
+  await holdsBudget(pod, name);
+  return pod;
+}
+
+/** Waits until the pod's ledger has at least `micros` unreserved, then for every VM to tick. */
+async function holdsBudget(pod: HardeningBidder, name: string, micros = 1_000_000n): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const l = readLedger(pod.pool.shared, CAMPAIGN);
+    if (l && l.granted - l.charged - l.reserved >= micros) break;
+    if (Date.now() > deadline) throw new Error(`${name}: no budget granted after 20 s`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await new Promise((r) => setTimeout(r, 3 * TEST_TICK_MS));
 }
 
 export interface BarePod {

@@ -37,6 +37,9 @@ export function writeTestModel(dir: string, o: TestModelOptions = {}): { file: s
   return { file, publicKeyPem: keys.publicKeyPem };
 }
 
+/** The test bidders' tick period (ms): how long a VM may act on a stale view of the shared ledger. */
+export const TEST_TICK_MS = 50;
+
 export interface TestBidderOptions {
   vms?: number;
   vmMode?: "inline" | "workers";
@@ -61,7 +64,7 @@ export function testBidderConfig(o: TestBidderOptions = {}): { cfg: HostConfig; 
   // A generous decision budget: tests must not depend on this shared machine's speed (the
   // 4 ms default is tested deterministically with a simulated clock in time-budget.test.ts).
   // Replay protection off unless a test asks for it: most tests resend README_REQUEST (id "req-1").
-  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 100, replay_ttl_ms: 0, ...(o.plugin ?? {}) };
+  cfg.plugin = { tick_ms: TEST_TICK_MS, sync_period_ms: 100, decision_budget_ms: 100, replay_ttl_ms: 0, ...(o.plugin ?? {}) };
   cfg.campaignsPath = join(dir, "campaigns.json");
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem, allowUnsigned: false };
   cfg.adminToken = o.adminToken ?? "";
