@@ -25,15 +25,22 @@ export interface FilterResult {
   cpuNs: number;
   /** HTTP statuses of one pass over the corpus. */
   statuses: Record<string, number>;
+  /**
+   * The same bodies on a path the filter does not handle (it continues them): what a stream costs
+   * the standalone host and the filter's header check alone, with no bidding (median over rounds).
+   */
+  passThroughNs: number;
 }
 
-const HEADERS: Array<[string, string]> = [
+const headersFor = (path: string): Array<[string, string]> => [
   [":method", "POST"],
-  [":path", "/openrtb2/bid"],
+  [":path", path],
   [":authority", "bench"],
   [":scheme", "http"],
   ["content-type", "application/json"],
 ];
+const HEADERS = headersFor("/openrtb2/bid");
+const PASS_THROUGH_HEADERS = headersFor("/not-a-bid-path");
 
 export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: number, totalPerRound = 5000): Promise<FilterResult> {
   const reps = Math.max(1, Math.floor(totalPerRound / corpus.bodies.length));
@@ -47,29 +54,34 @@ export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: 
     statuses[k] = (statuses[k] ?? 0) + 1;
   }
   // Unique request ids (see corpus.ts): stamping 8 digits costs the harness a few ns per request.
-  const runAll = async () => {
+  const runAll = async (headers: Array<[string, string]>) => {
     for (let r = 0; r < reps; r++) {
       for (let i = 0; i < bodies.length; i++) {
         stampId(bodies[i]!, idDigitsAt[i]!, n++);
-        await app.pool.handleHttpRequest({ headers: HEADERS, body: [bodies[i]!] });
+        await app.pool.handleHttpRequest({ headers, body: [bodies[i]!] });
       }
     }
   };
-  await runAll();
+  await runAll(HEADERS);
+  await runAll(PASS_THROUGH_HEADERS);
   const samples: number[] = [];
   const cpu: number[] = [];
+  const passThrough: number[] = [];
   const count = reps * corpus.bodies.length;
   for (let i = 0; i < rounds; i++) {
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    await runAll();
+    await runAll(HEADERS);
     samples.push(Number(process.hrtime.bigint() - t0) / count);
     const c = process.cpuUsage(c0);
     cpu.push(((c.user + c.system) * 1000) / count);
+    const t1 = process.hrtime.bigint();
+    await runAll(PASS_THROUGH_HEADERS);
+    passThrough.push(Number(process.hrtime.bigint() - t1) / count);
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const requestNs = med(samples);
-  return { requestNs, requestsPerSecond: 1e9 / requestNs, cpuNs: med(cpu), statuses };
+  return { requestNs, requestsPerSecond: 1e9 / requestNs, cpuNs: med(cpu), statuses, passThroughNs: med(passThrough) };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -88,6 +100,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     const r = await benchFilter(app, corpus, Number(values.rounds), Number(values.reps));
     console.log(`filter  proxy-wasm path  ${(r.requestNs / 1000).toFixed(2)} µs/request (CPU ${(r.cpuNs / 1000).toFixed(2)} µs)  ${JSON.stringify(r.statuses)}`);
+    console.log(`filter  pass-through     ${(r.passThroughNs / 1000).toFixed(2)} µs/request`);
   } finally {
     await app.close();
   }

@@ -32,6 +32,10 @@ export interface LoadResult {
   nobid: Record<string, number>;
   /** CPU time (user + system) of the server process per request, in µs. */
   serverCpuUsPerRequest: number;
+  /** The load generator's own CPU time per request (µs): it shares the machine's cores with the server. */
+  generatorCpuUsPerRequest: number;
+  /** Open loop: 99th percentile of how late the generator sent its requests (ms; its timer and scheduling). */
+  sendLagP99: number;
 }
 
 export interface HttpBenchResult {
@@ -41,7 +45,7 @@ export interface HttpBenchResult {
   bare: LoadResult;
   bidderSaturation: LoadResult;
   bidderHalfRate: LoadResult;
-  /** The bare server at half of its own saturation rate: the framework's own latency floor on this machine. */
+  /** The bare server at the bidder's half rate: node:http's own latency at that load on this machine. */
   bareHalfRate: LoadResult;
   /** Bidder throughput / bare throughput at saturation (medians). */
   ratio: number;
@@ -178,6 +182,8 @@ function median(results: LoadResult[]): LoadResult {
     statuses: byRps.statuses,
     nobid: byRps.nobid,
     serverCpuUsPerRequest: med((r) => r.serverCpuUsPerRequest),
+    generatorCpuUsPerRequest: med((r) => r.generatorCpuUsPerRequest),
+    sendLagP99: med((r) => r.sendLagP99),
   };
 }
 
@@ -218,11 +224,13 @@ export async function benchHttp(corpus: BenchCorpus, seconds: number, rounds: nu
   }
   const saturation = median(all.bidderSaturation);
   const bareMedian = median(all.bare);
-  const halfOf = (rps: number) => ["--rate", String(Math.round(rps / 2)), "--concurrency", "64", "--seconds", String(seconds), "--warmup", "1"];
+  // Both servers at the same rate, half of the bidder's saturation: the bare server's latency
+  // there is what node:http, the generator and this machine give before any bidding.
+  const halfRate = ["--rate", String(Math.round(saturation.rps / 2)), "--concurrency", "64", "--seconds", String(seconds), "--warmup", "1"];
   let rss = -1;
   for (let r = 0; r < rounds; r++) {
-    all.bareHalfRate.push((await measure(startBare, halfOf(bareMedian.rps)))[0]);
-    const [result, bytes] = await measure(bidder, halfOf(saturation.rps), r === rounds - 1);
+    all.bareHalfRate.push((await measure(startBare, halfRate))[0]);
+    const [result, bytes] = await measure(bidder, halfRate, r === rounds - 1);
     all.bidderHalfRate.push(result);
     if (bytes >= 0) rss = bytes;
   }

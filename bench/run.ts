@@ -15,6 +15,7 @@ import { benchCore } from "./core-bench.ts";
 import { benchFilter, FILTER_BENCH_BIDDER } from "./filter-bench.ts";
 import { startTestBidder, writeTestModel, FIXTURES } from "../tests/helpers/bidder.ts";
 import { benchHttp, type LoadResult } from "./http-bench.ts";
+import { measureJitter, type JitterResult } from "./jitter.ts";
 import { PACKAGE_ROOT } from "../host/src/paths.ts";
 
 const { values } = parseArgs({
@@ -55,6 +56,11 @@ await app.close();
 const http = values["no-http"] ? undefined : await benchHttp(corpus, Number(values["http-seconds"]), Number(values["http-rounds"]));
 results.http = http;
 
+// ---- machine ----
+// The gaps a busy process suffers on this machine (both cores busy, as in the HTTP bench).
+const jitter: JitterResult | undefined = values["no-http"] ? undefined : await measureJitter(3, 2);
+results.jitter = jitter;
+
 // ---- report ----
 const fmt = (ns: number) => (ns / 1000).toFixed(2) + " µs";
 const mark = (ok: boolean) => (ok ? "met" : "NOT met");
@@ -63,11 +69,13 @@ console.log(`core    decision            ${fmt(core.decisionNs).padStart(12)}   
 console.log(`core    of which parse      ${fmt(core.parseNs).padStart(12)}`);
 console.log(`core    JSON.parse (floor)  ${fmt(core.jsonParseNs).padStart(12)}   ratio core/JSON.parse = ${core.ratio.toFixed(2)}   (target <= 1.00: ${mark(core.ratio <= 1)})`);
 console.log(`filter  proxy-wasm path     ${fmt(filterNs).padStart(12)}   +${((filterNs / core.decisionNs - 1) * 100).toFixed(0)}% over the core   (target <= +30%: ${mark(filterNs / core.decisionNs - 1 <= 0.3)})`);
+console.log(`filter  pass-through        ${fmt(filter.passThroughNs).padStart(12)}   = ${((filter.passThroughNs / core.decisionNs) * 100).toFixed(0)}% of the core: a stream the filter passes on (no bidding), the host's floor`);
 console.log(`filter  answers (one pass)  ${JSON.stringify(filter.statuses)}`);
 console.log(`memory  wasm per VM ${vmPages.map((b) => (b / 1048576).toFixed(1) + " MiB").join(", ")} (2^18 model pair loaded)`);
 if (http) {
   const l = (r: LoadResult) =>
-    `${Math.round(r.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  max ${r.max.toFixed(1)} ms  server CPU ${r.serverCpuUsPerRequest.toFixed(1)} µs/req`;
+    `${Math.round(r.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  max ${r.max.toFixed(1)} ms  server CPU ${r.serverCpuUsPerRequest.toFixed(1)} µs/req` +
+    `  (generator CPU ${r.generatorCpuUsPerRequest.toFixed(1)} µs/req${r.sendLagP99 > 0.01 ? `, send lag p99 ${r.sendLagP99.toFixed(2)} ms` : ""})`;
   console.log(`http    (${http.rounds} alternating rounds of ${http.seconds} s on fresh warmed-up servers, medians; each server in its own process, load from a third)`);
   console.log(`http    bare node:http      ${l(http.bare)}`);
   // The verdict takes the lower of the throughput ratio and the CPU-per-request ratio: a load
@@ -76,7 +84,8 @@ if (http) {
   console.log(`http    bidder (saturation) ${l(http.bidderSaturation)}`);
   console.log(`http    bidder / bare       throughput ${(http.ratio * 100).toFixed(0)}%, CPU per request ${(http.cpuRatio * 100).toFixed(0)}%   (target >= 70%, the lower of the two: ${mark(ratio >= 0.7)})`);
   console.log(`http    bidder (half rate)  ${l(http.bidderHalfRate)}   (target p99 <= 2 ms: ${mark(http.bidderHalfRate.p99 <= 2)})`);
-  console.log(`http    bare (half rate)    ${l(http.bareHalfRate)}   (reference: node:http's own latency at half its saturation)`);
+  console.log(`http    bare (half rate)    ${l(http.bareHalfRate)}   (reference: node:http alone at the same rate)`);
+  if (jitter) console.log(`machine ${jitter.procs} processes reading the clock in a loop for ${jitter.seconds} s: stalled ${jitter.stalledMs.toFixed(1)} ms in all, ${jitter.gapsOver1Ms} gaps > 1 ms, largest ${jitter.maxGapMs.toFixed(2)} ms (time the machine did not run them)`);
   console.log(`http    bidder answers      ${JSON.stringify(http.bidderSaturation.statuses)} no-bid reasons ${JSON.stringify(http.bidderSaturation.nobid)}`);
   console.log(`memory  bidder process RSS after the load: ${(http.serverRssBytes / 1048576).toFixed(0)} MiB   (target <= 150 MiB: ${mark(http.serverRssBytes <= 150 * 1048576)})`);
 }
@@ -98,6 +107,7 @@ function compare(prev: any, file: string): void {
     ["filter path", (r) => r.filter?.requestNs, (v) => fmt(v)],
     ["filter over core", (r) => r.filter?.overCore, (v) => `+${(v * 100).toFixed(0)}%`],
     ["filter CPU", (r) => r.filter?.cpuNs, (v) => fmt(v)],
+    ["filter pass-through", (r) => r.filter?.passThroughNs, (v) => fmt(v)],
     ["http bare", (r) => r.http?.bare?.rps, (v) => `${Math.round(v)} req/s`],
     ["http bidder", (r) => r.http?.bidderSaturation?.rps, (v) => `${Math.round(v)} req/s`],
     ["http ratio", (r) => r.http?.ratio, (v) => `${(v * 100).toFixed(0)}%`],
