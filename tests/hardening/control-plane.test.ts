@@ -14,6 +14,7 @@ import { gzipSync } from "node:zlib";
 import { request } from "undici";
 import { defaultConfig, loadConfig, type HostConfig } from "../../host/src/config.ts";
 import { startControlPlane, HOST_CLUSTER, vmStatuses, type ControlPlane } from "../../host/src/standalone.ts";
+import { bearerTokenMatches } from "../../host/src/server/control-server.ts";
 import { silentLogger } from "../../host/src/log.ts";
 import { PACKAGE_ROOT } from "../../host/src/paths.ts";
 import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
@@ -98,7 +99,9 @@ describe("admin API bearer token", () => {
 
   it("compares in constant time: SHA-256 digests of both sides through crypto.timingSafeEqual", () => {
     const src = readFileSync(join(PACKAGE_ROOT, "host/src/server/control-server.ts"), "utf8");
-    const fn = src.slice(src.indexOf("private authorized("), src.indexOf("private async admin("));
+    // Timing cannot be asserted on a shared machine: the test pins the construction instead.
+    const fn = src.slice(src.indexOf("export function bearerTokenMatches("));
+    assert.ok(fn.length > 0 && /this\.d\.(adminToken|syncToken)/.test(src) && (src.match(/bearerTokenMatches\(/g) ?? []).length >= 2);
     assert.match(fn, /timingSafeEqual\(/);
     assert.match(fn, /createHash\("sha256"\)\.update\(given\)/);
     assert.match(fn, /createHash\("sha256"\)\.update\(token\)/);
@@ -262,10 +265,15 @@ describe("filter endpoints: the sync token", () => {
     assert.equal((await call(cp, "GET", "/admin/v1/state", SYNC_AUTH)).status, 401);
   });
 
-  it("uses the same constant-time comparison as the admin API", () => {
-    const src = readFileSync(join(PACKAGE_ROOT, "host/src/server/control-server.ts"), "utf8");
-    assert.match(src, /if \(!this\.authorized\(req, this\.d\.syncToken\)\)/);
-    assert.match(src, /if \(!this\.authorized\(req, this\.d\.adminToken\)\)/);
+  it("the token check: exact token only, any scheme case, never an empty token", () => {
+    const t = SYNC_TOKEN;
+    assert.equal(bearerTokenMatches(`Bearer ${t}`, t), true);
+    assert.equal(bearerTokenMatches(`bEaReR ${t}`, t), true);
+    for (const bad of [undefined, "", "Bearer", "Bearer ", `Basic ${t}`, `Bearer ${t} `, `Bearer  ${t}`, `Bearer ${t.slice(0, -1)}`, `Bearer ${t}x`, `Bearer ${t.toUpperCase()}`, t]) {
+      assert.equal(bearerTokenMatches(bad, t), false, String(bad));
+    }
+    assert.equal(bearerTokenMatches("Bearer ", ""), false, "no token configured: nothing matches");
+    assert.equal(bearerTokenMatches(undefined, ""), false);
   });
 
   it("sidecar mode requires a token; tokens are 16-512 token68 characters", () => {

@@ -174,15 +174,8 @@ export class ControlServer {
     }
   }
 
-  /** Constant-time bearer token check against the admin or the sync token (an empty token never matches). */
   private authorized(req: IncomingMessage, token: string): boolean {
-    if (!token) return false;
-    const header = req.headers.authorization ?? "";
-    // The auth scheme is case-insensitive (RFC 7235); the token is everything after one space.
-    const given = header.length > 7 && header.slice(0, 7).toLowerCase() === "bearer " ? header.slice(7) : "";
-    const a = createHash("sha256").update(given).digest();
-    const b = createHash("sha256").update(token).digest();
-    return timingSafeEqual(a, b) && given.length > 0;
+    return bearerTokenMatches(req.headers.authorization, token);
   }
 
   private async admin(req: IncomingMessage, res: ServerResponse, path: string, log: Logger): Promise<void> {
@@ -261,4 +254,19 @@ function requestErrorMessage(err: unknown, status: number): string {
 function requestId(req: IncomingMessage): string {
   const given = req.headers["x-request-id"];
   return typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+/**
+ * Bearer token check against the admin or the sync token (an empty token never matches). Both
+ * sides are hashed first, so timingSafeEqual compares two 32-byte digests: the time does not
+ * depend on where the first difference is, nor on the token's length.
+ */
+export function bearerTokenMatches(authorization: string | undefined, token: string): boolean {
+  if (!token) return false;
+  const header = authorization ?? "";
+  // The auth scheme is case-insensitive (RFC 7235); the token is everything after one space.
+  const given = header.length > 7 && header.slice(0, 7).toLowerCase() === "bearer " ? header.slice(7) : "";
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(token).digest();
+  return timingSafeEqual(a, b) && given.length > 0;
 }
