@@ -237,19 +237,31 @@ export class SharedLedger extends BudgetPort {
   }
 
   private claimSlot(rt: CampaignRuntime, amount: i64, bid: ImpBid): bool {
-    const seq = this.nextSeq();
-    if (seq < 0) {
-      metrics.inc(metrics.sharedDataErrors);
-      return false;
-    }
-    this.slotKey.build(<u32>(<u64>seq % <u64>this.slots));
-    const st = readShared2(this.slotKey);
+    let seq: i64 = -1;
     let cas: u32 = 0;
-    if (st == Status.OK) {
+    // Two tries: numbers left over from a block this VM claimed long ago can be behind the ring
+    // (other VMs went a whole lap further meanwhile). Overwriting the newer record there would
+    // lose it: a late win for it would no longer be found and charged. Such a block is dropped
+    // and a fresh one claimed.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      seq = this.nextSeq();
+      if (seq < 0) {
+        metrics.inc(metrics.sharedDataErrors);
+        return false;
+      }
+      this.slotKey.build(<u32>(<u64>seq % <u64>this.slots));
+      cas = 0;
+      if (readShared2(this.slotKey) != Status.OK) break; // never used
       cas = shared.cas;
       this.slot.read(shared.ptr, shared.len);
+      if (this.slot.seq > <u64>seq) {
+        this.seqNext = this.seqEnd; // stale block
+        if (attempt == 0) continue;
+        return false;
+      }
       // Ring full: the slot still holds a live reservation from one lap ago.
       if (this.slot.state == SlotState.RESERVED) return false;
+      break;
     }
     const s = this.slot;
     s.clear();
