@@ -42,9 +42,15 @@ export class VmMemory {
   private u8cache: Uint8Array = new Uint8Array(0);
   private dvcache: DataView = new DataView(EMPTY_BUFFER);
   private bufcache: Buffer = Buffer.alloc(0);
+  /**
+   * A shared memory's buffer is not detached by memory.grow (the old SharedArrayBuffer keeps its
+   * old length): its views are checked against memory.buffer on every access instead.
+   */
+  private shared = false;
 
   attach(memory: WasmMemory): void {
     this.memory = memory;
+    this.shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
     this.refresh();
   }
 
@@ -59,20 +65,20 @@ export class VmMemory {
     return this.u8cache;
   }
 
-  /** Current bytes (refreshed after memory.grow, which replaces the ArrayBuffer). */
+  /** Current bytes (refreshed after memory.grow, which detaches the old ArrayBuffer: length 0). */
   bytes(): Uint8Array {
     const u = this.u8cache;
-    return u.length === 0 ? this.refresh() : u;
+    return u.length === 0 || this.shared ? this.refresh() : u;
   }
 
   /** The same bytes as a Buffer (latin1/UTF-8 conversions without intermediate copies). */
   buffer(): Buffer {
-    if (this.u8cache.length === 0) this.refresh();
+    if (this.u8cache.length === 0 || this.shared) this.refresh();
     return this.bufcache;
   }
 
   private view(): DataView {
-    if (this.u8cache.length === 0) this.refresh();
+    if (this.u8cache.length === 0 || this.shared) this.refresh();
     return this.dvcache;
   }
 
