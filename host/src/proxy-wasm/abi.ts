@@ -79,6 +79,12 @@ export interface AbiHost {
 
 type Fn = (...args: never[]) => unknown;
 
+function copyPairs(pairs: readonly HeaderPair[]): HeaderPair[] {
+  const out: HeaderPair[] = new Array(pairs.length);
+  for (let i = 0; i < pairs.length; i++) out[i] = [pairs[i]![0], pairs[i]![1]];
+  return out;
+}
+
 export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
   const mem = host.mem;
   const guard = (name: string): void => {
@@ -114,7 +120,8 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
   /**
    * The headers of proxy_send_local_response, keys lower-cased. A filter sends the same few header
    * maps over and over (content type, a no-bid reason...): the last few are kept with their bytes,
-   * and a byte-equal map gets the same (frozen) pairs in a fresh array instead of new strings.
+   * and a byte-equal map gets fresh pairs of the same strings instead of decoding new ones (the
+   * pairs go out in the reply, where their receiver may change them).
    */
   const replyHeaders: Array<{ bytes: Uint8Array; pairs: HeaderPair[] }> = [];
   const readReplyHeaders = (ptr: number, size: number): HeaderPair[] | undefined => {
@@ -134,12 +141,11 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
         replyHeaders.splice(j, 1);
         replyHeaders.unshift(e);
       }
-      return e.pairs.slice();
+      return copyPairs(e.pairs);
     }
     const pairs = deserializeHeaderMapAt(mem.buffer(), p, n, true);
     if (n <= REPLY_HEADERS_CACHED_BYTES) {
-      for (const pair of pairs) Object.freeze(pair);
-      replyHeaders.unshift({ bytes: m.slice(p, p + n), pairs: pairs.slice() });
+      replyHeaders.unshift({ bytes: m.slice(p, p + n), pairs: copyPairs(pairs) });
       if (replyHeaders.length > REPLY_HEADERS_CACHED) replyHeaders.pop();
     }
     return pairs;

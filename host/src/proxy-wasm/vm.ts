@@ -436,8 +436,15 @@ export class ProxyWasmVm implements AbiHost {
     if (this.runningAfter) return;
     this.runningAfter = true;
     try {
-      // Actions may defer more actions: run until none is left.
-      for (let i = 0; i < this.after.length; i++) this.after[i]!();
+      // Actions may defer more actions: run until none is left. One that throws (a host bug) is
+      // logged and does not cost the others their turn (they wake and finish streams).
+      for (let i = 0; i < this.after.length; i++) {
+        try {
+          this.after[i]!();
+        } catch (err) {
+          this.emit(LogLevel.ERROR, `proxy-wasm host error in a deferred action: ${(err as Error)?.stack ?? String(err)}`, 0);
+        }
+      }
     } finally {
       this.after.length = 0;
       this.runningAfter = false;
