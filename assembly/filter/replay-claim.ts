@@ -40,6 +40,7 @@ import { NexusRoot } from "./root";
 import { NexusStream } from "./stream";
 import { metrics } from "./metrics";
 import { replyNoBid } from "./replies";
+import { calloutKey } from "./callout-key";
 
 /** begin(): the claim is under way; its answer finishes the request. */
 export const CLAIM_PENDING: i32 = -1;
@@ -105,18 +106,20 @@ export class ReplayClaims {
       metrics.inc(this.failures);
       return this.failOpen ? NoBid.NONE : NoBid.CONTENTION;
     }
-    stream.claimToken = this.call.token;
+    const key = calloutKey(this.call.token);
+    stream.claimToken = key;
     stream.claimStartNanos = currentTimeNanos();
-    this.pending.set(this.call.token, stream);
+    this.pending.set(key, stream);
     return CLAIM_PENDING;
   }
 
   /** proxy_on_http_call_response: finishes the claim's stream. False when `token` is not a claim's. */
   onResponse(token: u32, numHeaders: u32): bool {
-    const ctx = this.pending.remove(token);
+    const key = calloutKey(token);
+    const ctx = this.pending.remove(key);
     if (ctx === null) return false;
     const stream = changetype<NexusStream>(ctx);
-    if (stream.claimToken != token || setEffectiveContext(stream.contextId) != Status.OK) {
+    if (stream.claimToken != key || setEffectiveContext(stream.contextId) != Status.OK) {
       metrics.inc(this.abandoned); // the stream ended while its claim was pending
       return true;
     }

@@ -35,7 +35,7 @@ export class NexusStream extends HttpContext {
   badAuthority: bool = false;
   /** Body bytes buffered so far (body_size is cumulative while we PAUSE). */
   bodySize: usize = 0;
-  /** Token of this request's pending replay claim (replay-claim.ts), 0 if none. */
+  /** Pending-table key (callout token + 1) of this request's replay claim (replay-claim.ts), 0 if none. */
   claimToken: u32 = 0;
   claimStartNanos: u64 = 0;
 

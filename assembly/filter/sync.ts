@@ -20,6 +20,7 @@ import { SpendPlan, } from "../core/pacing/spend-plan";
 import { dayNumber, msIntoDay, localMinutes } from "../core/features/time";
 import { LedgerRecord } from "../core/ledger/ledger-record";
 import { readShared, writeShared, shared } from "./shared";
+import { calloutKey } from "./callout-key";
 import {
   KEY_LEADER, KEY_CONFIG, KEY_CONFIG_VERSION, KEY_MODEL_META, KEY_MODEL_BLOB, KEY_STATUS, LedgerKeyBuilder, VmStatusKey,
 } from "./keys";
@@ -52,6 +53,7 @@ export class HostSync {
   // Leader state.
   leader: bool = false;
   private lastSyncMs: i64 = 0;
+  /** calloutKey() of the leader's calls in flight; 0: none. */
   private syncToken: u32 = 0;
   private configToken: u32 = 0;
   private modelToken: u32 = 0;
@@ -199,7 +201,7 @@ export class HostSync {
       log(LogLevel.WARN, "nexus: proxy_http_call to " + cfg.hostCluster.toString() + " failed, status " + this.token.status.toString());
       return 0;
     }
-    return this.token.token;
+    return calloutKey(this.token.token);
   }
 
   private sendSync(now: i64): void {
@@ -244,10 +246,11 @@ export class HostSync {
   }
 
   onResponse(token: u32, numHeaders: u32, bodySize: usize, now: i64): void {
+    const key = calloutKey(token);
     let which = 0;
-    if (token == this.syncToken) which = 1;
-    else if (token == this.configToken) which = 2;
-    else if (token == this.modelToken) which = 3;
+    if (key == this.syncToken) which = 1;
+    else if (key == this.configToken) which = 2;
+    else if (key == this.modelToken) which = 3;
     if (which == 0) return;
     if (which == 1) this.syncToken = 0;
     else if (which == 2) this.configToken = 0;

@@ -308,3 +308,43 @@ describe("a stream reset while its claim is pending", () => {
     assert.equal(settled, started);
   });
 });
+
+describe("callout tokens through the host counter's wrap", () => {
+  // Each VM counts its callout tokens in a u32 (Envoy: += 4); past 0xFFFFFFFC the next is 0, a
+  // token like any other. The filter once used 0 for "no call" in its claim table, so a claim
+  // given token 0 was never found again and its request stalled until the request timeout.
+  // Two VMs start their counters just below the wrap: the one that does not lead makes only
+  // claims, so its second claim gets token 0; the leader's syncs go through the wrap as well.
+  const prefix = uniquePrefix("xpod-wrap");
+  let redis: Redis;
+  let pod: BarePod;
+
+  before(async () => {
+    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    pod = await startBarePod("pod-wrap", { redisUrl: SHARED_REDIS_URL, keyPrefix: prefix, vms: 2, requestTimeoutMs: 3000, firstCalloutToken: 0xfffffff8 });
+  });
+
+  after(async () => {
+    await pod?.close();
+    if (redis) {
+      await deleteTestKeys(redis, prefix);
+      redis.disconnect();
+    }
+  });
+
+  it("every claim is answered, token 0 included", async () => {
+    const enc = new TextEncoder();
+    for (let i = 0; i < 6; i++) {
+      const out = answerOf(
+        await pod.pool.handleHttpRequest({
+          headers: [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.test"], [":scheme", "http"], ["content-type", "application/json"]],
+          body: [enc.encode(uniqueRequest("wrap").body)],
+        }),
+      );
+      assert.equal(out.status, 200, `request ${i}: ${out.kind} ${out.status} ${out.text}`);
+    }
+    assert.equal(metric(pod.pool, "nexus_replay_claims_claimed_total"), 6);
+    assert.equal(metric(pod.pool, "nexus_replay_claims_abandoned_total"), 0);
+    assert.equal(metric(pod.pool, "nexus_replay_claim_failures_total"), 0);
+  });
+});

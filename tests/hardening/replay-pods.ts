@@ -72,7 +72,7 @@ export interface BarePod {
  * request timeout, which resets a stream as Envoy's request_timeout does). The claim still goes
  * over real HTTP to the real control plane and Redis.
  */
-export async function startBarePod(name: string, o: PodOptions & { requestTimeoutMs: number }): Promise<BarePod> {
+export async function startBarePod(name: string, o: PodOptions & { requestTimeoutMs: number; firstCalloutToken?: number }): Promise<BarePod> {
   const { cfg, dir } = testBidderConfig(podOptions(name, o));
   const cp = await startControlPlane(cfg, silentLogger());
   const pool = await VmPool.start({
@@ -86,6 +86,7 @@ export async function startBarePod(name: string, o: PodOptions & { requestTimeou
     sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
     autoTick: true,
     requestTimeoutMs: o.requestTimeoutMs,
+    ...(o.firstCalloutToken !== undefined ? { firstCalloutToken: o.firstCalloutToken } : {}),
     log: () => {},
   });
   const deadline = Date.now() + 20_000;

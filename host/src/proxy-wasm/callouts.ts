@@ -2,7 +2,8 @@
 // Context::httpCall / onHttpCallSuccess / onHttpCallFailure:
 //   - checks, in Envoy's order: negative timeout, unknown upstream (cluster), missing ":method",
 //     ":path" or ":authority" (a malformed header map reads as empty, so it fails here too) -> BAD_ARGUMENT;
-//   - tokens 4, 8, 12... per VM (cpp-host: next_http_call_id_ += 4);
+//   - tokens 4, 8, 12... per VM (cpp-host: next_http_call_id_ += 4), a u32 counter that wraps
+//     through 0 (a token still pending is skipped: our calls are kept by token);
 //   - the call belongs to the root context; the answer arrives as
 //     proxy_on_http_call_response(1, token, num_headers, body_size, num_trailers). While that runs,
 //     the response is readable as map 6/7 and buffer 4 from any effective context, and
@@ -32,14 +33,16 @@ export interface CalloutHost {
 const EMPTY = new Uint8Array(0);
 
 export class Callouts {
-  private nextToken = 0;
   private readonly pending = new Map<number, { abort: AbortController; timer: NodeJS.Timeout | undefined }>();
   /** The response being delivered (only while proxy_on_http_call_response runs). */
   current: CalloutResponse | null = null;
   /** What proxy_get_status reports. */
   status: { code: number; message: Uint8Array } = { code: 0, message: EMPTY };
 
-  constructor(private readonly host: CalloutHost) {}
+  constructor(
+    private nextToken: number,
+    private readonly host: CalloutHost,
+  ) {}
 
   start(upstream: string, headers: HeaderPair[], body: Uint8Array, trailers: HeaderPair[], timeoutMs: number): { status: Status; token: number } {
     if (timeoutMs < 0) return { status: Status.BAD_ARGUMENT, token: 0 };
@@ -48,7 +51,7 @@ export class Callouts {
     if (!h.has(":method") || !h.has(":path") || !h.has(":authority")) return { status: Status.BAD_ARGUMENT, token: 0 };
     do {
       this.nextToken = (this.nextToken + 4) >>> 0;
-    } while (this.nextToken === 0 || this.pending.has(this.nextToken));
+    } while (this.pending.has(this.nextToken));
     const token = this.nextToken;
     const handler = this.host.handler();
     const abort = new AbortController();

@@ -51,6 +51,8 @@ export interface PoolOptions {
   log?: LogSink;
   logLevel?: number;
   requestTimeoutMs?: number;
+  /** Inline mode only: see VmOptions.firstCalloutToken. */
+  firstCalloutToken?: number;
   autoTick?: boolean;
   env?: Record<string, string>;
   /** Worker entry (default: worker-entry.ts next to this file when running from source, else ./vm-worker.mjs). */
@@ -180,6 +182,7 @@ export class VmPool {
     if (o.clock !== undefined) v.clock = o.clock;
     if (o.logLevel !== undefined) v.logLevel = o.logLevel;
     if (o.requestTimeoutMs !== undefined) v.requestTimeoutMs = o.requestTimeoutMs;
+    if (o.firstCalloutToken !== undefined) v.firstCalloutToken = o.firstCalloutToken;
     if (o.autoTick !== undefined) v.autoTick = o.autoTick;
     if (o.env !== undefined) v.env = o.env;
     if (o.streamLifecycle !== undefined) v.streamLifecycle = o.streamLifecycle;

@@ -78,6 +78,11 @@ export interface VmOptions {
   logLevel?: number;
   /** A stream paused for longer than this ends with { kind: "timeout" }. Default 15000; 0 = never. */
   requestTimeoutMs?: number;
+  /**
+   * Where the callout token counter starts (default 0: the first token is 4). Tests start it
+   * near 2^32 to see a filter through the counter's wrap, where the token after 0xFFFFFFFC is 0.
+   */
+  firstCalloutToken?: number;
   /** Call proxy_on_tick(1) every tick period on a timer (unref'd). Default false. */
   autoTick?: boolean;
   /** WASI environment variables (default none). */
@@ -164,7 +169,7 @@ export class ProxyWasmVm implements AbiHost {
     this.queues = options.queues ?? new SharedQueues();
     this.sink = options.log ?? jsonStderrLog(options.label);
     this.clock = options.clock ?? realClock;
-    this.callouts = new Callouts({
+    this.callouts = new Callouts(options.firstCalloutToken ?? 0, {
       upstreams: () => options.upstreams ?? {},
       handler: () => options.httpCall ?? defaultHttpCall(options.upstreams ?? {}),
       alive: () => !this.failure && !this.closed && this.exports.proxy_on_http_call_response !== undefined,
