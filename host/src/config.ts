@@ -53,6 +53,12 @@ export interface HostConfig {
     podId: string;
     /** Redis command timeout (ms): a slower answer is a failed lease (no new money, the pod keeps what it holds). */
     redisTimeoutMs: number;
+    /**
+     * Redis command timeout of replay claims (ms), on their own connection: the filter waits only
+     * a few ms for a claim (replay_claim_timeout_ms), so a claim Redis has not answered by then is
+     * useless, and waiting the lease timeout for it would only pile requests up at the host.
+     */
+    replayRedisTimeoutMs: number;
     /** After Redis lost its data, no new slices for this long (ms) while the pods re-register what they hold. */
     recoveryHoldMs: number;
   };
@@ -95,6 +101,7 @@ export function defaultConfig(): HostConfig {
       pacingSeconds: 86_400,
       podId: "",
       redisTimeoutMs: 200,
+      replayRedisTimeoutMs: 20,
       recoveryHoldMs: 5000,
     },
     adminToken: "",
@@ -184,6 +191,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   num("NEXUS_BUDGET_PACING_SECONDS", (v) => (cfg.budget.pacingSeconds = v));
   str("NEXUS_POD_ID", (v) => (cfg.budget.podId = v));
   num("NEXUS_REDIS_TIMEOUT_MS", (v) => (cfg.budget.redisTimeoutMs = v));
+  num("NEXUS_REPLAY_REDIS_TIMEOUT_MS", (v) => (cfg.budget.replayRedisTimeoutMs = v));
   num("NEXUS_BUDGET_RECOVERY_HOLD_MS", (v) => (cfg.budget.recoveryHoldMs = v));
   str("NEXUS_ADMIN_TOKEN", (v) => (cfg.adminToken = v));
   str("NEXUS_SYNC_TOKEN", (v) => (cfg.syncToken = v));
@@ -217,6 +225,7 @@ function validate(cfg: HostConfig): void {
   if (!Number.isSafeInteger(cfg.budget.minSliceMicros) || cfg.budget.minSliceMicros < 0) throw new ConfigError(`budget.minSliceMicros: expected a non-negative integer`);
   if (!(cfg.budget.pacingSeconds > 0)) throw new ConfigError(`budget.pacingSeconds: expected > 0`);
   if (!Number.isInteger(cfg.budget.redisTimeoutMs) || cfg.budget.redisTimeoutMs < 1) throw new ConfigError(`budget.redisTimeoutMs: expected a positive integer`);
+  if (!Number.isInteger(cfg.budget.replayRedisTimeoutMs) || cfg.budget.replayRedisTimeoutMs < 1) throw new ConfigError(`budget.replayRedisTimeoutMs: expected a positive integer`);
   if (!Number.isInteger(cfg.budget.recoveryHoldMs) || cfg.budget.recoveryHoldMs < 0) throw new ConfigError(`budget.recoveryHoldMs: expected a non-negative integer`);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);

@@ -92,7 +92,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   const syncToken = cfg.syncToken || randomBytes(32).toString("base64url");
   const replayStore =
     cfg.budget.source === "redis"
-      ? new RedisReplayClaims({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, commandTimeoutMs: cfg.budget.redisTimeoutMs, log })
+      ? new RedisReplayClaims({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, commandTimeoutMs: cfg.budget.replayRedisTimeoutMs, log })
       : null;
   const replay = new ReplayClaimService(replayStore, new ReplayClaimMetrics(metrics.registry));
   const control = new ControlServer({ sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay });

@@ -175,8 +175,10 @@ describe("replay claims when Redis fails", () => {
     // a dead Redis (immediate) against the claim timeout (400 ms) against Redis's pause (3 s).
     const timeout = { replay_claim_timeout_ms: 400 };
     [open, closed] = await Promise.all([
-      startPod("pod-open", { redisUrl: server.url, keyPrefix: prefix, plugin: { ...timeout, replay_claim_failure: "open" } }),
-      startPod("pod-closed", { redisUrl: server.url, keyPrefix: prefix, plugin: { ...timeout, replay_claim_failure: "closed" } }),
+      // The host waits for Redis longer than the filter waits for the host: the filter's own
+      // claim timeout is what ends a claim here.
+      startPod("pod-open", { redisUrl: server.url, keyPrefix: prefix, replayRedisTimeoutMs: 5000, plugin: { ...timeout, replay_claim_failure: "open" } }),
+      startPod("pod-closed", { redisUrl: server.url, keyPrefix: prefix, replayRedisTimeoutMs: 5000, plugin: { ...timeout, replay_claim_failure: "closed" } }),
     ]);
   });
 
@@ -269,8 +271,8 @@ describe("a stream reset while its claim is pending", () => {
     server = await RedisServer.start();
     probe = new Redis(server.url, { maxRetriesPerRequest: 0 });
     // The host's own request timeout (Envoy: request_timeout) resets the stream at 100 ms, the
-    // claim waits up to 400 ms.
-    pod = await startBarePod("pod-reset", { redisUrl: server.url, keyPrefix: prefix, requestTimeoutMs: 100, plugin: { replay_claim_timeout_ms: 400 } });
+    // claim waits up to 400 ms (and the host up to 1 s for Redis).
+    pod = await startBarePod("pod-reset", { redisUrl: server.url, keyPrefix: prefix, requestTimeoutMs: 100, replayRedisTimeoutMs: 1000, plugin: { replay_claim_timeout_ms: 400 } });
   });
 
   after(async () => {

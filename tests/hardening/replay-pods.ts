@@ -20,6 +20,8 @@ export interface PodOptions {
   plugin?: Record<string, unknown>;
   vms?: number;
   vmMode?: "inline" | "workers";
+  /** The host's Redis timeout for replay claims (default: the host's, 20 ms). */
+  replayRedisTimeoutMs?: number;
 }
 
 /** The pods' plugin settings: guard and claims on, a decision budget this shared machine meets. */
@@ -32,7 +34,7 @@ function podOptions(name: string, o: PodOptions): TestBidderOptions {
     plugin: { ...POD_PLUGIN, ...(o.plugin ?? {}) },
     // Budgets leased from the same Redis (distinct pod ids), paced fast (the daily budget over a
     // minute, 10 s slices) so that every pod holds money from its first syncs.
-    budget: { source: "redis", redisUrl: o.redisUrl, keyPrefix: o.keyPrefix, podId: name, pacingSeconds: 60, leaseSeconds: 10, minSliceMicros: 1_000_000, redisTimeoutMs: 200 },
+    budget: { source: "redis", redisUrl: o.redisUrl, keyPrefix: o.keyPrefix, podId: name, pacingSeconds: 60, leaseSeconds: 10, minSliceMicros: 1_000_000, redisTimeoutMs: 200, ...(o.replayRedisTimeoutMs !== undefined ? { replayRedisTimeoutMs: o.replayRedisTimeoutMs } : {}) },
   };
 }
 

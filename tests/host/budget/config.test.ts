@@ -6,11 +6,11 @@ import { ConfigError } from "../../../host/src/errors.ts";
 import { paceMicrosPerSecond, sliceMicros } from "../../../host/src/control/budget.ts";
 
 describe("budget configuration", () => {
-  it("defaults: a day of pace, 60 s leases, 200 ms Redis timeout, 5 s recovery hold", () => {
+  it("defaults: a day of pace, 60 s leases, 200 ms Redis timeout (20 ms for replay claims), 5 s recovery hold", () => {
     const b = loadConfig({ env: {} }).budget;
     assert.deepEqual(
-      { pacingSeconds: b.pacingSeconds, leaseSeconds: b.leaseSeconds, minSliceMicros: b.minSliceMicros, redisTimeoutMs: b.redisTimeoutMs, recoveryHoldMs: b.recoveryHoldMs, podId: b.podId },
-      { pacingSeconds: 86_400, leaseSeconds: 60, minSliceMicros: 100_000, redisTimeoutMs: 200, recoveryHoldMs: 5000, podId: "" },
+      { pacingSeconds: b.pacingSeconds, leaseSeconds: b.leaseSeconds, minSliceMicros: b.minSliceMicros, redisTimeoutMs: b.redisTimeoutMs, replayRedisTimeoutMs: b.replayRedisTimeoutMs, recoveryHoldMs: b.recoveryHoldMs, podId: b.podId },
+      { pacingSeconds: 86_400, leaseSeconds: 60, minSliceMicros: 100_000, redisTimeoutMs: 200, replayRedisTimeoutMs: 20, recoveryHoldMs: 5000, podId: "" },
     );
   });
 
@@ -19,12 +19,12 @@ describe("budget configuration", () => {
       env: {
         NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: "redis://10.0.0.1:6380", NEXUS_REDIS_PREFIX: "prod", NEXUS_POD_ID: "bidder-7",
         NEXUS_BUDGET_PACING_SECONDS: "3600", NEXUS_BUDGET_LEASE_SECONDS: "5", NEXUS_BUDGET_MIN_SLICE_MICROS: "1000",
-        NEXUS_REDIS_TIMEOUT_MS: "150", NEXUS_BUDGET_RECOVERY_HOLD_MS: "2000",
+        NEXUS_REDIS_TIMEOUT_MS: "150", NEXUS_REPLAY_REDIS_TIMEOUT_MS: "8", NEXUS_BUDGET_RECOVERY_HOLD_MS: "2000",
       },
     }).budget;
     assert.deepEqual(b, {
       source: "redis", redisUrl: "redis://10.0.0.1:6380", keyPrefix: "prod", podId: "bidder-7",
-      pacingSeconds: 3600, leaseSeconds: 5, minSliceMicros: 1000, redisTimeoutMs: 150, recoveryHoldMs: 2000,
+      pacingSeconds: 3600, leaseSeconds: 5, minSliceMicros: 1000, redisTimeoutMs: 150, replayRedisTimeoutMs: 8, recoveryHoldMs: 2000,
     });
     // 3 600 000 a day paced over an hour: 1000 micros/s; a 5 s slice.
     const limits = { id: "c", totalMicros: 0, dailyMicros: 3_600_000, active: true };
@@ -36,6 +36,8 @@ describe("budget configuration", () => {
     for (const env of [
       { NEXUS_BUDGET_PACING_SECONDS: "0" },
       { NEXUS_REDIS_TIMEOUT_MS: "0" },
+      { NEXUS_REPLAY_REDIS_TIMEOUT_MS: "0" },
+      { NEXUS_REPLAY_REDIS_TIMEOUT_MS: "2.5" },
       { NEXUS_BUDGET_RECOVERY_HOLD_MS: "-1" },
       { NEXUS_BUDGET_MIN_SLICE_MICROS: "1.5" },
       { NEXUS_BUDGET_SOURCE: "etcd" },
