@@ -2,7 +2,7 @@
 // loadModelFile (digest, signature) and scores through the core; the CLI
 // entry; pCVR trained from conversion labels or the documented constant.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -145,6 +145,30 @@ describe("train", () => {
     assert.equal(loaded.signed, true);
     const npz = await loadModelFile(join(tmp, "ev-model.npz"), { publicKey: pub, allowUnsigned: false });
     assert.ok(modelsEqual(loaded.model, npz.model));
+  });
+
+  it("a bad --key fails before training (KEY_INVALID) and leaves the previous model, digest and signature as they were", async () => {
+    const keys = await keygen(join(tmp, "keys-bad"));
+    const out = join(tmp, "keep-model.nxm");
+    await runTrain({ data: fixture("events-train.sample.jsonl"), format: "events", out, settings: SETTINGS, keyPath: keys.privateKeyPath });
+    const files = ["keep-model.nxm", "keep-model.nxm.sha256", "keep-model.nxm.sig", "keep-model.npz", "keep-model.npz.sha256", "keep-model.npz.sig"];
+    const before = files.map((f) => readFileSync(join(tmp, f)));
+    writeFileSync(join(tmp, "bad.pem"), "garbage\n");
+    let trainedRows = 0;
+    await assert.rejects(
+      runTrain({ data: fixture("train-raw.sample.txt"), format: "raw", out, settings: { ...SETTINGS, seed: 9 }, keyPath: join(tmp, "bad.pem") }, () => trainedRows++),
+      (e: Error & { code?: string }) => e.code === "KEY_INVALID",
+    );
+    assert.equal(trainedRows, 0, "nothing was loaded or trained");
+    files.forEach((f, i) => assert.ok(readFileSync(join(tmp, f)).equals(before[i]!), `${f} unchanged`));
+    const loaded = await loadModelFile(out, { publicKey: readFileSync(keys.publicKeyPath, "utf8"), allowUnsigned: false });
+    assert.equal(loaded.signed, true);
+    // The CLI prints it as an error with its code, not a stack trace.
+    const o = io();
+    const code = await main(["--data", fixture("train-raw.sample.txt"), "--out", out, "--key", join(tmp, "bad.pem")], o.io);
+    assert.equal(code, 1);
+    assert.match(o.err.join(""), /KEY_INVALID/);
+    assert.doesNotMatch(o.err.join(""), /\n\s+at /);
   });
 
   it("libFM with the featindex next to it is found by default; skipped rows are counted", async () => {

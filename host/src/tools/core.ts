@@ -118,7 +118,7 @@ export interface CoreDecision {
 
 const REQUIRED_EXPORTS: ReadonlyArray<keyof CoreExports> = [
   "memory", "inputPtr", "inputCapacity", "outputPtr", "hashBytes", "setHashBits", "requestFeatures",
-  "parseErrorPtr", "parseErrorLen", "userAgentClass", "ftrlInit", "ftrlUpdate", "ftrlPredict",
+  "parseErrorPtr", "parseErrorLen", "userAgentClass", "ftrlInit", "ftrlSetBias", "ftrlUpdate", "ftrlPredict",
   "ftrlWeights", "allocate", "release", "loadModel", "scoreBuckets", "pidConfigure", "pidCreate",
   "pidUpdate", "planSetHourly", "planSetFinishEarly", "planFraction", "__collect",
 ];

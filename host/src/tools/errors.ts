@@ -12,6 +12,7 @@ export type ToolErrorCode =
   | "NO_DATA" // a data file gave no usable rows
   | "BAD_DATA" // data that cannot be used as asked (e.g. no clicks to evaluate an AUC on)
   | "OUTPUT_EXISTS" // refusing to overwrite an output
+  | "KEY_INVALID" // the signing key cannot be read or is not an Ed25519 private key
   | "OUTPUT_UNWRITABLE"; // an output file cannot be written (permissions, a file in the way)
 
 export class ToolError extends NexusError {

@@ -14,7 +14,7 @@ import {
   DEFAULT_BAG, DEFAULT_CVR_PRIOR, DEFAULT_FTRL, DEFAULT_TUNE_GRID, evaluateModel, trainModel, tuneFtrl,
   type Evaluation, type TrainSettings, type TuneResult,
 } from "./ftrl-train.ts";
-import { modelBasePath, writeModelFiles, type WrittenModel } from "./model-output.ts";
+import { loadSigningKey, modelBasePath, writeModelFiles, type WrittenModel } from "./model-output.ts";
 import { UsageError } from "./errors.ts";
 
 export * from "./ftrl-train.ts";
@@ -80,6 +80,8 @@ export async function runTrain(
   },
   log: (msg: string) => void = () => {},
 ): Promise<TrainSummary> {
+  // The signing key first: a bad key must fail before minutes of training, not after.
+  const privateKey = opts.keyPath !== undefined ? await loadSigningKey(opts.keyPath) : undefined;
   const core = await NexusCore.load(opts.corePath);
   core.setHashBits(opts.settings.hashBits);
   let featindex: Featindex | undefined;
@@ -116,9 +118,7 @@ export async function runTrain(
   const trained = trainModel(core, train.set, settings, (e) => log(`epoch ${e}/${totalEpochs}`));
   const metrics: TrainSummary["metrics"] = { train: evaluateModel(core, trained.model, train.set) };
   if (test) metrics.test = evaluateModel(core, trained.model, test.set);
-  const writeOpts: { keyPath?: string; npz?: boolean } = { npz: opts.npz !== false };
-  if (opts.keyPath !== undefined) writeOpts.keyPath = opts.keyPath;
-  const files = await writeModelFiles(trained.model, opts.out, writeOpts);
+  const files = await writeModelFiles(trained.model, opts.out, { npz: opts.npz !== false, ...(privateKey ? { privateKey } : {}) });
 
   const summary: TrainSummary = {
     data: { path: opts.data, format: opts.format, examples: train.set.size, clicks: train.set.clicks, lines: train.stats.toJSON() },
@@ -155,7 +155,7 @@ export function formatTrainSummary(s: TrainSummary): string {
   if (s.test) lines.push(`test   ${s.test.path}: ${s.test.examples} examples, ${s.test.clicks} clicks; ${skippedText(s.test.lines)}`);
   if (s.tuning) {
     const b = s.tuning.best;
-    lines.push(`tuning ${s.tuning.trials} trials, ${s.tuning.repeats} × ${s.tuning.folds}-fold CV on --data: best alpha ${b.alpha} beta ${b.beta} l1 ${b.l1} l2 ${b.l2} epochs ${b.epochs} (CV AUC ${pct(b.auc)}, log loss ${b.logLoss.toFixed(5)})`);
+    lines.push(`tuning ${s.tuning.trials} trials, ${s.tuning.repeats} × ${s.tuning.folds}-fold CV on --data: best alpha ${b.alpha} beta ${b.beta} l1 ${b.l1} l2 ${b.l2} epochs ${b.epochs} (CV AUC of single models ${pct(b.auc)}, log loss ${b.logLoss.toFixed(5)})`);
   }
   const st = s.settings;
   const bias = st.baseRateBias === false ? "bias from 0" : "bias from the base rate";
