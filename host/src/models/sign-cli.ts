@@ -82,8 +82,10 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Writes to a temporary file in the same directory with `mode`, then renames over `path`. */
-/** Writes `path` through a temporary file in its directory and a rename: readers see the old or the new file, never a part. */
+/**
+ * Writes to a temporary file in the same directory with `mode`, then renames over `path`: readers
+ * see the old or the new file, never a part.
+ */
 export async function writeAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fh = await open(tmp, "wx", mode);
