@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { README_REQUEST, get, post, startTestBidder, noticeUrl } from "../helpers/bidder.ts";
 import { readLedger } from "../helpers/ledger.ts";
 import type { Standalone } from "../../host/src/standalone.ts";
-import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
+import { bidsOf, noticePath, poolBid, poolGet, type Answer } from "../hardening/helpers.ts";
 
 const SLOTS = 4096; // a block is min(64, slots / 256) = 16 numbers
 const BLOCK = 16;
@@ -68,29 +68,26 @@ describe("a block left over from long ago", () => {
     await pool?.close();
   });
 
-  const HEADERS = (path: string, method = "POST"): Array<[string, string]> => [[":method", method], [":path", path], [":authority", "t"], [":scheme", "http"]];
-  const BAD = new TextEncoder().encode("{");
-  async function to(vm: 0 | 1, body: Uint8Array): Promise<HttpOutcome> {
-    // Notices go through the same round robin, so the parity is tracked over every request.
+  // Notices go through the same round robin, so the parity is counted over every request.
+  async function to(vm: 0 | 1, body: string): Promise<Answer> {
     if (sent % 2 !== vm) {
-      await pool.pool.handleHttpRequest({ headers: HEADERS("/openrtb2/bid"), body: [BAD] });
+      await poolBid(pool, "{"); // a malformed request claims no number
       sent++;
     }
     sent++;
-    return pool.pool.handleHttpRequest({ headers: HEADERS("/openrtb2/bid"), body: [body] });
+    return poolBid(pool, body);
   }
   async function notice(url: string, price: string): Promise<string> {
-    const u = new URL(noticeUrl(url, price));
     sent++;
-    const o = await pool.pool.handleHttpRequest({ headers: HEADERS(u.pathname + u.search, "GET"), body: [] });
-    assert.equal(o.kind, "local");
-    return new TextDecoder().decode((o as { body: Uint8Array }).body);
+    const a = await poolGet(pool, noticePath(url, price));
+    assert.equal(a.kind, "local");
+    return a.text;
   }
   let n = 0;
-  const bidBody = () => new TextEncoder().encode(JSON.stringify({ ...JSON.parse(README_REQUEST), id: `lap-${n++}` }));
-  const bidOf = (o: HttpOutcome) => {
-    assert.equal(o.kind === "local" && o.status, 200);
-    return JSON.parse(new TextDecoder().decode((o as { body: Uint8Array }).body)).seatbid[0].bid[0] as { nurl: string; lurl: string };
+  const bidBody = () => JSON.stringify({ ...JSON.parse(README_REQUEST), id: `lap-${n++}` });
+  const bidOf = (a: Answer) => {
+    assert.equal(a.status, 200, a.text);
+    return bidsOf(a.text)[0]! as { nurl: string; lurl: string };
   };
   const seqOf = (nurl: string) => BigInt("0x" + /bid=([0-9a-f]+)-[0-9a-f]{8}/.exec(nurl)![1]!);
 

@@ -261,6 +261,14 @@ describe("replay claims when Redis fails", () => {
   });
 });
 
+/** A bid request straight into a bare pod's VM pool (no bid server). */
+function barePodBid(pod: BarePod, body: string) {
+  return pod.pool.handleHttpRequest({
+    headers: [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.test"], [":scheme", "http"], ["content-type", "application/json"]],
+    body: [new TextEncoder().encode(body)],
+  });
+}
+
 describe("a stream reset while its claim is pending", () => {
   const prefix = uniquePrefix("xpod-reset");
   let server: RedisServer;
@@ -281,12 +289,7 @@ describe("a stream reset while its claim is pending", () => {
     await server?.stop();
   });
 
-  const enc = new TextEncoder();
-  const send = (body: string) =>
-    pod.pool.handleHttpRequest({
-      headers: [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.test"], [":scheme", "http"], ["content-type", "application/json"]],
-      body: [enc.encode(body)],
-    });
+  const send = (body: string) => barePodBid(pod, body);
   const ledgerReserved = () => readLedger(pod.pool.shared, "test-cpa")?.reserved;
 
   it("ends without a reply, reserves nothing, and the late answer is counted as abandoned", async () => {
@@ -335,14 +338,8 @@ describe("callout tokens through the host counter's wrap", () => {
   });
 
   it("every claim is answered, token 0 included", async () => {
-    const enc = new TextEncoder();
     for (let i = 0; i < 6; i++) {
-      const out = answerOf(
-        await pod.pool.handleHttpRequest({
-          headers: [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.test"], [":scheme", "http"], ["content-type", "application/json"]],
-          body: [enc.encode(uniqueRequest("wrap").body)],
-        }),
-      );
+      const out = answerOf(await barePodBid(pod, uniqueRequest("wrap").body));
       assert.equal(out.status, 200, `request ${i}: ${out.kind} ${out.status} ${out.text}`);
     }
     assert.equal(metric(pod.pool, "nexus_replay_claims_claimed_total"), 6);

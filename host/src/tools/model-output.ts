@@ -8,7 +8,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
 import { basename, extname } from "node:path";
-import { formatDigestFile, sha256, sha256Hex } from "../models/digest.ts";
+import { formatDigestFile, sha256 } from "../models/digest.ts";
 import { modelsEqual, type LrModelPair } from "../models/model.ts";
 import { decodeNpzModel } from "../models/npz.ts";
 import { decodeNxm, encodeNxm, readNxmHeader } from "../models/nxm.ts";
@@ -62,9 +62,9 @@ interface PreparedFile {
 }
 
 function prepare(path: string, bytes: Uint8Array, key: KeyObject | undefined): PreparedFile {
-  const out: PreparedFile = { path, bytes, sha256: sha256Hex(bytes) };
+  const digest = sha256(bytes);
+  const out: PreparedFile = { path, bytes, sha256: Buffer.from(digest).toString("hex") };
   if (key !== undefined) {
-    const digest = sha256(bytes);
     const signature = signDigest(digest, key);
     if (!verifyDigestSignature(digest, signature, createPublicKey(key))) throw new ToolError("KEY_INVALID", "a fresh signature does not verify");
     out.signature = signature;
