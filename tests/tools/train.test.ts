@@ -10,7 +10,7 @@ import { keygen } from "../../host/src/models/sign-cli.ts";
 import { loadModelFile, toWireBlob } from "../../host/src/models/load.ts";
 import { modelsEqual } from "../../host/src/models/model.ts";
 import { ParseError, type NexusCore } from "../../host/src/tools/core.ts";
-import { loadExamples } from "../../host/src/tools/examples.ts";
+import { ExampleSet, loadExamples } from "../../host/src/tools/examples.ts";
 import { baseRateLogit, evaluateModel, logit, main, runTrain, trainModel, tuneFtrl, type TrainSummary } from "../../host/src/tools/train.ts";
 import { bidRequestFromLog } from "../../host/src/data/openrtb-from-log.ts";
 import { readRawLog } from "../../host/src/data/ipinyou.ts";
@@ -191,6 +191,63 @@ describe("train", () => {
     assert.equal(r.trials, 8);
     assert.ok(r.best.auc > 0.6);
     assert.ok([1, 2].includes(r.best.epochs));
+  });
+
+  it("tuning starts each fold's bias at its training rows' base rate, never using the held-out rows' labels", () => {
+    // 40 rows, the first 10 clicked; row i has the one bucket 1000 + i, so the
+    // core's calls say which rows a fold trains on and which it scores.
+    const set = new ExampleSet();
+    for (let i = 0; i < 40; i++) set.add(new Uint32Array([1000 + i]), i < 10 ? 1 : 0, -1, 0);
+    type Run = { bias?: number; trained: Set<number>; scored: Set<number> };
+    const runs: Run[] = [];
+    const spy = new Proxy(core, {
+      get(target, key) {
+        const v = Reflect.get(target, key, target) as unknown;
+        if (typeof v !== "function") return v;
+        const f = (v as (...a: unknown[]) => unknown).bind(target);
+        if (key === "ftrlInit") {
+          return (...a: unknown[]) => {
+            runs.push({ trained: new Set(), scored: new Set() });
+            return f(...a);
+          };
+        }
+        if (key === "ftrlSetBias") {
+          return (which: number, w: number) => {
+            if (which === 0) runs.at(-1)!.bias = w;
+            return f(which, w);
+          };
+        }
+        if (key === "ftrlUpdate" || key === "ftrlPredict") {
+          return (which: number, b: Uint32Array, ...rest: unknown[]) => {
+            if (which === 0) (key === "ftrlUpdate" ? runs.at(-1)!.trained : runs.at(-1)!.scored).add(b[0]! - 1000);
+            return f(which, b, ...rest);
+          };
+        }
+        return f;
+      },
+    });
+    const grid = { alpha: [0.1], beta: [1], l1: [0], l2: [1], maxEpochs: 1 };
+    tuneFtrl(spy, set, grid, { hashBits: 18, folds: 4, repeats: 2, seed: 3 });
+    assert.equal(runs.length, 8, "one fresh model per fold of each repeat");
+    const clicks = (rows: Iterable<number>): number => [...rows].filter((i) => set.click(i) === 1).length;
+    const allRows = baseRateLogit(10, 40);
+    const biases = new Set<number>();
+    for (const r of runs) {
+      assert.equal(r.trained.size + r.scored.size, 40);
+      for (const i of r.scored) assert.ok(!r.trained.has(i), `row ${i} both trained and held out`);
+      const fromTraining = baseRateLogit(clicks(r.trained), r.trained.size);
+      const fromHeldOut = baseRateLogit(clicks(r.scored), r.scored.size);
+      // the data make the three candidate rates differ in every fold (10 of 40 clicked)
+      assert.ok(Math.abs(fromTraining - allRows) > 1e-3 && Math.abs(fromTraining - fromHeldOut) > 1e-3);
+      assert.ok(r.bias !== undefined && Math.abs(r.bias - fromTraining) < 1e-12, `start bias ${r.bias}, training rows' ${fromTraining}, all rows' ${allRows}, held-out rows' ${fromHeldOut}`);
+      biases.add(r.bias);
+    }
+    assert.ok(biases.size > 1, "folds with different training click counts start from different biases");
+    // --zero-bias: the same folds, no start bias set
+    runs.length = 0;
+    tuneFtrl(spy, set, grid, { hashBits: 18, folds: 4, repeats: 2, seed: 3, baseRateBias: false });
+    assert.equal(runs.length, 8);
+    assert.ok(runs.every((r) => r.bias === undefined && r.trained.size === 30 && r.scored.size === 10));
   });
 
   it("the CLI: --json summary, exit codes", async () => {
