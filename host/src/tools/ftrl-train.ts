@@ -213,6 +213,7 @@ export interface TuneGrid {
   maxEpochs: number;
 }
 
+/** 5 × 2 × 5 × 2 = 100 settings, each scored after epochs 1–6: 600 trials (docs/TOOLS.md). */
 export const DEFAULT_TUNE_GRID: TuneGrid = {
   alpha: [0.05, 0.1, 0.2, 0.5, 1],
   beta: [0.1, 1],

@@ -41,7 +41,7 @@ export const TRAIN_USAGE = `usage: nexus-rtb train --data FILE --out PATH [optio
   --zero-bias          start the bias at 0 instead of the log-odds of the training
                        click rate (the base-rate start is the default)
   --cvr-prior P        pCVR of the constant model used without conversion labels (default ${DEFAULT_CVR_PRIOR})
-  --tune               grid-search alpha/l1/l2/epochs by k-fold cross-validation on --data
+  --tune               grid-search alpha/beta/l1/l2/epochs by k-fold cross-validation on --data
                        (never on --test), then train with the best
   --tune-folds K       folds for --tune (default 4)
   --tune-repeats R     independent fold splits for --tune, averaged (default 3)
