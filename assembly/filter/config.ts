@@ -44,6 +44,8 @@ export class PluginConfig {
   replayClaimTimeoutMs: i32 = 2;
   /** A claim that failed (no answer in time, host or Redis error): bid anyway (open) or not (closed). */
   replayClaimFailOpen: bool = true;
+  /** Envoy cluster of the replay claims' proxy_http_call; unset = host_cluster (parse() fills it in). */
+  replayCluster: OwnedBytes = OwnedBytes.fromString("nexus_host");
   /** Bearer token sent to the host on every call (sync, config, model, replay claims). */
   syncToken: OwnedBytes = OwnedBytes.fromString("");
   /** Name of a VM environment variable holding the token instead (Envoy: vm_config.environment_variables). */
@@ -63,6 +65,7 @@ export class PluginConfigParser {
     const d = this.doc;
     d.start(ptr, len);
     if (!d.beginObject()) return this.failed();
+    let replayClusterSet = false;
     while (d.nextKey()) {
       if (d.keyIs("bid_path")) cfg.bidPath = this.path();
       else if (d.keyIs("win_path")) cfg.winPath = this.path();
@@ -90,6 +93,10 @@ export class PluginConfigParser {
       else if (d.keyIs("replay_claim")) cfg.replayClaim = d.bool();
       else if (d.keyIs("replay_claim_timeout_ms")) cfg.replayClaimTimeoutMs = <i32>d.int(1, 1000);
       else if (d.keyIs("replay_claim_failure")) cfg.replayClaimFailOpen = this.failMode();
+      else if (d.keyIs("replay_cluster")) {
+        cfg.replayCluster = this.clusterName();
+        replayClusterSet = true;
+      }
       else if (d.keyIs("sync_token")) cfg.syncToken = this.token();
       else if (d.keyIs("sync_token_env")) cfg.syncTokenEnv = this.envName();
       else if (d.keyIs("test_trap_path")) cfg.trapPath = this.path();
@@ -97,6 +104,7 @@ export class PluginConfigParser {
       d.endMember();
     }
     if (!d.finish()) return this.failed();
+    if (!replayClusterSet) cfg.replayCluster = cfg.hostCluster; // default: the host's cluster
     if (cfg.syncToken.len > 0 && cfg.syncTokenEnv.len > 0) {
       this.error = "sync_token and sync_token_env: set one, not both";
       return null;
@@ -124,6 +132,12 @@ export class PluginConfigParser {
     const t = this.doc.owned(512);
     if (!this.doc.failed && !isToken68(t.ptr, t.len)) this.doc.fail("expected 16-512 characters of A-Z a-z 0-9 - . _ ~ + / (then = padding only)");
     return t;
+  }
+
+  private clusterName(): OwnedBytes {
+    const n = this.doc.owned(128);
+    if (!this.doc.failed && n.len == 0) this.doc.fail("expected the name of an Envoy cluster");
+    return n;
   }
 
   private envName(): OwnedBytes {

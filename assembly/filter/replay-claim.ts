@@ -4,7 +4,7 @@
 // claims"), and bids only if this pod is the first to claim it within the TTL.
 //
 //   on_request_body (end of stream): parse, local guard, then
-//     proxy_http_call(host_cluster, POST /nexus/v1/replay?ttl_ms=<replay_ttl_ms>,
+//     proxy_http_call(replay_cluster (default host_cluster), POST /nexus/v1/replay?ttl_ms=<replay_ttl_ms>,
 //                     body = the request id, timeout = min(replay_claim_timeout_ms,
 //                     what is left of the request's time budget))
 //     and PAUSE the stream. Nothing is reserved before the answer.
@@ -100,7 +100,7 @@ export class ReplayClaims {
     h.addAscii("content-type", "application/octet-stream");
     this.root.hostAuth.addTo(h);
     metrics.inc(this.started);
-    httpCall(cfg.hostCluster.ptr, cfg.hostCluster.len, h.ptr, h.len, idPtr, idLen, <u32>timeout, this.call);
+    httpCall(cfg.replayCluster.ptr, cfg.replayCluster.len, h.ptr, h.len, idPtr, idLen, <u32>timeout, this.call);
     if (this.call.status != Status.OK) {
       // Unknown cluster or a refused call: the claim failed before it started.
       metrics.inc(this.failures);

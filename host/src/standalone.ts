@@ -2,7 +2,9 @@
 // (sync endpoints, campaigns, budget grants, models) listens on the control
 // port; N filter VMs run the same .wasm Envoy would load, under the project's
 // proxy-wasm host, and reach the control plane through the same sync protocol
-// (proxy_http_call to the "nexus_host" cluster, mapped to the control port).
+// (proxy_http_call to the "nexus_host" cluster, mapped to the control port; replay
+// claims to the plugin's replay_cluster, by default the same, and "nexus_replay" as
+// envoy.yaml names it is mapped to the control port as well).
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { HostConfig } from "./config.ts";
@@ -24,6 +26,17 @@ import { renderPrometheus } from "./proxy-wasm/metrics.ts";
 import { NexusError } from "./errors.ts";
 
 export const HOST_CLUSTER = "nexus_host";
+/** envoy.yaml's cluster for replay claims (the plugin's replay_cluster): the same host, its own pool. */
+export const REPLAY_CLUSTER = "nexus_replay";
+
+/**
+ * The Envoy clusters the standalone host knows (proxy_http_call upstreams): both names reach the
+ * control server. A plugin replay_cluster naming any other cluster is refused as Envoy refuses an
+ * unknown cluster (the claim fails, counted, and the fail mode applies).
+ */
+export function hostUpstreams(controlUrl: string): Record<string, string> {
+  return { [HOST_CLUSTER]: controlUrl, [REPLAY_CLUSTER]: controlUrl };
+}
 
 export interface ControlPlane {
   catalog: CampaignCatalog;
@@ -122,7 +135,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       rootId: "nexus",
       vmId: "nexus",
       pluginConfig: JSON.stringify(plugin),
-      upstreams: { [HOST_CLUSTER]: cp.controlUrl },
+      upstreams: hostUpstreams(cp.controlUrl),
       env,
       // Keys: the reservation ring (reservation_slots) plus per-campaign and per-VM keys.
       sharedData: { bytes: 128 << 20, maxKeys: 200_000 },

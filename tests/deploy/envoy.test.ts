@@ -9,7 +9,7 @@ import {
   routeFor, routes, wasmPluginConfig,
 } from "./helpers.ts";
 import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
-import { HOST_CLUSTER } from "../../host/src/standalone.ts";
+import { HOST_CLUSTER, REPLAY_CLUSTER, hostUpstreams } from "../../host/src/standalone.ts";
 import { defaultConfig } from "../../host/src/config.ts";
 import { startTestBidder, post, README_REQUEST } from "../helpers/bidder.ts";
 
@@ -77,6 +77,26 @@ for (const { file, envoy } of docs) {
     assert.equal(endpoints.length, 1);
     assert.ok(endpoints[0]!.endsWith(`:${defaultConfig().control.port}`), `host endpoint ${endpoints[0]} on the control port`);
     assert.ok(seconds(c.connect_timeout) <= 1);
+  });
+
+  test(`${file}: replay claims have their own cluster (replay_cluster) on the same host, known to the standalone host`, () => {
+    const plugin = pluginConfig(envoy);
+    assert.equal(plugin.replay_cluster, REPLAY_CLUSTER);
+    assert.notEqual(plugin.replay_cluster, plugin.host_cluster, "a connection pool apart from the syncs'");
+    const c = cluster(envoy, plugin.replay_cluster as string);
+    assert.ok(c, `cluster ${plugin.replay_cluster} is defined`);
+    assert.deepEqual(clusterEndpoints(c), clusterEndpoints(cluster(envoy, plugin.host_cluster as string)), "the same host as host_cluster");
+    assert.equal(c.type, cluster(envoy, plugin.host_cluster as string).type);
+    // Tight: a connection that is not up within tens of ms is no use to a claim of a few ms.
+    assert.ok(seconds(c.connect_timeout) <= 0.1, `connect_timeout ${c.connect_timeout}`);
+    const t = c.circuit_breakers.thresholds;
+    assert.equal(t.length, 1);
+    assert.equal(t[0].priority, "DEFAULT");
+    for (const k of ["max_connections", "max_pending_requests", "max_requests"]) assert.ok(Number.isInteger(t[0][k]) && t[0][k] > 0, k);
+    assert.ok(t[0].max_pending_requests <= t[0].max_connections, "a slow host fails claims rather than queueing them");
+    assert.equal(t[0].max_retries, 0, "a late claim is useless: no retries");
+    // The standalone host resolves both names to its control server, as Envoy does here.
+    assert.deepEqual(hostUpstreams("http://h:1"), { [HOST_CLUSTER]: "http://h:1", [REPLAY_CLUSTER]: "http://h:1" });
   });
 
   test(`${file}: body limits agree (buffer filter = max_body_bytes <= connection buffer)`, () => {
@@ -150,14 +170,24 @@ for (const { file, envoy } of docs) {
 }
 
 test("the Kubernetes envoy.yaml is the compose one with the host at 127.0.0.1 (nothing else differs)", () => {
+  const hostClusters = [HOST_CLUSTER, REPLAY_CLUSTER];
+  // The host's clusters differ in address and type only.
   const strip = (e: any) => {
     const c = structuredClone(e);
-    c.static_resources.clusters = c.static_resources.clusters.filter((x: any) => x.name !== HOST_CLUSTER);
+    for (const x of c.static_resources.clusters) {
+      if (!hostClusters.includes(x.name)) continue;
+      delete x.type;
+      delete x.dns_lookup_family;
+      delete x.load_assignment.endpoints;
+    }
     return c;
   };
   assert.deepEqual(strip(k8s), strip(compose));
-  assert.deepEqual(clusterEndpoints(cluster(k8s, HOST_CLUSTER)), ["127.0.0.1:9090"]);
-  assert.equal(cluster(k8s, HOST_CLUSTER).type, "STATIC");
+  for (const name of hostClusters) {
+    assert.deepEqual(clusterEndpoints(cluster(k8s, name)), ["127.0.0.1:9090"], name);
+    assert.equal(cluster(k8s, name).type, "STATIC", name);
+    assert.equal(cluster(compose, name).type, "STRICT_DNS", name);
+  }
   // Compose: the host service's name and port.
   const dc = readYaml("docker-compose.yml");
   const [host, port] = clusterEndpoints(cluster(compose, HOST_CLUSTER))[0]!.split(":");

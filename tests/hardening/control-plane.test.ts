@@ -383,6 +383,7 @@ describe("the compiled filter sends the sync token", () => {
       const bad = [
         { sync_token: SYNC_TOKEN, sync_token_env: "X" }, { sync_token: "short" }, { sync_token: "with space 0123456789abc" }, { sync_token_env: "" },
         { replay_claim: "yes" }, { replay_claim_timeout_ms: 0 }, { replay_claim_timeout_ms: 1001 }, { replay_claim_failure: "maybe" }, { replay_claim_failure: true },
+        { replay_cluster: "" }, { replay_cluster: 5 }, { replay_cluster: null },
       ];
       for (const plugin of bad) {
         await assert.rejects(

@@ -347,3 +347,70 @@ describe("callout tokens through the host counter's wrap", () => {
     assert.equal(metric(pod.pool, "nexus_replay_claim_failures_total"), 0);
   });
 });
+
+describe("replay_cluster: the Envoy cluster of the claims", () => {
+  const prefix = uniquePrefix("xpod-cluster");
+  let redis: Redis;
+  let named: HardeningBidder;
+  let unknownOpen: HardeningBidder;
+  let unknownClosed: HardeningBidder;
+  let renamed: BarePod;
+
+  before(async () => {
+    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    const o = (plugin: Record<string, unknown>) => ({ redisUrl: SHARED_REDIS_URL, keyPrefix: prefix, vms: 1, plugin });
+    [named, unknownOpen, unknownClosed, renamed] = await Promise.all([
+      // envoy.yaml's setting: the standalone host knows nexus_replay as it knows nexus_host.
+      startPod("pod-named", o({ replay_cluster: "nexus_replay" })),
+      startPod("pod-unknown-open", o({ replay_cluster: "no_such_cluster", replay_claim_failure: "open" })),
+      startPod("pod-unknown-closed", o({ replay_cluster: "no_such_cluster", replay_claim_failure: "closed" })),
+      // Unset, replay_cluster follows host_cluster: here a name other than nexus_host, and the
+      // VMs know no other cluster (a default of the literal "nexus_host" would fail every claim).
+      startBarePod("pod-renamed", { ...o({}), requestTimeoutMs: 3000, hostCluster: "control", upstreams: (url) => ({ control: url }) }),
+    ]);
+  });
+
+  after(async () => {
+    await named?.close();
+    await unknownOpen?.close();
+    await unknownClosed?.close();
+    await renamed?.close();
+    if (redis) {
+      await deleteTestKeys(redis, prefix);
+      redis.disconnect();
+    }
+  });
+
+  const claims = (pool: HardeningBidder["pool"]) =>
+    ["nexus_replay_claims_total", "nexus_replay_claims_claimed_total", "nexus_replay_claim_failures_total"].map((n) => metric(pool, n));
+
+  it("replay_cluster nexus_replay (envoy.yaml's) reaches the host: the claim is made", async () => {
+    const r = await bid(named, uniqueRequest("cluster-named").body);
+    assert.equal(r.status, 200, `${r.status} ${String(reasonOf(r))}`);
+    assert.deepEqual(claims(named.pool), [1, 1, 0]);
+    assert.equal(await hostMetric(named, "nexus_host_replay_claims_total", { outcome: "claimed" }), 1);
+    await lossAll(named, r.text);
+  });
+
+  it("an unknown replay_cluster fails every claim before it starts: counted, fail open bids, fail closed answers contention", async () => {
+    const ro = await bid(unknownOpen, uniqueRequest("cluster-unknown-open").body);
+    assert.equal(ro.status, 200, `${ro.status} ${String(reasonOf(ro))}`);
+    const rc = await bid(unknownClosed, uniqueRequest("cluster-unknown-closed").body);
+    assert.equal(rc.status, 204);
+    assert.equal(reasonOf(rc), "contention");
+    for (const pod of [unknownOpen, unknownClosed]) {
+      assert.deepEqual(claims(pod.pool), [1, 0, 1], "started 1, claimed 0, failed 1");
+      // The syncs (host_cluster) are not affected; the host never saw a claim.
+      assert.ok(pod.sync.syncs > 0);
+      assert.equal(await hostMetric(pod, "nexus_host_replay_claims_total", { outcome: "claimed" }), 0);
+    }
+    assert.equal(metric(unknownClosed.pool, "nexus_nobids_contention_total"), 1);
+    await lossAll(unknownOpen, ro.text);
+  });
+
+  it("unset, replay_cluster is host_cluster's value", async () => {
+    const out = answerOf(await barePodBid(renamed, uniqueRequest("cluster-default").body));
+    assert.equal(out.status, 200, `${out.kind} ${out.status} ${out.text}`);
+    assert.deepEqual(claims(renamed.pool), [1, 1, 0]);
+  });
+});

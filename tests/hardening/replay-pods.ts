@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { CAMPAIGN, startHardeningBidder, type HardeningBidder } from "./helpers.ts";
 import { readLedger } from "../helpers/ledger.ts";
 import { README_REQUEST, TEST_TICK_MS, testBidderConfig, type TestBidderOptions } from "../helpers/bidder.ts";
-import { startControlPlane, HOST_CLUSTER, vmStatuses, type ControlPlane } from "../../host/src/standalone.ts";
+import { startControlPlane, HOST_CLUSTER, hostUpstreams, vmStatuses, type ControlPlane } from "../../host/src/standalone.ts";
 import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
 import { silentLogger } from "../../host/src/log.ts";
 import { deleteKeysStartingWith, deletePrefix } from "../helpers/redis-server.ts";
@@ -74,7 +74,16 @@ export interface BarePod {
  * request timeout, which resets a stream as Envoy's request_timeout does). The claim still goes
  * over real HTTP to the real control plane and Redis.
  */
-export async function startBarePod(name: string, o: PodOptions & { requestTimeoutMs: number; firstCalloutToken?: number }): Promise<BarePod> {
+export interface BarePodOptions extends PodOptions {
+  requestTimeoutMs: number;
+  firstCalloutToken?: number;
+  /** The plugin's host_cluster (default nexus_host). */
+  hostCluster?: string;
+  /** The Envoy clusters the VMs know, given the pod's control URL (default: the standalone host's). */
+  upstreams?: (controlUrl: string) => Record<string, string>;
+}
+
+export async function startBarePod(name: string, o: BarePodOptions): Promise<BarePod> {
   const { cfg, dir } = testBidderConfig(podOptions(name, o));
   const cp = await startControlPlane(cfg, silentLogger());
   const pool = await VmPool.start({
@@ -83,8 +92,8 @@ export async function startBarePod(name: string, o: PodOptions & { requestTimeou
     mode: "inline",
     rootId: "nexus",
     vmId: "nexus",
-    pluginConfig: JSON.stringify({ replay_claim: true, ...cfg.plugin, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken }),
-    upstreams: { [HOST_CLUSTER]: cp.controlUrl },
+    pluginConfig: JSON.stringify({ replay_claim: true, ...cfg.plugin, host_cluster: o.hostCluster ?? HOST_CLUSTER, sync_token: cp.syncToken }),
+    upstreams: o.upstreams ? o.upstreams(cp.controlUrl) : hostUpstreams(cp.controlUrl),
     sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
     autoTick: true,
     requestTimeoutMs: o.requestTimeoutMs,
