@@ -16,6 +16,7 @@ import { PidController } from "../core/pacing/pid";
 import { readShared, writeShared, shared, fetchAddU64 } from "./shared";
 import { KEY_RESV_CURSOR, SlotKey, LedgerKeyBuilder, ledgerKey, paceKey } from "./keys";
 import { metrics } from "./metrics";
+import { randomNonce } from "./nonce";
 
 /** What the filter keeps per campaign besides its configuration. */
 export class CampaignRuntime {
@@ -111,7 +112,12 @@ export class SharedLedger extends BudgetPort {
     const rt = this.runtime(c);
     const amount = this.reserveInLedger(rt, wanted);
     if (amount <= 0) return 0;
-    if (!this.claimSlot(rt, amount, bid)) {
+    // The bid id's nonce authenticates its notices: it comes from the host's CSPRNG, not from
+    // the engine's generator (whose state two bid ids give away: nonce.ts).
+    const nonce = randomNonce();
+    if (nonce < 0) metrics.inc(metrics.sharedDataErrors);
+    else bid.nonce = <u32>nonce;
+    if (nonce < 0 || !this.claimSlot(rt, amount, bid)) {
       this.refundInLedger(rt, amount);
       this.lastFailure = NoBid.CONTENTION;
       return 0;

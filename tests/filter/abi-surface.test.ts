@@ -19,8 +19,9 @@ const ABI_HOST_FUNCTIONS = new Set([
 ]);
 
 // The spec's WASI functions the filter may use (v0.2.1 "Environment variables": the plugin's
-// sync_token_env, read once in on_configure).
-const WASI_HOST_FUNCTIONS = new Set(["environ_sizes_get", "environ_get"]);
+// sync_token_env, read once in on_configure; random_get: bid id nonces from the host's CSPRNG,
+// assembly/filter/nonce.ts).
+const WASI_HOST_FUNCTIONS = new Set(["environ_sizes_get", "environ_get", "random_get"]);
 
 const REQUIRED_EXPORTS = ["memory", "_initialize", "proxy_abi_version_0_2_1", "proxy_on_memory_allocate", "proxy_on_context_create"];
 const CALLBACKS = [
@@ -32,7 +33,7 @@ const CALLBACKS = [
 describe("filter module surface", () => {
   const module = new wasmApi.Module(readFileSync(DEFAULT_WASM));
 
-  it("imports only proxy-wasm ABI functions from env (no abort) and only the spec's environ functions from WASI", () => {
+  it("imports only proxy-wasm ABI functions from env (no abort) and only the spec's environ and random functions from WASI", () => {
     const imports = wasmApi.Module.imports(module);
     assert.ok(imports.length > 0);
     for (const imp of imports) {
