@@ -150,7 +150,8 @@ describe("LedgerRecord.reserve", () => {
     m.day = 3;
     m.dailyCharged = 2000;
     expect(m.available(0, 1000, 3)).toBe(0);
-    expect(m.available(0, 1000, 4)).toBe(1000); // other day: today's spend is 0
+    expect(m.available(0, 1000, 4)).toBe(1000); // a later day: today's spend is 0
+    expect(m.available(0, 1000, 2)).toBe(0); // an earlier day (the clock stepped back): still spent
   });
 });
 
@@ -207,14 +208,19 @@ describe("LedgerRecord settle / refund / chargeLate", () => {
     expect(l.lateCharged).toBe(45);
   });
 
-  it("rollDay resets the daily spend only when the day changes", () => {
+  it("rollDay resets the daily spend only when the day moves forward", () => {
     const l = ledger(1000);
     l.day = 4;
     l.dailyCharged = 77;
     l.rollDay(4);
     expect(l.dailyCharged).toBe(77);
+    // A clock that stepped back: the later day's spend still counts (never spend a day twice).
     l.rollDay(3);
-    expect(l.day).toBe(3);
+    expect(l.day).toBe(4);
+    expect(l.dailyCharged).toBe(77);
+    expect(l.available(0, 100, 3)).toBe(23);
+    l.rollDay(5);
+    expect(l.day).toBe(5);
     expect(l.dailyCharged).toBe(0);
   });
 });

@@ -29,6 +29,8 @@ import { metrics } from "./metrics";
 import { NexusRoot } from "./root";
 
 const MAX_VERSION: i32 = 64;
+/** A model the leader refused (invalid for this filter, or not publishable) is not downloaded again for this long. */
+const MODEL_REFUSAL_RETRY_MS: i64 = 60_000;
 const buf16 = memory.data(16);
 const statusBuf = memory.data(24);
 
@@ -50,6 +52,8 @@ export class HostSync {
   // What this VM has loaded.
   private loadedConfigVersion: i64 = -1;
   private loadedModelMeta: ArrayBuffer = new ArrayBuffer(0);
+  /** Version of the model this VM serves ("" none): reported in the sync. */
+  private servingModelVersion: string = "";
   // Leader state.
   leader: bool = false;
   private lastSyncMs: i64 = 0;
@@ -60,6 +64,10 @@ export class HostSync {
   private pendingConfigVersion: i64 = -1;
   private pendingModelVersion: string = "";
   private readonly pendingModelSha: ArrayBuffer = new ArrayBuffer(32);
+  // The last model the leader refused (version, digest) and until when it is not fetched again.
+  private refusedModelVersion: string = "";
+  private readonly refusedModelSha: ArrayBuffer = new ArrayBuffer(32);
+  private refusedUntilMs: i64 = 0;
   private sweepStart: u32 = 0;
   private multiplierGauges: Array<u32> = new Array<u32>();
 
@@ -130,6 +138,7 @@ export class HostSync {
       log(LogLevel.ERROR, "nexus: published model rejected, code " + err.toString());
       return;
     }
+    this.servingModelVersion = String.UTF8.decodeUnsafe(changetype<usize>(meta) + 1, <usize>vlen);
     metrics.inc(metrics.modelLoads);
     recordMetric(metrics.modelLoaded, 1);
     // Which model: the first 6 bytes of its SHA-256 (after the version in the meta) as a
@@ -214,7 +223,12 @@ export class HostSync {
     w.i64(this.loadedConfigVersion);
     w.ascii(",\"model_loaded\":");
     w.ascii(this.root.model.loaded ? "true" : "false");
-    w.ascii(",\"campaigns\":[");
+    w.ascii(",\"hash_bits\":");
+    w.i64(<i64>this.root.config.hashBits);
+    w.ascii(",\"model_version\":\"");
+    const mv = String.UTF8.encode(this.root.model.loaded ? this.servingModelVersion : "");
+    w.jsonEscaped(changetype<usize>(mv), mv.byteLength);
+    w.ascii("\",\"campaigns\":[");
     const l = this.root.ledger;
     const today = dayNumber(now, this.root.config.utcOffsetMinutes);
     for (let i = 0; i < l.runtimes.length; i++) {
@@ -232,7 +246,7 @@ export class HostSync {
       w.ascii(",\"reserved_micros\":");
       w.i64(rec.reserved);
       w.ascii(",\"daily_charged_micros\":");
-      w.i64(rec.day == today ? rec.dailyCharged : 0);
+      w.i64(today > rec.day ? 0 : rec.dailyCharged); // as LedgerRecord.available(): the day never goes back
       w.ascii(",\"wins\":");
       w.i64(rec.wins);
       w.ascii(",\"late_wins\":");
@@ -263,9 +277,9 @@ export class HostSync {
     getBufferBytes(BufferType.HTTP_CALL_RESPONSE_BODY, 0, bodySize, this.bytes);
     const ptr = this.bytes.ok ? this.bytes.ptr : 0;
     const len = this.bytes.ok ? this.bytes.len : 0;
-    if (which == 1) this.onSyncAnswer(ptr, len);
+    if (which == 1) this.onSyncAnswer(ptr, len, now);
     else if (which == 2) this.onConfig(ptr, len);
-    else this.onModel(ptr, len);
+    else this.onModel(ptr, len, now);
     this.bytes.release();
   }
 
@@ -279,7 +293,7 @@ export class HostSync {
     return v;
   }
 
-  private onSyncAnswer(ptr: usize, len: i32): void {
+  private onSyncAnswer(ptr: usize, len: i32, now: i64): void {
     const d = this.doc;
     d.start(ptr, len);
     let configVersion: i64 = -1;
@@ -315,7 +329,7 @@ export class HostSync {
       this.configToken = this.call("GET", "/nexus/v1/config?version=" + configVersion.toString(), 0, 0);
     }
     if (modelVersion.length > 0 && modelVersion.length <= MAX_VERSION && modelSha.length == 64 && this.modelToken == 0) {
-      if (!this.publishedModelIs(modelVersion, modelSha) && hexTo(modelSha, changetype<usize>(this.pendingModelSha))) {
+      if (!this.publishedModelIs(modelVersion, modelSha) && hexTo(modelSha, changetype<usize>(this.pendingModelSha)) && !this.refused(modelVersion, now)) {
         this.pendingModelVersion = modelVersion;
         this.modelToken = this.call("GET", "/nexus/v1/model?version=" + modelVersion, 0, 0);
       }
@@ -375,7 +389,20 @@ export class HostSync {
     writeShared(KEY_CONFIG_VERSION, buf16, 8, 0);
   }
 
-  private onModel(ptr: usize, len: i32): void {
+  /** True when the announced model (version, pendingModelSha) is the one refused less than MODEL_REFUSAL_RETRY_MS ago. */
+  private refused(version: string, now: i64): bool {
+    return now < this.refusedUntilMs && version == this.refusedModelVersion &&
+      memory.compare(changetype<usize>(this.pendingModelSha), changetype<usize>(this.refusedModelSha), 32) == 0;
+  }
+
+  /** Remembers a refusal that would repeat: the same blob is not downloaded again on every sync. */
+  private refuse(now: i64): void {
+    this.refusedModelVersion = this.pendingModelVersion;
+    memory.copy(changetype<usize>(this.refusedModelSha), changetype<usize>(this.pendingModelSha), 32);
+    this.refusedUntilMs = now + MODEL_REFUSAL_RETRY_MS;
+  }
+
+  private onModel(ptr: usize, len: i32, now: i64): void {
     collectAfterCallback(); // the published copy of a model is large garbage afterwards
     const digest = new ArrayBuffer(32);
     sha256(ptr, len, changetype<usize>(digest));
@@ -388,12 +415,21 @@ export class HostSync {
     if (err != 0) {
       metrics.inc(metrics.modelLoadFailures);
       log(LogLevel.ERROR, "nexus: model " + this.pendingModelVersion + " invalid (code " + err.toString() + "): refused");
+      this.refuse(now); // the same bytes would be refused again
       return;
     }
     const blob = new ArrayBuffer(32 + len);
     memory.copy(changetype<usize>(blob), changetype<usize>(digest), 32);
     memory.copy(changetype<usize>(blob) + 32, ptr, <usize>len);
-    writeShared(KEY_MODEL_BLOB, changetype<usize>(blob), blob.byteLength, 0);
+    // The meta announces the blob: it is written only once the blob is in shared data (a blob
+    // that does not fit would leave every VM waiting for it, and this leader believing it published).
+    const st = writeShared(KEY_MODEL_BLOB, changetype<usize>(blob), blob.byteLength, 0);
+    if (st != Status.OK) {
+      metrics.inc(metrics.modelLoadFailures);
+      log(LogLevel.ERROR, "nexus: model " + this.pendingModelVersion + " (" + blob.byteLength.toString() + " bytes) could not be written to shared data, status " + st.toString() + ": not published");
+      this.refuse(now);
+      return;
+    }
     const v = String.UTF8.encode(this.pendingModelVersion);
     const meta = new ArrayBuffer(1 + v.byteLength + 32 + 4);
     const mp = changetype<usize>(meta);
@@ -444,7 +480,7 @@ export class HostSync {
       rec.read(shared.ptr, shared.len);
       let m: f64 = 1.0;
       if (c.dailyBudgetMicros > 0) {
-        const spent = rec.day == today ? rec.dailyCharged : 0;
+        const spent = today > rec.day ? 0 : rec.dailyCharged;
         const target = <f64>c.dailyBudgetMicros * this.plan.fractionAt(msIntoDay(now, offset));
         const error = (target - <f64>spent) / <f64>c.dailyBudgetMicros;
         const dt = rt.lastPaceMs > 0 ? <f64>(now - rt.lastPaceMs) / 1000.0 : <f64>cfg.tickMs / 1000.0;

@@ -84,9 +84,14 @@ export class LedgerRecord {
     store<i64>(ptr + PAUSED, this.paused);
   }
 
-  /** Starts a new day for the daily cap when the day number changed. */
+  /**
+   * Starts a new day for the daily cap when the day number moved forward. Never backwards: a
+   * wall clock that steps back across midnight (after a step ahead, or from another clock) would
+   * otherwise forget the spend of the day it returns to, and that day could spend its cap again.
+   * Until the clock catches up, what was charged on the later day counts against today's cap.
+   */
   rollDay(today: i64): void {
-    if (today != this.day) {
+    if (today > this.day) {
       this.day = today;
       this.dailyCharged = 0;
     }
@@ -97,7 +102,7 @@ export class LedgerRecord {
    * the grant, minus what is charged and reserved. Never negative.
    */
   available(totalCap: i64, dailyCap: i64, today: i64): i64 {
-    const dailyCharged = today == this.day ? this.dailyCharged : 0;
+    const dailyCharged = today > this.day ? 0 : this.dailyCharged;
     let limit = this.granted;
     if (totalCap > 0 && totalCap < limit) limit = totalCap;
     let avail = limit - this.charged - this.reserved;
