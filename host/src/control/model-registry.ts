@@ -6,7 +6,7 @@
 // New versions arrive through the ModelWatcher (model-watcher.ts): loadBytes /
 // verifyBytes + accept; a later good version takes a failed registry to loaded.
 import { join } from "node:path";
-import { loadModelFile, loadModelFromBytes, toWireBlobWithDigest, type LoadedModel, type ModelSource } from "../models/index.ts";
+import { loadModelFile, loadModelFromBytes, ModelLoadError, toWireBlobWithDigest, type LoadedModel, type ModelSource } from "../models/index.ts";
 import type { Logger } from "../log.ts";
 
 export type ModelState = "loading" | "loaded" | "failed";
@@ -40,13 +40,36 @@ export class ModelRegistry {
   lastError: { code: string; message: string; source: string } | undefined;
   loads = 0;
   failures = 0;
+  /**
+   * The filter's hash_bits, once it has reported them in a sync (SyncService): the filter's
+   * VMs hold weight arrays of exactly 2^hash_bits and refuse any other model, so a model of
+   * other dimensions is refused here too (MODEL_HASH_BITS_MISMATCH) and the previous one
+   * keeps serving, instead of being announced as served while the filter bids with the old one.
+   */
+  expectedHashBits: number | undefined;
 
   constructor(private readonly opts: ModelRegistryOptions) {}
+
+  /**
+   * Records the filter's hash_bits (every sync report). When the model served does not fit
+   * them (loaded before the first sync), it is withdrawn: the filter cannot load it, so the
+   * registry is failed (readiness false, nexus_host_model_loaded 0) until a fitting version
+   * comes from the store.
+   */
+  expectHashBits(bits: number): void {
+    if (this.expectedHashBits === bits) return;
+    this.expectedHashBits = bits;
+    const c = this.current;
+    if (c && c.hashBits !== bits) {
+      this.current = undefined;
+      this.refuse(new ModelLoadError("MODEL_HASH_BITS_MISMATCH", `${c.source}: hash_bits ${c.hashBits}, the filter is configured for hash_bits ${bits}`), c.source, { withdrawn: c.version });
+    }
+  }
 
   /** Loads a model file (with its .sha256 and .sig). Returns true when it is now served. */
   async loadFile(path: string): Promise<boolean> {
     try {
-      const loaded = await loadModelFile(path, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.opts.maxBytes });
+      const loaded = this.checkFits(await loadModelFile(path, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.opts.maxBytes }), path);
       this.accept(loaded, path);
       return true;
     } catch (err) {
@@ -72,7 +95,16 @@ export class ModelRegistry {
 
   /** Verifies and parses model bytes with this registry's key and policy; throws the loader's errors. Changes nothing. */
   verifyBytes(src: ModelSource): LoadedModel {
-    return loadModelFromBytes(src, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.opts.maxBytes });
+    return this.checkFits(loadModelFromBytes(src, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.opts.maxBytes }), src.fileName);
+  }
+
+  /** Refuses a model whose hash_bits differ from the filter's (once known). */
+  private checkFits(loaded: LoadedModel, source: string): LoadedModel {
+    const want = this.expectedHashBits;
+    if (want !== undefined && loaded.model.hashBits !== want) {
+      throw new ModelLoadError("MODEL_HASH_BITS_MISMATCH", `${source}: hash_bits ${loaded.model.hashBits}, the filter is configured for hash_bits ${want}`);
+    }
+    return loaded;
   }
 
   /** Swaps in a verified model: one assignment, so a sync sees the old or the new one, never a mix. */

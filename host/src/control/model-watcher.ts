@@ -153,7 +153,10 @@ export class ModelWatcher {
       this.failure = undefined;
       return { result: "unchanged", version: registry.current.version };
     }
-    if (this.failure && this.failure.key === key && this.now() < this.failure.retryAtMs) {
+    // A refusal also depends on the filter's hash_bits (known from its first sync on): a version
+    // refused before they were known, or for others, is tried again at once when they change.
+    const retryKey = (k: string) => (registry.expectedHashBits === undefined ? k : `${k}#${registry.expectedHashBits}`);
+    if (this.failure && this.failure.key === retryKey(key) && this.now() < this.failure.retryAtMs) {
       return { result: "backoff", code: this.failure.code, name: current.name, retryInMs: this.failure.retryAtMs - this.now() };
     }
 
@@ -175,7 +178,7 @@ export class ModelWatcher {
       loaded = registry.verifyBytes(toModelSource(current.name, { ...f, modelBytes: f.modelBytes }));
     } catch (err) {
       if (this.stopped) return { result: "stopped" };
-      const failure = this.recordFailure(fetchedKey, codeOf(err));
+      const failure = this.recordFailure(retryKey(fetchedKey), codeOf(err));
       const retryInMs = failure.retryAtMs - this.now();
       registry.refuse(err, source, { ...fields, attempt: failure.attempts, retry_in_ms: retryInMs });
       return { result: "refused", code: failure.code, name: current.name, retryInMs };

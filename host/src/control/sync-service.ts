@@ -22,6 +22,10 @@ export interface SyncReport {
   vm: number;
   config_version: number;
   model_loaded: boolean;
+  /** The filter's hash_bits (its plugin configuration); undefined from filters that do not send it. */
+  hash_bits: number | undefined;
+  /** Version of the model the filter's VMs serve ("" none); undefined from filters that do not send it. */
+  model_version: string | undefined;
   campaigns: SyncReportCampaign[];
 }
 
@@ -42,11 +46,14 @@ export interface FilterView {
   lastSyncMs: number;
   modelLoaded: boolean;
   configVersion: number;
+  /** The filter's hash_bits and the version its VMs serve, as last reported (null: not reported). */
+  hashBits: number | null;
+  modelVersion: string | null;
   campaigns: Map<string, SyncReportCampaign>;
 }
 
 export class SyncService {
-  readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, campaigns: new Map() };
+  readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, hashBits: null, modelVersion: null, campaigns: new Map() };
   budgetErrors = 0;
   syncs = 0;
 
@@ -64,6 +71,12 @@ export class SyncService {
     this.filter.lastSyncMs = nowMs;
     this.filter.modelLoaded = report.model_loaded;
     this.filter.configVersion = report.config_version;
+    if (report.model_version !== undefined) this.filter.modelVersion = report.model_version;
+    if (report.hash_bits !== undefined) {
+      this.filter.hashBits = report.hash_bits;
+      // A model of other dimensions is one the filter refuses: the registry refuses it too.
+      this.models.expectHashBits(report.hash_bits);
+    }
     const reported = new Map(report.campaigns.map((c) => [c.id, c]));
     for (const c of report.campaigns) this.filter.campaigns.set(c.id, c);
 
@@ -118,6 +131,8 @@ function parseReport(body: unknown): SyncReport {
     vm: num(b.vm),
     config_version: typeof b.config_version === "number" ? b.config_version : -1,
     model_loaded: b.model_loaded === true,
+    hash_bits: typeof b.hash_bits === "number" && Number.isInteger(b.hash_bits) && b.hash_bits >= 10 && b.hash_bits <= 24 ? b.hash_bits : undefined,
+    model_version: typeof b.model_version === "string" && b.model_version.length <= 64 ? b.model_version : undefined,
     campaigns: campaigns
       .filter((c): c is Record<string, unknown> => typeof c === "object" && c !== null && typeof (c as { id?: unknown }).id === "string")
       .map((c) => ({

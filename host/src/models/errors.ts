@@ -65,7 +65,8 @@ export type LoadErrorCode =
   | "MODEL_FORMAT_MISMATCH" // extension and magic bytes disagree
   | "MODEL_NOT_FOUND"
   | "MODEL_READ_FAILED"
-  | "MODEL_TOO_LARGE";
+  | "MODEL_TOO_LARGE"
+  | "MODEL_HASH_BITS_MISMATCH"; // a valid model whose hash_bits differ from the filter's (ModelRegistry)
 
 export type ModelErrorCode =
   | NpzErrorCode

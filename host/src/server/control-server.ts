@@ -195,6 +195,8 @@ export class ControlServer {
         model: this.d.models.current ? { version: this.d.models.current.version, source: this.d.models.current.source, signed: this.d.models.current.signed } : null,
         model_state: this.d.models.state,
         model_error: this.d.models.lastError ?? null,
+        // What the filter reported: the model version its VMs serve and its hash_bits (null until reported).
+        filter_model: { version: this.d.sync.filter.modelVersion, hash_bits: this.d.sync.filter.hashBits },
         budget_source_up: this.d.budget.healthy(),
         ...(this.d.state?.() ?? {}),
       });

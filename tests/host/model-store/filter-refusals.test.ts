@@ -1,0 +1,175 @@
+// What happens after the host accepted a model that the filter cannot take: the host and
+// the filter must agree on what is served, and the filter must not download the same
+// refused blob again on every sync. The model store is a directory (the code paths after
+// the store are the same for S3, which needs an S3 server: see store-s3.test.ts).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { README_REQUEST, post, testBidderConfig } from "../../helpers/bidder.ts";
+import { HOST_CLUSTER, hostUpstreams, startControlPlane, vmStatuses, type Standalone } from "../../../host/src/standalone.ts";
+import { VmPool, renderPrometheus } from "../../../host/src/proxy-wasm/index.ts";
+import { encodeNxm } from "../../../host/src/models/index.ts";
+import { captureLogger, dirPublisher, newKeys, nxmFiles, publish, setCurrent, signed, startStoreBidder, testModel, waitFor, type KeyPair, type LogLine, type Publisher } from "./helpers.ts";
+
+async function price(app: Standalone): Promise<number> {
+  const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
+  assert.equal(r.status, 200, r.text);
+  return r.json().seatbid[0].bid[0].price as number;
+}
+
+describe("a model the filter refuses (hash_bits other than the filter's)", () => {
+  let dir: string;
+  let pub: Publisher;
+  let keys: KeyPair;
+  let app: Standalone;
+  let lines: LogLine[];
+  let modelGets = 0;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "nexus-filter-refusal-"));
+    pub = dirPublisher(dir);
+    keys = newKeys();
+    const first = nxmFiles("model-a.nxm", 0.002, keys);
+    await publish(pub, first);
+    await setCurrent(pub, first.name);
+    const cap = captureLogger();
+    lines = cap.lines;
+    app = await startStoreBidder({ publisher: pub, publicKeyPem: keys.publicKeyPem, pollMs: 200, log: cap.log });
+    await app.ready(20_000);
+    // Count the filter's GET /nexus/v1/model (the leader's downloads).
+    const model = app.sync.model.bind(app.sync);
+    app.sync.model = (v) => {
+      modelGets++;
+      return model(v);
+    };
+  });
+  after(async () => {
+    await app?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is refused by the host (MODEL_HASH_BITS_MISMATCH): the old model keeps serving, the filter never downloads it", async () => {
+    const before = await price(app);
+    const served = app.models.announcement()!.version;
+    assert.equal(app.sync.filter.hashBits, 18, "the filter reports its hash_bits");
+    assert.equal(app.sync.filter.modelVersion, served, "the filter reports the version it serves");
+    const getsBefore = modelGets;
+    // A valid, signed model of hash_bits 16: the filter's VMs are configured for 18.
+    const bad = signed("model-16.nxm", encodeNxm(testModel(0.004, 16)), keys);
+    await publish(pub, bad);
+    await setCurrent(pub, bad.name);
+    const line = await waitFor("the host's refusal", () => lines.find((l) => l.event === "model_refused" && l.name === bad.name), 5000);
+    assert.equal(line.code, "MODEL_HASH_BITS_MISMATCH", JSON.stringify(line));
+    assert.equal(line.serving, served);
+    // Ten sync periods (100 ms each).
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await price(app), before, "bids still priced by the old model");
+    assert.ok(vmStatuses(app.pool).every((s) => s.modelLoaded));
+    assert.equal(modelGets - getsBefore, 0, "the filter never downloads a model of other dimensions");
+    assert.equal(app.models.announcement()?.version, served, "the host announces what the filter bids with");
+    assert.equal(app.sync.filter.modelVersion, served);
+    // The watcher's backoff: 4 poll periods (800 ms), then 8, ...
+    assert.ok(lines.filter((l) => l.event === "model_refused" && l.name === bad.name).length <= 2, "refused on the backoff schedule");
+  });
+});
+
+describe("a model of other dimensions served before the filter's first sync", () => {
+  let dir: string;
+  let app: Standalone;
+  let lines: LogLine[];
+  let modelGets = 0;
+  let keys: KeyPair;
+  let pub: Publisher;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "nexus-filter-refusal-"));
+    pub = dirPublisher(dir);
+    keys = newKeys();
+    const bad = signed("model-16.nxm", encodeNxm(testModel(0.004, 16)), keys);
+    await publish(pub, bad);
+    await setCurrent(pub, bad.name);
+    const cap = captureLogger();
+    lines = cap.lines;
+    app = await startStoreBidder({ publisher: pub, publicKeyPem: keys.publicKeyPem, pollMs: 200, log: cap.log });
+    const model = app.sync.model.bind(app.sync);
+    app.sync.model = (v) => {
+      modelGets++;
+      return model(v);
+    };
+  });
+  after(async () => {
+    await app?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("is withdrawn at the first sync (failed, not ready), downloaded at most once, and a fitting version is then loaded", async () => {
+    await waitFor("the first sync", () => app.sync.syncs > 0, 5000);
+    const line = await waitFor("the withdrawal", () => lines.find((l) => l.event === "model_refused" && l.code === "MODEL_HASH_BITS_MISMATCH"), 5000);
+    assert.equal(line.level, 50);
+    assert.equal(app.models.state, "failed");
+    assert.equal(app.models.announcement(), null);
+    assert.equal(app.control.readiness().ok, false);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(modelGets <= 1, `downloaded ${modelGets} times`);
+    assert.equal(app.sync.filter.modelVersion, "", "the filter serves no model");
+    const good = nxmFiles("model-18.nxm", 0.002, keys);
+    await publish(pub, good);
+    await setCurrent(pub, good.name);
+    await app.ready(10_000);
+    assert.equal(app.models.announcement()?.version, good.version);
+    await waitFor("the filter to serve it", () => app.sync.filter.modelVersion === good.version, 5000);
+    await price(app);
+  });
+});
+
+describe("a model blob that does not fit in shared data", () => {
+  it("is not announced to the VMs (no meta without its blob), is counted and logged, and is not downloaded on every sync", async () => {
+    // One VM of the real filter with a 4 MiB shared-data arena and hash_bits 19: a dense model
+    // of that size is an NXM blob of 4 MiB + 32 bytes, which cannot be stored.
+    const { cfg, dir } = testBidderConfig({ vms: 1 });
+    const keys = newKeys();
+    const model = testModel(0.002, 19);
+    for (let i = 0; i < model.wCtr.length; i++) model.wCtr[i] ||= 1e-6; // dense
+    const files = signed("dense.nxm", encodeNxm(model), keys);
+    writeFileSync(join(dir, files.name), files.bytes);
+    writeFileSync(join(dir, files.name + ".sha256"), files.digestText);
+    writeFileSync(join(dir, files.name + ".sig"), files.sig);
+    cfg.model = { ...cfg.model, file: files.name, publicKey: keys.publicKeyPem };
+    const cap = captureLogger();
+    const cp = await startControlPlane(cfg, cap.log);
+    assert.equal(cp.models.state, "loaded");
+    let modelGets = 0;
+    const get = cp.sync.model.bind(cp.sync);
+    cp.sync.model = (v) => {
+      modelGets++;
+      return get(v);
+    };
+    const logs: string[] = [];
+    let pool: VmPool | undefined;
+    try {
+      pool = await VmPool.start({
+        wasm: readFileSync(cfg.wasmPath), vms: 1, mode: "inline", rootId: "nexus", vmId: "nexus",
+        pluginConfig: JSON.stringify({ ...cfg.plugin, hash_bits: 19, reservation_slots: 64, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken }),
+        upstreams: hostUpstreams(cp.controlUrl), autoTick: true,
+        sharedData: { bytes: 4 << 20, maxKeys: 1024 },
+        log: (_level, message) => logs.push(message),
+      });
+      const p = pool;
+      await waitFor("the leader's first model download", () => modelGets > 0, 5000);
+      await new Promise((r) => setTimeout(r, 1000)); // ten sync periods
+      const meta = p.shared.get("nexus/v1/model/meta");
+      assert.equal(meta, undefined, "the meta is published only with its blob (else every VM waits for a blob that never comes)");
+      assert.ok(logs.some((m) => /could not be written to shared data/.test(m)), `an error is logged; filter log: ${JSON.stringify(logs.slice(-5))}`);
+      assert.match(renderPrometheus(p.metrics), /nexus_model_load_failures_total\S* [1-9]/);
+      assert.ok(modelGets <= 1, `downloaded ${modelGets} times in 10 sync periods`);
+    } finally {
+      await pool?.close();
+      await cp.modelWatcher.stop();
+      await cp.control.close();
+      await cp.budget.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
