@@ -20,6 +20,11 @@
 //        timeout/reset)     Redis or with Redis down): replay_claim_failure "open"
 //                           decides as if claimed, "closed" answers no-bid
 //                           "contention". The local guard applied in both cases.
+//                           A 4xx answer (other than 409) is also counted in
+//                           nexus_replay_claims_rejected_total: the host refused the
+//                           claim itself (401 wrong sync token, 400, 404, 413), a
+//                           configuration error rather than a transient failure; it
+//                           is a failure all the same (same fail mode, same counter).
 // A stream that ends while its claim is pending (reset, Envoy's request timeout)
 // only clears its token (drop); the answer, which Envoy always delivers (success,
 // failure or timeout), then finds no live claim and is counted
@@ -61,6 +66,7 @@ export class ReplayClaims {
   private claimed: u32 = 0;
   private seen: u32 = 0;
   private failures: u32 = 0;
+  private rejected: u32 = 0;
   private abandoned: u32 = 0;
   private latencyUs: u32 = 0;
 
@@ -78,6 +84,7 @@ export class ReplayClaims {
     this.claimed = defineMetric(MetricType.COUNTER, "nexus_replay_claims_claimed_total");
     this.seen = defineMetric(MetricType.COUNTER, "nexus_replay_claims_seen_total");
     this.failures = defineMetric(MetricType.COUNTER, "nexus_replay_claim_failures_total");
+    this.rejected = defineMetric(MetricType.COUNTER, "nexus_replay_claims_rejected_total");
     this.abandoned = defineMetric(MetricType.COUNTER, "nexus_replay_claims_abandoned_total");
     this.latencyUs = defineMetric(MetricType.HISTOGRAM, "nexus_replay_claim_latency_us");
   }
@@ -134,6 +141,8 @@ export class ReplayClaims {
     }
     if (status != 200) {
       metrics.inc(this.failures);
+      // Refused by the host (not 409, handled above): a configuration error; still a failure.
+      if (status >= 400 && status < 500) metrics.inc(this.rejected);
       if (!this.failOpen) {
         metrics.noBid(NoBid.CONTENTION);
         replyNoBid(NoBid.CONTENTION);

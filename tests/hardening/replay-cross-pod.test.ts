@@ -15,6 +15,9 @@ import { SHARED_REDIS_URL, deleteTestKeys, metric, startBarePod, startPod, uniqu
 import { replayKey } from "../../host/src/control/replay-claims.ts";
 import { metricValue } from "../host/budget/bidders.ts";
 import { readLedger } from "../helpers/ledger.ts";
+import { testBidderConfig } from "../helpers/bidder.ts";
+import { startControlPlane, type ControlPlane } from "../../host/src/standalone.ts";
+import { silentLogger } from "../../host/src/log.ts";
 
 const reasonOf = (r: HttpReply) => r.headers["x-nexus-nobid-reason"];
 const bid = (pod: HardeningBidder, body: string) => post(`${pod.bidUrl}/openrtb2/bid`, body);
@@ -123,6 +126,7 @@ describe("replay claims across two pods on one Redis", () => {
       assert.ok(started > 0);
       assert.equal(settled, started);
       assert.equal(metric(pod.pool, "nexus_replay_claim_failures_total"), 0);
+      assert.equal(metric(pod.pool, "nexus_replay_claims_rejected_total"), 0);
     }
   });
 });
@@ -241,6 +245,8 @@ describe("replay claims when Redis fails", () => {
     assert.equal(reasonOf(rc), "contention");
     assert.deepEqual([failures(open), failures(closed)], [before[0]! + 1, before[1]! + 1]);
     assert.ok((await hostMetric(open, "nexus_host_replay_claims_total", { outcome: "unavailable" })) >= 1);
+    // A 503 (and the timeouts before it) is a failure, not a refusal: nothing counted as rejected.
+    assert.deepEqual([metric(open.pool, "nexus_replay_claims_rejected_total"), metric(closed.pool, "nexus_replay_claims_rejected_total")], [0, 0]);
     // Fail open never skips the pod's own guard.
     const again = await bid(open, o.body);
     assert.equal(reasonOf(again), "replay");
@@ -412,5 +418,65 @@ describe("replay_cluster: the Envoy cluster of the claims", () => {
     const out = answerOf(await barePodBid(renamed, uniqueRequest("cluster-default").body));
     assert.equal(out.status, 200, `${out.kind} ${out.status} ${out.text}`);
     assert.deepEqual(claims(renamed.pool), [1, 1, 0]);
+  });
+});
+
+describe("a claim the host refuses (401: the replay cluster's host has another sync token)", () => {
+  // The pods sync with their own control plane (nexus_host); their replay_cluster reaches another
+  // real control plane whose sync token differs, so every claim is answered 401: a configuration
+  // error, counted apart from transient failures (timeouts, resets, 503) and failed all the same.
+  const prefix = uniquePrefix("xpod-401");
+  let redis: Redis;
+  let other: ControlPlane;
+  let otherDir: string;
+  let open: BarePod;
+  let closed: BarePod;
+
+  before(async () => {
+    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    const t = testBidderConfig({ vms: 1 });
+    otherDir = t.dir;
+    t.cfg.syncToken = "another-hosts-sync-token-0123456789";
+    other = await startControlPlane(t.cfg, silentLogger());
+    const o = (failure: string) => ({
+      redisUrl: SHARED_REDIS_URL, keyPrefix: prefix, requestTimeoutMs: 3000,
+      plugin: { replay_cluster: "nexus_replay", replay_claim_failure: failure },
+      upstreams: (url: string) => ({ nexus_host: url, nexus_replay: other.controlUrl }),
+    });
+    [open, closed] = await Promise.all([startBarePod("pod-401-open", o("open")), startBarePod("pod-401-closed", o("closed"))]);
+  });
+
+  after(async () => {
+    await open?.close();
+    await closed?.close();
+    if (other) {
+      await other.modelWatcher.stop();
+      await other.control.close();
+      await other.budget.close();
+    }
+    if (otherDir) (await import("node:fs")).rmSync(otherDir, { recursive: true, force: true });
+    if (redis) {
+      await deleteTestKeys(redis, prefix);
+      redis.disconnect();
+    }
+  });
+
+  const counts = (pod: BarePod) =>
+    Object.fromEntries(["claims_total", "claims_claimed_total", "claim_failures_total", "claims_rejected_total", "claims_abandoned_total"].map((k) => [k, metric(pod.pool, `nexus_replay_${k}`)]));
+
+  it("counted as rejected and as failed, never as claimed; fail open bids, fail closed answers contention", async () => {
+    const ro = answerOf(await barePodBid(open, uniqueRequest("refused-open").body));
+    assert.equal(ro.status, 200, `${ro.kind} ${ro.status} ${ro.headers["x-nexus-nobid-reason"]}`);
+    const rc = answerOf(await barePodBid(closed, uniqueRequest("refused-closed").body));
+    assert.equal(rc.status, 204);
+    assert.equal(rc.headers["x-nexus-nobid-reason"], "contention");
+    const expected = { claims_total: 1, claims_claimed_total: 0, claim_failures_total: 1, claims_rejected_total: 1, claims_abandoned_total: 0 };
+    assert.deepEqual(counts(open), expected);
+    assert.deepEqual(counts(closed), expected);
+    // The 401s came from the other host's sync token check, one per claim.
+    const text = await (await fetch(`${other.controlUrl}/metrics`)).text();
+    assert.equal(metricValue(text, "nexus_host_filter_unauthorized_total", { endpoint: "replay" }), 2);
+    // The pods' own syncs are fine (a 401 there would be nexus_sync_failed_total).
+    assert.ok(open.cp.sync.syncs > 0 && closed.cp.sync.syncs > 0);
   });
 });
