@@ -11,7 +11,7 @@ import { Redis } from "ioredis";
 import { post, type HttpReply } from "../helpers/bidder.ts";
 import { RedisServer, uniquePrefix } from "../helpers/redis-server.ts";
 import { answerOf, lossAll, poolBid, reserved, type HardeningBidder } from "./helpers.ts";
-import { SHARED_REDIS_URL, deleteTestKeys, metric, startBarePod, startPod, uniqueRequest, type BarePod } from "./replay-pods.ts";
+import { SHARED_REDIS_URL, deleteTestKeys, holdsBudget, metric, startBarePod, startPod, uniqueRequest, type BarePod } from "./replay-pods.ts";
 import { replayKey } from "../../host/src/control/replay-claims.ts";
 import { metricValue } from "../host/budget/bidders.ts";
 import { readLedger } from "../helpers/ledger.ts";
@@ -374,6 +374,7 @@ describe("replay_cluster: the Envoy cluster of the claims", () => {
       // VMs know no other cluster (a default of the literal "nexus_host" would fail every claim).
       startBarePod("pod-renamed", { ...o({}), requestTimeoutMs: 3000, hostCluster: "control", upstreams: (url) => ({ control: url }) }),
     ]);
+    await holdsBudget(renamed, "pod-renamed"); // a bare pod is ready before it holds money
   });
 
   after(async () => {
@@ -444,6 +445,8 @@ describe("a claim the host refuses (401: the replay cluster's host has another s
       upstreams: (url: string) => ({ nexus_host: url, nexus_replay: other.controlUrl }),
     });
     [open, closed] = await Promise.all([startBarePod("pod-401-open", o("open")), startBarePod("pod-401-closed", o("closed"))]);
+    // Bare pods are ready before they hold money (and these two race for one budget).
+    await Promise.all([holdsBudget(open, "pod-401-open"), holdsBudget(closed, "pod-401-closed")]);
   });
 
   after(async () => {

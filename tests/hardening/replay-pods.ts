@@ -52,7 +52,7 @@ export async function startPod(name: string, o: PodOptions): Promise<HardeningBi
 }
 
 /** Waits until the pod's ledger has at least `micros` unreserved, then for every VM to tick. */
-async function holdsBudget(pod: HardeningBidder, name: string, micros = 1_000_000n): Promise<void> {
+export async function holdsBudget(pod: { pool: VmPool }, name: string, micros = 1_000_000n): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
     const l = readLedger(pod.pool.shared, CAMPAIGN);
