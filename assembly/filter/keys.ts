@@ -12,6 +12,12 @@ export const KEY_MODEL_BLOB = OwnedBytes.fromString("nexus/v1/model/blob");
 export const KEY_RESV_CURSOR = OwnedBytes.fromString("nexus/v1/resv/cursor");
 export const KEY_SWEEP_CURSOR = OwnedBytes.fromString("nexus/v1/resv/sweep");
 export const KEY_STATUS = OwnedBytes.fromString("nexus/v1/status");
+/**
+ * u32, never 0: the identity of this shared-data store's ledger (random, made by the first leader
+ * that reports). Shared data lives as long as the Envoy process (per vm_id), so a new epoch in a
+ * sync report tells the host that the ledger it knew is gone, whatever its numbers say.
+ */
+export const KEY_LEDGER_EPOCH = OwnedBytes.fromString("nexus/v1/ledger-epoch");
 
 export const LEDGER_PREFIX = "nexus/v1/ledger/";
 const PACE_PREFIX = "nexus/v1/pace/";

@@ -27,6 +27,7 @@ export class FilterMetrics {
   expired: u32 = 0;
   syncOk: u32 = 0;
   syncFailed: u32 = 0;
+  syncStale: u32 = 0;
   modelLoads: u32 = 0;
   modelLoadFailures: u32 = 0;
   configLoads: u32 = 0;
@@ -64,6 +65,7 @@ export class FilterMetrics {
     this.expired = defineMetric(MetricType.COUNTER, "nexus_reservations_expired_total");
     this.syncOk = defineMetric(MetricType.COUNTER, "nexus_sync_ok_total");
     this.syncFailed = defineMetric(MetricType.COUNTER, "nexus_sync_failed_total");
+    this.syncStale = defineMetric(MetricType.COUNTER, "nexus_sync_stale_answers_total");
     this.modelLoads = defineMetric(MetricType.COUNTER, "nexus_model_loads_total");
     this.modelLoadFailures = defineMetric(MetricType.COUNTER, "nexus_model_load_failures_total");
     this.configLoads = defineMetric(MetricType.COUNTER, "nexus_config_loads_total");

@@ -21,8 +21,9 @@ import { dayNumber, msIntoDay, localMinutes } from "../core/features/time";
 import { LedgerRecord } from "../core/ledger/ledger-record";
 import { readShared, writeShared, shared } from "./shared";
 import { calloutKey } from "./callout-key";
+import { randomNonce } from "./nonce";
 import {
-  KEY_LEADER, KEY_CONFIG, KEY_CONFIG_VERSION, KEY_MODEL_META, KEY_MODEL_BLOB, KEY_STATUS, LedgerKeyBuilder, VmStatusKey,
+  KEY_LEADER, KEY_LEDGER_EPOCH, KEY_CONFIG, KEY_CONFIG_VERSION, KEY_MODEL_META, KEY_MODEL_BLOB, KEY_STATUS, LedgerKeyBuilder, VmStatusKey,
 } from "./keys";
 import { CampaignRuntime } from "./ledger";
 import { metrics } from "./metrics";
@@ -193,6 +194,11 @@ export class HostSync {
     return this.leader;
   }
 
+  /** True when another VM holds the leader key (this VM's calls in flight are then stale). */
+  private lostLeadership(): bool {
+    return readShared(KEY_LEADER) == Status.OK && shared.len == 16 && load<u32>(shared.ptr) != this.root.vmSeq;
+  }
+
   // ---- leader: talk to the host ----------------------------------------------------
 
   private call(method: string, path: string, bodyPtr: usize, bodyLen: i32): u32 {
@@ -228,7 +234,13 @@ export class HostSync {
     w.ascii(",\"model_version\":\"");
     const mv = String.UTF8.encode(this.root.model.loaded ? this.servingModelVersion : "");
     w.jsonEscaped(changetype<usize>(mv), mv.byteLength);
-    w.ascii("\",\"campaigns\":[");
+    w.ascii("\"");
+    const epoch = this.ledgerEpoch();
+    if (epoch != 0) {
+      w.ascii(",\"ledger_epoch\":");
+      w.u64(epoch);
+    }
+    w.ascii(",\"campaigns\":[");
     const l = this.root.ledger;
     const today = dayNumber(now, this.root.config.utcOffsetMinutes);
     for (let i = 0; i < l.runtimes.length; i++) {
@@ -259,6 +271,20 @@ export class HostSync {
     this.syncToken = this.call("POST", "/nexus/v1/sync", w.base, w.len);
   }
 
+  /**
+   * This store's ledger epoch (KEY_LEDGER_EPOCH), created on the first report. Only the leader
+   * reports, and leadership is a CAS, so one VM creates it. 0: no random bytes from the host (the
+   * report then has no epoch, and the host detects restarts by charged going backwards only).
+   */
+  private ledgerEpoch(): u32 {
+    if (readShared(KEY_LEDGER_EPOCH) == Status.OK && shared.len == 4 && load<u32>(shared.ptr) != 0) return load<u32>(shared.ptr);
+    let e: i64 = 0;
+    for (let i = 0; i < 4 && e == 0; i++) e = randomNonce();
+    if (e <= 0) return 0;
+    store<u32>(buf16, <u32>e);
+    return writeShared(KEY_LEDGER_EPOCH, buf16, 4, 0) == Status.OK ? <u32>e : 0;
+  }
+
   onResponse(token: u32, numHeaders: u32, bodySize: usize, now: i64): void {
     const key = calloutKey(token);
     let which = 0;
@@ -272,6 +298,12 @@ export class HostSync {
 
     if (numHeaders == 0 || this.statusCode() != 200) {
       metrics.inc(metrics.syncFailed);
+      return;
+    }
+    if (this.lostLeadership()) {
+      // Another VM leads now and may already have applied a newer answer: an older grant (or
+      // model, or campaign set) applied after it would undo it until the next sync.
+      metrics.inc(metrics.syncStale);
       return;
     }
     getBufferBytes(BufferType.HTTP_CALL_RESPONSE_BODY, 0, bodySize, this.bytes);

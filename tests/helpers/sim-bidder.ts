@@ -41,6 +41,8 @@ export interface SimBidderOptions {
   wasmPath?: string;
   instrumentation?: Record<string, Record<string, (...args: number[]) => unknown>>;
   budget?: Partial<ReturnType<typeof defaultConfig>["budget"]>;
+  /** Run against this control plane (e.g. a second Envoy process under the same host); close() leaves it running. */
+  controlPlane?: ControlPlane;
 }
 
 export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidder> {
@@ -53,7 +55,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
   cfg.campaignsPath = join(dir, "campaigns.json");
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem };
   cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
-  const cp = await startControlPlane(cfg, silentLogger());
+  const cp = o.controlPlane ?? (await startControlPlane(cfg, silentLogger()));
   const clock: SimClock = { now: o.startMs ?? Date.UTC(2026, 10, 2, 12), stepPerReadMs: 0 };
   const vms = o.vms ?? 1;
   const pool = await VmPool.start({
@@ -111,7 +113,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
     },
     async close() {
       await pool.close();
-      await cp.control.close();
+      if (!o.controlPlane) await cp.control.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -10,7 +10,7 @@
 //                           registrations, resets, updated_ms
 //   {nexus:P:C}:pod:<pod>   hash: granted (what the pod may hold, counted in the sums), answer (the
 //                           last grant answered), charged, reserved, daily_charged (its last report),
-//                           day (last day it leased), updated_ms
+//                           day (last day it leased), epoch (its ledger's, last reported), updated_ms
 //   {nexus:P:C}:day:<n>     hash: granted (what pods may spend on day n: their unspent holdings
 //                           when they first leased that day + every change since), charged (spend
 //                           reported for day n); expires 3 days after its last write
@@ -38,8 +38,9 @@
 // unspent holding (granted − charged before today) into the day's sum.
 //
 // Recovery after Redis lost its data (restart without persistence): a pod the
-// store does not know but that reports a grant (or a pod whose reported
-// charged went backwards: a restarted ledger) is registered with what it holds,
+// store does not know but that reports a grant (or a restarted ledger: its reported charged went
+// backwards, or it reports another ledger epoch than the last — the filter's shared data, and with
+// it the ledger, is new after an Envoy restart) is registered with what it holds,
 // max(reported granted, charged + reserved) — its ledger's grant includes all
 // it ever charged, so the rebuilt totals are at least what live pods spent — and
 // no pod gets new money for recoveryHoldMs, while the other pods re-register. A
@@ -91,6 +92,7 @@ local reserved = tonumber(ARGV[13])
 local dcharged = tonumber(ARGV[14])
 local dayTtl = tonumber(ARGV[15])
 local holdMs = tonumber(ARGV[16])
+local epoch = ARGV[17]
 
 -- Read everything first: no write happens before the last check that could fail.
 local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
@@ -100,12 +102,13 @@ local tokens = num(c[3])
 local ts = num(c[4])
 local holdUntil = num(c[5]) or 0
 if tokens == nil or ts == nil then tokens = cap; ts = now end
-local p = redis.call('HMGET', pk, 'granted', 'answer', 'charged', 'day', 'daily_charged')
+local p = redis.call('HMGET', pk, 'granted', 'answer', 'charged', 'day', 'daily_charged', 'epoch')
 local G = num(p[1])
 local answer = num(p[2]) or 0
 local pc = num(p[3]) or 0
 local pday = p[4]
 local pdc = num(p[5]) or 0
+local pepoch = p[6]
 local d = redis.call('HMGET', dk, 'granted', 'charged')
 local dg = num(d[1]) or 0
 local dc = num(d[2]) or 0
@@ -113,10 +116,15 @@ local dc = num(d[2]) or 0
 local held = charged + reserved
 local H = math.max(rg, held)
 local registered = 0
-if G == nil or charged < pc then
+-- A ledger reports the epoch of its shared data; another epoch than the last is a new ledger even
+-- when its numbers do not go backwards (one that never charged: its reservations, already bid,
+-- are billed by the exchanges but unknown to the new ledger).
+local newLedger = epoch ~= '' and pepoch ~= false and pepoch ~= '' and pepoch ~= epoch
+if G == nil or charged < pc or newLedger then
   -- A pod this store does not know (new, or the store lost its data) or whose ledger restarted
-  -- (charged went backwards): count what it holds now; a restarted ledger's old grant and charges
-  -- stay counted (consumed). Holdings nobody counted: hold new money while the others re-register.
+  -- (charged went backwards, or a new epoch): count what it holds now; a restarted ledger's old
+  -- grant and charges stay counted (consumed). Holdings nobody counted: hold new money while the
+  -- others re-register.
   if G == nil then registered = 1 else registered = 2 end
   G = H; answer = H; pc = 0; pday = false; pdc = 0
   cg = cg + H
@@ -185,6 +193,7 @@ if registered == 1 then redis.call('HINCRBY', ck, 'registrations', 1) end
 if registered == 2 then redis.call('HINCRBY', ck, 'resets', 1) end
 redis.call('HSET', pk, 'granted', int(Gn), 'answer', int(new), 'charged', int(charged), 'reserved', int(reserved),
   'daily_charged', int(dcharged), 'day', day, 'updated_ms', int(now))
+if epoch ~= '' then redis.call('HSET', pk, 'epoch', epoch) end
 redis.call('HSET', dk, 'granted', int(dg), 'charged', int(dc))
 redis.call('PEXPIRE', dk, dayTtl)
 redis.call('SADD', sk, pod)
@@ -372,6 +381,7 @@ export class RedisBudgetSource implements BudgetSource {
       String(int(report.dailyCharged)),
       String(DAY_TTL_MS),
       String(int(this.o.recoveryHoldMs ?? 5000)),
+      report.ledgerEpoch === undefined ? "" : String(report.ledgerEpoch),
     ];
     let raw: unknown;
     try {

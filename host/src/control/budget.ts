@@ -13,6 +13,12 @@ export interface PodReport {
   charged: number;
   reserved: number;
   dailyCharged: number;
+  /**
+   * The identity of the filter ledger the numbers come from (its shared data's epoch, a u32 > 0):
+   * another value than before means a new ledger — Envoy restarted — even when its numbers do not
+   * go backwards. Undefined from filters that do not report one.
+   */
+  ledgerEpoch?: number;
 }
 
 export interface CampaignLimits {
@@ -57,20 +63,40 @@ export function sliceMicros(limits: CampaignLimits, policy: SlicePolicy): number
  */
 export class MemoryBudgetSource implements BudgetSource {
   private readonly granted = new Map<string, Map<string, number>>();
+  /** Per campaign: grants of ledgers that restarted (consumed: their bids may still be billed). */
+  private readonly retired = new Map<string, number>();
+  /** Per campaign and pod: the ledger epoch last reported. */
+  private readonly epochs = new Map<string, Map<string, number>>();
 
   constructor(private readonly policy: SlicePolicy) {}
 
   async grant(limits: CampaignLimits, r: PodReport, _nowMs: number): Promise<number> {
     let byPod = this.granted.get(limits.id);
     if (!byPod) this.granted.set(limits.id, (byPod = new Map()));
+    this.retireRestartedLedger(limits.id, r, byPod);
     const held = r.charged + r.reserved;
-    let others = 0;
+    let others = this.retired.get(limits.id) ?? 0;
     for (const [pod, g] of byPod) if (pod !== r.podId) others += g;
     let want = limits.active ? held + sliceMicros(limits, this.policy) : held;
     if (limits.totalMicros > 0) want = Math.min(want, limits.totalMicros - others);
     const granted = Math.max(held, Math.floor(want));
     byPod.set(r.podId, granted);
     return granted;
+  }
+
+  /**
+   * A pod whose ledger epoch changed (Envoy restarted under the same host): what its old ledger
+   * was granted stays counted, as the Redis source does — those bids are out and get billed.
+   */
+  private retireRestartedLedger(campaignId: string, r: PodReport, byPod: Map<string, number>): void {
+    if (r.ledgerEpoch === undefined) return;
+    let epochs = this.epochs.get(campaignId);
+    if (!epochs) this.epochs.set(campaignId, (epochs = new Map()));
+    const before = epochs.get(r.podId);
+    epochs.set(r.podId, r.ledgerEpoch);
+    if (before === undefined || before === r.ledgerEpoch) return;
+    this.retired.set(campaignId, (this.retired.get(campaignId) ?? 0) + (byPod.get(r.podId) ?? 0));
+    byPod.delete(r.podId);
   }
 
   healthy(): boolean {

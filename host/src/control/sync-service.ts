@@ -26,6 +26,8 @@ export interface SyncReport {
   hash_bits: number | undefined;
   /** Version of the model the filter's VMs serve ("" none); undefined from filters that do not send it. */
   model_version: string | undefined;
+  /** The epoch of the filter's ledger (shared data); undefined from filters that do not send it. */
+  ledger_epoch: number | undefined;
   campaigns: SyncReportCampaign[];
 }
 
@@ -96,6 +98,7 @@ export class SyncService {
         charged: r?.charged_micros ?? 0,
         reserved: r?.reserved_micros ?? 0,
         dailyCharged: r?.daily_charged_micros ?? 0,
+        ledgerEpoch: report.ledger_epoch,
       };
       try {
         grants.push({ id: c.id, granted_micros: await this.budget.grant(limits, podReport, nowMs) });
@@ -133,6 +136,7 @@ function parseReport(body: unknown): SyncReport {
     model_loaded: b.model_loaded === true,
     hash_bits: typeof b.hash_bits === "number" && Number.isInteger(b.hash_bits) && b.hash_bits >= 10 && b.hash_bits <= 24 ? b.hash_bits : undefined,
     model_version: typeof b.model_version === "string" && b.model_version.length <= 64 ? b.model_version : undefined,
+    ledger_epoch: typeof b.ledger_epoch === "number" && Number.isInteger(b.ledger_epoch) && b.ledger_epoch > 0 && b.ledger_epoch <= 0xffffffff ? b.ledger_epoch : undefined,
     campaigns: campaigns
       .filter((c): c is Record<string, unknown> => typeof c === "object" && c !== null && typeof (c as { id?: unknown }).id === "string")
       .map((c) => ({
