@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { README_REQUEST, get, post, startTestBidder, noticeUrl } from "../helpers/bidder.ts";
 import type { Standalone } from "../../host/src/standalone.ts";
+import { wasmApi } from "../../host/src/proxy-wasm/wasm-api.ts";
 
 const M = 0x2545f4914f6cdd1dn;
 const MASK = (1n << 64n) - 1n;
@@ -52,7 +53,7 @@ async function searcher(): Promise<(hi: bigint, lo: bigint, n2: bigint) => bigin
   const mod = binaryen.parseText(WAT);
   const bytes = mod.emitBinary();
   mod.dispose();
-  const inst = await WebAssembly.instantiate(await WebAssembly.compile(bytes));
+  const inst = await wasmApi.instantiate(await wasmApi.compile(bytes), {});
   const search = inst.exports.search as (...a: bigint[]) => bigint;
   const s64 = (v: bigint) => BigInt.asIntN(64, v);
   return (hi, lo, n2) => search(hi, lo, n2, s64(MINV), s64(M));
