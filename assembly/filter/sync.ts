@@ -415,8 +415,13 @@ export class HostSync {
       log(LogLevel.ERROR, "nexus: host sent invalid campaigns: " + this.campaignParser.error);
       return;
     }
-    // Data first, then the version that announces it.
-    writeShared(KEY_CONFIG, ptr, len, 0);
+    // Data first, then the version that announces it: a version whose data could not be stored
+    // (shared data full) would leave every VM on a campaign set it cannot read.
+    if (writeShared(KEY_CONFIG, ptr, len, 0) != Status.OK) {
+      metrics.inc(metrics.configLoadFailures);
+      log(LogLevel.ERROR, "nexus: could not store campaign set version " + table.version.toString() + " in shared data (" + len.toString() + " bytes)");
+      return;
+    }
     store<i64>(buf16, table.version);
     writeShared(KEY_CONFIG_VERSION, buf16, 8, 0);
   }

@@ -75,10 +75,9 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     onLoad: (ok, reason) => {
       metrics.modelLoads.inc({ outcome: ok ? "ok" : "refused", reason });
       metrics.modelLoaded.set(models.state === "loaded" ? 1 : 0);
-      if (ok && models.current) {
-        metrics.modelInfo.reset();
-        metrics.modelInfo.set({ version: models.current.version }, 1);
-      }
+      // After every load or refusal: a refusal may have withdrawn the model (no version is served).
+      metrics.modelInfo.reset();
+      if (models.current) metrics.modelInfo.set({ version: models.current.version }, 1);
     },
   });
   // The model store (a directory by default, or s3://bucket/prefix) and its pull-based watcher.

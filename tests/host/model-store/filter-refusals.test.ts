@@ -111,6 +111,8 @@ describe("a model of other dimensions served before the filter's first sync", ()
     assert.equal(app.models.state, "failed");
     assert.equal(app.models.announcement(), null);
     assert.equal(app.control.readiness().ok, false);
+    const info = await app.metrics.modelInfo.get();
+    assert.deepEqual(info.values, [], "nexus_host_model_info names no version once the model is withdrawn");
     await new Promise((r) => setTimeout(r, 1000));
     assert.ok(modelGets <= 1, `downloaded ${modelGets} times`);
     assert.equal(app.sync.filter.modelVersion, "", "the filter serves no model");
@@ -164,6 +166,39 @@ describe("a model blob that does not fit in shared data", () => {
       assert.ok(logs.some((m) => /could not be written to shared data/.test(m)), `an error is logged; filter log: ${JSON.stringify(logs.slice(-5))}`);
       assert.match(renderPrometheus(p.metrics), /nexus_model_load_failures_total\S* [1-9]/);
       assert.ok(modelGets <= 1, `downloaded ${modelGets} times in 10 sync periods`);
+    } finally {
+      await pool?.close();
+      await cp.modelWatcher.stop();
+      await cp.control.close();
+      await cp.budget.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a campaign set that does not fit in shared data", () => {
+  it("is not announced (no version without its data), is counted and logged", async () => {
+    // A 256 KiB shared-data arena and a valid campaign set of ~300 KiB (a large creative).
+    const { cfg, dir } = testBidderConfig({ vms: 1 });
+    const campaigns = JSON.parse(readFileSync(cfg.campaignsPath, "utf8"));
+    const big = campaigns.campaigns[0].creatives[0];
+    for (let i = 0; i < 10; i++) campaigns.campaigns[0].creatives.push({ ...big, crid: `big-${i}`, adm: `<div>${"x".repeat(30_000)}</div>` });
+    writeFileSync(cfg.campaignsPath, JSON.stringify(campaigns));
+    const cp = await startControlPlane(cfg, captureLogger().log);
+    const logs: string[] = [];
+    let pool: VmPool | undefined;
+    try {
+      pool = await VmPool.start({
+        wasm: readFileSync(cfg.wasmPath), vms: 1, mode: "inline", rootId: "nexus", vmId: "nexus",
+        pluginConfig: JSON.stringify({ ...cfg.plugin, reservation_slots: 64, replay_ttl_ms: 0, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken }),
+        upstreams: hostUpstreams(cp.controlUrl), autoTick: true,
+        sharedData: { bytes: 256 << 10, maxKeys: 1024 },
+        log: (_level, message) => logs.push(message),
+      });
+      const p = pool;
+      await waitFor("a failed campaign set load", () => /nexus_config_load_failures_total\S* [1-9]/.test(renderPrometheus(p.metrics)), 5000);
+      assert.equal(p.shared.get("nexus/v1/config/version"), undefined, "the version is published only with its data");
+      assert.ok(logs.some((m) => /could not store campaign set/.test(m)), `an error is logged; filter log: ${JSON.stringify(logs.slice(-5))}`);
     } finally {
       await pool?.close();
       await cp.modelWatcher.stop();
