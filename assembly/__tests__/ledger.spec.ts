@@ -208,6 +208,21 @@ describe("LedgerRecord settle / refund / chargeLate", () => {
     expect(l.lateCharged).toBe(45);
   });
 
+  it("averageWinPrice averages the on-time wins only, and needs enough of them", () => {
+    const l = ledger(1_000_000);
+    for (let i = 0; i < 20; i++) {
+      l.reserve(500, 0, 0, 1);
+      l.settle(500, 300, 1);
+    }
+    expect(l.averageWinPrice(20)).toBe(300);
+    expect(l.averageWinPrice(21)).toBe(0);
+    // Late wins (cheap or dear) change neither the sum nor the count of on-time wins.
+    for (let i = 0; i < 20; i++) l.chargeLate(100, 1);
+    expect(l.wins).toBe(40);
+    expect(l.averageWinPrice(20)).toBe(300);
+    expect(ledger(1000).averageWinPrice(0)).toBe(0);
+  });
+
   it("rollDay resets the daily spend only when the day moves forward", () => {
     const l = ledger(1000);
     l.day = 4;

@@ -409,7 +409,7 @@ export class SharedLedger extends BudgetPort {
     const c = rt.campaign;
     rt.exhausted = this.ledger.available(c.totalBudgetMicros, c.dailyBudgetMicros, this.today()) <= 0;
     // Average clearing price once there are enough wins to trust it.
-    rt.marketPriceMicros = this.ledger.wins >= 20 ? (this.ledger.charged - this.ledger.lateCharged) / this.ledger.wins : 0;
+    rt.marketPriceMicros = this.ledger.averageWinPrice(20);
   }
 }
 

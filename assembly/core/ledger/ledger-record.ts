@@ -143,6 +143,16 @@ export class LedgerRecord {
     this.refunded += reservedAmount;
   }
 
+  /**
+   * The average clearing price of the wins charged on time (micros per impression), 0 with fewer
+   * than `minWins` of them. Late wins are left out of both sums: `wins` counts them too, so
+   * dividing the on-time charge by `wins` read low by the share of late wins.
+   */
+  averageWinPrice(minWins: i64): i64 {
+    const onTime = this.wins - this.lateWins;
+    return onTime >= minWins && onTime > 0 ? (this.charged - this.lateCharged) / onTime : 0;
+  }
+
   /** A win that arrives after its reservation was refunded: still charged, and counted. */
   chargeLate(price: i64, today: i64): void {
     this.rollDay(today);
