@@ -444,6 +444,28 @@ describe("ReservationRecord", () => {
     expect(r.read(p, a.size)).toBe(true);
   });
 
+  it("the magic byte says which clock expiresMs is on, and a rewrite keeps it", () => {
+    const p = heap.alloc(256);
+    const a = new ReservationRecord();
+    a.state = SlotState.RESERVED;
+    a.expiresMs = 123;
+    a.monotonicExpiry = true;
+    const n = a.write(p);
+    expect(load<u8>(p)).toBe(0x4d);
+    const r = new ReservationRecord();
+    expect(r.read(p, n)).toBe(true);
+    expect(r.monotonicExpiry).toBe(true);
+    // A record written before monotonic TTLs ('R'): read as a wall-clock expiry, rewritten as one.
+    store<u8>(p, 0x52);
+    expect(r.read(p, n)).toBe(true);
+    expect(r.monotonicExpiry).toBe(false);
+    r.state = SlotState.WON;
+    r.write(p);
+    expect(load<u8>(p)).toBe(0x52);
+    r.clear();
+    expect(r.monotonicExpiry).toBe(false);
+  });
+
   it("only a live RESERVED slot is not reusable", () => {
     const r = new ReservationRecord();
     const states: u8[] = [SlotState.FREE, SlotState.WON, SlotState.LOST, SlotState.REFUNDED, SlotState.EXPIRED, SlotState.LATE_WON];

@@ -17,6 +17,7 @@ import { readShared, writeShared, shared, fetchAddU64 } from "./shared";
 import { KEY_RESV_CURSOR, SlotKey, LedgerKeyBuilder, ledgerKey, paceKey } from "./keys";
 import { metrics } from "./metrics";
 import { randomNonce } from "./nonce";
+import { monotonicMs } from "./monotonic";
 
 /** What the filter keeps per campaign besides its configuration. */
 export class CampaignRuntime {
@@ -276,7 +277,10 @@ export class SharedLedger extends BudgetPort {
     s.nonce = bid.nonce;
     s.amountMicros = amount;
     s.createdMs = this.nowMs;
-    s.expiresMs = this.nowMs + this.ttlMs;
+    // The TTL runs on the monotonic clock (monotonic.ts); a host without one: the wall clock.
+    const mono = monotonicMs();
+    s.monotonicExpiry = mono >= 0;
+    s.expiresMs = (mono >= 0 ? mono : this.nowMs) + this.ttlMs;
     s.setCampaignId(rt.campaign.id.ptr, rt.campaign.id.len);
     const n = s.write(recordBuf);
     const st2 = setShared2(this.slotKey, recordBuf, n, cas);
@@ -381,12 +385,16 @@ export class SharedLedger extends BudgetPort {
    */
   sweep(start: u32, count: u32): i32 {
     let expired = 0;
+    const mono = monotonicMs();
     for (let i: u32 = 0; i < count; i++) {
       const idx = (start + i) % this.slots;
       this.slotKey.build(idx);
       if (readShared2(this.slotKey) != Status.OK) continue;
       if (!this.slot.read(shared.ptr, shared.len)) continue;
-      if (this.slot.state != SlotState.RESERVED || this.slot.expiresMs > this.nowMs) continue;
+      if (this.slot.state != SlotState.RESERVED) continue;
+      const monotonic = this.slot.monotonicExpiry;
+      if (monotonic && mono < 0) continue; // cannot happen: the host had the clock when it was written
+      if (this.slot.expiresMs > (monotonic ? mono : this.nowMs)) continue;
       const seq = this.slot.seq;
       const nonce = this.slot.nonce;
       if (this.transitionSlot(seq, nonce, SlotState.EXPIRED, 0) == SlotState.RESERVED) {

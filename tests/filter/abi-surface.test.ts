@@ -20,8 +20,8 @@ const ABI_HOST_FUNCTIONS = new Set([
 
 // The spec's WASI functions the filter may use (v0.2.1 "Environment variables": the plugin's
 // sync_token_env, read once in on_configure; random_get: bid id nonces from the host's CSPRNG,
-// assembly/filter/nonce.ts).
-const WASI_HOST_FUNCTIONS = new Set(["environ_sizes_get", "environ_get", "random_get"]);
+// assembly/filter/nonce.ts; clock_time_get (monotonic): reservation TTLs, assembly/filter/monotonic.ts).
+const WASI_HOST_FUNCTIONS = new Set(["environ_sizes_get", "environ_get", "random_get", "clock_time_get"]);
 
 const REQUIRED_EXPORTS = ["memory", "_initialize", "proxy_abi_version_0_2_1", "proxy_on_memory_allocate", "proxy_on_context_create"];
 const CALLBACKS = [

@@ -13,8 +13,10 @@ import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 import { FIXTURES, writeTestModel } from "./bidder.ts";
 
 export interface SimClock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch; the monotonic clock reads the same (see wallOffsetMs). */
   now: number;
+  /** Added to the wall clock only: a wall clock that steps (NTP) while the monotonic one does not. */
+  wallOffsetMs: number;
   /** Added to `now` on every read by the filter (to make work look slow). */
   stepPerReadMs: number;
 }
@@ -56,7 +58,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem };
   cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
   const cp = o.controlPlane ?? (await startControlPlane(cfg, silentLogger()));
-  const clock: SimClock = { now: o.startMs ?? Date.UTC(2026, 10, 2, 12), stepPerReadMs: 0 };
+  const clock: SimClock = { now: o.startMs ?? Date.UTC(2026, 10, 2, 12), wallOffsetMs: 0, stepPerReadMs: 0 };
   const vms = o.vms ?? 1;
   const pool = await VmPool.start({
     wasm: readFileSync(o.wasmPath ?? DEFAULT_WASM),
@@ -72,8 +74,9 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
       nowNanos: () => {
         const t = clock.now;
         clock.now += clock.stepPerReadMs;
-        return BigInt(Math.round(t * 1e6));
+        return BigInt(Math.round((t + clock.wallOffsetMs) * 1e6));
       },
+      monotonicNanos: () => BigInt(Math.round(clock.now * 1e6)),
     },
     autoTick: false,
     log: () => {},

@@ -16,7 +16,10 @@ export namespace SlotState {
 
 export const MAX_CAMPAIGN_ID: i32 = 64;
 const HEADER: i32 = 48;
-const MAGIC: u8 = 0x52; // 'R'
+// The magic byte also says which clock `expiresMs` is on: records written before reservation
+// TTLs moved to the monotonic clock are on the wall clock, and still expire by it.
+const MAGIC_WALL: u8 = 0x52; // 'R'
+const MAGIC_MONOTONIC: u8 = 0x4d; // 'M'
 
 export class ReservationRecord {
   state: u8 = SlotState.FREE;
@@ -26,6 +29,8 @@ export class ReservationRecord {
   createdMs: i64 = 0;
   expiresMs: i64 = 0;
   priceMicros: i64 = 0;
+  /** `expiresMs` is on the host's monotonic clock (else on the wall clock). */
+  monotonicExpiry: bool = false;
   readonly campaignId: usize = heap.alloc(<usize>MAX_CAMPAIGN_ID);
   campaignIdLen: i32 = 0;
 
@@ -41,6 +46,7 @@ export class ReservationRecord {
     this.createdMs = 0;
     this.expiresMs = 0;
     this.priceMicros = 0;
+    this.monotonicExpiry = false;
     this.campaignIdLen = 0;
   }
 
@@ -52,7 +58,8 @@ export class ReservationRecord {
 
   /** Decodes; a missing or malformed value reads as FREE. */
   read(ptr: usize, len: i32): bool {
-    if (len < HEADER || load<u8>(ptr) != MAGIC) {
+    const magic = len < HEADER ? 0 : load<u8>(ptr);
+    if (magic != MAGIC_WALL && magic != MAGIC_MONOTONIC) {
       this.clear();
       return false;
     }
@@ -61,6 +68,7 @@ export class ReservationRecord {
       this.clear();
       return false;
     }
+    this.monotonicExpiry = magic == MAGIC_MONOTONIC;
     this.state = load<u8>(ptr, 1);
     this.nonce = load<u32>(ptr, 4);
     this.seq = load<u64>(ptr, 8);
@@ -74,7 +82,7 @@ export class ReservationRecord {
   }
 
   write(ptr: usize): i32 {
-    store<u8>(ptr, MAGIC);
+    store<u8>(ptr, this.monotonicExpiry ? MAGIC_MONOTONIC : MAGIC_WALL);
     store<u8>(ptr, this.state, 1);
     store<u16>(ptr, <u16>this.campaignIdLen, 2);
     store<u32>(ptr, this.nonce, 4);
