@@ -116,7 +116,12 @@ describe("properties of the compiled filter", () => {
     const hostChars = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789-.");
     const authority = fc.oneof(
       fc.constantFrom("bidder.test", "bidder.test:8080", "[::1]:80", "127.0.0.1:9"),
-      fc.tuple(fc.string({ unit: hostChars, minLength: 1, maxLength: 60 }), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined })).map(([h, p]) => (p ? `${h}:${p}` : h)),
+      fc
+        .tuple(fc.string({ unit: hostChars, minLength: 1, maxLength: 60 }), fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }))
+        .map(([h, p]) => (p ? `${h}:${p}` : h))
+        // Well-formed for a URL parser too: "a.8" or "a.0x1" end in a number, which WHATWG URL
+        // reads as a (bad) IPv4 address (seen with seed 1105262720).
+        .filter((h) => URL.canParse(`http://${h}/`)),
     );
     await fc.assert(
       fc.asyncProperty(method, path, authority, fc.array(header, { maxLength: 30 }), fc.boolean(), async (m, p, auth, extra, withBody) => {
