@@ -111,8 +111,8 @@ describe("properties of the compiled filter", () => {
       latin1.map((p) => "/" + p),
     );
     const method = fc.oneof(fc.constantFrom("POST", "POST", "GET", "PUT", "HEAD", "OPTIONS", "post", ""), token);
-    // :authority is a well-formed host here: a notice URL built from any other :authority is known
-    // defect D1 (tests/hardening/known-defects.test.ts; the corpus's raw-host-*.http).
+    // :authority is a well-formed host here; any other one is answered 400 (D1, fixed:
+    // tests/hardening/known-defects.test.ts; the corpus's raw-host-*.http).
     const hostChars = fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz0123456789-.");
     const authority = fc.oneof(
       fc.constantFrom("bidder.test", "bidder.test:8080", "[::1]:80", "127.0.0.1:9"),
