@@ -1,7 +1,7 @@
 // The host's one typed configuration: defaults, then a JSON file (--config or
 // NEXUS_CONFIG), then NEXUS_* environment variables. Validated at start; an
 // invalid value is a ConfigError naming the field. Documented in docs/HOST_CONFIG.md.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_WASM, DEMO_DIR, PACKAGE_ROOT } from "./paths.ts";
@@ -153,8 +153,10 @@ function mergeFile(cfg: HostConfig, file: string): void {
     if (typeof cfg[p] === "string" && !isAbsolute(cfg[p])) cfg[p] = resolve(base, cfg[p]);
   }
   if (!cfg.model.store.startsWith("s3://") && !isAbsolute(cfg.model.store)) cfg.model.store = resolve(base, cfg.model.store);
-  if (cfg.model.publicKey && !cfg.model.publicKey.includes("BEGIN") && !isAbsolute(cfg.model.publicKey) && cfg.model.publicKey.includes("/")) {
-    cfg.model.publicKey = resolve(base, cfg.model.publicKey);
+  // A public key path (not PEM text, not a bare base64 key): one with a "/", or a file next to it.
+  const k = cfg.model.publicKey;
+  if (k && !k.includes("BEGIN") && !isAbsolute(k) && (k.includes("/") || existsSync(resolve(base, k)))) {
+    cfg.model.publicKey = resolve(base, k);
   }
 }
 

@@ -5,7 +5,7 @@
 // (proxy_http_call to the "nexus_host" cluster, mapped to the control port; replay
 // claims to the plugin's replay_cluster, by default the same, and "nexus_replay" as
 // envoy.yaml names it is mapped to the control port as well).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -67,7 +67,9 @@ export interface Standalone extends ControlPlane {
 export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource): Promise<ControlPlane> {
   const metrics = new HostMetrics();
   const catalog = CampaignCatalog.fromFile(cfg.campaignsPath);
-  const publicKey = cfg.model.publicKey.includes("BEGIN") || !cfg.model.publicKey.includes("/") ? cfg.model.publicKey : readFileSync(cfg.model.publicKey, "utf8");
+  // A PEM, a file holding one, or a bare base64 key (not a file name).
+  const k = cfg.model.publicKey;
+  const publicKey = k !== "" && !k.includes("BEGIN") && (k.includes("/") || existsSync(k)) ? readFileSync(k, "utf8") : k;
   const models = new ModelRegistry({
     publicKey: publicKey || undefined,
     allowUnsigned: cfg.model.allowUnsigned,

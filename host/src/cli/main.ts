@@ -8,6 +8,7 @@ import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { startStandalone, startControlPlane } from "../standalone.ts";
 import { keygen, signModel } from "../models/index.ts";
+import { codedErrorLine } from "../errors.ts";
 
 const USAGE = `usage: nexus-rtb <command> [options]
 
@@ -58,8 +59,15 @@ function waitForSignal(): Promise<void> {
   });
 }
 
+const KEYGEN_USAGE = "usage: nexus-rtb keygen --out DIR [--force]\n  writes DIR/private.pem and DIR/public.pem (Ed25519, for model signing); --force overwrites them\n";
+const SIGN_USAGE = "usage: nexus-rtb sign --model FILE --key PRIVATE_PEM\n  writes FILE.sha256 and FILE.sig next to the model\n";
+
 async function keygenCmd(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, force: { type: "boolean" } } });
+  const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) {
+    process.stdout.write(KEYGEN_USAGE);
+    return 0;
+  }
   if (!values.out) {
     process.stderr.write("keygen: --out DIR is required\n");
     return 2;
@@ -70,7 +78,11 @@ async function keygenCmd(argv: string[]): Promise<number> {
 }
 
 async function signCmd(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: "string" }, key: { type: "string" } } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: "string" }, key: { type: "string" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) {
+    process.stdout.write(SIGN_USAGE);
+    return 0;
+  }
   if (!values.model || !values.key) {
     process.stderr.write("sign: --model FILE and --key PRIVATE_PEM are required\n");
     return 2;
@@ -124,8 +136,8 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err: Error & { code?: string }) => {
-    process.stderr.write(`nexus-rtb: ${err.code ? err.code + ": " : ""}${err.message}\n`);
+  (err: Error) => {
+    process.stderr.write(`nexus-rtb: ${codedErrorLine(err) ?? err.message}\n`);
     process.exitCode = 1;
   },
 );

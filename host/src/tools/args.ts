@@ -2,7 +2,7 @@
 // number/choice/list options that fail with UsageError, and the common
 // main() wrapper (usage on bad flags = exit 2, other errors = exit 1).
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { NexusError } from "../errors.ts";
+import { codedErrorLine } from "../errors.ts";
 import { UsageError } from "./errors.ts";
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -75,7 +75,7 @@ export const processIo: Io = {
   progress: process.stderr.isTTY === true,
 };
 
-/** Runs a tool body: UsageError → message + usage, exit 2; NexusError → "error CODE: message", exit 1. */
+/** Runs a tool body: UsageError → message + usage, exit 2; an error with a code → "error CODE: message", exit 1. */
 export async function runTool(io: Io, usage: string, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
@@ -84,8 +84,10 @@ export async function runTool(io: Io, usage: string, body: () => Promise<number>
       io.err(`${err.message}\n\n${usage}`);
       return 2;
     }
-    if (err instanceof NexusError) {
-      io.err(`error ${err.code}: ${err.message}\n`);
+    // NexusError, and the models' errors (ModelError: a plain Error with a code).
+    const line = codedErrorLine(err);
+    if (line !== undefined) {
+      io.err(`error ${line}\n`);
       return 1;
     }
     throw err;

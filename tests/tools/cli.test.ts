@@ -1,0 +1,80 @@
+// The bundled CLI (`node dist/nexus-rtb.mjs`, what `npx nexus-rtb` runs): help for every command,
+// errors as one "CODE: message" line without a stack trace, and a public key given as a bare
+// file name.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { ROOT } from "./helpers.ts";
+
+const BUNDLE = join(ROOT, "dist", "nexus-rtb.mjs");
+const cli = (args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}) =>
+  spawnSync(process.execPath, [BUNDLE, ...args], { cwd, env: { ...process.env, ...env }, encoding: "utf8", timeout: 60_000 });
+
+describe("nexus-rtb CLI", () => {
+  it("every command answers --help with its usage, exit 0", () => {
+    for (const cmd of ["keygen", "sign", "serve", "train", "replay", "loadgen"]) {
+      const r = cli([cmd, "--help"]);
+      assert.equal(r.status, 0, `${cmd} --help: exit ${r.status}\n${r.stderr}`);
+      assert.match(r.stdout, /usage/i, `${cmd} --help prints a usage`);
+    }
+  });
+
+  it("a refused keygen prints its code once, no stack trace", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-cli-"));
+    try {
+      assert.equal(cli(["keygen", "--out", dir]).status, 0);
+      const r = cli(["keygen", "--out", dir]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /^nexus-rtb: KEY_EXISTS: /);
+      assert.equal(r.stderr.split("KEY_EXISTS").length - 1, 1, `the code once: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a tool that cannot read its model prints 'error CODE: message', exit 1, no stack trace", () => {
+    const r = cli(["replay", "--format", "raw", "--model", "/nonexistent/model.nxm", "--data", join(ROOT, "package.json"), "--split", "0.5"]);
+    assert.equal(r.status, 1, `exit ${r.status}\n${r.stderr}`);
+    assert.match(r.stderr, /^error [A-Z_]+: /m);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace:\n${r.stderr}`);
+  });
+
+  it("serve takes NEXUS_MODEL_PUBLIC_KEY as a bare file name in its working directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-cli-key-"));
+    copyFileSync(join(ROOT, "models/demo/demo-public.pem"), join(dir, "public.pem"));
+    const child = spawn(process.execPath, [BUNDLE, "serve"], {
+      cwd: dir,
+      env: { ...process.env, NEXUS_MODEL_PUBLIC_KEY: "public.pem", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stderr!.on("data", (d: Buffer) => void (err += d.toString()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not listening after 60 s\n${err}`)), 60_000);
+        child.stdout!.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (/listening on/.test(out)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.once("exit", (code) => {
+          clearTimeout(timer);
+          reject(new Error(`serve exited ${code}\n${err}`));
+        });
+      });
+      assert.doesNotMatch(err, /model_refused|KEY_/, err);
+    } finally {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
