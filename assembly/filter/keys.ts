@@ -10,7 +10,6 @@ export const KEY_CONFIG = OwnedBytes.fromString("nexus/v1/config/campaigns");
 export const KEY_MODEL_META = OwnedBytes.fromString("nexus/v1/model/meta");
 export const KEY_MODEL_BLOB = OwnedBytes.fromString("nexus/v1/model/blob");
 export const KEY_RESV_CURSOR = OwnedBytes.fromString("nexus/v1/resv/cursor");
-export const KEY_SWEEP_CURSOR = OwnedBytes.fromString("nexus/v1/resv/sweep");
 export const KEY_STATUS = OwnedBytes.fromString("nexus/v1/status");
 /**
  * u32, never 0: the identity of this shared-data store's ledger (random, made by the first leader

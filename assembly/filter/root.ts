@@ -27,7 +27,7 @@ import { metrics } from "./metrics";
 import { body, replyJson, replyNoBid, replyError, replyErrorText } from "./replies";
 import { queryParam, parseCpmToMicros } from "./query";
 import { ensureU64, fetchAddU64 } from "./shared";
-import { KEY_VM_SEQ, KEY_RESV_CURSOR, KEY_SWEEP_CURSOR } from "./keys";
+import { KEY_VM_SEQ, KEY_RESV_CURSOR } from "./keys";
 
 const configBytes = new HostBytes();
 const claimedBody = new HostBytes();
@@ -91,7 +91,6 @@ export class NexusRoot extends RootContext {
     metrics.define();
     ensureU64(KEY_VM_SEQ);
     ensureU64(KEY_RESV_CURSOR);
-    ensureU64(KEY_SWEEP_CURSOR);
     const seq = fetchAddU64(KEY_VM_SEQ, 1, 64);
     const now = currentTimeNanos();
     this.vmSeq = seq >= 0 ? <u32>seq + 1 : <u32>(now & 0x7fffffff) | 0x80000000;
