@@ -95,7 +95,7 @@ export class RedisReplayClaims implements ReplayClaimStore {
 
 /** The host's metrics of replay claims (on the host's registry). */
 export class ReplayClaimMetrics {
-  /** outcome: claimed | seen | unavailable (store down, slow or not configured) | bad_request | unauthorized. */
+  /** outcome: claimed | seen | unavailable (store down, slow or not configured) | bad_request (a wrong token is counted before, in nexus_host_filter_unauthorized_total). */
   readonly claims: Counter<"outcome">;
   readonly latency: Histogram;
 
