@@ -17,6 +17,7 @@ import { ConfigDoc } from "../core/config/config-doc";
 import { CampaignConfigParser } from "../core/bidding/campaign-config";
 import { sha256 } from "../core/hash/sha256";
 import { SpendPlan, } from "../core/pacing/spend-plan";
+import { clamp } from "../core/pacing/pid";
 import { dayNumber, msIntoDay, localMinutes } from "../core/features/time";
 import { LedgerRecord } from "../core/ledger/ledger-record";
 import { readShared, writeShared, shared } from "./shared";
@@ -515,7 +516,8 @@ export class HostSync {
       if (readShared(rt.ledgerKey) != Status.OK) continue;
       const rec = this.ledger;
       rec.read(shared.ptr, shared.len);
-      let m: f64 = 1.0;
+      // No daily budget, no PID: the neutral multiplier 1, still within the configured limits.
+      let m: f64 = clamp(1.0, cfg.pacing.minMultiplier, cfg.pacing.maxMultiplier);
       if (c.dailyBudgetMicros > 0) {
         const spent = today > rec.day ? 0 : rec.dailyCharged;
         const target = <f64>c.dailyBudgetMicros * this.plan.fractionAt(msIntoDay(now, offset));
