@@ -9,7 +9,9 @@ export const MICROS_PER_UNIT: f64 = 1e6;
 export function cpmToImpressionMicrosCeil(cpm: f64): i64 {
   if (!(cpm > 0)) return 0;
   const v = cpm * 1000.0;
-  if (v >= 9.0e15) return <i64>9.0e15;
+  // Out of range (bids saturate at 9e15, microsFloor): above every bid, so such a floor is never
+  // "met" by a saturated bid of the same 9e15.
+  if (v >= 9.0e15) return i64.MAX_VALUE;
   // Absorb binary representation error (2.3 * 1000 = 2299.9999999999995) before rounding up.
   return <i64>Math.ceil(v - 1e-6);
 }
