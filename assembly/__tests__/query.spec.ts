@@ -55,10 +55,21 @@ describe("parseCpmToMicros", () => {
     expect(cpm("2.000000000")).toBe(2000);
   });
 
-  it("accepts nine decimals and refuses ten", () => {
+  it("reads nine decimals and ignores further ones (floating-point clearing prices)", () => {
     expect(cpm("0.123456789")).toBe(124);
-    expect(cpm("0.1234567891")).toBe(-1);
-    expect(cpm("1.0000000000")).toBe(-1);
+    // 0.3 as JavaScript/Java/Go print 0.1 + 0.2, and as %.17g prints 0.3: both 300 micros,
+    // so a first-price win at a 0.3 bid is not "above the bid".
+    expect(cpm("0.30000000000000004")).toBe(300);
+    expect(cpm("0.29999999999999999")).toBe(300);
+    expect(cpm("0.1234567891")).toBe(124);
+    expect(cpm("1.0000000000")).toBe(1000);
+    expect(cpm("1.000000000000000000000000000000")).toBe(1000);
+    expect(cpm("1000000.0000000000")).toBe(1000000000);
+    expect(cpm("1000000.00000000001")).toBe(1000000000);
+    expect(cpm("1000000.000000001")).toBe(-1);
+    expect(cpm("1.000000000000000000000000000000000000000")).toBe(-1); // 41 bytes
+    expect(cpm("1.0000000000x")).toBe(-1);
+    expect(cpm("1.0000000000.")).toBe(-1);
   });
 
   it("refuses anything that is not a plain decimal", () => {
@@ -82,8 +93,8 @@ describe("parseCpmToMicros", () => {
   it("refuses prices above 1,000,000 CPM and over-long input", () => {
     expect(cpm("1000001")).toBe(-1);
     expect(cpm("9999999999999999999999")).toBe(-1);
-    expect(cpm("0000000000000000000001.5")).toBe(1500); // 24 characters
-    expect(cpm("00000000000000000000001.5")).toBe(-1); // 25 characters
+    expect(cpm("00000000000000000000000000000000000001.5")).toBe(1500); // 40 characters
+    expect(cpm("000000000000000000000000000000000000001.5")).toBe(-1); // 41 characters
   });
 
   // Regression: only the integer part was checked against 1,000,000 CPM.

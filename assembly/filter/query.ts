@@ -37,12 +37,16 @@ export function pathLength(ptr: usize, len: i32): i32 {
 
 /**
  * Parses a CPM price ("1.25", "0.3", "2") into micros per impression, rounded
- * up. Returns -1 for anything else: empty, signs, exponents, an unsubstituted
- * ${AUCTION_PRICE} macro, more than 9 decimals, or above 1,000,000 CPM.
+ * up. Decimals past the ninth (under a millionth of a micro) are checked and
+ * ignored: an exchange that computes the clearing price in floating point
+ * prints 0.3 as "0.30000000000000004" (or "0.29999999999999999"), and
+ * refusing that notice would leave a real win uncharged. Returns -1 for
+ * anything else: empty, longer than 40 bytes, signs, exponents, an
+ * unsubstituted ${AUCTION_PRICE} macro, or above 1,000,000 CPM.
  */
 export function parseCpmToMicros(s: Str): i64 {
   const len = s.len;
-  if (len == 0 || len > 24) return -1;
+  if (len == 0 || len > 40) return -1;
   let intPart: i64 = 0;
   let frac: i64 = 0; // in 1e-9 units
   let fracDigits = 0;
@@ -63,9 +67,11 @@ export function parseCpmToMicros(s: Str): i64 {
     if (i == len) return -1;
     while (i < len) {
       const c = s.byteAt(i);
-      if (c < 0x30 || c > 0x39 || fracDigits >= 9) return -1;
-      frac = frac * 10 + <i64>(c - 0x30);
-      fracDigits++;
+      if (c < 0x30 || c > 0x39) return -1;
+      if (fracDigits < 9) {
+        frac = frac * 10 + <i64>(c - 0x30);
+        fracDigits++;
+      }
       i++;
     }
     for (let k = fracDigits; k < 9; k++) frac *= 10;
