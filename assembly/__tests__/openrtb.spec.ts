@@ -634,7 +634,7 @@ describe("BidRequest: capacities", () => {
     expect(req.bcat.count).toBe(MAX_BLOCKED);
     expect(req.bcat.total).toBe(MAX_BLOCKED + 6);
     expect(req.truncatedArrays).toBe(2);
-    expect(errorOf(withTop('"bcat":[' + list('"IAB#"', MAX_BLOCKED + 6) + ",7]"))).toStrictEqual("bcat[70]: expected string");
+    expect(errorOf(withTop('"bcat":[' + list('"IAB#"', MAX_BLOCKED + 6) + ",7]"))).toStrictEqual("bcat[" + (MAX_BLOCKED + 6).toString() + "]: expected string");
   });
 
   it("flattens at most MAX_SEGMENTS segments over all user.data", () => {

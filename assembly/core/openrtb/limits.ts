@@ -10,14 +10,19 @@ export const MAX_FORMATS: i32 = 16;
 export const MAX_DEALS: i32 = 16;
 /** user.data[].segment[], flattened over all data objects. */
 export const MAX_SEGMENTS: i32 = 64;
-export const MAX_CUR: i32 = 8;
-/** bcat, badv, bapp (each). */
-export const MAX_BLOCKED: i32 = 64;
+export const MAX_CUR: i32 = 32;
+/**
+ * bcat, badv, bapp (each). Exchanges send long block lists (bcat often names
+ * most of the IAB taxonomy, badv hundreds of domains): the bid path refuses to
+ * bid when a block list it checks was longer than this (it cannot know what
+ * the dropped entries blocked), so the capacity is generous.
+ */
+export const MAX_BLOCKED: i32 = 512;
 export const MAX_MIMES: i32 = 16;
 /** Lists of small enums (api, battr, btype, protocols, gpp_sid). */
 export const MAX_INT_LIST: i32 = 16;
-/** wseat, bseat. */
-export const MAX_SEATS: i32 = 16;
+/** wseat, bseat (a longer bseat is a no-bid on the bid path, a longer wseat is searched only this far). */
+export const MAX_SEATS: i32 = 64;
 /** site.cat, app.cat. */
 export const MAX_CATS: i32 = 16;
 /** deal.wseat and deal.wadomain (per deal, so kept small). */
