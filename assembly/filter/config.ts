@@ -201,6 +201,10 @@ export class PluginConfigParser {
       i++;
     }
     if (!d.failed && i != 24) d.fail("expected 24 weights");
+    // SpendPlan.setHourlyWeights refuses a plan without traffic (it would keep the flat plan unsaid).
+    let total: f64 = 0;
+    for (let h = 0; h < 24; h++) total += w[h];
+    if (!d.failed && !(total > 0)) d.fail("hourly_weights: at least one weight must be above 0");
     return w;
   }
 }

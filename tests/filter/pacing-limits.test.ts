@@ -49,3 +49,16 @@ describe("pacing multiplier limits", () => {
     assert.ok(Math.abs(raised - neutral * 2) <= 0.002, `min_multiplier 2: ${raised} vs unshaded ${neutral}`);
   });
 });
+
+describe("pacing.hourly_weights", () => {
+  it("24 zeros (no usable plan) fail the plugin start instead of silently pacing flat", async () => {
+    await assert.rejects(startSimBidder({ plugin: { pacing: { hourly_weights: new Array(24).fill(0) } } }));
+  });
+
+  it("a usable plan still starts", async () => {
+    const w = new Array(24).fill(0);
+    w[12] = 1;
+    const sim = await startSimBidder({ plugin: { pacing: { hourly_weights: w } } });
+    await sim.close();
+  });
+});
