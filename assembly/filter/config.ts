@@ -156,7 +156,8 @@ export class PluginConfigParser {
 
   private currencyCode(): OwnedBytes {
     const c = this.doc.owned(3);
-    if (!this.doc.failed && c.len != 3) this.doc.fail("expected a 3-letter ISO 4217 code");
+    // Upper case, as OpenRTB sends them: a "usd" would never match a request's cur or bidfloorcur.
+    if (!this.doc.failed && !isCurrencyCode(c.ptr, c.len)) this.doc.fail("expected a 3-letter ISO 4217 code");
     return c;
   }
 
@@ -165,7 +166,7 @@ export class PluginConfigParser {
     if (!d.beginObject()) return;
     while (d.nextKey()) {
       const code = d.key.toString();
-      if (code.length != 3) d.fail("expected a 3-letter ISO 4217 code");
+      if (!isCurrencyCode(d.key.ptr, d.key.len)) d.fail("expected a 3-letter ISO 4217 code");
       fx.set(code, d.number(1e-9, 1e9));
       d.endMember();
     }
@@ -207,6 +208,16 @@ export class PluginConfigParser {
     if (!d.failed && !(total > 0)) d.fail("hourly_weights: at least one weight must be above 0");
     return w;
   }
+}
+
+/** Three upper-case ASCII letters (ISO 4217 alphabetic code). */
+function isCurrencyCode(p: usize, n: i32): bool {
+  if (n != 3) return false;
+  for (let i = 0; i < 3; i++) {
+    const c = load<u8>(p + <usize>i);
+    if (c < 0x41 || c > 0x5a) return false;
+  }
+  return true;
 }
 
 /** Fills a Str view of owned bytes (for APIs that take Str). */
