@@ -3,27 +3,15 @@
 // "currency"), a lower-case fx_rates key never matched a bidfloorcur.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startSimBidder } from "../helpers/sim-bidder.ts";
-
-/** Fails (after closing it) when the bidder starts with this plugin configuration. */
-async function refused(plugin: Record<string, unknown>): Promise<void> {
-  let sim;
-  try {
-    sim = await startSimBidder({ plugin });
-  } catch {
-    return;
-  }
-  await sim.close();
-  assert.fail(`plugin configuration accepted: ${JSON.stringify(plugin)}`);
-}
+import { assertSimRefused, startSimBidder } from "../helpers/sim-bidder.ts";
 
 describe("plugin configuration: currency codes", () => {
   it("refuses a lower-case account currency", async () => {
-    await refused({ currency: "usd" });
+    await assertSimRefused({ plugin: { currency: "usd" } });
   });
 
   it("refuses a lower-case fx_rates key", async () => {
-    await refused({ fx_rates: { eur: 1.1 } });
+    await assertSimRefused({ plugin: { fx_rates: { eur: 1.1 } } });
   });
 
   it("accepts upper-case codes", async () => {

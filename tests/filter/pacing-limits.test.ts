@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startSimBidder } from "../helpers/sim-bidder.ts";
+import { assertSimRefused, startSimBidder } from "../helpers/sim-bidder.ts";
 import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 
@@ -52,7 +52,7 @@ describe("pacing multiplier limits", () => {
 
 describe("pacing.hourly_weights", () => {
   it("24 zeros (no usable plan) fail the plugin start instead of silently pacing flat", async () => {
-    await assert.rejects(startSimBidder({ plugin: { pacing: { hourly_weights: new Array(24).fill(0) } } }));
+    await assertSimRefused({ plugin: { pacing: { hourly_weights: new Array(24).fill(0) } } });
   });
 
   it("a usable plan still starts", async () => {

@@ -47,6 +47,18 @@ export interface SimBidderOptions {
   controlPlane?: ControlPlane;
 }
 
+/** Fails (after closing it) when a simulated bidder starts with these options: for configurations the filter must refuse. */
+export async function assertSimRefused(o: SimBidderOptions): Promise<void> {
+  let sim: SimBidder;
+  try {
+    sim = await startSimBidder(o);
+  } catch {
+    return;
+  }
+  await sim.close();
+  throw new Error(`the filter started with ${JSON.stringify(o.plugin ?? {})}; it must refuse it`);
+}
+
 export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidder> {
   const dir = mkdtempSync(join(tmpdir(), "nexus-sim-"));
   const { publicKeyPem } = writeTestModel(dir, {});
@@ -60,27 +72,35 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
   const cp = o.controlPlane ?? (await startControlPlane(cfg, silentLogger()));
   const clock: SimClock = { now: o.startMs ?? Date.UTC(2026, 10, 2, 12), wallOffsetMs: 0, stepPerReadMs: 0 };
   const vms = o.vms ?? 1;
-  const pool = await VmPool.start({
-    wasm: readFileSync(o.wasmPath ?? DEFAULT_WASM),
-    ...(o.instrumentation ? { instrumentation: o.instrumentation } : {}),
-    vms,
-    mode: "inline",
-    rootId: "nexus",
-    pluginConfig: JSON.stringify({ host_cluster: "nexus_host", sync_token: cp.syncToken, tick_ms: 1000, sync_period_ms: 1000, replay_ttl_ms: 0, ...(o.plugin ?? {}) }),
-    upstreams: { nexus_host: cp.controlUrl },
-    // Keys: the reservation ring (reservation_slots) plus per-campaign and per-VM keys.
+  let pool: VmPool;
+  try {
+    pool = await VmPool.start({
+      wasm: readFileSync(o.wasmPath ?? DEFAULT_WASM),
+      ...(o.instrumentation ? { instrumentation: o.instrumentation } : {}),
+      vms,
+      mode: "inline",
+      rootId: "nexus",
+      pluginConfig: JSON.stringify({ host_cluster: "nexus_host", sync_token: cp.syncToken, tick_ms: 1000, sync_period_ms: 1000, replay_ttl_ms: 0, ...(o.plugin ?? {}) }),
+      upstreams: { nexus_host: cp.controlUrl },
+      // Keys: the reservation ring (reservation_slots) plus per-campaign and per-VM keys.
       sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
-    clock: {
-      nowNanos: () => {
-        const t = clock.now;
-        clock.now += clock.stepPerReadMs;
-        return BigInt(Math.round((t + clock.wallOffsetMs) * 1e6));
+      clock: {
+        nowNanos: () => {
+          const t = clock.now;
+          clock.now += clock.stepPerReadMs;
+          return BigInt(Math.round((t + clock.wallOffsetMs) * 1e6));
+        },
+        monotonicNanos: () => BigInt(Math.round(clock.now * 1e6)),
       },
-      monotonicNanos: () => BigInt(Math.round(clock.now * 1e6)),
-    },
-    autoTick: false,
-    log: () => {},
-  });
+      autoTick: false,
+      log: () => {},
+    });
+  } catch (err) {
+    // A refused plugin configuration: nothing may keep the test process alive.
+    if (!o.controlPlane) await cp.control.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const tick = async () => {
     await pool.tickAll();
     await new Promise((r) => setImmediate(r));
