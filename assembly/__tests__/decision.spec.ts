@@ -452,13 +452,26 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, SITE + ',"badv":["adv.example"]'), C1)).toBe(nb(NoBid.BLOCKED));
     expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB9","IAB1"]'), C1)).toBe(nb(NoBid.BLOCKED));
     expect(priceOrReason(request(IMP, SITE + ',"badv":["other.example"],"bcat":["IAB2"]'), C1)).toBe(2000);
-    // badv is an exact match (no subdomain rule)
-    expect(priceOrReason(request(IMP, SITE + ',"badv":["example"]'), C1)).toBe(2000);
+    // badv matches whole labels: "dv.example" is not "adv.example"
+    expect(priceOrReason(request(IMP, SITE + ',"badv":["dv.example"]'), C1)).toBe(2000);
     // another campaign's creative is not blocked
     const d = decide(request(IMP, SITE + ',"badv":["adv.example"]'), C1 + "," + camp("c2", 4000, "", CR_728 + ',{"crid":"ok","w":300,"h":250}'));
     expect(d.count).toBe(1);
     expect(d.bid(0).campaign!.id.toString()).toBe("c2");
     expect(d.bid(0).priceMicros).toBe(1000);
+  });
+
+  it("badv blocks subdomains in any letter case; bcat blocks subcategories", () => {
+    const t = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adomain":["Www.Adv.Example"],"cat":["IAB3-1"]}');
+    expect(priceOrReason(request(IMP, SITE), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"badv":["adv.example"]'), t)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"badv":["WWW.ADV.EXAMPLE"]'), t)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"badv":["v.example"]'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"badv":["www.adv.example.com"]'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB3"]'), t)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB3-1"]'), t)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB3-10"]'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB"]'), t)).toBe(2000);
   });
 
   it("an inactive campaign is PAUSED; an exhausted one is BUDGET", () => {

@@ -23,6 +23,27 @@ export class OwnedBytes {
   @inline equalsStr(s: Str): bool {
     return bytesEqual(this.ptr, this.len, s.ptr, s.len);
   }
+
+  /**
+   * This advertiser domain is blocked by a badv entry: the same domain or a subdomain of it
+   * ("www.ford.com" by "ford.com"), ignoring ASCII case as DNS does.
+   */
+  blockedByDomain(badv: Str): bool {
+    const off = this.len - badv.len;
+    if (off < 0 || badv.len == 0) return false;
+    if (off > 0 && load<u8>(this.ptr + <usize>(off - 1)) != 0x2e) return false;
+    return equalsIgnoreAsciiCase(this.ptr + <usize>off, badv.ptr, badv.len);
+  }
+
+  /**
+   * This category is blocked by a bcat entry: the same category or one of its subcategories
+   * (IAB taxonomy 1.0: "IAB3-1" is under "IAB3").
+   */
+  blockedByCategory(bcat: Str): bool {
+    const n = bcat.len;
+    if (n == 0 || this.len < n || !bytesEqual(this.ptr, n, bcat.ptr, n)) return false;
+    return this.len == n || load<u8>(this.ptr + <usize>n) == 0x2d;
+  }
   toString(): string {
     return String.UTF8.decode(this.buf);
   }
@@ -146,6 +167,13 @@ export class CampaignTable {
 }
 
 /** [a, a+n) equals the lower-case bytes [lower, lower+n) ignoring ASCII case of a. */
+function equalsIgnoreAsciiCase(a: usize, b: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) {
+    if (asciiLower(load<u8>(a + <usize>i)) != asciiLower(load<u8>(b + <usize>i))) return false;
+  }
+  return true;
+}
+
 function equalsLowerAscii(a: usize, lower: usize, n: i32): bool {
   for (let i = 0; i < n; i++) {
     if (asciiLower(load<u8>(a + <usize>i)) != load<u8>(lower + <usize>i)) return false;

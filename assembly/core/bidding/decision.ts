@@ -249,13 +249,16 @@ function eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | nu
   return null;
 }
 
-/** The exchange's block lists: advertiser domains (badv) and categories (bcat). */
+/**
+ * The exchange's block lists: advertiser domains (badv: the domain or a subdomain, any case) and
+ * categories (bcat: the category or a subcategory of it).
+ */
 function blocked(req: BidRequest, cr: Creative): bool {
   if (req.badv.count > 0) {
     for (let i = 0; i < cr.adomain.items.length; i++) {
       const d = unchecked(cr.adomain.items[i]);
       for (let j = 0; j < req.badv.count; j++) {
-        if (d.equalsStr(req.badv.get(j))) return true;
+        if (d.blockedByDomain(req.badv.get(j))) return true;
       }
     }
   }
@@ -263,7 +266,7 @@ function blocked(req: BidRequest, cr: Creative): bool {
     for (let i = 0; i < cr.cat.items.length; i++) {
       const cat = unchecked(cr.cat.items[i]);
       for (let j = 0; j < req.bcat.count; j++) {
-        if (cat.equalsStr(req.bcat.get(j))) return true;
+        if (cat.blockedByCategory(req.bcat.get(j))) return true;
       }
     }
   }
