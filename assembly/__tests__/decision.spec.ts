@@ -172,6 +172,7 @@ function imp(id: string, members: string): string {
 function settings(currency: string = "USD"): DecisionSettings {
   const s = new DecisionSettings();
   s.currency.copyFrom(view(currency));
+  s.seat.copyFrom(view("nexus"));
   s.fx.set("EUR", 1.1);
   return s;
 }
@@ -459,6 +460,14 @@ describe("decision: targeting", () => {
     expect(d.count).toBe(1);
     expect(d.bid(0).campaign!.id.toString()).toBe("c2");
     expect(d.bid(0).priceMicros).toBe(1000);
+  });
+
+  it("wseat must name our seat when given; bseat must not (BLOCKED)", () => {
+    expect(priceOrReason(request(IMP, SITE + ',"wseat":["other","nexus"]'), C1)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"wseat":[]'), C1)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"wseat":["other"]'), C1)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bseat":["nexus"]'), C1)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bseat":["other"]'), C1)).toBe(2000);
   });
 
   it("badv blocks subdomains in any letter case; bcat blocks subcategories", () => {

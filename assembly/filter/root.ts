@@ -81,6 +81,7 @@ export class NexusRoot extends RootContext {
     viewOf(cfg.winPath, this.reply.winPath);
     viewOf(cfg.lossPath, this.reply.lossPath);
     viewOf(cfg.seat, this.reply.seat);
+    viewOf(cfg.seat, this.settings.seat);
     viewOf(cfg.currency, this.reply.currency);
     const l = this.ledger;
     l.ttlMs = cfg.reservationTtlMs;
@@ -189,11 +190,6 @@ export class NexusRoot extends RootContext {
 
   /** Decide, reserve and reply (the request passed parsing and the replay checks). */
   private decideAndReply(req: BidRequest, stream: NexusStream, ms: i64): void {
-    if (!this.buyerAllowed(req)) {
-      metrics.noBid(NoBid.BLOCKED);
-      replyNoBid(NoBid.BLOCKED);
-      return;
-    }
     this.ledger.nowMs = ms;
     const d = this.decision;
     this.engine.decide(req, this.model, this.campaigns, this.settings, this.ledger, ms, d);
@@ -220,20 +216,6 @@ export class NexusRoot extends RootContext {
     metrics.inc(metrics.bidResponses);
     metrics.add(metrics.impBids, d.count);
     replyJson(200, "nexus_bid");
-  }
-
-  /**
-   * The request's buyer restrictions that the decision does not check: our seat
-   * must be in wseat when one is given and must not be in bseat (OpenRTB 2.x
-   * BidRequest.wseat/bseat). A block list (bcat, badv, bseat) longer than the
-   * parser keeps cannot be honoured in full, so such a request is not bid on
-   * rather than bid against the part of the list that was kept.
-   */
-  private buyerAllowed(req: BidRequest): bool {
-    const seat = this.reply.seat;
-    if (req.wseat.total > 0 && !req.wseat.contains(seat)) return false;
-    if (req.bseat.truncated || req.bseat.contains(seat)) return false;
-    return !req.bcat.truncated && !req.badv.truncated;
   }
 
   /** The decision's time budget: decision_budget_ms, or a share of tmax when that is tighter. */

@@ -247,6 +247,7 @@ export function loadCampaigns(len: i32): i32 {
     literal("USD", settings.currency);
     literal("USD", replySettings.currency);
     literal("nexus", replySettings.seat);
+    literal("nexus", settings.seat);
     literal("/openrtb2/win", replySettings.winPath);
     literal("/openrtb2/loss", replySettings.lossPath);
     literal("http://bidder.example", noticeBase);

@@ -65,6 +65,8 @@ function reasonRank(r: i32): i32 {
 export class DecisionSettings {
   /** Account currency, e.g. "USD". */
   readonly currency: Str = new Str();
+  /** The bidder's seat (seatbid.seat): checked against the request's wseat and bseat. */
+  readonly seat: Str = new Str();
   utcOffsetMinutes: i32 = 0;
   readonly fx: CurrencyTable = new CurrencyTable();
 }
@@ -114,6 +116,12 @@ export class DecisionEngine {
     const cur = settings.currency;
     if (req.cur.count > 0 ? !req.cur.contains(cur) : !cur.equalsAscii("USD")) {
       out.reason = NoBid.CURRENCY;
+      return;
+    }
+    // Buyer restrictions (OpenRTB BidRequest.wseat / bseat), and block lists longer than the
+    // parser keeps: checking part of a block list could bid on what the exchange blocked.
+    if (!buyerAllowed(req, settings.seat) || req.bcat.truncated || req.badv.truncated) {
+      out.reason = NoBid.BLOCKED;
       return;
     }
     for (let i = 0; i < req.impCount; i++) {
@@ -247,6 +255,12 @@ function eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | nu
     }
   }
   return null;
+}
+
+/** Our seat must be in wseat when one is given and must not be in a (whole) bseat. */
+function buyerAllowed(req: BidRequest, seat: Str): bool {
+  if (req.wseat.total > 0 && !req.wseat.contains(seat)) return false;
+  return !req.bseat.truncated && !req.bseat.contains(seat);
 }
 
 /**
