@@ -33,6 +33,7 @@ import { Status, getSharedData, setSharedData } from "../proxy-wasm";
 import { murmur3_32 } from "../core/hash/murmur3";
 import { NoBid } from "../core/bidding/reasons";
 import { shared } from "./shared";
+import { OwnedBytes } from "../core/bidding/campaign";
 import { metrics } from "./metrics";
 
 /** Entries per bucket. */
@@ -41,6 +42,7 @@ const ENTRY_BYTES: i32 = 16;
 export const REPLAY_BUCKET_BYTES: i32 = REPLAY_ENTRIES * ENTRY_BYTES;
 const PREFIX = "nexus/v1/seen/";
 const SEED_KEY = "nexus/v1/seen/seed";
+const KEY_SEED = OwnedBytes.fromString(SEED_KEY);
 
 export class ReplayGuard {
   /** 0: the guard is off. */
@@ -136,6 +138,20 @@ export class ReplayGuard {
     }
     metrics.inc(metrics.replayGiveUps);
     return NoBid.CONTENTION;
+  }
+
+  /**
+   * Every tick: adopt the seeds in shared data. Shared data has no create-if-absent, so two VMs
+   * configuring at the same instant can each write their own seeds and one keeps seeds nobody
+   * else uses (its ids land in other buckets, and a replay across the two is not seen). The last
+   * write is in the store; every VM converges on it within a tick.
+   */
+  refreshSeeds(): void {
+    if (!this.enabled) return;
+    if (getSharedData(KEY_SEED.ptr, KEY_SEED.len, shared) != Status.OK || shared.len != 8) return;
+    const s = load<u64>(shared.ptr);
+    this.seedA = <u32>(s >> 32);
+    this.seedB = <u32>s;
   }
 
   /** The process-wide seeds: read them, or create them from `entropy` (the first VM to configure). */

@@ -109,6 +109,7 @@ export class NexusRoot extends RootContext {
   }
 
   onTick(): void {
+    this.replay.refreshSeeds();
     this.sync.tick(nowMs());
   }
 
