@@ -259,7 +259,7 @@ export class HostSync {
       w.ascii(",\"reserved_micros\":");
       w.i64(rec.reserved);
       w.ascii(",\"daily_charged_micros\":");
-      w.i64(today > rec.day ? 0 : rec.dailyCharged); // as LedgerRecord.available(): the day never goes back
+      w.i64(rec.dailyChargedOn(today));
       w.ascii(",\"wins\":");
       w.i64(rec.wins);
       w.ascii(",\"late_wins\":");
@@ -519,7 +519,7 @@ export class HostSync {
       // No daily budget, no PID: the neutral multiplier 1, still within the configured limits.
       let m: f64 = clamp(1.0, cfg.pacing.minMultiplier, cfg.pacing.maxMultiplier);
       if (c.dailyBudgetMicros > 0) {
-        const spent = today > rec.day ? 0 : rec.dailyCharged;
+        const spent = rec.dailyChargedOn(today);
         const target = <f64>c.dailyBudgetMicros * this.plan.fractionAt(msIntoDay(now, offset));
         const error = (target - <f64>spent) / <f64>c.dailyBudgetMicros;
         const dt = rt.lastPaceMs > 0 ? <f64>(now - rt.lastPaceMs) / 1000.0 : <f64>cfg.tickMs / 1000.0;

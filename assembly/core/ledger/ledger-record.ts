@@ -84,6 +84,11 @@ export class LedgerRecord {
     store<i64>(ptr + PAUSED, this.paused);
   }
 
+  /** What counts against `today`'s daily cap: nothing on a later day; on the record's day or an earlier one (a clock that stepped back), its daily spend. */
+  @inline dailyChargedOn(today: i64): i64 {
+    return today > this.day ? 0 : this.dailyCharged;
+  }
+
   /**
    * Starts a new day for the daily cap when the day number moved forward. Never backwards: a
    * wall clock that steps back across midnight (after a step ahead, or from another clock) would
@@ -102,7 +107,7 @@ export class LedgerRecord {
    * the grant, minus what is charged and reserved. Never negative.
    */
   available(totalCap: i64, dailyCap: i64, today: i64): i64 {
-    const dailyCharged = today > this.day ? 0 : this.dailyCharged;
+    const dailyCharged = this.dailyChargedOn(today);
     let limit = this.granted;
     if (totalCap > 0 && totalCap < limit) limit = totalCap;
     let avail = limit - this.charged - this.reserved;
