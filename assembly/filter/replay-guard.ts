@@ -41,8 +41,7 @@ export const REPLAY_ENTRIES: i32 = 16;
 const ENTRY_BYTES: i32 = 16;
 export const REPLAY_BUCKET_BYTES: i32 = REPLAY_ENTRIES * ENTRY_BYTES;
 const PREFIX = "nexus/v1/seen/";
-const SEED_KEY = "nexus/v1/seen/seed";
-const KEY_SEED = OwnedBytes.fromString(SEED_KEY);
+const KEY_SEED = OwnedBytes.fromString("nexus/v1/seen/seed");
 
 export class ReplayGuard {
   /** 0: the guard is off. */
@@ -147,37 +146,34 @@ export class ReplayGuard {
    * write is in the store; every VM converges on it within a tick.
    */
   refreshSeeds(): void {
-    if (!this.enabled) return;
-    if (getSharedData(KEY_SEED.ptr, KEY_SEED.len, shared) != Status.OK || shared.len != 8) return;
-    const s = load<u64>(shared.ptr);
-    this.seedA = <u32>(s >> 32);
-    this.seedB = <u32>s;
+    if (this.enabled) this.readSeeds();
   }
 
   /** The process-wide seeds: read them, or create them from `entropy` (the first VM to configure). */
   private seeds(entropy: u64): void {
-    const k = String.UTF8.encode(SEED_KEY);
-    const kp = changetype<usize>(k);
-    const kl = k.byteLength;
-    if (getSharedData(kp, kl, shared) != Status.OK || shared.len != 8) {
-      shared.release();
-      // splitmix64 of the entropy: any non-constant value will do.
-      let z = entropy + 0x9e3779b97f4a7c15;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-      z ^= z >> 31;
-      store<u64>(this.buf, z);
-      setSharedData(kp, kl, this.buf, 8, 0);
-      // Read back: if another VM created it first, use its seeds.
-      if (getSharedData(kp, kl, shared) != Status.OK || shared.len != 8) {
-        shared.release();
-        return; // keep the built-in seeds (the guard still works, with predictable buckets)
-      }
+    if (this.readSeeds()) return;
+    // splitmix64 of the entropy: any non-constant value will do.
+    let z = entropy + 0x9e3779b97f4a7c15;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+    z ^= z >> 31;
+    store<u64>(this.buf, z);
+    setSharedData(KEY_SEED.ptr, KEY_SEED.len, this.buf, 8, 0);
+    // Read back: if another VM created it first, use its seeds. None at all: keep the built-in
+    // seeds (the guard still works, with predictable buckets).
+    this.readSeeds();
+  }
+
+  /** Adopts the seeds stored in shared data; false when there are none. */
+  private readSeeds(): bool {
+    const found = getSharedData(KEY_SEED.ptr, KEY_SEED.len, shared) == Status.OK && shared.len == 8;
+    if (found) {
+      const s = load<u64>(shared.ptr);
+      this.seedA = <u32>(s >> 32);
+      this.seedB = <u32>s;
     }
-    const s = load<u64>(shared.ptr);
     shared.release();
-    this.seedA = <u32>(s >> 32);
-    this.seedB = <u32>s;
+    return found;
   }
 
   /** "nexus/v1/seen/<n>" into the key buffer. */
