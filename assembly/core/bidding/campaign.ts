@@ -29,10 +29,8 @@ export class OwnedBytes {
    * ("www.ford.com" by "ford.com"), ignoring ASCII case as DNS does.
    */
   blockedByDomain(badv: Str): bool {
-    const off = this.len - badv.len;
-    if (off < 0 || badv.len == 0) return false;
-    if (off > 0 && load<u8>(this.ptr + <usize>(off - 1)) != 0x2e) return false;
-    return equalsIgnoreAsciiCase(this.ptr + <usize>off, badv.ptr, badv.len);
+    const off = domainSuffixAt(this.ptr, this.len, badv.len);
+    return badv.len > 0 && off >= 0 && equalsIgnoreAsciiCase(this.ptr + <usize>off, badv.ptr, badv.len);
   }
 
   /**
@@ -77,10 +75,8 @@ export class StringSet {
     const n = this.items.length;
     for (let i = 0; i < n; i++) {
       const it = unchecked(this.items[i]);
-      const off = s.len - it.len;
-      if (off < 0) continue;
-      if (off > 0 && load<u8>(s.ptr + <usize>(off - 1)) != 0x2e) continue;
-      if (equalsLowerAscii(s.ptr + <usize>off, it.ptr, it.len)) return true;
+      const off = domainSuffixAt(s.ptr, s.len, it.len);
+      if (off >= 0 && equalsLowerAscii(s.ptr + <usize>off, it.ptr, it.len)) return true;
     }
     return false;
   }
@@ -166,7 +162,17 @@ export class CampaignTable {
   }
 }
 
-/** [a, a+n) equals the lower-case bytes [lower, lower+n) ignoring ASCII case of a. */
+/**
+ * Where a domain of `domainLen` bytes would start in the name [name, name+nameLen) if the name
+ * were that domain or a subdomain of it (its last bytes, after a "."), or -1.
+ */
+function domainSuffixAt(name: usize, nameLen: i32, domainLen: i32): i32 {
+  const off = nameLen - domainLen;
+  if (off < 0 || (off > 0 && load<u8>(name + <usize>(off - 1)) != 0x2e)) return -1;
+  return off;
+}
+
+/** [a, a+n) equals [b, b+n) ignoring ASCII case on both sides. */
 function equalsIgnoreAsciiCase(a: usize, b: usize, n: i32): bool {
   for (let i = 0; i < n; i++) {
     if (asciiLower(load<u8>(a + <usize>i)) != asciiLower(load<u8>(b + <usize>i))) return false;
@@ -174,6 +180,7 @@ function equalsIgnoreAsciiCase(a: usize, b: usize, n: i32): bool {
   return true;
 }
 
+/** [a, a+n) equals the lower-case bytes [lower, lower+n) ignoring ASCII case of a. */
 function equalsLowerAscii(a: usize, lower: usize, n: i32): bool {
   for (let i = 0; i < n; i++) {
     if (asciiLower(load<u8>(a + <usize>i)) != load<u8>(lower + <usize>i)) return false;
