@@ -153,11 +153,19 @@ function mergeFile(cfg: HostConfig, file: string): void {
     if (typeof cfg[p] === "string" && !isAbsolute(cfg[p])) cfg[p] = resolve(base, cfg[p]);
   }
   if (!cfg.model.store.startsWith("s3://") && !isAbsolute(cfg.model.store)) cfg.model.store = resolve(base, cfg.model.store);
-  // A public key path (not PEM text, not a bare base64 key): one with a "/", or a file next to it.
-  const k = cfg.model.publicKey;
-  if (k && !k.includes("BEGIN") && !isAbsolute(k) && (k.includes("/") || existsSync(resolve(base, k)))) {
-    cfg.model.publicKey = resolve(base, k);
-  }
+  const keyPath = publicKeyPath(cfg.model.publicKey, base);
+  if (keyPath !== undefined) cfg.model.publicKey = keyPath;
+}
+
+/**
+ * The file a model.publicKey value names, resolved against `base`, or undefined when the value is
+ * the key itself: PEM text, or bare base64 of the raw key. A file name is a value with a "/" or
+ * the name of an existing file.
+ */
+export function publicKeyPath(value: string, base: string): string | undefined {
+  if (value === "" || value.includes("BEGIN")) return undefined;
+  const path = resolve(base, value);
+  return value.includes("/") || existsSync(path) ? path : undefined;
 }
 
 function applyEnv(cfg: HostConfig, env: Env): void {

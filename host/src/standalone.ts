@@ -5,9 +5,9 @@
 // (proxy_http_call to the "nexus_host" cluster, mapped to the control port; replay
 // claims to the plugin's replay_cluster, by default the same, and "nexus_replay" as
 // envoy.yaml names it is mapped to the control port as well).
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import type { HostConfig } from "./config.ts";
+import { publicKeyPath, type HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog } from "./control/campaigns.ts";
 import { MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
@@ -67,9 +67,9 @@ export interface Standalone extends ControlPlane {
 export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource): Promise<ControlPlane> {
   const metrics = new HostMetrics();
   const catalog = CampaignCatalog.fromFile(cfg.campaignsPath);
-  // A PEM, a file holding one, or a bare base64 key (not a file name).
-  const k = cfg.model.publicKey;
-  const publicKey = k !== "" && !k.includes("BEGIN") && (k.includes("/") || existsSync(k)) ? readFileSync(k, "utf8") : k;
+  // A PEM, a file holding one (relative to the working directory), or a bare base64 key.
+  const keyPath = publicKeyPath(cfg.model.publicKey, process.cwd());
+  const publicKey = keyPath !== undefined ? readFileSync(keyPath, "utf8") : cfg.model.publicKey;
   const models = new ModelRegistry({
     publicKey: publicKey || undefined,
     allowUnsigned: cfg.model.allowUnsigned,
