@@ -62,7 +62,7 @@ export class ModelRegistry {
     const c = this.current;
     if (c && c.hashBits !== bits) {
       this.current = undefined;
-      this.refuse(new ModelLoadError("MODEL_HASH_BITS_MISMATCH", `${c.source}: hash_bits ${c.hashBits}, the filter is configured for hash_bits ${bits}`), c.source, { withdrawn: c.version });
+      this.refuse(hashBitsMismatch(c.source, c.hashBits, bits), c.source, { withdrawn: c.version });
     }
   }
 
@@ -101,9 +101,7 @@ export class ModelRegistry {
   /** Refuses a model whose hash_bits differ from the filter's (once known). */
   private checkFits(loaded: LoadedModel, source: string): LoadedModel {
     const want = this.expectedHashBits;
-    if (want !== undefined && loaded.model.hashBits !== want) {
-      throw new ModelLoadError("MODEL_HASH_BITS_MISMATCH", `${source}: hash_bits ${loaded.model.hashBits}, the filter is configured for hash_bits ${want}`);
-    }
+    if (want !== undefined && loaded.model.hashBits !== want) throw hashBitsMismatch(source, loaded.model.hashBits, want);
     return loaded;
   }
 
@@ -154,4 +152,8 @@ export class ModelRegistry {
   blob(version: string): Uint8Array | undefined {
     return this.current && this.current.version === version ? this.current.blob : undefined;
   }
+}
+
+function hashBitsMismatch(source: string, got: number, want: number): ModelLoadError {
+  return new ModelLoadError("MODEL_HASH_BITS_MISMATCH", `${source}: hash_bits ${got}, the filter is configured for hash_bits ${want}`);
 }
