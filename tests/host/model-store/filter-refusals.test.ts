@@ -11,7 +11,7 @@ import { README_REQUEST, post, testBidderConfig } from "../../helpers/bidder.ts"
 import { HOST_CLUSTER, hostUpstreams, startControlPlane, vmStatuses, type Standalone } from "../../../host/src/standalone.ts";
 import { VmPool, renderPrometheus } from "../../../host/src/proxy-wasm/index.ts";
 import { encodeNxm } from "../../../host/src/models/index.ts";
-import { captureLogger, dirPublisher, newKeys, nxmFiles, publish, setCurrent, signed, startStoreBidder, testModel, waitFor, type KeyPair, type LogLine, type Publisher } from "./helpers.ts";
+import { captureLogger, dirPublisher, newKeys, nxmFiles, publish, setCurrent, signed, startStoreBidder, testModel, waitFor, type KeyPair, type LogLine, type ModelFiles, type Publisher } from "./helpers.ts";
 
 async function price(app: Standalone): Promise<number> {
   const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
@@ -19,35 +19,57 @@ async function price(app: Standalone): Promise<number> {
   return r.json().seatbid[0].bid[0].price as number;
 }
 
+/** A bidder on a model directory, serving `first` (made with its keys), that counts the filter's model downloads. */
+interface RefusalBidder {
+  pub: Publisher;
+  keys: KeyPair;
+  app: Standalone;
+  lines: LogLine[];
+  /** GET /nexus/v1/model answered so far (the leader's downloads). */
+  modelGets(): number;
+  close(): Promise<void>;
+}
+
+async function startRefusalBidder(first: (keys: KeyPair) => ModelFiles): Promise<RefusalBidder> {
+  const dir = mkdtempSync(join(tmpdir(), "nexus-filter-refusal-"));
+  const pub = dirPublisher(dir);
+  const keys = newKeys();
+  const files = first(keys);
+  await publish(pub, files);
+  await setCurrent(pub, files.name);
+  const cap = captureLogger();
+  const app = await startStoreBidder({ publisher: pub, publicKeyPem: keys.publicKeyPem, pollMs: 200, log: cap.log });
+  let gets = 0;
+  const model = app.sync.model.bind(app.sync);
+  app.sync.model = (v) => {
+    gets++;
+    return model(v);
+  };
+  return {
+    pub,
+    keys,
+    app,
+    lines: cap.lines,
+    modelGets: () => gets,
+    async close() {
+      await app.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe("a model the filter refuses (hash_bits other than the filter's)", () => {
-  let dir: string;
-  let pub: Publisher;
-  let keys: KeyPair;
+  let b: RefusalBidder;
   let app: Standalone;
   let lines: LogLine[];
-  let modelGets = 0;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "nexus-filter-refusal-"));
-    pub = dirPublisher(dir);
-    keys = newKeys();
-    const first = nxmFiles("model-a.nxm", 0.002, keys);
-    await publish(pub, first);
-    await setCurrent(pub, first.name);
-    const cap = captureLogger();
-    lines = cap.lines;
-    app = await startStoreBidder({ publisher: pub, publicKeyPem: keys.publicKeyPem, pollMs: 200, log: cap.log });
+    b = await startRefusalBidder((keys) => nxmFiles("model-a.nxm", 0.002, keys));
+    ({ app, lines } = b);
     await app.ready(20_000);
-    // Count the filter's GET /nexus/v1/model (the leader's downloads).
-    const model = app.sync.model.bind(app.sync);
-    app.sync.model = (v) => {
-      modelGets++;
-      return model(v);
-    };
   });
   after(async () => {
-    await app?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await b?.close();
   });
 
   it("is refused by the host (MODEL_HASH_BITS_MISMATCH): the old model keeps serving, the filter never downloads it", async () => {
@@ -55,11 +77,11 @@ describe("a model the filter refuses (hash_bits other than the filter's)", () =>
     const served = app.models.announcement()!.version;
     assert.equal(app.sync.filter.hashBits, 18, "the filter reports its hash_bits");
     assert.equal(app.sync.filter.modelVersion, served, "the filter reports the version it serves");
-    const getsBefore = modelGets;
+    const getsBefore = b.modelGets();
     // A valid, signed model of hash_bits 16: the filter's VMs are configured for 18.
-    const bad = signed("model-16.nxm", encodeNxm(testModel(0.004, 16)), keys);
-    await publish(pub, bad);
-    await setCurrent(pub, bad.name);
+    const bad = signed("model-16.nxm", encodeNxm(testModel(0.004, 16)), b.keys);
+    await publish(b.pub, bad);
+    await setCurrent(b.pub, bad.name);
     const line = await waitFor("the host's refusal", () => lines.find((l) => l.event === "model_refused" && l.name === bad.name), 5000);
     assert.equal(line.code, "MODEL_HASH_BITS_MISMATCH", JSON.stringify(line));
     assert.equal(line.serving, served);
@@ -67,7 +89,7 @@ describe("a model the filter refuses (hash_bits other than the filter's)", () =>
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(await price(app), before, "bids still priced by the old model");
     assert.ok(vmStatuses(app.pool).every((s) => s.modelLoaded));
-    assert.equal(modelGets - getsBefore, 0, "the filter never downloads a model of other dimensions");
+    assert.equal(b.modelGets() - getsBefore, 0, "the filter never downloads a model of other dimensions");
     assert.equal(app.models.announcement()?.version, served, "the host announces what the filter bids with");
     assert.equal(app.sync.filter.modelVersion, served);
     // The watcher's backoff: 4 poll periods (800 ms), then 8, ...
@@ -76,32 +98,16 @@ describe("a model the filter refuses (hash_bits other than the filter's)", () =>
 });
 
 describe("a model of other dimensions served before the filter's first sync", () => {
-  let dir: string;
+  let b: RefusalBidder;
   let app: Standalone;
   let lines: LogLine[];
-  let modelGets = 0;
-  let keys: KeyPair;
-  let pub: Publisher;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "nexus-filter-refusal-"));
-    pub = dirPublisher(dir);
-    keys = newKeys();
-    const bad = signed("model-16.nxm", encodeNxm(testModel(0.004, 16)), keys);
-    await publish(pub, bad);
-    await setCurrent(pub, bad.name);
-    const cap = captureLogger();
-    lines = cap.lines;
-    app = await startStoreBidder({ publisher: pub, publicKeyPem: keys.publicKeyPem, pollMs: 200, log: cap.log });
-    const model = app.sync.model.bind(app.sync);
-    app.sync.model = (v) => {
-      modelGets++;
-      return model(v);
-    };
+    b = await startRefusalBidder((keys) => signed("model-16.nxm", encodeNxm(testModel(0.004, 16)), keys));
+    ({ app, lines } = b);
   });
   after(async () => {
-    await app?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await b?.close();
   });
 
   it("is withdrawn at the first sync (failed, not ready), downloaded at most once, and a fitting version is then loaded", async () => {
@@ -114,11 +120,11 @@ describe("a model of other dimensions served before the filter's first sync", ()
     const info = await app.metrics.modelInfo.get();
     assert.deepEqual(info.values, [], "nexus_host_model_info names no version once the model is withdrawn");
     await new Promise((r) => setTimeout(r, 1000));
-    assert.ok(modelGets <= 1, `downloaded ${modelGets} times`);
+    assert.ok(b.modelGets() <= 1, `downloaded ${b.modelGets()} times`);
     assert.equal(app.sync.filter.modelVersion, "", "the filter serves no model");
-    const good = nxmFiles("model-18.nxm", 0.002, keys);
-    await publish(pub, good);
-    await setCurrent(pub, good.name);
+    const good = nxmFiles("model-18.nxm", 0.002, b.keys);
+    await publish(b.pub, good);
+    await setCurrent(b.pub, good.name);
     await app.ready(10_000);
     assert.equal(app.models.announcement()?.version, good.version);
     await waitFor("the filter to serve it", () => app.sync.filter.modelVersion === good.version, 5000);
