@@ -8,9 +8,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../host/src/paths.ts";
-import { startSimBidder } from "../tests/helpers/sim-bidder.ts";
+import { startSimBidder, type SimBidder } from "../tests/helpers/sim-bidder.ts";
 import { readLedger } from "../tests/helpers/ledger.ts";
 import type { HttpOutcome } from "../host/src/proxy-wasm/types.ts";
+import { Redis } from "ioredis";
+import { RedisBudgetSource } from "../host/src/control/budget-redis.ts";
+import type { BudgetSource } from "../host/src/control/budget.ts";
+import { deleteKeysStartingWith } from "../tests/helpers/redis-server.ts";
 
 export interface PacingSimOptions {
   requestsPerDay: number;
@@ -23,6 +27,12 @@ export interface PacingSimOptions {
   hourlyWeights?: number[];
   /** PID gains (plugin configuration "pacing"); default: the filter's defaults. */
   gains?: Record<string, number>;
+  /**
+   * Pods (default 1): each its own control plane and filter (own shared data), leasing from one
+   * Redis budget (`redisUrl`, under a fresh key prefix deleted afterwards); requests go round-robin.
+   */
+  pods?: number;
+  redisUrl?: string;
 }
 
 export interface PacingSimResult {
@@ -38,6 +48,8 @@ export interface PacingSimResult {
   spendBySlot: number[];
   planBySlot: number[];
   unpacedDemandMicros: number;
+  /** Per pod: its share of the day's spend. */
+  spentByPod: number[];
 }
 
 const DAY_MS = 86_400_000;
@@ -106,68 +118,105 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
   campaigns.campaigns[0].budget = { total_micros: daily * 10, daily_micros: daily, hourly_micros: 0, minute_micros: 0 };
   // Simulated clock from a UTC midnight: the filter's features and pacing see it.
   const day0 = Date.UTC(2026, 10, 2);
-  const sim = await startSimBidder({
-    vms: o.vms,
-    campaigns,
-    startMs: day0 - 600_000,
-    budget: { minSliceMicros: daily * 10 }, // grants never limit: the ledger's daily cap and pacing do
-    plugin: {
-      tick_ms: o.tickMs,
-      sync_period_ms: 60_000,
-      reservation_slots: 4096,
-      reservation_ttl_ms: 600_000,
-      decision_budget_ms: 1000, // simulated time stands still within a request
-      pacing: { ...(o.gains ?? {}), hourly_weights: weights },
-    },
-  });
-  await sim.untilReady();
-  const pool = sim.pool;
-  const clock = sim.clock;
+  const podCount = o.pods ?? 1;
+  const fleet = podCount > 1 ? new RedisFleet(o.redisUrl ?? "redis://127.0.0.1:6379") : null;
+  const sims: SimBidder[] = [];
+  try {
+    for (let p = 0; p < podCount; p++) {
+      sims.push(
+        await startSimBidder({
+          vms: o.vms,
+          campaigns,
+          startMs: day0 - 600_000,
+          budget: { minSliceMicros: daily * 10 }, // grants never limit: the ledger's daily cap and pacing do
+          ...(fleet ? { budgetSource: fleet.source(`sim-pod-${p}`, () => sims[0]!.clock.now) } : {}),
+          plugin: {
+            tick_ms: o.tickMs,
+            sync_period_ms: 60_000,
+            reservation_slots: 4096,
+            reservation_ttl_ms: 600_000,
+            decision_budget_ms: 1000, // simulated time stands still within a request
+            pacing: { ...(o.gains ?? {}), hourly_weights: weights },
+          },
+        }),
+      );
+    }
+    for (const sim of sims) await sim.untilReady();
+    return await simulateDay(o, sims, { day0, daily, weights, times, prices, unpaced });
+  } finally {
+    for (const sim of sims) await sim.close();
+    await fleet?.close();
+  }
+}
 
+interface DayInputs {
+  day0: number;
+  daily: number;
+  weights: number[];
+  times: number[];
+  prices: number[];
+  unpaced: number;
+}
+
+async function simulateDay(o: PacingSimOptions, sims: SimBidder[], d: DayInputs): Promise<PacingSimResult> {
+  const { day0, daily, weights, times, prices, unpaced } = d;
   const slots = DAY_MS / SLOT_MS;
   const spendBySlot = new Array<number>(slots).fill(0);
   let bids = 0;
   let wins = 0;
   let breaches = 0;
   let nextTick = day0 + o.tickMs;
-  clock.now = day0;
+  const setClock = (t: number) => {
+    for (const sim of sims) sim.clock.now = t;
+  };
+  // The hard cap holds for the fleet: Σ pods (charged today + reserved) never exceeds the day's budget.
+  const overCap = () => {
+    let held = 0n;
+    for (const sim of sims) {
+      const l = readLedger(sim.pool.shared, "test-cpa")!;
+      held += l.dailyCharged + l.reserved;
+    }
+    return held > BigInt(daily);
+  };
+  setClock(day0);
   const headers: Array<[string, string]> = [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bidder.sim"], [":scheme", "http"]];
-  const notice = async (url: string) => {
+  const notice = async (sim: SimBidder, url: string) => {
     const u = new URL(url);
-    const out: HttpOutcome = await pool.handleHttpRequest({ headers: [[":method", "GET"], [":path", u.pathname + u.search], [":authority", "bidder.sim"], [":scheme", "http"]], body: [] });
+    const out: HttpOutcome = await sim.pool.handleHttpRequest({ headers: [[":method", "GET"], [":path", u.pathname + u.search], [":authority", "bidder.sim"], [":scheme", "http"]], body: [] });
     return out.kind === "local" ? JSON.parse(dec.decode(out.body)) : null;
   };
   for (let i = 0; i < times.length; i++) {
     const t = day0 + times[i]!;
     while (nextTick <= t) {
-      clock.now = nextTick;
-      await sim.tick();
+      setClock(nextTick);
+      for (const sim of sims) await sim.tick();
+      // Let every leader's sync reach its host and Redis before simulated time moves on.
+      if (sims.length > 1) await new Promise((r) => setTimeout(r, 2));
       nextTick += o.tickMs;
-      const l = readLedger(pool.shared, "test-cpa")!;
-      if (l.dailyCharged + l.reserved > BigInt(daily)) breaches++;
+      if (overCap()) breaches++;
     }
-    clock.now = t;
+    setClock(t);
+    const sim = sims[i % sims.length]!;
     const body = enc.encode(`{"id":"sim-${i}","imp":[{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.05}],"site":{"domain":"news.example","page":"https://news.example/p${i % 50}"},"device":{"ua":"Mozilla/5.0 (Windows NT 10.0) Chrome/120.0","ip":"203.0.113.${i % 200}","geo":{"country":"USA"}}}`);
-    const out = await pool.handleHttpRequest({ headers, body: [body] });
+    const out = await sim.pool.handleHttpRequest({ headers, body: [body] });
     if (out.kind !== "local" || out.status !== 200) continue;
     bids++;
     const bid = JSON.parse(dec.decode(out.body)).seatbid[0].bid[0];
     const mp = prices[i]!;
     if (bid.price > mp) {
       const price = (Math.ceil(mp * 1000) / 1000).toFixed(3);
-      const r = await notice(bid.nurl.replace("${AUCTION_PRICE}", price));
+      const r = await notice(sim, bid.nurl.replace("${AUCTION_PRICE}", price));
       if (r?.status === "charged") {
         wins++;
         spendBySlot[Math.floor(times[i]! / SLOT_MS)]! += Math.round(Number(price) * 1000);
       }
     } else {
-      await notice(bid.lurl.replace("${AUCTION_PRICE}", "0").replace("${AUCTION_LOSS}", "102"));
+      await notice(sim, bid.lurl.replace("${AUCTION_PRICE}", "0").replace("${AUCTION_LOSS}", "102"));
     }
-    const l = readLedger(pool.shared, "test-cpa")!;
-    if (l.dailyCharged + l.reserved > BigInt(daily)) breaches++;
+    if (overCap()) breaches++;
   }
-  const end = readLedger(pool.shared, "test-cpa")!;
-  await sim.close();
+  const spentByPod = sims.map((sim) => Number(readLedger(sim.pool.shared, "test-cpa")!.dailyCharged));
+  const spent = spentByPod.reduce((a, b) => a + b, 0);
 
   // Planned spend per slot from the same hourly weights the filter paces to.
   const total = weights.reduce((a, b) => a + b, 0);
@@ -182,20 +231,62 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
     bids,
     wins,
     dailyBudgetMicros: daily,
-    spentMicros: Number(end.dailyCharged),
-    utilisation: Number(end.dailyCharged) / daily,
+    spentMicros: spent,
+    utilisation: spent / daily,
     hardCapBreaches: breaches,
     pacingErrorRms: rms,
     slots,
     spendBySlot,
     planBySlot,
     unpacedDemandMicros: Math.round(unpaced),
+    spentByPod,
   };
 }
 
+/**
+ * Pods that lease one budget from Redis, each under its own pod id, on the simulated clock (the
+ * Redis day keys and token bucket must see the day the filters see).
+ */
+class RedisFleet {
+  readonly prefix = `sim-pacing-${process.pid}-${Date.now().toString(36)}`;
+  private readonly redis: Redis;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  }
+
+  /**
+   * Slices as in production (a minute of pace per sync), but a pace of 3× the flat daily rate
+   * (pacingSeconds 8 h): the token bucket must not throttle the plan's peak hours, so what the
+   * run measures is the filters' PID, and the day's cap is the store's Σ granted ≤ daily.
+   */
+  source(podId: string, now: () => number): BudgetSource {
+    const policy = { leaseSeconds: 60, minSliceMicros: 1, pacingSeconds: 28_800 };
+    const inner = new RedisBudgetSource({ client: this.redis, keyPrefix: this.prefix, podId, policy });
+    return {
+      grant: (limits, report) => inner.grant(limits, report, now()),
+      lease: (limits, report) => inner.lease(limits, report, now()),
+      healthy: () => inner.healthy(),
+      close: () => inner.close(),
+    };
+  }
+
+  async close(): Promise<void> {
+    await deleteKeysStartingWith(this.redis, `{nexus:${this.prefix}:`);
+    await this.redis.quit();
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const requests = Number(process.argv[2] ?? 100_000);
-  const r = await runPacingSim({ requestsPerDay: requests, budgetFraction: 0.5, seed: 7, vms: 2, tickMs: 5000 });
+  // pacing-sim.ts [requests] [--pods N] [--redis URL]
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const requests = Number(process.argv[2] && !process.argv[2].startsWith("--") ? process.argv[2] : 100_000);
+  const pods = Number(arg("--pods") ?? 1);
+  if (!Number.isInteger(pods) || pods < 1 || pods > 16) throw new Error(`--pods: expected 1-16, got ${arg("--pods")}`);
+  const r = await runPacingSim({ requestsPerDay: requests, budgetFraction: 0.5, seed: 7, vms: 2, tickMs: 5000, pods, redisUrl: arg("--redis") });
   const { spendBySlot, planBySlot, ...summary } = r;
   console.log(JSON.stringify(summary, null, 2));
 }

@@ -20,6 +20,7 @@ export const KEY_LEDGER_EPOCH = OwnedBytes.fromString("nexus/v1/ledger-epoch");
 
 export const LEDGER_PREFIX = "nexus/v1/ledger/";
 const PACE_PREFIX = "nexus/v1/pace/";
+const PACE_STATE_PREFIX = "nexus/v1/pace-state/";
 
 export function ledgerKey(campaignId: string): OwnedBytes {
   return OwnedBytes.fromString(LEDGER_PREFIX + campaignId);
@@ -27,6 +28,10 @@ export function ledgerKey(campaignId: string): OwnedBytes {
 
 export function paceKey(campaignId: string): OwnedBytes {
   return OwnedBytes.fromString(PACE_PREFIX + campaignId);
+}
+
+export function paceStateKey(campaignId: string): OwnedBytes {
+  return OwnedBytes.fromString(PACE_STATE_PREFIX + campaignId);
 }
 
 /** Builds "nexus/v1/resv/<n>" into a reused buffer without allocating. */

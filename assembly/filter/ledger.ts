@@ -14,7 +14,7 @@ import { ReservationRecord, SlotState } from "../core/ledger/reservation-record"
 import { dayNumber } from "../core/features/time";
 import { PidController } from "../core/pacing/pid";
 import { readShared, writeShared, shared, fetchAddU64 } from "./shared";
-import { KEY_RESV_CURSOR, SlotKey, LedgerKeyBuilder, ledgerKey, paceKey } from "./keys";
+import { KEY_RESV_CURSOR, SlotKey, LedgerKeyBuilder, ledgerKey, paceKey, paceStateKey } from "./keys";
 import { metrics } from "./metrics";
 import { randomNonce } from "./nonce";
 import { monotonicMs } from "./monotonic";
@@ -23,21 +23,28 @@ import { monotonicMs } from "./monotonic";
 export class CampaignRuntime {
   readonly ledgerKey: OwnedBytes;
   readonly paceKey: OwnedBytes;
+  readonly paceStateKey: OwnedBytes;
   exhausted: bool = false;
   multiplier: f64 = 1.0;
   marketPriceMicros: i64 = 0;
-  // Leader-only pacing state.
+  // Leader-only pacing state, published in shared data (pace-state.ts).
   readonly pid: PidController = new PidController();
   lastPaceMs: i64 = 0;
   hourStartCharged: i64 = 0;
   hourNumber: i64 = -1;
   minuteStartCharged: i64 = 0;
   minuteNumber: i64 = -1;
+  /** What the other pods charged on budget day `othersDay` (the last sync answer); -1: not known. */
+  othersDay: i64 = -1;
+  othersDailyCharged: i64 = 0;
+  /** False until this VM, as leader, has read the published state (again after it regains leadership). */
+  paceStateLoaded: bool = false;
 
   constructor(public readonly campaign: Campaign) {
     const id = campaign.id.toString();
     this.ledgerKey = ledgerKey(id);
     this.paceKey = paceKey(id);
+    this.paceStateKey = paceStateKey(id);
   }
 }
 
@@ -80,6 +87,16 @@ export class SharedLedger extends BudgetPort {
     const rts = new Array<CampaignRuntime>();
     for (let i = 0; i < table.size; i++) rts.push(new CampaignRuntime(table.at(i)));
     this.runtimes = rts;
+  }
+
+  /** The runtime of the campaign with this id, or null (cold path: sync answers). */
+  runtimeById(idPtr: usize, idLen: i32): CampaignRuntime | null {
+    for (let i = 0; i < this.runtimes.length; i++) {
+      const rt = unchecked(this.runtimes[i]);
+      const id = rt.campaign.id;
+      if (id.len == idLen && memory.compare(id.ptr, idPtr, <usize>idLen) == 0) return rt;
+    }
+    return null;
   }
 
   @inline runtime(c: Campaign): CampaignRuntime {

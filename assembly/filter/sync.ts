@@ -27,6 +27,7 @@ import {
   KEY_LEADER, KEY_LEDGER_EPOCH, KEY_CONFIG, KEY_CONFIG_VERSION, KEY_MODEL_META, KEY_MODEL_BLOB, KEY_STATUS, LedgerKeyBuilder, VmStatusKey,
 } from "./keys";
 import { CampaignRuntime } from "./ledger";
+import { loadPaceState, savePaceState } from "./pace-state";
 import { metrics } from "./metrics";
 import { NexusRoot } from "./root";
 
@@ -191,7 +192,13 @@ export class HostSync {
     store<u32>(buf16, me);
     store<u32>(buf16, 0, 4);
     store<i64>(buf16, now + lease, 8);
+    const was = this.leader;
     this.leader = writeShared(KEY_LEADER, buf16, 16, cas) == Status.OK;
+    if (this.leader && !was) {
+      // Another VM may have led meanwhile: its pacing state, not this VM's old copy, is current.
+      const rts = this.root.ledger.runtimes;
+      for (let i = 0; i < rts.length; i++) unchecked(rts[i]).paceStateLoaded = false;
+    }
     return this.leader;
   }
 
@@ -376,17 +383,30 @@ export class HostSync {
     while (d.nextElement(i)) {
       let id = "";
       let granted: i64 = -1;
+      let day: i64 = -1;
+      let others: i64 = -1;
       if (d.beginObject()) {
         while (d.nextKey()) {
           if (d.keyIs("id")) id = d.string();
           else if (d.keyIs("granted_micros")) granted = d.int(0, i64.MAX_VALUE);
+          else if (d.keyIs("day")) day = d.int(0, i64.MAX_VALUE);
+          else if (d.keyIs("others_daily_charged_micros")) others = d.int(0, i64.MAX_VALUE);
           else d.skip();
           d.endMember();
         }
       }
       if (!d.failed && id.length > 0 && granted >= 0) {
         const b = String.UTF8.encode(id);
-        this.root.ledger.setGrantById(changetype<usize>(b), b.byteLength, granted);
+        const l = this.root.ledger;
+        l.setGrantById(changetype<usize>(b), b.byteLength, granted);
+        // Older hosts send no fleet figures: the pod then paces its own spend alone.
+        const rt = day >= 0 && others >= 0 ? l.runtimeById(changetype<usize>(b), b.byteLength) : null;
+        if (rt !== null) {
+          loadPaceState(rt);
+          rt.othersDay = day;
+          rt.othersDailyCharged = others;
+          savePaceState(rt);
+        }
       }
       d.endMember();
       i++;
@@ -516,10 +536,13 @@ export class HostSync {
       if (readShared(rt.ledgerKey) != Status.OK) continue;
       const rec = this.ledger;
       rec.read(shared.ptr, shared.len);
+      loadPaceState(rt);
       // No daily budget, no PID: the neutral multiplier 1, still within the configured limits.
       let m: f64 = clamp(1.0, cfg.pacing.minMultiplier, cfg.pacing.maxMultiplier);
       if (c.dailyBudgetMicros > 0) {
-        const spent = rec.dailyChargedOn(today);
+        // The plan is the campaign's, for the whole fleet: this pod's spend today plus what the
+        // host last said the other pods spent today (nothing known for another day).
+        const spent = rec.dailyChargedOn(today) + (rt.othersDay == today ? rt.othersDailyCharged : 0);
         const target = <f64>c.dailyBudgetMicros * this.plan.fractionAt(msIntoDay(now, offset));
         const error = (target - <f64>spent) / <f64>c.dailyBudgetMicros;
         const dt = rt.lastPaceMs > 0 ? <f64>(now - rt.lastPaceMs) / 1000.0 : <f64>cfg.tickMs / 1000.0;
@@ -527,6 +550,7 @@ export class HostSync {
       }
       rt.lastPaceMs = now;
       m = this.applySoftCaps(rt, rec, minutes, m);
+      savePaceState(rt);
       store<f64>(buf16, m);
       store<i64>(buf16, now, 8);
       writeShared(rt.paceKey, buf16, 16, 0);

@@ -158,6 +158,15 @@ function mergeFile(cfg: HostConfig, file: string): void {
 }
 
 /**
+ * The filter's utc_offset_minutes from the plugin configuration (0 when unset): the host's budget
+ * day must be the filter's, since the filter's ledger counts its daily spend per local day.
+ */
+export function pluginUtcOffset(cfg: HostConfig): number {
+  const offset = cfg.plugin.utc_offset_minutes;
+  return typeof offset === "number" && Number.isFinite(offset) ? offset : 0;
+}
+
+/**
  * The file a model.publicKey value names, resolved against `base`, or undefined when the value is
  * the key itself: PEM text, or bare base64 of the raw key. A file name is a value with a "/" or
  * the name of an existing file.

@@ -7,7 +7,7 @@
 // envoy.yaml names it is mapped to the control port as well).
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { publicKeyPath, type HostConfig } from "./config.ts";
+import { pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog } from "./control/campaigns.ts";
 import { MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
@@ -98,7 +98,10 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     budget ??
     (cfg.budget.source === "redis"
       ? await startRedisBudgetSource(cfg, catalog.campaigns.map(limitsOf), { metrics, log })
-      : new MemoryBudgetSource({ leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds }));
+      : new MemoryBudgetSource(
+          { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds },
+          pluginUtcOffset(cfg),
+        ));
   metrics.budgetUp.set(source.healthy() ? 1 : 0);
   const sync = new SyncService("pod-local", catalog, models, source, log);
   // The filter's endpoints always require a token: standalone mode configures its own VMs, so

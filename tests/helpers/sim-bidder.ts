@@ -10,6 +10,7 @@ import { defaultConfig } from "../../host/src/config.ts";
 import { silentLogger } from "../../host/src/log.ts";
 import { DEFAULT_WASM } from "../../host/src/paths.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
+import type { BudgetSource } from "../../host/src/control/budget.ts";
 import { FIXTURES, writeTestModel } from "./bidder.ts";
 
 export interface SimClock {
@@ -45,6 +46,8 @@ export interface SimBidderOptions {
   budget?: Partial<ReturnType<typeof defaultConfig>["budget"]>;
   /** Run against this control plane (e.g. a second Envoy process under the same host); close() leaves it running. */
   controlPlane?: ControlPlane;
+  /** The control plane's budget source (e.g. Redis shared with other pods); the caller closes it. */
+  budgetSource?: BudgetSource;
 }
 
 /** Fails (after closing it) when a simulated bidder starts with these options: for configurations the filter must refuse. */
@@ -69,7 +72,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
   cfg.campaignsPath = join(dir, "campaigns.json");
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem };
   cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
-  const cp = o.controlPlane ?? (await startControlPlane(cfg, silentLogger()));
+  const cp = o.controlPlane ?? (await startControlPlane(cfg, silentLogger(), o.budgetSource));
   const clock: SimClock = { now: o.startMs ?? Date.UTC(2026, 10, 2, 12), wallOffsetMs: 0, stepPerReadMs: 0 };
   const vms = o.vms ?? 1;
   let pool: VmPool;

@@ -66,12 +66,15 @@ import { performance } from "node:perf_hooks";
 import type { Redis } from "ioredis";
 import { loadIoredis } from "../lazy-deps.ts";
 import type { Logger } from "../log.ts";
-import type { HostConfig } from "../config.ts";
+import { pluginUtcOffset, type HostConfig } from "../config.ts";
 import type { HostMetrics } from "../server/host-metrics.ts";
 import { NexusError } from "../errors.ts";
-import { paceMicrosPerSecond, sliceMicros, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
+import { budgetDay, paceMicrosPerSecond, sliceMicros, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
 
-/** KEYS: campaign, pod, day, pods. ARGV: see RedisBudgetSource.grant. Returns {answer, counted, campaign granted, day granted, tokens, registered, holding}. */
+/**
+ * KEYS: campaign, pod, day, pods. ARGV: see RedisBudgetSource.lease. Returns {answer, counted,
+ * campaign granted, day granted, tokens, registered, holding, others' daily charged}.
+ */
 export const LEASE_LUA = `
 local function num(v) if v == false or v == nil then return nil end return tonumber(v) end
 local function int(x) return string.format('%d', x) end
@@ -197,8 +200,14 @@ if epoch ~= '' then redis.call('HSET', pk, 'epoch', epoch) end
 redis.call('HSET', dk, 'granted', int(dg), 'charged', int(dc))
 redis.call('PEXPIRE', dk, dayTtl)
 redis.call('SADD', sk, pod)
-return {new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0}
+-- What the other pods (and this pod's restarted ledgers) charged today: the day's charged without
+-- this report's. The filter paces the fleet's spend against the daily plan with it.
+local others = dc - dcharged
+if others < 0 then others = 0 end
+return {new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0, math.floor(others)}
 `;
+
+export { budgetDay };
 
 const LEASE_SHA = createHash("sha1").update(LEASE_LUA).digest("hex");
 const DAY_MS = 86_400_000;
@@ -233,9 +242,8 @@ export interface RedisBudgetOptions {
   log?: Logger;
 }
 
-export interface LeaseResult {
-  /** The pod's new cumulative grant (what grant() returns). */
-  granted: number;
+/** A lease with the store's details (BudgetLease: the pod's grant, the day, the other pods' daily spend). */
+export interface LeaseResult extends BudgetLease {
   /** What the store counts for the pod until its next report: max(answer, reported granted). */
   counted: number;
   campaignGranted: number;
@@ -273,10 +281,6 @@ export interface CampaignState {
   dayGranted: number;
   dayCharged: number;
   pods: Record<string, PodState>;
-}
-
-export function budgetDay(nowMs: number, utcOffsetMinutes: number): number {
-  return Math.floor((nowMs + utcOffsetMinutes * 60_000) / DAY_MS);
 }
 
 export class RedisBudgetSource implements BudgetSource {
@@ -399,6 +403,8 @@ export class RedisBudgetSource implements BudgetSource {
       tokens: Number(a[4]),
       registered: Number(a[5]),
       holding: Number(a[6]) === 1,
+      day,
+      othersDailyCharged: Number(a[7] ?? 0),
     };
     const m = this.o.metrics;
     if (m) {
@@ -516,13 +522,12 @@ export async function startRedisBudgetSource(
   campaigns: readonly CampaignLimits[],
   opts: { metrics?: HostMetrics; log?: Logger; connectWaitMs?: number } = {},
 ): Promise<RedisBudgetSource> {
-  const offset = cfg.plugin.utc_offset_minutes;
   const source = new RedisBudgetSource({
     url: cfg.budget.redisUrl,
     keyPrefix: cfg.budget.keyPrefix,
     policy: { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds },
     podId: cfg.budget.podId || `${hostname()}-${process.pid}`,
-    utcOffsetMinutes: typeof offset === "number" && Number.isFinite(offset) ? offset : 0,
+    utcOffsetMinutes: pluginUtcOffset(cfg),
     commandTimeoutMs: cfg.budget.redisTimeoutMs,
     recoveryHoldMs: cfg.budget.recoveryHoldMs,
     metrics: opts.metrics,

@@ -28,9 +28,25 @@ export interface CampaignLimits {
   active: boolean;
 }
 
+/** A lease's answer to one pod for one campaign. */
+export interface BudgetLease {
+  /** The pod's new cumulative grant. */
+  granted: number;
+  /** The budget day (budgetDay(): days since the epoch in the filter's utc_offset_minutes). */
+  day: number;
+  /**
+   * What the other pods charged on that day (and this pod's ledgers that restarted): the filter
+   * adds its own daily spend and paces the fleet's spend against the daily plan. Without it, each
+   * of N pods compares a 1/N share with the whole plan, sees itself behind, and never shades down.
+   */
+  othersDailyCharged: number;
+}
+
 export interface BudgetSource {
   /** The pod's new cumulative grant for the campaign. Throws when the source is unreachable. */
   grant(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<number>;
+  /** grant() with the fleet's daily spend (what SyncService answers the filter). */
+  lease(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<BudgetLease>;
   /** True while the source answers (readiness). */
   healthy(): boolean;
   close(): Promise<void>;
@@ -67,13 +83,25 @@ export class MemoryBudgetSource implements BudgetSource {
   private readonly retired = new Map<string, number>();
   /** Per campaign and pod: the ledger epoch last reported. */
   private readonly epochs = new Map<string, Map<string, number>>();
+  /** Per campaign and pod: the daily charged last reported, and its budget day. */
+  private readonly daily = new Map<string, Map<string, DailySpend>>();
+  /** Per campaign: what restarted ledgers had charged on a day (`retiredDaily.day` only). */
+  private readonly retiredDaily = new Map<string, DailySpend>();
 
-  constructor(private readonly policy: SlicePolicy) {}
+  constructor(
+    private readonly policy: SlicePolicy,
+    private readonly utcOffsetMinutes = 0,
+  ) {}
 
-  async grant(limits: CampaignLimits, r: PodReport, _nowMs: number): Promise<number> {
-    let byPod = this.granted.get(limits.id);
-    if (!byPod) this.granted.set(limits.id, (byPod = new Map()));
-    this.retireRestartedLedger(limits.id, r, byPod);
+  async grant(limits: CampaignLimits, r: PodReport, nowMs: number): Promise<number> {
+    return (await this.lease(limits, r, nowMs)).granted;
+  }
+
+  async lease(limits: CampaignLimits, r: PodReport, nowMs: number): Promise<BudgetLease> {
+    const byPod = mapOf(this.granted, limits.id);
+    const dailyByPod = mapOf(this.daily, limits.id);
+    const day = budgetDay(nowMs, this.utcOffsetMinutes);
+    this.retireRestartedLedger(limits.id, r, byPod, dailyByPod);
     const held = r.charged + r.reserved;
     let others = this.retired.get(limits.id) ?? 0;
     for (const [pod, g] of byPod) if (pod !== r.podId) others += g;
@@ -81,22 +109,33 @@ export class MemoryBudgetSource implements BudgetSource {
     if (limits.totalMicros > 0) want = Math.min(want, limits.totalMicros - others);
     const granted = Math.max(held, Math.floor(want));
     byPod.set(r.podId, granted);
-    return granted;
+    dailyByPod.set(r.podId, { day, micros: r.dailyCharged });
+    const retired = this.retiredDaily.get(limits.id);
+    let othersDaily = retired?.day === day ? retired.micros : 0;
+    for (const [pod, d] of dailyByPod) if (pod !== r.podId && d.day === day) othersDaily += d.micros;
+    return { granted, day, othersDailyCharged: othersDaily };
   }
 
   /**
    * A pod whose ledger epoch changed (Envoy restarted under the same host): what its old ledger
-   * was granted stays counted, as the Redis source does — those bids are out and get billed.
+   * was granted stays counted, as the Redis source does — those bids are out and get billed —
+   * and what it charged today stays in the fleet's daily spend.
    */
-  private retireRestartedLedger(campaignId: string, r: PodReport, byPod: Map<string, number>): void {
+  private retireRestartedLedger(campaignId: string, r: PodReport, byPod: Map<string, number>, dailyByPod: Map<string, DailySpend>): void {
     if (r.ledgerEpoch === undefined) return;
-    let epochs = this.epochs.get(campaignId);
-    if (!epochs) this.epochs.set(campaignId, (epochs = new Map()));
+    const epochs = mapOf(this.epochs, campaignId);
     const before = epochs.get(r.podId);
     epochs.set(r.podId, r.ledgerEpoch);
     if (before === undefined || before === r.ledgerEpoch) return;
     this.retired.set(campaignId, (this.retired.get(campaignId) ?? 0) + (byPod.get(r.podId) ?? 0));
     byPod.delete(r.podId);
+    const old = dailyByPod.get(r.podId);
+    if (old) {
+      const kept = this.retiredDaily.get(campaignId);
+      const sameDay = kept !== undefined && kept.day === old.day;
+      this.retiredDaily.set(campaignId, { day: old.day, micros: (sameDay ? kept.micros : 0) + old.micros });
+      dailyByPod.delete(r.podId);
+    }
   }
 
   healthy(): boolean {
@@ -104,4 +143,22 @@ export class MemoryBudgetSource implements BudgetSource {
   }
 
   async close(): Promise<void> {}
+}
+
+interface DailySpend {
+  day: number;
+  micros: number;
+}
+
+function mapOf<V>(m: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let inner = m.get(key);
+  if (!inner) m.set(key, (inner = new Map()));
+  return inner;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The budget day: days since the epoch in the filter's time zone (utc_offset_minutes), as the filter counts them. */
+export function budgetDay(nowMs: number, utcOffsetMinutes: number): number {
+  return Math.floor((nowMs + utcOffsetMinutes * 60_000) / DAY_MS);
 }

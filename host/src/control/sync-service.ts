@@ -34,7 +34,15 @@ export interface SyncReport {
 export interface SyncAnswer {
   config_version: number;
   model: { version: string; sha256: string } | null;
-  grants: Array<{ id: string; granted_micros: number }>;
+  grants: Array<SyncGrant>;
+}
+
+export interface SyncGrant {
+  id: string;
+  granted_micros: number;
+  /** The budget day of the lease and what the other pods charged on it (BudgetLease). */
+  day: number;
+  others_daily_charged_micros: number;
 }
 
 export class SyncError extends Error {
@@ -101,7 +109,8 @@ export class SyncService {
         ledgerEpoch: report.ledger_epoch,
       };
       try {
-        grants.push({ id: c.id, granted_micros: await this.budget.grant(limits, podReport, nowMs) });
+        const lease = await this.budget.lease(limits, podReport, nowMs);
+        grants.push({ id: c.id, granted_micros: lease.granted, day: lease.day, others_daily_charged_micros: lease.othersDailyCharged });
       } catch (err) {
         // Budget source down: no new money; the filter keeps what it holds.
         this.budgetErrors++;

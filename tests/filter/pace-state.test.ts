@@ -1,0 +1,115 @@
+// The leader's pacing state (PID, hourly/minute soft-cap windows, the fleet's daily spend) lives
+// in shared data (nexus/v1/pace-state/<campaign>), so it survives what used to reset it: a new
+// campaign set (every CampaignRuntime is rebuilt) and leadership moving to another VM. The
+// hourly soft cap shows it: once the hour's spend passes the cap, the multiplier stays at its
+// floor until the hour ends. A reset window forgets that spend and bids at full price again.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
+import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
+
+const dec = new TextDecoder();
+const NO_FLOOR = JSON.stringify({ ...JSON.parse(README_REQUEST), imp: [{ id: "1", banner: { w: 300, h: 250 } }] });
+const LEADER_KEY = "nexus/v1/leader";
+
+function bidOf(out: HttpOutcome): { price: number; nurl: string } {
+  assert.ok(out.kind === "local" && out.status === 200, "a bid");
+  return JSON.parse(dec.decode(out.body)).seatbid[0].bid[0];
+}
+
+function leaderOf(sim: SimBidder): number {
+  const cur = sim.pool.shared.get(LEADER_KEY)!;
+  return new DataView(cur.value.buffer, cur.value.byteOffset, 16).getUint32(0, true);
+}
+
+function configVersions(sim: SimBidder): number[] {
+  return sim.pool.shared
+    .keys()
+    .filter((k) => k.startsWith("nexus/v1/vm/"))
+    .map((k) => {
+      const v = sim.pool.shared.get(k)!.value;
+      return Number(new DataView(v.buffer, v.byteOffset).getBigInt64(8, true));
+    });
+}
+
+async function ticks(sim: SimBidder, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    sim.clock.now += 1000;
+    await sim.tick();
+    await new Promise((r) => setTimeout(r, 5)); // the leader's sync and config calls to the host
+  }
+}
+
+describe("pacing state across campaign reloads and leader changes", () => {
+  let sim: SimBidder;
+  let full: number;
+  before(async () => {
+    const c = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+    c.campaigns[0].budget = { total_micros: 0, daily_micros: 0, hourly_micros: 5_000, minute_micros: 0 };
+    sim = await startSimBidder({ vms: 2, campaigns: c, startMs: Date.UTC(2026, 10, 2, 10, 5), budget: { minSliceMicros: 10_000_000 } });
+    await sim.untilReady();
+    full = bidOf(await sim.bid(NO_FLOOR)).price;
+    // Spend past the hourly cap; the leader then publishes the floor multiplier.
+    for (let i = 0; i < 10; i++) {
+      const b = bidOf(await sim.bid(NO_FLOOR));
+      const u = new URL(b.nurl.replace("${AUCTION_PRICE}", b.price.toFixed(3)));
+      const out = await sim.get(u.pathname + u.search);
+      assert.equal(out.kind === "local" && out.status, 200);
+    }
+    await ticks(sim, 2);
+  });
+  after(async () => {
+    await sim?.close();
+  });
+
+  const shaded = async (what: string) => {
+    const price = bidOf(await sim.bid(NO_FLOOR)).price;
+    assert.ok(price <= full * 0.1, `${what}: ${price} (unshaded ${full}): the hour's spend was forgotten`);
+  };
+
+  it("the hourly cap's floor holds before anything changes", async () => {
+    await shaded("after the cap");
+    assert.ok(sim.pool.shared.get("nexus/v1/pace-state/test-cpa"), "the leader published its state");
+  });
+
+  it("survives a new campaign set (every campaign runtime is rebuilt)", async () => {
+    const before = Math.max(...configVersions(sim));
+    // Any change publishes a new version, which every VM loads (and rebuilds its runtimes for).
+    sim.cp.catalog.update("test-cpa", (c) => {
+      c.active = true;
+    });
+    for (let i = 0; i < 20 && Math.min(...configVersions(sim)) <= before; i++) await ticks(sim, 1);
+    assert.ok(Math.min(...configVersions(sim)) > before, "every VM loaded the new campaign set");
+    await ticks(sim, 2);
+    await shaded("after the reload");
+  });
+
+  it("survives leadership moving to another VM", async () => {
+    const owner = leaderOf(sim);
+    const other = sim.pool.shared
+      .keys()
+      .filter((k) => k.startsWith("nexus/v1/vm/"))
+      .map((k) => Number(k.slice("nexus/v1/vm/".length)))
+      .find((s) => s !== owner)!;
+    // The leader stalls past its lease; the other VM takes it (what tryLead does, by CAS).
+    const cur = sim.pool.shared.get(LEADER_KEY)!;
+    const v = new Uint8Array(16);
+    const dv = new DataView(v.buffer);
+    dv.setUint32(0, other, true);
+    dv.setBigInt64(8, BigInt(sim.clock.now + 1500), true); // the new owner renews it on its next tick
+    assert.equal(sim.pool.shared.set(LEADER_KEY, v, cur.cas), 0);
+    await ticks(sim, 3);
+    assert.equal(leaderOf(sim), other, "the other VM leads");
+    await shaded("after the leader change");
+  });
+
+  it("the hour's end still lifts the floor (the restored window is the hour's, not for ever)", async () => {
+    sim.clock.now = Date.UTC(2026, 10, 2, 11, 1);
+    await ticks(sim, 3);
+    const price = bidOf(await sim.bid(NO_FLOOR)).price;
+    assert.ok(price > full * 0.5, `next hour: ${price} vs unshaded ${full}`);
+  });
+});
