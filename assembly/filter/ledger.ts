@@ -4,7 +4,7 @@
 // CAS_MISMATCH). A reservation's record is the idempotency gate for notices:
 // its state moves forward with one CAS before the ledger is touched, so a
 // repeated or concurrent notice can never apply twice.
-import { Status } from "../proxy-wasm";
+import { Status, log, LogLevel } from "../proxy-wasm";
 import { BudgetPort } from "../core/bidding/budget-port";
 import { Campaign, CampaignTable, OwnedBytes } from "../core/bidding/campaign";
 import { ImpBid } from "../core/bidding/imp-bid";
@@ -18,6 +18,7 @@ import { KEY_RESV_CURSOR, SlotKey, LedgerKeyBuilder, ledgerKey, paceKey, paceSta
 import { metrics } from "./metrics";
 import { randomNonce } from "./nonce";
 import { monotonicMs } from "./monotonic";
+import { DeferredLedgerUpdates } from "./deferred-updates";
 
 /** What the filter keeps per campaign besides its configuration. */
 export class CampaignRuntime {
@@ -60,6 +61,9 @@ export namespace NoticeResult {
 }
 
 const recordBuf = heap.alloc(256);
+const APPLIED: i32 = 0;
+const MISSING: i32 = 1;
+const GAVE_UP: i32 = 2;
 
 export class SharedLedger extends BudgetPort {
   runtimes: Array<CampaignRuntime> = new Array<CampaignRuntime>();
@@ -81,6 +85,8 @@ export class SharedLedger extends BudgetPort {
    */
   private seqNext: u64 = 0;
   private seqEnd: u64 = 0;
+  /** Owed ledger changes whose CAS loop gave up (deferred-updates.ts). */
+  readonly deferred: DeferredLedgerUpdates = new DeferredLedgerUpdates();
 
   /** Rebuilds the per-campaign state for a new campaign table (keeps nothing from the old one). */
   bindCampaigns(table: CampaignTable): void {
@@ -188,8 +194,11 @@ export class SharedLedger extends BudgetPort {
     return 0;
   }
 
-  /** op: 0 refund(amount), 1 settle(amount, price), 2 late charge(price), 3 set grant(amount). */
-  private applyToLedger(keyPtr: usize, keyLen: i32, op: i32, amount: i64, price: i64, retries: i32): bool {
+  /**
+   * op: 0 refund(amount), 1 settle(amount, price), 2 late charge(price), 3 set grant(amount).
+   * Returns APPLIED, MISSING (no ledger: nothing was ever reserved from it) or GAVE_UP.
+   */
+  private applyToLedger(keyPtr: usize, keyLen: i32, op: i32, amount: i64, price: i64, retries: i32): i32 {
     for (let attempt = 0; attempt < retries; attempt++) {
       if (attempt > 0) metrics.inc(metrics.casRetries);
       const st = getSharedRaw(keyPtr, keyLen);
@@ -199,7 +208,7 @@ export class SharedLedger extends BudgetPort {
         this.ledger.read(shared.ptr, shared.len);
       } else {
         this.ledger.clear();
-        if (op != 3) return false; // nothing was ever reserved from a missing ledger
+        if (op != 3) return MISSING;
       }
       const today = this.today();
       if (op == 0) this.ledger.refund(amount);
@@ -213,26 +222,55 @@ export class SharedLedger extends BudgetPort {
       }
       this.ledger.write(recordBuf);
       const w = setSharedRaw(keyPtr, keyLen, recordBuf, LEDGER_RECORD_SIZE, cas);
-      if (w == Status.OK) return true;
+      if (w == Status.OK) return APPLIED;
       if (w != Status.CAS_MISMATCH) break;
     }
     metrics.inc(metrics.casGiveUps);
-    return false;
+    return GAVE_UP;
   }
 
-  /** Refunds are retried harder than reservations: giving up would strand money (safe, but lost to bidding). */
+  /**
+   * A change the ledger owes (a reservation record already moved, or a reservation to hand back):
+   * retried hard, and when even that gives up, queued and applied on a later tick instead of lost.
+   */
+  private applyOwed(keyPtr: usize, keyLen: i32, op: i32, amount: i64, price: i64): void {
+    if (this.applyToLedger(keyPtr, keyLen, op, amount, price, this.retries * 8) != GAVE_UP) return;
+    if (this.deferred.push(keyPtr, keyLen, op, amount, price)) {
+      metrics.inc(metrics.ledgerDeferred);
+    } else {
+      metrics.inc(metrics.ledgerLost);
+      log(LogLevel.ERROR, "nexus: ledger update lost (op " + op.toString() + ", " + amount.toString() + "/" + price.toString() + " micros): deferred queue full");
+    }
+  }
+
+  /** Applies the queued changes (every VM, every tick); what still does not go through stays queued. */
+  retryDeferred(): void {
+    const q = this.deferred;
+    let i = 0;
+    while (i < q.count) {
+      const r = this.applyToLedger(q.keyPtr(i), q.keyLen(i), q.op(i), q.amount(i), q.price(i), this.retries * 8);
+      if (r == GAVE_UP) {
+        i++;
+        continue;
+      }
+      metrics.inc(metrics.ledgerRecovered);
+      q.remove(i);
+    }
+  }
+
+  /** Hands a reservation back (bid not sent): owed like a notice's change. */
   private refundInLedger(rt: CampaignRuntime, amount: i64): void {
-    this.applyToLedger(rt.ledgerKey.ptr, rt.ledgerKey.len, 0, amount, 0, this.retries * 8);
+    this.applyOwed(rt.ledgerKey.ptr, rt.ledgerKey.len, 0, amount, 0);
   }
 
   /** Applies the host's cumulative grant for a campaign id (its ledger is created if needed). */
   setGrantById(idPtr: usize, idLen: i32, grantedTotal: i64): bool {
     this.ledgerKeyBuf.build(idPtr, idLen);
-    return this.applyToLedger(this.ledgerKeyBuf.buf, this.ledgerKeyBuf.len, 3, grantedTotal, 0, this.retries * 8);
+    return this.applyToLedger(this.ledgerKeyBuf.buf, this.ledgerKeyBuf.len, 3, grantedTotal, 0, this.retries * 8) == APPLIED;
   }
 
   setGrant(rt: CampaignRuntime, grantedTotal: i64): bool {
-    return this.applyToLedger(rt.ledgerKey.ptr, rt.ledgerKey.len, 3, grantedTotal, 0, this.retries * 8);
+    return this.applyToLedger(rt.ledgerKey.ptr, rt.ledgerKey.len, 3, grantedTotal, 0, this.retries * 8) == APPLIED;
   }
 
   // ---- reservation ring --------------------------------------------------------
@@ -344,9 +382,9 @@ export class SharedLedger extends BudgetPort {
    * is built from the slot's campaign id, not from the current campaign table,
    * so a notice still lands after its campaign was removed from configuration.
    */
-  private applyForSlot(op: i32, amount: i64, price: i64): bool {
+  private applyForSlot(op: i32, amount: i64, price: i64): void {
     this.ledgerKeyBuf.build(this.slot.campaignId, this.slot.campaignIdLen);
-    return this.applyToLedger(this.ledgerKeyBuf.buf, this.ledgerKeyBuf.len, op, amount, price, this.retries * 8);
+    this.applyOwed(this.ledgerKeyBuf.buf, this.ledgerKeyBuf.len, op, amount, price);
   }
 
   // ---- notices ------------------------------------------------------------------

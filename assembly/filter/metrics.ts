@@ -16,6 +16,9 @@ export class FilterMetrics {
   refunds: u32 = 0;
   casRetries: u32 = 0;
   casGiveUps: u32 = 0;
+  ledgerDeferred: u32 = 0;
+  ledgerRecovered: u32 = 0;
+  ledgerLost: u32 = 0;
   sharedDataErrors: u32 = 0;
   spendMicros: u32 = 0;
   wins: u32 = 0;
@@ -54,6 +57,9 @@ export class FilterMetrics {
     this.refunds = defineMetric(MetricType.COUNTER, "nexus_refunds_total");
     this.casRetries = defineMetric(MetricType.COUNTER, "nexus_cas_retries_total");
     this.casGiveUps = defineMetric(MetricType.COUNTER, "nexus_cas_giveups_total");
+    this.ledgerDeferred = defineMetric(MetricType.COUNTER, "nexus_ledger_updates_deferred_total");
+    this.ledgerRecovered = defineMetric(MetricType.COUNTER, "nexus_ledger_updates_recovered_total");
+    this.ledgerLost = defineMetric(MetricType.COUNTER, "nexus_ledger_updates_lost_total");
     this.sharedDataErrors = defineMetric(MetricType.COUNTER, "nexus_shared_data_errors_total");
     this.spendMicros = defineMetric(MetricType.COUNTER, "nexus_spend_micros_total");
     this.wins = defineMetric(MetricType.COUNTER, "nexus_wins_total");

@@ -86,6 +86,7 @@ export class HostSync {
 
   tick(now: i64): void {
     this.root.ledger.nowMs = now;
+    if (this.root.ledger.deferred.count > 0) this.root.ledger.retryDeferred();
     this.refreshConfig();
     this.refreshModel();
     this.refreshCampaigns();

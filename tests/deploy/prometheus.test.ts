@@ -61,6 +61,9 @@ test("the alert rules the issue asks for", () => {
   const redis = alert("NexusBudgetSourceDown");
   assert.equal(redis.expr.trim(), "nexus_host_budget_source_up == 0");
   assert.equal(redis.for, "1m");
+  const lost = alert("NexusLedgerUpdateLost");
+  assert.equal(lost.expr.trim(), "increase(nexus_ledger_updates_lost_total[15m]) > 0");
+  assert.equal(lost.labels.severity, "critical");
   assert.match(alert("NexusModelLoadFailed").expr, /increase\(nexus_host_model_loads_total\{outcome!="ok"\}/);
   assert.match(alert("NexusFilterModelRejected").expr, /increase\(nexus_model_load_failures_total\[/);
   const p99 = alert("NexusDecisionLatencyP99High");

@@ -72,6 +72,39 @@ describe("CAS retries on the ledger", () => {
     assert.equal(after.reserved - before.reserved, 1000n - cpmToMicros(String(b.price)), "competitors' 2×500 stay, the bid's reservation is released");
   });
 
+  it("a win whose ledger update gives up is charged on a later tick, exactly once (not lost)", async () => {
+    const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(await (await fetch(`${app.controlUrl}/metrics`)).text())?.[1] ?? 0);
+    const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
+    const b = r.json().seatbid[0].bid[0];
+    const before = readLedger(app.pool.shared, "test-cpa")!;
+    const deferredBefore = await metric("nexus_ledger_updates_deferred_total");
+    const recoveredBefore = await metric("nexus_ledger_updates_recovered_total");
+    let injected = 0;
+    // Every ledger write of the notice meets a competing writer: its CAS loop gives up.
+    app.pool.shared.onBeforeSet = (key) => {
+      if (key === LEDGER_KEY) {
+        injected++;
+        competingReserve(0n);
+      }
+    };
+    const price = (b.price / 2).toFixed(3);
+    const w = await get(noticeUrl(b.nurl, price));
+    app.pool.shared.onBeforeSet = undefined;
+    assert.equal(w.json().status, "charged", "the reservation moved to won");
+    assert.ok(injected >= 256, `the update gave up after ${injected} tries`);
+    assert.equal(readLedger(app.pool.shared, "test-cpa")!.charged, before.charged, "not in the ledger yet");
+    assert.equal(await metric("nexus_ledger_updates_deferred_total"), deferredBefore + 1);
+    // The VM's next tick applies it.
+    for (let i = 0; i < 200 && readLedger(app.pool.shared, "test-cpa")!.charged === before.charged; i++) await new Promise((r) => setTimeout(r, 10));
+    const after = readLedger(app.pool.shared, "test-cpa")!;
+    assert.equal(after.charged - before.charged, cpmToMicros(price), "charged once, at the win price");
+    assert.equal(after.reserved - before.reserved, -cpmToMicros(String(b.price)), "the reservation is released");
+    assert.equal(await metric("nexus_ledger_updates_recovered_total"), recoveredBefore + 1);
+    // Later ticks do not apply it again.
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(readLedger(app.pool.shared, "test-cpa")!.charged, after.charged);
+  });
+
   it("gives up after cas_retries and answers a no-bid, with nothing reserved", async () => {
     const before = readLedger(app.pool.shared, "test-cpa")!;
     let injected = 0;
