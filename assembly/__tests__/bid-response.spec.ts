@@ -96,6 +96,14 @@ describe("writeBidResponse", () => {
     expect(isValidJson(w)).toBe(true);
   });
 
+  it("writes the creative's attributes as bid.attr (omitted when it declares none)", () => {
+    const cr = creative("cr-1", 300, 250, "", ["adv.example"], []);
+    cr.attr = StaticArray.fromArray<i32>([6, 14]);
+    const w = write("req-1", [bid(0x1f, 0xabcd, "1", 2003, campaign("c"), cr)]);
+    expect(text(w).includes('"adomain":["adv.example"],"attr":[6,14],"crid":"cr-1"')).toBe(true);
+    expect(isValidJson(w)).toBe(true);
+  });
+
   it("writes two bids; bidid is the first bid's id; adm escaped, empty cat omitted", () => {
     const c1 = campaign("c1");
     const c2 = campaign("c2");

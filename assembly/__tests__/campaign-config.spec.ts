@@ -1,7 +1,7 @@
 // The campaign set parser (assembly/core/bidding/campaign-config.ts): a full
 // valid document, defaults, and the exact text of every error (with its path).
 import { CampaignConfigParser } from "../core/bidding/campaign-config";
-import { CampaignTable } from "../core/bidding/campaign";
+import { Creative, CampaignTable } from "../core/bidding/campaign";
 import { Str } from "../core/bytes/str";
 
 const parser = new CampaignConfigParser();
@@ -214,6 +214,41 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"cat":["IAB1",2]}]'))).toBe(
       "campaigns[0].creatives[0].cat[1]: expected string",
     );
+  });
+
+  it("creative attributes, banner type and secure: declared or read off the markup", () => {
+    const cr = (members: string): Creative => {
+      const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));
+      expect(t).not.toBeNull();
+      return t!.at(0).creatives[0];
+    };
+    const declared = cr(',"attr":[14,6],"banner_type":4,"secure":false,"adm":"<img src=\\"https://x.example/a\\">"');
+    expect(declared.attr.length).toBe(2);
+    expect(declared.hasAttr(6)).toBe(true);
+    expect(declared.hasAttr(7)).toBe(false);
+    expect(declared.bannerType).toBe(4);
+    expect(declared.secure).toBe(false);
+    const plain = cr("");
+    expect(plain.attr.length).toBe(0);
+    expect(plain.bannerType).toBe(0); // no markup: unknown
+    expect(plain.secure).toBe(true);
+    expect(cr(',"adm":"Buy now"').bannerType).toBe(1);
+    expect(cr(',"adm":"<a href=\\"https://x\\"><img></a>"').bannerType).toBe(2);
+    expect(cr(',"adm":"<Script>x()</Script>"').bannerType).toBe(3);
+    expect(cr(',"adm":"<IFRAME src=\\"https://x\\">"').bannerType).toBe(4);
+    expect(cr(',"adm":"<img src=\\"Http://x.example/a\\">"').secure).toBe(false);
+    expect(cr(',"adm":"<img src=\\"//x.example/a\\">"').secure).toBe(true);
+    expect(cr(',"adm":"<img src=\\"http://x.example/a\\">","secure":true').secure).toBe(true);
+
+    const err = (members: string): string => errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));
+    expect(err(',"attr":[0]')).toBe("campaigns[0].creatives[0].attr[0]: must be between 1 and 1000");
+    expect(err(',"attr":[1,1]')).toBe("campaigns[0].creatives[0].attr[1]: duplicate attribute 1");
+    expect(err(',"attr":"6"')).toBe("campaigns[0].creatives[0].attr: expected array");
+    let many = "1";
+    for (let i = 2; i <= 33; i++) many += "," + i.toString();
+    expect(err(',"attr":[' + many + "]")).toBe("campaigns[0].creatives[0].attr[32]: at most 32 attributes");
+    expect(err(',"banner_type":5')).toBe("campaigns[0].creatives[0].banner_type: must be between 1 and 4");
+    expect(err(',"secure":1')).toBe("campaigns[0].creatives[0].secure: expected true or false");
   });
 
   it("bad size strings", () => {

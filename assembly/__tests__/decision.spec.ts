@@ -483,6 +483,47 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB"]'), t)).toBe(2000);
   });
 
+  it("imp.secure = 1 takes only HTTPS markup (declared, or read off the adm)", () => {
+    const SECURE = '{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5,"secure":1}';
+    const INSECURE = '{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5,"secure":0}';
+    const httpAdm = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<img src=\\"HTTP://cdn.example/a.png\\">"}');
+    const httpsAdm = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<img src=\\"https://cdn.example/a.png\\">"}');
+    const declared = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<img src=\\"https://cdn.example/a.png\\">","secure":false}');
+    expect(priceOrReason(request(SECURE), httpAdm)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(INSECURE), httpAdm)).toBe(2000);
+    expect(priceOrReason(request(IMP), httpAdm)).toBe(2000); // secure absent: unknown, http allowed
+    expect(priceOrReason(request(SECURE), httpsAdm)).toBe(2000);
+    expect(priceOrReason(request(SECURE), declared)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(SECURE), C1)).toBe(2000); // no markup: the nurl serves it
+  });
+
+  it("banner.btype blocks the creative's banner type (declared, or read off the adm)", () => {
+    const js = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<SCRIPT src=\\"https://cdn.example/t.js\\"></script>"}');
+    const iframe = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<iframe src=\\"https://cdn.example/f\\"></iframe>"}');
+    const img = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<img src=\\"https://cdn.example/a.png\\">"}');
+    const declared = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<img src=\\"https://cdn.example/a.png\\">","banner_type":3}');
+    const banner = (btype: string): string => '{"id":"1","banner":{"w":300,"h":250,"btype":[' + btype + ']},"bidfloor":0.5}';
+    expect(priceOrReason(request(banner("3")), js)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(banner("4")), js)).toBe(2000);
+    expect(priceOrReason(request(banner("1,4")), iframe)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(banner("2")), img)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(banner("1,3,4")), img)).toBe(2000);
+    expect(priceOrReason(request(banner("3")), declared)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(banner("1,2,3,4")), C1)).toBe(2000); // no markup: type unknown
+  });
+
+  it("banner.battr blocks a creative with any of those attributes; a list too long to check blocks", () => {
+    const attrs = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"attr":[6,14]}');
+    const banner = (battr: string): string => '{"id":"1","banner":{"w":300,"h":250,"battr":[' + battr + ']},"bidfloor":0.5}';
+    expect(priceOrReason(request(banner("1,14")), attrs)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(banner("6")), attrs)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(banner("1,2,3,4,5,7,8,9,10,11,12,13,15,16,17")), attrs)).toBe(2000);
+    expect(priceOrReason(request(banner("1,2,3")), C1)).toBe(2000); // no attributes declared
+    let long = "1";
+    for (let i = 2; i <= 40; i++) long += "," + (100 + i).toString();
+    expect(priceOrReason(request(banner(long)), C1)).toBe(nb(NoBid.BLOCKED));
+  });
+
   it("an inactive campaign is PAUSED; an exhausted one is BUDGET", () => {
     const budget = new MemBudget();
     const d = decide(request(), camp("c", 8000, '"active":false,'), budget);

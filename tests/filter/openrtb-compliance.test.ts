@@ -106,6 +106,29 @@ describe("OpenRTB compliance: request", () => {
     }
   });
 
+  it("does not bid a creative type the banner blocks (btype): the test creative's markup is an XHTML banner", async () => {
+    const r = await post(bidUrl, request({ imp: [{ ...BANNER_IMP, banner: { w: 300, h: 250, btype: [1, 2] } }] }));
+    await settle(r);
+    assert.equal(r.status, 204, `bid an XHTML banner where btype blocks it: ${r.text}`);
+    assert.equal(r.headers["x-nexus-nobid-reason"], "blocked");
+    const ok = await post(bidUrl, request({ imp: [{ ...BANNER_IMP, banner: { w: 300, h: 250, btype: [3, 4] } }] }));
+    try {
+      assert.equal(ok.status, 200, ok.text);
+    } finally {
+      await settle(ok);
+    }
+  });
+
+  it("bids on a secure imp with an HTTPS-only creative; a battr list that names none of its attributes does not block", async () => {
+    const all = Array.from({ length: 17 }, (_, i) => i + 1);
+    const r = await post(bidUrl, request({ imp: [{ ...BANNER_IMP, secure: 1, banner: { w: 300, h: 250, battr: all } }] }));
+    try {
+      assert.equal(r.status, 200, r.text);
+    } finally {
+      await settle(r);
+    }
+  });
+
   it("honours badv past the 64th entry (long block lists are common)", async () => {
     const badv = Array.from({ length: 100 }, (_, i) => `blocked-${i}.example`);
     badv.push("nexus-demo.example");

@@ -2,7 +2,7 @@
 // into a CampaignTable. Cold path: runs when the configuration version changes.
 // The format is documented in docs/CAMPAIGNS.md.
 import { ConfigDoc } from "../config/config-doc";
-import { Campaign, CampaignTable, Creative, OwnedBytes, StringSet } from "./campaign";
+import { Campaign, CampaignTable, Creative, MAX_CREATIVE_ATTRS, OwnedBytes, StringSet, bannerTypeOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str } from "../bytes/str";
 
@@ -171,6 +171,8 @@ export class CampaignConfigParser {
     const d = this.doc;
     const cr = new Creative();
     if (!d.beginObject()) return cr;
+    let bannerType: i32 = -1;
+    let secure: i32 = -1;
     while (d.nextKey()) {
       if (d.keyIs("crid")) cr.crid = d.owned(128);
       else if (d.keyIs("w")) cr.w = <i32>d.int(1, 65535);
@@ -178,11 +180,34 @@ export class CampaignConfigParser {
       else if (d.keyIs("adm")) cr.adm = d.owned(32768);
       else if (d.keyIs("adomain")) this.stringSet(cr.adomain);
       else if (d.keyIs("cat")) this.stringSet(cr.cat);
+      else if (d.keyIs("attr")) cr.attr = this.attrs();
+      else if (d.keyIs("banner_type")) bannerType = <i32>d.int(1, 4);
+      else if (d.keyIs("secure")) secure = d.bool() ? 1 : 0;
       else d.unknownKey();
       d.endMember();
     }
     if (!d.failed && (cr.crid.len == 0 || cr.w == 0 || cr.h == 0)) d.fail("crid, w and h are required");
+    // Undeclared: read off the markup, so that exchanges' btype and secure rules still apply.
+    cr.bannerType = bannerType >= 0 ? bannerType : bannerTypeOf(cr.adm);
+    cr.secure = secure >= 0 ? secure == 1 : markupIsSecure(cr.adm);
     return cr;
+  }
+
+  /** Creative attributes: distinct integers 1–1000 (OpenRTB's list, plus exchange-specific values), at most 32. */
+  private attrs(): StaticArray<i32> {
+    const d = this.doc;
+    const list = new Array<i32>();
+    if (!d.beginArray()) return new StaticArray<i32>(0);
+    let i = 0;
+    while (d.nextElement(i)) {
+      const a = <i32>d.int(1, 1000);
+      if (!d.failed && list.includes(a)) d.fail("duplicate attribute " + a.toString());
+      if (!d.failed && list.length >= MAX_CREATIVE_ATTRS) d.fail("at most " + MAX_CREATIVE_ATTRS.toString() + " attributes");
+      list.push(a);
+      d.endMember();
+      i++;
+    }
+    return StaticArray.fromArray<i32>(list);
   }
 
   private budget(c: Campaign): void {

@@ -82,6 +82,9 @@ export class StringSet {
   }
 }
 
+/** Creative attributes a creative may declare (OpenRTB list "Creative Attributes"; bid.attr). */
+export const MAX_CREATIVE_ATTRS: i32 = 32;
+
 export class Creative {
   crid: OwnedBytes = OwnedBytes.fromString("");
   w: i32 = 0;
@@ -90,6 +93,46 @@ export class Creative {
   adm: OwnedBytes = OwnedBytes.fromString("");
   adomain: StringSet = new StringSet();
   cat: StringSet = new StringSet();
+  /** Creative attributes (checked against imp.banner.battr, sent as bid.attr). */
+  attr: StaticArray<i32> = new StaticArray<i32>(0);
+  /** OpenRTB banner ad type (1 XHTML text, 2 XHTML banner, 3 JavaScript, 4 iframe) for imp.banner.btype; 0 unknown. */
+  bannerType: i32 = 0;
+  /** The markup loads over HTTPS only (imp.secure = 1 requires it). */
+  secure: bool = true;
+
+  hasAttr(a: i32): bool {
+    for (let i = 0; i < this.attr.length; i++) if (unchecked(this.attr[i]) == a) return true;
+    return false;
+  }
+}
+
+/**
+ * The banner type a creative's markup shows, when its configuration does not say: a script tag
+ * makes it JavaScript (3), an iframe an iframe ad (4), other markup an XHTML banner (2), plain
+ * text an XHTML text ad (1); no markup (the nurl serves it) is unknown (0).
+ */
+export function bannerTypeOf(adm: OwnedBytes): i32 {
+  if (adm.len == 0) return 0;
+  if (containsIgnoreCase(adm, "<script")) return 3;
+  if (containsIgnoreCase(adm, "<iframe")) return 4;
+  return containsIgnoreCase(adm, "<") ? 2 : 1;
+}
+
+/** Markup is secure when it references nothing over plain http:// (any case). */
+export function markupIsSecure(adm: OwnedBytes): bool {
+  return !containsIgnoreCase(adm, "http://");
+}
+
+/** `needle` is lower-case ASCII. Cold path (configuration). */
+function containsIgnoreCase(hay: OwnedBytes, needle: string): bool {
+  const n = needle.length;
+  const end = hay.len - n;
+  for (let i = 0; i <= end; i++) {
+    let j = 0;
+    while (j < n && asciiLower(load<u8>(hay.ptr + <usize>(i + j))) == <u8>needle.charCodeAt(j)) j++;
+    if (j == n) return true;
+  }
+  return false;
 }
 
 export class Campaign {

@@ -168,7 +168,7 @@ export class DecisionEngine {
       const camp = table.at(c);
       const creative = eligibleCreative(req, imp, camp);
       if (creative === null) continue;
-      if (blocked(req, creative)) {
+      if (blocked(req, creative) || refusedByImp(imp, creative)) {
         reason = worse(reason, NoBid.BLOCKED);
         continue;
       }
@@ -283,6 +283,22 @@ function blocked(req: BidRequest, cr: Creative): bool {
         if (cat.blockedByCategory(req.bcat.get(j))) return true;
       }
     }
+  }
+  return false;
+}
+
+/**
+ * The impression's own creative rules: a secure impression takes HTTPS-only markup; the banner's
+ * blocked types (btype) and attributes (battr). A list longer than the parser keeps cannot be
+ * checked in full, so it blocks (as for bcat/badv).
+ */
+function refusedByImp(imp: Imp, cr: Creative): bool {
+  if (imp.secure == 1 && !cr.secure) return true;
+  const b = imp.banner;
+  if (b.btype.truncated || b.battr.truncated) return true;
+  if (cr.bannerType > 0 && b.btype.contains(cr.bannerType)) return true;
+  for (let i = 0; i < b.battr.count; i++) {
+    if (cr.hasAttr(b.battr.get(i))) return true;
   }
   return false;
 }

@@ -20,7 +20,7 @@ export const MAX_CUR: i32 = 32;
 export const MAX_BLOCKED: i32 = 512;
 export const MAX_MIMES: i32 = 16;
 /** Lists of small enums (api, battr, btype, protocols, gpp_sid). */
-export const MAX_INT_LIST: i32 = 16;
+export const MAX_INT_LIST: i32 = 32;
 /** wseat, bseat (a longer bseat is a no-bid on the bid path, a longer wseat is searched only this far). */
 export const MAX_SEATS: i32 = 64;
 /** site.cat, app.cat. */

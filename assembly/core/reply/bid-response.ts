@@ -107,6 +107,14 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
       w.ascii(",\"cat\":");
       writeStringArray(w, cr.cat);
     }
+    if (cr.attr.length > 0) {
+      w.ascii(",\"attr\":[");
+      for (let i = 0; i < cr.attr.length; i++) {
+        if (i > 0) w.byte(0x2c);
+        w.i64(unchecked(cr.attr[i]));
+      }
+      w.byte(0x5d);
+    }
     w.ascii(",\"crid\":\"");
     w.jsonEscaped(cr.crid.ptr, cr.crid.len);
     w.ascii("\",\"w\":");
