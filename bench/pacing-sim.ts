@@ -11,10 +11,7 @@ import { PACKAGE_ROOT } from "../host/src/paths.ts";
 import { startSimBidder, type SimBidder } from "../tests/helpers/sim-bidder.ts";
 import { readLedger } from "../tests/helpers/ledger.ts";
 import type { HttpOutcome } from "../host/src/proxy-wasm/types.ts";
-import { Redis } from "ioredis";
-import { RedisBudgetSource } from "../host/src/control/budget-redis.ts";
-import type { BudgetSource } from "../host/src/control/budget.ts";
-import { deleteKeysStartingWith } from "../tests/helpers/redis-server.ts";
+import { RedisFleet } from "../tests/helpers/redis-fleet.ts";
 
 export interface PacingSimOptions {
   requestsPerDay: number;
@@ -119,7 +116,7 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
   // Simulated clock from a UTC midnight: the filter's features and pacing see it.
   const day0 = Date.UTC(2026, 10, 2);
   const podCount = o.pods ?? 1;
-  const fleet = podCount > 1 ? new RedisFleet(o.redisUrl ?? "redis://127.0.0.1:6379") : null;
+  const fleet = podCount > 1 ? new RedisFleet(o.redisUrl ?? "redis://127.0.0.1:6379", "sim-pacing") : null;
   const sims: SimBidder[] = [];
   try {
     for (let p = 0; p < podCount; p++) {
@@ -241,40 +238,6 @@ async function simulateDay(o: PacingSimOptions, sims: SimBidder[], d: DayInputs)
     unpacedDemandMicros: Math.round(unpaced),
     spentByPod,
   };
-}
-
-/**
- * Pods that lease one budget from Redis, each under its own pod id, on the simulated clock (the
- * Redis day keys and token bucket must see the day the filters see).
- */
-class RedisFleet {
-  readonly prefix = `sim-pacing-${process.pid}-${Date.now().toString(36)}`;
-  private readonly redis: Redis;
-
-  constructor(url: string) {
-    this.redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-  }
-
-  /**
-   * Slices as in production (a minute of pace per sync), but a pace of 3× the flat daily rate
-   * (pacingSeconds 8 h): the token bucket must not throttle the plan's peak hours, so what the
-   * run measures is the filters' PID, and the day's cap is the store's Σ granted ≤ daily.
-   */
-  source(podId: string, now: () => number): BudgetSource {
-    const policy = { leaseSeconds: 60, minSliceMicros: 1, pacingSeconds: 28_800 };
-    const inner = new RedisBudgetSource({ client: this.redis, keyPrefix: this.prefix, podId, policy });
-    return {
-      grant: (limits, report) => inner.grant(limits, report, now()),
-      lease: (limits, report) => inner.lease(limits, report, now()),
-      healthy: () => inner.healthy(),
-      close: () => inner.close(),
-    };
-  }
-
-  async close(): Promise<void> {
-    await deleteKeysStartingWith(this.redis, `{nexus:${this.prefix}:`);
-    await this.redis.quit();
-  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -38,6 +38,11 @@ export class CampaignRuntime {
   /** What the other pods charged on budget day `othersDay` (the last sync answer); -1: not known. */
   othersDay: i64 = -1;
   othersDailyCharged: i64 = 0;
+  /** The same for the local hour and minute numbers (the soft caps). */
+  othersHour: i64 = -1;
+  othersHourlyCharged: i64 = 0;
+  othersMinute: i64 = -1;
+  othersMinuteCharged: i64 = 0;
   /** False until this VM, as leader, has read the published state (again after it regains leadership). */
   paceStateLoaded: bool = false;
 

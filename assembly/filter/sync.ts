@@ -51,6 +51,7 @@ export class HostSync {
   private readonly ledger: LedgerRecord = new LedgerRecord();
   private readonly keyBuilder: LedgerKeyBuilder = new LedgerKeyBuilder();
   private readonly vmStatusKey: VmStatusKey = new VmStatusKey();
+  private readonly fleet: FleetFigures = new FleetFigures();
 
   // What this VM has loaded.
   private loadedConfigVersion: i64 = -1;
@@ -384,14 +385,18 @@ export class HostSync {
     while (d.nextElement(i)) {
       let id = "";
       let granted: i64 = -1;
-      let day: i64 = -1;
-      let others: i64 = -1;
+      const f = this.fleet;
+      f.reset();
       if (d.beginObject()) {
         while (d.nextKey()) {
           if (d.keyIs("id")) id = d.string();
           else if (d.keyIs("granted_micros")) granted = d.int(0, i64.MAX_VALUE);
-          else if (d.keyIs("day")) day = d.int(0, i64.MAX_VALUE);
-          else if (d.keyIs("others_daily_charged_micros")) others = d.int(0, i64.MAX_VALUE);
+          else if (d.keyIs("day")) f.day = d.int(0, i64.MAX_VALUE);
+          else if (d.keyIs("others_daily_charged_micros")) f.daily = d.int(0, i64.MAX_VALUE);
+          else if (d.keyIs("hour")) f.hour = d.int(0, i64.MAX_VALUE);
+          else if (d.keyIs("others_hourly_charged_micros")) f.hourly = d.int(0, i64.MAX_VALUE);
+          else if (d.keyIs("minute")) f.minute = d.int(0, i64.MAX_VALUE);
+          else if (d.keyIs("others_minute_charged_micros")) f.minutely = d.int(0, i64.MAX_VALUE);
           else d.skip();
           d.endMember();
         }
@@ -400,12 +405,11 @@ export class HostSync {
         const b = String.UTF8.encode(id);
         const l = this.root.ledger;
         l.setGrantById(changetype<usize>(b), b.byteLength, granted);
-        // Older hosts send no fleet figures: the pod then paces its own spend alone.
-        const rt = day >= 0 && others >= 0 ? l.runtimeById(changetype<usize>(b), b.byteLength) : null;
-        if (rt !== null) {
+        // Older hosts send no fleet figures: the pod then paces, and caps, its own spend alone.
+        const rt = l.runtimeById(changetype<usize>(b), b.byteLength);
+        if (rt !== null && f.any()) {
           loadPaceState(rt);
-          rt.othersDay = day;
-          rt.othersDailyCharged = others;
+          f.applyTo(rt);
           savePaceState(rt);
         }
       }
@@ -573,8 +577,11 @@ export class HostSync {
       rt.minuteStartCharged = rec.charged;
     }
     const floor = this.root.config.pacing.minMultiplier;
-    if (c.hourlyBudgetMicros > 0 && rec.charged - rt.hourStartCharged >= c.hourlyBudgetMicros) return floor;
-    if (c.minuteBudgetMicros > 0 && rec.charged - rt.minuteStartCharged >= c.minuteBudgetMicros) return floor;
+    // The caps are the campaign's: this pod's spend in the window plus the other pods' (last sync answer).
+    const hourSpend = rec.charged - rt.hourStartCharged + (rt.othersHour == hour ? rt.othersHourlyCharged : 0);
+    const minuteSpend = rec.charged - rt.minuteStartCharged + (rt.othersMinute == minutes ? rt.othersMinuteCharged : 0);
+    if (c.hourlyBudgetMicros > 0 && hourSpend >= c.hourlyBudgetMicros) return floor;
+    if (c.minuteBudgetMicros > 0 && minuteSpend >= c.minuteBudgetMicros) return floor;
     return m;
   }
 }
@@ -599,4 +606,42 @@ function hexVal(c: i32): i32 {
   if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
   if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10;
   return -1;
+}
+
+/** One grant's fleet figures from a sync answer (-1: not sent). */
+class FleetFigures {
+  day: i64 = -1;
+  daily: i64 = -1;
+  hour: i64 = -1;
+  hourly: i64 = -1;
+  minute: i64 = -1;
+  minutely: i64 = -1;
+
+  reset(): void {
+    this.day = -1;
+    this.daily = -1;
+    this.hour = -1;
+    this.hourly = -1;
+    this.minute = -1;
+    this.minutely = -1;
+  }
+
+  any(): bool {
+    return (this.day >= 0 && this.daily >= 0) || (this.hour >= 0 && this.hourly >= 0) || (this.minute >= 0 && this.minutely >= 0);
+  }
+
+  applyTo(rt: CampaignRuntime): void {
+    if (this.day >= 0 && this.daily >= 0) {
+      rt.othersDay = this.day;
+      rt.othersDailyCharged = this.daily;
+    }
+    if (this.hour >= 0 && this.hourly >= 0) {
+      rt.othersHour = this.hour;
+      rt.othersHourlyCharged = this.hourly;
+    }
+    if (this.minute >= 0 && this.minutely >= 0) {
+      rt.othersMinute = this.minute;
+      rt.othersMinuteCharged = this.minutely;
+    }
+  }
 }

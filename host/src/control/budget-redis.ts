@@ -15,6 +15,9 @@
 //                           when they first leased that day + every change since), charged (spend
 //                           reported for day n); expires 3 days after its last write
 //   {nexus:P:C}:pods        set of pod ids (for operators)
+//   {nexus:P:C}:hour:<h>    hash: charged (growth of pods' charged reported in local hour h); 2 h TTL
+//   {nexus:P:C}:minute:<m>  hash: charged (the same per local minute); 2 min TTL
+//   (the pod hash also keeps its own part of both: hour, hour_charged, minute, minute_charged)
 //
 // The lease (LEASE_LUA) is a token bucket refilled at the pacing target
 // (daily budget / pacingSeconds, or total / pacingSeconds without a daily
@@ -67,18 +70,20 @@ import type { Redis } from "ioredis";
 import { loadIoredis } from "../lazy-deps.ts";
 import type { Logger } from "../log.ts";
 import { pluginUtcOffset, type HostConfig } from "../config.ts";
+import { windowsAt } from "./fleet-spend.ts";
 import type { HostMetrics } from "../server/host-metrics.ts";
 import { NexusError } from "../errors.ts";
 import { budgetDay, paceMicrosPerSecond, sliceMicros, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
 
 /**
- * KEYS: campaign, pod, day, pods. ARGV: see RedisBudgetSource.lease. Returns {answer, counted,
- * campaign granted, day granted, tokens, registered, holding, others' daily charged}.
+ * KEYS: campaign, pod, day, pods, hour, minute. ARGV: see RedisBudgetSource.lease. Returns {answer,
+ * counted, campaign granted, day granted, tokens, registered, holding, others' daily charged,
+ * others' hourly charged, others' minute charged}.
  */
 export const LEASE_LUA = `
 local function num(v) if v == false or v == nil then return nil end return tonumber(v) end
 local function int(x) return string.format('%d', x) end
-local ck, pk, dk, sk = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local ck, pk, dk, sk, hk, mk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local pod = ARGV[1]
 local now = tonumber(ARGV[2])
 local day = ARGV[3]
@@ -96,6 +101,8 @@ local dcharged = tonumber(ARGV[14])
 local dayTtl = tonumber(ARGV[15])
 local holdMs = tonumber(ARGV[16])
 local epoch = ARGV[17]
+local hour = ARGV[18]
+local minute = ARGV[19]
 
 -- Read everything first: no write happens before the last check that could fail.
 local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
@@ -105,13 +112,19 @@ local tokens = num(c[3])
 local ts = num(c[4])
 local holdUntil = num(c[5]) or 0
 if tokens == nil or ts == nil then tokens = cap; ts = now end
-local p = redis.call('HMGET', pk, 'granted', 'answer', 'charged', 'day', 'daily_charged', 'epoch')
+local p = redis.call('HMGET', pk, 'granted', 'answer', 'charged', 'day', 'daily_charged', 'epoch', 'hour', 'hour_charged', 'minute', 'minute_charged')
 local G = num(p[1])
 local answer = num(p[2]) or 0
 local pc = num(p[3]) or 0
 local pday = p[4]
 local pdc = num(p[5]) or 0
 local pepoch = p[6]
+local phc = 0
+if p[7] == hour then phc = num(p[8]) or 0 end
+local pmc = 0
+if p[9] == minute then pmc = num(p[10]) or 0 end
+local hc = num(redis.call('HGET', hk, 'charged')) or 0
+local mc = num(redis.call('HGET', mk, 'charged')) or 0
 local d = redis.call('HMGET', dk, 'granted', 'charged')
 local dg = num(d[1]) or 0
 local dc = num(d[2]) or 0
@@ -129,11 +142,17 @@ if G == nil or charged < pc or newLedger then
   -- grant and charges stay counted (consumed). Holdings nobody counted: hold new money while the
   -- others re-register.
   if G == nil then registered = 1 else registered = 2 end
-  G = H; answer = H; pc = 0; pday = false; pdc = 0
+  G = H; answer = H; pc = 0; pday = false; pdc = 0; phc = 0; pmc = 0
   cg = cg + H
   if H > 0 then holdUntil = math.max(holdUntil, now + holdMs) end
 end
 cc = cc + (charged - pc)
+-- The charged growth since the last report counts in this hour and minute (soft caps' fleet spend);
+-- a pod the store did not know brings its whole history, which is not this hour's.
+local grow = charged - pc
+if registered == 1 then grow = 0 end
+hc = hc + grow; phc = phc + grow
+mc = mc + grow; pmc = pmc + grow
 
 -- What the pod may hold right now: its ledger's grant, or the last answer if not applied yet.
 local prev = math.max(H, answer)
@@ -197,6 +216,11 @@ if registered == 2 then redis.call('HINCRBY', ck, 'resets', 1) end
 redis.call('HSET', pk, 'granted', int(Gn), 'answer', int(new), 'charged', int(charged), 'reserved', int(reserved),
   'daily_charged', int(dcharged), 'day', day, 'updated_ms', int(now))
 if epoch ~= '' then redis.call('HSET', pk, 'epoch', epoch) end
+redis.call('HSET', pk, 'hour', hour, 'hour_charged', int(phc), 'minute', minute, 'minute_charged', int(pmc))
+redis.call('HSET', hk, 'charged', int(hc))
+redis.call('PEXPIRE', hk, 7200000)
+redis.call('HSET', mk, 'charged', int(mc))
+redis.call('PEXPIRE', mk, 120000)
 redis.call('HSET', dk, 'granted', int(dg), 'charged', int(dc))
 redis.call('PEXPIRE', dk, dayTtl)
 redis.call('SADD', sk, pod)
@@ -204,7 +228,8 @@ redis.call('SADD', sk, pod)
 -- this report's. The filter paces the fleet's spend against the daily plan with it.
 local others = dc - dcharged
 if others < 0 then others = 0 end
-return {new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0, math.floor(others)}
+return {new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0, math.floor(others),
+  math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))}
 `;
 
 export { budgetDay };
@@ -332,9 +357,9 @@ export class RedisBudgetSource implements BudgetSource {
     return this.redis.status === "ready";
   }
 
-  keys(campaignId: string, podId: string, day: number): [string, string, string, string] {
+  keys(campaignId: string, podId: string, day: number, hour = 0, minute = 0): [string, string, string, string, string, string] {
     const tag = `{nexus:${this.o.keyPrefix}:${campaignId}}`;
-    return [`${tag}:campaign`, `${tag}:pod:${podId}`, `${tag}:day:${day}`, `${tag}:pods`];
+    return [`${tag}:campaign`, `${tag}:pod:${podId}`, `${tag}:day:${day}`, `${tag}:pods`, `${tag}:hour:${hour}`, `${tag}:minute:${minute}`];
   }
 
   /** Writes each campaign's limits where Redis has none yet (operators see them; leases keep them current). */
@@ -364,8 +389,9 @@ export class RedisBudgetSource implements BudgetSource {
   /** One lease (grant() with the details). Throws BudgetUnavailableError when Redis does not answer. */
   async lease(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<LeaseResult> {
     const podId = this.podId ?? report.podId;
-    const day = budgetDay(nowMs, this.o.utcOffsetMinutes ?? 0);
-    const keys = this.keys(limits.id, podId, day);
+    const w = windowsAt(nowMs, this.o.utcOffsetMinutes ?? 0);
+    const day = w.day;
+    const keys = this.keys(limits.id, podId, day, w.hour, w.minute);
     const pace = paceMicrosPerSecond(limits, this.o.policy);
     const slice = sliceMicros(limits, this.o.policy);
     const args = [
@@ -386,6 +412,8 @@ export class RedisBudgetSource implements BudgetSource {
       String(DAY_TTL_MS),
       String(int(this.o.recoveryHoldMs ?? 5000)),
       report.ledgerEpoch === undefined ? "" : String(report.ledgerEpoch),
+      String(w.hour),
+      String(w.minute),
     ];
     let raw: unknown;
     try {
@@ -405,6 +433,10 @@ export class RedisBudgetSource implements BudgetSource {
       holding: Number(a[6]) === 1,
       day,
       othersDailyCharged: Number(a[7] ?? 0),
+      hour: w.hour,
+      othersHourlyCharged: Number(a[8] ?? 0),
+      minute: w.minute,
+      othersMinuteCharged: Number(a[9] ?? 0),
     };
     const m = this.o.metrics;
     if (m) {

@@ -4,6 +4,9 @@
 // reserved + a slice that refills at the pacing target rate), never more than
 // what is left of the campaign's total and daily budget across all pods.
 // In-memory here (standalone, one pod); Redis for many pods (budget-redis.ts).
+import { FleetSpend, windowsAt } from "./fleet-spend.ts";
+
+export { budgetDay } from "./fleet-spend.ts";
 
 export interface PodReport {
   campaignId: string;
@@ -40,6 +43,11 @@ export interface BudgetLease {
    * of N pods compares a 1/N share with the whole plan, sees itself behind, and never shades down.
    */
   othersDailyCharged: number;
+  /** The local hour and minute numbers (windowsAt()) and what the other pods charged in them: the soft caps' fleet spend. */
+  hour: number;
+  othersHourlyCharged: number;
+  minute: number;
+  othersMinuteCharged: number;
 }
 
 export interface BudgetSource {
@@ -83,10 +91,8 @@ export class MemoryBudgetSource implements BudgetSource {
   private readonly retired = new Map<string, number>();
   /** Per campaign and pod: the ledger epoch last reported. */
   private readonly epochs = new Map<string, Map<string, number>>();
-  /** Per campaign and pod: the daily charged last reported, and its budget day. */
-  private readonly daily = new Map<string, Map<string, DailySpend>>();
-  /** Per campaign: what restarted ledgers had charged on a day (`retiredDaily.day` only). */
-  private readonly retiredDaily = new Map<string, DailySpend>();
+  /** Per campaign: what each pod charged in the current day, hour and minute. */
+  private readonly spend = new Map<string, FleetSpend>();
 
   constructor(
     private readonly policy: SlicePolicy,
@@ -99,9 +105,9 @@ export class MemoryBudgetSource implements BudgetSource {
 
   async lease(limits: CampaignLimits, r: PodReport, nowMs: number): Promise<BudgetLease> {
     const byPod = mapOf(this.granted, limits.id);
-    const dailyByPod = mapOf(this.daily, limits.id);
-    const day = budgetDay(nowMs, this.utcOffsetMinutes);
-    this.retireRestartedLedger(limits.id, r, byPod, dailyByPod);
+    let spend = this.spend.get(limits.id);
+    if (!spend) this.spend.set(limits.id, (spend = new FleetSpend()));
+    this.retireRestartedLedger(limits.id, r, byPod, spend);
     const held = r.charged + r.reserved;
     let others = this.retired.get(limits.id) ?? 0;
     for (const [pod, g] of byPod) if (pod !== r.podId) others += g;
@@ -109,19 +115,22 @@ export class MemoryBudgetSource implements BudgetSource {
     if (limits.totalMicros > 0) want = Math.min(want, limits.totalMicros - others);
     const granted = Math.max(held, Math.floor(want));
     byPod.set(r.podId, granted);
-    dailyByPod.set(r.podId, { day, micros: r.dailyCharged });
-    const retired = this.retiredDaily.get(limits.id);
-    let othersDaily = retired?.day === day ? retired.micros : 0;
-    for (const [pod, d] of dailyByPod) if (pod !== r.podId && d.day === day) othersDaily += d.micros;
-    return { granted, day, othersDailyCharged: othersDaily };
+    const w = windowsAt(nowMs, this.utcOffsetMinutes);
+    const o = spend.report(r.podId, r.charged, r.dailyCharged, w);
+    return {
+      granted,
+      day: w.day, othersDailyCharged: o.daily,
+      hour: w.hour, othersHourlyCharged: o.hourly,
+      minute: w.minute, othersMinuteCharged: o.minute,
+    };
   }
 
   /**
    * A pod whose ledger epoch changed (Envoy restarted under the same host): what its old ledger
    * was granted stays counted, as the Redis source does — those bids are out and get billed —
-   * and what it charged today stays in the fleet's daily spend.
+   * and what it charged stays in the fleet's day, hour and minute.
    */
-  private retireRestartedLedger(campaignId: string, r: PodReport, byPod: Map<string, number>, dailyByPod: Map<string, DailySpend>): void {
+  private retireRestartedLedger(campaignId: string, r: PodReport, byPod: Map<string, number>, spend: FleetSpend): void {
     if (r.ledgerEpoch === undefined) return;
     const epochs = mapOf(this.epochs, campaignId);
     const before = epochs.get(r.podId);
@@ -129,13 +138,7 @@ export class MemoryBudgetSource implements BudgetSource {
     if (before === undefined || before === r.ledgerEpoch) return;
     this.retired.set(campaignId, (this.retired.get(campaignId) ?? 0) + (byPod.get(r.podId) ?? 0));
     byPod.delete(r.podId);
-    const old = dailyByPod.get(r.podId);
-    if (old) {
-      const kept = this.retiredDaily.get(campaignId);
-      const sameDay = kept !== undefined && kept.day === old.day;
-      this.retiredDaily.set(campaignId, { day: old.day, micros: (sameDay ? kept.micros : 0) + old.micros });
-      dailyByPod.delete(r.podId);
-    }
+    spend.retire(r.podId);
   }
 
   healthy(): boolean {
@@ -145,20 +148,8 @@ export class MemoryBudgetSource implements BudgetSource {
   async close(): Promise<void> {}
 }
 
-interface DailySpend {
-  day: number;
-  micros: number;
-}
-
 function mapOf<V>(m: Map<string, Map<string, V>>, key: string): Map<string, V> {
   let inner = m.get(key);
   if (!inner) m.set(key, (inner = new Map()));
   return inner;
-}
-
-const DAY_MS = 86_400_000;
-
-/** The budget day: days since the epoch in the filter's time zone (utc_offset_minutes), as the filter counts them. */
-export function budgetDay(nowMs: number, utcOffsetMinutes: number): number {
-  return Math.floor((nowMs + utcOffsetMinutes * 60_000) / DAY_MS);
 }

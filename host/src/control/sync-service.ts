@@ -40,9 +40,13 @@ export interface SyncAnswer {
 export interface SyncGrant {
   id: string;
   granted_micros: number;
-  /** The budget day of the lease and what the other pods charged on it (BudgetLease). */
+  /** The budget day, local hour and minute of the lease, and what the other pods charged in each (BudgetLease). */
   day: number;
   others_daily_charged_micros: number;
+  hour: number;
+  others_hourly_charged_micros: number;
+  minute: number;
+  others_minute_charged_micros: number;
 }
 
 export class SyncError extends Error {
@@ -110,7 +114,16 @@ export class SyncService {
       };
       try {
         const lease = await this.budget.lease(limits, podReport, nowMs);
-        grants.push({ id: c.id, granted_micros: lease.granted, day: lease.day, others_daily_charged_micros: lease.othersDailyCharged });
+        grants.push({
+          id: c.id,
+          granted_micros: lease.granted,
+          day: lease.day,
+          others_daily_charged_micros: lease.othersDailyCharged,
+          hour: lease.hour,
+          others_hourly_charged_micros: lease.othersHourlyCharged,
+          minute: lease.minute,
+          others_minute_charged_micros: lease.othersMinuteCharged,
+        });
       } catch (err) {
         // Budget source down: no new money; the filter keeps what it holds.
         this.budgetErrors++;

@@ -1,8 +1,10 @@
-// Every lease tells the pod what the OTHER pods charged on the budget day (BudgetLease
-// .othersDailyCharged), so that its filter paces the fleet's spend against the campaign's daily
-// plan (assembly/filter/sync.ts pace()). The same rules for the Redis source (LEASE_LUA: the day
-// hash's charged without this report's) and the memory source: other pods' reports of the same
-// day count, another day's do not, and a ledger that restarted keeps what it charged that day.
+// Every lease tells the pod what the OTHER pods charged in the budget day, the local hour and the
+// local minute (BudgetLease.othersDailyCharged, othersHourlyCharged, othersMinuteCharged), so that
+// its filter paces the fleet's spend against the campaign's daily plan and applies the hourly and
+// minute soft caps to the fleet's spend (assembly/filter/sync.ts). The same rules for the Redis
+// source (LEASE_LUA) and the memory source (fleet-spend.ts): other pods' spend in the same window
+// counts, another window's does not, a pod's history before its first report is not this hour's,
+// and a ledger that restarted keeps what it charged.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
@@ -16,9 +18,8 @@ const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const limits: CampaignLimits = { id: "c", totalMicros: 0, dailyMicros: 10_000_000, active: true };
 const policy = { leaseSeconds: 10, minSliceMicros: 1000 };
 
-function report(pod: string, dailyCharged: number, ledgerEpoch = 1): PodReport {
-  // Cumulative charged ≥ daily charged; a fixed reserve, so grants stay above what is held.
-  return { campaignId: "c", podId: pod, granted: 0, charged: dailyCharged, reserved: 0, dailyCharged, ledgerEpoch };
+function report(pod: string, dailyCharged: number, ledgerEpoch = 1, charged = dailyCharged): PodReport {
+  return { campaignId: "c", podId: pod, granted: 0, charged, reserved: 0, dailyCharged, ledgerEpoch };
 }
 
 /** The scenario, on any source; `make` returns a fresh source. */
@@ -57,25 +58,60 @@ function fleetDailyCases(make: () => BudgetSource): void {
     }
   });
 
+  it("hour and minute: the growth of the other pods' charged in the window; history before a first report is not", async () => {
+    const s = make();
+    try {
+      // Pod a has charged 10 000 before this store knew it (history), pod b 4 000.
+      await s.lease(limits, report("a", 0, 1, 10_000), T0);
+      await s.lease(limits, report("b", 0, 1, 4_000), T0);
+      let b = await s.lease(limits, report("b", 0, 1, 4_000), T0 + 1000);
+      assert.equal(b.othersHourlyCharged, 0, "a's history is not this hour's spend");
+      assert.equal(b.hour, Math.floor((Math.floor(T0 / 60_000) + OFFSET) / 60));
+      assert.equal(b.minute, Math.floor(T0 / 60_000) + OFFSET);
+      await s.lease(limits, report("a", 0, 1, 10_700), T0 + 2000);
+      b = await s.lease(limits, report("b", 0, 1, 4_100), T0 + 3000);
+      assert.equal(b.othersHourlyCharged, 700);
+      assert.equal(b.othersMinuteCharged, 700);
+      const a = await s.lease(limits, report("a", 0, 1, 10_700), T0 + 4000);
+      assert.equal(a.othersHourlyCharged, 100, "b's 100 this hour, not its history");
+      // Two minutes later, same hour: the minute starts over.
+      await s.lease(limits, report("a", 0, 1, 10_750), T0 + 120_000);
+      b = await s.lease(limits, report("b", 0, 1, 4_100), T0 + 121_000);
+      assert.equal(b.othersHourlyCharged, 750);
+      assert.equal(b.othersMinuteCharged, 50);
+      // The next hour starts over too.
+      await s.lease(limits, report("a", 0, 1, 10_800), T0 + 3_600_000);
+      b = await s.lease(limits, report("b", 0, 1, 4_100), T0 + 3_601_000);
+      assert.equal(b.othersHourlyCharged, 50);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("a ledger that restarted keeps what it charged today in the fleet's spend", async () => {
     const s = make();
     try {
       await s.lease(limits, report("a", 900, 11), T0);
       await s.lease(limits, report("b", 100), T0);
-      // Pod a's Envoy restarts: a new ledger (new epoch) that has charged nothing yet.
-      const fresh = await s.lease(limits, report("a", 0, 12), T0 + 1000);
-      assert.equal(fresh.othersDailyCharged, 1000, "the old ledger's 900 were spent today, by this fleet");
+      await s.lease(limits, report("a", 1300, 11), T0 + 500); // 400 more this hour
+      // Pod a's Envoy restarts: a new ledger (new epoch) that has charged 50 so far.
+      const fresh = await s.lease(limits, report("a", 50, 12), T0 + 1000);
+      assert.equal(fresh.othersDailyCharged, 1400, "the old ledger's 1300 were spent today, by this fleet");
+      assert.equal(fresh.othersHourlyCharged, 400, "and its 400 this hour");
+      const b = await s.lease(limits, report("b", 100), T0 + 2000);
+      assert.equal(b.othersHourlyCharged, 450, "the old ledger's 400 and the new one's 50");
+      assert.equal(b.othersDailyCharged, 1350);
     } finally {
       await s.close();
     }
   });
 }
 
-describe("fleet daily spend: memory source", () => {
+describe("fleet spend: memory source", () => {
   fleetDailyCases(() => new MemoryBudgetSource(policy, OFFSET));
 });
 
-describe("fleet daily spend: redis source", () => {
+describe("fleet spend: redis source", () => {
   let client: Redis;
   const prefixes: string[] = [];
   before(async () => {
@@ -91,7 +127,7 @@ describe("fleet daily spend: redis source", () => {
   });
 
   fleetDailyCases(() => {
-    const keyPrefix = uniquePrefix("fleet-daily");
+    const keyPrefix = uniquePrefix("fleet-spend");
     prefixes.push(keyPrefix);
     // recoveryHoldMs 0: registrations hold no money back (not what these cases measure).
     return new RedisBudgetSource({ client, keyPrefix, policy, utcOffsetMinutes: OFFSET, recoveryHoldMs: 0 });

@@ -1,0 +1,95 @@
+// What a campaign's pods charged in the current budget day, local hour and local minute, so that
+// each pod's filter can pace and apply its soft caps to the fleet's spend, not to its own share
+// (assembly/filter/sync.ts). The memory budget source keeps it here; the Redis source keeps the
+// same numbers in Redis (LEASE_LUA). A pod's day figure is its filter's own (daily charged); its
+// hour and minute figures are the growth of its cumulative charged between two reports, counted
+// in the window of the later report (so up to one sync period of spend lands in the next window).
+
+const DAY_MS = 86_400_000;
+
+/** The budget day: days since the epoch in the filter's time zone (utc_offset_minutes), as the filter counts them. */
+export function budgetDay(nowMs: number, utcOffsetMinutes: number): number {
+  return Math.floor((nowMs + utcOffsetMinutes * 60_000) / DAY_MS);
+}
+
+/** Minutes since the epoch in the filter's time zone (the filter's localMinutes()). */
+export function localMinute(nowMs: number, utcOffsetMinutes: number): number {
+  return Math.floor(nowMs / 60_000) + Math.trunc(utcOffsetMinutes);
+}
+
+export interface Windows {
+  day: number;
+  hour: number;
+  minute: number;
+}
+
+export function windowsAt(nowMs: number, utcOffsetMinutes: number): Windows {
+  const minute = localMinute(nowMs, utcOffsetMinutes);
+  return { day: budgetDay(nowMs, utcOffsetMinutes), hour: Math.floor(minute / 60), minute };
+}
+
+/** What the other pods charged in each current window. */
+export interface OthersSpend {
+  daily: number;
+  hourly: number;
+  minute: number;
+}
+
+interface Window {
+  period: number;
+  micros: number;
+}
+
+const KINDS = ["day", "hour", "minute"] as const;
+type Kind = (typeof KINDS)[number];
+
+interface PodSpend {
+  lastCharged: number;
+  day: Window;
+  hour: Window;
+  minute: Window;
+}
+
+const empty = (): Window => ({ period: -1, micros: 0 });
+
+/** One campaign's spend by pod, in memory. */
+export class FleetSpend {
+  private readonly pods = new Map<string, PodSpend>();
+  /** Ledgers that restarted: what they had charged in their last windows still counts. */
+  private readonly retired: Record<Kind, Window> = { day: empty(), hour: empty(), minute: empty() };
+
+  /** Records a pod's report and returns what the others charged in the windows `w`. */
+  report(podId: string, charged: number, dailyCharged: number, w: Windows): OthersSpend {
+    let p = this.pods.get(podId);
+    // A pod's first report brings its whole history, which is not this hour's or minute's.
+    if (!p) this.pods.set(podId, (p = { lastCharged: charged, day: empty(), hour: empty(), minute: empty() }));
+    // Charged going backwards: a ledger that restarted without telling; its charged is all new.
+    const delta = charged >= p.lastCharged ? charged - p.lastCharged : charged;
+    p.lastCharged = charged;
+    p.day = { period: w.day, micros: dailyCharged };
+    for (const k of ["hour", "minute"] as const) {
+      if (p[k].period !== w[k]) p[k] = { period: w[k], micros: 0 };
+      p[k].micros += delta;
+    }
+    return { daily: this.others(podId, "day", w.day), hourly: this.others(podId, "hour", w.hour), minute: this.others(podId, "minute", w.minute) };
+  }
+
+  /** The pod's ledger restarted: its spend so far stays in the fleet's windows, the pod starts over. */
+  retire(podId: string): void {
+    const p = this.pods.get(podId);
+    if (!p) return;
+    for (const k of KINDS) {
+      const r = this.retired[k];
+      if (p[k].period === r.period) r.micros += p[k].micros;
+      else if (p[k].period > r.period) this.retired[k] = { ...p[k] };
+    }
+    // The new ledger's charged is all new spend (its next report counts it from 0).
+    this.pods.set(podId, { lastCharged: 0, day: empty(), hour: empty(), minute: empty() });
+  }
+
+  private others(podId: string, k: Kind, period: number): number {
+    let sum = this.retired[k].period === period ? this.retired[k].micros : 0;
+    for (const [pod, p] of this.pods) if (pod !== podId && p[k].period === period) sum += p[k].micros;
+    return sum;
+  }
+}
