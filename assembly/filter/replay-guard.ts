@@ -6,9 +6,13 @@
 // ("nexus/v1/seen/<n>", n in [0, B)), all created when the plugin is
 // configured, each holding ENTRIES fixed-size entries:
 //
-//   entry i at byte 16·i:  u64 hash of the id · i64 expiry (ms since the epoch)
+//   entry i at byte 16·i:  u64 hash of the id · i64 expiry
 //
-// An entry whose expiry is not after `now` is free. The id is hashed with
+// An entry whose expiry is not after `now` is free. Expiries run on the host's monotonic
+// clock (monotonic.ts), marked by bit 62 of the expiry, so that a wall clock stepping forward
+// (NTP, a resumed VM) does not forget every id at once and let replays bid again. An entry
+// without the mark (written by an older filter, or by a host without a monotonic clock) is an
+// expiry in wall-clock ms and is compared with the wall clock. The id is hashed with
 // murmur3_32 under two seeds into 64 bits; the bucket is the hash modulo B.
 // The seeds are random per process (kept in "nexus/v1/seen/seed", written by
 // the first VM to configure, read by every other) so that ids cannot be chosen
@@ -35,12 +39,15 @@ import { NoBid } from "../core/bidding/reasons";
 import { shared } from "./shared";
 import { OwnedBytes } from "../core/bidding/campaign";
 import { metrics } from "./metrics";
+import { monotonicMs } from "./monotonic";
 
 /** Entries per bucket. */
 export const REPLAY_ENTRIES: i32 = 16;
 const ENTRY_BYTES: i32 = 16;
 export const REPLAY_BUCKET_BYTES: i32 = REPLAY_ENTRIES * ENTRY_BYTES;
 const PREFIX = "nexus/v1/seen/";
+/** Marks an expiry on the monotonic clock (wall-clock ms since 1970 stay far below 2^62). */
+const MONOTONIC: i64 = 1 << 62;
 const KEY_SEED = OwnedBytes.fromString("nexus/v1/seen/seed");
 
 export class ReplayGuard {
@@ -90,7 +97,9 @@ export class ReplayGuard {
   check(idPtr: usize, idLen: i32, nowMs: i64): i32 {
     const h: u64 = (<u64>murmur3_32(idPtr, idLen, this.seedA) << 32) | <u64>murmur3_32(idPtr, idLen, this.seedB);
     this.buildKey(<u32>(h % <u64>this.buckets));
-    const expires = nowMs + this.ttlMs;
+    const mono = monotonicMs();
+    // Entries compare in one order whatever their clock: the remaining time (expiry − its clock's now).
+    const expires = mono >= 0 ? (mono + this.ttlMs) | MONOTONIC : nowMs + this.ttlMs;
     const buf = this.buf;
     for (let attempt = 0; attempt < this.retries; attempt++) {
       if (attempt > 0) metrics.inc(metrics.casRetries);
@@ -99,15 +108,15 @@ export class ReplayGuard {
       const p = shared.ptr;
       let free = -1;
       let oldest = 0;
-      let oldestExpiry = i64.MAX_VALUE;
+      let oldestExpiry = i64.MAX_VALUE; // the least time left among live entries
       if (shared.len == REPLAY_BUCKET_BYTES) {
         for (let i = 0; i < REPLAY_ENTRIES; i++) {
           const e = p + <usize>(i * ENTRY_BYTES);
-          const expiry = load<i64>(e, 8);
-          if (expiry > nowMs) {
+          const left = timeLeft(load<i64>(e, 8), nowMs, mono);
+          if (left > 0) {
             if (load<u64>(e) == h) return NoBid.REPLAY;
-            if (expiry < oldestExpiry) {
-              oldestExpiry = expiry;
+            if (left < oldestExpiry) {
+              oldestExpiry = left;
               oldest = i;
             }
           } else if (free < 0) {
@@ -189,4 +198,14 @@ export class ReplayGuard {
     }
     this.keyLen = len;
   }
+}
+
+/**
+ * Milliseconds an entry has left (≤ 0: free), each expiry on its own clock: marked ones on the
+ * monotonic clock (`mono`; a host that has none now cannot tell, so they count as expired),
+ * unmarked ones on the wall clock.
+ */
+@inline function timeLeft(expiry: i64, wallMs: i64, mono: i64): i64 {
+  if ((expiry & MONOTONIC) != 0) return mono >= 0 ? (expiry & ~MONOTONIC) - mono : 0;
+  return expiry - wallMs;
 }
