@@ -35,6 +35,8 @@ const MAX_VERSION: i32 = 64;
 /** A model the leader refused (invalid for this filter, or not publishable) is not downloaded again for this long. */
 const MODEL_REFUSAL_RETRY_MS: i64 = 60_000;
 const buf16 = memory.data(16);
+/** Longest pacing step fed to the PID as such (see pace()). */
+const MAX_PACE_STEP_MS: i64 = 60_000;
 const statusBuf = memory.data(24);
 
 export class HostSync {
@@ -550,7 +552,10 @@ export class HostSync {
         const spent = rec.dailyChargedOn(today) + (rt.othersDay == today ? rt.othersDailyCharged : 0);
         const target = <f64>c.dailyBudgetMicros * this.plan.fractionAt(msIntoDay(now, offset));
         const error = (target - <f64>spent) / <f64>c.dailyBudgetMicros;
-        const dt = rt.lastPaceMs > 0 ? <f64>(now - rt.lastPaceMs) / 1000.0 : <f64>cfg.tickMs / 1000.0;
+        // A step longer than a minute (state restored from long ago, a campaign that comes back)
+        // counts as one tick: it must not wind the integral up to its limit at once.
+        const gap = now - rt.lastPaceMs;
+        const dt = rt.lastPaceMs > 0 && gap <= MAX_PACE_STEP_MS ? <f64>gap / 1000.0 : <f64>cfg.tickMs / 1000.0;
         m = rt.pid.update(error, dt, cfg.pacing);
       }
       rt.lastPaceMs = now;
