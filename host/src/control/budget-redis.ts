@@ -267,7 +267,7 @@ export interface RedisBudgetOptions {
   log?: Logger;
 }
 
-/** A lease with the store's details (BudgetLease: the pod's grant, the day, the other pods' daily spend). */
+/** A lease with the store's details (BudgetLease: the pod's grant and the other pods' spend in the day, hour and minute). */
 export interface LeaseResult extends BudgetLease {
   /** What the store counts for the pod until its next report: max(answer, reported granted). */
   counted: number;

@@ -53,7 +53,7 @@ export interface BudgetLease {
 export interface BudgetSource {
   /** The pod's new cumulative grant for the campaign. Throws when the source is unreachable. */
   grant(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<number>;
-  /** grant() with the fleet's daily spend (what SyncService answers the filter). */
+  /** grant() with what the other pods charged this day, hour and minute (what SyncService answers the filter). */
   lease(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<BudgetLease>;
   /** True while the source answers (readiness). */
   healthy(): boolean;
