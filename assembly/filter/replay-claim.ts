@@ -25,6 +25,8 @@
 //                           claim itself (401 wrong sync token, 400, 404, 413), a
 //                           configuration error rather than a transient failure; it
 //                           is a failure all the same (same fail mode, same counter).
+//                           So is an unknown replay_cluster (proxy_http_call refuses
+//                           it with BAD_ARGUMENT before the claim starts).
 // A stream that ends while its claim is pending (reset, Envoy's request timeout)
 // only clears its token (drop); the answer, which Envoy always delivers (success,
 // failure or timeout), then finds no live claim and is counted
@@ -109,8 +111,10 @@ export class ReplayClaims {
     metrics.inc(this.started);
     httpCall(cfg.replayCluster.ptr, cfg.replayCluster.len, h.ptr, h.len, idPtr, idLen, <u32>timeout, this.call);
     if (this.call.status != Status.OK) {
-      // Unknown cluster or a refused call: the claim failed before it started.
+      // The claim failed before it started. BAD_ARGUMENT is an unknown cluster (or headers the
+      // host refuses): a configuration error no retry fixes, counted with the host's refusals.
       metrics.inc(this.failures);
+      if (this.call.status == Status.BAD_ARGUMENT) metrics.inc(this.rejected);
       return this.failOpen ? NoBid.NONE : NoBid.CONTENTION;
     }
     const key = calloutKey(this.call.token);

@@ -411,6 +411,8 @@ describe("replay_cluster: the Envoy cluster of the claims", () => {
     assert.equal(reasonOf(rc), "contention");
     for (const pod of [unknownOpen, unknownClosed]) {
       assert.deepEqual(claims(pod.pool), [1, 0, 1], "started 1, claimed 0, failed 1");
+      // A configuration error (proxy_http_call: BAD_ARGUMENT), counted as such: no retry fixes it.
+      assert.equal(metric(pod.pool, "nexus_replay_claims_rejected_total"), 1);
       // The syncs (host_cluster) are not affected; the host never saw a claim.
       assert.ok(pod.sync.syncs > 0);
       assert.equal(await hostMetric(pod, "nexus_host_replay_claims_total", { outcome: "claimed" }), 0);
