@@ -524,6 +524,30 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(banner(long)), C1)).toBe(nb(NoBid.BLOCKED));
   });
 
+  it("a creative the imp refuses is skipped for the campaign's next creative that fits", () => {
+    const SECURE = '{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5,"secure":1}';
+    const http = '{"crid":"http","w":300,"h":250,"adm":"<img src=\\"http://cdn.example/a.png\\">"}';
+    const https = '{"crid":"https","w":300,"h":250,"adm":"<img src=\\"https://cdn.example/a.png\\">"}';
+    const d = decide(request(SECURE), camp("c", 8000, "", http + "," + https));
+    expect(d.count).toBe(1);
+    expect(d.bid(0).creative!.crid.toString()).toBe("https");
+    // Through the banner's formats too: the 300x250 creative is JavaScript, btype blocks it.
+    const js = '{"crid":"js","w":300,"h":250,"adm":"<script src=\\"https://cdn.example/t.js\\"></script>"}';
+    const multi = '{"id":"1","banner":{"w":300,"h":250,"format":[{"w":300,"h":250},{"w":728,"h":90}],"btype":[3]},"bidfloor":0.5}';
+    const d2 = decide(request(multi), camp("c", 8000, "", js + "," + CR_728));
+    expect(d2.count).toBe(1);
+    expect(d2.bid(0).creative!.crid.toString()).toBe("cr728");
+    // badv/bcat alike: a creative of another advertiser domain is taken.
+    const d3 = decide(
+      request(IMP, SITE + ',"badv":["adv.example"]'),
+      camp("c", 8000, "", '{"crid":"a","w":300,"h":250,"adomain":["adv.example"]},{"crid":"b","w":300,"h":250,"adomain":["other.example"]}'),
+    );
+    expect(d3.count).toBe(1);
+    expect(d3.bid(0).creative!.crid.toString()).toBe("b");
+    // Every creative that fits refused: BLOCKED, as before.
+    expect(priceOrReason(request(SECURE), camp("c", 8000, "", http))).toBe(nb(NoBid.BLOCKED));
+  });
+
   it("an inactive campaign is PAUSED; an exhausted one is BUDGET", () => {
     const budget = new MemBudget();
     const d = decide(request(), camp("c", 8000, '"active":false,'), budget);

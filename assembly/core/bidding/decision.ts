@@ -168,7 +168,7 @@ export class DecisionEngine {
       const camp = table.at(c);
       const creative = eligibleCreative(req, imp, camp);
       if (creative === null) continue;
-      if (blocked(req, creative) || refusedByImp(imp, creative)) {
+      if (refused(req, imp, creative)) {
         reason = worse(reason, NoBid.BLOCKED);
         continue;
       }
@@ -233,7 +233,11 @@ export class DecisionEngine {
   return reasonRank(candidate) > reasonRank(current) ? candidate : current;
 }
 
-/** The campaign's creative for this impression if its targeting matches, else null. */
+/**
+ * The campaign's creative for this impression if its targeting matches, else null: the first one
+ * that fits and that the exchange's rules allow, or, when each one that fits is refused, the first
+ * that fits (the caller answers BLOCKED).
+ */
 function eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
   const dev = req.device;
   if (!c.allowsDeviceType(dev.present ? dev.devicetype : 0)) return null;
@@ -243,18 +247,31 @@ function eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | nu
   if (c.domainBlock.size > 0 && domain.len > 0 && c.domainBlock.hasDomain(domain)) return null;
   // Size: the banner's own w×h, then each format, that the campaign targets and has a creative for.
   const b = imp.banner;
+  let first: Creative | null = null;
   if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h)) {
-    const cr = c.creativeFor(b.w, b.h);
-    if (cr !== null) return cr;
+    for (let k = 0; k < c.creatives.length; k++) {
+      const cr = unchecked(c.creatives[k]);
+      if (cr.w != b.w || cr.h != b.h) continue;
+      if (!refused(req, imp, cr)) return cr;
+      if (first === null) first = cr;
+    }
   }
   for (let i = 0; i < b.formatCount; i++) {
     const f = b.format(i);
-    if (c.allowsSize(f.w, f.h)) {
-      const cr = c.creativeFor(f.w, f.h);
-      if (cr !== null) return cr;
+    if (!c.allowsSize(f.w, f.h)) continue;
+    for (let k = 0; k < c.creatives.length; k++) {
+      const cr = unchecked(c.creatives[k]);
+      if (cr.w != f.w || cr.h != f.h) continue;
+      if (!refused(req, imp, cr)) return cr;
+      if (first === null) first = cr;
     }
   }
-  return null;
+  return first;
+}
+
+/** The exchange's block lists or the impression's own rules refuse this creative. */
+@inline function refused(req: BidRequest, imp: Imp, cr: Creative): bool {
+  return blocked(req, cr) || refusedByImp(imp, cr);
 }
 
 /** Our seat must be in wseat when one is given and must not be in a (whole) bseat. */
