@@ -226,16 +226,17 @@ describe("campaign config: errors name the JSON path", () => {
     expect(declared.attr.length).toBe(2);
     expect(declared.hasAttr(6)).toBe(true);
     expect(declared.hasAttr(7)).toBe(false);
-    expect(declared.bannerType).toBe(4);
+    expect(declared.bannerTypes).toBe(1 << 4);
     expect(declared.secure).toBe(false);
     const plain = cr("");
     expect(plain.attr.length).toBe(0);
-    expect(plain.bannerType).toBe(0); // no markup: unknown
+    expect(plain.bannerTypes).toBe(0); // no markup: unknown
     expect(plain.secure).toBe(true);
-    expect(cr(',"adm":"Buy now"').bannerType).toBe(1);
-    expect(cr(',"adm":"<a href=\\"https://x\\"><img></a>"').bannerType).toBe(2);
-    expect(cr(',"adm":"<Script>x()</Script>"').bannerType).toBe(3);
-    expect(cr(',"adm":"<IFRAME src=\\"https://x\\">"').bannerType).toBe(4);
+    expect(cr(',"adm":"Buy now"').bannerTypes).toBe(1 << 1);
+    expect(cr(',"adm":"<a href=\\"https://x\\"><img></a>"').bannerTypes).toBe(1 << 2);
+    expect(cr(',"adm":"<Script>x()</Script>"').bannerTypes).toBe(1 << 3);
+    expect(cr(',"adm":"<IFRAME src=\\"https://x\\">"').bannerTypes).toBe(1 << 4);
+    expect(cr(',"adm":"<script>x()</script><iframe src=\\"https://x\\">"').bannerTypes).toBe((1 << 3) | (1 << 4));
     expect(cr(',"adm":"<img src=\\"Http://x.example/a\\">"').secure).toBe(false);
     expect(cr(',"adm":"<img src=\\"//x.example/a\\">"').secure).toBe(true);
     expect(cr(',"adm":"<img src=\\"http://x.example/a\\">","secure":true').secure).toBe(true);

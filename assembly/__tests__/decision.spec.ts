@@ -512,6 +512,14 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(banner("1,2,3,4")), C1)).toBe(2000); // no markup: type unknown
   });
 
+  it("markup with both a script and an iframe is of both types: btype blocking either blocks it", () => {
+    const both = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<script src=\\"https://cdn.example/t.js\\"></script><noscript><iframe src=\\"https://cdn.example/f\\"></iframe></noscript>"}');
+    const banner = (btype: string): string => '{"id":"1","banner":{"w":300,"h":250,"btype":[' + btype + ']},"bidfloor":0.5}';
+    expect(priceOrReason(request(banner("4")), both)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(banner("3")), both)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(banner("1,2")), both)).toBe(2000);
+  });
+
   it("banner.battr blocks a creative with any of those attributes; a list too long to check blocks", () => {
     const attrs = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"attr":[6,14]}');
     const banner = (battr: string): string => '{"id":"1","banner":{"w":300,"h":250,"battr":[' + battr + ']},"bidfloor":0.5}';

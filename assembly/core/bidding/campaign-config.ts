@@ -2,7 +2,7 @@
 // into a CampaignTable. Cold path: runs when the configuration version changes.
 // The format is documented in docs/CAMPAIGNS.md.
 import { ConfigDoc } from "../config/config-doc";
-import { Campaign, CampaignTable, Creative, MAX_CREATIVE_ATTRS, OwnedBytes, StringSet, bannerTypeOf, markupIsSecure } from "./campaign";
+import { Campaign, CampaignTable, Creative, MAX_CREATIVE_ATTRS, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str } from "../bytes/str";
 
@@ -188,7 +188,7 @@ export class CampaignConfigParser {
     }
     if (!d.failed && (cr.crid.len == 0 || cr.w == 0 || cr.h == 0)) d.fail("crid, w and h are required");
     // Undeclared: read off the markup, so that exchanges' btype and secure rules still apply.
-    cr.bannerType = bannerType >= 0 ? bannerType : bannerTypeOf(cr.adm);
+    cr.bannerTypes = bannerType >= 0 ? 1 << bannerType : bannerTypesOf(cr.adm);
     cr.secure = secure >= 0 ? secure == 1 : markupIsSecure(cr.adm);
     return cr;
   }

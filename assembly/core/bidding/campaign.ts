@@ -95,10 +95,18 @@ export class Creative {
   cat: StringSet = new StringSet();
   /** Creative attributes (checked against imp.banner.battr, sent as bid.attr). */
   attr: StaticArray<i32> = new StaticArray<i32>(0);
-  /** OpenRTB banner ad type (1 XHTML text, 2 XHTML banner, 3 JavaScript, 4 iframe) for imp.banner.btype; 0 unknown. */
-  bannerType: i32 = 0;
+  /**
+   * OpenRTB banner ad types (1 XHTML text, 2 XHTML banner, 3 JavaScript, 4 iframe) the creative
+   * is, for imp.banner.btype: bit t set for type t (markup can be two at once); 0 unknown.
+   */
+  bannerTypes: i32 = 0;
   /** The markup loads over HTTPS only (imp.secure = 1 requires it). */
   secure: bool = true;
+
+  /** The creative is of banner ad type t (1–4). */
+  isBannerType(t: i32): bool {
+    return t >= 1 && t <= 4 && (this.bannerTypes & (1 << t)) != 0;
+  }
 
   hasAttr(a: i32): bool {
     for (let i = 0; i < this.attr.length; i++) if (unchecked(this.attr[i]) == a) return true;
@@ -107,15 +115,18 @@ export class Creative {
 }
 
 /**
- * The banner type a creative's markup shows, when its configuration does not say: a script tag
- * makes it JavaScript (3), an iframe an iframe ad (4), other markup an XHTML banner (2), plain
- * text an XHTML text ad (1); no markup (the nurl serves it) is unknown (0).
+ * The banner types a creative's markup shows (Creative.bannerTypes), when its configuration does
+ * not say: a script tag makes it JavaScript (3), an iframe an iframe ad (4), both when it has
+ * both; other markup an XHTML banner (2), plain text an XHTML text ad (1); no markup (the nurl
+ * serves it) is unknown (0).
  */
-export function bannerTypeOf(adm: OwnedBytes): i32 {
+export function bannerTypesOf(adm: OwnedBytes): i32 {
   if (adm.len == 0) return 0;
-  if (containsIgnoreCase(adm, "<script")) return 3;
-  if (containsIgnoreCase(adm, "<iframe")) return 4;
-  return containsIgnoreCase(adm, "<") ? 2 : 1;
+  let types = 0;
+  if (containsIgnoreCase(adm, "<script")) types |= 1 << 3;
+  if (containsIgnoreCase(adm, "<iframe")) types |= 1 << 4;
+  if (types != 0) return types;
+  return containsIgnoreCase(adm, "<") ? 1 << 2 : 1 << 1;
 }
 
 /** Markup is secure when it references nothing over plain http:// (any case). */

@@ -313,7 +313,11 @@ function refusedByImp(imp: Imp, cr: Creative): bool {
   if (imp.secure == 1 && !cr.secure) return true;
   const b = imp.banner;
   if (b.btype.truncated || b.battr.truncated) return true;
-  if (cr.bannerType > 0 && b.btype.contains(cr.bannerType)) return true;
+  if (cr.bannerTypes != 0) {
+    for (let i = 0; i < b.btype.count; i++) {
+      if (cr.isBannerType(b.btype.get(i))) return true;
+    }
+  }
   for (let i = 0; i < b.battr.count; i++) {
     if (cr.hasAttr(b.battr.get(i))) return true;
   }
