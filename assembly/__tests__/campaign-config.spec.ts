@@ -242,7 +242,7 @@ describe("campaign config: errors name the JSON path", () => {
     expect(cr(',"adm":"<img src=\\"http://x.example/a\\">","secure":true').secure).toBe(true);
 
     const err = (members: string): string => errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));
-    expect(err(',"attr":[0]')).toBe("campaigns[0].creatives[0].attr[0]: must be between 1 and 1000");
+    expect(err(',"attr":[0]')).toBe("campaigns[0].creatives[0].attr[0]: must be between 1 and 65535");
     expect(err(',"attr":[1,1]')).toBe("campaigns[0].creatives[0].attr[1]: duplicate attribute 1");
     expect(err(',"attr":"6"')).toBe("campaigns[0].creatives[0].attr: expected array");
     let many = "1";

@@ -193,14 +193,14 @@ export class CampaignConfigParser {
     return cr;
   }
 
-  /** Creative attributes: distinct integers 1–1000 (OpenRTB's list, plus exchange-specific values), at most 32. */
+  /** Creative attributes: distinct integers 1–65535 (OpenRTB's list; 500+ are exchange-specific), at most 32. */
   private attrs(): StaticArray<i32> {
     const d = this.doc;
     const list = new Array<i32>();
     if (!d.beginArray()) return new StaticArray<i32>(0);
     let i = 0;
     while (d.nextElement(i)) {
-      const a = <i32>d.int(1, 1000);
+      const a = <i32>d.int(1, 65535);
       if (!d.failed && list.includes(a)) d.fail("duplicate attribute " + a.toString());
       if (!d.failed && list.length >= MAX_CREATIVE_ATTRS) d.fail("at most " + MAX_CREATIVE_ATTRS.toString() + " attributes");
       list.push(a);
