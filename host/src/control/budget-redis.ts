@@ -168,7 +168,12 @@ if pday ~= day then
   dg = dg + carry
   dc = dc + dcharged
 else
-  if dcharged > pdc then dc = dc + (dcharged - pdc) end
+  -- The day's charged is the sum of each pod's last report of the day: replace this pod's part.
+  -- It may go down: a report the filter built before its midnight (yesterday's spend) that the
+  -- host leased after its own counted yesterday's spend in today's key; the next report, of the
+  -- filter's new day, takes it out again (the fleet's daily figure paces every pod).
+  dc = dc + (dcharged - pdc)
+  if dc < 0 then dc = 0 end
 end
 
 -- Token bucket: refill at the pacing target, never above its size (rate < 0: no pacing).
