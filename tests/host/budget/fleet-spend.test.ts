@@ -106,6 +106,25 @@ function fleetDailyCases(make: () => BudgetSource): void {
     }
   });
 
+  it("a ledger whose charged went backwards (no epoch told it restarted) keeps what it charged too", async () => {
+    const s = make();
+    try {
+      await s.lease(limits, report("a", 900, 11), T0);
+      await s.lease(limits, report("b", 100), T0);
+      await s.lease(limits, report("a", 1300, 11), T0 + 500); // 400 more this hour
+      // Pod a's ledger restarted, but the report carries the same epoch (or none): only its
+      // charged, 50 now against 1300 before, shows it.
+      const fresh = await s.lease(limits, report("a", 50, 11), T0 + 1000);
+      assert.equal(fresh.othersDailyCharged, 1400, "the old ledger's 1300 were spent today, by this fleet");
+      assert.equal(fresh.othersHourlyCharged, 400, "and its 400 this hour");
+      const b = await s.lease(limits, report("b", 100), T0 + 2000);
+      assert.equal(b.othersHourlyCharged, 450, "the old ledger's 400 and the new one's 50");
+      assert.equal(b.othersDailyCharged, 1350);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("a report of yesterday's spend that reaches the host just after midnight does not stay in today's", async () => {
     const s = make();
     try {
