@@ -247,6 +247,10 @@ export class HostSync {
     w.ascii(this.root.model.loaded ? "true" : "false");
     w.ascii(",\"hash_bits\":");
     w.i64(<i64>this.root.config.hashBits);
+    // The host counts the budget day, hour and minute of its answer in this zone: they must be
+    // the filter's (its daily spend, pacing and soft-cap windows), whatever the host is configured with.
+    w.ascii(",\"utc_offset_minutes\":");
+    w.i64(<i64>this.root.config.utcOffsetMinutes);
     w.ascii(",\"model_version\":\"");
     const mv = String.UTF8.encode(this.root.model.loaded ? this.servingModelVersion : "");
     w.jsonEscaped(changetype<usize>(mv), mv.byteLength);
