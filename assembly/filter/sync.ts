@@ -184,6 +184,7 @@ export class HostSync {
     const lease = <i64>this.root.config.tickMs * 5;
     const st = readShared(KEY_LEADER);
     let cas: u32 = 0;
+    let heldByMe = true;
     if (st == Status.OK && shared.len == 16) {
       const owner = load<u32>(shared.ptr);
       const expires = load<i64>(shared.ptr, 8);
@@ -191,15 +192,18 @@ export class HostSync {
         this.leader = false;
         return false;
       }
+      heldByMe = owner == me;
       cas = shared.cas;
     }
     store<u32>(buf16, me);
     store<u32>(buf16, 0, 4);
     store<i64>(buf16, now + lease, 8);
-    const was = this.leader;
+    const was = this.leader && heldByMe;
     this.leader = writeShared(KEY_LEADER, buf16, 16, cas) == Status.OK;
     if (this.leader && !was) {
       // Another VM may have led meanwhile: its pacing state, not this VM's old copy, is current.
+      // That includes a leader that stalled past its lease and takes an expired key back from the
+      // VM that led meanwhile: it never saw itself lose the lead, but the key names the other VM.
       const rts = this.root.ledger.runtimes;
       for (let i = 0; i < rts.length; i++) unchecked(rts[i]).paceStateLoaded = false;
     }
@@ -243,6 +247,10 @@ export class HostSync {
     w.ascii(this.root.model.loaded ? "true" : "false");
     w.ascii(",\"hash_bits\":");
     w.i64(<i64>this.root.config.hashBits);
+    // The host counts the budget day, hour and minute of its answer in this zone: they must be
+    // the filter's (its daily spend, pacing and soft-cap windows), whatever the host is configured with.
+    w.ascii(",\"utc_offset_minutes\":");
+    w.i64(<i64>this.root.config.utcOffsetMinutes);
     w.ascii(",\"model_version\":\"");
     const mv = String.UTF8.encode(this.root.model.loaded ? this.servingModelVersion : "");
     w.jsonEscaped(changetype<usize>(mv), mv.byteLength);

@@ -21,8 +21,13 @@ function bidOf(out: HttpOutcome): { price: number; nurl: string } {
   return JSON.parse(dec.decode(out.body)).seatbid[0].bid[0];
 }
 
-describe("soft caps across pods", () => {
-  const fleet = new RedisFleet(REDIS_URL, "fleet-caps");
+/**
+ * `hostOffset`: the utc_offset_minutes of the hosts' budget sources. In sidecar mode the filter's
+ * plugin configuration is Envoy's (deploy/k8s/envoy.yaml sets no utc_offset_minutes: 0), while the
+ * host's `plugin` section (standalone only) defaults to 480: the windows must be the filter's.
+ */
+for (const hostOffset of [0, 480]) describe(`soft caps across pods (host offset ${hostOffset}, filter 0)`, () => {
+  const fleet = new RedisFleet(REDIS_URL, `fleet-caps-${hostOffset}`);
   const pods: SimBidder[] = [];
   const setClock = (t: number) => {
     for (const p of pods) p.clock.now = t;
@@ -42,7 +47,7 @@ describe("soft caps across pods", () => {
     c.campaigns[0].budget = { total_micros: 100_000_000, daily_micros: 0, hourly_micros: 5_000, minute_micros: 0 };
     const start = Date.UTC(2026, 10, 2, 10, 5);
     for (const name of ["pod-a", "pod-b"]) {
-      const sim = await startSimBidder({ campaigns: c, startMs: start, budgetSource: fleet.source(name, () => pods[0]?.clock.now ?? start) });
+      const sim = await startSimBidder({ campaigns: c, startMs: start, budgetSource: fleet.source(name, () => pods[0]?.clock.now ?? start, hostOffset) });
       pods.push(sim);
       await sim.untilReady();
     }

@@ -113,3 +113,60 @@ describe("pacing state across campaign reloads and leader changes", () => {
     assert.ok(price > full * 0.5, `next hour: ${price} vs unshaded ${full}`);
   });
 });
+
+// A leader that stalled past its lease never saw it lose leadership: when it comes back after the
+// VM that took over stalled in turn (its lease lapsed too), it takes the key back by CAS. The
+// state the other VM published meanwhile (here: the new hour's window and the spend in it) is the
+// current one, not the old leader's copy from before its stall.
+describe("pacing state when a stalled leader takes the lead back", () => {
+  let sim: SimBidder;
+  type Ticking = { tick(): Promise<void> };
+  let slots: Ticking[];
+  const tickOnly = async (slot: Ticking, n: number) => {
+    for (let i = 0; i < n; i++) {
+      sim.clock.now += 1000;
+      await slot.tick();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  before(async () => {
+    const c = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+    c.campaigns[0].budget = { total_micros: 0, daily_micros: 0, hourly_micros: 5_000, minute_micros: 0 };
+    sim = await startSimBidder({ vms: 2, campaigns: c, startMs: Date.UTC(2026, 10, 2, 10, 5), budget: { minSliceMicros: 10_000_000 } });
+    await sim.untilReady();
+    slots = (sim.pool as unknown as { slots: Ticking[] }).slots;
+  });
+  after(async () => {
+    await sim?.close();
+  });
+
+  it("keeps the window the other VM opened and the spend in it", async () => {
+    await ticks(sim, 2);
+    const first = leaderOf(sim);
+    const full = bidOf(await sim.bid(NO_FLOOR)).price;
+    // Which slot leads: the other one takes over once the leader stops ticking.
+    let a = slots[0]!;
+    let b = slots[1]!;
+    sim.clock.now = Date.UTC(2026, 10, 2, 11, 0, 10); // the next hour; the leader's lease has lapsed
+    await tickOnly(b, 1);
+    if (leaderOf(sim) === first) [a, b] = [b, a];
+    else await tickOnly(b, 1);
+    await tickOnly(b, 1);
+    assert.notEqual(leaderOf(sim), first, "the other VM leads (the old leader is stalled)");
+    // This hour's spend passes the cap; the new leader's window (opened at 11:00) holds it.
+    for (let i = 0; i < 10; i++) {
+      const bid = bidOf(await sim.bid(NO_FLOOR));
+      const u = new URL(bid.nurl.replace("${AUCTION_PRICE}", bid.price.toFixed(3)));
+      const out = await sim.get(u.pathname + u.search);
+      assert.equal(out.kind === "local" && out.status, 200);
+    }
+    await tickOnly(b, 2);
+    assert.ok(bidOf(await sim.bid(NO_FLOOR)).price <= full * 0.1, "the new leader shades to the floor");
+    // Now the new leader stalls past its lease, and the old one wakes up and takes the key back.
+    sim.clock.now += 6000;
+    await tickOnly(a, 3);
+    assert.equal(leaderOf(sim), first, "the old leader leads again");
+    const price = bidOf(await sim.bid(NO_FLOOR)).price;
+    assert.ok(price <= full * 0.1, `${price} (unshaded ${full}): the old leader reopened the hour from its stale copy and forgot its spend`);
+  });
+});

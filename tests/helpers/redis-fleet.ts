@@ -21,9 +21,9 @@ export class RedisFleet {
    * (pacingSeconds 8 h): the token bucket must not throttle the plan's peak hours, so what the
    * run measures is the filters' PID, and the day's cap is the store's Σ granted ≤ daily.
    */
-  source(podId: string, now: () => number): BudgetSource {
+  source(podId: string, now: () => number, utcOffsetMinutes = 0): BudgetSource {
     const policy = { leaseSeconds: 60, minSliceMicros: 1, pacingSeconds: 28_800 };
-    const inner = new RedisBudgetSource({ client: this.redis, keyPrefix: this.prefix, podId, policy });
+    const inner = new RedisBudgetSource({ client: this.redis, keyPrefix: this.prefix, podId, policy, utcOffsetMinutes });
     return {
       grant: (limits, report) => inner.grant(limits, report, now()),
       lease: (limits, report) => inner.lease(limits, report, now()),

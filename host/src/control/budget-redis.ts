@@ -168,7 +168,12 @@ if pday ~= day then
   dg = dg + carry
   dc = dc + dcharged
 else
-  if dcharged > pdc then dc = dc + (dcharged - pdc) end
+  -- The day's charged is the sum of each pod's last report of the day: replace this pod's part.
+  -- It may go down: a report the filter built before its midnight (yesterday's spend) that the
+  -- host leased after its own counted yesterday's spend in today's key; the next report, of the
+  -- filter's new day, takes it out again (the fleet's daily figure paces every pod).
+  dc = dc + (dcharged - pdc)
+  if dc < 0 then dc = 0 end
 end
 
 -- Token bucket: refill at the pacing target, never above its size (rate < 0: no pacing).
@@ -311,6 +316,8 @@ export interface CampaignState {
 export class RedisBudgetSource implements BudgetSource {
   readonly redis: Redis;
   readonly podId: string | undefined;
+  /** The utc_offset_minutes the filter last reported (PodReport.utcOffsetMinutes). */
+  private reportedOffset: number | undefined;
   private readonly ownsClient: boolean;
   private up = false;
   private inFlight = 0;
@@ -389,7 +396,9 @@ export class RedisBudgetSource implements BudgetSource {
   /** One lease (grant() with the details). Throws BudgetUnavailableError when Redis does not answer. */
   async lease(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<LeaseResult> {
     const podId = this.podId ?? report.podId;
-    const w = windowsAt(nowMs, this.o.utcOffsetMinutes ?? 0);
+    // The filter's zone when it reports one (PodReport.utcOffsetMinutes): the windows are its own.
+    if (report.utcOffsetMinutes !== undefined) this.reportedOffset = report.utcOffsetMinutes;
+    const w = windowsAt(nowMs, this.utcOffset());
     const day = w.day;
     const keys = this.keys(limits.id, podId, day, w.hour, w.minute);
     const pace = paceMicrosPerSecond(limits, this.o.policy);
@@ -466,10 +475,15 @@ export class RedisBudgetSource implements BudgetSource {
     }
   }
 
+  /** The day boundary's zone: the filter's last reported utc_offset_minutes, else the configured one. */
+  private utcOffset(): number {
+    return this.reportedOffset ?? this.o.utcOffsetMinutes ?? 0;
+  }
+
   /** What Redis holds for a campaign (operators, tests). */
   async campaignState(campaignId: string, nowMs = Date.now()): Promise<CampaignState> {
     return this.op("state", async () => {
-      const day = budgetDay(nowMs, this.o.utcOffsetMinutes ?? 0);
+      const day = budgetDay(nowMs, this.utcOffset());
       const [ck, , dk, sk] = this.keys(campaignId, "-", day);
       const c = await this.redis.hgetall(ck);
       const d = await this.redis.hgetall(dk);

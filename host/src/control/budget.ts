@@ -22,6 +22,13 @@ export interface PodReport {
    * go backwards. Undefined from filters that do not report one.
    */
   ledgerEpoch?: number;
+  /**
+   * The filter's utc_offset_minutes: the budget day, hour and minute of the lease are counted in
+   * it (they are the filter's windows). In sidecar mode the filter's plugin configuration is
+   * Envoy's, not the host's `plugin` section, which may say another zone; undefined from filters
+   * that do not report it (the source's configured offset then).
+   */
+  utcOffsetMinutes?: number;
 }
 
 export interface CampaignLimits {
@@ -115,7 +122,7 @@ export class MemoryBudgetSource implements BudgetSource {
     if (limits.totalMicros > 0) want = Math.min(want, limits.totalMicros - others);
     const granted = Math.max(held, Math.floor(want));
     byPod.set(r.podId, granted);
-    const w = windowsAt(nowMs, this.utcOffsetMinutes);
+    const w = windowsAt(nowMs, r.utcOffsetMinutes ?? this.utcOffsetMinutes);
     const o = spend.report(r.podId, r.charged, r.dailyCharged, w);
     return {
       granted,

@@ -63,8 +63,14 @@ export class FleetSpend {
     let p = this.pods.get(podId);
     // A pod's first report brings its whole history, which is not this hour's or minute's.
     if (!p) this.pods.set(podId, (p = { lastCharged: charged, day: empty(), hour: empty(), minute: empty() }));
-    // Charged going backwards: a ledger that restarted without telling; its charged is all new.
-    const delta = charged >= p.lastCharged ? charged - p.lastCharged : charged;
+    // Charged going backwards: a ledger that restarted without telling (no new epoch). Retired as
+    // for a new epoch: the old ledger's day, hour and minute stay in the fleet's spend (its day
+    // figure would otherwise be replaced by the new ledger's), and its charged is all new.
+    if (charged < p.lastCharged) {
+      this.retire(podId);
+      p = this.pods.get(podId)!;
+    }
+    const delta = charged - p.lastCharged;
     p.lastCharged = charged;
     p.day = { period: w.day, micros: dailyCharged };
     for (const k of ["hour", "minute"] as const) {

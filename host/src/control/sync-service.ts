@@ -28,6 +28,8 @@ export interface SyncReport {
   model_version: string | undefined;
   /** The epoch of the filter's ledger (shared data); undefined from filters that do not send it. */
   ledger_epoch: number | undefined;
+  /** The filter's utc_offset_minutes (its plugin configuration); undefined from filters that do not send it. */
+  utc_offset_minutes: number | undefined;
   campaigns: SyncReportCampaign[];
 }
 
@@ -111,6 +113,7 @@ export class SyncService {
         reserved: r?.reserved_micros ?? 0,
         dailyCharged: r?.daily_charged_micros ?? 0,
         ledgerEpoch: report.ledger_epoch,
+        utcOffsetMinutes: report.utc_offset_minutes,
       };
       try {
         const lease = await this.budget.lease(limits, podReport, nowMs);
@@ -159,6 +162,8 @@ function parseReport(body: unknown): SyncReport {
     hash_bits: typeof b.hash_bits === "number" && Number.isInteger(b.hash_bits) && b.hash_bits >= 10 && b.hash_bits <= 24 ? b.hash_bits : undefined,
     model_version: typeof b.model_version === "string" && b.model_version.length <= 64 ? b.model_version : undefined,
     ledger_epoch: typeof b.ledger_epoch === "number" && Number.isInteger(b.ledger_epoch) && b.ledger_epoch > 0 && b.ledger_epoch <= 0xffffffff ? b.ledger_epoch : undefined,
+    utc_offset_minutes:
+      typeof b.utc_offset_minutes === "number" && Number.isInteger(b.utc_offset_minutes) && Math.abs(b.utc_offset_minutes) <= 840 ? b.utc_offset_minutes : undefined,
     campaigns: campaigns
       .filter((c): c is Record<string, unknown> => typeof c === "object" && c !== null && typeof (c as { id?: unknown }).id === "string")
       .map((c) => ({

@@ -105,6 +105,43 @@ function fleetDailyCases(make: () => BudgetSource): void {
       await s.close();
     }
   });
+
+  it("a ledger whose charged went backwards (no epoch told it restarted) keeps what it charged too", async () => {
+    const s = make();
+    try {
+      await s.lease(limits, report("a", 900, 11), T0);
+      await s.lease(limits, report("b", 100), T0);
+      await s.lease(limits, report("a", 1300, 11), T0 + 500); // 400 more this hour
+      // Pod a's ledger restarted, but the report carries the same epoch (or none): only its
+      // charged, 50 now against 1300 before, shows it.
+      const fresh = await s.lease(limits, report("a", 50, 11), T0 + 1000);
+      assert.equal(fresh.othersDailyCharged, 1400, "the old ledger's 1300 were spent today, by this fleet");
+      assert.equal(fresh.othersHourlyCharged, 400, "and its 400 this hour");
+      const b = await s.lease(limits, report("b", 100), T0 + 2000);
+      assert.equal(b.othersHourlyCharged, 450, "the old ledger's 400 and the new one's 50");
+      assert.equal(b.othersDailyCharged, 1350);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a report of yesterday's spend that reaches the host just after midnight does not stay in today's", async () => {
+    const s = make();
+    try {
+      const midnight = Date.UTC(2025, 0, 15, 16, 0, 0); // 00:00 local (UTC+8)
+      await s.lease(limits, report("a", 5000), midnight - 1000);
+      // Pod a's filter built this report at 23:59:59.99 local (its daily spend: yesterday's 6000);
+      // the host leases it at 00:00:00.05, on the new day.
+      await s.lease(limits, report("a", 6000), midnight + 50);
+      // Its next report is of the new day: 10 so far.
+      await s.lease(limits, report("a", 10, 1, 6010), midnight + 1000);
+      const b = await s.lease(limits, report("b", 0), midnight + 2000);
+      assert.equal(b.day, budgetDay(midnight, OFFSET));
+      assert.equal(b.othersDailyCharged, 10, "pod a spent 10 today, not 6010");
+    } finally {
+      await s.close();
+    }
+  });
 }
 
 describe("fleet spend: memory source", () => {
