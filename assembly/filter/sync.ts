@@ -23,6 +23,7 @@ import { LedgerRecord } from "../core/ledger/ledger-record";
 import { readShared, writeShared, shared } from "./shared";
 import { calloutKey } from "./callout-key";
 import { randomNonce } from "./nonce";
+import { monotonicMs } from "./monotonic";
 import {
   KEY_LEADER, KEY_LEDGER_EPOCH, KEY_CONFIG, KEY_CONFIG_VERSION, KEY_MODEL_META, KEY_MODEL_BLOB, KEY_STATUS, LedgerKeyBuilder, VmStatusKey,
 } from "./keys";
@@ -259,6 +260,14 @@ export class HostSync {
     if (epoch != 0) {
       w.ascii(",\"ledger_epoch\":");
       w.u64(epoch);
+    }
+    // When the report is made, on the clock every VM of this ledger shares: a report that a stalled
+    // leader sends after the next leader's is older, and the host ignores it instead of reading
+    // its lower numbers as a ledger restart.
+    const mono = monotonicMs();
+    if (mono >= 0) {
+      w.ascii(",\"report_ms\":");
+      w.i64(mono);
     }
     w.ascii(",\"campaigns\":[");
     const l = this.root.ledger;

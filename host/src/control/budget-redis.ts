@@ -103,6 +103,7 @@ local holdMs = tonumber(ARGV[16])
 local epoch = ARGV[17]
 local hour = ARGV[18]
 local minute = ARGV[19]
+local reportMs = ARGV[20]
 
 -- Read everything first: no write happens before the last check that could fail.
 local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
@@ -112,7 +113,7 @@ local tokens = num(c[3])
 local ts = num(c[4])
 local holdUntil = num(c[5]) or 0
 if tokens == nil or ts == nil then tokens = cap; ts = now end
-local p = redis.call('HMGET', pk, 'granted', 'answer', 'charged', 'day', 'daily_charged', 'epoch', 'hour', 'hour_charged', 'minute', 'minute_charged')
+local p = redis.call('HMGET', pk, 'granted', 'answer', 'charged', 'day', 'daily_charged', 'epoch', 'hour', 'hour_charged', 'minute', 'minute_charged', 'report_ms')
 local G = num(p[1])
 local answer = num(p[2]) or 0
 local pc = num(p[3]) or 0
@@ -128,6 +129,17 @@ local mc = num(redis.call('HGET', mk, 'charged')) or 0
 local d = redis.call('HMGET', dk, 'granted', 'charged')
 local dg = num(d[1]) or 0
 local dc = num(d[2]) or 0
+
+-- A report of the same ledger made before one already applied (a leader that stalled with its
+-- report unsent while another VM led and reported): its numbers are older, not a restart. Change
+-- nothing; answer what was answered (the filter drops answers to a former leader anyway).
+local prms = num(p[11])
+if reportMs ~= '' and prms ~= nil and G ~= nil and epoch ~= '' and pepoch == epoch and tonumber(reportMs) < prms then
+  local od = dc
+  if pday == day then od = dc - pdc end
+  return {answer, G, cg, dg, math.floor(tokens), 3, now < holdUntil and 1 or 0, math.floor(math.max(0, od)),
+    math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))}
+end
 
 local held = charged + reserved
 local H = math.max(rg, held)
@@ -221,6 +233,7 @@ if registered == 2 then redis.call('HINCRBY', ck, 'resets', 1) end
 redis.call('HSET', pk, 'granted', int(Gn), 'answer', int(new), 'charged', int(charged), 'reserved', int(reserved),
   'daily_charged', int(dcharged), 'day', day, 'updated_ms', int(now))
 if epoch ~= '' then redis.call('HSET', pk, 'epoch', epoch) end
+if reportMs ~= '' then redis.call('HSET', pk, 'report_ms', reportMs) end
 redis.call('HSET', pk, 'hour', hour, 'hour_charged', int(phc), 'minute', minute, 'minute_charged', int(pmc))
 redis.call('HSET', hk, 'charged', int(hc))
 redis.call('PEXPIRE', hk, 7200000)
@@ -279,7 +292,7 @@ export interface LeaseResult extends BudgetLease {
   campaignGranted: number;
   dayGranted: number;
   tokens: number;
-  /** 0 known pod, 1 registered (new or after data loss), 2 ledger restart. */
+  /** 0 known pod, 1 registered (new or after data loss), 2 ledger restart, 3 stale report (nothing changed). */
   registered: number;
   /** True while new money is held back after a recovery. */
   holding: boolean;
@@ -423,6 +436,7 @@ export class RedisBudgetSource implements BudgetSource {
       report.ledgerEpoch === undefined ? "" : String(report.ledgerEpoch),
       String(w.hour),
       String(w.minute),
+      report.reportMs === undefined ? "" : String(Math.floor(report.reportMs)),
     ];
     let raw: unknown;
     try {
@@ -447,6 +461,10 @@ export class RedisBudgetSource implements BudgetSource {
       minute: w.minute,
       othersMinuteCharged: Number(a[9] ?? 0),
     };
+    if (r.registered === 3) {
+      this.o.log?.warn({ event: "budget_report_stale", campaign: limits.id, pod: podId, report_ms: report.reportMs }, "a report older than one already applied: ignored");
+      return r;
+    }
     const m = this.o.metrics;
     if (m) {
       m.budgetLeases.inc({ campaign: limits.id });

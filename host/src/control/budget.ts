@@ -29,6 +29,12 @@ export interface PodReport {
    * that do not report it (the source's configured offset then).
    */
   utcOffsetMinutes?: number;
+  /**
+   * When the filter made the report, on its monotonic clock (ms; the same clock for every VM of
+   * the ledger). A report of the same ledger older than one already applied is stale (a leader
+   * that stalled with it unsent): the sources change nothing for it. Undefined: not sent.
+   */
+  reportMs?: number;
 }
 
 export interface CampaignLimits {
@@ -100,6 +106,8 @@ export class MemoryBudgetSource implements BudgetSource {
   private readonly epochs = new Map<string, Map<string, number>>();
   /** Per campaign: what each pod charged in the current day, hour and minute. */
   private readonly spend = new Map<string, FleetSpend>();
+  /** Per campaign and pod: the last report applied (its ledger and time) and what it was answered. */
+  private readonly last = new Map<string, Map<string, { epoch?: number; reportMs?: number; lease: BudgetLease }>>();
 
   constructor(
     private readonly policy: SlicePolicy,
@@ -111,6 +119,14 @@ export class MemoryBudgetSource implements BudgetSource {
   }
 
   async lease(limits: CampaignLimits, r: PodReport, nowMs: number): Promise<BudgetLease> {
+    // A report of the same ledger made before the last one applied (a stalled leader's): older
+    // numbers, not a restart. Nothing changes; it gets the last answer (as the Redis source does).
+    const lastByPod = mapOf(this.last, limits.id);
+    const prev = lastByPod.get(r.podId);
+    const stale =
+      prev !== undefined && r.reportMs !== undefined && prev.reportMs !== undefined &&
+      r.ledgerEpoch !== undefined && r.ledgerEpoch === prev.epoch && r.reportMs < prev.reportMs;
+    if (stale) return prev.lease;
     const byPod = mapOf(this.granted, limits.id);
     let spend = this.spend.get(limits.id);
     if (!spend) this.spend.set(limits.id, (spend = new FleetSpend()));
@@ -124,12 +140,14 @@ export class MemoryBudgetSource implements BudgetSource {
     byPod.set(r.podId, granted);
     const w = windowsAt(nowMs, r.utcOffsetMinutes ?? this.utcOffsetMinutes);
     const o = spend.report(r.podId, r.charged, r.dailyCharged, w);
-    return {
+    const lease: BudgetLease = {
       granted,
       day: w.day, othersDailyCharged: o.daily,
       hour: w.hour, othersHourlyCharged: o.hourly,
       minute: w.minute, othersMinuteCharged: o.minute,
     };
+    lastByPod.set(r.podId, { epoch: r.ledgerEpoch, reportMs: r.reportMs, lease });
+    return lease;
   }
 
   /**

@@ -30,6 +30,8 @@ export interface SyncReport {
   ledger_epoch: number | undefined;
   /** The filter's utc_offset_minutes (its plugin configuration); undefined from filters that do not send it. */
   utc_offset_minutes: number | undefined;
+  /** When the report was made, on the filter's monotonic clock (ms); undefined from filters that do not send it. */
+  report_ms: number | undefined;
   campaigns: SyncReportCampaign[];
 }
 
@@ -114,6 +116,7 @@ export class SyncService {
         dailyCharged: r?.daily_charged_micros ?? 0,
         ledgerEpoch: report.ledger_epoch,
         utcOffsetMinutes: report.utc_offset_minutes,
+        reportMs: report.report_ms,
       };
       try {
         const lease = await this.budget.lease(limits, podReport, nowMs);
@@ -162,6 +165,7 @@ function parseReport(body: unknown): SyncReport {
     hash_bits: typeof b.hash_bits === "number" && Number.isInteger(b.hash_bits) && b.hash_bits >= 10 && b.hash_bits <= 24 ? b.hash_bits : undefined,
     model_version: typeof b.model_version === "string" && b.model_version.length <= 64 ? b.model_version : undefined,
     ledger_epoch: typeof b.ledger_epoch === "number" && Number.isInteger(b.ledger_epoch) && b.ledger_epoch > 0 && b.ledger_epoch <= 0xffffffff ? b.ledger_epoch : undefined,
+    report_ms: typeof b.report_ms === "number" && Number.isSafeInteger(b.report_ms) && b.report_ms >= 0 ? b.report_ms : undefined,
     utc_offset_minutes:
       typeof b.utc_offset_minutes === "number" && Number.isInteger(b.utc_offset_minutes) && Math.abs(b.utc_offset_minutes) <= 840 ? b.utc_offset_minutes : undefined,
     campaigns: campaigns

@@ -1,0 +1,88 @@
+// A leader VM that stalls with its sync report unsent (its worker's event loop stopped) loses the
+// lease; the next leader reports, then the stalled one's older report reaches the host. Its numbers
+// are lower (charged went down), which both budget sources used to read as a ledger restart: the
+// pod's grant was retired as consumed (lost to bidding) and its spend counted twice in the fleet
+// figures. The filter now stamps each report with its monotonic clock (report_ms, one clock for
+// every VM of a ledger); a report of the same ledger older than one applied changes nothing.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { RedisBudgetSource } from "../../../host/src/control/budget-redis.ts";
+import { MemoryBudgetSource, type BudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
+import { deletePrefix, uniquePrefix } from "../../helpers/redis-server.ts";
+
+const SHARED_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
+const limits: CampaignLimits = { id: "c", totalMicros: 0, dailyMicros: 10_000_000, active: true };
+const policy = { leaseSeconds: 10, minSliceMicros: 1000 };
+
+function report(pod: string, granted: number, charged: number, reportMs: number | undefined): PodReport {
+  return { campaignId: "c", podId: pod, granted, charged, reserved: 0, dailyCharged: charged, ledgerEpoch: 7, utcOffsetMinutes: 0, reportMs };
+}
+
+function staleCases(make: () => BudgetSource, resets: (s: BudgetSource) => Promise<number>, olderFilters = true): void {
+  it("an older report of the same ledger changes nothing: no restart, the same grant, no double count", async () => {
+    const s = make();
+    try {
+      const l1 = await s.lease(limits, report("a", 0, 100, 1000), T0);
+      const l2 = await s.lease(limits, report("a", l1.granted, 300, 2000), T0 + 1000);
+      await s.lease(limits, report("b", 0, 0, 500), T0 + 1000);
+      const stale = await s.lease(limits, report("a", l1.granted, 200, 1500), T0 + 2000);
+      assert.equal(stale.granted, l2.granted, "answered what was answered");
+      assert.equal(await resets(s), 0, "not taken for a ledger restart");
+      const b = await s.lease(limits, report("b", 0, 0, 600), T0 + 3000);
+      assert.equal(b.othersDailyCharged, 300, "pod a's day counted once, from its newest report");
+      const l3 = await s.lease(limits, report("a", l2.granted, 350, 3000), T0 + 4000);
+      assert.ok(l3.granted >= l2.granted);
+      assert.equal(await resets(s), 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  if (olderFilters) it("without report_ms (older filters) a lower charged is still a restart", async () => {
+    const s = make();
+    try {
+      const l1 = await s.lease(limits, { ...report("a", 0, 100, undefined), ledgerEpoch: undefined }, T0);
+      await s.lease(limits, { ...report("a", l1.granted, 300, undefined), ledgerEpoch: undefined }, T0 + 1000);
+      await s.lease(limits, { ...report("a", l1.granted, 200, undefined), ledgerEpoch: undefined }, T0 + 2000);
+      assert.equal(await resets(s), 1);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+describe("stale reports: redis source", () => {
+  let client: Redis;
+  const prefixes: string[] = [];
+  before(async () => {
+    client = new Redis(SHARED_URL, { maxRetriesPerRequest: 1 });
+    await client.ping();
+  });
+  after(async () => {
+    for (const p of prefixes) {
+      await deletePrefix(client, p);
+      assert.equal(await deletePrefix(client, p), 0);
+    }
+    client.disconnect();
+  });
+  staleCases(
+    () => {
+      const keyPrefix = uniquePrefix("stale-report");
+      prefixes.push(keyPrefix);
+      return new RedisBudgetSource({ client, keyPrefix, policy, utcOffsetMinutes: 0, recoveryHoldMs: 0 });
+    },
+    async (s) => (await (s as RedisBudgetSource).campaignState("c", T0)).resets,
+  );
+});
+
+describe("stale reports: memory source", () => {
+  // The memory source has no reset counter: a restart shows as the old grant retired (counted as
+  // consumed). It retires grants on a new epoch only, so the older-filter case is Redis's alone.
+  staleCases(
+    () => new MemoryBudgetSource(policy, 0),
+    async (s) => (((s as unknown as { retired: Map<string, number> }).retired.get("c") ?? 0) > 0 ? 1 : 0),
+    false,
+  );
+});
