@@ -462,6 +462,7 @@ export class RedisBudgetSource implements BudgetSource {
       othersMinuteCharged: Number(a[9] ?? 0),
     };
     if (r.registered === 3) {
+      this.o.metrics?.budgetStaleReports.inc({ campaign: limits.id });
       this.o.log?.warn({ event: "budget_report_stale", campaign: limits.id, pod: podId, report_ms: report.reportMs }, "a report older than one already applied: ignored");
       return r;
     }

@@ -10,6 +10,7 @@ export class HostMetrics {
   readonly grantedMicros = new Gauge({ name: "nexus_host_granted_micros", help: "Cumulative micros granted to this pod", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetErrors = new Counter({ name: "nexus_host_budget_errors_total", help: "Budget source failures (e.g. Redis unreachable)", registers: [this.registry] });
   readonly budgetUp = new Gauge({ name: "nexus_host_budget_source_up", help: "1 when the budget source answers", registers: [this.registry] });
+  readonly budgetStaleReports = new Counter({ name: "nexus_host_budget_stale_reports_total", help: "Sync reports older than one already applied for the same ledger (a leader VM that stalled with its report unsent): ignored", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetLeases = new Counter({ name: "nexus_host_budget_leases_total", help: "Budget leases run against the shared budget store (Redis)", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetLeasedMicros = new Counter({ name: "nexus_host_budget_leased_micros_total", help: "New micros this pod took from the shared budget (increases of its grant)", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetReturnedMicros = new Counter({ name: "nexus_host_budget_returned_micros_total", help: "Micros this pod gave back to the shared budget (unused slices)", labelNames: ["campaign"], registers: [this.registry] });

@@ -10,6 +10,7 @@ import { Redis } from "ioredis";
 import { RedisBudgetSource } from "../../../host/src/control/budget-redis.ts";
 import { MemoryBudgetSource, type BudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
 import { deletePrefix, uniquePrefix } from "../../helpers/redis-server.ts";
+import { HostMetrics } from "../../../host/src/server/host-metrics.ts";
 
 const SHARED_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -67,14 +68,19 @@ describe("stale reports: redis source", () => {
     }
     client.disconnect();
   });
+  const metrics = new HostMetrics();
   staleCases(
     () => {
       const keyPrefix = uniquePrefix("stale-report");
       prefixes.push(keyPrefix);
-      return new RedisBudgetSource({ client, keyPrefix, policy, utcOffsetMinutes: 0, recoveryHoldMs: 0 });
+      return new RedisBudgetSource({ client, keyPrefix, policy, utcOffsetMinutes: 0, recoveryHoldMs: 0, metrics });
     },
     async (s) => (await (s as RedisBudgetSource).campaignState("c", T0)).resets,
   );
+  it("counts the stale reports it ignored (nexus_host_budget_stale_reports_total)", async () => {
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^nexus_host_budget_stale_reports_total\{campaign="c"\} 1$/m);
+  });
 });
 
 describe("stale reports: memory source", () => {
