@@ -170,3 +170,46 @@ describe("pacing state when a stalled leader takes the lead back", () => {
     assert.ok(price <= full * 0.1, `${price} (unshaded ${full}): the old leader reopened the hour from its stale copy and forgot its spend`);
   });
 });
+
+// Pacing state outlives the leader VM, so a leader may pace again long after the state was saved
+// (it stalled, or the campaign comes back). That gap must not go into the PID's integral at once:
+// a step longer than a minute counts as one tick (sync.ts MAX_PACE_STEP_MS).
+describe("a pacing step after a long gap", () => {
+  let sim: SimBidder;
+  const DAILY = 20_000;
+  const multiplier = () => {
+    const v = sim.pool.shared.get("nexus/v1/pace/test-cpa")!.value;
+    return new DataView(v.buffer, v.byteOffset, 16).getFloat64(0, true);
+  };
+  before(async () => {
+    const c = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+    c.campaigns[0].budget = { total_micros: 0, daily_micros: DAILY, hourly_micros: 0, minute_micros: 0 };
+    // Integral only (kp 0): the multiplier is 1 + ki × integral, so a wound-up integral shows.
+    sim = await startSimBidder({
+      campaigns: c, startMs: Date.UTC(2026, 10, 2, 0, 5), budget: { minSliceMicros: 10_000_000 },
+      plugin: { utc_offset_minutes: 0, pacing: { kp: 0, ki: 0.005, integral_limit: 50 } },
+    });
+    await sim.untilReady();
+  });
+  after(async () => {
+    await sim?.close();
+  });
+
+  it("counts as one tick: the integral does not wind up to its limit", async () => {
+    // Early in the day, spend about a third of the daily budget: far ahead of the flat plan.
+    for (let i = 0; i < 3; i++) {
+      const b = bidOf(await sim.bid(NO_FLOOR));
+      const u = new URL(b.nurl.replace("${AUCTION_PRICE}", b.price.toFixed(3)));
+      assert.equal((await sim.get(u.pathname + u.search)).kind, "local");
+    }
+    await ticks(sim, 2);
+    const before = multiplier();
+    assert.ok(before < 1 && before > 0.99, `ahead of plan, a small integral: ${before}`);
+    // Two hours without a pacing step (still ahead of plan), then one step.
+    sim.clock.now += 2 * 3_600_000;
+    await ticks(sim, 1);
+    const after = multiplier();
+    // Fed the whole gap, the integral would hit its limit: 1 + 0.005 × (−50) = 0.75.
+    assert.ok(after > 0.99, `after the gap: ${after} (before: ${before})`);
+  });
+});
