@@ -376,7 +376,7 @@ describe("Campaign targeting helpers", () => {
     expect(c.domainAllow.hasDomain(strView(""))).toBe(false);
   });
 
-  it("allowsDeviceType and creativeFor", () => {
+  it("allowsDeviceType", () => {
     const c = parse(FULL)!.at(0);
     expect(c.allowsDeviceType(2)).toBe(true);
     expect(c.allowsDeviceType(4)).toBe(true);
@@ -385,7 +385,5 @@ describe("Campaign targeting helpers", () => {
     expect(c.allowsDeviceType(0)).toBe(false);
     expect(c.allowsDeviceType(32)).toBe(false);
     expect(c.allowsDeviceType(-1)).toBe(false);
-    expect(c.creativeFor(728, 90)!.crid.toString()).toBe("cr-2");
-    expect(c.creativeFor(90, 728)).toBeNull();
   });
 });

@@ -191,15 +191,6 @@ export class Campaign {
     if (deviceType <= 0 || deviceType > 31) return false;
     return (this.deviceTypes & (1 << <u32>deviceType)) != 0;
   }
-
-  /** First creative of exactly w×h, or null. */
-  creativeFor(w: i32, h: i32): Creative | null {
-    for (let i = 0; i < this.creatives.length; i++) {
-      const c = unchecked(this.creatives[i]);
-      if (c.w == w && c.h == h) return c;
-    }
-    return null;
-  }
 }
 
 /** The campaigns of one configuration version. Replaced as a whole. */

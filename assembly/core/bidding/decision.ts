@@ -76,6 +76,8 @@ export class DecisionEngine {
   private readonly x: FeatureVector = new FeatureVector();
   /** Nonce source for bid ids (xorshift64*; seeded by the caller from time and VM identity). */
   private rng: u64 = 0x9e3779b97f4a7c15;
+  /** Set by eligibleCreative(): a creative fit the impression but the exchange's rules refused it. */
+  private fitRefused: bool = false;
 
   constructor(hashBits: i32) {
     this.features = new FeatureExtractor(hashBits);
@@ -83,6 +85,40 @@ export class DecisionEngine {
 
   seed(v: u64): void {
     this.rng = v != 0 ? v : 0x9e3779b97f4a7c15;
+  }
+
+  /**
+   * The campaign's creative for this impression, if its targeting matches: for the banner's own
+   * w×h, then each format, that the campaign targets, the first creative of that size the
+   * exchange's rules allow. Null otherwise; `fitRefused` then says whether a creative fit and was
+   * refused (the campaign counts as BLOCKED, not as unmatched).
+   */
+  private eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
+    this.fitRefused = false;
+    if (!targets(req, c)) return null;
+    const b = imp.banner;
+    if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h)) {
+      const cr = this.allowedOfSize(req, imp, c, b.w, b.h);
+      if (cr !== null) return cr;
+    }
+    for (let i = 0; i < b.formatCount; i++) {
+      const f = b.format(i);
+      if (!c.allowsSize(f.w, f.h)) continue;
+      const cr = this.allowedOfSize(req, imp, c, f.w, f.h);
+      if (cr !== null) return cr;
+    }
+    return null;
+  }
+
+  /** The campaign's first creative of w×h that the exchange's rules allow (notes a refused one in `fitRefused`). */
+  private allowedOfSize(req: BidRequest, imp: Imp, c: Campaign, w: i32, h: i32): Creative | null {
+    for (let k = 0; k < c.creatives.length; k++) {
+      const cr = unchecked(c.creatives[k]);
+      if (cr.w != w || cr.h != h) continue;
+      if (!refused(req, imp, cr)) return cr;
+      this.fitRefused = true;
+    }
+    return null;
   }
 
   nextNonce(): u32 {
@@ -166,10 +202,9 @@ export class DecisionEngine {
     let reason = NoBid.NO_MATCH;
     for (let c = 0; c < table.size; c++) {
       const camp = table.at(c);
-      const creative = eligibleCreative(req, imp, camp);
-      if (creative === null) continue;
-      if (refused(req, imp, creative)) {
-        reason = worse(reason, NoBid.BLOCKED);
+      const creative = this.eligibleCreative(req, imp, camp);
+      if (creative === null) {
+        if (this.fitRefused) reason = worse(reason, NoBid.BLOCKED);
         continue;
       }
       if (!camp.active || budget.isExhausted(camp)) {
@@ -233,40 +268,14 @@ export class DecisionEngine {
   return reasonRank(candidate) > reasonRank(current) ? candidate : current;
 }
 
-/**
- * The campaign's creative for this impression if its targeting matches, else null: the first one
- * that fits and that the exchange's rules allow, or, when each one that fits is refused, the first
- * that fits (the caller answers BLOCKED).
- */
-function eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
+/** The campaign targets this request: device type, country, domain allow and block lists. */
+function targets(req: BidRequest, c: Campaign): bool {
   const dev = req.device;
-  if (!c.allowsDeviceType(dev.present ? dev.devicetype : 0)) return null;
-  if (c.countries.size > 0 && !(dev.present && dev.geo.present && c.countries.has(dev.geo.country))) return null;
+  if (!c.allowsDeviceType(dev.present ? dev.devicetype : 0)) return false;
+  if (c.countries.size > 0 && !(dev.present && dev.geo.present && c.countries.has(dev.geo.country))) return false;
   const domain = req.site.present ? req.site.domain : req.app.present ? req.app.bundle : EMPTY;
-  if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domain)) return null;
-  if (c.domainBlock.size > 0 && domain.len > 0 && c.domainBlock.hasDomain(domain)) return null;
-  // Size: the banner's own w×h, then each format, that the campaign targets and has a creative for.
-  const b = imp.banner;
-  let first: Creative | null = null;
-  if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h)) {
-    for (let k = 0; k < c.creatives.length; k++) {
-      const cr = unchecked(c.creatives[k]);
-      if (cr.w != b.w || cr.h != b.h) continue;
-      if (!refused(req, imp, cr)) return cr;
-      if (first === null) first = cr;
-    }
-  }
-  for (let i = 0; i < b.formatCount; i++) {
-    const f = b.format(i);
-    if (!c.allowsSize(f.w, f.h)) continue;
-    for (let k = 0; k < c.creatives.length; k++) {
-      const cr = unchecked(c.creatives[k]);
-      if (cr.w != f.w || cr.h != f.h) continue;
-      if (!refused(req, imp, cr)) return cr;
-      if (first === null) first = cr;
-    }
-  }
-  return first;
+  if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domain)) return false;
+  return !(c.domainBlock.size > 0 && domain.len > 0 && c.domainBlock.hasDomain(domain));
 }
 
 /** The exchange's block lists or the impression's own rules refuse this creative. */
