@@ -3,6 +3,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect } from "node:net";
 import { Redis } from "ioredis";
+import { after, before } from "node:test";
+import assert from "node:assert/strict";
 
 /** A port nobody listens on right now (listen on 0, read it, close). */
 export function freePort(): Promise<number> {
@@ -111,4 +113,33 @@ export function deletePrefix(redis: Redis, keyPrefix: string): Promise<number> {
 /** A key prefix no other test run uses. */
 export function uniquePrefix(name: string): string {
   return `test-${name}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * For a describe block whose cases each take a fresh key prefix on the shared Redis
+ * (NEXUS_TEST_REDIS_URL, else 127.0.0.1:6379): connects before them; after them deletes every
+ * prefix handed out and checks nothing of it is left.
+ */
+export function sharedRedisPrefixes(name: string): { client(): Redis; fresh(): string } {
+  let client: Redis;
+  const prefixes: string[] = [];
+  before(async () => {
+    client = new Redis(process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+    await client.ping();
+  });
+  after(async () => {
+    for (const p of prefixes) {
+      await deletePrefix(client, p);
+      assert.equal(await deletePrefix(client, p), 0);
+    }
+    client.disconnect();
+  });
+  return {
+    client: () => client,
+    fresh: () => {
+      const p = uniquePrefix(name);
+      prefixes.push(p);
+      return p;
+    },
+  };
 }

@@ -5,14 +5,12 @@
 // source (LEASE_LUA) and the memory source (fleet-spend.ts): other pods' spend in the same window
 // counts, another window's does not, a pod's history before its first report is not this hour's,
 // and a ledger that restarted keeps what it charged.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Redis } from "ioredis";
 import { RedisBudgetSource } from "../../../host/src/control/budget-redis.ts";
 import { MemoryBudgetSource, budgetDay, type BudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
-import { deletePrefix, uniquePrefix } from "../../helpers/redis-server.ts";
+import { sharedRedisPrefixes } from "../../helpers/redis-server.ts";
 
-const SHARED_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const OFFSET = 480; // the budget day is local (UTC+8) and starts at 16:00 UTC
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const limits: CampaignLimits = { id: "c", totalMicros: 0, dailyMicros: 10_000_000, active: true };
@@ -88,42 +86,26 @@ function fleetDailyCases(make: () => BudgetSource): void {
     }
   });
 
-  it("a ledger that restarted keeps what it charged today in the fleet's spend", async () => {
-    const s = make();
-    try {
-      await s.lease(limits, report("a", 900, 11), T0);
-      await s.lease(limits, report("b", 100), T0);
-      await s.lease(limits, report("a", 1300, 11), T0 + 500); // 400 more this hour
-      // Pod a's Envoy restarts: a new ledger (new epoch) that has charged 50 so far.
-      const fresh = await s.lease(limits, report("a", 50, 12), T0 + 1000);
-      assert.equal(fresh.othersDailyCharged, 1400, "the old ledger's 1300 were spent today, by this fleet");
-      assert.equal(fresh.othersHourlyCharged, 400, "and its 400 this hour");
-      const b = await s.lease(limits, report("b", 100), T0 + 2000);
-      assert.equal(b.othersHourlyCharged, 450, "the old ledger's 400 and the new one's 50");
-      assert.equal(b.othersDailyCharged, 1350);
-    } finally {
-      await s.close();
-    }
-  });
-
-  it("a ledger whose charged went backwards (no epoch told it restarted) keeps what it charged too", async () => {
-    const s = make();
-    try {
-      await s.lease(limits, report("a", 900, 11), T0);
-      await s.lease(limits, report("b", 100), T0);
-      await s.lease(limits, report("a", 1300, 11), T0 + 500); // 400 more this hour
-      // Pod a's ledger restarted, but the report carries the same epoch (or none): only its
-      // charged, 50 now against 1300 before, shows it.
-      const fresh = await s.lease(limits, report("a", 50, 11), T0 + 1000);
-      assert.equal(fresh.othersDailyCharged, 1400, "the old ledger's 1300 were spent today, by this fleet");
-      assert.equal(fresh.othersHourlyCharged, 400, "and its 400 this hour");
-      const b = await s.lease(limits, report("b", 100), T0 + 2000);
-      assert.equal(b.othersHourlyCharged, 450, "the old ledger's 400 and the new one's 50");
-      assert.equal(b.othersDailyCharged, 1350);
-    } finally {
-      await s.close();
-    }
-  });
+  // The new ledger tells it by a new epoch, or (no new epoch) only by its charged going backwards.
+  for (const [how, epoch] of [["with a new epoch", 12], ["its charged went backwards, same epoch", 11]] as const) {
+    it(`a ledger that restarted (${how}) keeps what it charged today in the fleet's spend`, async () => {
+      const s = make();
+      try {
+        await s.lease(limits, report("a", 900, 11), T0);
+        await s.lease(limits, report("b", 100), T0);
+        await s.lease(limits, report("a", 1300, 11), T0 + 500); // 400 more this hour
+        // Pod a's Envoy restarts: a new ledger that has charged 50 so far (against 1300 before).
+        const fresh = await s.lease(limits, report("a", 50, epoch), T0 + 1000);
+        assert.equal(fresh.othersDailyCharged, 1400, "the old ledger's 1300 were spent today, by this fleet");
+        assert.equal(fresh.othersHourlyCharged, 400, "and its 400 this hour");
+        const b = await s.lease(limits, report("b", 100), T0 + 2000);
+        assert.equal(b.othersHourlyCharged, 450, "the old ledger's 400 and the new one's 50");
+        assert.equal(b.othersDailyCharged, 1350);
+      } finally {
+        await s.close();
+      }
+    });
+  }
 
   it("a report of yesterday's spend that reaches the host just after midnight does not stay in today's", async () => {
     const s = make();
@@ -149,24 +131,9 @@ describe("fleet spend: memory source", () => {
 });
 
 describe("fleet spend: redis source", () => {
-  let client: Redis;
-  const prefixes: string[] = [];
-  before(async () => {
-    client = new Redis(SHARED_URL, { maxRetriesPerRequest: 1 });
-    await client.ping();
-  });
-  after(async () => {
-    for (const p of prefixes) {
-      await deletePrefix(client, p);
-      assert.equal(await deletePrefix(client, p), 0);
-    }
-    client.disconnect();
-  });
-
+  const redis = sharedRedisPrefixes("fleet-spend");
   fleetDailyCases(() => {
-    const keyPrefix = uniquePrefix("fleet-spend");
-    prefixes.push(keyPrefix);
     // recoveryHoldMs 0: registrations hold no money back (not what these cases measure).
-    return new RedisBudgetSource({ client, keyPrefix, policy, utcOffsetMinutes: OFFSET, recoveryHoldMs: 0 });
+    return new RedisBudgetSource({ client: redis.client(), keyPrefix: redis.fresh(), policy, utcOffsetMinutes: OFFSET, recoveryHoldMs: 0 });
   });
 });

@@ -4,15 +4,13 @@
 // pod's grant was retired as consumed (lost to bidding) and its spend counted twice in the fleet
 // figures. The filter now stamps each report with its monotonic clock (report_ms, one clock for
 // every VM of a ledger); a report of the same ledger older than one applied changes nothing.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Redis } from "ioredis";
 import { RedisBudgetSource } from "../../../host/src/control/budget-redis.ts";
 import { MemoryBudgetSource, type BudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
-import { deletePrefix, uniquePrefix } from "../../helpers/redis-server.ts";
+import { sharedRedisPrefixes } from "../../helpers/redis-server.ts";
 import { HostMetrics } from "../../../host/src/server/host-metrics.ts";
 
-const SHARED_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const limits: CampaignLimits = { id: "c", totalMicros: 0, dailyMicros: 10_000_000, active: true };
 const policy = { leaseSeconds: 10, minSliceMicros: 1000 };
@@ -55,26 +53,10 @@ function staleCases(make: () => BudgetSource, resets: (s: BudgetSource) => Promi
 }
 
 describe("stale reports: redis source", () => {
-  let client: Redis;
-  const prefixes: string[] = [];
-  before(async () => {
-    client = new Redis(SHARED_URL, { maxRetriesPerRequest: 1 });
-    await client.ping();
-  });
-  after(async () => {
-    for (const p of prefixes) {
-      await deletePrefix(client, p);
-      assert.equal(await deletePrefix(client, p), 0);
-    }
-    client.disconnect();
-  });
+  const redis = sharedRedisPrefixes("stale-report");
   const metrics = new HostMetrics();
   staleCases(
-    () => {
-      const keyPrefix = uniquePrefix("stale-report");
-      prefixes.push(keyPrefix);
-      return new RedisBudgetSource({ client, keyPrefix, policy, utcOffsetMinutes: 0, recoveryHoldMs: 0, metrics });
-    },
+    () => new RedisBudgetSource({ client: redis.client(), keyPrefix: redis.fresh(), policy, utcOffsetMinutes: 0, recoveryHoldMs: 0, metrics }),
     async (s) => (await (s as RedisBudgetSource).campaignState("c", T0)).resets,
   );
   it("counts the stale reports it ignored (nexus_host_budget_stale_reports_total)", async () => {
