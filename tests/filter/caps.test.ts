@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { bidAndWin, startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
 import { readLedger } from "../helpers/ledger.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
@@ -80,10 +80,7 @@ describe("hourly soft cap", () => {
     const first = bidOf(await sim.bid(NO_FLOOR))!;
     assert.ok(first);
     // Spend past the hourly cap.
-    for (let i = 0; i < 10; i++) {
-      const b = bidOf(await sim.bid(NO_FLOOR))!;
-      await win(sim, b.nurl, b.price.toFixed(3));
-    }
+    await bidAndWin(sim, NO_FLOOR, 10);
     sim.clock.now += 1000;
     await sim.tick(); // the leader sees the hour's spend and publishes the floor multiplier
     sim.clock.now += 1000;

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { bidAndWin, startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
 import { RedisFleet } from "../helpers/redis-fleet.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
@@ -62,12 +62,7 @@ for (const hostOffset of [0, 480]) describe(`soft caps across pods (host offset 
   it("pod B shades to the floor when pod A spent the campaign's hourly cap", async () => {
     const [a, b] = pods as [SimBidder, SimBidder];
     const full = bidOf(await b.bid(NO_FLOOR)).price;
-    for (let i = 0; i < 10; i++) {
-      const bid = bidOf(await a.bid(NO_FLOOR));
-      const u = new URL(bid.nurl.replace("${AUCTION_PRICE}", bid.price.toFixed(3)));
-      const out = await a.get(u.pathname + u.search);
-      assert.equal(out.kind === "local" && out.status, 200);
-    }
+    await bidAndWin(a, NO_FLOOR, 10);
     // Pod A reports its spend, then pod B's next sync answer carries it; B's leader paces with it.
     await ticks(4);
     const shaded = bidOf(await b.bid(NO_FLOOR)).price;

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { bidAndWin, startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 
@@ -53,12 +53,7 @@ describe("pacing state across campaign reloads and leader changes", () => {
     await sim.untilReady();
     full = bidOf(await sim.bid(NO_FLOOR)).price;
     // Spend past the hourly cap; the leader then publishes the floor multiplier.
-    for (let i = 0; i < 10; i++) {
-      const b = bidOf(await sim.bid(NO_FLOOR));
-      const u = new URL(b.nurl.replace("${AUCTION_PRICE}", b.price.toFixed(3)));
-      const out = await sim.get(u.pathname + u.search);
-      assert.equal(out.kind === "local" && out.status, 200);
-    }
+    await bidAndWin(sim, NO_FLOOR, 10);
     await ticks(sim, 2);
   });
   after(async () => {
@@ -154,12 +149,7 @@ describe("pacing state when a stalled leader takes the lead back", () => {
     await tickOnly(b, 1);
     assert.notEqual(leaderOf(sim), first, "the other VM leads (the old leader is stalled)");
     // This hour's spend passes the cap; the new leader's window (opened at 11:00) holds it.
-    for (let i = 0; i < 10; i++) {
-      const bid = bidOf(await sim.bid(NO_FLOOR));
-      const u = new URL(bid.nurl.replace("${AUCTION_PRICE}", bid.price.toFixed(3)));
-      const out = await sim.get(u.pathname + u.search);
-      assert.equal(out.kind === "local" && out.status, 200);
-    }
+    await bidAndWin(sim, NO_FLOOR, 10);
     await tickOnly(b, 2);
     assert.ok(bidOf(await sim.bid(NO_FLOOR)).price <= full * 0.1, "the new leader shades to the floor");
     // Now the new leader stalls past its lease, and the old one wakes up and takes the key back.
@@ -197,11 +187,7 @@ describe("a pacing step after a long gap", () => {
 
   it("counts as one tick: the integral does not wind up to its limit", async () => {
     // Early in the day, spend about a third of the daily budget: far ahead of the flat plan.
-    for (let i = 0; i < 3; i++) {
-      const b = bidOf(await sim.bid(NO_FLOOR));
-      const u = new URL(b.nurl.replace("${AUCTION_PRICE}", b.price.toFixed(3)));
-      assert.equal((await sim.get(u.pathname + u.search)).kind, "local");
-    }
+    await bidAndWin(sim, NO_FLOOR, 3);
     await ticks(sim, 2);
     const before = multiplier();
     assert.ok(before < 1 && before > 0.99, `ahead of plan, a small integral: ${before}`);

@@ -144,3 +144,16 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
     },
   };
 }
+
+/** Bids `n` times with `body` and wins every bid at its own price (each win notice answered 200). */
+export async function bidAndWin(sim: SimBidder, body: string, n: number): Promise<void> {
+  const dec = new TextDecoder();
+  for (let i = 0; i < n; i++) {
+    const out = await sim.bid(body);
+    if (out.kind !== "local" || out.status !== 200) throw new Error(`bid ${i + 1} of ${n}: no bid (${out.kind === "local" ? out.status : out.kind})`);
+    const b = JSON.parse(dec.decode(out.body)).seatbid[0].bid[0];
+    const u = new URL(b.nurl.replace("${AUCTION_PRICE}", b.price.toFixed(3)));
+    const win = await sim.get(u.pathname + u.search);
+    if (win.kind !== "local" || win.status !== 200) throw new Error(`win notice ${i + 1} of ${n}: not answered 200`);
+  }
+}
