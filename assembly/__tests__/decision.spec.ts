@@ -165,6 +165,11 @@ function request(imps: string = IMP, top: string = SITE + "," + DEVICE): string 
   return '{"id":"r1","imp":[' + imps + "]" + (top.length > 0 ? "," + top : "") + "}";
 }
 
+/** A 300x250 banner imp (floor 0.5) whose banner has the integer list `key` = [list]. */
+function bannerWith(key: string, list: string): string {
+  return '{"id":"1","banner":{"w":300,"h":250,"' + key + '":[' + list + ']},"bidfloor":0.5}';
+}
+
 function imp(id: string, members: string): string {
   return '{"id":"' + id + '",' + members + "}";
 }
@@ -502,34 +507,31 @@ describe("decision: targeting", () => {
     const iframe = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<iframe src=\\"https://cdn.example/f\\"></iframe>"}');
     const img = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<img src=\\"https://cdn.example/a.png\\">"}');
     const declared = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<img src=\\"https://cdn.example/a.png\\">","banner_type":3}');
-    const banner = (btype: string): string => '{"id":"1","banner":{"w":300,"h":250,"btype":[' + btype + ']},"bidfloor":0.5}';
-    expect(priceOrReason(request(banner("3")), js)).toBe(nb(NoBid.BLOCKED));
-    expect(priceOrReason(request(banner("4")), js)).toBe(2000);
-    expect(priceOrReason(request(banner("1,4")), iframe)).toBe(nb(NoBid.BLOCKED));
-    expect(priceOrReason(request(banner("2")), img)).toBe(nb(NoBid.BLOCKED));
-    expect(priceOrReason(request(banner("1,3,4")), img)).toBe(2000);
-    expect(priceOrReason(request(banner("3")), declared)).toBe(nb(NoBid.BLOCKED));
-    expect(priceOrReason(request(banner("1,2,3,4")), C1)).toBe(2000); // no markup: type unknown
+    expect(priceOrReason(request(bannerWith("btype", "3")), js)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("btype", "4")), js)).toBe(2000);
+    expect(priceOrReason(request(bannerWith("btype", "1,4")), iframe)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("btype", "2")), img)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("btype", "1,3,4")), img)).toBe(2000);
+    expect(priceOrReason(request(bannerWith("btype", "3")), declared)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("btype", "1,2,3,4")), C1)).toBe(2000); // no markup: type unknown
   });
 
   it("markup with both a script and an iframe is of both types: btype blocking either blocks it", () => {
     const both = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adm":"<script src=\\"https://cdn.example/t.js\\"></script><noscript><iframe src=\\"https://cdn.example/f\\"></iframe></noscript>"}');
-    const banner = (btype: string): string => '{"id":"1","banner":{"w":300,"h":250,"btype":[' + btype + ']},"bidfloor":0.5}';
-    expect(priceOrReason(request(banner("4")), both)).toBe(nb(NoBid.BLOCKED));
-    expect(priceOrReason(request(banner("3")), both)).toBe(nb(NoBid.BLOCKED));
-    expect(priceOrReason(request(banner("1,2")), both)).toBe(2000);
+    expect(priceOrReason(request(bannerWith("btype", "4")), both)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("btype", "3")), both)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("btype", "1,2")), both)).toBe(2000);
   });
 
   it("banner.battr blocks a creative with any of those attributes; a list too long to check blocks", () => {
     const attrs = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"attr":[6,14]}');
-    const banner = (battr: string): string => '{"id":"1","banner":{"w":300,"h":250,"battr":[' + battr + ']},"bidfloor":0.5}';
-    expect(priceOrReason(request(banner("1,14")), attrs)).toBe(nb(NoBid.BLOCKED));
-    expect(priceOrReason(request(banner("6")), attrs)).toBe(nb(NoBid.BLOCKED));
-    expect(priceOrReason(request(banner("1,2,3,4,5,7,8,9,10,11,12,13,15,16,17")), attrs)).toBe(2000);
-    expect(priceOrReason(request(banner("1,2,3")), C1)).toBe(2000); // no attributes declared
+    expect(priceOrReason(request(bannerWith("battr", "1,14")), attrs)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("battr", "6")), attrs)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("battr", "1,2,3,4,5,7,8,9,10,11,12,13,15,16,17")), attrs)).toBe(2000);
+    expect(priceOrReason(request(bannerWith("battr", "1,2,3")), C1)).toBe(2000); // no attributes declared
     let long = "1";
     for (let i = 2; i <= 40; i++) long += "," + (100 + i).toString();
-    expect(priceOrReason(request(banner(long)), C1)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("battr", long)), C1)).toBe(nb(NoBid.BLOCKED));
   });
 
   it("a creative the imp refuses is skipped for the campaign's next creative that fits", () => {
