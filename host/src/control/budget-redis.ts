@@ -70,10 +70,10 @@ import type { Redis } from "ioredis";
 import { loadIoredis } from "../lazy-deps.ts";
 import type { Logger } from "../log.ts";
 import { pluginUtcOffset, type HostConfig } from "../config.ts";
-import { windowsAt } from "./fleet-spend.ts";
+import { budgetDay, windowsAt } from "./fleet-spend.ts";
 import type { HostMetrics } from "../server/host-metrics.ts";
 import { NexusError } from "../errors.ts";
-import { budgetDay, paceMicrosPerSecond, sliceMicros, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
+import { paceMicrosPerSecond, sliceMicros, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
 
 /**
  * KEYS: campaign, pod, day, pods, hour, minute. ARGV: see RedisBudgetSource.lease. Returns {answer,
@@ -249,8 +249,6 @@ if others < 0 then others = 0 end
 return {new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0, math.floor(others),
   math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))}
 `;
-
-export { budgetDay };
 
 const LEASE_SHA = createHash("sha1").update(LEASE_LUA).digest("hex");
 const DAY_MS = 86_400_000;

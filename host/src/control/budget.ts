@@ -6,8 +6,6 @@
 // In-memory here (standalone, one pod); Redis for many pods (budget-redis.ts).
 import { FleetSpend, windowsAt } from "./fleet-spend.ts";
 
-export { budgetDay } from "./fleet-spend.ts";
-
 export interface PodReport {
   campaignId: string;
   podId: string;

@@ -8,7 +8,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RedisBudgetSource } from "../../../host/src/control/budget-redis.ts";
-import { MemoryBudgetSource, budgetDay, type BudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
+import { MemoryBudgetSource, type BudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
+import { budgetDay } from "../../../host/src/control/fleet-spend.ts";
 import { sharedRedisPrefixes } from "../../helpers/redis-server.ts";
 
 const OFFSET = 480; // the budget day is local (UTC+8) and starts at 16:00 UTC

@@ -6,7 +6,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import { RedisBudgetSource, BudgetUnavailableError, budgetDay, type LeaseResult } from "../../../host/src/control/budget-redis.ts";
+import { RedisBudgetSource, BudgetUnavailableError, type LeaseResult } from "../../../host/src/control/budget-redis.ts";
+import { budgetDay } from "../../../host/src/control/fleet-spend.ts";
 import type { CampaignLimits, PodReport, SlicePolicy } from "../../../host/src/control/budget.ts";
 import { HostMetrics } from "../../../host/src/server/host-metrics.ts";
 import { RedisServer, deletePrefix, uniquePrefix } from "../../helpers/redis-server.ts";
