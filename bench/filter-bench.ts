@@ -84,6 +84,61 @@ export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: 
   return { requestNs, requestsPerSecond: 1e9 / requestNs, cpuNs: med(cpu), statuses, passThroughNs: med(passThrough) };
 }
 
+/** Crossings between the host and the filter per request of the mix (counts: the same on every machine). */
+export interface Crossings {
+  /** proxy_on_* callbacks into the VM, the allocator excluded. */
+  callbacks: number;
+  /** proxy_on_memory_allocate: the host copying something into the VM. */
+  allocations: number;
+  /** Host functions the filter called (env and WASI). */
+  hostCalls: number;
+  /** Host calls by name, per request. */
+  byName: Record<string, number>;
+}
+
+/**
+ * One pass over the mix through a simulated bidder (same filter and host, streams as under Envoy,
+ * the replay guard on) that counts every crossing (VmOptions.traceCalls), per request.
+ */
+export async function countCrossings(corpus: BenchCorpus): Promise<Crossings> {
+  const { startSimBidder } = await import("../tests/helpers/sim-bidder.ts");
+  const counts = new Map<string, number>();
+  let counting = false;
+  const sim = await startSimBidder({
+    vms: 1,
+    envoyStreams: true,
+    plugin: { decision_budget_ms: 1000, replay_ttl_ms: 60_000 },
+    budget: { minSliceMicros: 900_000_000 },
+    traceCalls: (name) => {
+      if (counting) counts.set(name, (counts.get(name) ?? 0) + 1);
+    },
+  });
+  try {
+    await sim.untilReady();
+    const { bodies, idDigitsAt } = corpus;
+    const pass = async (base: number) => {
+      for (let i = 0; i < bodies.length; i++) {
+        stampId(bodies[i]!, idDigitsAt[i]!, base + i);
+        await sim.pool.handleHttpRequest({ headers: HEADERS, body: [bodies[i]!] });
+      }
+    };
+    await pass(90_000_000);
+    counting = true;
+    await pass(91_000_000);
+  } finally {
+    await sim.close();
+  }
+  const n = corpus.bodies.length;
+  const out: Crossings = { callbacks: 0, allocations: 0, hostCalls: 0, byName: {} };
+  for (const [name, c] of counts) {
+    out.byName[name] = c / n;
+    if (name === "proxy_on_memory_allocate") out.allocations += c / n;
+    else if (name.startsWith("proxy_on_")) out.callbacks += c / n;
+    else if (name.includes(".")) out.hostCalls += c / n;
+  }
+  return out;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { parseArgs } = await import("node:util");
   const { loadBenchCorpus } = await import("./corpus.ts");
@@ -101,6 +156,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const r = await benchFilter(app, corpus, Number(values.rounds), Number(values.reps));
     console.log(`filter  proxy-wasm path  ${(r.requestNs / 1000).toFixed(2)} µs/request (CPU ${(r.cpuNs / 1000).toFixed(2)} µs)  ${JSON.stringify(r.statuses)}`);
     console.log(`filter  pass-through     ${(r.passThroughNs / 1000).toFixed(2)} µs/request`);
+    const c = await countCrossings(corpus);
+    console.log(`filter  crossings        ${c.callbacks.toFixed(2)} callbacks + ${c.allocations.toFixed(2)} allocations + ${c.hostCalls.toFixed(2)} host calls per request`);
   } finally {
     await app.close();
   }

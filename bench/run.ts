@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBenchCorpus } from "./corpus.ts";
 import { benchCore } from "./core-bench.ts";
-import { benchFilter, FILTER_BENCH_BIDDER } from "./filter-bench.ts";
+import { benchFilter, countCrossings, FILTER_BENCH_BIDDER } from "./filter-bench.ts";
 import { startTestBidder, writeTestModel, FIXTURES } from "../tests/helpers/bidder.ts";
 import { benchHttp, type LoadResult } from "./http-bench.ts";
 import { measureJitter, type JitterResult } from "./jitter.ts";
@@ -50,6 +50,9 @@ results.filter = { ...filter, overCore: filterNs / core.decisionNs - 1 };
 // ---- memory ----
 const vmPages = app.pool.memoryBytes();
 results.memory = { wasmBytesPerVm: vmPages, rssBytes: process.memoryUsage().rss };
+// Counted after the memory figures (its simulated bidder would add to the RSS).
+const crossings = await countCrossings(corpus);
+(results.filter as Record<string, unknown>).crossings = crossings;
 await app.close();
 
 // ---- http ----
@@ -71,6 +74,7 @@ console.log(`core    JSON.parse (floor)  ${fmt(core.jsonParseNs).padStart(12)}  
 console.log(`filter  proxy-wasm path     ${fmt(filterNs).padStart(12)}   +${((filterNs / core.decisionNs - 1) * 100).toFixed(0)}% over the core   (target <= +30%: ${mark(filterNs / core.decisionNs - 1 <= 0.3)})`);
 console.log(`filter  pass-through        ${fmt(filter.passThroughNs).padStart(12)}   = ${((filter.passThroughNs / core.decisionNs) * 100).toFixed(0)}% of the core: a stream the filter passes on (no bidding), the host's floor`);
 console.log(`filter  answers (one pass)  ${JSON.stringify(filter.statuses)}`);
+console.log(`filter  crossings/request   ${crossings.callbacks.toFixed(2)} callbacks into the VM + ${crossings.allocations.toFixed(2)} copies in (allocator) + ${crossings.hostCalls.toFixed(2)} host calls`);
 console.log(`memory  wasm per VM ${vmPages.map((b) => (b / 1048576).toFixed(1) + " MiB").join(", ")} (2^18 model pair loaded)`);
 if (http) {
   const l = (r: LoadResult) =>
@@ -108,6 +112,8 @@ function compare(prev: any, file: string): void {
     ["filter over core", (r) => r.filter?.overCore, (v) => `+${(v * 100).toFixed(0)}%`],
     ["filter CPU", (r) => r.filter?.cpuNs, (v) => fmt(v)],
     ["filter pass-through", (r) => r.filter?.passThroughNs, (v) => fmt(v)],
+    ["callbacks/request", (r) => r.filter?.crossings?.callbacks, (v) => v.toFixed(2)],
+    ["host calls/request", (r) => r.filter?.crossings?.hostCalls, (v) => v.toFixed(2)],
     ["http bare", (r) => r.http?.bare?.rps, (v) => `${Math.round(v)} req/s`],
     ["http bidder", (r) => r.http?.bidderSaturation?.rps, (v) => `${Math.round(v)} req/s`],
     ["http ratio", (r) => r.http?.ratio, (v) => `${(v * 100).toFixed(0)}%`],

@@ -144,7 +144,10 @@ export class NexusRoot extends RootContext {
       replyError(400, msg.ptr, msg.len, "nexus_bad_request");
       return;
     }
-    const ms = nowMs();
+    // The decision's wall clock is the one read when the headers came (no second host call): a
+    // bid stands only when the body came within decision_budget_ms of them (else TIMEOUT), so
+    // pacing windows and replay expiries are off by less than that.
+    const ms = <i64>(stream.startNanos / 1000000);
     if (this.replay.enabled) {
       // A request id seen within replay_ttl_ms (in any VM) is a no-bid; see replay-guard.ts.
       const seen = this.replay.check(req.id.ptr, req.id.len, ms);

@@ -1,5 +1,5 @@
 // The proxy_on_* exports: one-line dispatchers from the host's context ids to
-// the plugin's context objects. The filter's entry file re-exports this module.
+// the plugin's context objects. The filter's entry file re-exports the ones it uses.
 // Each dispatcher brackets the call with enter/leaveCallback so that host copies
 // made during the callback are rewound afterwards (memory.ts).
 import { Action } from "./types";

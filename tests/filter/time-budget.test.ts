@@ -45,7 +45,9 @@ describe("time budget", () => {
   it("uses the tighter tmax share: tmax 4 ms leaves 2 ms for the decision", async () => {
     const req = JSON.parse(README_REQUEST);
     req.tmax = 4;
-    sim.clock.stepPerReadMs = 1.5; // 3 ms between the two reads of a decision: over 2 ms, under 4 ms
+    // The filter reads the wall clock twice per bid (headers, end of the decision): 3 ms apart, over
+    // 2 ms and under 4 ms.
+    sim.clock.stepPerReadMs = 3;
     const out = await sim.bid(JSON.stringify(req));
     const plain = await sim.bid(README_REQUEST);
     sim.clock.stepPerReadMs = 0;

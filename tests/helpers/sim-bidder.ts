@@ -43,6 +43,10 @@ export interface SimBidderOptions {
   /** Another build of the filter (e.g. the allocation-tracing one). */
   wasmPath?: string;
   instrumentation?: Record<string, Record<string, (...args: number[]) => unknown>>;
+  /** Reports every host call and callback of the VMs (VmOptions.traceCalls). */
+  traceCalls?: (name: string) => void;
+  /** Streams end and local replies go as under Envoy (and the standalone server): see VmOptions. */
+  envoyStreams?: boolean;
   budget?: Partial<ReturnType<typeof defaultConfig>["budget"]>;
   /** Run against this control plane (e.g. a second Envoy process under the same host); close() leaves it running. */
   controlPlane?: ControlPlane;
@@ -80,6 +84,8 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
     pool = await VmPool.start({
       wasm: readFileSync(o.wasmPath ?? DEFAULT_WASM),
       ...(o.instrumentation ? { instrumentation: o.instrumentation } : {}),
+      ...(o.traceCalls ? { traceCalls: o.traceCalls } : {}),
+      ...(o.envoyStreams ? { streamLifecycle: "envoy" as const, localReplyThroughFilter: true } : {}),
       vms,
       mode: "inline",
       rootId: "nexus",

@@ -160,6 +160,8 @@ function* runDirection(
 function* localReplyThroughFilter(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void> {
   const reply = s.localReply;
   if (!reply || !vm.options.localReplyThroughFilter || vm.failure || s.resetRequested || s.timedOut || s.aborted) return;
+  // A module without response callbacks would see nothing of it (hosts call only what is exported).
+  if (!vm.hasResponseCallbacks) return;
   s.localReply = null;
   s.respHeaders = null;
   s.respHeadersOf = reply;

@@ -59,6 +59,8 @@ export interface PoolOptions {
   workerUrl?: string | URL;
   /** Inline mode only, test-only: instrumentation imports (see VmOptions.instrumentation). */
   instrumentation?: VmOptions["instrumentation"];
+  /** Inline mode only, test and bench only: see VmOptions.traceCalls. */
+  traceCalls?: VmOptions["traceCalls"];
   /** Run the configuration canary first (default true). */
   canary?: boolean;
   /** See VmOptions.streamLifecycle (default "spec"). */
@@ -188,6 +190,7 @@ export class VmPool {
     if (o.streamLifecycle !== undefined) v.streamLifecycle = o.streamLifecycle;
     if (o.localReplyThroughFilter !== undefined) v.localReplyThroughFilter = o.localReplyThroughFilter;
     if (o.instrumentation !== undefined) v.instrumentation = o.instrumentation;
+    if (o.traceCalls !== undefined) v.traceCalls = o.traceCalls;
     return v;
   }
 

@@ -95,6 +95,12 @@ export interface VmOptions {
    */
   instrumentation?: Record<string, Record<string, (...args: number[]) => unknown>>;
   /**
+   * Test and bench only: called before every host function the module calls ("env.proxy_log",
+   * "wasi_snapshot_preview1.clock_time_get") and every callback into it ("proxy_on_request_body").
+   * Wraps every import and export once at instantiation; nothing is wrapped when unset.
+   */
+  traceCalls?: (name: string) => void;
+  /**
    * End-of-stream callback order. "spec" (default): proxy_on_done, then (when it returns true, or
    * after proxy_done) proxy_on_log and proxy_on_delete. "envoy": what current Envoy does for HTTP
    * streams (ConnectionManagerImpl::doDeferredStreamDestroy runs the access log before
@@ -110,6 +116,28 @@ export interface VmOptions {
    */
   localReplyThroughFilter?: boolean;
 }
+
+/** `fns` with every function wrapped to report `prefix + name` first (keeps each one's arity). */
+function traced(fns: Record<string, unknown>, prefix: string, trace: (name: string) => void): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, f] of Object.entries(fns)) {
+    if (typeof f !== "function") {
+      out[name] = f;
+      continue;
+    }
+    const label = prefix + name;
+    const fn = f as (...a: unknown[]) => unknown;
+    const w = (...a: unknown[]): unknown => {
+      trace(label);
+      return fn(...a);
+    };
+    Object.defineProperty(w, "length", { value: fn.length });
+    out[name] = w;
+  }
+  return out;
+}
+
+const RESPONSE_CALLBACKS = ["proxy_on_response_headers", "proxy_on_response_body", "proxy_on_response_trailers"];
 
 function toBytes(x: Uint8Array | string | undefined): Uint8Array {
   if (x === undefined) return EMPTY;
@@ -129,6 +157,8 @@ export class ProxyWasmVm implements AbiHost {
   /** Period set by proxy_set_tick_period_milliseconds (0 = none). */
   tickPeriodMs = 0;
   lastCriticalLog: string | null = null;
+  /** The module exports a response callback (else a local reply has nothing to run through). */
+  hasResponseCallbacks = false;
 
   private restrictedWhy = "";
   private allocatorWhy = "";
@@ -190,6 +220,8 @@ export class ProxyWasmVm implements AbiHost {
   private async instantiate(compiled: CompiledFilter): Promise<void> {
     const imports = createImports(this, this.validated.abiVersion);
     for (const [mod, fns] of Object.entries(this.options.instrumentation ?? {})) imports[mod] = { ...(imports[mod] ?? {}), ...fns };
+    const trace = this.options.traceCalls;
+    if (trace) for (const [mod, fns] of Object.entries(imports)) imports[mod] = traced(fns, `${mod}.`, trace);
     let importedMemory: WasmMemory | undefined;
     for (const imp of this.validated.info.imports) {
       if (imp.kind === "memory" && imp.limits) {
@@ -215,7 +247,7 @@ export class ProxyWasmVm implements AbiHost {
     } finally {
       this.restricted = null;
     }
-    const ex = instance.exports;
+    const ex = trace ? traced(instance.exports, "", trace) : instance.exports;
     let memory: WasmMemory | undefined = isWasmMemory(ex.memory) ? ex.memory : undefined;
     memory ??= Object.values(ex).find(isWasmMemory) ?? importedMemory;
     if (!memory) throw new VmStartError("Wasm module has no memory");
@@ -225,6 +257,7 @@ export class ProxyWasmVm implements AbiHost {
       this.exports[name] = v as (...a: number[]) => number;
       this.callbacks.set(name, { fn: v as (...a: number[]) => number, arity: v.length });
     }
+    this.hasResponseCallbacks = RESPONSE_CALLBACKS.some((name) => this.callbacks.has(name));
     this.allocFn = this.exports[this.validated.allocator]!;
     this.allocatorWhy = `inside the allocator (${this.validated.allocator})`;
 
