@@ -60,8 +60,8 @@
 // every pod out of the load balancer during a Redis outage would turn a budget-store outage
 // into a bidding outage without saving a cent.
 //
-// Pods: the source leases under its own podId (default "<hostname>-<pid>"; set it to the
-// Kubernetes pod name): SyncService reports as "pod-local". A pod that dies keeps its unspent
+// Pods: the source leases under its own podId (default: podIdOf; set it to the Kubernetes pod
+// name): SyncService reports as "pod-local". A pod that dies keeps its unspent
 // slice counted (never re-granted: safe, at most one slice per dead pod is lost to bidding).
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
@@ -579,6 +579,18 @@ export class RedisBudgetSource implements BudgetSource {
   }
 }
 
+/**
+ * The pod id the host leases under: budget.podId, else the hostname in sidecar mode and
+ * "<hostname>-<pid>" in standalone mode. A sidecar host that restarts serves the same Envoy, whose
+ * ledger (shared data) lives on: under a new id its report would be a second pod holding the same
+ * ledger, and the day's spend would count twice in the fleet's pacing. A standalone host's ledger
+ * dies with its process; the pid keeps two bidders on one machine apart.
+ */
+export function podIdOf(cfg: Pick<HostConfig, "mode" | "budget">, host = hostname(), pid = process.pid): string {
+  if (cfg.budget.podId) return cfg.budget.podId;
+  return cfg.mode === "sidecar" ? host : `${host}-${pid}`;
+}
+
 /** The Redis source of a host configuration: connects, and writes campaign budgets Redis lacks (best effort). */
 export async function startRedisBudgetSource(
   cfg: HostConfig,
@@ -589,7 +601,7 @@ export async function startRedisBudgetSource(
     url: cfg.budget.redisUrl,
     keyPrefix: cfg.budget.keyPrefix,
     policy: { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds },
-    podId: cfg.budget.podId || `${hostname()}-${process.pid}`,
+    podId: podIdOf(cfg),
     utcOffsetMinutes: pluginUtcOffset(cfg),
     commandTimeoutMs: cfg.budget.redisTimeoutMs,
     recoveryHoldMs: cfg.budget.recoveryHoldMs,

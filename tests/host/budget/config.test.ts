@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { loadConfig } from "../../../host/src/config.ts";
 import { ConfigError } from "../../../host/src/errors.ts";
 import { paceMicrosPerSecond, sliceMicros } from "../../../host/src/control/budget.ts";
+import { podIdOf } from "../../../host/src/control/budget-redis.ts";
 
 describe("budget configuration", () => {
   it("defaults: a day of pace, 60 s leases, 200 ms Redis timeout (20 ms for replay claims), 5 s recovery hold", () => {
@@ -12,6 +13,14 @@ describe("budget configuration", () => {
       { pacingSeconds: b.pacingSeconds, leaseSeconds: b.leaseSeconds, minSliceMicros: b.minSliceMicros, redisTimeoutMs: b.redisTimeoutMs, replayRedisTimeoutMs: b.replayRedisTimeoutMs, recoveryHoldMs: b.recoveryHoldMs, podId: b.podId },
       { pacingSeconds: 86_400, leaseSeconds: 60, minSliceMicros: 100_000, redisTimeoutMs: 200, replayRedisTimeoutMs: 20, recoveryHoldMs: 5000, podId: "" },
     );
+  });
+
+  it("pod id: NEXUS_POD_ID, else the hostname for a sidecar (a restarted host keeps its Envoy's ledger) and hostname-pid standalone", () => {
+    const env = (mode: string, podId = "") => loadConfig({ env: { NEXUS_MODE: mode, NEXUS_SYNC_TOKEN: "t".repeat(32), ...(podId ? { NEXUS_POD_ID: podId } : {}) } });
+    assert.equal(podIdOf(env("sidecar"), "bidder-abc12", 4242), "bidder-abc12");
+    assert.equal(podIdOf(env("sidecar"), "bidder-abc12", 77), "bidder-abc12", "the same id after a restart of the host");
+    assert.equal(podIdOf(env("standalone"), "laptop", 4242), "laptop-4242");
+    assert.equal(podIdOf(env("sidecar", "bidder-7"), "bidder-abc12", 4242), "bidder-7");
   });
 
   it("reads NEXUS_* variables", () => {
