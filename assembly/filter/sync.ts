@@ -269,9 +269,13 @@ export class HostSync {
       w.ascii(",\"report_ms\":");
       w.i64(mono);
     }
+    // The budget day of every daily_charged_micros below: a report made before midnight and
+    // leased after the host's midnight is yesterday's spend, which the host must not count today.
+    const today = dayNumber(now, this.root.config.utcOffsetMinutes);
+    w.ascii(",\"day\":");
+    w.i64(today);
     w.ascii(",\"campaigns\":[");
     const l = this.root.ledger;
-    const today = dayNumber(now, this.root.config.utcOffsetMinutes);
     for (let i = 0; i < l.runtimes.length; i++) {
       const rt = unchecked(l.runtimes[i]);
       if (i > 0) w.byte(0x2c);

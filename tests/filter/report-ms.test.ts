@@ -1,10 +1,13 @@
 // Every sync report carries report_ms, the filter's monotonic clock when the report was made (the
 // host ignores a report of the same ledger older than one it applied: a stalled leader's). All VMs
-// of a ledger read one clock, so the stamps keep growing when leadership moves.
+// of a ledger read one clock, so the stamps keep growing when leadership moves. They also carry the
+// filter's budget day (what daily_charged_micros counts), and the host marks the campaigns a report
+// did not carry (the filter had not loaded them yet) as unreported.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { MemoryBudgetSource, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport } from "../../host/src/control/budget.ts";
+import { budgetDay } from "../../host/src/control/fleet-spend.ts";
 
 class RecordingSource implements BudgetSource {
   readonly reports: PodReport[] = [];
@@ -63,5 +66,14 @@ describe("sync reports carry report_ms", () => {
     for (let i = 1; i < stamps.length; i++) assert.ok(stamps[i]! >= stamps[i - 1]!, `report_ms went back: ${stamps.join(", ")}`);
     // The sim's monotonic clock is its `now`: the stamp is when the report was made.
     assert.ok(stamps.at(-1)! <= sim.clock.now && stamps.at(-1)! > sim.clock.now - 5000);
+  });
+
+  it("with the filter's budget day; campaigns it has not loaded are marked unreported", async () => {
+    await ticks(1);
+    const last = source.reports.at(-1)!;
+    assert.equal(last.reportDay, budgetDay(sim.clock.now + sim.clock.wallOffsetMs, 0));
+    assert.equal(last.unreported, false, "a campaign of the loaded configuration");
+    // The first sync came before the filter had its configuration: no campaign in it.
+    assert.equal(source.reports[0]!.unreported, true);
   });
 });

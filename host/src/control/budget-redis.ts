@@ -104,6 +104,8 @@ local epoch = ARGV[17]
 local hour = ARGV[18]
 local minute = ARGV[19]
 local reportMs = ARGV[20]
+local reportDay = ARGV[21]
+local unreported = ARGV[22] == '1'
 
 -- Read everything first: no write happens before the last check that could fail.
 local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
@@ -133,12 +135,23 @@ local dc = num(d[2]) or 0
 -- A report of the same ledger made before one already applied (a leader that stalled with its
 -- report unsent while another VM led and reported): its numbers are older, not a restart. Change
 -- nothing; answer what was answered (the filter drops answers to a former leader anyway).
+-- A campaign the filter did not report (not in the configuration it has loaded yet) while this
+-- pod's ledger of the same epoch has state for it: the zeros are not its ledger's numbers (read as
+-- a restart, its whole history would count again at the next real report). The same answer.
 local prms = num(p[11])
-if reportMs ~= '' and prms ~= nil and G ~= nil and epoch ~= '' and pepoch == epoch and tonumber(reportMs) < prms then
+local stale = reportMs ~= '' and prms ~= nil and G ~= nil and epoch ~= '' and pepoch == epoch and tonumber(reportMs) < prms
+local unreportedKnown = unreported and G ~= nil and epoch ~= '' and pepoch == epoch
+if stale or unreportedKnown then
   local od = dc
   if pday == day then od = dc - pdc end
-  return {answer, G, cg, dg, math.floor(tokens), 3, now < holdUntil and 1 or 0, math.floor(math.max(0, od)),
+  return {answer, G, cg, dg, math.floor(tokens), stale and 3 or 4, now < holdUntil and 1 or 0, math.floor(math.max(0, od)),
     math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))}
+end
+-- The filter's daily charged is of the day it made the report in: one made before its midnight
+-- and leased after the host's is yesterday's spend. This day keeps what it knew of the pod (the
+-- first lease of the day then carries over what the pod holds unspent, not yesterday's spend).
+if reportDay ~= '' and reportDay ~= day then
+  if pday == day then dcharged = pdc else dcharged = 0 end
 end
 
 local held = charged + reserved
@@ -290,7 +303,7 @@ export interface LeaseResult extends BudgetLease {
   campaignGranted: number;
   dayGranted: number;
   tokens: number;
-  /** 0 known pod, 1 registered (new or after data loss), 2 ledger restart, 3 stale report (nothing changed). */
+  /** 0 known pod, 1 registered (new or after data loss), 2 ledger restart, 3 stale report, 4 unreported campaign of a known ledger (3 and 4: nothing changed). */
   registered: number;
   /** True while new money is held back after a recovery. */
   holding: boolean;
@@ -435,6 +448,8 @@ export class RedisBudgetSource implements BudgetSource {
       String(w.hour),
       String(w.minute),
       report.reportMs === undefined ? "" : String(Math.floor(report.reportMs)),
+      report.reportDay === undefined ? "" : String(report.reportDay),
+      report.unreported === true ? "1" : "0",
     ];
     let raw: unknown;
     try {
@@ -459,6 +474,8 @@ export class RedisBudgetSource implements BudgetSource {
       minute: w.minute,
       othersMinuteCharged: Number(a[9] ?? 0),
     };
+    // An unreported campaign of a known ledger: nothing changed (see LEASE_LUA).
+    if (r.registered === 4) return r;
     if (r.registered === 3) {
       this.o.metrics?.budgetStaleReports.inc({ campaign: limits.id });
       this.o.log?.warn({ event: "budget_report_stale", campaign: limits.id, pod: podId, report_ms: report.reportMs }, "a report older than one already applied: ignored");

@@ -33,6 +33,19 @@ export interface PodReport {
    * that stalled with it unsent): the sources change nothing for it. Undefined: not sent.
    */
   reportMs?: number;
+  /**
+   * The filter's budget day when it made the report (what `dailyCharged` counts). A report the
+   * filter made before its midnight and the host leases after its own is yesterday's spend: the
+   * sources do not count it in the lease's day. Undefined: not sent (counted in the lease's day).
+   */
+  reportDay?: number;
+  /**
+   * The filter did not report this campaign (not in the configuration it has loaded yet): the
+   * numbers are zeros, not its ledger's. For a pod whose ledger of the same epoch already has
+   * state for the campaign (its records outlive a configuration reload in shared data), the
+   * sources change nothing and answer what they answered last; otherwise they lease as usual.
+   */
+  unreported?: boolean;
 }
 
 export interface CampaignLimits {
@@ -124,7 +137,9 @@ export class MemoryBudgetSource implements BudgetSource {
     const stale =
       prev !== undefined && r.reportMs !== undefined && prev.reportMs !== undefined &&
       r.ledgerEpoch !== undefined && r.ledgerEpoch === prev.epoch && r.reportMs < prev.reportMs;
-    if (stale) return prev.lease;
+    // A campaign the filter has not loaded, while this ledger has history for it: not a restart.
+    const unreportedKnown = prev !== undefined && r.unreported === true && r.ledgerEpoch !== undefined && r.ledgerEpoch === prev.epoch;
+    if (stale || unreportedKnown) return prev.lease;
     const byPod = mapOf(this.granted, limits.id);
     let spend = this.spend.get(limits.id);
     if (!spend) this.spend.set(limits.id, (spend = new FleetSpend()));
@@ -137,7 +152,7 @@ export class MemoryBudgetSource implements BudgetSource {
     const granted = Math.max(held, Math.floor(want));
     byPod.set(r.podId, granted);
     const w = windowsAt(nowMs, r.utcOffsetMinutes ?? this.utcOffsetMinutes);
-    const o = spend.report(r.podId, r.charged, r.dailyCharged, w);
+    const o = spend.report(r.podId, r.charged, r.dailyCharged, w, r.reportDay);
     const lease: BudgetLease = {
       granted,
       day: w.day, othersDailyCharged: o.daily,

@@ -58,8 +58,12 @@ export class FleetSpend {
   /** Ledgers that restarted: what they had charged in their last windows still counts. */
   private readonly retired: Record<Kind, Window> = { day: empty(), hour: empty(), minute: empty() };
 
-  /** Records a pod's report and returns what the others charged in the windows `w`. */
-  report(podId: string, charged: number, dailyCharged: number, w: Windows): OthersSpend {
+  /**
+   * Records a pod's report and returns what the others charged in the windows `w`. `reportDay`:
+   * the filter's day of `dailyCharged`; another day than w.day (a report made before the filter's
+   * midnight, leased after the host's) leaves the pod's figure for w.day as it was.
+   */
+  report(podId: string, charged: number, dailyCharged: number, w: Windows, reportDay?: number): OthersSpend {
     let p = this.pods.get(podId);
     // A pod's first report brings its whole history, which is not this hour's or minute's.
     if (!p) this.pods.set(podId, (p = { lastCharged: charged, day: empty(), hour: empty(), minute: empty() }));
@@ -72,7 +76,8 @@ export class FleetSpend {
     }
     const delta = charged - p.lastCharged;
     p.lastCharged = charged;
-    p.day = { period: w.day, micros: dailyCharged };
+    if (reportDay === undefined || reportDay === w.day) p.day = { period: w.day, micros: dailyCharged };
+    else if (p.day.period !== w.day) p.day = { period: w.day, micros: 0 };
     for (const k of ["hour", "minute"] as const) {
       if (p[k].period !== w[k]) p[k] = { period: w[k], micros: 0 };
       p[k].micros += delta;

@@ -2,7 +2,7 @@
 //   POST /nexus/v1/sync            report in, grants + versions out
 //   GET  /nexus/v1/config?version= the campaign set
 //   GET  /nexus/v1/model?version=  the NXM blob (its SHA-256 was announced)
-import type { CampaignCatalog } from "./campaigns.ts";
+import type { CampaignCatalog, CampaignDoc } from "./campaigns.ts";
 import type { BudgetSource, CampaignLimits, PodReport } from "./budget.ts";
 import type { ModelRegistry } from "./model-registry.ts";
 import type { Logger } from "../log.ts";
@@ -32,6 +32,8 @@ export interface SyncReport {
   utc_offset_minutes: number | undefined;
   /** When the report was made, on the filter's monotonic clock (ms); undefined from filters that do not send it. */
   report_ms: number | undefined;
+  /** The filter's budget day when it made the report: its campaigns' daily_charged_micros are of that day. */
+  day: number | undefined;
   campaigns: SyncReportCampaign[];
 }
 
@@ -98,45 +100,57 @@ export class SyncService {
     const reported = new Map(report.campaigns.map((c) => [c.id, c]));
     for (const c of report.campaigns) this.filter.campaigns.set(c.id, c);
 
-    const grants: SyncAnswer["grants"] = [];
-    for (const c of this.catalog.campaigns) {
-      const r = reported.get(c.id);
-      const limits: CampaignLimits = {
-        id: c.id,
-        totalMicros: c.budget?.total_micros ?? 0,
-        dailyMicros: c.budget?.daily_micros ?? 0,
-        active: c.active !== false,
-      };
-      const podReport: PodReport = {
-        campaignId: c.id,
-        podId: this.podId,
-        granted: r?.granted_micros ?? 0,
-        charged: r?.charged_micros ?? 0,
-        reserved: r?.reserved_micros ?? 0,
-        dailyCharged: r?.daily_charged_micros ?? 0,
-        ledgerEpoch: report.ledger_epoch,
-        utcOffsetMinutes: report.utc_offset_minutes,
-        reportMs: report.report_ms,
-      };
-      try {
-        const lease = await this.budget.lease(limits, podReport, nowMs);
-        grants.push({
-          id: c.id,
-          granted_micros: lease.granted,
-          day: lease.day,
-          others_daily_charged_micros: lease.othersDailyCharged,
-          hour: lease.hour,
-          others_hourly_charged_micros: lease.othersHourlyCharged,
-          minute: lease.minute,
-          others_minute_charged_micros: lease.othersMinuteCharged,
-        });
-      } catch (err) {
-        // Budget source down: no new money; the filter keeps what it holds.
-        this.budgetErrors++;
-        this.log.warn({ event: "grant_failed", campaign: c.id, err: (err as Error).message }, "budget source unavailable");
-      }
-    }
+    // All leases at once: with Redis stalled, one probes and the others fail at once (budget-redis),
+    // instead of one command timeout per campaign in turn, past the filter's sync_timeout_ms.
+    const leases = this.catalog.campaigns.map((c) => this.leaseOne(c, reported.get(c.id), report, nowMs));
+    const grants = (await Promise.all(leases)).filter((g): g is SyncGrant => g !== null);
     return { config_version: this.catalog.version, model: this.models.announcement(), grants };
+  }
+
+  /**
+   * A campaign the filter did not report (`r` undefined: not in the configuration it has loaded)
+   * is leased on zeros marked unreported: a new one gets its first grant before the filter loads
+   * it, and one whose old ledger lives on in shared data (re-added, or new VMs after a
+   * configuration reload) is not mistaken for a restarted ledger (PodReport.unreported).
+   */
+  private async leaseOne(c: CampaignDoc, r: SyncReportCampaign | undefined, report: SyncReport, nowMs: number): Promise<SyncGrant | null> {
+    const limits: CampaignLimits = {
+      id: c.id,
+      totalMicros: c.budget?.total_micros ?? 0,
+      dailyMicros: c.budget?.daily_micros ?? 0,
+      active: c.active !== false,
+    };
+    const podReport: PodReport = {
+      campaignId: c.id,
+      podId: this.podId,
+      granted: r?.granted_micros ?? 0,
+      charged: r?.charged_micros ?? 0,
+      reserved: r?.reserved_micros ?? 0,
+      dailyCharged: r?.daily_charged_micros ?? 0,
+      unreported: r === undefined,
+      reportDay: report.day,
+      ledgerEpoch: report.ledger_epoch,
+      utcOffsetMinutes: report.utc_offset_minutes,
+      reportMs: report.report_ms,
+    };
+    try {
+      const lease = await this.budget.lease(limits, podReport, nowMs);
+      return {
+        id: c.id,
+        granted_micros: lease.granted,
+        day: lease.day,
+        others_daily_charged_micros: lease.othersDailyCharged,
+        hour: lease.hour,
+        others_hourly_charged_micros: lease.othersHourlyCharged,
+        minute: lease.minute,
+        others_minute_charged_micros: lease.othersMinuteCharged,
+      };
+    } catch (err) {
+      // Budget source down: no new money; the filter keeps what it holds.
+      this.budgetErrors++;
+      this.log.warn({ event: "grant_failed", campaign: c.id, err: (err as Error).message }, "budget source unavailable");
+      return null;
+    }
   }
 
   config(version: string | null): string {
@@ -166,6 +180,7 @@ function parseReport(body: unknown): SyncReport {
     model_version: typeof b.model_version === "string" && b.model_version.length <= 64 ? b.model_version : undefined,
     ledger_epoch: typeof b.ledger_epoch === "number" && Number.isInteger(b.ledger_epoch) && b.ledger_epoch > 0 && b.ledger_epoch <= 0xffffffff ? b.ledger_epoch : undefined,
     report_ms: typeof b.report_ms === "number" && Number.isSafeInteger(b.report_ms) && b.report_ms >= 0 ? b.report_ms : undefined,
+    day: typeof b.day === "number" && Number.isSafeInteger(b.day) && b.day >= 0 ? b.day : undefined,
     utc_offset_minutes:
       typeof b.utc_offset_minutes === "number" && Number.isInteger(b.utc_offset_minutes) && Math.abs(b.utc_offset_minutes) <= 840 ? b.utc_offset_minutes : undefined,
     campaigns: campaigns
