@@ -23,6 +23,7 @@ import { HostSync } from "./sync";
 import { ReplayGuard } from "./replay-guard";
 import { ReplayClaims, CLAIM_PENDING } from "./replay-claim";
 import { HostAuth } from "./host-auth";
+import { reservationRingSlots } from "./ring-size";
 import { metrics } from "./metrics";
 import { body, replyJson, replyNoBid, replyError, replyErrorText } from "./replies";
 import { queryParam, parseCpmToMicros } from "./query";
@@ -85,7 +86,7 @@ export class NexusRoot extends RootContext {
     viewOf(cfg.currency, this.reply.currency);
     const l = this.ledger;
     l.ttlMs = cfg.reservationTtlMs;
-    l.slots = <u32>cfg.reservationSlots;
+    l.slots = reservationRingSlots(<u32>cfg.reservationSlots);
     l.retries = cfg.casRetries;
     l.utcOffsetMinutes = cfg.utcOffsetMinutes;
 

@@ -11,6 +11,7 @@ import { silentLogger } from "../../host/src/log.ts";
 import { DEFAULT_WASM } from "../../host/src/paths.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 import type { BudgetSource } from "../../host/src/control/budget.ts";
+import type { SharedDataStore } from "../../host/src/proxy-wasm/shared-data.ts";
 import { FIXTURES, writeTestModel } from "./bidder.ts";
 
 export interface SimClock {
@@ -52,6 +53,8 @@ export interface SimBidderOptions {
   controlPlane?: ControlPlane;
   /** The control plane's budget source (e.g. Redis shared with other pods); the caller closes it. */
   budgetSource?: BudgetSource;
+  /** An existing shared-data store: VMs of a new configuration in the same Envoy process. */
+  sharedData?: SharedDataStore;
 }
 
 /** Fails (after closing it) when a simulated bidder starts with these options: for configurations the filter must refuse. */
@@ -92,7 +95,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
       pluginConfig: JSON.stringify({ host_cluster: "nexus_host", sync_token: cp.syncToken, tick_ms: 1000, sync_period_ms: 1000, replay_ttl_ms: 0, ...(o.plugin ?? {}) }),
       upstreams: { nexus_host: cp.controlUrl },
       // Keys: the reservation ring (reservation_slots) plus per-campaign and per-VM keys.
-      sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
+      sharedData: o.sharedData ?? { bytes: 128 << 20, maxKeys: 200_000 },
       clock: {
         nowNanos: () => {
           const t = clock.now;
