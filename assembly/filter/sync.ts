@@ -601,22 +601,29 @@ export class HostSync {
     }
   }
 
-  /** Hourly and per-minute caps never block a reservation; reaching one drops the shading to its floor. */
+  /**
+   * Hourly and per-minute caps never block a reservation; reaching one drops the shading to its floor.
+   * The windows only move forward, as the daily cap's day does (LedgerRecord.rollDay): a wall clock
+   * that steps back keeps the current window and its spend. Restarting it would forget that spend
+   * twice (back, then forward into the same hour) and bid at full price past the cap.
+   */
   private applySoftCaps(rt: CampaignRuntime, rec: LedgerRecord, minutes: i64, m: f64): f64 {
     const c = rt.campaign;
-    const hour = minutes / 60;
-    if (hour != rt.hourNumber) {
-      rt.hourNumber = hour;
+    if (minutes / 60 > rt.hourNumber) {
+      rt.hourNumber = minutes / 60;
       rt.hourStartCharged = rec.charged;
     }
-    if (minutes != rt.minuteNumber) {
+    if (minutes > rt.minuteNumber) {
       rt.minuteNumber = minutes;
       rt.minuteStartCharged = rec.charged;
     }
+    // The window's hour and minute, not the clock's (which may be behind them).
+    const hour = rt.hourNumber;
+    const minute = rt.minuteNumber;
     const floor = this.root.config.pacing.minMultiplier;
     // The caps are the campaign's: this pod's spend in the window plus the other pods' (last sync answer).
     const hourSpend = rec.charged - rt.hourStartCharged + (rt.othersHour == hour ? rt.othersHourlyCharged : 0);
-    const minuteSpend = rec.charged - rt.minuteStartCharged + (rt.othersMinute == minutes ? rt.othersMinuteCharged : 0);
+    const minuteSpend = rec.charged - rt.minuteStartCharged + (rt.othersMinute == minute ? rt.othersMinuteCharged : 0);
     if (c.hourlyBudgetMicros > 0 && hourSpend >= c.hourlyBudgetMicros) return floor;
     if (c.minuteBudgetMicros > 0 && minuteSpend >= c.minuteBudgetMicros) return floor;
     return m;
