@@ -30,6 +30,7 @@ export class CampaignRuntime {
   marketPriceMicros: i64 = 0;
   // Leader-only pacing state, published in shared data (pace-state.ts).
   readonly pid: PidController = new PidController();
+  /** When the leader last paced it, on steadyMs() (monotonic.ts); 0: never. */
   lastPaceMs: i64 = 0;
   hourStartCharged: i64 = 0;
   hourNumber: i64 = -1;

@@ -15,3 +15,12 @@ export function monotonicMs(): i64 {
   if (clock_time_get(1, 1000000, out) != 0) return -1;
   return <i64>(load<u64>(out) / 1000000);
 }
+
+/**
+ * The clock for intervals that only this VM compares (sync period, retry delays): the monotonic
+ * clock, or `wallMs` on a host without one (as the reservation TTLs and the replay guard fall back).
+ */
+export function steadyMs(wallMs: i64): i64 {
+  const mono = monotonicMs();
+  return mono >= 0 ? mono : wallMs;
+}

@@ -6,10 +6,11 @@
 // next sync answer. The new leader (or the rebuilt runtime) picks it up here.
 //
 // Encoding (little-endian, 113 bytes): f64 integral, f64 last error, f64 multiplier,
-// i64 last pace time (ms), i64 fleet day, i64 other pods' daily charged (micros),
-// i64 hour number, i64 charged at the hour's start, i64 minute number, i64 charged
-// at the minute's start, i64 fleet hour, i64 other pods' hourly charged, i64 fleet
-// minute, i64 other pods' minute charged, u8 flags (bit 0: the PID has run).
+// i64 last pace time (ms of monotonic.ts steadyMs(); older builds wrote wall-clock ms),
+// i64 fleet day, i64 other pods' daily charged (micros), i64 hour number, i64 charged at
+// the hour's start, i64 minute number, i64 charged at the minute's start, i64 fleet hour,
+// i64 other pods' hourly charged, i64 fleet minute, i64 other pods' minute charged,
+// u8 flags (bit 0: the PID has run).
 import { Status } from "../proxy-wasm";
 import { readShared, writeShared, shared } from "./shared";
 import { CampaignRuntime } from "./ledger";

@@ -7,6 +7,9 @@
 // announcement), and publishes them in shared data for every VM. It also
 // sweeps expired reservations and runs the pacing controllers.
 // Host unreachable: nothing changes; grants run out and bidding stops (safe).
+// Clocks: calendar windows (budget day, pacing plan, soft-cap hour and minute) follow the wall
+// clock `now`; intervals (sync period, leader lease, retry delay, PID step) run on the host's
+// monotonic clock (`steady`, monotonic.ts), so a wall clock step does not stop syncing for its length.
 import {
   Status, LogLevel, MapType, BufferType, HostBytes, CallToken, HeaderMapWriter, HeaderMapReader,
   httpCall, getBufferBytes, getHeaderMapPairs, log, defineMetric, recordMetric, MetricType, collectAfterCallback,
@@ -23,7 +26,8 @@ import { LedgerRecord } from "../core/ledger/ledger-record";
 import { readShared, writeShared, shared } from "./shared";
 import { calloutKey } from "./callout-key";
 import { randomNonce } from "./nonce";
-import { monotonicMs } from "./monotonic";
+import { monotonicMs, steadyMs } from "./monotonic";
+import { leaseExpiry, leaseLive } from "./leader-lease";
 import {
   KEY_LEADER, KEY_LEDGER_EPOCH, KEY_CONFIG, KEY_CONFIG_VERSION, KEY_MODEL_META, KEY_MODEL_BLOB, KEY_STATUS, LedgerKeyBuilder, VmStatusKey,
 } from "./keys";
@@ -63,7 +67,8 @@ export class HostSync {
   private servingModelVersion: string = "";
   // Leader state.
   leader: bool = false;
-  private lastSyncMs: i64 = 0;
+  /** steadyMs() of the last sync sent; -1: none yet. */
+  private lastSyncMs: i64 = -1;
   /** calloutKey() of the leader's calls in flight; 0: none. */
   private syncToken: u32 = 0;
   private configToken: u32 = 0;
@@ -74,6 +79,7 @@ export class HostSync {
   // The last model the leader refused (version, digest) and until when it is not fetched again.
   private refusedModelVersion: string = "";
   private readonly refusedModelSha: ArrayBuffer = new ArrayBuffer(32);
+  /** On steadyMs(). */
   private refusedUntilMs: i64 = 0;
   private sweepStart: u32 = 0;
   private multiplierGauges: Array<u32> = new Array<u32>();
@@ -95,10 +101,12 @@ export class HostSync {
     this.refreshModel();
     this.refreshCampaigns();
     this.publishVmStatus(now);
+    const steady = steadyMs(now);
     if (this.tryLead(now)) {
-      if (this.syncToken == 0 && now - this.lastSyncMs >= <i64>this.root.config.syncPeriodMs) this.sendSync(now);
+      const due = this.lastSyncMs < 0 || steady - this.lastSyncMs >= <i64>this.root.config.syncPeriodMs;
+      if (this.syncToken == 0 && due) this.sendSync(now, steady);
       this.sweep();
-      this.pace(now);
+      this.pace(now, steady);
     }
   }
 
@@ -169,7 +177,10 @@ export class HostSync {
     }
   }
 
-  /** Every VM says what it has loaded (the host's readiness waits for all of them). */
+  /**
+   * Every VM says what it has loaded (the host's readiness waits for all of them). Stamped with
+   * the wall clock: the host compares the stamp with its own wall clock (a stale one is a dead VM).
+   */
   private publishVmStatus(now: i64): void {
     this.vmStatusKey.build(this.root.vmSeq);
     store<i64>(statusBuf, now);
@@ -183,13 +194,14 @@ export class HostSync {
   private tryLead(now: i64): bool {
     const me = this.root.vmSeq;
     const lease = <i64>this.root.config.tickMs * 5;
+    const mono = monotonicMs(); // the lease's clock (leader-lease.ts), -1: none
     const st = readShared(KEY_LEADER);
     let cas: u32 = 0;
     let heldByMe = true;
     if (st == Status.OK && shared.len == 16) {
       const owner = load<u32>(shared.ptr);
       const expires = load<i64>(shared.ptr, 8);
-      if (owner != me && expires > now) {
+      if (owner != me && leaseLive(expires, now, mono)) {
         this.leader = false;
         return false;
       }
@@ -198,7 +210,7 @@ export class HostSync {
     }
     store<u32>(buf16, me);
     store<u32>(buf16, 0, 4);
-    store<i64>(buf16, now + lease, 8);
+    store<i64>(buf16, leaseExpiry(now, mono, lease), 8);
     const was = this.leader && heldByMe;
     this.leader = writeShared(KEY_LEADER, buf16, 16, cas) == Status.OK;
     if (this.leader && !was) {
@@ -236,8 +248,8 @@ export class HostSync {
     return calloutKey(this.token.token);
   }
 
-  private sendSync(now: i64): void {
-    this.lastSyncMs = now;
+  private sendSync(now: i64, steady: i64): void {
+    this.lastSyncMs = steady;
     const w = this.out;
     w.reset();
     w.ascii("{\"vm\":");
@@ -325,6 +337,7 @@ export class HostSync {
     else if (key == this.configToken) which = 2;
     else if (key == this.modelToken) which = 3;
     if (which == 0) return;
+    const steady = steadyMs(now);
     if (which == 1) this.syncToken = 0;
     else if (which == 2) this.configToken = 0;
     else this.modelToken = 0;
@@ -342,9 +355,9 @@ export class HostSync {
     getBufferBytes(BufferType.HTTP_CALL_RESPONSE_BODY, 0, bodySize, this.bytes);
     const ptr = this.bytes.ok ? this.bytes.ptr : 0;
     const len = this.bytes.ok ? this.bytes.len : 0;
-    if (which == 1) this.onSyncAnswer(ptr, len, now);
+    if (which == 1) this.onSyncAnswer(ptr, len, steady);
     else if (which == 2) this.onConfig(ptr, len);
-    else this.onModel(ptr, len, now);
+    else this.onModel(ptr, len, steady);
     this.bytes.release();
   }
 
@@ -358,7 +371,7 @@ export class HostSync {
     return v;
   }
 
-  private onSyncAnswer(ptr: usize, len: i32, now: i64): void {
+  private onSyncAnswer(ptr: usize, len: i32, steady: i64): void {
     const d = this.doc;
     d.start(ptr, len);
     let configVersion: i64 = -1;
@@ -394,7 +407,7 @@ export class HostSync {
       this.configToken = this.call("GET", "/nexus/v1/config?version=" + configVersion.toString(), 0, 0);
     }
     if (modelVersion.length > 0 && modelVersion.length <= MAX_VERSION && modelSha.length == 64 && this.modelToken == 0) {
-      if (!this.publishedModelIs(modelVersion, modelSha) && hexTo(modelSha, changetype<usize>(this.pendingModelSha)) && !this.refused(modelVersion, now)) {
+      if (!this.publishedModelIs(modelVersion, modelSha) && hexTo(modelSha, changetype<usize>(this.pendingModelSha)) && !this.refused(modelVersion, steady)) {
         this.pendingModelVersion = modelVersion;
         this.modelToken = this.call("GET", "/nexus/v1/model?version=" + modelVersion, 0, 0);
       }
@@ -476,19 +489,19 @@ export class HostSync {
   }
 
   /** True when the announced model (version, pendingModelSha) is the one refused less than MODEL_REFUSAL_RETRY_MS ago. */
-  private refused(version: string, now: i64): bool {
-    return now < this.refusedUntilMs && version == this.refusedModelVersion &&
+  private refused(version: string, steady: i64): bool {
+    return steady < this.refusedUntilMs && version == this.refusedModelVersion &&
       memory.compare(changetype<usize>(this.pendingModelSha), changetype<usize>(this.refusedModelSha), 32) == 0;
   }
 
   /** Remembers a refusal that would repeat: the same blob is not downloaded again on every sync. */
-  private refuse(now: i64): void {
+  private refuse(steady: i64): void {
     this.refusedModelVersion = this.pendingModelVersion;
     memory.copy(changetype<usize>(this.refusedModelSha), changetype<usize>(this.pendingModelSha), 32);
-    this.refusedUntilMs = now + MODEL_REFUSAL_RETRY_MS;
+    this.refusedUntilMs = steady + MODEL_REFUSAL_RETRY_MS;
   }
 
-  private onModel(ptr: usize, len: i32, now: i64): void {
+  private onModel(ptr: usize, len: i32, steady: i64): void {
     collectAfterCallback(); // the published copy of a model is large garbage afterwards
     const digest = new ArrayBuffer(32);
     sha256(ptr, len, changetype<usize>(digest));
@@ -501,7 +514,7 @@ export class HostSync {
     if (err != 0) {
       metrics.inc(metrics.modelLoadFailures);
       log(LogLevel.ERROR, "nexus: model " + this.pendingModelVersion + " invalid (code " + err.toString() + "): refused");
-      this.refuse(now); // the same bytes would be refused again
+      this.refuse(steady); // the same bytes would be refused again
       return;
     }
     const blob = new ArrayBuffer(32 + len);
@@ -513,7 +526,7 @@ export class HostSync {
     if (st != Status.OK) {
       metrics.inc(metrics.modelLoadFailures);
       log(LogLevel.ERROR, "nexus: model " + this.pendingModelVersion + " (" + blob.byteLength.toString() + " bytes) could not be written to shared data, status " + st.toString() + ": not published");
-      this.refuse(now);
+      this.refuse(steady);
       return;
     }
     const v = String.UTF8.encode(this.pendingModelVersion);
@@ -552,7 +565,7 @@ export class HostSync {
     this.sweepStart = (this.sweepStart + slice) % l.slots;
   }
 
-  private pace(now: i64): void {
+  private pace(now: i64, steady: i64): void {
     const l = this.root.ledger;
     const cfg = this.root.config;
     const offset = cfg.utcOffsetMinutes;
@@ -574,12 +587,14 @@ export class HostSync {
         const target = <f64>c.dailyBudgetMicros * this.plan.fractionAt(msIntoDay(now, offset));
         const error = (target - <f64>spent) / <f64>c.dailyBudgetMicros;
         // A step longer than a minute (state restored from long ago, a campaign that comes back)
-        // counts as one tick: it must not wind the integral up to its limit at once.
-        const gap = now - rt.lastPaceMs;
-        const dt = rt.lastPaceMs > 0 && gap <= MAX_PACE_STEP_MS ? <f64>gap / 1000.0 : <f64>cfg.tickMs / 1000.0;
+        // counts as one tick: it must not wind the integral up to its limit at once. So does a
+        // negative one: a lastPaceMs on the wall clock, saved by an older build (the PID step is
+        // on the monotonic clock, which has another origin).
+        const gap = steady - rt.lastPaceMs;
+        const dt = rt.lastPaceMs > 0 && gap >= 0 && gap <= MAX_PACE_STEP_MS ? <f64>gap / 1000.0 : <f64>cfg.tickMs / 1000.0;
         m = rt.pid.update(error, dt, cfg.pacing);
       }
-      rt.lastPaceMs = now;
+      rt.lastPaceMs = steady;
       m = this.applySoftCaps(rt, rec, minutes, m);
       savePaceState(rt);
       store<f64>(buf16, m);
@@ -590,22 +605,29 @@ export class HostSync {
     }
   }
 
-  /** Hourly and per-minute caps never block a reservation; reaching one drops the shading to its floor. */
+  /**
+   * Hourly and per-minute caps never block a reservation; reaching one drops the shading to its floor.
+   * The windows only move forward, as the daily cap's day does (LedgerRecord.rollDay): a wall clock
+   * that steps back keeps the current window and its spend. Restarting it would forget that spend
+   * twice (back, then forward into the same hour) and bid at full price past the cap.
+   */
   private applySoftCaps(rt: CampaignRuntime, rec: LedgerRecord, minutes: i64, m: f64): f64 {
     const c = rt.campaign;
-    const hour = minutes / 60;
-    if (hour != rt.hourNumber) {
-      rt.hourNumber = hour;
+    if (minutes / 60 > rt.hourNumber) {
+      rt.hourNumber = minutes / 60;
       rt.hourStartCharged = rec.charged;
     }
-    if (minutes != rt.minuteNumber) {
+    if (minutes > rt.minuteNumber) {
       rt.minuteNumber = minutes;
       rt.minuteStartCharged = rec.charged;
     }
+    // The window's hour and minute, not the clock's (which may be behind them).
+    const hour = rt.hourNumber;
+    const minute = rt.minuteNumber;
     const floor = this.root.config.pacing.minMultiplier;
     // The caps are the campaign's: this pod's spend in the window plus the other pods' (last sync answer).
     const hourSpend = rec.charged - rt.hourStartCharged + (rt.othersHour == hour ? rt.othersHourlyCharged : 0);
-    const minuteSpend = rec.charged - rt.minuteStartCharged + (rt.othersMinute == minutes ? rt.othersMinuteCharged : 0);
+    const minuteSpend = rec.charged - rt.minuteStartCharged + (rt.othersMinute == minute ? rt.othersMinuteCharged : 0);
     if (c.hourlyBudgetMicros > 0 && hourSpend >= c.hourlyBudgetMicros) return floor;
     if (c.minuteBudgetMicros > 0 && minuteSpend >= c.minuteBudgetMicros) return floor;
     return m;
