@@ -422,6 +422,9 @@ export class SharedLedger extends BudgetPort {
         metrics.add(metrics.spendMicros, price);
         return NoticeResult.LATE_CHARGED;
       }
+      // Not charged: answering "already settled" would stop the exchange from sending it again.
+      if (from == 255) return NoticeResult.CONTENTION; // retryable (503)
+      if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID; // the slot went to another bid meanwhile
     }
     return NoticeResult.DUPLICATE;
   }
