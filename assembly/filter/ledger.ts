@@ -70,6 +70,8 @@ const recordBuf = heap.alloc(256);
 const APPLIED: i32 = 0;
 const MISSING: i32 = 1;
 const GAVE_UP: i32 = 2;
+/** The key holds bytes this version cannot read (e.g. a later record layout): left alone. */
+const UNREADABLE: i32 = 3;
 
 export class SharedLedger extends BudgetPort {
   runtimes: Array<CampaignRuntime> = new Array<CampaignRuntime>();
@@ -202,7 +204,7 @@ export class SharedLedger extends BudgetPort {
 
   /**
    * op: 0 refund(amount), 1 settle(amount, price), 2 late charge(price), 3 set grant(amount).
-   * Returns APPLIED, MISSING (no ledger: nothing was ever reserved from it) or GAVE_UP.
+   * Returns APPLIED, MISSING (no ledger: nothing was ever reserved from it), UNREADABLE or GAVE_UP.
    */
   private applyToLedger(keyPtr: usize, keyLen: i32, op: i32, amount: i64, price: i64, retries: i32): i32 {
     for (let attempt = 0; attempt < retries; attempt++) {
@@ -211,7 +213,11 @@ export class SharedLedger extends BudgetPort {
       let cas: u32 = 0;
       if (st == Status.OK) {
         cas = shared.cas;
-        this.ledger.read(shared.ptr, shared.len);
+        if (!this.ledger.read(shared.ptr, shared.len)) {
+          // Writing our change over it would wipe its grant and charge history: refuse instead.
+          metrics.inc(metrics.sharedDataErrors);
+          return UNREADABLE;
+        }
       } else {
         this.ledger.clear();
         if (op != 3) return MISSING;
@@ -240,12 +246,17 @@ export class SharedLedger extends BudgetPort {
    * retried hard, and when even that gives up, queued and applied on a later tick instead of lost.
    */
   private applyOwed(keyPtr: usize, keyLen: i32, op: i32, amount: i64, price: i64): void {
-    if (this.applyToLedger(keyPtr, keyLen, op, amount, price, this.retries * 8) != GAVE_UP) return;
+    const r = this.applyToLedger(keyPtr, keyLen, op, amount, price, this.retries * 8);
+    if (r == UNREADABLE) {
+      // Retrying does not make another layout readable: the change is lost to this VM.
+      ledgerUpdateLost(op, amount, price, "ledger record unreadable");
+      return;
+    }
+    if (r != GAVE_UP) return;
     if (this.deferred.push(keyPtr, keyLen, op, amount, price)) {
       metrics.inc(metrics.ledgerDeferred);
     } else {
-      metrics.inc(metrics.ledgerLost);
-      log(LogLevel.ERROR, "nexus: ledger update lost (op " + op.toString() + ", " + amount.toString() + "/" + price.toString() + " micros): deferred queue full");
+      ledgerUpdateLost(op, amount, price, "deferred queue full");
     }
   }
 
@@ -259,7 +270,8 @@ export class SharedLedger extends BudgetPort {
         i++;
         continue;
       }
-      metrics.inc(metrics.ledgerRecovered);
+      if (r == UNREADABLE) ledgerUpdateLost(q.op(i), q.amount(i), q.price(i), "ledger record unreadable");
+      else metrics.inc(metrics.ledgerRecovered);
       q.remove(i);
     }
   }
@@ -321,7 +333,11 @@ export class SharedLedger extends BudgetPort {
       cas = 0;
       if (readShared2(this.slotKey) != Status.OK) break; // never used
       cas = shared.cas;
-      this.slot.read(shared.ptr, shared.len);
+      if (!this.slot.read(shared.ptr, shared.len)) {
+        // Not a record this version can read (e.g. a later layout): it may be a live reservation.
+        metrics.inc(metrics.sharedDataErrors);
+        return false;
+      }
       if (this.slot.seq > <u64>seq) {
         this.seqNext = this.seqEnd; // stale block
         if (attempt == 0) continue;
@@ -423,6 +439,9 @@ export class SharedLedger extends BudgetPort {
         metrics.add(metrics.spendMicros, price);
         return NoticeResult.LATE_CHARGED;
       }
+      // Not charged: answering "already settled" would stop the exchange from sending it again.
+      if (from == 255) return NoticeResult.CONTENTION; // retryable (503)
+      if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID; // the slot went to another bid meanwhile
     }
     return NoticeResult.DUPLICATE;
   }
@@ -448,6 +467,9 @@ export class SharedLedger extends BudgetPort {
     let expired = 0;
     const mono = monotonicMs();
     for (let i: u32 = 0; i < count; i++) {
+      // Up to 4096 reads in one tick overflow the host-copy arena: hand the last one back before
+      // the next, so the heap holds one slot record at a time, not thousands until the tick ends.
+      if (i > 0) shared.release();
       const idx = (start + i) % this.slots;
       this.slotKey.build(idx);
       if (readShared2(this.slotKey) != Status.OK) continue;
@@ -480,6 +502,12 @@ export class SharedLedger extends BudgetPort {
     // Average clearing price once there are enough wins to trust it.
     rt.marketPriceMicros = this.ledger.averageWinPrice(20);
   }
+}
+
+/** Counts and logs an owed ledger change that will never be applied (cold path). */
+function ledgerUpdateLost(op: i32, amount: i64, price: i64, why: string): void {
+  metrics.inc(metrics.ledgerLost);
+  log(LogLevel.ERROR, "nexus: ledger update lost (op " + op.toString() + ", " + amount.toString() + "/" + price.toString() + " micros): " + why);
 }
 
 /** Forward-only state machine of a reservation. */

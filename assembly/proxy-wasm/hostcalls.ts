@@ -1,11 +1,12 @@
 // Typed wrappers over the raw imports: statuses come back as values (NOT_FOUND
 // and CAS_MISMATCH are expected outcomes, not errors), out-parameters land in
 // static slots, and nothing on these paths allocates. Bytes the host copies in
-// (HostBytes) live in the host-copy arena: valid until the current callback
-// returns (see memory.ts); copy out what must outlive it.
+// (HostBytes) live in the host-copy arena or, when it is full, on the heap:
+// either way valid until the outermost callback returns (see memory.ts); copy
+// out what must outlive it.
 import * as raw from "./imports";
 import { Status, GRPC_STATUS_NONE } from "./types";
-import { freeHostCopy } from "./memory";
+import { freeHostCopy, hostCopyEpoch } from "./memory";
 
 // Out-parameter slots: two pointers/sizes, a CAS, a u64.
 const RET_PTR = memory.data(4);
@@ -20,14 +21,16 @@ export class HostBytes {
   len: i32 = 0;
   /** CAS token of a shared-data read. */
   cas: u32 = 0;
+  /** hostCopyEpoch() when `ptr` was copied in: a copy from an earlier callback is already freed. */
+  epoch: u32 = 0;
 
   @inline get ok(): bool {
     return this.status == Status.OK;
   }
 
-  /** Frees a heap-backed copy early (large values); arena copies are rewound anyway. */
+  /** Frees a heap-backed copy early (large values, long loops of reads); arena copies are rewound anyway. */
   release(): void {
-    freeHostCopy(this.ptr);
+    if (this.epoch == hostCopyEpoch()) freeHostCopy(this.ptr);
     this.ptr = 0;
     this.len = 0;
   }
@@ -35,6 +38,7 @@ export class HostBytes {
 
 @inline function takeBytes(status: u32, out: HostBytes): u32 {
   out.status = status;
+  out.epoch = hostCopyEpoch();
   if (status == Status.OK) {
     out.ptr = <usize>load<u32>(RET_PTR);
     out.len = <i32>load<u32>(RET_LEN);
@@ -152,6 +156,7 @@ export function httpCall(
 
 /** HTTP status code of the callout being answered (in on_http_call_response), or 0. */
 export function httpCallStatusCode(): u32 {
+  store<u32>(RET_PTR, 0); // a host that copies no message leaves it unset: do not free a stale pointer
   if (raw.proxy_get_status(RET_CAS, RET_PTR, RET_LEN) != Status.OK) return 0;
   freeHostCopy(<usize>load<u32>(RET_PTR));
   return load<u32>(RET_CAS);

@@ -30,6 +30,21 @@ function competingReserve(delta: bigint): void {
   assert.equal(app.pool.shared.set(LEDGER_KEY, bytes, cur.cas), 0);
 }
 
+/** The reservation slot key of a bid (the ring has the default 65,536 slots). */
+function slotKeyOf(nurl: string): { key: string; seq: number } {
+  const seq = parseInt(new URL(noticeUrl(nurl, "0")).searchParams.get("bid")!.split("-")[0]!, 16);
+  return { key: `nexus/v1/resv/${seq % 65536}`, seq };
+}
+
+/** A bid whose reservation a loss notice already released: its win is late. */
+async function lostBid(): Promise<{ price: number; nurl: string; key: string; seq: number }> {
+  const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
+  assert.equal(r.status, 200, `${r.status} ${String(r.headers["x-nexus-nobid-reason"])}`);
+  const b = r.json().seatbid[0].bid[0];
+  assert.equal((await get(noticeUrl(b.lurl, "0"))).json().status, "refunded");
+  return { price: b.price, nurl: b.nurl, ...slotKeyOf(b.nurl) };
+}
+
 describe("CAS retries on the ledger", () => {
   it("a reservation retries after a competing write and keeps both", async () => {
     const before = readLedger(app.pool.shared, "test-cpa")!;
@@ -103,6 +118,49 @@ describe("CAS retries on the ledger", () => {
     // Later ticks do not apply it again.
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(readLedger(app.pool.shared, "test-cpa")!.charged, after.charged);
+  });
+
+  it("a late win whose slot write gives up is a 503 (retried), not already_settled, and is charged on the retry", async () => {
+    const b = await lostBid();
+    const before = readLedger(app.pool.shared, "test-cpa")!;
+    let injected = 0;
+    // Every write of the slot meets a competing writer (same bytes, new CAS).
+    app.pool.shared.onBeforeSet = (key) => {
+      if (key !== b.key) return;
+      injected++;
+      const cur = app.pool.shared.get(key)!;
+      app.pool.shared.set(key, Uint8Array.from(cur.value), cur.cas);
+    };
+    const price = (b.price / 2).toFixed(3);
+    const w = await get(noticeUrl(b.nurl, price));
+    app.pool.shared.onBeforeSet = undefined;
+    assert.ok(injected >= 32, `the slot CAS loop tried ${injected} times`);
+    assert.equal(w.status, 503, `${w.status} ${w.text}`);
+    assert.equal(readLedger(app.pool.shared, "test-cpa")!.charged, before.charged, "nothing charged yet");
+    // The exchange retries the notice.
+    const again = await get(noticeUrl(b.nurl, price));
+    assert.deepEqual(again.json(), { status: "late_charged" });
+    assert.equal(readLedger(app.pool.shared, "test-cpa")!.charged - before.charged, cpmToMicros(price));
+  });
+
+  it("a late win whose slot goes to another bid before its write is a 404, charged nothing", async () => {
+    const b = await lostBid();
+    const before = readLedger(app.pool.shared, "test-cpa")!;
+    let injected = 0;
+    // The ring laps between the win's read and its write: a newer bid's record takes the slot.
+    app.pool.shared.onBeforeSet = (key) => {
+      if (key !== b.key || injected > 0) return;
+      injected++;
+      const cur = app.pool.shared.get(key)!;
+      const bytes = Uint8Array.from(cur.value);
+      new DataView(bytes.buffer).setBigUint64(8, BigInt(b.seq + 65536), true);
+      assert.equal(app.pool.shared.set(key, bytes, cur.cas), 0);
+    };
+    const w = await get(noticeUrl(b.nurl, (b.price / 2).toFixed(3)));
+    app.pool.shared.onBeforeSet = undefined;
+    assert.equal(injected, 1);
+    assert.equal(w.status, 404, `${w.status} ${w.text}`);
+    assert.equal(readLedger(app.pool.shared, "test-cpa")!.charged, before.charged);
   });
 
   it("gives up after cas_retries and answers a no-bid, with nothing reserved", async () => {
