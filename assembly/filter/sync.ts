@@ -44,6 +44,9 @@ const buf16 = memory.data(16);
 const MAX_PACE_STEP_MS: i64 = 60_000;
 const statusBuf = memory.data(24);
 
+/** Ring records one tick's sweep reads, unless one lap per TTL needs more (HostSync.sweep). */
+const SWEEP_SLICE_MAX: i64 = 4096;
+
 export class HostSync {
   readonly root: NexusRoot;
   private readonly hdrs: HeaderMapWriter = new HeaderMapWriter(8, 2048);
@@ -557,12 +560,18 @@ export class HostSync {
 
   private sweep(): void {
     const l = this.root.ledger;
-    // Cover the whole ring about four times per TTL.
-    const ticksPerTtl = this.root.config.reservationTtlMs / this.root.config.tickMs;
-    let slice = <u32>(<i64>l.slots * 4 / (ticksPerTtl > 0 ? <i64>ticksPerTtl : 1)) + 1;
-    if (slice > 4096) slice = 4096;
-    l.sweep(this.sweepStart, slice);
-    this.sweepStart = (this.sweepStart + slice) % l.slots;
+    // Aim at four laps of the ring per TTL, reading at most SWEEP_SLICE_MAX records a tick (the
+    // leader's worker serves no request meanwhile) unless that would take more than one TTL per
+    // lap: an expired reservation's money must come back within about two TTLs whatever the
+    // ring's size (4M slots at 4096 a tick was a lap of 205 s at a 200 ms tick, TTL 120 s).
+    const ticksPerTtl = <i64>(this.root.config.reservationTtlMs / this.root.config.tickMs);
+    const perTtl = ticksPerTtl > 0 ? ticksPerTtl : 1;
+    const oneLap = <i64>l.slots / perTtl + 1;
+    let slice = <i64>l.slots * 4 / perTtl + 1;
+    if (slice > SWEEP_SLICE_MAX) slice = oneLap > SWEEP_SLICE_MAX ? oneLap : SWEEP_SLICE_MAX;
+    if (slice > <i64>l.slots) slice = <i64>l.slots;
+    l.sweep(this.sweepStart, <u32>slice);
+    this.sweepStart = <u32>((<u64>this.sweepStart + <u64>slice) % <u64>l.slots);
   }
 
   private pace(now: i64, steady: i64): void {
