@@ -23,7 +23,7 @@ function noticePath(url: string, price: string): string {
 
 describe("reservation ring size across a configuration change", () => {
   it("VMs with another reservation_slots on the same shared data charge the old bids' wins and sweep their reservations", async () => {
-    const old = await startSimBidder({ plugin: { reservation_ttl_ms: 1000 } });
+    const old = await startSimBidder({ plugin: { reservation_ttl_ms: 60_000 } });
     let next: SimBidder | undefined;
     try {
       await old.untilReady();
@@ -36,13 +36,15 @@ describe("reservation ring size across a configuration change", () => {
       const won = json(await old.bid(README_REQUEST)).seatbid[0].bid[0];
       const expiring = json(await old.bid(JSON.stringify({ ...JSON.parse(README_REQUEST), id: "req-2" }))).seatbid[0].bid[0];
       // The operator changes reservation_slots: new VMs on the same shared data take over.
-      next = await startSimBidder({ sharedData: old.pool.shared, controlPlane: old.cp, plugin: { reservation_ttl_ms: 1000, reservation_slots: 1024 } });
+      next = await startSimBidder({ sharedData: old.pool.shared, controlPlane: old.cp, plugin: { reservation_ttl_ms: 60_000, reservation_slots: 1024 } });
       next.clock.now = old.clock.now + 10_000; // past the old leader's lease
       await next.untilReady();
       const win = await next.get(noticePath(won.nurl, "0.5"));
       assert.equal(status(win), 200, JSON.stringify(json(win)));
       assert.equal(json(win).status, "charged");
-      for (let i = 0; i < 10; i++) {
+      // Past the other bid's TTL: the new leader's sweep finds it where it is (slot 5001 of 65,536).
+      next.clock.now += 60_000;
+      for (let i = 0; i < 5; i++) {
         next.clock.now += 1000;
         await next.tick();
       }
