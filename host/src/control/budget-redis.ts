@@ -106,6 +106,7 @@ local minute = ARGV[19]
 local reportMs = ARGV[20]
 local reportDay = ARGV[21]
 local unreported = ARGV[22] == '1'
+local podTtl = tonumber(ARGV[23])
 
 -- Read everything first: no write happens before the last check that could fail.
 local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
@@ -255,6 +256,10 @@ redis.call('PEXPIRE', mk, 120000)
 redis.call('HSET', dk, 'granted', int(dg), 'charged', int(dc))
 redis.call('PEXPIRE', dk, dayTtl)
 redis.call('SADD', sk, pod)
+-- A pod that stops leasing the campaign (gone after a rollout, or the campaign left the catalog)
+-- leaves its hash and set entry for podTtl only; its grant stays counted in the campaign's.
+redis.call('PEXPIRE', pk, podTtl)
+redis.call('PEXPIRE', sk, podTtl)
 -- What the other pods (and this pod's restarted ledgers) charged today: the day's charged without
 -- this report's. The filter paces the fleet's spend against the daily plan with it.
 local others = dc - dcharged
@@ -266,6 +271,13 @@ return {new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0, mat
 const LEASE_SHA = createHash("sha1").update(LEASE_LUA).digest("hex");
 const DAY_MS = 86_400_000;
 const DAY_TTL_MS = 3 * DAY_MS;
+/**
+ * A pod's hash (and the campaign's pod set) expire this long after the pod's last lease of the
+ * campaign: pods of old rollouts do not pile up. A pod that comes back after that registers anew
+ * (its holdings counted again: less to grant, never more). The campaign's own hash never
+ * expires: its granted total is what holds the total cap.
+ */
+const POD_TTL_MS = 7 * DAY_MS;
 
 export class BudgetUnavailableError extends NexusError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -450,6 +462,7 @@ export class RedisBudgetSource implements BudgetSource {
       report.reportMs === undefined ? "" : String(Math.floor(report.reportMs)),
       report.reportDay === undefined ? "" : String(report.reportDay),
       report.unreported === true ? "1" : "0",
+      String(POD_TTL_MS),
     ];
     let raw: unknown;
     try {
@@ -524,6 +537,7 @@ export class RedisBudgetSource implements BudgetSource {
       const pods: Record<string, PodState> = {};
       for (const pod of await this.redis.smembers(sk)) {
         const p = await this.redis.hgetall(this.keys(campaignId, pod, day)[1]);
+        if (Object.keys(p).length === 0) continue; // expired (POD_TTL_MS); the set entry goes with the set's own expiry
         pods[pod] = {
           granted: n(p.granted), answer: n(p.answer), charged: n(p.charged), reserved: n(p.reserved),
           dailyCharged: n(p.daily_charged), day: n(p.day), updatedMs: n(p.updated_ms),

@@ -300,6 +300,25 @@ describe("redis budget lease (shared redis)", () => {
     assert.equal(st.charged, 15_000, "the spend the old ledger reported stays recorded");
   });
 
+  it("a pod's hash and the pod set expire a week after its last lease; the campaign's grants never do", async () => {
+    const s = source({ leaseSeconds: 10, minSliceMicros: 1000, pacingSeconds: 100 });
+    const l: CampaignLimits = { id: "expiry", totalMicros: 150_000, dailyMicros: 0, active: true };
+    const a = new SimPod("a");
+    await lease(s, l, a, T0);
+    const [ck, pk, , sk] = s.keys(l.id, "a", 0);
+    const week = 7 * 86_400_000;
+    for (const k of [pk, sk]) {
+      const ttl = await client.pttl(k);
+      assert.ok(ttl > week - 60_000 && ttl <= week, `${k}: ${ttl} ms`);
+    }
+    assert.equal(await client.pttl(ck), -1, "the campaign's hash holds the total cap: no expiry");
+    // A pod whose hash expired is left out of the state (its grant stays in the campaign's).
+    await client.del(pk);
+    const st = await s.campaignState(l.id, T0);
+    assert.deepEqual(Object.keys(st.pods), []);
+    assert.equal(st.granted, 15_000);
+  });
+
   it("writes the limits it is given and initialises campaigns that Redis lacks", async () => {
     const s = source({ leaseSeconds: 10, minSliceMicros: 1000, pacingSeconds: 10 });
     await s.init([{ id: "init", totalMicros: 7000, dailyMicros: 5000, active: true }]);
