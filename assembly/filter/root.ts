@@ -29,6 +29,8 @@ import { body, replyJson, replyNoBid, replyError, replyErrorText } from "./repli
 import { queryParam, parseCpmToMicros } from "./query";
 import { ensureU64, fetchAddU64 } from "./shared";
 import { KEY_VM_SEQ, KEY_RESV_CURSOR } from "./keys";
+import { vmSeqStart } from "./vm-seq";
+import { randomNonce } from "./nonce";
 
 const configBytes = new HostBytes();
 const claimedBody = new HostBytes();
@@ -91,10 +93,14 @@ export class NexusRoot extends RootContext {
     l.utcOffsetMinutes = cfg.utcOffsetMinutes;
 
     metrics.define();
-    ensureU64(KEY_VM_SEQ);
+    const now = currentTimeNanos();
+    // A random start: two VMs that both create the counter hand out numbers from two different
+    // random points, not both from 0 (vm-seq.ts, SECURITY.md G9).
+    ensureU64(KEY_VM_SEQ, vmSeqStart(randomNonce(), now));
     ensureU64(KEY_RESV_CURSOR);
     const seq = fetchAddU64(KEY_VM_SEQ, 1, 64);
-    const now = currentTimeNanos();
+    // No usable counter (missing, another layout, or the CAS loop gave up): a number from the
+    // clock in [2^31, 2^32), above every number the counter hands out.
     this.vmSeq = seq >= 0 ? <u32>seq + 1 : <u32>(now & 0x7fffffff) | 0x80000000;
     this.engine.seed(now ^ (<u64>this.vmSeq << 40) ^ 0x5deece66d);
     if (!this.replay.configure(<i64>cfg.replayTtlMs, <u32>cfg.replayBuckets, cfg.casRetries, now ^ <u64>this.vmSeq)) {

@@ -17,13 +17,15 @@ const u64Buf = memory.data(8);
 }
 
 /**
- * Creates `key` with a zero u64 when it does not exist yet. Envoy's shared data
- * has no create-if-absent, so counters are created in on_configure, before the
- * VM serves anything; every later change is a CAS on an existing key.
+ * Creates `key` with the u64 `initial` when it does not exist yet. Envoy's shared
+ * data has no create-if-absent, so counters are created in on_configure, before
+ * the VM serves anything; every later change is a CAS on an existing key. Two VMs
+ * configuring at once can still both create it, the second overwriting the
+ * first (and whatever the first did with it meanwhile): see vm-seq.ts.
  */
-export function ensureU64(key: OwnedBytes): void {
+export function ensureU64(key: OwnedBytes, initial: u64 = 0): void {
   if (readShared(key) == Status.OK) return;
-  store<u64>(u64Buf, 0);
+  store<u64>(u64Buf, initial);
   writeShared(key, u64Buf, 8, 0);
 }
 

@@ -207,21 +207,27 @@ export interface VmStatus {
 
 /**
  * The per-VM statuses the filter publishes each tick (fresh ones only: a dead VM's goes stale).
- * Readiness probes call this while bids are served: it reads the keys "nexus/v1/vm/1" up to the
- * filter's VM counter ("nexus/v1/vm-seq") instead of walking every key of the store (the
- * reservation ring alone holds tens of thousands). Only when that finds fewer statuses than
- * `expected` (start-up, or a VM that could not count itself) does it fall back to the full walk.
+ * Readiness probes call this while bids are served: it reads the status keys "nexus/v1/vm/<n>" of
+ * the numbers the filter's VM counter ("nexus/v1/vm-seq") handed out last, instead of walking
+ * every key of the store (the reservation ring alone holds tens of thousands). The counter starts
+ * at a random value (assembly/filter/vm-seq.ts, SECURITY.md G9) and holds the last number handed
+ * out, so the walk goes down from it: twice `expected` numbers plus a margin for the configuration
+ * canary, VMs restarted after a trap and earlier configurations, and never below 1 (a counter that
+ * an older build started at 0). Only when that finds fewer statuses than `expected` (start-up, a
+ * VM that could not count itself, or two VMs that both created the counter) does it fall back to
+ * the full walk.
  */
 export function vmStatuses(pool: VmPool, nowMs = Date.now(), maxAgeMs = 5000, expected = pool.size): VmStatus[] {
   const out: VmStatus[] = [];
   const seq = pool.shared.get(VM_SEQ_KEY);
   if (seq && seq.value.byteLength === 8) {
-    const n = Number(new DataView(seq.value.buffer, seq.value.byteOffset, 8).getBigUint64(0, true));
-    for (let vm = 1; vm <= n && vm <= 4096; vm++) {
+    const last = Number(new DataView(seq.value.buffer, seq.value.byteOffset, 8).getBigUint64(0, true));
+    const span = Math.min(VM_SEQ_WALK_MAX, 2 * expected + pool.vmRestarts + VM_SEQ_WALK_MARGIN);
+    for (let vm = last; vm >= 1 && vm > last - span; vm--) {
       const status = vmStatusOf(pool, vm, nowMs, maxAgeMs);
       if (status) out.push(status);
     }
-    if (out.length >= expected) return out;
+    if (out.length >= expected) return out.reverse();
     out.length = 0;
   }
   for (const key of pool.shared.keys()) {
@@ -234,6 +240,9 @@ export function vmStatuses(pool: VmPool, nowMs = Date.now(), maxAgeMs = 5000, ex
 
 const VM_SEQ_KEY = "nexus/v1/vm-seq";
 const VM_STATUS_PREFIX = "nexus/v1/vm/";
+/** vmStatuses(): numbers read below the counter, beyond twice the VMs and the restarts. */
+const VM_SEQ_WALK_MARGIN = 64;
+const VM_SEQ_WALK_MAX = 4096;
 
 function vmStatusOf(pool: VmPool, vm: number, nowMs: number, maxAgeMs: number): VmStatus | undefined {
   const v = pool.shared.get(VM_STATUS_PREFIX + vm);
