@@ -467,7 +467,7 @@ export class SharedLedger extends BudgetPort {
     let expired = 0;
     const mono = monotonicMs();
     for (let i: u32 = 0; i < count; i++) {
-      // Up to 4096 reads in one tick overflow the host-copy arena: hand the last one back before
+      // Thousands of reads in one tick overflow the host-copy arena: hand the last one back before
       // the next, so the heap holds one slot record at a time, not thousands until the tick ends.
       if (i > 0) shared.release();
       const idx = (start + i) % this.slots;

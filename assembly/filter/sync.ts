@@ -622,11 +622,14 @@ export class HostSync {
    */
   private applySoftCaps(rt: CampaignRuntime, rec: LedgerRecord, minutes: i64, m: f64): f64 {
     const c = rt.campaign;
-    if (minutes / 60 > rt.hourNumber) {
+    // Forward only, for a step back of up to an hour (NTP): the window keeps its spend. A clock
+    // further back than that (a bogus forward step corrected) follows the clock again: the
+    // windows must not stay frozen in the future, capping the campaign until the clock gets there.
+    if (minutes / 60 > rt.hourNumber || minutes < (rt.hourNumber - 1) * 60) {
       rt.hourNumber = minutes / 60;
       rt.hourStartCharged = rec.charged;
     }
-    if (minutes > rt.minuteNumber) {
+    if (minutes > rt.minuteNumber || minutes < rt.minuteNumber - 60) {
       rt.minuteNumber = minutes;
       rt.minuteStartCharged = rec.charged;
     }

@@ -1,7 +1,8 @@
 // The hourly and minute soft-cap windows only move forward (assembly/filter/sync.ts
 // applySoftCaps). They used to restart whenever the hour number changed, backwards too: a wall
 // clock that stepped back across the hour (NTP) and then forward again opened the hour anew
-// twice, its spend was forgotten and the campaign bid at full price past its cap.
+// twice, its spend was forgotten and the campaign bid at full price past its cap. A step back of
+// more than an hour (a bogus step forward, corrected) is followed: windows never freeze in the future.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -58,5 +59,18 @@ describe("hourly soft cap and a wall clock that steps back across the hour", () 
     await ticks(sim, 3);
     const p = priceOf(await sim.bid(NO_FLOOR));
     assert.ok(p > full * 0.5, `hour 11: bid ${p}, unshaded ${full}`);
+  });
+
+  it("a bogus step a day ahead, corrected: the window follows the clock back (not frozen in the future)", async () => {
+    sim.clock.wallOffsetMs += 86_400_000; // tomorrow 11:0x: a new window, whose cap this spends
+    await ticks(sim, 2);
+    await bidAndWin(sim, NO_FLOOR, 10);
+    await ticks(sim, 2);
+    assert.ok(priceOf(await sim.bid(NO_FLOOR)) <= full * 0.1, "tomorrow's hour is spent: the floor");
+    sim.clock.wallOffsetMs -= 86_400_000; // corrected: today 11:0x again
+    sim.clock.now = Date.UTC(2026, 10, 2, 12, 1); // and into the next hour
+    await ticks(sim, 3);
+    const p = priceOf(await sim.bid(NO_FLOOR));
+    assert.ok(p > full * 0.5, `today's hour 12: bid ${p}, unshaded ${full}`);
   });
 });
