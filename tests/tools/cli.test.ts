@@ -43,6 +43,33 @@ describe("nexus-rtb CLI", () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace:\n${r.stderr}`);
   });
 
+  it("serve exits 1 with one error line when it cannot start (the bid port is taken): it does not hang", async () => {
+    const { createServer } = await import("node:net");
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [BUNDLE, "serve"], {
+          env: { ...process.env, NEXUS_BID_PORT: String(port), NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "fatal" },
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+        let stderr = "";
+        child.stderr!.on("data", (d: Buffer) => void (stderr += d.toString()));
+        // Before the fix the process stayed up (control server, VMs and watcher still open).
+        const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+        child.on("exit", (code) => {
+          clearTimeout(timer);
+          resolve({ code, stderr });
+        });
+      });
+      assert.equal(r.code, 1, `exit ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, /^nexus-rtb: .*EADDRINUSE/m);
+    } finally {
+      taken.close();
+    }
+  });
+
   it("serve takes NEXUS_MODEL_PUBLIC_KEY as a bare file name in its working directory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "nexus-cli-key-"));
     copyFileSync(join(ROOT, "models/demo/demo-public.pem"), join(dir, "public.pem"));

@@ -138,6 +138,9 @@ main(process.argv.slice(2)).then(
   },
   (err: Error) => {
     process.stderr.write(`nexus-rtb: ${codedErrorLine(err) ?? err.message}\n`);
-    process.exitCode = 1;
+    // Exit now: a server that failed half-way through starting (a port taken, no model in time)
+    // still holds listeners, timers and VMs that would keep the process up, unhealthy, and a
+    // supervisor would never restart it. (stderr is written synchronously to files, TTYs and pipes.)
+    process.exit(1);
   },
 );
