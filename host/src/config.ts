@@ -142,9 +142,11 @@ function mergeFile(cfg: HostConfig, file: string): void {
       if (!isPlainObject(value)) throw new ConfigError(`${key}: expected an object`);
       for (const [k, v] of Object.entries(value)) {
         if (!(k in current)) throw new ConfigError(`${key}.${k}: unknown key`);
+        expectSameType(`${key}.${k}`, (current as Record<string, unknown>)[k], v);
         (current as Record<string, unknown>)[k] = v;
       }
     } else {
+      expectSameType(key, current, value);
       (cfg as unknown as Record<string, unknown>)[key] = value;
     }
   }
@@ -155,6 +157,17 @@ function mergeFile(cfg: HostConfig, file: string): void {
   if (!cfg.model.store.startsWith("s3://") && !isAbsolute(cfg.model.store)) cfg.model.store = resolve(base, cfg.model.store);
   const keyPath = publicKeyPath(cfg.model.publicKey, base);
   if (keyPath !== undefined) cfg.model.publicKey = keyPath;
+}
+
+/**
+ * A config file value must have the type of the setting's default: the string "false" for a
+ * boolean would be truthy (model.allowUnsigned: unsigned models accepted), a number for a token
+ * would reach the hash functions. JSON's 1e999 parses as Infinity: not a setting either.
+ */
+function expectSameType(name: string, current: unknown, value: unknown): void {
+  if (current === undefined || current === null) return;
+  if (typeof value !== typeof current) throw new ConfigError(`${name}: expected a ${typeof current}, got ${JSON.stringify(value)}`);
+  if (typeof value === "number" && !Number.isFinite(value)) throw new ConfigError(`${name}: expected a finite number`);
 }
 
 /**
@@ -183,7 +196,8 @@ function applyEnv(cfg: HostConfig, env: Env): void {
     if (v !== undefined && v !== "") set(v);
   };
   const num = (name: string, set: (v: number) => void) => str(name, (v) => {
-    const n = Number(v);
+    // Number(" ") is 0: blanks are not a number (a port of " " would silently be a random one).
+    const n = v.trim() === "" ? NaN : Number(v);
     if (!Number.isFinite(n)) throw new ConfigError(`${name}: expected a number, got "${v}"`);
     set(n);
   });
@@ -239,13 +253,18 @@ function validate(cfg: HostConfig): void {
   port("bid.port", cfg.bid.port);
   port("control.port", cfg.control.port);
   if (!Number.isInteger(cfg.vms) || cfg.vms < 1 || cfg.vms > 64) throw new ConfigError(`vms: expected 1-64, got ${cfg.vms}`);
-  if (!Number.isInteger(cfg.model.pollMs) || cfg.model.pollMs < 100) throw new ConfigError(`model.pollMs: expected >= 100`);
+  // Node's timers take at most 2^31 - 1 ms; above, they fire after 1 ms (the store polled in a loop).
+  const timer = (name: string, v: number, min: number) => {
+    if (!Number.isInteger(v) || v < min || v > MAX_TIMER_MS) throw new ConfigError(`${name}: expected an integer ${min}-${MAX_TIMER_MS} (ms), got ${v}`);
+  };
+  timer("model.pollMs", cfg.model.pollMs, 100);
   if (!(cfg.budget.leaseSeconds > 0)) throw new ConfigError(`budget.leaseSeconds: expected > 0`);
   if (!Number.isSafeInteger(cfg.budget.minSliceMicros) || cfg.budget.minSliceMicros < 0) throw new ConfigError(`budget.minSliceMicros: expected a non-negative integer`);
   if (!(cfg.budget.pacingSeconds > 0)) throw new ConfigError(`budget.pacingSeconds: expected > 0`);
-  if (!Number.isInteger(cfg.budget.redisTimeoutMs) || cfg.budget.redisTimeoutMs < 1) throw new ConfigError(`budget.redisTimeoutMs: expected a positive integer`);
-  if (!Number.isInteger(cfg.budget.replayRedisTimeoutMs) || cfg.budget.replayRedisTimeoutMs < 1) throw new ConfigError(`budget.replayRedisTimeoutMs: expected a positive integer`);
-  if (!Number.isInteger(cfg.budget.recoveryHoldMs) || cfg.budget.recoveryHoldMs < 0) throw new ConfigError(`budget.recoveryHoldMs: expected a non-negative integer`);
+  timer("budget.redisTimeoutMs", cfg.budget.redisTimeoutMs, 1);
+  timer("budget.replayRedisTimeoutMs", cfg.budget.replayRedisTimeoutMs, 1);
+  timer("budget.recoveryHoldMs", cfg.budget.recoveryHoldMs, 0);
+  oneOf("logLevel", cfg.logLevel, ["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);
   if (typeof cfg.syncToken !== "string") throw new ConfigError(`syncToken: expected a string`);
@@ -257,6 +276,8 @@ function validate(cfg: HostConfig): void {
     throw new ConfigError(`syncToken: required in sidecar mode (NEXUS_SYNC_TOKEN, the same secret the filter sends: plugin sync_token or sync_token_env)`);
   }
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** An RFC 6750 token68 of 16 to 512 characters. */
 export const SYNC_TOKEN = /^(?=.{16,512}$)[A-Za-z0-9\-._~+/]+=*$/;

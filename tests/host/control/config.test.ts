@@ -43,12 +43,23 @@ describe("host configuration", () => {
       [{ bid: { port: 70000 } }, /bid\.port: expected a port/],
       [{ adminToken: "short" }, /adminToken: use at least 16 characters/],
       [{ plugin: [] }, /plugin: expected an object/],
+      // Types: the string "false" would be truthy (unsigned models accepted); a number is no token.
+      [{ model: { allowUnsigned: "false" } }, /model\.allowUnsigned: expected a boolean/],
+      [{ adminToken: 1234567890123456789 }, /adminToken: expected a string/],
+      [{ budget: { pacingSeconds: "60" } }, /budget\.pacingSeconds: expected a number/],
+      ['{"budget": {"leaseSeconds": 1e999}}', /budget\.leaseSeconds: expected a finite number/],
+      // Node's timers fire after 1 ms above 2^31 - 1 ms: the model store would be polled in a loop.
+      [{ model: { pollMs: 1e12 } }, /model\.pollMs: expected an integer 100-2147483647/],
+      [{ budget: { redisTimeoutMs: 2 ** 31 } }, /budget\.redisTimeoutMs: expected an integer/],
+      [{ logLevel: "verbose" }, /logLevel: expected one of/],
     ];
     for (const [content, msg] of cases) {
       assert.throws(() => loadConfig({ file: file(content), env: {} }), (e: unknown) => e instanceof ConfigError && msg.test((e as Error).message), JSON.stringify(content));
     }
     assert.throws(() => loadConfig({ file: file("{broken"), env: {} }), /config file .*: /);
     assert.throws(() => loadConfig({ env: { NEXUS_VMS: "many" } }), /NEXUS_VMS: expected a number/);
+    assert.throws(() => loadConfig({ env: { NEXUS_BID_PORT: " " } }), /NEXUS_BID_PORT: expected a number/, "blank is not port 0");
+    assert.throws(() => loadConfig({ env: { NEXUS_MODEL_POLL_MS: "1e12" } }), /model\.pollMs: expected an integer/);
     assert.throws(() => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: "{x" } }), /NEXUS_PLUGIN_CONFIG/);
   });
 });
