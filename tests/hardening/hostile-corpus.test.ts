@@ -280,6 +280,17 @@ describe("gzip bombs", () => {
     await lossAll(app, text);
   });
 
+  it("a corrupt gzip body is a 400 (a bad body), an encoding the server does not decode a 415", async () => {
+    const corrupt = Buffer.from(gzipSync(Buffer.from(README_REQUEST)));
+    corrupt.fill(0x41, 10, 30); // the deflate stream past the header
+    const r = await request(`${app.bidUrl}/openrtb2/bid`, { method: "POST", body: corrupt, headers: { "content-type": "application/json", "content-encoding": "gzip" } });
+    assert.equal(r.statusCode, 400);
+    assert.match(JSON.parse(await r.body.text()).error, /invalid gzip body/);
+    const br = await request(`${app.bidUrl}/openrtb2/bid`, { method: "POST", body: "x", headers: { "content-type": "application/json", "content-encoding": "br" } });
+    assert.equal(br.statusCode, 415);
+    assert.match(JSON.parse(await br.body.text()).error, /unsupported content-encoding "br"/);
+  });
+
   it("a plain body above the bid server's 1 MiB limit without content-length (chunked) gets a 413", async () => {
     let i = 0;
     const body = new Readable({

@@ -89,7 +89,7 @@ export class BidServer {
       (body) => this.enqueue(head, body, res, req.method),
       (err: unknown) => {
         if (err instanceof BodyTooLarge) return sendJson(res, 413, { error: err.message }, { connection: "close" });
-        if (err instanceof BadEncoding) return sendJson(res, 415, { error: err.message });
+        if (err instanceof BadEncoding) return sendJson(res, err.status, { error: err.message });
         res.destroy();
       },
     );

@@ -19,7 +19,6 @@ import { closeServer, listen } from "./http-util.ts";
 /** Largest sync report accepted (a report is about 300 bytes per campaign). */
 export const MAX_SYNC_BODY_BYTES = 4 << 20;
 /** Content encodings readBody can decode. */
-const DECODABLE = new Set(["", "identity", "gzip", "x-gzip", "deflate"]);
 
 export interface ControlDeps {
   sync: SyncService;
@@ -51,10 +50,11 @@ export class ControlServer {
     this.unauthorizedCalls =
       (d.metrics.registry.getSingleMetric(name) as Counter<"endpoint"> | undefined) ??
       new Counter({ name, help: "Calls to the filter endpoints (/nexus/v1/*) refused for a missing or wrong sync token", labelNames: ["endpoint"], registers: [d.metrics.registry] });
-    this.server = createServer((req, res) => {
+    // A client may hold a socket only this long sending its request (Node's default is 300 s).
+    this.server = createServer({ requestTimeout: 30_000 }, (req, res) => {
       this.route(req, res).catch((err: Error) => {
         d.log.error({ event: "control_error", err: err.message, path: req.url }, "control request failed");
-        const status = requestErrorStatus(err, req);
+        const status = requestErrorStatus(err);
         if (!res.headersSent) sendJson(res, status ?? 500, { error: status ? requestErrorMessage(err, status) : "internal error" });
         else res.destroy();
       });
@@ -143,7 +143,7 @@ export class ControlServer {
       log.debug({ event: "sync", grants: answer.grants.length, config_version: answer.config_version }, "sync answered");
     } catch (err) {
       this.d.metrics.syncRequests.inc({ outcome: "error" });
-      const status = requestErrorStatus(err, req) ?? (err instanceof SyncError ? err.status : 500);
+      const status = requestErrorStatus(err) ?? (err instanceof SyncError ? err.status : 500);
       sendJson(res, status, { error: requestErrorMessage(err, status) });
       log.warn({ event: "sync_failed", status, err: (err as Error).message }, "sync failed");
     } finally {
@@ -157,7 +157,7 @@ export class ControlServer {
     try {
       id = Buffer.concat(await readBody(req, MAX_REPLAY_ID_BYTES));
     } catch (err) {
-      const status = requestErrorStatus(err, req) ?? 400;
+      const status = requestErrorStatus(err) ?? 400;
       return sendJson(res, status, { error: requestErrorMessage(err, status) });
     }
     if (!this.d.replay) return sendJson(res, 503, { error: "no shared replay store configured" });
@@ -203,15 +203,22 @@ export class ControlServer {
     }
     const m = /^\/admin\/v1\/campaigns\/([^/]+)\/(pause|resume|budget)$/.exec(path);
     if (m) {
-      const id = decodeURIComponent(m[1]!);
+      let id: string;
+      try {
+        id = decodeURIComponent(m[1]!);
+      } catch {
+        return sendJson(res, 400, { error: "campaign id: malformed percent-encoding" });
+      }
       const action = m[2]!;
       if (!this.d.catalog.get(id)) return sendJson(res, 404, { error: `no campaign "${id}"` });
       if (action === "budget" && req.method === "PUT") {
-        const body = (await readJson(req, 64 * 1024)) as Record<string, unknown>;
-        const total = body.total_micros;
-        const daily = body.daily_micros;
+        const body = await readJson(req, 64 * 1024);
+        if (typeof body !== "object" || body === null || Array.isArray(body)) return sendJson(res, 400, { error: "expected a JSON object with total_micros and/or daily_micros" });
+        const { total_micros: total, daily_micros: daily } = body as Record<string, unknown>;
         const ok = (v: unknown) => v === undefined || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0);
         if (!ok(total) || !ok(daily)) return sendJson(res, 400, { error: "total_micros and daily_micros must be non-negative integers" });
+        // Nothing to change: not a new configuration version for the filters to fetch.
+        if (total === undefined && daily === undefined) return sendJson(res, 400, { error: "expected total_micros and/or daily_micros" });
         const c = this.d.catalog.update(id, (c) => {
           c.budget = { ...(c.budget ?? { total_micros: 0, daily_micros: 0 }) };
           if (typeof total === "number") c.budget.total_micros = total;
@@ -235,12 +242,9 @@ export class ControlServer {
 const FILTER_ENDPOINTS = new Set(["/nexus/v1/sync", "/nexus/v1/config", "/nexus/v1/model", "/nexus/v1/replay"]);
 
 /** The 4xx a request body earned (too large, undecodable, not JSON), or undefined for other errors. */
-function requestErrorStatus(err: unknown, req: IncomingMessage): number | undefined {
+function requestErrorStatus(err: unknown): number | undefined {
   if (err instanceof BodyTooLarge) return 413;
-  if (err instanceof BadEncoding) {
-    const encoding = String(req.headers["content-encoding"] ?? "").toLowerCase().trim();
-    return DECODABLE.has(encoding) ? 400 : 415;
-  }
+  if (err instanceof BadEncoding) return err.status;
   if (err instanceof SyntaxError) return 400;
   return undefined;
 }

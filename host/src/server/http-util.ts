@@ -7,8 +7,15 @@ export class BodyTooLarge extends Error {
   readonly code = "BODY_TOO_LARGE";
 }
 
+/** A body that cannot be decoded: 415 for an encoding not supported, 400 for a corrupt body of one that is. */
 export class BadEncoding extends Error {
   readonly code = "BAD_ENCODING";
+  constructor(
+    message: string,
+    readonly status: 400 | 415,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -21,7 +28,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Uint8Arra
   let source: NodeJS.ReadableStream = req;
   if (encoding === "gzip" || encoding === "x-gzip") source = req.pipe(createGunzip());
   else if (encoding === "deflate") source = req.pipe(createInflate());
-  else if (encoding !== "identity" && encoding !== "") return Promise.reject(new BadEncoding(`unsupported content-encoding "${encoding}"`));
+  else if (encoding !== "identity" && encoding !== "") return Promise.reject(new BadEncoding(`unsupported content-encoding "${encoding}"`, 415));
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -44,7 +51,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Uint8Arra
       chunks.push(chunk);
     });
     source.on("end", () => finish(null));
-    source.on("error", (err: Error) => finish(source === req ? err : new BadEncoding(`invalid ${encoding} body: ${err.message}`)));
+    source.on("error", (err: Error) => finish(source === req ? err : new BadEncoding(`invalid ${encoding} body: ${err.message}`, 400)));
     req.on("aborted", () => finish(new Error("client aborted")));
   });
 }

@@ -72,4 +72,16 @@ describe("control plane", () => {
     const state = (await admin("GET", "/admin/v1/state")).json();
     assert.equal(state.campaigns[0].budget.daily_micros, 123456789);
   });
+
+  it("answers malformed admin calls with a 400 and a reason, and changes nothing", async () => {
+    const version = (await admin("GET", "/admin/v1/state")).json().config_version;
+    const bad = await admin("POST", "/admin/v1/campaigns/%E0%A4%A/pause");
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.json().error, /percent-encoding/);
+    for (const body of [null, [1], "", {}]) {
+      const r = await admin("PUT", "/admin/v1/campaigns/test-cpa/budget", body);
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+    }
+    assert.equal((await admin("GET", "/admin/v1/state")).json().config_version, version, "no new configuration version");
+  });
 });
