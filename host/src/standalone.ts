@@ -61,8 +61,17 @@ export interface Standalone extends ControlPlane {
   log: Logger;
   /** Resolves when the filter VMs have loaded the model and campaigns (or rejects after timeoutMs). */
   ready(timeoutMs?: number): Promise<void>;
+  /** Stops at once (tests, a failed start): requests in flight are cut. */
   close(): Promise<void>;
+  /**
+   * Graceful stop (SIGTERM): /readyz answers 503 (draining), the bid listener closes, the
+   * requests in flight are answered (for up to `drainMs`), then everything stops.
+   */
+  stop(drainMs?: number): Promise<void>;
 }
+
+/** How long a graceful stop waits for the requests in flight (Kubernetes gives 30 s by default). */
+const DRAIN_MS = 10_000;
 
 export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource): Promise<ControlPlane> {
   const metrics = new HostMetrics();
@@ -160,6 +169,9 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   const bidUrl = `http://${formatHost(addr.address)}:${addr.port}`;
 
   const filterReady = () => {
+    // Stopping: /readyz says so at once, so that load balancers stop sending while the bids in
+    // flight are answered.
+    if (bid.draining) return { ok: false, reasons: ["draining: the bidder is stopping"] };
     const loaded = vmStatuses(pool).filter((s) => s.modelLoaded && s.configVersion >= 0).length;
     const ok = loaded >= pool.size;
     return { ok, reasons: ok ? [] : [`${loaded} of ${pool.size} filter VMs have loaded the model and campaigns`] };
@@ -191,6 +203,14 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
     async close() {
       await cp.modelWatcher.stop();
       await bid.close();
+      await pool.close();
+      await cp.control.close();
+      await cp.budget.close();
+    },
+    async stop(drainMs = DRAIN_MS) {
+      // The bids in flight are answered (and settle their reservations) before the VMs go.
+      await bid.drain(drainMs);
+      await cp.modelWatcher.stop();
       await pool.close();
       await cp.control.close();
       await cp.budget.close();

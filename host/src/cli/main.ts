@@ -47,8 +47,8 @@ async function serve(argv: string[]): Promise<number> {
       `Health: ${app.controlUrl}/readyz   Metrics: ${app.controlUrl}/metrics   Stop: Ctrl-C\n`,
   );
   await waitForSignal();
-  log.info({ event: "stopping" }, "shutting down");
-  await app.close();
+  log.info({ event: "stopping" }, "shutting down: answering the requests in flight");
+  await app.stop();
   return 0;
 }
 

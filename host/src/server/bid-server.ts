@@ -45,6 +45,8 @@ interface RequestHead {
 export class BidServer {
   readonly server: Server;
   vmFailures = 0;
+  /** drain() was called: answers close their connections. */
+  draining = false;
   private queue: Job[] = [];
   private flushScheduled = false;
   private readonly flushQueue = (): void => this.flush();
@@ -63,8 +65,28 @@ export class BidServer {
     return listen(this.server, port, host);
   }
 
+  /** Stops at once: every connection is closed, answered or not (tests, a failed start). */
   close(): Promise<void> {
     return closeServer(this.server);
+  }
+
+  /**
+   * Graceful stop (SIGTERM): no new connections; idle keep-alive connections close; the requests
+   * in flight are answered, with `connection: close`, and so is any request already on its way
+   * on an open connection. Resolves when the last connection is gone, or after `timeoutMs`, when
+   * the stragglers are cut. The filter VMs must stay up until then: bids in flight hold
+   * reservations that their answers settle (a cut bid's reservation waits for its TTL).
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.server.closeAllConnections(), timeoutMs);
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
   }
 
   private fail(res: ServerResponse, err: Error): void {
@@ -74,6 +96,7 @@ export class BidServer {
   }
 
   private accept(req: IncomingMessage, res: ServerResponse): void {
+    if (this.draining) res.shouldKeepAlive = false; // answer, then close: the client goes elsewhere
     const head = readHead(req);
     const declared = Number(head.contentLength ?? "0");
     if (Number.isFinite(declared) && declared > this.o.maxBodyBytes) {
@@ -163,6 +186,7 @@ export class BidServer {
 
   private respond(res: ServerResponse, outcome: HttpOutcome): void {
     if (res.destroyed) return;
+    if (this.draining) res.shouldKeepAlive = false; // a request that came before drain(): close after it
     switch (outcome.kind) {
       case "local": {
         // node:http takes a flat [name, value, ...] list as it is (no object to build).
