@@ -135,7 +135,9 @@ export class ReplayClaims {
       return true;
     }
     stream.claimToken = 0;
-    recordMetric(this.latencyUs, (currentTimeNanos() - stream.claimStartNanos) / 1000);
+    // Wall clock (the stream's start is too): a step back while the claim was out is not a sample.
+    const now = currentTimeNanos();
+    if (now >= stream.claimStartNanos) recordMetric(this.latencyUs, (now - stream.claimStartNanos) / 1000);
     const status = numHeaders == 0 ? 0 : this.statusCode();
     if (status == 409) {
       metrics.inc(this.seen);
