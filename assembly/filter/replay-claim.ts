@@ -53,6 +53,13 @@ import { calloutKey } from "./callout-key";
 export const CLAIM_PENDING: i32 = -1;
 
 const STATUS_KEY = memory.data<u8>([0x3a, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73]); // ":status"
+/**
+ * The host marks its claim answers ("x-nexus-replay: claimed" with 200, "seen" with 409): a 200 or
+ * 409 without the mark comes from something else (a replay_cluster pointed at the wrong upstream)
+ * and is a failure, not a claim: otherwise every claim would "succeed" with healthy counters.
+ */
+const MARK_KEY = memory.data<u8>([0x78, 0x2d, 0x6e, 0x65, 0x78, 0x75, 0x73, 0x2d, 0x72, 0x65, 0x70, 0x6c, 0x61, 0x79]); // "x-nexus-replay"
+const MARK_KEY_LEN = 14;
 
 export class ReplayClaims {
   enabled: bool = false;
@@ -138,7 +145,8 @@ export class ReplayClaims {
     // Wall clock (the stream's start is too): a step back while the claim was out is not a sample.
     const now = currentTimeNanos();
     if (now >= stream.claimStartNanos) recordMetric(this.latencyUs, (now - stream.claimStartNanos) / 1000);
-    const status = numHeaders == 0 ? 0 : this.statusCode();
+    let status = numHeaders == 0 ? 0 : this.statusCode();
+    if ((status == 200 || status == 409) && !this.markIs(status == 200 ? "claimed" : "seen")) status = 502;
     if (status == 409) {
       metrics.inc(this.seen);
       metrics.noBid(NoBid.REPLAY);
@@ -147,8 +155,9 @@ export class ReplayClaims {
     }
     if (status != 200) {
       metrics.inc(this.failures);
-      // Refused by the host (not 409, handled above): a configuration error; still a failure.
-      if (status >= 400 && status < 500) metrics.inc(this.rejected);
+      // Refused by the host (not 409, handled above), or not the host's answer (no mark): a
+      // configuration error; still a failure.
+      if ((status >= 400 && status < 500) || status == 502) metrics.inc(this.rejected);
       if (!this.failOpen) {
         metrics.noBid(NoBid.CONTENTION);
         replyNoBid(NoBid.CONTENTION);
@@ -164,6 +173,15 @@ export class ReplayClaims {
   /** The stream ends (proxy_on_delete): a pending claim's answer will be dropped. */
   drop(stream: NexusStream): void {
     stream.claimToken = 0;
+  }
+
+  /** True when the callout's answer carries the host's mark with this value (MARK_KEY). */
+  private markIs(value: string): bool {
+    const b = this.statusBytes;
+    if (getHeaderMapValue(MapType.HTTP_CALL_RESPONSE_HEADERS, MARK_KEY, MARK_KEY_LEN, b) != Status.OK) return false;
+    if (b.len != value.length) return false;
+    for (let i = 0; i < b.len; i++) if (<i32>load<u8>(b.ptr + <usize>i) != value.charCodeAt(i)) return false;
+    return true;
   }
 
   /** :status of the callout being answered (0 if absent or not a number). */

@@ -428,6 +428,56 @@ describe("replay_cluster: the Envoy cluster of the claims", () => {
   });
 });
 
+describe("a claim answered by something that is not the host (no x-nexus-replay mark)", () => {
+  // replay_cluster pointed at another service that answers 200 (or 409) to anything: without the
+  // host's mark the answer is a failure and a configuration error, never a claim (before, every
+  // claim "succeeded" there and the counters looked healthy while replays across pods were bid).
+  const prefix = uniquePrefix("xpod-nomark");
+  let impostor: import("node:http").Server;
+  let open: BarePod;
+  let closed: BarePod;
+  let status = 200;
+
+  before(async () => {
+    const { createServer } = await import("node:http");
+    impostor = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const body = status === 200 ? '{"claimed":true}' : '{"claimed":false}';
+        res.writeHead(status, { "content-type": "application/json", "content-length": body.length });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((r) => impostor.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(impostor.address() as { port: number }).port}`;
+    const o = (failure: string) => ({ redisUrl: SHARED_REDIS_URL, keyPrefix: prefix, vms: 1, plugin: { replay_cluster: "elsewhere", replay_claim_failure: failure }, requestTimeoutMs: 3000, hostCluster: "control", upstreams: (cp: string) => ({ control: cp, elsewhere: url }) });
+    [open, closed] = await Promise.all([startBarePod("pod-nomark-open", o("open")), startBarePod("pod-nomark-closed", o("closed"))]);
+    await holdsBudget(open, "pod-nomark-open");
+    await holdsBudget(closed, "pod-nomark-closed");
+  });
+  after(async () => {
+    await open?.close();
+    await closed?.close();
+    impostor?.close();
+  });
+
+  for (const answer of [200, 409]) {
+    it(`a ${answer} without the mark: a failure counted as rejected; fail open bids, fail closed answers contention`, async () => {
+      status = answer;
+      const before = (pool: BarePod["pool"]) => ["nexus_replay_claims_claimed_total", "nexus_replay_claim_failures_total", "nexus_replay_claims_rejected_total", "nexus_replay_claims_seen_total"].map((n) => metric(pool, n));
+      const [o0, c0] = [before(open.pool), before(closed.pool)];
+      const ro = answerOf(await barePodBid(open, uniqueRequest(`nomark-open-${answer}`).body));
+      assert.equal(ro.status, 200, `${ro.kind} ${ro.status} ${ro.text}`);
+      const rc = answerOf(await barePodBid(closed, uniqueRequest(`nomark-closed-${answer}`).body));
+      assert.equal(rc.status, 204);
+      for (const [pool, b] of [[open.pool, o0], [closed.pool, c0]] as const) {
+        const d = before(pool).map((v, i) => v - b[i]!);
+        assert.deepEqual(d, [0, 1, 1, 0], "claimed, failures, rejected, seen");
+      }
+    });
+  }
+});
+
 describe("a claim the host refuses (401: the replay cluster's host has another sync token)", () => {
   // The pods sync with their own control plane (nexus_host); their replay_cluster reaches another
   // real control plane whose sync token differs, so every claim is answered 401: a configuration

@@ -162,7 +162,9 @@ export class ControlServer {
     }
     if (!this.d.replay) return sendJson(res, 503, { error: "no shared replay store configured" });
     const answer = await this.d.replay.claim(id, url.searchParams.get("ttl_ms"));
-    sendJson(res, answer.status, answer.body);
+    // The filter takes a 200 or 409 as a claim answer only with this mark (assembly/filter/replay-claim.ts).
+    const mark: Record<string, string> = answer.status === 200 ? { "x-nexus-replay": "claimed" } : answer.status === 409 ? { "x-nexus-replay": "seen" } : {};
+    sendJson(res, answer.status, answer.body, mark);
   }
 
   private guard(res: ServerResponse, fn: () => void): void {
