@@ -193,6 +193,27 @@ describe("train", () => {
     assert.ok([1, 2].includes(r.best.epochs));
   });
 
+  it("tuning folds are stratified by label: with as many clicks as folds every fold has one, every setting an AUC", () => {
+    // 3 clicks in 300 rows, 3 folds: random folds left a fold without a click (no AUC) in most
+    // draws, every setting's average became NaN, and the first grid point was taken unranked.
+    const set = new ExampleSet();
+    for (let i = 0; i < 300; i++) set.add(new Uint32Array([1000 + (i % 7), 2000 + i]), i % 100 === 0 ? 1 : 0, -1, 0);
+    const grid = { alpha: [0.05, 0.5], beta: [1], l1: [0], l2: [1], maxEpochs: 1 };
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const r = tuneFtrl(core, set, grid, { hashBits: 18, folds: 3, repeats: 1, seed });
+      assert.equal(r.top.length, 2, `seed ${seed}: both settings ranked`);
+      assert.ok(Number.isFinite(r.best.auc), `seed ${seed}: ${r.best.auc}`);
+    }
+    // Fewer clicks than folds: no fold layout gives every fold a click; a clear error, not a guess.
+    assert.throws(() => tuneFtrl(core, set, grid, { hashBits: 18, folds: 4, repeats: 1, seed: 1 }), /TUNE_TOO_FEW_CLICKS|needs at least 4 clicks/);
+  });
+
+  it("refuses --beta 0 (FTRL's first step and the base-rate bias start need beta > 0)", async () => {
+    const o = io();
+    assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "beta0"), "--beta", "0", "--l2", "0"], o.io), 2);
+    assert.match(o.err.join("\n"), /beta/);
+  });
+
   it("tuning starts each fold's bias at its training rows' base rate, never using the held-out rows' labels", () => {
     // 40 rows, the first 10 clicked; row i has the one bucket 1000 + i, so the
     // core's calls say which rows a fold trains on and which it scores.
@@ -247,7 +268,8 @@ describe("train", () => {
     runs.length = 0;
     tuneFtrl(spy, set, grid, { hashBits: 18, folds: 4, repeats: 2, seed: 3, baseRateBias: false });
     assert.equal(runs.length, 8);
-    assert.ok(runs.every((r) => r.bias === undefined && r.trained.size === 30 && r.scored.size === 10));
+    // Folds stratified by label: 10 clicks and 30 others over 4 folds hold out 9 to 11 rows each.
+    assert.ok(runs.every((r) => r.bias === undefined && r.trained.size + r.scored.size === 40 && r.scored.size >= 9 && r.scored.size <= 11));
   });
 
   it("the CLI: --json summary, exit codes", async () => {

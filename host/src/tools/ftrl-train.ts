@@ -8,6 +8,7 @@ import type { FtrlHyperParams, NexusCore } from "./core.ts";
 import type { ExampleSet } from "./examples.ts";
 import { evaluateBinary, type BinaryEvaluation } from "./metrics.ts";
 import { mulberry32, permutation } from "./rng.ts";
+import { NexusError } from "../errors.ts";
 
 /** The core's FtrlParams defaults (assembly/core/train/ftrl.ts). */
 export const DEFAULT_FTRL: Readonly<FtrlHyperParams> = { alpha: 0.05, beta: 1.0, l1: 1.0, l2: 1.0 };
@@ -262,11 +263,24 @@ export function tuneFtrl(
 ): TuneResult {
   const k = Math.max(2, options.folds);
   const repeats = Math.max(1, options.repeats ?? 1);
+  // Folds stratified by label: a validation fold without a click has no AUC, and an average
+  // over folds with one fold missing is no ranking (clicks are ~0.1% of iPinYou rows).
+  const byLabel: [number[], number[]] = [[], []];
+  for (let i = 0; i < set.size; i++) byLabel[set.click(i) ? 1 : 0].push(i);
+  if (byLabel[1].length < k || byLabel[0].length < k) {
+    throw new NexusError(
+      "TUNE_TOO_FEW_CLICKS",
+      `--tune needs at least ${k} clicks and ${k} non-clicks for ${k} folds; the data has ${byLabel[1].length} and ${byLabel[0].length} (fewer --tune-folds, more data, or no --tune)`,
+    );
+  }
   const splits: Uint8Array[] = [];
   for (let r = 0; r < repeats; r++) {
-    const perm = permutation(set.size, mulberry32((options.seed ^ 0x5eed) + r * 7919));
+    const rand = mulberry32((options.seed ^ 0x5eed) + r * 7919);
     const foldOf = new Uint8Array(set.size);
-    for (let i = 0; i < perm.length; i++) foldOf[perm[i]!] = i % k;
+    for (const rows of byLabel) {
+      const perm = permutation(rows.length, rand);
+      for (let i = 0; i < perm.length; i++) foldOf[rows[perm[i]!]!] = i % k;
+    }
     splits.push(foldOf);
   }
   const runs = k * repeats;
@@ -304,6 +318,7 @@ export function tuneFtrl(
     options.onTrial?.(++done, combos.length);
   }
   const ranked = trials.filter((t) => Number.isFinite(t.auc)).sort((a, b) => b.auc - a.auc || a.logLoss - b.logLoss);
-  const best = ranked[0] ?? trials[0]!;
+  const best = ranked[0];
+  if (best === undefined) throw new NexusError("TUNE_NO_AUC", "--tune: no setting has a cross-validated AUC (a fold without a click or without a non-click)");
   return { best, folds: k, repeats, trials: trials.length, top: ranked.slice(0, 10) };
 }

@@ -212,7 +212,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const settings: TrainSettings = {
       hashBits: num(v, "hash-bits", DEFAULT_HASH_BITS, { min: MIN_HASH_BITS, max: MAX_HASH_BITS, integer: true }),
       alpha: num(v, "alpha", DEFAULT_FTRL.alpha, { min: 1e-9 }),
-      beta: num(v, "beta", DEFAULT_FTRL.beta, { min: 0 }),
+      // beta > 0: with beta 0 a coordinate's first step (n = 0) has no learning-rate term, and the
+      // bias start from the base rate (z = -w·(beta + √n)/alpha) comes out as 0.
+      beta: num(v, "beta", DEFAULT_FTRL.beta, { min: 1e-9 }),
       l1: num(v, "l1", DEFAULT_FTRL.l1, { min: 0 }),
       l2: num(v, "l2", DEFAULT_FTRL.l2, { min: 0 }),
       epochs: num(v, "epochs", 1, { min: 1, max: 1000, integer: true }),
