@@ -46,6 +46,10 @@ export class HostBytes {
     out.ptr = 0;
     out.len = 0;
   }
+  // Consume the slots: a host that answers OK without writing them (older cpp-host, for an empty
+  // buffer) must leave 0/0 for the next call, not this call's pointer and size.
+  store<u32>(RET_PTR, 0);
+  store<u32>(RET_LEN, 0);
   return status;
 }
 

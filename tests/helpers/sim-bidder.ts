@@ -46,6 +46,8 @@ export interface SimBidderOptions {
   instrumentation?: Record<string, Record<string, (...args: number[]) => unknown>>;
   /** Reports every host call and callback of the VMs (VmOptions.traceCalls). */
   traceCalls?: (name: string) => void;
+  /** Replaces host functions (VmOptions.interceptImports). */
+  interceptImports?: import("../../host/src/proxy-wasm/vm.ts").VmOptions["interceptImports"];
   /** Streams end and local replies go as under Envoy (and the standalone server): see VmOptions. */
   envoyStreams?: boolean;
   budget?: Partial<ReturnType<typeof defaultConfig>["budget"]>;
@@ -88,6 +90,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
       wasm: readFileSync(o.wasmPath ?? DEFAULT_WASM),
       ...(o.instrumentation ? { instrumentation: o.instrumentation } : {}),
       ...(o.traceCalls ? { traceCalls: o.traceCalls } : {}),
+      ...(o.interceptImports ? { interceptImports: o.interceptImports } : {}),
       ...(o.envoyStreams ? { streamLifecycle: "envoy" as const, localReplyThroughFilter: true } : {}),
       vms,
       mode: "inline",

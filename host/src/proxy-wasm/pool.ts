@@ -61,6 +61,8 @@ export interface PoolOptions {
   instrumentation?: VmOptions["instrumentation"];
   /** Inline mode only, test and bench only: see VmOptions.traceCalls. */
   traceCalls?: VmOptions["traceCalls"];
+  /** Inline mode only, test only: see VmOptions.interceptImports. */
+  interceptImports?: VmOptions["interceptImports"];
   /** Run the configuration canary first (default true). */
   canary?: boolean;
   /** See VmOptions.streamLifecycle (default "spec"). */
@@ -191,6 +193,7 @@ export class VmPool {
     if (o.localReplyThroughFilter !== undefined) v.localReplyThroughFilter = o.localReplyThroughFilter;
     if (o.instrumentation !== undefined) v.instrumentation = o.instrumentation;
     if (o.traceCalls !== undefined) v.traceCalls = o.traceCalls;
+    if (o.interceptImports !== undefined) v.interceptImports = o.interceptImports;
     return v;
   }
 

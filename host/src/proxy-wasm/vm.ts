@@ -101,6 +101,11 @@ export interface VmOptions {
    */
   traceCalls?: (name: string) => void;
   /**
+   * Test only: replaces host functions ("env.proxy_get_buffer_bytes") with what the given function
+   * makes of the original, e.g. to act like another host does. Nothing is replaced when unset.
+   */
+  interceptImports?: Record<string, (original: (...args: number[]) => number) => (...args: number[]) => number>;
+  /**
    * End-of-stream callback order. "spec" (default): proxy_on_done, then (when it returns true, or
    * after proxy_done) proxy_on_log and proxy_on_delete. "envoy": what current Envoy does for HTTP
    * streams (ConnectionManagerImpl::doDeferredStreamDestroy runs the access log before
@@ -220,6 +225,13 @@ export class ProxyWasmVm implements AbiHost {
   private async instantiate(compiled: CompiledFilter): Promise<void> {
     const imports = createImports(this, this.validated.abiVersion);
     for (const [mod, fns] of Object.entries(this.options.instrumentation ?? {})) imports[mod] = { ...(imports[mod] ?? {}), ...fns };
+    for (const [label, make] of Object.entries(this.options.interceptImports ?? {})) {
+      const dot = label.indexOf(".");
+      const fns = imports[label.slice(0, dot)];
+      const original = fns?.[label.slice(dot + 1)];
+      if (typeof original !== "function") throw new Error(`interceptImports: no host function ${label}`);
+      fns![label.slice(dot + 1)] = make(original as (...args: number[]) => number);
+    }
     const trace = this.options.traceCalls;
     if (trace) for (const [mod, fns] of Object.entries(imports)) imports[mod] = traced(fns, `${mod}.`, trace);
     let importedMemory: WasmMemory | undefined;
