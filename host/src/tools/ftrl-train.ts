@@ -263,24 +263,16 @@ export function tuneFtrl(
 ): TuneResult {
   const k = Math.max(2, options.folds);
   const repeats = Math.max(1, options.repeats ?? 1);
-  // Folds stratified by label: a validation fold without a click has no AUC, and an average
-  // over folds with one fold missing is no ranking (clicks are ~0.1% of iPinYou rows).
-  const byLabel: [number[], number[]] = [[], []];
-  for (let i = 0; i < set.size; i++) byLabel[set.click(i) ? 1 : 0].push(i);
-  if (byLabel[1].length < k || byLabel[0].length < k) {
-    throw new NexusError(
-      "TUNE_TOO_FEW_CLICKS",
-      `--tune needs at least ${k} clicks and ${k} non-clicks for ${k} folds; the data has ${byLabel[1].length} and ${byLabel[0].length} (fewer --tune-folds, more data, or no --tune)`,
-    );
+  let clicks = 0;
+  for (let i = 0; i < set.size; i++) clicks += set.click(i) ? 1 : 0;
+  if (clicks === 0 || clicks === set.size) {
+    throw new NexusError("TUNE_NO_AUC", `--tune needs clicks and non-clicks to rank settings by AUC; the data has ${clicks} clicks in ${set.size} rows`);
   }
   const splits: Uint8Array[] = [];
   for (let r = 0; r < repeats; r++) {
-    const rand = mulberry32((options.seed ^ 0x5eed) + r * 7919);
+    const perm = permutation(set.size, mulberry32((options.seed ^ 0x5eed) + r * 7919));
     const foldOf = new Uint8Array(set.size);
-    for (const rows of byLabel) {
-      const perm = permutation(rows.length, rand);
-      for (let i = 0; i < perm.length; i++) foldOf[rows[perm[i]!]!] = i % k;
-    }
+    for (let i = 0; i < perm.length; i++) foldOf[perm[i]!] = i % k;
     splits.push(foldOf);
   }
   const runs = k * repeats;
@@ -291,7 +283,11 @@ export function tuneFtrl(
   const trials: TuneTrial[] = [];
   let done = 0;
   for (const p of combos) {
+    // A validation fold without a click (or without a non-click) has no AUC: the setting's AUC
+    // is the mean over the folds that have one (one NaN fold made every mean NaN, and the first
+    // grid point was then taken unranked).
     const aucs = new Float64Array(grid.maxEpochs);
+    const aucFolds = new Float64Array(grid.maxEpochs);
     const losses = new Float64Array(grid.maxEpochs);
     for (let run = 0; run < runs; run++) {
       const foldOf = splits[Math.floor(run / k)]!;
@@ -310,11 +306,14 @@ export function tuneFtrl(
         }
         const probs = validIdx.map((i) => core.ftrlPredict(0, set.features(i)));
         const ev = evaluateBinary(probs, labels);
-        aucs[e]! += ev.auc / runs;
+        if (Number.isFinite(ev.auc)) {
+          aucs[e]! += ev.auc;
+          aucFolds[e]! += 1;
+        }
         losses[e]! += ev.logLoss / runs;
       }
     }
-    for (let e = 0; e < grid.maxEpochs; e++) trials.push({ ...p, epochs: e + 1, auc: aucs[e]!, logLoss: losses[e]! });
+    for (let e = 0; e < grid.maxEpochs; e++) trials.push({ ...p, epochs: e + 1, auc: aucFolds[e]! > 0 ? aucs[e]! / aucFolds[e]! : NaN, logLoss: losses[e]! });
     options.onTrial?.(++done, combos.length);
   }
   const ranked = trials.filter((t) => Number.isFinite(t.auc)).sort((a, b) => b.auc - a.auc || a.logLoss - b.logLoss);
