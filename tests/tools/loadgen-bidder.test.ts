@@ -138,6 +138,9 @@ describe("loadgen against the bundled bidder (npm start)", { skip: LOG === undef
     assert.equal(nobids, res.noBids, "no-bids (all reasons)");
     assert.equal(m.get("nexus_wins_total"), res.wins, "wins");
     assert.equal(m.get("nexus_spend_micros_total"), spend[0]![1], "spend (micros)");
+    // What the bidder booked, as loadgen counts it (every notice went through here: the same).
+    assert.equal(m.get("nexus_wins_total"), res.booked.wins, "booked wins");
+    assert.equal(m.get("nexus_spend_micros_total"), res.booked.spendMicros.USD, "booked spend (micros)");
     assert.equal(m.get("nexus_bad_requests_total"), 0);
   });
 });

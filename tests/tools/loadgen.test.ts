@@ -54,6 +54,26 @@ describe("bid responses and macros", () => {
   });
 });
 
+describe("loadgen: booked wins and spend", () => {
+  it("counts as booked only the wins whose notice the bidder answered 2xx (what its metrics count)", async () => {
+    const refusing = await startStubBidder({ price: 0.1, cur: "USD", bidEvery: 1, refuseWinsEvery: 2 });
+    try {
+      const auctions = await loadAuctions(fixture("raw-log.sample.txt"));
+      const res = await runLoadgen({ url: refusing.url, auctions, concurrency: 1, timeoutMs: 2000, fx: { CNY: 1, USD: 0.14 }, winNotices: true, lossNotices: false });
+      assert.equal(res.wins, 3);
+      assert.equal(res.notices.winSent, 3);
+      assert.equal(res.notices.winOk, 2, "the second notice to arrive was refused (503)");
+      assert.equal(res.booked.wins, 2);
+      // Booked: the first and third notices to arrive, at their prices as the stub received them.
+      const accepted = [refusing.wins[0]!, refusing.wins[2]!];
+      assert.deepEqual(res.booked.spendMicros, { USD: accepted.reduce((a, q) => a + chargedMicros(q.get("price")!), 0) });
+      assert.ok(res.spendMicros.USD! > res.booked.spendMicros.USD!);
+    } finally {
+      await refusing.close();
+    }
+  });
+});
+
 describe("loadgen against a stub bidder", () => {
   it("sends every log row once, counts wins exactly, sends their win notices", async () => {
     stub.requests.length = 0;

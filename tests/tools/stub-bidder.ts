@@ -12,7 +12,8 @@ export interface StubBidder {
   close(): Promise<void>;
 }
 
-export async function startStubBidder(options: { price: number; cur?: string; bidEvery?: number } ): Promise<StubBidder> {
+/** refuseWinsEvery: answer every n-th win notice 503 (a bidder that did not book it). */
+export async function startStubBidder(options: { price: number; cur?: string; bidEvery?: number; refuseWinsEvery?: number }): Promise<StubBidder> {
   const requests: Array<Record<string, unknown>> = [];
   const wins: URLSearchParams[] = [];
   let n = 0;
@@ -23,7 +24,8 @@ export async function startStubBidder(options: { price: number; cur?: string; bi
       const u = new URL(req.url ?? "/", "http://stub");
       if (u.pathname === "/win") {
         wins.push(u.searchParams);
-        res.writeHead(200).end();
+        const refuse = options.refuseWinsEvery !== undefined && wins.length % options.refuseWinsEvery === 0;
+        res.writeHead(refuse ? 503 : 200).end();
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>;

@@ -107,6 +107,11 @@ export interface LoadgenResult {
   winRate: number;
   /** Charged at the market price, micros per currency. */
   spendMicros: Record<string, number>;
+  /**
+   * The wins whose win notice the bidder answered 2xx, and their spend: what the bidder's own
+   * metrics count. Below wins/spendMicros when notices fail, are off, or a bid has no nurl.
+   */
+  booked: { wins: number; spendMicros: Record<string, number> };
   errors: Record<string, number>;
   notices: { winSent: number; winOk: number; lossSent: number; lossOk: number; failed: Record<string, number> };
   /** Open loop: requests started more than 10 ms after their scheduled time. */
@@ -133,7 +138,7 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
   const res: LoadgenResult = {
     url: o.url, mode: rateMode ? "rate" : "concurrency", concurrency: maxInFlight, wallSeconds: 0, requests: 0, responses: 0, throughput: 0,
     latencyMs: { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 }, noBids: 0, bidResponses: 0, bids: 0, bidRate: 0, wins: 0, winRate: 0,
-    spendMicros: {}, errors: {}, notices: { winSent: 0, winOk: 0, lossSent: 0, lossOk: 0, failed: {} },
+    spendMicros: {}, booked: { wins: 0, spendMicros: {} }, errors: {}, notices: { winSent: 0, winOk: 0, lossSent: 0, lossOk: 0, failed: {} },
   };
   if (rateMode) {
     res.rate = o.rate!;
@@ -141,7 +146,8 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
   }
   const pendingNotices = new Set<Promise<void>>();
 
-  const notice = (url: string, kind: "win" | "loss"): void => {
+  /** `charge`: a win's currency and micros, booked when the bidder answers 2xx. */
+  const notice = (url: string, kind: "win" | "loss", charge?: { cur: string; micros: number }): void => {
     if (kind === "win") res.notices.winSent++;
     else res.notices.lossSent++;
     const p = (async () => {
@@ -150,8 +156,13 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
         const r = await noticeAgent.request({ origin: u.origin, path: `${u.pathname}${u.search}`, method: "GET", headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
         await r.body.dump();
         if (r.statusCode >= 200 && r.statusCode < 300) {
-          if (kind === "win") res.notices.winOk++;
-          else res.notices.lossOk++;
+          if (kind === "win") {
+            res.notices.winOk++;
+            if (charge) {
+              res.booked.wins++;
+              bump(res.booked.spendMicros, charge.cur, charge.micros);
+            }
+          } else res.notices.lossOk++;
         } else bump(res.notices.failed, `${kind}-http-${r.statusCode}`);
       } catch (err) {
         bump(res.notices.failed, `${kind}-${(err as { code?: string }).code ?? "error"}`);
@@ -181,8 +192,9 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
       };
       if (bid.price > clearing) {
         res.wins++;
-        bump(res.spendMicros, parsed.cur, chargedMicros(macros.AUCTION_PRICE));
-        if (o.winNotices && bid.nurl) notice(substituteMacros(bid.nurl, macros), "win");
+        const micros = chargedMicros(macros.AUCTION_PRICE);
+        bump(res.spendMicros, parsed.cur, micros);
+        if (o.winNotices && bid.nurl) notice(substituteMacros(bid.nurl, macros), "win", { cur: parsed.cur, micros });
       } else if (o.lossNotices && bid.lurl) {
         notice(substituteMacros(bid.lurl, { ...macros, AUCTION_LOSS: LOSS_LOST_TO_HIGHER_BID }), "loss");
       }
@@ -309,6 +321,7 @@ export function formatLoadgenResult(r: LoadgenResult): string {
     `bids       ${r.bids} bids in ${r.bidResponses} responses (bid rate ${(100 * r.bidRate).toFixed(1)}%), ${r.noBids} no-bids`,
     `wins       ${r.wins} (win rate ${(100 * r.winRate).toFixed(1)}% of bids: price above the logged market price)`,
     `spend      ${Object.entries(r.spendMicros).map(([c, v]) => `${v} micros ${c}`).join(", ") || "0"}`,
+    `booked     ${r.booked.wins} wins, ${Object.entries(r.booked.spendMicros).map(([c, v]) => `${v} micros ${c}`).join(", ") || "0"} (win notices the bidder answered 2xx: what its metrics count)`,
     `notices    win ${r.notices.winOk}/${r.notices.winSent} ok, loss ${r.notices.lossOk}/${r.notices.lossSent} ok${Object.keys(r.notices.failed).length ? `; failed ${JSON.stringify(r.notices.failed)}` : ""}`,
   ];
   if (Object.keys(r.errors).length > 0) lines.push(`errors     ${JSON.stringify(r.errors)}`);
