@@ -41,6 +41,7 @@ import {
   HttpContextTable, HeaderMapWriter, CallToken, HostBytes, MapType, Status, MetricType,
   httpCall, getHeaderMapValue, setEffectiveContext, defineMetric, recordMetric, currentTimeNanos,
 } from "../proxy-wasm";
+import { bytesEqualAscii } from "../core/bytes/str";
 import { NoBid } from "../core/bidding/reasons";
 import { PluginConfig } from "./config";
 import { NexusRoot } from "./root";
@@ -178,10 +179,7 @@ export class ReplayClaims {
   /** True when the callout's answer carries the host's mark with this value (MARK_KEY). */
   private markIs(value: string): bool {
     const b = this.statusBytes;
-    if (getHeaderMapValue(MapType.HTTP_CALL_RESPONSE_HEADERS, MARK_KEY, MARK_KEY_LEN, b) != Status.OK) return false;
-    if (b.len != value.length) return false;
-    for (let i = 0; i < b.len; i++) if (<i32>load<u8>(b.ptr + <usize>i) != value.charCodeAt(i)) return false;
-    return true;
+    return getHeaderMapValue(MapType.HTTP_CALL_RESPONSE_HEADERS, MARK_KEY, MARK_KEY_LEN, b) == Status.OK && bytesEqualAscii(b.ptr, b.len, value);
   }
 
   /** :status of the callout being answered (0 if absent or not a number). */

@@ -6,7 +6,7 @@ import {
   HttpContext, Action, MapType, BufferType, HostBytes, HeaderMapReader,
   getHeaderMapPairs, getBufferBytes, currentTimeNanos,
 } from "../proxy-wasm";
-import { Str, bytesEqual, codeAt } from "../core/bytes/str";
+import { Str, bytesEqual, bytesEqualAscii, codeAt } from "../core/bytes/str";
 import { NexusRoot } from "./root";
 import { pathLength } from "./query";
 import { replyErrorText } from "./replies";
@@ -174,13 +174,7 @@ export class NexusStream extends HttpContext {
 }
 
 function methodIs(m: string): bool {
-  if (!headerMap.findAscii(":method")) return false;
-  const n = m.length;
-  if (headerMap.valueLen != n) return false;
-  for (let i = 0; i < n; i++) {
-    if (<u32>load<u8>(headerMap.valuePtr + <usize>i) != codeAt(m, i)) return false;
-  }
-  return true;
+  return headerMap.findAscii(":method") && bytesEqualAscii(headerMap.valuePtr, headerMap.valueLen, m);
 }
 
 function valueIs(v: string): bool {

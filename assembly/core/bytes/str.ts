@@ -79,6 +79,16 @@ export function asciiLower(c: u8): u8 {
   return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 }
 
+/** True when the `len` bytes at `ptr` are the ASCII string `s`, byte for byte. */
+export function bytesEqualAscii(ptr: usize, len: i32, s: string): bool {
+  const n = s.length;
+  if (len != n) return false;
+  for (let i = 0; i < n; i++) {
+    if (<u32>load<u8>(ptr + <usize>i) != codeAt(s, i)) return false;
+  }
+  return true;
+}
+
 export function bytesEqual(a: usize, alen: i32, b: usize, blen: i32): bool {
   if (alen != blen) return false;
   if (a == b) return true;
