@@ -186,6 +186,14 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   cp.metrics.vmRestarts.set(0);
   Object.assign(cp.metrics.vmRestarts, { collect: () => cp.metrics.vmRestarts.set(pool.vmRestarts) });
 
+  const close = async (): Promise<void> => {
+    await cp.modelWatcher.stop();
+    await bid.close();
+    await pool.close();
+    await cp.control.close();
+    await cp.budget.close();
+  };
+
   return {
     ...cp,
     pool,
@@ -200,20 +208,11 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       }
       throw new NexusError("NOT_READY", `bidder not ready after ${timeoutMs} ms: ${cp.control.readiness().reasons.join(", ") || "filter has not synced"}`);
     },
-    async close() {
-      await cp.modelWatcher.stop();
-      await bid.close();
-      await pool.close();
-      await cp.control.close();
-      await cp.budget.close();
-    },
+    close,
     async stop(drainMs = DRAIN_MS) {
       // The bids in flight are answered (and settle their reservations) before the VMs go.
       await bid.drain(drainMs);
-      await cp.modelWatcher.stop();
-      await pool.close();
-      await cp.control.close();
-      await cp.budget.close();
+      await close();
     },
   };
 }
