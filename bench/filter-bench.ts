@@ -101,14 +101,11 @@ export interface Crossings {
  * the replay guard on) that counts every crossing (VmOptions.traceCalls), per request.
  */
 export async function countCrossings(corpus: BenchCorpus): Promise<Crossings> {
-  const { startSimBidder } = await import("../tests/helpers/sim-bidder.ts");
+  const { PRODUCTION_LIKE, startSimBidder } = await import("../tests/helpers/sim-bidder.ts");
   const counts = new Map<string, number>();
   let counting = false;
   const sim = await startSimBidder({
-    vms: 1,
-    envoyStreams: true,
-    plugin: { decision_budget_ms: 1000, replay_ttl_ms: 60_000 },
-    budget: { minSliceMicros: 900_000_000 },
+    ...PRODUCTION_LIKE,
     traceCalls: (name) => {
       if (counting) counts.set(name, (counts.get(name) ?? 0) + 1);
     },

@@ -5,7 +5,7 @@
 // cpp-host call; in the standalone host each is a JavaScript function with its own checks.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { PRODUCTION_LIKE, startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { README_REQUEST } from "../helpers/bidder.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 
@@ -13,14 +13,7 @@ let sim: SimBidder;
 let counts = new Map<string, number>();
 
 before(async () => {
-  sim = await startSimBidder({
-    vms: 1,
-    envoyStreams: true,
-    // The replay guard on, as by default in production.
-    plugin: { decision_budget_ms: 1000, replay_ttl_ms: 60_000 },
-    budget: { minSliceMicros: 900_000_000 },
-    traceCalls: (name) => counts.set(name, (counts.get(name) ?? 0) + 1),
-  });
+  sim = await startSimBidder({ ...PRODUCTION_LIKE, traceCalls: (name) => counts.set(name, (counts.get(name) ?? 0) + 1) });
   await sim.untilReady();
 });
 after(async () => {

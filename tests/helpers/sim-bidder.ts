@@ -59,6 +59,18 @@ export interface SimBidderOptions {
   sharedData?: SharedDataStore;
 }
 
+/**
+ * One VM run as the standalone server (and Envoy) runs streams, with the replay guard on as in
+ * production and the whole test budget granted at once: what the crossings are counted on
+ * (tests/filter/host-calls.test.ts, bench/filter-bench.ts).
+ */
+export const PRODUCTION_LIKE: SimBidderOptions = {
+  vms: 1,
+  envoyStreams: true,
+  plugin: { decision_budget_ms: 1000, replay_ttl_ms: 60_000 },
+  budget: { minSliceMicros: 900_000_000 },
+};
+
 /** Fails (after closing it) when a simulated bidder starts with these options: for configurations the filter must refuse. */
 export async function assertSimRefused(o: SimBidderOptions): Promise<void> {
   let sim: SimBidder;

@@ -44,6 +44,11 @@ class Pod {
     this.daily += x;
     return x;
   }
+  /** A report made and leased at `atMs`, its grant applied and all of it spent; returns the spend. */
+  async leaseAndSpend(s: BudgetSource, limits: CampaignLimits, atMs: number): Promise<number> {
+    this.apply((await s.lease(limits, this.report(atMs), atMs)).granted);
+    return this.spendAll();
+  }
 }
 
 function cases(name: string, make: () => BudgetSource, redisOnly: boolean): void {
@@ -55,18 +60,12 @@ function cases(name: string, make: () => BudgetSource, redisOnly: boolean): void
           const s = make();
           try {
             const p = new Pod("a");
-            for (let t = MIDNIGHT - 4 * 3_600_000; t < MIDNIGHT - 1000; t += 60_000) {
-              p.apply((await s.lease(daily, p.report(t), t)).granted);
-              p.spendAll();
-            }
+            for (let t = MIDNIGHT - 4 * 3_600_000; t < MIDNIGHT - 1000; t += 60_000) await p.leaseAndSpend(s, daily, t);
             // Made at 23:59:59.999 (yesterday's spend, its day), leased at 00:00:00.005.
             const r = p.report(straddle ? MIDNIGHT - 1 : MIDNIGHT + 5);
             p.apply((await s.lease(daily, r, MIDNIGHT + 5)).granted);
             let spent = 0;
-            for (let t = MIDNIGHT + 60_000; t < MIDNIGHT + 3 * 3_600_000; t += 60_000) {
-              p.apply((await s.lease(daily, p.report(t), t)).granted);
-              spent += p.spendAll();
-            }
+            for (let t = MIDNIGHT + 60_000; t < MIDNIGHT + 3 * 3_600_000; t += 60_000) spent += await p.leaseAndSpend(s, daily, t);
             return spent;
           } finally {
             await s.close();
@@ -82,10 +81,9 @@ function cases(name: string, make: () => BudgetSource, redisOnly: boolean): void
       const s = make();
       try {
         const a = new Pod("a");
-        a.apply((await s.lease(total, a.report(MIDNIGHT - 60_000), MIDNIGHT - 60_000)).granted);
-        a.spendAll();
+        await a.leaseAndSpend(s, total, MIDNIGHT - 60_000);
         await s.lease(total, a.report(MIDNIGHT - 1), MIDNIGHT + 5);
-        const b = await s.lease(total, { ...new Pod("b", 9).report(MIDNIGHT + 10), campaignId: "c" }, MIDNIGHT + 10);
+        const b = await s.lease(total, new Pod("b", 9).report(MIDNIGHT + 10), MIDNIGHT + 10);
         assert.equal(b.day, budgetDay(MIDNIGHT, 0));
         assert.equal(b.othersDailyCharged, 0, "pod a has spent nothing today");
       } finally {
@@ -97,15 +95,14 @@ function cases(name: string, make: () => BudgetSource, redisOnly: boolean): void
       const s = make();
       try {
         const a = new Pod("a");
-        a.apply((await s.lease(total, a.report(T0), T0)).granted);
-        a.spendAll();
+        await a.leaseAndSpend(s, total, T0);
         const before = await s.lease(total, a.report(T0 + 1000), T0 + 1000);
         // New VMs after a configuration reload: the campaign is not in their configuration yet.
         const zeros = { ...a.report(T0 + 2000), granted: 0, charged: 0, dailyCharged: 0, unreported: true };
         const during = await s.lease(total, zeros, T0 + 2000);
         assert.equal(during.granted, before.granted, "the same answer");
         a.apply((await s.lease(total, a.report(T0 + 3000), T0 + 3000)).granted);
-        const b = await s.lease(total, { ...new Pod("b", 9).report(T0 + 4000) }, T0 + 4000);
+        const b = await s.lease(total, new Pod("b", 9).report(T0 + 4000), T0 + 4000);
         assert.equal(b.othersDailyCharged, a.daily, "pod a's day counted once");
         assert.equal(b.othersHourlyCharged, a.charged, "pod a's hour counted once");
         if (s instanceof RedisBudgetSource) {
@@ -122,8 +119,7 @@ function cases(name: string, make: () => BudgetSource, redisOnly: boolean): void
       const s = make();
       try {
         const a = new Pod("a");
-        a.apply((await s.lease(total, a.report(T0), T0)).granted);
-        a.spendAll();
+        await a.leaseAndSpend(s, total, T0);
         const fresh = new Pod("a", 8);
         const r = await s.lease(total, { ...fresh.report(T0 + 1000), unreported: true }, T0 + 1000);
         assert.ok(r.granted <= total.totalMicros - a.granted, `the new ledger gets at most what the old did not take: ${r.granted}`);
