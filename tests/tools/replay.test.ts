@@ -193,5 +193,9 @@ describe("replay CLI and report", () => {
     assert.equal(await main(["--train", fixture("replay-rules.txt"), "--test", fixture("replay-rules.txt"), "--tune", "test"], io), 2);
     assert.equal(await main(["--train", fixture("raw-log.sample.txt"), "--test", fixture("raw-log.sample.txt"), "--format", "raw"], io), 2);
     assert.match(err.join(""), /--model/);
+    // --split only applies to --data: with --train/--test it would be silently ignored.
+    err.length = 0;
+    assert.equal(await main(["--train", fixture("replay-rules.txt"), "--test", fixture("replay-rules.txt"), "--split", "0.5"], io), 2);
+    assert.match(err.join(""), /--data with --split/);
   });
 });

@@ -268,7 +268,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const testPath = str(v, "test");
     const dataPath = str(v, "data");
     const split = optNum(v, "split", { min: 0.05, max: 0.95 });
-    if (dataPath !== undefined ? trainPath !== undefined || testPath !== undefined || split === undefined : trainPath === undefined || testPath === undefined) {
+    if (dataPath !== undefined ? trainPath !== undefined || testPath !== undefined || split === undefined : trainPath === undefined || testPath === undefined || split !== undefined) {
+      // --split with --train/--test would be silently ignored: refuse it rather than replay a split the user did not get.
       throw new UsageError("give --train and --test, or --data with --split");
     }
     const first = (dataPath ?? trainPath)!;
