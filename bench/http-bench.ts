@@ -108,8 +108,14 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
+/**
+ * BENCH_SERVER_NODE_ARGS: node flags for the server processes only (bidder and bare server), e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--trace-gc", which NODE_OPTIONS does not take.
+ */
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+
 function startProcess(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, ...env } });
+  const child: ChildProcess = spawn(process.execPath, [...SERVER_NODE_ARGS, ...args], { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, ...env } });
   return new Promise<ServerProcess>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`${what} did not start`)), 30_000);
