@@ -12,7 +12,7 @@
 // monotonic clock (`steady`, monotonic.ts), so a wall clock step does not stop syncing for its length.
 import {
   Status, LogLevel, MapType, BufferType, HostBytes, CallToken, HeaderMapWriter, HeaderMapReader,
-  httpCall, getBufferBytes, getHeaderMapPairs, log, defineMetric, recordMetric, MetricType, collectAfterCallback,
+  httpCall, getBufferBytes, getHeaderMapPairs, log, recordMetric, collectAfterCallback,
 } from "../proxy-wasm";
 import { ByteWriter } from "../core/bytes/writer";
 import { Str } from "../core/bytes/str";
@@ -34,6 +34,7 @@ import {
 import { CampaignRuntime } from "./ledger";
 import { loadPaceState, savePaceState } from "./pace-state";
 import { metrics } from "./metrics";
+import { MultiplierGauges } from "./multiplier-gauges";
 import { NexusRoot } from "./root";
 
 const MAX_VERSION: i32 = 64;
@@ -85,7 +86,7 @@ export class HostSync {
   /** On steadyMs(). */
   private refusedUntilMs: i64 = 0;
   private sweepStart: u32 = 0;
-  private multiplierGauges: Array<u32> = new Array<u32>();
+  private readonly multiplierGauges: MultiplierGauges = new MultiplierGauges();
 
   constructor(root: NexusRoot) {
     this.root = root;
@@ -133,10 +134,7 @@ export class HostSync {
     this.loadedConfigVersion = version;
     metrics.inc(metrics.configLoads);
     recordMetric(metrics.configVersion, <u64>version);
-    this.multiplierGauges = new Array<u32>();
-    for (let i = 0; i < table.size; i++) {
-      this.multiplierGauges.push(defineMetric(MetricType.GAUGE, "nexus_pacing_multiplier_ppm." + table.at(i).id.toString()));
-    }
+    this.multiplierGauges.bind(table);
   }
 
   private refreshModel(): void {
@@ -610,7 +608,7 @@ export class HostSync {
       store<i64>(buf16, now, 8);
       writeShared(rt.paceKey, buf16, 16, 0);
       rt.multiplier = m;
-      if (i < this.multiplierGauges.length) recordMetric(unchecked(this.multiplierGauges[i]), <u64>(m * 1e6));
+      this.multiplierGauges.record(i, m);
     }
   }
 
