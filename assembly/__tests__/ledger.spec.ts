@@ -118,6 +118,17 @@ describe("LedgerRecord.reserve", () => {
     expect(m.reserve(500, 10000, 0, 1)).toBe(100);
   });
 
+  it("counts owed charges (queued late charges) against the grant and both caps", () => {
+    const l = ledger(1000);
+    l.charged = 500;
+    expect(l.available(0, 0, 1, 300)).toBe(200);
+    expect(l.available(0, 0, 1, 500)).toBe(0);
+    expect(l.reserve(100, 0, 0, 1, 500)).toBe(0);
+    expect(l.available(0, 400, 1, 300)).toBe(100); // daily: nothing charged on day 1 yet, 300 owed
+    expect(l.reserve(300, 0, 400, 1, 300)).toBe(100);
+    expect(l.reserved).toBe(100);
+  });
+
   it("applies the daily cap and rolls it over at a new day", () => {
     const l = ledger(10000);
     expect(l.reserve(700, 0, 1000, 5)).toBe(700);

@@ -1,7 +1,9 @@
 // Ledger updates that must not be lost: a notice (or an expiry) has already moved its
 // reservation record, so the matching ledger change (charge, late charge, refund) is owed
 // exactly once. When its CAS loop gives up (a storm of competing writers, or a full store),
-// the change waits here and is applied on a later tick. Fixed memory, no allocation: up to
+// the change waits here and is applied on a later tick; meanwhile this VM's bids count the queued
+// late charges as spent (SharedLedger.queuedLateCharges: a queued settle or refund still has its
+// reservation in the ledger, a late charge has nothing there). Fixed memory, no allocation: up to
 // CAPACITY changes per VM; beyond that one is lost, counted and logged (SECURITY.md G10).
 // A VM that is destroyed with changes waiting loses them (as before): the counters say how many.
 const CAPACITY: i32 = 256;
@@ -40,6 +42,16 @@ export class DeferredLedgerUpdates {
   }
   @inline price(i: i32): i64 {
     return load<i64>(this.base + <usize>(i * ENTRY), 16);
+  }
+
+  /** The sum of the prices of the queued `op` changes to the ledger at this key (at most CAPACITY compared). */
+  sumPrices(keyPtr: usize, keyLen: i32, op: i32): i64 {
+    let sum: i64 = 0;
+    for (let i = 0; i < this.count; i++) {
+      if (this.op(i) != op || this.keyLen(i) != keyLen) continue;
+      if (memory.compare(this.keyPtr(i), keyPtr, <usize>keyLen) == 0) sum += this.price(i);
+    }
+    return sum;
   }
 
   /** Removes entry i (the last one takes its place: order does not matter, each change commutes). */

@@ -173,6 +173,7 @@ export class SharedLedger extends BudgetPort {
 
   private reserveInLedger(rt: CampaignRuntime, wanted: i64): i64 {
     const c = rt.campaign;
+    const owed = this.queuedLateCharges(rt);
     for (let attempt = 0; attempt < this.retries; attempt++) {
       if (attempt > 0) metrics.inc(metrics.casRetries);
       const st = readShared(rt.ledgerKey);
@@ -183,7 +184,7 @@ export class SharedLedger extends BudgetPort {
       }
       const cas = shared.cas;
       this.ledger.read(shared.ptr, shared.len);
-      const amount = this.ledger.reserve(wanted, c.totalBudgetMicros, c.dailyBudgetMicros, this.today());
+      const amount = this.ledger.reserve(wanted, c.totalBudgetMicros, c.dailyBudgetMicros, this.today(), owed);
       if (amount <= 0) {
         rt.exhausted = true;
         this.lastFailure = NoBid.BUDGET;
@@ -274,6 +275,17 @@ export class SharedLedger extends BudgetPort {
       else metrics.inc(metrics.ledgerRecovered);
       q.remove(i);
     }
+  }
+
+  /**
+   * The late charges this VM has queued for the campaign's ledger: the ledger does not show them
+   * until a tick applies them, so this VM's bids count them as spent (else they could reserve that
+   * money again). Queued settles and refunds need nothing: their reservation still holds the money.
+   * No host call; the scan runs only while something is queued.
+   */
+  private queuedLateCharges(rt: CampaignRuntime): i64 {
+    const q = this.deferred;
+    return q.count == 0 ? 0 : q.sumPrices(rt.ledgerKey.ptr, rt.ledgerKey.len, 2); // op 2: late charge (applyToLedger)
   }
 
   /** Hands a reservation back (bid not sent): owed like a notice's change. */
@@ -498,7 +510,7 @@ export class SharedLedger extends BudgetPort {
     }
     this.ledger.read(shared.ptr, shared.len);
     const c = rt.campaign;
-    rt.exhausted = this.ledger.available(c.totalBudgetMicros, c.dailyBudgetMicros, this.today()) <= 0;
+    rt.exhausted = this.ledger.available(c.totalBudgetMicros, c.dailyBudgetMicros, this.today(), this.queuedLateCharges(rt)) <= 0;
     // Average clearing price once there are enough wins to trust it.
     rt.marketPriceMicros = this.ledger.averageWinPrice(20);
   }

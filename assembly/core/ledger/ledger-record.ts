@@ -104,25 +104,27 @@ export class LedgerRecord {
 
   /**
    * Money this ledger may still reserve today: the hard caps (0 = no cap) and
-   * the grant, minus what is charged and reserved. Never negative.
+   * the grant, minus what is charged and reserved. Never negative. `owed`:
+   * charges the record does not show yet (a caller's queued late charges,
+   * deferred-updates.ts); they count as charged today.
    */
-  available(totalCap: i64, dailyCap: i64, today: i64): i64 {
+  available(totalCap: i64, dailyCap: i64, today: i64, owed: i64 = 0): i64 {
     const dailyCharged = this.dailyChargedOn(today);
     let limit = this.granted;
     if (totalCap > 0 && totalCap < limit) limit = totalCap;
-    let avail = limit - this.charged - this.reserved;
+    let avail = limit - this.charged - owed - this.reserved;
     if (dailyCap > 0) {
-      const d = dailyCap - dailyCharged - this.reserved;
+      const d = dailyCap - dailyCharged - owed - this.reserved;
       if (d < avail) avail = d;
     }
     return avail > 0 ? avail : 0;
   }
 
-  /** Reserves up to `wanted` micros; returns the amount reserved (0 = none). */
-  reserve(wanted: i64, totalCap: i64, dailyCap: i64, today: i64): i64 {
+  /** Reserves up to `wanted` micros; returns the amount reserved (0 = none). `owed`: as for available(). */
+  reserve(wanted: i64, totalCap: i64, dailyCap: i64, today: i64, owed: i64 = 0): i64 {
     if (wanted <= 0 || this.paused != 0) return 0;
     this.rollDay(today);
-    const avail = this.available(totalCap, dailyCap, today);
+    const avail = this.available(totalCap, dailyCap, today, owed);
     const amount = wanted < avail ? wanted : avail;
     if (amount <= 0) return 0;
     this.reserved += amount;
