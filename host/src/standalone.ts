@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { CampaignCatalog } from "./control/campaigns.ts";
+import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
+import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
 import { MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
 import { limitsOf, startRedisBudgetSource } from "./control/budget-redis.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
@@ -52,6 +53,8 @@ export interface ControlPlane {
   syncToken: string;
   /** Cross-pod replay claims (Redis when budget.source is redis; closed with the control server). */
   replay: ReplayClaimService;
+  /** Re-reads the campaigns file (cfg.campaignsPath) and replaces the set; throws, changing nothing, when refused. */
+  reloadCampaigns(trigger: ReloadTrigger): Promise<CampaignChanges>;
 }
 
 export interface Standalone extends ControlPlane {
@@ -121,11 +124,16 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
       ? new RedisReplayClaims({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, commandTimeoutMs: cfg.budget.replayRedisTimeoutMs, log })
       : null;
   const replay = new ReplayClaimService(replayStore, new ReplayClaimMetrics(metrics.registry));
-  const control = new ControlServer({ sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay });
+  const reloader = new CampaignReloader({ catalog, path: cfg.campaignsPath, budget: source, log });
+  const reloadCampaigns = (trigger: ReloadTrigger) => reloader.reload(trigger);
+  const control = new ControlServer({
+    sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay,
+    reloadCampaigns: () => reloadCampaigns("admin"),
+  });
   const addr = await control.listen(cfg.control.port, cfg.control.host);
   const controlUrl = `http://${formatHost(addr.address)}:${addr.port}`;
   modelWatcher.start(); // polls from now on (after the start-up steps above succeeded)
-  return { catalog, models, modelWatcher, budget: source, sync, metrics, control, controlUrl, syncToken, replay };
+  return { catalog, models, modelWatcher, budget: source, sync, metrics, control, controlUrl, syncToken, replay, reloadCampaigns };
 }
 
 export async function startStandalone(cfg: HostConfig, log: Logger = createLogger(cfg.logLevel)): Promise<Standalone> {

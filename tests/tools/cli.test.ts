@@ -1,9 +1,9 @@
 // The bundled CLI (`node dist/nexus-rtb.mjs`, what `npx nexus-rtb` runs): help for every command,
-// errors as one "CODE: message" line without a stack trace, and a public key given as a bare
-// file name.
+// errors as one "CODE: message" line without a stack trace, a public key given as a bare
+// file name, and SIGHUP reloading the campaigns file.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -104,4 +104,68 @@ describe("nexus-rtb CLI", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  for (const mode of ["standalone", "sidecar"]) {
+    it(`serve (${mode}) reloads the campaigns file on SIGHUP, logs the outcome, and keeps running on the old set when the file is refused`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "nexus-cli-hup-"));
+      const campaigns = join(dir, "campaigns.json");
+      const set = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/campaigns/test-campaigns.json"), "utf8"));
+      writeFileSync(campaigns, JSON.stringify(set));
+      const token = "hup-test-admin-token-0123456789";
+      const child = spawn(process.execPath, [BUNDLE, "serve"], {
+        cwd: ROOT,
+        env: {
+          ...process.env, NEXUS_MODE: mode, NEXUS_CAMPAIGNS: campaigns, NEXUS_ADMIN_TOKEN: token, NEXUS_SYNC_TOKEN: "hup-test-sync-token-0123456789",
+          NEXUS_VMS: "1", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      child.stdout!.on("data", (d: Buffer) => void (out += d.toString()));
+      child.stderr!.on("data", (d: Buffer) => void (err += d.toString()));
+      const exited = new Promise((r) => child.once("exit", r));
+      const waitFor = async (what: string, check: () => boolean | Promise<boolean>) => {
+        const end = Date.now() + 60_000;
+        while (Date.now() < end) {
+          if (child.exitCode !== null || child.signalCode !== null) assert.fail(`serve exited (${child.exitCode ?? child.signalCode}) waiting for ${what}\n${err}`);
+          if (await check()) return;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.fail(`timed out waiting for ${what}\n${err}`);
+      };
+      const logLines = () => out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+      try {
+        await waitFor("listening", () => /control plane (?:listening )?on http/.test(out));
+        const controlUrl = /control plane (?:listening )?on (http:\/\/[^\s)]+)/.exec(out)![1]!;
+        const state = async (): Promise<any> => (await fetch(`${controlUrl}/admin/v1/state`, { headers: { authorization: `Bearer ${token}` } })).json();
+
+        set.version = 2;
+        set.campaigns.push({ ...set.campaigns[0], id: "hup-cpa" });
+        writeFileSync(campaigns, JSON.stringify(set));
+        child.kill("SIGHUP");
+        await waitFor("the reload", async () => (await state()).config_version === 2);
+        assert.deepEqual((await state()).campaigns.map((c: { id: string }) => c.id), ["test-cpa", "hup-cpa"]);
+        const ok = logLines().find((l) => l.event === "campaigns_reloaded");
+        assert.equal(ok?.level, 30, "logged at info");
+        assert.deepEqual([ok.trigger, ok.version, ok.added, ok.removed], ["sighup", 2, ["hup-cpa"], []]);
+
+        writeFileSync(campaigns, JSON.stringify({ ...set, campaigns: [] })); // version 2 again: refused
+        child.kill("SIGHUP");
+        await waitFor("the refusal's log line", () => logLines().some((l) => l.event === "campaigns_reload_failed"));
+        const refused = logLines().find((l) => l.event === "campaigns_reload_failed");
+        assert.equal(refused.level, 50, "logged at error");
+        assert.equal(refused.code, "CAMPAIGNS_VERSION_NOT_HIGHER");
+        assert.match(refused.err, /version 2 is not higher/);
+        const s = await state();
+        assert.equal(s.config_version, 2, "still the old set");
+        assert.equal(s.campaigns.length, 2);
+        assert.equal(child.exitCode, null, "still running");
+      } finally {
+        child.kill("SIGTERM");
+        await exited;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -29,15 +29,18 @@ async function serve(argv: string[]): Promise<number> {
   const log = createLogger(cfg.logLevel);
   if (cfg.mode === "sidecar") {
     const cp = await startControlPlane(cfg, log);
+    const stopReloading = reloadOnSighup(cp.reloadCampaigns);
     log.info({ event: "listening", control: cp.controlUrl }, "control plane ready for Envoy");
     process.stdout.write(`nexus-rtb control plane listening on ${cp.controlUrl} (Envoy runs the filter)\n`);
     await waitForSignal();
+    stopReloading();
     await cp.modelWatcher.stop();
     await cp.control.close();
     await cp.budget.close();
     return 0;
   }
   const app = await startStandalone(cfg, log);
+  const stopReloading = reloadOnSighup(app.reloadCampaigns);
   await app.ready();
   process.stdout.write(
     `\nNexus-RTB bidder listening on ${app.bidUrl} (${cfg.vms} filter VMs, ${cfg.vmMode}); control plane on ${app.controlUrl}\n\n` +
@@ -47,9 +50,20 @@ async function serve(argv: string[]): Promise<number> {
       `Health: ${app.controlUrl}/readyz   Metrics: ${app.controlUrl}/metrics   Stop: Ctrl-C\n`,
   );
   await waitForSignal();
+  stopReloading();
   log.info({ event: "stopping" }, "shutting down: answering the requests in flight");
   await app.stop();
   return 0;
+}
+
+/**
+ * SIGHUP reloads the campaigns file (instead of Node's default: exit). The reload logs its
+ * outcome (info, or error with the reason while the current set stays). Returns the remover.
+ */
+function reloadOnSighup(reload: (trigger: "sighup") => Promise<unknown>): () => void {
+  const onHup = () => void reload("sighup").catch(() => {}); // logged by the reloader
+  process.on("SIGHUP", onHup);
+  return () => process.off("SIGHUP", onHup);
 }
 
 function waitForSignal(): Promise<void> {

@@ -1,7 +1,8 @@
 // The campaign set the host publishes to the filter. Loaded from a JSON file
 // (the format the filter parses: docs/CAMPAIGNS.md), changed by the admin API
-// (budgets, pause/resume), versioned: every change bumps the version and the
-// filter picks the new set up on its next sync.
+// (budgets, pause/resume) or replaced as a whole (a reload of the file),
+// versioned: every change bumps the version and the filter picks the new set
+// up on its next sync.
 import { readFileSync } from "node:fs";
 import { NexusError } from "../errors.ts";
 
@@ -37,13 +38,7 @@ export class CampaignCatalog {
   }
 
   static fromFile(path: string): CampaignCatalog {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(path, "utf8"));
-    } catch (err) {
-      throw new CampaignError("CAMPAIGNS_UNREADABLE", `${path}: ${(err as Error).message}`);
-    }
-    return new CampaignCatalog(raw as CampaignSet);
+    return new CampaignCatalog(readCampaignFile(path));
   }
 
   get version(): number {
@@ -75,6 +70,59 @@ export class CampaignCatalog {
     this.text = JSON.stringify(next);
     return c;
   }
+
+  /**
+   * Publishes a whole new set (a reload), checked as at start-up. Its version must be higher
+   * than the current one: a filter loads only a higher version than the one it has, so an equal
+   * or lower one would be served to new VMs and ignored by running ones. Throws, changing nothing.
+   */
+  replace(set: CampaignSet): CampaignChanges {
+    validateSet(set);
+    if (set.version <= this.set.version) {
+      throw new CampaignError("CAMPAIGNS_VERSION_NOT_HIGHER", `version ${set.version} is not higher than the current version ${this.set.version} (filters load only a higher version)`);
+    }
+    const next = structuredClone(set);
+    const changes = diffSets(this.set, next);
+    this.set = next;
+    this.text = JSON.stringify(next);
+    return changes;
+  }
+}
+
+/** What a replace() changed, by campaign id. */
+export interface CampaignChanges {
+  version: number;
+  added: string[];
+  removed: string[];
+  /** In both sets with a different document (any field: budget, targeting, creatives, ...). */
+  changed: string[];
+}
+
+/** Reads a campaign set file (not yet validated: the catalog does that). */
+export function readCampaignFile(path: string): CampaignSet {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as CampaignSet;
+  } catch (err) {
+    throw new CampaignError("CAMPAIGNS_UNREADABLE", `${path}: ${(err as Error).message}`);
+  }
+}
+
+function diffSets(before: CampaignSet, after: CampaignSet): CampaignChanges {
+  const old = new Map(before.campaigns.map((c) => [c.id, canonicalJson(c)]));
+  const ids = new Set(after.campaigns.map((c) => c.id));
+  return {
+    version: after.version,
+    added: after.campaigns.filter((c) => !old.has(c.id)).map((c) => c.id),
+    removed: before.campaigns.filter((c) => !ids.has(c.id)).map((c) => c.id),
+    changed: after.campaigns.filter((c) => old.has(c.id) && old.get(c.id) !== canonicalJson(c)).map((c) => c.id),
+  };
+}
+
+/** JSON with object keys sorted: the same document written in another key order is not a change. */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
 }
 
 function validateSet(set: CampaignSet): void {

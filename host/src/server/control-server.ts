@@ -8,7 +8,7 @@ import { Counter } from "prom-client";
 import type { Logger } from "../log.ts";
 import type { SyncService } from "../control/sync-service.ts";
 import { SyncError } from "../control/sync-service.ts";
-import type { CampaignCatalog } from "../control/campaigns.ts";
+import { CampaignError, type CampaignCatalog, type CampaignChanges } from "../control/campaigns.ts";
 import type { ModelRegistry } from "../control/model-registry.ts";
 import type { BudgetSource } from "../control/budget.ts";
 import { MAX_REPLAY_ID_BYTES, type ReplayClaimService } from "../control/replay-claims.ts";
@@ -37,6 +37,8 @@ export interface ControlDeps {
   /** Extra readiness checks (standalone: the filter VMs loaded the model). */
   readiness?: () => { ok: boolean; reasons: string[] };
   state?: () => Record<string, unknown>;
+  /** Re-reads the campaigns file and replaces the set (POST /admin/v1/campaigns/reload); absent: 404. */
+  reloadCampaigns?: () => Promise<CampaignChanges>;
 }
 
 export class ControlServer {
@@ -203,6 +205,9 @@ export class ControlServer {
         ...(this.d.state?.() ?? {}),
       });
     }
+    if (req.method === "POST" && path === "/admin/v1/campaigns/reload" && this.d.reloadCampaigns) {
+      return this.reloadCall(res, this.d.reloadCampaigns);
+    }
     const m = /^\/admin\/v1\/campaigns\/([^/]+)\/(pause|resume|budget)$/.exec(path);
     if (m) {
       let id: string;
@@ -238,6 +243,18 @@ export class ControlServer {
       }
     }
     sendJson(res, 404, { error: "not found" });
+  }
+
+  /** 200 with what changed; 409 for a version not higher than the current one; 400 for a bad file or set. */
+  private async reloadCall(res: ServerResponse, reload: () => Promise<CampaignChanges>): Promise<void> {
+    try {
+      const c = await reload();
+      sendJson(res, 200, { config_version: c.version, added: c.added, removed: c.removed, changed: c.changed });
+    } catch (err) {
+      if (!(err instanceof CampaignError)) throw err;
+      const status = err.code === "CAMPAIGNS_VERSION_NOT_HIGHER" ? 409 : 400;
+      sendJson(res, status, { error: err.message, code: err.code, config_version: this.d.catalog.version });
+    }
   }
 }
 
