@@ -46,6 +46,8 @@ export class ControlServer {
   /** Filter-endpoint calls refused for a missing or wrong sync token, by endpoint. */
   private readonly unauthorizedCalls: Counter<"endpoint">;
   private lastUnauthorizedLogMs = 0;
+  /** Campaigns with a nexus_host_granted_micros series. */
+  private readonly grantedIds = new Set<string>();
 
   constructor(private readonly d: ControlDeps) {
     const name = "nexus_host_filter_unauthorized_total";
@@ -139,7 +141,7 @@ export class ControlServer {
     try {
       const body = await readJson(req, MAX_SYNC_BODY_BYTES);
       const answer = await this.d.sync.sync(body);
-      for (const g of answer.grants) this.d.metrics.grantedMicros.set({ campaign: g.id }, g.granted_micros);
+      this.recordGrants(answer.grants);
       this.d.metrics.syncRequests.inc({ outcome: "ok" });
       sendJson(res, 200, answer);
       log.debug({ event: "sync", grants: answer.grants.length, config_version: answer.config_version }, "sync answered");
@@ -243,6 +245,24 @@ export class ControlServer {
       }
     }
     sendJson(res, 404, { error: "not found" });
+  }
+
+  /**
+   * Grant metrics of one sync answer. The gauge series of a campaign no longer in the set
+   * (removed by a reload) is dropped, not left at its last value.
+   */
+  private recordGrants(grants: ReadonlyArray<{ id: string; granted_micros: number }>): void {
+    const m = this.d.metrics;
+    for (const g of grants) {
+      this.grantedIds.add(g.id);
+      m.grants.inc({ campaign: g.id });
+      m.grantedMicros.set({ campaign: g.id }, g.granted_micros);
+    }
+    for (const id of this.grantedIds) {
+      if (this.d.catalog.get(id) !== undefined) continue;
+      m.grantedMicros.remove({ campaign: id });
+      this.grantedIds.delete(id);
+    }
   }
 
   /** 200 with what changed; 409 for a version not higher than the current one; 400 for a bad file or set. */

@@ -117,6 +117,11 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     const ok = app.sync.syncs;
     await until("syncs go on", () => app.sync.syncs >= ok + 2);
     assert.equal(app.sync.budgetErrors, 0);
+    // Host metrics: grants are counted; the removed campaign's granted gauge is gone, not stale.
+    const metrics = (await get(`${app.controlUrl}/metrics`)).text;
+    assert.match(metrics, /^nexus_host_grants_total\{campaign="new-cpa"\} [1-9]/m);
+    assert.match(metrics, /^nexus_host_granted_micros\{campaign="new-cpa"\} [1-9]/m);
+    assert.doesNotMatch(metrics, /^nexus_host_granted_micros\{campaign="old-cpa"\}/m);
   });
 
   it("changes a campaign: new settings reach the filter, new limits the budget source", async () => {
