@@ -17,7 +17,7 @@ import {
 import { ByteWriter } from "../core/bytes/writer";
 import { Str } from "../core/bytes/str";
 import { ConfigDoc } from "../core/config/config-doc";
-import { CampaignConfigParser } from "../core/bidding/campaign-config";
+import { CampaignConfigParser, CAMPAIGN_SCRATCH_BYTES } from "../core/bidding/campaign-config";
 import { sha256 } from "../core/hash/sha256";
 import { SpendPlan, } from "../core/pacing/spend-plan";
 import { clamp } from "../core/pacing/pid";
@@ -56,8 +56,7 @@ export class HostSync {
   private readonly token: CallToken = new CallToken();
   private readonly respHeaders: HeaderMapReader = new HeaderMapReader();
   private readonly doc: ConfigDoc = new ConfigDoc(1 << 16);
-  // Scratch for unescaped strings of a campaign document (escapes are rare; 256 KiB is ample).
-  private readonly campaignParser: CampaignConfigParser = new CampaignConfigParser(256 * 1024);
+  private readonly campaignParser: CampaignConfigParser = new CampaignConfigParser(CAMPAIGN_SCRATCH_BYTES);
   private readonly plan: SpendPlan = new SpendPlan();
   private readonly ledger: LedgerRecord = new LedgerRecord();
   private readonly keyBuilder: LedgerKeyBuilder = new LedgerKeyBuilder();

@@ -209,7 +209,7 @@ export function planFraction(msIntoDay: i64): f64 {
 
 // ---- the whole decision (benchmarks, replay): parse → decide → reply -------
 
-import { CampaignConfigParser } from "../core/bidding/campaign-config";
+import { CampaignConfigParser, CAMPAIGN_SCRATCH_BYTES } from "../core/bidding/campaign-config";
 import { CampaignTable } from "../core/bidding/campaign";
 import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
 import { BudgetPort } from "../core/bidding/budget-port";
@@ -218,7 +218,9 @@ import { Str } from "../core/bytes/str";
 import { writeBidResponse, writeError, ReplySettings } from "../core/reply/bid-response";
 
 let table = new CampaignTable();
-const campaignParser = new CampaignConfigParser();
+// The filter's parser with the filter's limits (assembly/filter/sync.ts): the host checks a set
+// with it before publishing (host/src/control/campaign-check.ts).
+const campaignParser = new CampaignConfigParser(CAMPAIGN_SCRATCH_BYTES);
 let engine = new DecisionEngine(18);
 const decision = new Decision();
 const settings = new DecisionSettings();
@@ -235,7 +237,7 @@ function literal(s: string, out: Str): void {
 }
 const keep = new Array<ArrayBuffer>();
 
-/** Loads a campaign set (JSON in input[0..len)); returns 0, or -1 with the message at parseErrorPtr. */
+/** Loads a campaign set (JSON in input[0..len)); returns 0, or -1 with the message at campaignError(). */
 export function loadCampaigns(len: i32): i32 {
   const t = campaignParser.parse(input, len);
   if (t === null) {
@@ -254,6 +256,17 @@ export function loadCampaigns(len: i32): i32 {
   }
   collect();
   return 0;
+}
+
+/**
+ * Parses the campaign set at [ptr, ptr+len) (a buffer from allocate(): a set may be larger than
+ * the input buffer) with the filter's parser and keeps nothing; returns 0, or -1 with the
+ * message at campaignError(). The host's check before it publishes a set.
+ */
+export function checkCampaigns(ptr: usize, len: i32): i32 {
+  const ok = campaignParser.parse(ptr, len) !== null;
+  collect();
+  return ok ? 0 : -1;
 }
 
 export function campaignError(): string {

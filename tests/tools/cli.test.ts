@@ -106,6 +106,26 @@ describe("nexus-rtb CLI", () => {
   });
 
   for (const mode of ["standalone", "sidecar"]) {
+    it(`serve (${mode}) refuses to start on a campaigns file the filter's parser refuses: exit 1, one CAMPAIGNS_INVALID line with its reason`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "nexus-cli-bad-campaigns-"));
+      try {
+        const set = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/campaigns/test-campaigns.json"), "utf8"));
+        set.campaigns[0].creatives[0].banner_type = 7; // the host's own checks pass it; the filter's parser does not
+        const campaigns = join(dir, "campaigns.json");
+        writeFileSync(campaigns, JSON.stringify(set));
+        // Another working directory: the bundle finds build/nexus_core.wasm by its own location.
+        const r = cli(["serve"], dir, {
+          NEXUS_MODE: mode, NEXUS_CAMPAIGNS: campaigns, NEXUS_SYNC_TOKEN: "bad-campaigns-sync-token-0123456789",
+          NEXUS_VMS: "1", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "fatal",
+        });
+        assert.equal(r.status, 1, `exit ${r.status}\n${r.stderr}`);
+        assert.match(r.stderr, /^nexus-rtb: CAMPAIGNS_INVALID: the filter would refuse this set: campaigns\[0\]\.creatives\[0\]\.banner_type: must be between 1 and 4$/m);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it(`serve (${mode}) reloads the campaigns file on SIGHUP, logs the outcome, and keeps running on the old set when the file is refused`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "nexus-cli-hup-"));
       const campaigns = join(dir, "campaigns.json");

@@ -8,6 +8,12 @@ import { Str } from "../bytes/str";
 
 const MAX_MICROS: i64 = 1_000_000_000_000_000; // 1e9 currency units
 const MAX_CAMPAIGNS: i32 = 256;
+/**
+ * Scratch for the unescaped strings of one campaign document, all of them together (escapes
+ * are rare; 256 KiB is ample). The filter's parser and the host's check (the tools entry) must
+ * use the same value: a document whose escaped strings need more is refused.
+ */
+export const CAMPAIGN_SCRATCH_BYTES: i32 = 256 * 1024;
 
 export class CampaignConfigParser {
   readonly doc: ConfigDoc;

@@ -2,9 +2,11 @@
 // (the format the filter parses: docs/CAMPAIGNS.md), changed by the admin API
 // (budgets, pause/resume) or replaced as a whole (a reload of the file),
 // versioned: every change bumps the version and the filter picks the new set
-// up on its next sync.
+// up on its next sync. Every set is checked with the filter's own parser before
+// it is published (campaign-check.ts): one the filter would refuse is refused here.
 import { readFileSync } from "node:fs";
 import { NexusError } from "../errors.ts";
+import { filterParserCheck, type CampaignSetCheck } from "./campaign-check.ts";
 
 export interface CampaignBudget {
   total_micros: number;
@@ -31,14 +33,14 @@ export class CampaignCatalog {
   private set: CampaignSet;
   private text: string;
 
-  constructor(set: CampaignSet) {
-    validateSet(set);
+  /** `check`: the filter's parser (tests of what the filter does with a set it refuses pass another). */
+  constructor(set: CampaignSet, private readonly check: CampaignSetCheck = filterParserCheck) {
+    this.text = this.checked(set);
     this.set = structuredClone(set);
-    this.text = JSON.stringify(this.set);
   }
 
-  static fromFile(path: string): CampaignCatalog {
-    return new CampaignCatalog(readCampaignFile(path));
+  static fromFile(path: string, check?: CampaignSetCheck): CampaignCatalog {
+    return new CampaignCatalog(readCampaignFile(path), check);
   }
 
   get version(): number {
@@ -65,9 +67,8 @@ export class CampaignCatalog {
     if (!c) throw new CampaignError("CAMPAIGN_NOT_FOUND", `no campaign "${id}"`);
     change(c);
     next.version = this.set.version + 1;
-    validateSet(next);
+    this.text = this.checked(next);
     this.set = next;
-    this.text = JSON.stringify(next);
     return c;
   }
 
@@ -77,15 +78,27 @@ export class CampaignCatalog {
    * or lower one would be served to new VMs and ignored by running ones. Throws, changing nothing.
    */
   replace(set: CampaignSet): CampaignChanges {
-    validateSet(set);
+    const text = this.checked(set);
     if (set.version <= this.set.version) {
       throw new CampaignError("CAMPAIGNS_VERSION_NOT_HIGHER", `version ${set.version} is not higher than the current version ${this.set.version} (filters load only a higher version)`);
     }
     const next = structuredClone(set);
     const changes = diffSets(this.set, next);
     this.set = next;
-    this.text = JSON.stringify(next);
+    this.text = text;
     return changes;
+  }
+
+  /**
+   * The JSON text the filter will be served for `set`, once the host's checks and then the
+   * filter's parser (on that very text) accept it. Throws CAMPAIGNS_INVALID otherwise.
+   */
+  private checked(set: CampaignSet): string {
+    validateSet(set);
+    const text = JSON.stringify(set);
+    const reason = this.check(text);
+    if (reason !== undefined) throw new CampaignError("CAMPAIGNS_INVALID", `the filter would refuse this set: ${reason}`);
+    return text;
   }
 }
 

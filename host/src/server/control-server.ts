@@ -8,7 +8,7 @@ import { Counter } from "prom-client";
 import type { Logger } from "../log.ts";
 import type { SyncService } from "../control/sync-service.ts";
 import { SyncError } from "../control/sync-service.ts";
-import { CampaignError, type CampaignCatalog, type CampaignChanges } from "../control/campaigns.ts";
+import { CampaignError, type CampaignCatalog, type CampaignChanges, type CampaignDoc } from "../control/campaigns.ts";
 import type { ModelRegistry } from "../control/model-registry.ts";
 import type { BudgetSource } from "../control/budget.ts";
 import { MAX_REPLAY_ID_BYTES, type ReplayClaimService } from "../control/replay-claims.ts";
@@ -228,18 +228,17 @@ export class ControlServer {
         if (!ok(total) || !ok(daily)) return sendJson(res, 400, { error: "total_micros and daily_micros must be non-negative integers" });
         // Nothing to change: not a new configuration version for the filters to fetch.
         if (total === undefined && daily === undefined) return sendJson(res, 400, { error: "expected total_micros and/or daily_micros" });
-        const c = this.d.catalog.update(id, (c) => {
+        const c = this.changeCampaign(res, id, (c) => {
           c.budget = { ...(c.budget ?? { total_micros: 0, daily_micros: 0 }) };
           if (typeof total === "number") c.budget.total_micros = total;
           if (typeof daily === "number") c.budget.daily_micros = daily;
         });
+        if (!c) return;
         log.info({ event: "admin_budget", campaign: id, budget: c.budget }, "campaign budget changed");
         return sendJson(res, 200, { id, budget: c.budget, config_version: this.d.catalog.version });
       }
       if ((action === "pause" || action === "resume") && req.method === "POST") {
-        this.d.catalog.update(id, (c) => {
-          c.active = action === "resume";
-        });
+        if (!this.changeCampaign(res, id, (c) => void (c.active = action === "resume"))) return;
         log.info({ event: "admin_" + action, campaign: id }, `campaign ${action}d`);
         return sendJson(res, 200, { id, active: action === "resume", config_version: this.d.catalog.version });
       }
@@ -262,6 +261,20 @@ export class ControlServer {
       if (this.d.catalog.get(id) !== undefined) continue;
       m.grantedMicros.remove({ campaign: id });
       this.grantedIds.delete(id);
+    }
+  }
+
+  /**
+   * catalog.update(), or a 400 (nothing changed) when the catalog refuses the new set, i.e. the
+   * filter's parser would (not expected from a budget or pause change, but then not a 500).
+   */
+  private changeCampaign(res: ServerResponse, id: string, change: (c: CampaignDoc) => void): CampaignDoc | undefined {
+    try {
+      return this.d.catalog.update(id, change);
+    } catch (err) {
+      if (!(err instanceof CampaignError)) throw err;
+      sendJson(res, 400, { error: err.message, code: err.code, config_version: this.d.catalog.version });
+      return undefined;
     }
   }
 

@@ -7,9 +7,10 @@
 // inputPtr() (capacity inputCapacity()) and results read at outputPtr().
 // Views on the module memory are made fresh for every call because the
 // memory may grow (and detach older views) during any call.
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { instantiate } from "@assemblyscript/loader";
+import { instantiate, instantiateSync } from "@assemblyscript/loader";
 import { PACKAGE_ROOT } from "../paths.ts";
 import { ToolError } from "./errors.ts";
 
@@ -100,6 +101,7 @@ interface CoreExports {
   // The whole decision (optional: newer builds of the tools entry).
   loadCampaigns?(len: number): number;
   campaignError?(): number;
+  checkCampaigns?(ptr: number, len: number): number;
   useModelForDecisions?(bits: number): number;
   decide?(len: number, nowMs: bigint): number;
   replyPtr?(): number;
@@ -156,8 +158,26 @@ export class NexusCore {
     return NexusCore.fromBytes(new Uint8Array(bytes));
   }
 
+  /**
+   * load(), synchronously: for callers that cannot await (the host's campaign check runs in the
+   * CampaignCatalog constructor). The module is ~100 KB: compiling it takes milliseconds.
+   */
+  static loadSync(path: string = DEFAULT_CORE_WASM): NexusCore {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (err) {
+      throw new ToolError("CORE_WASM_MISSING", `cannot read ${path}: build it with \`npx asc assembly/tools/index.ts --target tools\``, { cause: err });
+    }
+    return NexusCore.checked(instantiateSync<Record<string, unknown>>(new Uint8Array(bytes), {}).exports);
+  }
+
   static async fromBytes(bytes: Uint8Array): Promise<NexusCore> {
     const { exports } = await instantiate<Record<string, unknown>>(bytes, {});
+    return NexusCore.checked(exports);
+  }
+
+  private static checked(exports: object): NexusCore {
     const x = exports as unknown as Record<string, unknown>;
     for (const name of REQUIRED_EXPORTS) {
       if (x[name] === undefined) throw new ToolError("CORE_EXPORT_MISSING", `nexus_core.wasm has no export ${name}: rebuild it`);
@@ -328,6 +348,25 @@ export class NexusCore {
     this.writeInput(b);
     if (this.need("loadCampaigns")(b.length) !== 0) {
       throw new ToolError("BAD_DATA", `campaign set refused: ${this.x.__getString(this.need("campaignError")())}`);
+    }
+  }
+
+  /**
+   * Checks a campaign set with the filter's parser and limits, keeping nothing (the loaded
+   * campaigns stay). Returns undefined when the filter would load it, else the parser's reason
+   * ("campaigns[0].creatives[0].w: must be between 1 and 65535"). Any size: the set is copied
+   * to a buffer of its own, not to the input buffer.
+   */
+  checkCampaigns(json: Uint8Array | string): string | undefined {
+    const b = typeof json === "string" ? utf8.encode(json) : json;
+    const check = this.need("checkCampaigns");
+    const ptr = this.x.allocate(Math.max(b.length, 1));
+    try {
+      this.u8(ptr, b.length).set(b);
+      if (check(ptr, b.length) === 0) return undefined;
+      return this.x.__getString(this.need("campaignError")());
+    } finally {
+      this.x.release(ptr);
     }
   }
 

@@ -178,7 +178,56 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     assert.equal((await reload("wrong-token-wrong-token")).status, 401);
     assert.equal((await state()).config_version, 4);
   });
+
+  it("refuses a set the filter's parser would refuse (400, the parser's reason): nothing changes, the filter bids on", async () => {
+    writeSet({ version: 11, campaigns: [campaign("new-cpa")] });
+    assert.equal((await reload()).status, 200);
+    await until("the filter bids with version 11", async () => (await bidFor()) === "new-cpa" && app.sync.filter.configVersion === 11);
+    const before = await published();
+    const loadFailures = async () => /^nexus_config_load_failures_total\S* (\d+)/m.exec((await get(`${app.controlUrl}/metrics`)).text)?.[1];
+    const failuresBefore = await loadFailures();
+    assert.ok(failuresBefore !== undefined, "the filter's metrics are served");
+
+    // The host's own checks pass this set (version, ids, budgets); the filter's parser does not.
+    const bad = campaign("bad-cpa");
+    bad.creatives = [{ ...bad.creatives[0], adm: "x".repeat(32_769) }];
+    writeSet({ version: 12, campaigns: [campaign("new-cpa"), bad] });
+    const r = await reload();
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json().code, "CAMPAIGNS_INVALID");
+    assert.match(r.json().error, /campaigns\[1\]\.creatives\[0\]\.adm: longer than 32768 bytes/);
+    assert.equal(r.json().config_version, 11);
+
+    assert.equal(await published(), before, "the published set is unchanged");
+    assert.deepEqual((await state()).campaigns.map((c: { id: string }) => c.id), ["new-cpa"]);
+    const leased = recordLeases();
+    const syncs = app.sync.syncs;
+    await until("a few more syncs", () => app.sync.syncs >= syncs + 3);
+    assert.ok(!leased.has("bad-cpa"), `no lease for a campaign no filter runs: ${[...leased]}`);
+    assert.equal(app.sync.filter.configVersion, 11, "the filter still runs version 11");
+    assert.equal(await bidFor(), "new-cpa");
+    assert.equal(await loadFailures(), failuresBefore, "no filter was sent a set it refuses");
+  });
 }
+
+describe("start-up with a campaigns file the filter's parser refuses", () => {
+  it("refuses to start with CAMPAIGNS_INVALID and the parser's reason", async () => {
+    const bad = campaign("bad-cpa");
+    bad.targeting = { ...bad.targeting, sizes: ["300X250"] };
+    const { cfg, dir } = testBidderConfig({ vms: 1, campaigns: { version: 1, campaigns: [campaign("ok-cpa"), bad] } });
+    try {
+      const started = await startStandalone(cfg, silentLogger()).catch((err: Error & { code?: string }) => err);
+      if (!(started instanceof Error)) {
+        await started.close();
+        assert.fail("the bidder started on a set its filter refuses");
+      }
+      assert.equal(started.code, "CAMPAIGNS_INVALID");
+      assert.match(started.message, /campaigns\[1\]\.targeting\.sizes\[0\]: expected "WxH"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("campaign reload, in-memory budget", () => {
   reloadScenario(() => ({}));

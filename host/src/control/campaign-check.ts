@@ -1,0 +1,27 @@
+// The filter's own campaign parser, run by the host on every set before it publishes it (start-up,
+// reload, admin change). The filter refuses a set its parser refuses and keeps its old one, which
+// only its log and nexus_config_load_failures_total would tell: the host would answer "reloaded"
+// and lease budget by a set no filter runs. Checking with the same parser (build/nexus_core.wasm,
+// the tools entry of the same core, with the filter's limits) makes the host refuse such a set
+// with the parser's reason instead.
+//
+// The filter's parse takes no plugin setting (currency, hash_bits, ...): the check needs none, in
+// standalone and sidecar mode alike. What it does not check is whether the filter can store the set
+// in shared data (the standalone host's arena size): a set too large for it is refused by the
+// filter only (its log and nexus_config_load_failures_total).
+import { DEFAULT_CORE_WASM, NexusCore } from "../tools/core.ts";
+
+/** undefined when the filter would load the set (its JSON text as published), else the reason. */
+export type CampaignSetCheck = (json: string) => string | undefined;
+
+/** Loaded on the first check, then kept: one small module instance per process. */
+let core: NexusCore | undefined;
+
+/**
+ * The filter's parser on `json`. Throws ToolError CORE_WASM_MISSING (the host cannot check, so it
+ * does not start) when build/nexus_core.wasm is not there.
+ */
+export const filterParserCheck: CampaignSetCheck = (json) => {
+  core ??= NexusCore.loadSync(DEFAULT_CORE_WASM);
+  return core.checkCampaigns(json);
+};
