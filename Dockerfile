@@ -24,6 +24,8 @@ RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean -
 COPY --from=build /src/dist ./dist
 # The filter too: the same image runs standalone (NEXUS_MODE=standalone) without Envoy.
 COPY --from=build /src/build/nexus_filter.wasm ./build/nexus_filter.wasm
+# The filter's core (campaign parser): the host checks every campaign set with it before publishing.
+COPY --from=build /src/build/nexus_core.wasm ./build/nexus_core.wasm
 COPY asconfig.json ./
 COPY models/demo ./models/demo
 # uid:gid of the image's "node" user, numeric so that Kubernetes can check runAsNonRoot.

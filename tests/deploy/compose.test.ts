@@ -61,6 +61,10 @@ test("Dockerfile: multi-stage, host on a node slim base with production dependen
   assert.match(host, /^USER (\d+)(:\d+)?$/m);
   assert.notEqual(/^USER (\d+)/m.exec(host)![1], "0");
   assert.doesNotMatch(host, /COPY (\.|assembly|tests) /, "no sources in the host image");
+  // The host checks every campaign set with the filter's parser (host/src/control/campaign-check.ts):
+  // without the core it refuses to start. Where PACKAGE_ROOT (host/src/paths.ts) expects it.
+  assert.match(host, /^COPY --from=build \/src\/build\/nexus_core\.wasm \.\/build\/nexus_core\.wasm$/m);
+  assert.match(host, /^COPY asconfig\.json \.\/$/m, "PACKAGE_ROOT is found by package.json and asconfig.json");
   const envoy = section("envoy");
   assert.match(envoy, /COPY --from=build \/src\/build\/nexus_filter\.wasm \/etc\/envoy\/nexus_filter\.wasm/);
   assert.match(envoy, /COPY envoy\/envoy\.yaml \/etc\/envoy\/envoy\.yaml/);
