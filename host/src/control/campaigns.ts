@@ -151,6 +151,7 @@ function validateSet(set: CampaignSet): void {
     ids.add(c.id);
     const b = c.budget;
     if (b !== undefined) {
+      if (typeof b !== "object" || b === null) throw new CampaignError("CAMPAIGNS_INVALID", `campaigns[${i}].budget: expected an object`);
       for (const k of ["total_micros", "daily_micros", "hourly_micros", "minute_micros"] as const) {
         const v = b[k];
         if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {

@@ -173,6 +173,17 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     assert.equal((await state()).config_version, 4);
   });
 
+  it("refuses a set with a null budget (400 CAMPAIGNS_INVALID, not a 500) and changes nothing", async () => {
+    const before = await published();
+    writeSet({ version: 9, campaigns: [{ ...campaign("a"), budget: null }] });
+    const r = await reload();
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json().code, "CAMPAIGNS_INVALID");
+    assert.match(r.json().error, /budget/);
+    assert.equal(await published(), before);
+    assert.equal((await state()).config_version, 4);
+  });
+
   it("needs the admin token", async () => {
     writeSet({ version: 10, campaigns: [] });
     assert.equal((await reload("wrong-token-wrong-token")).status, 401);
