@@ -6,6 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { describe, it } from "node:test";
 import { ROOT } from "./helpers.ts";
 
@@ -188,4 +189,92 @@ describe("nexus-rtb CLI", () => {
       }
     });
   }
+  it("serve (standalone): a SIGHUP while it drains on SIGTERM does not kill it: the bid in flight is answered, exit 0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-cli-hup-stop-"));
+    const campaigns = join(dir, "campaigns.json");
+    copyFileSync(join(ROOT, "tests/fixtures/campaigns/test-campaigns.json"), campaigns);
+    const child = spawn(process.execPath, [BUNDLE, "serve"], {
+      cwd: ROOT,
+      env: {
+        ...process.env, NEXUS_MODE: "standalone", NEXUS_CAMPAIGNS: campaigns, NEXUS_SYNC_TOKEN: "hup-stop-sync-token-0123456789",
+        NEXUS_VMS: "1", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d: Buffer) => void (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => void (err += d.toString()));
+    const exited = new Promise<[number | null, string | null]>((r) => child.once("exit", (code, signal) => r([code, signal])));
+    const waitFor = async (what: string, check: () => boolean) => {
+      const end = Date.now() + 60_000;
+      while (Date.now() < end) {
+        if (check()) return;
+        if (child.exitCode !== null || child.signalCode !== null) assert.fail(`serve exited (${child.exitCode ?? child.signalCode}) waiting for ${what}\n${err}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.fail(`timed out waiting for ${what}\n${err}`);
+    };
+    try {
+      await waitFor("listening", () => /bidder listening on http:\/\/\S+/.test(out));
+      const bidUrl = new URL(/bidder listening on (http:\/\/\S+)/.exec(out)![1]!);
+      // A bid in flight: headers and half of its body sent, the rest after the SIGHUP.
+      const body = JSON.stringify({ id: "req-1", imp: [{ id: "1", banner: { w: 300, h: 250 }, bidfloor: 0.5 }], site: { domain: "news.example" } });
+      const sock = connect(Number(bidUrl.port), bidUrl.hostname);
+      let answer = "";
+      sock.on("data", (d: Buffer) => void (answer += d.toString()));
+      const closed = new Promise((r) => sock.once("close", r));
+      await new Promise((r) => sock.once("connect", r));
+      sock.write(`POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n` + body.slice(0, 20));
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill("SIGTERM");
+      await waitFor("the drain", () => /"event":"stopping"/.test(out));
+      child.kill("SIGHUP");
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(child.signalCode, null, "not killed by the SIGHUP");
+      sock.end(body.slice(20));
+      await closed;
+      assert.match(answer, /^HTTP\/1\.1 20[04] /, `the bid in flight is answered: ${answer}`);
+      assert.deepEqual(await exited, [0, null]);
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("serve (sidecar): a SIGHUP during start-up (Redis not answering yet) does not kill it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-cli-hup-start-"));
+    const campaigns = join(dir, "campaigns.json");
+    copyFileSync(join(ROOT, "tests/fixtures/campaigns/test-campaigns.json"), campaigns);
+    const child = spawn(process.execPath, [BUNDLE, "serve"], {
+      cwd: ROOT,
+      env: {
+        ...process.env, NEXUS_MODE: "sidecar", NEXUS_CAMPAIGNS: campaigns, NEXUS_SYNC_TOKEN: "hup-start-sync-token-0123456789",
+        NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
+        // Nothing listens there: start-up waits for it (2 s) before it goes on without grants.
+        NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: "redis://127.0.0.1:1",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => void (out += d.toString()));
+    child.stderr!.on("data", () => {});
+    const exited = new Promise<[number | null, string | null]>((r) => child.once("exit", (code, signal) => r([code, signal])));
+    try {
+      const end = Date.now() + 60_000;
+      while (!/"event":"model_loaded"/.test(out) && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      assert.match(out, /"event":"model_loaded"/, "start-up has loaded the model (the Redis wait follows)");
+      assert.doesNotMatch(out, /control plane listening/, "still starting");
+      child.kill("SIGHUP");
+      const end2 = Date.now() + 30_000;
+      while (!/control plane listening on http/.test(out) && Date.now() < end2 && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(child.signalCode, null, "not killed by the SIGHUP");
+      assert.match(out, /control plane listening on http/);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

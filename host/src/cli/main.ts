@@ -27,20 +27,22 @@ async function serve(argv: string[]): Promise<number> {
   }
   const cfg = loadConfig({ file: values.config });
   const log = createLogger(cfg.logLevel);
+  // From here to the exit: Node's default for SIGHUP (exit) would kill a host still starting or draining.
+  const hup = sighupHandler(log);
   if (cfg.mode === "sidecar") {
     const cp = await startControlPlane(cfg, log);
-    const stopReloading = reloadOnSighup(cp.reloadCampaigns);
+    hup.started(cp.reloadCampaigns);
     log.info({ event: "listening", control: cp.controlUrl }, "control plane ready for Envoy");
     process.stdout.write(`nexus-rtb control plane listening on ${cp.controlUrl} (Envoy runs the filter)\n`);
     await waitForSignal();
-    stopReloading();
+    hup.stopping();
     await cp.modelWatcher.stop();
     await cp.control.close();
     await cp.budget.close();
     return 0;
   }
   const app = await startStandalone(cfg, log);
-  const stopReloading = reloadOnSighup(app.reloadCampaigns);
+  hup.started(app.reloadCampaigns);
   await app.ready();
   process.stdout.write(
     `\nNexus-RTB bidder listening on ${app.bidUrl} (${cfg.vms} filter VMs, ${cfg.vmMode}); control plane on ${app.controlUrl}\n\n` +
@@ -50,7 +52,7 @@ async function serve(argv: string[]): Promise<number> {
       `Health: ${app.controlUrl}/readyz   Metrics: ${app.controlUrl}/metrics   Stop: Ctrl-C\n`,
   );
   await waitForSignal();
-  stopReloading();
+  hup.stopping();
   log.info({ event: "stopping" }, "shutting down: answering the requests in flight");
   await app.stop();
   return 0;
@@ -58,12 +60,31 @@ async function serve(argv: string[]): Promise<number> {
 
 /**
  * SIGHUP reloads the campaigns file (instead of Node's default: exit). The reload logs its
- * outcome (info, or error with the reason while the current set stays). Returns the remover.
+ * outcome (info, or error with the reason while the current set stays). A SIGHUP during start-up
+ * reloads once started (the file may have changed after it was read); one while stopping is ignored.
  */
-function reloadOnSighup(reload: (trigger: "sighup") => Promise<unknown>): () => void {
-  const onHup = () => void reload("sighup").catch(() => {}); // logged by the reloader
-  process.on("SIGHUP", onHup);
-  return () => process.off("SIGHUP", onHup);
+function sighupHandler(log: ReturnType<typeof createLogger>): { started(reload: (trigger: "sighup") => Promise<unknown>): void; stopping(): void } {
+  let reload: ((trigger: "sighup") => Promise<unknown>) | undefined;
+  let pending = false;
+  let stopping = false;
+  const run = () => void reload!("sighup").catch(() => {}); // logged by the reloader
+  process.on("SIGHUP", () => {
+    if (stopping) log.warn({ event: "sighup_ignored" }, "SIGHUP ignored: the host is stopping");
+    else if (reload) run();
+    else pending = true;
+  });
+  return {
+    started(r) {
+      reload = r;
+      if (pending) {
+        pending = false;
+        run();
+      }
+    },
+    stopping() {
+      stopping = true;
+    },
+  };
 }
 
 function waitForSignal(): Promise<void> {
