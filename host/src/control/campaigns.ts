@@ -74,13 +74,14 @@ export class CampaignCatalog {
 
   /**
    * Publishes a whole new set (a reload), checked as at start-up. Its version must be higher
-   * than the current one: a filter loads only a higher version than the one it has, so an equal
-   * or lower one would be served to new VMs and ignored by running ones. Throws, changing nothing.
+   * than the current one: a filter skips a set whose version equals the one it has loaded (new
+   * VMs would run the new set, running ones the old), and versions that only go up keep one
+   * version number for one document in logs and metrics. Throws, changing nothing.
    */
   replace(set: CampaignSet): CampaignChanges {
     const text = this.checked(set);
     if (set.version <= this.set.version) {
-      throw new CampaignError("CAMPAIGNS_VERSION_NOT_HIGHER", `version ${set.version} is not higher than the current version ${this.set.version} (filters load only a higher version)`);
+      throw new CampaignError("CAMPAIGNS_VERSION_NOT_HIGHER", `version ${set.version} is not higher than the current version ${this.set.version} (versions only go up: a filter skips a set of the version it has)`);
     }
     const next = structuredClone(set);
     const changes = diffSets(this.set, next);
