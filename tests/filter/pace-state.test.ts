@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bidAndWin, startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { bidAndWin, startSimBidder, type SimBidder, configVersions, ticks } from "../helpers/sim-bidder.ts";
 import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 
@@ -23,24 +23,6 @@ function bidOf(out: HttpOutcome): { price: number; nurl: string } {
 function leaderOf(sim: SimBidder): number {
   const cur = sim.pool.shared.get(LEADER_KEY)!;
   return new DataView(cur.value.buffer, cur.value.byteOffset, 16).getUint32(0, true);
-}
-
-function configVersions(sim: SimBidder): number[] {
-  return sim.pool.shared
-    .keys()
-    .filter((k) => k.startsWith("nexus/v1/vm/"))
-    .map((k) => {
-      const v = sim.pool.shared.get(k)!.value;
-      return Number(new DataView(v.buffer, v.byteOffset).getBigInt64(8, true));
-    });
-}
-
-async function ticks(sim: SimBidder, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    sim.clock.now += 1000;
-    await sim.tick();
-    await new Promise((r) => setTimeout(r, 5)); // the leader's sync and config calls to the host
-  }
 }
 
 describe("pacing state across campaign reloads and leader changes", () => {

@@ -7,9 +7,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bidAndWin, startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { bidAndWin, startSimBidder, type SimBidder, configVersions, ticks } from "../helpers/sim-bidder.ts";
 import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
-import { CampaignCatalog, type CampaignSet } from "../../host/src/control/campaigns.ts";
 import { MetricType } from "../../host/src/proxy-wasm/constants.ts";
 
 const NO_FLOOR = JSON.stringify({ ...JSON.parse(README_REQUEST), imp: [{ id: "1", banner: { w: 300, h: 250 } }] });
@@ -29,33 +28,13 @@ function pacedPpm(sim: SimBidder, id: string): number {
   return Math.trunc(new DataView(v.buffer, v.byteOffset, 16).getFloat64(0, true) * 1e6);
 }
 
-function configVersions(sim: SimBidder): number[] {
-  return sim.pool.shared
-    .keys()
-    .filter((k) => k.startsWith("nexus/v1/vm/"))
-    .map((k) => {
-      const v = sim.pool.shared.get(k)!.value;
-      return Number(new DataView(v.buffer, v.byteOffset).getBigInt64(8, true));
-    });
-}
-
-async function ticks(sim: SimBidder, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    sim.clock.now += 1000;
-    await sim.tick();
-    await new Promise((r) => setTimeout(r, 5)); // the leader's sync and config calls to the host
-  }
-}
-
 /**
- * The host serves a new campaign set without `id`, as after a restart with an edited campaigns
- * file (its admin API changes campaigns but removes none): the leader fetches it and publishes
- * it in shared data, and every VM loads it from there.
+ * The host publishes a new campaign set without `id` (what a reload of an edited campaigns file
+ * does): the leader fetches it and publishes it in shared data, and every VM loads it from there.
  */
 function publishWithout(sim: SimBidder, id: string): void {
   const cur = sim.cp.catalog;
-  const next: CampaignSet = { version: cur.version + 1, campaigns: cur.campaigns.filter((c) => c.id !== id) };
-  Object.assign(cur, new CampaignCatalog(next));
+  cur.replace({ version: cur.version + 1, campaigns: cur.campaigns.filter((c) => c.id !== id) });
 }
 
 describe("pacing gauges of a campaign removed from the set", () => {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bidAndWin, startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { bidAndWin, startSimBidder, type SimBidder, ticks } from "../helpers/sim-bidder.ts";
 import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 
@@ -17,14 +17,6 @@ const NO_FLOOR = JSON.stringify({ ...JSON.parse(README_REQUEST), imp: [{ id: "1"
 function priceOf(out: HttpOutcome): number {
   assert.ok(out.kind === "local" && out.status === 200, "a bid");
   return JSON.parse(dec.decode(out.body)).seatbid[0].bid[0].price;
-}
-
-async function ticks(sim: SimBidder, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    sim.clock.now += 1000;
-    await sim.tick();
-    await new Promise((r) => setTimeout(r, 5)); // the leader's sync calls to the host
-  }
 }
 
 describe("hourly soft cap and a wall clock that steps back across the hour", () => {

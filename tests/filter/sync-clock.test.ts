@@ -4,7 +4,7 @@
 // in which a dead leader's lease looked live, so no other VM could take over.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+import { startSimBidder, type SimBidder, ticks } from "../helpers/sim-bidder.ts";
 
 const LEADER_KEY = "nexus/v1/leader";
 const HOUR_MS = 3_600_000;
@@ -12,15 +12,6 @@ const HOUR_MS = 3_600_000;
 function leaderOf(sim: SimBidder): number {
   const cur = sim.pool.shared.get(LEADER_KEY)!;
   return new DataView(cur.value.buffer, cur.value.byteOffset, 16).getUint32(0, true);
-}
-
-/** Ticks `n` times, a second of both clocks each, letting the leader's calls to the host complete. */
-async function ticks(sim: SimBidder, n: number, tick = () => sim.tick()): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    sim.clock.now += 1000;
-    await tick();
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe("sync schedule and a wall clock that steps back", () => {

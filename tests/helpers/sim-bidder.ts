@@ -169,6 +169,29 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
   };
 }
 
+/**
+ * Ticks `n` times, a second of both clocks each, letting the leader's calls to the host (sync,
+ * config) complete. `tick`: what ticks (default every VM; e.g. one VM's slot).
+ */
+export async function ticks(sim: SimBidder, n: number, tick = () => sim.tick()): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    sim.clock.now += 1000;
+    await tick();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** The campaign-set version each VM reports in its status record (nexus/v1/vm/<seq>, bytes 8-15). */
+export function configVersions(sim: SimBidder): number[] {
+  return sim.pool.shared
+    .keys()
+    .filter((k) => k.startsWith("nexus/v1/vm/"))
+    .map((k) => {
+      const v = sim.pool.shared.get(k)!.value;
+      return Number(new DataView(v.buffer, v.byteOffset).getBigInt64(8, true));
+    });
+}
+
 /** Bids `n` times with `body` and wins every bid at its own price (each win notice answered 200). */
 export async function bidAndWin(sim: SimBidder, body: string, n: number): Promise<void> {
   const dec = new TextDecoder();
