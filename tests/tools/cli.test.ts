@@ -14,6 +14,28 @@ const BUNDLE = join(ROOT, "dist", "nexus-rtb.mjs");
 const cli = (args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = {}) =>
   spawnSync(process.execPath, [BUNDLE, ...args], { cwd, env: { ...process.env, ...env }, encoding: "utf8", timeout: 60_000 });
 
+/**
+ * `serve` as a child process (`env` over this process's): its output so far, its exit
+ * ([code, signal]), and waitFor(), which fails when the process exits first or after 60 s.
+ */
+function startServe(env: NodeJS.ProcessEnv, cwd = ROOT) {
+  const child = spawn(process.execPath, [BUNDLE, "serve"], { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const io = { out: "", err: "" };
+  child.stdout!.on("data", (d: Buffer) => void (io.out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => void (io.err += d.toString()));
+  const exited = new Promise<[number | null, string | null]>((r) => child.once("exit", (code, signal) => r([code, signal])));
+  const waitFor = async (what: string, check: () => boolean | Promise<boolean>): Promise<void> => {
+    const end = Date.now() + 60_000;
+    while (Date.now() < end) {
+      if (child.exitCode !== null || child.signalCode !== null) assert.fail(`serve exited (${child.exitCode ?? child.signalCode}) waiting for ${what}\n${io.err}`);
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`timed out waiting for ${what}\n${io.err}`);
+  };
+  return { child, io, exited, waitFor };
+}
+
 describe("nexus-rtb CLI", () => {
   it("every command answers --help with its usage, exit 0", () => {
     for (const cmd of ["keygen", "sign", "serve", "train", "replay", "loadgen"]) {
@@ -74,32 +96,11 @@ describe("nexus-rtb CLI", () => {
   it("serve takes NEXUS_MODEL_PUBLIC_KEY as a bare file name in its working directory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "nexus-cli-key-"));
     copyFileSync(join(ROOT, "models/demo/demo-public.pem"), join(dir, "public.pem"));
-    const child = spawn(process.execPath, [BUNDLE, "serve"], {
-      cwd: dir,
-      env: { ...process.env, NEXUS_MODEL_PUBLIC_KEY: "public.pem", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "warn" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stderr!.on("data", (d: Buffer) => void (err += d.toString()));
+    const { child, io, exited, waitFor } = startServe({ NEXUS_MODEL_PUBLIC_KEY: "public.pem", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "warn" }, dir);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`not listening after 60 s\n${err}`)), 60_000);
-        child.stdout!.on("data", (d: Buffer) => {
-          out += d.toString();
-          if (/listening on/.test(out)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        child.once("exit", (code) => {
-          clearTimeout(timer);
-          reject(new Error(`serve exited ${code}\n${err}`));
-        });
-      });
-      assert.doesNotMatch(err, /model_refused|KEY_/, err);
+      await waitFor("listening", () => /listening on/.test(io.out));
+      assert.doesNotMatch(io.err, /model_refused|KEY_/, io.err);
     } finally {
-      const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
       await exited;
       rmSync(dir, { recursive: true, force: true });
@@ -133,32 +134,14 @@ describe("nexus-rtb CLI", () => {
       const set = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/campaigns/test-campaigns.json"), "utf8"));
       writeFileSync(campaigns, JSON.stringify(set));
       const token = "hup-test-admin-token-0123456789";
-      const child = spawn(process.execPath, [BUNDLE, "serve"], {
-        cwd: ROOT,
-        env: {
-          ...process.env, NEXUS_MODE: mode, NEXUS_CAMPAIGNS: campaigns, NEXUS_ADMIN_TOKEN: token, NEXUS_SYNC_TOKEN: "hup-test-sync-token-0123456789",
-          NEXUS_VMS: "1", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
-        },
-        stdio: ["ignore", "pipe", "pipe"],
+      const { child, io, exited, waitFor } = startServe({
+        NEXUS_MODE: mode, NEXUS_CAMPAIGNS: campaigns, NEXUS_ADMIN_TOKEN: token, NEXUS_SYNC_TOKEN: "hup-test-sync-token-0123456789",
+        NEXUS_VMS: "1", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
       });
-      let out = "";
-      let err = "";
-      child.stdout!.on("data", (d: Buffer) => void (out += d.toString()));
-      child.stderr!.on("data", (d: Buffer) => void (err += d.toString()));
-      const exited = new Promise((r) => child.once("exit", r));
-      const waitFor = async (what: string, check: () => boolean | Promise<boolean>) => {
-        const end = Date.now() + 60_000;
-        while (Date.now() < end) {
-          if (child.exitCode !== null || child.signalCode !== null) assert.fail(`serve exited (${child.exitCode ?? child.signalCode}) waiting for ${what}\n${err}`);
-          if (await check()) return;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        assert.fail(`timed out waiting for ${what}\n${err}`);
-      };
-      const logLines = () => out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+      const logLines = () => io.out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
       try {
-        await waitFor("listening", () => /control plane (?:listening )?on http/.test(out));
-        const controlUrl = /control plane (?:listening )?on (http:\/\/[^\s)]+)/.exec(out)![1]!;
+        await waitFor("listening", () => /control plane (?:listening )?on http/.test(io.out));
+        const controlUrl = /control plane (?:listening )?on (http:\/\/[^\s)]+)/.exec(io.out)![1]!;
         const state = async (): Promise<any> => (await fetch(`${controlUrl}/admin/v1/state`, { headers: { authorization: `Bearer ${token}` } })).json();
 
         set.version = 2;
@@ -193,31 +176,13 @@ describe("nexus-rtb CLI", () => {
     const dir = mkdtempSync(join(tmpdir(), "nexus-cli-hup-stop-"));
     const campaigns = join(dir, "campaigns.json");
     copyFileSync(join(ROOT, "tests/fixtures/campaigns/test-campaigns.json"), campaigns);
-    const child = spawn(process.execPath, [BUNDLE, "serve"], {
-      cwd: ROOT,
-      env: {
-        ...process.env, NEXUS_MODE: "standalone", NEXUS_CAMPAIGNS: campaigns, NEXUS_SYNC_TOKEN: "hup-stop-sync-token-0123456789",
-        NEXUS_VMS: "1", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    const { child, io, exited, waitFor } = startServe({
+      NEXUS_MODE: "standalone", NEXUS_CAMPAIGNS: campaigns, NEXUS_SYNC_TOKEN: "hup-stop-sync-token-0123456789",
+      NEXUS_VMS: "1", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
     });
-    let out = "";
-    let err = "";
-    child.stdout!.on("data", (d: Buffer) => void (out += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => void (err += d.toString()));
-    const exited = new Promise<[number | null, string | null]>((r) => child.once("exit", (code, signal) => r([code, signal])));
-    const waitFor = async (what: string, check: () => boolean) => {
-      const end = Date.now() + 60_000;
-      while (Date.now() < end) {
-        if (check()) return;
-        if (child.exitCode !== null || child.signalCode !== null) assert.fail(`serve exited (${child.exitCode ?? child.signalCode}) waiting for ${what}\n${err}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.fail(`timed out waiting for ${what}\n${err}`);
-    };
     try {
-      await waitFor("listening", () => /bidder listening on http:\/\/\S+/.test(out));
-      const bidUrl = new URL(/bidder listening on (http:\/\/\S+)/.exec(out)![1]!);
+      await waitFor("listening", () => /bidder listening on http:\/\/\S+/.test(io.out));
+      const bidUrl = new URL(/bidder listening on (http:\/\/\S+)/.exec(io.out)![1]!);
       // A bid in flight: headers and half of its body sent, the rest after the SIGHUP.
       const body = JSON.stringify({ id: "req-1", imp: [{ id: "1", banner: { w: 300, h: 250 }, bidfloor: 0.5 }], site: { domain: "news.example" } });
       const sock = connect(Number(bidUrl.port), bidUrl.hostname);
@@ -228,7 +193,7 @@ describe("nexus-rtb CLI", () => {
       sock.write(`POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n` + body.slice(0, 20));
       await new Promise((r) => setTimeout(r, 200));
       child.kill("SIGTERM");
-      await waitFor("the drain", () => /"event":"stopping"/.test(out));
+      await waitFor("the drain", () => /"event":"stopping"/.test(io.out));
       child.kill("SIGHUP");
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(child.signalCode, null, "not killed by the SIGHUP");
@@ -247,30 +212,22 @@ describe("nexus-rtb CLI", () => {
     const dir = mkdtempSync(join(tmpdir(), "nexus-cli-hup-start-"));
     const campaigns = join(dir, "campaigns.json");
     copyFileSync(join(ROOT, "tests/fixtures/campaigns/test-campaigns.json"), campaigns);
-    const child = spawn(process.execPath, [BUNDLE, "serve"], {
-      cwd: ROOT,
-      env: {
-        ...process.env, NEXUS_MODE: "sidecar", NEXUS_CAMPAIGNS: campaigns, NEXUS_SYNC_TOKEN: "hup-start-sync-token-0123456789",
-        NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
-        // Nothing listens there: start-up waits for it (2 s) before it goes on without grants.
-        NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: "redis://127.0.0.1:1",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    const { child, io, exited } = startServe({
+      NEXUS_MODE: "sidecar", NEXUS_CAMPAIGNS: campaigns, NEXUS_SYNC_TOKEN: "hup-start-sync-token-0123456789",
+      NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
+      // Nothing listens there: start-up waits for it (2 s) before it goes on without grants.
+      NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: "redis://127.0.0.1:1",
     });
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => void (out += d.toString()));
-    child.stderr!.on("data", () => {});
-    const exited = new Promise<[number | null, string | null]>((r) => child.once("exit", (code, signal) => r([code, signal])));
     try {
       const end = Date.now() + 60_000;
-      while (!/"event":"model_loaded"/.test(out) && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
-      assert.match(out, /"event":"model_loaded"/, "start-up has loaded the model (the Redis wait follows)");
-      assert.doesNotMatch(out, /control plane listening/, "still starting");
+      while (!/"event":"model_loaded"/.test(io.out) && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      assert.match(io.out, /"event":"model_loaded"/, "start-up has loaded the model (the Redis wait follows)");
+      assert.doesNotMatch(io.out, /control plane listening/, "still starting");
       child.kill("SIGHUP");
       const end2 = Date.now() + 30_000;
-      while (!/control plane listening on http/.test(out) && Date.now() < end2 && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 50));
+      while (!/control plane listening on http/.test(io.out) && Date.now() < end2 && child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 50));
       assert.equal(child.signalCode, null, "not killed by the SIGHUP");
-      assert.match(out, /control plane listening on http/);
+      assert.match(io.out, /control plane listening on http/);
     } finally {
       child.kill("SIGTERM");
       await exited;
