@@ -11,6 +11,7 @@ import { request } from "undici";
 import { FIXTURES, README_REQUEST, get, noticeUrl, post, testBidderConfig } from "../../helpers/bidder.ts";
 import { cpmToMicros, readLedger } from "../../helpers/ledger.ts";
 import { sharedRedisPrefixes } from "../../helpers/redis-server.ts";
+import { until } from "../../hardening/helpers.ts";
 import { startStandalone, type Standalone } from "../../../host/src/standalone.ts";
 import { silentLogger } from "../../../host/src/log.ts";
 import type { HostConfig } from "../../../host/src/config.ts";
@@ -23,16 +24,6 @@ function campaign(id: string, total = TOTAL): Record<string, any> {
   const c = JSON.parse(readFileSync(`${FIXTURES}campaigns/test-campaigns.json`, "utf8")).campaigns[0];
   return { ...c, id, budget: { total_micros: total, daily_micros: total, hourly_micros: 0, minute_micros: 0 } };
 }
-
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`not reached in ${ms} ms: ${what}`);
-}
-
 
 /** One bidder whose campaigns file the test rewrites; `budget` selects the budget source. */
 function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: ReturnType<typeof sharedRedisPrefixes>) {
@@ -88,8 +79,8 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     assert.equal(s.config_version, 2);
     assert.deepEqual(s.campaigns.map((c: { id: string }) => c.id), ["new-cpa"]);
 
-    await until("the filter bids for the added campaign", async () => (await bidFor()) === "new-cpa");
-    await until("the filter has loaded version 2", () => app.sync.filter.configVersion === 2);
+    await until(async () => (await bidFor()) === "new-cpa", 10_000, "the filter bids for the added campaign");
+    await until(() => app.sync.filter.configVersion === 2, 10_000, "the filter has loaded version 2");
     assert.ok(readLedger(app.pool.shared, "new-cpa")!.granted > 0n, "the added campaign was leased");
     if (redis) assert.equal(Number((await redisCampaign("new-cpa")).total), TOTAL, "Redis holds the added campaign's limits");
 
@@ -98,7 +89,7 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     const redisGranted = redis ? (await redisCampaign("old-cpa")).granted : undefined;
     const leased = recordLeases();
     const syncs = app.sync.syncs;
-    await until("a few more syncs", () => app.sync.syncs >= syncs + 3);
+    await until(() => app.sync.syncs >= syncs + 3, 10_000, "a few more syncs");
     assert.ok(leased.has("new-cpa") && !leased.has("old-cpa"), `leased: ${[...leased]}`);
     assert.equal(readLedger(app.pool.shared, "old-cpa")!.granted, held.granted, "no new grant for a removed campaign");
     if (redis) assert.equal((await redisCampaign("old-cpa")).granted, redisGranted, "Redis grants the removed campaign nothing more");
@@ -115,7 +106,7 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     assert.ok(after.reserved < held.reserved, "the reservation is released");
     // The host keeps answering syncs (a report that still names the removed campaign is no error).
     const ok = app.sync.syncs;
-    await until("syncs go on", () => app.sync.syncs >= ok + 2);
+    await until(() => app.sync.syncs >= ok + 2, 10_000, "syncs go on");
     assert.equal(app.sync.budgetErrors, 0);
     // Host metrics: grants are counted; the removed campaign's granted gauge is gone, not stale.
     const metrics = (await get(`${app.controlUrl}/metrics`)).text;
@@ -130,9 +121,9 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     const r = await reload();
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json(), { config_version: 3, added: [], removed: [], changed: ["new-cpa"] });
-    await until("the filter applies the change (paused)", async () => (await bidFor()) === "no-bid paused");
+    await until(async () => (await bidFor()) === "no-bid paused", 10_000, "the filter applies the change (paused)");
     assert.equal((await state()).campaigns[0].budget.total_micros, TOTAL / 2);
-    if (redis) await until("the lease passes the new limits to Redis", async () => Number((await redisCampaign("new-cpa")).total) === TOTAL / 2);
+    if (redis) await until(async () => Number((await redisCampaign("new-cpa")).total) === TOTAL / 2, 10_000, "the lease passes the new limits to Redis");
     // The same documents with the keys in another order: a new version, nothing changed.
     const reordered = Object.fromEntries(Object.entries(changed).reverse());
     writeSet({ campaigns: [reordered], version: 4 });
@@ -193,7 +184,7 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
   it("refuses a set the filter's parser would refuse (400, the parser's reason): nothing changes, the filter bids on", async () => {
     writeSet({ version: 11, campaigns: [campaign("new-cpa")] });
     assert.equal((await reload()).status, 200);
-    await until("the filter bids with version 11", async () => (await bidFor()) === "new-cpa" && app.sync.filter.configVersion === 11);
+    await until(async () => (await bidFor()) === "new-cpa" && app.sync.filter.configVersion === 11, 10_000, "the filter bids with version 11");
     const before = await published();
     const loadFailures = async () => /^nexus_config_load_failures_total\S* (\d+)/m.exec((await get(`${app.controlUrl}/metrics`)).text)?.[1];
     const failuresBefore = await loadFailures();
@@ -213,7 +204,7 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     assert.deepEqual((await state()).campaigns.map((c: { id: string }) => c.id), ["new-cpa"]);
     const leased = recordLeases();
     const syncs = app.sync.syncs;
-    await until("a few more syncs", () => app.sync.syncs >= syncs + 3);
+    await until(() => app.sync.syncs >= syncs + 3, 10_000, "a few more syncs");
     assert.ok(!leased.has("bad-cpa"), `no lease for a campaign no filter runs: ${[...leased]}`);
     assert.equal(app.sync.filter.configVersion, 11, "the filter still runs version 11");
     assert.equal(await bidFor(), "new-cpa");
