@@ -272,8 +272,7 @@ export class ControlServer {
     try {
       return this.d.catalog.update(id, change);
     } catch (err) {
-      if (!(err instanceof CampaignError)) throw err;
-      sendJson(res, 400, { error: err.message, code: err.code, config_version: this.d.catalog.version });
+      this.refuseCampaignChange(res, err);
       return undefined;
     }
   }
@@ -284,10 +283,15 @@ export class ControlServer {
       const c = await reload();
       sendJson(res, 200, { config_version: c.version, added: c.added, removed: c.removed, changed: c.changed });
     } catch (err) {
-      if (!(err instanceof CampaignError)) throw err;
-      const status = err.code === "CAMPAIGNS_VERSION_NOT_HIGHER" ? 409 : 400;
-      sendJson(res, status, { error: err.message, code: err.code, config_version: this.d.catalog.version });
+      this.refuseCampaignChange(res, err);
     }
+  }
+
+  /** A change the catalog refused (nothing changed): 409 for a version not higher than the current one, else 400. Rethrows other errors. */
+  private refuseCampaignChange(res: ServerResponse, err: unknown): void {
+    if (!(err instanceof CampaignError)) throw err;
+    const status = err.code === "CAMPAIGNS_VERSION_NOT_HIGHER" ? 409 : 400;
+    sendJson(res, status, { error: err.message, code: err.code, config_version: this.d.catalog.version });
   }
 }
 
