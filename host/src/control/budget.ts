@@ -90,6 +90,15 @@ export interface BudgetSource {
   close(): Promise<void>;
 }
 
+/** The limits a campaign document gives the budget source (what SyncService leases by). */
+export function limitsOf(c: { id: string; active?: boolean; budget?: { total_micros: number; daily_micros: number } }): CampaignLimits {
+  return { id: c.id, totalMicros: c.budget?.total_micros ?? 0, dailyMicros: c.budget?.daily_micros ?? 0, active: c.active !== false };
+}
+
+export function sameLimits(a: CampaignLimits, b: CampaignLimits): boolean {
+  return a.id === b.id && a.totalMicros === b.totalMicros && a.dailyMicros === b.dailyMicros && a.active === b.active;
+}
+
 export interface SlicePolicy {
   /** Seconds of pacing-target spend a pod may hold ahead of what it spent. */
   leaseSeconds: number;

@@ -7,12 +7,13 @@
 // every campaign of the current set with its current limits on each sync (as
 // after an admin budget change), so an added campaign is leased from the next
 // sync, a changed one gets its new limits, and a removed one is no longer
-// leased (no new money). What a removed campaign was granted stays counted by
-// the source, and its reservations are settled by the filter's ledger, which
-// keys them by the reservation's own campaign.
+// leased (no new money; a lease running when the set changes is answered by
+// the new set: SyncService.leaseByCurrentLimits). What a removed campaign was
+// granted stays counted by the source, and its reservations are settled by the
+// filter's ledger, which keys them by the reservation's own campaign.
 import { readCampaignFile, type CampaignCatalog, type CampaignChanges } from "./campaigns.ts";
 import type { BudgetSource } from "./budget.ts";
-import { limitsOf } from "./budget-redis.ts";
+import { limitsOf } from "./budget.ts";
 import type { Logger } from "../log.ts";
 
 export type ReloadTrigger = "admin" | "sighup";
