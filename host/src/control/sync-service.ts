@@ -69,6 +69,7 @@ export interface FilterView {
   /** The filter's hash_bits and the version its VMs serve, as last reported (null: not reported). */
   hashBits: number | null;
   modelVersion: string | null;
+  /** The last report of each campaign of the current set (SyncService.keepReports). */
   campaigns: Map<string, SyncReportCampaign>;
 }
 
@@ -101,13 +102,25 @@ export class SyncService {
       this.models.expectHashBits(report.hash_bits);
     }
     const reported = new Map(report.campaigns.map((c) => [c.id, c]));
-    for (const c of report.campaigns) this.filter.campaigns.set(c.id, c);
+    this.keepReports(report.campaigns);
 
     // All leases at once: with Redis stalled, one probes and the others fail at once (budget-redis),
     // instead of one command timeout per campaign in turn, past the filter's sync_timeout_ms.
     const leases = this.catalog.campaigns.map((c) => this.leaseOne(c, reported.get(c.id), report, nowMs));
     const grants = (await Promise.all(leases)).filter((g): g is SyncGrant => g !== null);
     return { config_version: this.catalog.version, model: this.models.announcement(), grants };
+  }
+
+  /**
+   * Keeps the filter's last report of each campaign of the current set, and only those: a removed
+   * campaign's is dropped, also while a filter that has not loaded the new set still reports it.
+   * The admin state shows the set's campaigns only, and a removed one's entry would stay for ever
+   * (or show a report from before its removal once re-added).
+   */
+  private keepReports(campaigns: readonly SyncReportCampaign[]): void {
+    const ids = new Set(this.catalog.campaigns.map((c) => c.id));
+    for (const c of campaigns) if (ids.has(c.id)) this.filter.campaigns.set(c.id, c);
+    for (const id of this.filter.campaigns.keys()) if (!ids.has(id)) this.filter.campaigns.delete(id);
   }
 
   /**

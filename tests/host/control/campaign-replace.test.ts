@@ -113,6 +113,23 @@ describe("sync after a replace", () => {
     assert.ok(answer.grants[0]!.granted_micros > 0, "the added campaign gets its first grant");
     assert.equal(sync.budgetErrors, 0);
   });
+
+  it("keeps the filter's last report of the current set's campaigns only: a removed one's is dropped", async () => {
+    const catalog = new CampaignCatalog(set(1, "old", "kept"));
+    const sync = new SyncService("pod", catalog, new ModelRegistry({ allowUnsigned: true, log: silentLogger() }), new MemoryBudgetSource(POLICY), silentLogger());
+    await sync.sync(holding(3000, "old", "kept"));
+    assert.deepEqual([...sync.filter.campaigns.keys()], ["old", "kept"]);
+
+    catalog.replace(set(2, "kept", "new"));
+    // A filter on the old set still reports "old": not kept.
+    await sync.sync(holding(3000, "old", "kept"));
+    assert.deepEqual([...sync.filter.campaigns.keys()], ["kept"]);
+    // Removed while the filter no longer reports it: dropped all the same.
+    await sync.sync(holding(3000, "kept", "new"));
+    catalog.replace(set(3, "kept"));
+    await sync.sync(holding(3000, "kept"));
+    assert.deepEqual([...sync.filter.campaigns.keys()], ["kept"]);
+  });
 });
 
 /**
