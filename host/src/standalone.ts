@@ -124,7 +124,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
       ? new RedisReplayClaims({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, commandTimeoutMs: cfg.budget.replayRedisTimeoutMs, log })
       : null;
   const replay = new ReplayClaimService(replayStore, new ReplayClaimMetrics(metrics.registry));
-  const reloader = new CampaignReloader({ catalog, path: cfg.campaignsPath, budget: source, log });
+  const reloader = new CampaignReloader({ catalog, path: cfg.campaignsPath, log });
   const reloadCampaigns = (trigger: ReloadTrigger) => reloader.reload(trigger);
   const control = new ControlServer({
     sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay,

@@ -79,12 +79,6 @@ export interface BudgetSource {
   grant(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<number>;
   /** grant() with what the other pods charged this day, hour and minute (what SyncService answers the filter). */
   lease(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<BudgetLease>;
-  /**
-   * Optional: records the limits of campaigns the source has none of yet (start-up, and the
-   * campaigns a reload adds). Leases pass each campaign's current limits anyway: this is for
-   * operators reading the store (Redis), and best effort.
-   */
-  init?(campaigns: readonly CampaignLimits[]): Promise<void>;
   /** True while the source answers (readiness). */
   healthy(): boolean;
   close(): Promise<void>;
