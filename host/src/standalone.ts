@@ -11,8 +11,8 @@ import { pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
-import { MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
-import { limitsOf, startRedisBudgetSource } from "./control/budget-redis.ts";
+import { limitsOf, MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
+import { startRedisBudgetSource } from "./control/budget-redis.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
 import { createModelStore } from "./models/stores/index.ts";
@@ -124,7 +124,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
       ? new RedisReplayClaims({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, commandTimeoutMs: cfg.budget.replayRedisTimeoutMs, log })
       : null;
   const replay = new ReplayClaimService(replayStore, new ReplayClaimMetrics(metrics.registry));
-  const reloader = new CampaignReloader({ catalog, path: cfg.campaignsPath, budget: source, log });
+  const reloader = new CampaignReloader({ catalog, path: cfg.campaignsPath, log });
   const reloadCampaigns = (trigger: ReloadTrigger) => reloader.reload(trigger);
   const control = new ControlServer({
     sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay,

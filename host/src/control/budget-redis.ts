@@ -653,11 +653,6 @@ export async function startRedisBudgetSource(
   return source;
 }
 
-/** The limits SyncService passes for a campaign document. */
-export function limitsOf(c: { id: string; active?: boolean; budget?: { total_micros: number; daily_micros: number } }): CampaignLimits {
-  return { id: c.id, totalMicros: c.budget?.total_micros ?? 0, dailyMicros: c.budget?.daily_micros ?? 0, active: c.active !== false };
-}
-
 function int(v: number): number {
   return Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
 }

@@ -79,15 +79,18 @@ export interface BudgetSource {
   grant(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<number>;
   /** grant() with what the other pods charged this day, hour and minute (what SyncService answers the filter). */
   lease(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<BudgetLease>;
-  /**
-   * Optional: records the limits of campaigns the source has none of yet (start-up, and the
-   * campaigns a reload adds). Leases pass each campaign's current limits anyway: this is for
-   * operators reading the store (Redis), and best effort.
-   */
-  init?(campaigns: readonly CampaignLimits[]): Promise<void>;
   /** True while the source answers (readiness). */
   healthy(): boolean;
   close(): Promise<void>;
+}
+
+/** The limits a campaign document gives the budget source (what SyncService leases by). */
+export function limitsOf(c: { id: string; active?: boolean; budget?: { total_micros: number; daily_micros: number } }): CampaignLimits {
+  return { id: c.id, totalMicros: c.budget?.total_micros ?? 0, dailyMicros: c.budget?.daily_micros ?? 0, active: c.active !== false };
+}
+
+export function sameLimits(a: CampaignLimits, b: CampaignLimits): boolean {
+  return a.id === b.id && a.totalMicros === b.totalMicros && a.dailyMicros === b.dailyMicros && a.active === b.active;
 }
 
 export interface SlicePolicy {

@@ -7,12 +7,15 @@
 // every campaign of the current set with its current limits on each sync (as
 // after an admin budget change), so an added campaign is leased from the next
 // sync, a changed one gets its new limits, and a removed one is no longer
-// leased (no new money). What a removed campaign was granted stays counted by
-// the source, and its reservations are settled by the filter's ledger, which
-// keys them by the reservation's own campaign.
+// leased (no new money; a lease running when the set changes is answered by
+// the new set: SyncService.leaseByCurrentLimits). What a removed campaign was
+// granted stays counted by the source, and its reservations are settled by the
+// filter's ledger, which keys them by the reservation's own campaign.
+//
+// A reload writes nothing to the budget store: the first lease of an added
+// campaign (at the next sync, the one that announces the new version) writes
+// its limits to Redis, as every lease does (budget-redis.ts).
 import { readCampaignFile, type CampaignCatalog, type CampaignChanges } from "./campaigns.ts";
-import type { BudgetSource } from "./budget.ts";
-import { limitsOf } from "./budget-redis.ts";
 import type { Logger } from "../log.ts";
 
 export type ReloadTrigger = "admin" | "sighup";
@@ -21,7 +24,6 @@ export interface CampaignReloaderOptions {
   catalog: CampaignCatalog;
   /** The campaigns file the host was started with. */
   path: string;
-  budget: BudgetSource;
   log: Logger;
 }
 
@@ -44,18 +46,6 @@ export class CampaignReloader {
       throw err;
     }
     log.info({ event: "campaigns_reloaded", trigger, ...changes }, "campaign set reloaded");
-    await this.initLimits(changes.added);
     return changes;
-  }
-
-  /** Writes the added campaigns' limits where the source keeps them (as at start-up; best effort). */
-  private async initLimits(added: readonly string[]): Promise<void> {
-    const { budget, catalog, log } = this.o;
-    if (!budget.init || added.length === 0) return;
-    try {
-      await budget.init(added.map((id) => limitsOf(catalog.get(id)!)));
-    } catch (err) {
-      log.warn({ event: "budget_init_failed", err: (err as Error).message }, "could not write the added campaigns' budgets to the budget source (leases will)");
-    }
   }
 }

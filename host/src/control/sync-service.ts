@@ -3,7 +3,7 @@
 //   GET  /nexus/v1/config?version= the campaign set
 //   GET  /nexus/v1/model?version=  the NXM blob (its SHA-256 was announced)
 import type { CampaignCatalog, CampaignDoc } from "./campaigns.ts";
-import type { BudgetSource, CampaignLimits, PodReport } from "./budget.ts";
+import { limitsOf, sameLimits, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport } from "./budget.ts";
 import type { ModelRegistry } from "./model-registry.ts";
 import type { Logger } from "../log.ts";
 
@@ -69,8 +69,12 @@ export interface FilterView {
   /** The filter's hash_bits and the version its VMs serve, as last reported (null: not reported). */
   hashBits: number | null;
   modelVersion: string | null;
+  /** The last report of each campaign of the current set (SyncService.keepReports). */
   campaigns: Map<string, SyncReportCampaign>;
 }
+
+/** Leases of one campaign in one sync at most: the first, and one again by limits changed meanwhile. */
+const MAX_LEASES_PER_CAMPAIGN = 2;
 
 export class SyncService {
   readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, hashBits: null, modelVersion: null, campaigns: new Map() };
@@ -98,7 +102,7 @@ export class SyncService {
       this.models.expectHashBits(report.hash_bits);
     }
     const reported = new Map(report.campaigns.map((c) => [c.id, c]));
-    for (const c of report.campaigns) this.filter.campaigns.set(c.id, c);
+    this.keepReports(report.campaigns);
 
     // All leases at once: with Redis stalled, one probes and the others fail at once (budget-redis),
     // instead of one command timeout per campaign in turn, past the filter's sync_timeout_ms.
@@ -108,18 +112,24 @@ export class SyncService {
   }
 
   /**
+   * Keeps the filter's last report of each campaign of the current set, and only those: a removed
+   * campaign's is dropped, also while a filter that has not loaded the new set still reports it.
+   * The admin state shows the set's campaigns only, and a removed one's entry would stay for ever
+   * (or show a report from before its removal once re-added).
+   */
+  private keepReports(campaigns: readonly SyncReportCampaign[]): void {
+    const ids = new Set(this.catalog.campaigns.map((c) => c.id));
+    for (const c of campaigns) if (ids.has(c.id)) this.filter.campaigns.set(c.id, c);
+    for (const id of this.filter.campaigns.keys()) if (!ids.has(id)) this.filter.campaigns.delete(id);
+  }
+
+  /**
    * A campaign the filter did not report (`r` undefined: not in the configuration it has loaded)
    * is leased on zeros marked unreported: a new one gets its first grant before the filter loads
    * it, and one whose old ledger lives on in shared data (re-added, or new VMs after a
    * configuration reload) is not mistaken for a restarted ledger (PodReport.unreported).
    */
   private async leaseOne(c: CampaignDoc, r: SyncReportCampaign | undefined, report: SyncReport, nowMs: number): Promise<SyncGrant | null> {
-    const limits: CampaignLimits = {
-      id: c.id,
-      totalMicros: c.budget?.total_micros ?? 0,
-      dailyMicros: c.budget?.daily_micros ?? 0,
-      active: c.active !== false,
-    };
     const podReport: PodReport = {
       campaignId: c.id,
       podId: this.podId,
@@ -134,7 +144,8 @@ export class SyncService {
       reportMs: report.report_ms,
     };
     try {
-      const lease = await this.budget.lease(limits, podReport, nowMs);
+      const lease = await this.leaseByCurrentLimits(limitsOf(c), podReport, nowMs);
+      if (lease === null) return null;
       return {
         id: c.id,
         granted_micros: lease.granted,
@@ -150,6 +161,33 @@ export class SyncService {
       this.budgetErrors++;
       this.log.warn({ event: "grant_failed", campaign: c.id, err: (err as Error).message }, "budget source unavailable");
       return null;
+    }
+  }
+
+  /**
+   * A lease answered by the limits of the set current when it comes back, or null (no answer:
+   * the filter keeps what it holds). A reload or admin change that lands while a lease runs would
+   * otherwise have it answer by the old set: one last grant for a campaign just removed, or a
+   * grant by a budget just lowered or a campaign just paused.
+   * - removed: no answer, as if the lease had started after the change;
+   * - other limits: leased again by them. The report is absolute, so the second lease re-decides
+   *   the answer (a lower answer returns money, never below what the filter holds); an unreported
+   *   campaign gets no answer instead, since the source would repeat the first one
+   *   (PodReport.unreported), and so does one whose limits keep changing.
+   * What a lease without an answer counted in the source stays counted for the pod until its next
+   * report (budget-redis.ts): money held back, never handed out twice.
+   */
+  private async leaseByCurrentLimits(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<BudgetLease | null> {
+    for (let leases = 1; ; leases++) {
+      const version = this.catalog.version;
+      const lease = await this.budget.lease(limits, report, nowMs);
+      if (this.catalog.version === version) return lease; // the common case: no lookup
+      const doc = this.catalog.get(limits.id);
+      if (doc === undefined) return null;
+      const current = limitsOf(doc);
+      if (sameLimits(current, limits)) return lease;
+      if (report.unreported === true || leases >= MAX_LEASES_PER_CAMPAIGN) return null;
+      limits = current;
     }
   }
 

@@ -248,7 +248,8 @@ export class ControlServer {
 
   /**
    * Grant metrics of one sync answer. The gauge series of a campaign no longer in the set
-   * (removed by a reload) is dropped, not left at its last value.
+   * (removed by a reload) are dropped, not left at their last value: this pod's grant and the
+   * fleet's (the Redis source sets it on each lease).
    */
   private recordGrants(grants: ReadonlyArray<{ id: string; granted_micros: number }>): void {
     const m = this.d.metrics;
@@ -260,6 +261,7 @@ export class ControlServer {
     for (const id of this.grantedIds) {
       if (this.d.catalog.get(id) !== undefined) continue;
       m.grantedMicros.remove({ campaign: id });
+      m.budgetCampaignGranted.remove({ campaign: id });
       this.grantedIds.delete(id);
     }
   }

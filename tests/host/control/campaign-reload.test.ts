@@ -113,6 +113,12 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     assert.match(metrics, /^nexus_host_grants_total\{campaign="new-cpa"\} [1-9]/m);
     assert.match(metrics, /^nexus_host_granted_micros\{campaign="new-cpa"\} [1-9]/m);
     assert.doesNotMatch(metrics, /^nexus_host_granted_micros\{campaign="old-cpa"\}/m);
+    if (redis) {
+      assert.match(metrics, /^nexus_host_budget_campaign_granted_micros\{campaign="new-cpa"\} [1-9]/m);
+      assert.doesNotMatch(metrics, /^nexus_host_budget_campaign_granted_micros\{campaign="old-cpa"\}/m);
+    }
+    // Nor is the filter's last report of it kept (only the set's campaigns are shown and leased).
+    assert.deepEqual([...app.sync.filter.campaigns.keys()], ["new-cpa"]);
   });
 
   it("changes a campaign: new settings reach the filter, new limits the budget source", async () => {

@@ -1,11 +1,14 @@
 // CampaignCatalog.replace (what a reload publishes) and the sync right after it, without
 // HTTP: the new set is checked as at start-up, only a higher version is taken, nothing changes
-// on an error, and a filter report that still names a removed campaign is answered (no grant
-// for it, the new campaigns leased).
+// on an error, a filter report that still names a removed campaign is answered (no grant for
+// it, the new campaigns leased), and a lease running when the set changes is answered by the
+// new set (memory and Redis budget sources).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CampaignCatalog, CampaignError, type CampaignSet } from "../../../host/src/control/campaigns.ts";
-import { MemoryBudgetSource } from "../../../host/src/control/budget.ts";
+import { MemoryBudgetSource, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
+import { RedisBudgetSource } from "../../../host/src/control/budget-redis.ts";
+import { sharedRedisPrefixes } from "../../helpers/redis-server.ts";
 import { SyncService } from "../../../host/src/control/sync-service.ts";
 import { ModelRegistry } from "../../../host/src/control/model-registry.ts";
 import { silentLogger } from "../../../host/src/log.ts";
@@ -110,4 +113,143 @@ describe("sync after a replace", () => {
     assert.ok(answer.grants[0]!.granted_micros > 0, "the added campaign gets its first grant");
     assert.equal(sync.budgetErrors, 0);
   });
+
+  it("keeps the filter's last report of the current set's campaigns only: a removed one's is dropped", async () => {
+    const catalog = new CampaignCatalog(set(1, "old", "kept"));
+    const sync = new SyncService("pod", catalog, new ModelRegistry({ allowUnsigned: true, log: silentLogger() }), new MemoryBudgetSource(POLICY), silentLogger());
+    await sync.sync(holding(3000, "old", "kept"));
+    assert.deepEqual([...sync.filter.campaigns.keys()], ["old", "kept"]);
+
+    catalog.replace(set(2, "kept", "new"));
+    // A filter on the old set still reports "old": not kept.
+    await sync.sync(holding(3000, "old", "kept"));
+    assert.deepEqual([...sync.filter.campaigns.keys()], ["kept"]);
+    // Removed while the filter no longer reports it: dropped all the same.
+    await sync.sync(holding(3000, "kept", "new"));
+    catalog.replace(set(3, "kept"));
+    await sync.sync(holding(3000, "kept"));
+    assert.deepEqual([...sync.filter.campaigns.keys()], ["kept"]);
+  });
+});
+
+/**
+ * A budget source whose leases run at once but answer only once released: a lease in flight (the
+ * source has decided, and Redis counted) while the test changes the set.
+ */
+class HeldLeases implements BudgetSource {
+  readonly leased: CampaignLimits[] = [];
+  private readonly waiting: Array<() => void> = [];
+  private held = true;
+  private onWait: (() => void) | undefined;
+
+  constructor(private readonly inner: BudgetSource) {}
+
+  async lease(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<BudgetLease> {
+    this.leased.push(limits);
+    const lease = await this.inner.lease(limits, report, nowMs);
+    if (this.held) {
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        this.onWait?.();
+      });
+    }
+    return lease;
+  }
+
+  /** Resolves once `n` leases have been decided and wait for release(). */
+  decided(n: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => void (this.waiting.length >= n && resolve());
+      this.onWait = check;
+      check();
+    });
+  }
+
+  release(): void {
+    this.held = false;
+    for (const r of this.waiting.splice(0)) r();
+  }
+
+  grant(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<number> {
+    return this.lease(limits, report, nowMs).then((l) => l.granted);
+  }
+  healthy(): boolean {
+    return this.inner.healthy();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Slices of 1000 micros (the minimum: 1,000,000 a day is paced at 116 per 10 s). */
+const POLICY = { leaseSeconds: 10, minSliceMicros: 1000 };
+/** The filter holds 3000 (charged 1000 + reserved 2000) of a grant of `granted`. */
+const holding = (granted: number, ...ids: string[]) => ({
+  vm: 1, config_version: 1, model_loaded: true, ledger_epoch: 7,
+  campaigns: ids.map((id) => ({ id, granted_micros: granted, charged_micros: 1000, reserved_micros: 2000, daily_charged_micros: 1000 })),
+});
+
+function leasesAcrossAChange(name: string, newSource: () => BudgetSource) {
+  /**
+   * One sync of `report` against the set `first`, whose leases are decided by `first` and answered
+   * after `change` published a new set: the answer, and the limits each lease was run with.
+   */
+  async function acrossChange(first: CampaignSet, report: unknown, change: (c: CampaignCatalog) => void) {
+    const catalog = new CampaignCatalog(first);
+    const held = new HeldLeases(newSource());
+    const sync = new SyncService("pod", catalog, new ModelRegistry({ allowUnsigned: true, log: silentLogger() }), held, silentLogger());
+    try {
+      const answer = sync.sync(report);
+      await held.decided(first.campaigns.length);
+      change(catalog);
+      held.release();
+      return { answer: await answer, leased: held.leased, budgetErrors: sync.budgetErrors };
+    } finally {
+      await held.close();
+    }
+  }
+  const granted = (answer: { grants: Array<{ id: string; granted_micros: number }> }) => Object.fromEntries(answer.grants.map((g) => [g.id, g.granted_micros]));
+
+  describe(`a lease in flight when the set changes (${name})`, () => {
+    it("a campaign removed meanwhile gets no answer (no new money), the others theirs", async () => {
+      // By the old set "a" would be answered 4000: held 3000 + a slice, new money.
+      const { answer, budgetErrors } = await acrossChange(set(1, "a", "b"), holding(3000, "a", "b"), (c) => c.replace(set(2, "b")));
+      assert.deepEqual(granted(answer), { b: 4000 });
+      assert.equal(answer.config_version, 2);
+      assert.equal(budgetErrors, 0);
+    });
+
+    it("a campaign whose budget was lowered meanwhile is answered by its new limits", async () => {
+      const lowered = set(2, "a");
+      lowered.campaigns[0]!.budget = budget(3500);
+      const { answer, leased } = await acrossChange(set(1, "a"), holding(3000, "a"), (c) => c.replace(lowered));
+      assert.deepEqual(granted(answer), { a: 3500 }, "not 4000 (held + a slice, by the old total)");
+      assert.deepEqual(leased.map((l) => l.totalMicros), [1_000_000, 3500]);
+    });
+
+    it("a campaign paused meanwhile gets a lower answer, returning money, never below what the filter holds", async () => {
+      const { answer } = await acrossChange(set(1, "a"), holding(5000, "a"), (c) => c.update("a", (x) => void (x.active = false)));
+      assert.deepEqual(granted(answer), { a: 3000 }, "charged + reserved: the unspent 2000 go back (the old limits answered 4000)");
+    });
+
+    it("a campaign the filter has not loaded whose limits changed meanwhile gets no answer (the source would repeat the first)", async () => {
+      const lowered = set(2, "a", "b");
+      lowered.campaigns[1]!.budget = budget(500);
+      const { answer } = await acrossChange(set(1, "a", "b"), holding(3000, "a"), (c) => c.replace(lowered));
+      assert.deepEqual(granted(answer), { a: 4000 });
+    });
+
+    it("a change that leaves the campaign's limits alone: one lease, its answer", async () => {
+      const { answer, leased } = await acrossChange(set(1, "a"), holding(3000, "a"), (c) => c.update("a", (x) => void (x.creatives = [{ ...creative(), crid: "cr-2" }])));
+      assert.deepEqual(granted(answer), { a: 4000 });
+      assert.equal(leased.length, 1);
+    });
+  });
+}
+
+leasesAcrossAChange("in-memory budget", () => new MemoryBudgetSource(POLICY));
+
+describe("Redis budget", () => {
+  const redis = sharedRedisPrefixes("replace");
+  leasesAcrossAChange("Redis budget", () => new RedisBudgetSource({ client: redis.client(), keyPrefix: redis.fresh(), policy: POLICY, utcOffsetMinutes: 0, recoveryHoldMs: 0 }));
 });
