@@ -65,6 +65,11 @@ function int(text: string): NumberStatus {
   return startReader().readI64();
 }
 
+/** The integer read from `text`, or -12345 when it is not one. */
+function intOf(text: string): i64 {
+  return int(text) == NumberStatus.OK ? reader.number.intValue : -12345;
+}
+
 function float(text: string): f64 {
   useText(text);
   const status = startReader().readF64();
@@ -250,11 +255,59 @@ describe("JsonReader: numbers", () => {
     expect(int("99999999999999999999999")).toBe(NumberStatus.NOT_INTEGER);
   });
 
-  it("does not take fractions or exponents as integers", () => {
+  it("reads an integral value written with a fraction or an exponent as an integer", () => {
+    expect(intOf("300.0")).toBe(300);
+    expect(intOf("300.00")).toBe(300);
+    expect(intOf("200.000000000000000000000000000")).toBe(200);
+    expect(intOf("2.5e2")).toBe(250);
+    expect(intOf("2.55e2")).toBe(255);
+    expect(intOf("2.50E+2")).toBe(250);
+    expect(intOf("1E0")).toBe(1);
+    expect(intOf("1e3")).toBe(1000);
+    expect(intOf("3e2")).toBe(300);
+    expect(intOf("100e-2")).toBe(1);
+    expect(intOf("-1.5e1")).toBe(-15);
+    expect(intOf("0.1e1")).toBe(1);
+    expect(intOf("0.00000000000000000000000000000000001e35")).toBe(1);
+    expect(intOf("1" + "0".repeat(30) + "e-30")).toBe(1);
+    expect(intOf("9007199254740993.0")).toBe(9007199254740993);
+    expect(intOf("12345678901234567890e-1")).toBe(1234567890123456789); // the 20th digit, 0, is dropped
+    expect(intOf("9.223372036854775807e18")).toBe(i64.MAX_VALUE);
+    expect(intOf("-9.223372036854775808e18")).toBe(i64.MIN_VALUE);
+    expect(intOf("9223372036854775807.000")).toBe(i64.MAX_VALUE);
+  });
+
+  it("reads every written zero as 0", () => {
+    expect(intOf("0.0")).toBe(0);
+    expect(intOf("-0.0")).toBe(0);
+    expect(intOf("0e0")).toBe(0);
+    expect(intOf("-0E-5")).toBe(0);
+    expect(intOf("0.000e999999999")).toBe(0);
+  });
+
+  it("does not take a non-integral value as an integer, however close", () => {
     expect(int("1.5")).toBe(NumberStatus.NOT_INTEGER);
-    expect(int("300.0")).toBe(NumberStatus.NOT_INTEGER);
-    expect(int("1e3")).toBe(NumberStatus.NOT_INTEGER);
-    expect(int("1E0")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("200.5")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("2.555e2")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1e-1")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1e-400")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("0.5e0")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1.0000000000000000001")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("9007199254740993.5")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1" + "0".repeat(30) + "1e-31")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("-123e-2")).toBe(NumberStatus.NOT_INTEGER);
+  });
+
+  it("does not take an integral value beyond i64 as an integer", () => {
+    expect(int("1e400")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1e19")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1e999999999999")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("9.223372036854775808e18")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("-9.223372036854775809e18")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("18446744073709551616.0")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1844674407370955161.6e1")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("99999999999999999999.0e-1")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("12345678901234567891e-1")).toBe(NumberStatus.NOT_INTEGER); // ...789.1
   });
 
   it("reads floats exactly on the fast path", () => {
@@ -531,6 +584,18 @@ describe("FieldReader", () => {
     expect(f.message.toString()).toStrictEqual("list: expected array");
     expect(run("[]", f)).toBe(-1);
     expect(f.message.toString()).toStrictEqual("$: expected object");
+  });
+
+  it("reads integral fractions and exponents as integers, keeping the range check", () => {
+    const f = new FieldReader();
+    expect(run('{"a":2.5e1,"list":[1.0,2E0,300e-2]}', f)).toBe(31);
+    expect(run('{"a":1e3}', f)).toBe(-1);
+    expect(f.message.toString()).toStrictEqual("a: out of range");
+    expect(run('{"a":1e400}', f)).toBe(-1);
+    expect(f.message.toString()).toStrictEqual("a: expected integer");
+    expect(run('{"list":[1,2.5]}', f)).toBe(-1);
+    expect(f.message.toString()).toStrictEqual("list[1]: expected integer");
+    expect(f.error).toBe(JsonError.WRONG_TYPE);
   });
 
   it("reports syntax errors with the byte offset", () => {

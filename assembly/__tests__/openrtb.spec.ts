@@ -384,6 +384,25 @@ describe("BidRequest: required fields", () => {
   });
 });
 
+describe("BidRequest: what real exchanges send beyond the letter of OpenRTB", () => {
+  it("reads integers written with an integral fraction or exponent", () => {
+    expect(errorOf(withTop('"tmax":200.0,"at":1E0,"test":0.0'))).toStrictEqual("OK");
+    expect(req.tmax).toBe(200);
+    expect(req.at).toBe(1);
+    expect(req.test).toBe(0);
+    expect(errorOf(withImp('{"id":"1","banner":{"w":300.00,"h":2.5e2,"format":[{"w":3E2,"h":25e1}],"battr":[1.0,30e-1]}}'))).toStrictEqual("OK");
+    const b = req.imp(0).banner;
+    expect(b.w).toBe(300);
+    expect(b.h).toBe(250);
+    expect(b.format(0).w).toBe(300);
+    expect(b.format(0).h).toBe(250);
+    expect(b.battr.get(0)).toBe(1);
+    expect(b.battr.get(1)).toBe(3);
+    expect(errorOf(withTop('"device":{"geo":{"utcoffset":-3.0e2}}'))).toStrictEqual("OK");
+    expect(req.device.geo.utcoffset).toBe(-300);
+  });
+});
+
 describe("BidRequest: wrong types", () => {
   it("names the field and the expected type", () => {
     const cases: string[] = [
@@ -395,8 +414,12 @@ describe("BidRequest: wrong types", () => {
       withImp('{"id":"1","banner":[]}'), "imp[0].banner: expected object",
       withImp('{"id":"1","banner":{"w":"300"}}'), "imp[0].banner.w: expected integer",
       withImp('{"id":"1","banner":{"w":300.5}}'), "imp[0].banner.w: expected integer",
-      withImp('{"id":"1","banner":{"w":300.0}}'), "imp[0].banner.w: expected integer",
-      withImp('{"id":"1","banner":{"w":3e2}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":300.25}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":3.001e2}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":1e-400}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":1e400}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":3e9}}'), "imp[0].banner.w: out of range",
+      withImp('{"id":"1","banner":{"w":-1.0}}'), "imp[0].banner.w: out of range",
       withImp('{"id":"1","banner":{"w":18446744073709551616}}'), "imp[0].banner.w: expected integer",
       withImp('{"id":"1","banner":{"w":-1}}'), "imp[0].banner.w: out of range",
       withImp('{"id":"1","banner":{"w":3000000000}}'), "imp[0].banner.w: out of range",
@@ -457,7 +480,7 @@ describe("BidRequest: wrong types", () => {
       withTop('"test":true'), "test: expected integer",
       withTop('"at":0'), "at: out of range",
       withTop('"tmax":"100"'), "tmax: expected integer",
-      withTop('"tmax":1e3'), "tmax: expected integer",
+      withTop('"tmax":1e-3'), "tmax: expected integer",
       withTop('"tmax":-5'), "tmax: out of range",
       withTop('"cur":"USD"'), "cur: expected array",
       withTop('"cur":["USD",null]'), "cur[1]: expected string",
