@@ -607,6 +607,46 @@ describe("FieldReader", () => {
   });
 });
 
+/** readObjectText() of the value of "a" in `text`: the text it kept, or "ERR <message>". */
+function objectTextOf(text: string, maxLen: i32 = 1000, maxDepth: i32 = 32): string {
+  useText(text);
+  const f = new FieldReader(65536, maxDepth);
+  f.reset(changetype<usize>(input), input.byteLength);
+  const out = new Str();
+  if (!f.beginObject() || f.nextField(NAMES) != 0 || !f.readObjectText(out, maxLen)) return "ERR " + f.message.toString();
+  f.endField();
+  if (f.nextField(NAMES) != FIELD_END || !f.finish()) return "ERR " + f.message.toString();
+  return out.toString();
+}
+
+describe("FieldReader.readObjectText", () => {
+  it("keeps the exact bytes of the object, escapes and spacing included", () => {
+    expect(objectTextOf('{"a":{"ver":"1.2","assets":[{"id":1}]}}')).toStrictEqual('{"ver":"1.2","assets":[{"id":1}]}');
+    expect(objectTextOf('{"a": \n { "t" : "\\u00e9\\"" } }')).toStrictEqual('{ "t" : "\\u00e9\\"" }');
+    expect(objectTextOf('{"a":{}}')).toStrictEqual("{}");
+  });
+
+  it("validates the object like any other value", () => {
+    expect(objectTextOf('{"a":{"x":01}}')).toStrictEqual("ERR $: invalid number at byte 11");
+    expect(objectTextOf('{"a":{"x":[1,]}}')).toStrictEqual("ERR $: expected a JSON value at byte 13");
+    expect(objectTextOf('{"a":{"x":{"y":{}}}}', 1000, 3)).toStrictEqual("ERR $: nesting deeper than 3 at byte 15");
+    expect(objectTextOf('{"a":[1]}')).toStrictEqual("ERR a: expected object");
+  });
+
+  it("cuts at maxLen on a character boundary and counts it", () => {
+    useText('{"a":{"t":"\u00e9\u00e9"}}');
+    const f = new FieldReader();
+    f.reset(changetype<usize>(input), input.byteLength);
+    const out = new Str();
+    expect(f.beginObject()).toBe(true);
+    expect(f.nextField(NAMES)).toBe(0);
+    // {"t":" is 6 bytes, then a 2-byte character: a cut at 7 keeps 6.
+    expect(f.readObjectText(out, 7)).toBe(true);
+    expect(out.len).toBe(6);
+    expect(f.truncatedStrings).toBe(1);
+  });
+});
+
 const LONG_NAMES = new FieldTable([
   "w", "id", "pos", "tagid", "domain", "country", "bidfloor", "publisher",
   "bidfloorcur", "private_auction", "a_name_of_seventeen", "a_name_of_seventeex",

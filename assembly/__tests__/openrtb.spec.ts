@@ -7,6 +7,7 @@ import {
   MAX_DEALS,
   MAX_FORMATS,
   MAX_IMPS,
+  MAX_NATIVE_REQUEST_BYTES,
   MAX_SEGMENTS,
   MAX_STRING_BYTES,
   UNSET,
@@ -401,6 +402,30 @@ describe("BidRequest: what real exchanges send beyond the letter of OpenRTB", ()
     expect(errorOf(withTop('"device":{"geo":{"utcoffset":-3.0e2}}'))).toStrictEqual("OK");
     expect(req.device.geo.utcoffset).toBe(-300);
   });
+
+  it("keeps a native.request object as its raw JSON text", () => {
+    const doc = '{"ver":"1.2","assets":[{"id":1,"required":1,"title":{"len":90}}],"t":"\\u00e9"}';
+    expect(errorOf(withImp('{"id":"1","native":{"request":' + doc + ',"ver":"1.2"}}'))).toStrictEqual("OK");
+    expect(str(req.imp(0).native.request)).toStrictEqual(doc);
+    expect(str(req.imp(0).native.ver)).toStrictEqual("1.2");
+    expect(req.truncatedStrings).toBe(0);
+  });
+
+  it("validates a native.request object as part of the request", () => {
+    expect(errorOf(withImp('{"id":"1","native":{"request":{"ver":1.2.3}}}'))).toStrictEqual("$: invalid number at byte 58");
+    expect(errorOf(withImp('{"id":"1","native":{"request":{"a":[1,]}}}'))).toStrictEqual("$: expected a JSON value at byte 56");
+    expect(errorOf(withImp('{"id":"1","native":{"request":{"a":1,"a":2}}}'))).toStrictEqual("OK"); // not interpreted, as a string would not be
+    expect(errorOf(withImp('{"id":"1","native":{"request":' + repeat('{"a":', 40) + "1" + repeat("}", 40) + "}}"))).toStrictEqual(
+      "$: nesting deeper than 32 at byte 188",
+    );
+  });
+
+  it("cuts a native.request object at the native.request limit, like the string", () => {
+    const assets = repeat('{"id":1,"title":{"len":90}},', 700);
+    expect(errorOf(withImp('{"id":"1","native":{"request":{"assets":[' + assets + "{}]}}}"))).toStrictEqual("OK");
+    expect(req.imp(0).native.request.len).toBe(MAX_NATIVE_REQUEST_BYTES);
+    expect(req.truncatedStrings).toBe(1);
+  });
 });
 
 describe("BidRequest: wrong types", () => {
@@ -436,7 +461,9 @@ describe("BidRequest: wrong types", () => {
       withImp('{"id":"1","video":{"skip":2}}'), "imp[0].video.skip: out of range",
       withImp('{"id":"1","video":{"protocols":[2,3.5]}}'), "imp[0].video.protocols[1]: expected integer",
       withImp('{"id":"1","video":{"plcmt":"1"}}'), "imp[0].video.plcmt: expected integer",
-      withImp('{"id":"1","native":{"request":{"ver":"1.2"}}}'), "imp[0].native.request: expected string",
+      withImp('{"id":"1","native":{"request":12}}'), "imp[0].native.request: expected string",
+      withImp('{"id":"1","native":{"request":["{}"]}}'), "imp[0].native.request: expected string",
+      withImp('{"id":"1","native":{"request":true}}'), "imp[0].native.request: expected string",
       withImp('{"id":"1","native":{"ver":1.2}}'), "imp[0].native.ver: expected string",
       withImp('{"id":"1","audio":{"mimes":[null]}}'), "imp[0].audio.mimes[0]: expected string",
       withImp('{"id":"1","audio":{"maxduration":"60"}}'), "imp[0].audio.maxduration: expected integer",
