@@ -65,6 +65,11 @@ function int(text: string): NumberStatus {
   return startReader().readI64();
 }
 
+/** The integer read from `text`, or -12345 when it is not one. */
+function intOf(text: string): i64 {
+  return int(text) == NumberStatus.OK ? reader.number.intValue : -12345;
+}
+
 function float(text: string): f64 {
   useText(text);
   const status = startReader().readF64();
@@ -250,11 +255,59 @@ describe("JsonReader: numbers", () => {
     expect(int("99999999999999999999999")).toBe(NumberStatus.NOT_INTEGER);
   });
 
-  it("does not take fractions or exponents as integers", () => {
+  it("reads an integral value written with a fraction or an exponent as an integer", () => {
+    expect(intOf("300.0")).toBe(300);
+    expect(intOf("300.00")).toBe(300);
+    expect(intOf("200.000000000000000000000000000")).toBe(200);
+    expect(intOf("2.5e2")).toBe(250);
+    expect(intOf("2.55e2")).toBe(255);
+    expect(intOf("2.50E+2")).toBe(250);
+    expect(intOf("1E0")).toBe(1);
+    expect(intOf("1e3")).toBe(1000);
+    expect(intOf("3e2")).toBe(300);
+    expect(intOf("100e-2")).toBe(1);
+    expect(intOf("-1.5e1")).toBe(-15);
+    expect(intOf("0.1e1")).toBe(1);
+    expect(intOf("0.00000000000000000000000000000000001e35")).toBe(1);
+    expect(intOf("1" + "0".repeat(30) + "e-30")).toBe(1);
+    expect(intOf("9007199254740993.0")).toBe(9007199254740993);
+    expect(intOf("12345678901234567890e-1")).toBe(1234567890123456789); // the 20th digit, 0, is dropped
+    expect(intOf("9.223372036854775807e18")).toBe(i64.MAX_VALUE);
+    expect(intOf("-9.223372036854775808e18")).toBe(i64.MIN_VALUE);
+    expect(intOf("9223372036854775807.000")).toBe(i64.MAX_VALUE);
+  });
+
+  it("reads every written zero as 0", () => {
+    expect(intOf("0.0")).toBe(0);
+    expect(intOf("-0.0")).toBe(0);
+    expect(intOf("0e0")).toBe(0);
+    expect(intOf("-0E-5")).toBe(0);
+    expect(intOf("0.000e999999999")).toBe(0);
+  });
+
+  it("does not take a non-integral value as an integer, however close", () => {
     expect(int("1.5")).toBe(NumberStatus.NOT_INTEGER);
-    expect(int("300.0")).toBe(NumberStatus.NOT_INTEGER);
-    expect(int("1e3")).toBe(NumberStatus.NOT_INTEGER);
-    expect(int("1E0")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("200.5")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("2.555e2")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1e-1")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1e-400")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("0.5e0")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1.0000000000000000001")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("9007199254740993.5")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1" + "0".repeat(30) + "1e-31")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("-123e-2")).toBe(NumberStatus.NOT_INTEGER);
+  });
+
+  it("does not take an integral value beyond i64 as an integer", () => {
+    expect(int("1e400")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1e19")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1e999999999999")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("9.223372036854775808e18")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("-9.223372036854775809e18")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("18446744073709551616.0")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("1844674407370955161.6e1")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("99999999999999999999.0e-1")).toBe(NumberStatus.NOT_INTEGER);
+    expect(int("12345678901234567891e-1")).toBe(NumberStatus.NOT_INTEGER); // ...789.1
   });
 
   it("reads floats exactly on the fast path", () => {
@@ -533,12 +586,64 @@ describe("FieldReader", () => {
     expect(f.message.toString()).toStrictEqual("$: expected object");
   });
 
+  it("reads integral fractions and exponents as integers, keeping the range check", () => {
+    const f = new FieldReader();
+    expect(run('{"a":2.5e1,"list":[1.0,2E0,300e-2]}', f)).toBe(31);
+    expect(run('{"a":1e3}', f)).toBe(-1);
+    expect(f.message.toString()).toStrictEqual("a: out of range");
+    expect(run('{"a":1e400}', f)).toBe(-1);
+    expect(f.message.toString()).toStrictEqual("a: expected integer");
+    expect(run('{"list":[1,2.5]}', f)).toBe(-1);
+    expect(f.message.toString()).toStrictEqual("list[1]: expected integer");
+    expect(f.error).toBe(JsonError.WRONG_TYPE);
+  });
+
   it("reports syntax errors with the byte offset", () => {
     const f = new FieldReader();
     expect(run('{"a":1,"b":01}', f)).toBe(-1);
     expect(f.message.toString()).toStrictEqual("$: invalid number at byte 12");
     expect(run('{"a":1} x', f)).toBe(-1);
     expect(f.message.toString()).toStrictEqual("$: trailing characters after JSON value at byte 8");
+  });
+});
+
+/** readObjectText() of the value of "a" in `text`: the text it kept, or "ERR <message>". */
+function objectTextOf(text: string, maxLen: i32 = 1000, maxDepth: i32 = 32): string {
+  useText(text);
+  const f = new FieldReader(65536, maxDepth);
+  f.reset(changetype<usize>(input), input.byteLength);
+  const out = new Str();
+  if (!f.beginObject() || f.nextField(NAMES) != 0 || !f.readObjectText(out, maxLen)) return "ERR " + f.message.toString();
+  f.endField();
+  if (f.nextField(NAMES) != FIELD_END || !f.finish()) return "ERR " + f.message.toString();
+  return out.toString();
+}
+
+describe("FieldReader.readObjectText", () => {
+  it("keeps the exact bytes of the object, escapes and spacing included", () => {
+    expect(objectTextOf('{"a":{"ver":"1.2","assets":[{"id":1}]}}')).toStrictEqual('{"ver":"1.2","assets":[{"id":1}]}');
+    expect(objectTextOf('{"a": \n { "t" : "\\u00e9\\"" } }')).toStrictEqual('{ "t" : "\\u00e9\\"" }');
+    expect(objectTextOf('{"a":{}}')).toStrictEqual("{}");
+  });
+
+  it("validates the object like any other value", () => {
+    expect(objectTextOf('{"a":{"x":01}}')).toStrictEqual("ERR $: invalid number at byte 11");
+    expect(objectTextOf('{"a":{"x":[1,]}}')).toStrictEqual("ERR $: expected a JSON value at byte 13");
+    expect(objectTextOf('{"a":{"x":{"y":{}}}}', 1000, 3)).toStrictEqual("ERR $: nesting deeper than 3 at byte 15");
+    expect(objectTextOf('{"a":[1]}')).toStrictEqual("ERR a: expected object");
+  });
+
+  it("cuts at maxLen on a character boundary and counts it", () => {
+    useText('{"a":{"t":"\u00e9\u00e9"}}');
+    const f = new FieldReader();
+    f.reset(changetype<usize>(input), input.byteLength);
+    const out = new Str();
+    expect(f.beginObject()).toBe(true);
+    expect(f.nextField(NAMES)).toBe(0);
+    // {"t":" is 6 bytes, then a 2-byte character: a cut at 7 keeps 6.
+    expect(f.readObjectText(out, 7)).toBe(true);
+    expect(out.len).toBe(6);
+    expect(f.truncatedStrings).toBe(1);
   });
 });
 

@@ -7,6 +7,7 @@ import {
   MAX_DEALS,
   MAX_FORMATS,
   MAX_IMPS,
+  MAX_NATIVE_REQUEST_BYTES,
   MAX_SEGMENTS,
   MAX_STRING_BYTES,
   UNSET,
@@ -384,6 +385,49 @@ describe("BidRequest: required fields", () => {
   });
 });
 
+describe("BidRequest: what real exchanges send beyond the letter of OpenRTB", () => {
+  it("reads integers written with an integral fraction or exponent", () => {
+    expect(errorOf(withTop('"tmax":200.0,"at":1E0,"test":0.0'))).toStrictEqual("OK");
+    expect(req.tmax).toBe(200);
+    expect(req.at).toBe(1);
+    expect(req.test).toBe(0);
+    expect(errorOf(withImp('{"id":"1","banner":{"w":300.00,"h":2.5e2,"format":[{"w":3E2,"h":25e1}],"battr":[1.0,30e-1]}}'))).toStrictEqual("OK");
+    const b = req.imp(0).banner;
+    expect(b.w).toBe(300);
+    expect(b.h).toBe(250);
+    expect(b.format(0).w).toBe(300);
+    expect(b.format(0).h).toBe(250);
+    expect(b.battr.get(0)).toBe(1);
+    expect(b.battr.get(1)).toBe(3);
+    expect(errorOf(withTop('"device":{"geo":{"utcoffset":-3.0e2}}'))).toStrictEqual("OK");
+    expect(req.device.geo.utcoffset).toBe(-300);
+  });
+
+  it("keeps a native.request object as its raw JSON text", () => {
+    const doc = '{"ver":"1.2","assets":[{"id":1,"required":1,"title":{"len":90}}],"t":"\\u00e9"}';
+    expect(errorOf(withImp('{"id":"1","native":{"request":' + doc + ',"ver":"1.2"}}'))).toStrictEqual("OK");
+    expect(str(req.imp(0).native.request)).toStrictEqual(doc);
+    expect(str(req.imp(0).native.ver)).toStrictEqual("1.2");
+    expect(req.truncatedStrings).toBe(0);
+  });
+
+  it("validates a native.request object as part of the request", () => {
+    expect(errorOf(withImp('{"id":"1","native":{"request":{"ver":1.2.3}}}'))).toStrictEqual("$: invalid number at byte 58");
+    expect(errorOf(withImp('{"id":"1","native":{"request":{"a":[1,]}}}'))).toStrictEqual("$: expected a JSON value at byte 56");
+    expect(errorOf(withImp('{"id":"1","native":{"request":{"a":1,"a":2}}}'))).toStrictEqual("OK"); // not interpreted, as a string would not be
+    expect(errorOf(withImp('{"id":"1","native":{"request":' + repeat('{"a":', 40) + "1" + repeat("}", 40) + "}}"))).toStrictEqual(
+      "$: nesting deeper than 32 at byte 188",
+    );
+  });
+
+  it("cuts a native.request object at the native.request limit, like the string", () => {
+    const assets = repeat('{"id":1,"title":{"len":90}},', 700);
+    expect(errorOf(withImp('{"id":"1","native":{"request":{"assets":[' + assets + "{}]}}}"))).toStrictEqual("OK");
+    expect(req.imp(0).native.request.len).toBe(MAX_NATIVE_REQUEST_BYTES);
+    expect(req.truncatedStrings).toBe(1);
+  });
+});
+
 describe("BidRequest: wrong types", () => {
   it("names the field and the expected type", () => {
     const cases: string[] = [
@@ -395,8 +439,12 @@ describe("BidRequest: wrong types", () => {
       withImp('{"id":"1","banner":[]}'), "imp[0].banner: expected object",
       withImp('{"id":"1","banner":{"w":"300"}}'), "imp[0].banner.w: expected integer",
       withImp('{"id":"1","banner":{"w":300.5}}'), "imp[0].banner.w: expected integer",
-      withImp('{"id":"1","banner":{"w":300.0}}'), "imp[0].banner.w: expected integer",
-      withImp('{"id":"1","banner":{"w":3e2}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":300.25}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":3.001e2}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":1e-400}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":1e400}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":3e9}}'), "imp[0].banner.w: out of range",
+      withImp('{"id":"1","banner":{"w":-1.0}}'), "imp[0].banner.w: out of range",
       withImp('{"id":"1","banner":{"w":18446744073709551616}}'), "imp[0].banner.w: expected integer",
       withImp('{"id":"1","banner":{"w":-1}}'), "imp[0].banner.w: out of range",
       withImp('{"id":"1","banner":{"w":3000000000}}'), "imp[0].banner.w: out of range",
@@ -413,7 +461,9 @@ describe("BidRequest: wrong types", () => {
       withImp('{"id":"1","video":{"skip":2}}'), "imp[0].video.skip: out of range",
       withImp('{"id":"1","video":{"protocols":[2,3.5]}}'), "imp[0].video.protocols[1]: expected integer",
       withImp('{"id":"1","video":{"plcmt":"1"}}'), "imp[0].video.plcmt: expected integer",
-      withImp('{"id":"1","native":{"request":{"ver":"1.2"}}}'), "imp[0].native.request: expected string",
+      withImp('{"id":"1","native":{"request":12}}'), "imp[0].native.request: expected string",
+      withImp('{"id":"1","native":{"request":["{}"]}}'), "imp[0].native.request: expected string",
+      withImp('{"id":"1","native":{"request":true}}'), "imp[0].native.request: expected string",
       withImp('{"id":"1","native":{"ver":1.2}}'), "imp[0].native.ver: expected string",
       withImp('{"id":"1","audio":{"mimes":[null]}}'), "imp[0].audio.mimes[0]: expected string",
       withImp('{"id":"1","audio":{"maxduration":"60"}}'), "imp[0].audio.maxduration: expected integer",
@@ -457,7 +507,7 @@ describe("BidRequest: wrong types", () => {
       withTop('"test":true'), "test: expected integer",
       withTop('"at":0'), "at: out of range",
       withTop('"tmax":"100"'), "tmax: expected integer",
-      withTop('"tmax":1e3'), "tmax: expected integer",
+      withTop('"tmax":1e-3'), "tmax: expected integer",
       withTop('"tmax":-5'), "tmax: out of range",
       withTop('"cur":"USD"'), "cur: expected array",
       withTop('"cur":["USD",null]'), "cur[1]: expected string",

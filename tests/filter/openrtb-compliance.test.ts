@@ -73,6 +73,26 @@ describe("OpenRTB compliance: request", () => {
     assert.equal(only.status, 204, only.text);
   });
 
+  it("bids when integers are written 200.0 or 3e2 and native.request is an object, as some exchanges send them", async () => {
+    // JSON.stringify cannot write 200.0: placeholders are replaced in the text.
+    const body = request({
+      tmax: "@TMAX@",
+      imp: [
+        { id: "n", native: { request: { ver: "1.2", assets: [{ id: 1, required: 1, title: { len: 90 } }] }, ver: "1.2" } },
+        { ...BANNER_IMP, banner: { w: "@W@", h: 250 } },
+      ],
+    }).replace("\"@TMAX@\"", "200.0").replace("\"@W@\"", "3e2");
+    assert.ok(body.includes('"w":3e2,') && body.includes('"tmax":200.0'), body);
+    const r = await post(bidUrl, body);
+    try {
+      assert.equal(r.status, 200, r.text);
+      const bids = r.json().seatbid[0].bid;
+      assert.deepEqual(bids.map((b: { impid: string }) => b.impid), ["1"]);
+    } finally {
+      await settle(r);
+    }
+  });
+
   it("answers in a currency of the request's cur list, and no-bids when it has none of them", async () => {
     const ok = await post(bidUrl, request({ cur: ["EUR", "USD"] }));
     try {

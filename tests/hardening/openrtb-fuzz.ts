@@ -67,7 +67,9 @@ const video = fc.record(
   },
   { requiredKeys: [] },
 );
-const native = fc.record({ request: fc.oneof(str, fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v))), ver: str, api: intList, battr: intList }, { requiredKeys: [] });
+/** native.request: a string (OpenRTB), or the document itself as an object (what several exchanges send). */
+const nativeRequest = fc.oneof(str, fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), fc.dictionary(asciiText(8), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }));
+const native = fc.record({ request: nativeRequest, ver: str, api: intList, battr: intList }, { requiredKeys: [] });
 const audio = fc.record({ mimes: strList(), minduration: int, maxduration: int }, { requiredKeys: [] });
 const currency = fc.oneof(
   { weight: 6, arbitrary: fc.constant("USD") },
@@ -176,11 +178,38 @@ export const requestObject: fc.Arbitrary<OpenRtbRequest> = fc
   )
   .map((r) => ({ ...r, imp: r.imp.map(([impId, body]) => ({ id: impId, ...body })) }) as OpenRtbRequest);
 
-/** JSON text styles: compact, indented, and with every non-ASCII character as a \u escape. */
-export type Style = "compact" | "indent" | "tabs" | "ascii";
-const style = fc.constantFrom<Style>("compact", "compact", "indent", "tabs", "ascii");
+/**
+ * JSON text styles: compact, indented, with every non-ASCII character as a \u escape, and
+ * "integral": compact with every integer written with a fraction or an exponent (200.0,
+ * 2e2, 20000e-2), which is the same JSON value and must read the same.
+ */
+export type Style = "compact" | "indent" | "tabs" | "ascii" | "integral";
+const style = fc.constantFrom<Style>("compact", "compact", "indent", "tabs", "ascii", "integral");
+
+/** A safe integer in one of the spellings exchanges use for it (chosen by its value: deterministic). */
+function integralSpelling(n: number): string {
+  const plain = String(n);
+  switch (Math.abs(n) % 4) {
+    case 0: return `${plain}.0`;
+    case 1: return `${plain}E0`;
+    case 2: return n % 10 === 0 && n !== 0 ? `${n / 10}e1` : `${plain}.000`;
+    default: return `${plain}00e-2`;
+  }
+}
+
+/** JSON.stringify, compact, with integers spelled by integralSpelling(). */
+function stringifyIntegral(v: unknown): string {
+  if (typeof v === "number" && Number.isSafeInteger(v)) return integralSpelling(v);
+  if (Array.isArray(v)) return `[${v.map((e) => (e === undefined ? "null" : stringifyIntegral(e))).join(",")}]`;
+  if (typeof v === "object" && v !== null) {
+    const members = Object.entries(v).filter(([, e]) => e !== undefined);
+    return `{${members.map(([k, e]) => `${JSON.stringify(k)}:${stringifyIntegral(e)}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
 
 export function encode(req: OpenRtbRequest, s: Style): Buffer {
+  if (s === "integral") return Buffer.from(stringifyIntegral(req), "utf8");
   let text = s === "indent" ? JSON.stringify(req, null, 1) : s === "tabs" ? JSON.stringify(req, null, "\t") : JSON.stringify(req);
   if (s === "ascii") text = text.replace(/[\u007f-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
   return Buffer.from(text, "utf8");

@@ -278,6 +278,31 @@ export class FieldReader {
     return true;
   }
 
+  /** Kind of the value at the read position (peeked at most once). */
+  valueKind(): JsonKind {
+    const k = this.kind;
+    return k == KIND_UNKNOWN ? this.peekValue() : <JsonKind>k;
+  }
+
+  /**
+   * Reads an object as its raw JSON text: `dst` views the exact bytes from '{'
+   * to '}' in the input. The object is validated like any other value (syntax,
+   * UTF-8, depth) but not interpreted. Longer than maxLen bytes is cut at a
+   * character boundary and counted, as readString() does.
+   */
+  readObjectText(dst: Str, maxLen: i32): bool {
+    if (!this.expect(JsonKind.OBJECT, "expected object")) return false;
+    const r = this.reader;
+    const start = r.pos; // peeking left the read position on the '{'
+    if (!this.consumed(r.skipValue())) return this.failSyntax();
+    dst.set(start, <i32>(r.pos - start));
+    if (dst.len > maxLen) {
+      dst.len = utf8TruncatedLength(dst.ptr, dst.len, maxLen);
+      this.truncatedStrings++;
+    }
+    return true;
+  }
+
   /** Reads true/false into `reader.boolValue`. */
   readBool(): bool {
     if (!this.expect(JsonKind.BOOL, "expected boolean")) return false;

@@ -3,7 +3,7 @@ import { JsonError } from "./errors";
 /** Outcome of converting a scanned JSON number to a typed value. */
 export enum NumberStatus {
   OK = 0,
-  /** Valid JSON number, but not an integer that fits an i64 (fraction, exponent, overflow). */
+  /** Valid JSON number, but not an integer that fits an i64 (a fraction such as 1.5 or 1e-1, or overflow). */
   NOT_INTEGER = 1,
   /** Valid JSON number whose magnitude does not fit an f64 (e.g. 1e400). */
   OUT_OF_RANGE = 2,
@@ -23,10 +23,12 @@ const POW10: StaticArray<f64> = [
   1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
+/** The powers of ten in a u64 (10^19 is the largest one). */
 const POW10_U64: StaticArray<u64> = [
   1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
   10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000,
-  1000000000000000,
+  1000000000000000, 10000000000000000, 100000000000000000, 1000000000000000000,
+  10000000000000000000,
 ];
 
 @inline
@@ -173,11 +175,56 @@ export class NumberToken {
     return p;
   }
 
-  /** Converts to an i64 (into `intValue`): only plain integers, no fraction or exponent. */
+  /**
+   * Converts to an i64 (into `intValue`): any number whose value is an exact
+   * integer in the i64 range, so 200, 200.0, 2e2 and 20000e-2 all read as 200.
+   * (JSON has one number type: JSON.parse cannot tell 200 from 200.0, and
+   * exchanges send both.) NOT_INTEGER for 1.5, 1e-400, 2^63.
+   */
   toI64(): NumberStatus {
-    if (this.hasFraction || this.hasExponent) return NumberStatus.NOT_INTEGER;
+    // Plain digits, the common case: the mantissa is the value (no fraction
+    // or exponent work on this path).
+    if (this.hasFraction || this.hasExponent) return this.integralToI64();
     if (this.intDigits > MAX_MANTISSA_DIGITS) return NumberStatus.NOT_INTEGER;
-    const m = this.mantissa; // exact: at most 19 digits and no fraction
+    return this.signedToI64(this.mantissa);
+  }
+
+  /**
+   * toI64() for a number written with a fraction or an exponent. Decided on
+   * the decimal digits, exactly (no f64 rounding): the value is
+   * mantissa * 10^(scale + exponent), plus a dropped non-zero digit when
+   * `inexact`.
+   */
+  private integralToI64(): NumberStatus {
+    const m = this.mantissa;
+    if (m == 0) {
+      // Every digit kept was a zero, and a non-zero one is always kept first: 0.0, -0e5.
+      this.intValue = 0;
+      return NumberStatus.OK;
+    }
+    // A dropped non-zero digit lies below a full 19-digit mantissa (>= 10^18):
+    // for it to be in the integer part the value must be >= 10^19, past i64.
+    if (this.inexact) return NumberStatus.NOT_INTEGER;
+    // A capped exponent is off by an unknown amount; such a number would need a
+    // million digits to be an i64 integer.
+    if (this.exponent == EXPONENT_CAP || this.exponent == -EXPONENT_CAP) return NumberStatus.NOT_INTEGER;
+    const e = this.scale + this.exponent;
+    if (e < 0) {
+      // m < 10^19: a fraction of more than 19 digits cannot divide out.
+      if (e < -MAX_MANTISSA_DIGITS) return NumberStatus.NOT_INTEGER;
+      const p = unchecked(POW10_U64[-e]);
+      if (m % p != 0) return NumberStatus.NOT_INTEGER;
+      return this.signedToI64(m / p);
+    }
+    // m >= 1, so 10^19 or more is past i64; below that, m * 10^e must not wrap.
+    if (e >= MAX_MANTISSA_DIGITS) return NumberStatus.NOT_INTEGER;
+    const p = unchecked(POW10_U64[e]);
+    if (m > <u64>0x8000000000000000 / p) return NumberStatus.NOT_INTEGER;
+    return this.signedToI64(m * p);
+  }
+
+  /** Stores the magnitude `m` with the token's sign, if the result fits an i64. */
+  @inline private signedToI64(m: u64): NumberStatus {
     if (this.negative) {
       if (m > <u64>0x8000000000000000) return NumberStatus.NOT_INTEGER;
       this.intValue = -(<i64>m); // m == 2^63 wraps to i64.MIN, which is right

@@ -316,7 +316,7 @@ export class JsonReader {
     return true;
   }
 
-  /** Reads an integer into `number.intValue`. NOT_INTEGER for 1.5, 1e3, 2^64. */
+  /** Reads an integer into `number.intValue` (200.0 and 2e2 are 200). NOT_INTEGER for 1.5, 1e-1, 2^64. */
   readI64(): NumberStatus {
     if (!this.scanNumber()) return NumberStatus.INVALID;
     return this.number.toI64();

@@ -107,7 +107,7 @@ export class Video {
 
 export class Native {
   present: bool = false;
-  /** The native request document, kept as a string (not parsed). */
+  /** The native request document, kept as text (not parsed): the string, or the object's raw JSON. */
   readonly request: Str = new Str();
   readonly ver: Str = new Str();
   readonly api: IntList = new IntList(MAX_INT_LIST);

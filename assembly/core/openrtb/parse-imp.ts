@@ -8,6 +8,7 @@ import { Str } from "../bytes/str";
 import { JsonError } from "../json/errors";
 import { FieldReader, FIELD_ERROR } from "../json/fields";
 import { FieldTable } from "../json/field-table";
+import { JsonKind } from "../json/reader";
 import { Banner, Deal, Format, Imp, Native, Pmp, Video, Audio } from "./imp";
 import {
   MAX_DEALS,
@@ -213,7 +214,7 @@ function readNative(f: FieldReader, n: Native): bool {
   while ((k = f.nextField(NATIVE_FIELDS)) >= 0) {
     let ok = false;
     switch (k) {
-      case 0: ok = f.readString(n.request, MAX_NATIVE_REQUEST_BYTES); break;
+      case 0: ok = readNativeRequest(f, n.request); break;
       case 1: ok = f.readString(n.ver, MAX_STRING_BYTES); break;
       case 2: ok = f.readIntList(n.api, 0, I32_MAX); break;
       case 3: ok = f.readIntList(n.battr, 0, I32_MAX); break;
@@ -222,6 +223,17 @@ function readNative(f: FieldReader, n: Native): bool {
     f.endField();
   }
   return k != FIELD_ERROR;
+}
+
+/**
+ * native.request is a string holding the Native 1.x request document, but
+ * several exchanges send the document itself as an object: keep its raw JSON
+ * text, which is what the string would hold once unescaped. Anything else is
+ * "expected string", the type OpenRTB names.
+ */
+function readNativeRequest(f: FieldReader, dst: Str): bool {
+  if (f.valueKind() == JsonKind.OBJECT) return f.readObjectText(dst, MAX_NATIVE_REQUEST_BYTES);
+  return f.readString(dst, MAX_NATIVE_REQUEST_BYTES);
 }
 
 function readAudio(f: FieldReader, a: Audio): bool {
