@@ -14,7 +14,7 @@ const USAGE = `usage: nexus-rtb <command> [options]
 
 commands:
   serve [--config FILE]        run the bidder (NEXUS_* environment variables override the file)
-  keygen --out DIR             create private.pem / public.pem for model signing
+  keygen --out DIR [--force]   create private.pem / public.pem for model signing
   sign --model FILE --key PEM  write FILE.sha256 and FILE.sig
   train | replay | loadgen     offline tools (run with --help)
 `;

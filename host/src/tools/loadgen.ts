@@ -340,7 +340,8 @@ export function parseFx(text: string): Record<string, number> {
   return fx;
 }
 
-const OPTIONS = {
+/** The flags main() parses; each is in LOADGEN_USAGE (tests/tools/usage.test.ts). */
+export const LOADGEN_OPTIONS = {
   url: { type: "string" },
   log: { type: "string" },
   concurrency: { type: "string" },
@@ -357,7 +358,7 @@ const OPTIONS = {
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   return runTool(io, LOADGEN_USAGE, async () => {
-    const v = parse(argv, OPTIONS);
+    const v = parse(argv, LOADGEN_OPTIONS);
     if (flag(v, "help")) {
       io.out(LOADGEN_USAGE);
       return 0;

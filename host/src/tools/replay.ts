@@ -53,6 +53,7 @@ export const REPLAY_USAGE = `usage: nexus-rtb replay (--train FILE --test FILE |
                       rate, PID gains by pacing error (default); clicks: grid search
                       for the most clicks on train
   --report FILE       write the HTML report (spend curves, clicks vs budget)
+  --core FILE         compiled core to run (default build/nexus_core.wasm)
   --json              machine-readable results on stdout
 `;
 
@@ -237,7 +238,8 @@ export function formatReplaySummary(s: ReplaySummary): string {
 
 // ---- CLI ---------------------------------------------------------------------------
 
-const OPTIONS = {
+/** The flags main() parses; each is in REPLAY_USAGE (tests/tools/usage.test.ts). */
+export const REPLAY_OPTIONS = {
   format: { type: "string" },
   train: { type: "string" },
   test: { type: "string" },
@@ -259,7 +261,7 @@ const OPTIONS = {
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   return runTool(io, REPLAY_USAGE, async () => {
-    const v = parse(argv, OPTIONS);
+    const v = parse(argv, REPLAY_OPTIONS);
     if (flag(v, "help")) {
       io.out(REPLAY_USAGE);
       return 0;

@@ -47,6 +47,7 @@ export const TRAIN_USAGE = `usage: nexus-rtb train --data FILE --out PATH [optio
   --tune-repeats R     independent fold splits for --tune, averaged (default 3)
   --no-npz             write only the .nxm (and its .sha256/.sig)
   --key FILE           Ed25519 private key (PKCS#8 PEM) to sign the files
+  --core FILE          compiled core to run (default build/nexus_core.wasm)
   --json               machine-readable summary on stdout
 `;
 
@@ -172,7 +173,8 @@ export function formatTrainSummary(s: TrainSummary): string {
   return `${lines.join("\n")}\n`;
 }
 
-const OPTIONS = {
+/** The flags main() parses; each is in TRAIN_USAGE (tests/tools/usage.test.ts). */
+export const TRAIN_OPTIONS = {
   data: { type: "string" },
   format: { type: "string" },
   featindex: { type: "string" },
@@ -201,7 +203,7 @@ const OPTIONS = {
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   return runTool(io, TRAIN_USAGE, async () => {
-    const v = parse(argv, OPTIONS);
+    const v = parse(argv, TRAIN_OPTIONS);
     if (flag(v, "help")) {
       io.out(TRAIN_USAGE);
       return 0;
