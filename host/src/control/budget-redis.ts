@@ -107,6 +107,7 @@ local reportMs = ARGV[20]
 local reportDay = ARGV[21]
 local unreported = ARGV[22] == '1'
 local podTtl = tonumber(ARGV[23])
+local returning = ARGV[24] == '1'
 
 -- Read everything first: no write happens before the last check that could fail.
 local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
@@ -212,7 +213,7 @@ end
 if tokens > cap then tokens = cap end
 
 local target = held
-if active then target = held + slice end
+if active and not returning then target = held + slice end
 local upper = target
 if total > 0 then upper = math.min(upper, G + total - cg) end
 if daily > 0 then upper = math.min(upper, G + daily - dg) end
@@ -350,6 +351,7 @@ export interface CampaignState {
 }
 
 export class RedisBudgetSource implements BudgetSource {
+  readonly shared = true;
   readonly redis: Redis;
   readonly podId: string | undefined;
   /** The utc_offset_minutes the filter last reported (PodReport.utcOffsetMinutes). */
@@ -463,6 +465,7 @@ export class RedisBudgetSource implements BudgetSource {
       report.reportDay === undefined ? "" : String(report.reportDay),
       report.unreported === true ? "1" : "0",
       String(POD_TTL_MS),
+      report.returning === true ? "1" : "0",
     ];
     let raw: unknown;
     try {
