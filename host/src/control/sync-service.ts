@@ -78,7 +78,7 @@ const MAX_LEASES_PER_CAMPAIGN = 2;
 
 /** What a graceful stop gave back (SyncService.returnUnspent). */
 export interface ReturnOutcome {
-  /** False when nothing was tried: the budget source is not shared (nobody to give to), or no time to wait. */
+  /** False when nothing was tried: the budget source is not shared (nobody to give to), no time to wait, or no sync ever. */
   attempted: boolean;
   /** Every campaign the filter reported had its return confirmed by a later report. */
   complete: boolean;
@@ -224,7 +224,8 @@ export class SyncService {
   async returnUnspent(timeoutMs: number): Promise<ReturnOutcome> {
     // No time to wait (returnWaitMs 0, or the drain took it all): a return nobody waits for would
     // only stop the filter's bidding early.
-    if (this.budget.shared !== true || !(timeoutMs > 0)) return { attempted: false, complete: false, returned: {}, kept: {}, pending: [], syncs: 0 };
+    // A filter that never synced holds nothing of the store's.
+    if (this.budget.shared !== true || !(timeoutMs > 0) || this.syncs === 0) return { attempted: false, complete: false, returned: {}, kept: {}, pending: [], syncs: 0 };
     this.returning ??= { before: new Map(), kept: new Map(), reported: new Set(), syncs: 0 };
     const deadline = Date.now() + Math.max(0, timeoutMs);
     while (!this.returnConfirmed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, deadline - Date.now()))));
