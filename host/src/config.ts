@@ -61,6 +61,12 @@ export interface HostConfig {
     replayRedisTimeoutMs: number;
     /** After Redis lost its data, no new slices for this long (ms) while the pods re-register what they hold. */
     recoveryHoldMs: number;
+    /**
+     * A graceful stop waits at most this long (ms) for the filter's syncs to carry its unspent
+     * grants back to a shared store (SyncService.returnUnspent): two syncs of the filter and their
+     * round trips. Standalone mode waits no longer than what is left of the drain budget.
+     */
+    returnWaitMs: number;
   };
   adminToken: string;
   /**
@@ -103,6 +109,7 @@ export function defaultConfig(): HostConfig {
       redisTimeoutMs: 200,
       replayRedisTimeoutMs: 20,
       recoveryHoldMs: 5000,
+      returnWaitMs: 3000,
     },
     adminToken: "",
     syncToken: "",
@@ -226,6 +233,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   num("NEXUS_REDIS_TIMEOUT_MS", (v) => (cfg.budget.redisTimeoutMs = v));
   num("NEXUS_REPLAY_REDIS_TIMEOUT_MS", (v) => (cfg.budget.replayRedisTimeoutMs = v));
   num("NEXUS_BUDGET_RECOVERY_HOLD_MS", (v) => (cfg.budget.recoveryHoldMs = v));
+  num("NEXUS_BUDGET_RETURN_WAIT_MS", (v) => (cfg.budget.returnWaitMs = v));
   str("NEXUS_ADMIN_TOKEN", (v) => (cfg.adminToken = v));
   str("NEXUS_SYNC_TOKEN", (v) => (cfg.syncToken = v));
   str("NEXUS_LOG_LEVEL", (v) => (cfg.logLevel = v));
@@ -264,6 +272,7 @@ function validate(cfg: HostConfig): void {
   timer("budget.redisTimeoutMs", cfg.budget.redisTimeoutMs, 1);
   timer("budget.replayRedisTimeoutMs", cfg.budget.replayRedisTimeoutMs, 1);
   timer("budget.recoveryHoldMs", cfg.budget.recoveryHoldMs, 0);
+  timer("budget.returnWaitMs", cfg.budget.returnWaitMs, 0);
   oneOf("logLevel", cfg.logLevel, ["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);

@@ -68,7 +68,8 @@ export interface Standalone extends ControlPlane {
   close(): Promise<void>;
   /**
    * Graceful stop (SIGTERM): /readyz answers 503 (draining), the bid listener closes, the
-   * requests in flight are answered (for up to `drainMs`), then everything stops.
+   * requests in flight are answered (for up to `drainMs`), the filter's unspent grants go back to
+   * a shared budget store (for up to budget.returnWaitMs, within `drainMs`), then everything stops.
    */
   stop(drainMs?: number): Promise<void>;
 }
@@ -218,8 +219,13 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
     },
     close,
     async stop(drainMs = DRAIN_MS) {
+      const startedMs = Date.now();
       // The bids in flight are answered (and settle their reservations) before the VMs go.
       await bid.drain(drainMs);
+      // No more bids: the VMs' syncs give back what the filter holds unspent (its reservations
+      // stay held). Before the VMs go: only the filter's reports let the store un-count it.
+      const leftMs = drainMs - (Date.now() - startedMs);
+      await cp.sync.returnUnspent(Math.min(cfg.budget.returnWaitMs, leftMs));
       await close();
     },
   };

@@ -86,7 +86,20 @@ export class RedisServer {
     await exited;
   }
 
+  /**
+   * SIGSTOP: the server hangs (connections stay open, commands wait unanswered) until resume();
+   * the commands sent meanwhile run then, clients that gave up on them or not.
+   */
+  freeze(): void {
+    if (this.running) this.child!.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    if (this.running) this.child!.kill("SIGCONT");
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     await this.kill();
     this.child = null;
   }

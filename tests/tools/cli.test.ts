@@ -234,4 +234,70 @@ describe("nexus-rtb CLI", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("serve (sidecar): SIGTERM answers the filter's syncs as paused until a report shows the return, logs budget_returned, exit 0", async () => {
+    // The filter is played by this test (Envoy runs it in production): it syncs every 100 ms and
+    // applies each answer as the filter's ledger does, granted = max(answer, charged + reserved).
+    const { Redis } = await import("ioredis");
+    const redisUrl = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const prefix = `test-cli-return-${process.pid}-${Date.now().toString(36)}`;
+    const token = "return-sync-token-0123456789abcdef";
+    const dir = mkdtempSync(join(tmpdir(), "nexus-cli-return-"));
+    const campaigns = join(dir, "campaigns.json");
+    copyFileSync(join(ROOT, "tests/fixtures/campaigns/test-campaigns.json"), campaigns);
+    const { child, io, exited, waitFor } = startServe({
+      NEXUS_MODE: "sidecar", NEXUS_CAMPAIGNS: campaigns, NEXUS_SYNC_TOKEN: token, NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
+      NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: redisUrl, NEXUS_REDIS_PREFIX: prefix, NEXUS_POD_ID: "pod-cli",
+    });
+    const ledger = { granted: 0, charged: 0, reserved: 0 };
+    let stopSyncing = false;
+    const sync = async (controlUrl: string) => {
+      const campaign = { id: "test-cpa", granted_micros: ledger.granted, charged_micros: ledger.charged, reserved_micros: ledger.reserved, daily_charged_micros: ledger.charged, wins: 0, late_wins: 0, multiplier_ppm: 1_000_000 };
+      const r = await fetch(`${controlUrl}/nexus/v1/sync`, {
+        method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ vm: 1, config_version: 1, model_loaded: true, ledger_epoch: 7, campaigns: [campaign] }),
+      });
+      const grant = ((await r.json()) as { grants: Array<{ id: string; granted_micros: number }> }).grants.find((g) => g.id === "test-cpa");
+      if (grant) ledger.granted = Math.max(grant.granted_micros, ledger.charged + ledger.reserved);
+    };
+    try {
+      await waitFor("listening", () => /control plane listening on http:\/\/\S+/.test(io.out));
+      const controlUrl = /control plane listening on (http:\/\/\S+)/.exec(io.out)![1]!;
+      await sync(controlUrl);
+      const slice = ledger.granted;
+      assert.ok(slice > 150_000, `one slice: ${slice}`);
+      ledger.charged = 120_000; // spent
+      ledger.reserved = 30_000; // bids waiting for their notices
+      await sync(controlUrl);
+      const syncing = (async () => {
+        while (!stopSyncing) {
+          await sync(controlUrl).catch(() => {});
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      child.kill("SIGTERM");
+      const [code, signal] = await exited;
+      stopSyncing = true;
+      await syncing;
+      assert.deepEqual([code, signal], [0, null], io.err);
+      const line = io.out.split("\n").find((l) => l.includes('"event":"budget_returned"'));
+      assert.ok(line, `budget_returned logged:\n${io.out}`);
+      const event = JSON.parse(line);
+      assert.equal(event.complete, true);
+      assert.deepEqual(event.returned_micros, { "test-cpa": slice - 150_000 });
+      assert.equal(ledger.granted, 150_000, "the filter's grant went down to charged + reserved");
+      const tag = `{nexus:${prefix}:test-cpa}`;
+      assert.equal(Number(await redis.hget(`${tag}:pod:pod-cli`, "granted")), 150_000, "Redis counts charged + reserved for the pod");
+      assert.equal(Number(await redis.hget(`${tag}:campaign`, "granted")), 150_000);
+    } finally {
+      stopSyncing = true;
+      child.kill("SIGKILL");
+      await exited;
+      const keys = await redis.keys(`{nexus:${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

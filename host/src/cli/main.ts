@@ -36,6 +36,10 @@ async function serve(argv: string[]): Promise<number> {
     process.stdout.write(`nexus-rtb control plane listening on ${cp.controlUrl} (Envoy runs the filter)\n`);
     await waitForSignal();
     hup.stopping();
+    // Envoy's filter still syncs: its syncs are answered as for paused campaigns until a report
+    // shows its unspent grants given back (meanwhile it has nothing left to bid with), then go.
+    log.info({ event: "stopping" }, "shutting down: returning unspent budget");
+    await cp.sync.returnUnspent(cfg.budget.returnWaitMs);
     await cp.modelWatcher.stop();
     await cp.control.close();
     await cp.budget.close();

@@ -26,7 +26,8 @@
 // ledger (granted, charged, reserved, daily charged) and gets back its new
 // cumulative grant:
 //   - held = charged + reserved; the pod may hold prev = max(reported granted, held, last answer).
-//   - it wants held + slice (active) or held (paused: unspent slices go back);
+//   - it wants held + slice (active) or held (paused, or the pod is stopping — report.returning:
+//     unspent slices go back);
 //   - an increase beyond what is counted for the pod comes from the bucket (an increase smaller
 //     than minSliceMicros waits for the bucket, unless the budget's remainder is smaller), never
 //     beyond the total (total − what the other pods hold) nor the day (daily − what pods may spend
@@ -61,8 +62,13 @@
 // into a bidding outage without saving a cent.
 //
 // Pods: the source leases under its own podId (default: podIdOf; set it to the Kubernetes pod
-// name): SyncService reports as "pod-local". A pod that dies keeps its unspent
-// slice counted (never re-granted: safe, at most one slice per dead pod is lost to bidding).
+// name): SyncService reports as "pod-local". A pod that stops gracefully gives its unspent
+// slices back by the rule above, never by writing here behind its filter: SyncService.returnUnspent
+// leases every campaign as returning (wanting held), the filter applies the lowered grant, and its
+// next report (granted = what it kept) is what makes this script un-count the rest; a lease whose
+// answer never reached the filter un-counts nothing. A pod that dies (crash, kill -9), or whose
+// stop ran out of time (Redis down, the filter gone), keeps its unspent slice counted (never
+// re-granted: safe, at most one slice per dead pod is lost to bidding).
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
@@ -107,6 +113,7 @@ local reportMs = ARGV[20]
 local reportDay = ARGV[21]
 local unreported = ARGV[22] == '1'
 local podTtl = tonumber(ARGV[23])
+local returning = ARGV[24] == '1'
 
 -- Read everything first: no write happens before the last check that could fail.
 local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
@@ -212,7 +219,7 @@ end
 if tokens > cap then tokens = cap end
 
 local target = held
-if active then target = held + slice end
+if active and not returning then target = held + slice end
 local upper = target
 if total > 0 then upper = math.min(upper, G + total - cg) end
 if daily > 0 then upper = math.min(upper, G + daily - dg) end
@@ -350,6 +357,7 @@ export interface CampaignState {
 }
 
 export class RedisBudgetSource implements BudgetSource {
+  readonly shared = true;
   readonly redis: Redis;
   readonly podId: string | undefined;
   /** The utc_offset_minutes the filter last reported (PodReport.utcOffsetMinutes). */
@@ -463,6 +471,7 @@ export class RedisBudgetSource implements BudgetSource {
       report.reportDay === undefined ? "" : String(report.reportDay),
       report.unreported === true ? "1" : "0",
       String(POD_TTL_MS),
+      report.returning === true ? "1" : "0",
     ];
     let raw: unknown;
     try {

@@ -46,6 +46,11 @@ export interface PodReport {
    * sources change nothing and answer what they answered last; otherwise they lease as usual.
    */
   unreported?: boolean;
+  /**
+   * The pod is stopping gracefully: it wants only what it holds (charged + reserved), as for a
+   * paused campaign, so that its unspent grant goes back to the store (SyncService.returnUnspent).
+   */
+  returning?: boolean;
 }
 
 export interface CampaignLimits {
@@ -81,6 +86,11 @@ export interface BudgetSource {
   lease(limits: CampaignLimits, report: PodReport, nowMs: number): Promise<BudgetLease>;
   /** True while the source answers (readiness). */
   healthy(): boolean;
+  /**
+   * True when other pods lease from the same store: what this pod gives back on a graceful stop
+   * can go to them. A store that dies with the process (MemoryBudgetSource) gains nothing from it.
+   */
+  readonly shared?: boolean;
   close(): Promise<void>;
 }
 
@@ -156,7 +166,7 @@ export class MemoryBudgetSource implements BudgetSource {
     const held = r.charged + r.reserved;
     let others = this.retired.get(limits.id) ?? 0;
     for (const [pod, g] of byPod) if (pod !== r.podId) others += g;
-    let want = limits.active ? held + sliceMicros(limits, this.policy) : held;
+    let want = limits.active && r.returning !== true ? held + sliceMicros(limits, this.policy) : held;
     if (limits.totalMicros > 0) want = Math.min(want, limits.totalMicros - others);
     const granted = Math.max(held, Math.floor(want));
     byPod.set(r.podId, granted);

@@ -76,10 +76,44 @@ export interface FilterView {
 /** Leases of one campaign in one sync at most: the first, and one again by limits changed meanwhile. */
 const MAX_LEASES_PER_CAMPAIGN = 2;
 
+/** What a graceful stop gave back (SyncService.returnUnspent). */
+export interface ReturnOutcome {
+  /** False when nothing was tried: the budget source is not shared (nobody to give to), no time to wait, or no sync ever. */
+  attempted: boolean;
+  /** Every campaign the filter reported had its return confirmed by a later report. */
+  complete: boolean;
+  /** Per campaign whose return a report confirmed: the micros the store no longer counts for this pod. */
+  returned: Record<string, number>;
+  /** Per confirmed campaign: what the store still counts for the pod (charged + reserved). */
+  kept: Record<string, number>;
+  /** Campaigns still unconfirmed when the wait ended: they stay counted as before (safe). */
+  pending: string[];
+  /** Syncs answered in returning mode. */
+  syncs: number;
+}
+
+/**
+ * The return in progress. A campaign is confirmed by a lease whose answer is not below the
+ * granted its report shows: the filter applied the lowered grant and the store now counts
+ * exactly the answer (charged + reserved). Redis decides what it un-counts by itself (LEASE_LUA:
+ * max(answer, reported granted)); this only decides how long the stop waits, and what it logs.
+ */
+interface ReturnProgress {
+  /** Per campaign: what the store counted for the pod before the return (max(reported granted, last answer)). */
+  before: Map<string, number>;
+  kept: Map<string, number>;
+  /** Campaigns of the catalog that returning-mode reports carried. */
+  reported: Set<string>;
+  syncs: number;
+}
+
 export class SyncService {
   readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, hashBits: null, modelVersion: null, campaigns: new Map() };
   budgetErrors = 0;
   syncs = 0;
+  /** Per campaign: the grant last answered (what the store counts at least, until the next report). */
+  private readonly lastAnswers = new Map<string, number>();
+  private returning: ReturnProgress | null = null;
 
   constructor(
     private readonly podId: string,
@@ -104,10 +138,13 @@ export class SyncService {
     const reported = new Map(report.campaigns.map((c) => [c.id, c]));
     this.keepReports(report.campaigns);
 
+    // A sync that started before the return began is not one of its syncs (it may lease a slice).
+    const returning = this.returning;
     // All leases at once: with Redis stalled, one probes and the others fail at once (budget-redis),
     // instead of one command timeout per campaign in turn, past the filter's sync_timeout_ms.
-    const leases = this.catalog.campaigns.map((c) => this.leaseOne(c, reported.get(c.id), report, nowMs));
+    const leases = this.catalog.campaigns.map((c) => this.leaseOne(c, reported.get(c.id), report, nowMs, returning));
     const grants = (await Promise.all(leases)).filter((g): g is SyncGrant => g !== null);
+    if (returning) returning.syncs++;
     return { config_version: this.catalog.version, model: this.models.announcement(), grants };
   }
 
@@ -129,7 +166,9 @@ export class SyncService {
    * it, and one whose old ledger lives on in shared data (re-added, or new VMs after a
    * configuration reload) is not mistaken for a restarted ledger (PodReport.unreported).
    */
-  private async leaseOne(c: CampaignDoc, r: SyncReportCampaign | undefined, report: SyncReport, nowMs: number): Promise<SyncGrant | null> {
+  private async leaseOne(
+    c: CampaignDoc, r: SyncReportCampaign | undefined, report: SyncReport, nowMs: number, returning: ReturnProgress | null,
+  ): Promise<SyncGrant | null> {
     const podReport: PodReport = {
       campaignId: c.id,
       podId: this.podId,
@@ -142,10 +181,14 @@ export class SyncService {
       ledgerEpoch: report.ledger_epoch,
       utcOffsetMinutes: report.utc_offset_minutes,
       reportMs: report.report_ms,
+      returning: returning !== null,
     };
+    if (returning && r) this.noteReturnReport(returning, c.id, r);
     try {
       const lease = await this.leaseByCurrentLimits(limitsOf(c), podReport, nowMs);
       if (lease === null) return null;
+      this.lastAnswers.set(c.id, lease.granted);
+      if (returning && r && lease.granted >= r.granted_micros) returning.kept.set(c.id, lease.granted);
       return {
         id: c.id,
         granted_micros: lease.granted,
@@ -162,6 +205,60 @@ export class SyncService {
       this.log.warn({ event: "grant_failed", campaign: c.id, err: (err as Error).message }, "budget source unavailable");
       return null;
     }
+  }
+
+  /** The first returning-mode report of a campaign: what the store counted for the pod before the return. */
+  private noteReturnReport(returning: ReturnProgress, id: string, r: SyncReportCampaign): void {
+    returning.reported.add(id);
+    if (!returning.before.has(id)) returning.before.set(id, Math.max(r.granted_micros, this.lastAnswers.get(id) ?? 0));
+  }
+
+  /**
+   * Graceful stop: from now on every campaign is leased as paused (the pod wants only what it
+   * holds), so the filter's unspent grants go back to the store through the protocol: the next
+   * answer lowers the filter's grant (never below charged + reserved), and the report after it
+   * shows the lowered grant, which is when the store stops counting the money. Waits for that
+   * report for every campaign, at most `timeoutMs`; the mode stays on (later syncs give nothing
+   * back out). A source that is not shared has nobody to give to: nothing happens.
+   */
+  async returnUnspent(timeoutMs: number): Promise<ReturnOutcome> {
+    // No time to wait (returnWaitMs 0, or the drain took it all): a return nobody waits for would
+    // only stop the filter's bidding early.
+    // A filter that never synced holds nothing of the store's.
+    if (this.budget.shared !== true || !(timeoutMs > 0) || this.syncs === 0) return { attempted: false, complete: false, returned: {}, kept: {}, pending: [], syncs: 0 };
+    this.returning ??= { before: new Map(), kept: new Map(), reported: new Set(), syncs: 0 };
+    const deadline = Date.now() + Math.max(0, timeoutMs);
+    while (!this.returnConfirmed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, deadline - Date.now()))));
+    const outcome = this.returnOutcome();
+    this.logReturn(outcome);
+    return outcome;
+  }
+
+  /** At least one returning-mode sync was answered, and every campaign its reports carried is confirmed. */
+  private returnConfirmed(): boolean {
+    const s = this.returning;
+    if (s === null || s.syncs === 0) return false;
+    for (const id of s.reported) if (!s.kept.has(id)) return false;
+    return true;
+  }
+
+  private returnOutcome(): ReturnOutcome {
+    const s = this.returning!;
+    const returned: Record<string, number> = {};
+    const kept: Record<string, number> = {};
+    for (const [id, k] of s.kept) {
+      kept[id] = k;
+      returned[id] = Math.max(0, (s.before.get(id) ?? k) - k);
+    }
+    const pending = [...s.reported].filter((id) => !s.kept.has(id));
+    return { attempted: true, complete: this.returnConfirmed(), returned, kept, pending, syncs: s.syncs };
+  }
+
+  private logReturn(o: ReturnOutcome): void {
+    const totalMicros = Object.values(o.returned).reduce((a, b) => a + b, 0);
+    const fields = { event: "budget_returned", complete: o.complete, returned_micros: o.returned, total_micros: totalMicros, kept_micros: o.kept, pending: o.pending, syncs: o.syncs };
+    if (o.complete) this.log.info(fields, "unspent budget returned to the shared store");
+    else this.log.warn(fields, "budget return unconfirmed for some campaigns when the wait ended: their unspent grants stay counted");
   }
 
   /**
