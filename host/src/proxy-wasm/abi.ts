@@ -222,7 +222,7 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       if (ptr < 0) return Status.INVALID_MEMORY_ACCESS;
       const m = mem.bytes();
       if (len <= 64) for (let i = 0; i < len; i++) m[ptr + i] = value[i]!;
-      else m.set(len === value.length ? value : value.subarray(0, len), ptr);
+      else m.set(value, ptr);
       return mem.writeU32(casPtr, cas) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
     proxy_set_shared_data(keyPtr: number, keySize: number, valuePtr: number, valueSize: number, cas: number): number {
