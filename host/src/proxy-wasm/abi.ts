@@ -138,8 +138,8 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       if (i < n) continue;
       // Most recently used first: the next reply most likely repeats this one.
       if (j > 0) {
-        replyHeaders.splice(j, 1);
-        replyHeaders.unshift(e);
+        for (let k = j; k > 0; k--) replyHeaders[k] = replyHeaders[k - 1]!;
+        replyHeaders[0] = e;
       }
       return copyPairs(e.pairs);
     }

@@ -197,7 +197,8 @@ export function* runStream(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void>
   if (terminal(vm, s)) return vm.finishStream(s);
   const req = s.request;
   if (!(yield* runDirection(vm, s, "request", s.reqHeaders.size, req.body, req.trailers))) {
-    yield* localReplyThroughFilter(vm, s);
+    // (Checked here too: no generator object for the usual local reply that goes out as it is.)
+    if (s.localReply !== null && vm.options.localReplyThroughFilter && vm.hasResponseCallbacks) yield* localReplyThroughFilter(vm, s);
     return vm.finishStream(s);
   }
 

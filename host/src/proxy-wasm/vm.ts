@@ -180,7 +180,8 @@ export class ProxyWasmVm implements AbiHost {
   currentCallback = "";
   private depth = 0;
   private trapOrigin: string | undefined;
-  private readonly after: Array<() => void> = [];
+  /** Deferred actions: a function, or a stream to wake (no closure per local reply or continue). */
+  private readonly after: Array<(() => void) | StreamContext> = [];
   private runningAfter = false;
   private started = false;
   private closed = false;
@@ -477,7 +478,7 @@ export class ProxyWasmVm implements AbiHost {
   }
 
   /** Defers work until the outermost VM call returns (cpp-host DeferAfterCallActions). */
-  private defer(action: () => void): void {
+  private defer(action: (() => void) | StreamContext): void {
     this.after.push(action);
     if (this.depth === 0) this.runAfterActions();
   }
@@ -490,7 +491,9 @@ export class ProxyWasmVm implements AbiHost {
       // logged and does not cost the others their turn (they wake and finish streams).
       for (let i = 0; i < this.after.length; i++) {
         try {
-          this.after[i]!();
+          const a = this.after[i]!;
+          if (typeof a === "function") a();
+          else a.wake();
         } catch (err) {
           this.emit(LogLevel.ERROR, `proxy-wasm host error in a deferred action: ${(err as Error)?.stack ?? String(err)}`, 0);
         }
@@ -714,7 +717,7 @@ export class ProxyWasmVm implements AbiHost {
       ctx.respHeadersOpen = ctx.respTrailersOpen = false;
       ctx.resumeResponse = true;
     }
-    this.defer(() => ctx.wake());
+    this.defer(ctx);
     return Status.OK;
   }
 
@@ -723,7 +726,7 @@ export class ProxyWasmVm implements AbiHost {
     const ctx = this.effectiveContext();
     if (ctx instanceof StreamContext && !ctx.finished) {
       ctx.resetRequested = true;
-      this.defer(() => ctx.wake());
+      this.defer(ctx);
     }
     return Status.OK;
   }
@@ -740,7 +743,7 @@ export class ProxyWasmVm implements AbiHost {
         body,
         grpcStatus: grpcStatus <= 16 ? grpcStatus : null,
       };
-      this.defer(() => ctx.wake());
+      this.defer(ctx);
     }
     return Status.OK;
   }
