@@ -338,8 +338,23 @@ export class ProxyWasmVm implements AbiHost {
     this.active.add(s);
     const outcome = new Promise<HttpOutcome>(captureResolve);
     s.resolve = capturedResolve;
-    this.drive(s, runStream(this, s), undefined);
+    // Synchronously as far as the stream goes (a bid runs to its end here); steps when it waits.
+    let steps: StreamSteps<void> | undefined;
+    try {
+      steps = runStream(this, s);
+    } catch (err) {
+      this.streamHostError(s, err);
+      return outcome;
+    }
+    if (steps !== undefined) this.drive(s, steps, undefined);
     return outcome;
+  }
+
+  /** A host bug while running a stream: logged, and the stream ends as reset. */
+  private streamHostError(s: StreamContext, err: unknown): void {
+    this.emit(LogLevel.ERROR, `proxy-wasm host error on stream ${s.id}: ${(err as Error)?.stack ?? String(err)}`, s.id);
+    s.resetRequested = true;
+    this.finishStream(s);
   }
 
   /**
@@ -352,9 +367,7 @@ export class ProxyWasmVm implements AbiHost {
     try {
       step = steps.next(input);
     } catch (err) {
-      this.emit(LogLevel.ERROR, `proxy-wasm host error on stream ${s.id}: ${(err as Error)?.stack ?? String(err)}`, s.id);
-      s.resetRequested = true;
-      this.finishStream(s);
+      this.streamHostError(s, err);
       return;
     }
     if (step.done) return;
