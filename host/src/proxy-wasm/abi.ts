@@ -28,6 +28,9 @@ const utf8 = new TextDecoder("utf-8");
 /** Local-reply header maps remembered per VM, and the largest one remembered (bytes). */
 const REPLY_HEADERS_CACHED = 8;
 const REPLY_HEADERS_CACHED_BYTES = 512;
+/** Local-reply details remembered per VM, and the longest one remembered (bytes). */
+const REPLY_DETAILS_CACHED = 8;
+const REPLY_DETAILS_CACHED_BYTES = 64;
 
 /** A buffer visible to the VM (HTTP body, configuration, callout body...). */
 export interface BufferRef {
@@ -138,8 +141,8 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       if (i < n) continue;
       // Most recently used first: the next reply most likely repeats this one.
       if (j > 0) {
-        replyHeaders.splice(j, 1);
-        replyHeaders.unshift(e);
+        for (let k = j; k > 0; k--) replyHeaders[k] = replyHeaders[k - 1]!;
+        replyHeaders[0] = e;
       }
       return copyPairs(e.pairs);
     }
@@ -149,6 +152,31 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       if (replyHeaders.length > REPLY_HEADERS_CACHED) replyHeaders.pop();
     }
     return pairs;
+  };
+  /**
+   * The details of proxy_send_local_response: a filter sends the same few over and over (a no-bid
+   * reason...). The last few short ones are kept with their bytes; a byte-equal one gets the same
+   * string (strings are immutable) instead of a decode.
+   */
+  const replyDetails: Array<{ bytes: Uint8Array; text: string }> = [];
+  const readReplyDetails = (ptr: number, size: number): string | undefined => {
+    const p = ptr >>> 0;
+    const n = size >>> 0;
+    if (n > REPLY_DETAILS_CACHED_BYTES) return mem.utf8(p, n);
+    if (!mem.inBounds(p, n)) return undefined;
+    const m = mem.bytes();
+    for (let j = 0; j < replyDetails.length; j++) {
+      const e = replyDetails[j]!;
+      const b = e.bytes;
+      if (b.length !== n) continue;
+      let i = 0;
+      while (i < n && m[p + i] === b[i]) i++;
+      if (i === n) return e.text;
+    }
+    const text = mem.utf8(p, n)!;
+    if (replyDetails.length >= REPLY_DETAILS_CACHED) replyDetails.pop();
+    replyDetails.unshift({ bytes: m.slice(p, p + n), text });
+    return text;
   };
   /** proxy_add/replace_header_map_value after their guard: same checks, one map operation apart. */
   const writePair = (type: number, keyPtr: number, keySize: number, valuePtr: number, valueSize: number, op: "add" | "replace"): number => {
@@ -203,7 +231,7 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       grpcStatus: number,
     ): number {
       guard("env.proxy_send_local_response");
-      const details = mem.utf8(detailsPtr, detailsSize);
+      const details = readReplyDetails(detailsPtr, detailsSize);
       const body = mem.copy(bodyPtr, bodySize);
       const headers = readReplyHeaders(headersPtr, headersSize);
       if (details === undefined || !body || !headers) return Status.INVALID_MEMORY_ACCESS;
@@ -222,7 +250,7 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
       if (ptr < 0) return Status.INVALID_MEMORY_ACCESS;
       const m = mem.bytes();
       if (len <= 64) for (let i = 0; i < len; i++) m[ptr + i] = value[i]!;
-      else m.set(len === value.length ? value : value.subarray(0, len), ptr);
+      else m.set(value, ptr);
       return mem.writeU32(casPtr, cas) ? Status.OK : Status.INVALID_MEMORY_ACCESS;
     },
     proxy_set_shared_data(keyPtr: number, keySize: number, valuePtr: number, valueSize: number, cas: number): number {

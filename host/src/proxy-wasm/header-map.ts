@@ -164,18 +164,30 @@ function writeLatin1(buf: Buffer, p: number, s: string): number {
   return p + n;
 }
 
+const NO_PAIRS: ReadonlyArray<readonly [string, string]> = [];
+const lowerKeyOf = (p: readonly [string, string]): string => lower(p[0]);
+const valueOf = (p: readonly [string, string]): string => p[1];
+
 /**
  * A mutable header map with Envoy semantics: keys are stored lower-cased (Envoy's
  * Http::LowerCaseString), lookups return the first value, replace sets one value, remove removes all.
  * Keys and values are kept in two parallel arrays (no pair object per header).
  */
 export class HeaderMap {
-  private keys: string[] = [];
-  private values: string[] = [];
+  private keys: string[];
+  private values: string[];
   /** Mutations so far (add, replace, remove, setAll): lets a caller tell that nobody changed the map. */
   changes = 0;
 
-  constructor(pairs: Iterable<readonly [string, string]> = []) {
+  constructor(pairs: Iterable<readonly [string, string]> = NO_PAIRS) {
+    if (Array.isArray(pairs)) {
+      // Arrays of exactly the right size (a map per request: pushes would grow them to 17 slots).
+      this.keys = (pairs as ReadonlyArray<readonly [string, string]>).map(lowerKeyOf);
+      this.values = (pairs as ReadonlyArray<readonly [string, string]>).map(valueOf);
+      return;
+    }
+    this.keys = [];
+    this.values = [];
     for (const [k, v] of pairs) {
       this.keys.push(lower(k));
       this.values.push(v);

@@ -14,15 +14,16 @@
 // proxy_on_response_headers/body/trailers the same way. The stream then ends (vm.finishStream):
 // proxy_on_done, proxy_on_log, proxy_on_delete.
 //
-// The machine is written as generators that yield a promise only where the stream really has to
-// wait (a pause, the upstream's answer); ProxyWasmVm.drive() runs them. A stream that never waits
-// (every bid: the filter answers from on_request_body) runs to its end synchronously, without a
-// microtask hop per step.
+// The machine is written as plain functions that run synchronously until the stream really has to
+// wait (a pause, the upstream's answer); from there generators continue it, yielding the promise to
+// wait for, and ProxyWasmVm.drive() runs them. A stream that never waits (every bid: the filter
+// answers from on_request_body) runs to its end synchronously, without a microtask hop per step
+// and without a generator object.
 
 import { Action, ROOT_CONTEXT_ID } from "./constants.ts";
 import { HeaderMap } from "./header-map.ts";
 import { BodyBuffer, concatBytes, type Direction, type StreamContext } from "./stream.ts";
-import type { ContinueOutcome } from "./types.ts";
+import type { ContinueOutcome, UpstreamHandler } from "./types.ts";
 import type { ProxyWasmVm } from "./vm.ts";
 
 /** A step that waits: yields the promise to wait for, receives its value. */
@@ -80,15 +81,29 @@ function forward(s: StreamContext, dir: Direction): void {
   else s.respBody = null;
 }
 
-/** Runs headers, body chunks and trailers of one direction. False when the stream ended early. */
-function* runDirection(
+/**
+ * What a direction (or the stream) gives when run synchronously: its result when it got to its end
+ * without waiting, else the steps that continue it from the wait (started by the caller at once).
+ */
+type Sync<T> = T | StreamSteps<T>;
+
+function isSteps<T>(r: Sync<T>): r is StreamSteps<T> {
+  return typeof r === "object" && r !== null;
+}
+
+/**
+ * Runs headers, body chunks and trailers of one direction. False when the stream ended early.
+ * Runs synchronously as far as it can: a stream that never pauses (every bid) gets no generator
+ * object; the first pause hands the rest over to a generator that continues from there.
+ */
+function runDirection(
   vm: ProxyWasmVm,
   s: StreamContext,
   dir: Direction,
   headerCount: number,
   chunks: readonly Uint8Array[],
   trailers: ReadonlyArray<readonly [string, string]> | undefined,
-): StreamSteps<boolean> {
+): Sync<boolean> {
   const names = NAMES[dir];
   const hasBody = chunks.length > 0;
   const hasTrailers = trailers !== undefined;
@@ -97,15 +112,37 @@ function* runDirection(
   setOpen(s, dir, "headers", true);
   const r = vm.callVm(names.headers, s.id, s.id, headerCount, !hasBody && !hasTrailers ? 1 : 0);
   if (terminal(vm, s)) return false;
-  let headersPaused = false;
-  if (isPause(r) && !resumed(s, dir)) {
-    headersPaused = true;
-    if (!(yield* waitResume(vm, s, dir))) return false;
-  }
+  if (isPause(r) && !resumed(s, dir)) return afterHeadersPause(vm, s, dir, chunks, trailers);
   clearResume(s, dir);
   setOpen(s, dir, "headers", false);
+  return bodyAndTrailers(vm, s, dir, chunks, trailers);
+}
 
-  const list = headersPaused && hasBody ? [concatBytes(chunks)] : chunks;
+/** runDirection from a pause in the headers callback: waits, then the buffered body as one chunk. */
+function* afterHeadersPause(
+  vm: ProxyWasmVm,
+  s: StreamContext,
+  dir: Direction,
+  chunks: readonly Uint8Array[],
+  trailers: ReadonlyArray<readonly [string, string]> | undefined,
+): StreamSteps<boolean> {
+  if (!(yield* waitResume(vm, s, dir))) return false;
+  clearResume(s, dir);
+  setOpen(s, dir, "headers", false);
+  const rest = bodyAndTrailers(vm, s, dir, chunks.length > 0 ? [concatBytes(chunks)] : chunks, trailers);
+  return isSteps(rest) ? yield* rest : rest;
+}
+
+/** runDirection after the headers: body chunks, then trailers. */
+function bodyAndTrailers(
+  vm: ProxyWasmVm,
+  s: StreamContext,
+  dir: Direction,
+  list: readonly Uint8Array[],
+  trailers: ReadonlyArray<readonly [string, string]> | undefined,
+): Sync<boolean> {
+  const names = NAMES[dir];
+  const hasTrailers = trailers !== undefined;
   for (let i = 0; i < list.length; i++) {
     const eos = i === list.length - 1 && !hasTrailers;
     let buf = dir === "request" ? s.reqBody : s.respBody;
@@ -135,25 +172,53 @@ function* runDirection(
       else s.respBody = null;
     }
     if (!eos) continue;
-    if (!(yield* waitResume(vm, s, dir))) return false;
-    forward(s, dir);
+    // The last chunk, and no trailers: what is left is the wait.
+    return afterLastChunkPause(vm, s, dir);
   }
-
-  if (hasTrailers) {
-    const t = new HeaderMap(trailers);
-    if (dir === "request") s.reqTrailers = t;
-    else s.respTrailers = t;
-    setOpen(s, dir, "trailers", true);
-    const rt = vm.callVm(names.trailers, s.id, s.id, t.size);
-    if (terminal(vm, s)) return false;
-    if (isPause(rt) && !resumed(s, dir)) {
-      if (!(yield* waitResume(vm, s, dir))) return false;
-    }
-    clearResume(s, dir);
-    setOpen(s, dir, "trailers", false);
-    forward(s, dir);
-  }
+  if (hasTrailers) return runTrailers(vm, s, dir, trailers);
   return true;
+}
+
+/** bodyAndTrailers from a pause on the last chunk of a direction without trailers. */
+function* afterLastChunkPause(vm: ProxyWasmVm, s: StreamContext, dir: Direction): StreamSteps<boolean> {
+  if (!(yield* waitResume(vm, s, dir))) return false;
+  forward(s, dir);
+  return true;
+}
+
+function runTrailers(vm: ProxyWasmVm, s: StreamContext, dir: Direction, trailers: ReadonlyArray<readonly [string, string]>): Sync<boolean> {
+  const t = new HeaderMap(trailers);
+  if (dir === "request") s.reqTrailers = t;
+  else s.respTrailers = t;
+  setOpen(s, dir, "trailers", true);
+  const rt = vm.callVm(NAMES[dir].trailers, s.id, s.id, t.size);
+  if (terminal(vm, s)) return false;
+  if (isPause(rt) && !resumed(s, dir)) return afterTrailersPause(vm, s, dir);
+  clearResume(s, dir);
+  setOpen(s, dir, "trailers", false);
+  forward(s, dir);
+  return true;
+}
+
+function* afterTrailersPause(vm: ProxyWasmVm, s: StreamContext, dir: Direction): StreamSteps<boolean> {
+  if (!(yield* waitResume(vm, s, dir))) return false;
+  clearResume(s, dir);
+  setOpen(s, dir, "trailers", false);
+  forward(s, dir);
+  return true;
+}
+
+/** runDirection as steps (for the generators below): delegates to the continuation when it waits. */
+function* runDirectionSteps(
+  vm: ProxyWasmVm,
+  s: StreamContext,
+  dir: Direction,
+  headerCount: number,
+  chunks: readonly Uint8Array[],
+  trailers: ReadonlyArray<readonly [string, string]> | undefined,
+): StreamSteps<boolean> {
+  const r = runDirection(vm, s, dir, headerCount, chunks, trailers);
+  return isSteps(r) ? yield* r : r;
 }
 
 /** Optional: a request-phase local reply goes through the filter's own response callbacks (Envoy). */
@@ -165,7 +230,7 @@ function* localReplyThroughFilter(vm: ProxyWasmVm, s: StreamContext): StreamStep
   s.localReply = null;
   s.respHeaders = null;
   s.respHeadersOf = reply;
-  const ok = yield* runDirection(vm, s, "response", reply.headers.length + 1, reply.body.length > 0 ? [reply.body] : [], undefined);
+  const ok = yield* runDirectionSteps(vm, s, "response", reply.headers.length + 1, reply.body.length > 0 ? [reply.body] : [], undefined);
   s.respHeadersOf = null;
   if (s.localReply !== null || !ok) {
     // A second local reply while encoding replaces the first (Envoy: sendDirectLocalReply); a
@@ -192,20 +257,50 @@ function* localReplyThroughFilter(vm: ProxyWasmVm, s: StreamContext): StreamStep
   };
 }
 
-export function* runStream(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void> {
+/**
+ * Runs a stream: synchronously as far as it goes. Returns undefined when the stream ended (every
+ * callback ran, vm.finishStream was called), else the steps that continue it from its first wait
+ * (the caller drives them at once).
+ */
+export function runStream(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void> | undefined {
   vm.callVm("proxy_on_context_create", s.id, s.id, ROOT_CONTEXT_ID);
-  if (terminal(vm, s)) return vm.finishStream(s);
+  if (terminal(vm, s)) return finished(vm, s);
   const req = s.request;
-  if (!(yield* runDirection(vm, s, "request", s.reqHeaders.size, req.body, req.trailers))) {
-    yield* localReplyThroughFilter(vm, s);
-    return vm.finishStream(s);
-  }
+  const r = runDirection(vm, s, "request", s.reqHeaders.size, req.body, req.trailers);
+  return isSteps(r) ? requestWaited(vm, s, r) : requestDone(vm, s, r);
+}
 
+/** vm.finishStream, and nothing left to run. */
+function finished(vm: ProxyWasmVm, s: StreamContext, outcome?: ContinueOutcome): undefined {
+  vm.finishStream(s, outcome);
+  return undefined;
+}
+
+function* requestWaited(vm: ProxyWasmVm, s: StreamContext, steps: StreamSteps<boolean>): StreamSteps<void> {
+  const rest = requestDone(vm, s, yield* steps);
+  if (rest !== undefined) yield* rest;
+}
+
+/** The stream after its request direction (`ok`: false when it ended early). */
+function requestDone(vm: ProxyWasmVm, s: StreamContext, ok: boolean): StreamSteps<void> | undefined {
+  if (!ok) {
+    // (Checked here too: no generator object for the usual local reply that goes out as it is.)
+    if (s.localReply !== null && vm.options.localReplyThroughFilter && vm.hasResponseCallbacks) return localReplyThenFinish(vm, s);
+    return finished(vm, s);
+  }
   const outcome: ContinueOutcome = { kind: "continue", headers: s.reqHeaders.pairs(), body: concatBytes(s.forwardedReq) };
   if (s.reqTrailers) outcome.trailers = s.reqTrailers.pairs();
   const upstream = vm.options.upstream;
-  if (!upstream) return vm.finishStream(s, outcome);
+  if (!upstream) return finished(vm, s, outcome);
+  return responsePhase(vm, s, outcome, upstream);
+}
 
+function* localReplyThenFinish(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void> {
+  yield* localReplyThroughFilter(vm, s);
+  return vm.finishStream(s);
+}
+
+function* responsePhase(vm: ProxyWasmVm, s: StreamContext, outcome: ContinueOutcome, upstream: UpstreamHandler): StreamSteps<void> {
   const call = upstream({ headers: outcome.headers, body: outcome.body, ...(outcome.trailers ? { trailers: outcome.trailers } : {}) }).then(
     (value) => ({ value }),
     (error: unknown) => ({ error }),
@@ -225,7 +320,7 @@ export function* runStream(vm: ProxyWasmVm, s: StreamContext): StreamSteps<void>
   if (!headers.has(":status")) headers = new HeaderMap([[":status", String(res.status ?? 200)], ...headers.pairs()]);
   s.respHeaders = headers;
   const body = res.body === undefined ? [] : Array.isArray(res.body) ? res.body : [res.body];
-  if (!(yield* runDirection(vm, s, "response", headers.size, body, res.trailers))) return vm.finishStream(s);
+  if (!(yield* runDirectionSteps(vm, s, "response", headers.size, body, res.trailers))) return vm.finishStream(s);
   outcome.response = { headers: headers.pairs(), body: concatBytes(s.forwardedResp) };
   if (s.respTrailers) outcome.response.trailers = s.respTrailers.pairs();
   vm.finishStream(s, outcome);

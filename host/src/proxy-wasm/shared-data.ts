@@ -108,7 +108,11 @@ export class SharedDataStore {
   private inHook = false;
   /** readValueAt() copies a value here (reused: the hot keys are small), or into a one-off array when large. */
   private scratch = new Uint8Array(4096);
-  /** The value of the last readValueAt() that found its key: valueBytes[0, length). */
+  /** The same bytes as words (values start 8-byte aligned in the arena: small ones are copied a word at a time). */
+  private scratch32 = new Int32Array(this.scratch.buffer);
+  /** scratch.subarray(0, n) by n, made once per length seen (a view per read would be garbage per request). */
+  private scratchViews: Uint8Array[] = [];
+  /** The value of the last readValueAt() that found its key: valueBytes[0, length) (a view of exactly that length when it fits the scratch). */
   valueBytes: Uint8Array = this.scratch;
   /** The CAS of the last readValueAt() that found its key. */
   valueCas = 0;
@@ -198,14 +202,31 @@ export class SharedDataStore {
       const i32 = this.i32;
       const voff = this.arenaOff + i32[s + S_VAL]! + 8;
       const len = i32[s + S_VAL_LEN]!;
-      let dst = this.scratch;
-      if (len > dst.length) {
-        dst = new Uint8Array(len);
-        if (len <= 65536) this.scratch = dst;
-      }
-      dst.set(this.u8.subarray(voff, voff + len));
-      this.valueBytes = dst;
       this.valueCas = i32[s + S_CAS]! >>> 0;
+      if (len > this.scratch.length) {
+        const dst = new Uint8Array(len);
+        dst.set(this.u8.subarray(voff, voff + len));
+        if (len <= 65536) {
+          this.scratch = dst;
+          this.scratch32 = new Int32Array(dst.buffer, 0, len >> 2);
+          this.scratchViews = [];
+        }
+        this.valueBytes = dst;
+        return len;
+      }
+      const dst = this.scratch;
+      if (len <= 1024) {
+        // Word by word: no view object for the source range (voff is 8-byte aligned).
+        const w = voff >> 2;
+        const words = len >> 2;
+        const d32 = this.scratch32;
+        for (let i = 0; i < words; i++) d32[i] = i32[w + i]!;
+        const u8 = this.u8;
+        for (let i = words << 2; i < len; i++) dst[i] = u8[voff + i]!;
+      } else {
+        dst.set(this.u8.subarray(voff, voff + len));
+      }
+      this.valueBytes = this.scratchViews[len] ??= dst.subarray(0, len);
       return len;
     } finally {
       this.unlock();

@@ -180,7 +180,8 @@ export class ProxyWasmVm implements AbiHost {
   currentCallback = "";
   private depth = 0;
   private trapOrigin: string | undefined;
-  private readonly after: Array<() => void> = [];
+  /** Deferred actions: a function, or a stream to wake (no closure per local reply or continue). */
+  private readonly after: Array<(() => void) | StreamContext> = [];
   private runningAfter = false;
   private started = false;
   private closed = false;
@@ -337,8 +338,23 @@ export class ProxyWasmVm implements AbiHost {
     this.active.add(s);
     const outcome = new Promise<HttpOutcome>(captureResolve);
     s.resolve = capturedResolve;
-    this.drive(s, runStream(this, s), undefined);
+    // Synchronously as far as the stream goes (a bid runs to its end here); steps when it waits.
+    let steps: StreamSteps<void> | undefined;
+    try {
+      steps = runStream(this, s);
+    } catch (err) {
+      this.streamHostError(s, err);
+      return outcome;
+    }
+    if (steps !== undefined) this.drive(s, steps, undefined);
     return outcome;
+  }
+
+  /** A host bug while running a stream: logged, and the stream ends as reset. */
+  private streamHostError(s: StreamContext, err: unknown): void {
+    this.emit(LogLevel.ERROR, `proxy-wasm host error on stream ${s.id}: ${(err as Error)?.stack ?? String(err)}`, s.id);
+    s.resetRequested = true;
+    this.finishStream(s);
   }
 
   /**
@@ -351,9 +367,7 @@ export class ProxyWasmVm implements AbiHost {
     try {
       step = steps.next(input);
     } catch (err) {
-      this.emit(LogLevel.ERROR, `proxy-wasm host error on stream ${s.id}: ${(err as Error)?.stack ?? String(err)}`, s.id);
-      s.resetRequested = true;
-      this.finishStream(s);
+      this.streamHostError(s, err);
       return;
     }
     if (step.done) return;
@@ -477,7 +491,7 @@ export class ProxyWasmVm implements AbiHost {
   }
 
   /** Defers work until the outermost VM call returns (cpp-host DeferAfterCallActions). */
-  private defer(action: () => void): void {
+  private defer(action: (() => void) | StreamContext): void {
     this.after.push(action);
     if (this.depth === 0) this.runAfterActions();
   }
@@ -490,7 +504,9 @@ export class ProxyWasmVm implements AbiHost {
       // logged and does not cost the others their turn (they wake and finish streams).
       for (let i = 0; i < this.after.length; i++) {
         try {
-          this.after[i]!();
+          const a = this.after[i]!;
+          if (typeof a === "function") a();
+          else a.wake();
         } catch (err) {
           this.emit(LogLevel.ERROR, `proxy-wasm host error in a deferred action: ${(err as Error)?.stack ?? String(err)}`, 0);
         }
@@ -714,7 +730,7 @@ export class ProxyWasmVm implements AbiHost {
       ctx.respHeadersOpen = ctx.respTrailersOpen = false;
       ctx.resumeResponse = true;
     }
-    this.defer(() => ctx.wake());
+    this.defer(ctx);
     return Status.OK;
   }
 
@@ -723,7 +739,7 @@ export class ProxyWasmVm implements AbiHost {
     const ctx = this.effectiveContext();
     if (ctx instanceof StreamContext && !ctx.finished) {
       ctx.resetRequested = true;
-      this.defer(() => ctx.wake());
+      this.defer(ctx);
     }
     return Status.OK;
   }
@@ -740,7 +756,7 @@ export class ProxyWasmVm implements AbiHost {
         body,
         grpcStatus: grpcStatus <= 16 ? grpcStatus : null,
       };
-      this.defer(() => ctx.wake());
+      this.defer(ctx);
     }
     return Status.OK;
   }
