@@ -56,10 +56,10 @@ function hs(items: string[], mask: u32 = MASK): u32[] {
   return out;
 }
 
-function extract(json: string, timeMs: i64, offset: i32, impIndex: i32 = 0): u32[] {
+function extract(json: string, timeMs: i64, offset: i32, impIndex: i32 = 0, personal: bool = true): u32[] {
   parse(json);
   fv.reset();
-  fx.extract(req, req.imp(impIndex), timeMs, offset, fv);
+  fx.extract(req, req.imp(impIndex), timeMs, offset, fv, personal);
   expect(fv.dropped).toBe(0);
   const out = new Array<u32>();
   for (let i = 0; i < fv.count; i++) out.push(fv.at(i));
@@ -285,6 +285,39 @@ describe("FeatureExtractor.extract", () => {
         "tag=s3",
       ]),
     );
+  });
+
+  it("leaves out exactly ip and the segment tags when personal data may not be used", () => {
+    const json =
+      '{"id":"r","imp":[{"id":"1","tagid":"slot-9","bidfloor":0.35,' +
+      '"banner":{"w":300,"h":250,"pos":3}}],' +
+      '"site":{"domain":"news.example","page":"https://news.example/a?b=1","publisher":{"id":"pub-7"}},' +
+      '"device":{"ua":"' + UA_CHROME_WIN + '","ip":"203.0.113.7","devicetype":2,' +
+      '"geo":{"country":"USA","region":"CA","city":"San Francisco"}},' +
+      '"user":{"data":[{"id":"d1","segment":[{"id":"s1"},{"id":"s2"}]},{"segment":[{"id":"s3"}]}]}}';
+    const got = extract(json, MON_2024 + 5 * DAY_MS + 10 * HOUR_MS + 15 * 60000, -480, 0, false);
+    expect(got).toStrictEqual(
+      hs([
+        "weekday=6",
+        "hour=2",
+        "ua=windows_chrome",
+        "region=CA",
+        "city=San Francisco",
+        "country=USA",
+        "dev=2",
+        "pub=pub-7",
+        "domain=news.example",
+        "url=https://news.example/a?b=1",
+        "slot=slot-9",
+        "size=300x250",
+        "pos=3",
+        "floor=11-50",
+      ]),
+    );
+    // IPv6 too; and an app request keeps its contextual features.
+    const v6 = '{"id":"r","imp":[{"id":"1","banner":{}}],"app":{"bundle":"com.x","publisher":{"id":"p"}},"device":{"ipv6":"2001:db8:1:2:3:4:5:6"}}';
+    expect(extract(v6, MON_2024, 0, 0, false)).toStrictEqual(hs(["weekday=1", "hour=0", "pub=p", "domain=com.x", "floor=0"]));
+    expect(extract(v6, MON_2024, 0, 0, true)).toStrictEqual(hs(["weekday=1", "hour=0", "ip=2001:db8:1:2:*", "pub=p", "domain=com.x", "floor=0"]));
   });
 
   it("uses the masked hash (hashBits = 10)", () => {

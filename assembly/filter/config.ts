@@ -23,6 +23,10 @@ export class PluginConfig {
   noticeBaseUrl: OwnedBytes = OwnedBytes.fromString("");
   hashBits: i32 = 18;
   utcOffsetMinutes: i32 = 0;
+  /** Our IAB Global Vendor List id: TCF consent must name it (0 = not set: purposes only). */
+  gdprVendorId: i32 = 0;
+  /** regs.coppa = 1: no bid (`coppa`) instead of a contextual bid. */
+  coppaNoBid: bool = false;
   /** Envoy cluster of the control-plane host (proxy_http_call upstream). */
   hostCluster: OwnedBytes = OwnedBytes.fromString("nexus_host");
   hostAuthority: OwnedBytes = OwnedBytes.fromString("nexus-host");
@@ -79,6 +83,8 @@ export class PluginConfigParser {
       else if (d.keyIs("notice_base_url")) cfg.noticeBaseUrl = d.owned(256);
       else if (d.keyIs("hash_bits")) cfg.hashBits = <i32>d.int(10, 24);
       else if (d.keyIs("utc_offset_minutes")) cfg.utcOffsetMinutes = <i32>d.int(-14 * 60, 14 * 60);
+      else if (d.keyIs("gdpr_vendor_id")) cfg.gdprVendorId = <i32>d.int(0, 65535);
+      else if (d.keyIs("coppa_no_bid")) cfg.coppaNoBid = d.bool();
       else if (d.keyIs("host_cluster")) cfg.hostCluster = d.owned(128);
       else if (d.keyIs("host_authority")) cfg.hostAuthority = d.owned(256);
       else if (d.keyIs("tick_ms")) cfg.tickMs = <i32>d.int(10, 60000);

@@ -11,6 +11,8 @@ export class FilterMetrics {
   badRequests: u32 = 0;
   tooLarge: u32 = 0;
   noBidByReason: StaticArray<u32> = new StaticArray<u32>(NoBid.COUNT);
+  /** Bid requests valued without the user's personal data (privacy signals: contextual bidding). */
+  contextual: u32 = 0;
   reservations: u32 = 0;
   reservedMicros: u32 = 0;
   refunds: u32 = 0;
@@ -52,6 +54,7 @@ export class FilterMetrics {
     for (let r = 1; r < NoBid.COUNT; r++) {
       this.noBidByReason[r] = defineMetric(MetricType.COUNTER, "nexus_nobids_" + noBidName(r) + "_total");
     }
+    this.contextual = defineMetric(MetricType.COUNTER, "nexus_bid_contextual_total");
     this.reservations = defineMetric(MetricType.COUNTER, "nexus_reservations_total");
     this.reservedMicros = defineMetric(MetricType.COUNTER, "nexus_reserved_micros_total");
     this.refunds = defineMetric(MetricType.COUNTER, "nexus_refunds_total");

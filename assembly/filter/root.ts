@@ -78,6 +78,8 @@ export class NexusRoot extends RootContext {
     this.engine = new DecisionEngine(cfg.hashBits);
     viewOf(cfg.currency, this.settings.currency);
     this.settings.utcOffsetMinutes = cfg.utcOffsetMinutes;
+    this.settings.gdprVendorId = cfg.gdprVendorId;
+    this.settings.coppaNoBid = cfg.coppaNoBid;
     for (let i = 0; i < cfg.fx.codes.length; i++) {
       this.settings.fx.set(cfg.fx.codes[i].toString(), cfg.fx.rates[i]);
     }
@@ -211,6 +213,8 @@ export class NexusRoot extends RootContext {
       d.reason = NoBid.TIMEOUT;
     }
     recordMetric(metrics.decisionLatencyUs, elapsed / 1000);
+    // Valued without personal data (a COPPA no-bid was not valued at all).
+    if (d.contextual && d.reason != NoBid.COPPA) metrics.inc(metrics.contextual);
     if (d.count == 0) {
       metrics.noBid(d.reason);
       replyNoBid(d.reason);

@@ -8,6 +8,7 @@ import { BidRequestParser } from "../core/openrtb/parse";
 import { BidRequest } from "../core/openrtb/request";
 import { FeatureExtractor } from "../core/features/extract";
 import { FeatureVector } from "../core/features/feature-vector";
+import { PersonalData, PersonalDataPolicy } from "../core/privacy/personal-data";
 import { FtrlModel, FtrlParams } from "../core/train/ftrl";
 import { LrModelPair } from "../core/model/lr-model";
 import { PidController, PidGains } from "../core/pacing/pid";
@@ -49,6 +50,13 @@ const parser = new BidRequestParser(1 << 20, 32);
 const request = new BidRequest();
 let extractor = new FeatureExtractor(18);
 const features = new FeatureVector();
+// The filter's privacy decision, so that a model is trained on the features it will be served.
+const privacy = new PersonalDataPolicy();
+
+/** The filter's gdpr_vendor_id for the privacy decision of requestFeatures (0: purposes only). */
+export function setGdprVendorId(id: i32): void {
+  privacy.gdprVendorId = id;
+}
 
 export function setHashBits(bits: i32): void {
   hashBits = bits;
@@ -66,7 +74,8 @@ export function requestFeatures(len: i32, impIndex: i32, timeMs: i64, utcOffsetM
   if (err != 0) return -err;
   if (impIndex < 0 || impIndex >= request.impCount) return 0;
   features.reset();
-  extractor.extract(request, request.imp(impIndex), timeMs, utcOffsetMinutes, features);
+  const personal = privacy.decide(request) == PersonalData.ALLOWED;
+  extractor.extract(request, request.imp(impIndex), timeMs, utcOffsetMinutes, features, personal);
   for (let i = 0; i < features.count; i++) store<u32>(output + (<usize>i << 2), features.at(i));
   return features.count;
 }

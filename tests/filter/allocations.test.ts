@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { AllocationCounter } from "../helpers/rtrace.ts";
 import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { README_REQUEST } from "../helpers/bidder.ts";
+import { tcString } from "../helpers/tcf.ts";
 import { PACKAGE_ROOT } from "../../host/src/paths.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 
@@ -39,6 +40,9 @@ const requests = {
   noBid: JSON.stringify({ id: "n", imp: [{ id: "1", banner: { w: 1, h: 1 } }] }),
   malformed: '{"id": 1, "imp": [}',
   escaped: '{"id":"e\\u00e9\\ud83d\\ude00","imp":[{"id":"1","banner":{"w":300,"h":250}}],"site":{"domain":"news.example"}}',
+  // Privacy signals: a TCF string decoded on the bid path (granted, range-encoded), and a contextual bid.
+  consented: JSON.stringify({ ...JSON.parse(README_REQUEST), regs: { gdpr: 1 }, user: { consent: tcString({ ranges: [[1, 40], [77, 77]] }) + ".YAAAAAAAAAAAAAAAAAA" } }),
+  contextual: JSON.stringify({ ...JSON.parse(README_REQUEST), regs: { coppa: 1, us_privacy: "1YYN" }, device: { lmt: 1, ua: "x", ip: "203.0.113.7" } }),
 };
 
 describe("allocations on the warm path", () => {
@@ -53,6 +57,8 @@ describe("allocations on the warm path", () => {
         assert.equal(status(await sim.bid(requests.noBid)), 204);
         assert.equal(status(await sim.bid(requests.malformed)), 400);
         assert.equal(status(await sim.bid(requests.escaped)), 200);
+        assert.equal(status(await sim.bid(requests.consented)), 200);
+        assert.equal(status(await sim.bid(requests.contextual)), 200);
         const nurl = nurls.shift()!;
         const win = await sim.get(new URL(nurl.replace("${AUCTION_PRICE}", "0.5")).pathname + new URL(nurl.replace("${AUCTION_PRICE}", "0.5")).search);
         assert.equal(status(win), 200);
@@ -62,9 +68,9 @@ describe("allocations on the warm path", () => {
     rt.counting = true;
     await run(200);
     rt.counting = false;
-    assert.equal(rt.allocations, 0, `${rt.allocations} allocations in 1200 warm requests`);
-    assert.equal(rt.frees, 0, `${rt.frees} frees in 1200 warm requests`);
-    assert.equal(rt.collections, 0, `${rt.collections} garbage collections in 1200 warm requests`);
+    assert.equal(rt.allocations, 0, `${rt.allocations} allocations in 1600 warm requests`);
+    assert.equal(rt.frees, 0, `${rt.frees} frees in 1600 warm requests`);
+    assert.equal(rt.collections, 0, `${rt.collections} garbage collections in 1600 warm requests`);
   });
 
   it("the tracing is live: a tick (cold path) does allocate", async () => {

@@ -8,6 +8,7 @@ import { request } from "undici";
 import { defaultConfig, type HostConfig } from "../../host/src/config.ts";
 import { startStandalone, type Standalone } from "../../host/src/standalone.ts";
 import { silentLogger } from "../../host/src/log.ts";
+import { NexusCore } from "../../host/src/tools/core.ts";
 import { encodeNxm, formatDigestFile, generateSigningKeyPair, parsePrivateKey, sha256Hex, signModelBytes } from "../../host/src/models/index.ts";
 
 export const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
@@ -16,6 +17,8 @@ export interface TestModelOptions {
   hashBits?: number;
   pCtr?: number;
   pCvr?: number;
+  /** CTR weights of features by their "field=value" string (docs/FEATURES.md), e.g. {"ip=203.0.113.*": 2}. */
+  ctrWeights?: Record<string, number>;
 }
 
 /** Writes a signed NXM model with constant-ish scores; returns the directory and public key. */
@@ -26,6 +29,11 @@ export function writeTestModel(dir: string, o: TestModelOptions = {}): { file: s
   const wCvr = new Float32Array(n);
   // A sprinkle of weights so scores differ between requests.
   for (let i = 0; i < 4096; i++) wCtr[(i * 2654435761) % n] = ((i % 7) - 3) * 0.05;
+  if (o.ctrWeights) {
+    const core = NexusCore.loadSync();
+    core.setHashBits(bits);
+    for (const [feature, w] of Object.entries(o.ctrWeights)) wCtr[core.bucketOf(feature)] = w;
+  }
   const logit = (p: number) => Math.log(p / (1 - p));
   const model = { hashBits: bits, wCtr, bCtr: logit(o.pCtr ?? 0.002), wCvr, bCvr: logit(o.pCvr ?? 0.05) };
   const bytes = encodeNxm(model, { encoding: "auto" });

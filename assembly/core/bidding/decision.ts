@@ -15,6 +15,7 @@ import { NoBid } from "./reasons";
 import { cpmToImpressionMicrosCeil, microsFloor } from "./money";
 import { CurrencyTable } from "./currency";
 import { MAX_IMPS } from "../openrtb/limits";
+import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -23,6 +24,13 @@ export class Decision {
   reason: i32 = NoBid.NONE;
   /** Per-reason impression counts of this decision (for metrics). */
   readonly impReasons: StaticArray<i32> = new StaticArray<i32>(NoBid.COUNT);
+  /** PersonalData.ALLOWED, or why this request was valued on contextual features only. */
+  personalData: i32 = PersonalData.ALLOWED;
+
+  /** The request was valued without the user's personal data (ip, segments). */
+  @inline get contextual(): bool {
+    return this.personalData != PersonalData.ALLOWED;
+  }
 
   constructor() {
     for (let i = 0; i < MAX_IMPS; i++) unchecked((this.bids[i] = new ImpBid()));
@@ -32,6 +40,7 @@ export class Decision {
     for (let i = 0; i < this.count; i++) unchecked(this.bids[i]).reset();
     this.count = 0;
     this.reason = NoBid.NONE;
+    this.personalData = PersonalData.ALLOWED;
     for (let i = 0; i < NoBid.COUNT; i++) unchecked((this.impReasons[i] = 0));
   }
 
@@ -69,10 +78,15 @@ export class DecisionSettings {
   readonly seat: Str = new Str();
   utcOffsetMinutes: i32 = 0;
   readonly fx: CurrencyTable = new CurrencyTable();
+  /** Our IAB Global Vendor List id, checked in TCF consent strings; 0 = purposes only. */
+  gdprVendorId: i32 = 0;
+  /** A COPPA request (regs.coppa = 1) is a no-bid (`coppa`) instead of a contextual bid. */
+  coppaNoBid: bool = false;
 }
 
 export class DecisionEngine {
   readonly features: FeatureExtractor;
+  readonly privacy: PersonalDataPolicy = new PersonalDataPolicy();
   private readonly x: FeatureVector = new FeatureVector();
   /** Nonce source for bid ids (xorshift64*; seeded by the caller from time and VM identity). */
   private rng: u64 = 0x9e3779b97f4a7c15;
@@ -140,6 +154,12 @@ export class DecisionEngine {
     out: Decision,
   ): void {
     out.reset();
+    this.privacy.gdprVendorId = settings.gdprVendorId;
+    out.personalData = this.privacy.decide(req);
+    if (out.personalData == PersonalData.COPPA && settings.coppaNoBid) {
+      out.reason = NoBid.COPPA;
+      return;
+    }
     if (!model.loaded) {
       out.reason = NoBid.NO_MODEL;
       return;
@@ -191,7 +211,7 @@ export class DecisionEngine {
 
     const x = this.x;
     x.reset();
-    this.features.extract(req, imp, nowMs, settings.utcOffsetMinutes, x);
+    this.features.extract(req, imp, nowMs, settings.utcOffsetMinutes, x, !out.contextual);
     model.score(x);
     const pCtr = model.pCtr;
     const pCvr = model.pCvr;

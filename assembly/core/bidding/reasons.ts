@@ -15,7 +15,9 @@ export namespace NoBid {
   export const REPLAY: i32 = 10;
   export const BLOCKED: i32 = 11;
   export const PAUSED: i32 = 12;
-  export const COUNT: i32 = 13;
+  /** regs.coppa = 1 and the plugin's coppa_no_bid: no bid at all rather than a contextual one. */
+  export const COPPA: i32 = 13;
+  export const COUNT: i32 = 14;
 }
 
 export const NO_BID_NAMES: StaticArray<string> = [
@@ -32,6 +34,7 @@ export const NO_BID_NAMES: StaticArray<string> = [
   "replay",
   "blocked",
   "paused",
+  "coppa",
 ];
 
 export function noBidName(reason: i32): string {

@@ -69,9 +69,11 @@ export class FeatureExtractor {
 
   /**
    * Features of `imp` in `req` at `timeMs` (epoch ms) seen in a UTC offset.
-   * Appends to `out` (the caller resets it).
+   * Appends to `out` (the caller resets it). Without `personal` (the user's
+   * personal data may not be used: privacy/personal-data.ts) the user-level
+   * features, ip and the user.data segments, are left out: a contextual bid.
    */
-  extract(req: BidRequest, imp: Imp, timeMs: i64, utcOffsetMinutes: i32, out: FeatureVector): void {
+  extract(req: BidRequest, imp: Imp, timeMs: i64, utcOffsetMinutes: i32, out: FeatureVector, personal: bool = true): void {
     this.intFeature(this.pWeekday, weekdayOf(timeMs, utcOffsetMinutes), out);
     this.intFeature(this.pHour, hourOf(timeMs, utcOffsetMinutes), out);
 
@@ -84,7 +86,7 @@ export class FeatureExtractor {
         s.updateAscii(browserName(classifyBrowser(dev.ua.ptr, dev.ua.len)));
         this.emit(out);
       }
-      this.ipFeature(dev.ip, dev.ipv6, out);
+      if (personal) this.ipFeature(dev.ip, dev.ipv6, out);
       if (dev.geo.present) {
         this.strFeature(this.pRegion, dev.geo.region, out);
         this.strFeature(this.pCity, dev.geo.city, out);
@@ -125,6 +127,7 @@ export class FeatureExtractor {
     s.updateAscii(floorBucket(imp.bidfloor));
     this.emit(out);
 
+    if (!personal) return;
     const n = req.segmentCount < MAX_SEGMENT_FEATURES ? req.segmentCount : MAX_SEGMENT_FEATURES;
     for (let i = 0; i < n; i++) this.strFeature(this.pTag, req.segment(i).id, out);
   }

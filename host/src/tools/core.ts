@@ -77,6 +77,7 @@ interface CoreExports {
   outputPtr(): number;
   hashBytes(len: number, seed: number): number;
   setHashBits(bits: number): void;
+  setGdprVendorId(id: number): void;
   requestFeatures(len: number, impIndex: number, timeMs: bigint, utcOffsetMinutes: number): number;
   parseErrorPtr(): number;
   parseErrorLen(): number;
@@ -119,7 +120,7 @@ export interface CoreDecision {
 }
 
 const REQUIRED_EXPORTS: ReadonlyArray<keyof CoreExports> = [
-  "memory", "inputPtr", "inputCapacity", "outputPtr", "hashBytes", "setHashBits", "requestFeatures",
+  "memory", "inputPtr", "inputCapacity", "outputPtr", "hashBytes", "setHashBits", "setGdprVendorId", "requestFeatures",
   "parseErrorPtr", "parseErrorLen", "userAgentClass", "ftrlInit", "ftrlSetBias", "ftrlUpdate", "ftrlPredict",
   "ftrlWeights", "allocate", "release", "loadModel", "scoreBuckets", "pidConfigure", "pidCreate",
   "pidUpdate", "planSetHourly", "planSetFinishEarly", "planFraction", "__collect",
@@ -228,6 +229,15 @@ export class NexusCore {
   setHashBits(bits: number): void {
     this.x.setHashBits(bits);
     this.bits = bits;
+  }
+
+  /**
+   * The filter's gdpr_vendor_id for requestFeatures' privacy decision (0, the default: TCF
+   * purposes only). Requests whose personal data may not be used get contextual features only,
+   * as in the filter (docs/FEATURES.md, "Privacy signals").
+   */
+  setGdprVendorId(id: number): void {
+    this.x.setGdprVendorId(id);
   }
 
   /**

@@ -1,0 +1,36 @@
+// The privacy keys of the plugin configuration (filter/config.ts): defaults,
+// values, and refusals that fail the plugin start.
+import { PluginConfig, PluginConfigParser } from "../filter/config";
+
+const parser = new PluginConfigParser();
+let held: ArrayBuffer = new ArrayBuffer(0);
+
+function parse(json: string): PluginConfig | null {
+  held = String.UTF8.encode(json);
+  return parser.parse(changetype<usize>(held), held.byteLength);
+}
+
+describe("plugin configuration: privacy keys", () => {
+  it("defaults to no vendor id and contextual bids for COPPA", () => {
+    const cfg = parse("{}")!;
+    expect(cfg.gdprVendorId).toBe(0);
+    expect(cfg.coppaNoBid).toBe(false);
+  });
+
+  it("reads gdpr_vendor_id (0-65535) and coppa_no_bid", () => {
+    const cfg = parse('{"gdpr_vendor_id": 755, "coppa_no_bid": true}')!;
+    expect(cfg.gdprVendorId).toBe(755);
+    expect(cfg.coppaNoBid).toBe(true);
+    expect(parse('{"gdpr_vendor_id": 65535}')!.gdprVendorId).toBe(65535);
+  });
+
+  it("refuses a vendor id out of range or not an integer, and a coppa_no_bid that is not a bool", () => {
+    expect(parse('{"gdpr_vendor_id": 65536}')).toBeNull();
+    expect(parser.error).toBe("gdpr_vendor_id: must be between 0 and 65535");
+    expect(parse('{"gdpr_vendor_id": -1}')).toBeNull();
+    expect(parse('{"gdpr_vendor_id": 1.5}')).toBeNull();
+    expect(parse('{"gdpr_vendor_id": "755"}')).toBeNull();
+    expect(parse('{"coppa_no_bid": 1}')).toBeNull();
+    expect(parser.error).toBe("coppa_no_bid: expected true or false");
+  });
+});

@@ -1,0 +1,71 @@
+// May this request's personal data be used for targeting? Decided once per
+// request from the regulatory signals the exchange sends; when it may not,
+// the bidder still bids, on contextual features only (features/extract.ts
+// leaves out ip and the user.data segments). Nothing is allocated.
+import { BidRequest } from "../openrtb/request";
+import { Str } from "../bytes/str";
+import { TcfConsent } from "./tcf";
+
+/** Why personal data may not be used (the first signal that refuses it), or ALLOWED. */
+export namespace PersonalData {
+  export const ALLOWED: i32 = 0;
+  /** regs.coppa = 1: a child-directed request (COPPA). */
+  export const COPPA: i32 = 1;
+  /** device.lmt = 1: the OS's limit-ad-tracking setting. */
+  export const LMT: i32 = 2;
+  /** device.dnt = 1: the browser's Do-Not-Track header. */
+  export const DNT: i32 = 3;
+  /** US Privacy (CCPA) string with opt-out-of-sale = 'Y'. */
+  export const US_PRIVACY_OPT_OUT: i32 = 4;
+  /** GDPR applies and the TCF v2 string does not grant purposes 1, 3, 4 (and our vendor, when configured). */
+  export const GDPR_NO_CONSENT: i32 = 5;
+}
+
+/** Purposes a personalised ad needs: 1 store/access on a device, 3 create a profile, 4 select ads. */
+const REQUIRED_PURPOSES: u32 = (1 << 23) | (1 << 21) | (1 << 20);
+
+export class PersonalDataPolicy {
+  /** Our IAB Global Vendor List id (plugin gdpr_vendor_id); 0 = not checked, purposes only. */
+  gdprVendorId: i32 = 0;
+  /** The TC string of the last request decided under GDPR (reused). */
+  readonly tcf: TcfConsent = new TcfConsent();
+
+  /** PersonalData.ALLOWED, or the reason it is not. */
+  decide(req: BidRequest): i32 {
+    const regs = req.regs;
+    if (regs.present && regs.coppa == 1) return PersonalData.COPPA;
+    const dev = req.device;
+    if (dev.present && dev.lmt == 1) return PersonalData.LMT;
+    if (dev.present && dev.dnt == 1) return PersonalData.DNT;
+    if (regs.present && optedOutOfSale(regs.effectiveUsPrivacy)) return PersonalData.US_PRIVACY_OPT_OUT;
+    if (regs.present && regs.effectiveGdpr == 1 && !this.consents(req.user.present ? req.user.effectiveConsent : NO_CONSENT)) {
+      return PersonalData.GDPR_NO_CONSENT;
+    }
+    return PersonalData.ALLOWED;
+  }
+
+  /** The TC string grants the purposes (and our vendor, when configured). Missing or undecodable: no. */
+  private consents(s: Str): bool {
+    const t = this.tcf;
+    if (s.len == 0) {
+      t.clear();
+      return false;
+    }
+    if (!t.decode(s.ptr, s.len, this.gdprVendorId)) return false;
+    if ((t.purposesConsent & REQUIRED_PURPOSES) != REQUIRED_PURPOSES) return false;
+    return this.gdprVendorId == 0 || t.vendorConsent;
+  }
+}
+
+/**
+ * A US Privacy string ("1YNN": version, notice given, opted out of sale, LSPA) whose third
+ * character says the user opted out of the sale of their data. Any case, any version: an
+ * unknown version with a 'Y' there is still read as an opt-out (the safe reading).
+ */
+export function optedOutOfSale(s: Str): bool {
+  if (s.len < 3) return false;
+  const c = s.byteAt(2);
+  return c == 0x59 || c == 0x79; // 'Y' / 'y'
+}
+
+const NO_CONSENT = new Str();
