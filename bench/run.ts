@@ -29,6 +29,8 @@ const { values } = parseArgs({
   },
 });
 const rounds = Number(values.rounds);
+// Read the earlier run first: a missing or broken file should fail now, not after minutes of measuring.
+const previous: unknown = values.compare === undefined ? undefined : readPrevious(values.compare);
 
 const corpus = await loadBenchCorpus();
 const campaignsJson = readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8");
@@ -100,7 +102,16 @@ mkdirSync(outDir, { recursive: true });
 const out = values.out ?? join(outDir, "latest.json");
 writeFileSync(out, JSON.stringify(results, null, 2));
 console.log(`\nwritten ${out}`);
-if (values.compare) compare(JSON.parse(readFileSync(values.compare, "utf8")), values.compare);
+if (values.compare) compare(previous, values.compare);
+
+function readPrevious(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    process.stderr.write(`bench: --compare ${file}: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
 
 /** Prints each headline figure next to the earlier run's (fields missing there are skipped). */
 function compare(prev: any, file: string): void {
