@@ -6,7 +6,7 @@ import {
   HttpContext, Action, MapType, BufferType, HostBytes, HeaderMapReader,
   getHeaderMapPairs, getBufferBytes, currentTimeNanos,
 } from "../proxy-wasm";
-import { Str, bytesEqual, bytesEqualAscii, codeAt } from "../core/bytes/str";
+import { Str, bytesEqual, bytesEqualAscii, bytesEqualAsciiIgnoreCase } from "../core/bytes/str";
 import { NexusRoot } from "./root";
 import { pathLength } from "./query";
 import { replyErrorText } from "./replies";
@@ -178,14 +178,7 @@ function methodIs(m: string): bool {
 }
 
 function valueIs(v: string): bool {
-  const n = v.length;
-  if (headerMap.valueLen != n) return false;
-  for (let i = 0; i < n; i++) {
-    let c = load<u8>(headerMap.valuePtr + <usize>i);
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (<u32>c != codeAt(v, i)) return false;
-  }
-  return true;
+  return bytesEqualAsciiIgnoreCase(headerMap.valuePtr, headerMap.valueLen, v);
 }
 
 /** True if the content-length header value is above `max` (or not a plain number). */

@@ -40,22 +40,12 @@ export class Str {
 
   /** Compares with an ASCII string literal without allocating (literals are static). */
   equalsAscii(lit: string): bool {
-    const n = lit.length;
-    if (n != this.len) return false;
-    for (let i = 0; i < n; i++) {
-      if (<u32>load<u8>(this.ptr + <usize>i) != codeAt(lit, i)) return false;
-    }
-    return true;
+    return bytesEqualAscii(this.ptr, this.len, lit);
   }
 
   /** ASCII case-insensitive comparison with a lower-case ASCII literal. */
   equalsAsciiIgnoreCase(lowerLit: string): bool {
-    const n = lowerLit.length;
-    if (n != this.len) return false;
-    for (let i = 0; i < n; i++) {
-      if (<u32>asciiLower(load<u8>(this.ptr + <usize>i)) != codeAt(lowerLit, i)) return false;
-    }
-    return true;
+    return bytesEqualAsciiIgnoreCase(this.ptr, this.len, lowerLit);
   }
 
   /** Allocates: for tests, logs and cold paths only. */
@@ -85,6 +75,16 @@ export function bytesEqualAscii(ptr: usize, len: i32, s: string): bool {
   if (len != n) return false;
   for (let i = 0; i < n; i++) {
     if (<u32>load<u8>(ptr + <usize>i) != codeAt(s, i)) return false;
+  }
+  return true;
+}
+
+/** True when the `len` bytes at `ptr`, ASCII letters lower-cased, are the lower-case ASCII string `lowerLit`. */
+export function bytesEqualAsciiIgnoreCase(ptr: usize, len: i32, lowerLit: string): bool {
+  const n = lowerLit.length;
+  if (len != n) return false;
+  for (let i = 0; i < n; i++) {
+    if (<u32>asciiLower(load<u8>(ptr + <usize>i)) != codeAt(lowerLit, i)) return false;
   }
   return true;
 }
