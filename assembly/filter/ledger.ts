@@ -66,6 +66,18 @@ export namespace NoticeResult {
   export const CONTENTION: i32 = 6;
 }
 
+/** A change to a campaign's ledger record (applyToLedger; queued as is in deferred-updates.ts). */
+namespace LedgerOp {
+  /** Hand back `amount` reserved. */
+  export const REFUND: i32 = 0;
+  /** A win: `amount` reserved becomes `price` charged. */
+  export const SETTLE: i32 = 1;
+  /** A win whose reservation was already refunded: `price` charged, nothing reserved. */
+  export const LATE_CHARGE: i32 = 2;
+  /** The host's grant: `granted` = `amount` (never below charged + reserved). */
+  export const SET_GRANT: i32 = 3;
+}
+
 const recordBuf = heap.alloc(256);
 const APPLIED: i32 = 0;
 const MISSING: i32 = 1;
@@ -163,7 +175,7 @@ export class SharedLedger extends BudgetPort {
     const c = bid.campaign;
     if (c === null || !bid.reserved) return;
     if (this.transitionSlot(bid.seq, bid.nonce, SlotState.REFUNDED, 0) == SlotState.RESERVED) {
-      this.applyForSlot(0, this.slot.amountMicros, 0);
+      this.applyForSlot(LedgerOp.REFUND, this.slot.amountMicros, 0);
       metrics.inc(metrics.refunds);
     }
     bid.reserved = false;
@@ -204,7 +216,7 @@ export class SharedLedger extends BudgetPort {
   }
 
   /**
-   * op: 0 refund(amount), 1 settle(amount, price), 2 late charge(price), 3 set grant(amount).
+   * op: a LedgerOp (REFUND amount, SETTLE amount at price, LATE_CHARGE price, SET_GRANT amount).
    * Returns APPLIED, MISSING (no ledger: nothing was ever reserved from it), UNREADABLE or GAVE_UP.
    */
   private applyToLedger(keyPtr: usize, keyLen: i32, op: i32, amount: i64, price: i64, retries: i32): i32 {
@@ -221,12 +233,12 @@ export class SharedLedger extends BudgetPort {
         }
       } else {
         this.ledger.clear();
-        if (op != 3) return MISSING;
+        if (op != LedgerOp.SET_GRANT) return MISSING;
       }
       const today = this.today();
-      if (op == 0) this.ledger.refund(amount);
-      else if (op == 1) this.ledger.settle(amount, price, today);
-      else if (op == 2) this.ledger.chargeLate(price, today);
+      if (op == LedgerOp.REFUND) this.ledger.refund(amount);
+      else if (op == LedgerOp.SETTLE) this.ledger.settle(amount, price, today);
+      else if (op == LedgerOp.LATE_CHARGE) this.ledger.chargeLate(price, today);
       else {
         // A grant never takes back money already charged or reserved.
         const floor = this.ledger.charged + this.ledger.reserved;
@@ -285,22 +297,22 @@ export class SharedLedger extends BudgetPort {
    */
   private queuedLateCharges(rt: CampaignRuntime): i64 {
     const q = this.deferred;
-    return q.count == 0 ? 0 : q.sumPrices(rt.ledgerKey.ptr, rt.ledgerKey.len, 2); // op 2: late charge (applyToLedger)
+    return q.count == 0 ? 0 : q.sumPrices(rt.ledgerKey.ptr, rt.ledgerKey.len, LedgerOp.LATE_CHARGE);
   }
 
   /** Hands a reservation back (bid not sent): owed like a notice's change. */
   private refundInLedger(rt: CampaignRuntime, amount: i64): void {
-    this.applyOwed(rt.ledgerKey.ptr, rt.ledgerKey.len, 0, amount, 0);
+    this.applyOwed(rt.ledgerKey.ptr, rt.ledgerKey.len, LedgerOp.REFUND, amount, 0);
   }
 
   /** Applies the host's cumulative grant for a campaign id (its ledger is created if needed). */
   setGrantById(idPtr: usize, idLen: i32, grantedTotal: i64): bool {
     this.ledgerKeyBuf.build(idPtr, idLen);
-    return this.applyToLedger(this.ledgerKeyBuf.buf, this.ledgerKeyBuf.len, 3, grantedTotal, 0, this.retries * 8) == APPLIED;
+    return this.applyToLedger(this.ledgerKeyBuf.buf, this.ledgerKeyBuf.len, LedgerOp.SET_GRANT, grantedTotal, 0, this.retries * 8) == APPLIED;
   }
 
   setGrant(rt: CampaignRuntime, grantedTotal: i64): bool {
-    return this.applyToLedger(rt.ledgerKey.ptr, rt.ledgerKey.len, 3, grantedTotal, 0, this.retries * 8) == APPLIED;
+    return this.applyToLedger(rt.ledgerKey.ptr, rt.ledgerKey.len, LedgerOp.SET_GRANT, grantedTotal, 0, this.retries * 8) == APPLIED;
   }
 
   // ---- reservation ring --------------------------------------------------------
@@ -437,7 +449,7 @@ export class SharedLedger extends BudgetPort {
     if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
     if (from == 255) return NoticeResult.CONTENTION;
     if (from == SlotState.RESERVED) {
-      this.applyForSlot(1, this.slot.amountMicros, price);
+      this.applyForSlot(LedgerOp.SETTLE, this.slot.amountMicros, price);
       metrics.inc(metrics.wins);
       metrics.add(metrics.spendMicros, price);
       return NoticeResult.CHARGED;
@@ -446,7 +458,7 @@ export class SharedLedger extends BudgetPort {
       // The reservation was already refunded: the impression still cost money.
       from = this.transitionSlot(seq, nonce, SlotState.LATE_WON, price);
       if (from == SlotState.EXPIRED || from == SlotState.LOST) {
-        this.applyForSlot(2, 0, price);
+        this.applyForSlot(LedgerOp.LATE_CHARGE, 0, price);
         metrics.inc(metrics.lateWins);
         metrics.add(metrics.spendMicros, price);
         return NoticeResult.LATE_CHARGED;
@@ -464,7 +476,7 @@ export class SharedLedger extends BudgetPort {
     if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
     if (from == 255) return NoticeResult.CONTENTION;
     if (from != SlotState.RESERVED) return NoticeResult.DUPLICATE;
-    this.applyForSlot(0, this.slot.amountMicros, 0);
+    this.applyForSlot(LedgerOp.REFUND, this.slot.amountMicros, 0);
     metrics.inc(metrics.losses);
     metrics.inc(metrics.refunds);
     return NoticeResult.REFUNDED;
@@ -493,7 +505,7 @@ export class SharedLedger extends BudgetPort {
       const seq = this.slot.seq;
       const nonce = this.slot.nonce;
       if (this.transitionSlot(seq, nonce, SlotState.EXPIRED, 0) == SlotState.RESERVED) {
-        this.applyForSlot(0, this.slot.amountMicros, 0);
+        this.applyForSlot(LedgerOp.REFUND, this.slot.amountMicros, 0);
         metrics.inc(metrics.expired);
         metrics.inc(metrics.refunds);
         expired++;
