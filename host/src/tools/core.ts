@@ -129,6 +129,11 @@ const REQUIRED_EXPORTS: ReadonlyArray<keyof CoreExports> = [
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
+/** The error of a core that cannot be read (not built yet): the message says how to build it. */
+function coreMissing(path: string, err: unknown): ToolError {
+  return new ToolError("CORE_WASM_MISSING", `cannot read ${path}: build it with \`npx asc assembly/tools/index.ts --target tools\``, { cause: err });
+}
+
 export class NexusCore {
   private readonly x: CoreExports;
   private readonly input: number;
@@ -150,12 +155,9 @@ export class NexusCore {
 
   /** Loads build/nexus_core.wasm (or `path`). Throws ToolError CORE_WASM_MISSING when it is not built. */
   static async load(path: string = DEFAULT_CORE_WASM): Promise<NexusCore> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(path);
-    } catch (err) {
-      throw new ToolError("CORE_WASM_MISSING", `cannot read ${path}: build it with \`npx asc assembly/tools/index.ts --target tools\``, { cause: err });
-    }
+    const bytes = await readFile(path).catch((err: unknown) => {
+      throw coreMissing(path, err);
+    });
     return NexusCore.fromBytes(new Uint8Array(bytes));
   }
 
@@ -168,7 +170,7 @@ export class NexusCore {
     try {
       bytes = readFileSync(path);
     } catch (err) {
-      throw new ToolError("CORE_WASM_MISSING", `cannot read ${path}: build it with \`npx asc assembly/tools/index.ts --target tools\``, { cause: err });
+      throw coreMissing(path, err);
     }
     return NexusCore.checked(instantiateSync<Record<string, unknown>>(new Uint8Array(bytes), {}).exports);
   }
