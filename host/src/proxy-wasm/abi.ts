@@ -18,6 +18,7 @@ import {
 } from "./constants.ts";
 import { deserializeHeaderMapAt, type HeaderMap, type HeaderPair } from "./header-map.ts";
 import type { VmMemory } from "./memory.ts";
+import { RecentBytes } from "./recent-bytes.ts";
 import type { SharedDataStore } from "./shared-data.ts";
 import type { VmMetrics } from "./metrics.ts";
 import type { WasmImports } from "./wasm-api.ts";
@@ -121,61 +122,37 @@ export function createImports(host: AbiHost, abi: AbiVersion): WasmImports {
     return deserializeHeaderMapAt(mem.buffer(), ptr >>> 0, size >>> 0, lowerKeys);
   };
   /**
-   * The headers of proxy_send_local_response, keys lower-cased. A filter sends the same few header
-   * maps over and over (content type, a no-bid reason...): the last few are kept with their bytes,
-   * and a byte-equal map gets fresh pairs of the same strings instead of decoding new ones (the
-   * pairs go out in the reply, where their receiver may change them).
+   * The headers of proxy_send_local_response, keys lower-cased. A byte-equal map of one of the
+   * last few replies (RecentBytes) gets fresh pairs of the same strings instead of decoding new
+   * ones (the pairs go out in the reply, where their receiver may change them).
    */
-  const replyHeaders: Array<{ bytes: Uint8Array; pairs: HeaderPair[] }> = [];
+  const replyHeaders = new RecentBytes<HeaderPair[]>(REPLY_HEADERS_CACHED, REPLY_HEADERS_CACHED_BYTES);
   const readReplyHeaders = (ptr: number, size: number): HeaderPair[] | undefined => {
     if (!mem.inBounds(ptr, size)) return undefined;
     const p = ptr >>> 0;
     const n = size >>> 0;
     const m = mem.bytes();
-    for (let j = 0; j < replyHeaders.length; j++) {
-      const e = replyHeaders[j]!;
-      const b = e.bytes;
-      if (b.length !== n) continue;
-      let i = 0;
-      while (i < n && m[p + i] === b[i]) i++;
-      if (i < n) continue;
-      // Most recently used first: the next reply most likely repeats this one.
-      if (j > 0) {
-        for (let k = j; k > 0; k--) replyHeaders[k] = replyHeaders[k - 1]!;
-        replyHeaders[0] = e;
-      }
-      return copyPairs(e.pairs);
-    }
+    const kept = replyHeaders.find(m, p, n);
+    if (kept !== undefined) return copyPairs(kept);
     const pairs = deserializeHeaderMapAt(mem.buffer(), p, n, true);
-    if (n <= REPLY_HEADERS_CACHED_BYTES) {
-      replyHeaders.unshift({ bytes: m.slice(p, p + n), pairs: copyPairs(pairs) });
-      if (replyHeaders.length > REPLY_HEADERS_CACHED) replyHeaders.pop();
-    }
+    if (n <= replyHeaders.maxBytes) replyHeaders.keep(m, p, n, copyPairs(pairs));
     return pairs;
   };
   /**
-   * The details of proxy_send_local_response: a filter sends the same few over and over (a no-bid
-   * reason...). The last few short ones are kept with their bytes; a byte-equal one gets the same
-   * string (strings are immutable) instead of a decode.
+   * The details of proxy_send_local_response: a byte-equal one of the last few short ones
+   * (RecentBytes) gets the same string (strings are immutable) instead of a decode.
    */
-  const replyDetails: Array<{ bytes: Uint8Array; text: string }> = [];
+  const replyDetails = new RecentBytes<string>(REPLY_DETAILS_CACHED, REPLY_DETAILS_CACHED_BYTES);
   const readReplyDetails = (ptr: number, size: number): string | undefined => {
     const p = ptr >>> 0;
     const n = size >>> 0;
-    if (n > REPLY_DETAILS_CACHED_BYTES) return mem.utf8(p, n);
+    if (n > replyDetails.maxBytes) return mem.utf8(p, n);
     if (!mem.inBounds(p, n)) return undefined;
     const m = mem.bytes();
-    for (let j = 0; j < replyDetails.length; j++) {
-      const e = replyDetails[j]!;
-      const b = e.bytes;
-      if (b.length !== n) continue;
-      let i = 0;
-      while (i < n && m[p + i] === b[i]) i++;
-      if (i === n) return e.text;
-    }
+    const kept = replyDetails.find(m, p, n);
+    if (kept !== undefined) return kept;
     const text = mem.utf8(p, n)!;
-    if (replyDetails.length >= REPLY_DETAILS_CACHED) replyDetails.pop();
-    replyDetails.unshift({ bytes: m.slice(p, p + n), text });
+    replyDetails.keep(m, p, n, text);
     return text;
   };
   /** proxy_add/replace_header_map_value after their guard: same checks, one map operation apart. */
