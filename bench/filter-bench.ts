@@ -39,7 +39,8 @@ const headersFor = (path: string): Array<[string, string]> => [
   [":scheme", "http"],
   ["content-type", "application/json"],
 ];
-const HEADERS = headersFor("/openrtb2/bid");
+/** The request headers of a bid (the benches send every body with these). */
+export const HEADERS = headersFor("/openrtb2/bid");
 const PASS_THROUGH_HEADERS = headersFor("/not-a-bid-path");
 
 export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: number, totalPerRound = 5000): Promise<FilterResult> {

@@ -6,6 +6,7 @@
 //   node --import tsx bench/tick-bench.ts [--seconds 15] [--slots 160000]
 import { parseArgs } from "node:util";
 import { loadBenchCorpus, stampId } from "./corpus.ts";
+import { HEADERS } from "./filter-bench.ts";
 import { testBidderConfig } from "../tests/helpers/bidder.ts";
 import { startStandalone } from "../host/src/standalone.ts";
 import { silentLogger } from "../host/src/log.ts";
@@ -26,7 +27,6 @@ const plugin = { replay_ttl_ms: 60_000, tick_ms: 200, sync_period_ms: 1000, rese
 const { cfg } = testBidderConfig({ vms: 1, vmMode: "inline", plugin, budget: { pacingSeconds: 1 } });
 const app = await startStandalone(cfg, silentLogger());
 await app.ready(20_000);
-const headers: Array<[string, string]> = [[":method", "POST"], [":path", "/openrtb2/bid"], [":authority", "bench"], [":scheme", "http"], ["content-type", "application/json"]];
 const requests: number[] = [];
 let n = 0;
 const end = Date.now() + Number(values.seconds) * 1000;
@@ -36,7 +36,7 @@ while (Date.now() < end) {
     const i = n % corpus.bodies.length;
     stampId(corpus.bodies[i]!, corpus.idDigitsAt[i]!, n++);
     const t0 = performance.now();
-    await app.pool.handleHttpRequest({ headers, body: [corpus.bodies[i]!] });
+    await app.pool.handleHttpRequest({ headers: HEADERS, body: [corpus.bodies[i]!] });
     requests.push(performance.now() - t0);
   }
   await new Promise((r) => setTimeout(r, 1));
