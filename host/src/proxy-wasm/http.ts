@@ -71,6 +71,12 @@ function setOpen(s: StreamContext, dir: Direction, what: "headers" | "trailers",
   else s.respTrailersOpen = open;
 }
 
+/** The filter is done with the headers or trailers of `dir` (continued at once or after a pause). */
+function closePhase(s: StreamContext, dir: Direction, what: "headers" | "trailers"): void {
+  clearResume(s, dir);
+  setOpen(s, dir, what, false);
+}
+
 function forward(s: StreamContext, dir: Direction): void {
   const buf = dir === "request" ? s.reqBody : s.respBody;
   if (buf && buf.data.length > 0) {
@@ -113,8 +119,7 @@ function runDirection(
   const r = vm.callVm(names.headers, s.id, s.id, headerCount, !hasBody && !hasTrailers ? 1 : 0);
   if (terminal(vm, s)) return false;
   if (isPause(r) && !resumed(s, dir)) return afterHeadersPause(vm, s, dir, chunks, trailers);
-  clearResume(s, dir);
-  setOpen(s, dir, "headers", false);
+  closePhase(s, dir, "headers");
   return bodyAndTrailers(vm, s, dir, chunks, trailers);
 }
 
@@ -127,8 +132,7 @@ function* afterHeadersPause(
   trailers: ReadonlyArray<readonly [string, string]> | undefined,
 ): StreamSteps<boolean> {
   if (!(yield* waitResume(vm, s, dir))) return false;
-  clearResume(s, dir);
-  setOpen(s, dir, "headers", false);
+  closePhase(s, dir, "headers");
   const rest = bodyAndTrailers(vm, s, dir, chunks.length > 0 ? [concatBytes(chunks)] : chunks, trailers);
   return isSteps(rest) ? yield* rest : rest;
 }
@@ -194,16 +198,14 @@ function runTrailers(vm: ProxyWasmVm, s: StreamContext, dir: Direction, trailers
   const rt = vm.callVm(NAMES[dir].trailers, s.id, s.id, t.size);
   if (terminal(vm, s)) return false;
   if (isPause(rt) && !resumed(s, dir)) return afterTrailersPause(vm, s, dir);
-  clearResume(s, dir);
-  setOpen(s, dir, "trailers", false);
+  closePhase(s, dir, "trailers");
   forward(s, dir);
   return true;
 }
 
 function* afterTrailersPause(vm: ProxyWasmVm, s: StreamContext, dir: Direction): StreamSteps<boolean> {
   if (!(yield* waitResume(vm, s, dir))) return false;
-  clearResume(s, dir);
-  setOpen(s, dir, "trailers", false);
+  closePhase(s, dir, "trailers");
   forward(s, dir);
   return true;
 }
