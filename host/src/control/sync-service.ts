@@ -227,7 +227,7 @@ export class SyncService {
     // A filter that never synced holds nothing of the store's.
     if (this.budget.shared !== true || !(timeoutMs > 0) || this.syncs === 0) return { attempted: false, complete: false, returned: {}, kept: {}, pending: [], syncs: 0 };
     this.returning ??= { before: new Map(), kept: new Map(), reported: new Set(), syncs: 0 };
-    const deadline = Date.now() + Math.max(0, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
     while (!this.returnConfirmed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, deadline - Date.now()))));
     const outcome = this.returnOutcome();
     this.logReturn(outcome);
