@@ -25,12 +25,28 @@ export interface GeneratedKeyPair {
 }
 
 export function generateSigningKeyPair(): GeneratedKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  return {
-    privateKeyPem: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
-    publicKeyPem: publicKey.export({ format: "pem", type: "spki" }).toString(),
-    publicKeyBase64: publicKeyToBase64(publicKey),
-  };
+  // The key generation encodes the keys itself; no export from the generated KeyObjects. On Node
+  // 20 such an export can deadlock: a GC during it finalises the generation job, whose destructor
+  // takes the key's mutex that the export holds (a test process hung for good in ExportJWK, main
+  // thread in pthread_mutex_lock under KeyGenJob::~KeyGenJob).
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519", {
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey, publicKeyBase64: spkiPemToBase64(publicKey) };
+}
+
+/** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the raw 32-byte key follows it. */
+const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+/** Base64 of the raw public key inside an Ed25519 SPKI PEM block (the bytes only: no KeyObject). */
+function spkiPemToBase64(pem: string): string {
+  const der = Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ""), "base64");
+  const n = ED25519_SPKI_PREFIX.length;
+  if (der.length !== n + ED25519_PUBLIC_KEY_BYTES || !der.subarray(0, n).equals(ED25519_SPKI_PREFIX)) {
+    throw new KeyError("KEY_INVALID", "not an Ed25519 public key");
+  }
+  return der.subarray(n).toString("base64");
 }
 
 /** Base64 (standard alphabet, padded) of the raw 32-byte Ed25519 public key. */
