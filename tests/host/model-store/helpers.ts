@@ -17,7 +17,8 @@ import {
   type LrModelPair,
 } from "../../../host/src/models/index.ts";
 import { encodeNpzModel } from "../../../host/src/tools/npz-writer.ts";
-import { FIXTURES } from "../../helpers/bidder.ts";
+import { NexusCore } from "../../../host/src/tools/core.ts";
+import { FIXTURES, README_REQUEST } from "../../helpers/bidder.ts";
 import type { TestS3Server } from "../../helpers/s3-server.ts";
 
 export interface KeyPair {
@@ -36,8 +37,31 @@ export function testModel(pCtr: number, hashBits = 18): LrModelPair {
   const wCtr = new Float32Array(n);
   const wCvr = new Float32Array(n);
   for (let i = 0; i < 4096; i++) wCtr[(i * 2654435761) % n] = ((i % 7) - 3) * 0.05;
+  // ...but none on the README request's features, or its price would depend on the hour the test
+  // runs (the weekday and hour features: at 03:00 UTC "hour=3" hit a weight and the price was 1.81).
+  for (const b of readmeRequestBuckets(hashBits)) wCtr[b] = 0;
   const logit = (p: number) => Math.log(p / (1 - p));
   return { hashBits, wCtr, bCtr: logit(pCtr), wCvr, bCvr: logit(0.05) };
+}
+
+const readmeBuckets = new Map<number, Set<number>>();
+
+/** The buckets of the README request's features at every weekday and hour (the filter's own extraction). */
+function readmeRequestBuckets(hashBits: number): Set<number> {
+  let out = readmeBuckets.get(hashBits);
+  if (out !== undefined) return out;
+  out = new Set<number>();
+  const core = NexusCore.loadSync();
+  core.setHashBits(hashBits);
+  const body = new TextEncoder().encode(README_REQUEST);
+  // 2024-01-07 was a Sunday: 7 days of 24 hours, whatever the filter's UTC offset.
+  for (let h = 0; h < 7 * 24; h++) {
+    const buckets = core.requestFeatures(body, 0, Date.UTC(2024, 0, 7) + h * 3_600_000, 0);
+    if (!(buckets instanceof Uint32Array)) throw new Error("the README request does not parse");
+    for (const b of buckets) out.add(b);
+  }
+  readmeBuckets.set(hashBits, out);
+  return out;
 }
 
 export interface ModelFiles {
