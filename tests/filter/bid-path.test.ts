@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { request } from "undici";
 import { FIXTURES, README_REQUEST, get, post, startTestBidder } from "../helpers/bidder.ts";
 import type { Standalone } from "../../host/src/standalone.ts";
 
@@ -62,6 +63,8 @@ describe("bid path", () => {
     assert.equal(r.status, 204);
     assert.equal(r.headers["x-nexus-nobid-reason"], "no_match");
     assert.equal(r.text, "");
+    // RFC 9110 §8.6: a 204 carries no Content-Length (a strict client or proxy refuses one).
+    assert.equal(r.headers["content-length"], undefined);
   });
 
   it("does not bid below the floor", async () => {
@@ -160,6 +163,27 @@ describe("OpenRTB corpus over HTTP", () => {
       }
       assert.equal(r.status, 400, `${name}: ${r.status} ${r.text}`);
       assert.ok(r.json().error.includes(expected[name]), `${name}: got "${r.json().error}", want "${expected[name]}"`);
+    }
+  });
+});
+
+describe("bid path: the reply's bytes", () => {
+  it("sends the filter's body bytes unchanged, UTF-8 creatives included, with their byte length", async () => {
+    const campaigns = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+    const adm = '<img src="https://ads.nexus.example/300x250.png" alt="Café Müller — 東京 ✓">';
+    campaigns.campaigns[0].creatives[0].adm = adm;
+    const bidder = await startTestBidder({ vms: 1, campaigns });
+    try {
+      const r = await request(`${bidder.bidUrl}/openrtb2/bid`, { method: "POST", body: README_REQUEST, headers: { "content-type": "application/json" } });
+      const bytes = Buffer.from(await r.body.arrayBuffer());
+      assert.equal(r.statusCode, 200, bytes.toString());
+      assert.equal(Number(r.headers["content-length"]), bytes.length);
+      // The creative goes out as raw UTF-8 (not \u escapes), so this test sees bytes above 0x7f.
+      assert.ok(bytes.some((b) => b > 0x7f), "the reply has non-ASCII bytes");
+      const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      assert.equal(JSON.parse(text).seatbid[0].bid[0].adm, adm);
+    } finally {
+      await bidder.close();
     }
   });
 });

@@ -192,9 +192,21 @@ export class BidServer {
         // node:http takes a flat [name, value, ...] list as it is (no object to build).
         const flat: string[] = [];
         for (const [k, v] of outcome.headers) if (k.charCodeAt(0) !== 0x3a && k !== "content-length") flat.push(k, v);
-        flat.push("content-length", String(outcome.body.byteLength));
+        if (!mayHaveBody(outcome.status)) {
+          // RFC 9110 §8.6, §15.4.5: no Content-Length and no body on a 1xx, 204 or 304.
+          res.writeHead(outcome.status, flat);
+          res.end();
+          return;
+        }
+        const body = outcome.body;
+        flat.push("content-length", String(body.byteLength));
         res.writeHead(outcome.status, flat);
-        res.end(outcome.body);
+        // As a latin1 string (one char per byte, so the bytes go out unchanged, UTF-8 included):
+        // node:http then joins the status line, the headers and the body into one string, as for
+        // the bare server's reply. Given bytes, it queues the header string and the bytes as two
+        // chunks of a writev, which cost the bidder about 1 µs of CPU a request more (measured in
+        // alternating saturation runs, bench/README.md).
+        res.end(body.byteLength === 0 ? undefined : latin1(body), "latin1");
         return;
       }
       case "continue":
@@ -237,4 +249,13 @@ function readHead(req: IncomingMessage): RequestHead {
   }
   if (host !== undefined) pairs[2]![1] = host;
   return { pairs, contentLength, contentEncoding };
+}
+
+/** Whether a response with this status carries a body and its Content-Length (RFC 9110 §6.4.1). */
+function mayHaveBody(status: number): boolean {
+  return status >= 200 && status !== 204 && status !== 304;
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }
