@@ -24,7 +24,7 @@ test("host logs are JSON lines with sync/request ids, and never carry the token 
   const cfg = defaultConfig();
   cfg.bid = { host: "127.0.0.1", port: 0 };
   cfg.control = { host: "127.0.0.1", port: 0 };
-  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 100 };
+  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 1000 };
   cfg.campaignsPath = join(dir, "campaigns.json");
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem };
   cfg.adminToken = TOKEN;

@@ -29,7 +29,7 @@ async function demoBidder(): Promise<Standalone> {
   cfg.bid = { host: "127.0.0.1", port: 0 };
   cfg.control = { host: "127.0.0.1", port: 0 };
   // envoy.yaml's plugin configuration; a roomier decision budget on a shared test machine.
-  cfg.plugin = { ...pluginConfig(readYaml("envoy/envoy.yaml")), decision_budget_ms: 200, tick_ms: 50, sync_period_ms: 100 };
+  cfg.plugin = { ...pluginConfig(readYaml("envoy/envoy.yaml")), decision_budget_ms: 1000, tick_ms: 50, sync_period_ms: 100 };
   cfg.adminToken = TOKEN;
   const app = await startStandalone(cfg, silentLogger());
   await app.ready(20_000);

@@ -18,7 +18,7 @@ export const ADMIN_TOKEN = "budget-test-admin-token-0123456789";
  * (shared 2-core machine), and pacing pinned to 1 so that bids are the model's price (capped
  * at $20 CPM = 20 000 micros per win by the campaign).
  */
-export const PLUGIN = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 100, pacing: { min_multiplier: 1, max_multiplier: 1 } };
+export const PLUGIN = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 1000, pacing: { min_multiplier: 1, max_multiplier: 1 } };
 
 /** Writes the test campaign set with the given budget and a model whose bids hit the $20 CPM cap. */
 export function writeBudgetFixtures(dir: string, budgetMicros: number): { campaigns: string; publicKeyPem: string } {

@@ -184,7 +184,7 @@ export async function startStoreBidder(o: StoreBidderOptions): Promise<Standalon
   cfg.control = { host: "127.0.0.1", port: 0 };
   cfg.vms = o.vms ?? 2;
   cfg.vmMode = "inline";
-  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 100, replay_ttl_ms: 0 };
+  cfg.plugin = { tick_ms: 50, sync_period_ms: 100, decision_budget_ms: 1000, replay_ttl_ms: 0 };
   cfg.campaignsPath = join(FIXTURES, "campaigns/test-campaigns.json");
   cfg.model = { ...cfg.model, store: o.publisher.store, file: o.file ?? "", publicKey: o.publicKeyPem, allowUnsigned: false, pollMs: o.pollMs, s3Endpoint: o.publisher.s3Endpoint };
   return startStandalone(cfg, o.log);
