@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import * as loader from "@assemblyscript/loader";
 import { join } from "node:path";
-import { CORE_WASM, type BenchCorpus } from "./corpus.ts";
+import { BENCH_FX_RATES, CORE_WASM, type BenchCorpus } from "./corpus.ts";
 
 export interface CoreApi {
   inputPtr(): number;
@@ -11,6 +11,7 @@ export interface CoreApi {
   useModelForDecisions(bits: number): number;
   loadCampaigns(len: number): number;
   decide(len: number, nowMs: bigint): number;
+  setFxRate(len: number, rate: number): void;
   parseOnly(len: number): number;
   memory: { buffer: ArrayBuffer };
 }
@@ -25,6 +26,7 @@ export async function loadCore(modelNxm: Uint8Array, campaignsJson: string): Pro
   if (api.loadModel(18, put(modelNxm)) !== 0) throw new Error("core rejected the bench model");
   api.useModelForDecisions(18);
   if (api.loadCampaigns(put(new TextEncoder().encode(campaignsJson))) !== 0) throw new Error("core rejected the bench campaigns");
+  for (const [code, rate] of Object.entries(BENCH_FX_RATES)) api.setFxRate(put(new TextEncoder().encode(code)), rate);
   return { api, put };
 }
 

@@ -8,8 +8,17 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../host/src/paths.ts";
+import { defaultConfig } from "../host/src/config.ts";
 
 export const CORE_WASM = join(PACKAGE_ROOT, "build", "nexus_core.wasm");
+
+/**
+ * The exchange rates every section decides with: those `npm start` runs with (the host's default
+ * plugin configuration). The requests built from the logs have CNY floors; without a CNY rate
+ * the core and the filter would answer them with an early "currency" no-bid, while the HTTP
+ * section's bidder (the default configuration) decides them in full.
+ */
+export const BENCH_FX_RATES = defaultConfig().plugin.fx_rates as Record<string, number>;
 
 /** Appended to each request id; its 8 digits are overwritten per request. */
 export const ID_SUFFIX = "-00000000";

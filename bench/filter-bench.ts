@@ -5,7 +5,7 @@
 // Run alone (e.g. under --cpu-prof or callgrind):
 //   node --import tsx bench/filter-bench.ts [--rounds 7] [--reps N] [--wasm FILE]
 // (--wasm: e.g. a build with a name section, `asc ... --target filter --debug`, for readable profiles)
-import { stampId, type BenchCorpus } from "./corpus.ts";
+import { BENCH_FX_RATES, stampId, type BenchCorpus } from "./corpus.ts";
 import type { Standalone } from "../host/src/standalone.ts";
 import type { TestBidderOptions } from "../tests/helpers/bidder.ts";
 
@@ -14,8 +14,14 @@ import type { TestBidderOptions } from "../tests/helpers/bidder.ts";
  * helper turns the replay guard off; here it stays on, as in production), and a budget that does
  * not run out during the bench (the grant refills a day's budget per second, capped by the
  * campaign's total), so every bid the core would make also goes through the shared-data ledger.
+ * The exchange rates are `npm start`'s (BENCH_FX_RATES), as in the core section.
  */
-export const FILTER_BENCH_BIDDER: TestBidderOptions = { vms: 1, vmMode: "inline", plugin: { replay_ttl_ms: undefined }, budget: { pacingSeconds: 1 } };
+export const FILTER_BENCH_BIDDER: TestBidderOptions = {
+  vms: 1,
+  vmMode: "inline",
+  plugin: { replay_ttl_ms: undefined, fx_rates: BENCH_FX_RATES },
+  budget: { pacingSeconds: 1 },
+};
 
 export interface FilterResult {
   /** Wall-clock time per request (median over rounds). */
@@ -107,6 +113,7 @@ export async function countCrossings(corpus: BenchCorpus): Promise<Crossings> {
   let counting = false;
   const sim = await startSimBidder({
     ...PRODUCTION_LIKE,
+    plugin: { ...PRODUCTION_LIKE.plugin, fx_rates: BENCH_FX_RATES },
     traceCalls: (name) => {
       if (counting) counts.set(name, (counts.get(name) ?? 0) + 1);
     },

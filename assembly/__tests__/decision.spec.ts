@@ -340,6 +340,17 @@ describe("decision: floors and currencies", () => {
     expect(priceOrReason(request(IMP, SITE + ',"cur":["usd"]'), C1)).toBe(nb(NoBid.CURRENCY));
   });
 
+  it("takes the last rate of a currency set twice (as JSON takes a repeated key's last value)", () => {
+    const s = settings();
+    const eur = view("EUR");
+    const usd = view("USD");
+    expect(s.fx.rateToAccount(eur, usd)).toBe(1.1);
+    s.fx.set("EUR", 1.25);
+    expect(s.fx.rateToAccount(eur, usd)).toBe(1.25);
+    expect(s.fx.codes.length).toBe(1);
+    expect(s.fx.rateToAccount(view("GBP"), usd)).toBe(0.0);
+  });
+
   it("works in a non-USD account currency", () => {
     const eur = new DecisionSettings();
     eur.currency.copyFrom(view("EUR"));

@@ -315,6 +315,14 @@ export function replyLen(): i32 {
   return reply.len;
 }
 
+/**
+ * decide()'s exchange rate for the currency whose code is in input[0..len): 1 unit = `rate` USD,
+ * as the filter's `fx_rates` (a floor in a currency without a rate is a no-bid, "currency").
+ */
+export function setFxRate(len: i32, rate: f64): void {
+  settings.fx.set(String.UTF8.decodeUnsafe(input, <usize>len), rate);
+}
+
 /** Parses the bid request in input[0..len) only (the benchmark's breakdown): 0 or 400. */
 export function parseOnly(len: i32): i32 {
   return parser.parse(input, len, request) == 0 ? 0 : 400;

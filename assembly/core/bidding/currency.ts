@@ -1,16 +1,24 @@
 // Exchange rates into the account currency, from configuration. A floor in a
 // currency we have no rate for makes the impression unbiddable (we cannot
 // know whether our bid clears it).
-import { Str } from "../bytes/str";
+import { Str, bytesEqual } from "../bytes/str";
 import { OwnedBytes } from "./campaign";
 
 export class CurrencyTable {
   readonly codes: Array<OwnedBytes> = new Array<OwnedBytes>();
   readonly rates: Array<f64> = new Array<f64>();
 
-  /** 1 unit of `code` = `rate` units of the account currency. */
+  /** 1 unit of `code` = `rate` units of the account currency (a code set again takes the new rate). */
   set(code: string, rate: f64): void {
-    this.codes.push(OwnedBytes.fromString(code));
+    const bytes = OwnedBytes.fromString(code);
+    for (let i = 0; i < this.codes.length; i++) {
+      const known = unchecked(this.codes[i]);
+      if (bytesEqual(known.ptr, known.len, bytes.ptr, bytes.len)) {
+        unchecked((this.rates[i] = rate));
+        return;
+      }
+    }
+    this.codes.push(bytes);
     this.rates.push(rate);
   }
 
