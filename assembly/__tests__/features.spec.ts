@@ -12,6 +12,8 @@ import {
 } from "../core/features/extract";
 import { FeatureVector, MAX_FEATURES } from "../core/features/feature-vector";
 import {
+  BROWSER_NAMES,
+  OS_NAMES,
   browserName,
   classifyBrowser,
   classifyOs,
@@ -186,6 +188,42 @@ describe("user-agent classification (iPinYou order)", () => {
     expect(classifyBrowser(changetype<usize>(b), b.byteLength)).toBe(4);
     expect(osName(-1)).toBe("other");
     expect(browserName(7)).toBe("ie");
+  });
+
+  it("classifies as trying the names one by one would (random strings of the names' letters)", () => {
+    // The definition: the first name of the list that occurs anywhere, ignoring ASCII case.
+    const alphabet = "windowsiocmaandrlxuhefgytpWINDOSCHROMEIEFARI ;/";
+    let seed: u32 = 12345;
+    let bestOs = 0;
+    for (let round = 0; round < 3000; round++) {
+      const n = <i32>(seed % 40);
+      let text = "";
+      for (let i = 0; i < n; i++) {
+        seed = seed * 1664525 + 1013904223;
+        text += alphabet.charAt(<i32>((seed >>> 8) % <u32>alphabet.length));
+      }
+      seed = seed * 1664525 + 1013904223;
+      // Sometimes a name is planted, cut at a random length, so near matches and edges occur.
+      if (seed % 3 == 0) {
+        const names = seed % 2 == 0 ? OS_NAMES : BROWSER_NAMES;
+        const name = unchecked(names[<i32>((seed >>> 4) % <u32>names.length)]);
+        text += name.substring(0, 1 + <i32>((seed >>> 12) % <u32>name.length));
+      }
+      const b = String.UTF8.encode(text);
+      const p = changetype<usize>(b);
+      // Every prefix too: a name must not match past the end of the range.
+      for (let len = b.byteLength; len >= b.byteLength - 3 && len >= 0; len--) {
+        let wantOs = -1;
+        for (let k = OS_NAMES.length - 1; k >= 0; k--) if (containsIgnoreCase(p, len, unchecked(OS_NAMES[k]))) wantOs = k;
+        let wantBrowser = -1;
+        for (let k = BROWSER_NAMES.length - 1; k >= 0; k--) if (containsIgnoreCase(p, len, unchecked(BROWSER_NAMES[k]))) wantBrowser = k;
+        expect(classifyOs(p, len)).toBe(wantOs, text);
+        expect(classifyBrowser(p, len)).toBe(wantBrowser, text);
+        if (wantOs > 0) bestOs++;
+      }
+    }
+    // The strings are not all trivial: names after the first are found often.
+    expect(bestOs).toBeGreaterThan(100);
   });
 
   it("containsIgnoreCase matches at the edges and not past the end", () => {

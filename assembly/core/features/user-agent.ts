@@ -10,7 +10,7 @@ export const OS_NAMES: StaticArray<string> = ["windows", "ios", "mac", "android"
 export const BROWSER_NAMES: StaticArray<string> = ["chrome", "sogou", "maxthon", "safari", "firefox", "theworld", "opera", "ie"];
 export const OTHER: string = "other";
 
-/** True if `needle` (lower-case ASCII literal) occurs in [ptr, ptr+len) ignoring ASCII case. */
+/** True if `needle` (lower-case ASCII literal) occurs in [ptr, ptr+len) ignoring ASCII case (the classifiers' definition; tests compare them with it). */
 export function containsIgnoreCase(ptr: usize, len: i32, needle: string): bool {
   const n = needle.length;
   if (n == 0) return true;
@@ -24,20 +24,60 @@ export function containsIgnoreCase(ptr: usize, len: i32, needle: string): bool {
   return false;
 }
 
+/** For each byte, the names (bit k = names[k]) that start with it in either case. */
+function firstLetterMasks(names: StaticArray<string>): StaticArray<u32> {
+  const masks = new StaticArray<u32>(256);
+  for (let k = 0; k < names.length; k++) {
+    const c = codeAt(unchecked(names[k]), 0); // a lower-case ASCII letter
+    masks[c] |= 1 << k;
+    if (c >= 0x61 && c <= 0x7a) masks[c - 0x20] |= 1 << k;
+  }
+  return masks;
+}
+
+const OS_FIRST_LETTERS = firstLetterMasks(OS_NAMES);
+const BROWSER_FIRST_LETTERS = firstLetterMasks(BROWSER_NAMES);
+
+/** `needle` (lower-case ASCII) occurs at [ptr+i, ptr+i+n) ignoring ASCII case; its first byte is known to match. */
+@inline function matchesAt(ptr: usize, len: i32, i: i32, needle: string): bool {
+  const n = needle.length;
+  if (i + n > len) return false;
+  let j = 1;
+  while (j < n && <u32>asciiLower(load<u8>(ptr + <usize>(i + j))) == codeAt(needle, j)) j++;
+  return j == n;
+}
+
+/**
+ * Index of the first of `names` (in list order) that occurs anywhere in [ptr, ptr+len), or -1:
+ * what trying containsIgnoreCase() name by name gives, in one pass over the UA. At each byte
+ * only the names that start with it and come before the best match so far are compared (a
+ * table lookup and nothing else at most bytes); a match of names[0] ends the pass.
+ */
+function firstListed(ptr: usize, len: i32, names: StaticArray<string>, firstLetters: StaticArray<u32>): i32 {
+  let best = names.length;
+  for (let i = 0; i < len; i++) {
+    let candidates = unchecked(firstLetters[load<u8>(ptr + <usize>i)]) & ((<u32>1 << <u32>best) - 1);
+    while (candidates != 0) {
+      const k = <i32>ctz(candidates);
+      if (matchesAt(ptr, len, i, unchecked(names[k]))) {
+        if (k == 0) return 0;
+        best = k; // the lowest candidate here (bits are tried from the lowest)
+        break;
+      }
+      candidates &= candidates - 1;
+    }
+  }
+  return best == names.length ? -1 : best;
+}
+
 /** Index into OS_NAMES, or -1 for "other". */
 export function classifyOs(ptr: usize, len: i32): i32 {
-  for (let i = 0; i < OS_NAMES.length; i++) {
-    if (containsIgnoreCase(ptr, len, unchecked(OS_NAMES[i]))) return i;
-  }
-  return -1;
+  return firstListed(ptr, len, OS_NAMES, OS_FIRST_LETTERS);
 }
 
 /** Index into BROWSER_NAMES, or -1 for "other". */
 export function classifyBrowser(ptr: usize, len: i32): i32 {
-  for (let i = 0; i < BROWSER_NAMES.length; i++) {
-    if (containsIgnoreCase(ptr, len, unchecked(BROWSER_NAMES[i]))) return i;
-  }
-  return -1;
+  return firstListed(ptr, len, BROWSER_NAMES, BROWSER_FIRST_LETTERS);
 }
 
 @inline export function osName(i: i32): string {
