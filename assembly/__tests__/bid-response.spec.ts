@@ -96,6 +96,24 @@ describe("writeBidResponse", () => {
     expect(isValidJson(w)).toBe(true);
   });
 
+  it("keeps a creative's fields from its first bid and copies them into the next replies", () => {
+    const c = campaign("camp 1");
+    const cr = creative("cr-\"1\"", 300, 250, '<a href="x">\u0001é</a>', ["adv.example"], ["IAB1"]);
+    expect(cr.replyFields).toBeNull();
+    const first = text(write("req-1", [bid(0x1f, 0xabcd, "1", 2003, c, cr)]));
+    expect(cr.replyFields).not.toBeNull();
+    const kept = String.UTF8.decode(changetype<ArrayBuffer>(cr.replyFields));
+    expect(kept).toBe(',"adm":"<a href=\\"x\\">\\u0001é</a>","adomain":["adv.example"],"cat":["IAB1"],"crid":"cr-\\"1\\"","w":300,"h":250');
+    // The next bid with the creative (another request, price and impression) copies the same bytes.
+    const second = write("req-2", [bid(0x20, 0x1234, "2", 1500, c, cr)]);
+    expect(text(second).includes(kept + ',"cid":"camp 1"}')).toBe(true);
+    expect(isValidJson(second)).toBe(true);
+    expect(first.includes(kept + ',"cid":"camp 1"}')).toBe(true);
+    // Kept bytes are what the writer gives without them.
+    const fresh = creative("cr-\"1\"", 300, 250, '<a href="x">\u0001é</a>', ["adv.example"], ["IAB1"]);
+    expect(text(write("req-2", [bid(0x20, 0x1234, "2", 1500, c, fresh)]))).toBe(text(second));
+  });
+
   it("writes the creative's attributes as bid.attr (omitted when it declares none)", () => {
     const cr = creative("cr-1", 300, 250, "", ["adv.example"], []);
     cr.attr = StaticArray.fromArray<i32>([6, 14]);

@@ -102,6 +102,11 @@ export class Creative {
   bannerTypes: i32 = 0;
   /** The markup loads over HTTPS only (imp.secure = 1 requires it). */
   secure: bool = true;
+  /**
+   * This creative's fields of a bid as JSON (",\"adm\":…,\"h\":250"), written by the reply
+   * writer at the first bid with it and copied into every later reply (bid-response.ts).
+   */
+  replyFields: ArrayBuffer | null = null;
 
   /** The creative is of banner ad type t (1–4). */
   isBannerType(t: i32): bool {

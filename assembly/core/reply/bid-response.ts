@@ -6,7 +6,7 @@
 import { ByteWriter } from "../bytes/writer";
 import { Str } from "../bytes/str";
 import { ImpBid } from "../bidding/imp-bid";
-import { StringSet } from "../bidding/campaign";
+import { Creative, StringSet } from "../bidding/campaign";
 
 /** Where notices go and how the reply is labelled; set once from configuration. */
 export class ReplySettings {
@@ -96,31 +96,14 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
   const c = bid.campaign;
   const cr = bid.creative;
   if (cr !== null) {
-    if (cr.adm.len > 0) {
-      w.ascii(",\"adm\":\"");
-      w.jsonEscaped(cr.adm.ptr, cr.adm.len);
-      w.byte(0x22);
+    const kept = cr.replyFields;
+    if (kept !== null) {
+      w.bytes(changetype<usize>(kept), kept.byteLength);
+    } else {
+      const start = w.len;
+      writeCreativeFields(w, cr);
+      if (!w.overflowed) cr.replyFields = copyOf(w.base + <usize>start, w.len - start);
     }
-    w.ascii(",\"adomain\":");
-    writeStringArray(w, cr.adomain);
-    if (cr.cat.size > 0) {
-      w.ascii(",\"cat\":");
-      writeStringArray(w, cr.cat);
-    }
-    if (cr.attr.length > 0) {
-      w.ascii(",\"attr\":[");
-      for (let i = 0; i < cr.attr.length; i++) {
-        if (i > 0) w.byte(0x2c);
-        w.i64(unchecked(cr.attr[i]));
-      }
-      w.byte(0x5d);
-    }
-    w.ascii(",\"crid\":\"");
-    w.jsonEscaped(cr.crid.ptr, cr.crid.len);
-    w.ascii("\",\"w\":");
-    w.i64(cr.w);
-    w.ascii(",\"h\":");
-    w.i64(cr.h);
   }
   if (c !== null) {
     w.ascii(",\"cid\":\"");
@@ -128,6 +111,45 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
     w.byte(0x22);
   }
   w.byte(0x7d);
+}
+
+/**
+ * The bid's fields that come from the creative alone (markup, advertiser domains, categories,
+ * attributes, id, size). Written once per creative and kept (Creative.replyFields): the markup
+ * is most of a reply, and escaping it byte by byte on every bid cost more than copying it.
+ */
+function writeCreativeFields(w: ByteWriter, cr: Creative): void {
+  if (cr.adm.len > 0) {
+    w.ascii(",\"adm\":\"");
+    w.jsonEscaped(cr.adm.ptr, cr.adm.len);
+    w.byte(0x22);
+  }
+  w.ascii(",\"adomain\":");
+  writeStringArray(w, cr.adomain);
+  if (cr.cat.size > 0) {
+    w.ascii(",\"cat\":");
+    writeStringArray(w, cr.cat);
+  }
+  if (cr.attr.length > 0) {
+    w.ascii(",\"attr\":[");
+    for (let i = 0; i < cr.attr.length; i++) {
+      if (i > 0) w.byte(0x2c);
+      w.i64(unchecked(cr.attr[i]));
+    }
+    w.byte(0x5d);
+  }
+  w.ascii(",\"crid\":\"");
+  w.jsonEscaped(cr.crid.ptr, cr.crid.len);
+  w.ascii("\",\"w\":");
+  w.i64(cr.w);
+  w.ascii(",\"h\":");
+  w.i64(cr.h);
+}
+
+function copyOf(ptr: usize, len: i32): ArrayBuffer {
+  const out = new ArrayBuffer(len);
+  memory.copy(changetype<usize>(out), ptr, <usize>len);
+  return out;
 }
 
 /** {"error":"<message>"} for a 400 reply; the message is escaped anyway. */
