@@ -30,10 +30,8 @@ function writeStringArray(w: ByteWriter, set: StringSet): void {
   w.byte(0x5d);
 }
 
-/** "<base><path>?bid=..&imp=..&cid=.." (JSON-escaped as it is written inside a JSON string). */
-function writeNoticeUrl(w: ByteWriter, s: ReplySettings, base: Str, path: Str, bid: ImpBid): void {
-  w.jsonEscaped(base.ptr, base.len);
-  w.jsonEscaped(path.ptr, path.len);
+/** "?bid=..&imp=..&cid=..": a notice URL's query (its values percent-encoded: nothing to JSON-escape). */
+function writeNoticeQuery(w: ByteWriter, bid: ImpBid): void {
   w.ascii("?bid=");
   w.bytes(bid.bidId, bid.bidIdLen);
   w.ascii("&imp=");
@@ -43,6 +41,30 @@ function writeNoticeUrl(w: ByteWriter, s: ReplySettings, base: Str, path: Str, b
     w.ascii("&cid=");
     w.urlEncoded(c.id.ptr, c.id.len);
   }
+}
+
+/**
+ * nurl, burl and lurl: "<base><path><query>&price=${AUCTION_PRICE}…", JSON-escaped. The three
+ * share the base and the query, and nurl and burl the path: those are written once (nurl) and
+ * copied from the reply itself into the other two.
+ */
+function writeNoticeUrls(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void {
+  w.ascii(",\"nurl\":\"");
+  const urlAt = w.len;
+  w.jsonEscaped(base.ptr, base.len);
+  const baseLen = w.len - urlAt;
+  w.jsonEscaped(s.winPath.ptr, s.winPath.len);
+  const queryAt = w.len;
+  writeNoticeQuery(w, bid);
+  const urlLen = w.len - urlAt;
+  const queryLen = w.len - queryAt;
+  w.ascii("&price=${AUCTION_PRICE}\",\"burl\":\"");
+  w.bytes(w.base + <usize>urlAt, urlLen);
+  w.ascii("&price=${AUCTION_PRICE}&event=billing\",\"lurl\":\"");
+  w.bytes(w.base + <usize>urlAt, baseLen);
+  w.jsonEscaped(s.lossPath.ptr, s.lossPath.len);
+  w.bytes(w.base + <usize>queryAt, queryLen);
+  w.ascii("&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}\"");
 }
 
 /**
@@ -86,13 +108,7 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
   w.ascii("\",\"price\":");
   // micros per impression → CPM in currency units: micros × 1000 / 1e6 = micros / 1000
   w.fixed(bid.priceMicros, 3);
-  w.ascii(",\"nurl\":\"");
-  writeNoticeUrl(w, s, base, s.winPath, bid);
-  w.ascii("&price=${AUCTION_PRICE}\",\"burl\":\"");
-  writeNoticeUrl(w, s, base, s.winPath, bid);
-  w.ascii("&price=${AUCTION_PRICE}&event=billing\",\"lurl\":\"");
-  writeNoticeUrl(w, s, base, s.lossPath, bid);
-  w.ascii("&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}\"");
+  writeNoticeUrls(w, s, base, bid);
   const c = bid.campaign;
   const cr = bid.creative;
   if (cr !== null) {
