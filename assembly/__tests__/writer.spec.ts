@@ -171,6 +171,20 @@ describe("ByteWriter.hex", () => {
   });
 });
 
+describe("ByteWriter ascii", () => {
+  it("writes every character of literals of each length around the four-character steps", () => {
+    const all = "{\"id\":\"&price=${AUCTION_PRICE}~ 09AZaz";
+    for (let n = 0; n <= all.length; n++) {
+      const lit = all.substring(0, n);
+      const w = new ByteWriter(64);
+      w.byte(0x2a); // an odd start: the four-byte stores are unaligned
+      w.ascii(lit);
+      expect(w.len).toBe(n + 1);
+      expect(text(w)).toBe("*" + lit);
+    }
+  });
+});
+
 describe("ByteWriter overflow", () => {
   it("fills exactly to capacity without overflowing", () => {
     const w = new ByteWriter(4);

@@ -50,7 +50,15 @@ export class ByteWriter {
     const n = s.length;
     if (!this.room(n)) return;
     const p = this.base + <usize>this.len;
-    for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>codeAt(s, i));
+    const src = changetype<usize>(s); // UTF-16 code units
+    let i = 0;
+    // Four characters a step: the low bytes of four u16 units packed into one u32.
+    for (; i + 4 <= n; i += 4) {
+      const v = load<u64>(src + (<usize>i << 1));
+      const packed = (v & 0xff) | ((v >> 8) & 0xff00) | ((v >> 16) & 0xff0000) | ((v >> 24) & 0xff000000);
+      store<u32>(p + <usize>i, <u32>packed);
+    }
+    for (; i < n; i++) store<u8>(p + <usize>i, <u8>load<u16>(src + (<usize>i << 1)));
     this.len += n;
   }
 
