@@ -102,7 +102,7 @@ describe("writeBidResponse", () => {
     expect(cr.replyFields).toBeNull();
     const first = text(write("req-1", [bid(0x1f, 0xabcd, "1", 2003, c, cr)]));
     expect(cr.replyFields).not.toBeNull();
-    const kept = String.UTF8.decode(changetype<ArrayBuffer>(cr.replyFields));
+    const kept = changetype<OwnedBytes>(cr.replyFields).toString();
     expect(kept).toBe(',"adm":"<a href=\\"x\\">\\u0001é</a>","adomain":["adv.example"],"cat":["IAB1"],"crid":"cr-\\"1\\"","w":300,"h":250');
     // The next bid with the creative (another request, price and impression) copies the same bytes.
     const second = write("req-2", [bid(0x20, 0x1234, "2", 1500, c, cr)]);

@@ -17,9 +17,9 @@ import {
   browserName,
   classifyBrowser,
   classifyOs,
-  containsIgnoreCase,
   osName,
 } from "../core/features/user-agent";
+import { containsIgnoreCase } from "../core/bytes/str";
 import { dayNumber, hourOf, localMinutes, msIntoDay, weekdayOf } from "../core/features/time";
 
 const BITS: i32 = 18;
@@ -285,6 +285,15 @@ describe("FeatureVector", () => {
   });
 });
 
+/** A site request with every field the extractor reads (the personal ones included). */
+const FULL_SITE_REQUEST =
+  '{"id":"r","imp":[{"id":"1","tagid":"slot-9","bidfloor":0.35,' +
+  '"banner":{"w":300,"h":250,"pos":3}}],' +
+  '"site":{"domain":"news.example","page":"https://news.example/a?b=1","publisher":{"id":"pub-7"}},' +
+  '"device":{"ua":"' + UA_CHROME_WIN + '","ip":"203.0.113.7","devicetype":2,' +
+  '"geo":{"country":"USA","region":"CA","city":"San Francisco"}},' +
+  '"user":{"data":[{"id":"d1","segment":[{"id":"s1"},{"id":"s2"}]},{"segment":[{"id":"s3"}]}]}}';
+
 describe("FeatureExtractor.extract", () => {
   it("emits only weekday, hour and floor for a bare request", () => {
     const got = extract('{"id":"r","imp":[{"id":"1","banner":{}}]}', MON_2024 + 14 * HOUR_MS, 0);
@@ -292,15 +301,8 @@ describe("FeatureExtractor.extract", () => {
   });
 
   it("emits every documented field for a full site request, in order", () => {
-    const json =
-      '{"id":"r","imp":[{"id":"1","tagid":"slot-9","bidfloor":0.35,' +
-      '"banner":{"w":300,"h":250,"pos":3}}],' +
-      '"site":{"domain":"news.example","page":"https://news.example/a?b=1","publisher":{"id":"pub-7"}},' +
-      '"device":{"ua":"' + UA_CHROME_WIN + '","ip":"203.0.113.7","devicetype":2,' +
-      '"geo":{"country":"USA","region":"CA","city":"San Francisco"}},' +
-      '"user":{"data":[{"id":"d1","segment":[{"id":"s1"},{"id":"s2"}]},{"segment":[{"id":"s3"}]}]}}';
     // Saturday 2024-01-06 10:15 UTC seen at UTC-8 -> Saturday 02:15
-    const got = extract(json, MON_2024 + 5 * DAY_MS + 10 * HOUR_MS + 15 * 60000, -480);
+    const got = extract(FULL_SITE_REQUEST, MON_2024 + 5 * DAY_MS + 10 * HOUR_MS + 15 * 60000, -480);
     expect(got).toStrictEqual(
       hs([
         "weekday=6",
@@ -326,14 +328,7 @@ describe("FeatureExtractor.extract", () => {
   });
 
   it("leaves out exactly ip and the segment tags when personal data may not be used", () => {
-    const json =
-      '{"id":"r","imp":[{"id":"1","tagid":"slot-9","bidfloor":0.35,' +
-      '"banner":{"w":300,"h":250,"pos":3}}],' +
-      '"site":{"domain":"news.example","page":"https://news.example/a?b=1","publisher":{"id":"pub-7"}},' +
-      '"device":{"ua":"' + UA_CHROME_WIN + '","ip":"203.0.113.7","devicetype":2,' +
-      '"geo":{"country":"USA","region":"CA","city":"San Francisco"}},' +
-      '"user":{"data":[{"id":"d1","segment":[{"id":"s1"},{"id":"s2"}]},{"segment":[{"id":"s3"}]}]}}';
-    const got = extract(json, MON_2024 + 5 * DAY_MS + 10 * HOUR_MS + 15 * 60000, -480, 0, false);
+    const got = extract(FULL_SITE_REQUEST, MON_2024 + 5 * DAY_MS + 10 * HOUR_MS + 15 * 60000, -480, 0, false);
     expect(got).toStrictEqual(
       hs([
         "weekday=6",

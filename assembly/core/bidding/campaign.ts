@@ -2,7 +2,7 @@
 // (a cold path, so these objects may allocate), read on every bid request.
 // Strings are owned UTF-8 copies (OwnedBytes) compared byte-wise with request
 // views (Str), so matching allocates nothing.
-import { Str, bytesEqual, asciiLower } from "../bytes/str";
+import { Str, bytesEqual, asciiLower, containsIgnoreCase } from "../bytes/str";
 
 export class OwnedBytes {
   readonly buf: ArrayBuffer;
@@ -106,7 +106,7 @@ export class Creative {
    * This creative's fields of a bid as JSON (",\"adm\":…,\"h\":250"), written by the reply
    * writer at the first bid with it and copied into every later reply (bid-response.ts).
    */
-  replyFields: ArrayBuffer | null = null;
+  replyFields: OwnedBytes | null = null;
 
   /** The creative is of banner ad type t (1–4). */
   isBannerType(t: i32): bool {
@@ -128,27 +128,15 @@ export class Creative {
 export function bannerTypesOf(adm: OwnedBytes): i32 {
   if (adm.len == 0) return 0;
   let types = 0;
-  if (containsIgnoreCase(adm, "<script")) types |= 1 << 3;
-  if (containsIgnoreCase(adm, "<iframe")) types |= 1 << 4;
+  if (containsIgnoreCase(adm.ptr, adm.len, "<script")) types |= 1 << 3;
+  if (containsIgnoreCase(adm.ptr, adm.len, "<iframe")) types |= 1 << 4;
   if (types != 0) return types;
-  return containsIgnoreCase(adm, "<") ? 1 << 2 : 1 << 1;
+  return containsIgnoreCase(adm.ptr, adm.len, "<") ? 1 << 2 : 1 << 1;
 }
 
 /** Markup is secure when it references nothing over plain http:// (any case). */
 export function markupIsSecure(adm: OwnedBytes): bool {
-  return !containsIgnoreCase(adm, "http://");
-}
-
-/** `needle` is lower-case ASCII. Cold path (configuration). */
-function containsIgnoreCase(hay: OwnedBytes, needle: string): bool {
-  const n = needle.length;
-  const end = hay.len - n;
-  for (let i = 0; i <= end; i++) {
-    let j = 0;
-    while (j < n && asciiLower(load<u8>(hay.ptr + <usize>(i + j))) == <u8>needle.charCodeAt(j)) j++;
-    if (j == n) return true;
-  }
-  return false;
+  return !containsIgnoreCase(adm.ptr, adm.len, "http://");
 }
 
 export class Campaign {

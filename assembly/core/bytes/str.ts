@@ -69,6 +69,20 @@ export function asciiLower(c: u8): u8 {
   return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 }
 
+/** True if `needle` (lower-case ASCII literal) occurs in [ptr, ptr+len) ignoring ASCII case. */
+export function containsIgnoreCase(ptr: usize, len: i32, needle: string): bool {
+  const n = needle.length;
+  if (n == 0) return true;
+  const first = <u8>codeAt(needle, 0);
+  for (let i = 0; i + n <= len; i++) {
+    if (asciiLower(load<u8>(ptr + <usize>i)) != first) continue;
+    let j = 1;
+    while (j < n && <u32>asciiLower(load<u8>(ptr + <usize>(i + j))) == codeAt(needle, j)) j++;
+    if (j == n) return true;
+  }
+  return false;
+}
+
 /** True when the `len` bytes at `ptr` are the ASCII string `s`, byte for byte. */
 export function bytesEqualAscii(ptr: usize, len: i32, s: string): bool {
   const n = s.length;

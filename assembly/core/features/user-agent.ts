@@ -5,24 +5,12 @@
 // trained on those logs see the same values the filter computes from
 // device.ua. Matching is ASCII case-insensitive and allocation-free.
 import { asciiLower, codeAt } from "../bytes/str";
+// The classifiers' definition is bytes/str containsIgnoreCase() tried name by name; the tests
+// compare them with it.
 
 export const OS_NAMES: StaticArray<string> = ["windows", "ios", "mac", "android", "linux"];
 export const BROWSER_NAMES: StaticArray<string> = ["chrome", "sogou", "maxthon", "safari", "firefox", "theworld", "opera", "ie"];
 export const OTHER: string = "other";
-
-/** True if `needle` (lower-case ASCII literal) occurs in [ptr, ptr+len) ignoring ASCII case (the classifiers' definition; tests compare them with it). */
-export function containsIgnoreCase(ptr: usize, len: i32, needle: string): bool {
-  const n = needle.length;
-  if (n == 0) return true;
-  const first = <u8>codeAt(needle, 0);
-  for (let i = 0; i + n <= len; i++) {
-    if (asciiLower(load<u8>(ptr + <usize>i)) != first) continue;
-    let j = 1;
-    while (j < n && <u32>asciiLower(load<u8>(ptr + <usize>(i + j))) == codeAt(needle, j)) j++;
-    if (j == n) return true;
-  }
-  return false;
-}
 
 /** For each byte, the names (bit k = names[k]) that start with it in either case. */
 function firstLetterMasks(names: StaticArray<string>): StaticArray<u32> {
@@ -49,7 +37,7 @@ const BROWSER_FIRST_LETTERS = firstLetterMasks(BROWSER_NAMES);
 
 /**
  * Index of the first of `names` (in list order) that occurs anywhere in [ptr, ptr+len), or -1:
- * what trying containsIgnoreCase() name by name gives, in one pass over the UA. At each byte
+ * what trying bytes/str containsIgnoreCase() name by name gives, in one pass over the UA. At each byte
  * only the names that start with it and come before the best match so far are compared (a
  * table lookup and nothing else at most bytes); a match of names[0] ends the pass.
  */

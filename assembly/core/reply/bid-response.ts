@@ -6,7 +6,7 @@
 import { ByteWriter } from "../bytes/writer";
 import { Str } from "../bytes/str";
 import { ImpBid } from "../bidding/imp-bid";
-import { Creative, StringSet } from "../bidding/campaign";
+import { Creative, OwnedBytes, StringSet } from "../bidding/campaign";
 
 /** Where notices go and how the reply is labelled; set once from configuration. */
 export class ReplySettings {
@@ -114,11 +114,11 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
   if (cr !== null) {
     const kept = cr.replyFields;
     if (kept !== null) {
-      w.bytes(changetype<usize>(kept), kept.byteLength);
+      w.bytes(kept.ptr, kept.len);
     } else {
       const start = w.len;
       writeCreativeFields(w, cr);
-      if (!w.overflowed) cr.replyFields = copyOf(w.base + <usize>start, w.len - start);
+      if (!w.overflowed) cr.replyFields = new OwnedBytes(w.base + <usize>start, w.len - start);
     }
   }
   if (c !== null) {
@@ -160,12 +160,6 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
   w.i64(cr.w);
   w.ascii(",\"h\":");
   w.i64(cr.h);
-}
-
-function copyOf(ptr: usize, len: i32): ArrayBuffer {
-  const out = new ArrayBuffer(len);
-  memory.copy(changetype<usize>(out), ptr, <usize>len);
-  return out;
 }
 
 /** {"error":"<message>"} for a 400 reply; the message is escaped anyway. */
