@@ -18,6 +18,7 @@ import { createImports } from "./abi.ts";
 import { bufferFor, getProperty as accessGetProperty, mapFor, setProperty as accessSetProperty } from "./access.ts";
 import { Callouts } from "./callouts.ts";
 import { compileFilter, type CompiledFilter, type FilterSource } from "./compile.ts";
+import { ContextTable } from "./context-table.ts";
 import {
   ALLOWED_DURING_ALLOC,
   ALLOWED_DURING_START,
@@ -171,9 +172,8 @@ export class ProxyWasmVm implements AbiHost {
   /** Exported functions with their parameter counts (Function#length is a native getter: read it once). */
   private readonly callbacks = new Map<string, { fn: (...args: number[]) => number; arity: number }>();
   private allocFn: (size: number) => number = () => 0;
-  readonly contexts = new Map<number, AnyContext>();
-  /** Streams that have not finished yet. */
-  readonly active = new Set<StreamContext>();
+  /** Live contexts by id (streams that have not finished are its activeStreams()). */
+  readonly contexts = new ContextTable();
   private nextContextId = 1;
   currentContextId = VM_CONTEXT_ID;
   private effectiveContextId = 0;
@@ -316,7 +316,7 @@ export class ProxyWasmVm implements AbiHost {
     if (this.failure) throw new PluginStartError("context_create", `VM failed: ${this.failure.error}`);
     this.config = { rootIdName: config.rootIdName ?? "", vmConfig: toBytes(config.vmConfig), pluginConfig: toBytes(config.pluginConfig) };
     const root = new RootContext(this.allocContextId());
-    this.contexts.set(root.id, root);
+    this.contexts.set(root);
     this.callVm("proxy_on_context_create", root.id, root.id, 0);
     if (this.failed()) throw new PluginStartError("context_create", `proxy_on_context_create failed: ${this.failed()!.error}`);
     const vmStart = this.callVm("proxy_on_vm_start", root.id, root.id, this.config.vmConfig.length);
@@ -334,8 +334,7 @@ export class ProxyWasmVm implements AbiHost {
     if (this.failure) return Promise.resolve({ kind: "vm_failed", failure: this.failure });
     if (this.closed || !this.started) return Promise.reject(new VmClosedError(this.closed ? undefined : "proxy-wasm VM: startPlugin() first"));
     const s = new StreamContext(this.allocContextId(), request);
-    this.contexts.set(s.id, s);
-    this.active.add(s);
+    this.contexts.set(s);
     const outcome = new Promise<HttpOutcome>(captureResolve);
     s.resolve = capturedResolve;
     // Synchronously as far as the stream goes (a bid runs to its end here); steps when it waits.
@@ -397,7 +396,7 @@ export class ProxyWasmVm implements AbiHost {
     if (this.closed) return;
     this.closed = true;
     this.stopTimers();
-    const pending = [...this.active].map(
+    const pending = this.contexts.activeStreams().map(
       (s) =>
         new Promise<void>((resolve) => {
           const prev = s.resolve;
@@ -434,7 +433,7 @@ export class ProxyWasmVm implements AbiHost {
   discard(): void {
     this.closed = true;
     this.stopTimers();
-    for (const s of this.active) {
+    for (const s of this.contexts.activeStreams()) {
       s.aborted = true;
       s.wake();
     }
@@ -525,7 +524,7 @@ export class ProxyWasmVm implements AbiHost {
     this.emit(LogLevel.CRITICAL, message, contextId);
     this.stopTimers();
     queueMicrotask(() => {
-      for (const s of this.active) s.wake();
+      for (const s of this.contexts.activeStreams()) s.wake();
     });
     for (const l of this.failureListeners) {
       try {
@@ -537,7 +536,8 @@ export class ProxyWasmVm implements AbiHost {
   }
 
   allocContextId(): number {
-    while (this.contexts.has(this.nextContextId) || this.nextContextId === 0) {
+    // An id whose slot is taken is skipped: ids only need to be unique and non-zero (ContextTable).
+    while (!this.contexts.canTake(this.nextContextId) || this.nextContextId === 0) {
       this.nextContextId = (this.nextContextId + 1) >>> 0;
     }
     const id = this.nextContextId;
@@ -560,7 +560,6 @@ export class ProxyWasmVm implements AbiHost {
     if (s.finished) return;
     s.finished = true;
     clearTimeout(s.timer);
-    this.active.delete(s);
     let outcome: HttpOutcome;
     if (this.failure) outcome = { kind: "vm_failed", failure: this.failure };
     else if (s.localReply) outcome = s.localReply;

@@ -181,6 +181,19 @@ describe("proxy-wasm VM: ticks, paused streams, proxy_done", () => {
     await vm.close();
   });
 
+  test("150 streams paused at once get distinct ids; close() ends every one of them as reset", async () => {
+    const { vm } = await startProbe({ requestTimeoutMs: 60_000 });
+    const paused = Array.from({ length: 150 }, () => vm.handleHttpRequest(request("/pause")));
+    // Short streams in between take and free ids next to the paused ones.
+    for (let i = 0; i < 100; i++) assert.deepEqual(await vm.handleHttpRequest(request("/close")), { kind: "reset" });
+    const active = vm.contexts.activeStreams();
+    assert.equal(active.length, 150);
+    assert.equal(new Set(active.map((s) => s.id)).size, 150);
+    assert.ok(active.every((s) => s.id > 1));
+    await vm.close();
+    for (const o of await Promise.all(paused)) assert.deepEqual(o, { kind: "reset" });
+  });
+
   test("continue_stream during the callback wins over its PAUSE; upstream continue is UNIMPLEMENTED", async () => {
     const { vm, logs } = await startProbe();
     const o = await vm.handleHttpRequest(request("/continue-self"));
