@@ -20,6 +20,13 @@ import {
   osName,
 } from "../core/features/user-agent";
 import { containsIgnoreCase } from "../core/bytes/str";
+import {
+  FLOOR_BUCKETS,
+  decimalHashes,
+  nameHashes,
+  uaClassHashes,
+  uaClassIndex,
+} from "../core/features/constant-hashes";
 import { dayNumber, hourOf, localMinutes, msIntoDay, weekdayOf } from "../core/features/time";
 
 const BITS: i32 = 18;
@@ -267,6 +274,54 @@ describe("floor buckets and decimal hashing", () => {
       s.updateAscii("x=");
       hashDecimal(s, vals[i]);
       expect(s.finish()).toBe(h("x=" + vals[i].toString(), 0xffffffff));
+    }
+  });
+});
+
+/** A fresh stream that has hashed `text`. */
+function stream(text: string): Murmur3Stream {
+  const s = new Murmur3Stream();
+  s.reset(0);
+  const b = String.UTF8.encode(text);
+  s.update(changetype<usize>(b), b.byteLength);
+  return s;
+}
+
+describe("constant feature hashes", () => {
+  it("holds the hash of every weekday and hour text", () => {
+    const hours = decimalHashes(stream("hour="), 24);
+    expect(hours.length).toBe(24);
+    for (let v = 0; v < 24; v++) expect(hours[v]).toBe(h("hour=" + v.toString(), 0xffffffff));
+    const days = decimalHashes(stream("weekday="), 7);
+    for (let v = 0; v < 7; v++) expect(days[v]).toBe(h("weekday=" + v.toString(), 0xffffffff));
+  });
+
+  it("holds the hash of every floor bucket name", () => {
+    const t = nameHashes(stream("floor="), FLOOR_BUCKETS);
+    expect(t.length).toBe(5);
+    for (let i = 0; i < FLOOR_BUCKETS.length; i++) expect(t[i]).toBe(h("floor=" + FLOOR_BUCKETS[i], 0xffffffff));
+  });
+
+  it("holds the hash of every os_browser class, other included", () => {
+    const t = uaClassHashes(stream("ua="));
+    expect(t.length).toBe((OS_NAMES.length + 1) * (BROWSER_NAMES.length + 1));
+    for (let os = -1; os < OS_NAMES.length; os++) {
+      for (let br = -1; br < BROWSER_NAMES.length; br++) {
+        expect(t[uaClassIndex(os, br)]).toBe(h("ua=" + osName(os) + "_" + browserName(br), 0xffffffff));
+      }
+    }
+  });
+
+  it("emits weekday, hour and floor as hashing their text does, for every value", () => {
+    const floors: string[] = ["0", "0.07", "0.3", "0.8", "4"];
+    for (let d = 0; d < 7; d++) {
+      for (let hr = 0; hr < 24; hr++) {
+        const t = MON_2024 + <i64>d * DAY_MS + <i64>hr * HOUR_MS;
+        const f = floors[(d + hr) % 5];
+        const json = '{"id":"r","imp":[{"id":"1","banner":{},"bidfloor":' + f + "}]}";
+        const want = hs(["weekday=" + ((d + 1) % 7).toString(), "hour=" + hr.toString(), "floor=" + floorBucket(parseFloat(f))]);
+        expect(extract(json, t, 0)).toStrictEqual(want);
+      }
     }
   });
 });

@@ -8,8 +8,19 @@ import { Murmur3Stream } from "../hash/murmur3";
 import { Str } from "../bytes/str";
 import { BidRequest, Imp } from "../openrtb/request";
 import { FeatureVector } from "./feature-vector";
-import { classifyOs, classifyBrowser, osName, browserName } from "./user-agent";
+import { classifyOs, classifyBrowser } from "./user-agent";
 import { weekdayOf, hourOf } from "./time";
+import {
+  FLOOR_BUCKETS,
+  decimalHashes,
+  floorBucketIndex,
+  hashDecimal,
+  nameHashes,
+  uaClassHashes,
+  uaClassIndex,
+} from "./constant-hashes";
+
+export { hashDecimal } from "./constant-hashes";
 
 export const FEATURE_SEED: u32 = 0;
 /** Segment features kept per request (user.data[].segment[].id). */
@@ -42,6 +53,11 @@ export class FeatureExtractor {
   private readonly pFloor: Murmur3Stream = prefixState("floor");
   private readonly pTag: Murmur3Stream = prefixState("tag");
   private readonly pDev: Murmur3Stream = prefixState("dev");
+  // Finished hashes of the features with a fixed list of values (constant-hashes.ts).
+  private readonly weekdayHashes: StaticArray<u32> = decimalHashes(this.pWeekday, 7);
+  private readonly hourHashes: StaticArray<u32> = decimalHashes(this.pHour, 24);
+  private readonly uaHashes: StaticArray<u32> = uaClassHashes(this.pUa);
+  private readonly floorHashes: StaticArray<u32> = nameHashes(this.pFloor, FLOOR_BUCKETS);
 
   constructor(hashBits: i32) {
     this.mask = (<u32>1 << <u32>hashBits) - 1;
@@ -67,6 +83,12 @@ export class FeatureExtractor {
     this.emit(out);
   }
 
+  /** intFeature() for a v whose hash is in `table` when 0 <= v < table.length. */
+  @inline private smallIntFeature(prefix: Murmur3Stream, table: StaticArray<u32>, v: i32, out: FeatureVector): void {
+    if (<u32>v < <u32>table.length) out.push(unchecked(table[v]) & this.mask);
+    else this.intFeature(prefix, v, out);
+  }
+
   /**
    * Features of `imp` in `req` at `timeMs` (epoch ms) seen in a UTC offset.
    * Appends to `out` (the caller resets it). Without `personal` (the user's
@@ -74,17 +96,15 @@ export class FeatureExtractor {
    * features, ip and the user.data segments, are left out: a contextual bid.
    */
   extract(req: BidRequest, imp: Imp, timeMs: i64, utcOffsetMinutes: i32, out: FeatureVector, personal: bool = true): void {
-    this.intFeature(this.pWeekday, weekdayOf(timeMs, utcOffsetMinutes), out);
-    this.intFeature(this.pHour, hourOf(timeMs, utcOffsetMinutes), out);
+    this.smallIntFeature(this.pWeekday, this.weekdayHashes, weekdayOf(timeMs, utcOffsetMinutes), out);
+    this.smallIntFeature(this.pHour, this.hourHashes, hourOf(timeMs, utcOffsetMinutes), out);
 
     const dev = req.device;
     if (dev.present) {
       if (dev.ua.len > 0) {
-        const s = this.begin(this.pUa);
-        s.updateAscii(osName(classifyOs(dev.ua.ptr, dev.ua.len)));
-        s.updateByte(0x5f); // '_'
-        s.updateAscii(browserName(classifyBrowser(dev.ua.ptr, dev.ua.len)));
-        this.emit(out);
+        // "ua=<os>_<browser>"
+        const ua = uaClassIndex(classifyOs(dev.ua.ptr, dev.ua.len), classifyBrowser(dev.ua.ptr, dev.ua.len));
+        out.push(unchecked(this.uaHashes[ua]) & this.mask);
       }
       if (personal) this.ipFeature(dev.ip, dev.ipv6, out);
       if (dev.geo.present) {
@@ -123,9 +143,7 @@ export class FeatureExtractor {
       if (b.pos > 0) this.intFeature(this.pPos, b.pos, out);
     }
 
-    const s = this.begin(this.pFloor);
-    s.updateAscii(floorBucket(imp.bidfloor));
-    this.emit(out);
+    out.push(unchecked(this.floorHashes[floorBucketIndex(imp.bidfloor)]) & this.mask);
 
     if (!personal) return;
     const n = req.segmentCount < MAX_SEGMENT_FEATURES ? req.segmentCount : MAX_SEGMENT_FEATURES;
@@ -175,24 +193,5 @@ export class FeatureExtractor {
 
 /** Floor buckets of iPinYou's slotprice (CPM in hundredths of the currency unit). */
 export function floorBucket(bidfloorCpm: f64): string {
-  const cents = bidfloorCpm * 100.0;
-  if (!(cents > 0.5)) return "0";
-  if (cents <= 10.5) return "1-10";
-  if (cents <= 50.5) return "11-50";
-  if (cents <= 100.5) return "51-100";
-  return "101+";
-}
-
-/** Hashes the decimal digits of v (with '-' if negative). */
-export function hashDecimal(s: Murmur3Stream, v: i64): void {
-  if (v < 0) {
-    s.updateByte(0x2d);
-    v = -v;
-  }
-  let div: i64 = 1;
-  while (v / div >= 10) div *= 10;
-  while (div > 0) {
-    s.updateByte(<u8>(0x30 + <i32>((v / div) % 10)));
-    div /= 10;
-  }
+  return unchecked(FLOOR_BUCKETS[floorBucketIndex(bidfloorCpm)]);
 }
