@@ -684,6 +684,46 @@ describe("FieldTable", () => {
     }
   });
 
+  it("finds through the reader what lookup() finds, for random keys at random distances from the end", () => {
+    // The reader packs keys under 16 plain bytes itself (one or two 8-byte loads) when the
+    // input goes on far enough; the definition is lookup() of the decoded key.
+    const letters = "bidfloorcupshtagwnymx_\u00e9\\";
+    let seed: u32 = 777;
+    let packed = 0;
+    for (let round = 0; round < 4000; round++) {
+      seed = seed * 1664525 + 1013904223;
+      let key = "";
+      if (seed % 4 == 0) {
+        // A name, or a name cut or extended by one byte.
+        const name = LONG_NAMES.names[<i32>((seed >>> 8) % <u32>LONG_NAMES.length)];
+        const cut = (seed >>> 20) % 3;
+        key = cut == 0 ? name : cut == 1 ? name.substring(0, name.length - 1) : name + "r";
+      } else {
+        const n = 1 + <i32>((seed >>> 8) % 18);
+        for (let i = 0; i < n; i++) {
+          seed = seed * 1664525 + 1013904223;
+          const c = letters.charAt(<i32>((seed >>> 8) % <u32>letters.length));
+          key += c == "\\" ? "\\u0070" : c; // an escaped 'p'
+        }
+      }
+      seed = seed * 1664525 + 1013904223;
+      const tail = "                ".substring(0, <i32>((seed >>> 8) % 17));
+      useText('{"' + key + '":1' + tail + "}");
+      const f = new FieldReader();
+      f.reset(changetype<usize>(input), input.byteLength);
+      expect(f.beginObject()).toBe(true);
+      const decoded = key.replaceAll("\\u0070", "p");
+      const want = lookupText(LONG_NAMES, decoded);
+      const got = f.nextField(LONG_NAMES);
+      expect(got).toBe(want < 0 ? FIELD_END : want, key + " +" + tail.length.toString());
+      if (f.reader.keyPacked) packed++;
+      if (want < 0) expect(f.failed).toBe(false, key);
+    }
+    // Both the packed and the full scan were taken.
+    expect(packed).toBeGreaterThan(1000);
+    expect(packed).toBeLessThan(3900);
+  });
+
   it("matches escaped keys by their decoded bytes", () => {
     useText('{"t\\u0061gid":1}');
     const f = new FieldReader();

@@ -90,7 +90,7 @@ export class FieldTable {
     return this.lookupPacked(ptr, len, packedLo, packedHi);
   }
 
-  /** lookup() of a key already packed (see packKey; JsonReader.keyPackedLo). */
+  /** lookup() of a key already packed (see packKey; JsonReader.keyPackedLo and keyPackedHi). */
   lookupPacked(ptr: usize, len: i32, lo: u64, hi: u64): i32 {
     let s = slotOf(lo, hi, len, this.shift);
     while (true) {

@@ -174,7 +174,7 @@ export class FieldReader {
         return FIELD_END;
       }
       const key = this.key;
-      const i = r.keyPacked ? table.lookupPacked(key.ptr, key.len, r.keyPackedLo, 0) : table.lookup(key.ptr, key.len);
+      const i = r.keyPacked ? table.lookupPacked(key.ptr, key.len, r.keyPackedLo, r.keyPackedHi) : table.lookup(key.ptr, key.len);
       if (i < 0) {
         if (!r.skipValue()) {
           this.failSyntax();

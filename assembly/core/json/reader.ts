@@ -57,12 +57,14 @@ export class JsonReader {
   readonly number: NumberToken = new NumberToken();
   boolValue: bool = false;
   /**
-   * After nextKey(): the key's bytes zero-extended into a word when it is
-   * under 8 plain ASCII bytes (then keyPacked is true): FieldTable looks it up
-   * without reading it again. Almost every OpenRTB key takes this path.
+   * After nextKey(): the key packed as FieldTable packs it, when it is under
+   * 16 plain ASCII bytes (then keyPacked is true): FieldTable looks it up
+   * without reading it again. Every OpenRTB key we know takes this path.
+   * Under 8 bytes: the bytes zero-extended, hi 0; else the first and last 8.
    */
   keyPacked: bool = false;
   keyPackedLo: u64 = 0;
+  keyPackedHi: u64 = 0;
 
   constructor(scratchBytes: i32 = 65536, maxDepth: i32 = 32) {
     const depth = maxDepth < 1 ? 1 : maxDepth > MAX_DEPTH_LIMIT ? MAX_DEPTH_LIMIT : maxDepth;
@@ -240,11 +242,26 @@ export class JsonReader {
       // Short plain key: its closing quote is the first special byte of one 8-byte load.
       const w = load<u64>(start);
       const n = <i32>(ctz(specialBytes(w)) >> 3); // 8 when there is none
-      if (n < 8 && <u32>((w >> (<u64>n << 3)) & 0xff) == 0x22) {
-        key.set(start, n);
-        this.keyPackedLo = n == 0 ? 0 : w & (0xffffffffffffffff >> (<u64>(8 - n) << 3));
-        this.keyPacked = true;
-        p = start + <usize>n + 1;
+      if (n < 8) {
+        if (<u32>((w >> (<u64>n << 3)) & 0xff) == 0x22) {
+          key.set(start, n);
+          this.keyPackedLo = n == 0 ? 0 : w & (0xffffffffffffffff >> (<u64>(8 - n) << 3));
+          this.keyPackedHi = 0;
+          this.keyPacked = true;
+          p = start + <usize>n + 1;
+        }
+      } else if (start + 16 <= this.end) {
+        // 8 plain bytes: "bidfloor", "publisher", "bidfloorcur" end in the next 8.
+        const w2 = load<u64>(start + 8);
+        const m = <i32>(ctz(specialBytes(w2)) >> 3);
+        if (m < 8 && <u32>((w2 >> (<u64>m << 3)) & 0xff) == 0x22) {
+          const len = 8 + m;
+          key.set(start, len);
+          this.keyPackedLo = w;
+          this.keyPackedHi = load<u64>(start + <usize>m); // the last 8 bytes
+          this.keyPacked = true;
+          p = start + <usize>len + 1;
+        }
       }
     }
     if (!this.keyPacked) {
