@@ -6,7 +6,7 @@ import { MessageBuffer } from "../core/json/message";
 import { NumberStatus } from "../core/json/number";
 import { JsonPath } from "../core/json/path";
 import { JsonKind, JsonReader } from "../core/json/reader";
-import { utf8TruncatedLength } from "../core/json/utf8";
+import { utf8SequenceLength, utf8TruncatedLength } from "../core/json/utf8";
 
 // Inputs are kept alive in this global while a reader looks at them.
 let input: ArrayBuffer = new ArrayBuffer(0);
@@ -476,6 +476,105 @@ describe("JsonReader: strings", () => {
     }
     reader.reset(changetype<usize>(bytes), bytes.byteLength);
     expect(reader.skipValue() && reader.finish()).toBe(true);
+  });
+});
+
+/** Pieces of the random strings below: plain bytes, the specials, good and bad escapes and UTF-8. */
+const STRING_PIECES: u8[][] = [
+  [0x61], [0x62], [0x7a], [0x20], [0x7f], [0x22], [0x5c, 0x6e], [0x5c, 0x22], [0x5c, 0x5c], [0x5c, 0x78],
+  [0x5c], [0x01], [0x1f], [0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xc3], [0xff], [0xed, 0xa0, 0x80],
+];
+
+/**
+ * The string scan, defined byte by byte (every escape but \u, which STRING_PIECES cannot form): the
+ * position after the closing quote, or minus the error's offset with refError set. The
+ * decoded bytes go to `out`.
+ */
+let refError: i32 = 0;
+function refScanString(p: usize, end: usize, out: u8[]): i64 {
+  const base = p;
+  refError = 0;
+  let i = p + 1;
+  while (true) {
+    if (i >= end) return refFail(JsonError.UNEXPECTED_END, i - base);
+    const c = load<u8>(i);
+    if (c == 0x22) return <i64>(i + 1 - base);
+    if (c == 0x5c) {
+      if (i + 1 >= end) return refFail(JsonError.UNEXPECTED_END, i + 1 - base);
+      const e = load<u8>(i + 1);
+      if (e == 0x6e) out.push(0x0a);
+      else if (e == 0x62) out.push(0x08);
+      else if (e == 0x66) out.push(0x0c);
+      else if (e == 0x72) out.push(0x0d);
+      else if (e == 0x74) out.push(0x09);
+      else if (e == 0x22 || e == 0x5c || e == 0x2f) out.push(e);
+      else return refFail(JsonError.INVALID_ESCAPE, i - base); // no \u in STRING_PIECES
+      i += 2;
+      continue;
+    }
+    if (c < 0x20) return refFail(JsonError.CONTROL_CHAR, i - base);
+    const n = c < 0x80 ? 1 : utf8SequenceLength(i, end);
+    if (n == 0) return refFail(JsonError.INVALID_UTF8, i - base);
+    for (let k = 0; k < n; k++) out.push(load<u8>(i + <usize>k));
+    i += <usize>n;
+  }
+  return 0; // unreachable
+}
+
+function refFail(code: i32, at: usize): i64 {
+  refError = code;
+  return -<i64>at;
+}
+
+describe("JsonReader: strings against a byte-by-byte definition", () => {
+  it("reads and skips random strings as the definition does", () => {
+    let seed: u32 = 4242;
+    let plainLong = 0;
+    for (let round = 0; round < 6000; round++) {
+      const bytes: u8[] = [0x22];
+      seed = seed * 1664525 + 1013904223;
+      const pieces = <i32>((seed >>> 8) % 40);
+      // Mostly plain bytes, so runs longer than a word occur before the specials.
+      const specialOdds = 1 + ((seed >>> 20) % 12);
+      for (let i = 0; i < pieces; i++) {
+        seed = seed * 1664525 + 1013904223;
+        const pick = (seed >>> 8) % specialOdds == 0 ? <i32>((seed >>> 16) % <u32>STRING_PIECES.length) : <i32>((seed >>> 16) % 5);
+        const piece = STRING_PIECES[pick];
+        for (let k = 0; k < piece.length; k++) bytes.push(piece[k]);
+      }
+      seed = seed * 1664525 + 1013904223;
+      if (seed % 5 != 0) bytes.push(0x22); // usually closed
+      // Sometimes more follows the string, so the scan may load words past its end.
+      const more = <i32>((seed >>> 8) % 12);
+      for (let i = 0; i < more; i++) bytes.push(0x61);
+      useBytes(bytes);
+      const p = changetype<usize>(input);
+      const end = p + <usize>input.byteLength;
+      const want: u8[] = [];
+      const wantAt = refScanString(p, end, want);
+      const what = bytes.toString();
+
+      reader.reset(p, input.byteLength);
+      const out = new Str();
+      const ok = reader.readString(out);
+      expect(ok).toBe(wantAt > 0, what);
+      if (ok) {
+        expect(reader.offset).toBe(<i32>wantAt, what);
+        const got: u8[] = [];
+        for (let k = 0; k < out.len; k++) got.push(out.byteAt(k));
+        expect(got).toStrictEqual(want, what);
+        if (want.length > 8 && out.ptr == p + 1) plainLong++;
+      } else {
+        expect(reader.error).toBe(refError, what);
+        expect(reader.errorAt).toBe(<i32>-wantAt, what);
+      }
+
+      reader.reset(p, input.byteLength);
+      expect(reader.skipValue()).toBe(ok, what);
+      if (ok) expect(reader.offset).toBe(<i32>wantAt, what);
+      else expect(reader.error).toBe(refError, what);
+    }
+    expect(plainLong).toBeGreaterThan(300);
   });
 });
 

@@ -81,13 +81,20 @@ export function specialBytes(w: u64): u64 {
 }
 
 /**
- * True when none of the 8 bytes in `w` needs a closer look inside a string.
- * Lets the scanners skip plain ASCII 8 bytes at a time (SWAR) instead of
- * byte by byte.
+ * The first byte at or after `p` that needs a closer look inside a string (a
+ * quote, a backslash, a control or non-ASCII byte), found 8 bytes at a time
+ * (SWAR); within the last 7 bytes before `end`, `p` itself when the 8-byte load
+ * would pass `end` (the caller then goes byte by byte). Jumping straight to the
+ * special byte saves the byte-by-byte walk over the plain bytes before it.
  */
 @inline
-function plainAscii8(w: u64): bool {
-  return specialBytes(w) == 0;
+function nextSpecial(p: usize, end: usize): usize {
+  while (p + 8 <= end) {
+    const special = specialBytes(load<u64>(p));
+    if (special != 0) return p + <usize>(ctz(special) >> 3);
+    p += 8;
+  }
+  return p;
 }
 
 /**
@@ -100,7 +107,7 @@ export function scanString(p: usize, end: usize, out: Str, scratch: StringScratc
   const start = p + 1;
   p = start;
   while (true) {
-    while (p + 8 <= end && plainAscii8(load<u64>(p))) p += 8;
+    p = nextSpecial(p, end);
     if (p >= end) return scratch.fail(JsonError.UNEXPECTED_END, p);
     const c = <u32>load<u8>(p);
     if (c == 0x22) {
@@ -124,7 +131,7 @@ export function skipString(p: usize, end: usize, scratch: StringScratch): usize 
   const start = p + 1;
   p = start;
   while (true) {
-    while (p + 8 <= end && plainAscii8(load<u64>(p))) p += 8;
+    p = nextSpecial(p, end);
     if (p >= end) return scratch.fail(JsonError.UNEXPECTED_END, p);
     const c = <u32>load<u8>(p);
     if (c == 0x22) return p + 1;
