@@ -90,8 +90,11 @@ export class FieldTable {
     return this.lookupPacked(ptr, len, packedLo, packedHi);
   }
 
-  /** lookup() of a key already packed (see packKey; JsonReader.keyPackedLo and keyPackedHi). */
-  lookupPacked(ptr: usize, len: i32, lo: u64, hi: u64): i32 {
+  /**
+   * lookup() of a key already packed (see packKey; JsonReader.keyPackedLo and keyPackedHi).
+   * Inlined into FieldReader.nextField, which calls it for every key of a request.
+   */
+  @inline lookupPacked(ptr: usize, len: i32, lo: u64, hi: u64): i32 {
     let s = slotOf(lo, hi, len, this.shift);
     while (true) {
       const l = unchecked(this.slotLen[s]);
