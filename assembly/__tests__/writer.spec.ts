@@ -138,6 +138,62 @@ describe("ByteWriter.jsonEscaped", () => {
   });
 });
 
+/** jsonEscaped() defined byte by byte, through the same public pieces (for the overflow flag). */
+function escapeByteByByte(w: ByteWriter, ptr: usize, n: i32): void {
+  const hex = "0123456789abcdef";
+  let run = 0;
+  for (let i = 0; i < n; i++) {
+    const c = load<u8>(ptr + <usize>i);
+    if (c >= 0x20 && c != 0x22 && c != 0x5c) continue;
+    w.bytes(ptr + <usize>run, i - run);
+    if (c == 0x22 || c == 0x5c) {
+      w.byte(0x5c);
+      w.byte(c);
+    } else {
+      w.ascii("\\u00");
+      w.byte(<u8>hex.charCodeAt(c >> 4));
+      w.byte(<u8>hex.charCodeAt(c & 15));
+    }
+    run = i + 1;
+  }
+  w.bytes(ptr + <usize>run, n - run);
+}
+
+describe("ByteWriter.jsonEscaped against a byte-by-byte definition", () => {
+  it("writes the same bytes and overflows alike for random inputs, offsets and capacities", () => {
+    const pick: u8[] = [0x61, 0x7a, 0x2f, 0x20, 0x7e, 0x7f, 0x22, 0x5c, 0x00, 0x0a, 0x1f, 0x21, 0x5b, 0x5d, 0xc3, 0xa9, 0xff, 0x80];
+    let seed: u32 = 99;
+    let escaped = 0;
+    for (let round = 0; round < 5000; round++) {
+      seed = seed * 1664525 + 1013904223;
+      const n = <i32>((seed >>> 8) % 40);
+      // Mostly plain bytes, so runs of whole words occur between the bytes to escape.
+      const odds = 1 + ((seed >>> 20) % 16);
+      const bytes: u8[] = [];
+      for (let i = 0; i < n + 8; i++) {
+        seed = seed * 1664525 + 1013904223;
+        bytes.push((seed >>> 8) % odds == 0 ? pick[<i32>((seed >>> 16) % <u32>pick.length)] : <u8>(0x41 + (seed >>> 16) % 26));
+      }
+      const src = rawBytes(bytes);
+      seed = seed * 1664525 + 1013904223;
+      const at = <usize>((seed >>> 8) % 8); // unaligned starts; bytes after the range differ from it
+      const cap = seed % 4 == 0 ? <i32>((seed >>> 12) % <u32>(3 * n + 4)) : 8 * n + 16;
+      const got = new ByteWriter(cap);
+      const want = new ByteWriter(cap);
+      got.ascii("x");
+      want.ascii("x");
+      got.jsonEscaped(changetype<usize>(src) + at, n);
+      escapeByteByByte(want, changetype<usize>(src) + at, n);
+      const what = bytes.slice(<i32>at, <i32>at + n).toString() + " cap " + cap.toString();
+      expect(got.len).toBe(want.len, what);
+      expect(got.overflowed).toBe(want.overflowed, what);
+      expect(memory.compare(got.base, want.base, <usize>got.len)).toBe(0, what);
+      if (!want.overflowed && want.len > n + 1) escaped++;
+    }
+    expect(escaped).toBeGreaterThan(1000);
+  });
+});
+
 describe("ByteWriter.urlEncoded", () => {
   it("passes RFC 3986 unreserved characters", () => {
     expect(url("AZaz09-._~")).toBe("AZaz09-._~");
