@@ -35,7 +35,7 @@ export class ContextTable {
 
   /** Whether a context with `id` could be added without growing the table (allocContextId's test). */
   canTake(id: number): boolean {
-    return this.slots[id & this.mask] === undefined;
+    return this.slots[id & this.mask] === undefined && (this.overflow.size === 0 || !this.overflow.has(id));
   }
 
   set(ctx: AnyContext): void {

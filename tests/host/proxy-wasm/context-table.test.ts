@@ -60,6 +60,12 @@ describe("ContextTable", () => {
     assert.equal(table.delete(69), true);
     assert.equal(table.get(69), undefined);
     assert.equal(table.get(5), a);
+    // An overflow id stays taken even when its slot frees up (allocContextId must not hand it out).
+    const c = stream(5 + 256);
+    table.set(c); // the slot of 5 (mod 256 slots now) is taken: overflow
+    assert.equal(table.delete(5), true);
+    assert.equal(table.canTake(5 + 256), false);
+    assert.equal(table.get(5 + 256), c);
   });
 
   test("activeStreams: unfinished streams only, in id order; clear empties it", () => {
