@@ -33,7 +33,7 @@ export class ContextTable {
     return this.get(id) !== undefined;
   }
 
-  /** Whether a context with `id` could be added without growing the table (allocContextId's test). */
+  /** Whether `id` is free to hand out: its slot is empty and no overflow context has it (allocContextId's test). */
   canTake(id: number): boolean {
     return this.slots[id & this.mask] === undefined && (this.overflow.size === 0 || !this.overflow.has(id));
   }
