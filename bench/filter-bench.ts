@@ -47,7 +47,8 @@ const headersFor = (path: string): Array<[string, string]> => [
 ];
 /** The request headers of a bid (the benches send every body with these). */
 export const HEADERS = headersFor("/openrtb2/bid");
-const PASS_THROUGH_HEADERS = headersFor("/not-a-bid-path");
+/** The same headers on a path the filter does not handle (the pass-through line). */
+export const PASS_THROUGH_HEADERS = headersFor("/not-a-bid-path");
 
 export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: number, totalPerRound = 5000): Promise<FilterResult> {
   const reps = Math.max(1, Math.floor(totalPerRound / corpus.bodies.length));

@@ -7,9 +7,8 @@ import { spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { request } from "undici";
 import { ROOT } from "./helpers.ts";
+import { README_REQUEST } from "../helpers/bidder.ts";
 
-const README_BID =
-  '{"id":"req-1","imp":[{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}],"site":{"domain":"news.example","page":"https://news.example/a"},"device":{"ua":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0","ip":"203.0.113.7","geo":{"country":"USA"}}}';
 
 /** npm itself (the one running this suite when there is one), so that the signal goes to npm. */
 function npmCommand(): [string, string[]] {
@@ -19,7 +18,7 @@ function npmCommand(): [string, string[]] {
 
 const refused = async (url: string): Promise<boolean> => {
   try {
-    const r = await request(`${url}/openrtb2/bid`, { method: "POST", body: README_BID, headers: { "content-type": "application/json" } });
+    const r = await request(`${url}/openrtb2/bid`, { method: "POST", body: README_REQUEST, headers: { "content-type": "application/json" } });
     await r.body.dump();
     return false;
   } catch (err) {
@@ -66,7 +65,7 @@ describe("npm start under a supervisor", () => {
       npm.stdout!.on("data", check);
       void exited.then((code) => reject(new Error(`npm start exited (${code}) before listening\n${out}`)));
     });
-    const r = await request(`${bidUrl}/openrtb2/bid`, { method: "POST", body: README_BID, headers: { "content-type": "application/json" } });
+    const r = await request(`${bidUrl}/openrtb2/bid`, { method: "POST", body: README_REQUEST, headers: { "content-type": "application/json" } });
     assert.equal(r.statusCode, 200, "the README's bid request gets a bid");
     await r.body.dump();
 

@@ -11,12 +11,10 @@ export class CurrencyTable {
   /** 1 unit of `code` = `rate` units of the account currency (a code set again takes the new rate). */
   set(code: string, rate: f64): void {
     const bytes = OwnedBytes.fromString(code);
-    for (let i = 0; i < this.codes.length; i++) {
-      const known = unchecked(this.codes[i]);
-      if (bytesEqual(known.ptr, known.len, bytes.ptr, bytes.len)) {
-        unchecked((this.rates[i] = rate));
-        return;
-      }
+    const i = this.indexOf(bytes.ptr, bytes.len);
+    if (i >= 0) {
+      unchecked((this.rates[i] = rate));
+      return;
     }
     this.codes.push(bytes);
     this.rates.push(rate);
@@ -25,9 +23,16 @@ export class CurrencyTable {
   /** Rate from `code` to the account currency; 1 for the account currency itself; 0 if unknown. */
   rateToAccount(code: Str, account: Str): f64 {
     if (code.len == 0 || code.equals(account)) return 1.0;
+    const i = this.indexOf(code.ptr, code.len);
+    return i >= 0 ? unchecked(this.rates[i]) : 0.0;
+  }
+
+  /** Index of the code whose bytes are [ptr, ptr+len), or -1. */
+  @inline private indexOf(ptr: usize, len: i32): i32 {
     for (let i = 0; i < this.codes.length; i++) {
-      if (unchecked(this.codes[i]).equalsStr(code)) return unchecked(this.rates[i]);
+      const known = unchecked(this.codes[i]);
+      if (bytesEqual(known.ptr, known.len, ptr, len)) return i;
     }
-    return 0.0;
+    return -1;
   }
 }
