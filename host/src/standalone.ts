@@ -137,6 +137,32 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   return { catalog, models, modelWatcher, budget: source, sync, metrics, control, controlUrl, syncToken, replay, reloadCampaigns };
 }
 
+/** The standalone's shared data when the plugin configuration needs no more keys than this. */
+const BASE_SHARED_DATA = { bytes: 128 << 20, maxKeys: 200_000 };
+/** Keys besides the ring and the replay buckets: per campaign, per VM, leases, seeds, models. */
+const OTHER_KEYS = 65_536;
+/**
+ * Store bytes per key beyond the base: a table share (up to 2 × 32 bytes, doubled by the
+ * power-of-two rounding) and the key's arena blocks (a ring slot's key and record take ~150).
+ */
+const BYTES_PER_EXTRA_KEY = 384;
+
+/**
+ * The shared data a plugin configuration needs: every slot of its reservation ring and every
+ * replay bucket is a key of its own, created as bids come. A store with fewer keys would refuse
+ * the ring's later slots, and each bid landing there would be a no-bid. Envoy's shared data has
+ * no such limit; the standalone's store is fixed at start, so it is sized from the configuration.
+ */
+export function sharedDataSize(plugin: Record<string, unknown>): { bytes: number; maxKeys: number } {
+  // Within the filter's accepted ranges (assembly/filter/config.ts): a value outside them is the
+  // filter's configuration error to report, not a store too large to create here.
+  const setting = (v: unknown, fallback: number, max: number) => (typeof v === "number" && v > 0 ? Math.min(Math.floor(v), max) : fallback);
+  const slots = setting(plugin.reservation_slots, 65_536, 1 << 22);
+  const buckets = setting(plugin.replay_buckets, 16_384, 1 << 16);
+  const maxKeys = Math.max(BASE_SHARED_DATA.maxKeys, slots + buckets + OTHER_KEYS);
+  return { bytes: BASE_SHARED_DATA.bytes + (maxKeys - BASE_SHARED_DATA.maxKeys) * BYTES_PER_EXTRA_KEY, maxKeys };
+}
+
 export async function startStandalone(cfg: HostConfig, log: Logger = createLogger(cfg.logLevel)): Promise<Standalone> {
   const cp = await startControlPlane(cfg, log);
   const plugin: Record<string, unknown> = { ...cfg.plugin, host_cluster: HOST_CLUSTER };
@@ -159,8 +185,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       pluginConfig: JSON.stringify(plugin),
       upstreams: hostUpstreams(cp.controlUrl),
       env,
-      // Keys: the reservation ring (reservation_slots) plus per-campaign and per-VM keys.
-      sharedData: { bytes: 128 << 20, maxKeys: 200_000 },
+      sharedData: sharedDataSize(plugin),
       autoTick: true,
       // Behave as Envoy does: on_log before on_done/on_delete, and local replies
       // pass through the filter's own response callbacks.

@@ -1,0 +1,56 @@
+// The standalone's shared-data store is fixed at start, so it is sized from the plugin
+// configuration: every reservation ring slot and every replay bucket becomes a key of its own as
+// bids come. With the fixed 200,000-key store of before, a ring of more than ~180,000 slots ran
+// out of keys part of the way round, and every bid landing on a slot past that was a no-bid.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { sharedDataSize, type Standalone } from "../../host/src/standalone.ts";
+import { SharedDataStore } from "../../host/src/proxy-wasm/shared-data.ts";
+import { README_REQUEST, post, startTestBidder } from "../helpers/bidder.ts";
+
+const MiB = 1 << 20;
+
+describe("sharedDataSize", () => {
+  it("keeps the base store (128 MiB, 200,000 keys) for the default ring and buckets", () => {
+    assert.deepEqual(sharedDataSize({}), { bytes: 128 * MiB, maxKeys: 200_000 });
+    assert.deepEqual(sharedDataSize({ reservation_slots: 65_536, replay_buckets: 16_384 }), { bytes: 128 * MiB, maxKeys: 200_000 });
+  });
+
+  it("grows with the ring and the buckets: each slot and bucket is a key, plus room for the rest", () => {
+    const s = sharedDataSize({ reservation_slots: 1_000_000, replay_buckets: 32_768 });
+    assert.equal(s.maxKeys, 1_000_000 + 32_768 + 65_536);
+    assert.equal(s.bytes, 128 * MiB + (s.maxKeys - 200_000) * 384);
+  });
+
+  it("the largest configuration the filter accepts still makes a store (under 2 GiB)", () => {
+    const s = sharedDataSize({ reservation_slots: 1 << 22, replay_buckets: 1 << 16 });
+    assert.equal(s.maxKeys, (1 << 22) + (1 << 16) + 65_536);
+    const store = SharedDataStore.create(s);
+    assert.ok(store.stats().maxKeys >= s.maxKeys);
+    // Room for every slot's key and record: ~150 bytes each in the arena.
+    assert.ok(store.stats().arenaBytes / s.maxKeys >= 200, `${store.stats().arenaBytes / s.maxKeys} arena bytes per key`);
+  });
+
+  it("values outside the filter's ranges fall back or are capped (the filter reports them, the host does not crash first)", () => {
+    assert.deepEqual(sharedDataSize({ reservation_slots: "many", replay_buckets: -5 }), sharedDataSize({}));
+    assert.deepEqual(sharedDataSize({ reservation_slots: 1e12 }), sharedDataSize({ reservation_slots: 1 << 22 }));
+  });
+});
+
+describe("a standalone bidder with a large reservation ring", () => {
+  const SLOTS = 300_000;
+  let app: Standalone;
+  before(async () => {
+    app = await startTestBidder({ plugin: { reservation_slots: SLOTS } });
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  it("has a store with a key for every ring slot and replay bucket, and bids", async () => {
+    const st = app.pool.shared.stats();
+    assert.ok(st.maxKeys - st.keys >= SLOTS + 16_384, `${st.maxKeys - st.keys} free keys for ${SLOTS} ring slots`);
+    const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
+    assert.equal(r.status, 200, `${r.status} ${String(r.headers["x-nexus-nobid-reason"])}`);
+  });
+});
