@@ -82,6 +82,8 @@ class MemBudget extends BudgetPort {
   grant: i64 = -1;
   /** lastFailure when nothing is granted. */
   failure: i32 = NoBid.BUDGET;
+  /** lastFailure of the first reserves that grant nothing, in turn (then `failure`). */
+  failures: Array<i32> = new Array<i32>();
   shade: f64 = 1.0;
   /** Market price override in micros (-1 = BudgetPort's default: the campaign prior). */
   market: i64 = -1;
@@ -109,7 +111,7 @@ class MemBudget extends BudgetPort {
     this.reservedFor.push(campaign.id.toString());
     const amount = this.grant < 0 || this.grant > wanted ? wanted : this.grant;
     if (amount <= 0) {
-      this.lastFailure = this.failure;
+      this.lastFailure = this.failures.length > 0 ? this.failures.shift() : this.failure;
       return 0;
     }
     bid.seq = this.nextSeq++;
@@ -392,6 +394,14 @@ describe("decision: request-level refusals", () => {
     expect(noBidName(NoBid.NO_MODEL)).toBe("no_model");
     expect(noBidName(NoBid.BELOW_FLOOR)).toBe("below_floor");
     expect(noBidName(NoBid.PAUSED)).toBe("paused");
+    expect(noBidName(NoBid.CONTENTION)).toBe("contention");
+    expect(noBidName(NoBid.COPPA)).toBe("coppa");
+    expect(noBidName(NoBid.RING_FULL)).toBe("ring_full");
+    // Appended: the numbers before it did not move.
+    expect(NoBid.CONTENTION).toBe(9);
+    expect(NoBid.COPPA).toBe(13);
+    expect(NoBid.RING_FULL).toBe(14);
+    expect(NoBid.COUNT).toBe(15);
     expect(noBidName(NoBid.COUNT)).toBe("unknown");
     expect(noBidName(-1)).toBe("unknown");
   });
@@ -646,6 +656,12 @@ describe("decision: reservations", () => {
     c.failure = NoBid.CONTENTION;
     d = decide(request(), C1, c);
     expect(d.reason).toBe(NoBid.CONTENTION);
+    const r = new MemBudget();
+    r.grant = 0;
+    r.failure = NoBid.RING_FULL;
+    d = decide(request(), C1, r);
+    expect(d.reason).toBe(NoBid.RING_FULL);
+    expect(d.impReasons[NoBid.RING_FULL]).toBe(1);
   });
 });
 
@@ -755,6 +771,24 @@ describe("decision: the reason when nothing is bid", () => {
     expect(d.reason).toBe(NoBid.BUDGET);
     expect(d.impReasons[NoBid.BELOW_FLOOR]).toBe(1);
     expect(d.impReasons[NoBid.BUDGET]).toBe(1);
+  });
+
+  it("RING_FULL ranks above CONTENTION and BUDGET, in either imp order", () => {
+    const imps = IMP + "," + imp("2", '"banner":{"w":300,"h":250}');
+    const orders: i32[][] = [
+      [NoBid.CONTENTION, NoBid.RING_FULL],
+      [NoBid.RING_FULL, NoBid.CONTENTION],
+      [NoBid.BUDGET, NoBid.RING_FULL],
+    ];
+    for (let i = 0; i < orders.length; i++) {
+      const b = new MemBudget();
+      b.grant = 0;
+      b.failures = orders[i];
+      const d = decide(request(imps), C1, b);
+      expect(d.count).toBe(0);
+      expect(d.reason).toBe(NoBid.RING_FULL);
+      expect(d.impReasons[NoBid.RING_FULL]).toBe(1);
+    }
   });
 
   it("keeps the reason that got furthest across campaigns of one imp", () => {

@@ -161,9 +161,10 @@ export class SharedLedger extends BudgetPort {
     const nonce = randomNonce();
     if (nonce < 0) metrics.inc(metrics.sharedDataErrors);
     else bid.nonce = <u32>nonce;
-    if (nonce < 0 || !this.claimSlot(rt, amount, bid)) {
+    const failure = nonce < 0 ? NoBid.CONTENTION : this.claimSlot(rt, amount, bid);
+    if (failure != NoBid.NONE) {
       this.refundInLedger(rt, amount);
-      this.lastFailure = NoBid.CONTENTION;
+      this.lastFailure = failure;
       return 0;
     }
     metrics.inc(metrics.reservations);
@@ -340,7 +341,13 @@ export class SharedLedger extends BudgetPort {
     return <i64>seq;
   }
 
-  private claimSlot(rt: CampaignRuntime, amount: i64, bid: ImpBid): bool {
+  /**
+   * Writes the bid's reservation record into its ring slot. Returns NoBid.NONE, NoBid.RING_FULL
+   * (the slot still holds a live reservation: the ring is too small for the bid rate, which the
+   * operator fixes with reservation_slots) or NoBid.CONTENTION (a racing writer, a stale block,
+   * a shared-data error).
+   */
+  private claimSlot(rt: CampaignRuntime, amount: i64, bid: ImpBid): i32 {
     let seq: i64 = -1;
     let cas: u32 = 0;
     // Two tries: numbers left over from a block this VM claimed long ago can be behind the ring
@@ -351,7 +358,7 @@ export class SharedLedger extends BudgetPort {
       seq = this.nextSeq();
       if (seq < 0) {
         metrics.inc(metrics.sharedDataErrors);
-        return false;
+        return NoBid.CONTENTION;
       }
       this.slotKey.build(<u32>(<u64>seq % <u64>this.slots));
       cas = 0;
@@ -360,15 +367,15 @@ export class SharedLedger extends BudgetPort {
       if (!this.slot.read(shared.ptr, shared.len)) {
         // Not a record this version can read (e.g. a later layout): it may be a live reservation.
         metrics.inc(metrics.sharedDataErrors);
-        return false;
+        return NoBid.CONTENTION;
       }
       if (this.slot.seq > <u64>seq) {
         this.seqNext = this.seqEnd; // stale block
         if (attempt == 0) continue;
-        return false;
+        return NoBid.CONTENTION;
       }
       // Ring full: the slot still holds a live reservation from one lap ago.
-      if (this.slot.state == SlotState.RESERVED) return false;
+      if (this.slot.state == SlotState.RESERVED) return NoBid.RING_FULL;
       break;
     }
     const s = this.slot;
@@ -388,10 +395,10 @@ export class SharedLedger extends BudgetPort {
     if (st2 != Status.OK) {
       // CAS_MISMATCH: a racing writer (safe: fail this bid). Anything else: the host's store is full.
       if (st2 != Status.CAS_MISMATCH) metrics.inc(metrics.sharedDataErrors);
-      return false;
+      return NoBid.CONTENTION;
     }
     bid.seq = <u64>seq;
-    return true;
+    return NoBid.NONE;
   }
 
   /**

@@ -66,6 +66,10 @@ test("the alert rules the issue asks for", () => {
   assert.equal(lost.labels.severity, "critical");
   assert.match(alert("NexusModelLoadFailed").expr, /increase\(nexus_host_model_loads_total\{outcome!="ok"\}/);
   assert.match(alert("NexusFilterModelRejected").expr, /increase\(nexus_model_load_failures_total\[/);
+  // A full reservation ring refuses bids (no-bid ring_full): any of them tells to resize it.
+  const ring = alert("NexusReservationRingFull");
+  assert.equal(ring.expr.trim(), "sum by (job, instance) (increase(nexus_nobids_ring_full_total[5m])) > 0");
+  assert.match(ring.annotations.description, /reservation_slots above bids\/s .* reservation_ttl_ms \/ 1000/);
   const p99 = alert("NexusDecisionLatencyP99High");
   assert.match(p99.expr, /^histogram_quantile\(0\.99, .*rate\(nexus_decision_latency_us_bucket\[5m\]\).*\) > 4000$/);
   for (const r of allRules) {
@@ -77,6 +81,11 @@ test("the alert rules the issue asks for", () => {
   for (const j of [...promCompose.scrape_configs, ...promK8s.scrape_configs]) {
     assert.deepEqual(j.metric_relabel_configs, promCompose.scrape_configs[0].metric_relabel_configs, j.job_name);
   }
+});
+
+test("docs/OPERATIONS.md's alert table lists every alert", () => {
+  const ops = read("docs/OPERATIONS.md");
+  for (const r of allRules) assert.ok(ops.includes(`| \`${r.alert}\` |`), `${r.alert} in docs/OPERATIONS.md`);
 });
 
 test("the pacing floor in NexusSpendAbovePace is the filter's default min_multiplier", () => {

@@ -7,7 +7,7 @@ import { ImpBid } from "./imp-bid";
 import { NoBid } from "./reasons";
 
 export class BudgetPort {
-  /** Why the last reserve() returned 0 (NoBid.BUDGET or NoBid.CONTENTION). */
+  /** Why the last reserve() returned 0 (NoBid.BUDGET, NoBid.CONTENTION or NoBid.RING_FULL). */
   lastFailure: i32 = NoBid.BUDGET;
 
   /** Cheap check before any work: the campaign is known to have nothing left (or is paused). */

@@ -67,6 +67,8 @@ function reasonRank(r: i32): i32 {
     case NoBid.BELOW_FLOOR: return 6;
     case NoBid.BUDGET: return 7;
     case NoBid.CONTENTION: return 8;
+    // Always past the ledger (a contention can fail there): only the reservation slot was missing.
+    case NoBid.RING_FULL: return 9;
     default: return 1;
   }
 }

@@ -17,7 +17,12 @@ export namespace NoBid {
   export const PAUSED: i32 = 12;
   /** regs.coppa = 1 and the plugin's coppa_no_bid: no bid at all rather than a contextual one. */
   export const COPPA: i32 = 13;
-  export const COUNT: i32 = 14;
+  /**
+   * The reservation ring's next slot still holds a live reservation (bids without a notice keep
+   * theirs for reservation_ttl_ms): reservation_slots is too small for the bid rate.
+   */
+  export const RING_FULL: i32 = 14;
+  export const COUNT: i32 = 15;
 }
 
 export const NO_BID_NAMES: StaticArray<string> = [
@@ -35,6 +40,7 @@ export const NO_BID_NAMES: StaticArray<string> = [
   "blocked",
   "paused",
   "coppa",
+  "ring_full",
 ];
 
 export function noBidName(reason: i32): string {
