@@ -23,6 +23,7 @@ import { PACKAGE_ROOT } from "../paths.ts";
 import { flag, num, optNum, parse, processIo, runTool, str, type Io } from "./args.ts";
 import { chargedMicros, formatPrice, parseBidResponse, substituteMacros, type ParsedBidResponse } from "./bid-response.ts";
 import { ToolError, UsageError } from "./errors.ts";
+import { runOpenLoop } from "./open-loop.ts";
 
 export { parseBidResponse, substituteMacros, formatPrice, chargedMicros } from "./bid-response.ts";
 
@@ -271,30 +272,7 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
     };
     await Promise.all(Array.from({ length: maxInFlight }, () => worker()));
   } else {
-    const interval = 1000 / o.rate!;
-    const inFlight = new Set<Promise<void>>();
-    let n = 0;
-    for (;;) {
-      const due = start + n * interval;
-      const now = performance.now();
-      if (now < due) {
-        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(due - now, 50))));
-        continue;
-      }
-      if (inFlight.size >= maxInFlight) {
-        await Promise.race(inFlight);
-        continue;
-      }
-      const a = nextAuction();
-      if (a === undefined) break;
-      if (performance.now() - due > 10) res.late!++;
-      n++;
-      const p = fire(a);
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
-      progress();
-    }
-    await Promise.all(inFlight);
+    res.late = (await runOpenLoop({ rate: o.rate!, maxInFlight, next: nextAuction, fire, onSent: progress })).late;
   }
   const end = performance.now();
   await Promise.all(pendingNotices);
