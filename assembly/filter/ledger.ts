@@ -350,6 +350,8 @@ export class SharedLedger extends BudgetPort {
   private claimSlot(rt: CampaignRuntime, amount: i64, bid: ImpBid): i32 {
     let seq: i64 = -1;
     let cas: u32 = 0;
+    // The TTL runs on the monotonic clock (monotonic.ts); a host without one: the wall clock.
+    const mono = monotonicMs();
     // Two tries: numbers left over from a block this VM claimed long ago can be behind the ring
     // (other VMs went a whole lap further meanwhile). Overwriting the newer record there would
     // lose it: a late win for it would no longer be found and charged. Such a block is dropped
@@ -374,8 +376,17 @@ export class SharedLedger extends BudgetPort {
         if (attempt == 0) continue;
         return NoBid.CONTENTION;
       }
-      // Ring full: the slot still holds a live reservation from one lap ago.
-      if (this.slot.state == SlotState.RESERVED) return NoBid.RING_FULL;
+      if (this.slot.state == SlotState.RESERVED) {
+        // Ring full: the slot still holds a live reservation from one lap ago.
+        if (!this.pastTtl(mono)) return NoBid.RING_FULL;
+        // Past its TTL, but the leader's sweep (a slice of the ring per tick) has not reached it
+        // yet: expire it here as the sweep would, so that a ring sized at bids per TTL is not
+        // short by the sweep's lag. Then take the slot as any other ended reservation's.
+        if (this.expireHeld() < 0) return NoBid.CONTENTION;
+        if (readShared2(this.slotKey) != Status.OK || !this.slot.read(shared.ptr, shared.len)) return NoBid.CONTENTION;
+        if (this.slot.seq > <u64>seq || this.slot.state == SlotState.RESERVED) return NoBid.CONTENTION; // another VM took it meanwhile
+        cas = shared.cas;
+      }
       break;
     }
     const s = this.slot;
@@ -385,8 +396,6 @@ export class SharedLedger extends BudgetPort {
     s.nonce = bid.nonce;
     s.amountMicros = amount;
     s.createdMs = this.nowMs;
-    // The TTL runs on the monotonic clock (monotonic.ts); a host without one: the wall clock.
-    const mono = monotonicMs();
     s.monotonicExpiry = mono >= 0;
     s.expiresMs = (mono >= 0 ? mono : this.nowMs) + this.ttlMs;
     s.setCampaignId(rt.campaign.id.ptr, rt.campaign.id.len);
@@ -505,20 +514,32 @@ export class SharedLedger extends BudgetPort {
       this.slotKey.build(idx);
       if (readShared2(this.slotKey) != Status.OK) continue;
       if (!this.slot.read(shared.ptr, shared.len)) continue;
-      if (this.slot.state != SlotState.RESERVED) continue;
-      const monotonic = this.slot.monotonicExpiry;
-      if (monotonic && mono < 0) continue; // cannot happen: the host had the clock when it was written
-      if (this.slot.expiresMs > (monotonic ? mono : this.nowMs)) continue;
-      const seq = this.slot.seq;
-      const nonce = this.slot.nonce;
-      if (this.transitionSlot(seq, nonce, SlotState.EXPIRED, 0) == SlotState.RESERVED) {
-        this.applyForSlot(LedgerOp.REFUND, this.slot.amountMicros, 0);
-        metrics.inc(metrics.expired);
-        metrics.inc(metrics.refunds);
-        expired++;
-      }
+      if (this.slot.state != SlotState.RESERVED || !this.pastTtl(mono)) continue;
+      if (this.expireHeld() == 1) expired++;
     }
     return expired;
+  }
+
+  /** Whether the reservation read into this.slot is past its TTL (`mono`: monotonicMs()). */
+  private pastTtl(mono: i64): bool {
+    const monotonic = this.slot.monotonicExpiry;
+    if (monotonic && mono < 0) return false; // cannot happen: the host had the clock when it was written
+    return this.slot.expiresMs <= (monotonic ? mono : this.nowMs);
+  }
+
+  /**
+   * Expires the reservation read into this.slot (past its TTL) and refunds its amount to its
+   * campaign's ledger. Returns 1 when this call expired it, 0 when it had already moved on (a
+   * notice, another VM's expiry), -1 when the CAS loop gave up.
+   */
+  private expireHeld(): i32 {
+    const from = this.transitionSlot(this.slot.seq, this.slot.nonce, SlotState.EXPIRED, 0);
+    if (from == 255) return -1;
+    if (from != SlotState.RESERVED) return 0;
+    this.applyForSlot(LedgerOp.REFUND, this.slot.amountMicros, 0);
+    metrics.inc(metrics.expired);
+    metrics.inc(metrics.refunds);
+    return 1;
   }
 
   /** Re-reads a campaign's ledger: exhausted flag and market price estimate (every VM, every tick). */

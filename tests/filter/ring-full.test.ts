@@ -2,7 +2,9 @@
 // outruns the ring (reservation_slots per TTL), the slot a new bid needs still holds a live
 // reservation: that bid is a no-bid. It was answered `contention`, like a CAS race, so nothing
 // told the operator to raise reservation_slots; it is `ring_full` now, counted apart, and its
-// ledger reservation is handed back as before.
+// ledger reservation is handed back as before. A slot whose reservation is past its TTL is not
+// full, even before the leader's sweep (a slice of the ring per tick) reaches it: the bid that
+// needs it expires it as the sweep would.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
@@ -74,5 +76,44 @@ describe("reservation ring full", () => {
     assert.equal(readLedger(sim.pool.shared, "test-cpa")!.reserved, 0n, "every reservation refunded");
     await bidOk();
     assert.equal(counter("nexus_nobids_ring_full_total"), 1);
+  });
+});
+
+describe("reservation ring: a slot past its TTL, not yet swept", () => {
+  let sim2: SimBidder;
+  let m = 0;
+  before(async () => {
+    sim2 = await startSimBidder({ plugin: { reservation_slots: SLOTS }, budget: { minSliceMicros: 900_000_000 } });
+    await sim2.untilReady();
+  });
+  after(async () => {
+    await sim2?.close();
+  });
+  const count = (name: string) => Number(sim2.pool.metrics.find(name)?.value ?? 0n);
+  const bid2 = () => sim2.bid(JSON.stringify({ ...JSON.parse(README_REQUEST), id: `ttl-${m++}` }));
+
+  it("is expired by the bid that needs it: refunded to its campaign, counted as expired, and the bid gets the slot", async () => {
+    const prices: number[] = [];
+    for (let i = 0; i < SLOTS; i++) {
+      const o = await bid2();
+      assert.equal(status(o), 200, `no bid: ${header(o, "x-nexus-nobid-reason")}`);
+      prices.push(JSON.parse(dec.decode(o.kind === "local" ? o.body : new Uint8Array())).seatbid[0].bid[0].price);
+    }
+    const full = await bid2();
+    assert.equal(header(full, "x-nexus-nobid-reason"), "ring_full", "within the TTL the ring is full");
+
+    // The default TTL (120 s) passes on the monotonic clock, and no tick runs: nothing is swept.
+    sim2.clock.now += 121_000;
+    const before = readLedger(sim2.pool.shared, "test-cpa")!;
+    const expiredBefore = count("nexus_reservations_expired_total");
+    const o = await bid2();
+    assert.equal(status(o), 200, `no bid: ${header(o, "x-nexus-nobid-reason")}`);
+    const price = JSON.parse(dec.decode(o.kind === "local" ? o.body : new Uint8Array())).seatbid[0].bid[0].price as number;
+
+    assert.equal(count("nexus_reservations_expired_total") - expiredBefore, 1, "the first bid's reservation expired");
+    const after = readLedger(sim2.pool.shared, "test-cpa")!;
+    assert.equal(after.refunded - before.refunded, cpmToMicros(String(prices[0])), "its amount went back to the ledger");
+    assert.equal(after.reserved - before.reserved, cpmToMicros(String(price)) - cpmToMicros(String(prices[0])), "and the new bid holds its own");
+    assert.equal(after.charged, before.charged, "nothing charged");
   });
 });
