@@ -22,6 +22,7 @@ import { ControlServer } from "./server/control-server.ts";
 import { BidServer } from "./server/bid-server.ts";
 import { HostMetrics } from "./server/host-metrics.ts";
 import { VmPool } from "./proxy-wasm/pool.ts";
+import { standaloneHttpCall } from "./standalone-callouts.ts";
 import { renderPrometheus } from "./proxy-wasm/metrics.ts";
 
 import { NexusError } from "./errors.ts";
@@ -174,6 +175,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   // Cross-pod replay claims whenever this host has the shared store, unless configured otherwise.
   if (plugin.replay_claim === undefined && cp.replay.configured) plugin.replay_claim = true;
   const maxBody = typeof plugin.max_body_bytes === "number" ? plugin.max_body_bytes : 65536;
+  const upstreams = hostUpstreams(cp.controlUrl);
   let pool: VmPool;
   try {
     pool = await VmPool.start({
@@ -183,7 +185,9 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       rootId: "nexus",
       vmId: "nexus",
       pluginConfig: JSON.stringify(plugin),
-      upstreams: hostUpstreams(cp.controlUrl),
+      upstreams,
+      // Replay claims answered in-process, the rest over HTTP (standalone-callouts.ts).
+      httpCall: standaloneHttpCall({ upstreams, control: cp.control }),
       env,
       sharedData: sharedDataSize(plugin),
       autoTick: true,

@@ -1,6 +1,7 @@
 // Replay protection across pods: two standalone bidders ("pods": separate VMs and
-// shared data) claim request ids in one real Redis through their hosts (real
-// HTTP, the compiled filter). The same id to pod A then pod B: B answers no-bid
+// shared data) claim request ids in one real Redis through their hosts (the
+// compiled filter; the standalone pods' claims are answered in-process,
+// host/src/standalone-callouts.ts, the bare pods' over real HTTP). The same id to pod A then pod B: B answers no-bid
 // "replay" and counts it; different ids bid on both; a race on one id has one
 // winner; Redis down or hanging gives the configured fail mode, counted, within
 // the request's time budget; a stream reset while its claim is pending leaks
@@ -155,7 +156,7 @@ describe("replay claims from worker-thread VMs (the token through the VM environ
     }
   });
 
-  it("each worker calls the host itself; the second pod answers replay", async () => {
+  it("claims from worker VMs reach the host (through the main thread, in-process); the second pod answers replay", async () => {
     for (let i = 0; i < 4; i++) {
       const { body } = uniqueRequest("xpod-workers");
       const ra = await bid(a, body);

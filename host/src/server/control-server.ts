@@ -164,11 +164,26 @@ export class ControlServer {
       const status = requestErrorStatus(err) ?? 400;
       return sendJson(res, status, { error: requestErrorMessage(err, status) });
     }
-    if (!this.d.replay) return sendJson(res, 503, { error: "no shared replay store configured" });
-    const answer = await this.d.replay.claim(id, url.searchParams.get("ttl_ms"));
+    const answer = await this.replayAnswer(id, url.searchParams.get("ttl_ms"));
+    sendJson(res, answer.status, answer.body, answer.headers);
+  }
+
+  /**
+   * The answer to a replay claim of `id` (at most MAX_REPLAY_ID_BYTES) from a caller that showed
+   * the sync token: its status, headers and JSON body. The HTTP endpoint answers through it, and
+   * so does the standalone's in-process transport (host/src/standalone-callouts.ts).
+   */
+  async replayAnswer(id: Uint8Array, ttlParam: string | null): Promise<{ status: number; headers: Record<string, string>; body: unknown }> {
+    if (!this.d.replay) return { status: 503, headers: {}, body: { error: "no shared replay store configured" } };
+    const answer = await this.d.replay.claim(id, ttlParam);
     // The filter takes a 200 or 409 as a claim answer only with this mark (assembly/filter/replay-claim.ts).
     const mark: Record<string, string> = answer.status === 200 ? { "x-nexus-replay": "claimed" } : answer.status === 409 ? { "x-nexus-replay": "seen" } : {};
-    sendJson(res, answer.status, answer.body, mark);
+    return { status: answer.status, headers: mark, body: answer.body };
+  }
+
+  /** Whether an Authorization header carries the filter endpoints' sync token. */
+  filterAuthorized(authorization: string | undefined): boolean {
+    return bearerTokenMatches(authorization, this.d.syncToken);
   }
 
   private guard(res: ServerResponse, fn: () => void): void {
