@@ -12,7 +12,7 @@ import { Redis } from "ioredis";
 import { post, type HttpReply } from "../helpers/bidder.ts";
 import { RedisServer, uniquePrefix } from "../helpers/redis-server.ts";
 import { answerOf, lossAll, poolBid, reserved, type HardeningBidder } from "./helpers.ts";
-import { SHARED_REDIS_URL, deleteTestKeys, holdsBudget, metric, startBarePod, startPod, uniqueRequest, type BarePod } from "./replay-pods.ts";
+import { SHARED_REDIS_URL, deleteTestKeys, holdsBudget, metric, startBarePod, startPod, twoPodsOnSharedRedis, uniqueRequest, type BarePod } from "./replay-pods.ts";
 import { replayKey } from "../../host/src/control/replay-claims.ts";
 import { metricValue } from "../host/budget/bidders.ts";
 import { readLedger } from "../helpers/ledger.ts";
@@ -137,26 +137,10 @@ describe("replay claims across two pods on one Redis", () => {
 });
 
 describe("replay claims from worker-thread VMs (the token through the VM environment)", () => {
-  const prefix = uniquePrefix("xpod-workers");
-  let redis: Redis;
-  let a: HardeningBidder;
-  let b: HardeningBidder;
-
-  before(async () => {
-    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
-    const o = { redisUrl: SHARED_REDIS_URL, keyPrefix: prefix, vmMode: "workers" as const, plugin: { sync_token_env: "NEXUS_SYNC_TOKEN" } };
-    [a, b] = await Promise.all([startPod("pod-wa", o), startPod("pod-wb", o)]);
-  });
-  after(async () => {
-    await a?.close();
-    await b?.close();
-    if (redis) {
-      await deleteTestKeys(redis, prefix);
-      redis.disconnect();
-    }
-  });
+  const pods = twoPodsOnSharedRedis("xpod-workers", { vmMode: "workers", plugin: { sync_token_env: "NEXUS_SYNC_TOKEN" } });
 
   it("claims from worker VMs reach the host (through the main thread, in-process); the second pod answers replay", async () => {
+    const { a, b } = pods;
     for (let i = 0; i < 4; i++) {
       const { body } = uniqueRequest("xpod-workers");
       const ra = await bid(a, body);

@@ -2,6 +2,7 @@
 // each with its own VMs and shared data) sharing one Redis under a test key
 // prefix, unique bid requests, and cleanup of every key the prefix made.
 import { readFileSync } from "node:fs";
+import { after, before } from "node:test";
 import { Redis } from "ioredis";
 import { CAMPAIGN, startHardeningBidder, type HardeningBidder } from "./helpers.ts";
 import { readLedger } from "../helpers/ledger.ts";
@@ -9,7 +10,7 @@ import { README_REQUEST, TEST_TICK_MS, testBidderConfig, type TestBidderOptions 
 import { startControlPlane, HOST_CLUSTER, hostUpstreams, vmStatuses, type ControlPlane } from "../../host/src/standalone.ts";
 import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
 import { silentLogger } from "../../host/src/log.ts";
-import { deleteKeysStartingWith, deletePrefix } from "../helpers/redis-server.ts";
+import { deleteKeysStartingWith, deletePrefix, uniquePrefix } from "../helpers/redis-server.ts";
 
 /** The Redis every test file may use (tests use their own key prefix and clean up). */
 export const SHARED_REDIS_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -129,6 +130,31 @@ export function uniqueRequest(tag: string, extra: Record<string, unknown> = {}):
 /** Deletes every key a test prefix made: replay claims (nexus:P:replay:{h}) and budget keys ({nexus:P:C}:…). */
 export async function deleteTestKeys(redis: Redis, keyPrefix: string): Promise<number> {
   return (await deleteKeysStartingWith(redis, `nexus:${keyPrefix}:replay:`)) + (await deletePrefix(redis, keyPrefix));
+}
+
+/**
+ * Two pods on the shared Redis under a fresh key prefix, for the calling describe block: started
+ * in its before(), closed and their keys deleted in its after(). Read `a` and `b` from the
+ * returned object once the block's tests run.
+ */
+export function twoPodsOnSharedRedis(tag: string, o: Omit<PodOptions, "redisUrl" | "keyPrefix"> = {}): { a: HardeningBidder; b: HardeningBidder } {
+  const keyPrefix = uniquePrefix(tag);
+  const pods = {} as { a: HardeningBidder; b: HardeningBidder };
+  let redis: Redis | undefined;
+  before(async () => {
+    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    const po = { ...o, redisUrl: SHARED_REDIS_URL, keyPrefix };
+    [pods.a, pods.b] = await Promise.all([startPod(`${tag}-a`, po), startPod(`${tag}-b`, po)]);
+  });
+  after(async () => {
+    await pods.a?.close();
+    await pods.b?.close();
+    if (redis) {
+      await deleteTestKeys(redis, keyPrefix);
+      redis.disconnect();
+    }
+  });
+  return pods;
 }
 
 /** A filter metric summed over the metric registry (0 when not defined yet). */

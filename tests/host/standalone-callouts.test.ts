@@ -1,15 +1,12 @@
 // The standalone's proxy_http_call transport: replay claims with the sync token are answered
 // in-process (no loopback HTTP round trip per bid request), everything else goes over HTTP.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Redis } from "ioredis";
 import { standaloneHttpCall } from "../../host/src/standalone-callouts.ts";
 import type { HttpCallHandler, HttpCallResult } from "../../host/src/proxy-wasm/types.ts";
 import { bearerTokenMatches } from "../../host/src/server/control-server.ts";
 import { post } from "../helpers/bidder.ts";
-import { uniquePrefix } from "../helpers/redis-server.ts";
-import type { HardeningBidder } from "../hardening/helpers.ts";
-import { SHARED_REDIS_URL, deleteTestKeys, metric, startPod, uniqueRequest } from "../hardening/replay-pods.ts";
+import { metric, twoPodsOnSharedRedis, uniqueRequest } from "../hardening/replay-pods.ts";
 
 const TOKEN = "t".repeat(32);
 const UPSTREAMS = { nexus_host: "http://127.0.0.1:1", nexus_replay: "http://127.0.0.1:1" };
@@ -79,29 +76,15 @@ describe("standaloneHttpCall", () => {
 });
 
 describe("a standalone pod on Redis claims in-process", () => {
-  const prefix = uniquePrefix("inproc");
-  let redis: Redis;
-  let a: HardeningBidder;
-  let b: HardeningBidder;
+  const pods = twoPodsOnSharedRedis("inproc", { replayRedisTimeoutMs: 2000 });
   const overHttp = { a: 0, b: 0 };
-
-  before(async () => {
-    redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
-    const o = { redisUrl: SHARED_REDIS_URL, keyPrefix: prefix, replayRedisTimeoutMs: 2000 };
-    [a, b] = await Promise.all([startPod("pod-a", o), startPod("pod-b", o)]);
-    a.control.server.on("request", (req) => req.url?.startsWith("/nexus/v1/replay") && overHttp.a++);
-    b.control.server.on("request", (req) => req.url?.startsWith("/nexus/v1/replay") && overHttp.b++);
-  });
-  after(async () => {
-    await a?.close();
-    await b?.close();
-    if (redis) {
-      await deleteTestKeys(redis, prefix);
-      redis.disconnect();
-    }
+  before(() => {
+    pods.a.control.server.on("request", (req) => req.url?.startsWith("/nexus/v1/replay") && overHttp.a++);
+    pods.b.control.server.on("request", (req) => req.url?.startsWith("/nexus/v1/replay") && overHttp.b++);
   });
 
   it("claims reach Redis without an HTTP request to the control server; the other pod answers replay", async () => {
+    const { a, b } = pods;
     for (let i = 0; i < 5; i++) {
       const { body } = uniqueRequest("inproc");
       const ra = await post(`${a.bidUrl}/openrtb2/bid`, body);
