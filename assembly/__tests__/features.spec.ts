@@ -4,12 +4,7 @@
 import { murmur3_32, Murmur3Stream } from "../core/hash/murmur3";
 import { BidRequestParser } from "../core/openrtb/parse";
 import { BidRequest } from "../core/openrtb/request";
-import {
-  FeatureExtractor,
-  floorBucket,
-  hashDecimal,
-  MAX_SEGMENT_FEATURES,
-} from "../core/features/extract";
+import { FeatureExtractor, MAX_SEGMENT_FEATURES } from "../core/features/extract";
 import { FeatureVector, MAX_FEATURES } from "../core/features/feature-vector";
 import {
   BROWSER_NAMES,
@@ -23,6 +18,8 @@ import { containsIgnoreCase } from "../core/bytes/str";
 import {
   FLOOR_BUCKETS,
   decimalHashes,
+  floorBucketIndex,
+  hashDecimal,
   nameHashes,
   uaClassHashes,
   uaClassIndex,
@@ -244,6 +241,11 @@ describe("user-agent classification (iPinYou order)", () => {
     expect(containsIgnoreCase(p, 7, "linuxx")).toBe(false);
   });
 });
+
+/** The name of a bidfloor's bucket, as the floor feature hashes it. */
+function floorBucket(bidfloorCpm: f64): string {
+  return FLOOR_BUCKETS[floorBucketIndex(bidfloorCpm)];
+}
 
 describe("floor buckets and decimal hashing", () => {
   it("maps bidfloor x 100 to the iPinYou slotprice buckets", () => {

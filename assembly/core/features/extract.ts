@@ -20,8 +20,6 @@ import {
   uaClassIndex,
 } from "./constant-hashes";
 
-export { hashDecimal } from "./constant-hashes";
-
 export const FEATURE_SEED: u32 = 0;
 /** Segment features kept per request (user.data[].segment[].id). */
 export const MAX_SEGMENT_FEATURES: i32 = 48;
@@ -189,9 +187,4 @@ export class FeatureExtractor {
       this.emit(out);
     }
   }
-}
-
-/** Floor buckets of iPinYou's slotprice (CPM in hundredths of the currency unit). */
-export function floorBucket(bidfloorCpm: f64): string {
-  return unchecked(FLOOR_BUCKETS[floorBucketIndex(bidfloorCpm)]);
 }
