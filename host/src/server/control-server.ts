@@ -102,7 +102,7 @@ export class ControlServer {
     }
     if (path.startsWith("/nexus/v1/")) {
       // The filter's endpoints: the sync token first, before anything is read or looked up.
-      if (!this.authorized(req, this.d.syncToken)) {
+      if (!this.filterAuthorized(req.headers.authorization)) {
         const endpoint = FILTER_ENDPOINTS.has(path) ? path.slice("/nexus/v1/".length) : "other";
         this.unauthorizedCalls.inc({ endpoint });
         // A misconfigured filter calls on every sync and bid: one line per 10 s, never the header.
