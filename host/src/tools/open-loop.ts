@@ -53,7 +53,7 @@ export async function runOpenLoop<T>(o: OpenLoopOptions<T>): Promise<{ sent: num
     }
     const item = o.next();
     if (item === undefined) break;
-    if (now() - due > LATE_MS) late++;
+    if (t - due > LATE_MS) late++;
     sent++;
     inFlight++;
     void o.fire(item).then(finished, finished);
