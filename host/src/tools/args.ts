@@ -9,13 +9,34 @@ export type Values = Record<string, string | boolean | string[] | undefined>;
 
 export function parse(argv: string[], options: NonNullable<ParseArgsConfig["options"]>): Values {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: true });
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
     return values as Values;
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError((err as Error).message);
   }
+}
+
+/**
+ * "--budgets -2" → "--budgets=-2": parseArgs refuses a value that starts with a dash as
+ * "ambiguous", so a negative number got that message instead of the range check's ("below 1").
+ * Only a string option followed by something that reads as a negative number is joined.
+ */
+function joinNegativeValues(argv: string[], options: NonNullable<ParseArgsConfig["options"]>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith("--") ? a.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
 }
 
 export function str(v: Values, name: string): string | undefined {
