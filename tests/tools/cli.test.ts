@@ -45,6 +45,16 @@ describe("nexus-rtb CLI", () => {
     }
   });
 
+  it("an unknown flag or a stray argument is a bad command line: the reason and the usage, exit 2, no stack trace", () => {
+    for (const args of [["keygen", "--bogus"], ["sign", "--model", "m.nxm", "--key", "k.pem", "extra"], ["serve", "--bogus"]]) {
+      const r = cli(args);
+      assert.equal(r.status, 2, `${args.join(" ")}: exit ${r.status}\n${r.stderr}`);
+      assert.match(r.stderr, /usage: nexus-rtb /, `${args.join(" ")} prints its usage`);
+      assert.match(r.stderr, args.includes("extra") ? /unexpected argument "extra"/ : /--bogus/, args.join(" "));
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  });
+
   it("a refused keygen prints its code once, no stack trace", () => {
     const dir = mkdtempSync(join(tmpdir(), "nexus-cli-"));
     try {

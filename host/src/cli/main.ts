@@ -3,12 +3,13 @@
 //   keygen    create an Ed25519 key pair for model signing
 //   sign      write <model>.sha256 and <model>.sig
 //   train | replay | loadgen   offline tools on the same compiled core (see docs/TOOLS.md)
-import { parseArgs } from "node:util";
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { startStandalone, startControlPlane } from "../standalone.ts";
 import { keygen, signModel } from "../models/index.ts";
 import { codedErrorLine } from "../errors.ts";
+import { parse, str, flag, type Values } from "../tools/args.ts";
+import { UsageError } from "../tools/errors.ts";
 
 const USAGE = `usage: nexus-rtb <command> [options]
 
@@ -19,13 +20,30 @@ commands:
   train | replay | loadgen     offline tools (run with --help)
 `;
 
+const SERVE_USAGE = "usage: nexus-rtb serve [--config FILE]\n";
+
+/**
+ * The command's flags (strict: an unknown flag or a stray argument is refused), or undefined after
+ * printing what is wrong and the usage: the caller exits 2, as the tools do for a bad command line.
+ */
+function commandLine(argv: string[], options: Parameters<typeof parse>[1], usage: string): Values | undefined {
+  try {
+    return parse(argv, options);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`${err.message}\n\n${usage}`);
+    return undefined;
+  }
+}
+
 async function serve(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: "string" }, help: { type: "boolean" } } });
-  if (values.help) {
-    process.stdout.write("usage: nexus-rtb serve [--config FILE]\n");
+  const values = commandLine(argv, { config: { type: "string" }, help: { type: "boolean", short: "h" } }, SERVE_USAGE);
+  if (values === undefined) return 2;
+  if (flag(values, "help")) {
+    process.stdout.write(SERVE_USAGE);
     return 0;
   }
-  const cfg = loadConfig({ file: values.config });
+  const cfg = loadConfig({ file: str(values, "config") });
   const log = createLogger(cfg.logLevel);
   // From here to the exit: Node's default for SIGHUP (exit) would kill a host still starting or draining.
   const hup = sighupHandler(log);
@@ -102,31 +120,36 @@ const KEYGEN_USAGE = "usage: nexus-rtb keygen --out DIR [--force]\n  writes DIR/
 const SIGN_USAGE = "usage: nexus-rtb sign --model FILE --key PRIVATE_PEM\n  writes FILE.sha256 and FILE.sig next to the model\n";
 
 async function keygenCmd(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
-  if (values.help) {
+  const values = commandLine(argv, { out: { type: "string" }, force: { type: "boolean" }, help: { type: "boolean", short: "h" } }, KEYGEN_USAGE);
+  if (values === undefined) return 2;
+  if (flag(values, "help")) {
     process.stdout.write(KEYGEN_USAGE);
     return 0;
   }
-  if (!values.out) {
+  const out = str(values, "out");
+  if (!out) {
     process.stderr.write("keygen: --out DIR is required\n");
     return 2;
   }
-  const r = await keygen(values.out, { overwrite: values.force === true });
+  const r = await keygen(out, { overwrite: flag(values, "force") });
   process.stdout.write(JSON.stringify(r) + "\n");
   return 0;
 }
 
 async function signCmd(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: "string" }, key: { type: "string" }, help: { type: "boolean", short: "h" } } });
-  if (values.help) {
+  const values = commandLine(argv, { model: { type: "string" }, key: { type: "string" }, help: { type: "boolean", short: "h" } }, SIGN_USAGE);
+  if (values === undefined) return 2;
+  if (flag(values, "help")) {
     process.stdout.write(SIGN_USAGE);
     return 0;
   }
-  if (!values.model || !values.key) {
+  const model = str(values, "model");
+  const key = str(values, "key");
+  if (!model || !key) {
     process.stderr.write("sign: --model FILE and --key PRIVATE_PEM are required\n");
     return 2;
   }
-  const r = await signModel(values.model, values.key);
+  const r = await signModel(model, key);
   process.stdout.write(JSON.stringify(r) + "\n");
   return 0;
 }
