@@ -122,6 +122,40 @@ describe("loadgen against a stub bidder", () => {
     assert.equal(Object.values(res.errors).reduce((a, b) => a + b, 0), 2);
   });
 
+  it("--timeout-ms bounds the whole exchange: an answer later than that is a timeout, not a response", async () => {
+    const { createServer } = await import("node:http");
+    const slow = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => setTimeout(() => res.writeHead(204).end(), 400));
+    });
+    await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as { port: number }).port}/openrtb2/bid`;
+      const auctions = await loadAuctions(fixture("raw-log.sample.txt"));
+      const res = await runLoadgen({ url, auctions, concurrency: 3, requests: 3, timeoutMs: 100, fx: { CNY: 1 }, winNotices: false, lossNotices: false });
+      assert.equal(res.responses, 0, "a 400 ms answer does not pass a 100 ms timeout");
+      assert.deepEqual(res.errors, { timeout: 3 });
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((r) => slow.close(() => r()));
+    }
+  });
+
+  it("the text summary names the log and its skipped lines; no answer at all is exit 1 (NO_RESPONSES)", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s), progress: false };
+    assert.equal(await main(["--url", stub.url, "--log", fixture("raw-log.sample.txt"), "--requests", "5", "--fx", "USD=0.14"], io), 0);
+    const log = out.join("").split("\n").find((l) => l.startsWith("log "));
+    assert.ok(log, out.join(""));
+    // The fixture has a header, a 26-column row and a blank line among its 12 lines.
+    assert.match(log, /raw-log\.sample\.txt: 12 lines, 5 requests; skipped: (?=.*column-count 1)/);
+    out.length = 0;
+    assert.equal(await main(["--url", "http://127.0.0.1:9/openrtb2/bid", "--log", fixture("raw-log.sample.txt"), "--requests", "2", "--timeout-ms", "500"], io), 1);
+    assert.match(err.join(""), /^error NO_RESPONSES: none of 2 requests got an answer/m);
+    assert.match(out.join(""), /requests +2 in /, "the summary is still printed");
+  });
+
   it("the CLI prints --json", async () => {
     const out: string[] = [];
     const code = await main(["--url", stub.url, "--log", fixture("raw-log.sample.txt"), "--requests", "10", "--fx", "USD=0.14", "--json"], { out: (s) => void out.push(s), err: () => {}, progress: false });

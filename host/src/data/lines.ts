@@ -81,6 +81,13 @@ export class LineStats {
   }
 }
 
+/** "skipped: bad-number 3, column-count 2; salvaged: ..." (or "skipped: none"): the line counts of a summary. */
+export function skippedText(lines: { skipped: Record<string, number>; salvaged: Record<string, number> }): string {
+  const s = Object.entries(lines.skipped).map(([k, v]) => `${k} ${v}`).join(", ");
+  const v = Object.entries(lines.salvaged).map(([k, n]) => `${k} ${n}`).join(", ");
+  return `${s ? `skipped: ${s}` : "skipped: none"}${v ? `; salvaged: ${v}` : ""}`;
+}
+
 /** Outcome of parsing one line: a record, or the reason it is skipped (blank lines too: "blank-line"). */
 export type LineResult<T> = { ok: true; value: T } | { ok: false; reason: string };
 

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Agent, Pool } from "undici";
 import { readRawLog } from "../data/ipinyou.ts";
-import { LineStats } from "../data/lines.ts";
+import { LineStats, skippedText } from "../data/lines.ts";
 import { bidRequestFromLog } from "../data/openrtb-from-log.ts";
 import { PACKAGE_ROOT } from "../paths.ts";
 import { flag, num, optNum, parse, processIo, runTool, str, type Io } from "./args.ts";
@@ -119,6 +119,12 @@ export interface LoadgenResult {
   late?: number;
 }
 
+/** A failed request's key in `errors`: "timeout" past --timeout-ms, else the error's code. */
+function errorCode(err: unknown): string {
+  if ((err as { name?: string }).name === "TimeoutError") return "timeout";
+  return (err as { code?: string }).code ?? "request-failed";
+}
+
 function bump(m: Record<string, number>, k: string, by = 1): void {
   m[k] = (m[k] ?? 0) + by;
 }
@@ -154,7 +160,7 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
     const p = (async () => {
       try {
         const u = new URL(url, o.url);
-        const r = await noticeAgent.request({ origin: u.origin, path: `${u.pathname}${u.search}`, method: "GET", headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
+        const r = await noticeAgent.request({ origin: u.origin, path: `${u.pathname}${u.search}`, method: "GET", signal: AbortSignal.timeout(o.timeoutMs) });
         await r.body.dump();
         if (r.statusCode >= 200 && r.statusCode < 300) {
           if (kind === "win") {
@@ -166,7 +172,7 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
           } else res.notices.lossOk++;
         } else bump(res.notices.failed, `${kind}-http-${r.statusCode}`);
       } catch (err) {
-        bump(res.notices.failed, `${kind}-${(err as { code?: string }).code ?? "error"}`);
+        bump(res.notices.failed, `${kind}-${errorCode(err)}`);
       }
     })();
     pendingNotices.add(p);
@@ -218,10 +224,13 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
     res.requests++;
     const t0 = performance.now();
     try {
+      // The whole exchange (headers and body) within --timeout-ms. undici's own headersTimeout and
+      // bodyTimeout run on a timer of about a second and each covers only its half: an answer 500 ms
+      // late passed a 100 ms timeout.
       const r = await pool.request({
         path, method: "POST", body: a.body,
         headers: { "content-type": "application/json", "x-openrtb-version": "2.6" },
-        headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs,
+        signal: AbortSignal.timeout(o.timeoutMs),
       });
       const text = await r.body.text();
       const ms = performance.now() - t0;
@@ -249,7 +258,7 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
       else res.bidResponses++;
       settle(a.auction, a.id, parsed);
     } catch (err) {
-      bump(res.errors, (err as { code?: string }).code ?? "request-failed");
+      bump(res.errors, errorCode(err));
     }
   };
 
@@ -290,9 +299,11 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
   return res;
 }
 
-export function formatLoadgenResult(r: LoadgenResult): string {
+/** The summary as text; `log`: the log the requests came from, with its line counts (skipped lines by reason). */
+export function formatLoadgenResult(r: LoadgenResult, log?: { path: string; stats: LineStats }): string {
   const ms = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
   const lines = [
+    ...(log ? [`log        ${log.path}: ${log.stats.lines} lines, ${log.stats.used} requests; ${skippedText(log.stats)}`] : []),
     `target     ${r.url} (${r.mode === "rate" ? `${r.rate} req/s, ≤ ${r.concurrency} in flight` : `${r.concurrency} in flight`})`,
     `requests   ${r.requests} in ${r.wallSeconds.toFixed(2)} s, ${r.responses} responses, throughput ${r.throughput.toFixed(1)} resp/s${r.late !== undefined ? `, ${r.late} started late` : ""}`,
     `latency    p50 ${ms(r.latencyMs.p50)} ms  p90 ${ms(r.latencyMs.p90)} ms  p99 ${ms(r.latencyMs.p99)} ms  max ${ms(r.latencyMs.max)} ms  (mean ${ms(r.latencyMs.mean)} ms)`,
@@ -372,7 +383,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       if (io.progress && !json) io.err(`\r\x1b[K${m}`);
     });
     if (io.progress && !json) io.err("\r\x1b[K");
-    io.out(json ? `${JSON.stringify({ ...result, log: { path: logPath, ...stats.toJSON() } }, null, 2)}\n` : formatLoadgenResult(result));
+    io.out(json ? `${JSON.stringify({ ...result, log: { path: logPath, ...stats.toJSON() } }, null, 2)}\n` : formatLoadgenResult(result, { path: logPath, stats }));
+    if (result.requests > 0 && result.responses === 0) {
+      // Nothing answered (no bidder there, every request timed out): a script must not read this as a run.
+      io.err(`error NO_RESPONSES: none of ${result.requests} requests got an answer from ${url} (${JSON.stringify(result.errors)})\n`);
+      return 1;
+    }
     return 0;
   });
 }

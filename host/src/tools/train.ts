@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { DEFAULT_HASH_BITS, MAX_HASH_BITS, MIN_HASH_BITS } from "../models/model.ts";
 import { Featindex, type LibfmLayoutName } from "../data/ipinyou.ts";
-import type { LineStats } from "../data/lines.ts";
+import { skippedText, type LineStats } from "../data/lines.ts";
 import { choice, flag, num, optNum, parse, pct, processIo, required, runTool, str, type Io } from "./args.ts";
 import { NexusCore } from "./core.ts";
 import { DATA_FORMATS, inferFormat, loadExamples, type DataFormat, type LoadedExamples } from "./examples.ts";
@@ -140,12 +140,6 @@ export async function runTrain(
   if (test && opts.test !== undefined) summary.test = { path: opts.test, examples: test.set.size, clicks: test.set.clicks, lines: test.stats.toJSON() };
   if (tuning) summary.tuning = tuning;
   return summary;
-}
-
-function skippedText(lines: { skipped: Record<string, number>; salvaged: Record<string, number> }): string {
-  const s = Object.entries(lines.skipped).map(([k, v]) => `${k} ${v}`).join(", ");
-  const v = Object.entries(lines.salvaged).map(([k, n]) => `${k} ${n}`).join(", ");
-  return `${s ? `skipped: ${s}` : "skipped: none"}${v ? `; salvaged: ${v}` : ""}`;
 }
 
 export function formatTrainSummary(s: TrainSummary): string {
