@@ -198,4 +198,20 @@ describe("replay CLI and report", () => {
     assert.equal(await main(["--train", fixture("replay-rules.txt"), "--test", fixture("replay-rules.txt"), "--split", "0.5"], io), 2);
     assert.match(err.join(""), /--data with --split/);
   });
+
+  it("refuses before replaying: a --report path that cannot be written, a model for a replay file (its pCTR is the file's)", async () => {
+    const err: string[] = [];
+    const out: string[] = [];
+    const io = { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s), progress: false };
+    const files = ["--train", fixture("replay-rules.txt"), "--test", fixture("replay-rules.txt"), "--budgets", "2", "--strategies", "LIN", "--steps", "24"];
+    for (const [report, why] of [[join(tmp, "no-such-dir", "r.html"), /--report: directory .*no-such-dir does not exist/], [tmp, /--report: .* is a directory/]] as const) {
+      err.length = 0;
+      assert.equal(await main([...files, "--report", report], io), 2, report);
+      assert.match(err.join(""), why);
+    }
+    err.length = 0;
+    assert.equal(await main([...files, "--model", join(tmp, "m.nxm")], io), 2);
+    assert.match(err.join(""), /--model and --public-key apply to --format raw/);
+    assert.equal(out.length, 0, "nothing replayed");
+  });
 });

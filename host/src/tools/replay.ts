@@ -4,12 +4,14 @@
 // and evaluated on the TEST file; plus the LIN oracle (tuned on the test set
 // itself). Prints clicks, impressions, spend, eCPC, CTR, win rate, budget used
 // and pacing error; writes a self-contained HTML report.
+import { existsSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { loadModelFile } from "../models/index.ts";
 import type { LineStats } from "../data/lines.ts";
 import { choice, flag, num, numList, optNum, parse, pct, processIo, runTool, str, type Io } from "./args.ts";
 import { NexusCore, type PidGainsConfig } from "./core.ts";
-import { UsageError } from "./errors.ts";
+import { ToolError, UsageError } from "./errors.ts";
 import { loadRawLogReplay, loadReplayFile, splitByTime, type LoadedReplay, type ReplayFormat } from "./replay-data.ts";
 import { renderReplayReport } from "./replay-report.ts";
 import {
@@ -291,6 +293,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const log = (m: string): void => {
       if (io.progress && !json) io.err(`\r\x1b[K${m}`);
     };
+    // Checked before the replay (tens of seconds on the full files), not when it is over.
+    const report = str(v, "report");
+    if (report !== undefined) checkReportPath(report);
+    if (format === "replay" && (str(v, "model") !== undefined || str(v, "public-key") !== undefined)) {
+      throw new UsageError("--model and --public-key apply to --format raw: a replay file carries its own pCTR");
+    }
 
     const core = await NexusCore.load(str(v, "core"));
     let load: (p: string) => Promise<LoadedReplay>;
@@ -298,6 +306,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       const modelPath = str(v, "model");
       if (modelPath === undefined) throw new UsageError("--format raw needs --model (the pCTR model)");
       const pub = str(v, "public-key");
+      if (pub !== undefined && !existsSync(pub)) throw new UsageError(`--public-key: ${pub} does not exist`);
       const loaded = await loadModelFile(modelPath, pub !== undefined ? { publicKey: await readFile(pub, "utf8"), allowUnsigned: false } : { allowUnsigned: true });
       load = (p) => loadRawLogReplay(p, core, loaded.model);
     } else {
@@ -318,9 +327,23 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const result = runReplay(core, train.data, test.data, o, log);
     const summary: ReplaySummary = { format, train: info(train), test: info(test), ...result };
     if (io.progress && !json) io.err("\r\x1b[K");
-    const report = str(v, "report");
-    if (report !== undefined) await writeFile(report, renderReplayReport(summary));
+    if (report !== undefined) {
+      try {
+        await writeFile(report, renderReplayReport(summary));
+      } catch (err) {
+        // The results are not lost with the report: print them, then the error.
+        io.out(json ? `${JSON.stringify(summary, null, 2)}\n` : formatReplaySummary(summary));
+        throw new ToolError("OUTPUT_UNWRITABLE", `--report ${report}: ${(err as Error).message}`, { cause: err });
+      }
+    }
     io.out(json ? `${JSON.stringify(summary, null, 2)}\n` : formatReplaySummary(summary) + (report !== undefined ? `report: ${report}\n` : ""));
     return 0;
   });
+}
+
+/** --report must name a file in an existing directory (a usage error before the replay otherwise). */
+function checkReportPath(report: string): void {
+  const dir = dirname(report);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--report: directory ${dir} does not exist`);
+  if (existsSync(report) && statSync(report).isDirectory()) throw new UsageError(`--report: ${report} is a directory`);
 }
