@@ -55,6 +55,18 @@ describe("raw logs", () => {
   });
 });
 
+describe("reading lines", () => {
+  it("a file that opens but cannot be read (a directory) is DATA_UNREADABLE with its path", async () => {
+    const dir = fixture(".");
+    await assert.rejects(
+      async () => {
+        for await (const _ of readLines(dir)) void _;
+      },
+      (e: Error & { code?: string }) => e.code === "DATA_UNREADABLE" && e.message.includes(dir) && /EISDIR/.test(e.message),
+    );
+  });
+});
+
 describe("featindex", () => {
   it("skips junk lines, salvages an idx with trailing garbage, refuses duplicates", async () => {
     const fi = await Featindex.read(fixture("featindex.sample.txt"));

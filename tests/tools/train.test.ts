@@ -168,6 +168,7 @@ describe("train", () => {
     const code = await main(["--data", fixture("train-raw.sample.txt"), "--out", out, "--key", join(tmp, "bad.pem")], o.io);
     assert.equal(code, 1);
     assert.match(o.err.join(""), /KEY_INVALID/);
+    assert.equal(o.err.join("").split("KEY_INVALID").length - 1, 1, `the code once: ${o.err.join("")}`);
     assert.doesNotMatch(o.err.join(""), /\n\s+at /);
   });
 
@@ -177,6 +178,11 @@ describe("train", () => {
     assert.equal(set.size, 62);
     assert.equal(stats.skippedTotal, 7);
     await assert.rejects(loadExamples(core, fixture("libfm-deepctr.sample.txt"), { format: "libfm" }), (e: Error & { code?: string }) => e.code === "FEATINDEX_MISSING");
+    // A data file that is not there is reported as such, not as a featindex missing next to it.
+    await assert.rejects(
+      loadExamples(core, fixture("no-such.fm.txt"), { format: "libfm" }),
+      (e: Error & { code?: string }) => e.code === "DATA_UNREADABLE" && /no-such\.fm\.txt: no such file/.test(e.message),
+    );
   });
 
   it("events: requests the core refuses or imps that do not exist are counted", async () => {
@@ -284,6 +290,15 @@ describe("train", () => {
     const text = io();
     assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "cli2")], text.io), 0);
     assert.match(text.out.join(""), /train {2}pCTR AUC/);
+    assert.equal(text.err.join(""), "", "no warning for data with clicks");
+    // Data without a click: the model is written, with a warning on stderr (stdout stays the summary).
+    const noClicks = join(tmp, "no-clicks.jsonl");
+    writeFileSync(noClicks, readFileSync(fixture("events-train.sample.jsonl"), "utf8").replace(/"click":1/g, '"click":0'));
+    const quiet = io();
+    assert.equal(await main(["--data", noClicks, "--out", join(tmp, "no-clicks")], quiet.io), 0);
+    assert.match(quiet.err.join(""), /^warning: .*no-clicks\.jsonl has no clicks/);
+    assert.match(quiet.out.join(""), /mean pCTR \/ CTR n\/a/);
+    assert.ok(existsSync(join(tmp, "no-clicks.nxm")));
     const bad = io();
     assert.equal(await main(["--data", fixture("train-raw.sample.txt")], bad.io), 2);
     assert.match(bad.err.join(""), /--out is required/);

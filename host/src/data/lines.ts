@@ -27,6 +27,10 @@ export async function* readLines(path: string): AsyncGenerator<NumberedLine> {
       lineNo++;
       yield { lineNo, text };
     }
+  } catch (err) {
+    // A read that fails after the open (a directory opens, then EISDIR; an I/O error): with the path.
+    if (err instanceof DataError || (err as NodeJS.ErrnoException).code === undefined) throw err;
+    throw new DataError("DATA_UNREADABLE", `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   } finally {
     rl.close();
     stream.destroy();

@@ -169,6 +169,8 @@ export async function loadExamples(core: NexusCore, path: string, options: LoadO
     for await (const rec of readRawLog(path, stats)) addLog(rec);
   } else if (options.format === "libfm") {
     let fi = options.featindex;
+    // The data file first: a mistyped --data would otherwise be reported as a missing featindex next to it.
+    if (!existsSync(path)) throw new DataError("DATA_UNREADABLE", `cannot read ${path}: no such file`);
     if (!fi) {
       const fiPath = options.featindexPath ?? join(dirname(path), "featindex.txt");
       if (!existsSync(fiPath)) throw new DataError("FEATINDEX_MISSING", `libFM data ${path} needs its featindex (--featindex; looked for ${fiPath})`);

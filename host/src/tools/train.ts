@@ -157,7 +157,7 @@ export function formatTrainSummary(s: TrainSummary): string {
   lines.push(`ftrl   alpha ${st.alpha} beta ${st.beta} l1 ${st.l1} l2 ${st.l2} epochs ${st.epochs} seed ${st.seed} bag ${st.bag ?? DEFAULT_BAG} (${bias}) hash_bits ${st.hashBits}`);
   lines.push(`model  ${s.model.nonZeroCtr} non-zero CTR weights, b_ctr ${s.model.bCtr.toFixed(4)}; pCVR ${s.model.cvr === "constant" ? `constant ${(1 / (1 + Math.exp(-s.model.bCvr))).toFixed(4)} (no conversion labels)` : `trained on ${s.model.cvrExamples} clicked examples (${s.model.nonZeroCvr} non-zero weights)`}`);
   const m = (name: string, e: Evaluation): void => {
-    lines.push(`${name.padEnd(6)} pCTR AUC ${pct(e.ctr.auc)} (± ${pct(e.ctr.aucStdErr)} s.e.)  log loss ${e.ctr.logLoss.toFixed(5)}  (${e.ctr.n} rows, ${e.ctr.positives} clicks, mean pCTR / CTR ${e.ctr.calibration.toFixed(3)})`);
+    lines.push(`${name.padEnd(6)} pCTR AUC ${pct(e.ctr.auc)} (± ${pct(e.ctr.aucStdErr)} s.e.)  log loss ${e.ctr.logLoss.toFixed(5)}  (${e.ctr.n} rows, ${e.ctr.positives} clicks, mean pCTR / CTR ${Number.isFinite(e.ctr.calibration) ? e.ctr.calibration.toFixed(3) : "n/a"})`);
     if (e.cvr) lines.push(`       pCVR AUC ${pct(e.cvr.auc)}  log loss ${e.cvr.logLoss.toFixed(5)}  (${e.cvr.n} clicked rows)`);
   };
   m("train", s.metrics.train);
@@ -246,6 +246,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const summary = await runTrain(opts, log);
     if (io.progress && !json) io.err("\r\x1b[K");
     io.out(json ? `${JSON.stringify(summary, null, 2)}\n` : formatTrainSummary(summary));
+    // Written all the same (a base-rate model is a model), but not without saying so.
+    if (summary.data.clicks === 0) io.err(`warning: ${summary.data.path} has no clicks: the model only knows a base rate near 0, and its AUC cannot be computed\n`);
     return 0;
   });
 }
