@@ -132,6 +132,9 @@ export function parsePrivateKey(pem: string | KeyObject): KeyObject {
     if (pem.type !== "private") throw new KeyError("KEY_INVALID", `expected a private key, got a ${pem.type} key`);
     return ensureEd25519(pem, "private key");
   }
+  if (pem.includes("-----BEGIN PUBLIC KEY-----")) {
+    throw new KeyError("KEY_INVALID", "this is a public key (PEM PUBLIC KEY): signing needs the private key (keygen's private.pem)");
+  }
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: "pem" });

@@ -50,7 +50,8 @@ export async function loadSigningKey(path: string): Promise<KeyObject> {
   try {
     return parsePrivateKey(pem);
   } catch (err) {
-    throw new ToolError("KEY_INVALID", `--key ${path}: ${(err as Error).message}`, { cause: err });
+    // The key error's message starts with its code (KEY_INVALID: ...): said once, by this error.
+    throw new ToolError("KEY_INVALID", `--key ${path}: ${(err as Error).message.replace(/^KEY_INVALID: /, "")}`, { cause: err });
   }
 }
 

@@ -94,6 +94,8 @@ describe("keys", () => {
       assert.equal(code(() => parsePublicKey(text)), "KEY_INVALID", JSON.stringify(text));
     }
     assert.equal(code(() => parsePrivateKey(pair.publicKeyPem)), "KEY_INVALID");
+    // A public key given where the private one goes says so (not an OpenSSL decoder error).
+    assert.throws(() => parsePrivateKey(pair.publicKeyPem), /this is a public key .*needs the private key/);
     assert.equal(code(() => parsePrivateKey(rsa.privateKey.export({ format: "pem", type: "pkcs8" }).toString())), "KEY_INVALID");
   });
 });
