@@ -182,7 +182,7 @@ describe("nexus-rtb CLI", () => {
       }
     });
   }
-  it("serve (standalone): a SIGHUP while it drains on SIGTERM does not kill it: the bid in flight is answered, exit 0", async () => {
+  it("serve (standalone): a SIGHUP or a second SIGTERM while it drains on SIGTERM does not kill it: the bid in flight is answered, exit 0", async () => {
     const dir = mkdtempSync(join(tmpdir(), "nexus-cli-hup-stop-"));
     const campaigns = join(dir, "campaigns.json");
     copyFileSync(join(ROOT, "tests/fixtures/campaigns/test-campaigns.json"), campaigns);
@@ -205,8 +205,13 @@ describe("nexus-rtb CLI", () => {
       child.kill("SIGTERM");
       await waitFor("the drain", () => /"event":"stopping"/.test(io.out));
       child.kill("SIGHUP");
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 300));
       assert.equal(child.signalCode, null, "not killed by the SIGHUP");
+      // A supervisor that signals the whole process group, or npm start's watcher, can send it again.
+      child.kill("SIGTERM");
+      await waitFor("the second SIGTERM logged", () => /"event":"signal_ignored"/.test(io.out));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(child.signalCode, null, "not killed by a second SIGTERM");
       sock.end(body.slice(20));
       await closed;
       assert.match(answer, /^HTTP\/1\.1 20[04] /, `the bid in flight is answered: ${answer}`);
@@ -215,6 +220,24 @@ describe("nexus-rtb CLI", () => {
       child.kill("SIGKILL");
       await exited;
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("serve (standalone): a SIGTERM while it waits to be ready (its model store is not there) stops it gracefully, exit 0", async () => {
+    const { child, io, exited, waitFor } = startServe({
+      NEXUS_MODE: "standalone", NEXUS_MODEL_STORE: join(tmpdir(), "nexus-no-such-store"), NEXUS_VMS: "1",
+      NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info",
+    });
+    try {
+      // Started (its ports listen) but not ready: the model cannot be loaded.
+      await waitFor("the model refused", () => /"event":"model_refused"/.test(io.out));
+      child.kill("SIGTERM");
+      assert.deepEqual(await exited, [0, null], io.err);
+      assert.match(io.out, /"event":"stopping"/);
+      assert.doesNotMatch(io.out, /bidder listening on/, "never announced as ready");
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
     }
   });
 

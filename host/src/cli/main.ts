@@ -45,14 +45,16 @@ async function serve(argv: string[]): Promise<number> {
   }
   const cfg = loadConfig({ file: str(values, "config") });
   const log = createLogger(cfg.logLevel);
-  // From here to the exit: Node's default for SIGHUP (exit) would kill a host still starting or draining.
+  // From here to the exit: Node's defaults for SIGHUP, SIGTERM and SIGINT (exit at once) would
+  // kill a host still starting or draining.
   const hup = sighupHandler(log);
+  const stop = stopSignals(log);
   if (cfg.mode === "sidecar") {
     const cp = await startControlPlane(cfg, log);
     hup.started(cp.reloadCampaigns);
     log.info({ event: "listening", control: cp.controlUrl }, "control plane ready for Envoy");
     process.stdout.write(`nexus-rtb control plane listening on ${cp.controlUrl} (Envoy runs the filter)\n`);
-    await waitForSignal();
+    await stop.requested;
     hup.stopping();
     // Envoy's filter still syncs: its syncs are answered as for paused campaigns until a report
     // shows its unspent grants given back (meanwhile it has nothing left to bid with), then go.
@@ -65,15 +67,17 @@ async function serve(argv: string[]): Promise<number> {
   }
   const app = await startStandalone(cfg, log);
   hup.started(app.reloadCampaigns);
-  await app.ready();
-  process.stdout.write(
-    `\nNexus-RTB bidder listening on ${app.bidUrl} (${cfg.vms} filter VMs, ${cfg.vmMode}); control plane on ${app.controlUrl}\n\n` +
-      `Send a bid request:\n` +
-      `  curl -s -X POST ${app.bidUrl}/openrtb2/bid -H 'content-type: application/json' \\\n` +
-      `    -d '{"id":"req-1","imp":[{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}],"site":{"domain":"news.example","page":"https://news.example/a"},"device":{"ua":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0","ip":"203.0.113.7","geo":{"country":"USA"}}}'\n\n` +
-      `Health: ${app.controlUrl}/readyz   Metrics: ${app.controlUrl}/metrics   Stop: Ctrl-C\n`,
-  );
-  await waitForSignal();
+  // The bid port listens before the VMs are ready: a stop asked for meanwhile drains what came in.
+  if ((await Promise.race([app.ready().then(() => "ready" as const), stop.requested])) === "ready") {
+    process.stdout.write(
+      `\nNexus-RTB bidder listening on ${app.bidUrl} (${cfg.vms} filter VMs, ${cfg.vmMode}); control plane on ${app.controlUrl}\n\n` +
+        `Send a bid request:\n` +
+        `  curl -s -X POST ${app.bidUrl}/openrtb2/bid -H 'content-type: application/json' \\\n` +
+        `    -d '{"id":"req-1","imp":[{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}],"site":{"domain":"news.example","page":"https://news.example/a"},"device":{"ua":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0","ip":"203.0.113.7","geo":{"country":"USA"}}}'\n\n` +
+        `Health: ${app.controlUrl}/readyz   Metrics: ${app.controlUrl}/metrics   Stop: Ctrl-C\n`,
+    );
+    await stop.requested;
+  }
   hup.stopping();
   log.info({ event: "stopping" }, "shutting down: answering the requests in flight");
   await app.stop();
@@ -109,11 +113,31 @@ function sighupHandler(log: ReturnType<typeof createLogger>): { started(reload: 
   };
 }
 
-function waitForSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-  });
+/**
+ * SIGTERM and SIGINT, handled from the start of `serve` to its exit: the first asks for a stop
+ * (`requested` resolves with its name). A repeated SIGTERM while starting or draining is logged
+ * and ignored: with Node's default it killed the drain and cut the requests in flight, and a
+ * SIGTERM can come twice (to a whole process group, and again from `npm start`'s watcher once the
+ * shell above it is gone). A second SIGINT (Ctrl-C again at a terminal) exits at once, 130.
+ */
+function stopSignals(log: ReturnType<typeof createLogger>): { requested: Promise<"SIGTERM" | "SIGINT"> } {
+  let asked = false;
+  let resolve!: (signal: "SIGTERM" | "SIGINT") => void;
+  const requested = new Promise<"SIGTERM" | "SIGINT">((r) => (resolve = r));
+  const on = (signal: "SIGTERM" | "SIGINT"): void => {
+    if (!asked) {
+      asked = true;
+      resolve(signal);
+    } else if (signal === "SIGINT") {
+      log.warn({ event: "stop_forced", signal }, "second Ctrl-C: exiting without finishing the drain");
+      process.exit(130);
+    } else {
+      log.warn({ event: "signal_ignored", signal }, "SIGTERM ignored: the host is already stopping");
+    }
+  };
+  process.on("SIGTERM", () => on("SIGTERM"));
+  process.on("SIGINT", () => on("SIGINT"));
+  return { requested };
 }
 
 const KEYGEN_USAGE = "usage: nexus-rtb keygen --out DIR [--force]\n  writes DIR/private.pem and DIR/public.pem (Ed25519, for model signing); --force overwrites them\n";
