@@ -311,3 +311,43 @@ describe("gzip bombs", () => {
     assert.equal(status, 413);
   });
 });
+
+describe("slow and announcing clients", () => {
+  /** A raw connection to the bid port: what it has read, and a promise of its close. */
+  const raw = async () => {
+    const u = new URL(app.bidUrl);
+    const sock = connect(Number(u.port), u.hostname);
+    const got = { text: "" };
+    sock.on("data", (d: Buffer) => void (got.text += d.toString("latin1")));
+    sock.on("error", () => {});
+    const closed = new Promise<void>((r) => sock.once("close", () => r()));
+    await new Promise((r) => sock.once("connect", r));
+    return { sock, got, closed };
+  };
+
+  it("a client that never finishes its headers gets a 408 and its connection closed within seconds (slowloris)", async () => {
+    const { sock, got, closed } = await raw();
+    sock.write("POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: appl");
+    // headersTimeout 5 s, checked every second: the connection goes by ~6 s; 20 s would be node's
+    // default checking (30 s) and the old 30 s request timeout.
+    const cut = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000).unref())]);
+    sock.destroy();
+    assert.ok(cut, "the half-sent request was not cut within 20 s");
+    assert.match(got.text, /^HTTP\/1\.1 408 /);
+  });
+
+  it("Expect: 100-continue with a declared body above the limit gets the 413 instead of 100 Continue", async () => {
+    const { sock, got, closed } = await raw();
+    sock.write("POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\ncontent-length: 5000000\r\n\r\n");
+    await closed;
+    assert.match(got.text, /^HTTP\/1\.1 413 /, got.text.slice(0, 80));
+    assert.doesNotMatch(got.text, /100 Continue/);
+    // Within the limit, the client is told to continue and the request is answered.
+    const ok = await raw();
+    ok.sock.write(`POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(README_REQUEST)}\r\n\r\n`);
+    while (!ok.got.text.includes("100 Continue")) await new Promise((r) => setTimeout(r, 10));
+    ok.sock.write(README_REQUEST);
+    await ok.closed;
+    assert.match(ok.got.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 20[04] /);
+  });
+});

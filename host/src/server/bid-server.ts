@@ -52,13 +52,25 @@ export class BidServer {
   private readonly flushQueue = (): void => this.flush();
 
   constructor(private readonly o: BidServerOptions) {
-    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 30_000 }, (req, res) => {
-      try {
-        this.accept(req, res);
-      } catch (err) {
-        this.fail(res, err as Error);
-      }
+    // A client that sends its headers (or its body) slowly holds a connection and a socket: an
+    // exchange sends a whole bid request at once, so the headers get 5 s and the request 10 s, and
+    // node:http checks every second (its default, 30 s, let a half-sent request live ~45 s).
+    this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 }, (req, res) => this.onRequest(req, res));
+    // Expect: 100-continue: a body declared too large is refused before the client sends it
+    // (node:http would answer 100 Continue first, then 413).
+    this.server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+      if (declaredTooLarge(req.headers["content-length"], this.o.maxBodyBytes)) return sendJson(res, 413, { error: `body larger than ${this.o.maxBodyBytes} bytes` }, { connection: "close" });
+      res.writeContinue();
+      this.onRequest(req, res);
     });
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      this.accept(req, res);
+    } catch (err) {
+      this.fail(res, err as Error);
+    }
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -98,8 +110,7 @@ export class BidServer {
   private accept(req: IncomingMessage, res: ServerResponse): void {
     if (this.draining) res.shouldKeepAlive = false; // answer, then close: the client goes elsewhere
     const head = readHead(req);
-    const declared = Number(head.contentLength ?? "0");
-    if (Number.isFinite(declared) && declared > this.o.maxBodyBytes) {
+    if (declaredTooLarge(head.contentLength, this.o.maxBodyBytes)) {
       req.resume();
       return sendJson(res, 413, { error: `body larger than ${this.o.maxBodyBytes} bytes` }, { connection: "close" });
     }
@@ -249,6 +260,12 @@ function readHead(req: IncomingMessage): RequestHead {
   }
   if (host !== undefined) pairs[2]![1] = host;
   return { pairs, contentLength, contentEncoding };
+}
+
+/** Whether a request's Content-Length is above `max` (node:http has refused malformed ones). */
+function declaredTooLarge(contentLength: string | undefined, max: number): boolean {
+  const declared = Number(contentLength ?? "0");
+  return Number.isFinite(declared) && declared > max;
 }
 
 /** Whether a response with this status carries a body and its Content-Length (RFC 9110 §6.4.1). */
