@@ -203,10 +203,17 @@ function applyEnv(cfg: HostConfig, env: Env): void {
     if (v !== undefined && v !== "") set(v);
   };
   const num = (name: string, set: (v: number) => void) => str(name, (v) => {
-    // Number(" ") is 0: blanks are not a number (a port of " " would silently be a random one).
-    const n = v.trim() === "" ? NaN : Number(v);
+    // Decimal only: Number(" ") is 0 (a port of " " would silently be a random one), and
+    // Number("0x1F90") is 8080.
+    const n = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v) ? Number(v) : NaN;
     if (!Number.isFinite(n)) throw new ConfigError(`${name}: expected a number, got "${v}"`);
     set(n);
+  });
+  const bool = (name: string, set: (v: boolean) => void) => str(name, (v) => {
+    // Anything else is refused, not read as false: "yes" meant true to whoever wrote it.
+    if (v === "1" || v === "true") set(true);
+    else if (v === "0" || v === "false") set(false);
+    else throw new ConfigError(`${name}: expected 1, true, 0 or false, got "${v}"`);
   });
   str("NEXUS_MODE", (v) => (cfg.mode = v as HostConfig["mode"]));
   str("NEXUS_BID_HOST", (v) => (cfg.bid.host = v));
@@ -220,7 +227,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   str("NEXUS_MODEL_STORE", (v) => (cfg.model.store = v.startsWith("s3://") ? v : resolve(v)));
   str("NEXUS_MODEL_FILE", (v) => (cfg.model.file = v));
   str("NEXUS_MODEL_PUBLIC_KEY", (v) => (cfg.model.publicKey = v));
-  str("NEXUS_MODEL_ALLOW_UNSIGNED", (v) => (cfg.model.allowUnsigned = v === "1" || v === "true"));
+  bool("NEXUS_MODEL_ALLOW_UNSIGNED", (v) => (cfg.model.allowUnsigned = v));
   num("NEXUS_MODEL_POLL_MS", (v) => (cfg.model.pollMs = v));
   str("NEXUS_S3_ENDPOINT", (v) => (cfg.model.s3Endpoint = v));
   str("NEXUS_BUDGET_SOURCE", (v) => (cfg.budget.source = v as HostConfig["budget"]["source"]));
@@ -240,7 +247,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   str("NEXUS_PLUGIN_CONFIG", (v) => {
     try {
       const parsed: unknown = JSON.parse(v);
-      if (!isPlainObject(parsed)) throw new ConfigError("NEXUS_PLUGIN_CONFIG: expected a JSON object");
+      if (!isPlainObject(parsed)) throw new Error("expected a JSON object");
       cfg.plugin = { ...cfg.plugin, ...parsed };
     } catch (err) {
       throw new ConfigError(`NEXUS_PLUGIN_CONFIG: ${(err as Error).message}`);
@@ -273,6 +280,11 @@ function validate(cfg: HostConfig): void {
   timer("budget.replayRedisTimeoutMs", cfg.budget.replayRedisTimeoutMs, 1);
   timer("budget.recoveryHoldMs", cfg.budget.recoveryHoldMs, 0);
   timer("budget.returnWaitMs", cfg.budget.returnWaitMs, 0);
+  if (cfg.budget.source === "redis" && !/^(rediss?:\/\/[^\s/]|\/\S)/.test(cfg.budget.redisUrl)) {
+    // ioredis takes any string (a bare word is a host name) and retries it for ever: the host came
+    // up ready with every bid a "budget" no-bid. (The value is not echoed: it may hold a password.)
+    throw new ConfigError("budget.redisUrl: expected redis://[user:password@]host[:port][/db], rediss://... or a socket path");
+  }
   oneOf("logLevel", cfg.logLevel, ["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);

@@ -61,5 +61,18 @@ describe("host configuration", () => {
     assert.throws(() => loadConfig({ env: { NEXUS_BID_PORT: " " } }), /NEXUS_BID_PORT: expected a number/, "blank is not port 0");
     assert.throws(() => loadConfig({ env: { NEXUS_MODEL_POLL_MS: "1e12" } }), /model\.pollMs: expected an integer/);
     assert.throws(() => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: "{x" } }), /NEXUS_PLUGIN_CONFIG/);
+    assert.throws(() => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: "[]" } }), (e: Error) => e.message === "NEXUS_PLUGIN_CONFIG: expected a JSON object");
+    // Hexadecimal is not a port number in disguise (Number("0x1F90") is 8080).
+    assert.throws(() => loadConfig({ env: { NEXUS_BID_PORT: "0x1F90" } }), /NEXUS_BID_PORT: expected a number, got "0x1F90"/);
+    assert.equal(loadConfig({ env: { NEXUS_BID_PORT: " 8081 " } }).bid.port, 8081);
+    // A boolean that is not 1/true/0/false is refused, not read as false.
+    for (const v of ["yes", "TRUE", "on"]) assert.throws(() => loadConfig({ env: { NEXUS_MODEL_ALLOW_UNSIGNED: v } }), /NEXUS_MODEL_ALLOW_UNSIGNED: expected 1, true, 0 or false/, v);
+    assert.equal(loadConfig({ env: { NEXUS_MODEL_ALLOW_UNSIGNED: "true" } }).model.allowUnsigned, true);
+    assert.equal(loadConfig({ env: { NEXUS_MODEL_ALLOW_UNSIGNED: "0" } }).model.allowUnsigned, false);
+    // A Redis URL that is no URL (ioredis would take it as a host name and retry for ever); not echoed.
+    assert.throws(() => loadConfig({ env: { NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: "notaurl" } }), (e: Error) => /budget\.redisUrl: expected redis:\/\//.test(e.message) && !e.message.includes("notaurl"));
+    for (const url of ["redis://127.0.0.1:6379", "rediss://:secret@cache.internal:6380/2", "/run/redis.sock"]) {
+      assert.equal(loadConfig({ env: { NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: url } }).budget.redisUrl, url);
+    }
   });
 });
