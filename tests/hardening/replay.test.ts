@@ -232,6 +232,11 @@ describe("replay guard settings", () => {
     for (const plugin of [{ replay_ttl_ms: -1 }, { replay_ttl_ms: 86_400_001 }, { replay_ttl_ms: "60000" }, { replay_buckets: 8 }, { replay_buckets: 1 << 17 }]) {
       await assert.rejects(startTestBidder({ vms: 1, plugin }), (e: Error & { code?: string }) => e.code === "PROXY_WASM_PLUGIN_START", JSON.stringify(plugin));
     }
+    // The error carries the filter's reason (its error log), not only "the configuration was rejected".
+    await assert.rejects(
+      startTestBidder({ vms: 1, plugin: { replay_buckets: 8 } }),
+      (e: Error) => /the plugin configuration was rejected\): nexus: invalid plugin configuration: replay_buckets/.test(e.message),
+    );
   });
 });
 

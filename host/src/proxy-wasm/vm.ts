@@ -163,6 +163,8 @@ export class ProxyWasmVm implements AbiHost {
   /** Period set by proxy_set_tick_period_milliseconds (0 = none). */
   tickPeriodMs = 0;
   lastCriticalLog: string | null = null;
+  /** The filter's last error or critical log line (the reason it gives for refusing a configuration). */
+  private lastErrorLog: string | null = null;
   /** The module exports a response callback (else a local reply has nothing to run through). */
   hasResponseCallbacks = false;
 
@@ -321,10 +323,11 @@ export class ProxyWasmVm implements AbiHost {
     if (this.failed()) throw new PluginStartError("context_create", `proxy_on_context_create failed: ${this.failed()!.error}`);
     const vmStart = this.callVm("proxy_on_vm_start", root.id, root.id, this.config.vmConfig.length);
     if (this.failed()) throw new PluginStartError("vm_start", `proxy_on_vm_start failed: ${this.failed()!.error}`);
-    if (vmStart === 0) throw new PluginStartError("vm_start", "proxy_on_vm_start returned false (the VM configuration was rejected)");
+    if (vmStart === 0) throw new PluginStartError("vm_start", `proxy_on_vm_start returned false (the VM configuration was rejected)${this.startErrorLog()}`);
+    this.lastErrorLog = null;
     const configure = this.callVm("proxy_on_configure", root.id, root.id, this.config.pluginConfig.length);
     if (this.failed()) throw new PluginStartError("configure", `proxy_on_configure failed: ${this.failed()!.error}`);
-    if (configure === 0) throw new PluginStartError("configure", "proxy_on_configure returned false (the plugin configuration was rejected)");
+    if (configure === 0) throw new PluginStartError("configure", `proxy_on_configure returned false (the plugin configuration was rejected)${this.startErrorLog()}`);
     this.started = true;
     this.scheduleTicks();
   }
@@ -677,8 +680,14 @@ export class ProxyWasmVm implements AbiHost {
     return this.options.logLevel ?? LogLevel.INFO;
   }
 
+  /** ": <the filter's last error log>" for a refused start, which a filter logs its reason with ("" when none). */
+  private startErrorLog(): string {
+    return this.lastErrorLog === null ? "" : `: ${this.lastErrorLog}`;
+  }
+
   log(level: number, message: string): void {
     if (level === LogLevel.CRITICAL) this.lastCriticalLog = message;
+    if (level >= LogLevel.ERROR) this.lastErrorLog = message;
     this.emit(level, message, this.effectiveContext()?.id ?? this.currentContextId);
   }
 
