@@ -117,6 +117,12 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
           pluginUtcOffset(cfg),
         ));
   metrics.budgetUp.set(source.healthy() ? 1 : 0);
+  if (budget === undefined && cfg.budget.source === "memory") {
+    log.warn(
+      { event: "budget_in_memory" },
+      "budget source memory: spend, caps and the replay guard live in this process only; a restart starts every campaign's daily and total cap from zero (use NEXUS_BUDGET_SOURCE=redis to keep them)",
+    );
+  }
   const sync = new SyncService("pod-local", catalog, models, source, log);
   // The filter's endpoints always require a token: standalone mode configures its own VMs, so
   // a random one per process does when none is configured (sidecar mode requires one).

@@ -68,6 +68,9 @@ describe("npm start under a supervisor", () => {
     const r = await request(`${bidUrl}/openrtb2/bid`, { method: "POST", body: README_REQUEST, headers: { "content-type": "application/json" } });
     assert.equal(r.statusCode, 200, "the README's bid request gets a bid");
     await r.body.dump();
+    // The demo's in-memory budget says what a restart does to it: in the banner and in the log.
+    assert.match(out, /Budget: in this process only \(demo\): a restart resets spend and caps/);
+    assert.match(out, /"event":"budget_in_memory"/);
 
     npm.kill("SIGTERM");
     const ended = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve("still running"), 30_000))]);
