@@ -208,7 +208,10 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
     await cp.control.close();
     throw err;
   }
-  const bid = new BidServer({ pool, log, maxBodyBytes: Math.max(maxBody * 4, 1 << 20) });
+  const bid = new BidServer({
+    pool, log, maxBodyBytes: Math.max(maxBody * 4, 1 << 20),
+    onRejected: (status, reason) => cp.metrics.bidRejected.inc({ status: String(status), reason }),
+  });
   const addr = await bid.listen(cfg.bid.port, cfg.bid.host);
   const bidUrl = `http://${formatHost(addr.address)}:${addr.port}`;
 

@@ -312,6 +312,12 @@ describe("gzip bombs", () => {
   });
 });
 
+/** nexus_host_bid_rejected_total{status, reason} on the bidder's /metrics registry (0 when never counted). */
+async function rejected(status: number, reason: string): Promise<number> {
+  const m = await app.metrics.bidRejected.get();
+  return m.values.find((v) => v.labels.status === String(status) && v.labels.reason === reason)?.value ?? 0;
+}
+
 describe("slow and announcing clients", () => {
   /** A raw connection to the bid port: what it has read, and a promise of its close. */
   const raw = async () => {
@@ -326,6 +332,7 @@ describe("slow and announcing clients", () => {
   };
 
   it("a client that never finishes its headers gets a 408 and its connection closed within seconds (slowloris)", async () => {
+    const before = await rejected(408, "request_timeout");
     const { sock, got, closed } = await raw();
     sock.write("POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: appl");
     // headersTimeout 5 s, checked every second: the connection goes by ~6 s; 20 s would be node's
@@ -334,6 +341,21 @@ describe("slow and announcing clients", () => {
     sock.destroy();
     assert.ok(cut, "the half-sent request was not cut within 20 s");
     assert.match(got.text, /^HTTP\/1\.1 408 /);
+    assert.equal(await rejected(408, "request_timeout"), before + 1, "counted in nexus_host_bid_rejected_total");
+  });
+
+  it("malformed HTTP is answered as node:http does (400, connection closed) and counted", async () => {
+    const before = await rejected(400, "malformed_http");
+    const { sock, got, closed } = await raw();
+    sock.write("POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n");
+    await closed;
+    assert.equal(got.text, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    assert.equal(await rejected(400, "malformed_http"), before + 1);
+    const big = await raw();
+    big.sock.write(`GET /openrtb2/bid HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`);
+    await big.closed;
+    assert.match(big.got.text, /^HTTP\/1\.1 431 /);
+    assert.ok((await rejected(431, "headers_too_large")) >= 1);
   });
 
   it("Expect: 100-continue with a declared body above the limit gets the 413 instead of 100 Continue", async () => {
@@ -342,6 +364,7 @@ describe("slow and announcing clients", () => {
     await closed;
     assert.match(got.text, /^HTTP\/1\.1 413 /, got.text.slice(0, 80));
     assert.doesNotMatch(got.text, /100 Continue/);
+    assert.ok((await rejected(413, "body_too_large")) >= 1);
     // Within the limit, the client is told to continue and the request is answered.
     const ok = await raw();
     ok.sock.write(`POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nexpect: 100-continue\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(README_REQUEST)}\r\n\r\n`);

@@ -11,7 +11,8 @@
 // responses are written after the whole batch. Under load a turn carries
 // several requests, so the filter's code and data stay in cache from one to
 // the next instead of being evicted by node:http and the kernel in between.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import type { HttpOutcome, HttpRequest } from "../proxy-wasm/types.ts";
 import type { Logger } from "../log.ts";
@@ -27,6 +28,8 @@ export interface BidServerOptions {
   log: Logger;
   /** Largest (decompressed) body accepted; the filter applies its own max_body_bytes below it. */
   maxBodyBytes: number;
+  /** Each request the server answers itself (status, reason), not the filter: for a metric. */
+  onRejected?: (status: number, reason: string) => void;
 }
 
 /** A request whose body is complete, waiting for its turn in the filter. */
@@ -58,8 +61,9 @@ export class BidServer {
     this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 }, (req, res) => this.onRequest(req, res));
     // Expect: 100-continue: a body declared too large is refused before the client sends it
     // (node:http would answer 100 Continue first, then 413).
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     this.server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
-      if (declaredTooLarge(req.headers["content-length"], this.o.maxBodyBytes)) return sendJson(res, 413, { error: `body larger than ${this.o.maxBodyBytes} bytes` }, { connection: "close" });
+      if (declaredTooLarge(req.headers["content-length"], this.o.maxBodyBytes)) return this.refuse(res, 413, "body_too_large", `body larger than ${this.o.maxBodyBytes} bytes`, true);
       res.writeContinue();
       this.onRequest(req, res);
     });
@@ -101,9 +105,35 @@ export class BidServer {
     });
   }
 
+  /** An answer of the host's own instead of the filter's: counted (onRejected), then sent as {"error": ...}. */
+  private refuse(res: ServerResponse, status: number, reason: string, error: string, close = false): void {
+    this.o.onRejected?.(status, reason);
+    sendJson(res, status, { error }, close ? { connection: "close" } : undefined);
+  }
+
+  /**
+   * A request node:http refuses before there is one (malformed HTTP, headers too large or too
+   * slow): counted, then answered as node:http does by default (a listener replaces its default):
+   * 408, 431 or 413 for their cases, else 400, with the connection closed; destroyed when nothing
+   * more can be written.
+   */
+  private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    // A connection the client reset is not a request refused.
+    if (err.code === "ECONNRESET" || err.code === "EPIPE") {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW" ? 413 : 400;
+    this.o.onRejected?.(status, status === 408 ? "request_timeout" : status === 431 ? "headers_too_large" : status === 413 ? "chunk_extensions_too_large" : "malformed_http");
+    // As node:http's own handler: an answer only while no response has started on the socket.
+    const answering = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+    if (socket.writable && !answering?.headersSent) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
+    socket.destroy();
+  }
+
   private fail(res: ServerResponse, err: Error): void {
     this.o.log.error({ event: "bid_server_error", err: err.message }, "request failed");
-    if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+    if (!res.headersSent) this.refuse(res, 500, "internal_error", "internal error");
     else res.destroy();
   }
 
@@ -112,7 +142,7 @@ export class BidServer {
     const head = readHead(req);
     if (declaredTooLarge(head.contentLength, this.o.maxBodyBytes)) {
       req.resume();
-      return sendJson(res, 413, { error: `body larger than ${this.o.maxBodyBytes} bytes` }, { connection: "close" });
+      return this.refuse(res, 413, "body_too_large", `body larger than ${this.o.maxBodyBytes} bytes`, true);
     }
     const noBody = req.method === "GET" || req.method === "HEAD";
     const encoding = (head.contentEncoding ?? "").trim().toLowerCase();
@@ -122,8 +152,8 @@ export class BidServer {
     readBody(req, this.o.maxBodyBytes).then(
       (body) => this.enqueue(head, body, res, req.method),
       (err: unknown) => {
-        if (err instanceof BodyTooLarge) return sendJson(res, 413, { error: err.message }, { connection: "close" });
-        if (err instanceof BadEncoding) return sendJson(res, err.status, { error: err.message });
+        if (err instanceof BodyTooLarge) return this.refuse(res, 413, "body_too_large", err.message, true);
+        if (err instanceof BadEncoding) return this.refuse(res, err.status, err.status === 415 ? "unsupported_encoding" : "bad_encoding", err.message);
         res.destroy();
       },
     );
@@ -141,7 +171,7 @@ export class BidServer {
       if (size > limit) {
         done = true;
         req.resume(); // drain what the client still sends
-        sendJson(res, 413, { error: `body larger than ${limit} bytes` }, { connection: "close" });
+        this.refuse(res, 413, "body_too_large", `body larger than ${limit} bytes`, true);
         return;
       }
       chunks.push(chunk);
@@ -221,13 +251,13 @@ export class BidServer {
         return;
       }
       case "continue":
-        return sendJson(res, 404, { error: "no route" });
+        return this.refuse(res, 404, "no_route", "no route");
       case "timeout":
-        return sendJson(res, 504, { error: "filter timeout" });
+        return this.refuse(res, 504, "filter_timeout", "filter timeout");
       case "vm_failed":
         this.vmFailures++;
         // Envoy with fail_open: false closes such streams; answer plainly instead of hanging.
-        return sendJson(res, 503, { error: "filter unavailable" });
+        return this.refuse(res, 503, "filter_unavailable", "filter unavailable");
       default:
         res.destroy();
     }
