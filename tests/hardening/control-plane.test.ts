@@ -10,7 +10,9 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
+import { pino } from "pino";
 import { request } from "undici";
 import { defaultConfig, loadConfig, type HostConfig } from "../../host/src/config.ts";
 import { startControlPlane, HOST_CLUSTER, vmStatuses, type ControlPlane } from "../../host/src/standalone.ts";
@@ -25,12 +27,22 @@ import { answerOf } from "./helpers.ts";
 const TOKEN = "hardening-admin-token-0123456789abcdef";
 const SYNC_TOKEN = "hardening-sync-token-0123456789abcdef";
 
-async function start(adminToken: string, host = "127.0.0.1"): Promise<ControlPlane> {
+async function start(adminToken: string, host = "127.0.0.1", log = silentLogger()): Promise<ControlPlane> {
   const cfg: HostConfig = defaultConfig();
   cfg.control = { host, port: 0 };
   cfg.adminToken = adminToken;
   cfg.syncToken = SYNC_TOKEN;
-  return startControlPlane(cfg, silentLogger());
+  return startControlPlane(cfg, log);
+}
+
+/** A logger whose JSON lines land in `lines`. */
+function capturingLogger(lines: Array<{ level: number; event?: string }>) {
+  return pino({ level: "debug" }, new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) lines.push(JSON.parse(line));
+      done();
+    },
+  }));
 }
 
 const SYNC_AUTH = { authorization: `Bearer ${SYNC_TOKEN}` };
@@ -49,8 +61,9 @@ async function call(cp: ControlPlane, method: string, path: string, headers: Rec
 
 describe("admin API bearer token", () => {
   let cp: ControlPlane;
+  const logLines: Array<{ level: number; event?: string }> = [];
   before(async () => {
-    cp = await start(TOKEN);
+    cp = await start(TOKEN, "127.0.0.1", capturingLogger(logLines));
   });
   after(async () => {
     await stop(cp);
@@ -90,6 +103,15 @@ describe("admin API bearer token", () => {
     assert.equal((await call(cp, "POST", "/admin/v1/campaigns/test-cpa/pause", { authorization: "Bearer nope" })).status, 401);
     assert.equal((await call(cp, "PUT", "/admin/v1/campaigns/demo/budget", { authorization: "Bearer nope", "content-type": "application/json" }, "{\"daily_micros\":1}")).status, 401);
     assert.equal(cp.catalog.version, before);
+  });
+
+  it("a bad JSON body is a 400 logged as a refused request (warn), not as a failure of the host (error)", async () => {
+    const id = cp.catalog.campaigns[0]!.id;
+    const r = await call(cp, "PUT", `/admin/v1/campaigns/${id}/budget`, { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, "{not json");
+    assert.equal(r.status, 400);
+    assert.match(JSON.parse(r.text).error, /invalid JSON body/);
+    assert.ok(logLines.some((l) => l.event === "control_bad_request" && l.level === 40), JSON.stringify(logLines.map((l) => l.event)));
+    assert.ok(!logLines.some((l) => l.event === "control_error"), "no control_error for a client's bad JSON");
   });
 
   it("the right token: 200; the scheme is case-insensitive (RFC 7235)", async () => {

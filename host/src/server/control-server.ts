@@ -57,8 +57,10 @@ export class ControlServer {
     // A client may hold a socket only this long sending its request (Node's default is 300 s).
     this.server = createServer({ requestTimeout: 30_000 }, (req, res) => {
       this.route(req, res).catch((err: Error) => {
-        d.log.error({ event: "control_error", err: err.message, path: req.url }, "control request failed");
         const status = requestErrorStatus(err);
+        // A client's bad request (4xx: bad JSON, too large) is the client's error, not the host's.
+        if (status !== undefined && status < 500) d.log.warn({ event: "control_bad_request", status, err: err.message, path: req.url }, "control request refused");
+        else d.log.error({ event: "control_error", err: err.message, path: req.url }, "control request failed");
         if (!res.headersSent) sendJson(res, status ?? 500, { error: status ? requestErrorMessage(err, status) : "internal error" });
         else res.destroy();
       });
