@@ -5,6 +5,7 @@
 // gets its win or loss notice. Prints budget utilisation, hard-cap breaches
 // and the pacing error: RMS over 15-minute slots of (actual − planned spend)
 // / (budget / slots).
+import { parseArgs } from "node:util";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../host/src/paths.ts";
@@ -240,16 +241,46 @@ async function simulateDay(o: PacingSimOptions, sims: SimBidder[], d: DayInputs)
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  // pacing-sim.ts [requests] [--pods N] [--redis URL]
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(name);
-    return i > 0 ? process.argv[i + 1] : undefined;
+export const PACING_SIM_USAGE = `usage: npm run sim:pacing -- [REQUESTS] [--pods N] [--redis URL]
+
+  REQUESTS       requests in the simulated day (default 100000; about that many: per-hour counts are rounded)
+  --pods N       pods sharing one budget, 1-16 (default 1; above 1 they lease it from Redis)
+  --redis URL    the Redis for --pods above 1 (default redis://127.0.0.1:6379)
+`;
+
+/** The command line: prints the summary as JSON; 2 for a bad command line, 1 when the run fails. */
+export async function pacingSimMain(argv: string[], io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s) }): Promise<number> {
+  const bad = (message: string): number => {
+    io.err(`${message}\n\n${PACING_SIM_USAGE}`);
+    return 2;
   };
-  const requests = Number(process.argv[2] && !process.argv[2].startsWith("--") ? process.argv[2] : 100_000);
-  const pods = Number(arg("--pods") ?? 1);
-  if (!Number.isInteger(pods) || pods < 1 || pods > 16) throw new Error(`--pods: expected 1-16, got ${arg("--pods")}`);
-  const r = await runPacingSim({ requestsPerDay: requests, budgetFraction: 0.5, seed: 7, vms: 2, tickMs: 5000, pods, redisUrl: arg("--redis") });
-  const { spendBySlot, planBySlot, ...summary } = r;
-  console.log(JSON.stringify(summary, null, 2));
+  let values: { pods?: string; redis?: string; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options: { pods: { type: "string" }, redis: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true }));
+  } catch (err) {
+    return bad((err as Error).message);
+  }
+  if (values.help) {
+    io.out(PACING_SIM_USAGE);
+    return 0;
+  }
+  if (positionals.length > 1) return bad(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  const requests = positionals.length === 1 ? Number(positionals[0]) : 100_000;
+  if (!Number.isInteger(requests) || requests < 1 || requests > 100_000_000) return bad(`REQUESTS: expected an integer 1-100000000, got ${JSON.stringify(positionals[0])}`);
+  const pods = values.pods === undefined ? 1 : Number(values.pods);
+  if (!Number.isInteger(pods) || pods < 1 || pods > 16) return bad(`--pods: expected 1-16, got ${JSON.stringify(values.pods)}`);
+  try {
+    const r = await runPacingSim({ requestsPerDay: requests, budgetFraction: 0.5, seed: 7, vms: 2, tickMs: 5000, pods, redisUrl: values.redis });
+    const { spendBySlot, planBySlot, ...summary } = r;
+    io.out(`${JSON.stringify(summary, null, 2)}\n`);
+    return 0;
+  } catch (err) {
+    io.err(`error: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await pacingSimMain(process.argv.slice(2));
 }

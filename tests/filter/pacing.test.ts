@@ -6,7 +6,7 @@
 // the fleet's spend (its own + what the host says the others spent today) against the plan.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { runPacingSim } from "../../bench/pacing-sim.ts";
+import { pacingSimMain, runPacingSim } from "../../bench/pacing-sim.ts";
 
 describe("pacing over a simulated day", () => {
   it("uses ≥ 98% of the daily budget, never breaches it, within 10% RMS of the plan", async () => {
@@ -39,5 +39,31 @@ describe("pacing over a simulated day, two pods on one Redis budget", () => {
     // The evening hours, planned but past noon, got their share.
     const afternoon = (a: number[]) => a.slice(48).reduce((x, y) => x + y, 0);
     assert.ok(afternoon(r.spendBySlot) >= 0.8 * afternoon(r.planBySlot), `afternoon spend ${afternoon(r.spendBySlot)} vs plan ${afternoon(r.planBySlot)}`);
+  });
+});
+
+describe("npm run sim:pacing's command line", () => {
+  const run = async (argv: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await pacingSimMain(argv, { out: (x) => void out.push(x), err: (x) => void err.push(x) });
+    return { code, out: out.join(""), err: err.join("") };
+  };
+
+  it("a bad command line is the reason and the usage, exit 2, before any run", async () => {
+    for (const [argv, why] of [[["--pods", "0"], /--pods: expected 1-16/], [["--bogus"], /Unknown option '--bogus'/], [["abc"], /REQUESTS: expected an integer/], [["100", "200"], /unexpected argument "200"/]] as const) {
+      const r = await run([...argv]);
+      assert.equal(r.code, 2, argv.join(" "));
+      assert.match(r.err, why);
+      assert.match(r.err, /usage: npm run sim:pacing/);
+      assert.equal(r.out, "", "nothing ran");
+    }
+  });
+
+  it("REQUESTS sets the size of the day", async () => {
+    const r = await run(["3000"]);
+    assert.equal(r.code, 0, r.err);
+    const summary = JSON.parse(r.out) as { requests: number };
+    assert.ok(Math.abs(summary.requests - 3000) <= 24, `${summary.requests} requests for 3000 (per-hour counts rounded)`);
   });
 });
