@@ -67,6 +67,12 @@ export interface HostConfig {
      * round trips. Standalone mode waits no longer than what is left of the drain budget.
      */
     returnWaitMs: number;
+    /**
+     * With budget.source memory: a file that keeps what each campaign was granted and charged
+     * across restarts (control/budget-state-file.ts), so that a restart does not start the total
+     * and daily caps from zero. Empty: none (the demo's default; the host warns at start).
+     */
+    stateFile: string;
   };
   adminToken: string;
   /**
@@ -110,6 +116,7 @@ export function defaultConfig(): HostConfig {
       replayRedisTimeoutMs: 20,
       recoveryHoldMs: 5000,
       returnWaitMs: 3000,
+      stateFile: "",
     },
     adminToken: "",
     syncToken: "",
@@ -162,6 +169,7 @@ function mergeFile(cfg: HostConfig, file: string): void {
     if (typeof cfg[p] === "string" && !isAbsolute(cfg[p])) cfg[p] = resolve(base, cfg[p]);
   }
   if (!cfg.model.store.startsWith("s3://") && !isAbsolute(cfg.model.store)) cfg.model.store = resolve(base, cfg.model.store);
+  if (cfg.budget.stateFile !== "" && !isAbsolute(cfg.budget.stateFile)) cfg.budget.stateFile = resolve(base, cfg.budget.stateFile);
   const keyPath = publicKeyPath(cfg.model.publicKey, base);
   if (keyPath !== undefined) cfg.model.publicKey = keyPath;
 }
@@ -241,6 +249,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   num("NEXUS_REPLAY_REDIS_TIMEOUT_MS", (v) => (cfg.budget.replayRedisTimeoutMs = v));
   num("NEXUS_BUDGET_RECOVERY_HOLD_MS", (v) => (cfg.budget.recoveryHoldMs = v));
   num("NEXUS_BUDGET_RETURN_WAIT_MS", (v) => (cfg.budget.returnWaitMs = v));
+  str("NEXUS_BUDGET_STATE_FILE", (v) => (cfg.budget.stateFile = resolve(v)));
   str("NEXUS_ADMIN_TOKEN", (v) => (cfg.adminToken = v));
   str("NEXUS_SYNC_TOKEN", (v) => (cfg.syncToken = v));
   str("NEXUS_LOG_LEVEL", (v) => (cfg.logLevel = v));
@@ -280,6 +289,9 @@ function validate(cfg: HostConfig): void {
   timer("budget.replayRedisTimeoutMs", cfg.budget.replayRedisTimeoutMs, 1);
   timer("budget.recoveryHoldMs", cfg.budget.recoveryHoldMs, 0);
   timer("budget.returnWaitMs", cfg.budget.returnWaitMs, 0);
+  if (cfg.budget.stateFile !== "" && cfg.budget.source !== "memory") {
+    throw new ConfigError("budget.stateFile: only for budget.source memory (Redis keeps the budget itself)");
+  }
   if (cfg.budget.source === "redis" && !/^(rediss?:\/\/[^\s/]|\/\S)/.test(cfg.budget.redisUrl)) {
     // ioredis takes any string (a bare word is a host name) and retries it for ever: the host came
     // up ready with every bid a "budget" no-bid. (The value is not echoed: it may hold a password.)

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
 import { limitsOf, MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
+import { BudgetStateFile, readBudgetState } from "./control/budget-state-file.ts";
 import { startRedisBudgetSource } from "./control/budget-redis.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
@@ -112,17 +113,8 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     budget ??
     (cfg.budget.source === "redis"
       ? await startRedisBudgetSource(cfg, catalog.campaigns.map(limitsOf), { metrics, log })
-      : new MemoryBudgetSource(
-          { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds },
-          pluginUtcOffset(cfg),
-        ));
+      : memoryBudgetSource(cfg, log));
   metrics.budgetUp.set(source.healthy() ? 1 : 0);
-  if (budget === undefined && cfg.budget.source === "memory") {
-    log.warn(
-      { event: "budget_in_memory" },
-      "budget source memory: spend, caps and the replay guard live in this process only; a restart starts every campaign's daily and total cap from zero (use NEXUS_BUDGET_SOURCE=redis to keep them)",
-    );
-  }
   const sync = new SyncService("pod-local", catalog, models, source, log);
   // The filter's endpoints always require a token: standalone mode configures its own VMs, so
   // a random one per process does when none is configured (sidecar mode requires one).
@@ -267,6 +259,28 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       await close();
     },
   };
+}
+
+/**
+ * The in-memory budget source, with its state file when budget.stateFile names one (read now: a
+ * file that is not a budget state stops the start; saved while leases change it and on close).
+ */
+function memoryBudgetSource(cfg: HostConfig, log: Logger): MemoryBudgetSource {
+  const policy = { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds };
+  const path = cfg.budget.stateFile;
+  if (path === "") {
+    log.warn(
+      { event: "budget_in_memory" },
+      "budget source memory: spend, caps and the replay guard live in this process only; a restart starts every campaign's daily and total cap from zero (keep them with NEXUS_BUDGET_STATE_FILE, or use NEXUS_BUDGET_SOURCE=redis)",
+    );
+    return new MemoryBudgetSource(policy, pluginUtcOffset(cfg));
+  }
+  const restored = readBudgetState(path);
+  log.info({ event: "budget_state", path, restored: restored !== undefined, campaigns: Object.keys(restored?.campaigns ?? {}).length }, "budget state kept in a file across restarts");
+  let file: BudgetStateFile | undefined;
+  const source = new MemoryBudgetSource(policy, pluginUtcOffset(cfg), { restored, persist: () => file!.save() });
+  file = new BudgetStateFile(path, () => source.snapshot(), (err) => log.error({ event: "budget_state_unsaved", path, err: err.message }, "budget state could not be saved"));
+  return source;
 }
 
 export interface VmStatus {

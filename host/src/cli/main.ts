@@ -75,7 +75,9 @@ async function serve(argv: string[]): Promise<number> {
         `  curl -s -X POST ${app.bidUrl}/openrtb2/bid -H 'content-type: application/json' \\\n` +
         `    -d '{"id":"req-1","imp":[{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}],"site":{"domain":"news.example","page":"https://news.example/a"},"device":{"ua":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0","ip":"203.0.113.7","geo":{"country":"USA"}}}'\n\n` +
         `Health: ${app.controlUrl}/readyz   Metrics: ${app.controlUrl}/metrics   Stop: Ctrl-C\n` +
-        (cfg.budget.source === "memory" ? `Budget: in this process only (demo): a restart resets spend and caps; NEXUS_BUDGET_SOURCE=redis keeps them\n` : ""),
+        (cfg.budget.source === "memory" && cfg.budget.stateFile === ""
+          ? `Budget: in this process only (demo): a restart resets spend and caps; NEXUS_BUDGET_STATE_FILE or NEXUS_BUDGET_SOURCE=redis keeps them\n`
+          : ""),
     );
     await stop.requested;
   }

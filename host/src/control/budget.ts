@@ -5,6 +5,7 @@
 // what is left of the campaign's total and daily budget across all pods.
 // In-memory here (standalone, one pod); Redis for many pods (budget-redis.ts).
 import { FleetSpend, windowsAt } from "./fleet-spend.ts";
+import type { MemoryBudgetState } from "./budget-state-file.ts";
 
 export interface PodReport {
   campaignId: string;
@@ -123,12 +124,29 @@ export function sliceMicros(limits: CampaignLimits, policy: SlicePolicy): number
   return Math.max(paced, policy.minSliceMicros);
 }
 
+export interface MemoryBudgetOptions {
+  /** A previous process's state (budget-state-file.ts): its grants count as spent, its windows' spend as charged. */
+  restored?: MemoryBudgetState;
+  /**
+   * Saves the state (snapshot()): awaited before each lease is answered and by close(). The
+   * state then outlives the process, which makes the source `shared` (a graceful stop's return
+   * of the unspent grant is kept).
+   */
+  persist?: () => Promise<void>;
+}
+
 /**
  * One process's budgets (standalone mode, or tests). Pods are tracked so the
  * total cap holds across them; the daily cap is enforced by each filter's
  * ledger (it knows the campaign's caps) and, across pods, by the Redis source.
+ * With a state file (MemoryBudgetOptions), what was granted and charged
+ * outlives the process; without one, a restart starts every cap from zero.
  */
 export class MemoryBudgetSource implements BudgetSource {
+  /** Kept across restarts (a state file): a graceful stop's return of the unspent grant counts. */
+  readonly shared: boolean;
+  /** The last save of the state succeeded (always true without a state file). */
+  private saved = true;
   private readonly granted = new Map<string, Map<string, number>>();
   /** Per campaign: grants of ledgers that restarted (consumed: their bids may still be billed). */
   private readonly retired = new Map<string, number>();
@@ -142,7 +160,25 @@ export class MemoryBudgetSource implements BudgetSource {
   constructor(
     private readonly policy: SlicePolicy,
     private readonly utcOffsetMinutes = 0,
-  ) {}
+    private readonly options: MemoryBudgetOptions = {},
+  ) {
+    this.shared = options.persist !== undefined;
+    for (const [id, c] of Object.entries(options.restored?.campaigns ?? {})) {
+      this.retired.set(id, c.consumedMicros);
+      this.spend.set(id, new FleetSpend(c.spend));
+    }
+  }
+
+  /** What a process restarting after this one must still count (what the state file holds). */
+  snapshot(): MemoryBudgetState {
+    const campaigns: MemoryBudgetState["campaigns"] = {};
+    for (const id of new Set([...this.retired.keys(), ...this.granted.keys(), ...this.spend.keys()])) {
+      let consumed = this.retired.get(id) ?? 0;
+      for (const g of this.granted.get(id)?.values() ?? []) consumed += g;
+      campaigns[id] = { consumedMicros: consumed, spend: (this.spend.get(id) ?? new FleetSpend()).snapshot() };
+    }
+    return { version: 1, campaigns };
+  }
 
   async grant(limits: CampaignLimits, r: PodReport, nowMs: number): Promise<number> {
     return (await this.lease(limits, r, nowMs)).granted;
@@ -179,6 +215,17 @@ export class MemoryBudgetSource implements BudgetSource {
       minute: w.minute, othersMinuteCharged: o.minute,
     };
     lastByPod.set(r.podId, { epoch: r.ledgerEpoch, reportMs: r.reportMs, lease });
+    // On disk before the filter can spend it. A save that fails fails the lease, as an unreachable
+    // store does: the filter keeps what it holds, and the next save counts this grant too.
+    if (this.options.persist) {
+      try {
+        await this.options.persist();
+        this.saved = true;
+      } catch (err) {
+        this.saved = false;
+        throw err;
+      }
+    }
     return lease;
   }
 
@@ -198,11 +245,15 @@ export class MemoryBudgetSource implements BudgetSource {
     spend.retire(r.podId);
   }
 
+  /** False while the state file cannot be saved (no new grants meanwhile). */
   healthy(): boolean {
-    return true;
+    return this.saved;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    // The last save: a failure is already logged by the saver, and the previous state stays on disk.
+    await this.options.persist?.().catch(() => {});
+  }
 }
 
 function mapOf<V>(m: Map<string, Map<string, V>>, key: string): Map<string, V> {

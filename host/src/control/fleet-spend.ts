@@ -35,13 +35,17 @@ export interface OthersSpend {
   minute: number;
 }
 
-interface Window {
+/** Micros charged in one window (a budget day, local hour or minute: `period` is its number). */
+export interface SpendWindow {
   period: number;
   micros: number;
 }
+type Window = SpendWindow;
 
 const KINDS = ["day", "hour", "minute"] as const;
 type Kind = (typeof KINDS)[number];
+/** A campaign's spend in its latest day, hour and minute, over every pod (FleetSpend.snapshot). */
+export type SpendWindows = Record<Kind, SpendWindow>;
 
 interface PodSpend {
   lastCharged: number;
@@ -57,6 +61,26 @@ export class FleetSpend {
   private readonly pods = new Map<string, PodSpend>();
   /** Ledgers that restarted: what they had charged in their last windows still counts. */
   private readonly retired: Record<Kind, Window> = { day: empty(), hour: empty(), minute: empty() };
+
+  /** `carried`: a previous process's spend (its snapshot()), counted as a retired ledger's. */
+  constructor(carried?: SpendWindows) {
+    if (carried) for (const k of KINDS) this.retired[k] = { ...carried[k] };
+  }
+
+  /**
+   * What every pod and retired ledger charged in the latest window of each kind: what a host
+   * that restarts must still count (a window of another period than the latest is over).
+   */
+  snapshot(): SpendWindows {
+    const out = { day: empty(), hour: empty(), minute: empty() };
+    for (const k of KINDS) {
+      for (const w of [this.retired[k], ...[...this.pods.values()].map((p) => p[k])]) {
+        if (w.period > out[k].period) out[k] = { ...w };
+        else if (w.period === out[k].period && w.period >= 0) out[k].micros += w.micros;
+      }
+    }
+    return out;
+  }
 
   /**
    * Records a pod's report and returns what the others charged in the windows `w`. `reportDay`:

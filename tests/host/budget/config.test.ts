@@ -35,7 +35,7 @@ describe("budget configuration", () => {
     assert.deepEqual(b, {
       source: "redis", redisUrl: "redis://10.0.0.1:6380", keyPrefix: "prod", podId: "bidder-7",
       pacingSeconds: 3600, leaseSeconds: 5, minSliceMicros: 1000, redisTimeoutMs: 150, replayRedisTimeoutMs: 8, recoveryHoldMs: 2000,
-      returnWaitMs: 1500,
+      returnWaitMs: 1500, stateFile: "",
     });
     // 3 600 000 a day paced over an hour: 1000 micros/s; a 5 s slice.
     const limits = { id: "c", totalMicros: 0, dailyMicros: 3_600_000, active: true };

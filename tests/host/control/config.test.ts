@@ -71,6 +71,9 @@ describe("host configuration", () => {
     assert.equal(loadConfig({ env: { NEXUS_MODEL_ALLOW_UNSIGNED: "0" } }).model.allowUnsigned, false);
     // A Redis URL that is no URL (ioredis would take it as a host name and retry for ever); not echoed.
     assert.throws(() => loadConfig({ env: { NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: "notaurl" } }), (e: Error) => /budget\.redisUrl: expected redis:\/\//.test(e.message) && !e.message.includes("notaurl"));
+    // The budget state file is the memory source's; a path from the environment is made absolute.
+    assert.throws(() => loadConfig({ env: { NEXUS_BUDGET_SOURCE: "redis", NEXUS_BUDGET_STATE_FILE: "s.json" } }), /budget\.stateFile: only for budget\.source memory/);
+    assert.equal(loadConfig({ env: { NEXUS_BUDGET_STATE_FILE: "s.json" } }).budget.stateFile, join(process.cwd(), "s.json"));
     for (const url of ["redis://127.0.0.1:6379", "rediss://:secret@cache.internal:6380/2", "/run/redis.sock"]) {
       assert.equal(loadConfig({ env: { NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: url } }).budget.redisUrl, url);
     }

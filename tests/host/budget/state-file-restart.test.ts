@@ -1,0 +1,96 @@
+// The standalone bidder on the in-memory budget with a state file (budget.stateFile), stopped and
+// started again: what it spent before the restart stays counted, so the total cap holds across
+// restarts (an operator found a restart of the in-memory budget starting every cap from zero).
+// Real filter, real HTTP, real notices; two bidders started one after the other on one file.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { FIXTURES, README_REQUEST, get, noticeUrl, post, testBidderConfig } from "../../helpers/bidder.ts";
+import { cpmToMicros } from "../../helpers/ledger.ts";
+import { startStandalone, type Standalone } from "../../../host/src/standalone.ts";
+import { readBudgetState } from "../../../host/src/control/budget-state-file.ts";
+import { silentLogger } from "../../../host/src/log.ts";
+import { PLUGIN, sleep, tempDir } from "./bidders.ts";
+
+// Bids hit the $20 CPM cap: 20 000 micros each, five in the total. One slice holds all of it
+// (pacing 1 micro/s over a 200 000 s lease), so only the total limits what a bidder may spend.
+const TOTAL = 100_000;
+const BUDGET = { leaseSeconds: 200_000, pacingSeconds: TOTAL, minSliceMicros: 10_000 };
+
+function campaignSet(): unknown {
+  const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+  set.campaigns[0].budget = { total_micros: TOTAL, daily_micros: TOTAL, hourly_micros: 0, minute_micros: 0 };
+  return set;
+}
+
+async function startBidder(stateFile: string): Promise<{ app: Standalone; dir: string }> {
+  const { cfg, dir } = testBidderConfig({
+    vms: 1, plugin: PLUGIN, campaigns: campaignSet(), model: { pCtr: 0.01, pCvr: 0.5 },
+    budget: { source: "memory", stateFile, ...BUDGET },
+  });
+  const app = await startStandalone(cfg, silentLogger());
+  await app.ready(20_000);
+  return { app, dir };
+}
+
+let seq = 0;
+/** Bids until `wins` bids were won at their price, or the answers stay "budget" for `quietMs` after the last win. */
+async function spend(app: Standalone, wins: number, quietMs: number): Promise<{ won: number; micros: number; lastReason: string }> {
+  let won = 0;
+  let micros = 0;
+  let lastReason = "";
+  let lastWin = Date.now();
+  while (won < wins && Date.now() - lastWin < quietMs) {
+    const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST.replace('"id":"req-1"', `"id":"state-${process.pid}-${++seq}"`));
+    if (r.status === 204) {
+      lastReason = String(r.headers["x-nexus-nobid-reason"] ?? "");
+      await sleep(25);
+      continue;
+    }
+    assert.equal(r.status, 200, r.text);
+    const b = r.json().seatbid[0].bid[0] as { price: number; nurl: string };
+    const w = await get(noticeUrl(b.nurl, String(b.price)));
+    assert.equal(w.status, 200, w.text);
+    won++;
+    micros += Number(cpmToMicros(String(b.price)));
+    lastWin = Date.now();
+  }
+  return { won, micros, lastReason };
+}
+
+describe("in-memory budget with a state file, across a restart", () => {
+  const tmp = tempDir("budget-restart");
+  const dirs: string[] = [];
+  after(() => {
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+    tmp.remove();
+  });
+
+  it("the second bidder spends only what the first left of the total, then answers 'budget'", async () => {
+    const stateFile = join(tmp.dir, "budget-state.json");
+    const a = await startBidder(stateFile);
+    dirs.push(a.dir);
+    let first: Awaited<ReturnType<typeof spend>>;
+    try {
+      first = await spend(a.app, 3, 10_000);
+      assert.equal(first.won, 3);
+    } finally {
+      await a.app.stop(5000); // graceful: the unspent grant comes back before the last save
+    }
+    const saved = readBudgetState(stateFile)!.campaigns["test-cpa"]!;
+    assert.equal(saved.consumedMicros, first.micros, "after a graceful stop, what was spent is what stays counted");
+
+    const b = await startBidder(stateFile);
+    dirs.push(b.dir);
+    try {
+      // Up to five bids asked for; the total allows what the first left, then only "budget".
+      const second = await spend(b.app, 5, 2000);
+      assert.equal(first.micros + second.micros, TOTAL, `${first.micros} + ${second.micros} spent of ${TOTAL}`);
+      assert.equal(second.won, 2);
+      assert.equal(second.lastReason, "budget");
+    } finally {
+      await b.app.close();
+    }
+  });
+});
