@@ -605,7 +605,8 @@ export class RedisBudgetSource implements BudgetSource {
     if (up !== this.up) {
       this.up = up;
       if (up) this.o.log?.info({ event: "budget_source_up" }, "redis budget source answers");
-      else this.o.log?.warn({ event: "budget_source_down" }, "redis budget source unavailable: no new grants, pods spend what they hold");
+      // close() marks it down too: a stop, not an outage worth a warning.
+      else if (!this.closed) this.o.log?.warn({ event: "budget_source_down" }, "redis budget source unavailable: no new grants, pods spend what they hold");
     }
     this.o.metrics?.budgetUp.set(up ? 1 : 0);
   }

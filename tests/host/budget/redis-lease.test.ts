@@ -6,6 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
+import { pino } from "pino";
 import { RedisBudgetSource, BudgetUnavailableError, type LeaseResult } from "../../../host/src/control/budget-redis.ts";
 import { budgetDay } from "../../../host/src/control/fleet-spend.ts";
 import type { CampaignLimits, PodReport, SlicePolicy } from "../../../host/src/control/budget.ts";
@@ -363,6 +364,17 @@ describe("redis budget lease (private redis-server)", () => {
     } finally {
       await s.close();
     }
+  });
+
+  it("close() is a stop, not an outage: no budget_source_down warning", async () => {
+    const events: string[] = [];
+    const log = pino({ level: "debug" }, { write: (line: string) => void events.push(JSON.parse(line).event) });
+    const s = new RedisBudgetSource({ url: server.url, keyPrefix: uniquePrefix("close"), policy, log });
+    assert.ok(await s.waitReady(5000));
+    await s.grant(l, new SimPod("a").report(l.id), T0);
+    await s.close();
+    assert.equal(s.healthy(), false, "closed");
+    assert.ok(!events.includes("budget_source_down"), JSON.stringify(events));
   });
 
   it("Redis down: grant() throws at once, healthy() is false; it recovers by itself", async () => {
