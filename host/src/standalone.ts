@@ -245,7 +245,12 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
         if (cp.control.readiness().ok && filterReady().ok && cp.sync.syncs > 0 && cp.sync.filter.configVersion >= 0) return;
         await new Promise((r) => setTimeout(r, 50));
       }
-      throw new NexusError("NOT_READY", `bidder not ready after ${timeoutMs} ms: ${cp.control.readiness().reasons.join(", ") || "filter has not synced"}`);
+      // With the model's error in full: the start's one stderr line then says what to fix.
+      const modelError = cp.models.lastError;
+      throw new NexusError(
+        "NOT_READY",
+        `bidder not ready after ${timeoutMs} ms: ${cp.control.readiness().reasons.join(", ") || "filter has not synced"}${modelError ? `; model: ${modelError.code}: ${modelError.message.replace(`${modelError.code}: `, "")}` : ""}`,
+      );
     },
     close,
     async stop(drainMs = DRAIN_MS) {

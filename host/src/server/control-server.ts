@@ -83,7 +83,9 @@ export class ControlServer {
 
   readiness(): { ok: boolean; reasons: string[] } {
     const reasons: string[] = [];
-    if (this.d.models.state !== "loaded") reasons.push(`model ${this.d.models.state}`);
+    // The error's code, not its message (paths, bucket names): /readyz answers whoever asks.
+    const modelError = this.d.models.lastError;
+    if (this.d.models.state !== "loaded") reasons.push(`model ${this.d.models.state}${modelError ? ` (${modelError.code})` : ""}`);
     const extra = this.d.readiness?.();
     if (extra) reasons.push(...extra.reasons);
     return { ok: reasons.length === 0, reasons };
