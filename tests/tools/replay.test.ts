@@ -214,4 +214,13 @@ describe("replay CLI and report", () => {
     assert.match(err.join(""), /--model and --public-key apply to --format raw/);
     assert.equal(out.length, 0, "nothing replayed");
   });
+
+  it("a strategy named twice is replayed once", async () => {
+    const out: string[] = [];
+    const io = { out: (s: string) => void out.push(s), err: () => {}, progress: false };
+    const args = ["--train", fixture("replay-rules.txt"), "--test", fixture("replay-rules.txt"), "--budgets", "2", "--steps", "24", "--pacing", "off", "--json"];
+    assert.equal(await main([...args, "--strategies", "LIN,lin,LIN"], io), 0);
+    const s = JSON.parse(out.join("")) as ReplaySummary;
+    assert.deepEqual(s.budgets[0]!.runs.map((r) => r.strategy), ["LIN"]);
+  });
 });

@@ -278,7 +278,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     const first = (dataPath ?? trainPath)!;
     const format = choice(v, "format", ["replay", "raw"] as const, first.toLowerCase().endsWith(".log.txt") ? "raw" : "replay");
-    const strategies = (str(v, "strategies") ?? STRATEGIES.join(",")).split(",").map((x) => x.trim().toUpperCase());
+    // Named twice is replayed once.
+    const strategies = [...new Set((str(v, "strategies") ?? STRATEGIES.join(",")).split(",").map((x) => x.trim().toUpperCase()))];
     for (const s of strategies) if (!(STRATEGIES as readonly string[]).includes(s)) throw new UsageError(`--strategies: unknown strategy ${s}`);
     const o: ReplayOptions = {
       budgets: numList(v, "budgets", DEFAULT_BUDGET_FRACTIONS, { min: 1, integer: true }),
