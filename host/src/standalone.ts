@@ -17,6 +17,7 @@ import { startRedisBudgetSource } from "./control/budget-redis.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
 import { createModelStore } from "./models/stores/index.ts";
+import { parsePublicKey } from "./models/signing.ts";
 import { SyncService } from "./control/sync-service.ts";
 import { RedisReplayClaims, ReplayClaimMetrics, ReplayClaimService } from "./control/replay-claims.ts";
 import { ControlServer } from "./server/control-server.ts";
@@ -85,6 +86,8 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   // A PEM, a file holding one (relative to the working directory), or a bare base64 key.
   const keyPath = publicKeyPath(cfg.model.publicKey, process.cwd());
   const publicKey = keyPath !== undefined ? readFileSync(keyPath, "utf8") : cfg.model.publicKey;
+  // Refused now (KEY_INVALID, exit 1) rather than as every model's refusal until the start times out.
+  if (publicKey) parsePublicKey(publicKey);
   const models = new ModelRegistry({
     publicKey: publicKey || undefined,
     allowUnsigned: cfg.model.allowUnsigned,

@@ -103,6 +103,12 @@ describe("nexus-rtb CLI", () => {
     }
   });
 
+  it("serve refuses a NEXUS_MODEL_PUBLIC_KEY that is no key at once: exit 1, one KEY_INVALID line (not NOT_READY after the start's timeout)", () => {
+    const r = cli(["serve"], ROOT, { NEXUS_MODEL_PUBLIC_KEY: "garbage", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "fatal" });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^nexus-rtb: KEY_INVALID: /);
+  });
+
   it("serve takes NEXUS_MODEL_PUBLIC_KEY as a bare file name in its working directory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "nexus-cli-key-"));
     copyFileSync(join(ROOT, "models/demo/demo-public.pem"), join(dir, "public.pem"));
