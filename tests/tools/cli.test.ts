@@ -229,6 +229,33 @@ describe("nexus-rtb CLI", () => {
     }
   });
 
+  it("serve (standalone): Ctrl-C twice exits at once (130) while a stalled request holds the drain; twice within half a second is one Ctrl-C", async () => {
+    const { child, io, exited, waitFor } = startServe({ NEXUS_MODE: "standalone", NEXUS_VMS: "1", NEXUS_BID_PORT: "0", NEXUS_CONTROL_PORT: "0", NEXUS_LOG_LEVEL: "info" });
+    try {
+      await waitFor("listening", () => /bidder listening on http:\/\/\S+/.test(io.out));
+      const bidUrl = new URL(/bidder listening on (http:\/\/\S+)/.exec(io.out)![1]!);
+      const sock = connect(Number(bidUrl.port), bidUrl.hostname);
+      sock.on("error", () => {});
+      await new Promise((r) => sock.once("connect", r));
+      sock.write("POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{");
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill("SIGINT");
+      await new Promise((r) => setTimeout(r, 30));
+      child.kill("SIGINT"); // within half a second: the same Ctrl-C, delivered twice
+      await waitFor("the drain", () => /"event":"stopping"/.test(io.out));
+      await waitFor("the duplicate ignored", () => /"event":"signal_ignored","signal":"SIGINT"/.test(io.out));
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(child.exitCode, null, "still draining: the stalled request holds it");
+      child.kill("SIGINT");
+      assert.deepEqual(await exited, [130, null]);
+      assert.match(io.out, /"event":"stop_forced"/);
+      sock.destroy();
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
+  });
+
   it("serve (standalone): a SIGTERM while it waits to be ready (its model store is not there) stops it gracefully, exit 0", async () => {
     const { child, io, exited, waitFor } = startServe({
       NEXUS_MODE: "standalone", NEXUS_MODEL_STORE: join(tmpdir(), "nexus-no-such-store"), NEXUS_VMS: "1",

@@ -121,21 +121,23 @@ function sighupHandler(log: ReturnType<typeof createLogger>): { started(reload: 
  * (`requested` resolves with its name). A repeated SIGTERM while starting or draining is logged
  * and ignored: with Node's default it killed the drain and cut the requests in flight, and a
  * SIGTERM can come twice (to a whole process group, and again from `npm start`'s watcher once the
- * shell above it is gone). A second SIGINT (Ctrl-C again at a terminal) exits at once, 130.
+ * shell above it is gone). A second SIGINT (Ctrl-C again at a terminal) exits at once, 130; one
+ * within half a second of the first is the same Ctrl-C delivered twice (to the process group and
+ * passed on by a parent) and is ignored too.
  */
 function stopSignals(log: ReturnType<typeof createLogger>): { requested: Promise<"SIGTERM" | "SIGINT"> } {
-  let asked = false;
+  let askedAt = -1;
   let resolve!: (signal: "SIGTERM" | "SIGINT") => void;
   const requested = new Promise<"SIGTERM" | "SIGINT">((r) => (resolve = r));
   const on = (signal: "SIGTERM" | "SIGINT"): void => {
-    if (!asked) {
-      asked = true;
+    if (askedAt < 0) {
+      askedAt = Date.now();
       resolve(signal);
-    } else if (signal === "SIGINT") {
+    } else if (signal === "SIGINT" && Date.now() - askedAt >= 500) {
       log.warn({ event: "stop_forced", signal }, "second Ctrl-C: exiting without finishing the drain");
       process.exit(130);
     } else {
-      log.warn({ event: "signal_ignored", signal }, "SIGTERM ignored: the host is already stopping");
+      log.warn({ event: "signal_ignored", signal }, `${signal} ignored: the host is already stopping`);
     }
   };
   process.on("SIGTERM", () => on("SIGTERM"));
