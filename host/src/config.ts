@@ -292,6 +292,10 @@ function validate(cfg: HostConfig): void {
   if (cfg.budget.stateFile !== "" && cfg.budget.source !== "memory") {
     throw new ConfigError("budget.stateFile: only for budget.source memory (Redis keeps the budget itself)");
   }
+  if (cfg.budget.stateFile !== "" && cfg.mode === "sidecar") {
+    // Envoy's ledgers outlive a restart of the host, which would count what they hold twice.
+    throw new ConfigError("budget.stateFile: standalone mode only (in sidecar mode use budget.source redis)");
+  }
   if (cfg.budget.source === "redis" && !/^(rediss?:\/\/[^\s/]|\/\S)/.test(cfg.budget.redisUrl)) {
     // ioredis takes any string (a bare word is a host name) and retries it for ever: the host came
     // up ready with every bid a "budget" no-bid. (The value is not echoed: it may hold a password.)

@@ -116,7 +116,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     budget ??
     (cfg.budget.source === "redis"
       ? await startRedisBudgetSource(cfg, catalog.campaigns.map(limitsOf), { metrics, log })
-      : memoryBudgetSource(cfg, log));
+      : await memoryBudgetSource(cfg, log, metrics));
   metrics.budgetUp.set(source.healthy() ? 1 : 0);
   const sync = new SyncService("pod-local", catalog, models, source, log);
   // The filter's endpoints always require a token: standalone mode configures its own VMs, so
@@ -273,7 +273,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
  * The in-memory budget source, with its state file when budget.stateFile names one (read now: a
  * file that is not a budget state stops the start; saved while leases change it and on close).
  */
-function memoryBudgetSource(cfg: HostConfig, log: Logger): MemoryBudgetSource {
+async function memoryBudgetSource(cfg: HostConfig, log: Logger, metrics: HostMetrics): Promise<MemoryBudgetSource> {
   const policy = { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds };
   const path = cfg.budget.stateFile;
   if (path === "") {
@@ -286,8 +286,15 @@ function memoryBudgetSource(cfg: HostConfig, log: Logger): MemoryBudgetSource {
   const restored = readBudgetState(path);
   log.info({ event: "budget_state", path, restored: restored !== undefined, campaigns: Object.keys(restored?.campaigns ?? {}).length }, "budget state kept in a file across restarts");
   let file: BudgetStateFile | undefined;
-  const source = new MemoryBudgetSource(policy, pluginUtcOffset(cfg), { restored, persist: () => file!.save() });
+  const source = new MemoryBudgetSource(policy, pluginUtcOffset(cfg), {
+    restored,
+    persist: () => file!.save(),
+    onHealth: (ok) => metrics.budgetUp.set(ok ? 1 : 0),
+  });
   file = new BudgetStateFile(path, () => source.snapshot(), (err) => log.error({ event: "budget_state_unsaved", path, err: err.message }, "budget state could not be saved"));
+  // Taken now: a file that cannot be written stops the start (not every lease after it), and a
+  // process still writing it (a rolling update's old one) stops granting.
+  await file.claim();
   return source;
 }
 

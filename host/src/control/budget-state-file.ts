@@ -6,14 +6,18 @@
 // Written whole to a temporary file and renamed over the old one (a crash leaves the old or the
 // new state, never half of one), before each lease is answered and once more when the source
 // closes. Mode 0600: it says what the campaigns spent.
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
+import { open, readFile, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { NexusError } from "../errors.ts";
 import type { SpendWindows } from "./fleet-spend.ts";
 
 export interface MemoryBudgetState {
   version: 1;
   campaigns: Record<string, CampaignState>;
+  /** The process that wrote it (BudgetStateFile.writer); absent in a snapshot not yet written. */
+  writer?: string;
 }
 
 export interface CampaignState {
@@ -62,10 +66,20 @@ function stateProblem(v: unknown): string | undefined {
 /**
  * Saves snapshots of a state to `path`, one after the other. The source saves before it answers
  * a lease (write-ahead): a grant the filter may spend is on disk before the filter hears of it, so
- * a crash right after cannot make the next process forget it.
+ * a crash right after cannot make the next process forget it. Saves asked for while one waits to
+ * start share it (its snapshot is taken when it starts, so it holds every change before it): one
+ * sync of many campaigns is one or two writes, not one per campaign.
+ *
+ * One process per file: the file records its writer (a random id), claim() writes it at start,
+ * and every save first checks that the file on disk is still this writer's. Another process that
+ * took the file over (a second bidder pointed at it, a rolling update that starts the new process
+ * before the old one stops) makes this one's saves fail, so it grants nothing more: two writers
+ * would each overwrite the other's grants and the next start would forget some of them.
  */
 export class BudgetStateFile {
   private writing: Promise<void> = Promise.resolve();
+  private queued: Promise<void> | undefined;
+  readonly writer = randomBytes(12).toString("hex");
 
   constructor(
     readonly path: string,
@@ -73,20 +87,55 @@ export class BudgetStateFile {
     private readonly onError: (err: Error) => void,
   ) {}
 
+  /** Takes the file (this writer's first save, without the ownership check): at start, before any grant. */
+  claim(): Promise<void> {
+    return this.enqueue(false);
+  }
+
   /** Writes the current snapshot; resolves once it is in place, rejects (after onError) when it could not be. */
   save(): Promise<void> {
-    const text = `${JSON.stringify(this.snapshot())}\n`;
-    const done = this.writing.then(async () => {
-      const tmp = `${this.path}.tmp-${process.pid}`;
+    return this.queued ?? (this.queued = this.enqueue(true));
+  }
+
+  private enqueue(checkOwner: boolean): Promise<void> {
+    const run = this.writing.then(() => {
+      this.queued = undefined; // from here on, a new change needs a new save
+      return this.write(checkOwner);
+    });
+    this.writing = run.catch(() => {}); // the next save runs after this one, failed or not
+    return run;
+  }
+
+  private async write(checkOwner: boolean): Promise<void> {
+    try {
+      if (checkOwner) {
+        const onDisk = existsSync(this.path) ? (JSON.parse(await readFile(this.path, "utf8")) as { writer?: unknown }).writer : undefined;
+        if (onDisk !== this.writer) throw new Error(`another process (writer ${String(onDisk)}) has taken the file over: one process per budget state file`);
+      }
+      const text = `${JSON.stringify({ ...this.snapshot(), writer: this.writer })}\n`;
+      // A fresh name opened exclusively (never through a link someone left there), synced before
+      // the rename, and the directory synced after it: on disk, not only in the page cache.
+      const tmp = `${this.path}.${this.writer}.${randomBytes(4).toString("hex")}.tmp`;
+      const f = await open(tmp, "wx", 0o600);
       try {
-        await writeFile(tmp, text, { mode: 0o600 });
+        await f.writeFile(text);
+        await f.sync();
+        await f.close();
         await rename(tmp, this.path);
       } catch (err) {
-        this.onError(err as Error);
-        throw new BudgetStateError(`budget state ${this.path} not saved: ${(err as Error).message}`, { cause: err });
+        await f.close().catch(() => {});
+        await unlink(tmp).catch(() => {});
+        throw err;
       }
-    });
-    this.writing = done.catch(() => {}); // the next save runs after this one, failed or not
-    return done;
+      const dir = await open(dirname(this.path), "r");
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      this.onError(err as Error);
+      throw new BudgetStateError(`budget state ${this.path} not saved: ${(err as Error).message}`, { cause: err });
+    }
   }
 }

@@ -133,6 +133,8 @@ export interface MemoryBudgetOptions {
    * of the unspent grant is kept).
    */
   persist?: () => Promise<void>;
+  /** Called when saving starts failing (false) or works again (true): the budget-source-up gauge. */
+  onHealth?: (ok: boolean) => void;
 }
 
 /**
@@ -171,7 +173,8 @@ export class MemoryBudgetSource implements BudgetSource {
 
   /** What a process restarting after this one must still count (what the state file holds). */
   snapshot(): MemoryBudgetState {
-    const campaigns: MemoryBudgetState["campaigns"] = {};
+    // No prototype: a campaign id "__proto__" is a key like any other.
+    const campaigns: MemoryBudgetState["campaigns"] = Object.create(null);
     for (const id of new Set([...this.retired.keys(), ...this.granted.keys(), ...this.spend.keys()])) {
       let consumed = this.retired.get(id) ?? 0;
       for (const g of this.granted.get(id)?.values() ?? []) consumed += g;
@@ -202,30 +205,36 @@ export class MemoryBudgetSource implements BudgetSource {
     const held = r.charged + r.reserved;
     let others = this.retired.get(limits.id) ?? 0;
     for (const [pod, g] of byPod) if (pod !== r.podId) others += g;
-    let want = limits.active && r.returning !== true ? held + sliceMicros(limits, this.policy) : held;
-    if (limits.totalMicros > 0) want = Math.min(want, limits.totalMicros - others);
-    const granted = Math.max(held, Math.floor(want));
-    byPod.set(r.podId, granted);
     const w = windowsAt(nowMs, r.utcOffsetMinutes ?? this.utcOffsetMinutes);
     const o = spend.report(r.podId, r.charged, r.dailyCharged, w, r.reportDay);
+    let want = limits.active && r.returning !== true ? held + sliceMicros(limits, this.policy) : held;
+    if (limits.totalMicros > 0) want = Math.min(want, limits.totalMicros - others);
+    // The filter holds its daily hard cap against its own ledger's day only. What others charged
+    // today (other pods, a ledger that restarted, a previous process: the state file) is not in
+    // it, so the grant stops where the fleet's day would pass the cap (what it holds reserved is
+    // counted as charged today).
+    if (limits.dailyMicros > 0 && o.daily > 0) want = Math.min(want, held + Math.max(0, limits.dailyMicros - o.daily - r.dailyCharged - r.reserved));
+    const granted = Math.max(held, Math.floor(want));
+    byPod.set(r.podId, granted);
     const lease: BudgetLease = {
       granted,
       day: w.day, othersDailyCharged: o.daily,
       hour: w.hour, othersHourlyCharged: o.hourly,
       minute: w.minute, othersMinuteCharged: o.minute,
     };
-    lastByPod.set(r.podId, { epoch: r.ledgerEpoch, reportMs: r.reportMs, lease });
     // On disk before the filter can spend it. A save that fails fails the lease, as an unreachable
-    // store does: the filter keeps what it holds, and the next save counts this grant too.
+    // store does: the filter keeps what it holds, and the next save counts this grant too. Kept as
+    // the answer to repeat (stale reports) only once saved: an unsaved grant is never handed out.
     if (this.options.persist) {
       try {
         await this.options.persist();
-        this.saved = true;
+        this.setSaved(true);
       } catch (err) {
-        this.saved = false;
+        this.setSaved(false);
         throw err;
       }
     }
+    lastByPod.set(r.podId, { epoch: r.ledgerEpoch, reportMs: r.reportMs, lease });
     return lease;
   }
 
@@ -248,6 +257,11 @@ export class MemoryBudgetSource implements BudgetSource {
   /** False while the state file cannot be saved (no new grants meanwhile). */
   healthy(): boolean {
     return this.saved;
+  }
+
+  private setSaved(ok: boolean): void {
+    if (ok !== this.saved) this.options.onHealth?.(ok);
+    this.saved = ok;
   }
 
   async close(): Promise<void> {

@@ -18,15 +18,15 @@ import { PLUGIN, sleep, tempDir } from "./bidders.ts";
 const TOTAL = 100_000;
 const BUDGET = { leaseSeconds: 200_000, pacingSeconds: TOTAL, minSliceMicros: 10_000 };
 
-function campaignSet(): unknown {
+function campaignSet(daily: number): unknown {
   const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
-  set.campaigns[0].budget = { total_micros: TOTAL, daily_micros: TOTAL, hourly_micros: 0, minute_micros: 0 };
+  set.campaigns[0].budget = { total_micros: TOTAL, daily_micros: daily, hourly_micros: 0, minute_micros: 0 };
   return set;
 }
 
-async function startBidder(stateFile: string): Promise<{ app: Standalone; dir: string }> {
+async function startBidder(stateFile: string, daily = TOTAL): Promise<{ app: Standalone; dir: string }> {
   const { cfg, dir } = testBidderConfig({
-    vms: 1, plugin: PLUGIN, campaigns: campaignSet(), model: { pCtr: 0.01, pCvr: 0.5 },
+    vms: 1, plugin: PLUGIN, campaigns: campaignSet(daily), model: { pCtr: 0.01, pCvr: 0.5 },
     budget: { source: "memory", stateFile, ...BUDGET },
   });
   const app = await startStandalone(cfg, silentLogger());
@@ -88,6 +88,29 @@ describe("in-memory budget with a state file, across a restart", () => {
       const second = await spend(b.app, 5, 2000);
       assert.equal(first.micros + second.micros, TOTAL, `${first.micros} + ${second.micros} spent of ${TOTAL}`);
       assert.equal(second.won, 2);
+      assert.equal(second.lastReason, "budget");
+    } finally {
+      await b.app.close();
+    }
+  });
+
+  it("the daily cap too: what was charged today before the restart leaves only the rest of the day", async () => {
+    const DAILY = 60_000; // three bids a day, five in the total
+    const stateFile = join(tmp.dir, "budget-state-daily.json");
+    const a = await startBidder(stateFile, DAILY);
+    dirs.push(a.dir);
+    let first: Awaited<ReturnType<typeof spend>>;
+    try {
+      first = await spend(a.app, 2, 10_000);
+      assert.equal(first.won, 2);
+    } finally {
+      await a.app.stop(5000);
+    }
+    const b = await startBidder(stateFile, DAILY);
+    dirs.push(b.dir);
+    try {
+      const second = await spend(b.app, 5, 2000);
+      assert.equal(first.micros + second.micros, DAILY, `${first.micros} + ${second.micros} spent today, daily cap ${DAILY}`);
       assert.equal(second.lastReason, "budget");
     } finally {
       await b.app.close();

@@ -5,7 +5,7 @@
 // its file is in state-file-restart.test.ts.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryBudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
@@ -55,9 +55,13 @@ describe("MemoryBudgetSource with a restored state", () => {
 
     const second = new MemoryBudgetSource(policy, 0, { restored: JSON.parse(JSON.stringify(state)) as MemoryBudgetState });
     const lease = await second.lease(limits, report("pod", 0, 0, 2), T0 + 2000);
-    assert.equal(lease.granted, 35_000, "100 000 total − 65 000 consumed before the restart");
-    assert.equal(lease.othersDailyCharged, 60_000, "today's spend before the restart: the filter's daily cap counts it");
-    assert.equal(second.snapshot().campaigns.c!.consumedMicros, 100_000);
+    // The total would leave 35 000 (100 000 − 65 000 consumed); the day leaves 20 000 (80 000 − the
+    // 60 000 charged today before the restart), which the new ledger's own day does not know.
+    assert.equal(lease.granted, 20_000);
+    assert.equal(lease.othersDailyCharged, 60_000, "today's spend before the restart, for pacing");
+    assert.equal(second.snapshot().campaigns.c!.consumedMicros, 85_000);
+    // The next day, the total is what is left: 15 000.
+    assert.equal((await second.lease(limits, { ...report("pod", 0, 0, 2), dailyCharged: 0 }, T0 + DAY)).granted, 35_000);
     // Without the state, a restart grants the whole budget again and reports no spend today.
     const forgetful = await new MemoryBudgetSource(policy, 0).lease(limits, report("pod", 0, 0, 2), T0 + 2000);
     assert.deepEqual([forgetful.granted, forgetful.othersDailyCharged], [100_000, 0]);
@@ -83,12 +87,58 @@ describe("the state file", () => {
     let file: BudgetStateFile | undefined;
     const source = new MemoryBudgetSource(policy, 0, { persist: () => file!.save() });
     file = new BudgetStateFile(path, () => source.snapshot(), () => {});
+    await file.claim();
     assert.equal(source.shared, true, "a graceful stop's return is kept: the state outlives the process");
     const lease = await source.lease(limits, report("pod", 1_000), T0);
     const saved = readBudgetState(path)!;
     assert.equal(saved.campaigns.c!.consumedMicros, lease.granted, "on disk when the lease returned");
+    assert.equal(saved.writer, file.writer);
     assert.equal(statSync(path).mode & 0o777, 0o600);
-    assert.deepEqual(new MemoryBudgetSource(policy, 0, { restored: saved }).snapshot(), saved);
+    const { writer: _w, ...state } = saved;
+    assert.deepEqual(JSON.parse(JSON.stringify(new MemoryBudgetSource(policy, 0, { restored: saved }).snapshot())), state);
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), [], "no temporary file left");
+  });
+
+  it("saves asked for while one waits share it: one sync of many campaigns is not one write per campaign", async () => {
+    const path = join(dir, "many.json");
+    let writes = 0;
+    let file: BudgetStateFile | undefined;
+    const source = new MemoryBudgetSource(policy, 0, { persist: () => file!.save() });
+    file = new BudgetStateFile(path, () => (writes++, source.snapshot()), () => {});
+    await file.claim();
+    writes = 0;
+    const ids = Array.from({ length: 50 }, (_, i) => `c${i}`);
+    await Promise.all(ids.map((id) => source.lease({ ...limits, id }, { ...report("pod", 0), campaignId: id }, T0)));
+    assert.ok(writes <= 2, `${writes} writes for 50 leases`);
+    assert.deepEqual(Object.keys(readBudgetState(path)!.campaigns).sort(), [...ids].sort(), "every lease's grant is in the file");
+  });
+
+  it("one process per file: once another took the file over, this one's saves fail and it grants nothing more", async () => {
+    const path = join(dir, "shared.json");
+    let oldFile: BudgetStateFile | undefined;
+    const old = new MemoryBudgetSource(policy, 0, { persist: () => oldFile!.save() });
+    oldFile = new BudgetStateFile(path, () => old.snapshot(), () => {});
+    await oldFile.claim();
+    await old.lease(limits, report("pod", 0), T0);
+    // A new process starts on the same file (a rolling update) and takes it.
+    const restored = readBudgetState(path)!;
+    let newFile: BudgetStateFile | undefined;
+    const next = new MemoryBudgetSource(policy, 0, { restored, persist: () => newFile!.save() });
+    newFile = new BudgetStateFile(path, () => next.snapshot(), () => {});
+    await newFile.claim();
+    await assert.rejects(old.lease(limits, report("pod", 1000), T0 + 1000), /another process .* has taken the file over/);
+    assert.equal(old.healthy(), false);
+    assert.equal(readBudgetState(path)!.writer, newFile.writer, "the old process did not overwrite the new one's state");
+  });
+
+  it("a campaign whose id is __proto__ is saved like any other", () => {
+    const source = new MemoryBudgetSource(policy, 0, {});
+    return source.lease({ ...limits, id: "__proto__" }, { ...report("pod", 0), campaignId: "__proto__" }, T0).then(() => {
+      const text = JSON.stringify(source.snapshot());
+      assert.match(text, /"__proto__":\{"consumedMicros":100000/);
+      const back = JSON.parse(text) as MemoryBudgetState;
+      assert.equal(new MemoryBudgetSource(policy, 0, { restored: back }).snapshot().campaigns["__proto__"]?.consumedMicros, 100_000);
+    });
   });
 
   it("a state that cannot be saved fails the lease (no new money) and makes the source unhealthy", async () => {
@@ -97,9 +147,10 @@ describe("the state file", () => {
     let file: BudgetStateFile | undefined;
     const source = new MemoryBudgetSource(policy, 0, { persist: () => file!.save() });
     file = new BudgetStateFile(path, () => source.snapshot(), (err) => errors.push(err.message));
+    await assert.rejects(file.claim(), /not saved/, "the start's claim fails: the start fails");
     await assert.rejects(source.lease(limits, report("pod", 0), T0), (e: Error & { code?: string }) => e.code === "BUDGET_STATE_INVALID" && /not saved/.test(e.message));
     assert.equal(source.healthy(), false);
-    assert.equal(errors.length, 1);
+    assert.equal(errors.length, 2);
     assert.throws(() => readFileSync(path));
   });
 });

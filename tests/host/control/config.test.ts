@@ -74,6 +74,8 @@ describe("host configuration", () => {
     // The budget state file is the memory source's; a path from the environment is made absolute.
     assert.throws(() => loadConfig({ env: { NEXUS_BUDGET_SOURCE: "redis", NEXUS_BUDGET_STATE_FILE: "s.json" } }), /budget\.stateFile: only for budget\.source memory/);
     assert.equal(loadConfig({ env: { NEXUS_BUDGET_STATE_FILE: "s.json" } }).budget.stateFile, join(process.cwd(), "s.json"));
+    // Envoy's ledgers outlive a restart of the sidecar host: their grants would be counted twice.
+    assert.throws(() => loadConfig({ env: { NEXUS_MODE: "sidecar", NEXUS_SYNC_TOKEN: "sidecar-token-0123456789", NEXUS_BUDGET_STATE_FILE: "s.json" } }), /budget\.stateFile: standalone mode only/);
     for (const url of ["redis://127.0.0.1:6379", "rediss://:secret@cache.internal:6380/2", "/run/redis.sock"]) {
       assert.equal(loadConfig({ env: { NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: url } }).budget.redisUrl, url);
     }
