@@ -228,7 +228,9 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   cp.metrics.vmRestarts.set(0);
   Object.assign(cp.metrics.vmRestarts, { collect: () => cp.metrics.vmRestarts.set(pool.vmRestarts) });
 
+  let stopping = false;
   const close = async (): Promise<void> => {
+    stopping = true;
     await cp.modelWatcher.stop();
     await bid.close();
     await pool.close();
@@ -245,6 +247,8 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
     async ready(timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
+        // Stopped meanwhile (a SIGTERM before it was ready): no need to wait on, the timer would keep the process up.
+        if (stopping || bid.draining) throw new NexusError("STOPPED", "the bidder stopped before it was ready");
         if (cp.control.readiness().ok && filterReady().ok && cp.sync.syncs > 0 && cp.sync.filter.configVersion >= 0) return;
         await new Promise((r) => setTimeout(r, 50));
       }

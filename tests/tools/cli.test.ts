@@ -264,8 +264,11 @@ describe("nexus-rtb CLI", () => {
     try {
       // Started (its ports listen) but not ready: the model cannot be loaded.
       await waitFor("the model refused", () => /"event":"model_refused"/.test(io.out));
+      const t0 = Date.now();
       child.kill("SIGTERM");
       assert.deepEqual(await exited, [0, null], io.err);
+      // Not kept up until the 15 s readiness timeout by the wait for a model that will not come.
+      assert.ok(Date.now() - t0 < 8000, `exited ${Date.now() - t0} ms after the SIGTERM`);
       assert.match(io.out, /"event":"stopping"/);
       assert.doesNotMatch(io.out, /bidder listening on/, "never announced as ready");
     } finally {
