@@ -1,11 +1,12 @@
 // Whether a package's node_modules holds exactly its locked packages, whoever installed them.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 /**
  * npm's own record of what it installed, node_modules/.package-lock.json, against package-lock.json:
  * every locked package that is not optional is there, each at its locked version and integrity,
- * and nothing else is. False when either file is missing or unreadable.
+ * and nothing else is. As npm does, the record is not trusted when a package's folder changed after
+ * it was written (a package deleted or edited by hand). False when either file is missing or unreadable.
  */
 export function installedAsLocked(root) {
   const hidden = join(root, "node_modules", ".package-lock.json");
@@ -22,7 +23,8 @@ export function installedAsLocked(root) {
       }
       if (got.version !== pkg.version || got.integrity !== pkg.integrity) return false;
     }
-    return Object.keys(installed).every((path) => path in locked);
+    const recorded = statSync(hidden).mtimeMs;
+    return Object.keys(installed).every((path) => path in locked && existsSync(join(root, path)) && statSync(join(root, path)).mtimeMs <= recorded);
   } catch {
     return false;
   }

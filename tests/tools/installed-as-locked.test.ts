@@ -1,7 +1,7 @@
 // scripts/ensure.mjs trusts a node_modules that a hand-run `npm ci` installed (npm's record of it,
 // node_modules/.package-lock.json, matches package-lock.json) instead of installing it again.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -27,6 +27,7 @@ function root(installed: Record<string, unknown> | undefined): string {
   writeFileSync(join(dir, "package-lock.json"), JSON.stringify(LOCK));
   if (installed !== undefined) {
     mkdirSync(join(dir, "node_modules"));
+    for (const path of Object.keys(installed)) mkdirSync(join(dir, path), { recursive: true });
     writeFileSync(join(dir, "node_modules", ".package-lock.json"), JSON.stringify({ packages: installed }));
   }
   return dir;
@@ -50,6 +51,14 @@ describe("installedAsLocked", () => {
     const broken = root(required);
     writeFileSync(join(broken, "node_modules", ".package-lock.json"), "{");
     assert.equal(installedAsLocked(broken), false);
+    // As npm: a package folder changed after the record (deleted or edited by hand) voids it.
+    const edited = root(required);
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(join(edited, "node_modules/a"), later, later);
+    assert.equal(installedAsLocked(edited), false, "edited after the record");
+    const deleted = root(required);
+    rmSync(join(deleted, "node_modules/a"), { recursive: true });
+    assert.equal(installedAsLocked(deleted), false, "deleted after the record");
   });
 
   it("this checkout's node_modules, installed by npm ci, is as locked", () => {

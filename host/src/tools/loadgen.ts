@@ -160,7 +160,9 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
     const p = (async () => {
       try {
         const u = new URL(url, o.url);
-        const r = await noticeAgent.request({ origin: u.origin, path: `${u.pathname}${u.search}`, method: "GET", signal: AbortSignal.timeout(o.timeoutMs) });
+        // undici's own timeouts here, which start when the notice is sent: a signal's would also run
+        // while it queues for one of the agent's connections (many wins at a high rate).
+        const r = await noticeAgent.request({ origin: u.origin, path: `${u.pathname}${u.search}`, method: "GET", headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
         await r.body.dump();
         if (r.statusCode >= 200 && r.statusCode < 300) {
           if (kind === "win") {
