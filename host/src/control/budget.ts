@@ -140,7 +140,8 @@ export interface MemoryBudgetOptions {
 /**
  * One process's budgets (standalone mode, or tests). Pods are tracked so the
  * total cap holds across them; the daily cap is enforced by each filter's
- * ledger (it knows the campaign's caps) and, across pods, by the Redis source.
+ * ledger (it knows the campaign's caps) for its own day, and by the grants
+ * for what the others (and restarted ledgers) charged that day.
  * With a state file (MemoryBudgetOptions), what was granted and charged
  * outlives the process; without one, a restart starts every cap from zero.
  */
