@@ -295,7 +295,12 @@ async function memoryBudgetSource(cfg: HostConfig, log: Logger, metrics: HostMet
     persist: () => file!.save(),
     onHealth: (ok) => metrics.budgetUp.set(ok ? 1 : 0),
   });
-  file = new BudgetStateFile(path, () => source.snapshot(), (err) => log.error({ event: "budget_state_unsaved", path, err: err.message }, "budget state could not be saved"));
+  file = new BudgetStateFile(
+    path,
+    () => source.snapshot(),
+    (err) => log.error({ event: "budget_state_unsaved", path, err: err.message }, "budget state could not be saved"),
+    (message) => log.warn({ event: "budget_state_rewritten", path }, message),
+  );
   // Taken now: a file that cannot be written stops the start (not every lease after it), and a
   // process still writing it (a rolling update's old one) stops granting.
   await file.claim();

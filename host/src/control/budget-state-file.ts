@@ -8,8 +8,8 @@
 // closes. Mode 0600: it says what the campaigns spent.
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { open, readFile, rename, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
+import { open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { NexusError } from "../errors.ts";
 import type { SpendWindows } from "./fleet-spend.ts";
 
@@ -85,10 +85,18 @@ export class BudgetStateFile {
     readonly path: string,
     private readonly snapshot: () => MemoryBudgetState,
     private readonly onError: (err: Error) => void,
+    private readonly onWarning: (message: string) => void = () => {},
   ) {}
 
-  /** Takes the file (this writer's first save, without the ownership check): at start, before any grant. */
-  claim(): Promise<void> {
+  /**
+   * Takes the file (this writer's first save, without the ownership check): at start, before any
+   * grant. Temporary files a killed process left next to it go first.
+   */
+  async claim(): Promise<void> {
+    const prefix = `${basename(this.path)}.`;
+    for (const name of await readdir(dirname(this.path)).catch(() => [] as string[])) {
+      if (name.startsWith(prefix) && name.endsWith(".tmp")) await unlink(join(dirname(this.path), name)).catch(() => {});
+    }
     return this.enqueue(false);
   }
 
@@ -109,8 +117,13 @@ export class BudgetStateFile {
   private async write(checkOwner: boolean): Promise<void> {
     try {
       if (checkOwner) {
-        const onDisk = existsSync(this.path) ? (JSON.parse(await readFile(this.path, "utf8")) as { writer?: unknown }).writer : undefined;
-        if (onDisk !== this.writer) throw new Error(`another process (writer ${String(onDisk)}) has taken the file over: one process per budget state file`);
+        if (!existsSync(this.path)) {
+          // Deleted under it (by hand, a cleanup job): written again, whole, from memory.
+          this.onWarning(`budget state ${this.path} was missing: written again`);
+        } else {
+          const onDisk = (JSON.parse(await readFile(this.path, "utf8")) as { writer?: unknown }).writer;
+          if (onDisk !== this.writer) throw new Error(`another process (writer ${String(onDisk)}) has taken the file over: one process per budget state file`);
+        }
       }
       const text = `${JSON.stringify({ ...this.snapshot(), writer: this.writer })}\n`;
       // A fresh name opened exclusively (never through a link someone left there), synced before

@@ -68,15 +68,23 @@ export class FleetSpend {
   }
 
   /**
-   * What every pod and retired ledger charged in the latest window of each kind: what a host
-   * that restarts must still count (a window of another period than the latest is over).
+   * What every pod and retired ledger charged in the current window of each kind (`current`: the
+   * windows of the latest lease): what a host that restarts must still count. A window of an
+   * earlier period is over; one of a later period (a clock that went back, another
+   * utc_offset_minutes) is counted in the current one, never dropped. Without `current` (no lease
+   * yet), the latest windows as they are.
    */
-  snapshot(): SpendWindows {
+  snapshot(current?: Windows): SpendWindows {
     const out = { day: empty(), hour: empty(), minute: empty() };
     for (const k of KINDS) {
-      for (const w of [this.retired[k], ...[...this.pods.values()].map((p) => p[k])]) {
+      const windows = [this.retired[k], ...[...this.pods.values()].map((p) => p[k])].filter((w) => w.period >= 0);
+      if (current !== undefined) {
+        out[k] = { period: current[k], micros: windows.filter((w) => w.period >= current[k]).reduce((a, w) => a + w.micros, 0) };
+        continue;
+      }
+      for (const w of windows) {
         if (w.period > out[k].period) out[k] = { ...w };
-        else if (w.period === out[k].period && w.period >= 0) out[k].micros += w.micros;
+        else if (w.period === out[k].period) out[k].micros += w.micros;
       }
     }
     return out;

@@ -24,13 +24,18 @@ function campaignSet(daily: number): unknown {
   return set;
 }
 
-async function startBidder(stateFile: string, daily = TOTAL): Promise<{ app: Standalone; dir: string }> {
+async function startBidder(stateFile: string, daily = TOTAL, o: { plugin?: Record<string, unknown>; budget?: Record<string, number> } = {}): Promise<{ app: Standalone; dir: string }> {
   const { cfg, dir } = testBidderConfig({
-    vms: 1, plugin: PLUGIN, campaigns: campaignSet(daily), model: { pCtr: 0.01, pCvr: 0.5 },
-    budget: { source: "memory", stateFile, ...BUDGET },
+    vms: 1, plugin: { ...PLUGIN, ...o.plugin }, campaigns: campaignSet(daily), model: { pCtr: 0.01, pCvr: 0.5 },
+    budget: { source: "memory", stateFile, ...BUDGET, ...o.budget },
   });
   const app = await startStandalone(cfg, silentLogger());
-  await app.ready(20_000);
+  try {
+    await app.ready(20_000);
+  } catch (err) {
+    await app.close(); // a bidder left listening would keep the test process up
+    throw err;
+  }
   return { app, dir };
 }
 
@@ -88,6 +93,31 @@ describe("in-memory budget with a state file, across a restart", () => {
       const second = await spend(b.app, 5, 2000);
       assert.equal(first.micros + second.micros, TOTAL, `${first.micros} + ${second.micros} spent of ${TOTAL}`);
       assert.equal(second.won, 2);
+      assert.equal(second.lastReason, "budget");
+    } finally {
+      await b.app.close();
+    }
+  });
+
+  it("a crash: what the dead bidder held but had not reported charged counts in the day, so the next one cannot pass the daily cap", async () => {
+    const DAILY = 60_000;
+    const stateFile = join(tmp.dir, "budget-state-crash.json");
+    // One slice of 60 000 (three bids), and a first bidder that reports every 3 s: the two wins it
+    // makes right after it is ready are charged, but not yet reported when it dies.
+    const a = await startBidder(stateFile, DAILY, { plugin: { sync_period_ms: 3000 }, budget: { leaseSeconds: 1, minSliceMicros: DAILY } });
+    dirs.push(a.dir);
+    let first: Awaited<ReturnType<typeof spend>>;
+    try {
+      first = await spend(a.app, 2, 10_000);
+      assert.equal(first.won, 2);
+    } finally {
+      await a.app.close(); // abrupt: no drain, no return (the file holds what the last lease saved)
+    }
+    const b = await startBidder(stateFile, DAILY);
+    dirs.push(b.dir);
+    try {
+      const second = await spend(b.app, 5, 2000);
+      assert.ok(first.micros + second.micros <= DAILY, `${first.micros} + ${second.micros} spent today, daily cap ${DAILY}`);
       assert.equal(second.lastReason, "budget");
     } finally {
       await b.app.close();

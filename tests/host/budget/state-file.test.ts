@@ -51,20 +51,52 @@ describe("MemoryBudgetSource with a restored state", () => {
     await first.lease(limits, report("pod", 60_000, 5_000, 1, true), T0 + 1000);
     const state = first.snapshot();
     assert.deepEqual(state.campaigns.c!.consumedMicros, 65_000);
-    assert.equal(state.campaigns.c!.spend.day.micros, 60_000);
+    // Today: the 60 000 charged and the 5 000 still reserved (their notices will reach the next
+    // process as unknown bids, but the exchange bills them today).
+    assert.equal(state.campaigns.c!.spend.day.micros, 65_000);
 
     const second = new MemoryBudgetSource(policy, 0, { restored: JSON.parse(JSON.stringify(state)) as MemoryBudgetState });
     const lease = await second.lease(limits, report("pod", 0, 0, 2), T0 + 2000);
-    // The total would leave 35 000 (100 000 − 65 000 consumed); the day leaves 20 000 (80 000 − the
-    // 60 000 charged today before the restart), which the new ledger's own day does not know.
-    assert.equal(lease.granted, 20_000);
-    assert.equal(lease.othersDailyCharged, 60_000, "today's spend before the restart, for pacing");
-    assert.equal(second.snapshot().campaigns.c!.consumedMicros, 85_000);
-    // The next day, the total is what is left: 15 000.
+    // The total would leave 35 000 (100 000 − 65 000 consumed); the day leaves 15 000 (80 000 − the
+    // 65 000 of today before the restart), which the new ledger's own day does not know.
+    assert.equal(lease.granted, 15_000);
+    assert.equal(lease.othersDailyCharged, 65_000, "today's spend before the restart, for pacing");
+    assert.equal(second.snapshot().campaigns.c!.consumedMicros, 80_000);
+    // The next day, the total is what is left: 35 000.
     assert.equal((await second.lease(limits, { ...report("pod", 0, 0, 2), dailyCharged: 0 }, T0 + DAY)).granted, 35_000);
     // Without the state, a restart grants the whole budget again and reports no spend today.
     const forgetful = await new MemoryBudgetSource(policy, 0).lease(limits, report("pod", 0, 0, 2), T0 + 2000);
     assert.deepEqual([forgetful.granted, forgetful.othersDailyCharged], [100_000, 0]);
+  });
+});
+
+describe("the day a crash leaves behind", () => {
+  it("what a live ledger holds beyond what it charged counts in today's spend on file: a crash cannot reopen the day", async () => {
+    const source = new MemoryBudgetSource({ leaseSeconds: 1, minSliceMicros: 30_000 }, 0);
+    const a = await source.lease(limits, report("pod", 0), T0);
+    assert.equal(a.granted, 30_000);
+    await source.lease(limits, report("pod", 10_000, 5_000), T0 + 1000);
+    const day = source.snapshot().campaigns.c!.spend.day;
+    // Charged 10 000, granted 45 000 (held 15 000 + a 30 000 slice): all of it may be gone by a crash.
+    assert.equal(day.micros, 45_000);
+    const next = await new MemoryBudgetSource({ leaseSeconds: 1, minSliceMicros: 30_000 }, 0, { restored: source.snapshot() }).lease(limits, report("pod", 0, 0, 2), T0 + 2000);
+    assert.equal(next.granted, 30_000, "a slice, within the day's 80 000 − 45 000");
+    assert.equal(next.othersDailyCharged, 45_000);
+  });
+
+  it("a window of a later period on file (a clock that ran ahead, another utc offset) is counted in today's, not kept apart for ever", async () => {
+    const w = windowsAt(T0, 0);
+    const restored: MemoryBudgetState = {
+      version: 1,
+      campaigns: { c: { consumedMicros: 0, spend: { day: { period: w.day + 1, micros: 70_000 }, hour: { period: w.hour + 24, micros: 0 }, minute: { period: w.minute + 1440, micros: 0 } } } },
+    };
+    const source = new MemoryBudgetSource(policy, 0, { restored });
+    const lease = await source.lease(limits, report("pod", 0), T0);
+    assert.equal(lease.othersDailyCharged, 0, "pacing reads today's window only");
+    // The file made now keeps the 70 000 in today's window (and the grants of today on top).
+    const day = source.snapshot().campaigns.c!.spend.day;
+    assert.equal(day.period, w.day);
+    assert.equal(day.micros, 70_000 + lease.granted);
   });
 });
 
@@ -97,6 +129,23 @@ describe("the state file", () => {
     const { writer: _w, ...state } = saved;
     assert.deepEqual(JSON.parse(JSON.stringify(new MemoryBudgetSource(policy, 0, { restored: saved }).snapshot())), state);
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith(".tmp")), [], "no temporary file left");
+  });
+
+  it("a file deleted under the process is written again at the next save; temporary files a killed process left go at the claim", async () => {
+    const path = join(dir, "deleted.json");
+    writeFileSync(`${path}.deadbeef.0001.tmp`, "half a state");
+    const warnings: string[] = [];
+    let file: BudgetStateFile | undefined;
+    const source = new MemoryBudgetSource(policy, 0, { persist: () => file!.save() });
+    file = new BudgetStateFile(path, () => source.snapshot(), () => {}, (m) => warnings.push(m));
+    await file.claim();
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("deleted.json.")), [], "the stale temporary file is gone");
+    await source.lease(limits, report("pod", 0), T0);
+    rmSync(path);
+    await source.lease(limits, report("pod", 1_000), T0 + 1000);
+    assert.equal(readBudgetState(path)!.campaigns.c!.consumedMicros, 100_000, "written again, whole");
+    assert.match(warnings.join(), /was missing: written again/);
+    assert.equal(source.healthy(), true);
   });
 
   it("saves asked for while one waits share it: one sync of many campaigns is not one write per campaign", async () => {
