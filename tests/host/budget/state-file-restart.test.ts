@@ -64,6 +64,8 @@ async function spend(app: Standalone, wins: number, quietMs: number): Promise<{ 
   return { won, micros, lastReason };
 }
 
+type Spent = Awaited<ReturnType<typeof spend>>;
+
 describe("in-memory budget with a state file, across a restart", () => {
   const tmp = tempDir("budget-restart");
   const dirs: string[] = [];
@@ -72,78 +74,63 @@ describe("in-memory budget with a state file, across a restart", () => {
     tmp.remove();
   });
 
-  it("the second bidder spends only what the first left of the total, then answers 'budget'", async () => {
-    const stateFile = join(tmp.dir, "budget-state.json");
-    const a = await startBidder(stateFile);
+  /**
+   * Bidder A wins `firstWins` bids and goes (`graceful`: stop(), else close(): no drain, no return,
+   * the file holds what its last lease saved); bidder B on the same file then bids until its
+   * answers stay "budget". `inspect` looks at the file between the two.
+   */
+  async function restart(name: string, o: { daily?: number; firstWins: number; graceful: boolean; first?: Parameters<typeof startBidder>[2]; inspect?: (first: Spent) => void }): Promise<{ first: Spent; second: Spent }> {
+    const stateFile = join(tmp.dir, `${name}.json`);
+    const a = await startBidder(stateFile, o.daily, o.first);
     dirs.push(a.dir);
-    let first: Awaited<ReturnType<typeof spend>>;
+    let first: Spent;
     try {
-      first = await spend(a.app, 3, 10_000);
-      assert.equal(first.won, 3);
+      first = await spend(a.app, o.firstWins, 10_000);
+      assert.equal(first.won, o.firstWins);
     } finally {
-      await a.app.stop(5000); // graceful: the unspent grant comes back before the last save
+      await (o.graceful ? a.app.stop(5000) : a.app.close());
     }
-    const saved = readBudgetState(stateFile)!.campaigns["test-cpa"]!;
-    assert.equal(saved.consumedMicros, first.micros, "after a graceful stop, what was spent is what stays counted");
-
-    const b = await startBidder(stateFile);
+    o.inspect?.(first);
+    const b = await startBidder(stateFile, o.daily);
     dirs.push(b.dir);
     try {
-      // Up to five bids asked for; the total allows what the first left, then only "budget".
-      const second = await spend(b.app, 5, 2000);
-      assert.equal(first.micros + second.micros, TOTAL, `${first.micros} + ${second.micros} spent of ${TOTAL}`);
-      assert.equal(second.won, 2);
-      assert.equal(second.lastReason, "budget");
+      return { first, second: await spend(b.app, 5, 2000) };
     } finally {
       await b.app.close();
     }
+  }
+
+  it("the second bidder spends only what the first left of the total, then answers 'budget'", async () => {
+    const { first, second } = await restart("total", {
+      firstWins: 3,
+      graceful: true, // the unspent grant comes back before the last save
+      inspect: (spent) => {
+        const saved = readBudgetState(join(tmp.dir, "total.json"))!.campaigns["test-cpa"]!;
+        assert.equal(saved.consumedMicros, spent.micros, "after a graceful stop, what was spent is what stays counted");
+      },
+    });
+    // Up to five bids asked for; the total allows what the first left, then only "budget".
+    assert.equal(first.micros + second.micros, TOTAL, `${first.micros} + ${second.micros} spent of ${TOTAL}`);
+    assert.equal(second.won, 2);
+    assert.equal(second.lastReason, "budget");
   });
 
   it("a crash: what the dead bidder held but had not reported charged counts in the day, so the next one cannot pass the daily cap", async () => {
     const DAILY = 60_000;
-    const stateFile = join(tmp.dir, "budget-state-crash.json");
     // One slice of 60 000 (three bids), and a first bidder that reports every 3 s: the two wins it
-    // makes right after it is ready are charged, but not yet reported when it dies.
-    const a = await startBidder(stateFile, DAILY, { plugin: { sync_period_ms: 3000 }, budget: { leaseSeconds: 1, minSliceMicros: DAILY } });
-    dirs.push(a.dir);
-    let first: Awaited<ReturnType<typeof spend>>;
-    try {
-      first = await spend(a.app, 2, 10_000);
-      assert.equal(first.won, 2);
-    } finally {
-      await a.app.close(); // abrupt: no drain, no return (the file holds what the last lease saved)
-    }
-    const b = await startBidder(stateFile, DAILY);
-    dirs.push(b.dir);
-    try {
-      const second = await spend(b.app, 5, 2000);
-      assert.ok(first.micros + second.micros <= DAILY, `${first.micros} + ${second.micros} spent today, daily cap ${DAILY}`);
-      assert.equal(second.lastReason, "budget");
-    } finally {
-      await b.app.close();
-    }
+    // makes right after it is ready are charged, but not yet reported when it goes.
+    const { first, second } = await restart("crash", {
+      daily: DAILY, firstWins: 2, graceful: false,
+      first: { plugin: { sync_period_ms: 3000 }, budget: { leaseSeconds: 1, minSliceMicros: DAILY } },
+    });
+    assert.ok(first.micros + second.micros <= DAILY, `${first.micros} + ${second.micros} spent today, daily cap ${DAILY}`);
+    assert.equal(second.lastReason, "budget");
   });
 
   it("the daily cap too: what was charged today before the restart leaves only the rest of the day", async () => {
     const DAILY = 60_000; // three bids a day, five in the total
-    const stateFile = join(tmp.dir, "budget-state-daily.json");
-    const a = await startBidder(stateFile, DAILY);
-    dirs.push(a.dir);
-    let first: Awaited<ReturnType<typeof spend>>;
-    try {
-      first = await spend(a.app, 2, 10_000);
-      assert.equal(first.won, 2);
-    } finally {
-      await a.app.stop(5000);
-    }
-    const b = await startBidder(stateFile, DAILY);
-    dirs.push(b.dir);
-    try {
-      const second = await spend(b.app, 5, 2000);
-      assert.equal(first.micros + second.micros, DAILY, `${first.micros} + ${second.micros} spent today, daily cap ${DAILY}`);
-      assert.equal(second.lastReason, "budget");
-    } finally {
-      await b.app.close();
-    }
+    const { first, second } = await restart("daily", { daily: DAILY, firstWins: 2, graceful: true });
+    assert.equal(first.micros + second.micros, DAILY, `${first.micros} + ${second.micros} spent today, daily cap ${DAILY}`);
+    assert.equal(second.lastReason, "budget");
   });
 });

@@ -100,6 +100,19 @@ describe("the day a crash leaves behind", () => {
   });
 });
 
+/**
+ * A memory source saving to `path` (claimed, as at start); `restored`: a previous process's state.
+ * `snapshots` counts the writes (each takes one snapshot); errors and warnings are collected.
+ */
+async function persisted(path: string, restored?: MemoryBudgetState) {
+  const log = { errors: [] as string[], warnings: [] as string[], snapshots: 0 };
+  let file: BudgetStateFile | undefined;
+  const source = new MemoryBudgetSource(policy, 0, { restored, persist: () => file!.save() });
+  file = new BudgetStateFile(path, () => (log.snapshots++, source.snapshot()), (err) => log.errors.push(err.message), (m) => log.warnings.push(m));
+  const claimed = await file.claim().then(() => true, () => false);
+  return { source, file, log, claimed };
+}
+
 describe("the state file", () => {
   it("no file yet: no state; a file that is not a budget state stops the start with the reason", () => {
     assert.equal(readBudgetState(join(dir, "none.json")), undefined);
@@ -116,10 +129,7 @@ describe("the state file", () => {
 
   it("each lease is saved before it is answered (mode 0600), and a restart reads it back", async () => {
     const path = join(dir, "state.json");
-    let file: BudgetStateFile | undefined;
-    const source = new MemoryBudgetSource(policy, 0, { persist: () => file!.save() });
-    file = new BudgetStateFile(path, () => source.snapshot(), () => {});
-    await file.claim();
+    const { source, file } = await persisted(path);
     assert.equal(source.shared, true, "a graceful stop's return is kept: the state outlives the process");
     const lease = await source.lease(limits, report("pod", 1_000), T0);
     const saved = readBudgetState(path)!;
@@ -134,47 +144,32 @@ describe("the state file", () => {
   it("a file deleted under the process is written again at the next save; temporary files a killed process left go at the claim", async () => {
     const path = join(dir, "deleted.json");
     writeFileSync(`${path}.deadbeef.0001.tmp`, "half a state");
-    const warnings: string[] = [];
-    let file: BudgetStateFile | undefined;
-    const source = new MemoryBudgetSource(policy, 0, { persist: () => file!.save() });
-    file = new BudgetStateFile(path, () => source.snapshot(), () => {}, (m) => warnings.push(m));
-    await file.claim();
+    const { source, log } = await persisted(path);
     assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("deleted.json.")), [], "the stale temporary file is gone");
     await source.lease(limits, report("pod", 0), T0);
     rmSync(path);
     await source.lease(limits, report("pod", 1_000), T0 + 1000);
     assert.equal(readBudgetState(path)!.campaigns.c!.consumedMicros, 100_000, "written again, whole");
-    assert.match(warnings.join(), /was missing: written again/);
+    assert.match(log.warnings.join(), /was missing: written again/);
     assert.equal(source.healthy(), true);
   });
 
   it("saves asked for while one waits share it: one sync of many campaigns is not one write per campaign", async () => {
     const path = join(dir, "many.json");
-    let writes = 0;
-    let file: BudgetStateFile | undefined;
-    const source = new MemoryBudgetSource(policy, 0, { persist: () => file!.save() });
-    file = new BudgetStateFile(path, () => (writes++, source.snapshot()), () => {});
-    await file.claim();
-    writes = 0;
+    const { source, log } = await persisted(path);
+    log.snapshots = 0;
     const ids = Array.from({ length: 50 }, (_, i) => `c${i}`);
     await Promise.all(ids.map((id) => source.lease({ ...limits, id }, { ...report("pod", 0), campaignId: id }, T0)));
-    assert.ok(writes <= 2, `${writes} writes for 50 leases`);
+    assert.ok(log.snapshots <= 2, `${log.snapshots} writes for 50 leases`);
     assert.deepEqual(Object.keys(readBudgetState(path)!.campaigns).sort(), [...ids].sort(), "every lease's grant is in the file");
   });
 
   it("one process per file: once another took the file over, this one's saves fail and it grants nothing more", async () => {
     const path = join(dir, "shared.json");
-    let oldFile: BudgetStateFile | undefined;
-    const old = new MemoryBudgetSource(policy, 0, { persist: () => oldFile!.save() });
-    oldFile = new BudgetStateFile(path, () => old.snapshot(), () => {});
-    await oldFile.claim();
+    const { source: old } = await persisted(path);
     await old.lease(limits, report("pod", 0), T0);
     // A new process starts on the same file (a rolling update) and takes it.
-    const restored = readBudgetState(path)!;
-    let newFile: BudgetStateFile | undefined;
-    const next = new MemoryBudgetSource(policy, 0, { restored, persist: () => newFile!.save() });
-    newFile = new BudgetStateFile(path, () => next.snapshot(), () => {});
-    await newFile.claim();
+    const { file: newFile } = await persisted(path, readBudgetState(path)!);
     await assert.rejects(old.lease(limits, report("pod", 1000), T0 + 1000), /another process .* has taken the file over/);
     assert.equal(old.healthy(), false);
     assert.equal(readBudgetState(path)!.writer, newFile.writer, "the old process did not overwrite the new one's state");
@@ -192,14 +187,12 @@ describe("the state file", () => {
 
   it("a state that cannot be saved fails the lease (no new money) and makes the source unhealthy", async () => {
     const path = join(dir, "no-such-dir", "state.json");
-    const errors: string[] = [];
-    let file: BudgetStateFile | undefined;
-    const source = new MemoryBudgetSource(policy, 0, { persist: () => file!.save() });
-    file = new BudgetStateFile(path, () => source.snapshot(), (err) => errors.push(err.message));
-    await assert.rejects(file.claim(), /not saved/, "the start's claim fails: the start fails");
+    const { source, file, log, claimed } = await persisted(path);
+    assert.equal(claimed, false, "the start's claim fails: the start fails");
+    await assert.rejects(file.save(), /not saved/);
     await assert.rejects(source.lease(limits, report("pod", 0), T0), (e: Error & { code?: string }) => e.code === "BUDGET_STATE_INVALID" && /not saved/.test(e.message));
     assert.equal(source.healthy(), false);
-    assert.equal(errors.length, 2);
+    assert.equal(log.errors.length, 3);
     assert.throws(() => readFileSync(path));
   });
 });
