@@ -59,9 +59,9 @@ export class BidServer {
     // exchange sends a whole bid request at once, so the headers get 5 s and the request 10 s, and
     // node:http checks every second (its default, 30 s, let a half-sent request live ~45 s).
     this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 }, (req, res) => this.onRequest(req, res));
+    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     // Expect: 100-continue: a body declared too large is refused before the client sends it
     // (node:http would answer 100 Continue first, then 413).
-    this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     this.server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
       if (declaredTooLarge(req.headers["content-length"], this.o.maxBodyBytes)) return this.refuse(res, 413, "body_too_large", `body larger than ${this.o.maxBodyBytes} bytes`, true);
       res.writeContinue();
