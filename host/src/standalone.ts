@@ -12,7 +12,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
 import { limitsOf, MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
-import { BudgetStateFile, readBudgetState } from "./control/budget-state-file.ts";
+import { BudgetStateFile, readBudgetStateText } from "./control/budget-state-file.ts";
 import { startRedisBudgetSource } from "./control/budget-redis.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
@@ -287,7 +287,8 @@ async function memoryBudgetSource(cfg: HostConfig, log: Logger, metrics: HostMet
     );
     return new MemoryBudgetSource(policy, pluginUtcOffset(cfg));
   }
-  const restored = readBudgetState(path);
+  const read = readBudgetStateText(path);
+  const restored = read?.state;
   log.info({ event: "budget_state", path, restored: restored !== undefined, campaigns: Object.keys(restored?.campaigns ?? {}).length }, "budget state kept in a file across restarts");
   let file: BudgetStateFile | undefined;
   const source = new MemoryBudgetSource(policy, pluginUtcOffset(cfg), {
@@ -303,7 +304,7 @@ async function memoryBudgetSource(cfg: HostConfig, log: Logger, metrics: HostMet
   );
   // Taken now: a file that cannot be written stops the start (not every lease after it), and a
   // process still writing it (a rolling update's old one) stops granting.
-  await file.claim();
+  await file.claim(read?.text ?? null);
   return source;
 }
 

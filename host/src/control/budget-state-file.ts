@@ -35,16 +35,23 @@ export class BudgetStateError extends NexusError {
 
 /** The state in `path`; undefined when there is no file yet. A file that is not a state is an error (caps must not silently restart). */
 export function readBudgetState(path: string): MemoryBudgetState | undefined {
+  return readBudgetStateText(path)?.state;
+}
+
+/** readBudgetState() with the text it was read from (what BudgetStateFile.claim() checks is still there). */
+export function readBudgetStateText(path: string): { state: MemoryBudgetState; text: string } | undefined {
   if (!existsSync(path)) return undefined;
   let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new BudgetStateError(`budget state ${path}: ${(err as Error).message}`, { cause: err });
   }
   const why = stateProblem(parsed);
   if (why !== undefined) throw new BudgetStateError(`budget state ${path}: ${why}`);
-  return parsed as MemoryBudgetState;
+  return { state: parsed as MemoryBudgetState, text };
 }
 
 function stateProblem(v: unknown): string | undefined {
@@ -90,14 +97,16 @@ export class BudgetStateFile {
 
   /**
    * Takes the file (this writer's first save, without the ownership check): at start, before any
-   * grant. Temporary files a killed process left next to it go first.
+   * grant. Temporary files a killed process left next to it go first. `startedFrom`: the text the
+   * state was restored from (null: there was no file); a file that changed since then means a
+   * process still writes it, and its last grants would be overwritten: the claim fails.
    */
-  async claim(): Promise<void> {
+  async claim(startedFrom?: string | null): Promise<void> {
     const prefix = `${basename(this.path)}.`;
     for (const name of await readdir(dirname(this.path)).catch(() => [] as string[])) {
       if (name.startsWith(prefix) && name.endsWith(".tmp")) await unlink(join(dirname(this.path), name)).catch(() => {});
     }
-    return this.enqueue(false);
+    return this.enqueue(false, startedFrom);
   }
 
   /** Writes the current snapshot; resolves once it is in place, rejects (after onError) when it could not be. */
@@ -105,17 +114,21 @@ export class BudgetStateFile {
     return this.queued ?? (this.queued = this.enqueue(true));
   }
 
-  private enqueue(checkOwner: boolean): Promise<void> {
+  private enqueue(checkOwner: boolean, startedFrom?: string | null): Promise<void> {
     const run = this.writing.then(() => {
       this.queued = undefined; // from here on, a new change needs a new save
-      return this.write(checkOwner);
+      return this.write(checkOwner, startedFrom);
     });
     this.writing = run.catch(() => {}); // the next save runs after this one, failed or not
     return run;
   }
 
-  private async write(checkOwner: boolean): Promise<void> {
+  private async write(checkOwner: boolean, startedFrom?: string | null): Promise<void> {
     try {
+      if (startedFrom !== undefined) {
+        const now = existsSync(this.path) ? await readFile(this.path, "utf8") : null;
+        if (now !== startedFrom) throw new Error("it changed while this process started: another process is writing it (one process per budget state file)");
+      }
       if (checkOwner) {
         if (!existsSync(this.path)) {
           // Deleted under it (by hand, a cleanup job): written again, whole, from memory.

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryBudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
-import { BudgetStateFile, readBudgetState, type MemoryBudgetState } from "../../../host/src/control/budget-state-file.ts";
+import { BudgetStateFile, readBudgetState, readBudgetStateText, type MemoryBudgetState } from "../../../host/src/control/budget-state-file.ts";
 import { FleetSpend, windowsAt } from "../../../host/src/control/fleet-spend.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "nexus-budget-state-"));
@@ -173,6 +173,21 @@ describe("the state file", () => {
     await assert.rejects(old.lease(limits, report("pod", 1000), T0 + 1000), /another process .* has taken the file over/);
     assert.equal(old.healthy(), false);
     assert.equal(readBudgetState(path)!.writer, newFile.writer, "the old process did not overwrite the new one's state");
+  });
+
+  it("a file that changed between the start's read and its claim (the old process saved meanwhile) fails the claim: its grant is not overwritten", async () => {
+    const path = join(dir, "race.json");
+    const { source: old } = await persisted(path);
+    await old.lease(limits, report("pod", 0), T0);
+    const startedFrom = readBudgetStateText(path)!;
+    // The old process saves again (a lease) after the new one read the file, before it claims.
+    await old.lease({ ...limits, id: "c2" }, { ...report("pod", 0), campaignId: "c2" }, T0 + 500);
+    const next = new BudgetStateFile(path, () => new MemoryBudgetSource(policy, 0, { restored: startedFrom.state }).snapshot(), () => {});
+    await assert.rejects(next.claim(startedFrom.text), /changed while this process started/);
+    assert.ok(readBudgetState(path)!.campaigns.c2, "the old process's last grant is still on file");
+    // Read again, the claim goes through; a claim with no file at start fails once one appeared.
+    await next.claim(readBudgetStateText(path)!.text);
+    await assert.rejects(new BudgetStateFile(path, () => ({ version: 1, campaigns: {} }), () => {}).claim(null), /changed while this process started/);
   });
 
   it("a campaign whose id is __proto__ is saved like any other", () => {
