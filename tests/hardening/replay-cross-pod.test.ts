@@ -444,6 +444,14 @@ describe("a claim answered by something that is not the host (no x-nexus-replay 
     await open?.close();
     await closed?.close();
     impostor?.close();
+    // The pods leased budget from the shared Redis under this prefix: their keys go with them.
+    const redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      await deleteTestKeys(redis, prefix);
+      assert.deepEqual((await redis.scan("0", "MATCH", `*${prefix}*`, "COUNT", 10_000))[1], [], "the test's keys are gone");
+    } finally {
+      redis.disconnect();
+    }
   });
 
   for (const answer of [200, 409]) {
