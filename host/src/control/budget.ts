@@ -4,7 +4,7 @@
 // reserved + a slice that refills at the pacing target rate), never more than
 // what is left of the campaign's total and daily budget across all pods.
 // In-memory here (standalone, one pod); Redis for many pods (budget-redis.ts).
-import { FleetSpend, windowsAt, type Windows } from "./fleet-spend.ts";
+import { FleetSpend, windowsAt } from "./fleet-spend.ts";
 import type { MemoryBudgetState } from "./budget-state-file.ts";
 
 export interface PodReport {
@@ -157,10 +157,6 @@ export class MemoryBudgetSource implements BudgetSource {
   private readonly epochs = new Map<string, Map<string, number>>();
   /** Per campaign: what each pod charged in the current day, hour and minute. */
   private readonly spend = new Map<string, FleetSpend>();
-  /** Per campaign and pod: what its ledger had charged at its last report (the state file's day). */
-  private readonly charged = new Map<string, Map<string, number>>();
-  /** Per campaign: the windows of its latest lease (the state file's current day, hour and minute). */
-  private readonly windows = new Map<string, Windows>();
   /** Per campaign and pod: the last report applied (its ledger and time) and what it was answered. */
   private readonly last = new Map<string, Map<string, { epoch?: number; reportMs?: number; lease: BudgetLease }>>();
 
@@ -186,14 +182,12 @@ export class MemoryBudgetSource implements BudgetSource {
       // slice) may be charged today before the next save — a crash, notices the next process
       // answers 404 — so the file counts it in today's spend too: the next process's day starts
       // from the worst case, never from less than was spent.
-      let outstanding = 0;
+      const fleet = this.spend.get(id) ?? new FleetSpend();
+      const spend = fleet.snapshot();
       for (const [pod, g] of this.granted.get(id) ?? []) {
         consumed += g;
-        outstanding += Math.max(0, g - (this.charged.get(id)?.get(pod) ?? 0));
+        spend.day.micros += Math.max(0, g - fleet.chargedBy(pod));
       }
-      const current = this.windows.get(id);
-      const spend = (this.spend.get(id) ?? new FleetSpend()).snapshot(current);
-      if (current !== undefined) spend.day.micros += outstanding;
       campaigns[id] = { consumedMicros: consumed, spend };
     }
     return { version: 1, campaigns };
@@ -232,8 +226,6 @@ export class MemoryBudgetSource implements BudgetSource {
     if (limits.dailyMicros > 0 && o.daily > 0) want = Math.min(want, held + Math.max(0, limits.dailyMicros - o.daily - r.dailyCharged - r.reserved));
     const granted = Math.max(held, Math.floor(want));
     byPod.set(r.podId, granted);
-    mapOf(this.charged, limits.id).set(r.podId, r.charged);
-    this.windows.set(limits.id, w);
     const lease: BudgetLease = {
       granted,
       day: w.day, othersDailyCharged: o.daily,

@@ -61,20 +61,27 @@ export class FleetSpend {
   private readonly pods = new Map<string, PodSpend>();
   /** Ledgers that restarted: what they had charged in their last windows still counts. */
   private readonly retired: Record<Kind, Window> = { day: empty(), hour: empty(), minute: empty() };
+  /** The windows of the latest report: the current day, hour and minute of snapshot(). */
+  private current: Windows | undefined;
 
   /** `carried`: a previous process's spend (its snapshot()), counted as a retired ledger's. */
   constructor(carried?: SpendWindows) {
     if (carried) for (const k of KINDS) this.retired[k] = { ...carried[k] };
   }
 
+  /** What the pod's ledger had charged at its last report (0: none yet). */
+  chargedBy(podId: string): number {
+    return this.pods.get(podId)?.lastCharged ?? 0;
+  }
+
   /**
-   * What every pod and retired ledger charged in the current window of each kind (`current`: the
-   * windows of the latest lease): what a host that restarts must still count. A window of an
-   * earlier period is over; one of a later period (a clock that went back, another
-   * utc_offset_minutes) is counted in the current one, never dropped. Without `current` (no lease
-   * yet), the latest windows as they are.
+   * What every pod and retired ledger charged in the current window of each kind (the windows of
+   * the latest report): what a host that restarts must still count. A window of an earlier period
+   * is over; one of a later period (a clock that went back, another utc_offset_minutes) is counted
+   * in the current one, never dropped. Before any report, the latest windows as they are.
    */
-  snapshot(current?: Windows): SpendWindows {
+  snapshot(): SpendWindows {
+    const current = this.current;
     const out = { day: empty(), hour: empty(), minute: empty() };
     for (const k of KINDS) {
       const windows = [this.retired[k], ...[...this.pods.values()].map((p) => p[k])].filter((w) => w.period >= 0);
@@ -96,6 +103,7 @@ export class FleetSpend {
    * midnight, leased after the host's) leaves the pod's figure for w.day as it was.
    */
   report(podId: string, charged: number, dailyCharged: number, w: Windows, reportDay?: number): OthersSpend {
+    this.current = w;
     let p = this.pods.get(podId);
     // A pod's first report brings its whole history, which is not this hour's or minute's.
     if (!p) this.pods.set(podId, (p = { lastCharged: charged, day: empty(), hour: empty(), minute: empty() }));
