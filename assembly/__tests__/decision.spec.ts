@@ -632,12 +632,14 @@ describe("decision: reservations", () => {
     expect(b.refunded.length).toBe(0);
   });
 
-  it("refunds a partial reservation below the floor (BELOW_FLOOR)", () => {
+  it("refunds a partial reservation below the floor, a BUDGET no-bid", () => {
     const b = new MemBudget();
     b.grant = 400;
     const d = decide(request(), C1, b);
     expect(d.count).toBe(0);
-    expect(d.reason).toBe(NoBid.BELOW_FLOOR);
+    expect(d.reason).toBe(NoBid.BUDGET);
+    expect(d.impReasons[NoBid.BUDGET]).toBe(1);
+    expect(d.impReasons[NoBid.BELOW_FLOOR]).toBe(0);
     expect(b.refunded).toStrictEqual([<i64>400]);
     expect(d.bid(0).reserved).toBe(false);
     expect(d.bid(0).campaign).toBeNull();

@@ -275,10 +275,12 @@ export class DecisionEngine {
     slot.reserved = true;
     slot.priceMicros = reserved;
     if (reserved < floorMicros || reserved <= 0) {
-      // A partial reservation (the budget ran short) that no longer clears the floor.
+      // A partial reservation (the budget ran short) that no longer clears the floor. The bid
+      // cleared it at its own price: what stopped it is the budget, and the reason says so (an
+      // operator reading below_floor would look at floors and shading, not at the grant).
       budget.refund(slot);
       slot.reset();
-      out.noteImpReason(NoBid.BELOW_FLOOR);
+      out.noteImpReason(NoBid.BUDGET);
       return;
     }
     formatBidId(slot);
