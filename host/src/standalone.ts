@@ -26,6 +26,7 @@ import { HostMetrics } from "./server/host-metrics.ts";
 import { VmPool } from "./proxy-wasm/pool.ts";
 import { standaloneHttpCall } from "./standalone-callouts.ts";
 import { renderPrometheus } from "./proxy-wasm/metrics.ts";
+import { filterMetricHelp } from "./filter-metric-help.ts";
 
 import { NexusError } from "./errors.ts";
 
@@ -220,7 +221,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   };
   // Wire the standalone extras into the control server (one /metrics, readiness of the VMs).
   cp.control.extend({
-    filterMetrics: () => renderPrometheus(pool.metrics),
+    filterMetrics: () => renderPrometheus(pool.metrics, { help: filterMetricHelp }),
     readiness: filterReady,
     state: () => ({ vms: cfg.vms, vm_restarts: pool.vmRestarts }),
   });

@@ -292,6 +292,16 @@ function formatBound(b: number): string {
 export interface PrometheusOptions {
   /** Prepended to every name before sanitising (default "": current Envoy). */
   prefix?: string;
+  /**
+   * A HELP line's text for an exported name (undefined: none). The ABI carries no description, so
+   * Envoy prints none; a host that knows its filter can supply them.
+   */
+  help?: (name: string) => string | undefined;
+}
+
+/** Prometheus text format escapes in HELP: backslash and newline. */
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 }
 
 /** Prometheus text exposition (format 0.0.4) of every metric in the registry. */
@@ -303,6 +313,8 @@ export function renderPrometheus(registry: MetricsRegistry, options: PrometheusO
     const name = exportedName(m.name, prefix);
     if (name === undefined || seen.has(name)) continue;
     seen.add(name);
+    const help = options.help?.(name);
+    if (help !== undefined) lines.push(`# HELP ${name} ${escapeHelp(help)}`);
     if (m.type === MetricType.HISTOGRAM) {
       lines.push(`# TYPE ${name} histogram`);
       let cum = 0n;

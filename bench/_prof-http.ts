@@ -1,0 +1,17 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startBidder, load, writeBodiesFile } from "./http-bench.ts";
+import { loadBenchCorpus } from "./corpus.ts";
+const dir = mkdtempSync(join(tmpdir(), "prof-"));
+const bodies = writeBodiesFile(await loadBenchCorpus(), dir);
+const s = await startBidder(dir);
+const url = `${s.url}/openrtb2/bid`;
+await load(url, bodies, s.pid, ["--concurrency", "32", "--seconds", "3", "--warmup", "0"]);
+const perf = spawn("perf", ["record", "-F", "4999", "-e", "cpu-clock", "-g", "-p", String(s.pid), "-o", "/tmp/prof/http.data"], { stdio: "inherit" });
+const r = await load(url, bodies, s.pid, ["--concurrency", "32", "--seconds", "8", "--warmup", "0"]);
+perf.kill("SIGINT");
+await new Promise((res) => perf.on("exit", res));
+console.log(JSON.stringify({ rps: r.rps, cpu: r.serverCpuUsPerRequest }));
+await s.kill();
