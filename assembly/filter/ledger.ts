@@ -62,8 +62,11 @@ export namespace NoticeResult {
   export const LATE_CHARGED: i32 = 2;
   export const DUPLICATE: i32 = 3;
   export const UNKNOWN_BID: i32 = 4;
-  export const PRICE_ABOVE_BID: i32 = 5;
   export const CONTENTION: i32 = 6;
+  /** CHARGED, at the bid: the notice's price was unusable (see win()). */
+  export const CHARGED_AT_BID: i32 = 7;
+  /** LATE_CHARGED, at the bid. */
+  export const LATE_CHARGED_AT_BID: i32 = 8;
 }
 
 /** A change to a campaign's ledger record (applyToLedger; queued as is in deferred-updates.ts). */
@@ -451,15 +454,21 @@ export class SharedLedger extends BudgetPort {
 
   // ---- notices ------------------------------------------------------------------
 
-  /** A win (nurl or burl) at `price` micros per impression. */
+  /**
+   * A win (nurl or burl) at `price` micros per impression. A price below 0 (the notice's price
+   * could not be read: removed, an unsubstituted or encoded macro) or above the bid (no auction
+   * clears there: an exchange error) is charged at the bid: the win happened, and the bid is the
+   * most a first- or second-price auction can cost. Refusing it would refund the reservation at
+   * its TTL and let money the exchange may bill be spent again.
+   */
   win(seq: u64, nonce: u32, price: i64): i32 {
-    // Check the price against the bid before moving the state: an invalid notice changes nothing.
     this.slotKey.build(<u32>(seq % <u64>this.slots));
     if (readShared2(this.slotKey) != Status.OK) return NoticeResult.UNKNOWN_BID;
     if (!this.slot.read(shared.ptr, shared.len) || this.slot.seq != seq || this.slot.nonce != nonce) {
       return NoticeResult.UNKNOWN_BID;
     }
-    if (price > this.slot.amountMicros) return NoticeResult.PRICE_ABOVE_BID;
+    const atBid = price < 0 || price > this.slot.amountMicros;
+    if (atBid) price = this.slot.amountMicros;
 
     let from = this.transitionSlot(seq, nonce, SlotState.WON, price);
     if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
@@ -468,7 +477,8 @@ export class SharedLedger extends BudgetPort {
       this.applyForSlot(LedgerOp.SETTLE, this.slot.amountMicros, price);
       metrics.inc(metrics.wins);
       metrics.add(metrics.spendMicros, price);
-      return NoticeResult.CHARGED;
+      if (atBid) metrics.inc(metrics.noticeInvalid);
+      return atBid ? NoticeResult.CHARGED_AT_BID : NoticeResult.CHARGED;
     }
     if (from == SlotState.EXPIRED || from == SlotState.LOST) {
       // The reservation was already refunded: the impression still cost money.
@@ -477,7 +487,8 @@ export class SharedLedger extends BudgetPort {
         this.applyForSlot(LedgerOp.LATE_CHARGE, 0, price);
         metrics.inc(metrics.lateWins);
         metrics.add(metrics.spendMicros, price);
-        return NoticeResult.LATE_CHARGED;
+        if (atBid) metrics.inc(metrics.noticeInvalid);
+        return atBid ? NoticeResult.LATE_CHARGED_AT_BID : NoticeResult.LATE_CHARGED;
       }
       // Not charged: answering "already settled" would stop the exchange from sending it again.
       if (from == 255) return NoticeResult.CONTENTION; // retryable (503)

@@ -254,13 +254,11 @@ export class NexusRoot extends RootContext {
     let result: i32;
     if (isWin) {
       queryParam(pathPtr, pathLen, "price", this.param);
-      const price = parseCpmToMicros(this.param);
-      if (price < 0) {
-        metrics.inc(metrics.noticeInvalid);
-        replyErrorText(400, "price: expected a non-negative decimal CPM", "nexus_notice_invalid");
-        return;
-      }
-      result = this.ledger.win(this.bidId.seq, this.bidId.nonce, price);
+      // OpenRTB 2.6 §4.4: an exchange rendering for test or ad-quality purposes puts AUDIT in the
+      // price macro. Not billable: nothing changes (the reservation waits for a real notice).
+      if (this.param.equalsAscii("AUDIT")) return this.noticeOk("{\"status\":\"audit\"}");
+      // Any other price that does not parse is -1: charged at the bid (Ledger.win).
+      result = this.ledger.win(this.bidId.seq, this.bidId.nonce, parseCpmToMicros(this.param));
     } else {
       result = this.ledger.loss(this.bidId.seq, this.bidId.nonce);
     }
@@ -273,14 +271,15 @@ export class NexusRoot extends RootContext {
         return this.noticeOk("{\"status\":\"charged\"}");
       case NoticeResult.LATE_CHARGED:
         return this.noticeOk("{\"status\":\"late_charged\"}");
+      case NoticeResult.CHARGED_AT_BID:
+        return this.noticeOk("{\"status\":\"charged_at_bid\"}");
+      case NoticeResult.LATE_CHARGED_AT_BID:
+        return this.noticeOk("{\"status\":\"late_charged_at_bid\"}");
       case NoticeResult.REFUNDED:
         return this.noticeOk("{\"status\":\"refunded\"}");
       case NoticeResult.DUPLICATE:
         metrics.inc(metrics.noticeDuplicate);
         return this.noticeOk("{\"status\":\"already_settled\"}");
-      case NoticeResult.PRICE_ABOVE_BID:
-        metrics.inc(metrics.noticeInvalid);
-        return replyErrorText(400, "price: above the bid price", "nexus_notice_invalid");
       case NoticeResult.CONTENTION:
         return replyErrorText(503, "busy: retry the notice", "nexus_notice_busy");
       default:

@@ -160,7 +160,7 @@ for name in $BID_FIXTURES; do
   fi
   log "$name: 200, id $got, price $price"
   if [ -z "$win_url" ]; then
-    # Win at the bid's own price (a clearing price above the bid is refused).
+    # Win at the bid's own price (a price above the bid would be charged at the bid).
     win_url="$(printf '%s' "$nurl" | sed "s/\${AUCTION_PRICE}/$price/")"
   elif [ -z "$loss_url" ]; then
     # shellcheck disable=SC2016 # the OpenRTB macros are literal text

@@ -68,16 +68,36 @@ describe("notices", () => {
     await get(noticeUrl(b.lurl, "0")); // release the test's reservation
   });
 
-  it("a price above the bid, a negative or non-numeric price, an unsubstituted macro: 400, nothing changes", async () => {
+  it("a win whose price is unusable (above the bid, negative, non-numeric, missing, an unsubstituted macro) is charged at the bid, once", async () => {
+    const prices: Array<(bidPrice: number) => string | null> = [
+      (bp) => (bp * 2).toFixed(3), // above the bid
+      ...["-1", "abc", "${AUCTION_PRICE}", "1e3", "", "1.2.3", "0.123456789".padEnd(41, "1")].map((p) => () => p),
+      () => null, // no price parameter at all
+    ];
+    for (const priceOf of prices) {
+      const b = await bid();
+      const bidMicros = cpmToMicros(String(b.price));
+      const price = priceOf(b.price);
+      const url = price === null ? b.nurl.replace(/&price=[^&]*/, "") : b.nurl.replace("${AUCTION_PRICE}", encodeURIComponent(price));
+      if (price === null) assert.ok(!url.includes("price="), url);
+      const before = money();
+      const r = await get(url);
+      assert.equal(r.status, 200, `price ${JSON.stringify(price)}: ${r.status} ${r.text}`);
+      assert.deepEqual(r.json(), { status: "charged_at_bid" }, `price ${JSON.stringify(price)}`);
+      const after = money();
+      assert.equal(after.charged - before.charged, bidMicros, `price ${JSON.stringify(price)}: the bid is charged`);
+      assert.equal(after.reserved, before.reserved - bidMicros, "its reservation is settled");
+      assert.equal((await get(noticeUrl(b.nurl, "0.001"))).json().status, "already_settled");
+    }
+  });
+
+  it("a win priced AUDIT (OpenRTB 2.6 §4.4: a test or ad-quality rendering) changes nothing; the real notice settles it", async () => {
     const b = await bid();
     const snap = money();
-    for (const p of [(b.price * 2).toFixed(3), "-1", "abc", "${AUCTION_PRICE}", "1e3", "", "1.2.3", "0.123456789".padEnd(41, "1")]) {
-      const r = await get(b.nurl.replace("${AUCTION_PRICE}", encodeURIComponent(p)));
-      assert.equal(r.status, 400, `price "${p}": ${r.status} ${r.text}`);
-      assert.ok(r.json().error.startsWith("price:"), r.text);
-    }
-    assert.deepEqual(money(), snap, "invalid notices change no money");
-    // The reservation is still live: a valid notice settles it.
+    const r = await get(noticeUrl(b.nurl, "AUDIT"));
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json(), { status: "audit" });
+    assert.deepEqual(money(), snap, "an audit notice changes no money");
     assert.equal((await get(noticeUrl(b.nurl, "0.001"))).json().status, "charged");
   });
 

@@ -175,14 +175,17 @@ describe("properties of the compiled filter", () => {
           assert.ok([200, 400, 404, 405, 503].includes(a.status), `${path}: ${a.status} ${a.text}`);
           if (a.status === 200) {
             const st = (JSON.parse(a.text) as { status: string }).status;
-            if (st === "charged" || st === "late_charged") charged++;
+            const isCharge = ["charged", "late_charged", "charged_at_bid", "late_charged_at_bid"].includes(st);
+            if (isCharge) charged++;
             if (st === "refunded") refunded++;
             // A win after the loss is still charged (late): the impression cost money.
-            if (st === "late_charged") assert.equal(refunded, 1, "late_charged only after a loss");
-            if (st === "charged") assert.equal(refunded, 0, "charged (not late) only before any loss");
+            if (st.startsWith("late_charged")) assert.equal(refunded, 1, `${st} only after a loss`);
+            if (st.startsWith("charged")) assert.equal(refunded, 0, `${st} (not late) only before any loss`);
             const delta = ledger().charged - before;
-            if (st === "charged" || st === "late_charged") {
+            if (isCharge) {
               assert.ok(delta >= 0n && delta <= bidMicros, `charged ${delta} for a bid of ${bidMicros}`);
+              // A price that is unusable (missing, unreadable, above the bid) is charged at the bid.
+              if (st.endsWith("_at_bid")) assert.equal(delta, bidMicros, `${st} charges the bid`);
               expectedCharged += delta;
             } else assert.equal(delta, 0n, `${st} changed charged by ${delta}`);
           }
