@@ -769,7 +769,7 @@ describe("decision: the reason when nothing is bid", () => {
     expect(d.impReasons[NoBid.NO_MATCH]).toBe(1);
     const b = new MemBudget();
     b.grant = 0;
-    d = decide(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":9') + "," + IMP), C1, b);
+    d = decide(request(imp("9", '"banner":{"w":300,"h":250},"bidfloor":9') + "," + IMP), C1, b);
     expect(d.reason).toBe(NoBid.BUDGET);
     expect(d.impReasons[NoBid.BELOW_FLOOR]).toBe(1);
     expect(d.impReasons[NoBid.BUDGET]).toBe(1);

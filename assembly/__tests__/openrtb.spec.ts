@@ -372,6 +372,15 @@ describe("BidRequest: required fields", () => {
     expect(errorOf(withImp('{"id":"","banner":{}}'))).toStrictEqual("imp[0].id: must not be empty");
   });
 
+  it("refuses an imp id that repeats an earlier one (ids are unique within a request)", () => {
+    expect(errorOf('{"id":"r","imp":[{"id":"1","banner":{}},{"id":"1","banner":{}}]}')).toStrictEqual("imp[1]: id repeats an earlier imp's id");
+    expect(parser.errorCode).toBe(ParseErrorCode.DUPLICATE_IMP_ID);
+    expect(parser.errorLabel).toBe("duplicate_imp_id");
+    expect(errorOf('{"id":"r","imp":[{"id":"a","banner":{}},{"id":"b","banner":{}},{"id":"a","video":{}}]}')).toStrictEqual("imp[2]: id repeats an earlier imp's id");
+    // Distinct ids, including ones that share a prefix, parse.
+    expect(errorOf('{"id":"r","imp":[{"id":"1","banner":{}},{"id":"10","banner":{}},{"id":"2","banner":{}}]}')).toStrictEqual("OK");
+  });
+
   it("requires one of banner, video, native or audio", () => {
     expect(errorOf(withImp('{"id":"1"}'))).toStrictEqual("imp[0]: no banner, video, native or audio");
     expect(parser.errorCode).toBe(ParseErrorCode.NO_MEDIA);
@@ -587,7 +596,7 @@ describe("BidRequest: duplicate keys", () => {
 
   it("ignores duplicate unknown keys and the same key in different objects", () => {
     expect(errorOf(withTop('"x":1,"x":2,"ext":{"a":1,"a":2}'))).toStrictEqual("OK");
-    expect(errorOf('{"id":"r","imp":[' + IMP + "," + IMP + "]}")).toStrictEqual("OK");
+    expect(errorOf('{"id":"r","imp":[' + IMP + "," + IMP.replace('"id":"1"', '"id":"2"') + "]}")).toStrictEqual("OK");
   });
 });
 

@@ -36,6 +36,8 @@ export enum JsonError {
   DUPLICATE_KEY = 24,
   TOO_LONG = 25,
   INVALID_VALUE = 26,
+  /** A value that must be unique among its siblings repeats (e.g. an imp id). */
+  DUPLICATE_VALUE = 27,
 }
 
 /** True for the codes that mean "the body is not valid JSON". */
@@ -85,6 +87,7 @@ export function jsonErrorLabel(code: i32): string {
     case JsonError.DUPLICATE_KEY: return "duplicate_key";
     case JsonError.TOO_LONG: return "too_long";
     case JsonError.INVALID_VALUE: return "invalid_value";
+    case JsonError.DUPLICATE_VALUE: return "duplicate_value";
     default: return isSyntaxError(code) ? "invalid_json" : "invalid";
   }
 }

@@ -37,6 +37,8 @@ export enum ParseErrorCode {
   TOO_LONG = JsonError.TOO_LONG,
   /** An imp without banner, video, native or audio. */
   NO_MEDIA = JsonError.INVALID_VALUE,
+  /** Two imps with one id. */
+  DUPLICATE_IMP_ID = JsonError.DUPLICATE_VALUE,
 }
 
 /** True when the code means the body was not valid JSON at all. */
@@ -47,5 +49,6 @@ export function isInvalidJson(code: i32): bool {
 /** Stable snake_case label for metrics (`invalid_json`, `wrong_type`, `required`, ...). */
 export function parseErrorLabel(code: i32): string {
   if (code == ParseErrorCode.NO_MEDIA) return "no_media";
+  if (code == ParseErrorCode.DUPLICATE_IMP_ID) return "duplicate_imp_id";
   return jsonErrorLabel(code);
 }

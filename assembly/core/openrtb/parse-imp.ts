@@ -57,6 +57,9 @@ export function readImps(f: FieldReader, req: BidRequest): bool {
       SPARE_IMP.reset();
     }
     if (!readImp(f, imp)) return false;
+    // imp.id is "unique within the bid request" (OpenRTB 2.6 §3.2.4): two bids with one impid
+    // could not be told apart by the exchange, and both would reserve budget.
+    if (i < MAX_IMPS && repeatsEarlierId(req, i)) return f.fail(JsonError.DUPLICATE_VALUE, "id repeats an earlier imp's id");
     f.endElement();
     i++;
   }
@@ -65,6 +68,13 @@ export function readImps(f: FieldReader, req: BidRequest): bool {
   if (i > MAX_IMPS) f.truncatedArrays++;
   if (i == 0) return f.fail(JsonError.EMPTY_VALUE, "must not be empty");
   return true;
+}
+
+/** imps[i].id equals the id of one of imps[0, i) (at most MAX_IMPS: a few comparisons). */
+function repeatsEarlierId(req: BidRequest, i: i32): bool {
+  const id = unchecked(req.imps[i]).id;
+  for (let j = 0; j < i; j++) if (unchecked(req.imps[j]).id.equals(id)) return true;
+  return false;
 }
 
 function readImp(f: FieldReader, imp: Imp): bool {
