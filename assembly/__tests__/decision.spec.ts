@@ -7,7 +7,7 @@ import { CampaignConfigParser } from "../core/bidding/campaign-config";
 import { Campaign, CampaignTable } from "../core/bidding/campaign";
 import { BudgetPort } from "../core/bidding/budget-port";
 import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
-import { BID_ID_MAX, ImpBid, ParsedBidId, formatBidId } from "../core/bidding/imp-bid";
+import { BID_ID_MAX, ImpBid, ParsedBidId, formatBidId, isTestBidId } from "../core/bidding/imp-bid";
 import { NoBid, noBidName } from "../core/bidding/reasons";
 import { cpmToImpressionMicrosCeil, microsFloor } from "../core/bidding/money";
 import { LrModelPair, ModelError } from "../core/model/lr-model";
@@ -622,6 +622,26 @@ describe("decision: ROI guard", () => {
 });
 
 describe("decision: reservations", () => {
+  it("a test request (test = 1, not billable) bids as in live mode but reserves nothing; its id is a test id", () => {
+    const b = new MemBudget();
+    const d = decide(request(IMP, SITE + "," + DEVICE + ',"test":1'), C1, b);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).priceMicros).toBe(2000);
+    expect(d.bid(0).reserved).toBe(false);
+    expect(b.wanted.length).toBe(0);
+    const id = String.UTF8.decodeUnsafe(d.bid(0).bidId, d.bid(0).bidIdLen);
+    expect(id.startsWith("test-")).toBe(true);
+    expect(id.length).toBe(13);
+    expect(isTestBidId(d.bid(0).bidId, d.bid(0).bidIdLen)).toBe(true);
+    expect(new ParsedBidId().parse(d.bid(0).bidId, d.bid(0).bidIdLen)).toBe(false);
+    // test = 0 is live: the same request reserves, and its id is no test id.
+    const live = new MemBudget();
+    const l = decide(request(IMP, SITE + "," + DEVICE + ',"test":0'), C1, live);
+    expect(live.wanted).toStrictEqual([<i64>2000]);
+    expect(isTestBidId(l.bid(0).bidId, l.bid(0).bidIdLen)).toBe(false);
+  });
+
+
   it("bids the partial amount when it still clears the floor", () => {
     const b = new MemBudget();
     b.grant = 600;

@@ -14,7 +14,7 @@ import { LrModelPair } from "../core/model/lr-model";
 import { CampaignTable } from "../core/bidding/campaign";
 import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
 import { NoBid } from "../core/bidding/reasons";
-import { ParsedBidId } from "../core/bidding/imp-bid";
+import { ParsedBidId, isTestBidId } from "../core/bidding/imp-bid";
 import { writeBidResponse, ReplySettings } from "../core/reply/bid-response";
 import { PluginConfig, PluginConfigParser, viewOf } from "./config";
 import { NexusStream } from "./stream";
@@ -246,6 +246,10 @@ export class NexusRoot extends RootContext {
   /** GET/POST win or loss notice: answer with what happened to the money. */
   handleNotice(isWin: bool, pathPtr: usize, pathLen: i32): void {
     this.ledger.nowMs = nowMs();
+    // A bid on a test request (BidRequest.test = 1) reserved nothing: its notices change nothing.
+    if (queryParam(pathPtr, pathLen, "bid", this.param) && isTestBidId(this.param.ptr, this.param.len)) {
+      return this.noticeOk("{\"status\":\"test\"}");
+    }
     if (!queryParam(pathPtr, pathLen, "bid", this.param) || !this.bidId.parse(this.param.ptr, this.param.len)) {
       metrics.inc(metrics.noticeUnknown);
       replyErrorText(404, "unknown bid id", "nexus_notice_unknown");

@@ -101,6 +101,25 @@ describe("notices", () => {
     assert.equal((await get(noticeUrl(b.nurl, "0.001"))).json().status, "charged");
   });
 
+  it("a bid on a test request (test = 1: not billable) reserves nothing, and its notices charge nothing", async () => {
+    const snap = money();
+    const r = await post(`${app.bidUrl}/openrtb2/bid`, JSON.stringify({ ...JSON.parse(README_REQUEST), test: 1 }));
+    assert.equal(r.status, 200, r.text);
+    const b = r.json().seatbid[0].bid[0];
+    assert.match(b.id, /^test-[0-9a-f]{8}$/);
+    assert.ok(b.price > 0 && b.nurl.includes(`bid=${b.id}`), JSON.stringify(b));
+    assert.deepEqual(money(), snap, "a test bid reserves nothing");
+    for (const url of [noticeUrl(b.nurl, "1.0"), noticeUrl(b.burl, "1.0"), noticeUrl(b.lurl, "0"), noticeUrl(b.nurl, "junk")]) {
+      const n = await get(url);
+      assert.equal(n.status, 200, url);
+      assert.deepEqual(n.json(), { status: "test" });
+    }
+    assert.deepEqual(money(), snap, "its notices change no money");
+    // A forged test id is still only a test id: nothing to charge.
+    assert.deepEqual((await get(`${app.bidUrl}/openrtb2/win?bid=test-00000000&price=1`)).json(), { status: "test" });
+    assert.equal((await get(`${app.bidUrl}/openrtb2/win?bid=test-0000000&price=1`)).status, 404);
+  });
+
   it("a loss notice refunds the reservation once", async () => {
     const before = ledger();
     const b = await bid();

@@ -10,7 +10,7 @@ import { FeatureVector } from "../features/feature-vector";
 import { LrModelPair } from "../model/lr-model";
 import { Campaign, CampaignTable, Creative } from "./campaign";
 import { BudgetPort } from "./budget-port";
-import { ImpBid, formatBidId } from "./imp-bid";
+import { ImpBid, formatBidId, formatTestBidId } from "./imp-bid";
 import { NoBid } from "./reasons";
 import { cpmToImpressionMicrosCeil, microsFloor } from "./money";
 import { CurrencyTable } from "./currency";
@@ -266,6 +266,15 @@ export class DecisionEngine {
     slot.campaign = best;
     slot.creative = bestCreative;
     slot.nonce = this.nextNonce();
+    if (req.test == 1) {
+      // OpenRTB 2.6 §3.2.1: in test mode auctions are not billable. The bid is answered as in
+      // live mode (the exchange is checking its integration) but reserves nothing, and its id
+      // marks it: its notices answer "test" and change no money.
+      slot.priceMicros = bestBid;
+      formatTestBidId(slot);
+      out.count++;
+      return;
+    }
     const reserved = budget.reserve(best, bestBid, slot);
     if (reserved <= 0) {
       out.noteImpReason(budget.lastFailure);

@@ -60,6 +60,28 @@ export function formatBidId(bid: ImpBid): void {
   bid.bidIdLen = n;
 }
 
+const TEST_PREFIX = "test-";
+
+/**
+ * Writes "test-<nonce hex8>": the id of a bid on a test request (BidRequest.test = 1), which
+ * reserved nothing. ParsedBidId refuses it; isTestBidId tells a notice for it.
+ */
+export function formatTestBidId(bid: ImpBid): void {
+  const p = bid.bidId;
+  let n = 0;
+  for (let i = 0; i < TEST_PREFIX.length; i++) store<u8>(p + <usize>(n++), <u8>codeAt(TEST_PREFIX, i));
+  for (let i = 7; i >= 0; i--) store<u8>(p + <usize>(n++), <u8>codeAt(HEX, <i32>((bid.nonce >> (<u32>i << 2)) & 15)));
+  bid.bidIdLen = n;
+}
+
+/** The bid id at [ptr, ptr+len) is one formatTestBidId writes. */
+export function isTestBidId(ptr: usize, len: i32): bool {
+  if (len != TEST_PREFIX.length + 8) return false;
+  for (let i = 0; i < TEST_PREFIX.length; i++) if (<u32>load<u8>(ptr + <usize>i) != codeAt(TEST_PREFIX, i)) return false;
+  for (let i = TEST_PREFIX.length; i < len; i++) if (hexDigit(load<u8>(ptr + <usize>i)) < 0) return false;
+  return true;
+}
+
 /** Parses a bid id written by formatBidId. Returns false on any deviation. */
 export class ParsedBidId {
   seq: u64 = 0;
