@@ -90,7 +90,7 @@ describe("writeBidResponse", () => {
       '"nurl":"https://bidder.example/openrtb2/win' + NOTICE_Q1 + '&price=${AUCTION_PRICE}",' +
       '"burl":"https://bidder.example/openrtb2/win' + NOTICE_Q1 + '&price=${AUCTION_PRICE}&event=billing",' +
       '"lurl":"https://bidder.example/openrtb2/loss' + NOTICE_Q1 + '&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
-      '"adomain":["adv.example"],"cat":["IAB1","IAB2"],"crid":"cr-1","w":300,"h":250,"cid":"camp 1"}' +
+      '"adomain":["adv.example"],"cat":["IAB1","IAB2"],"crid":"cr-1","w":300,"h":250,"mtype":1,"cid":"camp 1"}' +
       "]}]}";
     expect(text(w)).toBe(want);
     expect(isValidJson(w)).toBe(true);
@@ -103,7 +103,7 @@ describe("writeBidResponse", () => {
     const first = text(write("req-1", [bid(0x1f, 0xabcd, "1", 2003, c, cr)]));
     expect(cr.replyFields).not.toBeNull();
     const kept = changetype<OwnedBytes>(cr.replyFields).toString();
-    expect(kept).toBe(',"adm":"<a href=\\"x\\">\\u0001é</a>","adomain":["adv.example"],"cat":["IAB1"],"crid":"cr-\\"1\\"","w":300,"h":250');
+    expect(kept).toBe(',"adm":"<a href=\\"x\\">\\u0001é</a>","adomain":["adv.example"],"cat":["IAB1"],"crid":"cr-\\"1\\"","w":300,"h":250,"mtype":1');
     // The next bid with the creative (another request, price and impression) copies the same bytes.
     const second = write("req-2", [bid(0x20, 0x1234, "2", 1500, c, cr)]);
     expect(text(second).includes(kept + ',"cid":"camp 1"}')).toBe(true);
@@ -135,13 +135,13 @@ describe("writeBidResponse", () => {
       '"nurl":"https://bidder.example/openrtb2/win?bid=10-00000001&imp=i1&cid=c1&price=${AUCTION_PRICE}",' +
       '"burl":"https://bidder.example/openrtb2/win?bid=10-00000001&imp=i1&cid=c1&price=${AUCTION_PRICE}&event=billing",' +
       '"lurl":"https://bidder.example/openrtb2/loss?bid=10-00000001&imp=i1&cid=c1&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
-      '"adomain":[],"crid":"a","w":728,"h":90,"cid":"c1"},' +
+      '"adomain":[],"crid":"a","w":728,"h":90,"mtype":1,"cid":"c1"},' +
       '{"id":"abc-ffffffff","impid":"i2","price":0.005,' +
       '"nurl":"https://bidder.example/openrtb2/win?bid=abc-ffffffff&imp=i2&cid=c2&price=${AUCTION_PRICE}",' +
       '"burl":"https://bidder.example/openrtb2/win?bid=abc-ffffffff&imp=i2&cid=c2&price=${AUCTION_PRICE}&event=billing",' +
       '"lurl":"https://bidder.example/openrtb2/loss?bid=abc-ffffffff&imp=i2&cid=c2&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
       '"adm":"<img src=\\"https://x.example/i.png?p=${AUCTION_PRICE}\\">",' +
-      '"adomain":["b.example","c.example"],"crid":"b","w":300,"h":600,"cid":"c2"}' +
+      '"adomain":["b.example","c.example"],"crid":"b","w":300,"h":600,"mtype":1,"cid":"c2"}' +
       "]}]}";
     expect(text(w)).toBe(want);
     expect(isValidJson(w)).toBe(true);
@@ -159,7 +159,7 @@ describe("writeBidResponse", () => {
       '"nurl":"https://bidder.example/openrtb2/win' + q + '&price=${AUCTION_PRICE}",' +
       '"burl":"https://bidder.example/openrtb2/win' + q + '&price=${AUCTION_PRICE}&event=billing",' +
       '"lurl":"https://bidder.example/openrtb2/loss' + q + '&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
-      '"adomain":["adv\\"q"],"cat":["I\\u000aAB"],"crid":"cr\\\\\\"x","w":1,"h":1,"cid":"c\\"1/é"}' +
+      '"adomain":["adv\\"q"],"cat":["I\\u000aAB"],"crid":"cr\\\\\\"x","w":1,"h":1,"mtype":1,"cid":"c\\"1/é"}' +
       "]}]}";
     expect(text(w)).toBe(want);
     expect(isValidJson(w)).toBe(true);

@@ -160,6 +160,9 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
   w.i64(cr.w);
   w.ascii(",\"h\":");
   w.i64(cr.h);
+  // OpenRTB 2.6 bid.mtype: the markup's type, so that an exchange can tell which of a multi-format
+  // imp's objects the bid answers. Every creative is a banner (1).
+  w.ascii(",\"mtype\":1");
 }
 
 /** {"error":"<message>"} for a 400 reply; the message is escaped anyway. */
