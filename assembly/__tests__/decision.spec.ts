@@ -488,6 +488,21 @@ describe("decision: targeting", () => {
     expect(d.bid(0).priceMicros).toBe(1000);
   });
 
+  it("a bcat in another taxonomy (cattax other than 1) blocks every creative that has categories", () => {
+    // cattax 1 (the default, IAB 1.0) compares as usual.
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":1,"bcat":["IAB2"]'), C1)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":1,"bcat":["IAB1"]'), C1)).toBe(nb(NoBid.BLOCKED));
+    // Content Taxonomy 2.0 ids cannot be compared with the creative's IAB1: blocked, whatever the codes.
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":2,"bcat":["52"]'), C1)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":2,"bcat":["IAB2"]'), C1)).toBe(nb(NoBid.BLOCKED));
+    // No bcat: nothing to compare, whatever the taxonomy.
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":2'), C1)).toBe(2000);
+    // A creative without categories is not blocked by a bcat in any taxonomy (as with cattax 1).
+    const d = decide(request(IMP, SITE + ',"cattax":7,"bcat":["1"]'), C1 + "," + camp("c2", 4000, "", CR_728 + ',{"crid":"ok","w":300,"h":250}'));
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("c2");
+  });
+
   it("wseat must name our seat when given; bseat must not (BLOCKED)", () => {
     expect(priceOrReason(request(IMP, SITE + ',"wseat":["other","nexus"]'), C1)).toBe(2000);
     expect(priceOrReason(request(IMP, SITE + ',"wseat":[]'), C1)).toBe(2000);

@@ -91,6 +91,7 @@ describe("BidRequest: minimal request and defaults", () => {
     expect(req.test).toBe(0);
     expect(req.at).toBe(2);
     expect(req.tmax).toBe(0);
+    expect(req.cattax).toBe(1);
     expect(req.site.present).toBe(false);
     expect(req.app.present).toBe(false);
     expect(req.device.present).toBe(false);
@@ -396,6 +397,9 @@ describe("BidRequest: required fields", () => {
 
 describe("BidRequest: what real exchanges send beyond the letter of OpenRTB", () => {
   it("reads integers written with an integral fraction or exponent", () => {
+    expect(errorOf(withTop('"cattax":2'))).toStrictEqual("OK");
+    expect(req.cattax).toBe(2);
+    expect(errorOf(withTop('"cattax":"2"'))).toStrictEqual("cattax: expected integer");
     expect(errorOf(withTop('"tmax":200.0,"at":1E0,"test":0.0'))).toStrictEqual("OK");
     expect(req.tmax).toBe(200);
     expect(req.at).toBe(1);

@@ -324,7 +324,10 @@ function buyerAllowed(req: BidRequest, seat: Str): bool {
 
 /**
  * The exchange's block lists: advertiser domains (badv: the domain or a subdomain, any case) and
- * categories (bcat: the category or a subcategory of it).
+ * categories (bcat: the category or a subcategory of it). Creatives' categories are IAB Content
+ * Category Taxonomy 1.0 codes: a bcat in another taxonomy (cattax other than 1) cannot be compared
+ * with them, so it blocks every creative that has categories (a string match across taxonomies
+ * would let through what the exchange blocked, or block at random).
  */
 function blocked(req: BidRequest, cr: Creative): bool {
   if (req.badv.count > 0) {
@@ -336,6 +339,7 @@ function blocked(req: BidRequest, cr: Creative): bool {
     }
   }
   if (req.bcat.count > 0) {
+    if (req.cattax != 1 && cr.cat.items.length > 0) return true;
     for (let i = 0; i < cr.cat.items.length; i++) {
       const cat = unchecked(cr.cat.items[i]);
       for (let j = 0; j < req.bcat.count; j++) {

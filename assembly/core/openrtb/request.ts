@@ -40,6 +40,8 @@ export class BidRequest {
   at: i32 = 2;
   /** Time limit in ms, 0 = not given. */
   tmax: i32 = 0;
+  /** The taxonomy of bcat (AdCOM "Category Taxonomies"; default 1: IAB Content Category Taxonomy 1.0). */
+  cattax: i32 = 1;
   readonly cur: StrList = new StrList(MAX_CUR);
   readonly bcat: StrList = new StrList(MAX_BLOCKED);
   readonly badv: StrList = new StrList(MAX_BLOCKED);
@@ -91,6 +93,7 @@ export class BidRequest {
     this.test = 0;
     this.at = 2;
     this.tmax = 0;
+    this.cattax = 1;
     this.cur.reset();
     this.bcat.reset();
     this.badv.reset();
