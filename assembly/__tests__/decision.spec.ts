@@ -637,6 +637,14 @@ describe("decision: ROI guard", () => {
 });
 
 describe("decision: reservations", () => {
+  it("carries imp.exp (seconds) to the reservation as its hold, in ms; 0 when not given", () => {
+    let d = decide(request(imp("1", '"banner":{"w":300,"h":250},"exp":300')), C1);
+    expect(d.bid(0).holdMs).toBe(300_000);
+    d = decide(request(), C1);
+    expect(d.bid(0).holdMs).toBe(0);
+  });
+
+
   it("a test request (test = 1, not billable) bids as in live mode but reserves nothing; its id is a test id", () => {
     const b = new MemBudget();
     const d = decide(request(IMP, SITE + "," + DEVICE + ',"test":1'), C1, b);

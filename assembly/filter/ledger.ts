@@ -82,6 +82,8 @@ namespace LedgerOp {
 }
 
 const recordBuf = heap.alloc(256);
+/** The longest an imp.exp holds a reservation (1 hour): a ring slot and its money stay taken that long. */
+export const RESERVATION_HOLD_MAX_MS: i64 = 3_600_000;
 const APPLIED: i32 = 0;
 const MISSING: i32 = 1;
 const GAVE_UP: i32 = 2;
@@ -345,6 +347,17 @@ export class SharedLedger extends BudgetPort {
   }
 
   /**
+   * How long a reservation is held without a notice: reservation_ttl_ms, or longer when the
+   * exchange said billing may come later (imp.exp, OpenRTB 2.6 §7.2: cached mobile ads, minutes;
+   * interstitials, up to half an hour), up to RESERVATION_HOLD_MAX_MS. A late win after the hold
+   * is still charged (late_charged), but its money may have been spent again meanwhile.
+   */
+  private holdFor(bid: ImpBid): i64 {
+    const hold = bid.holdMs < RESERVATION_HOLD_MAX_MS ? bid.holdMs : RESERVATION_HOLD_MAX_MS;
+    return hold > this.ttlMs ? hold : this.ttlMs;
+  }
+
+  /**
    * Writes the bid's reservation record into its ring slot. Returns NoBid.NONE, NoBid.RING_FULL
    * (the slot still holds a live reservation: the ring is too small for the bid rate, which the
    * operator fixes with reservation_slots) or NoBid.CONTENTION (a racing writer, a stale block,
@@ -400,7 +413,7 @@ export class SharedLedger extends BudgetPort {
     s.amountMicros = amount;
     s.createdMs = this.nowMs;
     s.monotonicExpiry = mono >= 0;
-    s.expiresMs = (mono >= 0 ? mono : this.nowMs) + this.ttlMs;
+    s.expiresMs = (mono >= 0 ? mono : this.nowMs) + this.holdFor(bid);
     s.setCampaignId(rt.campaign.id.ptr, rt.campaign.id.len);
     const n = s.write(recordBuf);
     const st2 = setShared2(this.slotKey, recordBuf, n, cas);

@@ -120,6 +120,24 @@ describe("notices", () => {
     assert.equal((await get(`${app.bidUrl}/openrtb2/win?bid=test-0000000&price=1`)).status, 404);
   });
 
+  it("a bid whose imp says billing may come later (imp.exp) keeps its reservation past reservation_ttl_ms", async () => {
+    const withExp = JSON.parse(README_REQUEST);
+    withExp.id = "exp-1";
+    withExp.imp[0].exp = 30; // seconds
+    const held = (await post(`${app.bidUrl}/openrtb2/bid`, JSON.stringify(withExp))).json().seatbid[0].bid[0];
+    const control = await bid(); // no exp: reservation_ttl_ms (1 s here)
+    const heldMicros = cpmToMicros(String(held.price));
+    const controlMicros = cpmToMicros(String(control.price));
+    const start = ledger().reserved;
+    assert.ok(start >= heldMicros + controlMicros);
+    // Wait for the control's reservation to expire (the TTL, then the leader's sweep).
+    const deadline = Date.now() + 8000;
+    while (ledger().reserved > start - controlMicros && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(ledger().reserved, start - controlMicros, "the control expired, the imp.exp bid is still held");
+    assert.deepEqual((await get(noticeUrl(held.nurl, "0.5"))).json(), { status: "charged" }, "its money was still reserved");
+    assert.deepEqual((await get(noticeUrl(control.nurl, "0.5"))).json(), { status: "late_charged" });
+  });
+
   it("a loss notice refunds the reservation once", async () => {
     const before = ledger();
     const b = await bid();

@@ -262,6 +262,7 @@ export class DecisionEngine {
     const slot = out.bid(out.count);
     slot.reset();
     slot.impIndex = impIndex;
+    slot.holdMs = <i64>imp.exp * 1000;
     slot.impId.copyFrom(imp.id);
     slot.campaign = best;
     slot.creative = bestCreative;

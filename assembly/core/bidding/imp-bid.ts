@@ -17,6 +17,12 @@ export class ImpBid {
   seq: u64 = 0;
   nonce: u32 = 0;
   reserved: bool = false;
+  /**
+   * How long the exchange says billing may follow the auction (imp.exp, in ms; 0: not said): the
+   * reservation is held at least that long, so that a late billing notice finds its money still
+   * reserved instead of charging it a second time after it was refunded and spent again.
+   */
+  holdMs: i64 = 0;
   /** The bid id as sent ("<seq hex>-<nonce hex>"). */
   readonly bidId: usize = heap.alloc(<usize>BID_ID_MAX);
   bidIdLen: i32 = 0;
@@ -30,6 +36,7 @@ export class ImpBid {
     this.seq = 0;
     this.nonce = 0;
     this.reserved = false;
+    this.holdMs = 0;
     this.bidIdLen = 0;
   }
 }
