@@ -15,6 +15,7 @@ import type { IncomingMessage } from "node:http";
 import { request } from "undici";
 import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
 import { BodyTooLarge, readBody } from "../../host/src/server/http-util.ts";
+import { localAuthority } from "../../host/src/server/bid-server.ts";
 import { bidsOf, lossAll, reserved, startHardeningBidder, type HardeningBidder } from "./helpers.ts";
 
 const DIR = join(FIXTURES, "hostile");
@@ -356,6 +357,21 @@ describe("slow and announcing clients", () => {
     await big.closed;
     assert.match(big.got.text, /^HTTP\/1\.1 431 /);
     assert.ok((await rejected(431, "headers_too_large")) >= 1);
+  });
+
+  it("an HTTP/1.0 request without Host gets notice URLs to the address and port it connected to", async () => {
+    const u = new URL(app.bidUrl);
+    const { sock, got, closed } = await raw();
+    const body = README_REQUEST.replace('"req-1"', '"req-http10"'); // the replay guard is on here
+    sock.write(`POST /openrtb2/bid HTTP/1.0\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await closed;
+    assert.match(got.text, /^HTTP\/1\.1 200 /, got.text.slice(0, 80));
+    const bid = JSON.parse(got.text.slice(got.text.indexOf("\r\n\r\n") + 4)).seatbid[0].bid[0];
+    assert.ok(bid.nurl.startsWith(`http://${u.hostname}:${u.port}/openrtb2/win?`), bid.nurl);
+    await lossAll(app, JSON.stringify({ seatbid: [{ bid: [bid] }] }));
+    assert.equal(localAuthority("::1", 8080), "[::1]:8080");
+    assert.equal(localAuthority("::ffff:10.0.0.7", 80), "10.0.0.7:80");
+    assert.equal(localAuthority(undefined, undefined), "localhost");
   });
 
   it("Expect: 100-continue with a declared body above the limit gets the 413 instead of 100 Continue", async () => {

@@ -288,8 +288,17 @@ function readHead(req: IncomingMessage): RequestHead {
     else if (name === "content-encoding") contentEncoding = contentEncoding === undefined ? value : `${contentEncoding}, ${value}`;
     else pairs.push([name, value]);
   }
-  if (host !== undefined) pairs[2]![1] = host;
+  // No Host (HTTP/1.0): the address the client connected to, so that the filter's notice URLs
+  // (built from :authority unless notice_base_url is set) still reach this server and port.
+  pairs[2]![1] = host ?? localAuthority(req.socket.localAddress, req.socket.localPort);
   return { pairs, contentLength, contentEncoding };
+}
+
+/** "host:port" of a local socket address (IPv6 in brackets, IPv4-mapped IPv6 as IPv4). */
+export function localAuthority(address: string | undefined, port: number | undefined): string {
+  if (address === undefined || port === undefined) return "localhost";
+  const a = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+  return a.includes(":") ? `[${a}]:${port}` : `${a}:${port}`;
 }
 
 /** Whether a request's Content-Length is above `max` (node:http has refused malformed ones). */
