@@ -18,6 +18,13 @@ const docs = ENVOY_FILES.map((f) => ({ file: f, envoy: readYaml(f) }));
 const compose = readYaml("envoy/envoy.yaml");
 const k8s = readYaml("deploy/k8s/envoy.yaml");
 
+/** The typed_config of the bids listener's HTTP filter `name`. */
+const filter = (envoy: any, name: string): any => {
+  const f = httpFilters(envoy).find((x) => x.name === name);
+  assert.ok(f, `no ${name}`);
+  return f.typed_config;
+};
+
 const seconds = (d: string): number => {
   const m = /^([0-9.]+)s$/.exec(d);
   assert.ok(m, `duration ${d}`);
@@ -25,15 +32,17 @@ const seconds = (d: string): number => {
 };
 
 for (const { file, envoy } of docs) {
-  test(`${file}: HTTP filters in order decompressor → nexus (Wasm) → buffer → router`, () => {
+  test(`${file}: HTTP filters in order compressor → decompressor → nexus (Wasm) → buffer → router`, () => {
     const filters = httpFilters(envoy);
     assert.deepEqual(filters.map((f) => f.name), [
+      "envoy.filters.http.compressor",
       "envoy.filters.http.decompressor",
       "envoy.filters.http.wasm",
       "envoy.filters.http.buffer",
       "envoy.filters.http.router",
     ]);
     assert.deepEqual(filters.map((f) => f.typed_config["@type"]), [
+      "type.googleapis.com/envoy.extensions.filters.http.compressor.v3.Compressor",
       "type.googleapis.com/envoy.extensions.filters.http.decompressor.v3.Decompressor",
       "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
       "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer",
@@ -41,8 +50,16 @@ for (const { file, envoy } of docs) {
     ]);
   });
 
+  test(`${file}: the compressor gzips JSON responses only (bids), never requests`, () => {
+    const c = filter(envoy, "envoy.filters.http.compressor");
+    assert.equal(c.compressor_library.typed_config["@type"], "type.googleapis.com/envoy.extensions.compression.gzip.compressor.v3.Gzip");
+    assert.deepEqual(c.response_direction_config.common_config.content_type, ["application/json"]);
+    assert.ok(c.response_direction_config.common_config.min_content_length > 0);
+    assert.equal(c.request_direction_config, undefined, "request compression stays off (Envoy's default)");
+  });
+
   test(`${file}: the decompressor inflates gzip request bodies only, with a bomb limit`, () => {
-    const d = httpFilters(envoy)[0].typed_config;
+    const d = filter(envoy, "envoy.filters.http.decompressor");
     assert.equal(d.decompressor_library.typed_config["@type"], "type.googleapis.com/envoy.extensions.compression.gzip.decompressor.v3.Gzip");
     const gz = d.decompressor_library.typed_config;
     assert.ok(gz.max_inflate_ratio >= 1 && gz.max_inflate_ratio <= 100, "max_inflate_ratio bounds gzip bombs");
@@ -101,7 +118,7 @@ for (const { file, envoy } of docs) {
 
   test(`${file}: body limits agree (max_body_bytes < buffer filter <= connection buffer)`, () => {
     const plugin = pluginConfig(envoy);
-    const buffer = httpFilters(envoy)[2].typed_config;
+    const buffer = filter(envoy, "envoy.filters.http.buffer");
     // Above max_body_bytes: the filter answers its own 413 before the buffer filter's limit.
     assert.ok((buffer.max_request_bytes as number) > (plugin.max_body_bytes as number));
     assert.ok((buffer.max_request_bytes as number) <= listener(envoy, "bids").per_connection_buffer_limit_bytes);

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseAllDocuments } from "yaml";
 import {
-  K8S_DIR, ROOT, cluster, clusterEndpoints, imageIsPinned, k8sObject, k8sObjects, listener, quantity, read, readYaml, routeFor, which,
+  K8S_DIR, ROOT, cluster, clusterEndpoints, imageIsPinned, k8sObject, k8sObjects, listener, quantity, read, readYaml, routeFor, wasmPluginConfig, which,
 } from "./helpers.ts";
 import { defaultConfig, loadConfig } from "../../host/src/config.ts";
 import { startControlPlane } from "../../host/src/standalone.ts";
@@ -103,7 +103,7 @@ test("Envoy's configuration comes from the ConfigMap (-c), the .wasm from the im
   assert.equal(volume("envoy-config").configMap.name, "nexus-rtb-envoy");
   assert.ok(args.includes("--disable-hot-restart"));
   // The mount does not hide the baked filter.
-  const filename = envoyYaml.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[1].typed_config.config.vm_config.code.local.filename;
+  const filename = wasmPluginConfig(envoyYaml).vm_config.code.local.filename;
   assert.ok(!filename.startsWith(mount.mountPath + "/"));
   assert.match(read("Dockerfile"), new RegExp(`nexus_filter\\.wasm ${filename.replace(/\./g, "\\.")}`));
   assert.equal(portNumber(envoyC, "bids"), listener(envoyYaml, "bids").address.socket_address.port_value);
