@@ -11,7 +11,7 @@ export const CONSTANT_BID_RESPONSE =
 if (import.meta.url === `file://${process.argv[1]}`) {
   const length = Buffer.byteLength(CONSTANT_BID_RESPONSE);
   // The same server options as the bidder's bid server (bid-server.ts).
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 30_000 }, (req, res) => {
+  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {

@@ -114,7 +114,7 @@ export interface ServerProcess {
  */
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 
-function startProcess(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<ServerProcess> {
+export function startProcess(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<ServerProcess> {
   const child: ChildProcess = spawn(process.execPath, [...SERVER_NODE_ARGS, ...args], { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, ...env } });
   return new Promise<ServerProcess>((resolve, reject) => {
     let out = "";
