@@ -644,7 +644,6 @@ describe("decision: reservations", () => {
     expect(d.bid(0).holdMs).toBe(0);
   });
 
-
   it("a test request (test = 1, not billable) bids as in live mode but reserves nothing; its id is a test id", () => {
     const b = new MemBudget();
     const d = decide(request(IMP, SITE + "," + DEVICE + ',"test":1'), C1, b);
@@ -663,7 +662,6 @@ describe("decision: reservations", () => {
     expect(live.wanted).toStrictEqual([<i64>2000]);
     expect(isTestBidId(l.bid(0).bidId, l.bid(0).bidIdLen)).toBe(false);
   });
-
 
   it("bids the partial amount when it still clears the floor", () => {
     const b = new MemBudget();
