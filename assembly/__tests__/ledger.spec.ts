@@ -234,6 +234,24 @@ describe("LedgerRecord settle / refund / chargeLate", () => {
     expect(ledger(1000).averageWinPrice(0)).toBe(0);
   });
 
+  it("settleUnpriced moves the money as settle but stays out of averageWinPrice (a bid is no clearing price)", () => {
+    const l = ledger(1_000_000);
+    for (let i = 0; i < 20; i++) {
+      l.reserve(500, 0, 0, 1);
+      l.settle(500, 300, 1);
+    }
+    const charged = l.charged;
+    for (let i = 0; i < 25; i++) {
+      l.reserve(900, 0, 0, 1);
+      l.settleUnpriced(900, 900, 1);
+    }
+    expect(l.reserved).toBe(0);
+    expect(l.charged).toBe(charged + 25 * 900);
+    expect(l.dailyCharged).toBe(charged + 25 * 900);
+    expect(l.wins).toBe(45);
+    expect(l.averageWinPrice(20)).toBe(300);
+  });
+
   it("rollDay resets the daily spend only when the day moves forward", () => {
     const l = ledger(1000);
     l.day = 4;

@@ -79,6 +79,8 @@ namespace LedgerOp {
   export const LATE_CHARGE: i32 = 2;
   /** The host's grant: `granted` = `amount` (never below charged + reserved). */
   export const SET_GRANT: i32 = 3;
+  /** SETTLE at the bid (the notice's price was unusable): left out of the market-price estimate. */
+  export const SETTLE_UNPRICED: i32 = 4;
 }
 
 const recordBuf = heap.alloc(256);
@@ -244,6 +246,7 @@ export class SharedLedger extends BudgetPort {
       const today = this.today();
       if (op == LedgerOp.REFUND) this.ledger.refund(amount);
       else if (op == LedgerOp.SETTLE) this.ledger.settle(amount, price, today);
+      else if (op == LedgerOp.SETTLE_UNPRICED) this.ledger.settleUnpriced(amount, price, today);
       else if (op == LedgerOp.LATE_CHARGE) this.ledger.chargeLate(price, today);
       else {
         // A grant never takes back money already charged or reserved.
@@ -487,7 +490,7 @@ export class SharedLedger extends BudgetPort {
     if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
     if (from == 255) return NoticeResult.CONTENTION;
     if (from == SlotState.RESERVED) {
-      this.applyForSlot(LedgerOp.SETTLE, this.slot.amountMicros, price);
+      this.applyForSlot(atBid ? LedgerOp.SETTLE_UNPRICED : LedgerOp.SETTLE, this.slot.amountMicros, price);
       metrics.inc(metrics.wins);
       metrics.add(metrics.spendMicros, price);
       if (atBid) metrics.inc(metrics.noticeInvalid);

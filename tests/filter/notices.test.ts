@@ -87,6 +87,8 @@ describe("notices", () => {
       const after = money();
       assert.equal(after.charged - before.charged, bidMicros, `price ${JSON.stringify(price)}: the bid is charged`);
       assert.equal(after.reserved, before.reserved - bidMicros, "its reservation is settled");
+      // Left out of the market-price estimate, as late wins are (LedgerRecord.settleUnpriced).
+      assert.equal(after.lateWins - before.lateWins, 1n, "an unpriced win is not averaged as a clearing price");
       assert.equal((await get(noticeUrl(b.nurl, "0.001"))).json().status, "already_settled");
     }
   });

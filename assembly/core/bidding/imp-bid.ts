@@ -23,7 +23,7 @@ export class ImpBid {
    * reserved instead of charging it a second time after it was refunded and spent again.
    */
   holdMs: i64 = 0;
-  /** The bid id as sent ("<seq hex>-<nonce hex>"). */
+  /** The bid id as sent ("<seq hex>-<nonce hex>"; "test-<nonce hex>" on a test request: formatTestBidId). */
   readonly bidId: usize = heap.alloc(<usize>BID_ID_MAX);
   bidIdLen: i32 = 0;
 

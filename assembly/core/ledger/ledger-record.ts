@@ -28,7 +28,9 @@ export class LedgerRecord {
   day: i64 = 0;
   dailyCharged: i64 = 0;
   wins: i64 = 0;
+  /** Wins left out of the market-price estimate: late ones (chargeLate) and ones charged at the bid (settleUnpriced). */
   lateWins: i64 = 0;
+  /** What those wins charged. */
   lateCharged: i64 = 0;
   reservations: i64 = 0;
   refunded: i64 = 0;
@@ -143,6 +145,18 @@ export class LedgerRecord {
     this.wins++;
   }
 
+  /**
+   * A win charged at its bid because its notice's price was unusable (missing, unreadable, above
+   * the bid): the money as settle(); for the market-price estimate, left out like a late win
+   * (our own bid is no clearing price: averaging bids in would raise the estimate and make the
+   * ROI guard refuse bids the market would clear lower).
+   */
+  settleUnpriced(reservedAmount: i64, price: i64, today: i64): void {
+    this.settle(reservedAmount, price, today);
+    this.lateWins++;
+    this.lateCharged += price;
+  }
+
   /** A reservation that ends without a charge (loss, floor, timeout, TTL). */
   refund(reservedAmount: i64): void {
     this.reserved -= reservedAmount;
@@ -151,9 +165,10 @@ export class LedgerRecord {
   }
 
   /**
-   * The average clearing price of the wins charged on time (micros per impression), 0 with fewer
-   * than `minWins` of them. Late wins are left out of both sums: `wins` counts them too, so
-   * dividing the on-time charge by `wins` read low by the share of late wins.
+   * The average clearing price of the wins charged on time at a clearing price (micros per
+   * impression), 0 with fewer than `minWins` of them. Late wins and wins charged at the bid
+   * (lateWins, lateCharged) are left out of both sums: `wins` counts them too, so dividing the
+   * on-time charge by `wins` read low by the share of late wins.
    */
   averageWinPrice(minWins: i64): i64 {
     const onTime = this.wins - this.lateWins;
