@@ -34,3 +34,13 @@ describe("plugin configuration: privacy keys", () => {
     expect(parser.error).toBe("coppa_no_bid: expected true or false");
   });
 });
+
+describe("plugin configuration: reservation_exp_max_ms", () => {
+  it("defaults to 0 (an imp's exp does not extend a reservation) and reads 0-86400000", () => {
+    expect(parse("{}")!.reservationExpMaxMs).toBe(0);
+    expect(parse('{"reservation_exp_max_ms": 600000}')!.reservationExpMaxMs).toBe(600000);
+    expect(parse('{"reservation_exp_max_ms": 86400001}')).toBeNull();
+    expect(parser.error).toBe("reservation_exp_max_ms: must be between 0 and 86400000");
+    expect(parse('{"reservation_exp_max_ms": -1}')).toBeNull();
+  });
+});

@@ -34,6 +34,8 @@ export class PluginConfig {
   syncPeriodMs: i32 = 1000;
   syncTimeoutMs: i32 = 2000;
   reservationTtlMs: i32 = 120000;
+  /** Longest hold an imp's exp may give a reservation (ms); 0: exp is not used (ledger.ts holdFor). */
+  reservationExpMaxMs: i32 = 0;
   reservationSlots: i32 = 65536;
   casRetries: i32 = 32;
   pacing: PidGains = new PidGains();
@@ -91,6 +93,7 @@ export class PluginConfigParser {
       else if (d.keyIs("sync_period_ms")) cfg.syncPeriodMs = <i32>d.int(50, 600000);
       else if (d.keyIs("sync_timeout_ms")) cfg.syncTimeoutMs = <i32>d.int(10, 60000);
       else if (d.keyIs("reservation_ttl_ms")) cfg.reservationTtlMs = <i32>d.int(1000, 86400000);
+      else if (d.keyIs("reservation_exp_max_ms")) cfg.reservationExpMaxMs = <i32>d.int(0, 86400000);
       else if (d.keyIs("reservation_slots")) cfg.reservationSlots = <i32>d.int(64, 1 << 22);
       else if (d.keyIs("cas_retries")) cfg.casRetries = <i32>d.int(1, 1000);
       else if (d.keyIs("pacing")) this.pacing(cfg);

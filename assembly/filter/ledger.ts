@@ -84,8 +84,6 @@ namespace LedgerOp {
 }
 
 const recordBuf = heap.alloc(256);
-/** The longest an imp.exp holds a reservation (1 hour): a ring slot and its money stay taken that long. */
-export const RESERVATION_HOLD_MAX_MS: i64 = 3_600_000;
 const APPLIED: i32 = 0;
 const MISSING: i32 = 1;
 const GAVE_UP: i32 = 2;
@@ -101,6 +99,8 @@ export class SharedLedger extends BudgetPort {
   nowMs: i64 = 0;
   utcOffsetMinutes: i32 = 0;
   ttlMs: i64 = 120000;
+  /** reservation_exp_max_ms: the longest hold an imp's exp may give a reservation (0: exp not used). */
+  expMaxMs: i64 = 0;
   slots: u32 = 65536;
   retries: i32 = 32;
   /**
@@ -352,11 +352,13 @@ export class SharedLedger extends BudgetPort {
   /**
    * How long a reservation is held without a notice: reservation_ttl_ms, or longer when the
    * exchange said billing may come later (imp.exp, OpenRTB 2.6 §7.2: cached mobile ads, minutes;
-   * interstitials, up to half an hour), up to RESERVATION_HOLD_MAX_MS. A late win after the hold
-   * is still charged (late_charged), but its money may have been spent again meanwhile.
+   * interstitials, up to half an hour), up to reservation_exp_max_ms. A late win after the hold is
+   * still charged (late_charged), but its money may have been spent again meanwhile. Off by
+   * default: every held slot stays taken as long, so an exchange sending a long exp on every imp
+   * would fill a ring sized for the TTL (ring_full); the operator sizes reservation_slots for it.
    */
   private holdFor(bid: ImpBid): i64 {
-    const hold = bid.holdMs < RESERVATION_HOLD_MAX_MS ? bid.holdMs : RESERVATION_HOLD_MAX_MS;
+    const hold = bid.holdMs < this.expMaxMs ? bid.holdMs : this.expMaxMs;
     return hold > this.ttlMs ? hold : this.ttlMs;
   }
 

@@ -90,6 +90,7 @@ export class NexusRoot extends RootContext {
     viewOf(cfg.currency, this.reply.currency);
     const l = this.ledger;
     l.ttlMs = cfg.reservationTtlMs;
+    l.expMaxMs = cfg.reservationExpMaxMs;
     l.slots = reservationRingSlots(<u32>cfg.reservationSlots);
     l.retries = cfg.casRetries;
     l.utcOffsetMinutes = cfg.utcOffsetMinutes;

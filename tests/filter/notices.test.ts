@@ -8,7 +8,8 @@ import type { Standalone } from "../../host/src/standalone.ts";
 let app: Standalone;
 
 before(async () => {
-  app = await startTestBidder({ vms: 2, plugin: { reservation_ttl_ms: 1000 } });
+  // Holds from an imp's exp up to 10 s (reservation_exp_max_ms; off by default).
+  app = await startTestBidder({ vms: 2, plugin: { reservation_ttl_ms: 1000, reservation_exp_max_ms: 10_000 } });
 });
 after(async () => {
   await app?.close();
@@ -122,7 +123,7 @@ describe("notices", () => {
     assert.equal((await get(`${app.bidUrl}/openrtb2/win?bid=test-0000000&price=1`)).status, 404);
   });
 
-  it("a bid whose imp says billing may come later (imp.exp) keeps its reservation past reservation_ttl_ms", async () => {
+  it("a bid whose imp says billing may come later (imp.exp) keeps its reservation past reservation_ttl_ms (reservation_exp_max_ms set)", async () => {
     const withExp = JSON.parse(README_REQUEST);
     withExp.id = "exp-1";
     withExp.imp[0].exp = 30; // seconds
@@ -138,6 +139,25 @@ describe("notices", () => {
     assert.equal(ledger().reserved, start - controlMicros, "the control expired, the imp.exp bid is still held");
     assert.deepEqual((await get(noticeUrl(held.nurl, "0.5"))).json(), { status: "charged" }, "its money was still reserved");
     assert.deepEqual((await get(noticeUrl(control.nurl, "0.5"))).json(), { status: "late_charged" });
+  });
+
+  it("without reservation_exp_max_ms (the default) an imp's exp does not extend the hold", async () => {
+    const plain = await startTestBidder({ plugin: { reservation_ttl_ms: 1000 } });
+    try {
+      const withExp = JSON.parse(README_REQUEST);
+      withExp.imp[0].exp = 30;
+      const r = await post(`${plain.bidUrl}/openrtb2/bid`, JSON.stringify(withExp));
+      assert.equal(r.status, 200);
+      const b = r.json().seatbid[0].bid[0];
+      const plainLedger = () => readLedger(plain.pool.shared, "test-cpa")!;
+      assert.ok(plainLedger().reserved >= cpmToMicros(String(b.price)));
+      const deadline = Date.now() + 8000;
+      while (plainLedger().reserved !== 0n && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+      assert.equal(plainLedger().reserved, 0n, "refunded at reservation_ttl_ms despite exp 30 s");
+      assert.deepEqual((await get(noticeUrl(b.nurl, "0.5"))).json(), { status: "late_charged" });
+    } finally {
+      await plain.close();
+    }
   });
 
   it("a loss notice refunds the reservation once", async () => {
