@@ -63,9 +63,9 @@ export namespace NoticeResult {
   export const DUPLICATE: i32 = 3;
   export const UNKNOWN_BID: i32 = 4;
   export const CONTENTION: i32 = 6;
-  /** CHARGED, at the bid: the notice's price was unusable (see win()). */
-  export const CHARGED_AT_BID: i32 = 7;
-  /** LATE_CHARGED, at the bid. */
+  /** Won, price unusable: the money stays reserved until a priced notice or the TTL (see win()). */
+  export const PENDING: i32 = 7;
+  /** LATE_CHARGED, at the bid (the notice's price was unusable). */
   export const LATE_CHARGED_AT_BID: i32 = 8;
 }
 
@@ -397,7 +397,7 @@ export class SharedLedger extends BudgetPort {
         if (attempt == 0) continue;
         return NoBid.CONTENTION;
       }
-      if (this.slot.state == SlotState.RESERVED) {
+      if (isHeld(this.slot.state)) {
         // Ring full: the slot still holds a live reservation from one lap ago.
         if (!this.pastTtl(mono)) return NoBid.RING_FULL;
         // Past its TTL, but the leader's sweep (a slice of the ring per tick) has not reached it
@@ -405,7 +405,7 @@ export class SharedLedger extends BudgetPort {
         // short by the sweep's lag. Then take the slot as any other ended reservation's.
         if (this.expireHeld() < 0) return NoBid.CONTENTION;
         if (readShared2(this.slotKey) != Status.OK || !this.slot.read(shared.ptr, shared.len)) return NoBid.CONTENTION;
-        if (this.slot.seq > <u64>seq || this.slot.state == SlotState.RESERVED) return NoBid.CONTENTION; // another VM took it meanwhile
+        if (this.slot.seq > <u64>seq || isHeld(this.slot.state)) return NoBid.CONTENTION; // another VM took it meanwhile
         cas = shared.cas;
       }
       break;
@@ -475,9 +475,11 @@ export class SharedLedger extends BudgetPort {
   /**
    * A win (nurl or burl) at `price` micros per impression. A price below 0 (the notice's price
    * could not be read: removed, an unsubstituted or encoded macro) or above the bid (no auction
-   * clears there: an exchange error) is charged at the bid: the win happened, and the bid is the
-   * most a first- or second-price auction can cost. Refusing it would refund the reservation at
-   * its TTL and let money the exchange may bill be spent again.
+   * clears there: an exchange error) is unusable: the win happened, so the money must not be
+   * refunded, but its price is unknown. A live reservation then waits, still reserved
+   * (WON_PENDING), for a notice with a usable price (an exchange may price only its burl), and is
+   * charged at the bid (the most a first- or second-price auction can cost) at its TTL
+   * (expireHeld). A reservation already refunded is charged at the bid at once (late).
    */
   win(seq: u64, nonce: u32, price: i64): i32 {
     this.slotKey.build(<u32>(seq % <u64>this.slots));
@@ -485,28 +487,36 @@ export class SharedLedger extends BudgetPort {
     if (!this.slot.read(shared.ptr, shared.len) || this.slot.seq != seq || this.slot.nonce != nonce) {
       return NoticeResult.UNKNOWN_BID;
     }
-    const atBid = price < 0 || price > this.slot.amountMicros;
-    if (atBid) price = this.slot.amountMicros;
+    const unpriced = price < 0 || price > this.slot.amountMicros;
+    if (unpriced) metrics.inc(metrics.noticeInvalid);
 
-    let from = this.transitionSlot(seq, nonce, SlotState.WON, price);
+    let from = this.transitionSlot(seq, nonce, unpriced ? SlotState.WON_PENDING : SlotState.WON, unpriced ? 0 : price);
     if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
     if (from == 255) return NoticeResult.CONTENTION;
     if (from == SlotState.RESERVED) {
-      this.applyForSlot(atBid ? LedgerOp.SETTLE_UNPRICED : LedgerOp.SETTLE, this.slot.amountMicros, price);
+      if (unpriced) return NoticeResult.PENDING;
+      this.applyForSlot(LedgerOp.SETTLE, this.slot.amountMicros, price);
       metrics.inc(metrics.wins);
       metrics.add(metrics.spendMicros, price);
-      if (atBid) metrics.inc(metrics.noticeInvalid);
-      return atBid ? NoticeResult.CHARGED_AT_BID : NoticeResult.CHARGED;
+      return NoticeResult.CHARGED;
+    }
+    if (from == SlotState.WON_PENDING) {
+      // An unpriced notice again: still pending. A priced one: WON_PENDING → WON, settled at it.
+      if (unpriced) return NoticeResult.PENDING;
+      this.applyForSlot(LedgerOp.SETTLE, this.slot.amountMicros, price);
+      metrics.inc(metrics.wins);
+      metrics.add(metrics.spendMicros, price);
+      return NoticeResult.CHARGED;
     }
     if (from == SlotState.EXPIRED || from == SlotState.LOST) {
       // The reservation was already refunded: the impression still cost money.
-      from = this.transitionSlot(seq, nonce, SlotState.LATE_WON, price);
+      const charge = unpriced ? this.slot.amountMicros : price;
+      from = this.transitionSlot(seq, nonce, SlotState.LATE_WON, charge);
       if (from == SlotState.EXPIRED || from == SlotState.LOST) {
-        this.applyForSlot(LedgerOp.LATE_CHARGE, 0, price);
+        this.applyForSlot(LedgerOp.LATE_CHARGE, 0, charge);
         metrics.inc(metrics.lateWins);
-        metrics.add(metrics.spendMicros, price);
-        if (atBid) metrics.inc(metrics.noticeInvalid);
-        return atBid ? NoticeResult.LATE_CHARGED_AT_BID : NoticeResult.LATE_CHARGED;
+        metrics.add(metrics.spendMicros, charge);
+        return unpriced ? NoticeResult.LATE_CHARGED_AT_BID : NoticeResult.LATE_CHARGED;
       }
       // Not charged: answering "already settled" would stop the exchange from sending it again.
       if (from == 255) return NoticeResult.CONTENTION; // retryable (503)
@@ -543,7 +553,7 @@ export class SharedLedger extends BudgetPort {
       this.slotKey.build(idx);
       if (readShared2(this.slotKey) != Status.OK) continue;
       if (!this.slot.read(shared.ptr, shared.len)) continue;
-      if (this.slot.state != SlotState.RESERVED || !this.pastTtl(mono)) continue;
+      if (!isHeld(this.slot.state) || !this.pastTtl(mono)) continue;
       if (this.expireHeld() == 1) expired++;
     }
     return expired;
@@ -562,6 +572,17 @@ export class SharedLedger extends BudgetPort {
    * notice, another VM's expiry), -1 when the CAS loop gave up.
    */
   private expireHeld(): i32 {
+    // A won reservation waiting for its price (WON_PENDING) is charged at the bid; a plain one refunded.
+    if (this.slot.state == SlotState.WON_PENDING) {
+      const amount = this.slot.amountMicros;
+      const from = this.transitionSlot(this.slot.seq, this.slot.nonce, SlotState.WON, amount);
+      if (from == 255) return -1;
+      if (from != SlotState.WON_PENDING) return 0;
+      this.applyForSlot(LedgerOp.SETTLE_UNPRICED, amount, amount);
+      metrics.inc(metrics.wins);
+      metrics.add(metrics.spendMicros, amount);
+      return 1;
+    }
     const from = this.transitionSlot(this.slot.seq, this.slot.nonce, SlotState.EXPIRED, 0);
     if (from == 255) return -1;
     if (from != SlotState.RESERVED) return 0;
@@ -570,6 +591,7 @@ export class SharedLedger extends BudgetPort {
     metrics.inc(metrics.refunds);
     return 1;
   }
+
 
   /** Re-reads a campaign's ledger: exhausted flag and market price estimate (every VM, every tick). */
   refresh(rt: CampaignRuntime): void {
@@ -592,8 +614,14 @@ function ledgerUpdateLost(op: i32, amount: i64, price: i64, why: string): void {
 }
 
 /** Forward-only state machine of a reservation. */
+/** The slot holds money: a live reservation, or a win waiting for its price. */
+@inline function isHeld(state: u8): bool {
+  return state == SlotState.RESERVED || state == SlotState.WON_PENDING;
+}
+
 function allowed(from: u8, to: u8): bool {
   if (from == SlotState.RESERVED) return to != SlotState.RESERVED && to != SlotState.LATE_WON;
+  if (from == SlotState.WON_PENDING) return to == SlotState.WON;
   if (from == SlotState.EXPIRED || from == SlotState.LOST) return to == SlotState.LATE_WON;
   return false;
 }

@@ -262,7 +262,7 @@ export class NexusRoot extends RootContext {
       // OpenRTB 2.6 §4.4: an exchange rendering for test or ad-quality purposes puts AUDIT in the
       // price macro. Not billable: nothing changes (the reservation waits for a real notice).
       if (this.param.equalsAscii("AUDIT")) return this.noticeOk("{\"status\":\"audit\"}");
-      // Any other price that does not parse is -1: charged at the bid (Ledger.win).
+      // Any other price that does not parse is -1: unusable (Ledger.win).
       result = this.ledger.win(this.bidId.seq, this.bidId.nonce, parseCpmToMicros(this.param));
     } else {
       result = this.ledger.loss(this.bidId.seq, this.bidId.nonce);
@@ -276,8 +276,8 @@ export class NexusRoot extends RootContext {
         return this.noticeOk("{\"status\":\"charged\"}");
       case NoticeResult.LATE_CHARGED:
         return this.noticeOk("{\"status\":\"late_charged\"}");
-      case NoticeResult.CHARGED_AT_BID:
-        return this.noticeOk("{\"status\":\"charged_at_bid\"}");
+      case NoticeResult.PENDING:
+        return this.noticeOk("{\"status\":\"won_price_pending\"}");
       case NoticeResult.LATE_CHARGED_AT_BID:
         return this.noticeOk("{\"status\":\"late_charged_at_bid\"}");
       case NoticeResult.REFUNDED:

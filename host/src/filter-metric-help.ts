@@ -30,7 +30,7 @@ const HELP: Readonly<Record<string, string>> = {
   nexus_losses_total: "Loss notices settled.",
   nexus_notices_duplicate_total: "Notices for a bid already settled.",
   nexus_notices_unknown_total: "Notices for an unknown bid id.",
-  nexus_notices_invalid_total: "Win notices whose price was missing, unreadable or above the bid: charged at the bid.",
+  nexus_notices_invalid_total: "Win notices whose price was missing, unreadable or above the bid (won, price pending).",
   nexus_sync_ok_total: "Leader VM calls to the host that succeeded.",
   nexus_sync_failed_total: "Leader VM calls to the host that failed.",
   nexus_sync_stale_answers_total: "Sync answers dropped because leadership moved while they were in flight.",

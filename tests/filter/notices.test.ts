@@ -69,7 +69,7 @@ describe("notices", () => {
     await get(noticeUrl(b.lurl, "0")); // release the test's reservation
   });
 
-  it("a win whose price is unusable (above the bid, negative, non-numeric, missing, an unsubstituted macro) is charged at the bid, once", async () => {
+  it("a win whose price is unusable (above the bid, negative, non-numeric, missing, an unsubstituted macro) keeps its money reserved until a priced notice settles it", async () => {
     const prices: Array<(bidPrice: number) => string | null> = [
       (bp) => (bp * 2).toFixed(3), // above the bid
       ...["-1", "abc", "${AUCTION_PRICE}", "1e3", "", "1.2.3", "0.123456789".padEnd(41, "1")].map((p) => () => p),
@@ -77,21 +77,39 @@ describe("notices", () => {
     ];
     for (const priceOf of prices) {
       const b = await bid();
-      const bidMicros = cpmToMicros(String(b.price));
       const price = priceOf(b.price);
       const url = price === null ? b.nurl.replace(/&price=[^&]*/, "") : b.nurl.replace("${AUCTION_PRICE}", encodeURIComponent(price));
       if (price === null) assert.ok(!url.includes("price="), url);
       const before = money();
-      const r = await get(url);
-      assert.equal(r.status, 200, `price ${JSON.stringify(price)}: ${r.status} ${r.text}`);
-      assert.deepEqual(r.json(), { status: "charged_at_bid" }, `price ${JSON.stringify(price)}`);
+      for (let i = 0; i < 2; i++) {
+        const r = await get(url);
+        assert.equal(r.status, 200, `price ${JSON.stringify(price)}: ${r.status} ${r.text}`);
+        assert.deepEqual(r.json(), { status: "won_price_pending" }, `price ${JSON.stringify(price)}`);
+      }
+      assert.deepEqual(money(), before, "nothing charged or refunded yet: the bid's money stays reserved");
+      // The burl with the clearing price settles it at that price.
+      const r = await get(noticeUrl(b.burl, "0.5"));
+      assert.deepEqual(r.json(), { status: "charged" });
       const after = money();
-      assert.equal(after.charged - before.charged, bidMicros, `price ${JSON.stringify(price)}: the bid is charged`);
-      assert.equal(after.reserved, before.reserved - bidMicros, "its reservation is settled");
-      // Left out of the market-price estimate, as late wins are (LedgerRecord.settleUnpriced).
-      assert.equal(after.lateWins - before.lateWins, 1n, "an unpriced win is not averaged as a clearing price");
-      assert.equal((await get(noticeUrl(b.nurl, "0.001"))).json().status, "already_settled");
+      assert.equal(after.charged - before.charged, cpmToMicros("0.5"));
+      assert.equal(after.reserved, before.reserved - cpmToMicros(String(b.price)));
+      assert.equal((await get(url)).json().status, "already_settled");
     }
+  });
+
+  it("a pending win (no usable price) is charged at the bid at its TTL, and kept out of the market-price estimate", async () => {
+    const b = await bid();
+    const bidMicros = cpmToMicros(String(b.price));
+    const before = money();
+    assert.deepEqual((await get(noticeUrl(b.nurl, "${AUCTION_PRICE}"))).json(), { status: "won_price_pending" });
+    // The TTL here is 1 s; the leader's sweep (or the next bid needing the slot) ends it.
+    const deadline = Date.now() + 8000;
+    while (money().charged === before.charged && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const after = money();
+    assert.equal(after.charged - before.charged, bidMicros, "charged at the bid");
+    assert.equal(after.lateWins - before.lateWins, 1n, "an unpriced win is not averaged as a clearing price");
+    assert.equal(after.reservations, before.reservations);
+    assert.equal((await get(noticeUrl(b.nurl, "0.1"))).json().status, "already_settled");
   });
 
   it("a win priced AUDIT (OpenRTB 2.6 §4.4: a test or ad-quality rendering) changes nothing; the real notice settles it", async () => {

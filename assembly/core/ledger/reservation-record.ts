@@ -1,6 +1,7 @@
 // One reservation in the shared-data ring: which campaign, how much, until
 // when, and how it ended. A record's state only moves forward:
-//   RESERVED → WON | LOST | REFUNDED (floor, timeout) | EXPIRED (TTL)
+//   RESERVED → WON | LOST | REFUNDED (floor, timeout) | EXPIRED (TTL) | WON_PENDING
+//   WON_PENDING → WON (a notice with a usable price, or the TTL: charged at the bid)
 //   EXPIRED | LOST → LATE_WON (a win after all: charged and counted)
 // so a repeated or late notice can always tell what already happened.
 
@@ -12,6 +13,12 @@ export namespace SlotState {
   export const REFUNDED: u8 = 4;
   export const EXPIRED: u8 = 5;
   export const LATE_WON: u8 = 6;
+  /**
+   * Won, but the notice's price was unusable (missing, unreadable, above the bid): the money
+   * stays reserved until a notice with a price settles it (an exchange may price only its burl),
+   * or until the TTL, when it is charged at the bid. Live, as RESERVED is, for the ring.
+   */
+  export const WON_PENDING: u8 = 7;
 }
 
 export const MAX_CAMPAIGN_ID: i32 = 64;
@@ -97,7 +104,7 @@ export class ReservationRecord {
 
   /** True if the slot may be taken by a new reservation. */
   isReusable(nowMs: i64): bool {
-    // A RESERVED slot is reusable only after the sweeper expired it; others are final.
-    return this.state != SlotState.RESERVED;
+    // A RESERVED (or WON_PENDING) slot is reusable only after the sweeper ended it; others are final.
+    return this.state != SlotState.RESERVED && this.state != SlotState.WON_PENDING;
   }
 }
