@@ -495,7 +495,7 @@ describe("ReservationRecord", () => {
     expect(r.monotonicExpiry).toBe(false);
   });
 
-  it("only a live RESERVED slot is not reusable", () => {
+  it("only a slot holding money (RESERVED, or WON_PENDING: won, price unknown) is not reusable", () => {
     const r = new ReservationRecord();
     const states: u8[] = [SlotState.FREE, SlotState.WON, SlotState.LOST, SlotState.REFUNDED, SlotState.EXPIRED, SlotState.LATE_WON];
     for (let i = 0; i < states.length; i++) {
@@ -505,5 +505,7 @@ describe("ReservationRecord", () => {
     r.state = SlotState.RESERVED;
     expect(r.isReusable(0)).toBe(false);
     expect(r.isReusable(i64.MAX_VALUE)).toBe(false);
+    r.state = SlotState.WON_PENDING;
+    expect(r.isReusable(0)).toBe(false);
   });
 });
