@@ -493,19 +493,10 @@ export class SharedLedger extends BudgetPort {
     let from = this.transitionSlot(seq, nonce, unpriced ? SlotState.WON_PENDING : SlotState.WON, unpriced ? 0 : price);
     if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
     if (from == 255) return NoticeResult.CONTENTION;
-    if (from == SlotState.RESERVED) {
+    // From WON_PENDING: an unpriced notice again leaves it pending; a priced one settles it.
+    if (from == SlotState.RESERVED || from == SlotState.WON_PENDING) {
       if (unpriced) return NoticeResult.PENDING;
-      this.applyForSlot(LedgerOp.SETTLE, this.slot.amountMicros, price);
-      metrics.inc(metrics.wins);
-      metrics.add(metrics.spendMicros, price);
-      return NoticeResult.CHARGED;
-    }
-    if (from == SlotState.WON_PENDING) {
-      // An unpriced notice again: still pending. A priced one: WON_PENDING → WON, settled at it.
-      if (unpriced) return NoticeResult.PENDING;
-      this.applyForSlot(LedgerOp.SETTLE, this.slot.amountMicros, price);
-      metrics.inc(metrics.wins);
-      metrics.add(metrics.spendMicros, price);
+      this.settleWin(LedgerOp.SETTLE, price);
       return NoticeResult.CHARGED;
     }
     if (from == SlotState.EXPIRED || from == SlotState.LOST) {
@@ -523,6 +514,13 @@ export class SharedLedger extends BudgetPort {
       if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID; // the slot went to another bid meanwhile
     }
     return NoticeResult.DUPLICATE;
+  }
+
+  /** Settles the reservation in this.slot as a win charged `price` (op: SETTLE or SETTLE_UNPRICED). */
+  private settleWin(op: i32, price: i64): void {
+    this.applyForSlot(op, this.slot.amountMicros, price);
+    metrics.inc(metrics.wins);
+    metrics.add(metrics.spendMicros, price);
   }
 
   /** A loss notice: releases the reservation. */
@@ -578,9 +576,7 @@ export class SharedLedger extends BudgetPort {
       const from = this.transitionSlot(this.slot.seq, this.slot.nonce, SlotState.WON, amount);
       if (from == 255) return -1;
       if (from != SlotState.WON_PENDING) return 0;
-      this.applyForSlot(LedgerOp.SETTLE_UNPRICED, amount, amount);
-      metrics.inc(metrics.wins);
-      metrics.add(metrics.spendMicros, amount);
+      this.settleWin(LedgerOp.SETTLE_UNPRICED, amount);
       return 1;
     }
     const from = this.transitionSlot(this.slot.seq, this.slot.nonce, SlotState.EXPIRED, 0);

@@ -247,11 +247,10 @@ export class NexusRoot extends RootContext {
   /** GET/POST win or loss notice: answer with what happened to the money. */
   handleNotice(isWin: bool, pathPtr: usize, pathLen: i32): void {
     this.ledger.nowMs = nowMs();
+    const hasBid = queryParam(pathPtr, pathLen, "bid", this.param);
     // A bid on a test request (BidRequest.test = 1) reserved nothing: its notices change nothing.
-    if (queryParam(pathPtr, pathLen, "bid", this.param) && isTestBidId(this.param.ptr, this.param.len)) {
-      return this.noticeOk("{\"status\":\"test\"}");
-    }
-    if (!queryParam(pathPtr, pathLen, "bid", this.param) || !this.bidId.parse(this.param.ptr, this.param.len)) {
+    if (hasBid && isTestBidId(this.param.ptr, this.param.len)) return this.noticeOk("{\"status\":\"test\"}");
+    if (!hasBid || !this.bidId.parse(this.param.ptr, this.param.len)) {
       metrics.inc(metrics.noticeUnknown);
       replyErrorText(404, "unknown bid id", "nexus_notice_unknown");
       return;

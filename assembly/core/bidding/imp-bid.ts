@@ -45,7 +45,7 @@ const HEX: string = "0123456789abcdef";
 
 /** Writes "<seq hex>-<nonce hex8>" into the bid's id buffer. */
 export function formatBidId(bid: ImpBid): void {
-  let p = bid.bidId;
+  const p = bid.bidId;
   let n = 0;
   // seq in hex without leading zeros (at least one digit)
   let digits = 1;
@@ -60,11 +60,13 @@ export function formatBidId(bid: ImpBid): void {
   }
   store<u8>(p + <usize>n, 0x2d);
   n++;
-  for (let i = 7; i >= 0; i--) {
-    store<u8>(p + <usize>n, <u8>codeAt(HEX, <i32>((bid.nonce >> (<u32>i << 2)) & 15)));
-    n++;
-  }
-  bid.bidIdLen = n;
+  bid.bidIdLen = writeHex8(p, n, bid.nonce);
+}
+
+/** Writes `v` as 8 lower-case hex digits at p + n; returns n + 8. */
+function writeHex8(p: usize, n: i32, v: u32): i32 {
+  for (let i = 7; i >= 0; i--) store<u8>(p + <usize>(n++), <u8>codeAt(HEX, <i32>((v >> (<u32>i << 2)) & 15)));
+  return n;
 }
 
 const TEST_PREFIX = "test-";
@@ -77,8 +79,7 @@ export function formatTestBidId(bid: ImpBid): void {
   const p = bid.bidId;
   let n = 0;
   for (let i = 0; i < TEST_PREFIX.length; i++) store<u8>(p + <usize>(n++), <u8>codeAt(TEST_PREFIX, i));
-  for (let i = 7; i >= 0; i--) store<u8>(p + <usize>(n++), <u8>codeAt(HEX, <i32>((bid.nonce >> (<u32>i << 2)) & 15)));
-  bid.bidIdLen = n;
+  bid.bidIdLen = writeHex8(p, n, bid.nonce);
 }
 
 /** The bid id at [ptr, ptr+len) is one formatTestBidId writes. */
