@@ -123,8 +123,8 @@ export class BidServer {
       socket.destroy();
       return;
     }
-    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "HPE_CHUNK_EXTENSIONS_OVERFLOW" ? 413 : 400;
-    this.o.onRejected?.(status, status === 408 ? "request_timeout" : status === 431 ? "headers_too_large" : status === 413 ? "chunk_extensions_too_large" : "malformed_http");
+    const [status, reason] = CLIENT_ERRORS.get(err.code ?? "") ?? [400, "malformed_http"];
+    this.o.onRejected?.(status, reason);
     // As node:http's own handler: an answer only while no response has started on the socket.
     const answering = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
     if (socket.writable && !answering?.headersSent) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
@@ -300,6 +300,13 @@ export function localAuthority(address: string | undefined, port: number | undef
   const a = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
   return a.includes(":") ? `[${a}]:${port}` : `${a}:${port}`;
 }
+
+/** node:http's client errors answered with a status of their own (status, metric reason); any other: 400 malformed_http. */
+const CLIENT_ERRORS = new Map<string, [number, string]>([
+  ["ERR_HTTP_REQUEST_TIMEOUT", [408, "request_timeout"]],
+  ["HPE_HEADER_OVERFLOW", [431, "headers_too_large"]],
+  ["HPE_CHUNK_EXTENSIONS_OVERFLOW", [413, "chunk_extensions_too_large"]],
+]);
 
 /** Whether a request's Content-Length is above `max` (node:http has refused malformed ones). */
 function declaredTooLarge(contentLength: string | undefined, max: number): boolean {

@@ -328,16 +328,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const result = runReplay(core, train.data, test.data, o, log);
     const summary: ReplaySummary = { format, train: info(train), test: info(test), ...result };
     if (io.progress && !json) io.err("\r\x1b[K");
+    const text = json ? `${JSON.stringify(summary, null, 2)}\n` : formatReplaySummary(summary);
     if (report !== undefined) {
       try {
         await writeFile(report, renderReplayReport(summary));
       } catch (err) {
         // The results are not lost with the report: print them, then the error.
-        io.out(json ? `${JSON.stringify(summary, null, 2)}\n` : formatReplaySummary(summary));
+        io.out(text);
         throw new ToolError("OUTPUT_UNWRITABLE", `--report ${report}: ${(err as Error).message}`, { cause: err });
       }
     }
-    io.out(json ? `${JSON.stringify(summary, null, 2)}\n` : formatReplaySummary(summary) + (report !== undefined ? `report: ${report}\n` : ""));
+    io.out(text + (!json && report !== undefined ? `report: ${report}\n` : ""));
     return 0;
   });
 }
