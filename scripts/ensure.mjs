@@ -30,11 +30,12 @@ function lockHash() {
 
 const stamp = join(root, "node_modules", ".nexus-lock-sha256");
 const wanted = lockHash();
-// Installed by a hand-run `npm ci`: trust it (no second install of ~15 s that needs the registry).
-if ((!existsSync(stamp) || readFileSync(stamp, "utf8") !== wanted) && installedAsLocked(root)) writeFileSync(stamp, wanted);
 if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== wanted) {
-  console.error("[setup] installing locked dependencies (npm ci)");
-  run(["ci", "--no-audit", "--no-fund"]);
+  // Installed by a hand-run `npm ci`: trust it (no second install of ~15 s that needs the registry).
+  if (!installedAsLocked(root)) {
+    console.error("[setup] installing locked dependencies (npm ci)");
+    run(["ci", "--no-audit", "--no-fund"]);
+  }
   writeFileSync(stamp, wanted);
 }
 
