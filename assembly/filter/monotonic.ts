@@ -16,6 +16,12 @@ export function monotonicMs(): i64 {
   return <i64>(load<u64>(out) / 1000000);
 }
 
+/** Nanoseconds of the monotonic clock (arbitrary origin), or -1 when the host does not have one. */
+export function monotonicNanos(): i64 {
+  if (clock_time_get(1, 1000, out) != 0) return -1;
+  return <i64>load<u64>(out);
+}
+
 /**
  * The clock for intervals that only this VM compares (sync period, retry delays): the monotonic
  * clock, or `wallMs` on a host without one (as the reservation TTLs and the replay guard fall back).

@@ -39,7 +39,7 @@
 // new peak of concurrent claims.
 import {
   HttpContextTable, HeaderMapWriter, CallToken, HostBytes, MapType, Status, MetricType,
-  httpCall, getHeaderMapValue, setEffectiveContext, defineMetric, recordMetric, currentTimeNanos,
+  httpCall, getHeaderMapValue, setEffectiveContext, defineMetric, recordMetric,
 } from "../proxy-wasm";
 import { bytesEqualAscii } from "../core/bytes/str";
 import { NoBid } from "../core/bidding/reasons";
@@ -127,7 +127,7 @@ export class ReplayClaims {
     }
     const key = calloutKey(this.call.token);
     stream.claimToken = key;
-    stream.claimStartNanos = currentTimeNanos();
+    stream.claimStartNanos = stream.elapsedNanos();
     this.pending.set(key, stream);
     return CLAIM_PENDING;
   }
@@ -143,9 +143,9 @@ export class ReplayClaims {
       return true;
     }
     stream.claimToken = 0;
-    // Wall clock (the stream's start is too): a step back while the claim was out is not a sample.
-    const now = currentTimeNanos();
-    if (now >= stream.claimStartNanos) recordMetric(this.latencyUs, (now - stream.claimStartNanos) / 1000);
+    // Both readings count from the stream's start on its monotonic clock (never negative).
+    const now = stream.elapsedNanos();
+    if (now >= stream.claimStartNanos) recordMetric(this.latencyUs, <u64>((now - stream.claimStartNanos) / 1000));
     let status = numHeaders == 0 ? 0 : this.statusCode();
     if ((status == 200 || status == 409) && !this.markIs(status == 200 ? "claimed" : "seen")) status = 502;
     if (status == 409) {

@@ -39,7 +39,6 @@ import { NoBid } from "../core/bidding/reasons";
 import { shared } from "./shared";
 import { OwnedBytes } from "../core/bidding/campaign";
 import { metrics } from "./metrics";
-import { monotonicMs } from "./monotonic";
 
 /** Entries per bucket. */
 export const REPLAY_ENTRIES: i32 = 16;
@@ -93,11 +92,12 @@ export class ReplayGuard {
    * Records the request id and says whether it was already seen within the
    * TTL: NoBid.NONE (first time: bid), NoBid.REPLAY (seen), or
    * NoBid.CONTENTION (could not tell: treated as seen, see the file comment).
+   * `nowMs`: the wall clock, `mono`: the monotonic clock in ms (-1: the host has none), both as
+   * read when the request's headers came (no host call of its own).
    */
-  check(idPtr: usize, idLen: i32, nowMs: i64): i32 {
+  check(idPtr: usize, idLen: i32, nowMs: i64, mono: i64): i32 {
     const h: u64 = (<u64>murmur3_32(idPtr, idLen, this.seedA) << 32) | <u64>murmur3_32(idPtr, idLen, this.seedB);
     this.buildKey(<u32>(h % <u64>this.buckets));
-    const mono = monotonicMs();
     // Entries compare in one order whatever their clock: the remaining time (expiry − its clock's now).
     const expires = mono >= 0 ? (mono + this.ttlMs) | MONOTONIC : nowMs + this.ttlMs;
     const buf = this.buf;

@@ -56,8 +56,18 @@ export class NexusRoot extends RootContext {
   private readonly param: Str = new Str();
   private readonly bidId: ParsedBidId = new ParsedBidId();
   private pool: Array<NexusStream> = new Array<NexusStream>();
+  private configured: bool = false;
 
   onConfigure(size: usize): bool {
+    if (this.configured) {
+      // Envoy's cpp-host (WasmBase::start) runs on_context_create, on_vm_start and on_configure
+      // again on a root context it still holds for the same plugin key, which is the root id
+      // plus the plugin configuration: the same bytes, so there is nothing to change. Configuring
+      // again would take a second VM number, add streams to the pool and replace the loaded
+      // model with an empty one that the sync does not reload (its version did not change).
+      log(LogLevel.INFO, "nexus: vm " + this.vmSeq.toString() + " is already configured; on_configure again changes nothing");
+      return true;
+    }
     let cfg: PluginConfig | null = null;
     const parser = new PluginConfigParser();
     if (size == 0) {
@@ -115,6 +125,7 @@ export class NexusRoot extends RootContext {
     this.sync.configure();
     setTickPeriodMillis(<u32>cfg.tickMs);
     log(LogLevel.INFO, "nexus: configured vm " + this.vmSeq.toString());
+    this.configured = true;
     return true;
   }
 
@@ -160,7 +171,7 @@ export class NexusRoot extends RootContext {
     const ms = <i64>(stream.startNanos / 1000000);
     if (this.replay.enabled) {
       // A request id seen within replay_ttl_ms (in any VM) is a no-bid; see replay-guard.ts.
-      const seen = this.replay.check(req.id.ptr, req.id.len, ms);
+      const seen = this.replay.check(req.id.ptr, req.id.len, ms, stream.startMono >= 0 ? stream.startMono / 1000000 : -1);
       if (seen != NoBid.NONE) {
         metrics.noBid(seen);
         replyNoBid(seen);
@@ -168,7 +179,7 @@ export class NexusRoot extends RootContext {
       }
       if (this.claims.enabled) {
         // Across pods: claim the id through the host (replay-claim.ts); nothing is reserved before the answer.
-        const left = <i64>this.budgetNanos(req.tmax) - <i64>(currentTimeNanos() - stream.startNanos);
+        const left = <i64>this.budgetNanos(req.tmax) - stream.elapsedNanos();
         const claim = this.claims.begin(stream, req.id.ptr, req.id.len, left);
         if (claim == CLAIM_PENDING) return;
         if (claim != NoBid.NONE) {
@@ -207,13 +218,13 @@ export class NexusRoot extends RootContext {
     this.ledger.nowMs = ms;
     const d = this.decision;
     this.engine.decide(req, this.model, this.campaigns, this.settings, this.ledger, ms, d);
-    const elapsed = currentTimeNanos() - stream.startNanos;
-    if (d.count > 0 && elapsed > this.budgetNanos(req.tmax)) {
+    const elapsed = stream.elapsedNanos();
+    if (d.count > 0 && elapsed > <i64>this.budgetNanos(req.tmax)) {
       for (let i = 0; i < d.count; i++) this.ledger.refund(d.bid(i));
       d.count = 0;
       d.reason = NoBid.TIMEOUT;
     }
-    recordMetric(metrics.decisionLatencyUs, elapsed / 1000);
+    recordMetric(metrics.decisionLatencyUs, <u64>(elapsed / 1000));
     // Valued without personal data (a COPPA no-bid was not valued at all).
     if (d.contextual && d.reason != NoBid.COPPA) metrics.inc(metrics.contextual);
     if (d.count == 0) {

@@ -11,6 +11,7 @@ import { NexusRoot } from "./root";
 import { pathLength } from "./query";
 import { replyErrorText } from "./replies";
 import { metrics } from "./metrics";
+import { monotonicNanos } from "./monotonic";
 
 const enum Route {
   NONE = 0,
@@ -26,7 +27,10 @@ const headerMap = new HeaderMapReader();
 export class NexusStream extends HttpContext {
   nexus: NexusRoot;
   route: i32 = Route.NONE;
+  /** Wall clock when the headers came: the decision's time of day (pacing windows, features). */
   startNanos: u64 = 0;
+  /** Monotonic clock when the headers came (-1: the host has none): what elapsedNanos() counts from. */
+  startMono: i64 = -1;
   replied: bool = false;
   /** "<scheme>://<authority>" of this request, for notice URLs (copied: headers die with the callback). */
   readonly authority: usize = heap.alloc(300);
@@ -37,7 +41,8 @@ export class NexusStream extends HttpContext {
   bodySize: usize = 0;
   /** Pending-table key (callout token + 1) of this request's replay claim (replay-claim.ts), 0 if none. */
   claimToken: u32 = 0;
-  claimStartNanos: u64 = 0;
+  /** elapsedNanos() when this request's replay claim went out. */
+  claimStartNanos: i64 = 0;
 
   constructor(root: NexusRoot) {
     super();
@@ -47,12 +52,28 @@ export class NexusStream extends HttpContext {
   recycle(): void {
     this.route = Route.NONE;
     this.startNanos = 0;
+    this.startMono = -1;
     this.replied = false;
     this.authorityLen = 0;
     this.badAuthority = false;
     this.bodySize = 0;
     this.claimToken = 0;
   }
+  /**
+   * Nanoseconds since the headers came, never negative. Counted on the monotonic clock: the wall
+   * clock can step (NTP, a resumed host), and a step back made this a u64 wrap that timed the
+   * decision out and put ~1.8e16 into the latency histogram. The wall clock only on a host
+   * without a monotonic one.
+   */
+  elapsedNanos(): i64 {
+    if (this.startMono >= 0) {
+      const now = monotonicNanos();
+      if (now >= 0) return now > this.startMono ? now - this.startMono : 0;
+    }
+    const wall = <i64>currentTimeNanos();
+    return wall > <i64>this.startNanos ? wall - <i64>this.startNanos : 0;
+  }
+
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const root = this.nexus;
@@ -67,6 +88,7 @@ export class NexusStream extends HttpContext {
     if (bytesEqual(pathPtr, plen, cfg.bidPath.ptr, cfg.bidPath.len)) {
       this.route = Route.BID;
       this.startNanos = currentTimeNanos();
+      this.startMono = monotonicNanos();
       metrics.inc(metrics.requests);
       if (!methodIs("POST")) return this.fail(405, "method not allowed: use POST", "nexus_method");
       if (headerMap.findAscii("content-encoding") && !valueIs("identity")) {

@@ -45,13 +45,29 @@ describe("time budget", () => {
   it("uses the tighter tmax share: tmax 4 ms leaves 2 ms for the decision", async () => {
     const req = JSON.parse(README_REQUEST);
     req.tmax = 4;
-    // The filter reads the wall clock twice per bid (headers, end of the decision): 3 ms apart, over
-    // 2 ms and under 4 ms.
-    sim.clock.stepPerReadMs = 3;
+    // The decision is timed on the monotonic clock, read at the headers, by the reservation and at
+    // the end of the decision: 1.5 ms a read puts the end 3 ms after the start, over 2 ms and
+    // under 4 ms.
+    sim.clock.stepPerReadMs = 1.5;
     const out = await sim.bid(JSON.stringify(req));
     const plain = await sim.bid(README_REQUEST);
     sim.clock.stepPerReadMs = 0;
     assert.equal(header(out, "x-nexus-nobid-reason"), "timeout");
     assert.equal(plain.kind === "local" && plain.status, 200, "without tmax, 3 ms is within the 4 ms budget");
+  });
+
+  it("times the decision on the monotonic clock: a wall clock stepping back during a decision neither times it out nor puts a wrapped value in the latency histogram", async () => {
+    const latency = () => sim.pool.metrics.find("nexus_decision_latency_us")!;
+    const before = latency();
+    // Every wall-clock read is a minute earlier than the one before (an NTP step back between the
+    // headers and the end of the decision); the monotonic clock does not move.
+    sim.clock.wallStepPerReadMs = -60_000;
+    const out = await sim.bid(README_REQUEST);
+    sim.clock.wallStepPerReadMs = 0;
+    sim.clock.wallOffsetMs = 0;
+    assert.equal(out.kind === "local" && out.status, 200, `reason: ${header(out, "x-nexus-nobid-reason")}`);
+    const after = latency();
+    assert.equal(after.count! - before.count!, 1n);
+    assert.ok(after.sum! - before.sum! < 4000n, `latency sample ${after.sum! - before.sum!} µs`);
   });
 });

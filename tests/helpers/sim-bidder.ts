@@ -19,8 +19,10 @@ export interface SimClock {
   now: number;
   /** Added to the wall clock only: a wall clock that steps (NTP) while the monotonic one does not. */
   wallOffsetMs: number;
-  /** Added to `now` on every read by the filter (to make work look slow). */
+  /** Added to `now` on every read of either clock by the filter (to make work look slow). */
   stepPerReadMs: number;
+  /** Added to `wallOffsetMs` on every read of the wall clock (a wall clock that keeps stepping, e.g. back). */
+  wallStepPerReadMs: number;
 }
 
 export interface SimBidder {
@@ -94,7 +96,7 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem };
   cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
   const cp = o.controlPlane ?? (await startControlPlane(cfg, silentLogger(), o.budgetSource));
-  const clock: SimClock = { now: o.startMs ?? Date.UTC(2026, 10, 2, 12), wallOffsetMs: 0, stepPerReadMs: 0 };
+  const clock: SimClock = { now: o.startMs ?? Date.UTC(2026, 10, 2, 12), wallOffsetMs: 0, stepPerReadMs: 0, wallStepPerReadMs: 0 };
   const vms = o.vms ?? 1;
   let pool: VmPool;
   try {
@@ -113,11 +115,16 @@ export async function startSimBidder(o: SimBidderOptions = {}): Promise<SimBidde
       sharedData: o.sharedData ?? { bytes: 128 << 20, maxKeys: 200_000 },
       clock: {
         nowNanos: () => {
+          const t = clock.now + clock.wallOffsetMs;
+          clock.now += clock.stepPerReadMs;
+          clock.wallOffsetMs += clock.wallStepPerReadMs;
+          return BigInt(Math.round(t * 1e6));
+        },
+        monotonicNanos: () => {
           const t = clock.now;
           clock.now += clock.stepPerReadMs;
-          return BigInt(Math.round((t + clock.wallOffsetMs) * 1e6));
+          return BigInt(Math.round(t * 1e6));
         },
-        monotonicNanos: () => BigInt(Math.round(clock.now * 1e6)),
       },
       autoTick: false,
       log: () => {},
