@@ -15,9 +15,10 @@
 //                           paused from on_request_body: spec v0.2.1 "Buffers"),
 //                           parse it again and run the normal decision and reply;
 //     409 seen           -> no-bid "replay" (nexus_replay_claims_seen_total);
-//     anything else      -> a failed claim (nexus_replay_claim_failures_total): no
-//       (num_headers 0 =    answer in time, reset, 401, 503 from a host without
-//        timeout/reset)     Redis or with Redis down): replay_claim_failure "open"
+//     anything else      -> a failed claim (nexus_replay_claim_failures_total): a
+//       (num_headers 0 =    reset, no answer in time (Envoy's AsyncClient answers
+//        a reset)           504), 401, 503 from a host without Redis or with Redis
+//                           down): replay_claim_failure "open"
 //                           decides as if claimed, "closed" answers no-bid
 //                           "contention". The local guard applied in both cases.
 //                           A 4xx answer (other than 409) is also counted in

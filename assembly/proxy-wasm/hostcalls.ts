@@ -158,13 +158,8 @@ export function httpCall(
   return st;
 }
 
-/** HTTP status code of the callout being answered (in on_http_call_response), or 0. */
-export function httpCallStatusCode(): u32 {
-  store<u32>(RET_PTR, 0); // a host that copies no message leaves it unset: do not free a stale pointer
-  if (raw.proxy_get_status(RET_CAS, RET_PTR, RET_LEN) != Status.OK) return 0;
-  freeHostCopy(<usize>load<u32>(RET_PTR));
-  return load<u32>(RET_CAS);
-}
+// No wrapper for proxy_get_status: under Envoy it is not a callout's HTTP status (only a failed
+// callout sets it, to 11, and nothing clears it); read ":status" from map 6 instead.
 
 // ---- shared data ---------------------------------------------------------
 

@@ -6,9 +6,14 @@
 //     through 0 (a token still pending is skipped: our calls are kept by token);
 //   - the call belongs to the root context; the answer arrives as
 //     proxy_on_http_call_response(1, token, num_headers, body_size, num_trailers). While that runs,
-//     the response is readable as map 6/7 and buffer 4 from any effective context, and
-//     proxy_get_status gives the HTTP status. A failure (null, rejection, timeout) gives
-//     num_headers 0, no response maps, and status 11 (BrokenConnection) with "reset"/"timeout".
+//     the response is readable as map 6/7 and buffer 4 from any effective context;
+//   - a timeout is an answer, as from Envoy's AsyncClient (its router ends the request with a local
+//     reply): 504, content-type text/plain, body "upstream request timeout";
+//   - a failed transport (the handler returns null or throws) is Envoy's onHttpCallFailure, a
+//     reset: num_headers 0, no response maps, and while the callback runs proxy_get_status gives
+//     11 (BrokenConnection) with "reset". Envoy sets that code only there and never clears it
+//     (the message is cleared after the callback): a success leaves it as it was, 0 before any
+//     failure. It is not the HTTP status; read ":status" from map 6.
 
 import { Status } from "./constants.ts";
 import { HeaderMap, type HeaderPair } from "./header-map.ts";
@@ -31,6 +36,14 @@ export interface CalloutHost {
 }
 
 const EMPTY = new Uint8Array(0);
+const RESET = new TextEncoder().encode("reset");
+const TIMEOUT_BODY = new TextEncoder().encode("upstream request timeout");
+/** What Envoy's AsyncClient answers when the callout's timeout passes (its router's local reply). */
+const TIMEOUT_ANSWER: HttpCallResult = {
+  status: 504,
+  headers: [[":status", "504"], ["content-length", String(TIMEOUT_BODY.length)], ["content-type", "text/plain"]],
+  body: TIMEOUT_BODY,
+};
 
 export class Callouts {
   private readonly pending = new Map<number, { abort: AbortController; timer: NodeJS.Timeout | undefined }>();
@@ -56,18 +69,18 @@ export class Callouts {
     const handler = this.host.handler();
     const abort = new AbortController();
     let settled = false;
-    const settle = (res: HttpCallResult | null, reason: string): void => {
+    const settle = (res: HttpCallResult | null): void => {
       if (settled) return;
       settled = true;
       clearTimeout(this.pending.get(token)?.timer);
       this.pending.delete(token);
-      this.deliver(token, res, reason);
+      this.deliver(token, res);
     };
     const timer =
       timeoutMs > 0
         ? setTimeout(() => {
             abort.abort();
-            settle(null, "timeout");
+            settle(TIMEOUT_ANSWER);
           }, timeoutMs)
         : undefined;
     this.pending.set(token, { abort, timer });
@@ -78,8 +91,8 @@ export class Callouts {
       Promise.resolve()
         .then(() => handler(upstream, pairs, body, tr, timeoutMs, abort.signal))
         .then(
-          (res) => settle(res, "reset"),
-          () => settle(null, "reset"),
+          (res) => settle(res),
+          () => settle(null),
         );
     });
     return { status: Status.OK, token };
@@ -93,7 +106,7 @@ export class Callouts {
     this.pending.clear();
   }
 
-  private deliver(token: number, res: HttpCallResult | null, reason: string): void {
+  private deliver(token: number, res: HttpCallResult | null): void {
     if (!this.host.alive()) return;
     if (res) {
       let headers = new HeaderMap(res.headers);
@@ -101,11 +114,10 @@ export class Callouts {
       if (!headers.has(":status")) headers = new HeaderMap([[":status", String(status)], ...headers.pairs()]);
       const trailers = res.trailers && res.trailers.length > 0 ? new HeaderMap(res.trailers) : null;
       this.current = { headers, body: res.body, trailers };
-      this.status = { code: status, message: EMPTY };
       this.host.deliver(token, headers.size, res.body.length, trailers?.size ?? 0);
     } else {
       this.current = null;
-      this.status = { code: Status.BROKEN_CONNECTION, message: new TextEncoder().encode(reason) };
+      this.status = { code: Status.BROKEN_CONNECTION, message: RESET };
       this.host.deliver(token, 0, 0, 0);
     }
     this.current = null;

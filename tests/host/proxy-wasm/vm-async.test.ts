@@ -48,7 +48,8 @@ describe("proxy-wasm VM: HTTP callouts", () => {
       nh: "2",
       bs: "4",
       nt: "1",
-      code: "201",
+      // Envoy's proxy_get_status is not the HTTP status: only a failed callout sets it (to 11).
+      code: "0",
       msg: "",
       status_hdr: "201",
       "x-up": "control:/cb?x=1:ping",
@@ -73,11 +74,28 @@ describe("proxy-wasm VM: HTTP callouts", () => {
     await vm.close();
   });
 
-  test("callout timeout -> failure callback", async () => {
+  test("proxy_get_status keeps a failure's 11 after it (Envoy never clears the code), without its message", async () => {
+    let fail = true;
+    const { vm, logs } = await startProbe({ httpCall: async (...args) => (fail ? null : okCall(...args)) });
+    await vm.handleHttpRequest(request("/callout", [["x-timeout", "500"]]));
+    fail = false;
+    await vm.handleHttpRequest(request("/callout", [["x-timeout", "500"]]));
+    const r = report(logs.lines, "callout_response");
+    assert.equal(r.nh, "2");
+    assert.equal(r.status_hdr, "201");
+    assert.deepEqual([r.code, r.msg], ["11", ""]);
+    await vm.close();
+  });
+
+  test("callout timeout -> a 504 answer, as Envoy's AsyncClient gives it (not a reset)", async () => {
     const { vm, logs } = await startProbe({ httpCall: (_u, _h, _b, _t, _ms, signal) => new Promise((resolve) => signal.addEventListener("abort", () => resolve(null))) });
-    const o = asLocal(await vm.handleHttpRequest(request("/callout", [["x-timeout", "30"]])));
-    assert.equal(o.status, 502);
-    assert.equal(report(logs.lines, "callout_response").msg, "timeout");
+    asLocal(await vm.handleHttpRequest(request("/callout", [["x-timeout", "30"]])));
+    const r = report(logs.lines, "callout_response");
+    assert.deepEqual(
+      // (the report splits on spaces: the body's first word, and its size)
+      { nh: r.nh, status_hdr: r.status_hdr, bs: r.bs, body: r.body, code: r.code, msg: r.msg },
+      { nh: "3", status_hdr: "504", bs: String("upstream request timeout".length), body: "upstream", code: "0", msg: "" },
+    );
     await vm.close();
   });
 
@@ -120,7 +138,8 @@ describe("proxy-wasm VM: HTTP callouts", () => {
       const o = asLocal(await vm.handleHttpRequest(request("/callout", [["x-timeout", "3000"]])));
       assert.equal(o.status, 200);
       const r = report(logs.lines, "callout_response");
-      assert.equal(r.code, "202");
+      assert.equal(r.status_hdr, "202");
+    assert.equal(r.code, "0");
       assert.equal(r.body, "pong");
       assert.equal(r["x-up"], "POST|/cb?x=1|control.local|ping");
       await vm.close();
