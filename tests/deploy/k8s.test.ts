@@ -1,6 +1,6 @@
 // deploy/k8s (kustomize): the pod's wiring (Envoy sidecar + host), probes against the real
 // host, the 512 MiB budget, pinned images, Secret references only, security context, Service,
-// HPA, PDB and scrape annotations. Real validators run when present: `kubectl kustomize`, and
+// replicas, PDB and scrape annotations. Real validators run when present: `kubectl kustomize`, and
 // the Kubernetes schemas of the kubernetes-models package (runtime validation, and TypeScript's
 // excess-property check for unknown fields) from NEXUS_VALIDATORS_DIR.
 import { test } from "node:test";
@@ -48,7 +48,6 @@ test("the kustomization lists every manifest and generates the ConfigMaps from f
   const kinds = k8sObjects().map((o) => `${o.apiVersion} ${o.kind}`).sort();
   assert.deepEqual(kinds, [
     "apps/v1 Deployment",
-    "autoscaling/v2 HorizontalPodAutoscaler",
     "networking.k8s.io/v1 NetworkPolicy",
     "policy/v1 PodDisruptionBudget",
     "v1 Namespace",
@@ -242,18 +241,12 @@ test("Services select the pod and target its named ports (bids, metrics)", () =>
   assert.deepEqual(main.spec.ports.map((p: any) => p.targetPort), ["bids", "envoy-metrics"], "the host's control port is not on the main Service");
 });
 
-test("HPA (autoscaling/v2) on CPU for the Deployment; PDB (policy/v1) keeps pods up during disruptions", () => {
-  const hpa = k8sObject("HorizontalPodAutoscaler");
-  assert.equal(hpa.apiVersion, "autoscaling/v2");
-  assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name });
-  const cpu = hpa.spec.metrics.find((m: any) => m.type === "Resource" && m.resource.name === "cpu");
-  assert.equal(cpu.resource.target.type, "Utilization");
-  assert.ok(cpu.resource.target.averageUtilization > 0 && cpu.resource.target.averageUtilization <= 80);
-  assert.ok(hpa.spec.minReplicas >= 2 && hpa.spec.maxReplicas > hpa.spec.minReplicas);
+test("one replica and no HPA (notices must reach the pod that bid: SECURITY.md G12); PDB (policy/v1); rollouts surge before they stop the old pod", () => {
+  assert.equal(deployment.spec.replicas, 1);
+  assert.equal(k8sObjects().filter((o) => o.kind === "HorizontalPodAutoscaler").length, 0);
   const pdb = k8sObject("PodDisruptionBudget");
   assert.equal(pdb.apiVersion, "policy/v1");
   assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
-  assert.ok(pdb.spec.maxUnavailable < hpa.spec.minReplicas);
   assert.equal(deployment.spec.strategy.rollingUpdate.maxUnavailable, 0);
 });
 
