@@ -52,7 +52,14 @@ export class PluginConfig {
   replayClaimFailOpen: bool = true;
   /** Envoy cluster of the replay claims' proxy_http_call; unset = host_cluster (parse() fills it in). */
   replayCluster: OwnedBytes = OwnedBytes.fromString("nexus_host");
-  /** Bearer token sent to the host on every call (sync, config, model, replay claims). */
+  /**
+   * A notice for a bid this pod does not know goes to the host, which asks the other pods
+   * (notice-forward.ts, SECURITY.md G12); off: such notices are answered 404 at once.
+   */
+  noticeForward: bool = true;
+  /** Longest wait for a forwarded notice's answer (the exchange waits that long). */
+  noticeForwardTimeoutMs: i32 = 1000;
+  /** Bearer token sent to the host on every call (sync, config, model, replay claims, notice forwards). */
   syncToken: OwnedBytes = OwnedBytes.fromString("");
   /** Name of a VM environment variable holding the token instead (Envoy: vm_config.environment_variables). */
   syncTokenEnv: OwnedBytes = OwnedBytes.fromString("");
@@ -106,6 +113,8 @@ export class PluginConfigParser {
         cfg.replayCluster = this.clusterName();
         replayClusterSet = true;
       }
+      else if (d.keyIs("notice_forward")) cfg.noticeForward = d.bool();
+      else if (d.keyIs("notice_forward_timeout_ms")) cfg.noticeForwardTimeoutMs = <i32>d.int(1, 10000);
       else if (d.keyIs("sync_token")) cfg.syncToken = this.token();
       else if (d.keyIs("sync_token_env")) cfg.syncTokenEnv = this.envName();
       else if (d.keyIs("test_trap_path")) cfg.trapPath = this.path();

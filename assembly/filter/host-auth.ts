@@ -42,6 +42,19 @@ export class HostAuth {
     this.value = v;
   }
 
+  /**
+   * The request headers of a call to the host (sync, config, model, replay claim, notice
+   * forward): method, path, host_authority, content type and the token.
+   */
+  writeCallHeaders(h: HeaderMapWriter, cfg: PluginConfig, method: string, pathPtr: usize, pathLen: i32, contentType: string): void {
+    h.reset();
+    h.addAscii(":method", method);
+    h.addAsciiKey(":path", pathPtr, pathLen);
+    h.addAsciiKey(":authority", cfg.hostAuthority.ptr, cfg.hostAuthority.len);
+    h.addAscii("content-type", contentType);
+    this.addTo(h);
+  }
+
   /** Adds "authorization: Bearer <token>" (nothing without a token). */
   addTo(h: HeaderMapWriter): void {
     if (this.value.byteLength > 0) h.addAsciiKey("authorization", changetype<usize>(this.value), this.value.byteLength);

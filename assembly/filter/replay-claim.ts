@@ -49,12 +49,11 @@ import { NexusRoot } from "./root";
 import { NexusStream } from "./stream";
 import { metrics } from "./metrics";
 import { replyNoBid } from "./replies";
-import { calloutKey } from "./callout-key";
+import { calloutKey, calloutStatus } from "./callout-key";
 
 /** begin(): the claim is under way; its answer finishes the request. */
 export const CLAIM_PENDING: i32 = -1;
 
-const STATUS_KEY = memory.data<u8>([0x3a, 0x73, 0x74, 0x61, 0x74, 0x75, 0x73]); // ":status"
 /**
  * The host marks its claim answers ("x-nexus-replay: claimed" with 200, "seen" with 409): a 200 or
  * 409 without the mark comes from something else (a replay_cluster pointed at the wrong upstream)
@@ -111,12 +110,7 @@ export class ReplayClaims {
     const timeout = leftMs < <i64>this.timeoutMs ? <i32>leftMs : this.timeoutMs;
     const cfg = this.root.config;
     const h = this.hdrs;
-    h.reset();
-    h.addAscii(":method", "POST");
-    h.addAsciiKey(":path", changetype<usize>(this.path), this.path.byteLength);
-    h.addAsciiKey(":authority", cfg.hostAuthority.ptr, cfg.hostAuthority.len);
-    h.addAscii("content-type", "application/octet-stream");
-    this.root.hostAuth.addTo(h);
+    this.root.hostAuth.writeCallHeaders(h, cfg, "POST", changetype<usize>(this.path), this.path.byteLength, "application/octet-stream");
     metrics.inc(this.started);
     httpCall(cfg.replayCluster.ptr, cfg.replayCluster.len, h.ptr, h.len, idPtr, idLen, <u32>timeout, this.call);
     if (this.call.status != Status.OK) {
@@ -147,7 +141,7 @@ export class ReplayClaims {
     // Both readings count from the stream's start on its monotonic clock (never negative).
     const now = stream.elapsedNanos();
     if (now >= stream.claimStartNanos) recordMetric(this.latencyUs, <u64>((now - stream.claimStartNanos) / 1000));
-    let status = numHeaders == 0 ? 0 : this.statusCode();
+    let status = numHeaders == 0 ? 0 : calloutStatus(this.statusBytes);
     if ((status == 200 || status == 409) && !this.markIs(status == 200 ? "claimed" : "seen")) status = 502;
     if (status == 409) {
       metrics.inc(this.seen);
@@ -181,18 +175,5 @@ export class ReplayClaims {
   private markIs(value: string): bool {
     const b = this.statusBytes;
     return getHeaderMapValue(MapType.HTTP_CALL_RESPONSE_HEADERS, MARK_KEY, MARK_KEY_LEN, b) == Status.OK && bytesEqualAscii(b.ptr, b.len, value);
-  }
-
-  /** :status of the callout being answered (0 if absent or not a number). */
-  private statusCode(): i32 {
-    const b = this.statusBytes;
-    if (getHeaderMapValue(MapType.HTTP_CALL_RESPONSE_HEADERS, STATUS_KEY, 7, b) != Status.OK || b.len <= 0 || b.len > 3) return 0;
-    let v = 0;
-    for (let i = 0; i < b.len; i++) {
-      const c = <i32>load<u8>(b.ptr + <usize>i) - 0x30;
-      if (c < 0 || c > 9) return 0;
-      v = v * 10 + c;
-    }
-    return v;
   }
 }

@@ -22,6 +22,7 @@ import { SharedLedger, NoticeResult } from "./ledger";
 import { HostSync } from "./sync";
 import { ReplayGuard } from "./replay-guard";
 import { ReplayClaims, CLAIM_PENDING } from "./replay-claim";
+import { NoticeForwards, MAX_FORWARD_PATH_BYTES } from "./notice-forward";
 import { HostAuth } from "./host-auth";
 import { reservationRingSlots } from "./ring-size";
 import { metrics } from "./metrics";
@@ -51,6 +52,7 @@ export class NexusRoot extends RootContext {
   sync: HostSync = new HostSync(this);
   replay: ReplayGuard = new ReplayGuard();
   claims: ReplayClaims = new ReplayClaims(this);
+  forwards: NoticeForwards = new NoticeForwards(this);
   hostAuth: HostAuth = new HostAuth();
   private readonly base: Str = new Str();
   private readonly param: Str = new Str();
@@ -121,6 +123,7 @@ export class NexusRoot extends RootContext {
     }
     this.hostAuth.configure(cfg);
     this.claims.configure(cfg);
+    this.forwards.configure(cfg);
     for (let i = 0; i < 64; i++) this.pool.push(new NexusStream(this));
     this.sync.configure();
     setTickPeriodMillis(<u32>cfg.tickMs);
@@ -136,6 +139,7 @@ export class NexusRoot extends RootContext {
 
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {
     if (this.claims.onResponse(token, numHeaders)) return;
+    if (this.forwards.onResponse(token, numHeaders, bodySize)) return;
     this.sync.onResponse(token, numHeaders, bodySize, nowMs());
   }
 
@@ -147,6 +151,7 @@ export class NexusRoot extends RootContext {
 
   releaseHttpContext(ctx: HttpContext): void {
     this.claims.drop(changetype<NexusStream>(ctx));
+    this.forwards.drop(changetype<NexusStream>(ctx));
     if (this.pool.length < 4096) this.pool.push(changetype<NexusStream>(ctx));
   }
 
@@ -256,7 +261,11 @@ export class NexusRoot extends RootContext {
   }
 
   /** GET/POST win or loss notice: answer with what happened to the money. */
-  handleNotice(isWin: bool, pathPtr: usize, pathLen: i32): void {
+  /**
+   * A win or loss notice (`pathPtr`: its whole :path). `forwarded`: another pod's host sent it
+   * (x-nexus-forwarded), so a bid unknown here is not forwarded again (notice-forward.ts).
+   */
+  handleNotice(isWin: bool, pathPtr: usize, pathLen: i32, stream: NexusStream, forwarded: bool): void {
     this.ledger.nowMs = nowMs();
     const hasBid = queryParam(pathPtr, pathLen, "bid", this.param);
     // A bid on a test request (BidRequest.test = 1) reserved nothing: its notices change nothing.
@@ -276,6 +285,14 @@ export class NexusRoot extends RootContext {
       result = this.ledger.win(this.bidId.seq, this.bidId.nonce, parseCpmToMicros(this.param));
     } else {
       result = this.ledger.loss(this.bidId.seq, this.bidId.nonce);
+    }
+    if (result == NoticeResult.UNKNOWN_BID) {
+      // Not this pod's bid, maybe another's (SECURITY.md G12): the host asks the other pods.
+      if (forwarded) return replyErrorText(404, "unknown bid id", "nexus_notice_unknown"); // counted by the pod that forwarded it
+      if (this.forwards.enabled && pathLen <= MAX_FORWARD_PATH_BYTES) {
+        if (!this.forwards.begin(stream, pathPtr, pathLen)) replyErrorText(503, "notice forward failed: retry the notice", "nexus_notice_forward_failed");
+        return;
+      }
     }
     this.replyNotice(result);
   }

@@ -41,6 +41,8 @@ export class NexusStream extends HttpContext {
   bodySize: usize = 0;
   /** Pending-table key (callout token + 1) of this request's replay claim (replay-claim.ts), 0 if none. */
   claimToken: u32 = 0;
+  /** Pending-table key (callout token + 1) of this notice's forward to the other pods (notice-forward.ts), 0 if none. */
+  forwardToken: u32 = 0;
   /** elapsedNanos() when this request's replay claim went out. */
   claimStartNanos: i64 = 0;
 
@@ -58,6 +60,7 @@ export class NexusStream extends HttpContext {
     this.badAuthority = false;
     this.bodySize = 0;
     this.claimToken = 0;
+    this.forwardToken = 0;
   }
   /**
    * Nanoseconds since the headers came, never negative. Counted on the monotonic clock: the wall
@@ -116,7 +119,7 @@ export class NexusStream extends HttpContext {
     if (isWin || isLoss) {
       this.route = isWin ? Route.WIN : Route.LOSS;
       if (!methodIs("GET") && !methodIs("POST")) return this.fail(405, "method not allowed", "nexus_method");
-      root.handleNotice(isWin, pathPtr, pathLen);
+      root.handleNotice(isWin, pathPtr, pathLen, this, headerMap.findAscii("x-nexus-forwarded"));
       this.replied = true;
       return Action.PAUSE;
     }

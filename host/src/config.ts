@@ -73,6 +73,13 @@ export interface HostConfig {
      * and daily caps from zero. Empty: none (the demo's default; the host warns at start).
      */
     stateFile: string;
+    /**
+     * With budget.source redis: where the other pods reach this pod's bid listener (Envoy's, in
+     * sidecar mode), e.g. http://10.1.2.3:8080, so that a notice for one of its bids that landed
+     * on another pod is forwarded here (control/notice-forward.ts, SECURITY.md G12). Empty: this
+     * pod forwards notices to the others but gets none.
+     */
+    noticeForwardUrl: string;
   };
   adminToken: string;
   /**
@@ -117,6 +124,7 @@ export function defaultConfig(): HostConfig {
       recoveryHoldMs: 5000,
       returnWaitMs: 3000,
       stateFile: "",
+      noticeForwardUrl: "",
     },
     adminToken: "",
     syncToken: "",
@@ -250,6 +258,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   num("NEXUS_BUDGET_RECOVERY_HOLD_MS", (v) => (cfg.budget.recoveryHoldMs = v));
   num("NEXUS_BUDGET_RETURN_WAIT_MS", (v) => (cfg.budget.returnWaitMs = v));
   str("NEXUS_BUDGET_STATE_FILE", (v) => (cfg.budget.stateFile = resolve(v)));
+  str("NEXUS_NOTICE_FORWARD_URL", (v) => (cfg.budget.noticeForwardUrl = v.replace(/\/+$/, "")));
   str("NEXUS_ADMIN_TOKEN", (v) => (cfg.adminToken = v));
   str("NEXUS_SYNC_TOKEN", (v) => (cfg.syncToken = v));
   str("NEXUS_LOG_LEVEL", (v) => (cfg.logLevel = v));
@@ -300,6 +309,12 @@ function validate(cfg: HostConfig): void {
     // ioredis takes any string (a bare word is a host name) and retries it for ever: the host came
     // up ready with every bid a "budget" no-bid. (The value is not echoed: it may hold a password.)
     throw new ConfigError("budget.redisUrl: expected redis://[user:password@]host[:port][/db], rediss://... or a socket path");
+  }
+  if (cfg.budget.noticeForwardUrl !== "" && !/^https?:\/\/[^/?#\s]+$/.test(cfg.budget.noticeForwardUrl)) {
+    throw new ConfigError("budget.noticeForwardUrl: expected http://host:port or https://host:port (no path)");
+  }
+  if (cfg.budget.noticeForwardUrl !== "" && cfg.budget.source !== "redis") {
+    throw new ConfigError("budget.noticeForwardUrl: only with budget.source redis (the pods find each other there)");
   }
   oneOf("logLevel", cfg.logLevel, ["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);

@@ -13,13 +13,14 @@ import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
 import { limitsOf, MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
 import { BudgetStateFile, readBudgetStateText } from "./control/budget-state-file.ts";
-import { startRedisBudgetSource } from "./control/budget-redis.ts";
+import { podIdOf, startRedisBudgetSource } from "./control/budget-redis.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
 import { createModelStore } from "./models/stores/index.ts";
 import { parsePublicKey } from "./models/signing.ts";
 import { SyncService } from "./control/sync-service.ts";
 import { RedisReplayClaims, ReplayClaimMetrics, ReplayClaimService } from "./control/replay-claims.ts";
+import { NoticeForwardMetrics, NoticeForwardService, RedisNoticePeers } from "./control/notice-forward.ts";
 import { ControlServer } from "./server/control-server.ts";
 import { BidServer } from "./server/bid-server.ts";
 import { HostMetrics } from "./server/host-metrics.ts";
@@ -128,10 +129,17 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
       ? new RedisReplayClaims({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, commandTimeoutMs: cfg.budget.replayRedisTimeoutMs, log })
       : null;
   const replay = new ReplayClaimService(replayStore, new ReplayClaimMetrics(metrics.registry));
+  // Notices of this pod's bids that land on another pod come back through the others' hosts.
+  let peers: RedisNoticePeers | null = null;
+  if (cfg.budget.source === "redis") {
+    peers = new RedisNoticePeers({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, podId: podIdOf(cfg), selfUrl: cfg.budget.noticeForwardUrl || undefined, log });
+    peers.start();
+  }
+  const notices = new NoticeForwardService(peers, new NoticeForwardMetrics(metrics.registry));
   const reloader = new CampaignReloader({ catalog, path: cfg.campaignsPath, log });
   const reloadCampaigns = (trigger: ReloadTrigger) => reloader.reload(trigger);
   const control = new ControlServer({
-    sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay,
+    sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay, notices,
     reloadCampaigns: () => reloadCampaigns("admin"),
   });
   const addr = await control.listen(cfg.control.port, cfg.control.host);

@@ -1,6 +1,6 @@
 // deploy/k8s (kustomize): the pod's wiring (Envoy sidecar + host), probes against the real
 // host, the 512 MiB budget, pinned images, Secret references only, security context, Service,
-// replicas, PDB and scrape annotations. Real validators run when present: `kubectl kustomize`, and
+// HPA, PDB and scrape annotations. Real validators run when present: `kubectl kustomize`, and
 // the Kubernetes schemas of the kubernetes-models package (runtime validation, and TypeScript's
 // excess-property check for unknown fields) from NEXUS_VALIDATORS_DIR.
 import { test } from "node:test";
@@ -48,6 +48,7 @@ test("the kustomization lists every manifest and generates the ConfigMaps from f
   const kinds = k8sObjects().map((o) => `${o.apiVersion} ${o.kind}`).sort();
   assert.deepEqual(kinds, [
     "apps/v1 Deployment",
+    "autoscaling/v2 HorizontalPodAutoscaler",
     "networking.k8s.io/v1 NetworkPolicy",
     "policy/v1 PodDisruptionBudget",
     "v1 Namespace",
@@ -173,6 +174,13 @@ test("the host's environment (ConfigMap + Secret references) is accepted by the 
   assert.ok(catalog.campaigns.length >= 1);
   const podId = hostC.env.find((e: any) => e.name === "NEXUS_POD_ID");
   assert.equal(podId.valueFrom.fieldRef.fieldPath, "metadata.name");
+  // Notices the Service gives another pod come back to this one (SECURITY.md G12): its own IP and
+  // the Envoy listener, POD_IP defined before the variable that expands it.
+  const names = hostC.env.map((e: any) => e.name);
+  assert.equal(hostC.env.find((e: any) => e.name === "POD_IP").valueFrom.fieldRef.fieldPath, "status.podIP");
+  const forward = hostC.env.find((e: any) => e.name === "NEXUS_NOTICE_FORWARD_URL");
+  assert.equal(forward.value, `http://$(POD_IP):${portNumber(envoyC, "bids")}`);
+  assert.ok(names.indexOf("POD_IP") < names.indexOf("NEXUS_NOTICE_FORWARD_URL"));
 });
 
 test("secrets are references only: no Secret object or value in the repository", () => {
@@ -241,12 +249,18 @@ test("Services select the pod and target its named ports (bids, metrics)", () =>
   assert.deepEqual(main.spec.ports.map((p: any) => p.targetPort), ["bids", "envoy-metrics"], "the host's control port is not on the main Service");
 });
 
-test("one replica and no HPA (notices must reach the pod that bid: SECURITY.md G12); PDB (policy/v1); rollouts surge before they stop the old pod", () => {
-  assert.equal(deployment.spec.replicas, 1);
-  assert.equal(k8sObjects().filter((o) => o.kind === "HorizontalPodAutoscaler").length, 0);
+test("HPA (autoscaling/v2) on CPU for the Deployment; PDB (policy/v1) keeps pods up during disruptions", () => {
+  const hpa = k8sObject("HorizontalPodAutoscaler");
+  assert.equal(hpa.apiVersion, "autoscaling/v2");
+  assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name });
+  const cpu = hpa.spec.metrics.find((m: any) => m.type === "Resource" && m.resource.name === "cpu");
+  assert.equal(cpu.resource.target.type, "Utilization");
+  assert.ok(cpu.resource.target.averageUtilization > 0 && cpu.resource.target.averageUtilization <= 80);
+  assert.ok(hpa.spec.minReplicas >= 2 && hpa.spec.maxReplicas > hpa.spec.minReplicas);
   const pdb = k8sObject("PodDisruptionBudget");
   assert.equal(pdb.apiVersion, "policy/v1");
   assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
+  assert.ok(pdb.spec.maxUnavailable < hpa.spec.minReplicas);
   assert.equal(deployment.spec.strategy.rollingUpdate.maxUnavailable, 0);
 });
 

@@ -23,6 +23,10 @@ export interface PodOptions {
   vmMode?: "inline" | "workers";
   /** The host's Redis timeout for replay claims (default: the host's, 20 ms). */
   replayRedisTimeoutMs?: number;
+  /** The bid listener's port (default: any free one). */
+  bidPort?: number;
+  /** budget.noticeForwardUrl: where the other pods send notices of this pod's bids. */
+  noticeForwardUrl?: string;
 }
 
 /** The pods' plugin settings: guard and claims on, a decision budget this shared machine meets. */
@@ -30,12 +34,13 @@ export const POD_PLUGIN = { replay_ttl_ms: 60_000, decision_budget_ms: 1000, rep
 
 function podOptions(name: string, o: PodOptions): TestBidderOptions {
   return {
+    ...(o.bidPort !== undefined ? { bidPort: o.bidPort } : {}),
     vms: o.vms ?? 2,
     vmMode: o.vmMode ?? "inline",
     plugin: { ...POD_PLUGIN, ...(o.plugin ?? {}) },
     // Budgets leased from the same Redis (distinct pod ids), paced fast (the daily budget over a
     // minute, 10 s slices) so that every pod holds money from its first syncs.
-    budget: { source: "redis", redisUrl: o.redisUrl, keyPrefix: o.keyPrefix, podId: name, pacingSeconds: 60, leaseSeconds: 10, minSliceMicros: 1_000_000, redisTimeoutMs: 200, ...(o.replayRedisTimeoutMs !== undefined ? { replayRedisTimeoutMs: o.replayRedisTimeoutMs } : {}) },
+    budget: { source: "redis", redisUrl: o.redisUrl, keyPrefix: o.keyPrefix, podId: name, pacingSeconds: 60, leaseSeconds: 10, minSliceMicros: 1_000_000, redisTimeoutMs: 200, ...(o.replayRedisTimeoutMs !== undefined ? { replayRedisTimeoutMs: o.replayRedisTimeoutMs } : {}), ...(o.noticeForwardUrl ? { noticeForwardUrl: o.noticeForwardUrl } : {}) },
   };
 }
 
@@ -127,9 +132,9 @@ export function uniqueRequest(tag: string, extra: Record<string, unknown> = {}):
   return { id, body: JSON.stringify({ ...JSON.parse(README_REQUEST), id, ...extra }) };
 }
 
-/** Deletes every key a test prefix made: replay claims (nexus:P:replay:{h}) and budget keys ({nexus:P:C}:…). */
+/** Deletes every key a test prefix made: replay claims (nexus:P:replay:{h}), the notice peers (nexus:P:notice-peers) and budget keys ({nexus:P:C}:…). */
 export async function deleteTestKeys(redis: Redis, keyPrefix: string): Promise<number> {
-  return (await deleteKeysStartingWith(redis, `nexus:${keyPrefix}:replay:`)) + (await deletePrefix(redis, keyPrefix));
+  return (await deleteKeysStartingWith(redis, `nexus:${keyPrefix}:`)) + (await deletePrefix(redis, keyPrefix));
 }
 
 /**

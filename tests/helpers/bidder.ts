@@ -49,6 +49,8 @@ export function writeTestModel(dir: string, o: TestModelOptions = {}): { file: s
 export const TEST_TICK_MS = 50;
 
 export interface TestBidderOptions {
+  /** The bid listener's port (default 0: any free one). */
+  bidPort?: number;
   vms?: number;
   vmMode?: "inline" | "workers";
   plugin?: Record<string, unknown>;
@@ -65,7 +67,7 @@ export function testBidderConfig(o: TestBidderOptions = {}): { cfg: HostConfig; 
   const campaigns = o.campaigns ?? JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
   writeFileSync(join(dir, "campaigns.json"), JSON.stringify(campaigns));
   const cfg: HostConfig = defaultConfig();
-  cfg.bid = { host: "127.0.0.1", port: 0 };
+  cfg.bid = { host: "127.0.0.1", port: o.bidPort ?? 0 };
   cfg.control = { host: "127.0.0.1", port: 0 };
   cfg.vms = o.vms ?? 2;
   cfg.vmMode = o.vmMode ?? "inline";

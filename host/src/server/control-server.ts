@@ -12,6 +12,7 @@ import { CampaignError, type CampaignCatalog, type CampaignChanges, type Campaig
 import type { ModelRegistry } from "../control/model-registry.ts";
 import type { BudgetSource } from "../control/budget.ts";
 import { MAX_REPLAY_ID_BYTES, type ReplayClaimService } from "../control/replay-claims.ts";
+import { MAX_NOTICE_PATH_BYTES, NOTICE_FORWARD_MARK, type NoticeForwardService } from "../control/notice-forward.ts";
 import type { HostMetrics } from "./host-metrics.ts";
 import { BadEncoding, BodyTooLarge, readBody, readJson, sendJson, sendText } from "./http-util.ts";
 import { closeServer, listen } from "./http-util.ts";
@@ -30,6 +31,8 @@ export interface ControlDeps {
   adminToken: string;
   /** Bearer token of the filter's endpoints (/nexus/v1/*); empty: every filter call is refused. */
   syncToken: string;
+  /** Notices of other pods' bids (POST /nexus/v1/notice-forward); absent: answered 404 "none" (no other pod). */
+  notices?: NoticeForwardService;
   /** Cross-pod replay claims (POST /nexus/v1/replay); absent: answered 503. */
   replay?: ReplayClaimService;
   /** Extra Prometheus text appended to /metrics (the filter's metrics in standalone mode). */
@@ -74,6 +77,7 @@ export class ControlServer {
   async close(): Promise<void> {
     await closeServer(this.server);
     await this.d.replay?.close();
+    await this.d.notices?.close();
   }
 
   /** Adds the standalone hooks (filter metrics, VM readiness, extra state) once the VMs exist. */
@@ -119,6 +123,7 @@ export class ControlServer {
         return sendJson(res, 401, { error: "unauthorized" }, { "www-authenticate": "Bearer" });
       }
       if (path === "/nexus/v1/replay" && req.method === "POST") return this.replayCall(req, res, url);
+      if (path === "/nexus/v1/notice-forward" && req.method === "POST") return this.noticeForwardCall(req, res);
       if (path === "/nexus/v1/sync" && req.method === "POST") return this.syncCall(req, res);
       if (path === "/nexus/v1/config" && req.method === "GET") return this.guard(res, () => sendText(res, 200, this.d.sync.config(url.searchParams.get("version")), "application/json"));
       if (path === "/nexus/v1/model" && req.method === "GET") {
@@ -170,6 +175,20 @@ export class ControlServer {
     }
     const answer = await this.replayAnswer(id, url.searchParams.get("ttl_ms"));
     sendJson(res, answer.status, answer.body, answer.headers);
+  }
+
+  /** POST /nexus/v1/notice-forward, body = a notice's :path: the owning pod's answer (control/notice-forward.ts). */
+  private async noticeForwardCall(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let path: Uint8Array;
+    try {
+      path = Buffer.concat(await readBody(req, MAX_NOTICE_PATH_BYTES));
+    } catch (err) {
+      const status = requestErrorStatus(err) ?? 400;
+      return sendJson(res, status, { error: requestErrorMessage(err, status) }, { [NOTICE_FORWARD_MARK]: "none" });
+    }
+    const a = this.d.notices ? await this.d.notices.forward(path) : { status: 404, headers: { [NOTICE_FORWARD_MARK]: "none" }, body: JSON.stringify({ error: "unknown bid id" }) };
+    res.writeHead(a.status, { "content-type": "application/json", "content-length": Buffer.byteLength(a.body), ...a.headers });
+    res.end(a.body);
   }
 
   /**
@@ -316,7 +335,7 @@ export class ControlServer {
   }
 }
 
-const FILTER_ENDPOINTS = new Set(["/nexus/v1/sync", "/nexus/v1/config", "/nexus/v1/model", "/nexus/v1/replay"]);
+const FILTER_ENDPOINTS = new Set(["/nexus/v1/sync", "/nexus/v1/config", "/nexus/v1/model", "/nexus/v1/replay", "/nexus/v1/notice-forward"]);
 
 /** The 4xx a request body earned (too large, undecodable, not JSON), or undefined for other errors. */
 function requestErrorStatus(err: unknown): number | undefined {

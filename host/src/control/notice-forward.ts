@@ -1,0 +1,183 @@
+// Notices that reached another pod than the one that bid (SECURITY.md G12; the filter's side is
+// assembly/filter/notice-forward.ts). A bid's reservation lives in the shared data of the Envoy
+// (or standalone process) that made it; a notice that lands elsewhere is handed by that pod's
+// filter to its host (POST /nexus/v1/notice-forward, body = the notice's :path), and the host
+// sends it to every other pod registered in Redis, with x-nexus-forwarded: 1 so that none of
+// them forwards it again. The owner settles it as if it had come straight; the others answer
+// 404. The filter relays the answer to the exchange as it is, when it carries the mark
+// `x-nexus-notice-forward: <owner's pod id>` (or `none`: no pod knew the bid).
+//
+// Directory: the hash nexus:<prefix>:notice-peers, field = pod id, value = {"url", "expires_ms"}.
+// Each host with a notice URL (NEXUS_NOTICE_FORWARD_URL: the address other pods reach its bid
+// listener at, e.g. http://$(POD_IP):8080) writes its entry every 10 s for 30 s and removes it
+// when it stops; readers skip expired entries, so a killed pod drops out by itself.
+import type { Redis } from "ioredis";
+import { Counter, type Registry } from "prom-client";
+import { loadIoredis } from "../lazy-deps.ts";
+import type { Logger } from "../log.ts";
+
+/** Longest :path the host forwards (the filter's notice paths are far shorter). */
+export const MAX_NOTICE_PATH_BYTES = 4096;
+/** The mark the filter requires on an answer it relays (assembly/filter/notice-forward.ts). */
+export const NOTICE_FORWARD_MARK = "x-nexus-notice-forward";
+
+export interface NoticePeer {
+  podId: string;
+  /** Base URL of the pod's bid listener (no trailing slash). */
+  url: string;
+}
+
+export interface NoticePeerDirectory {
+  /** The other pods (not this one) whose entries have not expired. Throws when the directory cannot be read. */
+  peers(): Promise<NoticePeer[]>;
+  close(): Promise<void>;
+}
+
+export function noticePeersKey(keyPrefix: string): string {
+  return `nexus:${keyPrefix}:notice-peers`;
+}
+
+export interface RedisNoticePeersOptions {
+  url: string;
+  keyPrefix: string;
+  podId: string;
+  /** This pod's notice URL; absent: it forwards to others but is not listed (it receives none). */
+  selfUrl?: string;
+  log?: Logger;
+  refreshMs?: number;
+  ttlMs?: number;
+  /** How long a read of the directory is reused. */
+  cacheMs?: number;
+}
+
+export class RedisNoticePeers implements NoticePeerDirectory {
+  private readonly redis: Redis;
+  private readonly key: string;
+  private timer: NodeJS.Timeout | undefined;
+  private cached: { at: number; peers: NoticePeer[] } | null = null;
+  private closed = false;
+
+  constructor(private readonly o: RedisNoticePeersOptions) {
+    this.redis = new (loadIoredis().Redis)(o.url, { commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
+    this.redis.on("error", (err: Error) => o.log?.debug({ event: "notice_peers_redis_error", err: err.message }, "notice peer directory error"));
+    this.redis.on("connect", () => this.redis.stream?.unref?.());
+    this.key = noticePeersKey(o.keyPrefix);
+  }
+
+  /** Lists this pod (when it has a notice URL) now and every refreshMs. */
+  start(): void {
+    if (!this.o.selfUrl) return;
+    const register = () => {
+      const value = JSON.stringify({ url: this.o.selfUrl, expires_ms: Date.now() + (this.o.ttlMs ?? 30_000) });
+      this.redis.hset(this.key, this.o.podId, value).catch((err: Error) => this.o.log?.warn({ event: "notice_peer_register_failed", err: err.message }, "could not list this pod for notice forwarding (retrying)"));
+    };
+    // The first write may come before the connection: retry it soon rather than in 10 s.
+    this.redis.once("ready", register);
+    register();
+    this.timer = setInterval(register, this.o.refreshMs ?? 10_000);
+    this.timer.unref();
+  }
+
+  async peers(): Promise<NoticePeer[]> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < (this.o.cacheMs ?? 2_000)) return this.cached.peers;
+    const all = await this.redis.hgetall(this.key);
+    const peers: NoticePeer[] = [];
+    for (const [podId, raw] of Object.entries(all)) {
+      if (podId === this.o.podId) continue;
+      try {
+        const v = JSON.parse(raw) as { url?: unknown; expires_ms?: unknown };
+        if (typeof v.url === "string" && /^https?:\/\/[^/?#\s]+$/.test(v.url) && typeof v.expires_ms === "number" && v.expires_ms > now) peers.push({ podId, url: v.url });
+      } catch {
+        // Not an entry of this version: skipped.
+      }
+    }
+    this.cached = { at: now, peers };
+    return peers;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    try {
+      if (this.o.selfUrl) await this.redis.hdel(this.key, this.o.podId);
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+}
+
+export class NoticeForwardMetrics {
+  /** outcome: settled (a pod answered) | unknown (every pod answered 404, or none is listed) | unreachable | bad_request. */
+  readonly forwards: Counter<"outcome">;
+  constructor(registry: Registry) {
+    this.forwards = new Counter({ name: "nexus_host_notice_forwards_total", help: "Notices the filter could not place, sent to the other pods, by outcome", labelNames: ["outcome"], registers: [registry] });
+  }
+}
+
+export interface ForwardAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** JSON text. */
+  body: string;
+}
+
+const unknown = (): ForwardAnswer => ({ status: 404, headers: { [NOTICE_FORWARD_MARK]: "none" }, body: JSON.stringify({ error: "unknown bid id" }) });
+
+export class NoticeForwardService {
+  constructor(
+    private readonly directory: NoticePeerDirectory | null,
+    private readonly metrics: NoticeForwardMetrics,
+    private readonly timeoutMs = 800,
+  ) {}
+
+  /** Sends the notice at `path` to the other pods; the owner's answer, marked (see the file comment). */
+  async forward(pathBytes: Uint8Array): Promise<ForwardAnswer> {
+    const path = Buffer.from(pathBytes).toString("latin1");
+    if (path.length === 0 || path.length > MAX_NOTICE_PATH_BYTES || path[0] !== "/" || !/^[\x21-\x7e]+$/.test(path)) {
+      this.metrics.forwards.inc({ outcome: "bad_request" });
+      return { status: 400, headers: { [NOTICE_FORWARD_MARK]: "none" }, body: JSON.stringify({ error: "notice path: 1-4096 printable ASCII bytes starting with /" }) };
+    }
+    if (!this.directory) {
+      this.metrics.forwards.inc({ outcome: "unknown" });
+      return unknown();
+    }
+    let peers: NoticePeer[];
+    try {
+      peers = await this.directory.peers();
+    } catch (err) {
+      this.metrics.forwards.inc({ outcome: "unreachable" });
+      return { status: 503, headers: {}, body: JSON.stringify({ error: `notice peers: ${(err as Error).message}` }) };
+    }
+    const answers = await Promise.all(peers.map((p) => this.ask(p, path)));
+    // The owner answers anything but 404 (charged, refunded, already settled, busy, ...).
+    const owner = answers.find((a) => a !== null && a.status !== 404);
+    if (owner) {
+      this.metrics.forwards.inc({ outcome: "settled" });
+      return { status: owner.status, headers: { [NOTICE_FORWARD_MARK]: owner.podId }, body: owner.body };
+    }
+    if (answers.some((a) => a === null)) {
+      // A pod did not answer: it may be the owner. Not "unknown": the exchange should retry.
+      this.metrics.forwards.inc({ outcome: "unreachable" });
+      return { status: 503, headers: {}, body: JSON.stringify({ error: "a pod did not answer: retry the notice" }) };
+    }
+    this.metrics.forwards.inc({ outcome: "unknown" });
+    return unknown();
+  }
+
+  private async ask(peer: NoticePeer, path: string): Promise<{ podId: string; status: number; body: string } | null> {
+    try {
+      const res = await fetch(peer.url + path, { headers: { "x-nexus-forwarded": "1" }, signal: AbortSignal.timeout(this.timeoutMs), redirect: "manual" });
+      const body = await res.text();
+      return { podId: peer.podId, status: res.status, body: body.length <= MAX_NOTICE_PATH_BYTES ? body : "" };
+    } catch {
+      return null;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.directory?.close();
+  }
+}

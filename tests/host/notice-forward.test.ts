@@ -1,0 +1,99 @@
+// The host's side of notice forwarding (host/src/control/notice-forward.ts, SECURITY.md G12): the
+// notice goes to every other listed pod over real HTTP; the owner's answer (anything but 404) comes
+// back marked with its pod id; no owner: 404 marked "none"; a pod that does not answer, or a
+// directory that cannot be read, is a 503 without the mark (the filter then asks the exchange to
+// retry: that pod may be the owner).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { Registry } from "prom-client";
+import { NOTICE_FORWARD_MARK, NoticeForwardMetrics, NoticeForwardService, type NoticePeer, type NoticePeerDirectory } from "../../host/src/control/notice-forward.ts";
+
+type Reply = { status: number; body: string } | "hang";
+const servers: Server[] = [];
+const seen: Array<{ pod: string; path: string; forwarded: string | undefined }> = [];
+
+async function peer(pod: string, reply: (path: string) => Reply): Promise<NoticePeer> {
+  const s = createServer((req, res) => {
+    seen.push({ pod, path: req.url ?? "", forwarded: req.headers["x-nexus-forwarded"] as string | undefined });
+    const r = reply(req.url ?? "");
+    if (r === "hang") return; // never answers
+    res.writeHead(r.status, { "content-type": "application/json" });
+    res.end(r.body);
+  });
+  servers.push(s);
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  return { podId: pod, url: `http://127.0.0.1:${(s.address() as { port: number }).port}` };
+}
+
+const directory = (peers: NoticePeer[] | Error): NoticePeerDirectory => ({
+  peers: async () => {
+    if (peers instanceof Error) throw peers;
+    return peers;
+  },
+  close: async () => {},
+});
+const service = (d: NoticePeerDirectory | null) => new NoticeForwardService(d, new NoticeForwardMetrics(new Registry()), 300);
+const bytes = (s: string) => new TextEncoder().encode(s);
+const PATH = "/openrtb2/win?bid=1a-0badcafe&price=1.5";
+const unknown = { status: 404, body: '{"error":"unknown bid id"}' };
+
+let owner: NoticePeer;
+let other: NoticePeer;
+let silent: NoticePeer;
+before(async () => {
+  owner = await peer("owner", (p) => (p === PATH ? { status: 200, body: '{"status":"charged"}' } : unknown));
+  other = await peer("other", () => unknown);
+  silent = await peer("silent", () => "hang");
+});
+after(async () => {
+  for (const s of servers) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+describe("NoticeForwardService", () => {
+  it("sends the notice's path to every other pod with x-nexus-forwarded, and answers with the owner's answer, marked with its pod id", async () => {
+    seen.length = 0;
+    const a = await service(directory([other, owner])).forward(bytes(PATH));
+    assert.deepEqual(a, { status: 200, headers: { [NOTICE_FORWARD_MARK]: "owner" }, body: '{"status":"charged"}' });
+    assert.deepEqual(
+      seen.map((s) => [s.pod, s.path, s.forwarded]).sort(),
+      [["other", PATH, "1"], ["owner", PATH, "1"]],
+    );
+  });
+
+  it("no pod knows the bid (or no pod is listed, or no directory): 404 marked none", async () => {
+    for (const d of [directory([other]), directory([]), null]) {
+      const a = await service(d).forward(bytes("/openrtb2/win?bid=2b-00000000&price=1"));
+      assert.equal(a.status, 404);
+      assert.equal(a.headers[NOTICE_FORWARD_MARK], "none");
+      assert.equal(JSON.parse(a.body).error, "unknown bid id");
+    }
+  });
+
+  it("the owner answers before a pod that hangs: its answer; a pod that hangs and no owner: 503 without the mark", async () => {
+    assert.equal((await service(directory([silent, owner])).forward(bytes(PATH))).status, 200);
+    const a = await service(directory([silent, other])).forward(bytes("/openrtb2/win?bid=3c-00000000&price=1"));
+    assert.equal(a.status, 503);
+    assert.equal(a.headers[NOTICE_FORWARD_MARK], undefined);
+  });
+
+  it("a directory that cannot be read: 503 without the mark", async () => {
+    const a = await service(directory(new Error("redis down"))).forward(bytes(PATH));
+    assert.equal(a.status, 503);
+    assert.equal(a.headers[NOTICE_FORWARD_MARK], undefined);
+    assert.match(JSON.parse(a.body).error, /redis down/);
+  });
+
+  it("a path that is not one (empty, no leading /, spaces or controls, over 4096 bytes): 400 marked none, nothing sent", async () => {
+    seen.length = 0;
+    for (const p of ["", "openrtb2/win?bid=1", "/openrtb2/win?bid=1 HTTP/1.1", "/win\r\nx: y", "/" + "a".repeat(4096)]) {
+      const a = await service(directory([owner])).forward(bytes(p));
+      assert.equal(a.status, 400, JSON.stringify(p));
+      assert.equal(a.headers[NOTICE_FORWARD_MARK], "none");
+    }
+    assert.equal(seen.length, 0);
+  });
+});
