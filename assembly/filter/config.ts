@@ -57,8 +57,11 @@ export class PluginConfig {
    * (notice-forward.ts, SECURITY.md G12); off: such notices are answered 404 at once.
    */
   noticeForward: bool = true;
-  /** Longest wait for a forwarded notice's answer (the exchange waits that long). */
-  noticeForwardTimeoutMs: i32 = 1000;
+  /**
+   * Longest wait for a forwarded notice's answer (the exchange waits that long); below the route's
+   * request_timeout (envoy.yaml: 1 s), which stays armed while the notice is paused.
+   */
+  noticeForwardTimeoutMs: i32 = 800;
   /** Bearer token sent to the host on every call (sync, config, model, replay claims, notice forwards). */
   syncToken: OwnedBytes = OwnedBytes.fromString("");
   /** Name of a VM environment variable holding the token instead (Envoy: vm_config.environment_variables). */

@@ -20,7 +20,7 @@ import { PluginConfig } from "./config";
 import { NexusRoot } from "./root";
 import { NexusStream } from "./stream";
 import { metrics } from "./metrics";
-import { body, replyErrorText, replyJson } from "./replies";
+import { body, replyNoticeError, replyNoticeJson } from "./replies";
 import { calloutKey, calloutStatus } from "./callout-key";
 
 const MARK_KEY = memory.data<u8>([
@@ -31,6 +31,12 @@ const MARK_KEY_LEN = 22;
 export const MAX_FORWARD_PATH_BYTES: i32 = 4096;
 /** The owner's answer is a short JSON status; anything longer is not relayed. */
 const MAX_ANSWER_BYTES: i32 = 4096;
+/**
+ * Forwards in flight per VM at most; more are answered 503 at once. Forged notices (any
+ * well-formed bid id will do: SECURITY.md G4) must not fill host_cluster's connection pool and
+ * circuit breakers, which the leader's budget syncs use too.
+ */
+export const MAX_FORWARDS_IN_FLIGHT: i32 = 32;
 
 export class NoticeForwards {
   enabled: bool = false;
@@ -42,6 +48,9 @@ export class NoticeForwards {
   private readonly answer: HostBytes = new HostBytes();
   private readonly pending: HttpContextTable = new HttpContextTable(64);
   private readonly path: ArrayBuffer = String.UTF8.encode("/nexus/v1/notice-forward");
+  /** The filter's wait, sent to the host so that it answers within it (x-nexus-forward-timeout-ms). */
+  private timeoutHeader: string = "1000";
+  private inFlight: i32 = 0;
   private started: u32 = 0;
   private settled: u32 = 0;
   private failures: u32 = 0;
@@ -54,6 +63,7 @@ export class NoticeForwards {
   configure(cfg: PluginConfig): void {
     this.enabled = cfg.noticeForward;
     this.timeoutMs = cfg.noticeForwardTimeoutMs;
+    this.timeoutHeader = cfg.noticeForwardTimeoutMs.toString();
     this.started = defineMetric(MetricType.COUNTER, "nexus_notice_forwards_total");
     this.settled = defineMetric(MetricType.COUNTER, "nexus_notice_forwards_settled_total");
     this.failures = defineMetric(MetricType.COUNTER, "nexus_notice_forward_failures_total");
@@ -61,12 +71,18 @@ export class NoticeForwards {
 
   /**
    * Hands the notice (its :path) to the host for the other pods. True: under way, the stream stays
-   * paused and onResponse answers it. False: the call could not start (the caller answers).
+   * paused and onResponse answers it. False: the call could not start, or MAX_FORWARDS_IN_FLIGHT
+   * are out already (the caller answers 503).
    */
   begin(stream: NexusStream, pathPtr: usize, pathLen: i32): bool {
     const cfg = this.root.config;
     const h = this.hdrs;
+    if (this.inFlight >= MAX_FORWARDS_IN_FLIGHT) {
+      metrics.inc(this.failures);
+      return false;
+    }
     this.root.hostAuth.writeCallHeaders(h, cfg, "POST", changetype<usize>(this.path), this.path.byteLength, "text/plain");
+    h.addAscii("x-nexus-forward-timeout-ms", this.timeoutHeader);
     metrics.inc(this.started);
     httpCall(cfg.hostCluster.ptr, cfg.hostCluster.len, h.ptr, h.len, pathPtr, pathLen, <u32>this.timeoutMs, this.call);
     if (this.call.status != Status.OK) {
@@ -76,6 +92,7 @@ export class NoticeForwards {
     const key = calloutKey(this.call.token);
     stream.forwardToken = key;
     this.pending.set(key, stream);
+    this.inFlight++;
     return true;
   }
 
@@ -84,6 +101,7 @@ export class NoticeForwards {
     const key = calloutKey(token);
     const ctx = this.pending.remove(key);
     if (ctx === null) return false;
+    this.inFlight--;
     const stream = changetype<NexusStream>(ctx);
     // The stream ended meanwhile (the exchange gave up): nothing to answer.
     if (stream.forwardToken != key || setEffectiveContext(stream.contextId) != Status.OK) return true;
@@ -92,7 +110,7 @@ export class NoticeForwards {
     const marked = numHeaders > 0 && getHeaderMapValue(MapType.HTTP_CALL_RESPONSE_HEADERS, MARK_KEY, MARK_KEY_LEN, this.value) == Status.OK;
     if (!marked || status < 200 || status > 599 || <i64>bodySize > <i64>MAX_ANSWER_BYTES) {
       metrics.inc(this.failures);
-      replyErrorText(503, "notice forward failed: retry the notice", "nexus_notice_forward_failed");
+      replyNoticeError(503, "notice forward failed: retry the notice", "nexus_notice_forward_failed");
       return true;
     }
     if (bytesEqualAscii(this.value.ptr, this.value.len, "none")) {
@@ -106,7 +124,7 @@ export class NoticeForwards {
       if (this.answer.ok) body.bytes(this.answer.ptr, this.answer.len);
       this.answer.release();
     }
-    replyJson(<u32>status, "nexus_notice_forwarded");
+    replyNoticeJson(<u32>status, "nexus_notice_forwarded");
     return true;
   }
 

@@ -23,6 +23,27 @@ export function replyNoBid(reason: i32): void {
   sendWithDetails(204, "nexus_nobid", 0, 0);
 }
 
+/**
+ * A notice's answer: `body` as JSON, marked "x-nexus-notice: 1" so that a host forwarding the
+ * notice for another pod (notice-forward.ts) can tell the filter's answer from Envoy's own (an
+ * overload 503, a timeout 408) or anything else listening at a pod's address.
+ */
+export function replyNoticeJson(status: u32, details: string): void {
+  headers.reset();
+  headers.addAscii("content-type", "application/json");
+  headers.addAscii("x-openrtb-version", "2.6");
+  headers.addAscii("x-nexus-notice", "1");
+  sendWithDetails(status, details, body.base, body.len);
+}
+
+/** A notice's error answer: {"error": message}, marked as replyNoticeJson. */
+export function replyNoticeError(status: u32, message: string, details: string): void {
+  scratch.reset();
+  scratch.ascii(message);
+  writeError(body, scratch.base, scratch.len);
+  replyNoticeJson(status, details);
+}
+
 /** {"error": message} with the status (400, 404, 405, 413, 415, …). */
 export function replyError(status: u32, messagePtr: usize, messageLen: i32, details: string): void {
   writeError(body, messagePtr, messageLen);

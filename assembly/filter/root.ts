@@ -26,7 +26,7 @@ import { NoticeForwards, MAX_FORWARD_PATH_BYTES } from "./notice-forward";
 import { HostAuth } from "./host-auth";
 import { reservationRingSlots } from "./ring-size";
 import { metrics } from "./metrics";
-import { body, replyJson, replyNoBid, replyError, replyErrorText } from "./replies";
+import { body, replyJson, replyNoBid, replyError, replyErrorText, replyNoticeJson, replyNoticeError } from "./replies";
 import { queryParam, parseCpmToMicros } from "./query";
 import { ensureU64, fetchAddU64 } from "./shared";
 import { KEY_VM_SEQ, KEY_RESV_CURSOR } from "./keys";
@@ -272,7 +272,7 @@ export class NexusRoot extends RootContext {
     if (hasBid && isTestBidId(this.param.ptr, this.param.len)) return this.noticeOk("{\"status\":\"test\"}");
     if (!hasBid || !this.bidId.parse(this.param.ptr, this.param.len)) {
       metrics.inc(metrics.noticeUnknown);
-      replyErrorText(404, "unknown bid id", "nexus_notice_unknown");
+      replyNoticeError(404, "unknown bid id", "nexus_notice_unknown");
       return;
     }
     let result: i32;
@@ -288,9 +288,9 @@ export class NexusRoot extends RootContext {
     }
     if (result == NoticeResult.UNKNOWN_BID) {
       // Not this pod's bid, maybe another's (SECURITY.md G12): the host asks the other pods.
-      if (forwarded) return replyErrorText(404, "unknown bid id", "nexus_notice_unknown"); // counted by the pod that forwarded it
+      if (forwarded) return replyNoticeError(404, "unknown bid id", "nexus_notice_unknown"); // counted by the pod that forwarded it
       if (this.forwards.enabled && pathLen <= MAX_FORWARD_PATH_BYTES) {
-        if (!this.forwards.begin(stream, pathPtr, pathLen)) replyErrorText(503, "notice forward failed: retry the notice", "nexus_notice_forward_failed");
+        if (!this.forwards.begin(stream, pathPtr, pathLen)) replyNoticeError(503, "notice forward failed: retry the notice", "nexus_notice_forward_failed");
         return;
       }
     }
@@ -313,17 +313,17 @@ export class NexusRoot extends RootContext {
         metrics.inc(metrics.noticeDuplicate);
         return this.noticeOk("{\"status\":\"already_settled\"}");
       case NoticeResult.CONTENTION:
-        return replyErrorText(503, "busy: retry the notice", "nexus_notice_busy");
+        return replyNoticeError(503, "busy: retry the notice", "nexus_notice_busy");
       default:
         metrics.inc(metrics.noticeUnknown);
-        return replyErrorText(404, "unknown bid id", "nexus_notice_unknown");
+        return replyNoticeError(404, "unknown bid id", "nexus_notice_unknown");
     }
   }
 
   private noticeOk(json: string): void {
     body.reset();
     body.ascii(json);
-    replyJson(200, "nexus_notice");
+    replyNoticeJson(200, "nexus_notice");
   }
 }
 

@@ -3,6 +3,7 @@
 // invalid value is a ConfigError naming the field. Documented in docs/HOST_CONFIG.md.
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { isNoticeBaseUrl } from "./control/notice-forward.ts";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_WASM, DEMO_DIR, PACKAGE_ROOT } from "./paths.ts";
 
@@ -310,8 +311,8 @@ function validate(cfg: HostConfig): void {
     // up ready with every bid a "budget" no-bid. (The value is not echoed: it may hold a password.)
     throw new ConfigError("budget.redisUrl: expected redis://[user:password@]host[:port][/db], rediss://... or a socket path");
   }
-  if (cfg.budget.noticeForwardUrl !== "" && !/^https?:\/\/[^/?#\s]+$/.test(cfg.budget.noticeForwardUrl)) {
-    throw new ConfigError("budget.noticeForwardUrl: expected http://host:port or https://host:port (no path)");
+  if (cfg.budget.noticeForwardUrl !== "" && !isNoticeBaseUrl(cfg.budget.noticeForwardUrl)) {
+    throw new ConfigError("budget.noticeForwardUrl: expected http://host:port or https://host:port (no path; an IPv6 address in brackets)");
   }
   if (cfg.budget.noticeForwardUrl !== "" && cfg.budget.source !== "redis") {
     throw new ConfigError("budget.noticeForwardUrl: only with budget.source redis (the pods find each other there)");

@@ -132,7 +132,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   // Notices of this pod's bids that land on another pod come back through the others' hosts.
   let peers: RedisNoticePeers | null = null;
   if (cfg.budget.source === "redis") {
-    peers = new RedisNoticePeers({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, podId: podIdOf(cfg), selfUrl: cfg.budget.noticeForwardUrl || undefined, log });
+    peers = new RedisNoticePeers({ url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, podId: podIdOf(cfg), selfUrl: cfg.budget.noticeForwardUrl || undefined, removeAtClose: cfg.mode !== "sidecar", log });
     peers.start();
   }
   const notices = new NoticeForwardService(peers, new NoticeForwardMetrics(metrics.registry));

@@ -8,6 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
 import { Redis } from "ioredis";
 import { post } from "../helpers/bidder.ts";
 import { readLedger } from "../helpers/ledger.ts";
@@ -126,6 +127,37 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
     // The real bid is still A's to settle.
     assert.equal(JSON.parse((await get(b, noticePath(bid.lurl!))).text).status, "refunded");
   });
+
+  it("a flood of forged notices while a listed pod hangs: at most 32 forwards in flight per VM, the rest 503 at once", async () => {
+    // A third "pod" that accepts connections and never answers, listed like the others.
+    const hang = createHttpServer(() => {});
+    await new Promise<void>((r) => hang.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(hang.address() as { port: number }).port}`;
+    await redis.hset(noticePeersKey(prefix), "fwd-hang", JSON.stringify({ url, expires_ms: Date.now() + 60_000 }));
+    try {
+      await new Promise((r) => setTimeout(r, 2_100)); // B's cached list expires
+      const bid = await bidOn(a);
+      const started = metric(b.pool, "nexus_notice_forwards_total");
+      const forged = (i: number) => noticePath(bid.nurl!, "1").replace(/bid=[0-9a-f]+-[0-9a-f]+/, `bid=${(0xf000 + i).toString(16)}-00000000`);
+      const t0 = Date.now();
+      const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => get(b, forged(i)).then((r) => ({ ...r, ms: Date.now() - t0 }))));
+      const out = metric(b.pool, "nexus_notice_forwards_total") - started;
+      assert.ok(out <= 2 * 32, `forwards started: ${out} (2 VMs, 32 each)`);
+      assert.ok(answers.every((r) => r.status === 503), JSON.stringify(answers.map((r) => r.status)));
+      const quick = answers.filter((r) => r.ms < 400).length;
+      assert.ok(quick >= 80 - out, `${quick} answered at once, ${out} waited for the hanging pod`);
+      await lossOf(bid);
+    } finally {
+      await redis.hdel(noticePeersKey(prefix), "fwd-hang");
+      hang.closeAllConnections();
+      await new Promise((r) => hang.close(r));
+    }
+  });
+
+  /** Settles a bid of A's (so that the test leaves nothing reserved). */
+  async function lossOf(bid: { lurl?: string }): Promise<void> {
+    assert.equal(JSON.parse((await get(a, noticePath(bid.lurl!))).text).status, "refunded");
+  }
 });
 
 describe("a notice forward that cannot reach the other pods: 503, so that the exchange retries", () => {

@@ -7,9 +7,13 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { Registry } from "prom-client";
-import { NOTICE_FORWARD_MARK, NoticeForwardMetrics, NoticeForwardService, type NoticePeer, type NoticePeerDirectory } from "../../host/src/control/notice-forward.ts";
+import {
+  FILTER_NOTICE_MARK, MAX_FORWARDS_IN_FLIGHT, NOTICE_FORWARD_MARK, NoticeForwardMetrics, NoticeForwardService, isNoticeBaseUrl,
+  type NoticePeer, type NoticePeerDirectory,
+} from "../../host/src/control/notice-forward.ts";
 
-type Reply = { status: number; body: string } | "hang";
+/** A filter's notice answer (marked x-nexus-notice), something else's (unmarked), or none. */
+type Reply = { status: number; body: string; unmarked?: boolean } | "hang";
 const servers: Server[] = [];
 const seen: Array<{ pod: string; path: string; forwarded: string | undefined }> = [];
 
@@ -18,7 +22,7 @@ async function peer(pod: string, reply: (path: string) => Reply): Promise<Notice
     seen.push({ pod, path: req.url ?? "", forwarded: req.headers["x-nexus-forwarded"] as string | undefined });
     const r = reply(req.url ?? "");
     if (r === "hang") return; // never answers
-    res.writeHead(r.status, { "content-type": "application/json" });
+    res.writeHead(r.status, { "content-type": "application/json", ...(r.unmarked ? {} : { [FILTER_NOTICE_MARK]: "1" }) });
     res.end(r.body);
   });
   servers.push(s);
@@ -33,7 +37,9 @@ const directory = (peers: NoticePeer[] | Error): NoticePeerDirectory => ({
   },
   close: async () => {},
 });
-const service = (d: NoticePeerDirectory | null) => new NoticeForwardService(d, new NoticeForwardMetrics(new Registry()), 300);
+const service = (d: NoticePeerDirectory | null) => new NoticeForwardService(d, new NoticeForwardMetrics(new Registry()));
+/** The filter's announced wait in these tests (the host answers within it, less 50 ms). */
+const WAIT_MS = 350;
 const bytes = (s: string) => new TextEncoder().encode(s);
 const PATH = "/openrtb2/win?bid=1a-0badcafe&price=1.5";
 const unknown = { status: 404, body: '{"error":"unknown bid id"}' };
@@ -41,7 +47,9 @@ const unknown = { status: 404, body: '{"error":"unknown bid id"}' };
 let owner: NoticePeer;
 let other: NoticePeer;
 let silent: NoticePeer;
+let overloaded: NoticePeer;
 before(async () => {
+  overloaded = await peer("overloaded", () => ({ status: 503, body: "overloaded", unmarked: true }));
   owner = await peer("owner", (p) => (p === PATH ? { status: 200, body: '{"status":"charged"}' } : unknown));
   other = await peer("other", () => unknown);
   silent = await peer("silent", () => "hang");
@@ -56,7 +64,7 @@ after(async () => {
 describe("NoticeForwardService", () => {
   it("sends the notice's path to every other pod with x-nexus-forwarded, and answers with the owner's answer, marked with its pod id", async () => {
     seen.length = 0;
-    const a = await service(directory([other, owner])).forward(bytes(PATH));
+    const a = await service(directory([other, owner])).forward(bytes(PATH), WAIT_MS);
     assert.deepEqual(a, { status: 200, headers: { [NOTICE_FORWARD_MARK]: "owner" }, body: '{"status":"charged"}' });
     assert.deepEqual(
       seen.map((s) => [s.pod, s.path, s.forwarded]).sort(),
@@ -66,7 +74,7 @@ describe("NoticeForwardService", () => {
 
   it("no pod knows the bid (or no pod is listed, or no directory): 404 marked none", async () => {
     for (const d of [directory([other]), directory([]), null]) {
-      const a = await service(d).forward(bytes("/openrtb2/win?bid=2b-00000000&price=1"));
+      const a = await service(d).forward(bytes("/openrtb2/win?bid=2b-00000000&price=1"), WAIT_MS);
       assert.equal(a.status, 404);
       assert.equal(a.headers[NOTICE_FORWARD_MARK], "none");
       assert.equal(JSON.parse(a.body).error, "unknown bid id");
@@ -74,14 +82,38 @@ describe("NoticeForwardService", () => {
   });
 
   it("the owner answers before a pod that hangs: its answer; a pod that hangs and no owner: 503 without the mark", async () => {
-    assert.equal((await service(directory([silent, owner])).forward(bytes(PATH))).status, 200);
-    const a = await service(directory([silent, other])).forward(bytes("/openrtb2/win?bid=3c-00000000&price=1"));
+    assert.equal((await service(directory([silent, owner])).forward(bytes(PATH), WAIT_MS)).status, 200);
+    const a = await service(directory([silent, other])).forward(bytes("/openrtb2/win?bid=3c-00000000&price=1"), WAIT_MS);
     assert.equal(a.status, 503);
     assert.equal(a.headers[NOTICE_FORWARD_MARK], undefined);
   });
 
+  it("answers without a filter's mark (an overloaded Envoy's 503, whatever listens at a stale address) are not the owner's", async () => {
+    const a = await service(directory([overloaded, owner])).forward(bytes(PATH), WAIT_MS);
+    assert.deepEqual([a.status, a.headers[NOTICE_FORWARD_MARK]], [200, "owner"]);
+    const b = await service(directory([overloaded, other])).forward(bytes("/openrtb2/win?bid=4d-00000000&price=1"), WAIT_MS);
+    assert.equal(b.status, 503, "it may have been the owner: the exchange should retry");
+    assert.equal(b.headers[NOTICE_FORWARD_MARK], undefined);
+  });
+
+  it("answers within the filter's announced wait, and takes no more than MAX_FORWARDS_IN_FLIGHT at once", async () => {
+    const s = service(directory([silent]));
+    const t0 = Date.now();
+    const hung = Array.from({ length: MAX_FORWARDS_IN_FLIGHT }, () => s.forward(bytes(PATH), 400));
+    const extra = await s.forward(bytes(PATH), 400);
+    assert.equal(extra.status, 503);
+    assert.match(JSON.parse(extra.body).error, /too many/);
+    assert.ok(Date.now() - t0 < 300, "refused at once");
+    for (const a of await Promise.all(hung)) assert.equal(a.status, 503);
+    const took = Date.now() - t0;
+    assert.ok(took < 400, `answered within the wait: ${took} ms`);
+    const after = await s.forward(bytes(PATH), 400);
+    assert.equal(after.status, 503);
+    assert.doesNotMatch(JSON.parse(after.body).error, /too many/, "the cap is free again once they are answered");
+  });
+
   it("a directory that cannot be read: 503 without the mark", async () => {
-    const a = await service(directory(new Error("redis down"))).forward(bytes(PATH));
+    const a = await service(directory(new Error("redis down"))).forward(bytes(PATH), WAIT_MS);
     assert.equal(a.status, 503);
     assert.equal(a.headers[NOTICE_FORWARD_MARK], undefined);
     assert.match(JSON.parse(a.body).error, /redis down/);
@@ -90,10 +122,15 @@ describe("NoticeForwardService", () => {
   it("a path that is not one (empty, no leading /, spaces or controls, over 4096 bytes): 400 marked none, nothing sent", async () => {
     seen.length = 0;
     for (const p of ["", "openrtb2/win?bid=1", "/openrtb2/win?bid=1 HTTP/1.1", "/win\r\nx: y", "/" + "a".repeat(4096)]) {
-      const a = await service(directory([owner])).forward(bytes(p));
+      const a = await service(directory([owner])).forward(bytes(p), WAIT_MS);
       assert.equal(a.status, 400, JSON.stringify(p));
       assert.equal(a.headers[NOTICE_FORWARD_MARK], "none");
     }
     assert.equal(seen.length, 0);
+  });
+
+  it("notice URLs: a base URL fetch() takes (IPv6 in brackets), nothing else", () => {
+    for (const ok of ["http://10.1.2.3:8080", "https://bidder-0.example:8443", "http://[fd00::1]:8080"]) assert.ok(isNoticeBaseUrl(ok), ok);
+    for (const bad of ["10.1.2.3:8080", "http://fd00::1:8080", "http://10.1.2.3:8080/notices", "http://10.1.2.3:8080?x", "ftp://h:1", "http://a b:1"]) assert.ok(!isNoticeBaseUrl(bad), bad);
   });
 });

@@ -4,13 +4,18 @@
 // filter to its host (POST /nexus/v1/notice-forward, body = the notice's :path), and the host
 // sends it to every other pod registered in Redis, with x-nexus-forwarded: 1 so that none of
 // them forwards it again. The owner settles it as if it had come straight; the others answer
-// 404. The filter relays the answer to the exchange as it is, when it carries the mark
-// `x-nexus-notice-forward: <owner's pod id>` (or `none`: no pod knew the bid).
+// 404. Only answers a filter wrote count (they carry x-nexus-notice: an overloaded Envoy's 503 or
+// whatever else listens at a stale address does not), a 2xx first. The filter relays the answer
+// to the exchange as it is, when it carries the mark `x-nexus-notice-forward: <owner's pod id>`
+// (or `none`: no pod knew the bid). Everything happens within the wait the filter announces
+// (x-nexus-forward-timeout-ms), so that its answer never comes after the filter gave up.
 //
 // Directory: the hash nexus:<prefix>:notice-peers, field = pod id, value = {"url", "expires_ms"}.
 // Each host with a notice URL (NEXUS_NOTICE_FORWARD_URL: the address other pods reach its bid
 // listener at, e.g. http://$(POD_IP):8080) writes its entry every 10 s for 30 s and removes it
-// when it stops; readers skip expired entries, so a killed pod drops out by itself.
+// when it stops (standalone only: in sidecar mode the reservations live in Envoy, which outlives
+// the host on the way down, so the entry expires instead); readers skip expired entries, so a
+// killed pod drops out by itself, and delete entries expired for a minute.
 import type { Redis } from "ioredis";
 import { Counter, type Registry } from "prom-client";
 import { loadIoredis } from "../lazy-deps.ts";
@@ -20,6 +25,23 @@ import type { Logger } from "../log.ts";
 export const MAX_NOTICE_PATH_BYTES = 4096;
 /** The mark the filter requires on an answer it relays (assembly/filter/notice-forward.ts). */
 export const NOTICE_FORWARD_MARK = "x-nexus-notice-forward";
+/** The mark of a filter's own notice answers (assembly/filter/replies.ts replyNoticeJson). */
+export const FILTER_NOTICE_MARK = "x-nexus-notice";
+/** Forwards in flight at most in this host; more are answered 503 at once (forged notices: SECURITY.md G4). */
+export const MAX_FORWARDS_IN_FLIGHT = 64;
+/** Expired entries older than this are deleted by readers (clocks of two hosts may differ a little). */
+const DELETE_EXPIRED_AFTER_MS = 60_000;
+
+/** A base URL (scheme, host, port; no path) that fetch() takes, IPv6 in brackets. */
+export function isNoticeBaseUrl(url: string): boolean {
+  if (!/^https?:\/\/[^/?#\s]+$/.test(url)) return false;
+  try {
+    new URL(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface NoticePeer {
   podId: string;
@@ -43,6 +65,8 @@ export interface RedisNoticePeersOptions {
   podId: string;
   /** This pod's notice URL; absent: it forwards to others but is not listed (it receives none). */
   selfUrl?: string;
+  /** Delete this pod's entry at close (standalone); false: let it expire (sidecar: Envoy outlives the host). */
+  removeAtClose?: boolean;
   log?: Logger;
   refreshMs?: number;
   ttlMs?: number;
@@ -83,15 +107,21 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     if (this.cached && now - this.cached.at < (this.o.cacheMs ?? 2_000)) return this.cached.peers;
     const all = await this.redis.hgetall(this.key);
     const peers: NoticePeer[] = [];
+    const stale: string[] = [];
     for (const [podId, raw] of Object.entries(all)) {
       if (podId === this.o.podId) continue;
+      let v: { url?: unknown; expires_ms?: unknown };
       try {
-        const v = JSON.parse(raw) as { url?: unknown; expires_ms?: unknown };
-        if (typeof v.url === "string" && /^https?:\/\/[^/?#\s]+$/.test(v.url) && typeof v.expires_ms === "number" && v.expires_ms > now) peers.push({ podId, url: v.url });
+        v = JSON.parse(raw) as typeof v;
       } catch {
-        // Not an entry of this version: skipped.
+        continue; // not an entry of this version: skipped
       }
+      if (typeof v.expires_ms !== "number") continue;
+      if (v.expires_ms > now && typeof v.url === "string" && isNoticeBaseUrl(v.url)) peers.push({ podId, url: v.url });
+      else if (v.expires_ms < now - DELETE_EXPIRED_AFTER_MS) stale.push(podId);
     }
+    // Pods killed without a stop leave their entries: every read would go over them again.
+    if (stale.length > 0) this.redis.hdel(this.key, ...stale).catch(() => {});
     this.cached = { at: now, peers };
     return peers;
   }
@@ -101,7 +131,7 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     this.closed = true;
     clearInterval(this.timer);
     try {
-      if (this.o.selfUrl) await this.redis.hdel(this.key, this.o.podId);
+      if (this.o.selfUrl && this.o.removeAtClose !== false) await this.redis.hdel(this.key, this.o.podId);
       await this.redis.quit();
     } catch {
       this.redis.disconnect();
@@ -110,7 +140,7 @@ export class RedisNoticePeers implements NoticePeerDirectory {
 }
 
 export class NoticeForwardMetrics {
-  /** outcome: settled (a pod answered) | unknown (every pod answered 404, or none is listed) | unreachable | bad_request. */
+  /** outcome: settled (a pod answered) | unknown (every pod answered 404, or none is listed) | unreachable | overloaded | bad_request. */
   readonly forwards: Counter<"outcome">;
   constructor(registry: Registry) {
     this.forwards = new Counter({ name: "nexus_host_notice_forwards_total", help: "Notices the filter could not place, sent to the other pods, by outcome", labelNames: ["outcome"], registers: [registry] });
@@ -126,15 +156,35 @@ export interface ForwardAnswer {
 
 const unknown = (): ForwardAnswer => ({ status: 404, headers: { [NOTICE_FORWARD_MARK]: "none" }, body: JSON.stringify({ error: "unknown bid id" }) });
 
+/** Time kept back from the filter's announced wait for the answer's way back. */
+const ANSWER_MARGIN_MS = 50;
+
 export class NoticeForwardService {
+  private inFlight = 0;
+
   constructor(
     private readonly directory: NoticePeerDirectory | null,
     private readonly metrics: NoticeForwardMetrics,
-    private readonly timeoutMs = 800,
   ) {}
 
-  /** Sends the notice at `path` to the other pods; the owner's answer, marked (see the file comment). */
-  async forward(pathBytes: Uint8Array): Promise<ForwardAnswer> {
+  /**
+   * Sends the notice at `path` to the other pods; the owner's answer, marked (see the file
+   * comment), within `waitMs` (the filter's x-nexus-forward-timeout-ms) less a margin.
+   */
+  async forward(pathBytes: Uint8Array, waitMs = 800): Promise<ForwardAnswer> {
+    if (this.inFlight >= MAX_FORWARDS_IN_FLIGHT) {
+      this.metrics.forwards.inc({ outcome: "overloaded" });
+      return { status: 503, headers: {}, body: JSON.stringify({ error: "too many notice forwards in flight: retry the notice" }) };
+    }
+    this.inFlight++;
+    try {
+      return await this.forwardWithin(pathBytes, Date.now() + Math.max(1, waitMs - ANSWER_MARGIN_MS));
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async forwardWithin(pathBytes: Uint8Array, deadline: number): Promise<ForwardAnswer> {
     const path = Buffer.from(pathBytes).toString("latin1");
     if (path.length === 0 || path.length > MAX_NOTICE_PATH_BYTES || path[0] !== "/" || !/^[\x21-\x7e]+$/.test(path)) {
       this.metrics.forwards.inc({ outcome: "bad_request" });
@@ -146,14 +196,16 @@ export class NoticeForwardService {
     }
     let peers: NoticePeer[];
     try {
-      peers = await this.directory.peers();
+      // At most half the wait for the directory: the rest is for the pods.
+      peers = await withTimeout(this.directory.peers(), (deadline - Date.now()) / 2, "no answer from Redis in time");
     } catch (err) {
       this.metrics.forwards.inc({ outcome: "unreachable" });
       return { status: 503, headers: {}, body: JSON.stringify({ error: `notice peers: ${(err as Error).message}` }) };
     }
-    const answers = await Promise.all(peers.map((p) => this.ask(p, path)));
-    // The owner answers anything but 404 (charged, refunded, already settled, busy, ...).
-    const owner = answers.find((a) => a !== null && a.status !== 404);
+    const answers = await Promise.all(peers.map((p) => this.ask(p, path, deadline)));
+    // The owner answers anything but 404 (charged, refunded, already settled, busy, ...); a
+    // filter's answer (marked) only, a settled one first.
+    const owner = answers.find((a) => a !== null && a.status >= 200 && a.status < 300) ?? answers.find((a) => a !== null && a.status !== 404);
     if (owner) {
       this.metrics.forwards.inc({ outcome: "settled" });
       return { status: owner.status, headers: { [NOTICE_FORWARD_MARK]: owner.podId }, body: owner.body };
@@ -167,10 +219,12 @@ export class NoticeForwardService {
     return unknown();
   }
 
-  private async ask(peer: NoticePeer, path: string): Promise<{ podId: string; status: number; body: string } | null> {
+  /** A filter's answer from `peer`, or null: no answer by `deadline`, or not a filter's (unmarked). */
+  private async ask(peer: NoticePeer, path: string, deadline: number): Promise<{ podId: string; status: number; body: string } | null> {
     try {
-      const res = await fetch(peer.url + path, { headers: { "x-nexus-forwarded": "1" }, signal: AbortSignal.timeout(this.timeoutMs), redirect: "manual" });
+      const res = await fetch(peer.url + path, { headers: { "x-nexus-forwarded": "1" }, signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())), redirect: "manual" });
       const body = await res.text();
+      if (!res.headers.has(FILTER_NOTICE_MARK)) return null;
       return { podId: peer.podId, status: res.status, body: body.length <= MAX_NOTICE_PATH_BYTES ? body : "" };
     } catch {
       return null;
@@ -180,4 +234,12 @@ export class NoticeForwardService {
   async close(): Promise<void> {
     await this.directory?.close();
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), Math.max(1, ms));
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -186,7 +186,8 @@ export class ControlServer {
       const status = requestErrorStatus(err) ?? 400;
       return sendJson(res, status, { error: requestErrorMessage(err, status) }, { [NOTICE_FORWARD_MARK]: "none" });
     }
-    const a = this.d.notices ? await this.d.notices.forward(path) : { status: 404, headers: { [NOTICE_FORWARD_MARK]: "none" }, body: JSON.stringify({ error: "unknown bid id" }) };
+    const wait = Number(req.headers["x-nexus-forward-timeout-ms"]);
+    const a = this.d.notices ? await this.d.notices.forward(path, Number.isInteger(wait) && wait >= 1 && wait <= 10_000 ? wait : undefined) : { status: 404, headers: { [NOTICE_FORWARD_MARK]: "none" }, body: JSON.stringify({ error: "unknown bid id" }) };
     res.writeHead(a.status, { "content-type": "application/json", "content-length": Buffer.byteLength(a.body), ...a.headers });
     res.end(a.body);
   }
