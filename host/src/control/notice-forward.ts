@@ -10,12 +10,16 @@
 // (or `none`: no pod knew the bid). Everything happens within the wait the filter announces
 // (x-nexus-forward-timeout-ms), so that its answer never comes after the filter gave up.
 //
-// Directory: the hash nexus:<prefix>:notice-peers, field = pod id, value = {"url", "expires_ms"}.
+// Directory: the hash nexus:<prefix>:notice-peers, field = pod id, value = {"url", "expires_ms",
+// "instance"} (instance: random per process; a live entry of another instance with another URL
+// under this pod's id means two pods share one id, and the forwards of one of them go to the
+// other: logged).
 // Each host with a notice URL (NEXUS_NOTICE_FORWARD_URL: the address other pods reach its bid
 // listener at, e.g. http://$(POD_IP):8080) writes its entry every 10 s for 30 s and removes it
 // when it stops (standalone only: in sidecar mode the reservations live in Envoy, which outlives
 // the host on the way down, so the entry expires instead); readers skip expired entries, so a
 // killed pod drops out by itself, and delete entries expired for a minute.
+import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { Counter, type Registry } from "prom-client";
 import { loadIoredis } from "../lazy-deps.ts";
@@ -80,6 +84,8 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   private timer: NodeJS.Timeout | undefined;
   private cached: { at: number; peers: NoticePeer[] } | null = null;
   private closed = false;
+  private readonly instance = randomBytes(8).toString("hex");
+  private lastConflictLogMs = 0;
 
   constructor(private readonly o: RedisNoticePeersOptions) {
     this.redis = new (loadIoredis().Redis)(o.url, { commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
@@ -92,14 +98,37 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   start(): void {
     if (!this.o.selfUrl) return;
     const register = () => {
-      const value = JSON.stringify({ url: this.o.selfUrl, expires_ms: Date.now() + (this.o.ttlMs ?? 30_000) });
-      this.redis.hset(this.key, this.o.podId, value).catch((err: Error) => this.o.log?.warn({ event: "notice_peer_register_failed", err: err.message }, "could not list this pod for notice forwarding (retrying)"));
+      const value = JSON.stringify({ url: this.o.selfUrl, expires_ms: Date.now() + (this.o.ttlMs ?? 30_000), instance: this.instance });
+      this.checkConflict()
+        .then(() => this.redis.hset(this.key, this.o.podId, value))
+        .catch((err: Error) => this.o.log?.warn({ event: "notice_peer_register_failed", err: err.message }, "could not list this pod for notice forwarding (retrying)"));
     };
     // The first write may come before the connection: retry it soon rather than in 10 s.
     this.redis.once("ready", register);
     register();
     this.timer = setInterval(register, this.o.refreshMs ?? 10_000);
     this.timer.unref();
+  }
+
+  /** Logs (at most once a minute) when a live entry of another process holds this pod's id. */
+  private async checkConflict(): Promise<void> {
+    const raw = await this.redis.hget(this.key, this.o.podId);
+    if (raw === null) return;
+    let v: { url?: unknown; expires_ms?: unknown; instance?: unknown };
+    try {
+      v = JSON.parse(raw) as typeof v;
+    } catch {
+      return;
+    }
+    const now = Date.now();
+    // The same URL: this pod's previous host process (restarted in place), not another pod.
+    if (v.instance === this.instance || v.url === this.o.selfUrl || typeof v.expires_ms !== "number" || v.expires_ms <= now) return;
+    if (now - this.lastConflictLogMs < 60_000) return;
+    this.lastConflictLogMs = now;
+    this.o.log?.error(
+      { event: "notice_peer_conflict", pod: this.o.podId, other_url: v.url, url: this.o.selfUrl },
+      "another process lists itself for notice forwarding under this pod id: the notices of one of them go to the other and are lost (give every pod its own NEXUS_POD_ID)",
+    );
   }
 
   async peers(): Promise<NoticePeer[]> {
