@@ -30,7 +30,9 @@ function freePort(): Promise<number> {
 
 async function startTwoPods(redisUrl: string, prefix: string): Promise<[HardeningBidder, HardeningBidder]> {
   const [pa, pb] = [await freePort(), await freePort()];
-  const o = { redisUrl, keyPrefix: prefix, plugin: { replay_ttl_ms: 0 } };
+  // A 3 s forward wait: the flood test's 80 notices all arrive while the first forwards are held,
+  // even on a busy machine.
+  const o = { redisUrl, keyPrefix: prefix, plugin: { replay_ttl_ms: 0, notice_forward_timeout_ms: 3000 } };
   return Promise.all([
     startPod("fwd-a", { ...o, bidPort: pa, noticeForwardUrl: `http://127.0.0.1:${pa}` }),
     startPod("fwd-b", { ...o, bidPort: pb, noticeForwardUrl: `http://127.0.0.1:${pb}` }),
@@ -138,14 +140,14 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
       await new Promise((r) => setTimeout(r, 2_100)); // B's cached list expires
       const bid = await bidOn(a);
       const started = metric(b.pool, "nexus_notice_forwards_total");
+      const failed = metric(b.pool, "nexus_notice_forward_failures_total");
       const forged = (i: number) => noticePath(bid.nurl!, "1").replace(/bid=[0-9a-f]+-[0-9a-f]+/, `bid=${(0xf000 + i).toString(16)}-00000000`);
-      const t0 = Date.now();
-      const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => get(b, forged(i)).then((r) => ({ ...r, ms: Date.now() - t0 }))));
+      const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => get(b, forged(i))));
       const out = metric(b.pool, "nexus_notice_forwards_total") - started;
       assert.ok(out <= 2 * 32, `forwards started: ${out} (2 VMs, 32 each)`);
+      // Every one is a 503 (the hanging pod may be the owner), those over the cap without a forward.
       assert.ok(answers.every((r) => r.status === 503), JSON.stringify(answers.map((r) => r.status)));
-      const quick = answers.filter((r) => r.ms < 400).length;
-      assert.ok(quick >= 80 - out, `${quick} answered at once, ${out} waited for the hanging pod`);
+      assert.equal(metric(b.pool, "nexus_notice_forward_failures_total") - failed, 80);
       await lossOf(bid);
     } finally {
       await redis.hdel(noticePeersKey(prefix), "fwd-hang");
