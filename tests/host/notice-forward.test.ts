@@ -159,6 +159,7 @@ describe("RedisNoticePeers (the real Redis, a test key prefix)", () => {
     const a = make("pod-a", "http://10.0.0.1:8080");
     const b = make("pod-b", "http://10.0.0.2:8080");
     const twin = make("pod-a", "http://10.0.0.3:8080");
+    const restarted = make("pod-b", "http://10.0.0.2:8080");
     try {
       a.start();
       b.start();
@@ -170,15 +171,12 @@ describe("RedisNoticePeers (the real Redis, a test key prefix)", () => {
       assert.ok(errors.includes("notice_peer_conflict pod-a"), JSON.stringify(errors));
       // A restart in place (the same URL under the same id) is not a conflict (pod-a's two go on
       // logging theirs meanwhile, once a minute each).
-      const restarted = make("pod-b", "http://10.0.0.2:8080");
       restarted.start();
       await new Promise((r) => setTimeout(r, 350));
       assert.ok(!errors.includes("notice_peer_conflict pod-b"), JSON.stringify(errors));
-      await restarted.close();
     } finally {
-      await a.close();
-      await b.close();
-      await twin.close();
+      for (const p of [a, b, twin, restarted]) await p.close();
     }
+    assert.equal(await redis.exists(noticePeersKey(prefix)), 0, "closed processes take themselves off the list");
   });
 });

@@ -100,7 +100,8 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     const register = () => {
       const value = JSON.stringify({ url: this.o.selfUrl, expires_ms: Date.now() + (this.o.ttlMs ?? 30_000), instance: this.instance });
       this.checkConflict()
-        .then(() => this.redis.hset(this.key, this.o.podId, value))
+        // (A write still under way when close() ran must not list the pod again.)
+        .then(() => (this.closed ? undefined : this.redis.hset(this.key, this.o.podId, value)))
         .catch((err: Error) => this.o.log?.warn({ event: "notice_peer_register_failed", err: err.message }, "could not list this pod for notice forwarding (retrying)"));
     };
     // The first write may come before the connection: retry it soon rather than in 10 s.
