@@ -193,6 +193,20 @@ describe("writeBidResponse", () => {
     expect(isValidJson(w)).toBe(true);
   });
 
+  it("puts the pod tag, when set, into nurl, burl and lurl (after cid)", () => {
+    const s = settings();
+    s.podTag = view("0a1b2c3d");
+    const arr = new StaticArray<ImpBid>(1);
+    arr[0] = bid(2, 3, "1", 1, campaign("c"), null);
+    const w = new ByteWriter(4096);
+    writeBidResponse(w, s, view("http://h"), view("x"), arr, 1);
+    const t = text(w);
+    expect(t.includes('"nurl":"http://h/openrtb2/win?bid=2-00000003&imp=1&cid=c&pod=0a1b2c3d&price=${AUCTION_PRICE}"')).toBe(true);
+    expect(t.includes('"burl":"http://h/openrtb2/win?bid=2-00000003&imp=1&cid=c&pod=0a1b2c3d&price=${AUCTION_PRICE}&event=billing"')).toBe(true);
+    expect(t.includes('"lurl":"http://h/openrtb2/loss?bid=2-00000003&imp=1&cid=c&pod=0a1b2c3d&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}"')).toBe(true);
+    expect(isValidJson(w)).toBe(true);
+  });
+
   it("writes an empty bid list for count 0", () => {
     const w = write("r", []);
     expect(text(w)).toBe('{"id":"r","bidid":"","cur":"USD","seatbid":[{"seat":"nexus","bid":[]}]}');

@@ -78,3 +78,5 @@ export class VmStatusKey {
     this.key = OwnedBytes.fromString("nexus/v1/vm/" + seq.toString());
   }
 }
+/** u32: this Envoy process's tag in notice URLs (pod-tag.ts). */
+export const KEY_POD_TAG = OwnedBytes.fromString("nexus/v1/pod-tag");

@@ -23,6 +23,7 @@ import { HostSync } from "./sync";
 import { ReplayGuard } from "./replay-guard";
 import { ReplayClaims, CLAIM_PENDING } from "./replay-claim";
 import { NoticeForwards, MAX_FORWARD_PATH_BYTES } from "./notice-forward";
+import { PodTag } from "./pod-tag";
 import { HostAuth } from "./host-auth";
 import { reservationRingSlots } from "./ring-size";
 import { metrics } from "./metrics";
@@ -53,6 +54,7 @@ export class NexusRoot extends RootContext {
   replay: ReplayGuard = new ReplayGuard();
   claims: ReplayClaims = new ReplayClaims(this);
   forwards: NoticeForwards = new NoticeForwards(this);
+  podTag: PodTag = new PodTag();
   hostAuth: HostAuth = new HostAuth();
   private readonly base: Str = new Str();
   private readonly param: Str = new Str();
@@ -118,6 +120,8 @@ export class NexusRoot extends RootContext {
     // clock in [2^31, 2^32), above every number the counter hands out.
     this.vmSeq = seq >= 0 ? <u32>seq + 1 : <u32>(now & 0x7fffffff) | 0x80000000;
     this.engine.seed(now ^ (<u64>this.vmSeq << 40) ^ 0x5deece66d);
+    this.podTag.configure(<u32>randomNonce() ^ <u32>(now >> 10));
+    this.reply.podTag = this.podTag.text; // the same view: a tag adopted at a tick is in the next bid's URLs
     if (!this.replay.configure(<i64>cfg.replayTtlMs, <u32>cfg.replayBuckets, cfg.casRetries, now ^ <u64>this.vmSeq)) {
       log(LogLevel.ERROR, "nexus: replay guard: shared data refused some bucket keys; requests in those buckets are no-bids");
     }
@@ -134,6 +138,7 @@ export class NexusRoot extends RootContext {
 
   onTick(): void {
     this.replay.refreshSeeds();
+    this.podTag.read();
     this.sync.tick(nowMs());
   }
 
@@ -289,7 +294,9 @@ export class NexusRoot extends RootContext {
     if (result == NoticeResult.UNKNOWN_BID) {
       // Not this pod's bid, maybe another's (SECURITY.md G12): the host asks the other pods.
       if (forwarded) return replyNoticeError(404, "unknown bid id", "nexus_notice_unknown"); // counted by the pod that forwarded it
-      if (this.forwards.enabled && pathLen <= MAX_FORWARD_PATH_BYTES) {
+      // Tagged with this process's own tag: no other pod has it.
+      const own = queryParam(pathPtr, pathLen, "pod", this.param) && this.podTag.text.len > 0 && this.param.equals(this.podTag.text);
+      if (this.forwards.enabled && !own && pathLen <= MAX_FORWARD_PATH_BYTES) {
         if (!this.forwards.begin(stream, pathPtr, pathLen)) replyNoticeError(503, "notice forward failed: retry the notice", "nexus_notice_forward_failed");
         return;
       }

@@ -268,6 +268,14 @@ export class HostSync {
     const mv = String.UTF8.encode(this.root.model.loaded ? this.servingModelVersion : "");
     w.jsonEscaped(changetype<usize>(mv), mv.byteLength);
     w.ascii("\"");
+    // The tag in this process's notice URLs: the host lists it with its notice URL, so that other
+    // pods' hosts send this pod's notices here alone (pod-tag.ts, notice-forward.ts).
+    const tag = this.root.podTag.text;
+    if (tag.len > 0) {
+      w.ascii(",\"pod_tag\":\"");
+      w.bytes(tag.ptr, tag.len);
+      w.ascii("\"");
+    }
     const epoch = this.ledgerEpoch();
     if (epoch != 0) {
       w.ascii(",\"ledger_epoch\":");

@@ -136,6 +136,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     peers.start();
   }
   const notices = new NoticeForwardService(peers, new NoticeForwardMetrics(metrics.registry));
+  if (peers) sync.onPodTag = (tag) => peers!.setTag(tag);
   const reloader = new CampaignReloader({ catalog, path: cfg.campaignsPath, log });
   const reloadCampaigns = (trigger: ReloadTrigger) => reloader.reload(trigger);
   const control = new ControlServer({

@@ -76,15 +76,48 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
     }
   });
 
-  it("each pod lists itself in Redis with its notice URL", async () => {
+  it("each pod lists itself in Redis with its notice URL and the tag its notice URLs carry (&pod=)", async () => {
     const peers = await redis.hgetall(noticePeersKey(prefix));
     assert.deepEqual(Object.keys(peers).sort(), ["fwd-a", "fwd-b"]);
-    assert.equal(JSON.parse(peers["fwd-a"]!).url, a.bidUrl);
+    const entryA = JSON.parse(peers["fwd-a"]!);
+    assert.equal(entryA.url, a.bidUrl);
+    const tagA = /[?&]pod=([0-9a-f]{8})&/.exec((await bidOn(a)).nurl!)?.[1];
+    assert.ok(tagA, "A's notice URLs carry its tag");
+    assert.equal(entryA.tag, tagA);
+    assert.notEqual(JSON.parse(peers["fwd-b"]!).tag, tagA, "each Envoy process has its own");
+  });
+
+  it("a tagged notice goes to the pod that bid alone, not to every listed pod", async () => {
+    const asked: string[] = [];
+    const third = createHttpServer((req, res) => {
+      asked.push(req.url ?? "");
+      res.writeHead(404, { "x-nexus-notice": "1" });
+      res.end('{"error":"unknown bid id"}');
+    });
+    await new Promise<void>((r) => third.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(third.address() as { port: number }).port}`;
+    await redis.hset(noticePeersKey(prefix), "fwd-third", JSON.stringify({ url, expires_ms: Date.now() + 60_000 }));
+    try {
+      await new Promise((r) => setTimeout(r, 2_100)); // B's cached list expires
+      const bid = await bidOn(a);
+      const r = await get(b, noticePath(bid.lurl!));
+      assert.equal(JSON.parse(r.text).status, "refunded");
+      assert.deepEqual(asked, [], "the third pod was not asked");
+      // The same notice without its tag (an older filter's URL) goes to every pod.
+      const untagged = await get(b, noticePath(bid.lurl!).replace(/&pod=[0-9a-f]+/, ""));
+      assert.equal(JSON.parse(untagged.text).status, "already_settled");
+      assert.equal(asked.length, 1);
+    } finally {
+      await redis.hdel(noticePeersKey(prefix), "fwd-third");
+      third.closeAllConnections();
+      await new Promise((r) => third.close(r));
+    }
   });
 
   it("a win notice of A's bid sent to B is charged once, on A's ledger, and B answers with A's answer", async () => {
     const bid = await bidOn(a);
     const [chargedA, chargedB, reservedA] = [charged(a), charged(b), reserved(a)];
+    const settledB = metric(b.pool, "nexus_notice_forwards_settled_total");
     const win = noticePath(bid.nurl!, "1.5");
     const r = await get(b, win);
     assert.equal(r.status, 200, r.text);
@@ -92,7 +125,7 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
     assert.equal(charged(a) - chargedA, 1500n, "1.5 per mille of 1e6 micros");
     assert.ok(reserved(a) < reservedA, "the reservation is settled");
     assert.equal(charged(b), chargedB, "B's ledger is untouched");
-    assert.equal(metric(b.pool, "nexus_notice_forwards_settled_total"), 1);
+    assert.equal(metric(b.pool, "nexus_notice_forwards_settled_total") - settledB, 1);
     // The same notice again, to either pod: settled already, nothing more charged.
     for (const pod of [b, a]) {
       const again = await get(pod, win);
@@ -126,6 +159,11 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
     const direct = await get(a, forged, { "x-nexus-forwarded": "1" });
     assert.equal(direct.status, 404);
     assert.equal(metric(a.pool, "nexus_notice_forwards_total"), forwardsA);
+    // Tagged with A's own tag, to A: no other pod has it, so A does not ask.
+    assert.match(forged, /&pod=[0-9a-f]{8}&/);
+    const own = await get(a, forged);
+    assert.equal(own.status, 404);
+    assert.equal(metric(a.pool, "nexus_notice_forwards_total"), forwardsA);
     // The real bid is still A's to settle.
     assert.equal(JSON.parse((await get(b, noticePath(bid.lurl!))).text).status, "refunded");
   });
@@ -141,7 +179,9 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
       const bid = await bidOn(a);
       const started = metric(b.pool, "nexus_notice_forwards_total");
       const failed = metric(b.pool, "nexus_notice_forward_failures_total");
-      const forged = (i: number) => noticePath(bid.nurl!, "1").replace(/bid=[0-9a-f]+-[0-9a-f]+/, `bid=${(0xf000 + i).toString(16)}-00000000`);
+      // Without A's tag (&pod=), which would send each to A alone: to every pod, the hanging one too.
+      const forged = (i: number) =>
+        noticePath(bid.nurl!, "1").replace(/bid=[0-9a-f]+-[0-9a-f]+/, `bid=${(0xf000 + i).toString(16)}-00000000`).replace(/&pod=[0-9a-f]+/, "");
       const answers = await Promise.all(Array.from({ length: 80 }, (_, i) => get(b, forged(i))));
       const out = metric(b.pool, "nexus_notice_forwards_total") - started;
       assert.ok(out <= 2 * 32, `forwards started: ${out} (2 VMs, 32 each)`);

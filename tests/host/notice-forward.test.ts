@@ -54,7 +54,7 @@ let silent: NoticePeer;
 let overloaded: NoticePeer;
 before(async () => {
   overloaded = await peer("overloaded", () => ({ status: 503, body: "overloaded", unmarked: true }));
-  owner = await peer("owner", (p) => (p === PATH ? { status: 200, body: '{"status":"charged"}' } : unknown));
+  owner = await peer("owner", (p) => (p.startsWith(PATH) ? { status: 200, body: '{"status":"charged"}' } : unknown));
   other = await peer("other", () => unknown);
   silent = await peer("silent", () => "hang");
 });
@@ -74,6 +74,20 @@ describe("NoticeForwardService", () => {
       seen.map((s) => [s.pod, s.path, s.forwarded]).sort(),
       [["other", PATH, "1"], ["owner", PATH, "1"]],
     );
+  });
+
+  it("a notice tagged with a listed pod's tag (&pod=) goes to that pod alone; an unlisted tag or none, to every pod", async () => {
+    const tagged = (tag: string | undefined): NoticePeer[] => [{ ...other, tag: "0000aaaa" }, { ...owner, ...(tag ? { tag } : {}) }];
+    seen.length = 0;
+    const a = await service(directory(tagged("0000bbbb"))).forward(bytes(PATH + "&pod=0000bbbb"), WAIT_MS);
+    assert.deepEqual([a.status, a.headers[NOTICE_FORWARD_MARK]], [200, "owner"]);
+    assert.deepEqual(seen.map((s) => s.pod), ["owner"], "only the tagged pod was asked");
+    for (const [tag, path] of [[undefined, PATH + "&pod=0000bbbb"], ["0000bbbb", PATH + "&pod=0000cccc"], ["0000bbbb", PATH]] as const) {
+      seen.length = 0;
+      const b = await service(directory(tagged(tag))).forward(bytes(path), WAIT_MS);
+      assert.equal(b.status, 200);
+      assert.deepEqual(seen.map((s) => s.pod).sort(), ["other", "owner"], `${tag} / ${path}`);
+    }
   });
 
   it("no pod knows the bid (or no pod is listed, or no directory): 404 marked none", async () => {

@@ -64,7 +64,7 @@ export function formatBidId(bid: ImpBid): void {
 }
 
 /** Writes `v` as 8 lower-case hex digits at p + n; returns n + 8. */
-function writeHex8(p: usize, n: i32, v: u32): i32 {
+export function writeHex8(p: usize, n: i32, v: u32): i32 {
   for (let i = 7; i >= 0; i--) store<u8>(p + <usize>(n++), <u8>codeAt(HEX, <i32>((v >> (<u32>i << 2)) & 15)));
   return n;
 }

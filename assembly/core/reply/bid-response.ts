@@ -16,6 +16,11 @@ export class ReplySettings {
   lossPath: Str = new Str();
   seat: Str = new Str();
   currency: Str = new Str();
+  /**
+   * The bidding pod's tag (URL-safe; empty: none), sent as "&pod=" in notice URLs so that a pod
+   * that gets another's notice forwards it to that pod alone (SECURITY.md G12).
+   */
+  podTag: Str = new Str();
 }
 
 function writeStringArray(w: ByteWriter, set: StringSet): void {
@@ -30,8 +35,8 @@ function writeStringArray(w: ByteWriter, set: StringSet): void {
   w.byte(0x5d);
 }
 
-/** "?bid=..&imp=..&cid=..": a notice URL's query (its values percent-encoded: nothing to JSON-escape). */
-function writeNoticeQuery(w: ByteWriter, bid: ImpBid): void {
+/** "?bid=..&imp=..&cid=..[&pod=..]": a notice URL's query (its values percent-encoded: nothing to JSON-escape). */
+function writeNoticeQuery(w: ByteWriter, s: ReplySettings, bid: ImpBid): void {
   w.ascii("?bid=");
   w.bytes(bid.bidId, bid.bidIdLen);
   w.ascii("&imp=");
@@ -40,6 +45,10 @@ function writeNoticeQuery(w: ByteWriter, bid: ImpBid): void {
   if (c !== null) {
     w.ascii("&cid=");
     w.urlEncoded(c.id.ptr, c.id.len);
+  }
+  if (s.podTag.len > 0) {
+    w.ascii("&pod=");
+    w.urlEncoded(s.podTag.ptr, s.podTag.len);
   }
 }
 
@@ -55,7 +64,7 @@ function writeNoticeUrls(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid
   const baseLen = w.len - urlAt;
   w.jsonEscaped(s.winPath.ptr, s.winPath.len);
   const queryAt = w.len;
-  writeNoticeQuery(w, bid);
+  writeNoticeQuery(w, s, bid);
   const urlLen = w.len - urlAt;
   const queryLen = w.len - queryAt;
   w.ascii("&price=${AUCTION_PRICE}\",\"burl\":\"");

@@ -51,6 +51,8 @@ export interface NoticePeer {
   podId: string;
   /** Base URL of the pod's bid listener (no trailing slash). */
   url: string;
+  /** The tag in its notice URLs ("&pod=", assembly/filter/pod-tag.ts), once its filter reported it. */
+  tag?: string;
 }
 
 export interface NoticePeerDirectory {
@@ -86,6 +88,8 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   private closed = false;
   private readonly instance = randomBytes(8).toString("hex");
   private lastConflictLogMs = 0;
+  private tag: string | undefined;
+  private register: (() => void) | undefined;
 
   constructor(private readonly o: RedisNoticePeersOptions) {
     this.redis = new (loadIoredis().Redis)(o.url, { commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
@@ -98,7 +102,7 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   start(): void {
     if (!this.o.selfUrl) return;
     const register = () => {
-      const value = JSON.stringify({ url: this.o.selfUrl, expires_ms: Date.now() + (this.o.ttlMs ?? 30_000), instance: this.instance });
+      const value = JSON.stringify({ url: this.o.selfUrl, expires_ms: Date.now() + (this.o.ttlMs ?? 30_000), instance: this.instance, ...(this.tag ? { tag: this.tag } : {}) });
       this.checkConflict()
         // (A write still under way when close() ran must not list the pod again.)
         .then(() => (this.closed ? undefined : this.redis.hset(this.key, this.o.podId, value)))
@@ -109,6 +113,14 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     register();
     this.timer = setInterval(register, this.o.refreshMs ?? 10_000);
     this.timer.unref();
+    this.register = register;
+  }
+
+  /** The tag this pod's filter puts in its notice URLs (from its sync report): listed at once when it changes. */
+  setTag(tag: string): void {
+    if (tag === this.tag) return;
+    this.tag = tag;
+    if (!this.closed) this.register?.();
   }
 
   /** Logs (at most once a minute) when a live entry of another process holds this pod's id. */
@@ -140,14 +152,16 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     const stale: string[] = [];
     for (const [podId, raw] of Object.entries(all)) {
       if (podId === this.o.podId) continue;
-      let v: { url?: unknown; expires_ms?: unknown };
+      let v: { url?: unknown; expires_ms?: unknown; tag?: unknown };
       try {
         v = JSON.parse(raw) as typeof v;
       } catch {
         continue; // not an entry of this version: skipped
       }
       if (typeof v.expires_ms !== "number") continue;
-      if (v.expires_ms > now && typeof v.url === "string" && isNoticeBaseUrl(v.url)) peers.push({ podId, url: v.url });
+      if (v.expires_ms > now && typeof v.url === "string" && isNoticeBaseUrl(v.url)) {
+        peers.push({ podId, url: v.url, ...(typeof v.tag === "string" ? { tag: v.tag } : {}) });
+      }
       else if (v.expires_ms < now - DELETE_EXPIRED_AFTER_MS) stale.push(podId);
     }
     // Pods killed without a stop leave their entries: every read would go over them again.
@@ -232,6 +246,12 @@ export class NoticeForwardService {
       this.metrics.forwards.inc({ outcome: "unreachable" });
       return { status: 503, headers: {}, body: JSON.stringify({ error: `notice peers: ${(err as Error).message}` }) };
     }
+    // The notice names the pod that bid (&pod=, its tag): that pod alone when it is listed; else
+    // (an older filter's URL, a pod not yet listed) every pod.
+    const q = path.indexOf("?");
+    const tag = q < 0 ? null : new URLSearchParams(path.slice(q + 1)).get("pod");
+    const tagged = tag ? peers.filter((p) => p.tag === tag) : [];
+    if (tagged.length > 0) peers = tagged;
     const answers = await Promise.all(peers.map((p) => this.ask(p, path, deadline)));
     // The owner answers anything but 404 (charged, refunded, already settled, busy, ...); a
     // filter's answer (marked) only, a settled one first.

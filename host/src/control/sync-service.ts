@@ -34,6 +34,8 @@ export interface SyncReport {
   report_ms: number | undefined;
   /** The filter's budget day when it made the report: its campaigns' daily_charged_micros are of that day. */
   day: number | undefined;
+  /** The tag in the filter's notice URLs (8 hex digits, assembly/filter/pod-tag.ts); undefined from filters that do not send it. */
+  pod_tag: string | undefined;
   campaigns: SyncReportCampaign[];
 }
 
@@ -114,6 +116,8 @@ export class SyncService {
   /** Per campaign: the grant last answered (what the store counts at least, until the next report). */
   private readonly lastAnswers = new Map<string, number>();
   private returning: ReturnProgress | null = null;
+  /** Called with the tag of the filter's notice URLs, from every report that has one (control/notice-forward.ts lists it). */
+  onPodTag: ((tag: string) => void) | undefined;
 
   constructor(
     private readonly podId: string,
@@ -129,6 +133,7 @@ export class SyncService {
     this.filter.lastSyncMs = nowMs;
     this.filter.modelLoaded = report.model_loaded;
     this.filter.configVersion = report.config_version;
+    if (report.pod_tag !== undefined) this.onPodTag?.(report.pod_tag);
     if (report.model_version !== undefined) this.filter.modelVersion = report.model_version;
     if (report.hash_bits !== undefined) {
       this.filter.hashBits = report.hash_bits;
@@ -316,6 +321,7 @@ function parseReport(body: unknown): SyncReport {
     ledger_epoch: typeof b.ledger_epoch === "number" && Number.isInteger(b.ledger_epoch) && b.ledger_epoch > 0 && b.ledger_epoch <= 0xffffffff ? b.ledger_epoch : undefined,
     report_ms: typeof b.report_ms === "number" && Number.isSafeInteger(b.report_ms) && b.report_ms >= 0 ? b.report_ms : undefined,
     day: typeof b.day === "number" && Number.isSafeInteger(b.day) && b.day >= 0 ? b.day : undefined,
+    pod_tag: typeof b.pod_tag === "string" && /^[0-9a-f]{8}$/.test(b.pod_tag) ? b.pod_tag : undefined,
     utc_offset_minutes:
       typeof b.utc_offset_minutes === "number" && Number.isInteger(b.utc_offset_minutes) && Math.abs(b.utc_offset_minutes) <= 840 ? b.utc_offset_minutes : undefined,
     campaigns: campaigns
