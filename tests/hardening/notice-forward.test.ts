@@ -87,18 +87,37 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
     assert.notEqual(JSON.parse(peers["fwd-b"]!).tag, tagA, "each Envoy process has its own");
   });
 
-  it("a tagged notice goes to the pod that bid alone, not to every listed pod", async () => {
+  /**
+   * A third "pod" listed in Redis like the others (no tag): `answer` says what it does with a
+   * notice (nothing: it hangs). Waits until B's cached list has expired; `close()` unlists it.
+   */
+  async function listFakePod(name: string, answer: (res: import("node:http").ServerResponse) => void) {
     const asked: string[] = [];
-    const third = createHttpServer((req, res) => {
+    const server = createHttpServer((req, res) => {
       asked.push(req.url ?? "");
+      answer(res);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    await redis.hset(noticePeersKey(prefix), name, JSON.stringify({ url, expires_ms: Date.now() + 60_000 }));
+    await new Promise((r) => setTimeout(r, 2_100)); // B's cached list expires
+    return {
+      asked,
+      async close() {
+        await redis.hdel(noticePeersKey(prefix), name);
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      },
+    };
+  }
+
+  it("a tagged notice goes to the pod that bid alone, not to every listed pod", async () => {
+    const third = await listFakePod("fwd-third", (res) => {
       res.writeHead(404, { "x-nexus-notice": "1" });
       res.end('{"error":"unknown bid id"}');
     });
-    await new Promise<void>((r) => third.listen(0, "127.0.0.1", r));
-    const url = `http://127.0.0.1:${(third.address() as { port: number }).port}`;
-    await redis.hset(noticePeersKey(prefix), "fwd-third", JSON.stringify({ url, expires_ms: Date.now() + 60_000 }));
+    const { asked } = third;
     try {
-      await new Promise((r) => setTimeout(r, 2_100)); // B's cached list expires
       const bid = await bidOn(a);
       const r = await get(b, noticePath(bid.lurl!));
       assert.equal(JSON.parse(r.text).status, "refunded");
@@ -108,9 +127,7 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
       assert.equal(JSON.parse(untagged.text).status, "already_settled");
       assert.equal(asked.length, 1);
     } finally {
-      await redis.hdel(noticePeersKey(prefix), "fwd-third");
-      third.closeAllConnections();
-      await new Promise((r) => third.close(r));
+      await third.close();
     }
   });
 
@@ -169,13 +186,9 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
   });
 
   it("a flood of forged notices while a listed pod hangs: at most 32 forwards in flight per VM, the rest 503 at once", async () => {
-    // A third "pod" that accepts connections and never answers, listed like the others.
-    const hang = createHttpServer(() => {});
-    await new Promise<void>((r) => hang.listen(0, "127.0.0.1", r));
-    const url = `http://127.0.0.1:${(hang.address() as { port: number }).port}`;
-    await redis.hset(noticePeersKey(prefix), "fwd-hang", JSON.stringify({ url, expires_ms: Date.now() + 60_000 }));
+    // A third "pod" that accepts connections and never answers.
+    const hang = await listFakePod("fwd-hang", () => {});
     try {
-      await new Promise((r) => setTimeout(r, 2_100)); // B's cached list expires
       const bid = await bidOn(a);
       const started = metric(b.pool, "nexus_notice_forwards_total");
       const failed = metric(b.pool, "nexus_notice_forward_failures_total");
@@ -190,9 +203,7 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
       assert.equal(metric(b.pool, "nexus_notice_forward_failures_total") - failed, 80);
       await lossOf(bid);
     } finally {
-      await redis.hdel(noticePeersKey(prefix), "fwd-hang");
-      hang.closeAllConnections();
-      await new Promise((r) => hang.close(r));
+      await hang.close();
     }
   });
 
