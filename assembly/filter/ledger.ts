@@ -10,7 +10,7 @@ import { Campaign, CampaignTable, OwnedBytes } from "../core/bidding/campaign";
 import { ImpBid } from "../core/bidding/imp-bid";
 import { NoBid } from "../core/bidding/reasons";
 import { LedgerRecord, LEDGER_RECORD_SIZE } from "../core/ledger/ledger-record";
-import { ReservationRecord, SlotState } from "../core/ledger/reservation-record";
+import { ReservationRecord, SlotState, isHeld } from "../core/ledger/reservation-record";
 import { dayNumber } from "../core/features/time";
 import { PidController } from "../core/pacing/pid";
 import { readShared, writeShared, shared, fetchAddU64 } from "./shared";
@@ -494,7 +494,7 @@ export class SharedLedger extends BudgetPort {
     if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
     if (from == 255) return NoticeResult.CONTENTION;
     // From WON_PENDING: an unpriced notice again leaves it pending; a priced one settles it.
-    if (from == SlotState.RESERVED || from == SlotState.WON_PENDING) {
+    if (isHeld(from)) {
       if (unpriced) return NoticeResult.PENDING;
       this.settleWin(LedgerOp.SETTLE, price);
       return NoticeResult.CHARGED;
@@ -588,7 +588,6 @@ export class SharedLedger extends BudgetPort {
     return 1;
   }
 
-
   /** Re-reads a campaign's ledger: exhausted flag and market price estimate (every VM, every tick). */
   refresh(rt: CampaignRuntime): void {
     if (readShared(rt.ledgerKey) != Status.OK) {
@@ -610,11 +609,6 @@ function ledgerUpdateLost(op: i32, amount: i64, price: i64, why: string): void {
 }
 
 /** Forward-only state machine of a reservation. */
-/** The slot holds money: a live reservation, or a win waiting for its price. */
-@inline function isHeld(state: u8): bool {
-  return state == SlotState.RESERVED || state == SlotState.WON_PENDING;
-}
-
 function allowed(from: u8, to: u8): bool {
   if (from == SlotState.RESERVED) return to != SlotState.RESERVED && to != SlotState.LATE_WON;
   if (from == SlotState.WON_PENDING) return to == SlotState.WON;

@@ -265,10 +265,10 @@ export class NexusRoot extends RootContext {
     return <u64>(ms * 1e6);
   }
 
-  /** GET/POST win or loss notice: answer with what happened to the money. */
   /**
-   * A win or loss notice (`pathPtr`: its whole :path). `forwarded`: another pod's host sent it
-   * (x-nexus-forwarded), so a bid unknown here is not forwarded again (notice-forward.ts).
+   * GET/POST win or loss notice (`pathPtr`: its whole :path): answer with what happened to the
+   * money. `forwarded`: another pod's host sent it (x-nexus-forwarded), so a bid unknown here is
+   * not forwarded again (notice-forward.ts).
    */
   handleNotice(isWin: bool, pathPtr: usize, pathLen: i32, stream: NexusStream, forwarded: bool): void {
     this.ledger.nowMs = nowMs();

@@ -62,6 +62,7 @@ export class NexusStream extends HttpContext {
     this.claimToken = 0;
     this.forwardToken = 0;
   }
+
   /**
    * Nanoseconds since the headers came, never negative. Counted on the monotonic clock: the wall
    * clock can step (NTP, a resumed host), and a step back made this a u64 wrap that timed the
@@ -76,7 +77,6 @@ export class NexusStream extends HttpContext {
     const wall = <i64>currentTimeNanos();
     return wall > <i64>this.startNanos ? wall - <i64>this.startNanos : 0;
   }
-
 
   onRequestHeaders(numHeaders: u32, endOfStream: bool): u32 {
     const root = this.nexus;

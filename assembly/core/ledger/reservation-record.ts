@@ -21,6 +21,11 @@ export namespace SlotState {
   export const WON_PENDING: u8 = 7;
 }
 
+/** The slot holds money: a live reservation, or a win waiting for its price (only an expiry or a notice ends it). */
+@inline export function isHeld(state: u8): bool {
+  return state == SlotState.RESERVED || state == SlotState.WON_PENDING;
+}
+
 export const MAX_CAMPAIGN_ID: i32 = 64;
 const HEADER: i32 = 48;
 // The magic byte also says which clock `expiresMs` is on: records written before reservation
@@ -104,7 +109,7 @@ export class ReservationRecord {
 
   /** True if the slot may be taken by a new reservation. */
   isReusable(nowMs: i64): bool {
-    // A RESERVED (or WON_PENDING) slot is reusable only after the sweeper ended it; others are final.
-    return this.state != SlotState.RESERVED && this.state != SlotState.WON_PENDING;
+    // A slot that holds money is reusable only after the sweeper ended it; others are final.
+    return !isHeld(this.state);
   }
 }
