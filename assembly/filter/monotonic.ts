@@ -12,8 +12,8 @@ const out = memory.data(8);
 
 /** Milliseconds of the monotonic clock (arbitrary origin), or -1 when the host does not have one. */
 export function monotonicMs(): i64 {
-  if (clock_time_get(1, 1000000, out) != 0) return -1;
-  return <i64>(load<u64>(out) / 1000000);
+  const ns = monotonicNanos();
+  return ns < 0 ? -1 : ns / 1000000;
 }
 
 /** Nanoseconds of the monotonic clock (arbitrary origin), or -1 when the host does not have one. */

@@ -11,8 +11,8 @@
 // clock `now`; intervals (sync period, leader lease, retry delay, PID step) run on the host's
 // monotonic clock (`steady`, monotonic.ts), so a wall clock step does not stop syncing for its length.
 import {
-  Status, LogLevel, MapType, BufferType, HostBytes, CallToken, HeaderMapWriter, HeaderMapReader,
-  httpCall, getBufferBytes, getHeaderMapPairs, log, recordMetric, collectAfterCallback,
+  Status, LogLevel, BufferType, HostBytes, CallToken, HeaderMapWriter,
+  httpCall, getBufferBytes, log, recordMetric, collectAfterCallback,
 } from "../proxy-wasm";
 import { ByteWriter } from "../core/bytes/writer";
 import { Str } from "../core/bytes/str";
@@ -24,7 +24,7 @@ import { clamp } from "../core/pacing/pid";
 import { dayNumber, msIntoDay, localMinutes } from "../core/features/time";
 import { LedgerRecord } from "../core/ledger/ledger-record";
 import { readShared, writeShared, shared } from "./shared";
-import { calloutKey } from "./callout-key";
+import { calloutKey, calloutStatus } from "./callout-key";
 import { randomNonce } from "./nonce";
 import { monotonicMs, steadyMs } from "./monotonic";
 import { leaseExpiry, leaseLive } from "./leader-lease";
@@ -54,7 +54,7 @@ export class HostSync {
   private readonly out: ByteWriter = new ByteWriter(64 * 1024);
   private readonly bytes: HostBytes = new HostBytes();
   private readonly token: CallToken = new CallToken();
-  private readonly respHeaders: HeaderMapReader = new HeaderMapReader();
+  private readonly statusBytes: HostBytes = new HostBytes();
   private readonly doc: ConfigDoc = new ConfigDoc(1 << 16);
   private readonly campaignParser: CampaignConfigParser = new CampaignConfigParser(CAMPAIGN_SCRATCH_BYTES);
   private readonly plan: SpendPlan = new SpendPlan();
@@ -350,7 +350,7 @@ export class HostSync {
     else if (which == 2) this.configToken = 0;
     else this.modelToken = 0;
 
-    if (numHeaders == 0 || this.statusCode() != 200) {
+    if (numHeaders == 0 || calloutStatus(this.statusBytes) != 200) {
       metrics.inc(metrics.syncFailed);
       return;
     }
@@ -367,16 +367,6 @@ export class HostSync {
     else if (which == 2) this.onConfig(ptr, len);
     else this.onModel(ptr, len, steady);
     this.bytes.release();
-  }
-
-  private statusCode(): i32 {
-    const b = new HostBytes();
-    getHeaderMapPairs(MapType.HTTP_CALL_RESPONSE_HEADERS, b);
-    this.respHeaders.bind(b.ptr, b.len);
-    if (!this.respHeaders.findAscii(":status")) return 0;
-    let v = 0;
-    for (let i = 0; i < this.respHeaders.valueLen; i++) v = v * 10 + (load<u8>(this.respHeaders.valuePtr + <usize>i) - 0x30);
-    return v;
   }
 
   private onSyncAnswer(ptr: usize, len: i32, steady: i64): void {
