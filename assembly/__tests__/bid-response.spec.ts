@@ -6,6 +6,7 @@ import { ImpBid, formatBidId } from "../core/bidding/imp-bid";
 import { Campaign, Creative, OwnedBytes } from "../core/bidding/campaign";
 import { ReplySettings, writeBidResponse, writeError } from "../core/reply/bid-response";
 import { JsonReader } from "../core/json/reader";
+import { Deal } from "../core/openrtb/request";
 
 const keep = new Array<ArrayBuffer>();
 
@@ -93,6 +94,20 @@ describe("writeBidResponse", () => {
       '"adomain":["adv.example"],"cat":["IAB1","IAB2"],"crid":"cr-1","w":300,"h":250,"mtype":1,"cid":"camp 1"}' +
       "]}]}";
     expect(text(w)).toBe(want);
+    expect(isValidJson(w)).toBe(true);
+  });
+
+  it("names the deal a bid is in (dealid, escaped), and none in the open auction", () => {
+    const c = campaign("camp 1");
+    const cr = creative("cr-1", 300, 250, "", ["adv.example"], []);
+    const inDeal = bid(0x1f, 0xabcd, "1", 2003, c, cr);
+    const deal = new Deal();
+    deal.id.copyFrom(view('pmp "7"'));
+    inDeal.deal = deal;
+    const w = write("req-1", [inDeal, bid(0x20, 0x1234, "2", 1500, c, cr)]);
+    const t = text(w);
+    expect(t.includes(',"mtype":1,"cid":"camp 1","dealid":"pmp \\"7\\""},{"id":"20-00001234"')).toBe(true);
+    expect(t.split('"dealid"').length).toBe(2);
     expect(isValidJson(w)).toBe(true);
   });
 

@@ -387,3 +387,33 @@ describe("Campaign targeting helpers", () => {
     expect(c.allowsDeviceType(-1)).toBe(false);
   });
 });
+
+describe("Campaign deals", () => {
+  it("parses deals and deals_only; a set with deals says so", () => {
+    const t = parse(one('"id":"c",' + CR + ',"deals":["d-1","D-1","deal \\"x\\""],"deals_only":true'))!;
+    const c = t.at(0);
+    expect(c.deals.size).toBe(3);
+    expect(c.deals.has(strView("d-1"))).toBe(true);
+    expect(c.deals.has(strView("D-1"))).toBe(true);
+    expect(c.deals.has(strView('deal "x"'))).toBe(true);
+    expect(c.deals.has(strView("d-2"))).toBe(false);
+    expect(c.dealsOnly).toBe(true);
+    expect(t.buysDeals).toBe(true);
+    const plain = parse(one('"id":"c",' + CR))!;
+    expect(plain.buysDeals).toBe(false);
+    expect(plain.at(0).dealsOnly).toBe(false);
+  });
+
+  it("refuses deal lists it could not use", () => {
+    const base = '"id":"c",' + CR + ",";
+    expect(errorOf(one(base + '"deals":[""]'))).toBe("campaigns[0].deals[0]: empty deal id");
+    expect(errorOf(one(base + '"deals":["a","a"]'))).toBe("campaigns[0].deals[1]: duplicate deal id");
+    expect(errorOf(one(base + '"deals":[1]'))).toBe("campaigns[0].deals[0]: expected string");
+    expect(errorOf(one(base + '"deals":"d"'))).toBe("campaigns[0].deals: expected array");
+    expect(errorOf(one(base + '"deals_only":true'))).toBe("campaigns[0]: deals_only: needs deals");
+    expect(errorOf(one(base + '"deals":["' + "x".repeat(257) + '"]'))).toBe("campaigns[0].deals[0]: longer than 256 bytes");
+    let many = "";
+    for (let i = 0; i < 65; i++) many += (i > 0 ? "," : "") + '"d' + i.toString() + '"';
+    expect(errorOf(one(base + '"deals":[' + many + "]"))).toBe("campaigns[0].deals[64]: at most 64 deals");
+  });
+});

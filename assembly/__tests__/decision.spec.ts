@@ -950,3 +950,90 @@ describe("bid ids", () => {
     expect(e.nextNonce()).not.toBe(b.nextNonce());
   });
 });
+
+/** C1 (EV 2000 micros = 2.0 CPM) buying in deal d1; `extra`: more members (trailing comma). */
+function dealCamp(extra: string = ""): string {
+  return camp("c1", 8000, '"deals":["d1"],' + extra);
+}
+/** A 300x250 imp (open floor 0.5) with pmp {private_auction, deals}. */
+function pmpImp(privateAuction: i32, deals: string, floor: string = "0.5"): string {
+  return imp("1", '"banner":{"w":300,"h":250},"bidfloor":' + floor + ',"pmp":{"private_auction":' + privateAuction.toString() + ',"deals":[' + deals + "]}");
+}
+function dealIdOf(d: Decision): string {
+  expect(d.count).toBe(1);
+  const deal = d.bid(0).deal;
+  return deal === null ? "(open)" : deal.id.toString();
+}
+
+describe("decision: private-marketplace deals", () => {
+  it("bids in a private auction through a deal the campaign buys in, at its own price", () => {
+    const d = decide(request(pmpImp(1, '{"id":"d0","bidfloor":0.1},{"id":"d1","bidfloor":1.2}')), dealCamp());
+    expect(dealIdOf(d)).toBe("d1");
+    expect(d.bid(0).priceMicros).toBe(2000);
+    expect(d.bid(0).reserved).toBe(true);
+  });
+
+  it("no-bids a private auction without a deal of its own, or under the deal's floor", () => {
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d2","bidfloor":0.1}')), dealCamp())).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":2.5}')), dealCamp())).toBe(nb(NoBid.BELOW_FLOOR));
+    // Deal ids are compared byte for byte.
+    expect(priceOrReason(request(pmpImp(1, '{"id":"D1"}')), dealCamp())).toBe(nb(NoBid.NO_MATCH));
+  });
+
+  it("keeps to a deal's wseat and wadomain", () => {
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","wseat":["other"]}')), dealCamp())).toBe(nb(NoBid.BLOCKED));
+    expect(dealIdOf(decide(request(pmpImp(1, '{"id":"d1","wseat":["other","nexus"]}')), dealCamp()))).toBe("d1");
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","wadomain":["brand.example"]}')), dealCamp())).toBe(nb(NoBid.BLOCKED));
+    // The creative's adomain is adv.example: the same domain in any case, or a parent domain, admits it.
+    expect(dealIdOf(decide(request(pmpImp(1, '{"id":"d1","wadomain":["ADV.example"]}')), dealCamp()))).toBe("d1");
+    expect(dealIdOf(decide(request(pmpImp(1, '{"id":"d1","wadomain":["x.example","example"]}')), dealCamp()))).toBe("d1");
+    // The first deal refuses us, the second takes the bid.
+    expect(dealIdOf(decide(request(pmpImp(1, '{"id":"d1","wseat":["other"]},{"id":"d9"}')), camp("c1", 8000, '"deals":["d1","d9"],')))).toBe("d9");
+  });
+
+  it("pays the agreed price in a fixed-price deal (at 3), when its own bid reaches it", () => {
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":1.5,"at":3}')), dealCamp())).toBe(1500);
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":2.5,"at":3}')), dealCamp())).toBe(nb(NoBid.BELOW_FLOOR));
+    // The request's at 3 applies to a deal that does not say; a deal's own at overrides it.
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":1.5}'), SITE + ',"at":3'), dealCamp())).toBe(1500);
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":1.5,"at":1}'), SITE + ',"at":3'), dealCamp())).toBe(2000);
+  });
+
+  it("converts a deal's floor currency, and skips a deal whose currency has no rate", () => {
+    // 1.5 EUR = 1.65 USD: cleared by 2.0.
+    expect(dealIdOf(decide(request(pmpImp(1, '{"id":"d1","bidfloor":1.5,"bidfloorcur":"EUR"}')), dealCamp()))).toBe("d1");
+    // 1.9 EUR = 2.09 USD: not cleared.
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":1.9,"bidfloorcur":"EUR"}')), dealCamp())).toBe(nb(NoBid.BELOW_FLOOR));
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":1,"bidfloorcur":"JPY"}')), dealCamp())).toBe(nb(NoBid.CURRENCY));
+  });
+
+  it("in an open auction: bids in the deal, else in the open auction unless deals_only", () => {
+    expect(dealIdOf(decide(request(pmpImp(0, '{"id":"d1","bidfloor":1.0}')), dealCamp()))).toBe("d1");
+    // The deal's floor is not reached: the open auction's (0.5) is.
+    expect(dealIdOf(decide(request(pmpImp(0, '{"id":"d1","bidfloor":3.0}')), dealCamp()))).toBe("(open)");
+    expect(dealIdOf(decide(request(pmpImp(0, '{"id":"d2"}')), dealCamp()))).toBe("(open)");
+    expect(priceOrReason(request(pmpImp(0, '{"id":"d2"}')), dealCamp('"deals_only":true,'))).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(pmpImp(0, '{"id":"d1","bidfloor":3.0}')), dealCamp('"deals_only":true,'))).toBe(nb(NoBid.BELOW_FLOOR));
+    expect(priceOrReason(request(IMP), dealCamp('"deals_only":true,'))).toBe(nb(NoBid.NO_MATCH));
+    expect(dealIdOf(decide(request(pmpImp(0, '{"id":"d1"}')), dealCamp('"deals_only":true,')))).toBe("d1");
+    // An open floor in a currency without a rate closes the open auction only.
+    const jpy = imp("1", '"banner":{"w":300,"h":250},"bidfloor":1,"bidfloorcur":"JPY","pmp":{"deals":[{"id":"d1"}]}');
+    expect(dealIdOf(decide(request(jpy), dealCamp()))).toBe("d1");
+    expect(priceOrReason(request(jpy), C1)).toBe(nb(NoBid.CURRENCY));
+  });
+
+  it("picks the best price between open-auction and deal bids, and refunds a reservation under the deal's floor", () => {
+    const both = C1 + "," + camp("c2", 12000, '"deals":["d1"],');
+    const d = decide(request(pmpImp(0, '{"id":"d1","bidfloor":2.5}')), both);
+    expect(d.bid(0).campaign!.id.toString()).toBe("c2");
+    expect(dealIdOf(d)).toBe("d1");
+    expect(d.bid(0).priceMicros).toBe(3000);
+    const budget = new MemBudget();
+    budget.grant = 2600; // a partial reservation that still clears the deal's floor (2500)
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":2.5}')), both, budget)).toBe(2600);
+    const short = new MemBudget();
+    short.grant = 2400; // under the deal's floor: refunded, no bid
+    expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":2.5}')), both, short)).toBe(nb(NoBid.BUDGET));
+    expect(short.refunded).toStrictEqual([<i64>2400]);
+  });
+});

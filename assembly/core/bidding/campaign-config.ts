@@ -5,9 +5,13 @@ import { ConfigDoc } from "../config/config-doc";
 import { Campaign, CampaignTable, Creative, MAX_CREATIVE_ATTRS, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str } from "../bytes/str";
+import { MAX_ID_BYTES } from "../openrtb/limits";
 
 const MAX_MICROS: i64 = 1_000_000_000_000_000; // 1e9 currency units
 const MAX_CAMPAIGNS: i32 = 256;
+const MAX_CAMPAIGN_DEALS: i32 = 64;
+/** The request parser's longest id (deal.id included): a longer one could never match. */
+const MAX_DEAL_ID: i32 = MAX_ID_BYTES;
 /**
  * Scratch for the unescaped strings of one campaign document, all of them together (escapes
  * are rare; 256 KiB is ample). The filter's parser and the host's check (the tools entry) must
@@ -58,6 +62,7 @@ export class CampaignConfigParser {
       }
       const c = this.campaign();
       c.index = table.campaigns.length;
+      if (c.deals.size > 0) table.buysDeals = true;
       for (let j = 0; j < table.campaigns.length; j++) {
         if (table.campaigns[j].id.toString() == c.id.toString()) d.fail("duplicate campaign id");
       }
@@ -85,13 +90,35 @@ export class CampaignConfigParser {
       else if (d.keyIs("targeting")) this.targeting(c);
       else if (d.keyIs("creatives")) this.creatives(c);
       else if (d.keyIs("budget")) this.budget(c);
+      else if (d.keyIs("deals")) this.deals(c);
+      else if (d.keyIs("deals_only")) c.dealsOnly = d.bool();
       else if (d.keyIs("name")) d.string();
       else d.unknownKey();
       d.endMember();
     }
     if (!d.failed && !hasId) d.fail("id: required");
     if (!d.failed && c.creatives.length == 0) d.fail("creatives: at least one required");
+    // A campaign that may bid nowhere is a mistake in the file, not a campaign to lease money to.
+    if (!d.failed && c.dealsOnly && c.deals.size == 0) d.fail("deals_only: needs deals");
     return c;
+  }
+
+  /** Deal ids: distinct non-empty strings of at most MAX_DEAL_ID bytes, at most MAX_CAMPAIGN_DEALS. */
+  private deals(c: Campaign): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const id = d.owned(MAX_DEAL_ID);
+      if (!d.failed && id.len == 0) d.fail("empty deal id");
+      if (!d.failed && i >= MAX_CAMPAIGN_DEALS) d.fail("at most " + MAX_CAMPAIGN_DEALS.toString() + " deals");
+      for (let j = 0; !d.failed && j < c.deals.items.length; j++) {
+        if (c.deals.items[j].toString() == id.toString()) d.fail("duplicate deal id");
+      }
+      c.deals.items.push(id);
+      d.endMember();
+      i++;
+    }
   }
 
   private targeting(c: Campaign): void {

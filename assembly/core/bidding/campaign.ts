@@ -29,8 +29,13 @@ export class OwnedBytes {
    * ("www.ford.com" by "ford.com"), ignoring ASCII case as DNS does.
    */
   blockedByDomain(badv: Str): bool {
-    const off = domainSuffixAt(this.ptr, this.len, badv.len);
-    return badv.len > 0 && off >= 0 && equalsIgnoreAsciiCase(this.ptr + <usize>off, badv.ptr, badv.len);
+    return this.isDomainOrSubdomainOf(badv);
+  }
+
+  /** This domain is `domain` or a subdomain of it, ignoring ASCII case (badv blocks, deal.wadomain admits). */
+  isDomainOrSubdomainOf(domain: Str): bool {
+    const off = domainSuffixAt(this.ptr, this.len, domain.len);
+    return domain.len > 0 && off >= 0 && equalsIgnoreAsciiCase(this.ptr + <usize>off, domain.ptr, domain.len);
   }
 
   /**
@@ -162,6 +167,11 @@ export class Campaign {
   domainAllow: StringSet = new StringSet(); // site.domain or app.bundle
   domainBlock: StringSet = new StringSet();
 
+  /** Private-marketplace deal ids this campaign buys in (imp.pmp.deals; deals.ts). */
+  deals: StringSet = new StringSet();
+  /** Bid only in those deals, never in the open auction. */
+  dealsOnly: bool = false;
+
   creatives: Array<Creative> = new Array<Creative>();
 
   // Budget (hard caps block reservations; soft caps only steer pacing).
@@ -190,6 +200,8 @@ export class Campaign {
 export class CampaignTable {
   campaigns: Array<Campaign> = new Array<Campaign>();
   version: i64 = 0;
+  /** Some campaign buys in deals (otherwise an impression's deals need no look). */
+  buysDeals: bool = false;
 
   @inline get size(): i32 {
     return this.campaigns.length;

@@ -1,9 +1,9 @@
 // The bidding decision for one parsed BidRequest: for every impression, score
 // it once with the model pair, value it for every eligible campaign
 // (EV = pCTR × pCVR × value; bid = EV × shading × alpha), keep the best, apply
-// the ROI guard and the floor, and reserve its price. Pure: no ABI calls; the
+// the ROI guard and the floor (the open auction's, or a deal's: deals.ts), and reserve its price. Pure: no ABI calls; the
 // clock, the money and the pacing come in through arguments and BudgetPort.
-import { BidRequest, Imp } from "../openrtb/request";
+import { BidRequest, Deal, Imp } from "../openrtb/request";
 import { Str } from "../bytes/str";
 import { FeatureExtractor } from "../features/extract";
 import { FeatureVector } from "../features/feature-vector";
@@ -14,6 +14,7 @@ import { ImpBid, formatBidId, formatTestBidId } from "./imp-bid";
 import { NoBid } from "./reasons";
 import { cpmToImpressionMicrosCeil, microsFloor } from "./money";
 import { CurrencyTable } from "./currency";
+import { DealPicker } from "./deals";
 import { MAX_IMPS } from "../openrtb/limits";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 
@@ -90,6 +91,7 @@ export class DecisionEngine {
   readonly features: FeatureExtractor;
   readonly privacy: PersonalDataPolicy = new PersonalDataPolicy();
   private readonly x: FeatureVector = new FeatureVector();
+  private readonly deals: DealPicker = new DealPicker();
   /** Nonce source for bid ids (xorshift64*; seeded by the caller from time and VM identity). */
   private rng: u64 = 0x9e3779b97f4a7c15;
   /** Set by eligibleCreative(): a creative fit the impression but the exchange's rules refused it. */
@@ -199,17 +201,26 @@ export class DecisionEngine {
     out: Decision,
   ): void {
     const imp = req.imp(impIndex);
-    if (!imp.banner.present || (imp.pmp.present && imp.pmp.privateAuction == 1)) {
-      // Only banner creatives exist, and no deals are configured: not biddable.
+    if (!imp.banner.present) {
+      // Only banner creatives exist.
       out.noteImpReason(NoBid.NO_MATCH);
       return;
     }
-    const rate = settings.fx.rateToAccount(imp.bidfloorcur, settings.currency);
-    if (rate <= 0 && imp.bidfloor > 0) {
-      out.noteImpReason(NoBid.CURRENCY);
+    const pmp = imp.pmp;
+    const dealsOffered = table.buysDeals && pmp.present && pmp.dealCount > 0;
+    // The open auction's floor; -1: no open-auction bid (a private auction, or a floor in a
+    // currency without a rate), only deals (deals.ts).
+    let openFloor: i64 = -1;
+    let openReason = NoBid.NO_MATCH;
+    if (!(pmp.present && pmp.privateAuction == 1)) {
+      const rate = settings.fx.rateToAccount(imp.bidfloorcur, settings.currency);
+      if (rate <= 0 && imp.bidfloor > 0) openReason = NoBid.CURRENCY;
+      else openFloor = imp.bidfloor > 0 ? cpmToImpressionMicrosCeil(imp.bidfloor * rate) : 0;
+    }
+    if (openFloor < 0 && !dealsOffered) {
+      out.noteImpReason(openReason);
       return;
     }
-    const floorMicros = imp.bidfloor > 0 ? cpmToImpressionMicrosCeil(imp.bidfloor * rate) : 0;
 
     const x = this.x;
     x.reset();
@@ -221,7 +232,10 @@ export class DecisionEngine {
     let best: Campaign | null = null;
     let bestCreative: Creative | null = null;
     let bestBid: i64 = 0;
+    let bestFloor: i64 = 0;
+    let bestDeal: Deal | null = null;
     let reason = NoBid.NO_MATCH;
+    const deals = this.deals;
     for (let c = 0; c < table.size; c++) {
       const camp = table.at(c);
       const creative = this.eligibleCreative(req, imp, camp);
@@ -245,7 +259,18 @@ export class DecisionEngine {
       let bid = microsFloor(ev * budget.shading(camp) * camp.alpha);
       // The cap is CPM micros; compare in CPM terms so a cap under 1000 still caps (at 0: no bid).
       if (camp.maxBidCpmMicros > 0 && bid * 1000 > camp.maxBidCpmMicros) bid = camp.maxBidCpmMicros / 1000;
-      if (bid <= 0 || bid < floorMicros) {
+      let floor = openFloor;
+      let deal: Deal | null = null;
+      if (dealsOffered && camp.deals.size > 0 && deals.pick(imp, req.at, camp, creative, settings.seat, settings.fx, settings.currency, bid)) {
+        deal = deals.deal;
+        floor = deals.floorMicros;
+        bid = deals.priceMicros;
+      } else if (openFloor < 0 || camp.dealsOnly) {
+        // No deal to bid in, and no open auction for this campaign: why not, as far as it got.
+        if (dealsOffered && camp.deals.size > 0) reason = worse(reason, deals.reason);
+        if (openFloor < 0 && !camp.dealsOnly) reason = worse(reason, openReason);
+        continue;
+      } else if (bid <= 0 || bid < openFloor) {
         reason = worse(reason, NoBid.BELOW_FLOOR);
         continue;
       }
@@ -253,6 +278,8 @@ export class DecisionEngine {
         best = camp;
         bestCreative = creative;
         bestBid = bid;
+        bestFloor = floor;
+        bestDeal = deal;
       }
     }
     if (best === null) {
@@ -266,6 +293,7 @@ export class DecisionEngine {
     slot.impId.copyFrom(imp.id);
     slot.campaign = best;
     slot.creative = bestCreative;
+    slot.deal = bestDeal;
     slot.nonce = this.nextNonce();
     if (req.test == 1) {
       // OpenRTB 2.6 §3.2.1: in test mode auctions are not billable. The bid is answered as in
@@ -284,7 +312,7 @@ export class DecisionEngine {
     }
     slot.reserved = true;
     slot.priceMicros = reserved;
-    if (reserved < floorMicros || reserved <= 0) {
+    if (reserved < bestFloor || reserved <= 0) {
       // A partial reservation (the budget ran short) that no longer clears the floor. The bid
       // cleared it at its own price: what stopped it is the budget, and the reason says so (an
       // operator reading below_floor would look at floors and shading, not at the grant).

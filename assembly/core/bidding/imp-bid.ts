@@ -3,6 +3,7 @@
 // are also what the bid id encodes).
 import { Str, codeAt } from "../bytes/str";
 import { Campaign, Creative } from "./campaign";
+import { Deal } from "../openrtb/request";
 
 export const BID_ID_MAX: i32 = 32;
 
@@ -11,6 +12,8 @@ export class ImpBid {
   impId: Str = new Str();
   campaign: Campaign | null = null;
   creative: Creative | null = null;
+  /** The private-marketplace deal the bid is in (the request's, valid while it is), or null: the open auction. */
+  deal: Deal | null = null;
   /** Price of one impression in micros (the amount reserved). */
   priceMicros: i64 = 0;
   /** Reservation handle: ring sequence and an unguessable nonce. */
@@ -32,6 +35,7 @@ export class ImpBid {
     this.impId.clear();
     this.campaign = null;
     this.creative = null;
+    this.deal = null;
     this.priceMicros = 0;
     this.seq = 0;
     this.nonce = 0;

@@ -135,6 +135,12 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
     w.jsonEscaped(c.id.ptr, c.id.len);
     w.byte(0x22);
   }
+  const deal = bid.deal;
+  if (deal !== null) {
+    w.ascii(",\"dealid\":\"");
+    w.jsonEscaped(deal.id.ptr, deal.id.len);
+    w.byte(0x22);
+  }
   w.byte(0x7d);
 }
 
