@@ -8,6 +8,7 @@ export class FilterMetrics {
   requests: u32 = 0;
   bidResponses: u32 = 0;
   impBids: u32 = 0;
+  dealBids: u32 = 0;
   badRequests: u32 = 0;
   tooLarge: u32 = 0;
   noBidByReason: StaticArray<u32> = new StaticArray<u32>(NoBid.COUNT);
@@ -49,6 +50,7 @@ export class FilterMetrics {
     this.requests = defineMetric(MetricType.COUNTER, "nexus_bid_requests_total");
     this.bidResponses = defineMetric(MetricType.COUNTER, "nexus_bid_responses_total");
     this.impBids = defineMetric(MetricType.COUNTER, "nexus_bids_total");
+    this.dealBids = defineMetric(MetricType.COUNTER, "nexus_deal_bids_total");
     this.badRequests = defineMetric(MetricType.COUNTER, "nexus_bad_requests_total");
     this.tooLarge = defineMetric(MetricType.COUNTER, "nexus_too_large_total");
     for (let r = 1; r < NoBid.COUNT; r++) {

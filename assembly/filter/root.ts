@@ -252,6 +252,9 @@ export class NexusRoot extends RootContext {
     }
     metrics.inc(metrics.bidResponses);
     metrics.add(metrics.impBids, d.count);
+    let inDeals = 0;
+    for (let i = 0; i < d.count; i++) if (d.bid(i).deal !== null) inDeals++;
+    metrics.add(metrics.dealBids, inDeals); // no host call for open-auction bids
     replyJson(200, "nexus_bid");
   }
 

@@ -11,6 +11,7 @@ const HELP: Readonly<Record<string, string>> = {
   nexus_bid_requests_total: "Requests on the bid path, any outcome.",
   nexus_bid_responses_total: "Bid responses answered (HTTP 200).",
   nexus_bids_total: "Impressions bid on (a response can bid on several).",
+  nexus_deal_bids_total: "Impressions bid on in a private-marketplace deal (bid.dealid), of nexus_bids_total.",
   nexus_bad_requests_total: "Bid requests refused as malformed (HTTP 400).",
   nexus_too_large_total: "Bid requests refused as too large (HTTP 413).",
   nexus_bid_contextual_total: "Bid requests valued without the user's personal data (privacy signals).",

@@ -37,6 +37,7 @@ describe("deals through the filter", () => {
     const bid = r.json().seatbid[0].bid[0];
     assert.equal(bid.dealid, "pmp-1");
     assert.ok(bid.price >= 1, `price ${bid.price} under the deal's floor`);
+    assert.match(await (await fetch(`${app.controlUrl}/metrics`)).text(), /^nexus_deal_bids_total 1$/m);
     const win = await get(noticeUrl(bid.nurl, String(bid.price)));
     assert.equal(win.status, 200, win.text);
     assert.equal(win.json().status, "charged");
