@@ -82,6 +82,21 @@ export interface HostConfig {
      */
     noticeForwardUrl: string;
   };
+  /** Standalone mode's graceful stop (SIGTERM, Standalone.stop(); docs/OPERATIONS.md "Stopping"). */
+  drain: {
+    /**
+     * The whole stop at most (ms): the notice window, the requests in flight, then the return of
+     * the unspent grants (budget.returnWaitMs). Requests still unanswered then are cut.
+     */
+    totalMs: number;
+    /**
+     * How long (ms) the bid listener stays open for win/loss notices after the stop began (bids
+     * are refused from the start): exchanges send the notices of this process's bids seconds
+     * after them, and only this process's ledger can charge them. It ends earlier once the
+     * filter holds no reservation; at most totalMs less budget.returnWaitMs.
+     */
+    noticeMs: number;
+  };
   adminToken: string;
   /**
    * Bearer token the filter must send on every call to the host's /nexus/v1/* endpoints (sync,
@@ -127,6 +142,10 @@ export function defaultConfig(): HostConfig {
       stateFile: "",
       noticeForwardUrl: "",
     },
+    // 30 s is Kubernetes' default grace period: 15 s of drain leave room for a preStop sleep.
+    // 10 s of notices cover an exchange's win notice (sent within a second or two of the
+    // auction), a display ad's billing notice (at render) and a first retry of either.
+    drain: { totalMs: 15_000, noticeMs: 10_000 },
     adminToken: "",
     syncToken: "",
     logLevel: "info",
@@ -260,6 +279,8 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   num("NEXUS_BUDGET_RETURN_WAIT_MS", (v) => (cfg.budget.returnWaitMs = v));
   str("NEXUS_BUDGET_STATE_FILE", (v) => (cfg.budget.stateFile = resolve(v)));
   str("NEXUS_NOTICE_FORWARD_URL", (v) => (cfg.budget.noticeForwardUrl = v.replace(/\/+$/, "")));
+  num("NEXUS_DRAIN_MS", (v) => (cfg.drain.totalMs = v));
+  num("NEXUS_NOTICE_DRAIN_MS", (v) => (cfg.drain.noticeMs = v));
   str("NEXUS_ADMIN_TOKEN", (v) => (cfg.adminToken = v));
   str("NEXUS_SYNC_TOKEN", (v) => (cfg.syncToken = v));
   str("NEXUS_LOG_LEVEL", (v) => (cfg.logLevel = v));
@@ -299,6 +320,8 @@ function validate(cfg: HostConfig): void {
   timer("budget.replayRedisTimeoutMs", cfg.budget.replayRedisTimeoutMs, 1);
   timer("budget.recoveryHoldMs", cfg.budget.recoveryHoldMs, 0);
   timer("budget.returnWaitMs", cfg.budget.returnWaitMs, 0);
+  timer("drain.totalMs", cfg.drain.totalMs, 0);
+  timer("drain.noticeMs", cfg.drain.noticeMs, 0);
   if (cfg.budget.stateFile !== "" && cfg.budget.source !== "memory") {
     throw new ConfigError("budget.stateFile: only for budget.source memory (Redis keeps the budget itself)");
   }

@@ -23,6 +23,7 @@ import { RedisReplayClaims, ReplayClaimMetrics, ReplayClaimService } from "./con
 import { NoticeForwardMetrics, NoticeForwardService, RedisNoticePeers } from "./control/notice-forward.ts";
 import { ControlServer } from "./server/control-server.ts";
 import { BidServer } from "./server/bid-server.ts";
+import { waitNoticeWindow } from "./server/notice-window.ts";
 import { HostMetrics } from "./server/host-metrics.ts";
 import { VmPool } from "./proxy-wasm/pool.ts";
 import { standaloneHttpCall } from "./standalone-callouts.ts";
@@ -72,15 +73,15 @@ export interface Standalone extends ControlPlane {
   /** Stops at once (tests, a failed start): requests in flight are cut. */
   close(): Promise<void>;
   /**
-   * Graceful stop (SIGTERM): /readyz answers 503 (draining), the bid listener closes, the
-   * requests in flight are answered (for up to `drainMs`), the filter's unspent grants go back to
-   * a shared budget store (for up to budget.returnWaitMs, within `drainMs`), then everything stops.
+   * Graceful stop (SIGTERM), `drainMs` at most (cfg.drain.totalMs): /readyz answers 503
+   * (draining) and new bids are refused at once, while win and loss notices are still answered
+   * and charged for the notice window (`noticeMs`, cfg.drain.noticeMs: shorter when the filter
+   * holds nothing reserved, at most `drainMs` less budget.returnWaitMs); then the bid listener
+   * closes, the requests in flight are answered, the filter's unspent grants go back to a shared
+   * budget store (for up to budget.returnWaitMs, within `drainMs`), and everything stops.
    */
-  stop(drainMs?: number): Promise<void>;
+  stop(drainMs?: number, noticeMs?: number): Promise<void>;
 }
-
-/** How long a graceful stop waits for the requests in flight (Kubernetes gives 30 s by default). */
-const DRAIN_MS = 10_000;
 
 export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource): Promise<ControlPlane> {
   const metrics = new HostMetrics();
@@ -215,6 +216,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   }
   const bid = new BidServer({
     pool, log, maxBodyBytes: Math.max(maxBody * 4, 1 << 20),
+    bidPath: typeof plugin.bid_path === "string" ? plugin.bid_path : undefined,
     onRejected: (status, reason) => cp.metrics.bidRejected.inc({ status: String(status), reason }),
   });
   const addr = await bid.listen(cfg.bid.port, cfg.bid.host);
@@ -270,14 +272,25 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       );
     },
     close,
-    async stop(drainMs = DRAIN_MS) {
-      const startedMs = Date.now();
-      // The bids in flight are answered (and settle their reservations) before the VMs go.
-      await bid.drain(drainMs);
-      // No more bids: the VMs' syncs give back what the filter holds unspent (its reservations
-      // stay held). Before the VMs go: only the filter's reports let the store un-count it.
-      const leftMs = drainMs - (Date.now() - startedMs);
-      await cp.sync.returnUnspent(Math.min(cfg.budget.returnWaitMs, leftMs));
+    async stop(drainMs = cfg.drain.totalMs, noticeMs = cfg.drain.noticeMs) {
+      const deadline = Date.now() + drainMs;
+      // Bids refused from now on; the notices of the bids made are still charged, for the window.
+      bid.beginDrain();
+      const windowMs = Math.max(0, Math.min(noticeMs, drainMs - cfg.budget.returnWaitMs));
+      log.info({ event: "notice_window", window_ms: windowMs }, "stopping: new bids refused, win and loss notices still answered");
+      const ended = await waitNoticeWindow(windowMs, {
+        connections: () => bid.connections(),
+        reports: () => cp.sync.syncs,
+        reservedMicros: () => [...cp.sync.filter.campaigns.values()].reduce((sum, c) => sum + c.reserved_micros, 0),
+      });
+      log.info({ event: "notice_window_closed", ended }, "notice window over: closing the bid listener");
+      // The requests in flight are answered (bids settle their reservations, notices charge)
+      // before the VMs go.
+      await bid.drain(Math.max(0, deadline - Date.now()));
+      // Nothing reaches the filter any more: the VMs' syncs give back what it holds unspent (its
+      // reservations stay held), and their reports carry every notice the window charged. Before
+      // the VMs go: only the filter's reports let the store un-count it.
+      await cp.sync.returnUnspent(Math.min(cfg.budget.returnWaitMs, deadline - Date.now()));
       await close();
     },
   };

@@ -30,6 +30,12 @@ export interface BidServerOptions {
   maxBodyBytes: number;
   /** Each request the server answers itself (status, reason), not the filter: for a metric. */
   onRejected?: (status: number, reason: string) => void;
+  /**
+   * The filter's bid path (plugin bid_path; default /openrtb2/bid): once the drain began, a new
+   * request for it is refused here (503), while the others (win and loss notices) still reach
+   * the filter.
+   */
+  bidPath?: string;
 }
 
 /** A request whose body is complete, waiting for its turn in the filter. */
@@ -48,13 +54,15 @@ interface RequestHead {
 export class BidServer {
   readonly server: Server;
   vmFailures = 0;
-  /** drain() was called: answers close their connections. */
+  /** beginDrain() or drain() was called: new bids are refused, and answers close their connections. */
   draining = false;
+  private readonly bidPath: string;
   private queue: Job[] = [];
   private flushScheduled = false;
   private readonly flushQueue = (): void => this.flush();
 
   constructor(private readonly o: BidServerOptions) {
+    this.bidPath = o.bidPath ?? "/openrtb2/bid";
     // A client that sends its headers (or its body) slowly holds a connection and a socket: an
     // exchange sends a whole bid request at once, so the headers get 5 s and the request 10 s, and
     // node:http checks every second (its default, 30 s, let a half-sent request live ~45 s).
@@ -87,11 +95,30 @@ export class BidServer {
   }
 
   /**
-   * Graceful stop (SIGTERM): no new connections; idle keep-alive connections close; the requests
-   * in flight are answered, with `connection: close`, and so is any request already on its way
-   * on an open connection. Resolves when the last connection is gone, or after `timeoutMs`, when
-   * the stragglers are cut. The filter VMs must stay up until then: bids in flight hold
-   * reservations that their answers settle (a cut bid's reservation waits for its TTL).
+   * First step of a graceful stop (SIGTERM), the notice window: the listener stays open, but a
+   * bid request that arrives from now on is refused at once (503 `draining`), while win and loss
+   * notices still reach the filter: only this process's ledger holds the reservations of its
+   * bids, and a notice refused here is a win never charged. Every answer closes its connection
+   * (a load balancer moves on), and idle keep-alive connections close now. The requests already
+   * in flight, bids included, are answered by the filter.
+   */
+  beginDrain(): void {
+    this.draining = true;
+    this.server.closeIdleConnections();
+  }
+
+  /** Open connections (requests in flight, or a client that connected and has not sent one yet). */
+  connections(): Promise<number> {
+    return new Promise((resolve) => this.server.getConnections((err, n) => resolve(err ? 1 : n)));
+  }
+
+  /**
+   * Last step of a graceful stop: no new connections; idle keep-alive connections close; the
+   * requests in flight are answered, with `connection: close`, and so is any request already on
+   * its way on an open connection (a bid refused, after beginDrain()). Resolves when the last
+   * connection is gone, or after `timeoutMs`, when the stragglers are cut. The filter VMs must
+   * stay up until then: bids in flight hold reservations that their answers settle (a cut bid's
+   * reservation waits for its TTL), and so do notices.
    */
   drain(timeoutMs: number): Promise<void> {
     this.draining = true;
@@ -138,7 +165,15 @@ export class BidServer {
   }
 
   private accept(req: IncomingMessage, res: ServerResponse): void {
-    if (this.draining) res.shouldKeepAlive = false; // answer, then close: the client goes elsewhere
+    if (this.draining) {
+      res.shouldKeepAlive = false; // answer, then close: the client goes elsewhere
+      // A new bid while stopping: refused before the filter sees it (it would reserve money this
+      // process may never settle). The exchange's next request goes to another pod.
+      if (isPath(req.url, this.bidPath)) {
+        req.resume();
+        return this.refuse(res, 503, "draining", "draining: the bidder is stopping", true);
+      }
+    }
     const head = readHead(req);
     if (declaredTooLarge(head.contentLength, this.o.maxBodyBytes)) {
       req.resume();
@@ -307,6 +342,12 @@ const CLIENT_ERRORS = new Map<string, [number, string]>([
   ["HPE_HEADER_OVERFLOW", [431, "headers_too_large"]],
   ["HPE_CHUNK_EXTENSIONS_OVERFLOW", [413, "chunk_extensions_too_large"]],
 ]);
+
+/** Whether a request target's path (before any `?`) is `path`, as the filter matches its routes. */
+function isPath(url: string | undefined, path: string): boolean {
+  if (url === undefined || !url.startsWith(path)) return false;
+  return url.length === path.length || url.charCodeAt(path.length) === 0x3f;
+}
 
 /** Whether a request's Content-Length is above `max` (node:http has refused malformed ones). */
 function declaredTooLarge(contentLength: string | undefined, max: number): boolean {

@@ -26,7 +26,7 @@ export class HostMetrics {
   readonly modelInfo = new Gauge({ name: "nexus_host_model_info", help: "1 for the model version served (label version)", labelNames: ["version"], registers: [this.registry] });
   readonly adminRequests = new Counter({ name: "nexus_host_admin_requests_total", help: "Admin API requests", labelNames: ["outcome"], registers: [this.registry] });
   /** Standalone: requests the bid port answered itself, before or instead of the filter (the filter's own answers are its metrics). */
-  readonly bidRejected = new Counter({ name: "nexus_host_bid_rejected_total", help: "Bid-port requests the host answered itself, not the filter (malformed HTTP, too slow, too large, bad encoding, no route, filter unavailable)", labelNames: ["status", "reason"], registers: [this.registry] });
+  readonly bidRejected = new Counter({ name: "nexus_host_bid_rejected_total", help: "Bid-port requests the host answered itself, not the filter (malformed HTTP, too slow, too large, bad encoding, no route, filter unavailable, a bid while draining)", labelNames: ["status", "reason"], registers: [this.registry] });
   readonly vmRestarts = new Gauge({ name: "nexus_host_vm_restarts", help: "Filter VMs recreated after a trap (standalone)", registers: [this.registry] });
 
   constructor(withDefaults = true) {

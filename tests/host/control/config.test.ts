@@ -34,6 +34,14 @@ describe("host configuration", () => {
     assert.equal(c.campaignsPath, join(f, "..", "c.json"), "paths in a file are relative to it");
   });
 
+  it("the graceful stop: 15 s of drain with a 10 s notice window by default, from the file or NEXUS_DRAIN_MS / NEXUS_NOTICE_DRAIN_MS", () => {
+    assert.deepEqual(loadConfig({ env: {} }).drain, { totalMs: 15_000, noticeMs: 10_000 });
+    assert.deepEqual(loadConfig({ file: file({ drain: { noticeMs: 4000 } }), env: { NEXUS_DRAIN_MS: "25000" } }).drain, { totalMs: 25_000, noticeMs: 4000 });
+    assert.equal(loadConfig({ env: { NEXUS_NOTICE_DRAIN_MS: "0" } }).drain.noticeMs, 0, "0: no window");
+    assert.throws(() => loadConfig({ env: { NEXUS_NOTICE_DRAIN_MS: "-1" } }), /drain\.noticeMs: expected an integer 0-/);
+    assert.throws(() => loadConfig({ env: { NEXUS_DRAIN_MS: "1.5" } }), /drain\.totalMs: expected an integer 0-/);
+  });
+
   it("names the field of every invalid value", () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ nope: 1 }, /unknown key "nope"/],

@@ -1,7 +1,8 @@
 // Graceful stop (SIGTERM runs Standalone.stop()): /readyz turns 503 at once, the bid listener
-// closes, and a request already in flight is answered (its reservation settled by the answer,
-// not left to the TTL) before the filter VMs stop. Before, the stop closed every connection at
-// once: in-flight bids were cut (ECONNRESET) and bodies already read went to a closed VM pool.
+// closes (after the notice window: notice-drain.test.ts; none here), and a request already in
+// flight is answered (its reservation settled by the answer, not left to the TTL) before the
+// filter VMs stop. Before, the stop closed every connection at once: in-flight bids were cut
+// (ECONNRESET) and bodies already read went to a closed VM pool.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
@@ -32,7 +33,7 @@ describe("graceful stop", () => {
 
     const t0 = Date.now();
     let stopped = false;
-    const stopping = app.stop(10_000).then(() => (stopped = true));
+    const stopping = app.stop(10_000, 0).then(() => (stopped = true));
     const ready = await get(`${app.controlUrl}/readyz`);
     assert.equal(ready.status, 503);
     assert.match(ready.text, /draining/);

@@ -1,0 +1,44 @@
+// The notice window of a graceful stop (standalone mode). Exchanges send the win and billing
+// notices of a bid seconds after it (and retry them); the reservations they settle live in this
+// process's filter ledger only, so a process that closed its listener at once left those wins
+// uncharged (connection refused now, 404 unknown bid from its successor). The bid listener
+// therefore stays open for notices while bids are refused (BidServer.beginDrain()), until the
+// window's time is up or nothing is left that a notice could settle.
+
+export interface NoticeWindowView {
+  /** Open connections of the bid listener: a request in flight may still reserve or settle. */
+  connections(): Promise<number>;
+  /** Filter reports received so far (SyncService.syncs). */
+  reports(): number;
+  /** Micros the filter's ledger holds reserved, summed over the campaigns of its last report. */
+  reservedMicros(): number;
+}
+
+/**
+ * How the window ended: `elapsed` (its time was up), `settled` (the filter reported nothing
+ * reserved: no bid of this process waits for a notice), `idle` (the filter never reported, so it
+ * was never granted money and never bid).
+ */
+export type NoticeWindowEnd = "elapsed" | "settled" | "idle";
+
+/** Reports the filter must make after the last request in flight: the first may predate it. */
+const REPORTS_AFTER_LAST_REQUEST = 2;
+
+/**
+ * Waits out the notice window: `windowMs` at most, less once the filter reports nothing reserved
+ * with no request in flight. A report counts only when two came after the last moment a request
+ * was in flight (the first may have been made before that request settled or reserved).
+ * A notice of a reservation already refunded at its TTL (charged as late) can still come after
+ * such an early end: one that arrives after the TTL is as likely to come after the whole window.
+ */
+export async function waitNoticeWindow(windowMs: number, view: NoticeWindowView, pollMs = 50): Promise<NoticeWindowEnd> {
+  const end = Date.now() + windowMs;
+  if (view.reports() === 0) return "idle";
+  let reportsBefore = view.reports();
+  while (Date.now() < end) {
+    if ((await view.connections()) > 0) reportsBefore = view.reports();
+    else if (view.reports() - reportsBefore >= REPORTS_AFTER_LAST_REQUEST && view.reservedMicros() === 0) return "settled";
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.min(pollMs, end - Date.now()))));
+  }
+  return "elapsed";
+}
