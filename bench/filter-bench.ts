@@ -32,6 +32,11 @@ export interface FilterResult {
   /** HTTP statuses of one pass over the corpus. */
   statuses: Record<string, number>;
   /**
+   * Wall time of the first request the fresh bidder answers (ms): what the first bid after a start
+   * costs, compiling included (compile.ts compiles every function up front for this).
+   */
+  firstRequestMs: number;
+  /**
    * The same bodies on a path the filter does not handle (it continues them): what a stream costs
    * the standalone host and the filter's header check alone, with no bidding (median over rounds).
    */
@@ -55,9 +60,12 @@ export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: 
   const { bodies, idDigitsAt } = corpus;
   let n = 0;
   const statuses: Record<string, number> = {};
+  let firstRequestMs = -1;
   for (let i = 0; i < bodies.length; i++) {
     stampId(bodies[i]!, idDigitsAt[i]!, n++);
+    const t = performance.now();
     const o = await app.pool.handleHttpRequest({ headers: HEADERS, body: [bodies[i]!] });
+    if (i === 0) firstRequestMs = performance.now() - t;
     const k = o.kind === "local" ? (o.status === 204 ? `204 ${o.headers.find(([h]) => h === "x-nexus-nobid-reason")?.[1]}` : String(o.status)) : o.kind;
     statuses[k] = (statuses[k] ?? 0) + 1;
   }
@@ -89,7 +97,7 @@ export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: 
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const requestNs = med(samples);
-  return { requestNs, requestsPerSecond: 1e9 / requestNs, cpuNs: med(cpu), statuses, passThroughNs: med(passThrough) };
+  return { requestNs, requestsPerSecond: 1e9 / requestNs, cpuNs: med(cpu), statuses, firstRequestMs, passThroughNs: med(passThrough) };
 }
 
 /** Crossings between the host and the filter per request of the mix (counts: the same on every machine). */
@@ -162,6 +170,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const r = await benchFilter(app, corpus, Number(values.rounds), Number(values.reps));
     console.log(`filter  proxy-wasm path  ${(r.requestNs / 1000).toFixed(2)} µs/request (CPU ${(r.cpuNs / 1000).toFixed(2)} µs)  ${JSON.stringify(r.statuses)}`);
     console.log(`filter  pass-through     ${(r.passThroughNs / 1000).toFixed(2)} µs/request`);
+    console.log(`filter  first request    ${r.firstRequestMs.toFixed(2)} ms`);
     const c = await countCrossings(corpus);
     console.log(`filter  crossings        ${c.callbacks.toFixed(2)} callbacks + ${c.allocations.toFixed(2)} allocations + ${c.hostCalls.toFixed(2)} host calls per request`);
   } finally {

@@ -75,6 +75,7 @@ console.log(`core    of which parse      ${fmt(core.parseNs).padStart(12)}`);
 console.log(`core    JSON.parse (floor)  ${fmt(core.jsonParseNs).padStart(12)}   ratio core/JSON.parse = ${core.ratio.toFixed(2)}   (target <= 1.00: ${mark(core.ratio <= 1)})`);
 console.log(`filter  proxy-wasm path     ${fmt(filterNs).padStart(12)}   +${((filterNs / core.decisionNs - 1) * 100).toFixed(0)}% over the core   (target <= +30%: ${mark(filterNs / core.decisionNs - 1 <= 0.3)})`);
 console.log(`filter  pass-through        ${fmt(filter.passThroughNs).padStart(12)}   = ${((filter.passThroughNs / core.decisionNs) * 100).toFixed(0)}% of the core: a stream the filter passes on (no bidding), the host's floor`);
+console.log(`filter  first request       ${filter.firstRequestMs.toFixed(2).padStart(9)} ms   the first bid request a freshly started bidder answers (decision_budget_ms is 4)`);
 console.log(`filter  answers (one pass)  ${JSON.stringify(filter.statuses)}`);
 console.log(`filter  crossings/request   ${crossings.callbacks.toFixed(2)} callbacks into the VM + ${crossings.allocations.toFixed(2)} copies in (allocator) + ${crossings.hostCalls.toFixed(2)} host calls`);
 console.log(`memory  wasm per VM ${vmPages.map((b) => (b / 1048576).toFixed(1) + " MiB").join(", ")} (2^18 model pair loaded)`);

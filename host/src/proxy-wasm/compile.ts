@@ -1,5 +1,6 @@
 // Compiling and validating a filter once, so that many VMs (and worker threads) can share it.
 
+import { setFlagsFromString } from "node:v8";
 import { ModuleLoadError } from "./errors.ts";
 import { isWasmModule, wasmApi, type WasmModule } from "./wasm-api.ts";
 import { type ExternKind, type ModuleInfo, parseModuleInfo, type ValidatedModule, validateModule } from "./module-info.ts";
@@ -11,6 +12,21 @@ export interface CompiledFilter {
 }
 
 export type FilterSource = Uint8Array | WasmModule | CompiledFilter;
+
+/**
+ * V8 compiles a Wasm function on its first call by default (lazy compilation): the first bid a
+ * fresh bidder answers then compiles most of the filter on the way and took 3-8 ms on this
+ * machine (`npm run bench`, "first request"), past the 4 ms decision budget — a `timeout` no-bid
+ * for the first request after every start, the README's curl included. Compiling every function
+ * with the module moves that cost to start-up (a few hundred ms, once: VMs and worker threads
+ * share the compiled module). The flag is process-wide and only changes when code is compiled.
+ */
+let eagerWasmCompilation = false;
+function compileWasmEagerly(): void {
+  if (eagerWasmCompilation) return;
+  setFlagsFromString("--no-wasm-lazy-compilation");
+  eagerWasmCompilation = true;
+}
 
 export function isCompiledFilter(x: unknown): x is CompiledFilter {
   return typeof x === "object" && x !== null && "module" in x && "validated" in x;
@@ -37,6 +53,7 @@ export async function compileFilter(source: FilterSource, instrumentationModules
   if (isWasmModule(source)) return { module: source, validated: validateModule(infoFromModule(source), instrumentationModules) };
   const validated = validateModule(parseModuleInfo(source), instrumentationModules);
   let module: WasmModule;
+  compileWasmEagerly();
   try {
     module = await wasmApi.compile(source);
   } catch (e) {
