@@ -178,6 +178,9 @@ export function sharedDataSize(plugin: Record<string, unknown>): { bytes: number
 
 export async function startStandalone(cfg: HostConfig, log: Logger = createLogger(cfg.logLevel)): Promise<Standalone> {
   const cp = await startControlPlane(cfg, log);
+  // The control port listens (and the model is loaded) before the VMs start and the bid port
+  // listens: until the filter's readiness replaces this, /readyz must not say ready on the model alone.
+  cp.control.extend({ readiness: () => ({ ok: false, reasons: ["starting: the filter VMs and the bid listener are not up yet"] }) });
   const plugin: Record<string, unknown> = { ...cfg.plugin, host_cluster: HOST_CLUSTER };
   // The filter's token for this host: through the VM environment variable the plugin
   // configuration names (what envoy.yaml does with vm_config.environment_variables), else inline.

@@ -5,7 +5,11 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { request } from "undici";
-import { testBidderConfig } from "../helpers/bidder.ts";
+import { spawn } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { README_REQUEST, testBidderConfig } from "../helpers/bidder.ts";
+import { ROOT } from "../tools/helpers.ts";
 import { startStandalone } from "../../host/src/standalone.ts";
 import { silentLogger } from "../../host/src/log.ts";
 
@@ -31,6 +35,39 @@ describe("not ready: the reason", () => {
     } finally {
       await app.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("not ready while starting", () => {
+  it("serve (standalone): /readyz is not 200 before the bid port listens (the control port listens first)", async () => {
+    const free = () => new Promise<number>((r) => { const s = createServer(); s.listen(0, "127.0.0.1", () => { const p = (s.address() as AddressInfo).port; s.close(() => r(p)); }); });
+    const [bidPort, controlPort] = [await free(), await free()];
+    const child = spawn(process.execPath, [join(ROOT, "dist/nexus-rtb.mjs"), "serve"], {
+      cwd: ROOT, env: { ...process.env, NEXUS_MODE: "standalone", NEXUS_BID_PORT: String(bidPort), NEXUS_CONTROL_PORT: String(controlPort), NEXUS_LOG_LEVEL: "fatal" }, stdio: "ignore",
+    });
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      // Every 2 ms from the start: the first 200 must come once bids are answered.
+      const deadline = Date.now() + 30_000;
+      let status = 0;
+      const starting: string[] = [];
+      while (status !== 200) {
+        assert.ok(Date.now() < deadline && child.exitCode === null, "serve became ready");
+        const r = await request(`http://127.0.0.1:${controlPort}/readyz`).catch(() => undefined);
+        status = r?.statusCode ?? 0;
+        const text = r ? await r.body.text() : "";
+        if (status === 503) starting.push(text);
+        else await new Promise((res) => setTimeout(res, 2));
+      }
+      const bid = await request(`http://127.0.0.1:${bidPort}/openrtb2/bid`, { method: "POST", headers: { "content-type": "application/json" }, body: README_REQUEST });
+      // Answered by a VM with the model (the demo model may not clear the README request's floor).
+      const reason = String(bid.headers["x-nexus-nobid-reason"] ?? "");
+      assert.ok(bid.statusCode === 200 || (bid.statusCode === 204 && reason !== "no_model"), `${bid.statusCode} ${reason} ${await bid.body.text()}`);
+      assert.ok(starting.some((t) => /starting: the filter VMs/.test(t)), "/readyz said why while the VMs started");
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
     }
   });
 });

@@ -6,7 +6,7 @@
 // New versions arrive through the ModelWatcher (model-watcher.ts): loadBytes /
 // verifyBytes + accept; a later good version takes a failed registry to loaded.
 import { join } from "node:path";
-import { loadModelFile, loadModelFromBytes, ModelLoadError, toWireBlobWithDigest, type LoadedModel, type ModelSource } from "../models/index.ts";
+import { DEFAULT_MAX_MODEL_BYTES, loadModelFile, loadModelFromBytes, maxModelBytesFor, ModelLoadError, toWireBlobWithDigest, type LoadedModel, type ModelSource } from "../models/index.ts";
 import type { Logger } from "../log.ts";
 
 export type ModelState = "loading" | "loaded" | "failed";
@@ -66,10 +66,21 @@ export class ModelRegistry {
     }
   }
 
+  /**
+   * The size limit of a model file (and of .npz content): the configured one and, once the
+   * filter's hash_bits are known, the largest file a model of that size can be. A file larger
+   * than that cannot be loaded, and downloading and parsing it costs a multiple of its size in
+   * memory (a 128 MiB file took a host to 514 MiB RSS, over its container's 224 MiB limit).
+   */
+  maxModelBytes(): number {
+    const configured = this.opts.maxBytes ?? DEFAULT_MAX_MODEL_BYTES;
+    return this.expectedHashBits === undefined ? configured : Math.min(configured, maxModelBytesFor(this.expectedHashBits));
+  }
+
   /** Loads a model file (with its .sha256 and .sig). Returns true when it is now served. */
   async loadFile(path: string): Promise<boolean> {
     try {
-      const loaded = this.checkFits(await loadModelFile(path, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.opts.maxBytes }), path);
+      const loaded = this.checkFits(await loadModelFile(path, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.maxModelBytes() }), path);
       this.accept(loaded, path);
       return true;
     } catch (err) {
@@ -95,7 +106,7 @@ export class ModelRegistry {
 
   /** Verifies and parses model bytes with this registry's key and policy; throws the loader's errors. Changes nothing. */
   verifyBytes(src: ModelSource): LoadedModel {
-    return this.checkFits(loadModelFromBytes(src, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.opts.maxBytes }), src.fileName);
+    return this.checkFits(loadModelFromBytes(src, { publicKey: this.opts.publicKey, allowUnsigned: this.opts.allowUnsigned, maxBytes: this.maxModelBytes() }), src.fileName);
   }
 
   /** Refuses a model whose hash_bits differ from the filter's (once known). */

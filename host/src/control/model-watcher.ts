@@ -167,7 +167,8 @@ export class ModelWatcher {
     let loaded: LoadedModel;
     try {
       this.fetches++;
-      const f = await store.fetch(current.name, signal);
+      // At most the largest model the filter's hash_bits allow: a larger one is refused before it is downloaded.
+      const f = await store.fetch(current.name, signal, registry.maxModelBytes());
       fetchedKey = probeKey(f.probe);
       if (this.stopped) return { result: "stopped" };
       if (f.modelBytes === undefined) {

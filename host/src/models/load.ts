@@ -8,7 +8,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { MAX_DIGEST_FILE_BYTES, sha256Hex } from "./digest.ts";
 import { ModelError, ModelLoadError, ModelVerificationError } from "./errors.ts";
-import { validateModel, type LrModelPair } from "./model.ts";
+import { MAX_HASH_BITS, validateModel, type LrModelPair } from "./model.ts";
 import { decodeNpzModel } from "./npz.ts";
 import { decodeNxm, encodeNxm } from "./nxm.ts";
 import { MAX_SIGNATURE_FILE_BYTES, verifyModelFile, type PublicKeyInput, type VerifyModelResult } from "./signing.ts";
@@ -16,10 +16,16 @@ import { MAX_SIGNATURE_FILE_BYTES, verifyModelFile, type PublicKeyInput, type Ve
 export type ModelFormat = "npz" | "nxm";
 
 /**
- * Largest model file / uncompressed content accepted: float64 weights at
- * hash_bits 24 (2 x 8 x 2^24 = 256 MiB) plus 1 MiB for headers.
+ * Largest file (and uncompressed .npz content) a valid model of `hashBits` can be:
+ * float64 weights (2 x 8 x 2^hashBits; sparse NXM entries are 8 bytes too) plus 1 MiB
+ * for headers. Anything larger cannot be a model the filter loads.
  */
-export const DEFAULT_MAX_MODEL_BYTES = 257 * 1024 * 1024;
+export function maxModelBytesFor(hashBits: number): number {
+  return 16 * 2 ** hashBits + (1 << 20);
+}
+
+/** Largest model file / uncompressed content accepted before hash_bits are known: hash_bits 24 (257 MiB). */
+export const DEFAULT_MAX_MODEL_BYTES = maxModelBytesFor(MAX_HASH_BITS);
 
 export const REFUSED_EXTENSIONS: readonly string[] = [".pkl", ".pickle", ".joblib"];
 

@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { README_REQUEST, get, post } from "../../helpers/bidder.ts";
 import { vmStatuses, type Standalone } from "../../../host/src/standalone.ts";
+import { encodeNxm } from "../../../host/src/models/index.ts";
 import {
   captureLogger,
   newKeys,
@@ -14,6 +15,7 @@ import {
   setCurrent,
   signed,
   startStoreBidder,
+  testModel,
   waitFor,
   type KeyPair,
   type LogLine,
@@ -198,6 +200,15 @@ export function storeScenario(label: string, makeEnv: () => Promise<ScenarioEnv>
     it("refuses an unknown format", async () => {
       const f = signed("model.onnx", new Uint8Array([8, 1, 2, 3]), keys);
       await refused(f.name, "MODEL_FORMAT_REFUSED", () => publish(pub, f));
+    });
+
+    it("refuses a model larger than any model of the filter's hash_bits, before downloading it", async () => {
+      // A valid, signed hash_bits 20 model, dense: 8 MiB. The largest model of hash_bits 18 is
+      // 5 MiB (float64 weights plus 1 MiB), so the host refuses it on its size (S3: HEAD; a
+      // directory: fstat) instead of downloading and parsing it (memory: a multiple of its size).
+      const f = signed("model-k.nxm", encodeNxm(testModel(0.008, 20), { encoding: "dense" }), keys);
+      const line = await refused(f.name, "MODEL_TOO_LARGE", () => publish(pub, f));
+      assert.match(String(line.err), new RegExp(`: ${f.bytes.length} bytes \\(limit ${16 * 2 ** 18 + 2 ** 20}\\)`));
     });
 
     it("refuses a truncated .npz (correctly signed)", async () => {

@@ -58,9 +58,9 @@ export class DirectoryModelStore implements ModelStore {
     return { name, model, digest: digestToken(digest?.bytes), signature };
   }
 
-  async fetch(name: string): Promise<FetchedModel> {
+  async fetch(name: string, _signal?: AbortSignal, maxBytes = Infinity): Promise<FetchedModel> {
     this.checkName(name);
-    const model = await this.read(name, this.maxModelBytes, "refuse");
+    const model = await this.read(name, Math.min(this.maxModelBytes, maxBytes), "refuse");
     const digest = await this.read(`${name}.sha256`, DIGEST_READ_LIMIT, "truncate");
     const signature = await this.read(`${name}.sig`, SIGNATURE_READ_LIMIT, "truncate");
     return {

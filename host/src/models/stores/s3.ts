@@ -114,16 +114,17 @@ export class S3ModelStore implements ModelStore {
     return { name, model: model?.tag ?? null, digest: digestToken(digest?.bytes), signature: signature?.tag ?? null };
   }
 
-  async fetch(name: string, signal?: AbortSignal): Promise<FetchedModel> {
+  async fetch(name: string, signal?: AbortSignal, maxBytes = Infinity): Promise<FetchedModel> {
     this.checkName(name);
+    const limit = Math.min(this.maxModelBytes, maxBytes);
     // The model's size first (an oversized model is refused without downloading it), with the sidecars.
     const [head, digest, signature] = await Promise.all([
       this.head(name, signal),
       this.get(`${name}.sha256`, DIGEST_READ_LIMIT, "truncate", signal),
       this.get(`${name}.sig`, SIGNATURE_READ_LIMIT, "truncate", signal),
     ]);
-    if (head && head.size > this.maxModelBytes) throw new ModelLoadError("MODEL_TOO_LARGE", `${this.describe(name)}: ${head.size} bytes (limit ${this.maxModelBytes})`);
-    const model = head ? await this.get(name, this.maxModelBytes, "refuse", signal) : undefined;
+    if (head && head.size > limit) throw new ModelLoadError("MODEL_TOO_LARGE", `${this.describe(name)}: ${head.size} bytes (limit ${limit})`);
+    const model = head ? await this.get(name, limit, "refuse", signal) : undefined;
     return {
       modelBytes: model?.bytes,
       digestText: digest?.bytes,

@@ -80,11 +80,12 @@ export interface ModelStore {
    */
   probe(name: string, signal?: AbortSignal): Promise<ModelProbe>;
   /**
-   * Downloads the model (at most maxModelBytes: larger is ModelLoadError MODEL_TOO_LARGE,
-   * checked before downloading when the size is known) and its sidecars (cut at their
-   * limits; absent ones are undefined). Refuses .pkl and unknown extensions first.
+   * Downloads the model (at most maxModelBytes, and at most `maxBytes` when given: larger is
+   * ModelLoadError MODEL_TOO_LARGE, checked before downloading when the size is known) and its
+   * sidecars (cut at their limits; absent ones are undefined). Refuses .pkl and unknown
+   * extensions first.
    */
-  fetch(name: string, signal?: AbortSignal): Promise<FetchedModel>;
+  fetch(name: string, signal?: AbortSignal, maxBytes?: number): Promise<FetchedModel>;
   close(): void;
 }
 
