@@ -79,17 +79,19 @@ import { pluginUtcOffset, type HostConfig } from "../config.ts";
 import { budgetDay, windowsAt } from "./fleet-spend.ts";
 import type { HostMetrics } from "../server/host-metrics.ts";
 import { NexusError } from "../errors.ts";
+import { overrideFromHash, type CampaignOverride } from "./campaign-overrides.ts";
 import { paceMicrosPerSecond, sliceMicros, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
 
 /**
- * KEYS: campaign, pod, day, pods, hour, minute. ARGV: see RedisBudgetSource.lease. Returns {answer,
- * counted, campaign granted, day granted, tokens, registered, holding, others' daily charged,
- * others' hourly charged, others' minute charged}.
+ * KEYS: campaign, pod, day, pods, hour, minute, override. ARGV: see RedisBudgetSource.lease.
+ * Returns {answer, counted, campaign granted, day granted, tokens, registered, holding, others'
+ * daily charged, others' hourly charged, others' minute charged, override paused (-1: no override,
+ * 0, 1), override total (-1: none), override daily (-1: none), override updated_ms, updated_by}.
  */
 export const LEASE_LUA = `
 local function num(v) if v == false or v == nil then return nil end return tonumber(v) end
 local function int(x) return string.format('%d', x) end
-local ck, pk, dk, sk, hk, mk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local ck, pk, dk, sk, hk, mk, ovk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local pod = ARGV[1]
 local now = tonumber(ARGV[2])
 local day = ARGV[3]
@@ -114,6 +116,33 @@ local reportDay = ARGV[21]
 local unreported = ARGV[22] == '1'
 local podTtl = tonumber(ARGV[23])
 local returning = ARGV[24] == '1'
+local pacingSeconds = tonumber(ARGV[25])
+local leaseSeconds = tonumber(ARGV[26])
+
+-- The fleet's admin override (campaign-overrides.ts) wins over the limits this host passes: a
+-- host whose file or memory is stale (a pod started or restarted after the change) can never
+-- lease past a pause or a lowered cap. Its pace and slice follow the budget in force.
+local o = redis.call('HMGET', ovk, 'paused', 'total', 'daily', 'updated_ms', 'updated_by')
+local oPaused = o[1] == '1'
+local oTotal = num(o[2])
+local oDaily = num(o[3])
+local oAny = oPaused or oTotal ~= nil or oDaily ~= nil
+if oPaused then active = false end
+if (oTotal ~= nil and oTotal ~= total) or (oDaily ~= nil and oDaily ~= daily) then
+  total = oTotal or total
+  daily = oDaily or daily
+  local base = 0
+  if daily > 0 then base = daily elseif total > 0 then base = total end
+  if base > 0 then rate = base / pacingSeconds else rate = -1 end
+  slice = minSlice
+  if rate > 0 then slice = math.max(math.ceil(rate * leaseSeconds), minSlice) end
+  cap = slice
+end
+local oFields = {oAny and (oPaused and 1 or 0) or -1, oTotal or -1, oDaily or -1, o[4] or '', o[5] or ''}
+local function withOverride(list)
+  for _, v in ipairs(oFields) do list[#list + 1] = v end
+  return list
+end
 
 -- Read everything first: no write happens before the last check that could fail.
 local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
@@ -152,8 +181,8 @@ local unreportedKnown = unreported and G ~= nil and epoch ~= '' and pepoch == ep
 if stale or unreportedKnown then
   local od = dc
   if pday == day then od = dc - pdc end
-  return {answer, G, cg, dg, math.floor(tokens), stale and 3 or 4, now < holdUntil and 1 or 0, math.floor(math.max(0, od)),
-    math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))}
+  return withOverride({answer, G, cg, dg, math.floor(tokens), stale and 3 or 4, now < holdUntil and 1 or 0, math.floor(math.max(0, od)),
+    math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))})
 end
 -- The filter's daily charged is of the day it made the report in: one made before its midnight
 -- and leased after the host's is yesterday's spend. This day keeps what it knew of the pod (the
@@ -247,7 +276,7 @@ dg = dg + delta
 
 redis.call('HSET', ck, 'granted', int(cg), 'charged', int(cc), 'tokens', string.format('%.3f', tokens), 'ts', int(ts),
   'hold_until', int(holdUntil), 'total', int(total), 'daily', int(daily), 'active', active and '1' or '0',
-  'rate', ARGV[7], 'cap', int(cap), 'updated_ms', int(now))
+  'rate', rate < 0 and '-1' or string.format('%.6f', rate), 'cap', int(cap), 'updated_ms', int(now))
 redis.call('HINCRBY', ck, 'leases', 1)
 if registered == 1 then redis.call('HINCRBY', ck, 'registrations', 1) end
 if registered == 2 then redis.call('HINCRBY', ck, 'resets', 1) end
@@ -271,8 +300,8 @@ redis.call('PEXPIRE', sk, podTtl)
 -- this report's. The filter paces the fleet's spend against the daily plan with it.
 local others = dc - dcharged
 if others < 0 then others = 0 end
-return {new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0, math.floor(others),
-  math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))}
+return withOverride({new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0, math.floor(others),
+  math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))})
 `;
 
 const LEASE_SHA = createHash("sha1").update(LEASE_LUA).digest("hex");
@@ -326,6 +355,8 @@ export interface LeaseResult extends BudgetLease {
   registered: number;
   /** True while new money is held back after a recovery. */
   holding: boolean;
+  /** The campaign's fleet override as the lease read it (null: none), which it applied. */
+  override: CampaignOverride | null;
 }
 
 export interface PodState {
@@ -354,6 +385,7 @@ export interface CampaignState {
   dayGranted: number;
   dayCharged: number;
   pods: Record<string, PodState>;
+  override: CampaignOverride | null;
 }
 
 export class RedisBudgetSource implements BudgetSource {
@@ -408,9 +440,14 @@ export class RedisBudgetSource implements BudgetSource {
     return this.redis.status === "ready";
   }
 
-  keys(campaignId: string, podId: string, day: number, hour = 0, minute = 0): [string, string, string, string, string, string] {
+  keys(campaignId: string, podId: string, day: number, hour = 0, minute = 0): [string, string, string, string, string, string, string] {
     const tag = `{nexus:${this.o.keyPrefix}:${campaignId}}`;
-    return [`${tag}:campaign`, `${tag}:pod:${podId}`, `${tag}:day:${day}`, `${tag}:pods`, `${tag}:hour:${hour}`, `${tag}:minute:${minute}`];
+    return [`${tag}:campaign`, `${tag}:pod:${podId}`, `${tag}:day:${day}`, `${tag}:pods`, `${tag}:hour:${hour}`, `${tag}:minute:${minute}`, this.overrideKey(campaignId)];
+  }
+
+  /** The campaign's fleet override (campaign-overrides.ts): in the slot of its other keys, for the lease to read. */
+  overrideKey(campaignId: string): string {
+    return `{nexus:${this.o.keyPrefix}:${campaignId}}:override`;
   }
 
   /** Writes each campaign's limits where Redis has none yet (operators see them; leases keep them current). */
@@ -472,6 +509,8 @@ export class RedisBudgetSource implements BudgetSource {
       report.unreported === true ? "1" : "0",
       String(POD_TTL_MS),
       report.returning === true ? "1" : "0",
+      String(this.o.policy.pacingSeconds ?? 86_400),
+      String(this.o.policy.leaseSeconds),
     ];
     let raw: unknown;
     try {
@@ -480,7 +519,7 @@ export class RedisBudgetSource implements BudgetSource {
       this.o.metrics?.budgetErrors.inc();
       throw err;
     }
-    const a = raw as number[];
+    const a = raw as Array<number | string>;
     const r: LeaseResult = {
       granted: Number(a[0]),
       counted: Number(a[1]),
@@ -495,6 +534,7 @@ export class RedisBudgetSource implements BudgetSource {
       othersHourlyCharged: Number(a[8] ?? 0),
       minute: w.minute,
       othersMinuteCharged: Number(a[9] ?? 0),
+      override: overrideOfLease(a),
     };
     // An unreported campaign of a known ledger: nothing changed (see LEASE_LUA).
     if (r.registered === 4) return r;
@@ -543,6 +583,7 @@ export class RedisBudgetSource implements BudgetSource {
       const [ck, , dk, sk] = this.keys(campaignId, "-", day);
       const c = await this.redis.hgetall(ck);
       const d = await this.redis.hgetall(dk);
+      const override = overrideFromHash(await this.redis.hgetall(this.overrideKey(campaignId)));
       const pods: Record<string, PodState> = {};
       for (const pod of await this.redis.smembers(sk)) {
         const p = await this.redis.hgetall(this.keys(campaignId, pod, day)[1]);
@@ -557,7 +598,7 @@ export class RedisBudgetSource implements BudgetSource {
         totalMicros: n(c.total), dailyMicros: n(c.daily), active: c.active !== "0",
         granted: n(c.granted), charged: n(c.charged), tokens: n(c.tokens), holdUntil: n(c.hold_until),
         leases: n(c.leases), registrations: n(c.registrations), resets: n(c.resets),
-        day, dayGranted: n(d.granted), dayCharged: n(d.charged), pods,
+        day, dayGranted: n(d.granted), dayCharged: n(d.charged), pods, override,
       };
     });
   }
@@ -661,6 +702,21 @@ export async function startRedisBudgetSource(
     opts.log?.warn({ event: "budget_source_down", url: redactUrl(cfg.budget.redisUrl) }, "redis not reachable at start: no grants until it answers");
   }
   return source;
+}
+
+/** The override fields of a lease's answer (LEASE_LUA's last five), or null when it had none. */
+function overrideOfLease(a: ReadonlyArray<number | string>): CampaignOverride | null {
+  const paused = Number(a[10] ?? -1);
+  if (paused < 0) return null;
+  const total = Number(a[11] ?? -1);
+  const daily = Number(a[12] ?? -1);
+  return {
+    paused: paused === 1,
+    ...(total >= 0 ? { totalMicros: total } : {}),
+    ...(daily >= 0 ? { dailyMicros: daily } : {}),
+    updatedMs: Number(a[13] ?? 0) || 0,
+    updatedBy: String(a[14] ?? ""),
+  };
 }
 
 function int(v: number): number {
