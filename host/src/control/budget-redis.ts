@@ -3,8 +3,8 @@
 //
 // Keys (one Redis Cluster slot per campaign: every key a lease touches shares
 // the hash tag {nexus:<prefix>:<campaign>}):
-//   {nexus:P:C}:campaign    hash: total, daily, active, rate, cap (the limits of the last lease:
-//                           the limits the host passes are authoritative), granted (Σ over pods of
+//   {nexus:P:C}:campaign    hash: total, daily, active, rate, cap (the limits in force at the last
+//                           lease: the host's, with the override's fields over them), granted (Σ over pods of
 //                           what each may hold, net of returns, ever), charged (Σ pods' reported
 //                           charged), tokens + ts (the token bucket), hold_until, leases,
 //                           registrations, resets, updated_ms
@@ -18,6 +18,17 @@
 //   {nexus:P:C}:hour:<h>    hash: charged (growth of pods' charged reported in local hour h); 2 h TTL
 //   {nexus:P:C}:minute:<m>  hash: charged (the same per local minute); 2 min TTL
 //   (the pod hash also keeps its own part of both: hour, hour_charged, minute, minute_charged)
+//   {nexus:P:C}:override    hash: paused ("1"), total, daily (micros), updated_ms, updated_by (pod
+//                           id): the fleet's admin override (fleet-overrides.ts writes it; no key
+//                           while nothing is overridden; never expires, also after the campaign
+//                           left the file: cleared by DELETE /admin/v1/campaigns/<id>/override)
+//
+// Every lease reads the override and applies it over the limits its host passes (paused: leased as
+// paused; a stored total or daily replaces the host's, and the pace and slice follow it): a host
+// whose campaigns file or memory is stale — a pod started or restarted after the admin call —
+// cannot lease past a pause or a lowered cap, in the same atomic script, with no window. The
+// answer carries the override; SyncService hands it to fleet-overrides.ts, which lays it over the
+// host's catalog, so every filter's configuration matches within one sync.
 //
 // The lease (LEASE_LUA) is a token bucket refilled at the pacing target
 // (daily budget / pacingSeconds, or total / pacingSeconds without a daily
