@@ -96,8 +96,8 @@ import { paceMicrosPerSecond, sliceMicros, type BudgetLease, type BudgetSource, 
 /**
  * KEYS: campaign, pod, day, pods, hour, minute, override. ARGV: see RedisBudgetSource.lease.
  * Returns {answer, counted, campaign granted, day granted, tokens, registered, holding, others'
- * daily charged, others' hourly charged, others' minute charged, override paused (-1: no override,
- * 0, 1), override total (-1: none), override daily (-1: none), override updated_ms, updated_by}.
+ * daily charged, others' hourly charged, others' minute charged, then the override hash's paused,
+ * total, daily, updated_ms and updated_by ("" for a field it lacks)}.
  */
 export const LEASE_LUA = `
 local function num(v) if v == false or v == nil then return nil end return tonumber(v) end
@@ -137,7 +137,6 @@ local o = redis.call('HMGET', ovk, 'paused', 'total', 'daily', 'updated_ms', 'up
 local oPaused = o[1] == '1'
 local oTotal = num(o[2])
 local oDaily = num(o[3])
-local oAny = oPaused or oTotal ~= nil or oDaily ~= nil
 if oPaused then active = false end
 if (oTotal ~= nil and oTotal ~= total) or (oDaily ~= nil and oDaily ~= daily) then
   total = oTotal or total
@@ -149,7 +148,7 @@ if (oTotal ~= nil and oTotal ~= total) or (oDaily ~= nil and oDaily ~= daily) th
   if rate > 0 then slice = math.max(math.ceil(rate * leaseSeconds), minSlice) end
   cap = slice
 end
-local oFields = {oAny and (oPaused and 1 or 0) or -1, oTotal or -1, oDaily or -1, o[4] or '', o[5] or ''}
+local oFields = {o[1] or '', o[2] or '', o[3] or '', o[4] or '', o[5] or ''}
 local function withOverride(list)
   for _, v in ipairs(oFields) do list[#list + 1] = v end
   return list
@@ -545,7 +544,7 @@ export class RedisBudgetSource implements BudgetSource {
       othersHourlyCharged: Number(a[8] ?? 0),
       minute: w.minute,
       othersMinuteCharged: Number(a[9] ?? 0),
-      override: overrideOfLease(a),
+      override: overrideFromHash({ paused: String(a[10] ?? ""), total: String(a[11] ?? ""), daily: String(a[12] ?? ""), updated_ms: String(a[13] ?? ""), updated_by: String(a[14] ?? "") }),
     };
     // An unreported campaign of a known ledger: nothing changed (see LEASE_LUA).
     if (r.registered === 4) return r;
@@ -713,21 +712,6 @@ export async function startRedisBudgetSource(
     opts.log?.warn({ event: "budget_source_down", url: redactUrl(cfg.budget.redisUrl) }, "redis not reachable at start: no grants until it answers");
   }
   return source;
-}
-
-/** The override fields of a lease's answer (LEASE_LUA's last five), or null when it had none. */
-function overrideOfLease(a: ReadonlyArray<number | string>): CampaignOverride | null {
-  const paused = Number(a[10] ?? -1);
-  if (paused < 0) return null;
-  const total = Number(a[11] ?? -1);
-  const daily = Number(a[12] ?? -1);
-  return {
-    paused: paused === 1,
-    ...(total >= 0 ? { totalMicros: total } : {}),
-    ...(daily >= 0 ? { dailyMicros: daily } : {}),
-    updatedMs: Number(a[13] ?? 0) || 0,
-    updatedBy: String(a[14] ?? ""),
-  };
 }
 
 function int(v: number): number {
