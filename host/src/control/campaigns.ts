@@ -43,7 +43,7 @@ export class CampaignCatalog {
   /** The file's set, with this process's own admin changes (update()). */
   private base: CampaignSet;
   /** Fleet overrides by campaign id (also of campaigns the base does not have: they apply if it comes back). */
-  private readonly overrides = new Map<string, CampaignOverride>();
+  private overrides = new Map<string, CampaignOverride>();
 
   /** `check`: the filter's parser (tests of what the filter does with a set it refuses pass another). */
   constructor(set: CampaignSet, private readonly check: CampaignSetCheck = filterParserCheck) {
@@ -99,16 +99,15 @@ export class CampaignCatalog {
    * the campaign is in the set and its document changes. Returns whether the override changed.
    */
   setOverride(id: string, o: CampaignOverride | null): boolean {
-    if (sameOverride(this.overrides.get(id), o)) return false;
+    const before = this.overrides.get(id);
+    if (sameOverride(before, o)) return false;
     const next = new Map(this.overrides);
     if (o) next.set(id, o);
     else next.delete(id);
+    // A new version only when the filter's document changes (who and when are for the state).
     const doc = this.baseDoc(id);
-    if (doc !== undefined && JSON.stringify(withOverride(doc, o)) !== JSON.stringify(withOverride(doc, this.overrides.get(id)))) {
-      this.publish(this.base, next, this.set.version + 1);
-    }
-    if (o) this.overrides.set(id, o);
-    else this.overrides.delete(id);
+    if (doc !== undefined && JSON.stringify(withOverride(doc, o)) !== JSON.stringify(withOverride(doc, before))) this.publish(this.base, next, this.set.version + 1);
+    this.overrides = next;
     return true;
   }
 
@@ -127,18 +126,12 @@ export class CampaignCatalog {
    * version number for one document in logs and metrics. Throws, changing nothing.
    */
   replace(set: CampaignSet): CampaignChanges {
-    const text = this.checked(set);
+    this.checked(set); // the file itself first: a set the filter refuses is refused whatever its version
     if (set.version <= this.set.version) {
       throw new CampaignError("CAMPAIGNS_VERSION_NOT_HIGHER", `version ${set.version} is not higher than the current version ${this.set.version} (versions only go up: a filter skips a set of the version it has)`);
     }
     const before = this.set;
-    if (this.overrides.size === 0) {
-      this.text = text;
-      this.set = structuredClone(set);
-      this.base = structuredClone(set);
-    } else {
-      this.publish(structuredClone(set), this.overrides, set.version);
-    }
+    this.publish(structuredClone(set), this.overrides, set.version);
     return diffSets(before, this.set);
   }
 
