@@ -13,7 +13,8 @@ import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
 import { limitsOf, MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
 import { BudgetStateFile, readBudgetStateText } from "./control/budget-state-file.ts";
-import { podIdOf, startRedisBudgetSource } from "./control/budget-redis.ts";
+import { podIdOf, RedisBudgetSource, startRedisBudgetSource } from "./control/budget-redis.ts";
+import { FleetOverrides } from "./control/fleet-overrides.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
 import { createModelStore } from "./models/stores/index.ts";
@@ -122,6 +123,9 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
       : await memoryBudgetSource(cfg, log, metrics));
   metrics.budgetUp.set(source.healthy() ? 1 : 0);
   const sync = new SyncService("pod-local", catalog, models, source, log);
+  // Admin changes kept in Redis for the whole fleet, learned by every host from its leases.
+  const overrides = source instanceof RedisBudgetSource ? new FleetOverrides({ source, catalog, instance: source.podId ?? podIdOf(cfg), log }) : undefined;
+  sync.overrides = overrides;
   // The filter's endpoints always require a token: standalone mode configures its own VMs, so
   // a random one per process does when none is configured (sidecar mode requires one).
   const syncToken = cfg.syncToken || randomBytes(32).toString("base64url");
@@ -142,7 +146,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   const reloadCampaigns = (trigger: ReloadTrigger) => reloader.reload(trigger);
   const control = new ControlServer({
     sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay, notices,
-    reloadCampaigns: () => reloadCampaigns("admin"),
+    reloadCampaigns: () => reloadCampaigns("admin"), overrides,
   });
   const addr = await control.listen(cfg.control.port, cfg.control.host);
   const controlUrl = `http://${formatHost(addr.address)}:${addr.port}`;

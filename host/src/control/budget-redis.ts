@@ -3,8 +3,8 @@
 //
 // Keys (one Redis Cluster slot per campaign: every key a lease touches shares
 // the hash tag {nexus:<prefix>:<campaign>}):
-//   {nexus:P:C}:campaign    hash: total, daily, active, rate, cap (the limits of the last lease:
-//                           the limits the host passes are authoritative), granted (Σ over pods of
+//   {nexus:P:C}:campaign    hash: total, daily, active, rate, cap (the limits in force at the last
+//                           lease: the host's, with the override's fields over them), granted (Σ over pods of
 //                           what each may hold, net of returns, ever), charged (Σ pods' reported
 //                           charged), tokens + ts (the token bucket), hold_until, leases,
 //                           registrations, resets, updated_ms
@@ -18,6 +18,17 @@
 //   {nexus:P:C}:hour:<h>    hash: charged (growth of pods' charged reported in local hour h); 2 h TTL
 //   {nexus:P:C}:minute:<m>  hash: charged (the same per local minute); 2 min TTL
 //   (the pod hash also keeps its own part of both: hour, hour_charged, minute, minute_charged)
+//   {nexus:P:C}:override    hash: paused ("1"), total, daily (micros), updated_ms, updated_by (pod
+//                           id): the fleet's admin override (fleet-overrides.ts writes it; no key
+//                           while nothing is overridden; never expires, also after the campaign
+//                           left the file: cleared by DELETE /admin/v1/campaigns/<id>/override)
+//
+// Every lease reads the override and applies it over the limits its host passes (paused: leased as
+// paused; a stored total or daily replaces the host's, and the pace and slice follow it): a host
+// whose campaigns file or memory is stale — a pod started or restarted after the admin call —
+// cannot lease past a pause or a lowered cap, in the same atomic script, with no window. The
+// answer carries the override; SyncService hands it to fleet-overrides.ts, which lays it over the
+// host's catalog, so every filter's configuration matches within one sync.
 //
 // The lease (LEASE_LUA) is a token bucket refilled at the pacing target
 // (daily budget / pacingSeconds, or total / pacingSeconds without a daily
@@ -79,17 +90,19 @@ import { pluginUtcOffset, type HostConfig } from "../config.ts";
 import { budgetDay, windowsAt } from "./fleet-spend.ts";
 import type { HostMetrics } from "../server/host-metrics.ts";
 import { NexusError } from "../errors.ts";
+import { overrideFromHash, type CampaignOverride } from "./campaign-overrides.ts";
 import { paceMicrosPerSecond, sliceMicros, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
 
 /**
- * KEYS: campaign, pod, day, pods, hour, minute. ARGV: see RedisBudgetSource.lease. Returns {answer,
- * counted, campaign granted, day granted, tokens, registered, holding, others' daily charged,
- * others' hourly charged, others' minute charged}.
+ * KEYS: campaign, pod, day, pods, hour, minute, override. ARGV: see RedisBudgetSource.lease.
+ * Returns {answer, counted, campaign granted, day granted, tokens, registered, holding, others'
+ * daily charged, others' hourly charged, others' minute charged, then the override hash's paused,
+ * total, daily, updated_ms and updated_by ("" for a field it lacks)}.
  */
 export const LEASE_LUA = `
 local function num(v) if v == false or v == nil then return nil end return tonumber(v) end
 local function int(x) return string.format('%d', x) end
-local ck, pk, dk, sk, hk, mk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local ck, pk, dk, sk, hk, mk, ovk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local pod = ARGV[1]
 local now = tonumber(ARGV[2])
 local day = ARGV[3]
@@ -114,6 +127,32 @@ local reportDay = ARGV[21]
 local unreported = ARGV[22] == '1'
 local podTtl = tonumber(ARGV[23])
 local returning = ARGV[24] == '1'
+local pacingSeconds = tonumber(ARGV[25])
+local leaseSeconds = tonumber(ARGV[26])
+
+-- The fleet's admin override (campaign-overrides.ts) wins over the limits this host passes: a
+-- host whose file or memory is stale (a pod started or restarted after the change) can never
+-- lease past a pause or a lowered cap. Its pace and slice follow the budget in force.
+local o = redis.call('HMGET', ovk, 'paused', 'total', 'daily', 'updated_ms', 'updated_by')
+local oPaused = o[1] == '1'
+local oTotal = num(o[2])
+local oDaily = num(o[3])
+if oPaused then active = false end
+if (oTotal ~= nil and oTotal ~= total) or (oDaily ~= nil and oDaily ~= daily) then
+  total = oTotal or total
+  daily = oDaily or daily
+  local base = 0
+  if daily > 0 then base = daily elseif total > 0 then base = total end
+  if base > 0 then rate = base / pacingSeconds else rate = -1 end
+  slice = minSlice
+  if rate > 0 then slice = math.max(math.ceil(rate * leaseSeconds), minSlice) end
+  cap = slice
+end
+local oFields = {o[1] or '', o[2] or '', o[3] or '', o[4] or '', o[5] or ''}
+local function withOverride(list)
+  for _, v in ipairs(oFields) do list[#list + 1] = v end
+  return list
+end
 
 -- Read everything first: no write happens before the last check that could fail.
 local c = redis.call('HMGET', ck, 'granted', 'charged', 'tokens', 'ts', 'hold_until')
@@ -152,8 +191,8 @@ local unreportedKnown = unreported and G ~= nil and epoch ~= '' and pepoch == ep
 if stale or unreportedKnown then
   local od = dc
   if pday == day then od = dc - pdc end
-  return {answer, G, cg, dg, math.floor(tokens), stale and 3 or 4, now < holdUntil and 1 or 0, math.floor(math.max(0, od)),
-    math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))}
+  return withOverride({answer, G, cg, dg, math.floor(tokens), stale and 3 or 4, now < holdUntil and 1 or 0, math.floor(math.max(0, od)),
+    math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))})
 end
 -- The filter's daily charged is of the day it made the report in: one made before its midnight
 -- and leased after the host's is yesterday's spend. This day keeps what it knew of the pod (the
@@ -247,7 +286,7 @@ dg = dg + delta
 
 redis.call('HSET', ck, 'granted', int(cg), 'charged', int(cc), 'tokens', string.format('%.3f', tokens), 'ts', int(ts),
   'hold_until', int(holdUntil), 'total', int(total), 'daily', int(daily), 'active', active and '1' or '0',
-  'rate', ARGV[7], 'cap', int(cap), 'updated_ms', int(now))
+  'rate', rate < 0 and '-1' or string.format('%.6f', rate), 'cap', int(cap), 'updated_ms', int(now))
 redis.call('HINCRBY', ck, 'leases', 1)
 if registered == 1 then redis.call('HINCRBY', ck, 'registrations', 1) end
 if registered == 2 then redis.call('HINCRBY', ck, 'resets', 1) end
@@ -271,8 +310,8 @@ redis.call('PEXPIRE', sk, podTtl)
 -- this report's. The filter paces the fleet's spend against the daily plan with it.
 local others = dc - dcharged
 if others < 0 then others = 0 end
-return {new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0, math.floor(others),
-  math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))}
+return withOverride({new, Gn, cg, dg, math.floor(tokens), registered, holding and 1 or 0, math.floor(others),
+  math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))})
 `;
 
 const LEASE_SHA = createHash("sha1").update(LEASE_LUA).digest("hex");
@@ -326,6 +365,8 @@ export interface LeaseResult extends BudgetLease {
   registered: number;
   /** True while new money is held back after a recovery. */
   holding: boolean;
+  /** The campaign's fleet override as the lease read it (null: none), which it applied. */
+  override: CampaignOverride | null;
 }
 
 export interface PodState {
@@ -354,6 +395,7 @@ export interface CampaignState {
   dayGranted: number;
   dayCharged: number;
   pods: Record<string, PodState>;
+  override: CampaignOverride | null;
 }
 
 export class RedisBudgetSource implements BudgetSource {
@@ -408,9 +450,14 @@ export class RedisBudgetSource implements BudgetSource {
     return this.redis.status === "ready";
   }
 
-  keys(campaignId: string, podId: string, day: number, hour = 0, minute = 0): [string, string, string, string, string, string] {
+  keys(campaignId: string, podId: string, day: number, hour = 0, minute = 0): [string, string, string, string, string, string, string] {
     const tag = `{nexus:${this.o.keyPrefix}:${campaignId}}`;
-    return [`${tag}:campaign`, `${tag}:pod:${podId}`, `${tag}:day:${day}`, `${tag}:pods`, `${tag}:hour:${hour}`, `${tag}:minute:${minute}`];
+    return [`${tag}:campaign`, `${tag}:pod:${podId}`, `${tag}:day:${day}`, `${tag}:pods`, `${tag}:hour:${hour}`, `${tag}:minute:${minute}`, this.overrideKey(campaignId)];
+  }
+
+  /** The campaign's fleet override (campaign-overrides.ts): in the slot of its other keys, for the lease to read. */
+  overrideKey(campaignId: string): string {
+    return `{nexus:${this.o.keyPrefix}:${campaignId}}:override`;
   }
 
   /** Writes each campaign's limits where Redis has none yet (operators see them; leases keep them current). */
@@ -472,6 +519,8 @@ export class RedisBudgetSource implements BudgetSource {
       report.unreported === true ? "1" : "0",
       String(POD_TTL_MS),
       report.returning === true ? "1" : "0",
+      String(this.o.policy.pacingSeconds ?? 86_400),
+      String(this.o.policy.leaseSeconds),
     ];
     let raw: unknown;
     try {
@@ -480,7 +529,7 @@ export class RedisBudgetSource implements BudgetSource {
       this.o.metrics?.budgetErrors.inc();
       throw err;
     }
-    const a = raw as number[];
+    const a = raw as Array<number | string>;
     const r: LeaseResult = {
       granted: Number(a[0]),
       counted: Number(a[1]),
@@ -495,6 +544,7 @@ export class RedisBudgetSource implements BudgetSource {
       othersHourlyCharged: Number(a[8] ?? 0),
       minute: w.minute,
       othersMinuteCharged: Number(a[9] ?? 0),
+      override: overrideFromHash({ paused: String(a[10] ?? ""), total: String(a[11] ?? ""), daily: String(a[12] ?? ""), updated_ms: String(a[13] ?? ""), updated_by: String(a[14] ?? "") }),
     };
     // An unreported campaign of a known ledger: nothing changed (see LEASE_LUA).
     if (r.registered === 4) return r;
@@ -543,6 +593,7 @@ export class RedisBudgetSource implements BudgetSource {
       const [ck, , dk, sk] = this.keys(campaignId, "-", day);
       const c = await this.redis.hgetall(ck);
       const d = await this.redis.hgetall(dk);
+      const override = overrideFromHash(await this.redis.hgetall(this.overrideKey(campaignId)));
       const pods: Record<string, PodState> = {};
       for (const pod of await this.redis.smembers(sk)) {
         const p = await this.redis.hgetall(this.keys(campaignId, pod, day)[1]);
@@ -557,7 +608,7 @@ export class RedisBudgetSource implements BudgetSource {
         totalMicros: n(c.total), dailyMicros: n(c.daily), active: c.active !== "0",
         granted: n(c.granted), charged: n(c.charged), tokens: n(c.tokens), holdUntil: n(c.hold_until),
         leases: n(c.leases), registrations: n(c.registrations), resets: n(c.resets),
-        day, dayGranted: n(d.granted), dayCharged: n(d.charged), pods,
+        day, dayGranted: n(d.granted), dayCharged: n(d.charged), pods, override,
       };
     });
   }

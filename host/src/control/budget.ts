@@ -6,6 +6,7 @@
 // In-memory here (standalone, one pod); Redis for many pods (budget-redis.ts).
 import { FleetSpend, windowsAt } from "./fleet-spend.ts";
 import type { MemoryBudgetState } from "./budget-state-file.ts";
+import type { CampaignOverride } from "./campaign-overrides.ts";
 
 export interface PodReport {
   campaignId: string;
@@ -78,6 +79,11 @@ export interface BudgetLease {
   othersHourlyCharged: number;
   minute: number;
   othersMinuteCharged: number;
+  /**
+   * The campaign's fleet override the lease applied (null: none). Undefined from a source that
+   * keeps none (memory: admin changes live in the process): the host's catalog is left as it is.
+   */
+  override?: CampaignOverride | null;
 }
 
 export interface BudgetSource {

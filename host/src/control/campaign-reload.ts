@@ -1,7 +1,10 @@
 // Reloading the campaign set at runtime from the file the host started with
 // (NEXUS_CAMPAIGNS): POST /admin/v1/campaigns/reload and SIGHUP. The file's set
-// replaces the catalog's whole (admin changes not in the file are gone) when it
-// is valid and of a higher version; otherwise nothing changes.
+// replaces the catalog's base set whole when it is valid and of a higher version
+// (this process's own admin changes of the memory source not in the file are
+// gone); otherwise nothing changes. Fleet overrides (Redis source: pause, budget
+// set through the admin API) stay laid over the new file's documents until they
+// are cleared: the file does not undo an operator's stop.
 //
 // The budget source learns the new set through the catalog: SyncService leases
 // every campaign of the current set with its current limits on each sync (as

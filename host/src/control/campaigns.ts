@@ -1,12 +1,19 @@
 // The campaign set the host publishes to the filter. Loaded from a JSON file
 // (the format the filter parses: docs/CAMPAIGNS.md), changed by the admin API
-// (budgets, pause/resume) or replaced as a whole (a reload of the file),
-// versioned: every change bumps the version and the filter picks the new set
-// up on its next sync. Every set is checked with the filter's own parser before
-// it is published (campaign-check.ts): one the filter would refuse is refused here.
+// (budgets, pause/resume: in this process with the memory budget source; as
+// fleet-wide overrides kept in Redis with the Redis source) or replaced as a
+// whole (a reload of the file), versioned: every change bumps the version and
+// the filter picks the new set up on its next sync. Every set is checked with
+// the filter's own parser before it is published (campaign-check.ts): one the
+// filter would refuse is refused here.
+//
+// Two layers: the base set (the file's, with this process's own admin changes) and the fleet
+// overrides (campaign-overrides.ts) laid over it. A reload replaces the base only: an override
+// holds until it is cleared, whatever the file says.
 import { readFileSync } from "node:fs";
 import { NexusError } from "../errors.ts";
 import { filterParserCheck, type CampaignSetCheck } from "./campaign-check.ts";
+import { sameOverride, withOverride, type CampaignOverride } from "./campaign-overrides.ts";
 
 export interface CampaignBudget {
   total_micros: number;
@@ -30,13 +37,19 @@ export interface CampaignSet {
 export class CampaignError extends NexusError {}
 
 export class CampaignCatalog {
+  /** The published set: the base with the overrides laid over it. */
   private set: CampaignSet;
   private text: string;
+  /** The file's set, with this process's own admin changes (update()). */
+  private base: CampaignSet;
+  /** Fleet overrides by campaign id (also of campaigns the base does not have: they apply if it comes back). */
+  private overrides = new Map<string, CampaignOverride>();
 
   /** `check`: the filter's parser (tests of what the filter does with a set it refuses pass another). */
   constructor(set: CampaignSet, private readonly check: CampaignSetCheck = filterParserCheck) {
     this.text = this.checked(set);
     this.set = structuredClone(set);
+    this.base = structuredClone(set);
   }
 
   static fromFile(path: string, check?: CampaignSetCheck): CampaignCatalog {
@@ -56,20 +69,54 @@ export class CampaignCatalog {
     return this.set.campaigns;
   }
 
+  /** The published document (overrides applied). */
   get(id: string): CampaignDoc | undefined {
     return this.set.campaigns.find((c) => c.id === id);
   }
 
-  /** Applies a change to one campaign and publishes a new version. */
+  /** The document before the override: the file's (with this process's own admin changes). */
+  baseDoc(id: string): CampaignDoc | undefined {
+    return this.base.campaigns.find((c) => c.id === id);
+  }
+
+  /** The fleet override this host applies to the campaign, if any. */
+  override(id: string): CampaignOverride | undefined {
+    return this.overrides.get(id);
+  }
+
+  /** Applies a change to one campaign of the base set and publishes a new version. */
   update(id: string, change: (c: CampaignDoc) => void): CampaignDoc {
-    const next = structuredClone(this.set);
-    const c = next.campaigns.find((x) => x.id === id);
+    const base = structuredClone(this.base);
+    const c = base.campaigns.find((x) => x.id === id);
     if (!c) throw new CampaignError("CAMPAIGN_NOT_FOUND", `no campaign "${id}"`);
     change(c);
-    next.version = this.set.version + 1;
+    this.publish(base, this.overrides, this.set.version + 1);
+    return this.get(id)!;
+  }
+
+  /**
+   * Sets (or, with null, removes) the fleet override of a campaign. Publishes a new version when
+   * the campaign is in the set and its document changes. Returns whether the override changed.
+   */
+  setOverride(id: string, o: CampaignOverride | null): boolean {
+    const before = this.overrides.get(id);
+    if (sameOverride(before, o)) return false;
+    const next = new Map(this.overrides);
+    if (o) next.set(id, o);
+    else next.delete(id);
+    // A new version only when the filter's document changes (who and when are for the state).
+    const doc = this.baseDoc(id);
+    if (doc !== undefined && JSON.stringify(withOverride(doc, o)) !== JSON.stringify(withOverride(doc, before))) this.publish(this.base, next, this.set.version + 1);
+    this.overrides = next;
+    return true;
+  }
+
+  /** Checks and publishes `base` with `overrides` laid over it as `version`; throws, changing nothing. */
+  private publish(base: CampaignSet, overrides: ReadonlyMap<string, CampaignOverride>, version: number): void {
+    const next: CampaignSet = { ...base, version, campaigns: base.campaigns.map((c) => withOverride(c, overrides.get(c.id))) };
     this.text = this.checked(next);
     this.set = next;
-    return c;
+    this.base = { ...base, version };
   }
 
   /**
@@ -79,15 +126,13 @@ export class CampaignCatalog {
    * version number for one document in logs and metrics. Throws, changing nothing.
    */
   replace(set: CampaignSet): CampaignChanges {
-    const text = this.checked(set);
+    this.checked(set); // the file itself first: a set the filter refuses is refused whatever its version
     if (set.version <= this.set.version) {
       throw new CampaignError("CAMPAIGNS_VERSION_NOT_HIGHER", `version ${set.version} is not higher than the current version ${this.set.version} (versions only go up: a filter skips a set of the version it has)`);
     }
-    const next = structuredClone(set);
-    const changes = diffSets(this.set, next);
-    this.set = next;
-    this.text = text;
-    return changes;
+    const before = this.set;
+    this.publish(structuredClone(set), this.overrides, set.version);
+    return diffSets(before, this.set);
   }
 
   /**

@@ -6,6 +6,7 @@ import type { CampaignCatalog, CampaignDoc } from "./campaigns.ts";
 import { limitsOf, sameLimits, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport } from "./budget.ts";
 import type { ModelRegistry } from "./model-registry.ts";
 import type { Logger } from "../log.ts";
+import type { LeasedOverrides } from "./fleet-overrides.ts";
 
 export interface SyncReportCampaign {
   id: string;
@@ -118,6 +119,8 @@ export class SyncService {
   private returning: ReturnProgress | null = null;
   /** Called with the tag of the filter's notice URLs, from every report that has one (control/notice-forward.ts lists it). */
   onPodTag: ((tag: string) => void) | undefined;
+  /** Told the fleet override each lease read (Redis source: fleet-overrides.ts lays it over the catalog). */
+  overrides: LeasedOverrides | undefined;
 
   constructor(
     private readonly podId: string,
@@ -190,7 +193,10 @@ export class SyncService {
     };
     if (returning && r) this.noteReturnReport(returning, c.id, r);
     try {
+      const ticket = this.overrides?.ticket() ?? 0;
       const lease = await this.leaseByCurrentLimits(limitsOf(c), podReport, nowMs);
+      // Before the answer is built: its config_version is then the set with the override laid over.
+      if (lease?.override !== undefined) this.overrides?.learned(c.id, lease.override, ticket);
       if (lease === null) return null;
       this.lastAnswers.set(c.id, lease.granted);
       if (returning && r && lease.granted >= r.granted_micros) returning.kept.set(c.id, lease.granted);

@@ -8,7 +8,10 @@ import { Counter } from "prom-client";
 import type { Logger } from "../log.ts";
 import type { SyncService } from "../control/sync-service.ts";
 import { SyncError } from "../control/sync-service.ts";
-import { CampaignError, type CampaignCatalog, type CampaignChanges, type CampaignDoc } from "../control/campaigns.ts";
+import type { CampaignCatalog, CampaignChanges, CampaignDoc } from "../control/campaigns.ts";
+import { overrideJson } from "../control/campaign-overrides.ts";
+import type { FleetOverrides } from "../control/fleet-overrides.ts";
+import { campaignCall, refuseCampaignChange, type CampaignAction } from "./admin-campaigns.ts";
 import type { ModelRegistry } from "../control/model-registry.ts";
 import type { BudgetSource } from "../control/budget.ts";
 import { MAX_REPLAY_ID_BYTES, type ReplayClaimService } from "../control/replay-claims.ts";
@@ -42,6 +45,8 @@ export interface ControlDeps {
   state?: () => Record<string, unknown>;
   /** Re-reads the campaigns file and replaces the set (POST /admin/v1/campaigns/reload); absent: 404. */
   reloadCampaigns?: () => Promise<CampaignChanges>;
+  /** Fleet-wide admin changes (Redis budget source); absent: they change this process only. */
+  overrides?: FleetOverrides;
 }
 
 export class ControlServer {
@@ -236,7 +241,7 @@ export class ControlServer {
     if (req.method === "GET" && path === "/admin/v1/state") {
       return sendJson(res, 200, {
         config_version: this.d.catalog.version,
-        campaigns: this.d.catalog.campaigns.map((c) => ({ id: c.id, active: c.active !== false, budget: c.budget ?? null, filter: this.d.sync.filter.campaigns.get(c.id) ?? null })),
+        campaigns: this.d.catalog.campaigns.map((c) => this.campaignState(c)),
         model: this.d.models.current ? { version: this.d.models.current.version, source: this.d.models.current.source, signed: this.d.models.current.signed } : null,
         model_state: this.d.models.state,
         model_error: this.d.models.lastError ?? null,
@@ -249,7 +254,7 @@ export class ControlServer {
     if (req.method === "POST" && path === "/admin/v1/campaigns/reload" && this.d.reloadCampaigns) {
       return this.reloadCall(res, this.d.reloadCampaigns);
     }
-    const m = /^\/admin\/v1\/campaigns\/([^/]+)\/(pause|resume|budget)$/.exec(path);
+    const m = /^\/admin\/v1\/campaigns\/([^/]+)\/(pause|resume|budget|override)$/.exec(path);
     if (m) {
       let id: string;
       try {
@@ -257,32 +262,26 @@ export class ControlServer {
       } catch {
         return sendJson(res, 400, { error: "campaign id: malformed percent-encoding" });
       }
-      const action = m[2]!;
-      if (!this.d.catalog.get(id)) return sendJson(res, 404, { error: `no campaign "${id}"` });
-      if (action === "budget" && req.method === "PUT") {
-        const body = await readJson(req, 64 * 1024);
-        if (typeof body !== "object" || body === null || Array.isArray(body)) return sendJson(res, 400, { error: "expected a JSON object with total_micros and/or daily_micros" });
-        const { total_micros: total, daily_micros: daily } = body as Record<string, unknown>;
-        const ok = (v: unknown) => v === undefined || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0);
-        if (!ok(total) || !ok(daily)) return sendJson(res, 400, { error: "total_micros and daily_micros must be non-negative integers" });
-        // Nothing to change: not a new configuration version for the filters to fetch.
-        if (total === undefined && daily === undefined) return sendJson(res, 400, { error: "expected total_micros and/or daily_micros" });
-        const c = this.changeCampaign(res, id, (c) => {
-          c.budget = { ...(c.budget ?? { total_micros: 0, daily_micros: 0 }) };
-          if (typeof total === "number") c.budget.total_micros = total;
-          if (typeof daily === "number") c.budget.daily_micros = daily;
-        });
-        if (!c) return;
-        log.info({ event: "admin_budget", campaign: id, budget: c.budget }, "campaign budget changed");
-        return sendJson(res, 200, { id, budget: c.budget, config_version: this.d.catalog.version });
-      }
-      if ((action === "pause" || action === "resume") && req.method === "POST") {
-        if (!this.changeCampaign(res, id, (c) => void (c.active = action === "resume"))) return;
-        log.info({ event: "admin_" + action, campaign: id }, `campaign ${action}d`);
-        return sendJson(res, 200, { id, active: action === "resume", config_version: this.d.catalog.version });
-      }
+      if (await campaignCall(req, res, this.d, id, m[2] as CampaignAction, log)) return;
     }
     sendJson(res, 404, { error: "not found" });
+  }
+
+  /**
+   * A campaign in GET /admin/v1/state: the values in force (`active`, `budget`), the file's
+   * (`file`: with this process's own admin changes on the memory source) and the fleet override
+   * laid over them (`override`, null: none), and what the filter last reported.
+   */
+  private campaignState(c: CampaignDoc): Record<string, unknown> {
+    const file = this.d.catalog.baseDoc(c.id) ?? c;
+    return {
+      id: c.id,
+      active: c.active !== false,
+      budget: c.budget ?? null,
+      file: { active: file.active !== false, budget: file.budget ?? null },
+      override: overrideJson(this.d.catalog.override(c.id)),
+      filter: this.d.sync.filter.campaigns.get(c.id) ?? null,
+    };
   }
 
   /**
@@ -305,34 +304,14 @@ export class ControlServer {
     }
   }
 
-  /**
-   * catalog.update(), or a 400 (nothing changed) when the catalog refuses the new set, i.e. the
-   * filter's parser would (not expected from a budget or pause change, but then not a 500).
-   */
-  private changeCampaign(res: ServerResponse, id: string, change: (c: CampaignDoc) => void): CampaignDoc | undefined {
-    try {
-      return this.d.catalog.update(id, change);
-    } catch (err) {
-      this.refuseCampaignChange(res, err);
-      return undefined;
-    }
-  }
-
   /** 200 with what changed; 409 for a version not higher than the current one; 400 for a bad file or set. */
   private async reloadCall(res: ServerResponse, reload: () => Promise<CampaignChanges>): Promise<void> {
     try {
       const c = await reload();
       sendJson(res, 200, { config_version: c.version, added: c.added, removed: c.removed, changed: c.changed });
     } catch (err) {
-      this.refuseCampaignChange(res, err);
+      refuseCampaignChange(res, this.d.catalog, err);
     }
-  }
-
-  /** A change the catalog refused (nothing changed): 409 for a version not higher than the current one, else 400. Rethrows other errors. */
-  private refuseCampaignChange(res: ServerResponse, err: unknown): void {
-    if (!(err instanceof CampaignError)) throw err;
-    const status = err.code === "CAMPAIGNS_VERSION_NOT_HIGHER" ? 409 : 400;
-    sendJson(res, status, { error: err.message, code: err.code, config_version: this.d.catalog.version });
   }
 }
 

@@ -69,8 +69,16 @@ describe("control plane", () => {
     const r = await admin("PUT", "/admin/v1/campaigns/test-cpa/budget", { daily_micros: 123456789 });
     assert.equal(r.status, 200);
     assert.equal(r.json().budget.daily_micros, 123456789);
+    assert.equal(r.json().scope, "process", "the memory budget source: this process only");
     const state = (await admin("GET", "/admin/v1/state")).json();
     assert.equal(state.campaigns[0].budget.daily_micros, 123456789);
+    assert.equal(state.campaigns[0].override, null, "no fleet override with the memory source");
+  });
+
+  it("has no fleet overrides to clear with the memory budget source", async () => {
+    const r = await admin("DELETE", "/admin/v1/campaigns/test-cpa/override");
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.json().error, /memory budget source/);
   });
 
   it("answers malformed admin calls with a 400 and a reason, and changes nothing", async () => {

@@ -1,0 +1,134 @@
+// Admin changes that hold for the whole fleet (Redis budget source): a pause or a budget set
+// through the admin API is written to Redis ({nexus:<prefix>:<campaign>}:override) before the
+// call answers, where every pod's lease applies it (LEASE_LUA), and laid over this host's
+// catalog at once; the other hosts learn it from their next lease's answer (one sync period) and
+// lay it over theirs, so that every filter's configuration matches. A call Redis does not
+// confirm changes nothing anywhere and fails (OverrideStoreUnavailable → 503): a change held by
+// this pod alone would be undone by the others' leases, and reporting it done would be a lie.
+import { NexusError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { RedisBudgetSource } from "./budget-redis.ts";
+import type { CampaignCatalog } from "./campaigns.ts";
+import { overrideFromHash, overrideJson, type CampaignOverride, type OverrideChange } from "./campaign-overrides.ts";
+
+/**
+ * KEYS: the override. ARGV: now ms, instance, then (op, field, value) triples, op "set" or "del".
+ * Applies them, stamps who and when, and deletes the key when no field is left (no override: the
+ * file's limits apply). Returns the hash (HGETALL), empty when deleted.
+ */
+const WRITE_OVERRIDE_LUA = `
+local k = KEYS[1]
+for i = 3, #ARGV, 3 do
+  if ARGV[i] == 'set' then redis.call('HSET', k, ARGV[i + 1], ARGV[i + 2]) else redis.call('HDEL', k, ARGV[i + 1]) end
+end
+if redis.call('HEXISTS', k, 'paused') == 0 and redis.call('HEXISTS', k, 'total') == 0 and redis.call('HEXISTS', k, 'daily') == 0 then
+  redis.call('DEL', k)
+else
+  redis.call('HSET', k, 'updated_ms', ARGV[1], 'updated_by', ARGV[2])
+end
+return redis.call('HGETALL', k)
+`;
+
+export class OverrideStoreUnavailable extends NexusError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("OVERRIDE_STORE_UNAVAILABLE", message, options);
+    this.name = "OverrideStoreUnavailable";
+  }
+}
+
+/** What SyncService tells about the overrides its leases read (a ticket taken before each lease). */
+export interface LeasedOverrides {
+  ticket(): number;
+  learned(campaignId: string, override: CampaignOverride | null, ticket: number): void;
+}
+
+export interface FleetOverridesOptions {
+  source: RedisBudgetSource;
+  catalog: CampaignCatalog;
+  /** Who makes the changes (the pod id): stored with the override. */
+  instance: string;
+  log: Logger;
+  now?: () => number;
+}
+
+export class FleetOverrides implements LeasedOverrides {
+  /** Admin writes done by this host; per campaign, the count after its last one. */
+  private writes = 0;
+  private readonly lastWrite = new Map<string, number>();
+
+  constructor(private readonly o: FleetOverridesOptions) {}
+
+  pause(campaignId: string): Promise<CampaignOverride | null> {
+    return this.change(campaignId, { paused: true });
+  }
+
+  /** Removes the pause: the file's `active` applies again (a budget override stays). */
+  resume(campaignId: string): Promise<CampaignOverride | null> {
+    return this.change(campaignId, { paused: null });
+  }
+
+  setBudget(campaignId: string, budget: { totalMicros?: number; dailyMicros?: number }): Promise<CampaignOverride | null> {
+    return this.change(campaignId, budget);
+  }
+
+  /** Removes the whole override (pause and budget): the file's limits apply. Returns what was removed. */
+  async clear(campaignId: string): Promise<CampaignOverride | null> {
+    const key = this.o.source.overrideKey(campaignId);
+    const [before] = await this.redis("clear", async () => {
+      const res = await this.o.source.redis.multi().hgetall(key).del(key).exec();
+      const failed = res?.find(([err]) => err);
+      if (!res || failed?.[0]) throw failed?.[0] ?? new Error("transaction aborted");
+      return [overrideFromHash(res[0]![1] as Record<string, string>)];
+    });
+    this.apply(campaignId, null, "admin_override_cleared");
+    return before;
+  }
+
+  ticket(): number {
+    return this.writes;
+  }
+
+  /**
+   * The override a lease read, laid over the catalog unless this host wrote the campaign's
+   * override after the lease started (the lease read the state before that write).
+   */
+  learned(campaignId: string, override: CampaignOverride | null, ticket: number): void {
+    if ((this.lastWrite.get(campaignId) ?? 0) > ticket) return;
+    if (this.o.catalog.setOverride(campaignId, override)) {
+      this.o.log.info({ event: "override_learned", campaign: campaignId, override: overrideJson(override), config_version: this.o.catalog.version }, "fleet override of a campaign applied from the budget store");
+    }
+  }
+
+  private async change(campaignId: string, change: OverrideChange): Promise<CampaignOverride | null> {
+    const args: string[] = [String(Math.floor((this.o.now ?? Date.now)())), this.o.instance];
+    if (change.paused === true) args.push("set", "paused", "1");
+    if (change.paused === null) args.push("del", "paused", "");
+    if (change.totalMicros !== undefined) args.push("set", "total", String(change.totalMicros));
+    if (change.dailyMicros !== undefined) args.push("set", "daily", String(change.dailyMicros));
+    const key = this.o.source.overrideKey(campaignId);
+    const fields = await this.redis("write", async () => {
+      const flat = (await this.o.source.redis.eval(WRITE_OVERRIDE_LUA, 1, key, ...args)) as string[];
+      const h: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+      return h;
+    });
+    const o = overrideFromHash(fields);
+    this.apply(campaignId, o, "admin_override_set");
+    return o;
+  }
+
+  /** Lays what Redis now holds over this host's catalog (this host's own write: no sync to wait for). */
+  private apply(campaignId: string, o: CampaignOverride | null, event: string): void {
+    this.lastWrite.set(campaignId, ++this.writes);
+    this.o.catalog.setOverride(campaignId, o);
+    this.o.log.info({ event, campaign: campaignId, override: overrideJson(o), config_version: this.o.catalog.version }, "fleet override of a campaign written to the budget store");
+  }
+
+  private async redis<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw new OverrideStoreUnavailable(`the budget store (redis) did not confirm the ${what}: ${(err as Error).message}; nothing was changed (a change must hold for every pod)`, { cause: err });
+    }
+  }
+}
