@@ -84,7 +84,22 @@ export interface Standalone extends ControlPlane {
   stop(drainMs?: number, noticeMs?: number): Promise<void>;
 }
 
-export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource): Promise<ControlPlane> {
+/**
+ * The hash_bits the standalone host's own filter VMs will run with (their plugin configuration;
+ * the filter's default is 18), or undefined for a value the filter will refuse anyway.
+ */
+export function standaloneHashBits(cfg: HostConfig): number | undefined {
+  const bits = cfg.plugin.hash_bits ?? 18;
+  return Number.isInteger(bits) && (bits as number) >= 10 && (bits as number) <= 24 ? (bits as number) : undefined;
+}
+
+/**
+ * `filterHashBits`: the filter's hash_bits when known before its first sync (standalone: its own
+ * VMs' plugin configuration). The first model poll then refuses a file larger than a model of
+ * that size can be before downloading it, and a model of other dimensions, instead of loading it
+ * until the first sync says so (a sidecar host learns them from Envoy's filter's first sync).
+ */
+export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource, filterHashBits?: number): Promise<ControlPlane> {
   const metrics = new HostMetrics();
   const catalog = CampaignCatalog.fromFile(cfg.campaignsPath);
   // A PEM, a file holding one (relative to the working directory), or a bare base64 key.
@@ -115,6 +130,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     pollMs: cfg.model.pollMs,
     onPoll: (r) => metrics.modelPolls.inc({ result: r.result }),
   });
+  if (filterHashBits !== undefined) models.expectHashBits(filterHashBits);
   await modelWatcher.pollOnce();
   const source =
     budget ??
@@ -181,7 +197,7 @@ export function sharedDataSize(plugin: Record<string, unknown>): { bytes: number
 }
 
 export async function startStandalone(cfg: HostConfig, log: Logger = createLogger(cfg.logLevel)): Promise<Standalone> {
-  const cp = await startControlPlane(cfg, log);
+  const cp = await startControlPlane(cfg, log, undefined, standaloneHashBits(cfg));
   // The control port listens (and the model is loaded) before the VMs start and the bid port
   // listens: until the filter's readiness replaces this, /readyz must not say ready on the model alone.
   cp.control.extend({ readiness: () => ({ ok: false, reasons: ["starting: the filter VMs and the bid listener are not up yet"] }) });

@@ -290,6 +290,31 @@ describe("ModelWatcher: refusals and backoff", () => {
   });
 });
 
+describe("ModelRegistry: the filter's hash_bits", () => {
+  it("withdraws a served model of other dimensions once the filter reports its hash_bits (a sidecar host's first sync)", async () => {
+    const r = rig({ defaultFile: "a.nxm" });
+    r.store.publish(model("a.nxm", 0.002, r.keys)); // hash_bits 10
+    assert.equal((await r.watcher.pollOnce()).result, "loaded");
+    r.registry.expectHashBits(12);
+    assert.equal(r.registry.state, "failed");
+    assert.equal(r.registry.current, undefined);
+    assert.equal(r.registry.announcement(), null);
+    const line = r.lines.find((l) => l.event === "model_refused");
+    assert.equal(line?.code, "MODEL_HASH_BITS_MISMATCH", JSON.stringify(line));
+  });
+
+  it("known before the first poll (a standalone host's own VMs), refuses a file larger than a model of that size can be", async () => {
+    const r = rig({ defaultFile: "big.nxm" });
+    r.registry.expectHashBits(10);
+    // A valid signed model, dense hash_bits 18: 2 MiB, over the 1 MiB + 16 × 2^10 a hash_bits 10 model can take.
+    r.store.publish(signed("big.nxm", encodeNxm(testModel(0.002, 18), { encoding: "dense" }), r.keys));
+    const res = await r.watcher.pollOnce();
+    assert.equal(res.result, "refused");
+    assert.equal((res as { code?: string }).code, "MODEL_TOO_LARGE");
+    assert.equal(r.registry.state, "failed");
+  });
+});
+
 describe("ModelWatcher: start and stop", () => {
   it("polls every pollMs after start(), and stops", async () => {
     const r = rig({ defaultFile: "a.nxm", pollMs: 100 });
