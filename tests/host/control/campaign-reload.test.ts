@@ -242,6 +242,11 @@ describe("campaign reload, in-memory budget", () => {
 });
 
 describe("campaign reload, Redis budget", () => {
-  const redis = sharedRedisPrefixes("reload");
-  reloadScenario(() => ({ source: "redis", redisUrl: process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", keyPrefix: redis.fresh() }), redis);
+  // Hooks run in the order they are registered: the scenario's (which closes its bidder) first,
+  // then the prefixes' cleanup and its check that nothing is left — registered the other way
+  // round, a sync of the still running bidder could write a key between the two.
+  let redis: ReturnType<typeof sharedRedisPrefixes> | undefined;
+  const lazy = { client: () => redis!.client(), fresh: () => redis!.fresh() };
+  reloadScenario(() => ({ source: "redis", redisUrl: process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379", keyPrefix: lazy.fresh() }), lazy);
+  redis = sharedRedisPrefixes("reload");
 });
