@@ -262,6 +262,14 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   // nexus_host_vm_restarts: read from the pool at every scrape (prom-client calls `collect` first).
   cp.metrics.vmRestarts.set(0);
   Object.assign(cp.metrics.vmRestarts, { collect: () => cp.metrics.vmRestarts.set(pool.vmRestarts) });
+  // Memory gauges, read at every scrape too: each inline VM's linear memory, the shared data's fill.
+  const m = cp.metrics;
+  Object.assign(m.vmMemory, {
+    collect: () => pool.memoryBytes().forEach((bytes, vm) => { if (bytes >= 0) m.vmMemory.set({ vm: String(vm) }, bytes); }),
+  });
+  Object.assign(m.sharedDataKeys, { collect: () => m.sharedDataKeys.set(pool.shared.stats().keys) });
+  Object.assign(m.sharedDataUsedBytes, { collect: () => m.sharedDataUsedBytes.set(pool.shared.stats().usedBytes) });
+  Object.assign(m.sharedDataArenaBytes, { collect: () => m.sharedDataArenaBytes.set(pool.shared.stats().arenaBytes) });
 
   let stopping = false;
   const close = async (): Promise<void> => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { sharedDataSize, type Standalone } from "../../host/src/standalone.ts";
 import { SharedDataStore } from "../../host/src/proxy-wasm/shared-data.ts";
-import { README_REQUEST, post, startTestBidder } from "../helpers/bidder.ts";
+import { README_REQUEST, get, post, startTestBidder } from "../helpers/bidder.ts";
 
 const MiB = 1 << 20;
 
@@ -52,5 +52,28 @@ describe("a standalone bidder with a large reservation ring", () => {
     assert.ok(st.maxKeys - st.keys >= SLOTS + 16_384, `${st.maxKeys - st.keys} free keys for ${SLOTS} ring slots`);
     const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
     assert.equal(r.status, 200, `${r.status} ${String(r.headers["x-nexus-nobid-reason"])}`);
+  });
+
+  it("exports each VM's linear memory and the shared data's fill on /metrics (what a soak test watches)", async () => {
+    const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
+    assert.ok(r.status === 200 || r.status === 204);
+    const text = (await get(`${app.controlUrl}/metrics`)).text;
+    const value = (name: string): number => {
+      const m = new RegExp(`^${name.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text);
+      assert.ok(m, `${name} on /metrics`);
+      return Number(m[1]);
+    };
+    const mem = app.pool.memoryBytes();
+    assert.equal(mem.length, 2);
+    for (let vm = 0; vm < mem.length; vm++) {
+      assert.equal(value(`nexus_host_vm_memory_bytes{vm="${vm}"}`), mem[vm]);
+      assert.ok(mem[vm]! >= 65_536);
+    }
+    const st = app.pool.shared.stats();
+    assert.equal(value("nexus_host_shared_data_arena_bytes"), st.arenaBytes);
+    // keys and used bytes move with the VMs' ticks: read live, close to the store's
+    assert.ok(Math.abs(value("nexus_host_shared_data_keys") - st.keys) < 1000);
+    assert.ok(value("nexus_host_shared_data_keys") > 0);
+    assert.ok(value("nexus_host_shared_data_used_bytes") > 0 && value("nexus_host_shared_data_used_bytes") <= st.arenaBytes);
   });
 });

@@ -28,6 +28,11 @@ export class HostMetrics {
   /** Standalone: requests the bid port answered itself, before or instead of the filter (the filter's own answers are its metrics). */
   readonly bidRejected = new Counter({ name: "nexus_host_bid_rejected_total", help: "Bid-port requests the host answered itself, not the filter (malformed HTTP, too slow, too large, bad encoding, no route, filter unavailable, a bid while draining)", labelNames: ["status", "reason"], registers: [this.registry] });
   readonly vmRestarts = new Gauge({ name: "nexus_host_vm_restarts", help: "Filter VMs recreated after a trap (standalone)", registers: [this.registry] });
+  /** Standalone: read at each scrape. What a soak test watches for leaks (bench/soak.ts). */
+  readonly vmMemory = new Gauge({ name: "nexus_host_vm_memory_bytes", help: "Linear memory of each filter VM in bytes (standalone, inline VMs only)", labelNames: ["vm"], registers: [this.registry] });
+  readonly sharedDataKeys = new Gauge({ name: "nexus_host_shared_data_keys", help: "Keys in the filter's shared data (standalone)", registers: [this.registry] });
+  readonly sharedDataUsedBytes = new Gauge({ name: "nexus_host_shared_data_used_bytes", help: "Arena bytes in use in the filter's shared data (standalone)", registers: [this.registry] });
+  readonly sharedDataArenaBytes = new Gauge({ name: "nexus_host_shared_data_arena_bytes", help: "Size of the filter's shared-data arena in bytes (standalone)", registers: [this.registry] });
 
   constructor(withDefaults = true) {
     if (withDefaults) collectDefaultMetrics({ register: this.registry, prefix: "nexus_host_" });
