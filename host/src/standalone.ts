@@ -304,7 +304,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
     },
     close,
     async stop(drainMs = cfg.drain.totalMs, noticeMs = cfg.drain.noticeMs) {
-      const deadline = Date.now() + drainMs;
+      const deadline = performance.now() + drainMs; // monotonic: a stepped wall clock must not stretch the stop
       // Bids refused from now on; the notices of the bids made are still charged, for the window.
       bid.beginDrain();
       const windowMs = Math.max(0, Math.min(noticeMs, drainMs - cfg.budget.returnWaitMs));
@@ -317,11 +317,11 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       log.info({ event: "notice_window_closed", ended }, "notice window over: closing the bid listener");
       // The requests in flight are answered (bids settle their reservations, notices charge)
       // before the VMs go.
-      await bid.drain(Math.max(0, deadline - Date.now()));
+      await bid.drain(Math.max(0, deadline - performance.now()));
       // Nothing reaches the filter any more: the VMs' syncs give back what it holds unspent (its
       // reservations stay held), and their reports carry every notice the window charged. Before
       // the VMs go: only the filter's reports let the store un-count it.
-      await cp.sync.returnUnspent(Math.min(cfg.budget.returnWaitMs, deadline - Date.now()));
+      await cp.sync.returnUnspent(Math.min(cfg.budget.returnWaitMs, deadline - performance.now()));
       await close();
     },
   };

@@ -32,13 +32,14 @@ const REPORTS_AFTER_LAST_REQUEST = 2;
  * such an early end: one that arrives after the TTL is as likely to come after the whole window.
  */
 export async function waitNoticeWindow(windowMs: number, view: NoticeWindowView, pollMs = 50): Promise<NoticeWindowEnd> {
-  const end = Date.now() + windowMs;
+  // The monotonic clock: a wall clock stepped back (NTP) must not hold the stop open.
+  const end = performance.now() + windowMs;
   if (view.reports() === 0) return "idle";
   let reportsBefore = view.reports();
-  while (Date.now() < end) {
+  while (performance.now() < end) {
     if ((await view.connections()) > 0) reportsBefore = view.reports();
     else if (view.reports() - reportsBefore >= REPORTS_AFTER_LAST_REQUEST && view.reservedMicros() === 0) return "settled";
-    await new Promise((r) => setTimeout(r, Math.max(1, Math.min(pollMs, end - Date.now()))));
+    await new Promise((r) => setTimeout(r, Math.max(1, Math.min(pollMs, end - performance.now()))));
   }
   return "elapsed";
 }
