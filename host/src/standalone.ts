@@ -312,7 +312,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       const ended = await waitNoticeWindow(windowMs, {
         connections: () => bid.connections(),
         reports: () => cp.sync.syncs,
-        reservedMicros: () => [...cp.sync.filter.campaigns.values()].reduce((sum, c) => sum + c.reserved_micros, 0),
+        reservedMicros: () => cp.sync.reservedMicros(),
       });
       log.info({ event: "notice_window_closed", ended }, "notice window over: closing the bid listener");
       // The requests in flight are answered (bids settle their reservations, notices charge)

@@ -6,6 +6,7 @@
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { startStandalone, startControlPlane } from "../standalone.ts";
+import { waitNoticeWindow } from "../server/notice-window.ts";
 import { keygen, signModel } from "../models/index.ts";
 import { codedErrorLine } from "../errors.ts";
 import { parse, str, flag, type Values } from "../tools/args.ts";
@@ -60,6 +61,11 @@ async function serve(argv: string[]): Promise<number> {
     // shows its unspent grants given back (meanwhile it has nothing left to bid with), then go.
     log.info({ event: "stopping" }, "shutting down: returning unspent budget");
     await cp.sync.returnUnspent(cfg.budget.returnWaitMs);
+    // Envoy still answers win and loss notices (its preStop outlasts this host's: deploy/k8s) and
+    // its filter charges them, but only its syncs bring those charges to the budget store: keep
+    // answering them for the notice window, less once the filter reports nothing reserved.
+    const ended = await waitNoticeWindow(cfg.drain.noticeMs, { connections: async () => 0, reports: () => cp.sync.syncs, reservedMicros: () => cp.sync.reservedMicros() });
+    log.info({ event: "notice_window_closed", ended }, "notice window over: the filter's last reports are in");
     await cp.modelWatcher.stop();
     await cp.control.close();
     await cp.budget.close();
