@@ -1,8 +1,9 @@
 // The bidding decision for one parsed BidRequest: for every impression, score
 // it once with the model pair, value it for every eligible campaign
 // (EV = pCTR × pCVR × value; bid = EV × shading × alpha), keep the best, apply
-// the ROI guard and the floor (the open auction's, or a deal's: deals.ts), and reserve its price. Pure: no ABI calls; the
-// clock, the money and the pacing come in through arguments and BudgetPort.
+// the ROI guard and the floor (the open auction's, or a deal's: deals.ts), and
+// reserve its price. Pure: no ABI calls; the clock, the money and the pacing
+// come in through arguments and BudgetPort.
 import { BidRequest, Deal, Imp } from "../openrtb/request";
 import { Str } from "../bytes/str";
 import { FeatureExtractor } from "../features/extract";
