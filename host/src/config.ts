@@ -39,6 +39,13 @@ export interface HostConfig {
     pollMs: number;
     /** S3-compatible endpoint for s3:// stores ("" = AWS); path-style addressing when set. */
     s3Endpoint: string;
+    /**
+     * Sidecar mode: the hash_bits of Envoy's filter (its plugin configuration), 0 = not given.
+     * Given, the first model poll already refuses a model of other dimensions, and a file larger
+     * than a model of that size can be before downloading it; otherwise both wait for the
+     * filter's first sync. Standalone mode takes them from its own plugin configuration.
+     */
+    hashBits: number;
   };
   budget: {
     source: "memory" | "redis";
@@ -126,6 +133,7 @@ export function defaultConfig(): HostConfig {
       allowUnsigned: false,
       pollMs: 5000,
       s3Endpoint: "",
+      hashBits: 0,
     },
     budget: {
       source: "memory",
@@ -265,6 +273,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   str("NEXUS_MODEL_PUBLIC_KEY", (v) => (cfg.model.publicKey = v));
   bool("NEXUS_MODEL_ALLOW_UNSIGNED", (v) => (cfg.model.allowUnsigned = v));
   num("NEXUS_MODEL_POLL_MS", (v) => (cfg.model.pollMs = v));
+  num("NEXUS_MODEL_HASH_BITS", (v) => (cfg.model.hashBits = v));
   str("NEXUS_S3_ENDPOINT", (v) => (cfg.model.s3Endpoint = v));
   str("NEXUS_BUDGET_SOURCE", (v) => (cfg.budget.source = v as HostConfig["budget"]["source"]));
   str("NEXUS_REDIS_URL", (v) => (cfg.budget.redisUrl = v));
@@ -313,6 +322,8 @@ function validate(cfg: HostConfig): void {
     if (!Number.isInteger(v) || v < min || v > MAX_TIMER_MS) throw new ConfigError(`${name}: expected an integer ${min}-${MAX_TIMER_MS} (ms), got ${v}`);
   };
   timer("model.pollMs", cfg.model.pollMs, 100);
+  const bits = cfg.model.hashBits;
+  if (!Number.isInteger(bits) || (bits !== 0 && (bits < 10 || bits > 24))) throw new ConfigError(`model.hashBits: expected 0 (not given) or an integer 10-24 (the filter's hash_bits), got ${bits}`);
   if (!(cfg.budget.leaseSeconds > 0)) throw new ConfigError(`budget.leaseSeconds: expected > 0`);
   if (!Number.isSafeInteger(cfg.budget.minSliceMicros) || cfg.budget.minSliceMicros < 0) throw new ConfigError(`budget.minSliceMicros: expected a non-negative integer`);
   if (!(cfg.budget.pacingSeconds > 0)) throw new ConfigError(`budget.pacingSeconds: expected > 0`);

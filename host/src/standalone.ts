@@ -95,9 +95,9 @@ export function standaloneHashBits(cfg: HostConfig): number | undefined {
 
 /**
  * `filterHashBits`: the filter's hash_bits when known before its first sync (standalone: its own
- * VMs' plugin configuration). The first model poll then refuses a file larger than a model of
- * that size can be before downloading it, and a model of other dimensions, instead of loading it
- * until the first sync says so (a sidecar host learns them from Envoy's filter's first sync).
+ * VMs' plugin configuration; sidecar: cfg.model.hashBits when given). The first model poll then
+ * refuses a file larger than a model of that size can be before downloading it, and a model of
+ * other dimensions, instead of loading it until the filter's first sync says so.
  */
 export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource, filterHashBits?: number): Promise<ControlPlane> {
   const metrics = new HostMetrics();
@@ -130,7 +130,8 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     pollMs: cfg.model.pollMs,
     onPoll: (r) => metrics.modelPolls.inc({ result: r.result }),
   });
-  if (filterHashBits !== undefined) models.expectHashBits(filterHashBits);
+  const knownHashBits = filterHashBits ?? (cfg.model.hashBits || undefined);
+  if (knownHashBits !== undefined) models.expectHashBits(knownHashBits);
   await modelWatcher.pollOnce();
   const source =
     budget ??

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { ROOT, dockerfileBases, imageIsPinned, read, readYaml, which } from "./helpers.ts";
+import { ROOT, dockerfileBases, imageIsPinned, pluginConfig, read, readYaml, which } from "./helpers.ts";
 import { loadConfig } from "../../host/src/config.ts";
 
 const dc = readYaml("docker-compose.yml");
@@ -107,6 +107,10 @@ test("Envoy: after a ready host, bids on 8080, read-only admin on 9901, two work
   assert.equal(cmd[cmd.indexOf("-c") + 1], "/etc/envoy/envoy.yaml");
   assert.equal(cmd[cmd.indexOf("--concurrency") + 1], "2");
   assert.equal(e.read_only, true);
+});
+
+test("the host is told Envoy's hash_bits (NEXUS_MODEL_HASH_BITS = envoy/envoy.yaml's plugin configuration)", () => {
+  assert.equal(Number(dc.services["nexus-host"].environment.NEXUS_MODEL_HASH_BITS), pluginConfig(readYaml("envoy/envoy.yaml")).hash_bits);
 });
 
 test("the host's environment: sidecar, Redis budgets, the S3 model store, secrets from .env; the host's config loader accepts it", () => {

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseAllDocuments } from "yaml";
 import {
-  K8S_DIR, ROOT, cluster, clusterEndpoints, imageIsPinned, k8sObject, k8sObjects, listener, quantity, read, readYaml, routeFor, wasmPluginConfig, which,
+  K8S_DIR, ROOT, cluster, clusterEndpoints, imageIsPinned, k8sObject, k8sObjects, listener, pluginConfig, quantity, read, readYaml, routeFor, wasmPluginConfig, which,
 } from "./helpers.ts";
 import { defaultConfig, loadConfig } from "../../host/src/config.ts";
 import { startControlPlane } from "../../host/src/standalone.ts";
@@ -151,6 +151,10 @@ test("the host's probes are endpoints a real host control plane answers with 200
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the host is told Envoy's hash_bits (NEXUS_MODEL_HASH_BITS = the filter's plugin configuration): it refuses models of other sizes from its first poll", () => {
+  assert.equal(Number(hostEnvFile().NEXUS_MODEL_HASH_BITS), pluginConfig(envoyYaml).hash_bits);
 });
 
 test("the host's environment (ConfigMap + Secret references) is accepted by the host's config loader", () => {

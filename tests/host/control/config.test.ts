@@ -42,6 +42,15 @@ describe("host configuration", () => {
     assert.throws(() => loadConfig({ env: { NEXUS_DRAIN_MS: "1.5" } }), /drain\.totalMs: expected an integer 0-/);
   });
 
+  it("the filter's hash_bits for a sidecar host: 0 (not given) by default, 10-24 from the file or NEXUS_MODEL_HASH_BITS", () => {
+    assert.equal(loadConfig({ env: {} }).model.hashBits, 0);
+    assert.equal(loadConfig({ env: { NEXUS_MODEL_HASH_BITS: "18" } }).model.hashBits, 18);
+    assert.equal(loadConfig({ file: file({ model: { hashBits: 20 } }), env: {} }).model.hashBits, 20);
+    for (const bad of ["9", "25", "18.5", "-1"]) {
+      assert.throws(() => loadConfig({ env: { NEXUS_MODEL_HASH_BITS: bad } }), /model\.hashBits: expected 0 \(not given\) or an integer 10-24/, bad);
+    }
+  });
+
   it("names the field of every invalid value", () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ nope: 1 }, /unknown key "nope"/],

@@ -136,6 +136,33 @@ describe("a model of other dimensions at a standalone start", () => {
   });
 });
 
+describe("a sidecar host told the filter's hash_bits (model.hashBits)", () => {
+  it("refuses a model of other dimensions at its first poll, before any sync, and never loads it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-sidecar-bits-"));
+    const pub = dirPublisher(dir);
+    const keys = newKeys();
+    const f = signed("model-16.nxm", encodeNxm(testModel(0.004, 16)), keys);
+    await publish(pub, f);
+    await setCurrent(pub, f.name);
+    const { cfg } = testBidderConfig({ vms: 1 });
+    cfg.mode = "sidecar";
+    cfg.model = { ...cfg.model, store: dir, file: "", publicKey: keys.publicKeyPem, hashBits: 18 };
+    const cap = captureLogger();
+    const cp = await startControlPlane(cfg, cap.log);
+    try {
+      assert.equal(cp.sync.syncs, 0, "no filter has synced");
+      assert.equal(cp.models.state, "failed");
+      assert.equal(cap.lines.find((l) => l.event === "model_refused")?.code, "MODEL_HASH_BITS_MISMATCH");
+      assert.equal(cap.lines.find((l) => l.event === "model_loaded"), undefined, "never loaded");
+    } finally {
+      await cp.modelWatcher.stop();
+      await cp.control.close();
+      await cp.budget.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("a model blob that does not fit in shared data", () => {
   it("is not announced to the VMs (no meta without its blob), is counted and logged, and is not downloaded on every sync", async () => {
     // One VM of the real filter with a 4 MiB shared-data arena and hash_bits 19: a dense model
