@@ -108,9 +108,10 @@ export class RedisNoticePeers implements NoticePeerDirectory {
         .then(() => (this.closed ? undefined : this.redis.hset(this.key, this.o.podId, value)))
         .catch((err: Error) => this.o.log?.warn({ event: "notice_peer_register_failed", err: err.message }, "could not list this pod for notice forwarding (retrying)"));
     };
-    // The first write may come before the connection: retry it soon rather than in 10 s.
-    this.redis.once("ready", register);
-    register();
+    // Before the connection is up a write fails at once (no offline queue): the first one waits
+    // for it instead (a warning at every start for a retry already planned said nothing useful).
+    if (this.redis.status === "ready") register();
+    else this.redis.once("ready", register);
     this.timer = setInterval(register, this.o.refreshMs ?? 10_000);
     this.timer.unref();
     this.register = register;
