@@ -12,6 +12,9 @@ import { codedErrorLine } from "../errors.ts";
 import { parse, str, flag, type Values } from "../tools/args.ts";
 import { UsageError } from "../tools/errors.ts";
 
+/** A sidecar's filter that has not synced for this long (three default sync periods) has gone. */
+const FILTER_SILENT_MS = 3000;
+
 const USAGE = `usage: nexus-rtb <command> [options]
 
 commands:
@@ -63,8 +66,10 @@ async function serve(argv: string[]): Promise<number> {
     await cp.sync.returnUnspent(cfg.budget.returnWaitMs);
     // Envoy still answers win and loss notices (its preStop outlasts this host's: deploy/k8s) and
     // its filter charges them, but only its syncs bring those charges to the budget store: keep
-    // answering them for the notice window, less once the filter reports nothing reserved.
-    const ended = await waitNoticeWindow(cfg.drain.noticeMs, { connections: async () => 0, reports: () => cp.sync.syncs, reservedMicros: () => cp.sync.reservedMicros() });
+    // answering them for the notice window, less once the filter reports nothing reserved, or
+    // once its syncs stop (Envoy gone, e.g. compose stops every container at once).
+    const view = { connections: async () => 0, reports: () => cp.sync.syncs, reservedMicros: () => cp.sync.reservedMicros() };
+    const ended = await waitNoticeWindow(cfg.drain.noticeMs, view, 50, FILTER_SILENT_MS);
     log.info({ event: "notice_window_closed", ended }, "notice window over: the filter's last reports are in");
     await cp.modelWatcher.stop();
     await cp.control.close();

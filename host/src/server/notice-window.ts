@@ -17,9 +17,10 @@ export interface NoticeWindowView {
 /**
  * How the window ended: `elapsed` (its time was up), `settled` (the filter reported nothing
  * reserved: no bid of this process waits for a notice), `idle` (the filter never reported, so it
- * was never granted money and never bid).
+ * was never granted money and never bid), `silent` (no report for `silentMs`: a sidecar's Envoy
+ * has gone, nothing more can come).
  */
-export type NoticeWindowEnd = "elapsed" | "settled" | "idle";
+export type NoticeWindowEnd = "elapsed" | "settled" | "idle" | "silent";
 
 /** Reports the filter must make after the last request in flight: the first may predate it. */
 const REPORTS_AFTER_LAST_REQUEST = 2;
@@ -31,12 +32,16 @@ const REPORTS_AFTER_LAST_REQUEST = 2;
  * A notice of a reservation already refunded at its TTL (charged as late) can still come after
  * such an early end: one that arrives after the TTL is as likely to come after the whole window.
  */
-export async function waitNoticeWindow(windowMs: number, view: NoticeWindowView, pollMs = 50): Promise<NoticeWindowEnd> {
+export async function waitNoticeWindow(windowMs: number, view: NoticeWindowView, pollMs = 50, silentMs = Infinity): Promise<NoticeWindowEnd> {
   // The monotonic clock: a wall clock stepped back (NTP) must not hold the stop open.
   const end = performance.now() + windowMs;
   if (view.reports() === 0) return "idle";
   let reportsBefore = view.reports();
+  let lastReports = reportsBefore;
+  let lastReportAt = performance.now();
   while (performance.now() < end) {
+    if (view.reports() !== lastReports) [lastReports, lastReportAt] = [view.reports(), performance.now()];
+    else if (performance.now() - lastReportAt >= silentMs) return "silent";
     if ((await view.connections()) > 0) reportsBefore = view.reports();
     else if (view.reports() - reportsBefore >= REPORTS_AFTER_LAST_REQUEST && view.reservedMicros() === 0) return "settled";
     await new Promise((r) => setTimeout(r, Math.max(1, Math.min(pollMs, end - performance.now()))));
