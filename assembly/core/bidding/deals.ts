@@ -6,7 +6,7 @@ import { Deal, Imp } from "../openrtb/request";
 import { Campaign, Creative } from "./campaign";
 import { CurrencyTable } from "./currency";
 import { cpmToImpressionMicrosCeil } from "./money";
-import { NoBid } from "./reasons";
+import { NoBid, worse } from "./reasons";
 
 /** OpenRTB 2.6 deal.at 3: "the value passed in bidfloor is the agreed upon deal price". */
 const AT_FIXED_PRICE: i32 = 3;
@@ -61,12 +61,8 @@ export class DealPicker {
 
   /** Keeps the reason of the deal that got furthest (a floor beats a currency beats a block). */
   private note(reason: i32): void {
-    if (rank(reason) > rank(this.reason)) this.reason = reason;
+    this.reason = worse(this.reason, reason);
   }
-}
-
-@inline function rank(r: i32): i32 {
-  return r == NoBid.BELOW_FLOOR ? 3 : r == NoBid.CURRENCY ? 2 : r == NoBid.BLOCKED ? 1 : 0;
 }
 
 /**

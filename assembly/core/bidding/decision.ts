@@ -12,7 +12,7 @@ import { LrModelPair } from "../model/lr-model";
 import { Campaign, CampaignTable, Creative } from "./campaign";
 import { BudgetPort } from "./budget-port";
 import { ImpBid, formatBidId, formatTestBidId } from "./imp-bid";
-import { NoBid } from "./reasons";
+import { NoBid, reasonRank, worse } from "./reasons";
 import { cpmToImpressionMicrosCeil, microsFloor } from "./money";
 import { CurrencyTable } from "./currency";
 import { DealPicker } from "./deals";
@@ -54,24 +54,6 @@ export class Decision {
     unchecked((this.impReasons[reason] += 1));
     // Keep the reason that got furthest down the pipeline.
     if (reasonRank(reason) > reasonRank(this.reason)) this.reason = reason;
-  }
-}
-
-/** How far a request got before failing: later stages explain more. */
-function reasonRank(r: i32): i32 {
-  switch (r) {
-    case NoBid.NONE: return 0;
-    case NoBid.NO_MATCH: return 1;
-    case NoBid.BLOCKED: return 2;
-    case NoBid.CURRENCY: return 3;
-    case NoBid.PAUSED: return 4;
-    case NoBid.ROI: return 5;
-    case NoBid.BELOW_FLOOR: return 6;
-    case NoBid.BUDGET: return 7;
-    case NoBid.CONTENTION: return 8;
-    // Always past the ledger (a contention can fail there): only the reservation slot was missing.
-    case NoBid.RING_FULL: return 9;
-    default: return 1;
   }
 }
 
@@ -325,10 +307,6 @@ export class DecisionEngine {
     formatBidId(slot);
     out.count++;
   }
-}
-
-@inline function worse(current: i32, candidate: i32): i32 {
-  return reasonRank(candidate) > reasonRank(current) ? candidate : current;
 }
 
 /** The campaign targets this request: device type, country, domain allow and block lists. */

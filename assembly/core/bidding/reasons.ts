@@ -46,3 +46,26 @@ export const NO_BID_NAMES: StaticArray<string> = [
 export function noBidName(reason: i32): string {
   return reason >= 0 && reason < NoBid.COUNT ? unchecked(NO_BID_NAMES[reason]) : "unknown";
 }
+
+/** How far a request got before failing: later stages explain more. */
+export function reasonRank(r: i32): i32 {
+  switch (r) {
+    case NoBid.NONE: return 0;
+    case NoBid.NO_MATCH: return 1;
+    case NoBid.BLOCKED: return 2;
+    case NoBid.CURRENCY: return 3;
+    case NoBid.PAUSED: return 4;
+    case NoBid.ROI: return 5;
+    case NoBid.BELOW_FLOOR: return 6;
+    case NoBid.BUDGET: return 7;
+    case NoBid.CONTENTION: return 8;
+    // Always past the ledger (a contention can fail there): only the reservation slot was missing.
+    case NoBid.RING_FULL: return 9;
+    default: return 1;
+  }
+}
+
+/** The reason of the two that got further. */
+@inline export function worse(current: i32, candidate: i32): i32 {
+  return reasonRank(candidate) > reasonRank(current) ? candidate : current;
+}
