@@ -3,6 +3,7 @@
 // ({nexus:<prefix>:<campaign>}:override) so that every pod's lease applies it (LEASE_LUA), and
 // laid by every host over its campaigns file's document (CampaignCatalog). The file stays what it
 // is; an override holds until it is cleared (resume clears the pause, DELETE …/override all).
+import type { CampaignBudget } from "./campaigns.ts";
 
 /** What Redis holds for a campaign's override (the key exists only while one field is set). */
 export interface CampaignOverride {
@@ -50,7 +51,7 @@ export function overrideJson(o: CampaignOverride | null | undefined): Record<str
   };
 }
 
-/** Two overrides that change a campaign's document the same way (who and when aside). */
+/** The same override, who and when included (a newer write of the same values is a change: the state shows it). */
 export function sameOverride(a: CampaignOverride | null | undefined, b: CampaignOverride | null | undefined): boolean {
   if (!a || !b) return !a && !b;
   return a.paused === b.paused && a.totalMicros === b.totalMicros && a.dailyMicros === b.dailyMicros && a.updatedMs === b.updatedMs && a.updatedBy === b.updatedBy;
@@ -60,16 +61,23 @@ export function sameOverride(a: CampaignOverride | null | undefined, b: Campaign
  * A campaign document with the override laid over it: paused → `active: false`; a budget field
  * set → that field of `budget` (the others, hourly and minute caps too, stay the file's).
  */
-export function withOverride<T extends { active?: boolean; budget?: { total_micros: number; daily_micros: number } }>(doc: T, o: CampaignOverride | null | undefined): T {
+export function withOverride<T extends { active?: boolean; budget?: CampaignBudget }>(doc: T, o: CampaignOverride | null | undefined): T {
   if (!o) return doc;
   const c = structuredClone(doc);
   if (o.paused) c.active = false;
-  if (o.totalMicros !== undefined || o.dailyMicros !== undefined) {
-    c.budget = { ...(c.budget ?? { total_micros: 0, daily_micros: 0 }) };
-    if (o.totalMicros !== undefined) c.budget.total_micros = o.totalMicros;
-    if (o.dailyMicros !== undefined) c.budget.daily_micros = o.dailyMicros;
-  }
+  if (o.totalMicros !== undefined || o.dailyMicros !== undefined) c.budget = budgetWith(c.budget, o);
   return c;
+}
+
+/**
+ * A campaign's budget with the total and/or daily micros given set (a fleet override, or an admin
+ * change of this process), the other fields kept; a campaign without one starts from no caps.
+ */
+export function budgetWith(budget: CampaignBudget | undefined, set: { totalMicros?: number; dailyMicros?: number }): CampaignBudget {
+  const b: CampaignBudget = { ...(budget ?? { total_micros: 0, daily_micros: 0 }) };
+  if (set.totalMicros !== undefined) b.total_micros = set.totalMicros;
+  if (set.dailyMicros !== undefined) b.daily_micros = set.dailyMicros;
+  return b;
 }
 
 function micros(v: string | undefined): number | undefined {

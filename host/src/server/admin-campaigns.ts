@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../log.ts";
 import { CampaignError, type CampaignCatalog, type CampaignDoc } from "../control/campaigns.ts";
-import { overrideJson } from "../control/campaign-overrides.ts";
+import { budgetWith, overrideJson } from "../control/campaign-overrides.ts";
 import { OverrideStoreUnavailable, type FleetOverrides } from "../control/fleet-overrides.ts";
 import { readJson, sendJson } from "./http-util.ts";
 
@@ -72,11 +72,7 @@ function processChange(res: ServerResponse, catalog: CampaignCatalog, id: string
     return sendJson(res, 400, { error: "no fleet overrides with the memory budget source: admin changes live in this process until a reload of the campaigns file or a restart" });
   }
   if (action === "budget") {
-    const c = changeCampaign(res, catalog, id, (c) => {
-      c.budget = { ...(c.budget ?? { total_micros: 0, daily_micros: 0 }) };
-      if (budget.totalMicros !== undefined) c.budget.total_micros = budget.totalMicros;
-      if (budget.dailyMicros !== undefined) c.budget.daily_micros = budget.dailyMicros;
-    });
+    const c = changeCampaign(res, catalog, id, (c) => void (c.budget = budgetWith(c.budget, budget)));
     if (!c) return;
     log.info({ event: "admin_budget", campaign: id, budget: c.budget }, "campaign budget changed");
     return sendJson(res, 200, { id, budget: c.budget, scope: "process", config_version: catalog.version });
