@@ -89,7 +89,7 @@ export interface HostConfig {
      */
     noticeForwardUrl: string;
   };
-  /** Standalone mode's graceful stop (SIGTERM, Standalone.stop(); docs/OPERATIONS.md "Stopping"). */
+  /** The graceful stop (SIGTERM; docs/OPERATIONS.md "Stopping"): standalone mode's, and noticeMs for a sidecar's too. */
   drain: {
     /**
      * The whole stop at most (ms): the notice window, the requests in flight, then the return of
@@ -100,7 +100,9 @@ export interface HostConfig {
      * How long (ms) the bid listener stays open for win/loss notices after the stop began (bids
      * are refused from the start): exchanges send the notices of this process's bids seconds
      * after them, and only this process's ledger can charge them. It ends earlier once the
-     * filter holds no reservation; at most totalMs less budget.returnWaitMs.
+     * filter holds no reservation; at most totalMs less budget.returnWaitMs. Sidecar: how long
+     * the host still takes the filter's reports after returning the unspent budget (Envoy still
+     * charges notices, and only those reports bring the charges to the budget store).
      */
     noticeMs: number;
   };

@@ -224,6 +224,13 @@ export class SyncService {
     if (!returning.before.has(id)) returning.before.set(id, Math.max(r.granted_micros, this.lastAnswers.get(id) ?? 0));
   }
 
+  /** Micros the filter's ledger holds reserved (bids waiting for a notice), by its last reports. */
+  reservedMicros(): number {
+    let sum = 0;
+    for (const c of this.filter.campaigns.values()) sum += c.reserved_micros;
+    return sum;
+  }
+
   /**
    * Graceful stop: from now on every campaign is leased as paused (the pod wants only what it
    * holds), so the filter's unspent grants go back to the store through the protocol: the next
@@ -232,13 +239,6 @@ export class SyncService {
    * report for every campaign, at most `timeoutMs`; the mode stays on (later syncs give nothing
    * back out). A source that is not shared has nobody to give to: nothing happens.
    */
-  /** Micros the filter's ledger holds reserved (bids waiting for a notice), by its last reports. */
-  reservedMicros(): number {
-    let sum = 0;
-    for (const c of this.filter.campaigns.values()) sum += c.reserved_micros;
-    return sum;
-  }
-
   async returnUnspent(timeoutMs: number): Promise<ReturnOutcome> {
     // No time to wait (returnWaitMs 0, or the drain took it all): a return nobody waits for would
     // only stop the filter's bidding early.

@@ -40,8 +40,10 @@ export async function waitNoticeWindow(windowMs: number, view: NoticeWindowView,
   let lastReports = reportsBefore;
   let lastReportAt = performance.now();
   while (performance.now() < end) {
-    if (view.reports() !== lastReports) [lastReports, lastReportAt] = [view.reports(), performance.now()];
-    else if (performance.now() - lastReportAt >= silentMs) return "silent";
+    if (view.reports() !== lastReports) {
+      lastReports = view.reports();
+      lastReportAt = performance.now();
+    } else if (performance.now() - lastReportAt >= silentMs) return "silent";
     if ((await view.connections()) > 0) reportsBefore = view.reports();
     else if (view.reports() - reportsBefore >= REPORTS_AFTER_LAST_REQUEST && view.reservedMicros() === 0) return "settled";
     await new Promise((r) => setTimeout(r, Math.max(1, Math.min(pollMs, end - performance.now()))));
