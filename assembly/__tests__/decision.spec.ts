@@ -323,6 +323,12 @@ describe("decision: floors and currencies", () => {
     );
     // the account currency itself needs no rate
     expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":1.9,"bidfloorcur":"USD"')), C1)).toBe(2000);
+    // codes match up to case
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":1.9,"bidfloorcur":"eur"')), C1)).toBe(
+      nb(NoBid.BELOW_FLOOR),
+    );
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":1.8,"bidfloorcur":"Eur"')), C1)).toBe(2000);
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":1.9,"bidfloorcur":"usd"')), C1)).toBe(2000);
   });
 
   it("refuses a floor in a currency without a rate (CURRENCY), but not a zero floor", () => {
@@ -339,7 +345,10 @@ describe("decision: floors and currencies", () => {
   it("requires the account currency in the request's cur list (default USD)", () => {
     expect(priceOrReason(request(IMP, SITE + ',"cur":["EUR"]'), C1)).toBe(nb(NoBid.CURRENCY));
     expect(priceOrReason(request(IMP, SITE + ',"cur":["EUR","USD"]'), C1)).toBe(2000);
-    expect(priceOrReason(request(IMP, SITE + ',"cur":["usd"]'), C1)).toBe(nb(NoBid.CURRENCY));
+    // ISO 4217 codes differ by letters, never by case: "usd" is USD.
+    expect(priceOrReason(request(IMP, SITE + ',"cur":["usd"]'), C1)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"cur":["eur","Usd"]'), C1)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"cur":["usdx"]'), C1)).toBe(nb(NoBid.CURRENCY));
   });
 
   it("takes the last rate of a currency set twice (as JSON takes a repeated key's last value)", () => {

@@ -399,7 +399,8 @@ describe("BidRequest: what real exchanges send beyond the letter of OpenRTB", ()
   it("reads integers written with an integral fraction or exponent", () => {
     expect(errorOf(withTop('"cattax":2'))).toStrictEqual("OK");
     expect(req.cattax).toBe(2);
-    expect(errorOf(withTop('"cattax":"2"'))).toStrictEqual("cattax: expected integer");
+    expect(errorOf(withTop('"cattax":"2.0"'))).toStrictEqual("OK"); // a string too (type slips, below)
+    expect(req.cattax).toBe(2);
     expect(errorOf(withTop('"tmax":200.0,"at":1E0,"test":0.0'))).toStrictEqual("OK");
     expect(req.tmax).toBe(200);
     expect(req.at).toBe(1);
@@ -441,8 +442,9 @@ describe("BidRequest: what real exchanges send beyond the letter of OpenRTB", ()
   });
 });
 
-describe("BidRequest: wrong types", () => {
+describe("BidRequest: wrong types (strict_types)", () => {
   it("names the field and the expected type", () => {
+    parser.tolerant = false;
     const cases: string[] = [
       '{"id":1,"imp":[' + IMP + "]}", "id: expected string",
       '{"id":"r","imp":{}}', "imp: expected array",
@@ -549,12 +551,138 @@ describe("BidRequest: wrong types", () => {
       expect(errorOf(cases[i])).toStrictEqual(cases[i + 1], cases[i]);
       expect(jsonSafe(parser.errorMessage)).toBe(true);
     }
+    parser.tolerant = true;
   });
 
   it("uses WRONG_TYPE and OUT_OF_RANGE codes", () => {
+    parser.tolerant = false;
     expect(parse(withTop('"tmax":"1"'))).toBe(ParseErrorCode.WRONG_TYPE);
     expect(parse(withTop('"test":5'))).toBe(ParseErrorCode.OUT_OF_RANGE);
     expect(parser.errorLabel).toStrictEqual("out_of_range");
+    parser.tolerant = true;
+  });
+});
+
+describe("BidRequest: type slips read as meant (the default)", () => {
+  it("is the parser's default", () => {
+    expect(new BidRequestParser().tolerant).toBe(true);
+  });
+
+  it("reads true/false as a flag's 1/0", () => {
+    expect(errorOf(withImp('{"id":"1","banner":{},"secure":true,"instl":false}'))).toStrictEqual("OK");
+    expect(req.imp(0).secure).toBe(1);
+    expect(req.imp(0).instl).toBe(0);
+    expect(errorOf(withTop('"test":true,"site":{"mobile":true},"regs":{"coppa":false,"gdpr":true,"ext":{"gdpr":true}},"device":{"dnt":false,"lmt":true,"js":true}'))).toStrictEqual("OK");
+    expect(req.test).toBe(1);
+    expect(req.site.mobile).toBe(1);
+    expect(req.regs.coppa).toBe(0);
+    expect(req.regs.gdpr).toBe(1);
+    expect(req.regs.extGdpr).toBe(1);
+    expect(req.device.dnt).toBe(0);
+    expect(req.device.lmt).toBe(1);
+    expect(req.device.js).toBe(1);
+    expect(req.coercedValues).toBe(8);
+  });
+
+  it("reads a number written as a string, by the JSON number grammar", () => {
+    expect(errorOf(withImp('{"id":"1","banner":{"w":"300","h":"2.5e2","battr":["1",2]},"bidfloor":"0.125","pmp":{"private_auction":"1","deals":[{"id":"d","bidfloor":"1.5"}]}}'))).toStrictEqual("OK");
+    const imp = req.imp(0);
+    expect(imp.banner.w).toBe(300);
+    expect(imp.banner.h).toBe(250);
+    expect(imp.banner.battr.get(0)).toBe(1);
+    expect(imp.banner.battr.get(1)).toBe(2);
+    expect(imp.bidfloor).toBe(0.125);
+    expect(imp.pmp.privateAuction).toBe(1);
+    expect(imp.pmp.deal(0).bidfloor).toBe(1.5);
+    expect(req.coercedValues).toBe(6);
+    expect(errorOf(withTop('"tmax":"120","device":{"devicetype":"4","geo":{"lat":"37.5","lon":"-122","utcoffset":"-480"}}'))).toStrictEqual("OK");
+    expect(req.tmax).toBe(120);
+    expect(req.device.devicetype).toBe(4);
+    expect(req.device.geo.lat).toBe(37.5);
+    expect(req.device.geo.lon).toBe(-122);
+    expect(req.device.geo.utcoffset).toBe(-480);
+    // Escapes are decoded before the number is read ("\u0033" is "3").
+    expect(errorOf(withTop('"tmax":"\\u0033\\u0030"'))).toStrictEqual("OK");
+    expect(req.tmax).toBe(30);
+  });
+
+  it("reads a number where a string is expected as its text", () => {
+    expect(errorOf('{"id":1234,"imp":[{"id":1,"banner":{},"tagid":77,"pmp":{"deals":[{"id":9001}]}}],"site":{"id":5,"publisher":{"id":1e3}},"user":{"id":-42,"data":[{"segment":[{"id":7}]}]}}')).toStrictEqual("OK");
+    expect(str(req.id)).toStrictEqual("1234");
+    expect(str(req.imp(0).id)).toStrictEqual("1");
+    expect(str(req.imp(0).tagid)).toStrictEqual("77");
+    expect(str(req.imp(0).pmp.deal(0).id)).toStrictEqual("9001");
+    expect(str(req.site.id)).toStrictEqual("5");
+    expect(str(req.site.publisher.id)).toStrictEqual("1e3");
+    expect(str(req.user.id)).toStrictEqual("-42");
+    expect(str(req.segment(0).id)).toStrictEqual("7");
+    expect(req.coercedValues).toBe(8);
+  });
+
+  it("reads a lone value where a list is expected as a list of one", () => {
+    expect(errorOf(withTop('"cur":"USD","bcat":"IAB25","wseat":7,"site":{"cat":"IAB1"},"regs":{"gpp_sid":"7"}'))).toStrictEqual("OK");
+    expect(req.cur.count).toBe(1);
+    expect(str(req.cur.get(0))).toStrictEqual("USD");
+    expect(req.bcat.count).toBe(1);
+    expect(str(req.bcat.get(0))).toStrictEqual("IAB25");
+    expect(str(req.wseat.get(0))).toStrictEqual("7");
+    expect(str(req.site.cat.get(0))).toStrictEqual("IAB1");
+    expect(req.regs.gppSid.count).toBe(1);
+    expect(req.regs.gppSid.get(0)).toBe(7);
+    expect(errorOf(withImp('{"id":"1","video":{"mimes":"video/mp4","protocols":2}}'))).toStrictEqual("OK");
+    expect(str(req.imp(0).video.mimes.get(0))).toStrictEqual("video/mp4");
+    expect(req.imp(0).video.protocols.get(0)).toBe(2);
+  });
+
+  it("counts nothing for a request of the right types", () => {
+    expect(errorOf(withTop('"tmax":120,"cur":["USD"],"site":{"id":"5","mobile":1}'))).toStrictEqual("OK");
+    expect(req.coercedValues).toBe(0);
+  });
+
+  it("still refuses what has no single meaning, with the strict message", () => {
+    const cases: string[] = [
+      withImp('{"id":"1","banner":{"h":true}}'), "imp[0].banner.h: expected integer",
+      withImp('{"id":"1","banner":{"w":"300px"}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":" 300"}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":""}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":"300.5"}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":"01"}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"w":"-1"}}'), "imp[0].banner.w: out of range",
+      withImp('{"id":"1","banner":{"w":300.5}}'), "imp[0].banner.w: expected integer",
+      withImp('{"id":"1","banner":{"format":{}}}'), "imp[0].banner.format: expected array",
+      withImp('{"id":"1","banner":{"battr":[1,"x"]}}'), "imp[0].banner.battr[1]: expected integer",
+      withImp('{"id":"1","banner":{"api":{}}}'), "imp[0].banner.api: expected array",
+      withImp('{"id":"1","banner":{},"bidfloor":"NaN"}'), "imp[0].bidfloor: expected number",
+      withImp('{"id":"1","banner":{},"bidfloor":"-1"}'), "imp[0].bidfloor: out of range",
+      withImp('{"id":"1","banner":{},"bidfloor":true}'), "imp[0].bidfloor: expected number",
+      withImp('{"id":"1","banner":{},"secure":"yes"}'), "imp[0].secure: expected integer",
+      withImp('{"id":"1","banner":{},"instl":2}'), "imp[0].instl: out of range",
+      withImp('{"id":"1","banner":{},"tagid":true}'), "imp[0].tagid: expected string",
+      withImp('{"id":"1","native":{"request":true}}'), "imp[0].native.request: expected string",
+      withImp('{"id":"1","banner":{},"pmp":{"deals":[{"id":"d","wseat":{}}]}}'), "imp[0].pmp.deals[0].wseat: expected array",
+      '{"id":"r","imp":{}}', "imp: expected array",
+      '{"id":true,"imp":[' + IMP + "]}", "id: expected string",
+      withTop('"site":"x"'), "site: expected object",
+      withTop('"device":{"ua":["x"]}'), "device.ua: expected string",
+      withTop('"device":{"geo":{"lat":"91"}}'), "device.geo.lat: out of range",
+      withTop('"cur":["USD",null]'), "cur[1]: expected string",
+      withTop('"cur":true'), "cur: expected string",
+      withTop('"bapp":[true]'), "bapp[0]: expected string",
+      withTop('"tmax":"1e-3"'), "tmax: expected integer",
+      withTop('"test":"true"'), "test: expected integer",
+      withTop('"regs":{"coppa":2}'), "regs.coppa: out of range",
+      withTop('"user":{"ext":"x"}'), "user.ext: expected object",
+    ];
+    for (let i = 0; i < cases.length; i += 2) {
+      expect(errorOf(cases[i])).toStrictEqual(cases[i + 1], cases[i]);
+      expect(jsonSafe(parser.errorMessage)).toBe(true);
+    }
+  });
+
+  it("reports a malformed value as invalid JSON, as strict reading does", () => {
+    expect(errorOf(withImp('{"id":"1","banner":{"w":tru}}'))).toStrictEqual("$: invalid literal at byte 42");
+    expect(errorOf(withImp('{"id":01,"banner":{}}'))).toStrictEqual("$: invalid number at byte 25");
+    expect(errorOf(withTop('"cur":"US\\x"'))).toStrictEqual("$: invalid escape at byte 42");
   });
 });
 
@@ -697,7 +825,7 @@ describe("BidRequest: capacities", () => {
     expect(req.bcat.count).toBe(MAX_BLOCKED);
     expect(req.bcat.total).toBe(MAX_BLOCKED + 6);
     expect(req.truncatedArrays).toBe(2);
-    expect(errorOf(withTop('"bcat":[' + list('"IAB#"', MAX_BLOCKED + 6) + ",7]"))).toStrictEqual("bcat[" + (MAX_BLOCKED + 6).toString() + "]: expected string");
+    expect(errorOf(withTop('"bcat":[' + list('"IAB#"', MAX_BLOCKED + 6) + ",true]"))).toStrictEqual("bcat[" + (MAX_BLOCKED + 6).toString() + "]: expected string");
   });
 
   it("flattens at most MAX_SEGMENTS segments over all user.data", () => {

@@ -27,6 +27,8 @@ export class PluginConfig {
   gdprVendorId: i32 = 0;
   /** regs.coppa = 1: no bid (`coppa`) instead of a contextual bid. */
   coppaNoBid: bool = false;
+  /** Refuse (400) the type slips exchanges make instead of reading them as meant (core/openrtb/README.md "Types"). */
+  strictTypes: bool = false;
   /** Envoy cluster of the control-plane host (proxy_http_call upstream). */
   hostCluster: OwnedBytes = OwnedBytes.fromString("nexus_host");
   hostAuthority: OwnedBytes = OwnedBytes.fromString("nexus-host");
@@ -97,6 +99,7 @@ export class PluginConfigParser {
       else if (d.keyIs("utc_offset_minutes")) cfg.utcOffsetMinutes = <i32>d.int(-14 * 60, 14 * 60);
       else if (d.keyIs("gdpr_vendor_id")) cfg.gdprVendorId = <i32>d.int(0, 65535);
       else if (d.keyIs("coppa_no_bid")) cfg.coppaNoBid = d.bool();
+      else if (d.keyIs("strict_types")) cfg.strictTypes = d.bool();
       else if (d.keyIs("host_cluster")) cfg.hostCluster = d.owned(128);
       else if (d.keyIs("host_authority")) cfg.hostAuthority = d.owned(256);
       else if (d.keyIs("tick_ms")) cfg.tickMs = <i32>d.int(10, 60000);

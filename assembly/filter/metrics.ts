@@ -10,6 +10,7 @@ export class FilterMetrics {
   impBids: u32 = 0;
   dealBids: u32 = 0;
   badRequests: u32 = 0;
+  coercedRequests: u32 = 0;
   tooLarge: u32 = 0;
   noBidByReason: StaticArray<u32> = new StaticArray<u32>(NoBid.COUNT);
   /** Bid requests valued without the user's personal data (privacy signals: contextual bidding). */
@@ -52,6 +53,7 @@ export class FilterMetrics {
     this.impBids = defineMetric(MetricType.COUNTER, "nexus_bids_total");
     this.dealBids = defineMetric(MetricType.COUNTER, "nexus_deal_bids_total");
     this.badRequests = defineMetric(MetricType.COUNTER, "nexus_bad_requests_total");
+    this.coercedRequests = defineMetric(MetricType.COUNTER, "nexus_bid_requests_coerced_total");
     this.tooLarge = defineMetric(MetricType.COUNTER, "nexus_too_large_total");
     for (let r = 1; r < NoBid.COUNT; r++) {
       this.noBidByReason[r] = defineMetric(MetricType.COUNTER, "nexus_nobids_" + noBidName(r) + "_total");

@@ -88,6 +88,7 @@ export class NexusRoot extends RootContext {
     this.config = cfg;
     reserveHostCopyArena(<usize>cfg.maxBodyBytes + 128 * 1024);
     this.parser = new BidRequestParser(cfg.maxBodyBytes, 32);
+    this.parser.tolerant = !cfg.strictTypes;
     this.model = new LrModelPair(cfg.hashBits);
     this.engine = new DecisionEngine(cfg.hashBits);
     viewOf(cfg.currency, this.settings.currency);
@@ -175,6 +176,9 @@ export class NexusRoot extends RootContext {
       replyError(400, msg.ptr, msg.len, "nexus_bad_request");
       return;
     }
+    // Taken although some value had the wrong JSON type (e.g. "secure": true): counted, so that
+    // an operator sees which share of an exchange's traffic only strict_types would refuse.
+    if (req.coercedValues > 0) metrics.inc(metrics.coercedRequests);
     // The decision's wall clock is the one read when the headers came (no second host call): a
     // bid stands only when the body came within decision_budget_ms of them (else TIMEOUT), so
     // pacing windows and replay expiries are off by less than that.

@@ -50,7 +50,7 @@ describe("bid path", () => {
   });
 
   it("rejects a malformed body with 400 and names the problem", async () => {
-    const r = await post(bidUrl, '{"id": 5, "imp": []}');
+    const r = await post(bidUrl, '{"id": true, "imp": []}');
     assert.equal(r.status, 400);
     assert.deepEqual(r.json(), { error: "id: expected string" });
     const bad = await post(bidUrl, "{not json");
@@ -166,6 +166,66 @@ describe("OpenRTB corpus over HTTP", () => {
     }
   });
 });
+
+describe("OpenRTB type slips over HTTP", () => {
+  // Requests with one type slip exchanges make (tests/fixtures/openrtb/type-slips: a number as a
+  // string, a number for a string, one value for a list); expected.json gives the 400 reason
+  // strict_types answers with.
+  const dir = join(FIXTURES, "openrtb/type-slips");
+  const expected = JSON.parse(readFileSync(join(dir, "expected.json"), "utf8")) as Record<string, string>;
+
+  it("reads them as meant by default: a bid or a no-bid with its reason, never a 400, and counts them", async () => {
+    const names = Object.keys(expected);
+    assert.ok(names.length >= 10);
+    const before = await coercedCount(app);
+    let bids = 0;
+    for (const name of names) {
+      const req = JSON.parse(readFileSync(join(dir, name), "utf8"));
+      req.id = typeof req.id === "number" ? req.id + Math.floor(Math.random() * 1e6) : `${req.id}-${Math.random()}`; // past the replay guard
+      const r = await post(bidUrl, JSON.stringify(req));
+      assert.ok(r.status === 200 || r.status === 204, `${name}: ${r.status} ${r.text}`);
+      if (r.status === 204) {
+        assert.ok(r.headers["x-nexus-nobid-reason"], `${name}: 204 without a reason`);
+        continue;
+      }
+      bids++;
+      // A numeric request id is echoed as the string of its digits (the BidResponse's id is a string).
+      assert.equal(r.json().id, String(req.id), `${name}: id echo`);
+    }
+    assert.ok(bids >= names.length / 2, `only ${bids} of ${names.length} bid`);
+    assert.equal((await coercedCount(app)) - before, names.length, "nexus_bid_requests_coerced_total counts each request once");
+  });
+
+  it("refuses them with 400 and the reason under strict_types", async () => {
+    const strict = await startTestBidder({ vms: 1, plugin: { strict_types: true } });
+    try {
+      for (const [name, want] of Object.entries(expected)) {
+        const r = await post(`${strict.bidUrl}/openrtb2/bid`, readFileSync(join(dir, name)));
+        assert.equal(r.status, 400, `${name}: ${r.status} ${r.text}`);
+        assert.ok(r.json().error.includes(want), `${name}: got "${r.json().error}", want "${want}"`);
+      }
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("matches currency codes up to case", async () => {
+    const req = JSON.parse(README_REQUEST);
+    req.cur = ["usd"];
+    req.imp[0].bidfloorcur = "usd";
+    const r = await post(bidUrl, JSON.stringify(req));
+    assert.equal(r.status, 200, `${r.status} ${r.headers["x-nexus-nobid-reason"]} ${r.text}`);
+    assert.equal(r.json().cur, "USD");
+  });
+});
+
+/** nexus_bid_requests_coerced_total on the control plane's /metrics. */
+async function coercedCount(bidder: Standalone): Promise<number> {
+  const text = (await get(`${bidder.controlUrl}/metrics`)).text;
+  const m = /^nexus_bid_requests_coerced_total(?:\{[^}]*\})? (\d+)/m.exec(text);
+  assert.ok(m, "nexus_bid_requests_coerced_total is exported");
+  return Number(m[1]);
+}
 
 describe("bid path: the reply's bytes", () => {
   it("sends the filter's body bytes unchanged, UTF-8 creatives included, with their byte length", async () => {

@@ -51,7 +51,7 @@ describe("replay guard, inline VMs", () => {
     const id = freshId("money");
     const before = reserved(app);
     // A malformed body with this id must not mark the id as seen.
-    const bad = await poolBid(app, `{"id":"${id}","imp":[{"id":"1","banner":{"w":"300"}}]}`);
+    const bad = await poolBid(app, `{"id":"${id}","imp":[{"id":"1","banner":{"w":"300px"}}]}`);
     assert.equal(bad.status, 400);
     const first = await poolBid(app, withId(id));
     assert.equal(first.status, 200, first.text);

@@ -1,7 +1,7 @@
 // Exchange rates into the account currency, from configuration. A floor in a
 // currency we have no rate for makes the impression unbiddable (we cannot
 // know whether our bid clears it).
-import { Str, bytesEqual } from "../bytes/str";
+import { Str, bytesEqualIgnoreAsciiCase } from "../bytes/str";
 import { OwnedBytes } from "./campaign";
 
 export class CurrencyTable {
@@ -20,9 +20,12 @@ export class CurrencyTable {
     this.rates.push(rate);
   }
 
-  /** Rate from `code` to the account currency; 1 for the account currency itself; 0 if unknown. */
+  /**
+   * Rate from `code` to the account currency; 1 for the account currency itself; 0 if unknown.
+   * Codes match up to ASCII case: "usd" is USD (ISO 4217 has no two codes that differ by case).
+   */
   rateToAccount(code: Str, account: Str): f64 {
-    if (code.len == 0 || code.equals(account)) return 1.0;
+    if (code.len == 0 || code.equalsIgnoreAsciiCase(account)) return 1.0;
     const i = this.indexOf(code.ptr, code.len);
     return i >= 0 ? unchecked(this.rates[i]) : 0.0;
   }
@@ -31,7 +34,7 @@ export class CurrencyTable {
   @inline private indexOf(ptr: usize, len: i32): i32 {
     for (let i = 0; i < this.codes.length; i++) {
       const known = unchecked(this.codes[i]);
-      if (bytesEqual(known.ptr, known.len, ptr, len)) return i;
+      if (bytesEqualIgnoreAsciiCase(known.ptr, known.len, ptr, len)) return i;
     }
     return -1;
   }

@@ -155,9 +155,9 @@ export class DecisionEngine {
       out.reason = NoBid.NO_CAMPAIGN;
       return;
     }
-    // The exchange's currency allow-list; OpenRTB's default is USD.
+    // The exchange's currency allow-list; OpenRTB's default is USD. Codes match up to case ("usd").
     const cur = settings.currency;
-    if (req.cur.count > 0 ? !req.cur.contains(cur) : !cur.equalsAscii("USD")) {
+    if (req.cur.count > 0 ? !req.cur.containsIgnoreAsciiCase(cur) : !cur.equalsAsciiIgnoreCase("usd")) {
       out.reason = NoBid.CURRENCY;
       return;
     }

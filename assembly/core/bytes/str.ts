@@ -38,6 +38,11 @@ export class Str {
     return bytesEqual(this.ptr, this.len, ptr, len);
   }
 
+  /** Same bytes up to ASCII case (currency codes: ISO 4217 writes them in capitals, exchanges do not always). */
+  equalsIgnoreAsciiCase(other: Str): bool {
+    return bytesEqualIgnoreAsciiCase(this.ptr, this.len, other.ptr, other.len);
+  }
+
   /** Compares with an ASCII string literal without allocating (literals are static). */
   equalsAscii(lit: string): bool {
     return bytesEqualAscii(this.ptr, this.len, lit);
@@ -107,4 +112,13 @@ export function bytesEqual(a: usize, alen: i32, b: usize, blen: i32): bool {
   if (alen != blen) return false;
   if (a == b) return true;
   return memory.compare(a, b, <usize>alen) == 0;
+}
+
+/** bytesEqual() up to ASCII case (A-Z against a-z; other bytes exactly). */
+export function bytesEqualIgnoreAsciiCase(a: usize, alen: i32, b: usize, blen: i32): bool {
+  if (alen != blen) return false;
+  for (let i = 0; i < alen; i++) {
+    if (asciiLower(load<u8>(a + <usize>i)) != asciiLower(load<u8>(b + <usize>i))) return false;
+  }
+  return true;
 }

@@ -25,7 +25,9 @@ const KIND_UNKNOWN: i32 = -1;
  *   validated). A known field given twice in one object is an error, even if
  *   one of the values is null.
  * - `null` for a known field means "absent": nextField() consumes it and moves on.
- * - Wrong types are errors: `imp[0].banner.w: expected integer`.
+ * - Wrong types are errors: `imp[0].banner.w: expected integer`; with
+ *   `tolerant`, a few unambiguous ones that exchanges send are read as meant
+ *   instead (see the field's doc) and counted in `coercedValues`.
  * - Errors are written once into a fixed message buffer as `<path>: <reason>`,
  *   or for invalid JSON `$: <reason> at byte <offset>`. Nothing allocates.
  */
@@ -53,6 +55,19 @@ export class FieldReader {
   truncatedStrings: i32 = 0;
   /** Arrays that had more elements than their capacity since reset(). */
   truncatedArrays: i32 = 0;
+  /**
+   * Read values whose JSON type is one exchanges send in place of the right
+   * one, each meaning one thing only: `true`/`false` for a 0/1 flag, a
+   * number written as a JSON string (`"0.5"`, `"120"`: the whole string, by
+   * the JSON number grammar) where a number is expected, a number where a
+   * string is expected (`"id": 123` reads as the text `123`), and a single
+   * value where an array of them is expected (`"cur": "USD"`). Anything else
+   * of the wrong type is still an error. Off by default: configuration and
+   * campaign files are read strictly; the OpenRTB parser turns it on.
+   */
+  tolerant: bool = false;
+  /** Values read through one of the `tolerant` readings since reset(). */
+  coercedValues: i32 = 0;
 
   constructor(scratchBytes: i32 = 65536, maxDepth: i32 = 32) {
     const reader = new JsonReader(scratchBytes, maxDepth);
@@ -72,6 +87,7 @@ export class FieldReader {
     this.floatValue = 0;
     this.truncatedStrings = 0;
     this.truncatedArrays = 0;
+    this.coercedValues = 0;
   }
 
   @inline get failed(): bool {
@@ -254,10 +270,16 @@ export class FieldReader {
 
   /** Reads an integer in [min, max] into `intValue`. */
   readInt(min: i64, max: i64): bool {
+    if (this.tolerant && this.error == 0 && this.valueKind() != JsonKind.NUMBER) return this.readIntTolerant(min, max);
     if (!this.expect(JsonKind.NUMBER, "expected integer")) return false;
     const status = this.reader.readI64Peeked();
     this.kind = KIND_UNKNOWN;
     if (status == NumberStatus.INVALID) return this.failSyntax();
+    return this.takeInt(status, min, max);
+  }
+
+  /** The end of readInt() once the number is scanned: the integer check and the range. */
+  private takeInt(status: NumberStatus, min: i64, max: i64): bool {
     if (status != NumberStatus.OK) return this.fail(JsonError.WRONG_TYPE, "expected integer");
     const v = this.reader.number.intValue;
     if (v < min || v > max) return this.fail(JsonError.OUT_OF_RANGE, "out of range");
@@ -265,12 +287,52 @@ export class FieldReader {
     return true;
   }
 
+  /**
+   * readInt() of a value that is not a JSON number: a boolean for a flag (a
+   * field read as 0..1; `"h": true` stays an error), or a number in a string.
+   */
+  private readIntTolerant(min: i64, max: i64): bool {
+    const k = this.valueKind();
+    if (k == JsonKind.BOOL && min == 0 && max == 1) {
+      if (!this.consumed(this.reader.readBoolPeeked())) return this.failSyntax();
+      this.coercedValues++;
+      this.intValue = this.reader.boolValue ? 1 : 0;
+      return true;
+    }
+    if (k != JsonKind.STRING) return this.expect(JsonKind.NUMBER, "expected integer");
+    if (!this.readNumberText()) return this.error != 0 ? false : this.fail(JsonError.WRONG_TYPE, "expected integer");
+    return this.takeInt(this.reader.number.toI64(), min, max);
+  }
+
+  /**
+   * Reads the string at the read position and scans all of it as a JSON
+   * number into `reader.number` (counted as coerced). False when the string
+   * is not one number (the caller reports its type error), or on a syntax
+   * error (recorded).
+   */
+  private readNumberText(): bool {
+    const text = this.discard;
+    if (!this.consumed(this.reader.readStringPeeked(text))) return this.failSyntax();
+    if (text.len == 0) return false;
+    const tok = this.reader.number;
+    const end = text.ptr + <usize>text.len;
+    if (tok.scan(text.ptr, end) != end || tok.error != 0) return false;
+    this.coercedValues++;
+    return true;
+  }
+
   /** Reads a number in [min, max] into `floatValue`. */
   readNumber(min: f64, max: f64): bool {
-    if (!this.expect(JsonKind.NUMBER, "expected number")) return false;
-    const status = this.reader.readF64Peeked();
-    this.kind = KIND_UNKNOWN;
-    if (status == NumberStatus.INVALID) return this.failSyntax();
+    let status: NumberStatus;
+    if (this.tolerant && this.error == 0 && this.valueKind() == JsonKind.STRING) {
+      if (!this.readNumberText()) return this.error != 0 ? false : this.fail(JsonError.WRONG_TYPE, "expected number");
+      status = this.reader.number.toF64();
+    } else {
+      if (!this.expect(JsonKind.NUMBER, "expected number")) return false;
+      status = this.reader.readF64Peeked();
+      this.kind = KIND_UNKNOWN;
+      if (status == NumberStatus.INVALID) return this.failSyntax();
+    }
     if (status != NumberStatus.OK) return this.fail(JsonError.OUT_OF_RANGE, "out of range");
     const v = this.reader.number.floatValue;
     if (!(v >= min && v <= max)) return this.fail(JsonError.OUT_OF_RANGE, "out of range");
@@ -312,8 +374,7 @@ export class FieldReader {
 
   /** Reads a string; longer than maxLen bytes is cut at a character boundary and counted. */
   readString(dst: Str, maxLen: i32): bool {
-    if (!this.expect(JsonKind.STRING, "expected string")) return false;
-    if (!this.consumed(this.reader.readStringPeeked(dst))) return this.failSyntax();
+    if (!this.readStringValue(dst)) return false;
     if (dst.len > maxLen) {
       dst.len = utf8TruncatedLength(dst.ptr, dst.len, maxLen);
       this.truncatedStrings++;
@@ -326,15 +387,47 @@ export class FieldReader {
    * empty or longer than maxLen bytes is an error.
    */
   readId(dst: Str, maxLen: i32): bool {
-    if (!this.expect(JsonKind.STRING, "expected string")) return false;
-    if (!this.consumed(this.reader.readStringPeeked(dst))) return this.failSyntax();
+    if (!this.readStringValue(dst)) return false;
     if (dst.len == 0) return this.fail(JsonError.EMPTY_VALUE, "must not be empty");
     if (dst.len > maxLen) return this.failNumber(JsonError.TOO_LONG, "longer than ", maxLen, " bytes");
     return true;
   }
 
+  /**
+   * A string into `dst`; with `tolerant`, a JSON number is taken as its text
+   * (`123` reads `123`, `1e3` reads `1e3`: the bytes as sent, which is what an
+   * id echoed back must be).
+   */
+  private readStringValue(dst: Str): bool {
+    if (this.tolerant && this.error == 0 && this.valueKind() == JsonKind.NUMBER) {
+      const r = this.reader;
+      const start = r.pos; // peeking left the read position on the number
+      if (!this.consumed(r.skipValue())) return this.failSyntax();
+      dst.set(start, <i32>(r.pos - start));
+      this.coercedValues++;
+      return true;
+    }
+    if (!this.expect(JsonKind.STRING, "expected string")) return false;
+    if (!this.consumed(this.reader.readStringPeeked(dst))) return this.failSyntax();
+    return true;
+  }
+
+  /** With `tolerant`: a lone value where a list of them is expected (not an array, not null). */
+  private loneListValue(): bool {
+    if (!this.tolerant || this.error != 0) return false;
+    const k = this.valueKind();
+    if (k == JsonKind.ARRAY || k == JsonKind.NONE || k == JsonKind.OBJECT) return false;
+    this.coercedValues++;
+    return true;
+  }
+
   /** Reads an array of strings; keeps the first `list.capacity`, validates all. */
   readStringList(list: StrList, maxLen: i32): bool {
+    if (this.loneListValue()) {
+      let slot = list.next();
+      if (slot === null) slot = this.discard;
+      return this.readString(slot, maxLen);
+    }
     if (!this.beginArray()) return false;
     let i = 0;
     while (this.nextElement(i)) {
@@ -350,6 +443,11 @@ export class FieldReader {
 
   /** Reads an array of integers in [min, max]; keeps the first `list.capacity`, validates all. */
   readIntList(list: IntList, min: i64, max: i64): bool {
+    if (this.loneListValue()) {
+      if (!this.readInt(min, max)) return false;
+      list.add(<i32>this.intValue);
+      return true;
+    }
     if (!this.beginArray()) return false;
     let i = 0;
     while (this.nextElement(i)) {

@@ -54,6 +54,14 @@ export class StrList {
     return false;
   }
 
+  /** True when some element equals `s` up to ASCII case. */
+  containsIgnoreAsciiCase(s: Str): bool {
+    for (let i = 0; i < this.count; i++) {
+      if (unchecked(this.items[i]).equalsIgnoreAsciiCase(s)) return true;
+    }
+    return false;
+  }
+
   reset(): void {
     for (let i = 0; i < this.count; i++) unchecked(this.items[i]).clear();
     this.count = 0;

@@ -38,6 +38,20 @@ export class BidRequestParser {
    */
   constructor(scratchBytes: i32 = 65536, maxDepth: i32 = 32) {
     this.fields = new FieldReader(scratchBytes, maxDepth);
+    this.fields.tolerant = true;
+  }
+
+  /**
+   * Whether the type slips exchanges make are read as meant (the default; see
+   * FieldReader.tolerant and README.md "Types") or refused with a 400 (the
+   * plugin's `strict_types`).
+   */
+  get tolerant(): bool {
+    return this.fields.tolerant;
+  }
+
+  set tolerant(on: bool) {
+    this.fields.tolerant = on;
   }
 
   /**
@@ -58,6 +72,7 @@ export class BidRequestParser {
     }
     out.truncatedStrings = f.truncatedStrings;
     out.truncatedArrays = f.truncatedArrays;
+    out.coercedValues = f.coercedValues;
     this.errorCode = f.error;
     if (f.error != 0) f.errorMessageInto(this.errorMessage);
     else this.errorMessage.clear();

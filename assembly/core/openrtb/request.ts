@@ -58,6 +58,8 @@ export class BidRequest {
   truncatedStrings: i32 = 0;
   /** Arrays (imp, format, deals, segments, string and int lists) that had more elements than their capacity. */
   truncatedArrays: i32 = 0;
+  /** Values of a type exchanges send in place of the right one, read as meant (FieldReader.tolerant). */
+  coercedValues: i32 = 0;
 
   constructor() {
     const imps = new StaticArray<Imp>(MAX_IMPS);
@@ -107,6 +109,7 @@ export class BidRequest {
     this.segmentTotal = 0;
     this.truncatedStrings = 0;
     this.truncatedArrays = 0;
+    this.coercedValues = 0;
   }
 }
 
