@@ -128,7 +128,10 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     registry: models,
     log,
     pollMs: cfg.model.pollMs,
-    onPoll: (r) => metrics.modelPolls.inc({ result: r.result }),
+    onPoll: (r) => {
+      metrics.modelPolls.inc({ result: r.result });
+      if (r.result === "loaded" || r.result === "unchanged") metrics.modelCurrentAt.set(Date.now() / 1000);
+    },
   });
   const knownHashBits = filterHashBits ?? (cfg.model.hashBits || undefined);
   if (knownHashBits !== undefined) models.expectHashBits(knownHashBits);

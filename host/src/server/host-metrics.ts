@@ -23,6 +23,12 @@ export class HostMetrics {
   readonly modelLoaded = new Gauge({ name: "nexus_host_model_loaded", help: "1 when a model is served", registers: [this.registry] });
   /** result "unchanged" | "loaded" | "refused" | "backoff" (a refused version waiting for its retry). */
   readonly modelPolls = new Counter({ name: "nexus_host_model_polls_total", help: "Model store polls by result", labelNames: ["result"], registers: [this.registry] });
+  /**
+   * Unix time of the last poll that found the served model to be the store's current one (result
+   * "loaded" or "unchanged"); 0 until then. Stops moving while the store is unreachable or its
+   * current version is refused, although bids go on with the model loaded before (NexusModelNotCurrent).
+   */
+  readonly modelCurrentAt = new Gauge({ name: "nexus_host_model_current_timestamp_seconds", help: "Unix time of the last model store poll that found the served model current (0: never)", registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: "nexus_host_model_info", help: "1 for the model version served (label version)", labelNames: ["version"], registers: [this.registry] });
   readonly adminRequests = new Counter({ name: "nexus_host_admin_requests_total", help: "Admin API requests", labelNames: ["outcome"], registers: [this.registry] });
   /** Standalone: requests the bid port answered itself, before or instead of the filter (the filter's own answers are its metrics). */

@@ -258,6 +258,9 @@ export function storeScenario(label: string, makeEnv: () => Promise<ScenarioEnv>
       assert.match(text, new RegExp(`^nexus_host_model_info\\{version="${serving.version}"\\} 1$`, "m"));
       assert.match(text, /^nexus_host_model_polls_total\{result="unchanged"\} [1-9]/m);
       assert.match(text, /^nexus_host_model_polls_total\{result="backoff"\} [1-9]/m);
+      // The last poll found the served version current: the timestamp is a poll period old at most.
+      const at = Number(/^nexus_host_model_current_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
+      assert.ok(at > Date.now() / 1000 - 10 && at <= Date.now() / 1000 + 1, `nexus_host_model_current_timestamp_seconds ${at}`);
     });
   });
 
@@ -299,7 +302,10 @@ export function storeScenario(label: string, makeEnv: () => Promise<ScenarioEnv>
       const ready = await get(`${app.controlUrl}/readyz`);
       assert.equal(ready.status, 503);
       assert.match(ready.text, /model failed/);
-      assert.match((await get(`${app.controlUrl}/metrics`)).text, /^nexus_host_model_loaded 0$/m);
+      const metricsText = (await get(`${app.controlUrl}/metrics`)).text;
+      assert.match(metricsText, /^nexus_host_model_loaded 0$/m);
+      // No poll found a model it could serve: never confirmed current.
+      assert.match(metricsText, /^nexus_host_model_current_timestamp_seconds 0$/m);
     });
 
     it("recovers when a valid version is published", async () => {
