@@ -271,9 +271,9 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   Object.assign(m.vmMemory, {
     collect: () => pool.memoryBytes().forEach((bytes, vm) => { if (bytes >= 0) m.vmMemory.set({ vm: String(vm) }, bytes); }),
   });
-  Object.assign(m.sharedDataKeys, { collect: () => m.sharedDataKeys.set(pool.shared.stats().keys) });
-  Object.assign(m.sharedDataUsedBytes, { collect: () => m.sharedDataUsedBytes.set(pool.shared.stats().usedBytes) });
-  Object.assign(m.sharedDataArenaBytes, { collect: () => m.sharedDataArenaBytes.set(pool.shared.stats().arenaBytes) });
+  Object.assign(m.sharedDataKeys, { collect: () => m.sharedDataKeys.set(pool.shared.fill().keys) });
+  Object.assign(m.sharedDataUsedBytes, { collect: () => m.sharedDataUsedBytes.set(pool.shared.fill().usedBytes) });
+  Object.assign(m.sharedDataArenaBytes, { collect: () => m.sharedDataArenaBytes.set(pool.shared.fill().arenaBytes) });
 
   let stopping = false;
   const close = async (): Promise<void> => {

@@ -88,6 +88,21 @@ describe("SharedDataStore", () => {
     assert.equal(after.freeBlocks, before.freeBlocks);
   });
 
+  test("fill() gives stats()' keys, used and arena bytes, through inserts and replacements", () => {
+    const s = SharedDataStore.create({ bytes: MiB });
+    const same = (when: string) => {
+      const { keys, usedBytes, arenaBytes } = s.stats();
+      assert.deepEqual(s.fill(), { keys, usedBytes, arenaBytes }, when);
+    };
+    same("empty");
+    for (let k = 0; k < 100; k++) s.set(`k-${k}`, new Uint8Array(k * 7));
+    same("after inserts");
+    assert.equal(s.fill().keys, 100);
+    for (let k = 0; k < 100; k += 3) s.set(`k-${k}`, new Uint8Array(900));
+    same("after growing replacements");
+    assert.ok(s.fill().usedBytes > 0);
+  });
+
   test("large values (a model blob) are replaced repeatedly without leaking", () => {
     const s = SharedDataStore.create({ bytes: 16 * MiB });
     s.set("small", "x");
