@@ -45,10 +45,10 @@ export class CampaignReloader {
       changes = catalog.replace(readCampaignFile(this.o.path));
     } catch (err) {
       const code = (err as { code?: string }).code;
-      log.error({ event: "campaigns_reload_failed", trigger, code, err: (err as Error).message, config_version: catalog.version }, "campaign reload refused: the current set stays");
+      log.error({ event: "campaigns_reload_failed", trigger, code, err: (err as Error).message, config_version: catalog.version, file_version: catalog.fileVersion }, "campaign reload refused: the current set stays");
       throw err;
     }
-    log.info({ event: "campaigns_reloaded", trigger, ...changes }, "campaign set reloaded");
+    log.info({ event: "campaigns_reloaded", trigger, ...changes, file_version: catalog.fileVersion }, "campaign set reloaded");
     return changes;
   }
 }

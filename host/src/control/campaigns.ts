@@ -44,20 +44,29 @@ export class CampaignCatalog {
   private base: CampaignSet;
   /** Fleet overrides by campaign id (also of campaigns the base does not have: they apply if it comes back). */
   private overrides = new Map<string, CampaignOverride>();
+  /** The `version` written in the file last loaded (at start or by a reload); admin changes do not move it. */
+  private fileVersionValue: number;
 
   /** `check`: the filter's parser (tests of what the filter does with a set it refuses pass another). */
   constructor(set: CampaignSet, private readonly check: CampaignSetCheck = filterParserCheck) {
     this.text = this.checked(set);
     this.set = structuredClone(set);
     this.base = structuredClone(set);
+    this.fileVersionValue = set.version;
   }
 
   static fromFile(path: string, check?: CampaignSetCheck): CampaignCatalog {
     return new CampaignCatalog(readCampaignFile(path), check);
   }
 
+  /** The published version (config_version): the file's, plus one for each admin change since. */
   get version(): number {
     return this.set.version;
+  }
+
+  /** The version of the file last loaded: what a reload's file must be above. */
+  get fileVersion(): number {
+    return this.fileVersionValue;
   }
 
   /** The JSON document served at /nexus/v1/config. */
@@ -120,18 +129,22 @@ export class CampaignCatalog {
   }
 
   /**
-   * Publishes a whole new set (a reload), checked as at start-up. Its version must be higher
-   * than the current one: a filter skips a set whose version equals the one it has loaded (new
-   * VMs would run the new set, running ones the old), and versions that only go up keep one
-   * version number for one document in logs and metrics. Throws, changing nothing.
+   * Publishes a whole new set (a reload), checked as at start-up. Its file version must be higher
+   * than the last file's, so that an older file is never loaded again by mistake. It is published
+   * as the file's version, or one above the published version when admin changes since the last
+   * file went higher: a filter skips a set whose version equals the one it has loaded (new VMs
+   * would run the new set, running ones the old), so published versions only go up. Admin changes
+   * are counted on each pod from its own start, so pods publish different versions for one file;
+   * a reload needs only the file's own version raised, on every pod alike. Throws, changing nothing.
    */
   replace(set: CampaignSet): CampaignChanges {
     this.checked(set); // the file itself first: a set the filter refuses is refused whatever its version
-    if (set.version <= this.set.version) {
-      throw new CampaignError("CAMPAIGNS_VERSION_NOT_HIGHER", `version ${set.version} is not higher than the current version ${this.set.version} (versions only go up: a filter skips a set of the version it has)`);
+    if (set.version <= this.fileVersionValue) {
+      throw new CampaignError("CAMPAIGNS_VERSION_NOT_HIGHER", `version ${set.version} is not higher than the file version ${this.fileVersionValue} loaded before (file versions only go up)`);
     }
     const before = this.set;
-    this.publish(structuredClone(set), this.overrides, set.version);
+    this.publish(structuredClone(set), this.overrides, Math.max(set.version, this.set.version + 1));
+    this.fileVersionValue = set.version;
     return diffSets(before, this.set);
   }
 
@@ -150,6 +163,7 @@ export class CampaignCatalog {
 
 /** What a replace() changed, by campaign id. */
 export interface CampaignChanges {
+  /** The published version (config_version). */
   version: number;
   added: string[];
   removed: string[];

@@ -111,5 +111,5 @@ function changeCampaign(res: ServerResponse, catalog: CampaignCatalog, id: strin
 export function refuseCampaignChange(res: ServerResponse, catalog: CampaignCatalog, err: unknown): void {
   if (!(err instanceof CampaignError)) throw err;
   const status = err.code === "CAMPAIGNS_VERSION_NOT_HIGHER" ? 409 : 400;
-  sendJson(res, status, { error: err.message, code: err.code, config_version: catalog.version });
+  sendJson(res, status, { error: err.message, code: err.code, config_version: catalog.version, file_version: catalog.fileVersion });
 }

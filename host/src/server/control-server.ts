@@ -241,6 +241,7 @@ export class ControlServer {
     if (req.method === "GET" && path === "/admin/v1/state") {
       return sendJson(res, 200, {
         config_version: this.d.catalog.version,
+        file_version: this.d.catalog.fileVersion,
         campaigns: this.d.catalog.campaigns.map((c) => this.campaignState(c)),
         model: this.d.models.current ? { version: this.d.models.current.version, source: this.d.models.current.source, signed: this.d.models.current.signed } : null,
         model_state: this.d.models.state,
@@ -304,11 +305,11 @@ export class ControlServer {
     }
   }
 
-  /** 200 with what changed; 409 for a version not higher than the current one; 400 for a bad file or set. */
+  /** 200 with what changed; 409 for a file version not higher than the last file's; 400 for a bad file or set. */
   private async reloadCall(res: ServerResponse, reload: () => Promise<CampaignChanges>): Promise<void> {
     try {
       const c = await reload();
-      sendJson(res, 200, { config_version: c.version, added: c.added, removed: c.removed, changed: c.changed });
+      sendJson(res, 200, { config_version: c.version, file_version: this.d.catalog.fileVersion, added: c.added, removed: c.removed, changed: c.changed });
     } catch (err) {
       refuseCampaignChange(res, this.d.catalog, err);
     }

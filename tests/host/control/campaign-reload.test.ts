@@ -74,7 +74,7 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     writeSet({ version: 2, campaigns: [campaign("new-cpa")] });
     const r = await reload();
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json(), { config_version: 2, added: ["new-cpa"], removed: ["old-cpa"], changed: [] });
+    assert.deepEqual(r.json(), { config_version: 2, file_version: 2, added: ["new-cpa"], removed: ["old-cpa"], changed: [] });
     const s = await state();
     assert.equal(s.config_version, 2);
     assert.deepEqual(s.campaigns.map((c: { id: string }) => c.id), ["new-cpa"]);
@@ -126,14 +126,14 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     writeSet({ version: 3, campaigns: [changed] });
     const r = await reload();
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json(), { config_version: 3, added: [], removed: [], changed: ["new-cpa"] });
+    assert.deepEqual(r.json(), { config_version: 3, file_version: 3, added: [], removed: [], changed: ["new-cpa"] });
     await until(async () => (await bidFor()) === "no-bid paused", 10_000, "the filter applies the change (paused)");
     assert.equal((await state()).campaigns[0].budget.total_micros, TOTAL / 2);
     if (redis) await until(async () => Number((await redisCampaign("new-cpa")).total) === TOTAL / 2, 10_000, "the lease passes the new limits to Redis");
     // The same documents with the keys in another order: a new version, nothing changed.
     const reordered = Object.fromEntries(Object.entries(changed).reverse());
     writeSet({ campaigns: [reordered], version: 4 });
-    assert.deepEqual((await reload()).json(), { config_version: 4, added: [], removed: [], changed: [] });
+    assert.deepEqual((await reload()).json(), { config_version: 4, file_version: 4, added: [], removed: [], changed: [] });
   });
 
   it("refuses a version that is not higher (409) and changes nothing", async () => {
@@ -142,7 +142,7 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
       writeSet({ version, campaigns: [campaign("other-cpa")] });
       const r = await reload();
       assert.equal(r.status, 409, r.text);
-      assert.match(r.json().error, /not higher than the current version 4/);
+      assert.match(r.json().error, /version \d is not higher than the file version 4 loaded before/);
     }
     assert.equal(await published(), before);
     assert.equal((await state()).config_version, 4);
@@ -215,6 +215,27 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
     assert.equal(app.sync.filter.configVersion, 11, "the filter still runs version 11");
     assert.equal(await bidFor(), "new-cpa");
     assert.equal(await loadFailures(), failuresBefore, "no filter was sent a set it refuses");
+  });
+
+  it("after admin changes, the next file version is taken (not one above every change) and published above them", async () => {
+    const admin = async (action: string) => {
+      const r = await request(`${app.controlUrl}/admin/v1/campaigns/new-cpa/${action}`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(r.statusCode, 200, await r.body.text());
+    };
+    await admin("pause");
+    await admin("resume");
+    const s = await state();
+    assert.ok(s.config_version >= 13, `admin changes published ${s.config_version}`);
+    assert.equal(s.file_version, 11, "the file is still version 11");
+    // Before, this file was refused (409): its version was not above the admin changes' 13.
+    writeSet({ version: 12, campaigns: [campaign("new-cpa"), campaign("next-cpa")] });
+    const r = await reload();
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json(), { config_version: s.config_version + 1, file_version: 12, added: ["next-cpa"], removed: [], changed: [] });
+    await until(() => app.sync.filter.configVersion === s.config_version + 1, 10_000, "the filter loads the published version");
+    // The file before is still refused.
+    writeSet({ version: 11, campaigns: [] });
+    assert.equal((await reload()).status, 409);
   });
 }
 

@@ -35,6 +35,27 @@ describe("CampaignCatalog.replace", () => {
     assert.ok(catalog.get("d"), "the catalog keeps its own copy");
   });
 
+  it("after admin changes, takes a file whose own version is higher and publishes it above them", () => {
+    const catalog = new CampaignCatalog(set(5, "a", "b"));
+    // Three admin changes on this pod: published 6, 7, 8; the file is still at 5.
+    catalog.update("a", (c) => (c.active = false));
+    catalog.setOverride("b", { paused: true, updatedMs: 1, updatedBy: "pod-a" });
+    catalog.update("a", (c) => (c.active = true));
+    assert.equal(catalog.version, 8);
+    assert.equal(catalog.fileVersion, 5);
+    // The next file only needs to be above the last file (5), not above the published 8.
+    assert.equal(catalog.replace(set(6, "a", "b")).version, 9, "published above the admin changes");
+    assert.equal(catalog.fileVersion, 6);
+    assert.equal(JSON.parse(catalog.json).version, 9, "the filter is served the published version");
+    // A file far ahead is published as written.
+    assert.equal(catalog.replace(set(20, "a", "b")).version, 20);
+    assert.equal(catalog.fileVersion, 20);
+    // Still never an older or the same file.
+    refused(catalog, set(20, "a"), "CAMPAIGNS_VERSION_NOT_HIGHER");
+    refused(catalog, set(19, "a"), "CAMPAIGNS_VERSION_NOT_HIGHER");
+    assert.equal(catalog.version, 20);
+  });
+
   it("refuses a version that is not higher, or a set start-up refuses, changing nothing", () => {
     const catalog = new CampaignCatalog(set(5, "a"));
     refused(catalog, set(5, "b"), "CAMPAIGNS_VERSION_NOT_HIGHER");
