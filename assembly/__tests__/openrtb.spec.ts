@@ -682,7 +682,7 @@ describe("BidRequest: type slips read as meant (the default)", () => {
   it("reports a malformed value as invalid JSON, as strict reading does", () => {
     expect(errorOf(withImp('{"id":"1","banner":{"w":tru}}'))).toStrictEqual("$: invalid literal at byte 42");
     expect(errorOf(withImp('{"id":01,"banner":{}}'))).toStrictEqual("$: invalid number at byte 25");
-    expect(errorOf(withTop('"cur":"US\\x"'))).toStrictEqual("$: invalid escape at byte 42");
+    expect(errorOf(withTop('"cur":"US\\x"'))).toStrictEqual("$: invalid escape sequence at byte 66");
   });
 });
 
