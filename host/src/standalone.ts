@@ -102,6 +102,12 @@ export function standaloneHashBits(cfg: HostConfig): number | undefined {
 export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource, filterHashBits?: number): Promise<ControlPlane> {
   const metrics = new HostMetrics();
   const catalog = CampaignCatalog.fromFile(cfg.campaignsPath);
+  Object.assign(metrics.campaignOverridden, {
+    collect: () => {
+      metrics.campaignOverridden.reset();
+      for (const id of catalog.overriddenIds()) metrics.campaignOverridden.set({ campaign: id }, 1);
+    },
+  });
   // A PEM, a file holding one (relative to the working directory), or a bare base64 key.
   const keyPath = publicKeyPath(cfg.model.publicKey, process.cwd());
   const publicKey = keyPath !== undefined ? readFileSync(keyPath, "utf8") : cfg.model.publicKey;

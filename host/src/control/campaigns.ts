@@ -88,6 +88,11 @@ export class CampaignCatalog {
     return this.base.campaigns.find((c) => c.id === id);
   }
 
+  /** Ids of the campaigns with a fleet override (also of campaigns the set no longer has). */
+  overriddenIds(): string[] {
+    return [...this.overrides.keys()];
+  }
+
   /** The fleet override this host applies to the campaign, if any. */
   override(id: string): CampaignOverride | undefined {
     return this.overrides.get(id);

@@ -30,6 +30,8 @@ export class HostMetrics {
    */
   readonly modelCurrentAt = new Gauge({ name: "nexus_host_model_current_timestamp_seconds", help: "Unix time of the last model store poll that found the served model current (0: never)", registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: "nexus_host_model_info", help: "1 for the model version served (label version)", labelNames: ["version"], registers: [this.registry] });
+  /** Read at each scrape from the catalog: which campaigns run under an admin override, not as the file says. */
+  readonly campaignOverridden = new Gauge({ name: "nexus_host_campaign_overridden", help: "1 for each campaign under a fleet-wide admin override (pause or budget, kept in Redis) on this host", labelNames: ["campaign"], registers: [this.registry] });
   readonly adminRequests = new Counter({ name: "nexus_host_admin_requests_total", help: "Admin API requests", labelNames: ["outcome"], registers: [this.registry] });
   /** Standalone: requests the bid port answered itself, before or instead of the filter (the filter's own answers are its metrics). */
   readonly bidRejected = new Counter({ name: "nexus_host_bid_rejected_total", help: "Bid-port requests the host answered itself, not the filter (malformed HTTP, too slow, too large, bad encoding, no route, filter unavailable, a bid while draining)", labelNames: ["status", "reason"], registers: [this.registry] });

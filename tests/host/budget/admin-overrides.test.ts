@@ -49,6 +49,11 @@ async function campaignState(pod: HardeningBidder) {
   return (r.json().campaigns as Array<Record<string, any>>).find((c) => c.id === CAMPAIGN)!;
 }
 
+async function metricsOf(pod: HardeningBidder): Promise<string> {
+  const r = await request(`${pod.controlUrl}/metrics`);
+  return r.body.text();
+}
+
 async function bid(pod: HardeningBidder): Promise<number> {
   return (await post(`${pod.bidUrl}/openrtb2/bid`, README_REQUEST)).status;
 }
@@ -126,6 +131,10 @@ describe("admin changes hold for pods started after them (Redis budget source)",
     assert.equal(state.override.paused, true);
     assert.equal(state.override.updated_by, "ov-pause-a");
     await until("A's unspent slice given back", () => unspent(a) === 0n);
+    // SREs see it on every pod's /metrics, the one that learnt it from Redis included.
+    const overridden = new RegExp(`^nexus_host_campaign_overridden\\{campaign="${CAMPAIGN}"\\} 1$`, "m");
+    assert.match(await metricsOf(a), overridden);
+    assert.match(await metricsOf(c), overridden);
 
     const resumed = await admin(a, "POST", `/campaigns/${CAMPAIGN}/resume`);
     assert.equal(resumed.status, 200, resumed.text);
@@ -134,6 +143,7 @@ describe("admin changes hold for pods started after them (Redis budget source)",
     await holdsBudget(c, "C after the resume");
     assert.equal(await bid(c), 200);
     assert.equal((await campaignState(c)).override, null);
+    assert.doesNotMatch(await metricsOf(c), /^nexus_host_campaign_overridden\{/m, "no override, no series");
   });
 
   it("a total lowered on A holds for C started later: the fleet's spend stays within the new cap; clearing the override gives the file's total back", async () => {
