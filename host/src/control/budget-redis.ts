@@ -561,6 +561,7 @@ export class RedisBudgetSource implements BudgetSource {
       else if (change < 0) m.budgetReturnedMicros.inc({ campaign: limits.id }, -change);
       m.budgetCampaignGranted.set({ campaign: limits.id }, r.campaignGranted);
     }
+    if (r.registered === 2) m?.budgetLedgerRestarts.inc({ campaign: limits.id });
     if (r.registered !== 0) {
       const holds = Math.max(report.granted, report.charged + report.reserved);
       // A pod the store did not know that holds nothing is a new pod (info); one that holds money

@@ -10,6 +10,12 @@ export class HostMetrics {
   readonly grantedMicros = new Gauge({ name: "nexus_host_granted_micros", help: "Cumulative micros granted to this pod", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetErrors = new Counter({ name: "nexus_host_budget_errors_total", help: "Budget source failures (e.g. Redis unreachable)", registers: [this.registry] });
   readonly budgetUp = new Gauge({ name: "nexus_host_budget_source_up", help: "1 when the budget source answers", registers: [this.registry] });
+  /**
+   * A pod's ledger seen restarted (a new epoch, or charged going backwards): once per campaign when
+   * an Envoy (standalone: the process) restarts under the same pod id; over and over when two hosts
+   * lease under one pod id (NexusBudgetLedgerRestarting).
+   */
+  readonly budgetLedgerRestarts = new Counter({ name: "nexus_host_budget_ledger_restarts_total", help: "Leases that found this pod's ledger restarted (its old grant counted as spent; new money held for the recovery hold)", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetStaleReports = new Counter({ name: "nexus_host_budget_stale_reports_total", help: "Sync reports older than one already applied for the same ledger (a leader VM that stalled with its report unsent): ignored", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetLeases = new Counter({ name: "nexus_host_budget_leases_total", help: "Budget leases run against the shared budget store (Redis)", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetLeasedMicros = new Counter({ name: "nexus_host_budget_leased_micros_total", help: "New micros this pod took from the shared budget (increases of its grant)", labelNames: ["campaign"], registers: [this.registry] });

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { RedisBudgetSource } from "../../../host/src/control/budget-redis.ts";
 import { MemoryBudgetSource, type CampaignLimits, type PodReport } from "../../../host/src/control/budget.ts";
+import { HostMetrics } from "../../../host/src/server/host-metrics.ts";
 import { deletePrefix, uniquePrefix } from "../../helpers/redis-server.ts";
 
 const SHARED_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -49,6 +50,27 @@ describe("redis budget lease: a ledger that restarts before its first charge", (
       assert.ok(exposure <= limits.totalMicros, `the restarted ledger got ${fresh.granted}: ${exposure} may be spent of a ${limits.totalMicros} total`);
       assert.equal(fresh.granted, 0);
       assert.equal((await s.campaignState("c", T0 + 20_000)).resets, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("counts every restart in nexus_host_budget_ledger_restarts_total: one for a restart, one per lease for two hosts under one pod id", async () => {
+    const metrics = new HostMetrics(false);
+    const s = new RedisBudgetSource({ client, keyPrefix: prefix, policy: { leaseSeconds: 10, minSliceMicros: 1000, pacingSeconds: 20 }, utcOffsetMinutes: 0, recoveryHoldMs: 0, metrics });
+    const l3: CampaignLimits = { ...limits, id: "c3" };
+    const rep3 = (granted: number, ledgerEpoch: number): PodReport => ({ ...rep("dup", granted, 0, ledgerEpoch), campaignId: "c3" });
+    const restarts = async () => (await metrics.registry.getSingleMetricAsString("nexus_host_budget_ledger_restarts_total")).match(/campaign="c3"\} (\d+)/)?.[1] ?? "0";
+    try {
+      await s.lease(l3, rep3(0, 31), T0);
+      assert.equal(await restarts(), "0", "a new pod is no restart");
+      await s.lease(l3, rep3(0, 32), T0 + 1000); // its Envoy restarted: a new epoch
+      assert.equal(await restarts(), "1");
+      await s.lease(l3, rep3(0, 32), T0 + 2000);
+      assert.equal(await restarts(), "1", "the same ledger again: no restart");
+      // Two hosts with one pod id take turns: each lease looks like a restart of the other.
+      for (let i = 0; i < 4; i++) await s.lease(l3, rep3(0, i % 2 === 0 ? 31 : 32), T0 + 3000 + i * 1000);
+      assert.equal(await restarts(), "5");
     } finally {
       await s.close();
     }
