@@ -27,7 +27,7 @@ export class PluginConfig {
   gdprVendorId: i32 = 0;
   /** regs.coppa = 1: no bid (`coppa`) instead of a contextual bid. */
   coppaNoBid: bool = false;
-  /** Refuse (400) the type slips exchanges make instead of reading them as meant (core/openrtb/README.md "Types"). */
+  /** Refuse (400) the type slips exchanges make instead of reading them as meant (core/openrtb/README.md "Type slips"). */
   strictTypes: bool = false;
   /** Envoy cluster of the control-plane host (proxy_http_call upstream). */
   hostCluster: OwnedBytes = OwnedBytes.fromString("nexus_host");

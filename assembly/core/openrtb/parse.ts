@@ -43,7 +43,7 @@ export class BidRequestParser {
 
   /**
    * Whether the type slips exchanges make are read as meant (the default; see
-   * FieldReader.tolerant and README.md "Types") or refused with a 400 (the
+   * FieldReader.tolerant and README.md "Type slips") or refused with a 400 (the
    * plugin's `strict_types`).
    */
   get tolerant(): bool {
