@@ -72,22 +72,67 @@ describe("parseCpmToMicros", () => {
     expect(cpm("1.0000000000.")).toBe(-1);
   });
 
-  it("refuses anything that is not a plain decimal", () => {
+  it("reads exponents, as Java's Double.toString and others print prices", () => {
+    expect(cpm("1.5E0")).toBe(1500);
+    expect(cpm("15e-1")).toBe(1500);
+    expect(cpm("2.5e-3")).toBe(3); // 0.0025 CPM = 2.5 micros, rounded up
+    expect(cpm("1.0E-4")).toBe(1);
+    expect(cpm("1e3")).toBe(1000000);
+    expect(cpm("1.25E+2")).toBe(125000);
+    expect(cpm("0.000123e4")).toBe(1230);
+    expect(cpm("1e6")).toBe(1000000000);
+    expect(cpm("1.000000001e6")).toBe(-1); // above 1,000,000 CPM
+    expect(cpm("1e7")).toBe(-1);
+    expect(cpm("1e999999999")).toBe(-1);
+    expect(cpm("0e999999999")).toBe(0);
+    expect(cpm("5e-999999999")).toBe(0); // under a billionth of a CPM: ignored, as further decimals are
+    // The same nine-decimal rule as without an exponent.
+    expect(cpm("3.0000000000000004E-1")).toBe(300);
+    expect(cpm("123456789e-9")).toBe(124);
+  });
+
+  it("reads percent-encoded prices, a plus sign, spaces around, and a bare point", () => {
+    expect(cpm("1%2E5")).toBe(1500);
+    expect(cpm("1%2e5")).toBe(1500);
+    expect(cpm("1.5%20")).toBe(1500);
+    expect(cpm("%201.5")).toBe(1500);
+    expect(cpm("1.5E%2B0")).toBe(1500);
+    expect(cpm("%31")).toBe(1000);
+    expect(cpm("+1")).toBe(1000);
+    expect(cpm(" 1")).toBe(1000);
+    expect(cpm("1 ")).toBe(1000);
+    expect(cpm(".5")).toBe(500);
+    expect(cpm("1.")).toBe(1000);
+  });
+
+  it("refuses anything that is not a decimal number", () => {
     expect(cpm("")).toBe(-1);
+    expect(cpm("   ")).toBe(-1);
+    expect(cpm("%20")).toBe(-1);
     expect(cpm("-1")).toBe(-1);
-    expect(cpm("+1")).toBe(-1);
-    expect(cpm("1e3")).toBe(-1);
-    expect(cpm("1.")).toBe(-1);
-    expect(cpm(".5")).toBe(-1);
+    expect(cpm("+-1")).toBe(-1);
+    expect(cpm("++1")).toBe(-1);
     expect(cpm(".")).toBe(-1);
+    expect(cpm("+")).toBe(-1);
     expect(cpm("1.2.3")).toBe(-1);
     expect(cpm("1,5")).toBe(-1);
-    expect(cpm(" 1")).toBe(-1);
-    expect(cpm("1 ")).toBe(-1);
+    expect(cpm("1 5")).toBe(-1);
+    expect(cpm("1e")).toBe(-1);
+    expect(cpm("1e+")).toBe(-1);
+    expect(cpm("1e1.5")).toBe(-1);
+    expect(cpm("e5")).toBe(-1);
+    expect(cpm("1.5e0x")).toBe(-1);
     expect(cpm("0x10")).toBe(-1);
     expect(cpm("NaN")).toBe(-1);
+    expect(cpm("Infinity")).toBe(-1);
+    expect(cpm("1%2")).toBe(-1); // a cut escape
+    expect(cpm("1%G5")).toBe(-1);
+    expect(cpm("%")).toBe(-1);
     expect(cpm("${AUCTION_PRICE}")).toBe(-1);
     expect(cpm("%24%7BAUCTION_PRICE%7D")).toBe(-1);
+    // Encrypted prices (e.g. web-safe base64) cannot be read: the notice stays pending (SECURITY.md G8).
+    expect(cpm("WEp8wQAEj_sKmbHGRnxMYjGGb-8GM0LUo1vu3w")).toBe(-1);
+    expect(cpm("AAABi2Px8CoAAAAAAAAAAA%3D%3D")).toBe(-1);
   });
 
   it("refuses prices above 1,000,000 CPM and over-long input", () => {
@@ -95,6 +140,9 @@ describe("parseCpmToMicros", () => {
     expect(cpm("9999999999999999999999")).toBe(-1);
     expect(cpm("00000000000000000000000000000000000001.5")).toBe(1500); // 40 characters
     expect(cpm("000000000000000000000000000000000000001.5")).toBe(-1); // 41 characters
+    // 40 bytes once decoded: 120 encoded bytes at most.
+    expect(cpm("%30".repeat(38) + "1.5")).toBe(-1); // 41 decoded
+    expect(cpm("%30".repeat(37) + "1.5")).toBe(1500); // 40 decoded
   });
 
   // Regression: only the integer part was checked against 1,000,000 CPM.

@@ -35,49 +35,128 @@ export function pathLength(ptr: usize, len: i32): i32 {
   return len;
 }
 
+/** Longest price text read (after percent-decoding): 40 bytes. */
+const MAX_PRICE_BYTES: i32 = 40;
+/** The percent-decoded price (static: decoding allocates nothing). */
+const decoded = new StaticArray<u8>(MAX_PRICE_BYTES);
+/** 10^0 .. 10^15: the place values of a price's digits in billionths of a CPM, up to 1,000,000 CPM. */
+const POW10_TO_15: StaticArray<i64> = [
+  1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+  10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000, 1000000000000000,
+];
+/** 1,000,000 CPM in billionths of a CPM: the highest price taken. */
+const MAX_PRICE_NANOS: i64 = 1000000000000000;
+
+@inline
+function hexValue(c: u8): i32 {
+  if (c >= 0x30 && c <= 0x39) return <i32>c - 0x30;
+  const l = c | 0x20;
+  if (l >= 0x61 && l <= 0x66) return <i32>l - 0x61 + 10;
+  return -1;
+}
+
 /**
- * Parses a CPM price ("1.25", "0.3", "2") into micros per impression, rounded
- * up. Decimals past the ninth (under a millionth of a micro) are checked and
- * ignored: an exchange that computes the clearing price in floating point
- * prints 0.3 as "0.30000000000000004" (or "0.29999999999999999"), and
+ * Percent-decodes the query value `s` into `decoded` and trims the spaces around it (a price
+ * some exchange wrote as `1.5%20`, or form-encoded with `+` for a space); returns its length,
+ * or -1 for a bad escape or more than MAX_PRICE_BYTES bytes.
+ */
+function decodePrice(s: Str): i32 {
+  let n = 0;
+  let i = 0;
+  while (i < s.len) {
+    let c = s.byteAt(i);
+    if (c == 0x25) {
+      if (i + 2 >= s.len) return -1;
+      const hi = hexValue(s.byteAt(i + 1));
+      const lo = hexValue(s.byteAt(i + 2));
+      if (hi < 0 || lo < 0) return -1;
+      c = <u8>((hi << 4) | lo);
+      i += 3;
+    } else {
+      i++;
+    }
+    if (n == MAX_PRICE_BYTES) return -1;
+    unchecked((decoded[n++] = c));
+  }
+  let start = 0;
+  while (start < n && unchecked(decoded[start]) == 0x20) start++;
+  let end = n;
+  while (end > start && unchecked(decoded[end - 1]) == 0x20) end--;
+  if (start > 0) for (let k = start; k < end; k++) unchecked((decoded[k - start] = decoded[k]));
+  return end - start;
+}
+
+/**
+ * Parses a CPM price into micros per impression, rounded up. Taken: a decimal
+ * number with an optional `+`, integer or fraction part (`2`, `1.25`, `.5`,
+ * `1.`), and an optional exponent (`1.5E0`, `2.5e-3`, `1.0E-4`: what Java's
+ * Double.toString and others print), percent-encoded or not (`1%2E5`), with
+ * spaces around it. Decimals of a CPM past the ninth (under a millionth of a
+ * micro) are ignored: an exchange that computes the clearing price in floating
+ * point prints 0.3 as "0.30000000000000004" (or "0.29999999999999999"), and
  * refusing that notice would leave a real win uncharged. Returns -1 for
- * anything else: empty, longer than 40 bytes, signs, exponents, an
- * unsubstituted ${AUCTION_PRICE} macro, or above 1,000,000 CPM.
+ * anything else: empty, more than 40 bytes once decoded, a minus sign, hex,
+ * an unsubstituted ${AUCTION_PRICE} macro, an encrypted price, or above
+ * 1,000,000 CPM. Exact: decided on the digits, no floating point.
  */
 export function parseCpmToMicros(s: Str): i64 {
-  const len = s.len;
-  if (len == 0 || len > 40) return -1;
-  let intPart: i64 = 0;
-  let frac: i64 = 0; // in 1e-9 units
-  let fracDigits = 0;
+  if (s.len == 0 || s.len > 3 * MAX_PRICE_BYTES) return -1;
+  const len = decodePrice(s);
+  if (len <= 0) return -1;
   let i = 0;
+  if (unchecked(decoded[0]) == 0x2b) i++; // '+'
+  // The digits, and how many stand before the decimal point.
+  const first = i;
   let digits = 0;
+  let intDigits = -1;
   while (i < len) {
-    const c = s.byteAt(i);
-    if (c == 0x2e) break;
-    if (c < 0x30 || c > 0x39) return -1;
-    intPart = intPart * 10 + <i64>(c - 0x30);
-    if (intPart > 1000000) return -1;
-    digits++;
+    const c = unchecked(decoded[i]);
+    if (c == 0x2e) {
+      if (intDigits >= 0) return -1; // a second '.'
+      intDigits = digits;
+    } else if (c >= 0x30 && c <= 0x39) {
+      digits++;
+    } else {
+      break;
+    }
     i++;
   }
   if (digits == 0) return -1;
+  if (intDigits < 0) intDigits = digits;
+  const mantissaEnd = i;
+  let exponent = 0;
   if (i < len) {
-    i++; // '.'
-    if (i == len) return -1;
-    while (i < len) {
-      const c = s.byteAt(i);
-      if (c < 0x30 || c > 0x39) return -1;
-      if (fracDigits < 9) {
-        frac = frac * 10 + <i64>(c - 0x30);
-        fracDigits++;
-      }
+    if ((unchecked(decoded[i]) | 0x20) != 0x65) return -1; // 'e' or 'E'
+    i++;
+    let negative = false;
+    if (i < len && (unchecked(decoded[i]) == 0x2b || unchecked(decoded[i]) == 0x2d)) {
+      negative = unchecked(decoded[i]) == 0x2d;
       i++;
     }
-    for (let k = fracDigits; k < 9; k++) frac *= 10;
+    if (i == len) return -1;
+    while (i < len) {
+      const c = unchecked(decoded[i]);
+      if (c < 0x30 || c > 0x39) return -1;
+      if (exponent < 1000) exponent = exponent * 10 + <i32>(c - 0x30);
+      i++;
+    }
+    if (negative) exponent = -exponent;
   }
-  if (intPart == 1000000 && frac > 0) return -1;
-  // micros per impression = CPM × 1000; CPM = intPart + frac / 1e9
-  const nanoMicros = intPart * 1_000_000_000_000 + frac * 1000; // micros × 1e9
-  return (nanoMicros + 999_999_999) / 1_000_000_000;
+  // Billionths of a CPM, truncated: digit k (from 0) of the mantissa is worth
+  // 10^(intDigits + exponent - 1 - k) CPM = 10^(intDigits + exponent + 8 - k) billionths.
+  let nanos: i64 = 0;
+  let k = 0;
+  for (let j = first; j < mantissaEnd; j++) {
+    const c = unchecked(decoded[j]);
+    if (c == 0x2e) continue;
+    const d = <i64>(c - 0x30);
+    const place = intDigits + exponent + 8 - k;
+    k++;
+    if (d == 0 || place < 0) continue;
+    if (place > 15) return -1;
+    nanos += d * unchecked(POW10_TO_15[place]);
+    if (nanos > MAX_PRICE_NANOS) return -1;
+  }
+  // micros per impression = CPM × 1000 = nanos / 10^6, rounded up.
+  return (nanos + 999_999) / 1_000_000;
 }

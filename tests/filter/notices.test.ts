@@ -45,6 +45,20 @@ describe("notices", () => {
     assert.equal(end.wins - before.wins, 1n);
   });
 
+  it("a win priced as exchanges print it (an exponent, percent-encoded, a plus sign, spaces) is charged at that price", async () => {
+    for (const form of [(p: string) => `${p}E0`, (p: string) => `${p.replace(".", "")}e-3`, (p: string) => p.replace(".", "%2E"), (p: string) => `%2B${p}%20`]) {
+      const b = await bid();
+      const price = (b.price / 2).toFixed(3);
+      const before = ledger();
+      // Written into the URL as is: the notice's query carries the exchange's bytes.
+      const r = await get(b.nurl.replace("${AUCTION_PRICE}", form(price)));
+      assert.deepEqual(r.json(), { status: "charged" }, form(price));
+      const after = ledger();
+      assert.equal(after.charged - before.charged, cpmToMicros(price), form(price));
+      assert.equal(after.reserved, before.reserved - cpmToMicros(String(b.price)));
+    }
+  });
+
   it("a repeated notice (nurl then burl) changes nothing", async () => {
     const b = await bid();
     const price = (b.price / 2).toFixed(3);
