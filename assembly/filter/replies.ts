@@ -50,6 +50,18 @@ export function replyError(status: u32, messagePtr: usize, messageLen: i32, deta
   replyJson(status, details);
 }
 
+/** 405 {"error": message} with the `allow` header RFC 9110 §15.5.6 asks for (e.g. "POST"). */
+export function replyMethodNotAllowed(allow: string, message: string): void {
+  scratch.reset();
+  scratch.ascii(message);
+  writeError(body, scratch.base, scratch.len);
+  headers.reset();
+  headers.addAscii("content-type", "application/json");
+  headers.addAscii("allow", allow);
+  headers.addAscii("x-openrtb-version", "2.6");
+  sendWithDetails(405, "nexus_method", body.base, body.len);
+}
+
 /** replyError with an ASCII literal message. */
 export function replyErrorText(status: u32, message: string, details: string): void {
   scratch.reset();

@@ -9,7 +9,7 @@ import {
 import { Str, bytesEqual, bytesEqualAscii, bytesEqualAsciiIgnoreCase } from "../core/bytes/str";
 import { NexusRoot } from "./root";
 import { pathLength } from "./query";
-import { replyErrorText } from "./replies";
+import { replyErrorText, replyMethodNotAllowed } from "./replies";
 import { metrics } from "./metrics";
 import { monotonicNanos } from "./monotonic";
 
@@ -93,7 +93,7 @@ export class NexusStream extends HttpContext {
       this.startNanos = currentTimeNanos();
       this.startMono = monotonicNanos();
       metrics.inc(metrics.requests);
-      if (!methodIs("POST")) return this.fail(405, "method not allowed: use POST", "nexus_method");
+      if (!methodIs("POST")) return this.methodNotAllowed("POST", "method not allowed: use POST");
       if (headerMap.findAscii("content-encoding") && !valueIs("identity")) {
         // Envoy's decompressor runs before this filter and removes the header.
         return this.fail(415, "unsupported content-encoding", "nexus_encoding");
@@ -118,7 +118,7 @@ export class NexusStream extends HttpContext {
     const isLoss = !isWin && bytesEqual(pathPtr, plen, cfg.lossPath.ptr, cfg.lossPath.len);
     if (isWin || isLoss) {
       this.route = isWin ? Route.WIN : Route.LOSS;
-      if (!methodIs("GET") && !methodIs("POST")) return this.fail(405, "method not allowed", "nexus_method");
+      if (!methodIs("GET") && !methodIs("POST")) return this.methodNotAllowed("GET, POST", "method not allowed");
       root.handleNotice(isWin, pathPtr, pathLen, this, headerMap.findAscii("x-nexus-forwarded"));
       this.replied = true;
       return Action.PAUSE;
@@ -163,6 +163,12 @@ export class NexusStream extends HttpContext {
 
   private fail(status: u32, message: string, details: string): u32 {
     replyErrorText(status, message, details);
+    this.replied = true;
+    return Action.PAUSE;
+  }
+
+  private methodNotAllowed(allow: string, message: string): u32 {
+    replyMethodNotAllowed(allow, message);
     this.replied = true;
     return Action.PAUSE;
   }

@@ -114,7 +114,13 @@ describe("bid path", () => {
   });
 
   it("answers 405 to GET on the bid path, 413 above the body limit, 404 off its paths", async () => {
-    assert.equal((await get(bidUrl)).status, 405);
+    const notAllowed = await get(bidUrl);
+    assert.equal(notAllowed.status, 405);
+    assert.equal(notAllowed.headers["allow"], "POST", "RFC 9110: a 405 names the allowed methods");
+    const noticeDelete = await request(`${app.bidUrl}/openrtb2/win?bid=1-00000000&price=1`, { method: "DELETE" });
+    assert.equal(noticeDelete.statusCode, 405);
+    assert.equal(noticeDelete.headers["allow"], "GET, POST");
+    await noticeDelete.body.text();
     const big = JSON.stringify({ id: "x", imp: [{ id: "1", banner: { w: 300, h: 250 } }], pad: "x".repeat(70_000) });
     assert.equal((await post(bidUrl, big)).status, 413);
     assert.equal((await get(`${app.bidUrl}/elsewhere`)).status, 404);
