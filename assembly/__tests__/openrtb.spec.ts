@@ -634,6 +634,22 @@ describe("BidRequest: type slips read as meant (the default)", () => {
     expect(req.imp(0).video.protocols.get(0)).toBe(2);
   });
 
+  it("reads user.keywords sent as an array as the list it is (user.kwarray, 2.6)", () => {
+    expect(errorOf(withTop('"user":{"keywords":["food","pasta"]}'))).toStrictEqual("OK");
+    expect(req.user.keywords.len).toBe(0);
+    expect(req.user.kwarray.count).toBe(2);
+    expect(str(req.user.kwarray.get(1))).toStrictEqual("pasta");
+    expect(req.coercedValues).toBe(1);
+    expect(errorOf(withTop('"user":{"keywords":"food,pasta","kwarray":["food","pasta"]}'))).toStrictEqual("OK");
+    expect(str(req.user.keywords)).toStrictEqual("food,pasta");
+    expect(req.user.kwarray.count).toBe(2);
+    expect(req.coercedValues).toBe(0);
+    expect(errorOf(withTop('"user":{"keywords":["food",{}]}'))).toStrictEqual("user.keywords[1]: expected string");
+    parser.tolerant = false;
+    expect(errorOf(withTop('"user":{"keywords":["food"]}'))).toStrictEqual("user.keywords: expected string");
+    parser.tolerant = true;
+  });
+
   it("counts nothing for a request of the right types", () => {
     expect(errorOf(withTop('"tmax":120,"cur":["USD"],"site":{"id":"5","mobile":1}'))).toStrictEqual("OK");
     expect(req.coercedValues).toBe(0);

@@ -1,7 +1,7 @@
 /** Who and where: site/app, device, geo, user, regs, source of the BidRequest. */
 import { Str } from "../bytes/str";
 import { IntList, StrList } from "../json/lists";
-import { MAX_CATS, MAX_INT_LIST, UNSET } from "./limits";
+import { MAX_CATS, MAX_INT_LIST, MAX_KEYWORDS, UNSET } from "./limits";
 
 export class Publisher {
   present: bool = false;
@@ -171,6 +171,11 @@ export class User {
   readonly buyeruid: Str = new Str();
   readonly gender: Str = new Str();
   readonly keywords: Str = new Str();
+  /**
+   * 2.6 user.kwarray (keywords as a list); also where user.keywords goes when an exchange sends
+   * it as an array (a type slip, FieldReader.tolerant).
+   */
+  readonly kwarray: StrList = new StrList(MAX_KEYWORDS);
   /** Year of birth, 0 = not given. */
   yob: i32 = 0;
   readonly geo: Geo = new Geo();
@@ -192,6 +197,7 @@ export class User {
     this.buyeruid.clear();
     this.gender.clear();
     this.keywords.clear();
+    this.kwarray.reset();
     this.yob = 0;
     this.geo.reset();
     this.consent.clear();

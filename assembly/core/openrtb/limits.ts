@@ -25,6 +25,8 @@ export const MAX_INT_LIST: i32 = 32;
 export const MAX_SEATS: i32 = 64;
 /** site.cat, app.cat. */
 export const MAX_CATS: i32 = 16;
+/** user.kwarray (2.6), or user.keywords sent as an array. */
+export const MAX_KEYWORDS: i32 = 16;
 /** deal.wseat and deal.wadomain (per deal, so kept small). */
 export const MAX_DEAL_SEATS: i32 = 8;
 /** Nodes of a supply chain are counted, never stored: no capacity. */

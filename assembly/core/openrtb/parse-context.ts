@@ -23,7 +23,7 @@ const DEVICE_FIELDS = new FieldTable([
   "devicetype", "js", "dnt", "lmt", "connectiontype", "w", "h", "geo",
 ]);
 const GEO_FIELDS = new FieldTable(["lat", "lon", "type", "country", "region", "city", "zip", "metro", "utcoffset"]);
-const USER_FIELDS = new FieldTable(["id", "buyeruid", "gender", "keywords", "yob", "geo", "data", "consent", "ext"]);
+const USER_FIELDS = new FieldTable(["id", "buyeruid", "gender", "keywords", "yob", "geo", "data", "consent", "ext", "kwarray"]);
 const USER_EXT_FIELDS = new FieldTable(["consent"]);
 const DATA_FIELDS = new FieldTable(["id", "name", "segment"]);
 const SEGMENT_FIELDS = new FieldTable(["id", "name", "value"]);
@@ -169,18 +169,32 @@ export function readUser(f: FieldReader, u: User, req: BidRequest): bool {
       case 0: ok = f.readString(u.id, S); break;
       case 1: ok = f.readString(u.buyeruid, S); break;
       case 2: ok = f.readString(u.gender, S); break;
-      case 3: ok = f.readString(u.keywords, S); break;
+      case 3: ok = readKeywords(f, u); break;
       case 4: ok = f.readInt(0, I32_MAX); u.yob = <i32>f.intValue; break;
       case 5: ok = readGeo(f, u.geo); break;
       case 6: ok = readUserData(f, u, req); break;
       // TCF strings can be long (vendor lists); cut like any other string.
       case 7: ok = f.readString(u.consent, S); break;
       case 8: ok = readUserExt(f, u); break;
+      case 9: ok = f.readStringList(u.kwarray, S); break;
     }
     if (!ok) return false;
     f.endField();
   }
   return k != FIELD_ERROR;
+}
+
+/**
+ * user.keywords: a comma-separated string; sent as an array of strings (as some exchanges do,
+ * the form 2.6 names kwarray) and read tolerantly, it goes to user.kwarray and counts as a type
+ * slip (in strict mode it is `expected string`).
+ */
+function readKeywords(f: FieldReader, u: User): bool {
+  if (f.tolerant && f.valueKind() == JsonKind.ARRAY) {
+    f.coercedValues++;
+    return f.readStringList(u.kwarray, S);
+  }
+  return f.readString(u.keywords, S);
 }
 
 function readUserExt(f: FieldReader, u: User): bool {
