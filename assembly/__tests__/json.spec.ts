@@ -386,6 +386,21 @@ describe("JsonReader: strings", () => {
     expect(validate('"\\uD83D\\n"')).toBe(JsonError.LONE_SURROGATE);
   });
 
+  it("reads lone surrogates as U+FFFD when told to (scratch.replaceLoneSurrogates), counting them", () => {
+    reader.scratch.replaceLoneSurrogates = true;
+    expect(stringBytes('"\\uD83D"')).toStrictEqual([0xef, 0xbf, 0xbd]);
+    expect(reader.scratch.replaced).toBe(1);
+    expect(stringBytes('"\\uD83Dx\\uDE00"')).toStrictEqual([0xef, 0xbf, 0xbd, 0x78, 0xef, 0xbf, 0xbd]);
+    expect(reader.scratch.replaced).toBe(2);
+    expect(stringBytes('"\\uD83D\\n"')).toStrictEqual([0xef, 0xbf, 0xbd, 0x0a]);
+    expect(stringBytes('"\\uD83D\\uDE00"')).toStrictEqual([0xf0, 0x9f, 0x98, 0x80]); // a pair is still a pair
+    expect(validate('"\\uD83D\\uD83D"')).toBe(0);
+    expect(validate('"\\uD83D')).toBe(JsonError.UNEXPECTED_END);
+    expect(validate('"\\uD83D\\uDE0"')).toBe(JsonError.INVALID_ESCAPE);
+    reader.scratch.replaceLoneSurrogates = false;
+    expect(validate('"\\uD83D"')).toBe(JsonError.LONE_SURROGATE);
+  });
+
   it("rejects bad escapes", () => {
     expect(validate('"\\x41"')).toBe(JsonError.INVALID_ESCAPE);
     expect(validate('"\\a"')).toBe(JsonError.INVALID_ESCAPE);

@@ -650,6 +650,18 @@ describe("BidRequest: type slips read as meant (the default)", () => {
     parser.tolerant = true;
   });
 
+  it("reads a lone surrogate escape as U+FFFD, wherever it is (JSON.stringify writes one for a string cut inside an emoji)", () => {
+    // In a field the parser skips, and in one it reads.
+    expect(errorOf(withTop('"site":{"content":{"title":"Breaking \\ud83d"},"name":"caf\\udc00 \\ud83d\\u0041 \\ud83d\\ude00"}'))).toStrictEqual("OK");
+    expect(str(req.site.name)).toStrictEqual("caf\uFFFD \uFFFDA \uD83D\uDE00");
+    expect(req.coercedValues).toBe(3);
+    // A reversed pair is two of them; a high one before another high one too.
+    expect(errorOf(withTop('"site":{"name":"\\ude00\\ud83d|\\ud83d\\ud83d"}'))).toStrictEqual("OK");
+    expect(str(req.site.name)).toStrictEqual("\uFFFD\uFFFD|\uFFFD\uFFFD");
+    // A cut or malformed escape is still invalid JSON.
+    expect(errorOf(withTop('"site":{"name":"\\ud83d\\u12"}'))).toStrictEqual("$: invalid escape sequence at byte 79");
+  });
+
   it("counts nothing for a request of the right types", () => {
     expect(errorOf(withTop('"tmax":120,"cur":["USD"],"site":{"id":"5","mobile":1}'))).toStrictEqual("OK");
     expect(req.coercedValues).toBe(0);
@@ -880,8 +892,10 @@ describe("BidRequest: invalid JSON", () => {
   });
 
   it("reports string problems", () => {
+    parser.tolerant = false; // by default a lone surrogate is read as U+FFFD (type slips, above)
     expect(errorOf('{"id":"a\\ud800","imp":[]}')).toStrictEqual("$: lone surrogate in unicode escape at byte 8");
     expect(parser.errorCode).toBe(ParseErrorCode.LONE_SURROGATE);
+    parser.tolerant = true;
     expect(errorOf('{"id":"a\\qb"}')).toStrictEqual("$: invalid escape sequence at byte 8");
     expect(parseBytes([0x7b, 0x22, 0x69, 0x64, 0x22, 0x3a, 0x22, 0x61, 0x01, 0x22, 0x7d])).toBe(ParseErrorCode.CONTROL_CHAR);
     expect(parser.errorMessage.toString()).toStrictEqual("$: control character in string at byte 8");

@@ -16,6 +16,14 @@ export class StringScratch {
   used: i32 = 0;
   error: i32 = 0;
   errorAt: usize = 0;
+  /**
+   * A \u escape of a lone surrogate (`"\uD83D"` not followed by a low one, a low one alone) is
+   * read as U+FFFD instead of refused, as most JSON decoders do (RFC 8259 §8.2 leaves it to them);
+   * JavaScript's JSON.stringify writes such escapes for a string cut inside an emoji pair.
+   */
+  replaceLoneSurrogates: bool = false;
+  /** Lone surrogates read as U+FFFD since reset(). */
+  replaced: i32 = 0;
 
   constructor(capacity: i32) {
     const cap = capacity < 16 ? 16 : capacity;
@@ -29,6 +37,7 @@ export class StringScratch {
     this.used = 0;
     this.error = 0;
     this.errorAt = 0;
+    this.replaced = 0;
   }
 
   @inline fail(code: i32, at: usize): usize {
@@ -196,19 +205,34 @@ function unescapeRest(start: usize, p: usize, end: usize, out: Str | null, scrat
           if (u < 0) return scratch.fail(JsonError.INVALID_ESCAPE, escapeAt);
           p += 4;
           cp = <u32>u;
-          if (cp >= 0xdc00 && cp <= 0xdfff) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
-          if (cp >= 0xd800 && cp <= 0xdbff) {
+          if (cp >= 0xdc00 && cp <= 0xdfff) {
+            if (!scratch.replaceLoneSurrogates) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
+            cp = 0xfffd;
+            scratch.replaced++;
+          } else if (cp >= 0xd800 && cp <= 0xdbff) {
             // A high surrogate must be followed at once by an escaped low one.
             if (p >= end) return scratch.fail(JsonError.UNEXPECTED_END, end);
-            if (load<u8>(p) != 0x5c) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
-            if (p + 1 >= end) return scratch.fail(JsonError.UNEXPECTED_END, end);
-            if (load<u8>(p + 1) != 0x75) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
-            const lo = readHex4(p + 2, end);
-            if (lo == -2) return scratch.fail(JsonError.UNEXPECTED_END, end);
-            if (lo < 0) return scratch.fail(JsonError.INVALID_ESCAPE, p);
-            if (lo < 0xdc00 || lo > 0xdfff) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
-            p += 6;
-            cp = 0x10000 + (((cp - 0xd800) << 10) | (<u32>lo - 0xdc00));
+            let pair = load<u8>(p) == 0x5c;
+            if (pair) {
+              if (p + 1 >= end) return scratch.fail(JsonError.UNEXPECTED_END, end);
+              pair = load<u8>(p + 1) == 0x75;
+            }
+            let lo: i32 = -1;
+            if (pair) {
+              lo = readHex4(p + 2, end);
+              if (lo == -2) return scratch.fail(JsonError.UNEXPECTED_END, end);
+              if (lo < 0) return scratch.fail(JsonError.INVALID_ESCAPE, p);
+              pair = lo >= 0xdc00 && lo <= 0xdfff;
+            }
+            if (pair) {
+              p += 6;
+              cp = 0x10000 + (((cp - 0xd800) << 10) | (<u32>lo - 0xdc00));
+            } else {
+              // What follows is read on its own (another escape, a quote, a character).
+              if (!scratch.replaceLoneSurrogates) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
+              cp = 0xfffd;
+              scratch.replaced++;
+            }
           }
           break;
         }

@@ -38,7 +38,7 @@ export class BidRequestParser {
    */
   constructor(scratchBytes: i32 = 65536, maxDepth: i32 = 32) {
     this.fields = new FieldReader(scratchBytes, maxDepth);
-    this.fields.tolerant = true;
+    this.tolerant = true;
   }
 
   /**
@@ -52,6 +52,7 @@ export class BidRequestParser {
 
   set tolerant(on: bool) {
     this.fields.tolerant = on;
+    this.fields.reader.scratch.replaceLoneSurrogates = on;
   }
 
   /**
@@ -72,7 +73,7 @@ export class BidRequestParser {
     }
     out.truncatedStrings = f.truncatedStrings;
     out.truncatedArrays = f.truncatedArrays;
-    out.coercedValues = f.coercedValues;
+    out.coercedValues = f.coercedValues + f.reader.scratch.replaced;
     this.errorCode = f.error;
     if (f.error != 0) f.errorMessageInto(this.errorMessage);
     else this.errorMessage.clear();
