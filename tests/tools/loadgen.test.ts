@@ -2,12 +2,16 @@
 // mapping with unique ids, wins are bids above the logged market price
 // (converted from CNY fen with --fx), win notices carry ${AUCTION_PRICE}.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readRawLog } from "../../host/src/data/ipinyou.ts";
 import {
   chargedMicros, formatPrice, loadAuctions, main, parseBidResponse, parseFx, percentile, runLoadgen, substituteMacros, type LoadgenResult,
 } from "../../host/src/tools/loadgen.ts";
-import { fixture } from "./helpers.ts";
+import { fixture, ROOT } from "./helpers.ts";
 import { startStubBidder, type StubBidder } from "./stub-bidder.ts";
 
 let stub: StubBidder;
@@ -154,6 +158,41 @@ describe("loadgen against a stub bidder", () => {
     assert.equal(await main(["--url", "http://127.0.0.1:9/openrtb2/bid", "--log", fixture("raw-log.sample.txt"), "--requests", "2", "--timeout-ms", "500"], io), 1);
     assert.match(err.join(""), /^error NO_RESPONSES: none of 2 requests got an answer/m);
     assert.match(out.join(""), /requests +2 in /, "the summary is still printed");
+  });
+
+  it("answers that are all HTTP errors (a wrong path or port) are exit 1 (NO_BID_ANSWERS), after the summary", async () => {
+    const notFound = createServer((_req, res) => res.writeHead(404).end("not found"));
+    await new Promise<void>((r) => notFound.listen(0, "127.0.0.1", () => r()));
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const url = `http://127.0.0.1:${(notFound.address() as AddressInfo).port}/wrong/path`;
+      const code = await main(["--url", url, "--log", fixture("raw-log.sample.txt"), "--requests", "6"], { out: (s) => void out.push(s), err: (s) => void err.push(s), progress: false });
+      assert.equal(code, 1);
+      assert.match(err.join(""), /^error NO_BID_ANSWERS: none of 6 answers from .* was a bid response or a no-bid \(\{"http-404":6\}\)/m);
+      assert.match(out.join(""), /requests +6 in .*, 6 answers \(bid responses, no-bids and HTTP errors\)/);
+    } finally {
+      await new Promise<void>((r) => notFound.close(() => r()));
+    }
+  });
+
+  it("Ctrl-C stops sending, finishes what is in flight, prints the summary marked interrupted, exit 130", { timeout: 60_000 }, async () => {
+    const child = spawn(process.execPath, [join(ROOT, "dist/nexus-rtb.mjs"), "loadgen", "--url", stub.url, "--log", fixture("raw-log.sample.txt"), "--rate", "50", "--duration", "60", "--fx", "USD=0.14"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const sentBefore = stub.requests.length;
+    // Let it send for a while, then interrupt it as a terminal would.
+    await new Promise((r) => setTimeout(r, 2500));
+    const t0 = Date.now();
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    assert.equal(code, 130);
+    assert.ok(Date.now() - t0 < 10_000, "it stopped at once, not at the end of --duration");
+    const m = /requests +(\d+) in [0-9.]+ s \(interrupted\)/.exec(out);
+    assert.ok(m, out);
+    assert.ok(Number(m[1]) > 10, `requests sent before the interrupt: ${m[1]}`);
+    assert.equal(Number(m[1]), stub.requests.length - sentBefore, "the summary counts every request the bidder got");
+    assert.match(out, /^wins +\d+/m);
   });
 
   it("the CLI prints --json", async () => {

@@ -84,6 +84,8 @@ export interface LoadgenOptions {
   fx: Record<string, number>;
   winNotices: boolean;
   lossNotices: boolean;
+  /** Stops sending when aborted (Ctrl-C): the requests in flight and their notices still finish. */
+  signal?: AbortSignal;
 }
 
 export interface LoadgenResult {
@@ -117,6 +119,8 @@ export interface LoadgenResult {
   notices: { winSent: number; winOk: number; lossSent: number; lossOk: number; failed: Record<string, number> };
   /** Open loop: requests started more than 10 ms after their scheduled time. */
   late?: number;
+  /** Stopped early by its signal (Ctrl-C): the figures cover what was sent until then. */
+  interrupted: boolean;
 }
 
 /** A failed request's key in `errors`: "timeout" past --timeout-ms, else the error's code. */
@@ -146,6 +150,7 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
     url: o.url, mode: rateMode ? "rate" : "concurrency", concurrency: maxInFlight, wallSeconds: 0, requests: 0, responses: 0, throughput: 0,
     latencyMs: { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 }, noBids: 0, bidResponses: 0, bids: 0, bidRate: 0, wins: 0, winRate: 0,
     spendMicros: {}, booked: { wins: 0, spendMicros: {} }, errors: {}, notices: { winSent: 0, winOk: 0, lossSent: 0, lossOk: 0, failed: {} },
+    interrupted: false,
   };
   if (rateMode) {
     res.rate = o.rate!;
@@ -216,6 +221,10 @@ export async function runLoadgen(o: LoadgenOptions, log: (m: string) => void = (
   const runTag = Date.now().toString(36);
   const nextAuction = (): { auction: LogAuction; body: string; id: string } | undefined => {
     if (seq >= total || performance.now() >= deadline) return undefined;
+    if (o.signal?.aborted) {
+      res.interrupted = true;
+      return undefined;
+    }
     const i = seq++;
     const auction = o.auctions[i % o.auctions.length]!;
     const id = `${String(auction.request.id)}-${runTag}-${i}`;
@@ -307,7 +316,7 @@ export function formatLoadgenResult(r: LoadgenResult, log?: { path: string; stat
   const lines = [
     ...(log ? [`log        ${log.path}: ${log.stats.lines} lines, ${log.stats.used} requests; ${skippedText(log.stats)}`] : []),
     `target     ${r.url} (${r.mode === "rate" ? `${r.rate} req/s, ≤ ${r.concurrency} in flight` : `${r.concurrency} in flight`})`,
-    `requests   ${r.requests} in ${r.wallSeconds.toFixed(2)} s, ${r.responses} responses, throughput ${r.throughput.toFixed(1)} resp/s${r.late !== undefined ? `, ${r.late} started late` : ""}`,
+    `requests   ${r.requests} in ${r.wallSeconds.toFixed(2)} s${r.interrupted ? " (interrupted)" : ""}, ${r.responses} answers (bid responses, no-bids and HTTP errors), throughput ${r.throughput.toFixed(1)} answers/s${r.late !== undefined ? `, ${r.late} started late` : ""}`,
     `latency    p50 ${ms(r.latencyMs.p50)} ms  p90 ${ms(r.latencyMs.p90)} ms  p99 ${ms(r.latencyMs.p99)} ms  max ${ms(r.latencyMs.max)} ms  (mean ${ms(r.latencyMs.mean)} ms)`,
     `bids       ${r.bids} bids in ${r.bidResponses} responses (bid rate ${(100 * r.bidRate).toFixed(1)}%), ${r.noBids} no-bids`,
     `wins       ${r.wins} (win rate ${(100 * r.winRate).toFixed(1)}% of bids: price above the logged market price)`,
@@ -325,7 +334,8 @@ export function parseFx(text: string): Record<string, number> {
   for (const part of text.split(",")) {
     const m = /^\s*([A-Za-z]{3})\s*=\s*([0-9.eE+-]+)\s*$/.exec(part);
     const v = m ? Number(m[2]) : Number.NaN;
-    if (!m || !(v > 0) || !Number.isFinite(v)) throw new UsageError(`--fx: ${JSON.stringify(part)} is not CUR=RATE`);
+    if (!m) throw new UsageError(`--fx: ${JSON.stringify(part)} is not CUR=RATE`);
+    if (!(v > 0) || !Number.isFinite(v)) throw new UsageError(`--fx: the rate of ${m[1]} must be a number above 0 (got ${JSON.stringify(m[2])})`);
     fx[m[1]!.toUpperCase()] = v;
   }
   return fx;
@@ -381,9 +391,23 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const json = flag(v, "json");
     const stats = new LineStats();
     o.auctions = await loadAuctions(logPath, stats);
-    const result = await runLoadgen(o, (m) => {
-      if (io.progress && !json) io.err(`\r\x1b[K${m}`);
-    });
+    // Ctrl-C: stop sending, let the requests in flight and their notices finish, print the summary
+    // of what was sent (exit 130). A second Ctrl-C ends the process at once (the default again).
+    const stop = new AbortController();
+    o.signal = stop.signal;
+    const onInterrupt = (): void => {
+      stop.abort();
+      io.err("\ninterrupted: finishing the requests in flight and their notices (Ctrl-C again to quit at once)\n");
+    };
+    process.once("SIGINT", onInterrupt);
+    let result: LoadgenResult;
+    try {
+      result = await runLoadgen(o, (m) => {
+        if (io.progress && !json) io.err(`\r\x1b[K${m}`);
+      });
+    } finally {
+      process.off("SIGINT", onInterrupt);
+    }
     if (io.progress && !json) io.err("\r\x1b[K");
     io.out(json ? `${JSON.stringify({ ...result, log: { path: logPath, ...stats.toJSON() } }, null, 2)}\n` : formatLoadgenResult(result, { path: logPath, stats }));
     if (result.requests > 0 && result.responses === 0) {
@@ -391,6 +415,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(`error NO_RESPONSES: none of ${result.requests} requests got an answer from ${url} (${JSON.stringify(result.errors)})\n`);
       return 1;
     }
-    return 0;
+    if (result.responses > 0 && result.bidResponses + result.noBids === 0) {
+      // Answers, but none from a bidder (a wrong path, the control port, a proxy's errors).
+      io.err(`error NO_BID_ANSWERS: none of ${result.responses} answers from ${url} was a bid response or a no-bid (${JSON.stringify(result.errors)})\n`);
+      return 1;
+    }
+    return result.interrupted ? 130 : 0;
   });
 }
