@@ -303,6 +303,13 @@ describe("train", () => {
     assert.equal(await main(["--data", fixture("train-raw.sample.txt")], bad.io), 2);
     assert.match(bad.err.join(""), /--out is required/);
     assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "x"), "--alpha", "abc"], io().io), 2);
+    // --out names the files, not a directory: a directory or a trailing slash is refused, nothing written.
+    for (const out of [tmp, `${join(tmp, "sub")}/`]) {
+      const dirOut = io();
+      assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", out], dirOut.io), 2);
+      assert.match(dirOut.err.join(""), /--out: .* is a directory; give the model files' path without extension/);
+    }
+    assert.ok(!existsSync(`${tmp}.nxm`) && !existsSync(join(tmp, ".nxm")), "nothing written beside or inside the directory");
     const noDir = io();
     assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "no-such-dir", "m")], noDir.io), 2);
     assert.match(noDir.err.join(""), /--out: directory .*no-such-dir does not exist/);

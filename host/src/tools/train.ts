@@ -2,8 +2,8 @@
 // filter's hashed features, from iPinYou raw logs, iPinYou libFM rows with
 // their featindex, or the bidder's own event log; AUC and log loss on a
 // held-out file; writes <out>.nxm + <out>.npz with .sha256 (and .sig with --key).
-import { existsSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { DEFAULT_HASH_BITS, MAX_HASH_BITS, MIN_HASH_BITS } from "../models/model.ts";
 import { Featindex, type LibfmLayoutName } from "../data/ipinyou.ts";
 import { skippedText, type LineStats } from "../data/lines.ts";
@@ -225,7 +225,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     const log = (msg: string): void => {
       if (io.progress && !json) io.err(`\r\x1b[K${msg}`);
     };
-    const opts: Parameters<typeof runTrain>[0] = { data, format, out: required(v, "out"), settings };
+    const out = required(v, "out");
+    // --out names the model files (OUT.nxm, OUT.npz): a directory (or a path ending in /) would
+    // write them beside it or as hidden files in it.
+    if (/[\\/]$/.test(out) || (existsSync(out) && statSync(out).isDirectory())) {
+      throw new UsageError(`--out: ${out} is a directory; give the model files' path without extension, e.g. ${join(out, "model")}`);
+    }
+    const opts: Parameters<typeof runTrain>[0] = { data, format, out, settings };
     const fi = str(v, "featindex");
     if (fi !== undefined) opts.featindexPath = fi;
     if (layoutOpt !== "auto") opts.layout = layoutOpt;
