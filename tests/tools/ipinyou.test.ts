@@ -213,5 +213,8 @@ describe("bidder event log", () => {
       "bad-json": 1, "unknown-key": 1, "no-request": 1, "bad-time": 1, "bad-click": 1, "bad-conversion": 1, "blank-line": 1,
     });
     assert.deepEqual(parseEventLine("[1]"), { ok: false, reason: "bad-json" });
+    // Nested deeper than V8 can write it back (JSON.parse takes it): skipped, not a crash of the run.
+    const deep = `{"time_ms":1700000000000,"click":0,"request":{"id":"r","imp":[{"id":"1","banner":{}}],"ext":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`;
+    assert.deepEqual(parseEventLine(deep), { ok: false, reason: "request-rejected" });
   });
 });

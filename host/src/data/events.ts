@@ -62,9 +62,17 @@ export function parseEventLine(text: string): LineResult<BidderEvent> {
   if (typeof imp !== "number" || !Number.isInteger(imp) || imp < 0 || imp > 15) return { ok: false, reason: "bad-imp" };
   const off = e.utc_offset_minutes ?? 0;
   if (typeof off !== "number" || !Number.isInteger(off) || off < -1440 || off > 1440) return { ok: false, reason: "bad-utc-offset" };
+  let json: string;
+  try {
+    json = JSON.stringify(request);
+  } catch {
+    // JSON.parse took it, but it is nested too deep to write again (V8's stack): the core would
+    // refuse it anyway (its depth limit is 32).
+    return { ok: false, reason: "request-rejected" };
+  }
   const ev: BidderEvent = {
     request: request as Record<string, unknown>,
-    json: JSON.stringify(request),
+    json,
     timeMs: t,
     utcOffsetMinutes: off,
     impIndex: imp,
