@@ -2,12 +2,25 @@
 // the range check's message, not parseArgs' "argument is ambiguous".
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { num, numList, parse, str } from "../../host/src/tools/args.ts";
+import { num, numList, parse, signedPct, str } from "../../host/src/tools/args.ts";
+import { parseFx } from "../../host/src/tools/loadgen.ts";
 import { UsageError } from "../../host/src/tools/errors.ts";
 
 const OPTIONS = { budgets: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" } } as const;
 
 describe("tool arguments", () => {
+  it("a change is printed with its sign (the replay's pacing lines: paced clicks against unpaced)", () => {
+    assert.equal(signedPct(0.4), "+40.0%");
+    assert.equal(signedPct(-0.05), "−5.0%");
+    assert.equal(signedPct(0), "0.0%");
+  });
+
+  it("--fx says which part is wrong: the form, or a rate that is not above 0", () => {
+    assert.deepEqual(parseFx("USD=0.14"), { CNY: 1, USD: 0.14 });
+    assert.throws(() => parseFx("USD"), /--fx: "USD" is not CUR=RATE/);
+    assert.throws(() => parseFx("USD=0"), /--fx: the rate of USD must be a number above 0 \(got "0"\)/);
+  });
+
   it("a negative number after a string flag is that flag's value, so the range check explains it", () => {
     const v = parse(["--budgets", "-2", "--seed", "-1.5", "--json"], OPTIONS);
     assert.equal(str(v, "budgets"), "-2");

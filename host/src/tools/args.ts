@@ -115,6 +115,11 @@ export async function runTool(io: Io, usage: string, body: () => Promise<number>
   }
 }
 
+/** A change, signed: 0.4 → "+40.0%", −0.05 → "−5.0%", 0 → "0.0%". */
+export function signedPct(x: number): string {
+  return `${x > 0 ? "+" : x < 0 ? "−" : ""}${pct(Math.abs(x), 1)}`;
+}
+
 /** "0.6044" → "60.44%". */
 export function pct(x: number, digits = 2): string {
   return Number.isFinite(x) ? `${(x * 100).toFixed(digits)}%` : "n/a";

@@ -1,6 +1,7 @@
 // The replay's HTML report: one self-contained file (inline CSS and SVG, no
 // script, no network): the results table, clicks vs budget, and the spend
 // curves (cumulative spend against the flat plan) for every budget.
+import { signedPct } from "./args.ts";
 import type { ReplaySummary, StrategyRun } from "./replay.ts";
 import { CURVE_SLICES, type SimResult } from "./replay-sim.ts";
 
@@ -146,7 +147,7 @@ export function renderReplayReport(s: ReplaySummary): string {
   if (f.linOracleRatio16 !== undefined) findings.push(`LIN / LIN oracle clicks at 1/16: <b>${(100 * f.linOracleRatio16).toFixed(1)}%</b>`);
   for (const x of f.ortbVsLin) findings.push(`ORTB vs LIN at 1/${x.k}: ${x.ortb} vs ${x.lin} clicks`);
   for (const p of f.pacing) {
-    findings.push(`${p.strategy} 1/${p.k}: clicks ${p.unpacedClicks} unpaced → ${p.pacedClicks} paced (loss ${(100 * p.clickLoss).toFixed(1)}%), pacing error ${p.unpacedPacingError.toFixed(2)} → ${p.pacedPacingError.toFixed(2)}`);
+    findings.push(`${p.strategy} 1/${p.k}: clicks ${p.unpacedClicks} unpaced → ${p.pacedClicks} paced (${signedPct(-p.clickLoss)}), pacing error ${p.unpacedPacingError.toFixed(2)} → ${p.pacedPacingError.toFixed(2)}`);
   }
 
   return `<!doctype html>

@@ -9,7 +9,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { loadModelFile } from "../models/index.ts";
 import type { LineStats } from "../data/lines.ts";
-import { choice, flag, num, numList, optNum, parse, pct, processIo, runTool, str, type Io } from "./args.ts";
+import { choice, flag, num, numList, optNum, parse, pct, processIo, runTool, signedPct, str, type Io } from "./args.ts";
 import { NexusCore, type PidGainsConfig } from "./core.ts";
 import { ToolError, UsageError } from "./errors.ts";
 import { loadRawLogReplay, loadReplayFile, splitByTime, type LoadedReplay, type ReplayFormat } from "./replay-data.ts";
@@ -230,9 +230,9 @@ export function formatReplaySummary(s: ReplaySummary): string {
   if (f.linOracleRatio16 !== undefined) out.push(`LIN / LIN oracle clicks at 1/16: ${pct(f.linOracleRatio16, 1)} (floor 90%)`);
   for (const x of f.ortbVsLin) if (x.k === 16 || x.k === 64) out.push(`ORTB vs LIN at 1/${x.k}: ${x.ortb} vs ${x.lin} clicks${x.ortb >= x.lin ? "" : " (ORTB below LIN)"}`);
   if (f.pacing.length > 0) {
-    out.push("pacing (test): clicks unpaced → paced (loss), pacing error unpaced → paced, 95% of budget spent at");
+    out.push("pacing (test): clicks unpaced → paced (change), pacing error unpaced → paced, 95% of budget spent at");
     for (const p of f.pacing) {
-      out.push(`  ${p.strategy.padEnd(5)} 1/${String(p.k).padEnd(3)} ${p.unpacedClicks} → ${p.pacedClicks} (${pct(p.clickLoss, 1)}), error ${p.unpacedPacingError.toFixed(2)} → ${p.pacedPacingError.toFixed(2)}, 95% at ${p.unpacedSpent95At === undefined ? "never" : pct(p.unpacedSpent95At, 0)} → ${p.pacedSpent95At === undefined ? "never" : pct(p.pacedSpent95At, 0)}`);
+      out.push(`  ${p.strategy.padEnd(5)} 1/${String(p.k).padEnd(3)} ${p.unpacedClicks} → ${p.pacedClicks} (${signedPct(-p.clickLoss)}), error ${p.unpacedPacingError.toFixed(2)} → ${p.pacedPacingError.toFixed(2)}, 95% at ${p.unpacedSpent95At === undefined ? "never" : pct(p.unpacedSpent95At, 0)} → ${p.pacedSpent95At === undefined ? "never" : pct(p.pacedSpent95At, 0)}`);
     }
   }
   return `${out.join("\n")}\n`;
