@@ -130,6 +130,15 @@ const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
 /** The error of a core that cannot be read (not built yet): the message says how to build it. */
+/**
+ * A file that is not the compiled core (a model, the filter's .wasm: WebAssembly's own compile or
+ * link error otherwise, with no code): CORE_EXPORT_MISSING with what to do.
+ */
+function notTheCore(path: string, err: unknown): unknown {
+  if (err instanceof ToolError) return err;
+  return new ToolError("CORE_EXPORT_MISSING", `${path} is not the compiled core (build/nexus_core.wasm, made by npm run build): ${(err as Error).message}`, { cause: err });
+}
+
 function coreMissing(path: string, err: unknown): ToolError {
   return new ToolError("CORE_WASM_MISSING", `cannot read ${path}: build it with \`npx asc assembly/tools/index.ts --target tools\``, { cause: err });
 }
@@ -158,7 +167,11 @@ export class NexusCore {
     const bytes = await readFile(path).catch((err: unknown) => {
       throw coreMissing(path, err);
     });
-    return NexusCore.fromBytes(new Uint8Array(bytes));
+    try {
+      return await NexusCore.fromBytes(new Uint8Array(bytes));
+    } catch (err) {
+      throw notTheCore(path, err);
+    }
   }
 
   /**
@@ -172,7 +185,11 @@ export class NexusCore {
     } catch (err) {
       throw coreMissing(path, err);
     }
-    return NexusCore.checked(instantiateSync<Record<string, unknown>>(new Uint8Array(bytes), {}).exports);
+    try {
+      return NexusCore.checked(instantiateSync<Record<string, unknown>>(new Uint8Array(bytes), {}).exports);
+    } catch (err) {
+      throw notTheCore(path, err);
+    }
   }
 
   static async fromBytes(bytes: Uint8Array): Promise<NexusCore> {
