@@ -197,6 +197,10 @@ describe("replay rows", () => {
     ]);
     assert.deepEqual(stats.skipped, { "bad-click": 1, "bad-price": 1, "bad-pctr": 1, "column-count": 1, "blank-line": 1 });
     assert.deepEqual(parseReplayLine("0\t1\tNaN\t1"), { ok: false, reason: "bad-pctr" });
+    // A market price above the bidder's own ceiling (1,000,000 CPM) is a broken row: one such row
+    // would make every budget fraction of the set meaningless.
+    assert.deepEqual(parseReplayLine("0\t1000000\t0.001\t0"), { ok: true, value: { click: 0, marketPrice: 1_000_000, pctr: 0.001 } });
+    assert.deepEqual(parseReplayLine("0\t99999999999\t0.001\t0"), { ok: false, reason: "bad-price" });
   });
 });
 

@@ -15,7 +15,7 @@ import {
   type ReplayData, type ReplaySummary,
 } from "../../host/src/tools/replay.ts";
 import { mulberry32 } from "../../host/src/tools/rng.ts";
-import { fixture, loadCore } from "./helpers.ts";
+import { fixture, loadCore, ROOT } from "./helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "nexus-replay-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -183,6 +183,28 @@ describe("replay CLI and report", () => {
     assert.ok((html.match(/<svg /g) ?? []).length === 3); // clicks vs budget + one spend chart per budget
     assert.doesNotMatch(html, /<script|src=|href=|@import|url\(/i);
     assert.equal(renderReplayReport(s), html);
+  });
+
+  it("raw logs: a payprice above 1,000,000 CPM is a broken row, skipped as bad-price", async () => {
+    const { loadModelFile } = await import("../../host/src/models/index.ts");
+    const { loadRawLogReplay } = await import("../../host/src/tools/replay-data.ts");
+    const { writeFileSync } = await import("node:fs");
+    const lines = readFileSync(fixture("raw-log.sample.txt"), "utf8").split("\n");
+    const cols = lines[1]!.split("\t");
+    cols[23] = "99999999999"; // payprice
+    lines[1] = cols.join("\t");
+    const dir = mkdtempSync(join(tmpdir(), "replay-raw-"));
+    try {
+      const path = join(dir, "raw.log.txt");
+      writeFileSync(path, lines.join("\n"));
+      const model = (await loadModelFile(join(ROOT, "models/demo/demo.nxm"), { allowUnsigned: true })).model;
+      const before = await loadRawLogReplay(fixture("raw-log.sample.txt"), core, model);
+      const r = await loadRawLogReplay(path, core, model);
+      assert.equal(r.stats.skipped["bad-price"], 1);
+      assert.equal(r.data.n, before.data.n - 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses a bad command line", async () => {

@@ -21,10 +21,17 @@ export interface ReplayRow {
 }
 
 /**
+ * The highest market price a replay takes (CPM, in the log's money): 1,000,000, the bidder's own
+ * ceiling on a win price. A row above it is a broken row, not an auction: one such row would set
+ * every budget fraction (1/k of the set's total cost) to nonsense.
+ */
+export const MAX_MARKET_PRICE = 1_000_000;
+
+/**
  * Parses one replay line: click, market price, pCTR, unused (tab separated;
  * the 4th column is optional). Skip reasons: blank-line, column-count,
- * bad-click, bad-price (not a non-negative integer), bad-pctr (not a number
- * in [0, 1]).
+ * bad-click, bad-price (not a non-negative integer, or above MAX_MARKET_PRICE),
+ * bad-pctr (not a number in [0, 1]).
  */
 export function parseReplayLine(text: string): LineResult<ReplayRow> {
   if (text.trim().length === 0) return { ok: false, reason: "blank-line" };
@@ -33,7 +40,7 @@ export function parseReplayLine(text: string): LineResult<ReplayRow> {
   const click = cols[0];
   if (click !== "0" && click !== "1") return { ok: false, reason: "bad-click" };
   const price = parseUint(cols[1]!);
-  if (price === undefined) return { ok: false, reason: "bad-price" };
+  if (price === undefined || price > MAX_MARKET_PRICE) return { ok: false, reason: "bad-price" };
   const p = cols[2]!;
   const pctr = /^[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?$/.test(p) ? Number(p) : Number.NaN;
   if (!(pctr >= 0 && pctr <= 1)) return { ok: false, reason: "bad-pctr" };

@@ -2,7 +2,7 @@
 // rows in time order) or from iPinYou raw logs with payprice as the market
 // price and pCTR from our own model, scored by the core on the features of the
 // request the one log → OpenRTB mapping builds (rows sorted by timestamp).
-import { readRawLog, readReplay } from "../data/ipinyou.ts";
+import { MAX_MARKET_PRICE, readRawLog, readReplay } from "../data/ipinyou.ts";
 import { LineStats } from "../data/lines.ts";
 import { bidRequestFromLog } from "../data/openrtb-from-log.ts";
 import { toWireBlob, type LrModelPair } from "../models/index.ts";
@@ -40,6 +40,12 @@ export async function loadRawLogReplay(path: string, core: NexusCore, model: LrM
   const stats = new LineStats();
   const rows: Array<{ click: number; price: number; pctr: number; t: number }> = [];
   for await (const rec of readRawLog(path, stats)) {
+    if (rec.payprice > MAX_MARKET_PRICE) {
+      // The market price of the replay: a broken row, as in a replay file (parseReplayLine).
+      stats.used--;
+      stats.skip("bad-price", { lineNo: rec.lineNo, text: String(rec.payprice) });
+      continue;
+    }
     const r = bidRequestFromLog(rec);
     const buckets = core.requestFeatures(enc.encode(r.json), 0, r.timeMs, r.utcOffsetMinutes);
     if (buckets instanceof ParseError) {
