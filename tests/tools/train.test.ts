@@ -316,6 +316,10 @@ describe("train", () => {
     const noKey = io();
     assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "k"), "--key", join(tmp, "no-key.pem")], noKey.io), 2);
     assert.match(noKey.err.join(""), /--key: .*does not exist/);
+    // A file of another format (here a replay file read as a raw log): the error says so.
+    const wrongFormat = io();
+    assert.equal(await main(["--data", fixture("replay.sample.txt"), "--format", "raw", "--out", join(tmp, "wf")], wrongFormat.io), 1);
+    assert.match(wrongFormat.err.join(""), /DATA_EMPTY: .*replay\.sample\.txt: no usable raw rows \(.*"column-count".*\): no line has the shape of raw; is it a file of another format\? \(--format raw\|libfm\|events\)/);
     const missing = io();
     assert.equal(await main(["--data", join(tmp, "nope.txt"), "--out", join(tmp, "x")], missing.io), 1);
     assert.match(missing.err.join(""), /DATA_UNREADABLE/);

@@ -92,6 +92,18 @@ export function skippedText(lines: { skipped: Record<string, number>; salvaged: 
   return `${s ? `skipped: ${s}` : "skipped: none"}${v ? `; salvaged: ${v}` : ""}`;
 }
 
+/**
+ * A file with no usable row: what was skipped, and when no line had the shape the format needs
+ * (every line the wrong column count, or not JSON), that it is likely another format and which
+ * option says so (`formats`: e.g. "--format raw|libfm|events").
+ */
+export function noRowsText(path: string, what: string, stats: { skipped: Record<string, number> }, formats: string): string {
+  const reasons = Object.keys(stats.skipped).filter((r) => r !== "blank-line");
+  const shape = reasons.length === 1 && (reasons[0] === "column-count" || reasons[0] === "bad-json");
+  const hint = shape ? `: no line has the shape of ${what}; is it a file of another format? (${formats})` : "";
+  return `${path}: no usable ${what} rows (${JSON.stringify(stats.skipped)})${hint}`;
+}
+
 /** Outcome of parsing one line: a record, or the reason it is skipped (blank lines too: "blank-line"). */
 export type LineResult<T> = { ok: true; value: T } | { ok: false; reason: string };
 

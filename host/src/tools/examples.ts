@@ -6,7 +6,7 @@ import { basename, dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import { readEvents } from "../data/events.ts";
 import { Featindex, readLibfm, readRawLog, type LibfmLayoutName } from "../data/ipinyou.ts";
-import { LineStats } from "../data/lines.ts";
+import { LineStats, noRowsText } from "../data/lines.ts";
 import { bidRequestFromLog, type LogRecordInput } from "../data/openrtb-from-log.ts";
 import { DataError } from "../data/errors.ts";
 import { ParseError, type NexusCore } from "./core.ts";
@@ -185,6 +185,6 @@ export async function loadExamples(core: NexusCore, path: string, options: LoadO
       addRequest(ev.json, ev.impIndex, ev.timeMs, ev.utcOffsetMinutes, ev.click, ev.conversion ?? -1, ev.lineNo);
     }
   }
-  if (set.size === 0) throw new DataError("DATA_EMPTY", `${path}: no usable rows (${JSON.stringify(stats.skipped)})`);
+  if (set.size === 0) throw new DataError("DATA_EMPTY", noRowsText(path, options.format, stats, `--format ${DATA_FORMATS.join("|")}`));
   return result;
 }

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Agent, Pool } from "undici";
 import { readRawLog } from "../data/ipinyou.ts";
-import { LineStats, skippedText } from "../data/lines.ts";
+import { LineStats, noRowsText, skippedText } from "../data/lines.ts";
 import { bidRequestFromLog } from "../data/openrtb-from-log.ts";
 import { PACKAGE_ROOT } from "../paths.ts";
 import { flag, num, optNum, parse, processIo, runTool, str, type Io } from "./args.ts";
@@ -62,7 +62,7 @@ export async function loadAuctions(path: string, stats: LineStats = new LineStat
     const r = bidRequestFromLog(rec);
     out.push({ request: r.request, marketPriceFen: rec.payprice });
   }
-  if (out.length === 0) throw new ToolError("NO_DATA", `${path}: no usable raw log rows (${JSON.stringify(stats.skipped)})`);
+  if (out.length === 0) throw new ToolError("NO_DATA", noRowsText(path, "raw log", stats, "loadgen reads raw iPinYou logs (27 tab-separated columns)"));
   return out;
 }
 

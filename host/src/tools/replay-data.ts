@@ -3,7 +3,7 @@
 // price and pCTR from our own model, scored by the core on the features of the
 // request the one log → OpenRTB mapping builds (rows sorted by timestamp).
 import { MAX_MARKET_PRICE, readRawLog, readReplay } from "../data/ipinyou.ts";
-import { LineStats } from "../data/lines.ts";
+import { LineStats, noRowsText } from "../data/lines.ts";
 import { bidRequestFromLog } from "../data/openrtb-from-log.ts";
 import { toWireBlob, type LrModelPair } from "../models/index.ts";
 import { ParseError, type NexusCore } from "./core.ts";
@@ -24,7 +24,7 @@ export async function loadReplayFile(path: string): Promise<LoadedReplay> {
   const stats = new LineStats();
   const rows: Array<{ click: number; price: number; pctr: number }> = [];
   for await (const r of readReplay(path, stats)) rows.push({ click: r.click, price: r.marketPrice, pctr: r.pctr });
-  if (rows.length === 0) throw new ToolError("NO_DATA", `${path}: no replay rows (${JSON.stringify(stats.skipped)})`);
+  if (rows.length === 0) throw new ToolError("NO_DATA", noRowsText(path, "replay", stats, "--format replay|raw"));
   return { path, data: replayData(rows), stats };
 }
 
@@ -55,7 +55,7 @@ export async function loadRawLogReplay(path: string, core: NexusCore, model: LrM
     }
     rows.push({ click: rec.click, price: rec.payprice, pctr: core.score(buckets).pCtr, t: r.timeMs });
   }
-  if (rows.length === 0) throw new ToolError("NO_DATA", `${path}: no raw log rows (${JSON.stringify(stats.skipped)})`);
+  if (rows.length === 0) throw new ToolError("NO_DATA", noRowsText(path, "raw log", stats, "--format replay|raw"));
   rows.sort((a, b) => a.t - b.t);
   const start = rows[0]!.t;
   const end = rows[rows.length - 1]!.t;
