@@ -316,6 +316,12 @@ describe("train", () => {
     const noKey = io();
     assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", join(tmp, "k"), "--key", join(tmp, "no-key.pem")], noKey.io), 2);
     assert.match(noKey.err.join(""), /--key: .*does not exist/);
+    // An output that cannot be written names the file asked for, not the temporary one it is written under.
+    if (process.platform === "linux") {
+      const unwritable = io();
+      assert.equal(await main(["--data", fixture("train-raw.sample.txt"), "--out", "/proc/nexus-train-test"], unwritable.io), 1);
+      assert.match(unwritable.err.join(""), /OUTPUT_UNWRITABLE: writing the model files: \/proc\/nexus-train-test\.nxm: E[A-Z]+/);
+    }
     // A file of another format (here a replay file read as a raw log): the error says so.
     const wrongFormat = io();
     assert.equal(await main(["--data", fixture("replay.sample.txt"), "--format", "raw", "--out", join(tmp, "wf")], wrongFormat.io), 1);

@@ -99,16 +99,21 @@ export async function writeModelFiles(model: LrModelPair, out: string, options: 
   const encoding = readNxmHeader(nxmBytes).encoding;
   const nxmFile = prepare(`${base}.nxm`, nxmBytes, options.privateKey);
   const npzFile = options.npz !== false ? prepare(`${base}.npz`, npzBytes, options.privateKey) : undefined;
+  let writing = nxmFile.path;
   try {
     const nxm = await writePrepared(nxmFile);
     const written: WrittenModel = { nxm: { ...nxm, encoding }, signed: options.privateKey !== undefined };
-    if (npzFile) written.npz = await writePrepared(npzFile);
+    if (npzFile) {
+      writing = npzFile.path;
+      written.npz = await writePrepared(npzFile);
+    }
     return written;
   } catch (err) {
     if (err instanceof ToolError) throw err;
     const e = err as NodeJS.ErrnoException;
     if (typeof e.code === "string" && typeof e.path === "string") {
-      throw new ToolError("OUTPUT_UNWRITABLE", `writing the model files: ${e.path}: ${e.code}`, { cause: err });
+      // The file the user asked for, not the temporary name it is written under (writeAtomic).
+      throw new ToolError("OUTPUT_UNWRITABLE", `writing the model files: ${writing}: ${e.code}`, { cause: err });
     }
     throw err;
   }
