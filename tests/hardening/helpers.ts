@@ -195,6 +195,20 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 10_000
 }
 
 /**
+ * An id as the bidder echoes it (the type slips it reads: assembly/core/openrtb/README.md): a lone
+ * surrogate as U+FFFD; a number as its text (compared by value here: the text as sent is gone
+ * once the request is parsed).
+ */
+function echoedId(id: unknown): string {
+  return typeof id === "string" ? id.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd") : String(id);
+}
+
+function sameId(echo: unknown, id: unknown): boolean {
+  if (typeof id === "number") return typeof echo === "string" && Number(echo) === id;
+  return echo === echoedId(id);
+}
+
+/**
  * Checks a 200 BidResponse against its request: id echoed, every impid one of
  * the request's kept imps (the first 16), prices > 0, at most one bid per imp,
  * unique bid ids, nurl with ${AUCTION_PRICE}. Returns the problems found.
@@ -207,8 +221,9 @@ export function responseProblems(request: { id: string; imp: Array<{ id: string 
   } catch (e) {
     return [`response is not JSON: ${(e as Error).message}`];
   }
-  if (res.id !== request.id) problems.push(`id ${JSON.stringify(res.id)} is not the request's ${JSON.stringify(request.id)}`);
-  const kept = new Set(request.imp.slice(0, maxImps).map((i) => i.id));
+  if (!sameId(res.id, request.id)) problems.push(`id ${JSON.stringify(res.id)} is not the request's ${JSON.stringify(request.id)}`);
+  const keptIds = request.imp.slice(0, maxImps).map((i) => i.id);
+  const kept = { has: (impid: unknown) => keptIds.some((id) => sameId(impid, id)) };
   const bids = (res.seatbid ?? []).flatMap((s) => s.bid ?? []);
   if (bids.length === 0) problems.push("a 200 without bids");
   const perImp = new Map<string, number>();
@@ -234,7 +249,7 @@ export function responseProblems(request: { id: string; imp: Array<{ id: string 
   }
   // Duplicate imp ids in a request are legal JSON; one bid per distinct imp id then may repeat an impid.
   const distinct = new Map<string, number>();
-  for (const i of request.imp.slice(0, maxImps)) distinct.set(i.id, (distinct.get(i.id) ?? 0) + 1);
+  for (const i of request.imp.slice(0, maxImps)) distinct.set(echoedId(i.id), (distinct.get(echoedId(i.id)) ?? 0) + 1);
   for (const [impid, n] of perImp) if (n > (distinct.get(impid) ?? 0)) problems.push(`${n} bids for imp ${impid}`);
   return problems;
 }
