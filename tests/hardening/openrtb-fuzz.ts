@@ -395,7 +395,9 @@ export async function runMutated(app: Standalone, c: MutatedCase): Promise<CaseR
       problems.push(`${a.status} for a body JavaScript's JSON.parse refuses`);
     } else if (a.status === 200 && js.ok) {
       const v = js.value as OpenRtbRequest;
-      if (typeof v !== "object" || v === null || typeof v.id !== "string" || !Array.isArray(v.imp)) problems.push("200 for a request without id or imp");
+      // A numeric id is a type slip the parser reads as its text (assembly/core/openrtb/README.md).
+      const id = (v as { id?: unknown } | null)?.id;
+      if (typeof v !== "object" || v === null || (typeof id !== "string" && typeof id !== "number") || !Array.isArray(v.imp)) problems.push("200 for a request without id or imp");
       else problems.push(...responseProblems(v, a.text));
     }
   }
