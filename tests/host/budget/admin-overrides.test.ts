@@ -12,7 +12,7 @@ import { request } from "undici";
 import { post, README_REQUEST } from "../../helpers/bidder.ts";
 import { readLedger } from "../../helpers/ledger.ts";
 import { RedisServer, uniquePrefix } from "../../helpers/redis-server.ts";
-import { CAMPAIGN, startHardeningBidder, type HardeningBidder } from "../../hardening/helpers.ts";
+import { CAMPAIGN, startHardeningBidder, until, type HardeningBidder } from "../../hardening/helpers.ts";
 import { deleteTestKeys, holdsBudget, SHARED_REDIS_URL } from "../../hardening/replay-pods.ts";
 
 const TOKEN = "override-test-admin-token-0123";
@@ -70,14 +70,6 @@ function spent(pod: HardeningBidder): bigint {
   return l ? l.charged + l.reserved : 0n;
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Several sync periods (100 ms in the test bidders) and ticks. */
 const syncs = () => new Promise((r) => setTimeout(r, 600));
 
@@ -130,7 +122,7 @@ describe("admin changes hold for pods started after them (Redis budget source)",
     assert.equal(state.file.active, true, "the file's value");
     assert.equal(state.override.paused, true);
     assert.equal(state.override.updated_by, "ov-pause-a");
-    await until("A's unspent slice given back", () => unspent(a) === 0n);
+    await until(() => unspent(a) === 0n, 10_000, "A's unspent slice given back");
     // SREs see it on every pod's /metrics, the one that learnt it from Redis included.
     const overridden = new RegExp(`^nexus_host_campaign_overridden\\{campaign="${CAMPAIGN}"\\} 1$`, "m");
     assert.match(await metricsOf(a), overridden);
@@ -180,8 +172,8 @@ describe("admin changes hold for pods started after them (Redis budget source)",
     assert.equal(cleared.status, 200, cleared.text);
     assert.equal(cleared.json().cleared.total_micros, cap);
     assert.equal(cleared.json().budget.total_micros, FILE_TOTAL);
-    for (const p of [a, b, c]) await until("the file's total in force", async () => (await campaignState(p)).budget.total_micros === FILE_TOTAL && (await campaignState(p)).override === null);
-    await until("Redis leases by the file's total", async () => Number(await redis.hget(`{nexus:${prefix}:${CAMPAIGN}}:campaign`, "total")) === FILE_TOTAL);
+    for (const p of [a, b, c]) await until(async () => (await campaignState(p)).budget.total_micros === FILE_TOTAL && (await campaignState(p)).override === null, 10_000, "the file's total in force");
+    await until(async () => Number(await redis.hget(`{nexus:${prefix}:${CAMPAIGN}}:campaign`, "total")) === FILE_TOTAL, 10_000, "Redis leases by the file's total");
     await holdsBudget(c, "C after the clear");
     assert.equal(await bid(c), 200);
   });

@@ -14,6 +14,7 @@ import { README_REQUEST } from "../../helpers/bidder.ts";
 import { VmPool } from "../../../host/src/proxy-wasm/index.ts";
 import { HOST_CLUSTER, hostUpstreams } from "../../../host/src/standalone.ts";
 import { defaultConfig } from "../../../host/src/config.ts";
+import { until } from "../../hardening/helpers.ts";
 import { CAMPAIGN, PLUGIN, ROOT, sleep, tempDir, writeBudgetFixtures } from "./bidders.ts";
 
 const REDIS_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -22,15 +23,6 @@ const POD = "sidecar-stop";
 
 function headers(method: string, path: string): Array<[string, string]> {
   return [[":method", method], [":path", path], [":authority", "bidder.test"], [":scheme", "http"], ["content-type", "application/json"]];
-}
-
-/** Resolves when `check()` is true (polled), or fails after timeoutMs. */
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe("SIGTERM to serve (sidecar): the filter's reports after the return", () => {
@@ -76,7 +68,7 @@ describe("SIGTERM to serve (sidecar): the filter's reports after the return", ()
     host.stdout!.on("data", (d: Buffer) => (out += d.toString()));
     host.stderr!.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => host!.once("exit", (code) => resolve(code)));
-    await until("the control plane", () => /control plane listening on (http:\/\/\S+)/.test(out), 45_000);
+    await until(() => /control plane listening on (http:\/\/\S+)/.test(out), 45_000, "the control plane");
     const controlUrl = /control plane listening on (http:\/\/\S+)/.exec(out)![1]!;
 
     // Envoy's part: the filter, syncing with the host as Envoy's would.
@@ -98,7 +90,7 @@ describe("SIGTERM to serve (sidecar): the filter's reports after the return", ()
     const micros = Number(cpmToMicros(String(won.price)));
 
     host.kill("SIGTERM");
-    await until("the return of the unspent budget", () => /"event":"budget_returned"/.test(out));
+    await until(() => /"event":"budget_returned"/.test(out), 10_000, "the return of the unspent budget");
     // Envoy still answers the bid's win notice: its filter charges it.
     const u = new URL(won.nurl.replace("${AUCTION_PRICE}", String(won.price)));
     const win = await p.handleHttpRequest({ headers: headers("GET", u.pathname + u.search), body: [] });
