@@ -1,5 +1,5 @@
 // Query-string helpers for notice URLs (allocation-free views into the path).
-import { Str, codeAt } from "../core/bytes/str";
+import { Str, codeAt, hexDigitValue } from "../core/bytes/str";
 
 /** Finds `name=` in the query of [ptr, ptr+len) (after the first '?') and sets `out` to its raw value. */
 export function queryParam(ptr: usize, len: i32, name: string, out: Str): bool {
@@ -47,14 +47,6 @@ const POW10_TO_15: StaticArray<i64> = [
 /** 1,000,000 CPM in billionths of a CPM: the highest price taken. */
 const MAX_PRICE_NANOS: i64 = 1000000000000000;
 
-@inline
-function hexValue(c: u8): i32 {
-  if (c >= 0x30 && c <= 0x39) return <i32>c - 0x30;
-  const l = c | 0x20;
-  if (l >= 0x61 && l <= 0x66) return <i32>l - 0x61 + 10;
-  return -1;
-}
-
 /**
  * Percent-decodes the query value `s` into `decoded` and trims the spaces around it (a price
  * some exchange wrote as `1.5%20`, or form-encoded with `+` for a space); returns its length,
@@ -67,8 +59,8 @@ function decodePrice(s: Str): i32 {
     let c = s.byteAt(i);
     if (c == 0x25) {
       if (i + 2 >= s.len) return -1;
-      const hi = hexValue(s.byteAt(i + 1));
-      const lo = hexValue(s.byteAt(i + 2));
+      const hi = hexDigitValue(s.byteAt(i + 1));
+      const lo = hexDigitValue(s.byteAt(i + 2));
       if (hi < 0 || lo < 0) return -1;
       c = <u8>((hi << 4) | lo);
       i += 3;

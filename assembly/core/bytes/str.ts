@@ -69,6 +69,15 @@ export function codeAt(s: string, i: i32): u32 {
   return <u32>load<u16>(changetype<usize>(s) + (<usize>i << 1));
 }
 
+/** The value of a hex digit (0-9, a-f, A-F), or -1. */
+@inline
+export function hexDigitValue(c: u32): i32 {
+  if (c - 0x30 < 10) return <i32>(c - 0x30);
+  const l = c | 0x20;
+  if (l - 0x61 < 6) return <i32>(l - 0x61 + 10);
+  return -1;
+}
+
 @inline
 export function asciiLower(c: u8): u8 {
   return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;

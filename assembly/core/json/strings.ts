@@ -1,4 +1,4 @@
-import { Str } from "../bytes/str";
+import { Str, hexDigitValue } from "../bytes/str";
 import { JsonError } from "./errors";
 import { utf8Encode, utf8EncodedLength, utf8SequenceLength } from "./utf8";
 
@@ -47,21 +47,13 @@ export class StringScratch {
   }
 }
 
-@inline
-function hexValue(c: u32): i32 {
-  if (c - 0x30 < 10) return <i32>(c - 0x30);
-  const l = c | 0x20;
-  if (l - 0x61 < 6) return <i32>(l - 0x61 + 10);
-  return -1;
-}
-
 /** Reads the 4 hex digits of a \u escape at p (just after "\u"); -1 if malformed, -2 if cut by end. */
 function readHex4(p: usize, end: usize): i32 {
   let v = 0;
   for (let i = 0; i < 4; i++) {
     const q = p + <usize>i;
     if (q >= end) return -2;
-    const h = hexValue(<u32>load<u8>(q));
+    const h = hexDigitValue(<u32>load<u8>(q));
     if (h < 0) return -1;
     v = (v << 4) | h;
   }
