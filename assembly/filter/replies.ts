@@ -8,9 +8,11 @@ export const headers = new HeaderMapWriter(16, 2048);
 export const body = new ByteWriter(256 * 1024);
 const scratch = new ByteWriter(1024);
 
-export function replyJson(status: u32, details: string): void {
+/** `body` as JSON; `allow`: the allow header of a 405 (RFC 9110 §15.5.6), none when empty. */
+export function replyJson(status: u32, details: string, allow: string = ""): void {
   headers.reset();
   headers.addAscii("content-type", "application/json");
+  if (allow.length > 0) headers.addAscii("allow", allow);
   headers.addAscii("x-openrtb-version", "2.6");
   sendWithDetails(status, details, body.base, body.len);
 }
@@ -55,11 +57,7 @@ export function replyMethodNotAllowed(allow: string, message: string): void {
   scratch.reset();
   scratch.ascii(message);
   writeError(body, scratch.base, scratch.len);
-  headers.reset();
-  headers.addAscii("content-type", "application/json");
-  headers.addAscii("allow", allow);
-  headers.addAscii("x-openrtb-version", "2.6");
-  sendWithDetails(405, "nexus_method", body.base, body.len);
+  replyJson(405, "nexus_method", allow);
 }
 
 /** replyError with an ASCII literal message. */
