@@ -59,7 +59,7 @@ export class CampaignCatalog {
     return new CampaignCatalog(readCampaignFile(path), check);
   }
 
-  /** The published version (config_version): the file's, plus one for each admin change since. */
+  /** The published version (config_version): goes up by one with each admin change, and at a reload to the file's version or above. */
   get version(): number {
     return this.set.version;
   }
