@@ -3,7 +3,7 @@
 import { ByteWriter } from "../core/bytes/writer";
 import { Str } from "../core/bytes/str";
 import { ImpBid, formatBidId } from "../core/bidding/imp-bid";
-import { Campaign, Creative, OwnedBytes } from "../core/bidding/campaign";
+import { Campaign, CategorySet, Creative, OwnedBytes } from "../core/bidding/campaign";
 import { ReplySettings, writeBidResponse, writeError } from "../core/reply/bid-response";
 import { JsonReader } from "../core/json/reader";
 import { Deal } from "../core/openrtb/request";
@@ -35,8 +35,14 @@ function creative(crid: string, w: i32, h: i32, adm: string, adomain: string[], 
   c.h = h;
   c.adm = OwnedBytes.fromString(adm);
   for (let i = 0; i < adomain.length; i++) c.adomain.items.push(OwnedBytes.fromString(adomain[i]));
-  for (let i = 0; i < cat.length; i++) c.cat.items.push(OwnedBytes.fromString(cat[i]));
+  if (cat.length > 0) c.categories.push(categories(1, cat));
   return c;
+}
+
+function categories(taxonomy: i32, codes: string[]): CategorySet {
+  const set = new CategorySet(taxonomy);
+  for (let i = 0; i < codes.length; i++) set.codes.items.push(OwnedBytes.fromString(codes[i]));
+  return set;
 }
 
 function campaign(id: string): Campaign {
@@ -53,6 +59,7 @@ function bid(seq: u64, nonce: u32, impId: string, price: i64, c: Campaign | null
   b.priceMicros = price;
   b.campaign = c;
   b.creative = cr;
+  b.categories = cr !== null ? cr.replyCategories(1) : null; // as the decision does for a request in IAB 1.0
   formatBidId(b);
   return b;
 }
@@ -91,7 +98,7 @@ describe("writeBidResponse", () => {
       '"nurl":"https://bidder.example/openrtb2/win' + NOTICE_Q1 + '&price=${AUCTION_PRICE}",' +
       '"burl":"https://bidder.example/openrtb2/win' + NOTICE_Q1 + '&price=${AUCTION_PRICE}&event=billing",' +
       '"lurl":"https://bidder.example/openrtb2/loss' + NOTICE_Q1 + '&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
-      '"adomain":["adv.example"],"cat":["IAB1","IAB2"],"crid":"cr-1","w":300,"h":250,"mtype":1,"cid":"camp 1"}' +
+      '"adomain":["adv.example"],"crid":"cr-1","w":300,"h":250,"mtype":1,"cat":["IAB1","IAB2"],"cid":"camp 1"}' +
       "]}]}";
     expect(text(w)).toBe(want);
     expect(isValidJson(w)).toBe(true);
@@ -118,15 +125,37 @@ describe("writeBidResponse", () => {
     const first = text(write("req-1", [bid(0x1f, 0xabcd, "1", 2003, c, cr)]));
     expect(cr.replyFields).not.toBeNull();
     const kept = changetype<OwnedBytes>(cr.replyFields).toString();
-    expect(kept).toBe(',"adm":"<a href=\\"x\\">\\u0001é</a>","adomain":["adv.example"],"cat":["IAB1"],"crid":"cr-\\"1\\"","w":300,"h":250,"mtype":1');
+    expect(kept).toBe(',"adm":"<a href=\\"x\\">\\u0001é</a>","adomain":["adv.example"],"crid":"cr-\\"1\\"","w":300,"h":250,"mtype":1');
+    // The categories are kept apart (they depend on the request's taxonomy).
+    const cats = changetype<CategorySet>(cr.categories[0]);
+    expect(changetype<OwnedBytes>(cats.replyFields).toString()).toBe(',"cat":["IAB1"]');
     // The next bid with the creative (another request, price and impression) copies the same bytes.
     const second = write("req-2", [bid(0x20, 0x1234, "2", 1500, c, cr)]);
-    expect(text(second).includes(kept + ',"cid":"camp 1"}')).toBe(true);
+    expect(text(second).includes(kept + ',"cat":["IAB1"],"cid":"camp 1"}')).toBe(true);
     expect(isValidJson(second)).toBe(true);
-    expect(first.includes(kept + ',"cid":"camp 1"}')).toBe(true);
+    expect(first.includes(kept + ',"cat":["IAB1"],"cid":"camp 1"}')).toBe(true);
     // Kept bytes are what the writer gives without them.
     const fresh = creative("cr-\"1\"", 300, 250, '<a href="x">\u0001é</a>', ["adv.example"], ["IAB1"]);
     expect(text(write("req-2", [bid(0x20, 0x1234, "2", 1500, c, fresh)]))).toBe(text(second));
+  });
+
+  it("names the categories in the request's taxonomy (bid.cattax outside IAB 1.0), else the IAB 1.0 ones", () => {
+    const cr = creative("cr-1", 300, 250, "", [], ["IAB3"]);
+    cr.categories.push(categories(7, ["52", "49"]));
+    const b = bid(0x1f, 0xabcd, "1", 2003, campaign("c"), cr);
+    b.categories = cr.replyCategories(7);
+    const in7 = text(write("r", [b]));
+    expect(in7.includes('"mtype":1,"cat":["52","49"],"cattax":7,"cid":"c"}')).toBe(true);
+    b.categories = cr.replyCategories(6); // none in 6: its IAB 1.0 ones, cattax left at its default
+    const in6 = text(write("r", [b]));
+    expect(in6.includes('"mtype":1,"cat":["IAB3"],"cid":"c"}')).toBe(true);
+    expect(in6.includes("cattax")).toBe(false);
+    // Only taxonomy 7: named in 7 whatever the request's taxonomy.
+    const only7 = creative("cr-2", 300, 250, "", [], []);
+    only7.categories.push(categories(7, ["52"]));
+    const b2 = bid(0x20, 1, "1", 2003, campaign("c"), only7);
+    expect(text(write("r", [b2])).includes('"mtype":1,"cat":["52"],"cattax":7,"cid":"c"}')).toBe(true);
+    expect(isValidJson(write("r", [b, b2]))).toBe(true);
   });
 
   it("writes the creative's attributes as bid.attr (omitted when it declares none)", () => {
@@ -174,7 +203,7 @@ describe("writeBidResponse", () => {
       '"nurl":"https://bidder.example/openrtb2/win' + q + '&price=${AUCTION_PRICE}",' +
       '"burl":"https://bidder.example/openrtb2/win' + q + '&price=${AUCTION_PRICE}&event=billing",' +
       '"lurl":"https://bidder.example/openrtb2/loss' + q + '&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}",' +
-      '"adomain":["adv\\"q"],"cat":["I\\u000aAB"],"crid":"cr\\\\\\"x","w":1,"h":1,"mtype":1,"cid":"c\\"1/é"}' +
+      '"adomain":["adv\\"q"],"crid":"cr\\\\\\"x","w":1,"h":1,"mtype":1,"cat":["I\\u000aAB"],"cid":"c\\"1/é"}' +
       "]}]}";
     expect(text(w)).toBe(want);
     expect(isValidJson(w)).toBe(true);

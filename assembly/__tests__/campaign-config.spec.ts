@@ -85,8 +85,9 @@ describe("campaign config: valid documents", () => {
     expect(cr.adm.toString()).toBe('<a href="x">ad</a>');
     expect(cr.adomain.size).toBe(1);
     expect(cr.adomain.items[0].toString()).toBe("adv.example");
-    expect(cr.cat.size).toBe(2);
-    expect(cr.cat.items[1].toString()).toBe("IAB2");
+    expect(cr.categories.length).toBe(1);
+    expect(cr.categoriesIn(1)!.codes.size).toBe(2);
+    expect(cr.categoriesIn(1)!.codes.items[1].toString()).toBe("IAB2");
     expect(c.creatives[1].crid.toString()).toBe("cr-2");
     expect(c.creatives[1].adm.len).toBe(0);
     expect(c.totalBudgetMicros).toBe(100000000);
@@ -214,6 +215,38 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"cat":["IAB1",2]}]'))).toBe(
       "campaigns[0].creatives[0].cat[1]: expected string",
     );
+  });
+
+  it("creative categories: IAB 1.0 in cat, other taxonomies in cat_by_taxonomy", () => {
+    const cr = (members: string): Creative => {
+      const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));
+      expect(t).not.toBeNull();
+      return t!.at(0).creatives[0];
+    };
+    const both = cr(',"cat":["IAB3","IAB3-1"],"cat_by_taxonomy":{"7":["52","49"],"500":["x"]}');
+    expect(both.categories.length).toBe(3);
+    expect(both.categoriesIn(1)!.codes.size).toBe(2);
+    expect(both.categoriesIn(7)!.codes.items[1].toString()).toBe("49");
+    expect(both.categoriesIn(500)!.codes.size).toBe(1);
+    expect(both.categoriesIn(6)).toBeNull();
+    // An empty list declares no categories in that taxonomy (as if left out).
+    const empty = cr(',"cat":[],"cat_by_taxonomy":{"7":[]}');
+    expect(empty.categories.length).toBe(0);
+    const errorFor = (members: string): string => errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));
+    expect(errorFor(',"cat_by_taxonomy":{"1":["IAB1"]}')).toBe(
+      "campaigns[0].creatives[0].cat_by_taxonomy.1: IAB Content 1.0 categories go in cat",
+    );
+    for (let i = 0; i < 5; i++) {
+      const key = ["0", "07", "x", "65536", ""][i];
+      expect(errorFor(',"cat_by_taxonomy":{"' + key + '":["1"]}')).toBe(
+        "campaigns[0].creatives[0].cat_by_taxonomy." + key + ": expected a taxonomy number 2-65535",
+      );
+    }
+    expect(errorFor(',"cat_by_taxonomy":{"7":["1"],"7":["2"]}')).toBe("campaigns[0].creatives[0].cat_by_taxonomy.7: duplicate key");
+    expect(errorFor(',"cat_by_taxonomy":{"7":"52"}')).toBe("campaigns[0].creatives[0].cat_by_taxonomy.7: expected array");
+    expect(errorFor(',"cat_by_taxonomy":["52"]')).toBe("campaigns[0].creatives[0].cat_by_taxonomy: expected object");
+    expect(errorFor(',"cat_by_taxonomy":{"7":["52","52"]}')).toBe("campaigns[0].creatives[0].cat_by_taxonomy.7[1]: duplicate category");
+    expect(errorFor(',"cat":["IAB1",""]')).toBe("campaigns[0].creatives[0].cat[1]: empty category");
   });
 
   it("creative attributes, banner type and secure: declared or read off the markup", () => {

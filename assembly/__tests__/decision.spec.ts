@@ -497,7 +497,7 @@ describe("decision: targeting", () => {
     expect(d.bid(0).priceMicros).toBe(1000);
   });
 
-  it("a bcat in another taxonomy (cattax other than 1) blocks every creative that has categories", () => {
+  it("a bcat in a taxonomy the creative has no categories in blocks it when it has categories in another", () => {
     // cattax 1 (the default, IAB 1.0) compares as usual.
     expect(priceOrReason(request(IMP, SITE + ',"cattax":1,"bcat":["IAB2"]'), C1)).toBe(2000);
     expect(priceOrReason(request(IMP, SITE + ',"cattax":1,"bcat":["IAB1"]'), C1)).toBe(nb(NoBid.BLOCKED));
@@ -510,6 +510,56 @@ describe("decision: targeting", () => {
     const d = decide(request(IMP, SITE + ',"cattax":7,"bcat":["1"]'), C1 + "," + camp("c2", 4000, "", CR_728 + ',{"crid":"ok","w":300,"h":250}'));
     expect(d.count).toBe(1);
     expect(d.bid(0).campaign!.id.toString()).toBe("c2");
+    // The other way round: categories only in Content 3.0 cannot be compared with an IAB 1.0 bcat.
+    const only7 = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"cat_by_taxonomy":{"7":["52"]}}');
+    expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB2"]'), only7)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE), only7)).toBe(2000);
+  });
+
+  it("a bcat in a taxonomy the creative declares categories in is compared there, code for code", () => {
+    const t = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"cat":["IAB3-1"],"cat_by_taxonomy":{"7":["52","483"],"8":["1234"]}}');
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":7,"bcat":["1","2"]'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":7,"bcat":["9","483"]'), t)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":8,"bcat":["1234"]'), t)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":8,"bcat":["52"]'), t)).toBe(2000); // 52 is the creative's in 7, not in 8
+    // Outside IAB 1.0 the ids do not show parents: "48" is not a parent of "483", nor "IAB3" of "IAB3-1" there.
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":7,"bcat":["48"]'), t)).toBe(2000);
+    // IAB 1.0 keeps its subcategory rule.
+    expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB3"]'), t)).toBe(nb(NoBid.BLOCKED));
+    // A taxonomy it has nothing in: not comparable, blocked.
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":6,"bcat":["1"]'), t)).toBe(nb(NoBid.BLOCKED));
+  });
+
+  it("acat (2.6) allows only creatives whose categories are all listed, in the request's taxonomy", () => {
+    const t = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"cat":["IAB3-1","IAB2"],"cat_by_taxonomy":{"7":["52"]}}');
+    expect(priceOrReason(request(IMP, SITE + ',"acat":["IAB3","IAB2"]'), t)).toBe(2000); // IAB3 covers IAB3-1
+    expect(priceOrReason(request(IMP, SITE + ',"acat":["IAB3-1","IAB2","IAB9"]'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"acat":["IAB3"]'), t)).toBe(nb(NoBid.BLOCKED)); // IAB2 not allowed
+    expect(priceOrReason(request(IMP, SITE + ',"acat":["IAB3-11","IAB2"]'), t)).toBe(nb(NoBid.BLOCKED)); // not a parent
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":7,"acat":["52"]'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":7,"acat":["5"]'), t)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"cattax":6,"acat":["52"]'), t)).toBe(nb(NoBid.BLOCKED)); // nothing in 6
+    // Without categories nothing shows a creative is allowed.
+    const plain = camp("c", 8000, "", '{"crid":"x","w":300,"h":250}');
+    expect(priceOrReason(request(IMP, SITE + ',"acat":["IAB1"]'), plain)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"acat":[]'), plain)).toBe(2000); // empty: not given
+    // Both lists (the spec says one or the other): both apply.
+    expect(priceOrReason(request(IMP, SITE + ',"acat":["IAB3","IAB2"],"bcat":["IAB3-1"]'), t)).toBe(nb(NoBid.BLOCKED));
+    // Another campaign whose creative is allowed takes the impression.
+    const d = decide(request(IMP, SITE + ',"acat":["IAB1"]'), camp("c0", 9000, "", '{"crid":"x","w":300,"h":250}') + "," + C1);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("c1");
+  });
+
+  it("a bid names the creative's categories in the request's taxonomy when it has some there", () => {
+    const t = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"cat":["IAB3"],"cat_by_taxonomy":{"7":["52"]}}');
+    const in7 = decide(request(IMP, SITE + ',"cattax":7'), t);
+    expect(in7.count).toBe(1);
+    expect(in7.bid(0).categories!.taxonomy).toBe(7);
+    const in6 = decide(request(IMP, SITE + ',"cattax":6'), t);
+    expect(in6.bid(0).categories!.taxonomy).toBe(1);
+    const plain = decide(request(IMP, SITE), camp("c", 8000, "", '{"crid":"x","w":300,"h":250}'));
+    expect(plain.bid(0).categories).toBeNull();
   });
 
   it("wseat must name our seat when given; bseat must not (BLOCKED)", () => {

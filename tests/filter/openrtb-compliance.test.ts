@@ -43,7 +43,7 @@ describe("OpenRTB compliance: request", () => {
       user: { id: "u", eids: [{ source: "id5-sync.com", uids: [{ id: "x", atype: 1 }] }], consent: "CO", ext: { eids: [] } },
       regs: { gdpr: 1, us_privacy: "1YNN", gpp: "DBAA", gpp_sid: [2], ext: { dsa: { dsarequired: 1 } } },
       source: { tid: "t", schain: { complete: 1, ver: "1.0", nodes: [{ asi: "exchange.example", sid: "1", hp: 1 }] } },
-      at: 1, tmax: 300, test: 0, acat: ["IAB1"], cattax: 1, ext: { anything: true },
+      at: 1, tmax: 300, test: 0, acat: ["IAB3"], cattax: 1, ext: { anything: true },
     }));
     try {
       assert.equal(r.status, 200, r.text);
@@ -163,6 +163,36 @@ describe("OpenRTB compliance: request", () => {
     const r = await post(bidUrl, request({ bcat }));
     await settle(r);
     assert.equal(r.status, 204, `bid with a category the exchange blocked: ${r.text}`);
+  });
+
+  it("compares bcat and acat in the request's taxonomy and names the creative's categories in it", async () => {
+    // The 300x250 creative has IAB 1.0 ["IAB3"] and Content Taxonomy 3.0 (cattax 7) ["52", "49"].
+    const cases: Array<[Record<string, unknown>, number, string?]> = [
+      [{ cattax: 7, bcat: ["9", "10"] }, 200],
+      [{ cattax: 7, bcat: ["49"] }, 204, "blocked"],
+      [{ cattax: 7, acat: ["52", "49", "1"] }, 200],
+      [{ cattax: 7, acat: ["52"] }, 204, "blocked"],
+      [{ cattax: 6, bcat: ["1"] }, 204, "blocked"], // nothing declared in 6: cannot be compared
+      [{ acat: ["IAB3"] }, 200],
+      [{ acat: ["IAB1"] }, 204, "blocked"],
+    ];
+    for (const [fields, status, reason] of cases) {
+      const r = await post(bidUrl, request(fields));
+      try {
+        assert.equal(r.status, status, `${JSON.stringify(fields)}: ${r.text}`);
+        if (reason) assert.equal(r.headers["x-nexus-nobid-reason"], reason, JSON.stringify(fields));
+        if (status !== 200) continue;
+        const bid = r.json().seatbid[0].bid[0];
+        if (fields.cattax === 7) {
+          assert.deepEqual([bid.cat, bid.cattax], [["52", "49"], 7], JSON.stringify(fields));
+        } else {
+          assert.deepEqual(bid.cat, ["IAB3"]);
+          assert.equal(bid.cattax, undefined, "IAB 1.0 is bid.cattax's default: left out");
+        }
+      } finally {
+        await settle(r);
+      }
+    }
   });
 
   it("does not bid when a block list is longer than it can keep (the dropped entries could block it)", async () => {

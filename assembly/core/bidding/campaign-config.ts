@@ -2,9 +2,9 @@
 // into a CampaignTable. Cold path: runs when the configuration version changes.
 // The format is documented in docs/CAMPAIGNS.md.
 import { ConfigDoc } from "../config/config-doc";
-import { Campaign, CampaignTable, Creative, MAX_CREATIVE_ATTRS, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
+import { Campaign, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_ATTRS, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
-import { Str } from "../bytes/str";
+import { Str, bytesEqual } from "../bytes/str";
 import { MAX_ID_BYTES } from "../openrtb/limits";
 
 const MAX_MICROS: i64 = 1_000_000_000_000_000; // 1e9 currency units
@@ -212,7 +212,8 @@ export class CampaignConfigParser {
       else if (d.keyIs("h")) cr.h = <i32>d.int(1, 65535);
       else if (d.keyIs("adm")) cr.adm = d.owned(32768);
       else if (d.keyIs("adomain")) this.stringSet(cr.adomain);
-      else if (d.keyIs("cat")) this.stringSet(cr.cat);
+      else if (d.keyIs("cat")) this.categorySet(cr, IAB_CONTENT_1);
+      else if (d.keyIs("cat_by_taxonomy")) this.categoriesByTaxonomy(cr);
       else if (d.keyIs("attr")) cr.attr = this.attrs();
       else if (d.keyIs("banner_type")) bannerType = <i32>d.int(1, 4);
       else if (d.keyIs("secure")) secure = d.bool() ? 1 : 0;
@@ -224,6 +225,45 @@ export class CampaignConfigParser {
     cr.bannerTypes = bannerType >= 0 ? 1 << bannerType : bannerTypesOf(cr.adm);
     cr.secure = secure >= 0 ? secure == 1 : markupIsSecure(cr.adm);
     return cr;
+  }
+
+  /**
+   * The creative's categories in one taxonomy: distinct non-empty codes (an empty list declares
+   * none, as if left out).
+   */
+  private categorySet(cr: Creative, taxonomy: i32): void {
+    const d = this.doc;
+    const set = new CategorySet(taxonomy);
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const code = d.owned(256);
+      if (!d.failed && code.len == 0) d.fail("empty category");
+      for (let j = 0; !d.failed && j < set.codes.items.length; j++) {
+        if (bytesEqual(set.codes.items[j].ptr, set.codes.items[j].len, code.ptr, code.len)) d.fail("duplicate category");
+      }
+      set.codes.items.push(code);
+      d.endMember();
+      i++;
+    }
+    if (set.codes.size > 0) cr.categories.push(set);
+  }
+
+  /**
+   * `{"7": ["1234", ...], "8": [...]}`: categories in taxonomies other than IAB 1.0 (`cat`), keyed by
+   * their AdCOM "Category Taxonomies" number (2–65535; 500 and up are exchange-specific).
+   */
+  private categoriesByTaxonomy(cr: Creative): void {
+    const d = this.doc;
+    if (!d.beginObject()) return;
+    while (d.nextKey()) {
+      const key = d.key.toString();
+      const taxonomy = parseDimension(key);
+      if (taxonomy == IAB_CONTENT_1) d.fail("IAB Content 1.0 categories go in cat");
+      else if (taxonomy < 2 || taxonomy.toString() != key) d.fail("expected a taxonomy number 2-65535");
+      else this.categorySet(cr, taxonomy);
+      d.endMember();
+    }
   }
 
   /** Creative attributes: distinct integers 1–65535 (OpenRTB's list; 500+ are exchange-specific), at most 32. */

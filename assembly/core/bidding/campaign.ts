@@ -3,6 +3,7 @@
 // Strings are owned UTF-8 copies (OwnedBytes) compared byte-wise with request
 // views (Str), so matching allocates nothing.
 import { Str, bytesEqual, asciiLower, containsIgnoreCase } from "../bytes/str";
+import { StrList } from "../json/lists";
 
 export class OwnedBytes {
   readonly buf: ArrayBuffer;
@@ -39,12 +40,12 @@ export class OwnedBytes {
   }
 
   /**
-   * This category is blocked by a bcat entry: the same category or one of its subcategories
-   * (IAB taxonomy 1.0: "IAB3-1" is under "IAB3").
+   * This IAB 1.0 category is `entry` or one of its subcategories ("IAB3-1" is under "IAB3"): a
+   * bcat entry blocks it, an acat entry allows it.
    */
-  blockedByCategory(bcat: Str): bool {
-    const n = bcat.len;
-    if (n == 0 || this.len < n || !bytesEqual(this.ptr, n, bcat.ptr, n)) return false;
+  isUnderIab1Category(entry: Str): bool {
+    const n = entry.len;
+    if (n == 0 || this.len < n || !bytesEqual(this.ptr, n, entry.ptr, n)) return false;
     return this.len == n || load<u8>(this.ptr + <usize>n) == 0x2d;
   }
   toString(): string {
@@ -87,6 +88,49 @@ export class StringSet {
   }
 }
 
+/** AdCOM "Category Taxonomies" 1: IAB Content Category Taxonomy 1.0, OpenRTB's default cattax. */
+export const IAB_CONTENT_1: i32 = 1;
+
+/**
+ * A creative's categories in one taxonomy (AdCOM "Category Taxonomies": 1 IAB Content 1.0, 7 IAB
+ * Content 3.0, 8 IAB Ad Product 2.0, ...). Only IAB 1.0 codes show their parents ("IAB3-1" is
+ * under "IAB3"); the other taxonomies' ids do not, so there a category matches a bcat or acat
+ * entry only when it is that entry (a creative lists its parents too).
+ */
+export class CategorySet {
+  readonly codes: StringSet = new StringSet();
+  /** The bid's `cat` (and `cattax` outside IAB 1.0) for these categories, written at the first bid (bid-response.ts). */
+  replyFields: OwnedBytes | null = null;
+
+  constructor(readonly taxonomy: i32) {}
+
+  /** One of the categories is blocked by an entry of bcat (the category, or a parent in IAB 1.0). */
+  anyBlockedBy(bcat: StrList): bool {
+    const n = this.codes.items.length;
+    for (let i = 0; i < n; i++) {
+      if (this.listed(unchecked(this.codes.items[i]), bcat)) return true;
+    }
+    return false;
+  }
+
+  /** Every category is allowed by an entry of acat (the category, or a parent in IAB 1.0). */
+  allAllowedBy(acat: StrList): bool {
+    const n = this.codes.items.length;
+    for (let i = 0; i < n; i++) {
+      if (!this.listed(unchecked(this.codes.items[i]), acat)) return false;
+    }
+    return n > 0;
+  }
+
+  private listed(cat: OwnedBytes, list: StrList): bool {
+    for (let j = 0; j < list.count; j++) {
+      const entry = list.get(j);
+      if (this.taxonomy == IAB_CONTENT_1 ? cat.isUnderIab1Category(entry) : cat.equalsStr(entry)) return true;
+    }
+    return false;
+  }
+}
+
 /** Creative attributes a creative may declare (OpenRTB list "Creative Attributes"; bid.attr). */
 export const MAX_CREATIVE_ATTRS: i32 = 32;
 
@@ -97,7 +141,8 @@ export class Creative {
   /** Markup returned in bid.adm (may contain ${AUCTION_PRICE}). Empty: the nurl serves it. */
   adm: OwnedBytes = OwnedBytes.fromString("");
   adomain: StringSet = new StringSet();
-  cat: StringSet = new StringSet();
+  /** Its categories, one set per taxonomy (`cat` is IAB 1.0, `cat_by_taxonomy` the others); none: uncategorised. */
+  readonly categories: Array<CategorySet> = new Array<CategorySet>();
   /** Creative attributes (checked against imp.banner.battr, sent as bid.attr). */
   attr: StaticArray<i32> = new StaticArray<i32>(0);
   /**
@@ -112,6 +157,28 @@ export class Creative {
    * writer at the first bid with it and copied into every later reply (bid-response.ts).
    */
   replyFields: OwnedBytes | null = null;
+
+  /** Its categories in that taxonomy, or null when it declares none there. */
+  categoriesIn(taxonomy: i32): CategorySet | null {
+    for (let i = 0; i < this.categories.length; i++) {
+      const set = unchecked(this.categories[i]);
+      if (set.taxonomy == taxonomy) return set;
+    }
+    return null;
+  }
+
+  /**
+   * The categories a bid with this creative names (bid.cat, bid.cattax): those in the request's
+   * taxonomy when it has some there, else its IAB 1.0 ones, else the first set it declares; null
+   * when it has none.
+   */
+  replyCategories(taxonomy: i32): CategorySet | null {
+    const set = this.categoriesIn(taxonomy);
+    if (set !== null) return set;
+    const iab1 = this.categoriesIn(IAB_CONTENT_1);
+    if (iab1 !== null) return iab1;
+    return this.categories.length > 0 ? unchecked(this.categories[0]) : null;
+  }
 
   /** The creative is of banner ad type t (1–4). */
   isBannerType(t: i32): bool {

@@ -276,6 +276,7 @@ export class DecisionEngine {
     slot.impId.copyFrom(imp.id);
     slot.campaign = best;
     slot.creative = bestCreative;
+    slot.categories = bestCreative !== null ? bestCreative.replyCategories(req.cattax) : null;
     slot.deal = bestDeal;
     slot.nonce = this.nextNonce();
     if (req.test == 1) {
@@ -332,10 +333,12 @@ function buyerAllowed(req: BidRequest, seat: Str): bool {
 
 /**
  * The exchange's block lists: advertiser domains (badv: the domain or a subdomain, any case) and
- * categories (bcat: the category or a subcategory of it). Creatives' categories are IAB Content
- * Category Taxonomy 1.0 codes: a bcat in another taxonomy (cattax other than 1) cannot be compared
- * with them, so it blocks every creative that has categories (a string match across taxonomies
- * would let through what the exchange blocked, or block at random).
+ * categories, in the request's taxonomy (cattax, default IAB Content 1.0): bcat blocks a creative
+ * with a listed category, acat (2.6) allows only creatives whose categories are all listed (in IAB
+ * 1.0 an entry also covers its subcategories: "IAB3" covers "IAB3-1"). A creative with categories
+ * but none in that taxonomy cannot be compared, so either list refuses it (a string match across
+ * taxonomies would let through what the exchange blocked, or block at random); one without any
+ * categories passes bcat and is refused by acat (nothing shows it is allowed).
  */
 function blocked(req: BidRequest, cr: Creative): bool {
   if (req.badv.count > 0) {
@@ -346,14 +349,13 @@ function blocked(req: BidRequest, cr: Creative): bool {
       }
     }
   }
-  if (req.bcat.count > 0) {
-    if (req.cattax != 1 && cr.cat.items.length > 0) return true;
-    for (let i = 0; i < cr.cat.items.length; i++) {
-      const cat = unchecked(cr.cat.items[i]);
-      for (let j = 0; j < req.bcat.count; j++) {
-        if (cat.blockedByCategory(req.bcat.get(j))) return true;
-      }
-    }
+  const bcat = req.bcat.count > 0;
+  const acat = req.acat.count > 0;
+  if (bcat || acat) {
+    const cats = cr.categoriesIn(req.cattax);
+    if (cats === null) return acat || cr.categories.length > 0;
+    if (bcat && cats.anyBlockedBy(req.bcat)) return true;
+    if (acat && !cats.allAllowedBy(req.acat)) return true;
   }
   return false;
 }

@@ -2,7 +2,7 @@
 // the ledger needs to settle it later (reservation sequence and nonce, which
 // are also what the bid id encodes).
 import { Str, codeAt } from "../bytes/str";
-import { Campaign, Creative } from "./campaign";
+import { Campaign, CategorySet, Creative } from "./campaign";
 import { Deal } from "../openrtb/request";
 
 export const BID_ID_MAX: i32 = 32;
@@ -12,6 +12,8 @@ export class ImpBid {
   impId: Str = new Str();
   campaign: Campaign | null = null;
   creative: Creative | null = null;
+  /** The creative's categories the bid names (bid.cat, bid.cattax): Creative.replyCategories. */
+  categories: CategorySet | null = null;
   /** The private-marketplace deal the bid is in (the request's, valid while it is), or null: the open auction. */
   deal: Deal | null = null;
   /** Price of one impression in micros (the amount reserved). */
@@ -35,6 +37,7 @@ export class ImpBid {
     this.impId.clear();
     this.campaign = null;
     this.creative = null;
+    this.categories = null;
     this.deal = null;
     this.priceMicros = 0;
     this.seq = 0;

@@ -22,6 +22,7 @@ const S = MAX_STRING_BYTES;
 const REQUEST_FIELDS = new FieldTable([
   "id", "imp", "site", "app", "device", "user", "test", "at", "tmax",
   "cur", "bcat", "badv", "bapp", "wseat", "bseat", "regs", "source", "cattax",
+  "acat",
 ]);
 
 export class BidRequestParser {
@@ -124,9 +125,10 @@ function readBidRequest(f: FieldReader, req: BidRequest): bool {
       case 14: ok = f.readStringList(req.bseat, S); break;
       case 15: ok = readRegs(f, req.regs); break;
       case 16: ok = readSource(f, req.source); break;
-      // Any taxonomy number is taken (AdCOM adds some; 500+ are exchange-specific): only 1 is one
-      // the creatives' categories can be compared in (decision.ts).
+      // Any taxonomy number is taken (AdCOM adds some; 500+ are exchange-specific): a creative's
+      // categories are compared in it when the campaign gives them in it (decision.ts).
       case 17: ok = f.readInt(0, I32_MAX); req.cattax = <i32>f.intValue; break;
+      case 18: ok = f.readStringList(req.acat, S); break;
     }
     if (!ok) return false;
     f.endField();

@@ -40,8 +40,10 @@ export class BidRequest {
   at: i32 = 2;
   /** Time limit in ms, 0 = not given. */
   tmax: i32 = 0;
-  /** The taxonomy of bcat (AdCOM "Category Taxonomies"; default 1: IAB Content Category Taxonomy 1.0). */
+  /** The taxonomy of bcat and acat (AdCOM "Category Taxonomies"; default 1: IAB Content Category Taxonomy 1.0). */
   cattax: i32 = 1;
+  /** Allowed advertiser categories (2.6; normally a request has bcat or acat, not both). */
+  readonly acat: StrList = new StrList(MAX_BLOCKED);
   readonly cur: StrList = new StrList(MAX_CUR);
   readonly bcat: StrList = new StrList(MAX_BLOCKED);
   readonly badv: StrList = new StrList(MAX_BLOCKED);
@@ -96,6 +98,7 @@ export class BidRequest {
     this.at = 2;
     this.tmax = 0;
     this.cattax = 1;
+    this.acat.reset();
     this.cur.reset();
     this.bcat.reset();
     this.badv.reset();

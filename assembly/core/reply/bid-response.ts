@@ -6,7 +6,7 @@
 import { ByteWriter } from "../bytes/writer";
 import { Str } from "../bytes/str";
 import { ImpBid } from "../bidding/imp-bid";
-import { Creative, OwnedBytes, StringSet } from "../bidding/campaign";
+import { CategorySet, Creative, IAB_CONTENT_1, OwnedBytes, StringSet } from "../bidding/campaign";
 
 /** Where notices go and how the reply is labelled; set once from configuration. */
 export class ReplySettings {
@@ -127,7 +127,18 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
     } else {
       const start = w.len;
       writeCreativeFields(w, cr);
-      if (!w.overflowed) cr.replyFields = new OwnedBytes(w.base + <usize>start, w.len - start);
+      cr.replyFields = keptSince(w, start);
+    }
+  }
+  const cats = bid.categories;
+  if (cats !== null) {
+    const kept = cats.replyFields;
+    if (kept !== null) {
+      w.bytes(kept.ptr, kept.len);
+    } else {
+      const start = w.len;
+      writeCategories(w, cats);
+      cats.replyFields = keptSince(w, start);
     }
   }
   if (c !== null) {
@@ -144,10 +155,16 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
   w.byte(0x7d);
 }
 
+/** A copy of what was written from `start`, to be copied into later replies (null if the writer overflowed). */
+function keptSince(w: ByteWriter, start: i32): OwnedBytes | null {
+  return w.overflowed ? null : new OwnedBytes(w.base + <usize>start, w.len - start);
+}
+
 /**
- * The bid's fields that come from the creative alone (markup, advertiser domains, categories,
- * attributes, id, size). Written once per creative and kept (Creative.replyFields): the markup
- * is most of a reply, and escaping it byte by byte on every bid cost more than copying it.
+ * The bid's fields that come from the creative alone (markup, advertiser domains, attributes, id,
+ * size; not the categories, which depend on the request's taxonomy: writeCategories). Written
+ * once per creative and kept (Creative.replyFields): the markup is most of a reply, and escaping
+ * it byte by byte on every bid cost more than copying it.
  */
 function writeCreativeFields(w: ByteWriter, cr: Creative): void {
   if (cr.adm.len > 0) {
@@ -157,10 +174,6 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
   }
   w.ascii(",\"adomain\":");
   writeStringArray(w, cr.adomain);
-  if (cr.cat.size > 0) {
-    w.ascii(",\"cat\":");
-    writeStringArray(w, cr.cat);
-  }
   if (cr.attr.length > 0) {
     w.ascii(",\"attr\":[");
     for (let i = 0; i < cr.attr.length; i++) {
@@ -178,6 +191,16 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
   // OpenRTB 2.6 bid.mtype: the markup's type, so that an exchange can tell which of a multi-format
   // imp's objects the bid answers. Every creative is a banner (1).
   w.ascii(",\"mtype\":1");
+}
+
+/** `,"cat":[...]`, and `,"cattax":N` outside IAB Content 1.0 (OpenRTB 2.6 bid.cattax, default 1). */
+function writeCategories(w: ByteWriter, cats: CategorySet): void {
+  w.ascii(",\"cat\":");
+  writeStringArray(w, cats.codes);
+  if (cats.taxonomy != IAB_CONTENT_1) {
+    w.ascii(",\"cattax\":");
+    w.i64(cats.taxonomy);
+  }
 }
 
 /** {"error":"<message>"} for a 400 reply; the message is escaped anyway. */
