@@ -158,6 +158,20 @@ describe("writeBidResponse", () => {
     expect(isValidJson(write("r", [b, b2]))).toBe(true);
   });
 
+  it("writes the creative's language: an ISO 639-1 code as bid.language, any other tag as bid.langb", () => {
+    const en = creative("cr-1", 300, 250, "", [], []);
+    en.language = OwnedBytes.fromString("en");
+    expect(text(write("r", [bid(1, 2, "1", 1500, campaign("c"), en)])).includes('"adomain":[],"language":"en","crid":"cr-1"')).toBe(true);
+    const br = creative("cr-2", 300, 250, "", [], []);
+    br.language = OwnedBytes.fromString("pt-BR");
+    const t = text(write("r", [bid(1, 2, "1", 1500, campaign("c"), br)]));
+    expect(t.includes('"adomain":[],"langb":"pt-BR","crid":"cr-2"')).toBe(true);
+    expect(t.includes('"language"')).toBe(false);
+    const none = creative("cr-3", 300, 250, "", [], []);
+    const u = text(write("r", [bid(1, 2, "1", 1500, campaign("c"), none)]));
+    expect(u.includes("lang")).toBe(false);
+  });
+
   it("writes the creative's attributes as bid.attr (omitted when it declares none)", () => {
     const cr = creative("cr-1", 300, 250, "", ["adv.example"], []);
     cr.attr = StaticArray.fromArray<i32>([6, 14]);

@@ -249,6 +249,31 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor(',"cat":["IAB1",""]')).toBe("campaigns[0].creatives[0].cat[1]: empty category");
   });
 
+  it("creative language: a BCP 47 tag, or xx", () => {
+    const cr = (members: string): Creative => {
+      const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));
+      expect(t).not.toBeNull();
+      return t!.at(0).creatives[0];
+    };
+    expect(cr("").language.len).toBe(0);
+    const br = cr(',"language":"pt-BR"');
+    expect(br.language.toString()).toBe("pt-BR");
+    expect(br.languagePrimaryLen).toBe(2);
+    expect(cr(',"language":"yue-Hant-HK"').languagePrimaryLen).toBe(3);
+    expect(cr(',"language":"sr-Latn-RS-1994ab"').languagePrimaryLen).toBe(2);
+    expect(cr(',"language":"xx"').languageFree).toBe(true);
+    expect(cr(',"language":"en"').languageFree).toBe(false);
+    const bad = ["", "e", "english", "en-", "en--US", "-en", "en_US", "en-toolongsub", "e1", "en-US-", "1en"];
+    for (let i = 0; i < bad.length; i++) {
+      expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"language":"' + bad[i] + '"}]'))).toBe(
+        'campaigns[0].creatives[0].language: expected a BCP 47 language tag ("en", "pt-BR"; "xx": no linguistic content)',
+      );
+    }
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"language":["en"]}]'))).toBe(
+      "campaigns[0].creatives[0].language: expected string",
+    );
+  });
+
   it("creative attributes, banner type and secure: declared or read off the markup", () => {
     const cr = (members: string): Creative => {
       const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));

@@ -551,6 +551,32 @@ describe("decision: targeting", () => {
     expect(d.bid(0).campaign!.id.toString()).toBe("c1");
   });
 
+  it("wlang and wlangb (2.6) admit only creatives in a listed language, or without linguistic content", () => {
+    const cr = (language: string): string => camp("c", 8000, "", '{"crid":"x","w":300,"h":250' + (language.length > 0 ? ',"language":"' + language + '"' : "") + "}");
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["de","en"]'), cr("en"))).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["DE","EN"]'), cr("en"))).toBe(2000); // any letter case
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["de"]'), cr("en"))).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["pt"]'), cr("pt-BR"))).toBe(2000); // its primary subtag
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["p"]'), cr("pt-BR"))).toBe(nb(NoBid.BLOCKED));
+    // wlangb: RFC 4647 basic filtering, a range covers the tags under it.
+    expect(priceOrReason(request(IMP, SITE + ',"wlangb":["pt"]'), cr("pt-BR"))).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"wlangb":["pt-br"]'), cr("pt-BR"))).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"wlangb":["pt-PT"]'), cr("pt-BR"))).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"wlangb":["pt-BR"]'), cr("pt"))).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"wlangb":["p"]'), cr("pt"))).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"wlangb":["*"]'), cr("pt"))).toBe(2000);
+    // "xx": no linguistic content, admitted by any list; no language declared: refused by any list.
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["de"],"wlangb":["de-AT"]'), cr("xx"))).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["de"]'), cr(""))).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"wlangb":["*"]'), cr(""))).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":[]'), cr(""))).toBe(2000); // empty: not given
+    expect(priceOrReason(request(IMP, SITE), cr(""))).toBe(2000);
+    // Both lists: both apply.
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["en"],"wlangb":["en-US"]'), cr("en-GB"))).toBe(nb(NoBid.BLOCKED));
+    // The language rule holds whatever the category lists say.
+    expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB9"],"wlang":["de"]'), cr("en"))).toBe(nb(NoBid.BLOCKED));
+  });
+
   it("a bid names the creative's categories in the request's taxonomy when it has some there", () => {
     const t = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"cat":["IAB3"],"cat_by_taxonomy":{"7":["52"]}}');
     const in7 = decide(request(IMP, SITE + ',"cattax":7'), t);

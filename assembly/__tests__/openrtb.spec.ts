@@ -136,7 +136,7 @@ describe("BidRequest: minimal request and defaults", () => {
 
 const FULL =
   '{"id":"req-1","test":1,"at":1,"tmax":120,"cur":["USD","EUR"],' +
-  '"bcat":["IAB25","IAB26"],"acat":["IAB1","IAB2-3"],"cattax":1,"badv":["bad.com"],"bapp":["com.bad.app"],"wseat":["s1"],"bseat":["s2","s3"],' +
+  '"bcat":["IAB25","IAB26"],"acat":["IAB1","IAB2-3"],"cattax":1,"wlang":["en","de"],"wlangb":["en-GB"],"badv":["bad.com"],"bapp":["com.bad.app"],"wseat":["s1"],"bseat":["s2","s3"],' +
   '"imp":[{"id":"imp-1","tagid":"tag-9","secure":1,"instl":1,"rwdd":1,"exp":300,"bidfloor":1.25,"bidfloorcur":"EUR",' +
   '"banner":{"w":728,"h":90,"pos":1,"format":[{"w":728,"h":90},{"w":970,"h":90,"wratio":1}],"btype":[4],"battr":[1,3],"api":[3,5]},' +
   '"video":{"mimes":["video/mp4","application/javascript"],"w":640,"h":480,"minduration":5,"maxduration":30,' +
@@ -167,6 +167,8 @@ describe("BidRequest: every field", () => {
     expect(req.bcat.containsAscii("IAB26")).toBe(true);
     expect(req.acat.count).toBe(2);
     expect(req.acat.containsAscii("IAB2-3")).toBe(true);
+    expect(req.wlang.containsAscii("de")).toBe(true);
+    expect(req.wlangb.containsAscii("en-GB")).toBe(true);
     expect(req.badv.containsAscii("bad.com")).toBe(true);
     expect(req.bapp.containsAscii("com.bad.app")).toBe(true);
     expect(req.wseat.count).toBe(1);
@@ -942,7 +944,7 @@ describe("BidRequest: invalid JSON", () => {
 describe("BidRequest: reuse", () => {
   it("leaves nothing from a big request in the next small one", () => {
     const big =
-      '{"id":"big","test":1,"at":1,"tmax":99,"cur":["EUR","GBP"],"bcat":["IAB1"],"acat":["IAB2"],"badv":["x.com"],"bapp":["a.b"],' +
+      '{"id":"big","test":1,"at":1,"tmax":99,"cur":["EUR","GBP"],"bcat":["IAB1"],"acat":["IAB2"],"wlang":["fr"],"wlangb":["fr-CA"],"badv":["x.com"],"bapp":["a.b"],' +
       '"imp":[' +
       list('{"id":"b#","tagid":"t","secure":1,"bidfloor":3,"bidfloorcur":"EUR","banner":{"w":728,"h":90,"format":[{"w":1,"h":2}],"battr":[1]},' +
         '"video":{"mimes":["video/mp4"],"startdelay":0,"skip":1},"pmp":{"private_auction":1,"deals":[{"id":"d","wseat":["s"]}]}}', 3) +
@@ -989,6 +991,8 @@ describe("BidRequest: reuse", () => {
     expect(req.site.domain.len).toBe(0);
     expect(req.site.cat.count).toBe(0);
     expect(req.acat.count).toBe(0);
+    expect(req.wlang.count).toBe(0);
+    expect(req.wlangb.count).toBe(0);
     expect(req.site.publisher.present).toBe(false);
     expect(req.app.present).toBe(false);
     expect(req.device.present).toBe(false);

@@ -195,6 +195,33 @@ describe("OpenRTB compliance: request", () => {
     }
   });
 
+  it("bids only creatives in a language wlang or wlangb allows, and names the language", async () => {
+    // The 300x250 creative is in "en"; the README request's imp is 300x250.
+    const cases: Array<[Record<string, unknown>, number]> = [
+      [{ wlang: ["fr", "en"] }, 200],
+      [{ wlang: ["fr"] }, 204],
+      [{ wlangb: ["en"] }, 200],
+      [{ wlangb: ["en-US"] }, 204], // the range is narrower than the creative's tag
+    ];
+    for (const [fields, status] of cases) {
+      const r = await post(bidUrl, request(fields));
+      try {
+        assert.equal(r.status, status, `${JSON.stringify(fields)}: ${r.text}`);
+        if (status === 200) assert.equal(r.json().seatbid[0].bid[0].language, "en");
+        else assert.equal(r.headers["x-nexus-nobid-reason"], "blocked");
+      } finally {
+        await settle(r);
+      }
+    }
+    // A creative without a declared language cannot be shown to be allowed (the 728x90 has none).
+    const leaderboard = await post(bidUrl, request({ imp: [{ id: "1", banner: { w: 728, h: 90 }, bidfloor: 0.1 }] }));
+    await settle(leaderboard);
+    assert.equal(leaderboard.status, 200, leaderboard.text);
+    const refused = await post(bidUrl, request({ imp: [{ id: "1", banner: { w: 728, h: 90 }, bidfloor: 0.1 }], wlang: ["en"] }));
+    await settle(refused);
+    assert.equal(refused.status, 204, refused.text);
+  });
+
   it("does not bid when a block list is longer than it can keep (the dropped entries could block it)", async () => {
     const badv = Array.from({ length: 600 }, (_, i) => `blocked-${i}.example`);
     const r = await post(bidUrl, request({ badv }));

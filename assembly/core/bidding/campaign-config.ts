@@ -2,7 +2,7 @@
 // into a CampaignTable. Cold path: runs when the configuration version changes.
 // The format is documented in docs/CAMPAIGNS.md.
 import { ConfigDoc } from "../config/config-doc";
-import { Campaign, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_ATTRS, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
+import { Campaign, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual } from "../bytes/str";
 import { MAX_ID_BYTES } from "../openrtb/limits";
@@ -217,6 +217,7 @@ export class CampaignConfigParser {
       else if (d.keyIs("attr")) cr.attr = this.attrs();
       else if (d.keyIs("banner_type")) bannerType = <i32>d.int(1, 4);
       else if (d.keyIs("secure")) secure = d.bool() ? 1 : 0;
+      else if (d.keyIs("language")) this.language(cr);
       else d.unknownKey();
       d.endMember();
     }
@@ -225,6 +226,20 @@ export class CampaignConfigParser {
     cr.bannerTypes = bannerType >= 0 ? 1 << bannerType : bannerTypesOf(cr.adm);
     cr.secure = secure >= 0 ? secure == 1 : markupIsSecure(cr.adm);
     return cr;
+  }
+
+  /** A BCP 47 tag ("en", "pt-BR"; "xx": no linguistic content). */
+  private language(cr: Creative): void {
+    const d = this.doc;
+    const tag = d.string();
+    if (d.failed) return;
+    const primary = languagePrimaryLength(tag);
+    if (primary < 0) {
+      d.fail("expected a BCP 47 language tag (\"en\", \"pt-BR\"; \"xx\": no linguistic content)");
+      return;
+    }
+    cr.language = OwnedBytes.fromString(tag);
+    cr.languagePrimaryLen = primary;
   }
 
   /**

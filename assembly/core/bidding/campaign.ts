@@ -131,6 +131,41 @@ export class CategorySet {
   }
 }
 
+/** The language code of a creative without linguistic content (OpenRTB 2.6 bid.language). */
+const XX: StaticArray<u8> = [0x78, 0x78];
+
+/**
+ * The length of the primary language subtag of a BCP 47 tag as creatives declare it (2–3 ASCII
+ * letters, then "-" and subtags of 1–8 letters or digits, 35 bytes at most), or -1 if it is not
+ * one.
+ */
+export function languagePrimaryLength(tag: string): i32 {
+  const n = tag.length;
+  if (n < 2 || n > 35) return -1;
+  let primary = 0;
+  while (primary < n && isAsciiLetter(tag.charCodeAt(primary))) primary++;
+  if (primary < 2 || primary > 3) return -1;
+  // Then subtags, each "-" and 1–8 letters or digits.
+  let i = primary;
+  while (i < n) {
+    if (tag.charCodeAt(i) != 0x2d) return -1;
+    let j = i + 1;
+    while (j < n && isAsciiAlnum(tag.charCodeAt(j))) j++;
+    const len = j - i - 1;
+    if (len < 1 || len > 8) return -1;
+    i = j;
+  }
+  return primary;
+}
+
+@inline function isAsciiLetter(c: i32): bool {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+}
+
+@inline function isAsciiAlnum(c: i32): bool {
+  return isAsciiLetter(c) || (c >= 0x30 && c <= 0x39);
+}
+
 /** Creative attributes a creative may declare (OpenRTB list "Creative Attributes"; bid.attr). */
 export const MAX_CREATIVE_ATTRS: i32 = 32;
 
@@ -152,6 +187,13 @@ export class Creative {
   bannerTypes: i32 = 0;
   /** The markup loads over HTTPS only (imp.secure = 1 requires it). */
   secure: bool = true;
+  /**
+   * The creative's language, a BCP 47 tag ("en", "pt-BR"; "xx": no linguistic content, e.g. a
+   * logo); empty: not declared. Checked against the request's wlang and wlangb (OpenRTB 2.6).
+   */
+  language: OwnedBytes = OwnedBytes.fromString("");
+  /** Bytes of the language's primary subtag ("pt" of "pt-BR"). */
+  languagePrimaryLen: i32 = 0;
   /**
    * This creative's fields of a bid as JSON (",\"adm\":…,\"h\":250"), written by the reply
    * writer at the first bid with it and copied into every later reply (bid-response.ts).
@@ -178,6 +220,39 @@ export class Creative {
     const iab1 = this.categoriesIn(IAB_CONTENT_1);
     if (iab1 !== null) return iab1;
     return this.categories.length > 0 ? unchecked(this.categories[0]) : null;
+  }
+
+  /** A request's allowed languages (wlang, wlangb) do not refuse it: it says it has no linguistic content ("xx"). */
+  get languageFree(): bool {
+    return this.language.len == 2 && equalsIgnoreAsciiCase(this.language.ptr, changetype<usize>(XX), 2);
+  }
+
+  /** wlang (ISO 639-1 codes): the language's primary subtag is listed, in any letter case. */
+  languageIn(wlang: StrList): bool {
+    const n = this.languagePrimaryLen;
+    for (let j = 0; j < wlang.count; j++) {
+      const entry = wlang.get(j);
+      if (n > 0 && entry.len == n && equalsIgnoreAsciiCase(this.language.ptr, entry.ptr, n)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * wlangb (BCP 47 language ranges, RFC 4647 §3.3.1 basic filtering): a listed range is the tag or
+   * a prefix of it that ends where a subtag does ("en" covers "en-GB", "en-GB" not "en"), in any
+   * letter case; "*" covers every tag.
+   */
+  languageInRanges(wlangb: StrList): bool {
+    const tag = this.language;
+    if (tag.len == 0) return false; // no language declared: not even "*" says which
+    for (let j = 0; j < wlangb.count; j++) {
+      const range = wlangb.get(j);
+      const n = range.len;
+      if (n == 1 && load<u8>(range.ptr) == 0x2a) return true;
+      if (n == 0 || n > tag.len || !equalsIgnoreAsciiCase(tag.ptr, range.ptr, n)) continue;
+      if (n == tag.len || load<u8>(tag.ptr + <usize>n) == 0x2d) return true;
+    }
+    return false;
   }
 
   /** The creative is of banner ad type t (1–4). */

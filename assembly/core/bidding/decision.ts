@@ -332,13 +332,8 @@ function buyerAllowed(req: BidRequest, seat: Str): bool {
 }
 
 /**
- * The exchange's block lists: advertiser domains (badv: the domain or a subdomain, any case) and
- * categories, in the request's taxonomy (cattax, default IAB Content 1.0): bcat blocks a creative
- * with a listed category, acat (2.6) allows only creatives whose categories are all listed (in IAB
- * 1.0 an entry also covers its subcategories: "IAB3" covers "IAB3-1"). A creative with categories
- * but none in that taxonomy cannot be compared, so either list refuses it (a string match across
- * taxonomies would let through what the exchange blocked, or block at random); one without any
- * categories passes bcat and is refused by acat (nothing shows it is allowed).
+ * The exchange's lists refuse the creative: advertiser domains (badv: the domain or a subdomain,
+ * any case), categories (bcat, acat) and languages (wlang, wlangb).
  */
 function blocked(req: BidRequest, cr: Creative): bool {
   if (req.badv.count > 0) {
@@ -349,15 +344,39 @@ function blocked(req: BidRequest, cr: Creative): bool {
       }
     }
   }
+  return !categoriesAllowed(req, cr) || !languageAllowed(req, cr);
+}
+
+/**
+ * The request's categories admit the creative, compared in the request's taxonomy (cattax, default
+ * IAB Content 1.0): bcat blocks a creative with a listed category, acat (2.6) allows only creatives
+ * whose categories are all listed (in IAB 1.0 an entry also covers its subcategories: "IAB3"
+ * covers "IAB3-1"). A creative with categories but none in that taxonomy cannot be compared, so
+ * either list refuses it (a string match across taxonomies would let through what the exchange
+ * blocked, or block at random); one without any categories passes bcat and is refused by acat
+ * (nothing shows it is allowed).
+ */
+function categoriesAllowed(req: BidRequest, cr: Creative): bool {
   const bcat = req.bcat.count > 0;
   const acat = req.acat.count > 0;
-  if (bcat || acat) {
-    const cats = cr.categoriesIn(req.cattax);
-    if (cats === null) return acat || cr.categories.length > 0;
-    if (bcat && cats.anyBlockedBy(req.bcat)) return true;
-    if (acat && !cats.allAllowedBy(req.acat)) return true;
-  }
-  return false;
+  if (!(bcat || acat)) return true;
+  const cats = cr.categoriesIn(req.cattax);
+  if (cats === null) return !acat && cr.categories.length == 0;
+  if (bcat && cats.anyBlockedBy(req.bcat)) return false;
+  return !acat || cats.allAllowedBy(req.acat);
+}
+
+/**
+ * The request's allowed languages (2.6 wlang, wlangb; both apply when both are given) admit the
+ * creative: its declared language is listed, or it has no linguistic content ("xx"). A creative
+ * that declares no language is refused by either list: nothing shows it is in one of them.
+ */
+function languageAllowed(req: BidRequest, cr: Creative): bool {
+  const wlang = req.wlang.count > 0;
+  const wlangb = req.wlangb.count > 0;
+  if (!(wlang || wlangb) || cr.languageFree) return true;
+  if (wlang && !cr.languageIn(req.wlang)) return false;
+  return !wlangb || cr.languageInRanges(req.wlangb);
 }
 
 /**

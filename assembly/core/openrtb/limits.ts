@@ -23,6 +23,8 @@ export const MAX_MIMES: i32 = 16;
 export const MAX_INT_LIST: i32 = 32;
 /** wseat, bseat (a longer bseat is a no-bid on the bid path, a longer wseat is searched only this far). */
 export const MAX_SEATS: i32 = 64;
+/** wlang, wlangb (languages a creative may be in: a handful; a longer list is searched this far). */
+export const MAX_LANGS: i32 = 64;
 /** site.cat, app.cat. */
 export const MAX_CATS: i32 = 16;
 /** user.kwarray (2.6), or user.keywords sent as an array. */

@@ -22,7 +22,7 @@ const S = MAX_STRING_BYTES;
 const REQUEST_FIELDS = new FieldTable([
   "id", "imp", "site", "app", "device", "user", "test", "at", "tmax",
   "cur", "bcat", "badv", "bapp", "wseat", "bseat", "regs", "source", "cattax",
-  "acat",
+  "acat", "wlang", "wlangb",
 ]);
 
 export class BidRequestParser {
@@ -129,6 +129,8 @@ function readBidRequest(f: FieldReader, req: BidRequest): bool {
       // categories are compared in it when the campaign gives them in it (decision.ts).
       case 17: ok = f.readInt(0, I32_MAX); req.cattax = <i32>f.intValue; break;
       case 18: ok = f.readStringList(req.acat, S); break;
+      case 19: ok = f.readStringList(req.wlang, S); break;
+      case 20: ok = f.readStringList(req.wlangb, S); break;
     }
     if (!ok) return false;
     f.endField();

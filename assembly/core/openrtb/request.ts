@@ -15,7 +15,7 @@ import { Str } from "../bytes/str";
 import { StrList } from "../json/lists";
 import { App, Device, Regs, Segment, Site, Source, User } from "./context";
 import { Imp } from "./imp";
-import { MAX_BLOCKED, MAX_CUR, MAX_IMPS, MAX_SEATS, MAX_SEGMENTS } from "./limits";
+import { MAX_BLOCKED, MAX_CUR, MAX_IMPS, MAX_LANGS, MAX_SEATS, MAX_SEGMENTS } from "./limits";
 
 export * from "./limits";
 export { IntList, StrList } from "../json/lists";
@@ -44,6 +44,9 @@ export class BidRequest {
   cattax: i32 = 1;
   /** Allowed advertiser categories (2.6; normally a request has bcat or acat, not both). */
   readonly acat: StrList = new StrList(MAX_BLOCKED);
+  /** Languages a creative may be in (2.6): ISO 639-1 codes (wlang) or BCP 47 tags (wlangb). */
+  readonly wlang: StrList = new StrList(MAX_LANGS);
+  readonly wlangb: StrList = new StrList(MAX_LANGS);
   readonly cur: StrList = new StrList(MAX_CUR);
   readonly bcat: StrList = new StrList(MAX_BLOCKED);
   readonly badv: StrList = new StrList(MAX_BLOCKED);
@@ -99,6 +102,8 @@ export class BidRequest {
     this.tmax = 0;
     this.cattax = 1;
     this.acat.reset();
+    this.wlang.reset();
+    this.wlangb.reset();
     this.cur.reset();
     this.bcat.reset();
     this.badv.reset();

@@ -182,6 +182,12 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
     }
     w.byte(0x5d);
   }
+  if (cr.language.len > 0) {
+    // bid.language takes ISO 639-1 codes (and "xx"); any other tag goes in bid.langb (2.6).
+    w.ascii(cr.language.len == 2 ? ",\"language\":\"" : ",\"langb\":\"");
+    w.jsonEscaped(cr.language.ptr, cr.language.len);
+    w.byte(0x22);
+  }
   w.ascii(",\"crid\":\"");
   w.jsonEscaped(cr.crid.ptr, cr.crid.len);
   w.ascii("\",\"w\":");
