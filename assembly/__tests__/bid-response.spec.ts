@@ -3,7 +3,7 @@
 import { ByteWriter } from "../core/bytes/writer";
 import { Str } from "../core/bytes/str";
 import { ImpBid, formatBidId } from "../core/bidding/imp-bid";
-import { Campaign, CategorySet, Creative, OwnedBytes } from "../core/bidding/campaign";
+import { Campaign, CampaignDsa, CategorySet, Creative, OwnedBytes } from "../core/bidding/campaign";
 import { ReplySettings, writeBidResponse, writeError } from "../core/reply/bid-response";
 import { JsonReader } from "../core/json/reader";
 import { Deal } from "../core/openrtb/request";
@@ -170,6 +170,33 @@ describe("writeBidResponse", () => {
     const none = creative("cr-3", 300, 250, "", [], []);
     const u = text(write("r", [bid(1, 2, "1", 1500, campaign("c"), none)]));
     expect(u.includes("lang")).toBe(false);
+  });
+
+  it("writes the campaign's DSA transparency as bid.ext.dsa, kept from its first bid", () => {
+    const dsa = new CampaignDsa();
+    dsa.behalf = OwnedBytes.fromString('Brand "B"');
+    dsa.paid = OwnedBytes.fromString("Agency é");
+    dsa.adrender = 1;
+    const b = bid(1, 2, "1", 1500, campaign("c"), creative("cr", 300, 250, "", [], []));
+    b.dsa = dsa;
+    const t = text(write("r", [b]));
+    expect(t.includes(',"cid":"c","ext":{"dsa":{"behalf":"Brand \\"B\\"","paid":"Agency é","adrender":1}}}')).toBe(true);
+    expect(changetype<OwnedBytes>(dsa.replyPrefix).toString()).toBe(',"ext":{"dsa":{"behalf":"Brand \\"B\\"","paid":"Agency é","adrender":1');
+    expect(isValidJson(write("r", [b]))).toBe(true);
+    // With the operator's domain: the user parameters of each bid (2 basic; 1 profiling when segments were used).
+    const withDomain = new CampaignDsa();
+    withDomain.behalf = OwnedBytes.fromString("B");
+    withDomain.paid = OwnedBytes.fromString("P");
+    withDomain.domain = OwnedBytes.fromString("dsp.example");
+    b.dsa = withDomain;
+    const basic = text(write("r", [b]));
+    expect(basic.includes('"ext":{"dsa":{"behalf":"B","paid":"P","adrender":0,"transparency":[{"domain":"dsp.example","dsaparams":[2]}]}}}')).toBe(true);
+    b.profiled = true;
+    const profiled = write("r", [b]); // the kept prefix, then this bid's parameters
+    expect(text(profiled).includes('"transparency":[{"domain":"dsp.example","dsaparams":[1,2]}]}}}')).toBe(true);
+    expect(isValidJson(profiled)).toBe(true);
+    // No dsa: no ext.
+    expect(text(write("r", [bid(1, 2, "1", 1500, campaign("c"), null)])).includes('"ext"')).toBe(false);
   });
 
   it("writes the creative's attributes as bid.attr (omitted when it declares none)", () => {

@@ -249,6 +249,28 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor(',"cat":["IAB1",""]')).toBe("campaigns[0].creatives[0].cat[1]: empty category");
   });
 
+  it("campaign dsa: behalf and paid (1-100 characters) required, adrender 0/1, an optional domain", () => {
+    const c = parse(one('"id":"c","dsa":{"behalf":"Brand \\"B\\"","paid":"Agency","adrender":1,"domain":"dsp.example"},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
+    const dsa = c.dsa!;
+    expect(dsa.behalf.toString()).toBe('Brand "B"');
+    expect(dsa.paid.toString()).toBe("Agency");
+    expect(dsa.adrender).toBe(1);
+    expect(dsa.domain.toString()).toBe("dsp.example");
+    const plain = parse(one('"id":"c","dsa":{"behalf":"B","paid":"P"},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0).dsa!;
+    expect(plain.adrender).toBe(0);
+    expect(plain.domain.len).toBe(0);
+    expect(parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0).dsa).toBeNull();
+    const errorFor = (dsa: string): string => errorOf(one('"id":"c","dsa":' + dsa + ',"creatives":[{"crid":"a","w":300,"h":250}]'));
+    expect(errorFor('{"behalf":"B"}')).toBe("campaigns[0].dsa: behalf and paid are required");
+    expect(errorFor('{"behalf":"","paid":"P"}')).toBe("campaigns[0].dsa.behalf: expected 1-100 characters");
+    expect(errorFor('{"behalf":"' + "x".repeat(101) + '","paid":"P"}')).toBe("campaigns[0].dsa.behalf: expected 1-100 characters");
+    expect(errorFor('{"behalf":"' + "x".repeat(100) + '","paid":"P"}')).toBe("OK");
+    expect(errorFor('{"behalf":"B","paid":"P","adrender":2}')).toBe("campaigns[0].dsa.adrender: must be between 0 and 1");
+    expect(errorFor('{"behalf":"B","paid":"P","domain":""}')).toBe("campaigns[0].dsa.domain: empty domain");
+    expect(errorFor('{"behalf":"B","paid":"P","params":[1]}')).toBe("campaigns[0].dsa.params: unknown key");
+    expect(errorFor('"B"')).toBe("campaigns[0].dsa: expected object");
+  });
+
   it("creative language: a BCP 47 tag, or xx", () => {
     const cr = (members: string): Creative => {
       const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));

@@ -406,11 +406,13 @@ describe("decision: request-level refusals", () => {
     expect(noBidName(NoBid.CONTENTION)).toBe("contention");
     expect(noBidName(NoBid.COPPA)).toBe("coppa");
     expect(noBidName(NoBid.RING_FULL)).toBe("ring_full");
+    expect(noBidName(NoBid.DSA)).toBe("dsa");
     // Appended: the numbers before it did not move.
     expect(NoBid.CONTENTION).toBe(9);
     expect(NoBid.COPPA).toBe(13);
     expect(NoBid.RING_FULL).toBe(14);
-    expect(NoBid.COUNT).toBe(15);
+    expect(NoBid.DSA).toBe(15);
+    expect(NoBid.COUNT).toBe(16);
     expect(noBidName(NoBid.COUNT)).toBe("unknown");
     expect(noBidName(-1)).toBe("unknown");
   });
@@ -575,6 +577,53 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, SITE + ',"wlang":["en"],"wlangb":["en-US"]'), cr("en-GB"))).toBe(nb(NoBid.BLOCKED));
     // The language rule holds whatever the category lists say.
     expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB9"],"wlang":["de"]'), cr("en"))).toBe(nb(NoBid.BLOCKED));
+  });
+
+  it("DSA transparency (regs.ext.dsa): required, only campaigns that declare it and whose rendering fits bid", () => {
+    const DSA0 = '"dsa":{"behalf":"Brand","paid":"Agency"},';
+    const DSA1 = '"dsa":{"behalf":"Brand","paid":"Agency","adrender":1},';
+    const regs = (required: i32, pubrender: i32 = -1): string =>
+      SITE + ',"regs":{"ext":{"dsa":{"dsarequired":' + required.toString() + (pubrender >= 0 ? ',"pubrender":' + pubrender.toString() : "") + ',"datatopub":2,"transparency":[]}}}';
+    const plain = camp("c", 8000);
+    const with0 = camp("c", 8000, DSA0);
+    const with1 = camp("c", 8000, DSA1);
+    // Not required (0, 1, absent): every campaign bids.
+    expect(priceOrReason(request(IMP, regs(0)), plain)).toBe(2000);
+    expect(priceOrReason(request(IMP, regs(1)), plain)).toBe(2000);
+    // Required (2, 3, or a later value): only campaigns with dsa.
+    expect(priceOrReason(request(IMP, regs(2)), plain)).toBe(nb(NoBid.DSA));
+    expect(priceOrReason(request(IMP, regs(3)), plain)).toBe(nb(NoBid.DSA));
+    expect(priceOrReason(request(IMP, regs(4)), plain)).toBe(nb(NoBid.DSA));
+    expect(priceOrReason(request(IMP, regs(2)), with0)).toBe(2000);
+    // Someone must show the notice, once.
+    expect(priceOrReason(request(IMP, regs(2, 0)), with0)).toBe(nb(NoBid.DSA)); // publisher cannot, creative does not
+    expect(priceOrReason(request(IMP, regs(2, 0)), with1)).toBe(2000);
+    expect(priceOrReason(request(IMP, regs(2, 2)), with1)).toBe(nb(NoBid.DSA)); // both would
+    expect(priceOrReason(request(IMP, regs(2, 2)), with0)).toBe(2000);
+    expect(priceOrReason(request(IMP, regs(2, 1)), with0)).toBe(2000);
+    expect(priceOrReason(request(IMP, regs(2, 1)), with1)).toBe(2000);
+    // The campaign that can give it takes the impression from a higher-valued one that cannot.
+    const d = decide(request(IMP, regs(3)), camp("hi", 9000) + "," + camp("dsa", 8000, DSA0));
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("dsa");
+    expect(d.bid(0).dsa).not.toBeNull();
+    // Checked before the campaign's state: a paused campaign without dsa could not bid here either.
+    expect(priceOrReason(request(IMP, regs(2)), camp("c", 8000, '"active":false,'))).toBe(nb(NoBid.DSA));
+  });
+
+  it("a bid carries the campaign's DSA transparency where the request supports it and its rendering fits", () => {
+    const DSA0 = '"dsa":{"behalf":"Brand","paid":"Agency"},';
+    const req = (dsa: string, user: string = ""): string => request(IMP, SITE + ',"regs":{"ext":{"dsa":' + dsa + "}}" + user);
+    expect(decide(request(IMP, SITE), camp("c", 8000, DSA0)).bid(0).dsa).toBeNull(); // not asked
+    expect(decide(req('{"dsarequired":0}'), camp("c", 8000, DSA0)).bid(0).dsa).toBeNull();
+    expect(decide(req('{"dsarequired":1}'), camp("c", 8000, DSA0)).bid(0).dsa).not.toBeNull();
+    // Supported only, and the rendering conflicts: the bid goes without (an exchange drops a conflicting one).
+    expect(decide(req('{"dsarequired":1,"pubrender":0}'), camp("c", 8000, DSA0)).bid(0).dsa).toBeNull();
+    // Profiling: the user's segments were used (not on a contextual request).
+    const segs = ',"user":{"data":[{"id":"dp","segment":[{"id":"s1"}]}]}';
+    expect(decide(req('{"dsarequired":2}', segs), camp("c", 8000, DSA0)).bid(0).profiled).toBe(true);
+    expect(decide(req('{"dsarequired":2}'), camp("c", 8000, DSA0)).bid(0).profiled).toBe(false);
+    expect(decide(req('{"dsarequired":2}', segs + ',"device":{"dnt":1}'), camp("c", 8000, DSA0)).bid(0).profiled).toBe(false);
   });
 
   it("a bid names the creative's categories in the request's taxonomy when it has some there", () => {

@@ -152,7 +152,7 @@ const FULL =
   '"geo":{"lat":37.7749,"lon":-122.4194,"type":1,"country":"USA","region":"CA","city":"San Francisco","zip":"94103","metro":"807","utcoffset":-480}},' +
   '"user":{"id":"u1","buyeruid":"b1","gender":"F","keywords":"news,tech","yob":1985,"geo":{"country":"USA"},"consent":"CPXX",' +
   '"data":[{"id":"dp1","name":"Provider","segment":[{"id":"seg-1","name":"Sports","value":"1"},{"id":"seg-2"}]},{"segment":[{"id":"seg-3"}],"id":"dp2"}]},' +
-  '"regs":{"coppa":0,"gdpr":1,"us_privacy":"1YNN","gpp":"DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA","gpp_sid":[2,6]},' +
+  '"regs":{"ext":{"dsa":{"dsarequired":3,"pubrender":0,"datatopub":2,"transparency":[{"domain":"ssp.example","dsaparams":[1]}]}},"coppa":0,"gdpr":1,"us_privacy":"1YNN","gpp":"DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA","gpp_sid":[2,6]},' +
   '"source":{"tid":"t-1","fd":1,"schain":{"complete":1,"ver":"1.0","nodes":[{"asi":"x.com","sid":"1","hp":1},{"asi":"y.com","sid":"2","hp":1}]}}}';
 
 describe("BidRequest: every field", () => {
@@ -303,6 +303,8 @@ describe("BidRequest: every field", () => {
     expect(r.gpp.len).toBeGreaterThan(10);
     expect(r.gppSid.count).toBe(2);
     expect(r.gppSid.get(1)).toBe(6);
+    expect(r.dsaRequired).toBe(3);
+    expect(r.dsaPubRender).toBe(0);
     const s = req.source;
     expect(str(s.tid)).toStrictEqual("t-1");
     expect(s.fd).toBe(1);
@@ -322,6 +324,18 @@ describe("BidRequest: OpenRTB 2.5 ext locations", () => {
     expect(req.regs.extGdpr).toBe(1);
     expect(req.regs.effectiveGdpr).toBe(1);
     expect(str(req.regs.effectiveUsPrivacy)).toStrictEqual("1YYN");
+    expect(req.regs.dsaRequired).toBe(UNSET);
+    expect(req.regs.dsaPubRender).toBe(UNSET);
+  });
+
+  it("reads regs.ext.dsa (DSA Transparency extension): any non-negative value, the rest skipped", () => {
+    expect(errorOf(withTop('"regs":{"ext":{"dsa":{"dsarequired":7,"pubrender":9,"datatopub":1,"transparency":[{"domain":"x","dsaparams":[1,2]}]}}}'))).toStrictEqual("OK");
+    expect(req.regs.dsaRequired).toBe(7);
+    expect(req.regs.dsaPubRender).toBe(9);
+    expect(errorOf(withTop('"regs":{"ext":{"dsa":{"dsarequired":-1}}}'))).toStrictEqual("regs.ext.dsa.dsarequired: out of range");
+    expect(errorOf(withTop('"regs":{"ext":{"dsa":[]}}'))).toStrictEqual("regs.ext.dsa: expected object");
+    expect(errorOf(withTop('"regs":{"ext":{"dsa":{"dsarequired":"2"}}}'))).toStrictEqual("OK"); // a type slip
+    expect(req.regs.dsaRequired).toBe(2);
   });
 
   it("prefers the 2.6 field when both are given, in any order", () => {

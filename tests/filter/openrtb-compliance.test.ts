@@ -222,6 +222,30 @@ describe("OpenRTB compliance: request", () => {
     assert.equal(refused.status, 204, refused.text);
   });
 
+  it("answers regs.ext.dsa: bid.ext.dsa where asked, a no-bid dsa where required and the rendering cannot fit", async () => {
+    // The campaign declares dsa with adrender 0 (its creatives do not show the notice).
+    const dsa = (o: Record<string, number>) => ({ regs: { ext: { dsa: { datatopub: 2, transparency: [{ domain: "ssp.example", dsaparams: [1] }], ...o } } } });
+    const want = { behalf: "Nexus Demo Brand", paid: "Nexus Demo Agency", adrender: 0, transparency: [{ domain: "nexus-dsp.example", dsaparams: [2] }] };
+    const cases: Array<[Record<string, unknown>, number, unknown]> = [
+      [dsa({ dsarequired: 3, pubrender: 2 }), 200, want],
+      [dsa({ dsarequired: 2, pubrender: 1 }), 200, want],
+      [dsa({ dsarequired: 1, pubrender: 0 }), 200, undefined], // supported only, and nobody would render: without
+      [dsa({ dsarequired: 0 }), 200, undefined],
+      [{}, 200, undefined],
+      [dsa({ dsarequired: 3, pubrender: 0 }), 204, undefined],
+    ];
+    for (const [fields, status, ext] of cases) {
+      const r = await post(bidUrl, request(fields));
+      try {
+        assert.equal(r.status, status, `${JSON.stringify(fields)}: ${r.text}`);
+        if (status === 200) assert.deepEqual(r.json().seatbid[0].bid[0].ext?.dsa, ext, JSON.stringify(fields));
+        else assert.equal(r.headers["x-nexus-nobid-reason"], "dsa");
+      } finally {
+        await settle(r);
+      }
+    }
+  });
+
   it("does not bid when a block list is longer than it can keep (the dropped entries could block it)", async () => {
     const badv = Array.from({ length: 600 }, (_, i) => `blocked-${i}.example`);
     const r = await post(bidUrl, request({ badv }));

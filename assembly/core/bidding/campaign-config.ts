@@ -2,7 +2,7 @@
 // into a CampaignTable. Cold path: runs when the configuration version changes.
 // The format is documented in docs/CAMPAIGNS.md.
 import { ConfigDoc } from "../config/config-doc";
-import { Campaign, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
+import { Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual } from "../bytes/str";
 import { MAX_ID_BYTES } from "../openrtb/limits";
@@ -92,6 +92,7 @@ export class CampaignConfigParser {
       else if (d.keyIs("budget")) this.budget(c);
       else if (d.keyIs("deals")) this.deals(c);
       else if (d.keyIs("deals_only")) c.dealsOnly = d.bool();
+      else if (d.keyIs("dsa")) c.dsa = this.dsa();
       else if (d.keyIs("name")) d.string();
       else d.unknownKey();
       d.endMember();
@@ -101,6 +102,37 @@ export class CampaignConfigParser {
     // A campaign that may bid nowhere is a mistake in the file, not a campaign to lease money to.
     if (!d.failed && c.dealsOnly && c.deals.size == 0) d.fail("deals_only: needs deals");
     return c;
+  }
+
+  /** `{"behalf": "…", "paid": "…", "adrender": 0, "domain": "…"}`: behalf and paid required. */
+  private dsa(): CampaignDsa {
+    const d = this.doc;
+    const dsa = new CampaignDsa();
+    if (!d.beginObject()) return dsa;
+    while (d.nextKey()) {
+      if (d.keyIs("behalf")) dsa.behalf = this.dsaName();
+      else if (d.keyIs("paid")) dsa.paid = this.dsaName();
+      else if (d.keyIs("adrender")) dsa.adrender = <i32>d.int(0, 1);
+      else if (d.keyIs("domain")) {
+        dsa.domain = d.owned(253);
+        if (!d.failed && dsa.domain.len == 0) d.fail("empty domain");
+      } else d.unknownKey();
+      d.endMember();
+    }
+    if (!d.failed && (dsa.behalf.len == 0 || dsa.paid.len == 0)) d.fail("behalf and paid are required");
+    return dsa;
+  }
+
+  /** A DSA advertiser name: 1–100 characters (the extension's limit). */
+  private dsaName(): OwnedBytes {
+    const d = this.doc;
+    const name = d.string();
+    if (d.failed) return OwnedBytes.fromString("");
+    if (name.length == 0 || name.length > 100) {
+      d.fail("expected 1-100 characters");
+      return OwnedBytes.fromString("");
+    }
+    return OwnedBytes.fromString(name);
   }
 
   /** Deal ids: distinct non-empty strings of at most MAX_DEAL_ID bytes, at most MAX_CAMPAIGN_DEALS. */

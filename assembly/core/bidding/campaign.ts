@@ -286,6 +286,26 @@ export function markupIsSecure(adm: OwnedBytes): bool {
   return !containsIgnoreCase(adm.ptr, adm.len, "http://");
 }
 
+/**
+ * What a campaign's bids tell an exchange under the EU Digital Services Act (IAB Tech Lab's DSA
+ * Transparency extension: bid.ext.dsa), for requests whose regs.ext.dsa asks for it.
+ */
+export class CampaignDsa {
+  /** On whose behalf the ad is shown (at most 100 characters). */
+  behalf: OwnedBytes = OwnedBytes.fromString("");
+  /** Who paid for it (at most 100 characters; given even when it is the same). */
+  paid: OwnedBytes = OwnedBytes.fromString("");
+  /** 1: the creatives render the DSA notice themselves; 0: they do not. */
+  adrender: i32 = 0;
+  /**
+   * The domain of the party that applied the user parameters (the bidder's operator), for
+   * bid.ext.dsa.transparency; empty: no transparency entry.
+   */
+  domain: OwnedBytes = OwnedBytes.fromString("");
+  /** `,"ext":{"dsa":{"behalf":…,"paid":…,"adrender":N`, written at the first bid (bid-response.ts). */
+  replyPrefix: OwnedBytes | null = null;
+}
+
 export class Campaign {
   /** Position in the campaign table (ledger keys and metrics use it). */
   index: i32 = 0;
@@ -313,6 +333,8 @@ export class Campaign {
   deals: StringSet = new StringSet();
   /** Bid only in those deals, never in the open auction. */
   dealsOnly: bool = false;
+  /** DSA transparency of its bids, or null: it cannot bid where a request requires it. */
+  dsa: CampaignDsa | null = null;
 
   creatives: Array<Creative> = new Array<Creative>();
 

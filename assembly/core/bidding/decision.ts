@@ -226,6 +226,10 @@ export class DecisionEngine {
         if (this.fitRefused) reason = worse(reason, NoBid.BLOCKED);
         continue;
       }
+      if (req.regs.dsaRequired >= 2 && !dsaCompatible(req, camp)) {
+        reason = worse(reason, NoBid.DSA);
+        continue;
+      }
       if (!camp.active || budget.isExhausted(camp)) {
         reason = worse(reason, camp.active ? NoBid.BUDGET : NoBid.PAUSED);
         continue;
@@ -277,6 +281,10 @@ export class DecisionEngine {
     slot.campaign = best;
     slot.creative = bestCreative;
     slot.categories = bestCreative !== null ? bestCreative.replyCategories(req.cattax) : null;
+    // DSA transparency where the request supports or requires it, and never one the exchange
+    // would refuse for its rendering (then a bid where it is only supported goes without).
+    slot.dsa = req.regs.dsaRequired >= 1 && dsaCompatible(req, best) ? best.dsa : null;
+    slot.profiled = !out.contextual && req.segmentCount > 0;
     slot.deal = bestDeal;
     slot.nonce = this.nextNonce();
     if (req.test == 1) {
@@ -377,6 +385,20 @@ function languageAllowed(req: BidRequest, cr: Creative): bool {
   if (!(wlang || wlangb) || cr.languageFree) return true;
   if (wlang && !cr.languageIn(req.wlang)) return false;
   return !wlangb || cr.languageInRanges(req.wlangb);
+}
+
+/**
+ * The campaign can give the DSA transparency this request asks for (IAB DSA Transparency
+ * extension): it declares `dsa`, and someone shows the notice, once. A publisher that cannot
+ * render it (pubrender 0) needs creatives that do (adrender 1); one that will (pubrender 2) must
+ * not get creatives that also do (exchanges drop such bids, e.g. Prebid's DSA control).
+ */
+function dsaCompatible(req: BidRequest, camp: Campaign): bool {
+  const dsa = camp.dsa;
+  if (dsa === null) return false;
+  const pub = req.regs.dsaPubRender;
+  if (pub == 0 && dsa.adrender == 0) return false;
+  return !(pub == 2 && dsa.adrender == 1);
 }
 
 /**

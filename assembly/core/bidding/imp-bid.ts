@@ -2,7 +2,7 @@
 // the ledger needs to settle it later (reservation sequence and nonce, which
 // are also what the bid id encodes).
 import { Str, codeAt } from "../bytes/str";
-import { Campaign, CategorySet, Creative } from "./campaign";
+import { Campaign, CampaignDsa, CategorySet, Creative } from "./campaign";
 import { Deal } from "../openrtb/request";
 
 export const BID_ID_MAX: i32 = 32;
@@ -14,6 +14,10 @@ export class ImpBid {
   creative: Creative | null = null;
   /** The creative's categories the bid names (bid.cat, bid.cattax): Creative.replyCategories. */
   categories: CategorySet | null = null;
+  /** The campaign's DSA transparency when the bid carries it (bid.ext.dsa), else null. */
+  dsa: CampaignDsa | null = null;
+  /** The decision used the user's data (segments): DSA user parameter 1, profiling. */
+  profiled: bool = false;
   /** The private-marketplace deal the bid is in (the request's, valid while it is), or null: the open auction. */
   deal: Deal | null = null;
   /** Price of one impression in micros (the amount reserved). */
@@ -38,6 +42,8 @@ export class ImpBid {
     this.campaign = null;
     this.creative = null;
     this.categories = null;
+    this.dsa = null;
+    this.profiled = false;
     this.deal = null;
     this.priceMicros = 0;
     this.seq = 0;

@@ -22,7 +22,12 @@ export namespace NoBid {
    * theirs for reservation_ttl_ms): reservation_slots is too small for the bid rate.
    */
   export const RING_FULL: i32 = 14;
-  export const COUNT: i32 = 15;
+  /**
+   * The request requires DSA transparency (regs.ext.dsa.dsarequired 2 or 3) and no campaign that
+   * fits can give it: none declares `dsa`, or its notice rendering conflicts with the publisher's.
+   */
+  export const DSA: i32 = 15;
+  export const COUNT: i32 = 16;
 }
 
 export const NO_BID_NAMES: StaticArray<string> = [
@@ -41,6 +46,7 @@ export const NO_BID_NAMES: StaticArray<string> = [
   "paused",
   "coppa",
   "ring_full",
+  "dsa",
 ];
 
 export function noBidName(reason: i32): string {
@@ -53,14 +59,15 @@ export function reasonRank(r: i32): i32 {
     case NoBid.NONE: return 0;
     case NoBid.NO_MATCH: return 1;
     case NoBid.BLOCKED: return 2;
-    case NoBid.CURRENCY: return 3;
-    case NoBid.PAUSED: return 4;
-    case NoBid.ROI: return 5;
-    case NoBid.BELOW_FLOOR: return 6;
-    case NoBid.BUDGET: return 7;
-    case NoBid.CONTENTION: return 8;
+    case NoBid.DSA: return 3;
+    case NoBid.CURRENCY: return 4;
+    case NoBid.PAUSED: return 5;
+    case NoBid.ROI: return 6;
+    case NoBid.BELOW_FLOOR: return 7;
+    case NoBid.BUDGET: return 8;
+    case NoBid.CONTENTION: return 9;
     // Always past the ledger (a contention can fail there): only the reservation slot was missing.
-    case NoBid.RING_FULL: return 9;
+    case NoBid.RING_FULL: return 10;
     default: return 1;
   }
 }

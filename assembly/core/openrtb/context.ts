@@ -220,6 +220,14 @@ export class Regs {
   readonly extUsPrivacy: Str = new Str();
   readonly gpp: Str = new Str();
   readonly gppSid: IntList = new IntList(MAX_INT_LIST);
+  /**
+   * regs.ext.dsa.dsarequired (IAB DSA Transparency extension): 0 not required, 1 supported, 2
+   * required (bids without bid.ext.dsa are refused), 3 required, the publisher is an online
+   * platform; UNSET when not given.
+   */
+  dsaRequired: i32 = UNSET;
+  /** regs.ext.dsa.pubrender: 0 the publisher cannot render the DSA notice, 1 could, 2 will; UNSET when not given. */
+  dsaPubRender: i32 = UNSET;
 
   /** GDPR applies (1), does not (0), or UNSET: 2.6 regs.gdpr, else 2.5 regs.ext.gdpr. */
   get effectiveGdpr(): i32 {
@@ -240,6 +248,8 @@ export class Regs {
     this.extUsPrivacy.clear();
     this.gpp.clear();
     this.gppSid.reset();
+    this.dsaRequired = UNSET;
+    this.dsaPubRender = UNSET;
   }
 }
 

@@ -28,7 +28,8 @@ const USER_EXT_FIELDS = new FieldTable(["consent"]);
 const DATA_FIELDS = new FieldTable(["id", "name", "segment"]);
 const SEGMENT_FIELDS = new FieldTable(["id", "name", "value"]);
 const REGS_FIELDS = new FieldTable(["coppa", "gdpr", "us_privacy", "gpp", "gpp_sid", "ext"]);
-const REGS_EXT_FIELDS = new FieldTable(["gdpr", "us_privacy"]);
+const REGS_EXT_FIELDS = new FieldTable(["gdpr", "us_privacy", "dsa"]);
+const DSA_FIELDS = new FieldTable(["dsarequired", "pubrender"]);
 const SOURCE_FIELDS = new FieldTable(["tid", "fd", "schain", "ext"]);
 const SOURCE_EXT_FIELDS = new FieldTable(["schain"]);
 const SCHAIN_FIELDS = new FieldTable(["complete", "nodes", "ver"]);
@@ -304,18 +305,35 @@ export function readRegs(f: FieldReader, r: Regs): bool {
   return k != FIELD_ERROR;
 }
 
-/** regs.ext: the one ext read, for the 2.5 (IAB extension) gdpr and us_privacy. */
+/** regs.ext: the 2.5 (IAB extension) gdpr and us_privacy, and the DSA Transparency extension. */
 function readRegsExt(f: FieldReader, r: Regs): bool {
   if (!f.beginObject()) return false;
   let k: i32;
   while ((k = f.nextField(REGS_EXT_FIELDS)) >= 0) {
     let ok = false;
-    if (k == 0) {
-      ok = f.readInt(0, 1);
-      r.extGdpr = <i32>f.intValue;
-    } else {
-      ok = f.readString(r.extUsPrivacy, S);
+    switch (k) {
+      case 0: ok = f.readInt(0, 1); r.extGdpr = <i32>f.intValue; break;
+      case 1: ok = f.readString(r.extUsPrivacy, S); break;
+      case 2: ok = readDsa(f, r); break;
     }
+    if (!ok) return false;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
+}
+
+/**
+ * regs.ext.dsa: what the bid path acts on (datatopub and transparency are the exchange's). Any
+ * non-negative value is taken, so that a value a later version of the extension adds is no 400
+ * (decision.ts reads dsarequired 2 and up as required).
+ */
+function readDsa(f: FieldReader, r: Regs): bool {
+  if (!f.beginObject()) return false;
+  let k: i32;
+  while ((k = f.nextField(DSA_FIELDS)) >= 0) {
+    const ok = f.readInt(0, I32_MAX);
+    if (k == 0) r.dsaRequired = <i32>f.intValue;
+    else r.dsaPubRender = <i32>f.intValue;
     if (!ok) return false;
     f.endField();
   }

@@ -6,7 +6,7 @@
 import { ByteWriter } from "../bytes/writer";
 import { Str } from "../bytes/str";
 import { ImpBid } from "../bidding/imp-bid";
-import { CategorySet, Creative, IAB_CONTENT_1, OwnedBytes, StringSet } from "../bidding/campaign";
+import { CampaignDsa, CategorySet, Creative, IAB_CONTENT_1, OwnedBytes, StringSet } from "../bidding/campaign";
 
 /** Where notices go and how the reply is labelled; set once from configuration. */
 export class ReplySettings {
@@ -152,7 +152,38 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
     w.jsonEscaped(deal.id.ptr, deal.id.len);
     w.byte(0x22);
   }
+  const dsa = bid.dsa;
+  if (dsa !== null) writeDsa(w, dsa, bid.profiled);
   w.byte(0x7d);
+}
+
+/**
+ * bid.ext.dsa (IAB DSA Transparency extension): the campaign's advertiser names and rendering,
+ * kept from the first bid, then, when the campaign names its domain, the user parameters this
+ * bid applied: 2 (basic advertising: context, device, IP) always, 1 (profiling) when the user's
+ * segments were used. Precise geolocation (3) is never used (docs/FEATURES.md).
+ */
+function writeDsa(w: ByteWriter, dsa: CampaignDsa, profiled: bool): void {
+  const kept = dsa.replyPrefix;
+  if (kept !== null) {
+    w.bytes(kept.ptr, kept.len);
+  } else {
+    const start = w.len;
+    w.ascii(",\"ext\":{\"dsa\":{\"behalf\":\"");
+    w.jsonEscaped(dsa.behalf.ptr, dsa.behalf.len);
+    w.ascii("\",\"paid\":\"");
+    w.jsonEscaped(dsa.paid.ptr, dsa.paid.len);
+    w.ascii("\",\"adrender\":");
+    w.i64(dsa.adrender);
+    if (dsa.domain.len > 0) {
+      w.ascii(",\"transparency\":[{\"domain\":\"");
+      w.jsonEscaped(dsa.domain.ptr, dsa.domain.len);
+      w.ascii("\",\"dsaparams\":[");
+    }
+    dsa.replyPrefix = keptSince(w, start);
+  }
+  if (dsa.domain.len > 0) w.ascii(profiled ? "1,2]}]" : "2]}]");
+  w.ascii("}}");
 }
 
 /** A copy of what was written from `start`, to be copied into later replies (null if the writer overflowed). */
