@@ -135,6 +135,57 @@ interface BidLike {
   lurl?: string;
 }
 
+/** ASCII lower case only, as the filter compares (a Unicode toLowerCase maps more). */
+const asciiLower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+
+/**
+ * A 200's bids against the request's own lists, read from the request independently of the
+ * filter (docs/CAMPAIGNS.md): no bid's adomain under a badv entry; its categories (bid.cat, in
+ * bid.cattax, default 1) in the request's cattax whenever bcat or acat is given, none under a
+ * bcat entry and each under an acat entry (IAB 1.0 entries cover subcategories, other taxonomies
+ * compare exactly); a language (bid.language or bid.langb) that wlang (its first subtag) and
+ * wlangb (RFC 4647 basic filtering) allow, "xx" passing both; bid.ext.dsa where
+ * regs.ext.dsa.dsarequired is 2 or more.
+ */
+export function exchangeListProblems(request: Record<string, unknown>, text: string): string[] {
+  const problems: string[] = [];
+  const res = JSON.parse(text) as { seatbid?: Array<{ bid?: Array<Record<string, any>> }> };
+  const badv = strings(request.badv).filter((e) => e !== "").map(asciiLower);
+  const bcat = strings(request.bcat);
+  const acat = strings(request.acat);
+  const wlang = strings(request.wlang);
+  const wlangb = strings(request.wlangb);
+  const cattax = typeof request.cattax === "number" ? request.cattax : 1;
+  const dsaRequired = (request.regs as any)?.ext?.dsa?.dsarequired;
+  const under = (cat: string, entry: string) => entry !== "" && (cat === entry || (cattax === 1 && cat.startsWith(entry + "-")));
+  for (const b of (res.seatbid ?? []).flatMap((s) => s.bid ?? [])) {
+    const what = `bid ${b.id}`;
+    for (const d of strings(b.adomain).map(asciiLower)) {
+      if (badv.some((e) => d === e || d.endsWith("." + e))) problems.push(`${what}: adomain ${d} is under badv`);
+    }
+    const cats = strings(b.cat);
+    if (bcat.length + acat.length > 0) {
+      if (cats.length > 0 && (b.cattax ?? 1) !== cattax) problems.push(`${what}: categories in taxonomy ${b.cattax ?? 1}, the request's lists are in ${cattax}`);
+      else {
+        for (const c of cats) if (bcat.some((e) => under(c, e))) problems.push(`${what}: category ${c} is under bcat`);
+        if (acat.length > 0 && (cats.length === 0 || !cats.every((c) => acat.some((e) => under(c, e))))) problems.push(`${what}: categories ${JSON.stringify(cats)} not all in acat`);
+      }
+    }
+    if (wlang.length + wlangb.length > 0) {
+      const tag = typeof b.language === "string" ? b.language : typeof b.langb === "string" ? b.langb : undefined;
+      const lower = tag === undefined ? undefined : asciiLower(tag);
+      if (lower === undefined) problems.push(`${what}: no language, and the request limits languages`);
+      else if (lower !== "xx") {
+        if (wlang.length > 0 && !wlang.some((e) => asciiLower(e) === lower.split("-")[0])) problems.push(`${what}: language ${tag} not in wlang`);
+        if (wlangb.length > 0 && !wlangb.some((r) => r === "*" || (r !== "" && (lower === asciiLower(r) || lower.startsWith(asciiLower(r) + "-"))))) problems.push(`${what}: language ${tag} not in wlangb`);
+      }
+    }
+    if (typeof dsaRequired === "number" && dsaRequired >= 2 && !(typeof b.ext?.dsa?.behalf === "string" && typeof b.ext?.dsa?.paid === "string")) problems.push(`${what}: no ext.dsa, and the request requires it`);
+  }
+  return problems;
+}
+
 /** The bids of a 200 reply (empty for anything else). */
 export function bidsOf(text: string): BidLike[] {
   const res = JSON.parse(text) as { seatbid?: Array<{ bid?: BidLike[] }> };

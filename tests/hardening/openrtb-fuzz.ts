@@ -11,7 +11,7 @@
 //     sake.
 import fc from "fast-check";
 import type { Standalone } from "../../host/src/standalone.ts";
-import { bidsOf, lossAll, poolBid, responseProblems, type Answer } from "./helpers.ts";
+import { bidsOf, lossAll, poolBid, exchangeListProblems, responseProblems, type Answer } from "./helpers.ts";
 
 const I32_MAX = 2147483647;
 /** Keep bodies under the filter's 64 KiB limit (so that a valid request is never a 413). */
@@ -30,6 +30,8 @@ const strList = (maxLength = 20) => fc.array(str, { maxLength });
 /** Unknown members: skipped by the parser but fully validated (depth stays well under 32). */
 const ext = fc.dictionary(asciiText(8), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 });
 const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 3 });
+/** Present in one request of eight: lists that refuse most creatives (acat, wlang) would otherwise leave few bids to check. */
+const rare = <T>(a: fc.Arbitrary<T>) => fc.oneof({ weight: 7, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: a });
 
 /** Sizes the test campaign buys, and anything else. */
 const size = fc.oneof(
@@ -138,8 +140,18 @@ const user = fc.record(
   { id: str, buyeruid: str, gender: str, keywords: str, yob: int, geo, data: fc.array(data, { maxLength: 5 }), consent: str, ext: fc.record({ consent: str }, { requiredKeys: [] }) },
   { requiredKeys: [] },
 );
+/** The IAB DSA Transparency extension (regs.ext.dsa), values beyond today's lists included. */
+const dsa = fc.record(
+  {
+    dsarequired: fc.integer({ min: 0, max: 4 }),
+    pubrender: fc.integer({ min: 0, max: 3 }),
+    datatopub: fc.integer({ min: 0, max: 2 }),
+    transparency: fc.array(fc.record({ domain: str, dsaparams: intList }, { requiredKeys: [] }), { maxLength: 3 }),
+  },
+  { requiredKeys: [] },
+);
 const regs = fc.record(
-  { coppa: flag, gdpr: flag, us_privacy: str, gpp: str, gpp_sid: intList, ext: fc.record({ gdpr: flag, us_privacy: str }, { requiredKeys: [] }) },
+  { coppa: flag, gdpr: flag, us_privacy: str, gpp: str, gpp_sid: intList, ext: fc.record({ gdpr: flag, us_privacy: str, dsa }, { requiredKeys: [] }) },
   { requiredKeys: [] },
 );
 const schain = fc.record({ complete: flag, nodes: fc.array(fc.dictionary(asciiText(6), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), { maxLength: 10 }), ver: str }, { requiredKeys: [] });
@@ -166,6 +178,10 @@ export const requestObject: fc.Arbitrary<OpenRtbRequest> = fc
       tmax: opt(fc.oneof(fc.integer({ min: 50, max: 1000 }), int)),
       cur: opt(fc.oneof({ weight: 4, arbitrary: fc.constant(["USD"]) }, { weight: 1, arbitrary: fc.array(currency.filter((c) => c !== ""), { maxLength: 10 }) })),
       bcat: opt(strList(80)),
+      acat: rare(fc.array(fc.oneof(fc.constant("IAB3"), str), { maxLength: 6 })),
+      cattax: rare(fc.integer({ min: 0, max: 8 })),
+      wlang: rare(fc.array(fc.oneof(fc.constantFrom("en", "de", "xx"), str), { maxLength: 6 })),
+      wlangb: rare(fc.array(fc.oneof(fc.constantFrom("en", "en-US", "*"), str), { maxLength: 6 })),
       badv: opt(fc.array(fc.oneof({ weight: 20, arbitrary: str }, { weight: 1, arbitrary: fc.constant("nexus-demo.example") }), { maxLength: 80 })),
       bapp: opt(strList(80)),
       wseat: opt(strList()),
@@ -361,7 +377,7 @@ export async function runValid(app: Standalone, c: ValidCase): Promise<CaseResul
   const problems: string[] = [];
   if (!a.utf8) problems.push("the answer's body is not valid UTF-8");
   if (a.kind !== "local") problems.push(`no local reply: ${a.kind}`);
-  else if (a.status === 200) problems.push(...responseProblems(req, a.text));
+  else if (a.status === 200) problems.push(...responseProblems(req, a.text), ...exchangeListProblems(req, a.text));
   else if (a.status === 204) {
     if (!a.headers["x-nexus-nobid-reason"]) problems.push("204 without a reason");
     if (a.text !== "") problems.push("204 with a body");
