@@ -53,6 +53,28 @@ export interface CoreResult {
   outcomes: Record<string, number>;
 }
 
+/**
+ * One round of core decisions over the mix per call, returning ns per decision: the filter bench
+ * runs one after each of its rounds, so that "over the core" compares rounds taken in the same
+ * minute (this machine's speed moves by tens of percent between sections of one run).
+ */
+export async function coreRound(corpus: BenchCorpus, modelNxm: Uint8Array, campaignsJson: string): Promise<() => number> {
+  const { api } = await loadCore(modelNxm, campaignsJson);
+  const base = api.inputPtr();
+  const now = BigInt(Date.UTC(2026, 10, 25, 12));
+  const reps = Math.max(1, Math.floor(20000 / corpus.bodies.length));
+  const decideAll = () => {
+    for (let r = 0; r < reps; r++) {
+      for (const b of corpus.bodies) {
+        new Uint8Array(api.memory.buffer).set(b, base);
+        api.decide(b.byteLength, now);
+      }
+    }
+  };
+  decideAll();
+  return () => medianNs(1, reps * corpus.bodies.length, decideAll);
+}
+
 export async function benchCore(corpus: BenchCorpus, rounds: number, modelNxm: Uint8Array, campaignsJson: string): Promise<CoreResult> {
   const { api } = await loadCore(modelNxm, campaignsJson);
   const mem = () => new Uint8Array(api.memory.buffer);

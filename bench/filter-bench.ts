@@ -41,6 +41,10 @@ export interface FilterResult {
    * the standalone host and the filter's header check alone, with no bidding (median over rounds).
    */
   passThroughNs: number;
+  /** With a paired core: its ns per decision in the rounds taken right after each filter round (median). */
+  pairedCoreNs?: number;
+  /** With a paired core: the median over rounds of filter / core − 1, each pair taken back to back. */
+  pairedOverCore?: number;
 }
 
 const headersFor = (path: string): Array<[string, string]> => [
@@ -55,7 +59,7 @@ export const HEADERS = headersFor("/openrtb2/bid");
 /** The same headers on a path the filter does not handle (the pass-through line). */
 export const PASS_THROUGH_HEADERS = headersFor("/not-a-bid-path");
 
-export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: number, totalPerRound = 5000): Promise<FilterResult> {
+export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: number, totalPerRound = 5000, pairedCore?: () => number): Promise<FilterResult> {
   const reps = Math.max(1, Math.floor(totalPerRound / corpus.bodies.length));
   const { bodies, idDigitsAt } = corpus;
   let n = 0;
@@ -83,21 +87,30 @@ export async function benchFilter(app: Standalone, corpus: BenchCorpus, rounds: 
   const samples: number[] = [];
   const cpu: number[] = [];
   const passThrough: number[] = [];
+  const coreNs: number[] = [];
+  const overCore: number[] = [];
   const count = reps * corpus.bodies.length;
   for (let i = 0; i < rounds; i++) {
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await runAll(HEADERS);
-    samples.push(Number(process.hrtime.bigint() - t0) / count);
+    const ns = Number(process.hrtime.bigint() - t0) / count;
+    samples.push(ns);
     const c = process.cpuUsage(c0);
     cpu.push(((c.user + c.system) * 1000) / count);
+    if (pairedCore) {
+      const core = pairedCore();
+      coreNs.push(core);
+      overCore.push(ns / core - 1);
+    }
     const t1 = process.hrtime.bigint();
     await runAll(PASS_THROUGH_HEADERS);
     passThrough.push(Number(process.hrtime.bigint() - t1) / count);
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const requestNs = med(samples);
-  return { requestNs, requestsPerSecond: 1e9 / requestNs, cpuNs: med(cpu), statuses, firstRequestMs, passThroughNs: med(passThrough) };
+  const paired = pairedCore ? { pairedCoreNs: med(coreNs), pairedOverCore: med(overCore) } : {};
+  return { requestNs, requestsPerSecond: 1e9 / requestNs, cpuNs: med(cpu), statuses, firstRequestMs, passThroughNs: med(passThrough), ...paired };
 }
 
 /** Crossings between the host and the filter per request of the mix (counts: the same on every machine). */
