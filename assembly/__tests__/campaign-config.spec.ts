@@ -249,6 +249,23 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor(',"cat":["IAB1",""]')).toBe("campaigns[0].creatives[0].cat[1]: empty category");
   });
 
+  it("dayparting: targeting.hours 0-23 and weekdays 0-6, distinct, not empty", () => {
+    const c = parse(one('"id":"c","targeting":{"hours":[0,9,23],"weekdays":[1,5]},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
+    expect(c.hours).toBe((1 << 0) | (1 << 9) | (1 << 23));
+    expect(c.weekdays).toBe((1 << 1) | (1 << 5));
+    expect(c.allowsTime(9, 5)).toBe(true);
+    expect(c.allowsTime(10, 5)).toBe(false);
+    expect(c.allowsTime(9, 0)).toBe(false);
+    const any = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
+    expect(any.allowsTime(13, 6)).toBe(true);
+    const errorFor = (t: string): string => errorOf(one('"id":"c","targeting":{' + t + '},"creatives":[{"crid":"a","w":300,"h":250}]'));
+    expect(errorFor('"hours":[24]')).toBe("campaigns[0].targeting.hours[0]: must be between 0 and 23");
+    expect(errorFor('"weekdays":[7]')).toBe("campaigns[0].targeting.weekdays[0]: must be between 0 and 6");
+    expect(errorFor('"hours":[3,3]')).toBe("campaigns[0].targeting.hours[1]: duplicate hour");
+    expect(errorFor('"hours":[]')).toBe("campaigns[0].targeting.hours: empty: leave it out to bid at any hour");
+    expect(errorFor('"weekdays":"1"')).toBe("campaigns[0].targeting.weekdays: expected array");
+  });
+
   it("campaign dsa: behalf and paid (1-100 characters) required, adrender 0/1, an optional domain", () => {
     const c = parse(one('"id":"c","dsa":{"behalf":"Brand \\"B\\"","paid":"Agency","adrender":1,"domain":"dsp.example"},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
     const dsa = c.dsa!;

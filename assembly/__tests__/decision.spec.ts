@@ -626,6 +626,30 @@ describe("decision: targeting", () => {
     expect(decide(req('{"dsarequired":2}', segs + ',"device":{"dnt":1}'), camp("c", 8000, DSA0)).bid(0).profiled).toBe(false);
   });
 
+  it("dayparting: hours and weekdays on the user's clock (device.geo.utcoffset), else the filter's", () => {
+    // NOW is Monday 2024-01-01 00:00 UTC.
+    const dp = (t: string): string => camp("c", 8000, '"targeting":{' + t + "},");
+    const at = (geo: string): string => request(IMP, SITE + ',"device":{"geo":{' + geo + "}}");
+    expect(priceOrReason(at(""), dp('"hours":[0]'))).toBe(2000);
+    expect(priceOrReason(at(""), dp('"hours":[1,2,23]'))).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(at(""), dp('"weekdays":[1]'))).toBe(2000); // Monday
+    expect(priceOrReason(at(""), dp('"weekdays":[0,6]'))).toBe(nb(NoBid.NO_MATCH));
+    // The user is an hour behind UTC: Sunday 23:00 there.
+    expect(priceOrReason(at('"utcoffset":-60'), dp('"hours":[23],"weekdays":[0]'))).toBe(2000);
+    expect(priceOrReason(at('"utcoffset":-60'), dp('"hours":[0]'))).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(at('"utcoffset":-60'), dp('"weekdays":[1]'))).toBe(nb(NoBid.NO_MATCH));
+    // Without the user's offset, the filter's utc_offset_minutes: 480 is Monday 08:00.
+    const s = settings();
+    s.utcOffsetMinutes = 480;
+    expect(decide(at(""), dp('"hours":[8],"weekdays":[1]'), new MemBudget(), s).count).toBe(1);
+    expect(decide(at(""), dp('"hours":[0]'), new MemBudget(), s).count).toBe(0);
+    expect(decide(at('"utcoffset":0'), dp('"hours":[0]'), new MemBudget(), s).count).toBe(1);
+    // Another campaign without dayparting takes the impression.
+    const d = decide(at(""), dp('"hours":[5]') + "," + camp("any", 4000));
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("any");
+  });
+
   it("a bid names the creative's categories in the request's taxonomy when it has some there", () => {
     const t = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"cat":["IAB3"],"cat_by_taxonomy":{"7":["52"]}}');
     const in7 = decide(request(IMP, SITE + ',"cattax":7'), t);

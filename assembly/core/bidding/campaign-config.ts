@@ -162,6 +162,8 @@ export class CampaignConfigParser {
       else if (d.keyIs("countries")) this.stringSet(c.countries);
       else if (d.keyIs("domains_allow")) this.domainSet(c.domainAllow);
       else if (d.keyIs("domains_block")) this.domainSet(c.domainBlock);
+      else if (d.keyIs("hours")) c.hours = this.bits(0, 23, "hour");
+      else if (d.keyIs("weekdays")) c.weekdays = this.bits(0, 6, "weekday");
       else d.unknownKey();
       d.endMember();
     }
@@ -181,6 +183,23 @@ export class CampaignConfigParser {
       d.endMember();
       i++;
     }
+  }
+
+  /** Distinct integers min..max as a bit set (bit n = n); an empty list is refused (it would never bid). */
+  private bits(min: i32, max: i32, what: string): u32 {
+    const d = this.doc;
+    let set: u32 = 0;
+    if (!d.beginArray()) return 0;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const n = <u32>d.int(min, max);
+      if (!d.failed && (set & (1 << n)) != 0) d.fail("duplicate " + what);
+      set |= 1 << n;
+      d.endMember();
+      i++;
+    }
+    if (!d.failed && set == 0) d.fail("empty: leave it out to bid at any " + what);
+    return set;
   }
 
   private deviceTypes(c: Campaign): void {

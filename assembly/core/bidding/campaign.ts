@@ -328,6 +328,10 @@ export class Campaign {
   countries: StringSet = new StringSet();
   domainAllow: StringSet = new StringSet(); // site.domain or app.bundle
   domainBlock: StringSet = new StringSet();
+  /** Dayparting: bit h set = bid in local hour h (0–23); 0 = any hour. */
+  hours: u32 = 0;
+  /** Dayparting: bit d set = bid on local weekday d (0 Sunday … 6 Saturday); 0 = any day. */
+  weekdays: u32 = 0;
 
   /** Private-marketplace deal ids this campaign buys in (imp.pmp.deals; deals.ts). */
   deals: StringSet = new StringSet();
@@ -351,6 +355,11 @@ export class Campaign {
       if (unchecked(this.sizes[i]) == key) return true;
     }
     return false;
+  }
+
+  /** Dayparting admits this local hour (0–23) and weekday (0 Sunday … 6). */
+  @inline allowsTime(hour: i32, weekday: i32): bool {
+    return (this.hours == 0 || (this.hours & (1 << <u32>hour)) != 0) && (this.weekdays == 0 || (this.weekdays & (1 << <u32>weekday)) != 0);
   }
 
   allowsDeviceType(deviceType: i32): bool {

@@ -18,6 +18,7 @@ import { CurrencyTable } from "./currency";
 import { DealPicker } from "./deals";
 import { MAX_IMPS } from "../openrtb/limits";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
+import { hourOf, weekdayOf } from "../features/time";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -79,6 +80,9 @@ export class DecisionEngine {
   private rng: u64 = 0x9e3779b97f4a7c15;
   /** Set by eligibleCreative(): a creative fit the impression but the exchange's rules refused it. */
   private fitRefused: bool = false;
+  /** The request's local hour and weekday for dayparting (set by decide(); see localClock()). */
+  private hour: i32 = 0;
+  private weekday: i32 = 0;
 
   constructor(hashBits: i32) {
     this.features = new FeatureExtractor(hashBits);
@@ -96,7 +100,7 @@ export class DecisionEngine {
    */
   private eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
     this.fitRefused = false;
-    if (!targets(req, c)) return null;
+    if (!targets(req, c) || !c.allowsTime(this.hour, this.weekday)) return null;
     const b = imp.banner;
     if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h)) {
       const cr = this.allowedOfSize(req, imp, c, b.w, b.h);
@@ -167,6 +171,12 @@ export class DecisionEngine {
       out.reason = NoBid.BLOCKED;
       return;
     }
+    // Dayparting runs on the user's clock when the request gives it (device.geo.utcoffset), else on
+    // the filter's (utc_offset_minutes, the one the model's hour and weekday features use).
+    const geo = req.device.geo;
+    const offset = req.device.present && geo.present && geo.hasUtcoffset ? geo.utcoffset : settings.utcOffsetMinutes;
+    this.hour = hourOf(nowMs, offset);
+    this.weekday = weekdayOf(nowMs, offset);
     for (let i = 0; i < req.impCount; i++) {
       this.decideImp(req, i, model, table, settings, budget, nowMs, out);
     }
