@@ -626,6 +626,20 @@ describe("decision: targeting", () => {
     expect(decide(req('{"dsarequired":2}', segs + ',"device":{"dnt":1}'), camp("c", 8000, DSA0)).bid(0).profiled).toBe(false);
   });
 
+  it("schain_complete: only requests whose supply chain says it is complete (2.6 or 2.5 location)", () => {
+    const spo = camp("c", 8000, '"targeting":{"schain_complete":true},');
+    const nodes = '"nodes":[{"asi":"exchange.example","sid":"1","hp":1}]';
+    expect(priceOrReason(request(IMP, SITE + ',"source":{"schain":{"complete":1,"ver":"1.0",' + nodes + "}}"), spo)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"source":{"ext":{"schain":{"complete":1,"ver":"1.0",' + nodes + "}}}"), spo)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"source":{"schain":{"complete":0,"ver":"1.0",' + nodes + "}}"), spo)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, SITE + ',"source":{"tid":"t"}'), spo)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, SITE), spo)).toBe(nb(NoBid.NO_MATCH));
+    // The 2.6 location wins over 2.5's when both are sent.
+    expect(priceOrReason(request(IMP, SITE + ',"source":{"schain":{"complete":0,' + nodes + '},"ext":{"schain":{"complete":1,' + nodes + "}}}"), spo)).toBe(nb(NoBid.NO_MATCH));
+    // Without the rule, any request.
+    expect(priceOrReason(request(IMP, SITE), camp("c", 8000, '"targeting":{"schain_complete":false},'))).toBe(2000);
+  });
+
   it("dayparting: hours and weekdays on the user's clock (device.geo.utcoffset), else the filter's", () => {
     // NOW is Monday 2024-01-01 00:00 UTC.
     const dp = (t: string): string => camp("c", 8000, '"targeting":{' + t + "},");

@@ -328,6 +328,11 @@ export class Campaign {
   countries: StringSet = new StringSet();
   domainAllow: StringSet = new StringSet(); // site.domain or app.bundle
   domainBlock: StringSet = new StringSet();
+  /**
+   * Supply-path rule: bid only on requests whose supply chain (source.schain, or 2.5's
+   * source.ext.schain) is complete (complete = 1): every seller back to the publisher is named.
+   */
+  schainComplete: bool = false;
   /** Dayparting: bit h set = bid in local hour h (0–23); 0 = any hour. */
   hours: u32 = 0;
   /** Dayparting: bit d set = bid on local weekday d (0 Sunday … 6 Saturday); 0 = any day. */

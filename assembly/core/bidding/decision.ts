@@ -335,7 +335,8 @@ function targets(req: BidRequest, c: Campaign): bool {
   if (c.countries.size > 0 && !(dev.present && dev.geo.present && c.countries.has(dev.geo.country))) return false;
   const domain = req.site.present ? req.site.domain : req.app.present ? req.app.bundle : EMPTY;
   if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domain)) return false;
-  return !(c.domainBlock.size > 0 && domain.len > 0 && c.domainBlock.hasDomain(domain));
+  if (c.domainBlock.size > 0 && domain.len > 0 && c.domainBlock.hasDomain(domain)) return false;
+  return !c.schainComplete || (req.source.present && req.source.effectiveSchain.complete == 1);
 }
 
 /** The exchange's block lists or the impression's own rules refuse this creative. */
