@@ -1,0 +1,203 @@
+// Creatives as the filter holds them, with the per-creative rules exchanges filter on:
+// categories per taxonomy (bcat, acat), language (wlang, wlangb), banner type and secure markup.
+import { bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
+import { StrList } from "../json/lists";
+import { OwnedBytes, StringSet } from "./owned-bytes";
+
+/** AdCOM "Category Taxonomies" 1: IAB Content Category Taxonomy 1.0, OpenRTB's default cattax. */
+export const IAB_CONTENT_1: i32 = 1;
+
+/**
+ * A creative's categories in one taxonomy (AdCOM "Category Taxonomies": 1 IAB Content 1.0, 7 IAB
+ * Content 3.0, 8 IAB Ad Product 2.0, ...). Only IAB 1.0 codes show their parents ("IAB3-1" is
+ * under "IAB3"); the other taxonomies' ids do not, so there a category matches a bcat or acat
+ * entry only when it is that entry (a creative lists its parents too).
+ */
+export class CategorySet {
+  readonly codes: StringSet = new StringSet();
+  /** The bid's `cat` (and `cattax` outside IAB 1.0) for these categories, written at the first bid (bid-response.ts). */
+  replyFields: OwnedBytes | null = null;
+
+  constructor(readonly taxonomy: i32) {}
+
+  /** One of the categories is blocked by an entry of bcat (the category, or a parent in IAB 1.0). */
+  anyBlockedBy(bcat: StrList): bool {
+    const n = this.codes.items.length;
+    for (let i = 0; i < n; i++) {
+      if (this.listed(unchecked(this.codes.items[i]), bcat)) return true;
+    }
+    return false;
+  }
+
+  /** Every category is allowed by an entry of acat (the category, or a parent in IAB 1.0). */
+  allAllowedBy(acat: StrList): bool {
+    const n = this.codes.items.length;
+    for (let i = 0; i < n; i++) {
+      if (!this.listed(unchecked(this.codes.items[i]), acat)) return false;
+    }
+    return n > 0;
+  }
+
+  private listed(cat: OwnedBytes, list: StrList): bool {
+    for (let j = 0; j < list.count; j++) {
+      const entry = list.get(j);
+      if (this.taxonomy == IAB_CONTENT_1 ? cat.isUnderIab1Category(entry) : cat.equalsStr(entry)) return true;
+    }
+    return false;
+  }
+}
+
+/** The language code of a creative without linguistic content (OpenRTB 2.6 bid.language). */
+const XX: StaticArray<u8> = [0x78, 0x78];
+
+/**
+ * The length of the primary language subtag of a BCP 47 tag as creatives declare it (2–3 ASCII
+ * letters, then "-" and subtags of 1–8 letters or digits, 35 bytes at most), or -1 if it is not
+ * one.
+ */
+export function languagePrimaryLength(tag: string): i32 {
+  const n = tag.length;
+  if (n < 2 || n > 35) return -1;
+  let primary = 0;
+  while (primary < n && isAsciiLetter(tag.charCodeAt(primary))) primary++;
+  if (primary < 2 || primary > 3) return -1;
+  // Then subtags, each "-" and 1–8 letters or digits.
+  let i = primary;
+  while (i < n) {
+    if (tag.charCodeAt(i) != 0x2d) return -1;
+    let j = i + 1;
+    while (j < n && isAsciiAlnum(tag.charCodeAt(j))) j++;
+    const len = j - i - 1;
+    if (len < 1 || len > 8) return -1;
+    i = j;
+  }
+  return primary;
+}
+
+@inline function isAsciiLetter(c: i32): bool {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a;
+}
+
+@inline function isAsciiAlnum(c: i32): bool {
+  return isAsciiLetter(c) || (c >= 0x30 && c <= 0x39);
+}
+
+/** Creative attributes a creative may declare (OpenRTB list "Creative Attributes"; bid.attr). */
+export const MAX_CREATIVE_ATTRS: i32 = 32;
+
+export class Creative {
+  crid: OwnedBytes = OwnedBytes.fromString("");
+  w: i32 = 0;
+  h: i32 = 0;
+  /** Markup returned in bid.adm (may contain ${AUCTION_PRICE}). Empty: the nurl serves it. */
+  adm: OwnedBytes = OwnedBytes.fromString("");
+  adomain: StringSet = new StringSet();
+  /** Its categories, one set per taxonomy (`cat` is IAB 1.0, `cat_by_taxonomy` the others); none: uncategorised. */
+  readonly categories: Array<CategorySet> = new Array<CategorySet>();
+  /** Creative attributes (checked against imp.banner.battr, sent as bid.attr). */
+  attr: StaticArray<i32> = new StaticArray<i32>(0);
+  /**
+   * OpenRTB banner ad types (1 XHTML text, 2 XHTML banner, 3 JavaScript, 4 iframe) the creative
+   * is, for imp.banner.btype: bit t set for type t (markup can be two at once); 0 unknown.
+   */
+  bannerTypes: i32 = 0;
+  /** The markup loads over HTTPS only (imp.secure = 1 requires it). */
+  secure: bool = true;
+  /**
+   * The creative's language, a BCP 47 tag ("en", "pt-BR"; "xx": no linguistic content, e.g. a
+   * logo); empty: not declared. Checked against the request's wlang and wlangb (OpenRTB 2.6).
+   */
+  language: OwnedBytes = OwnedBytes.fromString("");
+  /** Bytes of the language's primary subtag ("pt" of "pt-BR"). */
+  languagePrimaryLen: i32 = 0;
+  /**
+   * This creative's fields of a bid as JSON (",\"adm\":…,\"h\":250"), written by the reply
+   * writer at the first bid with it and copied into every later reply (bid-response.ts).
+   */
+  replyFields: OwnedBytes | null = null;
+
+  /** Its categories in that taxonomy, or null when it declares none there. */
+  categoriesIn(taxonomy: i32): CategorySet | null {
+    for (let i = 0; i < this.categories.length; i++) {
+      const set = unchecked(this.categories[i]);
+      if (set.taxonomy == taxonomy) return set;
+    }
+    return null;
+  }
+
+  /**
+   * The categories a bid with this creative names (bid.cat, bid.cattax): those in the request's
+   * taxonomy when it has some there, else its IAB 1.0 ones, else the first set it declares; null
+   * when it has none.
+   */
+  replyCategories(taxonomy: i32): CategorySet | null {
+    const set = this.categoriesIn(taxonomy);
+    if (set !== null) return set;
+    const iab1 = this.categoriesIn(IAB_CONTENT_1);
+    if (iab1 !== null) return iab1;
+    return this.categories.length > 0 ? unchecked(this.categories[0]) : null;
+  }
+
+  /** A request's allowed languages (wlang, wlangb) do not refuse it: it says it has no linguistic content ("xx"). */
+  get languageFree(): bool {
+    return this.language.len == 2 && bytesEqualIgnoreAsciiCase(this.language.ptr, 2, changetype<usize>(XX), 2);
+  }
+
+  /** wlang (ISO 639-1 codes): the language's primary subtag is listed, in any letter case. */
+  languageIn(wlang: StrList): bool {
+    const n = this.languagePrimaryLen;
+    for (let j = 0; j < wlang.count; j++) {
+      const entry = wlang.get(j);
+      if (n > 0 && entry.len == n && bytesEqualIgnoreAsciiCase(this.language.ptr, n, entry.ptr, n)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * wlangb (BCP 47 language ranges, RFC 4647 §3.3.1 basic filtering): a listed range is the tag or
+   * a prefix of it that ends where a subtag does ("en" covers "en-GB", "en-GB" not "en"), in any
+   * letter case; "*" covers every tag.
+   */
+  languageInRanges(wlangb: StrList): bool {
+    const tag = this.language;
+    if (tag.len == 0) return false; // no language declared: not even "*" says which
+    for (let j = 0; j < wlangb.count; j++) {
+      const range = wlangb.get(j);
+      const n = range.len;
+      if (n == 1 && load<u8>(range.ptr) == 0x2a) return true;
+      if (n == 0 || n > tag.len || !bytesEqualIgnoreAsciiCase(tag.ptr, n, range.ptr, n)) continue;
+      if (n == tag.len || load<u8>(tag.ptr + <usize>n) == 0x2d) return true;
+    }
+    return false;
+  }
+
+  /** The creative is of banner ad type t (1–4). */
+  isBannerType(t: i32): bool {
+    return t >= 1 && t <= 4 && (this.bannerTypes & (1 << t)) != 0;
+  }
+
+  hasAttr(a: i32): bool {
+    for (let i = 0; i < this.attr.length; i++) if (unchecked(this.attr[i]) == a) return true;
+    return false;
+  }
+}
+
+/**
+ * The banner types a creative's markup shows (Creative.bannerTypes), when its configuration does
+ * not say: a script tag makes it JavaScript (3), an iframe an iframe ad (4), both when it has
+ * both; other markup an XHTML banner (2), plain text an XHTML text ad (1); no markup (the nurl
+ * serves it) is unknown (0).
+ */
+export function bannerTypesOf(adm: OwnedBytes): i32 {
+  if (adm.len == 0) return 0;
+  let types = 0;
+  if (containsIgnoreCase(adm.ptr, adm.len, "<script")) types |= 1 << 3;
+  if (containsIgnoreCase(adm.ptr, adm.len, "<iframe")) types |= 1 << 4;
+  if (types != 0) return types;
+  return containsIgnoreCase(adm.ptr, adm.len, "<") ? 1 << 2 : 1 << 1;
+}
+
+/** Markup is secure when it references nothing over plain http:// (any case). */
+export function markupIsSecure(adm: OwnedBytes): bool {
+  return !containsIgnoreCase(adm.ptr, adm.len, "http://");
+}

@@ -1,0 +1,105 @@
+// Owned strings of the campaign set: UTF-8 copies made once when campaigns are parsed (a cold
+// path), compared byte-wise with request views (Str) on the bid path, so matching allocates
+// nothing.
+import { Str, bytesEqual, bytesEqualIgnoreAsciiCase, asciiLower } from "../bytes/str";
+
+export class OwnedBytes {
+  readonly buf: ArrayBuffer;
+  constructor(ptr: usize, len: i32) {
+    this.buf = new ArrayBuffer(len);
+    memory.copy(changetype<usize>(this.buf), ptr, <usize>len);
+  }
+  static fromString(s: string): OwnedBytes {
+    const b = String.UTF8.encode(s);
+    return new OwnedBytes(changetype<usize>(b), b.byteLength);
+  }
+  @inline get ptr(): usize {
+    return changetype<usize>(this.buf);
+  }
+  @inline get len(): i32 {
+    return this.buf.byteLength;
+  }
+  @inline equalsStr(s: Str): bool {
+    return bytesEqual(this.ptr, this.len, s.ptr, s.len);
+  }
+
+  /**
+   * This advertiser domain is blocked by a badv entry: the same domain or a subdomain of it
+   * ("www.ford.com" by "ford.com"), ignoring ASCII case as DNS does.
+   */
+  blockedByDomain(badv: Str): bool {
+    return this.isDomainOrSubdomainOf(badv);
+  }
+
+  /** This domain is `domain` or a subdomain of it, ignoring ASCII case (badv blocks, deal.wadomain admits). */
+  isDomainOrSubdomainOf(domain: Str): bool {
+    const off = domainSuffixAt(this.ptr, this.len, domain.len);
+    return domain.len > 0 && off >= 0 && bytesEqualIgnoreAsciiCase(this.ptr + <usize>off, domain.len, domain.ptr, domain.len);
+  }
+
+  /**
+   * This IAB 1.0 category is `entry` or one of its subcategories ("IAB3-1" is under "IAB3"): a
+   * bcat entry blocks it, an acat entry allows it.
+   */
+  isUnderIab1Category(entry: Str): bool {
+    const n = entry.len;
+    if (n == 0 || this.len < n || !bytesEqual(this.ptr, n, entry.ptr, n)) return false;
+    return this.len == n || load<u8>(this.ptr + <usize>n) == 0x2d;
+  }
+  toString(): string {
+    return String.UTF8.decode(this.buf);
+  }
+}
+
+/** A list of owned strings with allocation-free membership tests. */
+export class StringSet {
+  readonly items: Array<OwnedBytes> = new Array<OwnedBytes>();
+
+  add(ptr: usize, len: i32): void {
+    this.items.push(new OwnedBytes(ptr, len));
+  }
+
+  @inline get size(): i32 {
+    return this.items.length;
+  }
+
+  has(s: Str): bool {
+    const n = this.items.length;
+    for (let i = 0; i < n; i++) {
+      if (unchecked(this.items[i]).equalsStr(s)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * True if s equals an item or is a subdomain of it ("news.example.com" matches
+   * "example.com"), ignoring ASCII case as DNS does. Items are stored lower-case.
+   */
+  hasDomain(s: Str): bool {
+    const n = this.items.length;
+    for (let i = 0; i < n; i++) {
+      const it = unchecked(this.items[i]);
+      const off = domainSuffixAt(s.ptr, s.len, it.len);
+      if (off >= 0 && equalsLowerAscii(s.ptr + <usize>off, it.ptr, it.len)) return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * Where a domain of `domainLen` bytes would start in the name [name, name+nameLen) if the name
+ * were that domain or a subdomain of it (its last bytes, after a "."), or -1.
+ */
+function domainSuffixAt(name: usize, nameLen: i32, domainLen: i32): i32 {
+  const off = nameLen - domainLen;
+  if (off < 0 || (off > 0 && load<u8>(name + <usize>(off - 1)) != 0x2e)) return -1;
+  return off;
+}
+
+/** [a, a+n) equals the lower-case bytes [lower, lower+n) ignoring ASCII case of a. */
+function equalsLowerAscii(a: usize, lower: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) {
+    if (asciiLower(load<u8>(a + <usize>i)) != load<u8>(lower + <usize>i)) return false;
+  }
+  return true;
+}
