@@ -80,7 +80,7 @@ export class DecisionEngine {
   private rng: u64 = 0x9e3779b97f4a7c15;
   /** Set by eligibleCreative(): a creative fit the impression but the exchange's rules refused it. */
   private fitRefused: bool = false;
-  /** The request's local hour and weekday for dayparting (set by decide(); see localClock()). */
+  /** The request's local hour and weekday for dayparting (set by decide(), on the clock it explains). */
   private hour: i32 = 0;
   private weekday: i32 = 0;
 
