@@ -120,27 +120,9 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
   writeNoticeUrls(w, s, base, bid);
   const c = bid.campaign;
   const cr = bid.creative;
-  if (cr !== null) {
-    const kept = cr.replyFields;
-    if (kept !== null) {
-      w.bytes(kept.ptr, kept.len);
-    } else {
-      const start = w.len;
-      writeCreativeFields(w, cr);
-      cr.replyFields = keptSince(w, start);
-    }
-  }
+  if (cr !== null) cr.replyFields = copyOrWrite<Creative>(w, cr.replyFields, cr, writeCreativeFields);
   const cats = bid.categories;
-  if (cats !== null) {
-    const kept = cats.replyFields;
-    if (kept !== null) {
-      w.bytes(kept.ptr, kept.len);
-    } else {
-      const start = w.len;
-      writeCategories(w, cats);
-      cats.replyFields = keptSince(w, start);
-    }
-  }
+  if (cats !== null) cats.replyFields = copyOrWrite<CategorySet>(w, cats.replyFields, cats, writeCategories);
   if (c !== null) {
     w.ascii(",\"cid\":\"");
     w.jsonEscaped(c.id.ptr, c.id.len);
@@ -164,38 +146,45 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
  * segments were used. Precise geolocation (3) is never used (docs/FEATURES.md).
  */
 function writeDsa(w: ByteWriter, dsa: CampaignDsa, profiled: bool): void {
-  const kept = dsa.replyPrefix;
-  if (kept !== null) {
-    w.bytes(kept.ptr, kept.len);
-  } else {
-    const start = w.len;
-    w.ascii(",\"ext\":{\"dsa\":{\"behalf\":\"");
-    w.jsonEscaped(dsa.behalf.ptr, dsa.behalf.len);
-    w.ascii("\",\"paid\":\"");
-    w.jsonEscaped(dsa.paid.ptr, dsa.paid.len);
-    w.ascii("\",\"adrender\":");
-    w.i64(dsa.adrender);
-    if (dsa.domain.len > 0) {
-      w.ascii(",\"transparency\":[{\"domain\":\"");
-      w.jsonEscaped(dsa.domain.ptr, dsa.domain.len);
-      w.ascii("\",\"dsaparams\":[");
-    }
-    dsa.replyPrefix = keptSince(w, start);
-  }
+  dsa.replyPrefix = copyOrWrite<CampaignDsa>(w, dsa.replyPrefix, dsa, writeDsaPrefix);
   if (dsa.domain.len > 0) w.ascii(profiled ? "1,2]}]" : "2]}]");
   w.ascii("}}");
 }
 
-/** A copy of what was written from `start`, to be copied into later replies (null if the writer overflowed). */
-function keptSince(w: ByteWriter, start: i32): OwnedBytes | null {
+/** `,"ext":{"dsa":{"behalf":…,"paid":…,"adrender":N`, and the transparency entry up to its parameters. */
+function writeDsaPrefix(w: ByteWriter, dsa: CampaignDsa): void {
+  w.ascii(",\"ext\":{\"dsa\":{\"behalf\":\"");
+  w.jsonEscaped(dsa.behalf.ptr, dsa.behalf.len);
+  w.ascii("\",\"paid\":\"");
+  w.jsonEscaped(dsa.paid.ptr, dsa.paid.len);
+  w.ascii("\",\"adrender\":");
+  w.i64(dsa.adrender);
+  if (dsa.domain.len > 0) {
+    w.ascii(",\"transparency\":[{\"domain\":\"");
+    w.jsonEscaped(dsa.domain.ptr, dsa.domain.len);
+    w.ascii("\",\"dsaparams\":[");
+  }
+}
+
+/**
+ * Fields that never change for `item` (a creative, a category set, a campaign's DSA names): the
+ * bytes kept from its first bid are copied, else written by `write` and kept (returned; null when
+ * the writer overflowed). Escaping markup byte by byte on every bid cost more than copying it.
+ */
+function copyOrWrite<T>(w: ByteWriter, kept: OwnedBytes | null, item: T, write: (w: ByteWriter, item: T) => void): OwnedBytes | null {
+  if (kept !== null) {
+    w.bytes(kept.ptr, kept.len);
+    return kept;
+  }
+  const start = w.len;
+  write(w, item);
   return w.overflowed ? null : new OwnedBytes(w.base + <usize>start, w.len - start);
 }
 
 /**
  * The bid's fields that come from the creative alone (markup, advertiser domains, attributes, id,
  * size; not the categories, which depend on the request's taxonomy: writeCategories). Written
- * once per creative and kept (Creative.replyFields): the markup is most of a reply, and escaping
- * it byte by byte on every bid cost more than copying it.
+ * once per creative and kept (Creative.replyFields, copyOrWrite): the markup is most of a reply.
  */
 function writeCreativeFields(w: ByteWriter, cr: Creative): void {
   if (cr.adm.len > 0) {
