@@ -249,6 +249,21 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor(',"cat":["IAB1",""]')).toBe("campaigns[0].creatives[0].cat[1]: empty category");
   });
 
+  it("supply-path rules: schain_complete (bool) and schain_max_nodes (1-100)", () => {
+    const c = parse(one('"id":"c","targeting":{"schain_complete":true,"schain_max_nodes":3},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
+    expect(c.schainComplete).toBe(true);
+    expect(c.schainMaxNodes).toBe(3);
+    const plain = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
+    expect(plain.schainComplete).toBe(false);
+    expect(plain.schainMaxNodes).toBe(0);
+    expect(errorOf(one('"id":"c","targeting":{"schain_max_nodes":0},"creatives":[{"crid":"a","w":300,"h":250}]'))).toBe(
+      "campaigns[0].targeting.schain_max_nodes: must be between 1 and 100",
+    );
+    expect(errorOf(one('"id":"c","targeting":{"schain_complete":1},"creatives":[{"crid":"a","w":300,"h":250}]'))).toBe(
+      "campaigns[0].targeting.schain_complete: expected true or false",
+    );
+  });
+
   it("dayparting: targeting.hours 0-23 and weekdays 0-6, distinct, not empty", () => {
     const c = parse(one('"id":"c","targeting":{"hours":[0,9,23],"weekdays":[1,5]},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
     expect(c.hours).toBe((1 << 0) | (1 << 9) | (1 << 23));

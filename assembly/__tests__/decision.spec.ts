@@ -640,6 +640,24 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, SITE), camp("c", 8000, '"targeting":{"schain_complete":false},'))).toBe(2000);
   });
 
+  it("schain_max_nodes: only supply chains with at most that many nodes", () => {
+    const node = '{"asi":"x.example","sid":"1","hp":1}';
+    const chain = (n: i32, complete: i32 = 1): string => {
+      const nodes = new Array<string>();
+      for (let i = 0; i < n; i++) nodes.push(node);
+      return request(IMP, SITE + ',"source":{"schain":{"complete":' + complete.toString() + ',"ver":"1.0","nodes":[' + nodes.join(",") + "]}}");
+    };
+    const direct = camp("c", 8000, '"targeting":{"schain_max_nodes":2},');
+    expect(priceOrReason(chain(1), direct)).toBe(2000);
+    expect(priceOrReason(chain(2), direct)).toBe(2000);
+    expect(priceOrReason(chain(3), direct)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(chain(2, 0), direct)).toBe(2000); // completeness is the other rule
+    expect(priceOrReason(request(IMP, SITE), direct)).toBe(nb(NoBid.NO_MATCH)); // no chain: cannot tell
+    const both = camp("c", 8000, '"targeting":{"schain_max_nodes":2,"schain_complete":true},');
+    expect(priceOrReason(chain(2, 0), both)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(chain(2, 1), both)).toBe(2000);
+  });
+
   it("dayparting: hours and weekdays on the user's clock (device.geo.utcoffset), else the filter's", () => {
     // NOW is Monday 2024-01-01 00:00 UTC.
     const dp = (t: string): string => camp("c", 8000, '"targeting":{' + t + "},");

@@ -163,6 +163,7 @@ export class CampaignConfigParser {
       else if (d.keyIs("domains_allow")) this.domainSet(c.domainAllow);
       else if (d.keyIs("domains_block")) this.domainSet(c.domainBlock);
       else if (d.keyIs("schain_complete")) c.schainComplete = d.bool();
+      else if (d.keyIs("schain_max_nodes")) c.schainMaxNodes = <i32>d.int(1, 100);
       else if (d.keyIs("hours")) c.hours = this.bits(0, 23, "hour");
       else if (d.keyIs("weekdays")) c.weekdays = this.bits(0, 6, "weekday");
       else d.unknownKey();

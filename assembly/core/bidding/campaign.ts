@@ -54,6 +54,11 @@ export class Campaign {
    * source.ext.schain) is complete (complete = 1): every seller back to the publisher is named.
    */
   schainComplete: bool = false;
+  /**
+   * Supply-path rule: bid only on requests whose supply chain has at most this many nodes (sellers
+   * between the publisher and the exchange, the exchange included); 0 = no limit.
+   */
+  schainMaxNodes: i32 = 0;
   /** Dayparting: bit h set = bid in local hour h (0–23); 0 = any hour. */
   hours: u32 = 0;
   /** Dayparting: bit d set = bid on local weekday d (0 Sunday … 6 Saturday); 0 = any day. */

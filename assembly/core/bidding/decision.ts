@@ -336,7 +336,20 @@ function targets(req: BidRequest, c: Campaign): bool {
   const domain = req.site.present ? req.site.domain : req.app.present ? req.app.bundle : EMPTY;
   if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domain)) return false;
   if (c.domainBlock.size > 0 && domain.len > 0 && c.domainBlock.hasDomain(domain)) return false;
-  return !c.schainComplete || (req.source.present && req.source.effectiveSchain.complete == 1);
+  return suppliedAsRequired(req, c);
+}
+
+/**
+ * The campaign's supply-path rules admit the request's supply chain (source.schain, or 2.5's
+ * source.ext.schain): complete when schain_complete, at most schain_max_nodes nodes. A request
+ * without a supply chain cannot show either.
+ */
+function suppliedAsRequired(req: BidRequest, c: Campaign): bool {
+  if (!c.schainComplete && c.schainMaxNodes == 0) return true;
+  const chain = req.source.effectiveSchain;
+  if (!req.source.present || !chain.present) return false;
+  if (c.schainComplete && chain.complete != 1) return false;
+  return c.schainMaxNodes == 0 || chain.nodeCount <= c.schainMaxNodes;
 }
 
 /** The exchange's block lists or the impression's own rules refuse this creative. */
