@@ -303,6 +303,17 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor('"B"')).toBe("campaigns[0].dsa: expected object");
   });
 
+  it("creative api: distinct API framework codes, at most 8", () => {
+    const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"api":[5,7]}]'));
+    expect(t!.at(0).creatives[0].api.length).toBe(2);
+    expect(t!.at(0).creatives[0].api[1]).toBe(7);
+    const errorFor = (api: string): string => errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"api":' + api + "}]"));
+    expect(errorFor("[5,5]")).toBe("campaigns[0].creatives[0].api[1]: duplicate API 5");
+    expect(errorFor("[1,2,3,4,5,6,7,8,9]")).toBe("campaigns[0].creatives[0].api[8]: at most 8 APIs");
+    expect(errorFor("[0]")).toBe("campaigns[0].creatives[0].api[0]: must be between 1 and 65535");
+    expect(errorFor("5")).toBe("campaigns[0].creatives[0].api: expected array");
+  });
+
   it("creative language: a BCP 47 tag, or xx", () => {
     const cr = (members: string): Creative => {
       const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));

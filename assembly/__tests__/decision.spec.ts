@@ -658,6 +658,19 @@ describe("decision: targeting", () => {
     expect(priceOrReason(chain(2, 1), both)).toBe(2000);
   });
 
+  it("a creative that needs API frameworks (MRAID, OMID) bids only where the banner supports all of them", () => {
+    const mraid = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"api":[5,7]}');
+    expect(priceOrReason(request(bannerWith("api", "3,5,7")), mraid)).toBe(2000);
+    expect(priceOrReason(request(bannerWith("api", "5")), mraid)).toBe(nb(NoBid.BLOCKED)); // no OMID
+    expect(priceOrReason(request(IMP), mraid)).toBe(nb(NoBid.BLOCKED)); // no api: none supported
+    // A creative that needs none bids anywhere.
+    expect(priceOrReason(request(IMP), C1)).toBe(2000);
+    // The plain creative of another campaign takes an impression the MRAID one cannot.
+    const d = decide(request(bannerWith("api", "3")), mraid + "," + camp("plain", 4000));
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("plain");
+  });
+
   it("dayparting: hours and weekdays on the user's clock (device.geo.utcoffset), else the filter's", () => {
     // NOW is Monday 2024-01-01 00:00 UTC.
     const dp = (t: string): string => camp("c", 8000, '"targeting":{' + t + "},");

@@ -2,7 +2,7 @@
 // into a CampaignTable. Cold path: runs when the configuration version changes.
 // The format is documented in docs/CAMPAIGNS.md.
 import { ConfigDoc } from "../config/config-doc";
-import { Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
+import { Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual } from "../bytes/str";
 import { MAX_ID_BYTES } from "../openrtb/limits";
@@ -267,7 +267,8 @@ export class CampaignConfigParser {
       else if (d.keyIs("adomain")) this.stringSet(cr.adomain);
       else if (d.keyIs("cat")) this.categorySet(cr, IAB_CONTENT_1);
       else if (d.keyIs("cat_by_taxonomy")) this.categoriesByTaxonomy(cr);
-      else if (d.keyIs("attr")) cr.attr = this.attrs();
+      else if (d.keyIs("attr")) cr.attr = this.codes(MAX_CREATIVE_ATTRS, "attribute");
+      else if (d.keyIs("api")) cr.api = this.codes(MAX_CREATIVE_APIS, "API");
       else if (d.keyIs("banner_type")) bannerType = <i32>d.int(1, 4);
       else if (d.keyIs("secure")) secure = d.bool() ? 1 : 0;
       else if (d.keyIs("language")) this.language(cr);
@@ -334,16 +335,19 @@ export class CampaignConfigParser {
     }
   }
 
-  /** Creative attributes: distinct integers 1–65535 (OpenRTB's list; 500+ are exchange-specific), at most 32. */
-  private attrs(): StaticArray<i32> {
+  /**
+   * Creative attributes or API frameworks: distinct integers 1–65535 (OpenRTB's lists; 500 and up
+   * are exchange-specific), at most `maxCount`.
+   */
+  private codes(maxCount: i32, what: string): StaticArray<i32> {
     const d = this.doc;
     const list = new Array<i32>();
     if (!d.beginArray()) return new StaticArray<i32>(0);
     let i = 0;
     while (d.nextElement(i)) {
       const a = <i32>d.int(1, 65535);
-      if (!d.failed && list.includes(a)) d.fail("duplicate attribute " + a.toString());
-      if (!d.failed && list.length >= MAX_CREATIVE_ATTRS) d.fail("at most " + MAX_CREATIVE_ATTRS.toString() + " attributes");
+      if (!d.failed && list.includes(a)) d.fail("duplicate " + what + " " + a.toString());
+      if (!d.failed && list.length >= maxCount) d.fail("at most " + maxCount.toString() + " " + what + "s");
       list.push(a);
       d.endMember();
       i++;

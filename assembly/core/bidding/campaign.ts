@@ -5,7 +5,7 @@ import { Creative } from "./creative";
 
 // What campaign-config.ts, the decision and the reply writer import from here.
 export { OwnedBytes, StringSet } from "./owned-bytes";
-export { CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_ATTRS, bannerTypesOf, languagePrimaryLength, markupIsSecure } from "./creative";
+export { CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, bannerTypesOf, languagePrimaryLength, markupIsSecure } from "./creative";
 
 /**
  * What a campaign's bids tell an exchange under the EU Digital Services Act (IAB Tech Lab's DSA

@@ -1,7 +1,7 @@
 // Creatives as the filter holds them, with the per-creative rules exchanges filter on:
 // categories per taxonomy (bcat, acat), language (wlang, wlangb), banner type and secure markup.
 import { bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
-import { StrList } from "../json/lists";
+import { IntList, StrList } from "../json/lists";
 import { OwnedBytes, StringSet } from "./owned-bytes";
 
 /** AdCOM "Category Taxonomies" 1: IAB Content Category Taxonomy 1.0, OpenRTB's default cattax. */
@@ -84,6 +84,8 @@ export function languagePrimaryLength(tag: string): i32 {
 
 /** Creative attributes a creative may declare (OpenRTB list "Creative Attributes"; bid.attr). */
 export const MAX_CREATIVE_ATTRS: i32 = 32;
+/** API frameworks a creative may require (bid.apis). */
+export const MAX_CREATIVE_APIS: i32 = 8;
 
 export class Creative {
   crid: OwnedBytes = OwnedBytes.fromString("");
@@ -96,6 +98,12 @@ export class Creative {
   readonly categories: Array<CategorySet> = new Array<CategorySet>();
   /** Creative attributes (checked against imp.banner.battr, sent as bid.attr). */
   attr: StaticArray<i32> = new StaticArray<i32>(0);
+  /**
+   * API frameworks the markup needs (AdCOM "API Frameworks": 3 MRAID-1, 5 MRAID-2, 6 MRAID-3, 7
+   * OMID-1, ...): bid only where the impression supports every one (imp.banner.api); sent as
+   * bid.apis.
+   */
+  api: StaticArray<i32> = new StaticArray<i32>(0);
   /**
    * OpenRTB banner ad types (1 XHTML text, 2 XHTML banner, 3 JavaScript, 4 iframe) the creative
    * is, for imp.banner.btype: bit t set for type t (markup can be two at once); 0 unknown.
@@ -174,6 +182,14 @@ export class Creative {
   /** The creative is of banner ad type t (1–4). */
   isBannerType(t: i32): bool {
     return t >= 1 && t <= 4 && (this.bannerTypes & (1 << t)) != 0;
+  }
+
+  /** The impression supports every API framework the markup needs. */
+  apisSupported(supported: IntList): bool {
+    for (let i = 0; i < this.api.length; i++) {
+      if (!supported.contains(unchecked(this.api[i]))) return false;
+    }
+    return true;
   }
 
   hasAttr(a: i32): bool {

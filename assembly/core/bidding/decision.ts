@@ -426,13 +426,15 @@ function dsaCompatible(req: BidRequest, camp: Campaign): bool {
 }
 
 /**
- * The impression's own creative rules: a secure impression takes HTTPS-only markup; the banner's
- * blocked types (btype) and attributes (battr). A list longer than the parser keeps cannot be
- * checked in full, so it blocks (as for bcat/badv).
+ * The impression's own creative rules: a secure impression takes HTTPS-only markup; the banner
+ * must support every API framework the markup needs (api, e.g. MRAID); its blocked types (btype)
+ * and attributes (battr). A list longer than the parser keeps cannot be checked in full, so it
+ * blocks (as for bcat/badv).
  */
 function refusedByImp(imp: Imp, cr: Creative): bool {
   if (imp.secure == 1 && !cr.secure) return true;
   const b = imp.banner;
+  if (!cr.apisSupported(b.api)) return true;
   if (b.btype.truncated || b.battr.truncated) return true;
   if (cr.bannerTypes != 0) {
     for (let i = 0; i < b.btype.count; i++) {

@@ -195,12 +195,13 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
   w.ascii(",\"adomain\":");
   writeStringArray(w, cr.adomain);
   if (cr.attr.length > 0) {
-    w.ascii(",\"attr\":[");
-    for (let i = 0; i < cr.attr.length; i++) {
-      if (i > 0) w.byte(0x2c);
-      w.i64(unchecked(cr.attr[i]));
-    }
-    w.byte(0x5d);
+    w.ascii(",\"attr\":");
+    writeIntArray(w, cr.attr);
+  }
+  if (cr.api.length > 0) {
+    // OpenRTB 2.6 bid.apis: the API frameworks the markup uses.
+    w.ascii(",\"apis\":");
+    writeIntArray(w, cr.api);
   }
   if (cr.language.len > 0) {
     // bid.language takes ISO 639-1 codes (and "xx"); any other tag goes in bid.langb (2.6).
@@ -217,6 +218,15 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
   // OpenRTB 2.6 bid.mtype: the markup's type, so that an exchange can tell which of a multi-format
   // imp's objects the bid answers. Every creative is a banner (1).
   w.ascii(",\"mtype\":1");
+}
+
+function writeIntArray(w: ByteWriter, list: StaticArray<i32>): void {
+  w.byte(0x5b);
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0) w.byte(0x2c);
+    w.i64(unchecked(list[i]));
+  }
+  w.byte(0x5d);
 }
 
 /** `,"cat":[...]`, and `,"cattax":N` outside IAB Content 1.0 (OpenRTB 2.6 bid.cattax, default 1). */
