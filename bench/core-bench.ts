@@ -53,62 +53,60 @@ export interface CoreResult {
   outcomes: Record<string, number>;
 }
 
+/** Request time of every bench decision (a fixed instant: the same features in every run). */
+const BENCH_NOW = BigInt(Date.UTC(2026, 10, 25, 12));
+
+/**
+ * The core loaded with the bench model and campaigns, and passes over the mix (`reps` times the
+ * bodies, about 20,000 requests): decideAll() for full decisions, parseAll() for the parse alone.
+ */
+async function coreRunner(corpus: BenchCorpus, modelNxm: Uint8Array, campaignsJson: string) {
+  const { api } = await loadCore(modelNxm, campaignsJson);
+  const base = api.inputPtr();
+  const bodies = corpus.bodies;
+  const reps = Math.max(1, Math.floor(20000 / bodies.length));
+  const pass = (step: (len: number) => number) => () => {
+    for (let r = 0; r < reps; r++) {
+      for (const b of bodies) {
+        new Uint8Array(api.memory.buffer).set(b, base);
+        step(b.byteLength);
+      }
+    }
+  };
+  return {
+    api,
+    base,
+    reps,
+    decideAll: pass((len) => api.decide(len, BENCH_NOW)),
+    parseAll: pass((len) => api.parseOnly(len)),
+  };
+}
+
 /**
  * One round of core decisions over the mix per call, returning ns per decision: the filter bench
  * runs one after each of its rounds, so that "over the core" compares rounds taken in the same
  * minute (this machine's speed moves by tens of percent between sections of one run).
  */
 export async function coreRound(corpus: BenchCorpus, modelNxm: Uint8Array, campaignsJson: string): Promise<() => number> {
-  const { api } = await loadCore(modelNxm, campaignsJson);
-  const base = api.inputPtr();
-  const now = BigInt(Date.UTC(2026, 10, 25, 12));
-  const reps = Math.max(1, Math.floor(20000 / corpus.bodies.length));
-  const decideAll = () => {
-    for (let r = 0; r < reps; r++) {
-      for (const b of corpus.bodies) {
-        new Uint8Array(api.memory.buffer).set(b, base);
-        api.decide(b.byteLength, now);
-      }
-    }
-  };
+  const { reps, decideAll } = await coreRunner(corpus, modelNxm, campaignsJson);
   decideAll();
   return () => medianNs(1, reps * corpus.bodies.length, decideAll);
 }
 
 export async function benchCore(corpus: BenchCorpus, rounds: number, modelNxm: Uint8Array, campaignsJson: string): Promise<CoreResult> {
-  const { api } = await loadCore(modelNxm, campaignsJson);
-  const mem = () => new Uint8Array(api.memory.buffer);
-  const base = api.inputPtr();
+  const { api, base, reps, decideAll, parseAll: coreParseAll } = await coreRunner(corpus, modelNxm, campaignsJson);
   const bodies = corpus.bodies;
   const texts = bodies.map((b) => new TextDecoder().decode(b));
-  const now = BigInt(Date.UTC(2026, 10, 25, 12));
   const outcomes: Record<string, number> = {};
   for (const b of bodies) {
-    mem().set(b, base);
-    const code = api.decide(b.byteLength, now) & 0xffff;
+    new Uint8Array(api.memory.buffer).set(b, base);
+    const code = api.decide(b.byteLength, BENCH_NOW) & 0xffff;
     outcomes[code] = (outcomes[code] ?? 0) + 1;
   }
   // Warm both sides, then measure in alternating rounds so machine noise hits both alike.
-  const reps = Math.max(1, Math.floor(20000 / bodies.length));
-  const decideAll = () => {
-    for (let r = 0; r < reps; r++) {
-      for (const b of bodies) {
-        mem().set(b, base);
-        api.decide(b.byteLength, now);
-      }
-    }
-  };
   let sink = 0;
   const parseAll = () => {
     for (let r = 0; r < reps; r++) for (const t of texts) sink += (JSON.parse(t) as { imp?: unknown[] }).imp?.length ?? 0;
-  };
-  const coreParseAll = () => {
-    for (let r = 0; r < reps; r++) {
-      for (const b of bodies) {
-        mem().set(b, base);
-        api.parseOnly(b.byteLength);
-      }
-    }
   };
   decideAll();
   parseAll();
