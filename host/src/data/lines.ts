@@ -65,6 +65,15 @@ export class LineStats {
     this.note(reason, line);
   }
 
+  /**
+   * A line the reader counted as used whose record its consumer then refuses (the core rejects
+   * the request, a replay's market price is out of range): moved from used to skipped.
+   */
+  reject(reason: string, line: NumberedLine): void {
+    this.used--;
+    this.skip(reason, line);
+  }
+
   salvage(reason: string, line: NumberedLine): void {
     this.salvaged[reason] = (this.salvaged[reason] ?? 0) + 1;
     this.note(reason, line);

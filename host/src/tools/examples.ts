@@ -148,13 +148,11 @@ export async function loadExamples(core: NexusCore, path: string, options: LoadO
   const addRequest = (json: string, impIndex: number, timeMs: number, utcOffset: number, click: 0 | 1, conversion: 0 | 1 | -1, lineNo: number): void => {
     const buckets = core.requestFeatures(enc.encode(json), impIndex, timeMs, utcOffset);
     if (buckets instanceof ParseError) {
-      stats.used--;
-      stats.skip("request-rejected", { lineNo, text: `${buckets.message}: ${json}` });
+      stats.reject("request-rejected", { lineNo, text: `${buckets.message}: ${json}` });
       return;
     }
     if (buckets.length === 0) {
-      stats.used--;
-      stats.skip("no-imp", { lineNo, text: json });
+      stats.reject("no-imp", { lineNo, text: json });
       return;
     }
     set.add(buckets, click, conversion, timeMs);

@@ -42,15 +42,13 @@ export async function loadRawLogReplay(path: string, core: NexusCore, model: LrM
   for await (const rec of readRawLog(path, stats)) {
     if (rec.payprice > MAX_MARKET_PRICE) {
       // The market price of the replay: a broken row, as in a replay file (parseReplayLine).
-      stats.used--;
-      stats.skip("bad-price", { lineNo: rec.lineNo, text: String(rec.payprice) });
+      stats.reject("bad-price", { lineNo: rec.lineNo, text: String(rec.payprice) });
       continue;
     }
     const r = bidRequestFromLog(rec);
     const buckets = core.requestFeatures(enc.encode(r.json), 0, r.timeMs, r.utcOffsetMinutes);
     if (buckets instanceof ParseError) {
-      stats.used--;
-      stats.skip("request-rejected", { lineNo: rec.lineNo, text: buckets.message });
+      stats.reject("request-rejected", { lineNo: rec.lineNo, text: buckets.message });
       continue;
     }
     rows.push({ click: rec.click, price: rec.payprice, pctr: core.score(buckets).pCtr, t: r.timeMs });
