@@ -40,6 +40,16 @@ export class StringScratch {
     this.replaced = 0;
   }
 
+  /**
+   * The code point a lone surrogate escape reads as: U+FFFD (counted) when replaceLoneSurrogates,
+   * else -1 (the caller refuses it).
+   */
+  @inline loneSurrogate(): i32 {
+    if (!this.replaceLoneSurrogates) return -1;
+    this.replaced++;
+    return 0xfffd;
+  }
+
   @inline fail(code: i32, at: usize): usize {
     this.error = code;
     this.errorAt = at;
@@ -198,9 +208,9 @@ function unescapeRest(start: usize, p: usize, end: usize, out: Str | null, scrat
           p += 4;
           cp = <u32>u;
           if (cp >= 0xdc00 && cp <= 0xdfff) {
-            if (!scratch.replaceLoneSurrogates) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
-            cp = 0xfffd;
-            scratch.replaced++;
+            const r = scratch.loneSurrogate();
+            if (r < 0) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
+            cp = <u32>r;
           } else if (cp >= 0xd800 && cp <= 0xdbff) {
             // A high surrogate must be followed at once by an escaped low one.
             if (p >= end) return scratch.fail(JsonError.UNEXPECTED_END, end);
@@ -221,9 +231,9 @@ function unescapeRest(start: usize, p: usize, end: usize, out: Str | null, scrat
               cp = 0x10000 + (((cp - 0xd800) << 10) | (<u32>lo - 0xdc00));
             } else {
               // What follows is read on its own (another escape, a quote, a character).
-              if (!scratch.replaceLoneSurrogates) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
-              cp = 0xfffd;
-              scratch.replaced++;
+              const r = scratch.loneSurrogate();
+              if (r < 0) return scratch.fail(JsonError.LONE_SURROGATE, escapeAt);
+              cp = <u32>r;
             }
           }
           break;

@@ -129,7 +129,6 @@ const REQUIRED_EXPORTS: ReadonlyArray<keyof CoreExports> = [
 const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
-/** The error of a core that cannot be read (not built yet): the message says how to build it. */
 /**
  * A file that is not the compiled core (a model, the filter's .wasm: WebAssembly's own compile or
  * link error otherwise, with no code): CORE_EXPORT_MISSING with what to do.
@@ -139,6 +138,7 @@ function notTheCore(path: string, err: unknown): unknown {
   return new ToolError("CORE_EXPORT_MISSING", `${path} is not the compiled core (build/nexus_core.wasm, made by npm run build): ${(err as Error).message}`, { cause: err });
 }
 
+/** The error of a core that cannot be read (not built yet): the message says how to build it. */
 function coreMissing(path: string, err: unknown): ToolError {
   return new ToolError("CORE_WASM_MISSING", `cannot read ${path}: build it with \`npx asc assembly/tools/index.ts --target tools\``, { cause: err });
 }
