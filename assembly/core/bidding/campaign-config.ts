@@ -63,6 +63,7 @@ export class CampaignConfigParser {
       const c = this.campaign();
       c.index = table.campaigns.length;
       if (c.deals.size > 0) table.buysDeals = true;
+      if (c.hours != 0 || c.weekdays != 0) table.dayparted = true;
       for (let j = 0; j < table.campaigns.length; j++) {
         if (table.campaigns[j].id.toString() == c.id.toString()) d.fail("duplicate campaign id");
       }

@@ -106,6 +106,8 @@ export class CampaignTable {
   version: i64 = 0;
   /** Some campaign buys in deals (otherwise an impression's deals need no look). */
   buysDeals: bool = false;
+  /** Some campaign has dayparting (otherwise a request's local hour and weekday are not needed). */
+  dayparted: bool = false;
 
   @inline get size(): i32 {
     return this.campaigns.length;

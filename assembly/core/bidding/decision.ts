@@ -172,11 +172,14 @@ export class DecisionEngine {
       return;
     }
     // Dayparting runs on the user's clock when the request gives it (device.geo.utcoffset), else on
-    // the filter's (utc_offset_minutes, the one the model's hour and weekday features use).
-    const geo = req.device.geo;
-    const offset = req.device.present && geo.present && geo.hasUtcoffset ? geo.utcoffset : settings.utcOffsetMinutes;
-    this.hour = hourOf(nowMs, offset);
-    this.weekday = weekdayOf(nowMs, offset);
+    // the filter's (utc_offset_minutes, the one the model's hour and weekday features use). Only
+    // read when a campaign has dayparting (allowsTime() admits any hour otherwise).
+    if (table.dayparted) {
+      const geo = req.device.geo;
+      const offset = req.device.present && geo.present && geo.hasUtcoffset ? geo.utcoffset : settings.utcOffsetMinutes;
+      this.hour = hourOf(nowMs, offset);
+      this.weekday = weekdayOf(nowMs, offset);
+    }
     for (let i = 0; i < req.impCount; i++) {
       this.decideImp(req, i, model, table, settings, budget, nowMs, out);
     }
