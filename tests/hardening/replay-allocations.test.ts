@@ -18,6 +18,7 @@ import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 import { Redis } from "ioredis";
 import { RedisServer, uniquePrefix } from "../helpers/redis-server.ts";
 import { replayKey } from "../../host/src/control/replay-claims.ts";
+import { until } from "./helpers.ts";
 
 let sim: SimBidder;
 const rt = new AllocationCounter();
@@ -105,6 +106,16 @@ describe("replay claim allocations (real Redis behind the real host)", () => {
       instrumentation: rtc.imports(),
     });
     await claimSim.untilReady();
+    // The host's claim client connects on its own and never queues while offline: until it is up,
+    // claims fail open (a bid). Wait until an id claimed in Redis is answered as a replay (this
+    // test's own client does not queue either: a set before it is connected is tried again).
+    await until(async () => {
+      const id = `probe-${k++}`;
+      if ((await redis.set(replayKey(prefix, Buffer.from(id)), "1", "PX", 60_000, "NX").catch(() => null)) !== "OK") return false;
+      const o = await claimSim.bid(JSON.stringify({ ...base, id }));
+      await loss(o);
+      return reason(o) === "replay";
+    }, 10_000, "the host's replay claims reaching Redis");
   });
   after(async () => {
     await claimSim?.close();
