@@ -208,6 +208,17 @@ describe("writeBidResponse", () => {
     expect(isValidJson(w)).toBe(true);
   });
 
+  it("a frequency-capped bid's notice URLs carry its count key (fq=, 16 hex digits) before the pod tag", () => {
+    const b = bid(0x10, 1, "i1", 1000, campaign("c1"), null);
+    b.frequencyKey = 0x00a1b2c3d4e5f607;
+    const w = write("r", [b]);
+    const q = "?bid=10-00000001&imp=i1&cid=c1&fq=00a1b2c3d4e5f607";
+    expect(text(w).includes('"nurl":"https://bidder.example/openrtb2/win' + q + '&price=${AUCTION_PRICE}"')).toBe(true);
+    expect(text(w).includes('"burl":"https://bidder.example/openrtb2/win' + q + '&price=${AUCTION_PRICE}&event=billing"')).toBe(true);
+    expect(text(w).includes('"lurl":"https://bidder.example/openrtb2/loss' + q + '&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}"')).toBe(true);
+    expect(isValidJson(w)).toBe(true);
+  });
+
   it("writes two bids; bidid is the first bid's id; adm escaped, empty cat omitted", () => {
     const c1 = campaign("c1");
     const c2 = campaign("c2");

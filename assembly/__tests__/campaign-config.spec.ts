@@ -303,6 +303,31 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor('"B"')).toBe("campaigns[0].dsa: expected object");
   });
 
+  it("frequency_cap: impressions (1-1,000,000) and seconds (1 s - 365 days) both required; the table knows it has caps", () => {
+    const CR = ',"creatives":[{"crid":"a","w":300,"h":250}]';
+    const t = parse(one('"id":"c","frequency_cap":{"impressions":3,"seconds":86400}' + CR))!;
+    expect(t.at(0).frequencyCap).toBe(3);
+    expect(t.at(0).frequencyWindowMs).toBe(86400000);
+    expect(t.frequencyCapped).toBe(true);
+    const plain = parse(one('"id":"c"' + CR))!;
+    expect(plain.at(0).frequencyCap).toBe(0);
+    expect(plain.frequencyCapped).toBe(false);
+    // Every campaign gets an id hash (the count keys'), different ids different hashes.
+    const two = parse('{"version":1,"campaigns":[{"id":"a"' + CR + '},{"id":"b"' + CR + "}]}")!;
+    expect(two.at(0).idHash).not.toBe(0);
+    expect(two.at(0).idHash).not.toBe(two.at(1).idHash);
+    const errorFor = (cap: string): string => errorOf(one('"id":"c","frequency_cap":' + cap + CR));
+    expect(errorFor('{"impressions":1,"seconds":31536000}')).toBe("OK");
+    expect(errorFor('{"impressions":1000000,"seconds":1}')).toBe("OK");
+    expect(errorFor('{"impressions":3}')).toBe("campaigns[0].frequency_cap: impressions and seconds are required");
+    expect(errorFor('{"seconds":60}')).toBe("campaigns[0].frequency_cap: impressions and seconds are required");
+    expect(errorFor('{"impressions":0,"seconds":60}')).toBe("campaigns[0].frequency_cap.impressions: must be between 1 and 1000000");
+    expect(errorFor('{"impressions":2,"seconds":31536001}')).toBe("campaigns[0].frequency_cap.seconds: must be between 1 and 31536000");
+    expect(errorFor('{"impressions":2.5,"seconds":60}')).toBe("campaigns[0].frequency_cap.impressions: expected integer");
+    expect(errorFor('{"impressions":2,"seconds":60,"per":"user"}')).toBe("campaigns[0].frequency_cap.per: unknown key");
+    expect(errorFor("3")).toBe("campaigns[0].frequency_cap: expected object");
+  });
+
   it("creative api: distinct API framework codes, at most 8", () => {
     const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"api":[5,7]}]'));
     expect(t!.at(0).creatives[0].api.length).toBe(2);

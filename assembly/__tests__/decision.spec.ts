@@ -13,6 +13,7 @@ import { cpmToImpressionMicrosCeil, microsFloor } from "../core/bidding/money";
 import { LrModelPair, ModelError } from "../core/model/lr-model";
 import { murmur3_32 } from "../core/hash/murmur3";
 import { Str } from "../core/bytes/str";
+import { FrequencyPort, frequencyKey, userKeyOf } from "../core/bidding/frequency";
 
 const BITS: i32 = 10;
 const MASK: u32 = (1 << 10) - 1;
@@ -407,12 +408,14 @@ describe("decision: request-level refusals", () => {
     expect(noBidName(NoBid.COPPA)).toBe("coppa");
     expect(noBidName(NoBid.RING_FULL)).toBe("ring_full");
     expect(noBidName(NoBid.DSA)).toBe("dsa");
+    expect(noBidName(NoBid.FREQUENCY)).toBe("frequency");
     // Appended: the numbers before it did not move.
     expect(NoBid.CONTENTION).toBe(9);
     expect(NoBid.COPPA).toBe(13);
     expect(NoBid.RING_FULL).toBe(14);
     expect(NoBid.DSA).toBe(15);
-    expect(NoBid.COUNT).toBe(16);
+    expect(NoBid.FREQUENCY).toBe(16);
+    expect(NoBid.COUNT).toBe(17);
     expect(noBidName(NoBid.COUNT)).toBe("unknown");
     expect(noBidName(-1)).toBe("unknown");
   });
@@ -1240,3 +1243,111 @@ describe("decision: private-marketplace deals", () => {
     expect(short.refunded).toStrictEqual([<i64>2400]);
   });
 });
+
+// ---- frequency caps ---------------------------------------------------------------
+
+/** Counts in memory: the impressions already counted per count key (the filter keeps them in shared data). */
+class MemFrequency extends FrequencyPort {
+  keys: Array<u64> = new Array<u64>();
+  counts: Array<i32> = new Array<i32>();
+  asked: Array<u64> = new Array<u64>();
+
+  set(key: u64, n: i32): void {
+    for (let i = 0; i < this.keys.length; i++) {
+      if (this.keys[i] == key) {
+        this.counts[i] = n;
+        return;
+      }
+    }
+    this.keys.push(key);
+    this.counts.push(n);
+  }
+
+  reached(c: Campaign, key: u64, nowMs: i64): bool {
+    this.asked.push(key);
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] == key) return this.counts[i] >= c.frequencyCap;
+    return false;
+  }
+}
+
+const CAP2 = '"frequency_cap":{"impressions":2,"seconds":3600},';
+const USER = ',"user":{"id":"u-1"}';
+
+/** The count key the decision uses for the campaign at `index` and the request's user. */
+function keyFor(reqJson: string, campaigns: string, index: i32): u64 {
+  parseReq(reqJson);
+  return frequencyKey(table(campaigns).at(index), userKeyOf(req));
+}
+
+function decideCapped(reqJson: string, campaigns: string, counts: MemFrequency): Decision {
+  engine.frequency = counts;
+  const d = decide(reqJson, campaigns);
+  engine.frequency = new FrequencyPort();
+  return d;
+}
+
+describe("frequency caps", () => {
+  it("a capped campaign bids until its user's count reaches the cap, and its bid carries the count key", () => {
+    const campaigns = camp("c", 8000, CAP2);
+    const r = request(IMP, SITE + USER);
+    const key = keyFor(r, campaigns, 0);
+    const counts = new MemFrequency();
+    let d = decideCapped(r, campaigns, counts);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).frequencyKey).toBe(key);
+    expect(counts.asked).toStrictEqual([key]);
+    counts.set(key, 1);
+    expect(decideCapped(r, campaigns, counts).count).toBe(1);
+    counts.set(key, 2);
+    d = decideCapped(r, campaigns, counts);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.FREQUENCY);
+  });
+
+  it("an uncapped campaign neither asks nor carries a key; a capped one at its cap leaves the impression to the next", () => {
+    const counts = new MemFrequency();
+    let d = decideCapped(request(IMP, SITE + USER), C1, counts);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).frequencyKey).toBe(0);
+    expect(counts.asked.length).toBe(0);
+    const both = camp("capped", 9000, CAP2) + "," + camp("open", 8000);
+    const r = request(IMP, SITE + USER);
+    counts.set(keyFor(r, both, 0), 2);
+    d = decideCapped(r, both, counts);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("open");
+    expect(d.bid(0).frequencyKey).toBe(0);
+  });
+
+  it("a request without a user it may be tied to is a frequency no-bid for capped campaigns", () => {
+    const capped = camp("c", 8000, CAP2);
+    expect(priceOrReason(request(IMP, SITE), capped)).toBe(nb(NoBid.FREQUENCY));
+    expect(priceOrReason(request(IMP, SITE + USER), capped)).toBe(2000);
+    // Contextual decisions (no consent, DNT, COPPA...) may not use the id.
+    expect(priceOrReason(request(IMP, SITE + USER + ',"device":{"dnt":1}'), capped)).toBe(nb(NoBid.FREQUENCY));
+    // The device's advertising id counts, unless tracking is limited or it is the all-zero id.
+    expect(priceOrReason(request(IMP, SITE + ',"device":{"ifa":"6D92078A-8246-4BA4-AE5B-76104861E7DC"}'), capped)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"device":{"ifa":"00000000-0000-0000-0000-000000000000"}'), capped)).toBe(nb(NoBid.FREQUENCY));
+    // A capped campaign at its cap is further down the pipeline than one that does not match.
+    expect(priceOrReason(request(IMP, SITE), camp("c", 8000, CAP2) + "," + camp("big", 8000, "", CR_728))).toBe(nb(NoBid.FREQUENCY));
+  });
+
+  it("count keys: per campaign and per user; buyeruid before user.id before device.ifa", () => {
+    const two = camp("a", 8000, CAP2) + "," + camp("b", 8000, CAP2);
+    const r = request(IMP, SITE + USER);
+    expect(keyFor(r, two, 0)).not.toBe(keyFor(r, two, 1));
+    expect(keyFor(r, two, 0)).not.toBe(keyFor(request(IMP, SITE + ',"user":{"id":"u-2"}'), two, 0));
+    // The same user id, whatever else the request says.
+    expect(keyFor(r, two, 0)).toBe(keyFor(request(IMP, SITE + ',"user":{"id":"u-1","yob":1980}'), two, 0));
+    // buyeruid (the bidder's own id) wins over the exchange's user.id.
+    const viaBuyer = keyFor(request(IMP, SITE + ',"user":{"id":"u-1","buyeruid":"b-9"}'), two, 0);
+    expect(viaBuyer).toBe(keyFor(request(IMP, SITE + ',"user":{"id":"other","buyeruid":"b-9"}'), two, 0));
+    expect(viaBuyer).not.toBe(keyFor(r, two, 0));
+    // The same string as user.id and as buyeruid is two users (two id spaces).
+    expect(keyFor(request(IMP, SITE + ',"user":{"buyeruid":"u-1"}'), two, 0)).not.toBe(keyFor(r, two, 0));
+    // lmt: the device id is not used.
+    parseReq(request(IMP, SITE + ',"device":{"ifa":"6D92078A-8246-4BA4-AE5B-76104861E7DC","lmt":1}'));
+    expect(userKeyOf(req)).toBe(0);
+  });
+});
+

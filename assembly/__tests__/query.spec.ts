@@ -1,5 +1,5 @@
 // Notice URL helpers (assembly/filter/query.ts: pure, no ABI imports).
-import { parseCpmToMicros, pathLength, queryParam } from "../filter/query";
+import { parseCpmToMicros, parseFrequencyKey, pathLength, queryParam } from "../filter/query";
 import { Str } from "../core/bytes/str";
 
 const keep = new Array<ArrayBuffer>();
@@ -204,5 +204,16 @@ describe("pathLength", () => {
     p = view("/a?b?c");
     expect(pathLength(p.ptr, p.len)).toBe(2);
     expect(pathLength(0, 0)).toBe(0);
+  });
+});
+
+describe("parseFrequencyKey", () => {
+  it("reads the 16 hex digits the reply writes; anything else is 0 (no key)", () => {
+    expect(parseFrequencyKey(view("00a1b2c3d4e5f607"))).toBe(0x00a1b2c3d4e5f607);
+    expect(parseFrequencyKey(view("ffffffffffffffff"))).toBe(u64.MAX_VALUE);
+    expect(parseFrequencyKey(view("00a1b2c3d4e5f6"))).toBe(0); // short
+    expect(parseFrequencyKey(view("00a1b2c3d4e5f6070"))).toBe(0); // long
+    expect(parseFrequencyKey(view("00a1b2c3d4e5f60g"))).toBe(0);
+    expect(parseFrequencyKey(view(""))).toBe(0);
   });
 });

@@ -34,13 +34,18 @@ export function paceStateKey(campaignId: string): OwnedBytes {
   return OwnedBytes.fromString(PACE_STATE_PREFIX + campaignId);
 }
 
-/** Builds "nexus/v1/resv/<n>" into a reused buffer without allocating. */
+export const RESERVATION_SLOT_PREFIX = "nexus/v1/resv/";
+export const FREQUENCY_SLOT_PREFIX = "nexus/v1/fq/";
+
+/** Builds "<prefix><n>" (default: a reservation slot, "nexus/v1/resv/<n>") into a reused buffer without allocating. */
 export class SlotKey {
   readonly buf: usize = heap.alloc(64);
   len: i32 = 0;
 
+  constructor(private readonly prefix: string = RESERVATION_SLOT_PREFIX) {}
+
   build(slot: u32): void {
-    const prefix = "nexus/v1/resv/";
+    const prefix = this.prefix;
     let n = 0;
     for (let i = 0; i < prefix.length; i++) store<u8>(this.buf + <usize>(n++), <u8>prefix.charCodeAt(i));
     let div: u32 = 1;

@@ -112,6 +112,12 @@ export class SharedLedger extends BudgetPort {
    */
   private seqNext: u64 = 0;
   private seqEnd: u64 = 0;
+  /**
+   * The last win() was the first notice of that win: it moved the reservation from live
+   * (RESERVED) or ended (EXPIRED, LOST) to won. A repeated notice, or the priced notice of a win
+   * already known (WON_PENDING), is not: what counts impressions (frequency caps) counts these.
+   */
+  firstWin: bool = false;
   /** Owed ledger changes whose CAS loop gave up (deferred-updates.ts). */
   readonly deferred: DeferredLedgerUpdates = new DeferredLedgerUpdates();
 
@@ -482,6 +488,7 @@ export class SharedLedger extends BudgetPort {
    * (expireHeld). A reservation already refunded is charged at the bid at once (late).
    */
   win(seq: u64, nonce: u32, price: i64): i32 {
+    this.firstWin = false;
     this.slotKey.build(<u32>(seq % <u64>this.slots));
     if (readShared2(this.slotKey) != Status.OK) return NoticeResult.UNKNOWN_BID;
     if (!this.slot.read(shared.ptr, shared.len) || this.slot.seq != seq || this.slot.nonce != nonce) {
@@ -495,6 +502,7 @@ export class SharedLedger extends BudgetPort {
     if (from == 255) return NoticeResult.CONTENTION;
     // From WON_PENDING: an unpriced notice again leaves it pending; a priced one settles it.
     if (isHeld(from)) {
+      this.firstWin = from == SlotState.RESERVED;
       if (unpriced) return NoticeResult.PENDING;
       this.settleWin(LedgerOp.SETTLE, price);
       return NoticeResult.CHARGED;
@@ -504,6 +512,7 @@ export class SharedLedger extends BudgetPort {
       const charge = unpriced ? this.slot.amountMicros : price;
       from = this.transitionSlot(seq, nonce, SlotState.LATE_WON, charge);
       if (from == SlotState.EXPIRED || from == SlotState.LOST) {
+        this.firstWin = true;
         this.applyForSlot(LedgerOp.LATE_CHARGE, 0, charge);
         metrics.inc(metrics.lateWins);
         metrics.add(metrics.spendMicros, charge);

@@ -46,6 +46,9 @@ export class FilterMetrics {
   decisionLatencyUs: u32 = 0;
   replayGiveUps: u32 = 0;
   replayEvictions: u32 = 0;
+  frequencyCounted: u32 = 0;
+  frequencyEvictions: u32 = 0;
+  frequencyGiveUps: u32 = 0;
 
   define(): void {
     this.requests = defineMetric(MetricType.COUNTER, "nexus_bid_requests_total");
@@ -89,6 +92,9 @@ export class FilterMetrics {
     this.decisionLatencyUs = defineMetric(MetricType.HISTOGRAM, "nexus_decision_latency_us");
     this.replayGiveUps = defineMetric(MetricType.COUNTER, "nexus_replay_giveups_total");
     this.replayEvictions = defineMetric(MetricType.COUNTER, "nexus_replay_evictions_total");
+    this.frequencyCounted = defineMetric(MetricType.COUNTER, "nexus_frequency_counted_total");
+    this.frequencyEvictions = defineMetric(MetricType.COUNTER, "nexus_frequency_evictions_total");
+    this.frequencyGiveUps = defineMetric(MetricType.COUNTER, "nexus_frequency_giveups_total");
   }
 
   @inline inc(id: u32): void {

@@ -152,3 +152,15 @@ export function parseCpmToMicros(s: Str): i64 {
   // micros per impression = CPM × 1000 = nanos / 10^6, rounded up.
   return (nanos + 999_999) / 1_000_000;
 }
+
+/** A frequency count key as the reply writes it (`fq=`: 16 hex digits, not 0), else 0. */
+export function parseFrequencyKey(s: Str): u64 {
+  if (s.len != 16) return 0;
+  let v: u64 = 0;
+  for (let i = 0; i < 16; i++) {
+    const d = hexDigitValue(s.byteAt(i));
+    if (d < 0) return 0;
+    v = (v << 4) | <u64>d;
+  }
+  return v;
+}

@@ -28,7 +28,8 @@ import { HostAuth } from "./host-auth";
 import { reservationRingSlots } from "./ring-size";
 import { metrics } from "./metrics";
 import { body, replyJson, replyNoBid, replyError, replyErrorText, replyNoticeJson, replyNoticeError } from "./replies";
-import { queryParam, parseCpmToMicros } from "./query";
+import { queryParam, parseCpmToMicros, parseFrequencyKey } from "./query";
+import { SharedFrequencyTable } from "./frequency-table";
 import { ensureU64, fetchAddU64 } from "./shared";
 import { KEY_VM_SEQ, KEY_RESV_CURSOR } from "./keys";
 import { vmSeqStart } from "./vm-seq";
@@ -50,6 +51,7 @@ export class NexusRoot extends RootContext {
   settings: DecisionSettings = new DecisionSettings();
   reply: ReplySettings = new ReplySettings();
   ledger: SharedLedger = new SharedLedger();
+  frequency: SharedFrequencyTable = new SharedFrequencyTable();
   sync: HostSync = new HostSync(this);
   replay: ReplayGuard = new ReplayGuard();
   claims: ReplayClaims = new ReplayClaims(this);
@@ -91,6 +93,9 @@ export class NexusRoot extends RootContext {
     this.parser.tolerant = !cfg.strictTypes;
     this.model = new LrModelPair(cfg.hashBits);
     this.engine = new DecisionEngine(cfg.hashBits);
+    this.frequency.slots = <u32>cfg.frequencySlots;
+    this.frequency.retries = cfg.casRetries;
+    this.engine.frequency = this.frequency;
     viewOf(cfg.currency, this.settings.currency);
     this.settings.utcOffsetMinutes = cfg.utcOffsetMinutes;
     this.settings.gdprVendorId = cfg.gdprVendorId;
@@ -295,6 +300,7 @@ export class NexusRoot extends RootContext {
       if (this.param.equalsAscii("AUDIT")) return this.noticeOk("{\"status\":\"audit\"}");
       // Any other price that does not parse is -1: unusable (Ledger.win).
       result = this.ledger.win(this.bidId.seq, this.bidId.nonce, parseCpmToMicros(this.param));
+      if (this.ledger.firstWin && queryParam(pathPtr, pathLen, "fq", this.param)) this.countImpression();
     } else {
       result = this.ledger.loss(this.bidId.seq, this.bidId.nonce);
     }
@@ -309,6 +315,20 @@ export class NexusRoot extends RootContext {
       }
     }
     this.replyNotice(result);
+  }
+
+  /**
+   * A capped campaign's win was just charged: one more impression for its user (the notice's fq=
+   * count key, which the bid wrote). By the campaign's window as configured now; a campaign no
+   * longer capped (or no longer configured) counts nothing.
+   */
+  private countImpression(): void {
+    const key = parseFrequencyKey(this.param);
+    if (key == 0) return;
+    const slot = this.ledger.slot;
+    const rt = this.ledger.runtimeById(slot.campaignId, slot.campaignIdLen);
+    if (rt === null || rt.campaign.frequencyCap == 0) return;
+    this.frequency.count(key, this.ledger.nowMs, rt.campaign.frequencyWindowMs);
   }
 
   private replyNotice(result: i32): void {

@@ -182,7 +182,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
 
 /** The standalone's shared data when the plugin configuration needs no more keys than this. */
 const BASE_SHARED_DATA = { bytes: 128 << 20, maxKeys: 200_000 };
-/** Keys besides the ring and the replay buckets: per campaign, per VM, leases, seeds, models. */
+/** Keys besides the ring, the replay buckets and the frequency counts: per campaign, per VM, leases, seeds, models. */
 const OTHER_KEYS = 65_536;
 /**
  * Store bytes per key beyond the base: a table share (up to 2 × 32 bytes, doubled by the
@@ -191,8 +191,8 @@ const OTHER_KEYS = 65_536;
 const BYTES_PER_EXTRA_KEY = 384;
 
 /**
- * The shared data a plugin configuration needs: every slot of its reservation ring and every
- * replay bucket is a key of its own, created as bids come. A store with fewer keys would refuse
+ * The shared data a plugin configuration needs: every slot of its reservation ring, every
+ * replay bucket and every frequency-count slot is a key of its own, created as bids come. A store with fewer keys would refuse
  * the ring's later slots, and each bid landing there would be a no-bid. Envoy's shared data has
  * no such limit; the standalone's store is fixed at start, so it is sized from the configuration.
  */
@@ -202,7 +202,8 @@ export function sharedDataSize(plugin: Record<string, unknown>): { bytes: number
   const setting = (v: unknown, fallback: number, max: number) => (typeof v === "number" && v > 0 ? Math.min(Math.floor(v), max) : fallback);
   const slots = setting(plugin.reservation_slots, 65_536, 1 << 22);
   const buckets = setting(plugin.replay_buckets, 16_384, 1 << 16);
-  const maxKeys = Math.max(BASE_SHARED_DATA.maxKeys, slots + buckets + OTHER_KEYS);
+  const frequencySlots = setting(plugin.frequency_slots, 65_536, 1 << 19);
+  const maxKeys = Math.max(BASE_SHARED_DATA.maxKeys, slots + buckets + frequencySlots + OTHER_KEYS);
   return { bytes: BASE_SHARED_DATA.bytes + (maxKeys - BASE_SHARED_DATA.maxKeys) * BYTES_PER_EXTRA_KEY, maxKeys };
 }
 

@@ -4,10 +4,11 @@
 // notices must not allocate at all. Ticks (cold path) are outside the window.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AllocationCounter } from "../helpers/rtrace.ts";
 import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
-import { README_REQUEST } from "../helpers/bidder.ts";
+import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
 import { tcString } from "../helpers/tcf.ts";
 import { PACKAGE_ROOT } from "../../host/src/paths.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
@@ -94,5 +95,53 @@ describe("allocations on the warm path", () => {
     rt.counting = false;
     assert.ok(rt.collections >= 1, `${rt.collections} collections in 60 ticks`);
     assert.ok(rt.frees > 0, "the collection freed the ticks' garbage");
+  });
+});
+
+describe("allocations on the warm path of a frequency-capped campaign", () => {
+  let capped: SimBidder;
+  const crt = new AllocationCounter();
+
+  before(async () => {
+    const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+    set.campaigns[0].frequency_cap = { impressions: 3, seconds: 86_400 };
+    capped = await startSimBidder({
+      vms: 1,
+      wasmPath: join(PACKAGE_ROOT, "build/nexus_filter.rtrace.wasm"),
+      plugin: { decision_budget_ms: 1000 },
+      budget: { minSliceMicros: 900_000_000 },
+      campaigns: set,
+      instrumentation: crt.imports(),
+    });
+    await capped.untilReady();
+  });
+  after(async () => {
+    await capped?.close();
+  });
+
+  it("bids that read the counts, wins that count, and capped no-bids allocate nothing once warm", async () => {
+    let users = 0;
+    // A new user: three bids won (each win counted), then the cap answers 204 frequency.
+    const run = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const body = JSON.stringify({ ...JSON.parse(README_REQUEST), user: { id: `user-${users++}` } });
+        for (let k = 0; k < 3; k++) {
+          const b = await capped.bid(body);
+          assert.equal(status(b), 200);
+          const nurl = new URL(JSON.parse(dec.decode(b.kind === "local" ? b.body : new Uint8Array())).seatbid[0].bid[0].nurl.replace("${AUCTION_PRICE}", "0.5"));
+          assert.equal(status(await capped.get(nurl.pathname + nurl.search)), 200);
+        }
+        const full = await capped.bid(body);
+        assert.equal(status(full), 204);
+        assert.equal(full.kind === "local" ? full.headers.find(([h]) => h === "x-nexus-nobid-reason")?.[1] : "", "frequency");
+      }
+    };
+    await run(30);
+    crt.counting = true;
+    await run(100);
+    crt.counting = false;
+    assert.equal(crt.allocations, 0, `${crt.allocations} allocations in 700 warm requests and notices`);
+    assert.equal(crt.frees, 0);
+    assert.equal(Number(capped.pool.metrics.find("nexus_frequency_counted_total")?.value ?? 0n), 390, "every win was counted");
   });
 });

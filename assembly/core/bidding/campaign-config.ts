@@ -6,6 +6,7 @@ import { Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTEN
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual } from "../bytes/str";
 import { MAX_ID_BYTES } from "../openrtb/limits";
+import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash } from "./frequency";
 
 const MAX_MICROS: i64 = 1_000_000_000_000_000; // 1e9 currency units
 const MAX_CAMPAIGNS: i32 = 256;
@@ -64,6 +65,7 @@ export class CampaignConfigParser {
       c.index = table.campaigns.length;
       if (c.deals.size > 0) table.buysDeals = true;
       if (c.hours != 0 || c.weekdays != 0) table.dayparted = true;
+      if (c.frequencyCap > 0) table.frequencyCapped = true;
       for (let j = 0; j < table.campaigns.length; j++) {
         if (table.campaigns[j].id.toString() == c.id.toString()) d.fail("duplicate campaign id");
       }
@@ -94,15 +96,30 @@ export class CampaignConfigParser {
       else if (d.keyIs("deals")) this.deals(c);
       else if (d.keyIs("deals_only")) c.dealsOnly = d.bool();
       else if (d.keyIs("dsa")) c.dsa = this.dsa();
+      else if (d.keyIs("frequency_cap")) this.frequencyCap(c);
       else if (d.keyIs("name")) d.string();
       else d.unknownKey();
       d.endMember();
     }
     if (!d.failed && !hasId) d.fail("id: required");
+    if (hasId) c.idHash = campaignIdHash(c.id.ptr, c.id.len);
     if (!d.failed && c.creatives.length == 0) d.fail("creatives: at least one required");
     // A campaign that may bid nowhere is a mistake in the file, not a campaign to lease money to.
     if (!d.failed && c.dealsOnly && c.deals.size == 0) d.fail("deals_only: needs deals");
     return c;
+  }
+
+  /** `{"impressions": N, "seconds": S}`: at most N charged impressions per user in S seconds; both required. */
+  private frequencyCap(c: Campaign): void {
+    const d = this.doc;
+    if (!d.beginObject()) return;
+    while (d.nextKey()) {
+      if (d.keyIs("impressions")) c.frequencyCap = <i32>d.int(1, MAX_FREQUENCY_CAP);
+      else if (d.keyIs("seconds")) c.frequencyWindowMs = d.int(1, MAX_FREQUENCY_WINDOW_S) * 1000;
+      else d.unknownKey();
+      d.endMember();
+    }
+    if (!d.failed && (c.frequencyCap == 0 || c.frequencyWindowMs == 0)) d.fail("impressions and seconds are required");
   }
 
   /** `{"behalf": "…", "paid": "…", "adrender": 0, "domain": "…"}`: behalf and paid required. */

@@ -70,6 +70,14 @@ export class Campaign {
   dealsOnly: bool = false;
   /** DSA transparency of its bids, or null: it cannot bid where a request requires it. */
   dsa: CampaignDsa | null = null;
+  /**
+   * Frequency cap: at most this many impressions (charged wins) per user in `frequencyWindowMs`;
+   * 0 = no cap (frequency.ts).
+   */
+  frequencyCap: i32 = 0;
+  frequencyWindowMs: i64 = 0;
+  /** A hash of the id that keys the campaign's per-user counts (set by the parser). */
+  idHash: u64 = 0;
 
   creatives: Array<Creative> = new Array<Creative>();
 
@@ -108,6 +116,8 @@ export class CampaignTable {
   buysDeals: bool = false;
   /** Some campaign has dayparting (otherwise a request's local hour and weekday are not needed). */
   dayparted: bool = false;
+  /** Some campaign has a frequency cap (otherwise the request's user needs no key). */
+  frequencyCapped: bool = false;
 
   @inline get size(): i32 {
     return this.campaigns.length;

@@ -19,6 +19,7 @@ import { DealPicker } from "./deals";
 import { MAX_IMPS } from "../openrtb/limits";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
+import { FrequencyPort, frequencyKey, userKeyOf } from "./frequency";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -83,6 +84,10 @@ export class DecisionEngine {
   /** The request's local hour and weekday for dayparting (set by decide(), on the clock it explains). */
   private hour: i32 = 0;
   private weekday: i32 = 0;
+  /** The request's user key for frequency caps (frequency.ts; 0: none), set by decide() when a campaign has a cap. */
+  private userKey: u64 = 0;
+  /** Per-user impression counts of frequency-capped campaigns: the filter's shared-data table; none by default. */
+  frequency: FrequencyPort = new FrequencyPort();
 
   constructor(hashBits: i32) {
     this.features = new FeatureExtractor(hashBits);
@@ -180,6 +185,8 @@ export class DecisionEngine {
       this.hour = hourOf(nowMs, offset);
       this.weekday = weekdayOf(nowMs, offset);
     }
+    // A request valued without the user's personal data may not be tied to the user's counts.
+    this.userKey = table.frequencyCapped && !out.contextual ? userKeyOf(req) : 0;
     for (let i = 0; i < req.impCount; i++) {
       this.decideImp(req, i, model, table, settings, budget, nowMs, out);
     }
@@ -230,6 +237,7 @@ export class DecisionEngine {
     let bestBid: i64 = 0;
     let bestFloor: i64 = 0;
     let bestDeal: Deal | null = null;
+    let bestFrequencyKey: u64 = 0;
     let reason = NoBid.NO_MATCH;
     const deals = this.deals;
     for (let c = 0; c < table.size; c++) {
@@ -246,6 +254,19 @@ export class DecisionEngine {
       if (!camp.active || budget.isExhausted(camp)) {
         reason = worse(reason, camp.active ? NoBid.BUDGET : NoBid.PAUSED);
         continue;
+      }
+      let fkey: u64 = 0;
+      if (camp.frequencyCap > 0) {
+        // No user, no count: a capped campaign cannot keep its cap for someone it cannot recognise.
+        if (this.userKey == 0) {
+          reason = worse(reason, NoBid.FREQUENCY);
+          continue;
+        }
+        fkey = frequencyKey(camp, this.userKey);
+        if (this.frequency.reached(camp, fkey, nowMs)) {
+          reason = worse(reason, NoBid.FREQUENCY);
+          continue;
+        }
       }
       const ev = pCtr * pCvr * <f64>camp.valuePerConversionMicros; // micros per impression
       // ROI guard: skip when the expected market cost (the average clearing
@@ -280,6 +301,7 @@ export class DecisionEngine {
         bestBid = bid;
         bestFloor = floor;
         bestDeal = deal;
+        bestFrequencyKey = fkey;
       }
     }
     if (best === null) {
@@ -299,6 +321,7 @@ export class DecisionEngine {
     slot.dsa = req.regs.dsaRequired >= 1 && dsaCompatible(req, best) ? best.dsa : null;
     slot.profiled = !out.contextual && req.segmentCount > 0;
     slot.deal = bestDeal;
+    slot.frequencyKey = bestFrequencyKey;
     slot.nonce = this.nextNonce();
     if (req.test == 1) {
       // OpenRTB 2.6 §3.2.1: in test mode auctions are not billable. The bid is answered as in

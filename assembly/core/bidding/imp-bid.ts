@@ -18,6 +18,8 @@ export class ImpBid {
   dsa: CampaignDsa | null = null;
   /** The decision used the user's data (segments): DSA user parameter 1, profiling. */
   profiled: bool = false;
+  /** The (campaign, user) count key of a frequency-capped campaign's bid (notice URLs' fq=), else 0. */
+  frequencyKey: u64 = 0;
   /** The private-marketplace deal the bid is in (the request's, valid while it is), or null: the open auction. */
   deal: Deal | null = null;
   /** Price of one impression in micros (the amount reserved). */
@@ -44,6 +46,7 @@ export class ImpBid {
     this.categories = null;
     this.dsa = null;
     this.profiled = false;
+    this.frequencyKey = 0;
     this.deal = null;
     this.priceMicros = 0;
     this.seq = 0;

@@ -27,7 +27,12 @@ export namespace NoBid {
    * fits can give it: none declares `dsa`, or its notice rendering conflicts with the publisher's.
    */
   export const DSA: i32 = 15;
-  export const COUNT: i32 = 16;
+  /**
+   * Every fitting campaign with a frequency cap has reached it for this user, or cannot count
+   * one: the request names no user (or may not be tied to one: a contextual decision).
+   */
+  export const FREQUENCY: i32 = 16;
+  export const COUNT: i32 = 17;
 }
 
 export const NO_BID_NAMES: StaticArray<string> = [
@@ -47,6 +52,7 @@ export const NO_BID_NAMES: StaticArray<string> = [
   "coppa",
   "ring_full",
   "dsa",
+  "frequency",
 ];
 
 export function noBidName(reason: i32): string {
@@ -60,14 +66,15 @@ export function reasonRank(r: i32): i32 {
     case NoBid.NO_MATCH: return 1;
     case NoBid.BLOCKED: return 2;
     case NoBid.DSA: return 3;
-    case NoBid.CURRENCY: return 4;
-    case NoBid.PAUSED: return 5;
-    case NoBid.ROI: return 6;
-    case NoBid.BELOW_FLOOR: return 7;
-    case NoBid.BUDGET: return 8;
-    case NoBid.CONTENTION: return 9;
+    case NoBid.FREQUENCY: return 4;
+    case NoBid.CURRENCY: return 5;
+    case NoBid.PAUSED: return 6;
+    case NoBid.ROI: return 7;
+    case NoBid.BELOW_FLOOR: return 8;
+    case NoBid.BUDGET: return 9;
+    case NoBid.CONTENTION: return 10;
     // Always past the ledger (a contention can fail there): only the reservation slot was missing.
-    case NoBid.RING_FULL: return 10;
+    case NoBid.RING_FULL: return 11;
     default: return 1;
   }
 }

@@ -187,6 +187,11 @@ export class ByteWriter {
     }
   }
 
+  /** `v` as 16 lower-case hex digits, most significant first. */
+  hexU64(v: u64): void {
+    for (let i = 60; i >= 0; i -= 4) this.byte(<u8>codeAt(HEX, <i32>((v >> <u64>i) & 15)));
+  }
+
   /** Lower-case hex of n bytes. */
   hex(ptr: usize, n: i32): void {
     for (let i = 0; i < n; i++) {

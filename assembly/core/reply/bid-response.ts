@@ -35,7 +35,7 @@ function writeStringArray(w: ByteWriter, set: StringSet): void {
   w.byte(0x5d);
 }
 
-/** "?bid=..&imp=..&cid=..[&pod=..]": a notice URL's query (its values percent-encoded: nothing to JSON-escape). */
+/** "?bid=..&imp=..&cid=..[&fq=..][&pod=..]": a notice URL's query (its values percent-encoded: nothing to JSON-escape). */
 function writeNoticeQuery(w: ByteWriter, s: ReplySettings, bid: ImpBid): void {
   w.ascii("?bid=");
   w.bytes(bid.bidId, bid.bidIdLen);
@@ -45,6 +45,10 @@ function writeNoticeQuery(w: ByteWriter, s: ReplySettings, bid: ImpBid): void {
   if (c !== null) {
     w.ascii("&cid=");
     w.urlEncoded(c.id.ptr, c.id.len);
+  }
+  if (bid.frequencyKey != 0) {
+    w.ascii("&fq=");
+    w.hexU64(bid.frequencyKey);
   }
   if (s.podTag.len > 0) {
     w.ascii("&pod=");

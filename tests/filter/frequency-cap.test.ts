@@ -1,0 +1,157 @@
+// Frequency caps (docs/CAMPAIGNS.md "Frequency caps"): a campaign with frequency_cap bids for a
+// user only until the user has had N of its impressions in the window. Counted at the win notice
+// that charges the impression (nurl or burl, once), from the count key the bid put in its notice
+// URLs, in shared data: every VM of the bidder sees the count. Over real HTTP against the compiled
+// filter (two VMs); the window's end with the simulated clock of the sim bidder.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Standalone } from "../../host/src/standalone.ts";
+import { FIXTURES, README_REQUEST, get, noticeUrl, post, startTestBidder } from "../helpers/bidder.ts";
+import { filterMetric } from "../hardening/helpers.ts";
+import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
+
+const HOUR_S = 3600;
+
+/** The test campaigns with test-cpa capped at `impressions` per user per `seconds`. */
+function cappedCampaigns(impressions: number, seconds: number): unknown {
+  const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+  set.campaigns[0].frequency_cap = { impressions, seconds };
+  return set;
+}
+
+let ids = 0;
+/** The README request for `user` (a user object, or none). */
+function requestFor(user?: Record<string, unknown>): string {
+  return JSON.stringify({ ...JSON.parse(README_REQUEST), id: `fq-${++ids}`, ...(user ? { user } : {}) });
+}
+
+describe("frequency caps over HTTP", () => {
+  let app: Standalone;
+  let bidUrl: string;
+
+  before(async () => {
+    app = await startTestBidder({ vms: 2, campaigns: cappedCampaigns(2, HOUR_S) });
+    bidUrl = `${app.bidUrl}/openrtb2/bid`;
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  /** A bid for `user`; its first bid's nurl and burl, or the no-bid reason. */
+  async function bid(user?: Record<string, unknown>): Promise<{ nurl: string; burl: string; lurl: string } | string> {
+    const r = await post(bidUrl, requestFor(user));
+    if (r.status === 204) return String(r.headers["x-nexus-nobid-reason"]);
+    assert.equal(r.status, 200, r.text);
+    return r.json().seatbid[0].bid[0];
+  }
+  async function won(user: Record<string, unknown>): Promise<void> {
+    const b = await bid(user);
+    assert.ok(typeof b !== "string", `no bid: ${b}`);
+    const n = await get(noticeUrl(b.nurl, "0.9"));
+    assert.equal(n.json().status, "charged");
+    // The exchange's billing notice for the same impression: settled already, not counted again.
+    const bill = await get(noticeUrl(b.burl, "0.9"));
+    assert.equal(bill.json().status, "already_settled");
+  }
+
+  it("bids until the user's charged wins reach the cap, then answers 204 frequency; other users still get bids", async () => {
+    const counted = filterMetric(app, "nexus_frequency_counted_total");
+    const alice = { id: "alice" };
+    const first = await bid(alice);
+    assert.ok(typeof first !== "string");
+    assert.match(first.nurl, /&fq=[0-9a-f]{16}&/, "the bid carries its count key");
+    await get(noticeUrl(first.nurl, "0.9"));
+    await won(alice);
+    assert.equal(await bid(alice), "frequency");
+    assert.equal(await bid(alice), "frequency", "and stays capped");
+    assert.equal(filterMetric(app, "nexus_frequency_counted_total") - counted, 2n);
+    assert.ok(filterMetric(app, "nexus_nobids_frequency_total") >= 2n);
+    // Another user, and the same person under the bidder's own id (buyeruid: another id space).
+    assert.ok(typeof (await bid({ id: "bob" })) !== "string");
+    assert.ok(typeof (await bid({ id: "x", buyeruid: "alice" })) !== "string");
+  });
+
+  it("bids and losses count nothing: only wins do", async () => {
+    const carol = { id: "carol" };
+    for (let i = 0; i < 4; i++) {
+      const b = await bid(carol);
+      assert.ok(typeof b !== "string", `bid ${i}: ${b}`);
+      if (i % 2 === 0) assert.equal((await get(noticeUrl(b.lurl, "0.9"))).json().status, "refunded");
+    }
+    await won(carol);
+    assert.ok(typeof (await bid(carol)) !== "string", "one win of a cap of two");
+  });
+
+  it("a request that names no user gets no bid from a capped campaign (no one to count)", async () => {
+    assert.equal(await bid(), "frequency");
+    // A device advertising id names one, unless the user limits ad tracking.
+    const ifa = await post(bidUrl, JSON.stringify({ ...JSON.parse(requestFor()), device: { ifa: "6D92078A-8246-4BA4-AE5B-76104861E7DC", geo: { country: "USA" } } }));
+    assert.equal(ifa.status, 200);
+    const lmt = await post(bidUrl, JSON.stringify({ ...JSON.parse(requestFor()), device: { ifa: "6D92078A-8246-4BA4-AE5B-76104861E7DC", lmt: 1, geo: { country: "USA" } } }));
+    assert.equal(lmt.status, 204);
+    assert.equal(lmt.headers["x-nexus-nobid-reason"], "frequency");
+  });
+
+  it("a tampered count key counts nothing it should not: the win is still charged", async () => {
+    const dave = { id: "dave" };
+    for (const fq of ["zz", "0000000000000000", "not-hex-not-hex!"]) {
+      const b = await bid(dave);
+      assert.ok(typeof b !== "string");
+      const url = noticeUrl(b.nurl, "0.9").replace(/fq=[0-9a-f]{16}/, `fq=${fq}`);
+      assert.equal((await get(url)).json().status, "charged");
+    }
+    assert.ok(typeof (await bid(dave)) !== "string", "three charged wins with unreadable keys did not count");
+  });
+});
+
+describe("frequency cap windows (simulated clock)", () => {
+  let sim: SimBidder;
+  const dec = new TextDecoder();
+
+  before(async () => {
+    sim = await startSimBidder({ campaigns: cappedCampaigns(1, 600) });
+    await sim.untilReady();
+  });
+  after(async () => {
+    await sim?.close();
+  });
+
+  async function bid(user: string): Promise<{ nurl: string } | string> {
+    const o = await sim.bid(requestFor({ id: user }));
+    assert.equal(o.kind, "local");
+    if (o.kind !== "local") return "";
+    if (o.status === 204) return o.headers.find(([h]) => h === "x-nexus-nobid-reason")?.[1] ?? "";
+    return JSON.parse(dec.decode(o.body)).seatbid[0].bid[0];
+  }
+  async function notice(url: string): Promise<string> {
+    const u = new URL(noticeUrl(url, "0.9"));
+    const o = await sim.get(u.pathname + u.search);
+    return o.kind === "local" ? JSON.parse(dec.decode(o.body)).status : "";
+  }
+
+  it("the window runs from the first counted impression; when it ends the campaign bids again", async () => {
+    const b = await bid("erin");
+    assert.ok(typeof b !== "string");
+    assert.equal(await notice(b.nurl), "charged");
+    assert.equal(await bid("erin"), "frequency");
+    sim.clock.now += 599_000;
+    assert.equal(await bid("erin"), "frequency", "still inside the 600 s window");
+    sim.clock.now += 1_000;
+    const again = await bid("erin");
+    assert.ok(typeof again !== "string", "the window ended");
+    assert.equal(await notice(again.nurl), "charged");
+    assert.equal(await bid("erin"), "frequency", "a new window opened at that win");
+  });
+
+  it("a late win (its reservation refunded by a loss notice first) still counts", async () => {
+    const b = await bid("frank");
+    assert.ok(typeof b !== "string");
+    const lurl = b.nurl.replace("/openrtb2/win?", "/openrtb2/loss?");
+    assert.equal(await notice(lurl), "refunded");
+    assert.equal(await bid("frank").then((x) => typeof x), "object", "a loss counts nothing");
+    assert.match(await notice(b.nurl), /^late_charged/);
+    assert.equal(await bid("frank"), "frequency");
+  });
+});
