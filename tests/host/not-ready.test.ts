@@ -71,3 +71,25 @@ describe("not ready while starting", () => {
     }
   });
 });
+
+describe("not ready until the replay claim store was reached", () => {
+  it("a Redis that never answers: /readyz 503 names the claim store (a claim before it is up would fail open, unchecked)", async () => {
+    // A port that accepts TCP and never speaks Redis.
+    const mute = createServer(() => {});
+    await new Promise<void>((r) => mute.listen(0, "127.0.0.1", () => r()));
+    const { cfg, dir } = testBidderConfig({ vms: 1 });
+    cfg.budget.source = "redis";
+    cfg.budget.redisUrl = `redis://127.0.0.1:${(mute.address() as AddressInfo).port}`;
+    const app = await startStandalone(cfg, silentLogger());
+    try {
+      await new Promise((r) => setTimeout(r, 1000)); // the model and the VMs are up by now
+      const r = await request(`${app.controlUrl}/readyz`);
+      assert.equal(r.statusCode, 503);
+      assert.deepEqual((await r.body.json() as { reasons: string[] }).reasons, ["replay claims: Redis not reached yet"]);
+    } finally {
+      await app.close();
+      mute.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

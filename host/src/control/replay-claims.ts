@@ -34,6 +34,8 @@ export class ReplayStoreUnavailable extends NexusError {
 export interface ReplayClaimStore {
   /** True: this call claimed the id (first within the TTL). False: already claimed (a replay). Throws ReplayStoreUnavailable. */
   claim(id: Uint8Array, ttlMs: number): Promise<boolean>;
+  /** False until the store was first reachable (the host's readiness waits for it); afterwards true for good. */
+  readonly reached?: boolean;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,12 @@ export interface RedisReplayClaimsOptions {
 export class RedisReplayClaims implements ReplayClaimStore {
   private readonly redis: Redis;
   private closed = false;
+  /**
+   * The connection was ready at least once. The client connects on its own and never queues
+   * while offline, so a claim sent before that fails (and, under replay_claim_failure "open", is
+   * bid on unchecked): the host's readiness waits for it, so that no traffic comes first.
+   */
+  reached = false;
 
   constructor(private readonly o: RedisReplayClaimsOptions) {
     this.redis = new (loadIoredis().Redis)(o.url, {
@@ -70,6 +78,9 @@ export class RedisReplayClaims implements ReplayClaimStore {
     this.redis.on("error", (err: Error) => o.log?.debug({ event: "replay_redis_error", err: err.message }, "replay claim store error"));
     // The connection alone must not keep a stopping process alive (close() may never be called).
     this.redis.on("connect", () => this.redis.stream?.unref?.());
+    this.redis.on("ready", () => {
+      this.reached = true;
+    });
   }
 
   async claim(id: Uint8Array, ttlMs: number): Promise<boolean> {
@@ -122,6 +133,15 @@ export class ReplayClaimService {
   /** True when claims can be answered (a shared store is configured). */
   get configured(): boolean {
     return this.store !== null;
+  }
+
+  /**
+   * Why the host is not ready yet on the claims' account: a configured store not reached since
+   * the start (undefined otherwise). Only the first connection counts: a Redis outage later is
+   * the failure policy's (replay_claim_failure), not a reason to take every pod out of service.
+   */
+  get notReadyReason(): string | undefined {
+    return this.store !== null && this.store.reached === false ? "replay claims: Redis not reached yet" : undefined;
   }
 
   async claim(id: Uint8Array, ttlParam: string | null): Promise<ClaimAnswer> {

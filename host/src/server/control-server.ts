@@ -95,6 +95,8 @@ export class ControlServer {
     // The error's code, not its message (paths, bucket names): /readyz answers whoever asks.
     const modelError = this.d.models.lastError;
     if (this.d.models.state !== "loaded") reasons.push(`model ${this.d.models.state}${modelError ? ` (${modelError.code})` : ""}`);
+    const claims = this.d.replay?.notReadyReason;
+    if (claims) reasons.push(claims);
     const extra = this.d.readiness?.();
     if (extra) reasons.push(...extra.reasons);
     return { ok: reasons.length === 0, reasons };

@@ -5,7 +5,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { RedisServer } from "../../helpers/redis-server.ts";
-import { RedisReplayClaims, ReplayStoreUnavailable, replayKey } from "../../../host/src/control/replay-claims.ts";
+import { RedisReplayClaims, ReplayClaimMetrics, ReplayClaimService, ReplayStoreUnavailable, replayKey } from "../../../host/src/control/replay-claims.ts";
+import { Registry } from "prom-client";
+import { createServer, type Server } from "node:net";
 
 describe("Redis replay claims", () => {
   let server: RedisServer;
@@ -55,3 +57,35 @@ describe("Redis replay claims", () => {
     await new Promise((r) => setTimeout(r, 1600));
   });
 });
+
+describe("readiness waits for the claim store's first connection", () => {
+  it("a store never reached keeps the host not ready; once reached it stays ready through an outage", async () => {
+    // A port that accepts TCP but never speaks Redis: the client never becomes ready.
+    const mute: Server = createServer(() => {});
+    await new Promise<void>((r) => mute.listen(0, "127.0.0.1", () => r()));
+    const port = (mute.address() as { port: number }).port;
+    const silent = new RedisReplayClaims({ url: `redis://127.0.0.1:${port}`, keyPrefix: "readiness-test", commandTimeoutMs: 30 });
+    const silentService = new ReplayClaimService(silent, new ReplayClaimMetrics(new Registry()));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(silentService.notReadyReason, "replay claims: Redis not reached yet");
+    await silent.close();
+    mute.close();
+
+    const server = await RedisServer.start();
+    const store = new RedisReplayClaims({ url: server.url, keyPrefix: "readiness-test", commandTimeoutMs: 30 });
+    const service = new ReplayClaimService(store, new ReplayClaimMetrics(new Registry()));
+    try {
+      for (let i = 0; i < 100 && service.notReadyReason !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(service.notReadyReason, undefined, "reached");
+      await server.stop();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(service.notReadyReason, undefined, "a later outage is the failure policy's, not readiness's");
+    } finally {
+      await store.close();
+      await server.stop().catch(() => {});
+    }
+    // No store at all (no Redis configured): nothing to wait for.
+    assert.equal(new ReplayClaimService(null, new ReplayClaimMetrics(new Registry())).notReadyReason, undefined);
+  });
+});
+
