@@ -562,6 +562,12 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, SITE + ',"wlang":["DE","EN"]'), cr("en"))).toBe(2000); // any letter case
     expect(priceOrReason(request(IMP, SITE + ',"wlang":["de"]'), cr("en"))).toBe(nb(NoBid.BLOCKED));
     expect(priceOrReason(request(IMP, SITE + ',"wlang":["pt"]'), cr("pt-BR"))).toBe(2000); // its primary subtag
+    // Entries written as locales are read as their language (exchanges send them, though wlang is ISO 639-1).
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["en-US"]'), cr("en"))).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["pt_BR"]'), cr("pt-PT"))).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["en-US"]'), cr("de"))).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["eng"]'), cr("en"))).toBe(nb(NoBid.BLOCKED)); // another code, not a locale
+    expect(priceOrReason(request(IMP, SITE + ',"wlang":["e"]'), cr("en"))).toBe(nb(NoBid.BLOCKED));
     expect(priceOrReason(request(IMP, SITE + ',"wlang":["p"]'), cr("pt-BR"))).toBe(nb(NoBid.BLOCKED));
     // wlangb: RFC 4647 basic filtering, a range covers the tags under it.
     expect(priceOrReason(request(IMP, SITE + ',"wlangb":["pt"]'), cr("pt-BR"))).toBe(2000);

@@ -144,7 +144,8 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is
  * filter (docs/CAMPAIGNS.md): no bid's adomain under a badv entry; its categories (bid.cat, in
  * bid.cattax, default 1) in the request's cattax whenever bcat or acat is given, none under a
  * bcat entry and each under an acat entry (IAB 1.0 entries cover subcategories, other taxonomies
- * compare exactly); a language (bid.language or bid.langb) that wlang (its first subtag) and
+ * compare exactly); a language (bid.language or bid.langb) that wlang (its first subtag against
+ * each entry's language, a locale entry such as "en-US" read as "en") and
  * wlangb (RFC 4647 basic filtering) allow, "xx" passing both; bid.ext.dsa where
  * regs.ext.dsa.dsarequired is 2 or more.
  */
@@ -177,7 +178,8 @@ export function exchangeListProblems(request: Record<string, unknown>, text: str
       const lower = tag === undefined ? undefined : asciiLower(tag);
       if (lower === undefined) problems.push(`${what}: no language, and the request limits languages`);
       else if (lower !== "xx") {
-        if (wlang.length > 0 && !wlang.some((e) => asciiLower(e) === lower.split("-")[0])) problems.push(`${what}: language ${tag} not in wlang`);
+        // A wlang entry written as a locale ("en-US", "pt_BR") stands for its language.
+        if (wlang.length > 0 && !wlang.some((e) => asciiLower(e).split(/[-_]/)[0] === lower.split("-")[0])) problems.push(`${what}: language ${tag} not in wlang`);
         if (wlangb.length > 0 && !wlangb.some((r) => r === "*" || (r !== "" && (lower === asciiLower(r) || lower.startsWith(asciiLower(r) + "-"))))) problems.push(`${what}: language ${tag} not in wlangb`);
       }
     }

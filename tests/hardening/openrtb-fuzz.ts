@@ -180,7 +180,7 @@ export const requestObject: fc.Arbitrary<OpenRtbRequest> = fc
       bcat: opt(strList(80)),
       acat: rare(fc.array(fc.oneof(fc.constant("IAB3"), str), { maxLength: 6 })),
       cattax: rare(fc.integer({ min: 0, max: 8 })),
-      wlang: rare(fc.array(fc.oneof(fc.constantFrom("en", "de", "xx"), str), { maxLength: 6 })),
+      wlang: rare(fc.array(fc.oneof(fc.constantFrom("en", "de", "xx", "en-US", "de_DE"), str), { maxLength: 6 })),
       wlangb: rare(fc.array(fc.oneof(fc.constantFrom("en", "en-US", "*"), str), { maxLength: 6 })),
       badv: opt(fc.array(fc.oneof({ weight: 20, arbitrary: str }, { weight: 1, arbitrary: fc.constant("nexus-demo.example") }), { maxLength: 80 })),
       bapp: opt(strList(80)),

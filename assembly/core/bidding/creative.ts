@@ -151,12 +151,20 @@ export class Creative {
     return this.language.len == 2 && bytesEqualIgnoreAsciiCase(this.language.ptr, 2, changetype<usize>(XX), 2);
   }
 
-  /** wlang (ISO 639-1 codes): the language's primary subtag is listed, in any letter case. */
+  /**
+   * wlang (ISO 639-1 codes): the language's primary subtag is listed, in any letter case. An
+   * entry written as a locale ("en-US", "pt_BR": not ISO 639-1, but exchanges send them) is read
+   * as its language: wlang allows languages, and reading the entry as a whole would match nothing.
+   */
   languageIn(wlang: StrList): bool {
     const n = this.languagePrimaryLen;
+    if (n == 0) return false;
     for (let j = 0; j < wlang.count; j++) {
       const entry = wlang.get(j);
-      if (n > 0 && entry.len == n && bytesEqualIgnoreAsciiCase(this.language.ptr, n, entry.ptr, n)) return true;
+      if (entry.len < n || !bytesEqualIgnoreAsciiCase(this.language.ptr, n, entry.ptr, n)) continue;
+      if (entry.len == n) return true;
+      const next = load<u8>(entry.ptr + <usize>n);
+      if (next == 0x2d || next == 0x5f) return true; // '-' or '_' ends the entry's language
     }
     return false;
   }
