@@ -18,6 +18,7 @@ import type { HttpOutcome, HttpRequest } from "../proxy-wasm/types.ts";
 import type { Logger } from "../log.ts";
 import { BadEncoding, BodyTooLarge, readBody, sendJson } from "./http-util.ts";
 import { closeServer, listen } from "./http-util.ts";
+import { acceptsGzip, gzipReplyBody } from "./reply-gzip.ts";
 
 export interface FilterPool {
   handleHttpRequest(req: HttpRequest): Promise<HttpOutcome>;
@@ -42,6 +43,8 @@ export interface BidServerOptions {
 interface Job {
   request: HttpRequest;
   res: ServerResponse;
+  /** The client's accept-encoding takes gzip (reply-gzip.ts). */
+  gzip: boolean;
 }
 
 /** What one pass over req.rawHeaders finds. */
@@ -49,6 +52,8 @@ interface RequestHead {
   pairs: Array<[string, string]>;
   contentLength: string | undefined;
   contentEncoding: string | undefined;
+  /** accept-encoding (also passed to the filter, as Envoy does). */
+  acceptEncoding: string | undefined;
 }
 
 export class BidServer {
@@ -227,7 +232,7 @@ export class BidServer {
 
   private enqueue(head: RequestHead, body: Uint8Array[], res: ServerResponse, method: string | undefined): void {
     if (body.length === 0 && method !== "GET") head.pairs.push(["content-length", "0"]);
-    this.queue.push({ request: { headers: head.pairs, body }, res });
+    this.queue.push({ request: { headers: head.pairs, body }, res, gzip: acceptsGzip(head.acceptEncoding) });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flushQueue);
@@ -250,7 +255,7 @@ export class BidServer {
       outcome.then(
         (o) => {
           try {
-            this.respond(job.res, o);
+            this.respond(job, o);
           } catch (err) {
             this.fail(job.res, err as Error);
           }
@@ -260,7 +265,8 @@ export class BidServer {
     }
   }
 
-  private respond(res: ServerResponse, outcome: HttpOutcome): void {
+  private respond(job: Job, outcome: HttpOutcome): void {
+    const res = job.res;
     if (res.destroyed) return;
     if (this.draining) res.shouldKeepAlive = false; // a request that came before drain(): close after it
     switch (outcome.kind) {
@@ -275,6 +281,13 @@ export class BidServer {
           return;
         }
         const body = outcome.body;
+        const gzipped = job.gzip ? gzipReplyBody(outcome.status, flat, body) : undefined;
+        if (gzipped !== undefined) {
+          flat.push("content-encoding", "gzip", "vary", "accept-encoding", "content-length", String(gzipped.byteLength));
+          res.writeHead(outcome.status, flat);
+          res.end(gzipped);
+          return;
+        }
         flat.push("content-length", String(body.byteLength));
         res.writeHead(outcome.status, flat);
         // As a latin1 string (one char per byte, so the bytes go out unchanged, UTF-8 included):
@@ -315,18 +328,22 @@ function readHead(req: IncomingMessage): RequestHead {
   let host: string | undefined;
   let contentLength: string | undefined;
   let contentEncoding: string | undefined;
+  let acceptEncoding: string | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     if (name === "host") host ??= value;
     else if (name === "content-length") contentLength ??= value;
     else if (name === "content-encoding") contentEncoding = contentEncoding === undefined ? value : `${contentEncoding}, ${value}`;
-    else pairs.push([name, value]);
+    else {
+      if (name === "accept-encoding") acceptEncoding = acceptEncoding === undefined ? value : `${acceptEncoding}, ${value}`;
+      pairs.push([name, value]);
+    }
   }
   // No Host (HTTP/1.0): the address the client connected to, so that the filter's notice URLs
   // (built from :authority unless notice_base_url is set) still reach this server and port.
   pairs[2]![1] = host ?? localAuthority(req.socket.localAddress, req.socket.localPort);
-  return { pairs, contentLength, contentEncoding };
+  return { pairs, contentLength, contentEncoding, acceptEncoding };
 }
 
 /** "host:port" of a local socket address (IPv6 in brackets, IPv4-mapped IPv6 as IPv4). */
