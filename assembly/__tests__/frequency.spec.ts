@@ -1,57 +1,68 @@
-// Frequency counts (assembly/core/bidding/frequency.ts): the record the filter keeps per slot in
-// shared data, its window rules, and its encoding.
-import { FrequencyCount, FREQUENCY_RECORD_BYTES } from "../core/bidding/frequency";
+// Frequency counts (assembly/core/bidding/frequency.ts): the bucket of 16 counts the filter keeps
+// per shared-data key, its window rules, which entry a new user takes, and its encoding.
+import { FrequencyBucket, FREQUENCY_BUCKET_BYTES, FREQUENCY_ENTRIES } from "../core/bidding/frequency";
 
 const T0: i64 = 1704067200000;
 const HOUR: i64 = 3600000;
 const A: u64 = 0x0123456789abcdef;
 const B: u64 = 0xfedcba9876543210;
 
-describe("FrequencyCount", () => {
+describe("FrequencyBucket", () => {
   it("counts a key's impressions within its window, which opens at the first one", () => {
-    const r = new FrequencyCount();
-    expect(r.countOf(A, T0)).toBe(0);
-    r.add(A, T0, HOUR);
-    expect(r.countOf(A, T0)).toBe(1);
-    r.add(A, T0 + HOUR - 1, HOUR);
-    expect(r.countOf(A, T0 + HOUR - 1)).toBe(2);
+    const b = new FrequencyBucket();
+    expect(b.countOf(A, T0)).toBe(0);
+    expect(b.add(A, T0, HOUR)).toBe(false);
+    expect(b.countOf(A, T0)).toBe(1);
+    b.add(A, T0 + HOUR - 1, HOUR);
+    expect(b.countOf(A, T0 + HOUR - 1)).toBe(2);
     // The window runs from the first impression, not the last: at T0 + HOUR it has ended.
-    expect(r.countOf(A, T0 + HOUR)).toBe(0);
-    r.add(A, T0 + HOUR, HOUR);
-    expect(r.countOf(A, T0 + HOUR)).toBe(1);
-    expect(r.windowEndMs).toBe(T0 + 2 * HOUR);
+    expect(b.countOf(A, T0 + HOUR)).toBe(0);
+    b.add(A, T0 + HOUR, HOUR);
+    expect(b.countOf(A, T0 + HOUR)).toBe(1);
+    expect(b.countOf(A, T0 + 2 * HOUR - 1)).toBe(1);
+    expect(b.countOf(A, T0 + 2 * HOUR)).toBe(0);
   });
 
-  it("another key's count reads as zero; adding replaces it, and says when it was still open", () => {
-    const r = new FrequencyCount();
-    r.add(A, T0, HOUR);
-    r.add(A, T0, HOUR);
-    expect(r.countOf(B, T0)).toBe(0);
-    expect(r.heldByOther(B, T0)).toBe(true);
-    expect(r.heldByOther(A, T0)).toBe(false);
-    expect(r.heldByOther(B, T0 + HOUR)).toBe(false); // ended: nothing lost
-    r.add(B, T0 + 10, HOUR);
-    expect(r.countOf(B, T0 + 10)).toBe(1);
-    expect(r.countOf(A, T0 + 10)).toBe(0);
+  it("keys in one bucket count apart", () => {
+    const b = new FrequencyBucket();
+    b.add(A, T0, HOUR);
+    b.add(A, T0, HOUR);
+    b.add(B, T0 + 1, HOUR);
+    expect(b.countOf(A, T0 + 1)).toBe(2);
+    expect(b.countOf(B, T0 + 1)).toBe(1);
   });
 
-  it("round-trips through its 24-byte encoding; anything else reads as empty", () => {
-    const r = new FrequencyCount();
-    r.add(B, T0, HOUR);
-    r.add(B, T0, HOUR);
-    r.add(B, T0, HOUR);
-    const buf = new ArrayBuffer(32);
-    const p = changetype<usize>(buf);
-    expect(r.write(p)).toBe(FREQUENCY_RECORD_BYTES);
-    const back = new FrequencyCount();
-    expect(back.read(p, FREQUENCY_RECORD_BYTES)).toBe(true);
-    expect(back.key).toBe(B);
-    expect(back.count).toBe(3);
-    expect(back.windowEndMs).toBe(T0 + HOUR);
-    expect(back.read(p, FREQUENCY_RECORD_BYTES - 1)).toBe(false);
-    expect(back.count).toBe(0);
-    store<u8>(p, 0x52); // another record's magic
-    expect(back.read(p, FREQUENCY_RECORD_BYTES)).toBe(false);
+  it("16 open counts: a new key takes the entry whose window ends first and says it evicted; an ended one is free", () => {
+    const b = new FrequencyBucket();
+    for (let i = 0; i < FREQUENCY_ENTRIES; i++) expect(b.add(<u64>(i + 1), T0 + <i64>i * 1000, HOUR)).toBe(false);
+    // Key 1's window (opened at T0) ends first.
+    expect(b.add(B, T0 + 20_000, HOUR)).toBe(true);
+    expect(b.countOf(1, T0 + 20_000)).toBe(0);
+    expect(b.countOf(2, T0 + 20_000)).toBe(1);
+    expect(b.countOf(B, T0 + 20_000)).toBe(1);
+    // Once key 2's window (opened at T0 + 1 s) has ended, its entry is free: no eviction.
+    expect(b.add(A, T0 + 1000 + HOUR, HOUR)).toBe(false);
+    expect(b.countOf(3, T0 + 1000 + HOUR)).toBe(1);
+    expect(b.countOf(A, T0 + 1000 + HOUR)).toBe(1);
+  });
+
+  it("round-trips through its encoding; anything else reads as empty", () => {
+    const b = new FrequencyBucket();
+    b.add(A, T0, HOUR);
+    b.add(B, T0, HOUR);
+    b.add(B, T0, HOUR);
+    const copy = new ArrayBuffer(FREQUENCY_BUCKET_BYTES + 8);
+    const p = changetype<usize>(copy);
+    memory.copy(p, b.buf, <usize>FREQUENCY_BUCKET_BYTES);
+    const back = new FrequencyBucket();
+    expect(back.read(p, FREQUENCY_BUCKET_BYTES)).toBe(true);
+    expect(back.countOf(A, T0)).toBe(1);
+    expect(back.countOf(B, T0)).toBe(2);
+    expect(back.read(p, FREQUENCY_BUCKET_BYTES - 1)).toBe(false);
     expect(back.countOf(B, T0)).toBe(0);
+    store<u8>(p, 0x52); // another value's magic
+    expect(back.read(p, FREQUENCY_BUCKET_BYTES)).toBe(false);
+    expect(back.countOf(B, T0)).toBe(0);
+    expect(FREQUENCY_BUCKET_BYTES).toBe(8 + 16 * 24);
   });
 });

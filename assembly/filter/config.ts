@@ -39,8 +39,8 @@ export class PluginConfig {
   /** Longest hold an imp's exp may give a reservation (ms); 0: exp is not used (ledger.ts holdFor). */
   reservationExpMaxMs: i32 = 0;
   reservationSlots: i32 = 65536;
-  /** Frequency caps: shared-data keys of per-user counts (frequency-table.ts), made as wins are counted. */
-  frequencySlots: i32 = 65536;
+  /** Frequency caps: shared-data buckets of 16 per-user counts each (frequency-table.ts), made as wins are counted. */
+  frequencyBuckets: i32 = 16384;
   casRetries: i32 = 32;
   pacing: PidGains = new PidGains();
   hourlyWeights: StaticArray<f64> | null = null;
@@ -110,7 +110,7 @@ export class PluginConfigParser {
       else if (d.keyIs("reservation_ttl_ms")) cfg.reservationTtlMs = <i32>d.int(1000, 86400000);
       else if (d.keyIs("reservation_exp_max_ms")) cfg.reservationExpMaxMs = <i32>d.int(0, 86400000);
       else if (d.keyIs("reservation_slots")) cfg.reservationSlots = <i32>d.int(64, 1 << 22);
-      else if (d.keyIs("frequency_slots")) cfg.frequencySlots = <i32>d.int(64, 1 << 19);
+      else if (d.keyIs("frequency_buckets")) cfg.frequencyBuckets = <i32>d.int(16, 1 << 16);
       else if (d.keyIs("cas_retries")) cfg.casRetries = <i32>d.int(1, 1000);
       else if (d.keyIs("pacing")) this.pacing(cfg);
       else if (d.keyIs("replay_ttl_ms")) cfg.replayTtlMs = <i32>d.int(0, 86400000);

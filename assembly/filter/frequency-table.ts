@@ -1,32 +1,32 @@
 // Per-user impression counts of frequency-capped campaigns (core/bidding/frequency.ts), in shared
-// data, so every worker VM of the proxy sees the same counts: a table of `frequency_slots` keys
-// "nexus/v1/fq/<n>", the count of key k in slot k % slots. Bounded on purpose: Envoy's shared data
-// never deletes a key, so a key per user would grow without end.
+// data, so every worker VM of the proxy sees the same counts: `frequency_buckets` keys
+// "nexus/v1/fq/<n>", each a FrequencyBucket of 16 counts, the count of key k in bucket k % buckets.
+// Bounded on purpose: Envoy's shared data never deletes a key, so a key per user would grow
+// without end. A bucket whose 16 entries all hold open windows gives the oldest one to a new user
+// (nexus_frequency_evictions_total): size frequency_buckets × 16 above the capped users seen
+// within a window.
 //
-// Two (campaign, user) keys in one slot: the later one's count replaces the earlier's while its
-// window is still open (nexus_frequency_evictions_total), and the earlier user may then see the
-// campaign again before the window ends. A slot can only lose counts, so a cap fails open, never
-// closed; size frequency_slots above the capped users live in a window to keep this rare.
+// Counting is one bounded CAS loop on one bucket (read, add, write with the cas; a concurrent
+// writer makes it re-read). No allocation: the bucket is worked on in its own buffer, the key in
+// a reused one.
 import { Status, getSharedData, setSharedData } from "../proxy-wasm";
 import { Campaign } from "../core/bidding/campaign";
-import { FrequencyCount, FrequencyPort, FREQUENCY_RECORD_BYTES } from "../core/bidding/frequency";
+import { FrequencyBucket, FrequencyPort, FREQUENCY_BUCKET_BYTES } from "../core/bidding/frequency";
 import { FREQUENCY_SLOT_PREFIX, SlotKey } from "./keys";
 import { shared } from "./shared";
 import { metrics } from "./metrics";
 
-const recordBuf = memory.data(FREQUENCY_RECORD_BYTES);
-
 export class SharedFrequencyTable extends FrequencyPort {
-  slots: u32 = 65536;
+  buckets: u32 = 16384;
   retries: i32 = 32;
-  private readonly slotKey: SlotKey = new SlotKey(FREQUENCY_SLOT_PREFIX);
-  private readonly record: FrequencyCount = new FrequencyCount();
+  private readonly bucketKey: SlotKey = new SlotKey(FREQUENCY_SLOT_PREFIX);
+  private readonly bucket: FrequencyBucket = new FrequencyBucket();
 
   reached(c: Campaign, key: u64, nowMs: i64): bool {
-    this.slotKey.build(<u32>(key % <u64>this.slots));
-    if (getSharedData(this.slotKey.buf, this.slotKey.len, shared) != Status.OK) return false;
-    this.record.read(shared.ptr, shared.len);
-    return this.record.countOf(key, nowMs) >= <u32>c.frequencyCap;
+    this.bucketKey.build(<u32>(key % <u64>this.buckets));
+    if (getSharedData(this.bucketKey.buf, this.bucketKey.len, shared) != Status.OK) return false;
+    this.bucket.read(shared.ptr, shared.len);
+    return this.bucket.countOf(key, nowMs) >= <u32>c.frequencyCap;
   }
 
   /**
@@ -34,22 +34,20 @@ export class SharedFrequencyTable extends FrequencyPort {
    * when none is open. False when the count was lost (CAS give-up, a shared-data error).
    */
   count(key: u64, nowMs: i64, windowMs: i64): bool {
-    const k = this.slotKey;
-    k.build(<u32>(key % <u64>this.slots));
-    const r = this.record;
+    const k = this.bucketKey;
+    k.build(<u32>(key % <u64>this.buckets));
+    const b = this.bucket;
     for (let attempt = 0; attempt < this.retries; attempt++) {
       let cas: u32 = 0;
       if (getSharedData(k.buf, k.len, shared) == Status.OK) {
-        r.read(shared.ptr, shared.len);
+        b.read(shared.ptr, shared.len);
         cas = shared.cas;
-      } else r.clear();
-      const evicts = r.heldByOther(key, nowMs);
-      r.add(key, nowMs, windowMs);
-      r.write(recordBuf);
-      const w = setSharedData(k.buf, k.len, recordBuf, FREQUENCY_RECORD_BYTES, cas);
+      } else b.clear();
+      const evicted = b.add(key, nowMs, windowMs);
+      const w = setSharedData(k.buf, k.len, b.buf, FREQUENCY_BUCKET_BYTES, cas);
       if (w == Status.OK) {
         metrics.inc(metrics.frequencyCounted);
-        if (evicts) metrics.inc(metrics.frequencyEvictions);
+        if (evicted) metrics.inc(metrics.frequencyEvictions);
         return true;
       }
       if (w != Status.CAS_MISMATCH) break;

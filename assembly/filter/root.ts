@@ -93,7 +93,7 @@ export class NexusRoot extends RootContext {
     this.parser.tolerant = !cfg.strictTypes;
     this.model = new LrModelPair(cfg.hashBits);
     this.engine = new DecisionEngine(cfg.hashBits);
-    this.frequency.slots = <u32>cfg.frequencySlots;
+    this.frequency.buckets = <u32>cfg.frequencyBuckets;
     this.frequency.retries = cfg.casRetries;
     this.engine.frequency = this.frequency;
     viewOf(cfg.currency, this.settings.currency);

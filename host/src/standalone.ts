@@ -192,7 +192,7 @@ const BYTES_PER_EXTRA_KEY = 384;
 
 /**
  * The shared data a plugin configuration needs: every slot of its reservation ring, every
- * replay bucket and every frequency-count slot is a key of its own, created as bids come. A store with fewer keys would refuse
+ * replay bucket and every frequency-count bucket is a key of its own, created as bids come. A store with fewer keys would refuse
  * the ring's later slots, and each bid landing there would be a no-bid. Envoy's shared data has
  * no such limit; the standalone's store is fixed at start, so it is sized from the configuration.
  */
@@ -202,8 +202,8 @@ export function sharedDataSize(plugin: Record<string, unknown>): { bytes: number
   const setting = (v: unknown, fallback: number, max: number) => (typeof v === "number" && v > 0 ? Math.min(Math.floor(v), max) : fallback);
   const slots = setting(plugin.reservation_slots, 65_536, 1 << 22);
   const buckets = setting(plugin.replay_buckets, 16_384, 1 << 16);
-  const frequencySlots = setting(plugin.frequency_slots, 65_536, 1 << 19);
-  const maxKeys = Math.max(BASE_SHARED_DATA.maxKeys, slots + buckets + frequencySlots + OTHER_KEYS);
+  const frequencyBuckets = setting(plugin.frequency_buckets, 16_384, 1 << 16);
+  const maxKeys = Math.max(BASE_SHARED_DATA.maxKeys, slots + buckets + frequencyBuckets + OTHER_KEYS);
   return { bytes: BASE_SHARED_DATA.bytes + (maxKeys - BASE_SHARED_DATA.maxKeys) * BYTES_PER_EXTRA_KEY, maxKeys };
 }
 

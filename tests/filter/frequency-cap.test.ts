@@ -155,3 +155,41 @@ describe("frequency cap windows (simulated clock)", () => {
     assert.equal(await bid("frank"), "frequency");
   });
 });
+
+describe("frequency buckets full (simulated clock)", () => {
+  let sim: SimBidder;
+  const dec = new TextDecoder();
+
+  before(async () => {
+    // The smallest table: 16 buckets of 16 counts.
+    sim = await startSimBidder({ campaigns: cappedCampaigns(1, 3600), plugin: { frequency_buckets: 16 }, budget: { minSliceMicros: 900_000_000 } });
+    await sim.untilReady();
+  });
+  after(async () => {
+    await sim?.close();
+  });
+
+  it("more capped users than 16 × frequency_buckets: the oldest counts are replaced (counted), and those users bid again", async () => {
+    const counter = (name: string) => Number(sim.pool.metrics.find(name)?.value ?? 0n);
+    const users = 300;
+    for (let u = 0; u < users; u++) {
+      const o = await sim.bid(requestFor({ id: `full-${u}` }));
+      assert.equal(o.kind === "local" ? o.status : 0, 200, `user ${u}`);
+      const nurl = new URL(noticeUrl(JSON.parse(dec.decode(o.kind === "local" ? o.body : new Uint8Array())).seatbid[0].bid[0].nurl, "0.9"));
+      await sim.get(nurl.pathname + nurl.search);
+      sim.clock.now += 10; // each count opens its window a little later than the one before
+    }
+    assert.equal(counter("nexus_frequency_counted_total"), users);
+    const evicted = counter("nexus_frequency_evictions_total");
+    assert.ok(evicted >= users - 256, `${evicted} evictions: at most 256 counts fit`);
+    // The latest users are still capped; the first ones (the oldest windows) were replaced.
+    const reason = async (u: number) => {
+      const o = await sim.bid(requestFor({ id: `full-${u}` }));
+      return o.kind === "local" ? (o.status === 200 ? "bid" : o.headers.find(([h]) => h === "x-nexus-nobid-reason")?.[1]) : "";
+    };
+    assert.equal(await reason(users - 1), "frequency");
+    let again = 0;
+    for (let u = 0; u < 20; u++) if ((await reason(u)) === "bid") again++;
+    assert.ok(again > 0, "some of the first users lost their count to later ones");
+  });
+});

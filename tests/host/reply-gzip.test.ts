@@ -50,7 +50,8 @@ describe("gzip replies over HTTP (standalone)", () => {
   });
 
   it("without accept-encoding, with gzip refused (q=0) or only other codings: the plain JSON", async () => {
-    for (const headers of [{}, { "accept-encoding": "gzip;q=0" }, { "accept-encoding": "br" }, { "accept-encoding": "identity" }]) {
+    const variants: Array<Record<string, string>> = [{}, { "accept-encoding": "gzip;q=0" }, { "accept-encoding": "br" }, { "accept-encoding": "identity" }];
+    for (const headers of variants) {
       const r = await bid(headers);
       assert.equal(r.status, 200, JSON.stringify(headers));
       assert.equal(r.headers["content-encoding"], undefined, JSON.stringify(headers));

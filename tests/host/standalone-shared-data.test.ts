@@ -11,23 +11,20 @@ import { README_REQUEST, get, post, startTestBidder } from "../helpers/bidder.ts
 const MiB = 1 << 20;
 
 describe("sharedDataSize", () => {
-  it("keeps the base store (128 MiB, 200,000 keys) for rings, buckets and frequency slots that fit in it", () => {
-    assert.deepEqual(sharedDataSize({ reservation_slots: 65_536, replay_buckets: 16_384, frequency_slots: 16_384 }), { bytes: 128 * MiB, maxKeys: 200_000 });
-    // The defaults (65,536 + 16,384 + 65,536 frequency slots + the rest) need a few more keys.
-    const defaults = sharedDataSize({});
-    assert.equal(defaults.maxKeys, 65_536 + 16_384 + 65_536 + 65_536);
-    assert.deepEqual(sharedDataSize({ reservation_slots: 65_536, replay_buckets: 16_384, frequency_slots: 65_536 }), defaults);
+  it("keeps the base store (128 MiB, 200,000 keys) for the default ring, replay and frequency buckets", () => {
+    assert.deepEqual(sharedDataSize({}), { bytes: 128 * MiB, maxKeys: 200_000 });
+    assert.deepEqual(sharedDataSize({ reservation_slots: 65_536, replay_buckets: 16_384, frequency_buckets: 16_384 }), { bytes: 128 * MiB, maxKeys: 200_000 });
   });
 
-  it("grows with the ring, the buckets and the frequency slots: each is a key, plus room for the rest", () => {
-    const s = sharedDataSize({ reservation_slots: 1_000_000, replay_buckets: 32_768, frequency_slots: 100_000 });
-    assert.equal(s.maxKeys, 1_000_000 + 32_768 + 100_000 + 65_536);
+  it("grows with the ring, the replay and the frequency buckets: each is a key, plus room for the rest", () => {
+    const s = sharedDataSize({ reservation_slots: 1_000_000, replay_buckets: 32_768, frequency_buckets: 50_000 });
+    assert.equal(s.maxKeys, 1_000_000 + 32_768 + 50_000 + 65_536);
     assert.equal(s.bytes, 128 * MiB + (s.maxKeys - 200_000) * 384);
   });
 
   it("the largest configuration the filter accepts still makes a store (under 2 GiB)", () => {
-    const s = sharedDataSize({ reservation_slots: 1 << 22, replay_buckets: 1 << 16, frequency_slots: 1 << 19 });
-    assert.equal(s.maxKeys, (1 << 22) + (1 << 16) + (1 << 19) + 65_536);
+    const s = sharedDataSize({ reservation_slots: 1 << 22, replay_buckets: 1 << 16, frequency_buckets: 1 << 16 });
+    assert.equal(s.maxKeys, (1 << 22) + (1 << 16) + (1 << 16) + 65_536);
     const store = SharedDataStore.create(s);
     assert.ok(store.stats().maxKeys >= s.maxKeys);
     // Room for every slot's key and record: ~150 bytes each in the arena.
@@ -37,7 +34,7 @@ describe("sharedDataSize", () => {
   it("values outside the filter's ranges fall back or are capped (the filter reports them, the host does not crash first)", () => {
     assert.deepEqual(sharedDataSize({ reservation_slots: "many", replay_buckets: -5 }), sharedDataSize({}));
     assert.deepEqual(sharedDataSize({ reservation_slots: 1e12 }), sharedDataSize({ reservation_slots: 1 << 22 }));
-    assert.deepEqual(sharedDataSize({ frequency_slots: 1e12 }), sharedDataSize({ frequency_slots: 1 << 19 }));
+    assert.deepEqual(sharedDataSize({ frequency_buckets: 1e12 }), sharedDataSize({ frequency_buckets: 1 << 16 }));
   });
 });
 

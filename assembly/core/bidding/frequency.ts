@@ -3,7 +3,8 @@
 // exchange's win or billing notice), not bids: most bids lose, and counting them would stop a
 // campaign long before its users saw it N times.
 //
-// The counts live outside the core (the filter keeps them in shared data, frequency-table.ts);
+// The counts live outside the core (the filter keeps them in shared-data buckets, FrequencyBucket
+// below, in frequency-table.ts);
 // the decision asks through FrequencyPort, and the bid carries its count key in the notice URLs
 // (`fq=`), so the notice that charges the win can count it without a lookup of its own.
 import { murmur3_32 } from "../hash/murmur3";
@@ -87,64 +88,89 @@ export class FrequencyPort {
   }
 }
 
-export const FREQUENCY_RECORD_BYTES: i32 = 24;
+/** Counts per bucket key (the filter's shared-data value): 16 users share one key. */
+export const FREQUENCY_ENTRIES: i32 = 16;
+const ENTRY_BYTES: i32 = 24;
+const HEADER_BYTES: i32 = 8;
+export const FREQUENCY_BUCKET_BYTES: i32 = HEADER_BYTES + FREQUENCY_ENTRIES * ENTRY_BYTES;
 const FREQUENCY_MAGIC: u8 = 0x51; // 'Q'
 
 /**
- * One count: whose (key), how many, and until when the window runs. A window opens at the
- * user's first counted impression and runs `frequency_cap.seconds` from it; a count whose window
- * has ended reads as zero. Layout (little-endian): magic u8, 3 bytes zero, count u32, key u64,
- * window end i64 (wall-clock ms).
+ * One bucket of counts: up to 16 (count key, count, window end) entries. A window opens at the
+ * user's first counted impression and runs `frequency_cap.seconds` from it; an entry whose window
+ * has ended is free, and reads as zero. When all 16 hold open windows, a new user takes the entry
+ * whose window ends first (the oldest count): that user's count is lost, and may see the campaign
+ * again before its window ends (a cap fails open, never closed).
+ *
+ * Layout (little-endian): magic u8, 7 bytes zero; then per entry key u64, window end i64
+ * (wall-clock ms), count u32, 4 bytes zero. Worked on in place in `buf` (allocated once).
  */
-export class FrequencyCount {
-  key: u64 = 0;
-  count: u32 = 0;
-  windowEndMs: i64 = 0;
+export class FrequencyBucket {
+  readonly buf: usize = heap.alloc(<usize>FREQUENCY_BUCKET_BYTES);
 
-  clear(): void {
-    this.key = 0;
-    this.count = 0;
-    this.windowEndMs = 0;
+  constructor() {
+    this.clear();
   }
 
-  /** Decodes; anything that is not a count reads as empty (false). */
+  clear(): void {
+    memory.fill(this.buf, 0, <usize>FREQUENCY_BUCKET_BYTES);
+    store<u8>(this.buf, FREQUENCY_MAGIC);
+  }
+
+  /** Takes a stored bucket; anything else (missing, another layout) reads as empty (false). */
   read(ptr: usize, len: i32): bool {
-    if (len != FREQUENCY_RECORD_BYTES || load<u8>(ptr) != FREQUENCY_MAGIC) {
+    if (len != FREQUENCY_BUCKET_BYTES || load<u8>(ptr) != FREQUENCY_MAGIC) {
       this.clear();
       return false;
     }
-    this.count = load<u32>(ptr, 4);
-    this.key = load<u64>(ptr, 8);
-    this.windowEndMs = load<i64>(ptr, 16);
+    memory.copy(this.buf, ptr, <usize>FREQUENCY_BUCKET_BYTES);
     return true;
   }
 
-  write(ptr: usize): i32 {
-    store<u32>(ptr, <u32>FREQUENCY_MAGIC);
-    store<u32>(ptr, this.count, 4);
-    store<u64>(ptr, this.key, 8);
-    store<i64>(ptr, this.windowEndMs, 16);
-    return FREQUENCY_RECORD_BYTES;
+  @inline private entry(i: i32): usize {
+    return this.buf + <usize>(HEADER_BYTES + i * ENTRY_BYTES);
   }
 
-  /** Impressions of `key` in the window open at `nowMs` (0: another key's count, or an ended window). */
+  /** Impressions of `key` in its window open at `nowMs` (0: none counted, or the window ended). */
   countOf(key: u64, nowMs: i64): u32 {
-    return this.key == key && nowMs < this.windowEndMs ? this.count : 0;
-  }
-
-  /** The record holds another key's count whose window is still open (adding would replace it). */
-  heldByOther(key: u64, nowMs: i64): bool {
-    return this.key != key && this.count > 0 && nowMs < this.windowEndMs;
-  }
-
-  /** Counts one impression of `key` at `nowMs`: one more in its open window, else a new window of `windowMs`. */
-  add(key: u64, nowMs: i64, windowMs: i64): void {
-    if (this.countOf(key, nowMs) > 0) {
-      if (this.count < u32.MAX_VALUE) this.count++;
-      return;
+    for (let i = 0; i < FREQUENCY_ENTRIES; i++) {
+      const e = this.entry(i);
+      if (load<u64>(e) == key && nowMs < load<i64>(e, 8)) return load<u32>(e, 16);
     }
-    this.key = key;
-    this.count = 1;
-    this.windowEndMs = nowMs + windowMs;
+    return 0;
+  }
+
+  /**
+   * Counts one impression of `key` at `nowMs`: one more in its open window, else a new window of
+   * `windowMs` in a free entry (or in the one whose window ends first). True when that replaced
+   * another key's open count.
+   */
+  add(key: u64, nowMs: i64, windowMs: i64): bool {
+    let victim = 0;
+    let victimEnd = i64.MAX_VALUE;
+    for (let i = 0; i < FREQUENCY_ENTRIES; i++) {
+      const e = this.entry(i);
+      const end = load<i64>(e, 8);
+      if (nowMs < end) {
+        if (load<u64>(e) == key) {
+          const n = load<u32>(e, 16);
+          if (n < u32.MAX_VALUE) store<u32>(e, n + 1, 16);
+          return false;
+        }
+        if (end < victimEnd) {
+          victim = i;
+          victimEnd = end;
+        }
+      } else if (victimEnd != i64.MIN_VALUE) {
+        // A free entry (never used, or its window ended): taken before any open one.
+        victim = i;
+        victimEnd = i64.MIN_VALUE;
+      }
+    }
+    const e = this.entry(victim);
+    store<u64>(e, key);
+    store<i64>(e, nowMs + windowMs, 8);
+    store<u32>(e, 1, 16);
+    return victimEnd != i64.MIN_VALUE;
   }
 }
