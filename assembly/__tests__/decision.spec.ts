@@ -1269,10 +1269,10 @@ class MemFrequency extends FrequencyPort {
     this.counts.push(n);
   }
 
-  reached(c: Campaign, key: u64, nowMs: i64): bool {
+  countOf(c: Campaign, key: u64, nowMs: i64): u32 {
     this.asked.push(key);
-    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] == key) return this.counts[i] >= c.frequencyCap;
-    return false;
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] == key) return <u32>this.counts[i];
+    return 0;
   }
 }
 
@@ -1336,6 +1336,27 @@ describe("frequency caps", () => {
     expect(priceOrReason(request(IMP, SITE + ',"device":{"ifa":"00000000-0000-0000-0000-000000000000"}'), capped)).toBe(nb(NoBid.FREQUENCY));
     // A capped campaign at its cap is further down the pipeline than one that does not match.
     expect(priceOrReason(request(IMP, SITE), camp("c", 8000, CAP2) + "," + camp("big", 8000, "", CR_728))).toBe(nb(NoBid.FREQUENCY));
+  });
+
+  it("several impressions of one request: each bid counts against the cap of the impressions after it", () => {
+    const three = imp("a", '"banner":{"w":300,"h":250}') + "," + imp("b", '"banner":{"w":300,"h":250}') + "," + imp("c", '"banner":{"w":300,"h":250}');
+    const r = request(three, SITE + USER);
+    const counts = new MemFrequency();
+    // Cap 2, nothing counted yet: two of the three impressions.
+    let d = decideCapped(r, camp("c", 8000, CAP2), counts);
+    expect(d.count).toBe(2);
+    expect(d.impReasons[NoBid.FREQUENCY]).toBe(1);
+    // One counted already: one impression.
+    counts.set(keyFor(r, camp("c", 8000, CAP2), 0), 1);
+    d = decideCapped(r, camp("c", 8000, CAP2), counts);
+    expect(d.count).toBe(1);
+    // The next request starts again from the stored count (nothing carried over).
+    counts.set(keyFor(r, camp("c", 8000, CAP2), 0), 0);
+    expect(decideCapped(r, camp("c", 8000, CAP2), counts).count).toBe(2);
+    // An uncapped campaign takes the impressions the capped one may not.
+    d = decideCapped(r, camp("c", 9000, CAP2) + "," + camp("open", 8000), counts);
+    expect(d.count).toBe(3);
+    expect(d.bid(2).campaign!.id.toString()).toBe("open");
   });
 
   it("count keys: per campaign and per user; buyeruid before user.id before device.ifa", () => {

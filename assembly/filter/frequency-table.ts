@@ -22,11 +22,11 @@ export class SharedFrequencyTable extends FrequencyPort {
   private readonly bucketKey: SlotKey = new SlotKey(FREQUENCY_SLOT_PREFIX);
   private readonly bucket: FrequencyBucket = new FrequencyBucket();
 
-  reached(c: Campaign, key: u64, nowMs: i64): bool {
+  countOf(c: Campaign, key: u64, nowMs: i64): u32 {
     this.bucketKey.build(<u32>(key % <u64>this.buckets));
-    if (getSharedData(this.bucketKey.buf, this.bucketKey.len, shared) != Status.OK) return false;
+    if (getSharedData(this.bucketKey.buf, this.bucketKey.len, shared) != Status.OK) return 0;
     this.bucket.read(shared.ptr, shared.len);
-    return this.bucket.countOf(key, nowMs) >= <u32>c.frequencyCap;
+    return this.bucket.countOf(key, nowMs);
   }
 
   /**

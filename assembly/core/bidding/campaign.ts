@@ -108,6 +108,9 @@ export class Campaign {
   }
 }
 
+/** Most campaigns in one set (the parser refuses more). */
+export const MAX_CAMPAIGNS: i32 = 256;
+
 /** The campaigns of one configuration version. Replaced as a whole. */
 export class CampaignTable {
   campaigns: Array<Campaign> = new Array<Campaign>();

@@ -80,11 +80,11 @@ function isZeroIfa(s: Str): bool {
   return true;
 }
 
-/** The decision's view of the counts. This base has none (no cap is ever reached): tools and tests. */
+/** The decision's view of the counts. This base has none (every count is 0): tools and tests. */
 export class FrequencyPort {
-  /** The user of count key `key` has had the campaign's `frequencyCap` impressions in the open window. */
-  reached(c: Campaign, key: u64, nowMs: i64): bool {
-    return false;
+  /** Impressions the user of count key `key` has had of campaign `c` in the window open at `nowMs`. */
+  countOf(c: Campaign, key: u64, nowMs: i64): u32 {
+    return 0;
   }
 }
 
