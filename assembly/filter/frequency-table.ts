@@ -12,14 +12,14 @@
 import { Status, getSharedData, setSharedData } from "../proxy-wasm";
 import { Campaign } from "../core/bidding/campaign";
 import { FrequencyBucket, FrequencyPort, FREQUENCY_BUCKET_BYTES } from "../core/bidding/frequency";
-import { FREQUENCY_SLOT_PREFIX, SlotKey } from "./keys";
+import { FREQUENCY_BUCKET_PREFIX, SlotKey } from "./keys";
 import { shared } from "./shared";
 import { metrics } from "./metrics";
 
 export class SharedFrequencyTable extends FrequencyPort {
   buckets: u32 = 16384;
   retries: i32 = 32;
-  private readonly bucketKey: SlotKey = new SlotKey(FREQUENCY_SLOT_PREFIX);
+  private readonly bucketKey: SlotKey = new SlotKey(FREQUENCY_BUCKET_PREFIX);
   private readonly bucket: FrequencyBucket = new FrequencyBucket();
 
   countOf(c: Campaign, key: u64, nowMs: i64): u32 {

@@ -35,7 +35,7 @@ export function paceStateKey(campaignId: string): OwnedBytes {
 }
 
 export const RESERVATION_SLOT_PREFIX = "nexus/v1/resv/";
-export const FREQUENCY_SLOT_PREFIX = "nexus/v1/fq/";
+export const FREQUENCY_BUCKET_PREFIX = "nexus/v1/fq/";
 
 /** Builds "<prefix><n>" (default: a reservation slot, "nexus/v1/resv/<n>") into a reused buffer without allocating. */
 export class SlotKey {
