@@ -43,7 +43,7 @@ const FULL =
   '{"version":7,"campaigns":[' +
   '{"id":"c1","name":"Spring","active":false,"value_per_conversion_micros":5000000,"alpha":0.8,' +
   '"max_bid_cpm_micros":2500000,"market_price_cpm_micros":900000,"roi_factor":1.25,' +
-  '"targeting":{"sizes":["300x250","728x90"],"device_types":[2,4,31],"countries":["USA","CAN"],' +
+  '"targeting":{"sizes":["300x250","728x90"],"device_types":[2,4,31],"countries":["USA","CAN"],"regions":["CA"],"metros":["803","501"],"zips":["94107"],' +
   '"domains_allow":["news.example"],"domains_block":["bad.example","worse.example"]},' +
   '"creatives":[{"crid":"cr-1","w":300,"h":250,"adm":"<a href=\\"x\\">ad</a>","adomain":["adv.example"],"cat":["IAB1","IAB2"]},' +
   '{"crid":"cr-2","w":728,"h":90}],' +
@@ -73,6 +73,11 @@ describe("campaign config: valid documents", () => {
     expect(c.deviceTypes).toBe((<u32>1 << 2) | (<u32>1 << 4) | (<u32>1 << 31));
     expect(c.countries.size).toBe(2);
     expect(c.countries.has(strView("CAN"))).toBe(true);
+    expect(c.regions.has(strView("CA"))).toBe(true);
+    expect(c.metros.size).toBe(2);
+    expect(c.metros.has(strView("501"))).toBe(true);
+    expect(c.zips.has(strView("94107"))).toBe(true);
+    expect(c.zips.has(strView("94108"))).toBe(false);
     expect(c.countries.has(strView("MEX"))).toBe(false);
     expect(c.domainAllow.size).toBe(1);
     expect(c.domainBlock.size).toBe(2);

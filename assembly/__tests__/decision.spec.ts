@@ -463,6 +463,27 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, '"user":{"geo":{"country":"USA"}}'), t)).toBe(nb(NoBid.NO_MATCH));
   });
 
+  it("regions, metros and zips of device.geo, each list on top of the others", () => {
+    const ca = camp("c", 8000, '"targeting":{"countries":["USA"],"regions":["CA","NY"]},');
+    const geo = (g: string): string => request(IMP, '"device":{"geo":{' + g + "}}");
+    expect(priceOrReason(geo('"country":"USA","region":"CA"'), ca)).toBe(2000);
+    expect(priceOrReason(geo('"country":"USA","region":"TX"'), ca)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(geo('"country":"CAN","region":"CA"'), ca)).toBe(nb(NoBid.NO_MATCH)); // the country list still applies
+    expect(priceOrReason(geo('"country":"USA"'), ca)).toBe(nb(NoBid.NO_MATCH)); // no region given
+    const dma = camp("c", 8000, '"targeting":{"metros":["803","501"]},');
+    expect(priceOrReason(geo('"metro":"501"'), dma)).toBe(2000);
+    expect(priceOrReason(geo('"metro":"502"'), dma)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, SITE), dma)).toBe(nb(NoBid.NO_MATCH)); // no device
+    const zip = camp("c", 8000, '"targeting":{"zips":["94107"],"metros":["807"]},');
+    expect(priceOrReason(geo('"zip":"94107","metro":"807"'), zip)).toBe(2000);
+    expect(priceOrReason(geo('"zip":"94107","metro":"803"'), zip)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(geo('"zip":"10001","metro":"807"'), zip)).toBe(nb(NoBid.NO_MATCH));
+    // Empty lists: any place (as for countries).
+    expect(priceOrReason(geo('"region":"TX"'), camp("c", 8000, '"targeting":{"regions":[],"metros":[],"zips":[]},'))).toBe(2000);
+    // user.geo is the user's home, not where the ad is seen.
+    expect(priceOrReason(request(IMP, '"user":{"geo":{"metro":"803"}}'), dma)).toBe(nb(NoBid.NO_MATCH));
+  });
+
   it("domain allow list (with subdomains) over site.domain or app.bundle", () => {
     const t = camp("c", 8000, '"targeting":{"domains_allow":["example.com","com.game"]},');
     expect(priceOrReason(request(IMP, '"site":{"domain":"example.com"}'), t)).toBe(2000);

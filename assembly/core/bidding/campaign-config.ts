@@ -177,6 +177,9 @@ export class CampaignConfigParser {
       if (d.keyIs("sizes")) this.sizes(c);
       else if (d.keyIs("device_types")) this.deviceTypes(c);
       else if (d.keyIs("countries")) this.stringSet(c.countries);
+      else if (d.keyIs("regions")) this.stringSet(c.regions);
+      else if (d.keyIs("metros")) this.stringSet(c.metros);
+      else if (d.keyIs("zips")) this.stringSet(c.zips);
       else if (d.keyIs("domains_allow")) this.domainSet(c.domainAllow);
       else if (d.keyIs("domains_block")) this.domainSet(c.domainBlock);
       else if (d.keyIs("schain_complete")) c.schainComplete = d.bool();

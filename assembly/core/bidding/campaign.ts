@@ -47,6 +47,12 @@ export class Campaign {
   sizes: Array<u32> = new Array<u32>(); // (w << 16) | h
   deviceTypes: u32 = 0; // bit n set = OpenRTB devicetype n allowed; 0 = any
   countries: StringSet = new StringSet();
+  /** device.geo.region: ISO 3166-2 subdivision codes as exchanges send them ("CA", without the country). */
+  regions: StringSet = new StringSet();
+  /** device.geo.metro: Nielsen DMA codes ("803") or the exchange's metro codes. */
+  metros: StringSet = new StringSet();
+  /** device.geo.zip: postal codes. */
+  zips: StringSet = new StringSet();
   domainAllow: StringSet = new StringSet(); // site.domain or app.bundle
   domainBlock: StringSet = new StringSet();
   /**

@@ -373,15 +373,31 @@ export class DecisionEngine {
   }
 }
 
-/** The campaign targets this request: device type, country, domain allow and block lists. */
+/** The campaign targets this request: device type, geography, domain allow and block lists. */
 function targets(req: BidRequest, c: Campaign): bool {
   const dev = req.device;
   if (!c.allowsDeviceType(dev.present ? dev.devicetype : 0)) return false;
-  if (c.countries.size > 0 && !(dev.present && dev.geo.present && c.countries.has(dev.geo.country))) return false;
+  if (!inGeo(req, c)) return false;
   const domain = req.site.present ? req.site.domain : req.app.present ? req.app.bundle : EMPTY;
   if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domain)) return false;
   if (c.domainBlock.size > 0 && domain.len > 0 && c.domainBlock.hasDomain(domain)) return false;
   return suppliedAsRequired(req, c);
+}
+
+/**
+ * The device's location (device.geo; user.geo is the user's home, not where the ad is seen) is in
+ * every geographic list the campaign has: country, region, metro, zip. A request without the
+ * field a list needs does not match it.
+ */
+function inGeo(req: BidRequest, c: Campaign): bool {
+  const any = c.countries.size + c.regions.size + c.metros.size + c.zips.size;
+  if (any == 0) return true;
+  const geo = req.device.geo;
+  if (!req.device.present || !geo.present) return false;
+  if (c.countries.size > 0 && !c.countries.has(geo.country)) return false;
+  if (c.regions.size > 0 && !c.regions.has(geo.region)) return false;
+  if (c.metros.size > 0 && !c.metros.has(geo.metro)) return false;
+  return c.zips.size == 0 || c.zips.has(geo.zip);
 }
 
 /**
