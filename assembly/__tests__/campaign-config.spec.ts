@@ -283,6 +283,14 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor('"weekdays":[7]')).toBe("campaigns[0].targeting.weekdays[0]: must be between 0 and 6");
     expect(errorFor('"hours":[3,3]')).toBe("campaigns[0].targeting.hours[1]: duplicate hour");
     expect(errorFor('"hours":[]')).toBe("campaigns[0].targeting.hours: empty: leave it out to bid at any hour");
+    // The campaign's own clock for its dayparting: UTC-12 to UTC+14, only with hours or weekdays.
+    const ny = parse(one('"id":"c","targeting":{"hours":[9],"daypart_utc_offset_minutes":-300},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
+    expect(ny.hasDaypartOffset).toBe(true);
+    expect(ny.daypartOffsetMinutes).toBe(-300);
+    expect(any.hasDaypartOffset).toBe(false);
+    expect(errorFor('"weekdays":[1],"daypart_utc_offset_minutes":840')).toBe("OK");
+    expect(errorFor('"hours":[1],"daypart_utc_offset_minutes":-721')).toBe("campaigns[0].targeting.daypart_utc_offset_minutes: must be between -720 and 840");
+    expect(errorFor('"daypart_utc_offset_minutes":60')).toBe("campaigns[0].targeting: daypart_utc_offset_minutes: needs hours or weekdays");
     expect(errorFor('"weekdays":"1"')).toBe("campaigns[0].targeting.weekdays: expected array");
   });
 

@@ -725,6 +725,21 @@ describe("decision: targeting", () => {
     expect(d.bid(0).campaign!.id.toString()).toBe("any");
   });
 
+  it("dayparting on the campaign's own clock (daypart_utc_offset_minutes), whatever the user's", () => {
+    // NOW is Monday 2024-01-01 00:00 UTC: Sunday 19:00 in New York (UTC-5).
+    const ny = (t: string): string => camp("c", 8000, '"targeting":{"daypart_utc_offset_minutes":-300,' + t + "},");
+    const at = (geo: string): string => request(IMP, SITE + ',"device":{"geo":{' + geo + "}}");
+    expect(priceOrReason(at(""), ny('"hours":[19],"weekdays":[0]'))).toBe(2000);
+    expect(priceOrReason(at(""), ny('"hours":[0]'))).toBe(nb(NoBid.NO_MATCH));
+    // The user's offset does not move the campaign's clock (it would for a campaign without one).
+    expect(priceOrReason(at('"utcoffset":60'), ny('"hours":[19]'))).toBe(2000);
+    expect(priceOrReason(at('"utcoffset":60'), camp("c", 8000, '"targeting":{"hours":[19]},'))).toBe(nb(NoBid.NO_MATCH));
+    // Two campaigns on two clocks in one request.
+    const d = decide(at('"utcoffset":60'), ny('"hours":[19]') + "," + camp("user", 9000, '"targeting":{"hours":[1]},'));
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("user"); // 01:00 on the user's clock, and it values more
+  });
+
   it("a bid names the creative's categories in the request's taxonomy when it has some there", () => {
     const t = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"cat":["IAB3"],"cat_by_taxonomy":{"7":["52"]}}');
     const in7 = decide(request(IMP, SITE + ',"cattax":7'), t);

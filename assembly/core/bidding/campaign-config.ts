@@ -186,9 +186,15 @@ export class CampaignConfigParser {
       else if (d.keyIs("schain_max_nodes")) c.schainMaxNodes = <i32>d.int(1, 100);
       else if (d.keyIs("hours")) c.hours = this.bits(0, 23, "hour");
       else if (d.keyIs("weekdays")) c.weekdays = this.bits(0, 6, "weekday");
+      else if (d.keyIs("daypart_utc_offset_minutes")) {
+        c.daypartOffsetMinutes = <i32>d.int(-720, 840);
+        c.hasDaypartOffset = true;
+      }
       else d.unknownKey();
       d.endMember();
     }
+    // A clock for dayparting that has no hours or weekdays to apply to is a mistake in the file.
+    if (!d.failed && c.hasDaypartOffset && c.hours == 0 && c.weekdays == 0) d.fail("daypart_utc_offset_minutes: needs hours or weekdays");
   }
 
   private sizes(c: Campaign): void {

@@ -69,6 +69,9 @@ export class Campaign {
   hours: u32 = 0;
   /** Dayparting: bit d set = bid on local weekday d (0 Sunday … 6 Saturday); 0 = any day. */
   weekdays: u32 = 0;
+  /** Dayparting on this fixed clock (minutes from UTC) instead of the user's; only with hasDaypartOffset. */
+  daypartOffsetMinutes: i32 = 0;
+  hasDaypartOffset: bool = false;
 
   /** Private-marketplace deal ids this campaign buys in (imp.pmp.deals; deals.ts). */
   deals: StringSet = new StringSet();

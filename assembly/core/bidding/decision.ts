@@ -84,6 +84,8 @@ export class DecisionEngine {
   /** The request's local hour and weekday for dayparting (set by decide(), on the clock it explains). */
   private hour: i32 = 0;
   private weekday: i32 = 0;
+  /** The decision's time (decide()'s nowMs), for campaigns that daypart on their own clock. */
+  private nowMs: i64 = 0;
   /** The request's user key for frequency caps (frequency.ts; 0: none), set by decide() when a campaign has a cap. */
   private userKey: u64 = 0;
   /** Per-user impression counts of frequency-capped campaigns: the filter's shared-data table; none by default. */
@@ -112,7 +114,7 @@ export class DecisionEngine {
    */
   private eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
     this.fitRefused = false;
-    if (!targets(req, c) || !c.allowsTime(this.hour, this.weekday)) return null;
+    if (!targets(req, c) || !this.inDaypart(c)) return null;
     const b = imp.banner;
     if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h)) {
       const cr = this.allowedOfSize(req, imp, c, b.w, b.h);
@@ -125,6 +127,16 @@ export class DecisionEngine {
       if (cr !== null) return cr;
     }
     return null;
+  }
+
+  /**
+   * The campaign's dayparting admits this moment: on its own clock when it has one
+   * (daypart_utc_offset_minutes), else on the request's (decide()).
+   */
+  @inline private inDaypart(c: Campaign): bool {
+    if (c.hours == 0 && c.weekdays == 0) return true;
+    if (!c.hasDaypartOffset) return c.allowsTime(this.hour, this.weekday);
+    return c.allowsTime(hourOf(this.nowMs, c.daypartOffsetMinutes), weekdayOf(this.nowMs, c.daypartOffsetMinutes));
   }
 
   /** The campaign's first creative of w×h that the exchange's rules allow (notes a refused one in `fitRefused`). */
@@ -186,6 +198,7 @@ export class DecisionEngine {
     // Dayparting runs on the user's clock when the request gives it (device.geo.utcoffset), else on
     // the filter's (utc_offset_minutes, the one the model's hour and weekday features use). Only
     // read when a campaign has dayparting (allowsTime() admits any hour otherwise).
+    this.nowMs = nowMs;
     if (table.dayparted) {
       const geo = req.device.geo;
       const offset = req.device.present && geo.present && geo.hasUtcoffset ? geo.utcoffset : settings.utcOffsetMinutes;
