@@ -50,7 +50,7 @@ const HELP: Readonly<Record<string, string>> = {
   nexus_replay_giveups_total: "Replay guard checks that gave up (answered as contention no-bids).",
   nexus_replay_evictions_total: "Replay guard entries evicted before their expiry (bucket full).",
   nexus_frequency_counted_total: "Charged wins of frequency-capped campaigns counted against their user's cap.",
-  nexus_frequency_evictions_total: "Frequency counts replaced by another user's in the same slot while their window was open (raise frequency_buckets).",
+  nexus_frequency_evictions_total: "Frequency counts replaced by another user's in a full bucket while their window was open (raise frequency_buckets).",
   nexus_frequency_giveups_total: "Frequency counts lost: the shared-data update gave up (CAS contention or a store error).",
   nexus_replay_claims_total: "Cross-pod replay claims started.",
   nexus_replay_claims_claimed_total: "Cross-pod replay claims won by this pod.",

@@ -192,9 +192,10 @@ const BYTES_PER_EXTRA_KEY = 384;
 
 /**
  * The shared data a plugin configuration needs: every slot of its reservation ring, every
- * replay bucket and every frequency-count bucket is a key of its own, created as bids come. A store with fewer keys would refuse
- * the ring's later slots, and each bid landing there would be a no-bid. Envoy's shared data has
- * no such limit; the standalone's store is fixed at start, so it is sized from the configuration.
+ * replay bucket and every frequency-count bucket is a key of its own, created as bids come. A
+ * store with fewer keys would refuse the ring's later slots, and each bid landing there would be
+ * a no-bid. Envoy's shared data has no such limit; the standalone's store is fixed at start, so
+ * it is sized from the configuration.
  */
 export function sharedDataSize(plugin: Record<string, unknown>): { bytes: number; maxKeys: number } {
   // Within the filter's accepted ranges (assembly/filter/config.ts): a value outside them is the
