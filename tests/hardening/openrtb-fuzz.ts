@@ -344,6 +344,8 @@ export interface CaseResult {
   reason?: string;
   problems: string[];
   body: Buffer;
+  /** The answer's body as text (a 200's BidResponse). */
+  answer: string;
   /** Bids refunded by loss notices. */
   refunded: number;
 }
@@ -383,7 +385,7 @@ export async function runValid(app: Standalone, c: ValidCase): Promise<CaseResul
     if (a.text !== "") problems.push("204 with a body");
   } else problems.push(`status ${a.status}: ${a.text.slice(0, 200)}`);
   const refunded = await settle(app, a, problems);
-  return { status: a.status, reason: a.headers["x-nexus-nobid-reason"], problems, body, refunded };
+  return { status: a.status, reason: a.headers["x-nexus-nobid-reason"], problems, body, answer: a.text, refunded };
 }
 
 /** A mutated request: 200/204/400/413 only, a 400 for anything JavaScript cannot parse, a sane 200. */
@@ -418,7 +420,7 @@ export async function runMutated(app: Standalone, c: MutatedCase): Promise<CaseR
     }
   }
   const refunded = await settle(app, a, problems);
-  return { status: a.status, reason: a.headers["x-nexus-nobid-reason"], problems, body, refunded };
+  return { status: a.status, reason: a.headers["x-nexus-nobid-reason"], problems, body, answer: a.text, refunded };
 }
 
 /** Bids of a 200 answer (for counting). */
