@@ -9,7 +9,7 @@ import { Str } from "../bytes/str";
 import { FeatureExtractor } from "../features/extract";
 import { FeatureVector } from "../features/feature-vector";
 import { LrModelPair } from "../model/lr-model";
-import { Campaign, CampaignTable, Creative, MAX_CAMPAIGNS } from "./campaign";
+import { Campaign, CampaignTable, Creative } from "./campaign";
 import { BudgetPort } from "./budget-port";
 import { ImpBid, formatBidId, formatTestBidId } from "./imp-bid";
 import { NoBid, reasonRank, worse } from "./reasons";
@@ -52,6 +52,13 @@ export class Decision {
     return unchecked(this.bids[i]);
   }
 
+  /** Bids of campaign `c` in this decision so far. */
+  bidsOf(c: Campaign): i32 {
+    let n = 0;
+    for (let i = 0; i < this.count; i++) if (unchecked(this.bids[i]).campaign === c) n++;
+    return n;
+  }
+
   noteImpReason(reason: i32): void {
     unchecked((this.impReasons[reason] += 1));
     // Keep the reason that got furthest down the pipeline.
@@ -90,13 +97,6 @@ export class DecisionEngine {
   private userKey: u64 = 0;
   /** Per-user impression counts of frequency-capped campaigns: the filter's shared-data table; none by default. */
   frequency: FrequencyPort = new FrequencyPort();
-  /**
-   * Bids of this request per campaign index (only for capped campaigns): each may be won, so an
-   * impression later in the request sees the user's count plus these. Reset by decide().
-   */
-  private readonly requestBids: StaticArray<i32> = new StaticArray<i32>(MAX_CAMPAIGNS);
-  private readonly requestBidCampaigns: StaticArray<i32> = new StaticArray<i32>(MAX_IMPS);
-  private requestBidCount: i32 = 0;
 
   constructor(hashBits: i32) {
     this.features = new FeatureExtractor(hashBits);
@@ -207,8 +207,6 @@ export class DecisionEngine {
     }
     // A request valued without the user's personal data may not be tied to the user's counts.
     this.userKey = table.frequencyCapped && !out.contextual ? userKeyOf(req) : 0;
-    for (let i = 0; i < this.requestBidCount; i++) unchecked((this.requestBids[unchecked(this.requestBidCampaigns[i])] = 0));
-    this.requestBidCount = 0;
     for (let i = 0; i < req.impCount; i++) {
       this.decideImp(req, i, model, table, settings, budget, nowMs, out);
     }
@@ -285,7 +283,8 @@ export class DecisionEngine {
           continue;
         }
         fkey = frequencyKey(camp, this.userKey);
-        const seen = <i64>this.frequency.countOf(camp, fkey, nowMs) + <i64>unchecked(this.requestBids[camp.index]);
+        // This request's earlier bids of the campaign may be won too: they count against the cap.
+        const seen = <i64>this.frequency.countOf(camp, fkey, nowMs) + <i64>out.bidsOf(camp);
         if (seen >= <i64>camp.frequencyCap) {
           reason = worse(reason, NoBid.FREQUENCY);
           continue;
@@ -353,7 +352,6 @@ export class DecisionEngine {
       slot.priceMicros = bestBid;
       formatTestBidId(slot);
       out.count++;
-      if (bestFrequencyKey != 0) this.countRequestBid(best.index); // as a live bid would
       return;
     }
     const reserved = budget.reserve(best, bestBid, slot);
@@ -375,14 +373,6 @@ export class DecisionEngine {
     }
     formatBidId(slot);
     out.count++;
-    if (bestFrequencyKey != 0) this.countRequestBid(best.index);
-  }
-
-  /** One more bid of capped campaign `index` in this request (see requestBids). */
-  private countRequestBid(index: i32): void {
-    const n = unchecked(this.requestBids[index]);
-    if (n == 0) unchecked((this.requestBidCampaigns[this.requestBidCount++] = index));
-    unchecked((this.requestBids[index] = n + 1));
   }
 }
 
