@@ -46,6 +46,26 @@ describe("FrequencyBucket", () => {
     expect(b.countOf(A, T0 + 1000 + HOUR)).toBe(1);
   });
 
+  it("another pod's impression (addAt): its window runs from when it was made there; an ended one counts nothing", () => {
+    const b = new FrequencyBucket();
+    // Made 10 minutes before it arrives: the window ends an hour after it was made.
+    const now = T0 + 600_000;
+    expect(b.addAt(A, T0, now, HOUR)).toBe(false);
+    expect(b.countOf(A, now)).toBe(1);
+    expect(b.countOf(A, T0 + HOUR - 1)).toBe(1);
+    expect(b.countOf(A, T0 + HOUR)).toBe(0);
+    // One more in the window open now, wherever it was made.
+    b.addAt(A, T0 + 300_000, now, HOUR);
+    b.add(A, now, HOUR);
+    expect(b.countOf(A, now)).toBe(3);
+    expect(b.countOf(A, T0 + HOUR)).toBe(0, "the window is still the first impression's");
+    // Two hours old in a one-hour window: nothing changes.
+    expect(b.addAt(B, T0 - 2 * HOUR, now, HOUR)).toBe(false);
+    expect(b.addAt(B, now - HOUR, now, HOUR)).toBe(false);
+    expect(b.countOf(B, now)).toBe(0);
+    expect(b.countOf(B, now - HOUR)).toBe(0);
+  });
+
   it("round-trips through its encoding; anything else reads as empty", () => {
     const b = new FrequencyBucket();
     b.add(A, T0, HOUR);

@@ -34,6 +34,19 @@ export class SharedFrequencyTable extends FrequencyPort {
    * when none is open. False when the count was lost (CAS give-up, a shared-data error).
    */
   count(key: u64, nowMs: i64, windowMs: i64): bool {
+    return this.countAt(key, nowMs, nowMs, windowMs, false);
+  }
+
+  /**
+   * Counts an impression another pod counted at `atMs` (frequency-fleet.ts), seen here at `nowMs`:
+   * its window runs from `atMs`. Counted in nexus_frequency_fleet_applied_total, not in
+   * nexus_frequency_counted_total (which stays this pod's own wins).
+   */
+  countFleet(key: u64, atMs: i64, nowMs: i64, windowMs: i64): bool {
+    return this.countAt(key, atMs, nowMs, windowMs, true);
+  }
+
+  private countAt(key: u64, atMs: i64, nowMs: i64, windowMs: i64, fleet: bool): bool {
     const k = this.bucketKey;
     k.build(<u32>(key % <u64>this.buckets));
     const b = this.bucket;
@@ -43,10 +56,10 @@ export class SharedFrequencyTable extends FrequencyPort {
         b.read(shared.ptr, shared.len);
         cas = shared.cas;
       } else b.clear();
-      const evicted = b.add(key, nowMs, windowMs);
+      const evicted = b.addAt(key, atMs, nowMs, windowMs);
       const w = setSharedData(k.buf, k.len, b.buf, FREQUENCY_BUCKET_BYTES, cas);
       if (w == Status.OK) {
-        metrics.inc(metrics.frequencyCounted);
+        metrics.inc(fleet ? metrics.frequencyFleetApplied : metrics.frequencyCounted);
         if (evicted) metrics.inc(metrics.frequencyEvictions);
         return true;
       }

@@ -49,6 +49,9 @@ export class FilterMetrics {
   frequencyCounted: u32 = 0;
   frequencyEvictions: u32 = 0;
   frequencyGiveUps: u32 = 0;
+  frequencyFleetApplied: u32 = 0;
+  frequencyFleetSent: u32 = 0;
+  frequencyFleetDropped: u32 = 0;
 
   define(): void {
     this.requests = defineMetric(MetricType.COUNTER, "nexus_bid_requests_total");
@@ -95,6 +98,9 @@ export class FilterMetrics {
     this.frequencyCounted = defineMetric(MetricType.COUNTER, "nexus_frequency_counted_total");
     this.frequencyEvictions = defineMetric(MetricType.COUNTER, "nexus_frequency_evictions_total");
     this.frequencyGiveUps = defineMetric(MetricType.COUNTER, "nexus_frequency_giveups_total");
+    this.frequencyFleetApplied = defineMetric(MetricType.COUNTER, "nexus_frequency_fleet_applied_total");
+    this.frequencyFleetSent = defineMetric(MetricType.COUNTER, "nexus_frequency_fleet_sent_total");
+    this.frequencyFleetDropped = defineMetric(MetricType.COUNTER, "nexus_frequency_fleet_dropped_total");
   }
 
   @inline inc(id: u32): void {

@@ -30,6 +30,7 @@ import { metrics } from "./metrics";
 import { body, replyJson, replyNoBid, replyError, replyErrorText, replyNoticeJson, replyNoticeError } from "./replies";
 import { queryParam, parseCpmToMicros, parseFrequencyKey } from "./query";
 import { SharedFrequencyTable } from "./frequency-table";
+import { FleetCounts } from "./frequency-fleet";
 import { ensureU64, fetchAddU64 } from "./shared";
 import { KEY_VM_SEQ, KEY_RESV_CURSOR } from "./keys";
 import { vmSeqStart } from "./vm-seq";
@@ -52,6 +53,8 @@ export class NexusRoot extends RootContext {
   reply: ReplySettings = new ReplySettings();
   ledger: SharedLedger = new SharedLedger();
   frequency: SharedFrequencyTable = new SharedFrequencyTable();
+  /** This pod's counted wins on their way to the other pods, and theirs to here (frequency-fleet.ts). */
+  fleet: FleetCounts = new FleetCounts();
   sync: HostSync = new HostSync(this);
   replay: ReplayGuard = new ReplayGuard();
   claims: ReplayClaims = new ReplayClaims(this);
@@ -96,6 +99,7 @@ export class NexusRoot extends RootContext {
     this.frequency.buckets = <u32>cfg.frequencyBuckets;
     this.frequency.retries = cfg.casRetries;
     this.engine.frequency = this.frequency;
+    this.fleet.configure(cfg.casRetries);
     viewOf(cfg.currency, this.settings.currency);
     this.settings.utcOffsetMinutes = cfg.utcOffsetMinutes;
     this.settings.gdprVendorId = cfg.gdprVendorId;
@@ -145,6 +149,7 @@ export class NexusRoot extends RootContext {
   onTick(): void {
     this.replay.refreshSeeds();
     this.podTag.read();
+    this.fleet.flush(); // before the sync: a leader sends its own counts of this tick too
     this.sync.tick(nowMs());
   }
 
@@ -328,7 +333,9 @@ export class NexusRoot extends RootContext {
     const slot = this.ledger.slot;
     const rt = this.ledger.runtimeById(slot.campaignId, slot.campaignIdLen);
     if (rt === null || rt.campaign.frequencyCap == 0) return;
-    this.frequency.count(key, this.ledger.nowMs, rt.campaign.frequencyWindowMs);
+    const now = this.ledger.nowMs;
+    const windowMs = rt.campaign.frequencyWindowMs;
+    if (this.frequency.count(key, now, windowMs)) this.fleet.note(key, now, windowMs);
   }
 
   private replyNotice(result: i32): void {

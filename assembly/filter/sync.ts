@@ -19,6 +19,7 @@ import { Str } from "../core/bytes/str";
 import { ConfigDoc } from "../core/config/config-doc";
 import { CampaignConfigParser, CAMPAIGN_SCRATCH_BYTES } from "../core/bidding/campaign-config";
 import { sha256 } from "../core/hash/sha256";
+import { MAX_FREQUENCY_WINDOW_S } from "../core/bidding/frequency";
 import { SpendPlan, } from "../core/pacing/spend-plan";
 import { clamp } from "../core/pacing/pid";
 import { dayNumber, msIntoDay, localMinutes } from "../core/features/time";
@@ -51,7 +52,8 @@ const SWEEP_SLICE_MAX: i64 = 4096;
 export class HostSync {
   readonly root: NexusRoot;
   private readonly hdrs: HeaderMapWriter = new HeaderMapWriter(8, 2048);
-  private readonly out: ByteWriter = new ByteWriter(64 * 1024);
+  /** A report: ~300 bytes a campaign, plus up to 1,024 frequency counts of ~50 bytes. */
+  private readonly out: ByteWriter = new ByteWriter(192 * 1024);
   private readonly bytes: HostBytes = new HostBytes();
   private readonly token: CallToken = new CallToken();
   private readonly statusBytes: HostBytes = new HostBytes();
@@ -105,11 +107,14 @@ export class HostSync {
     this.refreshCampaigns();
     this.publishVmStatus(now);
     const steady = steadyMs(now);
+    const wasLeader = this.leader;
     if (this.tryLead(now)) {
       const due = this.lastSyncMs < 0 || steady - this.lastSyncMs >= <i64>this.root.config.syncPeriodMs;
       if (this.syncToken == 0 && due) this.sendSync(now, steady);
       this.sweep();
       this.pace(now, steady);
+    } else if (wasLeader) {
+      this.root.fleet.giveBack();
     }
   }
 
@@ -320,7 +325,17 @@ export class HostSync {
       w.i64(<i64>(rt.multiplier * 1e6));
       w.byte(0x7d);
     }
-    w.ascii("]}");
+    w.ascii("]");
+    // This pod's counted wins of capped campaigns, for the other pods (frequency-fleet.ts).
+    const fleet = this.root.fleet;
+    fleet.take();
+    fleet.writeReport(w);
+    w.byte(0x7d);
+    if (w.overflowed) {
+      metrics.inc(metrics.syncFailed);
+      log(LogLevel.ERROR, "nexus: sync report larger than " + w.capacity.toString() + " bytes; not sent");
+      return;
+    }
     this.syncToken = this.call("POST", "/nexus/v1/sync", w.base, w.len);
   }
 
@@ -363,16 +378,18 @@ export class HostSync {
     getBufferBytes(BufferType.HTTP_CALL_RESPONSE_BODY, 0, bodySize, this.bytes);
     const ptr = this.bytes.ok ? this.bytes.ptr : 0;
     const len = this.bytes.ok ? this.bytes.len : 0;
-    if (which == 1) this.onSyncAnswer(ptr, len, steady);
+    if (which == 1) this.onSyncAnswer(ptr, len, steady, now);
     else if (which == 2) this.onConfig(ptr, len);
     else this.onModel(ptr, len, steady);
     this.bytes.release();
   }
 
-  private onSyncAnswer(ptr: usize, len: i32, steady: i64): void {
+  private onSyncAnswer(ptr: usize, len: i32, steady: i64, now: i64): void {
     const d = this.doc;
     d.start(ptr, len);
     let configVersion: i64 = -1;
+    // Hosts without fleet counts (memory budget: one pod) do not say: the counts are then delivered.
+    let fleetAccepted = true;
     let modelVersion = "";
     let modelSha = "";
     if (d.beginObject()) {
@@ -389,6 +406,8 @@ export class HostSync {
             }
           }
         } else if (d.keyIs("grants")) this.applyGrants();
+        else if (d.keyIs("frequency_accepted")) fleetAccepted = d.bool();
+        else if (d.keyIs("frequency_counts")) this.applyFleetCounts(now);
         else d.skip(); // newer hosts may send more
         d.endMember();
       }
@@ -399,6 +418,7 @@ export class HostSync {
       return;
     }
     metrics.inc(metrics.syncOk);
+    if (fleetAccepted) this.root.fleet.accepted();
     this.publishStatus();
     if (configVersion >= 0 && configVersion != this.publishedConfigVersion() && this.configToken == 0) {
       this.pendingConfigVersion = configVersion;
@@ -446,6 +466,41 @@ export class HostSync {
           f.applyTo(rt);
           savePaceState(rt);
         }
+      }
+      d.endMember();
+      i++;
+    }
+  }
+
+  /**
+   * The other pods' counted wins, `[["<key hex>",<at ms>,<window s>],...]`: each one more count of
+   * its key here, in the window it opened on its pod. A count from a clock ahead of this one is
+   * taken as made now; one whose window has ended, or with a malformed key, counts nothing.
+   */
+  private applyFleetCounts(now: i64): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    const table = this.root.frequency;
+    let i = 0;
+    while (d.nextElement(i)) {
+      let key: u64 = 0;
+      let at: i64 = -1;
+      let windowS: i64 = 0;
+      if (d.beginArray()) {
+        let j = 0;
+        while (d.nextElement(j)) {
+          if (j == 0) key = hexKey(d.string());
+          else if (j == 1) at = d.int(0, i64.MAX_VALUE);
+          else if (j == 2) windowS = d.int(1, MAX_FREQUENCY_WINDOW_S);
+          else d.skip();
+          d.endMember();
+          j++;
+        }
+      }
+      if (!d.failed && key != 0 && at >= 0 && windowS > 0) {
+        if (at > now) at = now;
+        const windowMs = windowS * 1000;
+        if (at + windowMs > now) table.countFleet(key, at, now, windowMs);
       }
       d.endMember();
       i++;
@@ -654,6 +709,18 @@ function hexTo(hex: string, out: usize): bool {
     store<u8>(out + <usize>i, <u8>((hi << 4) | lo));
   }
   return true;
+}
+
+/** A count key as the report writes it (16 hex digits, not 0), else 0. */
+function hexKey(hex: string): u64 {
+  if (hex.length != 16) return 0;
+  let v: u64 = 0;
+  for (let i = 0; i < 16; i++) {
+    const d = hexVal(hex.charCodeAt(i));
+    if (d < 0) return 0;
+    v = (v << 4) | <u64>d;
+  }
+  return v;
 }
 
 function hexVal(c: i32): i32 {

@@ -14,6 +14,7 @@ import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.
 import { limitsOf, MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
 import { BudgetStateFile, readBudgetStateText } from "./control/budget-state-file.ts";
 import { podIdOf, RedisBudgetSource, startRedisBudgetSource } from "./control/budget-redis.ts";
+import { FleetFrequencyMetrics, RedisFleetFrequency } from "./control/fleet-frequency.ts";
 import { FleetOverrides } from "./control/fleet-overrides.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
@@ -167,6 +168,13 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     peers.start();
   }
   const notices = new NoticeForwardService(peers, new NoticeForwardMetrics(metrics.registry));
+  // Counted wins of frequency-capped campaigns, swapped with the other pods (closed with the control server).
+  if (cfg.budget.source === "redis") {
+    sync.frequency = new RedisFleetFrequency({
+      url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, commandTimeoutMs: cfg.budget.redisTimeoutMs,
+      metrics: new FleetFrequencyMetrics(metrics.registry), log,
+    });
+  }
   if (peers) sync.onPodTag = (tag) => peers!.setTag(tag);
   const reloader = new CampaignReloader({ catalog, path: cfg.campaignsPath, log });
   const reloadCampaigns = (trigger: ReloadTrigger) => reloader.reload(trigger);

@@ -1,6 +1,6 @@
 // Shared by the deployment tests: YAML loading, Envoy config lookups, image tags, Kubernetes
 // quantities, PromQL metric names, Prometheus relabelling, and a scraped standalone bidder.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -197,8 +197,12 @@ export function relabelNames(names: Iterable<string>, configs: any[]): Set<strin
 }
 
 /** Metric names defined by the host with prom-client (host/src/server/host-metrics.ts). */
+/** The metrics the host defines: host-metrics.ts and the services that keep their own (control/*.ts). */
 export function hostMetricNames(): Set<string> {
-  const src = read("host/src/server/host-metrics.ts");
+  const src = [
+    "host/src/server/host-metrics.ts",
+    ...readdirSync(join(ROOT, "host/src/control")).filter((f) => f.endsWith(".ts")).map((f) => `host/src/control/${f}`),
+  ].map(read).join("\n");
   const out = new Set<string>();
   for (const m of src.matchAll(/new (Counter|Gauge|Histogram|Summary)\(\{\s*name:\s*"([^"]+)"/g)) {
     out.add(m[2]!);

@@ -27,6 +27,8 @@ export interface PodOptions {
   bidPort?: number;
   /** budget.noticeForwardUrl: where the other pods send notices of this pod's bids. */
   noticeForwardUrl?: string;
+  /** The campaign set (default: tests/fixtures/campaigns/test-campaigns.json). */
+  campaigns?: unknown;
 }
 
 /** The pods' plugin settings: guard and claims on, a decision budget this shared machine meets. */
@@ -38,6 +40,7 @@ function podOptions(name: string, o: PodOptions): TestBidderOptions {
     vms: o.vms ?? 2,
     vmMode: o.vmMode ?? "inline",
     plugin: { ...POD_PLUGIN, ...(o.plugin ?? {}) },
+    ...(o.campaigns !== undefined ? { campaigns: o.campaigns } : {}),
     // Budgets leased from the same Redis (distinct pod ids), paced fast (the daily budget over a
     // minute, 10 s slices) so that every pod holds money from its first syncs.
     budget: { source: "redis", redisUrl: o.redisUrl, keyPrefix: o.keyPrefix, podId: name, pacingSeconds: 60, leaseSeconds: 10, minSliceMicros: 1_000_000, redisTimeoutMs: 200, ...(o.replayRedisTimeoutMs !== undefined ? { replayRedisTimeoutMs: o.replayRedisTimeoutMs } : {}), ...(o.noticeForwardUrl ? { noticeForwardUrl: o.noticeForwardUrl } : {}) },
@@ -142,9 +145,9 @@ export async function deleteTestKeys(redis: Redis, keyPrefix: string): Promise<n
  * in its before(), closed and their keys deleted in its after(). Read `a` and `b` from the
  * returned object once the block's tests run.
  */
-export function twoPodsOnSharedRedis(tag: string, o: Omit<PodOptions, "redisUrl" | "keyPrefix"> = {}): { a: HardeningBidder; b: HardeningBidder } {
+export function twoPodsOnSharedRedis(tag: string, o: Omit<PodOptions, "redisUrl" | "keyPrefix"> = {}): { a: HardeningBidder; b: HardeningBidder; keyPrefix: string } {
   const keyPrefix = uniquePrefix(tag);
-  const pods = {} as { a: HardeningBidder; b: HardeningBidder };
+  const pods = { keyPrefix } as { a: HardeningBidder; b: HardeningBidder; keyPrefix: string };
   let redis: Redis | undefined;
   before(async () => {
     redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });

@@ -146,6 +146,17 @@ export class FrequencyBucket {
    * another key's open count.
    */
   add(key: u64, nowMs: i64, windowMs: i64): bool {
+    return this.addAt(key, nowMs, nowMs, windowMs);
+  }
+
+  /**
+   * Counts an impression made at `atMs` (another pod's, learned later) as seen at `nowMs`: one more
+   * in the key's window open now, else a new window that ends at `atMs + windowMs` (the window
+   * opened where the impression was). An impression whose window has already ended counts nothing
+   * (false, no change). True when the count replaced another key's open count.
+   */
+  addAt(key: u64, atMs: i64, nowMs: i64, windowMs: i64): bool {
+    if (atMs + windowMs <= nowMs) return false;
     let victim = 0;
     let victimEnd = i64.MAX_VALUE;
     for (let i = 0; i < FREQUENCY_ENTRIES; i++) {
@@ -169,7 +180,7 @@ export class FrequencyBucket {
     }
     const e = this.entry(victim);
     store<u64>(e, key);
-    store<i64>(e, nowMs + windowMs, 8);
+    store<i64>(e, atMs + windowMs, 8);
     store<u32>(e, 1, 16);
     return victimEnd != i64.MIN_VALUE;
   }

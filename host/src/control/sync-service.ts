@@ -7,6 +7,7 @@ import { limitsOf, sameLimits, type BudgetLease, type BudgetSource, type Campaig
 import type { ModelRegistry } from "./model-registry.ts";
 import type { Logger } from "../log.ts";
 import type { LeasedOverrides } from "./fleet-overrides.ts";
+import { MAX_REPORT_COUNTS, parseFrequencyCount, type FleetFrequency, type FrequencyCount } from "./fleet-frequency.ts";
 
 export interface SyncReportCampaign {
   id: string;
@@ -38,12 +39,18 @@ export interface SyncReport {
   /** The tag in the filter's notice URLs (8 hex digits, assembly/filter/pod-tag.ts); undefined from filters that do not send it. */
   pod_tag: string | undefined;
   campaigns: SyncReportCampaign[];
+  /** Wins of frequency-capped campaigns this pod counted since its last report (fleet-frequency.ts); malformed ones dropped. */
+  frequency_counts: FrequencyCount[];
 }
 
 export interface SyncAnswer {
   config_version: number;
   model: { version: string; sha256: string } | null;
   grants: Array<SyncGrant>;
+  /** With a fleet store only: false when the report's counts were not stored (the filter sends them again). */
+  frequency_accepted?: boolean;
+  /** With a fleet store only: the other pods' counted wins, as ["<key hex>", at ms, window s]. */
+  frequency_counts?: Array<[string, number, number]>;
 }
 
 export interface SyncGrant {
@@ -121,6 +128,8 @@ export class SyncService {
   onPodTag: ((tag: string) => void) | undefined;
   /** Told the fleet override each lease read (Redis source: fleet-overrides.ts lays it over the catalog). */
   overrides: LeasedOverrides | undefined;
+  /** Where the pods swap counted wins of capped campaigns (Redis budget source); undefined: one pod, nothing to swap. */
+  frequency: FleetFrequency | undefined;
 
   constructor(
     private readonly podId: string,
@@ -151,9 +160,17 @@ export class SyncService {
     // All leases at once: with Redis stalled, one probes and the others fail at once (budget-redis),
     // instead of one command timeout per campaign in turn, past the filter's sync_timeout_ms.
     const leases = this.catalog.campaigns.map((c) => this.leaseOne(c, reported.get(c.id), report, nowMs, returning));
+    // Alongside the leases: the exchange never throws (a failure is "not accepted").
+    const exchange = this.frequency?.exchange(report.frequency_counts);
     const grants = (await Promise.all(leases)).filter((g): g is SyncGrant => g !== null);
     if (returning) returning.syncs++;
-    return { config_version: this.catalog.version, model: this.models.announcement(), grants };
+    const answer: SyncAnswer = { config_version: this.catalog.version, model: this.models.announcement(), grants };
+    if (exchange) {
+      const fq = await exchange;
+      answer.frequency_accepted = fq.accepted;
+      answer.frequency_counts = fq.counts.map((c) => [c.key, c.atMs, c.windowS]);
+    }
+    return answer;
   }
 
   /**
@@ -337,6 +354,9 @@ function parseReport(body: unknown): SyncReport {
     pod_tag: typeof b.pod_tag === "string" && /^[0-9a-f]{8}$/.test(b.pod_tag) ? b.pod_tag : undefined,
     utc_offset_minutes:
       typeof b.utc_offset_minutes === "number" && Number.isInteger(b.utc_offset_minutes) && Math.abs(b.utc_offset_minutes) <= 840 ? b.utc_offset_minutes : undefined,
+    frequency_counts: (Array.isArray(b.frequency_counts) ? b.frequency_counts.slice(0, MAX_REPORT_COUNTS) : [])
+      .map(parseFrequencyCount)
+      .filter((c): c is FrequencyCount => c !== null),
     campaigns: campaigns
       .filter((c): c is Record<string, unknown> => typeof c === "object" && c !== null && typeof (c as { id?: unknown }).id === "string")
       .map((c) => ({

@@ -83,6 +83,7 @@ export class ControlServer {
     await closeServer(this.server);
     await this.d.replay?.close();
     await this.d.notices?.close();
+    await this.d.sync.frequency?.close();
   }
 
   /** Adds the standalone hooks (filter metrics, VM readiness, extra state) once the VMs exist. */

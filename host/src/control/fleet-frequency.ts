@@ -1,0 +1,224 @@
+// Frequency counts across pods (docs/SYNC_PROTOCOL.md, "Frequency counts"; the filter's side is
+// assembly/filter/frequency-fleet.ts). Each pod's filter counts the wins it charges in its own
+// shared data; its sync report carries them here ("frequency_counts"), this host appends them to
+// one Redis stream every pod's host shares, and the sync answer carries the other pods' counts
+// back, which the filter adds to its buckets.
+//
+// Stream: nexus:<prefix>:frequency, one entry per report with counts:
+//   i = this host process's instance id (random per process: its own entries are skipped),
+//   c = the counts, "<key hex>:<at ms>:<window s>" joined by ",".
+// Trimmed to about MAX_STREAM_ENTRIES entries, and it expires a day after the last append.
+//
+// A host starts reading at the stream's end: a new pod learns the counts made from then on, not
+// those made before it started (a cap fails open for those users, never closed). The same holds
+// after a host restart, which is what keeps a restarted host from handing its filter counts the
+// filter has already applied. Redis down: the report's counts are refused ("frequency_accepted":
+// false: the filter sends them again with its next report) and nothing comes back.
+import { randomBytes } from "node:crypto";
+import type { Redis } from "ioredis";
+import { Counter, Gauge, type Registry } from "prom-client";
+import { loadIoredis } from "../lazy-deps.ts";
+import type { Logger } from "../log.ts";
+
+/** One counted win: the (campaign, user) count key, when it was counted (wall-clock ms), the window it opened (s). */
+export interface FrequencyCount {
+  key: string;
+  atMs: number;
+  windowS: number;
+}
+
+/** Longest frequency_cap.seconds (assembly/core/bidding/frequency.ts MAX_FREQUENCY_WINDOW_S). */
+export const MAX_FREQUENCY_WINDOW_S = 365 * 86_400;
+/** Counts accepted from one report (the filter sends at most 1,024). */
+export const MAX_REPORT_COUNTS = 4096;
+/** Counts in one answer at most: what the filter's sync answer parser is sized for. */
+export const MAX_ANSWER_COUNTS = 2048;
+/** Stream entries kept (approximately: MAXLEN ~). */
+const MAX_STREAM_ENTRIES = 100_000;
+const STREAM_TTL_MS = 86_400_000;
+/** Stream entries read per XREAD; at most READS_PER_EXCHANGE reads per sync. */
+const READ_BATCH = 64;
+const READS_PER_EXCHANGE = 4;
+
+const KEY_RE = /^[0-9a-f]{16}$/;
+
+/** A count of a report as the filter writes it (["<16 hex>", at ms, window s]), else null. */
+export function parseFrequencyCount(v: unknown): FrequencyCount | null {
+  if (!Array.isArray(v) || v.length !== 3) return null;
+  const [key, atMs, windowS] = v as unknown[];
+  if (typeof key !== "string" || !KEY_RE.test(key) || key === "0000000000000000") return null;
+  if (typeof atMs !== "number" || !Number.isSafeInteger(atMs) || atMs < 0) return null;
+  if (typeof windowS !== "number" || !Number.isSafeInteger(windowS) || windowS < 1 || windowS > MAX_FREQUENCY_WINDOW_S) return null;
+  return { key, atMs, windowS };
+}
+
+/** The stream's encoding of counts ("<key>:<at>:<window>" joined by ","), and back (malformed parts skipped). */
+export function encodeCounts(counts: readonly FrequencyCount[]): string {
+  return counts.map((c) => `${c.key}:${c.atMs}:${c.windowS}`).join(",");
+}
+
+export function decodeCounts(s: string): FrequencyCount[] {
+  const out: FrequencyCount[] = [];
+  for (const part of s.split(",")) {
+    const f = part.split(":");
+    const c = f.length === 3 ? parseFrequencyCount([f[0], Number(f[1]), Number(f[2])]) : null;
+    if (c) out.push(c);
+  }
+  return out;
+}
+
+export interface FrequencyExchangeResult {
+  /** False: the report's counts were not stored (the filter sends them again). */
+  accepted: boolean;
+  /** The other pods' counts since the last exchange. */
+  counts: FrequencyCount[];
+}
+
+/** Where pods swap counted wins. */
+export interface FleetFrequency {
+  exchange(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult>;
+  close(): Promise<void>;
+}
+
+export function frequencyStreamKey(keyPrefix: string): string {
+  return `nexus:${keyPrefix}:frequency`;
+}
+
+export class FleetFrequencyMetrics {
+  readonly counts: Counter<"direction">;
+  readonly errors: Counter;
+  readonly lag: Gauge;
+
+  constructor(registry: Registry) {
+    this.counts = new Counter({
+      name: "nexus_host_frequency_fleet_counts_total",
+      help: "Frequency counts of capped campaigns exchanged with the other pods through Redis: sent (this pod's wins), received (the other pods')",
+      labelNames: ["direction"],
+      registers: [registry],
+    });
+    this.errors = new Counter({ name: "nexus_host_frequency_fleet_errors_total", help: "Frequency count exchanges that failed (Redis down or slow): the filter sends its counts again", registers: [registry] });
+    this.lag = new Gauge({
+      name: "nexus_host_frequency_fleet_lag_seconds",
+      help: "How far behind the other pods' counts this host is: 0 when its last exchange read the stream to its end, else the age of the last entry it handed to its filter",
+      registers: [registry],
+    });
+  }
+}
+
+export interface RedisFleetFrequencyOptions {
+  url: string;
+  keyPrefix: string;
+  commandTimeoutMs: number;
+  metrics?: FleetFrequencyMetrics;
+  log?: Logger;
+}
+
+export class RedisFleetFrequency implements FleetFrequency {
+  private readonly redis: Redis;
+  private readonly key: string;
+  /** This process's entries carry it: they are skipped when read back. */
+  readonly instance = randomBytes(8).toString("hex");
+  /** The last stream id read; null until the first exchange found the stream's end. */
+  private cursor: string | null = null;
+  private closed = false;
+
+  constructor(private readonly o: RedisFleetFrequencyOptions) {
+    this.key = frequencyStreamKey(o.keyPrefix);
+    this.redis = new (loadIoredis().Redis)(o.url, {
+      commandTimeout: o.commandTimeoutMs,
+      connectTimeout: Math.max(1000, o.commandTimeoutMs * 5),
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times: number) => Math.min(50 * times, 500),
+    });
+    this.redis.on("error", (err: Error) => o.log?.debug({ event: "frequency_redis_error", err: err.message }, "frequency count stream error"));
+    this.redis.on("connect", () => this.redis.stream?.unref?.());
+  }
+
+  async exchange(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult> {
+    if (this.closed) return { accepted: false, counts: [] };
+    let accepted = false;
+    try {
+      // The end of the stream before this host's first append: counts from then on are new.
+      if (this.cursor === null) this.cursor = await this.lastId();
+      if (counts.length > 0) await this.append(counts);
+      accepted = true; // stored: a failed read below must not make the filter send them twice
+      this.o.metrics?.counts.inc({ direction: "sent" }, counts.length);
+      const received = await this.readOthers();
+      this.o.metrics?.counts.inc({ direction: "received" }, received.length);
+      return { accepted, counts: received };
+    } catch (err) {
+      this.o.metrics?.errors.inc();
+      this.o.log?.warn({ event: "frequency_exchange_failed", err: (err as Error).message }, "frequency counts not exchanged with the other pods (Redis)");
+      return { accepted, counts: [] };
+    }
+  }
+
+  private async lastId(): Promise<string> {
+    const last = (await this.redis.xrevrange(this.key, "+", "-", "COUNT", 1)) as Array<[string, string[]]>;
+    return last[0]?.[0] ?? "0-0";
+  }
+
+  private async append(counts: readonly FrequencyCount[]): Promise<void> {
+    const r = await this.redis
+      .multi()
+      .xadd(this.key, "MAXLEN", "~", MAX_STREAM_ENTRIES, "*", "i", this.instance, "c", encodeCounts(counts))
+      .pexpire(this.key, STREAM_TTL_MS)
+      .exec();
+    const failed = r?.find(([err]) => err !== null);
+    if (r === null || failed) throw failed?.[0] ?? new Error("frequency append: transaction discarded");
+  }
+
+  /**
+   * The other pods' counts after the cursor: whole entries only, up to MAX_ANSWER_COUNTS (an entry
+   * that would go over waits for the next exchange, unless it is the first). The cursor moves only
+   * when the whole read succeeded: a failed read hands nothing and loses nothing.
+   */
+  private async readOthers(): Promise<FrequencyCount[]> {
+    const out: FrequencyCount[] = [];
+    let cursor = this.cursor!;
+    let caughtUp = false;
+    reads: for (let read = 0; read < READS_PER_EXCHANGE; read++) {
+      const res = (await this.redis.xread("COUNT", READ_BATCH, "STREAMS", this.key, cursor)) as Array<[string, Array<[string, string[]]>]> | null;
+      const entries = res?.[0]?.[1] ?? [];
+      for (const [id, fields] of entries) {
+        const f = fieldsOf(fields);
+        if (f.i !== this.instance && f.c !== undefined) {
+          const counts = decodeCounts(f.c);
+          if (out.length > 0 && out.length + counts.length > MAX_ANSWER_COUNTS) break reads;
+          out.push(...counts);
+        }
+        cursor = id;
+      }
+      if (entries.length < READ_BATCH) {
+        caughtUp = true;
+        break;
+      }
+    }
+    this.cursor = cursor;
+    // 0 when the stream was read to its end, else the age of the last entry handed.
+    const ms = Number(cursor.split("-")[0]);
+    this.o.metrics?.lag.set(caughtUp || !(ms > 0) ? 0 : Math.max(0, Date.now() - ms) / 1000);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+}
+
+function fieldsOf(fields: string[]): { i?: string; c?: string } {
+  const out: { i?: string; c?: string } = {};
+  for (let k = 0; k + 1 < fields.length; k += 2) {
+    if (fields[k] === "i") out.i = fields[k + 1];
+    else if (fields[k] === "c") out.c = fields[k + 1];
+  }
+  return out;
+}

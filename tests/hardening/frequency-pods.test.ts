@@ -1,0 +1,62 @@
+// Frequency caps across pods (docs/CAMPAIGNS.md "Frequency caps"): two standalone bidders ("pods":
+// their own VMs and shared data) on the real Redis under a test key prefix, the test campaign
+// capped at two impressions a user. A user's wins on either pod count on both: each pod's filter
+// reports its counted wins with its sync, its host appends them to the fleet's stream, and the
+// other pod's host hands them to its filter with its next sync answer.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { FIXTURES, get, noticeUrl, post, README_REQUEST } from "../helpers/bidder.ts";
+import { filterMetric, until, type HardeningBidder } from "./helpers.ts";
+import { SHARED_REDIS_URL, twoPodsOnSharedRedis } from "./replay-pods.ts";
+import { frequencyStreamKey } from "../../host/src/control/fleet-frequency.ts";
+
+const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+set.campaigns[0].frequency_cap = { impressions: 2, seconds: 3600 };
+
+let ids = 0;
+async function bid(pod: HardeningBidder, user: string): Promise<{ nurl: string } | string> {
+  const body = JSON.stringify({ ...JSON.parse(README_REQUEST), id: `fqpods-${process.pid}-${++ids}`, user: { id: user } });
+  const r = await post(`${pod.bidUrl}/openrtb2/bid`, body);
+  if (r.status === 204) return String(r.headers["x-nexus-nobid-reason"]);
+  assert.equal(r.status, 200, r.text);
+  return r.json().seatbid[0].bid[0];
+}
+async function win(pod: HardeningBidder, user: string): Promise<void> {
+  const b = await bid(pod, user);
+  assert.ok(typeof b !== "string", `no bid for ${user}: ${b}`);
+  assert.equal((await get(noticeUrl(b.nurl, "0.9"))).json().status, "charged");
+}
+
+describe("frequency caps across two pods on one Redis", () => {
+  const pods = twoPodsOnSharedRedis("fqpods", { campaigns: set });
+
+  it("one win on each pod reaches a cap of two on both pods", async () => {
+    const { a, b } = pods;
+    await win(a, "zed");
+    await win(b, "zed");
+    // Each pod counted one win itself; the other's arrives with a sync or two.
+    await until(async () => (await bid(a, "zed")) === "frequency" && (await bid(b, "zed")) === "frequency", 15_000, "zed capped on both pods");
+    assert.ok(filterMetric(a, "nexus_frequency_fleet_applied_total") >= 1n);
+    assert.ok(filterMetric(b, "nexus_frequency_fleet_applied_total") >= 1n);
+    const redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      // One stream entry per report with counts: a's and b's (deleted with the test's keys).
+      assert.ok((await redis.xlen(frequencyStreamKey(pods.keyPrefix))) >= 2);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("a win on one pod counts on the other: the user gets one more impression there, not two", async () => {
+    const { a, b } = pods;
+    const applied = filterMetric(b, "nexus_frequency_fleet_applied_total");
+    await win(a, "yan");
+    await until(() => filterMetric(b, "nexus_frequency_fleet_applied_total") > applied, 15_000, "a's count applied on b");
+    await win(b, "yan");
+    assert.equal(await bid(b, "yan"), "frequency", "capped on b at once: one win there, one from a");
+    await until(async () => (await bid(a, "yan")) === "frequency", 15_000, "yan capped on a");
+  });
+});

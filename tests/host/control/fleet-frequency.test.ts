@@ -1,0 +1,140 @@
+// The hosts' stream of counted wins (host/src/control/fleet-frequency.ts) on the real Redis, under
+// test key prefixes: what one host appends the others read, never their own; a host reads from
+// the stream's end at its start; answers are paged; malformed counts are dropped; Redis down
+// refuses the report's counts (the filter resends them).
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Registry } from "prom-client";
+import {
+  FleetFrequencyMetrics, MAX_ANSWER_COUNTS, RedisFleetFrequency, decodeCounts, encodeCounts, frequencyStreamKey, parseFrequencyCount,
+  type FrequencyCount,
+} from "../../../host/src/control/fleet-frequency.ts";
+import { deleteKeysStartingWith, freePort, sharedRedisPrefixes } from "../../helpers/redis-server.ts";
+
+const REDIS_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+function counts(n: number, from = 0): FrequencyCount[] {
+  return Array.from({ length: n }, (_, i) => ({ key: (from + i + 1).toString(16).padStart(16, "0"), atMs: 1_765_000_000_000 + from + i, windowS: 3600 }));
+}
+
+describe("frequency counts: the report's parser and the stream's encoding", () => {
+  it("takes [16 hex digits, at ms, window s] and nothing else", () => {
+    assert.deepEqual(parseFrequencyCount(["00000000000000ff", 5, 60]), { key: "00000000000000ff", atMs: 5, windowS: 60 });
+    for (const bad of [
+      ["00000000000000FF", 5, 60], // upper case: the filter writes lower case
+      ["0000000000000000", 5, 60], // no key
+      ["ff", 5, 60],
+      ["00000000000000ff", -1, 60],
+      ["00000000000000ff", 1.5, 60],
+      ["00000000000000ff", 5, 0],
+      ["00000000000000ff", 5, 365 * 86_400 + 1],
+      ["00000000000000ff", 5],
+      { key: "00000000000000ff" },
+    ]) {
+      assert.equal(parseFrequencyCount(bad), null, JSON.stringify(bad));
+    }
+  });
+
+  it("encodes and decodes the stream's field; malformed parts are skipped", () => {
+    const c = counts(3);
+    assert.deepEqual(decodeCounts(encodeCounts(c)), c);
+    assert.deepEqual(decodeCounts(`${encodeCounts(c)},zz:1:2,,0000000000000001:x:5`), c);
+  });
+});
+
+describe("frequency counts: hosts on one Redis stream", () => {
+  const redis = sharedRedisPrefixes("fleet-frequency");
+
+  function host(keyPrefix: string, registry = new Registry()): RedisFleetFrequency {
+    return new RedisFleetFrequency({ url: REDIS_URL, keyPrefix, commandTimeoutMs: 500, metrics: new FleetFrequencyMetrics(registry) });
+  }
+  /** The client connects on its own and never queues: the first exchange waits for the connection. */
+  async function started(...hosts: RedisFleetFrequency[]): Promise<void> {
+    for (const h of hosts) {
+      const end = Date.now() + 5000;
+      while (!(await h.exchange([])).accepted) {
+        if (Date.now() > end) throw new Error("Redis not reached");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+  async function cleanup(prefix: string): Promise<void> {
+    await deleteKeysStartingWith(redis.client(), `nexus:${prefix}:`);
+  }
+
+  it("what one host appends the others read, once; never their own", async () => {
+    const prefix = redis.fresh();
+    const a = host(prefix);
+    const b = host(prefix);
+    const c = host(prefix);
+    try {
+      // Each starts at the stream's end (its first exchange).
+      await started(a, b, c);
+      assert.deepEqual(await a.exchange(counts(2)), { accepted: true, counts: [] }, "a does not get its own counts back");
+      assert.deepEqual((await b.exchange(counts(1, 10))).counts, counts(2));
+      assert.deepEqual((await b.exchange([])).counts, [], "read once");
+      assert.deepEqual((await c.exchange([])).counts, [...counts(2), ...counts(1, 10)], "c gets both, in order");
+      assert.deepEqual((await a.exchange([])).counts, counts(1, 10));
+      assert.ok((await redis.client().pttl(frequencyStreamKey(prefix))) > 0, "the stream expires when nobody appends");
+    } finally {
+      await Promise.all([a.close(), b.close(), c.close()]);
+      await cleanup(prefix);
+    }
+  });
+
+  it("a host started later reads from the stream's end: counts made before it started are not handed to it", async () => {
+    const prefix = redis.fresh();
+    const a = host(prefix);
+    const late = host(prefix);
+    try {
+      await started(a);
+      await a.exchange(counts(3));
+      await started(late);
+      assert.deepEqual((await late.exchange([])).counts, []);
+      await a.exchange(counts(1, 50));
+      assert.deepEqual((await late.exchange([])).counts, counts(1, 50));
+    } finally {
+      await Promise.all([a.close(), late.close()]);
+      await cleanup(prefix);
+    }
+  });
+
+  it("pages a backlog: at most MAX_ANSWER_COUNTS a time, whole entries, nothing lost; the lag gauge shows the backlog", async () => {
+    const prefix = redis.fresh();
+    const a = host(prefix);
+    const registry = new Registry();
+    const b = host(prefix, registry);
+    try {
+      await started(a, b);
+      for (let r = 0; r < 3; r++) await a.exchange(counts(1000, r * 1000));
+      const got: FrequencyCount[] = [];
+      const sizes: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const x = (await b.exchange([])).counts;
+        sizes.push(x.length);
+        got.push(...x);
+      }
+      assert.deepEqual(sizes, [2000, 1000, 0, 0]);
+      assert.ok(sizes.every((n) => n <= MAX_ANSWER_COUNTS));
+      assert.deepEqual(got, counts(3000));
+      const m = await registry.getSingleMetricAsString("nexus_host_frequency_fleet_counts_total");
+      assert.match(m, /direction="received"} 3000/);
+      assert.match(await registry.getSingleMetricAsString("nexus_host_frequency_fleet_lag_seconds"), /lag_seconds 0\n?$/m, "caught up");
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await cleanup(prefix);
+    }
+  });
+
+  it("Redis unreachable: the report's counts are not accepted (the filter sends them again) and none come back", async () => {
+    const port = await freePort(); // nothing listens there
+    const registry = new Registry();
+    const down = new RedisFleetFrequency({ url: `redis://127.0.0.1:${port}`, keyPrefix: redis.fresh(), commandTimeoutMs: 200, metrics: new FleetFrequencyMetrics(registry) });
+    try {
+      assert.deepEqual(await down.exchange(counts(2)), { accepted: false, counts: [] });
+      assert.match(await registry.getSingleMetricAsString("nexus_host_frequency_fleet_errors_total"), /errors_total 1/);
+    } finally {
+      await down.close();
+    }
+  });
+});
