@@ -292,6 +292,13 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor('"hours":[1],"daypart_utc_offset_minutes":-721')).toBe("campaigns[0].targeting.daypart_utc_offset_minutes: must be between -720 and 840");
     expect(errorFor('"daypart_utc_offset_minutes":60')).toBe("campaigns[0].targeting: daypart_utc_offset_minutes: needs hours or weekdays");
     expect(errorFor('"weekdays":"1"')).toBe("campaigns[0].targeting.weekdays: expected array");
+    // A time zone is the host's to resolve: the filter reads the offset the host sets beside it.
+    expect(errorFor('"hours":[9],"daypart_time_zone":"America/New_York","daypart_utc_offset_minutes":-240')).toBe("OK");
+    expect(errorFor('"hours":[9],"daypart_time_zone":"America/New_York"')).toBe(
+      "campaigns[0].targeting: daypart_time_zone: needs the daypart_utc_offset_minutes the host sets from it (a set not published by the host?)",
+    );
+    expect(errorFor('"hours":[9],"daypart_time_zone":"","daypart_utc_offset_minutes":0')).toBe("campaigns[0].targeting.daypart_time_zone: empty");
+    expect(errorFor('"hours":[9],"daypart_time_zone":5,"daypart_utc_offset_minutes":0')).toBe("campaigns[0].targeting.daypart_time_zone: expected string");
   });
 
   it("campaign dsa: behalf and paid (1-100 characters) required, adrender 0/1, an optional domain", () => {

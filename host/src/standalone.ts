@@ -182,11 +182,24 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
     sync, catalog, models, budget: source, metrics, log, adminToken: cfg.adminToken, syncToken, replay, notices,
     reloadCampaigns: () => reloadCampaigns("admin"), overrides,
   });
+  // Campaigns dayparted in a time zone: published again when a zone's UTC offset changes (DST).
+  const zoneClock = setInterval(() => {
+    try {
+      if (catalog.refreshZones()) log.info({ event: "campaign_zones_moved", version: catalog.version }, "a campaign's time zone changed its UTC offset: campaigns published again");
+    } catch (err) {
+      log.error({ event: "campaign_zones_failed", err: (err as Error).message }, "campaign time zones not refreshed; the published offsets stay");
+    }
+  }, ZONE_CHECK_MS);
+  zoneClock.unref();
+  control.onClose(() => clearInterval(zoneClock));
   const addr = await control.listen(cfg.control.port, cfg.control.host);
   const controlUrl = `http://${formatHost(addr.address)}:${addr.port}`;
   modelWatcher.start(); // polls from now on (after the start-up steps above succeeded)
   return { catalog, models, modelWatcher, budget: source, sync, metrics, control, controlUrl, syncToken, replay, reloadCampaigns };
 }
+
+/** How often campaigns' time zones are checked for a new UTC offset (CampaignCatalog.refreshZones). */
+const ZONE_CHECK_MS = 60_000;
 
 /** The standalone's shared data when the plugin configuration needs no more keys than this. */
 const BASE_SHARED_DATA = { bytes: 128 << 20, maxKeys: 200_000 };

@@ -173,6 +173,7 @@ export class CampaignConfigParser {
   private targeting(c: Campaign): void {
     const d = this.doc;
     if (!d.beginObject()) return;
+    let hasZone = false;
     while (d.nextKey()) {
       if (d.keyIs("sizes")) this.sizes(c);
       else if (d.keyIs("device_types")) this.deviceTypes(c);
@@ -190,9 +191,17 @@ export class CampaignConfigParser {
         c.daypartOffsetMinutes = <i32>d.int(-720, 840);
         c.hasDaypartOffset = true;
       }
+      // An IANA zone: the host resolves it into daypart_utc_offset_minutes for the current date
+      // and publishes again when the zone's offset changes (host/src/control/campaign-zones.ts);
+      // the filter has no time zone database and reads the offset only.
+      else if (d.keyIs("daypart_time_zone")) {
+        if (d.string().length == 0) d.fail("empty");
+        hasZone = true;
+      }
       else d.unknownKey();
       d.endMember();
     }
+    if (!d.failed && hasZone && !c.hasDaypartOffset) d.fail("daypart_time_zone: needs the daypart_utc_offset_minutes the host sets from it (a set not published by the host?)");
     // A clock for dayparting that has no hours or weekdays to apply to is a mistake in the file.
     if (!d.failed && c.hasDaypartOffset && c.hours == 0 && c.weekdays == 0) d.fail("daypart_utc_offset_minutes: needs hours or weekdays");
   }

@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { NexusError } from "../errors.ts";
 import { filterParserCheck, type CampaignSetCheck } from "./campaign-check.ts";
 import { sameOverride, withOverride, type CampaignOverride } from "./campaign-overrides.ts";
+import { hasZones, resolveZones } from "./campaign-zones.ts";
 
 export interface CampaignBudget {
   total_micros: number;
@@ -47,10 +48,14 @@ export class CampaignCatalog {
   /** The `version` written in the file last loaded (at start or by a reload); admin changes do not move it. */
   private fileVersionValue: number;
 
-  /** `check`: the filter's parser (tests of what the filter does with a set it refuses pass another). */
-  constructor(set: CampaignSet, private readonly check: CampaignSetCheck = filterParserCheck) {
-    this.text = this.checked(set);
-    this.set = structuredClone(set);
+  /**
+   * `check`: the filter's parser (tests of what the filter does with a set it refuses pass another).
+   * `clock`: the instant campaigns' time zones are resolved at (campaign-zones.ts).
+   */
+  constructor(set: CampaignSet, private readonly check: CampaignSetCheck = filterParserCheck, private readonly clock: () => number = Date.now) {
+    const served = this.served(set);
+    this.text = served.text;
+    this.set = structuredClone(served.set);
     this.base = structuredClone(set);
     this.fileVersionValue = set.version;
   }
@@ -125,12 +130,29 @@ export class CampaignCatalog {
     return true;
   }
 
+  /**
+   * Publishes the set again, as a new version, when a campaign's time zone has moved to another
+   * offset since it was published (daylight saving time); the host calls it every minute. True
+   * when it did. Throws, changing nothing, if the set no longer passes (it did when published).
+   */
+  refreshZones(): boolean {
+    if (!hasZones(this.base)) return false;
+    const now = this.served(this.unpublished(this.base, this.overrides, this.set.version));
+    if (now.text === this.text) return false;
+    this.publish(this.base, this.overrides, this.set.version + 1);
+    return true;
+  }
+
   /** Checks and publishes `base` with `overrides` laid over it as `version`; throws, changing nothing. */
   private publish(base: CampaignSet, overrides: ReadonlyMap<string, CampaignOverride>, version: number): void {
-    const next: CampaignSet = { ...base, version, campaigns: base.campaigns.map((c) => withOverride(c, overrides.get(c.id))) };
-    this.text = this.checked(next);
-    this.set = next;
+    const served = this.served(this.unpublished(base, overrides, version));
+    this.text = served.text;
+    this.set = served.set;
     this.base = { ...base, version };
+  }
+
+  private unpublished(base: CampaignSet, overrides: ReadonlyMap<string, CampaignOverride>, version: number): CampaignSet {
+    return { ...base, version, campaigns: base.campaigns.map((c) => withOverride(c, overrides.get(c.id))) };
   }
 
   /**
@@ -143,7 +165,7 @@ export class CampaignCatalog {
    * a reload needs only the file's own version raised, on every pod alike. Throws, changing nothing.
    */
   replace(set: CampaignSet): CampaignChanges {
-    this.checked(set); // the file itself first: a set the filter refuses is refused whatever its version
+    this.served(set); // the file itself first: a set the filter refuses is refused whatever its version
     if (set.version <= this.fileVersionValue) {
       throw new CampaignError("CAMPAIGNS_VERSION_NOT_HIGHER", `version ${set.version} is not higher than the file version ${this.fileVersionValue} loaded before (file versions only go up)`);
     }
@@ -154,15 +176,22 @@ export class CampaignCatalog {
   }
 
   /**
-   * The JSON text the filter will be served for `set`, once the host's checks and then the
-   * filter's parser (on that very text) accept it. Throws CAMPAIGNS_INVALID otherwise.
+   * The set the filter will be served for `set` (time zones resolved now) and its JSON text, once
+   * the host's checks and then the filter's parser (on that very text) accept it. Throws
+   * CAMPAIGNS_INVALID otherwise.
    */
-  private checked(set: CampaignSet): string {
+  private served(set: CampaignSet): { set: CampaignSet; text: string } {
     validateSet(set);
-    const text = JSON.stringify(set);
+    let resolved: CampaignSet;
+    try {
+      resolved = resolveZones(set, this.clock());
+    } catch (err) {
+      throw new CampaignError("CAMPAIGNS_INVALID", (err as Error).message);
+    }
+    const text = JSON.stringify(resolved);
     const reason = this.check(text);
     if (reason !== undefined) throw new CampaignError("CAMPAIGNS_INVALID", `the filter would refuse this set: ${reason}`);
-    return text;
+    return { set: resolved, text };
   }
 }
 

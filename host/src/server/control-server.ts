@@ -54,6 +54,7 @@ export class ControlServer {
   /** Filter-endpoint calls refused for a missing or wrong sync token, by endpoint. */
   private readonly unauthorizedCalls: Counter<"endpoint">;
   private lastUnauthorizedLogMs = 0;
+  private readonly closers: Array<() => void> = [];
   /** Campaigns with a nexus_host_granted_micros series. */
   private readonly grantedIds = new Set<string>();
 
@@ -79,7 +80,13 @@ export class ControlServer {
     return listen(this.server, port, host);
   }
 
+  /** Runs `fn` when the server closes (the control plane's timers). */
+  onClose(fn: () => void): void {
+    this.closers.push(fn);
+  }
+
   async close(): Promise<void> {
+    for (const fn of this.closers.splice(0)) fn();
     await closeServer(this.server);
     await this.d.replay?.close();
     await this.d.notices?.close();
