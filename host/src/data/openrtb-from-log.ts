@@ -12,10 +12,12 @@
 //   slotvisibility → imp.banner.pos (SLOT_VISIBILITY_POS)
 //   slotprice (CPM fen) → imp.bidfloor = slotprice / 100, bidfloorcur "CNY" (left out when 0)
 //   usertag "a,b" → user.data[{id: "ipinyou-usertag", segment: [{id: "a"}, {id: "b"}]}]
+//   ipinyouid → user.buyeruid (iPinYou was the bidder: its cookie id is the bidder's own user id;
+//     no feature reads it, frequency caps count by it)
 //   timestamp (China time) → timeMs with utcOffsetMinutes 480 for the extractor
 //   payprice → marketPriceFen (for replay and win notices)
 // "null", "Na", "other" and empty values leave the field out. Not mapped
-// (no OpenRTB request field, or no feature): logtype, ipinyouid, urlid,
+// (no OpenRTB request field, or no feature): logtype, urlid,
 // slotformat, creative, bidprice, keypage, advertiser.
 import { DataError } from "./errors.ts";
 import { IPINYOU_UTC_OFFSET_MINUTES, parseIpinyouTimestamp, type RawLogRecord } from "./ipinyou-raw.ts";
@@ -133,10 +135,11 @@ export function bidRequestFromLog(rec: LogRecordInput): LogBidRequest {
   device.geo = geo;
   request.device = device;
 
+  const user: Record<string, unknown> = {};
+  if (present(rec.ipinyouid)) user.buyeruid = rec.ipinyouid;
   const segments = segmentsOf(rec.usertag);
-  if (segments.length > 0) {
-    request.user = { data: [{ id: USERTAG_DATA_ID, segment: segments.map((id) => ({ id })) }] };
-  }
+  if (segments.length > 0) user.data = [{ id: USERTAG_DATA_ID, segment: segments.map((id) => ({ id })) }];
+  if (Object.keys(user).length > 0) request.user = user;
   request.at = 2;
 
   const out: LogBidRequest = { request, json: JSON.stringify(request), timeMs, utcOffsetMinutes: IPINYOU_UTC_OFFSET_MINUTES };
