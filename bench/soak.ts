@@ -35,13 +35,15 @@ interface Opts {
   mainDaily: number;
   smallDaily: number;
   smallStep: number;
+  /** soak-small's frequency_cap (impressions, seconds), or none. */
+  frequencyCap: { impressions: number; seconds: number } | undefined;
 }
 
 function parseArgs(argv: string[]): Opts {
   const o: Opts = {
     minutes: 25, config: "memory", rate: 1000, interval: 30, reloadEvery: 240, otherNotice: 0.3,
     basePort: 38000, prefix: `soak-${process.pid}`, redisUrl: "redis://127.0.0.1:6379",
-    out: "", pacingSeconds: 3600, mainDaily: 60_000_000, smallDaily: 3_000_000, smallStep: 2_000_000,
+    out: "", pacingSeconds: 3600, mainDaily: 60_000_000, smallDaily: 3_000_000, smallStep: 2_000_000, frequencyCap: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -62,6 +64,13 @@ function parseArgs(argv: string[]): Opts {
       case "--main-daily": o.mainDaily = num(); break;
       case "--small-daily": o.smallDaily = num(); break;
       case "--small-step": o.smallStep = num(); break;
+      case "--frequency-cap": {
+        const m = /^(\d+):(\d+)$/.exec(v ?? "");
+        if (!m) throw new Error("--frequency-cap N:S (impressions per user per S seconds)");
+        o.frequencyCap = { impressions: Number(m[1]), seconds: Number(m[2]) };
+        i++;
+        break;
+      }
       case "--help": console.log(USAGE); process.exit(0);
       default: throw new Error(`unknown option ${a}\n${USAGE}`);
     }
@@ -83,7 +92,10 @@ const USAGE = `usage: node --import tsx bench/soak.ts [options]
   --redis-url URL      default redis://127.0.0.1:6379
   --out DIR            samples.jsonl, summary.json, pod logs (default $TMPDIR/nexus-soak-<config>-<ms>)
   --pacing-seconds S   NEXUS_BUDGET_PACING_SECONDS (default 3600: the lease refill is daily/3600 per second)
-  --main-daily M, --small-daily M, --small-step M   daily caps in micros (60e6, 3e6, +2e6 per reload)`;
+  --main-daily M, --small-daily M, --small-step M   daily caps in micros (60e6, 3e6, +2e6 per reload)
+  --frequency-cap N:S  cap soak-small at N impressions per user per S seconds (loadgen's users: the log's
+                       ipinyouid, which repeat as the log is cycled); redis: checks that every count one
+                       pod reported was applied on the other`;
 
 const ADMIN = "soak-admin-token-0123456789abcdef";
 const DIST = join(PACKAGE_ROOT, "dist", "nexus-rtb.mjs");
@@ -100,7 +112,10 @@ function campaignsFile(version: number, o: Opts, smallDaily: number): string {
   const base = demo.campaigns[0]!;
   const main = { ...base, id: "soak-main", budget: { total_micros: 10_000_000_000, daily_micros: o.mainDaily, hourly_micros: 0, minute_micros: 0 } };
   // alpha alternates a little at each reload so that "changed" is not only the budget
-  const small = { ...base, id: "soak-small", alpha: version % 2 === 0 ? 1.1 : 1.2, budget: { total_micros: 10_000_000_000, daily_micros: smallDaily, hourly_micros: 0, minute_micros: 0 } };
+  const small = {
+    ...base, id: "soak-small", alpha: version % 2 === 0 ? 1.1 : 1.2, budget: { total_micros: 10_000_000_000, daily_micros: smallDaily, hourly_micros: 0, minute_micros: 0 },
+    ...(o.frequencyCap ? { frequency_cap: o.frequencyCap } : {}),
+  };
   return JSON.stringify({ version, campaigns: [main, small] }, null, 1);
 }
 
@@ -141,6 +156,7 @@ interface PodSample {
   syncFailed: number; vmRestarts: number; budgetErrors: number; redisErrors: number; configVersion: number; bidRejected: number;
   granted: Record<string, number>; campaignGranted: Record<string, number>;
   filter: Record<string, { granted: number; charged: number; reserved: number; daily: number; wins: number; multiplier: number }>;
+  frequency: { counted: number; evictions: number; giveups: number; sent: number; applied: number; dropped: number; hostSent: number; hostReceived: number; hostErrors: number; lagS: number };
 }
 
 async function samplePod(p: Pod): Promise<PodSample> {
@@ -182,6 +198,12 @@ async function samplePod(p: Pod): Promise<PodSample> {
     bidRejected: sumPrefix(m, "nexus_host_bid_rejected_total"),
     granted: labelled("nexus_host_granted_micros"), campaignGranted: labelled("nexus_host_budget_campaign_granted_micros"),
     filter,
+    frequency: {
+      counted: g(m, "nexus_frequency_counted_total"), evictions: g(m, "nexus_frequency_evictions_total"), giveups: g(m, "nexus_frequency_giveups_total"),
+      sent: g(m, "nexus_frequency_fleet_sent_total"), applied: g(m, "nexus_frequency_fleet_applied_total"), dropped: g(m, "nexus_frequency_fleet_dropped_total"),
+      hostSent: g(m, 'nexus_host_frequency_fleet_counts_total{direction="sent"}'), hostReceived: g(m, 'nexus_host_frequency_fleet_counts_total{direction="received"}'),
+      hostErrors: g(m, "nexus_host_frequency_fleet_errors_total"), lagS: g(m, "nexus_host_frequency_fleet_lag_seconds"),
+    },
   };
 }
 
@@ -388,6 +410,7 @@ async function main(): Promise<void> {
           [`${n}.rssMiB`]: s.rssMiB, [`${n}.heapMiB`]: s.heapUsedMiB, [`${n}.extMiB`]: s.externalMiB, [`${n}.vm0MiB`]: s.vmMemMiB[0] ?? -1, [`${n}.vm1MiB`]: s.vmMemMiB[1] ?? -1,
           [`${n}.sharedKeys`]: s.sharedKeys, [`${n}.sharedUsedMiB`]: s.sharedUsedMiB, [`${n}.lagP99Ms`]: s.loopLagP99Ms,
           [`${n}.ringFull`]: s.ringFull, [`${n}.contention`]: s.contention, [`${n}.timeoutNobids`]: s.timeout, [`${n}.expired`]: s.expired, [`${n}.ledgerLost`]: s.ledgerLost,
+          ...(o.frequencyCap ? { [`${n}.fqCounted`]: s.frequency.counted, [`${n}.fqApplied`]: s.frequency.applied, [`${n}.fqLagS`]: s.frequency.lagS } : {}),
         });
       });
       if (rk) { row.redisKeys = rk.keys; row.redisKeysNoTtl = rk.noTtl.length; }
@@ -439,6 +462,22 @@ async function main(): Promise<void> {
       if (o.config === "memory") {
         const granted = end[0]!.filter[c]?.granted ?? 0;
         checks.push({ check: `${c}: filter grant ≤ daily cap (memory; one day)`, ok: granted <= daily, detail: `${granted} ≤ ${daily}` });
+      }
+    }
+    if (o.frequencyCap) {
+      const f = end.map((s) => s.frequency);
+      checks.push({ check: "frequency: no count lost (shared-data give-ups, full lists or outbox)", ok: f.every((x) => x.giveups === 0 && x.dropped === 0), detail: JSON.stringify(f.map((x) => ({ giveups: x.giveups, dropped: x.dropped }))) });
+      checks.push({ check: "frequency: capped wins were counted", ok: f.reduce((a, x) => a + x.counted, 0) > 0, detail: `${f.map((x) => x.counted).join(" + ")}` });
+      if (f.length === 2) {
+        // Every count a pod's filter handed its host reached the other pod's filter (windows of S
+        // seconds do not end within the run when S is above it).
+        for (const [from, to] of [[0, 1], [1, 0]] as const) {
+          checks.push({
+            check: `frequency: ${pods[from]!.name}'s counts sent = applied on ${pods[to]!.name}`,
+            ok: f[from]!.sent === f[from]!.counted && f[from]!.hostSent === f[from]!.sent && f[to]!.applied === f[from]!.sent,
+            detail: `counted ${f[from]!.counted}, filter sent ${f[from]!.sent}, host sent ${f[from]!.hostSent}, host received on ${pods[to]!.name} ${f[to]!.hostReceived}, applied there ${f[to]!.applied}; exchange errors ${f[from]!.hostErrors}/${f[to]!.hostErrors}`,
+          });
+        }
       }
     }
     if (redis) {
