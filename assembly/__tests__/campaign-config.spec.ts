@@ -323,14 +323,37 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor('"B"')).toBe("campaigns[0].dsa: expected object");
   });
 
+  it("frequency_caps: 1-4 caps, each its own window, all applied; not with frequency_cap", () => {
+    const CR = ',"creatives":[{"crid":"a","w":300,"h":250}]';
+    const t = parse(one('"id":"c","frequency_caps":[{"impressions":1,"seconds":3600},{"impressions":3,"seconds":86400}]' + CR))!;
+    const c = t.at(0);
+    expect(c.frequencyCaps).toBe(2);
+    expect(c.capImpressions[0]).toBe(1);
+    expect(c.capWindowMs[0]).toBe(3600000);
+    expect(c.capImpressions[1]).toBe(3);
+    expect(c.capWindowMs[1]).toBe(86400000);
+    expect(t.frequencyCapped).toBe(true);
+    const errorFor = (caps: string): string => errorOf(one('"id":"c",' + caps + CR));
+    const cap = (n: i32, s: i32): string => '{"impressions":' + n.toString() + ',"seconds":' + s.toString() + "}";
+    expect(errorFor('"frequency_caps":[' + cap(1, 60) + "," + cap(2, 120) + "," + cap(3, 180) + "," + cap(4, 240) + "]")).toBe("OK");
+    expect(errorFor('"frequency_caps":[' + cap(1, 60) + "," + cap(2, 120) + "," + cap(3, 180) + "," + cap(4, 240) + "," + cap(5, 300) + "]")).toBe("campaigns[0].frequency_caps[4]: at most 4 caps");
+    expect(errorFor('"frequency_caps":[]')).toBe("campaigns[0].frequency_caps: empty: leave it out for no cap");
+    expect(errorFor('"frequency_caps":[' + cap(1, 60) + "," + cap(5, 60) + "]")).toBe("campaigns[0].frequency_caps[1]: a second cap of 60 seconds: one cap per window");
+    expect(errorFor('"frequency_caps":[{"impressions":1}]')).toBe("campaigns[0].frequency_caps[0]: impressions and seconds are required");
+    expect(errorFor('"frequency_cap":' + cap(1, 60) + ',"frequency_caps":[' + cap(2, 120) + "]")).toBe("campaigns[0].frequency_caps: give frequency_cap or frequency_caps, not both");
+    expect(errorFor('"frequency_caps":[' + cap(2, 120) + '],"frequency_cap":' + cap(1, 60))).toBe("campaigns[0].frequency_cap: give frequency_cap or frequency_caps, not both");
+    expect(errorFor('"frequency_caps":' + cap(1, 60))).toBe("campaigns[0].frequency_caps: expected array");
+  });
+
   it("frequency_cap: impressions (1-1,000,000) and seconds (1 s - 365 days) both required; the table knows it has caps", () => {
     const CR = ',"creatives":[{"crid":"a","w":300,"h":250}]';
     const t = parse(one('"id":"c","frequency_cap":{"impressions":3,"seconds":86400}' + CR))!;
-    expect(t.at(0).frequencyCap).toBe(3);
-    expect(t.at(0).frequencyWindowMs).toBe(86400000);
+    expect(t.at(0).frequencyCaps).toBe(1);
+    expect(t.at(0).capImpressions[0]).toBe(3);
+    expect(t.at(0).capWindowMs[0]).toBe(86400000);
     expect(t.frequencyCapped).toBe(true);
     const plain = parse(one('"id":"c"' + CR))!;
-    expect(plain.at(0).frequencyCap).toBe(0);
+    expect(plain.at(0).frequencyCaps).toBe(0);
     expect(plain.frequencyCapped).toBe(false);
     // Every campaign gets an id hash (the count keys'), different ids different hashes.
     const two = parse('{"version":1,"campaigns":[{"id":"a"' + CR + '},{"id":"b"' + CR + "}]}")!;

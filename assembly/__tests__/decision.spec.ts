@@ -13,7 +13,7 @@ import { cpmToImpressionMicrosCeil, microsFloor } from "../core/bidding/money";
 import { LrModelPair, ModelError } from "../core/model/lr-model";
 import { murmur3_32 } from "../core/hash/murmur3";
 import { Str } from "../core/bytes/str";
-import { FrequencyPort, frequencyKey, userKeyOf } from "../core/bidding/frequency";
+import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "../core/bidding/frequency";
 
 const BITS: i32 = 10;
 const MASK: u32 = (1 << 10) - 1;
@@ -1393,6 +1393,33 @@ describe("frequency caps", () => {
     d = decideCapped(r, camp("c", 9000, CAP2) + "," + camp("open", 8000), counts);
     expect(d.count).toBe(3);
     expect(d.bid(2).campaign!.id.toString()).toBe("open");
+  });
+
+  it("several caps: the campaign bids only while every one is below its limit; each counts under its own key", () => {
+    const caps = camp("c", 8000, '"frequency_caps":[{"impressions":1,"seconds":3600},{"impressions":3,"seconds":86400}],');
+    const r = request(IMP, SITE + USER);
+    const key = keyFor(r, caps, 0);
+    const counts = new MemFrequency();
+    let d = decideCapped(r, caps, counts);
+    expect(d.count).toBe(1);
+    // The bid carries the first cap's key; the second counts under the key derived from it.
+    expect(d.bid(0).frequencyKey).toBe(key);
+    expect(counts.asked).toStrictEqual([key, capKey(key, 1)]);
+    expect(capKey(key, 0)).toBe(key);
+    expect(capKey(key, 1)).not.toBe(key);
+    expect(capKey(key, 2)).not.toBe(capKey(key, 1));
+    // The hour's cap reached: no bid, whatever the day's count.
+    counts.set(key, 1);
+    d = decideCapped(r, caps, counts);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.FREQUENCY);
+    // A new hour, two of the day's three: a bid.
+    counts.set(key, 0);
+    counts.set(capKey(key, 1), 2);
+    expect(decideCapped(r, caps, counts).count).toBe(1);
+    // The day's cap reached: no bid in a new hour either.
+    counts.set(capKey(key, 1), 3);
+    expect(decideCapped(r, caps, counts).reason).toBe(NoBid.FREQUENCY);
   });
 
   it("count keys: per campaign and per user; buyeruid before user.id before device.ifa", () => {

@@ -30,6 +30,7 @@ import { metrics } from "./metrics";
 import { body, replyJson, replyNoBid, replyError, replyErrorText, replyNoticeJson, replyNoticeError } from "./replies";
 import { queryParam, parseCpmToMicros, parseFrequencyKey } from "./query";
 import { SharedFrequencyTable } from "./frequency-table";
+import { capKey } from "../core/bidding/frequency";
 import { FleetCounts } from "./frequency-fleet";
 import { ensureU64, fetchAddU64 } from "./shared";
 import { KEY_VM_SEQ, KEY_RESV_CURSOR } from "./keys";
@@ -323,19 +324,24 @@ export class NexusRoot extends RootContext {
   }
 
   /**
-   * A capped campaign's win was just charged: one more impression for its user (the notice's fq=
-   * count key, which the bid wrote). By the campaign's window as configured now; a campaign no
-   * longer capped (or no longer configured) counts nothing.
+   * A capped campaign's win was just charged: one more impression for its user under each of the
+   * campaign's caps (the notice's fq= count key, which the bid wrote, and the keys derived from it:
+   * capKey). By the campaign's caps as configured now; a campaign no longer capped (or no longer
+   * configured) counts nothing.
    */
   private countImpression(): void {
     const key = parseFrequencyKey(this.param);
     if (key == 0) return;
     const slot = this.ledger.slot;
     const rt = this.ledger.runtimeById(slot.campaignId, slot.campaignIdLen);
-    if (rt === null || rt.campaign.frequencyCap == 0) return;
+    if (rt === null) return;
+    const c = rt.campaign;
     const now = this.ledger.nowMs;
-    const windowMs = rt.campaign.frequencyWindowMs;
-    if (this.frequency.count(key, now, windowMs)) this.fleet.note(key, now, windowMs);
+    for (let i = 0; i < c.frequencyCaps; i++) {
+      const k = capKey(key, i);
+      const windowMs = unchecked(c.capWindowMs[i]);
+      if (this.frequency.count(k, now, windowMs)) this.fleet.note(k, now, windowMs);
+    }
   }
 
   private replyNotice(result: i32): void {

@@ -156,6 +156,51 @@ describe("frequency cap windows (simulated clock)", () => {
   });
 });
 
+describe("several frequency caps (simulated clock): 1 in 10 minutes and 2 in an hour", () => {
+  let sim: SimBidder;
+  const dec = new TextDecoder();
+
+  before(async () => {
+    const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+    set.campaigns[0].frequency_caps = [{ impressions: 1, seconds: 600 }, { impressions: 2, seconds: HOUR_S }];
+    sim = await startSimBidder({ campaigns: set });
+    await sim.untilReady();
+  });
+  after(async () => {
+    await sim?.close();
+  });
+
+  async function bid(user: string): Promise<{ nurl: string } | string> {
+    const o = await sim.bid(requestFor({ id: user }));
+    assert.equal(o.kind, "local");
+    if (o.kind !== "local") return "";
+    if (o.status === 204) return o.headers.find(([h]) => h === "x-nexus-nobid-reason")?.[1] ?? "";
+    return JSON.parse(dec.decode(o.body)).seatbid[0].bid[0];
+  }
+  async function win(user: string): Promise<void> {
+    const b = await bid(user);
+    assert.ok(typeof b !== "string", `no bid: ${b}`);
+    const u = new URL(noticeUrl(b.nurl, "0.9"));
+    const o = await sim.get(u.pathname + u.search);
+    assert.equal(o.kind === "local" ? JSON.parse(dec.decode(o.body)).status : "", "charged");
+  }
+
+  it("every cap holds: the short one for its window, the long one after two wins, until its own window ends", async () => {
+    const t0 = sim.clock.now;
+    await win("gina");
+    assert.equal(await bid("gina"), "frequency", "one in 10 minutes");
+    sim.clock.now = t0 + 600_000;
+    await win("gina");
+    assert.equal(await bid("gina"), "frequency", "the 10-minute cap again");
+    sim.clock.now = t0 + 1_200_000;
+    assert.equal(await bid("gina"), "frequency", "a new 10-minute window, but two in the hour");
+    sim.clock.now = t0 + 3_599_000;
+    assert.equal(await bid("gina"), "frequency", "still inside the hour");
+    sim.clock.now = t0 + 3_600_000;
+    assert.ok(typeof (await bid("gina")) !== "string", "the hour opened at the first win has ended");
+  });
+});
+
 describe("frequency buckets full (simulated clock)", () => {
   let sim: SimBidder;
   const dec = new TextDecoder();

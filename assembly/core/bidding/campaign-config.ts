@@ -2,7 +2,7 @@
 // into a CampaignTable. Cold path: runs when the configuration version changes.
 // The format is documented in docs/CAMPAIGNS.md.
 import { ConfigDoc } from "../config/config-doc";
-import { MAX_CAMPAIGNS, Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
+import { MAX_CAMPAIGNS, MAX_FREQUENCY_CAPS, Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual } from "../bytes/str";
 import { MAX_ID_BYTES } from "../openrtb/limits";
@@ -64,7 +64,7 @@ export class CampaignConfigParser {
       c.index = table.campaigns.length;
       if (c.deals.size > 0) table.buysDeals = true;
       if (c.hours != 0 || c.weekdays != 0) table.dayparted = true;
-      if (c.frequencyCap > 0) table.frequencyCapped = true;
+      if (c.frequencyCaps > 0) table.frequencyCapped = true;
       for (let j = 0; j < table.campaigns.length; j++) {
         if (table.campaigns[j].id.toString() == c.id.toString()) d.fail("duplicate campaign id");
       }
@@ -95,7 +95,13 @@ export class CampaignConfigParser {
       else if (d.keyIs("deals")) this.deals(c);
       else if (d.keyIs("deals_only")) c.dealsOnly = d.bool();
       else if (d.keyIs("dsa")) c.dsa = this.dsa();
-      else if (d.keyIs("frequency_cap")) this.frequencyCap(c);
+      else if (d.keyIs("frequency_cap")) {
+        if (c.frequencyCaps > 0) d.fail("give frequency_cap or frequency_caps, not both");
+        else this.frequencyCap(c);
+      } else if (d.keyIs("frequency_caps")) {
+        if (c.frequencyCaps > 0) d.fail("give frequency_cap or frequency_caps, not both");
+        else this.frequencyCaps(c);
+      }
       else if (d.keyIs("name")) d.string();
       else d.unknownKey();
       d.endMember();
@@ -112,13 +118,42 @@ export class CampaignConfigParser {
   private frequencyCap(c: Campaign): void {
     const d = this.doc;
     if (!d.beginObject()) return;
+    let impressions = 0;
+    let windowMs: i64 = 0;
     while (d.nextKey()) {
-      if (d.keyIs("impressions")) c.frequencyCap = <i32>d.int(1, MAX_FREQUENCY_CAP);
-      else if (d.keyIs("seconds")) c.frequencyWindowMs = d.int(1, MAX_FREQUENCY_WINDOW_S) * 1000;
+      if (d.keyIs("impressions")) impressions = <i32>d.int(1, MAX_FREQUENCY_CAP);
+      else if (d.keyIs("seconds")) windowMs = d.int(1, MAX_FREQUENCY_WINDOW_S) * 1000;
       else d.unknownKey();
       d.endMember();
     }
-    if (!d.failed && (c.frequencyCap == 0 || c.frequencyWindowMs == 0)) d.fail("impressions and seconds are required");
+    if (d.failed) return;
+    if (impressions == 0 || windowMs == 0) {
+      d.fail("impressions and seconds are required");
+      return;
+    }
+    for (let i = 0; i < c.frequencyCaps; i++) {
+      if (unchecked(c.capWindowMs[i]) == windowMs) {
+        d.fail("a second cap of " + (windowMs / 1000).toString() + " seconds: one cap per window");
+        return;
+      }
+    }
+    unchecked((c.capImpressions[c.frequencyCaps] = impressions));
+    unchecked((c.capWindowMs[c.frequencyCaps] = windowMs));
+    c.frequencyCaps++;
+  }
+
+  /** `[{"impressions": N, "seconds": S}, ...]`: 1-4 caps, each with its own window, all applied (e.g. 1 an hour, 3 a day). */
+  private frequencyCaps(c: Campaign): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      if (i >= MAX_FREQUENCY_CAPS) d.fail("at most " + MAX_FREQUENCY_CAPS.toString() + " caps");
+      else this.frequencyCap(c);
+      d.endMember();
+      i++;
+    }
+    if (!d.failed && i == 0) d.fail("empty: leave it out for no cap");
   }
 
   /** `{"behalf": "…", "paid": "…", "adrender": 0, "domain": "…"}`: behalf and paid required. */

@@ -3,6 +3,9 @@
 import { OwnedBytes, StringSet } from "./owned-bytes";
 import { Creative } from "./creative";
 
+/** Frequency caps of one campaign at most (frequency_caps). */
+export const MAX_FREQUENCY_CAPS: i32 = 4;
+
 // What campaign-config.ts, the decision and the reply writer import from here.
 export { OwnedBytes, StringSet } from "./owned-bytes";
 export { CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, bannerTypesOf, languagePrimaryLength, markupIsSecure } from "./creative";
@@ -80,11 +83,12 @@ export class Campaign {
   /** DSA transparency of its bids, or null: it cannot bid where a request requires it. */
   dsa: CampaignDsa | null = null;
   /**
-   * Frequency cap: at most this many impressions (charged wins) per user in `frequencyWindowMs`;
-   * 0 = no cap (frequency.ts).
+   * Frequency caps (frequency.ts): for each i < frequencyCaps, at most capImpressions[i]
+   * impressions (charged wins) per user in capWindowMs[i] (e.g. 1 an hour and 3 a day); 0: none.
    */
-  frequencyCap: i32 = 0;
-  frequencyWindowMs: i64 = 0;
+  frequencyCaps: i32 = 0;
+  readonly capImpressions: StaticArray<i32> = new StaticArray<i32>(MAX_FREQUENCY_CAPS);
+  readonly capWindowMs: StaticArray<i64> = new StaticArray<i64>(MAX_FREQUENCY_CAPS);
   /** A hash of the id that keys the campaign's per-user counts (set by the parser). */
   idHash: u64 = 0;
 

@@ -19,7 +19,7 @@ import { DealPicker } from "./deals";
 import { MAX_IMPS } from "../openrtb/limits";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
-import { FrequencyPort, frequencyKey, userKeyOf } from "./frequency";
+import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -127,6 +127,19 @@ export class DecisionEngine {
       if (cr !== null) return cr;
     }
     return null;
+  }
+
+  /**
+   * Whether any of the campaign's caps is reached for the user of count key `fkey`: its count in
+   * the window open now plus `pending`, this request's earlier bids of the campaign (they may be
+   * won too, so they count against every cap).
+   */
+  private capReached(camp: Campaign, fkey: u64, nowMs: i64, pending: i32): bool {
+    for (let k = 0; k < camp.frequencyCaps; k++) {
+      const seen = <i64>this.frequency.countOf(camp, capKey(fkey, k), nowMs) + <i64>pending;
+      if (seen >= <i64>unchecked(camp.capImpressions[k])) return true;
+    }
+    return false;
   }
 
   /**
@@ -276,16 +289,14 @@ export class DecisionEngine {
         continue;
       }
       let fkey: u64 = 0;
-      if (camp.frequencyCap > 0) {
+      if (camp.frequencyCaps > 0) {
         // No user, no count: a capped campaign cannot keep its cap for someone it cannot recognise.
         if (this.userKey == 0) {
           reason = worse(reason, NoBid.FREQUENCY);
           continue;
         }
         fkey = frequencyKey(camp, this.userKey);
-        // This request's earlier bids of the campaign may be won too: they count against the cap.
-        const seen = <i64>this.frequency.countOf(camp, fkey, nowMs) + <i64>out.bidsOf(camp);
-        if (seen >= <i64>camp.frequencyCap) {
+        if (this.capReached(camp, fkey, nowMs, out.bidsOf(camp))) {
           reason = worse(reason, NoBid.FREQUENCY);
           continue;
         }

@@ -52,6 +52,17 @@ export function frequencyKey(c: Campaign, userKey: u64): u64 {
   return k != 0 ? k : 1;
 }
 
+/**
+ * The count key of cap `i` of a campaign with several caps (frequency_caps): cap 0 counts under
+ * the (campaign, user) key itself, the others under keys derived from it, so the notice URL's one
+ * key (`fq=`) names every count of the win.
+ */
+export function capKey(key: u64, i: i32): u64 {
+  if (i == 0) return key;
+  const k = mix64(key ^ (<u64>i * 0x9e3779b97f4a7c15));
+  return k != 0 ? k : 1;
+}
+
 /** Two independent 32-bit murmur hashes of the bytes, mixed with the source into 64 bits. */
 function idKey(ptr: usize, len: i32, source: u64): u64 {
   const hi = <u64>murmur3_32(ptr, len, 0x5bd1e995);
