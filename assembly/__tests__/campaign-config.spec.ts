@@ -345,6 +345,26 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor('"frequency_caps":' + cap(1, 60))).toBe("campaigns[0].frequency_caps: expected array");
   });
 
+  it("frequency_group: campaigns that count together, with the same caps; its own hash", () => {
+    const CR = ',"creatives":[{"crid":"a","w":300,"h":250}]';
+    const CAP = '"frequency_cap":{"impressions":2,"seconds":3600}';
+    const grouped = (id: string, g: string, cap: string): string => '{"id":"' + id + '","frequency_group":"' + g + '",' + cap + CR + "}";
+    const t = parse('{"version":1,"campaigns":[' + grouped("a", "brand", CAP) + "," + grouped("b", "brand", CAP) + "," + grouped("c", "other", CAP) + ',{"id":"brand",' + CAP + CR + "}]}")!;
+    expect(t.at(0).frequencyGroup!.toString()).toBe("brand");
+    expect(t.at(0).idHash).toBe(t.at(1).idHash);
+    expect(t.at(0).idHash).not.toBe(t.at(2).idHash);
+    // A group named like a campaign id still has counts of its own.
+    expect(t.at(0).idHash).not.toBe(t.at(3).idHash);
+    expect(t.at(3).frequencyGroup).toBeNull();
+    const errorOfSet = (campaigns: string): string => errorOf('{"version":1,"campaigns":[' + campaigns + "]}");
+    expect(errorOfSet(grouped("a", "brand", CAP) + "," + grouped("b", "brand", '"frequency_cap":{"impressions":3,"seconds":3600}'))).toBe(
+      'campaigns[1]: frequency_group "brand": caps differ from campaign "a"\'s (a group\'s campaigns share their counts: give them the same caps)',
+    );
+    expect(errorOfSet(grouped("a", "brand", CAP) + "," + grouped("b", "other", '"frequency_cap":{"impressions":3,"seconds":60}'))).toBe("OK");
+    expect(errorOf(one('"id":"a","frequency_group":"brand"' + CR))).toBe("campaigns[0]: frequency_group: needs frequency_cap or frequency_caps");
+    expect(errorOf(one('"id":"a","frequency_group":"",' + CAP + CR))).toBe("campaigns[0]: frequency_group: empty");
+  });
+
   it("frequency_cap: impressions (1-1,000,000) and seconds (1 s - 365 days) both required; the table knows it has caps", () => {
     const CR = ',"creatives":[{"crid":"a","w":300,"h":250}]';
     const t = parse(one('"id":"c","frequency_cap":{"impressions":3,"seconds":86400}' + CR))!;

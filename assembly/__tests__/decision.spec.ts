@@ -1422,6 +1422,26 @@ describe("frequency caps", () => {
     expect(decideCapped(r, caps, counts).reason).toBe(NoBid.FREQUENCY);
   });
 
+  it("a frequency_group's campaigns count together: one's impressions cap the other, also within one request", () => {
+    const G = '"frequency_group":"brand",' + CAP2;
+    const group = camp("a", 9000, G) + "," + camp("b", 8000, G);
+    const r = request(IMP, SITE + USER);
+    const key = keyFor(r, group, 0);
+    expect(keyFor(r, group, 1)).toBe(key);
+    const counts = new MemFrequency();
+    counts.set(key, 2);
+    expect(decideCapped(r, group, counts).reason).toBe(NoBid.FREQUENCY);
+    // Without the group, b would still bid.
+    expect(decideCapped(r, camp("a", 9000, CAP2) + "," + camp("b", 8000, CAP2), counts).count).toBe(1);
+    // Three impressions, one counted already: a's bid on the first leaves b none on the others.
+    const three = imp("x", '"banner":{"w":300,"h":250}') + "," + imp("y", '"banner":{"w":300,"h":250}') + "," + imp("z", '"banner":{"w":300,"h":250}');
+    const r3 = request(three, SITE + USER);
+    counts.set(keyFor(r3, group, 0), 1);
+    const d = decideCapped(r3, group, counts);
+    expect(d.count).toBe(1);
+    expect(d.impReasons[NoBid.FREQUENCY]).toBe(2);
+  });
+
   it("count keys: per campaign and per user; buyeruid before user.id before device.ifa", () => {
     const two = camp("a", 8000, CAP2) + "," + camp("b", 8000, CAP2);
     const r = request(IMP, SITE + USER);

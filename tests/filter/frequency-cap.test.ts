@@ -106,6 +106,37 @@ describe("frequency caps over HTTP", () => {
   });
 });
 
+describe("a frequency_group over HTTP: two campaigns that count one user together", () => {
+  let app: Standalone;
+  let bidUrl: string;
+
+  before(async () => {
+    const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+    const a = { ...set.campaigns[0], frequency_group: "brand", frequency_cap: { impressions: 1, seconds: HOUR_S } };
+    // b is worth a little less: it bids only where a does not.
+    const b = { ...a, id: "test-cpa-b", value_per_conversion_micros: Math.floor(a.value_per_conversion_micros * 0.9) };
+    set.campaigns = [a, b];
+    app = await startTestBidder({ vms: 2, campaigns: set });
+    bidUrl = `${app.bidUrl}/openrtb2/bid`;
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  it("a win of one campaign of the group caps the user for the other too", async () => {
+    const r = await post(bidUrl, requestFor({ id: "hana" }));
+    assert.equal(r.status, 200, r.text);
+    const bid = r.json().seatbid[0].bid[0];
+    assert.equal(bid.cid, "test-cpa");
+    assert.equal((await get(noticeUrl(bid.nurl, "0.9"))).json().status, "charged");
+    const again = await post(bidUrl, requestFor({ id: "hana" }));
+    assert.equal(again.status, 204, "test-cpa-b shares the count: no bid from either");
+    assert.equal(again.headers["x-nexus-nobid-reason"], "frequency");
+    // Another user still gets the first campaign's bid.
+    assert.equal((await post(bidUrl, requestFor({ id: "ivan" }))).json().seatbid[0].bid[0].cid, "test-cpa");
+  });
+});
+
 describe("frequency cap windows (simulated clock)", () => {
   let sim: SimBidder;
   const dec = new TextDecoder();

@@ -6,7 +6,7 @@ import { MAX_CAMPAIGNS, MAX_FREQUENCY_CAPS, Campaign, CampaignDsa, CampaignTable
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual } from "../bytes/str";
 import { MAX_ID_BYTES } from "../openrtb/limits";
-import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash } from "./frequency";
+import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash, frequencyGroupHash } from "./frequency";
 
 const MAX_MICROS: i64 = 1_000_000_000_000_000; // 1e9 currency units
 const MAX_CAMPAIGN_DEALS: i32 = 64;
@@ -66,7 +66,13 @@ export class CampaignConfigParser {
       if (c.hours != 0 || c.weekdays != 0) table.dayparted = true;
       if (c.frequencyCaps > 0) table.frequencyCapped = true;
       for (let j = 0; j < table.campaigns.length; j++) {
-        if (table.campaigns[j].id.toString() == c.id.toString()) d.fail("duplicate campaign id");
+        const other = table.campaigns[j];
+        if (other.id.toString() == c.id.toString()) d.fail("duplicate campaign id");
+        // One set of counts: one set of caps. A group's campaigns with other windows would read
+        // each other's counts as their own.
+        else if (c.frequencyGroup !== null && other.frequencyGroup !== null && c.idHash == other.idHash && !sameCaps(c, other)) {
+          d.fail("frequency_group \"" + c.frequencyGroup!.toString() + "\": caps differ from campaign \"" + other.id.toString() + "\"'s (a group's campaigns share their counts: give them the same caps)");
+        }
       }
       table.campaigns.push(c);
       d.endMember();
@@ -102,12 +108,18 @@ export class CampaignConfigParser {
         if (c.frequencyCaps > 0) d.fail("give frequency_cap or frequency_caps, not both");
         else this.frequencyCaps(c);
       }
+      else if (d.keyIs("frequency_group")) c.frequencyGroup = d.owned(MAX_CAMPAIGN_ID);
       else if (d.keyIs("name")) d.string();
       else d.unknownKey();
       d.endMember();
     }
     if (!d.failed && !hasId) d.fail("id: required");
-    if (hasId) c.idHash = campaignIdHash(c.id.ptr, c.id.len);
+    const group = c.frequencyGroup;
+    if (group !== null) {
+      if (!d.failed && group.len == 0) d.fail("frequency_group: empty");
+      if (!d.failed && c.frequencyCaps == 0) d.fail("frequency_group: needs frequency_cap or frequency_caps");
+      c.idHash = frequencyGroupHash(group.ptr, group.len);
+    } else if (hasId) c.idHash = campaignIdHash(c.id.ptr, c.id.len);
     if (!d.failed && c.creatives.length == 0) d.fail("creatives: at least one required");
     // A campaign that may bid nowhere is a mistake in the file, not a campaign to lease money to.
     if (!d.failed && c.dealsOnly && c.deals.size == 0) d.fail("deals_only: needs deals");
@@ -449,4 +461,13 @@ function parseDimension(s: string): i32 {
     v = v * 10 + (c - 0x30);
   }
   return v > 0 && v <= 65535 ? v : -1;
+}
+
+/** The same frequency caps, in the same order. */
+function sameCaps(a: Campaign, b: Campaign): bool {
+  if (a.frequencyCaps != b.frequencyCaps) return false;
+  for (let i = 0; i < a.frequencyCaps; i++) {
+    if (unchecked(a.capImpressions[i]) != unchecked(b.capImpressions[i]) || unchecked(a.capWindowMs[i]) != unchecked(b.capWindowMs[i])) return false;
+  }
+  return true;
 }

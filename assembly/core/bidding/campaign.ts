@@ -89,7 +89,12 @@ export class Campaign {
   frequencyCaps: i32 = 0;
   readonly capImpressions: StaticArray<i32> = new StaticArray<i32>(MAX_FREQUENCY_CAPS);
   readonly capWindowMs: StaticArray<i64> = new StaticArray<i64>(MAX_FREQUENCY_CAPS);
-  /** A hash of the id that keys the campaign's per-user counts (set by the parser). */
+  /**
+   * Campaigns that count one user's impressions together (frequency_group, e.g. one advertiser's
+   * campaigns): null when the campaign counts alone. The group's campaigns all have the same caps.
+   */
+  frequencyGroup: OwnedBytes | null = null;
+  /** The hash that keys the per-user counts: of the id, or of the frequency_group (set by the parser). */
   idHash: u64 = 0;
 
   creatives: Array<Creative> = new Array<Creative>();

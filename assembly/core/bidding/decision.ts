@@ -52,10 +52,14 @@ export class Decision {
     return unchecked(this.bids[i]);
   }
 
-  /** Bids of campaign `c` in this decision so far. */
+  /** Bids of campaign `c`, or of another campaign of its frequency_group, in this decision so far. */
   bidsOf(c: Campaign): i32 {
     let n = 0;
-    for (let i = 0; i < this.count; i++) if (unchecked(this.bids[i]).campaign === c) n++;
+    // The same counts: the campaign itself, or another of its frequency_group.
+    for (let i = 0; i < this.count; i++) {
+      const b = unchecked(this.bids[i]).campaign;
+      if (b === c || (b !== null && c.frequencyGroup !== null && b.idHash == c.idHash)) n++;
+    }
     return n;
   }
 

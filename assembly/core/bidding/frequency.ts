@@ -17,6 +17,7 @@ const FROM_BUYERUID: u64 = 1;
 const FROM_USER_ID: u64 = 2;
 const FROM_IFA: u64 = 3;
 const FROM_CAMPAIGN_ID: u64 = 0x43;
+const FROM_FREQUENCY_GROUP: u64 = 0x47;
 
 /** Largest `frequency_cap.impressions`. */
 export const MAX_FREQUENCY_CAP: i64 = 1_000_000;
@@ -44,6 +45,11 @@ export function userKeyOf(req: BidRequest): u64 {
 /** The hash that keys a campaign's counts (Campaign.idHash). */
 export function campaignIdHash(ptr: usize, len: i32): u64 {
   return idKey(ptr, len, FROM_CAMPAIGN_ID);
+}
+
+/** The hash that keys the counts of a frequency_group's campaigns (never a campaign id's, whatever the names). */
+export function frequencyGroupHash(ptr: usize, len: i32): u64 {
+  return idKey(ptr, len, FROM_FREQUENCY_GROUP);
 }
 
 /** The count key of (campaign, user): never 0 (0 means "no key" in a bid and a notice URL). */
