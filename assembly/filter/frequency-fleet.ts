@@ -22,6 +22,7 @@ import { ByteWriter } from "../core/bytes/writer";
 import { KEY_FREQUENCY_OUTBOX } from "./keys";
 import { readShared, writeShared, shared } from "./shared";
 import { metrics } from "./metrics";
+import { SharedFrequencyTable } from "./frequency-table";
 
 /** One count: key u64, when it was counted (wall-clock ms) i64, its window in seconds u32, 4 bytes zero. */
 const ENTRY_BYTES: i32 = 24;
@@ -33,6 +34,13 @@ export const OUTBOX_ENTRIES: i32 = 2048;
 export const LOCAL_ENTRIES: i32 = 1024;
 /** Counts in one sync report. */
 export const REPORT_ENTRIES: i32 = 1024;
+/** Other pods' counts a VM holds until it has applied them (two full sync answers). */
+export const INCOMING_ENTRIES: i32 = 4096;
+/**
+ * Other pods' counts applied in one callback at most (the sync answer's, then each tick's): each is
+ * a CAS on a shared-data bucket, and 2,048 at once held a standalone VM for ~5 ms.
+ */
+export const APPLY_PER_CALLBACK: i32 = 512;
 
 /** A bounded list of counts in one buffer (allocated once). */
 export class CountList {
@@ -84,6 +92,9 @@ export class FleetCounts {
   private readonly local: CountList = new CountList(LOCAL_ENTRIES);
   /** The leader's counts sent to the host and not yet accepted. */
   readonly inflight: CountList = new CountList(REPORT_ENTRIES);
+  /** The other pods' counts received and not applied yet: [incomingNext, incoming.count). */
+  private readonly incoming: CountList = new CountList(INCOMING_ENTRIES);
+  private incomingNext: i32 = 0;
   /** The outbox worked on in place: header, then up to OUTBOX_ENTRIES entries. */
   private readonly box: usize = heap.alloc(<usize>(OUTBOX_HEADER + OUTBOX_ENTRIES * ENTRY_BYTES));
   retries: i32 = 32;
@@ -159,6 +170,39 @@ export class FleetCounts {
       w.byte(0x5d);
     }
     w.byte(0x5d);
+  }
+
+  /** Another pod's count from a sync answer: applied by applyIncoming (a full list drops it, counted). */
+  receive(key: u64, atMs: i64, windowS: u32): void {
+    const l = this.incoming;
+    if (l.count == l.capacity && this.incomingNext > 0) {
+      // Move what is left to the front.
+      const left = l.count - this.incomingNext;
+      memory.copy(l.buf, l.buf + <usize>(this.incomingNext * ENTRY_BYTES), <usize>(left * ENTRY_BYTES));
+      l.count = left;
+      this.incomingNext = 0;
+    }
+    if (!l.push(key, atMs, windowS)) metrics.inc(metrics.frequencyFleetDropped);
+  }
+
+  /**
+   * Adds up to APPLY_PER_CALLBACK received counts to this pod's buckets, each in the window it
+   * opened on its pod (one whose window has ended by now counts nothing); the rest wait for the
+   * next call (every tick), so a large answer does not hold the VM's thread.
+   */
+  applyIncoming(table: SharedFrequencyTable, now: i64): void {
+    const l = this.incoming;
+    const end = min(l.count, this.incomingNext + APPLY_PER_CALLBACK);
+    for (let i = this.incomingNext; i < end; i++) {
+      const windowMs = <i64>l.windowSAt(i) * 1000;
+      const at = l.atMsAt(i);
+      if (at + windowMs > now) table.countFleet(l.keyAt(i), at, now, windowMs);
+    }
+    this.incomingNext = end;
+    if (end == l.count) {
+      l.clear();
+      this.incomingNext = 0;
+    }
   }
 
   /** The host took the counts in flight (an answer that did not refuse them). */

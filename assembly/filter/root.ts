@@ -151,7 +151,9 @@ export class NexusRoot extends RootContext {
     this.replay.refreshSeeds();
     this.podTag.read();
     this.fleet.flush(); // before the sync: a leader sends its own counts of this tick too
-    this.sync.tick(nowMs());
+    const now = nowMs();
+    this.fleet.applyIncoming(this.frequency, now); // what the last sync answers did not apply yet
+    this.sync.tick(now);
   }
 
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: usize, numTrailers: u32): void {

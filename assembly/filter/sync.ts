@@ -474,13 +474,14 @@ export class HostSync {
 
   /**
    * The other pods' counted wins, `[["<key hex>",<at ms>,<window s>],...]`: each one more count of
-   * its key here, in the window it opened on its pod. A count from a clock ahead of this one is
-   * taken as made now; one whose window has ended, or with a malformed key, counts nothing.
+   * its key here, in the window it opened on its pod (FleetCounts.applyIncoming: the first 512
+   * now, the rest at the next ticks). A count from a clock ahead of this one is taken as made now;
+   * one whose window has ended, or with a malformed key, counts nothing.
    */
   private applyFleetCounts(now: i64): void {
     const d = this.doc;
     if (!d.beginArray()) return;
-    const table = this.root.frequency;
+    const fleet = this.root.fleet;
     let i = 0;
     while (d.nextElement(i)) {
       let key: u64 = 0;
@@ -497,14 +498,11 @@ export class HostSync {
           j++;
         }
       }
-      if (!d.failed && key != 0 && at >= 0 && windowS > 0) {
-        if (at > now) at = now;
-        const windowMs = windowS * 1000;
-        if (at + windowMs > now) table.countFleet(key, at, now, windowMs);
-      }
+      if (!d.failed && key != 0 && at >= 0 && windowS > 0) fleet.receive(key, at > now ? now : at, <u32>windowS);
       d.endMember();
       i++;
     }
+    fleet.applyIncoming(this.root.frequency, now);
   }
 
   private publishedConfigVersion(): i64 {

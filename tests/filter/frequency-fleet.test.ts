@@ -135,4 +135,24 @@ describe("frequency counts across pods: the filter's reports and the counts hand
     await until(() => fleet.exchanges.length >= n + 2, 10_000, "two more syncs");
     assert.equal(fleet.exchanges.slice(n).flat().filter((c) => c.key === ben.key).length, 0);
   });
+
+  it("a large answer is applied 512 counts a callback (the answer's, then each tick's), every one in the end", async () => {
+    const metric = () => Number(filterMetric(app, "nexus_frequency_fleet_applied_total"));
+    const start = metric();
+    const now = Date.now();
+    fleet.toHand = Array.from({ length: 1500 }, (_, i) => ({ key: (0x7000 + i).toString(16).padStart(16, "0"), atMs: now, windowS: WINDOW_S }));
+    // Sampled once per turn of the event loop; the answer's callback and a tick may both run in
+    // one turn (2 × 512), but never all 1,500 at once.
+    let last = start;
+    const steps: number[] = [];
+    const end = Date.now() + 10_000;
+    while (metric() - start < 1500 && Date.now() < end) {
+      await new Promise((r) => setImmediate(r));
+      const m = metric();
+      if (m > last) steps.push(m - last);
+      last = m;
+    }
+    assert.equal(metric() - start, 1500, "every count applied");
+    assert.ok(steps.length >= 2 && Math.max(...steps) <= 1024, `applied in steps of at most 512 a callback: ${steps.join(", ")}`);
+  });
 });
