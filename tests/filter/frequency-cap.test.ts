@@ -137,9 +137,28 @@ describe("a frequency_group over HTTP: two campaigns that count one user togethe
   });
 });
 
+const dec = new TextDecoder();
+
+/** The sim bidder's answer for `user`: its first bid, or the no-bid reason. */
+async function simBid(sim: SimBidder, user: string): Promise<{ nurl: string } | string> {
+  const o = await sim.bid(requestFor({ id: user }));
+  assert.equal(o.kind, "local");
+  if (o.kind !== "local") return "";
+  if (o.status === 204) return o.headers.find(([h]) => h === "x-nexus-nobid-reason")?.[1] ?? "";
+  return JSON.parse(dec.decode(o.body)).seatbid[0].bid[0];
+}
+
+/** The status of a notice (at 0.9 CPM) sent to the sim bidder. */
+async function simNotice(sim: SimBidder, url: string): Promise<string> {
+  const u = new URL(noticeUrl(url, "0.9"));
+  const o = await sim.get(u.pathname + u.search);
+  return o.kind === "local" ? JSON.parse(dec.decode(o.body)).status : "";
+}
+
 describe("frequency cap windows (simulated clock)", () => {
   let sim: SimBidder;
-  const dec = new TextDecoder();
+  const bid = (user: string) => simBid(sim, user);
+  const notice = (url: string) => simNotice(sim, url);
 
   before(async () => {
     sim = await startSimBidder({ campaigns: cappedCampaigns(1, 600) });
@@ -148,19 +167,6 @@ describe("frequency cap windows (simulated clock)", () => {
   after(async () => {
     await sim?.close();
   });
-
-  async function bid(user: string): Promise<{ nurl: string } | string> {
-    const o = await sim.bid(requestFor({ id: user }));
-    assert.equal(o.kind, "local");
-    if (o.kind !== "local") return "";
-    if (o.status === 204) return o.headers.find(([h]) => h === "x-nexus-nobid-reason")?.[1] ?? "";
-    return JSON.parse(dec.decode(o.body)).seatbid[0].bid[0];
-  }
-  async function notice(url: string): Promise<string> {
-    const u = new URL(noticeUrl(url, "0.9"));
-    const o = await sim.get(u.pathname + u.search);
-    return o.kind === "local" ? JSON.parse(dec.decode(o.body)).status : "";
-  }
 
   it("the window runs from the first counted impression; when it ends the campaign bids again", async () => {
     const b = await bid("erin");
@@ -189,7 +195,12 @@ describe("frequency cap windows (simulated clock)", () => {
 
 describe("several frequency caps (simulated clock): 1 in 10 minutes and 2 in an hour", () => {
   let sim: SimBidder;
-  const dec = new TextDecoder();
+  const bid = (user: string) => simBid(sim, user);
+  async function win(user: string): Promise<void> {
+    const b = await bid(user);
+    assert.ok(typeof b !== "string", `no bid: ${b}`);
+    assert.equal(await simNotice(sim, b.nurl), "charged");
+  }
 
   before(async () => {
     const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
@@ -200,21 +211,6 @@ describe("several frequency caps (simulated clock): 1 in 10 minutes and 2 in an 
   after(async () => {
     await sim?.close();
   });
-
-  async function bid(user: string): Promise<{ nurl: string } | string> {
-    const o = await sim.bid(requestFor({ id: user }));
-    assert.equal(o.kind, "local");
-    if (o.kind !== "local") return "";
-    if (o.status === 204) return o.headers.find(([h]) => h === "x-nexus-nobid-reason")?.[1] ?? "";
-    return JSON.parse(dec.decode(o.body)).seatbid[0].bid[0];
-  }
-  async function win(user: string): Promise<void> {
-    const b = await bid(user);
-    assert.ok(typeof b !== "string", `no bid: ${b}`);
-    const u = new URL(noticeUrl(b.nurl, "0.9"));
-    const o = await sim.get(u.pathname + u.search);
-    assert.equal(o.kind === "local" ? JSON.parse(dec.decode(o.body)).status : "", "charged");
-  }
 
   it("every cap holds: the short one for its window, the long one after two wins, until its own window ends", async () => {
     const t0 = sim.clock.now;
@@ -234,7 +230,6 @@ describe("several frequency caps (simulated clock): 1 in 10 minutes and 2 in an 
 
 describe("frequency buckets full (simulated clock)", () => {
   let sim: SimBidder;
-  const dec = new TextDecoder();
 
   before(async () => {
     // The smallest table: 16 buckets of 16 counts.

@@ -17,7 +17,7 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { Counter, Gauge, type Registry } from "prom-client";
-import { loadIoredis } from "../lazy-deps.ts";
+import { closeRedis, failFastRedis } from "./fail-fast-redis.ts";
 import type { Logger } from "../log.ts";
 
 /** One counted win: the (campaign, user) count key, when it was counted (wall-clock ms), the window it opened (s). */
@@ -124,16 +124,7 @@ export class RedisFleetFrequency implements FleetFrequency {
 
   constructor(private readonly o: RedisFleetFrequencyOptions) {
     this.key = frequencyStreamKey(o.keyPrefix);
-    this.redis = new (loadIoredis().Redis)(o.url, {
-      commandTimeout: o.commandTimeoutMs,
-      connectTimeout: Math.max(1000, o.commandTimeoutMs * 5),
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: (times: number) => Math.min(50 * times, 500),
-    });
-    this.redis.on("error", (err: Error) => o.log?.debug({ event: "frequency_redis_error", err: err.message }, "frequency count stream error"));
-    this.redis.on("connect", () => this.redis.stream?.unref?.());
+    this.redis = failFastRedis(o.url, o.commandTimeoutMs, (err) => o.log?.debug({ event: "frequency_redis_error", err: err.message }, "frequency count stream error"));
   }
 
   async exchange(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult> {
@@ -206,11 +197,7 @@ export class RedisFleetFrequency implements FleetFrequency {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
+    await closeRedis(this.redis);
   }
 }
 

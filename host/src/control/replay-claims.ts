@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type { Redis } from "ioredis";
-import { loadIoredis } from "../lazy-deps.ts";
+import { closeRedis, failFastRedis } from "./fail-fast-redis.ts";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { NexusError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -64,20 +64,7 @@ export class RedisReplayClaims implements ReplayClaimStore {
   reached = false;
 
   constructor(private readonly o: RedisReplayClaimsOptions) {
-    this.redis = new (loadIoredis().Redis)(o.url, {
-      commandTimeout: o.commandTimeoutMs,
-      connectTimeout: Math.max(1000, o.commandTimeoutMs * 5),
-      // A claim is answered now or failed: never queued while offline, never resent.
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 0,
-      lazyConnect: false,
-      // Reconnect for ever, at most half a second apart (claims fail fast meanwhile).
-      retryStrategy: (times: number) => Math.min(50 * times, 500),
-    });
-    this.redis.on("error", (err: Error) => o.log?.debug({ event: "replay_redis_error", err: err.message }, "replay claim store error"));
-    // The connection alone must not keep a stopping process alive (close() may never be called).
-    this.redis.on("connect", () => this.redis.stream?.unref?.());
+    this.redis = failFastRedis(o.url, o.commandTimeoutMs, (err) => o.log?.debug({ event: "replay_redis_error", err: err.message }, "replay claim store error"));
     this.redis.on("ready", () => {
       this.reached = true;
     });
@@ -96,11 +83,7 @@ export class RedisReplayClaims implements ReplayClaimStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    try {
-      await this.redis.quit();
-    } catch {
-      this.redis.disconnect();
-    }
+    await closeRedis(this.redis);
   }
 }
 
