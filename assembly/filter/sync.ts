@@ -20,6 +20,7 @@ import { ConfigDoc } from "../core/config/config-doc";
 import { CampaignConfigParser, CAMPAIGN_SCRATCH_BYTES } from "../core/bidding/campaign-config";
 import { sha256 } from "../core/hash/sha256";
 import { MAX_FREQUENCY_WINDOW_S } from "../core/bidding/frequency";
+import { parseFrequencyKey } from "./query";
 import { SpendPlan, } from "../core/pacing/spend-plan";
 import { clamp } from "../core/pacing/pid";
 import { dayNumber, msIntoDay, localMinutes } from "../core/features/time";
@@ -490,7 +491,7 @@ export class HostSync {
       if (d.beginArray()) {
         let j = 0;
         while (d.nextElement(j)) {
-          if (j == 0) key = hexKey(d.string());
+          if (j == 0) key = parseFrequencyKey(d.view());
           else if (j == 1) at = d.int(0, i64.MAX_VALUE);
           else if (j == 2) windowS = d.int(1, MAX_FREQUENCY_WINDOW_S);
           else d.skip();
@@ -707,18 +708,6 @@ function hexTo(hex: string, out: usize): bool {
     store<u8>(out + <usize>i, <u8>((hi << 4) | lo));
   }
   return true;
-}
-
-/** A count key as the report writes it (16 hex digits, not 0), else 0. */
-function hexKey(hex: string): u64 {
-  if (hex.length != 16) return 0;
-  let v: u64 = 0;
-  for (let i = 0; i < 16; i++) {
-    const d = hexVal(hex.charCodeAt(i));
-    if (d < 0) return 0;
-    v = (v << 4) | <u64>d;
-  }
-  return v;
 }
 
 function hexVal(c: i32): i32 {

@@ -124,6 +124,15 @@ export class ConfigDoc {
     return this.value.toString();
   }
 
+  /** The string as a view of its bytes, valid until the next read (no allocation); empty on an error. */
+  view(): Str {
+    if (this.r.peekKind() != JsonKind.STRING) {
+      this.fail("expected string");
+      this.value.clear();
+    } else if (!this.r.readString(this.value)) this.value.clear();
+    return this.value;
+  }
+
   owned(maxLen: i32): OwnedBytes {
     if (this.r.peekKind() != JsonKind.STRING) {
       this.fail("expected string");
