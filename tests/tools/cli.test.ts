@@ -38,7 +38,7 @@ function startServe(env: NodeJS.ProcessEnv, cwd = ROOT) {
 
 describe("nexus-rtb CLI", () => {
   it("every command answers --help with its usage, exit 0", () => {
-    for (const cmd of ["keygen", "sign", "serve", "train", "replay", "loadgen"]) {
+    for (const cmd of ["keygen", "sign", "serve", "train", "replay", "loadgen", "check-campaigns"]) {
       const r = cli([cmd, "--help"]);
       assert.equal(r.status, 0, `${cmd} --help: exit ${r.status}\n${r.stderr}`);
       assert.match(r.stdout, /usage/i, `${cmd} --help prints a usage`);
@@ -52,6 +52,46 @@ describe("nexus-rtb CLI", () => {
       assert.match(r.stderr, /usage: nexus-rtb /, `${args.join(" ")} prints its usage`);
       assert.match(r.stderr, args.includes("extra") ? /unexpected argument "extra"/ : /--bogus/, args.join(" "));
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  });
+
+  it("check-campaigns: a set a host would publish is summarised (exit 0, also as JSON); one it would refuse gives the reason (exit 1)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-check-"));
+    try {
+      const set = JSON.parse(readFileSync(join(ROOT, "tests", "fixtures", "campaigns", "test-campaigns.json"), "utf8"));
+      const base = set.campaigns[0];
+      set.campaigns = [
+        { ...base, frequency_group: "brand", frequency_caps: [{ impressions: 1, seconds: 3600 }, { impressions: 3, seconds: 86400 }], targeting: { ...base.targeting, hours: [9, 10], daypart_time_zone: "America/New_York" } },
+        { ...base, id: "paused-one", active: false },
+      ];
+      const good = join(dir, "good.json");
+      writeFileSync(good, JSON.stringify(set));
+      let r = cli(["check-campaigns", "--file", good]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /version 1, 2 campaign\(s\)/);
+      assert.match(r.stdout, /test-cpa: active; daily \d+ µ; caps 1 per 3600 s, 3 per 86400 s \(group brand\); dayparting on America\/New_York \(UTC-0[45]:00 now\)/);
+      assert.match(r.stdout, /paused-one: paused/);
+      r = cli(["check-campaigns", "--file", good, "--json"]);
+      assert.equal(r.status, 0);
+      const j = JSON.parse(r.stdout);
+      assert.equal(j.ok, true);
+      assert.deepEqual(j.campaigns[0].frequency_caps, ["1 per 3600 s", "3 per 86400 s"]);
+      // A zone no host knows, then a group whose campaigns' caps differ: refused with the reason.
+      set.campaigns[0].targeting.daypart_time_zone = "Mars/Olympus_Mons";
+      const bad = join(dir, "bad.json");
+      writeFileSync(bad, JSON.stringify(set));
+      r = cli(["check-campaigns", "--file", bad]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /CAMPAIGNS_INVALID: campaign "test-cpa": targeting.daypart_time_zone: unknown time zone "Mars\/Olympus_Mons"/);
+      set.campaigns[0].targeting.daypart_time_zone = "Europe/Paris";
+      set.campaigns[1] = { ...set.campaigns[1], frequency_group: "brand", frequency_cap: { impressions: 5, seconds: 60 } };
+      writeFileSync(bad, JSON.stringify(set));
+      r = cli(["check-campaigns", "--file", bad, "--json"]);
+      assert.equal(r.status, 1);
+      assert.match(JSON.parse(r.stdout).error, /frequency_group "brand": caps differ from campaign "test-cpa"'s/);
+      assert.equal(cli(["check-campaigns"]).status, 2, "no --file: a bad command line");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -3,6 +3,7 @@
 //   keygen    create an Ed25519 key pair for model signing
 //   sign      write <model>.sha256 and <model>.sig
 //   train | replay | loadgen   offline tools on the same compiled core (see docs/TOOLS.md)
+//   check-campaigns  the host's and the filter's checks of a campaigns file, before it is deployed
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { startStandalone, startControlPlane } from "../standalone.ts";
@@ -11,6 +12,7 @@ import { keygen, signModel } from "../models/index.ts";
 import { codedErrorLine } from "../errors.ts";
 import { parse, str, flag, type Values } from "../tools/args.ts";
 import { UsageError } from "../tools/errors.ts";
+import { CHECK_CAMPAIGNS_USAGE, checkCampaigns } from "./check-campaigns.ts";
 
 /** A sidecar's filter that has not synced for this long (three default sync periods) has gone. */
 const FILTER_SILENT_MS = 3000;
@@ -22,6 +24,7 @@ commands:
   keygen --out DIR [--force]   create private.pem / public.pem for model signing
   sign --model FILE --key PEM  write FILE.sha256 and FILE.sig
   train | replay | loadgen     offline tools (run with --help)
+  check-campaigns --file FILE  check a campaigns file as a host would before publishing it [--json]
 `;
 
 const SERVE_USAGE = "usage: nexus-rtb serve [--config FILE]\n";
@@ -223,6 +226,15 @@ export async function main(argv: string[]): Promise<number> {
     case "replay":
     case "loadgen":
       return tool(command, rest);
+    case "check-campaigns": {
+      const values = commandLine(rest, { file: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, CHECK_CAMPAIGNS_USAGE);
+      if (values === undefined) return 2;
+      if (flag(values, "help")) {
+        process.stdout.write(CHECK_CAMPAIGNS_USAGE);
+        return 0;
+      }
+      return checkCampaigns(values);
+    }
     case undefined:
     case "help":
     case "--help":

@@ -1,0 +1,77 @@
+// nexus-rtb check-campaigns --file FILE [--json]: the checks a host runs before it publishes a
+// campaign set (its own, the time zones, then the filter's parser on the very text it would
+// serve: control/campaigns.ts), run on a file before it is deployed or reloaded, e.g. in CI.
+// Exit 0 with a summary of what the filter will run (caps, groups, dayparting clocks with the
+// zones' current offsets), 1 with the reason the set would be refused, 2 for a bad command line.
+import { CampaignCatalog, CampaignError, type CampaignDoc } from "../control/campaigns.ts";
+import { flag, str, type Values } from "../tools/args.ts";
+
+export const CHECK_CAMPAIGNS_USAGE = "usage: nexus-rtb check-campaigns --file FILE [--json]\n";
+
+export interface CampaignSummary {
+  id: string;
+  active: boolean;
+  daily_micros: number | null;
+  total_micros: number | null;
+  /** "N per S s" for each frequency cap. */
+  frequency_caps: string[];
+  frequency_group: string | null;
+  /** The dayparting clock: "user" (the request's), "UTC±hh:mm", or "<zone> (UTC±hh:mm now)". */
+  daypart_clock: string | null;
+  deals: number;
+}
+
+export function summarize(c: CampaignDoc): CampaignSummary {
+  const t = (c.targeting ?? {}) as Record<string, unknown>;
+  const caps = (Array.isArray(c.frequency_caps) ? c.frequency_caps : c.frequency_cap ? [c.frequency_cap] : []) as Array<{ impressions: number; seconds: number }>;
+  const dayparted = t.hours !== undefined || t.weekdays !== undefined;
+  const offset = typeof t.daypart_utc_offset_minutes === "number" ? utcOffset(t.daypart_utc_offset_minutes) : undefined;
+  return {
+    id: c.id,
+    active: c.active !== false,
+    daily_micros: c.budget?.daily_micros ?? null,
+    total_micros: c.budget?.total_micros ?? null,
+    frequency_caps: caps.map((x) => `${x.impressions} per ${x.seconds} s`),
+    frequency_group: typeof c.frequency_group === "string" ? c.frequency_group : null,
+    daypart_clock: !dayparted ? null : typeof t.daypart_time_zone === "string" ? `${t.daypart_time_zone} (${offset} now)` : (offset ?? "user"),
+    deals: Array.isArray(c.deals) ? c.deals.length : 0,
+  };
+}
+
+function utcOffset(minutes: number): string {
+  const a = Math.abs(minutes);
+  return `UTC${minutes < 0 ? "-" : "+"}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+}
+
+export function checkCampaigns(values: Values): number {
+  const file = str(values, "file");
+  if (!file) {
+    process.stderr.write(`check-campaigns: --file FILE is required\n\n${CHECK_CAMPAIGNS_USAGE}`);
+    return 2;
+  }
+  let catalog: CampaignCatalog;
+  try {
+    catalog = CampaignCatalog.fromFile(file);
+  } catch (err) {
+    if (!(err instanceof CampaignError)) throw err;
+    if (flag(values, "json")) process.stdout.write(JSON.stringify({ ok: false, code: err.code, error: err.message }) + "\n");
+    else process.stderr.write(`${file}: ${err.code}: ${err.message}\n`);
+    return 1;
+  }
+  const campaigns = catalog.campaigns.map(summarize);
+  if (flag(values, "json")) {
+    process.stdout.write(JSON.stringify({ ok: true, version: catalog.version, campaigns }) + "\n");
+    return 0;
+  }
+  const lines = [`${file}: version ${catalog.version}, ${campaigns.length} campaign(s), accepted by the host and the filter's parser`];
+  for (const c of campaigns) {
+    const parts = [c.active ? "active" : "paused"];
+    if (c.daily_micros !== null) parts.push(`daily ${c.daily_micros} µ`);
+    if (c.frequency_caps.length > 0) parts.push(`caps ${c.frequency_caps.join(", ")}${c.frequency_group ? ` (group ${c.frequency_group})` : ""}`);
+    if (c.daypart_clock) parts.push(`dayparting on ${c.daypart_clock}`);
+    if (c.deals > 0) parts.push(`${c.deals} deal(s)`);
+    lines.push(`  ${c.id}: ${parts.join("; ")}`);
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+  return 0;
+}
