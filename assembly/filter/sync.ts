@@ -327,11 +327,20 @@ export class HostSync {
       w.byte(0x7d);
     }
     w.ascii("]");
-    // This pod's counted wins of capped campaigns, for the other pods (frequency-fleet.ts).
+    // This pod's counted wins of capped campaigns, for the other pods (frequency-fleet.ts). They
+    // never keep the report from going: without room for them it goes without, and they stay in
+    // flight for the next one (the budget's figures must reach the host).
+    const beforeCounts = w.len;
     const fleet = this.root.fleet;
     fleet.take();
     fleet.writeReport(w);
     w.byte(0x7d);
+    if (w.overflowed && beforeCounts < w.capacity) {
+      w.len = beforeCounts;
+      w.overflowed = false;
+      w.byte(0x7d);
+      log(LogLevel.WARN, "nexus: no room for the frequency counts in the sync report; sent without them");
+    }
     if (w.overflowed) {
       metrics.inc(metrics.syncFailed);
       log(LogLevel.ERROR, "nexus: sync report larger than " + w.capacity.toString() + " bytes; not sent");
