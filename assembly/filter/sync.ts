@@ -331,11 +331,12 @@ export class HostSync {
     // never keep the report from going: without room for them it goes without, and they stay in
     // flight for the next one (the budget's figures must reach the host).
     const beforeCounts = w.len;
+    const campaignsFit = !w.overflowed && beforeCounts < w.capacity;
     const fleet = this.root.fleet;
     fleet.take();
     fleet.writeReport(w);
     w.byte(0x7d);
-    if (w.overflowed && beforeCounts < w.capacity) {
+    if (w.overflowed && campaignsFit) {
       w.len = beforeCounts;
       w.overflowed = false;
       w.byte(0x7d);
