@@ -127,7 +127,21 @@ export class RedisFleetFrequency implements FleetFrequency {
     this.redis = failFastRedis(o.url, o.commandTimeoutMs, (err) => o.log?.debug({ event: "frequency_redis_error", err: err.message }, "frequency count stream error"));
   }
 
-  async exchange(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult> {
+  /** The exchange in progress: exchanges run one after the other, so two never read from one cursor. */
+  private last: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Appends the report's counts and reads the other pods' since the last exchange. One at a time:
+   * a sync the filter gave up on (its timeout) may still be running here when the next arrives,
+   * and both reading from the same cursor would hand the same counts twice.
+   */
+  exchange(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult> {
+    const run = this.last.then(() => this.exchangeNow(counts));
+    this.last = run.catch(() => undefined);
+    return run;
+  }
+
+  private async exchangeNow(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult> {
     if (this.closed) return { accepted: false, counts: [] };
     let accepted = false;
     try {

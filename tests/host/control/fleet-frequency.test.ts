@@ -126,6 +126,22 @@ describe("frequency counts: hosts on one Redis stream", () => {
     }
   });
 
+  it("exchanges started together run one after the other: the same counts are never handed twice", async () => {
+    const prefix = redis.fresh();
+    const a = host(prefix);
+    const b = host(prefix);
+    try {
+      await started(a, b);
+      await a.exchange(counts(5));
+      // Two syncs at once (one the filter already gave up on): one of them gets the counts.
+      const [x, y] = await Promise.all([b.exchange([]), b.exchange([])]);
+      assert.deepEqual([...x.counts, ...y.counts], counts(5));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await cleanup(prefix);
+    }
+  });
+
   it("Redis unreachable: the report's counts are not accepted (the filter sends them again) and none come back", async () => {
     const port = await freePort(); // nothing listens there
     const registry = new Registry();
