@@ -16,9 +16,9 @@ export const KEY_STATUS = OwnedBytes.fromString("nexus/v1/status");
  * that reports). Shared data lives as long as the Envoy process (per vm_id), so a new epoch in a
  * sync report tells the host that the ledger it knew is gone, whatever its numbers say.
  */
+export const KEY_LEDGER_EPOCH = OwnedBytes.fromString("nexus/v1/ledger-epoch");
 /** Counted wins waiting for the leader's sync to send them to the other pods (frequency-fleet.ts). */
 export const KEY_FREQUENCY_OUTBOX = OwnedBytes.fromString("nexus/v1/fq-outbox");
-export const KEY_LEDGER_EPOCH = OwnedBytes.fromString("nexus/v1/ledger-epoch");
 
 export const LEDGER_PREFIX = "nexus/v1/ledger/";
 const PACE_PREFIX = "nexus/v1/pace/";
