@@ -58,16 +58,28 @@ describe("frequency counts: hosts on one Redis stream", () => {
       }
     }
   }
-  async function cleanup(prefix: string): Promise<void> {
-    await deleteKeysStartingWith(redis.client(), `nexus:${prefix}:`);
+  type Tuple<T, N extends 2 | 3> = N extends 2 ? [T, T] : [T, T, T];
+  /**
+   * `n` hosts on a fresh prefix, each with its own metrics registry, for `body`; closed afterwards,
+   * and the prefix's stream deleted (sharedRedisPrefixes deletes only the {nexus:<prefix>:…} keys).
+   */
+  async function onFreshStream<N extends 2 | 3>(
+    n: N,
+    body: (hosts: Tuple<RedisFleetFrequency, N>, prefix: string, registries: Tuple<Registry, N>) => Promise<void>,
+  ): Promise<void> {
+    const prefix = redis.fresh();
+    const registries = Array.from({ length: n }, () => new Registry());
+    const hosts = registries.map((r) => host(prefix, r));
+    try {
+      await body(hosts as Tuple<RedisFleetFrequency, N>, prefix, registries as Tuple<Registry, N>);
+    } finally {
+      await Promise.all(hosts.map((h) => h.close()));
+      await deleteKeysStartingWith(redis.client(), `nexus:${prefix}:`);
+    }
   }
 
-  it("what one host appends the others read, once; never their own", async () => {
-    const prefix = redis.fresh();
-    const a = host(prefix);
-    const b = host(prefix);
-    const c = host(prefix);
-    try {
+  it("what one host appends the others read, once; never their own", () =>
+    onFreshStream(3, async ([a, b, c], prefix) => {
       // Each starts at the stream's end (its first exchange).
       await started(a, b, c);
       assert.deepEqual(await a.exchange(counts(2)), { accepted: true, counts: [] }, "a does not get its own counts back");
@@ -76,35 +88,20 @@ describe("frequency counts: hosts on one Redis stream", () => {
       assert.deepEqual((await c.exchange([])).counts, [...counts(2), ...counts(1, 10)], "c gets both, in order");
       assert.deepEqual((await a.exchange([])).counts, counts(1, 10));
       assert.ok((await redis.client().pttl(frequencyStreamKey(prefix))) > 0, "the stream expires when nobody appends");
-    } finally {
-      await Promise.all([a.close(), b.close(), c.close()]);
-      await cleanup(prefix);
-    }
-  });
+    }));
 
-  it("a host started later reads from the stream's end: counts made before it started are not handed to it", async () => {
-    const prefix = redis.fresh();
-    const a = host(prefix);
-    const late = host(prefix);
-    try {
+  it("a host started later reads from the stream's end: counts made before it started are not handed to it", () =>
+    onFreshStream(2, async ([a, late]) => {
       await started(a);
       await a.exchange(counts(3));
       await started(late);
       assert.deepEqual((await late.exchange([])).counts, []);
       await a.exchange(counts(1, 50));
       assert.deepEqual((await late.exchange([])).counts, counts(1, 50));
-    } finally {
-      await Promise.all([a.close(), late.close()]);
-      await cleanup(prefix);
-    }
-  });
+    }));
 
-  it("pages a backlog: at most MAX_ANSWER_COUNTS a time, whole entries, nothing lost; the lag gauge shows the backlog", async () => {
-    const prefix = redis.fresh();
-    const a = host(prefix);
-    const registry = new Registry();
-    const b = host(prefix, registry);
-    try {
+  it("pages a backlog: at most MAX_ANSWER_COUNTS a time, whole entries, nothing lost; the lag gauge shows the backlog", () =>
+    onFreshStream(2, async ([a, b], _prefix, [, registry]) => {
       await started(a, b);
       for (let r = 0; r < 3; r++) await a.exchange(counts(1000, r * 1000));
       const got: FrequencyCount[] = [];
@@ -120,27 +117,16 @@ describe("frequency counts: hosts on one Redis stream", () => {
       const m = await registry.getSingleMetricAsString("nexus_host_frequency_fleet_counts_total");
       assert.match(m, /direction="received"} 3000/);
       assert.match(await registry.getSingleMetricAsString("nexus_host_frequency_fleet_lag_seconds"), /lag_seconds 0\n?$/m, "caught up");
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      await cleanup(prefix);
-    }
-  });
+    }));
 
-  it("exchanges started together run one after the other: the same counts are never handed twice", async () => {
-    const prefix = redis.fresh();
-    const a = host(prefix);
-    const b = host(prefix);
-    try {
+  it("exchanges started together run one after the other: the same counts are never handed twice", () =>
+    onFreshStream(2, async ([a, b]) => {
       await started(a, b);
       await a.exchange(counts(5));
       // Two syncs at once (one the filter already gave up on): one of them gets the counts.
       const [x, y] = await Promise.all([b.exchange([]), b.exchange([])]);
       assert.deepEqual([...x.counts, ...y.counts], counts(5));
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      await cleanup(prefix);
-    }
-  });
+    }));
 
   it("Redis unreachable: the report's counts are not accepted (the filter sends them again) and none come back", async () => {
     const port = await freePort(); // nothing listens there
