@@ -270,8 +270,15 @@ export class NexusRoot extends RootContext {
     metrics.inc(metrics.bidResponses);
     metrics.add(metrics.impBids, d.count);
     let inDeals = 0;
-    for (let i = 0; i < d.count; i++) if (d.bid(i).deal !== null) inDeals++;
-    metrics.add(metrics.dealBids, inDeals); // no host call for open-auction bids
+    let videos = 0;
+    for (let i = 0; i < d.count; i++) {
+      const b = d.bid(i);
+      if (b.deal !== null) inDeals++;
+      if (b.creative !== null && b.creative!.isVideo) videos++;
+    }
+    // No host call for open-auction banner bids.
+    metrics.add(metrics.dealBids, inDeals);
+    metrics.add(metrics.videoBids, videos);
     replyJson(200, "nexus_bid");
   }
 

@@ -145,3 +145,45 @@ describe("allocations on the warm path of a frequency-capped campaign", () => {
     assert.equal(Number(capped.pool.metrics.find("nexus_frequency_counted_total")?.value ?? 0n), 390, "every win was counted");
   });
 });
+
+describe("allocations on the warm path of a video campaign", () => {
+  let video: SimBidder;
+  const vrt = new AllocationCounter();
+
+  before(async () => {
+    const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+    set.campaigns[0].creatives.push({ crid: "v-15", type: "video", duration: 15, mimes: ["video/mp4"], adm: '<VAST version="4.0"><Ad/></VAST>' });
+    video = await startSimBidder({
+      vms: 1,
+      wasmPath: join(PACKAGE_ROOT, "build/nexus_filter.rtrace.wasm"),
+      plugin: { decision_budget_ms: 1000 },
+      budget: { minSliceMicros: 900_000_000 },
+      campaigns: set,
+      instrumentation: vrt.imports(),
+    });
+    await video.untilReady();
+  });
+  after(async () => {
+    await video?.close();
+  });
+
+  it("video bids (a per-second floor included), players it does not fit and multi-format imps allocate nothing once warm", async () => {
+    let ids = 0;
+    const withImp = (imp: unknown) => JSON.stringify({ ...JSON.parse(README_REQUEST), id: `v-${ids++}`, imp: [imp] });
+    const player = { mimes: ["video/mp4", "video/webm"], maxduration: 30, protocols: [3, 7], mincpmpersec: 0.01 };
+    const run = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const b = await video.bid(withImp({ id: "1", video: player, bidfloor: 0.1 }));
+        assert.equal(status(b), 200);
+        assert.equal(JSON.parse(dec.decode(b.kind === "local" ? b.body : new Uint8Array())).seatbid[0].bid[0].mtype, 2);
+        assert.equal(status(await video.bid(withImp({ id: "1", video: { ...player, rqddurs: [6] } }))), 204);
+        assert.equal(status(await video.bid(withImp({ id: "1", banner: { w: 1, h: 1 }, video: player }))), 200);
+      }
+    };
+    await run(30);
+    vrt.counting = true;
+    await run(100);
+    vrt.counting = false;
+    assert.equal(vrt.allocations, 0, `${vrt.allocations} allocations in 300 warm requests`);
+  });
+});

@@ -63,14 +63,23 @@ describe("nexus-rtb CLI", () => {
       set.campaigns = [
         { ...base, frequency_group: "brand", frequency_caps: [{ impressions: 1, seconds: 3600 }, { impressions: 3, seconds: 86400 }], targeting: { ...base.targeting, hours: [9, 10], daypart_time_zone: "America/New_York" } },
         { ...base, id: "paused-one", active: false },
+        {
+          id: "video-one",
+          creatives: [
+            { crid: "b", w: 300, h: 250 },
+            { crid: "v15", type: "video", duration: 15, mimes: ["video/mp4"], adm: '<VAST version="4.0"></VAST>' },
+            { crid: "v30", type: "video", duration: 30, mimes: ["video/mp4"], adm: '<VAST version="3.0"></VAST>' },
+          ],
+        },
       ];
       const good = join(dir, "good.json");
       writeFileSync(good, JSON.stringify(set));
       let r = cli(["check-campaigns", "--file", good]);
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /version 1, 2 campaign\(s\)/);
+      assert.match(r.stdout, /version 1, 3 campaign\(s\)/);
       assert.match(r.stdout, /test-cpa: active; daily \d+ µ; caps 1 per 3600 s, 3 per 86400 s \(group brand\); dayparting on America\/New_York \(UTC-0[45]:00 now\)/);
       assert.match(r.stdout, /paused-one: paused/);
+      assert.match(r.stdout, /video-one: active; creatives: 1 banner, 2 video \(15 s, 30 s\)$/m);
       r = cli(["check-campaigns", "--file", good, "--json"]);
       assert.equal(r.status, 0);
       const j = JSON.parse(r.stdout);

@@ -4,7 +4,9 @@
 import { ConfigDoc } from "../config/config-doc";
 import { MAX_CAMPAIGNS, MAX_FREQUENCY_CAPS, Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
-import { Str, bytesEqual } from "../bytes/str";
+import { Str, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
+import { MARKUP_BANNER, MARKUP_VIDEO } from "./creative";
+import { vastProtocolOf } from "./video";
 import { MAX_ID_BYTES } from "../openrtb/limits";
 import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash, frequencyGroupHash } from "./frequency";
 
@@ -65,6 +67,7 @@ export class CampaignConfigParser {
       if (c.deals.size > 0) table.buysDeals = true;
       if (c.hours != 0 || c.weekdays != 0) table.dayparted = true;
       if (c.frequencyCaps > 0) table.frequencyCapped = true;
+      if (c.hasVideo) table.hasVideo = true;
       for (let j = 0; j < table.campaigns.length; j++) {
         const other = table.campaigns[j];
         if (other.id.toString() == c.id.toString()) d.fail("duplicate campaign id");
@@ -329,7 +332,9 @@ export class CampaignConfigParser {
     if (!d.beginArray()) return;
     let i = 0;
     while (d.nextElement(i)) {
-      c.creatives.push(this.creative());
+      const cr = this.creative();
+      if (cr.isVideo) c.hasVideo = true;
+      c.creatives.push(cr);
       d.endMember();
       i++;
     }
@@ -341,8 +346,10 @@ export class CampaignConfigParser {
     if (!d.beginObject()) return cr;
     let bannerType: i32 = -1;
     let secure: i32 = -1;
+    let protocol: i32 = -1;
     while (d.nextKey()) {
       if (d.keyIs("crid")) cr.crid = d.owned(128);
+      else if (d.keyIs("type")) cr.markup = this.markupType();
       else if (d.keyIs("w")) cr.w = <i32>d.int(1, 65535);
       else if (d.keyIs("h")) cr.h = <i32>d.int(1, 65535);
       else if (d.keyIs("adm")) cr.adm = d.owned(32768);
@@ -354,14 +361,69 @@ export class CampaignConfigParser {
       else if (d.keyIs("banner_type")) bannerType = <i32>d.int(1, 4);
       else if (d.keyIs("secure")) secure = d.bool() ? 1 : 0;
       else if (d.keyIs("language")) this.language(cr);
+      else if (d.keyIs("duration")) cr.duration = <i32>d.int(1, 3600);
+      else if (d.keyIs("mimes")) this.mediaTypes(cr.mimes);
+      else if (d.keyIs("protocol")) protocol = <i32>d.int(1, 65535);
       else d.unknownKey();
       d.endMember();
     }
-    if (!d.failed && (cr.crid.len == 0 || cr.w == 0 || cr.h == 0)) d.fail("crid, w and h are required");
-    // Undeclared: read off the markup, so that exchanges' btype and secure rules still apply.
-    cr.bannerTypes = bannerType >= 0 ? 1 << bannerType : bannerTypesOf(cr.adm);
+    if (cr.isVideo) this.checkVideo(cr, bannerType, protocol);
+    else {
+      if (!d.failed && (cr.crid.len == 0 || cr.w == 0 || cr.h == 0)) d.fail("crid, w and h are required");
+      if (!d.failed && (cr.duration > 0 || cr.mimes.size > 0 || protocol >= 0)) d.fail("duration, mimes and protocol are for video creatives (\"type\": \"video\")");
+      // Undeclared: read off the markup, so that exchanges' btype rules still apply.
+      cr.bannerTypes = bannerType >= 0 ? 1 << bannerType : bannerTypesOf(cr.adm);
+    }
+    // Undeclared: read off the markup, so that exchanges' secure rule still applies.
     cr.secure = secure >= 0 ? secure == 1 : markupIsSecure(cr.adm);
     return cr;
+  }
+
+  /** `"banner"` (the default) or `"video"`. */
+  private markupType(): i32 {
+    const t = this.doc.string();
+    if (this.doc.failed) return MARKUP_BANNER;
+    if (t == "video") return MARKUP_VIDEO;
+    if (t != "banner") this.doc.fail("expected \"banner\" or \"video\"");
+    return MARKUP_BANNER;
+  }
+
+  /**
+   * A video creative: its VAST document in adm (the bidder serves no markup), a duration, the media
+   * types of its files; w and h both or neither (the video's size; neither: any player); its VAST
+   * protocol declared or read off the document's root element.
+   */
+  private checkVideo(cr: Creative, bannerType: i32, protocol: i32): void {
+    const d = this.doc;
+    if (d.failed) return;
+    if (cr.crid.len == 0) d.fail("crid is required");
+    else if ((cr.w == 0) != (cr.h == 0)) d.fail("w and h: give both or neither");
+    else if (cr.duration == 0) d.fail("duration is required for a video creative (seconds, 1-3600)");
+    else if (cr.mimes.size == 0) d.fail("mimes is required for a video creative (\"video/mp4\", ...)");
+    else if (cr.adm.len == 0) d.fail("adm is required for a video creative: its VAST document");
+    else if (bannerType >= 0) d.fail("banner_type is for banner creatives");
+    if (d.failed) return;
+    cr.protocol = protocol >= 0 ? protocol : vastProtocolOf(cr.adm);
+    if (cr.protocol == 0) d.fail("protocol: adm is not a VAST 1.0-4.2 document with a version attribute; declare protocol (AdCOM creative subtype, e.g. 7 for VAST 4.0)");
+  }
+
+  /** Media types ("video/mp4"): distinct (any case) `type/subtype` strings, 1 to 16. */
+  private mediaTypes(set: StringSet): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const m = d.owned(128);
+      if (!d.failed && !isMediaType(m)) d.fail("expected a media type (\"video/mp4\")");
+      for (let j = 0; !d.failed && j < set.items.length; j++) {
+        const other = unchecked(set.items[j]);
+        if (bytesEqualIgnoreAsciiCase(other.ptr, other.len, m.ptr, m.len)) d.fail("duplicate media type");
+      }
+      if (!d.failed && set.items.length >= 16) d.fail("at most 16 media types");
+      set.items.push(m);
+      d.endMember();
+      i++;
+    }
   }
 
   /** A BCP 47 tag ("en", "pt-BR"; "xx": no linguistic content). */
@@ -449,6 +511,20 @@ export class CampaignConfigParser {
       d.endMember();
     }
   }
+}
+
+/** `type/subtype`: non-empty parts of visible ASCII without spaces, one slash. */
+function isMediaType(m: OwnedBytes): bool {
+  let slash = -1;
+  for (let i = 0; i < m.len; i++) {
+    const c = load<u8>(m.ptr + <usize>i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+    if (c == 0x2f) {
+      if (slash >= 0) return false;
+      slash = i;
+    }
+  }
+  return slash > 0 && slash < m.len - 1;
 }
 
 /** Digits only, 1..65535; -1 otherwise. */

@@ -94,6 +94,8 @@ export class Campaign {
    * campaigns): null when the campaign counts alone. The group's campaigns all have the same caps.
    */
   frequencyGroup: OwnedBytes | null = null;
+  /** One of its creatives is a video (set by the parser): only then is an impression's video looked at. */
+  hasVideo: bool = false;
   /** The hash that keys the per-user counts: of the id, or of the frequency_group (set by the parser). */
   idHash: u64 = 0;
 
@@ -139,6 +141,8 @@ export class CampaignTable {
   dayparted: bool = false;
   /** Some campaign has a frequency cap (otherwise the request's user needs no key). */
   frequencyCapped: bool = false;
+  /** Some campaign has a video creative (otherwise a video-only impression is no_match at once). */
+  hasVideo: bool = false;
 
   @inline get size(): i32 {
     return this.campaigns.length;

@@ -87,10 +87,23 @@ export const MAX_CREATIVE_ATTRS: i32 = 32;
 /** API frameworks a creative may require (bid.apis). */
 export const MAX_CREATIVE_APIS: i32 = 8;
 
+/** bid.mtype (OpenRTB 2.6 "Creative Markup Types"): what a creative's markup is. */
+export const MARKUP_BANNER: i32 = 1;
+export const MARKUP_VIDEO: i32 = 2;
+
 export class Creative {
   crid: OwnedBytes = OwnedBytes.fromString("");
+  /** MARKUP_BANNER, or MARKUP_VIDEO (a VAST document in adm, bid on imp.video: video.ts). */
+  markup: i32 = MARKUP_BANNER;
+  /** Banner: required. Video: the video's own size, 0 when not declared (any player). */
   w: i32 = 0;
   h: i32 = 0;
+  /** Video: seconds the ad runs (checked against minduration, maxduration, rqddurs; bid.dur). */
+  duration: i32 = 0;
+  /** Video: the media types of its media files ("video/mp4"), one of which the player must take. */
+  mimes: StringSet = new StringSet();
+  /** Video: the VAST protocol of the markup (AdCOM "Creative Subtypes - Audio/Video"; bid.protocol). */
+  protocol: i32 = 0;
   /** Markup returned in bid.adm (may contain ${AUCTION_PRICE}). Empty: the nurl serves it. */
   adm: OwnedBytes = OwnedBytes.fromString("");
   adomain: StringSet = new StringSet();
@@ -185,6 +198,10 @@ export class Creative {
       if (n == tag.len || load<u8>(tag.ptr + <usize>n) == 0x2d) return true;
     }
     return false;
+  }
+
+  @inline get isVideo(): bool {
+    return this.markup == MARKUP_VIDEO;
   }
 
   /** The creative is of banner ad type t (1–4). */

@@ -20,6 +20,7 @@ import { MAX_IMPS } from "../openrtb/limits";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
+import { perSecondFloorCpm, videoFits, videoRefused } from "./video";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -120,15 +121,33 @@ export class DecisionEngine {
     this.fitRefused = false;
     if (!targets(req, c) || !this.inDaypart(c)) return null;
     const b = imp.banner;
-    if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h)) {
-      const cr = this.allowedOfSize(req, imp, c, b.w, b.h);
-      if (cr !== null) return cr;
+    if (b.present) {
+      if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h)) {
+        const cr = this.allowedOfSize(req, imp, c, b.w, b.h);
+        if (cr !== null) return cr;
+      }
+      for (let i = 0; i < b.formatCount; i++) {
+        const f = b.format(i);
+        if (!c.allowsSize(f.w, f.h)) continue;
+        const cr = this.allowedOfSize(req, imp, c, f.w, f.h);
+        if (cr !== null) return cr;
+      }
     }
-    for (let i = 0; i < b.formatCount; i++) {
-      const f = b.format(i);
-      if (!c.allowsSize(f.w, f.h)) continue;
-      const cr = this.allowedOfSize(req, imp, c, f.w, f.h);
-      if (cr !== null) return cr;
+    // A multi-format impression gets a banner when one fits, else a video.
+    return imp.video.present && c.hasVideo ? this.allowedVideo(req, imp, c) : null;
+  }
+
+  /**
+   * The campaign's first video creative that fits the impression's player (video.ts videoFits)
+   * and that the exchange's rules allow (notes a refused one in `fitRefused`). `targeting.sizes`
+   * is about banner slots: it does not restrict video.
+   */
+  private allowedVideo(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
+    for (let k = 0; k < c.creatives.length; k++) {
+      const cr = unchecked(c.creatives[k]);
+      if (!cr.isVideo || !videoFits(imp.video, cr)) continue;
+      if (!blocked(req, cr) && !videoRefused(imp, cr)) return cr;
+      this.fitRefused = true;
     }
     return null;
   }
@@ -160,7 +179,7 @@ export class DecisionEngine {
   private allowedOfSize(req: BidRequest, imp: Imp, c: Campaign, w: i32, h: i32): Creative | null {
     for (let k = 0; k < c.creatives.length; k++) {
       const cr = unchecked(c.creatives[k]);
-      if (cr.w != w || cr.h != h) continue;
+      if (cr.w != w || cr.h != h || cr.isVideo) continue;
       if (!refused(req, imp, cr)) return cr;
       this.fitRefused = true;
     }
@@ -241,8 +260,8 @@ export class DecisionEngine {
     out: Decision,
   ): void {
     const imp = req.imp(impIndex);
-    if (!imp.banner.present) {
-      // Only banner creatives exist.
+    if (!imp.banner.present && !(imp.video.present && table.hasVideo)) {
+      // Banner and video creatives only (no native or audio ones).
       out.noteImpReason(NoBid.NO_MATCH);
       return;
     }
@@ -252,8 +271,11 @@ export class DecisionEngine {
     // currency without a rate), only deals (deals.ts).
     let openFloor: i64 = -1;
     let openReason = NoBid.NO_MATCH;
+    // Account units per unit of the floor currency (0: no rate): also for video.mincpmpersec.
+    let floorRate: f64 = 0;
     if (!(pmp.present && pmp.privateAuction == 1)) {
       const rate = settings.fx.rateToAccount(imp.bidfloorcur, settings.currency);
+      floorRate = rate;
       if (rate <= 0 && imp.bidfloor > 0) openReason = NoBid.CURRENCY;
       else openFloor = imp.bidfloor > 0 ? cpmToImpressionMicrosCeil(imp.bidfloor * rate) : 0;
     }
@@ -328,9 +350,20 @@ export class DecisionEngine {
         if (dealsOffered && camp.deals.size > 0) reason = worse(reason, deals.reason);
         if (openFloor < 0 && !camp.dealsOnly) reason = worse(reason, openReason);
         continue;
-      } else if (bid <= 0 || bid < openFloor) {
-        reason = worse(reason, NoBid.BELOW_FLOOR);
-        continue;
+      } else {
+        if (creative.isVideo && imp.video.mincpmpersec > 0) {
+          // The exchange's price per second makes a floor of its own for this ad's duration.
+          if (floorRate <= 0) {
+            reason = worse(reason, NoBid.CURRENCY);
+            continue;
+          }
+          const perSecond = cpmToImpressionMicrosCeil(perSecondFloorCpm(imp.video, creative) * floorRate);
+          if (perSecond > floor) floor = perSecond;
+        }
+        if (bid <= 0 || bid < floor) {
+          reason = worse(reason, NoBid.BELOW_FLOOR);
+          continue;
+        }
       }
       if (bid > bestBid) {
         best = camp;

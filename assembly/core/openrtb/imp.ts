@@ -87,10 +87,22 @@ export class Video {
   hasStartdelay: bool = false;
   /** 0/1, UNSET when not given. */
   skip: i32 = UNSET;
+  /** Blocked creative attributes (OpenRTB "Creative Attributes"). */
+  readonly battr: IntList = new IntList(MAX_INT_LIST);
+  /** Supported API frameworks (AdCOM "API Frameworks"). */
+  readonly api: IntList = new IntList(MAX_INT_LIST);
+  /** 2.6: the only durations (seconds) an ad may have; empty: minduration-maxduration decide. */
+  readonly rqddurs: IntList = new IntList(MAX_INT_LIST);
+  /** 2.6: the lowest price per second of the ad, CPM in bidfloorcur (0 = not given). */
+  mincpmpersec: f64 = 0;
 
   reset(): void {
     this.present = false;
     this.mimes.reset();
+    this.battr.reset();
+    this.api.reset();
+    this.rqddurs.reset();
+    this.mincpmpersec = 0;
     this.w = 0;
     this.h = 0;
     this.minduration = 0;

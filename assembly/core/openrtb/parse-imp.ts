@@ -32,7 +32,8 @@ const BANNER_FIELDS = new FieldTable(["w", "h", "format", "pos", "btype", "battr
 const FORMAT_FIELDS = new FieldTable(["w", "h"]);
 const VIDEO_FIELDS = new FieldTable([
   "mimes", "w", "h", "minduration", "maxduration", "protocols", "placement",
-  "plcmt", "linearity", "startdelay", "skip",
+  "plcmt", "linearity", "startdelay", "skip", "protocol", "battr", "api", "rqddurs",
+  "mincpmpersec",
 ]);
 const NATIVE_FIELDS = new FieldTable(["request", "ver", "api", "battr"]);
 const AUDIO_FIELDS = new FieldTable(["mimes", "minduration", "maxduration"]);
@@ -210,6 +211,16 @@ function readVideo(f: FieldReader, v: Video): bool {
         break;
       }
       case 10: ok = f.readInt(0, 1); v.skip = <i32>f.intValue; break;
+      case 11: {
+        // 2.5's single protocol (deprecated for protocols): one more accepted protocol.
+        ok = f.readInt(0, I32_MAX);
+        if (ok && !v.protocols.contains(<i32>f.intValue)) v.protocols.add(<i32>f.intValue);
+        break;
+      }
+      case 12: ok = f.readIntList(v.battr, 0, I32_MAX); break;
+      case 13: ok = f.readIntList(v.api, 0, I32_MAX); break;
+      case 14: ok = f.readIntList(v.rqddurs, 0, I32_MAX); break;
+      case 15: ok = f.readNumber(0, F64_MAX); v.mincpmpersec = f.floatValue; break;
     }
     if (!ok) return false;
     f.endField();

@@ -215,13 +215,25 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
   }
   w.ascii(",\"crid\":\"");
   w.jsonEscaped(cr.crid.ptr, cr.crid.len);
-  w.ascii("\",\"w\":");
-  w.i64(cr.w);
-  w.ascii(",\"h\":");
-  w.i64(cr.h);
+  w.byte(0x22);
+  if (cr.w > 0) {
+    // A video creative may leave its size out (it fits any player).
+    w.ascii(",\"w\":");
+    w.i64(cr.w);
+    w.ascii(",\"h\":");
+    w.i64(cr.h);
+  }
   // OpenRTB 2.6 bid.mtype: the markup's type, so that an exchange can tell which of a multi-format
-  // imp's objects the bid answers. Every creative is a banner (1).
-  w.ascii(",\"mtype\":1");
+  // imp's objects the bid answers: 1 banner, 2 video.
+  w.ascii(",\"mtype\":");
+  w.i64(cr.markup);
+  if (cr.isVideo) {
+    // OpenRTB 2.6 bid.dur (seconds) and bid.protocol (the VAST version of adm).
+    w.ascii(",\"dur\":");
+    w.i64(cr.duration);
+    w.ascii(",\"protocol\":");
+    w.i64(cr.protocol);
+  }
 }
 
 function writeIntArray(w: ByteWriter, list: StaticArray<i32>): void {

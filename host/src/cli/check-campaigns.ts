@@ -19,6 +19,8 @@ export interface CampaignSummary {
   /** The dayparting clock: "user" (the request's), "UTC±hh:mm", or "<zone> (UTC±hh:mm now)". */
   daypart_clock: string | null;
   deals: number;
+  /** Its creatives by markup: "banner" and "video" (with each video's seconds), e.g. {banner: 6, video: [15, 30]}. */
+  creatives: { banner: number; video: number[] };
 }
 
 export function summarize(c: CampaignDoc): CampaignSummary {
@@ -35,7 +37,14 @@ export function summarize(c: CampaignDoc): CampaignSummary {
     frequency_group: typeof c.frequency_group === "string" ? c.frequency_group : null,
     daypart_clock: !dayparted ? null : typeof t.daypart_time_zone === "string" ? `${t.daypart_time_zone} (${offset} now)` : (offset ?? "user"),
     deals: Array.isArray(c.deals) ? c.deals.length : 0,
+    creatives: creativesOf(c),
   };
+}
+
+function creativesOf(c: CampaignDoc): { banner: number; video: number[] } {
+  const list = (Array.isArray(c.creatives) ? c.creatives : []) as Array<{ type?: string; duration?: number }>;
+  const video = list.filter((cr) => cr.type === "video").map((cr) => cr.duration ?? 0);
+  return { banner: list.length - video.length, video };
 }
 
 function utcOffset(minutes: number): string {
@@ -70,6 +79,10 @@ export function checkCampaigns(values: Values): number {
     if (c.frequency_caps.length > 0) parts.push(`caps ${c.frequency_caps.join(", ")}${c.frequency_group ? ` (group ${c.frequency_group})` : ""}`);
     if (c.daypart_clock) parts.push(`dayparting on ${c.daypart_clock}`);
     if (c.deals > 0) parts.push(`${c.deals} deal(s)`);
+    const kinds = [];
+    if (c.creatives.banner > 0) kinds.push(`${c.creatives.banner} banner`);
+    if (c.creatives.video.length > 0) kinds.push(`${c.creatives.video.length} video (${c.creatives.video.map((s) => `${s} s`).join(", ")})`);
+    parts.push(`creatives: ${kinds.join(", ")}`);
     lines.push(`  ${c.id}: ${parts.join("; ")}`);
   }
   process.stdout.write(lines.join("\n") + "\n");

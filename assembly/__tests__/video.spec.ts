@@ -1,0 +1,323 @@
+// Video creatives (assembly/core/bidding/video.ts and what the parser, the decision and the reply
+// writer do with them): the VAST protocol read off adm, the campaign file's rules, the fit to an
+// impression's video object, the exchange's per-second floor, and the bid's fields.
+import { vastProtocolOf } from "../core/bidding/video";
+import { CampaignConfigParser } from "../core/bidding/campaign-config";
+import { Campaign, CampaignTable, Creative, OwnedBytes } from "../core/bidding/campaign";
+import { BudgetPort } from "../core/bidding/budget-port";
+import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
+import { ImpBid } from "../core/bidding/imp-bid";
+import { NoBid, noBidName } from "../core/bidding/reasons";
+import { BidRequestParser } from "../core/openrtb/parse";
+import { BidRequest } from "../core/openrtb/request";
+import { LrModelPair, ModelError } from "../core/model/lr-model";
+import { ByteWriter } from "../core/bytes/writer";
+import { Str } from "../core/bytes/str";
+import { ReplySettings, writeBidResponse } from "../core/reply/bid-response";
+
+const keep = new Array<ArrayBuffer>();
+
+function view(s: string): Str {
+  const b = String.UTF8.encode(s);
+  keep.push(b);
+  const v = new Str();
+  v.set(changetype<usize>(b), b.byteLength);
+  return v;
+}
+
+function protocolOf(adm: string): i32 {
+  return vastProtocolOf(OwnedBytes.fromString(adm));
+}
+
+const VAST4 = '<VAST version="4.0"><Ad><InLine><AdSystem>x</AdSystem></InLine></Ad></VAST>';
+
+describe("video: the VAST protocol of a document", () => {
+  it("reads the root element's version, inline and wrapper, as AdCOM codes", () => {
+    expect(protocolOf('<VAST version="1.0"><Ad/></VAST>')).toBe(1);
+    expect(protocolOf('<VAST version="2.0"><Ad><InLine/></Ad></VAST>')).toBe(2);
+    expect(protocolOf('<VAST version="3.0"><Ad><InLine/></Ad></VAST>')).toBe(3);
+    expect(protocolOf('<VAST version="2.0"><Ad><Wrapper/></Ad></VAST>')).toBe(5);
+    expect(protocolOf('<VAST version="3.0"><Ad><Wrapper/></Ad></VAST>')).toBe(6);
+    expect(protocolOf(VAST4)).toBe(7);
+    expect(protocolOf('<VAST version="4.0"><Ad><Wrapper/></Ad></VAST>')).toBe(8);
+    expect(protocolOf('<VAST version="4.1"><Ad/></VAST>')).toBe(11);
+    expect(protocolOf("<VAST version='4.1'><Ad><Wrapper/></Ad></VAST>")).toBe(12);
+    expect(protocolOf('<?xml version="1.0" encoding="UTF-8"?>\n<VAST xmlns:xs="x" version="4.2"><Ad/></VAST>')).toBe(13);
+    expect(protocolOf('<VAST version="4.2"><Ad><Wrapper followAdditionalWrappers="true"/></Ad></VAST>')).toBe(14);
+    expect(protocolOf('<VAST version="4"><Ad/></VAST>')).toBe(7);
+  });
+
+  it("0 when it cannot tell: no VAST root, no version, a version without a code, a malformed one", () => {
+    expect(protocolOf("")).toBe(0);
+    expect(protocolOf('<a href="x">banner</a>')).toBe(0);
+    expect(protocolOf("<VAST><Ad/></VAST>")).toBe(0);
+    expect(protocolOf('<VAST version="4.3"><Ad/></VAST>')).toBe(0);
+    expect(protocolOf('<VAST version="5.0"><Ad/></VAST>')).toBe(0);
+    expect(protocolOf('<VAST version="4.10"><Ad/></VAST>')).toBe(0);
+    expect(protocolOf('<VAST version=4.0><Ad/></VAST>')).toBe(0);
+    expect(protocolOf('<VAST version="4.0')).toBe(0);
+    // A version attribute of another element is not the document's.
+    expect(protocolOf('<VAST><Ad><AdSystem version="4.0">x</AdSystem></Ad></VAST>')).toBe(0);
+  });
+});
+
+// ---- campaign file ------------------------------------------------------------------
+
+const config = new CampaignConfigParser();
+
+function parseSet(campaigns: string): CampaignTable | null {
+  const b = String.UTF8.encode('{"version":1,"campaigns":[' + campaigns + "]}");
+  keep.push(b);
+  return config.parse(changetype<usize>(b), b.byteLength);
+}
+
+function errorOf(creative: string): string {
+  const t = parseSet('{"id":"c","creatives":[' + creative + "]}");
+  return t !== null ? "OK" : config.error;
+}
+
+function jsonString(s: string): string {
+  return '"' + s.replaceAll('"', '\\"') + '"';
+}
+
+/** A video creative of `dur` seconds in mp4 with VAST 4.0 markup; `extra` more members (leading comma). */
+function videoCreative(crid: string, dur: i32, extra: string = ""): string {
+  return '{"crid":"' + crid + '","type":"video","duration":' + dur.toString() + ',"mimes":["video/mp4"],"adm":' + jsonString(VAST4) + extra + "}";
+}
+
+describe("video: the campaign file", () => {
+  it("reads a video creative: markup type, duration, media types, protocol read off adm or declared", () => {
+    const t = parseSet('{"id":"c","creatives":[' + videoCreative("v1", 15) + "," +
+      '{"crid":"v2","type":"video","duration":30,"mimes":["video/mp4","video/webm"],"w":1920,"h":1080,"protocol":3,"adm":' + jsonString(VAST4) + "}]}");
+    expect(t).not.toBeNull();
+    const c = t!.at(0);
+    expect(c.hasVideo).toBe(true);
+    expect(t!.hasVideo).toBe(true);
+    const v1 = c.creatives[0];
+    expect(v1.isVideo).toBe(true);
+    expect(v1.duration).toBe(15);
+    expect(v1.protocol).toBe(7);
+    expect(v1.w).toBe(0);
+    expect(v1.mimes.size).toBe(1);
+    const v2 = c.creatives[1];
+    expect(v2.protocol).toBe(3); // declared wins over the markup's
+    expect(v2.w).toBe(1920);
+    expect(v2.mimes.size).toBe(2);
+  });
+
+  it("a set of banner creatives only has no video", () => {
+    const t = parseSet('{"id":"c","creatives":[{"crid":"b","w":300,"h":250}]}');
+    expect(t!.hasVideo).toBe(false);
+    expect(t!.at(0).hasVideo).toBe(false);
+    expect(t!.at(0).creatives[0].isVideo).toBe(false);
+  });
+
+  it("refuses what a video creative needs and does not have, naming the creative", () => {
+    const base = '"crid":"v","type":"video"';
+    const adm = ',"adm":' + jsonString(VAST4);
+    expect(errorOf("{" + base + ',"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: duration is required for a video creative (seconds, 1-3600)");
+    expect(errorOf("{" + base + ',"duration":15' + adm + "}")).toBe('campaigns[0].creatives[0]: mimes is required for a video creative ("video/mp4", ...)');
+    expect(errorOf("{" + base + ',"duration":15,"mimes":["video/mp4"]}')).toBe("campaigns[0].creatives[0]: adm is required for a video creative: its VAST document");
+    expect(errorOf("{" + base + ',"w":640,"duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: w and h: give both or neither");
+    expect(errorOf('{"type":"video","duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: crid is required");
+    expect(errorOf("{" + base + ',"banner_type":2,"duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: banner_type is for banner creatives");
+    expect(errorOf("{" + base + ',"duration":15,"mimes":["video/mp4"],"adm":"<VAST version=\\"4.3\\"></VAST>"}')).toBe(
+      "campaigns[0].creatives[0]: protocol: adm is not a VAST 1.0-4.2 document with a version attribute; declare protocol (AdCOM creative subtype, e.g. 7 for VAST 4.0)",
+    );
+    // Declared, a VAST 4.3 document is fine.
+    expect(errorOf("{" + base + ',"protocol":7,"duration":15,"mimes":["video/mp4"],"adm":"<VAST version=\\"4.3\\"></VAST>"}')).toBe("OK");
+  });
+
+  it("refuses bad values: type, duration, media types, protocol; and video keys on a banner", () => {
+    expect(errorOf('{"crid":"v","type":"audio","w":1,"h":1}')).toBe('campaigns[0].creatives[0].type: expected "banner" or "video"');
+    expect(errorOf(videoCreative("v", 0))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
+    expect(errorOf(videoCreative("v", 3601))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
+    const mimes = (m: string): string => '{"crid":"v","type":"video","duration":15,"adm":' + jsonString(VAST4) + ',"mimes":' + m + "}";
+    expect(errorOf(mimes('["mp4"]'))).toBe('campaigns[0].creatives[0].mimes[0]: expected a media type ("video/mp4")');
+    expect(errorOf(mimes('["video/"]'))).toBe('campaigns[0].creatives[0].mimes[0]: expected a media type ("video/mp4")');
+    expect(errorOf(mimes('["video/mp4 "]'))).toBe('campaigns[0].creatives[0].mimes[0]: expected a media type ("video/mp4")');
+    expect(errorOf(mimes('["video/mp4","VIDEO/MP4"]'))).toBe("campaigns[0].creatives[0].mimes[1]: duplicate media type");
+    expect(errorOf(mimes("[]"))).toBe('campaigns[0].creatives[0]: mimes is required for a video creative ("video/mp4", ...)');
+    expect(errorOf(videoCreative("v", 15, ',"protocol":0'))).toBe("campaigns[0].creatives[0].protocol: must be between 1 and 65535");
+    expect(errorOf('{"crid":"b","w":300,"h":250,"duration":15}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video creatives ("type": "video")');
+    expect(errorOf('{"crid":"b","w":300,"h":250,"mimes":["video/mp4"]}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video creatives ("type": "video")');
+    expect(errorOf('{"crid":"b","type":"banner","w":300,"h":250,"protocol":2}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video creatives ("type": "video")');
+    expect(errorOf('{"crid":"b","type":"banner","h":250}')).toBe("campaigns[0].creatives[0]: crid, w and h are required");
+  });
+});
+
+// ---- decision -----------------------------------------------------------------------
+
+class OpenBudget extends BudgetPort {
+  nextSeq: u64 = 1;
+  reserve(campaign: Campaign, wanted: i64, bid: ImpBid): i64 {
+    bid.seq = this.nextSeq++;
+    return wanted;
+  }
+  refund(bid: ImpBid): void {
+    bid.reserved = false;
+  }
+}
+
+/** pCTR = pCVR = 0.5 for every request (an empty NXM v1 model of 2^10 buckets): EV = 0.25 × value. */
+function halfModel(): LrModelPair {
+  const b = new ArrayBuffer(32);
+  const p = changetype<usize>(b);
+  store<u32>(p, 0x314d584e);
+  store<u32>(p, 32, 4);
+  store<u8>(p, 10, 8);
+  store<u8>(p, 1, 9);
+  keep.push(b);
+  const m = new LrModelPair(10);
+  expect(m.loadNxm(p, 32)).toBe(ModelError.OK);
+  return m;
+}
+const MODEL = halfModel();
+const requestParser = new BidRequestParser();
+const req = new BidRequest();
+const engine = new DecisionEngine(10);
+const out = new Decision();
+const NOW: i64 = 1704067200000;
+
+function settings(): DecisionSettings {
+  const s = new DecisionSettings();
+  s.currency.copyFrom(view("USD"));
+  s.seat.copyFrom(view("nexus"));
+  s.fx.set("EUR", 1.1);
+  return s;
+}
+
+/** EV 2.0 CPM (2,000 micros an impression) with the half model. */
+function campaign(creatives: string, extra: string = ""): string {
+  return '{"id":"c1","value_per_conversion_micros":8000,' + extra + '"creatives":[' + creatives + "]}";
+}
+
+function decide(imp: string, campaigns: string): Decision {
+  const body = String.UTF8.encode('{"id":"r1","imp":[' + imp + '],"site":{"domain":"news.example"}}');
+  keep.push(body);
+  const rc = requestParser.parse(changetype<usize>(body), body.byteLength, req);
+  if (rc != 0) trace("request: " + requestParser.errorMessage.toString());
+  expect(rc).toBe(0);
+  const t = parseSet(campaigns);
+  if (t === null) trace("campaigns: " + config.error);
+  engine.seed(1);
+  engine.decide(req, MODEL, t!, settings(), new OpenBudget(), NOW, out);
+  return out;
+}
+
+/** The crid of the single bid, or the no-bid reason's name. */
+function outcome(imp: string, campaigns: string): string {
+  const d = decide(imp, campaigns);
+  if (d.count == 0) return noBidName(d.reason);
+  expect(d.count).toBe(1);
+  return changetype<Creative>(d.bid(0).creative).crid.toString();
+}
+
+function videoImp(video: string, top: string = '"bidfloor":0.5'): string {
+  return '{"id":"1","video":{' + video + "}," + top + "}";
+}
+
+const MP4_15 = '"mimes":["video/mp4"],"minduration":5,"maxduration":30';
+const V15 = videoCreative("v15", 15);
+const BANNER = '{"crid":"b300","w":300,"h":250}';
+
+describe("video: the decision", () => {
+  it("bids a video creative on a video impression, and only a video creative", () => {
+    expect(outcome(videoImp(MP4_15), campaign(V15))).toBe("v15");
+    expect(decide(videoImp(MP4_15), campaign(V15)).bid(0).priceMicros).toBe(2000);
+    expect(outcome(videoImp(MP4_15), campaign(BANNER))).toBe("no_match");
+    // A banner impression does not get a video creative, whatever its size.
+    expect(outcome('{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}', campaign(videoCreative("v", 15, ',"w":300,"h":250')))).toBe("no_match");
+  });
+
+  it("fits the player: media type (any case), duration bounds, required durations, protocols, linearity", () => {
+    expect(outcome(videoImp('"mimes":["video/webm","VIDEO/MP4"]'), campaign(V15))).toBe("v15");
+    expect(outcome(videoImp('"mimes":["video/webm"]'), campaign(V15))).toBe("no_match");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"minduration":16'), campaign(V15))).toBe("no_match");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"maxduration":14'), campaign(V15))).toBe("no_match");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"minduration":15,"maxduration":15'), campaign(V15))).toBe("v15");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"rqddurs":[6,30]'), campaign(V15))).toBe("no_match");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"rqddurs":[6,15]'), campaign(V15))).toBe("v15");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"protocols":[2,3]'), campaign(V15))).toBe("no_match");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"protocols":[3,7]'), campaign(V15))).toBe("v15");
+    // 2.5's single protocol counts as one more listed protocol.
+    expect(outcome(videoImp('"mimes":["video/mp4"],"protocols":[2],"protocol":7'), campaign(V15))).toBe("v15");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"protocol":3'), campaign(V15))).toBe("no_match");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"linearity":2'), campaign(V15))).toBe("no_match");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"linearity":1'), campaign(V15))).toBe("v15");
+  });
+
+  it("takes the first creative that fits, and targeting.sizes does not restrict video", () => {
+    const both = campaign(videoCreative("v30", 30) + "," + V15, '"targeting":{"sizes":["728x90"]},');
+    expect(outcome(videoImp(MP4_15), both)).toBe("v30");
+    expect(outcome(videoImp('"mimes":["video/mp4"],"maxduration":20'), both)).toBe("v15");
+  });
+
+  it("a multi-format impression gets the banner when one fits, else the video", () => {
+    const mixed = campaign(BANNER + "," + V15);
+    expect(outcome('{"id":"1","banner":{"w":300,"h":250},"video":{' + MP4_15 + '},"bidfloor":0.5}', mixed)).toBe("b300");
+    expect(outcome('{"id":"1","banner":{"w":728,"h":90},"video":{' + MP4_15 + '},"bidfloor":0.5}', mixed)).toBe("v15");
+  });
+
+  it("the exchange's rules refuse a fitting creative (blocked): battr, api, secure, badv", () => {
+    const attr = campaign(videoCreative("v", 15, ',"attr":[6]'));
+    expect(outcome(videoImp(MP4_15 + ',"battr":[6,7]'), attr)).toBe("blocked");
+    expect(outcome(videoImp(MP4_15 + ',"battr":[7]'), attr)).toBe("v");
+    const omid = campaign(videoCreative("v", 15, ',"api":[7]'));
+    expect(outcome(videoImp(MP4_15), omid)).toBe("blocked");
+    expect(outcome(videoImp(MP4_15 + ',"api":[2,7]'), omid)).toBe("v");
+    const insecure = campaign('{"crid":"v","type":"video","duration":15,"mimes":["video/mp4"],"adm":' + jsonString('<VAST version="3.0"><Impression>http://t.example/i</Impression></VAST>') + "}");
+    expect(outcome(videoImp(MP4_15, '"bidfloor":0.5,"secure":1'), insecure)).toBe("blocked");
+    expect(outcome(videoImp(MP4_15, '"bidfloor":0.5'), insecure)).toBe("v");
+  });
+
+  it("video.mincpmpersec: a floor of price per second × the ad's duration, in the floor currency", () => {
+    // EV 2.0 CPM: 0.13/s × 15 s = 1.95 clears it, 0.14/s × 15 s = 2.1 does not.
+    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.13', '"bidfloor":0.1'), campaign(V15))).toBe("v15");
+    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.14', '"bidfloor":0.1'), campaign(V15))).toBe("below_floor");
+    // A 6-second ad clears the same per-second price.
+    const six = campaign(videoCreative("v6", 6));
+    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.14', '"bidfloor":0.1'), six)).toBe("v6");
+    // In EUR at 1.1: 0.12 × 15 × 1.1 = 1.98 clears 2.0, 0.13 × 15 × 1.1 = 2.145 does not.
+    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.12', '"bidfloor":0.1,"bidfloorcur":"EUR"'), campaign(V15))).toBe("v15");
+    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.13', '"bidfloor":0.1,"bidfloorcur":"EUR"'), campaign(V15))).toBe("below_floor");
+    // A currency without a rate cannot be compared, even with no bidfloor.
+    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.01', '"bidfloorcur":"JPY"'), campaign(V15))).toBe("currency");
+    // The higher of the two floors holds.
+    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.01', '"bidfloor":2.5'), campaign(V15))).toBe("below_floor");
+  });
+});
+
+// ---- reply ---------------------------------------------------------------------------
+
+function replyOf(imp: string, campaigns: string): string {
+  const d = decide(imp, campaigns);
+  expect(d.count).toBe(1);
+  const s = new ReplySettings();
+  s.noticeBase = view("https://bidder.example");
+  s.winPath = view("/openrtb2/win");
+  s.lossPath = view("/openrtb2/loss");
+  s.seat = view("nexus");
+  s.currency = view("USD");
+  const w = new ByteWriter(16384);
+  writeBidResponse(w, s, s.noticeBase, view("r1"), d.bids, d.count);
+  expect(w.overflowed).toBe(false);
+  return String.UTF8.decodeUnsafe(w.base, <usize>w.len);
+}
+
+describe("video: the bid", () => {
+  it("sends the VAST document as adm, mtype 2, dur and protocol; no size when the creative has none", () => {
+    const t = replyOf(videoImp(MP4_15), campaign(V15));
+    expect(t.includes(',"adm":"<VAST version=\\"4.0\\"><Ad><InLine><AdSystem>x</AdSystem></InLine></Ad></VAST>"')).toBe(true);
+    expect(t.includes(',"crid":"v15","mtype":2,"dur":15,"protocol":7,')).toBe(true);
+    expect(t.includes('"w":')).toBe(false);
+  });
+
+  it("with its size when declared; a banner's bid is unchanged (mtype 1, no dur)", () => {
+    const sized = replyOf(videoImp(MP4_15), campaign(videoCreative("v", 15, ',"w":1920,"h":1080')));
+    expect(sized.includes(',"crid":"v","w":1920,"h":1080,"mtype":2,"dur":15,"protocol":7')).toBe(true);
+    const banner = replyOf('{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}', campaign(BANNER));
+    expect(banner.includes(',"crid":"b300","w":300,"h":250,"mtype":1,')).toBe(true);
+    expect(banner.includes('"dur"')).toBe(false);
+  });
+});

@@ -1,0 +1,119 @@
+// Video creatives: a VAST document in adm, bid on an impression's video object. What the video
+// object asks of a creative is checked here (decision.ts asks for a video creative only when the
+// impression has one); the reply writer sends such a bid with mtype 2, dur and protocol.
+import { Imp, Video } from "../openrtb/imp";
+import { Str, bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
+import { Creative } from "./creative";
+import { OwnedBytes } from "./owned-bytes";
+
+/** OpenRTB video.linearity: 2 is an overlay (non-linear) slot, which a linear VAST ad cannot fill. */
+const NON_LINEAR: i32 = 2;
+
+/**
+ * The AdCOM "Creative Subtypes - Audio/Video" code of a VAST document, read off its root element:
+ * VAST 1.0, 2.0, 3.0 (1, 2, 3; as wrappers 4, 5, 6), 4.0 (7; wrapper 8), 4.1 (11; 12), 4.2 (13;
+ * 14). A wrapper is a document with a `<Wrapper` element. 0 when there is no `<VAST` element, no
+ * version attribute in it, or a version the list has no code for (e.g. 4.3): the campaign then
+ * declares `protocol` itself.
+ */
+export function vastProtocolOf(adm: OwnedBytes): i32 {
+  const start = indexOfAscii(adm.ptr, adm.len, 0, "<VAST");
+  if (start < 0) return 0;
+  const tagEnd = indexOfAscii(adm.ptr, adm.len, start, ">");
+  if (tagEnd < 0) return 0;
+  const attr = indexOfAscii(adm.ptr, tagEnd, start, "version=");
+  if (attr < 0) return 0;
+  let p = attr + 8;
+  if (p >= tagEnd) return 0;
+  const quote = load<u8>(adm.ptr + <usize>p);
+  if (quote != 0x22 && quote != 0x27) return 0;
+  p++;
+  // "M.m" (or "M" alone); anything else is not a version this list knows.
+  const major = digitAt(adm, p, tagEnd);
+  if (major < 0) return 0;
+  p++;
+  let minor = 0;
+  if (p < tagEnd && load<u8>(adm.ptr + <usize>p) == 0x2e) {
+    minor = digitAt(adm, p + 1, tagEnd);
+    if (minor < 0) return 0;
+    p += 2;
+  }
+  if (p >= tagEnd || load<u8>(adm.ptr + <usize>p) != quote) return 0;
+  const wrapper = containsIgnoreCase(adm.ptr, adm.len, "<wrapper");
+  if (major >= 1 && major <= 3 && minor == 0) return wrapper ? major + 3 : major;
+  if (major == 4 && minor == 0) return wrapper ? 8 : 7;
+  if (major == 4 && minor == 1) return wrapper ? 12 : 11;
+  if (major == 4 && minor == 2) return wrapper ? 14 : 13;
+  return 0;
+}
+
+function digitAt(s: OwnedBytes, i: i32, end: i32): i32 {
+  if (i >= end) return -1;
+  const c = <i32>load<u8>(s.ptr + <usize>i);
+  return c >= 0x30 && c <= 0x39 ? c - 0x30 : -1;
+}
+
+/** First index >= from of `needle` (ASCII, exact case) in [ptr, ptr+len), or -1. */
+function indexOfAscii(ptr: usize, len: i32, from: i32, needle: string): i32 {
+  const n = needle.length;
+  for (let i = from; i + n <= len; i++) {
+    let j = 0;
+    while (j < n && <i32>load<u8>(ptr + <usize>(i + j)) == needle.charCodeAt(j)) j++;
+    if (j == n) return i;
+  }
+  return -1;
+}
+
+/**
+ * The video creative fits the impression's player (a mismatch is `no_match`, as a banner of
+ * another size is): one of its media types is among `mimes`; its duration within
+ * minduration–maxduration (0: no bound), and one of `rqddurs` when the exchange lists them; its
+ * protocol among `protocols` when listed; a linear ad, so not for an overlay slot. A list longer
+ * than the parser keeps cannot be checked in full and does not fit.
+ */
+export function videoFits(v: Video, cr: Creative): bool {
+  if (v.linearity == NON_LINEAR) return false;
+  if (v.mimes.truncated || v.protocols.truncated || v.rqddurs.truncated) return false;
+  if (v.mimes.count > 0 && !anyMimeListed(cr, v)) return false;
+  const dur = cr.duration;
+  if (v.minduration > 0 && dur < v.minduration) return false;
+  if (v.maxduration > 0 && dur > v.maxduration) return false;
+  if (v.rqddurs.count > 0 && !v.rqddurs.contains(dur)) return false;
+  return v.protocols.count == 0 || v.protocols.contains(cr.protocol);
+}
+
+function anyMimeListed(cr: Creative, v: Video): bool {
+  const mine = cr.mimes.items;
+  for (let i = 0; i < mine.length; i++) {
+    const m = unchecked(mine[i]);
+    for (let j = 0; j < v.mimes.count; j++) {
+      const listed: Str = v.mimes.get(j);
+      if (bytesEqualIgnoreAsciiCase(m.ptr, m.len, listed.ptr, listed.len)) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The exchange's rules for this video impression refuse the creative (`blocked`): imp.secure
+ * needs secure markup, video.battr blocks its attributes, video.api must support every API
+ * framework it needs (no api listed: none).
+ */
+export function videoRefused(imp: Imp, cr: Creative): bool {
+  const v = imp.video;
+  if (imp.secure == 1 && !cr.secure) return true;
+  if (v.battr.truncated) return true;
+  if (!cr.apisSupported(v.api)) return true;
+  for (let i = 0; i < v.battr.count; i++) {
+    if (cr.hasAttr(v.battr.get(i))) return true;
+  }
+  return false;
+}
+
+/**
+ * The floor video.mincpmpersec (OpenRTB 2.6: the lowest price per second of the ad) sets for this
+ * creative: mincpmpersec × its duration, a CPM in the impression's floor currency (0: not given).
+ */
+export function perSecondFloorCpm(v: Video, cr: Creative): f64 {
+  return v.mincpmpersec > 0 ? v.mincpmpersec * <f64>cr.duration : 0;
+}
