@@ -321,3 +321,60 @@ describe("video: the bid", () => {
     expect(banner.includes('"dur"')).toBe(false);
   });
 });
+
+describe("video: placement and roll-position targeting", () => {
+  it("video_plcmt: only the listed placements (video.plcmt); a request without plcmt does not match", () => {
+    const instream = campaign(V15, '"targeting":{"video_plcmt":[1]},');
+    expect(outcome(videoImp(MP4_15 + ',"plcmt":1'), instream)).toBe("v15");
+    expect(outcome(videoImp(MP4_15 + ',"plcmt":4'), instream)).toBe("no_match");
+    expect(outcome(videoImp(MP4_15 + ',"plcmt":7'), instream)).toBe("no_match");
+    expect(outcome(videoImp(MP4_15), instream)).toBe("no_match");
+    // 2.5's placement is not plcmt (its categories differ): it does not stand in for it.
+    expect(outcome(videoImp(MP4_15 + ',"placement":1'), instream)).toBe("no_match");
+    expect(outcome(videoImp(MP4_15 + ',"plcmt":2'), campaign(V15, '"targeting":{"video_plcmt":[1,2]},'))).toBe("v15");
+  });
+
+  it("video_start: pre-roll (startdelay 0), mid-roll (> 0 or -1), post-roll (-2); no startdelay does not match", () => {
+    const pre = campaign(V15, '"targeting":{"video_start":["pre"]},');
+    expect(outcome(videoImp(MP4_15 + ',"startdelay":0'), pre)).toBe("v15");
+    expect(outcome(videoImp(MP4_15 + ',"startdelay":30'), pre)).toBe("no_match");
+    expect(outcome(videoImp(MP4_15), pre)).toBe("no_match");
+    const midPost = campaign(V15, '"targeting":{"video_start":["mid","post"]},');
+    expect(outcome(videoImp(MP4_15 + ',"startdelay":30'), midPost)).toBe("v15");
+    expect(outcome(videoImp(MP4_15 + ',"startdelay":-1'), midPost)).toBe("v15");
+    expect(outcome(videoImp(MP4_15 + ',"startdelay":-2'), midPost)).toBe("v15");
+    expect(outcome(videoImp(MP4_15 + ',"startdelay":0'), midPost)).toBe("no_match");
+  });
+
+  it("refuses bad lists, and video targeting on a campaign without a video creative", () => {
+    const withT = (t: string, creatives: string = V15): string => {
+      const tab = parseSet('{"id":"c","targeting":{' + t + '},"creatives":[' + creatives + "]}");
+      return tab !== null ? "OK" : config.error;
+    };
+    expect(withT('"video_plcmt":[0]')).toBe("campaigns[0].targeting.video_plcmt[0]: must be between 1 and 4");
+    expect(withT('"video_plcmt":[1,1]')).toBe("campaigns[0].targeting.video_plcmt[1]: duplicate placement");
+    expect(withT('"video_plcmt":[]')).toBe("campaigns[0].targeting.video_plcmt: empty: leave it out to bid at any placement");
+    expect(withT('"video_start":["preroll"]')).toBe('campaigns[0].targeting.video_start[0]: expected "pre", "mid" or "post"');
+    expect(withT('"video_start":["pre","pre"]')).toBe("campaigns[0].targeting.video_start[1]: duplicate position");
+    expect(withT('"video_start":[]')).toBe("campaigns[0].targeting.video_start: empty: leave it out to bid at any position");
+    expect(withT('"video_plcmt":[1]', BANNER)).toBe("campaigns[0]: targeting.video_plcmt, video_start: need a video creative");
+    expect(withT('"video_start":["pre"]', BANNER)).toBe("campaigns[0]: targeting.video_plcmt, video_start: need a video creative");
+    expect(withT('"video_plcmt":[1,2,3,4],"video_start":["pre","mid","post"]')).toBe("OK");
+  });
+});
+
+describe("video: ad pods", () => {
+  it("a campaign bids in one slot of a pod (video.podid) per request; slots of other pods or of none each get a bid", () => {
+    const slot = (id: string, pod: string): string => '{"id":"' + id + '","video":{' + MP4_15 + (pod.length > 0 ? ',"podid":"' + pod + '"' : "") + '},"bidfloor":0.5}';
+    let d = decide(slot("1", "p1") + "," + slot("2", "p1") + "," + slot("3", "p2"), campaign(V15));
+    expect(d.count).toBe(2);
+    expect(d.bid(0).impId.toString()).toBe("1");
+    expect(d.bid(1).impId.toString()).toBe("3");
+    d = decide(slot("1", "") + "," + slot("2", ""), campaign(V15));
+    expect(d.count).toBe(2);
+    // Another campaign takes the pod's second slot.
+    d = decide(slot("1", "p1") + "," + slot("2", "p1"), campaign(V15) + "," + campaign(V15).replace('"id":"c1"', '"id":"c2"'));
+    expect(d.count).toBe(2);
+    expect(d.bid(0).campaign!.id.toString()).not.toBe(d.bid(1).campaign!.id.toString());
+  });
+});

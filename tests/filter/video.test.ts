@@ -88,21 +88,28 @@ describe("video through the filter", () => {
     assert.equal(over.headers["x-nexus-nobid-reason"], "below_floor");
   });
 
-  it("a CTV ad pod request (OpenRTB 2.6 fixture) gets a video bid in each slot, above both floors", async () => {
+  it("a CTV ad pod request (OpenRTB 2.6 fixture): one bid in the pod, above the slot's floors", async () => {
     const pod = JSON.parse(readFileSync(join(FIXTURES, "openrtb/valid/ortb26-ctv-video-pod.json"), "utf8"));
     pod.id = `ctv-${process.pid}-${n++}`;
     const r = await post(bidUrl, JSON.stringify(pod));
     assert.equal(r.status, 200, r.text);
     const bids = r.json().seatbid[0].bid as Array<Record<string, unknown>>;
-    // Both slots take mp4, 15-30 s (or exactly 15 or 30) and VAST 4.0.
-    assert.deepEqual(bids.map((b) => b.impid).sort(), ["pod1-slot1", "pod1-slot2"]);
-    for (const bid of bids) {
-      assert.equal(bid.mtype, 2);
-      assert.equal(bid.crid, "v-15");
-      // Both slots' floors (18.5 and 15 USD; 0.6/s × 15 s = 9 under the first) are cleared.
-      const imp = (pod.imp as Array<{ id: string; bidfloor: number }>).find((i) => i.id === bid.impid)!;
-      assert.ok((bid.price as number) >= imp.bidfloor, `${bid.impid}: ${bid.price} under ${imp.bidfloor}`);
-      await get(noticeUrl(bid.lurl as string, "0"));
-    }
+    // Both slots take mp4, 15-30 s and VAST 4.0, but they are one commercial break (podid "pod-1"):
+    // the campaign's ad runs once in it.
+    assert.deepEqual(bids.map((b) => b.impid), ["pod1-slot1"]);
+    const bid = bids[0]!;
+    assert.equal(bid.mtype, 2);
+    assert.equal(bid.crid, "v-15");
+    // The slot's floor is 18.5 USD (0.6/s × 15 s = 9 under it).
+    assert.ok((bid.price as number) >= 18.5, `${bid.price} under 18.5`);
+    await get(noticeUrl(bid.lurl as string, "0"));
+    // Without the pod, each slot is an impression of its own.
+    for (const imp of pod.imp) delete imp.video.podid;
+    pod.id = `ctv-${process.pid}-${n++}`;
+    const apart = await post(bidUrl, JSON.stringify(pod));
+    assert.equal(apart.status, 200, apart.text);
+    const both = apart.json().seatbid[0].bid as Array<Record<string, unknown>>;
+    assert.deepEqual(both.map((b) => b.impid).sort(), ["pod1-slot1", "pod1-slot2"]);
+    for (const b of both) await get(noticeUrl(b.lurl as string, "0"));
   });
 });

@@ -68,6 +68,17 @@ describe("npm start under a supervisor", () => {
     const r = await request(`${bidUrl}/openrtb2/bid`, { method: "POST", body: README_REQUEST, headers: { "content-type": "application/json" } });
     assert.equal(r.statusCode, 200, "the README's bid request gets a bid");
     await r.body.dump();
+    // The README's video impression gets the demo campaign's VAST creative.
+    const video = JSON.stringify({
+      ...JSON.parse(README_REQUEST),
+      id: "req-v1",
+      imp: [{ id: "1", video: { mimes: ["video/mp4"], minduration: 5, maxduration: 30, protocols: [2, 3, 7] }, bidfloor: 0.5 }],
+    });
+    const v = await request(`${bidUrl}/openrtb2/bid`, { method: "POST", body: video, headers: { "content-type": "application/json" } });
+    assert.equal(v.statusCode, 200, "the README's video impression gets a bid");
+    const vbid = ((await v.body.json()) as { seatbid: Array<{ bid: Array<{ mtype: number; dur: number; protocol: number; adm: string }> }> }).seatbid[0]!.bid[0]!;
+    assert.deepEqual([vbid.mtype, vbid.dur, vbid.protocol], [2, 15, 7]);
+    assert.match(vbid.adm, /^<VAST version="4.0">/);
     // The demo's in-memory budget says what a restart does to it: in the banner and in the log.
     assert.match(out, /Budget: in this process only \(demo\): a restart resets spend and caps/);
     assert.match(out, /"event":"budget_in_memory"/);

@@ -6,7 +6,7 @@ import { MAX_CAMPAIGNS, MAX_FREQUENCY_CAPS, Campaign, CampaignDsa, CampaignTable
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
 import { MARKUP_BANNER, MARKUP_VIDEO } from "./creative";
-import { vastProtocolOf } from "./video";
+import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./video";
 import { MAX_ID_BYTES } from "../openrtb/limits";
 import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash, frequencyGroupHash } from "./frequency";
 
@@ -126,6 +126,7 @@ export class CampaignConfigParser {
     if (!d.failed && c.creatives.length == 0) d.fail("creatives: at least one required");
     // A campaign that may bid nowhere is a mistake in the file, not a campaign to lease money to.
     if (!d.failed && c.dealsOnly && c.deals.size == 0) d.fail("deals_only: needs deals");
+    if (!d.failed && (c.videoPlcmt != 0 || c.videoStart != 0) && !c.hasVideo) d.fail("targeting.video_plcmt, video_start: need a video creative");
     return c;
   }
 
@@ -237,6 +238,8 @@ export class CampaignConfigParser {
       else if (d.keyIs("schain_max_nodes")) c.schainMaxNodes = <i32>d.int(1, 100);
       else if (d.keyIs("hours")) c.hours = this.bits(0, 23, "hour");
       else if (d.keyIs("weekdays")) c.weekdays = this.bits(0, 6, "weekday");
+      else if (d.keyIs("video_plcmt")) c.videoPlcmt = this.bits(1, 4, "placement");
+      else if (d.keyIs("video_start")) c.videoStart = this.videoStarts();
       else if (d.keyIs("daypart_utc_offset_minutes")) {
         c.daypartOffsetMinutes = <i32>d.int(-720, 840);
         c.hasDaypartOffset = true;
@@ -286,6 +289,25 @@ export class CampaignConfigParser {
       i++;
     }
     if (!d.failed && set == 0) d.fail("empty: leave it out to bid at any " + what);
+    return set;
+  }
+
+  /** `"pre"`, `"mid"`, `"post"` (roll positions, video.ts VIDEO_PRE_ROLL...), distinct, not empty. */
+  private videoStarts(): u32 {
+    const d = this.doc;
+    let set: u32 = 0;
+    if (!d.beginArray()) return 0;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const s = d.string();
+      const bit: u32 = s == "pre" ? VIDEO_PRE_ROLL : s == "mid" ? VIDEO_MID_ROLL : s == "post" ? VIDEO_POST_ROLL : 0;
+      if (!d.failed && bit == 0) d.fail("expected \"pre\", \"mid\" or \"post\"");
+      else if (!d.failed && (set & bit) != 0) d.fail("duplicate position");
+      set |= bit;
+      d.endMember();
+      i++;
+    }
+    if (!d.failed && set == 0) d.fail("empty: leave it out to bid at any position");
     return set;
   }
 

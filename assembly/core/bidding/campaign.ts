@@ -72,6 +72,10 @@ export class Campaign {
   hours: u32 = 0;
   /** Dayparting: bit d set = bid on local weekday d (0 Sunday … 6 Saturday); 0 = any day. */
   weekdays: u32 = 0;
+  /** Video placements (OpenRTB 2.6 video.plcmt 1-4) it buys: bit n = plcmt n; 0 = any (video.ts). */
+  videoPlcmt: u32 = 0;
+  /** Roll positions it buys (video.ts VIDEO_PRE_ROLL | VIDEO_MID_ROLL | VIDEO_POST_ROLL); 0 = any. */
+  videoStart: u32 = 0;
   /** Dayparting on this fixed clock (minutes from UTC) instead of the user's; only with hasDaypartOffset. */
   daypartOffsetMinutes: i32 = 0;
   hasDaypartOffset: bool = false;

@@ -20,7 +20,7 @@ import { MAX_IMPS } from "../openrtb/limits";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
-import { perSecondFloorCpm, videoFits, videoRefused } from "./video";
+import { perSecondFloorCpm, slotTargeted, videoFits, videoRefused } from "./video";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -139,10 +139,12 @@ export class DecisionEngine {
 
   /**
    * The campaign's first video creative that fits the impression's player (video.ts videoFits)
-   * and that the exchange's rules allow (notes a refused one in `fitRefused`). `targeting.sizes`
-   * is about banner slots: it does not restrict video.
+   * and that the exchange's rules allow (notes a refused one in `fitRefused`), in a slot the
+   * campaign's video targeting buys. `targeting.sizes` is about banner slots: it does not restrict
+   * video.
    */
   private allowedVideo(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
+    if (!slotTargeted(imp.video, c)) return null;
     for (let k = 0; k < c.creatives.length; k++) {
       const cr = unchecked(c.creatives[k]);
       if (!cr.isVideo || !videoFits(imp.video, cr)) continue;
@@ -306,6 +308,10 @@ export class DecisionEngine {
         if (this.fitRefused) reason = worse(reason, NoBid.BLOCKED);
         continue;
       }
+      if (creative.isVideo && imp.video.podid.len > 0 && inPodAlready(req, out, camp, imp)) {
+        // One ad of a campaign per commercial break: the pod's other slots go to other buyers.
+        continue;
+      }
       if (req.regs.dsaRequired >= 2 && !dsaCompatible(req, camp)) {
         reason = worse(reason, NoBid.DSA);
         continue;
@@ -422,6 +428,17 @@ export class DecisionEngine {
     formatBidId(slot);
     out.count++;
   }
+}
+
+/** The campaign already bids in an earlier slot of this impression's ad pod (video.podid) in this request. */
+function inPodAlready(req: BidRequest, out: Decision, camp: Campaign, imp: Imp): bool {
+  const pod = imp.video.podid;
+  for (let i = 0; i < out.count; i++) {
+    const b = out.bid(i);
+    if (b.campaign !== camp || b.creative === null || !b.creative!.isVideo) continue;
+    if (req.imp(b.impIndex).video.podid.equals(pod)) return true;
+  }
+  return false;
 }
 
 /** The campaign targets this request: device type, geography, domain allow and block lists. */

@@ -4,10 +4,31 @@
 import { Imp, Video } from "../openrtb/imp";
 import { Str, bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
 import { Creative } from "./creative";
+import { Campaign } from "./campaign";
 import { OwnedBytes } from "./owned-bytes";
 
 /** OpenRTB video.linearity: 2 is an overlay (non-linear) slot, which a linear VAST ad cannot fill. */
 const NON_LINEAR: i32 = 2;
+
+/** Roll positions a campaign may buy (targeting.video_start), from video.startdelay. */
+export const VIDEO_PRE_ROLL: u32 = 1;
+export const VIDEO_MID_ROLL: u32 = 2;
+export const VIDEO_POST_ROLL: u32 = 4;
+
+/**
+ * The campaign buys this video slot: its placement (video.plcmt, OpenRTB 2.6: 1 instream, 2
+ * accompanying content, 3 interstitial, 4 no content/standalone) and its roll position
+ * (video.startdelay: 0 pre-roll, > 0 or -1 mid-roll, -2 post-roll), when the campaign restricts
+ * them. A request that does not say cannot be shown to be one the campaign buys.
+ */
+export function slotTargeted(v: Video, c: Campaign): bool {
+  if (c.videoPlcmt != 0 && (v.plcmt < 1 || v.plcmt > 4 || (c.videoPlcmt & (<u32>1 << <u32>v.plcmt)) == 0)) return false;
+  if (c.videoStart == 0) return true;
+  if (!v.hasStartdelay) return false;
+  const d = v.startdelay;
+  const position = d == 0 ? VIDEO_PRE_ROLL : d == -2 ? VIDEO_POST_ROLL : VIDEO_MID_ROLL;
+  return (c.videoStart & position) != 0;
+}
 
 /**
  * The AdCOM "Creative Subtypes - Audio/Video" code of a VAST document, read off its root element:

@@ -95,9 +95,12 @@ export class Video {
   readonly rqddurs: IntList = new IntList(MAX_INT_LIST);
   /** 2.6: the lowest price per second of the ad, CPM in bidfloorcur (0 = not given). */
   mincpmpersec: f64 = 0;
+  /** 2.6: the ad pod (commercial break) this slot is in; empty: not in a pod. */
+  readonly podid: Str = new Str();
 
   reset(): void {
     this.present = false;
+    this.podid.clear();
     this.mimes.reset();
     this.battr.reset();
     this.api.reset();

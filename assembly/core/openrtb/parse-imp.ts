@@ -33,7 +33,7 @@ const FORMAT_FIELDS = new FieldTable(["w", "h"]);
 const VIDEO_FIELDS = new FieldTable([
   "mimes", "w", "h", "minduration", "maxduration", "protocols", "placement",
   "plcmt", "linearity", "startdelay", "skip", "protocol", "battr", "api", "rqddurs",
-  "mincpmpersec",
+  "mincpmpersec", "podid",
 ]);
 const NATIVE_FIELDS = new FieldTable(["request", "ver", "api", "battr"]);
 const AUDIO_FIELDS = new FieldTable(["mimes", "minduration", "maxduration"]);
@@ -221,6 +221,7 @@ function readVideo(f: FieldReader, v: Video): bool {
       case 13: ok = f.readIntList(v.api, 0, I32_MAX); break;
       case 14: ok = f.readIntList(v.rqddurs, 0, I32_MAX); break;
       case 15: ok = f.readNumber(0, F64_MAX); v.mincpmpersec = f.floatValue; break;
+      case 16: ok = f.readString(v.podid, MAX_STRING_BYTES); break;
     }
     if (!ok) return false;
     f.endField();
