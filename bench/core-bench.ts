@@ -16,8 +16,8 @@ export interface CoreApi {
   memory: { buffer: ArrayBuffer };
 }
 
-export async function loadCore(modelNxm: Uint8Array, campaignsJson: string): Promise<{ api: CoreApi; put(bytes: Uint8Array): number }> {
-  const { exports } = await loader.instantiate<Record<string, unknown>>(readFileSync(CORE_WASM), {});
+export async function loadCore(modelNxm: Uint8Array, campaignsJson: string, wasm: string = CORE_WASM): Promise<{ api: CoreApi; put(bytes: Uint8Array): number }> {
+  const { exports } = await loader.instantiate<Record<string, unknown>>(readFileSync(wasm), {});
   const api = exports as unknown as CoreApi;
   const put = (bytes: Uint8Array) => {
     new Uint8Array(api.memory.buffer, api.inputPtr(), bytes.byteLength).set(bytes);
@@ -60,8 +60,8 @@ const BENCH_NOW = BigInt(Date.UTC(2026, 10, 25, 12));
  * The core loaded with the bench model and campaigns, and passes over the mix (`reps` times the
  * bodies, about 20,000 requests): decideAll() for full decisions, parseAll() for the parse alone.
  */
-async function coreRunner(corpus: BenchCorpus, modelNxm: Uint8Array, campaignsJson: string) {
-  const { api } = await loadCore(modelNxm, campaignsJson);
+export async function coreRunner(corpus: BenchCorpus, modelNxm: Uint8Array, campaignsJson: string, wasm: string = CORE_WASM) {
+  const { api } = await loadCore(modelNxm, campaignsJson, wasm);
   const base = api.inputPtr();
   const bodies = corpus.bodies;
   const reps = Math.max(1, Math.floor(20000 / bodies.length));

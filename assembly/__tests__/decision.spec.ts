@@ -409,13 +409,17 @@ describe("decision: request-level refusals", () => {
     expect(noBidName(NoBid.RING_FULL)).toBe("ring_full");
     expect(noBidName(NoBid.DSA)).toBe("dsa");
     expect(noBidName(NoBid.FREQUENCY)).toBe("frequency");
+    expect(noBidName(NoBid.BOT_USER_AGENT)).toBe("bot_user_agent");
+    expect(noBidName(NoBid.DATACENTER_IP)).toBe("datacenter_ip");
     // Appended: the numbers before it did not move.
     expect(NoBid.CONTENTION).toBe(9);
     expect(NoBid.COPPA).toBe(13);
     expect(NoBid.RING_FULL).toBe(14);
     expect(NoBid.DSA).toBe(15);
     expect(NoBid.FREQUENCY).toBe(16);
-    expect(NoBid.COUNT).toBe(17);
+    expect(NoBid.BOT_USER_AGENT).toBe(17);
+    expect(NoBid.DATACENTER_IP).toBe(18);
+    expect(NoBid.COUNT).toBe(19);
     expect(noBidName(NoBid.COUNT)).toBe("unknown");
     expect(noBidName(-1)).toBe("unknown");
   });

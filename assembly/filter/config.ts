@@ -7,6 +7,9 @@ import { Str } from "../core/bytes/str";
 import { OwnedBytes } from "../core/bidding/campaign";
 import { CurrencyTable } from "../core/bidding/currency";
 import { PidGains } from "../core/pacing/pid";
+import { DEFAULT_BOT_EXCEPTIONS, DEFAULT_BOT_TOKENS, InvalidTrafficRules } from "../core/traffic/invalid-traffic";
+import { IpRangeSet, MAX_IP_RANGES } from "../core/traffic/ip-ranges";
+import { MAX_UA_PATTERNS, UaPatternSet } from "../core/traffic/ua-patterns";
 
 export class PluginConfig {
   bidPath: OwnedBytes = OwnedBytes.fromString("/openrtb2/bid");
@@ -27,6 +30,8 @@ export class PluginConfig {
   gdprVendorId: i32 = 0;
   /** regs.coppa = 1: no bid (`coppa`) instead of a contextual bid. */
   coppaNoBid: bool = false;
+  /** The general-invalid-traffic screen (`invalid_traffic`); null: the built-in defaults. */
+  traffic: InvalidTrafficRules | null = null;
   /** Refuse (400) the type slips exchanges make instead of reading them as meant (core/openrtb/README.md "Type slips"). */
   strictTypes: bool = false;
   /** Envoy cluster of the control-plane host (proxy_http_call upstream). */
@@ -102,6 +107,7 @@ export class PluginConfigParser {
       else if (d.keyIs("gdpr_vendor_id")) cfg.gdprVendorId = <i32>d.int(0, 65535);
       else if (d.keyIs("coppa_no_bid")) cfg.coppaNoBid = d.bool();
       else if (d.keyIs("strict_types")) cfg.strictTypes = d.bool();
+      else if (d.keyIs("invalid_traffic")) cfg.traffic = this.invalidTraffic();
       else if (d.keyIs("host_cluster")) cfg.hostCluster = d.owned(128);
       else if (d.keyIs("host_authority")) cfg.hostAuthority = d.owned(256);
       else if (d.keyIs("tick_ms")) cfg.tickMs = <i32>d.int(10, 60000);
@@ -141,6 +147,65 @@ export class PluginConfigParser {
       return null;
     }
     return cfg;
+  }
+
+  /**
+   * `{"user_agents": [...], "user_agent_exceptions": [...], "ip_ranges": [...]}`: each list given
+   * replaces its default (built-in tokens and exceptions; no IP ranges); `[]` empties it.
+   */
+  private invalidTraffic(): InvalidTrafficRules {
+    const d = this.doc;
+    const r = new InvalidTrafficRules();
+    let tokensGiven = false;
+    let exceptionsGiven = false;
+    if (!d.beginObject()) return r;
+    while (d.nextKey()) {
+      if (d.keyIs("user_agents")) {
+        this.uaPatterns(r.botTokens);
+        tokensGiven = true;
+      } else if (d.keyIs("user_agent_exceptions")) {
+        this.uaPatterns(r.botExceptions);
+        exceptionsGiven = true;
+      } else if (d.keyIs("ip_ranges")) this.ipRanges(r.ipRanges);
+      else d.unknownKey();
+      d.endMember();
+    }
+    if (!tokensGiven) for (let i = 0; i < DEFAULT_BOT_TOKENS.length; i++) r.botTokens.add(DEFAULT_BOT_TOKENS[i]);
+    if (!exceptionsGiven) for (let i = 0; i < DEFAULT_BOT_EXCEPTIONS.length; i++) r.botExceptions.add(DEFAULT_BOT_EXCEPTIONS[i]);
+    r.build();
+    return r;
+  }
+
+  private uaPatterns(set: UaPatternSet): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      if (set.size >= MAX_UA_PATTERNS) d.fail("more than " + MAX_UA_PATTERNS.toString() + " patterns");
+      const p = d.string();
+      if (!d.failed) {
+        const error = set.add(p);
+        if (error.length > 0) d.fail(error);
+      }
+      d.endMember();
+      i++;
+    }
+  }
+
+  private ipRanges(set: IpRangeSet): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      if (set.added >= MAX_IP_RANGES) d.fail("more than " + MAX_IP_RANGES.toString() + " ranges");
+      const cidr = d.string();
+      if (!d.failed) {
+        const error = set.add(cidr);
+        if (error.length > 0) d.fail(error);
+      }
+      d.endMember();
+      i++;
+    }
   }
 
   private failed(): PluginConfig | null {

@@ -105,6 +105,7 @@ export class NexusRoot extends RootContext {
     this.settings.utcOffsetMinutes = cfg.utcOffsetMinutes;
     this.settings.gdprVendorId = cfg.gdprVendorId;
     this.settings.coppaNoBid = cfg.coppaNoBid;
+    if (cfg.traffic !== null) this.settings.traffic = cfg.traffic!;
     for (let i = 0; i < cfg.fx.codes.length; i++) {
       this.settings.fx.set(cfg.fx.codes[i].toString(), cfg.fx.rates[i]);
     }

@@ -21,6 +21,7 @@ import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
 import { perSecondFloorCpm, slotTargeted, videoFits, videoRefused } from "./video";
+import { InvalidTrafficRules, TrafficVerdict } from "../traffic/invalid-traffic";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -82,6 +83,8 @@ export class DecisionSettings {
   gdprVendorId: i32 = 0;
   /** A COPPA request (regs.coppa = 1) is a no-bid (`coppa`) instead of a contextual bid. */
   coppaNoBid: bool = false;
+  /** The general-invalid-traffic screen (plugin `invalid_traffic`); the built-in UA tokens by default. */
+  traffic: InvalidTrafficRules = InvalidTrafficRules.defaults();
 }
 
 export class DecisionEngine {
@@ -100,6 +103,8 @@ export class DecisionEngine {
   private nowMs: i64 = 0;
   /** The request's user key for frequency caps (frequency.ts; 0: none), set by decide() when a campaign has a cap. */
   private userKey: u64 = 0;
+  /** The request's TrafficVerdict once asked (decide() resets it to -1: not asked yet). */
+  private traffic: i32 = -1;
   /** Per-user impression counts of frequency-capped campaigns: the filter's shared-data table; none by default. */
   frequency: FrequencyPort = new FrequencyPort();
 
@@ -188,6 +193,12 @@ export class DecisionEngine {
     return null;
   }
 
+  /** The request's TrafficVerdict, judged at the first impression that asks. */
+  private trafficVerdict(req: BidRequest, rules: InvalidTrafficRules): i32 {
+    if (this.traffic < 0) this.traffic = rules.active ? rules.judge(req) : TrafficVerdict.VALID;
+    return this.traffic;
+  }
+
   nextNonce(): u32 {
     let x = this.rng;
     x ^= x >> 12;
@@ -207,6 +218,7 @@ export class DecisionEngine {
     out: Decision,
   ): void {
     out.reset();
+    this.traffic = -1;
     this.privacy.gdprVendorId = settings.gdprVendorId;
     out.personalData = this.privacy.decide(req);
     if (out.personalData == PersonalData.COPPA && settings.coppaNoBid) {
@@ -382,6 +394,13 @@ export class DecisionEngine {
     }
     if (best === null) {
       out.noteImpReason(reason);
+      return;
+    }
+    // Invalid traffic is screened only here, where a bid was found: a request the bidder would
+    // not bid on anyway costs no UA scan.
+    const verdict = this.trafficVerdict(req, settings.traffic);
+    if (verdict != TrafficVerdict.VALID) {
+      out.noteImpReason(verdict == TrafficVerdict.BOT_USER_AGENT ? NoBid.BOT_USER_AGENT : NoBid.DATACENTER_IP);
       return;
     }
     const slot = out.bid(out.count);

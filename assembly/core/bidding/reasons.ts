@@ -32,7 +32,14 @@ export namespace NoBid {
    * one: the request names no user (or may not be tied to one: a contextual decision).
    */
   export const FREQUENCY: i32 = 16;
-  export const COUNT: i32 = 17;
+  /**
+   * General invalid traffic (core/traffic/invalid-traffic.ts): the request would have got a bid,
+   * and its User-Agent names a crawler, monitor, script or headless browser.
+   */
+  export const BOT_USER_AGENT: i32 = 17;
+  /** The same, and its device.ip or device.ipv6 is in a configured data-centre range. */
+  export const DATACENTER_IP: i32 = 18;
+  export const COUNT: i32 = 19;
 }
 
 export const NO_BID_NAMES: StaticArray<string> = [
@@ -53,6 +60,8 @@ export const NO_BID_NAMES: StaticArray<string> = [
   "ring_full",
   "dsa",
   "frequency",
+  "bot_user_agent",
+  "datacenter_ip",
 ];
 
 export function noBidName(reason: i32): string {
@@ -75,6 +84,9 @@ export function reasonRank(r: i32): i32 {
     case NoBid.CONTENTION: return 10;
     // Always past the ledger (a contention can fail there): only the reservation slot was missing.
     case NoBid.RING_FULL: return 11;
+    // The request's own verdict, asked once a bid was found: it holds for every impression.
+    case NoBid.BOT_USER_AGENT: return 12;
+    case NoBid.DATACENTER_IP: return 12;
     default: return 1;
   }
 }
