@@ -24,6 +24,11 @@ export interface HostConfig {
   /** The filter's plugin configuration (docs/PLUGIN_CONFIG.md); host_cluster is set by the host in standalone mode. */
   plugin: Record<string, unknown>;
   campaignsPath: string;
+  /**
+   * Standalone: data-centre range files (control/ip-ranges.ts: the cloud providers' JSON lists or
+   * CIDR text) whose blocks are added to the filter's invalid_traffic.ip_ranges at start.
+   */
+  ipRangesFiles: string[];
   model: {
     /** A local directory or s3://bucket/prefix. */
     store: string;
@@ -128,6 +133,7 @@ export function defaultConfig(): HostConfig {
     // The demo model is trained on iPinYou logs (China time, CNY floors); the rates are demo values.
     plugin: { utc_offset_minutes: 480, fx_rates: { CNY: 0.14, EUR: 1.08, GBP: 1.27 } },
     campaignsPath: join(DEMO_DIR, "campaigns.json"),
+    ipRangesFiles: [],
     model: {
       store: DEMO_DIR,
       file: "demo.nxm",
@@ -206,6 +212,7 @@ function mergeFile(cfg: HostConfig, file: string): void {
   for (const p of ["wasmPath", "campaignsPath"] as const) {
     if (typeof cfg[p] === "string" && !isAbsolute(cfg[p])) cfg[p] = resolve(base, cfg[p]);
   }
+  if (Array.isArray(cfg.ipRangesFiles)) cfg.ipRangesFiles = cfg.ipRangesFiles.map((f) => (typeof f === "string" && !isAbsolute(f) ? resolve(base, f) : f));
   if (!cfg.model.store.startsWith("s3://") && !isAbsolute(cfg.model.store)) cfg.model.store = resolve(base, cfg.model.store);
   if (cfg.budget.stateFile !== "" && !isAbsolute(cfg.budget.stateFile)) cfg.budget.stateFile = resolve(base, cfg.budget.stateFile);
   const keyPath = publicKeyPath(cfg.model.publicKey, base);
@@ -270,6 +277,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   str("NEXUS_VM_MODE", (v) => (cfg.vmMode = v as HostConfig["vmMode"]));
   str("NEXUS_WASM", (v) => (cfg.wasmPath = resolve(v)));
   str("NEXUS_CAMPAIGNS", (v) => (cfg.campaignsPath = resolve(v)));
+  str("NEXUS_IP_RANGES_FILES", (v) => (cfg.ipRangesFiles = v.split(",").map((f) => f.trim()).filter((f) => f !== "").map((f) => resolve(f))));
   str("NEXUS_MODEL_STORE", (v) => (cfg.model.store = v.startsWith("s3://") ? v : resolve(v)));
   str("NEXUS_MODEL_FILE", (v) => (cfg.model.file = v));
   str("NEXUS_MODEL_PUBLIC_KEY", (v) => (cfg.model.publicKey = v));
@@ -355,6 +363,7 @@ function validate(cfg: HostConfig): void {
   }
   oneOf("logLevel", cfg.logLevel, ["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
+  if (!Array.isArray(cfg.ipRangesFiles) || cfg.ipRangesFiles.some((f) => typeof f !== "string")) throw new ConfigError(`ipRangesFiles: expected a list of file paths`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);
   if (typeof cfg.syncToken !== "string") throw new ConfigError(`syncToken: expected a string`);
   if (cfg.syncToken && !SYNC_TOKEN.test(cfg.syncToken)) {

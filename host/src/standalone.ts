@@ -16,6 +16,7 @@ import { BudgetStateFile, readBudgetStateText } from "./control/budget-state-fil
 import { podIdOf, RedisBudgetSource, startRedisBudgetSource } from "./control/budget-redis.ts";
 import { FleetFrequencyMetrics, RedisFleetFrequency } from "./control/fleet-frequency.ts";
 import { FleetOverrides } from "./control/fleet-overrides.ts";
+import { readIpRanges } from "./control/ip-ranges.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
 import { createModelStore } from "./models/stores/index.ts";
@@ -229,12 +230,25 @@ export function sharedDataSize(plugin: Record<string, unknown>): { bytes: number
   return { bytes: BASE_SHARED_DATA.bytes + (maxKeys - BASE_SHARED_DATA.maxKeys) * BYTES_PER_EXTRA_KEY, maxKeys };
 }
 
+/**
+ * The plugin's invalid_traffic with the blocks of NEXUS_IP_RANGES_FILES added to its own
+ * ip_ranges (the filter's parser then checks them all, and refuses to start on a bad one).
+ */
+function withIpRanges(traffic: unknown, blocks: string[]): Record<string, unknown> {
+  const own = traffic !== null && typeof traffic === "object" && !Array.isArray(traffic) ? (traffic as Record<string, unknown>) : {};
+  const ranges = Array.isArray(own.ip_ranges) ? own.ip_ranges : [];
+  return { ...own, ip_ranges: [...ranges, ...blocks] };
+}
+
 export async function startStandalone(cfg: HostConfig, log: Logger = createLogger(cfg.logLevel)): Promise<Standalone> {
+  // Read before anything starts: a bad file stops the start with nothing left running.
+  const ipRanges = cfg.ipRangesFiles.length > 0 ? readIpRanges(cfg.ipRangesFiles) : undefined;
   const cp = await startControlPlane(cfg, log, undefined, standaloneHashBits(cfg));
   // The control port listens (and the model is loaded) before the VMs start and the bid port
   // listens: until the filter's readiness replaces this, /readyz must not say ready on the model alone.
   cp.control.extend({ readiness: () => ({ ok: false, reasons: ["starting: the filter VMs and the bid listener are not up yet"] }) });
   const plugin: Record<string, unknown> = { ...cfg.plugin, host_cluster: HOST_CLUSTER };
+  if (ipRanges !== undefined) plugin.invalid_traffic = withIpRanges(plugin.invalid_traffic, ipRanges);
   // The filter's token for this host: through the VM environment variable the plugin
   // configuration names (what envoy.yaml does with vm_config.environment_variables), else inline.
   const env: Record<string, string> = {};

@@ -58,6 +58,8 @@ export interface TestBidderOptions {
   model?: TestModelOptions;
   adminToken?: string;
   budget?: Partial<HostConfig["budget"]>;
+  /** HostConfig.ipRangesFiles (NEXUS_IP_RANGES_FILES). */
+  ipRangesFiles?: string[];
 }
 
 /** A test bidder's configuration: signed test model and campaigns in a fresh temporary directory. */
@@ -80,6 +82,7 @@ export function testBidderConfig(o: TestBidderOptions = {}): { cfg: HostConfig; 
   cfg.model = { ...cfg.model, store: dir, file: "test.nxm", publicKey: publicKeyPem, allowUnsigned: false };
   cfg.adminToken = o.adminToken ?? "";
   cfg.budget = { ...cfg.budget, ...(o.budget ?? {}) };
+  cfg.ipRangesFiles = o.ipRangesFiles ?? [];
   return { cfg, dir };
 }
 

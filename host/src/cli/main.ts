@@ -4,6 +4,7 @@
 //   sign      write <model>.sha256 and <model>.sig
 //   train | replay | loadgen   offline tools on the same compiled core (see docs/TOOLS.md)
 //   check-campaigns  the host's and the filter's checks of a campaigns file, before it is deployed
+//   ip-ranges  the filter's invalid_traffic.ip_ranges built from data-centre range files
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { startStandalone, startControlPlane } from "../standalone.ts";
@@ -13,6 +14,7 @@ import { codedErrorLine } from "../errors.ts";
 import { parse, str, flag, type Values } from "../tools/args.ts";
 import { UsageError } from "../tools/errors.ts";
 import { CHECK_CAMPAIGNS_USAGE, checkCampaigns } from "./check-campaigns.ts";
+import { IP_RANGES_USAGE, ipRanges } from "./ip-ranges.ts";
 
 /** A sidecar's filter that has not synced for this long (three default sync periods) has gone. */
 const FILTER_SILENT_MS = 3000;
@@ -25,6 +27,7 @@ commands:
   sign --model FILE --key PEM  write FILE.sha256 and FILE.sig
   train | replay | loadgen     offline tools (run with --help)
   check-campaigns --file FILE  check a campaigns file as a host would before publishing it [--json]
+  ip-ranges --file FILE ...    the plugin's invalid_traffic.ip_ranges from cloud providers' range files or CIDR lists
 `;
 
 const SERVE_USAGE = "usage: nexus-rtb serve [--config FILE]\n";
@@ -234,6 +237,15 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return checkCampaigns(values);
+    }
+    case "ip-ranges": {
+      const values = commandLine(rest, { file: { type: "string", multiple: true }, help: { type: "boolean", short: "h" } }, IP_RANGES_USAGE);
+      if (values === undefined) return 2;
+      if (flag(values, "help")) {
+        process.stdout.write(IP_RANGES_USAGE);
+        return 0;
+      }
+      return ipRanges(values);
     }
     case undefined:
     case "help":
