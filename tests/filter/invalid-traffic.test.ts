@@ -75,3 +75,25 @@ describe("invalid traffic, configured data-centre ranges", () => {
     await assertSimRefused({ plugin: { invalid_traffic: { bots: [] } } });
   });
 });
+
+describe("invalid traffic: the memory of large range lists", () => {
+  async function vmMemory(ranges: string[]): Promise<number> {
+    const app = await startTestBidder({ vms: 1, plugin: { invalid_traffic: { ip_ranges: ranges } } });
+    try {
+      const text = await (await fetch(`${app.controlUrl}/metrics`)).text();
+      return Number(/^nexus_host_vm_memory_bytes\{vm="0"\} (\d+)$/m.exec(text)![1]);
+    } finally {
+      await app.close();
+    }
+  }
+
+  it("20,000 IPv4 blocks fit a VM's memory as it is; 65,536 IPv6 blocks at most double it", async () => {
+    // Nothing per block is left behind by parsing (the configuration is read in one callback,
+    // before any collection): the blocks' words, sorted and merged, are what stays.
+    const base = await vmMemory([]);
+    const v4 = Array.from({ length: 20_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    assert.equal(await vmMemory(v4), base);
+    const v6 = Array.from({ length: 65_536 }, (_, i) => `2600:${(i >> 8).toString(16)}:${(i & 255).toString(16)}::/48`);
+    assert.ok((await vmMemory(v6)) <= 2 * base, "65,536 IPv6 blocks");
+  });
+});

@@ -15,6 +15,12 @@ export class ConfigDoc {
   readonly key: Str = new Str();
   private readonly value: Str = new Str();
   private path: Array<string> = new Array<string>();
+  /**
+   * For each path segment, the array index it stands for, or -1 for a key: an element's segment is
+   * made into "[i]" only when an error names it (an array of 65,536 ranges would otherwise leave a
+   * string per element behind until the end of the callback).
+   */
+  private indexes: Array<i32> = new Array<i32>();
   /** Keys seen in each open object, innermost last: a repeated key is an error. */
   private seen: Array<Set<string>> = new Array<Set<string>>();
   error: string = "";
@@ -26,6 +32,7 @@ export class ConfigDoc {
   start(ptr: usize, len: i32): void {
     this.r.reset(ptr, len);
     this.path = new Array<string>();
+    this.indexes = new Array<i32>();
     this.seen = new Array<Set<string>>();
     this.error = "";
   }
@@ -45,9 +52,13 @@ export class ConfigDoc {
     if (this.path.length == 0) return "$";
     let s = "";
     for (let i = 0; i < this.path.length; i++) {
-      const p = this.path[i];
-      if (p.startsWith("[") || i == 0) s += p;
-      else s += "." + p;
+      const index = this.indexes[i];
+      if (index >= 0) s += "[" + index.toString() + "]";
+      else {
+        const p = this.path[i];
+        if (p.startsWith("[") || i == 0) s += p;
+        else s += "." + p;
+      }
     }
     return s;
   }
@@ -59,10 +70,12 @@ export class ConfigDoc {
 
   push(segment: string): void {
     this.path.push(segment);
+    this.indexes.push(-1);
   }
 
   pop(): void {
     this.path.pop();
+    this.indexes.pop();
   }
 
   /** Enters an object at the current position. */
@@ -86,7 +99,7 @@ export class ConfigDoc {
       return false;
     }
     const name = this.key.toString();
-    this.path.push(name);
+    this.push(name);
     if (this.seen.length > 0) {
       const keys = this.seen[this.seen.length - 1];
       if (keys.has(name)) return this.fail("duplicate key");
@@ -96,14 +109,15 @@ export class ConfigDoc {
   }
 
   endMember(): void {
-    this.path.pop();
+    this.pop();
   }
 
   /** Next element of the current array (pushes "[i]"; call endMember() after the value). */
   nextElement(index: i32): bool {
     if (this.failed) return false;
     if (!this.r.nextElement()) return false;
-    this.path.push("[" + index.toString() + "]");
+    this.path.push("");
+    this.indexes.push(index);
     return true;
   }
 

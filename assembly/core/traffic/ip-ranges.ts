@@ -14,14 +14,16 @@ export class IpRangeSet {
   private v6StartLo: StaticArray<u64> = new StaticArray<u64>(0);
   private v6EndHi: StaticArray<u64> = new StaticArray<u64>(0);
   private v6EndLo: StaticArray<u64> = new StaticArray<u64>(0);
-  // Blocks as added, before build().
+  // Blocks as added, before build(): IPv4 as start << 32 | end; IPv6 as four words each (start
+  // hi, lo, end hi, lo). Flat arrays of numbers: no object per block (a configuration may list
+  // tens of thousands, and nothing is collected until on_configure returns).
   private pending4: Array<u64> = new Array<u64>();
-  private pending6: Array<StaticArray<u64>> = new Array<StaticArray<u64>>();
+  private pending6: Array<u64> = new Array<u64>();
   private readonly scratch: Ipv6 = new Ipv6();
 
   /** Blocks added (before merging). */
   get added(): i32 {
-    return this.pending4.length + this.pending6.length;
+    return this.pending4.length + (this.pending6.length >> 2);
   }
 
   @inline get isEmpty(): bool {
@@ -35,8 +37,11 @@ export class IpRangeSet {
    */
   add(cidr: string): string {
     const bytes = String.UTF8.encode(cidr);
-    const ptr = changetype<usize>(bytes);
-    const len = bytes.byteLength;
+    return this.addBytes(changetype<usize>(bytes), bytes.byteLength);
+  }
+
+  /** add() of the text at [ptr, ptr+len) (e.g. a view into the configuration): allocates nothing but the block's words. */
+  addBytes(ptr: usize, len: i32): string {
     let slash = -1;
     for (let i = 0; i < len; i++) if (load<u8>(ptr + <usize>i) == 0x2f) slash = i;
     const addrLen = slash < 0 ? len : slash;
@@ -67,63 +72,84 @@ export class IpRangeSet {
     const maskHi: u64 = prefix >= 64 ? 0 : prefix == 0 ? <u64>-1 : (<u64>-1) >> <u64>prefix;
     const maskLo: u64 = prefix >= 128 ? 0 : prefix <= 64 ? <u64>-1 : (<u64>-1) >> <u64>(prefix - 64);
     if ((a.hi & maskHi) != 0 || (a.lo & maskLo) != 0) return "bits set below the prefix length";
-    const block = new StaticArray<u64>(4);
-    block[0] = a.hi;
-    block[1] = a.lo;
-    block[2] = a.hi | maskHi;
-    block[3] = a.lo | maskLo;
-    this.pending6.push(block);
+    const p6 = this.pending6;
+    p6.push(a.hi);
+    p6.push(a.lo);
+    p6.push(a.hi | maskHi);
+    p6.push(a.lo | maskLo);
     return "";
   }
 
   /** Sorts and merges what was added (overlapping and adjacent blocks become one range). */
   build(): void {
+    // IPv4: sorted by start, merged in place at the front of the pending array.
     const p4 = this.pending4;
     p4.sort((x: u64, y: u64): i32 => (x < y ? -1 : x > y ? 1 : 0));
-    const s4 = new Array<u32>();
-    const e4 = new Array<u32>();
+    let m = 0;
     for (let i = 0; i < p4.length; i++) {
       const s = <u32>(p4[i] >> 32);
       const e = <u32>p4[i];
-      const n = s4.length;
-      if (n > 0 && (<u64>s <= <u64>e4[n - 1] + 1)) {
-        if (e > e4[n - 1]) e4[n - 1] = e;
-      } else {
-        s4.push(s);
-        e4.push(e);
-      }
+      if (m > 0 && <u64>s <= <u64>(<u32>p4[m - 1]) + 1) {
+        if (e > <u32>p4[m - 1]) p4[m - 1] = (p4[m - 1] & 0xffffffff00000000) | <u64>e;
+      } else p4[m++] = p4[i];
     }
-    this.v4Start = StaticArray.fromArray<u32>(s4);
-    this.v4End = StaticArray.fromArray<u32>(e4);
+    this.v4Start = new StaticArray<u32>(m);
+    this.v4End = new StaticArray<u32>(m);
+    for (let i = 0; i < m; i++) {
+      this.v4Start[i] = <u32>(p4[i] >> 32);
+      this.v4End[i] = <u32>p4[i];
+    }
 
+    // IPv6: block numbers sorted by start, then merged (counted first: outputs of the exact size).
+    const n = this.pending6.length >> 2;
+    const order = new StaticArray<i32>(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    SORTING_V6 = this.pending6;
+    order.sort(compareV6Starts);
     const p6 = this.pending6;
-    p6.sort((x: StaticArray<u64>, y: StaticArray<u64>): i32 => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0));
-    const sh = new Array<u64>();
-    const sl = new Array<u64>();
-    const eh = new Array<u64>();
-    const el = new Array<u64>();
-    for (let i = 0; i < p6.length; i++) {
-      const b = p6[i];
-      const n = sh.length;
-      // Merge when the block starts at or before the last range's end + 1.
-      if (n > 0 && startsWithin(b[0], b[1], eh[n - 1], el[n - 1])) {
-        if (b[2] > eh[n - 1] || (b[2] == eh[n - 1] && b[3] > el[n - 1])) {
-          eh[n - 1] = b[2];
-          el[n - 1] = b[3];
+    let ranges = 0;
+    let endHi: u64 = 0;
+    let endLo: u64 = 0;
+    for (let k = 0; k < n; k++) {
+      const b = order[k] << 2;
+      if (ranges > 0 && startsWithin(p6[b], p6[b + 1], endHi, endLo)) {
+        if (p6[b + 2] > endHi || (p6[b + 2] == endHi && p6[b + 3] > endLo)) {
+          endHi = p6[b + 2];
+          endLo = p6[b + 3];
         }
       } else {
-        sh.push(b[0]);
-        sl.push(b[1]);
-        eh.push(b[2]);
-        el.push(b[3]);
+        ranges++;
+        endHi = p6[b + 2];
+        endLo = p6[b + 3];
       }
     }
-    this.v6StartHi = StaticArray.fromArray<u64>(sh);
-    this.v6StartLo = StaticArray.fromArray<u64>(sl);
-    this.v6EndHi = StaticArray.fromArray<u64>(eh);
-    this.v6EndLo = StaticArray.fromArray<u64>(el);
+    const sh = new StaticArray<u64>(ranges);
+    const sl = new StaticArray<u64>(ranges);
+    const eh = new StaticArray<u64>(ranges);
+    const el = new StaticArray<u64>(ranges);
+    let r = -1;
+    for (let k = 0; k < n; k++) {
+      const b = order[k] << 2;
+      if (r >= 0 && startsWithin(p6[b], p6[b + 1], eh[r], el[r])) {
+        if (p6[b + 2] > eh[r] || (p6[b + 2] == eh[r] && p6[b + 3] > el[r])) {
+          eh[r] = p6[b + 2];
+          el[r] = p6[b + 3];
+        }
+      } else {
+        r++;
+        sh[r] = p6[b];
+        sl[r] = p6[b + 1];
+        eh[r] = p6[b + 2];
+        el[r] = p6[b + 3];
+      }
+    }
+    this.v6StartHi = sh;
+    this.v6StartLo = sl;
+    this.v6EndHi = eh;
+    this.v6EndLo = el;
+    SORTING_V6 = EMPTY_WORDS;
     this.pending4 = new Array<u64>();
-    this.pending6 = new Array<StaticArray<u64>>();
+    this.pending6 = new Array<u64>();
   }
 
   /** Ranges after merging, IPv4 and IPv6. */
@@ -181,6 +207,20 @@ export class IpRangeSet {
     }
     return false;
   }
+}
+
+/** The IPv6 blocks being sorted (a comparator cannot capture them). */
+let SORTING_V6: Array<u64> = new Array<u64>();
+const EMPTY_WORDS: Array<u64> = new Array<u64>();
+
+function compareV6Starts(a: i32, b: i32): i32 {
+  const p = SORTING_V6;
+  const ah = p[a << 2];
+  const bh = p[b << 2];
+  if (ah != bh) return ah < bh ? -1 : 1;
+  const al = p[(a << 2) + 1];
+  const bl = p[(b << 2) + 1];
+  return al < bl ? -1 : al > bl ? 1 : 0;
 }
 
 /** (sh, sl) <= (eh, el) + 1, in 128-bit order. */
