@@ -10,6 +10,7 @@ export class FilterMetrics {
   impBids: u32 = 0;
   dealBids: u32 = 0;
   videoBids: u32 = 0;
+  audioBids: u32 = 0;
   badRequests: u32 = 0;
   coercedRequests: u32 = 0;
   tooLarge: u32 = 0;
@@ -60,6 +61,7 @@ export class FilterMetrics {
     this.impBids = defineMetric(MetricType.COUNTER, "nexus_bids_total");
     this.dealBids = defineMetric(MetricType.COUNTER, "nexus_deal_bids_total");
     this.videoBids = defineMetric(MetricType.COUNTER, "nexus_video_bids_total");
+    this.audioBids = defineMetric(MetricType.COUNTER, "nexus_audio_bids_total");
     this.badRequests = defineMetric(MetricType.COUNTER, "nexus_bad_requests_total");
     this.coercedRequests = defineMetric(MetricType.COUNTER, "nexus_bid_requests_coerced_total");
     this.tooLarge = defineMetric(MetricType.COUNTER, "nexus_too_large_total");

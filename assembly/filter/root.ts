@@ -272,14 +272,17 @@ export class NexusRoot extends RootContext {
     metrics.add(metrics.impBids, d.count);
     let inDeals = 0;
     let videos = 0;
+    let audios = 0;
     for (let i = 0; i < d.count; i++) {
       const b = d.bid(i);
       if (b.deal !== null) inDeals++;
       if (b.creative !== null && b.creative!.isVideo) videos++;
+      if (b.creative !== null && b.creative!.isAudio) audios++;
     }
     // No host call for open-auction banner bids.
     metrics.add(metrics.dealBids, inDeals);
     metrics.add(metrics.videoBids, videos);
+    metrics.add(metrics.audioBids, audios);
     replyJson(200, "nexus_bid");
   }
 

@@ -13,6 +13,7 @@ const HELP: Readonly<Record<string, string>> = {
   nexus_bids_total: "Impressions bid on (a response can bid on several).",
   nexus_deal_bids_total: "Impressions bid on in a private-marketplace deal (bid.dealid), of nexus_bids_total.",
   nexus_video_bids_total: "Impressions bid on with a video creative (VAST, bid.mtype 2), of nexus_bids_total.",
+  nexus_audio_bids_total: "Impressions bid on with an audio creative (VAST or DAAST, bid.mtype 3), of nexus_bids_total.",
   nexus_bad_requests_total: "Bid requests refused as malformed (HTTP 400).",
   nexus_bid_requests_coerced_total: "Bid requests taken although a value had the wrong JSON type, read as meant (plugin strict_types refuses them).",
   nexus_too_large_total: "Bid requests refused as too large (HTTP 413).",

@@ -146,13 +146,14 @@ describe("allocations on the warm path of a frequency-capped campaign", () => {
   });
 });
 
-describe("allocations on the warm path of a video campaign", () => {
+describe("allocations on the warm path of a video and audio campaign", () => {
   let video: SimBidder;
   const vrt = new AllocationCounter();
 
   before(async () => {
     const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
     set.campaigns[0].creatives.push({ crid: "v-15", type: "video", duration: 15, mimes: ["video/mp4"], adm: '<VAST version="4.0"><Ad/></VAST>' });
+    set.campaigns[0].creatives.push({ crid: "a-30", type: "audio", duration: 30, mimes: ["audio/mpeg"], adm: '<DAAST version="1.0"><Ad/></DAAST>' });
     video = await startSimBidder({
       vms: 1,
       wasmPath: join(PACKAGE_ROOT, "build/nexus_filter.rtrace.wasm"),
@@ -167,7 +168,7 @@ describe("allocations on the warm path of a video campaign", () => {
     await video?.close();
   });
 
-  it("video bids (a per-second floor included), players it does not fit and multi-format imps allocate nothing once warm", async () => {
+  it("video and audio bids (a per-second floor included), players they do not fit and multi-format imps allocate nothing once warm", async () => {
     let ids = 0;
     const withImp = (imp: unknown) => JSON.stringify({ ...JSON.parse(README_REQUEST), id: `v-${ids++}`, imp: [imp] });
     const player = { mimes: ["video/mp4", "video/webm"], maxduration: 30, protocols: [3, 7], mincpmpersec: 0.01 };
@@ -178,12 +179,14 @@ describe("allocations on the warm path of a video campaign", () => {
         assert.equal(JSON.parse(dec.decode(b.kind === "local" ? b.body : new Uint8Array())).seatbid[0].bid[0].mtype, 2);
         assert.equal(status(await video.bid(withImp({ id: "1", video: { ...player, rqddurs: [6] } }))), 204);
         assert.equal(status(await video.bid(withImp({ id: "1", banner: { w: 1, h: 1 }, video: player }))), 200);
+        const a = await video.bid(withImp({ id: "1", audio: { mimes: ["audio/mpeg"], maxduration: 30, mincpmpersec: 0.001, podid: "p" } }));
+        assert.equal(JSON.parse(dec.decode(a.kind === "local" ? a.body : new Uint8Array())).seatbid[0].bid[0].mtype, 3);
       }
     };
     await run(30);
     vrt.counting = true;
     await run(100);
     vrt.counting = false;
-    assert.equal(vrt.allocations, 0, `${vrt.allocations} allocations in 300 warm requests`);
+    assert.equal(vrt.allocations, 0, `${vrt.allocations} allocations in 400 warm requests`);
   });
 });

@@ -5,8 +5,8 @@ import { ConfigDoc } from "../config/config-doc";
 import { MAX_CAMPAIGNS, MAX_FREQUENCY_CAPS, Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
-import { MARKUP_BANNER, MARKUP_VIDEO } from "./creative";
-import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./video";
+import { MARKUP_AUDIO, MARKUP_BANNER, MARKUP_VIDEO } from "./creative";
+import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./media";
 import { MAX_ID_BYTES } from "../openrtb/limits";
 import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash, frequencyGroupHash } from "./frequency";
 
@@ -68,6 +68,7 @@ export class CampaignConfigParser {
       if (c.hours != 0 || c.weekdays != 0) table.dayparted = true;
       if (c.frequencyCaps > 0) table.frequencyCapped = true;
       if (c.hasVideo) table.hasVideo = true;
+      if (c.hasAudio) table.hasAudio = true;
       for (let j = 0; j < table.campaigns.length; j++) {
         const other = table.campaigns[j];
         if (other.id.toString() == c.id.toString()) d.fail("duplicate campaign id");
@@ -356,6 +357,7 @@ export class CampaignConfigParser {
     while (d.nextElement(i)) {
       const cr = this.creative();
       if (cr.isVideo) c.hasVideo = true;
+      if (cr.isAudio) c.hasAudio = true;
       c.creatives.push(cr);
       d.endMember();
       i++;
@@ -389,10 +391,10 @@ export class CampaignConfigParser {
       else d.unknownKey();
       d.endMember();
     }
-    if (cr.isVideo) this.checkVideo(cr, bannerType, protocol);
+    if (cr.isMedia) this.checkMedia(cr, bannerType, protocol);
     else {
       if (!d.failed && (cr.crid.len == 0 || cr.w == 0 || cr.h == 0)) d.fail("crid, w and h are required");
-      if (!d.failed && (cr.duration > 0 || cr.mimes.size > 0 || protocol >= 0)) d.fail("duration, mimes and protocol are for video creatives (\"type\": \"video\")");
+      if (!d.failed && (cr.duration > 0 || cr.mimes.size > 0 || protocol >= 0)) d.fail("duration, mimes and protocol are for video and audio creatives (\"type\": \"video\" or \"audio\")");
       // Undeclared: read off the markup, so that exchanges' btype rules still apply.
       cr.bannerTypes = bannerType >= 0 ? 1 << bannerType : bannerTypesOf(cr.adm);
     }
@@ -401,32 +403,36 @@ export class CampaignConfigParser {
     return cr;
   }
 
-  /** `"banner"` (the default) or `"video"`. */
+  /** `"banner"` (the default), `"video"` or `"audio"`. */
   private markupType(): i32 {
     const t = this.doc.string();
     if (this.doc.failed) return MARKUP_BANNER;
     if (t == "video") return MARKUP_VIDEO;
-    if (t != "banner") this.doc.fail("expected \"banner\" or \"video\"");
+    if (t == "audio") return MARKUP_AUDIO;
+    if (t != "banner") this.doc.fail("expected \"banner\", \"video\" or \"audio\"");
     return MARKUP_BANNER;
   }
 
   /**
-   * A video creative: its VAST document in adm (the bidder serves no markup), a duration, the media
-   * types of its files; w and h both or neither (the video's size; neither: any player); its VAST
-   * protocol declared or read off the document's root element.
+   * A video or audio creative: its VAST (audio: or DAAST) document in adm (the bidder serves no
+   * markup), a duration, the media types of its files; a video's w and h both or neither (its
+   * size; neither: any player), none for audio; its protocol declared or read off the document's
+   * root element.
    */
-  private checkVideo(cr: Creative, bannerType: i32, protocol: i32): void {
+  private checkMedia(cr: Creative, bannerType: i32, protocol: i32): void {
     const d = this.doc;
     if (d.failed) return;
+    const kind = cr.isVideo ? "a video" : "an audio";
     if (cr.crid.len == 0) d.fail("crid is required");
-    else if ((cr.w == 0) != (cr.h == 0)) d.fail("w and h: give both or neither");
-    else if (cr.duration == 0) d.fail("duration is required for a video creative (seconds, 1-3600)");
-    else if (cr.mimes.size == 0) d.fail("mimes is required for a video creative (\"video/mp4\", ...)");
-    else if (cr.adm.len == 0) d.fail("adm is required for a video creative: its VAST document");
+    else if (cr.isVideo && (cr.w == 0) != (cr.h == 0)) d.fail("w and h: give both or neither");
+    else if (cr.isAudio && (cr.w != 0 || cr.h != 0)) d.fail("w and h are for banner and video creatives");
+    else if (cr.duration == 0) d.fail("duration is required for " + kind + " creative (seconds, 1-3600)");
+    else if (cr.mimes.size == 0) d.fail("mimes is required for " + kind + " creative (" + (cr.isVideo ? "\"video/mp4\"" : "\"audio/mpeg\"") + ", ...)");
+    else if (cr.adm.len == 0) d.fail("adm is required for " + kind + " creative: its VAST document");
     else if (bannerType >= 0) d.fail("banner_type is for banner creatives");
     if (d.failed) return;
     cr.protocol = protocol >= 0 ? protocol : vastProtocolOf(cr.adm);
-    if (cr.protocol == 0) d.fail("protocol: adm is not a VAST 1.0-4.2 document with a version attribute; declare protocol (AdCOM creative subtype, e.g. 7 for VAST 4.0)");
+    if (cr.protocol == 0) d.fail("protocol: adm is not a VAST 1.0-4.2 or DAAST 1.0 document with a version attribute; declare protocol (AdCOM creative subtype, e.g. 7 for VAST 4.0)");
   }
 
   /** Media types ("video/mp4"): distinct (any case) `type/subtype` strings, 1 to 16. */

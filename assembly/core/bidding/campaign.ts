@@ -100,6 +100,8 @@ export class Campaign {
   frequencyGroup: OwnedBytes | null = null;
   /** One of its creatives is a video (set by the parser): only then is an impression's video looked at. */
   hasVideo: bool = false;
+  /** One of its creatives is audio (set by the parser): only then is an impression's audio looked at. */
+  hasAudio: bool = false;
   /** The hash that keys the per-user counts: of the id, or of the frequency_group (set by the parser). */
   idHash: u64 = 0;
 
@@ -147,6 +149,8 @@ export class CampaignTable {
   frequencyCapped: bool = false;
   /** Some campaign has a video creative (otherwise a video-only impression is no_match at once). */
   hasVideo: bool = false;
+  /** Some campaign has an audio creative (otherwise an audio-only impression is no_match at once). */
+  hasAudio: bool = false;
 
   @inline get size(): i32 {
     return this.campaigns.length;

@@ -90,19 +90,20 @@ export const MAX_CREATIVE_APIS: i32 = 8;
 /** bid.mtype (OpenRTB 2.6 "Creative Markup Types"): what a creative's markup is. */
 export const MARKUP_BANNER: i32 = 1;
 export const MARKUP_VIDEO: i32 = 2;
+export const MARKUP_AUDIO: i32 = 3;
 
 export class Creative {
   crid: OwnedBytes = OwnedBytes.fromString("");
-  /** MARKUP_BANNER, or MARKUP_VIDEO (a VAST document in adm, bid on imp.video: video.ts). */
+  /** MARKUP_BANNER, MARKUP_VIDEO or MARKUP_AUDIO (a VAST/DAAST document in adm, bid on imp.video or imp.audio: media.ts). */
   markup: i32 = MARKUP_BANNER;
-  /** Banner: required. Video: the video's own size, 0 when not declared (any player). */
+  /** Banner: required. Video: the video's own size, 0 when not declared (any player). Audio: 0. */
   w: i32 = 0;
   h: i32 = 0;
-  /** Video: seconds the ad runs (checked against minduration, maxduration, rqddurs; bid.dur). */
+  /** Video and audio: seconds the ad runs (checked against minduration, maxduration, rqddurs; bid.dur). */
   duration: i32 = 0;
-  /** Video: the media types of its media files ("video/mp4"), one of which the player must take. */
+  /** Video and audio: the media types of its files ("video/mp4", "audio/mpeg"), one of which the player must take. */
   mimes: StringSet = new StringSet();
-  /** Video: the VAST protocol of the markup (AdCOM "Creative Subtypes - Audio/Video"; bid.protocol). */
+  /** Video and audio: the VAST/DAAST protocol of the markup (AdCOM "Creative Subtypes - Audio/Video"; bid.protocol). */
   protocol: i32 = 0;
   /** Markup returned in bid.adm (may contain ${AUCTION_PRICE}). Empty: the nurl serves it. */
   adm: OwnedBytes = OwnedBytes.fromString("");
@@ -202,6 +203,15 @@ export class Creative {
 
   @inline get isVideo(): bool {
     return this.markup == MARKUP_VIDEO;
+  }
+
+  @inline get isAudio(): bool {
+    return this.markup == MARKUP_AUDIO;
+  }
+
+  /** A video or audio creative: a duration, media types and a protocol; no banner size. */
+  @inline get isMedia(): bool {
+    return this.markup != MARKUP_BANNER;
   }
 
   /** The creative is of banner ad type t (1–4). */

@@ -20,7 +20,7 @@ import { MAX_IMPS } from "../openrtb/limits";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
-import { perSecondFloorCpm, slotTargeted, videoFits, videoRefused } from "./video";
+import { mediaFits, mediaRefused, perSecondFloorCpm, slotFor, slotTargeted, videoFits } from "./media";
 import { InvalidTrafficRules, TrafficVerdict } from "../traffic/invalid-traffic";
 
 export class Decision {
@@ -138,8 +138,12 @@ export class DecisionEngine {
         if (cr !== null) return cr;
       }
     }
-    // A multi-format impression gets a banner when one fits, else a video.
-    return imp.video.present && c.hasVideo ? this.allowedVideo(req, imp, c) : null;
+    // A multi-format impression gets a banner when one fits, else a video, else audio.
+    if (imp.video.present && c.hasVideo) {
+      const cr = this.allowedVideo(req, imp, c);
+      if (cr !== null) return cr;
+    }
+    return imp.audio.present && c.hasAudio ? this.allowedAudio(req, imp, c) : null;
   }
 
   /**
@@ -153,7 +157,18 @@ export class DecisionEngine {
     for (let k = 0; k < c.creatives.length; k++) {
       const cr = unchecked(c.creatives[k]);
       if (!cr.isVideo || !videoFits(imp.video, cr)) continue;
-      if (!blocked(req, cr) && !videoRefused(imp, cr)) return cr;
+      if (!blocked(req, cr) && !mediaRefused(imp, imp.video, cr)) return cr;
+      this.fitRefused = true;
+    }
+    return null;
+  }
+
+  /** The campaign's first audio creative that fits the impression's audio player and that the exchange's rules allow. */
+  private allowedAudio(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
+    for (let k = 0; k < c.creatives.length; k++) {
+      const cr = unchecked(c.creatives[k]);
+      if (!cr.isAudio || !mediaFits(imp.audio, cr)) continue;
+      if (!blocked(req, cr) && !mediaRefused(imp, imp.audio, cr)) return cr;
       this.fitRefused = true;
     }
     return null;
@@ -186,7 +201,7 @@ export class DecisionEngine {
   private allowedOfSize(req: BidRequest, imp: Imp, c: Campaign, w: i32, h: i32): Creative | null {
     for (let k = 0; k < c.creatives.length; k++) {
       const cr = unchecked(c.creatives[k]);
-      if (cr.w != w || cr.h != h || cr.isVideo) continue;
+      if (cr.w != w || cr.h != h || cr.isMedia) continue;
       if (!refused(req, imp, cr)) return cr;
       this.fitRefused = true;
     }
@@ -274,8 +289,8 @@ export class DecisionEngine {
     out: Decision,
   ): void {
     const imp = req.imp(impIndex);
-    if (!imp.banner.present && !(imp.video.present && table.hasVideo)) {
-      // Banner and video creatives only (no native or audio ones).
+    if (!imp.banner.present && !(imp.video.present && table.hasVideo) && !(imp.audio.present && table.hasAudio)) {
+      // Banner, video and audio creatives only (no native ones).
       out.noteImpReason(NoBid.NO_MATCH);
       return;
     }
@@ -320,7 +335,7 @@ export class DecisionEngine {
         if (this.fitRefused) reason = worse(reason, NoBid.BLOCKED);
         continue;
       }
-      if (creative.isVideo && imp.video.podid.len > 0 && inPodAlready(req, out, camp, imp)) {
+      if (creative.isMedia && slotFor(imp, creative).podid.len > 0 && inPodAlready(req, out, camp, imp, creative)) {
         // One ad of a campaign per commercial break: the pod's other slots go to other buyers.
         continue;
       }
@@ -369,13 +384,13 @@ export class DecisionEngine {
         if (openFloor < 0 && !camp.dealsOnly) reason = worse(reason, openReason);
         continue;
       } else {
-        if (creative.isVideo && imp.video.mincpmpersec > 0) {
+        if (creative.isMedia && slotFor(imp, creative).mincpmpersec > 0) {
           // The exchange's price per second makes a floor of its own for this ad's duration.
           if (floorRate <= 0) {
             reason = worse(reason, NoBid.CURRENCY);
             continue;
           }
-          const perSecond = cpmToImpressionMicrosCeil(perSecondFloorCpm(imp.video, creative) * floorRate);
+          const perSecond = cpmToImpressionMicrosCeil(perSecondFloorCpm(slotFor(imp, creative), creative) * floorRate);
           if (perSecond > floor) floor = perSecond;
         }
         if (bid <= 0 || bid < floor) {
@@ -449,13 +464,16 @@ export class DecisionEngine {
   }
 }
 
-/** The campaign already bids in an earlier slot of this impression's ad pod (video.podid) in this request. */
-function inPodAlready(req: BidRequest, out: Decision, camp: Campaign, imp: Imp): bool {
-  const pod = imp.video.podid;
+/**
+ * The campaign already bids in an earlier slot of this impression's ad pod (video.podid, or
+ * audio.podid for an audio creative) in this request.
+ */
+function inPodAlready(req: BidRequest, out: Decision, camp: Campaign, imp: Imp, cr: Creative): bool {
+  const pod = slotFor(imp, cr).podid;
   for (let i = 0; i < out.count; i++) {
     const b = out.bid(i);
-    if (b.campaign !== camp || b.creative === null || !b.creative!.isVideo) continue;
-    if (req.imp(b.impIndex).video.podid.equals(pod)) return true;
+    if (b.campaign !== camp || b.creative === null || b.creative!.markup != cr.markup) continue;
+    if (slotFor(req.imp(b.impIndex), cr).podid.equals(pod)) return true;
   }
   return false;
 }

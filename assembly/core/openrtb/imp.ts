@@ -70,23 +70,16 @@ export class Banner {
   }
 }
 
-export class Video {
+/**
+ * What a video and an audio object share: the player's media types, durations, protocols, the
+ * exchange's rules for a creative, a price per second and the ad pod (OpenRTB 2.6).
+ */
+export class MediaSlot {
   present: bool = false;
   readonly mimes: StrList = new StrList(MAX_MIMES);
-  w: i32 = 0;
-  h: i32 = 0;
   minduration: i32 = 0;
   maxduration: i32 = 0;
   readonly protocols: IntList = new IntList(MAX_INT_LIST);
-  placement: i32 = 0;
-  /** 2.6 plcmt (0 = not given). */
-  plcmt: i32 = 0;
-  linearity: i32 = 0;
-  /** Only meaningful when hasStartdelay: 0 is pre-roll, -1/-2 generic mid/post-roll. */
-  startdelay: i32 = 0;
-  hasStartdelay: bool = false;
-  /** 0/1, UNSET when not given. */
-  skip: i32 = UNSET;
   /** Blocked creative attributes (OpenRTB "Creative Attributes"). */
   readonly battr: IntList = new IntList(MAX_INT_LIST);
   /** Supported API frameworks (AdCOM "API Frameworks"). */
@@ -100,17 +93,35 @@ export class Video {
 
   reset(): void {
     this.present = false;
-    this.podid.clear();
     this.mimes.reset();
+    this.minduration = 0;
+    this.maxduration = 0;
+    this.protocols.reset();
     this.battr.reset();
     this.api.reset();
     this.rqddurs.reset();
     this.mincpmpersec = 0;
+    this.podid.clear();
+  }
+}
+
+export class Video extends MediaSlot {
+  w: i32 = 0;
+  h: i32 = 0;
+  placement: i32 = 0;
+  /** 2.6 plcmt (0 = not given). */
+  plcmt: i32 = 0;
+  linearity: i32 = 0;
+  /** Only meaningful when hasStartdelay: 0 is pre-roll, -1/-2 generic mid/post-roll. */
+  startdelay: i32 = 0;
+  hasStartdelay: bool = false;
+  /** 0/1, UNSET when not given. */
+  skip: i32 = UNSET;
+
+  reset(): void {
+    super.reset();
     this.w = 0;
     this.h = 0;
-    this.minduration = 0;
-    this.maxduration = 0;
-    this.protocols.reset();
     this.placement = 0;
     this.plcmt = 0;
     this.linearity = 0;
@@ -137,19 +148,7 @@ export class Native {
   }
 }
 
-export class Audio {
-  present: bool = false;
-  readonly mimes: StrList = new StrList(MAX_MIMES);
-  minduration: i32 = 0;
-  maxduration: i32 = 0;
-
-  reset(): void {
-    this.present = false;
-    this.mimes.reset();
-    this.minduration = 0;
-    this.maxduration = 0;
-  }
-}
+export class Audio extends MediaSlot {}
 
 export class Deal {
   readonly id: Str = new Str();

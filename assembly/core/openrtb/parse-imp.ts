@@ -36,7 +36,9 @@ const VIDEO_FIELDS = new FieldTable([
   "mincpmpersec", "podid",
 ]);
 const NATIVE_FIELDS = new FieldTable(["request", "ver", "api", "battr"]);
-const AUDIO_FIELDS = new FieldTable(["mimes", "minduration", "maxduration"]);
+const AUDIO_FIELDS = new FieldTable([
+  "mimes", "minduration", "maxduration", "protocols", "battr", "api", "rqddurs", "mincpmpersec", "podid",
+]);
 const PMP_FIELDS = new FieldTable(["private_auction", "deals"]);
 const DEAL_FIELDS = new FieldTable(["id", "bidfloor", "bidfloorcur", "at", "wseat", "wadomain"]);
 
@@ -268,6 +270,12 @@ function readAudio(f: FieldReader, a: Audio): bool {
       case 0: ok = f.readStringList(a.mimes, MAX_STRING_BYTES); break;
       case 1: ok = f.readInt(0, I32_MAX); a.minduration = <i32>f.intValue; break;
       case 2: ok = f.readInt(0, I32_MAX); a.maxduration = <i32>f.intValue; break;
+      case 3: ok = f.readIntList(a.protocols, 0, I32_MAX); break;
+      case 4: ok = f.readIntList(a.battr, 0, I32_MAX); break;
+      case 5: ok = f.readIntList(a.api, 0, I32_MAX); break;
+      case 6: ok = f.readIntList(a.rqddurs, 0, I32_MAX); break;
+      case 7: ok = f.readNumber(0, F64_MAX); a.mincpmpersec = f.floatValue; break;
+      case 8: ok = f.readString(a.podid, MAX_STRING_BYTES); break;
     }
     if (!ok) return false;
     f.endField();

@@ -224,11 +224,11 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
     w.i64(cr.h);
   }
   // OpenRTB 2.6 bid.mtype: the markup's type, so that an exchange can tell which of a multi-format
-  // imp's objects the bid answers: 1 banner, 2 video.
+  // imp's objects the bid answers: 1 banner, 2 video, 3 audio.
   w.ascii(",\"mtype\":");
   w.i64(cr.markup);
-  if (cr.isVideo) {
-    // OpenRTB 2.6 bid.dur (seconds) and bid.protocol (the VAST version of adm).
+  if (cr.isMedia) {
+    // OpenRTB 2.6 bid.dur (seconds) and bid.protocol (the VAST or DAAST version of adm).
     w.ascii(",\"dur\":");
     w.i64(cr.duration);
     w.ascii(",\"protocol\":");

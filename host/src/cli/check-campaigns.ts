@@ -19,8 +19,8 @@ export interface CampaignSummary {
   /** The dayparting clock: "user" (the request's), "UTC±hh:mm", or "<zone> (UTC±hh:mm now)". */
   daypart_clock: string | null;
   deals: number;
-  /** Its creatives by markup: "banner" and "video" (with each video's seconds), e.g. {banner: 6, video: [15, 30]}. */
-  creatives: { banner: number; video: number[] };
+  /** Its creatives by markup: banners, and each video's and audio ad's seconds, e.g. {banner: 6, video: [15, 30], audio: []}. */
+  creatives: { banner: number; video: number[]; audio: number[] };
 }
 
 export function summarize(c: CampaignDoc): CampaignSummary {
@@ -41,10 +41,12 @@ export function summarize(c: CampaignDoc): CampaignSummary {
   };
 }
 
-function creativesOf(c: CampaignDoc): { banner: number; video: number[] } {
+function creativesOf(c: CampaignDoc): { banner: number; video: number[]; audio: number[] } {
   const list = (Array.isArray(c.creatives) ? c.creatives : []) as Array<{ type?: string; duration?: number }>;
-  const video = list.filter((cr) => cr.type === "video").map((cr) => cr.duration ?? 0);
-  return { banner: list.length - video.length, video };
+  const seconds = (type: string) => list.filter((cr) => cr.type === type).map((cr) => cr.duration ?? 0);
+  const video = seconds("video");
+  const audio = seconds("audio");
+  return { banner: list.length - video.length - audio.length, video, audio };
 }
 
 function utcOffset(minutes: number): string {
@@ -81,7 +83,10 @@ export function checkCampaigns(values: Values): number {
     if (c.deals > 0) parts.push(`${c.deals} deal(s)`);
     const kinds = [];
     if (c.creatives.banner > 0) kinds.push(`${c.creatives.banner} banner`);
-    if (c.creatives.video.length > 0) kinds.push(`${c.creatives.video.length} video (${c.creatives.video.map((s) => `${s} s`).join(", ")})`);
+    for (const kind of ["video", "audio"] as const) {
+      const ads = c.creatives[kind];
+      if (ads.length > 0) kinds.push(`${ads.length} ${kind} (${ads.map((s) => `${s} s`).join(", ")})`);
+    }
     parts.push(`creatives: ${kinds.join(", ")}`);
     lines.push(`  ${c.id}: ${parts.join("; ")}`);
   }

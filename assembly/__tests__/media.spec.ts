@@ -1,7 +1,8 @@
-// Video creatives (assembly/core/bidding/video.ts and what the parser, the decision and the reply
-// writer do with them): the VAST protocol read off adm, the campaign file's rules, the fit to an
-// impression's video object, the exchange's per-second floor, and the bid's fields.
-import { vastProtocolOf } from "../core/bidding/video";
+// Video and audio creatives (assembly/core/bidding/media.ts and what the parser, the decision and
+// the reply writer do with them): the VAST protocol read off adm, the campaign file's rules, the
+// fit to an impression's video or audio object, the exchange's per-second floor, and the bid's
+// fields.
+import { vastProtocolOf } from "../core/bidding/media";
 import { CampaignConfigParser } from "../core/bidding/campaign-config";
 import { Campaign, CampaignTable, Creative, OwnedBytes } from "../core/bidding/campaign";
 import { BudgetPort } from "../core/bidding/budget-port";
@@ -122,14 +123,14 @@ describe("video: the campaign file", () => {
     expect(errorOf('{"type":"video","duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: crid is required");
     expect(errorOf("{" + base + ',"banner_type":2,"duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: banner_type is for banner creatives");
     expect(errorOf("{" + base + ',"duration":15,"mimes":["video/mp4"],"adm":"<VAST version=\\"4.3\\"></VAST>"}')).toBe(
-      "campaigns[0].creatives[0]: protocol: adm is not a VAST 1.0-4.2 document with a version attribute; declare protocol (AdCOM creative subtype, e.g. 7 for VAST 4.0)",
+      "campaigns[0].creatives[0]: protocol: adm is not a VAST 1.0-4.2 or DAAST 1.0 document with a version attribute; declare protocol (AdCOM creative subtype, e.g. 7 for VAST 4.0)",
     );
     // Declared, a VAST 4.3 document is fine.
     expect(errorOf("{" + base + ',"protocol":7,"duration":15,"mimes":["video/mp4"],"adm":"<VAST version=\\"4.3\\"></VAST>"}')).toBe("OK");
   });
 
   it("refuses bad values: type, duration, media types, protocol; and video keys on a banner", () => {
-    expect(errorOf('{"crid":"v","type":"audio","w":1,"h":1}')).toBe('campaigns[0].creatives[0].type: expected "banner" or "video"');
+    expect(errorOf('{"crid":"v","type":"native","w":1,"h":1}')).toBe('campaigns[0].creatives[0].type: expected "banner", "video" or "audio"');
     expect(errorOf(videoCreative("v", 0))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
     expect(errorOf(videoCreative("v", 3601))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
     const mimes = (m: string): string => '{"crid":"v","type":"video","duration":15,"adm":' + jsonString(VAST4) + ',"mimes":' + m + "}";
@@ -139,9 +140,9 @@ describe("video: the campaign file", () => {
     expect(errorOf(mimes('["video/mp4","VIDEO/MP4"]'))).toBe("campaigns[0].creatives[0].mimes[1]: duplicate media type");
     expect(errorOf(mimes("[]"))).toBe('campaigns[0].creatives[0]: mimes is required for a video creative ("video/mp4", ...)');
     expect(errorOf(videoCreative("v", 15, ',"protocol":0'))).toBe("campaigns[0].creatives[0].protocol: must be between 1 and 65535");
-    expect(errorOf('{"crid":"b","w":300,"h":250,"duration":15}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video creatives ("type": "video")');
-    expect(errorOf('{"crid":"b","w":300,"h":250,"mimes":["video/mp4"]}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video creatives ("type": "video")');
-    expect(errorOf('{"crid":"b","type":"banner","w":300,"h":250,"protocol":2}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video creatives ("type": "video")');
+    expect(errorOf('{"crid":"b","w":300,"h":250,"duration":15}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video and audio creatives ("type": "video" or "audio")');
+    expect(errorOf('{"crid":"b","w":300,"h":250,"mimes":["video/mp4"]}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video and audio creatives ("type": "video" or "audio")');
+    expect(errorOf('{"crid":"b","type":"banner","w":300,"h":250,"protocol":2}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video and audio creatives ("type": "video" or "audio")');
     expect(errorOf('{"crid":"b","type":"banner","h":250}')).toBe("campaigns[0].creatives[0]: crid, w and h are required");
   });
 });
@@ -376,5 +377,66 @@ describe("video: ad pods", () => {
     d = decide(slot("1", "p1") + "," + slot("2", "p1"), campaign(V15) + "," + campaign(V15).replace('"id":"c1"', '"id":"c2"'));
     expect(d.count).toBe(2);
     expect(d.bid(0).campaign!.id.toString()).not.toBe(d.bid(1).campaign!.id.toString());
+  });
+});
+
+// ---- audio ------------------------------------------------------------------------------------
+
+const DAAST = '<DAAST version="1.0"><Ad><InLine><AdSystem>x</AdSystem></InLine></Ad></DAAST>';
+
+function audioCreative(crid: string, dur: i32, extra: string = ""): string {
+  return '{"crid":"' + crid + '","type":"audio","duration":' + dur.toString() + ',"mimes":["audio/mpeg"],"adm":' + jsonString(VAST4) + extra + "}";
+}
+
+function audioImp(audio: string, top: string = '"bidfloor":0.5'): string {
+  return '{"id":"1","audio":{' + audio + "}," + top + "}";
+}
+
+const MP3_30 = '"mimes":["audio/mpeg","audio/mp4"],"minduration":5,"maxduration":30';
+const A15 = audioCreative("a15", 15);
+
+describe("audio", () => {
+  it("DAAST 1.0 documents have their own codes (9, wrapper 10)", () => {
+    expect(protocolOf(DAAST)).toBe(9);
+    expect(protocolOf('<DAAST version="1.0"><Ad><Wrapper/></Ad></DAAST>')).toBe(10);
+    expect(protocolOf('<DAAST version="2.0"><Ad/></DAAST>')).toBe(0);
+  });
+
+  it("the campaign file: type audio with duration, mimes, adm; no size", () => {
+    const t = parseSet('{"id":"c","creatives":[' + A15 + "," + audioCreative("a30", 30, "").replace(jsonString(VAST4), jsonString(DAAST)) + "]}");
+    expect(t).not.toBeNull();
+    expect(t!.hasAudio).toBe(true);
+    expect(t!.hasVideo).toBe(false);
+    expect(t!.at(0).creatives[0].isAudio).toBe(true);
+    expect(t!.at(0).creatives[0].protocol).toBe(7);
+    expect(t!.at(0).creatives[1].protocol).toBe(9);
+    expect(errorOf(audioCreative("a", 15, ',"w":300,"h":250'))).toBe("campaigns[0].creatives[0]: w and h are for banner and video creatives");
+    expect(errorOf('{"crid":"a","type":"audio","duration":15,"adm":' + jsonString(VAST4) + "}")).toBe('campaigns[0].creatives[0]: mimes is required for an audio creative ("audio/mpeg", ...)');
+    expect(errorOf('{"crid":"a","type":"audio","mimes":["audio/mpeg"],"adm":' + jsonString(VAST4) + "}")).toBe("campaigns[0].creatives[0]: duration is required for an audio creative (seconds, 1-3600)");
+  });
+
+  it("an audio impression gets an audio creative that fits its player, with mtype 3; never a video or a banner", () => {
+    expect(outcome(audioImp(MP3_30), campaign(A15))).toBe("a15");
+    expect(outcome(audioImp(MP3_30), campaign(V15 + "," + BANNER))).toBe("no_match");
+    expect(outcome(videoImp(MP4_15), campaign(A15))).toBe("no_match");
+    expect(outcome(audioImp('"mimes":["audio/ogg"]'), campaign(A15))).toBe("no_match");
+    expect(outcome(audioImp(MP3_30 + ',"rqddurs":[30]'), campaign(A15))).toBe("no_match");
+    expect(outcome(audioImp(MP3_30 + ',"protocols":[9,10]'), campaign(A15))).toBe("no_match");
+    expect(outcome(audioImp(MP3_30 + ',"protocols":[7]'), campaign(A15))).toBe("a15");
+    expect(outcome(audioImp(MP3_30 + ',"battr":[3]'), campaign(audioCreative("a", 15, ',"attr":[3]')))).toBe("blocked");
+    expect(outcome(audioImp(MP3_30 + ',"mincpmpersec":0.14', '"bidfloor":0.1'), campaign(A15))).toBe("below_floor");
+    expect(outcome(audioImp(MP3_30 + ',"mincpmpersec":0.13', '"bidfloor":0.1'), campaign(A15))).toBe("a15");
+    const reply = replyOf(audioImp(MP3_30), campaign(A15));
+    expect(reply.includes(',"crid":"a15","mtype":3,"dur":15,"protocol":7,')).toBe(true);
+    expect(reply.includes('"w":')).toBe(false);
+  });
+
+  it("a multi-format impression: banner, then video, then audio; one audio ad of a campaign per pod", () => {
+    const all = campaign(A15 + "," + V15 + "," + BANNER);
+    expect(outcome('{"id":"1","banner":{"w":300,"h":250},"video":{' + MP4_15 + '},"audio":{' + MP3_30 + '},"bidfloor":0.5}', all)).toBe("b300");
+    expect(outcome('{"id":"1","banner":{"w":1,"h":1},"video":{' + MP4_15 + '},"audio":{' + MP3_30 + '},"bidfloor":0.5}', all)).toBe("v15");
+    expect(outcome('{"id":"1","banner":{"w":1,"h":1},"video":{"mimes":["video/ogg"]},"audio":{' + MP3_30 + '},"bidfloor":0.5}', all)).toBe("a15");
+    const slot = (id: string): string => '{"id":"' + id + '","audio":{' + MP3_30 + ',"podid":"break-1"},"bidfloor":0.5}';
+    expect(decide(slot("1") + "," + slot("2"), campaign(A15)).count).toBe(1);
   });
 });

@@ -1,7 +1,8 @@
-// Video campaigns end to end: a campaign with a VAST creative (campaigns file `"type": "video"`)
-// through the compiled filter in the standalone host, real HTTP — a video impression gets the
-// VAST document with mtype 2, dur and protocol, a player it does not fit gets no bid, the
-// exchange's price per second is a floor, and the win is charged like any other.
+// Video and audio campaigns end to end: campaigns with VAST creatives (campaigns file `"type":
+// "video"` or `"audio"`) through the compiled filter in the standalone host, real HTTP — a video
+// impression gets the VAST document with mtype 2, dur and protocol, an audio one mtype 3, a player
+// the creative does not fit gets no bid, the exchange's price per second is a floor, and the win
+// is charged like any other.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -12,6 +13,9 @@ import type { Standalone } from "../../host/src/standalone.ts";
 const VAST = '<VAST version="4.0"><Ad id="v-15"><InLine><AdSystem>Nexus</AdSystem>' +
   "<Impression><![CDATA[https://ads.nexus.example/imp?p=${AUCTION_PRICE}]]></Impression>" +
   "<Creatives><Creative><Linear><Duration>00:00:15</Duration></Linear></Creative></Creatives></InLine></Ad></VAST>";
+
+const AUDIO_VAST = '<VAST version="4.1"><Ad id="a-30"><InLine><AdSystem>Nexus</AdSystem><AdType>audio</AdType>' +
+  "<Creatives><Creative><Linear><Duration>00:00:30</Duration></Linear></Creative></Creatives></InLine></Ad></VAST>";
 
 let app: Standalone;
 let bidUrl: string;
@@ -33,6 +37,12 @@ before(async () => {
     max_bid_cpm_micros: 40_000_000,
     creatives: [{ crid: "v-15", type: "video", duration: 15, mimes: ["video/mp4", "video/webm"], adm: VAST, adomain: ["nexus-demo.example"] }],
   });
+  campaigns.campaigns.push({
+    id: "test-audio",
+    value_per_conversion_micros: 20_000_000,
+    max_bid_cpm_micros: 10_000_000,
+    creatives: [{ crid: "a-30", type: "audio", duration: 30, mimes: ["audio/mpeg"], adm: AUDIO_VAST, adomain: ["nexus-demo.example"] }],
+  });
   app = await startTestBidder({ vms: 1, campaigns, model: { pCtr: 0.5, pCvr: 0.5 } });
   bidUrl = `${app.bidUrl}/openrtb2/bid`;
 });
@@ -40,7 +50,7 @@ after(async () => {
   await app?.close();
 });
 
-describe("video through the filter", () => {
+describe("video and audio through the filter", () => {
   it("bids the VAST creative on a video impression (mtype 2, dur, protocol), and its win is charged", async () => {
     const r = await post(bidUrl, request(videoImp({})));
     assert.equal(r.status, 200, r.text);
@@ -111,5 +121,20 @@ describe("video through the filter", () => {
     const both = apart.json().seatbid[0].bid as Array<Record<string, unknown>>;
     assert.deepEqual(both.map((b) => b.impid).sort(), ["pod1-slot1", "pod1-slot2"]);
     for (const b of both) await get(noticeUrl(b.lurl as string, "0"));
+  });
+
+  it("an audio impression gets the audio creative (mtype 3, dur 30, VAST 4.1 = 11), and its win is charged", async () => {
+    const r = await post(bidUrl, request({ id: "1", audio: { mimes: ["audio/mpeg", "audio/mp4"], minduration: 10, maxduration: 60 }, bidfloor: 0.5 }));
+    assert.equal(r.status, 200, r.text);
+    const bid = r.json().seatbid[0].bid[0];
+    assert.deepEqual([bid.crid, bid.cid, bid.mtype, bid.dur, bid.protocol], ["a-30", "test-audio", 3, 30, 11]);
+    assert.equal(bid.adm, AUDIO_VAST);
+    assert.match(await (await fetch(`${app.controlUrl}/metrics`)).text(), /^nexus_audio_bids_total 1$/m);
+    const win = await get(noticeUrl(bid.nurl, String(bid.price)));
+    assert.equal(win.json().status, "charged");
+    // A player that takes no mp3 gets nothing.
+    const none = await post(bidUrl, request({ id: "1", audio: { mimes: ["audio/ogg"] }, bidfloor: 0.5 }));
+    assert.equal(none.status, 204, none.text);
+    assert.equal(none.headers["x-nexus-nobid-reason"], "no_match");
   });
 });

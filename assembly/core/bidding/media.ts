@@ -1,7 +1,8 @@
-// Video creatives: a VAST document in adm, bid on an impression's video object. What the video
-// object asks of a creative is checked here (decision.ts asks for a video creative only when the
-// impression has one); the reply writer sends such a bid with mtype 2, dur and protocol.
-import { Imp, Video } from "../openrtb/imp";
+// Video and audio creatives: a VAST (or DAAST) document in adm, bid on an impression's video or
+// audio object. What the object asks of a creative is checked here (decision.ts asks for such a
+// creative only when the impression has the object); the reply writer sends the bid with mtype
+// 2 or 3, dur and protocol.
+import { Imp, MediaSlot, Video } from "../openrtb/imp";
 import { Str, bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
 import { Creative } from "./creative";
 import { Campaign } from "./campaign";
@@ -31,14 +32,16 @@ export function slotTargeted(v: Video, c: Campaign): bool {
 }
 
 /**
- * The AdCOM "Creative Subtypes - Audio/Video" code of a VAST document, read off its root element:
- * VAST 1.0, 2.0, 3.0 (1, 2, 3; as wrappers 4, 5, 6), 4.0 (7; wrapper 8), 4.1 (11; 12), 4.2 (13;
- * 14). A wrapper is a document with a `<Wrapper` element. 0 when there is no `<VAST` element, no
- * version attribute in it, or a version the list has no code for (e.g. 4.3): the campaign then
- * declares `protocol` itself.
+ * The AdCOM "Creative Subtypes - Audio/Video" code of a VAST or DAAST document, read off its root
+ * element: VAST 1.0, 2.0, 3.0 (1, 2, 3; as wrappers 4, 5, 6), 4.0 (7; wrapper 8), 4.1 (11; 12),
+ * 4.2 (13; 14), DAAST 1.0 (9; 10). A wrapper is a document with a `<Wrapper` element. 0 when
+ * there is no such root element, no version attribute in it, or a version the list has no code
+ * for (e.g. VAST 4.3): the campaign then declares `protocol` itself.
  */
 export function vastProtocolOf(adm: OwnedBytes): i32 {
-  const start = indexOfAscii(adm.ptr, adm.len, 0, "<VAST");
+  let start = indexOfAscii(adm.ptr, adm.len, 0, "<VAST");
+  const daast = start < 0;
+  if (daast) start = indexOfAscii(adm.ptr, adm.len, 0, "<DAAST");
   if (start < 0) return 0;
   const tagEnd = indexOfAscii(adm.ptr, adm.len, start, ">");
   if (tagEnd < 0) return 0;
@@ -61,6 +64,7 @@ export function vastProtocolOf(adm: OwnedBytes): i32 {
   }
   if (p >= tagEnd || load<u8>(adm.ptr + <usize>p) != quote) return 0;
   const wrapper = containsIgnoreCase(adm.ptr, adm.len, "<wrapper");
+  if (daast) return major == 1 && minor == 0 ? (wrapper ? 10 : 9) : 0;
   if (major >= 1 && major <= 3 && minor == 0) return wrapper ? major + 3 : major;
   if (major == 4 && minor == 0) return wrapper ? 8 : 7;
   if (major == 4 && minor == 1) return wrapper ? 12 : 11;
@@ -86,14 +90,21 @@ function indexOfAscii(ptr: usize, len: i32, from: i32, needle: string): i32 {
 }
 
 /**
- * The video creative fits the impression's player (a mismatch is `no_match`, as a banner of
- * another size is): one of its media types is among `mimes`; its duration within
- * minduration–maxduration (0: no bound), and one of `rqddurs` when the exchange lists them; its
- * protocol among `protocols` when listed; a linear ad, so not for an overlay slot. A list longer
- * than the parser keeps cannot be checked in full and does not fit.
+ * The video creative fits the impression's player: mediaFits(), and a linear ad, so not for an
+ * overlay slot.
  */
 export function videoFits(v: Video, cr: Creative): bool {
-  if (v.linearity == NON_LINEAR) return false;
+  return v.linearity != NON_LINEAR && mediaFits(v, cr);
+}
+
+/**
+ * The video or audio creative fits the impression's player (a mismatch is `no_match`, as a
+ * banner of another size is): one of its media types is among `mimes`; its duration within
+ * minduration–maxduration (0: no bound), and one of `rqddurs` when the exchange lists them; its
+ * protocol among `protocols` when listed. A list longer than the parser keeps cannot be checked
+ * in full and does not fit.
+ */
+export function mediaFits(v: MediaSlot, cr: Creative): bool {
   if (v.mimes.truncated || v.protocols.truncated || v.rqddurs.truncated) return false;
   if (v.mimes.count > 0 && !anyMimeListed(cr, v)) return false;
   const dur = cr.duration;
@@ -103,7 +114,7 @@ export function videoFits(v: Video, cr: Creative): bool {
   return v.protocols.count == 0 || v.protocols.contains(cr.protocol);
 }
 
-function anyMimeListed(cr: Creative, v: Video): bool {
+function anyMimeListed(cr: Creative, v: MediaSlot): bool {
   const mine = cr.mimes.items;
   for (let i = 0; i < mine.length; i++) {
     const m = unchecked(mine[i]);
@@ -116,12 +127,11 @@ function anyMimeListed(cr: Creative, v: Video): bool {
 }
 
 /**
- * The exchange's rules for this video impression refuse the creative (`blocked`): imp.secure
- * needs secure markup, video.battr blocks its attributes, video.api must support every API
- * framework it needs (no api listed: none).
+ * The exchange's rules for this video or audio slot of the impression refuse the creative
+ * (`blocked`): imp.secure needs secure markup, the slot's battr blocks its attributes, its api
+ * must support every API framework the creative needs (no api listed: none).
  */
-export function videoRefused(imp: Imp, cr: Creative): bool {
-  const v = imp.video;
+export function mediaRefused(imp: Imp, v: MediaSlot, cr: Creative): bool {
   if (imp.secure == 1 && !cr.secure) return true;
   if (v.battr.truncated) return true;
   if (!cr.apisSupported(v.api)) return true;
@@ -132,9 +142,15 @@ export function videoRefused(imp: Imp, cr: Creative): bool {
 }
 
 /**
- * The floor video.mincpmpersec (OpenRTB 2.6: the lowest price per second of the ad) sets for this
- * creative: mincpmpersec × its duration, a CPM in the impression's floor currency (0: not given).
+ * The floor mincpmpersec (OpenRTB 2.6, video and audio: the lowest price per second of the ad)
+ * sets for this creative: mincpmpersec × its duration, a CPM in the impression's floor currency
+ * (0: not given).
  */
-export function perSecondFloorCpm(v: Video, cr: Creative): f64 {
+export function perSecondFloorCpm(v: MediaSlot, cr: Creative): f64 {
   return v.mincpmpersec > 0 ? v.mincpmpersec * <f64>cr.duration : 0;
+}
+
+/** The impression's video or audio object, the one a creative of this markup answers. */
+export function slotFor(imp: Imp, cr: Creative): MediaSlot {
+  return cr.isAudio ? <MediaSlot>imp.audio : <MediaSlot>imp.video;
 }
