@@ -7,23 +7,12 @@ import { UaPatternSet } from "../core/traffic/ua-patterns";
 import { InvalidTrafficRules, TrafficVerdict } from "../core/traffic/invalid-traffic";
 import { PluginConfigParser } from "../filter/config";
 import { CampaignConfigParser } from "../core/bidding/campaign-config";
-import { Campaign } from "../core/bidding/campaign";
-import { BudgetPort } from "../core/bidding/budget-port";
 import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
-import { ImpBid } from "../core/bidding/imp-bid";
 import { NoBid, noBidName } from "../core/bidding/reasons";
 import { BidRequestParser } from "../core/openrtb/parse";
 import { BidRequest } from "../core/openrtb/request";
-import { LrModelPair, ModelError } from "../core/model/lr-model";
 import { Str } from "../core/bytes/str";
-
-const keep = new Array<ArrayBuffer>();
-
-function bytesOf(s: string): usize {
-  const b = String.UTF8.encode(s);
-  keep.push(b);
-  return changetype<usize>(b);
-}
+import { OpenBudget, bytesOf, halfModel } from "./support/decision-fixtures";
 
 function v4(s: string): i64 {
   return parseIpv4(bytesOf(s), String.UTF8.byteLength(s));
@@ -293,27 +282,7 @@ describe("the plugin configuration's invalid_traffic", () => {
 
 // ---- decision -----------------------------------------------------------------------
 
-class OpenBudget extends BudgetPort {
-  reserved: i32 = 0;
-  reserve(campaign: Campaign, wanted: i64, bid: ImpBid): i64 {
-    this.reserved++;
-    bid.seq = 1;
-    return wanted;
-  }
-}
 
-function halfModel(): LrModelPair {
-  const b = new ArrayBuffer(32);
-  const p = changetype<usize>(b);
-  store<u32>(p, 0x314d584e);
-  store<u32>(p, 32, 4);
-  store<u8>(p, 10, 8);
-  store<u8>(p, 1, 9);
-  keep.push(b);
-  const m = new LrModelPair(10);
-  expect(m.loadNxm(p, 32)).toBe(ModelError.OK);
-  return m;
-}
 
 const MODEL = halfModel();
 const engine = new DecisionEngine(10);

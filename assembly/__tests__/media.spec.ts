@@ -4,27 +4,14 @@
 // fields.
 import { vastProtocolOf } from "../core/bidding/media";
 import { CampaignConfigParser } from "../core/bidding/campaign-config";
-import { Campaign, CampaignTable, Creative, OwnedBytes } from "../core/bidding/campaign";
-import { BudgetPort } from "../core/bidding/budget-port";
+import { CampaignTable, Creative, OwnedBytes } from "../core/bidding/campaign";
 import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
-import { ImpBid } from "../core/bidding/imp-bid";
-import { NoBid, noBidName } from "../core/bidding/reasons";
+import { noBidName } from "../core/bidding/reasons";
 import { BidRequestParser } from "../core/openrtb/parse";
 import { BidRequest } from "../core/openrtb/request";
-import { LrModelPair, ModelError } from "../core/model/lr-model";
 import { ByteWriter } from "../core/bytes/writer";
-import { Str } from "../core/bytes/str";
 import { ReplySettings, writeBidResponse } from "../core/reply/bid-response";
-
-const keep = new Array<ArrayBuffer>();
-
-function view(s: string): Str {
-  const b = String.UTF8.encode(s);
-  keep.push(b);
-  const v = new Str();
-  v.set(changetype<usize>(b), b.byteLength);
-  return v;
-}
+import { OpenBudget, bytesOf, halfModel, view } from "./support/decision-fixtures";
 
 function protocolOf(adm: string): i32 {
   return vastProtocolOf(OwnedBytes.fromString(adm));
@@ -67,9 +54,8 @@ describe("video: the VAST protocol of a document", () => {
 const config = new CampaignConfigParser();
 
 function parseSet(campaigns: string): CampaignTable | null {
-  const b = String.UTF8.encode('{"version":1,"campaigns":[' + campaigns + "]}");
-  keep.push(b);
-  return config.parse(changetype<usize>(b), b.byteLength);
+  const doc = '{"version":1,"campaigns":[' + campaigns + "]}";
+  return config.parse(bytesOf(doc), String.UTF8.byteLength(doc));
 }
 
 function errorOf(creative: string): string {
@@ -149,30 +135,7 @@ describe("video: the campaign file", () => {
 
 // ---- decision -----------------------------------------------------------------------
 
-class OpenBudget extends BudgetPort {
-  nextSeq: u64 = 1;
-  reserve(campaign: Campaign, wanted: i64, bid: ImpBid): i64 {
-    bid.seq = this.nextSeq++;
-    return wanted;
-  }
-  refund(bid: ImpBid): void {
-    bid.reserved = false;
-  }
-}
 
-/** pCTR = pCVR = 0.5 for every request (an empty NXM v1 model of 2^10 buckets): EV = 0.25 × value. */
-function halfModel(): LrModelPair {
-  const b = new ArrayBuffer(32);
-  const p = changetype<usize>(b);
-  store<u32>(p, 0x314d584e);
-  store<u32>(p, 32, 4);
-  store<u8>(p, 10, 8);
-  store<u8>(p, 1, 9);
-  keep.push(b);
-  const m = new LrModelPair(10);
-  expect(m.loadNxm(p, 32)).toBe(ModelError.OK);
-  return m;
-}
 const MODEL = halfModel();
 const requestParser = new BidRequestParser();
 const req = new BidRequest();
@@ -194,9 +157,8 @@ function campaign(creatives: string, extra: string = ""): string {
 }
 
 function decide(imp: string, campaigns: string): Decision {
-  const body = String.UTF8.encode('{"id":"r1","imp":[' + imp + '],"site":{"domain":"news.example"}}');
-  keep.push(body);
-  const rc = requestParser.parse(changetype<usize>(body), body.byteLength, req);
+  const body = '{"id":"r1","imp":[' + imp + '],"site":{"domain":"news.example"}}';
+  const rc = requestParser.parse(bytesOf(body), String.UTF8.byteLength(body), req);
   if (rc != 0) trace("request: " + requestParser.errorMessage.toString());
   expect(rc).toBe(0);
   const t = parseSet(campaigns);
