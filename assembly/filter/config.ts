@@ -7,7 +7,7 @@ import { Str } from "../core/bytes/str";
 import { OwnedBytes } from "../core/bidding/campaign";
 import { CurrencyTable } from "../core/bidding/currency";
 import { PidGains } from "../core/pacing/pid";
-import { DEFAULT_BOT_EXCEPTIONS, DEFAULT_BOT_TOKENS, InvalidTrafficRules } from "../core/traffic/invalid-traffic";
+import { InvalidTrafficRules } from "../core/traffic/invalid-traffic";
 import { IpRangeSet, MAX_IP_RANGES } from "../core/traffic/ip-ranges";
 import { MAX_UA_PATTERNS, UaPatternSet } from "../core/traffic/ua-patterns";
 
@@ -170,8 +170,8 @@ export class PluginConfigParser {
       else d.unknownKey();
       d.endMember();
     }
-    if (!tokensGiven) for (let i = 0; i < DEFAULT_BOT_TOKENS.length; i++) r.botTokens.add(DEFAULT_BOT_TOKENS[i]);
-    if (!exceptionsGiven) for (let i = 0; i < DEFAULT_BOT_EXCEPTIONS.length; i++) r.botExceptions.add(DEFAULT_BOT_EXCEPTIONS[i]);
+    if (!tokensGiven) r.addDefaultTokens();
+    if (!exceptionsGiven) r.addDefaultExceptions();
     r.build();
     return r;
   }

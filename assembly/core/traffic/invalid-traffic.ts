@@ -46,10 +46,20 @@ export class InvalidTrafficRules {
   /** The default screen: the built-in UA tokens and exceptions, no IP ranges. */
   static defaults(): InvalidTrafficRules {
     const r = new InvalidTrafficRules();
-    for (let i = 0; i < DEFAULT_BOT_TOKENS.length; i++) r.botTokens.add(DEFAULT_BOT_TOKENS[i]);
-    for (let i = 0; i < DEFAULT_BOT_EXCEPTIONS.length; i++) r.botExceptions.add(DEFAULT_BOT_EXCEPTIONS[i]);
+    r.addDefaultTokens();
+    r.addDefaultExceptions();
     r.build();
     return r;
+  }
+
+  /** The built-in tokens (DEFAULT_BOT_TOKENS), before build(). */
+  addDefaultTokens(): void {
+    for (let i = 0; i < DEFAULT_BOT_TOKENS.length; i++) this.botTokens.add(DEFAULT_BOT_TOKENS[i]);
+  }
+
+  /** The built-in exceptions (DEFAULT_BOT_EXCEPTIONS), before build(). */
+  addDefaultExceptions(): void {
+    for (let i = 0; i < DEFAULT_BOT_EXCEPTIONS.length; i++) this.botExceptions.add(DEFAULT_BOT_EXCEPTIONS[i]);
   }
 
   build(): void {
