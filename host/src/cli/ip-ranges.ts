@@ -3,8 +3,7 @@
 // text file of CIDR blocks), for an Envoy configuration (envoy.yaml's plugin `configuration`):
 // the JSON goes to stdout, what was read to stderr. Exit 0; 1 when a file cannot be read or is
 // of no known format; 2 for a bad command line.
-import { IpRangesError, parseIpRanges, readIpRanges } from "../control/ip-ranges.ts";
-import { readFileSync } from "node:fs";
+import { IpRangesError, readIpRangeFiles } from "../control/ip-ranges.ts";
 import type { Values } from "../tools/args.ts";
 
 export const IP_RANGES_USAGE = "usage: nexus-rtb ip-ranges --file FILE [--file FILE ...]\n";
@@ -16,11 +15,8 @@ export function ipRanges(values: Values): number {
     return 2;
   }
   try {
-    const blocks = readIpRanges(files);
-    for (const f of files) {
-      const { format, blocks: found } = parseIpRanges(readFileSync(f, "utf8"), f);
-      process.stderr.write(`${f}: ${found.length} block(s), ${format}\n`);
-    }
+    const { blocks, files: read } = readIpRangeFiles(files);
+    for (const f of read) process.stderr.write(`${f.path}: ${f.blocks} block(s), ${f.format}\n`);
     process.stderr.write(`${blocks.length} distinct block(s): put "invalid_traffic" in the filter's plugin configuration (docs/PLUGIN_CONFIG.md)\n`);
     process.stdout.write(JSON.stringify({ invalid_traffic: { ip_ranges: blocks } }) + "\n");
     return 0;

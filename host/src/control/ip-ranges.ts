@@ -83,12 +83,19 @@ export function parseIpRanges(text: string, name: string): IpRangeFile {
   return file;
 }
 
+/** What readIpRangeFiles() found: the distinct blocks, and each file's format and block count. */
+export interface IpRangeFiles {
+  blocks: string[];
+  files: Array<{ path: string; format: IpRangeFile["format"]; blocks: number }>;
+}
+
 /**
  * The blocks of every file, in order, without repeats (providers list one block under several
  * services); refused above the filter's limit, naming the count.
  */
-export function readIpRanges(paths: string[]): string[] {
+export function readIpRangeFiles(paths: string[]): IpRangeFiles {
   const seen = new Set<string>();
+  const files: IpRangeFiles["files"] = [];
   for (const path of paths) {
     let text: string;
     try {
@@ -96,8 +103,15 @@ export function readIpRanges(paths: string[]): string[] {
     } catch (err) {
       throw new IpRangesError("IP_RANGES_UNREADABLE", `${path}: ${(err as Error).message}`);
     }
-    for (const b of parseIpRanges(text, path).blocks) seen.add(b.toLowerCase());
+    const file = parseIpRanges(text, path);
+    files.push({ path, format: file.format, blocks: file.blocks.length });
+    for (const b of file.blocks) seen.add(b.toLowerCase());
   }
   if (seen.size > MAX_IP_RANGES) throw new IpRangesError("IP_RANGES_TOO_MANY", `${seen.size} distinct blocks in ${paths.join(", ")}: the filter takes ${MAX_IP_RANGES} at most`);
-  return [...seen];
+  return { blocks: [...seen], files };
+}
+
+/** readIpRangeFiles()'s blocks. */
+export function readIpRanges(paths: string[]): string[] {
+  return readIpRangeFiles(paths).blocks;
 }
