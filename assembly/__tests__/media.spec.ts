@@ -339,6 +339,14 @@ describe("video: ad pods", () => {
     d = decide(slot("1", "p1") + "," + slot("2", "p1"), campaign(V15) + "," + campaign(V15).replace('"id":"c1"', '"id":"c2"'));
     expect(d.count).toBe(2);
     expect(d.bid(0).campaign!.id.toString()).not.toBe(d.bid(1).campaign!.id.toString());
+    // ...unless it is the same advertiser's (a shared adomain, any case): one ad of it per break.
+    const brand = (id: string, domain: string): string => campaign(videoCreative("v-" + id, 15, ',"adomain":["' + domain + '"]')).replace('"id":"c1"', '"id":"' + id + '"');
+    d = decide(slot("1", "p1") + "," + slot("2", "p1"), brand("b1", "brand.example") + "," + brand("b2", "Brand.Example"));
+    expect(d.count).toBe(1);
+    d = decide(slot("1", "p1") + "," + slot("2", "p2"), brand("b1", "brand.example") + "," + brand("b2", "Brand.Example"));
+    expect(d.count).toBe(2);
+    d = decide(slot("1", "p1") + "," + slot("2", "p1"), brand("b1", "brand.example") + "," + brand("b2", "other.example"));
+    expect(d.count).toBe(2);
   });
 });
 

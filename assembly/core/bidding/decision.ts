@@ -20,7 +20,7 @@ import { MAX_IMPS } from "../openrtb/limits";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
-import { mediaFits, mediaRefused, perSecondFloorCpm, slotFor, slotTargeted, videoFits } from "./media";
+import { mediaFits, mediaRefused, perSecondFloorCpm, sameAdvertiser, slotFor, slotTargeted, videoFits } from "./media";
 import { InvalidTrafficRules, TrafficVerdict } from "../traffic/invalid-traffic";
 
 export class Decision {
@@ -336,7 +336,8 @@ export class DecisionEngine {
         continue;
       }
       if (creative.isMedia && slotFor(imp, creative).podid.len > 0 && inPodAlready(req, out, camp, imp, creative)) {
-        // One ad of a campaign per commercial break: the pod's other slots go to other buyers.
+        // One ad of a campaign, or of an advertiser, per commercial break: the pod's other slots
+        // go to other buyers.
         continue;
       }
       if (req.regs.dsaRequired >= 2 && !dsaCompatible(req, camp)) {
@@ -465,14 +466,17 @@ export class DecisionEngine {
 }
 
 /**
- * The campaign already bids in an earlier slot of this impression's ad pod (video.podid, or
- * audio.podid for an audio creative) in this request.
+ * An earlier slot of this impression's ad pod (video.podid, or audio.podid for an audio
+ * creative) in this request already has a bid of the campaign, or of the same advertiser (a
+ * creative sharing an adomain): one ad per advertiser in a commercial break.
  */
 function inPodAlready(req: BidRequest, out: Decision, camp: Campaign, imp: Imp, cr: Creative): bool {
   const pod = slotFor(imp, cr).podid;
   for (let i = 0; i < out.count; i++) {
     const b = out.bid(i);
-    if (b.campaign !== camp || b.creative === null || b.creative!.markup != cr.markup) continue;
+    const other = b.creative;
+    if (other === null || other.markup != cr.markup) continue;
+    if (b.campaign !== camp && !sameAdvertiser(other, cr)) continue;
     if (slotFor(req.imp(b.impIndex), cr).podid.equals(pod)) return true;
   }
   return false;

@@ -154,3 +154,17 @@ export function perSecondFloorCpm(v: MediaSlot, cr: Creative): f64 {
 export function slotFor(imp: Imp, cr: Creative): MediaSlot {
   return cr.isAudio ? <MediaSlot>imp.audio : <MediaSlot>imp.video;
 }
+
+/** The two creatives name an advertiser domain in common (adomain, any case). */
+export function sameAdvertiser(a: Creative, b: Creative): bool {
+  const x = a.adomain.items;
+  const y = b.adomain.items;
+  for (let i = 0; i < x.length; i++) {
+    const d = unchecked(x[i]);
+    for (let j = 0; j < y.length; j++) {
+      const e = unchecked(y[j]);
+      if (bytesEqualIgnoreAsciiCase(d.ptr, d.len, e.ptr, e.len)) return true;
+    }
+  }
+  return false;
+}

@@ -1,8 +1,8 @@
 // A set of case-insensitive substrings searched for in a User-Agent in one pass: the tokens by
 // which crawlers, monitors, scripts and headless browsers name themselves. Each pattern is found
-// by its first three bytes: at each byte of the UA a three-byte key is looked up in a 4,096-bit
-// table; only a set bit leads to comparing the patterns of that key. Built once from the
-// configuration; asking allocates nothing.
+// by three of its bytes: at each byte of the UA (every other byte when the patterns allow it) a
+// three-byte key is looked up in a 4,096-bit table; only a set bit leads to comparing the
+// patterns of that key. Built once from the configuration; asking allocates nothing.
 
 /** Most patterns one set takes, and their length limits (bytes). */
 export const MAX_UA_PATTERNS: i32 = 1024;
