@@ -276,8 +276,10 @@ export class NexusRoot extends RootContext {
     for (let i = 0; i < d.count; i++) {
       const b = d.bid(i);
       if (b.deal !== null) inDeals++;
-      if (b.creative !== null && b.creative!.isVideo) videos++;
-      if (b.creative !== null && b.creative!.isAudio) audios++;
+      const cr = b.creative;
+      if (cr === null) continue;
+      if (cr.isVideo) videos++;
+      else if (cr.isAudio) audios++;
     }
     // No host call for open-auction banner bids.
     metrics.add(metrics.dealBids, inDeals);

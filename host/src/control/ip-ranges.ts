@@ -66,6 +66,9 @@ export function parseIpRanges(text: string, name: string): IpRangeFile {
     }
     const found = fromJson(doc);
     if (found === undefined) throw new IpRangesError("IP_RANGES_INVALID", `${name}: a JSON document of no known shape (AWS ip-ranges.json, Google Cloud cloud.json, Azure Service Tags, Oracle public_ip_ranges.json)`);
+    for (const b of found.blocks) {
+      if (!BLOCK.test(b)) throw new IpRangesError("IP_RANGES_INVALID", `${name}: "${b}" is not an address or a CIDR block`);
+    }
     file = found;
   } else {
     const blocks: string[] = [];
@@ -76,9 +79,6 @@ export function parseIpRanges(text: string, name: string): IpRangeFile {
       blocks.push(block);
     });
     file = { format: "text", blocks };
-  }
-  for (const b of file.blocks) {
-    if (!BLOCK.test(b)) throw new IpRangesError("IP_RANGES_INVALID", `${name}: "${b}" is not an address or a CIDR block`);
   }
   return file;
 }
