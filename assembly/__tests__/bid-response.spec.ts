@@ -7,6 +7,7 @@ import { Campaign, CampaignDsa, CategorySet, Creative, OwnedBytes } from "../cor
 import { ReplySettings, writeBidResponse, writeError } from "../core/reply/bid-response";
 import { JsonReader } from "../core/json/reader";
 import { Deal } from "../core/openrtb/request";
+import { replySettings } from "./support/decision-fixtures";
 
 const keep = new Array<ArrayBuffer>();
 
@@ -18,15 +19,6 @@ function view(s: string): Str {
   return v;
 }
 
-function settings(): ReplySettings {
-  const s = new ReplySettings();
-  s.noticeBase = view("https://bidder.example");
-  s.winPath = view("/openrtb2/win");
-  s.lossPath = view("/openrtb2/loss");
-  s.seat = view("nexus");
-  s.currency = view("USD");
-  return s;
-}
 
 function creative(crid: string, w: i32, h: i32, adm: string, adomain: string[], cat: string[]): Creative {
   const c = new Creative();
@@ -75,7 +67,7 @@ function isValidJson(w: ByteWriter): bool {
   return r.skipValue() && r.finish();
 }
 
-function write(reqId: string, bids: ImpBid[], s: ReplySettings = settings(), cap: i32 = 8192): ByteWriter {
+function write(reqId: string, bids: ImpBid[], s: ReplySettings = replySettings(), cap: i32 = 8192): ByteWriter {
   const arr = new StaticArray<ImpBid>(bids.length > 0 ? bids.length : 1);
   for (let i = 0; i < bids.length; i++) arr[i] = bids[i];
   if (bids.length == 0) arr[0] = new ImpBid();
@@ -276,7 +268,7 @@ describe("writeBidResponse", () => {
   });
 
   it("uses the given base and settings (seat, currency)", () => {
-    const s = settings();
+    const s = replySettings();
     s.seat = view("seat-9");
     s.currency = view("EUR");
     const arr = new StaticArray<ImpBid>(1);
@@ -291,7 +283,7 @@ describe("writeBidResponse", () => {
   });
 
   it("puts the pod tag, when set, into nurl, burl and lurl (after cid)", () => {
-    const s = settings();
+    const s = replySettings();
     s.podTag = view("0a1b2c3d");
     const arr = new StaticArray<ImpBid>(1);
     arr[0] = bid(2, 3, "1", 1, campaign("c"), null);
@@ -312,7 +304,7 @@ describe("writeBidResponse", () => {
   it("resets the writer and flags a reply that does not fit", () => {
     const c = campaign("c");
     const cr = creative("cr", 300, 250, "", [], []);
-    const s = settings();
+    const s = replySettings();
     const arr = new StaticArray<ImpBid>(1);
     arr[0] = bid(1, 1, "1", 1000, c, cr);
     const w = new ByteWriter(200);

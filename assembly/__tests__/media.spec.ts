@@ -10,8 +10,8 @@ import { noBidName } from "../core/bidding/reasons";
 import { BidRequestParser } from "../core/openrtb/parse";
 import { BidRequest } from "../core/openrtb/request";
 import { ByteWriter } from "../core/bytes/writer";
-import { ReplySettings, writeBidResponse } from "../core/reply/bid-response";
-import { OpenBudget, bytesOf, halfModel, view } from "./support/decision-fixtures";
+import { writeBidResponse } from "../core/reply/bid-response";
+import { OpenBudget, bytesOf, halfModel, replySettings, view } from "./support/decision-fixtures";
 
 function protocolOf(adm: string): i32 {
   return vastProtocolOf(OwnedBytes.fromString(adm));
@@ -256,12 +256,7 @@ describe("video: the decision", () => {
 function replyOf(imp: string, campaigns: string): string {
   const d = decide(imp, campaigns);
   expect(d.count).toBe(1);
-  const s = new ReplySettings();
-  s.noticeBase = view("https://bidder.example");
-  s.winPath = view("/openrtb2/win");
-  s.lossPath = view("/openrtb2/loss");
-  s.seat = view("nexus");
-  s.currency = view("USD");
+  const s = replySettings();
   const w = new ByteWriter(16384);
   writeBidResponse(w, s, s.noticeBase, view("r1"), d.bids, d.count);
   expect(w.overflowed).toBe(false);

@@ -3,7 +3,7 @@
 // balances are exact.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { README_REQUEST, get, post, startTestBidder, noticeUrl } from "../helpers/bidder.ts";
+import { README_REQUEST, get, metricValue, post, startTestBidder, noticeUrl } from "../helpers/bidder.ts";
 import { decodeLedger, readLedger, cpmToMicros } from "../helpers/ledger.ts";
 import type { Standalone } from "../../host/src/standalone.ts";
 
@@ -88,7 +88,7 @@ describe("CAS retries on the ledger", () => {
   });
 
   it("a win whose ledger update gives up is charged on a later tick, exactly once (not lost)", async () => {
-    const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(await (await fetch(`${app.controlUrl}/metrics`)).text())?.[1] ?? 0);
+    const metric = (name: string) => metricValue(app, name);
     const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
     const b = r.json().seatbid[0].bid[0];
     const before = readLedger(app.pool.shared, "test-cpa")!;

@@ -4,7 +4,7 @@
 // a 204 datacenter_ip; a bad list refuses the plugin start.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { README_REQUEST, post, startTestBidder } from "../helpers/bidder.ts";
+import { README_REQUEST, metricValue, post, startTestBidder } from "../helpers/bidder.ts";
 import { assertSimRefused } from "../helpers/sim-bidder.ts";
 import type { Standalone } from "../../host/src/standalone.ts";
 
@@ -16,11 +16,6 @@ function request(device: Record<string, unknown>): string {
 const BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
-async function metric(app: Standalone, name: string): Promise<number> {
-  const text = await (await fetch(`${app.controlUrl}/metrics`)).text();
-  const m = new RegExp(`^${name} (\\d+)$`, "m").exec(text);
-  return m ? Number(m[1]) : 0;
-}
 
 describe("invalid traffic, default plugin configuration", () => {
   let app: Standalone;
@@ -32,17 +27,17 @@ describe("invalid traffic, default plugin configuration", () => {
   });
 
   it("a crawler's request is a 204 bot_user_agent and reserves nothing; a browser's gets its bid", async () => {
-    const reservations = await metric(app, "nexus_reservations_total");
+    const reservations = await metricValue(app, "nexus_reservations_total");
     for (const ua of [GOOGLEBOT, "curl/8.4.0", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36"]) {
       const r = await post(`${app.bidUrl}/openrtb2/bid`, request({ ua, ip: "203.0.113.7" }));
       assert.equal(r.status, 204, `${ua}: ${r.text}`);
       assert.equal(r.headers["x-nexus-nobid-reason"], "bot_user_agent", ua);
     }
-    assert.equal(await metric(app, "nexus_nobids_bot_user_agent_total"), 3);
-    assert.equal(await metric(app, "nexus_reservations_total"), reservations, "a screened request reserves nothing");
+    assert.equal(await metricValue(app, "nexus_nobids_bot_user_agent_total"), 3);
+    assert.equal(await metricValue(app, "nexus_reservations_total"), reservations, "a screened request reserves nothing");
     const ok = await post(`${app.bidUrl}/openrtb2/bid`, request({ ua: BROWSER, ip: "203.0.113.7" }));
     assert.equal(ok.status, 200, ok.text);
-    assert.equal(await metric(app, "nexus_reservations_total"), reservations + 1);
+    assert.equal(await metricValue(app, "nexus_reservations_total"), reservations + 1);
   });
 });
 
@@ -61,7 +56,7 @@ describe("invalid traffic, configured data-centre ranges", () => {
       assert.equal(r.status, 204, `${JSON.stringify(device)}: ${r.text}`);
       assert.equal(r.headers["x-nexus-nobid-reason"], "datacenter_ip");
     }
-    assert.equal(await metric(app, "nexus_nobids_datacenter_ip_total"), 2);
+    assert.equal(await metricValue(app, "nexus_nobids_datacenter_ip_total"), 2);
     const ok = await post(`${app.bidUrl}/openrtb2/bid`, request({ ua: BROWSER, ip: "203.0.113.7" }));
     assert.equal(ok.status, 200, ok.text);
     // The built-in UA tokens still apply beside the ranges.

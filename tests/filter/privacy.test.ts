@@ -6,7 +6,7 @@
 // coppa_no_bid a COPPA request is a 204 (`coppa`) instead.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { README_REQUEST, post, startTestBidder } from "../helpers/bidder.ts";
+import { README_REQUEST, metricValue, post, startTestBidder } from "../helpers/bidder.ts";
 import { tcString } from "../helpers/tcf.ts";
 import type { Standalone } from "../../host/src/standalone.ts";
 
@@ -16,10 +16,6 @@ const base = { ...JSON.parse(README_REQUEST), user: { data: [{ id: "dp", segment
 const withSignals = (extra: Record<string, unknown>) => JSON.stringify({ ...base, ...extra });
 const deviceWith = (more: Record<string, unknown>) => ({ device: { ...base.device, ...more } });
 
-async function metric(app: Standalone, name: string): Promise<number> {
-  const text = await (await fetch(`${app.controlUrl}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
-}
 
 async function price(app: Standalone, body: string): Promise<number> {
   const r = await post(`${app.bidUrl}/openrtb2/bid`, body);
@@ -40,7 +36,7 @@ describe("privacy signals: contextual bidding", () => {
     const personal = await price(app, withSignals({}));
     const contextual = await price(app, withSignals({ regs: { coppa: 1 } }));
     assert.ok(personal > 2 * contextual, `personal ${personal} vs contextual ${contextual}`);
-    const before = await metric(app, "nexus_bid_contextual_total");
+    const before = await metricValue(app, "nexus_bid_contextual_total");
     const cases: Array<[string, Record<string, unknown>]> = [
       ["regs.coppa", { regs: { coppa: 1 } }],
       ["device.lmt", deviceWith({ lmt: 1 })],
@@ -56,12 +52,12 @@ describe("privacy signals: contextual bidding", () => {
     for (const [name, extra] of cases) {
       assert.equal(await price(app, withSignals(extra)), contextual, name);
     }
-    assert.equal(await metric(app, "nexus_bid_contextual_total"), before + cases.length);
+    assert.equal(await metricValue(app, "nexus_bid_contextual_total"), before + cases.length);
   });
 
   it("uses personal data when the signals allow it, and does not count it", async () => {
     const personal = await price(app, withSignals({}));
-    const before = await metric(app, "nexus_bid_contextual_total");
+    const before = await metricValue(app, "nexus_bid_contextual_total");
     const cases: Array<[string, Record<string, unknown>]> = [
       ["signals that allow", { regs: { coppa: 0, gdpr: 0, us_privacy: "1YNN" }, ...deviceWith({ lmt: 0, dnt: 0 }) }],
       ["GDPR with consent for purposes and vendor (bitfield)", { regs: { gdpr: 1 }, user: { ...base.user, consent: tcString({ vendors: [3, VENDOR] }) } }],
@@ -70,7 +66,7 @@ describe("privacy signals: contextual bidding", () => {
     for (const [name, extra] of cases) {
       assert.equal(await price(app, withSignals(extra)), personal, name);
     }
-    assert.equal(await metric(app, "nexus_bid_contextual_total"), before);
+    assert.equal(await metricValue(app, "nexus_bid_contextual_total"), before);
   });
 });
 
@@ -87,9 +83,9 @@ describe("privacy signals: coppa_no_bid", () => {
     const r = await post(`${app.bidUrl}/openrtb2/bid`, withSignals({ regs: { coppa: 1 } }));
     assert.equal(r.status, 204);
     assert.equal(r.headers["x-nexus-nobid-reason"], "coppa");
-    assert.equal(await metric(app, "nexus_nobids_coppa_total"), 1);
-    assert.equal(await metric(app, "nexus_bid_contextual_total"), 0);
+    assert.equal(await metricValue(app, "nexus_nobids_coppa_total"), 1);
+    assert.equal(await metricValue(app, "nexus_bid_contextual_total"), 0);
     assert.equal((await post(`${app.bidUrl}/openrtb2/bid`, withSignals(deviceWith({ lmt: 1 })))).status, 200);
-    assert.equal(await metric(app, "nexus_bid_contextual_total"), 1);
+    assert.equal(await metricValue(app, "nexus_bid_contextual_total"), 1);
   });
 });

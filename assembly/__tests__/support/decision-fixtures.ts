@@ -1,11 +1,13 @@
-// What the specs that run whole decisions share (media.spec.ts, invalid-traffic.spec.ts): a model
-// pair of constant predictions, a budget that grants every reservation and counts them, and text
-// as bytes kept alive for the test's length. Not a spec itself (as-pect runs *.spec.ts only).
+// What the specs that run whole decisions or write replies share (media.spec.ts,
+// invalid-traffic.spec.ts, bid-response.spec.ts): a model pair of constant predictions, a budget
+// that grants every reservation and counts them, the reply writer's settings, and text as bytes
+// kept alive for the test's length. Not a spec itself (as-pect runs *.spec.ts only).
 import { BudgetPort } from "../../core/bidding/budget-port";
 import { Campaign } from "../../core/bidding/campaign";
 import { ImpBid } from "../../core/bidding/imp-bid";
 import { LrModelPair, ModelError } from "../../core/model/lr-model";
 import { Str } from "../../core/bytes/str";
+import { ReplySettings } from "../../core/reply/bid-response";
 
 const kept = new Array<ArrayBuffer>();
 
@@ -21,6 +23,17 @@ export function view(s: string): Str {
   const v = new Str();
   v.set(bytesOf(s), String.UTF8.byteLength(s));
   return v;
+}
+
+/** The reply settings of the reply writer's tests: notices at https://bidder.example, seat nexus, USD. */
+export function replySettings(): ReplySettings {
+  const s = new ReplySettings();
+  s.noticeBase = view("https://bidder.example");
+  s.winPath = view("/openrtb2/win");
+  s.lossPath = view("/openrtb2/loss");
+  s.seat = view("nexus");
+  s.currency = view("USD");
+  return s;
 }
 
 /** pCTR = pCVR = 0.5 for every request (an empty NXM v1 model of 2^10 buckets): EV = 0.25 × value. */
