@@ -116,7 +116,7 @@ describe("video: the campaign file", () => {
   });
 
   it("refuses bad values: type, duration, media types, protocol; and video keys on a banner", () => {
-    expect(errorOf('{"crid":"v","type":"native","w":1,"h":1}')).toBe('campaigns[0].creatives[0].type: expected "banner", "video" or "audio"');
+    expect(errorOf('{"crid":"v","type":"display","w":1,"h":1}')).toBe('campaigns[0].creatives[0].type: expected "banner", "video", "audio" or "native"');
     expect(errorOf(videoCreative("v", 0))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
     expect(errorOf(videoCreative("v", 3601))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
     const mimes = (m: string): string => '{"crid":"v","type":"video","duration":15,"adm":' + jsonString(VAST4) + ',"mimes":' + m + "}";

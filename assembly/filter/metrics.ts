@@ -11,6 +11,8 @@ export class FilterMetrics {
   dealBids: u32 = 0;
   videoBids: u32 = 0;
   audioBids: u32 = 0;
+  nativeBids: u32 = 0;
+  nativeInvalid: u32 = 0;
   badRequests: u32 = 0;
   coercedRequests: u32 = 0;
   tooLarge: u32 = 0;
@@ -62,6 +64,8 @@ export class FilterMetrics {
     this.dealBids = defineMetric(MetricType.COUNTER, "nexus_deal_bids_total");
     this.videoBids = defineMetric(MetricType.COUNTER, "nexus_video_bids_total");
     this.audioBids = defineMetric(MetricType.COUNTER, "nexus_audio_bids_total");
+    this.nativeBids = defineMetric(MetricType.COUNTER, "nexus_native_bids_total");
+    this.nativeInvalid = defineMetric(MetricType.COUNTER, "nexus_native_requests_invalid_total");
     this.badRequests = defineMetric(MetricType.COUNTER, "nexus_bad_requests_total");
     this.coercedRequests = defineMetric(MetricType.COUNTER, "nexus_bid_requests_coerced_total");
     this.tooLarge = defineMetric(MetricType.COUNTER, "nexus_too_large_total");

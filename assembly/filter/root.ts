@@ -253,6 +253,7 @@ export class NexusRoot extends RootContext {
       d.reason = NoBid.TIMEOUT;
     }
     recordMetric(metrics.decisionLatencyUs, <u64>(elapsed / 1000));
+    if (d.nativeInvalid > 0) metrics.add(metrics.nativeInvalid, d.nativeInvalid);
     // Valued without personal data (a COPPA no-bid was not valued at all).
     if (d.contextual && d.reason != NoBid.COPPA) metrics.inc(metrics.contextual);
     if (d.count == 0) {
@@ -273,6 +274,7 @@ export class NexusRoot extends RootContext {
     let inDeals = 0;
     let videos = 0;
     let audios = 0;
+    let natives = 0;
     for (let i = 0; i < d.count; i++) {
       const b = d.bid(i);
       if (b.deal !== null) inDeals++;
@@ -280,11 +282,13 @@ export class NexusRoot extends RootContext {
       if (cr === null) continue;
       if (cr.isVideo) videos++;
       else if (cr.isAudio) audios++;
+      else if (cr.isNative) natives++;
     }
     // No host call for open-auction banner bids.
     metrics.add(metrics.dealBids, inDeals);
     metrics.add(metrics.videoBids, videos);
     metrics.add(metrics.audioBids, audios);
+    metrics.add(metrics.nativeBids, natives);
     replyJson(200, "nexus_bid");
   }
 

@@ -14,6 +14,8 @@ const HELP: Readonly<Record<string, string>> = {
   nexus_deal_bids_total: "Impressions bid on in a private-marketplace deal (bid.dealid), of nexus_bids_total.",
   nexus_video_bids_total: "Impressions bid on with a video creative (VAST, bid.mtype 2), of nexus_bids_total.",
   nexus_audio_bids_total: "Impressions bid on with an audio creative (VAST or DAAST, bid.mtype 3), of nexus_bids_total.",
+  nexus_native_bids_total: "Impressions bid on with a native creative (Native Ads response in adm, bid.mtype 4), of nexus_bids_total.",
+  nexus_native_requests_invalid_total: "Impressions whose native request document could not be read (no native bid on them; read only when a campaign has native creatives).",
   nexus_bad_requests_total: "Bid requests refused as malformed (HTTP 400).",
   nexus_bid_requests_coerced_total: "Bid requests taken although a value had the wrong JSON type, read as meant (plugin strict_types refuses them).",
   nexus_too_large_total: "Bid requests refused as too large (HTTP 413).",

@@ -146,7 +146,7 @@ describe("allocations on the warm path of a frequency-capped campaign", () => {
   });
 });
 
-describe("allocations on the warm path of a video and audio campaign", () => {
+describe("allocations on the warm path of a video, audio and native campaign", () => {
   let video: SimBidder;
   const vrt = new AllocationCounter();
 
@@ -154,6 +154,10 @@ describe("allocations on the warm path of a video and audio campaign", () => {
     const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
     set.campaigns[0].creatives.push({ crid: "v-15", type: "video", duration: 15, mimes: ["video/mp4"], adm: '<VAST version="4.0"><Ad/></VAST>' });
     set.campaigns[0].creatives.push({ crid: "a-30", type: "audio", duration: 30, mimes: ["audio/mpeg"], adm: '<DAAST version="1.0"><Ad/></DAAST>' });
+    set.campaigns[0].creatives.push({
+      crid: "n-1", type: "native", title: "A \"quoted\" title", link: "https://a.example/",
+      images: [{ url: "https://a.example/m.jpg", w: 1200, h: 627 }], data: { sponsored: "Acme" }, imptrackers: ["https://t.example/i"],
+    });
     video = await startSimBidder({
       vms: 1,
       wasmPath: join(PACKAGE_ROOT, "build/nexus_filter.rtrace.wasm"),
@@ -168,10 +172,15 @@ describe("allocations on the warm path of a video and audio campaign", () => {
     await video?.close();
   });
 
-  it("video and audio bids (a per-second floor included), players they do not fit and multi-format imps allocate nothing once warm", async () => {
+  it("video, audio and native bids (a per-second floor included), players they do not fit, unreadable native documents and multi-format imps allocate nothing once warm", async () => {
     let ids = 0;
     const withImp = (imp: unknown) => JSON.stringify({ ...JSON.parse(README_REQUEST), id: `v-${ids++}`, imp: [imp] });
     const player = { mimes: ["video/mp4", "video/webm"], maxduration: 30, protocols: [3, 7], mincpmpersec: 0.01 };
+    const nativeDoc = JSON.stringify({
+      ver: "1.2",
+      assets: [{ id: 1, required: 1, title: { len: 90 } }, { id: 2, img: { type: 3, wmin: 600, hmin: 300 } }, { id: 3, data: { type: 1 } }],
+      eventtrackers: [{ event: 1, methods: [1] }],
+    });
     const run = async (n: number) => {
       for (let i = 0; i < n; i++) {
         const b = await video.bid(withImp({ id: "1", video: player, bidfloor: 0.1 }));
@@ -181,12 +190,16 @@ describe("allocations on the warm path of a video and audio campaign", () => {
         assert.equal(status(await video.bid(withImp({ id: "1", banner: { w: 1, h: 1 }, video: player }))), 200);
         const a = await video.bid(withImp({ id: "1", audio: { mimes: ["audio/mpeg"], maxduration: 30, mincpmpersec: 0.001, podid: "p" } }));
         assert.equal(JSON.parse(dec.decode(a.kind === "local" ? a.body : new Uint8Array())).seatbid[0].bid[0].mtype, 3);
+        const nb = await video.bid(withImp({ id: "1", native: { request: nativeDoc }, bidfloor: 0.1 }));
+        assert.equal(JSON.parse(dec.decode(nb.kind === "local" ? nb.body : new Uint8Array())).seatbid[0].bid[0].mtype, 4);
+        assert.equal(status(await video.bid(withImp({ id: "1", native: { request: JSON.parse(nativeDoc) } }))), 200);
+        assert.equal(status(await video.bid(withImp({ id: "1", native: { request: '{"assets":[{"id":1}]}' } }))), 204);
       }
     };
     await run(30);
     vrt.counting = true;
     await run(100);
     vrt.counting = false;
-    assert.equal(vrt.allocations, 0, `${vrt.allocations} allocations in 400 warm requests`);
+    assert.equal(vrt.allocations, 0, `${vrt.allocations} allocations in 700 warm requests`);
   });
 });

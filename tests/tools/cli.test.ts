@@ -70,6 +70,7 @@ describe("nexus-rtb CLI", () => {
             { crid: "v15", type: "video", duration: 15, mimes: ["video/mp4"], adm: '<VAST version="4.0"></VAST>' },
             { crid: "v30", type: "video", duration: 30, mimes: ["video/mp4"], adm: '<VAST version="3.0"></VAST>' },
             { crid: "a30", type: "audio", duration: 30, mimes: ["audio/mpeg"], adm: '<DAAST version="1.0"></DAAST>' },
+            { crid: "n1", type: "native", title: "T", link: "https://a.example/" },
           ],
         },
       ];
@@ -80,7 +81,7 @@ describe("nexus-rtb CLI", () => {
       assert.match(r.stdout, /version 1, 3 campaign\(s\)/);
       assert.match(r.stdout, /test-cpa: active; daily \d+ µ; caps 1 per 3600 s, 3 per 86400 s \(group brand\); dayparting on America\/New_York \(UTC-0[45]:00 now\)/);
       assert.match(r.stdout, /paused-one: paused/);
-      assert.match(r.stdout, /video-one: active; creatives: 1 banner, 2 video \(15 s, 30 s\), 1 audio \(30 s\)$/m);
+      assert.match(r.stdout, /video-one: active; creatives: 1 banner, 2 video \(15 s, 30 s\), 1 audio \(30 s\), 1 native$/m);
       r = cli(["check-campaigns", "--file", good, "--json"]);
       assert.equal(r.status, 0);
       const j = JSON.parse(r.stdout);

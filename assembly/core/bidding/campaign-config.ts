@@ -5,7 +5,9 @@ import { ConfigDoc } from "../config/config-doc";
 import { MAX_CAMPAIGNS, MAX_FREQUENCY_CAPS, Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
-import { MARKUP_AUDIO, MARKUP_BANNER, MARKUP_VIDEO } from "./creative";
+import { MARKUP_AUDIO, MARKUP_BANNER, MARKUP_NATIVE, MARKUP_VIDEO } from "./creative";
+import { NativeCreative, nativeIsSecure } from "./native-creative";
+import { checkNative, readNativeKey } from "./native-config";
 import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./media";
 import { MAX_ID_BYTES } from "../openrtb/limits";
 import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash, frequencyGroupHash } from "./frequency";
@@ -69,6 +71,7 @@ export class CampaignConfigParser {
       if (c.frequencyCaps > 0) table.frequencyCapped = true;
       if (c.hasVideo) table.hasVideo = true;
       if (c.hasAudio) table.hasAudio = true;
+      if (c.hasNative) table.hasNative = true;
       for (let j = 0; j < table.campaigns.length; j++) {
         const other = table.campaigns[j];
         if (other.id.toString() == c.id.toString()) d.fail("duplicate campaign id");
@@ -358,6 +361,7 @@ export class CampaignConfigParser {
       const cr = this.creative();
       if (cr.isVideo) c.hasVideo = true;
       if (cr.isAudio) c.hasAudio = true;
+      if (cr.isNative) c.hasNative = true;
       c.creatives.push(cr);
       d.endMember();
       i++;
@@ -371,7 +375,18 @@ export class CampaignConfigParser {
     let bannerType: i32 = -1;
     let secure: i32 = -1;
     let protocol: i32 = -1;
+    // A native creative's keys are read whatever the order of "type" (checked after the loop).
+    const native = new NativeCreative();
+    let nativeKeys = false;
+    let otherKeys = false;
     while (d.nextKey()) {
+      if (readNativeKey(d, native)) {
+        nativeKeys = true;
+        d.endMember();
+        continue;
+      }
+      if (!d.keyIs("crid") && !d.keyIs("type") && !d.keyIs("adomain") && !d.keyIs("cat") && !d.keyIs("cat_by_taxonomy") &&
+        !d.keyIs("attr") && !d.keyIs("api") && !d.keyIs("secure") && !d.keyIs("language")) otherKeys = true;
       if (d.keyIs("crid")) cr.crid = d.owned(128);
       else if (d.keyIs("type")) cr.markup = this.markupType();
       else if (d.keyIs("w")) cr.w = <i32>d.int(1, 65535);
@@ -391,25 +406,31 @@ export class CampaignConfigParser {
       else d.unknownKey();
       d.endMember();
     }
-    if (cr.isMedia) this.checkMedia(cr, bannerType, protocol);
+    if (cr.isNative) {
+      checkNative(d, cr, native, otherKeys);
+      cr.native = native;
+    } else if (!d.failed && nativeKeys) {
+      d.fail("title, images, data, link, clicktrackers, imptrackers and privacy are for native creatives (\"type\": \"native\")");
+    } else if (cr.isMedia) this.checkMedia(cr, bannerType, protocol);
     else {
       if (!d.failed && (cr.crid.len == 0 || cr.w == 0 || cr.h == 0)) d.fail("crid, w and h are required");
       if (!d.failed && (cr.duration > 0 || cr.mimes.size > 0 || protocol >= 0)) d.fail("duration, mimes and protocol are for video and audio creatives (\"type\": \"video\" or \"audio\")");
       // Undeclared: read off the markup, so that exchanges' btype rules still apply.
       cr.bannerTypes = bannerType >= 0 ? 1 << bannerType : bannerTypesOf(cr.adm);
     }
-    // Undeclared: read off the markup, so that exchanges' secure rule still applies.
-    cr.secure = secure >= 0 ? secure == 1 : markupIsSecure(cr.adm);
+    // Undeclared: read off the markup (a native ad's: its URLs), so that exchanges' secure rule still applies.
+    cr.secure = secure >= 0 ? secure == 1 : cr.isNative ? nativeIsSecure(native) : markupIsSecure(cr.adm);
     return cr;
   }
 
-  /** `"banner"` (the default), `"video"` or `"audio"`. */
+  /** `"banner"` (the default), `"video"`, `"audio"` or `"native"`. */
   private markupType(): i32 {
     const t = this.doc.string();
     if (this.doc.failed) return MARKUP_BANNER;
     if (t == "video") return MARKUP_VIDEO;
     if (t == "audio") return MARKUP_AUDIO;
-    if (t != "banner") this.doc.fail("expected \"banner\", \"video\" or \"audio\"");
+    if (t == "native") return MARKUP_NATIVE;
+    if (t != "banner") this.doc.fail("expected \"banner\", \"video\", \"audio\" or \"native\"");
     return MARKUP_BANNER;
   }
 

@@ -102,6 +102,8 @@ export class Campaign {
   hasVideo: bool = false;
   /** One of its creatives is audio (set by the parser): only then is an impression's audio looked at. */
   hasAudio: bool = false;
+  /** One of its creatives is native (set by the parser): only then is an impression's native request read. */
+  hasNative: bool = false;
   /** The hash that keys the per-user counts: of the id, or of the frequency_group (set by the parser). */
   idHash: u64 = 0;
 
@@ -151,6 +153,8 @@ export class CampaignTable {
   hasVideo: bool = false;
   /** Some campaign has an audio creative (otherwise an audio-only impression is no_match at once). */
   hasAudio: bool = false;
+  /** Some campaign has a native creative (otherwise a native-only impression is no_match at once). */
+  hasNative: bool = false;
 
   @inline get size(): i32 {
     return this.campaigns.length;

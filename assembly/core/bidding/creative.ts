@@ -3,6 +3,7 @@
 import { bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
 import { IntList, StrList } from "../json/lists";
 import { OwnedBytes, StringSet } from "./owned-bytes";
+import { NativeCreative } from "./native-creative";
 
 /** AdCOM "Category Taxonomies" 1: IAB Content Category Taxonomy 1.0, OpenRTB's default cattax. */
 export const IAB_CONTENT_1: i32 = 1;
@@ -91,11 +92,17 @@ export const MAX_CREATIVE_APIS: i32 = 8;
 export const MARKUP_BANNER: i32 = 1;
 export const MARKUP_VIDEO: i32 = 2;
 export const MARKUP_AUDIO: i32 = 3;
+export const MARKUP_NATIVE: i32 = 4;
 
 export class Creative {
   crid: OwnedBytes = OwnedBytes.fromString("");
-  /** MARKUP_BANNER, MARKUP_VIDEO or MARKUP_AUDIO (a VAST/DAAST document in adm, bid on imp.video or imp.audio: media.ts). */
+  /**
+   * MARKUP_BANNER, MARKUP_VIDEO or MARKUP_AUDIO (a VAST/DAAST document in adm, bid on imp.video or
+   * imp.audio: media.ts), MARKUP_NATIVE (assets, bid on imp.native: native-creative.ts).
+   */
   markup: i32 = MARKUP_BANNER;
+  /** A native creative's assets (null for every other kind). */
+  native: NativeCreative | null = null;
   /** Banner: required. Video: the video's own size, 0 when not declared (any player). Audio: 0. */
   w: i32 = 0;
   h: i32 = 0;
@@ -209,9 +216,13 @@ export class Creative {
     return this.markup == MARKUP_AUDIO;
   }
 
+  @inline get isNative(): bool {
+    return this.markup == MARKUP_NATIVE;
+  }
+
   /** A video or audio creative: a duration, media types and a protocol; no banner size. */
   @inline get isMedia(): bool {
-    return this.markup != MARKUP_BANNER;
+    return this.markup == MARKUP_VIDEO || this.markup == MARKUP_AUDIO;
   }
 
   /** The creative is of banner ad type t (1–4). */

@@ -22,6 +22,8 @@ import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
 import { mediaFits, mediaRefused, perSecondFloorCpm, sameAdvertiser, slotFor, slotTargeted, videoFits } from "./media";
 import { InvalidTrafficRules, TrafficVerdict } from "../traffic/invalid-traffic";
+import { NativeRequest, NativeRequestParser } from "../openrtb/native";
+import { nativeFits, nativeRefused } from "./native-creative";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -32,6 +34,8 @@ export class Decision {
   readonly impReasons: StaticArray<i32> = new StaticArray<i32>(NoBid.COUNT);
   /** PersonalData.ALLOWED, or why this request was valued on contextual features only. */
   personalData: i32 = PersonalData.ALLOWED;
+  /** Impressions whose native request document could not be read (those get no native bid). */
+  nativeInvalid: i32 = 0;
 
   /** The request was valued without the user's personal data (ip, segments). */
   @inline get contextual(): bool {
@@ -47,6 +51,7 @@ export class Decision {
     this.count = 0;
     this.reason = NoBid.NONE;
     this.personalData = PersonalData.ALLOWED;
+    this.nativeInvalid = 0;
     for (let i = 0; i < NoBid.COUNT; i++) unchecked((this.impReasons[i] = 0));
   }
 
@@ -107,9 +112,20 @@ export class DecisionEngine {
   private traffic: i32 = -1;
   /** Per-user impression counts of frequency-capped campaigns: the filter's shared-data table; none by default. */
   frequency: FrequencyPort = new FrequencyPort();
+  /** Each impression's native request, read when a campaign has native creatives (one per imp, reused). */
+  private readonly nativeRequests: StaticArray<NativeRequest> = new StaticArray<NativeRequest>(MAX_IMPS);
+  private readonly nativeParser: NativeRequestParser = new NativeRequestParser();
+  /** The impression being decided's native request, or null when no native creative is looked at. */
+  private native: NativeRequest | null = null;
 
   constructor(hashBits: i32) {
     this.features = new FeatureExtractor(hashBits);
+    for (let i = 0; i < MAX_IMPS; i++) unchecked((this.nativeRequests[i] = new NativeRequest()));
+  }
+
+  /** The message of the last native request document that could not be read (for diagnostics). */
+  get nativeError(): Str {
+    return this.nativeParser.errorMessage;
   }
 
   seed(v: u64): void {
@@ -143,7 +159,24 @@ export class DecisionEngine {
       const cr = this.allowedVideo(req, imp, c);
       if (cr !== null) return cr;
     }
-    return imp.audio.present && c.hasAudio ? this.allowedAudio(req, imp, c) : null;
+    if (imp.audio.present && c.hasAudio) {
+      const cr = this.allowedAudio(req, imp, c);
+      if (cr !== null) return cr;
+    }
+    const native = this.native;
+    return native !== null && c.hasNative ? this.allowedNative(req, imp, c, native) : null;
+  }
+
+  /** The campaign's first native creative whose assets answer the native request and that the exchange's rules allow. */
+  private allowedNative(req: BidRequest, imp: Imp, c: Campaign, native: NativeRequest): Creative | null {
+    for (let k = 0; k < c.creatives.length; k++) {
+      const cr = unchecked(c.creatives[k]);
+      const assets = cr.native;
+      if (assets === null || !nativeFits(native, assets)) continue;
+      if (!blocked(req, cr) && !nativeRefused(imp, cr)) return cr;
+      this.fitRefused = true;
+    }
+    return null;
   }
 
   /**
@@ -278,6 +311,17 @@ export class DecisionEngine {
     if (out.count == 0 && out.reason == NoBid.NONE) out.reason = NoBid.NO_MATCH;
   }
 
+  /**
+   * The impression's native request document, read into its NativeRequest (a document that cannot
+   * be read is counted in `out.nativeInvalid` and fits no creative); null when there is none.
+   */
+  private readNative(imp: Imp, impIndex: i32, out: Decision): NativeRequest | null {
+    const doc = imp.native.request;
+    const native = unchecked(this.nativeRequests[impIndex]);
+    if (!this.nativeParser.parse(doc.ptr, doc.len, native)) out.nativeInvalid++;
+    return native;
+  }
+
   private decideImp(
     req: BidRequest,
     impIndex: i32,
@@ -289,11 +333,13 @@ export class DecisionEngine {
     out: Decision,
   ): void {
     const imp = req.imp(impIndex);
-    if (!imp.banner.present && !(imp.video.present && table.hasVideo) && !(imp.audio.present && table.hasAudio)) {
-      // Banner, video and audio creatives only (no native ones).
+    const nativeWanted = imp.native.present && table.hasNative;
+    if (!imp.banner.present && !(imp.video.present && table.hasVideo) && !(imp.audio.present && table.hasAudio) && !nativeWanted) {
+      // No campaign has a creative of a kind the impression takes.
       out.noteImpReason(NoBid.NO_MATCH);
       return;
     }
+    this.native = nativeWanted ? this.readNative(imp, impIndex, out) : null;
     const pmp = imp.pmp;
     const dealsOffered = table.buysDeals && pmp.present && pmp.dealCount > 0;
     // The open auction's floor; -1: no open-auction bid (a private auction, or a floor in a
@@ -433,6 +479,7 @@ export class DecisionEngine {
     slot.profiled = !out.contextual && req.segmentCount > 0;
     slot.deal = bestDeal;
     slot.frequencyKey = bestFrequencyKey;
+    slot.native = bestCreative !== null && bestCreative.isNative ? this.native : null;
     slot.nonce = this.nextNonce();
     if (req.test == 1) {
       // OpenRTB 2.6 §3.2.1: in test mode auctions are not billable. The bid is answered as in

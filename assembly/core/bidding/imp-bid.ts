@@ -4,6 +4,7 @@
 import { Str, codeAt } from "../bytes/str";
 import { Campaign, CampaignDsa, CategorySet, Creative } from "./campaign";
 import { Deal } from "../openrtb/request";
+import { NativeRequest } from "../openrtb/native";
 
 export const BID_ID_MAX: i32 = 32;
 
@@ -22,6 +23,8 @@ export class ImpBid {
   frequencyKey: u64 = 0;
   /** The private-marketplace deal the bid is in (the request's, valid while it is), or null: the open auction. */
   deal: Deal | null = null;
+  /** A native creative's bid: the impression's native request, whose asset ids the markup answers (valid while the request is). */
+  native: NativeRequest | null = null;
   /** Price of one impression in micros (the amount reserved). */
   priceMicros: i64 = 0;
   /** Reservation handle: ring sequence and an unguessable nonce. */
@@ -48,6 +51,7 @@ export class ImpBid {
     this.profiled = false;
     this.frequencyKey = 0;
     this.deal = null;
+    this.native = null;
     this.priceMicros = 0;
     this.seq = 0;
     this.nonce = 0;

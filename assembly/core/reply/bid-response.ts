@@ -7,6 +7,7 @@ import { ByteWriter } from "../bytes/writer";
 import { Str } from "../bytes/str";
 import { ImpBid } from "../bidding/imp-bid";
 import { CampaignDsa, CategorySet, Creative, IAB_CONTENT_1, OwnedBytes, StringSet } from "../bidding/campaign";
+import { writeNativeAdm } from "./native-markup";
 
 /** Where notices go and how the reply is labelled; set once from configuration. */
 export class ReplySettings {
@@ -124,7 +125,13 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
   writeNoticeUrls(w, s, base, bid);
   const c = bid.campaign;
   const cr = bid.creative;
-  if (cr !== null) cr.replyFields = copyOrWrite<Creative>(w, cr.replyFields, cr, writeCreativeFields);
+  if (cr !== null) {
+    cr.replyFields = copyOrWrite<Creative>(w, cr.replyFields, cr, writeCreativeFields);
+    // A native ad's markup answers the request's asset ids: written for each bid.
+    const native = bid.native;
+    const assets = cr.native;
+    if (native !== null && assets !== null) writeNativeAdm(w, native, assets);
+  }
   const cats = bid.categories;
   if (cats !== null) cats.replyFields = copyOrWrite<CategorySet>(w, cats.replyFields, cats, writeCategories);
   if (c !== null) {
@@ -224,7 +231,7 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
     w.i64(cr.h);
   }
   // OpenRTB 2.6 bid.mtype: the markup's type, so that an exchange can tell which of a multi-format
-  // imp's objects the bid answers: 1 banner, 2 video, 3 audio.
+  // imp's objects the bid answers: 1 banner, 2 video, 3 audio, 4 native.
   w.ascii(",\"mtype\":");
   w.i64(cr.markup);
   if (cr.isMedia) {

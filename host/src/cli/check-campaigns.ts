@@ -19,8 +19,8 @@ export interface CampaignSummary {
   /** The dayparting clock: "user" (the request's), "UTC±hh:mm", or "<zone> (UTC±hh:mm now)". */
   daypart_clock: string | null;
   deals: number;
-  /** Its creatives by markup: banners, and each video's and audio ad's seconds, e.g. {banner: 6, video: [15, 30], audio: []}. */
-  creatives: { banner: number; video: number[]; audio: number[] };
+  /** Its creatives by markup: banners, each video's and audio ad's seconds, natives, e.g. {banner: 6, video: [15, 30], audio: [], native: 1}. */
+  creatives: { banner: number; video: number[]; audio: number[]; native: number };
 }
 
 export function summarize(c: CampaignDoc): CampaignSummary {
@@ -41,12 +41,13 @@ export function summarize(c: CampaignDoc): CampaignSummary {
   };
 }
 
-function creativesOf(c: CampaignDoc): { banner: number; video: number[]; audio: number[] } {
+function creativesOf(c: CampaignDoc): CampaignSummary["creatives"] {
   const list = (Array.isArray(c.creatives) ? c.creatives : []) as Array<{ type?: string; duration?: number }>;
   const seconds = (type: string) => list.filter((cr) => cr.type === type).map((cr) => cr.duration ?? 0);
   const video = seconds("video");
   const audio = seconds("audio");
-  return { banner: list.length - video.length - audio.length, video, audio };
+  const native = list.filter((cr) => cr.type === "native").length;
+  return { banner: list.length - video.length - audio.length - native, video, audio, native };
 }
 
 function utcOffset(minutes: number): string {
@@ -87,6 +88,7 @@ export function checkCampaigns(values: Values): number {
       const ads = c.creatives[kind];
       if (ads.length > 0) kinds.push(`${ads.length} ${kind} (${ads.map((s) => `${s} s`).join(", ")})`);
     }
+    if (c.creatives.native > 0) kinds.push(`${c.creatives.native} native`);
     parts.push(`creatives: ${kinds.join(", ")}`);
     lines.push(`  ${c.id}: ${parts.join("; ")}`);
   }

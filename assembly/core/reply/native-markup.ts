@@ -1,0 +1,123 @@
+// The markup of a native bid: a Native Ads response document (IAB Native 1.2 §5; 1.0/1.1 under a
+// "native" root) answering the request's assets by their ids, sent as a string in bid.adm. It
+// depends on the request, so it is written per bid, into a reused buffer, then escaped into the reply.
+import { ByteWriter } from "../bytes/writer";
+import { ASSET_DATA, ASSET_IMG, ASSET_TITLE, IMG_MAIN, NativeRequest } from "../openrtb/native";
+import { NativeCreative } from "../bidding/native-creative";
+import { OwnedBytes, StringSet } from "../bidding/owned-bytes";
+
+/** The document before it is escaped into adm: a creative's assets are a few KiB at most. */
+const markup = new ByteWriter(64 * 1024);
+
+/** `,"adm":"<the native response, JSON-escaped>"`; sets w.overflowed when it does not fit. */
+export function writeNativeAdm(w: ByteWriter, req: NativeRequest, n: NativeCreative): void {
+  writeNativeResponse(markup, req, n);
+  if (markup.overflowed) {
+    w.overflowed = true;
+    return;
+  }
+  w.ascii(",\"adm\":\"");
+  w.jsonEscaped(markup.base, markup.len);
+  w.byte(0x22);
+}
+
+/**
+ * The response document: every asset of the request the creative fills (nativeFits() checked the
+ * required ones), the link, impression trackers as 1.2 `eventtrackers` (image pixels) where the
+ * request lists event trackers that take them, else as `imptrackers`, and the privacy link where
+ * the publisher renders one.
+ */
+export function writeNativeResponse(w: ByteWriter, req: NativeRequest, n: NativeCreative): void {
+  w.reset();
+  const v12 = !req.wrapped;
+  if (v12) w.ascii("{\"ver\":\"1.2\"");
+  else {
+    w.ascii("{\"native\":{\"ver\":\"");
+    if (req.ver.len > 0) w.jsonEscaped(req.ver.ptr, req.ver.len);
+    else w.ascii("1.1");
+    w.byte(0x22);
+  }
+  w.ascii(",\"assets\":[");
+  let written = 0;
+  for (let i = 0; i < req.assetCount; i++) {
+    const a = req.asset(i);
+    if (!n.fills(a)) continue;
+    if (written++ > 0) w.byte(0x2c);
+    w.ascii("{\"id\":");
+    w.i64(a.id);
+    if (a.kind == ASSET_TITLE) {
+      w.ascii(",\"title\":{\"text\":");
+      quoted(w, n.title);
+      w.byte(0x7d);
+    } else if (a.kind == ASSET_IMG) {
+      const img = n.image(a.type != 0 ? a.type : IMG_MAIN)!;
+      w.ascii(",\"img\":{");
+      if (v12) {
+        w.ascii("\"type\":");
+        w.i64(img.type);
+        w.byte(0x2c);
+      }
+      w.ascii("\"url\":");
+      quoted(w, img.url);
+      w.ascii(",\"w\":");
+      w.i64(img.w);
+      w.ascii(",\"h\":");
+      w.i64(img.h);
+      w.byte(0x7d);
+    } else if (a.kind == ASSET_DATA) {
+      w.ascii(",\"data\":{");
+      if (v12) {
+        w.ascii("\"type\":");
+        w.i64(a.type);
+        w.byte(0x2c);
+      }
+      w.ascii("\"value\":");
+      quoted(w, n.dataValue(a.type)!);
+      w.byte(0x7d);
+    }
+    w.byte(0x7d);
+  }
+  w.ascii("],\"link\":{\"url\":");
+  quoted(w, n.link);
+  if (n.clickTrackers.size > 0) {
+    w.ascii(",\"clicktrackers\":");
+    urls(w, n.clickTrackers);
+  }
+  w.byte(0x7d);
+  if (n.impTrackers.size > 0) {
+    if (v12 && req.hasEventTrackers && req.impressionPixel) {
+      w.ascii(",\"eventtrackers\":[");
+      const items = n.impTrackers.items;
+      for (let i = 0; i < items.length; i++) {
+        if (i > 0) w.byte(0x2c);
+        w.ascii("{\"event\":1,\"method\":1,\"url\":");
+        quoted(w, unchecked(items[i]));
+        w.byte(0x7d);
+      }
+      w.byte(0x5d);
+    } else {
+      w.ascii(",\"imptrackers\":");
+      urls(w, n.impTrackers);
+    }
+  }
+  if (v12 && req.privacy && n.privacy.len > 0) {
+    w.ascii(",\"privacy\":");
+    quoted(w, n.privacy);
+  }
+  w.ascii(v12 ? "}" : "}}");
+}
+
+function quoted(w: ByteWriter, s: OwnedBytes): void {
+  w.byte(0x22);
+  w.jsonEscaped(s.ptr, s.len);
+  w.byte(0x22);
+}
+
+function urls(w: ByteWriter, set: StringSet): void {
+  w.byte(0x5b);
+  for (let i = 0; i < set.items.length; i++) {
+    if (i > 0) w.byte(0x2c);
+    quoted(w, unchecked(set.items[i]));
+  }
+  w.byte(0x5d);
+}
