@@ -54,10 +54,11 @@ describe("models/demo", () => {
     const text = readFileSync(join(DEMO, "campaigns.json"), "utf8");
     const doc = JSON.parse(text) as { campaigns: Array<{ creatives: Array<{ w: number; h: number; type?: string; duration?: number }>; targeting: { sizes: string[] } }> };
     assert.deepEqual(doc.campaigns[0]!.targeting.sizes, ["300x250", "728x90", "320x50", "160x600", "300x600"]);
-    // A banner creative for every targeted size, and the 15-second video of the README's video request.
+    // A banner creative for every targeted size, the 15-second video of the README's video request and its native ad.
     const creatives = doc.campaigns[0]!.creatives;
-    assert.deepEqual(creatives.filter((c) => c.type !== "video").map((c) => `${c.w}x${c.h}`), doc.campaigns[0]!.targeting.sizes);
+    assert.deepEqual(creatives.filter((c) => c.type === undefined).map((c) => `${c.w}x${c.h}`), doc.campaigns[0]!.targeting.sizes);
     assert.deepEqual(creatives.filter((c) => c.type === "video").map((c) => c.duration), [15]);
+    assert.equal(creatives.filter((c) => c.type === "native").length, 1);
     core.loadModel(new Uint8Array(readFileSync(join(DEMO, "demo.nxm"))), 18);
     core.loadCampaigns(text);
     const fi = await Featindex.read(fixture("featindex.sample.txt"));

@@ -79,6 +79,14 @@ describe("npm start under a supervisor", () => {
     const vbid = ((await v.body.json()) as { seatbid: Array<{ bid: Array<{ mtype: number; dur: number; protocol: number; adm: string }> }> }).seatbid[0]!.bid[0]!;
     assert.deepEqual([vbid.mtype, vbid.dur, vbid.protocol], [2, 15, 7]);
     assert.match(vbid.adm, /^<VAST version="4.0">/);
+    // The README's native impression gets the demo's native ad, answering its two assets.
+    const nativeDoc = '{"ver":"1.2","assets":[{"id":1,"required":1,"title":{"len":90}},{"id":2,"required":1,"img":{"type":3,"wmin":600,"hmin":300}}]}';
+    const native = JSON.stringify({ ...JSON.parse(README_REQUEST), id: "req-n1", imp: [{ id: "1", native: { request: nativeDoc }, bidfloor: 0.5 }] });
+    const n = await request(`${bidUrl}/openrtb2/bid`, { method: "POST", body: native, headers: { "content-type": "application/json" } });
+    assert.equal(n.statusCode, 200, "the README's native impression gets a bid");
+    const nbid = ((await n.body.json()) as { seatbid: Array<{ bid: Array<{ mtype: number; adm: string }> }> }).seatbid[0]!.bid[0]!;
+    assert.equal(nbid.mtype, 4);
+    assert.deepEqual((JSON.parse(nbid.adm) as { assets: Array<{ id: number }> }).assets.map((a) => a.id), [1, 2]);
     // The demo's in-memory budget says what a restart does to it: in the banner and in the log.
     assert.match(out, /Budget: in this process only \(demo\): a restart resets spend and caps/);
     assert.match(out, /"event":"budget_in_memory"/);

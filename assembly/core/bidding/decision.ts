@@ -135,7 +135,7 @@ export class DecisionEngine {
   /**
    * The campaign's creative for this impression, if its targeting matches: for the banner's own
    * w×h, then each format, that the campaign targets, the first creative of that size the
-   * exchange's rules allow. Null otherwise; `fitRefused` then says whether a creative fit and was
+   * exchange's rules allow; else a video, audio or native creative that fits. Null otherwise; `fitRefused` then says whether a creative fit and was
    * refused (the campaign counts as BLOCKED, not as unmatched).
    */
   private eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
