@@ -1,5 +1,7 @@
 // Replay protection: a bid request id seen within `replay_ttl_ms` is answered
-// with a no-bid (reason "replay"), in every worker VM of the process.
+// with a no-bid (reason "replay"), in every worker VM of the process. The filter
+// asks at a request's first reservation (replay-gate.ts), so only requests about
+// to bid are checked and recorded; with replay claims, before the decision.
 //
 // Envoy's shared data has no delete and its keys live as long as the process,
 // so there is no key per request id. Instead a fixed set of B bucket keys

@@ -21,6 +21,8 @@ import { NexusStream } from "./stream";
 import { SharedLedger, NoticeResult } from "./ledger";
 import { HostSync } from "./sync";
 import { ReplayGuard } from "./replay-guard";
+import { ReplayGatedBudget } from "./replay-gate";
+import { BudgetPort } from "../core/bidding/budget-port";
 import { ReplayClaims, CLAIM_PENDING } from "./replay-claim";
 import { NoticeForwards, MAX_FORWARD_PATH_BYTES } from "./notice-forward";
 import { PodTag } from "./pod-tag";
@@ -58,6 +60,8 @@ export class NexusRoot extends RootContext {
   fleet: FleetCounts = new FleetCounts();
   sync: HostSync = new HostSync(this);
   replay: ReplayGuard = new ReplayGuard();
+  /** The ledger behind the replay guard, asked at a request's first reservation (replay-gate.ts). */
+  gatedLedger: ReplayGatedBudget = new ReplayGatedBudget(this.ledger, this.replay);
   claims: ReplayClaims = new ReplayClaims(this);
   forwards: NoticeForwards = new NoticeForwards(this);
   podTag: PodTag = new PodTag();
@@ -197,27 +201,31 @@ export class NexusRoot extends RootContext {
     // bid stands only when the body came within decision_budget_ms of them (else TIMEOUT), so
     // pacing windows and replay expiries are off by less than that.
     const ms = <i64>(stream.startNanos / 1000000);
-    if (this.replay.enabled) {
-      // A request id seen within replay_ttl_ms (in any VM) is a no-bid; see replay-guard.ts.
-      const seen = this.replay.check(req.id.ptr, req.id.len, ms, stream.startMono >= 0 ? stream.startMono / 1000000 : -1);
-      if (seen != NoBid.NONE) {
-        metrics.noBid(seen);
-        replyNoBid(seen);
-        return;
-      }
-      if (this.claims.enabled) {
-        // Across pods: claim the id through the host (replay-claim.ts); nothing is reserved before the answer.
-        const left = <i64>this.budgetNanos(req.tmax) - stream.elapsedNanos();
-        const claim = this.claims.begin(stream, req.id.ptr, req.id.len, left);
-        if (claim == CLAIM_PENDING) return;
-        if (claim != NoBid.NONE) {
-          metrics.noBid(claim);
-          replyNoBid(claim);
-          return;
-        }
-      }
+    const mono = stream.startMono >= 0 ? stream.startMono / 1000000 : -1;
+    if (!this.replay.enabled) return this.decideAndReply(req, stream, ms, this.ledger);
+    if (!this.claims.enabled) {
+      // A request id seen within replay_ttl_ms (in any VM) is a no-bid, asked when the decision
+      // is about to reserve: requests that would not bid cost the guard nothing (replay-gate.ts).
+      this.gatedLedger.begin(req.id.ptr, req.id.len, ms, mono);
+      return this.decideAndReply(req, stream, ms, this.gatedLedger);
     }
-    this.decideAndReply(req, stream, ms);
+    // With claims across pods the local guard and the claim come first: the claim is a round
+    // trip (replay-claim.ts), and nothing is reserved before its answer.
+    const seen = this.replay.check(req.id.ptr, req.id.len, ms, mono);
+    if (seen != NoBid.NONE) {
+      metrics.noBid(seen);
+      replyNoBid(seen);
+      return;
+    }
+    const left = <i64>this.budgetNanos(req.tmax) - stream.elapsedNanos();
+    const claim = this.claims.begin(stream, req.id.ptr, req.id.len, left);
+    if (claim == CLAIM_PENDING) return;
+    if (claim != NoBid.NONE) {
+      metrics.noBid(claim);
+      replyNoBid(claim);
+      return;
+    }
+    this.decideAndReply(req, stream, ms, this.ledger);
   }
 
   /**
@@ -237,15 +245,18 @@ export class NexusRoot extends RootContext {
       replyNoBid(NoBid.CONTENTION);
       return;
     }
-    this.decideAndReply(req, stream, nowMs());
+    this.decideAndReply(req, stream, nowMs(), this.ledger);
     claimedBody.release();
   }
 
-  /** Decide, reserve and reply (the request passed parsing and the replay checks). */
-  private decideAndReply(req: BidRequest, stream: NexusStream, ms: i64): void {
+  /**
+   * Decide, reserve and reply (the request passed parsing and, when `budget` is the ledger itself,
+   * the replay checks; the gated ledger asks the guard at the first reservation).
+   */
+  private decideAndReply(req: BidRequest, stream: NexusStream, ms: i64, budget: BudgetPort): void {
     this.ledger.nowMs = ms;
     const d = this.decision;
-    this.engine.decide(req, this.model, this.campaigns, this.settings, this.ledger, ms, d);
+    this.engine.decide(req, this.model, this.campaigns, this.settings, budget, ms, d);
     const elapsed = stream.elapsedNanos();
     if (d.count > 0 && elapsed > <i64>this.budgetNanos(req.tmax)) {
       for (let i = 0; i < d.count; i++) this.ledger.refund(d.bid(i));

@@ -1,6 +1,7 @@
-// Replay protection (assembly/filter/replay-guard.ts): a request id seen
-// within replay_ttl_ms is a no-bid "replay", in every VM of the process; the
-// guard fails safe (no bid) when it cannot tell; distinct ids keep bidding.
+// Replay protection (assembly/filter/replay-guard.ts, asked at a request's first
+// reservation: replay-gate.ts): a request about to bid whose id bid within
+// replay_ttl_ms is a no-bid "replay", in every VM of the process; the guard fails
+// safe (no bid) when it cannot tell; distinct ids keep bidding.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { README_REQUEST, get, post, startTestBidder } from "../helpers/bidder.ts";
@@ -61,6 +62,35 @@ describe("replay guard, inline VMs", () => {
     assert.equal(reserved(app), afterBid, "replays reserve nothing");
     await lossAll(app, first.text);
     assert.equal(reserved(app), before);
+  });
+
+  it("only a request about to reserve is checked and remembered: a resent no-bid keeps its reason, the guard is not touched", async () => {
+    const id = freshId("nobid");
+    let guardWrites = 0;
+    app.pool.shared.onBeforeSet = (key) => {
+      if (key.startsWith("nexus/v1/seen/")) guardWrites++;
+    };
+    try {
+      const unsized = (imps: unknown[]) => JSON.stringify({ ...JSON.parse(README_REQUEST), id, imp: imps });
+      const noBid = unsized([{ id: "1", banner: { w: 1, h: 1 } }]);
+      for (let i = 0; i < 3; i++) {
+        const r = await poolBid(app, noBid);
+        assert.equal(r.status, 204);
+        assert.equal(r.headers["x-nexus-nobid-reason"], "no_match", "a resent no-bid is not a replay");
+      }
+      assert.equal(guardWrites, 0, "requests that reserve nothing do not write the guard's buckets");
+      // The same id once it would bid: nothing remembered it, so it bids, once.
+      const first = await poolBid(app, withId(id));
+      assert.equal(first.status, 200, first.text);
+      assert.equal(guardWrites, 1, "the bid recorded its id");
+      // A resend with two impressions, the first of which fits nothing: the request's reason is replay.
+      const two = await poolBid(app, unsized([{ id: "1", banner: { w: 1, h: 1 } }, ...JSON.parse(README_REQUEST).imp.map((m: object) => ({ ...m, id: "2" }))]));
+      assert.equal(two.status, 204);
+      assert.equal(two.headers["x-nexus-nobid-reason"], "replay");
+      await lossAll(app, first.text);
+    } finally {
+      app.pool.shared.onBeforeSet = undefined;
+    }
   });
 
   it("10,000 distinct ids all bid (no false replays at moderate volume)", async () => {

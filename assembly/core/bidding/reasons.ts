@@ -84,9 +84,11 @@ export function reasonRank(r: i32): i32 {
     case NoBid.CONTENTION: return 10;
     // Always past the ledger (a contention can fail there): only the reservation slot was missing.
     case NoBid.RING_FULL: return 11;
-    // The request's own verdict, asked once a bid was found: it holds for every impression.
+    // The request's own verdicts, asked once a bid was found: they hold for every impression.
     case NoBid.BOT_USER_AGENT: return 12;
     case NoBid.DATACENTER_IP: return 12;
+    // The filter's replay guard, asked at the request's first reservation (filter/replay-gate.ts).
+    case NoBid.REPLAY: return 12;
     default: return 1;
   }
 }
