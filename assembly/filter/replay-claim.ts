@@ -3,7 +3,9 @@
 // claim it in the Redis every pod shares (docs/SYNC_PROTOCOL.md, "Replay
 // claims"), and bids only if this pod is the first to claim it within the TTL.
 //
-//   on_request_body (end of stream): parse, local guard, then
+//   on_request_body (end of stream): parse, decide against a probe that reserves
+//   nothing (replay-gate.ts: a request that would not bid is answered there, unclaimed),
+//   local guard, then
 //     proxy_http_call(replay_cluster (default host_cluster), POST /nexus/v1/replay?ttl_ms=<replay_ttl_ms>,
 //                     body = the request id, timeout = min(replay_claim_timeout_ms,
 //                     what is left of the request's time budget))

@@ -12,8 +12,13 @@
 // What changes for the exchange: a resent request that would not get a bid gets its usual
 // no-bid reason, not `replay`, and only requests that reserved are remembered. A resend can
 // therefore bid where the first copy did not (its budget or pacing changed in between): still
-// one bid per request id. With replay_claim (across pods) the id is claimed before the decision
-// as before: a claim is a round trip the decision cannot wait for (root.ts).
+// one bid per request id.
+//
+// With replay_claim (across pods) the id is claimed in Redis through the host, a round trip the
+// decision cannot wait for: the request is first decided against a ReservationProbe, which
+// reserves nothing; only a request whose decision got as far as a reservation is then checked
+// by the local guard and claimed, and decided again once the claim is answered (root.ts). A
+// request that would not bid costs no claim: no round trip, no Redis command.
 import { BudgetPort } from "../core/bidding/budget-port";
 import { Campaign } from "../core/bidding/campaign";
 import { ImpBid } from "../core/bidding/imp-bid";
@@ -24,15 +29,38 @@ import { ReplayGuard } from "./replay-guard";
 /** Not asked yet for this request. */
 const UNASKED: i32 = -1;
 
-export class ReplayGatedBudget extends BudgetPort {
+/** The ledger's answers to the decision's questions; what a reservation does is the subclass's. */
+class LedgerView extends BudgetPort {
+  constructor(readonly ledger: SharedLedger) {
+    super();
+  }
+
+  isExhausted(c: Campaign): bool {
+    return this.ledger.isExhausted(c);
+  }
+
+  shading(c: Campaign): f64 {
+    return this.ledger.shading(c);
+  }
+
+  marketPriceMicros(c: Campaign): i64 {
+    return this.ledger.marketPriceMicros(c);
+  }
+
+  refund(bid: ImpBid): void {
+    this.ledger.refund(bid);
+  }
+}
+
+export class ReplayGatedBudget extends LedgerView {
   private idPtr: usize = 0;
   private idLen: i32 = 0;
   private nowMs: i64 = 0;
   private monoMs: i64 = -1;
   private verdict: i32 = UNASKED;
 
-  constructor(readonly ledger: SharedLedger, readonly guard: ReplayGuard) {
-    super();
+  constructor(ledger: SharedLedger, readonly guard: ReplayGuard) {
+    super(ledger);
   }
 
   /** The request about to be decided: its id (valid until the decision returns) and the clocks the guard needs. */
@@ -49,18 +77,6 @@ export class ReplayGatedBudget extends BudgetPort {
     return this.verdict;
   }
 
-  isExhausted(c: Campaign): bool {
-    return this.ledger.isExhausted(c);
-  }
-
-  shading(c: Campaign): f64 {
-    return this.ledger.shading(c);
-  }
-
-  marketPriceMicros(c: Campaign): i64 {
-    return this.ledger.marketPriceMicros(c);
-  }
-
   reserve(c: Campaign, wanted: i64, bid: ImpBid): i64 {
     if (this.verdict == UNASKED) this.verdict = this.guard.check(this.idPtr, this.idLen, this.nowMs, this.monoMs);
     if (this.verdict != NoBid.NONE) {
@@ -71,8 +87,20 @@ export class ReplayGatedBudget extends BudgetPort {
     if (amount <= 0) this.lastFailure = this.ledger.lastFailure;
     return amount;
   }
+}
 
-  refund(bid: ImpBid): void {
-    this.ledger.refund(bid);
+/** Reserves nothing; notes that the decision got as far as a reservation (`wanted`). */
+export class ReservationProbe extends LedgerView {
+  wanted: bool = false;
+
+  begin(): void {
+    this.wanted = false;
+  }
+
+  reserve(c: Campaign, wanted: i64, bid: ImpBid): i64 {
+    this.wanted = true;
+    // Never a no-bid the exchange sees: a probe that wanted to reserve leads to a claim.
+    this.lastFailure = NoBid.CONTENTION;
+    return 0;
   }
 }

@@ -21,7 +21,7 @@ import { NexusStream } from "./stream";
 import { SharedLedger, NoticeResult } from "./ledger";
 import { HostSync } from "./sync";
 import { ReplayGuard } from "./replay-guard";
-import { ReplayGatedBudget } from "./replay-gate";
+import { ReplayGatedBudget, ReservationProbe } from "./replay-gate";
 import { BudgetPort } from "../core/bidding/budget-port";
 import { ReplayClaims, CLAIM_PENDING } from "./replay-claim";
 import { NoticeForwards, MAX_FORWARD_PATH_BYTES } from "./notice-forward";
@@ -62,6 +62,8 @@ export class NexusRoot extends RootContext {
   replay: ReplayGuard = new ReplayGuard();
   /** The ledger behind the replay guard, asked at a request's first reservation (replay-gate.ts). */
   gatedLedger: ReplayGatedBudget = new ReplayGatedBudget(this.ledger, this.replay);
+  /** With replay claims: the decision before the claim, which reserves nothing (replay-gate.ts). */
+  probe: ReservationProbe = new ReservationProbe(this.ledger);
   claims: ReplayClaims = new ReplayClaims(this);
   forwards: NoticeForwards = new NoticeForwards(this);
   podTag: PodTag = new PodTag();
@@ -209,8 +211,12 @@ export class NexusRoot extends RootContext {
       this.gatedLedger.begin(req.id.ptr, req.id.len, ms, mono);
       return this.decideAndReply(req, stream, ms, this.gatedLedger);
     }
-    // With claims across pods the local guard and the claim come first: the claim is a round
-    // trip (replay-claim.ts), and nothing is reserved before its answer.
+    // With claims across pods: the claim is a round trip (replay-claim.ts) and nothing may be
+    // reserved before its answer. A decision that reserves nothing says whether the request
+    // would bid at all; only then are the local guard and the claim asked (replay-gate.ts).
+    this.probe.begin();
+    this.decide(req, ms, this.probe);
+    if (!this.probe.wanted && this.decision.count == 0) return this.answer(req, stream);
     const seen = this.replay.check(req.id.ptr, req.id.len, ms, mono);
     if (seen != NoBid.NONE) {
       metrics.noBid(seen);
@@ -254,9 +260,18 @@ export class NexusRoot extends RootContext {
    * the replay checks; the gated ledger asks the guard at the first reservation).
    */
   private decideAndReply(req: BidRequest, stream: NexusStream, ms: i64, budget: BudgetPort): void {
+    this.decide(req, ms, budget);
+    this.answer(req, stream);
+  }
+
+  private decide(req: BidRequest, ms: i64, budget: BudgetPort): void {
     this.ledger.nowMs = ms;
+    this.engine.decide(req, this.model, this.campaigns, this.settings, budget, ms, this.decision);
+  }
+
+  /** Answer the request with this.decision: its bids (refunded when past the time budget) or its no-bid reason. */
+  private answer(req: BidRequest, stream: NexusStream): void {
     const d = this.decision;
-    this.engine.decide(req, this.model, this.campaigns, this.settings, budget, ms, d);
     const elapsed = stream.elapsedNanos();
     if (d.count > 0 && elapsed > <i64>this.budgetNanos(req.tmax)) {
       for (let i = 0; i < d.count; i++) this.ledger.refund(d.bid(i));

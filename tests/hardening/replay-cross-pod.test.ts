@@ -83,6 +83,25 @@ describe("replay claims across two pods on one Redis", () => {
     assert.equal(reserved(a), startA);
   });
 
+  it("a request that would not bid is not claimed: no round trip, no Redis key, its own no-bid reason", async () => {
+    const { id, body } = uniqueRequest("xpod-nobid", { imp: [{ id: "1", banner: { w: 1, h: 1 } }] });
+    const claims = metric(a.pool, "nexus_replay_claims_total");
+    for (let i = 0; i < 3; i++) {
+      const r = await bid(a, body);
+      assert.equal(r.status, 204, r.text);
+      assert.equal(reasonOf(r), "no_match", "decided without a claim, and resent: still its own reason");
+    }
+    assert.equal(metric(a.pool, "nexus_replay_claims_total"), claims, "no claim for a request that would not bid");
+    assert.equal(await redis.exists(replayKey(prefix, Buffer.from(id))), 0, "nothing in Redis for it");
+    // The same id once it would bid: claimed once, bid once; the copy to the other pod is a replay.
+    const bidding = JSON.stringify({ ...JSON.parse(body), imp: JSON.parse(uniqueRequest("x").body).imp });
+    const ra = await bid(a, bidding);
+    assert.equal(ra.status, 200, ra.text);
+    assert.equal(metric(a.pool, "nexus_replay_claims_total"), claims + 1);
+    assert.equal(reasonOf(await bid(b, bidding)), "replay");
+    await lossAll(a, ra.text);
+  });
+
   it("a body in chunks or ended by trailers is read again after the claim: same answers as in one piece", async () => {
     for (const opts of [{ cuts: [1, 17, 40, 90] }, { trailers: [["x-checksum", "1"]] as Array<[string, string]> }, { cuts: [5, 60], trailers: [["x-t", "2"]] as Array<[string, string]> }]) {
       const { id, body } = uniqueRequest("xpod-chunks");
