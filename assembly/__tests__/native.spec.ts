@@ -355,6 +355,10 @@ describe("native: the bid", () => {
     // 1.2 without image-pixel event trackers: imptrackers.
     const v12 = replyOf(nativeImp(doc12(TITLE_90, ',"eventtrackers":[{"event":1,"methods":[2]}]')), campaign(N1));
     expect(admOf(v12).includes(',"imptrackers":["https://t.example/i?x=1"]}')).toBe(true);
+    // The version asked is the version answered; none given: 1.2.
+    expect(admOf(replyOf(nativeImp('{"ver":"1.1","assets":[' + TITLE_90 + "]}"), campaign(N1))).startsWith('{"ver":"1.1","assets":')).toBe(true);
+    expect(admOf(replyOf(nativeImp('{"assets":[' + TITLE_90 + "]}"), campaign(N1))).startsWith('{"ver":"1.2","assets":')).toBe(true);
+    expect(admOf(replyOf(nativeImp('{"native":{"assets":[' + TITLE_90 + "]}}"), campaign(N1))).startsWith('{"native":{"ver":"1.1","assets":')).toBe(true);
   });
 
   it("escapes the assets' text twice: once in the native document, once in adm", () => {

@@ -29,14 +29,12 @@ export function writeNativeAdm(w: ByteWriter, req: NativeRequest, n: NativeCreat
  */
 export function writeNativeResponse(w: ByteWriter, req: NativeRequest, n: NativeCreative): void {
   w.reset();
+  // Answered in the version asked (the request's ver), else 1.2, or 1.1 under a "native" root.
   const v12 = !req.wrapped;
-  if (v12) w.ascii("{\"ver\":\"1.2\"");
-  else {
-    w.ascii("{\"native\":{\"ver\":\"");
-    if (req.ver.len > 0) w.jsonEscaped(req.ver.ptr, req.ver.len);
-    else w.ascii("1.1");
-    w.byte(0x22);
-  }
+  w.ascii(v12 ? "{\"ver\":\"" : "{\"native\":{\"ver\":\"");
+  if (req.ver.len > 0) w.jsonEscaped(req.ver.ptr, req.ver.len);
+  else w.ascii(v12 ? "1.2" : "1.1");
+  w.byte(0x22);
   w.ascii(",\"assets\":[");
   let written = 0;
   for (let i = 0; i < req.assetCount; i++) {
