@@ -47,7 +47,7 @@ describe("native: the request document", () => {
     expect(readDoc(doc12(TITLE_90 + "," + MAIN_IMG + "," + ICON + "," + SPONSORED + ',{"id":6,"video":{"mimes":["video/mp4"]}}',
       ',"eventtrackers":[{"event":1,"methods":[1,2]}],"privacy":1'))).toBe(true);
     expect(doc.wrapped).toBe(false);
-    expect(doc.ver.toString()).toBe("1.2");
+    expect(String.UTF8.decodeUnsafe(changetype<usize>(doc.ver), <usize>doc.verLen)).toBe("1.2");
     expect(doc.assetCount).toBe(5);
     const title = doc.asset(0);
     expect(title.kind).toBe(ASSET_TITLE);
@@ -74,7 +74,7 @@ describe("native: the request document", () => {
   it("reads a 1.0/1.1 document under its \"native\" root; event trackers without image pixels are noted", () => {
     expect(readDoc('{"native":{"ver":"1.1","assets":[' + TITLE_90 + "]}}")).toBe(true);
     expect(doc.wrapped).toBe(true);
-    expect(doc.ver.toString()).toBe("1.1");
+    expect(String.UTF8.decodeUnsafe(changetype<usize>(doc.ver), <usize>doc.verLen)).toBe("1.1");
     expect(doc.assetCount).toBe(1);
     expect(readDoc(doc12(TITLE_90, ',"eventtrackers":[{"event":1,"methods":[2]},{"event":2,"methods":[1]}]'))).toBe(true);
     expect(doc.hasEventTrackers).toBe(true);
@@ -299,6 +299,17 @@ describe("native: the decision", () => {
     expect(outcome(both, campaign(BANNER + "," + N1))).toBe("b300");
     const other = '{"id":"1","banner":{"w":728,"h":90},"native":{"request":' + jsonString(doc12(TITLE_90)) + "}}";
     expect(outcome(other, campaign(BANNER + "," + N1))).toBe("n1");
+  });
+
+  it("each impression's answer is the one decided, whatever the next impression's document held (escaped strings)", () => {
+    // "image\/jpeg" (an escaped slash, as PHP writes JSON) is unescaped into the native parser's
+    // scratch; the next impression's document reuses that scratch.
+    const jpeg = '{"id":1,"required":1,"img":{"type":3,"mimes":["image\\/jpeg"]}}';
+    const png = '{"id":1,"required":0,"img":{"type":3,"mimes":["image\\/png"]}}';
+    const a = '{"id":"a","native":{"request":' + jsonString(doc12(jpeg)) + "}}";
+    const b = '{"id":"b","native":{"request":' + jsonString(doc12(png + "," + TITLE_90.replace('"id":1', '"id":2'))) + "}}";
+    const t = replyOf(a + "," + b, campaign(N1), 2);
+    expect(t.includes('\\"assets\\":[{\\"id\\":1,\\"img\\":{\\"type\\":3,\\"url\\":\\"' + MAIN_URL + '\\",\\"w\\":1200,\\"h\\":627}}]')).toBe(true);
   });
 
   it("each impression answers its own document", () => {

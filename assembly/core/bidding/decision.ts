@@ -23,7 +23,7 @@ import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
 import { mediaFits, mediaRefused, perSecondFloorCpm, sameAdvertiser, slotFor, slotTargeted, videoFits } from "./media";
 import { InvalidTrafficRules, TrafficVerdict } from "../traffic/invalid-traffic";
 import { NativeRequest, NativeRequestParser } from "../openrtb/native";
-import { nativeFits, nativeRefused } from "./native-creative";
+import { nativeFill, nativeRefused } from "./native-creative";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -172,7 +172,7 @@ export class DecisionEngine {
     for (let k = 0; k < c.creatives.length; k++) {
       const cr = unchecked(c.creatives[k]);
       const assets = cr.native;
-      if (assets === null || !nativeFits(native, assets)) continue;
+      if (assets === null || nativeFill(native, assets) == 0) continue;
       if (!blocked(req, cr) && !nativeRefused(imp, cr)) return cr;
       this.fitRefused = true;
     }
@@ -479,7 +479,11 @@ export class DecisionEngine {
     slot.profiled = !out.contextual && req.segmentCount > 0;
     slot.deal = bestDeal;
     slot.frequencyKey = bestFrequencyKey;
-    slot.native = bestCreative !== null && bestCreative.isNative ? this.native : null;
+    if (bestCreative !== null && bestCreative.isNative) {
+      // What the markup answers, fixed now: this impression's document is the one last read.
+      slot.native = this.native;
+      slot.nativeAssets = nativeFill(this.native!, bestCreative.native!);
+    }
     slot.nonce = this.nextNonce();
     if (req.test == 1) {
       // OpenRTB 2.6 §3.2.1: in test mode auctions are not billable. The bid is answered as in

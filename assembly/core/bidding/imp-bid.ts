@@ -25,6 +25,8 @@ export class ImpBid {
   deal: Deal | null = null;
   /** A native creative's bid: the impression's native request, whose asset ids the markup answers (valid while the request is). */
   native: NativeRequest | null = null;
+  /** The assets of `native` the creative fills (bit i: asset i), fixed when the bid was made. */
+  nativeAssets: u32 = 0;
   /** Price of one impression in micros (the amount reserved). */
   priceMicros: i64 = 0;
   /** Reservation handle: ring sequence and an unguessable nonce. */
@@ -52,6 +54,7 @@ export class ImpBid {
     this.frequencyKey = 0;
     this.deal = null;
     this.native = null;
+    this.nativeAssets = 0;
     this.priceMicros = 0;
     this.seq = 0;
     this.nonce = 0;

@@ -92,18 +92,21 @@ function sideFits(have: i32, exact: i32, min: i32): bool {
 }
 
 /**
- * The native creative can answer the request: it was read, it lists every asset (a longer list
- * cannot be checked in full), the creative fills every required asset, and at least one asset.
+ * The assets of the request the native creative fills, bit i for asset i, when it can answer
+ * the request: it was read, it lists every asset (a longer list cannot be checked in full), the
+ * creative fills every required asset, and at least one asset. 0 when it cannot. The decision
+ * keeps the mask of its bid (ImpBid.nativeAssets): the request's strings are views that the next
+ * impression's document may overwrite (escaped strings live in the parser's scratch).
  */
-export function nativeFits(req: NativeRequest, n: NativeCreative): bool {
-  if (!req.valid || req.assetTotal > req.assetCount) return false;
-  let filled = 0;
+export function nativeFill(req: NativeRequest, n: NativeCreative): u32 {
+  if (!req.valid || req.assetTotal > req.assetCount) return 0;
+  let mask: u32 = 0;
   for (let i = 0; i < req.assetCount; i++) {
     const a = req.asset(i);
-    if (n.fills(a)) filled++;
-    else if (a.required) return false;
+    if (n.fills(a)) mask |= (<u32>1) << <u32>i;
+    else if (a.required) return 0;
   }
-  return filled > 0;
+  return mask;
 }
 
 /**

@@ -23,6 +23,9 @@ export const IMG_ICON: i32 = 1;
 export const IMG_LOGO: i32 = 2;
 export const IMG_MAIN: i32 = 3;
 
+/** The longest `ver` kept ("1.2"; a longer one is not a version this bidder knows). */
+export const MAX_VER_BYTES: i32 = 16;
+
 /** Assets kept per request; a longer list cannot be checked in full and fits no creative. */
 export const MAX_NATIVE_ASSETS: i32 = 16;
 
@@ -67,7 +70,12 @@ export class NativeRequest {
    * (and `imptrackers`). 1.2 dropped the wrapper.
    */
   wrapped: bool = false;
-  readonly ver: Str = new Str();
+  /**
+   * `ver`, copied (at most MAX_VER_BYTES; longer: not kept): the markup is written after the next
+   * impression's document was read, and a view of an escaped string would not last that long.
+   */
+  readonly ver: StaticArray<u8> = new StaticArray<u8>(MAX_VER_BYTES);
+  verLen: i32 = 0;
   readonly assets: StaticArray<NativeAsset>;
   assetCount: i32 = 0;
   assetTotal: i32 = 0;
@@ -93,7 +101,7 @@ export class NativeRequest {
   reset(): void {
     this.valid = false;
     this.wrapped = false;
-    this.ver.clear();
+    this.verLen = 0;
     for (let i = 0; i < this.assetCount; i++) unchecked(this.assets[i]).reset();
     this.assetCount = 0;
     this.assetTotal = 0;
@@ -161,7 +169,7 @@ function readRoot(f: FieldReader, out: NativeRequest, methods: IntList, top: boo
         ok = readRoot(f, out, methods, false);
         break;
       }
-      case 1: ok = f.readString(out.ver, MAX_STRING_BYTES); break;
+      case 1: ok = readVersion(f, out); break;
       case 2: ok = readAssets(f, out); break;
       case 3: ok = readEventTrackers(f, out, methods); break;
       case 4: ok = f.readInt(0, 1); out.privacy = f.intValue == 1; break;
@@ -170,6 +178,17 @@ function readRoot(f: FieldReader, out: NativeRequest, methods: IntList, top: boo
     f.endField();
   }
   return k != FIELD_ERROR;
+}
+
+const VER_READ = new Str();
+
+/** `ver` copied into out.ver; one longer than MAX_VER_BYTES is read (validated) and not kept. */
+function readVersion(f: FieldReader, out: NativeRequest): bool {
+  if (!f.readString(VER_READ, MAX_STRING_BYTES)) return false;
+  const n = VER_READ.len;
+  out.verLen = n <= MAX_VER_BYTES ? n : 0;
+  if (out.verLen > 0) memory.copy(changetype<usize>(out.ver), VER_READ.ptr, <usize>n);
+  return true;
 }
 
 function readAssets(f: FieldReader, out: NativeRequest): bool {

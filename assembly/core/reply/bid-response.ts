@@ -130,7 +130,7 @@ function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void
     // A native ad's markup answers the request's asset ids: written for each bid.
     const native = bid.native;
     const assets = cr.native;
-    if (native !== null && assets !== null) writeNativeAdm(w, native, assets);
+    if (native !== null && assets !== null) writeNativeAdm(w, native, bid.nativeAssets, assets);
   }
   const cats = bid.categories;
   if (cats !== null) cats.replyFields = copyOrWrite<CategorySet>(w, cats.replyFields, cats, writeCategories);

@@ -10,8 +10,8 @@ import { OwnedBytes, StringSet } from "../bidding/owned-bytes";
 const markup = new ByteWriter(64 * 1024);
 
 /** `,"adm":"<the native response, JSON-escaped>"`; sets w.overflowed when it does not fit. */
-export function writeNativeAdm(w: ByteWriter, req: NativeRequest, n: NativeCreative): void {
-  writeNativeResponse(markup, req, n);
+export function writeNativeAdm(w: ByteWriter, req: NativeRequest, filled: u32, n: NativeCreative): void {
+  writeNativeResponse(markup, req, filled, n);
   if (markup.overflowed) {
     w.overflowed = true;
     return;
@@ -22,24 +22,24 @@ export function writeNativeAdm(w: ByteWriter, req: NativeRequest, n: NativeCreat
 }
 
 /**
- * The response document: every asset of the request the creative fills (nativeFits() checked the
- * required ones), the link, impression trackers as 1.2 `eventtrackers` (image pixels) where the
+ * The response document: the request's assets in `filled` (bit i: asset i; nativeFill(), which
+ * checked the required ones), the link, impression trackers as 1.2 `eventtrackers` (image pixels) where the
  * request lists event trackers that take them, else as `imptrackers`, and the privacy link where
  * the publisher renders one.
  */
-export function writeNativeResponse(w: ByteWriter, req: NativeRequest, n: NativeCreative): void {
+export function writeNativeResponse(w: ByteWriter, req: NativeRequest, filled: u32, n: NativeCreative): void {
   w.reset();
   // Answered in the version asked (the request's ver), else 1.2, or 1.1 under a "native" root.
   const v12 = !req.wrapped;
   w.ascii(v12 ? "{\"ver\":\"" : "{\"native\":{\"ver\":\"");
-  if (req.ver.len > 0) w.jsonEscaped(req.ver.ptr, req.ver.len);
+  if (req.verLen > 0) w.jsonEscaped(changetype<usize>(req.ver), req.verLen);
   else w.ascii(v12 ? "1.2" : "1.1");
   w.byte(0x22);
   w.ascii(",\"assets\":[");
   let written = 0;
   for (let i = 0; i < req.assetCount; i++) {
+    if ((filled & ((<u32>1) << <u32>i)) == 0) continue;
     const a = req.asset(i);
-    if (!n.fills(a)) continue;
     if (written++ > 0) w.byte(0x2c);
     w.ascii("{\"id\":");
     w.i64(a.id);
