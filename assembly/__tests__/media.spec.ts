@@ -3,15 +3,10 @@
 // fit to an impression's video or audio object, the exchange's per-second floor, and the bid's
 // fields.
 import { vastProtocolOf } from "../core/bidding/media";
-import { CampaignConfigParser } from "../core/bidding/campaign-config";
-import { CampaignTable, Creative, OwnedBytes } from "../core/bidding/campaign";
-import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
-import { noBidName } from "../core/bidding/reasons";
-import { BidRequestParser } from "../core/openrtb/parse";
-import { BidRequest } from "../core/openrtb/request";
-import { ByteWriter } from "../core/bytes/writer";
-import { writeBidResponse } from "../core/reply/bid-response";
-import { OpenBudget, bytesOf, halfModel, replySettings, view } from "./support/decision-fixtures";
+import { Creative, OwnedBytes } from "../core/bidding/campaign";
+import { DecisionHarness, campaign, jsonString } from "./support/decision-fixtures";
+
+const h = new DecisionHarness();
 
 function protocolOf(adm: string): i32 {
   return vastProtocolOf(OwnedBytes.fromString(adm));
@@ -51,21 +46,6 @@ describe("video: the VAST protocol of a document", () => {
 
 // ---- campaign file ------------------------------------------------------------------
 
-const config = new CampaignConfigParser();
-
-function parseSet(campaigns: string): CampaignTable | null {
-  const doc = '{"version":1,"campaigns":[' + campaigns + "]}";
-  return config.parse(bytesOf(doc), String.UTF8.byteLength(doc));
-}
-
-function errorOf(creative: string): string {
-  const t = parseSet('{"id":"c","creatives":[' + creative + "]}");
-  return t !== null ? "OK" : config.error;
-}
-
-function jsonString(s: string): string {
-  return '"' + s.replaceAll('"', '\\"') + '"';
-}
 
 /** A video creative of `dur` seconds in mp4 with VAST 4.0 markup; `extra` more members (leading comma). */
 function videoCreative(crid: string, dur: i32, extra: string = ""): string {
@@ -74,7 +54,7 @@ function videoCreative(crid: string, dur: i32, extra: string = ""): string {
 
 describe("video: the campaign file", () => {
   it("reads a video creative: markup type, duration, media types, protocol read off adm or declared", () => {
-    const t = parseSet('{"id":"c","creatives":[' + videoCreative("v1", 15) + "," +
+    const t = h.parseSet('{"id":"c","creatives":[' + videoCreative("v1", 15) + "," +
       '{"crid":"v2","type":"video","duration":30,"mimes":["video/mp4","video/webm"],"w":1920,"h":1080,"protocol":3,"adm":' + jsonString(VAST4) + "}]}");
     expect(t).not.toBeNull();
     const c = t!.at(0);
@@ -93,7 +73,7 @@ describe("video: the campaign file", () => {
   });
 
   it("a set of banner creatives only has no video", () => {
-    const t = parseSet('{"id":"c","creatives":[{"crid":"b","w":300,"h":250}]}');
+    const t = h.parseSet('{"id":"c","creatives":[{"crid":"b","w":300,"h":250}]}');
     expect(t!.hasVideo).toBe(false);
     expect(t!.at(0).hasVideo).toBe(false);
     expect(t!.at(0).creatives[0].isVideo).toBe(false);
@@ -102,79 +82,39 @@ describe("video: the campaign file", () => {
   it("refuses what a video creative needs and does not have, naming the creative", () => {
     const base = '"crid":"v","type":"video"';
     const adm = ',"adm":' + jsonString(VAST4);
-    expect(errorOf("{" + base + ',"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: duration is required for a video creative (seconds, 1-3600)");
-    expect(errorOf("{" + base + ',"duration":15' + adm + "}")).toBe('campaigns[0].creatives[0]: mimes is required for a video creative ("video/mp4", ...)');
-    expect(errorOf("{" + base + ',"duration":15,"mimes":["video/mp4"]}')).toBe("campaigns[0].creatives[0]: adm is required for a video creative: its VAST document");
-    expect(errorOf("{" + base + ',"w":640,"duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: w and h: give both or neither");
-    expect(errorOf('{"type":"video","duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: crid is required");
-    expect(errorOf("{" + base + ',"banner_type":2,"duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: banner_type is for banner creatives");
-    expect(errorOf("{" + base + ',"duration":15,"mimes":["video/mp4"],"adm":"<VAST version=\\"4.3\\"></VAST>"}')).toBe(
+    expect(h.errorOf("{" + base + ',"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: duration is required for a video creative (seconds, 1-3600)");
+    expect(h.errorOf("{" + base + ',"duration":15' + adm + "}")).toBe('campaigns[0].creatives[0]: mimes is required for a video creative ("video/mp4", ...)');
+    expect(h.errorOf("{" + base + ',"duration":15,"mimes":["video/mp4"]}')).toBe("campaigns[0].creatives[0]: adm is required for a video creative: its VAST document");
+    expect(h.errorOf("{" + base + ',"w":640,"duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: w and h: give both or neither");
+    expect(h.errorOf('{"type":"video","duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: crid is required");
+    expect(h.errorOf("{" + base + ',"banner_type":2,"duration":15,"mimes":["video/mp4"]' + adm + "}")).toBe("campaigns[0].creatives[0]: banner_type is for banner creatives");
+    expect(h.errorOf("{" + base + ',"duration":15,"mimes":["video/mp4"],"adm":"<VAST version=\\"4.3\\"></VAST>"}')).toBe(
       "campaigns[0].creatives[0]: protocol: adm is not a VAST 1.0-4.2 or DAAST 1.0 document with a version attribute; declare protocol (AdCOM creative subtype, e.g. 7 for VAST 4.0)",
     );
     // Declared, a VAST 4.3 document is fine.
-    expect(errorOf("{" + base + ',"protocol":7,"duration":15,"mimes":["video/mp4"],"adm":"<VAST version=\\"4.3\\"></VAST>"}')).toBe("OK");
+    expect(h.errorOf("{" + base + ',"protocol":7,"duration":15,"mimes":["video/mp4"],"adm":"<VAST version=\\"4.3\\"></VAST>"}')).toBe("OK");
   });
 
   it("refuses bad values: type, duration, media types, protocol; and video keys on a banner", () => {
-    expect(errorOf('{"crid":"v","type":"display","w":1,"h":1}')).toBe('campaigns[0].creatives[0].type: expected "banner", "video", "audio" or "native"');
-    expect(errorOf(videoCreative("v", 0))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
-    expect(errorOf(videoCreative("v", 3601))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
+    expect(h.errorOf('{"crid":"v","type":"display","w":1,"h":1}')).toBe('campaigns[0].creatives[0].type: expected "banner", "video", "audio" or "native"');
+    expect(h.errorOf(videoCreative("v", 0))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
+    expect(h.errorOf(videoCreative("v", 3601))).toBe("campaigns[0].creatives[0].duration: must be between 1 and 3600");
     const mimes = (m: string): string => '{"crid":"v","type":"video","duration":15,"adm":' + jsonString(VAST4) + ',"mimes":' + m + "}";
-    expect(errorOf(mimes('["mp4"]'))).toBe('campaigns[0].creatives[0].mimes[0]: expected a media type ("video/mp4")');
-    expect(errorOf(mimes('["video/"]'))).toBe('campaigns[0].creatives[0].mimes[0]: expected a media type ("video/mp4")');
-    expect(errorOf(mimes('["video/mp4 "]'))).toBe('campaigns[0].creatives[0].mimes[0]: expected a media type ("video/mp4")');
-    expect(errorOf(mimes('["video/mp4","VIDEO/MP4"]'))).toBe("campaigns[0].creatives[0].mimes[1]: duplicate media type");
-    expect(errorOf(mimes("[]"))).toBe('campaigns[0].creatives[0]: mimes is required for a video creative ("video/mp4", ...)');
-    expect(errorOf(videoCreative("v", 15, ',"protocol":0'))).toBe("campaigns[0].creatives[0].protocol: must be between 1 and 65535");
-    expect(errorOf('{"crid":"b","w":300,"h":250,"duration":15}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video and audio creatives ("type": "video" or "audio")');
-    expect(errorOf('{"crid":"b","w":300,"h":250,"mimes":["video/mp4"]}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video and audio creatives ("type": "video" or "audio")');
-    expect(errorOf('{"crid":"b","type":"banner","w":300,"h":250,"protocol":2}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video and audio creatives ("type": "video" or "audio")');
-    expect(errorOf('{"crid":"b","type":"banner","h":250}')).toBe("campaigns[0].creatives[0]: crid, w and h are required");
+    expect(h.errorOf(mimes('["mp4"]'))).toBe('campaigns[0].creatives[0].mimes[0]: expected a media type ("video/mp4")');
+    expect(h.errorOf(mimes('["video/"]'))).toBe('campaigns[0].creatives[0].mimes[0]: expected a media type ("video/mp4")');
+    expect(h.errorOf(mimes('["video/mp4 "]'))).toBe('campaigns[0].creatives[0].mimes[0]: expected a media type ("video/mp4")');
+    expect(h.errorOf(mimes('["video/mp4","VIDEO/MP4"]'))).toBe("campaigns[0].creatives[0].mimes[1]: duplicate media type");
+    expect(h.errorOf(mimes("[]"))).toBe('campaigns[0].creatives[0]: mimes is required for a video creative ("video/mp4", ...)');
+    expect(h.errorOf(videoCreative("v", 15, ',"protocol":0'))).toBe("campaigns[0].creatives[0].protocol: must be between 1 and 65535");
+    expect(h.errorOf('{"crid":"b","w":300,"h":250,"duration":15}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video and audio creatives ("type": "video" or "audio")');
+    expect(h.errorOf('{"crid":"b","w":300,"h":250,"mimes":["video/mp4"]}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video and audio creatives ("type": "video" or "audio")');
+    expect(h.errorOf('{"crid":"b","type":"banner","w":300,"h":250,"protocol":2}')).toBe('campaigns[0].creatives[0]: duration, mimes and protocol are for video and audio creatives ("type": "video" or "audio")');
+    expect(h.errorOf('{"crid":"b","type":"banner","h":250}')).toBe("campaigns[0].creatives[0]: crid, w and h are required");
   });
 });
 
 // ---- decision -----------------------------------------------------------------------
 
-
-const MODEL = halfModel();
-const requestParser = new BidRequestParser();
-const req = new BidRequest();
-const engine = new DecisionEngine(10);
-const out = new Decision();
-const NOW: i64 = 1704067200000;
-
-function settings(): DecisionSettings {
-  const s = new DecisionSettings();
-  s.currency.copyFrom(view("USD"));
-  s.seat.copyFrom(view("nexus"));
-  s.fx.set("EUR", 1.1);
-  return s;
-}
-
-/** EV 2.0 CPM (2,000 micros an impression) with the half model. */
-function campaign(creatives: string, extra: string = ""): string {
-  return '{"id":"c1","value_per_conversion_micros":8000,' + extra + '"creatives":[' + creatives + "]}";
-}
-
-function decide(imp: string, campaigns: string): Decision {
-  const body = '{"id":"r1","imp":[' + imp + '],"site":{"domain":"news.example"}}';
-  const rc = requestParser.parse(bytesOf(body), String.UTF8.byteLength(body), req);
-  if (rc != 0) trace("request: " + requestParser.errorMessage.toString());
-  expect(rc).toBe(0);
-  const t = parseSet(campaigns);
-  if (t === null) trace("campaigns: " + config.error);
-  engine.seed(1);
-  engine.decide(req, MODEL, t!, settings(), new OpenBudget(), NOW, out);
-  return out;
-}
-
-/** The crid of the single bid, or the no-bid reason's name. */
-function outcome(imp: string, campaigns: string): string {
-  const d = decide(imp, campaigns);
-  if (d.count == 0) return noBidName(d.reason);
-  expect(d.count).toBe(1);
-  return changetype<Creative>(d.bid(0).creative).crid.toString();
-}
 
 function videoImp(video: string, top: string = '"bidfloor":0.5'): string {
   return '{"id":"1","video":{' + video + "}," + top + "}";
@@ -186,95 +126,86 @@ const BANNER = '{"crid":"b300","w":300,"h":250}';
 
 describe("video: the decision", () => {
   it("bids a video creative on a video impression, and only a video creative", () => {
-    expect(outcome(videoImp(MP4_15), campaign(V15))).toBe("v15");
-    expect(decide(videoImp(MP4_15), campaign(V15)).bid(0).priceMicros).toBe(2000);
-    expect(outcome(videoImp(MP4_15), campaign(BANNER))).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15), campaign(V15))).toBe("v15");
+    expect(h.decide(videoImp(MP4_15), campaign(V15)).bid(0).priceMicros).toBe(2000);
+    expect(h.outcome(videoImp(MP4_15), campaign(BANNER))).toBe("no_match");
     // A banner impression does not get a video creative, whatever its size.
-    expect(outcome('{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}', campaign(videoCreative("v", 15, ',"w":300,"h":250')))).toBe("no_match");
+    expect(h.outcome('{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}', campaign(videoCreative("v", 15, ',"w":300,"h":250')))).toBe("no_match");
   });
 
   it("fits the player: media type (any case), duration bounds, required durations, protocols, linearity", () => {
-    expect(outcome(videoImp('"mimes":["video/webm","VIDEO/MP4"]'), campaign(V15))).toBe("v15");
-    expect(outcome(videoImp('"mimes":["video/webm"]'), campaign(V15))).toBe("no_match");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"minduration":16'), campaign(V15))).toBe("no_match");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"maxduration":14'), campaign(V15))).toBe("no_match");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"minduration":15,"maxduration":15'), campaign(V15))).toBe("v15");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"rqddurs":[6,30]'), campaign(V15))).toBe("no_match");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"rqddurs":[6,15]'), campaign(V15))).toBe("v15");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"protocols":[2,3]'), campaign(V15))).toBe("no_match");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"protocols":[3,7]'), campaign(V15))).toBe("v15");
+    expect(h.outcome(videoImp('"mimes":["video/webm","VIDEO/MP4"]'), campaign(V15))).toBe("v15");
+    expect(h.outcome(videoImp('"mimes":["video/webm"]'), campaign(V15))).toBe("no_match");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"minduration":16'), campaign(V15))).toBe("no_match");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"maxduration":14'), campaign(V15))).toBe("no_match");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"minduration":15,"maxduration":15'), campaign(V15))).toBe("v15");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"rqddurs":[6,30]'), campaign(V15))).toBe("no_match");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"rqddurs":[6,15]'), campaign(V15))).toBe("v15");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"protocols":[2,3]'), campaign(V15))).toBe("no_match");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"protocols":[3,7]'), campaign(V15))).toBe("v15");
     // 2.5's single protocol counts as one more listed protocol.
-    expect(outcome(videoImp('"mimes":["video/mp4"],"protocols":[2],"protocol":7'), campaign(V15))).toBe("v15");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"protocol":3'), campaign(V15))).toBe("no_match");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"linearity":2'), campaign(V15))).toBe("no_match");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"linearity":1'), campaign(V15))).toBe("v15");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"protocols":[2],"protocol":7'), campaign(V15))).toBe("v15");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"protocol":3'), campaign(V15))).toBe("no_match");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"linearity":2'), campaign(V15))).toBe("no_match");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"linearity":1'), campaign(V15))).toBe("v15");
   });
 
   it("takes the first creative that fits, and targeting.sizes does not restrict video", () => {
     const both = campaign(videoCreative("v30", 30) + "," + V15, '"targeting":{"sizes":["728x90"]},');
-    expect(outcome(videoImp(MP4_15), both)).toBe("v30");
-    expect(outcome(videoImp('"mimes":["video/mp4"],"maxduration":20'), both)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15), both)).toBe("v30");
+    expect(h.outcome(videoImp('"mimes":["video/mp4"],"maxduration":20'), both)).toBe("v15");
   });
 
   it("a multi-format impression gets the banner when one fits, else the video", () => {
     const mixed = campaign(BANNER + "," + V15);
-    expect(outcome('{"id":"1","banner":{"w":300,"h":250},"video":{' + MP4_15 + '},"bidfloor":0.5}', mixed)).toBe("b300");
-    expect(outcome('{"id":"1","banner":{"w":728,"h":90},"video":{' + MP4_15 + '},"bidfloor":0.5}', mixed)).toBe("v15");
+    expect(h.outcome('{"id":"1","banner":{"w":300,"h":250},"video":{' + MP4_15 + '},"bidfloor":0.5}', mixed)).toBe("b300");
+    expect(h.outcome('{"id":"1","banner":{"w":728,"h":90},"video":{' + MP4_15 + '},"bidfloor":0.5}', mixed)).toBe("v15");
   });
 
   it("the exchange's rules refuse a fitting creative (blocked): battr, api, secure, badv", () => {
     const attr = campaign(videoCreative("v", 15, ',"attr":[6]'));
-    expect(outcome(videoImp(MP4_15 + ',"battr":[6,7]'), attr)).toBe("blocked");
-    expect(outcome(videoImp(MP4_15 + ',"battr":[7]'), attr)).toBe("v");
+    expect(h.outcome(videoImp(MP4_15 + ',"battr":[6,7]'), attr)).toBe("blocked");
+    expect(h.outcome(videoImp(MP4_15 + ',"battr":[7]'), attr)).toBe("v");
     const omid = campaign(videoCreative("v", 15, ',"api":[7]'));
-    expect(outcome(videoImp(MP4_15), omid)).toBe("blocked");
-    expect(outcome(videoImp(MP4_15 + ',"api":[2,7]'), omid)).toBe("v");
+    expect(h.outcome(videoImp(MP4_15), omid)).toBe("blocked");
+    expect(h.outcome(videoImp(MP4_15 + ',"api":[2,7]'), omid)).toBe("v");
     const insecure = campaign('{"crid":"v","type":"video","duration":15,"mimes":["video/mp4"],"adm":' + jsonString('<VAST version="3.0"><Impression>http://t.example/i</Impression></VAST>') + "}");
-    expect(outcome(videoImp(MP4_15, '"bidfloor":0.5,"secure":1'), insecure)).toBe("blocked");
-    expect(outcome(videoImp(MP4_15, '"bidfloor":0.5'), insecure)).toBe("v");
+    expect(h.outcome(videoImp(MP4_15, '"bidfloor":0.5,"secure":1'), insecure)).toBe("blocked");
+    expect(h.outcome(videoImp(MP4_15, '"bidfloor":0.5'), insecure)).toBe("v");
   });
 
   it("video.mincpmpersec: a floor of price per second × the ad's duration, in the floor currency", () => {
     // EV 2.0 CPM: 0.13/s × 15 s = 1.95 clears it, 0.14/s × 15 s = 2.1 does not.
-    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.13', '"bidfloor":0.1'), campaign(V15))).toBe("v15");
-    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.14', '"bidfloor":0.1'), campaign(V15))).toBe("below_floor");
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.13', '"bidfloor":0.1'), campaign(V15))).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.14', '"bidfloor":0.1'), campaign(V15))).toBe("below_floor");
     // A 6-second ad clears the same per-second price.
     const six = campaign(videoCreative("v6", 6));
-    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.14', '"bidfloor":0.1'), six)).toBe("v6");
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.14', '"bidfloor":0.1'), six)).toBe("v6");
     // In EUR at 1.1: 0.12 × 15 × 1.1 = 1.98 clears 2.0, 0.13 × 15 × 1.1 = 2.145 does not.
-    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.12', '"bidfloor":0.1,"bidfloorcur":"EUR"'), campaign(V15))).toBe("v15");
-    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.13', '"bidfloor":0.1,"bidfloorcur":"EUR"'), campaign(V15))).toBe("below_floor");
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.12', '"bidfloor":0.1,"bidfloorcur":"EUR"'), campaign(V15))).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.13', '"bidfloor":0.1,"bidfloorcur":"EUR"'), campaign(V15))).toBe("below_floor");
     // A currency without a rate cannot be compared, even with no bidfloor.
-    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.01', '"bidfloorcur":"JPY"'), campaign(V15))).toBe("currency");
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.01', '"bidfloorcur":"JPY"'), campaign(V15))).toBe("currency");
     // The higher of the two floors holds.
-    expect(outcome(videoImp(MP4_15 + ',"mincpmpersec":0.01', '"bidfloor":2.5'), campaign(V15))).toBe("below_floor");
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.01', '"bidfloor":2.5'), campaign(V15))).toBe("below_floor");
   });
 });
 
 // ---- reply ---------------------------------------------------------------------------
 
-function replyOf(imp: string, campaigns: string): string {
-  const d = decide(imp, campaigns);
-  expect(d.count).toBe(1);
-  const s = replySettings();
-  const w = new ByteWriter(16384);
-  writeBidResponse(w, s, s.noticeBase, view("r1"), d.bids, d.count);
-  expect(w.overflowed).toBe(false);
-  return String.UTF8.decodeUnsafe(w.base, <usize>w.len);
-}
 
 describe("video: the bid", () => {
   it("sends the VAST document as adm, mtype 2, dur and protocol; no size when the creative has none", () => {
-    const t = replyOf(videoImp(MP4_15), campaign(V15));
+    const t = h.replyOf(videoImp(MP4_15), campaign(V15));
     expect(t.includes(',"adm":"<VAST version=\\"4.0\\"><Ad><InLine><AdSystem>x</AdSystem></InLine></Ad></VAST>"')).toBe(true);
     expect(t.includes(',"crid":"v15","mtype":2,"dur":15,"protocol":7,')).toBe(true);
     expect(t.includes('"w":')).toBe(false);
   });
 
   it("with its size when declared; a banner's bid is unchanged (mtype 1, no dur)", () => {
-    const sized = replyOf(videoImp(MP4_15), campaign(videoCreative("v", 15, ',"w":1920,"h":1080')));
+    const sized = h.replyOf(videoImp(MP4_15), campaign(videoCreative("v", 15, ',"w":1920,"h":1080')));
     expect(sized.includes(',"crid":"v","w":1920,"h":1080,"mtype":2,"dur":15,"protocol":7')).toBe(true);
-    const banner = replyOf('{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}', campaign(BANNER));
+    const banner = h.replyOf('{"id":"1","banner":{"w":300,"h":250},"bidfloor":0.5}', campaign(BANNER));
     expect(banner.includes(',"crid":"b300","w":300,"h":250,"mtype":1,')).toBe(true);
     expect(banner.includes('"dur"')).toBe(false);
   });
@@ -283,31 +214,31 @@ describe("video: the bid", () => {
 describe("video: placement and roll-position targeting", () => {
   it("video_plcmt: only the listed placements (video.plcmt); a request without plcmt does not match", () => {
     const instream = campaign(V15, '"targeting":{"video_plcmt":[1]},');
-    expect(outcome(videoImp(MP4_15 + ',"plcmt":1'), instream)).toBe("v15");
-    expect(outcome(videoImp(MP4_15 + ',"plcmt":4'), instream)).toBe("no_match");
-    expect(outcome(videoImp(MP4_15 + ',"plcmt":7'), instream)).toBe("no_match");
-    expect(outcome(videoImp(MP4_15), instream)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15 + ',"plcmt":1'), instream)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"plcmt":4'), instream)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15 + ',"plcmt":7'), instream)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15), instream)).toBe("no_match");
     // 2.5's placement is not plcmt (its categories differ): it does not stand in for it.
-    expect(outcome(videoImp(MP4_15 + ',"placement":1'), instream)).toBe("no_match");
-    expect(outcome(videoImp(MP4_15 + ',"plcmt":2'), campaign(V15, '"targeting":{"video_plcmt":[1,2]},'))).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"placement":1'), instream)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15 + ',"plcmt":2'), campaign(V15, '"targeting":{"video_plcmt":[1,2]},'))).toBe("v15");
   });
 
   it("video_start: pre-roll (startdelay 0), mid-roll (> 0 or -1), post-roll (-2); no startdelay does not match", () => {
     const pre = campaign(V15, '"targeting":{"video_start":["pre"]},');
-    expect(outcome(videoImp(MP4_15 + ',"startdelay":0'), pre)).toBe("v15");
-    expect(outcome(videoImp(MP4_15 + ',"startdelay":30'), pre)).toBe("no_match");
-    expect(outcome(videoImp(MP4_15), pre)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15 + ',"startdelay":0'), pre)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"startdelay":30'), pre)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15), pre)).toBe("no_match");
     const midPost = campaign(V15, '"targeting":{"video_start":["mid","post"]},');
-    expect(outcome(videoImp(MP4_15 + ',"startdelay":30'), midPost)).toBe("v15");
-    expect(outcome(videoImp(MP4_15 + ',"startdelay":-1'), midPost)).toBe("v15");
-    expect(outcome(videoImp(MP4_15 + ',"startdelay":-2'), midPost)).toBe("v15");
-    expect(outcome(videoImp(MP4_15 + ',"startdelay":0'), midPost)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15 + ',"startdelay":30'), midPost)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"startdelay":-1'), midPost)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"startdelay":-2'), midPost)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"startdelay":0'), midPost)).toBe("no_match");
   });
 
   it("refuses bad lists, and video targeting on a campaign without a video creative", () => {
     const withT = (t: string, creatives: string = V15): string => {
-      const tab = parseSet('{"id":"c","targeting":{' + t + '},"creatives":[' + creatives + "]}");
-      return tab !== null ? "OK" : config.error;
+      const tab = h.parseSet('{"id":"c","targeting":{' + t + '},"creatives":[' + creatives + "]}");
+      return tab !== null ? "OK" : h.config.error;
     };
     expect(withT('"video_plcmt":[0]')).toBe("campaigns[0].targeting.video_plcmt[0]: must be between 1 and 4");
     expect(withT('"video_plcmt":[1,1]')).toBe("campaigns[0].targeting.video_plcmt[1]: duplicate placement");
@@ -324,23 +255,23 @@ describe("video: placement and roll-position targeting", () => {
 describe("video: ad pods", () => {
   it("a campaign bids in one slot of a pod (video.podid) per request; slots of other pods or of none each get a bid", () => {
     const slot = (id: string, pod: string): string => '{"id":"' + id + '","video":{' + MP4_15 + (pod.length > 0 ? ',"podid":"' + pod + '"' : "") + '},"bidfloor":0.5}';
-    let d = decide(slot("1", "p1") + "," + slot("2", "p1") + "," + slot("3", "p2"), campaign(V15));
+    let d = h.decide(slot("1", "p1") + "," + slot("2", "p1") + "," + slot("3", "p2"), campaign(V15));
     expect(d.count).toBe(2);
     expect(d.bid(0).impId.toString()).toBe("1");
     expect(d.bid(1).impId.toString()).toBe("3");
-    d = decide(slot("1", "") + "," + slot("2", ""), campaign(V15));
+    d = h.decide(slot("1", "") + "," + slot("2", ""), campaign(V15));
     expect(d.count).toBe(2);
     // Another campaign takes the pod's second slot.
-    d = decide(slot("1", "p1") + "," + slot("2", "p1"), campaign(V15) + "," + campaign(V15).replace('"id":"c1"', '"id":"c2"'));
+    d = h.decide(slot("1", "p1") + "," + slot("2", "p1"), campaign(V15) + "," + campaign(V15).replace('"id":"c1"', '"id":"c2"'));
     expect(d.count).toBe(2);
     expect(d.bid(0).campaign!.id.toString()).not.toBe(d.bid(1).campaign!.id.toString());
     // ...unless it is the same advertiser's (a shared adomain, any case): one ad of it per break.
     const brand = (id: string, domain: string): string => campaign(videoCreative("v-" + id, 15, ',"adomain":["' + domain + '"]')).replace('"id":"c1"', '"id":"' + id + '"');
-    d = decide(slot("1", "p1") + "," + slot("2", "p1"), brand("b1", "brand.example") + "," + brand("b2", "Brand.Example"));
+    d = h.decide(slot("1", "p1") + "," + slot("2", "p1"), brand("b1", "brand.example") + "," + brand("b2", "Brand.Example"));
     expect(d.count).toBe(1);
-    d = decide(slot("1", "p1") + "," + slot("2", "p2"), brand("b1", "brand.example") + "," + brand("b2", "Brand.Example"));
+    d = h.decide(slot("1", "p1") + "," + slot("2", "p2"), brand("b1", "brand.example") + "," + brand("b2", "Brand.Example"));
     expect(d.count).toBe(2);
-    d = decide(slot("1", "p1") + "," + slot("2", "p1"), brand("b1", "brand.example") + "," + brand("b2", "other.example"));
+    d = h.decide(slot("1", "p1") + "," + slot("2", "p1"), brand("b1", "brand.example") + "," + brand("b2", "other.example"));
     expect(d.count).toBe(2);
   });
 });
@@ -368,40 +299,40 @@ describe("audio", () => {
   });
 
   it("the campaign file: type audio with duration, mimes, adm; no size", () => {
-    const t = parseSet('{"id":"c","creatives":[' + A15 + "," + audioCreative("a30", 30, "").replace(jsonString(VAST4), jsonString(DAAST)) + "]}");
+    const t = h.parseSet('{"id":"c","creatives":[' + A15 + "," + audioCreative("a30", 30, "").replace(jsonString(VAST4), jsonString(DAAST)) + "]}");
     expect(t).not.toBeNull();
     expect(t!.hasAudio).toBe(true);
     expect(t!.hasVideo).toBe(false);
     expect(t!.at(0).creatives[0].isAudio).toBe(true);
     expect(t!.at(0).creatives[0].protocol).toBe(7);
     expect(t!.at(0).creatives[1].protocol).toBe(9);
-    expect(errorOf(audioCreative("a", 15, ',"w":300,"h":250'))).toBe("campaigns[0].creatives[0]: w and h are for banner and video creatives");
-    expect(errorOf('{"crid":"a","type":"audio","duration":15,"adm":' + jsonString(VAST4) + "}")).toBe('campaigns[0].creatives[0]: mimes is required for an audio creative ("audio/mpeg", ...)');
-    expect(errorOf('{"crid":"a","type":"audio","mimes":["audio/mpeg"],"adm":' + jsonString(VAST4) + "}")).toBe("campaigns[0].creatives[0]: duration is required for an audio creative (seconds, 1-3600)");
+    expect(h.errorOf(audioCreative("a", 15, ',"w":300,"h":250'))).toBe("campaigns[0].creatives[0]: w and h are for banner and video creatives");
+    expect(h.errorOf('{"crid":"a","type":"audio","duration":15,"adm":' + jsonString(VAST4) + "}")).toBe('campaigns[0].creatives[0]: mimes is required for an audio creative ("audio/mpeg", ...)');
+    expect(h.errorOf('{"crid":"a","type":"audio","mimes":["audio/mpeg"],"adm":' + jsonString(VAST4) + "}")).toBe("campaigns[0].creatives[0]: duration is required for an audio creative (seconds, 1-3600)");
   });
 
   it("an audio impression gets an audio creative that fits its player, with mtype 3; never a video or a banner", () => {
-    expect(outcome(audioImp(MP3_30), campaign(A15))).toBe("a15");
-    expect(outcome(audioImp(MP3_30), campaign(V15 + "," + BANNER))).toBe("no_match");
-    expect(outcome(videoImp(MP4_15), campaign(A15))).toBe("no_match");
-    expect(outcome(audioImp('"mimes":["audio/ogg"]'), campaign(A15))).toBe("no_match");
-    expect(outcome(audioImp(MP3_30 + ',"rqddurs":[30]'), campaign(A15))).toBe("no_match");
-    expect(outcome(audioImp(MP3_30 + ',"protocols":[9,10]'), campaign(A15))).toBe("no_match");
-    expect(outcome(audioImp(MP3_30 + ',"protocols":[7]'), campaign(A15))).toBe("a15");
-    expect(outcome(audioImp(MP3_30 + ',"battr":[3]'), campaign(audioCreative("a", 15, ',"attr":[3]')))).toBe("blocked");
-    expect(outcome(audioImp(MP3_30 + ',"mincpmpersec":0.14', '"bidfloor":0.1'), campaign(A15))).toBe("below_floor");
-    expect(outcome(audioImp(MP3_30 + ',"mincpmpersec":0.13', '"bidfloor":0.1'), campaign(A15))).toBe("a15");
-    const reply = replyOf(audioImp(MP3_30), campaign(A15));
+    expect(h.outcome(audioImp(MP3_30), campaign(A15))).toBe("a15");
+    expect(h.outcome(audioImp(MP3_30), campaign(V15 + "," + BANNER))).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15), campaign(A15))).toBe("no_match");
+    expect(h.outcome(audioImp('"mimes":["audio/ogg"]'), campaign(A15))).toBe("no_match");
+    expect(h.outcome(audioImp(MP3_30 + ',"rqddurs":[30]'), campaign(A15))).toBe("no_match");
+    expect(h.outcome(audioImp(MP3_30 + ',"protocols":[9,10]'), campaign(A15))).toBe("no_match");
+    expect(h.outcome(audioImp(MP3_30 + ',"protocols":[7]'), campaign(A15))).toBe("a15");
+    expect(h.outcome(audioImp(MP3_30 + ',"battr":[3]'), campaign(audioCreative("a", 15, ',"attr":[3]')))).toBe("blocked");
+    expect(h.outcome(audioImp(MP3_30 + ',"mincpmpersec":0.14', '"bidfloor":0.1'), campaign(A15))).toBe("below_floor");
+    expect(h.outcome(audioImp(MP3_30 + ',"mincpmpersec":0.13', '"bidfloor":0.1'), campaign(A15))).toBe("a15");
+    const reply = h.replyOf(audioImp(MP3_30), campaign(A15));
     expect(reply.includes(',"crid":"a15","mtype":3,"dur":15,"protocol":7,')).toBe(true);
     expect(reply.includes('"w":')).toBe(false);
   });
 
   it("a multi-format impression: banner, then video, then audio; one audio ad of a campaign per pod", () => {
     const all = campaign(A15 + "," + V15 + "," + BANNER);
-    expect(outcome('{"id":"1","banner":{"w":300,"h":250},"video":{' + MP4_15 + '},"audio":{' + MP3_30 + '},"bidfloor":0.5}', all)).toBe("b300");
-    expect(outcome('{"id":"1","banner":{"w":1,"h":1},"video":{' + MP4_15 + '},"audio":{' + MP3_30 + '},"bidfloor":0.5}', all)).toBe("v15");
-    expect(outcome('{"id":"1","banner":{"w":1,"h":1},"video":{"mimes":["video/ogg"]},"audio":{' + MP3_30 + '},"bidfloor":0.5}', all)).toBe("a15");
+    expect(h.outcome('{"id":"1","banner":{"w":300,"h":250},"video":{' + MP4_15 + '},"audio":{' + MP3_30 + '},"bidfloor":0.5}', all)).toBe("b300");
+    expect(h.outcome('{"id":"1","banner":{"w":1,"h":1},"video":{' + MP4_15 + '},"audio":{' + MP3_30 + '},"bidfloor":0.5}', all)).toBe("v15");
+    expect(h.outcome('{"id":"1","banner":{"w":1,"h":1},"video":{"mimes":["video/ogg"]},"audio":{' + MP3_30 + '},"bidfloor":0.5}', all)).toBe("a15");
     const slot = (id: string): string => '{"id":"' + id + '","audio":{' + MP3_30 + ',"podid":"break-1"},"bidfloor":0.5}';
-    expect(decide(slot("1") + "," + slot("2"), campaign(A15)).count).toBe(1);
+    expect(h.decide(slot("1") + "," + slot("2"), campaign(A15)).count).toBe(1);
   });
 });

@@ -2,22 +2,12 @@
 // creatives (bidding/native-config.ts), whether a creative's assets answer a request
 // (bidding/native-creative.ts), the decision around them, and the markup of the bid
 // (reply/native-markup.ts).
-import { CampaignConfigParser } from "../core/bidding/campaign-config";
-import { CampaignTable, Creative } from "../core/bidding/campaign";
-import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
-import { noBidName } from "../core/bidding/reasons";
 import { imageMimeOfUrl } from "../core/bidding/native-creative";
 import { ASSET_DATA, ASSET_IMG, ASSET_TITLE, ASSET_VIDEO, MAX_NATIVE_ASSETS, NativeRequest, NativeRequestParser } from "../core/openrtb/native";
-import { BidRequestParser } from "../core/openrtb/parse";
-import { BidRequest } from "../core/openrtb/request";
-import { ByteWriter } from "../core/bytes/writer";
-import { writeBidResponse } from "../core/reply/bid-response";
-import { OpenBudget, bytesOf, halfModel, replySettings, view } from "./support/decision-fixtures";
+import { DecisionHarness, bytesOf, campaign, jsonString } from "./support/decision-fixtures";
 
-/** A JSON string holding `s` (quotes and backslashes escaped). */
-function jsonString(s: string): string {
-  return '"' + s.replaceAll("\\", "\\\\").replaceAll('"', '\\"') + '"';
-}
+const h = new DecisionHarness();
+
 
 // ---- the request document ------------------------------------------------------------
 
@@ -110,17 +100,6 @@ describe("native: the request document", () => {
 
 // ---- campaign file ------------------------------------------------------------------
 
-const config = new CampaignConfigParser();
-
-function parseSet(campaigns: string): CampaignTable | null {
-  const text = '{"version":1,"campaigns":[' + campaigns + "]}";
-  return config.parse(bytesOf(text), String.UTF8.byteLength(text));
-}
-
-function errorOf(creative: string): string {
-  const t = parseSet('{"id":"c","creatives":[' + creative + "]}");
-  return t !== null ? "OK" : config.error;
-}
 
 const MAIN_URL = "https://cdn.example/n/main-1200x627.jpg";
 const ICON_URL = "https://cdn.example/n/icon.png";
@@ -135,7 +114,7 @@ function nativeCreative(crid: string, extra: string = ""): string {
 
 describe("native: the campaign file", () => {
   it("reads a native creative's assets, trackers and media types (from the URL's extension or declared)", () => {
-    const t = parseSet('{"id":"c","creatives":[' + nativeCreative("n1") + "]}");
+    const t = h.parseSet('{"id":"c","creatives":[' + nativeCreative("n1") + "]}");
     expect(t).not.toBeNull();
     const c = t!.at(0);
     expect(c.hasNative).toBe(true);
@@ -155,7 +134,7 @@ describe("native: the campaign file", () => {
     expect(n.dataValue(2)).toBeNull();
     expect(n.clickTrackers.size).toBe(1);
     expect(n.impTrackers.size).toBe(1);
-    const declared = parseSet('{"id":"c","creatives":[{"crid":"n","type":"native","link":"http://a.example/",' +
+    const declared = h.parseSet('{"id":"c","creatives":[{"crid":"n","type":"native","link":"http://a.example/",' +
       '"images":[{"url":"https://cdn.example/img?id=9","w":100,"h":100,"mime":"image/webp"}]}]}');
     expect(declared).not.toBeNull();
     expect(declared!.at(0).creatives[0].native!.image(3)!.mime.toString()).toBe("image/webp");
@@ -164,26 +143,26 @@ describe("native: the campaign file", () => {
   });
 
   it("counts characters, not bytes, for text limits", () => {
-    const t = parseSet('{"id":"c","creatives":[{"crid":"n","type":"native","title":"Été à Zürich","link":"https://a.example/"}]}');
+    const t = h.parseSet('{"id":"c","creatives":[{"crid":"n","type":"native","title":"Été à Zürich","link":"https://a.example/"}]}');
     expect(t!.at(0).creatives[0].native!.titleChars).toBe(12);
   });
 
   it("refuses what a native creative cannot be, naming the creative", () => {
     const at = "campaigns[0].creatives[0]";
-    expect(errorOf('{"crid":"n","type":"native","title":"T"}')).toBe(at + ": link is required for a native creative (where a click goes)");
-    expect(errorOf('{"crid":"n","type":"native","link":"https://a.example/"}')).toBe(at + ": a native creative needs a title, an image or a data value");
-    expect(errorOf('{"type":"native","title":"T","link":"https://a.example/"}')).toBe(at + ": crid is required");
-    expect(errorOf('{"crid":"n","type":"native","title":"T","link":"https://a.example/","w":300,"h":250}')).toBe(at + ": w, h, adm, duration, mimes, protocol and banner_type are not for native creatives (the markup is built from the assets)");
-    expect(errorOf('{"crid":"b","w":300,"h":250,"title":"T"}')).toBe(at + ': title, images, data, link, clicktrackers, imptrackers and privacy are for native creatives ("type": "native")');
-    expect(errorOf('{"crid":"n","type":"native","link":"ftp://a.example/","title":"T"}')).toBe(at + ".link: expected an http(s) URL");
-    expect(errorOf('{"crid":"n","type":"native","link":"https://a.example/x y","title":"T"}')).toBe(at + ".link: a URL may not contain spaces, quotes or control characters");
-    expect(errorOf('{"crid":"n","type":"native","link":"https://a.example/","title":""}')).toBe(at + ".title: empty title");
-    expect(errorOf('{"crid":"n","type":"native","link":"https://a.example/","data":{"slogan":"x"}}')).toBe(at + ".data.slogan: unknown data type (sponsored, desc, rating, likes, downloads, price, saleprice, phone, address, desc2, displayurl, ctatext)");
-    expect(errorOf('{"crid":"n","type":"native","link":"https://a.example/","images":[{"type":"banner","url":"https://a.example/a.png","w":1,"h":1}]}')).toBe(at + '.images[0].type: expected "main", "icon" or "logo"');
-    expect(errorOf('{"crid":"n","type":"native","link":"https://a.example/","images":[{"url":"https://a.example/a.png","w":1}]}')).toBe(at + ".images[0]: url, w and h are required");
-    expect(errorOf('{"crid":"n","type":"native","link":"https://a.example/","images":[{"url":"https://a.example/img","w":1,"h":1}]}')).toBe(at + '.images[0]: mime: the url has no .jpg, .png, .gif, .webp or .svg extension; declare mime ("image/jpeg")');
-    expect(errorOf('{"crid":"n","type":"native","link":"https://a.example/","images":[{"url":"https://a.example/a.png","w":1,"h":1},{"type":"main","url":"https://a.example/b.png","w":2,"h":2}]}')).toBe(at + ".images[1]: another image of type main");
-    expect(errorOf('{"crid":"n","type":"natve"}')).toBe(at + '.type: expected "banner", "video", "audio" or "native"');
+    expect(h.errorOf('{"crid":"n","type":"native","title":"T"}')).toBe(at + ": link is required for a native creative (where a click goes)");
+    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/"}')).toBe(at + ": a native creative needs a title, an image or a data value");
+    expect(h.errorOf('{"type":"native","title":"T","link":"https://a.example/"}')).toBe(at + ": crid is required");
+    expect(h.errorOf('{"crid":"n","type":"native","title":"T","link":"https://a.example/","w":300,"h":250}')).toBe(at + ": w, h, adm, duration, mimes, protocol and banner_type are not for native creatives (the markup is built from the assets)");
+    expect(h.errorOf('{"crid":"b","w":300,"h":250,"title":"T"}')).toBe(at + ': title, images, data, link, clicktrackers, imptrackers and privacy are for native creatives ("type": "native")');
+    expect(h.errorOf('{"crid":"n","type":"native","link":"ftp://a.example/","title":"T"}')).toBe(at + ".link: expected an http(s) URL");
+    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/x y","title":"T"}')).toBe(at + ".link: a URL may not contain spaces, quotes or control characters");
+    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/","title":""}')).toBe(at + ".title: empty title");
+    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/","data":{"slogan":"x"}}')).toBe(at + ".data.slogan: unknown data type (sponsored, desc, rating, likes, downloads, price, saleprice, phone, address, desc2, displayurl, ctatext)");
+    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/","images":[{"type":"banner","url":"https://a.example/a.png","w":1,"h":1}]}')).toBe(at + '.images[0].type: expected "main", "icon" or "logo"');
+    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/","images":[{"url":"https://a.example/a.png","w":1}]}')).toBe(at + ".images[0]: url, w and h are required");
+    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/","images":[{"url":"https://a.example/img","w":1,"h":1}]}')).toBe(at + '.images[0]: mime: the url has no .jpg, .png, .gif, .webp or .svg extension; declare mime ("image/jpeg")');
+    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/","images":[{"url":"https://a.example/a.png","w":1,"h":1},{"type":"main","url":"https://a.example/b.png","w":2,"h":2}]}')).toBe(at + ".images[1]: another image of type main");
+    expect(h.errorOf('{"crid":"n","type":"natve"}')).toBe(at + '.type: expected "banner", "video", "audio" or "native"');
   });
 
   it("reads an image's media type off its URL's extension", () => {
@@ -198,44 +177,6 @@ describe("native: the campaign file", () => {
 
 // ---- decision -----------------------------------------------------------------------
 
-const MODEL = halfModel();
-const requestParser = new BidRequestParser();
-const req = new BidRequest();
-const engine = new DecisionEngine(10);
-const out = new Decision();
-const NOW: i64 = 1704067200000;
-
-function settings(): DecisionSettings {
-  const s = new DecisionSettings();
-  s.currency.copyFrom(view("USD"));
-  s.seat.copyFrom(view("nexus"));
-  return s;
-}
-
-/** EV 2.0 CPM (2,000 micros an impression) with the half model. */
-function campaign(creatives: string, extra: string = ""): string {
-  return '{"id":"c1","value_per_conversion_micros":8000,' + extra + '"creatives":[' + creatives + "]}";
-}
-
-function decide(imp: string, campaigns: string, top: string = ""): Decision {
-  const body = '{"id":"r1","imp":[' + imp + '],"site":{"domain":"news.example"}' + top + "}";
-  const rc = requestParser.parse(bytesOf(body), String.UTF8.byteLength(body), req);
-  if (rc != 0) trace("request: " + requestParser.errorMessage.toString());
-  expect(rc).toBe(0);
-  const t = parseSet(campaigns);
-  if (t === null) trace("campaigns: " + config.error);
-  engine.seed(1);
-  engine.decide(req, MODEL, t!, settings(), new OpenBudget(), NOW, out);
-  return out;
-}
-
-/** The crid of the single bid, or the no-bid reason's name. */
-function outcome(imp: string, campaigns: string, top: string = ""): string {
-  const d = decide(imp, campaigns, top);
-  if (d.count == 0) return noBidName(d.reason);
-  expect(d.count).toBe(1);
-  return changetype<Creative>(d.bid(0).creative).crid.toString();
-}
 
 /** An impression whose native request is `document` (sent as a string, as OpenRTB 2.x has it). */
 function nativeImp(document: string, extra: string = ""): string {
@@ -247,58 +188,58 @@ const BANNER = '{"crid":"b300","w":300,"h":250}';
 
 describe("native: the decision", () => {
   it("bids when the creative fills every required asset; an optional one it cannot fill does not stop it", () => {
-    expect(outcome(nativeImp(doc12(TITLE_90 + "," + MAIN_IMG + "," + ICON + "," + SPONSORED + "," + CTA)), campaign(N1))).toBe("n1");
-    expect(outcome(nativeImp(doc12(TITLE_90 + ',{"id":9,"required":0,"data":{"type":2}}')), campaign(N1))).toBe("n1");
-    expect(out.nativeInvalid).toBe(0);
+    expect(h.outcome(nativeImp(doc12(TITLE_90 + "," + MAIN_IMG + "," + ICON + "," + SPONSORED + "," + CTA)), campaign(N1))).toBe("n1");
+    expect(h.outcome(nativeImp(doc12(TITLE_90 + ',{"id":9,"required":0,"data":{"type":2}}')), campaign(N1))).toBe("n1");
+    expect(h.out.nativeInvalid).toBe(0);
   });
 
   it("no_match when a required asset cannot be filled: text too long, no such data or image, size or media type", () => {
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"title":{"len":19}}')), campaign(N1))).toBe("no_match");
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"title":{"len":20}}')), campaign(N1))).toBe("n1");
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"data":{"type":2}}')), campaign(N1))).toBe("no_match");
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"data":{"type":12,"len":7}}')), campaign(N1))).toBe("no_match");
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":2}}')), campaign(N1))).toBe("no_match");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"title":{"len":19}}')), campaign(N1))).toBe("no_match");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"title":{"len":20}}')), campaign(N1))).toBe("n1");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"data":{"type":2}}')), campaign(N1))).toBe("no_match");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"data":{"type":12,"len":7}}')), campaign(N1))).toBe("no_match");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":2}}')), campaign(N1))).toBe("no_match");
     // w alone is exact, wmin a minimum.
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"w":1200,"h":628}}')), campaign(N1))).toBe("no_match");
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"w":1200,"h":627}}')), campaign(N1))).toBe("n1");
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"wmin":1201,"hmin":300}}')), campaign(N1))).toBe("no_match");
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"mimes":["image/png"]}}')), campaign(N1))).toBe("no_match");
-    expect(outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"mimes":["IMAGE/JPEG"]}}')), campaign(N1))).toBe("n1");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"w":1200,"h":628}}')), campaign(N1))).toBe("no_match");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"w":1200,"h":627}}')), campaign(N1))).toBe("n1");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"wmin":1201,"hmin":300}}')), campaign(N1))).toBe("no_match");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"mimes":["image/png"]}}')), campaign(N1))).toBe("no_match");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"mimes":["IMAGE/JPEG"]}}')), campaign(N1))).toBe("n1");
     // Native video assets are not built.
-    expect(outcome(nativeImp(doc12(TITLE_90 + ',{"id":2,"required":1,"video":{"mimes":["video/mp4"]}}')), campaign(N1))).toBe("no_match");
+    expect(h.outcome(nativeImp(doc12(TITLE_90 + ',{"id":2,"required":1,"video":{"mimes":["video/mp4"]}}')), campaign(N1))).toBe("no_match");
     // Nothing at all to fill.
-    expect(outcome(nativeImp(doc12('{"id":1,"data":{"type":2}}')), campaign(N1))).toBe("no_match");
+    expect(h.outcome(nativeImp(doc12('{"id":1,"data":{"type":2}}')), campaign(N1))).toBe("no_match");
   });
 
   it("a document it cannot read, or more assets than it keeps, fits nothing and is counted", () => {
-    expect(outcome(nativeImp("{not json"), campaign(N1))).toBe("no_match");
-    expect(out.nativeInvalid).toBe(1);
-    expect(engine.nativeError.toString()).toBe("$: expected a string key at byte 1");
+    expect(h.outcome(nativeImp("{not json"), campaign(N1))).toBe("no_match");
+    expect(h.out.nativeInvalid).toBe(1);
+    expect(h.engine.nativeError.toString()).toBe("$: expected a string key at byte 1");
     let assets = "";
     for (let i = 0; i < MAX_NATIVE_ASSETS + 1; i++) assets += (i > 0 ? "," : "") + '{"id":' + i.toString() + ',"title":{"len":90}}';
-    expect(outcome(nativeImp(doc12(assets)), campaign(N1))).toBe("no_match");
-    expect(out.nativeInvalid).toBe(0);
+    expect(h.outcome(nativeImp(doc12(assets)), campaign(N1))).toBe("no_match");
+    expect(h.out.nativeInvalid).toBe(0);
     // Without a native campaign the document is not even read.
-    expect(outcome(nativeImp("{not json"), campaign(BANNER))).toBe("no_match");
-    expect(out.nativeInvalid).toBe(0);
+    expect(h.outcome(nativeImp("{not json"), campaign(BANNER))).toBe("no_match");
+    expect(h.out.nativeInvalid).toBe(0);
   });
 
   it("the exchange's rules: native.battr, native.api, imp.secure, badv (blocked)", () => {
     const d = doc12(TITLE_90);
-    expect(outcome(nativeImp(d, ',"battr":[3]'), campaign(nativeCreative("n", ',"attr":[3]')))).toBe("blocked");
-    expect(outcome(nativeImp(d, ',"battr":[4]'), campaign(nativeCreative("n", ',"attr":[3]')))).toBe("n");
-    expect(outcome(nativeImp(d), campaign(nativeCreative("n", ',"api":[7]')))).toBe("blocked");
-    expect(outcome(nativeImp(d, ',"api":[7]'), campaign(nativeCreative("n", ',"api":[7]')))).toBe("n");
+    expect(h.outcome(nativeImp(d, ',"battr":[3]'), campaign(nativeCreative("n", ',"attr":[3]')))).toBe("blocked");
+    expect(h.outcome(nativeImp(d, ',"battr":[4]'), campaign(nativeCreative("n", ',"attr":[3]')))).toBe("n");
+    expect(h.outcome(nativeImp(d), campaign(nativeCreative("n", ',"api":[7]')))).toBe("blocked");
+    expect(h.outcome(nativeImp(d, ',"api":[7]'), campaign(nativeCreative("n", ',"api":[7]')))).toBe("n");
     const insecure = '{"crid":"h","type":"native","title":"T","link":"http://a.example/"}';
-    expect(outcome('{"id":"1","native":{"request":' + jsonString(d) + '},"secure":1}', campaign(insecure))).toBe("blocked");
-    expect(outcome(nativeImp(d), campaign(N1), ',"badv":["acme.example"]')).toBe("blocked");
+    expect(h.outcome('{"id":"1","native":{"request":' + jsonString(d) + '},"secure":1}', campaign(insecure))).toBe("blocked");
+    expect(h.outcome(nativeImp(d), campaign(N1), ',"badv":["acme.example"]')).toBe("blocked");
   });
 
   it("a multi-format impression gets a banner when one fits, else the native ad", () => {
     const both = '{"id":"1","banner":{"w":300,"h":250},"native":{"request":' + jsonString(doc12(TITLE_90)) + "}}";
-    expect(outcome(both, campaign(BANNER + "," + N1))).toBe("b300");
+    expect(h.outcome(both, campaign(BANNER + "," + N1))).toBe("b300");
     const other = '{"id":"1","banner":{"w":728,"h":90},"native":{"request":' + jsonString(doc12(TITLE_90)) + "}}";
-    expect(outcome(other, campaign(BANNER + "," + N1))).toBe("n1");
+    expect(h.outcome(other, campaign(BANNER + "," + N1))).toBe("n1");
   });
 
   it("each impression's answer is the one decided, whatever the next impression's document held (escaped strings)", () => {
@@ -308,14 +249,14 @@ describe("native: the decision", () => {
     const png = '{"id":1,"required":0,"img":{"type":3,"mimes":["image\\/png"]}}';
     const a = '{"id":"a","native":{"request":' + jsonString(doc12(jpeg)) + "}}";
     const b = '{"id":"b","native":{"request":' + jsonString(doc12(png + "," + TITLE_90.replace('"id":1', '"id":2'))) + "}}";
-    const t = replyOf(a + "," + b, campaign(N1), 2);
+    const t = h.replyOf(a + "," + b, campaign(N1), 2);
     expect(t.includes('\\"assets\\":[{\\"id\\":1,\\"img\\":{\\"type\\":3,\\"url\\":\\"' + MAIN_URL + '\\",\\"w\\":1200,\\"h\\":627}}]')).toBe(true);
   });
 
   it("each impression answers its own document", () => {
     const a = '{"id":"a","native":{"request":' + jsonString(doc12('{"id":7,"required":1,"title":{"len":90}}')) + "}}";
     const b = '{"id":"b","native":{"request":' + jsonString(doc12('{"id":8,"required":1,"data":{"type":1}}')) + "}}";
-    const t = replyOf(a + "," + b, campaign(N1), 2);
+    const t = h.replyOf(a + "," + b, campaign(N1), 2);
     expect(t.includes('\\"assets\\":[{\\"id\\":7,\\"title\\":{\\"text\\":\\"Summer sale: 40% off\\"}}]')).toBe(true);
     expect(t.includes('\\"assets\\":[{\\"id\\":8,\\"data\\":{\\"type\\":1,\\"value\\":\\"Acme\\"}}]')).toBe(true);
   });
@@ -323,15 +264,6 @@ describe("native: the decision", () => {
 
 // ---- the bid ------------------------------------------------------------------------
 
-function replyOf(imp: string, campaigns: string, bids: i32 = 1): string {
-  const d = decide(imp, campaigns);
-  expect(d.count).toBe(bids);
-  const s = replySettings();
-  const w = new ByteWriter(32768);
-  writeBidResponse(w, s, s.noticeBase, view("r1"), d.bids, d.count);
-  expect(w.overflowed).toBe(false);
-  return String.UTF8.decodeUnsafe(w.base, <usize>w.len);
-}
 
 /** The adm of a reply with one bid, unescaped. */
 function admOf(reply: string): string {
@@ -345,7 +277,7 @@ describe("native: the bid", () => {
   it("1.2: the assets asked for by their ids, the link, image-pixel event trackers, the privacy link; mtype 4", () => {
     const document = doc12(TITLE_90 + "," + MAIN_IMG + "," + ICON + "," + SPONSORED + "," + CTA + ',{"id":6,"data":{"type":2}}',
       ',"eventtrackers":[{"event":1,"methods":[1]}],"privacy":1');
-    const t = replyOf(nativeImp(document), campaign(nativeCreative("n1", ',"privacy":"https://acme.example/privacy"')));
+    const t = h.replyOf(nativeImp(document), campaign(nativeCreative("n1", ',"privacy":"https://acme.example/privacy"')));
     expect(admOf(t)).toBe('{"ver":"1.2","assets":[' +
       '{"id":1,"title":{"text":"Summer sale: 40% off"}},' +
       '{"id":2,"img":{"type":3,"url":"' + MAIN_URL + '","w":1200,"h":627}},' +
@@ -360,21 +292,21 @@ describe("native: the bid", () => {
   });
 
   it("1.0/1.1: under a \"native\" root with the request's version and imptrackers; no privacy link unless asked", () => {
-    const t = replyOf(nativeImp('{"native":{"ver":"1.1","assets":[' + TITLE_90 + "]}}"), campaign(nativeCreative("n1", ',"privacy":"https://acme.example/privacy"')));
+    const t = h.replyOf(nativeImp('{"native":{"ver":"1.1","assets":[' + TITLE_90 + "]}}"), campaign(nativeCreative("n1", ',"privacy":"https://acme.example/privacy"')));
     expect(admOf(t)).toBe('{"native":{"ver":"1.1","assets":[{"id":1,"title":{"text":"Summer sale: 40% off"}}],' +
       '"link":{"url":"https://acme.example/sale","clicktrackers":["https://t.example/c"]},"imptrackers":["https://t.example/i?x=1"]}}');
     // 1.2 without image-pixel event trackers: imptrackers.
-    const v12 = replyOf(nativeImp(doc12(TITLE_90, ',"eventtrackers":[{"event":1,"methods":[2]}]')), campaign(N1));
+    const v12 = h.replyOf(nativeImp(doc12(TITLE_90, ',"eventtrackers":[{"event":1,"methods":[2]}]')), campaign(N1));
     expect(admOf(v12).includes(',"imptrackers":["https://t.example/i?x=1"]}')).toBe(true);
     // The version asked is the version answered; none given: 1.2.
-    expect(admOf(replyOf(nativeImp('{"ver":"1.1","assets":[' + TITLE_90 + "]}"), campaign(N1))).startsWith('{"ver":"1.1","assets":')).toBe(true);
-    expect(admOf(replyOf(nativeImp('{"assets":[' + TITLE_90 + "]}"), campaign(N1))).startsWith('{"ver":"1.2","assets":')).toBe(true);
-    expect(admOf(replyOf(nativeImp('{"native":{"assets":[' + TITLE_90 + "]}}"), campaign(N1))).startsWith('{"native":{"ver":"1.1","assets":')).toBe(true);
+    expect(admOf(h.replyOf(nativeImp('{"ver":"1.1","assets":[' + TITLE_90 + "]}"), campaign(N1))).startsWith('{"ver":"1.1","assets":')).toBe(true);
+    expect(admOf(h.replyOf(nativeImp('{"assets":[' + TITLE_90 + "]}"), campaign(N1))).startsWith('{"ver":"1.2","assets":')).toBe(true);
+    expect(admOf(h.replyOf(nativeImp('{"native":{"assets":[' + TITLE_90 + "]}}"), campaign(N1))).startsWith('{"native":{"ver":"1.1","assets":')).toBe(true);
   });
 
   it("escapes the assets' text twice: once in the native document, once in adm", () => {
     const quoted = '{"crid":"q","type":"native","title":"Say \\"hi\\" \\\\o/","link":"https://a.example/"}';
-    const t = replyOf(nativeImp(doc12(TITLE_90)), campaign(quoted));
+    const t = h.replyOf(nativeImp(doc12(TITLE_90)), campaign(quoted));
     expect(t.includes('{\\"id\\":1,\\"title\\":{\\"text\\":\\"Say \\\\\\"hi\\\\\\" \\\\\\\\o/\\"}}')).toBe(true);
     expect(admOf(t).includes('"text":"Say \\"hi\\" \\\\o/"')).toBe(true);
   });

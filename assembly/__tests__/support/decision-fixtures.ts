@@ -1,13 +1,20 @@
-// What the specs that run whole decisions or write replies share (media.spec.ts,
+// What the specs that run whole decisions or write replies share (media.spec.ts, native.spec.ts,
 // invalid-traffic.spec.ts, bid-response.spec.ts): a model pair of constant predictions, a budget
-// that grants every reservation and counts them, the reply writer's settings, and text as bytes
-// kept alive for the test's length. Not a spec itself (as-pect runs *.spec.ts only).
+// that grants every reservation and counts them, the reply writer's settings, text as bytes
+// kept alive for the test's length, and a harness that decides requests against a campaign set.
+// Not a spec itself (as-pect runs *.spec.ts only).
 import { BudgetPort } from "../../core/bidding/budget-port";
-import { Campaign } from "../../core/bidding/campaign";
 import { ImpBid } from "../../core/bidding/imp-bid";
 import { LrModelPair, ModelError } from "../../core/model/lr-model";
 import { Str } from "../../core/bytes/str";
-import { ReplySettings } from "../../core/reply/bid-response";
+import { ReplySettings, writeBidResponse } from "../../core/reply/bid-response";
+import { CampaignConfigParser } from "../../core/bidding/campaign-config";
+import { Campaign, CampaignTable, Creative } from "../../core/bidding/campaign";
+import { Decision, DecisionEngine, DecisionSettings } from "../../core/bidding/decision";
+import { noBidName } from "../../core/bidding/reasons";
+import { BidRequestParser } from "../../core/openrtb/parse";
+import { BidRequest } from "../../core/openrtb/request";
+import { ByteWriter } from "../../core/bytes/writer";
 
 const kept = new Array<ArrayBuffer>();
 
@@ -62,5 +69,82 @@ export class OpenBudget extends BudgetPort {
 
   refund(bid: ImpBid): void {
     bid.reserved = false;
+  }
+}
+
+/** A JSON string holding `s` (quotes and backslashes escaped). */
+export function jsonString(s: string): string {
+  return '"' + s.replaceAll("\\", "\\\\").replaceAll('"', '\\"') + '"';
+}
+
+/** A campaign "c1" with these creatives; EV 2.0 CPM (2,000 micros an impression) with the half model. `extra`: more members, each followed by a comma. */
+export function campaign(creatives: string, extra: string = ""): string {
+  return '{"id":"c1","value_per_conversion_micros":8000,' + extra + '"creatives":[' + creatives + "]}";
+}
+
+/**
+ * Whole decisions over one impression list and one campaign set (media.spec.ts, native.spec.ts):
+ * the campaign file parsed, the request parsed (on news.example), decided with the half model,
+ * an open budget, USD with an EUR rate of 1.1, and the reply written.
+ */
+export class DecisionHarness {
+  readonly config: CampaignConfigParser = new CampaignConfigParser();
+  readonly requestParser: BidRequestParser = new BidRequestParser();
+  readonly req: BidRequest = new BidRequest();
+  readonly engine: DecisionEngine = new DecisionEngine(10);
+  readonly out: Decision = new Decision();
+  readonly model: LrModelPair = halfModel();
+  readonly nowMs: i64 = 1704067200000;
+
+  settings(): DecisionSettings {
+    const s = new DecisionSettings();
+    s.currency.copyFrom(view("USD"));
+    s.seat.copyFrom(view("nexus"));
+    s.fx.set("EUR", 1.1);
+    return s;
+  }
+
+  /** The campaign set of these campaigns, or null (the reason in config.error). */
+  parseSet(campaigns: string): CampaignTable | null {
+    const doc = '{"version":1,"campaigns":[' + campaigns + "]}";
+    return this.config.parse(bytesOf(doc), String.UTF8.byteLength(doc));
+  }
+
+  /** "OK", or why a campaign with this one creative is refused. */
+  errorOf(creative: string): string {
+    const t = this.parseSet('{"id":"c","creatives":[' + creative + "]}");
+    return t !== null ? "OK" : this.config.error;
+  }
+
+  /** The decision on a request with these impressions (`top`: more request members, each after a comma). */
+  decide(imps: string, campaigns: string, top: string = ""): Decision {
+    const body = '{"id":"r1","imp":[' + imps + '],"site":{"domain":"news.example"}' + top + "}";
+    const rc = this.requestParser.parse(bytesOf(body), String.UTF8.byteLength(body), this.req);
+    if (rc != 0) trace("request: " + this.requestParser.errorMessage.toString());
+    expect(rc).toBe(0);
+    const t = this.parseSet(campaigns);
+    if (t === null) trace("campaigns: " + this.config.error);
+    this.engine.seed(1);
+    this.engine.decide(this.req, this.model, t!, this.settings(), new OpenBudget(), this.nowMs, this.out);
+    return this.out;
+  }
+
+  /** The crid of the single bid, or the no-bid reason's name. */
+  outcome(imps: string, campaigns: string, top: string = ""): string {
+    const d = this.decide(imps, campaigns, top);
+    if (d.count == 0) return noBidName(d.reason);
+    expect(d.count).toBe(1);
+    return changetype<Creative>(d.bid(0).creative).crid.toString();
+  }
+
+  /** The BidResponse of a decision with `bids` bids. */
+  replyOf(imps: string, campaigns: string, bids: i32 = 1): string {
+    const d = this.decide(imps, campaigns);
+    expect(d.count).toBe(bids);
+    const s = replySettings();
+    const w = new ByteWriter(32768);
+    writeBidResponse(w, s, s.noticeBase, view("r1"), d.bids, d.count);
+    expect(w.overflowed).toBe(false);
+    return String.UTF8.decodeUnsafe(w.base, <usize>w.len);
   }
 }
