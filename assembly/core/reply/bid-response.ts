@@ -24,7 +24,8 @@ export class ReplySettings {
   podTag: Str = new Str();
 }
 
-function writeStringArray(w: ByteWriter, set: StringSet): void {
+/** `["…","…"]`: the set's strings, JSON-escaped. */
+export function writeStringArray(w: ByteWriter, set: StringSet): void {
   w.byte(0x5b);
   for (let i = 0; i < set.items.length; i++) {
     if (i > 0) w.byte(0x2c);

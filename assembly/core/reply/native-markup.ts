@@ -4,7 +4,8 @@
 import { ByteWriter } from "../bytes/writer";
 import { ASSET_DATA, ASSET_IMG, ASSET_TITLE, IMG_MAIN, NativeRequest } from "../openrtb/native";
 import { NativeCreative } from "../bidding/native-creative";
-import { OwnedBytes, StringSet } from "../bidding/owned-bytes";
+import { OwnedBytes } from "../bidding/owned-bytes";
+import { writeStringArray } from "./bid-response";
 
 /** The document before it is escaped into adm: a creative's assets are a few KiB at most. */
 const markup = new ByteWriter(64 * 1024);
@@ -79,7 +80,7 @@ export function writeNativeResponse(w: ByteWriter, req: NativeRequest, filled: u
   quoted(w, n.link);
   if (n.clickTrackers.size > 0) {
     w.ascii(",\"clicktrackers\":");
-    urls(w, n.clickTrackers);
+    writeStringArray(w, n.clickTrackers);
   }
   w.byte(0x7d);
   if (n.impTrackers.size > 0) {
@@ -95,7 +96,7 @@ export function writeNativeResponse(w: ByteWriter, req: NativeRequest, filled: u
       w.byte(0x5d);
     } else {
       w.ascii(",\"imptrackers\":");
-      urls(w, n.impTrackers);
+      writeStringArray(w, n.impTrackers);
     }
   }
   if (v12 && req.privacy && n.privacy.len > 0) {
@@ -109,13 +110,4 @@ function quoted(w: ByteWriter, s: OwnedBytes): void {
   w.byte(0x22);
   w.jsonEscaped(s.ptr, s.len);
   w.byte(0x22);
-}
-
-function urls(w: ByteWriter, set: StringSet): void {
-  w.byte(0x5b);
-  for (let i = 0; i < set.items.length; i++) {
-    if (i > 0) w.byte(0x2c);
-    quoted(w, unchecked(set.items[i]));
-  }
-  w.byte(0x5d);
 }
