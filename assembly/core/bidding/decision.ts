@@ -135,8 +135,9 @@ export class DecisionEngine {
   /**
    * The campaign's creative for this impression, if its targeting matches: for the banner's own
    * w×h, then each format, that the campaign targets, the first creative of that size the
-   * exchange's rules allow; else a video, audio or native creative that fits. Null otherwise; `fitRefused` then says whether a creative fit and was
-   * refused (the campaign counts as BLOCKED, not as unmatched).
+   * exchange's rules allow; else a video, audio or native creative that fits. Null otherwise;
+   * `fitRefused` then says whether a creative fit and was refused (the campaign counts as
+   * BLOCKED, not as unmatched).
    */
   private eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
     this.fitRefused = false;
@@ -313,9 +314,9 @@ export class DecisionEngine {
 
   /**
    * The impression's native request document, read into its NativeRequest (a document that cannot
-   * be read is counted in `out.nativeInvalid` and fits no creative); null when there is none.
+   * be read is counted in `out.nativeInvalid`, and its NativeRequest fits no creative).
    */
-  private readNative(imp: Imp, impIndex: i32, out: Decision): NativeRequest | null {
+  private readNative(imp: Imp, impIndex: i32, out: Decision): NativeRequest {
     const doc = imp.native.request;
     const native = unchecked(this.nativeRequests[impIndex]);
     if (!this.nativeParser.parse(doc.ptr, doc.len, native)) out.nativeInvalid++;
