@@ -150,10 +150,10 @@ describe("native: the campaign file", () => {
   it("refuses what a native creative cannot be, naming the creative", () => {
     const at = "campaigns[0].creatives[0]";
     expect(h.errorOf('{"crid":"n","type":"native","title":"T"}')).toBe(at + ": link is required for a native creative (where a click goes)");
-    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/"}')).toBe(at + ": a native creative needs a title, an image or a data value");
+    expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/"}')).toBe(at + ": a native creative needs a title, an image, a data value or a video");
     expect(h.errorOf('{"type":"native","title":"T","link":"https://a.example/"}')).toBe(at + ": crid is required");
     expect(h.errorOf('{"crid":"n","type":"native","title":"T","link":"https://a.example/","w":300,"h":250}')).toBe(at + ": w, h, adm, duration, mimes, protocol and banner_type are not for native creatives (the markup is built from the assets)");
-    expect(h.errorOf('{"crid":"b","w":300,"h":250,"title":"T"}')).toBe(at + ': title, images, data, link, clicktrackers, imptrackers and privacy are for native creatives ("type": "native")');
+    expect(h.errorOf('{"crid":"b","w":300,"h":250,"title":"T"}')).toBe(at + ': title, images, data, link, clicktrackers, imptrackers, privacy and video are for native creatives ("type": "native")');
     expect(h.errorOf('{"crid":"n","type":"native","link":"ftp://a.example/","title":"T"}')).toBe(at + ".link: expected an http(s) URL");
     expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/x y","title":"T"}')).toBe(at + ".link: a URL may not contain spaces, quotes or control characters");
     expect(h.errorOf('{"crid":"n","type":"native","link":"https://a.example/","title":""}')).toBe(at + ".title: empty title");
@@ -205,7 +205,7 @@ describe("native: the decision", () => {
     expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"wmin":1201,"hmin":300}}')), campaign(N1))).toBe("no_match");
     expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"type":3,"mimes":["image/png"]}}')), campaign(N1))).toBe("no_match");
     expect(h.outcome(nativeImp(doc12('{"id":1,"required":1,"img":{"mimes":["IMAGE/JPEG"]}}')), campaign(N1))).toBe("n1");
-    // Native video assets are not built.
+    // A video asset needs a video creative named by the native creative (below): N1 names none.
     expect(h.outcome(nativeImp(doc12(TITLE_90 + ',{"id":2,"required":1,"video":{"mimes":["video/mp4"]}}')), campaign(N1))).toBe("no_match");
     // Nothing at all to fill.
     expect(h.outcome(nativeImp(doc12('{"id":1,"data":{"type":2}}')), campaign(N1))).toBe("no_match");
@@ -259,6 +259,52 @@ describe("native: the decision", () => {
     const t = h.replyOf(a + "," + b, campaign(N1), 2);
     expect(t.includes('\\"assets\\":[{\\"id\\":7,\\"title\\":{\\"text\\":\\"Summer sale: 40% off\\"}}]')).toBe(true);
     expect(t.includes('\\"assets\\":[{\\"id\\":8,\\"data\\":{\\"type\\":1,\\"value\\":\\"Acme\\"}}]')).toBe(true);
+  });
+});
+
+// ---- video assets ---------------------------------------------------------------------
+
+const VAST4 = '<VAST version="4.0"><Ad><InLine><AdSystem>x</AdSystem></InLine></Ad></VAST>';
+const V15 = '{"crid":"v15","type":"video","duration":15,"mimes":["video/mp4"],"adm":' + jsonString(VAST4) + "}";
+const N_VIDEO = nativeCreative("nv", ',"video":"v15"');
+const VIDEO_ASSET = '{"id":7,"required":1,"video":{"mimes":["video/mp4"],"minduration":5,"maxduration":30,"protocols":[2,3,7]}}';
+
+describe("native: video assets", () => {
+  it("reads a video asset's player: media types, durations, protocols", () => {
+    expect(readDoc(doc12(VIDEO_ASSET))).toBe(true);
+    const v = doc.asset(0);
+    expect(v.kind).toBe(ASSET_VIDEO);
+    expect(v.mimes.count).toBe(1);
+    expect(v.minduration).toBe(5);
+    expect(v.maxduration).toBe(30);
+    expect(v.protocols.count).toBe(3);
+  });
+
+  it("a native creative names a video creative of its campaign for video assets; another crid is refused", () => {
+    const t = h.parseSet('{"id":"c","creatives":[' + N_VIDEO + "," + V15 + "]}");
+    expect(t).not.toBeNull();
+    expect(t!.at(0).creatives[0].native!.video!.crid.toString()).toBe("v15");
+    expect(h.parseSet('{"id":"c","creatives":[' + N_VIDEO + "]}")).toBeNull();
+    expect(h.config.error).toBe('campaigns[0].creatives: [0].video: no video creative "v15" in this campaign');
+    expect(h.parseSet('{"id":"c","creatives":[' + nativeCreative("nv", ',"video":"b300"') + ',{"crid":"b300","w":300,"h":250}]}')).toBeNull();
+    expect(h.config.error).toBe('campaigns[0].creatives: [0].video: no video creative "b300" in this campaign');
+    expect(h.errorOf('{"crid":"v","type":"native","link":"https://a.example/","video":"v15"}')).toBe('campaigns[0].creatives: [0].video: no video creative "v15" in this campaign');
+  });
+
+  it("fills a video asset when the video creative fits its player, as it would fit an imp.video", () => {
+    expect(h.outcome(nativeImp(doc12(TITLE_90 + "," + VIDEO_ASSET)), campaign(N_VIDEO + "," + V15))).toBe("nv");
+    const longOnly = VIDEO_ASSET.replace('"minduration":5', '"minduration":20');
+    expect(h.outcome(nativeImp(doc12(TITLE_90 + "," + longOnly)), campaign(N_VIDEO + "," + V15))).toBe("no_match");
+    const webm = VIDEO_ASSET.replace("video/mp4", "video/webm");
+    expect(h.outcome(nativeImp(doc12(TITLE_90 + "," + webm)), campaign(N_VIDEO + "," + V15))).toBe("no_match");
+    // Without a video named, a required video asset cannot be filled.
+    expect(h.outcome(nativeImp(doc12(TITLE_90 + "," + VIDEO_ASSET)), campaign(N1 + "," + V15))).toBe("no_match");
+  });
+
+  it("answers a video asset with the VAST document as its vasttag", () => {
+    const t = h.replyOf(nativeImp(doc12(VIDEO_ASSET)), campaign(N_VIDEO + "," + V15));
+    expect(admOf(t).includes('"assets":[{"id":7,"video":{"vasttag":' + jsonString(VAST4) + "}}]")).toBe(true);
+    expect(t.includes('"mtype":4')).toBe(true);
   });
 });
 

@@ -28,7 +28,11 @@ const NATIVE_CREATIVE = {
   imptrackers: ["https://t.nexus.example/imp"],
   privacy: "https://nexus-demo.example/privacy",
   adomain: ["nexus-demo.example"],
+  video: "n-vast",
 };
+const VAST = '<VAST version="4.0"><Ad id="n-vast"><InLine><AdSystem>Nexus</AdSystem></InLine></Ad></VAST>';
+// The video creative the native ad's video assets get (by crid); it also bids on imp.video.
+const VIDEO_CREATIVE = { crid: "n-vast", type: "video", duration: 15, mimes: ["video/mp4"], adm: VAST, adomain: ["nexus-demo.example"] };
 
 function fixtureNative(name: string): Record<string, unknown> {
   const doc = JSON.parse(readFileSync(join(FIXTURES, "openrtb/valid", name), "utf8"));
@@ -45,7 +49,7 @@ before(async () => {
     id: "test-native",
     value_per_conversion_micros: 20_000_000,
     max_bid_cpm_micros: 40_000_000,
-    creatives: [NATIVE_CREATIVE],
+    creatives: [NATIVE_CREATIVE, VIDEO_CREATIVE],
   });
   app = await startTestBidder({ vms: 1, campaigns, model: { pCtr: 0.5, pCvr: 0.5 } });
   bidUrl = `${app.bidUrl}/openrtb2/bid`;
@@ -95,6 +99,21 @@ describe("native through the filter", () => {
     await get(noticeUrl(bid.lurl, "0"));
   });
 
+  it("a required video asset gets the VAST document of the video creative the native ad names", async () => {
+    const player = { mimes: ["video/mp4"], minduration: 5, maxduration: 30, protocols: [7] };
+    const doc = { ver: "1.2", assets: [{ id: 1, required: 1, title: { len: 90 } }, { id: 5, required: 1, video: player }] };
+    const r = await post(bidUrl, request({ id: "1", native: { request: JSON.stringify(doc) }, bidfloor: 0.3 }));
+    assert.equal(r.status, 200, r.text);
+    const bid = r.json().seatbid[0].bid[0];
+    assert.equal(bid.crid, "n-feed");
+    assert.deepEqual(JSON.parse(bid.adm).assets, [{ id: 1, title: { text: NATIVE_CREATIVE.title } }, { id: 5, video: { vasttag: VAST } }]);
+    await get(noticeUrl(bid.lurl, "0"));
+    // A player the video does not fit (it runs 15 s): no bid.
+    player.maxduration = 10;
+    const misfit = await post(bidUrl, request({ id: "1", native: { request: JSON.stringify(doc) } }));
+    assert.equal(misfit.status, 204, misfit.text);
+  });
+
   it("no bid where the creative cannot fill a required asset, or the document cannot be read (counted)", async () => {
     const tooShort = JSON.stringify({ ver: "1.2", assets: [{ id: 1, required: 1, title: { len: 10 } }] });
     const r = await post(bidUrl, request({ id: "1", native: { request: tooShort } }));
@@ -105,6 +124,18 @@ describe("native through the filter", () => {
     assert.equal(broken.status, 204, broken.text);
     assert.equal(broken.headers["x-nexus-nobid-reason"], "no_match");
     assert.equal(await metricValue(app, "nexus_native_requests_invalid_total"), before + 1);
+  });
+
+  it("sixteen native impressions in one request keep a VM's linear memory within 8 MiB", async () => {
+    // Each impression position gets its native request model the first time one comes (~17 KiB).
+    const doc = JSON.stringify({ ver: "1.2", assets: Array.from({ length: 16 }, (_, i) => ({ id: i, title: { len: 90 } })) });
+    const imps = Array.from({ length: 16 }, (_, i) => ({ id: String(i + 1), native: { request: doc } }));
+    const r = await post(bidUrl, JSON.stringify({ ...JSON.parse(request({ id: "1", banner: { w: 1, h: 1 } })), imp: imps }));
+    // Every impression's document is read (the budget here does not stretch to sixteen bids).
+    assert.equal(r.status, 200, r.text);
+    for (const bid of r.json().seatbid[0].bid) await get(noticeUrl(bid.lurl, "0"));
+    const mib = app.pool.memoryBytes() / 2 ** 20;
+    assert.ok(mib <= 8, `${mib} MiB of linear memory per VM`);
   });
 
   it("a banner impression still gets a banner creative (mtype 1)", async () => {

@@ -7,7 +7,7 @@ import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
 import { Str, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
 import { MARKUP_AUDIO, MARKUP_BANNER, MARKUP_NATIVE, MARKUP_VIDEO } from "./creative";
 import { NativeCreative, nativeIsSecure } from "./native-creative";
-import { checkNative, readNativeKey } from "./native-config";
+import { checkNative, readNativeKey, resolveNativeVideos } from "./native-config";
 import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./media";
 import { MAX_ID_BYTES } from "../openrtb/limits";
 import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash, frequencyGroupHash } from "./frequency";
@@ -366,6 +366,7 @@ export class CampaignConfigParser {
       d.endMember();
       i++;
     }
+    resolveNativeVideos(d, c.creatives);
   }
 
   private creative(): Creative {
@@ -410,7 +411,7 @@ export class CampaignConfigParser {
       checkNative(d, cr, native, otherKeys);
       cr.native = native;
     } else if (!d.failed && nativeKeys) {
-      d.fail("title, images, data, link, clicktrackers, imptrackers and privacy are for native creatives (\"type\": \"native\")");
+      d.fail("title, images, data, link, clicktrackers, imptrackers, privacy and video are for native creatives (\"type\": \"native\")");
     } else if (cr.isMedia) this.checkMedia(cr, bannerType, protocol);
     else {
       if (!d.failed && (cr.crid.len == 0 || cr.w == 0 || cr.h == 0)) d.fail("crid, w and h are required");

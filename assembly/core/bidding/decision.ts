@@ -112,15 +112,18 @@ export class DecisionEngine {
   private traffic: i32 = -1;
   /** Per-user impression counts of frequency-capped campaigns: the filter's shared-data table; none by default. */
   frequency: FrequencyPort = new FrequencyPort();
-  /** Each impression's native request, read when a campaign has native creatives (one per imp, reused). */
-  private readonly nativeRequests: StaticArray<NativeRequest> = new StaticArray<NativeRequest>(MAX_IMPS);
+  /**
+   * Each impression's native request, read when a campaign has native creatives (one per imp
+   * position, made the first time a native impression comes in that position, then reused: a
+   * bidder without native campaigns carries none, ~40 KiB each).
+   */
+  private readonly nativeRequests: StaticArray<NativeRequest | null> = new StaticArray<NativeRequest | null>(MAX_IMPS);
   private readonly nativeParser: NativeRequestParser = new NativeRequestParser();
   /** The impression being decided's native request, or null when no native creative is looked at. */
   private native: NativeRequest | null = null;
 
   constructor(hashBits: i32) {
     this.features = new FeatureExtractor(hashBits);
-    for (let i = 0; i < MAX_IMPS; i++) unchecked((this.nativeRequests[i] = new NativeRequest()));
   }
 
   /** The message of the last native request document that could not be read (for diagnostics). */
@@ -318,7 +321,11 @@ export class DecisionEngine {
    */
   private readNative(imp: Imp, impIndex: i32, out: Decision): NativeRequest {
     const doc = imp.native.request;
-    const native = unchecked(this.nativeRequests[impIndex]);
+    let native = unchecked(this.nativeRequests[impIndex]);
+    if (native === null) {
+      native = new NativeRequest();
+      unchecked((this.nativeRequests[impIndex] = native));
+    }
     if (!this.nativeParser.parse(doc.ptr, doc.len, native)) out.nativeInvalid++;
     return native;
   }

@@ -4,6 +4,7 @@
 // 2 or 3, dur and protocol.
 import { Imp, MediaSlot, Video } from "../openrtb/imp";
 import { Str, bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
+import { IntList, StrList } from "../json/lists";
 import { Creative } from "./creative";
 import { Campaign } from "./campaign";
 import { OwnedBytes } from "./owned-bytes";
@@ -105,21 +106,30 @@ export function videoFits(v: Video, cr: Creative): bool {
  * in full and does not fit.
  */
 export function mediaFits(v: MediaSlot, cr: Creative): bool {
-  if (v.mimes.truncated || v.protocols.truncated || v.rqddurs.truncated) return false;
-  if (v.mimes.count > 0 && !anyMimeListed(cr, v)) return false;
-  const dur = cr.duration;
-  if (v.minduration > 0 && dur < v.minduration) return false;
-  if (v.maxduration > 0 && dur > v.maxduration) return false;
-  if (v.rqddurs.count > 0 && !v.rqddurs.contains(dur)) return false;
-  return v.protocols.count == 0 || v.protocols.contains(cr.protocol);
+  if (v.rqddurs.truncated || (v.rqddurs.count > 0 && !v.rqddurs.contains(cr.duration))) return false;
+  return playerFits(v.mimes, v.protocols, v.minduration, v.maxduration, cr);
 }
 
-function anyMimeListed(cr: Creative, v: MediaSlot): bool {
+/**
+ * What every player asks of a VAST ad (an imp.video or imp.audio, a native video asset): one of
+ * its media types among `mimes`, its duration within minduration–maxduration (0: no bound), its
+ * protocol among `protocols`; an empty list takes any, a list longer than the parser keeps none.
+ */
+export function playerFits(mimes: StrList, protocols: IntList, minduration: i32, maxduration: i32, cr: Creative): bool {
+  if (mimes.truncated || protocols.truncated) return false;
+  if (mimes.count > 0 && !anyMimeListed(cr, mimes)) return false;
+  const dur = cr.duration;
+  if (minduration > 0 && dur < minduration) return false;
+  if (maxduration > 0 && dur > maxduration) return false;
+  return protocols.count == 0 || protocols.contains(cr.protocol);
+}
+
+function anyMimeListed(cr: Creative, mimes: StrList): bool {
   const mine = cr.mimes.items;
   for (let i = 0; i < mine.length; i++) {
     const m = unchecked(mine[i]);
-    for (let j = 0; j < v.mimes.count; j++) {
-      const listed: Str = v.mimes.get(j);
+    for (let j = 0; j < mimes.count; j++) {
+      const listed: Str = mimes.get(j);
       if (bytesEqualIgnoreAsciiCase(m.ptr, m.len, listed.ptr, listed.len)) return true;
     }
   }

@@ -6,6 +6,7 @@ import { IMG_MAIN } from "../openrtb/native";
 import { Creative } from "./creative";
 import { NATIVE_DATA_NAMES, NATIVE_IMAGE_NAMES, NativeCreative, NativeImage, imageMimeOfUrl, utf8Chars } from "./native-creative";
 import { OwnedBytes, StringSet } from "./owned-bytes";
+import { bytesEqual } from "../bytes/str";
 
 const MAX_URL: i32 = 2048;
 const MAX_TRACKERS: i32 = 8;
@@ -25,6 +26,7 @@ export function readNativeKey(d: ConfigDoc, n: NativeCreative): bool {
   else if (d.keyIs("clicktrackers")) readUrls(d, n.clickTrackers);
   else if (d.keyIs("imptrackers")) readUrls(d, n.impTrackers);
   else if (d.keyIs("privacy")) n.privacy = httpUrl(d);
+  else if (d.keyIs("video")) n.videoCrid = d.owned(128);
   else return false;
   return true;
 }
@@ -35,7 +37,27 @@ export function checkNative(d: ConfigDoc, cr: Creative, n: NativeCreative, other
   if (cr.crid.len == 0) d.fail("crid is required");
   else if (otherKeys) d.fail("w, h, adm, duration, mimes, protocol and banner_type are not for native creatives (the markup is built from the assets)");
   else if (n.link.len == 0) d.fail("link is required for a native creative (where a click goes)");
-  else if (n.title.len == 0 && n.images.length == 0 && !hasData(n)) d.fail("a native creative needs a title, an image or a data value");
+  else if (n.title.len == 0 && n.images.length == 0 && !hasData(n) && n.videoCrid.len == 0) d.fail("a native creative needs a title, an image, a data value or a video");
+}
+
+/**
+ * Once a campaign's creatives are all read: each native creative's `video` names a video creative
+ * of the campaign (by crid), whose VAST document answers the native request's video assets. Its
+ * markup must be secure for the native ad to be.
+ */
+export function resolveNativeVideos(d: ConfigDoc, creatives: Array<Creative>): void {
+  for (let i = 0; i < creatives.length && !d.failed; i++) {
+    const cr = unchecked(creatives[i]);
+    const n = cr.native;
+    if (n === null || n.videoCrid.len == 0) continue;
+    for (let j = 0; j < creatives.length; j++) {
+      const other = unchecked(creatives[j]);
+      if (other.isVideo && bytesEqual(other.crid.ptr, other.crid.len, n.videoCrid.ptr, n.videoCrid.len)) n.video = other;
+    }
+    const v = n.video;
+    if (v === null) d.fail("[" + i.toString() + "].video: no video creative \"" + n.videoCrid.toString() + "\" in this campaign");
+    else cr.secure = cr.secure && v.secure;
+  }
 }
 
 function hasData(n: NativeCreative): bool {

@@ -7,12 +7,14 @@ import {
   ASSET_DATA,
   ASSET_IMG,
   ASSET_TITLE,
+  ASSET_VIDEO,
   IMG_MAIN,
   NativeAsset,
   NativeRequest,
 } from "../openrtb/native";
 import { bytesEqualIgnoreAsciiCase } from "../bytes/str";
 import { Creative } from "./creative";
+import { playerFits } from "./media";
 import { OwnedBytes, StringSet } from "./owned-bytes";
 
 /** Native data asset types (Native 1.2 §7.4) by the names a campaign file uses; index = type. */
@@ -47,6 +49,10 @@ export class NativeCreative {
   readonly impTrackers: StringSet = new StringSet();
   /** The buyer's privacy notice (1.2 `privacy`), sent where the publisher renders it; empty: none. */
   privacy: OwnedBytes = OwnedBytes.fromString("");
+  /** A video asset's ad: a video creative of the same campaign, named by crid (`video`); null: none. */
+  video: Creative | null = null;
+  /** The crid `video` names, until the campaign's creatives are all read. */
+  videoCrid: OwnedBytes = OwnedBytes.fromString("");
 
   image(type: i32): NativeImage | null {
     for (let i = 0; i < this.images.length; i++) {
@@ -63,13 +69,18 @@ export class NativeCreative {
   /**
    * The creative has what `a` asks for: a title or data value no longer than its `len` (in
    * characters), an image of its type (main when not given) with its exact size (w, h) or at least
-   * its minimum (wmin, hmin), in one of its media types. Never a video asset (not built).
+   * its minimum (wmin, hmin), in one of its media types; a video asset, with the video creative
+   * it names, when that fits the asset's player as it would an imp.video (media.ts playerFits).
    */
   fills(a: NativeAsset): bool {
     if (a.kind == ASSET_TITLE) return this.title.len > 0 && (a.len == 0 || this.titleChars <= a.len);
     if (a.kind == ASSET_DATA) {
       const v = this.dataValue(a.type);
       return v !== null && (a.len == 0 || unchecked(this.dataChars[a.type]) <= a.len);
+    }
+    if (a.kind == ASSET_VIDEO) {
+      const v = this.video;
+      return v !== null && playerFits(a.mimes, a.protocols, a.minduration, a.maxduration, v);
     }
     if (a.kind != ASSET_IMG) return false;
     const img = this.image(a.type != 0 ? a.type : IMG_MAIN);

@@ -45,8 +45,12 @@ export class NativeAsset {
   h: i32 = 0;
   wmin: i32 = 0;
   hmin: i32 = 0;
-  /** Image: the media types the exchange takes (empty: any). */
+  /** Image, video: the media types the exchange takes (image: empty is any). */
   readonly mimes: StrList = new StrList(MAX_MIMES);
+  /** Video: the player's durations (0: no bound) and VAST protocols, as an imp.video has them. */
+  minduration: i32 = 0;
+  maxduration: i32 = 0;
+  readonly protocols: IntList = new IntList(MAX_INT_LIST);
 
   reset(): void {
     this.id = 0;
@@ -59,6 +63,9 @@ export class NativeAsset {
     this.wmin = 0;
     this.hmin = 0;
     this.mimes.reset();
+    this.minduration = 0;
+    this.maxduration = 0;
+    this.protocols.reset();
   }
 }
 
@@ -116,6 +123,7 @@ const ASSET_FIELDS = new FieldTable(["id", "required", "title", "img", "video", 
 const TITLE_FIELDS = new FieldTable(["len"]);
 const IMG_FIELDS = new FieldTable(["type", "w", "h", "wmin", "hmin", "mimes"]);
 const DATA_FIELDS = new FieldTable(["type", "len"]);
+const VIDEO_FIELDS = new FieldTable(["mimes", "minduration", "maxduration", "protocols"]);
 const TRACKER_FIELDS = new FieldTable(["event", "methods"]);
 
 /** Native 1.2 §7.6 event type 1: impression; §7.7 method 1: image pixel. */
@@ -230,7 +238,7 @@ function readAsset(f: FieldReader, a: NativeAsset): bool {
       a.kind = k == 2 ? ASSET_TITLE : k == 3 ? ASSET_IMG : k == 4 ? ASSET_VIDEO : ASSET_DATA;
       if (k == 2) ok = readTitle(f, a);
       else if (k == 3) ok = readImg(f, a);
-      else if (k == 4) ok = f.skip();
+      else if (k == 4) ok = readVideo(f, a);
       else ok = readData(f, a);
     }
     if (!ok) return false;
@@ -267,6 +275,25 @@ function readImg(f: FieldReader, a: NativeAsset): bool {
       else if (k == 2) a.h = v;
       else if (k == 3) a.wmin = v;
       else a.hmin = v;
+    }
+    if (!ok) return false;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
+}
+
+/** A video asset: the fields of a Video object a VAST ad is checked against (Native 1.2 §4.5). */
+function readVideo(f: FieldReader, v: NativeAsset): bool {
+  if (!f.beginObject()) return false;
+  let k: i32;
+  while ((k = f.nextField(VIDEO_FIELDS)) >= 0) {
+    let ok: bool;
+    if (k == 0) ok = f.readStringList(v.mimes, MAX_STRING_BYTES);
+    else if (k == 3) ok = f.readIntList(v.protocols, 0, I32_MAX);
+    else {
+      ok = f.readInt(0, I32_MAX);
+      if (k == 1) v.minduration = <i32>f.intValue;
+      else v.maxduration = <i32>f.intValue;
     }
     if (!ok) return false;
     f.endField();

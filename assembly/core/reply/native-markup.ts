@@ -2,7 +2,7 @@
 // "native" root) answering the request's assets by their ids, sent as a string in bid.adm. It
 // depends on the request, so it is written per bid, into a reused buffer, then escaped into the reply.
 import { ByteWriter } from "../bytes/writer";
-import { ASSET_DATA, ASSET_IMG, ASSET_TITLE, IMG_MAIN, NativeRequest } from "../openrtb/native";
+import { ASSET_DATA, ASSET_IMG, ASSET_TITLE, ASSET_VIDEO, IMG_MAIN, NativeRequest } from "../openrtb/native";
 import { NativeCreative } from "../bidding/native-creative";
 import { OwnedBytes } from "../bidding/owned-bytes";
 import { writeStringArray } from "./bid-response";
@@ -62,6 +62,11 @@ export function writeNativeResponse(w: ByteWriter, req: NativeRequest, filled: u
       w.i64(img.w);
       w.ascii(",\"h\":");
       w.i64(img.h);
+      w.byte(0x7d);
+    } else if (a.kind == ASSET_VIDEO) {
+      // Native 1.2 §5.6: the VAST document itself, as a string.
+      w.ascii(",\"video\":{\"vasttag\":");
+      quoted(w, n.video!.adm);
       w.byte(0x7d);
     } else if (a.kind == ASSET_DATA) {
       w.ascii(",\"data\":{");
