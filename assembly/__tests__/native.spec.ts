@@ -301,6 +301,15 @@ describe("native: video assets", () => {
     expect(h.outcome(nativeImp(doc12(TITLE_90 + "," + VIDEO_ASSET)), campaign(N1 + "," + V15))).toBe("no_match");
   });
 
+  it("the exchange's rules apply to the video creative too when it answers a video asset", () => {
+    const other = '{"crid":"v15","type":"video","duration":15,"mimes":["video/mp4"],"adomain":["other.example"],"adm":' + jsonString(VAST4) + "}";
+    const badv = ',"badv":["other.example"]';
+    expect(h.outcome(nativeImp(doc12(TITLE_90 + "," + VIDEO_ASSET)), campaign(N_VIDEO + "," + other), badv)).toBe("blocked");
+    // Not asked for a video asset: the video creative plays no part.
+    expect(h.outcome(nativeImp(doc12(TITLE_90)), campaign(N_VIDEO + "," + other), badv)).toBe("nv");
+    expect(h.outcome(nativeImp(doc12(TITLE_90 + "," + VIDEO_ASSET)), campaign(N_VIDEO + "," + other))).toBe("nv");
+  });
+
   it("answers a video asset with the VAST document as its vasttag", () => {
     const t = h.replyOf(nativeImp(doc12(VIDEO_ASSET)), campaign(N_VIDEO + "," + V15));
     expect(admOf(t).includes('"assets":[{"id":7,"video":{"vasttag":' + jsonString(VAST4) + "}}]")).toBe(true);

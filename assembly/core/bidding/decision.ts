@@ -23,7 +23,7 @@ import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
 import { mediaFits, mediaRefused, perSecondFloorCpm, sameAdvertiser, slotFor, slotTargeted, videoFits } from "./media";
 import { InvalidTrafficRules, TrafficVerdict } from "../traffic/invalid-traffic";
 import { NativeRequest, NativeRequestParser } from "../openrtb/native";
-import { nativeFill, nativeRefused } from "./native-creative";
+import { fillsVideo, nativeFill, nativeRefused } from "./native-creative";
 
 export class Decision {
   readonly bids: StaticArray<ImpBid> = new StaticArray<ImpBid>(MAX_IMPS);
@@ -171,13 +171,19 @@ export class DecisionEngine {
     return native !== null && c.hasNative ? this.allowedNative(req, imp, c, native) : null;
   }
 
-  /** The campaign's first native creative whose assets answer the native request and that the exchange's rules allow. */
+  /**
+   * The campaign's first native creative whose assets answer the native request and that the
+   * exchange's rules allow, and when it answers a video asset, allow its video creative too.
+   */
   private allowedNative(req: BidRequest, imp: Imp, c: Campaign, native: NativeRequest): Creative | null {
     for (let k = 0; k < c.creatives.length; k++) {
       const cr = unchecked(c.creatives[k]);
       const assets = cr.native;
-      if (assets === null || nativeFill(native, assets) == 0) continue;
-      if (!blocked(req, cr) && !nativeRefused(imp, cr)) return cr;
+      if (assets === null) continue;
+      const filled = nativeFill(native, assets);
+      if (filled == 0) continue;
+      const video = fillsVideo(native, filled) ? assets.video : null;
+      if (!blocked(req, cr) && !nativeRefused(imp, cr) && (video === null || (!blocked(req, video) && !nativeRefused(imp, video)))) return cr;
       this.fitRefused = true;
     }
     return null;

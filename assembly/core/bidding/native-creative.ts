@@ -120,6 +120,14 @@ export function nativeFill(req: NativeRequest, n: NativeCreative): u32 {
   return mask;
 }
 
+/** One of the assets in `filled` (nativeFill()) is a video asset. */
+export function fillsVideo(req: NativeRequest, filled: u32): bool {
+  for (let i = 0; i < req.assetCount; i++) {
+    if ((filled & ((<u32>1) << <u32>i)) != 0 && req.asset(i).kind == ASSET_VIDEO) return true;
+  }
+  return false;
+}
+
 /**
  * The exchange's rules for the impression's native object refuse the creative (`blocked`):
  * imp.secure needs secure markup, native.battr blocks its attributes, native.api must support
