@@ -72,11 +72,6 @@ export class ReplayGatedBudget extends LedgerView {
     this.verdict = UNASKED;
   }
 
-  /** The guard's verdict for the request (NoBid.NONE, REPLAY or CONTENTION), or -1 when it was never asked. */
-  @inline get asked(): i32 {
-    return this.verdict;
-  }
-
   reserve(c: Campaign, wanted: i64, bid: ImpBid): i64 {
     if (this.verdict == UNASKED) this.verdict = this.guard.check(this.idPtr, this.idLen, this.nowMs, this.monoMs);
     if (this.verdict != NoBid.NONE) {

@@ -13,7 +13,7 @@ const MAX_TRACKERS: i32 = 8;
 
 /**
  * Reads the creative's current key when it is one of a native creative's (title, images, data,
- * link, clicktrackers, imptrackers, privacy) into `n`; false for any other key.
+ * link, clicktrackers, imptrackers, privacy, video) into `n`; false for any other key.
  */
 export function readNativeKey(d: ConfigDoc, n: NativeCreative): bool {
   if (d.keyIs("title")) {

@@ -24,9 +24,9 @@ export function writeNativeAdm(w: ByteWriter, req: NativeRequest, filled: u32, n
 
 /**
  * The response document: the request's assets in `filled` (bit i: asset i; nativeFill(), which
- * checked the required ones), the link, impression trackers as 1.2 `eventtrackers` (image pixels) where the
- * request lists event trackers that take them, else as `imptrackers`, and the privacy link where
- * the publisher renders one.
+ * checked the required ones), the link, impression trackers as 1.2 `eventtrackers` (image
+ * pixels) where the request lists event trackers that take them, else as `imptrackers`, and the
+ * privacy link where the publisher renders one.
  */
 export function writeNativeResponse(w: ByteWriter, req: NativeRequest, filled: u32, n: NativeCreative): void {
   w.reset();
