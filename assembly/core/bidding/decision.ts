@@ -118,7 +118,8 @@ export class DecisionEngine {
    * bidder without native campaigns carries none, ~40 KiB each).
    */
   private readonly nativeRequests: StaticArray<NativeRequest | null> = new StaticArray<NativeRequest | null>(MAX_IMPS);
-  private readonly nativeParser: NativeRequestParser = new NativeRequestParser();
+  /** Made with the first native request model (its scratch is 16 KiB): none without native campaigns. */
+  private nativeParser: NativeRequestParser | null = null;
   /** The impression being decided's native request, or null when no native creative is looked at. */
   private native: NativeRequest | null = null;
 
@@ -128,7 +129,8 @@ export class DecisionEngine {
 
   /** The message of the last native request document that could not be read (for diagnostics). */
   get nativeError(): Str {
-    return this.nativeParser.errorMessage;
+    const p = this.nativeParser;
+    return p !== null ? p.errorMessage : EMPTY;
   }
 
   seed(v: u64): void {
@@ -332,7 +334,9 @@ export class DecisionEngine {
       native = new NativeRequest();
       unchecked((this.nativeRequests[impIndex] = native));
     }
-    if (!this.nativeParser.parse(doc.ptr, doc.len, native)) out.nativeInvalid++;
+    let parser = this.nativeParser;
+    if (parser === null) this.nativeParser = parser = new NativeRequestParser();
+    if (!parser.parse(doc.ptr, doc.len, native)) out.nativeInvalid++;
     return native;
   }
 

@@ -7,11 +7,16 @@ import { NativeCreative } from "../bidding/native-creative";
 import { OwnedBytes } from "../bidding/owned-bytes";
 import { writeStringArray } from "./bid-response";
 
-/** The document before it is escaped into adm: a creative's assets are a few KiB at most. */
-const markup = new ByteWriter(64 * 1024);
+/**
+ * The document before it is escaped into adm (a creative's assets are a few KiB at most), made at
+ * the first native bid: a bidder without native campaigns does not carry it.
+ */
+let nativeMarkup: ByteWriter | null = null;
 
 /** `,"adm":"<the native response, JSON-escaped>"`; sets w.overflowed when it does not fit. */
 export function writeNativeAdm(w: ByteWriter, req: NativeRequest, filled: u32, n: NativeCreative): void {
+  let markup = nativeMarkup;
+  if (markup === null) nativeMarkup = markup = new ByteWriter(64 * 1024);
   writeNativeResponse(markup, req, filled, n);
   if (markup.overflowed) {
     w.overflowed = true;
