@@ -29,12 +29,16 @@ export function writeStringArray(w: ByteWriter, set: StringSet): void {
   w.byte(0x5b);
   for (let i = 0; i < set.items.length; i++) {
     if (i > 0) w.byte(0x2c);
-    const it = unchecked(set.items[i]);
-    w.byte(0x22);
-    w.jsonEscaped(it.ptr, it.len);
-    w.byte(0x22);
+    writeJsonString(w, unchecked(set.items[i]));
   }
   w.byte(0x5d);
+}
+
+/** `"…"`: the bytes as a JSON string, escaped. */
+export function writeJsonString(w: ByteWriter, s: OwnedBytes): void {
+  w.byte(0x22);
+  w.jsonEscaped(s.ptr, s.len);
+  w.byte(0x22);
 }
 
 /** "?bid=..&imp=..&cid=..[&fq=..][&pod=..]": a notice URL's query (its values percent-encoded: nothing to JSON-escape). */

@@ -4,8 +4,7 @@
 import { ByteWriter } from "../bytes/writer";
 import { ASSET_DATA, ASSET_IMG, ASSET_TITLE, ASSET_VIDEO, IMG_MAIN, NativeRequest } from "../openrtb/native";
 import { NativeCreative } from "../bidding/native-creative";
-import { OwnedBytes } from "../bidding/owned-bytes";
-import { writeStringArray } from "./bid-response";
+import { writeJsonString, writeStringArray } from "./bid-response";
 
 /**
  * The document before it is escaped into adm (a creative's assets are a few KiB at most), made at
@@ -51,18 +50,14 @@ export function writeNativeResponse(w: ByteWriter, req: NativeRequest, filled: u
     w.i64(a.id);
     if (a.kind == ASSET_TITLE) {
       w.ascii(",\"title\":{\"text\":");
-      quoted(w, n.title);
+      writeJsonString(w, n.title);
       w.byte(0x7d);
     } else if (a.kind == ASSET_IMG) {
       const img = n.image(a.type != 0 ? a.type : IMG_MAIN)!;
       w.ascii(",\"img\":{");
-      if (v12) {
-        w.ascii("\"type\":");
-        w.i64(img.type);
-        w.byte(0x2c);
-      }
+      if (v12) writeTypeMember(w, img.type);
       w.ascii("\"url\":");
-      quoted(w, img.url);
+      writeJsonString(w, img.url);
       w.ascii(",\"w\":");
       w.i64(img.w);
       w.ascii(",\"h\":");
@@ -71,23 +66,19 @@ export function writeNativeResponse(w: ByteWriter, req: NativeRequest, filled: u
     } else if (a.kind == ASSET_VIDEO) {
       // Native 1.2 §5.6: the VAST document itself, as a string.
       w.ascii(",\"video\":{\"vasttag\":");
-      quoted(w, n.video!.adm);
+      writeJsonString(w, n.video!.adm);
       w.byte(0x7d);
     } else if (a.kind == ASSET_DATA) {
       w.ascii(",\"data\":{");
-      if (v12) {
-        w.ascii("\"type\":");
-        w.i64(a.type);
-        w.byte(0x2c);
-      }
+      if (v12) writeTypeMember(w, a.type);
       w.ascii("\"value\":");
-      quoted(w, n.dataValue(a.type)!);
+      writeJsonString(w, n.dataValue(a.type)!);
       w.byte(0x7d);
     }
     w.byte(0x7d);
   }
   w.ascii("],\"link\":{\"url\":");
-  quoted(w, n.link);
+  writeJsonString(w, n.link);
   if (n.clickTrackers.size > 0) {
     w.ascii(",\"clicktrackers\":");
     writeStringArray(w, n.clickTrackers);
@@ -100,7 +91,7 @@ export function writeNativeResponse(w: ByteWriter, req: NativeRequest, filled: u
       for (let i = 0; i < items.length; i++) {
         if (i > 0) w.byte(0x2c);
         w.ascii("{\"event\":1,\"method\":1,\"url\":");
-        quoted(w, unchecked(items[i]));
+        writeJsonString(w, unchecked(items[i]));
         w.byte(0x7d);
       }
       w.byte(0x5d);
@@ -111,13 +102,14 @@ export function writeNativeResponse(w: ByteWriter, req: NativeRequest, filled: u
   }
   if (v12 && req.privacy && n.privacy.len > 0) {
     w.ascii(",\"privacy\":");
-    quoted(w, n.privacy);
+    writeJsonString(w, n.privacy);
   }
   w.ascii(v12 ? "}" : "}}");
 }
 
-function quoted(w: ByteWriter, s: OwnedBytes): void {
-  w.byte(0x22);
-  w.jsonEscaped(s.ptr, s.len);
-  w.byte(0x22);
+/** `"type":N,`: 1.2 repeats an image's or a data value's type in the response. */
+function writeTypeMember(w: ByteWriter, type: i32): void {
+  w.ascii("\"type\":");
+  w.i64(type);
+  w.byte(0x2c);
 }
