@@ -30,7 +30,7 @@ const fleet: FleetFrequency = {
     const now = Date.now();
     const counts: FrequencyCount[] = [];
     for (let i = 0; i < 2048; i++) counts.push({ key: (seq++ * 0x9e3779b1).toString(16).padStart(16, "0").slice(-16), atMs: now, windowS: 3600 });
-    return { accepted: true, counts };
+    return { accepted: true, counts, cursor: `${seq}-0` };
   },
   async close() {},
 };

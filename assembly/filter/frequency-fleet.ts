@@ -19,10 +19,11 @@
 // sync periods later: until then they can each show the campaign once more.
 import { Status } from "../proxy-wasm";
 import { ByteWriter } from "../core/bytes/writer";
-import { KEY_FREQUENCY_OUTBOX } from "./keys";
+import { KEY_FREQUENCY_CURSOR, KEY_FREQUENCY_OUTBOX } from "./keys";
 import { readShared, writeShared, shared } from "./shared";
 import { metrics } from "./metrics";
 import { SharedFrequencyTable } from "./frequency-table";
+import { MAX_CURSOR_BYTES, isStreamId } from "./stream-id";
 
 /** One count: key u64, when it was counted (wall-clock ms) i64, its window in seconds u32, 4 bytes zero. */
 const ENTRY_BYTES: i32 = 24;
@@ -242,4 +243,36 @@ function outboxCount(ptr: usize, len: i32): i32 {
   const n = <i32>load<u32>(ptr, 4);
   if (n < 0 || n > OUTBOX_ENTRIES || len != OUTBOX_HEADER + n * ENTRY_BYTES) return 0;
   return n;
+}
+
+/**
+ * This pod's position in the fleet's stream of counted wins, kept in shared data
+ * (KEY_FREQUENCY_CURSOR) rather than by the host: the leader reports it with each sync, the host
+ * reads the other pods' counts after it and answers the new position with them. So a host that
+ * restarts while Envoy runs on hands its filter neither counts it already has nor a gap, and a new
+ * pod (shared data without a position) learns the counts already in the stream.
+ */
+export class FrequencyCursor {
+  private readonly buf: usize = heap.alloc(<usize>MAX_CURSOR_BYTES);
+
+  /** `,"frequency_cursor":"<id>"`, or `""` when this pod has none yet (the host then reads the stream from its start). */
+  writeReport(w: ByteWriter): void {
+    w.ascii(",\"frequency_cursor\":\"");
+    if (readShared(KEY_FREQUENCY_CURSOR) == Status.OK) {
+      if (isStreamId(shared.ptr, shared.len)) w.bytes(shared.ptr, shared.len);
+      shared.release();
+    }
+    w.byte(0x22);
+  }
+
+  /**
+   * The position of a sync answer, stored as soon as it is read: the host writes it before the
+   * counts it goes with, and a count this pod then fails to take is lost (a cap fails open), never
+   * applied twice. Returns false for anything but a stream id (nothing stored).
+   */
+  store(ptr: usize, len: i32): bool {
+    if (!isStreamId(ptr, len)) return false;
+    memory.copy(this.buf, ptr, <usize>len);
+    return writeShared(KEY_FREQUENCY_CURSOR, this.buf, len, 0) == Status.OK;
+  }
 }

@@ -19,6 +19,12 @@ export const KEY_STATUS = OwnedBytes.fromString("nexus/v1/status");
 export const KEY_LEDGER_EPOCH = OwnedBytes.fromString("nexus/v1/ledger-epoch");
 /** Counted wins waiting for the leader's sync to send them to the other pods (frequency-fleet.ts). */
 export const KEY_FREQUENCY_OUTBOX = OwnedBytes.fromString("nexus/v1/fq-outbox");
+/**
+ * Where this pod is in the fleet's stream of counted wins: the id of the last stream entry whose
+ * counts its filter took (frequency-fleet.ts FrequencyCursor). In shared data, so that it outlives
+ * the host process and the leader VM: a restarted host resumes there, a new pod starts empty.
+ */
+export const KEY_FREQUENCY_CURSOR = OwnedBytes.fromString("nexus/v1/fq-cursor");
 
 export const LEDGER_PREFIX = "nexus/v1/ledger/";
 const PACE_PREFIX = "nexus/v1/pace/";

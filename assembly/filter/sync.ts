@@ -21,6 +21,7 @@ import { CampaignConfigParser, CAMPAIGN_SCRATCH_BYTES } from "../core/bidding/ca
 import { sha256 } from "../core/hash/sha256";
 import { MAX_FREQUENCY_WINDOW_S } from "../core/bidding/frequency";
 import { parseFrequencyKey } from "./query";
+import { FrequencyCursor } from "./frequency-fleet";
 import { SpendPlan, } from "../core/pacing/spend-plan";
 import { clamp } from "../core/pacing/pid";
 import { dayNumber, msIntoDay, localMinutes } from "../core/features/time";
@@ -58,6 +59,8 @@ export class HostSync {
   private readonly bytes: HostBytes = new HostBytes();
   private readonly token: CallToken = new CallToken();
   private readonly statusBytes: HostBytes = new HostBytes();
+  /** This pod's position in the fleet's stream of counted wins (frequency-fleet.ts). */
+  private readonly fleetCursor: FrequencyCursor = new FrequencyCursor();
   private readonly doc: ConfigDoc = new ConfigDoc(1 << 16);
   private readonly campaignParser: CampaignConfigParser = new CampaignConfigParser(CAMPAIGN_SCRATCH_BYTES);
   private readonly plan: SpendPlan = new SpendPlan();
@@ -282,6 +285,8 @@ export class HostSync {
       w.bytes(tag.ptr, tag.len);
       w.ascii("\"");
     }
+    // Where this pod is in the fleet's stream of counted wins ("" none yet: a new pod).
+    this.fleetCursor.writeReport(w);
     const epoch = this.ledgerEpoch();
     if (epoch != 0) {
       w.ascii(",\"ledger_epoch\":");
@@ -418,7 +423,10 @@ export class HostSync {
           }
         } else if (d.keyIs("grants")) this.applyGrants();
         else if (d.keyIs("frequency_accepted")) fleetAccepted = d.bool();
-        else if (d.keyIs("frequency_counts")) this.applyFleetCounts(now);
+        else if (d.keyIs("frequency_cursor")) {
+          const c = d.view();
+          if (!d.failed && !this.fleetCursor.store(c.ptr, c.len)) log(LogLevel.WARN, "nexus: sync answer: frequency_cursor is not a stream id; position kept");
+        } else if (d.keyIs("frequency_counts")) this.applyFleetCounts(now);
         else d.skip(); // newer hosts may send more
         d.endMember();
       }

@@ -9,27 +9,38 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Standalone } from "../../host/src/standalone.ts";
-import type { FleetFrequency, FrequencyCount, FrequencyExchangeResult } from "../../host/src/control/fleet-frequency.ts";
+import type { FleetFrequency, FrequencyCount, FrequencyExchangeFrom, FrequencyExchangeResult } from "../../host/src/control/fleet-frequency.ts";
 import { FIXTURES, README_REQUEST, get, noticeUrl, post, startTestBidder } from "../helpers/bidder.ts";
 import { filterMetric, until } from "../hardening/helpers.ts";
 
 const WINDOW_S = 3600;
 
-/** The fleet store's double: records every exchange, refuses the next `refuse` that carry counts, hands `toHand` once. */
+/**
+ * The fleet store's double: records every exchange and the position the filter reported with it,
+ * refuses the next `refuse` that carry counts, hands `toHand` once. Each accepted exchange answers
+ * the next position ("<n>-0").
+ */
 class RecordingFleet implements FleetFrequency {
   readonly exchanges: FrequencyCount[][] = [];
+  readonly from: FrequencyExchangeFrom[] = [];
   refuse = 0;
   toHand: FrequencyCount[] = [];
+  /** Answers this instead of the next position, once. */
+  badCursor: string | undefined;
+  private position = 0;
 
-  async exchange(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult> {
+  async exchange(counts: readonly FrequencyCount[], from: FrequencyExchangeFrom = {}): Promise<FrequencyExchangeResult> {
     this.exchanges.push([...counts]);
+    this.from.push(from);
     if (counts.length > 0 && this.refuse > 0) {
       this.refuse--;
-      return { accepted: false, counts: [] };
+      return { accepted: false, counts: [], cursor: from.cursor ?? "" };
     }
     const hand = this.toHand;
     this.toHand = [];
-    return { accepted: true, counts: hand };
+    const bad = this.badCursor;
+    this.badCursor = undefined;
+    return { accepted: true, counts: hand, cursor: bad ?? `${++this.position}-0` };
   }
 
   /** Exchanges whose report carried `key`. */
@@ -79,6 +90,24 @@ describe("frequency counts across pods: the filter's reports and the counts hand
     assert.equal((await get(noticeUrl(b.nurl, "0.9"))).json().status, "charged");
     return b.key;
   }
+
+  it("reports its position in the fleet's stream: none at first, then the one each answer gave, kept in shared data; and its pod tag", async () => {
+    await until(() => fleet.from.length >= 3, 10_000, "three syncs");
+    assert.equal(fleet.from[0]!.cursor, "", "a new pod has no position: the host reads the stream from its start");
+    const n = fleet.from.length;
+    await until(() => fleet.from.length >= n + 2, 10_000, "two more syncs");
+    // The double answers "<k>-0" to its k-th exchange: each report carries the previous answer's.
+    for (let k = 1; k < fleet.from.length; k++) assert.equal(fleet.from[k]!.cursor, `${k}-0`, `report ${k + 1}`);
+    assert.match(fleet.from[0]!.tag ?? "", /^[0-9a-f]{8}$/);
+    // In shared data, where a restarted host (sidecar mode) or the next leader VM finds it.
+    const stored = app.pool.shared.getString("nexus/v1/fq-cursor");
+    assert.match(stored ?? "", /^[0-9]+-0$/);
+    // An answer whose position is not a stream id moves nothing: the next report carries the last good one.
+    const m = fleet.from.length;
+    fleet.badCursor = "12-x";
+    await until(() => fleet.from.length >= m + 2, 10_000, "two more syncs");
+    assert.equal(fleet.from[m + 1]!.cursor, fleet.from[m]!.cursor);
+  });
 
   it("a counted win goes out with a later sync, again after a refusal, and no more once accepted", async () => {
     const sent = filterMetric(app, "nexus_frequency_fleet_sent_total");

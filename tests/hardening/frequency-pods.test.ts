@@ -2,7 +2,8 @@
 // their own VMs and shared data) on the real Redis under a test key prefix, the test campaign
 // capped at two impressions a user. A user's wins on either pod count on both: each pod's filter
 // reports its counted wins with its sync, its host appends them to the fleet's stream, and the
-// other pod's host hands them to its filter with its next sync answer.
+// other pod's host hands them to its filter with its next sync answer. A pod started later reads
+// the stream from its start (its filter has no position in it yet).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -10,7 +11,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { FIXTURES, get, noticeUrl, post, README_REQUEST } from "../helpers/bidder.ts";
 import { filterMetric, until, type HardeningBidder } from "./helpers.ts";
-import { SHARED_REDIS_URL, twoPodsOnSharedRedis } from "./replay-pods.ts";
+import { SHARED_REDIS_URL, startPod, twoPodsOnSharedRedis } from "./replay-pods.ts";
 import { frequencyStreamKey } from "../../host/src/control/fleet-frequency.ts";
 
 const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
@@ -58,5 +59,21 @@ describe("frequency caps across two pods on one Redis", () => {
     await win(b, "yan");
     assert.equal(await bid(b, "yan"), "frequency", "capped on b at once: one win there, one from a");
     await until(async () => (await bid(a, "yan")) === "frequency", 15_000, "yan capped on a");
+  });
+
+  it("a pod started later learns the counts made before it started: a user capped on the fleet stays capped there", async () => {
+    const { a } = pods;
+    await win(a, "zoe");
+    await win(a, "zoe");
+    assert.equal(await bid(a, "zoe"), "frequency");
+    // A new pod (a scale-up, or a pod replaced by a rollout) on the same Redis.
+    const late = await startPod("fqpods-late", { redisUrl: SHARED_REDIS_URL, keyPrefix: pods.keyPrefix, campaigns: set });
+    try {
+      await until(() => filterMetric(late, "nexus_frequency_fleet_applied_total") >= 2n, 15_000, "the counts in the stream applied on the new pod");
+      assert.equal(await bid(late, "zoe"), "frequency", "capped on the new pod as on the others");
+      assert.ok(typeof (await bid(late, "zack")) !== "string", "a user without impressions still gets a bid there");
+    } finally {
+      await late.close();
+    }
   });
 });

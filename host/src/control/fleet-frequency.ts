@@ -5,15 +5,27 @@
 // back, which the filter adds to its buckets.
 //
 // Stream: nexus:<prefix>:frequency, one entry per report with counts:
-//   i = this host process's instance id (random per process: its own entries are skipped),
+//   i = the pod's tag (its filter's pod_tag; older filters: this host process's random id); a
+//       pod skips its own entries,
 //   c = the counts, "<key hex>:<at ms>:<window s>" joined by ",".
 // Trimmed to about MAX_STREAM_ENTRIES entries, and it expires a day after the last append.
 //
-// A host starts reading at the stream's end: a new pod learns the counts made from then on, not
-// those made before it started (a cap fails open for those users, never closed). The same holds
-// after a host restart, which is what keeps a restarted host from handing its filter counts the
-// filter has already applied. Redis down: the report's counts are refused ("frequency_accepted":
-// false: the filter sends them again with its next report) and nothing comes back.
+// Where a pod is in the stream is its filter's: the leader reports its position
+// ("frequency_cursor", kept in the filter's shared data) with each sync, and the host reads after
+// it and answers the new position with the counts. So:
+//   - a new pod (its filter has no position: "") reads the stream from its start and learns the
+//     counts still in their windows (the stream holds about 100,000 reports and expires a day
+//     after the last one);
+//   - a host restarted while Envoy runs on resumes where its filter is: no count handed twice,
+//     none skipped;
+//   - an answer the filter drops (its VM no longer leads, a timeout) moves nothing: the next
+//     sync gets the same counts.
+// Entries carry the pod's tag (its filter's, as long-lived as its shared data) and are skipped
+// when read back, also by the next host process of the same Envoy. A filter that reports no
+// position (older) gets the host's own cursor, from the stream's end at the host's start, and
+// entries carry this host process's random instance id.
+// Redis down: the report's counts are refused ("frequency_accepted": false: the filter sends them
+// again with its next report) and nothing comes back.
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { Counter, Gauge, type Registry } from "prom-client";
@@ -36,9 +48,13 @@ export const MAX_ANSWER_COUNTS = 2048;
 /** Stream entries kept (approximately: MAXLEN ~). */
 const MAX_STREAM_ENTRIES = 100_000;
 const STREAM_TTL_MS = 86_400_000;
-/** Stream entries read per XREAD; at most READS_PER_EXCHANGE reads per sync. */
+/**
+ * Stream entries read per XREAD; at most READS_PER_EXCHANGE reads per sync: a new pod catches up
+ * with a full stream (100,000 reports) in about 100 syncs, its answers still at most
+ * MAX_ANSWER_COUNTS counts.
+ */
 const READ_BATCH = 64;
-const READS_PER_EXCHANGE = 4;
+const READS_PER_EXCHANGE = 16;
 
 const KEY_RE = /^[0-9a-f]{16}$/;
 
@@ -70,15 +86,28 @@ export function decodeCounts(s: string): FrequencyCount[] {
 export interface FrequencyExchangeResult {
   /** False: the report's counts were not stored (the filter sends them again). */
   accepted: boolean;
-  /** The other pods' counts since the last exchange. */
+  /** The other pods' counts after the position the exchange read from, still in their windows. */
   counts: FrequencyCount[];
+  /** The position after them (answered to filters that keep one; unchanged when nothing was read). */
+  cursor: string;
+}
+
+/** Who exchanges, and from where (the filter's sync report). */
+export interface FrequencyExchangeFrom {
+  /** The filter's position in the stream: "" none yet (a new pod: from the start); undefined: a filter that keeps none (the host's cursor). */
+  cursor?: string;
+  /** The pod's tag (pod_tag): its entries carry it. Undefined: this host process's random id. */
+  tag?: string;
 }
 
 /** Where pods swap counted wins. */
 export interface FleetFrequency {
-  exchange(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult>;
+  exchange(counts: readonly FrequencyCount[], from?: FrequencyExchangeFrom): Promise<FrequencyExchangeResult>;
   close(): Promise<void>;
 }
+
+/** A Redis stream id as a filter reports it ("<ms>-<seq>"), or "" for none. */
+export const STREAM_CURSOR_RE = /^(?:[0-9]{1,20}-[0-9]{1,20})?$/;
 
 export function frequencyStreamKey(keyPrefix: string): string {
   return `nexus:${keyPrefix}:frequency`;
@@ -116,9 +145,9 @@ export interface RedisFleetFrequencyOptions {
 export class RedisFleetFrequency implements FleetFrequency {
   private readonly redis: Redis;
   private readonly key: string;
-  /** This process's entries carry it: they are skipped when read back. */
+  /** This process's entries carry it when the filter sends no tag: they are skipped when read back. */
   readonly instance = randomBytes(8).toString("hex");
-  /** The last stream id read; null until the first exchange found the stream's end. */
+  /** For filters that keep no position: the last stream id read; null until the first exchange found the stream's end. */
   private cursor: string | null = null;
   private closed = false;
 
@@ -131,32 +160,37 @@ export class RedisFleetFrequency implements FleetFrequency {
   private last: Promise<unknown> = Promise.resolve();
 
   /**
-   * Appends the report's counts and reads the other pods' since the last exchange. One at a time:
-   * a sync the filter gave up on (its timeout) may still be running here when the next arrives,
-   * and both reading from the same cursor would hand the same counts twice.
+   * Appends the report's counts and reads the other pods' after the filter's position (or the
+   * host's, for a filter that keeps none). One at a time: a sync the filter gave up on may still be
+   * running here when the next arrives, and both reading from the host's cursor would hand the
+   * same counts twice.
    */
-  exchange(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult> {
-    const run = this.last.then(() => this.exchangeNow(counts));
+  exchange(counts: readonly FrequencyCount[], from: FrequencyExchangeFrom = {}): Promise<FrequencyExchangeResult> {
+    const run = this.last.then(() => this.exchangeNow(counts, from));
     this.last = run.catch(() => undefined);
     return run;
   }
 
-  private async exchangeNow(counts: readonly FrequencyCount[]): Promise<FrequencyExchangeResult> {
-    if (this.closed) return { accepted: false, counts: [] };
+  private async exchangeNow(counts: readonly FrequencyCount[], from: FrequencyExchangeFrom): Promise<FrequencyExchangeResult> {
+    const own = from.tag ?? this.instance;
+    const filterCursor = from.cursor === undefined ? undefined : from.cursor === "" ? "0-0" : from.cursor;
+    const unchanged = () => filterCursor ?? this.cursor ?? "0-0";
+    if (this.closed) return { accepted: false, counts: [], cursor: unchanged() };
     let accepted = false;
     try {
       // The end of the stream before this host's first append: counts from then on are new.
-      if (this.cursor === null) this.cursor = await this.lastId();
-      if (counts.length > 0) await this.append(counts);
+      if (filterCursor === undefined && this.cursor === null) this.cursor = await this.lastId();
+      if (counts.length > 0) await this.append(counts, own);
       accepted = true; // stored: a failed read below must not make the filter send them twice
       this.o.metrics?.counts.inc({ direction: "sent" }, counts.length);
-      const received = await this.readOthers();
-      this.o.metrics?.counts.inc({ direction: "received" }, received.length);
-      return { accepted, counts: received };
+      const read = await this.readOthers(filterCursor ?? this.cursor!, own);
+      if (filterCursor === undefined) this.cursor = read.cursor;
+      this.o.metrics?.counts.inc({ direction: "received" }, read.counts.length);
+      return { accepted, ...read };
     } catch (err) {
       this.o.metrics?.errors.inc();
       this.o.log?.warn({ event: "frequency_exchange_failed", err: (err as Error).message }, "frequency counts not exchanged with the other pods (Redis)");
-      return { accepted, counts: [] };
+      return { accepted, counts: [], cursor: unchanged() };
     }
   }
 
@@ -165,10 +199,10 @@ export class RedisFleetFrequency implements FleetFrequency {
     return last[0]?.[0] ?? "0-0";
   }
 
-  private async append(counts: readonly FrequencyCount[]): Promise<void> {
+  private async append(counts: readonly FrequencyCount[], own: string): Promise<void> {
     const r = await this.redis
       .multi()
-      .xadd(this.key, "MAXLEN", "~", MAX_STREAM_ENTRIES, "*", "i", this.instance, "c", encodeCounts(counts))
+      .xadd(this.key, "MAXLEN", "~", MAX_STREAM_ENTRIES, "*", "i", own, "c", encodeCounts(counts))
       .pexpire(this.key, STREAM_TTL_MS)
       .exec();
     const failed = r?.find(([err]) => err !== null);
@@ -176,21 +210,22 @@ export class RedisFleetFrequency implements FleetFrequency {
   }
 
   /**
-   * The other pods' counts after the cursor: whole entries only, up to MAX_ANSWER_COUNTS (an entry
-   * that would go over waits for the next exchange, unless it is the first). The cursor moves only
-   * when the whole read succeeded: a failed read hands nothing and loses nothing.
+   * The other pods' counts after `from` that are still in their windows: whole entries only, up to
+   * MAX_ANSWER_COUNTS (an entry that would go over waits for the next exchange, unless it is the
+   * first), and the position after them. A failed read throws: nothing handed, nothing moved.
    */
-  private async readOthers(): Promise<FrequencyCount[]> {
+  private async readOthers(from: string, own: string, nowMs = Date.now()): Promise<{ counts: FrequencyCount[]; cursor: string }> {
     const out: FrequencyCount[] = [];
-    let cursor = this.cursor!;
+    let cursor = from;
     let caughtUp = false;
     reads: for (let read = 0; read < READS_PER_EXCHANGE; read++) {
       const res = (await this.redis.xread("COUNT", READ_BATCH, "STREAMS", this.key, cursor)) as Array<[string, Array<[string, string[]]>]> | null;
       const entries = res?.[0]?.[1] ?? [];
       for (const [id, fields] of entries) {
         const f = fieldsOf(fields);
-        if (f.i !== this.instance && f.c !== undefined) {
-          const counts = decodeCounts(f.c);
+        if (f.i !== own && f.c !== undefined) {
+          // A count whose window has ended counts nothing on the filter: not worth the answer's room.
+          const counts = decodeCounts(f.c).filter((c) => c.atMs + c.windowS * 1000 > nowMs);
           if (out.length > 0 && out.length + counts.length > MAX_ANSWER_COUNTS) break reads;
           out.push(...counts);
         }
@@ -201,11 +236,10 @@ export class RedisFleetFrequency implements FleetFrequency {
         break;
       }
     }
-    this.cursor = cursor;
     // 0 when the stream was read to its end, else the age of the last entry handed.
     const ms = Number(cursor.split("-")[0]);
-    this.o.metrics?.lag.set(caughtUp || !(ms > 0) ? 0 : Math.max(0, Date.now() - ms) / 1000);
-    return out;
+    this.o.metrics?.lag.set(caughtUp || !(ms > 0) ? 0 : Math.max(0, nowMs - ms) / 1000);
+    return { counts: out, cursor };
   }
 
   async close(): Promise<void> {

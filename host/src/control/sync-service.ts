@@ -7,7 +7,7 @@ import { limitsOf, sameLimits, type BudgetLease, type BudgetSource, type Campaig
 import type { ModelRegistry } from "./model-registry.ts";
 import type { Logger } from "../log.ts";
 import type { LeasedOverrides } from "./fleet-overrides.ts";
-import { MAX_REPORT_COUNTS, parseFrequencyCount, type FleetFrequency, type FrequencyCount } from "./fleet-frequency.ts";
+import { MAX_REPORT_COUNTS, STREAM_CURSOR_RE, parseFrequencyCount, type FleetFrequency, type FrequencyCount } from "./fleet-frequency.ts";
 
 export interface SyncReportCampaign {
   id: string;
@@ -41,6 +41,8 @@ export interface SyncReport {
   campaigns: SyncReportCampaign[];
   /** Wins of frequency-capped campaigns this pod counted since its last report (fleet-frequency.ts); malformed ones dropped. */
   frequency_counts: FrequencyCount[];
+  /** The filter's position in the fleet's stream of counted wins ("" none yet); undefined from filters that keep none, or a malformed one. */
+  frequency_cursor: string | undefined;
 }
 
 export interface SyncAnswer {
@@ -49,6 +51,8 @@ export interface SyncAnswer {
   grants: Array<SyncGrant>;
   /** With a fleet store only: false when the report's counts were not stored (the filter sends them again). */
   frequency_accepted?: boolean;
+  /** With a fleet store, to filters that report one: the position after frequency_counts (sent before them: the filter stores it as it reads it). */
+  frequency_cursor?: string;
   /** With a fleet store only: the other pods' counted wins, as ["<key hex>", at ms, window s]. */
   frequency_counts?: Array<[string, number, number]>;
 }
@@ -161,13 +165,14 @@ export class SyncService {
     // instead of one command timeout per campaign in turn, past the filter's sync_timeout_ms.
     const leases = this.catalog.campaigns.map((c) => this.leaseOne(c, reported.get(c.id), report, nowMs, returning));
     // Alongside the leases: the exchange never throws (a failure is "not accepted").
-    const exchange = this.frequency?.exchange(report.frequency_counts);
+    const exchange = this.frequency?.exchange(report.frequency_counts, { cursor: report.frequency_cursor, tag: report.pod_tag });
     const grants = (await Promise.all(leases)).filter((g): g is SyncGrant => g !== null);
     if (returning) returning.syncs++;
     const answer: SyncAnswer = { config_version: this.catalog.version, model: this.models.announcement(), grants };
     if (exchange) {
       const fq = await exchange;
       answer.frequency_accepted = fq.accepted;
+      if (report.frequency_cursor !== undefined) answer.frequency_cursor = fq.cursor;
       answer.frequency_counts = fq.counts.map((c) => [c.key, c.atMs, c.windowS]);
     }
     return answer;
@@ -354,6 +359,7 @@ function parseReport(body: unknown): SyncReport {
     pod_tag: typeof b.pod_tag === "string" && /^[0-9a-f]{8}$/.test(b.pod_tag) ? b.pod_tag : undefined,
     utc_offset_minutes:
       typeof b.utc_offset_minutes === "number" && Number.isInteger(b.utc_offset_minutes) && Math.abs(b.utc_offset_minutes) <= 840 ? b.utc_offset_minutes : undefined,
+    frequency_cursor: typeof b.frequency_cursor === "string" && STREAM_CURSOR_RE.test(b.frequency_cursor) ? b.frequency_cursor : undefined,
     frequency_counts: (Array.isArray(b.frequency_counts) ? b.frequency_counts.slice(0, MAX_REPORT_COUNTS) : [])
       .map(parseFrequencyCount)
       .filter((c): c is FrequencyCount => c !== null),

@@ -13,8 +13,10 @@ import { deleteKeysStartingWith, freePort, sharedRedisPrefixes } from "../../hel
 
 const REDIS_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
-function counts(n: number, from = 0): FrequencyCount[] {
-  return Array.from({ length: n }, (_, i) => ({ key: (from + i + 1).toString(16).padStart(16, "0"), atMs: 1_765_000_000_000 + from + i, windowS: 3600 }));
+/** Counts made a minute before the tests started, in one-hour windows: live while the tests run. */
+const T0 = Date.now() - 60_000;
+function counts(n: number, from = 0, atMs = T0): FrequencyCount[] {
+  return Array.from({ length: n }, (_, i) => ({ key: (from + i + 1).toString(16).padStart(16, "0"), atMs: atMs + from + i, windowS: 3600 }));
 }
 
 describe("frequency counts: the report's parser and the stream's encoding", () => {
@@ -82,7 +84,9 @@ describe("frequency counts: hosts on one Redis stream", () => {
     onFreshStream(3, async ([a, b, c], prefix) => {
       // Each starts at the stream's end (its first exchange).
       await started(a, b, c);
-      assert.deepEqual(await a.exchange(counts(2)), { accepted: true, counts: [] }, "a does not get its own counts back");
+      const own = await a.exchange(counts(2));
+      assert.equal(own.accepted, true);
+      assert.deepEqual(own.counts, [], "a does not get its own counts back");
       assert.deepEqual((await b.exchange(counts(1, 10))).counts, counts(2));
       assert.deepEqual((await b.exchange([])).counts, [], "read once");
       assert.deepEqual((await c.exchange([])).counts, [...counts(2), ...counts(1, 10)], "c gets both, in order");
@@ -90,7 +94,7 @@ describe("frequency counts: hosts on one Redis stream", () => {
       assert.ok((await redis.client().pttl(frequencyStreamKey(prefix))) > 0, "the stream expires when nobody appends");
     }));
 
-  it("a host started later reads from the stream's end: counts made before it started are not handed to it", () =>
+  it("a host of a filter that keeps no position (older filters) starts at the stream's end: counts made before are not handed to it", () =>
     onFreshStream(2, async ([a, late]) => {
       await started(a);
       await a.exchange(counts(3));
@@ -98,6 +102,63 @@ describe("frequency counts: hosts on one Redis stream", () => {
       assert.deepEqual((await late.exchange([])).counts, []);
       await a.exchange(counts(1, 50));
       assert.deepEqual((await late.exchange([])).counts, counts(1, 50));
+    }));
+
+  it("a new pod (its filter reports no position yet) reads the stream from its start: the counts still in their windows, not its own", () =>
+    onFreshStream(2, async ([a, fresh]) => {
+      await started(a);
+      await a.exchange(counts(3)); // a's host: its filter keeps no position (tag: the host's id)
+      await a.exchange(counts(2, 10), { cursor: "", tag: "0000000a" }); // a filter that does
+      // Two hours old, in one-hour windows: they count nothing anywhere.
+      await a.exchange(counts(2, 20, Date.now() - 7_200_000), { cursor: "", tag: "0000000a" });
+      // An entry under the new pod's own tag (its previous host process, say): never handed to it.
+      await fresh.exchange(counts(1, 30), { cursor: "", tag: "0000000f" });
+      const first = await fresh.exchange([], { cursor: "", tag: "0000000f" });
+      assert.deepEqual(first.counts, [...counts(3), ...counts(2, 10)]);
+      assert.match(first.cursor, /^[0-9]+-[0-9]+$/);
+      // From the answered position on, only what came after.
+      assert.deepEqual((await fresh.exchange([], { cursor: first.cursor, tag: "0000000f" })).counts, []);
+      await a.exchange(counts(1, 40), { cursor: "", tag: "0000000a" });
+      const next = await fresh.exchange([], { cursor: first.cursor, tag: "0000000f" });
+      assert.deepEqual(next.counts, counts(1, 40));
+      // The position is the filter's: the host hands the same counts again to a report that
+      // carries the old one (an answer the filter never took: a timeout, a lost lead).
+      assert.deepEqual((await fresh.exchange([], { cursor: first.cursor, tag: "0000000f" })).counts, counts(1, 40));
+    }));
+
+  it("a host restarted while its Envoy runs resumes at its filter's position: nothing handed twice, nothing skipped, its pod's entries still its own", () =>
+    onFreshStream(3, async ([a, before, after]) => {
+      await started(a);
+      await a.exchange(counts(2), { cursor: "", tag: "0000000a" });
+      const pos = await before.exchange(counts(1, 100), { cursor: "", tag: "0000000b" });
+      assert.deepEqual(pos.counts, counts(2));
+      // The host process stops; meanwhile a counts more. The next process of pod b gets its
+      // filter's position and tag with the first report.
+      await before.close();
+      await a.exchange(counts(3, 10), { cursor: "", tag: "0000000a" });
+      const resumed = await after.exchange(counts(1, 200), { cursor: pos.cursor, tag: "0000000b" });
+      assert.deepEqual(resumed.counts, counts(3, 10), "a's counts since the position, not b's own (of either process)");
+      assert.deepEqual((await after.exchange([], { cursor: resumed.cursor, tag: "0000000b" })).counts, []);
+    }));
+
+  it("a new pod catches up with a long stream a page a sync, each count once, the position moving with the pages", () =>
+    onFreshStream(2, async ([a, fresh]) => {
+      await started(a);
+      // 300 reports of 10 counts: more entries than one exchange reads (16 × 64).
+      for (let r = 0; r < 300; r++) await a.exchange(counts(10, r * 10), { cursor: "", tag: "0000000a" });
+      const got: FrequencyCount[] = [];
+      let cursor = "";
+      let pages = 0;
+      for (;;) {
+        const x = await fresh.exchange([], { cursor, tag: "0000000f" });
+        if (x.counts.length === 0) break;
+        assert.ok(x.counts.length <= MAX_ANSWER_COUNTS);
+        got.push(...x.counts);
+        cursor = x.cursor;
+        pages++;
+      }
+      assert.deepEqual(got, counts(3000));
+      assert.equal(pages, 2, "2,048 counts, then the rest");
     }));
 
   it("pages a backlog: at most MAX_ANSWER_COUNTS a time, whole entries, nothing lost; the lag gauge shows the backlog", () =>
@@ -133,8 +194,9 @@ describe("frequency counts: hosts on one Redis stream", () => {
     const registry = new Registry();
     const down = new RedisFleetFrequency({ url: `redis://127.0.0.1:${port}`, keyPrefix: redis.fresh(), commandTimeoutMs: 200, metrics: new FleetFrequencyMetrics(registry) });
     try {
-      assert.deepEqual(await down.exchange(counts(2)), { accepted: false, counts: [] });
-      assert.match(await registry.getSingleMetricAsString("nexus_host_frequency_fleet_errors_total"), /errors_total 1/);
+      assert.deepEqual(await down.exchange(counts(2)), { accepted: false, counts: [], cursor: "0-0" });
+      assert.deepEqual(await down.exchange(counts(2), { cursor: "17-3", tag: "0000000a" }), { accepted: false, counts: [], cursor: "17-3" }, "the filter's position is answered unchanged");
+      assert.match(await registry.getSingleMetricAsString("nexus_host_frequency_fleet_errors_total"), /errors_total 2/);
     } finally {
       await down.close();
     }
