@@ -7,8 +7,11 @@ import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import {
   FleetFrequencyMetrics, MAX_ANSWER_COUNTS, RedisFleetFrequency, decodeCounts, encodeCounts, frequencyStreamKey, parseFrequencyCount,
-  type FrequencyCount,
+  type FrequencyCount, type FrequencyExchangeFrom, type FrequencyExchangeResult,
 } from "../../../host/src/control/fleet-frequency.ts";
+import { SyncService } from "../../../host/src/control/sync-service.ts";
+import { MemoryBudgetSource } from "../../../host/src/control/budget.ts";
+import { silentLogger } from "../../../host/src/log.ts";
 import { deleteKeysStartingWith, freePort, sharedRedisPrefixes } from "../../helpers/redis-server.ts";
 
 const REDIS_URL = process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -200,5 +203,48 @@ describe("frequency counts: hosts on one Redis stream", () => {
     } finally {
       await down.close();
     }
+  });
+});
+
+describe("frequency counts: the sync's position and tag", () => {
+  /** A sync service with no campaigns whose fleet store records what each exchange was given. */
+  function service(): { sync: SyncService; from: FrequencyExchangeFrom[] } {
+    const catalog = { campaigns: [], version: 1, json: "{}" } as unknown as ConstructorParameters<typeof SyncService>[1];
+    const models = { announcement: () => null, expectHashBits() {} } as unknown as ConstructorParameters<typeof SyncService>[2];
+    const sync = new SyncService("p", catalog, models, new MemoryBudgetSource({ leaseSeconds: 10, minSliceMicros: 1000 }), silentLogger());
+    const from: FrequencyExchangeFrom[] = [];
+    sync.frequency = {
+      async exchange(_c, f = {}): Promise<FrequencyExchangeResult> {
+        from.push(f);
+        return { accepted: true, counts: counts(1), cursor: "1765000000000-7" };
+      },
+      async close() {},
+    };
+    return { sync, from };
+  }
+
+  it("hands the filter's position and pod tag to the store, and answers the new position before the counts", async () => {
+    const { sync, from } = service();
+    const answer = await sync.sync({ vm: 1, config_version: 1, campaigns: [], pod_tag: "0a0b0c0d", frequency_cursor: "1764999999999-0" });
+    assert.deepEqual(from[0], { cursor: "1764999999999-0", tag: "0a0b0c0d" });
+    assert.equal(answer.frequency_cursor, "1765000000000-7");
+    const keys = Object.keys(answer);
+    assert.ok(keys.indexOf("frequency_cursor") < keys.indexOf("frequency_counts"), `the filter stores the position as it reads it, before the counts: ${keys.join(", ")}`);
+    assert.ok(JSON.stringify(answer).indexOf('"frequency_cursor"') < JSON.stringify(answer).indexOf('"frequency_counts"'));
+  });
+
+  it("a new pod's empty position is passed on; a malformed one, or none (older filters), is not, and gets no position back", async () => {
+    const { sync, from } = service();
+    await sync.sync({ vm: 1, campaigns: [], frequency_cursor: "" });
+    assert.equal(from[0]!.cursor, "");
+    for (const bad of ["12", "1-2-3", "x-1", 17, null, "1".repeat(21) + "-0"]) {
+      const answer = await sync.sync({ vm: 1, campaigns: [], frequency_cursor: bad });
+      assert.equal(from.at(-1)!.cursor, undefined, JSON.stringify(bad));
+      assert.equal(answer.frequency_cursor, undefined, JSON.stringify(bad));
+    }
+    const older = await sync.sync({ vm: 1, campaigns: [] });
+    assert.equal(from.at(-1)!.cursor, undefined);
+    assert.equal(older.frequency_cursor, undefined);
+    assert.deepEqual(older.frequency_counts, [[counts(1)[0]!.key, counts(1)[0]!.atMs, 3600]], "the counts still go to an older filter");
   });
 });
