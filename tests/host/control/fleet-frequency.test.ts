@@ -1,7 +1,9 @@
 // The hosts' stream of counted wins (host/src/control/fleet-frequency.ts) on the real Redis, under
-// test key prefixes: what one host appends the others read, never their own; a host reads from
-// the stream's end at its start; answers are paged; malformed counts are dropped; Redis down
-// refuses the report's counts (the filter resends them).
+// test key prefixes: what one host appends the others read, never their own; a pod reads from its
+// filter's position (a new pod from the stream's start, a restarted host where its filter is; an
+// older filter's host from the stream's end at its start); answers are paged; malformed counts are
+// dropped; Redis down refuses the report's counts (the filter resends them); the sync passes the
+// filter's position and tag on and answers the new position before the counts.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
