@@ -140,7 +140,17 @@ export interface RedisFleetFrequencyOptions {
   commandTimeoutMs: number;
   metrics?: FleetFrequencyMetrics;
   log?: Logger;
+  /**
+   * No further read of the stream once an exchange has read for this long (default
+   * READ_BUDGET_MS): a new pod catching up on large reports of ended windows must still answer
+   * its filter well within sync_timeout_ms, or the answer would be dropped and the same pages read
+   * again at every sync.
+   */
+  readBudgetMs?: number;
 }
+
+/** How long one exchange keeps reading the stream (RedisFleetFrequencyOptions.readBudgetMs). */
+const READ_BUDGET_MS = 250;
 
 export class RedisFleetFrequency implements FleetFrequency {
   private readonly redis: Redis;
@@ -218,7 +228,9 @@ export class RedisFleetFrequency implements FleetFrequency {
     const out: FrequencyCount[] = [];
     let cursor = from;
     let caughtUp = false;
+    const stopAt = Date.now() + (this.o.readBudgetMs ?? READ_BUDGET_MS);
     reads: for (let read = 0; read < READS_PER_EXCHANGE; read++) {
+      if (read > 0 && Date.now() >= stopAt) break;
       const res = (await this.redis.xread("COUNT", READ_BATCH, "STREAMS", this.key, cursor)) as Array<[string, Array<[string, string[]]>]> | null;
       const entries = res?.[0]?.[1] ?? [];
       for (const [id, fields] of entries) {

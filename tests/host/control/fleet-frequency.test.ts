@@ -166,6 +166,31 @@ describe("frequency counts: hosts on one Redis stream", () => {
       assert.equal(pages, 2, "2,048 counts, then the rest");
     }));
 
+  it("an exchange stops reading after its read budget: with none, one read of 64 reports a sync, the position moving with it", async () => {
+    const prefix = redis.fresh();
+    const a = host(prefix);
+    const slow = new RedisFleetFrequency({ url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 500, readBudgetMs: 0 });
+    try {
+      await started(a);
+      for (let r = 0; r < 150; r++) await a.exchange(counts(1, r), { cursor: "", tag: "0000000a" });
+      await started(slow);
+      const sizes: number[] = [];
+      const got: FrequencyCount[] = [];
+      let cursor = "";
+      for (let i = 0; i < 4; i++) {
+        const x = await slow.exchange([], { cursor, tag: "0000000f" });
+        sizes.push(x.counts.length);
+        got.push(...x.counts);
+        cursor = x.cursor;
+      }
+      assert.deepEqual(sizes, [64, 64, 22, 0]);
+      assert.deepEqual(got, counts(150));
+    } finally {
+      await Promise.all([a.close(), slow.close()]);
+      await deleteKeysStartingWith(redis.client(), `nexus:${prefix}:`);
+    }
+  });
+
   it("pages a backlog: at most MAX_ANSWER_COUNTS a time, whole entries, nothing lost; the lag gauge shows the backlog", () =>
     onFreshStream(2, async ([a, b], _prefix, [, registry]) => {
       await started(a, b);
