@@ -557,6 +557,9 @@ describe("BidRequest: wrong types (strict_types)", () => {
       withTop('"regs":{"ext":{"us_privacy":1}}'), "regs.ext.us_privacy: expected string",
       withTop('"regs":{"gpp_sid":[7,"8"]}'), "regs.gpp_sid[1]: expected integer",
       withTop('"regs":{"gpp":1}'), "regs.gpp: expected string",
+      withTop('"regs":{"gpp_sid":[-2]}'), "regs.gpp_sid[0]: out of range",
+      withTop('"regs":{"ext":{"gpp":7}}'), "regs.ext.gpp: expected string",
+      withTop('"regs":{"ext":{"gpp_sid":[-2]}}'), "regs.ext.gpp_sid[0]: out of range",
       withTop('"source":{"fd":3}'), "source.fd: out of range",
       withTop('"source":{"tid":1}'), "source.tid: expected string",
       withTop('"source":{"schain":[]}'), "source.schain: expected object",
@@ -635,6 +638,18 @@ describe("BidRequest: type slips read as meant (the default)", () => {
     expect(str(req.user.id)).toStrictEqual("-42");
     expect(str(req.segment(0).id)).toStrictEqual("7");
     expect(req.coercedValues).toBe(8);
+  });
+
+  it("reads regs.gpp_sid -1 (no section applies) and the 2.5 regs.ext.gpp and gpp_sid", () => {
+    expect(errorOf(withTop('"regs":{"gpp_sid":[-1]}'))).toStrictEqual("OK");
+    expect(req.regs.gppSid.get(0)).toBe(-1);
+    expect(errorOf(withTop('"regs":{"ext":{"gpp":"DBABL~BVVqqqqqCW","gpp_sid":[7]}}'))).toStrictEqual("OK");
+    expect(str(req.regs.effectiveGpp)).toStrictEqual("DBABL~BVVqqqqqCW");
+    expect(req.regs.effectiveGppSid.get(0)).toBe(7);
+    // The 2.6 string wins, with its own ids.
+    expect(errorOf(withTop('"regs":{"gpp":"DBABM~x","gpp_sid":[2],"ext":{"gpp":"DBABL~y","gpp_sid":[7]}}'))).toStrictEqual("OK");
+    expect(str(req.regs.effectiveGpp)).toStrictEqual("DBABM~x");
+    expect(req.regs.effectiveGppSid.get(0)).toBe(2);
   });
 
   it("reads a lone value where a list is expected as a list of one", () => {

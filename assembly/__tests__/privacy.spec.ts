@@ -1,10 +1,13 @@
-// The TCF v2 decoder (privacy/tcf.ts) on strings built here bit by bit, and
-// the personal-data decision (privacy/personal-data.ts) on parsed requests.
+// The TCF v2 decoder (privacy/tcf.ts) on strings built here bit by bit, the GPP
+// string (privacy/gpp.ts), and the personal-data decision (privacy/personal-data.ts)
+// on parsed requests.
 import { BidRequestParser } from "../core/openrtb/parse";
 import { BidRequest } from "../core/openrtb/request";
 import { TcfConsent } from "../core/privacy/tcf";
 import { PersonalData, PersonalDataPolicy, optedOutOfSale } from "../core/privacy/personal-data";
 import { Str } from "../core/bytes/str";
+import { GppString, GppVerdict } from "../core/privacy/gpp";
+import { IntList } from "../core/json/lists";
 
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -306,5 +309,151 @@ describe("PersonalDataPolicy.decide", () => {
     held = String.UTF8.encode("1YNY");
     s.set(changetype<usize>(held), 4);
     expect(optedOutOfSale(s)).toBe(false);
+  });
+});
+
+// ---- GPP (privacy/gpp.ts, gpp-us.ts) ---------------------------------------------
+// Strings built by tests/helpers/gpp.ts (an encoder written from the GPP specification, field by
+// field), printed once and kept here; the headers DBABM and DBACNY are the specification's own
+// examples (sections [2] and [2, 6]).
+const TC_EXAMPLE = "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"; // the GPP specification's TC string
+const USNAT_OK = "BVVqqqqqCW"; // version 1: every notice given, no opt-out, no child
+const USNAT_SALE = "BVVaqqqqCW"; // SaleOptOut 1
+const USNAT_SHARING = "BVVmqqqqCW"; // SharingOptOut 1
+const USNAT_TARGETED = "BVVpqqqqCW"; // TargetedAdvertisingOptOut 1
+const USNAT_CHILD_NO_CONSENT = "BVVqqqqqGW"; // KnownChild [0, 1]
+const USNAT_CHILD_CONSENT = "BVVqqqqqiW"; // KnownChild [2, 0]
+const USNAT_OK_BYTE_PADDED = "BVVqqqqqCWA"; // the same core padded to bytes, then sextets (11 characters)
+const USNAT_V2_OK = "CVVqqqqqqgJY"; // version 2 (70 bits)
+const USNAT_V2_CHILD = "CVVqqqqqqgZY"; // version 2, KnownChild [0, 0, 1]
+const USNAT_V1_WIDE = "BVVqqqqqqgJY"; // version 1 written with version 2's field widths (some encoders)
+const USCA_SALE = "BAYAAAAA"; // usca: SaleOptOut 1 (bit 12)
+const USCA_SHARING = "BAkAAAAA"; // usca: SharingOptOut 1 (bit 14)
+const USCA_OK = "BAoAAAAA";
+const USVA_TARGETED = "BAkAAAA"; // usva: TargetedAdvertisingOptOut 1 (bit 14)
+const USVA_OK = "BAoAAAA";
+const USVA_CHILD = "BAoAAIA"; // usva: KnownChild 2 (bit 32)
+const USIA_TARGETED = "BAJAAAA"; // usia: TargetedAdvertisingOptOut 1 (bit 16, after a sensitive-data notice)
+const USIA_OK = "BAKAAAA";
+
+const gpp = new GppString();
+const sids = new IntList(8);
+let gppBuf: ArrayBuffer = new ArrayBuffer(0);
+
+/** GppString.decide on `s` with the applicable ids `ids`. */
+function gppVerdict(s: string, ids: i32[] = []): i32 {
+  gppBuf = String.UTF8.encode(s);
+  const v = new Str();
+  v.set(changetype<usize>(gppBuf), gppBuf.byteLength);
+  sids.reset();
+  for (let i = 0; i < ids.length; i++) sids.add(ids[i]);
+  return gpp.decide(v, sids);
+}
+
+describe("GppString", () => {
+  it("reads the specification's headers: [2], [2, 6], [5, 6], and the older byte-padded forms", () => {
+    expect(gpp.parse(changetype<usize>((gppBuf = String.UTF8.encode("DBABM~" + TC_EXAMPLE))), gppBuf.byteLength)).toBe(true);
+    expect(gpp.count).toBe(1);
+    expect(gppVerdict("DBABM~" + TC_EXAMPLE)).toBe(GppVerdict.TCF);
+    expect(gppVerdict("DBABMA~" + TC_EXAMPLE)).toBe(GppVerdict.TCF);
+    expect(gppVerdict("DBACNY~" + TC_EXAMPLE + "~1YNN")).toBe(GppVerdict.TCF);
+    expect(gppVerdict("DBACNYA~" + TC_EXAMPLE + "~1YNN")).toBe(GppVerdict.TCF);
+    expect(gpp.count).toBe(2);
+    // [5, 6]: a group from 5, length 1. Section 5 (Canadian TCF) is not read: unreadable when it applies.
+    expect(gppVerdict("DBABjw~" + TC_EXAMPLE + "~1YNN", [6])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBABjw~" + TC_EXAMPLE + "~1YNN", [5])).toBe(GppVerdict.UNREADABLE);
+  });
+
+  it("hands the applicable TCF EU section's text to the TCF rule", () => {
+    expect(gppVerdict("DBACNY~" + TC_EXAMPLE + "~1YNN", [2])).toBe(GppVerdict.TCF);
+    expect(gpp.tcfLen).toBe(TC_EXAMPLE.length);
+    expect(String.UTF8.decodeUnsafe(gpp.tcfAt, gpp.tcfLen)).toBe(TC_EXAMPLE);
+    expect(gppVerdict("DBACNY~" + TC_EXAMPLE + "~1YNN", [6])).toBe(GppVerdict.ALLOWED);
+  });
+
+  it("reads uspv1's opt-out of sale", () => {
+    expect(gppVerdict("DBACNY~" + TC_EXAMPLE + "~1YYN", [6])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBACNY~" + TC_EXAMPLE + "~1NNN", [6])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBACNY~" + TC_EXAMPLE + "~1YY", [6])).toBe(GppVerdict.UNREADABLE);
+  });
+
+  it("reads usnat's opt-outs of sale, sharing and targeted advertising, a known child and GPC", () => {
+    expect(gppVerdict("DBABL~" + USNAT_OK)).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBABL~" + USNAT_OK, [7])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBABL~" + USNAT_SALE, [7])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBABL~" + USNAT_SHARING, [7])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBABL~" + USNAT_TARGETED, [7])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBABL~" + USNAT_CHILD_NO_CONSENT, [7])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBABL~" + USNAT_CHILD_CONSENT, [7])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBABL~" + USNAT_OK + ".Y", [7])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBABL~" + USNAT_OK + ".Q", [7])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBABLA~" + USNAT_OK_BYTE_PADDED + ".QA", [7])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBABLA~" + USNAT_OK_BYTE_PADDED + ".YA", [7])).toBe(GppVerdict.US_OPT_OUT);
+  });
+
+  it("tells usnat version 2 by its version, and version 1 written with version 2's widths by its length", () => {
+    expect(gppVerdict("DBABL~" + USNAT_V2_OK, [7])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBABL~" + USNAT_V2_CHILD, [7])).toBe(GppVerdict.US_OPT_OUT);
+    // Read with version 1's offsets, its child field would be sensitive-data values (2: a child).
+    expect(gppVerdict("DBABL~" + USNAT_V1_WIDE, [7])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBABL~" + "DVVqqqqqCW", [7])).toBe(GppVerdict.UNREADABLE); // version 3
+  });
+
+  it("reads each state section at its own offsets", () => {
+    // [7, 8]: usnat and usca.
+    expect(gppVerdict("DBACLY~" + USNAT_OK + "~" + USCA_SALE, [8])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBACLY~" + USNAT_OK + "~" + USCA_SHARING, [8])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBACLY~" + USNAT_OK + "~" + USCA_OK, [8])).toBe(GppVerdict.ALLOWED);
+    // Only the applicable section counts; without gpp_sid every section does.
+    expect(gppVerdict("DBACLY~" + USNAT_OK + "~" + USCA_SALE, [7])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBACLY~" + USNAT_OK + "~" + USCA_SALE)).toBe(GppVerdict.US_OPT_OUT);
+    // usva (9) alone: header [9] built the same way.
+    expect(gppVerdict("DBABRg~" + USVA_TARGETED, [9])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBABRg~" + USVA_OK, [9])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBABRg~" + USVA_CHILD, [9])).toBe(GppVerdict.US_OPT_OUT);
+    // usia (18): the opt-outs two bits later.
+    expect(gppVerdict("DBABCw~" + USIA_TARGETED, [18])).toBe(GppVerdict.US_OPT_OUT);
+    expect(gppVerdict("DBABCw~" + USIA_OK, [18])).toBe(GppVerdict.ALLOWED);
+  });
+
+  it("reads what cannot be read as no: a missing, unknown, short or malformed section, a bad header", () => {
+    expect(gppVerdict("DBABL~" + USNAT_OK, [8])).toBe(GppVerdict.UNREADABLE); // usca applies, not in the string
+    expect(gppVerdict("", [7])).toBe(GppVerdict.UNREADABLE); // applies, no string
+    expect(gppVerdict("DBABL~" + USNAT_OK.slice(0, 3), [7])).toBe(GppVerdict.UNREADABLE); // short
+    expect(gppVerdict("DBABL~" + USNAT_OK + "!", [7])).toBe(GppVerdict.UNREADABLE);
+    expect(gppVerdict("DBABL~", [7])).toBe(GppVerdict.UNREADABLE);
+    expect(gppVerdict("DBABL", [7])).toBe(GppVerdict.UNREADABLE); // fewer sections than ids
+    expect(gppVerdict("DBABL~" + USNAT_OK + "~" + USNAT_OK)).toBe(GppVerdict.UNREADABLE); // more
+    expect(gppVerdict("CBABL~" + USNAT_OK)).toBe(GppVerdict.UNREADABLE); // type 2
+    expect(gppVerdict("DCABL~" + USNAT_OK)).toBe(GppVerdict.UNREADABLE); // version 2
+    expect(gppVerdict("DBA")).toBe(GppVerdict.UNREADABLE);
+    expect(gppVerdict("DBAA", [2])).toBe(GppVerdict.UNREADABLE); // no section ids
+    expect(gppVerdict("not gpp")).toBe(GppVerdict.UNREADABLE);
+  });
+
+  it("no string and no applicable section is no signal; -1, the header and signal integrity sections apply nothing", () => {
+    expect(gppVerdict("")).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("", [-1])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("", [3, 4])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("DBABL~" + USNAT_SALE, [-1])).toBe(GppVerdict.ALLOWED);
+  });
+});
+
+describe("PersonalDataPolicy.decide with GPP", () => {
+  it("refuses personal data on an applicable opt-out, in regs.gpp (2.6) or regs.ext.gpp (2.5)", () => {
+    expect(decideWith('"regs":{"gpp":"DBABL~' + USNAT_SALE + '","gpp_sid":[7]}')).toBe(PersonalData.GPP);
+    expect(decideWith('"regs":{"ext":{"gpp":"DBABL~' + USNAT_SALE + '","gpp_sid":[7]}}')).toBe(PersonalData.GPP);
+    expect(decideWith('"regs":{"gpp":"DBABL~' + USNAT_OK + '","gpp_sid":[7]}')).toBe(PersonalData.ALLOWED);
+    // The 2.6 string is used with its own gpp_sid: the 2.5 one's ids do not apply to it.
+    expect(decideWith('"regs":{"gpp":"DBABL~' + USNAT_OK + '","ext":{"gpp":"DBABL~' + USNAT_SALE + '","gpp_sid":[7]}}')).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"regs":{"gpp_sid":[7]}')).toBe(PersonalData.GPP);
+    expect(decideWith('"regs":{"gpp_sid":[-1]}')).toBe(PersonalData.ALLOWED);
+  });
+
+  it("judges an applicable TCF EU section by the TCF rule", () => {
+    const s = "DBABM~" + GRANTED;
+    expect(decideWith('"regs":{"gpp":"' + s + '","gpp_sid":[2]}', 42)).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"regs":{"gpp":"' + s + '","gpp_sid":[2]}', 43)).toBe(PersonalData.GDPR_NO_CONSENT);
+    expect(decideWith('"regs":{"gpp":"DBABM~' + withoutPurpose(3) + '","gpp_sid":[2]}')).toBe(PersonalData.GDPR_NO_CONSENT);
   });
 });

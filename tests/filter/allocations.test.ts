@@ -10,6 +10,7 @@ import { AllocationCounter } from "../helpers/rtrace.ts";
 import { startSimBidder, type SimBidder } from "../helpers/sim-bidder.ts";
 import { FIXTURES, README_REQUEST } from "../helpers/bidder.ts";
 import { tcString } from "../helpers/tcf.ts";
+import { gppString, usnat } from "../helpers/gpp.ts";
 import { PACKAGE_ROOT } from "../../host/src/paths.ts";
 import type { HttpOutcome } from "../../host/src/proxy-wasm/types.ts";
 
@@ -44,6 +45,8 @@ const requests = {
   // Privacy signals: a TCF string decoded on the bid path (granted, range-encoded), and a contextual bid.
   consented: JSON.stringify({ ...JSON.parse(README_REQUEST), regs: { gdpr: 1 }, user: { consent: tcString({ ranges: [[1, 40], [77, 77]] }) + ".YAAAAAAAAAAAAAAAAAA" } }),
   contextual: JSON.stringify({ ...JSON.parse(README_REQUEST), regs: { coppa: 1, us_privacy: "1YYN" }, device: { lmt: 1, ua: "x", ip: "203.0.113.7" } }),
+  // GPP: a usnat section with GPC and a TCF EU section decoded on the bid path (both apply).
+  gpp: JSON.stringify({ ...JSON.parse(README_REQUEST), regs: { gpp: gppString([[2, tcString({ vendors: [77] })], [7, usnat({ gpc: false })]]), gpp_sid: [2, 7] } }),
 };
 
 describe("allocations on the warm path", () => {
@@ -60,6 +63,7 @@ describe("allocations on the warm path", () => {
         assert.equal(status(await sim.bid(requests.escaped)), 200);
         assert.equal(status(await sim.bid(requests.consented)), 200);
         assert.equal(status(await sim.bid(requests.contextual)), 200);
+        assert.equal(status(await sim.bid(requests.gpp)), 200);
         const nurl = nurls.shift()!;
         const win = await sim.get(new URL(nurl.replace("${AUCTION_PRICE}", "0.5")).pathname + new URL(nurl.replace("${AUCTION_PRICE}", "0.5")).search);
         assert.equal(status(win), 200);
@@ -69,9 +73,9 @@ describe("allocations on the warm path", () => {
     rt.counting = true;
     await run(200);
     rt.counting = false;
-    assert.equal(rt.allocations, 0, `${rt.allocations} allocations in 1600 warm requests`);
-    assert.equal(rt.frees, 0, `${rt.frees} frees in 1600 warm requests`);
-    assert.equal(rt.collections, 0, `${rt.collections} garbage collections in 1600 warm requests`);
+    assert.equal(rt.allocations, 0, `${rt.allocations} allocations in 1800 warm requests`);
+    assert.equal(rt.frees, 0, `${rt.frees} frees in 1800 warm requests`);
+    assert.equal(rt.collections, 0, `${rt.collections} garbage collections in 1800 warm requests`);
   });
 
   it("the tracing is live: a tick (cold path) does allocate", async () => {

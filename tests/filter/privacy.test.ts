@@ -1,5 +1,6 @@
 // Privacy signals over real HTTP: a request whose personal data may not be used
-// (COPPA, LMT, DNT, a US Privacy opt-out, GDPR without TCF consent) is priced
+// (COPPA, LMT, DNT, a US Privacy opt-out, GDPR without TCF consent, a GPP opt-out
+// or a GPP section that applies and cannot be read) is priced
 // on contextual features only. The test model puts weight on the request's
 // `ip=` and `tag=` buckets, so the personal price is well above the contextual
 // one; nexus_bid_contextual_total counts the contextual decisions. With
@@ -8,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { README_REQUEST, metricValue, post, startTestBidder } from "../helpers/bidder.ts";
 import { tcString } from "../helpers/tcf.ts";
+import { gppString, usnat } from "../helpers/gpp.ts";
 import type { Standalone } from "../../host/src/standalone.ts";
 
 const VENDOR = 77;
@@ -48,6 +50,13 @@ describe("privacy signals: contextual bidding", () => {
       ["GDPR without our vendor", { regs: { gdpr: 1 }, user: { ...base.user, consent: tcString({ vendors: [VENDOR + 1] }) } }],
       ["GDPR with a version 1 string", { regs: { ext: { gdpr: 1 } }, user: { ...base.user, ext: { consent: tcString({ version: 1, vendors: [VENDOR] }) } } }],
       ["GDPR with a truncated string", { regs: { gdpr: 1 }, user: { ...base.user, consent: tcString({ vendors: [VENDOR] }).slice(0, 30) } }],
+      ["GPP usnat opt-out of sale", { regs: { gpp: gppString([[7, usnat({ sale: 1 })]]), gpp_sid: [7] } }],
+      ["GPP usnat opt-out of targeted advertising (2.5 regs.ext)", { regs: { ext: { gpp: gppString([[7, usnat({ targeted: 1 })]]), gpp_sid: [7] } } }],
+      ["GPP usnat with GPC", { regs: { gpp: gppString([[7, usnat({ gpc: true })]]), gpp_sid: [7] } }],
+      ["GPP uspv1 opt-out", { regs: { gpp: gppString([[6, "1YYN"]]), gpp_sid: [6] } }],
+      ["GPP TCF EU section without purpose 4", { regs: { gpp: gppString([[2, tcString({ purposes: [1, 2, 3], vendors: [VENDOR] })]]), gpp_sid: [2] } }],
+      ["GPP section applies but is not sent", { regs: { gpp: gppString([[7, usnat()]]), gpp_sid: [8] } }],
+      ["GPP string that does not decode", { regs: { gpp: "DBAA", gpp_sid: [7] } }],
     ];
     for (const [name, extra] of cases) {
       assert.equal(await price(app, withSignals(extra)), contextual, name);
@@ -62,6 +71,10 @@ describe("privacy signals: contextual bidding", () => {
       ["signals that allow", { regs: { coppa: 0, gdpr: 0, us_privacy: "1YNN" }, ...deviceWith({ lmt: 0, dnt: 0 }) }],
       ["GDPR with consent for purposes and vendor (bitfield)", { regs: { gdpr: 1 }, user: { ...base.user, consent: tcString({ vendors: [3, VENDOR] }) } }],
       ["GDPR with consent in a range entry, extra segments", { regs: { gdpr: 1 }, user: { ...base.user, consent: tcString({ ranges: [[1, 100]] }) + ".YAAAAAAAAAAAAAAAAAA" } }],
+      ["GPP usnat without opt-outs, GPC false", { regs: { gpp: gppString([[7, usnat({ gpc: false })]]), gpp_sid: [7] } }],
+      ["GPP: only the applicable section counts", { regs: { gpp: gppString([[6, "1YYN"], [7, usnat()]]), gpp_sid: [7] } }],
+      ["GPP TCF EU section with consent", { regs: { gpp: gppString([[2, tcString({ vendors: [VENDOR] })]]), gpp_sid: [2] } }],
+      ["GPP gpp_sid -1 (no section applies)", { regs: { gpp: gppString([[7, usnat({ sale: 1 })]]), gpp_sid: [-1] } }],
     ];
     for (const [name, extra] of cases) {
       assert.equal(await price(app, withSignals(extra)), personal, name);

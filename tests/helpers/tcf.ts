@@ -15,7 +15,7 @@ export interface TcOptions {
 
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-class BitWriter {
+export class BitWriter {
   private readonly bits: number[] = [];
 
   put(value: number | bigint, n: number): void {

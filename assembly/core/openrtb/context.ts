@@ -218,8 +218,13 @@ export class Regs {
   readonly usPrivacy: Str = new Str();
   /** 2.5 regs.ext.us_privacy. */
   readonly extUsPrivacy: Str = new Str();
+  /** 2.6 regs.gpp: the Global Privacy Platform string. */
   readonly gpp: Str = new Str();
+  /** 2.6 regs.gpp_sid: the sections of it that apply (-1: none). */
   readonly gppSid: IntList = new IntList(MAX_INT_LIST);
+  /** 2.5 regs.ext.gpp and regs.ext.gpp_sid (the IAB's interim extension, as Prebid sends them). */
+  readonly extGpp: Str = new Str();
+  readonly extGppSid: IntList = new IntList(MAX_INT_LIST);
   /**
    * regs.ext.dsa.dsarequired (IAB DSA Transparency extension): 0 not required, 1 supported, 2
    * required (bids without bid.ext.dsa are refused), 3 required, the publisher is an online
@@ -239,6 +244,16 @@ export class Regs {
     return this.usPrivacy.len > 0 ? this.usPrivacy : this.extUsPrivacy;
   }
 
+  /** The GPP string: 2.6 regs.gpp, else 2.5 regs.ext.gpp. */
+  get effectiveGpp(): Str {
+    return this.gpp.len > 0 ? this.gpp : this.extGpp;
+  }
+
+  /** Its applicable sections: those sent with the string that is used. */
+  get effectiveGppSid(): IntList {
+    return this.gpp.len > 0 || this.extGpp.len == 0 ? this.gppSid : this.extGppSid;
+  }
+
   reset(): void {
     this.present = false;
     this.coppa = UNSET;
@@ -248,6 +263,8 @@ export class Regs {
     this.extUsPrivacy.clear();
     this.gpp.clear();
     this.gppSid.reset();
+    this.extGpp.clear();
+    this.extGppSid.reset();
     this.dsaRequired = UNSET;
     this.dsaPubRender = UNSET;
   }

@@ -28,7 +28,7 @@ const USER_EXT_FIELDS = new FieldTable(["consent"]);
 const DATA_FIELDS = new FieldTable(["id", "name", "segment"]);
 const SEGMENT_FIELDS = new FieldTable(["id", "name", "value"]);
 const REGS_FIELDS = new FieldTable(["coppa", "gdpr", "us_privacy", "gpp", "gpp_sid", "ext"]);
-const REGS_EXT_FIELDS = new FieldTable(["gdpr", "us_privacy", "dsa"]);
+const REGS_EXT_FIELDS = new FieldTable(["gdpr", "us_privacy", "dsa", "gpp", "gpp_sid"]);
 const DSA_FIELDS = new FieldTable(["dsarequired", "pubrender"]);
 const SOURCE_FIELDS = new FieldTable(["tid", "fd", "schain", "ext"]);
 const SOURCE_EXT_FIELDS = new FieldTable(["schain"]);
@@ -296,7 +296,8 @@ export function readRegs(f: FieldReader, r: Regs): bool {
       case 1: ok = f.readInt(0, 1); r.gdpr = <i32>f.intValue; break;
       case 2: ok = f.readString(r.usPrivacy, S); break;
       case 3: ok = f.readString(r.gpp, S); break;
-      case 4: ok = f.readIntList(r.gppSid, 0, I32_MAX); break;
+      // -1: "no section applies" (the GPP CMP API's applicableSections, which exchanges copy).
+      case 4: ok = f.readIntList(r.gppSid, -1, I32_MAX); break;
       case 5: ok = readRegsExt(f, r); break;
     }
     if (!ok) return false;
@@ -305,7 +306,7 @@ export function readRegs(f: FieldReader, r: Regs): bool {
   return k != FIELD_ERROR;
 }
 
-/** regs.ext: the 2.5 (IAB extension) gdpr and us_privacy, and the DSA Transparency extension. */
+/** regs.ext: the 2.5 (IAB extension) gdpr, us_privacy, gpp and gpp_sid, and the DSA Transparency extension. */
 function readRegsExt(f: FieldReader, r: Regs): bool {
   if (!f.beginObject()) return false;
   let k: i32;
@@ -315,6 +316,8 @@ function readRegsExt(f: FieldReader, r: Regs): bool {
       case 0: ok = f.readInt(0, 1); r.extGdpr = <i32>f.intValue; break;
       case 1: ok = f.readString(r.extUsPrivacy, S); break;
       case 2: ok = readDsa(f, r); break;
+      case 3: ok = f.readString(r.extGpp, S); break;
+      case 4: ok = f.readIntList(r.extGppSid, -1, I32_MAX); break;
     }
     if (!ok) return false;
     f.endField();

@@ -5,6 +5,7 @@
 import { BidRequest } from "../openrtb/request";
 import { Str } from "../bytes/str";
 import { TcfConsent } from "./tcf";
+import { GppString, GppVerdict } from "./gpp";
 
 /** Why personal data may not be used (the first signal that refuses it), or ALLOWED. */
 export namespace PersonalData {
@@ -19,6 +20,12 @@ export namespace PersonalData {
   export const US_PRIVACY_OPT_OUT: i32 = 4;
   /** GDPR applies and the TCF v2 string does not grant purposes 1, 3, 4 (and our vendor, when configured). */
   export const GDPR_NO_CONSENT: i32 = 5;
+  /**
+   * The GPP string (regs.gpp): an applicable US section says the user opted out of sale, sharing
+   * or targeted advertising, is a known child or sent GPC; or an applicable section cannot be
+   * read (gpp.ts). An applicable TCF EU section is judged as GDPR_NO_CONSENT.
+   */
+  export const GPP: i32 = 6;
 }
 
 /** Purposes a personalised ad needs: 1 store/access on a device, 3 create a profile, 4 select ads. */
@@ -29,6 +36,9 @@ export class PersonalDataPolicy {
   gdprVendorId: i32 = 0;
   /** The TC string of the last request decided under GDPR (reused). */
   readonly tcf: TcfConsent = new TcfConsent();
+  /** The GPP string of the last request that sent one (reused). */
+  readonly gpp: GppString = new GppString();
+  private readonly gppTcf: Str = new Str();
 
   /** PersonalData.ALLOWED, or the reason it is not. */
   decide(req: BidRequest): i32 {
@@ -38,6 +48,14 @@ export class PersonalDataPolicy {
     if (dev.present && dev.lmt == 1) return PersonalData.LMT;
     if (dev.present && dev.dnt == 1) return PersonalData.DNT;
     if (regs.present && optedOutOfSale(regs.effectiveUsPrivacy)) return PersonalData.US_PRIVACY_OPT_OUT;
+    if (regs.present) {
+      const v = this.gpp.decide(regs.effectiveGpp, regs.effectiveGppSid);
+      if (v == GppVerdict.US_OPT_OUT || v == GppVerdict.UNREADABLE) return PersonalData.GPP;
+      if (v == GppVerdict.TCF) {
+        this.gppTcf.set(this.gpp.tcfAt, this.gpp.tcfLen);
+        if (!this.consents(this.gppTcf)) return PersonalData.GDPR_NO_CONSENT;
+      }
+    }
     if (regs.present && regs.effectiveGdpr == 1 && !this.consents(req.user.present ? req.user.effectiveConsent : NO_CONSENT)) {
       return PersonalData.GDPR_NO_CONSENT;
     }

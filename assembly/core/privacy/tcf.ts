@@ -18,54 +18,7 @@
 // The segments after the first '.' (disclosed/allowed vendors, publisher TC)
 // are not read.
 
-/** Value of a base64url character, -1 if it is not one. */
-@inline function sextet(c: u32): i32 {
-  if (c >= 0x41 && c <= 0x5a) return <i32>c - 0x41; // A-Z
-  if (c >= 0x61 && c <= 0x7a) return <i32>c - 0x61 + 26; // a-z
-  if (c >= 0x30 && c <= 0x39) return <i32>c - 0x30 + 52; // 0-9
-  if (c == 0x2d) return 62; // '-'
-  if (c == 0x5f) return 63; // '_'
-  return -1;
-}
-
-/** Big-endian bit reader over base64url characters already checked to be valid. */
-class Bits {
-  ptr: usize = 0;
-  /** Bits available (6 per character). */
-  size: i32 = 0;
-  pos: i32 = 0;
-  /** A read went past the end: every later read returns 0. */
-  short: bool = false;
-
-  bind(ptr: usize, chars: i32): void {
-    this.ptr = ptr;
-    this.size = chars * 6;
-    this.pos = 0;
-    this.short = false;
-  }
-
-  @inline bitAt(i: i32): u32 {
-    const v = sextet(<u32>load<u8>(this.ptr + <usize>(i / 6)));
-    return (<u32>v >> <u32>(5 - i % 6)) & 1;
-  }
-
-  /** The next n bits (n ≤ 36) as an unsigned number. */
-  read(n: i32): u64 {
-    if (this.short || this.pos + n > this.size) {
-      this.short = true;
-      return 0;
-    }
-    let v: u64 = 0;
-    for (let i = 0; i < n; i++) v = (v << 1) | <u64>this.bitAt(this.pos + i);
-    this.pos += n;
-    return v;
-  }
-
-  @inline skip(n: i32): void {
-    if (this.pos + n > this.size) this.short = true;
-    else this.pos += n;
-  }
-}
+import { Bits, sextet } from "./base64url-bits";
 
 export class TcfConsent {
   /** The core string decoded completely and is version 2; every field below is meaningful only then. */

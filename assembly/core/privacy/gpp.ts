@@ -1,0 +1,188 @@
+// IAB Global Privacy Platform string (regs.gpp, OpenRTB 2.6; regs.ext.gpp in 2.5) and the
+// sections that apply (regs.gpp_sid): whether they let this request's personal data be used.
+// Read straight from the request body, nothing allocated. As for the TC string, the exchange's
+// string is not ours to validate: what cannot be read is read as "no", never as an error.
+//
+// String (IAB GPP "Consent String Specification"): base64url sections joined by '~', the header
+// first; a section's sub-sections joined by '.'. Header: Type 6 (= 3) · Version 6 (= 1) ·
+// section ids as Range(Fibonacci): Count 12, then per item IsARange 1 · offset from the last id
+// seen (Fibonacci) · [range: end − start (Fibonacci)]. The sections follow in the header's order.
+//
+// What applies: the ids in regs.gpp_sid, or, without it, every section of the string. Each
+// applicable section must say yes:
+//   - 2 tcfeuv2: the TC string, by the TCF rule (tcf.ts, via personal-data.ts);
+//   - 6 uspv1: the US Privacy string ("1YNN"), not opted out of sale;
+//   - the US sections (usnat and the states, gpp-us.ts): no opt-out of sale, sharing or targeted
+//     advertising, no known child, and no Global Privacy Control signal (GPC sub-section);
+//   - any other id, an id the string does not carry, or a section that does not decode: no.
+import { Bits, readFibonacci, sextet } from "./base64url-bits";
+import { IntList } from "../json/lists";
+import { Str } from "../bytes/str";
+import { UsSection, usSectionLayout } from "./gpp-us";
+
+/** What the GPP string says of personal data (the first applicable section that refuses it). */
+export namespace GppVerdict {
+  export const ALLOWED: i32 = 0;
+  /** A US section (or uspv1): the user opted out of sale, sharing or targeted advertising, is a known child, or sent GPC. */
+  export const US_OPT_OUT: i32 = 1;
+  /** An applicable section the string does not carry, cannot be decoded, or this bidder does not read. */
+  export const UNREADABLE: i32 = 2;
+  /** Section 2 applies: its TC string is to be judged by the TCF rule (GppString.tcfAt/tcfLen). */
+  export const TCF: i32 = 3;
+}
+
+/** Sections of one string kept at most (a string with more is unreadable). */
+const MAX_SECTIONS: i32 = 32;
+const SECTION_TCF_EU_V2: i32 = 2;
+const SECTION_USP_V1: i32 = 6;
+
+export class GppString {
+  /** Sections in the string, in order: id, and the section's text [at, at + len). */
+  count: i32 = 0;
+  private readonly ids: StaticArray<i32> = new StaticArray<i32>(MAX_SECTIONS);
+  private readonly at: StaticArray<i32> = new StaticArray<i32>(MAX_SECTIONS);
+  private readonly len: StaticArray<i32> = new StaticArray<i32>(MAX_SECTIONS);
+  private ptr: usize = 0;
+  private readonly bits: Bits = new Bits();
+  private readonly layout: UsSection = new UsSection();
+  /** With the TCF verdict: the applicable tcfeuv2 section's text. */
+  tcfAt: usize = 0;
+  tcfLen: i32 = 0;
+
+  /**
+   * GppVerdict for the string `s` and the applicable ids `sids` (none: every section of the
+   * string). No string and no applicable id: ALLOWED (no GPP signal). No string but applicable
+   * ids: UNREADABLE (the exchange says a section applies and does not send it).
+   */
+  decide(s: Str, sids: IntList): i32 {
+    this.tcfAt = 0;
+    this.tcfLen = 0;
+    if (s.len == 0 && !appliesAny(sids)) return GppVerdict.ALLOWED;
+    if (!this.parse(s.ptr, s.len) || sids.truncated) return GppVerdict.UNREADABLE;
+    let tcf = false;
+    const n = sids.count > 0 ? sids.count : this.count;
+    for (let i = 0; i < n; i++) {
+      const id = sids.count > 0 ? sids.get(i) : unchecked(this.ids[i]);
+      // -1: no section applies (the CMP API's value); the header (3) and signal integrity (4)
+      // sections "do not need to be included" (OpenRTB 2.6).
+      if (id < 1 || id == 3 || id == 4) continue;
+      const k = this.indexOf(id);
+      if (k < 0) return GppVerdict.UNREADABLE;
+      const p = this.ptr + <usize>unchecked(this.at[k]);
+      const l = unchecked(this.len[k]);
+      if (id == SECTION_TCF_EU_V2) {
+        this.tcfAt = p;
+        this.tcfLen = l;
+        tcf = true;
+        continue;
+      }
+      const v = id == SECTION_USP_V1 ? uspVerdict(p, l) : this.usVerdict(id, p, l);
+      if (v != GppVerdict.ALLOWED) return v;
+    }
+    return tcf ? GppVerdict.TCF : GppVerdict.ALLOWED;
+  }
+
+  /** Index of section `id` in the string, -1 when it has none. */
+  private indexOf(id: i32): i32 {
+    for (let k = 0; k < this.count; k++) if (unchecked(this.ids[k]) == id) return k;
+    return -1;
+  }
+
+  /** Reads the header and splits the sections; false when the string is not a GPP string this reads. */
+  parse(ptr: usize, len: i32): bool {
+    this.count = 0;
+    this.ptr = ptr;
+    let h = 0;
+    while (h < len && load<u8>(ptr + <usize>h) != 0x7e) {
+      if (sextet(<u32>load<u8>(ptr + <usize>h)) < 0) return false;
+      h++;
+    }
+    const b = this.bits;
+    b.bind(ptr, h);
+    if (b.read(6) != 3 || b.read(6) != 1) return false;
+    const items = <i32>b.read(12);
+    let last = 0;
+    let n = 0;
+    for (let i = 0; i < items; i++) {
+      const isRange = b.read(1) != 0;
+      const start = last + readFibonacci(b);
+      const end = isRange ? start + readFibonacci(b) : start;
+      if (b.short || end - start >= MAX_SECTIONS || n + end - start + 1 > MAX_SECTIONS) return false;
+      for (let id = start; id <= end; id++) unchecked((this.ids[n++] = id));
+      last = end;
+    }
+    if (b.short || n == 0) return false;
+    // The sections, one per id, in the header's order.
+    let p = h;
+    for (let k = 0; k < n; k++) {
+      if (p >= len) return false; // fewer sections than ids
+      p++; // the '~'
+      const start = p;
+      while (p < len && load<u8>(ptr + <usize>p) != 0x7e) p++;
+      unchecked((this.at[k] = start));
+      unchecked((this.len[k] = p - start));
+    }
+    if (p != len) return false; // more sections than ids
+    this.count = n;
+    return true;
+  }
+
+  /** A US section: its core segment's opt-outs and child consents, then a GPC sub-section. */
+  private usVerdict(id: i32, ptr: usize, len: i32): i32 {
+    const l = this.layout;
+    let core = 0;
+    while (core < len && load<u8>(ptr + <usize>core) != 0x2e) core++;
+    const b = this.bits;
+    if (!validChars(ptr, core)) return GppVerdict.UNREADABLE;
+    b.bind(ptr, core);
+    if (!usSectionLayout(id, <i32>b.read(6), b.size, l) || b.short) return GppVerdict.UNREADABLE;
+    if (b.size < l.bits) return GppVerdict.UNREADABLE;
+    if (optedOut(b, l.saleOptOut) || optedOut(b, l.sharingOptOut) || optedOut(b, l.targetedOptOut)) return GppVerdict.US_OPT_OUT;
+    // A known child (any value but "not applicable": gpp-us.ts).
+    for (let i = 0; i < l.childCount; i++) if (readAt(b, l.childAt + 2 * i) != 0) return GppVerdict.US_OPT_OUT;
+    // Sub-sections: SubsectionType 2 (1 = GPC) · Gpc 1.
+    let p = core;
+    while (p < len) {
+      const start = ++p;
+      while (p < len && load<u8>(ptr + <usize>p) != 0x2e) p++;
+      if (!validChars(ptr + <usize>start, p - start)) return GppVerdict.UNREADABLE;
+      b.bind(ptr + <usize>start, p - start);
+      const type = <i32>b.read(2);
+      if (type == 1 && l.hasGpc && b.read(1) == 1 && !b.short) return GppVerdict.US_OPT_OUT;
+    }
+    return GppVerdict.ALLOWED;
+  }
+}
+
+/** Whether gpp_sid names a section that applies (not only -1, the header or signal integrity). */
+function appliesAny(sids: IntList): bool {
+  for (let i = 0; i < sids.count; i++) {
+    const id = sids.get(i);
+    if (id >= 1 && id != 3 && id != 4) return true;
+  }
+  return false;
+}
+
+/** uspv1: the plain US Privacy string ("1YNN"); 'Y' third: opted out of sale. */
+function uspVerdict(ptr: usize, len: i32): i32 {
+  if (len != 4 || load<u8>(ptr) != 0x31) return GppVerdict.UNREADABLE;
+  const c = load<u8>(ptr + 2);
+  return c == 0x59 || c == 0x79 ? GppVerdict.US_OPT_OUT : GppVerdict.ALLOWED;
+}
+
+function validChars(ptr: usize, len: i32): bool {
+  if (len == 0) return false;
+  for (let i = 0; i < len; i++) if (sextet(<u32>load<u8>(ptr + <usize>i)) < 0) return false;
+  return true;
+}
+
+/** The 2-bit field at `offset` (-1: the section has no such field). */
+function readAt(b: Bits, offset: i32): i32 {
+  b.pos = offset;
+  return <i32>b.read(2);
+}
+
+/** An opt-out field (2 bits; -1: none in this section) reads 1, "Opted Out". */
+function optedOut(b: Bits, offset: i32): bool {
+  return offset >= 0 && readAt(b, offset) == 1;
+}
