@@ -429,6 +429,9 @@ describe("GppString", () => {
     expect(gppVerdict("DBA")).toBe(GppVerdict.UNREADABLE);
     expect(gppVerdict("DBAA", [2])).toBe(GppVerdict.UNREADABLE); // no section ids
     expect(gppVerdict("not gpp")).toBe(GppVerdict.UNREADABLE);
+    // Ids 7 and 7 + 2,147,483,644, a sum that would wrap to a negative id (which applies nothing,
+    // leaving usnat to decide alone): a header of such ids does not decode.
+    expect(gppVerdict("DBACLIiKQSIRG~" + USNAT_OK + "~" + USNAT_OK)).toBe(GppVerdict.UNREADABLE);
   });
 
   it("no string and no applicable section is no signal; -1, the header and signal integrity sections apply nothing", () => {

@@ -33,6 +33,8 @@ export namespace GppVerdict {
 
 /** Sections of one string kept at most (a string with more is unreadable). */
 const MAX_SECTIONS: i32 = 32;
+/** The largest section id read from a header (larger: unreadable; also keeps the sums in range). */
+const MAX_SECTION_ID: i32 = 1023;
 const SECTION_TCF_EU_V2: i32 = 2;
 const SECTION_USP_V1: i32 = 6;
 
@@ -107,7 +109,8 @@ export class GppString {
       const isRange = b.read(1) != 0;
       const start = last + readFibonacci(b);
       const end = isRange ? start + readFibonacci(b) : start;
-      if (b.short || end - start >= MAX_SECTIONS || n + end - start + 1 > MAX_SECTIONS) return false;
+      // Ids are small (the registry is at 27): a larger one is a string this does not read.
+      if (b.short || start < 1 || end < start || end > MAX_SECTION_ID || n + end - start + 1 > MAX_SECTIONS) return false;
       for (let id = start; id <= end; id++) unchecked((this.ids[n++] = id));
       last = end;
     }
