@@ -77,3 +77,18 @@ function fail(b: Bits): i32 {
   b.short = true;
   return 0;
 }
+
+/**
+ * How many characters of ptr[0..len) come before the first `stop` byte (or the end), or -1 when
+ * one of them is not base64url.
+ */
+export function base64urlRun(ptr: usize, len: i32, stop: u8): i32 {
+  let n = 0;
+  while (n < len) {
+    const c = load<u8>(ptr + <usize>n);
+    if (c == stop) break;
+    if (sextet(<u32>c) < 0) return -1;
+    n++;
+  }
+  return n;
+}

@@ -15,7 +15,7 @@
 //   - the US sections (usnat and the states, gpp-us.ts): no opt-out of sale, sharing or targeted
 //     advertising, no known child, and no Global Privacy Control signal (GPC sub-section);
 //   - any other id, an id the string does not carry, or a section that does not decode: no.
-import { Bits, readFibonacci, sextet } from "./base64url-bits";
+import { Bits, base64urlRun, readFibonacci } from "./base64url-bits";
 import { IntList } from "../json/lists";
 import { Str } from "../bytes/str";
 import { UsSection, usSectionLayout } from "./gpp-us";
@@ -94,11 +94,8 @@ export class GppString {
   parse(ptr: usize, len: i32): bool {
     this.count = 0;
     this.ptr = ptr;
-    let h = 0;
-    while (h < len && load<u8>(ptr + <usize>h) != 0x7e) {
-      if (sextet(<u32>load<u8>(ptr + <usize>h)) < 0) return false;
-      h++;
-    }
+    const h = base64urlRun(ptr, len, 0x7e); // the header, up to the first '~'
+    if (h < 0) return false;
     const b = this.bits;
     b.bind(ptr, h);
     if (b.read(6) != 3 || b.read(6) != 1) return false;
@@ -133,10 +130,9 @@ export class GppString {
   /** A US section: its core segment's opt-outs and child consents, then a GPC sub-section. */
   private usVerdict(id: i32, ptr: usize, len: i32): i32 {
     const l = this.layout;
-    let core = 0;
-    while (core < len && load<u8>(ptr + <usize>core) != 0x2e) core++;
+    const core = base64urlRun(ptr, len, 0x2e);
+    if (core <= 0) return GppVerdict.UNREADABLE;
     const b = this.bits;
-    if (!validChars(ptr, core)) return GppVerdict.UNREADABLE;
     b.bind(ptr, core);
     if (!usSectionLayout(id, <i32>b.read(6), b.size, l) || b.short) return GppVerdict.UNREADABLE;
     if (b.size < l.bits) return GppVerdict.UNREADABLE;
@@ -144,14 +140,14 @@ export class GppString {
     // A known child (any value but "not applicable": gpp-us.ts).
     for (let i = 0; i < l.childCount; i++) if (readAt(b, l.childAt + 2 * i) != 0) return GppVerdict.US_OPT_OUT;
     // Sub-sections: SubsectionType 2 (1 = GPC) · Gpc 1.
-    let p = core;
-    while (p < len) {
-      const start = ++p;
-      while (p < len && load<u8>(ptr + <usize>p) != 0x2e) p++;
-      if (!validChars(ptr + <usize>start, p - start)) return GppVerdict.UNREADABLE;
-      b.bind(ptr + <usize>start, p - start);
+    for (let p = core; p < len; ) {
+      const start = p + 1; // after the '.'
+      const n = base64urlRun(ptr + <usize>start, len - start, 0x2e);
+      if (n <= 0) return GppVerdict.UNREADABLE;
+      b.bind(ptr + <usize>start, n);
       const type = <i32>b.read(2);
       if (type == 1 && l.hasGpc && b.read(1) == 1 && !b.short) return GppVerdict.US_OPT_OUT;
+      p = start + n;
     }
     return GppVerdict.ALLOWED;
   }
@@ -171,12 +167,6 @@ function uspVerdict(ptr: usize, len: i32): i32 {
   if (len != 4 || load<u8>(ptr) != 0x31) return GppVerdict.UNREADABLE;
   const c = load<u8>(ptr + 2);
   return c == 0x59 || c == 0x79 ? GppVerdict.US_OPT_OUT : GppVerdict.ALLOWED;
-}
-
-function validChars(ptr: usize, len: i32): bool {
-  if (len == 0) return false;
-  for (let i = 0; i < len; i++) if (sextet(<u32>load<u8>(ptr + <usize>i)) < 0) return false;
-  return true;
 }
 
 /** The 2-bit field at `offset` (-1: the section has no such field). */

@@ -18,7 +18,7 @@
 // The segments after the first '.' (disclosed/allowed vendors, publisher TC)
 // are not read.
 
-import { Bits, sextet } from "./base64url-bits";
+import { Bits, base64urlRun } from "./base64url-bits";
 
 export class TcfConsent {
   /** The core string decoded completely and is version 2; every field below is meaningful only then. */
@@ -59,11 +59,8 @@ export class TcfConsent {
    */
   decode(ptr: usize, len: i32, vendorId: i32): bool {
     this.clear();
-    let chars = 0;
-    while (chars < len && load<u8>(ptr + <usize>chars) != 0x2e) {
-      if (sextet(<u32>load<u8>(ptr + <usize>chars)) < 0) return false;
-      chars++;
-    }
+    const chars = base64urlRun(ptr, len, 0x2e); // the core segment, up to the first '.'
+    if (chars < 0) return false;
     const b = this.bits;
     b.bind(ptr, chars);
     this.version = <i32>b.read(6);
