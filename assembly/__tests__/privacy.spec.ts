@@ -439,6 +439,7 @@ describe("GppString", () => {
     expect(gppVerdict("", [-1])).toBe(GppVerdict.ALLOWED);
     expect(gppVerdict("", [3, 4])).toBe(GppVerdict.ALLOWED);
     expect(gppVerdict("DBABL~" + USNAT_SALE, [-1])).toBe(GppVerdict.ALLOWED);
+    expect(gppVerdict("not gpp", [-1])).toBe(GppVerdict.ALLOWED);
   });
 });
 

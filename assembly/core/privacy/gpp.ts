@@ -53,13 +53,15 @@ export class GppString {
 
   /**
    * GppVerdict for the string `s` and the applicable ids `sids` (none: every section of the
-   * string). No string and no applicable id: ALLOWED (no GPP signal). No string but applicable
-   * ids: UNREADABLE (the exchange says a section applies and does not send it).
+   * string). No string and no id, or only ids that apply nothing: ALLOWED (no GPP signal). No
+   * string but applicable ids: UNREADABLE (the exchange says a section applies and does not send it).
    */
   decide(s: Str, sids: IntList): i32 {
     this.tcfAt = 0;
     this.tcfLen = 0;
-    if (s.len == 0 && !appliesAny(sids)) return GppVerdict.ALLOWED;
+    // No GPP signal: neither a string nor an id, or ids of which none applies (-1 and the like),
+    // whatever the string.
+    if (sids.count > 0 ? !appliesAny(sids) : s.len == 0) return GppVerdict.ALLOWED;
     if (!this.parse(s.ptr, s.len) || sids.truncated) return GppVerdict.UNREADABLE;
     let tcf = false;
     const n = sids.count > 0 ? sids.count : this.count;
@@ -169,7 +171,7 @@ function uspVerdict(ptr: usize, len: i32): i32 {
   return c == 0x59 || c == 0x79 ? GppVerdict.US_OPT_OUT : GppVerdict.ALLOWED;
 }
 
-/** The 2-bit field at `offset` (-1: the section has no such field). */
+/** The 2-bit field at bit `offset` of the section's core. */
 function readAt(b: Bits, offset: i32): i32 {
   b.pos = offset;
   return <i32>b.read(2);
