@@ -445,12 +445,13 @@ describe("GppString", () => {
 
 describe("PersonalDataPolicy.decide with GPP", () => {
   it("refuses personal data on an applicable opt-out, in regs.gpp (2.6) or regs.ext.gpp (2.5)", () => {
-    expect(decideWith('"regs":{"gpp":"DBABL~' + USNAT_SALE + '","gpp_sid":[7]}')).toBe(PersonalData.GPP);
-    expect(decideWith('"regs":{"ext":{"gpp":"DBABL~' + USNAT_SALE + '","gpp_sid":[7]}}')).toBe(PersonalData.GPP);
+    expect(decideWith('"regs":{"gpp":"DBABL~' + USNAT_SALE + '","gpp_sid":[7]}')).toBe(PersonalData.GPP_OPT_OUT);
+    expect(decideWith('"regs":{"ext":{"gpp":"DBABL~' + USNAT_SALE + '","gpp_sid":[7]}}')).toBe(PersonalData.GPP_OPT_OUT);
     expect(decideWith('"regs":{"gpp":"DBABL~' + USNAT_OK + '","gpp_sid":[7]}')).toBe(PersonalData.ALLOWED);
     // The 2.6 string is used with its own gpp_sid: the 2.5 one's ids do not apply to it.
     expect(decideWith('"regs":{"gpp":"DBABL~' + USNAT_OK + '","ext":{"gpp":"DBABL~' + USNAT_SALE + '","gpp_sid":[7]}}')).toBe(PersonalData.ALLOWED);
-    expect(decideWith('"regs":{"gpp_sid":[7]}')).toBe(PersonalData.GPP);
+    expect(decideWith('"regs":{"gpp_sid":[7]}')).toBe(PersonalData.GPP_UNREADABLE);
+    expect(decideWith('"regs":{"gpp":"DBABL~' + USNAT_OK + '","gpp_sid":[8]}')).toBe(PersonalData.GPP_UNREADABLE);
     expect(decideWith('"regs":{"gpp_sid":[-1]}')).toBe(PersonalData.ALLOWED);
   });
 

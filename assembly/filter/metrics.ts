@@ -19,6 +19,8 @@ export class FilterMetrics {
   noBidByReason: StaticArray<u32> = new StaticArray<u32>(NoBid.COUNT);
   /** Bid requests valued without the user's personal data (privacy signals: contextual bidding). */
   contextual: u32 = 0;
+  /** Of those, the ones whose GPP signal could not be read (an exchange sending a broken string shows here). */
+  gppUnreadable: u32 = 0;
   reservations: u32 = 0;
   reservedMicros: u32 = 0;
   refunds: u32 = 0;
@@ -73,6 +75,7 @@ export class FilterMetrics {
       this.noBidByReason[r] = defineMetric(MetricType.COUNTER, "nexus_nobids_" + noBidName(r) + "_total");
     }
     this.contextual = defineMetric(MetricType.COUNTER, "nexus_bid_contextual_total");
+    this.gppUnreadable = defineMetric(MetricType.COUNTER, "nexus_bid_contextual_gpp_unreadable_total");
     this.reservations = defineMetric(MetricType.COUNTER, "nexus_reservations_total");
     this.reservedMicros = defineMetric(MetricType.COUNTER, "nexus_reserved_micros_total");
     this.refunds = defineMetric(MetricType.COUNTER, "nexus_refunds_total");

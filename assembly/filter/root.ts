@@ -13,6 +13,7 @@ import { BidRequest } from "../core/openrtb/request";
 import { LrModelPair } from "../core/model/lr-model";
 import { CampaignTable } from "../core/bidding/campaign";
 import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
+import { PersonalData } from "../core/privacy/personal-data";
 import { NoBid } from "../core/bidding/reasons";
 import { ParsedBidId, isTestBidId } from "../core/bidding/imp-bid";
 import { writeBidResponse, ReplySettings } from "../core/reply/bid-response";
@@ -282,6 +283,7 @@ export class NexusRoot extends RootContext {
     if (d.nativeInvalid > 0) metrics.add(metrics.nativeInvalid, d.nativeInvalid);
     // Valued without personal data (a COPPA no-bid was not valued at all).
     if (d.contextual && d.reason != NoBid.COPPA) metrics.inc(metrics.contextual);
+    if (d.personalData == PersonalData.GPP_UNREADABLE) metrics.inc(metrics.gppUnreadable);
     if (d.count == 0) {
       metrics.noBid(d.reason);
       replyNoBid(d.reason);

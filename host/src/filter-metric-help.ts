@@ -20,6 +20,7 @@ const HELP: Readonly<Record<string, string>> = {
   nexus_bid_requests_coerced_total: "Bid requests taken although a value had the wrong JSON type, read as meant (plugin strict_types refuses them).",
   nexus_too_large_total: "Bid requests refused as too large (HTTP 413).",
   nexus_bid_contextual_total: "Bid requests valued without the user's personal data (privacy signals).",
+  nexus_bid_contextual_gpp_unreadable_total: "Bid requests valued without personal data because their GPP string could not be read (an applicable section missing or undecodable).",
   nexus_reservations_total: "Budget reservations made by bids.",
   nexus_reserved_micros_total: "Micros reserved by bids, account currency.",
   nexus_refunds_total: "Reservations refunded (loss notice, timeout, expiry).",

@@ -58,10 +58,13 @@ describe("privacy signals: contextual bidding", () => {
       ["GPP section applies but is not sent", { regs: { gpp: gppString([[7, usnat()]]), gpp_sid: [8] } }],
       ["GPP string that does not decode", { regs: { gpp: "DBAA", gpp_sid: [7] } }],
     ];
+    const unreadable = await metricValue(app, "nexus_bid_contextual_gpp_unreadable_total");
     for (const [name, extra] of cases) {
       assert.equal(await price(app, withSignals(extra)), contextual, name);
     }
     assert.equal(await metricValue(app, "nexus_bid_contextual_total"), before + cases.length);
+    // The two GPP signals that could not be read (not the opt-outs) are counted apart.
+    assert.equal(await metricValue(app, "nexus_bid_contextual_gpp_unreadable_total"), unreadable + 2);
   });
 
   it("uses personal data when the signals allow it, and does not count it", async () => {

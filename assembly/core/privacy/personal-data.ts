@@ -22,10 +22,12 @@ export namespace PersonalData {
   export const GDPR_NO_CONSENT: i32 = 5;
   /**
    * The GPP string (regs.gpp): an applicable US section says the user opted out of sale, sharing
-   * or targeted advertising, is a known child or sent GPC; or an applicable section cannot be
-   * read (gpp.ts). An applicable TCF EU section is judged as GDPR_NO_CONSENT.
+   * or targeted advertising, is a known child or sent GPC (gpp.ts). An applicable TCF EU section
+   * is judged as GDPR_NO_CONSENT.
    */
-  export const GPP: i32 = 6;
+  export const GPP_OPT_OUT: i32 = 6;
+  /** The GPP signal cannot be read: an applicable section missing, undecodable or not read here (gpp.ts). */
+  export const GPP_UNREADABLE: i32 = 7;
 }
 
 /** Purposes a personalised ad needs: 1 store/access on a device, 3 create a profile, 4 select ads. */
@@ -50,7 +52,8 @@ export class PersonalDataPolicy {
     if (regs.present && optedOutOfSale(regs.effectiveUsPrivacy)) return PersonalData.US_PRIVACY_OPT_OUT;
     if (regs.present) {
       const v = this.gpp.decide(regs.effectiveGpp, regs.effectiveGppSid);
-      if (v == GppVerdict.US_OPT_OUT || v == GppVerdict.UNREADABLE) return PersonalData.GPP;
+      if (v == GppVerdict.US_OPT_OUT) return PersonalData.GPP_OPT_OUT;
+      if (v == GppVerdict.UNREADABLE) return PersonalData.GPP_UNREADABLE;
       if (v == GppVerdict.TCF) {
         this.gppTcf.set(this.gpp.tcfAt, this.gpp.tcfLen);
         if (!this.consents(this.gppTcf)) return PersonalData.GDPR_NO_CONSENT;
