@@ -101,6 +101,8 @@ export class DecisionEngine {
   private rng: u64 = 0x9e3779b97f4a7c15;
   /** Set by eligibleCreative(): a creative fit the impression but the exchange's rules refused it. */
   private fitRefused: bool = false;
+  /** Set by eligibleCreative() with a native creative: the request's assets it fills (nativeFill()). */
+  private nativeFilled: u32 = 0;
   /** The request's local hour and weekday for dayparting (set by decide(), on the clock it explains). */
   private hour: i32 = 0;
   private weekday: i32 = 0;
@@ -185,7 +187,10 @@ export class DecisionEngine {
       const filled = nativeFill(native, assets);
       if (filled == 0) continue;
       const video = fillsVideo(native, filled) ? assets.video : null;
-      if (!blocked(req, cr) && !nativeRefused(imp, cr) && (video === null || (!blocked(req, video) && !nativeRefused(imp, video)))) return cr;
+      if (!blocked(req, cr) && !nativeRefused(imp, cr) && (video === null || (!blocked(req, video) && !nativeRefused(imp, video)))) {
+        this.nativeFilled = filled;
+        return cr;
+      }
       this.fitRefused = true;
     }
     return null;
@@ -390,6 +395,7 @@ export class DecisionEngine {
     let bestFloor: i64 = 0;
     let bestDeal: Deal | null = null;
     let bestFrequencyKey: u64 = 0;
+    let bestNativeAssets: u32 = 0;
     let reason = NoBid.NO_MATCH;
     const deals = this.deals;
     for (let c = 0; c < table.size; c++) {
@@ -470,6 +476,7 @@ export class DecisionEngine {
         bestFloor = floor;
         bestDeal = deal;
         bestFrequencyKey = fkey;
+        bestNativeAssets = creative.isNative ? this.nativeFilled : 0;
       }
     }
     if (best === null) {
@@ -500,7 +507,7 @@ export class DecisionEngine {
     if (bestCreative !== null && bestCreative.isNative) {
       // What the markup answers, fixed now: this impression's document is the one last read.
       slot.native = this.native;
-      slot.nativeAssets = nativeFill(this.native!, bestCreative.native!);
+      slot.nativeAssets = bestNativeAssets;
     }
     slot.nonce = this.nextNonce();
     if (req.test == 1) {
