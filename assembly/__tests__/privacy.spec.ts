@@ -4,7 +4,8 @@
 import { BidRequestParser } from "../core/openrtb/parse";
 import { BidRequest } from "../core/openrtb/request";
 import { TcfConsent } from "../core/privacy/tcf";
-import { PersonalData, PersonalDataPolicy, optedOutOfSale } from "../core/privacy/personal-data";
+import { PersonalData, PersonalDataPolicy } from "../core/privacy/personal-data";
+import { optedOutOfSale } from "../core/privacy/us-privacy";
 import { Str } from "../core/bytes/str";
 import { GppString, GppVerdict } from "../core/privacy/gpp";
 import { IntList } from "../core/json/lists";
@@ -366,8 +367,8 @@ describe("GppString", () => {
 
   it("hands the applicable TCF EU section's text to the TCF rule", () => {
     expect(gppVerdict("DBACNY~" + TC_EXAMPLE + "~1YNN", [2])).toBe(GppVerdict.TCF);
-    expect(gpp.tcfLen).toBe(TC_EXAMPLE.length);
-    expect(String.UTF8.decodeUnsafe(gpp.tcfAt, gpp.tcfLen)).toBe(TC_EXAMPLE);
+    expect(gpp.tcf.len).toBe(TC_EXAMPLE.length);
+    expect(String.UTF8.decodeUnsafe(gpp.tcf.ptr, gpp.tcf.len)).toBe(TC_EXAMPLE);
     expect(gppVerdict("DBACNY~" + TC_EXAMPLE + "~1YNN", [6])).toBe(GppVerdict.ALLOWED);
   });
 

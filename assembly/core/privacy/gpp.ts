@@ -10,7 +10,7 @@
 //
 // What applies: the ids in regs.gpp_sid, or, without it, every section of the string. Each
 // applicable section must say yes:
-//   - 2 tcfeuv2: the TC string, by the TCF rule (tcf.ts, via personal-data.ts);
+//   - 2 tcfeuv2: the TC string, by the TCF rule (tcf.ts, via personal-data.ts: GppString.tcf);
 //   - 6 uspv1: the US Privacy string ("1YNN"), not opted out of sale;
 //   - the US sections (usnat and the states, gpp-us.ts): no opt-out of sale, sharing or targeted
 //     advertising, no known child, and no Global Privacy Control signal (GPC sub-section);
@@ -19,6 +19,7 @@ import { Bits, base64urlRun, readFibonacci } from "./base64url-bits";
 import { IntList } from "../json/lists";
 import { Str } from "../bytes/str";
 import { UsSection, usSectionLayout } from "./gpp-us";
+import { optedOutOfSale } from "./us-privacy";
 
 /** What the GPP string says of personal data (the first applicable section that refuses it). */
 export namespace GppVerdict {
@@ -27,7 +28,7 @@ export namespace GppVerdict {
   export const US_OPT_OUT: i32 = 1;
   /** An applicable section the string does not carry, cannot be decoded, or this bidder does not read. */
   export const UNREADABLE: i32 = 2;
-  /** Section 2 applies: its TC string is to be judged by the TCF rule (GppString.tcfAt/tcfLen). */
+  /** Section 2 applies: its TC string (GppString.tcf) is to be judged by the TCF rule. */
   export const TCF: i32 = 3;
 }
 
@@ -47,9 +48,10 @@ export class GppString {
   private ptr: usize = 0;
   private readonly bits: Bits = new Bits();
   private readonly layout: UsSection = new UsSection();
-  /** With the TCF verdict: the applicable tcfeuv2 section's text. */
-  tcfAt: usize = 0;
-  tcfLen: i32 = 0;
+  /** With the TCF verdict: the applicable tcfeuv2 section's text (a view of the string). */
+  readonly tcf: Str = new Str();
+  /** A uspv1 section's text (a view of the string). */
+  private readonly usp: Str = new Str();
 
   /**
    * GppVerdict for the string `s` and the applicable ids `sids` (none: every section of the
@@ -57,8 +59,7 @@ export class GppString {
    * string but applicable ids: UNREADABLE (the exchange says a section applies and does not send it).
    */
   decide(s: Str, sids: IntList): i32 {
-    this.tcfAt = 0;
-    this.tcfLen = 0;
+    this.tcf.clear();
     // No GPP signal: neither a string nor an id, or ids of which none applies (-1 and the like),
     // whatever the string.
     if (sids.count > 0 ? !appliesAny(sids) : s.len == 0) return GppVerdict.ALLOWED;
@@ -75,12 +76,15 @@ export class GppString {
       const p = this.ptr + <usize>unchecked(this.at[k]);
       const l = unchecked(this.len[k]);
       if (id == SECTION_TCF_EU_V2) {
-        this.tcfAt = p;
-        this.tcfLen = l;
+        this.tcf.set(p, l);
         tcf = true;
         continue;
       }
-      const v = id == SECTION_USP_V1 ? uspVerdict(p, l) : this.usVerdict(id, p, l);
+      let v: i32;
+      if (id == SECTION_USP_V1) {
+        this.usp.set(p, l);
+        v = uspVerdict(this.usp);
+      } else v = this.usVerdict(id, p, l);
       if (v != GppVerdict.ALLOWED) return v;
     }
     return tcf ? GppVerdict.TCF : GppVerdict.ALLOWED;
@@ -164,11 +168,10 @@ function appliesAny(sids: IntList): bool {
   return false;
 }
 
-/** uspv1: the plain US Privacy string ("1YNN"); 'Y' third: opted out of sale. */
-function uspVerdict(ptr: usize, len: i32): i32 {
-  if (len != 4 || load<u8>(ptr) != 0x31) return GppVerdict.UNREADABLE;
-  const c = load<u8>(ptr + 2);
-  return c == 0x59 || c == 0x79 ? GppVerdict.US_OPT_OUT : GppVerdict.ALLOWED;
+/** uspv1: the plain US Privacy string of version 1 ("1YNN"), read as regs.us_privacy is. */
+function uspVerdict(s: Str): i32 {
+  if (s.len != 4 || s.byteAt(0) != 0x31) return GppVerdict.UNREADABLE;
+  return optedOutOfSale(s) ? GppVerdict.US_OPT_OUT : GppVerdict.ALLOWED;
 }
 
 /** The 2-bit field at bit `offset` of the section's core. */

@@ -6,6 +6,7 @@ import { BidRequest } from "../openrtb/request";
 import { Str } from "../bytes/str";
 import { TcfConsent } from "./tcf";
 import { GppString, GppVerdict } from "./gpp";
+import { optedOutOfSale } from "./us-privacy";
 
 /** Why personal data may not be used (the first signal that refuses it), or ALLOWED. */
 export namespace PersonalData {
@@ -40,7 +41,6 @@ export class PersonalDataPolicy {
   readonly tcf: TcfConsent = new TcfConsent();
   /** The GPP string of the last request that sent one (reused). */
   readonly gpp: GppString = new GppString();
-  private readonly gppTcf: Str = new Str();
 
   /** PersonalData.ALLOWED, or the reason it is not. */
   decide(req: BidRequest): i32 {
@@ -54,10 +54,7 @@ export class PersonalDataPolicy {
       const v = this.gpp.decide(regs.effectiveGpp, regs.effectiveGppSid);
       if (v == GppVerdict.US_OPT_OUT) return PersonalData.GPP_OPT_OUT;
       if (v == GppVerdict.UNREADABLE) return PersonalData.GPP_UNREADABLE;
-      if (v == GppVerdict.TCF) {
-        this.gppTcf.set(this.gpp.tcfAt, this.gpp.tcfLen);
-        if (!this.consents(this.gppTcf)) return PersonalData.GDPR_NO_CONSENT;
-      }
+      if (v == GppVerdict.TCF && !this.consents(this.gpp.tcf)) return PersonalData.GDPR_NO_CONSENT;
     }
     if (regs.present && regs.effectiveGdpr == 1 && !this.consents(req.user.present ? req.user.effectiveConsent : NO_CONSENT)) {
       return PersonalData.GDPR_NO_CONSENT;
@@ -76,17 +73,6 @@ export class PersonalDataPolicy {
     if ((t.purposesConsent & REQUIRED_PURPOSES) != REQUIRED_PURPOSES) return false;
     return this.gdprVendorId == 0 || t.vendorConsent;
   }
-}
-
-/**
- * A US Privacy string ("1YNN": version, notice given, opted out of sale, LSPA) whose third
- * character says the user opted out of the sale of their data. Any case, any version: an
- * unknown version with a 'Y' there is still read as an opt-out (the safe reading).
- */
-export function optedOutOfSale(s: Str): bool {
-  if (s.len < 3) return false;
-  const c = s.byteAt(2);
-  return c == 0x59 || c == 0x79; // 'Y' / 'y'
 }
 
 const NO_CONSENT = new Str();
