@@ -4,6 +4,7 @@
 import { signedPct } from "./args.ts";
 import type { ReplaySummary, StrategyRun } from "./replay.ts";
 import { CURVE_SLICES, type SimResult } from "./replay-sim.ts";
+import { formatDifference } from "./replay-bootstrap.ts";
 
 const COLORS: Record<string, string> = { CONST: "#7f7f7f", RAND: "#bcbd22", LIN: "#1f77b4", ORTB: "#d62728", ORACLE: "#2ca02c", PLAN: "#000000" };
 
@@ -148,6 +149,12 @@ export function renderReplayReport(s: ReplaySummary): string {
   for (const x of f.ortbVsLin) findings.push(`ORTB vs LIN at 1/${x.k}: ${x.ortb} vs ${x.lin} clicks`);
   for (const p of f.pacing) {
     findings.push(`${p.strategy} 1/${p.k}: clicks ${p.unpacedClicks} unpaced → ${p.pacedClicks} paced (${signedPct(-p.clickLoss)}), pacing error ${p.unpacedPacingError.toFixed(2)} → ${p.pacedPacingError.toFixed(2)}`);
+  }
+  const bs = f.bootstrap;
+  if (bs) {
+    findings.push(`Block bootstrap: ${bs.resamples} resamples of the test set (${bs.blocks} blocks of ${bs.blockAuctions} consecutive auctions, drawn with replacement; seed ${bs.seed}); clicks B − A observed [95% interval], share of resamples with B ≥ A:`);
+    for (const x of bs.ortbVsLin) findings.push(`ORTB − LIN at 1/${x.k}${x.paced ? " paced" : ""}: ${esc(formatDifference(x.ortbMinusLin))}`);
+    for (const x of bs.pacing) findings.push(`${x.strategy} paced − unpaced over all budgets (${x.unpacedClicks} clicks unpaced): ${esc(formatDifference(x.pacedMinusUnpaced))}`);
   }
 
   return `<!doctype html>

@@ -14,6 +14,7 @@ import { NexusCore, type PidGainsConfig } from "./core.ts";
 import { ToolError, UsageError } from "./errors.ts";
 import { loadRawLogReplay, loadReplayFile, splitByTime, type LoadedReplay, type ReplayFormat } from "./replay-data.ts";
 import { renderReplayReport } from "./replay-report.ts";
+import { blockSize, bootstrapClicks, clickDifference, formatDifference, sumSeries, type BootstrapRun, type ClickDifference } from "./replay-bootstrap.ts";
 import {
   bidder, describeParams, DEFAULT_PACING, meanPctr, simulate, STRATEGIES, totalClicks, totalCost,
   type PacingSettings, type ReplayData, type SimResult, type StrategyName, type StrategyParams,
@@ -31,6 +32,7 @@ export * from "./replay-sim.ts";
 export * from "./replay-tune.ts";
 export { loadReplayFile, loadRawLogReplay, splitByTime } from "./replay-data.ts";
 export { renderReplayReport } from "./replay-report.ts";
+export * from "./replay-bootstrap.ts";
 
 export const DEFAULT_BUDGET_FRACTIONS = [2, 4, 8, 16, 32, 64];
 
@@ -54,6 +56,11 @@ export const REPLAY_USAGE = `usage: nexus-rtb replay (--train FILE --test FILE |
                       (spent by the end of the period), ORTB's c fitted to the win
                       rate, PID gains by pacing error (default); clicks: grid search
                       for the most clicks on train
+  --bootstrap N       also replay the runs tuned on train on N block resamples of the
+                      test set (default 0: off) and give each comparison (ORTB − LIN,
+                      paced − unpaced) a 95% interval: how much is the sample's luck
+  --bootstrap-blocks B
+                      blocks of consecutive test auctions a resample draws (default 100)
   --report FILE       write the HTML report (spend curves, clicks vs budget)
   --core FILE         compiled core to run (default build/nexus_core.wasm)
   --json              machine-readable results on stdout
@@ -113,7 +120,21 @@ export interface ReplaySummary {
     linOracleRatio16?: number;
     ortbVsLin: Array<{ k: number; ortb: number; lin: number }>;
     pacing: PacingFinding[];
+    /** With --bootstrap: the comparisons' intervals over block resamples of the test set. */
+    bootstrap?: BootstrapFindings;
   };
+}
+
+export interface BootstrapFindings {
+  resamples: number;
+  blocks: number;
+  /** Test auctions per block. */
+  blockAuctions: number;
+  seed: number;
+  /** ORTB − LIN clicks at each budget, unpaced and paced. */
+  ortbVsLin: Array<{ k: number; paced: boolean; ortbMinusLin: ClickDifference }>;
+  /** Per strategy, paced − unpaced clicks summed over the budgets (the pacing finding's reading). */
+  pacing: Array<{ strategy: StrategyName; unpacedClicks: number; pacedMinusUnpaced: ClickDifference }>;
 }
 
 function info(l: LoadedReplay, d: ReplayData = l.data): DataInfo {
@@ -129,6 +150,8 @@ export interface ReplayOptions {
   oracle: boolean;
   /** How parameters are chosen on train (default "budget"). */
   tuneRule?: TuneRule;
+  /** Block bootstrap of the test results (resamples 0 or absent: none). */
+  bootstrap?: { resamples: number; blocks: number };
 }
 
 /** Tunes on `train` and replays on `test` for every budget, strategy and pacing mode. */
@@ -195,7 +218,40 @@ export function runReplay(core: NexusCore, train: ReplayData, test: ReplayData, 
       findings.pacing.push(f);
     }
   }
+  if (o.bootstrap && o.bootstrap.resamples > 0) findings.bootstrap = bootstrapFindings(core, test, budgets, o, log);
   return { tuneRule: rule, steps: o.steps, budgets, findings };
+}
+
+/** Replays every tuned run on block resamples of the test set and sets intervals on the comparisons. */
+function bootstrapFindings(core: NexusCore, test: ReplayData, budgets: BudgetRun[], o: ReplayOptions, log: (m: string) => void): BootstrapFindings {
+  const { resamples, blocks } = o.bootstrap!;
+  const runs: StrategyRun[] = budgets.flatMap((b) => b.runs);
+  const kOf = new Map<StrategyRun, number>();
+  for (const b of budgets) for (const r of b.runs) kOf.set(r, b.k);
+  const specs: BootstrapRun[] = runs.map((r) => ({ k: kOf.get(r)!, strategy: r.strategy, paced: r.paced, params: r.params, ...(r.gains ? { gains: r.gains } : {}) }));
+  const clicks = bootstrapClicks(test, specs, { resamples, blocks, seed: o.seed, steps: o.steps }, core, (done) => log(`bootstrap: ${done}/${resamples} resamples`));
+  const series = (r: StrategyRun): Int32Array => clicks[runs.indexOf(r)]!;
+  const size = blockSize(test.n, blocks);
+  const out: BootstrapFindings = { resamples, blocks: Math.ceil(test.n / size), blockAuctions: size, seed: o.seed, ortbVsLin: [], pacing: [] };
+  for (const b of budgets) {
+    for (const paced of [false, true]) {
+      const ortb = b.runs.find((r) => r.strategy === "ORTB" && r.paced === paced);
+      const lin = b.runs.find((r) => r.strategy === "LIN" && r.paced === paced);
+      if (ortb && lin) out.ortbVsLin.push({ k: b.k, paced, ortbMinusLin: clickDifference(series(lin), series(ortb), ortb.test.clicks - lin.test.clicks) });
+    }
+  }
+  for (const s of o.strategies) {
+    const unpaced = runs.filter((r) => r.strategy === s && !r.paced);
+    const paced = runs.filter((r) => r.strategy === s && r.paced);
+    if (unpaced.length === 0 || unpaced.length !== paced.length) continue;
+    const total = (xs: StrategyRun[]): number => xs.reduce((acc, r) => acc + r.test.clicks, 0);
+    out.pacing.push({
+      strategy: s,
+      unpacedClicks: total(unpaced),
+      pacedMinusUnpaced: clickDifference(sumSeries(unpaced.map(series), resamples), sumSeries(paced.map(series), resamples), total(paced) - total(unpaced)),
+    });
+  }
+  return out;
 }
 
 // ---- text output ----------------------------------------------------------------
@@ -235,6 +291,12 @@ export function formatReplaySummary(s: ReplaySummary): string {
       out.push(`  ${p.strategy.padEnd(5)} 1/${String(p.k).padEnd(3)} ${p.unpacedClicks} → ${p.pacedClicks} (${signedPct(-p.clickLoss)}), error ${p.unpacedPacingError.toFixed(2)} → ${p.pacedPacingError.toFixed(2)}, 95% at ${p.unpacedSpent95At === undefined ? "never" : pct(p.unpacedSpent95At, 0)} → ${p.pacedSpent95At === undefined ? "never" : pct(p.pacedSpent95At, 0)}`);
     }
   }
+  const bs = f.bootstrap;
+  if (bs) {
+    out.push(`bootstrap: ${bs.resamples} resamples of the test set, each ${bs.blocks} blocks of ${bs.blockAuctions} consecutive auctions drawn with replacement (seed ${bs.seed}); clicks B − A observed [95% interval], share of resamples with B ≥ A`);
+    for (const x of bs.ortbVsLin) out.push(`  ORTB − LIN 1/${String(x.k).padEnd(3)} ${x.paced ? "paced  " : "unpaced"} ${formatDifference(x.ortbMinusLin)}`);
+    for (const x of bs.pacing) out.push(`  ${x.strategy.padEnd(5)} paced − unpaced, all budgets (${x.unpacedClicks} unpaced) ${formatDifference(x.pacedMinusUnpaced)}`);
+  }
   return `${out.join("\n")}\n`;
 }
 
@@ -255,6 +317,8 @@ export const REPLAY_OPTIONS = {
   steps: { type: "string" },
   seed: { type: "string" },
   tune: { type: "string" },
+  bootstrap: { type: "string" },
+  "bootstrap-blocks": { type: "string" },
   report: { type: "string" },
   core: { type: "string" },
   json: { type: "boolean" },
@@ -289,6 +353,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       seed: num(v, "seed", 1, { min: 0, integer: true }),
       oracle: true,
       tuneRule: choice(v, "tune", TUNE_RULES, "budget"),
+      bootstrap: { resamples: num(v, "bootstrap", 0, { min: 0, max: 100_000, integer: true }), blocks: num(v, "bootstrap-blocks", 100, { min: 2, max: 1_000_000, integer: true }) },
     };
     const json = flag(v, "json");
     const log = (m: string): void => {
