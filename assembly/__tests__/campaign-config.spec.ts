@@ -269,6 +269,27 @@ describe("campaign config: errors name the JSON path", () => {
     );
   });
 
+  it("supply-path seller rules: \"asi\" or \"asi:sid\" entries, asi lower-cased", () => {
+    const c = parse(one('"id":"c","targeting":{"schain_sellers_allow":["SSP.example","ex.example:pub:7"],"schain_sellers_block":["bad.example"]},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
+    expect(c.sellersAllow.size).toBe(2);
+    expect(c.sellersAllow.asi[0].toString()).toBe("ssp.example");
+    expect(c.sellersAllow.sid[0]).toBeNull();
+    expect(c.sellersAllow.asi[1].toString()).toBe("ex.example");
+    expect(c.sellersAllow.sid[1]!.toString()).toBe("pub:7"); // split at the first ':'
+    expect(c.sellersBlock.size).toBe(1);
+    const rule = (list: string): string =>
+      errorOf(one('"id":"c","targeting":{"schain_sellers_allow":' + list + '},"creatives":[{"crid":"a","w":300,"h":250}]'));
+    expect(rule('[""]')).toBe('campaigns[0].targeting.schain_sellers_allow[0]: expected "asi" or "asi:sid" with a domain of 1-253 characters');
+    expect(rule('["a.example",":7"]')).toBe('campaigns[0].targeting.schain_sellers_allow[1]: expected "asi" or "asi:sid" with a domain of 1-253 characters');
+    expect(rule('["a.example:"]')).toBe("campaigns[0].targeting.schain_sellers_allow[0]: empty seller id after ':'");
+    expect(rule('["a.example","A.example"]')).toBe("campaigns[0].targeting.schain_sellers_allow[1]: A.example is listed twice");
+    expect(rule('["a.example:1","a.example:2","a.example"]')).toBe("OK");
+    expect(rule('"a.example"')).toBe("campaigns[0].targeting.schain_sellers_allow: expected array");
+    const many = new Array<string>();
+    for (let i = 0; i < 257; i++) many.push('"s' + i.toString() + '.example"');
+    expect(rule("[" + many.join(",") + "]")).toBe("campaigns[0].targeting.schain_sellers_allow[256]: more than 256 entries");
+  });
+
   it("dayparting: targeting.hours 0-23 and weekdays 0-6, distinct, not empty", () => {
     const c = parse(one('"id":"c","targeting":{"hours":[0,9,23],"weekdays":[1,5]},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
     expect(c.hours).toBe((1 << 0) | (1 << 9) | (1 << 23));

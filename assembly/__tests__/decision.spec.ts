@@ -692,6 +692,38 @@ describe("decision: targeting", () => {
     expect(priceOrReason(chain(2, 1), both)).toBe(2000);
   });
 
+  it("schain_sellers_allow / _block: every node named by an allow entry, none by a block entry", () => {
+    const chain = (nodes: string): string => request(IMP, SITE + ',"source":{"schain":{"complete":1,"ver":"1.0","nodes":[' + nodes + "]}}");
+    const pub = '{"asi":"ssp.example","sid":"pub-1","hp":1}';
+    const ex = '{"asi":"Exchange.Example","sid":"r-9","hp":1}';
+    const reseller = '{"asi":"resell.example","sid":"x","hp":1}';
+    const allow = camp("c", 8000, '"targeting":{"schain_sellers_allow":["ssp.example","exchange.example:r-9"]},');
+    expect(priceOrReason(chain(pub + "," + ex), allow)).toBe(2000); // asi compared ignoring case
+    expect(priceOrReason(chain(pub + "," + reseller + "," + ex), allow)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(chain(pub + ',{"asi":"exchange.example","sid":"r-10"}'), allow)).toBe(nb(NoBid.NO_MATCH)); // another seller there
+    expect(priceOrReason(chain('{"asi":"sub.ssp.example","sid":"1"}'), allow)).toBe(nb(NoBid.NO_MATCH)); // whole domains only
+    expect(priceOrReason(chain('{"sid":"pub-1"}'), allow)).toBe(nb(NoBid.NO_MATCH)); // a node without asi
+    expect(priceOrReason(request(IMP, SITE), allow)).toBe(nb(NoBid.NO_MATCH)); // no chain: cannot tell
+    expect(priceOrReason(chain(""), allow)).toBe(2000); // an empty chain has no node outside the list
+    const block = camp("c", 8000, '"targeting":{"schain_sellers_block":["resell.example:x"]},');
+    expect(priceOrReason(chain(pub + "," + ex), block)).toBe(2000);
+    expect(priceOrReason(chain(pub + "," + reseller + "," + ex), block)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(chain(pub + ',{"asi":"resell.example","sid":"y"}'), block)).toBe(2000); // another account
+    expect(priceOrReason(request(IMP, SITE), block)).toBe(2000); // no chain: no node to block
+    // 2.5's location, and a chain longer than the 16 nodes kept cannot be checked node by node.
+    expect(priceOrReason(request(IMP, SITE + ',"source":{"ext":{"schain":{"complete":1,"nodes":[' + pub + "," + reseller + "]}}}"), block)).toBe(nb(NoBid.NO_MATCH));
+    const long = new Array<string>();
+    for (let i = 0; i < 17; i++) long.push(pub);
+    expect(priceOrReason(chain(long.slice(0, 16).join(",")), allow)).toBe(2000);
+    expect(priceOrReason(chain(long.join(",")), allow)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(chain(long.join(",")), block)).toBe(nb(NoBid.NO_MATCH));
+    // With the other supply-path rules.
+    const both = camp("c", 8000, '"targeting":{"schain_sellers_block":["resell.example"],"schain_max_nodes":1},');
+    expect(priceOrReason(chain(pub), both)).toBe(2000);
+    expect(priceOrReason(chain(pub + "," + ex), both)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, SITE), both)).toBe(nb(NoBid.NO_MATCH));
+  });
+
   it("a creative that needs API frameworks (MRAID, OMID) bids only where the banner supports all of them", () => {
     const mraid = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"api":[5,7]}');
     expect(priceOrReason(request(bannerWith("api", "3,5,7")), mraid)).toBe(2000);

@@ -365,6 +365,37 @@ describe("BidRequest: OpenRTB 2.5 ext locations", () => {
     expect(req.source.extSchain.nodeCount).toBe(0);
   });
 
+  it("keeps each supply-chain node's asi and sid, index for index, for the first 16 nodes", () => {
+    expect(errorOf(withTop('"source":{"schain":{"complete":1,"ver":"1.0","nodes":[{"hp":1,"sid":"p-1","asi":"SSP.example"},{"asi":"ex\\u0061mple.com"},{"sid":"7","name":"x"}]}}'))).toStrictEqual("OK");
+    const sc = req.source.schain;
+    expect(sc.nodeCount).toBe(3);
+    expect(sc.asi.count).toBe(3);
+    expect(str(sc.asi.get(0))).toStrictEqual("SSP.example");
+    expect(str(sc.sid.get(0))).toStrictEqual("p-1");
+    expect(str(sc.asi.get(1))).toStrictEqual("example.com"); // unescaped
+    expect(sc.sid.get(1).len).toBe(0); // no sid
+    expect(sc.asi.get(2).len).toBe(0); // no asi
+    expect(str(sc.sid.get(2))).toStrictEqual("7");
+    // Longer chains: the first 16 nodes kept, every node validated and counted.
+    const nodes = new Array<string>();
+    for (let i = 0; i < 20; i++) nodes.push('{"asi":"n' + i.toString() + '.example","sid":"' + i.toString() + '"}');
+    expect(errorOf(withTop('"source":{"schain":{"complete":1,"nodes":[' + nodes.join(",") + "]}}"))).toStrictEqual("OK");
+    expect(req.source.schain.nodeCount).toBe(20);
+    expect(req.source.schain.asi.count).toBe(16);
+    expect(req.source.schain.asi.truncated).toBe(true);
+    expect(str(req.source.schain.asi.get(15))).toStrictEqual("n15.example");
+    // The next request starts empty.
+    expect(errorOf(withTop('"source":{"schain":{"complete":1,"nodes":[]}}'))).toStrictEqual("OK");
+    expect(req.source.schain.asi.count).toBe(0);
+    expect(req.source.schain.asi.truncated).toBe(false);
+    // Read fields have their type checked; a number is a string id read as its text.
+    expect(errorOf(withTop('"source":{"schain":{"nodes":[{"asi":true}]}}'))).toStrictEqual("source.schain.nodes[0].asi: expected string");
+    expect(errorOf(withTop('"source":{"ext":{"schain":{"nodes":[{"asi":"a"},{"sid":{}}]}}}'))).toStrictEqual("source.ext.schain.nodes[1].sid: expected string");
+    expect(errorOf(withTop('"source":{"schain":{"nodes":[{"asi":"a","sid":12345}]}}'))).toStrictEqual("OK");
+    expect(str(req.source.schain.sid.get(0))).toStrictEqual("12345");
+    expect(errorOf(withTop('"source":{"schain":{"nodes":[{"asi":"a"},7]}}'))).toStrictEqual("source.schain.nodes[1]: expected object");
+  });
+
   it("ignores every other ext, whatever it holds", () => {
     expect(errorOf(withTop('"ext":{"prebid":{"targeting":{"a":[1,{"b":null}]}}},"site":{"ext":5,"domain":"x.com"}'))).toStrictEqual("OK");
     expect(str(req.site.domain)).toStrictEqual("x.com");

@@ -10,10 +10,13 @@ import { NativeCreative, nativeIsSecure } from "./native-creative";
 import { checkNative, readNativeKey, resolveNativeVideos } from "./native-config";
 import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./media";
 import { MAX_ID_BYTES } from "../openrtb/limits";
+import { SellerRules } from "./owned-bytes";
 import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash, frequencyGroupHash } from "./frequency";
 
 const MAX_MICROS: i64 = 1_000_000_000_000_000; // 1e9 currency units
 const MAX_CAMPAIGN_DEALS: i32 = 64;
+/** Entries of a seller rule list: each supply-chain node is compared with every entry. */
+const MAX_SELLER_RULES: i32 = 256;
 /** The request parser's longest id (deal.id included): a longer one could never match. */
 const MAX_DEAL_ID: i32 = MAX_ID_BYTES;
 /**
@@ -240,6 +243,8 @@ export class CampaignConfigParser {
       else if (d.keyIs("domains_block")) this.domainSet(c.domainBlock);
       else if (d.keyIs("schain_complete")) c.schainComplete = d.bool();
       else if (d.keyIs("schain_max_nodes")) c.schainMaxNodes = <i32>d.int(1, 100);
+      else if (d.keyIs("schain_sellers_allow")) this.sellerRules(c.sellersAllow);
+      else if (d.keyIs("schain_sellers_block")) this.sellerRules(c.sellersBlock);
       else if (d.keyIs("hours")) c.hours = this.bits(0, 23, "hour");
       else if (d.keyIs("weekdays")) c.weekdays = this.bits(0, 6, "weekday");
       else if (d.keyIs("video_plcmt")) c.videoPlcmt = this.bits(1, 4, "placement");
@@ -258,6 +263,7 @@ export class CampaignConfigParser {
       else d.unknownKey();
       d.endMember();
     }
+    c.hasSupplyRules = c.schainComplete || c.schainMaxNodes > 0 || c.sellersAllow.size > 0 || c.sellersBlock.size > 0;
     if (!d.failed && hasZone && !c.hasDaypartOffset) d.fail("daypart_time_zone: needs the daypart_utc_offset_minutes the host sets from it (a set not published by the host?)");
     // A clock for dayparting that has no hours or weekdays to apply to is a mistake in the file.
     if (!d.failed && c.hasDaypartOffset && c.hours == 0 && c.weekdays == 0) d.fail("daypart_utc_offset_minutes: needs hours or weekdays");
@@ -348,6 +354,36 @@ export class CampaignConfigParser {
       const s = d.string().toLowerCase();
       if (!d.failed && s.length == 0) d.fail("empty domain");
       set.items.push(OwnedBytes.fromString(s));
+      d.endMember();
+      i++;
+    }
+  }
+
+  /**
+   * Seller entries: "asi" (an advertising system's canonical domain, any seller on it) or
+   * "asi:sid" (one seller account there; a domain has no ':', so the first one splits), at most
+   * MAX_SELLER_RULES, none empty, none twice.
+   */
+  private sellerRules(rules: SellerRules): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const entry = d.string();
+      if (!d.failed) {
+        const colon = entry.indexOf(":");
+        let asi: string = entry.toLowerCase();
+        let sid: string | null = null;
+        if (colon >= 0) {
+          asi = entry.substring(0, colon).toLowerCase();
+          sid = entry.substring(colon + 1);
+        }
+        if (asi.length == 0 || asi.length > 253) d.fail("expected \"asi\" or \"asi:sid\" with a domain of 1-253 characters");
+        else if (sid !== null && changetype<string>(sid).length == 0) d.fail("empty seller id after ':'");
+        else if (i >= MAX_SELLER_RULES) d.fail(`more than ${MAX_SELLER_RULES} entries`);
+        else if (hasSellerRule(rules, asi, sid)) d.fail(`${entry} is listed twice`);
+        else rules.add(asi, sid);
+      }
       d.endMember();
       i++;
     }
@@ -596,4 +632,14 @@ function sameCaps(a: Campaign, b: Campaign): bool {
     if (unchecked(a.capImpressions[i]) != unchecked(b.capImpressions[i]) || unchecked(a.capWindowMs[i]) != unchecked(b.capWindowMs[i])) return false;
   }
   return true;
+}
+
+/** Cold path (loading campaigns): `rules` already has this entry. */
+function hasSellerRule(rules: SellerRules, asi: string, sid: string | null): bool {
+  for (let i = 0; i < rules.size; i++) {
+    if (rules.asi[i].toString() != asi) continue;
+    const s = rules.sid[i];
+    if (s === null ? sid === null : sid !== null && s.toString() == sid) return true;
+  }
+  return false;
 }

@@ -1,6 +1,6 @@
 // Campaigns as the filter holds them: parsed once from the host's sync answer
 // (a cold path, so these objects may allocate), read on every bid request.
-import { OwnedBytes, StringSet } from "./owned-bytes";
+import { OwnedBytes, SellerRules, StringSet } from "./owned-bytes";
 import { Creative } from "./creative";
 
 /** Frequency caps of one campaign at most (frequency_caps). */
@@ -68,6 +68,14 @@ export class Campaign {
    * between the publisher and the exchange, the exchange included); 0 = no limit.
    */
   schainMaxNodes: i32 = 0;
+  /**
+   * Supply-path rules on the sellers: every node of the request's supply chain must be named by
+   * an allow entry (none: any seller), and none by a block entry (decision.ts suppliedAsRequired).
+   */
+  sellersAllow: SellerRules = new SellerRules();
+  sellersBlock: SellerRules = new SellerRules();
+  /** Any of the four supply-path rules above (set once the targeting is read): most campaigns have none. */
+  hasSupplyRules: bool = false;
   /** Dayparting: bit h set = bid in local hour h (0–23); 0 = any hour. */
   hours: u32 = 0;
   /** Dayparting: bit d set = bid on local weekday d (0 Sunday … 6 Saturday); 0 = any day. */

@@ -587,15 +587,28 @@ function inGeo(req: BidRequest, c: Campaign): bool {
 
 /**
  * The campaign's supply-path rules admit the request's supply chain (source.schain, or 2.5's
- * source.ext.schain): complete when schain_complete, at most schain_max_nodes nodes. A request
- * without a supply chain cannot show either.
+ * source.ext.schain): complete when schain_complete, at most schain_max_nodes nodes, every node
+ * named by schain_sellers_allow, none by schain_sellers_block. A request without a supply chain
+ * cannot show any of these, except that it has no node to block. A chain longer than the parser
+ * keeps (MAX_SCHAIN_NODES) cannot be checked node by node, so it fails a seller rule.
  */
 function suppliedAsRequired(req: BidRequest, c: Campaign): bool {
-  if (!c.schainComplete && c.schainMaxNodes == 0) return true;
+  if (!c.hasSupplyRules) return true;
+  const allow = c.sellersAllow.size > 0;
+  const block = c.sellersBlock.size > 0;
   const chain = req.source.effectiveSchain;
-  if (!req.source.present || !chain.present) return false;
+  if (!req.source.present || !chain.present) return !c.schainComplete && c.schainMaxNodes == 0 && !allow;
   if (c.schainComplete && chain.complete != 1) return false;
-  return c.schainMaxNodes == 0 || chain.nodeCount <= c.schainMaxNodes;
+  if (c.schainMaxNodes > 0 && chain.nodeCount > c.schainMaxNodes) return false;
+  if (!allow && !block) return true;
+  if (chain.asi.truncated) return false;
+  for (let i = 0; i < chain.asi.count; i++) {
+    const asi = chain.asi.get(i);
+    const sid = chain.sid.get(i);
+    if (allow && !c.sellersAllow.matches(asi, sid)) return false;
+    if (block && c.sellersBlock.matches(asi, sid)) return false;
+  }
+  return true;
 }
 
 /** The exchange's block lists or the impression's own rules refuse this creative. */

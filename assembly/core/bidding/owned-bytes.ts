@@ -103,3 +103,36 @@ function equalsLowerAscii(a: usize, lower: usize, n: i32): bool {
   }
   return true;
 }
+
+/**
+ * Supply-chain seller rules (a campaign's schain_sellers_allow / schain_sellers_block): each
+ * entry names an advertising system by its canonical domain (a node's `asi`, compared whole,
+ * ignoring ASCII case), optionally one seller account on it (`sid`, compared exactly).
+ */
+export class SellerRules {
+  /** Lower-case asi of each entry. */
+  readonly asi: Array<OwnedBytes> = new Array<OwnedBytes>();
+  /** The entry's sid, or null: any seller on that system. */
+  readonly sid: Array<OwnedBytes | null> = new Array<OwnedBytes | null>();
+
+  @inline get size(): i32 {
+    return this.asi.length;
+  }
+
+  add(asi: string, sid: string | null): void {
+    this.asi.push(OwnedBytes.fromString(asi.toLowerCase()));
+    this.sid.push(sid === null ? null : OwnedBytes.fromString(sid));
+  }
+
+  /** Some entry names this node (its asi and sid as the request gives them). */
+  matches(asi: Str, sid: Str): bool {
+    const n = this.asi.length;
+    for (let i = 0; i < n; i++) {
+      const a = unchecked(this.asi[i]);
+      if (a.len != asi.len || !equalsLowerAscii(asi.ptr, a.ptr, a.len)) continue;
+      const s = unchecked(this.sid[i]);
+      if (s === null || s.equalsStr(sid)) return true;
+    }
+    return false;
+  }
+}

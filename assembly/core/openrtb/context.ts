@@ -1,7 +1,7 @@
 /** Who and where: site/app, device, geo, user, regs, source of the BidRequest. */
 import { Str } from "../bytes/str";
 import { IntList, StrList } from "../json/lists";
-import { MAX_CATS, MAX_INT_LIST, MAX_KEYWORDS, UNSET } from "./limits";
+import { MAX_CATS, MAX_INT_LIST, MAX_KEYWORDS, MAX_SCHAIN_NODES, UNSET } from "./limits";
 
 export class Publisher {
   present: bool = false;
@@ -277,12 +277,20 @@ export class SupplyChain {
   complete: i32 = UNSET;
   nodeCount: i32 = 0;
   readonly ver: Str = new Str();
+  /**
+   * nodes[i].asi (the advertising system's canonical domain) and nodes[i].sid (the seller's id
+   * there) of the first MAX_SCHAIN_NODES nodes, index for index; empty when a node lacks one.
+   */
+  readonly asi: StrList = new StrList(MAX_SCHAIN_NODES);
+  readonly sid: StrList = new StrList(MAX_SCHAIN_NODES);
 
   reset(): void {
     this.present = false;
     this.complete = UNSET;
     this.nodeCount = 0;
     this.ver.clear();
+    this.asi.reset();
+    this.sid.reset();
   }
 }
 

@@ -29,6 +29,8 @@ export const MAX_LANGS: i32 = 64;
 export const MAX_CATS: i32 = 16;
 /** user.kwarray (2.6), or user.keywords sent as an array. */
 export const MAX_KEYWORDS: i32 = 16;
+/** Supply-chain nodes whose asi and sid are kept (the rest are counted: a seller rule then cannot pass). */
+export const MAX_SCHAIN_NODES: i32 = 16;
 /** deal.wseat and deal.wadomain (per deal, so kept small). */
 export const MAX_DEAL_SEATS: i32 = 8;
 /** Nodes of a supply chain are counted, never stored: no capacity. */

@@ -33,6 +33,7 @@ const DSA_FIELDS = new FieldTable(["dsarequired", "pubrender"]);
 const SOURCE_FIELDS = new FieldTable(["tid", "fd", "schain", "ext"]);
 const SOURCE_EXT_FIELDS = new FieldTable(["schain"]);
 const SCHAIN_FIELDS = new FieldTable(["complete", "nodes", "ver"]);
+const SCHAIN_NODE_FIELDS = new FieldTable(["asi", "sid"]);
 
 const SPARE_SEGMENT = new Segment();
 /** user.data[].id and .name while a data object is read (ids are copied onto its segments). */
@@ -371,7 +372,7 @@ function readSourceExt(f: FieldReader, s: Source): bool {
   return k != FIELD_ERROR;
 }
 
-/** schain: only presence, `complete`, `ver` and the node count are kept; nodes are validated as objects. */
+/** schain: presence, `complete`, `ver`, the node count, and each node's `asi` and `sid` (seller rules). */
 function readSupplyChain(f: FieldReader, sc: SupplyChain): bool {
   if (!f.beginObject()) return false;
   sc.present = true;
@@ -380,7 +381,7 @@ function readSupplyChain(f: FieldReader, sc: SupplyChain): bool {
     let ok = false;
     switch (k) {
       case 0: ok = f.readInt(0, 1); sc.complete = <i32>f.intValue; break;
-      case 1: ok = countNodes(f, sc); break;
+      case 1: ok = readNodes(f, sc); break;
       case 2: ok = f.readString(sc.ver, S); break;
     }
     if (!ok) return false;
@@ -389,12 +390,29 @@ function readSupplyChain(f: FieldReader, sc: SupplyChain): bool {
   return k != FIELD_ERROR;
 }
 
-function countNodes(f: FieldReader, sc: SupplyChain): bool {
+/**
+ * schain.nodes: every node must be an object; the first MAX_SCHAIN_NODES keep their asi and sid
+ * (index for index in sc.asi and sc.sid; a node without one keeps an empty view), the others
+ * are only validated and counted.
+ */
+function readNodes(f: FieldReader, sc: SupplyChain): bool {
   if (!f.beginArray()) return false;
   let i = 0;
   while (f.nextElement(i)) {
-    if (!f.expect(JsonKind.OBJECT, "expected object")) return false;
-    if (!f.skip()) return false;
+    const asi = sc.asi.next();
+    const sid = sc.sid.next();
+    if (asi === null || sid === null) {
+      if (!f.expect(JsonKind.OBJECT, "expected object")) return false;
+      if (!f.skip()) return false;
+    } else {
+      if (!f.beginObject()) return false;
+      let k: i32;
+      while ((k = f.nextField(SCHAIN_NODE_FIELDS)) >= 0) {
+        if (!f.readString(k == 0 ? asi : sid, S)) return false;
+        f.endField();
+      }
+      if (k == FIELD_ERROR) return false;
+    }
     f.endElement();
     i++;
   }
