@@ -189,9 +189,20 @@ export function pidConfigure(kp: f64, ki: f64, kd: f64, minM: f64, maxM: f64, in
   gains.integralLimit = integralLimit;
 }
 
+/** Ids of released controllers, reused by pidCreate (a replay creates one per paced run: thousands). */
+const freeControllers = new Array<i32>();
+
 export function pidCreate(): i32 {
+  if (freeControllers.length > 0) return freeControllers.pop();
   controllers.push(new PidController());
   return controllers.length - 1;
+}
+
+/** Hands a controller back: reset, its id is the next pidCreate's. An unknown or free id is ignored. */
+export function pidRelease(id: i32): void {
+  if (id < 0 || id >= controllers.length || freeControllers.includes(id)) return;
+  controllers[id].reset();
+  freeControllers.push(id);
 }
 
 export function pidUpdate(id: i32, error: f64, dtSeconds: f64): f64 {

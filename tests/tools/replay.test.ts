@@ -97,6 +97,28 @@ describe("pacing with the core's PID controller", () => {
     assert.ok(paced.meanMultiplier < 1);
     assert.ok(paced.spend <= budget);
   });
+
+  it("a paced replay hands its controller back: reset, and reused by the next one", () => {
+    core.pidConfigure(DEFAULT_PID_GAINS);
+    const a = core.pidCreate();
+    const moved = core.pidUpdate(a, -0.5, 60); // over plan: the multiplier drops below its cap of 1
+    assert.notEqual(moved, 1);
+    core.pidRelease(a);
+    const b = core.pidCreate();
+    assert.equal(b, a, "the released id is reused");
+    const fresh = core.pidCreate();
+    assert.notEqual(fresh, b);
+    assert.equal(core.pidUpdate(b, -0.1, 60), core.pidUpdate(fresh, -0.1, 60), "reset: it steps like a new controller");
+    core.pidRelease(b);
+    core.pidRelease(fresh);
+    const first = simulate(d, budget, constant(200), { pacing: { core, settings: { gains: DEFAULT_PID_GAINS, steps: 240 } } });
+    const next = core.pidCreate();
+    core.pidRelease(next);
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(simulate(d, budget, constant(200), { pacing: { core, settings: { gains: DEFAULT_PID_GAINS, steps: 240 } } }), first);
+    }
+    assert.equal(core.pidCreate(), next, "no controller kept by the replays");
+  });
 });
 
 describe("the budget rule: scales solved from the budget on the tuning data", () => {

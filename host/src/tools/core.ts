@@ -93,6 +93,8 @@ interface CoreExports {
   scoreBuckets(count: number): number;
   pidConfigure(kp: number, ki: number, kd: number, minM: number, maxM: number, integralLimit: number): void;
   pidCreate(): number;
+  // Optional: builds of the tools entry before pidRelease keep every controller.
+  pidRelease?(id: number): void;
   pidUpdate(id: number, error: number, dtSeconds: number): number;
   planSetHourly(): number;
   planSetFinishEarly(ms: bigint): void;
@@ -427,6 +429,11 @@ export class NexusCore {
   /** A new controller (multiplier 1); returns its id. */
   pidCreate(): number {
     return this.x.pidCreate();
+  }
+
+  /** Hands a controller back (reset; its id is reused by the next pidCreate). */
+  pidRelease(id: number): void {
+    this.x.pidRelease?.(id);
   }
 
   /** One control step: error = planned − actual spend as a fraction of the budget. Returns the multiplier. */

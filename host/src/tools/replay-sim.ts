@@ -209,6 +209,7 @@ export function simulate(d: ReplayData, budget: number, bid: (i: number) => numb
     }
   }
   while (slice < CURVE_SLICES) curve[slice++] = spend;
+  if (pacing) pacing.core.pidRelease(pid);
 
   let sq = 0;
   const perSlice = budget / CURVE_SLICES;
