@@ -93,6 +93,11 @@ export interface HostConfig {
      * pod forwards notices to the others but gets none.
      */
     noticeForwardUrl: string;
+    /**
+     * With budget.source redis: how long after the start /readyz waits for the filter to catch up
+     * with the other pods' counted wins of frequency-capped campaigns (ms; 0: it does not wait).
+     */
+    frequencyReadyWaitMs: number;
   };
   /** The graceful stop (SIGTERM; docs/OPERATIONS.md "Stopping"): standalone mode's, and noticeMs for a sidecar's too. */
   drain: {
@@ -157,6 +162,7 @@ export function defaultConfig(): HostConfig {
       returnWaitMs: 3000,
       stateFile: "",
       noticeForwardUrl: "",
+      frequencyReadyWaitMs: 60_000,
     },
     // 30 s is Kubernetes' default grace period: 15 s of drain leave room for a preStop sleep.
     // 10 s of notices cover an exchange's win notice (sent within a second or two of the
@@ -298,6 +304,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   num("NEXUS_BUDGET_RETURN_WAIT_MS", (v) => (cfg.budget.returnWaitMs = v));
   str("NEXUS_BUDGET_STATE_FILE", (v) => (cfg.budget.stateFile = resolve(v)));
   str("NEXUS_NOTICE_FORWARD_URL", (v) => (cfg.budget.noticeForwardUrl = v.replace(/\/+$/, "")));
+  num("NEXUS_FREQUENCY_READY_WAIT_MS", (v) => (cfg.budget.frequencyReadyWaitMs = v));
   num("NEXUS_DRAIN_MS", (v) => (cfg.drain.totalMs = v));
   num("NEXUS_NOTICE_DRAIN_MS", (v) => (cfg.drain.noticeMs = v));
   str("NEXUS_ADMIN_TOKEN", (v) => (cfg.adminToken = v));
@@ -341,6 +348,7 @@ function validate(cfg: HostConfig): void {
   timer("budget.replayRedisTimeoutMs", cfg.budget.replayRedisTimeoutMs, 1);
   timer("budget.recoveryHoldMs", cfg.budget.recoveryHoldMs, 0);
   timer("budget.returnWaitMs", cfg.budget.returnWaitMs, 0);
+  timer("budget.frequencyReadyWaitMs", cfg.budget.frequencyReadyWaitMs, 0);
   timer("drain.totalMs", cfg.drain.totalMs, 0);
   timer("drain.noticeMs", cfg.drain.noticeMs, 0);
   if (cfg.budget.stateFile !== "" && cfg.budget.source !== "memory") {

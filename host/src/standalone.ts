@@ -173,7 +173,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   if (cfg.budget.source === "redis") {
     sync.frequency = new RedisFleetFrequency({
       url: cfg.budget.redisUrl, keyPrefix: cfg.budget.keyPrefix, commandTimeoutMs: cfg.budget.redisTimeoutMs,
-      metrics: new FleetFrequencyMetrics(metrics.registry), log,
+      metrics: new FleetFrequencyMetrics(metrics.registry), log, readyWaitMs: cfg.budget.frequencyReadyWaitMs,
     });
   }
   if (peers) sync.onPodTag = (tag) => peers!.setTag(tag);

@@ -6,26 +6,28 @@
 // the stream from its start (its filter has no position in it yet).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { FIXTURES, get, noticeUrl, post, README_REQUEST } from "../helpers/bidder.ts";
-import { filterMetric, until, type HardeningBidder } from "./helpers.ts";
-import { SHARED_REDIS_URL, startPod, twoPodsOnSharedRedis } from "./replay-pods.ts";
-import { frequencyStreamKey } from "../../host/src/control/fleet-frequency.ts";
+import { FIXTURES, get, noticeUrl, post, README_REQUEST, testBidderConfig } from "../helpers/bidder.ts";
+import { startStandalone, type Standalone } from "../../host/src/standalone.ts";
+import { silentLogger } from "../../host/src/log.ts";
+import { filterMetric, until } from "./helpers.ts";
+import { SHARED_REDIS_URL, holdsBudget, podOptions, twoPodsOnSharedRedis } from "./replay-pods.ts";
+import { encodeCounts, frequencyStreamKey } from "../../host/src/control/fleet-frequency.ts";
 
 const set = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
 set.campaigns[0].frequency_cap = { impressions: 2, seconds: 3600 };
 
 let ids = 0;
-async function bid(pod: HardeningBidder, user: string): Promise<{ nurl: string } | string> {
+async function bid(pod: Standalone, user: string): Promise<{ nurl: string } | string> {
   const body = JSON.stringify({ ...JSON.parse(README_REQUEST), id: `fqpods-${process.pid}-${++ids}`, user: { id: user } });
   const r = await post(`${pod.bidUrl}/openrtb2/bid`, body);
   if (r.status === 204) return String(r.headers["x-nexus-nobid-reason"]);
   assert.equal(r.status, 200, r.text);
   return r.json().seatbid[0].bid[0];
 }
-async function win(pod: HardeningBidder, user: string): Promise<void> {
+async function win(pod: Standalone, user: string): Promise<void> {
   const b = await bid(pod, user);
   assert.ok(typeof b !== "string", `no bid for ${user}: ${b}`);
   assert.equal((await get(noticeUrl(b.nurl, "0.9"))).json().status, "charged");
@@ -63,17 +65,46 @@ describe("frequency caps across two pods on one Redis", () => {
 
   it("a pod started later learns the counts made before it started: a user capped on the fleet stays capped there", async () => {
     const { a } = pods;
+    // A longer stream before the user's wins: 1,500 reports of ended windows, more than one
+    // exchange reads (16 × 64).
+    const redis = new Redis(SHARED_REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const old = Date.now() - 7_200_000;
+      const fill = redis.pipeline();
+      for (let i = 0; i < 1500; i++) fill.xadd(frequencyStreamKey(pods.keyPrefix), "*", "i", "0000beef", "c", encodeCounts([{ key: (i + 1).toString(16).padStart(16, "0"), atMs: old, windowS: 60 }]));
+      await fill.exec();
+    } finally {
+      redis.disconnect();
+    }
     await win(a, "zoe");
     await win(a, "zoe");
     assert.equal(await bid(a, "zoe"), "frequency");
-    // A new pod (a scale-up, or a pod replaced by a rollout) on the same Redis.
-    const late = await startPod("fqpods-late", { redisUrl: SHARED_REDIS_URL, keyPrefix: pods.keyPrefix, campaigns: set });
+    // A new pod (a scale-up, or a pod replaced by a rollout) on the same Redis. Its /readyz, polled
+    // from its start, names the catch-up among its reasons, and its first 200 comes with the counts
+    // made before it started applied. (Here the test's 100 ms syncs also catch up before the
+    // model is loaded; tests/host/control/fleet-frequency.test.ts holds a pod not ready until its
+    // filter has applied an answer that reached the stream's end.)
+    const { cfg, dir } = testBidderConfig(podOptions("fqpods-late", { vms: 1, redisUrl: SHARED_REDIS_URL, keyPrefix: pods.keyPrefix, campaigns: set }));
+    const late = await startStandalone(cfg, silentLogger());
     try {
-      await until(() => filterMetric(late, "nexus_frequency_fleet_applied_total") >= 2n, 15_000, "the counts in the stream applied on the new pod");
+      const reasons = new Set<string>();
+      let appliedAtReady: bigint | undefined;
+      const end = Date.now() + 20_000;
+      while (appliedAtReady === undefined) {
+        assert.ok(Date.now() < end, `not ready after 20 s: ${[...reasons].join("; ")}`);
+        const r = await fetch(`${late.controlUrl}/readyz`);
+        const body = (await r.json()) as { reasons: string[] };
+        if (r.status === 200) appliedAtReady = filterMetric(late, "nexus_frequency_fleet_applied_total");
+        else body.reasons.forEach((x) => reasons.add(x));
+      }
+      assert.ok(appliedAtReady >= 2n, `applied ${appliedAtReady} when first ready`);
+      assert.ok([...reasons].some((x) => x.startsWith("frequency: catching up")), [...reasons].join("; "));
+      await holdsBudget(late, "fqpods-late");
       assert.equal(await bid(late, "zoe"), "frequency", "capped on the new pod as on the others");
       assert.ok(typeof (await bid(late, "zack")) !== "string", "a user without impressions still gets a bid there");
     } finally {
       await late.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -34,7 +34,7 @@ export interface PodOptions {
 /** The pods' plugin settings: guard and claims on, a decision budget this shared machine meets. */
 export const POD_PLUGIN = { replay_ttl_ms: 60_000, decision_budget_ms: 1000, replay_claim_timeout_ms: 1000 };
 
-function podOptions(name: string, o: PodOptions): TestBidderOptions {
+export function podOptions(name: string, o: PodOptions): TestBidderOptions {
   return {
     ...(o.bidPort !== undefined ? { bidPort: o.bidPort } : {}),
     vms: o.vms ?? 2,

@@ -73,7 +73,7 @@ describe("not ready while starting", () => {
 });
 
 describe("not ready until the replay claim store was reached", () => {
-  it("a Redis that never answers: /readyz 503 names the claim store (a claim before it is up would fail open, unchecked)", async () => {
+  it("a Redis that never answers: /readyz 503 names the claim store (a claim before it is up would fail open, unchecked) and the frequency counts not read", async () => {
     // A port that accepts TCP and never speaks Redis.
     const mute = createServer(() => {});
     await new Promise<void>((r) => mute.listen(0, "127.0.0.1", () => r()));
@@ -85,7 +85,8 @@ describe("not ready until the replay claim store was reached", () => {
       await new Promise((r) => setTimeout(r, 1000)); // the model and the VMs are up by now
       const r = await request(`${app.controlUrl}/readyz`);
       assert.equal(r.statusCode, 503);
-      assert.deepEqual((await r.body.json() as { reasons: string[] }).reasons, ["replay claims: Redis not reached yet"]);
+      // Nor has the stream of the other pods' frequency counts been read.
+      assert.deepEqual((await r.body.json() as { reasons: string[] }).reasons, ["replay claims: Redis not reached yet", "frequency: catching up with the other pods' counted wins"]);
     } finally {
       await app.close();
       mute.close();

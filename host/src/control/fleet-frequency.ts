@@ -103,6 +103,12 @@ export interface FrequencyExchangeFrom {
 /** Where pods swap counted wins. */
 export interface FleetFrequency {
   exchange(counts: readonly FrequencyCount[], from?: FrequencyExchangeFrom): Promise<FrequencyExchangeResult>;
+  /**
+   * Why this pod should not take bid traffic yet (/readyz), or undefined: its filter has not
+   * caught up with the other pods' counted wins, so it would show capped campaigns to users the
+   * fleet has already capped.
+   */
+  notReadyReason?(nowMs?: number): string | undefined;
   close(): Promise<void>;
 }
 
@@ -147,10 +153,18 @@ export interface RedisFleetFrequencyOptions {
    * again at every sync.
    */
   readBudgetMs?: number;
+  /**
+   * How long after the start the pod is held not ready while its filter catches up with the
+   * stream (default FREQUENCY_READY_WAIT_MS; 0: never held). Past it the pod is ready anyway
+   * (Redis down, a stream that grows faster than a pod reads it), with a warning.
+   */
+  readyWaitMs?: number;
 }
 
 /** How long one exchange keeps reading the stream (RedisFleetFrequencyOptions.readBudgetMs). */
 const READ_BUDGET_MS = 250;
+/** A full stream (100,000 reports) takes about 100 syncs to read: after a minute, ready anyway. */
+export const FREQUENCY_READY_WAIT_MS = 60_000;
 
 export class RedisFleetFrequency implements FleetFrequency {
   private readonly redis: Redis;
@@ -160,6 +174,14 @@ export class RedisFleetFrequency implements FleetFrequency {
   /** For filters that keep no position: the last stream id read; null until the first exchange found the stream's end. */
   private cursor: string | null = null;
   private closed = false;
+  private readonly startedMs = Date.now();
+  /** The filter has applied an answer that reached the end of the stream (readiness). */
+  private caughtUp = false;
+  /** The position last answered when that answer reached the stream's end, else null. */
+  private answeredEnd: string | null = null;
+  /** Age of the last entry handed (s) when the last read stopped short of the end; 0 at the end. */
+  private lagS = 0;
+  private readyWaitWarned = false;
 
   constructor(private readonly o: RedisFleetFrequencyOptions) {
     this.key = frequencyStreamKey(o.keyPrefix);
@@ -193,8 +215,14 @@ export class RedisFleetFrequency implements FleetFrequency {
       if (counts.length > 0) await this.append(counts, own);
       accepted = true; // stored: a failed read below must not make the filter send them twice
       this.o.metrics?.counts.inc({ direction: "sent" }, counts.length);
-      const read = await this.readOthers(filterCursor ?? this.cursor!, own);
-      if (filterCursor === undefined) this.cursor = read.cursor;
+      // The filter reports the position of an answer that reached the end: it has applied it.
+      if (from.cursor !== undefined && from.cursor === this.answeredEnd) this.caughtUp = true;
+      const { reachedEnd, ...read } = await this.readOthers(filterCursor ?? this.cursor!, own);
+      if (filterCursor === undefined) {
+        this.cursor = read.cursor;
+        if (reachedEnd) this.caughtUp = true; // the host's own position: nothing for the filter to confirm
+      }
+      this.answeredEnd = reachedEnd && from.cursor !== undefined ? read.cursor : null;
       this.o.metrics?.counts.inc({ direction: "received" }, read.counts.length);
       return { accepted, ...read };
     } catch (err) {
@@ -224,7 +252,7 @@ export class RedisFleetFrequency implements FleetFrequency {
    * MAX_ANSWER_COUNTS (an entry that would go over waits for the next exchange, unless it is the
    * first), and the position after them. A failed read throws: nothing handed, nothing moved.
    */
-  private async readOthers(from: string, own: string, nowMs = Date.now()): Promise<{ counts: FrequencyCount[]; cursor: string }> {
+  private async readOthers(from: string, own: string, nowMs = Date.now()): Promise<{ counts: FrequencyCount[]; cursor: string; reachedEnd: boolean }> {
     const out: FrequencyCount[] = [];
     let cursor = from;
     let caughtUp = false;
@@ -250,8 +278,22 @@ export class RedisFleetFrequency implements FleetFrequency {
     }
     // 0 when the stream was read to its end, else the age of the last entry handed.
     const ms = Number(cursor.split("-")[0]);
-    this.o.metrics?.lag.set(caughtUp || !(ms > 0) ? 0 : Math.max(0, nowMs - ms) / 1000);
-    return { counts: out, cursor };
+    this.lagS = caughtUp || !(ms > 0) ? 0 : Math.max(0, nowMs - ms) / 1000;
+    this.o.metrics?.lag.set(this.lagS);
+    return { counts: out, cursor, reachedEnd: caughtUp };
+  }
+
+  notReadyReason(nowMs = Date.now()): string | undefined {
+    if (this.caughtUp || this.closed) return undefined;
+    const wait = this.o.readyWaitMs ?? FREQUENCY_READY_WAIT_MS;
+    if (nowMs - this.startedMs >= wait) {
+      if (!this.readyWaitWarned && wait > 0) {
+        this.readyWaitWarned = true;
+        this.o.log?.warn({ event: "frequency_ready_unsynced", waitedMs: wait }, "ready without having caught up with the other pods' frequency counts (Redis down or the stream too long): capped users may see more impressions on this pod until it has");
+      }
+      return undefined;
+    }
+    return `frequency: catching up with the other pods' counted wins${this.lagS > 0 ? ` (${Math.round(this.lagS)} s behind)` : ""}`;
   }
 
   async close(): Promise<void> {

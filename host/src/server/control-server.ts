@@ -105,6 +105,8 @@ export class ControlServer {
     if (this.d.models.state !== "loaded") reasons.push(`model ${this.d.models.state}${modelError ? ` (${modelError.code})` : ""}`);
     const claims = this.d.replay?.notReadyReason;
     if (claims) reasons.push(claims);
+    const frequency = this.d.sync.frequency?.notReadyReason?.();
+    if (frequency) reasons.push(frequency);
     const extra = this.d.readiness?.();
     if (extra) reasons.push(...extra.reasons);
     return { ok: reasons.length === 0, reasons };

@@ -233,6 +233,99 @@ describe("frequency counts: hosts on one Redis stream", () => {
   });
 });
 
+describe("frequency counts: readiness while a new pod catches up", () => {
+  const redis = sharedRedisPrefixes("fleet-frequency-ready");
+  /** An exchange once the client has connected (it never queues: one tried before fails and changes nothing). */
+  async function exchange(h: RedisFleetFrequency, c: FrequencyCount[], from?: FrequencyExchangeFrom): Promise<FrequencyExchangeResult> {
+    const end = Date.now() + 5000;
+    for (;;) {
+      const x = await h.exchange(c, from);
+      if (x.accepted) return x;
+      if (Date.now() > end) throw new Error("Redis not reached");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it("not ready until the filter reports the position of an answer that read the stream to its end", async () => {
+    const prefix = redis.fresh();
+    const other = new RedisFleetFrequency({ url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 500 });
+    // One read of 64 reports an exchange: three exchanges to reach the end of 150 reports.
+    const pod = new RedisFleetFrequency({ url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 500, readBudgetMs: 0 });
+    try {
+      for (let r = 0; r < 150; r++) await exchange(other, counts(1, r), { cursor: "", tag: "0000000a" });
+      assert.match(pod.notReadyReason() ?? "", /^frequency: catching up with the other pods' counted wins/, "before any exchange");
+      let cursor = "";
+      const reasons: Array<string | undefined> = [];
+      for (let i = 0; i < 4; i++) {
+        const x = await exchange(pod, [], { cursor, tag: "0000000f" });
+        reasons.push(pod.notReadyReason());
+        cursor = x.cursor;
+      }
+      // Two answers short of the end (behind), the third reaches it, the fourth report confirms the filter applied it.
+      assert.match(reasons[0]!, /\(\d+ s behind\)$/);
+      assert.ok(reasons[1] !== undefined && reasons[2] !== undefined, JSON.stringify(reasons));
+      assert.equal(reasons[3], undefined);
+      // Once caught up, ready for good: a later backlog is the lag gauge's, not readiness's.
+      for (let r = 0; r < 100; r++) await exchange(other, counts(1, 1000 + r), { cursor: "", tag: "0000000a" });
+      await exchange(pod, [], { cursor, tag: "0000000f" });
+      assert.equal(pod.notReadyReason(), undefined);
+    } finally {
+      await Promise.all([other.close(), pod.close()]);
+      await deleteKeysStartingWith(redis.client(), `nexus:${prefix}:`);
+    }
+  });
+
+  it("an answer the filter did not apply (it reports its old position again) does not make it ready", async () => {
+    const prefix = redis.fresh();
+    const other = new RedisFleetFrequency({ url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 500 });
+    const pod = new RedisFleetFrequency({ url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 500 });
+    try {
+      await exchange(other, counts(3), { cursor: "", tag: "0000000a" });
+      const x = await exchange(pod, [], { cursor: "", tag: "0000000f" });
+      assert.equal(x.counts.length, 3);
+      await exchange(pod, [], { cursor: "", tag: "0000000f" }); // the answer was dropped: same position
+      assert.notEqual(pod.notReadyReason(), undefined);
+      await exchange(pod, [], { cursor: x.cursor, tag: "0000000f" });
+      assert.equal(pod.notReadyReason(), undefined);
+    } finally {
+      await Promise.all([other.close(), pod.close()]);
+      await deleteKeysStartingWith(redis.client(), `nexus:${prefix}:`);
+    }
+  });
+
+  it("a filter that keeps no position (older) is ready once its host's own read reaches the end", async () => {
+    const prefix = redis.fresh();
+    const pod = new RedisFleetFrequency({ url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 500 });
+    try {
+      assert.notEqual(pod.notReadyReason(), undefined);
+      await exchange(pod, []);
+      assert.equal(pod.notReadyReason(), undefined);
+    } finally {
+      await pod.close();
+      await deleteKeysStartingWith(redis.client(), `nexus:${prefix}:`);
+    }
+  });
+
+  it("Redis down: held not ready for readyWaitMs after the start, then ready with a warning; 0 holds nothing", async () => {
+    const port = await freePort(); // nothing listens there
+    const warnings: string[] = [];
+    const log = { ...silentLogger(), warn: (o: { event?: string }) => void warnings.push(String(o.event)) } as unknown as ReturnType<typeof silentLogger>;
+    const down = new RedisFleetFrequency({ url: `redis://127.0.0.1:${port}`, keyPrefix: redis.fresh(), commandTimeoutMs: 100, readyWaitMs: 5_000, log });
+    const unheld = new RedisFleetFrequency({ url: `redis://127.0.0.1:${port}`, keyPrefix: redis.fresh(), commandTimeoutMs: 100, readyWaitMs: 0 });
+    try {
+      await down.exchange([], { cursor: "", tag: "0000000f" });
+      assert.match(down.notReadyReason() ?? "", /^frequency: catching up/);
+      assert.equal(down.notReadyReason(Date.now() + 5_000), undefined, "past the wait");
+      assert.deepEqual(warnings.filter((w) => w === "frequency_ready_unsynced"), ["frequency_ready_unsynced"]);
+      assert.equal(down.notReadyReason(Date.now() + 6_000), undefined);
+      assert.equal(warnings.filter((w) => w === "frequency_ready_unsynced").length, 1, "warned once");
+      assert.equal(unheld.notReadyReason(), undefined);
+    } finally {
+      await Promise.all([down.close(), unheld.close()]);
+    }
+  });
+});
+
 describe("frequency counts: the sync's position and tag", () => {
   /** A sync service with no campaigns whose fleet store records what each exchange was given. */
   function service(): { sync: SyncService; from: FrequencyExchangeFrom[] } {
