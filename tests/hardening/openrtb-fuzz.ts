@@ -154,7 +154,13 @@ const regs = fc.record(
   { coppa: flag, gdpr: flag, us_privacy: str, gpp: str, gpp_sid: intList, ext: fc.record({ gdpr: flag, us_privacy: str, dsa }, { requiredKeys: [] }) },
   { requiredKeys: [] },
 );
-const schain = fc.record({ complete: flag, nodes: fc.array(fc.dictionary(asciiText(6), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), { maxLength: 10 }), ver: str }, { requiredKeys: [] });
+/** A supply-chain node: the spec's fields (asi and sid are read for seller rules), or any object. */
+const node = fc.oneof(
+  fc.record({ asi: fc.oneof(fc.constantFrom("ssp.example", "SSP.Example", "blocked.example"), str), sid: str, hp: flag }, { requiredKeys: [] }),
+  fc.dictionary(asciiText(6), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+);
+// Up to 20 nodes: past the 16 whose asi and sid the parser keeps.
+const schain = fc.record({ complete: flag, nodes: fc.array(node, { maxLength: 20 }), ver: str }, { requiredKeys: [] });
 const source = fc.record({ tid: str, fd: flag, schain, ext: fc.record({ schain }, { requiredKeys: [] }) }, { requiredKeys: [] });
 
 export interface OpenRtbRequest {

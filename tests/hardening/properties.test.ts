@@ -13,7 +13,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { startTestBidder } from "../helpers/bidder.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FIXTURES, startTestBidder } from "../helpers/bidder.ts";
 import type { Standalone } from "../../host/src/standalone.ts";
 import { applyMutations, encode, mutatedCase, runMutated, runValid, uniquify, validCase } from "./openrtb-fuzz.ts";
 import { BID_PATH, answerOf, bidsOf, lossAll, noticePath, poolBid, poolGet, reserved } from "./helpers.ts";
@@ -33,8 +35,12 @@ let startReserved = 0n;
 let startRestarts = 0;
 
 before(async () => {
-  // Two inline VMs (round-robin), the replay guard on (ids are made unique per case).
-  app = await startTestBidder({ vms: 2, plugin: { replay_ttl_ms: 60_000 } });
+  // Two inline VMs (round-robin), the replay guard on (ids are made unique per case). The first
+  // campaign blocks a seller the generator names now and then, so that every supply chain's
+  // nodes are matched against a rule.
+  const campaigns = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+  campaigns.campaigns[0].targeting = { ...(campaigns.campaigns[0].targeting ?? {}), schain_sellers_block: ["blocked.example"] };
+  app = await startTestBidder({ vms: 2, plugin: { replay_ttl_ms: 60_000 }, campaigns });
   startReserved = reserved(app);
   startRestarts = app.pool.vmRestarts;
   console.log(`# fast-check seed ${seed} (NEXUS_FUZZ_SEED=${seed} to replay)`);
