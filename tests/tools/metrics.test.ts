@@ -2,7 +2,7 @@
 // computed by hand.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { auc, aucStandardError, evaluateBinary, logLoss } from "../../host/src/tools/metrics.ts";
+import { auc, aucStandardError, evaluateBinary, evaluateWithReliability, logLoss, reliability } from "../../host/src/tools/metrics.ts";
 
 const close = (a: number, b: number, eps = 1e-12): void => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
 
@@ -62,3 +62,47 @@ describe("log loss", () => {
     close(e.calibration, (0.1 + 0.4 + 0.35 + 0.8) / 2);
   });
 });
+
+describe("reliability table", () => {
+  it("equal-count bins of the sorted predictions: mean prediction against observed rate, and the ECE", () => {
+    // Sorted: 0.1 0.2 | 0.3 0.4 | 0.5 0.6 (given out of order), clicks on 0.2, 0.4, 0.5 and 0.6.
+    const probs = [0.6, 0.1, 0.4, 0.3, 0.5, 0.2];
+    const labels = [1, 0, 1, 0, 1, 1];
+    const t = reliability(probs, labels, 3);
+    assert.equal(t.bins.length, 3);
+    assert.deepEqual(t.bins.map((b) => [b.n, b.positives, b.min, b.max]), [[2, 1, 0.1, 0.2], [2, 1, 0.3, 0.4], [2, 2, 0.5, 0.6]]);
+    close(t.bins[0]!.predicted, 0.15);
+    close(t.bins[1]!.predicted, 0.35);
+    close(t.bins[2]!.predicted, 0.55);
+    assert.deepEqual(t.bins.map((b) => b.observed), [0.5, 0.5, 1]);
+    // ECE = 1/3 (|0.15 − 0.5| + |0.35 − 0.5| + |0.55 − 1|) = 1/3 (0.35 + 0.15 + 0.45)
+    close(t.ece, 0.95 / 3);
+  });
+
+  it("uneven counts go to the first bins; fewer rows than bins make one bin a row; none, no bin", () => {
+    const t = reliability([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], [0, 0, 0, 0, 0, 0, 1], 3);
+    assert.deepEqual(t.bins.map((b) => b.n), [3, 2, 2]);
+    assert.deepEqual(reliability([0.2, 0.1], [1, 0], 10).bins.map((b) => [b.predicted, b.observed]), [[0.1, 0], [0.2, 1]]);
+    const none = reliability([], []);
+    assert.deepEqual(none.bins, []);
+    assert.ok(Number.isNaN(none.ece));
+  });
+
+  it("ties keep the rows' order, so the table does not depend on the sort", () => {
+    const a = reliability([0.5, 0.5, 0.5, 0.5], [1, 0, 0, 0], 2);
+    assert.deepEqual(a.bins.map((b) => b.positives), [1, 0]);
+    const perfect = reliability([0, 0, 1, 1], [0, 0, 1, 1], 2);
+    assert.equal(perfect.ece, 0);
+  });
+
+  it("evaluateWithReliability is evaluateBinary with the deciles", () => {
+    const probs = Array.from({ length: 100 }, (_, i) => i / 200);
+    const labels = probs.map((_, i) => (i % 7 === 0 ? 1 : 0));
+    const e = evaluateWithReliability(probs, labels);
+    assert.deepEqual({ ...e, reliability: undefined, ece: undefined }, { ...evaluateBinary(probs, labels), reliability: undefined, ece: undefined });
+    assert.equal(e.reliability.length, 10);
+    assert.ok(e.reliability.every((b) => b.n === 10));
+    assert.equal(e.reliability.reduce((s, b) => s + b.positives, 0), 15);
+  });
+});
+

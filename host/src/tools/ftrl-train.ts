@@ -6,7 +6,7 @@ import { encodeNxm } from "../models/nxm.ts";
 import type { LrModelPair } from "../models/model.ts";
 import type { FtrlHyperParams, NexusCore } from "./core.ts";
 import type { ExampleSet } from "./examples.ts";
-import { evaluateBinary, type BinaryEvaluation } from "./metrics.ts";
+import { evaluateBinary, evaluateWithReliability, type BinaryEvaluation, type CalibratedEvaluation } from "./metrics.ts";
 import { mulberry32, permutation } from "./rng.ts";
 import { NexusError } from "../errors.ts";
 
@@ -167,7 +167,7 @@ export function trainModel(core: NexusCore, set: ExampleSet, s: TrainSettings, o
 }
 
 export interface Evaluation {
-  ctr: BinaryEvaluation;
+  ctr: CalibratedEvaluation;
   /** On clicked examples with a conversion label; undefined when there are none. */
   cvr?: BinaryEvaluation;
 }
@@ -198,7 +198,7 @@ export function evaluateModel(core: NexusCore, model: LrModelPair, set: ExampleS
       cvrY.push(set.conversion(i));
     }
   }
-  const out: Evaluation = { ctr: evaluateBinary(pCtr, clicks) };
+  const out: Evaluation = { ctr: evaluateWithReliability(pCtr, clicks) };
   if (cvrY.length > 0) out.cvr = evaluateBinary(cvrP, cvrY);
   return out;
 }

@@ -159,6 +159,10 @@ export function formatTrainSummary(s: TrainSummary): string {
   const m = (name: string, e: Evaluation): void => {
     lines.push(`${name.padEnd(6)} pCTR AUC ${pct(e.ctr.auc)} (± ${pct(e.ctr.aucStdErr)} s.e.)  log loss ${e.ctr.logLoss.toFixed(5)}  (${e.ctr.n} rows, ${e.ctr.positives} clicks, mean pCTR / CTR ${Number.isFinite(e.ctr.calibration) ? e.ctr.calibration.toFixed(3) : "n/a"})`);
     if (e.cvr) lines.push(`       pCVR AUC ${pct(e.cvr.auc)}  log loss ${e.cvr.logLoss.toFixed(5)}  (${e.cvr.n} clicked rows)`);
+    if (e.ctr.reliability.length > 1) {
+      const bins = e.ctr.reliability.map((b) => `${(100 * b.predicted).toFixed(2)}→${(100 * b.observed).toFixed(2)}`).join(" ");
+      lines.push(`       pCTR by decile, mean predicted → observed %: ${bins}  (ECE ${(100 * e.ctr.ece).toFixed(3)} points)`);
+    }
   };
   m("train", s.metrics.train);
   if (s.metrics.test) m("test", s.metrics.test);
