@@ -372,17 +372,16 @@ export class CampaignConfigParser {
       const entry = d.string();
       if (!d.failed) {
         const colon = entry.indexOf(":");
-        let asi: string = entry.toLowerCase();
+        let asi: string = entry;
         let sid: string | null = null;
         if (colon >= 0) {
-          asi = entry.substring(0, colon).toLowerCase();
+          asi = entry.substring(0, colon);
           sid = entry.substring(colon + 1);
         }
         if (asi.length == 0 || asi.length > 253) d.fail("expected \"asi\" or \"asi:sid\" with a domain of 1-253 characters");
         else if (sid !== null && changetype<string>(sid).length == 0) d.fail("empty seller id after ':'");
         else if (i >= MAX_SELLER_RULES) d.fail(`more than ${MAX_SELLER_RULES} entries`);
-        else if (hasSellerRule(rules, asi, sid)) d.fail(`${entry} is listed twice`);
-        else rules.add(asi, sid);
+        else if (!rules.add(asi, sid)) d.fail(`${entry} is listed twice`);
       }
       d.endMember();
       i++;
@@ -632,14 +631,4 @@ function sameCaps(a: Campaign, b: Campaign): bool {
     if (unchecked(a.capImpressions[i]) != unchecked(b.capImpressions[i]) || unchecked(a.capWindowMs[i]) != unchecked(b.capWindowMs[i])) return false;
   }
   return true;
-}
-
-/** Cold path (loading campaigns): `rules` already has this entry. */
-function hasSellerRule(rules: SellerRules, asi: string, sid: string | null): bool {
-  for (let i = 0; i < rules.size; i++) {
-    if (rules.asi[i].toString() != asi) continue;
-    const s = rules.sid[i];
-    if (s === null ? sid === null : sid !== null && s.toString() == sid) return true;
-  }
-  return false;
 }

@@ -119,9 +119,17 @@ export class SellerRules {
     return this.asi.length;
   }
 
-  add(asi: string, sid: string | null): void {
-    this.asi.push(OwnedBytes.fromString(asi.toLowerCase()));
+  /** Cold path (loading campaigns): adds the entry; false, adding nothing, when it is listed already. */
+  add(asi: string, sid: string | null): bool {
+    const lower = asi.toLowerCase();
+    for (let i = 0; i < this.asi.length; i++) {
+      if (this.asi[i].toString() != lower) continue;
+      const s = this.sid[i];
+      if (s === null ? sid === null : sid !== null && s.toString() == sid) return false;
+    }
+    this.asi.push(OwnedBytes.fromString(lower));
     this.sid.push(sid === null ? null : OwnedBytes.fromString(sid));
+    return true;
   }
 
   /** Some entry names this node (its asi and sid as the request gives them). */

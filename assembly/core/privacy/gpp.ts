@@ -68,9 +68,7 @@ export class GppString {
     const n = sids.count > 0 ? sids.count : this.count;
     for (let i = 0; i < n; i++) {
       const id = sids.count > 0 ? sids.get(i) : unchecked(this.ids[i]);
-      // -1: no section applies (the CMP API's value); the header (3) and signal integrity (4)
-      // sections "do not need to be included" (OpenRTB 2.6).
-      if (id < 1 || id == 3 || id == 4) continue;
+      if (!sectionApplies(id)) continue;
       const k = this.indexOf(id);
       if (k < 0) return GppVerdict.UNREADABLE;
       const p = this.ptr + <usize>unchecked(this.at[k]);
@@ -159,12 +157,17 @@ export class GppString {
   }
 }
 
-/** Whether gpp_sid names a section that applies (not only -1, the header or signal integrity). */
+/**
+ * Whether section `id` can apply to a request: not -1 (no section applies: the CMP API's value),
+ * nor the header (3) or signal integrity (4) sections, which "do not need to be included" (OpenRTB 2.6).
+ */
+@inline function sectionApplies(id: i32): bool {
+  return id >= 1 && id != 3 && id != 4;
+}
+
+/** Whether gpp_sid names a section that applies. */
 function appliesAny(sids: IntList): bool {
-  for (let i = 0; i < sids.count; i++) {
-    const id = sids.get(i);
-    if (id >= 1 && id != 3 && id != 4) return true;
-  }
+  for (let i = 0; i < sids.count; i++) if (sectionApplies(sids.get(i))) return true;
   return false;
 }
 

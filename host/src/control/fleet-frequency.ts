@@ -255,8 +255,8 @@ export class RedisFleetFrequency implements FleetFrequency {
   private async readOthers(from: string, own: string, nowMs = Date.now()): Promise<{ counts: FrequencyCount[]; cursor: string; reachedEnd: boolean }> {
     const out: FrequencyCount[] = [];
     let cursor = from;
-    let caughtUp = false;
-    const stopAt = Date.now() + (this.o.readBudgetMs ?? READ_BUDGET_MS);
+    let reachedEnd = false;
+    const stopAt = nowMs + (this.o.readBudgetMs ?? READ_BUDGET_MS);
     reads: for (let read = 0; read < READS_PER_EXCHANGE; read++) {
       if (read > 0 && Date.now() >= stopAt) break;
       const res = (await this.redis.xread("COUNT", READ_BATCH, "STREAMS", this.key, cursor)) as Array<[string, Array<[string, string[]]>]> | null;
@@ -272,15 +272,15 @@ export class RedisFleetFrequency implements FleetFrequency {
         cursor = id;
       }
       if (entries.length < READ_BATCH) {
-        caughtUp = true;
+        reachedEnd = true;
         break;
       }
     }
     // 0 when the stream was read to its end, else the age of the last entry handed.
     const ms = Number(cursor.split("-")[0]);
-    this.lagS = caughtUp || !(ms > 0) ? 0 : Math.max(0, nowMs - ms) / 1000;
+    this.lagS = reachedEnd || !(ms > 0) ? 0 : Math.max(0, nowMs - ms) / 1000;
     this.o.metrics?.lag.set(this.lagS);
-    return { counts: out, cursor, reachedEnd: caughtUp };
+    return { counts: out, cursor, reachedEnd };
   }
 
   notReadyReason(nowMs = Date.now()): string | undefined {

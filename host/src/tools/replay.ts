@@ -226,9 +226,7 @@ export function runReplay(core: NexusCore, train: ReplayData, test: ReplayData, 
 function bootstrapFindings(core: NexusCore, test: ReplayData, budgets: BudgetRun[], o: ReplayOptions, log: (m: string) => void): BootstrapFindings {
   const { resamples, blocks } = o.bootstrap!;
   const runs: StrategyRun[] = budgets.flatMap((b) => b.runs);
-  const kOf = new Map<StrategyRun, number>();
-  for (const b of budgets) for (const r of b.runs) kOf.set(r, b.k);
-  const specs: BootstrapRun[] = runs.map((r) => ({ k: kOf.get(r)!, strategy: r.strategy, paced: r.paced, params: r.params, ...(r.gains ? { gains: r.gains } : {}) }));
+  const specs: BootstrapRun[] = budgets.flatMap((b) => b.runs.map((r) => ({ k: b.k, strategy: r.strategy, paced: r.paced, params: r.params, ...(r.gains ? { gains: r.gains } : {}) })));
   const clicks = bootstrapClicks(test, specs, { resamples, blocks, seed: o.seed, steps: o.steps }, core, (done) => log(`bootstrap: ${done}/${resamples} resamples`));
   const series = (r: StrategyRun): Int32Array => clicks[runs.indexOf(r)]!;
   const size = blockSize(test.n, blocks);
