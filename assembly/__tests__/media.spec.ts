@@ -150,6 +150,14 @@ describe("video: the decision", () => {
     expect(h.outcome(videoImp('"mimes":["video/mp4"],"linearity":1'), campaign(V15))).toBe("v15");
   });
 
+  it("a dynamic pod (video.poddur) takes no ad longer than the whole pod", () => {
+    const both = campaign(videoCreative("v30", 30) + "," + V15);
+    expect(h.outcome(videoImp(MP4_15 + ',"poddur":60'), both)).toBe("v30");
+    expect(h.outcome(videoImp(MP4_15 + ',"poddur":30'), both)).toBe("v30");
+    expect(h.outcome(videoImp(MP4_15 + ',"poddur":20'), both)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"poddur":10'), both)).toBe("no_match");
+  });
+
   it("takes the first creative that fits, and targeting.sizes does not restrict video", () => {
     const both = campaign(videoCreative("v30", 30) + "," + V15, '"targeting":{"sizes":["728x90"]},');
     expect(h.outcome(videoImp(MP4_15), both)).toBe("v30");
@@ -235,6 +243,26 @@ describe("video: placement and roll-position targeting", () => {
     expect(h.outcome(videoImp(MP4_15 + ',"startdelay":0'), midPost)).toBe("no_match");
   });
 
+  it("video_skippable: skip 1 and an ad longer than skipmin is skippable; skip 0 is not; no skip does not match", () => {
+    const skippable = campaign(V15, '"targeting":{"video_skippable":true},');
+    const notSkippable = campaign(V15, '"targeting":{"video_skippable":false},');
+    expect(h.outcome(videoImp(MP4_15 + ',"skip":1'), skippable)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"skip":1'), notSkippable)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15 + ',"skip":0'), skippable)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15 + ',"skip":0'), notSkippable)).toBe("v15");
+    // Only ads longer than skipmin may be skipped: a 15 s ad under skipmin 15 plays in full.
+    expect(h.outcome(videoImp(MP4_15 + ',"skip":1,"skipmin":15'), skippable)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15 + ',"skip":1,"skipmin":15'), notSkippable)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15 + ',"skip":1,"skipmin":14'), skippable)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15), skippable)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15), notSkippable)).toBe("no_match");
+    // Unrestricted, skip changes nothing.
+    expect(h.outcome(videoImp(MP4_15 + ',"skip":1'), campaign(V15))).toBe("v15");
+    // Decided per creative: the 30 s one is skippable past skipmin 20, the 15 s one is not.
+    const both = campaign(V15 + "," + videoCreative("v30", 30), '"targeting":{"video_skippable":true},');
+    expect(h.outcome(videoImp(MP4_15 + ',"skip":1,"skipmin":20'), both)).toBe("v30");
+  });
+
   it("refuses bad lists, and video targeting on a campaign without a video creative", () => {
     const withT = (t: string, creatives: string = V15): string => {
       const tab = h.parseSet('{"id":"c","targeting":{' + t + '},"creatives":[' + creatives + "]}");
@@ -246,9 +274,12 @@ describe("video: placement and roll-position targeting", () => {
     expect(withT('"video_start":["preroll"]')).toBe('campaigns[0].targeting.video_start[0]: expected "pre", "mid" or "post"');
     expect(withT('"video_start":["pre","pre"]')).toBe("campaigns[0].targeting.video_start[1]: duplicate position");
     expect(withT('"video_start":[]')).toBe("campaigns[0].targeting.video_start: empty: leave it out to bid at any position");
-    expect(withT('"video_plcmt":[1]', BANNER)).toBe("campaigns[0]: targeting.video_plcmt, video_start: need a video creative");
-    expect(withT('"video_start":["pre"]', BANNER)).toBe("campaigns[0]: targeting.video_plcmt, video_start: need a video creative");
-    expect(withT('"video_plcmt":[1,2,3,4],"video_start":["pre","mid","post"]')).toBe("OK");
+    const needsVideo = "campaigns[0]: targeting.video_plcmt, video_start, video_skippable: need a video creative";
+    expect(withT('"video_plcmt":[1]', BANNER)).toBe(needsVideo);
+    expect(withT('"video_start":["pre"]', BANNER)).toBe(needsVideo);
+    expect(withT('"video_skippable":false', BANNER)).toBe(needsVideo);
+    expect(withT('"video_skippable":1')).toBe("campaigns[0].targeting.video_skippable: expected true or false");
+    expect(withT('"video_plcmt":[1,2,3,4],"video_start":["pre","mid","post"],"video_skippable":true')).toBe("OK");
   });
 });
 

@@ -140,7 +140,7 @@ const FULL =
   '"imp":[{"id":"imp-1","tagid":"tag-9","secure":1,"instl":1,"rwdd":1,"exp":300,"bidfloor":1.25,"bidfloorcur":"EUR",' +
   '"banner":{"w":728,"h":90,"pos":1,"format":[{"w":728,"h":90},{"w":970,"h":90,"wratio":1}],"btype":[4],"battr":[1,3],"api":[3,5]},' +
   '"video":{"mimes":["video/mp4","application/javascript"],"w":640,"h":480,"minduration":5,"maxduration":30,' +
-  '"protocols":[2,3,5,6],"placement":1,"plcmt":1,"linearity":1,"startdelay":0,"skip":1},' +
+  '"protocols":[2,3,5,6],"placement":1,"plcmt":1,"linearity":1,"startdelay":0,"skip":1,"skipmin":6,"poddur":60},' +
   '"native":{"request":"{\\"ver\\":\\"1.2\\",\\"assets\\":[]}","ver":"1.2","api":[3],"battr":[2]},' +
   '"audio":{"mimes":["audio/mpeg"],"minduration":10,"maxduration":60},' +
   '"pmp":{"private_auction":1,"deals":[{"id":"deal-1","bidfloor":5.5,"bidfloorcur":"USD","at":3,"wseat":["w1"],"wadomain":["adv.com"]},{"id":"deal-2"}]}}],' +
@@ -205,6 +205,8 @@ describe("BidRequest: every field", () => {
     expect(v.hasStartdelay).toBe(true);
     expect(v.startdelay).toBe(0);
     expect(v.skip).toBe(1);
+    expect(v.skipmin).toBe(6);
+    expect(v.poddur).toBe(60);
     const n = imp.native;
     expect(str(n.request)).toStrictEqual('{"ver":"1.2","assets":[]}');
     expect(str(n.ver)).toStrictEqual("1.2");
@@ -523,6 +525,8 @@ describe("BidRequest: wrong types (strict_types)", () => {
       withImp('{"id":"1","video":{"mimes":[1]}}'), "imp[0].video.mimes[0]: expected string",
       withImp('{"id":"1","video":{"startdelay":-3}}'), "imp[0].video.startdelay: out of range",
       withImp('{"id":"1","video":{"skip":2}}'), "imp[0].video.skip: out of range",
+      withImp('{"id":"1","video":{"skipmin":-1}}'), "imp[0].video.skipmin: out of range",
+      withImp('{"id":"1","video":{"poddur":"60"}}'), "imp[0].video.poddur: expected integer",
       withImp('{"id":"1","video":{"protocols":[2,3.5]}}'), "imp[0].video.protocols[1]: expected integer",
       withImp('{"id":"1","video":{"plcmt":"1"}}'), "imp[0].video.plcmt: expected integer",
       withImp('{"id":"1","native":{"request":12}}'), "imp[0].native.request: expected string",

@@ -78,8 +78,8 @@ describe("video and audio through the filter", () => {
     await get(noticeUrl(bid.lurl, "0"));
   });
 
-  it("a player the creative does not fit gets no bid (no_match): media type, duration, protocol, overlay", async () => {
-    for (const video of [{ mimes: ["video/ogg"] }, { minduration: 20 }, { rqddurs: [6, 30] }, { protocols: [2, 3] }, { linearity: 2 }]) {
+  it("a player the creative does not fit gets no bid (no_match): media type, duration, protocol, overlay, a shorter dynamic pod", async () => {
+    for (const video of [{ mimes: ["video/ogg"] }, { minduration: 20 }, { rqddurs: [6, 30] }, { protocols: [2, 3] }, { linearity: 2 }, { poddur: 10 }]) {
       const r = await post(bidUrl, request(videoImp(video)));
       assert.equal(r.status, 204, `${JSON.stringify(video)}: ${r.text}`);
       assert.equal(r.headers["x-nexus-nobid-reason"], "no_match", JSON.stringify(video));

@@ -65,6 +65,8 @@ const video = fc.record(
     w: int, h: int, minduration: int, maxduration: int, protocols: intList, placement: int, plcmt: int, linearity: int,
     startdelay: fc.integer({ min: -2, max: I32_MAX }),
     skip: flag,
+    skipmin: int,
+    poddur: int,
     ext,
   },
   { requiredKeys: [] },

@@ -133,7 +133,7 @@ export class CampaignConfigParser {
     if (!d.failed && c.creatives.length == 0) d.fail("creatives: at least one required");
     // A campaign that may bid nowhere is a mistake in the file, not a campaign to lease money to.
     if (!d.failed && c.dealsOnly && c.deals.size == 0) d.fail("deals_only: needs deals");
-    if (!d.failed && (c.videoPlcmt != 0 || c.videoStart != 0) && !c.hasVideo) d.fail("targeting.video_plcmt, video_start: need a video creative");
+    if (!d.failed && (c.videoPlcmt != 0 || c.videoStart != 0 || c.videoSkippable >= 0) && !c.hasVideo) d.fail("targeting.video_plcmt, video_start, video_skippable: need a video creative");
     return c;
   }
 
@@ -249,6 +249,7 @@ export class CampaignConfigParser {
       else if (d.keyIs("weekdays")) c.weekdays = this.bits(0, 6, "weekday");
       else if (d.keyIs("video_plcmt")) c.videoPlcmt = this.bits(1, 4, "placement");
       else if (d.keyIs("video_start")) c.videoStart = this.videoStarts();
+      else if (d.keyIs("video_skippable")) c.videoSkippable = d.bool() ? 1 : 0;
       else if (d.keyIs("daypart_utc_offset_minutes")) {
         c.daypartOffsetMinutes = <i32>d.int(-720, 840);
         c.hasDaypartOffset = true;

@@ -84,6 +84,8 @@ export class Campaign {
   videoPlcmt: u32 = 0;
   /** Roll positions it buys (video.ts VIDEO_PRE_ROLL | VIDEO_MID_ROLL | VIDEO_POST_ROLL); 0 = any. */
   videoStart: u32 = 0;
+  /** Skippability it buys (targeting.video_skippable): 1 skippable ads only, 0 non-skippable only, -1 either (video.ts). */
+  videoSkippable: i32 = -1;
   /** Dayparting on this fixed clock (minutes from UTC) instead of the user's; only with hasDaypartOffset. */
   daypartOffsetMinutes: i32 = 0;
   hasDaypartOffset: bool = false;

@@ -20,7 +20,7 @@ import { MAX_IMPS } from "../openrtb/limits";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
-import { mediaFits, mediaRefused, perSecondFloorCpm, sameAdvertiser, slotFor, slotTargeted, videoFits } from "./media";
+import { mediaFits, mediaRefused, perSecondFloorCpm, sameAdvertiser, skipTargeted, slotFor, slotTargeted, videoFits } from "./media";
 import { InvalidTrafficRules, TrafficVerdict } from "../traffic/invalid-traffic";
 import { NativeRequest, NativeRequestParser } from "../openrtb/native";
 import { fillsVideo, nativeFill, nativeRefused } from "./native-creative";
@@ -206,7 +206,7 @@ export class DecisionEngine {
     if (!slotTargeted(imp.video, c)) return null;
     for (let k = 0; k < c.creatives.length; k++) {
       const cr = unchecked(c.creatives[k]);
-      if (!cr.isVideo || !videoFits(imp.video, cr)) continue;
+      if (!cr.isVideo || !videoFits(imp.video, cr) || !skipTargeted(imp.video, cr, c)) continue;
       if (!blocked(req, cr) && !mediaRefused(imp, imp.video, cr)) return cr;
       this.fitRefused = true;
     }

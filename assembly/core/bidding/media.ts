@@ -91,11 +91,26 @@ function indexOfAscii(ptr: usize, len: i32, from: i32, needle: string): i32 {
 }
 
 /**
- * The video creative fits the impression's player: mediaFits(), and a linear ad, so not for an
- * overlay slot.
+ * The video creative fits the impression's player: mediaFits(), a linear ad, so not for an
+ * overlay slot, and no longer than a dynamic pod lasts (video.poddur, OpenRTB 2.6).
  */
 export function videoFits(v: Video, cr: Creative): bool {
+  if (v.poddur > 0 && cr.duration > v.poddur) return false;
   return v.linearity != NON_LINEAR && mediaFits(v, cr);
+}
+
+/**
+ * The creative would run in this slot as the campaign buys it (targeting.video_skippable): the
+ * player lets viewers skip it when video.skip is 1 and the ad is longer than video.skipmin
+ * (OpenRTB: "videos of total duration greater than this number of seconds can be skippable").
+ * A request without `skip` cannot be shown to be either, so it does not match a campaign that
+ * restricts it (as for video_plcmt).
+ */
+export function skipTargeted(v: Video, cr: Creative, c: Campaign): bool {
+  if (c.videoSkippable < 0) return true;
+  if (v.skip != 0 && v.skip != 1) return false;
+  const skippable = v.skip == 1 && cr.duration > v.skipmin;
+  return skippable == (c.videoSkippable == 1);
 }
 
 /**

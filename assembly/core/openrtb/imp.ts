@@ -117,6 +117,10 @@ export class Video extends MediaSlot {
   hasStartdelay: bool = false;
   /** 0/1, UNSET when not given. */
   skip: i32 = UNSET;
+  /** With skip 1: only ads longer than this many seconds may be skipped (0: any). */
+  skipmin: i32 = 0;
+  /** 2.6 dynamic pod: the seconds the whole pod lasts (0: not given); no ad of it can be longer. */
+  poddur: i32 = 0;
 
   reset(): void {
     super.reset();
@@ -128,6 +132,8 @@ export class Video extends MediaSlot {
     this.startdelay = 0;
     this.hasStartdelay = false;
     this.skip = UNSET;
+    this.skipmin = 0;
+    this.poddur = 0;
   }
 }
 

@@ -33,7 +33,7 @@ const FORMAT_FIELDS = new FieldTable(["w", "h"]);
 const VIDEO_FIELDS = new FieldTable([
   "mimes", "w", "h", "minduration", "maxduration", "protocols", "placement",
   "plcmt", "linearity", "startdelay", "skip", "protocol", "battr", "api", "rqddurs",
-  "mincpmpersec", "podid",
+  "mincpmpersec", "podid", "skipmin", "poddur",
 ]);
 const NATIVE_FIELDS = new FieldTable(["request", "ver", "api", "battr"]);
 const AUDIO_FIELDS = new FieldTable([
@@ -224,6 +224,8 @@ function readVideo(f: FieldReader, v: Video): bool {
       case 14: ok = f.readIntList(v.rqddurs, 0, I32_MAX); break;
       case 15: ok = f.readNumber(0, F64_MAX); v.mincpmpersec = f.floatValue; break;
       case 16: ok = f.readString(v.podid, MAX_STRING_BYTES); break;
+      case 17: ok = f.readInt(0, I32_MAX); v.skipmin = <i32>f.intValue; break;
+      case 18: ok = f.readInt(0, I32_MAX); v.poddur = <i32>f.intValue; break;
     }
     if (!ok) return false;
     f.endField();
