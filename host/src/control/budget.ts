@@ -159,6 +159,12 @@ export class MemoryBudgetSource implements BudgetSource {
   private readonly granted = new Map<string, Map<string, number>>();
   /** Per campaign: grants of ledgers that restarted (consumed: their bids may still be billed). */
   private readonly retired = new Map<string, number>();
+  /**
+   * Per campaign: what restarted ledgers held beyond their charges (bids out, which exchanges
+   * still bill; the unspent slice), counted as spent on the budget day they restarted. Only the
+   * daily cap counts it; the fleet's charged figures (FleetSpend) stay what was charged.
+   */
+  private readonly retiredUnbilled = new Map<string, { day: number; micros: number }>();
   /** Per campaign and pod: the ledger epoch last reported. */
   private readonly epochs = new Map<string, Map<string, number>>();
   /** Per campaign: what each pod charged in the current day, hour and minute. */
@@ -190,6 +196,7 @@ export class MemoryBudgetSource implements BudgetSource {
       // from the worst case, never from less than was spent.
       const fleet = this.spend.get(id) ?? new FleetSpend();
       const spend = fleet.snapshot();
+      spend.day.micros += this.unbilledOn(id, spend.day.period);
       for (const [pod, g] of this.granted.get(id) ?? []) {
         consumed += g;
         spend.day.micros += Math.max(0, g - fleet.chargedBy(pod));
@@ -217,11 +224,11 @@ export class MemoryBudgetSource implements BudgetSource {
     const byPod = mapOf(this.granted, limits.id);
     let spend = this.spend.get(limits.id);
     if (!spend) this.spend.set(limits.id, (spend = new FleetSpend()));
-    this.retireRestartedLedger(limits.id, r, byPod, spend);
+    const w = windowsAt(nowMs, r.utcOffsetMinutes ?? this.utcOffsetMinutes);
+    this.retireRestartedLedger(limits.id, r, byPod, spend, w.day);
     const held = r.charged + r.reserved;
     let others = this.retired.get(limits.id) ?? 0;
     for (const [pod, g] of byPod) if (pod !== r.podId) others += g;
-    const w = windowsAt(nowMs, r.utcOffsetMinutes ?? this.utcOffsetMinutes);
     const o = spend.report(r.podId, r.charged, r.dailyCharged, w, r.reportDay);
     let want = limits.active && r.returning !== true ? held + sliceMicros(limits, this.policy) : held;
     if (limits.totalMicros > 0) want = Math.min(want, limits.totalMicros - others);
@@ -229,7 +236,8 @@ export class MemoryBudgetSource implements BudgetSource {
     // today (other pods, a ledger that restarted, a previous process: the state file) is not in
     // it, so the grant stops where the fleet's day would pass the cap (what it holds reserved is
     // counted as charged today).
-    if (limits.dailyMicros > 0 && o.daily > 0) want = Math.min(want, held + Math.max(0, limits.dailyMicros - o.daily - r.dailyCharged - r.reserved));
+    const othersToday = o.daily + this.unbilledOn(limits.id, w.day);
+    if (limits.dailyMicros > 0 && othersToday > 0) want = Math.min(want, held + Math.max(0, limits.dailyMicros - othersToday - r.dailyCharged - r.reserved));
     const granted = Math.max(held, Math.floor(want));
     byPod.set(r.podId, granted);
     const lease: BudgetLease = {
@@ -255,19 +263,38 @@ export class MemoryBudgetSource implements BudgetSource {
   }
 
   /**
-   * A pod whose ledger epoch changed (Envoy restarted under the same host): what its old ledger
-   * was granted stays counted, as the Redis source does — those bids are out and get billed —
-   * and what it charged stays in the fleet's day, hour and minute.
+   * A pod whose ledger restarted (Envoy restarted under the same host: a new ledger epoch, or,
+   * from a filter that sends none, its charged going backwards): what its old ledger was granted
+   * stays counted, as the Redis source does — those bids are out and get billed, though their
+   * notices now find no reservation — against the total, and against today as spent: what it
+   * charged stays in the fleet's day, hour and minute, and the rest of its grant (bids out, the
+   * unspent slice) in the day too (`today`).
    */
-  private retireRestartedLedger(campaignId: string, r: PodReport, byPod: Map<string, number>, spend: FleetSpend): void {
-    if (r.ledgerEpoch === undefined) return;
-    const epochs = mapOf(this.epochs, campaignId);
-    const before = epochs.get(r.podId);
-    epochs.set(r.podId, r.ledgerEpoch);
-    if (before === undefined || before === r.ledgerEpoch) return;
-    this.retired.set(campaignId, (this.retired.get(campaignId) ?? 0) + (byPod.get(r.podId) ?? 0));
+  private retireRestartedLedger(campaignId: string, r: PodReport, byPod: Map<string, number>, spend: FleetSpend, today: number): void {
+    let restarted = false;
+    if (r.ledgerEpoch !== undefined) {
+      const epochs = mapOf(this.epochs, campaignId);
+      const before = epochs.get(r.podId);
+      epochs.set(r.podId, r.ledgerEpoch);
+      restarted = before !== undefined && before !== r.ledgerEpoch;
+    } else {
+      restarted = r.charged < spend.chargedBy(r.podId);
+    }
+    if (!restarted) return;
+    const granted = byPod.get(r.podId) ?? 0;
+    this.retired.set(campaignId, (this.retired.get(campaignId) ?? 0) + granted);
     byPod.delete(r.podId);
+    const unbilled = Math.max(0, granted - spend.chargedBy(r.podId));
+    const u = this.retiredUnbilled.get(campaignId);
+    if (u !== undefined && u.day >= today) u.micros += unbilled;
+    else this.retiredUnbilled.set(campaignId, { day: today, micros: unbilled });
     spend.retire(r.podId);
+  }
+
+  /** What restarted ledgers of the campaign held unbilled on budget day `day` (retireRestartedLedger). */
+  private unbilledOn(campaignId: string, day: number): number {
+    const u = this.retiredUnbilled.get(campaignId);
+    return u !== undefined && u.day >= day ? u.micros : 0;
   }
 
   /** False while the state file cannot be saved (no new grants meanwhile). */

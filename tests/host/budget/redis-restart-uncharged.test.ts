@@ -114,3 +114,66 @@ describe("memory budget source: a ledger that restarts before its first charge",
     assert.equal(await s.grant(limits, rep("b", b, 0, 9), T0), b);
   });
 });
+
+// The same restart against a daily cap, and a restart a filter without epochs shows only by its
+// charged going backwards: the memory source must count the old ledger's bids as the Redis source
+// does (both run the same reports here, the Redis source on the real Redis). Before, the memory
+// source counted only what the old ledger had charged today, and forgot an epoch-less ledger's
+// grant: 2,000 charged + 8,000 of bids out + a new grant of 8,000 against a daily 10,000, and
+// 2,000 + 8,000 + 20,000 against a total of 20,000.
+describe("memory and Redis sources alike: a restarted ledger's bids out stay counted", () => {
+  let client: Redis;
+  const prefix = uniquePrefix("restart-both");
+  before(async () => {
+    client = new Redis(SHARED_URL, { maxRetriesPerRequest: 1 });
+    await client.ping();
+  });
+  after(async () => {
+    await deletePrefix(client, prefix);
+    client.disconnect();
+  });
+  const DAY = Math.floor(T0 / 86_400_000);
+  const report = (o: Partial<PodReport>): PodReport => ({ campaignId: o.campaignId ?? "c", podId: "a", granted: 0, charged: 0, reserved: 0, dailyCharged: 0, utcOffsetMinutes: 0, reportDay: DAY, ...o });
+  type Source = { lease: MemoryBudgetSource["lease"]; close(): Promise<void> };
+  const sources = (policy: { leaseSeconds: number; minSliceMicros: number; pacingSeconds: number }): Array<[string, Source]> => [
+    ["memory", new MemoryBudgetSource(policy, 0)],
+    ["redis", new RedisBudgetSource({ client, keyPrefix: prefix, policy, utcOffsetMinutes: 0, recoveryHoldMs: 0 })],
+  ];
+
+  it("daily cap: an Envoy restart (new epoch) gets nothing of a day its old bids may fill", async () => {
+    const limits: CampaignLimits = { id: "daily", totalMicros: 0, dailyMicros: 10_000, active: true };
+    for (const [name, s] of sources({ leaseSeconds: 86_400, minSliceMicros: 10_000, pacingSeconds: 86_400 })) {
+      try {
+        const g1 = (await s.lease(limits, report({ campaignId: "daily", ledgerEpoch: 1, reportMs: 1 }), T0)).granted;
+        assert.equal(g1, 10_000, name);
+        // 2,000 charged today and 8,000 of bids out (exchanges bill them when they win).
+        await s.lease(limits, report({ campaignId: "daily", ledgerEpoch: 1, reportMs: 2, granted: g1, charged: 2_000, dailyCharged: 2_000, reserved: 8_000 }), T0 + 1000);
+        const fresh = (await s.lease(limits, report({ campaignId: "daily", ledgerEpoch: 2, reportMs: 3 }), T0 + 2000)).granted;
+        assert.equal(fresh, 0, `${name}: 2,000 charged + 8,000 out + ${fresh} granted against a daily 10,000`);
+        // The next day has its own cap again.
+        const tomorrow = (await s.lease(limits, report({ campaignId: "daily", ledgerEpoch: 2, reportMs: 4, reportDay: DAY + 1 }), T0 + 86_400_000)).granted;
+        assert.equal(tomorrow, 10_000, name);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+
+  it("total cap: a ledger without epochs whose charged went backwards keeps its old grant counted", async () => {
+    const limits: CampaignLimits = { id: "noepoch", totalMicros: 20_000, dailyMicros: 0, active: true };
+    for (const [name, s] of sources({ leaseSeconds: 1, minSliceMicros: 10_000, pacingSeconds: 86_400 })) {
+      try {
+        const g1 = (await s.lease(limits, report({ campaignId: "noepoch" }), T0)).granted;
+        // 2,000 charged and 8,000 of bids out.
+        const g2 = (await s.lease(limits, report({ campaignId: "noepoch", granted: g1, charged: 2_000, dailyCharged: 2_000, reserved: 8_000 }), T0 + 1000)).granted;
+        // The ledger restarts empty (charged 2,000 → 0), spends what it gets, and reports again.
+        const g3 = (await s.lease(limits, report({ campaignId: "noepoch" }), T0 + 2000)).granted;
+        const g4 = (await s.lease(limits, report({ campaignId: "noepoch", granted: g3, charged: g3, dailyCharged: g3 }), T0 + 3000)).granted;
+        assert.ok(g1 > 0 && g2 >= 10_000, `${name}: grants ${g1}, ${g2}`);
+        assert.ok(2_000 + 8_000 + g4 <= limits.totalMicros, `${name}: 2,000 charged + 8,000 out + the new ledger's ${g4} against a total of 20,000`);
+      } finally {
+        await s.close();
+      }
+    }
+  });
+});
