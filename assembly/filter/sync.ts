@@ -205,9 +205,21 @@ export class HostSync {
     const lease = <i64>this.root.config.tickMs * 5;
     const mono = monotonicMs(); // the lease's clock (leader-lease.ts), -1: none
     const st = readShared(KEY_LEADER);
-    let cas: u32 = 0;
+    if (st != Status.OK) {
+      // Envoy's shared data writes a missing key whatever the cas, so two VMs that both found no
+      // key would both "win" a cas-0 write and lead together. The key is made vacant first (no
+      // owner, expired: the same bytes from any VM, so another VM doing the same a few µs later
+      // rewrites the same vacancy) and taken with a real cas from the next tick on.
+      store<u32>(buf16, 0);
+      store<u32>(buf16, 0, 4);
+      store<i64>(buf16, 0, 8);
+      writeShared(KEY_LEADER, buf16, 16, 0);
+      this.leader = false;
+      return false;
+    }
+    const cas = shared.cas;
     let heldByMe = true;
-    if (st == Status.OK && shared.len == 16) {
+    if (shared.len == 16) {
       const owner = load<u32>(shared.ptr);
       const expires = load<i64>(shared.ptr, 8);
       if (owner != me && leaseLive(expires, now, mono)) {
@@ -215,7 +227,6 @@ export class HostSync {
         return false;
       }
       heldByMe = owner == me;
-      cas = shared.cas;
     }
     store<u32>(buf16, me);
     store<u32>(buf16, 0, 4);
