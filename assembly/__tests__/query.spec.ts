@@ -101,6 +101,13 @@ describe("parseCpmToMicros", () => {
     expect(cpm("+1")).toBe(1000);
     expect(cpm(" 1")).toBe(1000);
     expect(cpm("1 ")).toBe(1000);
+    // Form-encoded spaces after it ("+"); in front and in the exponent a "+" is a sign.
+    expect(cpm("1.5+")).toBe(1500);
+    expect(cpm("+1.5++")).toBe(1500);
+    expect(cpm("1.25e+2+")).toBe(125000);
+    expect(cpm("1.5+1")).toBe(-1);
+    expect(cpm("+")).toBe(-1);
+    expect(cpm("+-1.5")).toBe(-1);
     expect(cpm(".5")).toBe(500);
     expect(cpm("1.")).toBe(1000);
   });

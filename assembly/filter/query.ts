@@ -49,8 +49,10 @@ const MAX_PRICE_NANOS: i64 = 1000000000000000;
 
 /**
  * Percent-decodes the query value `s` into `decoded` and trims the spaces around it (a price
- * some exchange wrote as `1.5%20`, or form-encoded with `+` for a space); returns its length,
- * or -1 for a bad escape or more than MAX_PRICE_BYTES bytes.
+ * some exchange wrote as `1.5%20`, or form-encoded with `+` for a space: `1.5+`); returns its
+ * length, or -1 for a bad escape or more than MAX_PRICE_BYTES bytes. A `+` is trimmed only at
+ * the end, where no number has one: in front it is the number's sign (one is taken), inside the
+ * exponent's (`1.5e+3`).
  */
 function decodePrice(s: Str): i32 {
   let n = 0;
@@ -73,7 +75,7 @@ function decodePrice(s: Str): i32 {
   let start = 0;
   while (start < n && unchecked(decoded[start]) == 0x20) start++;
   let end = n;
-  while (end > start && unchecked(decoded[end - 1]) == 0x20) end--;
+  while (end > start && (unchecked(decoded[end - 1]) == 0x20 || unchecked(decoded[end - 1]) == 0x2b)) end--;
   if (start > 0) for (let k = start; k < end; k++) unchecked((decoded[k - start] = decoded[k]));
   return end - start;
 }

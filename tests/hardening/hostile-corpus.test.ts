@@ -349,18 +349,85 @@ describe("slow and announcing clients", () => {
     assert.equal(await rejected(408, "request_timeout"), before + 1, "counted in nexus_host_bid_rejected_total");
   });
 
-  it("malformed HTTP is answered as node:http does (400, connection closed) and counted", async () => {
+  it("malformed HTTP is a 400 with its reason, the connection closed, and counted", async () => {
     const before = await rejected(400, "malformed_http");
     const { sock, got, closed } = await raw();
     sock.write("POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n");
     await closed;
-    assert.equal(got.text, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    const [head, body] = got.text.split("\r\n\r\n");
+    assert.match(head!, /^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\ncontent-type: application\/json\r\ncontent-length: \d+$/);
+    assert.match(JSON.parse(body!).error, /^malformed_http: .*Transfer-Encoding can't be present with Content-Length/);
     assert.equal(await rejected(400, "malformed_http"), before + 1);
     const big = await raw();
     big.sock.write(`GET /openrtb2/bid HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`);
     await big.closed;
     assert.match(big.got.text, /^HTTP\/1\.1 431 /);
     assert.ok((await rejected(431, "headers_too_large")) >= 1);
+  });
+
+  it("bytes that do not parse after a whole bid request: the bid is answered first, then the 400", async () => {
+    const before = await rejected(400, "malformed_http");
+    const held = await reserved(app);
+    const body = JSON.stringify({ ...JSON.parse(README_REQUEST), id: "then-garbage" });
+    const { sock, got, closed } = await raw();
+    sock.write(`POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}GARBAGE\r\n\r\n`);
+    await closed;
+    // The bid (its money reserved by the filter) reaches the client...
+    const second = got.text.indexOf("HTTP/1.1 ", 1);
+    assert.ok(got.text.startsWith("HTTP/1.1 200 OK\r\n") && second > 0, got.text.slice(0, 300));
+    const bidText = got.text.slice(got.text.indexOf("\r\n\r\n") + 4, second);
+    assert.equal(bidsOf(bidText).length, 1, bidText);
+    // ...then the refusal of what followed, which closes the connection.
+    assert.match(got.text.slice(second), /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*"error":"malformed_http: /);
+    assert.equal(await rejected(400, "malformed_http"), before + 1);
+    assert.equal(await lossAll(app, bidText), 1);
+    assert.equal(await reserved(app), held, "nothing left reserved");
+  });
+
+  it("a client that closes in the middle of its body is no refusal: nothing counted, nothing reserved", async () => {
+    const before = await rejected(400, "malformed_http");
+    const held = await reserved(app);
+    const { sock, got, closed } = await raw();
+    sock.end('POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{"id":');
+    await closed;
+    assert.equal(got.text, "");
+    assert.equal(await rejected(400, "malformed_http"), before);
+    assert.equal(await reserved(app), held);
+  });
+
+  it("an absolute-form request target (RFC 9112 §3.2.2) is its path, and its authority replaces Host", async () => {
+    const body = JSON.stringify({ ...JSON.parse(README_REQUEST), id: "absolute-form" });
+    const { sock, got, closed } = await raw();
+    sock.write(`POST http://bidder.example:8080/openrtb2/bid HTTP/1.1\r\nhost: other.example\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await closed;
+    assert.match(got.text, /^HTTP\/1\.1 200 /, got.text.slice(0, 200));
+    const text = got.text.slice(got.text.indexOf("\r\n\r\n") + 4);
+    const [bid] = bidsOf(text);
+    assert.ok(bid!.lurl!.startsWith("http://bidder.example:8080/openrtb2/loss?"), bid!.lurl);
+    assert.equal(await lossAll(app, text), 1);
+  });
+
+  it("more than 100 request headers (Envoy's default limit) are a 431 with its reason, not a request cut short", async () => {
+    const before = await rejected(431, "too_many_headers");
+    const extra = Array.from({ length: 100 }, (_, i) => `x-h${i}: v\r\n`).join("");
+    const { sock, got, closed } = await raw();
+    sock.write(`POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\n${extra}content-length: 2\r\n\r\n{}`);
+    await closed;
+    assert.match(got.text, /^HTTP\/1\.1 431 /);
+    assert.match(got.text, /"error":"more than 100 headers"/);
+    assert.equal(await rejected(431, "too_many_headers"), before + 1);
+  });
+
+  it("the control port answers a request target that is no URL with a 400, not a 500", async () => {
+    const u = new URL(app.controlUrl);
+    const sock = connect(Number(u.port), u.hostname);
+    let text = "";
+    sock.on("data", (d: Buffer) => void (text += d.toString("latin1")));
+    await new Promise((r) => sock.once("connect", r));
+    sock.write("GET http://[ HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+    await new Promise<void>((r) => sock.once("close", () => r()));
+    assert.match(text, /^HTTP\/1\.1 400 /, text);
+    assert.match(text, /"error":"malformed request target"/);
   });
 
   it("an HTTP/1.0 request without Host gets notice URLs to the address and port it connected to", async () => {

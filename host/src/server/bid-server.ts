@@ -13,7 +13,7 @@
 // the next instead of being evicted by node:http and the kernel in between.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { HttpOutcome, HttpRequest } from "../proxy-wasm/types.ts";
 import type { Logger } from "../log.ts";
 import { BadEncoding, BodyTooLarge, readBody, sendJson } from "./http-util.ts";
@@ -64,6 +64,8 @@ export class BidServer {
   private readonly bidPath: string;
   private queue: Job[] = [];
   private flushScheduled = false;
+  /** Open client connections (for the drain: those that never sent a byte are not requests in flight). */
+  private readonly sockets = new Set<Socket>();
   private readonly flushQueue = (): void => this.flush();
 
   constructor(private readonly o: BidServerOptions) {
@@ -73,10 +75,16 @@ export class BidServer {
     // node:http checks every second (its default, 30 s, let a half-sent request live ~45 s).
     this.server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 }, (req, res) => this.onRequest(req, res));
     this.server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
+    this.server.on("connection", (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+    });
     // Expect: 100-continue: a body declared too large is refused before the client sends it
     // (node:http would answer 100 Continue first, then 413).
     this.server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
       if (declaredTooLarge(req.headers["content-length"], this.o.maxBodyBytes)) return this.refuse(res, 413, "body_too_large", `body larger than ${this.o.maxBodyBytes} bytes`, true);
+      // A bid while stopping is refused before its body is asked for.
+      if (this.draining && isPath(originForm(req.url).path, this.bidPath)) return this.refuseDraining(req, res);
       res.writeContinue();
       this.onRequest(req, res);
     });
@@ -109,12 +117,26 @@ export class BidServer {
    */
   beginDrain(): void {
     this.draining = true;
-    this.server.closeIdleConnections();
+    this.closeUnused();
   }
 
-  /** Open connections (requests in flight, or a client that connected and has not sent one yet). */
+  /**
+   * Open connections that may carry a request: one in flight, or bytes of one on their way. A
+   * connection that never sent a byte (a load balancer's or a client's pre-opened one) is none.
+   */
   connections(): Promise<number> {
-    return new Promise((resolve) => this.server.getConnections((err, n) => resolve(err ? 1 : n)));
+    let n = 0;
+    for (const s of this.sockets) if (!unused(s)) n++;
+    return Promise.resolve(n);
+  }
+
+  /**
+   * Idle keep-alive connections close (node:http), and so do connections that never sent a byte,
+   * which node:http does not count as idle: left open, each would hold the stop to its deadline.
+   */
+  private closeUnused(): void {
+    this.server.closeIdleConnections();
+    for (const s of this.sockets) if (unused(s)) s.destroy();
   }
 
   /**
@@ -129,8 +151,12 @@ export class BidServer {
     this.draining = true;
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.server.closeAllConnections(), timeoutMs);
+      // A connection accepted just now may have its first bytes on the way: unused ones get a
+      // moment before they are closed (the listener is closed, so no new ones come).
+      const unusedTimer = setTimeout(() => this.closeUnused(), Math.min(UNUSED_GRACE_MS, timeoutMs));
       this.server.close(() => {
         clearTimeout(timer);
+        clearTimeout(unusedTimer);
         resolve();
       });
       this.server.closeIdleConnections();
@@ -146,21 +172,54 @@ export class BidServer {
   /**
    * A request node:http refuses before there is one (malformed HTTP, headers too large or too
    * slow): counted, then answered as node:http does by default (a listener replaces its default):
-   * 408, 431 or 413 for their cases, else 400, with the connection closed; destroyed when nothing
-   * more can be written.
+   * 408, 431 or 413 for their cases, else 400, with the connection closed, and with a JSON reason
+   * as every refusal of this server; destroyed when nothing more can be written.
+   *
+   * Bytes that do not parse after a complete request on the same connection (garbage after a
+   * body, a Content-Length shorter than the body sent) come while that request is still in the
+   * filter: its answer is written first (it may be a bid, whose money the filter has reserved),
+   * then the refusal, then the connection closes. A client that closes in the middle of a request
+   * is not a refusal: nothing is counted, and there is no one to answer.
    */
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    // A connection the client reset is not a request refused.
-    if (err.code === "ECONNRESET" || err.code === "EPIPE") {
+    // A connection the client reset, or closed before its request was whole.
+    if (err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "HPE_INVALID_EOF_STATE") {
       socket.destroy();
       return;
     }
     const [status, reason] = CLIENT_ERRORS.get(err.code ?? "") ?? [400, "malformed_http"];
     this.o.onRejected?.(status, reason);
-    // As node:http's own handler: an answer only while no response has started on the socket.
+    const refusal = (): void => {
+      if (!socket.writable) return void socket.destroy();
+      const body = JSON.stringify({ error: `${reason}: ${err.message || err.code || "unreadable request"}` });
+      // Ended, then destroyed once written: what is still queued (an answer before it) goes first.
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () => socket.destroy());
+      setTimeout(() => socket.destroy(), CLIENT_ERROR_ANSWER_WAIT_MS).unref(); // a client that reads nothing
+    };
     const answering = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
-    if (socket.writable && !answering?.headersSent) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n\r\n`);
-    socket.destroy();
+    if (answering === undefined || answering === null || answering.writableEnded) return refusal();
+    if (answering.headersSent) {
+      // As node:http's own handler: nothing can be written in the middle of a response.
+      socket.destroy();
+      return;
+    }
+    if (!answering.req?.complete) return refusal(); // the request itself did not parse: nothing was decided
+    // Kept alive until then (a response that closes its connection would take the refusal's way
+    // out): the refusal closes it.
+    const cut = setTimeout(() => socket.destroy(), CLIENT_ERROR_ANSWER_WAIT_MS);
+    answering.once("close", () => {
+      clearTimeout(cut);
+      refusal();
+    });
+  }
+
+  /**
+   * A new bid while stopping: refused before the filter sees it (it would reserve money this
+   * process may never settle). The exchange's next request goes to another pod.
+   */
+  private refuseDraining(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    this.refuse(res, 503, "draining", "draining: the bidder is stopping", true);
   }
 
   private fail(res: ServerResponse, err: Error): void {
@@ -170,16 +229,17 @@ export class BidServer {
   }
 
   private accept(req: IncomingMessage, res: ServerResponse): void {
-    if (this.draining) {
-      res.shouldKeepAlive = false; // answer, then close: the client goes elsewhere
-      // A new bid while stopping: refused before the filter sees it (it would reserve money this
-      // process may never settle). The exchange's next request goes to another pod.
-      if (isPath(req.url, this.bidPath)) {
-        req.resume();
-        return this.refuse(res, 503, "draining", "draining: the bidder is stopping", true);
-      }
+    // As Envoy (max_headers_count, 100 by default): more headers than that are refused whole,
+    // rather than handed to the filter cut short.
+    if (req.rawHeaders.length > 2 * MAX_REQUEST_HEADERS) {
+      req.resume();
+      return this.refuse(res, 431, "too_many_headers", `more than ${MAX_REQUEST_HEADERS} headers`, true);
     }
     const head = readHead(req);
+    if (this.draining) {
+      res.shouldKeepAlive = false; // answer, then close: the client goes elsewhere
+      if (isPath(head.pairs[1]![1], this.bidPath)) return this.refuseDraining(req, res);
+    }
     if (declaredTooLarge(head.contentLength, this.o.maxBodyBytes)) {
       req.resume();
       return this.refuse(res, 413, "body_too_large", `body larger than ${this.o.maxBodyBytes} bytes`, true);
@@ -319,9 +379,10 @@ export class BidServer {
  */
 function readHead(req: IncomingMessage): RequestHead {
   const raw = req.rawHeaders;
+  const target = originForm(req.url);
   const pairs: Array<[string, string]> = [
     [":method", req.method ?? "GET"],
-    [":path", req.url ?? "/"],
+    [":path", target.path],
     [":authority", "localhost"],
     [":scheme", "http"],
   ];
@@ -342,8 +403,33 @@ function readHead(req: IncomingMessage): RequestHead {
   }
   // No Host (HTTP/1.0): the address the client connected to, so that the filter's notice URLs
   // (built from :authority unless notice_base_url is set) still reach this server and port.
-  pairs[2]![1] = host ?? localAuthority(req.socket.localAddress, req.socket.localPort);
+  pairs[2]![1] = target.authority ?? host ?? localAuthority(req.socket.localAddress, req.socket.localPort);
   return { pairs, contentLength, contentEncoding, acceptEncoding };
+}
+
+/**
+ * A request target as :path and, for the absolute form ("http://host:port/path?q", RFC 9112
+ * §3.2.2, which proxies send and a server must accept), the authority that replaces Host, as
+ * Envoy normalises it. The origin form ("/path?q") is the path as it is.
+ */
+export function originForm(url: string | undefined): { path: string; authority?: string } {
+  if (url === undefined || url === "") return { path: "/" };
+  if (url.charCodeAt(0) === 0x2f) return { path: url };
+  const scheme = /^https?:\/\//i.exec(url);
+  if (scheme === null) return { path: url };
+  const rest = url.slice(scheme[0].length);
+  let end = rest.length;
+  for (const c of ["/", "?", "#"]) {
+    const at = rest.indexOf(c);
+    if (at >= 0 && at < end) end = at;
+  }
+  const path = rest.slice(end);
+  return { path: path === "" ? "/" : path.charCodeAt(0) === 0x3f ? `/${path}` : path, authority: rest.slice(0, end) };
+}
+
+/** A connection that has sent nothing yet and has no request in flight. */
+function unused(s: Socket): boolean {
+  return s.bytesRead === 0 && (s as Socket & { _httpMessage?: unknown })._httpMessage == null;
 }
 
 /** "host:port" of a local socket address (IPv6 in brackets, IPv4-mapped IPv6 as IPv4). */
@@ -352,6 +438,15 @@ export function localAuthority(address: string | undefined, port: number | undef
   const a = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
   return a.includes(":") ? `[${a}]:${port}` : `${a}:${port}`;
 }
+
+/** At the last step of a stop, how long a connection that has sent nothing yet may still start a request. */
+const UNUSED_GRACE_MS = 500;
+
+/** Request headers above this are refused (431), as by Envoy's default max_headers_count. */
+export const MAX_REQUEST_HEADERS = 100;
+
+/** How long a refused connection waits for the answer of the complete request before it (the filter answers in ms). */
+const CLIENT_ERROR_ANSWER_WAIT_MS = 5_000;
 
 /** node:http's client errors answered with a status of their own (status, metric reason); any other: 400 malformed_http. */
 const CLIENT_ERRORS = new Map<string, [number, string]>([

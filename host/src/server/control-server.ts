@@ -113,7 +113,13 @@ export class ControlServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://control");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://control");
+    } catch {
+      // An absolute-form target that is no URL ("http://[", a port past 65535): the client's error.
+      return sendJson(res, 400, { error: "malformed request target" });
+    }
     const path = url.pathname;
     if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (req.method === "GET" && path === "/readyz") {

@@ -70,3 +70,39 @@ describe("graceful stop", () => {
     await closed;
   });
 });
+
+describe("graceful stop and connections that carry no request", () => {
+  it("closes a connection that never sent a byte at once: it holds neither the notice window nor the stop", async () => {
+    const app = await startTestBidder({ vms: 1 });
+    const port = Number(new URL(app.bidUrl).port);
+    // A load balancer's pre-opened connection: connected, nothing sent.
+    const idle = connect(port, "127.0.0.1");
+    await new Promise<void>((r) => idle.once("connect", () => r()));
+    idle.on("error", () => {});
+    const idleClosed = new Promise<void>((r) => idle.once("close", () => r()));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    // An 8 s drain with a 4 s notice window: before, the idle connection counted as a request in
+    // flight (the window ran its 4 s) and was cut only at the 8 s deadline.
+    await app.stop(8_000, 4_000);
+    await idleClosed;
+    assert.ok(Date.now() - t0 < 3_000, `the stop took ${Date.now() - t0} ms`);
+  });
+
+  it("refuses a bid that asks for 100-continue while stopping before its body is sent", async () => {
+    const app = await startTestBidder({ vms: 1 });
+    const port = Number(new URL(app.bidUrl).port);
+    const stopping = app.stop(5_000, 2_000);
+    await new Promise((r) => setTimeout(r, 50));
+    // The listener stays open for the notice window.
+    const socket = connect(port, "127.0.0.1");
+    await new Promise<void>((r) => socket.once("connect", () => r()));
+    const answer = readAll(socket);
+    socket.write(`POST /openrtb2/bid HTTP/1.1\r\nhost: bidder.test\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(README_REQUEST)}\r\nexpect: 100-continue\r\n\r\n`);
+    const text = await answer;
+    assert.match(text, /^HTTP\/1\.1 503 /, text.slice(0, 200));
+    assert.doesNotMatch(text, /100 Continue/);
+    assert.match(text, /"error":"draining/);
+    await stopping;
+  });
+});
