@@ -1,6 +1,8 @@
 // Which context object answers which context id. Kept apart from exports.ts
 // so that the module's export list holds only the ABI's proxy_on_* callbacks.
 import { RootContext, HttpContextTable } from "./context";
+import { log } from "./hostcalls";
+import { LogLevel } from "./types";
 
 type RootFactory = (contextId: u32) => RootContext;
 
@@ -30,6 +32,9 @@ export function addRoot(root: RootContext): void {
       return;
     }
   }
+  // The plugin's on_vm_start then finds no root and fails the VM: say why (Envoy only logs that
+  // the thread-local Wasm failed to start).
+  log(LogLevel.CRITICAL, "proxy-wasm: more than " + MAX_ROOTS.toString() + " root contexts (plugins) in one VM; root " + root.contextId.toString() + " is not started");
 }
 
 export function removeRoot(id: u32): void {

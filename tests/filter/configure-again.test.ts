@@ -76,3 +76,26 @@ describe("on_configure again on the same root (cpp-host's start() of a plugin ke
     assert.equal(status(await bid()), "200");
   });
 });
+
+describe("more plugins (root contexts) in one VM than the filter keeps", () => {
+  it("says so at critical level, names the root it does not start, and the VM lives on", async () => {
+    const critical: string[] = [];
+    const many = await ProxyWasmVm.create({
+      wasm: await compileFilter(readFileSync(DEFAULT_WASM)),
+      autoTick: false,
+      log: (level, message) => void (level === 5 && critical.push(message)),
+    });
+    try {
+      many.startPlugin({ rootIdName: "nexus", pluginConfig: pluginConfig(sim) });
+      // Root 1 and seven more fill the table; Envoy gives each plugin key its own root id.
+      for (let id = 100; id < 107; id++) many.callVm("proxy_on_context_create", id, id, 0);
+      assert.deepEqual(critical, []);
+      many.callVm("proxy_on_context_create", 107, 107, 0);
+      assert.deepEqual(critical, ["proxy-wasm: more than 8 root contexts (plugins) in one VM; root 107 is not started"]);
+      assert.equal(many.callVm("proxy_on_vm_start", 107, 107, 0), 0, "the ninth plugin fails its start");
+      assert.equal(many.failed(), null);
+    } finally {
+      await many.close();
+    }
+  });
+});
