@@ -412,7 +412,7 @@ function readHead(req: IncomingMessage): RequestHead {
  * §3.2.2, which proxies send and a server must accept), the authority that replaces Host, as
  * Envoy normalises it. The origin form ("/path?q") is the path as it is.
  */
-export function originForm(url: string | undefined): { path: string; authority?: string } {
+function originForm(url: string | undefined): { path: string; authority?: string } {
   if (url === undefined || url === "") return { path: "/" };
   if (url.charCodeAt(0) === 0x2f) return { path: url };
   const scheme = /^https?:\/\//i.exec(url);
