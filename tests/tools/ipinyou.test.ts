@@ -217,8 +217,23 @@ describe("bidder event log", () => {
       "bad-json": 1, "unknown-key": 1, "no-request": 1, "bad-time": 1, "bad-click": 1, "bad-conversion": 1, "blank-line": 1,
     });
     assert.deepEqual(parseEventLine("[1]"), { ok: false, reason: "bad-json" });
-    // Nested deeper than V8 can write it back (JSON.parse takes it): skipped, not a crash of the run.
-    const deep = `{"time_ms":1700000000000,"click":0,"request":{"id":"r","imp":[{"id":"1","banner":{}}],"ext":${"[".repeat(20_000)}${"]".repeat(20_000)}}}`;
-    assert.deepEqual(parseEventLine(deep), { ok: false, reason: "request-rejected" });
+    // Nested deeper than V8 can write it back: passed on as it is (the core refuses it: depth 32).
+    const deepRequest = `{"id":"r","imp":[{"id":"1","banner":{}}],"ext":${"[".repeat(20_000)}${"]".repeat(20_000)}}`;
+    const deep = parseEventLine(`{"time_ms":1700000000000,"click":0,"request":${deepRequest}}`);
+    assert.ok(deep.ok && deep.value.json === deepRequest);
+    // The filter's range of utc_offset_minutes.
+    assert.equal(parseEventLine('{"time_ms":1,"click":0,"utc_offset_minutes":840,"request":{"id":"r"}}').ok, true);
+    assert.deepEqual(parseEventLine('{"time_ms":1,"click":0,"utc_offset_minutes":841,"request":{"id":"r"}}'), { ok: false, reason: "bad-utc-offset" });
+  });
+
+  it("hands on the request's own bytes: a duplicate key or a number JSON cannot hold reaches the core as logged", () => {
+    const request = '{"id":"r","site":{"domain":"a.com", "domain":"b.com"},"imp":[{"id":"1","bidfloor":1e400}]}';
+    const r = parseEventLine(`{ "click" : 1 , "request" :${request} , "time_ms":1700000000000, "imp": 0}`);
+    assert.ok(r.ok);
+    assert.equal(r.value.json, request);
+    // A repeated top-level key: the last, as JSON.parse reads the line.
+    const last = parseEventLine(`{"time_ms":1,"click":0,"request":{"id":"first"},"request":{"id":"last","s":"}\\"]"}}`);
+    assert.ok(last.ok);
+    assert.equal(last.value.json, '{"id":"last","s":"}\\"]"}');
   });
 });

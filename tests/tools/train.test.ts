@@ -15,6 +15,7 @@ import { baseRateLogit, evaluateModel, logit, main, runTrain, trainModel, tuneFt
 import { bidRequestFromLog } from "../../host/src/data/openrtb-from-log.ts";
 import { readRawLog } from "../../host/src/data/ipinyou.ts";
 import { enc, fixture, loadCore } from "./helpers.ts";
+import { tcString } from "../helpers/tcf.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "nexus-train-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -189,6 +190,57 @@ describe("train", () => {
     const { stats } = await loadExamples(core, fixture("events.sample.jsonl"), { format: "events" });
     assert.equal(stats.skipped["no-imp"], 1);
     assert.equal(stats.used, 2);
+  });
+
+  it("events: a logged request with a duplicate key is rejected as the filter rejects it, not trained on one of the values", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-events-dup-"));
+    try {
+      const file = join(dir, "events.jsonl");
+      const request = '{"id":"r","site":{"domain":"a.com","domain":"b.com"},"imp":[{"id":"1","banner":{"w":300,"h":250}}]}';
+      const good = request.replace('"domain":"a.com",', "");
+      writeFileSync(file, `{"time_ms":1700000000000,"click":0,"request":${request}}\n{"time_ms":1700000000001,"click":1,"request":${good}}\n`);
+      const { stats, set } = await loadExamples(core, file, { format: "events" });
+      assert.equal(set.size, 1);
+      assert.equal(stats.skipped["request-rejected"], 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("events: --gdpr-vendor-id makes the filter's consent decision (a TCF string without our vendor: contextual features only)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-events-gdpr-"));
+    try {
+      const file = join(dir, "events.jsonl");
+      // Purposes 1, 3 and 4 given to vendor 78 only; the request has an IP and a segment.
+      const request = {
+        id: "g", imp: [{ id: "1", banner: { w: 300, h: 250 } }], site: { domain: "news.example" },
+        device: { ip: "1.2.3.4" }, user: { consent: tcString({ purposes: [1, 3, 4], vendors: [78] }), data: [{ segment: [{ id: "s1" }] }] },
+        regs: { gdpr: 1 },
+      };
+      const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ time_ms: 1_700_000_000_000 + i, click: i % 4 === 0 ? 1 : 0, request }));
+      writeFileSync(file, lines.join("\n") + "\n");
+      const buckets = (vendor: number): number => {
+        core.setGdprVendorId(vendor);
+        const b = core.requestFeatures(enc.encode(JSON.stringify(request)), 0, 1_700_000_000_000, 0);
+        core.setGdprVendorId(0);
+        assert.ok(!(b instanceof ParseError));
+        return b.length;
+      };
+      const personal = buckets(0);
+      const contextual = buckets(77);
+      assert.ok(contextual < personal, `${contextual} buckets with vendor 77, ${personal} without`);
+      assert.equal(buckets(78), personal, "the vendor the string consents to keeps them");
+      // The CLI's option reaches the core: the two trainings see different features.
+      const nonZero = async (vendor: string[]) => {
+        const out = join(dir, `m${vendor.join("")}`);
+        const o = io();
+        assert.equal(await main(["--data", file, "--format", "events", "--out", out, "--bag", "1", "--l1", "0", "--json", ...vendor], o.io), 0, o.err.join(""));
+        return (JSON.parse(o.out.join("")) as TrainSummary).model.nonZeroCtr;
+      };
+      assert.ok((await nonZero(["--gdpr-vendor-id", "77"])) < (await nonZero([])));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("tuning picks settings by cross-validation on the training data", async () => {

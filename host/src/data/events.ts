@@ -61,15 +61,12 @@ export function parseEventLine(text: string): LineResult<BidderEvent> {
   const imp = e.imp ?? 0;
   if (typeof imp !== "number" || !Number.isInteger(imp) || imp < 0 || imp > 15) return { ok: false, reason: "bad-imp" };
   const off = e.utc_offset_minutes ?? 0;
-  if (typeof off !== "number" || !Number.isInteger(off) || off < -1440 || off > 1440) return { ok: false, reason: "bad-utc-offset" };
-  let json: string;
-  try {
-    json = JSON.stringify(request);
-  } catch {
-    // JSON.parse took it, but it is nested too deep to write again (V8's stack): the core would
-    // refuse it anyway (its depth limit is 32).
-    return { ok: false, reason: "request-rejected" };
-  }
+  // The filter's range (plugin utc_offset_minutes).
+  if (typeof off !== "number" || !Number.isInteger(off) || off < -840 || off > 840) return { ok: false, reason: "bad-utc-offset" };
+  // The request's own bytes, not JSON.stringify of what JSON.parse made of them: that would keep
+  // the last of two duplicate keys (the filter refuses the request) and turn 1e400 into null.
+  const json = rawMember(text, "request");
+  if (json === undefined) return { ok: false, reason: "no-request" };
   const ev: BidderEvent = {
     request: request as Record<string, unknown>,
     json,
@@ -92,5 +89,56 @@ export async function* readEvents(path: string, stats: LineStats = new LineStats
     }
     stats.used++;
     yield { ...r.value, lineNo: line.lineNo };
+  }
+}
+
+/**
+ * The text of the top-level member `key` of a JSON object `text` that JSON.parse accepted (the
+ * last one, as JSON.parse takes it, when the key is repeated); undefined when there is none.
+ */
+export function rawMember(text: string, key: string): string | undefined {
+  let found: string | undefined;
+  let i = text.indexOf("{") + 1;
+  const skipSpace = (): void => {
+    while (i < text.length && (text[i] === " " || text[i] === "\t" || text[i] === "\n" || text[i] === "\r")) i++;
+  };
+  /** End (exclusive) of the string starting at the quote at `from`. */
+  const stringEnd = (from: number): number => {
+    let j = from + 1;
+    while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+    return j + 1;
+  };
+  for (;;) {
+    skipSpace();
+    if (text[i] !== '"') return found; // "}": the end of the object
+    const keyEnd = stringEnd(i);
+    const name = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = keyEnd;
+    skipSpace();
+    i++; // ':'
+    skipSpace();
+    const start = i;
+    let depth = 0;
+    for (;;) {
+      const c = text[i]!;
+      if (c === '"') {
+        i = stringEnd(i);
+        if (depth === 0) break;
+        continue;
+      }
+      if (c === "{" || c === "[") depth++;
+      else if (c === "}" || c === "]") {
+        if (depth === 0) break; // the end of the enclosing object: a scalar value ended
+        depth--;
+        if (depth === 0) {
+          i++;
+          break;
+        }
+      } else if (c === "," && depth === 0) break;
+      i++;
+    }
+    if (name === key) found = text.slice(start, i).trimEnd();
+    skipSpace();
+    if (text[i] === ",") i++;
   }
 }

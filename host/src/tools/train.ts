@@ -32,6 +32,9 @@ export const TRAIN_USAGE = `usage: nexus-rtb train --data FILE --out PATH [optio
   --out PATH           writes PATH.nxm and PATH.npz (+ .sha256, + .sig with --key);
                        a trailing .nxm/.npz is dropped
   --hash-bits N        feature hash size, must equal the filter's (default ${DEFAULT_HASH_BITS})
+  --gdpr-vendor-id N   the filter's gdpr_vendor_id (default 0): with --format events, a logged
+                       request whose TCF string does not consent to it trains on the features
+                       the filter would use for it (contextual ones), as the filter prices it
   --alpha A --beta B --l1 L1 --l2 L2
                        FTRL-Proximal parameters (default ${DEFAULT_FTRL.alpha}, ${DEFAULT_FTRL.beta}, ${DEFAULT_FTRL.l1}, ${DEFAULT_FTRL.l2})
   --epochs N           passes over the shuffled training data (default 1)
@@ -78,6 +81,8 @@ export async function runTrain(
     corePath?: string;
     /** Also write the .npz (default true). */
     npz?: boolean;
+    /** The filter's gdpr_vendor_id, for the privacy decision on logged requests (default 0). */
+    gdprVendorId?: number;
   },
   log: (msg: string) => void = () => {},
 ): Promise<TrainSummary> {
@@ -85,6 +90,7 @@ export async function runTrain(
   const privateKey = opts.keyPath !== undefined ? await loadSigningKey(opts.keyPath) : undefined;
   const core = await NexusCore.load(opts.corePath);
   core.setHashBits(opts.settings.hashBits);
+  core.setGdprVendorId(opts.gdprVendorId ?? 0);
   let featindex: Featindex | undefined;
   if (opts.format === "libfm" && opts.featindexPath !== undefined) featindex = await Featindex.read(opts.featindexPath);
 
@@ -180,6 +186,7 @@ export const TRAIN_OPTIONS = {
   test: { type: "string" },
   out: { type: "string" },
   "hash-bits": { type: "string" },
+  "gdpr-vendor-id": { type: "string" },
   alpha: { type: "string" },
   beta: { type: "string" },
   l1: { type: "string" },
@@ -236,6 +243,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       throw new UsageError(`--out: ${out} is a directory; give the model files' path without extension, e.g. ${join(out, "model")}`);
     }
     const opts: Parameters<typeof runTrain>[0] = { data, format, out, settings };
+    const vendor = optNum(v, "gdpr-vendor-id", { min: 0, max: 65535, integer: true });
+    if (vendor !== undefined) opts.gdprVendorId = vendor;
     const fi = str(v, "featindex");
     if (fi !== undefined) opts.featindexPath = fi;
     if (layoutOpt !== "auto") opts.layout = layoutOpt;
