@@ -100,6 +100,30 @@ describe("train", () => {
     assert.ok(core.ftrlPredict(0, none) > 0.01);
   });
 
+  it("the core's FTRL takes a bucket listed twice as one coordinate with x = 2 (McMahan et al., Algorithm 1)", () => {
+    // α 0.1, β 1, no regularisation, bias 0; two steps with label 1 on bucket 5 listed twice.
+    const alpha = 0.1;
+    const beta = 1;
+    core.ftrlInit(10, { alpha, beta, l1: 0, l2: 0 });
+    const twice = new Uint32Array([5, 5]);
+    core.ftrlUpdate(0, twice, 1);
+    core.ftrlUpdate(0, twice, 1);
+    // The same steps by hand: margin = bias + 2·w5, gradient of coordinate 5 is 2·(p − y).
+    let z = 0, n = 0, zb = 0, nb = 0;
+    const w = (zz: number, nn: number) => -zz / ((beta + Math.sqrt(nn)) / alpha);
+    for (let step = 0; step < 2; step++) {
+      const p = 1 / (1 + Math.exp(-(w(zb, nb) + 2 * w(z, n))));
+      const g = p - 1;
+      const gi = 2 * g;
+      z += gi - ((Math.sqrt(n + gi * gi) - Math.sqrt(n)) / alpha) * w(z, n);
+      n += gi * gi;
+      zb += g - ((Math.sqrt(nb + g * g) - Math.sqrt(nb)) / alpha) * w(zb, nb);
+      nb += g * g;
+    }
+    const expected = 1 / (1 + Math.exp(-(w(zb, nb) + 2 * w(z, n))));
+    assert.ok(Math.abs(core.ftrlPredict(0, twice) - expected) < 1e-9, `${core.ftrlPredict(0, twice)} vs ${expected}`);
+  });
+
   it("the bias starts at the base rate: a request with only unseen features scores near the click rate", async () => {
     const train = await loadExamples(core, fixture("train-raw.sample.txt"), { format: "raw" });
     const rate = train.set.clicks / train.set.size;

@@ -62,7 +62,11 @@ export class FtrlModel {
     return 1.0 / (1.0 + Math.exp(-s));
   }
 
-  /** One online step on an example with label y ∈ {0, 1}; returns the prediction made before the update. */
+  /**
+   * One online step on an example with label y ∈ {0, 1}; returns the prediction made before the
+   * update. A bucket listed c times is one coordinate with x = c (the filter's score counts it c
+   * times): one step with gradient c·g, as Algorithm 1 takes it, not c steps of g.
+   */
   update(idx: usize, count: i32, y: f64): f64 {
     const p = this.predict(idx, count);
     const g = p - y; // gradient of log loss w.r.t. the margin, for each active binary feature
@@ -71,11 +75,15 @@ export class FtrlModel {
     const mask = <u32>this.size - 1;
     for (let k = 0; k < count; k++) {
       const i = <i32>(load<u32>(idx + (<usize>k << 2)) & mask);
+      const c = occurrences(idx, count, k, <u32>i, mask);
+      if (c == 0) continue; // listed before: its step is taken
+      const gi = g * <f64>c;
+      const gi2 = c == 1 ? g2 : gi * gi;
       const n = unchecked(this.n[i]);
       const w = this.weightOf(unchecked(this.z[i]), n, this.p.l1);
-      const sigma = (Math.sqrt(n + g2) - Math.sqrt(n)) / alpha;
-      unchecked((this.z[i] += g - sigma * w));
-      unchecked((this.n[i] = n + g2));
+      const sigma = (Math.sqrt(n + gi2) - Math.sqrt(n)) / alpha;
+      unchecked((this.z[i] += gi - sigma * w));
+      unchecked((this.n[i] = n + gi2));
     }
     const wb = this.bias();
     const sb = (Math.sqrt(this.nBias + g2) - Math.sqrt(this.nBias)) / alpha;
@@ -83,4 +91,15 @@ export class FtrlModel {
     this.nBias += g2;
     return p;
   }
+}
+
+/**
+ * How many times bucket `i` is listed at positions k.. of idx[0..count), or 0 when it is listed
+ * before k (bucket lists are short, ≤ 96, and hold a repeat in about 1 row of 10,000).
+ */
+function occurrences(idx: usize, count: i32, k: i32, i: u32, mask: u32): i32 {
+  for (let j = 0; j < k; j++) if ((load<u32>(idx + (<usize>j << 2)) & mask) == i) return 0;
+  let c = 1;
+  for (let j = k + 1; j < count; j++) if ((load<u32>(idx + (<usize>j << 2)) & mask) == i) c++;
+  return c;
 }
