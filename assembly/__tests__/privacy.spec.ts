@@ -456,6 +456,18 @@ describe("PersonalDataPolicy.decide with GPP", () => {
     expect(decideWith('"regs":{"gpp_sid":[-1]}')).toBe(PersonalData.ALLOWED);
   });
 
+  it("reads consent strings whole past 512 bytes: a long TCF section, then a US section", () => {
+    // A vendor bitfield up to id 4000 (~670 characters), as real CMPs send, consenting to 3900.
+    const long = allPurposesWithVendors(4000, [42, 3900]).encode();
+    expect(long.length).toBeGreaterThan(600);
+    expect(decideWith('"regs":{"gdpr":1},"user":{"consent":"' + long + '"}', 3900)).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"regs":{"gdpr":1},"user":{"ext":{"consent":"' + long + '"}}', 3900)).toBe(PersonalData.ALLOWED);
+    // Header "DBACNY": sections 2 (TCF EU) and 6 (uspv1), in that order.
+    expect(decideWith('"regs":{"gpp":"DBACNY~' + long + '~1YYN","gpp_sid":[6]}')).toBe(PersonalData.GPP_OPT_OUT);
+    expect(decideWith('"regs":{"gpp":"DBACNY~' + long + '~1YNN","gpp_sid":[6]}')).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"regs":{"ext":{"gpp":"DBACNY~' + long + '~1YNN","gpp_sid":[2,6]}}', 42)).toBe(PersonalData.ALLOWED);
+  });
+
   it("judges an applicable TCF EU section by the TCF rule", () => {
     const s = "DBABM~" + GRANTED;
     expect(decideWith('"regs":{"gpp":"' + s + '","gpp_sid":[2]}', 42)).toBe(PersonalData.ALLOWED);

@@ -37,6 +37,12 @@ export const MAX_DEAL_SEATS: i32 = 8;
 export const MAX_ID_BYTES: i32 = 256;
 /** Every other string is cut to this many bytes (at a character boundary). */
 export const MAX_STRING_BYTES: i32 = 512;
+/**
+ * TCF and GPP strings (user.consent, regs.gpp and their 2.5 ext places): decoded section by
+ * section, so a cut one reads as missing its later sections (a GPP string with an EU TCF section,
+ * 550-700 characters, lost its US sections at 512). Longer is cut, as before, and counted.
+ */
+export const MAX_PRIVACY_STRING_BYTES: i32 = 16384;
 /** native.request is a whole JSON document: cutting it at 512 bytes would always break it. */
 export const MAX_NATIVE_REQUEST_BYTES: i32 = 16384;
 

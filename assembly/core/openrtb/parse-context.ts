@@ -9,11 +9,13 @@ import { FieldReader, FIELD_ERROR } from "../json/fields";
 import { FieldTable } from "../json/field-table";
 import { JsonKind } from "../json/reader";
 import { App, Device, Geo, Publisher, Regs, Segment, Site, Source, SupplyChain, User } from "./context";
-import { MAX_SEGMENTS, MAX_STRING_BYTES } from "./limits";
+import { MAX_PRIVACY_STRING_BYTES, MAX_SEGMENTS, MAX_STRING_BYTES } from "./limits";
 import { BidRequest } from "./request";
 
 const I32_MAX: i64 = 2147483647;
 const S = MAX_STRING_BYTES;
+/** Consent strings (TCF, GPP) are read whole: a cut one loses the sections after the cut. */
+const P = MAX_PRIVACY_STRING_BYTES;
 
 const SITE_FIELDS = new FieldTable(["id", "name", "domain", "page", "ref", "cat", "mobile", "publisher"]);
 const APP_FIELDS = new FieldTable(["id", "name", "bundle", "domain", "storeurl", "ver", "cat", "publisher"]);
@@ -176,7 +178,7 @@ export function readUser(f: FieldReader, u: User, req: BidRequest): bool {
       case 5: ok = readGeo(f, u.geo); break;
       case 6: ok = readUserData(f, u, req); break;
       // TCF strings can be long (vendor lists); cut like any other string.
-      case 7: ok = f.readString(u.consent, S); break;
+      case 7: ok = f.readString(u.consent, P); break;
       case 8: ok = readUserExt(f, u); break;
       case 9: ok = f.readStringList(u.kwarray, S); break;
     }
@@ -203,7 +205,7 @@ function readUserExt(f: FieldReader, u: User): bool {
   if (!f.beginObject()) return false;
   let k: i32;
   while ((k = f.nextField(USER_EXT_FIELDS)) >= 0) {
-    if (!f.readString(u.extConsent, S)) return false;
+    if (!f.readString(u.extConsent, P)) return false;
     f.endField();
   }
   return k != FIELD_ERROR;
@@ -296,7 +298,7 @@ export function readRegs(f: FieldReader, r: Regs): bool {
       case 0: ok = f.readInt(0, 1); r.coppa = <i32>f.intValue; break;
       case 1: ok = f.readInt(0, 1); r.gdpr = <i32>f.intValue; break;
       case 2: ok = f.readString(r.usPrivacy, S); break;
-      case 3: ok = f.readString(r.gpp, S); break;
+      case 3: ok = f.readString(r.gpp, P); break;
       // -1: "no section applies" (the GPP CMP API's applicableSections, which exchanges copy).
       case 4: ok = f.readIntList(r.gppSid, -1, I32_MAX); break;
       case 5: ok = readRegsExt(f, r); break;
@@ -317,7 +319,7 @@ function readRegsExt(f: FieldReader, r: Regs): bool {
       case 0: ok = f.readInt(0, 1); r.extGdpr = <i32>f.intValue; break;
       case 1: ok = f.readString(r.extUsPrivacy, S); break;
       case 2: ok = readDsa(f, r); break;
-      case 3: ok = f.readString(r.extGpp, S); break;
+      case 3: ok = f.readString(r.extGpp, P); break;
       case 4: ok = f.readIntList(r.extGppSid, -1, I32_MAX); break;
     }
     if (!ok) return false;
