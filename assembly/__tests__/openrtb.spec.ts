@@ -277,6 +277,16 @@ describe("BidRequest: every field", () => {
     expect(g.utcoffset).toBe(-480);
   });
 
+  it("takes user.yob as exchanges write \"unknown\" (-1, 0) or a year that is none, as unknown (0)", () => {
+    const years = ["-1", "0", "19850"];
+    for (let i = 0; i < years.length; i++) {
+      expect(errorOf('{"id":"r","imp":[{"id":"1","banner":{"w":300,"h":250}}],"user":{"yob":' + years[i] + "}}")).toStrictEqual("OK");
+      expect(req.user.yob).toBe(0);
+    }
+    expect(errorOf('{"id":"r","imp":[{"id":"1","banner":{"w":300,"h":250}}],"user":{"yob":1990}}')).toStrictEqual("OK");
+    expect(req.user.yob).toBe(1990);
+  });
+
   it("reads user, segments, regs and source", () => {
     expect(errorOf(FULL)).toStrictEqual("OK");
     const u = req.user;

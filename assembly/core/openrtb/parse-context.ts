@@ -13,6 +13,7 @@ import { MAX_PRIVACY_STRING_BYTES, MAX_SEGMENTS, MAX_STRING_BYTES } from "./limi
 import { BidRequest } from "./request";
 
 const I32_MAX: i64 = 2147483647;
+const I32_MIN: i64 = -2147483648;
 const S = MAX_STRING_BYTES;
 /** Consent strings (TCF, GPP) are read whole: a cut one loses the sections after the cut. */
 const P = MAX_PRIVACY_STRING_BYTES;
@@ -174,7 +175,14 @@ export function readUser(f: FieldReader, u: User, req: BidRequest): bool {
       case 1: ok = f.readString(u.buyeruid, S); break;
       case 2: ok = f.readString(u.gender, S); break;
       case 3: ok = readKeywords(f, u); break;
-      case 4: ok = f.readInt(0, I32_MAX); u.yob = <i32>f.intValue; break;
+      case 4: {
+        // Exchanges send -1 or 0 for "unknown": any integer is taken (nothing bids on it), and one
+        // that is no plausible birth year is kept as unknown (0) instead of refusing the auction.
+        ok = f.readInt(I32_MIN, I32_MAX);
+        const y = <i32>f.intValue;
+        u.yob = y >= 1900 && y <= 2100 ? y : 0;
+        break;
+      }
       case 5: ok = readGeo(f, u.geo); break;
       case 6: ok = readUserData(f, u, req); break;
       // TCF strings can be long (vendor lists); cut like any other string.
