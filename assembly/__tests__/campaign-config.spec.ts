@@ -511,6 +511,11 @@ describe("campaign config: errors name the JSON path", () => {
 
   it("string lists", () => {
     expect(errorOf(withTargeting('"countries":"USA"'))).toBe("campaigns[0].targeting.countries: expected array");
+    const noCountry = 'expected an ISO 3166-1 country code (alpha-3 as OpenRTB sends it, e.g. "USA"; or alpha-2)';
+    expect(errorOf(withTargeting('"countries":["USA","United States"]'))).toBe("campaigns[0].targeting.countries[1]: " + noCountry);
+    expect(errorOf(withTargeting('"countries":["ZZ"]'))).toBe("campaigns[0].targeting.countries[0]: " + noCountry);
+    expect(errorOf(withTargeting('"countries":[""]'))).toBe("campaigns[0].targeting.countries[0]: " + noCountry);
+    expect(errorOf(withTargeting('"regions":[""]'))).toBe("campaigns[0].targeting.regions[0]: empty region");
     expect(errorOf(withTargeting('"domains_allow":["a",null]'))).toBe(
       "campaigns[0].targeting.domains_allow[1]: expected string",
     );

@@ -465,6 +465,19 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, ""), t)).toBe(nb(NoBid.NO_MATCH)); // no device
     // user.geo is not used for targeting
     expect(priceOrReason(request(IMP, '"user":{"geo":{"country":"USA"}}'), t)).toBe(nb(NoBid.NO_MATCH));
+    // Alpha-2 and lower case, as some exchanges send them, are the same countries; a campaign may
+    // list them so too. A code that is none does not match.
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"US"}}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"ca"}}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"usa"}}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"MX"}}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"ZZ"}}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"U"}}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"US1"}}'), t)).toBe(nb(NoBid.NO_MATCH));
+    const a2 = camp("c", 8000, '"targeting":{"countries":["de","XK"]},');
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"DEU"}}'), a2)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"XKX"}}'), a2)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"device":{"geo":{"country":"FRA"}}'), a2)).toBe(nb(NoBid.NO_MATCH));
   });
 
   it("regions, metros and zips of device.geo, each list on top of the others", () => {
@@ -474,6 +487,14 @@ describe("decision: targeting", () => {
     expect(priceOrReason(geo('"country":"USA","region":"TX"'), ca)).toBe(nb(NoBid.NO_MATCH));
     expect(priceOrReason(geo('"country":"CAN","region":"CA"'), ca)).toBe(nb(NoBid.NO_MATCH)); // the country list still applies
     expect(priceOrReason(geo('"country":"USA"'), ca)).toBe(nb(NoBid.NO_MATCH)); // no region given
+    // Any case, and with the ISO 3166-2 country prefix, on either side.
+    expect(priceOrReason(geo('"country":"USA","region":"ca"'), ca)).toBe(2000);
+    expect(priceOrReason(geo('"country":"USA","region":"US-NY"'), ca)).toBe(2000);
+    expect(priceOrReason(geo('"country":"USA","region":"US-TX"'), ca)).toBe(nb(NoBid.NO_MATCH));
+    const prefixed = camp("c", 8000, '"targeting":{"regions":["us-wi"]},');
+    expect(priceOrReason(geo('"region":"WI"'), prefixed)).toBe(2000);
+    expect(priceOrReason(geo('"region":"wi"'), prefixed)).toBe(2000);
+    expect(priceOrReason(geo('"region":"MI"'), prefixed)).toBe(nb(NoBid.NO_MATCH));
     const dma = camp("c", 8000, '"targeting":{"metros":["803","501"]},');
     expect(priceOrReason(geo('"metro":"501"'), dma)).toBe(2000);
     expect(priceOrReason(geo('"metro":"502"'), dma)).toBe(nb(NoBid.NO_MATCH));

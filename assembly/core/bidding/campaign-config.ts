@@ -10,6 +10,10 @@ import { NativeCreative, nativeIsSecure } from "./native-creative";
 import { checkNative, readNativeKey, resolveNativeVideos } from "./native-config";
 import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./media";
 import { MAX_ID_BYTES } from "../openrtb/limits";
+import { countryAlpha3 } from "../openrtb/country";
+
+/** A country code read as alpha-3 (countrySet). */
+const COUNTRY_CODE: usize = memory.data(4);
 import { SellerRules } from "./owned-bytes";
 import { MAX_FREQUENCY_CAP, MAX_FREQUENCY_WINDOW_S, campaignIdHash, frequencyGroupHash } from "./frequency";
 
@@ -235,8 +239,8 @@ export class CampaignConfigParser {
     while (d.nextKey()) {
       if (d.keyIs("sizes")) this.sizes(c);
       else if (d.keyIs("device_types")) this.deviceTypes(c);
-      else if (d.keyIs("countries")) this.stringSet(c.countries);
-      else if (d.keyIs("regions")) this.stringSet(c.regions);
+      else if (d.keyIs("countries")) this.countrySet(c.countries);
+      else if (d.keyIs("regions")) this.regionSet(c.regions);
       else if (d.keyIs("metros")) this.stringSet(c.metros);
       else if (d.keyIs("zips")) this.stringSet(c.zips);
       else if (d.keyIs("domains_allow")) this.domainSet(c.domainAllow);
@@ -341,6 +345,35 @@ export class CampaignConfigParser {
     while (d.nextElement(i)) {
       const o = d.owned(256);
       set.items.push(o);
+      d.endMember();
+      i++;
+    }
+  }
+
+  /** ISO 3166-1 codes, stored as upper-case alpha-3 (an alpha-2 code is taken as its alpha-3: country.ts). */
+  private countrySet(set: StringSet): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const o = d.owned(256);
+      if (!d.failed && !countryAlpha3(o.ptr, o.len, COUNTRY_CODE)) d.fail('expected an ISO 3166-1 country code (alpha-3 as OpenRTB sends it, e.g. "USA"; or alpha-2)');
+      else set.items.push(new OwnedBytes(COUNTRY_CODE, 3));
+      d.endMember();
+      i++;
+    }
+  }
+
+  /** Region codes, stored upper-case without a country prefix ("us-ca" and "CA" are "CA": geo.ts). */
+  private regionSet(set: StringSet): void {
+    const d = this.doc;
+    if (!d.beginArray()) return;
+    let i = 0;
+    while (d.nextElement(i)) {
+      const s = d.string().toUpperCase();
+      const code = s.length > 3 && s.charCodeAt(2) == 0x2d ? s.substring(3) : s;
+      if (!d.failed && code.length == 0) d.fail("empty region");
+      else set.items.push(OwnedBytes.fromString(code));
       d.endMember();
       i++;
     }

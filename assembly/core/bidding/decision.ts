@@ -17,6 +17,7 @@ import { cpmToImpressionMicrosCeil, microsFloor } from "./money";
 import { CurrencyTable } from "./currency";
 import { DealPicker } from "./deals";
 import { MAX_IMPS } from "../openrtb/limits";
+import { countryAlpha3 } from "../openrtb/country";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
@@ -579,10 +580,36 @@ function inGeo(req: BidRequest, c: Campaign): bool {
   if (any == 0) return true;
   const geo = req.device.geo;
   if (!req.device.present || !geo.present) return false;
-  if (c.countries.size > 0 && !c.countries.has(geo.country)) return false;
-  if (c.regions.size > 0 && !c.regions.has(geo.region)) return false;
+  if (c.countries.size > 0 && !inCountries(c, geo.country)) return false;
+  if (c.regions.size > 0 && !inRegions(c, geo.region)) return false;
   if (c.metros.size > 0 && !c.metros.has(geo.metro)) return false;
   return c.zips.size == 0 || c.zips.has(geo.zip);
+}
+
+/** The request's country as upper-case alpha-3 (inCountries): a view of 3 static bytes. */
+const REQUEST_COUNTRY: Str = countryView();
+
+function countryView(): Str {
+  const s = new Str();
+  s.set(memory.data(4), 3);
+  return s;
+}
+
+/** The request's country, read as upper-case alpha-3 (an alpha-2 code too: country.ts), is listed. */
+function inCountries(c: Campaign, country: Str): bool {
+  if (!countryAlpha3(country.ptr, country.len, REQUEST_COUNTRY.ptr)) return false;
+  return c.countries.has(REQUEST_COUNTRY);
+}
+
+/** The request's region, ignoring case and a country prefix ("us-ca" is "CA"), is listed (stored upper-case, unprefixed). */
+function inRegions(c: Campaign, region: Str): bool {
+  let ptr = region.ptr;
+  let len = region.len;
+  if (len > 3 && load<u8>(ptr + 2) == 0x2d) {
+    ptr += 3;
+    len -= 3;
+  }
+  return c.regions.hasIgnoringCase(ptr, len);
 }
 
 /**

@@ -71,6 +71,16 @@ export class StringSet {
     return false;
   }
 
+  /** True if [ptr, ptr+len) equals an item ignoring ASCII case. */
+  hasIgnoringCase(ptr: usize, len: i32): bool {
+    const n = this.items.length;
+    for (let i = 0; i < n; i++) {
+      const it = unchecked(this.items[i]);
+      if (bytesEqualIgnoreAsciiCase(ptr, len, it.ptr, it.len)) return true;
+    }
+    return false;
+  }
+
   /**
    * True if s equals an item or is a subdomain of it ("news.example.com" matches
    * "example.com"), ignoring ASCII case as DNS does. Items are stored lower-case.

@@ -83,6 +83,10 @@ export function asciiLower(c: u8): u8 {
   return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 }
 
+@inline export function asciiUpper(c: u8): u8 {
+  return c >= 0x61 && c <= 0x7a ? c & 0xdf : c;
+}
+
 /** True if `needle` (lower-case ASCII literal) occurs in [ptr, ptr+len) ignoring ASCII case. */
 export function containsIgnoreCase(ptr: usize, len: i32, needle: string): bool {
   const n = needle.length;
