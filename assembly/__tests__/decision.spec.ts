@@ -445,6 +445,14 @@ describe("decision: targeting", () => {
     // the banner's own size wins over formats
     const d3 = decide(request(fmt), camp("c", 8000, "", CR_728 + "," + CR_300));
     expect(d3.bid(0).creative!.crid.toString()).toBe("cr300");
+    // format lists the sizes permitted (§3.2.6): an own size it leaves out is not bid
+    const outside = imp("1", '"banner":{"w":300,"h":250,"format":[{"w":728,"h":90}]}');
+    expect(priceOrReason(request(outside), camp("c", 8000, "", CR_300))).toBe(nb(NoBid.NO_MATCH));
+    const d4 = decide(request(outside), camp("c", 8000, "", CR_300 + "," + CR_728));
+    expect(d4.bid(0).creative!.crid.toString()).toBe("cr728");
+    // ...unless format holds a flexible (ratio) entry this reader does not evaluate
+    const flex = imp("1", '"banner":{"w":300,"h":250,"format":[{"wratio":6,"hratio":5,"wmin":300}]}');
+    expect(priceOrReason(request(flex), camp("c", 8000, "", CR_300))).toBe(2000);
   });
 
   it("device types", () => {

@@ -188,7 +188,9 @@ describe("BidRequest: every field", () => {
     expect(b.formatCount).toBe(2);
     expect(b.format(1).w).toBe(970);
     expect(b.hasSize(970, 90)).toBe(true);
+    expect(b.hasSize(728, 90)).toBe(true);
     expect(b.hasSize(300, 250)).toBe(false);
+    expect(b.ownSizePermitted()).toBe(true);
     expect(b.btype.get(0)).toBe(4);
     expect(b.battr.count).toBe(2);
     expect(b.api.contains(5)).toBe(true);

@@ -152,7 +152,7 @@ export class DecisionEngine {
     if (!targets(req, c) || !this.inDaypart(c)) return null;
     const b = imp.banner;
     if (b.present) {
-      if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h)) {
+      if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h) && b.ownSizePermitted()) {
         const cr = this.allowedOfSize(req, imp, c, b.w, b.h);
         if (cr !== null) return cr;
       }

@@ -46,9 +46,31 @@ export class Banner {
     return unchecked(this.formats[i]);
   }
 
-  /** True when w x h is the banner's own size or one of its formats. */
+  /**
+   * True when w x h is a size the slot permits: one of its formats (OpenRTB 2.5/2.6 §3.2.6:
+   * "the banner sizes permitted"), or its own w x h when it lists none.
+   */
   hasSize(w: i32, h: i32): bool {
-    if (this.w == w && this.h == h) return true;
+    if (this.w == w && this.h == h && this.ownSizePermitted()) return true;
+    return this.inFormats(w, h);
+  }
+
+  /**
+   * The banner's own w x h may be bid: it lists no format, or lists it among them (or more
+   * formats than the parser keeps, or a flexible one by ratio, which this reader does not
+   * evaluate: either may permit it). An exchange that enforces format would refuse a creative of
+   * another size.
+   */
+  ownSizePermitted(): bool {
+    if (this.formatTotal == 0 || this.formatTotal > this.formatCount) return true;
+    for (let i = 0; i < this.formatCount; i++) {
+      const f = unchecked(this.formats[i]);
+      if ((f.w == this.w && f.h == this.h) || f.w == 0 || f.h == 0) return true;
+    }
+    return false;
+  }
+
+  private inFormats(w: i32, h: i32): bool {
     for (let i = 0; i < this.formatCount; i++) {
       const f = unchecked(this.formats[i]);
       if (f.w == w && f.h == h) return true;
