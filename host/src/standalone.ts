@@ -334,7 +334,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
     bid,
     bidUrl,
     log,
-    async ready(timeoutMs = 15_000) {
+    async ready(timeoutMs = readyTimeoutMs(cfg)) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         // Stopped meanwhile (a SIGTERM before it was ready): no need to wait on, the timer would keep the process up.
@@ -475,4 +475,14 @@ function logFilter(log: Logger, level: number, message: string, contextId: numbe
 
 function formatHost(address: string): string {
   return address.includes(":") ? `[${address}]` : address;
+}
+
+/**
+ * How long a start waits for readiness: 15 s for the model and the first sync; with Redis, a new
+ * pod may also wait for the fleet's frequency counts for up to budget.frequencyReadyWaitMs (then
+ * it is ready regardless), so the start waits that long too instead of exiting mid catch-up (and
+ * catching up again, from the start of the stream, at every restart).
+ */
+export function readyTimeoutMs(cfg: Pick<HostConfig, "budget">): number {
+  return 15_000 + (cfg.budget.source === "redis" ? cfg.budget.frequencyReadyWaitMs : 0);
 }

@@ -706,7 +706,9 @@ export async function startRedisBudgetSource(
     log: opts.log,
   });
   opts.metrics?.budgetUp.set(0);
-  // Redis down at start is not fatal: the pod has no grants (no bids) until it answers.
+  // Redis down at start does not fail the source: the pod has no grants (no bids) until it
+  // answers. (A standalone start still waits for readiness, which needs the replay claim store
+  // reached once, and exits NOT_READY, naming it, when Redis stays down: readyTimeoutMs.)
   if (await source.waitReady(opts.connectWaitMs ?? 2000)) {
     try {
       await source.init(campaigns);

@@ -5,6 +5,7 @@ import { loadConfig } from "../../../host/src/config.ts";
 import { ConfigError } from "../../../host/src/errors.ts";
 import { paceMicrosPerSecond, sliceMicros } from "../../../host/src/control/budget.ts";
 import { podIdOf } from "../../../host/src/control/budget-redis.ts";
+import { readyTimeoutMs } from "../../../host/src/standalone.ts";
 
 describe("budget configuration", () => {
   it("defaults: a day of pace, 60 s leases, 200 ms Redis timeout (20 ms for replay claims), 5 s recovery hold", () => {
@@ -41,6 +42,13 @@ describe("budget configuration", () => {
     const limits = { id: "c", totalMicros: 0, dailyMicros: 3_600_000, active: true };
     assert.equal(paceMicrosPerSecond(limits, b), 1000);
     assert.equal(sliceMicros(limits, b), 5000);
+  });
+
+  it("a start with Redis waits for readiness as long as the frequency catch-up may take, and 15 s more", () => {
+    const wait = (env: Record<string, string>) => readyTimeoutMs(loadConfig({ env }));
+    assert.equal(wait({}), 15_000);
+    assert.equal(wait({ NEXUS_BUDGET_SOURCE: "redis" }), 75_000);
+    assert.equal(wait({ NEXUS_BUDGET_SOURCE: "redis", NEXUS_FREQUENCY_READY_WAIT_MS: "120000" }), 135_000);
   });
 
   it("refuses invalid values", () => {
