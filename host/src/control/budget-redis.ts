@@ -85,6 +85,7 @@ import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import type { Redis } from "ioredis";
 import { loadIoredis } from "../lazy-deps.ts";
+import { deadConnectionOptions } from "./fail-fast-redis.ts";
 import type { Logger } from "../log.ts";
 import { pluginUtcOffset, type HostConfig } from "../config.ts";
 import { budgetDay, windowsAt } from "./fleet-spend.ts";
@@ -417,6 +418,7 @@ export class RedisBudgetSource implements BudgetSource {
       this.ownsClient = false;
     } else {
       this.redis = new (loadIoredis().Redis)(o.url ?? "redis://127.0.0.1:6379", {
+        ...deadConnectionOptions(o.commandTimeoutMs ?? 200),
         commandTimeout: o.commandTimeoutMs ?? 200,
         connectTimeout: Math.max(1000, (o.commandTimeoutMs ?? 200) * 5),
         // Never queue commands while offline, never resend them after a reconnect: a lease

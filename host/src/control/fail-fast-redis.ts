@@ -6,8 +6,20 @@
 import type { Redis } from "ioredis";
 import { loadIoredis } from "../lazy-deps.ts";
 
+/**
+ * A connection that stops answering without closing (a failover that leaves the old endpoint
+ * dark, a network partition) times out every command but is never dropped: TCP takes ~15 minutes
+ * to give up on it. A socket that receives nothing for this long while a command waits is
+ * destroyed and the client reconnects (ioredis socketTimeout); keep-alive probes find an idle one.
+ * Every Redis client of the host takes these options.
+ */
+export function deadConnectionOptions(commandTimeoutMs: number): { socketTimeout: number; keepAlive: number } {
+  return { socketTimeout: Math.max(2000, commandTimeoutMs * 10), keepAlive: 10_000 };
+}
+
 export function failFastRedis(url: string, commandTimeoutMs: number, onError: (err: Error) => void): Redis {
   const redis = new (loadIoredis().Redis)(url, {
+    ...deadConnectionOptions(commandTimeoutMs),
     commandTimeout: commandTimeoutMs,
     connectTimeout: Math.max(1000, commandTimeoutMs * 5),
     enableOfflineQueue: false,

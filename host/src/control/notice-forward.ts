@@ -23,6 +23,7 @@ import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { Counter, type Registry } from "prom-client";
 import { loadIoredis } from "../lazy-deps.ts";
+import { deadConnectionOptions } from "./fail-fast-redis.ts";
 import type { Logger } from "../log.ts";
 
 /** Longest :path the host forwards (the filter's notice paths are far shorter). */
@@ -92,7 +93,7 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   private register: (() => void) | undefined;
 
   constructor(private readonly o: RedisNoticePeersOptions) {
-    this.redis = new (loadIoredis().Redis)(o.url, { commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
+    this.redis = new (loadIoredis().Redis)(o.url, { ...deadConnectionOptions(500), commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
     this.redis.on("error", (err: Error) => o.log?.debug({ event: "notice_peers_redis_error", err: err.message }, "notice peer directory error"));
     this.redis.on("connect", () => this.redis.stream?.unref?.());
     this.key = noticePeersKey(o.keyPrefix);
