@@ -29,9 +29,15 @@ end
 return redis.call('HGETALL', k)
 `;
 
+/**
+ * The budget store did not confirm an override change. OVERRIDE_STORE_UNAVAILABLE: it was not
+ * sent (Redis not connected), so nothing changed. OVERRIDE_OUTCOME_UNKNOWN: it was sent and no
+ * answer came in time; Redis may still run it (a timeout does not cancel a command), so the
+ * change may hold for the fleet a moment later: read the state before acting on it.
+ */
 export class OverrideStoreUnavailable extends NexusError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("OVERRIDE_STORE_UNAVAILABLE", message, options);
+  constructor(message: string, options?: { cause?: unknown; outcomeUnknown?: boolean }) {
+    super(options?.outcomeUnknown ? "OVERRIDE_OUTCOME_UNKNOWN" : "OVERRIDE_STORE_UNAVAILABLE", message, options);
     this.name = "OverrideStoreUnavailable";
   }
 }
@@ -128,7 +134,14 @@ export class FleetOverrides implements LeasedOverrides {
     try {
       return await fn();
     } catch (err) {
-      throw new OverrideStoreUnavailable(`the budget store (redis) did not confirm the ${what}: ${(err as Error).message}; nothing was changed (a change must hold for every pod)`, { cause: err });
+      const message = (err as Error).message;
+      if (/timed out/i.test(message)) {
+        throw new OverrideStoreUnavailable(
+          `the budget store (redis) did not answer the ${what} in time: ${message}; it may still take effect for every pod: read GET /admin/v1/state before retrying or acting on it`,
+          { cause: err, outcomeUnknown: true },
+        );
+      }
+      throw new OverrideStoreUnavailable(`the budget store (redis) did not take the ${what}: ${message}; nothing was changed (a change must hold for every pod)`, { cause: err });
     }
   }
 }

@@ -61,7 +61,10 @@ async function fleetChange(
     sendJson(res, 200, { id, ...what, scope: "fleet", override: overrideJson(o), config_version: catalog.version });
   } catch (err) {
     if (!(err instanceof OverrideStoreUnavailable)) throw err;
-    log.warn({ event: "admin_" + action + "_failed", campaign: id, err: err.message }, "campaign change refused: the budget store did not confirm it");
+    log.warn(
+      { event: "admin_" + action + "_failed", campaign: id, code: err.code, err: err.message },
+      err.code === "OVERRIDE_OUTCOME_UNKNOWN" ? "campaign change not confirmed: the budget store may still apply it" : "campaign change refused: the budget store did not take it",
+    );
     sendJson(res, 503, { error: err.message, code: err.code });
   }
 }

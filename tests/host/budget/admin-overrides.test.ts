@@ -207,3 +207,34 @@ describe("an admin change while Redis is down", () => {
     assert.equal(state.override, null);
   });
 });
+
+// A Redis that is connected but answers late: the write was sent and a timeout does not cancel
+// it, so the host cannot say "nothing was changed" (it said so, and the pause then held for the
+// whole fleet a moment later).
+describe("an admin change Redis answers too late", () => {
+  let server: RedisServer;
+  let a: HardeningBidder;
+  let control: Redis;
+
+  before(async () => {
+    server = await RedisServer.start();
+    a = await startPod("ov-slow-a", server.url, uniquePrefix("ov-slow"));
+    control = new Redis(server.url);
+  });
+  after(async () => {
+    control?.disconnect();
+    await a?.close();
+    await server?.stop();
+  });
+
+  it("answers 503 OVERRIDE_OUTCOME_UNKNOWN, and the state then shows the change Redis made after all", async () => {
+    // Writes wait 1.5 s (this test's own Redis server): longer than the host's command timeout.
+    await control.call("CLIENT", "PAUSE", "1500", "WRITE");
+    const r = await admin(a, "POST", `/campaigns/${CAMPAIGN}/pause`);
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json().code, "OVERRIDE_OUTCOME_UNKNOWN");
+    assert.match(r.json().error, /may still take effect/);
+    await until(async () => (await campaignState(a)).active === false, 10_000, "the pause Redis ran late is learned");
+    assert.equal((await campaignState(a)).override?.paused, true);
+  });
+});
