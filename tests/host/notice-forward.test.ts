@@ -193,4 +193,32 @@ describe("RedisNoticePeers (the real Redis, a test key prefix)", () => {
     }
     assert.equal(await redis.exists(noticePeersKey(prefix)), 0, "closed processes take themselves off the list");
   });
+
+  it("judges a listing's expiry on Redis's clock: a pod whose clock runs a minute behind (or ahead) is listed all the same", async () => {
+    const skewedPrefix = uniquePrefix("peers-skew");
+    const make = (podId: string, selfUrl: string) => new RedisNoticePeers({ url: SHARED_REDIS_URL, keyPrefix: skewedPrefix, podId, selfUrl, refreshMs: 60_000, cacheMs: 0 });
+    const realNow = Date.now;
+    const behind = make("pod-behind", "http://10.0.0.8:8080");
+    const ahead = make("pod-ahead", "http://10.0.0.9:8080");
+    const reader = make("pod-reader", "http://10.0.0.7:8080");
+    try {
+      // The two pods list themselves with their clocks off by a minute (the listing lasts 30 s).
+      Date.now = () => realNow() - 60_000;
+      behind.start();
+      await new Promise((r) => setTimeout(r, 200));
+      Date.now = () => realNow() + 60_000;
+      ahead.start();
+      await new Promise((r) => setTimeout(r, 200));
+      Date.now = realNow;
+      const listed = (await reader.peers()).map((p) => p.podId).sort();
+      assert.deepEqual(listed, ["pod-ahead", "pod-behind"]);
+      // And a reader whose own clock is off sees the same.
+      Date.now = () => realNow() + 60_000;
+      assert.deepEqual((await reader.peers()).map((p) => p.podId).sort(), ["pod-ahead", "pod-behind"]);
+    } finally {
+      Date.now = realNow;
+      for (const p of [behind, ahead, reader]) await p.close();
+      await redis.del(noticePeersKey(skewedPrefix));
+    }
+  });
 });

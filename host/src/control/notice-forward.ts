@@ -103,10 +103,16 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   start(): void {
     if (!this.o.selfUrl) return;
     const register = () => {
-      const value = JSON.stringify({ url: this.o.selfUrl, expires_ms: Date.now() + (this.o.ttlMs ?? 30_000), instance: this.instance, ...(this.tag ? { tag: this.tag } : {}) });
-      this.checkConflict()
-        // (A write still under way when close() ran must not list the pod again.)
-        .then(() => (this.closed ? undefined : this.redis.hset(this.key, this.o.podId, value)))
+      // Expiries are on Redis's clock, which every pod reads alike: on its own, a pod whose clock
+      // ran 30 s behind listed itself as already expired, and its wins that reached other pods
+      // were charged nowhere.
+      redisNowMs(this.redis)
+        .then(async (now) => {
+          await this.checkConflict(now);
+          const value = JSON.stringify({ url: this.o.selfUrl, expires_ms: now + (this.o.ttlMs ?? 30_000), instance: this.instance, ...(this.tag ? { tag: this.tag } : {}) });
+          // (A write still under way when close() ran must not list the pod again.)
+          if (!this.closed) await this.redis.hset(this.key, this.o.podId, value);
+        })
         .catch((err: Error) => this.o.log?.warn({ event: "notice_peer_register_failed", err: err.message }, "could not list this pod for notice forwarding (retrying)"));
     };
     // Before the connection is up a write fails at once (no offline queue): the first one waits
@@ -125,8 +131,8 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     if (!this.closed) this.register?.();
   }
 
-  /** Logs (at most once a minute) when a live entry of another process holds this pod's id. */
-  private async checkConflict(): Promise<void> {
+  /** Logs (at most once a minute) when a live entry of another process holds this pod's id (`now`: Redis's clock). */
+  private async checkConflict(now: number): Promise<void> {
     const raw = await this.redis.hget(this.key, this.o.podId);
     if (raw === null) return;
     let v: { url?: unknown; expires_ms?: unknown; instance?: unknown };
@@ -135,7 +141,6 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     } catch {
       return;
     }
-    const now = Date.now();
     // The same URL: this pod's previous host process (restarted in place), not another pod.
     if (v.instance === this.instance || v.url === this.o.selfUrl || typeof v.expires_ms !== "number" || v.expires_ms <= now) return;
     if (now - this.lastConflictLogMs < 60_000) return;
@@ -147,9 +152,13 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   }
 
   async peers(): Promise<NoticePeer[]> {
-    const now = Date.now();
-    if (this.cached && now - this.cached.at < (this.o.cacheMs ?? 2_000)) return this.cached.peers;
-    const all = await this.redis.hgetall(this.key);
+    const at = Date.now();
+    if (this.cached && at - this.cached.at < (this.o.cacheMs ?? 2_000)) return this.cached.peers;
+    // Read with Redis's clock, the one the expiries were written on.
+    const replies = (await this.redis.pipeline().time().hgetall(this.key).exec()) ?? [];
+    for (const [err] of replies) if (err) throw err;
+    const now = msOfRedisTime(replies[0]?.[1] as ArrayLike<string | number>);
+    const all = replies[1]?.[1] as Record<string, string>;
     const peers: NoticePeer[] = [];
     const stale: string[] = [];
     for (const [podId, raw] of Object.entries(all)) {
@@ -168,7 +177,7 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     }
     // Pods killed without a stop leave their entries: every read would go over them again.
     if (stale.length > 0) this.redis.hdel(this.key, ...stale).catch(() => {});
-    this.cached = { at: now, peers };
+    this.cached = { at, peers };
     return peers;
   }
 
@@ -294,4 +303,13 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
     timer = setTimeout(() => reject(new Error(message)), Math.max(1, ms));
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** Redis's clock (TIME), in ms since the epoch. */
+async function redisNowMs(redis: Redis): Promise<number> {
+  return msOfRedisTime(await redis.time());
+}
+
+function msOfRedisTime(t: ArrayLike<string | number>): number {
+  return Number(t[0]) * 1000 + Math.floor(Number(t[1]) / 1000);
 }
