@@ -106,6 +106,13 @@ local function int(x) return string.format('%d', x) end
 local ck, pk, dk, sk, hk, mk, ovk = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local pod = ARGV[1]
 local now = tonumber(ARGV[2])
+-- The bucket's clock (ts, hold_until) is the hosts' (now), but never past Redis's own clock by
+-- more than a second: one pod whose clock ran ahead wrote a ts (and a hold) in the future, and no
+-- pod with a right clock got new money until real time caught up with it. (Redis 3.2-4 need
+-- effects replication for TIME before writes.)
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local bnow = math.min(now, tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + 1000)
 local day = ARGV[3]
 local total = tonumber(ARGV[4])
 local daily = tonumber(ARGV[5])
@@ -162,7 +169,7 @@ local cc = num(c[2]) or 0
 local tokens = num(c[3])
 local ts = num(c[4])
 local holdUntil = num(c[5]) or 0
-if tokens == nil or ts == nil then tokens = cap; ts = now end
+if tokens == nil or ts == nil then tokens = cap; ts = bnow end
 local p = redis.call('HMGET', pk, 'granted', 'answer', 'charged', 'day', 'daily_charged', 'epoch', 'hour', 'hour_charged', 'minute', 'minute_charged', 'report_ms')
 local G = num(p[1])
 local answer = num(p[2]) or 0
@@ -192,7 +199,7 @@ local unreportedKnown = unreported and G ~= nil and epoch ~= '' and pepoch == ep
 if stale or unreportedKnown then
   local od = dc
   if pday == day then od = dc - pdc end
-  return withOverride({answer, G, cg, dg, math.floor(tokens), stale and 3 or 4, now < holdUntil and 1 or 0, math.floor(math.max(0, od)),
+  return withOverride({answer, G, cg, dg, math.floor(tokens), stale and 3 or 4, bnow < holdUntil and 1 or 0, math.floor(math.max(0, od)),
     math.floor(math.max(0, hc - phc)), math.floor(math.max(0, mc - pmc))})
 end
 -- The filter's daily charged is of the day it made the report in: one made before its midnight
@@ -217,7 +224,7 @@ if G == nil or charged < pc or newLedger then
   if G == nil then registered = 1 else registered = 2 end
   G = H; answer = H; pc = 0; pday = false; pdc = 0; phc = 0; pmc = 0
   cg = cg + H
-  if H > 0 then holdUntil = math.max(holdUntil, now + holdMs) end
+  if H > 0 then holdUntil = math.max(holdUntil, bnow + holdMs) end
 end
 cc = cc + (charged - pc)
 -- The charged growth since the last report counts in this hour and minute (soft caps' fleet spend);
@@ -252,9 +259,9 @@ end
 -- Token bucket: refill at the pacing target, never above its size (rate < 0: no pacing).
 if rate < 0 then
   tokens = cap
-elseif now > ts then
-  tokens = tokens + rate * (now - ts) / 1000
-  ts = now
+elseif bnow > ts then
+  tokens = tokens + rate * (bnow - ts) / 1000
+  ts = bnow
 end
 if tokens > cap then tokens = cap end
 
@@ -263,7 +270,7 @@ if active and not returning then target = held + slice end
 local upper = target
 if total > 0 then upper = math.min(upper, G + total - cg) end
 if daily > 0 then upper = math.min(upper, G + daily - dg) end
-local holding = now < holdUntil
+local holding = bnow < holdUntil
 local new
 if upper > G then
   local inc = upper - G

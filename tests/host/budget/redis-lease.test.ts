@@ -442,3 +442,39 @@ describe("redis budget lease (private redis-server)", () => {
     }
   });
 });
+
+// The token bucket's clock is each host's (its lease's nowMs), so that tests and replays can run
+// it on their own time; but one pod whose clock ran ahead wrote the bucket's ts in the future, and
+// the pods with right clocks got no new money until real time caught up (measured: 10 minutes
+// ahead froze every refill for 10 minutes). The script caps the bucket's clock at Redis's own
+// clock + 1 s.
+describe("redis budget lease: a pod whose clock runs ahead", () => {
+  let client: Redis;
+  const prefix = uniquePrefix("clock-ahead");
+  before(async () => {
+    client = new Redis(SHARED_URL, { maxRetriesPerRequest: 1 });
+    await client.ping();
+  });
+  after(async () => {
+    await deletePrefix(client, prefix);
+    client.disconnect();
+  });
+
+  it("does not stop the refills of the pods with right clocks", async () => {
+    // 1500 micros/s, slices of 15 000: the bucket starts full, and pod a takes it all.
+    const s = new RedisBudgetSource({ client, keyPrefix: prefix, policy: { leaseSeconds: 10, minSliceMicros: 1000, pacingSeconds: 20 }, utcOffsetMinutes: 0, recoveryHoldMs: 0 });
+    const limits: CampaignLimits = { id: "ahead", totalMicros: 30_000, dailyMicros: 0, active: true };
+    const report = (pod: string): PodReport => ({ campaignId: "ahead", podId: pod, granted: 0, charged: 0, reserved: 0, dailyCharged: 0 });
+    try {
+      const a = await s.grant(limits, report("a"), Date.now() + 10 * 60_000);
+      assert.equal(a, 15_000);
+      // Two and a half seconds later, pod b (right clock) finds the bucket refilled for what
+      // passed since, not frozen until pod a's clock.
+      await new Promise((r) => setTimeout(r, 2500));
+      const b = await s.grant(limits, report("b"), Date.now());
+      assert.ok(b >= 1000 && b <= 4500, `pod b was granted ${b}`);
+    } finally {
+      await s.close();
+    }
+  });
+});
