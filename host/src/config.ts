@@ -219,7 +219,7 @@ function mergeFile(cfg: HostConfig, file: string): void {
     if (typeof cfg[p] === "string" && !isAbsolute(cfg[p])) cfg[p] = resolve(base, cfg[p]);
   }
   if (Array.isArray(cfg.ipRangesFiles)) cfg.ipRangesFiles = cfg.ipRangesFiles.map((f) => (typeof f === "string" && !isAbsolute(f) ? resolve(base, f) : f));
-  if (!cfg.model.store.startsWith("s3://") && !isAbsolute(cfg.model.store)) cfg.model.store = resolve(base, cfg.model.store);
+  if (typeof cfg.model.store === "string") cfg.model.store = storeLocation(cfg.model.store, (v) => resolve(base, v));
   if (cfg.budget.stateFile !== "" && !isAbsolute(cfg.budget.stateFile)) cfg.budget.stateFile = resolve(base, cfg.budget.stateFile);
   const keyPath = publicKeyPath(cfg.model.publicKey, base);
   if (keyPath !== undefined) cfg.model.publicKey = keyPath;
@@ -284,7 +284,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   str("NEXUS_WASM", (v) => (cfg.wasmPath = resolve(v)));
   str("NEXUS_CAMPAIGNS", (v) => (cfg.campaignsPath = resolve(v)));
   str("NEXUS_IP_RANGES_FILES", (v) => (cfg.ipRangesFiles = v.split(",").map((f) => f.trim()).filter((f) => f !== "").map((f) => resolve(f))));
-  str("NEXUS_MODEL_STORE", (v) => (cfg.model.store = v.startsWith("s3://") ? v : resolve(v)));
+  str("NEXUS_MODEL_STORE", (v) => (cfg.model.store = storeLocation(v, (d) => resolve(d))));
   str("NEXUS_MODEL_FILE", (v) => (cfg.model.file = v));
   str("NEXUS_MODEL_PUBLIC_KEY", (v) => (cfg.model.publicKey = v));
   bool("NEXUS_MODEL_ALLOW_UNSIGNED", (v) => (cfg.model.allowUnsigned = v));
@@ -321,6 +321,18 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   });
 }
 
+/**
+ * A model store location: s3://bucket/prefix (the scheme in any case), or a directory (made
+ * absolute by `dir`). Another scheme is refused here: read as a directory, it would fail only
+ * later and as a missing bucket or directory.
+ */
+function storeLocation(v: string, dir: (v: string) => string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(v);
+  if (scheme === null) return isAbsolute(v) ? v : dir(v);
+  if (scheme[1]!.toLowerCase() === "s3") return "s3://" + v.slice(scheme[0].length);
+  throw new ConfigError(`model.store: ${JSON.stringify(v)}: expected a directory or s3://bucket/prefix`);
+}
+
 function validate(cfg: HostConfig): void {
   const oneOf = (name: string, v: string, allowed: string[]) => {
     if (!allowed.includes(v)) throw new ConfigError(`${name}: expected one of ${allowed.join(", ")}, got "${v}"`);
@@ -339,6 +351,10 @@ function validate(cfg: HostConfig): void {
     if (!Number.isInteger(v) || v < min || v > MAX_TIMER_MS) throw new ConfigError(`${name}: expected an integer ${min}-${MAX_TIMER_MS} (ms), got ${v}`);
   };
   timer("model.pollMs", cfg.model.pollMs, 100);
+  // The S3 client takes only an http(s) URL, and would say so at the first poll, not at the start.
+  if (cfg.model.s3Endpoint !== "" && !/^https?:\/\/[^/\s]+/i.test(cfg.model.s3Endpoint)) {
+    throw new ConfigError(`model.s3Endpoint: ${JSON.stringify(cfg.model.s3Endpoint)}: expected an http:// or https:// URL, e.g. http://minio:9000`);
+  }
   const bits = cfg.model.hashBits;
   if (!Number.isInteger(bits) || (bits !== 0 && (bits < 10 || bits > 24))) throw new ConfigError(`model.hashBits: expected 0 (not given) or an integer 10-24 (the filter's hash_bits), got ${bits}`);
   if (!(cfg.budget.leaseSeconds > 0)) throw new ConfigError(`budget.leaseSeconds: expected > 0`);
@@ -373,6 +389,11 @@ function validate(cfg: HostConfig): void {
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
   if (!Array.isArray(cfg.ipRangesFiles) || cfg.ipRangesFiles.some((f) => typeof f !== "string")) throw new ConfigError(`ipRangesFiles: expected a list of file paths`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);
+  // A token no Authorization header can carry would lock the admin API (the emergency pause) out:
+  // a trailing newline from a secret file, or non-ASCII (headers arrive as latin1 bytes).
+  if (cfg.adminToken && !ADMIN_TOKEN.test(cfg.adminToken)) {
+    throw new ConfigError(`adminToken: use printable ASCII without spaces (no trailing newline from a secret file, no accented letters): no Authorization header could carry this one`);
+  }
   if (typeof cfg.syncToken !== "string") throw new ConfigError(`syncToken: expected a string`);
   if (cfg.syncToken && !SYNC_TOKEN.test(cfg.syncToken)) {
     // It travels in an Authorization header and inside the filter's JSON plugin configuration.
@@ -387,6 +408,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** An RFC 6750 token68 of 16 to 512 characters. */
 export const SYNC_TOKEN = /^(?=.{16,512}$)[A-Za-z0-9\-._~+/]+=*$/;
+/** What a bearer token in an HTTP header can be: visible ASCII, no spaces. */
+const ADMIN_TOKEN = /^[\x21-\x7e]+$/;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);

@@ -34,6 +34,14 @@ describe("host configuration", () => {
     assert.equal(c.campaignsPath, join(f, "..", "c.json"), "paths in a file are relative to it");
   });
 
+  it("the model store: s3:// in any case is S3, a path is a directory made absolute", () => {
+    assert.equal(loadConfig({ env: { NEXUS_MODEL_STORE: "S3://nexus-models/prod" } }).model.store, "s3://nexus-models/prod");
+    assert.equal(loadConfig({ env: { NEXUS_MODEL_STORE: "s3://nexus-models" } }).model.store, "s3://nexus-models");
+    assert.equal(loadConfig({ env: { NEXUS_MODEL_STORE: "models/x" } }).model.store, join(process.cwd(), "models", "x"));
+    assert.throws(() => loadConfig({ env: { NEXUS_MODEL_STORE: "https://bucket.example/models" } }), /model\.store: .*expected a directory or s3:\/\/bucket\/prefix/);
+    assert.equal(loadConfig({ env: { NEXUS_S3_ENDPOINT: "http://minio:9000" } }).model.s3Endpoint, "http://minio:9000");
+  });
+
   it("the graceful stop: 15 s of drain with a 10 s notice window by default, from the file or NEXUS_DRAIN_MS / NEXUS_NOTICE_DRAIN_MS", () => {
     assert.deepEqual(loadConfig({ env: {} }).drain, { totalMs: 15_000, noticeMs: 10_000 });
     assert.deepEqual(loadConfig({ file: file({ drain: { noticeMs: 4000 } }), env: { NEXUS_DRAIN_MS: "25000" } }).drain, { totalMs: 25_000, noticeMs: 4000 });
@@ -59,6 +67,13 @@ describe("host configuration", () => {
       [{ mode: "edge" }, /mode: expected one of standalone, sidecar/],
       [{ bid: { port: 70000 } }, /bid\.port: expected a port/],
       [{ adminToken: "short" }, /adminToken: use at least 16 characters/],
+      // Tokens no Authorization header can carry: the admin API would answer 401 to every call.
+      [{ adminToken: "admintoken-0123456789\n" }, /adminToken: use printable ASCII without spaces/],
+      [{ adminToken: "pässwörd-0123456789" }, /adminToken: use printable ASCII without spaces/],
+      [{ adminToken: "admin token 0123456789" }, /adminToken: use printable ASCII without spaces/],
+      // Found only at the first poll before: a scheme the store does not take, an endpoint without one.
+      [{ model: { store: "gs://bucket/models" } }, /model\.store: "gs:\/\/bucket\/models": expected a directory or s3:\/\/bucket\/prefix/],
+      [{ model: { s3Endpoint: "minio:9000" } }, /model\.s3Endpoint: "minio:9000": expected an http:\/\/ or https:\/\/ URL/],
       [{ plugin: [] }, /plugin: expected an object/],
       // Types: the string "false" would be truthy (unsigned models accepted); a number is no token.
       [{ model: { allowUnsigned: "false" } }, /model\.allowUnsigned: expected a boolean/],
