@@ -36,3 +36,31 @@ export function createLogger(level: string = process.env.NEXUS_LOG_LEVEL ?? "inf
 export function silentLogger(): Logger {
   return pino({ level: "silent" });
 }
+
+/**
+ * At most one line per `intervalMs` for a failure that recurs every sync (Redis down: a line per
+ * campaign per second otherwise, 400 lines in 10 s for 40 campaigns); the lines held back are
+ * counted in the next one written.
+ */
+export class LogThrottle {
+  private last = -Infinity;
+  private held = 0;
+
+  constructor(
+    private readonly intervalMs = 10_000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Undefined: hold this line back. Else write it, with this many lines held back since the last. */
+  take(): number | undefined {
+    const t = this.now();
+    if (t - this.last < this.intervalMs) {
+      this.held++;
+      return undefined;
+    }
+    this.last = t;
+    const held = this.held;
+    this.held = 0;
+    return held;
+  }
+}

@@ -94,3 +94,17 @@ test("host logs are JSON lines with sync/request ids, and never carry the token 
   const failed = records.find((r) => r.event === "sync_failed");
   assert.ok(failed && typeof failed.sync_id === "string" && (failed.level as number) === 40);
 });
+
+test("LogThrottle: one line per interval for a recurring failure, the lines held back counted in the next", async () => {
+  const { LogThrottle } = await import("../../host/src/log.ts");
+  let now = 0;
+  const t = new LogThrottle(10_000, () => now);
+  assert.equal(t.take(), 0, "the first is written");
+  for (let i = 0; i < 39; i++) assert.equal(t.take(), undefined, "held back within the interval");
+  now = 9_999;
+  assert.equal(t.take(), undefined);
+  now = 10_000;
+  assert.equal(t.take(), 40, "written, with the 40 held back");
+  now = 30_000;
+  assert.equal(t.take(), 0);
+});

@@ -30,7 +30,7 @@ import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { closeRedis, failFastRedis } from "./fail-fast-redis.ts";
-import type { Logger } from "../log.ts";
+import { LogThrottle, type Logger } from "../log.ts";
 
 /** One counted win: the (campaign, user) count key, when it was counted (wall-clock ms), the window it opened (s). */
 export interface FrequencyCount {
@@ -175,6 +175,7 @@ export class RedisFleetFrequency implements FleetFrequency {
   private cursor: string | null = null;
   private closed = false;
   private readonly startedMs = Date.now();
+  private readonly failedLog = new LogThrottle();
   /** The filter has applied an answer that reached the end of the stream (readiness). */
   private caughtUp = false;
   /** The position last answered when that answer reached the stream's end, else null. */
@@ -227,7 +228,8 @@ export class RedisFleetFrequency implements FleetFrequency {
       return { accepted, ...read };
     } catch (err) {
       this.o.metrics?.errors.inc();
-      this.o.log?.warn({ event: "frequency_exchange_failed", err: (err as Error).message }, "frequency counts not exchanged with the other pods (Redis)");
+      const held = this.failedLog.take();
+      if (held !== undefined) this.o.log?.warn({ event: "frequency_exchange_failed", err: (err as Error).message, held_back: held }, "frequency counts not exchanged with the other pods (Redis; one line per 10 s: held_back counts the others)");
       return { accepted, counts: [], cursor: unchanged() };
     }
   }

@@ -5,7 +5,7 @@
 import type { CampaignCatalog, CampaignDoc } from "./campaigns.ts";
 import { limitsOf, sameLimits, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport } from "./budget.ts";
 import type { ModelRegistry } from "./model-registry.ts";
-import type { Logger } from "../log.ts";
+import { LogThrottle, type Logger } from "../log.ts";
 import type { LeasedOverrides } from "./fleet-overrides.ts";
 import { MAX_REPORT_COUNTS, STREAM_CURSOR_RE, parseFrequencyCount, type FleetFrequency, type FrequencyCount } from "./fleet-frequency.ts";
 
@@ -124,6 +124,7 @@ interface ReturnProgress {
 export class SyncService {
   readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, hashBits: null, modelVersion: null, campaigns: new Map() };
   budgetErrors = 0;
+  private readonly grantFailedLog = new LogThrottle();
   syncs = 0;
   /** Per campaign: the grant last answered (what the store counts at least, until the next report). */
   private readonly lastAnswers = new Map<string, number>();
@@ -235,7 +236,8 @@ export class SyncService {
     } catch (err) {
       // Budget source down: no new money; the filter keeps what it holds.
       this.budgetErrors++;
-      this.log.warn({ event: "grant_failed", campaign: c.id, err: (err as Error).message }, "budget source unavailable");
+      const held = this.grantFailedLog.take();
+      if (held !== undefined) this.log.warn({ event: "grant_failed", campaign: c.id, err: (err as Error).message, held_back: held }, "budget source unavailable (one line per 10 s: held_back counts the others)");
       return null;
     }
   }
