@@ -554,6 +554,7 @@ export class RedisBudgetSource implements BudgetSource {
       minute: w.minute,
       othersMinuteCharged: Number(a[9] ?? 0),
       override: overrideFromHash({ paused: String(a[10] ?? ""), total: String(a[11] ?? ""), daily: String(a[12] ?? ""), updated_ms: String(a[13] ?? ""), updated_by: String(a[14] ?? "") }),
+      storeForgotPod: Number(a[5]) === 1,
     };
     // An unreported campaign of a known ledger: nothing changed (see LEASE_LUA).
     if (r.registered === 4) return r;

@@ -84,6 +84,11 @@ export interface BudgetLease {
    * keeps none (memory: admin changes live in the process): the host's catalog is left as it is.
    */
   override?: CampaignOverride | null;
+  /**
+   * The store did not know this pod (Redis source: a new pod, or a store that lost its data):
+   * what it answered for the override may be a loss, not a clear (FleetOverrides.learned).
+   */
+  storeForgotPod?: boolean;
 }
 
 export interface BudgetSource {

@@ -35,6 +35,13 @@ return redis.call('HGETALL', k)
  * answer came in time; Redis may still run it (a timeout does not cancel a command), so the
  * change may hold for the fleet a moment later: read the state before acting on it.
  */
+/** Writes an override back (HSET of its fields) only where the key is missing. Returns 1 when it did. */
+const RESTORE_OVERRIDE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`;
+
 export class OverrideStoreUnavailable extends NexusError {
   constructor(message: string, options?: { cause?: unknown; outcomeUnknown?: boolean }) {
     super(options?.outcomeUnknown ? "OVERRIDE_OUTCOME_UNKNOWN" : "OVERRIDE_STORE_UNAVAILABLE", message, options);
@@ -45,7 +52,7 @@ export class OverrideStoreUnavailable extends NexusError {
 /** What SyncService tells about the overrides its leases read (a ticket taken before each lease). */
 export interface LeasedOverrides {
   ticket(): number;
-  learned(campaignId: string, override: CampaignOverride | null, ticket: number): void;
+  learned(campaignId: string, override: CampaignOverride | null, ticket: number, storeForgotPod?: boolean): void | Promise<void>;
 }
 
 export interface FleetOverridesOptions {
@@ -98,11 +105,39 @@ export class FleetOverrides implements LeasedOverrides {
    * The override a lease read, laid over the catalog unless this host wrote the campaign's
    * override after the lease started (the lease read the state before that write).
    */
-  learned(campaignId: string, override: CampaignOverride | null, ticket: number): void {
+  async learned(campaignId: string, override: CampaignOverride | null, ticket: number, storeForgotPod = false): Promise<void> {
     if ((this.lastWrite.get(campaignId) ?? 0) > ticket) return;
+    const known = this.o.catalog.override(campaignId);
+    if (override === null && known !== undefined && storeForgotPod) {
+      // The store no longer knew this pod, and has no override for a campaign this host knows one
+      // of: it lost its data (a restart without persistence, a flush), not an operator's clear
+      // (which leaves the pod known). Taking "none" would resume a paused campaign or lift a
+      // lowered cap on every pod without anyone asking: the override stays here and is written
+      // back for the other pods (unless one already did, or an operator wrote another meanwhile).
+      await this.restore(campaignId, known);
+      return;
+    }
     if (this.o.catalog.setOverride(campaignId, override)) {
       this.o.log.info({ event: "override_learned", campaign: campaignId, override: overrideJson(override), config_version: this.o.catalog.version }, "fleet override of a campaign applied from the budget store");
     }
+  }
+
+  private async restore(campaignId: string, o: CampaignOverride): Promise<void> {
+    const fields = ["updated_ms", String(o.updatedMs), "updated_by", o.updatedBy];
+    if (o.paused) fields.push("paused", "1");
+    if (o.totalMicros !== undefined) fields.push("total", String(o.totalMicros));
+    if (o.dailyMicros !== undefined) fields.push("daily", String(o.dailyMicros));
+    let restored = false;
+    try {
+      restored = (await this.o.source.redis.eval(RESTORE_OVERRIDE_LUA, 1, this.o.source.overrideKey(campaignId), ...fields)) === 1;
+    } catch (err) {
+      this.o.log.warn({ event: "override_restore_failed", campaign: campaignId, err: (err as Error).message }, "could not write a lost override back (kept here; retried at the next lease)");
+      return;
+    }
+    this.o.log.warn(
+      { event: "override_lost_by_store", campaign: campaignId, override: overrideJson(o), restored },
+      "the budget store lost this campaign's fleet override (its data was lost): kept, and written back for every pod; clear it (DELETE …/override) if it should go",
+    );
   }
 
   private async change(campaignId: string, change: OverrideChange): Promise<CampaignOverride | null> {

@@ -219,7 +219,7 @@ export class SyncService {
       const ticket = this.overrides?.ticket() ?? 0;
       const lease = await this.leaseByCurrentLimits(limitsOf(c), podReport, nowMs);
       // Before the answer is built: its config_version is then the set with the override laid over.
-      if (lease?.override !== undefined) this.overrides?.learned(c.id, lease.override, ticket);
+      if (lease?.override !== undefined) await this.overrides?.learned(c.id, lease.override, ticket, lease.storeForgotPod === true);
       if (lease === null) return null;
       this.lastAnswers.set(c.id, lease.granted);
       if (returning && r && lease.granted >= r.granted_micros) returning.kept.set(c.id, lease.granted);

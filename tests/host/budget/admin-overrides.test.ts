@@ -238,3 +238,46 @@ describe("an admin change Redis answers too late", () => {
     assert.equal((await campaignState(a)).override?.paused, true);
   });
 });
+
+// Redis restarts empty (no persistence, a flush): the override key is gone with everything else.
+// The hosts' leases then read "no override", which looked like an operator's clear: a fleet-wide
+// pause was lifted without anyone asking (the only trace an info line). A pod the store forgot
+// now keeps the override it knew and writes it back for the fleet.
+describe("a Redis that loses its data while a campaign is paused", () => {
+  let server: RedisServer;
+  let a: HardeningBidder;
+  let control: Redis;
+  const prefix = uniquePrefix("ov-lost");
+
+  before(async () => {
+    server = await RedisServer.start();
+    a = await startPod("ov-lost-a", server.url, prefix);
+    control = new Redis(server.url);
+  });
+  after(async () => {
+    control?.disconnect();
+    await a?.close();
+    await server?.stop();
+  });
+
+  it("keeps the pause on the pod and writes it back to Redis", async () => {
+    const paused = await admin(a, "POST", `/campaigns/${CAMPAIGN}/pause`);
+    assert.equal(paused.status, 200, paused.text);
+    await until(async () => (await bid(a)) === 204, 10_000, "the pause holds");
+    await control.flushall(); // this test's own Redis server
+    // Leases go on against the empty store (the pod registers again): the pause must survive them.
+    await until(async () => (await control.exists(`{nexus:${prefix}:${CAMPAIGN}}:override`)) === 1, 10_000, "the override written back");
+    assert.equal(await control.hget(`{nexus:${prefix}:${CAMPAIGN}}:override`, "paused"), "1");
+    await new Promise((r) => setTimeout(r, 1500)); // more leases
+    const state = await campaignState(a);
+    assert.equal(state.active, false);
+    assert.equal(state.override?.paused, true);
+    assert.equal(await bid(a), 204);
+    // An operator's clear still clears it (the pod is known to the store again).
+    const cleared = await admin(a, "DELETE", `/campaigns/${CAMPAIGN}/override`);
+    assert.equal(cleared.status, 200, cleared.text);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await campaignState(a)).override, null);
+    assert.equal(await control.exists(`{nexus:${prefix}:${CAMPAIGN}}:override`), 0);
+  });
+});
