@@ -29,12 +29,6 @@ end
 return redis.call('HGETALL', k)
 `;
 
-/**
- * The budget store did not confirm an override change. OVERRIDE_STORE_UNAVAILABLE: it was not
- * sent (Redis not connected), so nothing changed. OVERRIDE_OUTCOME_UNKNOWN: it was sent and no
- * answer came in time; Redis may still run it (a timeout does not cancel a command), so the
- * change may hold for the fleet a moment later: read the state before acting on it.
- */
 /** Writes an override back (HSET of its fields) only where the key is missing. Returns 1 when it did. */
 const RESTORE_OVERRIDE_LUA = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -42,6 +36,12 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `;
 
+/**
+ * The budget store did not confirm an override change. OVERRIDE_STORE_UNAVAILABLE: it was not
+ * sent (Redis not connected), so nothing changed. OVERRIDE_OUTCOME_UNKNOWN: it was sent and no
+ * answer came in time; Redis may still run it (a timeout does not cancel a command), so the
+ * change may hold for the fleet a moment later: read the state before acting on it.
+ */
 export class OverrideStoreUnavailable extends NexusError {
   constructor(message: string, options?: { cause?: unknown; outcomeUnknown?: boolean }) {
     super(options?.outcomeUnknown ? "OVERRIDE_OUTCOME_UNKNOWN" : "OVERRIDE_STORE_UNAVAILABLE", message, options);
@@ -68,6 +68,8 @@ export class FleetOverrides implements LeasedOverrides {
   /** Admin writes done by this host; per campaign, the count after its last one. */
   private writes = 0;
   private readonly lastWrite = new Map<string, number>();
+  /** Campaigns whose override the store lost and this host has not written back yet. */
+  private readonly unrestored = new Set<string>();
 
   constructor(private readonly o: FleetOverridesOptions) {}
 
@@ -108,7 +110,8 @@ export class FleetOverrides implements LeasedOverrides {
   async learned(campaignId: string, override: CampaignOverride | null, ticket: number, storeForgotPod = false): Promise<void> {
     if ((this.lastWrite.get(campaignId) ?? 0) > ticket) return;
     const known = this.o.catalog.override(campaignId);
-    if (override === null && known !== undefined && storeForgotPod) {
+    if (override !== null) this.unrestored.delete(campaignId);
+    if (override === null && known !== undefined && (storeForgotPod || this.unrestored.has(campaignId))) {
       // The store no longer knew this pod, and has no override for a campaign this host knows one
       // of: it lost its data (a restart without persistence, a flush), not an operator's clear
       // (which leaves the pod known). Taking "none" would resume a paused campaign or lift a
@@ -131,9 +134,12 @@ export class FleetOverrides implements LeasedOverrides {
     try {
       restored = (await this.o.source.redis.eval(RESTORE_OVERRIDE_LUA, 1, this.o.source.overrideKey(campaignId), ...fields)) === 1;
     } catch (err) {
+      // The store now knows the pod again: the next lease is not told of the loss, so it is kept here.
+      this.unrestored.add(campaignId);
       this.o.log.warn({ event: "override_restore_failed", campaign: campaignId, err: (err as Error).message }, "could not write a lost override back (kept here; retried at the next lease)");
       return;
     }
+    this.unrestored.delete(campaignId);
     this.o.log.warn(
       { event: "override_lost_by_store", campaign: campaignId, override: overrideJson(o), restored },
       "the budget store lost this campaign's fleet override (its data was lost): kept, and written back for every pod; clear it (DELETE …/override) if it should go",
@@ -161,6 +167,7 @@ export class FleetOverrides implements LeasedOverrides {
   /** Lays what Redis now holds over this host's catalog (this host's own write: no sync to wait for). */
   private apply(campaignId: string, o: CampaignOverride | null, event: string): void {
     this.lastWrite.set(campaignId, ++this.writes);
+    this.unrestored.delete(campaignId); // an operator's own change replaces what was lost
     this.o.catalog.setOverride(campaignId, o);
     this.o.log.info({ event, campaign: campaignId, override: overrideJson(o), config_version: this.o.catalog.version }, "fleet override of a campaign written to the budget store");
   }
