@@ -220,6 +220,15 @@ function bidIdOf(b: ImpBid): string {
 // ---- tests ------------------------------------------------------------------
 
 describe("decision: a simple bid", () => {
+  it("never bids above 1,000,000 CPM, the highest price a win notice is read at", () => {
+    // value 8e12 micros: EV 2e12 micros per impression (2e9 CPM) with the HALF model.
+    expect(priceOrReason(request(), camp("big", 8_000_000_000_000))).toBe(1_000_000_000);
+    expect(priceOrReason(request(), camp("edge", 4_000_000_000))).toBe(1_000_000_000);
+    expect(priceOrReason(request(), camp("under", 3_999_996_000))).toBe(999_999_000);
+    // A floor above it cannot be met.
+    expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":1000000.001')), camp("big", 8_000_000_000_000))).toBe(nb(NoBid.BELOW_FLOOR));
+  });
+
   it("bids floor(pCTR x pCVR x value), reserves it and formats the bid id", () => {
     const budget = new MemBudget();
     const d = decide(request(), C1, budget);

@@ -197,6 +197,37 @@ describe("video: the decision", () => {
     // The higher of the two floors holds.
     expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.01', '"bidfloor":2.5'), campaign(V15))).toBe("below_floor");
   });
+
+  it("video.durfloors (2.6-202309): the floor of the range holding the ad's duration, the highest of several", () => {
+    const floors = (list: string): string => videoImp(MP4_15 + ',"durfloors":[' + list + "]", '"bidfloor":0.1');
+    // EV 2.0 CPM against a 15 s ad.
+    expect(h.outcome(floors('{"mindur":1,"maxdur":15,"bidfloor":2.5}'), campaign(V15))).toBe("below_floor");
+    expect(h.outcome(floors('{"mindur":1,"maxdur":15,"bidfloor":1.5}'), campaign(V15))).toBe("v15");
+    // Ranges that do not hold 15 s leave the impression's floor.
+    expect(h.outcome(floors('{"mindur":16,"bidfloor":9},{"maxdur":14,"bidfloor":9}'), campaign(V15))).toBe("v15");
+    // Open ends, inclusive bounds; the highest matching entry holds.
+    expect(h.outcome(floors('{"mindur":15,"bidfloor":2.5}'), campaign(V15))).toBe("below_floor");
+    expect(h.outcome(floors('{"maxdur":15,"bidfloor":1},{"mindur":10,"maxdur":20,"bidfloor":2.01}'), campaign(V15))).toBe("below_floor");
+    // By the ad's duration: a 6 s one is outside the 10-30 s range's floor.
+    expect(h.outcome(floors('{"mindur":10,"maxdur":30,"bidfloor":5}'), campaign(videoCreative("v6", 6)))).toBe("v6");
+    // In the floor currency (EUR at 1.1: 1.9 × 1.1 = 2.09 > 2.0).
+    expect(h.outcome(videoImp(MP4_15 + ',"durfloors":[{"maxdur":30,"bidfloor":1.9}]', '"bidfloorcur":"EUR"'), campaign(V15))).toBe("below_floor");
+    // More entries than the parser keeps (8) cannot all be checked: no bid under a floor it dropped.
+    let many = "";
+    for (let i = 0; i < 9; i++) many += (i > 0 ? "," : "") + '{"mindur":' + (100 + i).toString() + ',"bidfloor":1}';
+    expect(h.outcome(floors(many), campaign(V15))).toBe("below_floor");
+  });
+
+  it("a deal's own mincpmpersec and durfloors (2.6-202309) are floors of that deal", () => {
+    const inDeal = (deal: string): string =>
+      videoImp(MP4_15, '"bidfloor":0.1,"pmp":{"private_auction":1,"deals":[{"id":"D1","bidfloor":0.5' + deal + "}]}");
+    const buyer = campaign(V15, '"deals":["D1"],');
+    expect(h.outcome(inDeal(""), buyer)).toBe("v15");
+    expect(h.outcome(inDeal(',"mincpmpersec":0.14'), buyer)).toBe("below_floor"); // 2.1 for 15 s
+    expect(h.outcome(inDeal(',"mincpmpersec":0.13'), buyer)).toBe("v15");
+    expect(h.outcome(inDeal(',"durfloors":[{"mindur":1,"maxdur":30,"bidfloor":50}]'), buyer)).toBe("below_floor");
+    expect(h.outcome(inDeal(',"durfloors":[{"mindur":20,"bidfloor":50}]'), buyer)).toBe("v15");
+  });
 });
 
 // ---- reply ---------------------------------------------------------------------------

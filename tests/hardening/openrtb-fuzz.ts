@@ -67,6 +67,7 @@ const video = fc.record(
     skip: flag,
     skipmin: int,
     poddur: int,
+    durfloors: fc.array(fc.record({ mindur: int, maxdur: int, bidfloor: fc.double({ min: 0, max: 100, noNaN: true, noDefaultInfinity: true }) }, { requiredKeys: [] }), { maxLength: 10 }),
     ext,
   },
   { requiredKeys: [] },

@@ -6,6 +6,7 @@ import { Deal, Imp } from "../openrtb/request";
 import { Campaign, Creative } from "./campaign";
 import { CurrencyTable } from "./currency";
 import { cpmToImpressionMicrosCeil } from "./money";
+import { dealMediaFloorCpm } from "./media";
 import { NoBid, worse } from "./reasons";
 
 /** OpenRTB 2.6 deal.at 3: "the value passed in bidfloor is the agreed upon deal price". */
@@ -45,7 +46,23 @@ export class DealPicker {
         this.note(NoBid.CURRENCY);
         continue;
       }
-      const floor = deal.bidfloor > 0 ? cpmToImpressionMicrosCeil(deal.bidfloor * rate) : 0;
+      let floor = deal.bidfloor > 0 ? cpmToImpressionMicrosCeil(deal.bidfloor * rate) : 0;
+      if (cr.isMedia) {
+        // The deal's own price per second and floors by duration (OpenRTB 2.6-202309).
+        const byDuration = dealMediaFloorCpm(deal, cr);
+        if (byDuration < 0) {
+          this.note(NoBid.BELOW_FLOOR);
+          continue;
+        }
+        if (byDuration > 0) {
+          if (rate <= 0) {
+            this.note(NoBid.CURRENCY);
+            continue;
+          }
+          const micros = cpmToImpressionMicrosCeil(byDuration * rate);
+          if (micros > floor) floor = micros;
+        }
+      }
       if (bidMicros <= 0 || bidMicros < floor) {
         this.note(NoBid.BELOW_FLOOR);
         continue;

@@ -13,7 +13,7 @@ import { Campaign, CampaignTable, Creative } from "./campaign";
 import { BudgetPort } from "./budget-port";
 import { ImpBid, formatBidId, formatTestBidId } from "./imp-bid";
 import { NoBid, reasonRank, worse } from "./reasons";
-import { cpmToImpressionMicrosCeil, microsFloor } from "./money";
+import { MAX_BID_MICROS, cpmToImpressionMicrosCeil, microsFloor } from "./money";
 import { CurrencyTable } from "./currency";
 import { DealPicker } from "./deals";
 import { MAX_IMPS } from "../openrtb/limits";
@@ -21,7 +21,7 @@ import { countryAlpha3 } from "../openrtb/country";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
-import { mediaFits, mediaRefused, perSecondFloorCpm, sameAdvertiser, skipTargeted, slotFor, slotTargeted, videoFits } from "./media";
+import { mediaFits, mediaFloorCpm, mediaRefused, sameAdvertiser, skipTargeted, slotFor, slotTargeted, videoFits } from "./media";
 import { InvalidTrafficRules, TrafficVerdict } from "../traffic/invalid-traffic";
 import { NativeRequest, NativeRequestParser } from "../openrtb/native";
 import { fillsVideo, nativeFill, nativeRefused } from "./native-creative";
@@ -444,6 +444,9 @@ export class DecisionEngine {
       let bid = microsFloor(ev * budget.shading(camp) * camp.alpha);
       // The cap is CPM micros; compare in CPM terms so a cap under 1000 still caps (at 0: no bid).
       if (camp.maxBidCpmMicros > 0 && bid * 1000 > camp.maxBidCpmMicros) bid = camp.maxBidCpmMicros / 1000;
+      // No bid above the highest price a win notice can carry (1,000,000 CPM: query.ts): its win
+      // could only be charged at the bid, whatever it cleared at.
+      if (bid > MAX_BID_MICROS) bid = MAX_BID_MICROS;
       let floor = openFloor;
       let deal: Deal | null = null;
       if (dealsOffered && camp.deals.size > 0 && deals.pick(imp, req.at, camp, creative, settings.seat, settings.fx, settings.currency, bid)) {
@@ -456,14 +459,22 @@ export class DecisionEngine {
         if (openFloor < 0 && !camp.dealsOnly) reason = worse(reason, openReason);
         continue;
       } else {
-        if (creative.isMedia && slotFor(imp, creative).mincpmpersec > 0) {
-          // The exchange's price per second makes a floor of its own for this ad's duration.
-          if (floorRate <= 0) {
-            reason = worse(reason, NoBid.CURRENCY);
+        if (creative.isMedia) {
+          // The exchange's price per second and floors by duration make a floor of their own for
+          // this ad's duration (one it cannot read in full: no bid rather than one under it).
+          const mediaFloor = mediaFloorCpm(slotFor(imp, creative), creative);
+          if (mediaFloor < 0) {
+            reason = worse(reason, NoBid.BELOW_FLOOR);
             continue;
           }
-          const perSecond = cpmToImpressionMicrosCeil(perSecondFloorCpm(slotFor(imp, creative), creative) * floorRate);
-          if (perSecond > floor) floor = perSecond;
+          if (mediaFloor > 0) {
+            if (floorRate <= 0) {
+              reason = worse(reason, NoBid.CURRENCY);
+              continue;
+            }
+            const byDuration = cpmToImpressionMicrosCeil(mediaFloor * floorRate);
+            if (byDuration > floor) floor = byDuration;
+          }
         }
         if (bid <= 0 || bid < floor) {
           reason = worse(reason, NoBid.BELOW_FLOOR);

@@ -2,7 +2,7 @@
 // audio object. What the object asks of a creative is checked here (decision.ts asks for such a
 // creative only when the impression has the object); the reply writer sends the bid with mtype
 // 2 or 3, dur and protocol.
-import { Imp, MediaSlot, Video } from "../openrtb/imp";
+import { Deal, DurFloors, Imp, MediaSlot, Video } from "../openrtb/imp";
 import { Str, bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
 import { IntList, StrList } from "../json/lists";
 import { Creative } from "./creative";
@@ -167,12 +167,25 @@ export function mediaRefused(imp: Imp, v: MediaSlot, cr: Creative): bool {
 }
 
 /**
- * The floor mincpmpersec (OpenRTB 2.6, video and audio: the lowest price per second of the ad)
- * sets for this creative: mincpmpersec × its duration, a CPM in the impression's floor currency
- * (0: not given).
+ * The floor a video or audio slot sets for this creative by its duration (OpenRTB 2.6): its
+ * mincpmpersec × the ad's duration and its durfloors' entry for that duration, whichever is
+ * higher; a CPM in the impression's floor currency (0: neither applies; -1: more durfloors than
+ * the parser keeps, so it cannot be told).
  */
-export function perSecondFloorCpm(v: MediaSlot, cr: Creative): f64 {
-  return v.mincpmpersec > 0 ? v.mincpmpersec * <f64>cr.duration : 0;
+export function mediaFloorCpm(v: MediaSlot, cr: Creative): f64 {
+  return durationFloorCpm(v.mincpmpersec, v.durfloors, cr.duration);
+}
+
+/** The same for a deal's own mincpmpersec and durfloors (OpenRTB 2.6-202309), in its bidfloorcur. */
+export function dealMediaFloorCpm(deal: Deal, cr: Creative): f64 {
+  return durationFloorCpm(deal.mincpmpersec, deal.durfloors, cr.duration);
+}
+
+function durationFloorCpm(perSecond: f64, floors: DurFloors, duration: i32): f64 {
+  const byDuration = floors.floorFor(duration);
+  if (byDuration < 0) return -1;
+  const bySeconds = perSecond > 0 ? perSecond * <f64>duration : 0;
+  return bySeconds > byDuration ? bySeconds : byDuration;
 }
 
 /** The impression's video or audio object, the one a creative of this markup answers. */

@@ -22,3 +22,10 @@ export function microsFloor(v: f64): i64 {
   if (v >= 9.0e15) return <i64>9.0e15;
   return <i64>Math.floor(v);
 }
+
+/**
+ * The highest bid, micros per impression: 1,000,000 CPM, the highest price a win notice is read
+ * at (filter/query.ts MAX_PRICE_NANOS). A bid above it could win, but its notice could not be
+ * priced: the ledger would charge the bid, whatever the auction cleared at.
+ */
+export const MAX_BID_MICROS: i64 = 1_000_000_000;

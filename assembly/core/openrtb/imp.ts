@@ -3,6 +3,7 @@ import { Str } from "../bytes/str";
 import { IntList, StrList } from "../json/lists";
 import {
   MAX_DEAL_SEATS,
+  MAX_DURFLOORS,
   MAX_DEALS,
   MAX_FORMATS,
   MAX_INT_LIST,
@@ -96,6 +97,62 @@ export class Banner {
  * What a video and an audio object share: the player's media types, durations, protocols, the
  * exchange's rules for a creative, a price per second and the ad pod (OpenRTB 2.6).
  */
+/**
+ * OpenRTB 2.6 (202309) DurFloors: a floor for ads whose duration lies in [mindur, maxdur]
+ * (seconds; a missing end is unbounded).
+ */
+export class DurFloor {
+  mindur: i32 = 0;
+  hasMindur: bool = false;
+  maxdur: i32 = 0;
+  hasMaxdur: bool = false;
+  bidfloor: f64 = 0;
+
+  reset(): void {
+    this.mindur = 0;
+    this.hasMindur = false;
+    this.maxdur = 0;
+    this.hasMaxdur = false;
+    this.bidfloor = 0;
+  }
+}
+
+/** The durfloors of a video or audio slot, or of a deal. */
+export class DurFloors {
+  readonly items: StaticArray<DurFloor>;
+  count: i32 = 0;
+  total: i32 = 0;
+
+  constructor() {
+    const items = new StaticArray<DurFloor>(MAX_DURFLOORS);
+    for (let i = 0; i < MAX_DURFLOORS; i++) unchecked((items[i] = new DurFloor()));
+    this.items = items;
+  }
+
+  /**
+   * The floor (CPM, in the floor currency) for an ad of `dur` seconds: the highest bidfloor of
+   * the entries whose range holds it (a creative outside every range has the other floors only),
+   * 0 when none does, -1 when more entries came than are kept (the dropped ones may hold it).
+   */
+  floorFor(dur: i32): f64 {
+    if (this.total > this.count) return -1;
+    let floor: f64 = 0;
+    for (let i = 0; i < this.count; i++) {
+      const d = unchecked(this.items[i]);
+      if (d.hasMindur && dur < d.mindur) continue;
+      if (d.hasMaxdur && dur > d.maxdur) continue;
+      if (d.bidfloor > floor) floor = d.bidfloor;
+    }
+    return floor;
+  }
+
+  reset(): void {
+    for (let i = 0; i < this.count; i++) unchecked(this.items[i]).reset();
+    this.count = 0;
+    this.total = 0;
+  }
+}
+
 export class MediaSlot {
   present: bool = false;
   readonly mimes: StrList = new StrList(MAX_MIMES);
@@ -112,9 +169,12 @@ export class MediaSlot {
   mincpmpersec: f64 = 0;
   /** 2.6: the ad pod (commercial break) this slot is in; empty: not in a pod. */
   readonly podid: Str = new Str();
+  /** 2.6 (202309): floors by the ad's duration, CPM in bidfloorcur. */
+  readonly durfloors: DurFloors = new DurFloors();
 
   reset(): void {
     this.present = false;
+    this.durfloors.reset();
     this.mimes.reset();
     this.minduration = 0;
     this.maxduration = 0;
@@ -188,6 +248,10 @@ export class Deal {
   at: i32 = 0;
   readonly wseat: StrList = new StrList(MAX_DEAL_SEATS);
   readonly wadomain: StrList = new StrList(MAX_DEAL_SEATS);
+  /** 2.6 (202309): the deal's lowest price per second of a video or audio ad, CPM in bidfloorcur (0: not given). */
+  mincpmpersec: f64 = 0;
+  /** 2.6 (202309): the deal's floors by the ad's duration, CPM in bidfloorcur. */
+  readonly durfloors: DurFloors = new DurFloors();
 
   constructor() {
     setDefaultCurrency(this.bidfloorcur);
@@ -201,6 +265,8 @@ export class Deal {
     this.at = 0;
     this.wseat.reset();
     this.wadomain.reset();
+    this.mincpmpersec = 0;
+    this.durfloors.reset();
   }
 }
 
