@@ -64,7 +64,10 @@ export class ControlServer {
       (d.metrics.registry.getSingleMetric(name) as Counter<"endpoint"> | undefined) ??
       new Counter({ name, help: "Calls to the filter endpoints (/nexus/v1/*) refused for a missing or wrong sync token", labelNames: ["endpoint"], registers: [d.metrics.registry] });
     // A client may hold a socket only this long sending its request (Node's default is 300 s).
-    this.server = createServer({ requestTimeout: 30_000 }, (req, res) => {
+    // Idle keep-alive connections live 65 s (Node's default, 5 s, is shorter than Envoy's pooled
+    // connections to the host wait: envoy.yaml drops them after 30 s idle, before this does, so
+    // a sync is never sent on a connection the host is closing).
+    this.server = createServer({ requestTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
       this.route(req, res).catch((err: Error) => {
         const status = requestErrorStatus(err);
         // A client's bad request (4xx: bad JSON, too large) is the client's error, not the host's.
