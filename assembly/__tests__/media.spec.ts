@@ -212,10 +212,11 @@ describe("video: the decision", () => {
     expect(h.outcome(floors('{"mindur":10,"maxdur":30,"bidfloor":5}'), campaign(videoCreative("v6", 6)))).toBe("v6");
     // In the floor currency (EUR at 1.1: 1.9 × 1.1 = 2.09 > 2.0).
     expect(h.outcome(videoImp(MP4_15 + ',"durfloors":[{"maxdur":30,"bidfloor":1.9}]', '"bidfloorcur":"EUR"'), campaign(V15))).toBe("below_floor");
-    // More entries than the parser keeps (8) cannot all be checked: no bid under a floor it dropped.
+    // However many entries come, each is read: the twentieth holds the floor.
     let many = "";
-    for (let i = 0; i < 9; i++) many += (i > 0 ? "," : "") + '{"mindur":' + (100 + i).toString() + ',"bidfloor":1}';
-    expect(h.outcome(floors(many), campaign(V15))).toBe("below_floor");
+    for (let i = 0; i < 19; i++) many += '{"mindur":' + (100 + i).toString() + ',"bidfloor":9},';
+    expect(h.outcome(floors(many + '{"mindur":15,"maxdur":15,"bidfloor":1}'), campaign(V15))).toBe("v15");
+    expect(h.outcome(floors(many + '{"mindur":15,"maxdur":15,"bidfloor":3}'), campaign(V15))).toBe("below_floor");
   });
 
   it("a deal's own mincpmpersec and durfloors (2.6-202309) are floors of that deal", () => {

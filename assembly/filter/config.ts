@@ -3,6 +3,7 @@
 // wrong type, out of range, unknown key — fails the plugin start with a
 // message naming the field. Documented field by field in docs/PLUGIN_CONFIG.md.
 import { ConfigDoc } from "../core/config/config-doc";
+import { JsonKind } from "../core/json/reader";
 import { Str } from "../core/bytes/str";
 import { OwnedBytes } from "../core/bidding/campaign";
 import { CurrencyTable } from "../core/bidding/currency";
@@ -194,6 +195,7 @@ export class PluginConfigParser {
 
   private ipRanges(set: IpRangeSet): void {
     const d = this.doc;
+    if (d.r.peekKind() == JsonKind.ARRAY) set.reserveFor(d.r.pos, d.r.end);
     if (!d.beginArray()) return;
     let i = 0;
     while (d.nextElement(i)) {

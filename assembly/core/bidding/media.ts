@@ -2,7 +2,7 @@
 // audio object. What the object asks of a creative is checked here (decision.ts asks for such a
 // creative only when the impression has the object); the reply writer sends the bid with mtype
 // 2 or 3, dur and protocol.
-import { Deal, DurFloors, Imp, MediaSlot, Video } from "../openrtb/imp";
+import { Deal, DurFloorsText, Imp, MediaSlot, Video } from "../openrtb/imp";
 import { Str, bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
 import { IntList, StrList } from "../json/lists";
 import { Creative } from "./creative";
@@ -173,16 +173,16 @@ export function mediaRefused(imp: Imp, v: MediaSlot, cr: Creative): bool {
  * the parser keeps, so it cannot be told).
  */
 export function mediaFloorCpm(v: MediaSlot, cr: Creative): f64 {
-  return durationFloorCpm(v.mincpmpersec, v.durfloors, cr.duration);
+  return durationFloorCpm(v.mincpmpersec, v, cr.duration);
 }
 
 /** The same for a deal's own mincpmpersec and durfloors (OpenRTB 2.6-202309), in its bidfloorcur. */
 export function dealMediaFloorCpm(deal: Deal, cr: Creative): f64 {
-  return durationFloorCpm(deal.mincpmpersec, deal.durfloors, cr.duration);
+  return durationFloorCpm(deal.mincpmpersec, deal, cr.duration);
 }
 
-function durationFloorCpm(perSecond: f64, floors: DurFloors, duration: i32): f64 {
-  const byDuration = floors.floorFor(duration);
+function durationFloorCpm(perSecond: f64, floors: DurFloorsText, duration: i32): f64 {
+  const byDuration = floors.durationFloor(duration);
   if (byDuration < 0) return -1;
   const bySeconds = perSecond > 0 ? perSecond * <f64>duration : 0;
   return bySeconds > byDuration ? bySeconds : byDuration;

@@ -1,9 +1,9 @@
 /** The impression side of the BidRequest: Imp and its media objects, Pmp and deals. */
 import { Str } from "../bytes/str";
 import { IntList, StrList } from "../json/lists";
+import { durationFloorIn } from "./durfloors";
 import {
   MAX_DEAL_SEATS,
-  MAX_DURFLOORS,
   MAX_DEALS,
   MAX_FORMATS,
   MAX_INT_LIST,
@@ -98,62 +98,32 @@ export class Banner {
  * exchange's rules for a creative, a price per second and the ad pod (OpenRTB 2.6).
  */
 /**
- * OpenRTB 2.6 (202309) DurFloors: a floor for ads whose duration lies in [mindur, maxdur]
- * (seconds; a missing end is unbounded).
+ * The durfloors of a video or audio slot, or of a deal (OpenRTB 2.6-202309): the array's text,
+ * which the parser has validated, read again for a creative's duration (durfloors.ts). Kept as a
+ * pointer and a length in the slot or deal itself: 16 imps × 16 deals each holding room for
+ * entries, or even a view object, would cost the VM memory few requests use.
  */
-export class DurFloor {
-  mindur: i32 = 0;
-  hasMindur: bool = false;
-  maxdur: i32 = 0;
-  hasMaxdur: bool = false;
-  bidfloor: f64 = 0;
-
-  reset(): void {
-    this.mindur = 0;
-    this.hasMindur = false;
-    this.maxdur = 0;
-    this.hasMaxdur = false;
-    this.bidfloor = 0;
-  }
-}
-
-/** The durfloors of a video or audio slot, or of a deal. */
-export class DurFloors {
-  readonly items: StaticArray<DurFloor>;
-  count: i32 = 0;
-  total: i32 = 0;
-
-  constructor() {
-    const items = new StaticArray<DurFloor>(MAX_DURFLOORS);
-    for (let i = 0; i < MAX_DURFLOORS; i++) unchecked((items[i] = new DurFloor()));
-    this.items = items;
-  }
+export class DurFloorsText {
+  durfloorsPtr: usize = 0;
+  /** 0: none sent. */
+  durfloorsLen: i32 = 0;
 
   /**
    * The floor (CPM, in the floor currency) for an ad of `dur` seconds: the highest bidfloor of
-   * the entries whose range holds it (a creative outside every range has the other floors only),
-   * 0 when none does, -1 when more entries came than are kept (the dropped ones may hold it).
+   * the entries whose mindur–maxdur (inclusive, a missing end unbounded) holds it; 0 when none
+   * does (the other floors apply); -1 when the text cannot be read again (never, once parsed).
    */
-  floorFor(dur: i32): f64 {
-    if (this.total > this.count) return -1;
-    let floor: f64 = 0;
-    for (let i = 0; i < this.count; i++) {
-      const d = unchecked(this.items[i]);
-      if (d.hasMindur && dur < d.mindur) continue;
-      if (d.hasMaxdur && dur > d.maxdur) continue;
-      if (d.bidfloor > floor) floor = d.bidfloor;
-    }
-    return floor;
+  durationFloor(dur: i32): f64 {
+    return this.durfloorsLen == 0 ? 0 : durationFloorIn(this.durfloorsPtr, this.durfloorsLen, dur);
   }
 
-  reset(): void {
-    for (let i = 0; i < this.count; i++) unchecked(this.items[i]).reset();
-    this.count = 0;
-    this.total = 0;
+  clearDurfloors(): void {
+    this.durfloorsPtr = 0;
+    this.durfloorsLen = 0;
   }
 }
 
-export class MediaSlot {
+export class MediaSlot extends DurFloorsText {
   present: bool = false;
   readonly mimes: StrList = new StrList(MAX_MIMES);
   minduration: i32 = 0;
@@ -169,12 +139,9 @@ export class MediaSlot {
   mincpmpersec: f64 = 0;
   /** 2.6: the ad pod (commercial break) this slot is in; empty: not in a pod. */
   readonly podid: Str = new Str();
-  /** 2.6 (202309): floors by the ad's duration, CPM in bidfloorcur. */
-  readonly durfloors: DurFloors = new DurFloors();
-
   reset(): void {
     this.present = false;
-    this.durfloors.reset();
+    this.clearDurfloors();
     this.mimes.reset();
     this.minduration = 0;
     this.maxduration = 0;
@@ -238,7 +205,7 @@ export class Native {
 
 export class Audio extends MediaSlot {}
 
-export class Deal {
+export class Deal extends DurFloorsText {
   readonly id: Str = new Str();
   bidfloor: f64 = 0;
   /** "USD" unless given (see hasBidfloorcur). */
@@ -250,10 +217,8 @@ export class Deal {
   readonly wadomain: StrList = new StrList(MAX_DEAL_SEATS);
   /** 2.6 (202309): the deal's lowest price per second of a video or audio ad, CPM in bidfloorcur (0: not given). */
   mincpmpersec: f64 = 0;
-  /** 2.6 (202309): the deal's floors by the ad's duration, CPM in bidfloorcur. */
-  readonly durfloors: DurFloors = new DurFloors();
-
   constructor() {
+    super();
     setDefaultCurrency(this.bidfloorcur);
   }
 
@@ -266,7 +231,7 @@ export class Deal {
     this.wseat.reset();
     this.wadomain.reset();
     this.mincpmpersec = 0;
-    this.durfloors.reset();
+    this.clearDurfloors();
   }
 }
 

@@ -33,8 +33,6 @@ export const MAX_KEYWORDS: i32 = 16;
 export const MAX_SCHAIN_NODES: i32 = 16;
 /** deal.wseat and deal.wadomain (per deal, so kept small). */
 export const MAX_DEAL_SEATS: i32 = 8;
-/** durfloors of a video or audio slot, or of a deal (a longer list cannot be checked: no media bid). */
-export const MAX_DURFLOORS: i32 = 8;
 /** Ids echoed in the response (request id, imp.id, deal.id): longer is an error, never cut. */
 export const MAX_ID_BYTES: i32 = 256;
 /** Every other string is cut to this many bytes (at a character boundary). */

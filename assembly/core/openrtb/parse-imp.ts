@@ -9,10 +9,10 @@ import { JsonError } from "../json/errors";
 import { FieldReader, FIELD_ERROR } from "../json/fields";
 import { FieldTable } from "../json/field-table";
 import { JsonKind } from "../json/reader";
-import { Banner, Deal, DurFloor, DurFloors, Format, Imp, Native, Pmp, Video, Audio } from "./imp";
+import { Banner, Deal, DurFloorsText, Format, Imp, Native, Pmp, Video, Audio } from "./imp";
+import { DurFloorEntry } from "./durfloors";
 import {
   MAX_DEALS,
-  MAX_DURFLOORS,
   MAX_FORMATS,
   MAX_ID_BYTES,
   MAX_IMPS,
@@ -42,12 +42,11 @@ const AUDIO_FIELDS = new FieldTable([
 ]);
 const PMP_FIELDS = new FieldTable(["private_auction", "deals"]);
 const DEAL_FIELDS = new FieldTable(["id", "bidfloor", "bidfloorcur", "at", "wseat", "wadomain", "mincpmpersec", "durfloors"]);
-const DURFLOOR_FIELDS = new FieldTable(["mindur", "maxdur", "bidfloor"]);
 
 // Validation targets for array elements past capacity.
 const SPARE_IMP = new Imp();
 const SPARE_FORMAT = new Format();
-const SPARE_DURFLOOR = new DurFloor();
+const DURFLOOR = new DurFloorEntry();
 const SPARE_DEAL = new Deal();
 
 /** imp: a non-empty array of imp objects. */
@@ -178,41 +177,21 @@ function readFormats(f: FieldReader, b: Banner): bool {
   return true;
 }
 
-/** durfloors: an array of DurFloors objects; past MAX_DURFLOORS they are validated and counted. */
-function readDurFloors(f: FieldReader, list: DurFloors): bool {
+/** durfloors: an array of DurFloors objects, each checked; their text is kept (durfloors.ts). */
+function readDurFloors(f: FieldReader, list: DurFloorsText): bool {
+  f.valueKind(); // peeked: the read position is on the value
+  const start = f.reader.pos;
   if (!f.beginArray()) return false;
   let i = 0;
   while (f.nextElement(i)) {
-    let d = SPARE_DURFLOOR;
-    if (i < MAX_DURFLOORS) {
-      d = unchecked(list.items[i]);
-      list.count = i + 1;
-    }
-    d.reset();
-    if (!readDurFloor(f, d)) return false;
+    if (!DURFLOOR.read(f)) return false;
     f.endElement();
     i++;
   }
   if (f.failed) return false;
-  list.total = i;
-  if (i > MAX_DURFLOORS) f.truncatedArrays++;
+  list.durfloorsPtr = start;
+  list.durfloorsLen = i == 0 ? 0 : <i32>(f.reader.pos - start);
   return true;
-}
-
-function readDurFloor(f: FieldReader, d: DurFloor): bool {
-  if (!f.beginObject()) return false;
-  let k: i32;
-  while ((k = f.nextField(DURFLOOR_FIELDS)) >= 0) {
-    let ok = false;
-    switch (k) {
-      case 0: ok = f.readInt(0, I32_MAX); d.mindur = <i32>f.intValue; d.hasMindur = true; break;
-      case 1: ok = f.readInt(0, I32_MAX); d.maxdur = <i32>f.intValue; d.hasMaxdur = true; break;
-      case 2: ok = f.readNumber(0, F64_MAX); d.bidfloor = f.floatValue; break;
-    }
-    if (!ok) return false;
-    f.endField();
-  }
-  return k != FIELD_ERROR;
 }
 
 function readFormat(f: FieldReader, fmt: Format): bool {
@@ -266,7 +245,7 @@ function readVideo(f: FieldReader, v: Video): bool {
       case 16: ok = f.readString(v.podid, MAX_STRING_BYTES); break;
       case 17: ok = f.readInt(0, I32_MAX); v.skipmin = <i32>f.intValue; break;
       case 18: ok = f.readInt(0, I32_MAX); v.poddur = <i32>f.intValue; break;
-      case 19: ok = readDurFloors(f, v.durfloors); break;
+      case 19: ok = readDurFloors(f, v); break;
     }
     if (!ok) return false;
     f.endField();
@@ -319,7 +298,7 @@ function readAudio(f: FieldReader, a: Audio): bool {
       case 6: ok = f.readIntList(a.rqddurs, 0, I32_MAX); break;
       case 7: ok = f.readNumber(0, F64_MAX); a.mincpmpersec = f.floatValue; break;
       case 8: ok = f.readString(a.podid, MAX_STRING_BYTES); break;
-      case 9: ok = readDurFloors(f, a.durfloors); break;
+      case 9: ok = readDurFloors(f, a); break;
     }
     if (!ok) return false;
     f.endField();
@@ -384,7 +363,7 @@ function readDeal(f: FieldReader, d: Deal): bool {
       case 4: ok = f.readStringList(d.wseat, MAX_STRING_BYTES); break;
       case 5: ok = f.readStringList(d.wadomain, MAX_STRING_BYTES); break;
       case 6: ok = f.readNumber(0, F64_MAX); d.mincpmpersec = f.floatValue; break;
-      case 7: ok = readDurFloors(f, d.durfloors); break;
+      case 7: ok = readDurFloors(f, d); break;
     }
     if (!ok) return false;
     f.endField();

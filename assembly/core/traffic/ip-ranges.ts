@@ -21,6 +21,47 @@ export class IpRangeSet {
   private pending6: Array<u64> = new Array<u64>();
   private readonly scratch: Ipv6 = new Ipv6();
 
+  /**
+   * Takes room for the blocks of the JSON array of strings whose text starts at `ptr` (its '[')
+   * and runs at most to `end`: IPv4 and IPv6 entries are counted (an entry with a ':' is IPv6),
+   * and the pending arrays get exactly that capacity. Pushed one by one, they would double and be
+   * copied as they grow: the peak of a 20,000-block list (nothing is collected before
+   * on_configure returns) took a VM's memory from 4.5 to 9 MiB. A text it cannot read counts
+   * nothing (the parser that follows names the error).
+   */
+  reserveFor(ptr: usize, end: usize): void {
+    let v4 = 0;
+    let v6 = 0;
+    let depth = 0;
+    let p = ptr;
+    while (p < end) {
+      const c = load<u8>(p);
+      if (c == 0x22) {
+        // A string: an entry when directly in the array.
+        let colon = false;
+        p++;
+        while (p < end && load<u8>(p) != 0x22) {
+          if (load<u8>(p) == 0x5c) p++;
+          else if (load<u8>(p) == 0x3a) colon = true;
+          p++;
+        }
+        if (depth == 1) {
+          if (colon) v6++;
+          else v4++;
+        }
+      } else if (c == 0x5b || c == 0x7b) depth++;
+      else if (c == 0x5d || c == 0x7d) {
+        depth--;
+        if (depth <= 0) break;
+      }
+      p++;
+    }
+    if (v4 > MAX_IP_RANGES) v4 = MAX_IP_RANGES;
+    if (v6 > MAX_IP_RANGES) v6 = MAX_IP_RANGES;
+    reserve(this.pending4, this.pending4.length + v4);
+    reserve(this.pending6, this.pending6.length + (v6 << 2));
+  }
+
   /** Blocks added (before merging). */
   get added(): i32 {
     return this.pending4.length + (this.pending6.length >> 2);
@@ -231,4 +272,12 @@ function startsWithin(sh: u64, sl: u64, eh: u64, el: u64): bool {
     return sh == eh + 1 && el == <u64>-1 && sl == 0;
   }
   return sl <= el || (el != <u64>-1 && sl == el + 1);
+}
+
+/** Gives `a` room for `capacity` elements at once (its length is unchanged). */
+function reserve(a: Array<u64>, capacity: i32): void {
+  const length = a.length;
+  if (capacity <= length) return;
+  a.length = capacity; // one allocation of exactly that size...
+  a.length = length; // ...kept: a shorter length does not give the buffer back
 }
