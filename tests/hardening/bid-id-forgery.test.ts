@@ -2,9 +2,10 @@
 // authenticates a notice, so a party that saw some bid ids (an exchange, or anyone who can send
 // bid requests) must not be able to compute the id of a bid it did not see. Sequence numbers are
 // public (consecutive); the nonce must be unpredictable. This test plays the attacker: it takes
-// the nonces of two consecutive bids of one VM, searches the generator's state (2^32 candidates,
-// a few seconds in WebAssembly), predicts the next bid's nonce, and sends a win notice for that
-// bid (made for "another exchange") at the bid's full price after the bid was lost.
+// the nonces of 64 consecutive bids of one VM, predicts the next bid's nonce as the old xorshift64*
+// generator would give it (its state found by a 2^32 search, a few seconds in WebAssembly) and as
+// a constant stride would, and sends win notices for that bid (made for "another exchange") at
+// its full price after it was lost; then checks the nonces show no stride and no biased bit.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { README_REQUEST, get, post, startTestBidder, noticeUrl } from "../helpers/bidder.ts";
@@ -94,19 +95,39 @@ async function bid(): Promise<{ seq: bigint; nonce: number; price: number; nurl:
 
 describe("bid ids", () => {
   it("the nonce of a bid cannot be computed from the ids of earlier bids (no forged win notice)", { timeout: 120_000 }, async () => {
-    // What the attacker sees: three consecutive bids of the VM (it releases them with loss notices).
-    const seen = [await bid(), await bid(), await bid()];
-    for (const b of seen) await get(noticeUrl(b.lurl, "0"));
-    const state = await recoverState(seen[0]!.nonce, seen[1]!.nonce, seen[2]!.nonce);
+    // What the attacker sees: consecutive bids of the VM (it releases them with loss notices).
+    const seen: Array<Awaited<ReturnType<typeof bid>>> = [];
+    for (let i = 0; i < 64; i++) {
+      const b = await bid();
+      seen.push(b);
+      await get(noticeUrl(b.lurl, "0"));
+    }
     // Another exchange's auction: the attacker never sees this bid, which loses.
     const victim = await bid();
+    const last = seen[seen.length - 1]!;
+    assert.equal(victim.seq, last.seq + 1n, "the victim's sequence number is the next one (public)");
     assert.equal((await get(noticeUrl(victim.lurl, "0"))).json().status, "refunded");
-    if (state === undefined) return; // the generator's state could not be recovered: good
-    const predicted = nonceOf(step(state));
-    const seq = seen[2]!.seq + 1n;
-    const forged = `${app.bidUrl}/openrtb2/win?bid=${seq.toString(16)}-${predicted.toString(16).padStart(8, "0")}&price=${victim.price.toFixed(3)}`;
-    const r = await get(forged);
-    assert.equal(r.status, 404, `forged win notice for a bid never seen answered ${r.status} ${r.text}`);
-    assert.notEqual(predicted, victim.nonce, `the victim's nonce ${victim.nonce.toString(16)} was predicted from earlier bid ids`);
+    // The attacker's guesses for the victim's nonce: the next output of the xorshift64* the
+    // decision engine once used (its state found from three nonces by a 2^32 search), and the
+    // next step of a counter or any generator with a constant stride.
+    const guesses: Array<[string, number]> = [];
+    const n = seen.map((b) => b.nonce);
+    const state = await recoverState(n[n.length - 3]!, n[n.length - 2]!, n[n.length - 1]!);
+    if (state !== undefined) guesses.push(["xorshift64*", nonceOf(step(state))]);
+    guesses.push(["constant stride", (n[n.length - 1]! + (n[n.length - 1]! - n[n.length - 2]!)) >>> 0]);
+    for (const [how, nonce] of guesses) {
+      const forged = `${app.bidUrl}/openrtb2/win?bid=${victim.seq.toString(16)}-${nonce.toString(16).padStart(8, "0")}&price=${victim.price.toFixed(3)}`;
+      const r = await get(forged);
+      assert.equal(r.status, 404, `a win notice forged by the ${how} guess answered ${r.status} ${r.text}`);
+      assert.notEqual(nonce, victim.nonce, `the victim's nonce ${victim.nonce.toString(16)} was predicted (${how})`);
+    }
+    // And no structure to guess from: no stride repeats, and every bit of the 32 varies as a
+    // random one's would (each set in 8 to 56 of 64 nonces: outside that, p < 1e-9 per bit).
+    const strides = new Set(n.slice(1).map((x, i) => (x - n[i]!) >>> 0));
+    assert.ok(strides.size >= 60, `only ${strides.size} distinct strides between 64 nonces`);
+    for (let bit = 0; bit < 32; bit++) {
+      const set = n.filter((x) => (x >>> bit) & 1).length;
+      assert.ok(set >= 8 && set <= 56, `bit ${bit} set in ${set} of 64 nonces`);
+    }
   });
 });

@@ -245,7 +245,8 @@ export function storeScenario(label: string, makeEnv: () => Promise<ScenarioEnv>
         const x = await price(app);
         return Math.abs(x - expectedPrice(0.005)) < 0.05 ? x : undefined;
       });
-      assert.ok(elapsed <= 2 * POLL_MS, `loaded after ${elapsed} ms (poll period ${POLL_MS} ms), not after the backoff (${4 * POLL_MS} ms and up)`);
+      // Told apart from the backoff (4 polls and up), with room for a loaded machine's slow poll.
+      assert.ok(elapsed < 4 * POLL_MS, `loaded after ${elapsed} ms (poll period ${POLL_MS} ms), not after the backoff (${4 * POLL_MS} ms and up)`);
     });
 
     it("counts load attempts by outcome and reason", async () => {
