@@ -4,6 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertSimRefused, startSimBidder } from "../helpers/sim-bidder.ts";
+import { README_REQUEST } from "../helpers/bidder.ts";
 
 describe("plugin configuration: currency codes", () => {
   it("refuses a lower-case account currency", async () => {
@@ -14,8 +15,24 @@ describe("plugin configuration: currency codes", () => {
     await assertSimRefused({ plugin: { fx_rates: { eur: 1.1 } } });
   });
 
-  it("accepts upper-case codes", async () => {
+  it("accepts upper-case codes, and the rate converts an EUR floor", async () => {
     const sim = await startSimBidder({ plugin: { currency: "USD", fx_rates: { EUR: 1.1 } } });
-    await sim.close();
+    try {
+      await sim.untilReady();
+      const request = (floor: number, cur: string) =>
+        JSON.stringify({ ...JSON.parse(README_REQUEST), id: `fx-${floor}-${cur}`, imp: [{ id: "1", banner: { w: 300, h: 250 }, bidfloor: floor, bidfloorcur: cur }] });
+      const priced = await sim.bid(request(0.01, "EUR"));
+      assert.ok(priced.kind === "local" && priced.status === 200, "a bid over a small EUR floor");
+      const price = JSON.parse(new TextDecoder().decode(priced.body)).seatbid[0].bid[0].price as number;
+      // A floor just under the bid in USD is under it in EUR too, but × 1.1 it is above.
+      const floorEur = (price / 1.1) * 1.05;
+      const over = await sim.bid(request(floorEur, "EUR"));
+      assert.ok(over.kind === "local" && over.status === 204, `an EUR floor of ${floorEur} (×1.1 = ${floorEur * 1.1} USD) over the ${price} bid`);
+      assert.equal(over.headers.find(([k]) => k === "x-nexus-nobid-reason")?.[1], "below_floor");
+      const under = await sim.bid(request(price * 0.9, "USD"));
+      assert.ok(under.kind === "local" && under.status === 200, "the same campaign bids over a USD floor under its bid");
+    } finally {
+      await sim.close();
+    }
   });
 });

@@ -55,7 +55,7 @@ describe("pacing.hourly_weights", () => {
     await assertSimRefused({ plugin: { pacing: { hourly_weights: new Array(24).fill(0) } } });
   });
 
-  it("a usable plan still starts", async () => {
+  it("a usable plan (one hour with a weight) is accepted: the plugin starts", async () => {
     const w = new Array(24).fill(0);
     w[12] = 1;
     const sim = await startSimBidder({ plugin: { pacing: { hourly_weights: w } } });
