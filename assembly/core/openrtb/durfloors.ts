@@ -1,6 +1,6 @@
 // OpenRTB 2.6-202309 DurFloors (video, audio, deal): [{"mindur", "maxdur", "bidfloor"}, ...], a
 // floor for ads whose duration lies in mindur–maxdur (inclusive; a missing end is unbounded). The
-// request parser validates the array and keeps its text (imp.ts DurFloors); the decision reads
+// request parser validates the array and keeps its text (imp.ts DurFloorsText); the decision reads
 // it again for the creative it considers, with this module's reader (no allocation).
 import { FieldReader, FIELD_ERROR } from "../json/fields";
 import { FieldTable } from "../json/field-table";

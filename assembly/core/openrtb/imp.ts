@@ -94,10 +94,6 @@ export class Banner {
 }
 
 /**
- * What a video and an audio object share: the player's media types, durations, protocols, the
- * exchange's rules for a creative, a price per second and the ad pod (OpenRTB 2.6).
- */
-/**
  * The durfloors of a video or audio slot, or of a deal (OpenRTB 2.6-202309): the array's text,
  * which the parser has validated, read again for a creative's duration (durfloors.ts). Kept as a
  * pointer and a length in the slot or deal itself: 16 imps × 16 deals each holding room for
@@ -111,7 +107,8 @@ export class DurFloorsText {
   /**
    * The floor (CPM, in the floor currency) for an ad of `dur` seconds: the highest bidfloor of
    * the entries whose mindur–maxdur (inclusive, a missing end unbounded) holds it; 0 when none
-   * does (the other floors apply); -1 when the text cannot be read again (never, once parsed).
+   * does (the other floors apply); -1 when the text cannot be read again (only a key with an
+   * escape longer than the reader's scratch, durfloors.ts: the decision then makes no media bid).
    */
   durationFloor(dur: i32): f64 {
     return this.durfloorsLen == 0 ? 0 : durationFloorIn(this.durfloorsPtr, this.durfloorsLen, dur);
@@ -123,6 +120,10 @@ export class DurFloorsText {
   }
 }
 
+/**
+ * What a video and an audio object share: the player's media types, durations, protocols, the
+ * exchange's rules for a creative, a price per second and the ad pod (OpenRTB 2.6).
+ */
 export class MediaSlot extends DurFloorsText {
   present: bool = false;
   readonly mimes: StrList = new StrList(MAX_MIMES);
@@ -139,6 +140,7 @@ export class MediaSlot extends DurFloorsText {
   mincpmpersec: f64 = 0;
   /** 2.6: the ad pod (commercial break) this slot is in; empty: not in a pod. */
   readonly podid: Str = new Str();
+
   reset(): void {
     this.present = false;
     this.clearDurfloors();
