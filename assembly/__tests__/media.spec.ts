@@ -219,6 +219,19 @@ describe("video: the decision", () => {
     expect(h.outcome(floors(many + '{"mindur":15,"maxdur":15,"bidfloor":3}'), campaign(V15))).toBe("below_floor");
   });
 
+  it("a floor by duration the first fitting creative does not clear goes to a shorter one of the campaign", () => {
+    // EV 2.0 CPM. 0.1/s: the 30 s ad needs 3.0 (no), the 15 s one 1.5 (yes).
+    const long = campaign(videoCreative("v30", 30) + "," + V15);
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.1', '"bidfloor":0.1'), long)).toBe("v15");
+    // durfloors: 21-30 s at 5, up to 20 s at 1.
+    expect(h.outcome(videoImp(MP4_15 + ',"durfloors":[{"mindur":21,"bidfloor":5},{"maxdur":20,"bidfloor":1}]'), long)).toBe("v15");
+    // The first one still wins when it clears; none that clears: below_floor.
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.05', '"bidfloor":0.1'), long)).toBe("v30");
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.2', '"bidfloor":0.1'), long)).toBe("below_floor");
+    // The impression's own floor is above the bid: no shorter ad helps.
+    expect(h.outcome(videoImp(MP4_15 + ',"mincpmpersec":0.1', '"bidfloor":2.5'), long)).toBe("below_floor");
+  });
+
   it("a deal's own mincpmpersec and durfloors (2.6-202309) are floors of that deal", () => {
     const inDeal = (deal: string): string =>
       videoImp(MP4_15, '"bidfloor":0.1,"pmp":{"private_auction":1,"deals":[{"id":"D1","bidfloor":0.5' + deal + "}]}");

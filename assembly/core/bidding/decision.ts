@@ -102,6 +102,8 @@ export class DecisionEngine {
   private rng: u64 = 0x9e3779b97f4a7c15;
   /** Set by eligibleCreative(): a creative fit the impression but the exchange's rules refused it. */
   private fitRefused: bool = false;
+  /** Index in its campaign of the creative allowedVideo or allowedAudio last returned. */
+  private mediaIndex: i32 = 0;
   /** Set by eligibleCreative() with a native creative: the request's assets it fills (nativeFill()). */
   private nativeFilled: u32 = 0;
   /** The request's local hour and weekday for dayparting (set by decide(), on the clock it explains). */
@@ -203,26 +205,46 @@ export class DecisionEngine {
    * campaign's video targeting buys. `targeting.sizes` is about banner slots: it does not restrict
    * video.
    */
-  private allowedVideo(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
+  private allowedVideo(req: BidRequest, imp: Imp, c: Campaign, from: i32 = 0): Creative | null {
     if (!slotTargeted(imp.video, c)) return null;
-    for (let k = 0; k < c.creatives.length; k++) {
+    for (let k = from; k < c.creatives.length; k++) {
       const cr = unchecked(c.creatives[k]);
       if (!cr.isVideo || !videoFits(imp.video, cr) || !skipTargeted(imp.video, cr, c)) continue;
-      if (!blocked(req, cr) && !mediaRefused(imp, imp.video, cr)) return cr;
+      if (!blocked(req, cr) && !mediaRefused(imp, imp.video, cr)) {
+        this.mediaIndex = k;
+        return cr;
+      }
       this.fitRefused = true;
     }
     return null;
   }
 
   /** The campaign's first audio creative that fits the impression's audio player and that the exchange's rules allow. */
-  private allowedAudio(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
-    for (let k = 0; k < c.creatives.length; k++) {
+  private allowedAudio(req: BidRequest, imp: Imp, c: Campaign, from: i32 = 0): Creative | null {
+    for (let k = from; k < c.creatives.length; k++) {
       const cr = unchecked(c.creatives[k]);
       if (!cr.isAudio || !mediaFits(imp.audio, cr)) continue;
-      if (!blocked(req, cr) && !mediaRefused(imp, imp.audio, cr)) return cr;
+      if (!blocked(req, cr) && !mediaRefused(imp, imp.audio, cr)) {
+        this.mediaIndex = k;
+        return cr;
+      }
       this.fitRefused = true;
     }
     return null;
+  }
+
+  /**
+   * The open auction's floor (micros per impression) for a video or audio creative: the
+   * impression's `floor`, or its slot's by the ad's duration (mincpmpersec, durfloors) when
+   * higher; -1 when those cannot be read (below_floor), -2 when their currency has no rate.
+   */
+  private mediaFloorMicros(imp: Imp, cr: Creative, floor: i64, floorRate: f64): i64 {
+    const byDuration = mediaFloorCpm(slotFor(imp, cr), cr);
+    if (byDuration < 0) return -1;
+    if (byDuration == 0) return floor;
+    if (floorRate <= 0) return -2;
+    const micros = cpmToImpressionMicrosCeil(byDuration * floorRate);
+    return micros > floor ? micros : floor;
   }
 
   /**
@@ -401,7 +423,7 @@ export class DecisionEngine {
     const deals = this.deals;
     for (let c = 0; c < table.size; c++) {
       const camp = table.at(c);
-      const creative = this.eligibleCreative(req, imp, camp);
+      let creative = this.eligibleCreative(req, imp, camp);
       if (creative === null) {
         if (this.fitRefused) reason = worse(reason, NoBid.BLOCKED);
         continue;
@@ -461,20 +483,25 @@ export class DecisionEngine {
       } else {
         if (creative.isMedia) {
           // The exchange's price per second and floors by duration make a floor of their own for
-          // this ad's duration (one it cannot read in full: no bid rather than one under it).
-          const mediaFloor = mediaFloorCpm(slotFor(imp, creative), creative);
+          // this ad's duration (one it cannot read in full: no bid rather than one under it). When
+          // the bid does not clear it, a later creative of the campaign for the same player (a
+          // shorter ad) may.
+          let mediaFloor = this.mediaFloorMicros(imp, creative, floor, floorRate);
+          while (bid > 0 && (mediaFloor < 0 || bid < mediaFloor)) {
+            const next = creative.isVideo ? this.allowedVideo(req, imp, camp, this.mediaIndex + 1) : this.allowedAudio(req, imp, camp, this.mediaIndex + 1);
+            if (next === null) break;
+            if (slotFor(imp, next).podid.len > 0 && inPodAlready(req, out, camp, imp, next)) continue;
+            const nextFloor = this.mediaFloorMicros(imp, next, floor, floorRate);
+            if (nextFloor >= 0 && bid >= nextFloor) {
+              creative = next;
+              mediaFloor = nextFloor;
+            }
+          }
           if (mediaFloor < 0) {
-            reason = worse(reason, NoBid.BELOW_FLOOR);
+            reason = worse(reason, mediaFloor == -2 ? NoBid.CURRENCY : NoBid.BELOW_FLOOR);
             continue;
           }
-          if (mediaFloor > 0) {
-            if (floorRate <= 0) {
-              reason = worse(reason, NoBid.CURRENCY);
-              continue;
-            }
-            const byDuration = cpmToImpressionMicrosCeil(mediaFloor * floorRate);
-            if (byDuration > floor) floor = byDuration;
-          }
+          floor = mediaFloor;
         }
         if (bid <= 0 || bid < floor) {
           reason = worse(reason, NoBid.BELOW_FLOOR);
