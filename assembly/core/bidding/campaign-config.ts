@@ -10,7 +10,7 @@ import { NativeCreative, nativeIsSecure } from "./native-creative";
 import { checkNative, readNativeKey, resolveNativeVideos } from "./native-config";
 import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./media";
 import { MAX_ID_BYTES } from "../openrtb/limits";
-import { countryAlpha3 } from "../openrtb/country";
+import { countryAlpha3, regionCodeStart } from "../openrtb/country";
 
 /** A country code read as alpha-3 (countrySet). */
 const COUNTRY_CODE: usize = memory.data(4);
@@ -364,16 +364,16 @@ export class CampaignConfigParser {
     }
   }
 
-  /** Region codes, stored upper-case without a country prefix ("us-ca" and "CA" are "CA": geo.ts). */
+  /** Region codes, stored without a country prefix ("us-ca" is "ca"; matched ignoring case: decision.ts inRegions). */
   private regionSet(set: StringSet): void {
     const d = this.doc;
     if (!d.beginArray()) return;
     let i = 0;
     while (d.nextElement(i)) {
-      const s = d.string().toUpperCase();
-      const code = s.length > 3 && s.charCodeAt(2) == 0x2d ? s.substring(3) : s;
-      if (!d.failed && code.length == 0) d.fail("empty region");
-      else set.items.push(OwnedBytes.fromString(code));
+      const o = d.owned(256);
+      const at = regionCodeStart(o.ptr, o.len);
+      if (!d.failed && o.len - at == 0) d.fail("empty region");
+      else set.items.push(new OwnedBytes(o.ptr + <usize>at, o.len - at));
       d.endMember();
       i++;
     }

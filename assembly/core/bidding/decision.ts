@@ -17,7 +17,7 @@ import { MAX_BID_MICROS, cpmToImpressionMicrosCeil, microsFloor } from "./money"
 import { CurrencyTable } from "./currency";
 import { DealPicker } from "./deals";
 import { MAX_IMPS } from "../openrtb/limits";
-import { countryAlpha3 } from "../openrtb/country";
+import { countryAlpha3, regionCodeStart } from "../openrtb/country";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
 import { hourOf, weekdayOf } from "../features/time";
 import { FrequencyPort, capKey, frequencyKey, userKeyOf } from "./frequency";
@@ -639,15 +639,10 @@ function inCountries(c: Campaign, country: Str): bool {
   return c.countries.has(REQUEST_COUNTRY);
 }
 
-/** The request's region, ignoring case and a country prefix ("us-ca" is "CA"), is listed (stored upper-case, unprefixed). */
+/** The request's region, ignoring case and a country prefix ("us-ca" is "CA"), is listed (stored unprefixed). */
 function inRegions(c: Campaign, region: Str): bool {
-  let ptr = region.ptr;
-  let len = region.len;
-  if (len > 3 && load<u8>(ptr + 2) == 0x2d) {
-    ptr += 3;
-    len -= 3;
-  }
-  return c.regions.hasIgnoringCase(ptr, len);
+  const at = regionCodeStart(region.ptr, region.len);
+  return c.regions.hasIgnoringCase(region.ptr + <usize>at, region.len - at);
 }
 
 /**

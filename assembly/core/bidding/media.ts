@@ -169,8 +169,8 @@ export function mediaRefused(imp: Imp, v: MediaSlot, cr: Creative): bool {
 /**
  * The floor a video or audio slot sets for this creative by its duration (OpenRTB 2.6): its
  * mincpmpersec × the ad's duration and its durfloors' entry for that duration, whichever is
- * higher; a CPM in the impression's floor currency (0: neither applies; -1: more durfloors than
- * the parser keeps, so it cannot be told).
+ * higher; a CPM in the impression's floor currency (0: neither applies; -1: the durfloors text
+ * cannot be read again, durfloors.ts).
  */
 export function mediaFloorCpm(v: MediaSlot, cr: Creative): f64 {
   return durationFloorCpm(v.mincpmpersec, v, cr.duration);

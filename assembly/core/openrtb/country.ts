@@ -56,3 +56,11 @@ export function countryAlpha3(ptr: usize, len: i32, out: usize): bool {
   }
   return false;
 }
+
+/**
+ * Where the subdivision code of an ISO 3166-2 region [ptr, ptr+len) starts: after a country
+ * prefix ("US-WI" → "WI"), else at 0. Campaigns and requests write regions either way.
+ */
+export function regionCodeStart(ptr: usize, len: i32): i32 {
+  return len > 3 && load<u8>(ptr + 2) == 0x2d ? 3 : 0;
+}

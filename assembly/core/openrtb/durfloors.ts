@@ -4,14 +4,13 @@
 // it again for the creative it considers, with this module's reader (no allocation).
 import { FieldReader, FIELD_ERROR } from "../json/fields";
 import { FieldTable } from "../json/field-table";
-import { JsonKind } from "../json/reader";
 
-export const DURFLOOR_FIELDS = new FieldTable(["mindur", "maxdur", "bidfloor"]);
+const DURFLOOR_FIELDS = new FieldTable(["mindur", "maxdur", "bidfloor"]);
 const I32_MAX: i64 = 2147483647;
 const F64_MAX: f64 = 1.7976931348623157e308;
 
-/** One entry as read (the parser's check and the lookup share it). */
-export class DurFloorEntry {
+/** One entry as read. */
+class DurFloorEntry {
   mindur: i32 = 0;
   hasMindur: bool = false;
   maxdur: i32 = 0;
@@ -44,6 +43,29 @@ export class DurFloorEntry {
 }
 
 const entry = new DurFloorEntry();
+/** Entries the last readDurFloors() read. */
+export let durfloorsRead: i32 = 0;
+
+/**
+ * Reads a durfloors array at `f`'s position, each entry checked (a type or range error is named
+ * by the reader): the highest bidfloor of the entries whose range holds `dur` seconds (0: none
+ * does), or -1 on an error. The request parser reads it so to check it, the decision to price.
+ */
+export function readDurFloors(f: FieldReader, dur: i32): f64 {
+  durfloorsRead = 0;
+  if (!f.beginArray()) return -1;
+  let floor: f64 = 0;
+  let i = 0;
+  while (f.nextElement(i)) {
+    if (!entry.read(f)) return -1;
+    if (entry.holds(dur) && entry.bidfloor > floor) floor = entry.bidfloor;
+    f.endElement();
+    i++;
+  }
+  durfloorsRead = i;
+  return f.failed ? -1 : floor;
+}
+
 /**
  * Tolerant as the request parser may be: what it took, this reads again. A small scratch (for
  * escapes in keys, which no exchange sends): one that overflows it reads as unreadable (-1).
@@ -58,16 +80,6 @@ function tolerantReader(): FieldReader {
 
 /** The floor for an ad of `dur` seconds in a validated durfloors array's text (DurFloorsText). */
 export function durationFloorIn(ptr: usize, len: i32, dur: i32): f64 {
-  const f = reader;
-  f.reset(ptr, len);
-  if (f.valueKind() != JsonKind.ARRAY || !f.beginArray()) return -1;
-  let floor: f64 = 0;
-  let i = 0;
-  while (f.nextElement(i)) {
-    if (!entry.read(f)) return -1;
-    if (entry.holds(dur) && entry.bidfloor > floor) floor = entry.bidfloor;
-    f.endElement();
-    i++;
-  }
-  return f.failed ? -1 : floor;
+  reader.reset(ptr, len);
+  return readDurFloors(reader, dur);
 }

@@ -10,7 +10,7 @@ import { FieldReader, FIELD_ERROR } from "../json/fields";
 import { FieldTable } from "../json/field-table";
 import { JsonKind } from "../json/reader";
 import { Banner, Deal, DurFloorsText, Format, Imp, Native, Pmp, Video, Audio } from "./imp";
-import { DurFloorEntry } from "./durfloors";
+import { durfloorsRead, readDurFloors } from "./durfloors";
 import {
   MAX_DEALS,
   MAX_FORMATS,
@@ -46,7 +46,6 @@ const DEAL_FIELDS = new FieldTable(["id", "bidfloor", "bidfloorcur", "at", "wsea
 // Validation targets for array elements past capacity.
 const SPARE_IMP = new Imp();
 const SPARE_FORMAT = new Format();
-const DURFLOOR = new DurFloorEntry();
 const SPARE_DEAL = new Deal();
 
 /** imp: a non-empty array of imp objects. */
@@ -178,19 +177,12 @@ function readFormats(f: FieldReader, b: Banner): bool {
 }
 
 /** durfloors: an array of DurFloors objects, each checked; their text is kept (durfloors.ts). */
-function readDurFloors(f: FieldReader, list: DurFloorsText): bool {
+function readDurFloorsText(f: FieldReader, list: DurFloorsText): bool {
   f.valueKind(); // peeked: the read position is on the value
   const start = f.reader.pos;
-  if (!f.beginArray()) return false;
-  let i = 0;
-  while (f.nextElement(i)) {
-    if (!DURFLOOR.read(f)) return false;
-    f.endElement();
-    i++;
-  }
-  if (f.failed) return false;
+  if (readDurFloors(f, 0) < 0) return false;
   list.durfloorsPtr = start;
-  list.durfloorsLen = i == 0 ? 0 : <i32>(f.reader.pos - start);
+  list.durfloorsLen = durfloorsRead == 0 ? 0 : <i32>(f.reader.pos - start);
   return true;
 }
 
@@ -245,7 +237,7 @@ function readVideo(f: FieldReader, v: Video): bool {
       case 16: ok = f.readString(v.podid, MAX_STRING_BYTES); break;
       case 17: ok = f.readInt(0, I32_MAX); v.skipmin = <i32>f.intValue; break;
       case 18: ok = f.readInt(0, I32_MAX); v.poddur = <i32>f.intValue; break;
-      case 19: ok = readDurFloors(f, v); break;
+      case 19: ok = readDurFloorsText(f, v); break;
     }
     if (!ok) return false;
     f.endField();
@@ -298,7 +290,7 @@ function readAudio(f: FieldReader, a: Audio): bool {
       case 6: ok = f.readIntList(a.rqddurs, 0, I32_MAX); break;
       case 7: ok = f.readNumber(0, F64_MAX); a.mincpmpersec = f.floatValue; break;
       case 8: ok = f.readString(a.podid, MAX_STRING_BYTES); break;
-      case 9: ok = readDurFloors(f, a); break;
+      case 9: ok = readDurFloorsText(f, a); break;
     }
     if (!ok) return false;
     f.endField();
@@ -363,7 +355,7 @@ function readDeal(f: FieldReader, d: Deal): bool {
       case 4: ok = f.readStringList(d.wseat, MAX_STRING_BYTES); break;
       case 5: ok = f.readStringList(d.wadomain, MAX_STRING_BYTES); break;
       case 6: ok = f.readNumber(0, F64_MAX); d.mincpmpersec = f.floatValue; break;
-      case 7: ok = readDurFloors(f, d); break;
+      case 7: ok = readDurFloorsText(f, d); break;
     }
     if (!ok) return false;
     f.endField();

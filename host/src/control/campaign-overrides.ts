@@ -39,6 +39,15 @@ export function overrideFromHash(h: Record<string, string>): CampaignOverride | 
   };
 }
 
+/** overrideFromHash's inverse: the hash's fields of `o`, flat [field, value, ...] (HSET). */
+export function overrideHashFields(o: CampaignOverride): string[] {
+  const fields = ["updated_ms", String(o.updatedMs), "updated_by", o.updatedBy];
+  if (o.paused) fields.push("paused", "1");
+  if (o.totalMicros !== undefined) fields.push("total", String(o.totalMicros));
+  if (o.dailyMicros !== undefined) fields.push("daily", String(o.dailyMicros));
+  return fields;
+}
+
 /** The override as the admin API shows it (snake case, as the campaign documents). */
 export function overrideJson(o: CampaignOverride | null | undefined): Record<string, unknown> | null {
   if (!o) return null;

@@ -9,7 +9,7 @@ import { NexusError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { RedisBudgetSource } from "./budget-redis.ts";
 import type { CampaignCatalog } from "./campaigns.ts";
-import { overrideFromHash, overrideJson, type CampaignOverride, type OverrideChange } from "./campaign-overrides.ts";
+import { overrideFromHash, overrideHashFields, overrideJson, type CampaignOverride, type OverrideChange } from "./campaign-overrides.ts";
 
 /**
  * KEYS: the override. ARGV: now ms, instance, then (op, field, value) triples, op "set" or "del".
@@ -126,13 +126,9 @@ export class FleetOverrides implements LeasedOverrides {
   }
 
   private async restore(campaignId: string, o: CampaignOverride): Promise<void> {
-    const fields = ["updated_ms", String(o.updatedMs), "updated_by", o.updatedBy];
-    if (o.paused) fields.push("paused", "1");
-    if (o.totalMicros !== undefined) fields.push("total", String(o.totalMicros));
-    if (o.dailyMicros !== undefined) fields.push("daily", String(o.dailyMicros));
     let restored = false;
     try {
-      restored = (await this.o.source.redis.eval(RESTORE_OVERRIDE_LUA, 1, this.o.source.overrideKey(campaignId), ...fields)) === 1;
+      restored = (await this.o.source.redis.eval(RESTORE_OVERRIDE_LUA, 1, this.o.source.overrideKey(campaignId), ...overrideHashFields(o))) === 1;
     } catch (err) {
       // The store now knows the pod again: the next lease is not told of the loss, so it is kept here.
       this.unrestored.add(campaignId);
