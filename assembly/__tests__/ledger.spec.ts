@@ -36,6 +36,8 @@ function expectSame(a: LedgerRecord, b: LedgerRecord): void {
   expect(a.reservations).toBe(b.reservations);
   expect(a.refunded).toBe(b.refunded);
   expect(a.paused).toBe(b.paused);
+  expect(a.prevDay).toBe(b.prevDay);
+  expect(a.prevDailyCharged).toBe(b.prevDailyCharged);
 }
 
 function expectEmpty(a: LedgerRecord): void {
@@ -43,8 +45,8 @@ function expectEmpty(a: LedgerRecord): void {
 }
 
 describe("LedgerRecord encoding", () => {
-  it("round-trips every field through 96 bytes", () => {
-    expect(LEDGER_RECORD_SIZE).toBe(96);
+  it("round-trips every field through 104 bytes", () => {
+    expect(LEDGER_RECORD_SIZE).toBe(104);
     const buf = new ArrayBuffer(LEDGER_RECORD_SIZE);
     const p = changetype<usize>(buf);
     const a = filled();
@@ -54,12 +56,43 @@ describe("LedgerRecord encoding", () => {
     expect(load<u8>(p, 1)).toBe(0x58);
     expect(load<u8>(p, 2)).toBe(0x4c);
     expect(load<u8>(p, 3)).toBe(0x31);
-    expect(load<u32>(p, 4)).toBe(0);
+    expect(load<u32>(p, 4)).toBe(0); // no previous day kept
     expect(load<i64>(p, 8)).toBe(1000000001);
     expect(load<i64>(p, 88)).toBe(1);
     const b = new LedgerRecord();
     expect(b.read(p, LEDGER_RECORD_SIZE)).toBe(true);
     expectSame(b, a);
+    expect(b.prevDay).toBe(-1);
+  });
+
+  it("keeps the previous day as a gap in days and its spend", () => {
+    const buf = new ArrayBuffer(LEDGER_RECORD_SIZE);
+    const p = changetype<usize>(buf);
+    const a = filled();
+    a.prevDay = a.day - 3;
+    a.prevDailyCharged = 4242;
+    a.write(p);
+    expect(load<u32>(p, 4)).toBe(3);
+    expect(load<i64>(p, 96)).toBe(4242);
+    const b = new LedgerRecord();
+    expect(b.read(p, LEDGER_RECORD_SIZE)).toBe(true);
+    expect(b.prevDay).toBe(a.day - 3);
+    expect(b.prevDailyCharged).toBe(4242);
+  });
+
+  it("reads the 96-byte layout of earlier builds as a record without a previous day", () => {
+    const buf = new ArrayBuffer(LEDGER_RECORD_SIZE);
+    const p = changetype<usize>(buf);
+    const a = filled();
+    a.prevDay = a.day - 1;
+    a.prevDailyCharged = 9;
+    a.write(p);
+    const b = new LedgerRecord();
+    expect(b.read(p, 96)).toBe(true);
+    expect(b.dailyCharged).toBe(a.dailyCharged);
+    expect(b.paused).toBe(a.paused);
+    expect(b.prevDay).toBe(-1);
+    expect(b.prevDailyCharged).toBe(0);
   });
 
   it("reads malformed bytes as an empty record", () => {
@@ -266,6 +299,34 @@ describe("LedgerRecord settle / refund / chargeLate", () => {
     l.rollDay(5);
     expect(l.day).toBe(5);
     expect(l.dailyCharged).toBe(0);
+    expect(l.prevDay).toBe(4);
+    expect(l.prevDailyCharged).toBe(77);
+  });
+
+  it("a clock that steps into tomorrow and back finds today's spend, and charges it to today", () => {
+    const l = ledger(1_000_000);
+    l.reserve(100, 0, 100, 4);
+    l.settle(100, 100, 4); // day 4's cap is spent
+    expect(l.available(0, 100, 4)).toBe(0);
+    l.rollDay(5); // the clock is ahead for a moment (e.g. a grant is written then)
+    expect(l.available(0, 100, 5)).toBe(100);
+    // Back on day 4: still spent; what it charges there counts for day 4, not day 5.
+    expect(l.available(0, 100, 4)).toBe(0);
+    l.chargeLate(30, 4);
+    expect(l.prevDailyCharged).toBe(130);
+    expect(l.dailyCharged).toBe(0);
+    // Day 5 really comes: its whole cap.
+    expect(l.available(0, 100, 5)).toBe(100);
+    l.reserve(60, 0, 100, 5);
+    l.settle(60, 60, 5);
+    expect(l.dailyChargedOn(5)).toBe(60);
+    expect(l.dailyChargedOn(4)).toBe(130);
+    // A day older than the one kept: the larger spend of the two kept counts.
+    expect(l.dailyChargedOn(2)).toBe(130);
+    l.rollDay(6);
+    expect(l.prevDay).toBe(5);
+    expect(l.prevDailyCharged).toBe(60);
+    expect(l.dailyChargedOn(4)).toBe(60);
   });
 });
 

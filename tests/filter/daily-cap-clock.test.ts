@@ -66,4 +66,28 @@ describe("daily hard cap and a clock that steps back", () => {
       `today spent ${first}, then ${stepped} while the clock was ahead, and bids again (ledger day ${l.day}, daily charged ${l.dailyCharged})`,
     );
   });
+  it("a brief step into tomorrow with no bids meanwhile neither reopens today nor spends tomorrow's cap", async () => {
+    // Found by an audit: a grant written while the clock was ahead moved the ledger to tomorrow;
+    // back on today, today's spend was gone (spent twice), and what today spent then was counted
+    // against tomorrow, which started its real day blocked.
+    const day = Date.UTC(2026, 10, 5, 23, 30);
+    sim.clock.now = day;
+    await sim.tick();
+    const first = await spendToCap(sim);
+    assert.ok(first > DAILY / 2, `spent ${first} today`);
+    sim.clock.now = day + 3_600_000;
+    await sim.tick();
+    await sim.tick();
+    sim.clock.now = day + 60_000;
+    await sim.tick();
+    await sim.tick();
+    const again = await spendToCap(sim);
+    const l = readLedger(sim.pool.shared, "test-cpa")!;
+    assert.equal(again, 0, `today spent ${first}, then ${again} more after the clock came back (ledger day ${l.day}, daily ${l.dailyCharged}, previous day ${l.prevDay} with ${l.prevDailyCharged})`);
+    sim.clock.now = Date.UTC(2026, 10, 6, 12, 0);
+    await sim.tick();
+    await sim.tick();
+    const tomorrow = await spendToCap(sim);
+    assert.ok(tomorrow > DAILY / 2, `tomorrow spent ${tomorrow} of its ${DAILY} cap`);
+  });
 });

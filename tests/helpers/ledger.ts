@@ -1,5 +1,5 @@
 // Reads the filter's shared-data money records from the host side (tests only).
-// Layout: assembly/core/ledger/ledger-record.ts (96 bytes, little-endian i64 fields).
+// Layout: assembly/core/ledger/ledger-record.ts (104 bytes, little-endian i64 fields; a previous day's spend at 96, its distance in days at 4).
 import type { SharedDataStore } from "../../host/src/proxy-wasm/shared-data.ts";
 
 export interface Ledger {
@@ -13,16 +13,21 @@ export interface Ledger {
   lateCharged: bigint;
   reservations: bigint;
   refunded: bigint;
+  /** The previous day kept (-1n: none) and its daily spend. */
+  prevDay: bigint;
+  prevDailyCharged: bigint;
 }
 
 export function decodeLedger(bytes: Uint8Array): Ledger {
-  if (bytes.byteLength !== 96) throw new Error(`ledger record of ${bytes.byteLength} bytes`);
+  if (bytes.byteLength !== 104 && bytes.byteLength !== 96) throw new Error(`ledger record of ${bytes.byteLength} bytes`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (v.getUint32(0, true) !== 0x314c584e) throw new Error("not a ledger record");
   const at = (o: number) => v.getBigInt64(o, true);
   return {
     granted: at(8), charged: at(16), reserved: at(24), day: at(32), dailyCharged: at(40),
     wins: at(48), lateWins: at(56), lateCharged: at(64), reservations: at(72), refunded: at(80),
+    prevDay: v.getUint32(4, true) === 0 ? -1n : at(32) - BigInt(v.getUint32(4, true)),
+    prevDailyCharged: bytes.byteLength === 104 ? at(96) : 0n,
   };
 }
 

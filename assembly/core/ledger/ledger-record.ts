@@ -1,14 +1,18 @@
-// The money state of one campaign in this pod, as a fixed 96-byte record that
+// The money state of one campaign in this pod, as a fixed 104-byte record that
 // lives in proxy-wasm shared data and is changed only by CAS (read → apply one
 // of the pure functions below → write with the CAS token → retry on mismatch).
 // All amounts are integer micros. Invariant kept by reserve(): for the hard
 // caps, charged + reserved never exceeds min(granted, total cap), and
 // dailyCharged + reserved never exceeds the daily cap (late wins aside).
 
-export const LEDGER_RECORD_SIZE: i32 = 96;
+export const LEDGER_RECORD_SIZE: i32 = 104;
+/** The layout before the previous day was kept (read as a record without one). */
+const LEGACY_RECORD_SIZE: i32 = 96;
 const MAGIC: u32 = 0x314c584e; // "NXL1"
 
 // Field offsets.
+/** u32: days from the previous day kept to DAY (0: none kept). */
+const PREV_DAY_GAP: usize = 4;
 const GRANTED: usize = 8;
 const CHARGED: usize = 16;
 const RESERVED: usize = 24;
@@ -20,6 +24,7 @@ const LATE_CHARGED: usize = 64;
 const RESERVATIONS: usize = 72;
 const REFUNDED: usize = 80;
 const PAUSED: usize = 88;
+const PREV_DAILY_CHARGED: usize = 96;
 
 export class LedgerRecord {
   granted: i64 = 0;
@@ -35,6 +40,14 @@ export class LedgerRecord {
   reservations: i64 = 0;
   refunded: i64 = 0;
   paused: i64 = 0;
+  /**
+   * The day before `day` that had a daily spend, and that spend (prevDay -1: none). A wall clock
+   * that steps ahead across midnight and back must find the spend of the day it returns to, and
+   * what it charges there must not land on the later day (which would then start its real day
+   * with spend it never had).
+   */
+  prevDay: i64 = -1;
+  prevDailyCharged: i64 = 0;
 
   clear(): void {
     this.granted = 0;
@@ -48,11 +61,13 @@ export class LedgerRecord {
     this.reservations = 0;
     this.refunded = 0;
     this.paused = 0;
+    this.prevDay = -1;
+    this.prevDailyCharged = 0;
   }
 
   /** Decodes a record; false if the bytes are not a ledger record (the caller treats that as empty). */
   read(ptr: usize, len: i32): bool {
-    if (len != LEDGER_RECORD_SIZE || load<u32>(ptr) != MAGIC) {
+    if ((len != LEDGER_RECORD_SIZE && len != LEGACY_RECORD_SIZE) || load<u32>(ptr) != MAGIC) {
       this.clear();
       return false;
     }
@@ -67,12 +82,17 @@ export class LedgerRecord {
     this.reservations = load<i64>(ptr + RESERVATIONS);
     this.refunded = load<i64>(ptr + REFUNDED);
     this.paused = load<i64>(ptr + PAUSED);
+    const gap = len == LEDGER_RECORD_SIZE ? load<u32>(ptr + PREV_DAY_GAP) : 0;
+    this.prevDay = gap != 0 ? this.day - <i64>gap : -1;
+    this.prevDailyCharged = gap != 0 ? load<i64>(ptr + PREV_DAILY_CHARGED) : 0;
     return true;
   }
 
   write(ptr: usize): void {
     store<u32>(ptr, MAGIC);
-    store<u32>(ptr + 4, 0);
+    const gap = this.prevDay >= 0 ? this.day - this.prevDay : 0;
+    const kept = gap > 0 && gap <= <i64>u32.MAX_VALUE;
+    store<u32>(ptr + PREV_DAY_GAP, kept ? <u32>gap : 0);
     store<i64>(ptr + GRANTED, this.granted);
     store<i64>(ptr + CHARGED, this.charged);
     store<i64>(ptr + RESERVED, this.reserved);
@@ -84,24 +104,41 @@ export class LedgerRecord {
     store<i64>(ptr + RESERVATIONS, this.reservations);
     store<i64>(ptr + REFUNDED, this.refunded);
     store<i64>(ptr + PAUSED, this.paused);
-  }
-
-  /** What counts against `today`'s daily cap: nothing on a later day; on the record's day or an earlier one (a clock that stepped back), its daily spend. */
-  @inline dailyChargedOn(today: i64): i64 {
-    return today > this.day ? 0 : this.dailyCharged;
+    store<i64>(ptr + PREV_DAILY_CHARGED, kept ? this.prevDailyCharged : 0);
   }
 
   /**
-   * Starts a new day for the daily cap when the day number moved forward. Never backwards: a
-   * wall clock that steps back across midnight (after a step ahead, or from another clock) would
-   * otherwise forget the spend of the day it returns to, and that day could spend its cap again.
-   * Until the clock catches up, what was charged on the later day counts against today's cap.
+   * What counts against `today`'s daily cap: nothing on a later day; on the record's day its daily
+   * spend; on the previous day kept (a clock that stepped ahead across midnight and back), that
+   * day's spend; on an older day, the larger of the two (its own spend is not kept: never let a
+   * day spend its cap twice).
+   */
+  dailyChargedOn(today: i64): i64 {
+    if (today > this.day) return 0;
+    if (today == this.day) return this.dailyCharged;
+    if (today == this.prevDay) return this.prevDailyCharged;
+    return this.dailyCharged > this.prevDailyCharged ? this.dailyCharged : this.prevDailyCharged;
+  }
+
+  /**
+   * Starts a new day for the daily cap when the day number moved forward, keeping the day it
+   * leaves as the previous one. Never backwards: a wall clock that steps back across midnight
+   * finds the day it returns to in prevDay (or, older still, dailyChargedOn's conservative rule).
    */
   rollDay(today: i64): void {
     if (today > this.day) {
+      this.prevDay = this.day;
+      this.prevDailyCharged = this.dailyCharged;
       this.day = today;
       this.dailyCharged = 0;
     }
+  }
+
+  /** Counts a charge against the daily cap of the day it is made on (see dailyChargedOn). */
+  private chargeDaily(price: i64, today: i64): void {
+    this.rollDay(today);
+    if (today < this.day && today == this.prevDay) this.prevDailyCharged += price;
+    else this.dailyCharged += price;
   }
 
   /**
@@ -136,11 +173,10 @@ export class LedgerRecord {
 
   /** A win for a live reservation: charge the clearing price, release the reservation. */
   settle(reservedAmount: i64, price: i64, today: i64): void {
-    this.rollDay(today);
     this.reserved -= reservedAmount;
     if (this.reserved < 0) this.reserved = 0;
     this.charged += price;
-    this.dailyCharged += price;
+    this.chargeDaily(price, today);
     this.refunded += reservedAmount - price;
     this.wins++;
   }
@@ -177,9 +213,8 @@ export class LedgerRecord {
 
   /** A win that arrives after its reservation was refunded: still charged, and counted. */
   chargeLate(price: i64, today: i64): void {
-    this.rollDay(today);
     this.charged += price;
-    this.dailyCharged += price;
+    this.chargeDaily(price, today);
     this.lateCharged += price;
     this.lateWins++;
     this.wins++;
