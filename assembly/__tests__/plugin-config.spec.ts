@@ -44,3 +44,21 @@ describe("plugin configuration: reservation_exp_max_ms", () => {
     expect(parse('{"reservation_exp_max_ms": -1}')).toBeNull();
   });
 });
+
+describe("plugin configuration: notice_base_url", () => {
+  it("keeps a base without a trailing slash as it is, and drops trailing slashes", () => {
+    expect(parse("{}")!.noticeBaseUrl.toString()).toBe("");
+    expect(parse('{"notice_base_url": "https://bidder.example.com"}')!.noticeBaseUrl.toString()).toBe("https://bidder.example.com");
+    expect(parse('{"notice_base_url": "https://bidder.example.com/"}')!.noticeBaseUrl.toString()).toBe("https://bidder.example.com");
+    expect(parse('{"notice_base_url": "HTTP://127.0.0.1:8080//"}')!.noticeBaseUrl.toString()).toBe("HTTP://127.0.0.1:8080");
+    expect(parse('{"notice_base_url": "https://bidder.example.com/rtb/"}')!.noticeBaseUrl.toString()).toBe("https://bidder.example.com/rtb");
+  });
+
+  it("refuses a base that is not an http(s) URL with a host", () => {
+    expect(parse('{"notice_base_url": "bidder.example.com"}')).toBeNull();
+    expect(parser.error).toBe('notice_base_url: expected http://host[:port] or https://host[:port] (or "": the bid request\'s authority)');
+    expect(parse('{"notice_base_url": "https://"}')).toBeNull();
+    expect(parse('{"notice_base_url": "https:///"}')).toBeNull();
+    expect(parse('{"notice_base_url": "ftp://bidder.example.com"}')).toBeNull();
+  });
+});

@@ -102,7 +102,7 @@ export class PluginConfigParser {
       else if (d.keyIs("currency")) cfg.currency = this.currencyCode();
       else if (d.keyIs("fx_rates")) this.fxRates(cfg.fx);
       else if (d.keyIs("seat")) cfg.seat = d.owned(64);
-      else if (d.keyIs("notice_base_url")) cfg.noticeBaseUrl = d.owned(256);
+      else if (d.keyIs("notice_base_url")) cfg.noticeBaseUrl = this.noticeBaseUrl();
       else if (d.keyIs("hash_bits")) cfg.hashBits = <i32>d.int(10, 24);
       else if (d.keyIs("utc_offset_minutes")) cfg.utcOffsetMinutes = <i32>d.int(-14 * 60, 14 * 60);
       else if (d.keyIs("gdpr_vendor_id")) cfg.gdprVendorId = <i32>d.int(0, 65535);
@@ -220,6 +220,26 @@ export class PluginConfigParser {
     const p = this.doc.owned(256);
     if (!this.doc.failed && (p.len == 0 || load<u8>(p.ptr) != 0x2f)) this.doc.fail("must start with '/'");
     return p;
+  }
+
+  /**
+   * `http(s)://host[:port]` (a path too, for a proxy in front that strips it), without the
+   * trailing slashes: notice URLs are this + `win_path`, which starts with '/', and a doubled
+   * slash is another path to the standalone server (every win a 404, never charged).
+   */
+  private noticeBaseUrl(): OwnedBytes {
+    const u = this.doc.owned(256);
+    if (this.doc.failed || u.len == 0) return u;
+    const s = u.toString();
+    const lower = s.toLowerCase();
+    const schemeEnd = lower.startsWith("https://") ? 8 : lower.startsWith("http://") ? 7 : 0;
+    let end = s.length;
+    while (end > schemeEnd && s.charCodeAt(end - 1) == 0x2f) end--;
+    if (schemeEnd == 0 || end == schemeEnd) {
+      this.doc.fail("expected http://host[:port] or https://host[:port] (or \"\": the bid request's authority)");
+      return u;
+    }
+    return end == s.length ? u : OwnedBytes.fromString(s.substring(0, end));
   }
 
   /** A bearer token: it goes into an Authorization header as is (RFC 6750 token68, 16-512 bytes). */

@@ -220,3 +220,26 @@ describe("notices", () => {
     assert.equal((await get(noticeUrl(b.nurl, "0.5"))).json().status, "already_settled");
   });
 });
+
+describe("notice_base_url", () => {
+  let based: Standalone;
+  before(async () => {
+    // Written with a trailing slash, as base URLs often are.
+    based = await startTestBidder({ vms: 1, plugin: { notice_base_url: "http://bidder.nexus.test/" } });
+  });
+  after(async () => {
+    await based?.close();
+  });
+
+  it("notice URLs start with the base and one slash, and the win they carry is charged", async () => {
+    const r = await post(`${based.bidUrl}/openrtb2/bid`, README_REQUEST);
+    assert.equal(r.status, 200);
+    const b = r.json().seatbid[0].bid[0];
+    for (const url of [b.nurl, b.burl, b.lurl]) assert.match(url, /^http:\/\/bidder\.nexus\.test\/openrtb2\/(win|loss)\?/);
+    const before = readLedger(based.pool.shared, "test-cpa")!;
+    const u = new URL(noticeUrl(b.nurl, "0.5"));
+    const w = await get(`${based.bidUrl}${u.pathname}${u.search}`);
+    assert.deepEqual(w.json(), { status: "charged" });
+    assert.equal(readLedger(based.pool.shared, "test-cpa")!.charged - before.charged, cpmToMicros("0.5"));
+  });
+});
