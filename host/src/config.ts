@@ -245,15 +245,20 @@ export function pluginUtcOffset(cfg: HostConfig): number {
   return typeof offset === "number" && Number.isFinite(offset) ? offset : 0;
 }
 
+/** Base64 (standard or url-safe) of a raw 32-byte Ed25519 key: 43 characters, padded or not. */
+const RAW_KEY_BASE64 = /^\s*[A-Za-z0-9+/_-]{43}=?\s*$/;
+
 /**
  * The file a model.publicKey value names, resolved against `base`, or undefined when the value is
- * the key itself: PEM text, or bare base64 of the raw key. A file name is a value with a "/" or
- * the name of an existing file.
+ * the key itself: PEM text, or bare base64 of the raw key. A file name is the name of an existing
+ * file, or a value with a "/" that is not a raw key in base64 (whose alphabet has "/": half of
+ * keygen's keys have one).
  */
 export function publicKeyPath(value: string, base: string): string | undefined {
   if (value === "" || value.includes("BEGIN")) return undefined;
   const path = resolve(base, value);
-  return value.includes("/") || existsSync(path) ? path : undefined;
+  if (existsSync(path)) return path;
+  return value.includes("/") && !RAW_KEY_BASE64.test(value) ? path : undefined;
 }
 
 function applyEnv(cfg: HostConfig, env: Env): void {

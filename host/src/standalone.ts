@@ -21,6 +21,7 @@ import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
 import { createModelStore } from "./models/stores/index.ts";
 import { parsePublicKey } from "./models/signing.ts";
+import { DEFAULT_HASH_BITS, MAX_HASH_BITS } from "./models/model.ts";
 import { SyncService } from "./control/sync-service.ts";
 import { RedisReplayClaims, ReplayClaimMetrics, ReplayClaimService } from "./control/replay-claims.ts";
 import { NoticeForwardMetrics, NoticeForwardService, RedisNoticePeers } from "./control/notice-forward.ts";
@@ -227,7 +228,21 @@ export function sharedDataSize(plugin: Record<string, unknown>): { bytes: number
   const buckets = setting(plugin.replay_buckets, 16_384, 1 << 16);
   const frequencyBuckets = setting(plugin.frequency_buckets, 16_384, 1 << 16);
   const maxKeys = Math.max(BASE_SHARED_DATA.maxKeys, slots + buckets + frequencyBuckets + OTHER_KEYS);
-  return { bytes: BASE_SHARED_DATA.bytes + (maxKeys - BASE_SHARED_DATA.maxKeys) * BYTES_PER_EXTRA_KEY, maxKeys };
+  // The published model is one value of up to modelBlobBytes(hash_bits): the base store has room
+  // for the default hash_bits' (2 MiB); a larger one gets twice its size on top, so that a swap to
+  // a model of another size finds a free block whatever the keys around the old one (a 24-bit
+  // model's 128 MiB did not fit at all: every VM waited for a model the host said was loaded).
+  const bits = setting(plugin.hash_bits, DEFAULT_HASH_BITS, MAX_HASH_BITS);
+  const modelExtra = bits > DEFAULT_HASH_BITS ? 2 * (modelBlobBytes(bits) - modelBlobBytes(DEFAULT_HASH_BITS)) : 0;
+  return { bytes: BASE_SHARED_DATA.bytes + (maxKeys - BASE_SHARED_DATA.maxKeys) * BYTES_PER_EXTRA_KEY + modelExtra, maxKeys };
+}
+
+/**
+ * The largest model value the filter publishes in shared data for `hashBits`: its digest (32
+ * bytes) and the wire blob, at most two float32 weight arrays and a header (dense form).
+ */
+export function modelBlobBytes(hashBits: number): number {
+  return 32 + 8 * 2 ** hashBits + 4096;
 }
 
 /**

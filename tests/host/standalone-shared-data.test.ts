@@ -4,7 +4,7 @@
 // out of keys part of the way round, and every bid landing on a slot past that was a no-bid.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { sharedDataSize, type Standalone } from "../../host/src/standalone.ts";
+import { modelBlobBytes, sharedDataSize, type Standalone } from "../../host/src/standalone.ts";
 import { SharedDataStore } from "../../host/src/proxy-wasm/shared-data.ts";
 import { README_REQUEST, get, post, startTestBidder } from "../helpers/bidder.ts";
 
@@ -29,6 +29,25 @@ describe("sharedDataSize", () => {
     assert.ok(store.stats().maxKeys >= s.maxKeys);
     // Room for every slot's key and record: ~150 bytes each in the arena.
     assert.ok(store.stats().arenaBytes / s.maxKeys >= 200, `${store.stats().arenaBytes / s.maxKeys} arena bytes per key`);
+  });
+
+  it("a hash_bits above the default adds twice its model's size: a 24-bit model (128 MiB) is published beside a full ring", () => {
+    assert.equal(sharedDataSize({ hash_bits: 18 }).bytes, 128 * MiB);
+    const s = sharedDataSize({ hash_bits: 24 });
+    assert.equal(s.bytes, 128 * MiB + 2 * (modelBlobBytes(24) - modelBlobBytes(18)));
+    const store = SharedDataStore.create(s);
+    // Every ring slot, replay and frequency bucket written (their records' sizes), then the model.
+    const record = new Uint8Array(56);
+    for (let i = 0; i < 65_536; i++) assert.equal(store.set(`nexus/v1/resv/${i}`, record), 0);
+    for (let i = 0; i < 32_768; i++) assert.equal(store.set(`nexus/v1/seen/${i}`, new Uint8Array(256)), 0);
+    const blob = new Uint8Array(32 + 32 + 8 * 2 ** 24);
+    assert.equal(store.set("nexus/v1/model/blob", blob), 0, "the 24-bit model fits");
+    // A swap to a model of another size (a sparse one, then dense again) finds room too.
+    assert.equal(store.set("nexus/v1/model/blob", blob.subarray(0, 90 * MiB)), 0);
+    assert.equal(store.set("nexus/v1/other", new Uint8Array(4096)), 0);
+    assert.equal(store.set("nexus/v1/model/blob", blob), 0);
+    // Before: the base store refused it.
+    assert.notEqual(SharedDataStore.create(sharedDataSize({})).set("nexus/v1/model/blob", blob), 0);
   });
 
   it("values outside the filter's ranges fall back or are capped (the filter reports them, the host does not crash first)", () => {

@@ -169,14 +169,15 @@ export function verifyDigestSignature(digest: Uint8Array, signature: Uint8Array,
 
 /**
  * Parses a `.sig` file: exactly 64 bytes = the raw signature; otherwise the
- * content must be ASCII base64 of 64 bytes (surrounding whitespace allowed).
+ * content must be ASCII base64 of 64 bytes (whitespace and line breaks anywhere allowed).
  * Undefined when malformed.
  */
 export function parseSignatureFile(content: Uint8Array): Uint8Array | undefined {
   if (content.length === ED25519_SIGNATURE_BYTES) return content;
   if (content.length > MAX_SIGNATURE_FILE_BYTES) return undefined;
   for (const b of content) if (b > 0x7e || (b < 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09)) return undefined;
-  const raw = decodeBase64Strict(Buffer.from(content).toString("latin1"));
+  // Line breaks inside too: base64(1) wraps at 76 characters and openssl at 64.
+  const raw = decodeBase64Strict(Buffer.from(content).toString("latin1").replace(/\s+/g, ""));
   return raw && raw.length === ED25519_SIGNATURE_BYTES ? raw : undefined;
 }
 

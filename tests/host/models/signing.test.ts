@@ -11,6 +11,7 @@ import {
   generateSigningKeyPair, parsePrivateKey, parsePublicKey, parseSignatureFile, publicKeyToBase64, signDigest, signModelBytes,
   verifyDigestSignature, verifyModelFile, type VerifyModelInput,
 } from "../../../host/src/models/signing.ts";
+import { publicKeyPath } from "../../../host/src/config.ts";
 import { FIXTURES, fixture } from "./helpers.ts";
 
 function code(fn: () => unknown): string {
@@ -170,6 +171,23 @@ describe("signatures", () => {
     assert.deepEqual(parseSignatureFile(sig), sig);
     assert.deepEqual(parseSignatureFile(new TextEncoder().encode(`  ${Buffer.from(sig).toString("base64")}\r\n`)), sig);
     assert.equal(parseSignatureFile(new TextEncoder().encode(Buffer.from(sig).toString("hex"))), undefined, "hex is not accepted");
+    // As base64(1) (76 columns) and openssl base64 (64) write it: wrapped over two lines.
+    const b64 = Buffer.from(sig).toString("base64");
+    for (const width of [76, 64]) assert.deepEqual(parseSignatureFile(new TextEncoder().encode(`${b64.slice(0, width)}\n${b64.slice(width)}\n`)), sig, `wrapped at ${width}`);
+    assert.equal(parseSignatureFile(new TextEncoder().encode(`${b64.slice(0, 40)}\n${b64.slice(41)}\n`)), undefined, "a character missing is refused");
+  });
+
+  it("a model.publicKey value is a file when one exists or when it has a '/' and is not a raw key in base64", () => {
+    // keygen's publicKeyBase64 has a "/" about half the time: it is the key, not a path.
+    let withSlash = "";
+    while (!withSlash.includes("/")) withSlash = generateSigningKeyPair().publicKeyBase64;
+    assert.equal(publicKeyPath(withSlash, tmp), undefined);
+    assert.equal(publicKeyPath(withSlash.replace(/=$/, ""), tmp), undefined, "unpadded");
+    assert.doesNotThrow(() => parsePublicKey(withSlash));
+    assert.equal(publicKeyPath("keys/public.pem", tmp), join(tmp, "keys/public.pem"));
+    assert.equal(publicKeyPath(pair.publicKeyPem, tmp), undefined, "PEM text");
+    writeFileSync(join(tmp, "public.pem"), pair.publicKeyPem);
+    assert.equal(publicKeyPath("public.pem", tmp), join(tmp, "public.pem"));
   });
 
   it("interoperates with openssl (pkeyutl -rawin over the binary digest)", { skip: !hasTool("openssl") }, () => {
