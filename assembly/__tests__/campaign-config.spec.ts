@@ -515,6 +515,11 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorOf(withTargeting('"countries":["USA","United States"]'))).toBe("campaigns[0].targeting.countries[1]: " + noCountry);
     expect(errorOf(withTargeting('"countries":["ZZ"]'))).toBe("campaigns[0].targeting.countries[0]: " + noCountry);
     expect(errorOf(withTargeting('"countries":[""]'))).toBe("campaigns[0].targeting.countries[0]: " + noCountry);
+    // Three letters that are no assigned code (sports codes for Germany and Switzerland; XXX).
+    expect(errorOf(withTargeting('"countries":["DEU","GER"]'))).toBe("campaigns[0].targeting.countries[1]: " + noCountry);
+    expect(errorOf(withTargeting('"countries":["SUI"]'))).toBe("campaigns[0].targeting.countries[0]: " + noCountry);
+    expect(errorOf(withTargeting('"countries":["xxx"]'))).toBe("campaigns[0].targeting.countries[0]: " + noCountry);
+    expect(errorOf(withTargeting('"countries":["deu","CHE","XKX","ZWE","AND"]'))).toBe("OK");
     expect(errorOf(withTargeting('"regions":[""]'))).toBe("campaigns[0].targeting.regions[0]: empty region");
     expect(errorOf(withTargeting('"domains_allow":["a",null]'))).toBe(
       "campaigns[0].targeting.domains_allow[1]: expected string",

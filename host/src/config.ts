@@ -3,6 +3,7 @@
 // invalid value is a ConfigError naming the field. Documented in docs/HOST_CONFIG.md.
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { firstDuplicateKey } from "./json-duplicate-keys.ts";
 import { isNoticeBaseUrl } from "./control/notice-forward.ts";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_WASM, DEMO_DIR, PACKAGE_ROOT } from "./paths.ts";
@@ -190,11 +191,15 @@ export function loadConfig(opts: { file?: string; env?: Env; overrides?: Partial
 
 function mergeFile(cfg: HostConfig, file: string): void {
   let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
+    raw = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
   }
+  const repeated = firstDuplicateKey(text);
+  if (repeated !== undefined) throw new ConfigError(`config file ${file}: ${repeated}: repeated key (which one was meant?)`);
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file}: expected a JSON object`);
   const base = resolve(file, "..");
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {

@@ -10,7 +10,7 @@ import { NativeCreative, nativeIsSecure } from "./native-creative";
 import { checkNative, readNativeKey, resolveNativeVideos } from "./native-config";
 import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./media";
 import { MAX_ID_BYTES } from "../openrtb/limits";
-import { countryAlpha3, regionCodeStart } from "../openrtb/country";
+import { countryAlpha3, isAssignedAlpha3, regionCodeStart } from "../openrtb/country";
 
 /** A country code read as alpha-3 (countrySet). */
 const COUNTRY_CODE: usize = memory.data(4);
@@ -357,7 +357,7 @@ export class CampaignConfigParser {
     let i = 0;
     while (d.nextElement(i)) {
       const o = d.owned(256);
-      if (!d.failed && !countryAlpha3(o.ptr, o.len, COUNTRY_CODE)) d.fail('expected an ISO 3166-1 country code (alpha-3 as OpenRTB sends it, e.g. "USA"; or alpha-2)');
+      if (!d.failed && (!countryAlpha3(o.ptr, o.len, COUNTRY_CODE) || !isAssignedAlpha3(COUNTRY_CODE))) d.fail('expected an ISO 3166-1 country code (alpha-3 as OpenRTB sends it, e.g. "USA"; or alpha-2)');
       else set.items.push(new OwnedBytes(COUNTRY_CODE, 3));
       d.endMember();
       i++;

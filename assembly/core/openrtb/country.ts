@@ -58,6 +58,21 @@ export function countryAlpha3(ptr: usize, len: i32, out: usize): bool {
 }
 
 /**
+ * An officially assigned alpha-3 code (or Kosovo's XKX), upper case at code[0..3). For campaign
+ * files: the request side reads any three letters (an exchange may know a code this table does
+ * not), but a campaign listing "GER" (a sports code: Germany is "DEU") would never match.
+ */
+export function isAssignedAlpha3(code: usize): bool {
+  const a = load<u8>(code);
+  const b = load<u8>(code + 1);
+  const c = load<u8>(code + 2);
+  for (let at = 2; at < PAIRS.length; at += 5) {
+    if (<u8>PAIRS.charCodeAt(at) == a && <u8>PAIRS.charCodeAt(at + 1) == b && <u8>PAIRS.charCodeAt(at + 2) == c) return true;
+  }
+  return false;
+}
+
+/**
  * Where the subdivision code of an ISO 3166-2 region [ptr, ptr+len) starts: after a country
  * prefix ("US-WI" → "WI"), else at 0. Campaigns and requests write regions either way.
  */

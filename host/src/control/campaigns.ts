@@ -11,6 +11,7 @@
 // overrides (campaign-overrides.ts) laid over it. A reload replaces the base only: an override
 // holds until it is cleared, whatever the file says.
 import { readFileSync } from "node:fs";
+import { firstDuplicateKey } from "../json-duplicate-keys.ts";
 import { NexusError } from "../errors.ts";
 import { filterParserCheck, type CampaignSetCheck } from "./campaign-check.ts";
 import { sameOverride, withOverride, type CampaignOverride } from "./campaign-overrides.ts";
@@ -207,11 +208,19 @@ export interface CampaignChanges {
 
 /** Reads a campaign set file (not yet validated: the catalog does that). */
 export function readCampaignFile(path: string): CampaignSet {
+  let text: string;
+  let set: CampaignSet;
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as CampaignSet;
+    text = readFileSync(path, "utf8");
+    set = JSON.parse(text) as CampaignSet;
   } catch (err) {
     throw new CampaignError("CAMPAIGNS_UNREADABLE", `${path}: ${(err as Error).message}`);
   }
+  // JSON.parse keeps the last of repeated keys, and the filter's parser, which refuses them,
+  // sees only the text the host writes from the parsed set: refused here, as the docs promise.
+  const repeated = firstDuplicateKey(text);
+  if (repeated !== undefined) throw new CampaignError("CAMPAIGNS_INVALID", `${repeated}: duplicate key`);
+  return set;
 }
 
 function diffSets(before: CampaignSet, after: CampaignSet): CampaignChanges {
