@@ -5,7 +5,7 @@
 // either way valid until the outermost callback returns (see memory.ts); copy
 // out what must outlive it.
 import * as raw from "./imports";
-import { Status, GRPC_STATUS_NONE } from "./types";
+import { Status, GRPC_STATUS_NONE, LogLevel } from "./types";
 import { freeHostCopy, hostCopyEpoch } from "./memory";
 
 // Out-parameter slots: two pointers/sizes, a CAS, a u64.
@@ -178,10 +178,18 @@ export function setSharedData(keyPtr: usize, keyLen: i32, valuePtr: usize, value
 
 // ---- metrics -------------------------------------------------------------
 
-/** Defines (or finds, the host dedupes by name) a metric. Returns 0 on failure. Cold path. */
+/**
+ * Defines (or finds, the host dedupes by name) a metric. Returns 0 on failure, logged as a
+ * warning: a host that refuses it (e.g. a full metrics table) would otherwise leave the metric
+ * missing from every scrape without a word. Cold path.
+ */
 export function defineMetric(metricType: u32, name: string): u32 {
   const buf = String.UTF8.encode(name);
-  if (raw.proxy_define_metric(metricType, changetype<usize>(buf), <usize>buf.byteLength, RET_CAS) != Status.OK) return 0;
+  const st = raw.proxy_define_metric(metricType, changetype<usize>(buf), <usize>buf.byteLength, RET_CAS);
+  if (st != Status.OK) {
+    log(LogLevel.WARN, "nexus: metric " + name + " could not be defined (status " + st.toString() + "): it will not be exported");
+    return 0;
+  }
   return load<u32>(RET_CAS);
 }
 

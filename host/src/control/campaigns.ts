@@ -241,17 +241,40 @@ function canonicalJson(v: unknown): string {
   );
 }
 
+/**
+ * The forms a campaign id takes in metric names (the filter's per-campaign gauges,
+ * `nexus_pacing_multiplier_ppm.<id>`): Prometheus exporters turn every character outside
+ * [A-Za-z0-9_] into "_", this host per UTF-16 unit and Envoy per byte. Two ids with one form
+ * would be one series: the second campaign's value never shown ("brand-a", "brand.a").
+ */
+function metricNamesOf(id: string): string[] {
+  const perChar = id.replace(/[^A-Za-z0-9_]/g, "_");
+  const perByte = Array.from(Buffer.from(id, "utf8"), (b) => (/[A-Za-z0-9_]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : "_")).join("");
+  return perChar === perByte ? [perChar] : [perChar, perByte];
+}
+
 function validateSet(set: CampaignSet): void {
   if (typeof set !== "object" || set === null) throw new CampaignError("CAMPAIGNS_INVALID", "expected an object");
   if (!Number.isSafeInteger(set.version) || set.version < 0) throw new CampaignError("CAMPAIGNS_INVALID", "version: expected a non-negative integer");
   if (!Array.isArray(set.campaigns)) throw new CampaignError("CAMPAIGNS_INVALID", "campaigns: expected an array");
   const ids = new Set<string>();
+  const metricNames = new Map<string, string>();
   set.campaigns.forEach((c, i) => {
     if (typeof c?.id !== "string" || c.id.length === 0 || c.id.length > 64) {
       throw new CampaignError("CAMPAIGNS_INVALID", `campaigns[${i}].id: expected a string of 1-64 characters`);
     }
     if (ids.has(c.id)) throw new CampaignError("CAMPAIGNS_INVALID", `campaigns[${i}].id: duplicate "${c.id}"`);
     ids.add(c.id);
+    for (const name of metricNamesOf(c.id)) {
+      const other = metricNames.get(name);
+      if (other !== undefined) {
+        throw new CampaignError(
+          "CAMPAIGNS_INVALID",
+          `campaigns[${i}].id: "${c.id}" and "${other}" would share one metric series (per-campaign metric names keep A-Z a-z 0-9 _ and turn every other character into "_")`,
+        );
+      }
+      metricNames.set(name, c.id);
+    }
     const b = c.budget;
     if (b !== undefined) {
       if (typeof b !== "object" || b === null) throw new CampaignError("CAMPAIGNS_INVALID", `campaigns[${i}].budget: expected an object`);

@@ -78,8 +78,13 @@ export class MetricsRegistry {
     this.cap = this.i32[H_CAP]!;
   }
 
+  /**
+   * `maxMetrics` (default 8192, ~6 MiB of address space, touched as metrics are defined): Envoy
+   * has no such limit and a metric is never removed, so the filter's per-campaign gauges grow with
+   * every campaign id a set ever held (256 new ids a reload filled 1,024 after four reloads).
+   */
   static create(options: { maxMetrics?: number } = {}): MetricsRegistry {
-    const cap = Math.max(1, Math.floor(options.maxMetrics ?? 1024));
+    const cap = Math.max(1, Math.floor(options.maxMetrics ?? 8192));
     const sab = new SharedArrayBuffer(HEADER_BYTES + cap * SLOT_BYTES);
     const i32 = new Int32Array(sab);
     i32[H_CAP] = cap;
