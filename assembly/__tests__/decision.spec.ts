@@ -309,6 +309,13 @@ describe("decision: floors and currencies", () => {
     expect(cpmToImpressionMicrosCeil(2.0)).toBe(2000);
     expect(cpmToImpressionMicrosCeil(2.3)).toBe(2300);
     expect(cpmToImpressionMicrosCeil(0.0001)).toBe(1);
+    // A floor truly above a whole micro is not met by it (an exchange refuses a bid below its
+    // floor); the binary error of a decimal floor is absorbed.
+    expect(cpmToImpressionMicrosCeil(2.0000000001)).toBe(2001);
+    expect(cpmToImpressionMicrosCeil(2.000000001)).toBe(2001);
+    expect(cpmToImpressionMicrosCeil(1.1)).toBe(1100);
+    for (let i = 1; i <= 100000; i++) expect(cpmToImpressionMicrosCeil(<f64>i / 1000.0)).toBe(<i64>i);
+    for (let i = 1; i <= 10000; i++) expect(cpmToImpressionMicrosCeil((<f64>i / 1000.0) * 1.08)).toBe(<i64>Math.ceil(<f64>i * 1.08 - 1e-9));
     expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.0')), C1)).toBe(2000);
     expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.001')), C1)).toBe(nb(NoBid.BELOW_FLOOR));
     expect(priceOrReason(request(imp("1", '"banner":{"w":300,"h":250},"bidfloor":2.0000001')), C1)).toBe(nb(NoBid.BELOW_FLOOR));

@@ -55,6 +55,22 @@ describe("parseCpmToMicros", () => {
     expect(cpm("2.000000000")).toBe(2000);
   });
 
+  it("reads a price an exchange kept as a float32 as the micro it stands for, not one more", () => {
+    expect(cpm("1.100000023841858")).toBe(1100); // Math.fround(1.1) printed as a double
+    // Every price of 0.001 to 20.000 CPM, as float32 printed as a double (half of them above
+    // the decimal: each read one micro above the bid before).
+    for (let i = 1; i <= 20000; i++) {
+      const f = <f64><f32>(<f64>i / 1000.0);
+      expect(cpm(f.toString())).toBe(i);
+    }
+    // A real part of a micro still rounds up; a whole price stays whole.
+    expect(cpm("1.1001")).toBe(1101);
+    expect(cpm("1.100001")).toBe(1101);
+    expect(cpm("999999.999")).toBe(999999999);
+    // At 1,000,000 CPM a float32 is ~60 micros coarse: a part of a micro is noise there.
+    expect(cpm("999999.9985")).toBe(999999998);
+  });
+
   it("reads nine decimals and ignores further ones (floating-point clearing prices)", () => {
     expect(cpm("0.123456789")).toBe(124);
     // 0.3 as JavaScript/Java/Go print 0.1 + 0.2, and as %.17g prints 0.3: both 300 micros,

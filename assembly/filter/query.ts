@@ -81,7 +81,8 @@ function decodePrice(s: Str): i32 {
 }
 
 /**
- * Parses a CPM price into micros per impression, rounded up. Taken: a decimal
+ * Parses a CPM price into micros per impression, rounded up (a part of a micro
+ * under 1e-7 of the price is float32 noise, dropped). Taken: a decimal
  * number with an optional `+`, integer or fraction part (`2`, `1.25`, `.5`,
  * `1.`), and an optional exponent (`1.5E0`, `2.5e-3`, `1.0E-4`: what Java's
  * Double.toString and others print), percent-encoded or not (`1%2E5`), with
@@ -151,8 +152,13 @@ export function parseCpmToMicros(s: Str): i64 {
     nanos += d * unchecked(POW10_TO_15[place]);
     if (nanos > MAX_PRICE_NANOS) return -1;
   }
-  // micros per impression = CPM × 1000 = nanos / 10^6, rounded up.
-  return (nanos + 999_999) / 1_000_000;
+  // micros per impression = CPM × 1000 = nanos / 10^6, rounded up, except within 1e-7 of the
+  // micro below: a price stored as a float32 by the exchange and printed as a double
+  // ("1.100000023841858" for a 1.1 bid) is that micro, not one more (which would be above the
+  // bid: charged only at the TTL, and counted as an unusable price).
+  let noise = nanos / 10_000_000;
+  if (noise > 999_999) noise = 999_999; // less than a micro: a whole micro is never dropped
+  return (nanos - noise + 999_999) / 1_000_000;
 }
 
 /** A frequency count key as the reply writes it (`fq=`: 16 hex digits, not 0), else 0. */

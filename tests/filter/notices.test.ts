@@ -1,7 +1,9 @@
 // Win and loss notices settle each reservation exactly once, in integer micros.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { README_REQUEST, get, post, startTestBidder, noticeUrl } from "../helpers/bidder.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FIXTURES, README_REQUEST, get, post, startTestBidder, noticeUrl } from "../helpers/bidder.ts";
 import { readLedger, cpmToMicros } from "../helpers/ledger.ts";
 import type { Standalone } from "../../host/src/standalone.ts";
 
@@ -218,6 +220,31 @@ describe("notices", () => {
     assert.equal(end.charged - expired.charged, cpmToMicros("0.5"));
     assert.equal(end.lateWins - expired.lateWins, 1n);
     assert.equal((await get(noticeUrl(b.nurl, "0.5"))).json().status, "already_settled");
+  });
+});
+
+describe("a first-price win priced as a float32", () => {
+  let capped: Standalone;
+  before(async () => {
+    // Bids of 1.1 (max_bid_cpm_micros): a float32 holds 1.100000023841858.
+    const c = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
+    c.campaigns[0].max_bid_cpm_micros = 1_100_000;
+    capped = await startTestBidder({ vms: 1, campaigns: c });
+  });
+  after(async () => {
+    await capped?.close();
+  });
+
+  it("is charged at once at the bid it stands for, not one micro above it (which left it pending)", async () => {
+    const r = await post(`${capped.bidUrl}/openrtb2/bid`, README_REQUEST);
+    const b = r.json().seatbid[0].bid[0];
+    assert.equal(b.price, 1.1);
+    const before = readLedger(capped.pool.shared, "test-cpa")!;
+    const w = await get(noticeUrl(b.nurl, String(Math.fround(1.1)))); // "1.100000023841858"
+    assert.deepEqual(w.json(), { status: "charged" });
+    const after = readLedger(capped.pool.shared, "test-cpa")!;
+    assert.equal(after.charged - before.charged, 1100n);
+    assert.equal(after.lateWins, before.lateWins, "not a win charged at the bid");
   });
 });
 

@@ -12,8 +12,10 @@ export function cpmToImpressionMicrosCeil(cpm: f64): i64 {
   // Out of range (bids saturate at 9e15, microsFloor): above every bid, so such a floor is never
   // "met" by a saturated bid of the same 9e15.
   if (v >= 9.0e15) return i64.MAX_VALUE;
-  // Absorb binary representation error (2.3 * 1000 = 2299.9999999999995) before rounding up.
-  return <i64>Math.ceil(v - 1e-6);
+  // Absorb binary representation error (1.1 * 1000 = 1100.0000000000002) before rounding up: a
+  // few ulps, so relative. (An absolute 1e-6 micros also took floors truly above a whole micro,
+  // e.g. 2.0000000001 CPM, as met by a bid of 2: the exchange refuses that bid.)
+  return <i64>Math.ceil(v - v * 1e-12);
 }
 
 /** Micros per impression of a value in micros (f64), rounded down (bids). */
