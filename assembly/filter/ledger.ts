@@ -495,7 +495,6 @@ export class SharedLedger extends BudgetPort {
       return NoticeResult.UNKNOWN_BID;
     }
     const unpriced = price < 0 || price > this.slot.amountMicros;
-    if (unpriced) metrics.inc(metrics.noticeInvalid);
 
     let from = this.transitionSlot(seq, nonce, unpriced ? SlotState.WON_PENDING : SlotState.WON, unpriced ? 0 : price);
     if (from == SlotState.FREE) return NoticeResult.UNKNOWN_BID;
@@ -503,7 +502,12 @@ export class SharedLedger extends BudgetPort {
     // From WON_PENDING: an unpriced notice again leaves it pending; a priced one settles it.
     if (isHeld(from)) {
       this.firstWin = from == SlotState.RESERVED;
-      if (unpriced) return NoticeResult.PENDING;
+      if (unpriced) {
+        // Counted once per win, when it first waits for a price (not again for a second unpriced
+        // notice, nor for one about a win already settled).
+        if (this.firstWin) metrics.inc(metrics.noticeInvalid);
+        return NoticeResult.PENDING;
+      }
       this.settleWin(LedgerOp.SETTLE, price);
       return NoticeResult.CHARGED;
     }
@@ -514,8 +518,14 @@ export class SharedLedger extends BudgetPort {
       if (from == SlotState.EXPIRED || from == SlotState.LOST) {
         this.firstWin = true;
         this.applyForSlot(LedgerOp.LATE_CHARGE, 0, charge);
+        // A charged win as the ledger counts it (its `wins`): nexus_wins_total counts late ones too.
+        metrics.inc(metrics.wins);
         metrics.inc(metrics.lateWins);
         metrics.add(metrics.spendMicros, charge);
+        if (unpriced) {
+          metrics.inc(metrics.noticeInvalid);
+          metrics.inc(metrics.winsChargedAtBid);
+        }
         return unpriced ? NoticeResult.LATE_CHARGED_AT_BID : NoticeResult.LATE_CHARGED;
       }
       // Not charged: answering "already settled" would stop the exchange from sending it again.
@@ -586,6 +596,7 @@ export class SharedLedger extends BudgetPort {
       if (from == 255) return -1;
       if (from != SlotState.WON_PENDING) return 0;
       this.settleWin(LedgerOp.SETTLE_UNPRICED, amount);
+      metrics.inc(metrics.winsChargedAtBid);
       return 1;
     }
     const from = this.transitionSlot(this.slot.seq, this.slot.nonce, SlotState.EXPIRED, 0);

@@ -37,6 +37,7 @@ export class FilterMetrics {
   noticeDuplicate: u32 = 0;
   noticeUnknown: u32 = 0;
   noticeInvalid: u32 = 0;
+  winsChargedAtBid: u32 = 0;
   expired: u32 = 0;
   syncOk: u32 = 0;
   syncFailed: u32 = 0;
@@ -92,6 +93,7 @@ export class FilterMetrics {
     this.noticeDuplicate = defineMetric(MetricType.COUNTER, "nexus_notices_duplicate_total");
     this.noticeUnknown = defineMetric(MetricType.COUNTER, "nexus_notices_unknown_total");
     this.noticeInvalid = defineMetric(MetricType.COUNTER, "nexus_notices_invalid_total");
+    this.winsChargedAtBid = defineMetric(MetricType.COUNTER, "nexus_wins_charged_at_bid_total");
     this.expired = defineMetric(MetricType.COUNTER, "nexus_reservations_expired_total");
     this.syncOk = defineMetric(MetricType.COUNTER, "nexus_sync_ok_total");
     this.syncFailed = defineMetric(MetricType.COUNTER, "nexus_sync_failed_total");

@@ -24,6 +24,15 @@ async function bid(): Promise<{ id: string; price: number; nurl: string; burl: s
 }
 
 const ledger = () => readLedger(app.pool.shared, "test-cpa")!;
+/** The notice counters on /metrics. */
+async function counters(): Promise<Record<string, number>> {
+  const text = await (await fetch(`${app.controlUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  return Object.fromEntries(["nexus_wins_total", "nexus_late_wins_total", "nexus_notices_invalid_total", "nexus_wins_charged_at_bid_total"].map((n) => [n, value(n)]));
+}
+function delta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(after).map((k) => [k.replace(/^nexus_|_total$/g, ""), after[k]! - before[k]!]));
+}
 /** The money fields (the grant moves with every sync, independently of notices). */
 const money = () => {
   const { granted: _g, ...rest } = ledger();
@@ -97,6 +106,7 @@ describe("notices", () => {
       const url = price === null ? b.nurl.replace(/&price=[^&]*/, "") : b.nurl.replace("${AUCTION_PRICE}", encodeURIComponent(price));
       if (price === null) assert.ok(!url.includes("price="), url);
       const before = money();
+      const countsBefore = await counters();
       for (let i = 0; i < 2; i++) {
         const r = await get(url);
         assert.equal(r.status, 200, `price ${JSON.stringify(price)}: ${r.status} ${r.text}`);
@@ -110,6 +120,9 @@ describe("notices", () => {
       assert.equal(after.charged - before.charged, cpmToMicros("0.5"));
       assert.equal(after.reserved, before.reserved - cpmToMicros(String(b.price)));
       assert.equal((await get(url)).json().status, "already_settled");
+      // One win, priced by its burl: one invalid notice counted (not the repeat, not the one
+      // after it was settled), nothing charged at the bid.
+      assert.deepEqual(delta(await counters(), countsBefore), { wins: 1, late_wins: 0, notices_invalid: 1, wins_charged_at_bid: 0 }, `price ${JSON.stringify(price)}`);
     }
   });
 
@@ -117,6 +130,7 @@ describe("notices", () => {
     const b = await bid();
     const bidMicros = cpmToMicros(String(b.price));
     const before = money();
+    const countsBefore = await counters();
     assert.deepEqual((await get(noticeUrl(b.nurl, "${AUCTION_PRICE}"))).json(), { status: "won_price_pending" });
     // The TTL here is 1 s; the leader's sweep (or the next bid needing the slot) ends it.
     const deadline = Date.now() + 8000;
@@ -126,6 +140,19 @@ describe("notices", () => {
     assert.equal(after.lateWins - before.lateWins, 1n, "an unpriced win is not averaged as a clearing price");
     assert.equal(after.reservations, before.reservations);
     assert.equal((await get(noticeUrl(b.nurl, "0.1"))).json().status, "already_settled");
+    assert.deepEqual(delta(await counters(), countsBefore), { wins: 1, late_wins: 0, notices_invalid: 1, wins_charged_at_bid: 1 });
+  });
+
+  it("a win without a usable price after its loss notice is charged at the bid at once, and counted as a win like the ledger does", async () => {
+    const b = await bid();
+    const before = money();
+    const countsBefore = await counters();
+    assert.deepEqual((await get(noticeUrl(b.lurl, "0"))).json(), { status: "refunded" });
+    assert.deepEqual((await get(noticeUrl(b.nurl, "${AUCTION_PRICE}"))).json(), { status: "late_charged_at_bid" });
+    const after = money();
+    assert.equal(after.charged - before.charged, cpmToMicros(String(b.price)));
+    assert.equal(after.wins - before.wins, 1n);
+    assert.deepEqual(delta(await counters(), countsBefore), { wins: 1, late_wins: 1, notices_invalid: 1, wins_charged_at_bid: 1 });
   });
 
   it("a win priced AUDIT (OpenRTB 2.6 §4.4: a test or ad-quality rendering) changes nothing; the real notice settles it", async () => {
