@@ -31,6 +31,8 @@ export interface PacingSimOptions {
    */
   pods?: number;
   redisUrl?: string;
+  /** The campaign's `targeting.hours` (dayparting on the budget's clock, UTC here); default: every hour. */
+  hours?: number[];
 }
 
 export interface PacingSimResult {
@@ -114,6 +116,7 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
 
   const campaigns = JSON.parse(readFileSync(join(PACKAGE_ROOT, "tests/fixtures/campaigns/test-campaigns.json"), "utf8"));
   campaigns.campaigns[0].budget = { total_micros: daily * 10, daily_micros: daily, hourly_micros: 0, minute_micros: 0 };
+  if (o.hours) campaigns.campaigns[0].targeting = { ...campaigns.campaigns[0].targeting, hours: o.hours };
   // Simulated clock from a UTC midnight: the filter's features and pacing see it.
   const day0 = Date.UTC(2026, 10, 2);
   const podCount = o.pods ?? 1;

@@ -309,6 +309,17 @@ describe("campaign config: errors name the JSON path", () => {
     expect(ny.hasDaypartOffset).toBe(true);
     expect(ny.daypartOffsetMinutes).toBe(-300);
     expect(any.hasDaypartOffset).toBe(false);
+    // Its hours on the budget's clock (pacing plans over them): 9 h in New York (UTC-5) is 14 h
+    // UTC, 15 h at UTC+1, 23 h at UTC+9 and 4 h at UTC-10.
+    expect(ny.budgetHoursMask(0)).toBe(1 << 14);
+    expect(ny.budgetHoursMask(60)).toBe(1 << 15);
+    expect(ny.budgetHoursMask(-300)).toBe(1 << 9);
+    expect(ny.budgetHoursMask(540)).toBe(1 << 23);
+    expect(ny.budgetHoursMask(-600)).toBe(1 << 4);
+    expect(any.budgetHoursMask(0)).toBe(0xffffff);
+    // No clock of its own: the users' clocks, taken as the budget's.
+    const local = parse(one('"id":"c","targeting":{"hours":[0,23]},"creatives":[{"crid":"a","w":300,"h":250}]'))!.at(0);
+    expect(local.budgetHoursMask(330)).toBe((1 << 0) | (1 << 23));
     expect(errorFor('"weekdays":[1],"daypart_utc_offset_minutes":840')).toBe("OK");
     expect(errorFor('"hours":[1],"daypart_utc_offset_minutes":-721')).toBe("campaigns[0].targeting.daypart_utc_offset_minutes: must be between -720 and 840");
     expect(errorFor('"daypart_utc_offset_minutes":60')).toBe("campaigns[0].targeting: daypart_utc_offset_minutes: needs hours or weekdays");

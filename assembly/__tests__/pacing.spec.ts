@@ -259,4 +259,27 @@ describe("SpendPlan", () => {
     s.finishEarlyMs = DAY_MS;
     expect(s.fractionAt(0)).not.toBeNaN();
   });
+
+  it("plans a dayparted campaign's budget over its own hours (fractionWithin)", () => {
+    const s = new SpendPlan();
+    const nineToNoon: u32 = (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+    const hour: i64 = DAY_MS / 24;
+    expect(s.fractionWithin(8 * hour, nineToNoon)).toBe(0.0);
+    expect(s.fractionWithin(9 * hour, nineToNoon)).toBe(0.0);
+    expect(s.fractionWithin(10 * hour, nineToNoon)).toBeCloseTo(0.25);
+    expect(s.fractionWithin(10 * hour + hour / 2, nineToNoon)).toBeCloseTo(0.375);
+    expect(s.fractionWithin(13 * hour, nineToNoon)).toBeCloseTo(1.0);
+    expect(s.fractionWithin(20 * hour, nineToNoon)).toBeCloseTo(1.0);
+    // With hourly weights: hour 9 weighs 3 of the mask's 6.
+    const w = new StaticArray<f64>(24);
+    for (let h = 0; h < 24; h++) w[h] = 1;
+    w[9] = 3;
+    expect(s.setHourlyWeights(w)).toBe(true);
+    expect(s.fractionWithin(10 * hour, nineToNoon)).toBeCloseTo(0.5);
+    // Every hour is the whole day's plan; hours without planned weight fall back to it.
+    expect(s.fractionWithin(10 * hour, 0xffffff)).toBeCloseTo(s.fractionAt(10 * hour));
+    w[3] = 0;
+    expect(s.setHourlyWeights(w)).toBe(true);
+    expect(s.fractionWithin(10 * hour, 1 << 3)).toBeCloseTo(s.fractionAt(10 * hour));
+  });
 });

@@ -671,7 +671,8 @@ export class HostSync {
         // The plan is the campaign's, for the whole fleet: this pod's spend today plus what the
         // host last said the other pods spent today (nothing known for another day).
         const spent = rec.dailyChargedOn(today) + (rt.othersDay == today ? rt.othersDailyCharged : 0);
-        const target = <f64>c.dailyBudgetMicros * this.plan.fractionAt(msIntoDay(now, offset));
+        // Over the hours it can bid in, when dayparted (SpendPlan.fractionWithin).
+        const target = <f64>c.dailyBudgetMicros * this.plan.fractionWithin(msIntoDay(now, offset), c.budgetHoursMask(offset));
         const error = (target - <f64>spent) / <f64>c.dailyBudgetMicros;
         // A step longer than a minute (state restored from long ago, a campaign that comes back)
         // counts as one tick: it must not wind the integral up to its limit at once. So does a

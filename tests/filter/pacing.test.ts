@@ -24,6 +24,24 @@ describe("pacing over a simulated day", () => {
   });
 });
 
+describe("pacing a dayparted campaign", () => {
+  it("plans its budget over its own hours: ≥ 90% spent in 9-12 h, nothing outside them", async () => {
+    // Flat traffic; the budget is 10% of the day's demand, 60% of what its four hours offer.
+    // Paced against the whole day's plan it was "ahead" from its first hour, shaded to the
+    // floor, and spent 55% (audit).
+    const r = await runPacingSim({ requestsPerDay: 20_000, budgetFraction: 0.1, seed: 7, vms: 1, tickMs: 5000, hourlyWeights: new Array(24).fill(1), hours: [9, 10, 11, 12] });
+    assert.ok(r.utilisation >= 0.9 && r.utilisation <= 1.0, `utilisation ${r.utilisation}`);
+    assert.equal(r.hardCapBreaches, 0);
+    const hourOf = (slot: number) => Math.floor(slot / 4);
+    r.spendBySlot.forEach((spend, slot) => {
+      if (hourOf(slot) < 9 || hourOf(slot) > 12) assert.equal(spend, 0, `slot ${slot}`);
+    });
+    // Spread over the four hours, not spent in the first.
+    const byHour = [9, 10, 11, 12].map((h) => r.spendBySlot.slice(h * 4, h * 4 + 4).reduce((x, y) => x + y, 0));
+    for (const spend of byHour) assert.ok(spend >= 0.12 * r.spentMicros && spend <= 0.4 * r.spentMicros, `spend by hour ${byHour.join(", ")}`);
+  });
+});
+
 describe("pacing over a simulated day, two pods on one Redis budget", () => {
   it("the fleet follows the plan: ≥ 98% used, never over the daily cap, within 10% RMS", async () => {
     const r = await runPacingSim({

@@ -135,6 +135,23 @@ export class Campaign {
   }
 
   /** Dayparting admits this local hour (0–23) and weekday (0 Sunday … 6). */
+  /**
+   * The hours of the budget's day (its clock: `budgetOffsetMinutes` from UTC) this campaign may
+   * bid in, as a mask for SpendPlan.fractionWithin; every hour when it has no `hours`. Its hours
+   * are on its own dayparting clock when it has one, else on each user's clock, taken here as the
+   * budget's (an approximation: users in the account's zone); offsets round to whole hours.
+   */
+  budgetHoursMask(budgetOffsetMinutes: i32): u32 {
+    if (this.hours == 0) return 0xffffff;
+    const shift = this.hasDaypartOffset ? <i32>Math.round(<f64>(this.daypartOffsetMinutes - budgetOffsetMinutes) / 60.0) : 0;
+    let mask: u32 = 0;
+    for (let b = 0; b < 24; b++) {
+      const own = (((b + shift) % 24) + 24) % 24; // the campaign clock's hour at budget hour b
+      if ((this.hours & (1 << <u32>own)) != 0) mask |= 1 << <u32>b;
+    }
+    return mask;
+  }
+
   @inline allowsTime(hour: i32, weekday: i32): bool {
     return (this.hours == 0 || (this.hours & (1 << <u32>hour)) != 0) && (this.weekdays == 0 || (this.weekdays & (1 << <u32>weekday)) != 0);
   }
