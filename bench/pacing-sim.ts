@@ -13,6 +13,7 @@ import { startSimBidder, type SimBidder } from "../tests/helpers/sim-bidder.ts";
 import { readLedger } from "../tests/helpers/ledger.ts";
 import type { HttpOutcome } from "../host/src/proxy-wasm/types.ts";
 import { RedisFleet } from "../tests/helpers/redis-fleet.ts";
+import type { SlicePolicy } from "../host/src/control/budget.ts";
 
 export interface PacingSimOptions {
   requestsPerDay: number;
@@ -33,6 +34,8 @@ export interface PacingSimOptions {
   redisUrl?: string;
   /** The campaign's `targeting.hours` (dayparting on the budget's clock, UTC here); default: every hour. */
   hours?: number[];
+  /** The Redis lease policy (with `redisUrl`, also for one pod): default the RedisFleet's, whose bucket never throttles. */
+  redisPolicy?: SlicePolicy;
 }
 
 export interface PacingSimResult {
@@ -120,7 +123,7 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
   // Simulated clock from a UTC midnight: the filter's features and pacing see it.
   const day0 = Date.UTC(2026, 10, 2);
   const podCount = o.pods ?? 1;
-  const fleet = podCount > 1 ? new RedisFleet(o.redisUrl ?? "redis://127.0.0.1:6379", "sim-pacing") : null;
+  const fleet = podCount > 1 || o.redisPolicy ? new RedisFleet(o.redisUrl ?? "redis://127.0.0.1:6379", "sim-pacing") : null;
   const sims: SimBidder[] = [];
   try {
     for (let p = 0; p < podCount; p++) {
@@ -130,7 +133,7 @@ export async function runPacingSim(o: PacingSimOptions): Promise<PacingSimResult
           campaigns,
           startMs: day0 - 600_000,
           budget: { minSliceMicros: daily * 10 }, // grants never limit: the ledger's daily cap and pacing do
-          ...(fleet ? { budgetSource: fleet.source(`sim-pod-${p}`, () => sims[0]!.clock.now) } : {}),
+          ...(fleet ? { budgetSource: fleet.source(`sim-pod-${p}`, () => sims[0]!.clock.now, 0, o.redisPolicy) } : {}),
           plugin: {
             tick_ms: o.tickMs,
             sync_period_ms: 60_000,

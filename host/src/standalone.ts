@@ -7,7 +7,7 @@
 // envoy.yaml names it is mapped to the control port as well).
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
+import { leasePolicy, pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
@@ -394,7 +394,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
  * file that is not a budget state stops the start; saved while leases change it and on close).
  */
 async function memoryBudgetSource(cfg: HostConfig, log: Logger, metrics: HostMetrics): Promise<MemoryBudgetSource> {
-  const policy = { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds };
+  const policy = leasePolicy(cfg);
   const path = cfg.budget.stateFile;
   if (path === "") {
     log.warn(

@@ -6,7 +6,8 @@
 // the fleet's spend (its own + what the host says the others spent today) against the plan.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { pacingSimMain, runPacingSim } from "../../bench/pacing-sim.ts";
+import { hourlyVolumesFromLogs, pacingSimMain, runPacingSim } from "../../bench/pacing-sim.ts";
+import { defaultConfig, leasePolicy, planPeakFactor } from "../../host/src/config.ts";
 
 describe("pacing over a simulated day", () => {
   it("uses ≥ 98% of the daily budget, never breaches it, within 10% RMS of the plan", async () => {
@@ -57,6 +58,34 @@ describe("pacing over a simulated day, two pods on one Redis budget", () => {
     // The evening hours, planned but past noon, got their share.
     const afternoon = (a: number[]) => a.slice(48).reduce((x, y) => x + y, 0);
     assert.ok(afternoon(r.spendBySlot) >= 0.8 * afternoon(r.planBySlot), `afternoon spend ${afternoon(r.spendBySlot)} vs plan ${afternoon(r.planBySlot)}`);
+  });
+});
+
+describe("pacing over a simulated day, one pod leasing from Redis with the host's own lease policy", () => {
+  it("the grant refill keeps up with the plan's busy hours: ≥ 95% used", async () => {
+    // Production slices (a minute of pace, 100,000 micros at least) and the default pacingSeconds
+    // (a day); the refill runs at the plan's peak pace (config.ts leasePolicy). At the flat pace
+    // the bucket held every hour to a 24th of the budget: 76% used on this day (audit).
+    const cfg = defaultConfig();
+    cfg.plugin = { ...cfg.plugin, pacing: { hourly_weights: hourlyVolumesFromLogs() } };
+    const policy = leasePolicy(cfg);
+    assert.ok(policy.pacingSeconds < 86_400 / 1.5, `pacingSeconds ${policy.pacingSeconds}: the log's busiest hour is well above the mean`);
+    const r = await runPacingSim({
+      requestsPerDay: 20_000, budgetFraction: 0.5, seed: 7, vms: 1, tickMs: 5000, redisPolicy: policy,
+      redisUrl: process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+    });
+    assert.ok(r.utilisation >= 0.95 && r.utilisation <= 1.0, `utilisation ${r.utilisation}`);
+    assert.equal(r.hardCapBreaches, 0);
+  });
+
+  it("planPeakFactor: 24 × the busiest hour's share; 1 when flat, missing or unusable", () => {
+    const flat = new Array(24).fill(1);
+    assert.equal(planPeakFactor({}), 1);
+    assert.equal(planPeakFactor({ pacing: { hourly_weights: flat } }), 1);
+    assert.equal(planPeakFactor({ pacing: { hourly_weights: flat.map((w, h) => (h === 18 ? 3 : w)) } }), (24 * 3) / 26);
+    assert.equal(planPeakFactor({ pacing: { hourly_weights: [1, 2] } }), 1);
+    assert.equal(planPeakFactor({ pacing: { hourly_weights: new Array(24).fill(0) } }), 1);
+    assert.equal(planPeakFactor({ pacing: { hourly_weights: flat.map((w, h) => (h === 0 ? -1 : w)) } }), 1);
   });
 });
 

@@ -3,7 +3,7 @@
 // pod is its own control plane (startSimBidder's budgetSource) with its own shared data.
 import { Redis } from "ioredis";
 import { RedisBudgetSource } from "../../host/src/control/budget-redis.ts";
-import type { BudgetSource } from "../../host/src/control/budget.ts";
+import type { BudgetSource, SlicePolicy } from "../../host/src/control/budget.ts";
 import { deleteKeysStartingWith } from "./redis-server.ts";
 
 export class RedisFleet {
@@ -17,12 +17,12 @@ export class RedisFleet {
   }
 
   /**
-   * Slices as in production (a minute of pace per sync), but a pace of 3× the flat daily rate
-   * (pacingSeconds 8 h): the token bucket must not throttle the plan's peak hours, so what the
-   * run measures is the filters' PID, and the day's cap is the store's Σ granted ≤ daily.
+   * Slices as in production (a minute of pace per sync), but by default a pace of 3× the flat
+   * daily rate (pacingSeconds 8 h): the token bucket must not throttle the plan's peak hours, so
+   * what the run measures is the filters' PID, and the day's cap is the store's Σ granted ≤ daily.
+   * `policy`: the host's own (config.ts leasePolicy), to measure the bucket too.
    */
-  source(podId: string, now: () => number, utcOffsetMinutes = 0): BudgetSource {
-    const policy = { leaseSeconds: 60, minSliceMicros: 1, pacingSeconds: 28_800 };
+  source(podId: string, now: () => number, utcOffsetMinutes = 0, policy: SlicePolicy = { leaseSeconds: 60, minSliceMicros: 1, pacingSeconds: 28_800 }): BudgetSource {
     const inner = new RedisBudgetSource({ client: this.redis, keyPrefix: this.prefix, podId, policy, utcOffsetMinutes });
     return {
       grant: (limits, report) => inner.grant(limits, report, now()),

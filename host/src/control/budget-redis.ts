@@ -32,7 +32,8 @@
 //
 // The lease (LEASE_LUA) is a token bucket refilled at the pacing target
 // (daily budget / pacingSeconds, or total / pacingSeconds without a daily
-// budget), of size sliceMicros() (leaseSeconds of that pace, at least
+// budget; config.ts leasePolicy shortens pacingSeconds to the spend plan's
+// peak pace), of size sliceMicros() (leaseSeconds of that pace, at least
 // minSliceMicros). A pod reports absolute, cumulative numbers from its filter's
 // ledger (granted, charged, reserved, daily charged) and gets back its new
 // cumulative grant:
@@ -87,7 +88,7 @@ import type { Redis } from "ioredis";
 import { loadIoredis } from "../lazy-deps.ts";
 import { deadConnectionOptions } from "./fail-fast-redis.ts";
 import type { Logger } from "../log.ts";
-import { pluginUtcOffset, type HostConfig } from "../config.ts";
+import { leasePolicy, pluginUtcOffset, type HostConfig } from "../config.ts";
 import { budgetDay, windowsAt } from "./fleet-spend.ts";
 import type { HostMetrics } from "../server/host-metrics.ts";
 import { NexusError } from "../errors.ts";
@@ -707,7 +708,7 @@ export async function startRedisBudgetSource(
   const source = new RedisBudgetSource({
     url: cfg.budget.redisUrl,
     keyPrefix: cfg.budget.keyPrefix,
-    policy: { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds },
+    policy: leasePolicy(cfg),
     podId: podIdOf(cfg),
     utcOffsetMinutes: pluginUtcOffset(cfg),
     commandTimeoutMs: cfg.budget.redisTimeoutMs,
