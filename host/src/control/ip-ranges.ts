@@ -3,9 +3,13 @@
 // lists (AWS ip-ranges.json, Google Cloud cloud.json, Azure Service Tags, Oracle public_ip_ranges.json)
 // or a text file of one CIDR block per line. The host downloads nothing; it reads what it is given,
 // at start (standalone: NEXUS_IP_RANGES_FILES) or through `nexus-rtb ip-ranges` for an Envoy
-// configuration. The filter's parser is the judge of every block (a bad one fails its start, naming
-// the element); this module only finds the blocks in each format and refuses what is plainly not one.
+// configuration. The filter's parser judges every block again (a bad one fails its start), but
+// that error names a list position, not the file and line, and under Envoy it refuses the
+// listener at deploy time: so the blocks are checked here as the filter does (an address, a prefix
+// length within its family, no bits set below it; stricter on one point: an IPv4 octet with a
+// leading zero, which some tools read as octal) and a bad one is refused naming its place.
 import { readFileSync } from "node:fs";
+import { isIPv4, isIPv6 } from "node:net";
 import { NexusError } from "../errors.ts";
 
 /** The filter's limit (assembly/core/traffic/ip-ranges.ts MAX_IP_RANGES). */
@@ -15,6 +19,45 @@ export class IpRangesError extends NexusError {}
 
 /** An IPv4 or IPv6 address with an optional "/prefix": the shape, not the value (the filter checks that). */
 const BLOCK = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/;
+
+/** The 128- or 32-bit value of an address the shape check accepted (undefined if not one). */
+function addressBits(addr: string): { bits: bigint; width: number } | undefined {
+  if (isIPv4(addr)) return { bits: addr.split(".").reduce((v, o) => (v << 8n) | BigInt(o), 0n), width: 32 };
+  if (!isIPv6(addr)) return undefined;
+  let text = addr;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const n = addressBits(v4[1]!)!.bits;
+    text = `${text.slice(0, -v4[1]!.length)}${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
+  }
+  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...new Array(8 - left.length - right.length).fill("0"), ...right];
+  return { bits: groups.reduce((v, g) => (v << 16n) | BigInt(`0x${g}`), 0n), width: 128 };
+}
+
+/**
+ * Why the filter would refuse `block` (an address, or address/prefix), or undefined when it takes
+ * it. A block with bits set below its prefix is refused, as the filter refuses it: "10.0.0.1/8"
+ * was meant as 10.0.0.0/8 or 10.0.0.1/32, and guessing would screen the wrong addresses.
+ */
+export function blockError(block: string): string | undefined {
+  const slash = block.indexOf("/");
+  const addr = slash < 0 ? block : block.slice(0, slash);
+  const a = addressBits(addr);
+  if (a === undefined) return "not an IPv4 or IPv6 address";
+  if (slash < 0) return undefined;
+  const prefix = Number(block.slice(slash + 1));
+  if (!Number.isInteger(prefix) || prefix > a.width) return `prefix length above ${a.width}`;
+  const hostBits = (1n << BigInt(a.width - prefix)) - 1n;
+  if ((a.bits & hostBits) !== 0n) {
+    const net = a.bits & ~hostBits;
+    const shown = a.width === 32 ? [24n, 16n, 8n, 0n].map((sh) => String((net >> sh) & 255n)).join(".") : undefined;
+    return `bits set below the prefix length${shown ? ` (the network is ${shown}/${prefix})` : ""}`;
+  }
+  return undefined;
+}
 
 /** The blocks of one file, in file order, and the format they were found in. */
 export interface IpRangeFile {
@@ -68,6 +111,8 @@ export function parseIpRanges(text: string, name: string): IpRangeFile {
     if (found === undefined) throw new IpRangesError("IP_RANGES_INVALID", `${name}: a JSON document of no known shape (AWS ip-ranges.json, Google Cloud cloud.json, Azure Service Tags, Oracle public_ip_ranges.json)`);
     for (const b of found.blocks) {
       if (!BLOCK.test(b)) throw new IpRangesError("IP_RANGES_INVALID", `${name}: "${b}" is not an address or a CIDR block`);
+      const why = blockError(b);
+      if (why !== undefined) throw new IpRangesError("IP_RANGES_INVALID", `${name}: "${b}": ${why}`);
     }
     file = found;
   } else {
@@ -76,6 +121,8 @@ export function parseIpRanges(text: string, name: string): IpRangeFile {
       const block = line.replace(/#.*/, "").trim();
       if (block === "") return;
       if (!BLOCK.test(block)) throw new IpRangesError("IP_RANGES_INVALID", `${name}:${i + 1}: "${block}" is not an address or a CIDR block`);
+      const why = blockError(block);
+      if (why !== undefined) throw new IpRangesError("IP_RANGES_INVALID", `${name}:${i + 1}: "${block}": ${why}`);
       blocks.push(block);
     });
     file = { format: "text", blocks };

@@ -64,6 +64,13 @@ describe("data-centre range files", () => {
     assert.match(codeOf(() => parseIpRanges('{"items": []}', "x.json")), /IP_RANGES_INVALID: x.json: a JSON document of no known shape/);
     assert.match(codeOf(() => parseIpRanges("{not json", "x.json")), /IP_RANGES_INVALID: x.json: not valid JSON/);
     assert.match(codeOf(() => readIpRanges([join(dir, "missing.txt")])), /IP_RANGES_UNREADABLE: .*missing.txt/);
+    // Blocks the filter would refuse (it fails its start, or Envoy refuses the listener): refused
+    // here naming the file and line. Before, the CLI printed them and exited 0 (audit).
+    assert.equal(codeOf(() => parseIpRanges("10.0.0.0/8\n10.0.0.1/8\n", "mine.txt")), 'IP_RANGES_INVALID: mine.txt:2: "10.0.0.1/8": bits set below the prefix length (the network is 10.0.0.0/8)');
+    assert.equal(codeOf(() => parseIpRanges("192.0.2.0/33\n", "mine.txt")), 'IP_RANGES_INVALID: mine.txt:1: "192.0.2.0/33": prefix length above 32');
+    assert.equal(codeOf(() => parseIpRanges("2001:db8::1/32\n", "mine.txt")), 'IP_RANGES_INVALID: mine.txt:1: "2001:db8::1/32": bits set below the prefix length');
+    assert.equal(codeOf(() => parseIpRanges("300.1.1.1\n", "mine.txt")), 'IP_RANGES_INVALID: mine.txt:1: "300.1.1.1": not an IPv4 or IPv6 address');
+    assert.match(codeOf(() => parseIpRanges('{"prefixes": [{"ip_prefix": "3.5.140.1/22"}], "ipv6_prefixes": []}', "aws.json")), /IP_RANGES_INVALID: aws.json: "3.5.140.1\/22": bits set below/);
     const many = Array.from({ length: MAX_IP_RANGES + 1 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`).join("\n");
     assert.match(codeOf(() => readIpRanges([file("many.txt", many)])), /IP_RANGES_TOO_MANY: 65537 distinct blocks/);
   });
@@ -102,6 +109,10 @@ describe("nexus-rtb ip-ranges", () => {
     r = cli(["--file", file("bad.txt", "not-a-range\n")]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /IP_RANGES_INVALID: .*bad.txt:1/);
+    r = cli(["--file", file("bad-prefix.txt", "2001:db8::/32\n192.0.2.0/33\n")]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /IP_RANGES_INVALID: .*bad-prefix.txt:2: "192.0.2.0\/33": prefix length above 32/);
+    assert.equal(r.stdout, "");
     assert.equal(cli([]).status, 2);
   });
 });
