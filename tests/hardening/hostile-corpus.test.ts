@@ -358,11 +358,15 @@ describe("slow and announcing clients", () => {
     assert.match(head!, /^HTTP\/1\.1 400 Bad Request\r\nConnection: close\r\ncontent-type: application\/json\r\ncontent-length: \d+$/);
     assert.match(JSON.parse(body!).error, /^malformed_http: .*Transfer-Encoding can't be present with Content-Length/);
     assert.equal(await rejected(400, "malformed_http"), before + 1);
-    const big = await raw();
-    big.sock.write(`GET /openrtb2/bid HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`);
-    await big.closed;
-    assert.match(big.got.text, /^HTTP\/1\.1 431 /);
-    assert.ok((await rejected(431, "headers_too_large")) >= 1);
+    // Counted once per request: node:http reported a 70 KB header twice (counted 2, audit).
+    for (const size of [20_000, 70_000]) {
+      const tooLarge = await rejected(431, "headers_too_large");
+      const big = await raw();
+      big.sock.write(`GET /openrtb2/bid HTTP/1.1\r\nhost: x\r\nx-big: ${"a".repeat(size)}\r\n\r\n`);
+      await big.closed;
+      assert.match(big.got.text, /^HTTP\/1\.1 431 /);
+      assert.equal(await rejected(431, "headers_too_large"), tooLarge + 1, `a ${size}-byte header`);
+    }
   });
 
   it("bytes that do not parse after a whole bid request: the bid is answered first, then the 400", async () => {

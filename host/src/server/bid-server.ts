@@ -181,12 +181,18 @@ export class BidServer {
    * then the refusal, then the connection closes. A client that closes in the middle of a request
    * is not a refusal: nothing is counted, and there is no one to answer.
    */
+  private readonly refusedSockets = new WeakSet<Duplex>();
+
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     // A connection the client reset, or closed before its request was whole.
     if (err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "HPE_INVALID_EOF_STATE") {
       socket.destroy();
       return;
     }
+    // node:http can report one bad request twice (headers too large: once as they overflow, again
+    // on the bytes that follow): one refusal, counted once.
+    if (this.refusedSockets.has(socket)) return void socket.destroy();
+    this.refusedSockets.add(socket);
     const [status, reason] = CLIENT_ERRORS.get(err.code ?? "") ?? [400, "malformed_http"];
     this.o.onRejected?.(status, reason);
     const refusal = (): void => {
