@@ -132,6 +132,20 @@ export class CampaignCatalog {
   }
 
   /**
+   * Publishes the set again as `version` + 1 when that is not above the published version. A
+   * filter loads a set only when the version it is told differs from the one it holds, and each
+   * host process counts versions again from its file: a restarted host (sidecar: Envoy, and its
+   * filter's set, kept running) can publish another content under the number the filter holds,
+   * which the filter would keep (a lowered daily budget or a resume never taken). SyncService
+   * calls this with the version the filter reports at its first sync.
+   */
+  publishAbove(version: number): boolean {
+    if (version < this.set.version) return false;
+    this.publish(this.base, this.overrides, version + 1);
+    return true;
+  }
+
+  /**
    * Publishes the set again, as a new version, when a campaign's time zone has moved to another
    * offset since it was published (daylight saving time); the host calls it every minute. True
    * when it did. Throws, changing nothing, if the set no longer passes (it did when published).

@@ -161,6 +161,13 @@ export interface RedisFleetFrequencyOptions {
   readyWaitMs?: number;
 }
 
+/** Counts remembered as appended: some syncs' worth of reports (a filter sends at most 1,024 a report). */
+const APPENDED_REMEMBERED = 65_536;
+
+function countId(c: FrequencyCount): string {
+  return `${c.key}/${c.atMs}/${c.windowS}`;
+}
+
 /** How long one exchange keeps reading the stream (RedisFleetFrequencyOptions.readBudgetMs). */
 const READ_BUDGET_MS = 250;
 /** A full stream (100,000 reports) takes about 100 syncs to read: after a minute, ready anyway. */
@@ -183,6 +190,8 @@ export class RedisFleetFrequency implements FleetFrequency {
   /** Age of the last entry handed (s) when the last read stopped short of the end; 0 at the end. */
   private lagS = 0;
   private readyWaitWarned = false;
+  /** The counts appended lately (countId), to drop the filter's resends: notAppendedYet. */
+  private readonly appended = new Set<string>();
 
   constructor(private readonly o: RedisFleetFrequencyOptions) {
     this.key = frequencyStreamKey(o.keyPrefix);
@@ -213,7 +222,9 @@ export class RedisFleetFrequency implements FleetFrequency {
     try {
       // The end of the stream before this host's first append: counts from then on are new.
       if (filterCursor === undefined && this.cursor === null) this.cursor = await this.lastId();
-      if (counts.length > 0) await this.append(counts, own);
+      const fresh = this.notAppendedYet(counts);
+      if (fresh.length > 0) await this.append(fresh, own);
+      this.noteAppended(fresh);
       accepted = true; // stored: a failed read below must not make the filter send them twice
       this.o.metrics?.counts.inc({ direction: "sent" }, counts.length);
       // The filter reports the position of an answer that reached the end: it has applied it.
@@ -231,6 +242,27 @@ export class RedisFleetFrequency implements FleetFrequency {
       const held = this.failedLog.take();
       if (held !== undefined) this.o.log?.warn({ event: "frequency_exchange_failed", err: (err as Error).message, held_back: held }, "frequency counts not exchanged with the other pods (Redis; one line per 10 s: held_back counts the others)");
       return { accepted, counts: [], cursor: unchanged() };
+    }
+  }
+
+  /**
+   * The counts of a report this host has not appended yet. A filter sends its counts again when it
+   * did not get the answer of the sync that carried them (it gave up waiting, the answer was a
+   * 500, its leader changed): appended twice, every other pod would count that win twice, and a
+   * cap would close early (the caps fail open, never closed). A count is one win: its key, its
+   * time in ms and its window; two wins of one user under one key in the same millisecond are
+   * taken as one (that cap then fails open by one).
+   */
+  private notAppendedYet(counts: readonly FrequencyCount[]): FrequencyCount[] {
+    return counts.filter((c) => !this.appended.has(countId(c)));
+  }
+
+  private noteAppended(counts: readonly FrequencyCount[]): void {
+    for (const c of counts) this.appended.add(countId(c));
+    // Oldest first (a Set keeps insertion order): a resend comes within a few syncs.
+    for (const id of this.appended) {
+      if (this.appended.size <= APPENDED_REMEMBERED) break;
+      this.appended.delete(id);
     }
   }
 

@@ -146,6 +146,10 @@ export class SyncService {
 
   async sync(body: unknown, nowMs = Date.now()): Promise<SyncAnswer> {
     const report = parseReport(body);
+    if (this.syncs === 0 && this.catalog.publishAbove(report.config_version)) {
+      // The filter holds a set from an earlier host process under a number this one reuses.
+      this.log.info({ event: "campaigns_republished", filter_version: report.config_version, version: this.catalog.version }, "the filter holds a campaign set numbered as this host's: published again above it");
+    }
     this.syncs++;
     this.filter.lastSyncMs = nowMs;
     this.filter.modelLoaded = report.model_loaded;
@@ -345,7 +349,7 @@ export class SyncService {
 }
 
 function parseReport(body: unknown): SyncReport {
-  if (typeof body !== "object" || body === null) throw new SyncError(400, "sync: expected a JSON object");
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new SyncError(400, "sync: expected a JSON object");
   const b = body as Record<string, unknown>;
   const campaigns = Array.isArray(b.campaigns) ? b.campaigns : [];
   const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);

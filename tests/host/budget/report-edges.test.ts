@@ -157,7 +157,7 @@ describe("sync with Redis stalled", () => {
     try {
       assert.ok(await src.waitReady(2000));
       const campaigns = Array.from({ length: 20 }, (_, i) => ({ id: `c${i}`, active: true, budget: { total_micros: 0, daily_micros: 1_000_000 } }));
-      const catalog = { campaigns, version: 2, json: "{}" } as unknown as ConstructorParameters<typeof SyncService>[1];
+      const catalog = { campaigns, version: 2, json: "{}", publishAbove: () => false } as unknown as ConstructorParameters<typeof SyncService>[1];
       const models = { announcement: () => null, expectHashBits() {} } as unknown as ConstructorParameters<typeof SyncService>[2];
       const sync = new SyncService("p", catalog, models, src, silentLogger());
       const body = { vm: 1, config_version: 1, campaigns: [] };

@@ -124,7 +124,7 @@ describe("sync after a replace", () => {
       vm: 1, config_version: version, model_loaded: true, ledger_epoch: 7,
       campaigns: ids.map((id) => ({ id, granted_micros: 5000, charged_micros: 1000, reserved_micros: 2000, daily_charged_micros: 1000 })),
     });
-    const first = await sync.sync(report(1, "old"));
+    const first = await sync.sync(report(-1, "old")); // a fresh filter holds no set yet
     assert.deepEqual(first.grants.map((g) => g.id), ["old"]);
 
     catalog.replace(set(2, "new"));
@@ -204,9 +204,12 @@ class HeldLeases implements BudgetSource {
 
 /** Slices of 1000 micros (the minimum: 1,000,000 a day is paced at 116 per 10 s). */
 const POLICY = { leaseSeconds: 10, minSliceMicros: 1000 };
-/** The filter holds 3000 (charged 1000 + reserved 2000) of a grant of `granted`. */
+/**
+ * The filter holds 3000 (charged 1000 + reserved 2000) of a grant of `granted`; its set is older
+ * than the host's (a filter holding the host's version at a first sync makes it publish again).
+ */
 const holding = (granted: number, ...ids: string[]) => ({
-  vm: 1, config_version: 1, model_loaded: true, ledger_epoch: 7,
+  vm: 1, config_version: 0, model_loaded: true, ledger_epoch: 7,
   campaigns: ids.map((id) => ({ id, granted_micros: granted, charged_micros: 1000, reserved_micros: 2000, daily_charged_micros: 1000 })),
 });
 
@@ -273,4 +276,31 @@ leasesAcrossAChange("in-memory budget", () => new MemoryBudgetSource(POLICY));
 describe("Redis budget", () => {
   const redis = sharedRedisPrefixes("replace");
   leasesAcrossAChange("Redis budget", () => new RedisBudgetSource({ client: redis.client(), keyPrefix: redis.fresh(), policy: POLICY, utcOffsetMinutes: 0, recoveryHoldMs: 0 }));
+});
+
+describe("a host restarted beside a running filter", () => {
+  const report = (version: number) => ({ vm: 1, config_version: version, model_loaded: true, ledger_epoch: 7, campaigns: [] });
+  const service = (catalog: CampaignCatalog) => new SyncService("pod", catalog, new ModelRegistry({ allowUnsigned: true, log: silentLogger() }), new MemoryBudgetSource(POLICY), silentLogger());
+
+  it("publishes its set above the version the filter holds, so that the filter loads it", async () => {
+    // The earlier host published v2 (an admin change); this one reads a file also numbered 2,
+    // with another content (a lowered daily budget): the filter must not keep its own v2.
+    const catalog = new CampaignCatalog(set(2, "a"));
+    const sync = service(catalog);
+    const answer = await sync.sync(report(2));
+    assert.equal(answer.config_version, 3);
+    assert.equal(catalog.version, 3);
+    // Only at the first sync: afterwards the filter's version is one this host published.
+    assert.equal((await sync.sync(report(3))).config_version, 3);
+    // A reload is still judged by the file's own version.
+    catalog.replace(set(3, "a", "b"));
+    assert.equal((await sync.sync(report(3))).config_version, 4);
+  });
+
+  it("keeps its version when the filter holds none, or an older one", async () => {
+    for (const held of [-1, 0, 1]) {
+      const catalog = new CampaignCatalog(set(2, "a"));
+      assert.equal((await service(catalog).sync(report(held))).config_version, 2, `filter at ${held}`);
+    }
+  });
 });

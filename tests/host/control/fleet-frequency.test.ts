@@ -99,6 +99,16 @@ describe("frequency counts: hosts on one Redis stream", () => {
       assert.ok((await redis.client().pttl(frequencyStreamKey(prefix))) > 0, "the stream expires when nobody appends");
     }));
 
+  it("counts the filter sends again (it did not get the answer that took them) are appended once", () =>
+    onFreshStream(2, async ([a, b], prefix) => {
+      await started(a, b);
+      assert.equal((await a.exchange(counts(2))).accepted, true);
+      // The same two again (resent) with a new one: only the new one is appended.
+      assert.equal((await a.exchange([...counts(2), ...counts(1, 10)])).accepted, true);
+      assert.deepEqual((await b.exchange([])).counts, [...counts(2), ...counts(1, 10)], "each win once");
+      assert.equal(await redis.client().xlen(frequencyStreamKey(prefix)), 2, "two appends: the resend added only its new count");
+    }));
+
   it("a host of a filter that keeps no position (older filters) starts at the stream's end: counts made before are not handed to it", () =>
     onFreshStream(2, async ([a, late]) => {
       await started(a);
@@ -329,7 +339,7 @@ describe("frequency counts: readiness while a new pod catches up", () => {
 describe("frequency counts: the sync's position and tag", () => {
   /** A sync service with no campaigns whose fleet store records what each exchange was given. */
   function service(): { sync: SyncService; from: FrequencyExchangeFrom[] } {
-    const catalog = { campaigns: [], version: 1, json: "{}" } as unknown as ConstructorParameters<typeof SyncService>[1];
+    const catalog = { campaigns: [], version: 1, json: "{}", publishAbove: () => false } as unknown as ConstructorParameters<typeof SyncService>[1];
     const models = { announcement: () => null, expectHashBits() {} } as unknown as ConstructorParameters<typeof SyncService>[2];
     const sync = new SyncService("p", catalog, models, new MemoryBudgetSource({ leaseSeconds: 10, minSliceMicros: 1000 }), silentLogger());
     const from: FrequencyExchangeFrom[] = [];
