@@ -85,13 +85,18 @@ function processChange(res: ServerResponse, catalog: CampaignCatalog, id: string
   sendJson(res, 200, { id, active: action === "resume", scope: "process", config_version: catalog.version });
 }
 
+/** The largest budget a campaign may have, in micros (the filter's MAX_MICROS: a billion currency units). */
+const MAX_BUDGET_MICROS = 1e15;
+
 /** The budget a PUT asks for, or the reason it is refused (400). */
 async function budgetBody(req: IncomingMessage): Promise<{ totalMicros?: number; dailyMicros?: number } | string> {
   const body = await readJson(req, 64 * 1024);
   if (typeof body !== "object" || body === null || Array.isArray(body)) return "expected a JSON object with total_micros and/or daily_micros";
   const { total_micros: total, daily_micros: daily } = body as Record<string, unknown>;
-  const ok = (v: unknown) => v === undefined || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0);
-  if (!ok(total) || !ok(daily)) return "total_micros and daily_micros must be non-negative integers";
+  // The filter's range (campaign-config.ts MAX_MICROS): with Redis a value past it was stored as
+  // the fleet's override before the catalog refused it, and every pod's leases failed on it.
+  const ok = (v: unknown) => v === undefined || (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= MAX_BUDGET_MICROS);
+  if (!ok(total) || !ok(daily)) return `total_micros and daily_micros must be integers from 0 to ${MAX_BUDGET_MICROS}`;
   // Nothing to change: not a new configuration version for the filters to fetch.
   if (total === undefined && daily === undefined) return "expected total_micros and/or daily_micros";
   return { ...(typeof total === "number" ? { totalMicros: total } : {}), ...(typeof daily === "number" ? { dailyMicros: daily } : {}) };

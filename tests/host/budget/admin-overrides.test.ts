@@ -146,6 +146,15 @@ describe("admin changes hold for pods started after them (Redis budget source)",
     const cap = 100_000;
     assert.ok(spent(a) + spent(b) < BigInt(cap) / 2n, "the cap leaves money to spend");
 
+    // Past the filter's range (1e15 micros): a 400 and nothing stored. It was stored for the fleet
+    // before the catalog refused it (500), and every pod's leases then failed on it (audit).
+    for (const total of [1e15 + 1, Number.MAX_SAFE_INTEGER]) {
+      const refused = await admin(a, "PUT", `/campaigns/${CAMPAIGN}/budget`, { total_micros: total });
+      assert.equal(refused.status, 400, refused.text);
+      assert.match(refused.json().error, /from 0 to 1000000000000000/);
+    }
+    assert.equal(await redis.exists(`{nexus:${prefix}:${CAMPAIGN}}:override`), 0, "no override stored");
+
     const lowered = await admin(a, "PUT", `/campaigns/${CAMPAIGN}/budget`, { total_micros: cap });
     assert.equal(lowered.status, 200, lowered.text);
     assert.equal(lowered.json().budget.total_micros, cap);
