@@ -320,13 +320,23 @@ describe("LedgerRecord settle / refund / chargeLate", () => {
     l.reserve(60, 0, 100, 5);
     l.settle(60, 60, 5);
     expect(l.dailyChargedOn(5)).toBe(60);
-    expect(l.dailyChargedOn(4)).toBe(130);
-    // A day older than the one kept: the larger spend of the two kept counts.
-    expect(l.dailyChargedOn(2)).toBe(130);
+    // Back on day 4 again, or on an older day: both days' spend counts (never less than the truth).
+    expect(l.dailyChargedOn(4)).toBe(190);
+    expect(l.dailyChargedOn(2)).toBe(190);
     l.rollDay(6);
     expect(l.prevDay).toBe(5);
     expect(l.prevDailyCharged).toBe(60);
-    expect(l.dailyChargedOn(4)).toBe(60);
+    expect(l.dailyChargedOn(5)).toBe(60);
+  });
+
+  it("what a day spent while the clock was ahead counts when the clock comes back to it", () => {
+    const l = ledger(1_000_000);
+    l.reserve(30, 0, 100, 4);
+    l.settle(30, 30, 4); // day 4: 30 of 100
+    l.reserve(70, 0, 100, 5); // the clock a moment ahead: "day 5" spends 70
+    l.settle(70, 70, 5);
+    // Back on day 4: those 70 were spent on day 4 too (the clock was wrong): 0 left, not 70.
+    expect(l.available(0, 100, 4)).toBe(0);
   });
 });
 

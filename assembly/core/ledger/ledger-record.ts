@@ -109,15 +109,15 @@ export class LedgerRecord {
 
   /**
    * What counts against `today`'s daily cap: nothing on a later day; on the record's day its daily
-   * spend; on the previous day kept (a clock that stepped ahead across midnight and back), that
-   * day's spend; on an older day, the larger of the two (its own spend is not kept: never let a
-   * day spend its cap twice).
+   * spend; on an earlier day (a clock that stepped ahead across midnight and back, or a VM whose
+   * clock is behind another's), the previous day's spend and the record's day's: a day the clock
+   * returns to really spent both (what was charged "tomorrow" was charged while the clock was
+   * wrong), so it can never spend its cap twice.
    */
   dailyChargedOn(today: i64): i64 {
     if (today > this.day) return 0;
     if (today == this.day) return this.dailyCharged;
-    if (today == this.prevDay) return this.prevDailyCharged;
-    return this.dailyCharged > this.prevDailyCharged ? this.dailyCharged : this.prevDailyCharged;
+    return this.prevDailyCharged + this.dailyCharged;
   }
 
   /**
