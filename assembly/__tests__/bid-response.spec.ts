@@ -301,7 +301,7 @@ describe("writeBidResponse", () => {
     expect(text(w)).toBe('{"id":"r","bidid":"","cur":"USD","seatbid":[{"seat":"nexus","bid":[]}]}');
   });
 
-  it("resets the writer and flags a reply that does not fit", () => {
+  it("resets the writer, and writes no bid when not even the first fits", () => {
     const c = campaign("c");
     const cr = creative("cr", 300, 250, "", [], []);
     const s = replySettings();
@@ -309,14 +309,32 @@ describe("writeBidResponse", () => {
     arr[0] = bid(1, 1, "1", 1000, c, cr);
     const w = new ByteWriter(200);
     w.ascii("garbage");
-    writeBidResponse(w, s, s.noticeBase, view("r"), arr, 1);
-    expect(w.overflowed).toBe(true);
+    expect(writeBidResponse(w, s, s.noticeBase, view("r"), arr, 1)).toBe(0);
     expect(w.len).toBeLessThanOrEqual(200);
     const big = new ByteWriter(4096);
     big.ascii("garbage");
-    writeBidResponse(big, s, s.noticeBase, view("r"), arr, 1);
+    expect(writeBidResponse(big, s, s.noticeBase, view("r"), arr, 1)).toBe(1);
     expect(big.overflowed).toBe(false);
     expect(text(big).startsWith('{"id":"r"')).toBe(true);
+  });
+
+  it("writes the bids that fit, in order, as a whole reply: the rest are left out whole", () => {
+    const c = campaign("c");
+    const s = replySettings();
+    const arr = new StaticArray<ImpBid>(3);
+    for (let i = 0; i < 3; i++) arr[i] = bid(i + 1, 1, (i + 1).toString(), 1000, c, creative("cr" + i.toString(), 300, 250, "x".repeat(600), [], []));
+    const full = new ByteWriter(1 << 16);
+    expect(writeBidResponse(full, s, s.noticeBase, view("r"), arr, 3)).toBe(3);
+    // Room for two bids and the closing, not three.
+    const perBid = (full.len - 70) / 3;
+    const w = new ByteWriter(full.len - perBid / 2);
+    expect(writeBidResponse(w, s, s.noticeBase, view("r"), arr, 3)).toBe(2);
+    expect(w.overflowed).toBe(false);
+    const t = text(w);
+    expect(t.endsWith("}]}]}")).toBe(true);
+    expect(t.includes('"impid":"1"')).toBe(true);
+    expect(t.includes('"impid":"2"')).toBe(true);
+    expect(t.includes('"impid":"3"')).toBe(false);
   });
 });
 

@@ -427,6 +427,7 @@ describe("decision: request-level refusals", () => {
     expect(noBidName(NoBid.FREQUENCY)).toBe("frequency");
     expect(noBidName(NoBid.BOT_USER_AGENT)).toBe("bot_user_agent");
     expect(noBidName(NoBid.DATACENTER_IP)).toBe("datacenter_ip");
+    expect(noBidName(NoBid.REPLY_TOO_LARGE)).toBe("reply_too_large");
     // Appended: the numbers before it did not move.
     expect(NoBid.CONTENTION).toBe(9);
     expect(NoBid.COPPA).toBe(13);
@@ -435,7 +436,8 @@ describe("decision: request-level refusals", () => {
     expect(NoBid.FREQUENCY).toBe(16);
     expect(NoBid.BOT_USER_AGENT).toBe(17);
     expect(NoBid.DATACENTER_IP).toBe(18);
-    expect(NoBid.COUNT).toBe(19);
+    expect(NoBid.REPLY_TOO_LARGE).toBe(19);
+    expect(NoBid.COUNT).toBe(20);
     expect(noBidName(NoBid.COUNT)).toBe("unknown");
     expect(noBidName(-1)).toBe("unknown");
   });

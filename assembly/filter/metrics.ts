@@ -38,6 +38,8 @@ export class FilterMetrics {
   noticeUnknown: u32 = 0;
   noticeInvalid: u32 = 0;
   winsChargedAtBid: u32 = 0;
+  noticeUnknownForwarded: u32 = 0;
+  bidsLeftOut: u32 = 0;
   expired: u32 = 0;
   syncOk: u32 = 0;
   syncFailed: u32 = 0;
@@ -94,6 +96,8 @@ export class FilterMetrics {
     this.noticeUnknown = defineMetric(MetricType.COUNTER, "nexus_notices_unknown_total");
     this.noticeInvalid = defineMetric(MetricType.COUNTER, "nexus_notices_invalid_total");
     this.winsChargedAtBid = defineMetric(MetricType.COUNTER, "nexus_wins_charged_at_bid_total");
+    this.noticeUnknownForwarded = defineMetric(MetricType.COUNTER, "nexus_notices_unknown_forwarded_total");
+    this.bidsLeftOut = defineMetric(MetricType.COUNTER, "nexus_bids_left_out_total");
     this.expired = defineMetric(MetricType.COUNTER, "nexus_reservations_expired_total");
     this.syncOk = defineMetric(MetricType.COUNTER, "nexus_sync_ok_total");
     this.syncFailed = defineMetric(MetricType.COUNTER, "nexus_sync_failed_total");

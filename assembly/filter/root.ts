@@ -289,12 +289,15 @@ export class NexusRoot extends RootContext {
       replyNoBid(d.reason);
       return;
     }
-    writeBidResponse(body, this.reply, stream.noticeBase(this.base), req.id, d.bids, d.count);
-    if (body.overflowed) {
-      // Cannot happen with sane creatives (256 KiB buffer); never send a truncated reply.
-      for (let i = 0; i < d.count; i++) this.ledger.refund(d.bid(i));
-      metrics.noBid(NoBid.NO_MATCH);
-      replyNoBid(NoBid.NO_MATCH);
+    // The bids that fit the reply buffer (256 KiB: 16 impressions of 32 KiB markup do not);
+    // the others are refunded, never sent truncated.
+    const written = writeBidResponse(body, this.reply, stream.noticeBase(this.base), req.id, d.bids, d.count);
+    for (let i = written; i < d.count; i++) this.ledger.refund(d.bid(i));
+    if (written < d.count) metrics.add(metrics.bidsLeftOut, d.count - written);
+    d.count = written;
+    if (written == 0) {
+      metrics.noBid(NoBid.REPLY_TOO_LARGE);
+      replyNoBid(NoBid.REPLY_TOO_LARGE);
       return;
     }
     metrics.inc(metrics.bidResponses);
@@ -359,7 +362,13 @@ export class NexusRoot extends RootContext {
     }
     if (result == NoticeResult.UNKNOWN_BID) {
       // Not this pod's bid, maybe another's (SECURITY.md G12): the host asks the other pods.
-      if (forwarded) return replyNoticeError(404, "unknown bid id", "nexus_notice_unknown"); // counted by the pod that forwarded it
+      if (forwarded) {
+        // Counted by the pod that forwarded it in nexus_notices_unknown_total; here in its own
+        // counter, since anyone can send the header (SECURITY.md G12): notices probing bid ids
+        // with it would otherwise be counted nowhere.
+        metrics.inc(metrics.noticeUnknownForwarded);
+        return replyNoticeError(404, "unknown bid id", "nexus_notice_unknown");
+      }
       // Tagged with this process's own tag: no other pod has it.
       const own = queryParam(pathPtr, pathLen, "pod", this.param) && this.podTag.text.len > 0 && this.param.equals(this.podTag.text);
       if (this.forwards.enabled && !own && pathLen <= MAX_FORWARD_PATH_BYTES) {

@@ -236,6 +236,7 @@ import { BudgetPort } from "../core/bidding/budget-port";
 import { ByteWriter } from "../core/bytes/writer";
 import { Str } from "../core/bytes/str";
 import { writeBidResponse, writeError, ReplySettings } from "../core/reply/bid-response";
+import { NoBid } from "../core/bidding/reasons";
 
 let table = new CampaignTable();
 // The filter's parser with the filter's limits (assembly/filter/sync.ts): the host checks a set
@@ -314,8 +315,9 @@ export function decide(len: i32, nowMs: i64): i32 {
   }
   engine.decide(request, m, table, settings, unlimited, nowMs, decision);
   if (decision.count == 0) return 204 | (decision.reason << 16);
-  writeBidResponse(reply, replySettings, noticeBase, request.id, decision.bids, decision.count);
-  return 200;
+  // As the filter: the bids that fit the reply buffer.
+  decision.count = writeBidResponse(reply, replySettings, noticeBase, request.id, decision.bids, decision.count);
+  return decision.count > 0 ? 200 : 204 | (NoBid.REPLY_TOO_LARGE << 16);
 }
 
 export function replyPtr(): usize {

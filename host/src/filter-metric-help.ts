@@ -41,6 +41,8 @@ const HELP: Readonly<Record<string, string>> = {
   nexus_notice_forwards_settled_total: "Forwarded notices another pod answered (it made the bid).",
   nexus_notice_forward_failures_total: "Notice forwards without a usable host answer (answered 503: retry).",
   nexus_notices_invalid_total: "Wins whose first win notice had no usable price (missing, unreadable, above the bid): pending until a priced notice or the TTL.",
+  nexus_bids_left_out_total: "Bids decided and refunded because the reply buffer could not hold them with the bids before them.",
+  nexus_notices_unknown_forwarded_total: "Notices marked forwarded (x-nexus-forwarded) for a bid this pod does not know: another pod's forward, or a sender setting the header.",
   nexus_wins_charged_at_bid_total: "Wins charged at the bid because no notice with a usable price came (at the TTL, or late).",
   nexus_sync_ok_total: "Leader VM calls to the host that succeeded.",
   nexus_sync_failed_total: "Leader VM calls to the host that failed.",

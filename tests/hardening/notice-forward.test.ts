@@ -178,15 +178,19 @@ describe("notices sent to the other pod (SECURITY.md G12)", () => {
     const unknownA = metric(a.pool, "nexus_notices_unknown_total");
     const unknownB = metric(b.pool, "nexus_notices_unknown_total");
     const forwardsA = metric(a.pool, "nexus_notice_forwards_total");
+    const forwardedUnknownA = metric(a.pool, "nexus_notices_unknown_forwarded_total");
     const r = await get(b, forged);
     assert.equal(r.status, 404, r.text);
     assert.equal(JSON.parse(r.text).error, "unknown bid id");
     assert.equal(metric(b.pool, "nexus_notices_unknown_total") - unknownB, 1);
-    assert.equal(metric(a.pool, "nexus_notices_unknown_total"), unknownA, "A answered the forwarded notice without counting it");
-    // As a forwarded notice, straight to A: A does not ask B.
+    assert.equal(metric(a.pool, "nexus_notices_unknown_total"), unknownA, "A answered the forwarded notice without counting it as unknown");
+    assert.equal(metric(a.pool, "nexus_notices_unknown_forwarded_total") - forwardedUnknownA, 1, "but as a forwarded one");
+    // As a forwarded notice, straight to A (anyone can set the header): A does not ask B, and
+    // counts it as a forwarded unknown (before, nowhere: probing ids with the header did not show).
     const direct = await get(a, forged, { "x-nexus-forwarded": "1" });
     assert.equal(direct.status, 404);
     assert.equal(metric(a.pool, "nexus_notice_forwards_total"), forwardsA);
+    assert.equal(metric(a.pool, "nexus_notices_unknown_forwarded_total") - forwardedUnknownA, 2);
     // Tagged with A's own tag, to A: no other pod has it, so A does not ask.
     assert.match(forged, /&pod=[0-9a-f]{8}&/);
     const own = await get(a, forged);

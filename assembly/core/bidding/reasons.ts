@@ -39,7 +39,13 @@ export namespace NoBid {
   export const BOT_USER_AGENT: i32 = 17;
   /** The same, and its device.ip or device.ipv6 is in a configured data-centre range. */
   export const DATACENTER_IP: i32 = 18;
-  export const COUNT: i32 = 19;
+  /**
+   * Bids were decided, and not even the first fits the filter's reply buffer (its markup with the
+   * rest of the reply): each was refunded. (Bids past the first that do not fit are left out of
+   * the reply and refunded; the reply carries the others.)
+   */
+  export const REPLY_TOO_LARGE: i32 = 19;
+  export const COUNT: i32 = 20;
 }
 
 export const NO_BID_NAMES: StaticArray<string> = [
@@ -62,6 +68,7 @@ export const NO_BID_NAMES: StaticArray<string> = [
   "frequency",
   "bot_user_agent",
   "datacenter_ip",
+  "reply_too_large",
 ];
 
 export function noBidName(reason: i32): string {
@@ -89,6 +96,8 @@ export function reasonRank(r: i32): i32 {
     case NoBid.DATACENTER_IP: return 12;
     // The filter's replay guard, asked at the request's first reservation (filter/replay-gate.ts).
     case NoBid.REPLAY: return 12;
+    // Past every decision: the bids were made, the reply could not hold them.
+    case NoBid.REPLY_TOO_LARGE: return 13;
     default: return 1;
   }
 }

@@ -86,8 +86,15 @@ function writeNoticeUrls(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid
   w.ascii("&price=${AUCTION_PRICE}&reason=${AUCTION_LOSS}\"");
 }
 
+/** Bytes kept free after each bid for the reply's closing "]}]}". */
+const CLOSING_BYTES: i32 = 4;
+
 /**
- * Writes {"id":…,"bidid":…,"cur":…,"seatbid":[{"seat":…,"bid":[…]}]}.
+ * Writes {"id":…,"bidid":…,"cur":…,"seatbid":[{"seat":…,"bid":[…]}]} with the first bids that
+ * fit the writer, in order, and returns how many it wrote (0: not even one, or the head did not
+ * fit; `w` then holds nothing usable). A bid whose markup would not fit is left out whole (with
+ * every bid after it): the caller refunds those. The writer's capacity bounds a reply, while a
+ * campaign's markup may take 32 KiB and a request 16 impressions.
  * `base` is the notice base URL for this request (settings.noticeBase or one derived from :authority).
  */
 export function writeBidResponse(
@@ -97,7 +104,7 @@ export function writeBidResponse(
   requestId: Str,
   bids: StaticArray<ImpBid>,
   count: i32,
-): void {
+): i32 {
   w.reset();
   w.ascii("{\"id\":\"");
   w.jsonEscaped(requestId.ptr, requestId.len);
@@ -111,12 +118,23 @@ export function writeBidResponse(
   w.ascii("\",\"seatbid\":[{\"seat\":\"");
   w.jsonEscaped(s.seat.ptr, s.seat.len);
   w.ascii("\",\"bid\":[");
+  if (w.overflowed) return 0;
+  let written = 0;
   for (let i = 0; i < count; i++) {
     const bid = unchecked(bids[i]);
+    const mark = w.len;
     if (i > 0) w.byte(0x2c);
     writeBid(w, s, base, bid);
+    if (w.overflowed || w.len + CLOSING_BYTES > w.capacity) {
+      w.len = mark;
+      w.overflowed = false;
+      break;
+    }
+    written++;
   }
+  if (written == 0 && count > 0) return 0;
   w.ascii("]}]}");
+  return written;
 }
 
 function writeBid(w: ByteWriter, s: ReplySettings, base: Str, bid: ImpBid): void {
