@@ -138,9 +138,16 @@ export class FleetSpend {
     this.pods.set(podId, { lastCharged: 0, day: empty(), hour: empty(), minute: empty() });
   }
 
+  /**
+   * What the other pods and the retired ledgers charged in the window `period`, a window of a
+   * later period included (as in snapshot()): a clock that went back, or a smaller
+   * utc_offset_minutes after a restart, returns to a day whose spend is on file under the later
+   * day's number, and that spend was made today. Counting only the same period reopened a spent
+   * day (a restart with the offset lowered: the daily cap spent twice, audit).
+   */
   private others(podId: string, k: Kind, period: number): number {
-    let sum = this.retired[k].period === period ? this.retired[k].micros : 0;
-    for (const [pod, p] of this.pods) if (pod !== podId && p[k].period === period) sum += p[k].micros;
+    let sum = this.retired[k].period >= period ? this.retired[k].micros : 0;
+    for (const [pod, p] of this.pods) if (pod !== podId && p[k].period >= period) sum += p[k].micros;
     return sum;
   }
 }

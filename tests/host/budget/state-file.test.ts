@@ -92,7 +92,11 @@ describe("the day a crash leaves behind", () => {
     };
     const source = new MemoryBudgetSource(policy, 0, { restored });
     const lease = await source.lease(limits, report("pod", 0), T0);
-    assert.equal(lease.othersDailyCharged, 0, "pacing reads today's window only");
+    // That spend was made today (the clock, or the offset, went back): it counts against today's
+    // cap and in pacing. Before, the lease read today's window only and granted the whole day
+    // again: a restart with utc_offset_minutes lowered spent the daily cap twice (audit).
+    assert.equal(lease.othersDailyCharged, 70_000);
+    assert.ok(lease.granted <= limits.dailyMicros - 70_000, `granted ${lease.granted} within the day's ${limits.dailyMicros} − 70 000`);
     // The file made now keeps the 70 000 in today's window (and the grants of today on top).
     const day = source.snapshot().campaigns.c!.spend.day;
     assert.equal(day.period, w.day);
