@@ -319,6 +319,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   cp.control.extend({
     filterMetrics: () => renderPrometheus(pool.metrics, { help: filterMetricHelp }),
     readiness: filterReady,
+    liveness: () => (pool.shared.wedged() ? "the filter VMs' shared data is locked for good (a worker thread died holding its lock): restart the process" : undefined),
     state: () => ({ vms: cfg.vms, vm_restarts: pool.vmRestarts }),
   });
   // nexus_host_vm_restarts: read from the pool at every scrape (prom-client calls `collect` first).

@@ -390,17 +390,30 @@ export class VmPool {
         // A worker that died on its own (not closed by us) is replaced, like a failed VM.
         if (started && !closing && !this.closed) {
           this.logSink(label)(LogLevel.CRITICAL, `proxy-wasm worker ${label} exited (code ${code}); starting a new one`, 0);
-          this.workerSlot(index).then(
-            (replacement) => {
-              this.restartCount++;
-              if (this.closed) void replacement.close();
-              else this.slots[index] = replacement;
-            },
-            (e: unknown) => this.logSink(label)(LogLevel.ERROR, `proxy-wasm: restarting worker ${label} failed: ${(e as Error)?.message ?? e}`, 0),
-          );
+          this.replaceWorker(index, label, 0);
         }
       });
     });
+  }
+
+  /**
+   * Starts a new worker in slot `index`, again after a failed start (with a growing wait, at most
+   * 5 s), as an inline VM's restart is tried again: a replacement that failed once (killed while
+   * it started) left its slot answering 503 for ever.
+   */
+  private replaceWorker(index: number, label: string, attempt: number): void {
+    this.workerSlot(index).then(
+      (replacement) => {
+        this.restartCount++;
+        if (this.closed) void replacement.close();
+        else this.slots[index] = replacement;
+      },
+      (e: unknown) => {
+        const waitMs = Math.min(5000, 100 * 2 ** attempt);
+        this.logSink(label)(LogLevel.ERROR, `proxy-wasm: restarting worker ${label} failed: ${(e as Error)?.message ?? e}; trying again in ${waitMs} ms`, 0);
+        if (!this.closed) setTimeout(() => this.replaceWorker(index, label, attempt + 1), waitMs).unref();
+      },
+    );
   }
 }
 

@@ -41,6 +41,10 @@ const H_COUNT = 7;
 const H_FREE_HEAD = 8;
 const H_USED = 9;
 const H_VERSION = 10;
+/** Set (never cleared) when a thread timed out waiting for the lock: its holder died in it. */
+const H_WEDGED = 11;
+/** Milliseconds a thread waits for the lock before it declares the store wedged. */
+const H_LOCK_TIMEOUT = 12;
 
 const SLOT_INTS = 8;
 const S_STATE = 0;
@@ -63,6 +67,8 @@ export interface SharedDataOptions {
   bytes?: number;
   /** Maximum number of keys (default 4096); the table has the next power of two >= 2 x maxKeys slots. */
   maxKeys?: number;
+  /** How long a thread waits for the lock before the store is wedged (default 10 s; tests). */
+  lockTimeoutMs?: number;
 }
 
 export interface SharedDataStats {
@@ -154,6 +160,7 @@ export class SharedDataStore {
     i32[H_COUNT] = 0;
     i32[H_USED] = 0;
     i32[H_VERSION] = 0;
+    i32[H_LOCK_TIMEOUT] = Math.max(1, Math.floor(options.lockTimeoutMs ?? LOCK_TIMEOUT_MS));
     // One free block spanning the arena.
     const a = arenaOff >> 2;
     i32[a] = arenaSize;
@@ -331,6 +338,14 @@ export class SharedDataStore {
     return { keys: Atomics.load(this.i32, H_COUNT), usedBytes: Atomics.load(this.i32, H_USED), arenaBytes: this.arenaSize };
   }
 
+  /**
+   * A thread waited past the lock timeout: the store is locked for good (its holder died inside
+   * a critical section). Read without the lock: the health check must answer while it is held.
+   */
+  wedged(): boolean {
+    return Atomics.load(this.i32, H_WEDGED) !== 0;
+  }
+
   /** Write counter, bumped by every successful set (cheap change detection for watchers). */
   version(): number {
     return Atomics.load(this.i32, H_VERSION);
@@ -342,11 +357,17 @@ export class SharedDataStore {
     const i32 = this.i32;
     let c = Atomics.compareExchange(i32, H_LOCK, 0, 1);
     if (c === 0) return;
-    const deadline = Date.now() + LOCK_TIMEOUT_MS;
+    const deadline = Date.now() + (i32[H_LOCK_TIMEOUT] || LOCK_TIMEOUT_MS);
     do {
       if (c === 2 || Atomics.compareExchange(i32, H_LOCK, 1, 2) !== 0) {
         Atomics.wait(i32, H_LOCK, 2, 100);
-        if (Date.now() > deadline) throw new Error("SharedDataStore: lock timeout (a thread died holding the lock?)");
+        if (Date.now() > deadline) {
+          // A thread terminated inside a critical section (worker.terminate(), out of memory)
+          // leaves the lock taken for ever, and its write may be half done: nothing can recover
+          // the store in this process. Marked for liveness (wedged()): the process must restart.
+          Atomics.store(i32, H_WEDGED, 1);
+          throw new Error("SharedDataStore: lock timeout (a thread died holding the lock?)");
+        }
       }
     } while ((c = Atomics.compareExchange(i32, H_LOCK, 0, 2)) !== 0);
   }

@@ -40,6 +40,11 @@ export interface ControlDeps {
   replay?: ReplayClaimService;
   /** Extra Prometheus text appended to /metrics (the filter's metrics in standalone mode). */
   filterMetrics?: () => string;
+  /**
+   * Liveness beyond "the event loop answers" (standalone: the VMs' shared data is not wedged):
+   * a reason makes /healthz a 503, so that the orchestrator restarts the process.
+   */
+  liveness?: () => string | undefined;
   /** Extra readiness checks (standalone: the filter VMs loaded the model). */
   readiness?: () => { ok: boolean; reasons: string[] };
   state?: () => Record<string, unknown>;
@@ -97,7 +102,7 @@ export class ControlServer {
   }
 
   /** Adds the standalone hooks (filter metrics, VM readiness, extra state) once the VMs exist. */
-  extend(hooks: Pick<ControlDeps, "filterMetrics" | "readiness" | "state">): void {
+  extend(hooks: Pick<ControlDeps, "filterMetrics" | "readiness" | "liveness" | "state">): void {
     Object.assign(this.d, hooks);
   }
 
@@ -124,7 +129,10 @@ export class ControlServer {
       return sendJson(res, 400, { error: "malformed request target" });
     }
     const path = url.pathname;
-    if (req.method === "GET" && path === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (req.method === "GET" && path === "/healthz") {
+      const dead = this.d.liveness?.();
+      return dead === undefined ? sendJson(res, 200, { status: "ok" }) : sendJson(res, 503, { status: "dead", reason: dead });
+    }
     if (req.method === "GET" && path === "/readyz") {
       const r = this.readiness();
       return sendJson(res, r.ok ? 200 : 503, { ready: r.ok, reasons: r.reasons });

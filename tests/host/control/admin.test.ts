@@ -93,3 +93,23 @@ describe("control plane", () => {
     assert.equal((await admin("GET", "/admin/v1/state")).json().config_version, version, "no new configuration version");
   });
 });
+
+describe("liveness when the VMs' shared data is wedged", () => {
+  it("/healthz is a 503 with the reason, so that the orchestrator restarts the process", async () => {
+    const wedged = await startTestBidder({ vms: 1 });
+    try {
+      assert.equal((await get(`${wedged.controlUrl}/healthz`)).status, 200);
+      // As a thread that timed out on the lock marks it (SharedDataStore.lock): its holder died
+      // inside the store (a worker terminated, out of memory), and every VM would wait on it for
+      // ever, while /healthz said ok (audit).
+      Atomics.store(new Int32Array(wedged.pool.shared.buffer), 11, 1);
+      assert.equal(wedged.pool.shared.wedged(), true);
+      const h = await get(`${wedged.controlUrl}/healthz`);
+      assert.equal(h.status, 503);
+      assert.equal(h.json().status, "dead");
+      assert.match(h.json().reason, /shared data is locked for good/);
+    } finally {
+      await wedged.close();
+    }
+  });
+});

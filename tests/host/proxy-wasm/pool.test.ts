@@ -159,6 +159,31 @@ describe("VmPool workers", () => {
     }
   });
 
+  test("a worker replacement that fails to start is tried again until one starts", async () => {
+    const pool = await VmPool.start({
+      wasm: await buildProbe("probe"),
+      vms: 1,
+      mode: "workers",
+      log: () => {},
+      workerUrl: new URL("../../../host/src/proxy-wasm/worker-entry.ts", import.meta.url),
+    });
+    // Two starts fail (a replacement killed while it starts), the third succeeds. Before, the
+    // first failure left the slot dead: every request to it a 503, for ever (audit).
+    const p = pool as unknown as { slots: Array<{ close(): Promise<void> }>; workerSlot(i: number): Promise<unknown>; replaceWorker(i: number, label: string, attempt: number): void };
+    await p.slots[0]!.close(); // the worker that "died" (closed: not replaced on its own)
+    const real = p.workerSlot.bind(pool);
+    let attempts = 0;
+    p.workerSlot = (i: number) => (++attempts <= 2 ? Promise.reject(new Error("killed while starting")) : real(i));
+    try {
+      p.replaceWorker(0, "vm-0", 0);
+      await until(() => pool.vmRestarts === 1, 5000);
+      assert.equal(attempts, 3);
+      assert.equal((await pool.handleHttpRequest(request("/local"))).kind, "local");
+    } finally {
+      await pool.close();
+    }
+  });
+
   test("a VM that cannot start in a worker fails the pool start (canary off)", async () => {
     await assert.rejects(
       VmPool.start({

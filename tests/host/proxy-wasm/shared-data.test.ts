@@ -196,3 +196,15 @@ describe("SharedDataStore", () => {
     assert.ok(attempts.every((a) => a >= n));
   });
 });
+
+describe("a thread that died holding the lock", () => {
+  test("makes the next locker time out and marks the store wedged, for the health check", () => {
+    const store = SharedDataStore.create({ bytes: 1 << 20, lockTimeoutMs: 150 });
+    store.set("k", "v");
+    assert.equal(store.wedged(), false);
+    Atomics.store(new Int32Array(store.buffer), 1, 1); // the lock word, taken by a thread that is gone
+    assert.throws(() => store.get("k"), /lock timeout/);
+    assert.equal(store.wedged(), true);
+    assert.equal(SharedDataStore.attach(store.buffer).wedged(), true, "every thread sees it");
+  });
+});
