@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { firstDuplicateKey } from "./json-duplicate-keys.ts";
+import { planPeakFactor, planWeights, type PacePlan } from "./control/pace-plan.ts";
 import { isNoticeBaseUrl } from "./control/notice-forward.ts";
 import { ConfigError } from "./errors.ts";
 import { DEFAULT_WASM, DEMO_DIR, PACKAGE_ROOT } from "./paths.ts";
@@ -251,25 +252,17 @@ export function pluginUtcOffset(cfg: HostConfig): number {
 }
 
 /**
- * How much faster than the flat daily pace the filter's spend plan runs in its busiest hour: 24 ×
- * that hour's share of the plugin's pacing.hourly_weights (1 when flat or not given, or not
- * usable: the filter then runs flat too).
- */
-export function planPeakFactor(plugin: Record<string, unknown>): number {
-  const pacing = plugin.pacing;
-  const w = pacing !== null && typeof pacing === "object" ? (pacing as Record<string, unknown>).hourly_weights : undefined;
-  if (!Array.isArray(w) || w.length !== 24 || !w.every((x) => typeof x === "number" && Number.isFinite(x) && x >= 0)) return 1;
-  const total = (w as number[]).reduce((a, b) => a + b, 0);
-  return total > 0 ? Math.max(1, (24 * Math.max(...(w as number[]))) / total) : 1;
-}
-
-/**
  * The budget sources' slice policy. The lease refill (the fleet's grant rate) runs at the plan's
  * peak pace: the daily budget over pacingSeconds, times planPeakFactor. At the flat pace, a
  * traffic-shaped plan could never be followed in its busy hours (and what its quiet hours left
  * unspent was lost): one Redis-leased pod spent 76% of its daily budget on the iPinYou day. The
  * filter's PID paces the spend along the plan; the refill only bounds it.
  */
+/** The plugin's spend plan for the lease refill of each campaign (control/pace-plan.ts). */
+export function pacePlanOf(cfg: HostConfig): PacePlan {
+  return { weights: planWeights(cfg.plugin), utcOffsetMinutes: pluginUtcOffset(cfg) };
+}
+
 export function leasePolicy(cfg: HostConfig): { leaseSeconds: number; minSliceMicros: number; pacingSeconds: number } {
   return { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds / planPeakFactor(cfg.plugin) };
 }

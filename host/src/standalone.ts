@@ -7,7 +7,7 @@
 // envoy.yaml names it is mapped to the control port as well).
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { leasePolicy, pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
+import { leasePolicy, pacePlanOf, pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
@@ -148,10 +148,10 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   const source =
     budget ??
     (cfg.budget.source === "redis"
-      ? await startRedisBudgetSource(cfg, catalog.campaigns.map(limitsOf), { metrics, log })
+      ? await startRedisBudgetSource(cfg, catalog.campaigns.map((c) => limitsOf(c)), { metrics, log })
       : await memoryBudgetSource(cfg, log, metrics));
   metrics.budgetUp.set(source.healthy() ? 1 : 0);
-  const sync = new SyncService("pod-local", catalog, models, source, log);
+  const sync = new SyncService("pod-local", catalog, models, source, log, pacePlanOf(cfg));
   // Admin changes kept in Redis for the whole fleet, learned by every host from its leases.
   const overrides = source instanceof RedisBudgetSource ? new FleetOverrides({ source, catalog, instance: source.podId ?? podIdOf(cfg), log }) : undefined;
   sync.overrides = overrides;

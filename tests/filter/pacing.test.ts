@@ -7,7 +7,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { hourlyVolumesFromLogs, pacingSimMain, runPacingSim } from "../../bench/pacing-sim.ts";
-import { defaultConfig, leasePolicy, planPeakFactor } from "../../host/src/config.ts";
+import { defaultConfig, leasePolicy } from "../../host/src/config.ts";
+import { campaignPaceFactor, planPeakFactor } from "../../host/src/control/pace-plan.ts";
 
 describe("pacing over a simulated day", () => {
   it("uses ≥ 98% of the daily budget, never breaches it, within 10% RMS of the plan", async () => {
@@ -76,6 +77,30 @@ describe("pacing over a simulated day, one pod leasing from Redis with the host'
     });
     assert.ok(r.utilisation >= 0.95 && r.utilisation <= 1.0, `utilisation ${r.utilisation}`);
     assert.equal(r.hardCapBreaches, 0);
+  });
+
+  it("a dayparted campaign's grants come at its hours' pace: ≥ 90% spent in its four hours", async () => {
+    // Flat plan; its 4 hours need 6 times the flat pace (campaignPaceFactor). At the flat pace
+    // the bucket let it spend 4/24 of its budget in them (audit: 21%).
+    const cfg = defaultConfig();
+    const r = await runPacingSim({
+      requestsPerDay: 20_000, budgetFraction: 0.1, seed: 7, vms: 1, tickMs: 5000, hourlyWeights: new Array(24).fill(1), hours: [9, 10, 11, 12],
+      redisPolicy: leasePolicy(cfg), redisUrl: process.env.NEXUS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+    });
+    assert.ok(r.utilisation >= 0.9 && r.utilisation <= 1.0, `utilisation ${r.utilisation}`);
+    assert.equal(r.hardCapBreaches, 0);
+  });
+
+  it("campaignPaceFactor: a campaign's hours against the plan's peak, on the budget's clock", () => {
+    const flat = { weights: undefined, utcOffsetMinutes: 0 };
+    assert.equal(campaignPaceFactor({}, flat), 1);
+    assert.equal(campaignPaceFactor({ targeting: { hours: [9, 10, 11, 12] } }, flat), 6);
+    assert.equal(campaignPaceFactor({ targeting: { hours: Array.from({ length: 24 }, (_, h) => h) } }, flat), 1);
+    // Weighted: the plan peaks at 18 h (weight 3 of 26); hours 9-12 weigh 1 each.
+    const peaked = { weights: new Array(24).fill(1).map((w, h) => (h === 18 ? 3 : w)), utcOffsetMinutes: 0 };
+    assert.equal(campaignPaceFactor({ targeting: { hours: [9, 10, 11, 12] } }, peaked), 6 / ((24 * 3) / 26));
+    // Hours on its own clock: 18 h at UTC-5 is 23 h UTC, the same share as any other hour.
+    assert.equal(campaignPaceFactor({ targeting: { hours: [18, 19], daypart_utc_offset_minutes: -300 } }, peaked), Math.max(1, 12 / ((24 * 3) / 26)));
   });
 
   it("planPeakFactor: 24 × the busiest hour's share; 1 when flat, missing or unusable", () => {

@@ -93,7 +93,7 @@ import { budgetDay, windowsAt } from "./fleet-spend.ts";
 import type { HostMetrics } from "../server/host-metrics.ts";
 import { NexusError } from "../errors.ts";
 import { overrideFromHash, type CampaignOverride } from "./campaign-overrides.ts";
-import { paceMicrosPerSecond, sliceMicros, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
+import { paceMicrosPerSecond, pacingSecondsOf, sliceMicros, type BudgetLease, type BudgetSource, type CampaignLimits, type PodReport, type SlicePolicy } from "./budget.ts";
 
 /**
  * KEYS: campaign, pod, day, pods, hour, minute, override. ARGV: see RedisBudgetSource.lease.
@@ -529,7 +529,7 @@ export class RedisBudgetSource implements BudgetSource {
       report.unreported === true ? "1" : "0",
       String(POD_TTL_MS),
       report.returning === true ? "1" : "0",
-      String(this.o.policy.pacingSeconds ?? 86_400),
+      String(pacingSecondsOf(limits, this.o.policy)),
       String(this.o.policy.leaseSeconds),
     ];
     let raw: unknown;

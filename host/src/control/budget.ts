@@ -7,6 +7,7 @@
 import { FleetSpend, windowsAt } from "./fleet-spend.ts";
 import type { MemoryBudgetState } from "./budget-state-file.ts";
 import type { CampaignOverride } from "./campaign-overrides.ts";
+import { campaignPaceFactor, type PacePlan } from "./pace-plan.ts";
 
 export interface PodReport {
   campaignId: string;
@@ -60,6 +61,8 @@ export interface CampaignLimits {
   totalMicros: number; // 0 = unlimited
   dailyMicros: number; // 0 = unlimited
   active: boolean;
+  /** The campaign's pace over the policy's (control/pace-plan.ts campaignPaceFactor; default 1). */
+  paceFactor?: number;
 }
 
 /** A lease's answer to one pod for one campaign. */
@@ -107,8 +110,11 @@ export interface BudgetSource {
 }
 
 /** The limits a campaign document gives the budget source (what SyncService leases by). */
-export function limitsOf(c: { id: string; active?: boolean; budget?: { total_micros: number; daily_micros: number } }): CampaignLimits {
-  return { id: c.id, totalMicros: c.budget?.total_micros ?? 0, dailyMicros: c.budget?.daily_micros ?? 0, active: c.active !== false };
+/** A campaign document's limits; with the plugin's spend plan, its pace factor too (campaignPaceFactor). */
+export function limitsOf(c: { id: string; active?: boolean; budget?: { total_micros: number; daily_micros: number }; targeting?: unknown }, plan?: PacePlan): CampaignLimits {
+  const limits: CampaignLimits = { id: c.id, totalMicros: c.budget?.total_micros ?? 0, dailyMicros: c.budget?.daily_micros ?? 0, active: c.active !== false };
+  if (plan !== undefined) limits.paceFactor = campaignPaceFactor(c, plan);
+  return limits;
 }
 
 export function sameLimits(a: CampaignLimits, b: CampaignLimits): boolean {
@@ -126,7 +132,12 @@ export interface SlicePolicy {
 /** The pacing target rate in micros per second (0: the campaign has no budget, so no pace). */
 export function paceMicrosPerSecond(limits: CampaignLimits, policy: SlicePolicy): number {
   const base = limits.dailyMicros > 0 ? limits.dailyMicros : limits.totalMicros > 0 ? limits.totalMicros : 0;
-  return base / (policy.pacingSeconds ?? 86_400);
+  return base / pacingSecondsOf(limits, policy);
+}
+
+/** The policy's pacingSeconds for this campaign: shorter by its pace factor (a dayparted campaign's hours). */
+export function pacingSecondsOf(limits: CampaignLimits, policy: SlicePolicy): number {
+  return (policy.pacingSeconds ?? 86_400) / (limits.paceFactor ?? 1);
 }
 
 /** The slice a pod may hold beyond charged + reserved: daily pace × lease, at least the minimum. */

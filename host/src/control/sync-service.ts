@@ -8,6 +8,7 @@ import type { ModelRegistry } from "./model-registry.ts";
 import { LogThrottle, type Logger } from "../log.ts";
 import type { LeasedOverrides } from "./fleet-overrides.ts";
 import { MAX_REPORT_COUNTS, STREAM_CURSOR_RE, parseFrequencyCount, type FleetFrequency, type FrequencyCount } from "./fleet-frequency.ts";
+import type { PacePlan } from "./pace-plan.ts";
 
 export interface SyncReportCampaign {
   id: string;
@@ -142,6 +143,8 @@ export class SyncService {
     private readonly models: ModelRegistry,
     private readonly budget: BudgetSource,
     private readonly log: Logger,
+    /** The plugin's spend plan: each campaign's lease pace follows it (control/pace-plan.ts); none: the policy's flat pace. */
+    private readonly pacePlan?: PacePlan,
   ) {}
 
   async sync(body: unknown, nowMs = Date.now()): Promise<SyncAnswer> {
@@ -221,7 +224,7 @@ export class SyncService {
     if (returning && r) this.noteReturnReport(returning, c.id, r);
     try {
       const ticket = this.overrides?.ticket() ?? 0;
-      const lease = await this.leaseByCurrentLimits(limitsOf(c), podReport, nowMs);
+      const lease = await this.leaseByCurrentLimits(limitsOf(c, this.pacePlan), podReport, nowMs);
       // Before the answer is built: its config_version is then the set with the override laid over.
       if (lease?.override !== undefined) await this.overrides?.learned(c.id, lease.override, ticket, lease.storeForgotPod === true);
       if (lease === null) return null;
@@ -327,7 +330,7 @@ export class SyncService {
       if (this.catalog.version === version) return lease; // the common case: no lookup
       const doc = this.catalog.get(limits.id);
       if (doc === undefined) return null;
-      const current = limitsOf(doc);
+      const current = limitsOf(doc, this.pacePlan);
       if (sameLimits(current, limits)) return lease;
       if (report.unreported === true || leases >= MAX_LEASES_PER_CAMPAIGN) return null;
       limits = current;
