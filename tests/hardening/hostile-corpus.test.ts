@@ -388,6 +388,23 @@ describe("slow and announcing clients", () => {
     assert.equal(await reserved(app), held, "nothing left reserved");
   });
 
+  it("pipelined requests before bytes that do not parse are all answered first, one answered later than the next included", async () => {
+    // A bid, then a win notice for a bid this pod does not know (handed to the host to ask the
+    // other pods: answered after the bid), then garbage. The notice's answer was dropped (audit).
+    const body = JSON.stringify({ ...JSON.parse(README_REQUEST), id: "pipelined-then-garbage" });
+    const { sock, got, closed } = await raw();
+    sock.write(
+      `POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}` +
+        "GET /openrtb2/win?bid=1-00000000&imp=1&price=0.1 HTTP/1.1\r\nhost: x\r\n\r\n" +
+        "GARBAGE\r\n\r\n",
+    );
+    await closed;
+    const statuses = [...got.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ["200", "404", "400"], got.text.slice(0, 400));
+    const bidText = got.text.slice(got.text.indexOf("\r\n\r\n") + 4, got.text.indexOf("HTTP/1.1 ", 1));
+    assert.equal(await lossAll(app, bidText), 1, "the bid was answered: its loss notice settles it");
+  });
+
   it("a client that closes in the middle of its body is no refusal: nothing counted, nothing reserved", async () => {
     const before = await rejected(400, "malformed_http");
     const held = await reserved(app);

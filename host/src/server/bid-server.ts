@@ -91,6 +91,19 @@ export class BidServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Requests in flight on the connection (pipelined ones too): a refusal of bytes that follow
+    // them waits for all of their answers (onClientError).
+    const socket = req.socket;
+    this.inFlight.set(socket, (this.inFlight.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      const left = (this.inFlight.get(socket) ?? 1) - 1;
+      this.inFlight.set(socket, left);
+      const next = left === 0 ? this.afterInFlight.get(socket) : undefined;
+      if (next !== undefined) {
+        this.afterInFlight.delete(socket);
+        next();
+      }
+    });
     try {
       this.accept(req, res);
     } catch (err) {
@@ -182,6 +195,9 @@ export class BidServer {
    * is not a refusal: nothing is counted, and there is no one to answer.
    */
   private readonly refusedSockets = new WeakSet<Duplex>();
+  /** Requests in flight by connection (onRequest), and what to do once none is left. */
+  private readonly inFlight = new WeakMap<object, number>();
+  private readonly afterInFlight = new WeakMap<object, () => void>();
 
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     // A connection the client reset, or closed before its request was whole.
@@ -211,9 +227,11 @@ export class BidServer {
     }
     if (!answering.req?.complete) return refusal(); // the request itself did not parse: nothing was decided
     // Kept alive until then (a response that closes its connection would take the refusal's way
-    // out): the refusal closes it.
+    // out): the refusal closes it. Until every request in flight on it is answered, pipelined
+    // ones included: refusing after the first dropped the answers of the others (a notice being
+    // forwarded, a bid waiting for its replay claim: money reserved for an answer never sent).
     const cut = setTimeout(() => socket.destroy(), CLIENT_ERROR_ANSWER_WAIT_MS);
-    answering.once("close", () => {
+    this.afterInFlight.set(socket, () => {
       clearTimeout(cut);
       refusal();
     });
