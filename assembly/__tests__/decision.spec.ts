@@ -125,6 +125,23 @@ class MemBudget extends BudgetPort {
   }
 }
 
+/** Grants everything, except to `broke` (nothing) and `short` (a tenth of the bid: under the floor). */
+class PerCampaignBudget extends MemBudget {
+  broke: string = "";
+  short: string = "";
+
+  reserve(campaign: Campaign, wanted: i64, bid: ImpBid): i64 {
+    const id = campaign.id.toString();
+    this.reservedFor.push(id);
+    if (id == this.broke) {
+      this.lastFailure = NoBid.BUDGET;
+      return 0;
+    }
+    bid.seq = this.nextSeq++;
+    return id == this.short ? wanted / 10 : wanted;
+  }
+}
+
 // ---- request, campaigns, settings ---------------------------------------------
 
 const parser = new BidRequestParser();
@@ -1058,13 +1075,40 @@ describe("decision: choosing among campaigns and imps", () => {
     expect(d.bid(0).campaign!.id.toString()).toBe("b");
   });
 
-  it("reserves only for the best campaign (no fallback when its reservation fails)", () => {
+  it("falls through to the next campaign when the best one's reservation fails; none left: the failure's reason", () => {
     const b = new MemBudget();
     b.grant = 0;
     const d = decide(request(), camp("a", 8000) + "," + camp("b", 12000), b);
     expect(d.count).toBe(0);
     expect(d.reason).toBe(NoBid.BUDGET);
-    expect(b.reservedFor).toStrictEqual(["b"]);
+    expect(b.reservedFor).toStrictEqual(["b", "a"]);
+  });
+
+  it("the next campaign that can pay gets the impression (the best one's grant spent, or paused since the last tick)", () => {
+    const b = new PerCampaignBudget();
+    b.broke = "b";
+    const d = decide(request(), camp("a", 8000) + "," + camp("b", 12000), b);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("a");
+    expect(d.bid(0).priceMicros).toBe(2000); // a's own bid: EV 2000 micros
+    expect(b.reservedFor).toStrictEqual(["b", "a"]);
+    // A reservation short of the floor (what is left of b's grant): refunded, then a.
+    const p = new PerCampaignBudget();
+    p.short = "b";
+    const e = decide(request(), camp("a", 8000) + "," + camp("b", 12000), p);
+    expect(e.count).toBe(1);
+    expect(e.bid(0).campaign!.id.toString()).toBe("a");
+    expect(p.refunded.length).toBe(1);
+  });
+
+  it("falls through at most four times", () => {
+    const b = new MemBudget();
+    b.grant = 0;
+    const six = camp("a", 8000) + "," + camp("b", 9000) + "," + camp("c", 10000) + "," + camp("d", 11000) + "," + camp("e", 12000) + "," + camp("f", 13000);
+    const d = decide(request(), six, b);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.BUDGET);
+    expect(b.reservedFor).toStrictEqual(["f", "e", "d", "c", "b"]);
   });
 
   it("bids on every biddable imp with its own reservation and bid id", () => {

@@ -127,6 +127,9 @@ export class DecisionEngine {
   private nativeParser: NativeRequestParser | null = null;
   /** The impression being decided's native request, or null when no native creative is looked at. */
   private native: NativeRequest | null = null;
+  /** Campaigns of the impression being decided whose reservation failed (decideImp's fallback). */
+  private readonly failed: StaticArray<Campaign | null> = new StaticArray<Campaign | null>(MAX_FALLBACKS);
+  private failedCount: i32 = 0;
 
   constructor(hashBits: i32) {
     this.features = new FeatureExtractor(hashBits);
@@ -368,6 +371,19 @@ export class DecisionEngine {
     return native;
   }
 
+  /** The campaign's reservation already failed for this impression. */
+  private failedBefore(camp: Campaign): bool {
+    for (let i = 0; i < this.failedCount; i++) if (unchecked(this.failed[i]) === camp) return true;
+    return false;
+  }
+
+  /** Notes a campaign whose reservation failed; false when no more fallbacks are allowed. */
+  private noteFailed(camp: Campaign): bool {
+    if (this.failedCount >= MAX_FALLBACKS) return false;
+    unchecked((this.failed[this.failedCount++] = camp));
+    return true;
+  }
+
   private decideImp(
     req: BidRequest,
     impIndex: i32,
@@ -412,173 +428,199 @@ export class DecisionEngine {
     const pCtr = model.pCtr;
     const pCvr = model.pCvr;
 
-    let best: Campaign | null = null;
-    let bestCreative: Creative | null = null;
-    let bestBid: i64 = 0;
-    let bestFloor: i64 = 0;
-    let bestDeal: Deal | null = null;
-    let bestFrequencyKey: u64 = 0;
-    let bestNativeAssets: u32 = 0;
-    let reason = NoBid.NO_MATCH;
-    const deals = this.deals;
-    for (let c = 0; c < table.size; c++) {
-      const camp = table.at(c);
-      let creative = this.eligibleCreative(req, imp, camp);
-      if (creative === null) {
-        if (this.fitRefused) reason = worse(reason, NoBid.BLOCKED);
-        continue;
-      }
-      if (creative.isMedia && slotFor(imp, creative).podid.len > 0 && inPodAlready(req, out, camp, imp, creative)) {
-        // One ad of a campaign, or of an advertiser, per commercial break: the pod's other slots
-        // go to other buyers.
-        continue;
-      }
-      if (req.regs.dsaRequired >= 2 && !dsaCompatible(req, camp)) {
-        reason = worse(reason, NoBid.DSA);
-        continue;
-      }
-      if (!camp.active || budget.isExhausted(camp)) {
-        reason = worse(reason, camp.active ? NoBid.BUDGET : NoBid.PAUSED);
-        continue;
-      }
-      let fkey: u64 = 0;
-      if (camp.frequencyCaps > 0) {
-        // No user, no count: a capped campaign cannot keep its cap for someone it cannot recognise.
-        if (this.userKey == 0) {
-          reason = worse(reason, NoBid.FREQUENCY);
+    // The best campaign that can pay: one whose reservation fails (or falls short of the floor)
+    // gives the impression to the next, up to MAX_FALLBACKS times. Before, it kept winning and the
+    // impression went without a bid, while a campaign with money would have paid.
+    this.failedCount = 0;
+    let carried = NoBid.NONE;
+    while (true) {
+      let best: Campaign | null = null;
+      let bestCreative: Creative | null = null;
+      let bestBid: i64 = 0;
+      let bestFloor: i64 = 0;
+      let bestDeal: Deal | null = null;
+      let bestFrequencyKey: u64 = 0;
+      let bestNativeAssets: u32 = 0;
+      let reason = worse(NoBid.NO_MATCH, carried);
+      const deals = this.deals;
+      for (let c = 0; c < table.size; c++) {
+        const camp = table.at(c);
+        if (this.failedBefore(camp)) continue;
+        let creative = this.eligibleCreative(req, imp, camp);
+        if (creative === null) {
+          if (this.fitRefused) reason = worse(reason, NoBid.BLOCKED);
           continue;
         }
-        fkey = frequencyKey(camp, this.userKey);
-        if (this.capReached(camp, fkey, nowMs, out.bidsOf(camp))) {
-          reason = worse(reason, NoBid.FREQUENCY);
+        if (creative.isMedia && slotFor(imp, creative).podid.len > 0 && inPodAlready(req, out, camp, imp, creative)) {
+          // One ad of a campaign, or of an advertiser, per commercial break: the pod's other slots
+          // go to other buyers.
           continue;
         }
-      }
-      const ev = pCtr * pCvr * <f64>camp.valuePerConversionMicros; // micros per impression
-      // ROI guard: skip when the expected market cost (the average clearing
-      // price, or the campaign's prior) is above the expected value. The floor
-      // is checked on its own below, after shading.
-      const expectedCost = budget.marketPriceMicros(camp);
-      if (expectedCost > 0 && <f64>expectedCost * camp.roiFactor > ev) {
-        reason = worse(reason, NoBid.ROI);
-        continue;
-      }
-      let bid = microsFloor(ev * budget.shading(camp) * camp.alpha);
-      // The cap is CPM micros; compare in CPM terms so a cap under 1000 still caps (at 0: no bid).
-      if (camp.maxBidCpmMicros > 0 && bid * 1000 > camp.maxBidCpmMicros) bid = camp.maxBidCpmMicros / 1000;
-      // No bid above the highest price a win notice can carry (1,000,000 CPM: query.ts): its win
-      // could only be charged at the bid, whatever it cleared at.
-      if (bid > MAX_BID_MICROS) bid = MAX_BID_MICROS;
-      let floor = openFloor;
-      let deal: Deal | null = null;
-      if (dealsOffered && camp.deals.size > 0 && deals.pick(imp, req.at, camp, creative, settings.seat, settings.fx, settings.currency, bid)) {
-        deal = deals.deal;
-        floor = deals.floorMicros;
-        bid = deals.priceMicros;
-      } else if (openFloor < 0 || camp.dealsOnly) {
-        // No deal to bid in, and no open auction for this campaign: why not, as far as it got.
-        if (dealsOffered && camp.deals.size > 0) reason = worse(reason, deals.reason);
-        if (openFloor < 0 && !camp.dealsOnly) reason = worse(reason, openReason);
-        continue;
-      } else {
-        if (creative.isMedia) {
-          // The exchange's price per second and floors by duration make a floor of their own for
-          // this ad's duration (one it cannot read in full: no bid rather than one under it). When
-          // the bid does not clear it, a later creative of the campaign for the same player (a
-          // shorter ad) may.
-          let mediaFloor = this.mediaFloorMicros(imp, creative, floor, floorRate);
-          while (bid > 0 && (mediaFloor < 0 || bid < mediaFloor)) {
-            const next = creative.isVideo ? this.allowedVideo(req, imp, camp, this.mediaIndex + 1) : this.allowedAudio(req, imp, camp, this.mediaIndex + 1);
-            if (next === null) break;
-            if (slotFor(imp, next).podid.len > 0 && inPodAlready(req, out, camp, imp, next)) continue;
-            const nextFloor = this.mediaFloorMicros(imp, next, floor, floorRate);
-            if (nextFloor >= 0 && bid >= nextFloor) {
-              creative = next;
-              mediaFloor = nextFloor;
-            }
-          }
-          if (mediaFloor < 0) {
-            reason = worse(reason, mediaFloor == -2 ? NoBid.CURRENCY : NoBid.BELOW_FLOOR);
+        if (req.regs.dsaRequired >= 2 && !dsaCompatible(req, camp)) {
+          reason = worse(reason, NoBid.DSA);
+          continue;
+        }
+        if (!camp.active || budget.isExhausted(camp)) {
+          reason = worse(reason, camp.active ? NoBid.BUDGET : NoBid.PAUSED);
+          continue;
+        }
+        let fkey: u64 = 0;
+        if (camp.frequencyCaps > 0) {
+          // No user, no count: a capped campaign cannot keep its cap for someone it cannot recognise.
+          if (this.userKey == 0) {
+            reason = worse(reason, NoBid.FREQUENCY);
             continue;
           }
-          floor = mediaFloor;
+          fkey = frequencyKey(camp, this.userKey);
+          if (this.capReached(camp, fkey, nowMs, out.bidsOf(camp))) {
+            reason = worse(reason, NoBid.FREQUENCY);
+            continue;
+          }
         }
-        if (bid <= 0 || bid < floor) {
-          reason = worse(reason, NoBid.BELOW_FLOOR);
+        const ev = pCtr * pCvr * <f64>camp.valuePerConversionMicros; // micros per impression
+        // ROI guard: skip when the expected market cost (the average clearing
+        // price, or the campaign's prior) is above the expected value. The floor
+        // is checked on its own below, after shading.
+        const expectedCost = budget.marketPriceMicros(camp);
+        if (expectedCost > 0 && <f64>expectedCost * camp.roiFactor > ev) {
+          reason = worse(reason, NoBid.ROI);
           continue;
         }
+        let bid = microsFloor(ev * budget.shading(camp) * camp.alpha);
+        // The cap is CPM micros; compare in CPM terms so a cap under 1000 still caps (at 0: no bid).
+        if (camp.maxBidCpmMicros > 0 && bid * 1000 > camp.maxBidCpmMicros) bid = camp.maxBidCpmMicros / 1000;
+        // No bid above the highest price a win notice can carry (1,000,000 CPM: query.ts): its win
+        // could only be charged at the bid, whatever it cleared at.
+        if (bid > MAX_BID_MICROS) bid = MAX_BID_MICROS;
+        let floor = openFloor;
+        let deal: Deal | null = null;
+        if (dealsOffered && camp.deals.size > 0 && deals.pick(imp, req.at, camp, creative, settings.seat, settings.fx, settings.currency, bid)) {
+          deal = deals.deal;
+          floor = deals.floorMicros;
+          bid = deals.priceMicros;
+        } else if (openFloor < 0 || camp.dealsOnly) {
+          // No deal to bid in, and no open auction for this campaign: why not, as far as it got.
+          if (dealsOffered && camp.deals.size > 0) reason = worse(reason, deals.reason);
+          if (openFloor < 0 && !camp.dealsOnly) reason = worse(reason, openReason);
+          continue;
+        } else {
+          if (creative.isMedia) {
+            // The exchange's price per second and floors by duration make a floor of their own for
+            // this ad's duration (one it cannot read in full: no bid rather than one under it). When
+            // the bid does not clear it, a later creative of the campaign for the same player (a
+            // shorter ad) may.
+            let mediaFloor = this.mediaFloorMicros(imp, creative, floor, floorRate);
+            while (bid > 0 && (mediaFloor < 0 || bid < mediaFloor)) {
+              const next = creative.isVideo ? this.allowedVideo(req, imp, camp, this.mediaIndex + 1) : this.allowedAudio(req, imp, camp, this.mediaIndex + 1);
+              if (next === null) break;
+              if (slotFor(imp, next).podid.len > 0 && inPodAlready(req, out, camp, imp, next)) continue;
+              const nextFloor = this.mediaFloorMicros(imp, next, floor, floorRate);
+              if (nextFloor >= 0 && bid >= nextFloor) {
+                creative = next;
+                mediaFloor = nextFloor;
+              }
+            }
+            if (mediaFloor < 0) {
+              reason = worse(reason, mediaFloor == -2 ? NoBid.CURRENCY : NoBid.BELOW_FLOOR);
+              continue;
+            }
+            floor = mediaFloor;
+          }
+          if (bid <= 0 || bid < floor) {
+            reason = worse(reason, NoBid.BELOW_FLOOR);
+            continue;
+          }
+        }
+        if (bid > bestBid) {
+          best = camp;
+          bestCreative = creative;
+          bestBid = bid;
+          bestFloor = floor;
+          bestDeal = deal;
+          bestFrequencyKey = fkey;
+          bestNativeAssets = creative.isNative ? this.nativeFilled : 0;
+        }
       }
-      if (bid > bestBid) {
-        best = camp;
-        bestCreative = creative;
-        bestBid = bid;
-        bestFloor = floor;
-        bestDeal = deal;
-        bestFrequencyKey = fkey;
-        bestNativeAssets = creative.isNative ? this.nativeFilled : 0;
+      if (best === null) {
+        out.noteImpReason(reason);
+        return;
       }
-    }
-    if (best === null) {
-      out.noteImpReason(reason);
-      return;
-    }
-    // Invalid traffic is screened only here, where a bid was found: a request the bidder would
-    // not bid on anyway costs no UA scan.
-    const verdict = this.trafficVerdict(req, settings.traffic);
-    if (verdict != TrafficVerdict.VALID) {
-      out.noteImpReason(verdict == TrafficVerdict.BOT_USER_AGENT ? NoBid.BOT_USER_AGENT : NoBid.DATACENTER_IP);
-      return;
-    }
-    const slot = out.bid(out.count);
-    slot.reset();
-    slot.impIndex = impIndex;
-    slot.holdMs = <i64>imp.exp * 1000;
-    slot.impId.copyFrom(imp.id);
-    slot.campaign = best;
-    slot.creative = bestCreative;
-    slot.categories = bestCreative !== null ? bestCreative.replyCategories(req.cattax) : null;
-    // DSA transparency where the request supports or requires it, and never one the exchange
-    // would refuse for its rendering (then a bid where it is only supported goes without).
-    slot.dsa = req.regs.dsaRequired >= 1 && dsaCompatible(req, best) ? best.dsa : null;
-    slot.profiled = !out.contextual && req.segmentCount > 0;
-    slot.deal = bestDeal;
-    slot.frequencyKey = bestFrequencyKey;
-    if (bestCreative !== null && bestCreative.isNative) {
-      // What the markup answers, fixed now: this impression's document is the one last read.
-      slot.native = this.native;
-      slot.nativeAssets = bestNativeAssets;
-    }
-    slot.nonce = this.nextNonce();
-    if (req.test == 1) {
-      // OpenRTB 2.6 §3.2.1: in test mode auctions are not billable. The bid is answered as in
-      // live mode (the exchange is checking its integration) but reserves nothing, and its id
-      // marks it: its notices answer "test" and change no money.
-      slot.priceMicros = bestBid;
-      formatTestBidId(slot);
+      // Invalid traffic is screened only here, where a bid was found: a request the bidder would
+      // not bid on anyway costs no UA scan.
+      const verdict = this.trafficVerdict(req, settings.traffic);
+      if (verdict != TrafficVerdict.VALID) {
+        out.noteImpReason(verdict == TrafficVerdict.BOT_USER_AGENT ? NoBid.BOT_USER_AGENT : NoBid.DATACENTER_IP);
+        return;
+      }
+      const slot = out.bid(out.count);
+      slot.reset();
+      slot.impIndex = impIndex;
+      slot.holdMs = <i64>imp.exp * 1000;
+      slot.impId.copyFrom(imp.id);
+      slot.campaign = best;
+      slot.creative = bestCreative;
+      slot.categories = bestCreative !== null ? bestCreative.replyCategories(req.cattax) : null;
+      // DSA transparency where the request supports or requires it, and never one the exchange
+      // would refuse for its rendering (then a bid where it is only supported goes without).
+      slot.dsa = req.regs.dsaRequired >= 1 && dsaCompatible(req, best) ? best.dsa : null;
+      slot.profiled = !out.contextual && req.segmentCount > 0;
+      slot.deal = bestDeal;
+      slot.frequencyKey = bestFrequencyKey;
+      if (bestCreative !== null && bestCreative.isNative) {
+        // What the markup answers, fixed now: this impression's document is the one last read.
+        slot.native = this.native;
+        slot.nativeAssets = bestNativeAssets;
+      }
+      slot.nonce = this.nextNonce();
+      if (req.test == 1) {
+        // OpenRTB 2.6 §3.2.1: in test mode auctions are not billable. The bid is answered as in
+        // live mode (the exchange is checking its integration) but reserves nothing, and its id
+        // marks it: its notices answer "test" and change no money.
+        slot.priceMicros = bestBid;
+        formatTestBidId(slot);
+        out.count++;
+        return;
+      }
+      const reserved = budget.reserve(best, bestBid, slot);
+      if (reserved <= 0) {
+        slot.reset();
+        // The next campaign may have the money (this one's grant is spent, or it was paused since
+        // the last tick): it gets the impression, as if this one had not been eligible.
+        if (this.noteFailed(best)) {
+          carried = worse(carried, budget.lastFailure);
+          continue;
+        }
+        out.noteImpReason(budget.lastFailure);
+        return;
+      }
+      slot.reserved = true;
+      slot.priceMicros = reserved;
+      if (reserved < bestFloor || reserved <= 0) {
+        // A partial reservation (the budget ran short) that no longer clears the floor. The bid
+        // cleared it at its own price: what stopped it is the budget, and the reason says so (an
+        // operator reading below_floor would look at floors and shading, not at the grant).
+        budget.refund(slot);
+        slot.reset();
+        if (this.noteFailed(best)) {
+          carried = worse(carried, NoBid.BUDGET);
+          continue;
+        }
+        out.noteImpReason(NoBid.BUDGET);
+        return;
+      }
+      formatBidId(slot);
       out.count++;
       return;
     }
-    const reserved = budget.reserve(best, bestBid, slot);
-    if (reserved <= 0) {
-      out.noteImpReason(budget.lastFailure);
-      slot.reset();
-      return;
-    }
-    slot.reserved = true;
-    slot.priceMicros = reserved;
-    if (reserved < bestFloor || reserved <= 0) {
-      // A partial reservation (the budget ran short) that no longer clears the floor. The bid
-      // cleared it at its own price: what stopped it is the budget, and the reason says so (an
-      // operator reading below_floor would look at floors and shading, not at the grant).
-      budget.refund(slot);
-      slot.reset();
-      out.noteImpReason(NoBid.BUDGET);
-      return;
-    }
-    formatBidId(slot);
-    out.count++;
   }
 }
+
+/**
+ * Campaigns an impression falls through to when the best ones cannot pay (their grant spent, paused
+ * since the last tick, a reservation falling short of the floor): each costs a reservation
+ * attempt; past them the impression gets no bid.
+ */
+const MAX_FALLBACKS: i32 = 4;
 
 /**
  * An earlier slot of this impression's ad pod (video.podid, or audio.podid for an audio
