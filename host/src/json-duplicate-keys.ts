@@ -42,10 +42,11 @@ export function firstDuplicateKey(text: string): string | undefined {
       frames.push({ keys: undefined, index: 0, key: "" });
     } else if (c === 0x7d || c === 0x5d) {
       frames.pop();
+      expectKey = false;
     } else if (c === 0x2c) {
       const top = frames[frames.length - 1]!;
-      if (top.keys) expectKey = true;
-      else top.index++;
+      expectKey = top.keys !== undefined;
+      if (!expectKey) top.index++;
     }
   }
   return undefined;

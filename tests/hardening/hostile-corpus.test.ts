@@ -405,6 +405,37 @@ describe("slow and announcing clients", () => {
     assert.equal(await lossAll(app, bidText), 1, "the bid was answered: its loss notice settles it");
   });
 
+  it("a pipelined request whose header overflows: the bid before it answered, then one 431", async () => {
+    // node:http reports the overflow twice; the second report closed the connection while the
+    // bid was still in the filter (a review of this fix's first version).
+    const before = await rejected(431, "headers_too_large");
+    const body = JSON.stringify({ ...JSON.parse(README_REQUEST), id: "pipelined-then-big-header" });
+    const { sock, got, closed } = await raw();
+    sock.write(`POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}GET /openrtb2/win HTTP/1.1\r\nx-big: ${"a".repeat(70_000)}\r\n\r\n`);
+    await closed;
+    const statuses = [...got.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ["200", "431"], got.text.slice(0, 300));
+    assert.equal(await rejected(431, "headers_too_large"), before + 1);
+    const bidText = got.text.slice(got.text.indexOf("\r\n\r\n") + 4, got.text.indexOf("HTTP/1.1 ", 1));
+    assert.equal(await lossAll(app, bidText), 1);
+  });
+
+  it("a pipelined request whose own body does not parse: the one before it answered, then its 400 at once", async () => {
+    const body = JSON.stringify({ ...JSON.parse(README_REQUEST), id: "pipelined-then-bad-chunk" });
+    const { sock, got, closed } = await raw();
+    const t0 = Date.now();
+    sock.write(
+      `POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}` +
+        "POST /openrtb2/bid HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nZZZ\r\n",
+    );
+    await closed;
+    const statuses = [...got.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ["200", "400"], got.text.slice(0, 300));
+    assert.ok(Date.now() - t0 < 3000, `closed after ${Date.now() - t0} ms (not the 5 s cut)`);
+    const bidText = got.text.slice(got.text.indexOf("\r\n\r\n") + 4, got.text.indexOf("HTTP/1.1 ", 1));
+    assert.equal(await lossAll(app, bidText), 1);
+  });
+
   it("a client that closes in the middle of its body is no refusal: nothing counted, nothing reserved", async () => {
     const before = await rejected(400, "malformed_http");
     const held = await reserved(app);

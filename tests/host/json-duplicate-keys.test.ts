@@ -23,7 +23,7 @@ describe("firstDuplicateKey", () => {
   });
 
   it("finds none in documents without, whatever their strings hold", () => {
-    for (const text of ['{}', '[]', '{"a": {"a": {"a": 1}}}', '[{"a": 1}, {"a": 2}]', '{"s": "\\"a\\": 1, \\"a\\": 2", "a": "{\\"a\\""}', '{"x": ",", "y": "[", "z": "}"}', '"a"', '{"a": [], "b": [{}], "c": {"d": [1, 2, {"d": 3}]}}']) {
+    for (const text of ['{}', '[]', '[{}, "x"]', '{"a": [{}, "y", [], {"b": 1}, "z"], "c": {}}', '[[], "x", {}, 1]', '{"a": {"a": {"a": 1}}}', '[{"a": 1}, {"a": 2}]', '{"s": "\\"a\\": 1, \\"a\\": 2", "a": "{\\"a\\""}', '{"x": ",", "y": "[", "z": "}"}', '"a"', '{"a": [], "b": [{}], "c": {"d": [1, 2, {"d": 3}]}}']) {
       JSON.parse(text);
       assert.equal(firstDuplicateKey(text), undefined, text);
     }

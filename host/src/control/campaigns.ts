@@ -261,10 +261,10 @@ function canonicalJson(v: unknown): string {
  * [A-Za-z0-9_] into "_", this host per UTF-16 unit and Envoy per byte. Two ids with one form
  * would be one series: the second campaign's value never shown ("brand-a", "brand.a").
  */
-function metricNamesOf(id: string): string[] {
+function metricNamesOf(id: string): [string, string] {
   const perChar = id.replace(/[^A-Za-z0-9_]/g, "_");
   const perByte = Array.from(Buffer.from(id, "utf8"), (b) => (/[A-Za-z0-9_]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : "_")).join("");
-  return perChar === perByte ? [perChar] : [perChar, perByte];
+  return [perChar, perByte]; // compared within each scheme: "é" and "é_" collide in neither
 }
 
 function validateSet(set: CampaignSet): void {
@@ -279,15 +279,16 @@ function validateSet(set: CampaignSet): void {
     }
     if (ids.has(c.id)) throw new CampaignError("CAMPAIGNS_INVALID", `campaigns[${i}].id: duplicate "${c.id}"`);
     ids.add(c.id);
-    for (const name of metricNamesOf(c.id)) {
-      const other = metricNames.get(name);
+    for (const [scheme, name] of metricNamesOf(c.id).entries()) {
+      const key = `${scheme}:${name}`;
+      const other = metricNames.get(key);
       if (other !== undefined) {
         throw new CampaignError(
           "CAMPAIGNS_INVALID",
           `campaigns[${i}].id: "${c.id}" and "${other}" would share one metric series (per-campaign metric names keep A-Z a-z 0-9 _ and turn every other character into "_")`,
         );
       }
-      metricNames.set(name, c.id);
+      metricNames.set(key, c.id);
     }
     const b = c.budget;
     if (b !== undefined) {

@@ -94,16 +94,10 @@ export class BidServer {
     // Requests in flight on the connection (pipelined ones too): a refusal of bytes that follow
     // them waits for all of their answers (onClientError).
     const socket = req.socket;
-    this.inFlight.set(socket, (this.inFlight.get(socket) ?? 0) + 1);
-    res.once("close", () => {
-      const left = (this.inFlight.get(socket) ?? 1) - 1;
-      this.inFlight.set(socket, left);
-      const next = left === 0 ? this.afterInFlight.get(socket) : undefined;
-      if (next !== undefined) {
-        this.afterInFlight.delete(socket);
-        next();
-      }
-    });
+    let open = this.inFlight.get(socket);
+    if (open === undefined) this.inFlight.set(socket, (open = new Set()));
+    open.add(req);
+    res.once("close", () => this.answered(socket, req));
     try {
       this.accept(req, res);
     } catch (err) {
@@ -196,8 +190,20 @@ export class BidServer {
    */
   private readonly refusedSockets = new WeakSet<Duplex>();
   /** Requests in flight by connection (onRequest), and what to do once none is left. */
-  private readonly inFlight = new WeakMap<object, number>();
+  private readonly inFlight = new WeakMap<object, Set<IncomingMessage>>();
   private readonly afterInFlight = new WeakMap<object, () => void>();
+
+  /** A request of the connection is answered (or given up): the refusal waiting for them goes once none is left. */
+  private answered(socket: object, req: IncomingMessage): void {
+    const open = this.inFlight.get(socket);
+    open?.delete(req);
+    if (open !== undefined && open.size > 0) return;
+    const next = this.afterInFlight.get(socket);
+    if (next !== undefined) {
+      this.afterInFlight.delete(socket);
+      next();
+    }
+  }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     // A connection the client reset, or closed before its request was whole.
@@ -206,8 +212,9 @@ export class BidServer {
       return;
     }
     // node:http can report one bad request twice (headers too large: once as they overflow, again
-    // on the bytes that follow): one refusal, counted once.
-    if (this.refusedSockets.has(socket)) return void socket.destroy();
+    // on the bytes that follow): one refusal, counted once; the one already decided (maybe
+    // waiting for the requests before it) goes on alone.
+    if (this.refusedSockets.has(socket)) return;
     this.refusedSockets.add(socket);
     const [status, reason] = CLIENT_ERRORS.get(err.code ?? "") ?? [400, "malformed_http"];
     this.o.onRejected?.(status, reason);
@@ -235,6 +242,9 @@ export class BidServer {
       clearTimeout(cut);
       refusal();
     });
+    // A request whose own body is what did not parse can never end: not waited for.
+    const open = this.inFlight.get(socket);
+    for (const r of open ?? []) if (!r.complete) this.answered(socket, r);
   }
 
   /**

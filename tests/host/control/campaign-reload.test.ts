@@ -156,6 +156,7 @@ function reloadScenario(budget: () => Partial<HostConfig["budget"]>, redis?: Ret
       // One metric series for two campaigns: exporters turn "-" and "." into "_" (and Envoy turns each byte of "é" into one).
       [JSON.stringify({ version: 9, campaigns: [campaign("brand-a"), campaign("brand_b"), campaign("brand.a")] }), /campaigns\[2\]\.id: "brand\.a" and "brand-a" would share one metric series/],
       [JSON.stringify({ version: 9, campaigns: [campaign("café"), campaign("caf__")] }), /"caf__" and "café" would share/],
+      [JSON.stringify({ version: 9, campaigns: [campaign("café"), campaign("cafè")] }), /"cafè" and "café" would share/],
       [JSON.stringify({ version: 9, campaigns: [{ ...campaign("a"), budget: { total_micros: -1, daily_micros: 0 } }] }), /budget.total_micros/],
       [JSON.stringify({ version: -1, campaigns: [] }), /version/],
     ];

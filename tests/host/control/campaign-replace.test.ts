@@ -304,3 +304,11 @@ describe("a host restarted beside a running filter", () => {
     }
   });
 });
+
+describe("campaign ids and metric names", () => {
+  it("ids that export as one metric name in one scheme are refused; ids that collide in none are taken", () => {
+    assert.throws(() => new CampaignCatalog(set(1, "brand-a", "brand.a")), /would share one metric series/);
+    // "é" is "_" per character (this host) and "__" per byte (Envoy); "é_" is "__" and "___".
+    assert.doesNotThrow(() => new CampaignCatalog(set(1, "é", "é_")));
+  });
+});
