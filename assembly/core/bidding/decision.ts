@@ -445,7 +445,7 @@ export class DecisionEngine {
       const deals = this.deals;
       for (let c = 0; c < table.size; c++) {
         const camp = table.at(c);
-        if (this.failedBefore(camp)) continue;
+        if (this.failedCount > 0 && this.failedBefore(camp)) continue;
         let creative = this.eligibleCreative(req, imp, camp);
         if (creative === null) {
           if (this.fitRefused) reason = worse(reason, NoBid.BLOCKED);
