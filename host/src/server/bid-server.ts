@@ -176,18 +176,7 @@ export class BidServer {
     sendJson(res, status, { error }, close ? { connection: "close" } : undefined);
   }
 
-  /**
-   * A request node:http refuses before there is one (malformed HTTP, headers too large or too
-   * slow): counted, then answered as node:http does by default (a listener replaces its default):
-   * 408, 431 or 413 for their cases, else 400, with the connection closed, and with a JSON reason
-   * as every refusal of this server; destroyed when nothing more can be written.
-   *
-   * Bytes that do not parse after a complete request on the same connection (garbage after a
-   * body, a Content-Length shorter than the body sent) come while that request is still in the
-   * filter: its answer is written first (it may be a bid, whose money the filter has reserved),
-   * then the refusal, then the connection closes. A client that closes in the middle of a request
-   * is not a refusal: nothing is counted, and there is no one to answer.
-   */
+  /** Connections refused already (onClientError): node:http may report one bad request twice. */
   private readonly refusedSockets = new WeakSet<Duplex>();
   /** Requests in flight by connection (onRequest), and what to do once none is left. */
   private readonly inFlight = new WeakMap<object, Set<IncomingMessage>>();
@@ -205,6 +194,18 @@ export class BidServer {
     }
   }
 
+  /**
+   * A request node:http refuses before there is one (malformed HTTP, headers too large or too
+   * slow): counted, then answered as node:http does by default (a listener replaces its default):
+   * 408, 431 or 413 for their cases, else 400, with the connection closed, and with a JSON reason
+   * as every refusal of this server; destroyed when nothing more can be written.
+   *
+   * Bytes that do not parse after a complete request on the same connection (garbage after a
+   * body, a Content-Length shorter than the body sent) come while that request is still in the
+   * filter: its answer is written first (it may be a bid, whose money the filter has reserved),
+   * then the refusal, then the connection closes. A client that closes in the middle of a request
+   * is not a refusal: nothing is counted, and there is no one to answer.
+   */
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     // A connection the client reset, or closed before its request was whole.
     if (err.code === "ECONNRESET" || err.code === "EPIPE" || err.code === "HPE_INVALID_EOF_STATE") {
