@@ -582,30 +582,29 @@ export class DecisionEngine {
         return;
       }
       const reserved = budget.reserve(best, bestBid, slot);
-      if (reserved <= 0) {
+      let failed = reserved <= 0;
+      let failure = budget.lastFailure;
+      if (!failed) {
+        slot.reserved = true;
+        slot.priceMicros = reserved;
+        if (reserved < bestFloor) {
+          // A partial reservation (the budget ran short) that no longer clears the floor. The bid
+          // cleared it at its own price: what stopped it is the budget, and the reason says so (an
+          // operator reading below_floor would look at floors and shading, not at the grant).
+          budget.refund(slot);
+          failed = true;
+          failure = NoBid.BUDGET;
+        }
+      }
+      if (failed) {
         slot.reset();
         // The next campaign may have the money (this one's grant is spent, or it was paused since
         // the last tick): it gets the impression, as if this one had not been eligible.
         if (this.noteFailed(best)) {
-          carried = worse(carried, budget.lastFailure);
+          carried = worse(carried, failure);
           continue;
         }
-        out.noteImpReason(budget.lastFailure);
-        return;
-      }
-      slot.reserved = true;
-      slot.priceMicros = reserved;
-      if (reserved < bestFloor || reserved <= 0) {
-        // A partial reservation (the budget ran short) that no longer clears the floor. The bid
-        // cleared it at its own price: what stopped it is the budget, and the reason says so (an
-        // operator reading below_floor would look at floors and shading, not at the grant).
-        budget.refund(slot);
-        slot.reset();
-        if (this.noteFailed(best)) {
-          carried = worse(carried, NoBid.BUDGET);
-          continue;
-        }
-        out.noteImpReason(NoBid.BUDGET);
+        out.noteImpReason(failure);
         return;
       }
       formatBidId(slot);
