@@ -96,6 +96,13 @@ function fromJson(doc: unknown): IpRangeFile | undefined {
   return undefined;
 }
 
+/** Refuses a block (IP_RANGES_INVALID, naming `where`: the file, and its line for text) that is not one the filter takes. */
+function checkBlock(block: string, where: string): void {
+  if (!BLOCK.test(block)) throw new IpRangesError("IP_RANGES_INVALID", `${where}: "${block}" is not an address or a CIDR block`);
+  const why = blockError(block);
+  if (why !== undefined) throw new IpRangesError("IP_RANGES_INVALID", `${where}: "${block}": ${why}`);
+}
+
 /** One file's blocks. Text: a block per line; `#` starts a comment; blank lines are skipped. */
 export function parseIpRanges(text: string, name: string): IpRangeFile {
   const trimmed = text.trimStart();
@@ -109,20 +116,14 @@ export function parseIpRanges(text: string, name: string): IpRangeFile {
     }
     const found = fromJson(doc);
     if (found === undefined) throw new IpRangesError("IP_RANGES_INVALID", `${name}: a JSON document of no known shape (AWS ip-ranges.json, Google Cloud cloud.json, Azure Service Tags, Oracle public_ip_ranges.json)`);
-    for (const b of found.blocks) {
-      if (!BLOCK.test(b)) throw new IpRangesError("IP_RANGES_INVALID", `${name}: "${b}" is not an address or a CIDR block`);
-      const why = blockError(b);
-      if (why !== undefined) throw new IpRangesError("IP_RANGES_INVALID", `${name}: "${b}": ${why}`);
-    }
+    for (const b of found.blocks) checkBlock(b, name);
     file = found;
   } else {
     const blocks: string[] = [];
     text.split(/\r?\n/).forEach((line, i) => {
       const block = line.replace(/#.*/, "").trim();
       if (block === "") return;
-      if (!BLOCK.test(block)) throw new IpRangesError("IP_RANGES_INVALID", `${name}:${i + 1}: "${block}" is not an address or a CIDR block`);
-      const why = blockError(block);
-      if (why !== undefined) throw new IpRangesError("IP_RANGES_INVALID", `${name}:${i + 1}: "${block}": ${why}`);
+      checkBlock(block, `${name}:${i + 1}`);
       blocks.push(block);
     });
     file = { format: "text", blocks };
