@@ -251,6 +251,11 @@ export function pluginUtcOffset(cfg: HostConfig): number {
   return typeof offset === "number" && Number.isFinite(offset) ? offset : 0;
 }
 
+/** The plugin's spend plan for the lease refill of each campaign (control/pace-plan.ts). */
+export function pacePlanOf(cfg: HostConfig): PacePlan {
+  return { weights: planWeights(cfg.plugin), utcOffsetMinutes: pluginUtcOffset(cfg) };
+}
+
 /**
  * The budget sources' slice policy. The lease refill (the fleet's grant rate) runs at the plan's
  * peak pace: the daily budget over pacingSeconds, times planPeakFactor. At the flat pace, a
@@ -258,11 +263,6 @@ export function pluginUtcOffset(cfg: HostConfig): number {
  * unspent was lost): one Redis-leased pod spent 76% of its daily budget on the iPinYou day. The
  * filter's PID paces the spend along the plan; the refill only bounds it.
  */
-/** The plugin's spend plan for the lease refill of each campaign (control/pace-plan.ts). */
-export function pacePlanOf(cfg: HostConfig): PacePlan {
-  return { weights: planWeights(cfg.plugin), utcOffsetMinutes: pluginUtcOffset(cfg) };
-}
-
 export function leasePolicy(cfg: HostConfig): { leaseSeconds: number; minSliceMicros: number; pacingSeconds: number } {
   return { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds / planPeakFactor(cfg.plugin) };
 }
