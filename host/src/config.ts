@@ -89,6 +89,11 @@ export interface HostConfig {
      */
     stateFile: string;
     /**
+     * With budget.stateFile: how long a start waits (ms) for another process that holds the
+     * file's lock (`<stateFile>.lock`, control/state-file-lock.ts) to stop, before it fails.
+     */
+    stateLockWaitMs: number;
+    /**
      * With budget.source redis: where the other pods reach this pod's bid listener (Envoy's, in
      * sidecar mode), e.g. http://10.1.2.3:8080, so that a notice for one of its bids that landed
      * on another pod is forwarded here (control/notice-forward.ts, SECURITY.md G12). Empty: this
@@ -163,6 +168,7 @@ export function defaultConfig(): HostConfig {
       recoveryHoldMs: 5000,
       returnWaitMs: 3000,
       stateFile: "",
+      stateLockWaitMs: 30_000,
       noticeForwardUrl: "",
       frequencyReadyWaitMs: 60_000,
     },
@@ -330,6 +336,7 @@ function applyEnv(cfg: HostConfig, env: Env): void {
   num("NEXUS_BUDGET_RECOVERY_HOLD_MS", (v) => (cfg.budget.recoveryHoldMs = v));
   num("NEXUS_BUDGET_RETURN_WAIT_MS", (v) => (cfg.budget.returnWaitMs = v));
   str("NEXUS_BUDGET_STATE_FILE", (v) => (cfg.budget.stateFile = resolve(v)));
+  num("NEXUS_BUDGET_STATE_LOCK_WAIT_MS", (v) => (cfg.budget.stateLockWaitMs = v));
   str("NEXUS_NOTICE_FORWARD_URL", (v) => (cfg.budget.noticeForwardUrl = v.replace(/\/+$/, "")));
   num("NEXUS_FREQUENCY_READY_WAIT_MS", (v) => (cfg.budget.frequencyReadyWaitMs = v));
   num("NEXUS_DRAIN_MS", (v) => (cfg.drain.totalMs = v));
@@ -391,6 +398,7 @@ function validate(cfg: HostConfig): void {
   timer("budget.replayRedisTimeoutMs", cfg.budget.replayRedisTimeoutMs, 1);
   timer("budget.recoveryHoldMs", cfg.budget.recoveryHoldMs, 0);
   timer("budget.returnWaitMs", cfg.budget.returnWaitMs, 0);
+  timer("budget.stateLockWaitMs", cfg.budget.stateLockWaitMs, 0);
   timer("budget.frequencyReadyWaitMs", cfg.budget.frequencyReadyWaitMs, 0);
   timer("drain.totalMs", cfg.drain.totalMs, 0);
   timer("drain.noticeMs", cfg.drain.noticeMs, 0);

@@ -12,7 +12,8 @@ import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
 import { limitsOf, MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
-import { BudgetStateFile, readBudgetStateText } from "./control/budget-state-file.ts";
+import { BudgetStateError, BudgetStateFile, readBudgetStateText } from "./control/budget-state-file.ts";
+import { STATE_LOCK_DEFAULTS, StateFileLock } from "./control/state-file-lock.ts";
 import { podIdOf, RedisBudgetSource, startRedisBudgetSource } from "./control/budget-redis.ts";
 import { FleetFrequencyMetrics, RedisFleetFrequency } from "./control/fleet-frequency.ts";
 import { FleetOverrides } from "./control/fleet-overrides.ts";
@@ -297,6 +298,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   } catch (err) {
     await cp.modelWatcher.stop();
     await cp.control.close();
+    await cp.budget.close(); // lets the budget state file's lock go
     throw err;
   }
   const bid = new BidServer({
@@ -404,25 +406,40 @@ async function memoryBudgetSource(cfg: HostConfig, log: Logger, metrics: HostMet
     );
     return new MemoryBudgetSource(policy, pluginUtcOffset(cfg));
   }
-  const read = readBudgetStateText(path);
-  const restored = read?.state;
-  log.info({ event: "budget_state", path, restored: restored !== undefined, campaigns: Object.keys(restored?.campaigns ?? {}).length }, "budget state kept in a file across restarts");
-  let file: BudgetStateFile | undefined;
-  const source = new MemoryBudgetSource(policy, pluginUtcOffset(cfg), {
-    restored,
-    persist: () => file!.save(),
-    onHealth: (ok) => metrics.budgetUp.set(ok ? 1 : 0),
+  // Locked before it is read: a process still writing it (a rolling update's old one) is waited
+  // for, and the start fails if it does not stop, rather than both writing it.
+  const lock = await StateFileLock.acquire(`${path}.lock`, {
+    ...STATE_LOCK_DEFAULTS,
+    waitMs: cfg.budget.stateLockWaitMs,
+    onLost: (why) => log.error({ event: "budget_state_lock_lost", path, err: why }, "budget state file lost to another process: no more grants"),
+  }).catch((err: Error) => {
+    throw new BudgetStateError(`budget state ${path}: ${err.message}`, { cause: err });
   });
-  file = new BudgetStateFile(
-    path,
-    () => source.snapshot(),
-    (err) => log.error({ event: "budget_state_unsaved", path, err: err.message }, "budget state could not be saved"),
-    (message) => log.warn({ event: "budget_state_rewritten", path }, message),
-  );
-  // Taken now: a file that cannot be written stops the start (not every lease after it), and a
-  // process still writing it (a rolling update's old one) stops granting.
-  await file.claim(read?.text ?? null);
-  return source;
+  try {
+    const read = readBudgetStateText(path);
+    const restored = read?.state;
+    log.info({ event: "budget_state", path, restored: restored !== undefined, campaigns: Object.keys(restored?.campaigns ?? {}).length }, "budget state kept in a file across restarts");
+    let file: BudgetStateFile | undefined;
+    const source = new MemoryBudgetSource(policy, pluginUtcOffset(cfg), {
+      restored,
+      persist: () => file!.save(),
+      onHealth: (ok) => metrics.budgetUp.set(ok ? 1 : 0),
+      release: () => lock.release(),
+    });
+    file = new BudgetStateFile(
+      path,
+      () => source.snapshot(),
+      (err) => log.error({ event: "budget_state_unsaved", path, err: err.message }, "budget state could not be saved"),
+      (message) => log.warn({ event: "budget_state_rewritten", path }, message),
+      lock,
+    );
+    // Taken now: a file that cannot be written stops the start (not every lease after it).
+    await file.claim(read?.text ?? null);
+    return source;
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
 }
 
 export interface VmStatus {

@@ -12,6 +12,7 @@ import { open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { NexusError } from "../errors.ts";
 import type { SpendWindows } from "./fleet-spend.ts";
+import type { StateFileLock } from "./state-file-lock.ts";
 
 export interface MemoryBudgetState {
   version: 1;
@@ -77,11 +78,13 @@ function stateProblem(v: unknown): string | undefined {
  * start share it (its snapshot is taken when it starts, so it holds every change before it): one
  * sync of many campaigns is one or two writes, not one per campaign.
  *
- * One process per file: the file records its writer (a random id), claim() writes it at start,
- * and every save first checks that the file on disk is still this writer's. Another process that
- * took the file over (a second bidder pointed at it, a rolling update that starts the new process
- * before the old one stops) makes this one's saves fail, so it grants nothing more: two writers
- * would each overwrite the other's grants and the next start would forget some of them.
+ * One process per file: two writers would each overwrite the other's grants and the next start
+ * would forget some of them. The lock (state-file-lock.ts), taken before the state is read, keeps
+ * a second process (a second bidder pointed at it, a rolling update that starts the new process
+ * before the old one stops) from starting at all; a save fails once the lock was lost. Behind it,
+ * the file records its writer (a random id), claim() writes it at start, and every save first
+ * checks that the file on disk is still this writer's: a process that took the file over makes
+ * this one's saves fail, so it grants nothing more.
  */
 export class BudgetStateFile {
   private writing: Promise<void> = Promise.resolve();
@@ -93,6 +96,7 @@ export class BudgetStateFile {
     private readonly snapshot: () => MemoryBudgetState,
     private readonly onError: (err: Error) => void,
     private readonly onWarning: (message: string) => void = () => {},
+    private readonly lock?: StateFileLock,
   ) {}
 
   /**
@@ -125,6 +129,9 @@ export class BudgetStateFile {
 
   private async write(checkOwner: boolean, startedFrom?: string | null): Promise<void> {
     try {
+      await this.lock?.check(); // also the heartbeat: a lock taken over is seen here, before writing
+      const lost = this.lock?.lost();
+      if (lost !== undefined) throw new Error(lost);
       if (startedFrom !== undefined) {
         const now = existsSync(this.path) ? await readFile(this.path, "utf8") : null;
         if (now !== startedFrom) throw new Error("it changed while this process started: another process is writing it (one process per budget state file)");

@@ -157,6 +157,8 @@ export interface MemoryBudgetOptions {
   persist?: () => Promise<void>;
   /** Called when saving starts failing (false) or works again (true): the budget-source-up gauge. */
   onHealth?: (ok: boolean) => void;
+  /** Called by close() after the last save: lets the state file go (its lock). */
+  release?: () => Promise<void>;
 }
 
 /**
@@ -326,6 +328,7 @@ export class MemoryBudgetSource implements BudgetSource {
   async close(): Promise<void> {
     // The last save: a failure is already logged by the saver, and the previous state stays on disk.
     await this.options.persist?.().catch(() => {});
+    await this.options.release?.();
   }
 }
 

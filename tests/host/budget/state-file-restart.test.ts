@@ -4,7 +4,7 @@
 // Real filter, real HTTP, real notices; two bidders started one after the other on one file.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURES, README_REQUEST, get, noticeUrl, post, testBidderConfig } from "../../helpers/bidder.ts";
 import { cpmToMicros } from "../../helpers/ledger.ts";
@@ -132,5 +132,25 @@ describe("in-memory budget with a state file, across a restart", () => {
     const { first, second } = await restart("daily", { daily: DAILY, firstWins: 2, graceful: true });
     assert.equal(first.micros + second.micros, DAILY, `${first.micros} + ${second.micros} spent today, daily cap ${DAILY}`);
     assert.equal(second.lastReason, "budget");
+  });
+
+  it("one bidder per file: a second one started while the first runs waits for its lock and fails with who holds it; after the stop it starts", async () => {
+    const stateFile = join(tmp.dir, "locked.json");
+    const a = await startBidder(stateFile);
+    dirs.push(a.dir);
+    try {
+      assert.ok(existsSync(`${stateFile}.lock`));
+      await assert.rejects(
+        startBidder(stateFile, TOTAL, { budget: { stateLockWaitMs: 300 } }),
+        (e: Error & { code?: string }) => e.code === "BUDGET_STATE_INVALID" && new RegExp(`held by another process \\(pid ${process.pid} `).test(e.message),
+      );
+      assert.equal((await spend(a.app, 1, 5000)).won, 1, "the first bidder still grants and bids");
+    } finally {
+      await a.app.stop(5000);
+    }
+    assert.equal(existsSync(`${stateFile}.lock`), false, "the stop let the lock go");
+    const b = await startBidder(stateFile, TOTAL, { budget: { stateLockWaitMs: 0 } });
+    dirs.push(b.dir);
+    await b.app.close();
   });
 });

@@ -106,6 +106,9 @@ describe("host configuration", () => {
     // The budget state file is the memory source's; a path from the environment is made absolute.
     assert.throws(() => loadConfig({ env: { NEXUS_BUDGET_SOURCE: "redis", NEXUS_BUDGET_STATE_FILE: "s.json" } }), /budget\.stateFile: only for budget\.source memory/);
     assert.equal(loadConfig({ env: { NEXUS_BUDGET_STATE_FILE: "s.json" } }).budget.stateFile, join(process.cwd(), "s.json"));
+    assert.equal(loadConfig({ env: { NEXUS_BUDGET_STATE_FILE: "s.json" } }).budget.stateLockWaitMs, 30_000);
+    assert.equal(loadConfig({ env: { NEXUS_BUDGET_STATE_LOCK_WAIT_MS: "0" } }).budget.stateLockWaitMs, 0);
+    assert.throws(() => loadConfig({ env: { NEXUS_BUDGET_STATE_LOCK_WAIT_MS: "-1" } }), /budget\.stateLockWaitMs/);
     // Envoy's ledgers outlive a restart of the sidecar host: their grants would be counted twice.
     assert.throws(() => loadConfig({ env: { NEXUS_MODE: "sidecar", NEXUS_SYNC_TOKEN: "sidecar-token-0123456789", NEXUS_BUDGET_STATE_FILE: "s.json" } }), /budget\.stateFile: standalone mode only/);
     for (const url of ["redis://127.0.0.1:6379", "rediss://:secret@cache.internal:6380/2", "/run/redis.sock"]) {

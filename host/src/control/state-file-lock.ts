@@ -1,0 +1,220 @@
+// The lock that makes "one process per budget state file" hold (budget.stateFile): a file next
+// to the state, `<state>.lock`, created exclusively (O_EXCL: of two processes creating it, one
+// fails) and held from before the state is read at start until after the last save on stop.
+// Node's core has no flock(); an exclusive create is atomic on local and NFSv3+ file systems.
+//
+// A lock whose process died stays behind, so a lock is taken over when it is stale:
+//  - on the same host (the same hostname), when its pid is not running, or is this process's
+//    but not one of the locks it holds (a container restarted in the same pod: pid 1 again);
+//    at once;
+//  - anywhere, when its heartbeat (the file's mtime, touched every heartbeatMs) is older than
+//    staleMs: a process on another host (a new pod on a shared volume) cannot see the pid.
+// A live holder's lock is waited for (waitMs), then the start fails with who holds it.
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { open, readFile, stat, unlink, utimes } from "node:fs/promises";
+
+export interface StateFileLockOptions {
+  /** How long acquire() waits for a live holder to let go (ms). */
+  waitMs: number;
+  /** A heartbeat older than this makes the lock stale (ms). */
+  staleMs: number;
+  /** How often the holder touches the lock (ms); well under staleMs. */
+  heartbeatMs: number;
+  /** Told once when the heartbeat finds the lock gone to another process (saves then fail). */
+  onLost?: (why: string) => void;
+}
+
+export const STATE_LOCK_DEFAULTS = { staleMs: 10_000, heartbeatMs: 2_000 } as const;
+
+interface LockInfo {
+  owner: string;
+  pid: number;
+  host: string;
+}
+
+export class StateFileLockError extends Error {}
+
+/** The owners of the locks this process holds: a lock with this pid not among them is an earlier process's. */
+const heldHere = new Set<string>();
+
+export class StateFileLock {
+  private timer: NodeJS.Timeout | undefined;
+  private lostWhy: string | undefined;
+  private released = false;
+
+  private constructor(
+    readonly path: string,
+    readonly owner: string,
+    private readonly text: string,
+    private readonly options: StateFileLockOptions,
+  ) {}
+
+  /** Takes the lock at `path`, waiting up to options.waitMs for a live holder; throws StateFileLockError with the holder when it cannot. */
+  static async acquire(path: string, options: StateFileLockOptions): Promise<StateFileLock> {
+    const owner = randomBytes(12).toString("hex");
+    const info: LockInfo = { owner, pid: process.pid, host: hostname() };
+    const text = `${JSON.stringify(info)}\n`;
+    const deadline = Date.now() + options.waitMs;
+    for (;;) {
+      if (await createExclusive(path, text)) {
+        const lock = new StateFileLock(path, owner, text, options);
+        heldHere.add(owner);
+        lock.startHeartbeat();
+        return lock;
+      }
+      const held = await readLock(path);
+      if (held === undefined) continue; // released between the create and the read: try again
+      const staleWhy = staleness(held, options.staleMs);
+      if (staleWhy !== undefined) {
+        await takeOver(path, held);
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const age = ((Date.now() - held.mtimeMs) / 1000).toFixed(1);
+        throw new StateFileLockError(
+          `${path} is held by another process (pid ${held.info?.pid ?? "?"} on ${held.info?.host ?? "?"}, heartbeat ${age} s ago): ` +
+            "one process per budget state file; stop the other one first (a Recreate rollout, not a rolling update)",
+        );
+      }
+      await sleep(Math.min(250, left));
+    }
+  }
+
+  /** Why the lock is no longer this process's (another took it over, or it could not be touched); undefined while held. */
+  lost(): string | undefined {
+    return this.lostWhy;
+  }
+
+  /** Checks the lock is still this process's and touches it (the heartbeat). Marks it lost when it is not. */
+  async check(): Promise<void> {
+    if (this.released || this.lostWhy !== undefined) return;
+    let onDisk: string | undefined;
+    try {
+      onDisk = await readFile(this.path, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") return; // a read that failed once: the next beat tries again
+      // Deleted under it (by hand): created again, unless another process got there first.
+      if (await createExclusive(this.path, this.text)) return;
+      onDisk = await readFile(this.path, "utf8").catch(() => undefined);
+    }
+    if (onDisk !== this.text) return this.markLost(`the lock ${this.path} was taken over by another process`);
+    const now = new Date();
+    await utimes(this.path, now, now).catch(() => {});
+  }
+
+  /** Gives the lock up (after the last save), if it is still this process's. */
+  async release(): Promise<void> {
+    this.released = true;
+    heldHere.delete(this.owner);
+    if (this.timer) clearInterval(this.timer);
+    if (this.lostWhy !== undefined) return;
+    const onDisk = await readFile(this.path, "utf8").catch(() => undefined);
+    if (onDisk === this.text) await unlink(this.path).catch(() => {});
+  }
+
+  private startHeartbeat(): void {
+    this.timer = setInterval(() => void this.check(), this.options.heartbeatMs);
+    this.timer.unref();
+  }
+
+  private markLost(why: string): void {
+    this.lostWhy = why;
+    heldHere.delete(this.owner);
+    if (this.timer) clearInterval(this.timer);
+    this.options.onLost?.(why);
+  }
+}
+
+/** Creates `path` with `text` only when nothing is there; false when something is. */
+async function createExclusive(path: string, text: string): Promise<boolean> {
+  let f;
+  try {
+    f = await open(path, "wx", 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  }
+  try {
+    await f.writeFile(text);
+    await f.sync();
+  } finally {
+    await f.close();
+  }
+  return true;
+}
+
+interface HeldLock {
+  text: string;
+  info: LockInfo | undefined;
+  mtimeMs: number;
+}
+
+async function readLock(path: string): Promise<HeldLock | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    return { text, info: parseInfo(text), mtimeMs: st.mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+function parseInfo(text: string): LockInfo | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<LockInfo>;
+    if (typeof v.owner === "string" && Number.isInteger(v.pid) && typeof v.host === "string") return v as LockInfo;
+  } catch {
+    // A lock half written by a process killed while creating it: judged by its age only.
+  }
+  return undefined;
+}
+
+/** Why a held lock may be taken over; undefined while its holder may be alive. */
+function staleness(held: HeldLock, staleMs: number): string | undefined {
+  const info = held.info;
+  if (info !== undefined && info.host === hostname()) {
+    if (info.pid === process.pid && !heldHere.has(info.owner)) return "written by an earlier process with this pid";
+    if (!pidRunning(info.pid)) return `pid ${info.pid} is not running`;
+  }
+  if (Date.now() - held.mtimeMs > staleMs) return "no heartbeat";
+  return undefined;
+}
+
+function pidRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM"; // running, as another user
+  }
+}
+
+/**
+ * Removes a stale lock. Two processes may judge the same lock stale at once, and the one that is
+ * late must not remove the lock the other has created since: the removal happens under a second,
+ * short-lived lock (`<lock>.takeover`), and only when the lock is still the one judged stale.
+ * A takeover lock left by a process killed inside this goes once it is TAKEOVER_STALE_MS old.
+ */
+async function takeOver(path: string, judged: HeldLock): Promise<void> {
+  const mutex = `${path}.takeover`;
+  if (!(await createExclusive(mutex, ""))) {
+    const st = await stat(mutex).catch(() => undefined);
+    if (st !== undefined && Date.now() - st.mtimeMs > TAKEOVER_STALE_MS) await unlink(mutex).catch(() => {});
+    else await sleep(10);
+    return;
+  }
+  try {
+    const now = await readFile(path, "utf8").catch(() => undefined);
+    if (now === judged.text) await unlink(path).catch(() => {});
+  } finally {
+    await unlink(mutex).catch(() => {});
+  }
+}
+
+const TAKEOVER_STALE_MS = 5_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
