@@ -50,6 +50,8 @@ interface Failure {
   code: string;
   attempts: number;
   retryAtMs: number;
+  /** The store failed (STORE_UNAVAILABLE), not the version: fetched again at every poll, logged on the backoff schedule. */
+  transient: boolean;
 }
 
 export class ModelWatcher {
@@ -156,7 +158,7 @@ export class ModelWatcher {
     // A refusal also depends on the filter's hash_bits (known from its first sync on): a version
     // refused before they were known, or for others, is tried again at once when they change.
     const retryKey = (k: string) => (registry.expectedHashBits === undefined ? k : `${k}#${registry.expectedHashBits}`);
-    if (this.failure && this.failure.key === retryKey(key) && this.now() < this.failure.retryAtMs) {
+    if (this.failure && this.failure.key === retryKey(key) && !this.failure.transient && this.now() < this.failure.retryAtMs) {
       return { result: "backoff", code: this.failure.code, name: current.name, retryInMs: this.failure.retryAtMs - this.now() };
     }
 
@@ -179,7 +181,17 @@ export class ModelWatcher {
       loaded = registry.verifyBytes(toModelSource(current.name, { ...f, modelBytes: f.modelBytes }));
     } catch (err) {
       if (this.stopped) return { result: "stopped" };
-      const failure = this.recordFailure(retryKey(fetchedKey), codeOf(err));
+      // The store failing (a 503, a timeout, a cut download) says nothing about the version: it is
+      // fetched again at every poll, as a failure before the version is known is, and the same
+      // failure is logged again on the backoff schedule only. Versions that were read and refused
+      // (a bad signature does not get better by asking) wait for their backoff.
+      const code = codeOf(err);
+      const transient = code === "STORE_UNAVAILABLE";
+      const f = this.failure;
+      if (transient && f && f.key === retryKey(fetchedKey) && f.code === code && this.now() < f.retryAtMs) {
+        return { result: "backoff", code, name: current.name, retryInMs: f.retryAtMs - this.now() };
+      }
+      const failure = this.recordFailure(retryKey(fetchedKey), code, transient);
       const retryInMs = failure.retryAtMs - this.now();
       registry.refuse(err, source, { ...fields, attempt: failure.attempts, retry_in_ms: retryInMs });
       return { result: "refused", code: failure.code, name: current.name, retryInMs };
@@ -190,10 +202,10 @@ export class ModelWatcher {
     return { result: "loaded", version: loaded.version, name: current.name };
   }
 
-  private recordFailure(key: string, code: string): Failure {
+  private recordFailure(key: string, code: string, transient = false): Failure {
     const attempts = this.failure && this.failure.key === key ? this.failure.attempts + 1 : 1;
     const delay = Math.min(this.maxBackoffMs, this.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
-    this.failure = { key, code, attempts, retryAtMs: this.now() + delay };
+    this.failure = { key, code, attempts, retryAtMs: this.now() + delay, transient };
     return this.failure;
   }
 }

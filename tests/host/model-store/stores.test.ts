@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { S3Client } from "@aws-sdk/client-s3";
 import {
   DirectoryModelStore,
@@ -254,6 +256,59 @@ describe("S3 store specifics", () => {
     ac.abort();
     assert.equal(await code(st.current(ac.signal)), "STORE_UNAVAILABLE");
     st.close();
+  });
+});
+
+/** A bare HTTP server standing in for S3: `answer` handles every request (path-style: /bucket/key). */
+async function fakeS3(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const server = createServer(answer);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+describe("S3 store against a misbehaving server", () => {
+  // An audit: a body sent a byte every 2 s held the poll (and a rollback) for the 300 s limit.
+  it("a model download that trickles is cut once it is slower than the floor, as STORE_UNAVAILABLE", async () => {
+    const timers: NodeJS.Timeout[] = [];
+    const srv = await fakeS3((req, res) => {
+      const key = decodeURIComponent(new URL(req.url!, "http://x").pathname).split("/").slice(2).join("/");
+      if (key !== "p/m.nxm") {
+        res.writeHead(404, { "content-type": "application/xml" }).end("<Error><Code>NoSuchKey</Code><Message>none</Message></Error>");
+        return;
+      }
+      res.writeHead(200, { "content-length": "100000", etag: '"e1"', "content-type": "application/octet-stream" });
+      if (req.method === "HEAD") return void res.end();
+      timers.push(setInterval(() => res.write(Buffer.alloc(10)), 50));
+    });
+    const st = new S3ModelStore({ url: "s3://slow/p", defaultFile: "m.nxm", endpoint: srv.endpoint, minDownloadBytesPerSecond: 10_000, downloadGraceMs: 400 });
+    const t0 = performance.now();
+    await assert.rejects(st.fetch("m.nxm"), (e: ModelStoreError) => e.code === "STORE_UNAVAILABLE" && /download too slow/.test(e.message));
+    const tookMs = performance.now() - t0;
+    assert.ok(tookMs < 10_000, `cut after ${Math.round(tookMs)} ms`);
+    timers.forEach(clearInterval);
+    st.close();
+    await srv.close();
+  });
+
+  // A bucket in another region answers 301 (a HEAD without a body): it read as an outage.
+  it("S3's redirect (bucket in another region, wrong endpoint) is a configuration error that says so, not followed", async () => {
+    const srv = await fakeS3((req, res) => {
+      res.writeHead(301, { "content-type": "application/xml", location: "http://169.254.169.254/" });
+      res.end(req.method === "HEAD" ? undefined : "<Error><Code>PermanentRedirect</Code><Message>use the right endpoint</Message></Error>");
+    });
+    const st = new S3ModelStore({ url: "s3://far/p", defaultFile: "m.nxm", endpoint: srv.endpoint });
+    await assert.rejects(st.current(), (e: ModelStoreError) => e.code === "STORE_CONFIG_INVALID" && /another region/.test(e.message));
+    await assert.rejects(st.fetch("m.nxm"), (e: ModelStoreError) => e.code === "STORE_CONFIG_INVALID" && /another region/.test(e.message));
+    st.close();
+    await srv.close();
   });
 });
 

@@ -24,6 +24,8 @@ class MemoryStore implements ModelStore {
   readonly objects = new Map<string, { bytes: Uint8Array; tag: string }>();
   readonly calls: string[] = [];
   fail: Error | undefined;
+  /** Only fetch() fails with this (the model's download, after the version was probed). */
+  failFetch: Error | undefined;
   /** fetch() waits for this (until the signal aborts) when set. */
   hold: Promise<void> | undefined;
   closed = false;
@@ -73,6 +75,7 @@ class MemoryStore implements ModelStore {
       ]);
     }
     if (this.fail) throw this.fail;
+    if (this.failFetch) throw this.failFetch;
     const m = this.objects.get(name);
     const d = this.objects.get(`${name}.sha256`);
     const s = this.objects.get(`${name}.sig`);
@@ -270,6 +273,23 @@ describe("ModelWatcher: refusals and backoff", () => {
     r.store.fail = undefined;
     assert.equal((await r.watcher.pollOnce()).result, "unchanged", "the store is asked every poll: recovered at once");
     assert.equal(r.store.fetches(), 1);
+  });
+
+  // An audit: one 503 on the model's download at start backed the version off for 4 poll periods
+  // (20 s by default), past the standalone start's 15 s wait: the bidder did not start.
+  it("a download the store fails (a 503, a cut body) is tried again at every poll; logged again on the backoff schedule only", async () => {
+    const r = rig({ defaultFile: "a.nxm", pollMs: 1000 });
+    const a = model("a.nxm", 0.002, r.keys);
+    r.store.publish(a);
+    r.store.failFetch = new ModelStoreError("STORE_UNAVAILABLE", "SlowDown: Please reduce your request rate.");
+    assert.deepEqual(await r.watcher.pollOnce(), { result: "refused", code: "STORE_UNAVAILABLE", name: "a.nxm", retryInMs: 4000 });
+    r.clock.now += 1000;
+    assert.equal((await r.watcher.pollOnce()).result, "backoff", "failed again: not logged again");
+    assert.equal(r.store.fetches(), 2, "but downloaded again");
+    r.store.failFetch = undefined;
+    r.clock.now += 1000;
+    assert.deepEqual(await r.watcher.pollOnce(), { result: "loaded", version: a.version, name: "a.nxm" });
+    assert.equal(r.lines.filter((l) => l.event === "model_refused").length, 1);
   });
 
   it("no CURRENT and no configured file: STORE_NO_CURRENT_MODEL, failed", async () => {

@@ -58,6 +58,14 @@ export interface S3ModelStoreOptions {
   requestTimeoutMs?: number;
   /** Limit for the model download. Default 300 s. */
   downloadTimeoutMs?: number;
+  /**
+   * A model download slower than this on average (bytes/s), once downloadGraceMs have passed, is
+   * cut (STORE_UNAVAILABLE) and tried again at the next poll: a server that trickles the body
+   * would otherwise hold every poll (a rollback too) for downloadTimeoutMs. Default 256 KiB/s.
+   */
+  minDownloadBytesPerSecond?: number;
+  /** Default 10 s. */
+  downloadGraceMs?: number;
   /** A preconfigured client (tests); the store does not destroy it. */
   client?: S3Client;
 }
@@ -75,6 +83,8 @@ export class S3ModelStore implements ModelStore {
   private readonly maxModelBytes: number;
   private readonly requestTimeoutMs: number;
   private readonly downloadTimeoutMs: number;
+  private readonly minDownloadBytesPerSecond: number;
+  private readonly downloadGraceMs: number;
 
   constructor(private readonly opts: S3ModelStoreOptions) {
     this.loc = parseS3Url(opts.url);
@@ -82,6 +92,8 @@ export class S3ModelStore implements ModelStore {
     this.maxModelBytes = opts.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.downloadTimeoutMs = opts.downloadTimeoutMs ?? 300_000;
+    this.minDownloadBytesPerSecond = opts.minDownloadBytesPerSecond ?? 256 * 1024;
+    this.downloadGraceMs = opts.downloadGraceMs ?? 10_000;
     this.ownsClient = !opts.client;
     this.client =
       opts.client ??
@@ -186,10 +198,18 @@ export class S3ModelStore implements ModelStore {
     }
     const chunks: Buffer[] = [];
     let total = 0;
+    const started = performance.now();
     try {
       if (body) {
         for await (const chunk of body) {
           const buf = chunk as Buffer;
+          const elapsedMs = performance.now() - started;
+          if (over === "refuse" && elapsedMs > this.downloadGraceMs && (total * 1000) / elapsedMs < this.minDownloadBytesPerSecond) {
+            throw new ModelStoreError(
+              "STORE_UNAVAILABLE",
+              `${this.describe(name)}: download too slow (${total} bytes in ${Math.round(elapsedMs)} ms, under ${this.minDownloadBytesPerSecond} bytes/s): cut, tried again at the next poll`,
+            );
+          }
           if (total + buf.length > max) {
             if (over === "refuse") throw new ModelLoadError("MODEL_TOO_LARGE", `${this.describe(name)}: more than ${max} bytes`);
             chunks.push(buf.subarray(0, max - total));
@@ -201,7 +221,7 @@ export class S3ModelStore implements ModelStore {
         }
       }
     } catch (err) {
-      if (err instanceof ModelLoadError) throw err;
+      if (err instanceof ModelLoadError || err instanceof ModelStoreError) throw err;
       throw this.storeError(err, key);
     } finally {
       body?.destroy();
@@ -209,7 +229,12 @@ export class S3ModelStore implements ModelStore {
     if (total < max && r.ContentLength !== undefined && total !== r.ContentLength) {
       throw new ModelStoreError("STORE_UNAVAILABLE", `${this.describe(name)}: download ended after ${total} of ${r.ContentLength} bytes`);
     }
-    const bytes = new Uint8Array(Buffer.concat(chunks, total));
+    // One copy of the body at a time beside the chunks (a model may be 128 MiB): the joined buffer
+    // is returned as it is unless it is a slice of Node's shared pool (small objects).
+    const joined = Buffer.concat(chunks, total);
+    chunks.length = 0;
+    const own = joined.byteOffset === 0 && joined.buffer.byteLength === joined.byteLength;
+    const bytes = own ? new Uint8Array(joined.buffer, 0, total) : new Uint8Array(joined);
     return { bytes, tag: r.ETag ?? `${total}:${r.LastModified?.getTime()}` };
   }
 
@@ -219,6 +244,11 @@ export class S3ModelStore implements ModelStore {
     const msg = `${where}: ${name}: ${(err as Error).message}`;
     const st = status(err);
     if (name === "NoSuchBucket") return new ModelStoreError("STORE_BUCKET_NOT_FOUND", msg, { cause: err });
+    // Not followed (a redirect could name any host): S3 answers one when the bucket is in another
+    // region than the client's, or the endpoint is not the bucket's.
+    if (st === 301 || st === 307 || name === "PermanentRedirect" || name === "TemporaryRedirect") {
+      return new ModelStoreError("STORE_CONFIG_INVALID", `${where}: S3 answered a redirect (${st ?? name}): the bucket is in another region than the configured one (AWS_REGION) or the endpoint is not the bucket's`, { cause: err });
+    }
     if (st === 401 || st === 403 || name === "AccessDenied" || name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch" || name === "CredentialsProviderError") {
       return new ModelStoreError("STORE_ACCESS_DENIED", msg, { cause: err });
     }

@@ -22,7 +22,7 @@ export type ModelStoreErrorCode =
   | "STORE_BUCKET_NOT_FOUND" // S3 bucket (or the store directory) does not exist
   | "STORE_POINTER_INVALID" // CURRENT is empty, too large, several lines, or names an unsafe path
   | "STORE_NO_CURRENT_MODEL" // no CURRENT pointer and no configured file name
-  | "STORE_CONFIG_INVALID"; // a malformed store location (e.g. "s3://")
+  | "STORE_CONFIG_INVALID"; // a malformed store location (e.g. "s3://"), or S3's redirect (another region, the wrong endpoint)
 
 /** A store-level failure; `code` is stable (logged and used as the metrics reason). */
 export class ModelStoreError extends Error {
