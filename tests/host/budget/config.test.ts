@@ -31,12 +31,13 @@ describe("budget configuration", () => {
         NEXUS_BUDGET_PACING_SECONDS: "3600", NEXUS_BUDGET_LEASE_SECONDS: "5", NEXUS_BUDGET_MIN_SLICE_MICROS: "1000",
         NEXUS_REDIS_TIMEOUT_MS: "150", NEXUS_REPLAY_REDIS_TIMEOUT_MS: "8", NEXUS_BUDGET_RECOVERY_HOLD_MS: "2000",
         NEXUS_BUDGET_RETURN_WAIT_MS: "1500", NEXUS_NOTICE_FORWARD_URL: "http://10.1.2.3:8080/", NEXUS_FREQUENCY_READY_WAIT_MS: "0",
+        NEXUS_BUDGET_STATE_LOCK_WAIT_MS: "4500",
       },
     }).budget;
     assert.deepEqual(b, {
       source: "redis", redisUrl: "redis://10.0.0.1:6380", keyPrefix: "prod", podId: "bidder-7",
       pacingSeconds: 3600, leaseSeconds: 5, minSliceMicros: 1000, redisTimeoutMs: 150, replayRedisTimeoutMs: 8, recoveryHoldMs: 2000,
-      returnWaitMs: 1500, stateFile: "", noticeForwardUrl: "http://10.1.2.3:8080", frequencyReadyWaitMs: 0,
+      returnWaitMs: 1500, stateFile: "", stateLockWaitMs: 4500, noticeForwardUrl: "http://10.1.2.3:8080", frequencyReadyWaitMs: 0,
     });
     // 3 600 000 a day paced over an hour: 1000 micros/s; a 5 s slice.
     const limits = { id: "c", totalMicros: 0, dailyMicros: 3_600_000, active: true };
