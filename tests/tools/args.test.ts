@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { num, numList, parse, signedPct, str } from "../../host/src/tools/args.ts";
-import { parseFx } from "../../host/src/tools/loadgen.ts";
+import { main as loadgenMain, parseFx } from "../../host/src/tools/loadgen.ts";
 import { UsageError } from "../../host/src/tools/errors.ts";
 
 const OPTIONS = { budgets: { type: "string" }, seed: { type: "string" }, json: { type: "boolean" } } as const;
@@ -36,5 +36,19 @@ describe("tool arguments", () => {
     assert.throws(() => parse(["--nope", "-2"], OPTIONS), /Unknown option '--nope'/);
     // --flag=value keeps working, negative or not.
     assert.equal(str(parse(["--budgets=-4"], OPTIONS), "budgets"), "-4");
+  });
+
+  it("numbers are decimal: hexadecimal, binary and octal forms are refused, exponents kept", () => {
+    const seed = (x: string) => num(parse(["--seed", x], OPTIONS), "seed", 0);
+    for (const x of ["0x10", "0b11", "0o7", "1_000", "Infinity", "", " "]) assert.throws(() => seed(x), /is not a number/, x);
+    assert.deepEqual(["16", "+2", "-3", "1.5", ".5", "2.", "1e3", "1E-2"].map(seed), [16, 2, -3, 1.5, 0.5, 2, 1000, 0.01]);
+  });
+
+  // Node clamps a timer over 2^31-1 ms to 1 ms: every request of a run would time out.
+  it("loadgen --timeout-ms is at most 10 minutes", async () => {
+    const err: string[] = [];
+    const io = { out: () => {}, err: (s: string) => void err.push(s), progress: false };
+    assert.equal(await loadgenMain(["--timeout-ms", "3000000000", "--url", "http://127.0.0.1:9/openrtb2/bid"], io), 2);
+    assert.match(err.join(""), /--timeout-ms: 3000000000 is above 600000/);
   });
 });

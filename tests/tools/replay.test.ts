@@ -229,6 +229,18 @@ describe("replay CLI and report", () => {
     }
   });
 
+  // An audit read both halves' `lines` as two counts of the file (skips counted twice).
+  it("--data with --split: each half says it is one, and the file's line counts are said once", async () => {
+    const out: string[] = [];
+    const io = { out: (x: string) => void out.push(x), err: () => {}, progress: false };
+    const args = ["--data", fixture("replay-rules.txt"), "--split", "0.5", "--budgets", "2", "--strategies", "CONST", "--pacing", "off"];
+    assert.equal(await main([...args, "--json"], io), 0);
+    const s = JSON.parse(out.join("")) as ReplaySummary;
+    assert.deepEqual([s.train.split, s.test.split], [{ part: "train", fraction: 0.5 }, { part: "test", fraction: 0.5 }]);
+    assert.deepEqual(s.train.lines, s.test.lines, "the whole file's, in both");
+    assert.equal(s.train.rows + s.test.rows, s.train.lines.used);
+  });
+
   it("refuses a bad command line", async () => {
     const err: string[] = [];
     const io = { out: () => {}, err: (s: string) => void err.push(s), progress: false };

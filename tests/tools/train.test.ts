@@ -231,6 +231,23 @@ describe("train", () => {
     }
   });
 
+  // An audit: one request over the core's 1 MiB input buffer ended the whole run (CORE_INPUT_TOO_LARGE).
+  it("events: a request too large for the core's input buffer is one skipped row, counted as request-too-large", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-events-huge-"));
+    try {
+      const file = join(dir, "events.jsonl");
+      const request = (domain: string) => `{"id":"r","site":{"domain":"${domain}"},"imp":[{"id":"1","banner":{"w":300,"h":250}}]}`;
+      const lines = [request("a.com"), request("x".repeat(1_100_000)), request("b.com")].map((r, i) => `{"time_ms":${1700000000000 + i},"click":${i % 2},"request":${r}}`);
+      writeFileSync(file, `${lines.join("\n")}\n`);
+      const { stats, set } = await loadExamples(core, file, { format: "events" });
+      assert.equal(set.size, 2);
+      assert.equal(stats.skipped["request-too-large"], 1);
+      assert.equal(stats.skipped["request-rejected"], undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("events: --gdpr-vendor-id makes the filter's consent decision (a TCF string without our vendor: contextual features only)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "nexus-events-gdpr-"));
     try {

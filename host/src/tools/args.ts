@@ -50,11 +50,14 @@ export function required(v: Values, name: string): string {
   return x;
 }
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 export function num(v: Values, name: string, def: number, range: { min?: number; max?: number; integer?: boolean } = {}): number {
   const x = str(v, name);
   if (x === undefined) return def;
-  const n = Number(x);
-  if (x.trim() === "" || !Number.isFinite(n)) throw new UsageError(`--${name}: ${JSON.stringify(x)} is not a number`);
+  // Decimal only: Number() would also take "0x10", "0b11" and "0o7".
+  const n = DECIMAL.test(x.trim()) ? Number(x) : NaN;
+  if (!Number.isFinite(n)) throw new UsageError(`--${name}: ${JSON.stringify(x)} is not a number`);
   if (range.integer && !Number.isInteger(n)) throw new UsageError(`--${name}: ${x} is not an integer`);
   if (range.min !== undefined && n < range.min) throw new UsageError(`--${name}: ${x} is below ${range.min}`);
   if (range.max !== undefined && n > range.max) throw new UsageError(`--${name}: ${x} is above ${range.max}`);

@@ -31,6 +31,14 @@ export const CORE_MODEL_ERRORS: Readonly<Record<number, string>> = {
   8: "ZERO_WEIGHT",
 };
 
+/** ParseError.parseCode of a request larger than the core's input buffer (not one of the parser's codes, all positive). */
+export const REQUEST_TOO_LARGE = 0;
+
+/** The skip reason of a refused request: `request-too-large` (REQUEST_TOO_LARGE) or `request-rejected` (the parser's refusal). */
+export function rejectedAs(e: ParseError): string {
+  return e.parseCode === REQUEST_TOO_LARGE ? "request-too-large" : "request-rejected";
+}
+
 /** A request the core's OpenRTB parser refused: returned as a value, like the core does. */
 export class ParseError extends ToolError {
   /** The parser's ParseErrorCode (assembly/core/openrtb/errors.ts). */
@@ -268,6 +276,12 @@ export class NexusCore {
    * the last imp gives no buckets.
    */
   requestFeatures(json: Uint8Array, impIndex: number, timeMs: number, utcOffsetMinutes: number): Uint32Array | ParseError {
+    // A row too large for the core's input buffer is one refused request (skipped and counted by
+    // the caller), not the end of a run over millions of rows. (The filter's own limit,
+    // max_body_bytes, is 64 KiB by default: a bidder answers larger requests 413.)
+    if (json.length > this.inputCapacity) {
+      return new ParseError(REQUEST_TOO_LARGE, `request of ${json.length} bytes: more than the core's ${this.inputCapacity}-byte input buffer`);
+    }
     this.writeInput(json);
     const n = this.x.requestFeatures(json.length, impIndex, BigInt(Math.trunc(timeMs)), utcOffsetMinutes);
     if (n < 0) {

@@ -9,7 +9,7 @@ import { Featindex, readLibfm, readRawLog, type LibfmLayoutName } from "../data/
 import { LineStats, noRowsText } from "../data/lines.ts";
 import { bidRequestFromLog, type LogRecordInput } from "../data/openrtb-from-log.ts";
 import { DataError } from "../data/errors.ts";
-import { ParseError, type NexusCore } from "./core.ts";
+import { ParseError, rejectedAs, type NexusCore } from "./core.ts";
 
 export type DataFormat = "raw" | "libfm" | "events";
 
@@ -148,7 +148,7 @@ export async function loadExamples(core: NexusCore, path: string, options: LoadO
   const addRequest = (json: string, impIndex: number, timeMs: number, utcOffset: number, click: 0 | 1, conversion: 0 | 1 | -1, lineNo: number): void => {
     const buckets = core.requestFeatures(enc.encode(json), impIndex, timeMs, utcOffset);
     if (buckets instanceof ParseError) {
-      stats.reject("request-rejected", { lineNo, text: `${buckets.message}: ${json}` });
+      stats.reject(rejectedAs(buckets), { lineNo, text: `${buckets.message}: ${json.length > 200 ? `${json.slice(0, 200)}…` : json}` });
       return;
     }
     if (buckets.length === 0) {

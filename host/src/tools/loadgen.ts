@@ -378,7 +378,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       url,
       auctions: [],
       concurrency: num(v, "concurrency", rate !== undefined ? 1024 : 16, { min: 1, max: 100_000, integer: true }),
-      timeoutMs: num(v, "timeout-ms", 1000, { min: 1, integer: true }),
+      // At most 10 min: a timer over 2^31-1 ms would fire after 1 ms (Node clamps it).
+      timeoutMs: num(v, "timeout-ms", 1000, { min: 1, max: 600_000, integer: true }),
       fx: str(v, "fx") !== undefined ? parseFx(str(v, "fx")!) : { ...DEFAULT_FX },
       winNotices: !flag(v, "no-win-notices"),
       lossNotices: flag(v, "loss-notices"),

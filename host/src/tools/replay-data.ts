@@ -6,7 +6,7 @@ import { MAX_MARKET_PRICE, readRawLog, readReplay } from "../data/ipinyou.ts";
 import { LineStats, noRowsText } from "../data/lines.ts";
 import { bidRequestFromLog } from "../data/openrtb-from-log.ts";
 import { toWireBlob, type LrModelPair } from "../models/index.ts";
-import { ParseError, type NexusCore } from "./core.ts";
+import { ParseError, rejectedAs, type NexusCore } from "./core.ts";
 import { ToolError } from "./errors.ts";
 import { replayData, type ReplayData } from "./replay-sim.ts";
 
@@ -48,7 +48,7 @@ export async function loadRawLogReplay(path: string, core: NexusCore, model: LrM
     const r = bidRequestFromLog(rec);
     const buckets = core.requestFeatures(enc.encode(r.json), 0, r.timeMs, r.utcOffsetMinutes);
     if (buckets instanceof ParseError) {
-      stats.reject("request-rejected", { lineNo: rec.lineNo, text: buckets.message });
+      stats.reject(rejectedAs(buckets), { lineNo: rec.lineNo, text: buckets.message });
       continue;
     }
     rows.push({ click: rec.click, price: rec.payprice, pctr: core.score(buckets).pCtr, t: r.timeMs });

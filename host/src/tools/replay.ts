@@ -72,7 +72,10 @@ export interface DataInfo {
   clicks: number;
   /** Sum of market prices (CPM units). */
   cost: number;
+  /** The file's lines read, used and skipped; with --data and --split, the whole file's (in both halves: one count, not two). */
   lines: ReturnType<LineStats["toJSON"]>;
+  /** With --data and --split: which part of the file this is ("train": the first `fraction` of it in time order). */
+  split?: { part: "train" | "test"; fraction: number };
 }
 
 export interface StrategyRun {
@@ -262,7 +265,7 @@ function cny(cpmSum: number): string {
 export function formatReplaySummary(s: ReplaySummary): string {
   const out: string[] = [];
   const d = (x: DataInfo, name: string): string =>
-    `${name.padEnd(5)} ${x.path}: ${x.rows} auctions, ${x.clicks} clicks, market cost ${x.cost} (CPM sum; ${cny(x.cost)} CNY)${Object.keys(x.lines.skipped).length ? `; skipped ${JSON.stringify(x.lines.skipped)}` : ""}`;
+    `${name.padEnd(5)} ${x.path}: ${x.rows} auctions, ${x.clicks} clicks, market cost ${x.cost} (CPM sum; ${cny(x.cost)} CNY)${Object.keys(x.lines.skipped).length && x.split?.part !== "test" ? `; skipped${x.split ? " (whole file)" : ""} ${JSON.stringify(x.lines.skipped)}` : ""}`;
   out.push(d(s.train, "train"), d(s.test, "test"));
   out.push(`parameters chosen on train by the ${s.tuneRule} rule${s.tuneRule === "budget" ? " (scale solved from the budget, ORTB c fitted to the win rate, PID gains by pacing error)" : " (most clicks)"}`);
   out.push(`money: CPM fen sums (spend CNY = sum / 100,000); bids win when bid > market price and pay it; PID steps ${s.steps}`);
@@ -379,17 +382,20 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 
     let train: LoadedReplay;
     let test: LoadedReplay;
+    let splitOf: ((part: "train" | "test") => DataInfo["split"]) | undefined;
     if (dataPath !== undefined) {
       const all = await load(dataPath);
       const parts = splitByTime(all.data, split!);
       train = { ...all, data: parts.train };
       test = { ...all, data: parts.test };
+      splitOf = (part) => ({ part, fraction: split! });
     } else {
       train = await load(trainPath!);
       test = await load(testPath!);
     }
     const result = runReplay(core, train.data, test.data, o, log);
-    const summary: ReplaySummary = { format, train: info(train), test: info(test), ...result };
+    const withSplit = (d: DataInfo, part: "train" | "test"): DataInfo => (splitOf ? { ...d, split: splitOf(part) } : d);
+    const summary: ReplaySummary = { format, train: withSplit(info(train), "train"), test: withSplit(info(test), "test"), ...result };
     if (io.progress && !json) io.err("\r\x1b[K");
     const text = json ? `${JSON.stringify(summary, null, 2)}\n` : formatReplaySummary(summary);
     if (report !== undefined) {
