@@ -85,6 +85,19 @@ for (const { file, envoy } of docs) {
     assert.match(standalone, /vmId:\s*"nexus"/);
   });
 
+  // Envoy hands the filter only the variables host_env_keys names: a plugin reading its token from
+  // another one would get none, and every call to the host would be a 401 (no model, no budget).
+  test(`${file}: the variable the plugin reads its sync token from is one Envoy hands the VM, and the container has it`, () => {
+    const plugin = pluginConfig(envoy);
+    const env = plugin.sync_token_env as string;
+    assert.match(env, /^[A-Z_][A-Z0-9_]*$/);
+    assert.ok(wasmPluginConfig(envoy).vm_config.environment_variables.host_env_keys.includes(env), `host_env_keys has ${env}`);
+    const container = file.startsWith("deploy/k8s/")
+      ? readYaml("deploy/k8s/deployment.yaml").spec.template.spec.containers.find((c: any) => c.name === "envoy").env.map((e: any) => e.name)
+      : Object.keys(readYaml("docker-compose.yml").services.envoy.environment);
+    assert.ok(container.includes(env), `the Envoy container's environment has ${env}`);
+  });
+
   test(`${file}: the host cluster is the plugin's host_cluster and reaches the host's control port`, () => {
     const plugin = pluginConfig(envoy);
     assert.equal(plugin.host_cluster, HOST_CLUSTER);
