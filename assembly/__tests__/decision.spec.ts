@@ -557,7 +557,11 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, '"site":{"domain":"example.com"}'), t)).toBe(2000);
     expect(priceOrReason(request(IMP, '"site":{"domain":"news.example.com"}'), t)).toBe(2000);
     expect(priceOrReason(request(IMP, '"site":{"domain":"badexample.com"}'), t)).toBe(nb(NoBid.NO_MATCH));
-    expect(priceOrReason(request(IMP, '"site":{"page":"https://example.com/"}'), t)).toBe(nb(NoBid.NO_MATCH));
+    // Without site.domain, the host of site.page; a domain written as a URL, with a port or a trailing dot.
+    expect(priceOrReason(request(IMP, '"site":{"page":"https://example.com/"}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"site":{"page":"https://badexample.com/?example.com"}'), t)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"site":{"domain":"https://news.example.com:8443"}'), t)).toBe(2000);
+    expect(priceOrReason(request(IMP, '"site":{"domain":"example.com."}'), t)).toBe(2000);
     expect(priceOrReason(request(IMP, '"app":{"bundle":"com.game"}'), t)).toBe(2000);
     expect(priceOrReason(request(IMP, '"app":{"bundle":"com.other"}'), t)).toBe(nb(NoBid.NO_MATCH));
     expect(priceOrReason(request(IMP, ""), t)).toBe(nb(NoBid.NO_MATCH));
@@ -570,6 +574,24 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, '"site":{"domain":"notbad.example"}'), t)).toBe(2000);
     expect(priceOrReason(request(IMP, '"app":{"bundle":"bad.example"}'), t)).toBe(nb(NoBid.NO_MATCH));
     expect(priceOrReason(request(IMP, ""), t)).toBe(2000);
+  });
+
+  // An audit bid on a blocked domain whenever the exchange wrote it in another form than site.domain.
+  it("domain block list: the domain in any form, in any of the request's domain fields", () => {
+    const t = camp("c", 8000, '"targeting":{"domains_block":["bad.example"]},');
+    const blocked = [
+      '"site":{"page":"https://bad.example/x"}', // no site.domain
+      '"site":{"domain":"bad.example."}', // a trailing dot (the DNS root)
+      '"site":{"domain":"https://bad.example"}', // a URL
+      '"site":{"domain":"bad.example:443"}', // a port
+      '"site":{"page":"//user@www.bad.example:8080/a#b"}', // scheme-relative, user info, a port
+      '"site":{"domain":"good.example","page":"https://bad.example/"}', // the page says otherwise
+      '"site":{},"app":{"bundle":"bad.example"}', // an empty site beside the app
+      '"app":{"bundle":"com.good","domain":"bad.example"}', // app.domain
+    ];
+    for (let i = 0; i < blocked.length; i++) expect(priceOrReason(request(IMP, blocked[i]), t)).toBe(nb(NoBid.NO_MATCH), blocked[i]);
+    const fine = ['"site":{"page":"https://good.example/bad.example"}', '"site":{"domain":"bad.example.good.example"}', '"site":{"page":"bad.example-news.com"}', '"app":{"bundle":"12345678"}'];
+    for (let i = 0; i < fine.length; i++) expect(priceOrReason(request(IMP, fine[i]), t)).toBe(2000, fine[i]);
   });
 
   // DNS names are case-insensitive: "BAD.example" must not get past the block list.
@@ -768,7 +790,13 @@ describe("decision: targeting", () => {
     expect(priceOrReason(chain('{"asi":"sub.ssp.example","sid":"1"}'), allow)).toBe(nb(NoBid.NO_MATCH)); // whole domains only
     expect(priceOrReason(chain('{"sid":"pub-1"}'), allow)).toBe(nb(NoBid.NO_MATCH)); // a node without asi
     expect(priceOrReason(request(IMP, SITE), allow)).toBe(nb(NoBid.NO_MATCH)); // no chain: cannot tell
-    expect(priceOrReason(chain(""), allow)).toBe(2000); // an empty chain has no node outside the list
+    // A chain without nodes (nodes is required) tells nothing of the sellers: as no chain.
+    expect(priceOrReason(chain(""), allow)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, SITE + ',"source":{"schain":{"complete":1,"ver":"1.0"}}'), allow)).toBe(nb(NoBid.NO_MATCH));
+    // An empty 2.6 chain does not hide a 2.5 chain (an audit bid through one naming a seller not allowed).
+    const bad = '{"asi":"bad.example","sid":"1","hp":1}';
+    expect(priceOrReason(request(IMP, SITE + ',"source":{"schain":{},"ext":{"schain":{"complete":1,"nodes":[' + bad + "]}}}"), allow)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, SITE + ',"source":{"schain":{},"ext":{"schain":{"complete":1,"nodes":[' + pub + "]}}}"), allow)).toBe(2000);
     const block = camp("c", 8000, '"targeting":{"schain_sellers_block":["resell.example:x"]},');
     expect(priceOrReason(chain(pub + "," + ex), block)).toBe(2000);
     expect(priceOrReason(chain(pub + "," + reseller + "," + ex), block)).toBe(nb(NoBid.NO_MATCH));

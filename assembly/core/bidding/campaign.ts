@@ -56,7 +56,7 @@ export class Campaign {
   metros: StringSet = new StringSet();
   /** device.geo.zip: postal codes. */
   zips: StringSet = new StringSet();
-  domainAllow: StringSet = new StringSet(); // site.domain or app.bundle
+  domainAllow: StringSet = new StringSet(); // the request's primary domain (request-domain.ts)
   domainBlock: StringSet = new StringSet();
   /**
    * Supply-path rule: bid only on requests whose supply chain (source.schain, or 2.5's

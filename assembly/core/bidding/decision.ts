@@ -16,6 +16,7 @@ import { NoBid, reasonRank, worse } from "./reasons";
 import { MAX_BID_MICROS, cpmToImpressionMicrosCeil, microsFloor } from "./money";
 import { CurrencyTable } from "./currency";
 import { DealPicker } from "./deals";
+import { RequestDomains } from "./request-domain";
 import { MAX_IMPS } from "../openrtb/limits";
 import { countryAlpha3, regionCodeStart } from "../openrtb/country";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
@@ -98,6 +99,8 @@ export class DecisionEngine {
   readonly privacy: PersonalDataPolicy = new PersonalDataPolicy();
   private readonly x: FeatureVector = new FeatureVector();
   private readonly deals: DealPicker = new DealPicker();
+  /** The request's domains for campaigns' domain lists, read once per decision when first needed. */
+  private readonly domains: RequestDomains = new RequestDomains();
   /** Nonce source for bid ids (xorshift64*; seeded by the caller from time and VM identity). */
   private rng: u64 = 0x9e3779b97f4a7c15;
   /** Set by eligibleCreative(): a creative fit the impression but the exchange's rules refused it. */
@@ -154,7 +157,7 @@ export class DecisionEngine {
    */
   private eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
     this.fitRefused = false;
-    if (!targets(req, c) || !this.inDaypart(c)) return null;
+    if (!targets(req, c, this.domains) || !this.inDaypart(c)) return null;
     const b = imp.banner;
     if (b.present) {
       if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h) && b.ownSizePermitted()) {
@@ -311,6 +314,7 @@ export class DecisionEngine {
     out.reset();
     this.traffic = -1;
     this.privacy.gdprVendorId = settings.gdprVendorId;
+    this.domains.reset();
     out.personalData = this.privacy.decide(req);
     if (out.personalData == PersonalData.COPPA && settings.coppaNoBid) {
       out.reason = NoBid.COPPA;
@@ -638,14 +642,13 @@ function inPodAlready(req: BidRequest, out: Decision, camp: Campaign, imp: Imp, 
   return false;
 }
 
-/** The campaign targets this request: device type, geography, domain allow and block lists. */
-function targets(req: BidRequest, c: Campaign): bool {
+/** The campaign targets this request: device type, geography, domain allow and block lists (request-domain.ts). */
+function targets(req: BidRequest, c: Campaign, domains: RequestDomains): bool {
   const dev = req.device;
   if (!c.allowsDeviceType(dev.present ? dev.devicetype : 0)) return false;
   if (!inGeo(req, c)) return false;
-  const domain = req.site.present ? req.site.domain : req.app.present ? req.app.bundle : EMPTY;
-  if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domain)) return false;
-  if (c.domainBlock.size > 0 && domain.len > 0 && c.domainBlock.hasDomain(domain)) return false;
+  if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domains.of(req).primary)) return false;
+  if (c.domainBlock.size > 0 && domains.of(req).anyIn(c.domainBlock)) return false;
   return suppliedAsRequired(req, c);
 }
 
@@ -690,7 +693,7 @@ function inRegions(c: Campaign, region: Str): bool {
  * The campaign's supply-path rules admit the request's supply chain (source.schain, or 2.5's
  * source.ext.schain): complete when schain_complete, at most schain_max_nodes nodes, every node
  * named by schain_sellers_allow, none by schain_sellers_block. A request without a supply chain
- * cannot show any of these, except that it has no node to block. A chain longer than the parser
+ * (or with one without nodes) cannot show any of these, except that it has no node to block. A chain longer than the parser
  * keeps (MAX_SCHAIN_NODES) cannot be checked node by node, so it fails a seller rule.
  */
 function suppliedAsRequired(req: BidRequest, c: Campaign): bool {
@@ -698,7 +701,8 @@ function suppliedAsRequired(req: BidRequest, c: Campaign): bool {
   const allow = c.sellersAllow.size > 0;
   const block = c.sellersBlock.size > 0;
   const chain = req.source.effectiveSchain;
-  if (!req.source.present || !chain.present) return !c.schainComplete && c.schainMaxNodes == 0 && !allow;
+  // No chain, or one without nodes (nodes is required): nothing is known of the sellers.
+  if (!req.source.present || !chain.present || chain.nodeCount == 0) return !c.schainComplete && c.schainMaxNodes == 0 && !allow;
   if (c.schainComplete && chain.complete != 1) return false;
   if (c.schainMaxNodes > 0 && chain.nodeCount > c.schainMaxNodes) return false;
   if (!allow && !block) return true;

@@ -304,9 +304,13 @@ export class Source {
   /** 2.5 source.ext.schain. */
   readonly extSchain: SupplyChain = new SupplyChain();
 
-  /** The supply chain: 2.6 source.schain, else 2.5 source.ext.schain (present = false if neither). */
+  /**
+   * The supply chain: 2.6 source.schain, else 2.5 source.ext.schain (present = false if neither).
+   * A 2.6 chain without nodes (`"schain":{}`) does not hide a 2.5 chain that has some.
+   */
   get effectiveSchain(): SupplyChain {
-    return this.schain.present ? this.schain : this.extSchain;
+    const s = this.schain;
+    return s.present && (s.nodeCount > 0 || !this.extSchain.present) ? s : this.extSchain;
   }
 
   reset(): void {
