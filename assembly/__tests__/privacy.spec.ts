@@ -267,6 +267,22 @@ describe("PersonalDataPolicy.decide", () => {
     expect(decideWith('"regs":{"ext":{"gdpr":1}}')).toBe(PersonalData.GDPR_NO_CONSENT);
   });
 
+  // OpenRTB 2.6: regs.gdpr omitted means unknown, not "does not apply". An audit saw a refusing
+  // TC string ignored on a German device because regs.gdpr was left out.
+  it("GDPR not stated: applies when a TC string came, or the device is in the EEA or the UK", () => {
+    expect(decideWith('"user":{"consent":"' + withoutPurpose(1) + '"}')).toBe(PersonalData.GDPR_NO_CONSENT);
+    expect(decideWith('"user":{"ext":{"consent":"not-a-tc-string!"}}')).toBe(PersonalData.GDPR_NO_CONSENT);
+    expect(decideWith('"user":{"consent":"' + GRANTED + '"}')).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"device":{"geo":{"country":"DEU"}}')).toBe(PersonalData.GDPR_NO_CONSENT);
+    expect(decideWith('"device":{"geo":{"country":"gb"}}')).toBe(PersonalData.GDPR_NO_CONSENT);
+    expect(decideWith('"device":{"geo":{"country":"NOR"}},"user":{"consent":"' + GRANTED + '"}')).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"device":{"geo":{"country":"USA"}}')).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"device":{"geo":{"country":"CHE"}}')).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"device":{"geo":{}}')).toBe(PersonalData.ALLOWED);
+    // The exchange's explicit 0 stands, whatever the geo or the string.
+    expect(decideWith('"regs":{"gdpr":0},"device":{"geo":{"country":"FRA"}},"user":{"consent":"' + withoutPurpose(1) + '"}')).toBe(PersonalData.ALLOWED);
+  });
+
   it("reads GDPR consent from user.consent (2.6) or user.ext.consent (2.5)", () => {
     expect(decideWith('"regs":{"gdpr":1},"user":{"consent":"' + GRANTED + '"}')).toBe(PersonalData.ALLOWED);
     expect(decideWith('"regs":{"ext":{"gdpr":1}},"user":{"ext":{"consent":"' + GRANTED + '"}}')).toBe(PersonalData.ALLOWED);

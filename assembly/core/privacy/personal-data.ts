@@ -7,6 +7,8 @@ import { Str } from "../bytes/str";
 import { TcfConsent } from "./tcf";
 import { GppString, GppVerdict } from "./gpp";
 import { optedOutOfSale } from "./us-privacy";
+import { inGdprTerritory } from "./gdpr-territory";
+import { UNSET } from "../openrtb/limits";
 
 /** Why personal data may not be used (the first signal that refuses it), or ALLOWED. */
 export namespace PersonalData {
@@ -19,7 +21,7 @@ export namespace PersonalData {
   export const DNT: i32 = 3;
   /** US Privacy (CCPA) string with opt-out-of-sale = 'Y'. */
   export const US_PRIVACY_OPT_OUT: i32 = 4;
-  /** GDPR applies and the TCF v2 string does not grant purposes 1, 3, 4 (and our vendor, when configured). */
+  /** GDPR applies (gdprApplies()) and the TCF v2 string does not grant purposes 1, 3, 4 (and our vendor, when configured). */
   export const GDPR_NO_CONSENT: i32 = 5;
   /**
    * The GPP string (regs.gpp): an applicable US section says the user opted out of sale, sharing
@@ -56,9 +58,8 @@ export class PersonalDataPolicy {
       if (v == GppVerdict.UNREADABLE) return PersonalData.GPP_UNREADABLE;
       if (v == GppVerdict.TCF && !this.consents(this.gpp.tcf)) return PersonalData.GDPR_NO_CONSENT;
     }
-    if (regs.present && regs.effectiveGdpr == 1 && !this.consents(req.user.present ? req.user.effectiveConsent : NO_CONSENT)) {
-      return PersonalData.GDPR_NO_CONSENT;
-    }
+    const consent = req.user.present ? req.user.effectiveConsent : NO_CONSENT;
+    if (gdprApplies(req, consent) && !this.consents(consent)) return PersonalData.GDPR_NO_CONSENT;
     return PersonalData.ALLOWED;
   }
 
@@ -76,3 +77,17 @@ export class PersonalDataPolicy {
 }
 
 const NO_CONSENT = new Str();
+
+/**
+ * GDPR applies: regs.gdpr (or 2.5's regs.ext.gdpr) = 1. When the request does not say (omitted:
+ * "unknown" in OpenRTB 2.6), it applies when a TC string came with it (the exchange collected
+ * consent for it) or the device is where the GDPR holds (device.geo.country): unknown is not
+ * "does not apply". An explicit 0 is taken as the exchange's word.
+ */
+function gdprApplies(req: BidRequest, consent: Str): bool {
+  const gdpr = req.regs.present ? req.regs.effectiveGdpr : UNSET;
+  if (gdpr != UNSET) return gdpr == 1;
+  if (consent.len > 0) return true;
+  const dev = req.device;
+  return dev.present && dev.geo.present && inGdprTerritory(dev.geo.country);
+}
