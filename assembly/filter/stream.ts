@@ -33,7 +33,10 @@ export class NexusStream extends HttpContext {
   startMono: i64 = -1;
   replied: bool = false;
   /** "<scheme>://<authority>" of this request, for notice URLs (copied: headers die with the callback). */
-  readonly authority: usize = heap.alloc(300);
+  // Managed memory (not heap.alloc): a stream the root's pool has no room for is collected with
+  // its buffer; a raw block would leak 300 bytes each time (a flood of open streams under Envoy).
+  private readonly authorityBytes: StaticArray<u8> = new StaticArray<u8>(300);
+  readonly authority: usize = changetype<usize>(this.authorityBytes);
   authorityLen: i32 = 0;
   /** The :authority could not go into a URL (bytes outside RFC 3986 host[:port], or too long). */
   badAuthority: bool = false;
