@@ -76,6 +76,7 @@ export class CampaignConfigParser {
       if (c.deals.size > 0) table.buysDeals = true;
       if (c.hours != 0 || c.weekdays != 0) table.dayparted = true;
       if (c.frequencyCaps > 0) table.frequencyCapped = true;
+      if (c.domainAllow.size > 0 || c.domainBlock.size > 0) table.hasDomainLists = true;
       if (c.hasVideo) table.hasVideo = true;
       if (c.hasAudio) table.hasAudio = true;
       if (c.hasNative) table.hasNative = true;

@@ -176,6 +176,8 @@ export class CampaignTable {
   dayparted: bool = false;
   /** Some campaign has a frequency cap (otherwise the request's user needs no key). */
   frequencyCapped: bool = false;
+  /** Some campaign has a domain allow or block list (otherwise the request's domains are not read). */
+  hasDomainLists: bool = false;
   /** Some campaign has a video creative (otherwise a video-only impression is no_match at once). */
   hasVideo: bool = false;
   /** Some campaign has an audio creative (otherwise an audio-only impression is no_match at once). */

@@ -99,7 +99,7 @@ export class DecisionEngine {
   readonly privacy: PersonalDataPolicy = new PersonalDataPolicy();
   private readonly x: FeatureVector = new FeatureVector();
   private readonly deals: DealPicker = new DealPicker();
-  /** The request's domains for campaigns' domain lists, read once per decision when first needed. */
+  /** The request's domains for campaigns' domain lists, read by decide() when a campaign has one. */
   private readonly domains: RequestDomains = new RequestDomains();
   /** Nonce source for bid ids (xorshift64*; seeded by the caller from time and VM identity). */
   private rng: u64 = 0x9e3779b97f4a7c15;
@@ -314,7 +314,6 @@ export class DecisionEngine {
     out.reset();
     this.traffic = -1;
     this.privacy.gdprVendorId = settings.gdprVendorId;
-    this.domains.reset();
     out.personalData = this.privacy.decide(req);
     if (out.personalData == PersonalData.COPPA && settings.coppaNoBid) {
       out.reason = NoBid.COPPA;
@@ -352,6 +351,9 @@ export class DecisionEngine {
     }
     // A request valued without the user's personal data may not be tied to the user's counts.
     this.userKey = table.frequencyCapped && !out.contextual ? userKeyOf(req) : 0;
+    // Read here, once, rather than inside the per-campaign targeting (kept small: it runs for
+    // every campaign and impression).
+    if (table.hasDomainLists) this.domains.read(req);
     for (let i = 0; i < req.impCount; i++) {
       this.decideImp(req, i, model, table, settings, budget, nowMs, out);
     }
@@ -647,9 +649,14 @@ function targets(req: BidRequest, c: Campaign, domains: RequestDomains): bool {
   const dev = req.device;
   if (!c.allowsDeviceType(dev.present ? dev.devicetype : 0)) return false;
   if (!inGeo(req, c)) return false;
-  if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domains.of(req).primary)) return false;
-  if (c.domainBlock.size > 0 && domains.of(req).anyIn(c.domainBlock)) return false;
+  if ((c.domainAllow.size | c.domainBlock.size) != 0 && !domainListsAdmit(c, domains)) return false;
   return suppliedAsRequired(req, c);
+}
+
+/** The campaign's domain lists admit the request's domains (read by decide(): request-domain.ts). */
+function domainListsAdmit(c: Campaign, domains: RequestDomains): bool {
+  if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domains.primary)) return false;
+  return c.domainBlock.size == 0 || !domains.anyIn(c.domainBlock);
 }
 
 /**

@@ -57,7 +57,7 @@ function afterScheme(start: usize, end: usize): usize {
 }
 
 /**
- * The request's domains, reduced to host names (filled per request by `read`). `primary` is the
+ * The request's domains, reduced to host names (filled per request by read()). `primary` is the
  * one an allow list must find: the site's (site.domain, else the host of site.page), else the
  * app's bundle. A block list looks at all of them: site.domain, site.page's host, app.bundle and
  * app.domain (a request that names a blocked domain anywhere is not bid on).
@@ -68,22 +68,6 @@ export class RequestDomains {
   readonly appBundle: Str = new Str();
   readonly appDomain: Str = new Str();
   readonly primary: Str = new Str();
-  /** read() has run for the request being decided (reset() at the start of each decision). */
-  private fresh: bool = false;
-
-  /** The next request's domains are read when first needed (most campaigns have no domain list). */
-  reset(): void {
-    this.fresh = false;
-  }
-
-  /** Reads the request's domains once per decision. */
-  of(req: BidRequest): RequestDomains {
-    if (!this.fresh) {
-      this.read(req);
-      this.fresh = true;
-    }
-    return this;
-  }
 
   /** Some domain of the request is in `list` (a block list): site.domain, site.page's host, app.bundle, app.domain. */
   anyIn(list: StringSet): bool {
@@ -95,7 +79,8 @@ export class RequestDomains {
     );
   }
 
-  private read(req: BidRequest): void {
+  /** Reads the request's domains (DecisionEngine.decide(), when some campaign has a domain list). */
+  read(req: BidRequest): void {
     const site = req.site;
     const app = req.app;
     if (site.present) {
