@@ -898,6 +898,12 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB3-1"]'), t)).toBe(nb(NoBid.BLOCKED));
     expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB3-10"]'), t)).toBe(2000);
     expect(priceOrReason(request(IMP, SITE + ',"bcat":["IAB"]'), t)).toBe(2000);
+    // As exchanges write them: a category in lower case, an advertiser as a URL, with www. or a trailing dot.
+    expect(priceOrReason(request(IMP, SITE + ',"bcat":["iab3"]'), t)).toBe(nb(NoBid.BLOCKED));
+    const plain = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"adomain":["adv.example"]}');
+    const forms = ['"https://adv.example/"', '"www.adv.example"', '"adv.example."', '"HTTP://WWW.Adv.Example:443"'];
+    for (let i = 0; i < forms.length; i++) expect(priceOrReason(request(IMP, SITE + ',"badv":[' + forms[i] + "]"), plain)).toBe(nb(NoBid.BLOCKED), forms[i]);
+    expect(priceOrReason(request(IMP, SITE + ',"badv":["www.other.example","wwwadv.example"]'), plain)).toBe(2000);
   });
 
   it("imp.secure = 1 takes only HTTPS markup (declared, or read off the adm)", () => {

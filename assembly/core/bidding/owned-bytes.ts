@@ -2,6 +2,10 @@
 // path), compared byte-wise with request views (Str) on the bid path, so matching allocates
 // nothing.
 import { Str, bytesEqual, bytesEqualIgnoreAsciiCase, asciiLower } from "../bytes/str";
+import { hostOf, withoutWww } from "../bytes/host-name";
+
+/** The badv entry being compared, as a host name (blockedByDomain; a view, nothing copied). */
+const BADV_HOST = new Str();
 
 export class OwnedBytes {
   readonly buf: ArrayBuffer;
@@ -28,7 +32,11 @@ export class OwnedBytes {
    * ("www.ford.com" by "ford.com"), ignoring ASCII case as DNS does.
    */
   blockedByDomain(badv: Str): bool {
-    return this.isDomainOrSubdomainOf(badv);
+    // As the exchange may write it: "https://www.brand.example/", "brand.example." (an audit saw
+    // those let a blocked advertiser's creative through).
+    hostOf(badv, BADV_HOST);
+    withoutWww(BADV_HOST);
+    return this.isDomainOrSubdomainOf(BADV_HOST);
   }
 
   /** This domain is `domain` or a subdomain of it, ignoring ASCII case (badv blocks, deal.wadomain admits). */
@@ -43,7 +51,8 @@ export class OwnedBytes {
    */
   isUnderIab1Category(entry: Str): bool {
     const n = entry.len;
-    if (n == 0 || this.len < n || !bytesEqual(this.ptr, n, entry.ptr, n)) return false;
+    // In any letter case: "iab3" is how some exchanges write IAB3 (a block list must not miss it).
+    if (n == 0 || this.len < n || !bytesEqualIgnoreAsciiCase(this.ptr, n, entry.ptr, n)) return false;
     return this.len == n || load<u8>(this.ptr + <usize>n) == 0x2d;
   }
   toString(): string {
