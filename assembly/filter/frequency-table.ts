@@ -51,6 +51,9 @@ export class SharedFrequencyTable extends FrequencyPort {
     k.build(<u32>(key % <u64>this.buckets));
     const b = this.bucket;
     for (let attempt = 0; attempt < this.retries; attempt++) {
+      // cas 0 when the bucket does not exist yet: an unconditional write (shared data has no
+      // create-if-absent), so two VMs counting a new bucket's first wins at once can lose one
+      // count (SECURITY.md G9: documented, not closed).
       let cas: u32 = 0;
       if (getSharedData(k.buf, k.len, shared) == Status.OK) {
         b.read(shared.ptr, shared.len);
