@@ -4,13 +4,14 @@
 // Node's core has no flock(); an exclusive create is atomic on local and NFSv3+ file systems.
 //
 // A lock whose process died stays behind, so a lock is taken over when it is stale:
-//  - on the same host (the same hostname), when its pid is not running, or is this process's
-//    but not one of the locks it holds (a container restarted in the same pod: pid 1 again);
-//    at once;
+//  - in the same pid space (the same hostname, boot and pid namespace: pidSpace()), when its pid
+//    is not running, or is this process's but not one of the locks it holds; at once;
 //  - anywhere, when its heartbeat (the file's mtime, touched every heartbeatMs) is older than
-//    staleMs: a process on another host (a new pod on a shared volume) cannot see the pid.
+//    staleMs: another host, another container (a restarted container has a new pid namespace),
+//    or a boot before this one cannot be judged by the pid.
 // A live holder's lock is waited for (waitMs), then the start fails with who holds it.
 import { randomBytes } from "node:crypto";
+import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { open, readFile, stat, unlink, utimes } from "node:fs/promises";
 
@@ -31,6 +32,26 @@ interface LockInfo {
   owner: string;
   pid: number;
   host: string;
+  /** Where `pid` means something (hostIdentity()): a lock from another one is judged by its heartbeat only. */
+  pidSpace?: string;
+}
+
+/**
+ * This process's pid space: the kernel's boot id and the pid namespace (Linux), with the hostname.
+ * Containers that share a hostname (host networking, a fixed hostname) each have their own pid
+ * namespace, and a reboot reuses pids: a pid is only compared within one pid space.
+ */
+export function pidSpace(): string {
+  const read = (f: () => string) => {
+    try {
+      return f().trim();
+    } catch {
+      return "";
+    }
+  };
+  const boot = read(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
+  const ns = read(() => readlinkSync("/proc/self/ns/pid"));
+  return `${hostname()}/${boot || "?"}/${ns || "?"}`;
 }
 
 export class StateFileLockError extends Error {}
@@ -53,7 +74,7 @@ export class StateFileLock {
   /** Takes the lock at `path`, waiting up to options.waitMs for a live holder; throws StateFileLockError with the holder when it cannot. */
   static async acquire(path: string, options: StateFileLockOptions): Promise<StateFileLock> {
     const owner = randomBytes(12).toString("hex");
-    const info: LockInfo = { owner, pid: process.pid, host: hostname() };
+    const info: LockInfo = { owner, pid: process.pid, host: hostname(), pidSpace: pidSpace() };
     const text = `${JSON.stringify(info)}\n`;
     const deadline = Date.now() + options.waitMs;
     for (;;) {
@@ -65,9 +86,12 @@ export class StateFileLock {
       }
       const held = await readLock(path);
       if (held === undefined) continue; // released between the create and the read: try again
-      const staleWhy = staleness(held, options.staleMs);
-      if (staleWhy !== undefined) {
-        await takeOver(path, held);
+      if (staleness(held, options.staleMs) !== undefined) {
+        // Removed (or another process is removing it): create it again. A takeover that cannot
+        // remove it (no permission) is an error at once; one another process is busy with waits.
+        if (await takeOver(path, held)) continue;
+        if (Date.now() >= deadline) throw new StateFileLockError(`${path}: a stale lock that another process is taking over, or that cannot be taken over`);
+        await sleep(10);
         continue;
       }
       const left = deadline - Date.now();
@@ -95,7 +119,9 @@ export class StateFileLock {
       onDisk = await readFile(this.path, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") return; // a read that failed once: the next beat tries again
-      // Deleted under it (by hand): created again, unless another process got there first.
+      // Deleted under it (by hand): created again, unless another process got there first. A
+      // create that fails (the directory gone, a full disk) throws: a save then fails, as its own
+      // write would; the heartbeat tries again at its next beat.
       if (await createExclusive(this.path, this.text)) return;
       onDisk = await readFile(this.path, "utf8").catch(() => undefined);
     }
@@ -115,7 +141,9 @@ export class StateFileLock {
   }
 
   private startHeartbeat(): void {
-    this.timer = setInterval(() => void this.check(), this.options.heartbeatMs);
+    // A beat that fails (check() throws when the lock cannot be written again) must not become
+    // an unhandled rejection, which would end the process: the next beat tries again.
+    this.timer = setInterval(() => void this.check().catch(() => {}), this.options.heartbeatMs);
     this.timer.unref();
   }
 
@@ -149,12 +177,15 @@ interface HeldLock {
   text: string;
   info: LockInfo | undefined;
   mtimeMs: number;
+  /** The file judged (its inode): a new lock created since, even with the same text, is another. */
+  ino: number;
 }
 
 async function readLock(path: string): Promise<HeldLock | undefined> {
   try {
-    const [text, st] = await Promise.all([readFile(path, "utf8"), stat(path)]);
-    return { text, info: parseInfo(text), mtimeMs: st.mtimeMs };
+    const st = await stat(path);
+    const text = await readFile(path, "utf8");
+    return { text, info: parseInfo(text), mtimeMs: st.mtimeMs, ino: st.ino };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
@@ -174,7 +205,7 @@ function parseInfo(text: string): LockInfo | undefined {
 /** Why a held lock may be taken over; undefined while its holder may be alive. */
 function staleness(held: HeldLock, staleMs: number): string | undefined {
   const info = held.info;
-  if (info !== undefined && info.host === hostname()) {
+  if (info !== undefined && info.host === hostname() && info.pidSpace === pidSpace()) {
     if (info.pid === process.pid && !heldHere.has(info.owner)) return "written by an earlier process with this pid";
     if (!pidRunning(info.pid)) return `pid ${info.pid} is not running`;
   }
@@ -194,22 +225,35 @@ function pidRunning(pid: number): boolean {
 /**
  * Removes a stale lock. Two processes may judge the same lock stale at once, and the one that is
  * late must not remove the lock the other has created since: the removal happens under a second,
- * short-lived lock (`<lock>.takeover`), and only when the lock is still the one judged stale.
- * A takeover lock left by a process killed inside this goes once it is TAKEOVER_STALE_MS old.
+ * short-lived lock (`<lock>.takeover`), and only when the lock is still the file judged stale (same
+ * inode, mtime and text). A takeover lock left by a process killed inside this goes once it is
+ * TAKEOVER_STALE_MS old. True when the caller should try to create the lock again at once; false
+ * when another process is taking it over. A lock that cannot be removed throws.
  */
-async function takeOver(path: string, judged: HeldLock): Promise<void> {
+async function takeOver(path: string, judged: HeldLock): Promise<boolean> {
   const mutex = `${path}.takeover`;
   if (!(await createExclusive(mutex, ""))) {
     const st = await stat(mutex).catch(() => undefined);
-    if (st !== undefined && Date.now() - st.mtimeMs > TAKEOVER_STALE_MS) await unlink(mutex).catch(() => {});
-    else await sleep(10);
-    return;
+    if (st !== undefined && Date.now() - st.mtimeMs > TAKEOVER_STALE_MS) await unlinkIfThere(mutex);
+    return false;
   }
   try {
-    const now = await readFile(path, "utf8").catch(() => undefined);
-    if (now === judged.text) await unlink(path).catch(() => {});
+    const now = await readLock(path);
+    if (now !== undefined && now.ino === judged.ino && now.mtimeMs === judged.mtimeMs && now.text === judged.text) await unlinkIfThere(path);
   } finally {
     await unlink(mutex).catch(() => {});
+  }
+  return true;
+}
+
+/** Removes `path`; gone already is fine, anything else (no permission) throws. */
+async function unlinkIfThere(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new StateFileLockError(`${path}: a stale lock that cannot be removed: ${(err as Error).message}`);
+    }
   }
 }
 

@@ -5,10 +5,10 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { StateFileLock, StateFileLockError } from "../../../host/src/control/state-file-lock.ts";
+import { StateFileLock, StateFileLockError, pidSpace } from "../../../host/src/control/state-file-lock.ts";
 import { BudgetStateFile, readBudgetState } from "../../../host/src/control/budget-state-file.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "nexus-state-lock-"));
@@ -17,7 +17,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const FAST = { waitMs: 0, staleMs: 10_000, heartbeatMs: 60_000 };
 const LOCK_MODULE = new URL("../../../host/src/control/state-file-lock.ts", import.meta.url).pathname;
 
-function lockText(info: { owner: string; pid: number; host: string }): string {
+function lockText(info: { owner: string; pid: number; host: string; pidSpace?: string }): string {
   return `${JSON.stringify(info)}\n`;
 }
 
@@ -45,11 +45,11 @@ describe("the budget state file's lock", () => {
 
   it("a lock whose process is gone is taken over at once: a dead pid on this host, or this pid from an earlier process", async () => {
     const path = join(dir, "b.lock");
-    writeFileSync(path, lockText({ owner: "crashed", pid: await deadPid(), host: hostname() }));
+    writeFileSync(path, lockText({ owner: "crashed", pid: await deadPid(), host: hostname(), pidSpace: pidSpace() }));
     const a = await StateFileLock.acquire(path, FAST); // waitMs 0: only a stale lock lets it through
     await a.release();
-    // A container restarted in its pod: pid 1 again, the same hostname, not a lock this process took.
-    writeFileSync(path, lockText({ owner: "earlier-incarnation", pid: process.pid, host: hostname() }));
+    // This pid, in this pid space, but not a lock this process took: an earlier process's.
+    writeFileSync(path, lockText({ owner: "earlier-incarnation", pid: process.pid, host: hostname(), pidSpace: pidSpace() }));
     const b = await StateFileLock.acquire(path, FAST);
     await b.release();
     // Half written by a process killed while creating it: judged by its age.
@@ -58,6 +58,40 @@ describe("the budget state file's lock", () => {
     const old = new Date(Date.now() - 60_000);
     utimesSync(path, old, old);
     await (await StateFileLock.acquire(path, FAST)).release();
+  });
+
+  // An audit: two containers sharing a hostname (host networking), each pid 1 in its own pid
+  // namespace, took each other's live lock as "an earlier process with this pid".
+  it("a lock from another pid space with this hostname (another container, a boot before) is judged by its heartbeat only", async () => {
+    const path = join(dir, "ns.lock");
+    for (const other of [`${hostname()}/another-boot/pid:[1]`, undefined]) {
+      writeFileSync(path, lockText({ owner: "other-container", pid: process.pid, host: hostname(), ...(other ? { pidSpace: other } : {}) }));
+      await assert.rejects(StateFileLock.acquire(path, { ...FAST, waitMs: 100 }), /held by another process/);
+      writeFileSync(path, lockText({ owner: "other-container", pid: await deadPid(), host: hostname(), ...(other ? { pidSpace: other } : {}) }));
+      await assert.rejects(StateFileLock.acquire(path, { ...FAST, waitMs: 100 }), /held by another process/, "its pid means nothing here");
+    }
+    const old = new Date(Date.now() - 11_000);
+    utimesSync(path, old, old);
+    await (await StateFileLock.acquire(path, FAST)).release();
+  });
+
+  it("a lock that cannot be read or removed fails the acquire at once, with the reason", async () => {
+    const path = join(dir, "dir.lock");
+    mkdirSync(path);
+    await assert.rejects(StateFileLock.acquire(path, { ...FAST, waitMs: 60_000 }), /EISDIR|illegal operation on a directory/);
+  });
+
+  // An audit removed the state directory under a running bidder: the heartbeat's create of the
+  // lock threw from a timer and ended the process.
+  it("a heartbeat that cannot write the lock again (its directory gone) does not end the process; a check then fails", async () => {
+    const sub = join(dir, "gone");
+    mkdirSync(sub);
+    const lock = await StateFileLock.acquire(join(sub, "g.lock"), { ...FAST, heartbeatMs: 20 });
+    rmSync(sub, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 150)); // several beats: an unhandled rejection would fail this test run
+    await assert.rejects(lock.check(), /ENOENT/);
+    assert.equal(lock.lost(), undefined, "not lost: the next beat tries again");
+    await lock.release();
   });
 
   it("another host's lock is live while its heartbeat is fresh, and stale once it is older than staleMs", async () => {
