@@ -557,6 +557,8 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, '"site":{"domain":"example.com"}'), t)).toBe(2000);
     expect(priceOrReason(request(IMP, '"site":{"domain":"news.example.com"}'), t)).toBe(2000);
     expect(priceOrReason(request(IMP, '"site":{"domain":"badexample.com"}'), t)).toBe(nb(NoBid.NO_MATCH));
+    // An allow list needs a readable domain of the request's own.
+    expect(priceOrReason(request(IMP, '"site":{"domain":"example%2Ecom"}'), t)).toBe(nb(NoBid.NO_MATCH));
     // Without site.domain, the host of site.page; a domain written as a URL, with a port or a trailing dot.
     expect(priceOrReason(request(IMP, '"site":{"page":"https://example.com/"}'), t)).toBe(2000);
     expect(priceOrReason(request(IMP, '"site":{"page":"https://badexample.com/?example.com"}'), t)).toBe(nb(NoBid.NO_MATCH));
@@ -590,6 +592,16 @@ describe("decision: targeting", () => {
       '"app":{"bundle":"com.good","domain":"bad.example"}', // app.domain
     ];
     for (let i = 0; i < blocked.length; i++) expect(priceOrReason(request(IMP, blocked[i]), t)).toBe(nb(NoBid.NO_MATCH), blocked[i]);
+    // A review's forms (compared with WHATWG URL parsing): whitespace, backslashes, slashes after
+    // the scheme, user info after a backslash; what cannot be read without decoding (percent-escapes,
+    // non-ASCII) is refused by a block list rather than let through.
+    const review = [
+      '"site":{"domain":"bad.example "}', '"site":{"domain":"bad.example\\t"}', '"site":{"page":" https://bad.example/"}',
+      '"site":{"page":"https:///bad.example/"}', '"site":{"page":"https:/bad.example/"}', '"site":{"page":"https:bad.example"}',
+      '"site":{"page":"https://bad.example\\\\@good.example/"}', '"site":{"page":"HTTPS:\\\\bad.example\\\\path"}',
+      '"site":{"page":"https://bad%2Eexample/"}', '"site":{"page":"https://%62ad.example/"}', '"site":{"domain":"bad\u3002example"}',
+    ];
+    for (let i = 0; i < review.length; i++) expect(priceOrReason(request(IMP, review[i]), t)).toBe(nb(NoBid.NO_MATCH), review[i]);
     const fine = ['"site":{"page":"https://good.example/bad.example"}', '"site":{"domain":"bad.example.good.example"}', '"site":{"page":"bad.example-news.com"}', '"app":{"bundle":"12345678"}'];
     for (let i = 0; i < fine.length; i++) expect(priceOrReason(request(IMP, fine[i]), t)).toBe(2000, fine[i]);
   });

@@ -278,6 +278,11 @@ describe("PersonalDataPolicy.decide", () => {
     expect(decideWith('"device":{"geo":{"country":"NOR"}},"user":{"consent":"' + GRANTED + '"}')).toBe(PersonalData.ALLOWED);
     expect(decideWith('"device":{"geo":{"country":"USA"}}')).toBe(PersonalData.ALLOWED);
     expect(decideWith('"device":{"geo":{"country":"CHE"}}')).toBe(PersonalData.ALLOWED);
+    // Territories with codes of their own (a review: Réunion, Åland), and the EU's own "UK" and "EL".
+    const eu = ["REU", "re", "GLP", "MTQ", "GUF", "MYT", "MAF", "ALA", "AX", "GIB", "JEY", "GGY", "IMN", "UK", "el", "LIE", "is"];
+    for (let i = 0; i < eu.length; i++) expect(decideWith('"device":{"geo":{"country":"' + eu[i] + '"}}')).toBe(PersonalData.GDPR_NO_CONSENT, eu[i]);
+    const not = ["TUR", "RUS", "BLM", "SPM", "NCL", "U", "UKR", "ELL"];
+    for (let i = 0; i < not.length; i++) expect(decideWith('"device":{"geo":{"country":"' + not[i] + '"}}')).toBe(PersonalData.ALLOWED, not[i]);
     expect(decideWith('"device":{"geo":{}}')).toBe(PersonalData.ALLOWED);
     // The exchange's explicit 0 stands, whatever the geo or the string.
     expect(decideWith('"regs":{"gdpr":0},"device":{"geo":{"country":"FRA"}},"user":{"consent":"' + withoutPurpose(1) + '"}')).toBe(PersonalData.ALLOWED);

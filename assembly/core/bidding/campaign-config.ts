@@ -4,6 +4,7 @@
 import { ConfigDoc } from "../config/config-doc";
 import { MAX_CAMPAIGNS, MAX_FREQUENCY_CAPS, Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
+import { hostOf } from "../bytes/host-name";
 import { Str, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
 import { MARKUP_AUDIO, MARKUP_BANNER, MARKUP_NATIVE, MARKUP_VIDEO } from "./creative";
 import { NativeCreative, nativeIsSecure } from "./native-creative";
@@ -380,7 +381,11 @@ export class CampaignConfigParser {
     }
   }
 
-  /** Domains and bundles, stored lower-case (matching ignores ASCII case). */
+  /**
+   * Domains and bundles, stored lower-case (matching ignores ASCII case). Each must be a plain host
+   * name, as the request's are compared (bytes/host-name.ts): a URL, a port or a trailing dot
+   * would never match, so it is refused with the name to write instead.
+   */
   private domainSet(set: StringSet): void {
     const d = this.doc;
     if (!d.beginArray()) return;
@@ -388,6 +393,10 @@ export class CampaignConfigParser {
     while (d.nextElement(i)) {
       const s = d.string().toLowerCase();
       if (!d.failed && s.length == 0) d.fail("empty domain");
+      else if (!d.failed) {
+        const why = notAHostName(s);
+        if (why.length > 0) d.fail(why);
+      }
       set.items.push(OwnedBytes.fromString(s));
       d.endMember();
       i++;
@@ -666,4 +675,16 @@ function sameCaps(a: Campaign, b: Campaign): bool {
     if (unchecked(a.capImpressions[i]) != unchecked(b.capImpressions[i]) || unchecked(a.capWindowMs[i]) != unchecked(b.capWindowMs[i])) return false;
   }
   return true;
+}
+
+/** Why `s` is not a plain host name (empty when it is): a campaign's domain list entry. */
+function notAHostName(s: string): string {
+  const bytes = String.UTF8.encode(s);
+  const raw = new Str();
+  raw.set(changetype<usize>(bytes), bytes.byteLength);
+  const host = new Str();
+  const readable = hostOf(raw, host);
+  if (host.ptr == raw.ptr && host.len == raw.len && readable) return "";
+  const name = host.len > 0 && readable ? String.UTF8.decodeUnsafe(host.ptr, <usize>host.len) : "";
+  return '"' + s + '" is not a domain name' + (name.length > 0 && name != s ? ' (write "' + name + '")' : " (ASCII letters, digits, '.', '-', '_')");
 }

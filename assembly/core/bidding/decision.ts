@@ -655,7 +655,7 @@ function targets(req: BidRequest, c: Campaign, domains: RequestDomains): bool {
 
 /** The campaign's domain lists admit the request's domains (read by decide(): request-domain.ts). */
 function domainListsAdmit(c: Campaign, domains: RequestDomains): bool {
-  if (c.domainAllow.size > 0 && !c.domainAllow.hasDomain(domains.primary)) return false;
+  if (c.domainAllow.size > 0 && !domains.primaryIn(c.domainAllow)) return false;
   return c.domainBlock.size == 0 || !domains.anyIn(c.domainBlock);
 }
 

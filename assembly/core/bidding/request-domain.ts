@@ -19,10 +19,17 @@ export class RequestDomains {
   readonly appBundle: Str = new Str();
   readonly appDomain: Str = new Str();
   readonly primary: Str = new Str();
+  /**
+   * A domain field holds what cannot be compared without decoding it (percent-escapes, non-ASCII:
+   * bytes/host-name.ts): a block list cannot tell it is not listed, so it refuses the request.
+   */
+  unreadable: bool = false;
+  primaryReadable: bool = true;
 
-  /** Some domain of the request is in `list` (a block list): site.domain, site.page's host, app.bundle, app.domain. */
+  /** Some domain of the request is in `list` (a block list): site.domain, site.page's host, app.bundle, app.domain; or one cannot be read (fail closed). */
   anyIn(list: StringSet): bool {
     return (
+      this.unreadable ||
       (this.siteDomain.len > 0 && list.hasDomain(this.siteDomain)) ||
       (this.pageHost.len > 0 && list.hasDomain(this.pageHost)) ||
       (this.appBundle.len > 0 && list.hasDomain(this.appBundle)) ||
@@ -30,26 +37,43 @@ export class RequestDomains {
     );
   }
 
+  /** `list` (an allow list) has the request's own domain, readable. */
+  primaryIn(list: StringSet): bool {
+    return this.primaryReadable && list.hasDomain(this.primary);
+  }
+
   /** Reads the request's domains (DecisionEngine.decide(), when some campaign has a domain list). */
   read(req: BidRequest): void {
     const site = req.site;
     const app = req.app;
+    let appDomainOk = true;
+    let siteOk = true;
+    let pageOk = true;
+    let bundleOk = true;
     if (site.present) {
-      hostOf(site.domain, this.siteDomain);
-      hostOf(site.page, this.pageHost);
+      siteOk = hostOf(site.domain, this.siteDomain);
+      pageOk = hostOf(site.page, this.pageHost);
     } else {
       this.siteDomain.clear();
       this.pageHost.clear();
     }
     if (app.present) {
-      hostOf(app.bundle, this.appBundle);
-      hostOf(app.domain, this.appDomain);
+      bundleOk = hostOf(app.bundle, this.appBundle);
+      appDomainOk = hostOf(app.domain, this.appDomain);
     } else {
       this.appBundle.clear();
       this.appDomain.clear();
     }
-    if (this.siteDomain.len > 0) this.primary.copyFrom(this.siteDomain);
-    else if (this.pageHost.len > 0) this.primary.copyFrom(this.pageHost);
-    else this.primary.copyFrom(this.appBundle);
+    this.unreadable = !(appDomainOk && siteOk && pageOk && bundleOk);
+    if (this.siteDomain.len > 0) {
+      this.primary.copyFrom(this.siteDomain);
+      this.primaryReadable = siteOk;
+    } else if (this.pageHost.len > 0) {
+      this.primary.copyFrom(this.pageHost);
+      this.primaryReadable = pageOk;
+    } else {
+      this.primary.copyFrom(this.appBundle);
+      this.primaryReadable = bundleOk;
+    }
   }
 }

@@ -164,7 +164,10 @@ export class ModelWatcher {
 
     const source = store.describe(current.name);
     const fields = { name: current.name, via: current.via, store: store.location };
-    log.info({ event: "model_version_detected", ...fields, serving: registry.current?.version ?? null }, "model version to load");
+    // Once per version, not at every poll that fetches it again after the store failed.
+    if (!(this.failure?.transient && this.failure.key === retryKey(key))) {
+      log.info({ event: "model_version_detected", ...fields, serving: registry.current?.version ?? null }, "model version to load");
+    }
     let fetchedKey = key;
     let loaded: LoadedModel;
     try {

@@ -290,6 +290,8 @@ describe("ModelWatcher: refusals and backoff", () => {
     r.clock.now += 1000;
     assert.deepEqual(await r.watcher.pollOnce(), { result: "loaded", version: a.version, name: "a.nxm" });
     assert.equal(r.lines.filter((l) => l.event === "model_refused").length, 1);
+    assert.equal(r.lines.filter((l) => l.event === "model_version_detected").length, 1, "the version is announced once, not at every fetch again");
+    assert.equal(r.lines.filter((l) => l.event === "model_version_detected").length, 1, "the version is announced once, not at every fetch again");
   });
 
   it("no CURRENT and no configured file: STORE_NO_CURRENT_MODEL, failed", async () => {

@@ -61,7 +61,8 @@ export interface S3ModelStoreOptions {
   /**
    * A model download slower than this on average (bytes/s), once downloadGraceMs have passed, is
    * cut (STORE_UNAVAILABLE) and tried again at the next poll: a server that trickles the body
-   * would otherwise hold every poll (a rollback too) for downloadTimeoutMs. Default 256 KiB/s.
+   * would otherwise hold every poll (a rollback too) for downloadTimeoutMs. Default 32 KiB/s: far
+   * below any link that can serve a model (a 5 MiB model at 32 KiB/s takes 160 s).
    */
   minDownloadBytesPerSecond?: number;
   /** Default 10 s. */
@@ -92,7 +93,7 @@ export class S3ModelStore implements ModelStore {
     this.maxModelBytes = opts.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.downloadTimeoutMs = opts.downloadTimeoutMs ?? 300_000;
-    this.minDownloadBytesPerSecond = opts.minDownloadBytesPerSecond ?? 256 * 1024;
+    this.minDownloadBytesPerSecond = opts.minDownloadBytesPerSecond ?? 32 * 1024;
     this.downloadGraceMs = opts.downloadGraceMs ?? 10_000;
     this.ownsClient = !opts.client;
     this.client =
