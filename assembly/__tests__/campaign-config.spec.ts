@@ -539,14 +539,20 @@ describe("campaign config: errors name the JSON path", () => {
     // Entries are plain host names, as the request's domains are compared: a URL, a port or a
     // trailing dot would never match, so the name to write is given.
     expect(errorOf(withTargeting('"domains_block":["https://Bad.example/x"]'))).toBe(
-      'campaigns[0].targeting.domains_block[0]: "https://bad.example/x" is not a domain name (write "bad.example")',
+      'campaigns[0].targeting.domains_block[0]: "https://Bad.example/x" is not a domain name (write "Bad.example")',
     );
+    expect(errorOf(withTargeting('"domains_block":[".bad.example"]'))).toBe(
+      'campaigns[0].targeting.domains_block[0]: ".bad.example" is not a domain name (write "bad.example")',
+    );
+    const generic = " is not a domain name (ASCII letters, digits, '.', '-', '_' in labels that are not empty; xn-- for international names)";
+    const refused = ["bad..example", "bad.example:abc", "[bad.example]", "roku:12345", "bücher.de"];
+    for (let i = 0; i < refused.length; i++) {
+      expect(errorOf(withTargeting('"domains_block":["' + refused[i] + '"]'))).toBe('campaigns[0].targeting.domains_block[0]: "' + refused[i] + '"' + generic, refused[i]);
+    }
     expect(errorOf(withTargeting('"domains_allow":["news.example."]'))).toBe(
       'campaigns[0].targeting.domains_allow[0]: "news.example." is not a domain name (write "news.example")',
     );
-    expect(errorOf(withTargeting('"domains_block":["*.bad.example"]'))).toBe(
-      "campaigns[0].targeting.domains_block[0]: \"*.bad.example\" is not a domain name (ASCII letters, digits, '.', '-', '_')",
-    );
+    expect(errorOf(withTargeting('"domains_block":["*.bad.example"]'))).toBe('campaigns[0].targeting.domains_block[0]: "*.bad.example"' + generic);
     expect(errorOf(withTargeting('"domains_allow":["com.game","id123456","my_app.example","xn--bcher-kva.example"]'))).toBe("OK");
     expect(errorOf(withTargeting('"targeting":1'))).toBe("campaigns[0].targeting.targeting: unknown key");
     expect(errorOf(one('"id":"c",' + CR + ',"targeting":[]'))).toBe("campaigns[0].targeting: expected object");

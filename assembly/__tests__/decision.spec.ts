@@ -602,6 +602,17 @@ describe("decision: targeting", () => {
       '"site":{"page":"https://bad%2Eexample/"}', '"site":{"page":"https://%62ad.example/"}', '"site":{"domain":"bad\u3002example"}',
     ];
     for (let i = 0; i < review.length; i++) expect(priceOrReason(request(IMP, review[i]), t)).toBe(nb(NoBid.NO_MATCH), review[i]);
+    // A second review's: ports that are not digits, brackets, special schemes without slashes,
+    // a blob: URL, no host after a scheme.
+    const review2 = [
+      '"site":{"domain":"bad.example:abc"}', '"site":{"domain":"bad.example:443."}', '"site":{"domain":"bad.example:80:80"}',
+      '"site":{"page":"http://bad.example:8080x/"}', '"site":{"page":"ws:bad.example"}', '"site":{"domain":"[bad.example]"}',
+      '"site":{"page":"https:://bad.example/"}', '"site":{"domain":"https:://bad.example"}', '"site":{"page":"http::bad.example"}',
+      '"site":{"page":"blob:https://bad.example/x"}',
+    ];
+    for (let i = 0; i < review2.length; i++) expect(priceOrReason(request(IMP, review2[i]), t)).toBe(nb(NoBid.NO_MATCH), review2[i]);
+    // International names are compared as sent (a false block would lose real inventory).
+    expect(priceOrReason(request(IMP, '"site":{"domain":"bücher.de","page":"https://bücher.de/straße?q=%20"}'), t)).toBe(2000);
     const fine = ['"site":{"page":"https://good.example/bad.example"}', '"site":{"domain":"bad.example.good.example"}', '"site":{"page":"bad.example-news.com"}', '"app":{"bundle":"12345678"}'];
     for (let i = 0; i < fine.length; i++) expect(priceOrReason(request(IMP, fine[i]), t)).toBe(2000, fine[i]);
   });

@@ -391,10 +391,11 @@ export class CampaignConfigParser {
     if (!d.beginArray()) return;
     let i = 0;
     while (d.nextElement(i)) {
-      const s = d.string().toLowerCase();
+      const written = d.string();
+      const s = written.toLowerCase();
       if (!d.failed && s.length == 0) d.fail("empty domain");
       else if (!d.failed) {
-        const why = notAHostName(s);
+        const why = notAHostName(written);
         if (why.length > 0) d.fail(why);
       }
       set.items.push(OwnedBytes.fromString(s));
@@ -677,14 +678,31 @@ function sameCaps(a: Campaign, b: Campaign): bool {
   return true;
 }
 
-/** Why `s` is not a plain host name (empty when it is): a campaign's domain list entry. */
+/**
+ * Why `s` (as written) is not a plain host name (empty when it is): a campaign's domain list entry.
+ * ASCII letters, digits, ".", "-", "_" in labels that are not empty ("xn--" for international
+ * names). A URL, a port or dots at either end would never match a request's host: the name to
+ * write is given when one can be read from it.
+ */
 function notAHostName(s: string): string {
-  const bytes = String.UTF8.encode(s);
-  const raw = new Str();
-  raw.set(changetype<usize>(bytes), bytes.byteLength);
-  const host = new Str();
-  const readable = hostOf(raw, host);
-  if (host.ptr == raw.ptr && host.len == raw.len && readable) return "";
-  const name = host.len > 0 && readable ? String.UTF8.decodeUnsafe(host.ptr, <usize>host.len) : "";
-  return '"' + s + '" is not a domain name' + (name.length > 0 && name != s ? ' (write "' + name + '")' : " (ASCII letters, digits, '.', '-', '_')");
+  let plain = s.length > 0;
+  for (let i = 0; i < s.length && plain; i++) {
+    const c = s.charCodeAt(i);
+    const l = c | 0x20;
+    plain = (l >= 0x61 && l <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x2e || c == 0x2d || c == 0x5f;
+  }
+  if (plain && !s.startsWith(".") && !s.endsWith(".") && !s.includes("..")) return "";
+  let hint = "";
+  if (s.includes("://") || s.startsWith(".") || s.endsWith(".")) {
+    const bytes = String.UTF8.encode(s);
+    const raw = new Str();
+    raw.set(changetype<usize>(bytes), bytes.byteLength);
+    const host = new Str();
+    if (hostOf(raw, host) && host.len > 0) {
+      let name = String.UTF8.decodeUnsafe(host.ptr, <usize>host.len);
+      while (name.startsWith(".")) name = name.substring(1);
+      if (name.length > 0 && name != s && notAHostName(name).length == 0) hint = ' (write "' + name + '")';
+    }
+  }
+  return '"' + s + '" is not a domain name' + (hint.length > 0 ? hint : " (ASCII letters, digits, '.', '-', '_' in labels that are not empty; xn-- for international names)");
 }

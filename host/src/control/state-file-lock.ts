@@ -51,7 +51,9 @@ export function pidSpace(): string {
   };
   const boot = read(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
   const ns = read(() => readlinkSync("/proc/self/ns/pid"));
-  return `${hostname()}/${boot || "?"}/${ns || "?"}`;
+  // Unknown ("" ): pids are then never compared, only heartbeats (two containers that cannot read
+  // /proc must not look like one pid space).
+  return boot === "" || ns === "" ? "" : `${hostname()}/${boot}/${ns}`;
 }
 
 export class StateFileLockError extends Error {}
@@ -63,6 +65,7 @@ export class StateFileLock {
   private timer: NodeJS.Timeout | undefined;
   private lostWhy: string | undefined;
   private released = false;
+  private unreadBeats = 0;
 
   private constructor(
     readonly path: string,
@@ -85,7 +88,13 @@ export class StateFileLock {
         return lock;
       }
       const held = await readLock(path);
-      if (held === undefined) continue; // released between the create and the read: try again
+      if (held === undefined) {
+        // Released between the create and the read: try again (a dangling symbolic link there
+        // reads as absent for ever: the deadline ends that).
+        if (Date.now() >= deadline) throw new StateFileLockError(`${path}: cannot be created or read (a dangling symbolic link?)`);
+        await sleep(10);
+        continue;
+      }
       if (staleness(held, options.staleMs) !== undefined) {
         // Removed (or another process is removing it): create it again. A takeover that cannot
         // remove it (no permission) is an error at once; one another process is busy with waits.
@@ -97,8 +106,9 @@ export class StateFileLock {
       const left = deadline - Date.now();
       if (left <= 0) {
         const age = ((Date.now() - held.mtimeMs) / 1000).toFixed(1);
+        const judged = judgedByPid(held.info) ? "" : `; its pid cannot be checked from here: taken over once its heartbeat is ${options.staleMs / 1000} s old`;
         throw new StateFileLockError(
-          `${path} is held by another process (pid ${held.info?.pid ?? "?"} on ${held.info?.host ?? "?"}, heartbeat ${age} s ago): ` +
+          `${path} is held by another process (pid ${held.info?.pid ?? "?"} on ${held.info?.host ?? "?"}, heartbeat ${age} s ago${judged}): ` +
             "one process per budget state file; stop the other one first (a Recreate rollout, not a rolling update)",
         );
       }
@@ -117,8 +127,14 @@ export class StateFileLock {
     let onDisk: string | undefined;
     try {
       onDisk = await readFile(this.path, "utf8");
+      this.unreadBeats = 0;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") return; // a read that failed once: the next beat tries again
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+        // A read that failed: the next beat tries again; failing for as long as the lock takes to
+        // go stale, this process can no longer tell it still holds it.
+        if (++this.unreadBeats * this.options.heartbeatMs >= this.options.staleMs) this.markLost(`the lock ${this.path} cannot be read: ${(err as Error).message}`);
+        return;
+      }
       // Deleted under it (by hand): created again, unless another process got there first. A
       // create that fails (the directory gone, a full disk) throws: a save then fails, as its own
       // write would; the heartbeat tries again at its next beat.
@@ -205,12 +221,18 @@ function parseInfo(text: string): LockInfo | undefined {
 /** Why a held lock may be taken over; undefined while its holder may be alive. */
 function staleness(held: HeldLock, staleMs: number): string | undefined {
   const info = held.info;
-  if (info !== undefined && info.host === hostname() && info.pidSpace === pidSpace()) {
+  if (judgedByPid(info)) {
     if (info.pid === process.pid && !heldHere.has(info.owner)) return "written by an earlier process with this pid";
     if (!pidRunning(info.pid)) return `pid ${info.pid} is not running`;
   }
   if (Date.now() - held.mtimeMs > staleMs) return "no heartbeat";
   return undefined;
+}
+
+/** The lock's pid can be checked here: written in this pid space, and this one is known. */
+function judgedByPid(info: LockInfo | undefined): info is LockInfo {
+  const here = pidSpace();
+  return info !== undefined && here !== "" && info.host === hostname() && info.pidSpace === here;
 }
 
 function pidRunning(pid: number): boolean {
