@@ -17,85 +17,121 @@ export function hostOf(raw: Str, out: Str): bool {
   while (start < end && isSpace(load<u8>(start))) start++;
   while (end > start && isSpace(load<u8>(end - 1))) end--;
   const named = start;
-  start = afterScheme(start, end);
-  const hadScheme = start != named;
-  // The authority ends at the first "/", "\", "?" or "#"; user info ends at its last "@".
-  let stop = start;
-  while (stop < end) {
-    const c = load<u8>(stop);
-    if (c == 0x2f || c == 0x5c || c == 0x3f || c == 0x23) break;
-    stop++;
-  }
-  for (let p = stop; p > start; p--) {
-    if (load<u8>(p - 1) == 0x40) {
-      start = p;
-      break;
-    }
-  }
-  if (start < stop && load<u8>(start) == 0x5b) {
-    // "[...]": an IPv6 literal (its colons are not a port), compared without its brackets.
-    let close = start + 1;
-    while (close < stop && load<u8>(close) != 0x5d) close++;
-    start++;
-    stop = close;
-  } else {
-    // The host ends at its first ":" (a port, well formed or not).
-    for (let p = start; p < stop; p++) {
-      if (load<u8>(p) == 0x3a) {
-        stop = p;
-        break;
-      }
-    }
-  }
-  while (stop > start && load<u8>(stop - 1) == 0x2e) stop--;
-  out.set(start, <i32>(stop - start));
-  if (hadScheme && stop == start) return false; // "https:///", "https:://x": no host where one must be
-  for (let p = start; p < stop; p++) {
+  start = afterKnownScheme(start, end);
+  // One pass over the authority (it ends at the first "/", "\\", "?" or "#"): its last "@" (user
+  // info before it), its first ":" after that (a port after it), and another scheme's "://" when
+  // only scheme characters came before it. Plain bytes are skipped 8 at a time.
+  let host = start;
+  let colon: usize = 0;
+  let p = start;
+  while (p < end) {
+    p = nextAuthorityByte(p, end);
+    if (p >= end) break;
     const c = load<u8>(p);
+    if (c == 0x2f || c == 0x5c || c == 0x3f || c == 0x23) break;
+    if (c == 0x3a) {
+      if (colon == 0 && p > host && end - p >= 3 && isSlash(load<u8>(p + 1)) && isSlash(load<u8>(p + 2)) && isScheme(host, p)) {
+        p = skipSlashes(p + 1, end); // "scheme://": the authority starts after it
+        host = start = p;
+        continue;
+      }
+      if (colon == 0) colon = p;
+    } else if (c == 0x40) {
+      host = p + 1;
+      colon = 0;
+    }
+    p++;
+  }
+  let stop = p;
+  if (host < stop && load<u8>(host) == 0x5b) {
+    // "[...]": an IPv6 literal (its colons are not a port), compared without its brackets.
+    let close = host + 1;
+    while (close < stop && load<u8>(close) != 0x5d) close++;
+    host++;
+    stop = close;
+  } else if (colon != 0 && colon >= host) {
+    stop = colon; // the host ends at its first ":" (a port, well formed or not)
+  }
+  while (stop > host && load<u8>(stop - 1) == 0x2e) stop--;
+  out.set(host, <i32>(stop - host));
+  if (stop == host) return start == named; // "https:///", "https:://x": no host where one must be
+  for (let q = host; q < stop; q++) {
+    while (q + 8 <= stop && (load<u64>(q) & HIGHS) == 0 && !hasByte(load<u64>(q), 0x25)) q += 8;
+    if (q >= stop) break;
+    const c = load<u8>(q);
+    if (c < 0x80 && c != 0x25) continue;
     if (c == 0x25) return false; // a percent-escape
     // U+3002, U+FF0E, U+FF61: dots to IDNA (E3 80 82, EF BC 8E, EF BD A1 in UTF-8).
-    if (c == 0xe3 && p + 2 < stop && load<u8>(p + 1) == 0x80 && load<u8>(p + 2) == 0x82) return false;
-    if (c == 0xef && p + 2 < stop && ((load<u8>(p + 1) == 0xbc && load<u8>(p + 2) == 0x8e) || (load<u8>(p + 1) == 0xbd && load<u8>(p + 2) == 0xa1))) return false;
+    if (c == 0xe3 && q + 2 < stop && load<u8>(q + 1) == 0x80 && load<u8>(q + 2) == 0x82) return false;
+    if (c == 0xef && q + 2 < stop && ((load<u8>(q + 1) == 0xbc && load<u8>(q + 2) == 0x8e) || (load<u8>(q + 1) == 0xbd && load<u8>(q + 2) == 0xa1))) return false;
   }
   return true;
 }
 
 /**
- * Where the name starts after its scheme: a special scheme (http, https, ws, wss, ftp; any case)
- * and ":" then any run of "/" or "\" (browsers read "https:/x", "https:///x" and "https:\\x" as
- * host x); "blob:" then the URL inside it; another scheme followed by "//"; a scheme-relative
- * "//". `start` when there is none ("news.example:443" has no scheme).
+ * Where the name starts after a scheme whose host follows its ":" whatever slashes come or not
+ * (http, https, ws, wss, ftp; any case; browsers read "https:/x", "https:///x" and "https:\\x"
+ * as host x), after "blob:" (the URL inside it), or after a scheme-relative "//". `start` when
+ * there is none of these (another scheme's "://" is found by hostOf's pass).
  */
-function afterScheme(start: usize, end: usize): usize {
+function afterKnownScheme(start: usize, end: usize): usize {
   for (;;) {
-    if (end - start >= 2 && isSlash(load<u8>(start)) && isSlash(load<u8>(start + 1))) return skipSlashes(start, end);
-    let colon = start;
-    while (colon < end && isSchemeByte(load<u8>(colon), colon == start)) colon++;
-    if (colon == start || colon >= end || load<u8>(colon) != 0x3a) return start;
-    const len = <i32>(colon - start);
-    if (len == 4 && lower4(start) == 0x626f6c62) {
-      start = colon + 1; // "blob": its origin is the URL inside
-      continue;
+    const n = end - start;
+    if (n >= 2 && isSlash(load<u8>(start)) && isSlash(load<u8>(start + 1))) return skipSlashes(start, end);
+    if (n < 3) return start;
+    let len = 0;
+    if (n >= 5 && lower4(start) == 0x70747468) len = (load<u8>(start + 4) | 0x20) == 0x73 ? 5 : 4; // "http", "https"
+    else if (n >= 5 && lower4(start) == 0x626f6c62) len = 4; // "blob"
+    else {
+      const a = load<u8>(start) | 0x20;
+      const b = load<u8>(start + 1) | 0x20;
+      const c = load<u8>(start + 2) | 0x20;
+      if (a == 0x77 && b == 0x73) len = c == 0x73 ? 3 : 2; // "ws", "wss"
+      else if (a == 0x66 && b == 0x74 && c == 0x70) len = 3; // "ftp"
     }
-    if (isSpecial(start, len)) return skipSlashes(colon + 1, end);
-    return end - colon >= 3 && isSlash(load<u8>(colon + 1)) && isSlash(load<u8>(colon + 2)) ? skipSlashes(colon + 1, end) : start;
+    if (len == 0 || start + <usize>len >= end || load<u8>(start + <usize>len) != 0x3a) {
+      // "https" may also be "http" + "s..." without a colon: try the shorter name once.
+      if (len == 5 && load<u8>(start + 4) == 0x3a) len = 4;
+      else if (len == 3 && (load<u8>(start) | 0x20) == 0x77 && load<u8>(start + 2) == 0x3a) len = 2;
+      else return start;
+    }
+    const blob = len == 4 && lower4(start) == 0x626f6c62;
+    start += <usize>len + 1;
+    if (!blob) return skipSlashes(start, end);
   }
+  return start;
 }
 
-/** http, https, ws, wss, ftp (any case): a host follows the ":" whatever slashes come or not. */
-function isSpecial(p: usize, len: i32): bool {
-  if (len == 4 || len == 5) {
-    if (lower4(p) != 0x70747468) return false; // "http"
-    return len == 4 || (load<u8>(p + 4) | 0x20) == 0x73; // "s"
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+
+/** Some byte of `w` is `b` (SWAR; exact: a borrow can only follow a real match). */
+@inline function hasByte(w: u64, b: u8): bool {
+  const x = w ^ (ONES * <u64>b);
+  return ((x - ONES) & ~x & HIGHS) != 0;
+}
+
+/** The first byte at or after `p` that may end or split the authority ("/", "\\", "?", "#", ":", "@"), 8 bytes at a time; `end` when none. */
+@inline function nextAuthorityByte(p: usize, end: usize): usize {
+  while (p + 8 <= end) {
+    const w = load<u64>(p);
+    if (hasByte(w, 0x2f) || hasByte(w, 0x5c) || hasByte(w, 0x3f) || hasByte(w, 0x23) || hasByte(w, 0x3a) || hasByte(w, 0x40)) break;
+    p += 8;
   }
-  const a = load<u8>(p) | 0x20;
-  const b = load<u8>(p + 1) | 0x20;
-  if (len == 2) return a == 0x77 && b == 0x73; // "ws"
-  if (len == 3) {
-    const c = load<u8>(p + 2) | 0x20;
-    return (a == 0x77 && b == 0x73 && c == 0x73) || (a == 0x66 && b == 0x74 && c == 0x70); // "wss", "ftp"
+  while (p < end) {
+    const c = load<u8>(p);
+    if (c == 0x2f || c == 0x5c || c == 0x3f || c == 0x23 || c == 0x3a || c == 0x40) return p;
+    p++;
   }
-  return false;
+  return end;
+}
+
+/** [p, end) is a scheme: a letter, then letters, digits, "+", "-", ".". */
+function isScheme(p: usize, end: usize): bool {
+  for (let q = p; q < end; q++) {
+    if (!isSchemeByte(load<u8>(q), q == p)) return false;
+  }
+  return true;
 }
 
 @inline function lower4(p: usize): u32 {
