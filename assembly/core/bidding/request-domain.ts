@@ -20,8 +20,9 @@ export class RequestDomains {
   readonly appDomain: Str = new Str();
   readonly primary: Str = new Str();
   /**
-   * A domain field holds what cannot be compared without decoding it (percent-escapes, non-ASCII:
-   * bytes/host-name.ts): a block list cannot tell it is not listed, so it refuses the request.
+   * A domain field holds what cannot be compared without decoding it (percent-escapes, IDNA's
+   * full-width dots, no host after a scheme: bytes/host-name.ts): a block list cannot tell it is
+   * not listed, so it refuses the request.
    */
   unreadable: bool = false;
   primaryReadable: bool = true;
