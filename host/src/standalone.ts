@@ -21,7 +21,7 @@ import { readIpRanges } from "./control/ip-ranges.ts";
 import { ModelRegistry } from "./control/model-registry.ts";
 import { ModelWatcher } from "./control/model-watcher.ts";
 import { createModelStore } from "./models/stores/index.ts";
-import { parsePublicKey } from "./models/signing.ts";
+import { parsePublicKeys } from "./models/signing.ts";
 import { DEFAULT_HASH_BITS, MAX_HASH_BITS } from "./models/model.ts";
 import { SyncService } from "./control/sync-service.ts";
 import { RedisReplayClaims, ReplayClaimMetrics, ReplayClaimService } from "./control/replay-claims.ts";
@@ -116,7 +116,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   const keyPath = publicKeyPath(cfg.model.publicKey, process.cwd());
   const publicKey = keyPath !== undefined ? readFileSync(keyPath, "utf8") : cfg.model.publicKey;
   // Refused now (KEY_INVALID, exit 1) rather than as every model's refusal until the start times out.
-  if (publicKey) parsePublicKey(publicKey);
+  if (publicKey) parsePublicKeys(publicKey);
   const models = new ModelRegistry({
     publicKey: publicKey || undefined,
     allowUnsigned: cfg.model.allowUnsigned,

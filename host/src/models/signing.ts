@@ -122,6 +122,27 @@ export function parsePublicKey(input: PublicKeyInput): KeyObject {
   }
 }
 
+/**
+ * The public keys of a key configuration: one key as parsePublicKey() reads it, or several PEM
+ * "PUBLIC KEY" blocks one after the other (nothing else between them), or several base64 raw keys,
+ * one per line. Several keys are for rotating the signing key: a model signed with any of them is
+ * accepted (docs/OPERATIONS.md, "Rotating the model signing key"). Throws KeyError KEY_INVALID.
+ */
+export function parsePublicKeys(input: PublicKeyInput): KeyObject[] {
+  if (typeof input !== "string") return [parsePublicKey(input)];
+  let text = input.trim();
+  if (text.includes("-----BEGIN") && !text.includes("\n") && text.includes("\\n")) text = text.replace(/\\n/g, "\n").trim();
+  if (text.includes("-----BEGIN")) {
+    const blocks = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [];
+    const rest = blocks.reduce((t, b) => t.replace(b, ""), text);
+    if (blocks.length === 0 || rest.trim() !== "") {
+      throw new KeyError("KEY_INVALID", "PEM must be \"PUBLIC KEY\" blocks and nothing else (private keys are refused)");
+    }
+    return blocks.map((b) => parsePublicKey(b));
+  }
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "").map((l) => parsePublicKey(l));
+}
+
 export async function loadPublicKeyFile(path: string): Promise<KeyObject> {
   return parsePublicKey(await readFile(path, "utf8"));
 }
@@ -215,8 +236,9 @@ export interface VerifyModelResult {
 /**
  * Verification policy (fails closed):
  *  1. `.sha256` is always required and must match the model bytes.
- *  2. A present signature is always checked when a public key is configured;
- *     an invalid one is refused even with allowUnsigned.
+ *  2. A present signature is always checked when a public key is configured
+ *     (with several, it must verify with one of them); an invalid one is
+ *     refused even with allowUnsigned.
  *  3. No signature (or a signature but no key): refused unless allowUnsigned,
  *     then accepted as UNSIGNED_ALLOWED.
  * A malformed public key configuration throws KeyError (a configuration error).
@@ -225,7 +247,7 @@ export function verifyModelFile(input: VerifyModelInput): VerifyModelResult {
   const digest = sha256(input.modelBytes);
   const hex = Buffer.from(digest).toString("hex");
   const result = (ok: boolean, reason: VerifyReason, message: string, signed = false): VerifyModelResult => ({ ok, reason, sha256: hex, signed, message });
-  const key = input.publicKey === undefined ? undefined : parsePublicKey(input.publicKey);
+  const keys = input.publicKey === undefined ? [] : parsePublicKeys(input.publicKey);
 
   if (input.digestText === undefined) return result(false, "DIGEST_MISSING", "no .sha256 digest file");
   const parsed = parseDigestFile(input.digestText);
@@ -238,13 +260,16 @@ export function verifyModelFile(input: VerifyModelInput): VerifyModelResult {
       ? result(true, "UNSIGNED_ALLOWED", "no .sig file; accepted because unsigned models are allowed")
       : result(false, "SIGNATURE_MISSING", "no .sig file and unsigned models are not allowed");
   }
-  if (!key) {
+  if (keys.length === 0) {
     return input.allowUnsigned
       ? result(true, "UNSIGNED_ALLOWED", "no public key configured; signature not checked, accepted because unsigned models are allowed")
       : result(false, "PUBLIC_KEY_MISSING", "a signature is required but no public key is configured");
   }
   const sig = parseSignatureFile(input.signatureBytes);
   if (!sig) return result(false, "SIGNATURE_INVALID", ".sig is neither 64 raw bytes nor base64 of 64 bytes");
-  if (!verifyDigestSignature(digest, sig, key)) return result(false, "SIGNATURE_INVALID", "Ed25519 signature does not verify with the configured public key");
+  if (!keys.some((key) => verifyDigestSignature(digest, sig, key))) {
+    const which = keys.length === 1 ? "the configured public key" : `any of the ${keys.length} configured public keys`;
+    return result(false, "SIGNATURE_INVALID", `Ed25519 signature does not verify with ${which}`);
+  }
   return result(true, "OK", "digest and signature verified", true);
 }

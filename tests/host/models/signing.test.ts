@@ -8,7 +8,7 @@ import { after, describe, it } from "node:test";
 import { formatDigestFile, parseDigestFile, sha256, sha256Hex } from "../../../host/src/models/digest.ts";
 import { ModelError } from "../../../host/src/models/errors.ts";
 import {
-  generateSigningKeyPair, parsePrivateKey, parsePublicKey, parseSignatureFile, publicKeyToBase64, signDigest, signModelBytes,
+  generateSigningKeyPair, parsePrivateKey, parsePublicKey, parsePublicKeys, parseSignatureFile, publicKeyToBase64, signDigest, signModelBytes,
   verifyDigestSignature, verifyModelFile, type VerifyModelInput,
 } from "../../../host/src/models/signing.ts";
 import { publicKeyPath } from "../../../host/src/config.ts";
@@ -98,6 +98,37 @@ describe("keys", () => {
     // A public key given where the private one goes says so (not an OpenSSL decoder error).
     assert.throws(() => parsePrivateKey(pair.publicKeyPem), /this is a public key .*needs the private key/);
     assert.equal(code(() => parsePrivateKey(rsa.privateKey.export({ format: "pem", type: "pkcs8" }).toString())), "KEY_INVALID");
+  });
+});
+
+describe("several public keys (rotating the signing key)", () => {
+  const oldPair = generateSigningKeyPair();
+  const newPair = generateSigningKeyPair();
+  const other = generateSigningKeyPair();
+  const model = fixture("ok_f64_savez_compressed.npz");
+  const digestText = formatDigestFile(sha256Hex(model), "model.npz");
+  const signedBy = (pair: typeof oldPair) => signModelBytes(model, parsePrivateKey(pair.privateKeyPem));
+  const verify = (publicKey: string, pair: typeof oldPair) =>
+    verifyModelFile({ modelBytes: model, digestText, signatureBytes: signedBy(pair), publicKey, allowUnsigned: false });
+
+  it("a model signed with any of the configured keys is accepted; with another, refused naming how many were tried", () => {
+    for (const keys of [`${oldPair.publicKeyPem}\n${newPair.publicKeyPem}`, `${oldPair.publicKeyBase64}\n${newPair.publicKeyBase64}\n`]) {
+      assert.equal(parsePublicKeys(keys).length, 2);
+      assert.equal(verify(keys, oldPair).reason, "OK");
+      assert.equal(verify(keys, newPair).reason, "OK");
+      const r = verify(keys, other);
+      assert.deepEqual([r.ok, r.reason], [false, "SIGNATURE_INVALID"]);
+      assert.match(r.message, /any of the 2 configured public keys/);
+    }
+    // One key: as before.
+    assert.equal(verify(newPair.publicKeyPem, oldPair).reason, "SIGNATURE_INVALID");
+    assert.match(verify(newPair.publicKeyPem, oldPair).message, /the configured public key$/);
+  });
+
+  it("a key file with anything but PUBLIC KEY blocks (a private key among them) or a bad line is refused", () => {
+    assert.equal(code(() => parsePublicKeys(`${oldPair.publicKeyPem}\n${oldPair.privateKeyPem}`)), "KEY_INVALID");
+    assert.equal(code(() => parsePublicKeys(`${oldPair.publicKeyPem}\ngarbage\n${newPair.publicKeyPem}`)), "KEY_INVALID");
+    assert.equal(code(() => parsePublicKeys(`${oldPair.publicKeyBase64}\nnot-a-key`)), "KEY_INVALID");
   });
 });
 
