@@ -140,7 +140,9 @@ export function parsePublicKeys(input: PublicKeyInput): KeyObject[] {
     }
     return blocks.map((b) => parsePublicKey(b));
   }
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "").map((l) => parsePublicKey(l));
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+  // Nothing at all is not "no key configured": parsePublicKey() says why it is not a key.
+  return lines.length === 0 ? [parsePublicKey(text)] : lines.map((l) => parsePublicKey(l));
 }
 
 export async function loadPublicKeyFile(path: string): Promise<KeyObject> {

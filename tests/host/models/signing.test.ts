@@ -129,6 +129,8 @@ describe("several public keys (rotating the signing key)", () => {
     assert.equal(code(() => parsePublicKeys(`${oldPair.publicKeyPem}\n${oldPair.privateKeyPem}`)), "KEY_INVALID");
     assert.equal(code(() => parsePublicKeys(`${oldPair.publicKeyPem}\ngarbage\n${newPair.publicKeyPem}`)), "KEY_INVALID");
     assert.equal(code(() => parsePublicKeys(`${oldPair.publicKeyBase64}\nnot-a-key`)), "KEY_INVALID");
+    // An empty or blank key file is a mistake, not "no key" (which allowUnsigned would then accept).
+    for (const blank of ["", "  \n\n "]) assert.equal(code(() => parsePublicKeys(blank)), "KEY_INVALID", JSON.stringify(blank));
   });
 });
 
