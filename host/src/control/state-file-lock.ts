@@ -32,7 +32,7 @@ interface LockInfo {
   owner: string;
   pid: number;
   host: string;
-  /** Where `pid` means something (hostIdentity()): a lock from another one is judged by its heartbeat only. */
+  /** Where `pid` means something (pidSpace()): a lock from another one is judged by its heartbeat only. */
   pidSpace?: string;
 }
 
@@ -42,6 +42,14 @@ interface LockInfo {
  * namespace, and a reboot reuses pids: a pid is only compared within one pid space.
  */
 export function pidSpace(): string {
+  const kernel = (bootAndPidNs ??= readBootAndPidNs());
+  return kernel === "" ? "" : `${hostname()}/${kernel}`;
+}
+
+/** The boot id and pid namespace, read once: neither changes while the process lives. */
+let bootAndPidNs: string | undefined;
+
+function readBootAndPidNs(): string {
   const read = (f: () => string) => {
     try {
       return f().trim();
@@ -51,9 +59,9 @@ export function pidSpace(): string {
   };
   const boot = read(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
   const ns = read(() => readlinkSync("/proc/self/ns/pid"));
-  // Unknown ("" ): pids are then never compared, only heartbeats (two containers that cannot read
+  // Unknown (""): pids are then never compared, only heartbeats (two containers that cannot read
   // /proc must not look like one pid space).
-  return boot === "" || ns === "" ? "" : `${hostname()}/${boot}/${ns}`;
+  return boot === "" || ns === "" ? "" : `${boot}/${ns}`;
 }
 
 export class StateFileLockError extends Error {}

@@ -90,15 +90,19 @@ function ensureEd25519(key: KeyObject, what: string): KeyObject {
  * base64 of the raw 32-byte key, or a KeyObject. Throws KeyError KEY_INVALID.
  * A private key is refused (configuration must never hold one).
  */
+/** A key's text, trimmed; PEM held in an environment variable often has its newlines escaped as "\n". */
+function keyText(input: string): string {
+  const text = input.trim();
+  return text.includes("-----BEGIN") && !text.includes("\n") && text.includes("\\n") ? text.replace(/\\n/g, "\n").trim() : text;
+}
+
 export function parsePublicKey(input: PublicKeyInput): KeyObject {
   if (input instanceof KeyObject) {
     if (input.type !== "public") throw new KeyError("KEY_INVALID", `expected a public key, got a ${input.type} key`);
     return ensureEd25519(input, "public key");
   }
   if (typeof input !== "string") throw new KeyError("KEY_INVALID", "public key must be a PEM string, base64 raw key or KeyObject");
-  let text = input.trim();
-  // PEM held in an environment variable often has its newlines escaped as "\n".
-  if (text.includes("-----BEGIN") && !text.includes("\n") && text.includes("\\n")) text = text.replace(/\\n/g, "\n").trim();
+  const text = keyText(input);
   if (text.includes("-----BEGIN")) {
     if (!/^-----BEGIN PUBLIC KEY-----\r?\n[\s\S]+\r?\n-----END PUBLIC KEY-----$/.test(text)) {
       throw new KeyError("KEY_INVALID", "PEM must be a single \"PUBLIC KEY\" block (private keys are refused)");
@@ -130,8 +134,7 @@ export function parsePublicKey(input: PublicKeyInput): KeyObject {
  */
 export function parsePublicKeys(input: PublicKeyInput): KeyObject[] {
   if (typeof input !== "string") return [parsePublicKey(input)];
-  let text = input.trim();
-  if (text.includes("-----BEGIN") && !text.includes("\n") && text.includes("\\n")) text = text.replace(/\\n/g, "\n").trim();
+  const text = keyText(input);
   if (text.includes("-----BEGIN")) {
     const blocks = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [];
     const rest = blocks.reduce((t, b) => t.replace(b, ""), text);
