@@ -9,6 +9,7 @@
 // no host after a scheme is reported as unreadable, and the caller decides (a block list then
 // refuses the request: request-domain.ts). Other non-ASCII names are compared as they are.
 import { Str } from "./str";
+import { HIGHS, hasByte } from "./swar";
 
 /** Sets `out` to the host name in `raw` (a view into it) and says whether it is readable. */
 export function hostOf(raw: Str, out: Str): bool {
@@ -100,15 +101,6 @@ function afterKnownScheme(start: usize, end: usize): usize {
     if (!blob) return skipSlashes(start, end);
   }
   return start;
-}
-
-const ONES: u64 = 0x0101010101010101;
-const HIGHS: u64 = 0x8080808080808080;
-
-/** Some byte of `w` is `b` (SWAR; exact: a borrow can only follow a real match). */
-@inline function hasByte(w: u64, b: u8): bool {
-  const x = w ^ (ONES * <u64>b);
-  return ((x - ONES) & ~x & HIGHS) != 0;
 }
 
 /** The first byte at or after `p` that may end or split the authority ("/", "\\", "?", "#", ":", "@"), 8 bytes at a time; `end` when none. */

@@ -1,12 +1,12 @@
 import { codeAt } from "../bytes/str";
+import { HIGHS, ONES } from "./swar";
+import { ONES } from "./swar";
 // ByteWriter: appends bytes into one preallocated buffer (replies, shared-data
 // records, log lines). Writes that do not fit set `overflowed` instead of
 // growing, so a caller checks once at the end and nothing allocates per request.
 
 const HEX: string = "0123456789abcdef";
 const HEX_UPPER: string = "0123456789ABCDEF";
-
-const ONES: u64 = 0x0101010101010101;
 
 /**
  * The high bit of every byte of `w` that a JSON string must escape: a quote, a
@@ -20,7 +20,7 @@ function escapeBytes(w: u64): u64 {
   const backslash = w ^ 0x5c5c5c5c5c5c5c5c;
   return (
     (((w - 0x2020202020202020) & ~w) | ((quote - ONES) & ~quote) | ((backslash - ONES) & ~backslash)) &
-    0x8080808080808080
+    HIGHS
   );
 }
 

@@ -1,4 +1,5 @@
 import { Str, hexDigitValue } from "../bytes/str";
+import { HIGHS, ONES } from "../bytes/swar";
 import { JsonError } from "./errors";
 import { utf8Encode, utf8EncodedLength, utf8SequenceLength } from "./utf8";
 
@@ -69,9 +70,6 @@ function readHex4(p: usize, end: usize): i32 {
   }
   return v;
 }
-
-const ONES: u64 = 0x0101010101010101;
-const HIGHS: u64 = 0x8080808080808080;
 
 /**
  * The high bit of every byte of `w` that needs a closer look inside a string:
