@@ -143,6 +143,12 @@ export class PluginConfigParser {
       this.error = "sync_token and sync_token_env: set one, not both";
       return null;
     }
+    if (cfg.fx.has(cfg.currency.ptr, cfg.currency.len)) {
+      // Its rate is 1 by definition; any other value was meant for another currency (a table
+      // quoted into another account currency), and would be ignored without a word.
+      this.error = "fx_rates." + cfg.currency.toString() + ": the account currency (currency) takes no rate";
+      return null;
+    }
     if (cfg.bidPath.toString() == cfg.winPath.toString() || cfg.bidPath.toString() == cfg.lossPath.toString()) {
       this.error = "bid_path, win_path and loss_path must differ";
       return null;

@@ -134,6 +134,13 @@ export interface HostConfig {
   logLevel: string;
 }
 
+/**
+ * The default plugin's exchange rates: demo values quoted in USD, the filter's default account
+ * currency. validate() refuses them with another `plugin.currency` (they would be read as rates to
+ * it: a 10 CNY floor taken for 1.4 JPY, every bid under the real floor).
+ */
+const DEMO_FX_RATES: Readonly<Record<string, number>> = Object.freeze({ CNY: 0.14, EUR: 1.08, GBP: 1.27 });
+
 export function defaultConfig(): HostConfig {
   return {
     mode: "standalone",
@@ -143,7 +150,7 @@ export function defaultConfig(): HostConfig {
     vmMode: "inline",
     wasmPath: DEFAULT_WASM,
     // The demo model is trained on iPinYou logs (China time, CNY floors); the rates are demo values.
-    plugin: { utc_offset_minutes: 480, fx_rates: { CNY: 0.14, EUR: 1.08, GBP: 1.27 } },
+    plugin: { utc_offset_minutes: 480, fx_rates: DEMO_FX_RATES },
     campaignsPath: join(DEMO_DIR, "campaigns.json"),
     ipRangesFiles: [],
     model: {
@@ -348,6 +355,10 @@ function applyEnv(cfg: HostConfig, env: Env): void {
     try {
       const parsed: unknown = JSON.parse(v);
       if (!isPlainObject(parsed)) throw new Error("expected a JSON object");
+      // As in a config file: JSON.parse keeps the last of a repeated key, and the filter (which
+      // refuses repeats) would only see that copy.
+      const repeated = firstDuplicateKey(v);
+      if (repeated !== undefined) throw new Error(`${repeated}: repeated key (which one was meant?)`);
       cfg.plugin = { ...cfg.plugin, ...parsed };
     } catch (err) {
       throw new ConfigError(`NEXUS_PLUGIN_CONFIG: ${(err as Error).message}`);
@@ -422,6 +433,12 @@ function validate(cfg: HostConfig): void {
   }
   oneOf("logLevel", cfg.logLevel, ["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
+  const currency = cfg.plugin.currency ?? "USD";
+  if (cfg.plugin.fx_rates === DEMO_FX_RATES && currency !== "USD") {
+    throw new ConfigError(
+      `plugin.currency ${JSON.stringify(currency)}: the default plugin.fx_rates are demo rates to USD; set plugin.fx_rates to rates into ${JSON.stringify(currency)} (1 unit of a floor's currency = how many ${JSON.stringify(currency)}), or {} to bid only on floors in ${JSON.stringify(currency)}`,
+    );
+  }
   if (!Array.isArray(cfg.ipRangesFiles) || cfg.ipRangesFiles.some((f) => typeof f !== "string")) throw new ConfigError(`ipRangesFiles: expected a list of file paths`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);
   // A token no Authorization header can carry would lock the admin API (the emergency pause) out:

@@ -15,6 +15,13 @@ describe("plugin configuration: currency codes", () => {
     await assertSimRefused({ plugin: { fx_rates: { eur: 1.1 } } });
   });
 
+  it("refuses a rate for the account currency itself, before or after `currency`", async () => {
+    // Its rate is 1: another value belongs to a table quoted into another currency, and was ignored.
+    await assertSimRefused({ plugin: { fx_rates: { USD: 2 } } });
+    await assertSimRefused({ plugin: { currency: "EUR", fx_rates: { EUR: 1, USD: 0.93 } } });
+    await assertSimRefused({ plugin: { fx_rates: { USD: 0.93, EUR: 1 }, currency: "EUR" } });
+  });
+
   it("accepts upper-case codes, and the rate converts an EUR floor", async () => {
     const sim = await startSimBidder({ plugin: { currency: "USD", fx_rates: { EUR: 1.1 } } });
     try {

@@ -30,6 +30,11 @@ export class CurrencyTable {
     return i >= 0 ? unchecked(this.rates[i]) : 0.0;
   }
 
+  /** Whether the code whose bytes are [ptr, ptr+len) has a rate (up to ASCII case). */
+  has(ptr: usize, len: i32): bool {
+    return this.indexOf(ptr, len) >= 0;
+  }
+
   /** Index of the code whose bytes are [ptr, ptr+len), or -1. */
   @inline private indexOf(ptr: usize, len: i32): i32 {
     for (let i = 0; i < this.codes.length; i++) {

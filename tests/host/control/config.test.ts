@@ -94,6 +94,11 @@ describe("host configuration", () => {
     assert.throws(() => loadConfig({ env: { NEXUS_MODEL_POLL_MS: "1e12" } }), /model\.pollMs: expected an integer/);
     assert.throws(() => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: "{x" } }), /NEXUS_PLUGIN_CONFIG/);
     assert.throws(() => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: "[]" } }), (e: Error) => e.message === "NEXUS_PLUGIN_CONFIG: expected a JSON object");
+    // A repeated key, refused in a config file, was taken silently here (the last one won).
+    assert.throws(
+      () => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"fx_rates":{"EUR":1.08,"EUR":108}}' } }),
+      (e: Error) => e instanceof ConfigError && /^NEXUS_PLUGIN_CONFIG: .*EUR.*repeated key/.test(e.message),
+    );
     // Hexadecimal is not a port number in disguise (Number("0x1F90") is 8080).
     assert.throws(() => loadConfig({ env: { NEXUS_BID_PORT: "0x1F90" } }), /NEXUS_BID_PORT: expected a number, got "0x1F90"/);
     assert.equal(loadConfig({ env: { NEXUS_BID_PORT: " 8081 " } }).bid.port, 8081);
@@ -114,5 +119,17 @@ describe("host configuration", () => {
     for (const url of ["redis://127.0.0.1:6379", "rediss://:secret@cache.internal:6380/2", "/run/redis.sock"]) {
       assert.equal(loadConfig({ env: { NEXUS_BUDGET_SOURCE: "redis", NEXUS_REDIS_URL: url } }).budget.redisUrl, url);
     }
+  });
+
+  it("refuses another account currency with the default (USD) exchange rates", () => {
+    // They would be read as rates into that currency: a 10 CNY floor taken for 1.4 JPY.
+    for (const env of [{ NEXUS_PLUGIN_CONFIG: '{"currency":"JPY"}' }, { NEXUS_PLUGIN_CONFIG: '{"currency":"EUR"}' }]) {
+      assert.throws(() => loadConfig({ env }), (e: Error) => e instanceof ConfigError && /plugin\.currency .*demo rates to USD.*set plugin\.fx_rates/.test(e.message), JSON.stringify(env));
+    }
+    assert.throws(() => loadConfig({ file: file({ plugin: { currency: "JPY" } }), env: {} }), /plugin\.currency "JPY"/);
+    // With rates of its own, or none, it starts; USD keeps the defaults.
+    assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{"USD":150}}' } }).plugin.fx_rates, { USD: 150 });
+    assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{}}' } }).plugin.fx_rates, {});
+    assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"USD"}' } }).plugin.fx_rates, { CNY: 0.14, EUR: 1.08, GBP: 1.27 });
   });
 });
