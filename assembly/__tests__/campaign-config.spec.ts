@@ -627,6 +627,15 @@ describe("campaign config: errors name the JSON path", () => {
     expect(t).toBeNull();
   });
 
+  it("reads the set's currency: an upper-case ISO 4217 code, or nothing", () => {
+    const body = '"campaigns":[{"id":"a",' + CR + "}]";
+    expect(parse("{" + body + "}")!.currency.len).toBe(0);
+    expect(parse('{"currency":"EUR",' + body + "}")!.currency.toString()).toBe("EUR");
+    expect(errorOf('{"currency":"eur",' + body + "}")).toBe("currency: expected a 3-letter upper-case ISO 4217 code, e.g. \"USD\"");
+    expect(parse('{"currency":"EURO",' + body + "}")).toBeNull();
+    expect(parse('{"currency":978,' + body + "}")).toBeNull();
+  });
+
   it("a parser can be reused after an error", () => {
     expect(errorOf(one('"id":"c"'))).not.toBe("OK");
     expect(errorOf(one('"id":"c",' + CR))).toBe("OK");

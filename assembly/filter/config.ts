@@ -6,7 +6,7 @@ import { ConfigDoc } from "../core/config/config-doc";
 import { JsonKind } from "../core/json/reader";
 import { Str } from "../core/bytes/str";
 import { OwnedBytes } from "../core/bidding/campaign";
-import { CurrencyTable } from "../core/bidding/currency";
+import { CurrencyTable, isCurrencyCode } from "../core/bidding/currency";
 import { PidGains } from "../core/pacing/pid";
 import { InvalidTrafficRules } from "../core/traffic/invalid-traffic";
 import { IpRangeSet, MAX_IP_RANGES } from "../core/traffic/ip-ranges";
@@ -329,16 +329,6 @@ export class PluginConfigParser {
     if (!d.failed && !(total > 0)) d.fail("hourly_weights: at least one weight must be above 0");
     return w;
   }
-}
-
-/** Three upper-case ASCII letters (ISO 4217 alphabetic code). */
-function isCurrencyCode(p: usize, n: i32): bool {
-  if (n != 3) return false;
-  for (let i = 0; i < 3; i++) {
-    const c = load<u8>(p + <usize>i);
-    if (c < 0x41 || c > 0x5a) return false;
-  }
-  return true;
 }
 
 /** Fills a Str view of owned bytes (for APIs that take Str). */

@@ -15,9 +15,10 @@ import {
   httpCall, getBufferBytes, log, recordMetric, collectAfterCallback,
 } from "../proxy-wasm";
 import { ByteWriter } from "../core/bytes/writer";
-import { Str } from "../core/bytes/str";
+import { Str, bytesEqual } from "../core/bytes/str";
 import { ConfigDoc } from "../core/config/config-doc";
 import { CampaignConfigParser, CAMPAIGN_SCRATCH_BYTES } from "../core/bidding/campaign-config";
+import { CampaignTable } from "../core/bidding/campaign";
 import { sha256 } from "../core/hash/sha256";
 import { MAX_FREQUENCY_WINDOW_S } from "../core/bidding/frequency";
 import { parseFrequencyKey } from "./query";
@@ -130,19 +131,21 @@ export class HostSync {
     if (version == this.loadedConfigVersion) return;
     if (readShared(KEY_CONFIG) != Status.OK) return;
     const table = this.campaignParser.parse(shared.ptr, shared.len);
-    if (table === null) {
+    const refusal = table === null ? this.campaignParser.error : this.currencyRefusal(changetype<CampaignTable>(table));
+    if (refusal.length > 0) {
       metrics.inc(metrics.configLoadFailures);
-      log(LogLevel.ERROR, "nexus: published campaigns rejected: " + this.campaignParser.error);
+      log(LogLevel.ERROR, "nexus: published campaigns rejected: " + refusal);
       this.loadedConfigVersion = version; // do not retry the same bad version every tick
       return;
     }
-    this.root.campaigns = table;
+    const loaded = changetype<CampaignTable>(table); // not null: refused above
+    this.root.campaigns = loaded;
     collectAfterCallback(); // the previous campaign table becomes garbage
-    this.root.ledger.bindCampaigns(table);
+    this.root.ledger.bindCampaigns(loaded);
     this.loadedConfigVersion = version;
     metrics.inc(metrics.configLoads);
     recordMetric(metrics.configVersion, <u64>version);
-    this.multiplierGauges.bind(table);
+    this.multiplierGauges.bind(loaded);
   }
 
   private refreshModel(): void {
@@ -553,20 +556,33 @@ export class HostSync {
   private onConfig(ptr: usize, len: i32): void {
     collectAfterCallback(); // parsing and publishing a campaign set allocates
     const table = this.campaignParser.parse(ptr, len);
-    if (table === null) {
+    const refusal = table === null ? this.campaignParser.error : this.currencyRefusal(changetype<CampaignTable>(table));
+    if (refusal.length > 0) {
       metrics.inc(metrics.configLoadFailures);
-      log(LogLevel.ERROR, "nexus: host sent invalid campaigns: " + this.campaignParser.error);
+      log(LogLevel.ERROR, "nexus: host sent invalid campaigns: " + refusal);
       return;
     }
     // Data first, then the version that announces it: a version whose data could not be stored
     // (shared data full) would leave every VM on a campaign set it cannot read.
     if (writeShared(KEY_CONFIG, ptr, len, 0) != Status.OK) {
       metrics.inc(metrics.configLoadFailures);
-      log(LogLevel.ERROR, "nexus: could not store campaign set version " + table.version.toString() + " in shared data (" + len.toString() + " bytes)");
+      log(LogLevel.ERROR, "nexus: could not store campaign set version " + changetype<CampaignTable>(table).version.toString() + " in shared data (" + len.toString() + " bytes)");
       return;
     }
-    store<i64>(buf16, table.version);
+    store<i64>(buf16, changetype<CampaignTable>(table).version);
     writeShared(KEY_CONFIG_VERSION, buf16, 8, 0);
+  }
+
+  /**
+   * Why a set whose money is in another currency than this filter's account currency cannot run
+   * (its budgets and bid caps would be spent as that currency's micros); "" when it can, or when
+   * the set does not say.
+   */
+  private currencyRefusal(table: CampaignTable): string {
+    const set = table.currency;
+    const account = this.root.config.currency;
+    if (set.len == 0 || bytesEqual(set.ptr, set.len, account.ptr, account.len)) return "";
+    return "currency: the campaigns are in " + set.toString() + ", this filter's account currency (plugin currency) is " + account.toString();
   }
 
   /** True when the announced model (version, pendingModelSha) is the one refused less than MODEL_REFUSAL_RETRY_MS ago. */

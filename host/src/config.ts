@@ -259,6 +259,12 @@ function expectSameType(name: string, current: unknown, value: unknown): void {
  * The filter's utc_offset_minutes from the plugin configuration (0 when unset): the host's budget
  * day must be the filter's, since the filter's ledger counts its daily spend per local day.
  */
+/** The filter's account currency in this host's plugin configuration (the filter's default: USD). */
+export function accountCurrency(cfg: HostConfig): string {
+  const currency = cfg.plugin.currency;
+  return typeof currency === "string" ? currency : "USD";
+}
+
 export function pluginUtcOffset(cfg: HostConfig): number {
   const offset = cfg.plugin.utc_offset_minutes;
   return typeof offset === "number" && Number.isFinite(offset) ? offset : 0;
@@ -433,7 +439,7 @@ function validate(cfg: HostConfig): void {
   }
   oneOf("logLevel", cfg.logLevel, ["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
-  const currency = cfg.plugin.currency ?? "USD";
+  const currency = accountCurrency(cfg);
   if (cfg.plugin.fx_rates === DEMO_FX_RATES && currency !== "USD") {
     throw new ConfigError(
       `plugin.currency ${JSON.stringify(currency)}: the default plugin.fx_rates are demo rates to USD; set plugin.fx_rates to rates into ${JSON.stringify(currency)} (1 unit of a floor's currency = how many ${JSON.stringify(currency)}), or {} to bid only on floors in ${JSON.stringify(currency)}`,

@@ -7,10 +7,11 @@
 // envoy.yaml names it is mapped to the control port as well).
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { leasePolicy, pacePlanOf, pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
+import { accountCurrency, leasePolicy, pacePlanOf, pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
+import { filterParserCheck, withAccountCurrency } from "./control/campaign-check.ts";
 import { limitsOf, MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
 import { BudgetStateError, BudgetStateFile, readBudgetStateText } from "./control/budget-state-file.ts";
 import { STATE_LOCK_DEFAULTS, StateFileLock } from "./control/state-file-lock.ts";
@@ -105,7 +106,8 @@ export function standaloneHashBits(cfg: HostConfig): number | undefined {
  */
 export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource, filterHashBits?: number): Promise<ControlPlane> {
   const metrics = new HostMetrics();
-  const catalog = CampaignCatalog.fromFile(cfg.campaignsPath);
+  const check = cfg.mode === "standalone" ? withAccountCurrency(filterParserCheck, accountCurrency(cfg)) : filterParserCheck;
+  const catalog = CampaignCatalog.fromFile(cfg.campaignsPath, check);
   Object.assign(metrics.campaignOverridden, {
     collect: () => {
       metrics.campaignOverridden.reset();

@@ -11,6 +11,7 @@ import { NativeCreative, nativeIsSecure } from "./native-creative";
 import { checkNative, readNativeKey, resolveNativeVideos } from "./native-config";
 import { VIDEO_MID_ROLL, VIDEO_POST_ROLL, VIDEO_PRE_ROLL, vastProtocolOf } from "./media";
 import { MAX_ID_BYTES } from "../openrtb/limits";
+import { isCurrencyCode } from "./currency";
 import { countryAlpha3, isAssignedAlpha3, regionCodeStart } from "../openrtb/country";
 
 /** A country code read as alpha-3 (countrySet). */
@@ -48,7 +49,10 @@ export class CampaignConfigParser {
     if (!d.beginObject()) return null;
     while (d.nextKey()) {
       if (d.keyIs("version")) table.version = d.int(0, i64.MAX_VALUE);
-      else if (d.keyIs("campaigns")) {
+      else if (d.keyIs("currency")) {
+        table.currency = d.owned(3);
+        if (!d.failed && !isCurrencyCode(table.currency.ptr, table.currency.len)) d.fail("expected a 3-letter upper-case ISO 4217 code, e.g. \"USD\"");
+      } else if (d.keyIs("campaigns")) {
         sawCampaigns = true;
         this.campaigns(table);
       } else d.unknownKey();

@@ -170,6 +170,12 @@ export const MAX_CAMPAIGNS: i32 = 256;
 export class CampaignTable {
   campaigns: Array<Campaign> = new Array<Campaign>();
   version: i64 = 0;
+  /**
+   * The currency the set's money is in (top-level "currency"), when the file says: a filter whose
+   * account currency differs refuses the set (budgets and bid caps would be spent in the wrong
+   * unit). Empty: not said.
+   */
+  currency: OwnedBytes = OwnedBytes.fromString("");
   /** Some campaign buys in deals (otherwise an impression's deals need no look). */
   buysDeals: bool = false;
   /** Some campaign has dayparting (otherwise a request's local hour and weekday are not needed). */

@@ -44,3 +44,13 @@ export class CurrencyTable {
     return -1;
   }
 }
+
+/** Three upper-case ASCII letters (ISO 4217 alphabetic code, as OpenRTB sends them). */
+export function isCurrencyCode(p: usize, n: i32): bool {
+  if (n != 3) return false;
+  for (let i = 0; i < 3; i++) {
+    const c = load<u8>(p + <usize>i);
+    if (c < 0x41 || c > 0x5a) return false;
+  }
+  return true;
+}

@@ -25,3 +25,18 @@ export const filterParserCheck: CampaignSetCheck = (json) => {
   core ??= NexusCore.loadSync(DEFAULT_CORE_WASM);
   return core.checkCampaigns(json);
 };
+
+/**
+ * `check`, then the set's `currency` (when it says one) against the filter's account currency:
+ * standalone only, where the host runs the filter with its own plugin configuration (in sidecar
+ * mode that is Envoy's, and the filter refuses such a set itself: NexusCampaignSetRefused).
+ */
+export function withAccountCurrency(check: CampaignSetCheck, account: string): CampaignSetCheck {
+  return (json) => {
+    const refused = check(json);
+    if (refused !== undefined) return refused;
+    const currency = (JSON.parse(json) as { currency?: unknown }).currency;
+    if (currency === undefined || currency === account) return undefined;
+    return `currency: the campaigns are in ${JSON.stringify(currency)}, the filter's account currency (plugin currency) is ${JSON.stringify(account)}`;
+  };
+}
