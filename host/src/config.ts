@@ -286,12 +286,15 @@ export function leasePolicy(cfg: HostConfig): { leaseSeconds: number; minSliceMi
   return { leaseSeconds: cfg.budget.leaseSeconds, minSliceMicros: cfg.budget.minSliceMicros, pacingSeconds: cfg.budget.pacingSeconds / planPeakFactor(cfg.plugin) };
 }
 
-/** Base64 (standard or url-safe) of a raw 32-byte Ed25519 key: 43 characters, padded or not. */
-const RAW_KEY_BASE64 = /^\s*[A-Za-z0-9+/_-]{43}=?\s*$/;
+/**
+ * Base64 (standard or url-safe) of raw 32-byte Ed25519 keys, 43 characters each, padded or not:
+ * one key, or several one per line (a key rotation, docs/OPERATIONS.md).
+ */
+const RAW_KEYS_BASE64 = /^\s*[A-Za-z0-9+/_-]{43}=?(\s*[\r\n]\s*[A-Za-z0-9+/_-]{43}=?)*\s*$/;
 
 /**
  * The file a model.publicKey value names, resolved against `base`, or undefined when the value is
- * the key itself: PEM text, or bare base64 of the raw key. A file name is the name of an existing
+ * the key itself: PEM text, or bare base64 of raw keys. A file name is the name of an existing
  * file, or a value with a "/" that is not a raw key in base64 (whose alphabet has "/": half of
  * keygen's keys have one).
  */
@@ -299,7 +302,7 @@ export function publicKeyPath(value: string, base: string): string | undefined {
   if (value === "" || value.includes("BEGIN")) return undefined;
   const path = resolve(base, value);
   if (existsSync(path)) return path;
-  return value.includes("/") && !RAW_KEY_BASE64.test(value) ? path : undefined;
+  return value.includes("/") && !RAW_KEYS_BASE64.test(value) ? path : undefined;
 }
 
 function applyEnv(cfg: HostConfig, env: Env): void {

@@ -217,6 +217,13 @@ describe("signatures", () => {
     assert.equal(publicKeyPath(withSlash, tmp), undefined);
     assert.equal(publicKeyPath(withSlash.replace(/=$/, ""), tmp), undefined, "unpadded");
     assert.doesNotThrow(() => parsePublicKey(withSlash));
+    // Several keys one per line (a rotation, e.g. in NEXUS_MODEL_PUBLIC_KEY): the keys, not a path
+    // (the start failed with ENOENT on a "file" named after them).
+    const other = generateSigningKeyPair().publicKeyBase64;
+    for (const several of [`${withSlash}\n${other}`, `${other}\r\n${withSlash}\n`, ` ${withSlash.replace(/=$/, "")}\n\n${other} `]) {
+      assert.equal(publicKeyPath(several, tmp), undefined, JSON.stringify(several));
+      assert.equal(parsePublicKeys(several).length, 2, JSON.stringify(several));
+    }
     assert.equal(publicKeyPath("keys/public.pem", tmp), join(tmp, "keys/public.pem"));
     assert.equal(publicKeyPath(pair.publicKeyPem, tmp), undefined, "PEM text");
     writeFileSync(join(tmp, "public.pem"), pair.publicKeyPem);
