@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { ROOT, dockerfileBases, imageIsPinned, pluginConfig, read, readYaml, which } from "./helpers.ts";
 import { loadConfig } from "../../host/src/config.ts";
+import { CampaignCatalog } from "../../host/src/control/campaigns.ts";
 
 const dc = readYaml("docker-compose.yml");
 const services: Record<string, any> = dc.services;
@@ -145,6 +146,20 @@ test("the host's environment: sidecar, Redis budgets, the S3 model store, secret
   // /healthz, not /readyz: readiness with Redis waits for Envoy's filter, and Envoy's start waits
   // for this check (an audit found every `up` stalled for frequencyReadyWaitMs, 60 s).
   assert.match(h.healthcheck.test.join(" "), /\/healthz/);
+});
+
+test("the campaign set is a file of the repository, mounted as a directory, that the host accepts", () => {
+  // Inside the image the demo set is root-owned and read-only: the documented change (edit the
+  // file, raise its version, SIGHUP) needs it outside.
+  const h = services["nexus-host"];
+  const path = String(h.environment.NEXUS_CAMPAIGNS);
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  const mount = (h.volumes as string[]).find((v) => v.split(":")[1] === dir);
+  assert.ok(mount, `a volume at ${dir}`);
+  const file = join(ROOT, mount.split(":")[0]!, path.slice(dir.length + 1));
+  assert.ok(existsSync(file), file);
+  assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), JSON.parse(read("models/demo/campaigns.json")), "it starts as the demo set");
+  assert.ok(CampaignCatalog.fromFile(file).campaigns.length >= 1);
 });
 
 test("minio-init seeds the signed demo model where NEXUS_MODEL_STORE points", () => {
