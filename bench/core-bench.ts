@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import * as loader from "@assemblyscript/loader";
 import { join } from "node:path";
-import { BENCH_FX_RATES, CORE_WASM, type BenchCorpus } from "./corpus.ts";
+import { BENCH_FLOOR_FEATURE_CURRENCY, BENCH_FX_RATES, CORE_WASM, type BenchCorpus } from "./corpus.ts";
 
 export interface CoreApi {
   inputPtr(): number;
@@ -12,6 +12,7 @@ export interface CoreApi {
   loadCampaigns(len: number): number;
   decide(len: number, nowMs: bigint): number;
   setFxRate(len: number, rate: number): void;
+  setFloorFeatureCurrency(len: number): void;
   parseOnly(len: number): number;
   memory: { buffer: ArrayBuffer };
 }
@@ -27,6 +28,7 @@ export async function loadCore(modelNxm: Uint8Array, campaignsJson: string, wasm
   api.useModelForDecisions(18);
   if (api.loadCampaigns(put(new TextEncoder().encode(campaignsJson))) !== 0) throw new Error("core rejected the bench campaigns");
   for (const [code, rate] of Object.entries(BENCH_FX_RATES)) api.setFxRate(put(new TextEncoder().encode(code)), rate);
+  api.setFloorFeatureCurrency(put(new TextEncoder().encode(BENCH_FLOOR_FEATURE_CURRENCY)));
   return { api, put };
 }
 

@@ -19,6 +19,8 @@ export const CORE_WASM = join(PACKAGE_ROOT, "build", "nexus_core.wasm");
  * section's bidder (the default configuration) decides them in full.
  */
 export const BENCH_FX_RATES = defaultConfig().plugin.fx_rates as Record<string, number>;
+/** `npm start`'s floor_feature_currency (the demo model's CNY): USD floors converted for the floor= feature. */
+export const BENCH_FLOOR_FEATURE_CURRENCY = defaultConfig().plugin.floor_feature_currency as string;
 
 /** Appended to each request id; its 8 digits are overwritten per request. */
 export const ID_SUFFIX = "-00000000";

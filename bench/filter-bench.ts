@@ -5,7 +5,7 @@
 // Run alone (e.g. under --cpu-prof or callgrind):
 //   node --import tsx bench/filter-bench.ts [--rounds 7] [--reps N] [--wasm FILE]
 // (--wasm: e.g. a build with a name section, `asc ... --target filter --debug`, for readable profiles)
-import { BENCH_FX_RATES, stampId, type BenchCorpus } from "./corpus.ts";
+import { BENCH_FLOOR_FEATURE_CURRENCY, BENCH_FX_RATES, stampId, type BenchCorpus } from "./corpus.ts";
 import type { Standalone } from "../host/src/standalone.ts";
 import type { TestBidderOptions } from "../tests/helpers/bidder.ts";
 
@@ -19,7 +19,7 @@ import type { TestBidderOptions } from "../tests/helpers/bidder.ts";
 export const FILTER_BENCH_BIDDER: TestBidderOptions = {
   vms: 1,
   vmMode: "inline",
-  plugin: { replay_ttl_ms: undefined, fx_rates: BENCH_FX_RATES },
+  plugin: { replay_ttl_ms: undefined, fx_rates: BENCH_FX_RATES, floor_feature_currency: BENCH_FLOOR_FEATURE_CURRENCY },
   budget: { pacingSeconds: 1 },
 };
 
@@ -135,7 +135,7 @@ export async function countCrossings(corpus: BenchCorpus): Promise<Crossings> {
   let counting = false;
   const sim = await startSimBidder({
     ...PRODUCTION_LIKE,
-    plugin: { ...PRODUCTION_LIKE.plugin, fx_rates: BENCH_FX_RATES },
+    plugin: { ...PRODUCTION_LIKE.plugin, fx_rates: BENCH_FX_RATES, floor_feature_currency: BENCH_FLOOR_FEATURE_CURRENCY },
     traceCalls: (name) => {
       if (counting) counts.set(name, (counts.get(name) ?? 0) + 1);
     },

@@ -65,7 +65,7 @@ function hs(items: string[], mask: u32 = MASK): u32[] {
 function extract(json: string, timeMs: i64, offset: i32, impIndex: i32 = 0, personal: bool = true): u32[] {
   parse(json);
   fv.reset();
-  fx.extract(req, req.imp(impIndex), timeMs, offset, fv, personal);
+  fx.extract(req, req.imp(impIndex), timeMs, offset, fv, personal, req.imp(impIndex).bidfloor);
   expect(fv.dropped).toBe(0);
   const out = new Array<u32>();
   for (let i = 0; i < fv.count; i++) out.push(fv.at(i));
@@ -415,7 +415,7 @@ describe("FeatureExtractor.extract", () => {
     expect(small.mask).toBe(1023);
     parse('{"id":"r","imp":[{"id":"1","banner":{"w":728,"h":90}}],"site":{"domain":"a.example"}}');
     fv.reset();
-    small.extract(req, req.imp(0), MON_2024, 0, fv);
+    small.extract(req, req.imp(0), MON_2024, 0, fv, true, req.imp(0).bidfloor);
     expect(fv.count).toBe(5);
     const want = hs(["weekday=1", "hour=0", "domain=a.example", "size=728x90", "floor=0"], 1023);
     for (let i = 0; i < fv.count; i++) {
@@ -542,8 +542,8 @@ describe("FeatureExtractor.extract", () => {
   it("appends to the vector (the caller resets it)", () => {
     parse('{"id":"r","imp":[{"id":"1","banner":{}}]}');
     fv.reset();
-    fx.extract(req, req.imp(0), MON_2024, 0, fv);
-    fx.extract(req, req.imp(0), MON_2024 + HOUR_MS, 0, fv);
+    fx.extract(req, req.imp(0), MON_2024, 0, fv, true, req.imp(0).bidfloor);
+    fx.extract(req, req.imp(0), MON_2024 + HOUR_MS, 0, fv, true, req.imp(0).bidfloor);
     expect(fv.count).toBe(6);
     expect(fv.at(4)).toBe(h("hour=1"));
   });

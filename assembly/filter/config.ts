@@ -4,7 +4,7 @@
 // message naming the field. Documented field by field in docs/PLUGIN_CONFIG.md.
 import { ConfigDoc } from "../core/config/config-doc";
 import { JsonKind } from "../core/json/reader";
-import { Str } from "../core/bytes/str";
+import { Str, bytesEqual } from "../core/bytes/str";
 import { OwnedBytes } from "../core/bidding/campaign";
 import { CurrencyTable, isCurrencyCode } from "../core/bidding/currency";
 import { PidGains } from "../core/pacing/pid";
@@ -22,6 +22,8 @@ export class PluginConfig {
   tmaxShare: f64 = 0.5;
   currency: OwnedBytes = OwnedBytes.fromString("USD");
   fx: CurrencyTable = new CurrencyTable();
+  /** The currency the model learned its floor= feature in ("": floors bucketed as sent). */
+  floorFeatureCurrency: OwnedBytes = OwnedBytes.fromString("");
   seat: OwnedBytes = OwnedBytes.fromString("nexus");
   /** Base of notice URLs; empty = "<scheme>://<:authority>" of each bid request. */
   noticeBaseUrl: OwnedBytes = OwnedBytes.fromString("");
@@ -101,6 +103,7 @@ export class PluginConfigParser {
       else if (d.keyIs("tmax_share")) cfg.tmaxShare = d.number(0.01, 1.0);
       else if (d.keyIs("currency")) cfg.currency = this.currencyCode();
       else if (d.keyIs("fx_rates")) this.fxRates(cfg.fx);
+      else if (d.keyIs("floor_feature_currency")) cfg.floorFeatureCurrency = this.currencyCode(true);
       else if (d.keyIs("seat")) cfg.seat = d.owned(64);
       else if (d.keyIs("notice_base_url")) cfg.noticeBaseUrl = this.noticeBaseUrl();
       else if (d.keyIs("hash_bits")) cfg.hashBits = <i32>d.int(10, 24);
@@ -141,6 +144,13 @@ export class PluginConfigParser {
     if (!replayClusterSet) cfg.replayCluster = cfg.hostCluster; // default: the host's cluster
     if (cfg.syncToken.len > 0 && cfg.syncTokenEnv.len > 0) {
       this.error = "sync_token and sync_token_env: set one, not both";
+      return null;
+    }
+    const ffc = cfg.floorFeatureCurrency;
+    if (ffc.len > 0 && !bytesEqual(ffc.ptr, ffc.len, cfg.currency.ptr, cfg.currency.len) && !cfg.fx.has(ffc.ptr, ffc.len)) {
+      // Without a rate no floor could be converted into it: every floor= feature would be the
+      // one sent, which is what the setting is there to avoid.
+      this.error = "floor_feature_currency " + ffc.toString() + ": fx_rates has no rate for it";
       return null;
     }
     if (cfg.fx.has(cfg.currency.ptr, cfg.currency.len)) {
@@ -275,10 +285,11 @@ export class PluginConfigParser {
     return false;
   }
 
-  private currencyCode(): OwnedBytes {
+  /** `orEmpty`: "" is accepted too (a setting turned off). */
+  private currencyCode(orEmpty: bool = false): OwnedBytes {
     const c = this.doc.owned(3);
     // Upper case, as OpenRTB sends them: a "usd" would never match a request's cur or bidfloorcur.
-    if (!this.doc.failed && !isCurrencyCode(c.ptr, c.len)) this.doc.fail("expected a 3-letter ISO 4217 code");
+    if (!this.doc.failed && !(orEmpty && c.len == 0) && !isCurrencyCode(c.ptr, c.len)) this.doc.fail("expected a 3-letter ISO 4217 code");
     return c;
   }
 

@@ -109,6 +109,7 @@ export class NexusRoot extends RootContext {
     this.engine.frequency = this.frequency;
     this.fleet.configure(cfg.casRetries);
     viewOf(cfg.currency, this.settings.currency);
+    viewOf(cfg.floorFeatureCurrency, this.settings.floorFeatureCurrency);
     this.settings.utcOffsetMinutes = cfg.utcOffsetMinutes;
     this.settings.gdprVendorId = cfg.gdprVendorId;
     this.settings.coppaNoBid = cfg.coppaNoBid;

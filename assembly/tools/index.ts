@@ -75,7 +75,10 @@ export function requestFeatures(len: i32, impIndex: i32, timeMs: i64, utcOffsetM
   if (impIndex < 0 || impIndex >= request.impCount) return 0;
   features.reset();
   const personal = privacy.decide(request) == PersonalData.ALLOWED;
-  extractor.extract(request, request.imp(impIndex), timeMs, utcOffsetMinutes, features, personal);
+  // The floor as sent: training data's floors are in the currency the model learns them in
+  // (the filter converts others into it: plugin floor_feature_currency).
+  const imp = request.imp(impIndex);
+  extractor.extract(request, imp, timeMs, utcOffsetMinutes, features, personal, imp.bidfloor);
   for (let i = 0; i < features.count; i++) store<u32>(output + (<usize>i << 2), features.at(i));
   return features.count;
 }
@@ -334,6 +337,11 @@ export function replyLen(): i32 {
  */
 export function setFxRate(len: i32, rate: f64): void {
   settings.fx.set(String.UTF8.decodeUnsafe(input, <usize>len), rate);
+}
+
+/** decide()'s floor_feature_currency (the code in input[0..len), or nothing when len is 0), as the filter's plugin setting. */
+export function setFloorFeatureCurrency(len: i32): void {
+  literal(String.UTF8.decodeUnsafe(input, <usize>len), settings.floorFeatureCurrency);
 }
 
 /** Parses the bid request in input[0..len) only (the benchmark's breakdown): 0 or 400. */

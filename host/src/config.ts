@@ -149,8 +149,10 @@ export function defaultConfig(): HostConfig {
     vms: 2,
     vmMode: "inline",
     wasmPath: DEFAULT_WASM,
-    // The demo model is trained on iPinYou logs (China time, CNY floors); the rates are demo values.
-    plugin: { utc_offset_minutes: 480, fx_rates: DEMO_FX_RATES },
+    // The demo model is trained on iPinYou logs (China time, CNY floors: its floor= feature
+    // learned CNY, so floors in other currencies are converted into CNY for it); the rates are
+    // demo values.
+    plugin: { utc_offset_minutes: 480, fx_rates: DEMO_FX_RATES, floor_feature_currency: "CNY" },
     campaignsPath: join(DEMO_DIR, "campaigns.json"),
     ipRangesFiles: [],
     model: {
@@ -446,6 +448,14 @@ function validate(cfg: HostConfig): void {
   if (cfg.plugin.fx_rates === DEMO_FX_RATES && currency !== "USD") {
     throw new ConfigError(
       `plugin.currency ${JSON.stringify(currency)}: the default plugin.fx_rates are demo rates to USD; set plugin.fx_rates to rates into ${JSON.stringify(currency)} (1 unit of a floor's currency = how many ${JSON.stringify(currency)}), or {} to bid only on floors in ${JSON.stringify(currency)}`,
+    );
+  }
+  const floorCurrency = cfg.plugin.floor_feature_currency;
+  const rates = cfg.plugin.fx_rates;
+  if (typeof floorCurrency === "string" && floorCurrency !== "" && floorCurrency !== currency && !(isPlainObject(rates) && floorCurrency in rates)) {
+    // The filter refuses it too; said here with what to do (the default is the demo model's).
+    throw new ConfigError(
+      `plugin.floor_feature_currency ${JSON.stringify(floorCurrency)} (the currency the model learned floors in; the demo model's is CNY) has no rate in plugin.fx_rates: add one, or set floor_feature_currency to your model's ("" buckets floors as sent: docs/FEATURES.md)`,
     );
   }
   if (!Array.isArray(cfg.ipRangesFiles) || cfg.ipRangesFiles.some((f) => typeof f !== "string")) throw new ConfigError(`ipRangesFiles: expected a list of file paths`);

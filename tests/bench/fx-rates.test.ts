@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FIXTURES, README_REQUEST, writeTestModel } from "../helpers/bidder.ts";
 import { loadCore } from "../../bench/core-bench.ts";
-import { BENCH_FX_RATES } from "../../bench/corpus.ts";
+import { BENCH_FLOOR_FEATURE_CURRENCY, BENCH_FX_RATES } from "../../bench/corpus.ts";
 import { FILTER_BENCH_BIDDER } from "../../bench/filter-bench.ts";
 import { defaultConfig } from "../../host/src/config.ts";
 
@@ -29,6 +29,9 @@ describe("bench exchange rates", () => {
     assert.deepEqual(BENCH_FX_RATES, defaultConfig().plugin.fx_rates);
     assert.ok(BENCH_FX_RATES.CNY! > 0);
     assert.deepEqual((FILTER_BENCH_BIDDER.plugin as Record<string, unknown>).fx_rates, BENCH_FX_RATES);
+    // And npm start's floor_feature_currency (the HTTP section's bidder runs with it).
+    assert.equal(BENCH_FLOOR_FEATURE_CURRENCY, defaultConfig().plugin.floor_feature_currency);
+    assert.equal((FILTER_BENCH_BIDDER.plugin as Record<string, unknown>).floor_feature_currency, BENCH_FLOOR_FEATURE_CURRENCY);
   });
 
   it("let the core section decide a CNY-floored request in full (a bid, not a currency no-bid)", async () => {

@@ -86,6 +86,11 @@ export class DecisionSettings {
   readonly seat: Str = new Str();
   utcOffsetMinutes: i32 = 0;
   readonly fx: CurrencyTable = new CurrencyTable();
+  /**
+   * The currency the model learned its `floor=` feature in (plugin floor_feature_currency): a
+   * floor in another currency is converted into it before it is bucketed. Empty: bucketed as sent.
+   */
+  readonly floorFeatureCurrency: Str = new Str();
   /** Our IAB Global Vendor List id, checked in TCF consent strings; 0 = purposes only. */
   gdprVendorId: i32 = 0;
   /** A COPPA request (regs.coppa = 1) is a no-bid (`coppa`) instead of a contextual bid. */
@@ -429,7 +434,7 @@ export class DecisionEngine {
 
     const x = this.x;
     x.reset();
-    this.features.extract(req, imp, nowMs, settings.utcOffsetMinutes, x, !out.contextual);
+    this.features.extract(req, imp, nowMs, settings.utcOffsetMinutes, x, !out.contextual, floorForFeature(imp, settings));
     model.score(x);
     const pCtr = model.pCtr;
     const pCvr = model.pCvr;
@@ -819,3 +824,16 @@ function refusedByImp(imp: Imp, cr: Creative): bool {
 }
 
 const EMPTY = new Str();
+
+/**
+ * The impression's floor as the model's `floor=` feature takes it: in floor_feature_currency when
+ * one is set and both currencies have a rate (a USD floor of 1.01 is 7.21 CNY for a model that
+ * learned CNY floors, not 1.01 CNY), else as sent.
+ */
+function floorForFeature(imp: Imp, settings: DecisionSettings): f64 {
+  const target = settings.floorFeatureCurrency;
+  if (target.len == 0 || !(imp.bidfloor > 0)) return imp.bidfloor;
+  const from = settings.fx.rateToAccount(imp.bidfloorcur, settings.currency);
+  const to = settings.fx.rateToAccount(target, settings.currency);
+  return from > 0 && to > 0 ? (imp.bidfloor * from) / to : imp.bidfloor;
+}

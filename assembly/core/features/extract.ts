@@ -92,8 +92,10 @@ export class FeatureExtractor {
    * Appends to `out` (the caller resets it). Without `personal` (the user's
    * personal data may not be used: privacy/personal-data.ts) the user-level
    * features, ip and the user.data segments, are left out: a contextual bid.
+   * `floorCpm`: the floor the `floor=` feature buckets (imp.bidfloor, or the decision's conversion
+   * of it into the model's floor currency).
    */
-  extract(req: BidRequest, imp: Imp, timeMs: i64, utcOffsetMinutes: i32, out: FeatureVector, personal: bool = true): void {
+  extract(req: BidRequest, imp: Imp, timeMs: i64, utcOffsetMinutes: i32, out: FeatureVector, personal: bool, floorCpm: f64): void {
     this.smallIntFeature(this.pWeekday, this.weekdayHashes, weekdayOf(timeMs, utcOffsetMinutes), out);
     this.smallIntFeature(this.pHour, this.hourHashes, hourOf(timeMs, utcOffsetMinutes), out);
 
@@ -141,7 +143,7 @@ export class FeatureExtractor {
       if (b.pos > 0) this.intFeature(this.pPos, b.pos, out);
     }
 
-    out.push(unchecked(this.floorHashes[floorBucketIndex(imp.bidfloor)]) & this.mask);
+    out.push(unchecked(this.floorHashes[floorBucketIndex(floorCpm)]) & this.mask);
 
     if (!personal) return;
     const n = req.segmentCount < MAX_SEGMENT_FEATURES ? req.segmentCount : MAX_SEGMENT_FEATURES;

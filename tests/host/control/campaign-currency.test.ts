@@ -42,9 +42,9 @@ describe("campaigns file currency, standalone", () => {
       assert.equal(bid.status, 200, `${bid.status} ${bid.headers["x-nexus-nobid-reason"] ?? bid.text}`); // the USD floor converted
       assert.equal(bid.json().cur, "EUR");
       writeFileSync(cfg.campaignsPath, JSON.stringify(campaignsIn("USD", 2)));
-      await assert.rejects(app.reloadCampaigns("signal"), /the campaigns are in "USD".*is "EUR"/);
+      await assert.rejects(app.reloadCampaigns("sighup"), /the campaigns are in "USD".*is "EUR"/);
       writeFileSync(cfg.campaignsPath, JSON.stringify(campaignsIn(undefined, 3)));
-      const changes = await app.reloadCampaigns("signal");
+      const changes = await app.reloadCampaigns("sighup");
       assert.equal(changes.version, 3);
     } finally {
       await app.close();

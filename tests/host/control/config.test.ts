@@ -128,8 +128,18 @@ describe("host configuration", () => {
     }
     assert.throws(() => loadConfig({ file: file({ plugin: { currency: "JPY" } }), env: {} }), /plugin\.currency "JPY"/);
     // With rates of its own, or none, it starts; USD keeps the defaults.
-    assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{"USD":150}}' } }).plugin.fx_rates, { USD: 150 });
-    assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{}}' } }).plugin.fx_rates, {});
+    assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{"USD":150,"CNY":21}}' } }).plugin.fx_rates, { USD: 150, CNY: 21 });
+    assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{},"floor_feature_currency":""}' } }).plugin.fx_rates, {});
     assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"USD"}' } }).plugin.fx_rates, { CNY: 0.14, EUR: 1.08, GBP: 1.27 });
+  });
+
+  it("refuses a floor_feature_currency without a rate (the default is the demo model's CNY)", () => {
+    assert.equal(loadConfig({ env: {} }).plugin.floor_feature_currency, "CNY");
+    assert.throws(
+      () => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{"USD":150}}' } }),
+      (e: Error) => e instanceof ConfigError && /plugin\.floor_feature_currency "CNY" .*has no rate in plugin\.fx_rates/.test(e.message),
+    );
+    assert.throws(() => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"fx_rates":{"EUR":1.08}}' } }), /floor_feature_currency "CNY"/);
+    assert.equal(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"fx_rates":{"EUR":1.08},"floor_feature_currency":"USD"}' } }).plugin.floor_feature_currency, "USD", "the account currency needs no rate");
   });
 });
