@@ -7,10 +7,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { FIXTURES, README_REQUEST, post, testBidderConfig } from "../../helpers/bidder.ts";
-import { HOST_CLUSTER, hostUpstreams, startControlPlane, startStandalone } from "../../../host/src/standalone.ts";
-import { VmPool, renderPrometheus } from "../../../host/src/proxy-wasm/index.ts";
+import { startControlPlane, startStandalone } from "../../../host/src/standalone.ts";
+import { renderPrometheus, type VmPool } from "../../../host/src/proxy-wasm/index.ts";
 import { silentLogger } from "../../../host/src/log.ts";
-import { captureLogger, waitFor } from "../model-store/helpers.ts";
+import { captureLogger, startSidecarFilter, stopControlPlane, waitFor } from "../model-store/helpers.ts";
 
 function campaignsIn(currency: string | undefined, version = 1): Record<string, unknown> {
   const set = JSON.parse(readFileSync(`${FIXTURES}campaigns/test-campaigns.json`, "utf8"));
@@ -61,22 +61,14 @@ describe("campaigns file currency, sidecar (the filter checks)", () => {
     const logs: string[] = [];
     let pool: VmPool | undefined;
     try {
-      pool = await VmPool.start({
-        wasm: readFileSync(cfg.wasmPath), vms: 1, mode: "inline", rootId: "nexus", vmId: "nexus",
-        pluginConfig: JSON.stringify({ ...cfg.plugin, reservation_slots: 64, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken }),
-        upstreams: hostUpstreams(cp.controlUrl), autoTick: true,
-        log: (_level, message) => logs.push(message),
-      });
+      pool = await startSidecarFilter(cfg, cp, logs);
       const p = pool;
       await waitFor("a refused campaign set", () => /nexus_config_load_failures_total\S* [1-9]/.test(renderPrometheus(p.metrics)), 5000);
       assert.equal(p.shared.get("nexus/v1/config/version"), undefined, "the set is not announced to the VMs");
       assert.ok(logs.some((m) => /campaigns are in EUR, this filter's account currency \(plugin currency\) is USD/.test(m)), `filter log: ${JSON.stringify(logs.slice(-5))}`);
     } finally {
       await pool?.close();
-      await cp.modelWatcher.stop();
-      await cp.control.close();
-      await cp.budget.close();
-      rmSync(dir, { recursive: true, force: true });
+      await stopControlPlane(cp, dir);
     }
   });
 });

@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { README_REQUEST, post, testBidderConfig } from "../../helpers/bidder.ts";
-import { HOST_CLUSTER, hostUpstreams, startControlPlane, vmStatuses, type Standalone } from "../../../host/src/standalone.ts";
-import { VmPool, renderPrometheus } from "../../../host/src/proxy-wasm/index.ts";
+import { startControlPlane, vmStatuses, type Standalone } from "../../../host/src/standalone.ts";
+import { renderPrometheus, type VmPool } from "../../../host/src/proxy-wasm/index.ts";
 import { encodeNxm } from "../../../host/src/models/index.ts";
-import { captureLogger, dirPublisher, newKeys, nxmFiles, publish, setCurrent, signed, startStoreBidder, testModel, waitFor, type KeyPair, type LogLine, type ModelFiles, type Publisher } from "./helpers.ts";
+import { captureLogger, dirPublisher, newKeys, nxmFiles, publish, setCurrent, signed, startSidecarFilter, startStoreBidder, stopControlPlane, testModel, waitFor, type KeyPair, type LogLine, type ModelFiles, type Publisher } from "./helpers.ts";
 
 async function price(app: Standalone): Promise<number> {
   const r = await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
@@ -155,10 +155,7 @@ describe("a sidecar host told the filter's hash_bits (model.hashBits)", () => {
       assert.equal(cap.lines.find((l) => l.event === "model_refused")?.code, "MODEL_HASH_BITS_MISMATCH");
       assert.equal(cap.lines.find((l) => l.event === "model_loaded"), undefined, "never loaded");
     } finally {
-      await cp.modelWatcher.stop();
-      await cp.control.close();
-      await cp.budget.close();
-      rmSync(dir, { recursive: true, force: true });
+      await stopControlPlane(cp, dir);
     }
   });
 });
@@ -188,13 +185,7 @@ describe("a model blob that does not fit in shared data", () => {
     const logs: string[] = [];
     let pool: VmPool | undefined;
     try {
-      pool = await VmPool.start({
-        wasm: readFileSync(cfg.wasmPath), vms: 1, mode: "inline", rootId: "nexus", vmId: "nexus",
-        pluginConfig: JSON.stringify({ ...cfg.plugin, hash_bits: 19, reservation_slots: 64, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken }),
-        upstreams: hostUpstreams(cp.controlUrl), autoTick: true,
-        sharedData: { bytes: 4 << 20, maxKeys: 1024 },
-        log: (_level, message) => logs.push(message),
-      });
+      pool = await startSidecarFilter(cfg, cp, logs, { plugin: { hash_bits: 19 }, sharedData: { bytes: 4 << 20, maxKeys: 1024 } });
       const p = pool;
       await waitFor("the leader's first model download", () => modelGets > 0, 5000);
       await new Promise((r) => setTimeout(r, 1000)); // ten sync periods
@@ -205,10 +196,7 @@ describe("a model blob that does not fit in shared data", () => {
       assert.ok(modelGets <= 1, `downloaded ${modelGets} times in 10 sync periods`);
     } finally {
       await pool?.close();
-      await cp.modelWatcher.stop();
-      await cp.control.close();
-      await cp.budget.close();
-      rmSync(dir, { recursive: true, force: true });
+      await stopControlPlane(cp, dir);
     }
   });
 });
@@ -225,23 +213,14 @@ describe("a campaign set that does not fit in shared data", () => {
     const logs: string[] = [];
     let pool: VmPool | undefined;
     try {
-      pool = await VmPool.start({
-        wasm: readFileSync(cfg.wasmPath), vms: 1, mode: "inline", rootId: "nexus", vmId: "nexus",
-        pluginConfig: JSON.stringify({ ...cfg.plugin, reservation_slots: 64, replay_ttl_ms: 0, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken }),
-        upstreams: hostUpstreams(cp.controlUrl), autoTick: true,
-        sharedData: { bytes: 256 << 10, maxKeys: 1024 },
-        log: (_level, message) => logs.push(message),
-      });
+      pool = await startSidecarFilter(cfg, cp, logs, { plugin: { replay_ttl_ms: 0 }, sharedData: { bytes: 256 << 10, maxKeys: 1024 } });
       const p = pool;
       await waitFor("a failed campaign set load", () => /nexus_config_load_failures_total\S* [1-9]/.test(renderPrometheus(p.metrics)), 5000);
       assert.equal(p.shared.get("nexus/v1/config/version"), undefined, "the version is published only with its data");
       assert.ok(logs.some((m) => /could not store campaign set/.test(m)), `an error is logged; filter log: ${JSON.stringify(logs.slice(-5))}`);
     } finally {
       await pool?.close();
-      await cp.modelWatcher.stop();
-      await cp.control.close();
-      await cp.budget.close();
-      rmSync(dir, { recursive: true, force: true });
+      await stopControlPlane(cp, dir);
     }
   });
 });

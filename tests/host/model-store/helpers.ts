@@ -1,11 +1,12 @@
 // Helpers for the model store tests: signed model versions, publishers (a
 // directory or an S3 bucket), a capturing logger, a bidder on a store.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Writable } from "node:stream";
 import { pino, type Logger } from "pino";
 import { defaultConfig, type HostConfig } from "../../../host/src/config.ts";
-import { startStandalone, type Standalone } from "../../../host/src/standalone.ts";
+import { HOST_CLUSTER, hostUpstreams, startStandalone, type ControlPlane, type Standalone } from "../../../host/src/standalone.ts";
+import { VmPool } from "../../../host/src/proxy-wasm/index.ts";
 import {
   encodeNxm,
   formatDigestFile,
@@ -190,3 +191,24 @@ export async function startStoreBidder(o: StoreBidderOptions): Promise<Standalon
   return startStandalone(cfg, o.log);
 }
 
+/**
+ * One inline filter VM that syncs with the control plane `cp` as it would under Envoy (the host in
+ * sidecar mode publishes, the filter decides what to take); its log messages go to `logs`.
+ */
+export function startSidecarFilter(cfg: HostConfig, cp: ControlPlane, logs: string[], o: { plugin?: Record<string, unknown>; sharedData?: { bytes: number; maxKeys: number } } = {}): Promise<VmPool> {
+  return VmPool.start({
+    wasm: readFileSync(cfg.wasmPath), vms: 1, mode: "inline", rootId: "nexus", vmId: "nexus",
+    pluginConfig: JSON.stringify({ ...cfg.plugin, reservation_slots: 64, ...o.plugin, host_cluster: HOST_CLUSTER, sync_token: cp.syncToken }),
+    upstreams: hostUpstreams(cp.controlUrl), autoTick: true,
+    ...(o.sharedData ? { sharedData: o.sharedData } : {}),
+    log: (_level, message) => logs.push(message),
+  });
+}
+
+/** Stops what startControlPlane started and removes the test's directory. */
+export async function stopControlPlane(cp: ControlPlane, dir: string): Promise<void> {
+  await cp.modelWatcher.stop();
+  await cp.control.close();
+  await cp.budget.close();
+  rmSync(dir, { recursive: true, force: true });
+}
