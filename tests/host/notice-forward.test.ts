@@ -52,7 +52,10 @@ let owner: NoticePeer;
 let other: NoticePeer;
 let silent: NoticePeer;
 let overloaded: NoticePeer;
+let busyOwner: NoticePeer;
 before(async () => {
+  // The owner's ledger slot contended (assembly/filter/root.ts): "retry the notice", marked.
+  busyOwner = await peer("busy-owner", () => ({ status: 503, body: '{"error":"busy: retry the notice"}' }));
   overloaded = await peer("overloaded", () => ({ status: 503, body: "overloaded", unmarked: true }));
   owner = await peer("owner", (p) => (p.startsWith(PATH) ? { status: 200, body: '{"status":"charged"}' } : unknown));
   other = await peer("other", () => unknown);
@@ -112,6 +115,13 @@ describe("NoticeForwardService", () => {
     const b = await service(directory([overloaded, other])).forward(bytes("/openrtb2/win?bid=4d-00000000&price=1"), WAIT_MS);
     assert.equal(b.status, 503, "it may have been the owner: the exchange should retry");
     assert.equal(b.headers[NOTICE_FORWARD_MARK], undefined);
+  });
+
+  it("the owner's marked 503 (busy: retry) is relayed as the owner's answer, not turned into 404 unknown", async () => {
+    // A 404 "unknown" tells the exchange to stop retrying: a win it bills would never be charged.
+    const a = await service(directory([other, busyOwner])).forward(bytes(PATH), WAIT_MS);
+    assert.deepEqual([a.status, a.headers[NOTICE_FORWARD_MARK]], [503, "busy-owner"]);
+    assert.match(JSON.parse(a.body).error, /busy/);
   });
 
   it("answers within the filter's announced wait, and takes no more than MAX_FORWARDS_IN_FLIGHT at once", async () => {

@@ -14,6 +14,8 @@ import { RedisServer, sharedRedisPrefixes } from "../../helpers/redis-server.ts"
 import { cpmToMicros } from "../../helpers/ledger.ts";
 import { startStandalone, type Standalone } from "../../../host/src/standalone.ts";
 import { silentLogger } from "../../../host/src/log.ts";
+import { SyncService } from "../../../host/src/control/sync-service.ts";
+import { MemoryBudgetSource } from "../../../host/src/control/budget.ts";
 import { PLUGIN, sleep } from "./bidders.ts";
 import type { HostConfig } from "../../../host/src/config.ts";
 
@@ -160,3 +162,29 @@ describe("a graceful stop returns the unspent grant to Redis", () => {
     }
   });
 });
+
+describe("SyncService.returnUnspent", () => {
+  it("a return the filter's next report confirms ends at once, complete, with what went back", async () => {
+    // Before, a confirmation had to show a grant above the answer: every graceful stop then waited
+    // its whole returnWaitMs and logged it unconfirmed, while the money came out right.
+    const doc = { id: "c", active: true, budget: { total_micros: 1_000_000, daily_micros: 0 } };
+    const catalog = { campaigns: [doc], version: 1, json: "{}", publishAbove: () => false, get: (id: string) => (id === "c" ? doc : undefined) } as unknown as ConstructorParameters<typeof SyncService>[1];
+    const models = { expectHashBits() {}, announcement: () => null } as unknown as ConstructorParameters<typeof SyncService>[2];
+    // A persisted memory source is shared with the next start: what a stop gives back counts.
+    const budget = new MemoryBudgetSource({ leaseSeconds: 1, minSliceMicros: 50_000 }, 0, { persist: async () => {} });
+    const s = new SyncService("pod", catalog, models, budget, silentLogger());
+    const report = (granted: number, charged: number) => ({ vm: 1, config_version: 1, ledger_epoch: 7, campaigns: [{ id: "c", granted_micros: granted, charged_micros: charged, reserved_micros: 0, daily_charged_micros: charged }] });
+    const g = (await s.sync(report(0, 0))).grants[0]!.granted_micros;
+    assert.equal(g, 50_000);
+    await s.sync(report(g, 10_000));
+    const t0 = Date.now();
+    const done = s.returnUnspent(3_000);
+    assert.equal((await s.sync(report(g, 10_000))).grants[0]!.granted_micros, 10_000, "returning: answered what it holds");
+    await s.sync(report(10_000, 10_000)); // the filter applied it
+    const outcome = await done;
+    assert.equal(outcome.complete, true, JSON.stringify(outcome));
+    assert.deepEqual(outcome.returned, { c: 50_000 }); // the store had counted 60,000 (the last answer); it keeps 10,000
+    assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms of the 3,000 allowed`);
+  });
+});
+

@@ -238,6 +238,20 @@ describe("redis budget lease (shared redis)", () => {
     assert.equal(rb.campaignGranted, 50_000);
   });
 
+  it("money a pod gives back refills the bucket: another pod gets it at once, not at the pace", async () => {
+    // 1 micro/s: the bucket (one slice, 1,000) does not refill by itself during the test.
+    const s = source({ leaseSeconds: 10, minSliceMicros: 1_000, pacingSeconds: 1_000_000_000 });
+    const l: CampaignLimits = { id: "give-back", totalMicros: 1_000_000_000, dailyMicros: 0, active: true };
+    const report = (o: Partial<PodReport>): PodReport => ({ campaignId: l.id, podId: "a", granted: 0, charged: 0, reserved: 0, dailyCharged: 0, ledgerEpoch: 1, ...o });
+    const a1 = (await s.lease(l, report({ podId: "a" }), T0)).granted;
+    assert.equal(a1, 1_000);
+    assert.equal((await s.lease(l, report({ podId: "b" }), T0)).granted, 0, "the bucket is empty");
+    // a stops gracefully: answered what it holds (0), then its report shows the lowered grant.
+    assert.equal((await s.lease(l, report({ podId: "a", granted: a1, returning: true }), T0 + 10)).granted, 0);
+    await s.lease(l, report({ podId: "a", granted: 0, returning: true }), T0 + 20);
+    assert.equal((await s.lease(l, report({ podId: "b" }), T0 + 30)).granted, 1_000, "the 1,000 a gave back");
+  });
+
   it("retries are idempotent: the same report twice gives the same grant and counts once", async () => {
     const s = source({ leaseSeconds: 10, minSliceMicros: 1000, pacingSeconds: 1000 });
     const l: CampaignLimits = { id: "retry", totalMicros: 1_000_000, dailyMicros: 0, active: true };

@@ -54,4 +54,21 @@ describe("the notice window", () => {
   it("ends 'idle' at once for a filter that never reported", async () => {
     assert.equal(await waitNoticeWindow(10_000, { connections: async () => 0, reports: () => 0, reservedMicros: () => 0 }), "idle");
   });
+
+  it("waits for a second report after the last request in flight: the first may predate its reservation", async () => {
+    let reports = 1;
+    let polls = 0;
+    const timer = setInterval(() => reports++, 20);
+    try {
+      const view = {
+        connections: async () => (polls++ === 0 ? 1 : 0), // a bid in flight at the first look
+        reports: () => reports,
+        // Report 2 was built before that bid reserved; from report 3 on its reservation shows.
+        reservedMicros: () => (reports >= 3 ? 20_000 : 0),
+      };
+      assert.equal(await waitNoticeWindow(300, view, 5, 10_000), "elapsed");
+    } finally {
+      clearInterval(timer);
+    }
+  });
 });
