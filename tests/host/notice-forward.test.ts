@@ -204,6 +204,54 @@ describe("RedisNoticePeers (the real Redis, a test key prefix)", () => {
     assert.equal(await redis.exists(noticePeersKey(prefix)), 0, "closed processes take themselves off the list");
   });
 
+  it("Redis lost the entries (flushed, restarted empty): the list is refused until the pods are listed again", async () => {
+    // An empty list read as the fleet's answered "unknown bid" (404, never retried) for wins
+    // another pod made: charged nowhere (an audit: 2-6 of 14 cross-pod wins after a FLUSHALL).
+    const lostPrefix = uniquePrefix("peers-lost");
+    const warnings: string[] = [];
+    const log = { warn: (o: { event: string }) => warnings.push(o.event), error: () => {}, debug: () => {} } as unknown as Logger;
+    const make = (podId: string, selfUrl: string) => new RedisNoticePeers({ url: SHARED_REDIS_URL, keyPrefix: lostPrefix, podId, selfUrl, refreshMs: 300, cacheMs: 0, log });
+    const a = make("pod-a", "http://10.0.1.1:8080");
+    const b = make("pod-b", "http://10.0.1.2:8080");
+    try {
+      a.start();
+      b.start();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual((await a.peers()).map((p) => p.podId), ["pod-b"]);
+      await redis.del(noticePeersKey(lostPrefix));
+      await assert.rejects(a.peers(), /not listed/);
+      assert.ok(warnings.includes("notice_peers_lost"), JSON.stringify(warnings));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.notEqual(await redis.hget(noticePeersKey(lostPrefix), "pod-a"), null, "listed again at once");
+      await assert.rejects(a.peers(), /listing themselves again/, "b may not be listed yet");
+      await new Promise((r) => setTimeout(r, 1_400)); // a refresh period and a second
+      assert.deepEqual((await a.peers()).map((p) => p.podId), ["pod-b"]);
+    } finally {
+      for (const p of [a, b]) await p.close();
+      await redis.del(noticePeersKey(lostPrefix));
+    }
+  });
+
+  it("Redis refusing writes (full): entries that expired with this pod's own stay listed", async () => {
+    // A 200 ms listing refreshed once a minute: past 200 ms every entry has expired, as when a
+    // full Redis refuses every pod's refresh. Judged against `now`, the list was empty: 404s.
+    const frozenPrefix = uniquePrefix("peers-frozen");
+    const make = (podId: string, selfUrl: string) => new RedisNoticePeers({ url: SHARED_REDIS_URL, keyPrefix: frozenPrefix, podId, selfUrl, refreshMs: 60_000, ttlMs: 200, cacheMs: 0 });
+    const a = make("pod-a", "http://10.0.2.1:8080");
+    const b = make("pod-b", "http://10.0.2.2:8080");
+    try {
+      a.start();
+      b.start();
+      await new Promise((r) => setTimeout(r, 500));
+      const raw = await redis.hgetall(noticePeersKey(frozenPrefix));
+      assert.deepEqual(Object.keys(raw).sort(), ["pod-a", "pod-b"]);
+      assert.deepEqual((await a.peers()).map((p) => p.podId), ["pod-b"]);
+    } finally {
+      for (const p of [a, b]) await p.close();
+      await redis.del(noticePeersKey(frozenPrefix));
+    }
+  });
+
   it("judges a listing's expiry on Redis's clock: a pod whose clock runs a minute behind (or ahead) is listed all the same", async () => {
     const skewedPrefix = uniquePrefix("peers-skew");
     const make = (podId: string, selfUrl: string) => new RedisNoticePeers({ url: SHARED_REDIS_URL, keyPrefix: skewedPrefix, podId, selfUrl, refreshMs: 60_000, cacheMs: 0 });

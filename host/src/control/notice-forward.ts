@@ -91,6 +91,11 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   private lastConflictLogMs = 0;
   private tag: string | undefined;
   private register: (() => void) | undefined;
+  /** This pod's entry was written at least once (so a read without it means Redis lost it). */
+  private listedOnce = false;
+  /** Until then (local ms) the list is refused: Redis lost entries and the pods are listing themselves again. */
+  private relistingUntilMs = 0;
+  private lastLostLogMs = 0;
 
   constructor(private readonly o: RedisNoticePeersOptions) {
     this.redis = new (loadIoredis().Redis)(o.url, { ...deadConnectionOptions(500), commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
@@ -108,17 +113,23 @@ export class RedisNoticePeers implements NoticePeerDirectory {
       // were charged nowhere.
       redisNowMs(this.redis)
         .then(async (now) => {
-          await this.checkConflict(now);
+          const own = await this.checkConflict(now);
+          if (own === null && this.listedOnce) this.entriesLost();
           const value = JSON.stringify({ url: this.o.selfUrl, expires_ms: now + (this.o.ttlMs ?? 30_000), instance: this.instance, ...(this.tag ? { tag: this.tag } : {}) });
           // (A write still under way when close() ran must not list the pod again.)
-          if (!this.closed) await this.redis.hset(this.key, this.o.podId, value);
+          if (!this.closed) {
+            await this.redis.hset(this.key, this.o.podId, value);
+            this.listedOnce = true;
+          }
         })
         .catch((err: Error) => this.o.log?.warn({ event: "notice_peer_register_failed", err: err.message }, "could not list this pod for notice forwarding (retrying)"));
     };
     // Before the connection is up a write fails at once (no offline queue): the first one waits
     // for it instead (a warning at every start for a retry already planned said nothing useful).
+    // And at every reconnect: a Redis restarted empty would otherwise not list this pod until the
+    // next refresh, and the other pods would answer its wins "unknown" meanwhile.
     if (this.redis.status === "ready") register();
-    else this.redis.once("ready", register);
+    this.redis.on("ready", register);
     this.timer = setInterval(register, this.o.refreshMs ?? 10_000);
     this.timer.unref();
     this.register = register;
@@ -131,24 +142,41 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     if (!this.closed) this.register?.();
   }
 
-  /** Logs (at most once a minute) when a live entry of another process holds this pod's id (`now`: Redis's clock). */
-  private async checkConflict(now: number): Promise<void> {
+  /**
+   * Logs (at most once a minute) when a live entry of another process holds this pod's id (`now`:
+   * Redis's clock). Returns the entry under this pod's id (null: none).
+   */
+  private async checkConflict(now: number): Promise<string | null> {
     const raw = await this.redis.hget(this.key, this.o.podId);
-    if (raw === null) return;
+    if (raw === null) return null;
     let v: { url?: unknown; expires_ms?: unknown; instance?: unknown };
     try {
       v = JSON.parse(raw) as typeof v;
     } catch {
-      return;
+      return raw;
     }
     // The same URL: this pod's previous host process (restarted in place), not another pod.
-    if (v.instance === this.instance || v.url === this.o.selfUrl || typeof v.expires_ms !== "number" || v.expires_ms <= now) return;
-    if (now - this.lastConflictLogMs < 60_000) return;
+    if (v.instance === this.instance || v.url === this.o.selfUrl || typeof v.expires_ms !== "number" || v.expires_ms <= now) return raw;
+    if (now - this.lastConflictLogMs < 60_000) return raw;
     this.lastConflictLogMs = now;
     this.o.log?.error(
       { event: "notice_peer_conflict", pod: this.o.podId, other_url: v.url, url: this.o.selfUrl },
       "another process lists itself for notice forwarding under this pod id: the notices of one of them go to the other and are lost (give every pod its own NEXUS_POD_ID)",
     );
+    return raw;
+  }
+
+  /**
+   * Redis lost this pod's entry, so the others' too (restarted empty, flushed, or its writes refused
+   * for a whole TTL): every pod lists itself again within a refresh period, and until then the list
+   * is refused (forwards answer 503, which the exchange retries) rather than read as the fleet.
+   */
+  private entriesLost(): void {
+    this.relistingUntilMs = Date.now() + (this.o.refreshMs ?? 10_000) + 1_000;
+    const now = Date.now();
+    if (now - this.lastLostLogMs < 60_000) return;
+    this.lastLostLogMs = now;
+    this.o.log?.warn({ event: "notice_peers_lost", pod: this.o.podId }, "the notice peer directory lost this pod's entry (Redis restarted empty, flushed, or refusing writes): forwarded notices answer 503 until the pods are listed again");
   }
 
   async peers(): Promise<NoticePeer[]> {
@@ -159,6 +187,10 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     for (const [err] of replies) if (err) throw err;
     const now = msOfRedisTime(replies[0]?.[1] as ArrayLike<string | number>);
     const all = replies[1]?.[1] as Record<string, string>;
+    // An entry is still asked for one refresh period after it expired (the pods' refreshes are out
+    // of phase): a pod that did die does not answer, and an unanswered ask is a 503 (the exchange
+    // retries), not a 404. While Redis refuses writes, entries are judged against this pod's own.
+    const cutoff = this.checkOwnEntry(all[this.o.podId], now) - (this.o.refreshMs ?? 10_000);
     const peers: NoticePeer[] = [];
     const stale: string[] = [];
     for (const [podId, raw] of Object.entries(all)) {
@@ -170,7 +202,7 @@ export class RedisNoticePeers implements NoticePeerDirectory {
         continue; // not an entry of this version: skipped
       }
       if (typeof v.expires_ms !== "number") continue;
-      if (v.expires_ms > now && typeof v.url === "string" && isNoticeBaseUrl(v.url)) {
+      if (v.expires_ms > cutoff && typeof v.url === "string" && isNoticeBaseUrl(v.url)) {
         peers.push({ podId, url: v.url, ...(typeof v.tag === "string" ? { tag: v.tag } : {}) });
       }
       else if (v.expires_ms < now - DELETE_EXPIRED_AFTER_MS) stale.push(podId);
@@ -179,6 +211,35 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     if (stale.length > 0) this.redis.hdel(this.key, ...stale).catch(() => {});
     this.cached = { at, peers };
     return peers;
+  }
+
+  /**
+   * What the list's expiries are judged against (Redis's clock): `now`, or, while Redis refuses this
+   * pod's refreshes (full, read-only: its own entry expired), its own entry's expiry, so that the
+   * pods refreshed as late as this one stay listed. Answering from a list that expired as a whole
+   * told the exchange 404 "unknown bid" for wins another pod made: never retried, charged nowhere,
+   * their money spent again (an audit's full Redis: 146% of a daily cap billed). A pod that lists
+   * itself and does not find its own entry has a list that is not the fleet's (Redis lost its data:
+   * restarted empty, flushed): throws (a 503: the exchange retries) and lists itself again.
+   */
+  private checkOwnEntry(raw: string | undefined, now: number): number {
+    if (!this.o.selfUrl || !this.register) return now;
+    let expires: number | null = null;
+    try {
+      const v = raw === undefined ? null : (JSON.parse(raw) as { expires_ms?: unknown; instance?: unknown });
+      if (v !== null && v.instance === this.instance && typeof v.expires_ms === "number") expires = v.expires_ms;
+    } catch {
+      expires = null;
+    }
+    if (expires === null) {
+      if (this.listedOnce) {
+        this.entriesLost();
+        if (!this.closed) this.register();
+      }
+      throw new Error("this pod is not listed in the notice peer directory (not yet, or Redis lost its data): the list is not the fleet's");
+    }
+    if (Date.now() < this.relistingUntilMs) throw new Error("the notice peer directory lost its entries: the pods are listing themselves again");
+    return Math.min(now, expires);
   }
 
   async close(): Promise<void> {
