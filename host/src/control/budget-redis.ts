@@ -578,6 +578,7 @@ export class RedisBudgetSource implements BudgetSource {
       // A pod the store did not know that holds nothing is a new pod (info); one that holds money
       // means the store lost its data (a warning, as a restarted ledger is).
       const level = r.registered === 1 && holds === 0 ? "info" : "warn";
+      if (r.registered === 1 && holds > 0) m?.budgetStoreLostPod.inc({ campaign: limits.id });
       this.o.log?.[level](
         { event: r.registered === 1 ? "budget_pod_registered" : "budget_ledger_restarted", campaign: limits.id, pod: podId, holds, hold: r.holding },
         r.registered === 1 ? "budget store did not know this pod: registered what it holds" : "pod ledger restarted: its old grant stays counted",

@@ -16,6 +16,7 @@ export class HostMetrics {
    * lease under one pod id (NexusBudgetLedgerRestarting).
    */
   readonly budgetLedgerRestarts = new Counter({ name: "nexus_host_budget_ledger_restarts_total", help: "Leases that found this pod's ledger restarted (its old grant counted as spent; new money held for the recovery hold)", labelNames: ["campaign"], registers: [this.registry] });
+  readonly budgetStoreLostPod = new Counter({ name: "nexus_host_budget_store_lost_pod_total", help: "Leases that found the budget store (Redis) without this pod's record while the pod held money: Redis lost its data (restarted without persistence, flushed, evicted)", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetStaleReports = new Counter({ name: "nexus_host_budget_stale_reports_total", help: "Sync reports older than one already applied for the same ledger (a leader VM that stalled with its report unsent): ignored", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetLeases = new Counter({ name: "nexus_host_budget_leases_total", help: "Budget leases run against the shared budget store (Redis)", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetLeasedMicros = new Counter({ name: "nexus_host_budget_leased_micros_total", help: "New micros this pod took from the shared budget (increases of its grant)", labelNames: ["campaign"], registers: [this.registry] });

@@ -423,7 +423,8 @@ describe("redis budget lease (private redis-server)", () => {
 
   it("after data loss, rebuilds Σ granted from what the pods hold and holds new money while they register", async () => {
     const prefix = uniquePrefix("loss");
-    const s = new RedisBudgetSource({ url: server.url, keyPrefix: prefix, policy: { leaseSeconds: 1, minSliceMicros: 10_000, pacingSeconds: 10 }, recoveryHoldMs: 3000 });
+    const metrics = new HostMetrics();
+    const s = new RedisBudgetSource({ url: server.url, keyPrefix: prefix, policy: { leaseSeconds: 1, minSliceMicros: 10_000, pacingSeconds: 10 }, recoveryHoldMs: 3000, metrics });
     try {
       assert.ok(await s.waitReady(5000));
       const lim: CampaignLimits = { id: "c2", totalMicros: 100_000, dailyMicros: 0, active: true };
@@ -439,6 +440,8 @@ describe("redis budget lease (private redis-server)", () => {
       }
       const heldBefore = pods.reduce((a, p) => a + p.granted, 0);
       assert.equal(heldBefore, 100_000, "the budget is out");
+      const lostPods = async () => (await metrics.budgetStoreLostPod.get()).values.reduce((a, v) => a + v.value, 0);
+      assert.equal(await lostPods(), 0, "new pods holding nothing are not a loss");
       await s.redis.flushall();
       // a first: must not get b's and c's share (they spent it) — no new money during the hold.
       const ra = await s.lease(lim, pods[0]!.report(lim.id), (now += 100));
@@ -448,6 +451,10 @@ describe("redis budget lease (private redis-server)", () => {
       for (const p of pods.slice(1)) p.apply(await s.grant(lim, p.report(lim.id), (now += 100)));
       const st = await s.campaignState(lim.id, now);
       assert.equal(st.granted, heldBefore, "rebuilt from the pods' ledgers");
+      // The only trace of the loss for an SRE (alert NexusBudgetStoreLostData): a pod that held
+      // money (a took the whole budget; b and c, holding nothing, register as new pods).
+      assert.deepEqual(pods.map((p) => p.granted > 0), [true, false, false]);
+      assert.equal(await lostPods(), 1);
       now += 5000;
       for (const p of pods) p.apply(await s.grant(lim, p.report(lim.id), now));
       assert.ok(pods.reduce((a, p) => a + p.granted, 0) <= lim.totalMicros, "never beyond the budget");
