@@ -130,22 +130,18 @@ export class HostSync {
     const version = load<i64>(shared.ptr);
     if (version == this.loadedConfigVersion) return;
     if (readShared(KEY_CONFIG) != Status.OK) return;
-    const table = this.campaignParser.parse(shared.ptr, shared.len);
-    const refusal = table === null ? this.campaignParser.error : this.currencyRefusal(changetype<CampaignTable>(table));
-    if (refusal.length > 0) {
-      metrics.inc(metrics.configLoadFailures);
-      log(LogLevel.ERROR, "nexus: published campaigns rejected: " + refusal);
+    const table = this.acceptedSet(shared.ptr, shared.len, "published campaigns rejected: ");
+    if (table === null) {
       this.loadedConfigVersion = version; // do not retry the same bad version every tick
       return;
     }
-    const loaded = changetype<CampaignTable>(table); // not null: refused above
-    this.root.campaigns = loaded;
+    this.root.campaigns = table;
     collectAfterCallback(); // the previous campaign table becomes garbage
-    this.root.ledger.bindCampaigns(loaded);
+    this.root.ledger.bindCampaigns(table);
     this.loadedConfigVersion = version;
     metrics.inc(metrics.configLoads);
     recordMetric(metrics.configVersion, <u64>version);
-    this.multiplierGauges.bind(loaded);
+    this.multiplierGauges.bind(table);
   }
 
   private refreshModel(): void {
@@ -555,22 +551,27 @@ export class HostSync {
 
   private onConfig(ptr: usize, len: i32): void {
     collectAfterCallback(); // parsing and publishing a campaign set allocates
-    const table = this.campaignParser.parse(ptr, len);
-    const refusal = table === null ? this.campaignParser.error : this.currencyRefusal(changetype<CampaignTable>(table));
-    if (refusal.length > 0) {
-      metrics.inc(metrics.configLoadFailures);
-      log(LogLevel.ERROR, "nexus: host sent invalid campaigns: " + refusal);
-      return;
-    }
+    const table = this.acceptedSet(ptr, len, "host sent invalid campaigns: ");
+    if (table === null) return;
     // Data first, then the version that announces it: a version whose data could not be stored
     // (shared data full) would leave every VM on a campaign set it cannot read.
     if (writeShared(KEY_CONFIG, ptr, len, 0) != Status.OK) {
       metrics.inc(metrics.configLoadFailures);
-      log(LogLevel.ERROR, "nexus: could not store campaign set version " + changetype<CampaignTable>(table).version.toString() + " in shared data (" + len.toString() + " bytes)");
+      log(LogLevel.ERROR, "nexus: could not store campaign set version " + table.version.toString() + " in shared data (" + len.toString() + " bytes)");
       return;
     }
-    store<i64>(buf16, changetype<CampaignTable>(table).version);
+    store<i64>(buf16, table.version);
     writeShared(KEY_CONFIG_VERSION, buf16, 8, 0);
+  }
+
+  /** The campaign set in [ptr, ptr+len), or null, counted and logged (`what` + why), when this filter cannot run it. */
+  private acceptedSet(ptr: usize, len: i32, what: string): CampaignTable | null {
+    const table = this.campaignParser.parse(ptr, len);
+    const refusal = table === null ? this.campaignParser.error : this.currencyRefusal(table);
+    if (refusal.length == 0) return table;
+    metrics.inc(metrics.configLoadFailures);
+    log(LogLevel.ERROR, "nexus: " + what + refusal);
+    return null;
   }
 
   /**
