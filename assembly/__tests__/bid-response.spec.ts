@@ -318,6 +318,21 @@ describe("writeBidResponse", () => {
     expect(text(big).startsWith('{"id":"r"')).toBe(true);
   });
 
+  it("leaves out a bid whose reply's closing ]}]} would not fit (1 to 4 bytes short)", () => {
+    const c = campaign("c");
+    const s = replySettings();
+    const arr = new StaticArray<ImpBid>(2);
+    for (let i = 0; i < 2; i++) arr[i] = bid(i + 1, 1, (i + 1).toString(), 1000, c, creative("cr" + i.toString(), 300, 250, "x".repeat(100), [], []));
+    const full = new ByteWriter(1 << 16);
+    expect(writeBidResponse(full, s, s.noticeBase, view("r"), arr, 2)).toBe(2);
+    for (let short = 1; short <= 4; short++) {
+      const w = new ByteWriter(full.len - short);
+      expect(writeBidResponse(w, s, s.noticeBase, view("r"), arr, 2)).toBe(1);
+      expect(w.overflowed).toBe(false);
+      expect(isValidJson(w)).toBe(true);
+    }
+  });
+
   it("writes the bids that fit, in order, as a whole reply: the rest are left out whole", () => {
     const c = campaign("c");
     const s = replySettings();

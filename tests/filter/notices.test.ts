@@ -143,6 +143,21 @@ describe("notices", () => {
     assert.deepEqual(delta(await counters(), countsBefore), { wins: 1, late_wins: 0, notices_invalid: 1, wins_charged_at_bid: 1 });
   });
 
+  it("a loss notice after a pending win changes nothing: the win is still charged at the bid at its TTL", async () => {
+    // Ending the reservation as lost would leave the won impression charged nowhere (only the
+    // random property test caught that change; this pins it).
+    const b = await bid();
+    const bidMicros = cpmToMicros(String(b.price));
+    const before = money();
+    assert.deepEqual((await get(noticeUrl(b.nurl, "${AUCTION_PRICE}"))).json(), { status: "won_price_pending" });
+    assert.deepEqual((await get(noticeUrl(b.lurl, "0"))).json(), { status: "already_settled" });
+    const deadline = Date.now() + 8000;
+    while (money().charged === before.charged && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const after = money();
+    assert.equal(after.charged - before.charged, bidMicros, "charged at the bid");
+    assert.equal(after.reservations, before.reservations, "its reservation is released");
+  });
+
   it("a win without a usable price after its loss notice is charged at the bid at once, and counted as a win like the ledger does", async () => {
     const b = await bid();
     const before = money();

@@ -254,12 +254,15 @@ describe("OpenRTB compliance: request", () => {
     assert.equal(r.headers["x-nexus-nobid-reason"], "blocked");
   });
 
-  it("honours bseat past the 16th entry", async () => {
-    const bseat = Array.from({ length: 20 }, (_, i) => `seat-${i}`);
+  it("honours bseat past the entries the parser keeps (MAX_SEATS, 64)", async () => {
+    // 200 seats: past the cap whatever it becomes (at 21 entries this test stopped reaching the
+    // truncated-list rule when the cap went from 16 to 64).
+    const bseat = Array.from({ length: 200 }, (_, i) => `seat-${i}`);
     bseat.push("nexus");
     const r = await post(bidUrl, request({ bseat }));
     await settle(r);
     assert.equal(r.status, 204, `bid although bseat lists our seat: ${r.text}`);
+    assert.equal(r.headers["x-nexus-nobid-reason"], "blocked");
   });
 
   it("does not bid on a private auction it has no deal for, bids in the open auction of a pmp imp", async () => {
