@@ -87,11 +87,22 @@ export class StateFileLock {
     const owner = randomBytes(12).toString("hex");
     const info: LockInfo = { owner, pid: process.pid, host: hostname(), pidSpace: pidSpace() };
     const text = `${JSON.stringify(info)}\n`;
+    // This process's before the file exists: another acquire in this process that reads the file
+    // while it is being written (not yet synced) must not judge it an earlier process's.
+    heldHere.add(owner);
+    try {
+      return await StateFileLock.acquireAs(path, owner, text, options);
+    } catch (err) {
+      heldHere.delete(owner);
+      throw err;
+    }
+  }
+
+  private static async acquireAs(path: string, owner: string, text: string, options: StateFileLockOptions): Promise<StateFileLock> {
     const deadline = Date.now() + options.waitMs;
     for (;;) {
       if (await createExclusive(path, text)) {
         const lock = new StateFileLock(path, owner, text, options);
-        heldHere.add(owner);
         lock.startHeartbeat();
         return lock;
       }

@@ -156,6 +156,18 @@ describe("the budget state file's lock", () => {
     }
   });
 
+  it("acquires racing for a free lock in one process: exactly one takes it (a lock being written is not an earlier process's)", async () => {
+    // The losers read the winner's file before the winner had registered it as this process's:
+    // "written by an earlier process with this pid", taken over, two holders (seen once under load).
+    for (let round = 0; round < 100; round++) {
+      const path = join(dir, `fresh-${round}.lock`);
+      const results = await Promise.allSettled([0, 1, 2].map(() => StateFileLock.acquire(path, { ...FAST, waitMs: 20 })));
+      const held = results.filter((r) => r.status === "fulfilled");
+      assert.equal(held.length, 1, `round ${round}: ${results.map((r) => r.status).join(", ")}`);
+      await (held[0] as PromiseFulfilledResult<StateFileLock>).value.release();
+    }
+  });
+
   it("a live holder in another process keeps the lock; killed (SIGKILL), its lock is taken at once", async () => {
     const path = join(dir, "f.lock");
     const script = `import { StateFileLock } from ${JSON.stringify(LOCK_MODULE)};
