@@ -257,16 +257,16 @@ function expectSameType(name: string, current: unknown, value: unknown): void {
   if (typeof value === "number" && !Number.isFinite(value)) throw new ConfigError(`${name}: expected a finite number`);
 }
 
-/**
- * The filter's utc_offset_minutes from the plugin configuration (0 when unset): the host's budget
- * day must be the filter's, since the filter's ledger counts its daily spend per local day.
- */
 /** The filter's account currency in this host's plugin configuration (the filter's default: USD). */
 export function accountCurrency(cfg: HostConfig): string {
   const currency = cfg.plugin.currency;
   return typeof currency === "string" ? currency : "USD";
 }
 
+/**
+ * The filter's utc_offset_minutes from the plugin configuration (0 when unset): the host's budget
+ * day must be the filter's, since the filter's ledger counts its daily spend per local day.
+ */
 export function pluginUtcOffset(cfg: HostConfig): number {
   const offset = cfg.plugin.utc_offset_minutes;
   return typeof offset === "number" && Number.isFinite(offset) ? offset : 0;
