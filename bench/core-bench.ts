@@ -12,7 +12,8 @@ export interface CoreApi {
   loadCampaigns(len: number): number;
   decide(len: number, nowMs: bigint): number;
   setFxRate(len: number, rate: number): void;
-  setFloorFeatureCurrency(len: number): void;
+  /** Absent in builds before 2026-12-07 (bench/ab-core.ts compares against those). */
+  setFloorFeatureCurrency?(len: number): void;
   parseOnly(len: number): number;
   memory: { buffer: ArrayBuffer };
 }
@@ -28,7 +29,7 @@ export async function loadCore(modelNxm: Uint8Array, campaignsJson: string, wasm
   api.useModelForDecisions(18);
   if (api.loadCampaigns(put(new TextEncoder().encode(campaignsJson))) !== 0) throw new Error("core rejected the bench campaigns");
   for (const [code, rate] of Object.entries(BENCH_FX_RATES)) api.setFxRate(put(new TextEncoder().encode(code)), rate);
-  api.setFloorFeatureCurrency(put(new TextEncoder().encode(BENCH_FLOOR_FEATURE_CURRENCY)));
+  api.setFloorFeatureCurrency?.(put(new TextEncoder().encode(BENCH_FLOOR_FEATURE_CURRENCY)));
   return { api, put };
 }
 

@@ -109,7 +109,6 @@ export class NexusRoot extends RootContext {
     this.engine.frequency = this.frequency;
     this.fleet.configure(cfg.casRetries);
     viewOf(cfg.currency, this.settings.currency);
-    viewOf(cfg.floorFeatureCurrency, this.settings.floorFeatureCurrency);
     this.settings.utcOffsetMinutes = cfg.utcOffsetMinutes;
     this.settings.gdprVendorId = cfg.gdprVendorId;
     this.settings.coppaNoBid = cfg.coppaNoBid;
@@ -117,6 +116,8 @@ export class NexusRoot extends RootContext {
     for (let i = 0; i < cfg.fx.codes.length; i++) {
       this.settings.fx.set(cfg.fx.codes[i].toString(), cfg.fx.rates[i]);
     }
+    // After the currency and the rates it is converted with.
+    this.settings.setFloorFeatureCurrency(viewOf(cfg.floorFeatureCurrency, new Str()));
     viewOf(cfg.winPath, this.reply.winPath);
     viewOf(cfg.lossPath, this.reply.lossPath);
     viewOf(cfg.seat, this.reply.seat);

@@ -339,9 +339,14 @@ export function setFxRate(len: i32, rate: f64): void {
   settings.fx.set(String.UTF8.decodeUnsafe(input, <usize>len), rate);
 }
 
-/** decide()'s floor_feature_currency (the code in input[0..len), or nothing when len is 0), as the filter's plugin setting. */
+/**
+ * decide()'s floor_feature_currency (the code in input[0..len), or nothing when len is 0), as the
+ * filter's plugin setting; after setFxRate, whose rate for it it takes.
+ */
 export function setFloorFeatureCurrency(len: i32): void {
-  literal(String.UTF8.decodeUnsafe(input, <usize>len), settings.floorFeatureCurrency);
+  const code = new Str();
+  literal(String.UTF8.decodeUnsafe(input, <usize>len), code);
+  settings.setFloorFeatureCurrency(code);
 }
 
 /** Parses the bid request in input[0..len) only (the benchmark's breakdown): 0 or 400. */

@@ -87,10 +87,16 @@ export class DecisionSettings {
   utcOffsetMinutes: i32 = 0;
   readonly fx: CurrencyTable = new CurrencyTable();
   /**
-   * The currency the model learned its `floor=` feature in (plugin floor_feature_currency): a
-   * floor in another currency is converted into it before it is bucketed. Empty: bucketed as sent.
+   * Account units per unit of the currency the model learned its `floor=` feature in (plugin
+   * floor_feature_currency): a floor in another currency is converted into it before it is
+   * bucketed. 0: bucketed as sent. Set with setFloorFeatureCurrency, after `currency` and `fx`.
    */
-  readonly floorFeatureCurrency: Str = new Str();
+  floorFeatureRate: f64 = 0;
+  /** The model's floor currency (empty: floors bucketed as sent); 0 when `fx` has no rate for it. */
+  setFloorFeatureCurrency(code: Str): void {
+    this.floorFeatureRate = code.len == 0 ? 0 : this.fx.rateToAccount(code, this.currency);
+  }
+
   /** Our IAB Global Vendor List id, checked in TCF consent strings; 0 = purposes only. */
   gdprVendorId: i32 = 0;
   /** A COPPA request (regs.coppa = 1) is a no-bid (`coppa`) instead of a contextual bid. */
@@ -434,7 +440,7 @@ export class DecisionEngine {
 
     const x = this.x;
     x.reset();
-    this.features.extract(req, imp, nowMs, settings.utcOffsetMinutes, x, !out.contextual, floorForFeature(imp, settings));
+    this.features.extract(req, imp, nowMs, settings.utcOffsetMinutes, x, !out.contextual, floorForFeature(imp, settings, floorRate));
     model.score(x);
     const pCtr = model.pCtr;
     const pCvr = model.pCvr;
@@ -828,12 +834,12 @@ const EMPTY = new Str();
 /**
  * The impression's floor as the model's `floor=` feature takes it: in floor_feature_currency when
  * one is set and both currencies have a rate (a USD floor of 1.01 is 7.21 CNY for a model that
- * learned CNY floors, not 1.01 CNY), else as sent.
+ * learned CNY floors, not 1.01 CNY), else as sent. `floorRate`: the floor currency's rate when the
+ * decision has it (0: not looked up, a private auction's).
  */
-function floorForFeature(imp: Imp, settings: DecisionSettings): f64 {
-  const target = settings.floorFeatureCurrency;
-  if (target.len == 0 || !(imp.bidfloor > 0)) return imp.bidfloor;
-  const from = settings.fx.rateToAccount(imp.bidfloorcur, settings.currency);
-  const to = settings.fx.rateToAccount(target, settings.currency);
-  return from > 0 && to > 0 ? (imp.bidfloor * from) / to : imp.bidfloor;
+@inline function floorForFeature(imp: Imp, settings: DecisionSettings, floorRate: f64): f64 {
+  const to = settings.floorFeatureRate;
+  if (to <= 0 || !(imp.bidfloor > 0)) return imp.bidfloor;
+  const from = floorRate > 0 ? floorRate : settings.fx.rateToAccount(imp.bidfloorcur, settings.currency);
+  return from > 0 ? (imp.bidfloor * from) / to : imp.bidfloor;
 }
