@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import { Registry } from "prom-client";
 import { Redis } from "ioredis";
 import type { Logger } from "../../host/src/log.ts";
-import { uniquePrefix } from "../helpers/redis-server.ts";
+import { RedisServer, uniquePrefix } from "../helpers/redis-server.ts";
 import { SHARED_REDIS_URL } from "../hardening/replay-pods.ts";
 import {
   FILTER_NOTICE_MARK, MAX_FORWARDS_IN_FLIGHT, NOTICE_FORWARD_MARK, NoticeForwardMetrics, NoticeForwardService, RedisNoticePeers, isNoticeBaseUrl, noticePeersKey,
@@ -193,6 +193,8 @@ describe("RedisNoticePeers (the real Redis, a test key prefix)", () => {
       twin.start();
       await new Promise((r) => setTimeout(r, 350));
       assert.ok(errors.includes("notice_peer_conflict pod-a"), JSON.stringify(errors));
+      // Its id held by the other process, pod-a still forwards (the conflict is logged, not a 503 for ever).
+      assert.ok((await a.peers()).some((p) => p.podId === "pod-b"));
       // A restart in place (the same URL under the same id) is not a conflict (pod-a's two go on
       // logging theirs meanwhile, once a minute each).
       restarted.start();
@@ -219,7 +221,7 @@ describe("RedisNoticePeers (the real Redis, a test key prefix)", () => {
       await new Promise((r) => setTimeout(r, 200));
       assert.deepEqual((await a.peers()).map((p) => p.podId), ["pod-b"]);
       await redis.del(noticePeersKey(lostPrefix));
-      await assert.rejects(a.peers(), /not listed/);
+      await assert.rejects(a.peers(), /entry is gone/);
       assert.ok(warnings.includes("notice_peers_lost"), JSON.stringify(warnings));
       await new Promise((r) => setTimeout(r, 100));
       assert.notEqual(await redis.hget(noticePeersKey(lostPrefix), "pod-a"), null, "listed again at once");
@@ -232,23 +234,33 @@ describe("RedisNoticePeers (the real Redis, a test key prefix)", () => {
     }
   });
 
-  it("Redis refusing writes (full): entries that expired with this pod's own stay listed", async () => {
-    // A 200 ms listing refreshed once a minute: past 200 ms every entry has expired, as when a
-    // full Redis refuses every pod's refresh. Judged against `now`, the list was empty: 404s.
-    const frozenPrefix = uniquePrefix("peers-frozen");
-    const make = (podId: string, selfUrl: string) => new RedisNoticePeers({ url: SHARED_REDIS_URL, keyPrefix: frozenPrefix, podId, selfUrl, refreshMs: 60_000, ttlMs: 200, cacheMs: 0 });
+  it("Redis refusing writes (full, a private server): entries that expired with this pod's own stay listed", async () => {
+    // Listings of 600 ms refreshed every 300 ms, then every write refused (maxmemory, noeviction):
+    // past a TTL and a refresh period every entry has expired. Judged against the clock, the list
+    // was empty and every forwarded win a 404 (an audit billed 146% of a daily cap that way).
+    const server = await RedisServer.start();
+    const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const make = (podId: string, selfUrl: string) => new RedisNoticePeers({ url: server.url, keyPrefix: "full", podId, selfUrl, refreshMs: 300, ttlMs: 600, cacheMs: 0 });
     const a = make("pod-a", "http://10.0.2.1:8080");
     const b = make("pod-b", "http://10.0.2.2:8080");
     try {
       a.start();
       b.start();
       await new Promise((r) => setTimeout(r, 500));
-      const raw = await redis.hgetall(noticePeersKey(frozenPrefix));
-      assert.deepEqual(Object.keys(raw).sort(), ["pod-a", "pod-b"]);
+      assert.deepEqual((await a.peers()).map((p) => p.podId), ["pod-b"]);
+      await admin.config("SET", "maxmemory-policy", "noeviction");
+      await admin.config("SET", "maxmemory", "1");
+      await assert.rejects(admin.set("probe", "x"), /OOM/);
+      await new Promise((r) => setTimeout(r, 2_000));
+      const raw = await admin.hgetall(noticePeersKey("full"));
+      const expiries = Object.values(raw).map((v) => (JSON.parse(v) as { expires_ms: number }).expires_ms);
+      const [sec, usec] = (await admin.time()) as unknown as [string, string];
+      assert.ok(expiries.every((e) => e < Number(sec) * 1000 + Number(usec) / 1000 - 1_000), "every entry expired over a second ago");
       assert.deepEqual((await a.peers()).map((p) => p.podId), ["pod-b"]);
     } finally {
       for (const p of [a, b]) await p.close();
-      await redis.del(noticePeersKey(frozenPrefix));
+      admin.disconnect();
+      await server.stop();
     }
   });
 

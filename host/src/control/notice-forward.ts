@@ -96,6 +96,7 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   /** Until then (local ms) the list is refused: Redis lost entries and the pods are listing themselves again. */
   private relistingUntilMs = 0;
   private lastLostLogMs = 0;
+  private lastRelistMs = 0;
 
   constructor(private readonly o: RedisNoticePeersOptions) {
     this.redis = new (loadIoredis().Redis)(o.url, { ...deadConnectionOptions(500), commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
@@ -218,28 +219,32 @@ export class RedisNoticePeers implements NoticePeerDirectory {
    * pod's refreshes (full, read-only: its own entry expired), its own entry's expiry, so that the
    * pods refreshed as late as this one stay listed. Answering from a list that expired as a whole
    * told the exchange 404 "unknown bid" for wins another pod made: never retried, charged nowhere,
-   * their money spent again (an audit's full Redis: 146% of a daily cap billed). A pod that lists
-   * itself and does not find its own entry has a list that is not the fleet's (Redis lost its data:
-   * restarted empty, flushed): throws (a 503: the exchange retries) and lists itself again.
+   * their money spent again (an audit's full Redis: 146% of a daily cap billed). A pod that listed
+   * itself and no longer finds its entry has a list that is not the fleet's (Redis lost its data:
+   * restarted empty, flushed): throws (a 503: the exchange retries) and lists itself again. A pod
+   * not listed yet (its first write pending or refused) and one whose id another process holds (a
+   * conflict, logged) read the list as it is, as before.
    */
   private checkOwnEntry(raw: string | undefined, now: number): number {
     if (!this.o.selfUrl || !this.register) return now;
-    let expires: number | null = null;
-    try {
-      const v = raw === undefined ? null : (JSON.parse(raw) as { expires_ms?: unknown; instance?: unknown });
-      if (v !== null && v.instance === this.instance && typeof v.expires_ms === "number") expires = v.expires_ms;
-    } catch {
-      expires = null;
-    }
-    if (expires === null) {
-      if (this.listedOnce) {
-        this.entriesLost();
-        if (!this.closed) this.register();
+    if (raw === undefined) {
+      if (!this.listedOnce) return now;
+      this.entriesLost();
+      // Once a second at most: every forwarded notice reads the list while it is refused.
+      if (!this.closed && Date.now() - this.lastRelistMs >= 1_000) {
+        this.lastRelistMs = Date.now();
+        this.register();
       }
-      throw new Error("this pod is not listed in the notice peer directory (not yet, or Redis lost its data): the list is not the fleet's");
+      throw new Error("this pod's entry is gone from the notice peer directory (Redis lost its data): the list is not the fleet's");
     }
     if (Date.now() < this.relistingUntilMs) throw new Error("the notice peer directory lost its entries: the pods are listing themselves again");
-    return Math.min(now, expires);
+    let v: { expires_ms?: unknown; instance?: unknown };
+    try {
+      v = JSON.parse(raw) as typeof v;
+    } catch {
+      return now;
+    }
+    return v.instance === this.instance && typeof v.expires_ms === "number" ? Math.min(now, v.expires_ms) : now;
   }
 
   async close(): Promise<void> {
