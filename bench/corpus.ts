@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../host/src/paths.ts";
-import { defaultConfig } from "../host/src/config.ts";
+import { defaultConfig, loadConfig } from "../host/src/config.ts";
 
 export const CORE_WASM = join(PACKAGE_ROOT, "build", "nexus_core.wasm");
 
@@ -20,7 +20,7 @@ export const CORE_WASM = join(PACKAGE_ROOT, "build", "nexus_core.wasm");
  */
 export const BENCH_FX_RATES = defaultConfig().plugin.fx_rates as Record<string, number>;
 /** `npm start`'s floor_feature_currency (the demo model's CNY): USD floors converted for the floor= feature. */
-export const BENCH_FLOOR_FEATURE_CURRENCY = defaultConfig().plugin.floor_feature_currency as string;
+export const BENCH_FLOOR_FEATURE_CURRENCY = loadConfig({ env: {} }).plugin.floor_feature_currency as string;
 
 /** Appended to each request id; its 8 digits are overwritten per request. */
 export const ID_SUFFIX = "-00000000";

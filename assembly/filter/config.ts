@@ -153,10 +153,11 @@ export class PluginConfigParser {
       this.error = "floor_feature_currency " + ffc.toString() + ": fx_rates has no rate for it";
       return null;
     }
-    if (cfg.fx.has(cfg.currency.ptr, cfg.currency.len)) {
-      // Its rate is 1 by definition; any other value was meant for another currency (a table
-      // quoted into another account currency), and would be ignored without a word.
-      this.error = "fx_rates." + cfg.currency.toString() + ": the account currency (currency) takes no rate";
+    const own = cfg.fx.rateOf(cfg.currency.ptr, cfg.currency.len);
+    if (own != 0 && own != 1) {
+      // Its rate is 1 by definition (a table that lists its base at 1 is fine); another value
+      // was meant for another account currency (a table quoted into it), and was ignored.
+      this.error = "fx_rates." + cfg.currency.toString() + ": the account currency (currency) is 1, not " + own.toString();
       return null;
     }
     if (cfg.bidPath.toString() == cfg.winPath.toString() || cfg.bidPath.toString() == cfg.lossPath.toString()) {

@@ -149,10 +149,9 @@ export function defaultConfig(): HostConfig {
     vms: 2,
     vmMode: "inline",
     wasmPath: DEFAULT_WASM,
-    // The demo model is trained on iPinYou logs (China time, CNY floors: its floor= feature
-    // learned CNY, so floors in other currencies are converted into CNY for it); the rates are
-    // demo values.
-    plugin: { utc_offset_minutes: 480, fx_rates: DEMO_FX_RATES, floor_feature_currency: "CNY" },
+    // The demo model is trained on iPinYou logs (China time, CNY floors); the rates are demo
+    // values. (Its floor_feature_currency: withDemoModelDefaults.)
+    plugin: { utc_offset_minutes: 480, fx_rates: DEMO_FX_RATES },
     campaignsPath: join(DEMO_DIR, "campaigns.json"),
     ipRangesFiles: [],
     model: {
@@ -201,8 +200,27 @@ export function loadConfig(opts: { file?: string; env?: Env; overrides?: Partial
   if (file) mergeFile(cfg, file);
   applyEnv(cfg, env);
   if (opts.overrides) Object.assign(cfg, opts.overrides);
+  withDemoModelDefaults(cfg);
   validate(cfg);
   return cfg;
+}
+
+/** The bundled demo model's floor currency: it learned its floor= feature from iPinYou's CNY slotprice. */
+export const DEMO_FLOOR_FEATURE_CURRENCY = "CNY";
+
+/**
+ * Standalone on the bundled demo model (npm start): floors in other currencies are converted into
+ * CNY for its floor= feature (plugin floor_feature_currency), when the rates allow it and the
+ * configuration does not say otherwise. Another model keeps the filter's default (floors as
+ * sent): a model trained on USD floors must not have them converted into CNY.
+ */
+function withDemoModelDefaults(cfg: HostConfig): void {
+  const demoModel = cfg.model.store === DEMO_DIR && cfg.model.file === "demo.nxm";
+  if (cfg.mode !== "standalone" || !demoModel || !isPlainObject(cfg.plugin) || "floor_feature_currency" in cfg.plugin) return;
+  const rates = cfg.plugin.fx_rates;
+  if (accountCurrency(cfg) === DEMO_FLOOR_FEATURE_CURRENCY || (isPlainObject(rates) && DEMO_FLOOR_FEATURE_CURRENCY in rates)) {
+    cfg.plugin = { ...cfg.plugin, floor_feature_currency: DEMO_FLOOR_FEATURE_CURRENCY };
+  }
 }
 
 function mergeFile(cfg: HostConfig, file: string): void {
@@ -444,20 +462,9 @@ function validate(cfg: HostConfig): void {
   }
   oneOf("logLevel", cfg.logLevel, ["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
   if (!isPlainObject(cfg.plugin)) throw new ConfigError(`plugin: expected an object`);
-  const currency = accountCurrency(cfg);
-  if (cfg.plugin.fx_rates === DEMO_FX_RATES && currency !== "USD") {
-    throw new ConfigError(
-      `plugin.currency ${JSON.stringify(currency)}: the default plugin.fx_rates are demo rates to USD; set plugin.fx_rates to rates into ${JSON.stringify(currency)} (1 unit of a floor's currency = how many ${JSON.stringify(currency)}), or {} to bid only on floors in ${JSON.stringify(currency)}`,
-    );
-  }
-  const floorCurrency = cfg.plugin.floor_feature_currency;
-  const rates = cfg.plugin.fx_rates;
-  if (typeof floorCurrency === "string" && floorCurrency !== "" && floorCurrency !== currency && !(isPlainObject(rates) && floorCurrency in rates)) {
-    // The filter refuses it too; said here with what to do (the default is the demo model's).
-    throw new ConfigError(
-      `plugin.floor_feature_currency ${JSON.stringify(floorCurrency)} (the currency the model learned floors in; the demo model's is CNY) has no rate in plugin.fx_rates: add one, or set floor_feature_currency to your model's ("" buckets floors as sent: docs/FEATURES.md)`,
-    );
-  }
+  // The filter's own settings matter here in standalone mode only (sidecar: Envoy's plugin
+  // configuration holds them, and the host reads a few fields of this one).
+  if (cfg.mode === "standalone") validateFilterCurrencies(cfg);
   if (!Array.isArray(cfg.ipRangesFiles) || cfg.ipRangesFiles.some((f) => typeof f !== "string")) throw new ConfigError(`ipRangesFiles: expected a list of file paths`);
   if (cfg.adminToken && cfg.adminToken.length < 16) throw new ConfigError(`adminToken: use at least 16 characters`);
   // A token no Authorization header can carry would lock the admin API (the emergency pause) out:
@@ -472,6 +479,27 @@ function validate(cfg: HostConfig): void {
   }
   if (cfg.mode === "sidecar" && !cfg.syncToken) {
     throw new ConfigError(`syncToken: required in sidecar mode (NEXUS_SYNC_TOKEN, the same secret the filter sends: plugin sync_token or sync_token_env)`);
+  }
+}
+
+/**
+ * Standalone: the currency settings of the filter this host runs. Refuses another account currency
+ * with the default (USD) demo rates, which would be read as rates into it (a 10 CNY floor taken for
+ * 1.4 JPY), and a floor_feature_currency without a rate (the filter would refuse it at start).
+ */
+function validateFilterCurrencies(cfg: HostConfig): void {
+  const currency = accountCurrency(cfg);
+  if (cfg.plugin.fx_rates === DEMO_FX_RATES && currency !== "USD") {
+    throw new ConfigError(
+      `plugin.currency ${JSON.stringify(currency)}: the default plugin.fx_rates are demo rates to USD; set plugin.fx_rates to rates into ${JSON.stringify(currency)} (1 unit of a floor's currency = how many ${JSON.stringify(currency)}), or {} to bid only on floors in ${JSON.stringify(currency)}`,
+    );
+  }
+  const floorCurrency = cfg.plugin.floor_feature_currency;
+  const rates = cfg.plugin.fx_rates;
+  if (typeof floorCurrency === "string" && floorCurrency !== "" && floorCurrency !== currency && !(isPlainObject(rates) && floorCurrency in rates)) {
+    throw new ConfigError(
+      `plugin.floor_feature_currency ${JSON.stringify(floorCurrency)} (the currency the model learned floors in) has no rate in plugin.fx_rates: add one, or leave floor_feature_currency out (floors bucketed as sent: docs/FEATURES.md)`,
+    );
   }
 }
 

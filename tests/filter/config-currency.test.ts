@@ -15,11 +15,14 @@ describe("plugin configuration: currency codes", () => {
     await assertSimRefused({ plugin: { fx_rates: { eur: 1.1 } } });
   });
 
-  it("refuses a rate for the account currency itself, before or after `currency`", async () => {
-    // Its rate is 1: another value belongs to a table quoted into another currency, and was ignored.
-    await assertSimRefused({ plugin: { fx_rates: { USD: 2 } } });
-    await assertSimRefused({ plugin: { currency: "EUR", fx_rates: { EUR: 1, USD: 0.93 } } });
-    await assertSimRefused({ plugin: { fx_rates: { USD: 0.93, EUR: 1 }, currency: "EUR" } });
+  it("refuses a rate other than 1 for the account currency itself, before or after `currency`", async () => {
+    // Another value belongs to a table quoted into another currency, and was ignored.
+    await assertSimRefused({ plugin: { fx_rates: { USD: 2 } } }, /fx_rates\.USD: the account currency \(currency\) is 1, not 2/);
+    await assertSimRefused({ plugin: { currency: "EUR", fx_rates: { EUR: 1.08, USD: 1 } } }, /fx_rates\.EUR/);
+    await assertSimRefused({ plugin: { fx_rates: { USD: 1, EUR: 0.93 }, currency: "EUR" } }, /fx_rates\.EUR: the account currency \(currency\) is 1, not 0\.93/);
+    // A table that lists its base at 1 (as FX exports do) is fine.
+    const sim = await startSimBidder({ plugin: { currency: "USD", fx_rates: { USD: 1, EUR: 1.08 } } });
+    await sim.close();
   });
 
   it("accepts upper-case codes, and the rate converts an EUR floor", async () => {

@@ -74,11 +74,13 @@ export const PRODUCTION_LIKE: SimBidderOptions = {
 };
 
 /** Fails (after closing it) when a simulated bidder starts with these options: for configurations the filter must refuse. */
-export async function assertSimRefused(o: SimBidderOptions): Promise<void> {
+/** `reason`: what the refusal must say (any refusal passes without it). */
+export async function assertSimRefused(o: SimBidderOptions, reason?: RegExp): Promise<void> {
   let sim: SimBidder;
   try {
     sim = await startSimBidder(o);
-  } catch {
+  } catch (err) {
+    if (reason && !reason.test((err as Error).message)) throw new Error(`refused for another reason than ${reason}: ${(err as Error).message}`);
     return;
   }
   await sim.close();

@@ -35,6 +35,12 @@ export class CurrencyTable {
     return this.indexOf(ptr, len) >= 0;
   }
 
+  /** The rate given for the code whose bytes are [ptr, ptr+len), or 0 when none is. */
+  rateOf(ptr: usize, len: i32): f64 {
+    const i = this.indexOf(ptr, len);
+    return i >= 0 ? unchecked(this.rates[i]) : 0.0;
+  }
+
   /** Index of the code whose bytes are [ptr, ptr+len), or -1. */
   @inline private indexOf(ptr: usize, len: i32): i32 {
     for (let i = 0; i < this.codes.length; i++) {

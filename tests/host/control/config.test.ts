@@ -129,17 +129,30 @@ describe("host configuration", () => {
     assert.throws(() => loadConfig({ file: file({ plugin: { currency: "JPY" } }), env: {} }), /plugin\.currency "JPY"/);
     // With rates of its own, or none, it starts; USD keeps the defaults.
     assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{"USD":150,"CNY":21}}' } }).plugin.fx_rates, { USD: 150, CNY: 21 });
-    assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{},"floor_feature_currency":""}' } }).plugin.fx_rates, {});
+    assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{}}' } }).plugin.fx_rates, {});
     assert.deepEqual(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"USD"}' } }).plugin.fx_rates, { CNY: 0.14, EUR: 1.08, GBP: 1.27 });
   });
 
-  it("refuses a floor_feature_currency without a rate (the default is the demo model's CNY)", () => {
+  it("floor_feature_currency: CNY for the bundled demo model only; one without a rate is refused", () => {
+    // npm start: the demo model learned CNY floors.
     assert.equal(loadConfig({ env: {} }).plugin.floor_feature_currency, "CNY");
+    // Another model keeps floors as sent (a model trained on USD floors must not get them in CNY).
+    assert.equal(loadConfig({ env: { NEXUS_MODEL_STORE: "/srv/models" } }).plugin.floor_feature_currency, undefined);
+    // The demo model with rates that have no CNY: floors as sent, not a refusal (it started before).
+    assert.equal(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"fx_rates":{"EUR":1.08}}' } }).plugin.floor_feature_currency, undefined);
+    assert.equal(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{"USD":150}}' } }).plugin.floor_feature_currency, undefined);
+    // Said explicitly: kept, and refused without a rate.
+    assert.equal(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"floor_feature_currency":""}' } }).plugin.floor_feature_currency, "");
     assert.throws(
-      () => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"currency":"JPY","fx_rates":{"USD":150}}' } }),
+      () => loadConfig({ env: { NEXUS_MODEL_STORE: "/srv/models", NEXUS_PLUGIN_CONFIG: '{"fx_rates":{"EUR":1.08},"floor_feature_currency":"CNY"}' } }),
       (e: Error) => e instanceof ConfigError && /plugin\.floor_feature_currency "CNY" .*has no rate in plugin\.fx_rates/.test(e.message),
     );
-    assert.throws(() => loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"fx_rates":{"EUR":1.08}}' } }), /floor_feature_currency "CNY"/);
     assert.equal(loadConfig({ env: { NEXUS_PLUGIN_CONFIG: '{"fx_rates":{"EUR":1.08},"floor_feature_currency":"USD"}' } }).plugin.floor_feature_currency, "USD", "the account currency needs no rate");
+  });
+
+  it("sidecar mode does not judge the filter's currency fields (Envoy's plugin configuration holds them)", () => {
+    const sidecar = { NEXUS_MODE: "sidecar", NEXUS_SYNC_TOKEN: "sidecar-token-0123456789" };
+    assert.equal(loadConfig({ env: { ...sidecar, NEXUS_PLUGIN_CONFIG: '{"currency":"EUR","utc_offset_minutes":60}' } }).plugin.currency, "EUR");
+    assert.equal(loadConfig({ env: { ...sidecar, NEXUS_PLUGIN_CONFIG: '{"currency":"EUR","fx_rates":{"USD":0.92}}' } }).plugin.floor_feature_currency, undefined);
   });
 });
