@@ -44,6 +44,8 @@ import { NexusRoot } from "./root";
 const MAX_VERSION: i32 = 64;
 /** A model the leader refused (invalid for this filter, or not publishable) is not downloaded again for this long. */
 const MODEL_REFUSAL_RETRY_MS: i64 = 60_000;
+/** A campaign set the leader refused (another currency, too large for shared data) is not downloaded again for this long. */
+const CONFIG_REFUSAL_RETRY_MS: i64 = 60_000;
 const buf16 = memory.data(16);
 /** Longest pacing step fed to the PID as such (see pace()). */
 const MAX_PACE_STEP_MS: i64 = 60_000;
@@ -84,6 +86,11 @@ export class HostSync {
   private configToken: u32 = 0;
   private modelToken: u32 = 0;
   private pendingConfigVersion: i64 = -1;
+  // The last campaign set version the leader could not take, and until when it is not fetched
+  // again (each sync would otherwise download, refuse, log and count it once more).
+  private refusedConfigVersion: i64 = -1;
+  /** On steadyMs(). */
+  private refusedConfigUntilMs: i64 = 0;
   private pendingModelVersion: string = "";
   private readonly pendingModelSha: ArrayBuffer = new ArrayBuffer(32);
   // The last model the leader refused (version, digest) and until when it is not fetched again.
@@ -405,7 +412,7 @@ export class HostSync {
     const ptr = this.bytes.ok ? this.bytes.ptr : 0;
     const len = this.bytes.ok ? this.bytes.len : 0;
     if (which == 1) this.onSyncAnswer(ptr, len, steady, now);
-    else if (which == 2) this.onConfig(ptr, len);
+    else if (which == 2) this.onConfig(ptr, len, steady);
     else this.onModel(ptr, len, steady);
     this.bytes.release();
   }
@@ -449,7 +456,8 @@ export class HostSync {
     metrics.inc(metrics.syncOk);
     if (fleetAccepted) this.root.fleet.accepted();
     this.publishStatus();
-    if (configVersion >= 0 && configVersion != this.publishedConfigVersion() && this.configToken == 0) {
+    const configRefused = configVersion == this.refusedConfigVersion && steady < this.refusedConfigUntilMs;
+    if (configVersion >= 0 && configVersion != this.publishedConfigVersion() && this.configToken == 0 && !configRefused) {
       this.pendingConfigVersion = configVersion;
       this.configToken = this.call("GET", "/nexus/v1/config?version=" + configVersion.toString(), 0, 0);
     }
@@ -549,19 +557,29 @@ export class HostSync {
     return v == version && memory.compare(shared.ptr + 1 + <usize>vlen, changetype<usize>(out), 32) == 0;
   }
 
-  private onConfig(ptr: usize, len: i32): void {
+  private onConfig(ptr: usize, len: i32, steady: i64): void {
     collectAfterCallback(); // parsing and publishing a campaign set allocates
     const table = this.acceptedSet(ptr, len, "host sent invalid campaigns: ");
-    if (table === null) return;
+    if (table === null) {
+      this.refuseConfig(steady);
+      return;
+    }
     // Data first, then the version that announces it: a version whose data could not be stored
     // (shared data full) would leave every VM on a campaign set it cannot read.
     if (writeShared(KEY_CONFIG, ptr, len, 0) != Status.OK) {
       metrics.inc(metrics.configLoadFailures);
       log(LogLevel.ERROR, "nexus: could not store campaign set version " + table.version.toString() + " in shared data (" + len.toString() + " bytes)");
+      this.refuseConfig(steady);
       return;
     }
     store<i64>(buf16, table.version);
     writeShared(KEY_CONFIG_VERSION, buf16, 8, 0);
+  }
+
+  /** The announced campaign set version is not fetched again for CONFIG_REFUSAL_RETRY_MS. */
+  private refuseConfig(steady: i64): void {
+    this.refusedConfigVersion = this.pendingConfigVersion;
+    this.refusedConfigUntilMs = steady + CONFIG_REFUSAL_RETRY_MS;
   }
 
   /** The campaign set in [ptr, ptr+len), or null, counted and logged (`what` + why), when this filter cannot run it. */

@@ -66,6 +66,10 @@ describe("campaigns file currency, sidecar (the filter checks)", () => {
       await waitFor("a refused campaign set", () => /nexus_config_load_failures_total\S* [1-9]/.test(renderPrometheus(p.metrics)), 5000);
       assert.equal(p.shared.get("nexus/v1/config/version"), undefined, "the set is not announced to the VMs");
       assert.ok(logs.some((m) => /campaigns are in EUR, this filter's account currency \(plugin currency\) is USD/.test(m)), `filter log: ${JSON.stringify(logs.slice(-5))}`);
+      // Not downloaded and refused again at every sync (10 a second here): once a minute at most.
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.match(renderPrometheus(p.metrics), /nexus_config_load_failures_total\S* 1\n/);
+      assert.equal(logs.filter((m) => /campaigns are in EUR/.test(m)).length, 1);
     } finally {
       await pool?.close();
       await stopControlPlane(cp, dir);
