@@ -101,6 +101,14 @@ describe("nexus-rtb CLI", () => {
       assert.equal(r.status, 1);
       assert.match(JSON.parse(r.stdout).error, /frequency_group "brand": caps differ from campaign "test-cpa"'s/);
       assert.equal(cli(["check-campaigns"]).status, 2, "no --file: a bad command line");
+      // A set that says its currency: refused for a filter in another one (USD by default), as the host would.
+      const eur = join(dir, "eur.json");
+      writeFileSync(eur, JSON.stringify({ ...JSON.parse(readFileSync(good, "utf8")), currency: "EUR" }));
+      r = cli(["check-campaigns", "--file", eur]);
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stderr, /currency: the campaigns are in "EUR", the filter's account currency \(plugin currency\) is "USD"/);
+      assert.equal(cli(["check-campaigns", "--file", eur, "--currency", "EUR"]).status, 0);
+      assert.equal(cli(["check-campaigns", "--file", eur, "--currency", "eur"]).status, 2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

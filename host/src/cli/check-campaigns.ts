@@ -1,12 +1,17 @@
-// nexus-rtb check-campaigns --file FILE [--json]: the checks a host runs before it publishes a
-// campaign set (its own, the time zones, then the filter's parser on the very text it would
-// serve: control/campaigns.ts), run on a file before it is deployed or reloaded, e.g. in CI.
+// nexus-rtb check-campaigns --file FILE [--currency CODE] [--json]: the checks a host runs before
+// it publishes a campaign set (its own, the time zones, then the filter's parser on the very text
+// it would serve: control/campaigns.ts; and the set's currency against the filter's account
+// currency, --currency, USD by default as the filter's), run on a file before it is deployed or
+// reloaded, e.g. in CI.
 // Exit 0 with a summary of what the filter will run (caps, groups, dayparting clocks with the
 // zones' current offsets), 1 with the reason the set would be refused, 2 for a bad command line.
 import { CampaignCatalog, CampaignError, type CampaignDoc } from "../control/campaigns.ts";
+import { filterParserCheck, withAccountCurrency } from "../control/campaign-check.ts";
 import { flag, str, type Values } from "../tools/args.ts";
 
-export const CHECK_CAMPAIGNS_USAGE = "usage: nexus-rtb check-campaigns --file FILE [--json]\n";
+export const CHECK_CAMPAIGNS_USAGE =
+  "usage: nexus-rtb check-campaigns --file FILE [--currency CODE] [--json]\n" +
+  "  --currency CODE  the account currency (plugin currency) of the filters that will run it (default USD)\n";
 
 export interface CampaignSummary {
   id: string;
@@ -61,9 +66,14 @@ export function checkCampaigns(values: Values): number {
     process.stderr.write(`check-campaigns: --file FILE is required\n\n${CHECK_CAMPAIGNS_USAGE}`);
     return 2;
   }
+  const currency = str(values, "currency") ?? "USD";
+  if (!/^[A-Z]{3}$/.test(currency)) {
+    process.stderr.write(`check-campaigns: --currency: expected a 3-letter upper-case ISO 4217 code, got ${JSON.stringify(currency)}\n\n${CHECK_CAMPAIGNS_USAGE}`);
+    return 2;
+  }
   let catalog: CampaignCatalog;
   try {
-    catalog = CampaignCatalog.fromFile(file);
+    catalog = CampaignCatalog.fromFile(file, withAccountCurrency(filterParserCheck, currency));
   } catch (err) {
     if (!(err instanceof CampaignError)) throw err;
     if (flag(values, "json")) process.stdout.write(JSON.stringify({ ok: false, code: err.code, error: err.message }) + "\n");

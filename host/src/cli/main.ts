@@ -26,7 +26,7 @@ commands:
   keygen --out DIR [--force]   create private.pem / public.pem for model signing
   sign --model FILE --key PEM  write FILE.sha256 and FILE.sig
   train | replay | loadgen     offline tools (run with --help)
-  check-campaigns --file FILE  check a campaigns file as a host would before publishing it [--json]
+  check-campaigns --file FILE  check a campaigns file as a host would before publishing it [--currency CODE] [--json]
   ip-ranges --file FILE ...    the plugin's invalid_traffic.ip_ranges from cloud providers' range files or CIDR lists
 `;
 
@@ -230,7 +230,7 @@ export async function main(argv: string[]): Promise<number> {
     case "loadgen":
       return tool(command, rest);
     case "check-campaigns": {
-      const values = commandLine(rest, { file: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, CHECK_CAMPAIGNS_USAGE);
+      const values = commandLine(rest, { file: { type: "string" }, currency: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } }, CHECK_CAMPAIGNS_USAGE);
       if (values === undefined) return 2;
       if (flag(values, "help")) {
         process.stdout.write(CHECK_CAMPAIGNS_USAGE);
