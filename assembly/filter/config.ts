@@ -4,7 +4,7 @@
 // message naming the field. Documented field by field in docs/PLUGIN_CONFIG.md.
 import { ConfigDoc } from "../core/config/config-doc";
 import { JsonKind } from "../core/json/reader";
-import { Str, bytesEqual } from "../core/bytes/str";
+import { Str } from "../core/bytes/str";
 import { OwnedBytes } from "../core/bidding/campaign";
 import { CurrencyTable, isCurrencyCode } from "../core/bidding/currency";
 import { PidGains } from "../core/pacing/pid";
@@ -147,7 +147,7 @@ export class PluginConfigParser {
       return null;
     }
     const ffc = cfg.floorFeatureCurrency;
-    if (ffc.len > 0 && !bytesEqual(ffc.ptr, ffc.len, cfg.currency.ptr, cfg.currency.len) && !cfg.fx.has(ffc.ptr, ffc.len)) {
+    if (ffc.len > 0 && cfg.fx.rateToAccount(viewOf(ffc, new Str()), viewOf(cfg.currency, new Str())) <= 0) {
       // Without a rate no floor could be converted into it: every floor= feature would be the
       // one sent, which is what the setting is there to avoid.
       this.error = "floor_feature_currency " + ffc.toString() + ": fx_rates has no rate for it";

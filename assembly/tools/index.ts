@@ -345,7 +345,7 @@ export function setFxRate(len: i32, rate: f64): void {
  */
 export function setFloorFeatureCurrency(len: i32): void {
   const code = new Str();
-  literal(String.UTF8.decodeUnsafe(input, <usize>len), code);
+  code.set(input, len); // read at once (its rate is kept, not the code)
   settings.setFloorFeatureCurrency(code);
 }
 

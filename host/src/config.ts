@@ -217,8 +217,7 @@ export const DEMO_FLOOR_FEATURE_CURRENCY = "CNY";
 function withDemoModelDefaults(cfg: HostConfig): void {
   const demoModel = cfg.model.store === DEMO_DIR && cfg.model.file === "demo.nxm";
   if (cfg.mode !== "standalone" || !demoModel || !isPlainObject(cfg.plugin) || "floor_feature_currency" in cfg.plugin) return;
-  const rates = cfg.plugin.fx_rates;
-  if (accountCurrency(cfg) === DEMO_FLOOR_FEATURE_CURRENCY || (isPlainObject(rates) && DEMO_FLOOR_FEATURE_CURRENCY in rates)) {
+  if (accountCurrency(cfg) === DEMO_FLOOR_FEATURE_CURRENCY || hasRate(cfg, DEMO_FLOOR_FEATURE_CURRENCY)) {
     cfg.plugin = { ...cfg.plugin, floor_feature_currency: DEMO_FLOOR_FEATURE_CURRENCY };
   }
 }
@@ -273,6 +272,12 @@ function expectSameType(name: string, current: unknown, value: unknown): void {
   if (current === undefined || current === null) return;
   if (typeof value !== typeof current) throw new ConfigError(`${name}: expected a ${typeof current}, got ${JSON.stringify(value)}`);
   if (typeof value === "number" && !Number.isFinite(value)) throw new ConfigError(`${name}: expected a finite number`);
+}
+
+/** The plugin's fx_rates give `code` a rate. */
+function hasRate(cfg: HostConfig, code: string): boolean {
+  const rates = cfg.plugin.fx_rates;
+  return isPlainObject(rates) && code in rates;
 }
 
 /** The filter's account currency in this host's plugin configuration (the filter's default: USD). */
@@ -495,8 +500,7 @@ function validateFilterCurrencies(cfg: HostConfig): void {
     );
   }
   const floorCurrency = cfg.plugin.floor_feature_currency;
-  const rates = cfg.plugin.fx_rates;
-  if (typeof floorCurrency === "string" && floorCurrency !== "" && floorCurrency !== currency && !(isPlainObject(rates) && floorCurrency in rates)) {
+  if (typeof floorCurrency === "string" && floorCurrency !== "" && floorCurrency !== currency && !hasRate(cfg, floorCurrency)) {
     throw new ConfigError(
       `plugin.floor_feature_currency ${JSON.stringify(floorCurrency)} (the currency the model learned floors in) has no rate in plugin.fx_rates: add one, or leave floor_feature_currency out (floors bucketed as sent: docs/FEATURES.md)`,
     );

@@ -30,11 +30,6 @@ export class CurrencyTable {
     return i >= 0 ? unchecked(this.rates[i]) : 0.0;
   }
 
-  /** Whether the code whose bytes are [ptr, ptr+len) has a rate (up to ASCII case). */
-  has(ptr: usize, len: i32): bool {
-    return this.indexOf(ptr, len) >= 0;
-  }
-
   /** The rate given for the code whose bytes are [ptr, ptr+len), or 0 when none is. */
   rateOf(ptr: usize, len: i32): f64 {
     const i = this.indexOf(ptr, len);

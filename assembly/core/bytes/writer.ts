@@ -1,6 +1,5 @@
 import { codeAt } from "../bytes/str";
 import { HIGHS, ONES } from "./swar";
-import { ONES } from "./swar";
 // ByteWriter: appends bytes into one preallocated buffer (replies, shared-data
 // records, log lines). Writes that do not fit set `overflowed` instead of
 // growing, so a caller checks once at the end and nothing allocates per request.

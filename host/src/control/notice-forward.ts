@@ -97,12 +97,15 @@ export class RedisNoticePeers implements NoticePeerDirectory {
   private relistingUntilMs = 0;
   private lastLostLogMs = 0;
   private lastRelistMs = 0;
+  /** How often this pod lists itself again (RedisNoticePeersOptions.refreshMs). */
+  private readonly refreshMs: number;
 
   constructor(private readonly o: RedisNoticePeersOptions) {
     this.redis = new (loadIoredis().Redis)(o.url, { ...deadConnectionOptions(500), commandTimeout: 500, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
     this.redis.on("error", (err: Error) => o.log?.debug({ event: "notice_peers_redis_error", err: err.message }, "notice peer directory error"));
     this.redis.on("connect", () => this.redis.stream?.unref?.());
     this.key = noticePeersKey(o.keyPrefix);
+    this.refreshMs = o.refreshMs ?? 10_000;
   }
 
   /** Lists this pod (when it has a notice URL) now and every refreshMs. */
@@ -131,7 +134,7 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     // next refresh, and the other pods would answer its wins "unknown" meanwhile.
     if (this.redis.status === "ready") register();
     this.redis.on("ready", register);
-    this.timer = setInterval(register, this.o.refreshMs ?? 10_000);
+    this.timer = setInterval(register, this.refreshMs);
     this.timer.unref();
     this.register = register;
   }
@@ -173,8 +176,8 @@ export class RedisNoticePeers implements NoticePeerDirectory {
    * is refused (forwards answer 503, which the exchange retries) rather than read as the fleet.
    */
   private entriesLost(): void {
-    this.relistingUntilMs = Date.now() + (this.o.refreshMs ?? 10_000) + 1_000;
     const now = Date.now();
+    this.relistingUntilMs = now + this.refreshMs + 1_000;
     if (now - this.lastLostLogMs < 60_000) return;
     this.lastLostLogMs = now;
     this.o.log?.warn({ event: "notice_peers_lost", pod: this.o.podId }, "the notice peer directory lost this pod's entry (Redis restarted empty, flushed, or refusing writes): forwarded notices answer 503 until the pods are listed again");
@@ -191,7 +194,7 @@ export class RedisNoticePeers implements NoticePeerDirectory {
     // An entry is still asked for one refresh period after it expired (the pods' refreshes are out
     // of phase): a pod that did die does not answer, and an unanswered ask is a 503 (the exchange
     // retries), not a 404. While Redis refuses writes, entries are judged against this pod's own.
-    const cutoff = this.checkOwnEntry(all[this.o.podId], now) - (this.o.refreshMs ?? 10_000);
+    const cutoff = this.checkOwnEntry(all[this.o.podId], now) - this.refreshMs;
     const peers: NoticePeer[] = [];
     const stale: string[] = [];
     for (const [podId, raw] of Object.entries(all)) {

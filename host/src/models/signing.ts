@@ -85,17 +85,17 @@ function ensureEd25519(key: KeyObject, what: string): KeyObject {
   return key;
 }
 
-/**
- * Public key from configuration: a PEM "PUBLIC KEY" (SPKI) block, or the
- * base64 of the raw 32-byte key, or a KeyObject. Throws KeyError KEY_INVALID.
- * A private key is refused (configuration must never hold one).
- */
 /** A key's text, trimmed; PEM held in an environment variable often has its newlines escaped as "\n". */
 function keyText(input: string): string {
   const text = input.trim();
   return text.includes("-----BEGIN") && !text.includes("\n") && text.includes("\\n") ? text.replace(/\\n/g, "\n").trim() : text;
 }
 
+/**
+ * Public key from configuration: a PEM "PUBLIC KEY" (SPKI) block, or the
+ * base64 of the raw 32-byte key, or a KeyObject. Throws KeyError KEY_INVALID.
+ * A private key is refused (configuration must never hold one).
+ */
 export function parsePublicKey(input: PublicKeyInput): KeyObject {
   if (input instanceof KeyObject) {
     if (input.type !== "public") throw new KeyError("KEY_INVALID", `expected a public key, got a ${input.type} key`);
