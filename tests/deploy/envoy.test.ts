@@ -9,8 +9,9 @@ import {
   routeFor, routes, wasmPluginConfig,
 } from "./helpers.ts";
 import { VmPool } from "../../host/src/proxy-wasm/pool.ts";
-import { HOST_CLUSTER, REPLAY_CLUSTER, hostUpstreams } from "../../host/src/standalone.ts";
-import { defaultConfig } from "../../host/src/config.ts";
+import { HOST_CLUSTER, REPLAY_CLUSTER, hostUpstreams, startStandalone } from "../../host/src/standalone.ts";
+import { defaultConfig, loadConfig } from "../../host/src/config.ts";
+import { silentLogger } from "../../host/src/log.ts";
 import { startTestBidder, post, README_REQUEST } from "../helpers/bidder.ts";
 
 const WASM = join(ROOT, "build/nexus_filter.wasm");
@@ -201,11 +202,19 @@ for (const { file, envoy } of docs) {
   });
 }
 
-test("the Kubernetes envoy.yaml is the compose one with the host at 127.0.0.1 (nothing else differs)", () => {
+/** Plugin fields the compose envoy.yaml sets for the bundled demo model, as `npm start` does. */
+const DEMO_MODEL_PLUGIN_FIELDS = ["utc_offset_minutes", "fx_rates", "floor_feature_currency"] as const;
+
+test("the Kubernetes envoy.yaml is the compose one with the host at 127.0.0.1 and no demo-model plugin fields (nothing else differs)", () => {
   const hostClusters = [HOST_CLUSTER, REPLAY_CLUSTER];
-  // The host's clusters differ in address and type only.
+  // The host's clusters differ in address and type only; the plugin configuration in the demo
+  // model's fields only (the next test).
   const strip = (e: any) => {
     const c = structuredClone(e);
+    const config = wasmPluginConfig(c).configuration;
+    const plugin = JSON.parse(config.value);
+    for (const k of DEMO_MODEL_PLUGIN_FIELDS) delete plugin[k];
+    config.value = JSON.stringify(plugin);
     for (const x of c.static_resources.clusters) {
       if (!hostClusters.includes(x.name)) continue;
       delete x.type;
@@ -225,6 +234,46 @@ test("the Kubernetes envoy.yaml is the compose one with the host at 127.0.0.1 (n
   const [host, port] = clusterEndpoints(cluster(compose, HOST_CLUSTER))[0]!.split(":");
   assert.ok(dc.services[host!], `compose service ${host}`);
   assert.equal(String(dc.services[host!].environment.NEXUS_CONTROL_PORT), port);
+});
+
+test("the compose envoy.yaml (the demo model) prices bids as npm start does; the Kubernetes one (your model) sets none of the demo model's fields", async () => {
+  const npmStart = loadConfig({ env: {} });
+  const composePlugin = pluginConfig(compose);
+  for (const k of DEMO_MODEL_PLUGIN_FIELDS) {
+    assert.notEqual(npmStart.plugin[k], undefined, `npm start sets ${k}`);
+    assert.deepEqual(composePlugin[k], npmStart.plugin[k], k);
+    assert.equal(pluginConfig(k8s)[k], undefined, `k8s ${k}`);
+  }
+  // Both on the bundled demo model (as compose serves it from MinIO): a request with a USD floor
+  // and one with an iPinYou CNY floor (what loadgen sends) get the same bids from both.
+  const demoBidder = (plugin: Record<string, unknown>) => {
+    const cfg = loadConfig({ env: {} });
+    cfg.bid = { host: "127.0.0.1", port: 0 };
+    cfg.control = { host: "127.0.0.1", port: 0 };
+    // The largest decision budget: a loaded test machine must not turn a bid into a timeout.
+    cfg.plugin = { ...plugin, decision_budget_ms: 1000, replay_ttl_ms: 0 };
+    return startStandalone(cfg, silentLogger());
+  };
+  const [asNpmStart, asCompose] = await Promise.all([demoBidder(npmStart.plugin as Record<string, unknown>), demoBidder(composePlugin)]);
+  try {
+    await Promise.all([asNpmStart.ready(20_000), asCompose.ready(20_000)]);
+    const usd = JSON.parse(README_REQUEST);
+    const cny = { ...usd, imp: [{ ...usd.imp[0], bidfloor: 3, bidfloorcur: "CNY" }] };
+    for (const body of [usd, cny]) {
+      // The demo model reads the hour: both asked within the same hour (again if it turned).
+      let prices: unknown[];
+      let hour: number;
+      do {
+        hour = new Date().getUTCHours();
+        const replies = await Promise.all([asNpmStart, asCompose].map((app) => post(`${app.bidUrl}/openrtb2/bid`, JSON.stringify(body))));
+        for (const r of replies) assert.equal(r.status, 200, `${body.imp[0].bidfloorcur ?? "USD"}: ${r.status} ${r.text}`);
+        prices = replies.map((r) => r.json().seatbid[0].bid[0].price);
+      } while (new Date().getUTCHours() !== hour);
+      assert.equal(prices[1], prices[0], `${body.imp[0].bidfloorcur ?? "USD"} floor`);
+    }
+  } finally {
+    await Promise.all([asNpmStart.close(), asCompose.close()]);
+  }
 });
 
 test("the plugin configuration in envoy.yaml is accepted by the filter's own parser (and a bad one is not)", async () => {
