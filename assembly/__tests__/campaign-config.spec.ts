@@ -636,6 +636,18 @@ describe("campaign config: errors name the JSON path", () => {
     expect(parse('{"currency":978,' + body + "}")).toBeNull();
   });
 
+  it("a set in another currency than the account's is refused by name; one in the same, or that does not say, is not", () => {
+    const body = '"campaigns":[{"id":"a",' + CR + "}]";
+    const usd = strView("USD");
+    expect(parse('{"currency":"EUR",' + body + "}")!.currencyRefusal(usd.ptr, usd.len))
+      .toBe("currency: the campaigns are in EUR, the filter's account currency (plugin currency) is USD");
+    expect(parse('{"currency":"USD",' + body + "}")!.currencyRefusal(usd.ptr, usd.len)).toBe("");
+    expect(parse("{" + body + "}")!.currencyRefusal(usd.ptr, usd.len)).toBe("");
+    // Same letters, other case or length: not the same code.
+    const usdx = strView("USDX");
+    expect(parse('{"currency":"USD",' + body + "}")!.currencyRefusal(usdx.ptr, usdx.len)).not.toBe("");
+  });
+
   it("a parser can be reused after an error", () => {
     expect(errorOf(one('"id":"c"'))).not.toBe("OK");
     expect(errorOf(one('"id":"c",' + CR))).toBe("OK");

@@ -15,7 +15,7 @@ import {
   httpCall, getBufferBytes, log, recordMetric, collectAfterCallback,
 } from "../proxy-wasm";
 import { ByteWriter } from "../core/bytes/writer";
-import { Str, bytesEqual } from "../core/bytes/str";
+import { Str } from "../core/bytes/str";
 import { ConfigDoc } from "../core/config/config-doc";
 import { CampaignConfigParser, CAMPAIGN_SCRATCH_BYTES } from "../core/bidding/campaign-config";
 import { CampaignTable } from "../core/bidding/campaign";
@@ -585,23 +585,12 @@ export class HostSync {
   /** The campaign set in [ptr, ptr+len), or null, counted and logged (`what` + why), when this filter cannot run it. */
   private acceptedSet(ptr: usize, len: i32, what: string): CampaignTable | null {
     const table = this.campaignParser.parse(ptr, len);
-    const refusal = table === null ? this.campaignParser.error : this.currencyRefusal(table);
+    const account = this.root.config.currency;
+    const refusal = table === null ? this.campaignParser.error : table.currencyRefusal(account.ptr, account.len);
     if (refusal.length == 0) return table;
     metrics.inc(metrics.configLoadFailures);
     log(LogLevel.ERROR, "nexus: " + what + refusal);
     return null;
-  }
-
-  /**
-   * Why a set whose money is in another currency than this filter's account currency cannot run
-   * (its budgets and bid caps would be spent as that currency's micros); "" when it can, or when
-   * the set does not say.
-   */
-  private currencyRefusal(table: CampaignTable): string {
-    const set = table.currency;
-    const account = this.root.config.currency;
-    if (set.len == 0 || bytesEqual(set.ptr, set.len, account.ptr, account.len)) return "";
-    return "currency: the campaigns are in " + set.toString() + ", this filter's account currency (plugin currency) is " + account.toString();
   }
 
   /** True when the announced model (version, pendingModelSha) is the one refused less than MODEL_REFUSAL_RETRY_MS ago. */

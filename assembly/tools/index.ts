@@ -261,10 +261,14 @@ function literal(s: string, out: Str): void {
 }
 const keep = new Array<ArrayBuffer>();
 
+/** Why the last loadCampaigns() or checkCampaigns() refused its set (campaignError()). */
+let campaignRefusal = "";
+
 /** Loads a campaign set (JSON in input[0..len)); returns 0, or -1 with the message at campaignError(). */
 export function loadCampaigns(len: i32): i32 {
   const t = campaignParser.parse(input, len);
   if (t === null) {
+    campaignRefusal = campaignParser.error;
     collect();
     return -1;
   }
@@ -285,16 +289,19 @@ export function loadCampaigns(len: i32): i32 {
 /**
  * Parses the campaign set at [ptr, ptr+len) (a buffer from allocate(): a set may be larger than
  * the input buffer) with the filter's parser and keeps nothing; returns 0, or -1 with the
- * message at campaignError(). The host's check before it publishes a set.
+ * message at campaignError(). The host's check before it publishes a set. With an account
+ * currency at [accountPtr, +accountLen) (accountLen > 0), also refuses a set in another one, as
+ * a filter with that plugin currency would.
  */
-export function checkCampaigns(ptr: usize, len: i32): i32 {
-  const ok = campaignParser.parse(ptr, len) !== null;
+export function checkCampaigns(ptr: usize, len: i32, accountPtr: usize, accountLen: i32): i32 {
+  const t = campaignParser.parse(ptr, len);
+  campaignRefusal = t === null ? campaignParser.error : accountLen > 0 ? t.currencyRefusal(accountPtr, accountLen) : "";
   collect();
-  return ok ? 0 : -1;
+  return campaignRefusal.length == 0 ? 0 : -1;
 }
 
 export function campaignError(): string {
-  return campaignParser.error;
+  return campaignRefusal;
 }
 
 /** Uses the model loaded by loadModel() for decisions with this hash size. */

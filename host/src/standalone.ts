@@ -106,7 +106,7 @@ export function standaloneHashBits(cfg: HostConfig): number | undefined {
  */
 export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource, filterHashBits?: number): Promise<ControlPlane> {
   const metrics = new HostMetrics();
-  const check = cfg.mode === "standalone" ? withAccountCurrency(filterParserCheck, accountCurrency(cfg)) : filterParserCheck;
+  const check = cfg.mode === "standalone" ? withAccountCurrency(accountCurrency(cfg)) : filterParserCheck;
   const catalog = CampaignCatalog.fromFile(cfg.campaignsPath, check);
   Object.assign(metrics.campaignOverridden, {
     collect: () => {

@@ -2,6 +2,7 @@
 // (a cold path, so these objects may allocate), read on every bid request.
 import { OwnedBytes, SellerRules, StringSet } from "./owned-bytes";
 import { Creative } from "./creative";
+import { bytesEqual } from "../bytes/str";
 
 /** Frequency caps of one campaign at most (frequency_caps). */
 export const MAX_FREQUENCY_CAPS: i32 = 4;
@@ -193,6 +194,19 @@ export class CampaignTable {
 
   @inline get size(): i32 {
     return this.campaigns.length;
+  }
+
+  /**
+   * Why a filter whose account currency (plugin currency) is [accountPtr, +accountLen) cannot
+   * run this set: its money is in another currency (budgets and bid caps would be spent as that
+   * currency's micros). "" when it can, or when the set does not say. The filter's sync and the
+   * host's check before it publishes (the tools entry's checkCampaigns) both ask this.
+   */
+  currencyRefusal(accountPtr: usize, accountLen: i32): string {
+    const set = this.currency;
+    if (set.len == 0 || bytesEqual(set.ptr, set.len, accountPtr, accountLen)) return "";
+    return "currency: the campaigns are in " + set.toString() + ", the filter's account currency (plugin currency) is " +
+      String.UTF8.decodeUnsafe(accountPtr, <usize>accountLen);
   }
 
   @inline at(i: i32): Campaign {

@@ -6,7 +6,7 @@
 // Exit 0 with a summary of what the filter will run (caps, groups, dayparting clocks with the
 // zones' current offsets), 1 with the reason the set would be refused, 2 for a bad command line.
 import { CampaignCatalog, CampaignError, type CampaignDoc } from "../control/campaigns.ts";
-import { filterParserCheck, withAccountCurrency } from "../control/campaign-check.ts";
+import { withAccountCurrency } from "../control/campaign-check.ts";
 import { flag, str, type Values } from "../tools/args.ts";
 
 export const CHECK_CAMPAIGNS_USAGE =
@@ -73,7 +73,7 @@ export function checkCampaigns(values: Values): number {
   }
   let catalog: CampaignCatalog;
   try {
-    catalog = CampaignCatalog.fromFile(file, withAccountCurrency(filterParserCheck, currency));
+    catalog = CampaignCatalog.fromFile(file, withAccountCurrency(currency));
   } catch (err) {
     if (!(err instanceof CampaignError)) throw err;
     if (flag(values, "json")) process.stdout.write(JSON.stringify({ ok: false, code: err.code, error: err.message }) + "\n");

@@ -5,8 +5,9 @@
 // the tools entry of the same core, with the filter's limits) makes the host refuse such a set
 // with the parser's reason instead.
 //
-// The filter's parse takes no plugin setting (currency, hash_bits, ...): the check needs none, in
-// standalone and sidecar mode alike. What it does not check is whether the filter can store the set
+// The filter's parse takes no plugin setting (hash_bits, ...): the check needs none, in standalone
+// and sidecar mode alike. The one rule that does, the set's currency against the plugin currency,
+// is the filter's own too (CampaignTable.currencyRefusal), asked in standalone mode only. What it does not check is whether the filter can store the set
 // in shared data (the standalone host's arena size): a set too large for it is refused by the
 // filter only (its log and nexus_config_load_failures_total).
 import { DEFAULT_CORE_WASM, NexusCore } from "../tools/core.ts";
@@ -27,16 +28,14 @@ export const filterParserCheck: CampaignSetCheck = (json) => {
 };
 
 /**
- * `check`, then the set's `currency` (when it says one) against the filter's account currency:
- * standalone only, where the host runs the filter with its own plugin configuration (in sidecar
- * mode that is Envoy's, and the filter refuses such a set itself: NexusCampaignSetRefused).
+ * The filter's parser, then the set's `currency` (when it says one) against the filter's account
+ * currency, by the filter's own rule: standalone only, where the host runs the filter with its own
+ * plugin configuration (in sidecar mode that is Envoy's, and the filter refuses such a set itself:
+ * NexusCampaignSetRefused).
  */
-export function withAccountCurrency(check: CampaignSetCheck, account: string): CampaignSetCheck {
+export function withAccountCurrency(account: string): CampaignSetCheck {
   return (json) => {
-    const refused = check(json);
-    if (refused !== undefined) return refused;
-    const currency = (JSON.parse(json) as { currency?: unknown }).currency;
-    if (currency === undefined || currency === account) return undefined;
-    return `currency: the campaigns are in ${JSON.stringify(currency)}, the filter's account currency (plugin currency) is ${JSON.stringify(account)}`;
+    core ??= NexusCore.loadSync(DEFAULT_CORE_WASM);
+    return core.checkCampaigns(json, account);
   };
 }

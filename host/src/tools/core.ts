@@ -112,7 +112,7 @@ interface CoreExports {
   // The whole decision (optional: newer builds of the tools entry).
   loadCampaigns?(len: number): number;
   campaignError?(): number;
-  checkCampaigns?(ptr: number, len: number): number;
+  checkCampaigns?(ptr: number, len: number, accountPtr: number, accountLen: number): number;
   useModelForDecisions?(bits: number): number;
   decide?(len: number, nowMs: bigint): number;
   replyPtr?(): number;
@@ -400,15 +400,19 @@ export class NexusCore {
    * Checks a campaign set with the filter's parser and limits, keeping nothing (the loaded
    * campaigns stay). Returns undefined when the filter would load it, else the parser's reason
    * ("campaigns[0].creatives[0].w: must be between 1 and 65535"). Any size: the set is copied
-   * to a buffer of its own, not to the input buffer.
+   * to a buffer of its own, not to the input buffer. With `accountCurrency`, a set whose
+   * "currency" is another one is refused too, as a filter with that plugin currency refuses it.
    */
-  checkCampaigns(json: Uint8Array | string): string | undefined {
+  checkCampaigns(json: Uint8Array | string, accountCurrency = ""): string | undefined {
     const b = typeof json === "string" ? utf8.encode(json) : json;
+    const account = utf8.encode(accountCurrency);
     const check = this.need("checkCampaigns");
-    const ptr = this.x.allocate(Math.max(b.length, 1));
+    // The set, then the account currency, in one buffer.
+    const ptr = this.x.allocate(Math.max(b.length + account.length, 1));
     try {
       this.u8(ptr, b.length).set(b);
-      if (check(ptr, b.length) === 0) return undefined;
+      this.u8(ptr + b.length, account.length).set(account);
+      if (check(ptr, b.length, ptr + b.length, account.length) === 0) return undefined;
       return this.x.__getString(this.need("campaignError")());
     } finally {
       this.x.release(ptr);

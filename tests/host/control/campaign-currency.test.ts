@@ -27,7 +27,7 @@ describe("campaigns file currency, standalone", () => {
         assert.fail("the bidder started on campaigns in EUR with a USD account");
       }
       assert.equal(started.code, "CAMPAIGNS_INVALID");
-      assert.match(started.message, /currency: the campaigns are in "EUR", the filter's account currency \(plugin currency\) is "USD"/);
+      assert.match(started.message, /currency: the campaigns are in EUR, the filter's account currency \(plugin currency\) is USD/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -42,7 +42,7 @@ describe("campaigns file currency, standalone", () => {
       assert.equal(bid.status, 200, `${bid.status} ${bid.headers["x-nexus-nobid-reason"] ?? bid.text}`); // the USD floor converted
       assert.equal(bid.json().cur, "EUR");
       writeFileSync(cfg.campaignsPath, JSON.stringify(campaignsIn("USD", 2)));
-      await assert.rejects(app.reloadCampaigns("sighup"), /the campaigns are in "USD".*is "EUR"/);
+      await assert.rejects(app.reloadCampaigns("sighup"), /the campaigns are in USD.*is EUR/);
       writeFileSync(cfg.campaignsPath, JSON.stringify(campaignsIn(undefined, 3)));
       const changes = await app.reloadCampaigns("sighup");
       assert.equal(changes.version, 3);
@@ -65,7 +65,7 @@ describe("campaigns file currency, sidecar (the filter checks)", () => {
       const p = pool;
       await waitFor("a refused campaign set", () => /nexus_config_load_failures_total\S* [1-9]/.test(renderPrometheus(p.metrics)), 5000);
       assert.equal(p.shared.get("nexus/v1/config/version"), undefined, "the set is not announced to the VMs");
-      assert.ok(logs.some((m) => /campaigns are in EUR, this filter's account currency \(plugin currency\) is USD/.test(m)), `filter log: ${JSON.stringify(logs.slice(-5))}`);
+      assert.ok(logs.some((m) => /campaigns are in EUR, the filter's account currency \(plugin currency\) is USD/.test(m)), `filter log: ${JSON.stringify(logs.slice(-5))}`);
       // Not downloaded and refused again at every sync (10 a second here): once a minute at most.
       await new Promise((r) => setTimeout(r, 1_500));
       assert.match(renderPrometheus(p.metrics), /nexus_config_load_failures_total\S* 1\n/);
