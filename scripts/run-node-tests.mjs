@@ -17,5 +17,9 @@ function find(dir) {
 const filter = process.argv.slice(2);
 const files = find("tests").filter((f) => filter.length === 0 || filter.some((s) => f.includes(s))).sort();
 if (files.length === 0) { console.error("no test files matched"); process.exit(1); }
-const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files.map((f) => relative(".", f))], { stdio: "inherit" });
+// A file that hangs (a server never closed, a promise never settled) fails after 10 minutes
+// instead of holding CI to its own 90-minute limit: Node 20 applies --test-timeout to each test
+// file (it is cancelled, and the run exits 1). All files together take about 12 minutes.
+const FILE_TIMEOUT_MS = 10 * 60_000;
+const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", `--test-timeout=${FILE_TIMEOUT_MS}`, ...files.map((f) => relative(".", f))], { stdio: "inherit" });
 process.exit(r.status ?? 1);
