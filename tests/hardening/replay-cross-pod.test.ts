@@ -165,7 +165,8 @@ describe("replay claims from worker-thread VMs (the token through the VM environ
       const ra = await bid(a, body);
       assert.equal(ra.status, 200, `${ra.status} ${String(reasonOf(ra))}`);
       const rb = await bid(b, body);
-      assert.equal(reasonOf(rb), "replay", `${rb.status} ${String(reasonOf(rb))}, claim failures on b: ${metric(b.pool, "nexus_replay_claim_failures_total")}`);
+      const failures = (pod: typeof a) => metric(pod.pool, "nexus_replay_claim_failures_total");
+      assert.equal(reasonOf(rb), "replay", `${rb.status} ${String(reasonOf(rb))}, claim failures on a: ${failures(a)}, on b: ${failures(b)}`);
       await lossAll(a, ra.text);
     }
     assert.equal(metric(b.pool, "nexus_replay_claims_seen_total"), 4);
