@@ -79,8 +79,9 @@
 // leases every campaign as returning (wanting held), the filter applies the lowered grant, and its
 // next report (granted = what it kept) is what makes this script un-count the rest; a lease whose
 // answer never reached the filter un-counts nothing. A pod that dies (crash, kill -9), or whose
-// stop ran out of time (Redis down, the filter gone), keeps its unspent slice counted (never
-// re-granted: safe, at most one slice per dead pod is lost to bidding).
+// stop ran out of time (Redis down, the filter gone), keeps its whole grant counted (never
+// re-granted: safe). Lost to bidding: its unspent slice and what its open reservations held
+// beyond what their exchanges bill, up to reservation_ttl_ms of bids (an audit: 2.8 slices).
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";

@@ -26,6 +26,13 @@ export interface CampaignState {
   consumedMicros: number;
   /** What they charged in the latest budget day, local hour and minute: counted in those windows. */
   spend: SpendWindows;
+  /**
+   * What they held beyond their charges on budget day `day` (bids out, which exchanges may still
+   * bill; the unspent slice): counted against that day's cap as if spent, but not as charged, so
+   * the next process paces by what was charged. Absent: nothing held (files written before
+   * 2026-12-07 counted it in spend.day instead).
+   */
+  unbilled?: { day: number; micros: number };
 }
 
 export class BudgetStateError extends NexusError {
@@ -67,6 +74,8 @@ function stateProblem(v: unknown): string | undefined {
       const w = cs.spend?.[k];
       if (!w || !Number.isInteger(w.period) || !micros(w.micros)) return `${id}.spend.${k}: expected {period, micros}`;
     }
+    const u = cs.unbilled;
+    if (u !== undefined && (typeof u !== "object" || u === null || !Number.isInteger(u.day) || !micros(u.micros))) return `${id}.unbilled: expected {day, micros}`;
   }
   return undefined;
 }

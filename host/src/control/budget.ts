@@ -199,6 +199,7 @@ export class MemoryBudgetSource implements BudgetSource {
     for (const [id, c] of Object.entries(options.restored?.campaigns ?? {})) {
       this.retired.set(id, c.consumedMicros);
       this.spend.set(id, new FleetSpend(c.spend));
+      if (c.unbilled) this.retiredUnbilled.set(id, { ...c.unbilled });
     }
   }
 
@@ -210,16 +211,18 @@ export class MemoryBudgetSource implements BudgetSource {
       let consumed = this.retired.get(id) ?? 0;
       // What the live ledgers hold beyond what they reported charged (reserved bids, the unspent
       // slice) may be charged today before the next save — a crash, notices the next process
-      // answers 404 — so the file counts it in today's spend too: the next process's day starts
-      // from the worst case, never from less than was spent.
+      // answers 404 — so the file counts it against today's cap too: the next process's day
+      // starts from the worst case, never from less than was spent. Apart from the charges: the
+      // next process paces by what was charged (counted as charged, the held money had pushed
+      // its pacing multiplier to the floor before any spend: an audit's restart bid nothing).
       const fleet = this.spend.get(id) ?? new FleetSpend();
       const spend = fleet.snapshot();
-      spend.day.micros += this.unbilledOn(id, spend.day.period);
+      let unbilled = this.unbilledOn(id, spend.day.period);
       for (const [pod, g] of this.granted.get(id) ?? []) {
         consumed += g;
-        spend.day.micros += Math.max(0, g - fleet.chargedBy(pod));
+        unbilled += Math.max(0, g - fleet.chargedBy(pod));
       }
-      campaigns[id] = { consumedMicros: consumed, spend };
+      campaigns[id] = { consumedMicros: consumed, spend, ...(unbilled > 0 ? { unbilled: { day: spend.day.period, micros: unbilled } } : {}) };
     }
     return { version: 1, campaigns };
   }

@@ -51,16 +51,18 @@ describe("MemoryBudgetSource with a restored state", () => {
     await first.lease(limits, report("pod", 60_000, 5_000, 1, true), T0 + 1000);
     const state = first.snapshot();
     assert.deepEqual(state.campaigns.c!.consumedMicros, 65_000);
-    // Today: the 60 000 charged and the 5 000 still reserved (their notices will reach the next
-    // process as unknown bids, but the exchange bills them today).
-    assert.equal(state.campaigns.c!.spend.day.micros, 65_000);
+    // Today: the 60 000 charged, and apart from it the 5 000 still reserved (their notices will
+    // reach the next process as unknown bids, but the exchange bills them today).
+    assert.equal(state.campaigns.c!.spend.day.micros, 60_000);
+    assert.deepEqual(state.campaigns.c!.unbilled, { day: state.campaigns.c!.spend.day.period, micros: 5_000 });
 
     const second = new MemoryBudgetSource(policy, 0, { restored: JSON.parse(JSON.stringify(state)) as MemoryBudgetState });
     const lease = await second.lease(limits, report("pod", 0, 0, 2), T0 + 2000);
     // The total would leave 35 000 (100 000 − 65 000 consumed); the day leaves 15 000 (80 000 − the
     // 65 000 of today before the restart), which the new ledger's own day does not know.
     assert.equal(lease.granted, 15_000);
-    assert.equal(lease.othersDailyCharged, 65_000, "today's spend before the restart, for pacing");
+    // Pacing reads what was charged: the 5 000 held count against the cap only.
+    assert.equal(lease.othersDailyCharged, 60_000, "today's charges before the restart, for pacing");
     assert.equal(second.snapshot().campaigns.c!.consumedMicros, 80_000);
     // The next day, the total is what is left: 35 000.
     assert.equal((await second.lease(limits, { ...report("pod", 0, 0, 2), dailyCharged: 0 }, T0 + DAY)).granted, 35_000);
@@ -71,17 +73,30 @@ describe("MemoryBudgetSource with a restored state", () => {
 });
 
 describe("the day a crash leaves behind", () => {
-  it("what a live ledger holds beyond what it charged counts in today's spend on file: a crash cannot reopen the day", async () => {
+  it("what a live ledger holds beyond what it charged counts against today's cap on file (a crash cannot reopen the day), not as charged (pacing)", async () => {
     const source = new MemoryBudgetSource({ leaseSeconds: 1, minSliceMicros: 30_000 }, 0);
     const a = await source.lease(limits, report("pod", 0), T0);
     assert.equal(a.granted, 30_000);
     await source.lease(limits, report("pod", 10_000, 5_000), T0 + 1000);
-    const day = source.snapshot().campaigns.c!.spend.day;
+    const { spend, unbilled } = source.snapshot().campaigns.c!;
     // Charged 10 000, granted 45 000 (held 15 000 + a 30 000 slice): all of it may be gone by a crash.
-    assert.equal(day.micros, 45_000);
+    assert.equal(spend.day.micros, 10_000);
+    assert.deepEqual(unbilled, { day: spend.day.period, micros: 35_000 });
     const next = await new MemoryBudgetSource({ leaseSeconds: 1, minSliceMicros: 30_000 }, 0, { restored: source.snapshot() }).lease(limits, report("pod", 0, 0, 2), T0 + 2000);
     assert.equal(next.granted, 30_000, "a slice, within the day's 80 000 − 45 000");
-    assert.equal(next.othersDailyCharged, 45_000);
+    // The next process paces by the 10 000 charged. Before, by all 45 000: an audit's bidder,
+    // restarted with most of its grant reserved, had its multiplier at the floor and bid nothing.
+    assert.equal(next.othersDailyCharged, 10_000);
+    // The held 35 000 still bound the day after a second restart, and are gone the next day.
+    const third = new MemoryBudgetSource({ leaseSeconds: 1, minSliceMicros: 1_000 }, 0, { restored: JSON.parse(JSON.stringify(source.snapshot())) as MemoryBudgetState });
+    const again = await third.lease({ ...limits, totalMicros: 1_000_000 }, report("pod", 0, 0, 3), T0 + 3000);
+    assert.equal(again.granted, 1_000);
+    const bigSlice = new MemoryBudgetSource({ leaseSeconds: 1, minSliceMicros: 100_000 }, 0, { restored: JSON.parse(JSON.stringify(source.snapshot())) as MemoryBudgetState });
+    assert.equal((await bigSlice.lease({ ...limits, totalMicros: 1_000_000 }, report("pod", 0, 0, 3), T0 + 3000)).granted, 35_000, "80 000 − 10 000 charged − 35 000 held");
+    const tomorrow = new MemoryBudgetSource({ leaseSeconds: 1, minSliceMicros: 100_000 }, 0, { restored: JSON.parse(JSON.stringify(source.snapshot())) as MemoryBudgetState });
+    // The next day nothing of yesterday bounds the grant: a whole slice (the filter's own ledger
+    // holds its day to the cap).
+    assert.equal((await tomorrow.lease({ ...limits, totalMicros: 1_000_000 }, report("pod", 0, 0, 3), T0 + DAY)).granted, 100_000);
   });
 
   it("a window of a later period on file (a clock that ran ahead, another utc offset) is counted in today's, not kept apart for ever", async () => {
@@ -97,10 +112,11 @@ describe("the day a crash leaves behind", () => {
     // again: a restart with utc_offset_minutes lowered spent the daily cap twice (audit).
     assert.equal(lease.othersDailyCharged, 70_000);
     assert.ok(lease.granted <= limits.dailyMicros - 70_000, `granted ${lease.granted} within the day's ${limits.dailyMicros} − 70 000`);
-    // The file made now keeps the 70 000 in today's window (and the grants of today on top).
-    const day = source.snapshot().campaigns.c!.spend.day;
-    assert.equal(day.period, w.day);
-    assert.equal(day.micros, 70_000 + lease.granted);
+    // The file made now keeps the 70 000 in today's window (and today's grant beside it).
+    const { spend, unbilled } = source.snapshot().campaigns.c!;
+    assert.equal(spend.day.period, w.day);
+    assert.equal(spend.day.micros, 70_000);
+    assert.deepEqual(unbilled, { day: w.day, micros: lease.granted });
   });
 });
 
@@ -125,6 +141,7 @@ describe("the state file", () => {
       ['{"version": 2, "campaigns": {}}', /not a version 1 budget state/],
       ['{"version": 1, "campaigns": {"c": {"consumedMicros": -1}}}', /c\.consumedMicros: expected a non-negative integer/],
       ['{"version": 1, "campaigns": {"c": {"consumedMicros": 5, "spend": {"day": {"period": 1, "micros": 2}}}}}', /c\.spend\.hour: expected/],
+      ['{"version": 1, "campaigns": {"c": {"consumedMicros": 5, "spend": {"day": {"period": 1, "micros": 2}, "hour": {"period": 1, "micros": 2}, "minute": {"period": 1, "micros": 2}}, "unbilled": {"day": 1, "micros": -3}}}}', /c\.unbilled: expected \{day, micros\}/],
     ] as const) {
       writeFileSync(join(dir, "bad.json"), text);
       assert.throws(() => readBudgetState(join(dir, "bad.json")), (e: Error & { code?: string }) => e.code === "BUDGET_STATE_INVALID" && why.test(e.message), text);
