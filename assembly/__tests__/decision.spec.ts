@@ -218,6 +218,18 @@ function decide(
   return out;
 }
 
+/** A campaign set kept across decisions (decide() parses a new one each time). */
+let keptTable: CampaignTable | null = null;
+
+/** The price of the single bid on keptTable, or -(reason) when there is none. */
+function onKeptTable(reqJson: string): i64 {
+  parseReq(reqJson);
+  engine.seed(1);
+  engine.decide(req, HALF, keptTable!, settings(), new MemBudget(), NOW, out);
+  if (out.count == 0) return -(<i64>out.reason);
+  return out.bid(0).priceMicros;
+}
+
 /** The price of the single bid, or -(reason) when there is none. */
 function priceOrReason(reqJson: string, campaigns: string, budget: MemBudget = new MemBudget()): i64 {
   const d = decide(reqJson, campaigns, budget);
@@ -908,6 +920,28 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(IMP, SITE + ',"wseat":["other"]'), C1)).toBe(nb(NoBid.BLOCKED));
     expect(priceOrReason(request(IMP, SITE + ',"bseat":["nexus"]'), C1)).toBe(nb(NoBid.BLOCKED));
     expect(priceOrReason(request(IMP, SITE + ',"bseat":["other"]'), C1)).toBe(2000);
+  });
+
+  it("what is judged once per request (targeting, block lists) is judged again for the next request on the same campaign set", () => {
+    keptTable = table(camp("c", 8000, '"targeting":{"countries":["USA"]},', CR_300));
+    const usa = '"device":{"geo":{"country":"USA"}}';
+    expect(onKeptTable(request(IMP, usa + ',"badv":["adv.example"]'))).toBe(nb(NoBid.BLOCKED));
+    expect(onKeptTable(request(IMP, usa))).toBe(2000);
+    expect(onKeptTable(request(IMP, usa + ',"bcat":["IAB1"]'))).toBe(nb(NoBid.BLOCKED));
+    expect(onKeptTable(request(IMP, '"device":{"geo":{"country":"MEX"}}'))).toBe(nb(NoBid.NO_MATCH));
+    expect(onKeptTable(request(IMP, usa))).toBe(2000);
+    // Two impressions of one request share the answer: both blocked, then both bid.
+    const two = IMP + ',{"id":"2","banner":{"w":300,"h":250},"bidfloor":0.5}';
+    expect(onKeptTable(request(two, usa + ',"badv":["x.example","adv.example"]'))).toBe(nb(NoBid.BLOCKED));
+    parseReq(request(two, usa));
+    engine.decide(req, HALF, keptTable!, settings(), new MemBudget(), NOW, out);
+    expect(out.count).toBe(2);
+  });
+
+  it("a size listed twice, or as the banner's own size, is tried once and still bids", () => {
+    const formats = '{"id":"1","banner":{"w":300,"h":250,"format":[{"w":300,"h":250},{"w":728,"h":90},{"w":728,"h":90}]},"bidfloor":0.5}';
+    expect(priceOrReason(request(formats, SITE), camp("c", 8000, "", CR_728))).toBe(2000);
+    expect(priceOrReason(request(formats, SITE), C1)).toBe(2000);
   });
 
   it("badv blocks subdomains in any letter case; bcat blocks subcategories", () => {

@@ -126,6 +126,10 @@ export class Campaign {
   hourlyBudgetMicros: i64 = 0;
   minuteBudgetMicros: i64 = 0;
 
+  /** The request whose request-level targeting last judged it (decision.ts: targetsRequest), and its answer. */
+  targetedInRequest: u32 = 0;
+  targetedAnswer: bool = false;
+
   allowsSize(w: i32, h: i32): bool {
     if (this.sizes.length == 0) return true;
     const key = (<u32>w << 16) | (<u32>h & 0xffff);

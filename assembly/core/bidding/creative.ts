@@ -4,6 +4,7 @@ import { bytesEqualIgnoreAsciiCase, containsIgnoreCase } from "../bytes/str";
 import { IntList, StrList } from "../json/lists";
 import { OwnedBytes, StringSet } from "./owned-bytes";
 import { NativeCreative } from "./native-creative";
+import { CategoryList } from "./block-lists";
 
 /** AdCOM "Category Taxonomies" 1: IAB Content Category Taxonomy 1.0, OpenRTB's default cattax. */
 export const IAB_CONTENT_1: i32 = 1;
@@ -22,29 +23,21 @@ export class CategorySet {
   constructor(readonly taxonomy: i32) {}
 
   /** One of the categories is blocked by an entry of bcat (the category, or a parent in IAB 1.0). */
-  anyBlockedBy(bcat: StrList): bool {
+  anyBlockedBy(bcat: CategoryList): bool {
     const n = this.codes.items.length;
     for (let i = 0; i < n; i++) {
-      if (this.listed(unchecked(this.codes.items[i]), bcat)) return true;
+      if (bcat.lists(unchecked(this.codes.items[i]))) return true;
     }
     return false;
   }
 
   /** Every category is allowed by an entry of acat (the category, or a parent in IAB 1.0). */
-  allAllowedBy(acat: StrList): bool {
+  allAllowedBy(acat: CategoryList): bool {
     const n = this.codes.items.length;
     for (let i = 0; i < n; i++) {
-      if (!this.listed(unchecked(this.codes.items[i]), acat)) return false;
+      if (!acat.lists(unchecked(this.codes.items[i]))) return false;
     }
     return n > 0;
-  }
-
-  private listed(cat: OwnedBytes, list: StrList): bool {
-    for (let j = 0; j < list.count; j++) {
-      const entry = list.get(j);
-      if (this.taxonomy == IAB_CONTENT_1 ? cat.isUnderIab1Category(entry) : cat.equalsStr(entry)) return true;
-    }
-    return false;
   }
 }
 
@@ -144,6 +137,9 @@ export class Creative {
    * writer at the first bid with it and copied into every later reply (bid-response.ts).
    */
   replyFields: OwnedBytes | null = null;
+  /** The request whose block lists last judged it (decision.ts: blockedByLists), and their answer. */
+  blockedInRequest: u32 = 0;
+  blockedAnswer: bool = false;
 
   /** Its categories in that taxonomy, or null when it declares none there. */
   categoriesIn(taxonomy: i32): CategorySet | null {

@@ -5,11 +5,12 @@
 // reserve its price. Pure: no ABI calls; the clock, the money and the pacing
 // come in through arguments and BudgetPort.
 import { BidRequest, Deal, Imp } from "../openrtb/request";
+import { Banner } from "../openrtb/imp";
 import { Str } from "../bytes/str";
 import { FeatureExtractor } from "../features/extract";
 import { FeatureVector } from "../features/feature-vector";
 import { LrModelPair } from "../model/lr-model";
-import { Campaign, CampaignTable, Creative } from "./campaign";
+import { Campaign, CampaignTable, Creative, IAB_CONTENT_1 } from "./campaign";
 import { BudgetPort } from "./budget-port";
 import { ImpBid, formatBidId, formatTestBidId } from "./imp-bid";
 import { NoBid, reasonRank, worse } from "./reasons";
@@ -17,6 +18,7 @@ import { MAX_BID_MICROS, cpmToImpressionMicrosCeil, microsFloor } from "./money"
 import { CurrencyTable } from "./currency";
 import { DealPicker } from "./deals";
 import { RequestDomains } from "./request-domain";
+import { BadvHosts, CategoryList } from "./block-lists";
 import { MAX_IMPS } from "../openrtb/limits";
 import { countryAlpha3, regionCodeStart } from "../openrtb/country";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
@@ -168,16 +170,18 @@ export class DecisionEngine {
    */
   private eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
     this.fitRefused = false;
-    if (!targets(req, c, this.domains) || !this.inDaypart(c)) return null;
+    if (!this.targetsRequest(req, c)) return null;
     const b = imp.banner;
     if (b.present) {
-      if (b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h) && b.ownSizePermitted()) {
+      const own = b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h) && b.ownSizePermitted();
+      if (own) {
         const cr = this.allowedOfSize(req, imp, c, b.w, b.h);
         if (cr !== null) return cr;
       }
       for (let i = 0; i < b.formatCount; i++) {
         const f = b.format(i);
-        if (!c.allowsSize(f.w, f.h)) continue;
+        // A size already tried (the banner's own, or an earlier format) has the same answer.
+        if (!c.allowsSize(f.w, f.h) || (own && f.w == b.w && f.h == b.h) || sizeListedBefore(b, i)) continue;
         const cr = this.allowedOfSize(req, imp, c, f.w, f.h);
         if (cr !== null) return cr;
       }
@@ -278,6 +282,19 @@ export class DecisionEngine {
   }
 
   /**
+   * The campaign's request-level targeting (targets(), dayparting) admits this request. It does
+   * not depend on the impression: judged once per request and campaign (before, once per
+   * impression and campaign, over lists of any length).
+   */
+  private targetsRequest(req: BidRequest, c: Campaign): bool {
+    if (c.targetedInRequest != requestStamp) {
+      c.targetedAnswer = targets(req, c, this.domains) && this.inDaypart(c);
+      c.targetedInRequest = requestStamp;
+    }
+    return c.targetedAnswer;
+  }
+
+  /**
    * The campaign's dayparting admits this moment: on its own clock when it has one
    * (daypart_utc_offset_minutes), else on the request's (decide()).
    */
@@ -324,6 +341,7 @@ export class DecisionEngine {
   ): void {
     out.reset();
     this.traffic = -1;
+    nextRequestStamp();
     this.privacy.gdprVendorId = settings.gdprVendorId;
     out.personalData = this.privacy.decide(req);
     if (out.personalData == PersonalData.COPPA && settings.coppaNoBid) {
@@ -655,6 +673,16 @@ function inPodAlready(req: BidRequest, out: Decision, camp: Campaign, imp: Imp, 
   return false;
 }
 
+/** Format i of the banner has the size of an earlier format. */
+function sizeListedBefore(b: Banner, i: i32): bool {
+  const f = b.format(i);
+  for (let j = 0; j < i; j++) {
+    const g = b.format(j);
+    if (g.w == f.w && g.h == f.h) return true;
+  }
+  return false;
+}
+
 /** The campaign targets this request: device type, geography, domain allow and block lists (request-domain.ts). */
 function targets(req: BidRequest, c: Campaign, domains: RequestDomains): bool {
   const dev = req.device;
@@ -746,19 +774,50 @@ function buyerAllowed(req: BidRequest, seat: Str): bool {
 }
 
 /**
+ * The request being decided (decide()): what is judged once per request (targetsRequest,
+ * blocked) is kept on the campaign or creative with this stamp. Never 0, the stamp of "not yet".
+ */
+let requestStamp: u32 = 0;
+
+function nextRequestStamp(): void {
+  requestStamp++;
+  if (requestStamp == 0) requestStamp = 1;
+}
+
+/** The request's badv, bcat and acat as read for the stamp `listsStamp` (block-lists.ts). */
+const BADV = new BadvHosts();
+const BCAT = new CategoryList();
+const ACAT = new CategoryList();
+let listsStamp: u32 = 0;
+
+/**
  * The exchange's lists refuse the creative: advertiser domains (badv: the domain or a subdomain,
- * any case), categories (bcat, acat) and languages (wlang, wlangb).
+ * any case), categories (bcat, acat) and languages (wlang, wlangb). Only the request and the
+ * creative matter: answered once per request and creative, however many impressions, sizes and
+ * campaigns meet it; the lists are read at the first creative of a request.
  */
 function blocked(req: BidRequest, cr: Creative): bool {
-  if (req.badv.count > 0) {
-    for (let i = 0; i < cr.adomain.items.length; i++) {
-      const d = unchecked(cr.adomain.items[i]);
-      for (let j = 0; j < req.badv.count; j++) {
-        if (d.blockedByDomain(req.badv.get(j))) return true;
-      }
-    }
+  if (cr.blockedInRequest == requestStamp) return cr.blockedAnswer;
+  if (listsStamp != requestStamp) {
+    listsStamp = requestStamp;
+    BADV.read(req.badv);
+    const iab1 = req.cattax == IAB_CONTENT_1;
+    BCAT.read(req.bcat, iab1);
+    ACAT.read(req.acat, iab1);
   }
-  return !categoriesAllowed(req, cr) || !languageAllowed(req, cr);
+  const answer = blockedByDomain(req, cr) || !categoriesAllowed(req, cr) || !languageAllowed(req, cr);
+  cr.blockedInRequest = requestStamp;
+  cr.blockedAnswer = answer;
+  return answer;
+}
+
+/** One of the creative's advertiser domains is blocked by badv (BADV, read for this request). */
+function blockedByDomain(req: BidRequest, cr: Creative): bool {
+  if (req.badv.count == 0) return false;
+  for (let i = 0; i < cr.adomain.items.length; i++) {
+    if (BADV.blocks(unchecked(cr.adomain.items[i]))) return true;
+  }
+  return false;
 }
 
 /**
@@ -776,8 +835,8 @@ function categoriesAllowed(req: BidRequest, cr: Creative): bool {
   if (!(bcat || acat)) return true;
   const cats = cr.categoriesIn(req.cattax);
   if (cats === null) return !acat && cr.categories.length == 0;
-  if (bcat && cats.anyBlockedBy(req.bcat)) return false;
-  return !acat || cats.allAllowedBy(req.acat);
+  if (bcat && cats.anyBlockedBy(BCAT)) return false;
+  return !acat || cats.allAllowedBy(ACAT);
 }
 
 /**

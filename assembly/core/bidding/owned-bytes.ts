@@ -2,10 +2,6 @@
 // path), compared byte-wise with request views (Str) on the bid path, so matching allocates
 // nothing.
 import { Str, bytesEqual, bytesEqualIgnoreAsciiCase, asciiLower } from "../bytes/str";
-import { hostOf, withoutWww } from "../bytes/host-name";
-
-/** The badv entry being compared, as a host name (blockedByDomain; a view, nothing copied). */
-const BADV_HOST = new Str();
 
 export class OwnedBytes {
   readonly buf: ArrayBuffer;
@@ -25,18 +21,6 @@ export class OwnedBytes {
   }
   @inline equalsStr(s: Str): bool {
     return bytesEqual(this.ptr, this.len, s.ptr, s.len);
-  }
-
-  /**
-   * This advertiser domain is blocked by a badv entry: the same domain or a subdomain of it
-   * ("www.ford.com" by "ford.com"), ignoring ASCII case as DNS does.
-   */
-  blockedByDomain(badv: Str): bool {
-    // As the exchange may write it: "https://www.brand.example/", "brand.example." (an audit saw
-    // those let a blocked advertiser's creative through).
-    hostOf(badv, BADV_HOST);
-    withoutWww(BADV_HOST);
-    return this.isDomainOrSubdomainOf(BADV_HOST);
   }
 
   /** This domain is `domain` or a subdomain of it, ignoring ASCII case (badv blocks, deal.wadomain admits). */

@@ -1,0 +1,188 @@
+// The request's badv, bcat and acat as the decision reads them (assembly/core/bidding/block-lists.ts):
+// short lists scanned, long ones (more than SCAN_AT_MOST entries) in hash sets. Both must answer
+// exactly what comparing the creative with every entry answers (the definitions below).
+import { BadvHosts, ByteStringSet, CategoryList, SCAN_AT_MOST } from "../core/bidding/block-lists";
+import { OwnedBytes } from "../core/bidding/owned-bytes";
+import { Str } from "../core/bytes/str";
+import { hostOf, withoutWww } from "../core/bytes/host-name";
+import { StrList } from "../core/json/lists";
+import { MAX_BLOCKED } from "../core/openrtb/limits";
+
+const keep = new Array<ArrayBuffer>();
+
+function listOf(items: string[]): StrList {
+  const l = new StrList(MAX_BLOCKED);
+  for (let i = 0; i < items.length; i++) {
+    const b = String.UTF8.encode(items[i]);
+    keep.push(b);
+    l.next()!.set(changetype<usize>(b), b.byteLength);
+  }
+  return l;
+}
+
+/** `items` with `n` unrelated entries before them (n > SCAN_AT_MOST: the hashed path). */
+function padded(items: string[], n: i32, pad: (i: i32) => string): string[] {
+  const out = new Array<string>();
+  for (let i = 0; i < n; i++) out.push(pad(i));
+  for (let i = 0; i < items.length; i++) out.push(items[i]);
+  return out;
+}
+
+/** The definition: some badv entry, read as a host name without "www.", is the domain or a parent of it. */
+function badvBlocksByDefinition(badv: StrList, domain: OwnedBytes): bool {
+  const h = new Str();
+  for (let j = 0; j < badv.count; j++) {
+    hostOf(badv.get(j), h);
+    withoutWww(h);
+    if (domain.isDomainOrSubdomainOf(h)) return true;
+  }
+  return false;
+}
+
+function catListedByDefinition(list: StrList, cat: OwnedBytes, iab1: bool): bool {
+  for (let j = 0; j < list.count; j++) {
+    if (iab1 ? cat.isUnderIab1Category(list.get(j)) : cat.equalsStr(list.get(j))) return true;
+  }
+  return false;
+}
+
+function badvBlocks(entries: string[], domain: string): bool {
+  const hosts = new BadvHosts();
+  const l = listOf(entries);
+  hosts.read(l);
+  const d = OwnedBytes.fromString(domain);
+  const answer = hosts.blocks(d);
+  expect(answer).toBe(badvBlocksByDefinition(l, d), domain);
+  return answer;
+}
+
+function listed(entries: string[], cat: string, iab1: bool): bool {
+  const list = new CategoryList();
+  const l = listOf(entries);
+  list.read(l, iab1);
+  const c = OwnedBytes.fromString(cat);
+  const answer = list.lists(c);
+  expect(answer).toBe(catListedByDefinition(l, c, iab1), cat);
+  return answer;
+}
+
+const PADS: i32[] = [0, SCAN_AT_MOST + 1, 200];
+
+// A small deterministic generator (AssemblyScript closures cannot capture locals).
+let seed: u32 = 12345;
+function rnd(n: i32): i32 {
+  seed = seed * 1103515245 + 12345;
+  return <i32>((seed >>> 8) % <u32>n);
+}
+const LABELS = ["a", "b", "ab", "www", "brand", "example", "EXAMPLE", "Brand"];
+function genName(): string {
+  let s = LABELS[rnd(LABELS.length)];
+  const k = rnd(3);
+  for (let i = 0; i < k; i++) s = LABELS[rnd(LABELS.length)] + "." + s;
+  return s;
+}
+function padDomain(i: i32): string {
+  return "pad" + i.toString() + ".example";
+}
+function padIab(i: i32): string {
+  return "IAB" + (100 + i).toString();
+}
+function padNumber(i: i32): string {
+  return (1000 + i).toString();
+}
+function genCode(): string {
+  let s = (rnd(2) == 0 ? "IAB" : "iab") + (1 + rnd(4)).toString();
+  const k = rnd(3);
+  for (let i = 0; i < k; i++) s += "-" + (1 + rnd(3)).toString();
+  return s;
+}
+
+describe("badv hosts", () => {
+  it("block the domain and its subdomains, in any case, as exchanges write entries; not a longer name ending the same way", () => {
+    for (let p = 0; p < PADS.length; p++) {
+      const n = PADS[p];
+      expect(badvBlocks(padded(["brand.example"], n, padDomain), "brand.example")).toBe(true);
+      expect(badvBlocks(padded(["brand.example"], n, padDomain), "ads.brand.example")).toBe(true);
+      expect(badvBlocks(padded(["https://WWW.Brand.example/path"], n, padDomain), "brand.example")).toBe(true);
+      expect(badvBlocks(padded(["brand.example."], n, padDomain), "cdn.brand.example")).toBe(true);
+      expect(badvBlocks(padded(["BRAND.EXAMPLE"], n, padDomain), "Ads.Brand.Example")).toBe(true);
+      expect(badvBlocks(padded(["brand.example"], n, padDomain), "xbrand.example")).toBe(false);
+      expect(badvBlocks(padded(["ads.brand.example"], n, padDomain), "brand.example")).toBe(false);
+      expect(badvBlocks(padded(["example"], n, padDomain), "brand.example")).toBe(true);
+      expect(badvBlocks(padded(["", "   ", "https://"], n, padDomain), "brand.example")).toBe(false);
+      expect(badvBlocks(padded(["other.example"], n, padDomain), "brand.example")).toBe(false);
+    }
+  });
+
+  it("answer as the definition on generated lists and domains, scanned and hashed", () => {
+    seed = 12345;
+    for (let round = 0; round < 300; round++) {
+      const entries = new Array<string>();
+      const n = rnd(2) == 0 ? rnd(SCAN_AT_MOST) : SCAN_AT_MOST + 1 + rnd(40);
+      for (let i = 0; i < n; i++) entries.push(rnd(4) == 0 ? "https://" + genName() + "/" : genName());
+      badvBlocks(entries, genName());
+    }
+  });
+});
+
+describe("category lists", () => {
+  it("IAB Content 1.0: an entry lists its subcategories, in any case; IAB30 is not under IAB3", () => {
+    for (let p = 0; p < PADS.length; p++) {
+      const n = PADS[p];
+      expect(listed(padded(["IAB3"], n, padIab), "IAB3", true)).toBe(true);
+      expect(listed(padded(["IAB3"], n, padIab), "IAB3-1", true)).toBe(true);
+      expect(listed(padded(["iab3"], n, padIab), "IAB3-1-2", true)).toBe(true);
+      expect(listed(padded(["IAB3-1"], n, padIab), "IAB3-1-2", true)).toBe(true);
+      expect(listed(padded(["IAB3-1"], n, padIab), "IAB3", true)).toBe(false);
+      expect(listed(padded(["IAB3"], n, padIab), "IAB30", true)).toBe(false);
+      expect(listed(padded(["IAB3-"], n, padIab), "IAB3", true)).toBe(false);
+    }
+  });
+
+  it("other taxonomies: exact codes only (no parents, case counts)", () => {
+    for (let p = 0; p < PADS.length; p++) {
+      const n = PADS[p];
+      expect(listed(padded(["52"], n, padNumber), "52", false)).toBe(true);
+      expect(listed(padded(["52"], n, padNumber), "52-1", false)).toBe(false);
+      expect(listed(padded(["abc"], n, padNumber), "ABC", false)).toBe(false);
+    }
+  });
+
+  it("answer as the definition on generated lists and codes, scanned and hashed", () => {
+    seed = 777;
+    for (let round = 0; round < 300; round++) {
+      const entries = new Array<string>();
+      const n = rnd(2) == 0 ? rnd(SCAN_AT_MOST) : SCAN_AT_MOST + 1 + rnd(40);
+      for (let i = 0; i < n; i++) entries.push(genCode());
+      listed(entries, genCode(), rnd(2) == 0);
+    }
+  });
+});
+
+describe("ByteStringSet", () => {
+  it("finds what it holds, once per entry, ignoring case only when asked; at most MAX_BLOCKED entries", () => {
+    const set = new ByteStringSet();
+    const a = String.UTF8.encode("Brand.Example");
+    const b = String.UTF8.encode("brand.example");
+    keep.push(a);
+    keep.push(b);
+    set.clear(false);
+    set.add(changetype<usize>(a), a.byteLength);
+    expect(set.has(changetype<usize>(a), a.byteLength)).toBe(true);
+    expect(set.has(changetype<usize>(b), b.byteLength)).toBe(false);
+    set.clear(true);
+    set.add(changetype<usize>(a), a.byteLength);
+    expect(set.has(changetype<usize>(b), b.byteLength)).toBe(true);
+    expect(set.has(changetype<usize>(b), b.byteLength - 1)).toBe(false);
+    // Past the capacity nothing more is added, and nothing loops.
+    set.clear(false);
+    const many = new Array<ArrayBuffer>();
+    for (let i = 0; i < MAX_BLOCKED + 10; i++) {
+      const e = String.UTF8.encode("e" + i.toString());
+      many.push(e);
+      set.add(changetype<usize>(e), e.byteLength);
+    }
+    expect(set.has(changetype<usize>(many[MAX_BLOCKED - 1]), many[MAX_BLOCKED - 1].byteLength)).toBe(true);
+    expect(set.has(changetype<usize>(many[MAX_BLOCKED]), many[MAX_BLOCKED].byteLength)).toBe(false);
+  });
+});

@@ -1,0 +1,171 @@
+// The exchange's block and allow lists (badv, bcat, acat) as the decision checks creatives against
+// them. A creative's check used to compare each of its advertiser domains with every badv entry
+// (parsing each entry as a host name again) and each of its categories with every bcat entry, and
+// it was repeated for every impression, size and campaign of the request: a worst-case audit's
+// 15 KiB request (511 badv entries, 16 impressions × 17 sizes) took 1 s against 256 campaigns.
+// Now each list is read once per request, into a hash set when it is long, and decision.ts keeps
+// a creative's answer for the rest of the request. Nothing here allocates after start.
+import { Str, asciiLower, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
+import { hostOf, withoutWww } from "../bytes/host-name";
+import { StrList } from "../json/lists";
+import { MAX_BLOCKED } from "../openrtb/limits";
+import { OwnedBytes } from "./owned-bytes";
+
+/** Lists of at most this many entries are scanned: for them a hash set costs more than it saves. */
+export const SCAN_AT_MOST: i32 = 16;
+/** Hash slots: a power of two, at least twice MAX_BLOCKED (open addressing stays short). */
+const SLOTS: i32 = 1024;
+
+/** FNV-1a of [ptr, ptr+len), of the lower-case bytes when `ignoreCase`. */
+function hashOf(ptr: usize, len: i32, ignoreCase: bool): u32 {
+  let h: u32 = 2166136261;
+  for (let i = 0; i < len; i++) {
+    const b = load<u8>(ptr + <usize>i);
+    h = (h ^ <u32>(ignoreCase ? asciiLower(b) : b)) * 16777619;
+  }
+  return h;
+}
+
+/** A set of byte strings (views of the request), compared exactly or ignoring ASCII case. */
+export class ByteStringSet {
+  /** Index + 1 of the entry in each slot; 0: empty. */
+  private readonly slots: StaticArray<i32> = new StaticArray<i32>(SLOTS);
+  private readonly entries: StaticArray<Str> = newViews(MAX_BLOCKED);
+  private count: i32 = 0;
+  private ignoreCase: bool = false;
+
+  /** Empties the set; its entries are then compared ignoring ASCII case or not. */
+  clear(ignoreCase: bool): void {
+    memory.fill(changetype<usize>(this.slots), 0, <usize>SLOTS << 2);
+    this.count = 0;
+    this.ignoreCase = ignoreCase;
+  }
+
+  /** Adds a view of [ptr, ptr+len) (kept: the bytes must outlive the set's use). At most MAX_BLOCKED entries. */
+  add(ptr: usize, len: i32): void {
+    if (this.count >= MAX_BLOCKED) return;
+    let i = <i32>(hashOf(ptr, len, this.ignoreCase) & <u32>(SLOTS - 1));
+    while (true) {
+      const at = unchecked(this.slots[i]);
+      if (at == 0) break;
+      if (this.same(unchecked(this.entries[at - 1]), ptr, len)) return;
+      i = (i + 1) & (SLOTS - 1);
+    }
+    unchecked(this.entries[this.count]).set(ptr, len);
+    this.count++;
+    unchecked((this.slots[i] = this.count));
+  }
+
+  has(ptr: usize, len: i32): bool {
+    let i = <i32>(hashOf(ptr, len, this.ignoreCase) & <u32>(SLOTS - 1));
+    while (true) {
+      const at = unchecked(this.slots[i]);
+      if (at == 0) return false;
+      if (this.same(unchecked(this.entries[at - 1]), ptr, len)) return true;
+      i = (i + 1) & (SLOTS - 1);
+    }
+  }
+
+  @inline private same(e: Str, ptr: usize, len: i32): bool {
+    return this.ignoreCase ? bytesEqualIgnoreAsciiCase(e.ptr, e.len, ptr, len) : bytesEqual(e.ptr, e.len, ptr, len);
+  }
+}
+
+function newViews(n: i32): StaticArray<Str> {
+  const a = new StaticArray<Str>(n);
+  for (let i = 0; i < n; i++) unchecked((a[i] = new Str()));
+  return a;
+}
+
+/**
+ * The request's badv as the host names its entries name ("https://www.brand.example/" and
+ * "brand.example." block brand.example: host-name.ts), read once per request.
+ */
+export class BadvHosts {
+  private readonly hosts: StaticArray<Str> = newViews(MAX_BLOCKED);
+  private count: i32 = 0;
+  private hashed: bool = false;
+  private readonly set: ByteStringSet = new ByteStringSet();
+
+  read(badv: StrList): void {
+    let k = 0;
+    for (let j = 0; j < badv.count; j++) {
+      const h = unchecked(this.hosts[k]);
+      hostOf(badv.get(j), h);
+      withoutWww(h);
+      if (h.len > 0) k++;
+    }
+    this.count = k;
+    this.hashed = k > SCAN_AT_MOST;
+    if (!this.hashed) return;
+    this.set.clear(true);
+    for (let i = 0; i < k; i++) {
+      const h = unchecked(this.hosts[i]);
+      this.set.add(h.ptr, h.len);
+    }
+  }
+
+  /** An advertiser domain that is one of the hosts or a subdomain of one, ignoring ASCII case as DNS does. */
+  blocks(domain: OwnedBytes): bool {
+    if (!this.hashed) {
+      for (let i = 0; i < this.count; i++) {
+        if (domain.isDomainOrSubdomainOf(unchecked(this.hosts[i]))) return true;
+      }
+      return false;
+    }
+    // The domain itself, then the part after each "." ("a.b.example": "b.example", "example").
+    const p = domain.ptr;
+    const n = domain.len;
+    let from = 0;
+    while (true) {
+      if (this.set.has(p + <usize>from, n - from)) return true;
+      let dot = from;
+      while (dot < n && load<u8>(p + <usize>dot) != 0x2e) dot++;
+      if (dot >= n) return false;
+      from = dot + 1;
+    }
+  }
+}
+
+/**
+ * A category list of the request (bcat or acat) in its taxonomy, read once per request: in IAB
+ * Content 1.0 an entry also lists its subcategories ("IAB3" lists "IAB3-1") and is compared in any
+ * letter case; in other taxonomies codes are compared exactly.
+ */
+export class CategoryList {
+  private list: StrList | null = null;
+  private iab1: bool = false;
+  private hashed: bool = false;
+  private readonly set: ByteStringSet = new ByteStringSet();
+
+  read(list: StrList, iab1: bool): void {
+    this.list = list;
+    this.iab1 = iab1;
+    this.hashed = list.count > SCAN_AT_MOST;
+    if (!this.hashed) return;
+    this.set.clear(iab1);
+    for (let j = 0; j < list.count; j++) {
+      const e = list.get(j);
+      if (e.len > 0) this.set.add(e.ptr, e.len);
+    }
+  }
+
+  /** The category is listed: itself, or (IAB 1.0) a parent of it. */
+  lists(cat: OwnedBytes): bool {
+    if (!this.hashed) {
+      const list = this.list!;
+      for (let j = 0; j < list.count; j++) {
+        const e = list.get(j);
+        if (this.iab1 ? cat.isUnderIab1Category(e) : cat.equalsStr(e)) return true;
+      }
+      return false;
+    }
+    if (this.set.has(cat.ptr, cat.len)) return true;
+    if (!this.iab1) return false;
+    // Its parents: the code up to each "-" ("IAB3-1-2": "IAB3", "IAB3-1").
+    for (let i = 1; i < cat.len; i++) {
+      if (load<u8>(cat.ptr + <usize>i) == 0x2d && this.set.has(cat.ptr, i)) return true;
+    }
+    return false;
+  }
+}
