@@ -2,8 +2,8 @@
 // short lists scanned, long ones (more than SCAN_AT_MOST entries) in hash sets. Both must answer
 // exactly what comparing the creative with every entry answers (the definitions below).
 import { BadvHosts, ByteStringSet, CategoryList, SCAN_AT_MOST } from "../core/bidding/block-lists";
-import { OwnedBytes } from "../core/bidding/owned-bytes";
-import { Str } from "../core/bytes/str";
+import { OwnedBytes, StringSet } from "../core/bidding/owned-bytes";
+import { Str, bytesEqualIgnoreAsciiCase } from "../core/bytes/str";
 import { hostOf, withoutWww } from "../core/bytes/host-name";
 import { StrList } from "../core/json/lists";
 import { MAX_BLOCKED } from "../core/openrtb/limits";
@@ -184,5 +184,76 @@ describe("ByteStringSet", () => {
     }
     expect(set.has(changetype<usize>(many[MAX_BLOCKED - 1]), many[MAX_BLOCKED - 1].byteLength)).toBe(true);
     expect(set.has(changetype<usize>(many[MAX_BLOCKED]), many[MAX_BLOCKED].byteLength)).toBe(false);
+  });
+});
+
+// Campaign-side lists (owned-bytes.ts StringSet): past 16 items they keep a hash index. Lookups
+// must answer as a scan of the items does, whichever path answers.
+function setOf(items: string[]): StringSet {
+  const set = new StringSet();
+  for (let i = 0; i < items.length; i++) set.push(OwnedBytes.fromString(items[i]));
+  return set;
+}
+
+function view(s: string): Str {
+  const b = String.UTF8.encode(s);
+  keep.push(b);
+  const v = new Str();
+  v.set(changetype<usize>(b), b.byteLength);
+  return v;
+}
+
+function hasByScan(set: StringSet, s: Str): bool {
+  for (let i = 0; i < set.items.length; i++) if (set.items[i].equalsStr(s)) return true;
+  return false;
+}
+
+function hasIgnoringCaseByScan(set: StringSet, s: Str): bool {
+  for (let i = 0; i < set.items.length; i++) if (bytesEqualIgnoreAsciiCase(s.ptr, s.len, set.items[i].ptr, set.items[i].len)) return true;
+  return false;
+}
+
+/** The definition: s lower-cased is an item, or ends with "." + an item. */
+function hasDomainByScan(set: StringSet, s: Str): bool {
+  const lower = s.toString().toLowerCase();
+  for (let i = 0; i < set.items.length; i++) {
+    const it = set.items[i].toString();
+    if (lower == it || lower.endsWith("." + it)) return true;
+  }
+  return false;
+}
+
+describe("StringSet (campaign lists)", () => {
+  it("answers as a scan, scanned and indexed, for exact, case-blind and domain lookups", () => {
+    seed = 4242;
+    for (let round = 0; round < 200; round++) {
+      const items = new Array<string>();
+      const n = rnd(2) == 0 ? rnd(SCAN_AT_MOST) : SCAN_AT_MOST + 1 + rnd(60);
+      for (let i = 0; i < n; i++) items.push(genName().toLowerCase());
+      const set = setOf(items);
+      for (let k = 0; k < 10; k++) {
+        const q = view(genName());
+        expect(set.has(q)).toBe(hasByScan(set, q));
+        expect(set.hasIgnoringCase(q.ptr, q.len)).toBe(hasIgnoringCaseByScan(set, q));
+        expect(set.hasDomain(q)).toBe(hasDomainByScan(set, q));
+      }
+    }
+  });
+
+  it("finds every item of a large set and nothing else; an item pushed past the index is still found", () => {
+    const items = new Array<string>();
+    for (let i = 0; i < 1000; i++) items.push("d" + i.toString() + ".example");
+    const set = setOf(items);
+    for (let i = 0; i < 1000; i += 37) {
+      expect(set.has(view("d" + i.toString() + ".example"))).toBe(true);
+      expect(set.hasDomain(view("cdn.D" + i.toString() + ".Example"))).toBe(true);
+    }
+    expect(set.has(view("d1000.example"))).toBe(false);
+    expect(set.hasDomain(view("xd1.example"))).toBe(false);
+    expect(set.has(view("D1.example"))).toBe(false);
+    expect(set.hasIgnoringCase(view("D1.EXAMPLE").ptr, 10)).toBe(true);
+    set.items.push(OwnedBytes.fromString("late.example"));
+    expect(set.has(view("late.example"))).toBe(true);
+    expect(set.hasDomain(view("a.late.example"))).toBe(true);
   });
 });

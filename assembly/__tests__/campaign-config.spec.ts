@@ -252,6 +252,17 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor(',"cat_by_taxonomy":["52"]')).toBe("campaigns[0].creatives[0].cat_by_taxonomy: expected object");
     expect(errorFor(',"cat_by_taxonomy":{"7":["52","52"]}')).toBe("campaigns[0].creatives[0].cat_by_taxonomy.7[1]: duplicate category");
     expect(errorFor(',"cat":["IAB1",""]')).toBe("campaigns[0].creatives[0].cat[1]: empty category");
+    // At most 64 per taxonomy (each is looked up in a request's bcat or acat); distinct ones past
+    // 16 are checked for duplicates through the set's index.
+    let cats = '"IAB1-1"';
+    for (let i = 2; i <= 64; i++) cats += ',"IAB1-' + i.toString() + '"';
+    expect(errorFor(',"cat":[' + cats + "]")).toBe("OK");
+    expect(errorFor(',"cat":[' + cats + ',"IAB2"]')).toBe("campaigns[0].creatives[0].cat[64]: at most 64 categories per taxonomy");
+    expect(errorFor(',"cat":[' + cats + ',"IAB1-40"]')).not.toBe("OK");
+    expect(errorFor(',"cat_by_taxonomy":{"7":[' + cats + ',"IAB1-40"]}')).not.toBe("OK");
+    let few = '"IAB1-1"';
+    for (let i = 2; i <= 30; i++) few += ',"IAB1-' + i.toString() + '"';
+    expect(errorFor(',"cat":[' + few + ',"IAB1-29"]')).toBe("campaigns[0].creatives[0].cat[30]: duplicate category");
   });
 
   it("supply-path rules: schain_complete (bool) and schain_max_nodes (1-100)", () => {
@@ -700,6 +711,10 @@ describe("Campaign deals", () => {
     const base = '"id":"c",' + CR + ",";
     expect(errorOf(one(base + '"deals":[""]'))).toBe("campaigns[0].deals[0]: empty deal id");
     expect(errorOf(one(base + '"deals":["a","a"]'))).toBe("campaigns[0].deals[1]: duplicate deal id");
+    let deals = '"d0"';
+    for (let i = 1; i < 40; i++) deals += ',"d' + i.toString() + '"';
+    expect(errorOf(one(base + '"deals":[' + deals + "]"))).toBe("OK");
+    expect(errorOf(one(base + '"deals":[' + deals + ',"d33"]'))).toBe("campaigns[0].deals[40]: duplicate deal id");
     expect(errorOf(one(base + '"deals":[1]'))).toBe("campaigns[0].deals[0]: expected string");
     expect(errorOf(one(base + '"deals":"d"'))).toBe("campaigns[0].deals: expected array");
     expect(errorOf(one(base + '"deals_only":true'))).toBe("campaigns[0]: deals_only: needs deals");

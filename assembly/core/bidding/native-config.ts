@@ -90,7 +90,7 @@ function readUrls(d: ConfigDoc, set: StringSet): void {
   while (d.nextElement(i)) {
     const u = httpUrl(d);
     if (!d.failed && set.items.length >= MAX_TRACKERS) d.fail("at most " + MAX_TRACKERS.toString() + " trackers");
-    set.items.push(u);
+    set.push(u);
     d.endMember();
     i++;
   }

@@ -44,12 +44,63 @@ export class OwnedBytes {
   }
 }
 
-/** A list of owned strings with allocation-free membership tests. */
+/** Sets of at most this many strings are scanned; larger ones also keep a hash index. */
+const SCAN_AT_MOST: i32 = 16;
+
+/** FNV-1a of the lower-case bytes of [ptr, ptr+len): one index serves exact and case-blind lookups. */
+function foldedHash(ptr: usize, len: i32): u32 {
+  let h: u32 = 2166136261;
+  for (let i = 0; i < len; i++) h = (h ^ <u32>asciiLower(load<u8>(ptr + <usize>i))) * 16777619;
+  return h;
+}
+
+/**
+ * A list of owned strings with allocation-free membership tests. Filled on the cold path (campaign
+ * sets): past SCAN_AT_MOST entries it keeps a hash index, so that a lookup does not scan lists of
+ * thousands (a worst-case audit: 16 impressions against a 40,000-domain block list, 256 campaigns
+ * buying 64 deals each).
+ */
 export class StringSet {
   readonly items: Array<OwnedBytes> = new Array<OwnedBytes>();
+  /** Item index + 1 per slot (0: empty), a power of two at least twice the items; null while scanned. */
+  private index: StaticArray<i32> | null = null;
+  /** How many items the index holds: an item pushed to `items` directly makes it stale, and it is not used. */
+  private indexed: i32 = 0;
 
   add(ptr: usize, len: i32): void {
-    this.items.push(new OwnedBytes(ptr, len));
+    this.push(new OwnedBytes(ptr, len));
+  }
+
+  /** Adds an item (cold path: may allocate the index). */
+  push(item: OwnedBytes): void {
+    this.items.push(item);
+    const n = this.items.length;
+    if (n <= SCAN_AT_MOST) return;
+    let index = this.index;
+    if (index === null || this.indexed != n - 1 || n * 2 > index.length) {
+      let size = 64;
+      while (size < n * 4) size <<= 1;
+      index = new StaticArray<i32>(size);
+      this.index = index;
+      for (let i = 0; i < n; i++) this.insert(index, i);
+    } else {
+      this.insert(index, n - 1);
+    }
+    this.indexed = n;
+  }
+
+  private insert(index: StaticArray<i32>, i: i32): void {
+    const it = unchecked(this.items[i]);
+    const mask = index.length - 1;
+    let slot = <i32>foldedHash(it.ptr, it.len) & mask;
+    while (unchecked(index[slot]) != 0) slot = (slot + 1) & mask;
+    unchecked((index[slot] = i + 1));
+  }
+
+  /** The index when it holds every item, else null (scan). */
+  @inline private usableIndex(): StaticArray<i32> | null {
+    const index = this.index;
+    return index !== null && this.indexed == this.items.length ? index : null;
   }
 
   @inline get size(): i32 {
@@ -57,6 +108,17 @@ export class StringSet {
   }
 
   has(s: Str): bool {
+    const index = this.usableIndex();
+    if (index !== null) {
+      const mask = index.length - 1;
+      let slot = <i32>foldedHash(s.ptr, s.len) & mask;
+      while (true) {
+        const at = unchecked(index[slot]);
+        if (at == 0) return false;
+        if (unchecked(this.items[at - 1]).equalsStr(s)) return true;
+        slot = (slot + 1) & mask;
+      }
+    }
     const n = this.items.length;
     for (let i = 0; i < n; i++) {
       if (unchecked(this.items[i]).equalsStr(s)) return true;
@@ -66,6 +128,18 @@ export class StringSet {
 
   /** True if [ptr, ptr+len) equals an item ignoring ASCII case. */
   hasIgnoringCase(ptr: usize, len: i32): bool {
+    const index = this.usableIndex();
+    if (index !== null) {
+      const mask = index.length - 1;
+      let slot = <i32>foldedHash(ptr, len) & mask;
+      while (true) {
+        const at = unchecked(index[slot]);
+        if (at == 0) return false;
+        const it = unchecked(this.items[at - 1]);
+        if (bytesEqualIgnoreAsciiCase(ptr, len, it.ptr, it.len)) return true;
+        slot = (slot + 1) & mask;
+      }
+    }
     const n = this.items.length;
     for (let i = 0; i < n; i++) {
       const it = unchecked(this.items[i]);
@@ -79,6 +153,18 @@ export class StringSet {
    * "example.com"), ignoring ASCII case as DNS does. Items are stored lower-case.
    */
   hasDomain(s: Str): bool {
+    const index = this.usableIndex();
+    if (index !== null) {
+      // s itself, then the part after each "." ("a.b.example": "b.example", "example").
+      let from = 0;
+      while (true) {
+        if (this.hasLowerCaseItem(index, s.ptr + <usize>from, s.len - from)) return true;
+        let dot = from;
+        while (dot < s.len && load<u8>(s.ptr + <usize>dot) != 0x2e) dot++;
+        if (dot >= s.len) return false;
+        from = dot + 1;
+      }
+    }
     const n = this.items.length;
     for (let i = 0; i < n; i++) {
       const it = unchecked(this.items[i]);
@@ -86,6 +172,19 @@ export class StringSet {
       if (off >= 0 && equalsLowerAscii(s.ptr + <usize>off, it.ptr, it.len)) return true;
     }
     return false;
+  }
+
+  /** An item (lower-case) is [ptr, ptr+len) in lower case. */
+  private hasLowerCaseItem(index: StaticArray<i32>, ptr: usize, len: i32): bool {
+    const mask = index.length - 1;
+    let slot = <i32>foldedHash(ptr, len) & mask;
+    while (true) {
+      const at = unchecked(index[slot]);
+      if (at == 0) return false;
+      const it = unchecked(this.items[at - 1]);
+      if (it.len == len && equalsLowerAscii(ptr, it.ptr, len)) return true;
+      slot = (slot + 1) & mask;
+    }
   }
 }
 
@@ -124,14 +223,17 @@ export class SellerRules {
 
   /** Cold path (loading campaigns): adds the entry; false, adding nothing, when it is listed already. */
   add(asi: string, sid: string | null): bool {
-    const lower = asi.toLowerCase();
+    const a = OwnedBytes.fromString(asi.toLowerCase());
+    const s: OwnedBytes | null = sid === null ? null : OwnedBytes.fromString(sid);
+    // Bytes compared, not strings made for each entry (2 × 256 rules × 256 campaigns took 2.4 s).
     for (let i = 0; i < this.asi.length; i++) {
-      if (this.asi[i].toString() != lower) continue;
-      const s = this.sid[i];
-      if (s === null ? sid === null : sid !== null && s.toString() == sid) return false;
+      const other = unchecked(this.asi[i]);
+      if (!bytesEqual(other.ptr, other.len, a.ptr, a.len)) continue;
+      const os = unchecked(this.sid[i]);
+      if (os === null ? s === null : s !== null && bytesEqual(os.ptr, os.len, s.ptr, s.len)) return false;
     }
-    this.asi.push(OwnedBytes.fromString(lower));
-    this.sid.push(sid === null ? null : OwnedBytes.fromString(sid));
+    this.asi.push(a);
+    this.sid.push(s);
     return true;
   }
 
