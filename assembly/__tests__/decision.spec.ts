@@ -6,7 +6,7 @@ import { BidRequest } from "../core/openrtb/request";
 import { CampaignConfigParser } from "../core/bidding/campaign-config";
 import { Campaign, CampaignTable } from "../core/bidding/campaign";
 import { BudgetPort } from "../core/bidding/budget-port";
-import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
+import { Decision, DecisionDeadline, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
 import { BID_ID_MAX, ImpBid, ParsedBidId, formatBidId, isTestBidId } from "../core/bidding/imp-bid";
 import { NoBid, noBidName } from "../core/bidding/reasons";
 import { cpmToImpressionMicrosCeil, microsFloor } from "../core/bidding/money";
@@ -216,6 +216,16 @@ function decide(
   engine.seed(1);
   engine.decide(req, model, table(campaigns), s, budget, NOW, out);
   return out;
+}
+
+/** A deadline that passes after `passAfter` questions, counting them. */
+class CountingDeadline extends DecisionDeadline {
+  asked: i32 = 0;
+  passAfter: i32 = 0;
+  passed(): bool {
+    this.asked++;
+    return this.asked > this.passAfter;
+  }
 }
 
 /** A campaign set kept across decisions (decide() parses a new one each time). */
@@ -936,6 +946,30 @@ describe("decision: targeting", () => {
     parseReq(request(two, usa));
     engine.decide(req, HALF, keptTable!, settings(), new MemBudget(), NOW, out);
     expect(out.count).toBe(2);
+  });
+
+  it("stops between impressions once its time is up: a timeout, and what it reserved refunded", () => {
+    const four = IMP + ',{"id":"2","banner":{"w":300,"h":250},"bidfloor":0.5},{"id":"3","banner":{"w":300,"h":250},"bidfloor":0.5},{"id":"4","banner":{"w":300,"h":250},"bidfloor":0.5}';
+    const budget = new MemBudget();
+    const deadline = new CountingDeadline();
+    deadline.passAfter = 2; // on time before impressions 2 and 3, out of time before impression 4
+    engine.deadline = deadline;
+    const d = decide(request(four), C1, budget);
+    engine.deadline = new DecisionDeadline();
+    expect(deadline.asked).toBe(3);
+    expect(d.count).toBe(0);
+    expect(d.reason).toBe(NoBid.TIMEOUT);
+    expect(budget.wanted.length).toBe(3);
+    expect(budget.refunded.length).toBe(3);
+    // Never asked for the first impression, nor when the time is never up.
+    const first = new CountingDeadline();
+    first.passAfter = 0;
+    engine.deadline = first;
+    const one = decide(request(IMP), C1);
+    engine.deadline = new DecisionDeadline();
+    expect(first.asked).toBe(0);
+    expect(one.count).toBe(1);
+    expect(decide(request(four), C1).count).toBe(4);
   });
 
   it("a size listed twice, or as the banner's own size, is tried once and still bids", () => {

@@ -12,7 +12,7 @@ import { BidRequestParser } from "../core/openrtb/parse";
 import { BidRequest } from "../core/openrtb/request";
 import { LrModelPair } from "../core/model/lr-model";
 import { CampaignTable } from "../core/bidding/campaign";
-import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
+import { Decision, DecisionDeadline, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
 import { PersonalData } from "../core/privacy/personal-data";
 import { NoBid } from "../core/bidding/reasons";
 import { ParsedBidId, isTestBidId } from "../core/bidding/imp-bid";
@@ -52,6 +52,8 @@ export class NexusRoot extends RootContext {
   model: LrModelPair = new LrModelPair(10);
   campaigns: CampaignTable = new CampaignTable();
   engine: DecisionEngine = new DecisionEngine(10);
+  /** The decision's time budget, asked by the engine between impressions. */
+  private readonly deadline: StreamDeadline = new StreamDeadline();
   decision: Decision = new Decision();
   settings: DecisionSettings = new DecisionSettings();
   reply: ReplySettings = new ReplySettings();
@@ -104,6 +106,7 @@ export class NexusRoot extends RootContext {
     this.parser.tolerant = !cfg.strictTypes;
     this.model = new LrModelPair(cfg.hashBits);
     this.engine = new DecisionEngine(cfg.hashBits);
+    this.engine.deadline = this.deadline;
     this.frequency.buckets = <u32>cfg.frequencyBuckets;
     this.frequency.retries = cfg.casRetries;
     this.engine.frequency = this.frequency;
@@ -218,7 +221,7 @@ export class NexusRoot extends RootContext {
     // reserved before its answer. A decision that reserves nothing says whether the request
     // would bid at all; only then are the local guard and the claim asked (replay-gate.ts).
     this.probe.begin();
-    this.decide(req, ms, this.probe);
+    this.decide(req, stream, ms, this.probe);
     if (!this.probe.wanted && this.decision.count == 0) return this.answer(req, stream);
     const seen = this.replay.check(req.id.ptr, req.id.len, ms, mono);
     if (seen != NoBid.NONE) {
@@ -263,12 +266,14 @@ export class NexusRoot extends RootContext {
    * the replay checks; the gated ledger asks the guard at the first reservation).
    */
   private decideAndReply(req: BidRequest, stream: NexusStream, ms: i64, budget: BudgetPort): void {
-    this.decide(req, ms, budget);
+    this.decide(req, stream, ms, budget);
     this.answer(req, stream);
   }
 
-  private decide(req: BidRequest, ms: i64, budget: BudgetPort): void {
+  private decide(req: BidRequest, stream: NexusStream, ms: i64, budget: BudgetPort): void {
     this.ledger.nowMs = ms;
+    this.deadline.stream = stream;
+    this.deadline.budgetNanos = <i64>this.budgetNanos(req.tmax);
     this.engine.decide(req, this.model, this.campaigns, this.settings, budget, ms, this.decision);
   }
 
@@ -434,4 +439,15 @@ export class NexusRoot extends RootContext {
 
 @inline export function nowMs(): i64 {
   return <i64>(currentTimeNanos() / 1000000);
+}
+
+/** The decision's time budget on its stream's clock (elapsedNanos: a host call), for the engine. */
+class StreamDeadline extends DecisionDeadline {
+  stream: NexusStream | null = null;
+  budgetNanos: i64 = 0;
+
+  passed(): bool {
+    const s = this.stream;
+    return s !== null && s.elapsedNanos() > this.budgetNanos;
+  }
 }

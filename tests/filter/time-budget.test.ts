@@ -42,6 +42,25 @@ describe("time budget", () => {
     assert.equal(end.reservations - before.reservations, 1n, "it had reserved before the check");
   });
 
+  it("stops between impressions once past its time: a request of many impressions reserves for the first only, refunded", async () => {
+    const req = JSON.parse(README_REQUEST);
+    req.imp = [1, 2, 3, 4, 5, 6].map((i) => ({ ...req.imp[0], id: String(i) }));
+    const before = readLedger(sim.pool.shared, "test-cpa")!;
+    const onTime = await sim.bid(JSON.stringify({ ...req, id: "many-on-time" }));
+    assert.equal(onTime.kind === "local" && onTime.status, 200);
+    const afterOnTime = readLedger(sim.pool.shared, "test-cpa")!;
+    assert.equal(afterOnTime.reservations - before.reservations, 6n, "on time, each impression reserves");
+    // Every clock read 5 ms after the one before: the check before the second impression is late.
+    // Before, the decision went through all six (six reservations) and only its end was timed.
+    sim.clock.stepPerReadMs = 5;
+    const late = await sim.bid(JSON.stringify({ ...req, id: "many-late" }));
+    sim.clock.stepPerReadMs = 0;
+    assert.equal(header(late, "x-nexus-nobid-reason"), "timeout");
+    const end = readLedger(sim.pool.shared, "test-cpa")!;
+    assert.equal(end.reservations - afterOnTime.reservations, 1n, "the first impression only");
+    assert.equal(end.reserved, afterOnTime.reserved, "and it was refunded");
+  });
+
   it("uses the tighter tmax share: tmax 4 ms leaves 2 ms for the decision", async () => {
     const req = JSON.parse(README_REQUEST);
     req.tmax = 4;
