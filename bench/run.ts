@@ -4,6 +4,7 @@
 //   filter  the same requests through the full proxy-wasm path in the standalone host (no HTTP)
 //   memory  Wasm linear memory per VM and process RSS after warm-up
 //   http    the standalone bidder against a bare node:http server (http-bench.ts)
+//   worst   heavy requests against 256 campaigns on the core (worst-case.ts; no target)
 // Writes bench/results/latest.json (or --out FILE); --compare FILE prints the change against an
 // earlier run's JSON. Options: --rounds N (core, filter), --http-rounds N, --http-seconds S, --no-http.
 import { mkdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadBenchCorpus } from "./corpus.ts";
 import { benchCore, coreRound } from "./core-bench.ts";
+import { benchWorstCase, worstCaseLine } from "./worst-case.ts";
 import { benchFilter, countCrossings, FILTER_BENCH_BIDDER } from "./filter-bench.ts";
 import { startTestBidder, writeTestModel, FIXTURES } from "../tests/helpers/bidder.ts";
 import { benchHttp, type LoadResult } from "./http-bench.ts";
@@ -42,6 +44,10 @@ const results: Record<string, unknown> = { date: new Date().toISOString(), node:
 // ---- core ----
 const core = await benchCore(corpus, rounds, model, campaignsJson);
 results.core = core;
+
+// ---- worst case: heavy requests against a large campaign set (no target; docs/HARDENING.md) ----
+const worstCase = await benchWorstCase(model, 5);
+results.worstCase = worstCase;
 
 // ---- filter (proxy-wasm path, inline VM, no HTTP) ----
 const app = await startTestBidder(FILTER_BENCH_BIDDER);
@@ -76,6 +82,8 @@ console.log(`\nNexus-RTB bench (${corpus.bodies.length} requests: ${corpus.bodie
 console.log(`core    decision            ${fmt(core.decisionNs).padStart(12)}   ${Math.round(core.decisionsPerSecond).toLocaleString("en-US")} decisions/s`);
 console.log(`core    of which parse      ${fmt(core.parseNs).padStart(12)}`);
 console.log(`core    JSON.parse (floor)  ${fmt(core.jsonParseNs).padStart(12)}   ratio core/JSON.parse = ${core.ratio.toFixed(2)}   (target <= 1.00: ${mark(core.ratio <= 1)})`);
+const mixKiB = corpus.bodies.reduce((n, b) => n + b.byteLength, 0) / corpus.bodies.length / 1024;
+for (const l of worstCase) console.log(`${worstCaseLine(l)}   (the mix: ${(core.decisionNs / 1000 / mixKiB).toFixed(1)} µs/KiB; no target)`);
 console.log(`filter  proxy-wasm path     ${fmt(filterNs).padStart(12)}   +${(overCore * 100).toFixed(0)}% over the core in paired rounds (core ${fmt(filter.pairedCoreNs!)} then; +${((filterNs / core.decisionNs - 1) * 100).toFixed(0)}% against the core section)   (target <= +30%: ${mark(overCore <= 0.3)})`);
 console.log(`filter  pass-through        ${fmt(filter.passThroughNs).padStart(12)}   = ${((filter.passThroughNs / filter.pairedCoreNs!) * 100).toFixed(0)}% of the core (paired rounds): a stream the filter passes on (no bidding), the host's floor`);
 console.log(`filter  first request       ${filter.firstRequestMs.toFixed(2).padStart(9)} ms   the first bid request a freshly started bidder answers (decision_budget_ms is 4)`);
