@@ -1473,6 +1473,17 @@ describe("decision: private-marketplace deals", () => {
     expect(d.bid(0).reserved).toBe(true);
   });
 
+  it("a campaign buying many deals (its list indexed) finds each by id, request after request", () => {
+    let ids = '"d0"';
+    for (let i = 1; i < 40; i++) ids += ',"d' + i.toString() + '"';
+    const many = camp("c1", 8000, '"deals":[' + ids + "],");
+    expect(dealIdOf(decide(request(pmpImp(1, '{"id":"x1"},{"id":"d33","bidfloor":0.1}')), many))).toBe("d33");
+    // The same deal slots hold other ids in the next requests: no answer is kept from the last one.
+    expect(priceOrReason(request(pmpImp(1, '{"id":"x2"},{"id":"d40","bidfloor":0.1}')), many)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(pmpImp(1, '{"id":"x3"},{"id":"D33","bidfloor":0.1}')), many)).toBe(nb(NoBid.NO_MATCH));
+    expect(dealIdOf(decide(request(pmpImp(1, '{"id":"d7"},{"id":"d33","bidfloor":0.1}')), many))).toBe("d7");
+  });
+
   it("no-bids a private auction without a deal of its own, or under the deal's floor", () => {
     expect(priceOrReason(request(pmpImp(1, '{"id":"d2","bidfloor":0.1}')), dealCamp())).toBe(nb(NoBid.NO_MATCH));
     expect(priceOrReason(request(pmpImp(1, '{"id":"d1","bidfloor":2.5}')), dealCamp())).toBe(nb(NoBid.BELOW_FLOOR));

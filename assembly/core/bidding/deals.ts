@@ -4,6 +4,7 @@
 import { Str } from "../bytes/str";
 import { Deal, Imp } from "../openrtb/request";
 import { Campaign, Creative } from "./campaign";
+import { foldedHash } from "./owned-bytes";
 import { CurrencyTable } from "./currency";
 import { cpmToImpressionMicrosCeil } from "./money";
 import { dealMediaFloorCpm } from "./media";
@@ -36,7 +37,11 @@ export class DealPicker {
     const pmp = imp.pmp;
     for (let i = 0; i < pmp.dealCount; i++) {
       const deal = pmp.deal(i);
-      if (!camp.deals.has(deal.id)) continue;
+      if (!deal.idHashed) {
+        deal.idHash = foldedHash(deal.id.ptr, deal.id.len);
+        deal.idHashed = true;
+      }
+      if (!camp.deals.hasHashed(deal.id, deal.idHash)) continue;
       if (!admits(deal, cr, seat)) {
         this.note(NoBid.BLOCKED);
         continue;

@@ -48,7 +48,7 @@ export class OwnedBytes {
 const SCAN_AT_MOST: i32 = 16;
 
 /** FNV-1a of the lower-case bytes of [ptr, ptr+len): one index serves exact and case-blind lookups. */
-function foldedHash(ptr: usize, len: i32): u32 {
+export function foldedHash(ptr: usize, len: i32): u32 {
   let h: u32 = 2166136261;
   for (let i = 0; i < len; i++) h = (h ^ <u32>asciiLower(load<u8>(ptr + <usize>i))) * 16777619;
   return h;
@@ -108,10 +108,15 @@ export class StringSet {
   }
 
   has(s: Str): bool {
+    return this.hasHashed(s, this.usableIndex() !== null ? foldedHash(s.ptr, s.len) : 0);
+  }
+
+  /** has(s), given foldedHash(s) (a caller asking many sets for one string hashes it once). */
+  hasHashed(s: Str, hash: u32): bool {
     const index = this.usableIndex();
     if (index !== null) {
       const mask = index.length - 1;
-      let slot = <i32>foldedHash(s.ptr, s.len) & mask;
+      let slot = <i32>hash & mask;
       while (true) {
         const at = unchecked(index[slot]);
         if (at == 0) return false;

@@ -209,6 +209,9 @@ export class Audio extends MediaSlot {}
 
 export class Deal extends DurFloorsText {
   readonly id: Str = new Str();
+  /** foldedHash of the id, once asked for this request (deals.ts: looked up in every campaign's deals). */
+  idHash: u32 = 0;
+  idHashed: bool = false;
   bidfloor: f64 = 0;
   /** "USD" unless given (see hasBidfloorcur). */
   readonly bidfloorcur: Str = new Str();
@@ -226,6 +229,7 @@ export class Deal extends DurFloorsText {
 
   reset(): void {
     this.id.clear();
+    this.idHashed = false;
     this.bidfloor = 0;
     setDefaultCurrency(this.bidfloorcur);
     this.hasBidfloorcur = false;
