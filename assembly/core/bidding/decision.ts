@@ -3,7 +3,8 @@
 // (EV = pCTR × pCVR × value; bid = EV × shading × alpha), keep the best, apply
 // the ROI guard and the floor (the open auction's, or a deal's: deals.ts), and
 // reserve its price. Pure: no ABI calls; the clock, the money and the pacing
-// come in through arguments and BudgetPort.
+// come in through arguments and BudgetPort, the time budget through
+// DecisionDeadline.
 import { BidRequest, Deal, Imp } from "../openrtb/request";
 import { Banner } from "../openrtb/imp";
 import { Str } from "../bytes/str";
