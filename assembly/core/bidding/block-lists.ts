@@ -26,17 +26,22 @@ function hashOf(ptr: usize, len: i32, ignoreCase: bool): u32 {
   return h;
 }
 
-/** A set of byte strings (views of the request), compared exactly or ignoring ASCII case. */
+/**
+ * A set of byte strings (views of the request), compared exactly or ignoring ASCII case. Plain
+ * arrays, no objects per entry: these sets sit in every VM's memory (a first version with a Str
+ * per entry pushed the filter's heap past 4 MiB, and the VM's memory doubled to 8 MiB).
+ */
 export class ByteStringSet {
   /** Index + 1 of the entry in each slot; 0: empty. */
-  private readonly slots: StaticArray<i32> = new StaticArray<i32>(SLOTS);
-  private readonly entries: StaticArray<Str> = newViews(MAX_BLOCKED);
+  private readonly slots: StaticArray<u16> = new StaticArray<u16>(SLOTS);
+  private readonly ptrs: StaticArray<usize> = new StaticArray<usize>(MAX_BLOCKED);
+  private readonly lens: StaticArray<i32> = new StaticArray<i32>(MAX_BLOCKED);
   private count: i32 = 0;
   private ignoreCase: bool = false;
 
   /** Empties the set; its entries are then compared ignoring ASCII case or not. */
   clear(ignoreCase: bool): void {
-    memory.fill(changetype<usize>(this.slots), 0, <usize>SLOTS << 2);
+    memory.fill(changetype<usize>(this.slots), 0, <usize>SLOTS << 1);
     this.count = 0;
     this.ignoreCase = ignoreCase;
   }
@@ -46,35 +51,32 @@ export class ByteStringSet {
     if (this.count >= MAX_BLOCKED) return;
     let i = <i32>(hashOf(ptr, len, this.ignoreCase) & <u32>(SLOTS - 1));
     while (true) {
-      const at = unchecked(this.slots[i]);
+      const at = <i32>unchecked(this.slots[i]);
       if (at == 0) break;
-      if (this.same(unchecked(this.entries[at - 1]), ptr, len)) return;
+      if (this.same(at - 1, ptr, len)) return;
       i = (i + 1) & (SLOTS - 1);
     }
-    unchecked(this.entries[this.count]).set(ptr, len);
+    unchecked((this.ptrs[this.count] = ptr));
+    unchecked((this.lens[this.count] = len));
     this.count++;
-    unchecked((this.slots[i] = this.count));
+    unchecked((this.slots[i] = <u16>this.count));
   }
 
   has(ptr: usize, len: i32): bool {
     let i = <i32>(hashOf(ptr, len, this.ignoreCase) & <u32>(SLOTS - 1));
     while (true) {
-      const at = unchecked(this.slots[i]);
+      const at = <i32>unchecked(this.slots[i]);
       if (at == 0) return false;
-      if (this.same(unchecked(this.entries[at - 1]), ptr, len)) return true;
+      if (this.same(at - 1, ptr, len)) return true;
       i = (i + 1) & (SLOTS - 1);
     }
   }
 
-  @inline private same(e: Str, ptr: usize, len: i32): bool {
-    return this.ignoreCase ? bytesEqualIgnoreAsciiCase(e.ptr, e.len, ptr, len) : bytesEqual(e.ptr, e.len, ptr, len);
+  @inline private same(e: i32, ptr: usize, len: i32): bool {
+    const p = unchecked(this.ptrs[e]);
+    const n = unchecked(this.lens[e]);
+    return this.ignoreCase ? bytesEqualIgnoreAsciiCase(p, n, ptr, len) : bytesEqual(p, n, ptr, len);
   }
-}
-
-function newViews(n: i32): StaticArray<Str> {
-  const a = new StaticArray<Str>(n);
-  for (let i = 0; i < n; i++) unchecked((a[i] = new Str()));
-  return a;
 }
 
 /**
@@ -82,34 +84,39 @@ function newViews(n: i32): StaticArray<Str> {
  * "brand.example." block brand.example: host-name.ts), read once per request.
  */
 export class BadvHosts {
-  private readonly hosts: StaticArray<Str> = newViews(MAX_BLOCKED);
+  private readonly ptrs: StaticArray<usize> = new StaticArray<usize>(MAX_BLOCKED);
+  private readonly lens: StaticArray<i32> = new StaticArray<i32>(MAX_BLOCKED);
   private count: i32 = 0;
   private hashed: bool = false;
   private readonly set: ByteStringSet = new ByteStringSet();
+  /** An entry's host (hostOf writes a view), and a host compared by the scan. */
+  private readonly host: Str = new Str();
 
   read(badv: StrList): void {
+    const h = this.host;
     let k = 0;
     for (let j = 0; j < badv.count; j++) {
-      const h = unchecked(this.hosts[k]);
       hostOf(badv.get(j), h);
       withoutWww(h);
-      if (h.len > 0) k++;
+      if (h.len == 0) continue;
+      unchecked((this.ptrs[k] = h.ptr));
+      unchecked((this.lens[k] = h.len));
+      k++;
     }
     this.count = k;
     this.hashed = k > SCAN_AT_MOST;
     if (!this.hashed) return;
     this.set.clear(true);
-    for (let i = 0; i < k; i++) {
-      const h = unchecked(this.hosts[i]);
-      this.set.add(h.ptr, h.len);
-    }
+    for (let i = 0; i < k; i++) this.set.add(unchecked(this.ptrs[i]), unchecked(this.lens[i]));
   }
 
   /** An advertiser domain that is one of the hosts or a subdomain of one, ignoring ASCII case as DNS does. */
   blocks(domain: OwnedBytes): bool {
     if (!this.hashed) {
+      const h = this.host;
       for (let i = 0; i < this.count; i++) {
-        if (domain.isDomainOrSubdomainOf(unchecked(this.hosts[i]))) return true;
+        h.set(unchecked(this.ptrs[i]), unchecked(this.lens[i]));
+        if (domain.isDomainOrSubdomainOf(h)) return true;
       }
       return false;
     }
