@@ -9,7 +9,14 @@ import { PersonalData, PersonalDataPolicy } from "../core/privacy/personal-data"
 import { GppString, GppVerdict } from "../core/privacy/gpp";
 import { IntList } from "../core/json/lists";
 import { IpRangeSet } from "../core/traffic/ip-ranges";
+import { PluginConfig, PluginConfigParser } from "../filter/config";
 import { DecisionHarness, OpenBudget, bytesOf, campaign, jsonString, view } from "./support/decision-fixtures";
+
+const pluginParser = new PluginConfigParser();
+function plugin(json: string): PluginConfig | null {
+  return pluginParser.parse(bytesOf(json), String.UTF8.byteLength(json));
+}
+const TOKEN = "0123456789abcdefABCDEF";
 
 /** The crid of the single bid on this whole request body, or the no-bid reason's name. */
 function outcomeOfBody(h: DecisionHarness, body: string, campaigns: string): string {
@@ -147,5 +154,34 @@ describe("targeting, matching and configuration rules pinned by a mutation audit
     expect(ipIn(set, "10.1.2.3")).toBe(true);
     expect(ipIn(set, "10.200.0.1")).toBe(true);
     expect(ipIn(set, "11.0.0.1")).toBe(false);
+  });
+
+  it("the plugin configuration: replay_cluster defaults to the configured host_cluster", () => {
+    expect(plugin('{"host_cluster":"control"}')!.replayCluster.toString()).toBe("control");
+    expect(plugin('{"host_cluster":"control","replay_cluster":"nexus_replay"}')!.replayCluster.toString()).toBe("nexus_replay");
+  });
+
+  it("the plugin configuration: sync_token and sync_token_env together are refused", () => {
+    expect(plugin('{"sync_token":"' + TOKEN + '"}')).not.toBeNull();
+    expect(plugin('{"sync_token":"' + TOKEN + '","sync_token_env":"NEXUS_SYNC_TOKEN"}')).toBeNull();
+    expect(pluginParser.error).toBe("sync_token and sync_token_env: set one, not both");
+  });
+
+  it("the plugin configuration: a loss_path equal to bid_path, or a path not starting with '/', is refused", () => {
+    expect(plugin('{"bid_path":"/x","loss_path":"/x"}')).toBeNull();
+    expect(pluginParser.error).toBe("bid_path, win_path and loss_path must differ");
+    expect(plugin('{"bid_path":"openrtb2/bid"}')).toBeNull();
+    expect(pluginParser.error).toBe("bid_path: must start with '/'");
+  });
+
+  it("the plugin configuration: replay_claim_failure open and closed; pacing multipliers in order; 24 hourly weights", () => {
+    expect(plugin('{"replay_claim_failure":"open"}')!.replayClaimFailOpen).toBe(true);
+    expect(plugin('{"replay_claim_failure":"closed"}')!.replayClaimFailOpen).toBe(false);
+    expect(plugin('{"pacing":{"min_multiplier":2,"max_multiplier":1}}')).toBeNull();
+    expect(pluginParser.error).toBe("pacing: min_multiplier above max_multiplier");
+    let w = "1";
+    for (let i = 1; i < 23; i++) w += ",1";
+    expect(plugin('{"pacing":{"hourly_weights":[' + w + "]}}")).toBeNull(); // 23
+    expect(plugin('{"pacing":{"hourly_weights":[' + w + ",1]}}")).not.toBeNull(); // 24
   });
 });
