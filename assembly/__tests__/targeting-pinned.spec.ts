@@ -170,6 +170,9 @@ describe("targeting, matching and configuration rules pinned by a mutation audit
   it("the plugin configuration: a loss_path equal to bid_path, or a path not starting with '/', is refused", () => {
     expect(plugin('{"bid_path":"/x","loss_path":"/x"}')).toBeNull();
     expect(pluginParser.error).toBe("bid_path, win_path and loss_path must differ");
+    // win_path == loss_path: every loss notice would be charged as a win.
+    expect(plugin('{"win_path":"/notice","loss_path":"/notice"}')).toBeNull();
+    expect(pluginParser.error).toBe("bid_path, win_path and loss_path must differ");
     expect(plugin('{"bid_path":"openrtb2/bid"}')).toBeNull();
     expect(pluginParser.error).toBe("bid_path: must start with '/'");
   });
@@ -183,5 +186,11 @@ describe("targeting, matching and configuration rules pinned by a mutation audit
     for (let i = 1; i < 23; i++) w += ",1";
     expect(plugin('{"pacing":{"hourly_weights":[' + w + "]}}")).toBeNull(); // 23
     expect(plugin('{"pacing":{"hourly_weights":[' + w + ",1]}}")).not.toBeNull(); // 24
+  });
+
+  it("a gpp_sid list cut short is unreadable, even when the part kept names no applicable section", () => {
+    expect(gppVerdict("", [-1, -1, -1, -1, -1, -1, -1, -1])).toBe(GppVerdict.ALLOWED);
+    // Nine ids into a list of eight: the dropped one (7, usnat) applies.
+    expect(gppVerdict("", [-1, -1, -1, -1, -1, -1, -1, -1, 7])).toBe(GppVerdict.UNREADABLE);
   });
 });

@@ -160,7 +160,11 @@ export class PluginConfigParser {
       this.error = "fx_rates." + cfg.currency.toString() + ": the account currency (currency) is 1, not " + own.toString();
       return null;
     }
-    if (cfg.bidPath.toString() == cfg.winPath.toString() || cfg.bidPath.toString() == cfg.lossPath.toString()) {
+    // All three: with win_path == loss_path every loss notice would be charged as a win (the
+    // stream tests for a win first).
+    const bid = cfg.bidPath.toString();
+    const win = cfg.winPath.toString();
+    if (bid == win || bid == cfg.lossPath.toString() || win == cfg.lossPath.toString()) {
       this.error = "bid_path, win_path and loss_path must differ";
       return null;
     }

@@ -62,6 +62,8 @@ export class GppString {
     this.tcf.clear();
     // No GPP signal: neither a string nor an id, or ids of which none applies (-1 and the like),
     // whatever the string.
+    // A list cut short may hold an applicable id past what was kept: not readable, whatever the rest.
+    if (sids.truncated) return GppVerdict.UNREADABLE;
     if (sids.count > 0 ? !appliesAny(sids) : s.len == 0) return GppVerdict.ALLOWED;
     if (!this.parse(s.ptr, s.len) || sids.truncated) return GppVerdict.UNREADABLE;
     let tcf = false;
