@@ -7,6 +7,7 @@ import { Str, bytesEqualIgnoreAsciiCase } from "../core/bytes/str";
 import { hostOf, withoutWww } from "../core/bytes/host-name";
 import { StrList } from "../core/json/lists";
 import { MAX_BLOCKED } from "../core/openrtb/limits";
+import { view } from "./support/decision-fixtures";
 
 const keep = new Array<ArrayBuffer>();
 
@@ -193,14 +194,6 @@ function setOf(items: string[]): StringSet {
   const set = new StringSet();
   for (let i = 0; i < items.length; i++) set.push(OwnedBytes.fromString(items[i]));
   return set;
-}
-
-function view(s: string): Str {
-  const b = String.UTF8.encode(s);
-  keep.push(b);
-  const v = new Str();
-  v.set(changetype<usize>(b), b.byteLength);
-  return v;
 }
 
 function hasByScan(set: StringSet, s: Str): bool {

@@ -44,6 +44,11 @@ export class OwnedBytes {
   }
 }
 
+/** How StringSet.probe compares: bytes as they are, ignoring ASCII case, or with lower-case items. */
+const EXACT: i32 = 0;
+const IGNORING_CASE: i32 = 1;
+const ITEM_LOWER_CASE: i32 = 2;
+
 /** Sets of at most this many strings are scanned; larger ones also keep a hash index. */
 const SCAN_AT_MOST: i32 = 16;
 
@@ -114,16 +119,7 @@ export class StringSet {
   /** has(s), given foldedHash(s) (a caller asking many sets for one string hashes it once). */
   hasHashed(s: Str, hash: u32): bool {
     const index = this.usableIndex();
-    if (index !== null) {
-      const mask = index.length - 1;
-      let slot = <i32>hash & mask;
-      while (true) {
-        const at = unchecked(index[slot]);
-        if (at == 0) return false;
-        if (unchecked(this.items[at - 1]).equalsStr(s)) return true;
-        slot = (slot + 1) & mask;
-      }
-    }
+    if (index !== null) return this.probe(index, s.ptr, s.len, hash, EXACT);
     const n = this.items.length;
     for (let i = 0; i < n; i++) {
       if (unchecked(this.items[i]).equalsStr(s)) return true;
@@ -134,17 +130,7 @@ export class StringSet {
   /** True if [ptr, ptr+len) equals an item ignoring ASCII case. */
   hasIgnoringCase(ptr: usize, len: i32): bool {
     const index = this.usableIndex();
-    if (index !== null) {
-      const mask = index.length - 1;
-      let slot = <i32>foldedHash(ptr, len) & mask;
-      while (true) {
-        const at = unchecked(index[slot]);
-        if (at == 0) return false;
-        const it = unchecked(this.items[at - 1]);
-        if (bytesEqualIgnoreAsciiCase(ptr, len, it.ptr, it.len)) return true;
-        slot = (slot + 1) & mask;
-      }
-    }
+    if (index !== null) return this.probe(index, ptr, len, foldedHash(ptr, len), IGNORING_CASE);
     const n = this.items.length;
     for (let i = 0; i < n; i++) {
       const it = unchecked(this.items[i]);
@@ -163,7 +149,8 @@ export class StringSet {
       // s itself, then the part after each "." ("a.b.example": "b.example", "example").
       let from = 0;
       while (true) {
-        if (this.hasLowerCaseItem(index, s.ptr + <usize>from, s.len - from)) return true;
+        const p = s.ptr + <usize>from;
+        if (this.probe(index, p, s.len - from, foldedHash(p, s.len - from), ITEM_LOWER_CASE)) return true;
         let dot = from;
         while (dot < s.len && load<u8>(s.ptr + <usize>dot) != 0x2e) dot++;
         if (dot >= s.len) return false;
@@ -179,18 +166,21 @@ export class StringSet {
     return false;
   }
 
-  /** An item (lower-case) is [ptr, ptr+len) in lower case. */
-  private hasLowerCaseItem(index: StaticArray<i32>, ptr: usize, len: i32): bool {
+  /** Some item the index finds under `hash` is [ptr, ptr+len), compared as `how` says. */
+  private probe(index: StaticArray<i32>, ptr: usize, len: i32, hash: u32, how: i32): bool {
     const mask = index.length - 1;
-    let slot = <i32>foldedHash(ptr, len) & mask;
+    let slot = <i32>hash & mask;
     while (true) {
       const at = unchecked(index[slot]);
       if (at == 0) return false;
       const it = unchecked(this.items[at - 1]);
-      if (it.len == len && equalsLowerAscii(ptr, it.ptr, len)) return true;
+      if (how == EXACT ? bytesEqual(ptr, len, it.ptr, it.len)
+        : how == IGNORING_CASE ? bytesEqualIgnoreAsciiCase(ptr, len, it.ptr, it.len)
+        : it.len == len && equalsLowerAscii(ptr, it.ptr, len)) return true;
       slot = (slot + 1) & mask;
     }
   }
+
 }
 
 /**
