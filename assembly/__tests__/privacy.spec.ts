@@ -477,6 +477,17 @@ describe("PersonalDataPolicy.decide with GPP", () => {
     expect(decideWith('"regs":{"gpp_sid":[-1]}')).toBe(PersonalData.ALLOWED);
   });
 
+  it("reads a 2.5 regs.ext.gpp_sid sent without any string as the unreadable signal it is", () => {
+    // Applicable ids with no string, wherever they are: the exchange says a section applies and does not send it.
+    expect(decideWith('"regs":{"ext":{"gpp_sid":[7]}}')).toBe(PersonalData.GPP_UNREADABLE);
+    expect(decideWith('"regs":{"ext":{"gpp_sid":[-1]}}')).toBe(PersonalData.ALLOWED);
+    // Both lists and no string: the 2.6 list is read, as with a string.
+    expect(decideWith('"regs":{"gpp_sid":[-1],"ext":{"gpp_sid":[7]}}')).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"regs":{"gpp_sid":[7],"ext":{"gpp_sid":[-1]}}')).toBe(PersonalData.GPP_UNREADABLE);
+    // A 2.5 string with its own ids is still read with them when the 2.6 list has no string.
+    expect(decideWith('"regs":{"gpp_sid":[8],"ext":{"gpp":"DBABL~' + USNAT_OK + '","gpp_sid":[7]}}')).toBe(PersonalData.ALLOWED);
+  });
+
   it("reads consent strings whole past 512 bytes: a long TCF section, then a US section", () => {
     // A vendor bitfield up to id 4000 (~670 characters), as real CMPs send, consenting to 3900.
     const long = allPurposesWithVendors(4000, [42, 3900]).encode();

@@ -249,9 +249,15 @@ export class Regs {
     return this.gpp.len > 0 ? this.gpp : this.extGpp;
   }
 
-  /** Its applicable sections: those sent with the string that is used. */
+  /**
+   * Its applicable sections: those sent with the string that is used. With no string at all,
+   * whichever list was sent (2.6 first): ids that name an applicable section without its string
+   * are a signal that cannot be read, not the absence of one, wherever the exchange put them.
+   */
   get effectiveGppSid(): IntList {
-    return this.gpp.len > 0 || this.extGpp.len == 0 ? this.gppSid : this.extGppSid;
+    if (this.gpp.len > 0) return this.gppSid;
+    if (this.extGpp.len > 0) return this.extGppSid;
+    return this.gppSid.count > 0 || this.gppSid.truncated ? this.gppSid : this.extGppSid;
   }
 
   reset(): void {
