@@ -406,7 +406,7 @@ async function memoryBudgetSource(cfg: HostConfig, log: Logger, metrics: HostMet
       { event: "budget_in_memory" },
       "budget source memory: spend, caps and the replay guard live in this process only; a restart starts every campaign's daily and total cap from zero (keep them with NEXUS_BUDGET_STATE_FILE, or use NEXUS_BUDGET_SOURCE=redis)",
     );
-    return new MemoryBudgetSource(policy, pluginUtcOffset(cfg));
+    return new MemoryBudgetSource(policy, pluginUtcOffset(cfg), { onUnbilled: unbilledGauge(metrics) });
   }
   // Locked before it is read: a process still writing it (a rolling update's old one) is waited
   // for, and the start fails if it does not stop, rather than both writing it.
@@ -427,6 +427,7 @@ async function memoryBudgetSource(cfg: HostConfig, log: Logger, metrics: HostMet
       persist: () => file!.save(),
       onHealth: (ok) => metrics.budgetUp.set(ok ? 1 : 0),
       release: () => lock.release(),
+      onUnbilled: unbilledGauge(metrics),
     });
     file = new BudgetStateFile(
       path,
@@ -442,6 +443,10 @@ async function memoryBudgetSource(cfg: HostConfig, log: Logger, metrics: HostMet
     await lock.release();
     throw err;
   }
+}
+
+function unbilledGauge(metrics: HostMetrics): (campaignId: string, micros: number) => void {
+  return (id, micros) => metrics.budgetUnbilled.set({ campaign: id }, micros);
 }
 
 export interface VmStatus {

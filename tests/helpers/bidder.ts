@@ -124,13 +124,13 @@ export const README_REQUEST = JSON.stringify({
   device: { ua: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0", ip: "203.0.113.7", geo: { country: "USA" } },
 });
 
-/** The nurl of a bid with the price macro replaced. */
 /** The value of an unlabelled metric on the bidder's /metrics (0 when it is not there). */
 export async function metricValue(app: Standalone, name: string): Promise<number> {
   const text = await (await fetch(`${app.controlUrl}/metrics`)).text();
   return Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? 0);
 }
 
+/** The nurl of a bid with the price macro replaced. */
 export function noticeUrl(template: string, price: string): string {
   return template.replace("${AUCTION_PRICE}", price).replace("${AUCTION_LOSS}", "102");
 }

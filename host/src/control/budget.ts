@@ -159,6 +159,12 @@ export interface MemoryBudgetOptions {
   onHealth?: (ok: boolean) => void;
   /** Called by close() after the last save: lets the state file go (its lock). */
   release?: () => Promise<void>;
+  /**
+   * Called on each lease with the campaign's unbilled micros of that day: what a previous process
+   * (the state file) or a restarted ledger held when it stopped, counted as spent and never
+   * charged (the nexus_host_budget_unbilled_micros gauge).
+   */
+  onUnbilled?: (campaignId: string, micros: number) => void;
 }
 
 /**
@@ -257,7 +263,9 @@ export class MemoryBudgetSource implements BudgetSource {
     // today (other pods, a ledger that restarted, a previous process: the state file) is not in
     // it, so the grant stops where the fleet's day would pass the cap (what it holds reserved is
     // counted as charged today).
-    const othersToday = o.daily + this.unbilledOn(limits.id, w.day);
+    const unbilledToday = this.unbilledOn(limits.id, w.day);
+    this.options.onUnbilled?.(limits.id, unbilledToday);
+    const othersToday = o.daily + unbilledToday;
     if (limits.dailyMicros > 0 && othersToday > 0) want = Math.min(want, held + Math.max(0, limits.dailyMicros - othersToday - r.dailyCharged - r.reserved));
     const granted = Math.max(held, Math.floor(want));
     byPod.set(r.podId, granted);

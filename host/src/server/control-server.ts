@@ -330,6 +330,7 @@ export class ControlServer {
       if (this.d.catalog.get(id) !== undefined) continue;
       m.grantedMicros.remove({ campaign: id });
       m.budgetCampaignGranted.remove({ campaign: id });
+      m.budgetUnbilled.remove({ campaign: id });
       this.grantedIds.delete(id);
     }
   }

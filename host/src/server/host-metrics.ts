@@ -21,6 +21,12 @@ export class HostMetrics {
   readonly budgetLeases = new Counter({ name: "nexus_host_budget_leases_total", help: "Budget leases run against the shared budget store (Redis)", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetLeasedMicros = new Counter({ name: "nexus_host_budget_leased_micros_total", help: "New micros this pod took from the shared budget (increases of its grant)", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetReturnedMicros = new Counter({ name: "nexus_host_budget_returned_micros_total", help: "Micros this pod gave back to the shared budget (unused slices)", labelNames: ["campaign"], registers: [this.registry] });
+  /**
+   * Memory source: money counted as spent today that no charge will ever account for, because the
+   * ledger holding it is gone (a previous process's, through the state file, or a restarted one's):
+   * bids that were waiting for a notice and the unspent slice. The campaign cannot spend it today.
+   */
+  readonly budgetUnbilled = new Gauge({ name: "nexus_host_budget_unbilled_micros", help: "Micros counted as spent today but never charged: what a previous process or a restarted filter ledger held when it stopped (memory budget source)", labelNames: ["campaign"], registers: [this.registry] });
   readonly budgetCampaignGranted = new Gauge({ name: "nexus_host_budget_campaign_granted_micros", help: "Micros granted to all pods, net of returns, as of this pod's last lease", labelNames: ["campaign"], registers: [this.registry] });
   readonly redisErrors = new Counter({ name: "nexus_host_redis_errors_total", help: "Failed Redis operations (unreachable, timeout, error reply)", labelNames: ["operation"], registers: [this.registry] });
   readonly redisLatency = new Histogram({ name: "nexus_host_redis_seconds", help: "Latency of Redis operations", labelNames: ["operation"], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5], registers: [this.registry] });

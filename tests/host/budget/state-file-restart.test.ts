@@ -11,7 +11,7 @@ import { cpmToMicros } from "../../helpers/ledger.ts";
 import { startStandalone, type Standalone } from "../../../host/src/standalone.ts";
 import { readBudgetState } from "../../../host/src/control/budget-state-file.ts";
 import { silentLogger } from "../../../host/src/log.ts";
-import { PLUGIN, sleep, tempDir } from "./bidders.ts";
+import { PLUGIN, metricValue, sleep, tempDir } from "./bidders.ts";
 
 // Bids hit the $20 CPM cap: 20 000 micros each, five in the total. One slice holds all of it
 // (pacing 1 micro/s over a 200 000 s lease), so only the total limits what a bidder may spend.
@@ -79,7 +79,10 @@ describe("in-memory budget with a state file, across a restart", () => {
    * the file holds what its last lease saved); bidder B on the same file then bids until its
    * answers stay "budget". `inspect` looks at the file between the two.
    */
-  async function restart(name: string, o: { daily?: number; firstWins: number; graceful: boolean; first?: Parameters<typeof startBidder>[2]; inspect?: (first: Spent) => void }): Promise<{ first: Spent; second: Spent }> {
+  async function restart(
+    name: string,
+    o: { daily?: number; firstWins: number; graceful: boolean; first?: Parameters<typeof startBidder>[2]; inspect?: (first: Spent) => void; inspectSecond?: (app: Standalone) => Promise<void> },
+  ): Promise<{ first: Spent; second: Spent }> {
     const stateFile = join(tmp.dir, `${name}.json`);
     const a = await startBidder(stateFile, o.daily, o.first);
     dirs.push(a.dir);
@@ -94,6 +97,7 @@ describe("in-memory budget with a state file, across a restart", () => {
     const b = await startBidder(stateFile, o.daily);
     dirs.push(b.dir);
     try {
+      await o.inspectSecond?.(b.app);
       return { first, second: await spend(b.app, 5, 2000) };
     } finally {
       await b.app.close();
@@ -119,10 +123,23 @@ describe("in-memory budget with a state file, across a restart", () => {
     const DAILY = 60_000;
     // One slice of 60 000 (three bids), and a first bidder that reports every 3 s: the two wins it
     // makes right after it is ready are charged, but not yet reported when it goes.
+    let unbilledOnFile = 0;
     const { first, second } = await restart("crash", {
       daily: DAILY, firstWins: 2, graceful: false,
       first: { plugin: { sync_period_ms: 3000 }, budget: { leaseSeconds: 1, minSliceMicros: DAILY } },
+      inspect: () => {
+        unbilledOnFile = readBudgetState(join(tmp.dir, "crash.json"))!.campaigns["test-cpa"]!.unbilled?.micros ?? 0;
+      },
+      // What the dead bidder held shows on the next one's /metrics once it leases (SREs asked why a
+      // restarted campaign under-delivers: nothing showed it).
+      inspectSecond: async (app) => {
+        const deadline = Date.now() + 5000;
+        let shown = 0;
+        while ((shown = metricValue(await (await fetch(`${app.controlUrl}/metrics`)).text(), "nexus_host_budget_unbilled_micros", { campaign: "test-cpa" })) === 0 && Date.now() < deadline) await sleep(50);
+        assert.equal(shown, unbilledOnFile);
+      },
     });
+    assert.ok(unbilledOnFile >= first.micros, `the file holds ${unbilledOnFile} unbilled, at least the ${first.micros} charged and unreported`);
     assert.ok(first.micros + second.micros <= DAILY, `${first.micros} + ${second.micros} spent today, daily cap ${DAILY}`);
     assert.equal(second.lastReason, "budget");
   });
