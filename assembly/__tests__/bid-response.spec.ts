@@ -150,6 +150,15 @@ describe("writeBidResponse", () => {
     expect(isValidJson(write("r", [b, b2]))).toBe(true);
   });
 
+  it("writes the app a creative advertises as bid.bundle, none when it advertises none", () => {
+    const app = creative("cr-1", 300, 250, "", [], []);
+    app.bundle = OwnedBytes.fromString("com.brand.game");
+    const w = write("r", [bid(1, 2, "1", 1500, campaign("c"), app)]);
+    expect(text(w).includes('"adomain":[],"bundle":"com.brand.game","crid":"cr-1"')).toBe(true);
+    expect(isValidJson(w)).toBe(true);
+    expect(text(write("r", [bid(1, 2, "1", 1500, campaign("c"), creative("cr-2", 300, 250, "", [], []))])).includes("bundle")).toBe(false);
+  });
+
   it("writes the creative's language: an ISO 639-1 code as bid.language, any other tag as bid.langb", () => {
     const en = creative("cr-1", 300, 250, "", [], []);
     en.language = OwnedBytes.fromString("en");

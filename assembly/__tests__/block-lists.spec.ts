@@ -1,7 +1,7 @@
 // The request's badv, bcat and acat as the decision reads them (assembly/core/bidding/block-lists.ts):
 // short lists scanned, long ones (more than SCAN_AT_MOST entries) in hash sets. Both must answer
 // exactly what comparing the creative with every entry answers (the definitions below).
-import { BadvHosts, ByteStringSet, CategoryList, SCAN_AT_MOST } from "../core/bidding/block-lists";
+import { BadvHosts, ByteStringSet, CategoryList, RequestList, SCAN_AT_MOST } from "../core/bidding/block-lists";
 import { OwnedBytes, StringSet } from "../core/bidding/owned-bytes";
 import { Str, bytesEqualIgnoreAsciiCase } from "../core/bytes/str";
 import { hostOf, withoutWww } from "../core/bytes/host-name";
@@ -40,9 +40,16 @@ function badvBlocksByDefinition(badv: StrList, domain: OwnedBytes): bool {
   return false;
 }
 
+/** The definition in IAB 1.0: the entry is the category or a parent of it ("IAB3" covers "IAB3-1"), in any letter case. */
+function underIab1Category(cat: OwnedBytes, entry: Str): bool {
+  const n = entry.len;
+  if (n == 0 || cat.len < n || !bytesEqualIgnoreAsciiCase(cat.ptr, n, entry.ptr, n)) return false;
+  return cat.len == n || load<u8>(cat.ptr + <usize>n) == 0x2d;
+}
+
 function catListedByDefinition(list: StrList, cat: OwnedBytes, iab1: bool): bool {
   for (let j = 0; j < list.count; j++) {
-    if (iab1 ? cat.isUnderIab1Category(list.get(j)) : cat.equalsStr(list.get(j))) return true;
+    if (iab1 ? underIab1Category(cat, list.get(j)) : cat.equalsStr(list.get(j))) return true;
   }
   return false;
 }
@@ -156,6 +163,47 @@ describe("category lists", () => {
       const n = rnd(2) == 0 ? rnd(SCAN_AT_MOST) : SCAN_AT_MOST + 1 + rnd(40);
       for (let i = 0; i < n; i++) entries.push(genCode());
       listed(entries, genCode(), rnd(2) == 0);
+    }
+  });
+});
+
+/** bapp as the decision reads it: whole app store ids, any letter case. */
+function appListed(entries: string[], bundle: string): bool {
+  const list = new RequestList();
+  const l = listOf(entries);
+  list.read(l, true);
+  const b = OwnedBytes.fromString(bundle);
+  const answer = list.has(b.ptr, b.len);
+  let byDefinition = false;
+  for (let j = 0; j < l.count; j++) {
+    const e = l.get(j);
+    if (e.len > 0 && bytesEqualIgnoreAsciiCase(e.ptr, e.len, b.ptr, b.len)) byDefinition = true;
+  }
+  expect(answer).toBe(byDefinition, bundle);
+  return answer;
+}
+
+describe("app lists (bapp)", () => {
+  it("list whole app store ids in any letter case, scanned and hashed; not a prefix or a longer id", () => {
+    for (let p = 0; p < PADS.length; p++) {
+      const n = PADS[p];
+      expect(appListed(padded(["com.brand.game"], n, padDomain), "com.brand.game")).toBe(true);
+      expect(appListed(padded(["com.Brand.Game"], n, padDomain), "com.brand.game")).toBe(true);
+      expect(appListed(padded(["1234567"], n, padNumber), "1234567")).toBe(true);
+      expect(appListed(padded(["com.brand"], n, padDomain), "com.brand.game")).toBe(false);
+      expect(appListed(padded(["com.brand.game"], n, padDomain), "com.brand.game2")).toBe(false);
+      expect(appListed(padded(["123456"], n, padNumber), "1234567")).toBe(false);
+      expect(appListed(padded([""], n, padNumber), "1234567")).toBe(false);
+    }
+  });
+
+  it("answer as the definition on generated lists, scanned and hashed", () => {
+    seed = 4242;
+    for (let round = 0; round < 200; round++) {
+      const entries = new Array<string>();
+      const n = rnd(2) == 0 ? rnd(SCAN_AT_MOST) : SCAN_AT_MOST + 1 + rnd(40);
+      for (let i = 0; i < n; i++) entries.push(genName());
+      appListed(entries, genName());
     }
   });
 });

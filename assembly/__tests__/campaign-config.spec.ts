@@ -222,6 +222,22 @@ describe("campaign config: errors name the JSON path", () => {
     );
   });
 
+  it("creative bundle (the advertised app's store id) and targeting.rewarded", () => {
+    const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"bundle":"com.brand.game"}],"targeting":{"rewarded":true}'))!;
+    expect(t.at(0).creatives[0].bundle.toString()).toBe("com.brand.game");
+    expect(t.at(0).rewarded).toBe(1);
+    expect(parse(withTargeting('"rewarded":false'))!.at(0).rewarded).toBe(0);
+    expect(parse(withTargeting('"sizes":[]'))!.at(0).rewarded).toBe(-1);
+    // Native app-install ads declare it too.
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"n","type":"native","bundle":"id1234567","title":"Play","link":"https://brand.example/"}]'))).toBe("OK");
+    const bad = "campaigns[0].creatives[0].bundle: expected an app store id (\"com.brand.game\", \"1234567\"): printable ASCII, no spaces, quotes or backslashes";
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"bundle":""}]'))).toBe(bad);
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"bundle":"com brand"}]'))).toBe(bad);
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"bundle":"a\\"b"}]'))).toBe(bad);
+    expect(errorOf(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250,"bundle":7}]'))).toBe("campaigns[0].creatives[0].bundle: expected string");
+    expect(errorOf(withTargeting('"rewarded":1'))).toBe("campaigns[0].targeting.rewarded: expected true or false");
+  });
+
   it("creative categories: IAB 1.0 in cat, other taxonomies in cat_by_taxonomy", () => {
     const cr = (members: string): Creative => {
       const t = parse(one('"id":"c","creatives":[{"crid":"a","w":300,"h":250' + members + "}]"));

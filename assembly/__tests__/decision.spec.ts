@@ -712,6 +712,50 @@ describe("decision: targeting", () => {
     expect(d.bid(0).campaign!.id.toString()).toBe("c1");
   });
 
+  it("bapp refuses a creative that advertises a listed app (its app store id, in any case); creatives without one pass", () => {
+    const app = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"bundle":"com.brand.game"}');
+    expect(priceOrReason(request(IMP, SITE), app)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":["com.brand.game"]'), app)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":["other.app","COM.Brand.Game"]'), app)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":["com.brand","com.brand.game.lite"]'), app)).toBe(2000); // whole ids only
+    // A long list (hashed): listed or not.
+    let long = "";
+    for (let i = 0; i < 40; i++) long += '"com.other' + i.toString() + '",';
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":[' + long + '"com.brand.game"]'), app)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":[' + long + '"com.brand.gam"]'), app)).toBe(2000);
+    // Longer than the parser keeps (512): the part left out could list it, so app-install creatives
+    // are refused; a creative that advertises no app is not concerned.
+    let huge = "";
+    for (let i = 0; i < 600; i++) huge += (i > 0 ? "," : "") + '"a' + i.toString() + '"';
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":[' + huge + "]"), app)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":[' + huge + "]"), C1)).toBe(2000);
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":["com.brand.game"]'), C1)).toBe(2000);
+    // Another campaign takes the impression, and its bid names its app.
+    const d = decide(request(IMP, SITE + ',"bapp":["com.brand.game"]'), camp("c0", 9000, "", '{"crid":"x","w":300,"h":250,"bundle":"com.brand.game"}') + "," +
+      camp("c1", 8000, "", '{"crid":"y","w":300,"h":250,"bundle":"id1234567"}'));
+    expect(d.count).toBe(1);
+    expect(d.bid(0).campaign!.id.toString()).toBe("c1");
+    expect(d.bid(0).creative!.bundle.toString()).toBe("id1234567");
+  });
+
+  it("targeting.rewarded: true buys rewarded slots only (imp.rwdd 1), false only the others; left out, either", () => {
+    const rewarded = imp("1", '"rwdd":1,"banner":{"w":300,"h":250},"bidfloor":0.5');
+    const plain = imp("1", '"rwdd":0,"banner":{"w":300,"h":250},"bidfloor":0.5');
+    const only = camp("c", 8000, '"targeting":{"rewarded":true},');
+    const never = camp("c", 8000, '"targeting":{"rewarded":false},');
+    expect(priceOrReason(request(rewarded), only)).toBe(2000);
+    expect(priceOrReason(request(plain), only)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP), only)).toBe(nb(NoBid.NO_MATCH)); // rwdd left out: 0
+    expect(priceOrReason(request(rewarded), never)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(plain), never)).toBe(2000);
+    expect(priceOrReason(request(rewarded), C1)).toBe(2000);
+    expect(priceOrReason(request(plain), C1)).toBe(2000);
+    // Per impression: of two, the rewarded one gets the bid.
+    const d = decide(request(plain + "," + imp("2", '"rwdd":1,"banner":{"w":300,"h":250},"bidfloor":0.5')), only);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).impIndex).toBe(1);
+  });
+
   it("wlang and wlangb (2.6) admit only creatives in a listed language, or without linguistic content", () => {
     const cr = (language: string): string => camp("c", 8000, "", '{"crid":"x","w":300,"h":250' + (language.length > 0 ? ',"language":"' + language + '"' : "") + "}");
     expect(priceOrReason(request(IMP, SITE + ',"wlang":["de","en"]'), cr("en"))).toBe(2000);

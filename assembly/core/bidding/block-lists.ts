@@ -125,43 +125,60 @@ export class BadvHosts {
 }
 
 /**
- * A category list of the request (bcat or acat) in its taxonomy, read once per request: in IAB
- * Content 1.0 an entry also lists its subcategories ("IAB3" lists "IAB3-1") and is compared in any
- * letter case; in other taxonomies codes are compared exactly.
+ * A list of the request read once per request, for whole-string lookups: scanned when short,
+ * hashed when long. Entries are compared exactly or ignoring ASCII case; empty ones match nothing.
  */
-export class CategoryList {
+export class RequestList {
   private list: StrList | null = null;
-  private iab1: bool = false;
+  private ignoreCase: bool = false;
   private hashed: bool = false;
   private readonly set: ByteStringSet = new ByteStringSet();
 
-  read(list: StrList, iab1: bool): void {
+  read(list: StrList, ignoreCase: bool): void {
     this.list = list;
-    this.iab1 = iab1;
+    this.ignoreCase = ignoreCase;
     this.hashed = list.count > SCAN_AT_MOST;
     if (!this.hashed) return;
-    this.set.clear(iab1);
+    this.set.clear(ignoreCase);
     for (let j = 0; j < list.count; j++) {
       const e = list.get(j);
       if (e.len > 0) this.set.add(e.ptr, e.len);
     }
   }
 
+  /** [ptr, ptr+len) is an entry. */
+  has(ptr: usize, len: i32): bool {
+    if (this.hashed) return this.set.has(ptr, len);
+    const list = this.list!;
+    for (let j = 0; j < list.count; j++) {
+      const e = list.get(j);
+      if (e.len > 0 && (this.ignoreCase ? bytesEqualIgnoreAsciiCase(e.ptr, e.len, ptr, len) : bytesEqual(e.ptr, e.len, ptr, len))) return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * A category list of the request (bcat or acat) in its taxonomy, read once per request: in IAB
+ * Content 1.0 an entry also lists its subcategories ("IAB3" lists "IAB3-1") and is compared in any
+ * letter case; in other taxonomies codes are compared exactly.
+ */
+export class CategoryList {
+  private iab1: bool = false;
+  private readonly entries: RequestList = new RequestList();
+
+  read(list: StrList, iab1: bool): void {
+    this.iab1 = iab1;
+    this.entries.read(list, iab1);
+  }
+
   /** The category is listed: itself, or (IAB 1.0) a parent of it. */
   lists(cat: OwnedBytes): bool {
-    if (!this.hashed) {
-      const list = this.list!;
-      for (let j = 0; j < list.count; j++) {
-        const e = list.get(j);
-        if (this.iab1 ? cat.isUnderIab1Category(e) : cat.equalsStr(e)) return true;
-      }
-      return false;
-    }
-    if (this.set.has(cat.ptr, cat.len)) return true;
+    if (this.entries.has(cat.ptr, cat.len)) return true;
     if (!this.iab1) return false;
     // Its parents: the code up to each "-" ("IAB3-1-2": "IAB3", "IAB3-1").
     for (let i = 1; i < cat.len; i++) {
-      if (load<u8>(cat.ptr + <usize>i) == 0x2d && this.set.has(cat.ptr, i)) return true;
+      if (load<u8>(cat.ptr + <usize>i) == 0x2d && this.entries.has(cat.ptr, i)) return true;
     }
     return false;
   }

@@ -264,6 +264,7 @@ export class CampaignConfigParser {
       else if (d.keyIs("video_plcmt")) c.videoPlcmt = this.bits(1, 4, "placement");
       else if (d.keyIs("video_start")) c.videoStart = this.videoStarts();
       else if (d.keyIs("video_skippable")) c.videoSkippable = d.bool() ? 1 : 0;
+      else if (d.keyIs("rewarded")) c.rewarded = d.bool() ? 1 : 0;
       else if (d.keyIs("daypart_utc_offset_minutes")) {
         c.daypartOffsetMinutes = <i32>d.int(-720, 840);
         c.hasDaypartOffset = true;
@@ -475,7 +476,7 @@ export class CampaignConfigParser {
         continue;
       }
       if (!d.keyIs("crid") && !d.keyIs("type") && !d.keyIs("adomain") && !d.keyIs("cat") && !d.keyIs("cat_by_taxonomy") &&
-        !d.keyIs("attr") && !d.keyIs("api") && !d.keyIs("secure") && !d.keyIs("language")) otherKeys = true;
+        !d.keyIs("attr") && !d.keyIs("api") && !d.keyIs("secure") && !d.keyIs("language") && !d.keyIs("bundle")) otherKeys = true;
       if (d.keyIs("crid")) cr.crid = d.owned(128);
       else if (d.keyIs("type")) cr.markup = this.markupType();
       else if (d.keyIs("w")) cr.w = <i32>d.int(1, 65535);
@@ -489,6 +490,7 @@ export class CampaignConfigParser {
       else if (d.keyIs("banner_type")) bannerType = <i32>d.int(1, 4);
       else if (d.keyIs("secure")) secure = d.bool() ? 1 : 0;
       else if (d.keyIs("language")) this.language(cr);
+      else if (d.keyIs("bundle")) this.bundle(cr);
       else if (d.keyIs("duration")) cr.duration = <i32>d.int(1, 3600);
       else if (d.keyIs("mimes")) this.mediaTypes(cr.mimes);
       else if (d.keyIs("protocol")) protocol = <i32>d.int(1, 65535);
@@ -576,6 +578,24 @@ export class CampaignConfigParser {
     }
     cr.language = OwnedBytes.fromString(tag);
     cr.languagePrimaryLen = primary;
+  }
+
+  /**
+   * The app the creative advertises, by its app store id ("com.brand.game" on Google Play,
+   * "1234567" or "id1234567" on the App Store), as exchanges list it in bapp: printable ASCII
+   * without spaces or quotes, at most 256 bytes.
+   */
+  private bundle(cr: Creative): void {
+    const d = this.doc;
+    const id = d.owned(256);
+    if (d.failed) return;
+    let ok = id.len > 0;
+    for (let i = 0; ok && i < id.len; i++) {
+      const c = load<u8>(id.ptr + <usize>i);
+      ok = c > 0x20 && c < 0x7f && c != 0x22 && c != 0x5c;
+    }
+    if (!ok) d.fail("expected an app store id (\"com.brand.game\", \"1234567\"): printable ASCII, no spaces, quotes or backslashes");
+    else cr.bundle = id;
   }
 
   /**

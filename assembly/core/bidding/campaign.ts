@@ -87,6 +87,11 @@ export class Campaign {
   videoStart: u32 = 0;
   /** Skippability it buys (targeting.video_skippable): 1 skippable ads only, 0 non-skippable only, -1 either (video.ts). */
   videoSkippable: i32 = -1;
+  /**
+   * Rewarded slots it buys (targeting.rewarded; imp.rwdd, the user gets a reward for viewing): 1
+   * rewarded only, 0 not rewarded only, -1 either.
+   */
+  rewarded: i32 = -1;
   /** Dayparting on this fixed clock (minutes from UTC) instead of the user's; only with hasDaypartOffset. */
   daypartOffsetMinutes: i32 = 0;
   hasDaypartOffset: bool = false;

@@ -133,6 +133,11 @@ export class Creative {
   /** Bytes of the language's primary subtag ("pt" of "pt-BR"). */
   languagePrimaryLen: i32 = 0;
   /**
+   * The app it advertises, by app store id (an app-install ad); empty: none. Checked against the
+   * request's bapp and sent as bid.bundle, which exchanges use to enforce bapp.
+   */
+  bundle: OwnedBytes = OwnedBytes.fromString("");
+  /**
    * This creative's fields of a bid as JSON (",\"adm\":…,\"h\":250"), written by the reply
    * writer at the first bid with it and copied into every later reply (bid-response.ts).
    */

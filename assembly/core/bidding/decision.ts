@@ -19,7 +19,7 @@ import { MAX_BID_MICROS, cpmToImpressionMicrosCeil, microsFloor } from "./money"
 import { CurrencyTable } from "./currency";
 import { DealPicker } from "./deals";
 import { RequestDomains } from "./request-domain";
-import { BadvHosts, CategoryList } from "./block-lists";
+import { BadvHosts, CategoryList, RequestList } from "./block-lists";
 import { MAX_IMPS } from "../openrtb/limits";
 import { countryAlpha3, regionCodeStart } from "../openrtb/country";
 import { PersonalData, PersonalDataPolicy } from "../privacy/personal-data";
@@ -190,6 +190,7 @@ export class DecisionEngine {
   private eligibleCreative(req: BidRequest, imp: Imp, c: Campaign): Creative | null {
     this.fitRefused = false;
     if (!this.targetsRequest(req, c)) return null;
+    if (c.rewarded >= 0 && (imp.rwdd == 1) != (c.rewarded == 1)) return null;
     const b = imp.banner;
     if (b.present) {
       const own = b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h) && b.ownSizePermitted();
@@ -810,15 +811,16 @@ function nextRequestStamp(): void {
   if (requestStamp == 0) requestStamp = 1;
 }
 
-/** The request's badv, bcat and acat as read for the stamp `listsStamp` (block-lists.ts). */
+/** The request's badv, bcat, acat and bapp as read for the stamp `listsStamp` (block-lists.ts). */
 const BADV = new BadvHosts();
 const BCAT = new CategoryList();
 const ACAT = new CategoryList();
+const BAPP = new RequestList();
 let listsStamp: u32 = 0;
 
 /**
  * The exchange's lists refuse the creative: advertiser domains (badv: the domain or a subdomain,
- * any case), categories (bcat, acat) and languages (wlang, wlangb). Only the request and the
+ * any case), the advertised app (bapp), categories (bcat, acat) and languages (wlang, wlangb). Only the request and the
  * creative matter: answered once per request and creative, however many impressions, sizes and
  * campaigns meet it; the lists are read at the first creative of a request.
  */
@@ -830,8 +832,9 @@ function blocked(req: BidRequest, cr: Creative): bool {
     const iab1 = req.cattax == IAB_CONTENT_1;
     BCAT.read(req.bcat, iab1);
     ACAT.read(req.acat, iab1);
+    BAPP.read(req.bapp, true);
   }
-  const answer = blockedByDomain(req, cr) || !categoriesAllowed(req, cr) || !languageAllowed(req, cr);
+  const answer = blockedByDomain(req, cr) || blockedByApp(req, cr) || !categoriesAllowed(req, cr) || !languageAllowed(req, cr);
   cr.blockedInRequest = requestStamp;
   cr.blockedAnswer = answer;
   return answer;
@@ -844,6 +847,16 @@ function blockedByDomain(req: BidRequest, cr: Creative): bool {
     if (BADV.blocks(unchecked(cr.adomain.items[i]))) return true;
   }
   return false;
+}
+
+/**
+ * The app the creative advertises is in bapp (app store ids, compared whole in any letter case:
+ * a block list must not be passed by how an id is written). A bapp longer than the parser keeps
+ * refuses every app-install creative: the part left out could list it.
+ */
+function blockedByApp(req: BidRequest, cr: Creative): bool {
+  if (cr.bundle.len == 0 || req.bapp.count == 0) return false;
+  return req.bapp.truncated || BAPP.has(cr.bundle.ptr, cr.bundle.len);
 }
 
 /**

@@ -29,16 +29,6 @@ export class OwnedBytes {
     return domain.len > 0 && off >= 0 && bytesEqualIgnoreAsciiCase(this.ptr + <usize>off, domain.len, domain.ptr, domain.len);
   }
 
-  /**
-   * This IAB 1.0 category is `entry` or one of its subcategories ("IAB3-1" is under "IAB3"): a
-   * bcat entry blocks it, an acat entry allows it.
-   */
-  isUnderIab1Category(entry: Str): bool {
-    const n = entry.len;
-    // In any letter case: "iab3" is how some exchanges write IAB3 (a block list must not miss it).
-    if (n == 0 || this.len < n || !bytesEqualIgnoreAsciiCase(this.ptr, n, entry.ptr, n)) return false;
-    return this.len == n || load<u8>(this.ptr + <usize>n) == 0x2d;
-  }
   toString(): string {
     return String.UTF8.decode(this.buf);
   }

@@ -243,6 +243,11 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
     w.jsonEscaped(cr.language.ptr, cr.language.len);
     w.byte(0x22);
   }
+  if (cr.bundle.len > 0) {
+    w.ascii(",\"bundle\":\"");
+    w.bytes(cr.bundle.ptr, cr.bundle.len); // printable ASCII without quotes or backslashes (campaign-config.ts)
+    w.byte(0x22);
+  }
   w.ascii(",\"crid\":\"");
   w.jsonEscaped(cr.crid.ptr, cr.crid.len);
   w.byte(0x22);
