@@ -234,6 +234,8 @@ export function planFraction(msIntoDay: i64): f64 {
 
 import { CampaignConfigParser, CAMPAIGN_SCRATCH_BYTES } from "../core/bidding/campaign-config";
 import { CampaignTable } from "../core/bidding/campaign";
+// Pure parsing (no ABI calls): the filter's plugin configuration, checked here as the filter reads it.
+import { PluginConfigParser } from "../filter/config";
 import { Decision, DecisionEngine, DecisionSettings } from "../core/bidding/decision";
 import { BudgetPort } from "../core/bidding/budget-port";
 import { ByteWriter } from "../core/bytes/writer";
@@ -302,6 +304,24 @@ export function checkCampaigns(ptr: usize, len: i32, accountPtr: usize, accountL
 
 export function campaignError(): string {
   return campaignRefusal;
+}
+
+const pluginParser = new PluginConfigParser();
+let pluginRefusal = "";
+
+/**
+ * Parses a plugin configuration at [ptr, ptr+len) (a buffer from allocate()) with the filter's
+ * own parser and keeps nothing; returns 0, or -1 with the message at pluginConfigError(). The
+ * sidecar host's check of its copy of Envoy's plugin configuration (it paces leases by it).
+ */
+export function checkPluginConfig(ptr: usize, len: i32): i32 {
+  pluginRefusal = pluginParser.parse(ptr, len) === null ? pluginParser.error : "";
+  collect();
+  return pluginRefusal.length == 0 ? 0 : -1;
+}
+
+export function pluginConfigError(): string {
+  return pluginRefusal;
 }
 
 /** Uses the model loaded by loadModel() for decisions with this hash size. */

@@ -11,7 +11,8 @@ import { accountCurrency, leasePolicy, pacePlanOf, pluginUtcOffset, publicKeyPat
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
 import { CampaignReloader, type ReloadTrigger } from "./control/campaign-reload.ts";
-import { filterParserCheck, withAccountCurrency } from "./control/campaign-check.ts";
+import { filterParserCheck, filterPluginCheck, withAccountCurrency } from "./control/campaign-check.ts";
+import { ConfigError } from "./errors.ts";
 import { limitsOf, MemoryBudgetSource, type BudgetSource } from "./control/budget.ts";
 import { BudgetStateError, BudgetStateFile, readBudgetStateText } from "./control/budget-state-file.ts";
 import { STATE_LOCK_DEFAULTS, StateFileLock } from "./control/state-file-lock.ts";
@@ -106,6 +107,13 @@ export function standaloneHashBits(cfg: HostConfig): number | undefined {
  */
 export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: BudgetSource, filterHashBits?: number): Promise<ControlPlane> {
   const metrics = new HostMetrics();
+  if (cfg.mode === "sidecar") {
+    // Standalone, the filter's VMs refuse a bad plugin configuration at start. A sidecar host runs
+    // none: it reads its `plugin` (the weights and day of its lease refill) unchecked, and a typo
+    // there paced the fleet by the flat plan without a word (docs audit).
+    const why = filterPluginCheck(JSON.stringify(cfg.plugin));
+    if (why !== undefined) throw new ConfigError(`plugin: ${why} (in sidecar mode, the copy of Envoy's plugin configuration the host paces leases by)`);
+  }
   const check = cfg.mode === "standalone" ? withAccountCurrency(accountCurrency(cfg)) : filterParserCheck;
   const catalog = CampaignCatalog.fromFile(cfg.campaignsPath, check);
   Object.assign(metrics.campaignOverridden, {

@@ -33,6 +33,16 @@ export const filterParserCheck: CampaignSetCheck = (json) => {
  * plugin configuration (in sidecar mode that is Envoy's, and the filter refuses such a set itself:
  * NexusCampaignSetRefused).
  */
+/**
+ * The filter's plugin configuration parser on `json`: undefined when the filter would take it, else
+ * the reason. For the sidecar host's `plugin`, its copy of Envoy's configuration, which it reads for
+ * the lease refill (pacing.hourly_weights) and the budget day (utc_offset_minutes).
+ */
+export function filterPluginCheck(json: string): string | undefined {
+  core ??= NexusCore.loadSync(DEFAULT_CORE_WASM);
+  return core.checkPluginConfig(json);
+}
+
 export function withAccountCurrency(account: string): CampaignSetCheck {
   return (json) => {
     core ??= NexusCore.loadSync(DEFAULT_CORE_WASM);

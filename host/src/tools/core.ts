@@ -113,6 +113,8 @@ interface CoreExports {
   loadCampaigns?(len: number): number;
   campaignError?(): number;
   checkCampaigns?(ptr: number, len: number, accountPtr: number, accountLen: number): number;
+  checkPluginConfig?(ptr: number, len: number): number;
+  pluginConfigError?(): number;
   useModelForDecisions?(bits: number): number;
   decide?(len: number, nowMs: bigint): number;
   replyPtr?(): number;
@@ -414,6 +416,23 @@ export class NexusCore {
       this.u8(ptr + b.length, account.length).set(account);
       if (check(ptr, b.length, ptr + b.length, account.length) === 0) return undefined;
       return this.x.__getString(this.need("campaignError")());
+    } finally {
+      this.x.release(ptr);
+    }
+  }
+
+  /**
+   * Checks a plugin configuration (its JSON text) with the filter's own parser. Returns undefined
+   * when the filter would take it, else the parser's reason ("pacing.hourly_weights: expected 24 weights").
+   */
+  checkPluginConfig(json: string): string | undefined {
+    const b = utf8.encode(json);
+    const check = this.need("checkPluginConfig");
+    const ptr = this.x.allocate(Math.max(b.length, 1));
+    try {
+      this.u8(ptr, b.length).set(b);
+      if (check(ptr, b.length) === 0) return undefined;
+      return this.x.__getString(this.need("pluginConfigError")());
     } finally {
       this.x.release(ptr);
     }
