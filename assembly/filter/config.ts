@@ -136,7 +136,7 @@ export class PluginConfigParser {
       else if (d.keyIs("notice_forward_timeout_ms")) cfg.noticeForwardTimeoutMs = <i32>d.int(1, 10000);
       else if (d.keyIs("sync_token")) cfg.syncToken = this.token();
       else if (d.keyIs("sync_token_env")) cfg.syncTokenEnv = this.envName();
-      else if (d.keyIs("test_trap_path")) cfg.trapPath = this.path();
+      else if (d.keyIs("test_trap_path")) cfg.trapPath = this.path(true);
       else d.unknownKey();
       d.endMember();
     }
@@ -237,9 +237,10 @@ export class PluginConfigParser {
     return null;
   }
 
-  private path(): OwnedBytes {
+  /** A path; with `orEmpty`, "" is unset (the documented default written out). */
+  private path(orEmpty: bool = false): OwnedBytes {
     const p = this.doc.owned(256);
-    if (!this.doc.failed && (p.len == 0 || load<u8>(p.ptr) != 0x2f)) this.doc.fail("must start with '/'");
+    if (!this.doc.failed && !(orEmpty && p.len == 0) && (p.len == 0 || load<u8>(p.ptr) != 0x2f)) this.doc.fail("must start with '/'");
     return p;
   }
 
@@ -263,10 +264,13 @@ export class PluginConfigParser {
     return end == s.length ? u : OwnedBytes.fromString(s.substring(0, end));
   }
 
-  /** A bearer token: it goes into an Authorization header as is (RFC 6750 token68, 16-512 bytes). */
+  /**
+   * A bearer token: it goes into an Authorization header as is (RFC 6750 token68, 16-512 bytes);
+   * "" is unset (the documented default written out, as templates with an empty value do).
+   */
   private token(): OwnedBytes {
     const t = this.doc.owned(512);
-    if (!this.doc.failed && !isToken68(t.ptr, t.len)) this.doc.fail("expected 16-512 characters of A-Z a-z 0-9 - . _ ~ + / (then = padding only)");
+    if (!this.doc.failed && t.len > 0 && !isToken68(t.ptr, t.len)) this.doc.fail("expected 16-512 characters of A-Z a-z 0-9 - . _ ~ + / (then = padding only)");
     return t;
   }
 
@@ -276,10 +280,9 @@ export class PluginConfigParser {
     return n;
   }
 
+  /** An environment variable's name; "" is unset (the documented default). */
   private envName(): OwnedBytes {
-    const n = this.doc.owned(128);
-    if (!this.doc.failed && n.len == 0) this.doc.fail("expected the name of an environment variable");
-    return n;
+    return this.doc.owned(128);
   }
 
   private failMode(): bool {

@@ -405,7 +405,7 @@ describe("the compiled filter sends the sync token", () => {
     const { cfg, dir } = testBidderConfig({ vms: 1 });
     try {
       const bad = [
-        { sync_token: SYNC_TOKEN, sync_token_env: "X" }, { sync_token: "short" }, { sync_token: "with space 0123456789abc" }, { sync_token_env: "" },
+        { sync_token: SYNC_TOKEN, sync_token_env: "X" }, { sync_token: "short" }, { sync_token: "with space 0123456789abc" }, { sync_token_env: 5 },
         { replay_claim: "yes" }, { replay_claim_timeout_ms: 0 }, { replay_claim_timeout_ms: 1001 }, { replay_claim_failure: "maybe" }, { replay_claim_failure: true },
         { replay_cluster: "" }, { replay_cluster: 5 }, { replay_cluster: null },
       ];
