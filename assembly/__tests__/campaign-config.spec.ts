@@ -350,6 +350,8 @@ describe("campaign config: errors name the JSON path", () => {
     expect(errorFor('"weekdays":[1],"daypart_utc_offset_minutes":840')).toBe("OK");
     expect(errorFor('"hours":[1],"daypart_utc_offset_minutes":-721')).toBe("campaigns[0].targeting.daypart_utc_offset_minutes: must be between -720 and 840");
     expect(errorFor('"daypart_utc_offset_minutes":60')).toBe("campaigns[0].targeting: daypart_utc_offset_minutes: needs hours or weekdays");
+    // A zone (its offset set by the host) is named as the file wrote it.
+    expect(errorFor('"daypart_time_zone":"Europe/Paris","daypart_utc_offset_minutes":60')).toBe("campaigns[0].targeting: daypart_time_zone: needs hours or weekdays");
     expect(errorFor('"weekdays":"1"')).toBe("campaigns[0].targeting.weekdays: expected array");
     // A time zone is the host's to resolve: the filter reads the offset the host sets beside it.
     expect(errorFor('"hours":[9],"daypart_time_zone":"America/New_York","daypart_utc_offset_minutes":-240')).toBe("OK");

@@ -258,6 +258,8 @@ function mergeFile(cfg: HostConfig, file: string): void {
   }
   if (Array.isArray(cfg.ipRangesFiles)) cfg.ipRangesFiles = cfg.ipRangesFiles.map((f) => (typeof f === "string" && !isAbsolute(f) ? resolve(base, f) : f));
   if (typeof cfg.model.store === "string") cfg.model.store = storeLocation(cfg.model.store, (v) => resolve(base, v));
+  // Trailing slashes dropped as from NEXUS_NOTICE_FORWARD_URL: the two layers take the same values.
+  if (typeof cfg.budget.noticeForwardUrl === "string") cfg.budget.noticeForwardUrl = cfg.budget.noticeForwardUrl.replace(/\/+$/, "");
   if (cfg.budget.stateFile !== "" && !isAbsolute(cfg.budget.stateFile)) cfg.budget.stateFile = resolve(base, cfg.budget.stateFile);
   const keyPath = publicKeyPath(cfg.model.publicKey, base);
   if (keyPath !== undefined) cfg.model.publicKey = keyPath;

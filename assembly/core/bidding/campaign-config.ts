@@ -282,7 +282,8 @@ export class CampaignConfigParser {
     c.hasSupplyRules = c.schainComplete || c.schainMaxNodes > 0 || c.sellersAllow.size > 0 || c.sellersBlock.size > 0;
     if (!d.failed && hasZone && !c.hasDaypartOffset) d.fail("daypart_time_zone: needs the daypart_utc_offset_minutes the host sets from it (a set not published by the host?)");
     // A clock for dayparting that has no hours or weekdays to apply to is a mistake in the file.
-    if (!d.failed && c.hasDaypartOffset && c.hours == 0 && c.weekdays == 0) d.fail("daypart_utc_offset_minutes: needs hours or weekdays");
+    // Named as the file wrote it: with a zone, the offset is the host's, not the user's.
+    if (!d.failed && c.hasDaypartOffset && c.hours == 0 && c.weekdays == 0) d.fail((hasZone ? "daypart_time_zone" : "daypart_utc_offset_minutes") + ": needs hours or weekdays");
   }
 
   private sizes(c: Campaign): void {

@@ -1,5 +1,8 @@
 // The budget settings of the host configuration (environment and validation).
 import { describe, it } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 import { loadConfig } from "../../../host/src/config.ts";
 import { ConfigError } from "../../../host/src/errors.ts";
@@ -43,6 +46,17 @@ describe("budget configuration", () => {
     const limits = { id: "c", totalMicros: 0, dailyMicros: 3_600_000, active: true };
     assert.equal(paceMicrosPerSecond(limits, b), 1000);
     assert.equal(sliceMicros(limits, b), 5000);
+  });
+
+  it("a config file's noticeForwardUrl loses its trailing slashes as the variable's does (it was refused from a file)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "nexus-fwd-"));
+    try {
+      const file = join(dir, "host.json");
+      writeFileSync(file, JSON.stringify({ budget: { source: "redis", noticeForwardUrl: "http://10.1.2.3:8080//" } }));
+      assert.equal(loadConfig({ file, env: {} }).budget.noticeForwardUrl, "http://10.1.2.3:8080");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a start with Redis waits for readiness as long as the frequency catch-up may take, and 15 s more", () => {

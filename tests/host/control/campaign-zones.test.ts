@@ -69,7 +69,7 @@ describe("time zones for dayparting", () => {
     assert.throws(bad({ hours: [9], daypart_time_zone: "Mars/Olympus_Mons" }), (e: unknown) => e instanceof CampaignError && /campaign "ny": targeting.daypart_time_zone: unknown time zone/.test(e.message));
     assert.throws(bad({ hours: [9], daypart_time_zone: "America/New_York", daypart_utc_offset_minutes: -300 }), /campaign "ny": targeting: give daypart_time_zone or daypart_utc_offset_minutes, not both/);
     // Checked by the filter's parser on the served text: a zone without hours or weekdays does nothing.
-    assert.throws(bad({ daypart_time_zone: "America/New_York" }), /the filter would refuse this set: .*needs hours or weekdays/);
+    assert.throws(bad({ daypart_time_zone: "America/New_York" }), /the filter would refuse this set: .*daypart_time_zone: needs hours or weekdays/);
     // A reload with a bad zone changes nothing.
     const catalog = new CampaignCatalog(set(1, { hours: [9], daypart_time_zone: "Europe/Paris" }), undefined, () => JAN);
     assert.throws(() => catalog.replace(set(2, { hours: [9], daypart_time_zone: "Europe/Atlantis" })), /unknown time zone/);
