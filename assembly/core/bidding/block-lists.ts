@@ -9,7 +9,7 @@ import { Str, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
 import { hostOf, withoutWww } from "../bytes/host-name";
 import { StrList } from "../json/lists";
 import { MAX_BLOCKED } from "../openrtb/limits";
-import { OwnedBytes, foldedHash } from "./owned-bytes";
+import { OwnedBytes, foldedHash, parentDomainAt } from "./owned-bytes";
 
 /** Lists of at most this many entries are scanned: for them a hash set costs more than it saves. */
 export const SCAN_AT_MOST: i32 = 16;
@@ -110,17 +110,13 @@ export class BadvHosts {
       }
       return false;
     }
-    // The domain itself, then the part after each "." ("a.b.example": "b.example", "example").
+    // The domain itself, then each parent ("a.b.example": "b.example", "example").
     const p = domain.ptr;
     const n = domain.len;
-    let from = 0;
-    while (true) {
+    for (let from = 0; from >= 0; from = parentDomainAt(p, n, from)) {
       if (this.set.has(p + <usize>from, n - from)) return true;
-      let dot = from;
-      while (dot < n && load<u8>(p + <usize>dot) != 0x2e) dot++;
-      if (dot >= n) return false;
-      from = dot + 1;
     }
+    return false;
   }
 }
 

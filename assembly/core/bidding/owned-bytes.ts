@@ -136,16 +136,11 @@ export class StringSet {
   hasDomain(s: Str): bool {
     const index = this.usableIndex();
     if (index !== null) {
-      // s itself, then the part after each "." ("a.b.example": "b.example", "example").
-      let from = 0;
-      while (true) {
+      for (let from = 0; from >= 0; from = parentDomainAt(s.ptr, s.len, from)) {
         const p = s.ptr + <usize>from;
         if (this.probe(index, p, s.len - from, foldedHash(p, s.len - from), ITEM_LOWER_CASE)) return true;
-        let dot = from;
-        while (dot < s.len && load<u8>(s.ptr + <usize>dot) != 0x2e) dot++;
-        if (dot >= s.len) return false;
-        from = dot + 1;
       }
+      return false;
     }
     const n = this.items.length;
     for (let i = 0; i < n; i++) {
@@ -171,6 +166,17 @@ export class StringSet {
     }
   }
 
+}
+
+/**
+ * Where the next parent of the name [name, name+len) starts, after the label at `from`
+ * ("a.b.example": 0 → 2, "b.example"; 2 → 4, "example"), or -1 after the last label. A lookup of
+ * a name and its parents walks from 0 until -1.
+ */
+export function parentDomainAt(name: usize, len: i32, from: i32): i32 {
+  let dot = from;
+  while (dot < len && load<u8>(name + <usize>dot) != 0x2e) dot++;
+  return dot >= len ? -1 : dot + 1;
 }
 
 /**
