@@ -304,3 +304,26 @@ test("a standalone bidder with envoy.yaml's plugin configuration syncs and answe
     await app.close();
   }
 });
+
+test("the standalone host's latency histograms carry every bucket bound envoy.yaml gives them (the p99 alert reads the 4 ms one)", async () => {
+  const app = await startTestBidder({});
+  try {
+    await post(`${app.bidUrl}/openrtb2/bid`, README_REQUEST);
+    const text = await (await fetch(`${app.controlUrl}/metrics`)).text();
+    const bounds = (name: string): Set<number> =>
+      new Set([...text.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"`, "gm"))].map((m) => Number(m[1])));
+    for (const { file, envoy } of docs) {
+      const settings: Array<{ match: { suffix: string }; buckets: number[] }> = envoy.stats_config.histogram_bucket_settings;
+      assert.ok(settings.length >= 2, `${file}: bucket settings`);
+      for (const s of settings) {
+        const exported = bounds(s.match.suffix);
+        // A histogram the filter has not observed yet is not exported: the decision latency is.
+        if (s.match.suffix === "nexus_decision_latency_us") assert.ok(exported.size > 0, `${s.match.suffix} on /metrics`);
+        if (exported.size === 0) continue;
+        for (const b of s.buckets) assert.ok(exported.has(b), `${file}: ${s.match.suffix} le="${b}" on the standalone /metrics`);
+      }
+    }
+  } finally {
+    await app.close();
+  }
+});
