@@ -143,8 +143,12 @@ losses_before="$(metric nexus_losses_total)"
 sent=0
 win_url=""
 loss_url=""
+# Each run sends its own request ids: the replay guard answers an id seen within replay_ttl_ms
+# (60 s) with a no-bid, so a second check of a kept stack or a live pod failed on the fixtures' ids.
+run_id="$(rand_hex 6)"
 for name in $BID_FIXTURES; do
-  file="$FIXTURES/$name"
+  file="$TMP/$name"
+  sed "2s/^\([[:space:]]*\"id\"[[:space:]]*:[[:space:]]*\"[^\"]*\)\"/\1-$run_id\"/" "$FIXTURES/$name" >"$file"
   want="$(fixture_id "$file")"
   [ -n "$want" ] || fail "no top-level id found in $file"
   status="$(post_bid "$file")"
