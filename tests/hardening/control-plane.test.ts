@@ -231,6 +231,9 @@ describe("sync endpoints under hostile bodies", () => {
     const noRedis = await call(cp, "POST", "/nexus/v1/replay?ttl_ms=1000", bin, "req-1");
     assert.equal(noRedis.status, 503);
     assert.match(JSON.parse(noRedis.text).error, /no shared replay store/);
+    // Every refused claim is counted, the 413 too (it was not: an audit's 1,025-byte id left no trace).
+    const metrics = (await call(cp, "GET", "/metrics")).text;
+    assert.equal(metricValue(metrics, "nexus_host_replay_claims_total", { outcome: "bad_request" }), 7 + 1 + 1);
   });
 });
 

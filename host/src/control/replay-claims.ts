@@ -127,6 +127,11 @@ export class ReplayClaimService {
     return this.store !== null && this.store.reached === false ? "replay claims: Redis not reached yet" : undefined;
   }
 
+  /** A claim whose body could not be read whole (over MAX_REPLAY_ID_BYTES: 413, or cut off): counted as a bad request. */
+  unreadable(): void {
+    this.metrics.claims.inc({ outcome: "bad_request" });
+  }
+
   async claim(id: Uint8Array, ttlParam: string | null): Promise<ClaimAnswer> {
     const ttl = ttlParam !== null && /^[0-9]{1,9}$/.test(ttlParam) ? Number(ttlParam) : NaN;
     if (!(ttl >= 1 && ttl <= MAX_REPLAY_TTL_MS)) {

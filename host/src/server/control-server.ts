@@ -204,6 +204,7 @@ export class ControlServer {
     try {
       id = Buffer.concat(await readBody(req, MAX_REPLAY_ID_BYTES));
     } catch (err) {
+      this.d.replay?.unreadable();
       const status = requestErrorStatus(err) ?? 400;
       return sendJson(res, status, { error: requestErrorMessage(err, status) });
     }
