@@ -7,6 +7,7 @@
 // envoy.yaml names it is mapped to the control port as well).
 import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
 import { accountCurrency, leasePolicy, pacePlanOf, pluginUtcOffset, publicKeyPath, type HostConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { CampaignCatalog, type CampaignChanges } from "./control/campaigns.ts";
@@ -205,10 +206,30 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   }, ZONE_CHECK_MS);
   zoneClock.unref();
   control.onClose(() => clearInterval(zoneClock));
-  const addr = await control.listen(cfg.control.port, cfg.control.host);
+  let addr: AddressInfo;
+  try {
+    addr = await control.listen(cfg.control.port, cfg.control.host);
+  } catch (err) {
+    // A port taken: what started goes, the pod's notice-peers entry in Redis too (listed for 30 s,
+    // it had other pods forward notices to a process that was gone) and the state file's lock.
+    await control.close();
+    if (budget === undefined) await source.close();
+    throw err;
+  }
   const controlUrl = `http://${formatHost(addr.address)}:${addr.port}`;
   modelWatcher.start(); // polls from now on (after the start-up steps above succeeded)
   return { catalog, models, modelWatcher, budget: source, sync, metrics, control, controlUrl, syncToken, replay, reloadCampaigns };
+}
+
+/**
+ * Stops what startControlPlane started: the model watcher, the control server (with the replay
+ * store, the notice-peers entry and the frequency stream) and the budget source (its state
+ * file's lock, saved last).
+ */
+export async function closeControlPlane(cp: ControlPlane): Promise<void> {
+  await cp.modelWatcher.stop();
+  await cp.control.close();
+  await cp.budget.close();
 }
 
 /** How often campaigns' time zones are checked for a new UTC offset (CampaignCatalog.refreshZones). */
@@ -306,9 +327,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
       log: (level: number, message: string, contextId: number) => logFilter(log, level, message, contextId),
     });
   } catch (err) {
-    await cp.modelWatcher.stop();
-    await cp.control.close();
-    await cp.budget.close(); // lets the budget state file's lock go
+    await closeControlPlane(cp);
     throw err;
   }
   const bid = new BidServer({
@@ -316,7 +335,16 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
     bidPath: typeof plugin.bid_path === "string" ? plugin.bid_path : undefined,
     onRejected: (status, reason) => cp.metrics.bidRejected.inc({ status: String(status), reason }),
   });
-  const addr = await bid.listen(cfg.bid.port, cfg.bid.host);
+  let addr: AddressInfo;
+  try {
+    addr = await bid.listen(cfg.bid.port, cfg.bid.host);
+  } catch (err) {
+    // The bid port taken: the VMs and the control plane go (the process exits), and with them the
+    // pod's notice-peers entry, which other pods would have forwarded notices to for 30 s.
+    await pool.close();
+    await closeControlPlane(cp);
+    throw err;
+  }
   const bidUrl = `http://${formatHost(addr.address)}:${addr.port}`;
 
   const filterReady = () => {
@@ -352,8 +380,7 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
     await cp.modelWatcher.stop();
     await bid.close();
     await pool.close();
-    await cp.control.close();
-    await cp.budget.close();
+    await closeControlPlane(cp);
   };
 
   return {

@@ -7,7 +7,7 @@
 //   ip-ranges  the filter's invalid_traffic.ip_ranges built from data-centre range files
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
-import { startStandalone, startControlPlane } from "../standalone.ts";
+import { closeControlPlane, startStandalone, startControlPlane } from "../standalone.ts";
 import { waitNoticeWindow } from "../server/notice-window.ts";
 import { keygen, signModel } from "../models/index.ts";
 import { codedErrorLine } from "../errors.ts";
@@ -77,9 +77,7 @@ async function serve(argv: string[]): Promise<number> {
     const view = { connections: async () => 0, reports: () => cp.sync.syncs, reservedMicros: () => cp.sync.reservedMicros() };
     const ended = await waitNoticeWindow(cfg.drain.noticeMs, view, 50, FILTER_SILENT_MS);
     log.info({ event: "notice_window_closed", ended }, "notice window over: the filter's last reports are in");
-    await cp.modelWatcher.stop();
-    await cp.control.close();
-    await cp.budget.close();
+    await closeControlPlane(cp);
     return 0;
   }
   const app = await startStandalone(cfg, log);

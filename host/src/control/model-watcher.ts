@@ -80,6 +80,8 @@ export class ModelWatcher {
     this.schedule();
   }
 
+  private storeClosed = false;
+
   /** Stops polling, aborts a download in flight and waits for the poll to finish. The registry keeps its model. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -87,7 +89,9 @@ export class ModelWatcher {
     this.timer = undefined;
     this.abort.abort();
     await this.inflight?.catch(() => undefined);
-    this.opts.store.close();
+    // Once: a stop may be asked twice (a failed start's cleanup, a close after it).
+    if (!this.storeClosed) this.opts.store.close();
+    this.storeClosed = true;
   }
 
   get running(): boolean {

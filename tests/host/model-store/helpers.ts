@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { Writable } from "node:stream";
 import { pino, type Logger } from "pino";
 import { defaultConfig, type HostConfig } from "../../../host/src/config.ts";
-import { HOST_CLUSTER, hostUpstreams, startStandalone, type ControlPlane, type Standalone } from "../../../host/src/standalone.ts";
+import { HOST_CLUSTER, closeControlPlane, hostUpstreams, startStandalone, type ControlPlane, type Standalone } from "../../../host/src/standalone.ts";
 import { VmPool } from "../../../host/src/proxy-wasm/index.ts";
 import {
   encodeNxm,
@@ -207,8 +207,6 @@ export function startSidecarFilter(cfg: HostConfig, cp: ControlPlane, logs: stri
 
 /** Stops what startControlPlane started and removes the test's directory. */
 export async function stopControlPlane(cp: ControlPlane, dir: string): Promise<void> {
-  await cp.modelWatcher.stop();
-  await cp.control.close();
-  await cp.budget.close();
+  await closeControlPlane(cp);
   rmSync(dir, { recursive: true, force: true });
 }
