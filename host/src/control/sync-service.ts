@@ -273,14 +273,22 @@ export class SyncService {
   async returnUnspent(timeoutMs: number): Promise<ReturnOutcome> {
     // No time to wait (returnWaitMs 0, or the drain took it all): a return nobody waits for would
     // only stop the filter's bidding early.
-    // A filter that never synced holds nothing of the store's.
-    if (this.budget.shared !== true || !(timeoutMs > 0) || this.syncs === 0) return { attempted: false, complete: false, returned: {}, kept: {}, pending: [], syncs: 0 };
+    // A filter that never synced, or was never granted anything, holds nothing of the store's (an
+    // audit's stop with Redis never reached waited its whole returnWaitMs for a return of nothing).
+    if (this.budget.shared !== true || !(timeoutMs > 0) || this.syncs === 0 || this.holdsNothing()) return { attempted: false, complete: false, returned: {}, kept: {}, pending: [], syncs: 0 };
     this.returning ??= { before: new Map(), kept: new Map(), reported: new Set(), syncs: 0 };
     const deadline = Date.now() + timeoutMs;
     while (!this.returnConfirmed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, deadline - Date.now()))));
     const outcome = this.returnOutcome();
     this.logReturn(outcome);
     return outcome;
+  }
+
+  /** Neither the filter's reports nor this host's answers show a grant: there is nothing to give back. */
+  private holdsNothing(): boolean {
+    for (const r of this.filter.campaigns.values()) if (r.granted_micros > 0) return false;
+    for (const g of this.lastAnswers.values()) if (g > 0) return false;
+    return true;
   }
 
   /** At least one returning-mode sync was answered, and every campaign its reports carried is confirmed. */

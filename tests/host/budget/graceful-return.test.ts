@@ -186,5 +186,23 @@ describe("SyncService.returnUnspent", () => {
     assert.deepEqual(outcome.returned, { c: 50_000 }); // the store had counted 60,000 (the last answer); it keeps 10,000
     assert.ok(Date.now() - t0 < 2_000, `took ${Date.now() - t0} ms of the 3,000 allowed`);
   });
+
+  it("a filter that synced but was never granted anything (the store never reached) holds nothing: no wait", async () => {
+    const doc = { id: "c", active: true, budget: { total_micros: 1_000_000, daily_micros: 0 } };
+    const catalog = { campaigns: [doc], version: 1, json: "{}", publishAbove: () => false, get: (id: string) => (id === "c" ? doc : undefined) } as unknown as ConstructorParameters<typeof SyncService>[1];
+    const models = { expectHashBits() {}, announcement: () => null } as unknown as ConstructorParameters<typeof SyncService>[2];
+    // A shared source whose every lease fails, as Redis down since the start.
+    const budget = { shared: true, healthy: () => false, close: async () => {}, grant: async () => { throw new Error("unreachable"); }, lease: async () => { throw new Error("unreachable"); } } as unknown as ConstructorParameters<typeof SyncService>[3];
+    const s = new SyncService("pod", catalog, models, budget, silentLogger());
+    await s.sync({ vm: 1, config_version: 1, ledger_epoch: 7, campaigns: [{ id: "c", granted_micros: 0, charged_micros: 0, reserved_micros: 0, daily_charged_micros: 0 }] }).catch(() => undefined);
+    assert.ok(s.syncs > 0, "the filter synced");
+    const t0 = Date.now();
+    const outcome = await s.returnUnspent(3_000);
+    assert.equal(outcome.attempted, false, JSON.stringify(outcome));
+    assert.ok(Date.now() - t0 < 500, `took ${Date.now() - t0} ms`);
+    // A filter that reports a grant (one a previous host answered) is waited for as before.
+    await s.sync({ vm: 1, config_version: 1, ledger_epoch: 7, campaigns: [{ id: "c", granted_micros: 5_000, charged_micros: 0, reserved_micros: 0, daily_charged_micros: 0 }] }).catch(() => undefined);
+    assert.equal((await s.returnUnspent(100)).attempted, true);
+  });
 });
 
