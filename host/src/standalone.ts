@@ -212,6 +212,7 @@ export async function startControlPlane(cfg: HostConfig, log: Logger, budget?: B
   } catch (err) {
     // A port taken: what started goes, the pod's notice-peers entry in Redis too (listed for 30 s,
     // it had other pods forward notices to a process that was gone) and the state file's lock.
+    await modelWatcher.stop();
     await control.close();
     if (budget === undefined) await source.close();
     throw err;

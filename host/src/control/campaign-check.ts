@@ -10,6 +10,9 @@
 // is the filter's own too (CampaignTable.currencyRefusal), asked in standalone mode only. What it does not check is whether the filter can store the set
 // in shared data (the standalone host's arena size): a set too large for it is refused by the
 // filter only (its log and nexus_config_load_failures_total).
+//
+// The same module instance also runs the filter's plugin configuration parser, on the sidecar
+// host's copy of Envoy's configuration (filterPluginCheck).
 import { DEFAULT_CORE_WASM, NexusCore } from "../tools/core.ts";
 
 /** undefined when the filter would load the set (its JSON text as published), else the reason. */
@@ -33,6 +36,13 @@ export const filterParserCheck: CampaignSetCheck = (json) => {
  * plugin configuration (in sidecar mode that is Envoy's, and the filter refuses such a set itself:
  * NexusCampaignSetRefused).
  */
+export function withAccountCurrency(account: string): CampaignSetCheck {
+  return (json) => {
+    core ??= NexusCore.loadSync(DEFAULT_CORE_WASM);
+    return core.checkCampaigns(json, account);
+  };
+}
+
 /**
  * The filter's plugin configuration parser on `json`: undefined when the filter would take it, else
  * the reason. For the sidecar host's `plugin`, its copy of Envoy's configuration, which it reads for
@@ -41,11 +51,4 @@ export const filterParserCheck: CampaignSetCheck = (json) => {
 export function filterPluginCheck(json: string): string | undefined {
   core ??= NexusCore.loadSync(DEFAULT_CORE_WASM);
   return core.checkPluginConfig(json);
-}
-
-export function withAccountCurrency(account: string): CampaignSetCheck {
-  return (json) => {
-    core ??= NexusCore.loadSync(DEFAULT_CORE_WASM);
-    return core.checkCampaigns(json, account);
-  };
 }
