@@ -147,7 +147,8 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is
  * compare exactly); a language (bid.language or bid.langb) that wlang (its first subtag against
  * each entry's language, a locale entry such as "en-US" read as "en") and
  * wlangb (RFC 4647 basic filtering) allow, "xx" passing both; bid.ext.dsa where
- * regs.ext.dsa.dsarequired is 2 or more.
+ * regs.ext.dsa.dsarequired is 2 or more; no bid.bundle (the app an ad installs) in bapp, in any
+ * letter case, and none at all when bapp is longer than the filter reads (512).
  */
 export function exchangeListProblems(request: Record<string, unknown>, text: string): string[] {
   const problems: string[] = [];
@@ -157,6 +158,8 @@ export function exchangeListProblems(request: Record<string, unknown>, text: str
   const acat = strings(request.acat);
   const wlang = strings(request.wlang);
   const wlangb = strings(request.wlangb);
+  const bapp = strings(request.bapp).filter((e) => e !== "").map(asciiLower);
+  const bappCut = Array.isArray(request.bapp) && request.bapp.length > 512;
   const cattax = typeof request.cattax === "number" ? request.cattax : 1;
   const dsaRequired = (request.regs as any)?.ext?.dsa?.dsarequired;
   const under = (cat: string, entry: string) => entry !== "" && (cat === entry || (cattax === 1 && cat.startsWith(entry + "-")));
@@ -165,6 +168,7 @@ export function exchangeListProblems(request: Record<string, unknown>, text: str
     for (const d of strings(b.adomain).map(asciiLower)) {
       if (badv.some((e) => d === e || d.endsWith("." + e))) problems.push(`${what}: adomain ${d} is under badv`);
     }
+    if (typeof b.bundle === "string" && (bappCut || bapp.includes(asciiLower(b.bundle)))) problems.push(`${what}: bundle ${b.bundle} is in bapp${bappCut ? " (or its part past 512)" : ""}`);
     const cats = strings(b.cat);
     if (bcat.length + acat.length > 0) {
       if (cats.length > 0 && (b.cattax ?? 1) !== cattax) problems.push(`${what}: categories in taxonomy ${b.cattax ?? 1}, the request's lists are in ${cattax}`);

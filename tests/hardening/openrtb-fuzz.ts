@@ -192,7 +192,8 @@ export const requestObject: fc.Arbitrary<OpenRtbRequest> = fc
       wlang: rare(fc.array(fc.oneof(fc.constantFrom("en", "de", "xx", "en-US", "de_DE"), str), { maxLength: 6 })),
       wlangb: rare(fc.array(fc.oneof(fc.constantFrom("en", "en-US", "*"), str), { maxLength: 6 })),
       badv: opt(fc.array(fc.oneof({ weight: 20, arbitrary: str }, { weight: 1, arbitrary: fc.constant("nexus-demo.example") }), { maxLength: 80 })),
-      bapp: opt(strList(80)),
+      // Now and then the apps the property test's creatives advertise (com.nexus.demo, 1234567), in any case.
+      bapp: opt(fc.array(fc.oneof({ weight: 20, arbitrary: str }, { weight: 1, arbitrary: fc.constantFrom("com.nexus.demo", "COM.Nexus.Demo", "1234567") }), { maxLength: 80 })),
       wseat: opt(strList()),
       bseat: opt(strList()),
       regs: opt(regs),

@@ -40,6 +40,10 @@ before(async () => {
   // nodes are matched against a rule.
   const campaigns = JSON.parse(readFileSync(join(FIXTURES, "campaigns/test-campaigns.json"), "utf8"));
   campaigns.campaigns[0].targeting = { ...(campaigns.campaigns[0].targeting ?? {}), schain_sellers_block: ["blocked.example"] };
+  // Two creatives advertise apps, which the generator's bapp names now and then (the oracle: no
+  // bid's bundle in bapp).
+  campaigns.campaigns[0].creatives[0].bundle = "com.nexus.demo";
+  campaigns.campaigns[0].creatives[2].bundle = "1234567";
   app = await startTestBidder({ vms: 2, plugin: { replay_ttl_ms: 60_000 }, campaigns });
   startReserved = reserved(app);
   startRestarts = app.pool.vmRestarts;
