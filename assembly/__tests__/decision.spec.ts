@@ -1766,5 +1766,25 @@ describe("frequency caps", () => {
     parseReq(request(IMP, SITE + ',"device":{"ifa":"6D92078A-8246-4BA4-AE5B-76104861E7DC","lmt":1}'));
     expect(userKeyOf(req)).toBe(0);
   });
+
+  it("count keys: a placeholder id (zeros and hyphens) names no one wherever it is; a UUID-form id in any case is one user", () => {
+    const two = camp("a", 8000, CAP2) + "," + camp("b", 8000, CAP2);
+    const ZERO = "00000000-0000-0000-0000-000000000000";
+    const IFA = ',"device":{"ifa":"6D92078A-8246-4BA4-AE5B-76104861E7DC"}';
+    // The refused IDFA copied into user.id, or a buyeruid "0": the next id is used, else no one.
+    const byIfa = keyFor(request(IMP, SITE + IFA), two, 0);
+    expect(keyFor(request(IMP, SITE + ',"user":{"id":"' + ZERO + '"}' + IFA), two, 0)).toBe(byIfa);
+    expect(keyFor(request(IMP, SITE + ',"user":{"id":"u-1","buyeruid":"0"}'), two, 0)).toBe(keyFor(request(IMP, SITE + USER), two, 0));
+    parseReq(request(IMP, SITE + ',"user":{"id":"' + ZERO + '","buyeruid":"0"},"device":{"ifa":"' + ZERO + '"}'));
+    expect(userKeyOf(req)).toBe(0);
+    // The IDFA as iOS writes it (upper case) and as some exchanges pass it on: one device.
+    expect(keyFor(request(IMP, SITE + ',"device":{"ifa":"6d92078a-8246-4ba4-ae5b-76104861e7dc"}'), two, 0)).toBe(byIfa);
+    expect(keyFor(request(IMP, SITE + ',"user":{"id":"6D92078A-8246-4BA4-AE5B-76104861E7DC"}'), two, 0))
+      .toBe(keyFor(request(IMP, SITE + ',"user":{"id":"6d92078a-8246-4ba4-ae5b-76104861e7dc"}'), two, 0));
+    // Other ids are opaque: their case counts (a cookie id "AbC" is not "abc").
+    expect(keyFor(request(IMP, SITE + ',"user":{"id":"AbC"}'), two, 0)).not.toBe(keyFor(request(IMP, SITE + ',"user":{"id":"abc"}'), two, 0));
+    expect(keyFor(request(IMP, SITE + ',"user":{"id":"6D92078A-8246-4BA4-AE5B-76104861E7DX"}'), two, 0))
+      .not.toBe(keyFor(request(IMP, SITE + ',"user":{"id":"6d92078a-8246-4ba4-ae5b-76104861e7dx"}'), two, 0));
+  });
 });
 

@@ -9,7 +9,7 @@
 // (`fq=`), so the notice that charges the win can count it without a lookup of its own.
 import { murmur3_32 } from "../hash/murmur3";
 import { BidRequest } from "../openrtb/request";
-import { Str } from "../bytes/str";
+import { Str, asciiLower } from "../bytes/str";
 import { Campaign } from "./campaign";
 
 /** Where a user key came from: mixed into the key, so the same string from two sources is two users. */
@@ -27,29 +27,33 @@ export const MAX_FREQUENCY_WINDOW_S: i64 = 365 * 86_400;
 /**
  * The user's key for frequency counts, 0 when the request names no one: user.buyeruid (the
  * bidder's own id for the user, the same on every exchange), else user.id (the exchange's), else
- * the device's advertising id (device.ifa, unless limit-ad-tracking is on or it is the all-zero id
- * a device sends when tracking is refused). The caller passes 0 for a request valued without the
- * user's personal data: a cap needs an identifier, and such a request may not be tied to one.
+ * the device's advertising id (device.ifa, unless limit-ad-tracking is on). An id of zeros and
+ * hyphens only names no one, wherever it is: the all-zero IDFA a device sends when tracking is
+ * refused, which some exchanges copy into user.id (a mobile audit: every such user shared one
+ * count, and a capped campaign stopped bidding on all of them after N wins). A UUID-form id is
+ * read in lower case: iOS writes its IDFA in upper case and some exchanges pass it on lower-cased,
+ * one device either way. The caller passes 0 for a request valued without the user's personal
+ * data: a cap needs an identifier, and such a request may not be tied to one.
  */
 export function userKeyOf(req: BidRequest): u64 {
   const u = req.user;
   if (u.present) {
-    if (u.buyeruid.len > 0) return idKey(u.buyeruid.ptr, u.buyeruid.len, FROM_BUYERUID);
-    if (u.id.len > 0) return idKey(u.id.ptr, u.id.len, FROM_USER_ID);
+    if (namesSomeone(u.buyeruid)) return idKey(u.buyeruid, FROM_BUYERUID);
+    if (namesSomeone(u.id)) return idKey(u.id, FROM_USER_ID);
   }
   const d = req.device;
-  if (d.present && d.lmt != 1 && d.ifa.len > 0 && !isZeroIfa(d.ifa)) return idKey(d.ifa.ptr, d.ifa.len, FROM_IFA);
+  if (d.present && d.lmt != 1 && namesSomeone(d.ifa)) return idKey(d.ifa, FROM_IFA);
   return 0;
 }
 
 /** The hash that keys a campaign's counts (Campaign.idHash). */
 export function campaignIdHash(ptr: usize, len: i32): u64 {
-  return idKey(ptr, len, FROM_CAMPAIGN_ID);
+  return bytesKey(ptr, len, FROM_CAMPAIGN_ID);
 }
 
 /** The hash that keys the counts of a frequency_group's campaigns (never a campaign id's, whatever the names). */
 export function frequencyGroupHash(ptr: usize, len: i32): u64 {
-  return idKey(ptr, len, FROM_FREQUENCY_GROUP);
+  return bytesKey(ptr, len, FROM_FREQUENCY_GROUP);
 }
 
 /** The count key of (campaign, user): never 0 (0 means "no key" in a bid and a notice URL). */
@@ -69,8 +73,34 @@ export function capKey(key: u64, i: i32): u64 {
   return k != 0 ? k : 1;
 }
 
+/** A user id's key: its bytes, a UUID-form id in lower case (LOWERED holds the copy). */
+function idKey(id: Str, source: u64): u64 {
+  if (!isUuid(id)) return bytesKey(id.ptr, id.len, source);
+  const p = changetype<usize>(LOWERED);
+  for (let i = 0; i < UUID_LEN; i++) store<u8>(p + <usize>i, asciiLower(load<u8>(id.ptr + <usize>i)));
+  return bytesKey(p, UUID_LEN, source);
+}
+
+const UUID_LEN: i32 = 36;
+const LOWERED = new StaticArray<u8>(UUID_LEN);
+
+/** 8-4-4-4-12 hex digits, any case ("6D92078A-8246-4BA4-AE5B-76104861E7DC"). */
+function isUuid(s: Str): bool {
+  if (s.len != UUID_LEN) return false;
+  for (let i = 0; i < UUID_LEN; i++) {
+    const c = load<u8>(s.ptr + <usize>i);
+    const hyphen = i == 8 || i == 13 || i == 18 || i == 23;
+    if (hyphen ? c != 0x2d : !isHexDigit(c)) return false;
+  }
+  return true;
+}
+
+@inline function isHexDigit(c: u8): bool {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+}
+
 /** Two independent 32-bit murmur hashes of the bytes, mixed with the source into 64 bits. */
-function idKey(ptr: usize, len: i32, source: u64): u64 {
+function bytesKey(ptr: usize, len: i32, source: u64): u64 {
   const hi = <u64>murmur3_32(ptr, len, 0x5bd1e995);
   const lo = <u64>murmur3_32(ptr, len, 0x1b873593);
   const k = mix64(((hi << 32) | lo) ^ (source * 0x9e3779b97f4a7c15));
@@ -88,13 +118,16 @@ function idKey(ptr: usize, len: i32, source: u64): u64 {
   return x;
 }
 
-/** "00000000-0000-0000-0000-000000000000" (any case of hyphens and zeros only): a refused IFA. */
-function isZeroIfa(s: Str): bool {
+/**
+ * The id is given and is not a placeholder: zeros and hyphens only ("0",
+ * "00000000-0000-0000-0000-000000000000", the IDFA of a device that refused tracking).
+ */
+function namesSomeone(s: Str): bool {
   for (let i = 0; i < s.len; i++) {
     const c = load<u8>(s.ptr + <usize>i);
-    if (c != 0x30 && c != 0x2d) return false;
+    if (c != 0x30 && c != 0x2d) return true;
   }
-  return true;
+  return false;
 }
 
 /** The decision's view of the counts. This base has none (every count is 0): tools and tests. */
