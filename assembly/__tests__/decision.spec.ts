@@ -735,7 +735,31 @@ describe("decision: targeting", () => {
       camp("c1", 8000, "", '{"crid":"y","w":300,"h":250,"bundle":"id1234567"}'));
     expect(d.count).toBe(1);
     expect(d.bid(0).campaign!.id.toString()).toBe("c1");
-    expect(d.bid(0).creative!.bundle.toString()).toBe("id1234567");
+    expect(d.bid(0).creative!.bundle.toString()).toBe("1234567"); // the App Store number, as OpenRTB names it
+  });
+
+  it("an App Store id is one app written \"1234567\" (OpenRTB's form) or \"id1234567\" (the store URL's), in bapp, the creative's bundle and the domain lists", () => {
+    const byPrefixed = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"bundle":"id1234567890"}');
+    const byNumber = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"bundle":"1617391485"}');
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":["1234567890"]'), byPrefixed)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":["ID1617391485"]'), byNumber)).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":["id161739148"]'), byNumber)).toBe(2000); // another number
+    // bid.bundle names it as OpenRTB does: the number.
+    const d = decide(request(IMP, SITE), byPrefixed);
+    expect(d.count).toBe(1);
+    expect(d.bid(0).creative!.bundle.toString()).toBe("1234567890");
+    // "id" before something else is not the App Store's prefix: kept and compared as written.
+    const other = camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"bundle":"id12ab"}');
+    expect(decide(request(IMP, SITE), other).bid(0).creative!.bundle.toString()).toBe("id12ab");
+    expect(priceOrReason(request(IMP, SITE + ',"bapp":["12ab"]'), other)).toBe(2000);
+    // The domain lists read app.bundle the same way.
+    const block = (entry: string): string => camp("c", 8000, '"targeting":{"domains_block":["' + entry + '"]},');
+    const allow = (entry: string): string => camp("c", 8000, '"targeting":{"domains_allow":["' + entry + '"]},');
+    expect(priceOrReason(request(IMP, '"app":{"bundle":"id1617391485"}'), block("1617391485"))).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"app":{"bundle":"1617391485"}'), block("id1617391485"))).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP, '"app":{"bundle":"1617391485"}'), allow("ID1617391485"))).toBe(2000);
+    expect(priceOrReason(request(IMP, '"app":{"bundle":"id1617391485"}'), allow("1617391485"))).toBe(2000);
+    expect(priceOrReason(request(IMP, '"app":{"bundle":"id1617391486"}'), allow("1617391485"))).toBe(nb(NoBid.NO_MATCH));
   });
 
   it("targeting.rewarded: true buys rewarded slots only (imp.rwdd 1), false only the others; left out, either", () => {

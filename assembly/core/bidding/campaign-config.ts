@@ -4,7 +4,7 @@
 import { ConfigDoc } from "../config/config-doc";
 import { MAX_CAMPAIGNS, MAX_FREQUENCY_CAPS, Campaign, CampaignDsa, CampaignTable, CategorySet, Creative, IAB_CONTENT_1, MAX_CREATIVE_APIS, MAX_CREATIVE_ATTRS, languagePrimaryLength, OwnedBytes, StringSet, bannerTypesOf, markupIsSecure } from "./campaign";
 import { MAX_CAMPAIGN_ID } from "../ledger/reservation-record";
-import { hostOf } from "../bytes/host-name";
+import { appStoreNumberAt, hostOf } from "../bytes/host-name";
 import { Str, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
 import { MARKUP_AUDIO, MARKUP_BANNER, MARKUP_NATIVE, MARKUP_VIDEO } from "./creative";
 import { NativeCreative, nativeIsSecure } from "./native-creative";
@@ -408,7 +408,10 @@ export class CampaignConfigParser {
         const why = notAHostName(written);
         if (why.length > 0) d.fail(why);
       }
-      set.push(OwnedBytes.fromString(s));
+      // An App Store id written "id1234567" is kept as its number, as the request's app.bundle is read.
+      const name = OwnedBytes.fromString(s);
+      const at = appStoreNumberAt(name.ptr, name.len);
+      set.push(at > 0 ? new OwnedBytes(name.ptr + <usize>at, name.len - at) : name);
       d.endMember();
       i++;
     }
@@ -596,7 +599,11 @@ export class CampaignConfigParser {
       ok = c > 0x20 && c < 0x7f && c != 0x22 && c != 0x5c;
     }
     if (!ok) d.fail("expected an app store id (\"com.brand.game\", \"1234567\"): printable ASCII, no spaces, quotes or backslashes");
-    else cr.bundle = id;
+    // "id1234567" is kept as 1234567: OpenRTB's form of an App Store id, which bid.bundle sends and bapp is compared in.
+    else {
+      const at = appStoreNumberAt(id.ptr, id.len);
+      cr.bundle = at > 0 ? new OwnedBytes(id.ptr + <usize>at, id.len - at) : id;
+    }
   }
 
   /**

@@ -855,8 +855,25 @@ function blockedByDomain(req: BidRequest, cr: Creative): bool {
  * refuses every app-install creative: the part left out could list it.
  */
 function blockedByApp(req: BidRequest, cr: Creative): bool {
-  if (cr.bundle.len == 0 || req.bapp.count == 0) return false;
-  return req.bapp.truncated || BAPP.has(cr.bundle.ptr, cr.bundle.len);
+  const b = cr.bundle;
+  if (b.len == 0 || req.bapp.count == 0) return false;
+  if (req.bapp.truncated || BAPP.has(b.ptr, b.len)) return true;
+  // An App Store number (kept without "id": campaign-config.ts) is also listed as "id1234567".
+  if (b.len > ID_PREFIXED.length - 2 || !isDigits(b.ptr, b.len)) return false;
+  const p = changetype<usize>(ID_PREFIXED);
+  memory.copy(p + 2, b.ptr, <usize>b.len);
+  return BAPP.has(p, b.len + 2);
+}
+
+/** "id" and room for an App Store number (blockedByApp). */
+const ID_PREFIXED: StaticArray<u8> = StaticArray.fromArray<u8>([0x69, 0x64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+function isDigits(p: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) {
+    const c = load<u8>(p + <usize>i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 /**

@@ -3,7 +3,7 @@
 // ("https://news.example"), with a port or a trailing dot ("news.example."). Each is reduced to
 // its host name here, so that a block list cannot be passed by the form of the name.
 import { Str } from "../bytes/str";
-import { hostOf } from "../bytes/host-name";
+import { hostOf, withoutAppStorePrefix } from "../bytes/host-name";
 import { BidRequest } from "../openrtb/request";
 import { StringSet } from "./owned-bytes";
 
@@ -60,6 +60,7 @@ export class RequestDomains {
     }
     if (app.present) {
       bundleOk = hostOf(app.bundle, this.appBundle);
+      withoutAppStorePrefix(this.appBundle); // "id1234567" is App Store app 1234567, as lists may write it
       appDomainOk = hostOf(app.domain, this.appDomain);
     } else {
       this.appBundle.clear();

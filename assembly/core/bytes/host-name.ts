@@ -155,3 +155,24 @@ function skipSlashes(p: usize, end: usize): usize {
 export function withoutWww(name: Str): void {
   if (name.len > 4 && (load<u32>(name.ptr) | 0x00202020) == 0x2e777777) name.set(name.ptr + 4, name.len - 4);
 }
+
+/**
+ * Where the App Store number starts in an app id written "id1234567" (any case of "id", then
+ * digits only: the App Store URL's form, which exchanges and advertisers also use), else 0.
+ * OpenRTB names an iOS app by the number alone ("1234567"), and exchanges send either form in
+ * app.bundle and bapp: compared without the prefix, both name one app.
+ */
+export function appStoreNumberAt(ptr: usize, len: i32): i32 {
+  if (len < 3 || (load<u8>(ptr) | 0x20) != 0x69 || (load<u8>(ptr + 1) | 0x20) != 0x64) return 0;
+  for (let i = 2; i < len; i++) {
+    const c = load<u8>(ptr + <usize>i);
+    if (c < 0x30 || c > 0x39) return 0;
+  }
+  return 2;
+}
+
+/** `name` without the "id" of an App Store id written "id1234567" (appStoreNumberAt). */
+export function withoutAppStorePrefix(name: Str): void {
+  const at = appStoreNumberAt(name.ptr, name.len);
+  if (at > 0) name.set(name.ptr + <usize>at, name.len - at);
+}
