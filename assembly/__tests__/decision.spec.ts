@@ -942,6 +942,18 @@ describe("decision: targeting", () => {
     expect(d.bid(0).campaign!.id.toString()).toBe("plain");
   });
 
+  it("MRAID containers run older MRAID ads: MRAID-1 where MRAID-2 or 3 is listed, MRAID-2 where MRAID-3 is; never newer, and other frameworks as listed", () => {
+    const needs = (api: string): string => camp("c", 8000, "", '{"crid":"x","w":300,"h":250,"api":[' + api + "]}");
+    expect(priceOrReason(request(bannerWith("api", "6,7")), needs("5"))).toBe(2000);
+    expect(priceOrReason(request(bannerWith("api", "6")), needs("3"))).toBe(2000);
+    expect(priceOrReason(request(bannerWith("api", "5")), needs("3"))).toBe(2000);
+    expect(priceOrReason(request(bannerWith("api", "6,7")), needs("5,7"))).toBe(2000);
+    expect(priceOrReason(request(bannerWith("api", "5")), needs("6"))).toBe(nb(NoBid.BLOCKED)); // MRAID-3 ad, MRAID-2 slot
+    expect(priceOrReason(request(bannerWith("api", "3")), needs("5"))).toBe(nb(NoBid.BLOCKED));
+    expect(priceOrReason(request(bannerWith("api", "6")), needs("5,7"))).toBe(nb(NoBid.BLOCKED)); // no OMID
+    expect(priceOrReason(request(bannerWith("api", "1,2")), needs("3"))).toBe(nb(NoBid.BLOCKED)); // VPAID is not MRAID
+  });
+
   it("dayparting: hours and weekdays on the user's clock (device.geo.utcoffset), else the filter's", () => {
     // NOW is Monday 2024-01-01 00:00 UTC.
     const dp = (t: string): string => camp("c", 8000, '"targeting":{' + t + "},");

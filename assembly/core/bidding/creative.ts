@@ -41,6 +41,11 @@ export class CategorySet {
   }
 }
 
+/** AdCOM "API Frameworks": the MRAID versions (apisSupported). */
+const API_MRAID_1: i32 = 3;
+const API_MRAID_2: i32 = 5;
+const API_MRAID_3: i32 = 6;
+
 /** The language code of a creative without linguistic content (OpenRTB 2.6 bid.language). */
 const XX: StaticArray<u8> = [0x78, 0x78];
 
@@ -231,10 +236,20 @@ export class Creative {
     return t >= 1 && t <= 4 && (this.bannerTypes & (1 << t)) != 0;
   }
 
-  /** The impression supports every API framework the markup needs. */
+  /**
+   * The impression supports every API framework the markup needs. MRAID containers run older
+   * MRAID ads (the MRAID 2.0 and 3.0 specifications keep their predecessors' API): a creative
+   * needing MRAID-1 (3) runs where MRAID-2 (5) or MRAID-3 (6) is listed, one needing MRAID-2 where
+   * MRAID-3 is. SDKs list their current version only, and a mobile audit's MRAID-2 banners were
+   * refused on every MRAID-3 slot. Other frameworks (VPAID, OMID, SIMID) must be listed as such.
+   */
   apisSupported(supported: IntList): bool {
     for (let i = 0; i < this.api.length; i++) {
-      if (!supported.contains(unchecked(this.api[i]))) return false;
+      const a = unchecked(this.api[i]);
+      if (supported.contains(a)) continue;
+      if (a == API_MRAID_1 && (supported.contains(API_MRAID_2) || supported.contains(API_MRAID_3))) continue;
+      if (a == API_MRAID_2 && supported.contains(API_MRAID_3)) continue;
+      return false;
     }
     return true;
   }
