@@ -267,6 +267,16 @@ describe("PersonalDataPolicy.decide", () => {
     expect(decideWith('"regs":{"ext":{"gdpr":1}}')).toBe(PersonalData.GDPR_NO_CONSENT);
   });
 
+  it("iOS App Tracking Transparency (device.ext.atts): only 3, authorized, allows it, whatever lmt says", () => {
+    expect(decideWith('"device":{"lmt":0,"ext":{"atts":3}}')).toBe(PersonalData.ALLOWED);
+    expect(decideWith('"device":{"lmt":0,"ext":{"atts":2}}')).toBe(PersonalData.LMT); // denied
+    expect(decideWith('"device":{"lmt":0,"ext":{"atts":1}}')).toBe(PersonalData.LMT); // restricted
+    expect(decideWith('"device":{"ext":{"atts":0}}')).toBe(PersonalData.LMT); // not determined: no IDFA, no tracking
+    expect(decideWith('"device":{"ext":{"atts":"2"}}')).toBe(PersonalData.LMT); // a number as a string, as some send it
+    expect(decideWith('"device":{"lmt":1,"ext":{"atts":3}}')).toBe(PersonalData.LMT);
+    expect(decideWith('"device":{"ext":{"ifv":"x"}}')).toBe(PersonalData.ALLOWED); // other ext members: skipped
+  });
+
   // OpenRTB 2.6: regs.gdpr omitted means unknown, not "does not apply". An audit saw a refusing
   // TC string ignored on a German device because regs.gdpr was left out.
   it("GDPR not stated: applies when a TC string came, or the device is in the EEA or the UK", () => {

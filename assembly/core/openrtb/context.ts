@@ -119,6 +119,11 @@ export class Device {
   js: i32 = UNSET;
   dnt: i32 = UNSET;
   lmt: i32 = UNSET;
+  /**
+   * device.ext.atts, iOS App Tracking Transparency status (0 not determined, 1 restricted, 2
+   * denied, 3 authorized), UNSET when not given.
+   */
+  atts: i32 = UNSET;
   connectiontype: i32 = 0;
   w: i32 = 0;
   h: i32 = 0;
@@ -139,6 +144,7 @@ export class Device {
     this.js = UNSET;
     this.dnt = UNSET;
     this.lmt = UNSET;
+    this.atts = UNSET;
     this.connectiontype = 0;
     this.w = 0;
     this.h = 0;

@@ -23,8 +23,9 @@ const APP_FIELDS = new FieldTable(["id", "name", "bundle", "domain", "storeurl",
 const PUBLISHER_FIELDS = new FieldTable(["id", "name", "domain"]);
 const DEVICE_FIELDS = new FieldTable([
   "ua", "ip", "ipv6", "make", "model", "os", "osv", "language", "ifa",
-  "devicetype", "js", "dnt", "lmt", "connectiontype", "w", "h", "geo",
+  "devicetype", "js", "dnt", "lmt", "connectiontype", "w", "h", "geo", "ext",
 ]);
+const DEVICE_EXT_FIELDS = new FieldTable(["atts"]);
 const GEO_FIELDS = new FieldTable(["lat", "lon", "type", "country", "region", "city", "zip", "metro", "utcoffset"]);
 const USER_FIELDS = new FieldTable(["id", "buyeruid", "gender", "keywords", "yob", "geo", "data", "consent", "ext", "kwarray"]);
 const USER_EXT_FIELDS = new FieldTable(["consent"]);
@@ -128,8 +129,21 @@ export function readDevice(f: FieldReader, d: Device): bool {
       case 14: ok = f.readInt(0, I32_MAX); d.w = <i32>f.intValue; break;
       case 15: ok = f.readInt(0, I32_MAX); d.h = <i32>f.intValue; break;
       case 16: ok = readGeo(f, d.geo); break;
+      case 17: ok = readDeviceExt(f, d); break;
     }
     if (!ok) return false;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
+}
+
+/** device.ext: the iOS App Tracking Transparency status (atts), as exchanges and Prebid send it. */
+function readDeviceExt(f: FieldReader, d: Device): bool {
+  if (!f.beginObject()) return false;
+  let k: i32;
+  while ((k = f.nextField(DEVICE_EXT_FIELDS)) >= 0) {
+    if (!f.readInt(0, I32_MAX)) return false;
+    d.atts = <i32>f.intValue;
     f.endField();
   }
   return k != FIELD_ERROR;

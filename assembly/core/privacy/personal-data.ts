@@ -15,7 +15,11 @@ export namespace PersonalData {
   export const ALLOWED: i32 = 0;
   /** regs.coppa = 1: a child-directed request (COPPA). */
   export const COPPA: i32 = 1;
-  /** device.lmt = 1: the OS's limit-ad-tracking setting. */
+  /**
+   * device.lmt = 1: the OS's limit-ad-tracking setting; or device.ext.atts other than 3: iOS App
+   * Tracking Transparency has not authorized tracking (Prebid derives lmt from it the same way;
+   * exchanges that send atts with lmt 0 exist).
+   */
   export const LMT: i32 = 2;
   /** device.dnt = 1: the browser's Do-Not-Track header. */
   export const DNT: i32 = 3;
@@ -33,6 +37,9 @@ export namespace PersonalData {
   export const GPP_UNREADABLE: i32 = 7;
 }
 
+/** device.ext.atts: the user authorized tracking (ATTrackingManager.AuthorizationStatus.authorized). */
+const ATTS_AUTHORIZED: i32 = 3;
+
 /** Purposes a personalised ad needs: 1 store/access on a device, 3 create a profile, 4 select ads. */
 const REQUIRED_PURPOSES: u32 = (1 << 23) | (1 << 21) | (1 << 20);
 
@@ -49,7 +56,7 @@ export class PersonalDataPolicy {
     const regs = req.regs;
     if (regs.present && regs.coppa == 1) return PersonalData.COPPA;
     const dev = req.device;
-    if (dev.present && dev.lmt == 1) return PersonalData.LMT;
+    if (dev.present && (dev.lmt == 1 || (dev.atts != UNSET && dev.atts != ATTS_AUTHORIZED))) return PersonalData.LMT;
     if (dev.present && dev.dnt == 1) return PersonalData.DNT;
     if (regs.present && optedOutOfSale(regs.effectiveUsPrivacy)) return PersonalData.US_PRIVACY_OPT_OUT;
     if (regs.present) {
