@@ -200,12 +200,12 @@ describe("writeBidResponse", () => {
     expect(text(write("r", [bid(1, 2, "1", 1500, campaign("c"), null)])).includes('"ext"')).toBe(false);
   });
 
-  it("writes the creative's attributes as bid.attr and its API frameworks as bid.apis (omitted when it declares none)", () => {
+  it("writes the creative's attributes as bid.attr and its API frameworks as bid.apis, the first as 2.5's bid.api (omitted when it declares none)", () => {
     const cr = creative("cr-1", 300, 250, "", ["adv.example"], []);
     cr.attr = StaticArray.fromArray<i32>([6, 14]);
     cr.api = StaticArray.fromArray<i32>([5, 7]);
     const w = write("req-1", [bid(0x1f, 0xabcd, "1", 2003, campaign("c"), cr)]);
-    expect(text(w).includes('"adomain":["adv.example"],"attr":[6,14],"apis":[5,7],"crid":"cr-1"')).toBe(true);
+    expect(text(w).includes('"adomain":["adv.example"],"attr":[6,14],"api":5,"apis":[5,7],"crid":"cr-1"')).toBe(true);
     expect(isValidJson(w)).toBe(true);
   });
 

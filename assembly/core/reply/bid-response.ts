@@ -233,7 +233,10 @@ function writeCreativeFields(w: ByteWriter, cr: Creative): void {
     writeIntArray(w, cr.attr);
   }
   if (cr.api.length > 0) {
-    // OpenRTB 2.6 bid.apis: the API frameworks the markup uses.
+    // OpenRTB 2.5 bid.api (one framework: the first the creative declares, e.g. its MRAID
+    // version) for exchanges that read only it, and 2.6 bid.apis, all of them.
+    w.ascii(",\"api\":");
+    w.i64(unchecked(cr.api[0]));
     w.ascii(",\"apis\":");
     writeIntArray(w, cr.api);
   }
