@@ -225,6 +225,12 @@ describe("the default screen", () => {
       "Go-http-client/1.1",
       "Apache-HttpClient/4.5.14 (Java/17.0.8)",
       "Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+      "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)",
+      "Baiduspider-image+(+http://www.baidu.com/search/spider.htm)",
+      "Mozilla/5.0 (compatible; YisouSpider; +http://yisou.example/)",
+      "Screaming Frog SEO Spider/19.0",
+      "Mozilla/5.0 (compatible; Seekport Crawler; http://seekport.com/)",
+      "Mozilla/5.0 (compatible; Dataprovider.com) Crawler",
     ];
     for (let i = 0; i < bots.length; i++) expect(ua(bots[i])).toBe(TrafficVerdict.BOT_USER_AGENT, bots[i]);
   });
@@ -240,6 +246,10 @@ describe("the default screen", () => {
       "Roku/DVP-12.5 (12.5.0.4178-AE)",
       "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) 76.0.3809.146/6.0 TV Safari/537.36",
       "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)",
+      // In-app UAs that start with the app's name (an iOS app's HTTP client, an SDK's webview).
+      "SpiderSolitaire/5.3.1 CFNetwork/1410.0.3 Darwin/22.6.0",
+      "DungeonCrawl/2.0 CFNetwork/1410.0.3 Darwin/22.6.0",
+      "Mozilla/5.0 (Linux; Android 13; Pixel 7 Build/TQ3A.230805.001; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/116.0 Mobile Safari/537.36 SpiderSolitaire/5.3",
     ];
     for (let i = 0; i < people.length; i++) expect(ua(people[i])).toBe(TrafficVerdict.VALID, people[i]);
     expect(judge('{"ip":"203.0.113.7"}')).toBe(TrafficVerdict.VALID);

@@ -11,13 +11,16 @@ import { UaPatternSet } from "./ua-patterns";
 
 /**
  * The tokens of self-declared non-human agents (the default of `user_agents`): search and SEO
- * crawlers ("Googlebot/2.1", "AhrefsBot/7.0" — "bot" followed by a version, a separator or the
- * end of a product name), preview fetchers, uptime monitors, HTTP libraries and headless or
- * automated browsers. Each is a case-insensitive substring.
+ * crawlers ("Googlebot/2.1", "AhrefsBot/7.0", "Baiduspider/2.0" — "bot" or "spider" followed by a
+ * version, a separator or the end of a product name; "crawler"), preview fetchers, uptime
+ * monitors, HTTP libraries and headless or automated browsers. Each is a case-insensitive
+ * substring. "spider" and "crawl" alone also named apps whose names hold them, which SDKs put
+ * first in an in-app UA ("SpiderSolitaire/5.3.1 CFNetwork/…", "DungeonCrawl/2.0"): a mobile audit
+ * saw them all refused.
  */
 export const DEFAULT_BOT_TOKENS: StaticArray<string> = [
   "bot/", "bot;", "bot)", "bot-", "bot ", "bot_", "bot.",
-  "spider", "crawl", "slurp", "facebookexternalhit", "mediapartners-google", "feedfetcher",
+  "spider/", "spider;", "spider)", "spider-", "spider+", "spider_", "spider.", "crawler", "slurp", "facebookexternalhit", "mediapartners-google", "feedfetcher",
   "headless", "phantomjs", "selenium", "puppeteer", "playwright", "lighthouse",
   "pingdom", "uptimerobot", "statuscake",
   "python-requests", "python-urllib", "aiohttp", "curl/", "wget/", "go-http-client",
