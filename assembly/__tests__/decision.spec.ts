@@ -774,6 +774,11 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(plain), never)).toBe(2000);
     expect(priceOrReason(request(rewarded), C1)).toBe(2000);
     expect(priceOrReason(request(plain), C1)).toBe(2000);
+    // The flags 2.5 exchanges and SDK mediation send instead of imp.rwdd.
+    expect(priceOrReason(request(imp("1", '"ext":{"is_rewarded_inventory":1},"banner":{"w":300,"h":250},"bidfloor":0.5')), only)).toBe(2000);
+    expect(priceOrReason(request(imp("1", '"ext":{"rewarded":true,"other":{"x":1}},"banner":{"w":300,"h":250},"bidfloor":0.5')), only)).toBe(2000);
+    expect(priceOrReason(request(imp("1", '"ext":{"rewarded":0},"banner":{"w":300,"h":250},"bidfloor":0.5')), only)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(imp("1", '"ext":{"is_rewarded_inventory":1},"banner":{"w":300,"h":250},"bidfloor":0.5')), never)).toBe(nb(NoBid.NO_MATCH));
     // Per impression: of two, the rewarded one gets the bid.
     const d = decide(request(plain + "," + imp("2", '"rwdd":1,"banner":{"w":300,"h":250},"bidfloor":0.5')), only);
     expect(d.count).toBe(1);

@@ -288,6 +288,14 @@ describe("video: placement and roll-position targeting", () => {
     expect(h.outcome(videoImp(MP4_15 + ',"startdelay":0'), midPost)).toBe("no_match");
   });
 
+  it("targeting.rewarded on video: imp.rwdd, or video.ext.rewarded as SDK exchanges send it before 2.6", () => {
+    const rewardedOnly = campaign(V15, '"targeting":{"rewarded":true},');
+    expect(h.outcome(videoImp(MP4_15 + ',"ext":{"rewarded":1}'), rewardedOnly)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15, '"bidfloor":0.5,"rwdd":1'), rewardedOnly)).toBe("v15");
+    expect(h.outcome(videoImp(MP4_15), rewardedOnly)).toBe("no_match");
+    expect(h.outcome(videoImp(MP4_15 + ',"ext":{"rewarded":0,"unknown":[1]}'), rewardedOnly)).toBe("no_match");
+  });
+
   it("video_skippable: skip 1 and an ad longer than skipmin is skippable; skip 0 is not; no skip does not match", () => {
     const skippable = campaign(V15, '"targeting":{"video_skippable":true},');
     const notSkippable = campaign(V15, '"targeting":{"video_skippable":false},');

@@ -172,9 +172,12 @@ export class Video extends MediaSlot {
   skipmin: i32 = 0;
   /** 2.6 dynamic pod: the seconds the whole pod lasts (0: not given); no ad of it can be longer. */
   poddur: i32 = 0;
+  /** video.ext.rewarded = 1 (how some SDK exchanges mark rewarded video before 2.6's imp.rwdd). */
+  extRewarded: bool = false;
 
   reset(): void {
     super.reset();
+    this.extRewarded = false;
     this.w = 0;
     this.h = 0;
     this.placement = 0;
@@ -286,6 +289,8 @@ export class Imp {
   readonly pmp: Pmp = new Pmp();
   /** 2.6 rewarded flag. */
   rwdd: i32 = 0;
+  /** imp.ext.is_rewarded_inventory or imp.ext.rewarded = 1 (2.5 exchanges' rewarded flags). */
+  extRewarded: bool = false;
   /** 2.6 advisory seconds between auction and impression, 0 = not given. */
   exp: i32 = 0;
 
@@ -307,7 +312,16 @@ export class Imp {
     this.instl = 0;
     this.pmp.reset();
     this.rwdd = 0;
+    this.extRewarded = false;
     this.exp = 0;
+  }
+
+  /**
+   * The user is rewarded for viewing the ad: 2.6 imp.rwdd, or the flags 2.5 exchanges and SDK
+   * mediation send instead (imp.ext.is_rewarded_inventory, imp.ext.rewarded, video.ext.rewarded).
+   */
+  get rewarded(): bool {
+    return this.rwdd == 1 || this.extRewarded || (this.video.present && this.video.extRewarded);
   }
 }
 

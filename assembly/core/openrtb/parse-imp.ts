@@ -27,14 +27,17 @@ const F64_MAX: f64 = 1.7976931348623157e308;
 
 const IMP_FIELDS = new FieldTable([
   "id", "banner", "video", "native", "audio", "bidfloor", "bidfloorcur",
-  "tagid", "secure", "instl", "pmp", "rwdd", "exp",
+  "tagid", "secure", "instl", "pmp", "rwdd", "exp", "ext",
 ]);
+/** imp.ext and video.ext: the rewarded flags of exchanges before 2.6's imp.rwdd; other members skipped. */
+const IMP_EXT_FIELDS = new FieldTable(["is_rewarded_inventory", "rewarded"]);
+const VIDEO_EXT_FIELDS = new FieldTable(["rewarded"]);
 const BANNER_FIELDS = new FieldTable(["w", "h", "format", "pos", "btype", "battr", "api"]);
 const FORMAT_FIELDS = new FieldTable(["w", "h"]);
 const VIDEO_FIELDS = new FieldTable([
   "mimes", "w", "h", "minduration", "maxduration", "protocols", "placement",
   "plcmt", "linearity", "startdelay", "skip", "protocol", "battr", "api", "rqddurs",
-  "mincpmpersec", "podid", "skipmin", "poddur", "durfloors",
+  "mincpmpersec", "podid", "skipmin", "poddur", "durfloors", "ext",
 ]);
 const NATIVE_FIELDS = new FieldTable(["request", "ver", "api", "battr"]);
 const AUDIO_FIELDS = new FieldTable([
@@ -105,6 +108,7 @@ function readImp(f: FieldReader, imp: Imp): bool {
       case 10: ok = readPmp(f, imp.pmp); break;
       case 11: ok = f.readInt(0, 1); imp.rwdd = <i32>f.intValue; break;
       case 12: ok = f.readInt(0, I32_MAX); imp.exp = <i32>f.intValue; break;
+      case 13: ok = readRewardedExt(f, IMP_EXT_FIELDS); imp.extRewarded = imp.extRewarded || rewardedFlag; break;
     }
     if (!ok) return false;
     f.endField();
@@ -115,6 +119,22 @@ function readImp(f: FieldReader, imp: Imp): bool {
     return f.fail(JsonError.INVALID_VALUE, "no banner, video, native or audio");
   }
   return true;
+}
+
+/** Set by readRewardedExt: one of the object's rewarded flags is 1. */
+let rewardedFlag = false;
+
+/** An ext object's rewarded flags (integers 0/1, or true/false: the tolerant reading); sets rewardedFlag. */
+function readRewardedExt(f: FieldReader, fields: FieldTable): bool {
+  rewardedFlag = false;
+  if (!f.beginObject()) return false;
+  let k: i32;
+  while ((k = f.nextField(fields)) >= 0) {
+    if (!f.readInt(0, 1)) return false;
+    if (f.intValue == 1) rewardedFlag = true;
+    f.endField();
+  }
+  return k != FIELD_ERROR;
 }
 
 /** `<path>.<name>: required` for a field the current object lacks. */
@@ -238,6 +258,7 @@ function readVideo(f: FieldReader, v: Video): bool {
       case 17: ok = f.readInt(0, I32_MAX); v.skipmin = <i32>f.intValue; break;
       case 18: ok = f.readInt(0, I32_MAX); v.poddur = <i32>f.intValue; break;
       case 19: ok = readDurFloorsText(f, v); break;
+      case 20: ok = readRewardedExt(f, VIDEO_EXT_FIELDS); v.extRewarded = v.extRewarded || rewardedFlag; break;
     }
     if (!ok) return false;
     f.endField();
