@@ -228,6 +228,9 @@ describe("campaign config: errors name the JSON path", () => {
     expect(t.at(0).rewarded).toBe(1);
     expect(parse(withTargeting('"rewarded":false'))!.at(0).rewarded).toBe(0);
     expect(parse(withTargeting('"sizes":[]'))!.at(0).rewarded).toBe(-1);
+    expect(parse(withTargeting('"interstitial":true'))!.at(0).interstitial).toBe(1);
+    expect(parse(withTargeting('"sizes":[]'))!.at(0).interstitial).toBe(-1);
+    expect(errorOf(withTargeting('"interstitial":"yes"'))).toBe("campaigns[0].targeting.interstitial: expected true or false");
     // Native app-install ads declare it too.
     expect(errorOf(one('"id":"c","creatives":[{"crid":"n","type":"native","bundle":"id1234567","title":"Play","link":"https://brand.example/"}]'))).toBe("OK");
     const bad = "campaigns[0].creatives[0].bundle: expected an app store id (\"com.brand.game\", \"1234567\"): printable ASCII, no spaces, quotes or backslashes";

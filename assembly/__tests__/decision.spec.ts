@@ -779,6 +779,14 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(imp("1", '"ext":{"rewarded":true,"other":{"x":1}},"banner":{"w":300,"h":250},"bidfloor":0.5')), only)).toBe(2000);
     expect(priceOrReason(request(imp("1", '"ext":{"rewarded":0},"banner":{"w":300,"h":250},"bidfloor":0.5')), only)).toBe(nb(NoBid.NO_MATCH));
     expect(priceOrReason(request(imp("1", '"ext":{"is_rewarded_inventory":1},"banner":{"w":300,"h":250},"bidfloor":0.5')), never)).toBe(nb(NoBid.NO_MATCH));
+    // targeting.interstitial the same way, by imp.instl.
+    const full = camp("c", 8000, '"targeting":{"interstitial":true},');
+    const inline = camp("c", 8000, '"targeting":{"interstitial":false},');
+    const instl = imp("1", '"instl":1,"banner":{"w":300,"h":250},"bidfloor":0.5');
+    expect(priceOrReason(request(instl), full)).toBe(2000);
+    expect(priceOrReason(request(IMP), full)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(instl), inline)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(IMP), inline)).toBe(2000);
     // Per impression: of two, the rewarded one gets the bid.
     const d = decide(request(plain + "," + imp("2", '"rwdd":1,"banner":{"w":300,"h":250},"bidfloor":0.5')), only);
     expect(d.count).toBe(1);

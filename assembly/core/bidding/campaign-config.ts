@@ -265,6 +265,7 @@ export class CampaignConfigParser {
       else if (d.keyIs("video_start")) c.videoStart = this.videoStarts();
       else if (d.keyIs("video_skippable")) c.videoSkippable = d.bool() ? 1 : 0;
       else if (d.keyIs("rewarded")) c.rewarded = d.bool() ? 1 : 0;
+      else if (d.keyIs("interstitial")) c.interstitial = d.bool() ? 1 : 0;
       else if (d.keyIs("daypart_utc_offset_minutes")) {
         c.daypartOffsetMinutes = <i32>d.int(-720, 840);
         c.hasDaypartOffset = true;

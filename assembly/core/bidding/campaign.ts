@@ -92,6 +92,8 @@ export class Campaign {
    * rewarded only, 0 not rewarded only, -1 either.
    */
   rewarded: i32 = -1;
+  /** Interstitial slots it buys (targeting.interstitial; imp.instl): 1 interstitial only, 0 the others only, -1 either. */
+  interstitial: i32 = -1;
   /** Dayparting on this fixed clock (minutes from UTC) instead of the user's; only with hasDaypartOffset. */
   daypartOffsetMinutes: i32 = 0;
   hasDaypartOffset: bool = false;

@@ -191,6 +191,7 @@ export class DecisionEngine {
     this.fitRefused = false;
     if (!this.targetsRequest(req, c)) return null;
     if (c.rewarded >= 0 && imp.rewarded != (c.rewarded == 1)) return null;
+    if (c.interstitial >= 0 && (imp.instl == 1) != (c.interstitial == 1)) return null;
     const b = imp.banner;
     if (b.present) {
       const own = b.w > 0 && b.h > 0 && c.allowsSize(b.w, b.h) && b.ownSizePermitted();
