@@ -86,28 +86,22 @@ test("verify.sh passes against a running bidder: bids with matching ids, win cha
     return;
   }
   const app = await demoBidder();
+  const against = {
+    NEXUS_E2E_EXTERNAL: "1",
+    NEXUS_E2E_BID_URL: app.bidUrl,
+    NEXUS_E2E_HOST_URL: app.controlUrl,
+    NEXUS_E2E_METRICS_URL: `${app.controlUrl}/metrics`,
+    NEXUS_E2E_READY_TIMEOUT_S: "30",
+  };
   try {
-    const r = await run({
-      NEXUS_E2E_EXTERNAL: "1",
-      NEXUS_E2E_BID_URL: app.bidUrl,
-      NEXUS_E2E_HOST_URL: app.controlUrl,
-      NEXUS_E2E_METRICS_URL: `${app.controlUrl}/metrics`,
-      NEXUS_E2E_READY_TIMEOUT_S: "30",
-      NEXUS_ADMIN_TOKEN: TOKEN,
-    });
+    const r = await run({ ...against, NEXUS_ADMIN_TOKEN: TOKEN });
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /OK: 3 bids answered, win charged once, loss refunded, metrics counted/);
     assert.match(r.out, /nexus_wins_total 0 -> 1/);
     assert.match(r.out, /admin API: 200 with the token, 401 without/);
     // Run again at once, as an operator re-checking a live pod does: its own request ids, so the
     // replay guard (60 s) does not answer the second run's bids with a no-bid (it failed before).
-    const again = await run({
-      NEXUS_E2E_EXTERNAL: "1",
-      NEXUS_E2E_BID_URL: app.bidUrl,
-      NEXUS_E2E_HOST_URL: app.controlUrl,
-      NEXUS_E2E_METRICS_URL: `${app.controlUrl}/metrics`,
-      NEXUS_E2E_READY_TIMEOUT_S: "30",
-    });
+    const again = await run(against);
     assert.equal(again.code, 0, again.out);
     assert.match(again.out, /nexus_wins_total 1 -> 2/);
   } finally {
