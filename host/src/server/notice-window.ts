@@ -12,6 +12,11 @@ export interface NoticeWindowView {
   reports(): number;
   /** Micros the filter's ledger holds reserved, summed over the campaigns of its last report. */
   reservedMicros(): number;
+  /**
+   * Milliseconds since a reservation of this process last expired unsettled (refunded at its TTL;
+   * its win may still come, charged as late), Infinity when none did; left out: not known.
+   */
+  msSinceExpiry?(): number;
 }
 
 /**
@@ -27,10 +32,12 @@ const REPORTS_AFTER_LAST_REQUEST = 2;
 
 /**
  * Waits out the notice window: `windowMs` at most, less once the filter reports nothing reserved
- * with no request in flight. A report counts only when two came after the last moment a request
- * was in flight (the first may have been made before that request settled or reserved).
- * A notice of a reservation already refunded at its TTL (charged as late) can still come after
- * such an early end: one that arrives after the TTL is as likely to come after the whole window.
+ * with no request in flight and no reservation expired within the last `windowMs`. A report counts
+ * only when two came after the last moment a request was in flight (the first may have been made
+ * before that request settled or reserved). A reservation refunded at its TTL still waits for its
+ * win (charged as late): the window is how late the operator expects notices, so it is counted
+ * from the expiry (a soak audit: with a 1 s TTL the window ended 1.6 s after the signal, and a win
+ * sent 3 s after its bid found the listener closed, billed by the exchange and charged nowhere).
  */
 export async function waitNoticeWindow(windowMs: number, view: NoticeWindowView, pollMs = 50, silentMs = Infinity): Promise<NoticeWindowEnd> {
   // The monotonic clock: a wall clock stepped back (NTP) must not hold the stop open.
@@ -45,8 +52,41 @@ export async function waitNoticeWindow(windowMs: number, view: NoticeWindowView,
       lastReportAt = performance.now();
     } else if (performance.now() - lastReportAt >= silentMs) return "silent";
     if ((await view.connections()) > 0) reportsBefore = view.reports();
-    else if (view.reports() - reportsBefore >= REPORTS_AFTER_LAST_REQUEST && view.reservedMicros() === 0) return "settled";
+    else if (view.reports() - reportsBefore >= REPORTS_AFTER_LAST_REQUEST && view.reservedMicros() === 0 && (view.msSinceExpiry?.() ?? Infinity) >= windowMs) return "settled";
     await new Promise((r) => setTimeout(r, Math.max(1, Math.min(pollMs, end - performance.now()))));
   }
   return "elapsed";
+}
+
+/**
+ * Follows a counter of reservations expired unsettled (the filter's
+ * nexus_reservations_expired_total), sampled every `everyMs` from the start: how long since it
+ * last moved (NoticeWindowView.msSinceExpiry), before the stop as much as during it.
+ */
+export class ExpiryWatch {
+  private last: number;
+  private changedAt = -Infinity;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  constructor(private readonly count: () => number, everyMs = 250) {
+    this.last = count();
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.timer.unref();
+  }
+
+  msSinceExpiry(): number {
+    this.sample();
+    return performance.now() - this.changedAt;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    const c = this.count();
+    if (c === this.last) return;
+    this.last = c;
+    this.changedAt = performance.now();
+  }
 }

@@ -77,6 +77,28 @@ describe("graceful stop: the notice window", () => {
     }
   });
 
+  it("a reservation refunded at its TTL still waits for its win: the window runs from the expiry, and the late win is charged", async () => {
+    // A soak audit: with a 1 s TTL the window ended as soon as nothing was reserved (1.6 s after the
+    // signal), and a win sent 3 s after its bid found the listener closed: billed, charged nowhere.
+    const app = await startTestBidder({ vms: 1, plugin: { reservation_ttl_ms: 1000 } });
+    try {
+      const w = await bid(app);
+      const deadline = Date.now() + 10_000;
+      while (ledger(app).reserved !== 0n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(ledger(app).reserved, 0n, "refunded at its TTL");
+      const t0 = Date.now();
+      const stopping = app.stop(8000, 4000);
+      await new Promise((r) => setTimeout(r, 2500));
+      const win = await get(w.nurl);
+      assert.equal(win.json().status, "late_charged", win.text);
+      assert.equal(ledger(app).charged, w.micros);
+      await stopping;
+      assert.ok(Date.now() - t0 < 7000, `stopped in ${Date.now() - t0} ms`);
+    } finally {
+      await app.close();
+    }
+  });
+
   it("with a bid still waiting for its notice the window lasts its time; a notice answered twice is charged once; a loss notice refunds; then the stop ends within its bound", async () => {
     const app = await startTestBidder({ vms: 2, budget: { returnWaitMs: 500 } });
     const port = Number(new URL(app.bidUrl).port);

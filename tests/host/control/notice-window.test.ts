@@ -41,6 +41,22 @@ describe("the notice window", () => {
     }
   });
 
+  it("with nothing reserved, waits until no reservation has expired for the window's time: a late win may still come", async () => {
+    const f = filter(20, 0);
+    const expiredAt = performance.now() - 100; // refunded at its TTL 100 ms before the stop
+    try {
+      const t0 = performance.now();
+      assert.equal(await waitNoticeWindow(300, { ...f, msSinceExpiry: () => performance.now() - expiredAt }, 5), "settled");
+      assert.ok(performance.now() - t0 >= 190, `ended ${Math.round(performance.now() - t0)} ms after the stop, 300 ms after the expiry`);
+      // An expiry longer ago than the window: ends once two reports show nothing reserved.
+      const t1 = performance.now();
+      assert.equal(await waitNoticeWindow(300, { ...f, msSinceExpiry: () => 10_000 }, 5), "settled");
+      assert.ok(performance.now() - t1 < 150);
+    } finally {
+      f.stop();
+    }
+  });
+
   it("ends 'silent' when the reports stop (a sidecar's Envoy gone), with reservations still held", async () => {
     const f = filter(20, 1000);
     try {
