@@ -778,6 +778,9 @@ describe("decision: targeting", () => {
     expect(priceOrReason(request(imp("1", '"ext":{"is_rewarded_inventory":1},"banner":{"w":300,"h":250},"bidfloor":0.5')), only)).toBe(2000);
     expect(priceOrReason(request(imp("1", '"ext":{"rewarded":true,"other":{"x":1}},"banner":{"w":300,"h":250},"bidfloor":0.5')), only)).toBe(2000);
     expect(priceOrReason(request(imp("1", '"ext":{"rewarded":0},"banner":{"w":300,"h":250},"bidfloor":0.5')), only)).toBe(nb(NoBid.NO_MATCH));
+    // Exchange-specific: a value of another form is not a 400, and not a rewarded slot.
+    expect(priceOrReason(request(imp("1", '"ext":{"rewarded":"yes","is_rewarded_inventory":{"a":[1]}},"banner":{"w":300,"h":250},"bidfloor":0.5')), only)).toBe(nb(NoBid.NO_MATCH));
+    expect(priceOrReason(request(imp("1", '"ext":{"rewarded":2},"banner":{"w":300,"h":250},"bidfloor":0.5')), C1)).toBe(2000);
     expect(priceOrReason(request(imp("1", '"ext":{"is_rewarded_inventory":1},"banner":{"w":300,"h":250},"bidfloor":0.5')), never)).toBe(nb(NoBid.NO_MATCH));
     // targeting.interstitial the same way, by imp.instl.
     const full = camp("c", 8000, '"targeting":{"interstitial":true},');

@@ -272,7 +272,10 @@ describe("PersonalDataPolicy.decide", () => {
     expect(decideWith('"device":{"lmt":0,"ext":{"atts":2}}')).toBe(PersonalData.LMT); // denied
     expect(decideWith('"device":{"lmt":0,"ext":{"atts":1}}')).toBe(PersonalData.LMT); // restricted
     expect(decideWith('"device":{"ext":{"atts":0}}')).toBe(PersonalData.LMT); // not determined: no IDFA, no tracking
-    expect(decideWith('"device":{"ext":{"atts":"2"}}')).toBe(PersonalData.LMT); // a number as a string, as some send it
+    // Exchange-specific, so not a 400: any other form says tracking was not shown to be authorized.
+    expect(decideWith('"device":{"ext":{"atts":"3"}}')).toBe(PersonalData.LMT);
+    expect(decideWith('"device":{"ext":{"atts":-1}}')).toBe(PersonalData.LMT);
+    expect(decideWith('"device":{"ext":{"atts":{"v":3}}}')).toBe(PersonalData.LMT);
     expect(decideWith('"device":{"lmt":1,"ext":{"atts":3}}')).toBe(PersonalData.LMT);
     expect(decideWith('"device":{"ext":{"ifv":"x"}}')).toBe(PersonalData.ALLOWED); // other ext members: skipped
   });

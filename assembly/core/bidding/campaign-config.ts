@@ -600,8 +600,8 @@ export class CampaignConfigParser {
       ok = c > 0x20 && c < 0x7f && c != 0x22 && c != 0x5c;
     }
     if (!ok) d.fail("expected an app store id (\"com.brand.game\", \"1234567\"): printable ASCII, no spaces, quotes or backslashes");
-    // "id1234567" is kept as 1234567: OpenRTB's form of an App Store id, which bid.bundle sends and bapp is compared in.
     else {
+      // "id1234567" is kept as 1234567: OpenRTB's form of an App Store id, which bid.bundle sends and bapp is compared in.
       const at = appStoreNumberAt(id.ptr, id.len);
       cr.bundle = at > 0 ? new OwnedBytes(id.ptr + <usize>at, id.len - at) : id;
     }

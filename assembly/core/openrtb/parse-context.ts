@@ -13,6 +13,7 @@ import { MAX_PRIVACY_STRING_BYTES, MAX_SEGMENTS, MAX_STRING_BYTES } from "./limi
 import { BidRequest } from "./request";
 
 const I32_MAX: i64 = 2147483647;
+const F64_MAX: f64 = 1.7976931348623157e308;
 const I32_MIN: i64 = -2147483648;
 const S = MAX_STRING_BYTES;
 /** Consent strings (TCF, GPP) are read whole: a cut one loses the sections after the cut. */
@@ -137,13 +138,23 @@ export function readDevice(f: FieldReader, d: Device): bool {
   return k != FIELD_ERROR;
 }
 
-/** device.ext: the iOS App Tracking Transparency status (atts), as exchanges and Prebid send it. */
+/**
+ * device.ext: the iOS App Tracking Transparency status (atts), as exchanges and Prebid send it.
+ * A value that is not a non-negative integer (exchange-specific: not a 400; a string too) is kept
+ * as -2, which only says tracking was not shown to be authorized.
+ */
 function readDeviceExt(f: FieldReader, d: Device): bool {
   if (!f.beginObject()) return false;
   let k: i32;
   while ((k = f.nextField(DEVICE_EXT_FIELDS)) >= 0) {
-    if (!f.readInt(0, I32_MAX)) return false;
-    d.atts = <i32>f.intValue;
+    if (f.valueKind() == JsonKind.NUMBER) {
+      if (!f.readNumber(-F64_MAX, F64_MAX)) return false;
+      const v = f.floatValue;
+      d.atts = v >= 0 && v <= <f64>I32_MAX && v == Math.floor(v) ? <i32>v : -2;
+    } else {
+      if (!f.skip()) return false;
+      d.atts = -2;
+    }
     f.endField();
   }
   return k != FIELD_ERROR;

@@ -124,14 +124,23 @@ function readImp(f: FieldReader, imp: Imp): bool {
 /** Set by readRewardedExt: one of the object's rewarded flags is 1. */
 let rewardedFlag = false;
 
-/** An ext object's rewarded flags (integers 0/1, or true/false: the tolerant reading); sets rewardedFlag. */
+/**
+ * An ext object's rewarded flags; sets rewardedFlag when one is 1 or true. Exchange-specific: a
+ * value of another form is skipped (validated as JSON), not a 400 that would lose the auction.
+ */
 function readRewardedExt(f: FieldReader, fields: FieldTable): bool {
   rewardedFlag = false;
   if (!f.beginObject()) return false;
   let k: i32;
   while ((k = f.nextField(fields)) >= 0) {
-    if (!f.readInt(0, 1)) return false;
-    if (f.intValue == 1) rewardedFlag = true;
+    const kind = f.valueKind();
+    if (kind == JsonKind.BOOL) {
+      if (!f.readBool()) return false;
+      if (f.reader.boolValue) rewardedFlag = true;
+    } else if (kind == JsonKind.NUMBER) {
+      if (!f.readNumber(-F64_MAX, F64_MAX)) return false;
+      if (f.floatValue == 1) rewardedFlag = true;
+    } else if (!f.skip()) return false;
     f.endField();
   }
   return k != FIELD_ERROR;
