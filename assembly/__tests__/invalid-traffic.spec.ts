@@ -231,6 +231,9 @@ describe("the default screen", () => {
       "Screaming Frog SEO Spider/19.0",
       "Mozilla/5.0 (compatible; Seekport Crawler; http://seekport.com/)",
       "Mozilla/5.0 (compatible; Dataprovider.com) Crawler",
+      // 360 Search's crawler ends the UA with its name, after no separator.
+      "Mozilla/5.0 (Windows NT 6.1; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/38.0.2125.122 Safari/537.36 360Spider",
+      "Mozilla/5.0 (Windows; U; Windows NT 5.1; zh-CN; rv:1.8.0.11) Firefox/1.5.0.11; 360Spider",
     ];
     for (let i = 0; i < bots.length; i++) expect(ua(bots[i])).toBe(TrafficVerdict.BOT_USER_AGENT, bots[i]);
   });

@@ -12,7 +12,7 @@
 // monotonic clock (`steady`, monotonic.ts), so a wall clock step does not stop syncing for its length.
 import {
   Status, LogLevel, BufferType, HostBytes, CallToken, HeaderMapWriter,
-  httpCall, getBufferBytes, log, recordMetric, collectAfterCallback,
+  httpCall, getBufferBytes, log, recordMetric, collectAfterCallback, getMetric,
 } from "../proxy-wasm";
 import { ByteWriter } from "../core/bytes/writer";
 import { Str } from "../core/bytes/str";
@@ -317,6 +317,11 @@ export class HostSync {
       w.ascii(",\"report_ms\":");
       w.i64(mono);
     }
+    // Reservations refunded at their TTL so far (the counter every VM adds to): their wins may still
+    // come, so a host stopping keeps answering syncs for the notice window counted from the last
+    // expiry, not only until nothing is reserved (host/src/server/notice-window.ts).
+    w.ascii(",\"reservations_expired\":");
+    w.u64(getMetric(metrics.expired));
     // The budget day of every daily_charged_micros below: a report made before midnight and
     // leased after the host's midnight is yesterday's spend, which the host must not count today.
     const today = dayNumber(now, this.root.config.utcOffsetMinutes);

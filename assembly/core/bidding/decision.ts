@@ -818,6 +818,8 @@ const BCAT = new CategoryList();
 const ACAT = new CategoryList();
 const BAPP = new RequestList();
 let listsStamp: u32 = 0;
+/** bapp is read at the first creative that advertises an app: most sets have none, and bapp lists run to hundreds. */
+let bappStamp: u32 = 0;
 
 /**
  * The exchange's lists refuse the creative: advertiser domains (badv: the domain or a subdomain,
@@ -833,7 +835,6 @@ function blocked(req: BidRequest, cr: Creative): bool {
     const iab1 = req.cattax == IAB_CONTENT_1;
     BCAT.read(req.bcat, iab1);
     ACAT.read(req.acat, iab1);
-    BAPP.read(req.bapp, true);
   }
   const answer = blockedByDomain(req, cr) || blockedByApp(req, cr) || !categoriesAllowed(req, cr) || !languageAllowed(req, cr);
   cr.blockedInRequest = requestStamp;
@@ -858,7 +859,12 @@ function blockedByDomain(req: BidRequest, cr: Creative): bool {
 function blockedByApp(req: BidRequest, cr: Creative): bool {
   const b = cr.bundle;
   if (b.len == 0 || req.bapp.count == 0) return false;
-  if (req.bapp.truncated || BAPP.has(b.ptr, b.len)) return true;
+  if (req.bapp.truncated) return true;
+  if (bappStamp != requestStamp) {
+    bappStamp = requestStamp;
+    BAPP.read(req.bapp, true);
+  }
+  if (BAPP.has(b.ptr, b.len)) return true;
   // An App Store number (kept without "id": campaign-config.ts) is also listed as "id1234567".
   if (b.len > ID_PREFIXED.length - 2 || !isDigits(b.ptr, b.len)) return false;
   const p = changetype<usize>(ID_PREFIXED);

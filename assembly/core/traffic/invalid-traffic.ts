@@ -20,7 +20,7 @@ import { UaPatternSet } from "./ua-patterns";
  */
 export const DEFAULT_BOT_TOKENS: StaticArray<string> = [
   "bot/", "bot;", "bot)", "bot-", "bot ", "bot_", "bot.",
-  "spider/", "spider;", "spider)", "spider-", "spider+", "spider_", "spider.", "crawler", "slurp", "facebookexternalhit", "mediapartners-google", "feedfetcher",
+  "spider/", "spider;", "spider)", "spider-", "spider+", "spider_", "spider.", "360spider", "crawler", "slurp", "facebookexternalhit", "mediapartners-google", "feedfetcher",
   "headless", "phantomjs", "selenium", "puppeteer", "playwright", "lighthouse",
   "pingdom", "uptimerobot", "statuscake",
   "python-requests", "python-urllib", "aiohttp", "curl/", "wget/", "go-http-client",
