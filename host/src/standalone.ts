@@ -375,9 +375,9 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   Object.assign(m.sharedDataUsedBytes, { collect: () => m.sharedDataUsedBytes.set(pool.shared.fill().usedBytes) });
   Object.assign(m.sharedDataArenaBytes, { collect: () => m.sharedDataArenaBytes.set(pool.shared.fill().arenaBytes) });
 
-  // When a reservation last expired unsettled: a graceful stop's notice window waits for its late
-  // win as for the others (notice-window.ts).
-  const expiries = new ExpiryWatch(() => Number(pool.metrics.find("nexus_reservations_expired_total")?.value ?? 0n));
+  // When a reservation last expired unsettled (the filter's reports say): a graceful stop's notice
+  // window waits for its late win as for the others (notice-window.ts).
+  const expiries = new ExpiryWatch(() => cp.sync.filter.reservationsExpired);
 
   let stopping = false;
   const close = async (): Promise<void> => {

@@ -235,6 +235,16 @@ describe("sync endpoints under hostile bodies", () => {
     const metrics = (await call(cp, "GET", "/metrics")).text;
     assert.equal(metricValue(metrics, "nexus_host_replay_claims_total", { outcome: "bad_request" }), 7 + 1 + 1);
   });
+
+  it("the notice-forward endpoint: a path over 4 KiB is 413, counted as a bad request as a malformed one is", async () => {
+    const bin = { "content-type": "application/octet-stream", ...SYNC_AUTH };
+    // NaN while the series does not exist yet.
+    const before = metricValue((await call(cp, "GET", "/metrics")).text, "nexus_host_notice_forwards_total", { outcome: "bad_request" }) || 0;
+    assert.equal((await call(cp, "POST", "/nexus/v1/notice-forward", bin, "no-slash")).status, 400);
+    assert.equal((await call(cp, "POST", "/nexus/v1/notice-forward", bin, Buffer.alloc(5001, 0x61))).status, 413);
+    const after = metricValue((await call(cp, "GET", "/metrics")).text, "nexus_host_notice_forwards_total", { outcome: "bad_request" });
+    assert.equal(after - before, 2);
+  });
 });
 
 describe("filter endpoints: the sync token", () => {

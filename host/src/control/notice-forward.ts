@@ -291,6 +291,11 @@ export class NoticeForwardService {
     private readonly metrics: NoticeForwardMetrics,
   ) {}
 
+  /** A forward whose body could not be read whole (over MAX_NOTICE_PATH_BYTES: 413, or cut off): counted as a bad request. */
+  unreadable(): void {
+    this.metrics.forwards.inc({ outcome: "bad_request" });
+  }
+
   /**
    * Sends the notice at `path` to the other pods; the owner's answer, marked (see the file
    * comment), within `waitMs` (the filter's x-nexus-forward-timeout-ms) less a margin.

@@ -39,6 +39,8 @@ export interface SyncReport {
   day: number | undefined;
   /** The tag in the filter's notice URLs (8 hex digits, assembly/filter/pod-tag.ts); undefined from filters that do not send it. */
   pod_tag: string | undefined;
+  /** Reservations the filter refunded at their TTL so far (all its VMs); undefined from filters that do not send it. */
+  reservations_expired: number | undefined;
   campaigns: SyncReportCampaign[];
   /** Wins of frequency-capped campaigns this pod counted since its last report (fleet-frequency.ts); malformed ones dropped. */
   frequency_counts: FrequencyCount[];
@@ -86,6 +88,8 @@ export interface FilterView {
   modelVersion: string | null;
   /** The last report of each campaign of the current set (SyncService.keepReports). */
   campaigns: Map<string, SyncReportCampaign>;
+  /** Reservations refunded at their TTL so far, as last reported (0: none, or a filter that does not say). */
+  reservationsExpired: number;
 }
 
 /** Leases of one campaign in one sync at most: the first, and one again by limits changed meanwhile. */
@@ -123,7 +127,7 @@ interface ReturnProgress {
 }
 
 export class SyncService {
-  readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, hashBits: null, modelVersion: null, campaigns: new Map() };
+  readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, hashBits: null, modelVersion: null, campaigns: new Map(), reservationsExpired: 0 };
   budgetErrors = 0;
   private readonly grantFailedLog = new LogThrottle();
   syncs = 0;
@@ -158,6 +162,7 @@ export class SyncService {
     this.filter.modelLoaded = report.model_loaded;
     this.filter.configVersion = report.config_version;
     if (report.pod_tag !== undefined) this.onPodTag?.(report.pod_tag);
+    if (report.reservations_expired !== undefined) this.filter.reservationsExpired = report.reservations_expired;
     if (report.model_version !== undefined) this.filter.modelVersion = report.model_version;
     if (report.hash_bits !== undefined) {
       this.filter.hashBits = report.hash_bits;
@@ -374,6 +379,7 @@ function parseReport(body: unknown): SyncReport {
     report_ms: typeof b.report_ms === "number" && Number.isSafeInteger(b.report_ms) && b.report_ms >= 0 ? b.report_ms : undefined,
     day: typeof b.day === "number" && Number.isSafeInteger(b.day) && b.day >= 0 ? b.day : undefined,
     pod_tag: typeof b.pod_tag === "string" && /^[0-9a-f]{8}$/.test(b.pod_tag) ? b.pod_tag : undefined,
+    reservations_expired: typeof b.reservations_expired === "number" && Number.isSafeInteger(b.reservations_expired) && b.reservations_expired >= 0 ? b.reservations_expired : undefined,
     utc_offset_minutes:
       typeof b.utc_offset_minutes === "number" && Number.isInteger(b.utc_offset_minutes) && Math.abs(b.utc_offset_minutes) <= 840 ? b.utc_offset_minutes : undefined,
     frequency_cursor: typeof b.frequency_cursor === "string" && STREAM_CURSOR_RE.test(b.frequency_cursor) ? b.frequency_cursor : undefined,

@@ -218,6 +218,7 @@ export class ControlServer {
     try {
       path = Buffer.concat(await readBody(req, MAX_NOTICE_PATH_BYTES));
     } catch (err) {
+      this.d.notices?.unreadable();
       const status = requestErrorStatus(err) ?? 400;
       return sendJson(res, status, { error: requestErrorMessage(err, status) }, { [NOTICE_FORWARD_MARK]: "none" });
     }

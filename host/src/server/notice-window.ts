@@ -59,9 +59,9 @@ export async function waitNoticeWindow(windowMs: number, view: NoticeWindowView,
 }
 
 /**
- * Follows a counter of reservations expired unsettled (the filter's
- * nexus_reservations_expired_total), sampled every `everyMs` from the start: how long since it
- * last moved (NoticeWindowView.msSinceExpiry), before the stop as much as during it.
+ * Follows a counter of reservations expired unsettled (the filter's reports'
+ * reservations_expired), sampled every `everyMs` from the start: how long since it last moved
+ * (NoticeWindowView.msSinceExpiry), before the stop as much as during it.
  */
 export class ExpiryWatch {
   private last: number;

@@ -86,6 +86,9 @@ describe("graceful stop: the notice window", () => {
       const deadline = Date.now() + 10_000;
       while (ledger(app).reserved !== 0n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.equal(ledger(app).reserved, 0n, "refunded at its TTL");
+      // The filter's reports say so (what a sidecar host, which sees no filter metric, goes by).
+      while (app.sync.filter.reservationsExpired < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(app.sync.filter.reservationsExpired, 1);
       const t0 = Date.now();
       const stopping = app.stop(8000, 4000);
       await new Promise((r) => setTimeout(r, 2500));
