@@ -31,7 +31,7 @@ import { RedisReplayClaims, ReplayClaimMetrics, ReplayClaimService } from "./con
 import { NoticeForwardMetrics, NoticeForwardService, RedisNoticePeers } from "./control/notice-forward.ts";
 import { ControlServer } from "./server/control-server.ts";
 import { BidServer } from "./server/bid-server.ts";
-import { ExpiryWatch, waitNoticeWindow } from "./server/notice-window.ts";
+import { waitNoticeWindow } from "./server/notice-window.ts";
 import { HostMetrics } from "./server/host-metrics.ts";
 import { VmPool } from "./proxy-wasm/pool.ts";
 import { standaloneHttpCall } from "./standalone-callouts.ts";
@@ -375,14 +375,9 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
   Object.assign(m.sharedDataUsedBytes, { collect: () => m.sharedDataUsedBytes.set(pool.shared.fill().usedBytes) });
   Object.assign(m.sharedDataArenaBytes, { collect: () => m.sharedDataArenaBytes.set(pool.shared.fill().arenaBytes) });
 
-  // When a reservation last expired unsettled (the filter's reports say): a graceful stop's notice
-  // window waits for its late win as for the others (notice-window.ts).
-  const expiries = new ExpiryWatch(() => cp.sync.filter.reservationsExpired);
-
   let stopping = false;
   const close = async (): Promise<void> => {
     stopping = true;
-    expiries.stop();
     await cp.modelWatcher.stop();
     await bid.close();
     await pool.close();
@@ -421,7 +416,8 @@ export async function startStandalone(cfg: HostConfig, log: Logger = createLogge
         connections: () => bid.connections(),
         reports: () => cp.sync.syncs,
         reservedMicros: () => cp.sync.reservedMicros(),
-        msSinceExpiry: () => expiries.msSinceExpiry(),
+        // A reservation refunded at its TTL (the filter's reports say when) may still get its win.
+        msSinceExpiry: () => performance.now() - cp.sync.filter.lastExpiryAt,
       });
       log.info({ event: "notice_window_closed", ended }, "notice window over: closing the bid listener");
       // The requests in flight are answered (bids settle their reservations, notices charge)

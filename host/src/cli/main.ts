@@ -8,7 +8,7 @@
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 import { closeControlPlane, startStandalone, startControlPlane } from "../standalone.ts";
-import { ExpiryWatch, waitNoticeWindow } from "../server/notice-window.ts";
+import { waitNoticeWindow } from "../server/notice-window.ts";
 import { keygen, signModel } from "../models/index.ts";
 import { codedErrorLine } from "../errors.ts";
 import { parse, str, flag, type Values } from "../tools/args.ts";
@@ -61,9 +61,6 @@ async function serve(argv: string[]): Promise<number> {
   const stop = stopSignals(log);
   if (cfg.mode === "sidecar") {
     const cp = await startControlPlane(cfg, log);
-    // Envoy's reservations refunded at their TTL, as its reports say: the notice window below waits
-    // for their late wins (charged by the filter, brought to the budget store by its syncs).
-    const expiries = new ExpiryWatch(() => cp.sync.filter.reservationsExpired);
     hup.started(cp.reloadCampaigns);
     log.info({ event: "listening", control: cp.controlUrl }, "control plane ready for Envoy");
     process.stdout.write(`nexus-rtb control plane listening on ${cp.controlUrl} (Envoy runs the filter)\n`);
@@ -77,9 +74,15 @@ async function serve(argv: string[]): Promise<number> {
     // its filter charges them, but only its syncs bring those charges to the budget store: keep
     // answering them for the notice window, less once the filter reports nothing reserved, or
     // once its syncs stop (Envoy gone, e.g. compose stops every container at once).
-    const view = { connections: async () => 0, reports: () => cp.sync.syncs, reservedMicros: () => cp.sync.reservedMicros(), msSinceExpiry: () => expiries.msSinceExpiry() };
+    const view = {
+      connections: async () => 0,
+      reports: () => cp.sync.syncs,
+      reservedMicros: () => cp.sync.reservedMicros(),
+      // Envoy's reservations refunded at their TTL, as its reports say: their late wins are charged
+      // by the filter and reach the budget store only through its syncs.
+      msSinceExpiry: () => performance.now() - cp.sync.filter.lastExpiryAt,
+    };
     const ended = await waitNoticeWindow(cfg.drain.noticeMs, view, 50, FILTER_SILENT_MS);
-    expiries.stop();
     log.info({ event: "notice_window_closed", ended }, "notice window over: the filter's last reports are in");
     await closeControlPlane(cp);
     return 0;

@@ -90,6 +90,8 @@ export interface FilterView {
   campaigns: Map<string, SyncReportCampaign>;
   /** Reservations refunded at their TTL so far, as last reported (0: none, or a filter that does not say). */
   reservationsExpired: number;
+  /** When a report last showed that figure grow (performance.now()), -Infinity never: the notice window counts from it. */
+  lastExpiryAt: number;
 }
 
 /** Leases of one campaign in one sync at most: the first, and one again by limits changed meanwhile. */
@@ -127,7 +129,7 @@ interface ReturnProgress {
 }
 
 export class SyncService {
-  readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, hashBits: null, modelVersion: null, campaigns: new Map(), reservationsExpired: 0 };
+  readonly filter: FilterView = { lastSyncMs: 0, modelLoaded: false, configVersion: -1, hashBits: null, modelVersion: null, campaigns: new Map(), reservationsExpired: 0, lastExpiryAt: -Infinity };
   budgetErrors = 0;
   private readonly grantFailedLog = new LogThrottle();
   syncs = 0;
@@ -162,7 +164,10 @@ export class SyncService {
     this.filter.modelLoaded = report.model_loaded;
     this.filter.configVersion = report.config_version;
     if (report.pod_tag !== undefined) this.onPodTag?.(report.pod_tag);
-    if (report.reservations_expired !== undefined) this.filter.reservationsExpired = report.reservations_expired;
+    if (report.reservations_expired !== undefined && report.reservations_expired !== this.filter.reservationsExpired) {
+      this.filter.reservationsExpired = report.reservations_expired;
+      this.filter.lastExpiryAt = performance.now();
+    }
     if (report.model_version !== undefined) this.filter.modelVersion = report.model_version;
     if (report.hash_bits !== undefined) {
       this.filter.hashBits = report.hash_bits;

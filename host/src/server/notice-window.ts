@@ -14,7 +14,8 @@ export interface NoticeWindowView {
   reservedMicros(): number;
   /**
    * Milliseconds since a reservation of this process last expired unsettled (refunded at its TTL;
-   * its win may still come, charged as late), Infinity when none did; left out: not known.
+   * its win may still come, charged as late), as the filter's reports show it (SyncService
+   * filter.lastExpiryAt); Infinity when none did; left out: not known.
    */
   msSinceExpiry?(): number;
 }
@@ -56,37 +57,4 @@ export async function waitNoticeWindow(windowMs: number, view: NoticeWindowView,
     await new Promise((r) => setTimeout(r, Math.max(1, Math.min(pollMs, end - performance.now()))));
   }
   return "elapsed";
-}
-
-/**
- * Follows a counter of reservations expired unsettled (the filter's reports'
- * reservations_expired), sampled every `everyMs` from the start: how long since it last moved
- * (NoticeWindowView.msSinceExpiry), before the stop as much as during it.
- */
-export class ExpiryWatch {
-  private last: number;
-  private changedAt = -Infinity;
-  private readonly timer: ReturnType<typeof setInterval>;
-
-  constructor(private readonly count: () => number, everyMs = 250) {
-    this.last = count();
-    this.timer = setInterval(() => this.sample(), everyMs);
-    this.timer.unref();
-  }
-
-  msSinceExpiry(): number {
-    this.sample();
-    return performance.now() - this.changedAt;
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private sample(): void {
-    const c = this.count();
-    if (c === this.last) return;
-    this.last = c;
-    this.changedAt = performance.now();
-  }
 }
