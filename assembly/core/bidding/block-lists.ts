@@ -6,7 +6,7 @@
 // Now each list is read once per request, into a hash set when it is long, and decision.ts keeps
 // a creative's answer for the rest of the request. Nothing here allocates after start.
 import { Str, bytesEqual, bytesEqualIgnoreAsciiCase } from "../bytes/str";
-import { hostOf, withoutWww } from "../bytes/host-name";
+import { appStoreNumberAt, hostOf, withoutWww } from "../bytes/host-name";
 import { StrList } from "../json/lists";
 import { MAX_BLOCKED } from "../openrtb/limits";
 import { OwnedBytes, foldedHash, parentDomainAt } from "./owned-bytes";
@@ -123,22 +123,27 @@ export class BadvHosts {
 /**
  * A list of the request read once per request, for whole-string lookups: scanned when short,
  * hashed when long. Entries are compared exactly or ignoring ASCII case; empty ones match nothing.
+ * A list of app ids (bapp) is compared as App Store numbers: an entry "id1234567" is 1234567
+ * (host-name.ts appStoreNumberAt), the form the lookups come in (a creative's bundle).
  */
 export class RequestList {
   private list: StrList | null = null;
   private ignoreCase: bool = false;
+  private appIds: bool = false;
   private hashed: bool = false;
   private readonly set: ByteStringSet = new ByteStringSet();
 
-  read(list: StrList, ignoreCase: bool): void {
+  read(list: StrList, ignoreCase: bool, appIds: bool = false): void {
     this.list = list;
     this.ignoreCase = ignoreCase;
+    this.appIds = appIds;
     this.hashed = list.count > SCAN_AT_MOST;
     if (!this.hashed) return;
     this.set.clear(ignoreCase);
     for (let j = 0; j < list.count; j++) {
       const e = list.get(j);
-      if (e.len > 0) this.set.add(e.ptr, e.len);
+      const at = this.skip(e);
+      if (e.len > at) this.set.add(e.ptr + <usize>at, e.len - at);
     }
   }
 
@@ -148,9 +153,17 @@ export class RequestList {
     const list = this.list!;
     for (let j = 0; j < list.count; j++) {
       const e = list.get(j);
-      if (e.len > 0 && (this.ignoreCase ? bytesEqualIgnoreAsciiCase(e.ptr, e.len, ptr, len) : bytesEqual(e.ptr, e.len, ptr, len))) return true;
+      const at = this.skip(e);
+      const p = e.ptr + <usize>at;
+      const n = e.len - at;
+      if (n > 0 && (this.ignoreCase ? bytesEqualIgnoreAsciiCase(p, n, ptr, len) : bytesEqual(p, n, ptr, len))) return true;
     }
     return false;
+  }
+
+  /** Bytes of the entry not compared: an App Store id's "id" in a list of app ids. */
+  @inline private skip(e: Str): i32 {
+    return this.appIds ? appStoreNumberAt(e.ptr, e.len) : 0;
   }
 }
 

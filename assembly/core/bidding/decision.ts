@@ -862,25 +862,10 @@ function blockedByApp(req: BidRequest, cr: Creative): bool {
   if (req.bapp.truncated) return true;
   if (bappStamp != requestStamp) {
     bappStamp = requestStamp;
-    BAPP.read(req.bapp, true);
+    // As App Store numbers: "id1234567" is listed as 1234567, the form a bundle is kept in (campaign-config.ts).
+    BAPP.read(req.bapp, true, true);
   }
-  if (BAPP.has(b.ptr, b.len)) return true;
-  // An App Store number (kept without "id": campaign-config.ts) is also listed as "id1234567".
-  if (b.len > ID_PREFIXED.length - 2 || !isDigits(b.ptr, b.len)) return false;
-  const p = changetype<usize>(ID_PREFIXED);
-  memory.copy(p + 2, b.ptr, <usize>b.len);
-  return BAPP.has(p, b.len + 2);
-}
-
-/** "id" and room for an App Store number (blockedByApp). */
-const ID_PREFIXED: StaticArray<u8> = StaticArray.fromArray<u8>([0x69, 0x64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-
-function isDigits(p: usize, n: i32): bool {
-  for (let i = 0; i < n; i++) {
-    const c = load<u8>(p + <usize>i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
+  return BAPP.has(b.ptr, b.len);
 }
 
 /**
