@@ -108,7 +108,12 @@ function readImp(f: FieldReader, imp: Imp): bool {
       case 10: ok = readPmp(f, imp.pmp); break;
       case 11: ok = f.readInt(0, 1); imp.rwdd = <i32>f.intValue; break;
       case 12: ok = f.readInt(0, I32_MAX); imp.exp = <i32>f.intValue; break;
-      case 13: ok = readRewardedExt(f, IMP_EXT_FIELDS); imp.extRewarded = imp.extRewarded || rewardedFlag; break;
+      case 13: {
+        const r = readRewardedExt(f, IMP_EXT_FIELDS);
+        ok = r >= 0;
+        if (r == 1) imp.extRewarded = true;
+        break;
+      }
     }
     if (!ok) return false;
     f.endField();
@@ -121,29 +126,27 @@ function readImp(f: FieldReader, imp: Imp): bool {
   return true;
 }
 
-/** Set by readRewardedExt: one of the object's rewarded flags is 1. */
-let rewardedFlag = false;
-
 /**
- * An ext object's rewarded flags; sets rewardedFlag when one is 1 or true. Exchange-specific: a
- * value of another form is skipped (validated as JSON), not a 400 that would lose the auction.
+ * An ext object's rewarded flags: 1 when one is 1 or true, 0 when none is, -1 on an error.
+ * Exchange-specific: a value of another form is skipped (validated as JSON), not a 400 that would
+ * lose the auction.
  */
-function readRewardedExt(f: FieldReader, fields: FieldTable): bool {
-  rewardedFlag = false;
-  if (!f.beginObject()) return false;
+function readRewardedExt(f: FieldReader, fields: FieldTable): i32 {
+  if (!f.beginObject()) return -1;
+  let rewarded = 0;
   let k: i32;
   while ((k = f.nextField(fields)) >= 0) {
     const kind = f.valueKind();
     if (kind == JsonKind.BOOL) {
-      if (!f.readBool()) return false;
-      if (f.reader.boolValue) rewardedFlag = true;
+      if (!f.readBool()) return -1;
+      if (f.reader.boolValue) rewarded = 1;
     } else if (kind == JsonKind.NUMBER) {
-      if (!f.readNumber(-F64_MAX, F64_MAX)) return false;
-      if (f.floatValue == 1) rewardedFlag = true;
-    } else if (!f.skip()) return false;
+      if (!f.readNumber(-F64_MAX, F64_MAX)) return -1;
+      if (f.floatValue == 1) rewarded = 1;
+    } else if (!f.skip()) return -1;
     f.endField();
   }
-  return k != FIELD_ERROR;
+  return k != FIELD_ERROR ? rewarded : -1;
 }
 
 /** `<path>.<name>: required` for a field the current object lacks. */
@@ -267,7 +270,12 @@ function readVideo(f: FieldReader, v: Video): bool {
       case 17: ok = f.readInt(0, I32_MAX); v.skipmin = <i32>f.intValue; break;
       case 18: ok = f.readInt(0, I32_MAX); v.poddur = <i32>f.intValue; break;
       case 19: ok = readDurFloorsText(f, v); break;
-      case 20: ok = readRewardedExt(f, VIDEO_EXT_FIELDS); v.extRewarded = v.extRewarded || rewardedFlag; break;
+      case 20: {
+        const r = readRewardedExt(f, VIDEO_EXT_FIELDS);
+        ok = r >= 0;
+        if (r == 1) v.extRewarded = true;
+        break;
+      }
     }
     if (!ok) return false;
     f.endField();
