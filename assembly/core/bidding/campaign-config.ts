@@ -410,9 +410,7 @@ export class CampaignConfigParser {
         if (why.length > 0) d.fail(why);
       }
       // An App Store id written "id1234567" is kept as its number, as the request's app.bundle is read.
-      const name = OwnedBytes.fromString(s);
-      const at = appStoreNumberAt(name.ptr, name.len);
-      set.push(at > 0 ? new OwnedBytes(name.ptr + <usize>at, name.len - at) : name);
+      set.push(appStoreNumberOf(OwnedBytes.fromString(s)));
       d.endMember();
       i++;
     }
@@ -600,11 +598,8 @@ export class CampaignConfigParser {
       ok = c > 0x20 && c < 0x7f && c != 0x22 && c != 0x5c;
     }
     if (!ok) d.fail("expected an app store id (\"com.brand.game\", \"1234567\"): printable ASCII, no spaces, quotes or backslashes");
-    else {
-      // "id1234567" is kept as 1234567: OpenRTB's form of an App Store id, which bid.bundle sends and bapp is compared in.
-      const at = appStoreNumberAt(id.ptr, id.len);
-      cr.bundle = at > 0 ? new OwnedBytes(id.ptr + <usize>at, id.len - at) : id;
-    }
+    // "id1234567" is kept as 1234567: OpenRTB's form of an App Store id, which bid.bundle sends and bapp is compared in.
+    else cr.bundle = appStoreNumberOf(id);
   }
 
   /**
@@ -744,4 +739,10 @@ function notAHostName(s: string): string {
     }
   }
   return '"' + s + '" is not a domain name' + (hint.length > 0 ? hint : " (ASCII letters, digits, '.', '-', '_' in labels that are not empty; xn-- for international names)");
+}
+
+/** `name` without the "id" of an App Store id written "id1234567" (host-name.ts appStoreNumberAt); else `name` itself. */
+function appStoreNumberOf(name: OwnedBytes): OwnedBytes {
+  const at = appStoreNumberAt(name.ptr, name.len);
+  return at > 0 ? new OwnedBytes(name.ptr + <usize>at, name.len - at) : name;
 }
