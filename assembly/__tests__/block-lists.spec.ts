@@ -183,6 +183,11 @@ function appListed(entries: string[], bundle: string): bool {
   return answer;
 }
 
+function appIdListed(list: RequestList, s: string): bool {
+  const b = OwnedBytes.fromString(s);
+  return list.has(b.ptr, b.len);
+}
+
 describe("app lists (bapp)", () => {
   it("list whole app store ids in any letter case, scanned and hashed; not a prefix or a longer id", () => {
     for (let p = 0; p < PADS.length; p++) {
@@ -194,6 +199,16 @@ describe("app lists (bapp)", () => {
       expect(appListed(padded(["com.brand.game"], n, padDomain), "com.brand.game2")).toBe(false);
       expect(appListed(padded(["123456"], n, padNumber), "1234567")).toBe(false);
       expect(appListed(padded([""], n, padNumber), "1234567")).toBe(false);
+    }
+  });
+
+  it("as app ids, an App Store entry \"id1234567\" (any case) is the number 1234567, scanned and hashed", () => {
+    for (let p = 0; p < PADS.length; p++) {
+      const list = new RequestList();
+      list.read(listOf(padded(["ID1234567", "idcom.brand"], PADS[p], padDomain)), true, true);
+      expect(appIdListed(list, "1234567")).toBe(true);
+      expect(appIdListed(list, "123456")).toBe(false);
+      expect(appIdListed(list, "idcom.brand")).toBe(true); // not an App Store id: compared whole
     }
   });
 
